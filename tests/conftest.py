@@ -1,0 +1,29 @@
+"""Shared fixtures: BraTS-format sample cases made once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from unet_tp.data.synth import synth_dataset
+
+
+@pytest.fixture(scope="session")
+def brats_root(tmp_path_factory) -> Path:
+    """Four sample cases in the official BraTS 2019 layout (read-only: copy before changing)."""
+    out = tmp_path_factory.mktemp("brats")
+    return synth_dataset(out, cases=4, seed=7)
+
+
+@pytest.fixture
+def brats_copy(brats_root, tmp_path) -> Path:
+    """A private, writable copy of the four sample cases."""
+    dst = tmp_path / "MICCAI_BraTS_2019_Data_Training"
+    shutil.copytree(brats_root, dst)
+    return dst
+
+
+def case_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("*/BraTS19_*") if p.is_dir())

@@ -1,0 +1,141 @@
+"""The slice cache: content, reuse, rebuild, bad cases, and never trusting a half-written cache."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from unet_tp.conventions import to_train_labels
+from unet_tp.data import DataError, find_cases, load_case
+from unet_tp.data import cache as cache_mod
+from unet_tp.data.cache import META, CacheSettings, SliceDataset, load_cache_meta, prepare_cache
+
+
+def _mtimes(cache_dir):
+    return {p.name: p.stat().st_mtime_ns for p in (cache_dir / "cases").iterdir()}
+
+
+def test_slices_match_the_normalised_volume(brats_root, tmp_path):
+    report = prepare_cache(brats_root, tmp_path / "c", CacheSettings(tumour_free_fraction=0.0))
+    assert len(report.built) == 4 and report.n_slices > 0
+    ds = SliceDataset(tmp_path / "c")
+    assert len(ds) == report.n_slices
+    image, label = ds[0]
+    assert image.dtype == torch.float32 and image.shape == (4, 240, 240)
+    assert label.dtype == torch.int64 and label.shape == (240, 240)
+    # every kept slice has tumour (fraction 0) and equals the z-scored volume's slice
+    case_id, z = ds.slice_info(3)
+    vol = load_case(next(c for c in find_cases(brats_root) if c.case_id == case_id))
+    mask = vol.image.any(axis=0)
+    expected = cache_mod.zscore(vol.image, mask)[:, :, :, z]
+    image, label = ds[3]
+    np.testing.assert_allclose(image.numpy(), expected, atol=2e-2, rtol=1e-2)  # float16 storage
+    np.testing.assert_array_equal(label.numpy(), to_train_labels(vol.seg[:, :, z]))
+    assert (ds.tumour_pixels() > 0).all()
+
+
+def test_tumour_free_share_and_resize(brats_root, tmp_path):
+    none = prepare_cache(
+        brats_root, tmp_path / "a", CacheSettings(tumour_free_fraction=0.0)
+    ).n_slices
+    half = prepare_cache(
+        brats_root, tmp_path / "b", CacheSettings(tumour_free_fraction=0.5)
+    ).n_slices
+    full = prepare_cache(
+        brats_root, tmp_path / "c", CacheSettings(tumour_free_fraction=1.0)
+    ).n_slices
+    assert none < half < full
+    ds = SliceDataset(tmp_path / "c")
+    assert (ds.tumour_pixels() == 0).sum() == full - none
+    prepare_cache(brats_root, tmp_path / "d", CacheSettings(crop=192, image_size=96))
+    image, label = SliceDataset(tmp_path / "d")[0]
+    assert image.shape == (4, 96, 96) and label.shape == (96, 96)
+    assert set(label.unique().tolist()) <= {0, 1, 2, 3}
+
+
+def test_rerun_reuses_changed_setting_rebuilds(brats_root, tmp_path):
+    cache = tmp_path / "c"
+    prepare_cache(brats_root, cache)
+    before = _mtimes(cache)
+    report = prepare_cache(brats_root, cache)
+    assert len(report.reused) == 4 and not report.built
+    assert _mtimes(cache) == before
+    report = prepare_cache(brats_root, cache, CacheSettings(image_size=64))
+    assert len(report.built) == 4
+    assert SliceDataset(cache)[0][0].shape == (4, 64, 64)
+
+
+def test_changed_source_rebuilds_only_that_case(brats_copy, tmp_path):
+    cache = tmp_path / "c"
+    prepare_cache(brats_copy, cache)
+    case = find_cases(brats_copy)[1]
+    case.files["t2"].touch()
+    report = prepare_cache(brats_copy, cache)
+    assert report.built == [case.case_id] and len(report.reused) == 3
+
+
+def test_bad_case_stops_names_it_and_skip_bad_goes_on(brats_copy, tmp_path):
+    cache = tmp_path / "c"
+    bad = find_cases(brats_copy)[2]
+    data = bad.files["flair"].read_bytes()
+    bad.files["flair"].write_bytes(data[:1000])
+    with pytest.raises(
+        DataError, match=rf"(?s)case {bad.case_id}: cannot read .*flair.*--skip-bad"
+    ):
+        prepare_cache(brats_copy, cache)
+    # the cases before it are kept for resuming, but the cache is not trusted
+    with pytest.raises(DataError, match="incomplete"):
+        SliceDataset(cache)
+    report = prepare_cache(brats_copy, cache, skip_bad=True)
+    assert list(report.skipped) == [bad.case_id] and len(report.reused) == 2
+    ds = SliceDataset(cache)
+    assert bad.case_id not in ds.case_ids and len(ds.case_ids) == 3
+    assert bad.case_id in json.loads((cache / META).read_text())["skipped"]
+
+
+def test_interrupted_run_is_never_trusted_and_resumes(brats_root, tmp_path, monkeypatch):
+    cache = tmp_path / "c"
+    real = cache_mod.case_slices
+    calls = []
+
+    def crash_on_third(case, settings):
+        calls.append(case.case_id)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(case, settings)
+
+    monkeypatch.setattr(cache_mod, "case_slices", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_cache(brats_root, cache)
+    with pytest.raises(DataError, match="incomplete"):
+        load_cache_meta(cache)
+    assert not list((cache / "cases").glob(".*.tmp"))
+    monkeypatch.setattr(cache_mod, "case_slices", real)
+    report = prepare_cache(brats_root, cache)
+    assert len(report.reused) == 2 and len(report.built) == 2
+    assert len(SliceDataset(cache).case_ids) == 4
+
+
+def test_a_folder_that_is_not_a_cache_is_not_overwritten(brats_root, tmp_path):
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.tex").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a unet-tp slice cache"):
+        prepare_cache(brats_root, mine)
+    assert (mine / "chapter1.tex").read_text() == "precious"
+
+
+def test_dataset_split_and_bounded_open_files(brats_root, tmp_path):
+    prepare_cache(brats_root, tmp_path / "c")
+    ids = sorted(SliceDataset(tmp_path / "c").case_ids)
+    ds = SliceDataset(tmp_path / "c", case_ids=ids[:2], max_open=1)
+    for i in range(len(ds)):
+        ds[i]
+        assert len(ds._open) <= 1
+    assert {ds.slice_info(i)[0] for i in range(len(ds))} == set(ids[:2])
+    with pytest.raises(DataError, match="not in the cache"):
+        SliceDataset(tmp_path / "c", case_ids=["nobody"])
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True, num_workers=2)
+    images, labels = next(iter(loader))
+    assert images.shape == (4, 4, 240, 240) and labels.shape == (4, 240, 240)

@@ -1,0 +1,142 @@
+"""Reading BraTS cases: layouts, orientation, and every kind of bad input."""
+
+import gzip
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pytest
+from conftest import case_dirs
+
+from unet_tp.conventions import BRATS_AFFINE, MODALITIES
+from unet_tp.data import DataError, find_cases, load_case
+
+
+def test_official_layout_with_grades(brats_root):
+    cases = find_cases(brats_root)
+    assert len(cases) == 4
+    assert all(c.grade in ("HGG", "LGG") for c in cases)
+    assert all(set(c.files) == {*MODALITIES, "seg"} for c in cases)
+    assert [c.case_id for c in cases] == sorted(c.case_id for c in cases)
+
+
+def test_plain_folder_of_uncompressed_cases(brats_root, tmp_path):
+    """The Kaggle mirror: a flat folder of case folders holding .nii files."""
+    src = case_dirs(brats_root)[0]
+    dst = tmp_path / "flat" / src.name
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        with gzip.open(f) as fin, open(dst / f.name.removesuffix(".gz"), "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    (dst / "._junk_t1.nii").write_bytes(b"macOS resource fork")
+    (case,) = find_cases(tmp_path / "flat")
+    assert case.grade is None and case.files["t1"].suffix == ".nii"
+    a = load_case(case)
+    b = load_case(find_cases(src)[0])
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.seg, b.seg)
+
+
+def test_working_orientation_does_not_depend_on_storage(brats_root, tmp_path):
+    """The same head stored RAS instead of BraTS's LPS reads into the same working arrays."""
+    (case,) = find_cases(case_dirs(brats_root)[0])
+    ref = load_case(case)
+    dst = tmp_path / case.case_id
+    dst.mkdir()
+    for path in case.files.values():
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)[::-1, ::-1, :]
+        affine = img.affine @ np.array(
+            [[-1, 0, 0, 239], [0, -1, 0, 239], [0, 0, 1, 0], [0, 0, 0, 1]]
+        )
+        nib.Nifti1Image(np.ascontiguousarray(data), affine).to_filename(str(dst / path.name))
+    assert nib.aff2axcodes(affine) == ("R", "A", "S")
+    other = load_case(find_cases(dst)[0])
+    np.testing.assert_array_equal(other.image, ref.image)
+    np.testing.assert_array_equal(other.seg, ref.seg)
+    # and a prediction goes back to each file's own layout
+    back = other.to_source_orientation(other.seg)
+    np.testing.assert_array_equal(
+        back, np.asanyarray(nib.load(str(dst / case.files["seg"].name)).dataobj)
+    )
+
+
+def test_working_orientation_is_radiological(brats_root):
+    """Rows run anterior -> posterior, columns the patient's right -> left."""
+    (case,) = find_cases(case_dirs(brats_root)[0])
+    vol = load_case(case)
+    assert np.allclose(vol.affine, BRATS_AFFINE)
+    raw = np.asanyarray(nib.load(str(case.files["t1"])).dataobj)
+    # BraTS axes are (L, P, S): working (P, L, S) is a transpose of the first two axes.
+    np.testing.assert_array_equal(vol.image[0], np.transpose(raw, (1, 0, 2)).astype(np.float32))
+
+
+def test_missing_path_and_empty_folder(tmp_path):
+    with pytest.raises(DataError, match="no such folder"):
+        find_cases(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no BraTS case found"):
+        find_cases(tmp_path / "empty")
+
+
+def _one_case(root):
+    return find_cases(case_dirs(root)[0])[0]
+
+
+def test_missing_modality_names_case_and_file(brats_copy):
+    case = _one_case(brats_copy)
+    case.files["t1ce"].unlink()
+    case = _one_case(brats_copy)
+    with pytest.raises(
+        DataError, match=rf"case {case.case_id}: missing t1ce file .*_t1ce\.nii\.gz"
+    ):
+        load_case(case)
+
+
+def test_truncated_gzip(brats_copy):
+    case = _one_case(brats_copy)
+    path = case.files["flair"]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        DataError, match=rf"case {case.case_id}: cannot read .*_flair\.nii\.gz.*truncated"
+    ):
+        load_case(case)
+
+
+def test_shape_mismatch(brats_copy):
+    case = _one_case(brats_copy)
+    img = nib.load(str(case.files["t2"]))
+    nib.Nifti1Image(np.asanyarray(img.dataobj)[:, :, :150], img.affine).to_filename(
+        str(case.files["t2"])
+    )
+    with pytest.raises(DataError, match=r"_t2\.nii\.gz has shape \(240, 240, 150\)"):
+        load_case(case)
+
+
+def test_labels_outside_brats_set(brats_copy):
+    case = _one_case(brats_copy)
+    img = nib.load(str(case.files["seg"]))
+    seg = np.asanyarray(img.dataobj).copy()
+    seg[seg == 4] = 3
+    seg[0, 0, 0] = 7
+    nib.Nifti1Image(seg, img.affine).to_filename(str(case.files["seg"]))
+    with pytest.raises(DataError, match=r"_seg\.nii\.gz holds labels \[3, 7\] outside"):
+        load_case(case)
+
+
+def test_nan_intensities(brats_copy):
+    case = _one_case(brats_copy)
+    img = nib.load(str(case.files["t1"]))
+    data = np.asanyarray(img.dataobj).astype(np.float32)
+    data[100, 100, 70] = np.nan
+    nib.Nifti1Image(data, img.affine).to_filename(str(case.files["t1"]))
+    with pytest.raises(DataError, match=r"_t1\.nii\.gz holds 1 NaN"):
+        load_case(case)
+
+
+def test_not_a_nifti(brats_copy):
+    case = _one_case(brats_copy)
+    case.files["seg"].write_bytes(b"not an image")
+    with pytest.raises(DataError, match=r"cannot read .*_seg\.nii\.gz"):
+        load_case(case)

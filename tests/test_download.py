@@ -1,0 +1,191 @@
+"""Downloads over a loopback HTTP server: checksum, resume, safe extraction, MSD conversion."""
+
+import hashlib
+import io
+import shutil
+import tarfile
+import zipfile
+
+import nibabel as nib
+import numpy as np
+import pytest
+from loopback import LoopbackServer
+
+from unet_tp.cli import main
+from unet_tp.data import DataError, find_cases, load_case
+from unet_tp.data.download import DownloadError, download, extract, fetch_dataset
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def served(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    with LoopbackServer(root) as server:
+        yield server
+
+
+def _blob(path, n=3_000_000):
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8).tobytes())
+    return path
+
+
+def test_download_checks_sha256(served, tmp_path):
+    blob = _blob(served.root / "a.bin")
+    out = download(
+        served.url("a.bin"), tmp_path / "dl" / "a.bin", sha256=sha256(blob), progress=False
+    )
+    assert out.read_bytes() == blob.read_bytes()
+    with pytest.raises(DownloadError, match="SHA256 is .* expected 0+"):
+        download(served.url("a.bin"), tmp_path / "dl2" / "a.bin", sha256="0" * 64, progress=False)
+    # nothing that looks complete is left behind
+    assert not list((tmp_path / "dl2").iterdir())
+
+
+def test_interrupted_download_resumes(served, tmp_path):
+    blob = _blob(served.root / "b.bin")
+    dest = tmp_path / "dl" / "b.bin"
+    served.cut_after = 1_000_000
+    with pytest.raises(DownloadError, match="run the same command again to resume"):
+        download(served.url("b.bin"), dest, sha256=sha256(blob), progress=False)
+    assert not dest.exists()
+    part = dest.with_name("b.bin.part")
+    assert part.stat().st_size == 1_000_000
+    served.cut_after = None
+    download(served.url("b.bin"), dest, sha256=sha256(blob), progress=False)
+    assert served.requests[-1]["range"] == "bytes=1000000-"
+    assert dest.read_bytes() == blob.read_bytes() and not part.exists()
+
+
+def test_server_without_range_support_restarts_cleanly(served, tmp_path):
+    blob = _blob(served.root / "c.bin")
+    dest = tmp_path / "c.bin"
+    dest.with_name("c.bin.part").write_bytes(blob.read_bytes()[:500])
+    served.honour_range = False
+    download(served.url("c.bin"), dest, sha256=sha256(blob), progress=False)
+    assert dest.read_bytes() == blob.read_bytes()
+
+
+def test_http_error_is_clear(served, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download(served.url("missing.zip"), tmp_path / "x.zip", progress=False)
+
+
+def _zip_with(path, names):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in names:
+            zf.writestr(name, b"x")
+    return path
+
+
+def test_zip_path_traversal_is_refused(tmp_path):
+    archive = _zip_with(tmp_path / "evil.zip", ["ok/a.txt", "../../escape.txt"])
+    with pytest.raises(DataError, match="refusing to extract '../../escape.txt'"):
+        extract(archive, tmp_path / "out" / "data")
+    assert not (tmp_path / "escape.txt").exists()
+    assert not list((tmp_path / "out").iterdir())  # no half-extracted folder
+
+
+def test_tar_traversal_and_links_are_refused(tmp_path):
+    for name, member in [
+        ("abs.tar", tarfile.TarInfo("/etc/evil")),
+        ("dots.tar", tarfile.TarInfo("a/../../evil")),
+    ]:
+        with tarfile.open(tmp_path / name, "w") as tf:
+            member.size = 1
+            tf.addfile(member, io.BytesIO(b"x"))
+        with pytest.raises(DataError, match="refusing to extract"):
+            extract(tmp_path / name, tmp_path / f"out-{name}")
+    link = tarfile.TarInfo("data/link")
+    link.type, link.linkname = tarfile.SYMTYPE, "../../../etc/passwd"
+    with tarfile.open(tmp_path / "link.tar", "w") as tf:
+        tf.addfile(link)
+    with pytest.raises(DataError, match="refusing to extract"):
+        extract(tmp_path / "link.tar", tmp_path / "out-link")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("out-")]
+
+
+def test_brats_zip_over_http_via_cli(served, brats_root, tmp_path, capsys):
+    archive = shutil.make_archive(
+        str(served.root / "brats2019"), "zip", brats_root.parent, brats_root.name
+    )
+    digest = sha256(served.root / "brats2019.zip")
+    rc = main(
+        [
+            "data",
+            "download",
+            "--url",
+            served.url("brats2019.zip"),
+            "--sha256",
+            digest,
+            "--out",
+            str(tmp_path / "data"),
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    assert "4 cases ready" in capsys.readouterr().out
+    assert len(find_cases(tmp_path / "data" / "brats2019")) == 4
+    assert not (tmp_path / "data" / "downloads" / "brats2019.zip").exists()  # archive removed
+    assert archive
+
+
+def test_cli_bad_checksum_exit_code(served, tmp_path, capsys):
+    _blob(served.root / "x.zip", 1000)
+    rc = main(
+        [
+            "data",
+            "download",
+            "--url",
+            served.url("x.zip"),
+            "--sha256",
+            "1" * 64,
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 2 and "SHA256" in capsys.readouterr().err
+
+
+def _msd_task(root, n_cases=2):
+    """A miniature MSD Task01: 4D images (FLAIR, T1w, T1gd, T2w) and MSD labels, with junk files."""
+    task = root / "Task01_BrainTumour"
+    (task / "imagesTr").mkdir(parents=True)
+    (task / "labelsTr").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(1, n_cases + 1):
+        image = np.zeros((16, 16, 8, 4), dtype=np.float32)
+        image[4:12, 4:12, 2:6] = rng.integers(1, 500, size=(8, 8, 4, 4))
+        image[..., 2] += 1000 * (np.arange(16) == 5)[:, None, None]  # mark T1gd
+        label = np.zeros((16, 16, 8), dtype=np.uint8)
+        label[6:10, 6:10, 3] = [1, 2, 3, 0]  # edema, non-enhancing, enhancing per column
+        name = f"BRATS_{i:03d}.nii.gz"
+        nib.Nifti1Image(image, np.eye(4)).to_filename(str(task / "imagesTr" / name))
+        nib.Nifti1Image(label, np.eye(4)).to_filename(str(task / "labelsTr" / name))
+        (task / "imagesTr" / f"._{name}").write_bytes(b"\x00\x05\x16\x07")  # macOS junk, as in MSD
+    return task
+
+
+def test_msd_archive_is_converted_to_brats_layout(served, tmp_path):
+    _msd_task(tmp_path / "src")
+    with tarfile.open(served.root / "Task01_BrainTumour.tar", "w") as tf:
+        tf.add(tmp_path / "src" / "Task01_BrainTumour", arcname="Task01_BrainTumour")
+    out = fetch_dataset(
+        served.url("Task01_BrainTumour.tar"), tmp_path / "data", layout="msd", progress=False
+    )
+    cases = find_cases(out)
+    assert [c.case_id for c in cases] == ["BRATS_001", "BRATS_002"]
+    vol = load_case(cases[0])
+    raw_label = np.zeros((16, 16, 8), dtype=np.uint8)
+    raw_label[6:10, 6:10, 3] = [1, 2, 3, 0]
+    seg = nib.load(str(cases[0].files["seg"]))
+    seg_data = np.asanyarray(seg.dataobj)
+    assert sorted(np.unique(seg_data)) == [0, 1, 2, 4]
+    np.testing.assert_array_equal(seg_data[raw_label == 1], 2)  # MSD edema -> BraTS 2
+    np.testing.assert_array_equal(seg_data[raw_label == 2], 1)  # non-enhancing -> 1
+    np.testing.assert_array_equal(seg_data[raw_label == 3], 4)  # enhancing -> 4
+    t1ce = np.asanyarray(nib.load(str(cases[0].files["t1ce"])).dataobj)
+    assert t1ce[5].min() >= 1000  # channel 2 (T1gd) became t1ce
+    assert vol.image.shape == (4, 16, 16, 8)

@@ -1,0 +1,207 @@
+"""The ``unet-tp`` command line.
+
+unet-tp data synth OUT --cases N --seed S     BraTS-format sample cases
+unet-tp data download --source msd --out DIR  fetch an archive (or use a local one / a folder)
+unet-tp data prepare DATA --cache DIR         build the slice cache
+unet-tp data info DATA                        list the cases found
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from tqdm.auto import tqdm
+
+from unet_tp.data.cases import DataError
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def command(register: Callable[[argparse._SubParsersAction], None]) -> Callable:
+    """Register a function that adds a sub-command to the parser."""
+    _COMMANDS.append(register)
+    return register
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from unet_tp.data.synth import synth_dataset
+
+    bar = tqdm(total=args.cases, desc="sample cases", unit="case")
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    root = synth_dataset(
+        args.out, cases=args.cases, seed=args.seed, force=args.force, progress=progress
+    )
+    bar.close()
+    print(f"{args.cases} BraTS-format cases in {root}")
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    from unet_tp.data.cases import find_cases
+    from unet_tp.data.download import fetch_dataset
+    from unet_tp.sources import sources
+
+    available = sources()
+    src = available[args.source]
+    url = args.url or src.url
+    if url is None:
+        print(
+            f"error: no URL configured for source {src.name!r} ({src.description}). Set it in "
+            "unet_tp/sources.py, export UNET_TP_BRATS_URL, or pass --url (an archive or a folder).",
+            file=sys.stderr,
+        )
+        return 2
+    sha256 = args.sha256 if args.sha256 is not None else (src.sha256 if not args.url else None)
+    md5 = src.md5 if not args.url else None
+    root = fetch_dataset(
+        url,
+        args.out,
+        layout=src.layout if not args.layout else args.layout,
+        sha256=sha256,
+        md5=md5,
+        keep_archive=args.keep_archive,
+    )
+    cases = find_cases(root)
+    print(f"{len(cases)} cases ready in {root}")
+    print(f"next: unet-tp data prepare {root} --cache {args.out}/cache")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from unet_tp.data.cache import CacheSettings, prepare_cache
+
+    settings = CacheSettings(
+        tumour_free_fraction=args.tumour_free_fraction,
+        crop=args.crop,
+        image_size=args.image_size,
+        seed=args.seed,
+    )
+    report = prepare_cache(
+        args.data,
+        args.cache,
+        settings,
+        skip_bad=args.skip_bad,
+        force=args.force,
+        progress=lambda cases: tqdm(cases, desc="preparing slices", unit="case"),
+    )
+    print(report.summary())
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from unet_tp.data.cases import find_cases
+
+    cases = find_cases(args.data)
+    grades: dict[str, int] = {}
+    for case in cases:
+        grades[case.grade or "?"] = grades.get(case.grade or "?", 0) + 1
+        missing = case.missing()
+        if missing or args.verbose:
+            note = f"  missing: {', '.join(missing)}" if missing else ""
+            print(f"{case.case_id:30s} {case.grade or '-':4s} {case.directory}{note}")
+    print(f"{len(cases)} cases ({', '.join(f'{k}: {v}' for k, v in sorted(grades.items()))})")
+    return 0
+
+
+@command
+def _register_data(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="sample cases, downloads, the slice cache")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+
+    p = dsub.add_parser("synth", help="write BraTS-format sample cases")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--cases", type=int, default=12, help="number of cases (default 12)")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    p.add_argument("--force", action="store_true", help="replace a dataset made with another seed")
+    p.set_defaults(func=_cmd_synth)
+
+    p = dsub.add_parser(
+        "download", help="download and unpack a dataset (or use a local archive/folder)"
+    )
+    p.add_argument(
+        "--source",
+        default="brats2019",
+        choices=["brats2019", "msd"],
+        help="configured source (unet_tp/sources.py); default brats2019",
+    )
+    p.add_argument(
+        "--url", help="archive URL, local archive or folder (overrides the source's URL)"
+    )
+    p.add_argument("--sha256", help="expected SHA-256 of the archive")
+    p.add_argument(
+        "--layout", choices=["brats", "msd"], help="archive layout (default: the source's)"
+    )
+    p.add_argument("--out", default="data", help="data folder (default ./data)")
+    p.add_argument("--keep-archive", action="store_true", help="keep the archive after extraction")
+    p.set_defaults(func=_cmd_download)
+
+    p = dsub.add_parser("prepare", help="build the slice cache of a folder of cases")
+    p.add_argument("data", help="folder of BraTS cases")
+    p.add_argument("--cache", required=True, help="cache folder")
+    p.add_argument(
+        "--tumour-free-fraction",
+        type=float,
+        default=0.25,
+        help="share of tumour-free brain slices kept per case (default 0.25)",
+    )
+    p.add_argument("--crop", type=int, help="centre crop slices to CROP x CROP pixels")
+    p.add_argument("--image-size", type=int, help="resize slices to SIZE x SIZE pixels")
+    p.add_argument("--seed", type=int, default=0, help="seed for choosing tumour-free slices")
+    p.add_argument(
+        "--skip-bad", action="store_true", help="skip unreadable cases instead of stopping"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="rebuild everything / write into a non-cache folder"
+    )
+    p.set_defaults(func=_cmd_prepare)
+
+    p = dsub.add_parser("info", help="list the BraTS cases found in a folder")
+    p.add_argument("data")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
+    p.set_defaults(func=_cmd_info)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unet-tp", description="U-Net brain-tumour segmentation practical"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in _COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``unet-tp`` console script."""
+    _load_optional_commands()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, FileExistsError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _load_optional_commands() -> None:
+    """Import the modules that register further sub-commands."""
+    import importlib
+
+    for module in ("unet_tp.commands",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""The slice cache: axial 2D slices stored uncompressed, read back memory-mapped.
+
+Reading one slice from a ``.nii.gz`` means decompressing the volume from its start; a training
+epoch reads tens of thousands of random slices. ``prepare_cache`` therefore reads each case once,
+normalises it, keeps the useful axial slices and writes them as plain ``.npy`` arrays::
+
+    CACHE/
+      unet_tp_cache.json          settings, sources (size, mtime) and slices of each case
+      cases/<case>.images.npy     float16 (n_slices, 4, H, W), z-scored over the brain
+      cases/<case>.labels.npy     uint8   (n_slices, H, W), classes 0..3 (see conventions)
+
+A case enters the metadata only once its arrays are completely written (temporary name, then
+rename), and the metadata says ``complete: true`` only when a whole run finished, so an
+interrupted run is resumed, never trusted. Same settings and unchanged sources: nothing is redone.
+Another setting: everything is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from unet_tp.conventions import MODALITIES, to_train_labels
+from unet_tp.data.cases import Case, DataError, find_cases, load_case
+from unet_tp.data.normalize import brain_mask, zscore
+from unet_tp.fileio import save_json, save_npy
+
+CACHE_VERSION = 1
+META = "unet_tp_cache.json"
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """What a cache is made with; any change rebuilds it.
+
+    Attributes:
+        tumour_free_fraction: share of each case's tumour-free brain slices that is kept (every
+            slice with tumour is kept). Some are needed so that the network learns "no tumour".
+        min_brain_fraction: a slice is a brain slice when at least this share of its pixels is brain.
+        crop: centre crop (or zero pad) of each slice to ``crop x crop`` pixels, before resizing.
+        image_size: resize each slice to ``image_size x image_size`` (area for images, nearest for
+            labels); ``None`` keeps the (cropped) size.
+        seed: chooses which tumour-free slices are kept.
+    """
+
+    tumour_free_fraction: float = 0.25
+    min_brain_fraction: float = 0.02
+    crop: int | None = None
+    image_size: int | None = None
+    seed: int = 0
+    version: int = CACHE_VERSION
+    modalities: tuple[str, ...] = MODALITIES
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tumour_free_fraction <= 1:
+            raise ValueError("tumour_free_fraction must be in [0, 1]")
+        for name in ("crop", "image_size"):
+            value = getattr(self, name)
+            if value is not None and value < 8:
+                raise ValueError(f"{name} must be at least 8 pixels, got {value}")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["modalities"] = list(self.modalities)
+        return d
+
+
+@dataclass
+class PrepareReport:
+    """What ``prepare_cache`` did."""
+
+    cache_dir: Path
+    built: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    n_slices: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = (
+            f"slice cache {self.cache_dir}: {len(self.built) + len(self.reused)} cases, "
+            f"{self.n_slices} slices ({len(self.built)} prepared, {len(self.reused)} reused) "
+            f"in {self.seconds:.1f} s"
+        )
+        for case_id, why in self.skipped.items():
+            text += f"\n  skipped {case_id}: {why}"
+        return text
+
+
+def _source_signature(case: Case) -> dict[str, list[int]]:
+    sig = {}
+    for path in sorted(case.files.values()):
+        st = path.stat()
+        sig[path.name] = [st.st_size, st.st_mtime_ns]
+    return sig
+
+
+def _fit(arr: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop or zero pad the last two axes to ``size x size``."""
+    out = arr
+    for axis in (-2, -1):
+        n = out.shape[axis]
+        if n > size:
+            start = (n - size) // 2
+            out = np.take(out, np.arange(start, start + size), axis=axis)
+        elif n < size:
+            before = (size - n) // 2
+            pad = [(0, 0)] * out.ndim
+            pad[axis] = (before, size - n - before)
+            out = np.pad(out, pad)
+    return out
+
+
+def select_slices(
+    seg_classes: np.ndarray, mask: np.ndarray, settings: CacheSettings, case_id: str
+) -> np.ndarray:
+    """Indices of the axial slices to keep: every tumour slice, a share of tumour-free brain slices.
+
+    Args:
+        seg_classes: ``(H, W, D)`` classes.
+        mask: ``(H, W, D)`` brain mask.
+        settings: cache settings.
+        case_id: seeds the choice of tumour-free slices per case.
+    """
+    area = mask.shape[0] * mask.shape[1]
+    has_brain = mask.sum(axis=(0, 1)) >= settings.min_brain_fraction * area
+    has_tumour = (seg_classes > 0).any(axis=(0, 1))
+    tumour = np.flatnonzero(has_tumour)
+    free = np.flatnonzero(has_brain & ~has_tumour)
+    n_free = int(round(len(free) * settings.tumour_free_fraction))
+    rng = np.random.default_rng([settings.seed, *case_id.encode()])
+    chosen = rng.choice(free, size=n_free, replace=False) if n_free else np.array([], dtype=int)
+    return np.sort(np.concatenate([tumour, chosen]).astype(int))
+
+
+def case_slices(case: Case, settings: CacheSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read, normalise and slice one case.
+
+    Returns:
+        ``(images, labels, z)``: float16 ``(n, 4, H, W)``, uint8 ``(n, H, W)`` classes, and the
+        axial index of each slice in the working orientation.
+    """
+    vol = load_case(case, with_seg=True)
+    mask = brain_mask(vol.image)
+    image = zscore(vol.image, mask)
+    classes = to_train_labels(vol.seg)
+    z = select_slices(classes, mask, settings, case.case_id)
+    images = np.moveaxis(image[..., z], -1, 0)  # (n, 4, H, W)
+    labels = np.moveaxis(classes[..., z], -1, 0)  # (n, H, W)
+    if settings.crop is not None:
+        images, labels = _fit(images, settings.crop), _fit(labels, settings.crop)
+    if settings.image_size is not None and images.shape[-1] != settings.image_size:
+        size = (settings.image_size, settings.image_size)
+        images = F.interpolate(
+            torch.from_numpy(np.ascontiguousarray(images)), size=size, mode="area"
+        ).numpy()
+        labels = (
+            F.interpolate(
+                torch.from_numpy(labels[:, None].astype(np.float32)),
+                size=size,
+                mode="nearest-exact",
+            )
+            .numpy()[:, 0]
+            .astype(np.uint8)
+        )
+    return images.astype(np.float16), np.ascontiguousarray(labels, dtype=np.uint8), z
+
+
+def _read_meta(cache_dir: Path) -> dict | None:
+    path = cache_dir / META
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def _case_files_ok(cache_dir: Path, entry: dict) -> bool:
+    for key in ("images", "labels"):
+        p = cache_dir / entry[key]
+        if not p.exists() or p.stat().st_size != entry[f"{key}_bytes"]:
+            return False
+    return True
+
+
+def prepare_cache(
+    data: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str],
+    settings: CacheSettings | None = None,
+    skip_bad: bool = False,
+    force: bool = False,
+    progress: Callable[[Sequence], object] | None = None,
+) -> PrepareReport:
+    """Build or update the slice cache of every case under ``data``.
+
+    Args:
+        data: folder of BraTS cases (see :func:`unet_tp.data.find_cases`).
+        cache_dir: cache folder; created if needed. A non-empty folder that is not a unet-tp cache
+            is refused unless ``force``.
+        settings: cache settings (defaults: :class:`CacheSettings`).
+        skip_bad: skip a case that cannot be read (and say why) instead of stopping.
+        force: rebuild every case, and allow writing into a folder that is not a cache.
+        progress: wraps the list of cases for a progress bar (e.g. ``tqdm``).
+
+    Returns:
+        A report of what was built, reused and skipped.
+
+    Raises:
+        DataError: a bad case (without ``skip_bad``), naming the case and the file; the cases
+            prepared before it stay valid and a re-run resumes after them.
+    """
+    start = time.perf_counter()
+    settings = settings or CacheSettings()
+    cache_dir = Path(cache_dir).expanduser()
+    cases = find_cases(data)
+    meta = _read_meta(cache_dir)
+    if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
+        raise FileExistsError(
+            f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
+            "or pass --force to write into it"
+        )
+    (cache_dir / "cases").mkdir(parents=True, exist_ok=True)
+    same = meta is not None and meta.get("settings") == settings.to_json() and not force
+    old_cases: dict[str, dict] = meta["cases"] if same else {}
+    new_meta = {
+        "settings": settings.to_json(),
+        "source": str(Path(data).expanduser().resolve()),
+        "complete": False,
+        "cases": {},
+        "skipped": {},
+    }
+    # The metadata is rewritten before anything else, so a run that stops half-way leaves a cache
+    # marked incomplete, never an old "complete" flag over new files.
+    save_json(cache_dir / META, {**new_meta, "cases": {k: v for k, v in old_cases.items()}})
+    report = PrepareReport(cache_dir)
+    iterable = progress(cases) if progress is not None else cases
+    for case in iterable:
+        old = old_cases.get(case.case_id)
+        try:
+            signature = _source_signature(case)
+        except OSError as exc:
+            signature = {"error": str(exc)}
+        if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
+            new_meta["cases"][case.case_id] = old
+            report.reused.append(case.case_id)
+            continue
+        try:
+            images, labels, z = case_slices(case, settings)
+        except DataError as exc:
+            if not skip_bad:
+                save_json(cache_dir / META, new_meta)
+                raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
+            new_meta["skipped"][case.case_id] = str(exc)
+            report.skipped[case.case_id] = str(exc)
+            continue
+        stem = f"cases/{case.case_id}"
+        entry = {
+            "images": f"{stem}.images.npy",
+            "labels": f"{stem}.labels.npy",
+            "source": signature,
+            "grade": case.grade,
+            "z": z.tolist(),
+            "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
+            "shape": list(images.shape),
+        }
+        save_npy(cache_dir / entry["images"], images)
+        save_npy(cache_dir / entry["labels"], labels)
+        entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
+        entry["labels_bytes"] = (cache_dir / entry["labels"]).stat().st_size
+        new_meta["cases"][case.case_id] = entry
+        report.built.append(case.case_id)
+        save_json(cache_dir / META, new_meta)
+    if not new_meta["cases"]:
+        raise DataError(f"{data}: no usable case (all were skipped)")
+    # Arrays of cases that are gone (or were skipped this time) are removed.
+    keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
+    for path in (cache_dir / "cases").iterdir():
+        if path not in keep:
+            path.unlink()
+    new_meta["complete"] = True
+    save_json(cache_dir / META, new_meta)
+    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
+    """Metadata of a complete cache.
+
+    Raises:
+        DataError: if the folder is not a cache or its preparation did not finish.
+    """
+    cache_dir = Path(cache_dir).expanduser()
+    meta = _read_meta(cache_dir)
+    if meta is None:
+        raise DataError(
+            f"{cache_dir}: not a slice cache (run `unet-tp data prepare DATA --cache {cache_dir}`)"
+        )
+    if not meta.get("complete"):
+        raise DataError(
+            f"{cache_dir}: the slice cache is incomplete (its preparation stopped); "
+            "re-run `unet-tp data prepare` to finish it"
+        )
+    return meta
+
+
+class SliceDataset(Dataset):
+    """Axial slices of a prepared cache, as ``(image, label)`` tensors.
+
+    ``image`` is float32 ``(4, H, W)`` (channels t1, t1ce, t2, flair, z-scored), ``label`` is
+    int64 ``(H, W)`` with classes 0..3. Arrays are memory-mapped: only the slices read are
+    loaded, and at most ``max_open`` case files are mapped at once, so memory stays flat however
+    many cases the cache holds.
+
+    Args:
+        cache_dir: a cache made by :func:`prepare_cache`.
+        case_ids: restrict to these patients (e.g. the training split); default all.
+        transform: optional ``f(image, label) -> (image, label)`` on tensors (augmentation).
+        max_open: how many cases' arrays stay mapped.
+
+    Example:
+        >>> train = SliceDataset("cache", case_ids=train_ids)  # doctest: +SKIP
+        >>> image, label = train[0]  # doctest: +SKIP
+        >>> image.shape, label.shape  # doctest: +SKIP
+        (torch.Size([4, 240, 240]), torch.Size([240, 240]))
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str],
+        case_ids: Sequence[str] | None = None,
+        transform: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+        | None = None,
+        max_open: int = 8,
+    ) -> None:
+        self.cache_dir = Path(cache_dir).expanduser()
+        self.meta = load_cache_meta(self.cache_dir)
+        available = self.meta["cases"]
+        if case_ids is None:
+            case_ids = sorted(available)
+        missing = [c for c in case_ids if c not in available]
+        if missing:
+            raise DataError(f"{self.cache_dir}: cases not in the cache: {', '.join(missing[:5])}")
+        self.case_ids = list(case_ids)
+        self.transform = transform
+        self.max_open = max_open
+        # One row per slice: (case number, row in that case's arrays). Small ints, no arrays kept.
+        self.index = np.array(
+            [
+                (ci, row)
+                for ci, c in enumerate(self.case_ids)
+                for row in range(available[c]["shape"][0])
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 2)
+        self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getstate__(self) -> dict:
+        # DataLoader workers get their own maps.
+        state = self.__dict__.copy()
+        state["_open"] = OrderedDict()
+        return state
+
+    def _arrays(self, case_number: int) -> tuple[np.ndarray, np.ndarray]:
+        if case_number in self._open:
+            self._open.move_to_end(case_number)
+            return self._open[case_number]
+        entry = self.meta["cases"][self.case_ids[case_number]]
+        arrays = (
+            np.load(self.cache_dir / entry["images"], mmap_mode="r"),
+            np.load(self.cache_dir / entry["labels"], mmap_mode="r"),
+        )
+        self._open[case_number] = arrays
+        while len(self._open) > self.max_open:
+            self._open.popitem(last=False)  # dropping the memmap unmaps its pages
+        return arrays
+
+    def slice_info(self, i: int) -> tuple[str, int]:
+        """``(case_id, z)`` of item ``i``: the patient and the axial index in the volume."""
+        case_number, row = self.index[i]
+        case_id = self.case_ids[case_number]
+        return case_id, int(self.meta["cases"][case_id]["z"][row])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        case_number, row = self.index[i]
+        images, labels = self._arrays(int(case_number))
+        image = torch.from_numpy(np.array(images[row], dtype=np.float32))
+        label = torch.from_numpy(np.array(labels[row], dtype=np.int64))
+        if self.transform is not None:
+            image, label = self.transform(image, label)
+        return image, label
+
+    def tumour_pixels(self) -> np.ndarray:
+        """Tumour pixel count of every item (for sampling or picking slices to show)."""
+        per_case = [self.meta["cases"][c]["tumour_pixels"] for c in self.case_ids]
+        return np.array([per_case[ci][row] for ci, row in self.index], dtype=np.int64)

@@ -1,0 +1,323 @@
+"""Downloading and unpacking datasets: resumable, checksummed, and never half-done.
+
+* A download goes to ``<name>.part``; an interrupted one is resumed with an HTTP Range request;
+  the file takes its final name only once complete and its checksum verified.
+* Extraction goes to a temporary folder next to the target and is renamed into place at the end;
+  an archive member that would land outside the target (absolute path, ``..``, a link pointing
+  out) stops the extraction.
+* The Decathlon's Task01_BrainTumour (one 4D NIfTI per case, MSD labels) is converted to the
+  BraTS 2019 layout and label convention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import nibabel as nib
+import numpy as np
+from tqdm.auto import tqdm
+
+from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE
+from unet_tp.data.cases import DataError
+from unet_tp.fileio import temp_dir_beside
+
+CHUNK = 1 << 20
+
+# MSD Task01 channel order and label map (MSD: 1 edema, 2 non-enhancing tumour, 3 enhancing).
+MSD_CHANNELS = ("flair", "t1", "t1ce", "t2")
+MSD_TO_BRATS = np.array([0, 2, 1, 4], dtype=np.uint8)
+
+
+class DownloadError(RuntimeError):
+    """A download that failed; the partial file is kept for resuming unless said otherwise."""
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_checksum(path: Path, sha256: str | None = None, md5: str | None = None) -> None:
+    """Raise DownloadError if ``path`` does not have the expected digest."""
+    for algorithm, expected in (("sha256", sha256), ("md5", md5)):
+        if expected:
+            got = _digest(path, algorithm)
+            if got.lower() != expected.lower():
+                raise DownloadError(
+                    f"{path.name}: {algorithm.upper()} is {got}, expected {expected}; "
+                    "the file is corrupt or not the expected archive"
+                )
+
+
+def download(
+    url: str,
+    dest: str | os.PathLike[str],
+    sha256: str | None = None,
+    md5: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """Download ``url`` to ``dest``, resuming a previous partial download.
+
+    Args:
+        url: http(s) or file URL.
+        dest: final file path. If it exists (and matches the checksum) nothing is downloaded.
+        sha256: expected SHA-256, checked before the file takes its final name.
+        md5: expected MD5 (for sources that publish only that).
+        progress: show a tqdm progress bar.
+        timeout: seconds without data before giving up (the partial file is kept).
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        DownloadError: network failure (re-run to resume) or checksum mismatch (file removed).
+    """
+    dest = Path(dest).expanduser()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        verify_checksum(dest, sha256, md5)
+        return dest
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "unet-tp"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to fetch: the part file is whole
+            response = None
+        else:
+            raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"{url}: {exc}; check the address and the connection") from None
+    if response is not None:
+        with response:
+            status = getattr(response, "status", 200)
+            if have and status != 206:
+                have = 0  # the server ignored the Range request: start again
+            length = response.headers.get("Content-Length")
+            total = have + int(length) if length is not None else None
+            mode = "ab" if have else "wb"
+            bar = tqdm(
+                total=total,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=dest.name,
+                disable=not progress,
+            )
+            got = have
+            try:
+                with open(part, mode) as f, bar:
+                    while True:
+                        block = response.read(CHUNK)
+                        if not block:
+                            break
+                        f.write(block)
+                        got += len(block)
+                        bar.update(len(block))
+            except (OSError, urllib.error.URLError) as exc:
+                raise DownloadError(
+                    f"{url}: interrupted after {got} bytes ({exc}); run the same command again "
+                    "to resume"
+                ) from None
+            if total is not None and got != total:
+                raise DownloadError(
+                    f"{url}: got {got} of {total} bytes; run the same command again to resume"
+                )
+    try:
+        verify_checksum(part, sha256, md5)
+    except DownloadError:
+        part.unlink()
+        raise
+    os.replace(part, dest)
+    return dest
+
+
+def _check_member(name: str, target: Path) -> None:
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
+        raise DataError(f"refusing to extract {name!r}: its path leads outside {target}")
+
+
+def extract(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Extract a zip or tar archive (any compression) to ``target``, atomically and safely.
+
+    Raises:
+        DataError: not an archive, a member that would land outside ``target``, or ``target``
+            already exists.
+    """
+    archive, target = Path(archive), Path(target)
+    if target.exists():
+        raise DataError(f"{target} already exists; remove it or choose another folder")
+    tmp = temp_dir_beside(target)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    _check_member(info.filename, target)
+                    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                        raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
+                zf.extractall(tmp)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                members = tf.getmembers()
+                for m in members:
+                    _check_member(m.name, target)
+                    if m.issym() or m.islnk():
+                        _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
+                if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4, 3.10.12
+                    try:
+                        tf.extractall(tmp, members=members, filter="data")
+                    except tarfile.FilterError as exc:
+                        raise DataError(f"refusing to extract {archive.name}: {exc}") from None
+                else:
+                    tf.extractall(tmp, members=members)
+        else:
+            raise DataError(f"{archive}: not a zip or tar archive")
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def convert_msd(
+    task_dir: str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
+) -> Path:
+    """Convert MSD ``Task01_BrainTumour`` to the BraTS 2019 layout and labels.
+
+    Each ``imagesTr/BRATS_xxx.nii.gz`` (4D: FLAIR, T1w, T1gd, T2w) becomes
+    ``out/BRATS_xxx/BRATS_xxx_{flair,t1,t1ce,t2,seg}.nii.gz``; labels are mapped
+    1 -> 2 (edema), 2 -> 1 (non-enhancing), 3 -> 4 (enhancing). MSD stores these volumes with an
+    identity affine although their voxels are on the BraTS grid; such files get the BraTS affine
+    so that they are shown the right way up, like the BraTS release.
+
+    Returns:
+        ``out``. Cases already converted are kept (each case is written atomically).
+    """
+    task_dir, out = Path(task_dir), Path(out)
+    images = sorted(p for p in (task_dir / "imagesTr").glob("*.nii*") if not p.name.startswith("."))
+    if not images:
+        raise DataError(f"{task_dir}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?")
+    out.mkdir(parents=True, exist_ok=True)
+    for image_path in tqdm(images, desc="converting MSD to BraTS layout", disable=not progress):
+        case_id = image_path.name.split(".nii")[0]
+        final = out / case_id
+        if final.exists():
+            continue
+        label_path = task_dir / "labelsTr" / image_path.name
+        try:
+            img = nib.load(str(image_path))
+            data = np.asanyarray(img.dataobj)
+            label = (
+                np.asanyarray(nib.load(str(label_path)).dataobj) if label_path.exists() else None
+            )
+        except Exception as exc:  # noqa: BLE001 - any read failure names the file
+            raise DataError(f"case {case_id}: cannot read {image_path} ({exc})") from None
+        if data.ndim != 4 or data.shape[3] != len(MSD_CHANNELS):
+            raise DataError(
+                f"case {case_id}: {image_path} has shape {data.shape}, expected (X, Y, Z, 4)"
+            )
+        affine = img.affine
+        if np.allclose(affine, np.eye(4)) and data.shape[:3] == BRATS_SHAPE:
+            affine = BRATS_AFFINE
+        tmp = temp_dir_beside(final)
+        try:
+            for c, modality in enumerate(MSD_CHANNELS):
+                vol = data[..., c]
+                if (
+                    np.issubdtype(vol.dtype, np.floating)
+                    and np.array_equal(vol, np.round(vol))
+                    and np.abs(vol).max() < 32767
+                ):
+                    vol = vol.astype(np.int16)
+                nib.Nifti1Image(vol, affine).to_filename(str(tmp / f"{case_id}_{modality}.nii.gz"))
+            if label is not None:
+                bad = np.setdiff1d(np.unique(label), [0, 1, 2, 3])
+                if bad.size:
+                    raise DataError(
+                        f"case {case_id}: {label_path} holds labels {bad.tolist()}, expected MSD 0..3"
+                    )
+                seg = MSD_TO_BRATS[label.astype(np.intp)]
+                nib.Nifti1Image(seg, affine).to_filename(str(tmp / f"{case_id}_seg.nii.gz"))
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return out
+
+
+def archive_name(url: str) -> str:
+    name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name
+    return name or "download.archive"
+
+
+def fetch_dataset(
+    url: str,
+    out: str | os.PathLike[str],
+    layout: str = "brats",
+    sha256: str | None = None,
+    md5: str | None = None,
+    keep_archive: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Download (or take a local) archive, extract it, and convert it to BraTS layout if needed.
+
+    Args:
+        url: http(s)/file URL, or the path of a local archive or folder (a mounted Drive).
+        out: data folder; the archive goes to ``out/downloads``, the cases below ``out``.
+        layout: ``"brats"`` or ``"msd"``.
+        sha256: expected SHA-256 of the archive.
+        md5: expected MD5 of the archive.
+        keep_archive: keep the downloaded archive after a successful extraction.
+        progress: progress bars.
+
+    Returns:
+        The folder holding the cases, ready for ``unet-tp data prepare``.
+    """
+    out = Path(out).expanduser()
+    local = Path(url).expanduser() if "://" not in url else None
+    if local is not None and local.is_dir():
+        return local  # a folder of cases (e.g. on Drive): used in place, nothing copied
+    if local is not None:
+        if not local.exists():
+            raise DataError(f"{local}: no such file or folder")
+        verify_checksum(local, sha256, md5)
+        archive = local
+    else:
+        archive = download(
+            url, out / "downloads" / archive_name(url), sha256=sha256, md5=md5, progress=progress
+        )
+    stem = archive.name
+    for suffix in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    extracted = out / stem
+    if not extracted.exists():
+        extract(archive, extracted)
+    result = extracted
+    if layout == "msd":
+        task = next((p.parent for p in extracted.rglob("imagesTr")), None)
+        if task is None:
+            raise DataError(f"{archive}: no imagesTr folder; is this MSD Task01_BrainTumour?")
+        result = convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
+        if not keep_archive:
+            shutil.rmtree(extracted)  # the 4D originals: the converted cases replace them
+    if local is None and not keep_archive:
+        archive.unlink()
+    return result

@@ -1,0 +1,278 @@
+"""BraTS-format sample cases: brain-like heads with a glioma, for offline demos, tests and grading.
+
+Each case is written exactly as BraTS 2019 ships it: 240x240x155 voxels of 1 mm, int16 images,
+uint8 segmentation with labels 0/1/2/4, gzipped NIfTI with the BraTS affine, in
+``MICCAI_BraTS_2019_Data_Training/{HGG,LGG}/<case>/<case>_<mod>.nii.gz``.
+
+The head is skull-stripped (exactly zero outside the brain) and made of white matter, a cortical
+grey-matter ribbon, sulcal CSF, the interhemispheric fissure and the lateral ventricles, with
+contrasts per modality as on real scans (CSF bright on T2 and dark on FLAIR, white matter brighter
+than grey matter on T1). The tumour follows how a glioblastoma looks in BraTS: a necrotic core
+(dark on T1ce, bright on T2), an enhancing rim (bright on T1ce) and peritumoral edema (bright on
+FLAIR and T2). About one case in four is LGG-like: a non-enhancing core, no enhancing rim.
+Position, size and shape vary with the seed; the same seed gives the same files on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MODALITIES
+from unet_tp.fileio import save_json, temp_dir_beside
+
+RELEASE_DIR = "MICCAI_BraTS_2019_Data_Training"
+MANIFEST = "unet_tp_synth.json"
+
+# Mean intensity of each tissue per modality (t1, t1ce, t2, flair), on int16 scales like BraTS.
+_TISSUE = {
+    "csf": (260, 290, 1750, 170),
+    "gm": (560, 610, 880, 530),
+    "wm": (820, 840, 590, 410),
+    "edema": (560, 600, 1350, 930),
+    "enhancing": (600, 1550, 1050, 760),
+    "necrotic": (300, 320, 1600, 520),
+    "nonenhancing": (430, 460, 1250, 720),
+}
+
+
+def _smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], cells: tuple[int, ...]
+) -> np.ndarray:
+    """Smooth random field in about [-1, 1]: coarse Gaussian noise upsampled with cubic splines."""
+    coarse = rng.standard_normal(cells)
+    # Cubic splines on a quarter-resolution grid, then trilinear to full size: the same smooth
+    # field as a full-resolution spline zoom (the linear step is below the field's scale) at a
+    # fraction of the cost.
+    mid = tuple(max(c, -(-s // 4)) for s, c in zip(shape, cells, strict=True))
+    field = ndimage.zoom(
+        coarse,
+        [m / c for m, c in zip(mid, cells, strict=True)],
+        order=3,
+        mode="reflect",
+        grid_mode=True,
+    )
+    full = F.interpolate(
+        torch.from_numpy(field.astype(np.float32))[None, None],
+        size=shape,
+        mode="trilinear",
+        align_corners=False,
+    )
+    return full[0, 0].numpy() / 2.0
+
+
+def _ellipsoid_radius(shape, centre, radii) -> np.ndarray:
+    """Normalised ellipsoidal radius (1 on the surface) on a grid, computed with broadcasting."""
+    axes = [
+        ((np.arange(n, dtype=np.float32) - c) / r).reshape([-1 if i == k else 1 for k in range(3)])
+        for i, (n, c, r) in enumerate(zip(shape, centre, radii, strict=True))
+    ]
+    return np.sqrt(axes[0] ** 2 + axes[1] ** 2 + axes[2] ** 2)
+
+
+def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+    """Generate one case in BraTS array layout (axes L, P, S like the BraTS files).
+
+    Args:
+        seed: dataset seed.
+        index: case number within the dataset.
+
+    Returns:
+        ``(images, seg, grade)``: int16 volume per modality, uint8 segmentation with BraTS labels,
+        and ``"HGG"`` or ``"LGG"``.
+    """
+    rng = np.random.default_rng([seed, index])
+    shape = BRATS_SHAPE
+    # Brain: an ellipsoid with a bumpy surface, flattened at its base.
+    centre = (120 + rng.uniform(-4, 4), 122 + rng.uniform(-6, 6), 70 + rng.uniform(-4, 4))
+    radii = (rng.uniform(62, 70), rng.uniform(80, 90), rng.uniform(58, 66))
+    r = _ellipsoid_radius(shape, centre, radii)
+    r += 0.05 * _smooth_noise(rng, shape, (10, 10, 8))
+    z = np.arange(shape[2], dtype=np.float32).reshape(1, 1, -1)
+    brain = (r < 1.0) & (z > centre[2] - radii[2] * 0.75)
+    # Cortex: a grey-matter ribbon with gyri (a finer noise field), sulcal CSF at the surface.
+    gyri = 0.05 * _smooth_noise(rng, shape, (28, 28, 20))
+    gm = brain & (r + gyri > 0.80)
+    csf = brain & ((r + gyri > 0.955) | (gyri > 0.042))
+    x = np.arange(shape[0], dtype=np.float32).reshape(-1, 1, 1)
+    fissure = brain & (np.abs(x - centre[0]) < 1.2) & (z > centre[2] - 10)
+    ventricles = np.zeros(shape, dtype=bool)
+    for side in (-1, 1):
+        vc = (centre[0] + side * rng.uniform(9, 12), centre[1] - 8, centre[2] + 12)
+        ventricles |= _ellipsoid_radius(shape, vc, (rng.uniform(4, 7), 26, 11)) < 1.0
+    csf |= fissure | ventricles
+    tissue = np.zeros(shape, dtype=np.uint8)  # 0 outside, 1 wm, 2 gm, 3 csf
+    tissue[brain] = 1
+    tissue[gm] = 2
+    tissue[csf & brain] = 3
+
+    # Tumour in one hemisphere's white matter: necrotic core, enhancing rim, edema around it.
+    grade = "LGG" if rng.random() < 0.25 else "HGG"
+    side = rng.choice([-1, 1])
+    t_centre = np.array(
+        [
+            centre[0] + side * rng.uniform(18, 38),
+            centre[1] + rng.uniform(-45, 45),
+            centre[2] + rng.uniform(-10, 28),
+        ]
+    )
+    r_tumour = rng.uniform(10, 21)
+    r_edema = r_tumour * rng.uniform(1.5, 2.3)
+    box = int(np.ceil(r_edema * 1.35)) + 2
+    lo = np.maximum(np.round(t_centre).astype(int) - box, 0)
+    hi = np.minimum(np.round(t_centre).astype(int) + box, shape)
+    sub = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    sub_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
+    local_centre = t_centre - lo
+    elong = rng.uniform(0.8, 1.25, size=3)
+    rr = _ellipsoid_radius(sub_shape, local_centre, tuple(elong))
+    lumpy = _smooth_noise(rng, sub_shape, (5, 5, 5))
+    d_tumour = rr / r_tumour + 0.22 * lumpy
+    d_edema = rr / r_edema + 0.30 * _smooth_noise(rng, sub_shape, (6, 6, 6))
+    core_frac = rng.uniform(0.45, 0.7)
+    inside = brain[sub]
+    seg = np.zeros(shape, dtype=np.uint8)
+    local = np.zeros(sub_shape, dtype=np.uint8)
+    local[(d_edema < 1.0) & inside] = 2
+    if grade == "HGG":
+        local[(d_tumour < 1.0) & inside] = 4
+        local[(d_tumour < core_frac) & inside] = 1
+    else:
+        local[(d_tumour < 0.9) & inside] = 1
+    seg[sub] = local
+
+    # Intensities: tissue means, partial-volume blur, tumour heterogeneity, bias field, noise.
+    tumour_kind = np.zeros(shape, dtype=np.uint8)  # 1 edema, 2 enhancing, 3 necrotic/non-enh.
+    tumour_kind[seg == 2] = 1
+    tumour_kind[seg == 4] = 2
+    tumour_kind[seg == 1] = 3
+    bias = 1.0 + 0.08 * _smooth_noise(rng, shape, (4, 4, 3))
+    texture = 1.0 + 0.04 * _smooth_noise(rng, shape, (40, 40, 26))
+    heterogeneity = 1.0 + 0.10 * _smooth_noise(rng, sub_shape, (8, 8, 8))
+    core_name = "necrotic" if grade == "HGG" else "nonenhancing"
+    images: dict[str, np.ndarray] = {}
+    for m, modality in enumerate(MODALITIES):
+        lut = np.array(
+            [0, _TISSUE["wm"][m], _TISSUE["gm"][m], _TISSUE["csf"][m]], dtype=np.float32
+        ) * rng.uniform(0.9, 1.1)
+        vol = lut[tissue]
+        tumour_lut = np.array(
+            [0, _TISSUE["edema"][m], _TISSUE["enhancing"][m], _TISSUE[core_name][m]],
+            dtype=np.float32,
+        ) * rng.uniform(0.92, 1.08)
+        kind = tumour_kind[sub]
+        region = vol[sub]
+        region[kind > 0] = (tumour_lut[kind] * heterogeneity)[kind > 0]
+        vol[sub] = region
+        vol = ndimage.gaussian_filter(vol, sigma=0.8)
+        vol *= bias * texture
+        vol += rng.normal(0.0, 0.035 * lut[1], size=shape).astype(np.float32)
+        vol[~brain] = 0.0
+        images[modality] = np.clip(np.round(vol), 1, 32000).astype(np.int16) * brain.astype(
+            np.int16
+        )
+    return images, seg, grade
+
+
+def case_name(index: int) -> str:
+    """BraTS-style subject id of sample case ``index``."""
+    return f"BraTS19_SYN_{index:04d}_1"
+
+
+def _write_nifti(array: np.ndarray, path: Path) -> None:
+    img = nib.Nifti1Image(array, BRATS_AFFINE)
+    img.header.set_xyzt_units("mm", "sec")
+    img.set_qform(BRATS_AFFINE, code=1)
+    img.set_sform(BRATS_AFFINE, code=1)
+    img.to_filename(str(path))
+
+
+def write_case(out_root: Path, seed: int, index: int) -> Path:
+    """Generate case ``index`` and write it atomically under ``out_root/<grade>/<case>/``."""
+    images, seg, grade = synth_volumes(seed, index)
+    name = case_name(index)
+    final = out_root / grade / name
+    tmp = temp_dir_beside(final)
+    try:
+        for modality, vol in images.items():
+            _write_nifti(vol, tmp / f"{name}_{modality}.nii.gz")
+        _write_nifti(seg, tmp / f"{name}_seg.nii.gz")
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def synth_dataset(
+    out: str | os.PathLike[str],
+    cases: int,
+    seed: int = 0,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write ``cases`` sample cases in the BraTS 2019 release layout.
+
+    Re-running with the same seed keeps the cases already written (they are identical) and adds
+    missing ones; another seed over an existing dataset is refused unless ``force``.
+
+    Args:
+        out: output folder; the cases go to ``out/MICCAI_BraTS_2019_Data_Training``.
+        cases: number of cases.
+        seed: dataset seed.
+        force: replace a dataset made with another seed.
+        progress: optional callback ``(done, total)``.
+
+    Returns:
+        The release folder.
+    """
+    if cases < 1:
+        raise ValueError("cases must be at least 1")
+    out = Path(out).expanduser()
+    root = out / RELEASE_DIR
+    manifest_path = root / MANIFEST
+    if root.exists():
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+        if manifest is None or manifest.get("seed") != seed:
+            what = (
+                "not made by unet-tp" if manifest is None else f"made with seed {manifest['seed']}"
+            )
+            if not force:
+                raise FileExistsError(
+                    f"{root} exists and was {what}; choose another OUT or pass --force to replace it"
+                )
+            shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    save_json(manifest_path, {"seed": seed, "generator": "unet_tp.data.synth"})
+    existing = {p.name for grade in ("HGG", "LGG") for p in (root / grade).glob("BraTS19_SYN_*")}
+    for i in range(cases):
+        if case_name(i) not in existing:
+            write_case(root, seed, i)
+        if progress is not None:
+            progress(i + 1, cases)
+    return root
+
+
+def default_sample_dir() -> Path:
+    """Where the built-in sample cases live: ``$UNET_TP_HOME`` or ``~/.cache/unet_tp``."""
+    home = os.environ.get("UNET_TP_HOME") or Path.home() / ".cache" / "unet_tp"
+    return Path(home) / "sample_cases"
+
+
+def sample_cases(cases: int = 12, seed: int = 0, out: str | os.PathLike[str] | None = None) -> Path:
+    """The built-in sample dataset, generated on first use (deterministic, offline).
+
+    Returns:
+        The release folder, ready for :func:`unet_tp.data.find_cases` or ``unet-tp data prepare``.
+    """
+    out = Path(out) if out is not None else default_sample_dir() / f"seed{seed}"
+    return synth_dataset(out, cases=cases, seed=seed)

@@ -1,0 +1,61 @@
+"""Where the data comes from: the one place an instructor edits.
+
+Set ``BRATS2019_URL`` (and its checksum) to your own hosted copy of the BraTS 2019 training set, as
+a zip or tar of ``MICCAI_BraTS_2019_Data_Training/``; BraTS data may not be redistributed
+publicly, so the kit ships no URL for it. The environment variables ``UNET_TP_BRATS_URL`` and
+``UNET_TP_BRATS_SHA256`` override these values without editing the package (e.g. in a notebook).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """A downloadable archive.
+
+    Attributes:
+        name: short name used on the command line.
+        url: archive address (http(s), file:// or a local path); ``None`` when not configured.
+        sha256: expected SHA-256 hex digest, or ``None``.
+        md5: expected MD5 hex digest, for sources that publish only that.
+        layout: ``"brats"`` (BraTS 2019 files) or ``"msd"`` (Decathlon Task01, converted).
+        description: one line for ``--help`` and messages.
+    """
+
+    name: str
+    url: str | None
+    sha256: str | None = None
+    md5: str | None = None
+    layout: str = "brats"
+    description: str = ""
+
+
+BRATS2019_URL: str | None = None
+BRATS2019_SHA256: str | None = None
+
+MSD_TASK01_URL = "https://msd-for-monai.s3-us-west-2.amazonaws.com/Task01_BrainTumour.tar"
+MSD_TASK01_MD5 = "240a19d752f0d9e9101544901065d872"  # the value MONAI's DecathlonDataset checks
+
+
+def sources() -> dict[str, Source]:
+    """The configured sources, environment overrides applied."""
+    return {
+        "brats2019": Source(
+            "brats2019",
+            os.environ.get("UNET_TP_BRATS_URL", BRATS2019_URL),
+            sha256=os.environ.get("UNET_TP_BRATS_SHA256", BRATS2019_SHA256),
+            layout="brats",
+            description="the instructor's copy of the BraTS 2019 training set (zip or tar)",
+        ),
+        "msd": Source(
+            "msd",
+            os.environ.get("UNET_TP_MSD_URL", MSD_TASK01_URL),
+            md5=MSD_TASK01_MD5 if "UNET_TP_MSD_URL" not in os.environ else None,
+            layout="msd",
+            description="Medical Segmentation Decathlon Task01_BrainTumour (7.1 GB tar, 484 "
+            "cases from BraTS 2016/2017), converted to the BraTS 2019 layout and labels",
+        ),
+    }
