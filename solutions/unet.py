@@ -68,19 +68,16 @@ class Up(nn.Module):
         self, in_channels: int, out_channels: int, padding: bool = False, batch_norm: bool = False
     ):
         super().__init__()
+        self.padding = padding
         self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
         self.conv = DoubleConv(in_channels, out_channels, padding, batch_norm)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = self.up(x)
-        if (
-            x.shape[-2:] != skip.shape[-2:]
-            and skip.shape[-2] >= x.shape[-2]
-            and skip.shape[-1] >= x.shape[-1]
-        ):
+        if not self.padding:
             skip = center_crop(skip, x.shape[-2], x.shape[-1])
-        if x.shape[-2:] != skip.shape[-2:]:
-            # padded net on a size not divisible by 2**depth: pad the upsampled map to the skip's size
+        elif x.shape[-2:] != skip.shape[-2:]:
+            # padded net on a size not divisible by 2**depth: pad the upsampled map to the skip's
             dh, dw = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
             x = F.pad(x, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2])
         return self.conv(torch.cat([skip, x], dim=1))

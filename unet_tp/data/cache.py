@@ -121,6 +121,50 @@ def _fit(arr: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def to_network_grid(arr: np.ndarray, settings: CacheSettings, is_label: bool = False) -> np.ndarray:
+    """Crop/pad and resize slices ``(n, [C,] H, W)`` to the grid the network sees.
+
+    Images are resized by area averaging, labels by nearest neighbour.
+    """
+    if settings.crop is not None:
+        arr = _fit(arr, settings.crop)
+    if settings.image_size is None or arr.shape[-1] == settings.image_size:
+        return arr
+    size = (settings.image_size, settings.image_size)
+    if is_label:
+        t = torch.from_numpy(arr[:, None].astype(np.float32))
+        return F.interpolate(t, size=size, mode="nearest-exact").numpy()[:, 0].astype(np.uint8)
+    return F.interpolate(
+        torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), size=size, mode="area"
+    ).numpy()
+
+
+def from_network_grid(
+    logits: torch.Tensor, height: int, width: int, settings: CacheSettings
+) -> torch.Tensor:
+    """Classes on the original ``height x width`` slice from logits on the network's grid.
+
+    Inverse of :func:`to_network_grid`: logits are resized bilinearly to the crop, then the crop is
+    put back in place (background outside it).
+    """
+    crop_h, crop_w = (
+        (settings.crop, settings.crop) if settings.crop is not None else (height, width)
+    )
+    if logits.shape[-2:] != (crop_h, crop_w):
+        logits = F.interpolate(
+            logits.float(), size=(crop_h, crop_w), mode="bilinear", align_corners=False
+        )
+    classes = logits.argmax(dim=1)
+    out = classes.new_zeros((classes.shape[0], height, width))
+    # the same centre offsets as _fit, for crop (positive) and pad (negative)
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    src_t, src_l = max(-top, 0), max(-left, 0)
+    dst_t, dst_l = max(top, 0), max(left, 0)
+    h, w = min(crop_h, height), min(crop_w, width)
+    out[:, dst_t : dst_t + h, dst_l : dst_l + w] = classes[:, src_t : src_t + h, src_l : src_l + w]
+    return out
+
+
 def select_slices(
     seg_classes: np.ndarray, mask: np.ndarray, settings: CacheSettings, case_id: str
 ) -> np.ndarray:
@@ -157,22 +201,10 @@ def case_slices(case: Case, settings: CacheSettings) -> tuple[np.ndarray, np.nda
     z = select_slices(classes, mask, settings, case.case_id)
     images = np.moveaxis(image[..., z], -1, 0)  # (n, 4, H, W)
     labels = np.moveaxis(classes[..., z], -1, 0)  # (n, H, W)
-    if settings.crop is not None:
-        images, labels = _fit(images, settings.crop), _fit(labels, settings.crop)
-    if settings.image_size is not None and images.shape[-1] != settings.image_size:
-        size = (settings.image_size, settings.image_size)
-        images = F.interpolate(
-            torch.from_numpy(np.ascontiguousarray(images)), size=size, mode="area"
-        ).numpy()
-        labels = (
-            F.interpolate(
-                torch.from_numpy(labels[:, None].astype(np.float32)),
-                size=size,
-                mode="nearest-exact",
-            )
-            .numpy()[:, 0]
-            .astype(np.uint8)
-        )
+    images, labels = (
+        to_network_grid(images, settings),
+        to_network_grid(labels, settings, is_label=True),
+    )
     return images.astype(np.float16), np.ascontiguousarray(labels, dtype=np.uint8), z
 
 

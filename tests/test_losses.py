@@ -1,0 +1,70 @@
+"""The loss of Eq. (1) against torch's cross-entropy, in value and gradient."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from solutions.losses import categorical_cross_entropy, ce_dice_loss, soft_dice_loss
+
+
+def _pair(seed=0, n=2, c=4, h=8, w=8, scale=3.0):
+    g = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(n, c, h, w, generator=g, dtype=torch.float64) * scale).requires_grad_()
+    target = torch.randint(0, c, (n, h, w), generator=g)
+    return logits, target
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"weight": torch.tensor([0.1, 1.0, 2.0, 5.0], dtype=torch.float64)},
+        {"ignore_index": 2},
+        {"weight": torch.tensor([1.0, 3.0, 1.0, 0.5], dtype=torch.float64), "ignore_index": 0},
+    ],
+)
+def test_equals_torch_cross_entropy_in_value_and_gradient(kwargs):
+    logits, target = _pair()
+    ours = categorical_cross_entropy(logits, target, **kwargs)
+    (g_ours,) = torch.autograd.grad(ours, logits)
+    ref_kwargs = dict(kwargs)
+    if "ignore_index" not in ref_kwargs:
+        ref_kwargs["ignore_index"] = -100
+    ref = F.cross_entropy(logits, target, **ref_kwargs)
+    (g_ref,) = torch.autograd.grad(ref, logits)
+    assert abs(ours.item() - ref.item()) < 1e-5
+    assert (g_ours - g_ref).abs().max().item() < 1e-5
+
+
+def test_extreme_logits_stay_finite():
+    logits, target = _pair(scale=1.0)
+    logits = (torch.sign(logits.detach()) * 1e4).float().requires_grad_()
+    ours = categorical_cross_entropy(logits, target)
+    (grad,) = torch.autograd.grad(ours, logits)
+    ref = F.cross_entropy(logits, target)
+    assert torch.isfinite(ours) and torch.isfinite(grad).all()
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-5)
+
+
+def test_one_class_only_and_perfect_prediction():
+    target = torch.zeros(1, 4, 4, dtype=torch.long)
+    logits = torch.zeros(1, 3, 4, 4)
+    logits[:, 0] = 50.0
+    assert categorical_cross_entropy(logits, target).item() == pytest.approx(0.0, abs=1e-6)
+    uniform = torch.zeros(1, 3, 4, 4)
+    assert categorical_cross_entropy(uniform, target).item() == pytest.approx(
+        torch.log(torch.tensor(3.0)).item()
+    )
+
+
+def test_soft_dice_and_combination():
+    target = torch.randint(0, 4, (2, 16, 16), generator=torch.Generator().manual_seed(1))
+    perfect = F.one_hot(target, 4).movedim(-1, 1).float() * 40
+    assert soft_dice_loss(perfect, target).item() == pytest.approx(0.0, abs=1e-4)
+    wrong = F.one_hot((target + 1) % 4, 4).movedim(-1, 1).float() * 40
+    assert soft_dice_loss(wrong, target).item() == pytest.approx(1.0, abs=1e-3)
+    logits, tgt = _pair()
+    both = ce_dice_loss(logits, tgt)
+    assert both.item() == pytest.approx(
+        (categorical_cross_entropy(logits, tgt) + soft_dice_loss(logits, tgt)).item()
+    )

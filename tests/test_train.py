@@ -1,0 +1,246 @@
+"""Training, checkpoints and the train / evaluate / predict commands on sample cases."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from solutions import UNet, categorical_cross_entropy
+from unet_tp.cli import main
+from unet_tp.conventions import BRATS_AFFINE
+from unet_tp.data import find_cases
+from unet_tp.data.cache import SliceDataset, prepare_cache
+from unet_tp.train import fit, load_checkpoint, load_weights, preset_config
+
+TINY = ["--preset", "tiny", "--num-workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(brats_root, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    prepare_cache(brats_root, cache, preset_config("tiny").cache_settings())
+    return cache
+
+
+def _run(cache, out, config, loss_fn=categorical_cross_entropy, resume=False):
+    ids = sorted(SliceDataset(cache).case_ids)
+    torch.manual_seed(config.seed)
+    model = UNet(**config.model_config())
+    return fit(
+        model,
+        SliceDataset(cache, ids[:3]),
+        SliceDataset(cache, ids[3:]),
+        config,
+        out,
+        loss_fn=loss_fn,
+        resume=resume,
+        device=torch.device("cpu"),
+        progress=False,
+    )
+
+
+def _strip(history):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def test_history_has_loss_and_dice_per_epoch(tiny_cache, tmp_path):
+    config = preset_config("tiny", epochs=2)
+    history = _run(tiny_cache, tmp_path, config)
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert {"train_loss", "val_loss", "dice_wt", "dice_tc", "dice_et", "lr"} <= set(history[0])
+    assert history[1]["train_loss"] < history[0]["train_loss"]
+    assert json.loads((tmp_path / "history.json").read_text())[1]["epoch"] == 2
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
+
+
+def test_resume_gives_the_same_history_as_an_uninterrupted_run(tiny_cache, tmp_path):
+    config = preset_config("tiny", epochs=3)
+    straight = _run(tiny_cache, tmp_path / "a", config)
+    steps = {"n": 0}
+
+    def interrupt_in_epoch_2(logits, target):
+        if logits.requires_grad:
+            steps["n"] += 1
+            if (
+                steps["n"]
+                > len(SliceDataset(tiny_cache, sorted(SliceDataset(tiny_cache).case_ids)[:3])) // 8
+            ):
+                raise KeyboardInterrupt
+        return categorical_cross_entropy(logits, target)
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_cache, tmp_path / "b", config, loss_fn=interrupt_in_epoch_2)
+    assert len(json.loads((tmp_path / "b" / "history.json").read_text())) == 1
+    resumed = _run(tiny_cache, tmp_path / "b", config, resume=True)
+    assert _strip(resumed) == _strip(straight)
+
+
+def test_checkpoint_of_another_configuration_is_refused(tiny_cache, tmp_path):
+    _run(tiny_cache, tmp_path, preset_config("tiny"))
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="base_channels=4 in the checkpoint but 8 here"):
+        load_weights(UNet(**preset_config("tiny", base_channels=8).model_config()), ckpt)
+    (tmp_path / "junk.pt").write_bytes(b"nope")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_train_evaluate_predict_commands(brats_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(brats_root),
+                "--out",
+                str(run),
+                "--cache",
+                str(tmp_path / "c"),
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    for name in ("checkpoint.pt", "history.json", "metrics.json"):
+        assert (run / name).exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["mean"]) == {
+        "dice_wt",
+        "dice_tc",
+        "dice_et",
+        "hd95_wt",
+        "hd95_tc",
+        "hd95_et",
+    }
+    val_ids = load_checkpoint(run / "checkpoint.pt")["split"]["val"]
+    assert sorted(metrics["cases"]) == sorted(val_ids) and len(val_ids) == 1
+
+    # an existing run is not overwritten; resuming with other settings is refused
+    assert main(["train", "--data", str(brats_root), "--out", str(run), *TINY]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(brats_root),
+                "--out",
+                str(run),
+                "--resume",
+                "--base-channels",
+                "8",
+            ]
+        )
+        == 2
+    )
+    assert "--base-channels 8 (the run used 4)" in capsys.readouterr().err
+
+    ids = [c.case_id for c in find_cases(brats_root)]
+    out_json = tmp_path / "eval.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(brats_root),
+                "--checkpoint",
+                str(run / "checkpoint.pt"),
+                "--out",
+                str(out_json),
+                "--cases",
+                *ids[:2],
+            ]
+        )
+        == 0
+    )
+    result = json.loads(out_json.read_text())
+    assert sorted(result["cases"]) == ids[:2] and "dice_et" in result["mean"]
+
+    case_dir = find_cases(brats_root)[0].directory
+    seg_path = tmp_path / "pred" / "seg.nii.gz"
+    assert (
+        main(
+            [
+                "predict",
+                "--case",
+                str(case_dir),
+                "--checkpoint",
+                str(run / "checkpoint.pt"),
+                "--out",
+                str(seg_path),
+            ]
+        )
+        == 0
+    )
+    img = nib.load(str(seg_path))
+    assert img.shape == (240, 240, 155) and np.allclose(img.affine, BRATS_AFFINE)
+    assert set(np.unique(np.asanyarray(img.dataobj))) <= {0, 1, 2, 4}
+    assert (
+        main(
+            [
+                "predict",
+                "--case",
+                str(case_dir),
+                "--checkpoint",
+                str(run / "checkpoint.pt"),
+                "--out",
+                str(seg_path),
+            ]
+        )
+        == 2
+    )  # no silent overwrite
+
+
+def test_bad_inputs_to_train(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert (
+        main(["train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r"), *TINY]) == 2
+    )
+    assert "no BraTS case found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(
+            ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--preset", "gpu-fast"]
+        )
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset_config("gpu-fast")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_distributed_training_with_two_cpu_processes(tiny_cache, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "unet_tp",
+        "train",
+        "--data",
+        str(tiny_cache),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--epochs",
+        "2",
+        *TINY,
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    history = json.loads((tmp_path / "ddp" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and "dice_wt" in history[-1]
+    assert load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["epoch"] == 1

@@ -1,0 +1,316 @@
+"""``unet-tp train``, ``evaluate`` and ``predict`` (instructor side: they use the reference U-Net)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+
+from unet_tp.cli import command
+
+
+def _build_model(model_config: dict) -> torch.nn.Module:
+    from unet_tp.instructor import import_solutions
+
+    return import_solutions().UNet(**model_config)
+
+
+def _default_cache_dir(data: Path, settings_json: dict) -> Path:
+    home = Path(os.environ.get("UNET_TP_HOME") or Path.home() / ".cache" / "unet_tp")
+    key = hashlib.sha1(
+        json.dumps([str(data.resolve()), settings_json], sort_keys=True).encode()
+    ).hexdigest()[:12]
+    return home / "slices" / key
+
+
+def _init_distributed() -> bool:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    torch.distributed.init_process_group(backend=backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return True
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from unet_tp.data.cache import META, CacheSettings, SliceDataset, load_cache_meta, prepare_cache
+    from unet_tp.data.cases import DataError, find_cases
+    from unet_tp.data.split import split_cases
+    from unet_tp.fileio import save_json
+    from unet_tp.metrics import mean_metrics
+    from unet_tp.train import RunState, evaluate_cases, fit, load_checkpoint, preset_config
+
+    overrides = {f.name: getattr(args, f.name, None) for f in fields(preset_config(None))}
+    overrides.pop("device", None)
+    out = Path(args.out)
+    ckpt_path = out / "checkpoint.pt"
+    if args.resume:
+        ckpt = load_checkpoint(ckpt_path)
+        config = preset_config(None, **ckpt["config"])
+        clash = {
+            k: (v, getattr(config, k))
+            for k, v in overrides.items()
+            if v is not None and v != getattr(config, k) and k != "epochs"
+        }
+        if clash:
+            detail = ", ".join(
+                f"--{k.replace('_', '-')} {a} (the run used {b})" for k, (a, b) in clash.items()
+            )
+            raise ValueError(f"cannot resume {out} with other settings: {detail}")
+        if args.epochs is not None:
+            config.epochs = args.epochs
+    else:
+        if ckpt_path.exists():
+            raise FileExistsError(
+                f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out"
+            )
+        config = preset_config(args.preset, **overrides)
+    config.device = args.device or config.device
+    distributed = _init_distributed()
+    rank = torch.distributed.get_rank() if distributed else 0
+    try:
+        data = Path(args.data).expanduser()
+        if (data / META).exists():
+            cache_dir = data
+            meta = load_cache_meta(cache_dir)
+            s = meta["settings"]
+            config.crop, config.image_size, config.tumour_free_fraction = (
+                s["crop"],
+                s["image_size"],
+                s["tumour_free_fraction"],
+            )
+            source = meta.get("source")
+        else:
+            settings = config.cache_settings()
+            cache_dir = (
+                Path(args.cache) if args.cache else _default_cache_dir(data, settings.to_json())
+            )
+            if rank == 0:
+                from tqdm.auto import tqdm
+
+                report = prepare_cache(
+                    data,
+                    cache_dir,
+                    settings,
+                    skip_bad=args.skip_bad,
+                    progress=lambda c: tqdm(c, desc="preparing slices", unit="case"),
+                )
+                print(report.summary())
+            if distributed:
+                torch.distributed.barrier()
+            source = str(data.resolve())
+        meta = load_cache_meta(cache_dir)
+        ids = sorted(meta["cases"])
+        if len(ids) < 2:
+            raise DataError(f"{data}: {len(ids)} case(s); training needs at least 2 (one held out)")
+        grades = [meta["cases"][c].get("grade") for c in ids]
+        train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, grades)
+        if rank == 0:
+            print(
+                f"patients: {len(train_ids)} training, {len(val_ids)} validation (split by patient, seed {config.seed})"
+            )
+        train_set = SliceDataset(cache_dir, train_ids)
+        val_set = SliceDataset(cache_dir, val_ids) if val_ids else None
+        torch.manual_seed(config.seed)
+        model = _build_model(config.model_config())
+        state = RunState(
+            config,
+            config.model_config(),
+            {"train": train_ids, "val": val_ids},
+            str(cache_dir),
+            source,
+        )
+        from unet_tp.device import pick_device
+
+        if distributed and torch.cuda.is_available():
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        elif distributed:
+            device = torch.device("cpu")
+        else:
+            device = pick_device(config.device)
+        model.to(device)
+        wrapped = model
+        if distributed:
+            wrapped = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        fit(
+            wrapped, train_set, val_set, config, out, resume=args.resume, state=state, device=device
+        )
+        if rank == 0:
+            save_json(
+                out / "config.json",
+                {"train": asdict(config), "model": config.model_config()},
+                indent=1,
+            )
+            if val_ids and source is not None and not args.no_eval:
+                by_id = {c.case_id: c for c in find_cases(source)}
+                cases = [by_id[i] for i in val_ids if i in by_id]
+                per_case = evaluate_cases(model, cases, CacheSettings(**_geometry(config)), device)
+                result = {"cases": per_case, "mean": mean_metrics(per_case), "split": "validation"}
+                save_json(out / "metrics.json", result, indent=1)
+                m = result["mean"]
+                print(
+                    f"validation patients (3D, {len(cases)}): Dice WT {m['dice_wt']:.3f} TC {m['dice_tc']:.3f} "
+                    f"ET {m['dice_et']:.3f}; HD95 WT {m['hd95_wt']:.1f} mm"
+                )
+            print(f"run written to {out}: checkpoint.pt, history.json, metrics.json")
+    finally:
+        if distributed:
+            torch.distributed.destroy_process_group()
+    return 0
+
+
+def _geometry(config) -> dict:
+    return dict(crop=config.crop, image_size=config.image_size)
+
+
+def _load_model(path: str, device_name: str | None):
+    from unet_tp.device import pick_device
+    from unet_tp.train import load_checkpoint, load_weights, preset_config
+
+    ckpt = load_checkpoint(path)
+    model = _build_model(ckpt["model_config"])
+    load_weights(model, ckpt, path)
+    config = preset_config(None, **ckpt["config"])
+    device = pick_device(device_name or "auto")
+    return model.to(device), ckpt, config, device
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from unet_tp.data.cache import CacheSettings
+    from unet_tp.data.cases import DataError, find_cases
+    from unet_tp.fileio import save_json
+    from unet_tp.metrics import mean_metrics
+    from unet_tp.train import evaluate_cases
+
+    model, ckpt, config, device = _load_model(args.checkpoint, args.device)
+    cases = find_cases(args.data)
+    by_id = {c.case_id: c for c in cases}
+    if args.cases:
+        unknown = [c for c in args.cases if c not in by_id]
+        if unknown:
+            raise DataError(f"{args.data}: no case {', '.join(unknown)}")
+        chosen = [by_id[c] for c in args.cases]
+    else:
+        val = [by_id[c] for c in ckpt["split"].get("val", []) if c in by_id]
+        chosen = val or cases
+        which = "the run's validation patients" if val else "every case"
+        print(f"evaluating {which} ({len(chosen)})")
+    missing_seg = [c.case_id for c in chosen if not c.has_seg]
+    if missing_seg:
+        raise DataError(
+            f"cannot evaluate without ground truth: no seg file for {', '.join(missing_seg)}"
+        )
+    per_case = evaluate_cases(model, chosen, CacheSettings(**_geometry(config)), device)
+    result = {"checkpoint": str(args.checkpoint), "cases": per_case, "mean": mean_metrics(per_case)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_json(args.out, result, indent=1)
+    width = max(len(c) for c in per_case)
+    keys = ["dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"]
+    print(f"{'case':{width}s} " + " ".join(f"{k:>8s}" for k in keys))
+    for case_id, m in [*per_case.items(), ("mean", result["mean"])]:
+        print(
+            f"{case_id:{width}s} "
+            + " ".join(f"{m[k]:8.3f}" if k.startswith("dice") else f"{m[k]:8.1f}" for k in keys)
+        )
+    print(f"written to {args.out}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import nibabel as nib
+
+    from unet_tp.data.cache import CacheSettings
+    from unet_tp.data.cases import DataError, find_cases, load_case
+    from unet_tp.fileio import atomic_write
+    from unet_tp.train import predict_volume
+
+    model, _, config, device = _load_model(args.checkpoint, args.device)
+    cases = find_cases(args.case)
+    if len(cases) != 1:
+        raise DataError(f"{args.case}: expected one case folder, found {len(cases)} cases")
+    vol = load_case(cases[0], with_seg=False)
+    seg = predict_volume(model, vol, CacheSettings(**_geometry(config)), device)
+    seg = vol.to_source_orientation(seg).astype("uint8")
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img = nib.Nifti1Image(seg, vol.affine)
+    img.set_qform(vol.affine, code=1)
+    img.set_sform(vol.affine, code=1)
+    suffix = ".nii.gz" if out.name.endswith(".gz") else ".nii"
+    with atomic_write(out, "wb") as f:
+        f.write(
+            img.to_bytes()
+            if suffix == ".nii"
+            else __import__("gzip").compress(img.to_bytes(), compresslevel=6)
+        )
+    counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
+    print(
+        f"{cases[0].case_id}: segmentation written to {out} (voxels: NCR/NET {counts[1]}, ED {counts[2]}, ET {counts[4]})"
+    )
+    return 0
+
+
+@command
+def _register(sub: argparse._SubParsersAction) -> None:
+    from unet_tp.train import PRESETS
+
+    p = sub.add_parser("train", help="train the reference U-Net (runs under torchrun too)")
+    p.add_argument("--data", required=True, help="folder of BraTS cases, or a prepared slice cache")
+    p.add_argument(
+        "--out", required=True, help="run folder: checkpoint.pt, history.json, metrics.json"
+    )
+    p.add_argument(
+        "--preset", choices=sorted(PRESETS), help="a set of defaults: " + "; ".join(PRESETS)
+    )
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--base-channels", type=int)
+    p.add_argument("--depth", type=int)
+    p.add_argument("--image-size", type=int, help="slice size seen by the network")
+    p.add_argument("--crop", type=int, help="centre crop before resizing (default 192)")
+    p.add_argument("--loss", choices=["ce", "ce+dice"])
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--num-workers", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda, mps")
+    p.add_argument("--cache", help="slice cache folder (default under ~/.cache/unet_tp)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--skip-bad", action="store_true", help="leave out unreadable cases")
+    p.add_argument("--no-eval", action="store_true", help="skip the 3D evaluation at the end")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "evaluate", help="BraTS metrics (Dice, HD95 per region) of a checkpoint on whole volumes"
+    )
+    p.add_argument("--data", required=True, help="folder of BraTS cases with their seg files")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="JSON file")
+    p.add_argument("--cases", nargs="+", help="case ids (default: the run's validation patients)")
+    p.add_argument("--device")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="segment one case and write a BraTS-label NIfTI")
+    p.add_argument("--case", required=True, help="case folder")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="output .nii.gz")
+    p.add_argument("--device")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_predict)
+
+
+if __name__ == "__main__":
+    from unet_tp.cli import main
+
+    sys.exit(main())

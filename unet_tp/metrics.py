@@ -1,0 +1,104 @@
+"""BraTS evaluation: Dice and 95th-percentile Hausdorff distance per region, per patient, in 3D.
+
+Conventions (those of the BraTS challenge, on the original labels 0/1/2/4):
+
+* regions: whole tumour WT = {1, 2, 4}, tumour core TC = {1, 4}, enhancing tumour ET = {4};
+* Dice is 1 when prediction and truth are both empty, 0 when only one of them is;
+* HD95 is 0 when both are empty and 373.13 mm (the diagonal of the 240x240x155 mm volume) when
+  exactly one is; otherwise the 95th percentile of the distances between the two surfaces, both
+  directions pooled (as medpy's ``hd95``), in mm.
+
+Metrics are computed on whole volumes (slice predictions stacked back), never per slice: a
+per-slice mean would count every tumour-free slice as a perfect score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from unet_tp.conventions import BRATS_SHAPE, REGIONS, region_mask
+
+HD95_EMPTY = float(np.sqrt(sum(s * s for s in BRATS_SHAPE)))  # 373.13 mm
+"""HD95 when exactly one of prediction and truth is empty: the volume's diagonal."""
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice coefficient of two boolean masks (1 if both are empty).
+
+    Example:
+        >>> dice(np.array([1, 1, 0], bool), np.array([1, 0, 0], bool))
+        0.6666666666666666
+    """
+    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
+    total = pred.sum() + truth.sum()
+    if total == 0:
+        return 1.0
+    return float(2.0 * np.logical_and(pred, truth).sum() / total)
+
+
+def _surface(mask: np.ndarray) -> np.ndarray:
+    return mask & ~ndimage.binary_erosion(
+        mask, structure=ndimage.generate_binary_structure(mask.ndim, 1)
+    )
+
+
+def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...] | None = None) -> float:
+    """95th-percentile Hausdorff distance between two boolean masks, in mm.
+
+    Args:
+        pred: predicted mask.
+        truth: ground-truth mask, same shape.
+        spacing: voxel size per axis (default 1 mm, as BraTS).
+
+    Returns:
+        The distance; 0 if both are empty, :data:`HD95_EMPTY` if exactly one is.
+    """
+    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
+    if pred.shape != truth.shape:
+        raise ValueError(f"shapes differ: {pred.shape} vs {truth.shape}")
+    has_pred, has_truth = pred.any(), truth.any()
+    if not has_pred and not has_truth:
+        return 0.0
+    if has_pred != has_truth:
+        return HD95_EMPTY
+    spacing = spacing or (1.0,) * pred.ndim
+    # Distance transforms on the bounding box of both masks (plus a margin) instead of the volume.
+    both = pred | truth
+    lo = np.maximum(np.argwhere(both).min(axis=0) - 2, 0)
+    hi = np.minimum(np.argwhere(both).max(axis=0) + 3, pred.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    sp, st = _surface(pred[box]), _surface(truth[box])
+    to_truth = ndimage.distance_transform_edt(~st, sampling=spacing)
+    to_pred = ndimage.distance_transform_edt(~sp, sampling=spacing)
+    distances = np.concatenate([to_truth[sp], to_pred[st]])
+    return float(np.percentile(distances, 95))
+
+
+def brats_metrics(
+    pred_seg: np.ndarray, true_seg: np.ndarray, spacing: tuple[float, ...] | None = None
+) -> dict[str, float]:
+    """Dice and HD95 of the three BraTS regions for one patient.
+
+    Args:
+        pred_seg: predicted volume with BraTS labels 0/1/2/4.
+        true_seg: ground truth with BraTS labels, same shape.
+        spacing: voxel size (default 1 mm).
+
+    Returns:
+        ``{"dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"}``.
+    """
+    out: dict[str, float] = {}
+    for region in REGIONS:
+        p, t = region_mask(pred_seg, region), region_mask(true_seg, region)
+        out[f"dice_{region}"] = dice(p, t)
+        out[f"hd95_{region}"] = hd95(p, t, spacing)
+    return {k: out[k] for k in sorted(out, key=lambda k: (k.startswith("hd"), k))}
+
+
+def mean_metrics(per_case: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over patients."""
+    if not per_case:
+        return {}
+    keys = next(iter(per_case.values())).keys()
+    return {k: float(np.mean([m[k] for m in per_case.values()])) for k in keys}
