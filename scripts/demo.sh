@@ -22,7 +22,8 @@ else
 fi
 echo "[demo] BraTS metrics of the validation patients (whole volumes)"
 unet-tp evaluate --data "$DATA" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/run/evaluation.json"
-first=$(ls "$DATA"/*/ | grep BraTS19 | head -n 1)
-case_dir=$(ls -d "$DATA"/*/"$first")
+read -r first _ case_dir < <(unet-tp data info "$DATA" -v | head -n 1)
 echo "[demo] predicting $first -> $OUT/pred/${first}_pred.nii.gz"
 unet-tp predict --case "$case_dir" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/pred/${first}_pred.nii.gz" --force
+echo "[demo] figures -> $OUT/figures"
+unet-tp figures --data "$DATA" --run "$OUT/run" --out "$OUT/figures"

@@ -165,37 +165,12 @@ def test_train_evaluate_predict_commands(brats_root, tmp_path, capsys):
 
     case_dir = find_cases(brats_root)[0].directory
     seg_path = tmp_path / "pred" / "seg.nii.gz"
-    assert (
-        main(
-            [
-                "predict",
-                "--case",
-                str(case_dir),
-                "--checkpoint",
-                str(run / "checkpoint.pt"),
-                "--out",
-                str(seg_path),
-            ]
-        )
-        == 0
-    )
+    predict = ["predict", "--case", str(case_dir), "--checkpoint", str(run / "checkpoint.pt")]
+    assert main([*predict, "--out", str(seg_path)]) == 0
     img = nib.load(str(seg_path))
     assert img.shape == (240, 240, 155) and np.allclose(img.affine, BRATS_AFFINE)
     assert set(np.unique(np.asanyarray(img.dataobj))) <= {0, 1, 2, 4}
-    assert (
-        main(
-            [
-                "predict",
-                "--case",
-                str(case_dir),
-                "--checkpoint",
-                str(run / "checkpoint.pt"),
-                "--out",
-                str(seg_path),
-            ]
-        )
-        == 2
-    )  # no silent overwrite
+    assert main([*predict, "--out", str(seg_path)]) == 2  # no silent overwrite
 
 
 def test_bad_inputs_to_train(tmp_path, capsys):

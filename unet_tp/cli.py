@@ -29,7 +29,7 @@ def command(register: Callable[[argparse._SubParsersAction], None]) -> Callable:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from unet_tp.data.synth import synth_dataset
 
-    bar = tqdm(total=args.cases, desc="sample cases", unit="case")
+    bar = tqdm(total=args.cases, desc="sample cases", unit="case", disable=None)
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
@@ -88,7 +88,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         settings,
         skip_bad=args.skip_bad,
         force=args.force,
-        progress=lambda cases: tqdm(cases, desc="preparing slices", unit="case"),
+        progress=lambda cases: tqdm(cases, desc="preparing slices", unit="case", disable=None),
     )
     print(report.summary())
     return 0

@@ -100,7 +100,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     cache_dir,
                     settings,
                     skip_bad=args.skip_bad,
-                    progress=lambda c: tqdm(c, desc="preparing slices", unit="case"),
+                    progress=lambda c: tqdm(c, desc="preparing slices", unit="case", disable=None),
                 )
                 print(report.summary())
             if distributed:
@@ -261,6 +261,55 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_figures(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unet_tp import viz
+    from unet_tp.data.cache import CacheSettings
+    from unet_tp.data.cases import DataError, find_cases, load_case
+    from unet_tp.train import predict_volume
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cases = find_cases(args.data)
+    by_id = {c.case_id: c for c in cases}
+    written = []
+    model = config = device = ckpt = None
+    if args.run:
+        model, ckpt, config, device = _load_model(
+            str(Path(args.run) / "checkpoint.pt"), args.device
+        )
+    if args.case:
+        if args.case not in by_id:
+            raise DataError(f"{args.data}: no case {args.case}")
+        case = by_id[args.case]
+    else:
+        val = [by_id[c] for c in (ckpt["split"].get("val", []) if ckpt else []) if c in by_id]
+        case = (val or cases)[0]
+    vol = load_case(case, with_seg=True)
+
+    def save(fig, name):
+        fig.savefig(out / name, dpi=args.dpi)
+        written.append(out / name)
+
+    save(viz.show_case(vol.image, vol.seg, title=case.case_id), "case.png")
+    if model is not None:
+        history = ckpt["history"]
+        save(viz.plot_history(history), "training.png")
+        pred = predict_volume(
+            model, vol, CacheSettings(crop=config.crop, image_size=config.image_size), device
+        )
+        save(viz.show_prediction(vol.image, vol.seg, pred), "prediction.png")
+        size = config.image_size or config.crop or 240
+        table = viz.format_layer_table(viz.layer_table(model, (1, 4, size, size)))
+        (out / "layers.txt").write_text(table + "\n")
+        written.append(out / "layers.txt")
+        print(table)
+    print("figures: " + ", ".join(str(p) for p in written))
+    return 0
+
+
 @command
 def _register(sub: argparse._SubParsersAction) -> None:
     from unet_tp.train import PRESETS
@@ -284,6 +333,12 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--num-workers", type=int)
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="deterministic algorithms: bit-identical reruns for one seed (slower on GPU)",
+    )
     p.add_argument("--device", help="auto (default), cpu, cuda, mps")
     p.add_argument("--cache", help="slice cache folder (default under ~/.cache/unet_tp)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -300,6 +355,17 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cases", nargs="+", help="case ids (default: the run's validation patients)")
     p.add_argument("--device")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "figures", help="write the kit's figures (a case; with --run: curves, prediction, layers)"
+    )
+    p.add_argument("--data", required=True, help="folder of BraTS cases")
+    p.add_argument("--run", help="a training run folder (holding checkpoint.pt)")
+    p.add_argument("--case", help="case id (default: the first validation patient)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--dpi", type=int, default=100)
+    p.add_argument("--device")
+    p.set_defaults(func=_cmd_figures)
 
     p = sub.add_parser("predict", help="segment one case and write a BraTS-label NIfTI")
     p.add_argument("--case", required=True, help="case folder")

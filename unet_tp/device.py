@@ -61,7 +61,7 @@ def pick_device(preference: str = "auto", verbose: bool = True) -> torch.device:
                 else ""
             )
             print(
-                f"Using the CPU ({torch.get_num_threads()} threads): training will be slow.{hint}"
+                f"Using the CPU ({torch.get_num_threads()} threads): no GPU found, so training is slow.{hint}"
             )
     return device
 

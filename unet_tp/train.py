@@ -382,7 +382,15 @@ def fit(
     device = device or pick_device(config.device, verbose=_is_main())
     loss_fn = loss_fn or default_loss(config.loss)
     if config.deterministic:
+        os.environ.setdefault(
+            "CUBLAS_WORKSPACE_CONFIG", ":4096:8"
+        )  # required by cuBLAS for determinism
+        torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = (
+            True  # fixed slice size: let cuDNN pick the fastest kernels
+        )
     model.to(device)
     if config.channels_last and device.type == "cuda":
         model.to(memory_format=torch.channels_last)
@@ -443,7 +451,7 @@ def fit(
             loader,
             desc=f"epoch {epoch + 1}/{config.epochs}",
             leave=False,
-            disable=not (progress and _is_main()),
+            disable=None if (progress and _is_main()) else True,
         )
         for images, labels in bar:
             if config.augment:
@@ -548,7 +556,7 @@ def evaluate_cases(
     from unet_tp.data.cases import load_case
 
     results = {}
-    for case in tqdm(cases, desc="evaluating", unit="case", disable=not progress):
+    for case in tqdm(cases, desc="evaluating", unit="case", disable=None if progress else True):
         vol = load_case(case, with_seg=True)
         pred = predict_volume(model, vol, settings, device)
         results[case.case_id] = brats_metrics(pred, vol.seg)

@@ -117,7 +117,7 @@ def download(
                 unit_scale=True,
                 unit_divisor=1024,
                 desc=dest.name,
-                disable=not progress,
+                disable=None if progress else True,
             )
             got = have
             try:
@@ -214,7 +214,9 @@ def convert_msd(
     if not images:
         raise DataError(f"{task_dir}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?")
     out.mkdir(parents=True, exist_ok=True)
-    for image_path in tqdm(images, desc="converting MSD to BraTS layout", disable=not progress):
+    for image_path in tqdm(
+        images, desc="converting MSD to BraTS layout", disable=None if progress else True
+    ):
         case_id = image_path.name.split(".nii")[0]
         final = out / case_id
         if final.exists():

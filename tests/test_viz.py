@@ -1,0 +1,154 @@
+"""Figures, checked for what a viewer sees: colours where the labels are, the right slice, legends."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+from matplotlib.colors import to_rgba
+
+from solutions import UNet
+from unet_tp import viz
+from unet_tp.data import find_cases, load_case
+
+
+@pytest.fixture(scope="module")
+def vol(brats_root):
+    return load_case(find_cases(brats_root)[0])
+
+
+def _overlay_images(ax):
+    return [
+        im for im in ax.get_images() if im.get_array().ndim == 3 and im.get_array().shape[-1] == 4
+    ]
+
+
+def test_default_slice_has_the_largest_tumour_area(vol):
+    z = viz.largest_tumour_slice(vol.seg)
+    areas = (vol.seg > 0).sum(axis=(0, 1))
+    assert areas[z] == areas.max() > 0
+    fig = viz.show_case(vol.image, vol.seg, title=vol.case_id)
+    assert f"axial slice {z}" in fig._suptitle.get_text()
+
+
+def test_overlay_colours_sit_where_the_labels_are(vol):
+    fig = viz.show_case(vol.image, vol.seg)
+    z = viz.largest_tumour_slice(vol.seg)
+    seg = vol.seg[:, :, z]
+    assert len(fig.axes) == 4
+    for ax, name in zip(fig.axes, ("T1", "T1ce", "T2", "FLAIR"), strict=True):
+        assert ax.get_title() == name
+        (overlay,) = _overlay_images(ax)
+        rgba = np.asarray(overlay.get_array())
+        for label, colour in viz.LABEL_COLOURS.items():
+            if (seg == label).any():
+                assert np.abs(rgba[seg == label][:, :3] - to_rgba(colour)[:3]).max() < 1e-6
+        assert (rgba[seg == 0][:, 3] == 0).all()  # transparent off the tumour
+    # the legend names the three tumour labels
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == ["1: necrotic / non-enhancing core", "2: edema", "4: enhancing tumour"]
+
+
+def test_rendered_pixels_show_the_tumour(vol):
+    """Render the figure and look at it: red, green and yellow pixels appear in each panel."""
+    fig = viz.show_case(vol.image, vol.seg)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    assert ((r > 150) & (g < 90) & (b < 90)).sum() > 50  # red-ish: necrotic core
+    assert ((g > 120) & (r < 110) & (b < 110)).sum() > 50  # green-ish: edema
+    assert ((r > 160) & (g > 160) & (b < 100)).sum() > 50  # yellow-ish: enhancing rim
+
+
+def test_orientation_marks_and_radiological_layout(vol):
+    fig = viz.show_case(vol.image, vol.seg)
+    marks = {t.get_text(): t.get_position() for t in fig.axes[0].texts}
+    assert marks["A"][1] > marks["P"][1]  # anterior at the top
+    assert marks["R"][0] < marks["L"][0]  # patient's right on the image's left
+
+
+def test_prediction_error_map(vol):
+    pred = vol.seg.copy()
+    z = viz.largest_tumour_slice(vol.seg)
+    pred[:, :, z][pred[:, :, z] == 2] = 0  # miss the edema on that slice
+    fig = viz.show_prediction(vol.image, vol.seg, pred, z=z)
+    assert [ax.get_title() for ax in fig.axes[:3]] == [
+        "ground truth",
+        "prediction",
+        "whole-tumour errors",
+    ]
+    (err,) = _overlay_images(fig.axes[2])
+    rgba = np.asarray(err.get_array())
+    missed = vol.seg[:, :, z] == 2
+    assert np.abs(rgba[missed][:, :3] - to_rgba(viz.ERROR_COLOURS["missed"])[:3]).max() < 1e-6
+    assert (rgba[~missed][:, 3] == 0).all()
+    assert "WT" in fig._suptitle.get_text()
+
+
+def test_training_curves():
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 1 / e,
+            "val_loss": 1.2 / e,
+            "dice_wt": 0.5 + e / 10,
+            "dice_tc": 0.4,
+            "dice_et": 0.3,
+        }
+        for e in range(1, 5)
+    ]
+    fig = viz.plot_history(history)
+    ax_loss, ax_dice = fig.axes
+    assert ax_loss.get_xlabel() == "epoch" and ax_loss.get_ylabel() == "loss"
+    assert [line.get_label() for line in ax_loss.get_lines()] == ["training", "validation"]
+    assert [line.get_label() for line in ax_dice.get_lines()] == [
+        "WT {1,2,4}",
+        "TC {1,4}",
+        "ET {4}",
+    ]
+    np.testing.assert_allclose(ax_dice.get_lines()[0].get_ydata(), [0.6, 0.7, 0.8, 0.9])
+
+
+def test_layer_table_for_students():
+    rows = viz.layer_table(UNet(base_channels=8, padding=True), (1, 4, 240, 240))
+    assert [r["layer"] for r in rows][:3] == ["inc", "downs.0", "downs.1"]
+    assert rows[0]["output_shape"] == (1, 8, 240, 240)
+    assert rows[4]["output_shape"] == (1, 128, 15, 15)  # bottom of the U
+    assert rows[-1] == {
+        "layer": "outc",
+        "type": "OutConv",
+        "output_shape": (1, 4, 240, 240),
+        "params": 36,
+    }
+    text = viz.format_layer_table(rows)
+    total = sum(p.numel() for p in UNet(base_channels=8).parameters())
+    assert f"{total:,}" in text.splitlines()[-1]
+    paper = viz.layer_table(UNet(1, 2, padding=False), (1, 1, 572, 572))
+    assert paper[-1]["output_shape"] == (1, 2, 388, 388)
+
+
+def test_browser_falls_back_to_a_static_figure(vol, capsys):
+    fig = viz.browse({"a": (vol.image, vol.seg, None)})
+    assert "static figure" in capsys.readouterr().out
+    assert len(fig.axes) == 4
+
+
+def test_browser_widgets_follow_the_case(vol, monkeypatch):
+    """The widget browser: controls for case, slice, modality, opacity and GT vs prediction."""
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setattr(viz, "_widgets_available", lambda: True)
+    small = vol.image[..., 60:100]
+    cases = {"a": (vol.image, vol.seg, vol.seg), "b": (small, None, None)}
+    box = viz.browse(cases, "a")
+    (w_case, w_mod), (w_z, w_alpha) = box.children[0].children, box.children[1].children
+    w_layer = box.children[2]
+    assert w_z.value == viz.largest_tumour_slice(vol.seg) and w_z.max == 154
+    assert w_mod.options == ("T1", "T1CE", "T2", "FLAIR") and w_layer.options == (
+        "ground truth",
+        "prediction",
+    )
+    w_alpha.value = 0.8
+    w_layer.value = "prediction"
+    w_case.value = "b"  # a shorter case without segmentation: the slice range follows
+    assert w_z.max == 39 and w_z.value == 20

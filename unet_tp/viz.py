@@ -1,0 +1,324 @@
+"""Figures for the notebook and the demo.
+
+Every figure takes arrays in the working orientation (see :mod:`unet_tp.conventions`): an axial
+slice ``volume[:, :, z]`` is drawn as is, anterior at the top and the patient's left on the
+image's right, as radiologists read it. Labels are BraTS labels (0/1/2/4) and are drawn in the
+colours of ITK-SNAP's default table, which most BraTS figures use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from unet_tp.conventions import LABEL_NAMES, MODALITIES, REGIONS
+
+LABEL_COLOURS: dict[int, str] = {1: "#ff0000", 2: "#00c000", 4: "#ffff00"}
+"""NCR/NET red, edema green, enhancing tumour yellow."""
+
+ERROR_COLOURS = {"missed": "#ff00ff", "false alarm": "#00ffff"}
+
+
+def largest_tumour_slice(seg: np.ndarray) -> int:
+    """Axial index with the largest tumour area (any label > 0); the middle slice if none."""
+    area = (np.asarray(seg) > 0).sum(axis=(0, 1))
+    return int(area.argmax()) if area.max() > 0 else seg.shape[2] // 2
+
+
+def label_overlay(seg_slice: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """RGBA image of a 2D BraTS label map: the label colours where labelled, transparent elsewhere."""
+    rgba = np.zeros((*seg_slice.shape, 4), dtype=np.float32)
+    for label, colour in LABEL_COLOURS.items():
+        rgba[seg_slice == label] = (*to_rgba(colour)[:3], alpha)
+    return rgba
+
+
+def _legend(fig_or_ax, loc="lower center", **kwargs):
+    handles = [
+        Patch(color=c, label=f"{lab}: {LABEL_NAMES[lab]}") for lab, c in LABEL_COLOURS.items()
+    ]
+    return fig_or_ax.legend(handles=handles, loc=loc, ncol=3, frameon=False, **kwargs)
+
+
+def _orientation_marks(ax) -> None:
+    style = dict(color="white", fontsize=8, ha="center", va="center", transform=ax.transAxes)
+    ax.text(0.5, 0.96, "A", **style)
+    ax.text(0.5, 0.04, "P", **style)
+    ax.text(0.04, 0.5, "R", **style)
+    ax.text(0.96, 0.5, "L", **style)
+
+
+def _gray(ax, image_slice, title=None):
+    brain = image_slice[image_slice != 0]
+    lo, hi = np.percentile(brain, [1, 99.5]) if brain.size else (0, 1)
+    ax.imshow(image_slice, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+
+
+def show_case(
+    image: np.ndarray,
+    seg: np.ndarray | None = None,
+    z: int | None = None,
+    alpha: float = 0.45,
+    title: str | None = None,
+) -> Figure:
+    """The four modalities of one axial slice, the segmentation overlaid on each.
+
+    Args:
+        image: ``(4, H, W, D)`` volume (channels t1, t1ce, t2, flair), raw or normalised.
+        seg: ``(H, W, D)`` BraTS labels, or None.
+        z: axial slice; default the slice with the largest tumour area.
+        alpha: overlay opacity.
+        title: figure title (e.g. the case id).
+
+    Returns:
+        The figure (``fig.savefig(...)`` to keep it).
+
+    Example:
+        >>> vol = load_case(find_cases("data")[0])  # doctest: +SKIP
+        >>> show_case(vol.image, vol.seg, title=vol.case_id)  # doctest: +SKIP
+    """
+    if z is None:
+        z = largest_tumour_slice(seg) if seg is not None else image.shape[3] // 2
+    fig, axes = plt.subplots(
+        1, len(MODALITIES), figsize=(3.2 * len(MODALITIES), 3.9), layout="constrained"
+    )
+    for ax, c, name in zip(axes, range(len(MODALITIES)), MODALITIES, strict=True):
+        _gray(ax, image[c, :, :, z], name.upper() if name != "t1ce" else "T1ce")
+        if seg is not None:
+            ax.imshow(label_overlay(seg[:, :, z], alpha), interpolation="nearest")
+        _orientation_marks(ax)
+    fig.suptitle(f"{title + ' — ' if title else ''}axial slice {z}")
+    if seg is not None:
+        _legend(fig, loc="outside lower center")
+    return fig
+
+
+def show_prediction(
+    image: np.ndarray,
+    truth: np.ndarray,
+    pred: np.ndarray,
+    z: int | None = None,
+    modality: str = "flair",
+) -> Figure:
+    """Ground truth, prediction, and an error map of the whole tumour for one slice.
+
+    Args:
+        image: ``(4, H, W, D)`` volume.
+        truth: ``(H, W, D)`` BraTS labels.
+        pred: ``(H, W, D)`` predicted BraTS labels.
+        z: axial slice; default the largest tumour area of the truth.
+        modality: background image.
+
+    In the error map, magenta is tumour the network missed (false negative) and cyan tumour it
+    invented (false positive); the title gives the slice's Dice per region.
+    """
+    from unet_tp.metrics import dice
+
+    if z is None:
+        z = largest_tumour_slice(truth)
+    c = MODALITIES.index(modality)
+    t, p = truth[:, :, z], pred[:, :, z]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), layout="constrained")
+    for ax, labels, name in ((axes[0], t, "ground truth"), (axes[1], p, "prediction")):
+        _gray(ax, image[c, :, :, z], name)
+        ax.imshow(label_overlay(labels), interpolation="nearest")
+    _gray(axes[2], image[c, :, :, z], "whole-tumour errors")
+    err = np.zeros((*t.shape, 4), dtype=np.float32)
+    err[(t > 0) & (p == 0)] = to_rgba(ERROR_COLOURS["missed"], 0.8)
+    err[(t == 0) & (p > 0)] = to_rgba(ERROR_COLOURS["false alarm"], 0.8)
+    axes[2].imshow(err, interpolation="nearest")
+    axes[2].legend(
+        handles=[Patch(color=v, label=k) for k, v in ERROR_COLOURS.items()],
+        loc="lower center",
+        ncol=2,
+        frameon=False,
+        labelcolor="white",
+        fontsize=8,
+    )
+    scores = "  ".join(
+        f"{r.upper()} {dice(np.isin(p, labs), np.isin(t, labs)):.2f}" for r, labs in REGIONS.items()
+    )
+    fig.suptitle(f"axial slice {z} ({modality.upper()}) — slice Dice {scores}")
+    _legend(fig, loc="outside lower center")
+    return fig
+
+
+def plot_history(history: Sequence[dict]) -> Figure:
+    """Training curves: loss (training and validation) and validation Dice WT/TC/ET per epoch."""
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
+    if history and "val_loss" in history[0]:
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], "s--", label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_loss.legend()
+    for region, style in zip(REGIONS, ("o-", "s-", "^-"), strict=True):
+        key = f"dice_{region}"
+        if history and key in history[0]:
+            ax_dice.plot(
+                epochs,
+                [h[key] for h in history],
+                style,
+                label=f"{region.upper()} {{{','.join(map(str, REGIONS[region]))}}}",
+            )
+    ax_dice.set(xlabel="epoch", ylabel="Dice", title="Validation Dice per region", ylim=(0, 1.02))
+    ax_dice.legend(loc="lower right")
+    for ax in (ax_loss, ax_dice):
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    return fig
+
+
+def layer_table(
+    model: torch.nn.Module, input_size: tuple[int, ...] = (1, 4, 240, 240)
+) -> list[dict]:
+    """Output shape and parameter count of each block of ``model`` for an input of ``input_size``.
+
+    Blocks are the model's direct children and the items of its ``ModuleList``\\ s (``inc``,
+    ``downs.0`` ..., ``ups.0`` ..., ``outc`` for the U-Net), in the order they run. Students
+    compare their network's table with the expected one.
+
+    Returns:
+        Rows ``{"layer", "type", "output_shape", "params"}``; print them with :func:`format_layer_table`.
+    """
+    rows: list[dict] = []
+    hooks = []
+    blocks = []
+    for name, child in model.named_children():
+        if isinstance(child, torch.nn.ModuleList):
+            blocks.extend((f"{name}.{i}", m) for i, m in enumerate(child))
+        else:
+            blocks.append((name, child))
+
+    def hook(name, module):
+        def fn(_, __, output):
+            rows.append(
+                {
+                    "layer": name,
+                    "type": type(module).__name__,
+                    "output_shape": tuple(output.shape),
+                    "params": sum(p.numel() for p in module.parameters()),
+                }
+            )
+
+        return fn
+
+    for name, module in blocks:
+        hooks.append(module.register_forward_hook(hook(name, module)))
+    try:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            model(torch.zeros(input_size, device=device))
+        model.train(was_training)
+    finally:
+        for h in hooks:
+            h.remove()
+    return rows
+
+
+def format_layer_table(rows: Sequence[dict]) -> str:
+    """The layer table as aligned text, with the total parameter count."""
+    lines = [f"{'layer':10s} {'block':12s} {'output shape':>22s} {'parameters':>12s}"]
+    for r in rows:
+        lines.append(
+            f"{r['layer']:10s} {r['type']:12s} {str(r['output_shape']):>22s} {r['params']:>12,d}"
+        )
+    lines.append(f"{'total':10s} {'':12s} {'':>22s} {sum(r['params'] for r in rows):>12,d}")
+    return "\n".join(lines)
+
+
+def _widgets_available() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def browse(
+    cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
+    case_id: str | None = None,
+):
+    """Interactive viewer: case, slice, modality, overlay opacity, ground truth or prediction.
+
+    Args:
+        cases: ``{case_id: (image (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``.
+        case_id: case shown first.
+
+    Returns:
+        The widget box in a notebook. Without a widget front end (a script, a plain console) it
+        draws the static :func:`show_case` figure instead, says so in one line, and returns it.
+    """
+    case_id = case_id or next(iter(cases))
+    if not _widgets_available():
+        print("(no notebook widget front end here: showing a static figure instead of the browser)")
+        image, truth, pred = cases[case_id]
+        return show_case(image, truth if truth is not None else pred, title=case_id)
+    import ipywidgets as W
+    from IPython.display import display
+
+    image0, truth0, _ = cases[case_id]
+    w_case = W.Dropdown(options=list(cases), value=case_id, description="case")
+    w_z = W.IntSlider(
+        value=largest_tumour_slice(truth0) if truth0 is not None else image0.shape[3] // 2,
+        min=0,
+        max=image0.shape[3] - 1,
+        description="slice",
+        continuous_update=False,
+    )
+    w_mod = W.Dropdown(
+        options=[m.upper() for m in MODALITIES], value="FLAIR", description="modality"
+    )
+    w_alpha = W.FloatSlider(
+        value=0.45, min=0, max=1, step=0.05, description="opacity", continuous_update=False
+    )
+    w_layer = W.ToggleButtons(options=["ground truth", "prediction"], value="ground truth")
+    out = W.Output()
+
+    def draw(*_):
+        image, truth, pred = cases[w_case.value]
+        seg = truth if w_layer.value == "ground truth" else pred
+        z = min(w_z.value, image.shape[3] - 1)
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
+            _gray(
+                ax,
+                image[MODALITIES.index(w_mod.value.lower()), :, :, z],
+                f"{w_case.value} — slice {z} — {w_mod.value}",
+            )
+            if seg is not None:
+                ax.imshow(label_overlay(seg[:, :, z], w_alpha.value), interpolation="nearest")
+                _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
+            else:
+                ax.set_xlabel(f"no {w_layer.value} for this case")
+            _orientation_marks(ax)
+            plt.show()
+
+    def on_case(_):
+        image, truth, _ = cases[w_case.value]
+        w_z.max = image.shape[3] - 1
+        w_z.value = largest_tumour_slice(truth) if truth is not None else image.shape[3] // 2
+        draw()
+
+    w_case.observe(on_case, names="value")
+    for w in (w_z, w_mod, w_alpha, w_layer):
+        w.observe(draw, names="value")
+    box = W.VBox([W.HBox([w_case, w_mod]), W.HBox([w_z, w_alpha]), w_layer, out])
+    display(box)
+    draw()
+    return box
