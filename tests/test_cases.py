@@ -140,3 +140,19 @@ def test_not_a_nifti(brats_copy):
     case.files["seg"].write_bytes(b"not an image")
     with pytest.raises(DataError, match=r"cannot read .*_seg\.nii\.gz"):
         load_case(case)
+
+
+def test_grids_must_match_but_an_origin_shift_is_tolerated(brats_copy):
+    case = _one_case(brats_copy)
+    img = nib.load(str(case.files["seg"]))
+    seg = np.asanyarray(img.dataobj)
+    shifted = img.affine.copy()
+    shifted[:3, 3] += 5.0  # header quirk: another origin, same voxel grid
+    nib.Nifti1Image(seg, shifted).to_filename(str(case.files["seg"]))
+    assert load_case(case).seg.shape == (240, 240, 155)
+    flipped = img.affine @ np.diag([-1.0, 1.0, 1.0, 1.0])  # another orientation
+    nib.Nifti1Image(seg, flipped).to_filename(str(case.files["seg"]))
+    with pytest.raises(
+        DataError, match=r"_seg\.nii\.gz is stored with orientation RPS .* but .* LPS"
+    ):
+        load_case(case)

@@ -209,10 +209,14 @@ def load_case(case: Case, with_seg: bool = True) -> CaseVolumes:
                 f"case {case.case_id}: {path.name} has shape {data.shape} but "
                 f"{ref_path.name} has {ref_shape}; all modalities and seg must share one grid"
             )
-        elif not np.allclose(affine, ref_affine, atol=1e-3):
+        elif not np.allclose(affine[:3, :3], ref_affine[:3, :3], atol=1e-3):
+            # Another orientation or voxel size: the arrays do not share one voxel grid. (A shift
+            # of the origin alone is a header quirk; the voxels still line up, so it is accepted.)
             raise DataError(
-                f"case {case.case_id}: {path.name} and {ref_path.name} have different affines; "
-                "the files are not registered to one grid"
+                f"case {case.case_id}: {path.name} is stored with orientation "
+                f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
+                f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
+                "the files are not on one voxel grid"
             )
         if kind == SEG:
             seg = _validate_seg(case.case_id, path, data)
@@ -227,6 +231,10 @@ def load_case(case: Case, with_seg: bool = True) -> CaseVolumes:
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
     return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref_affine, ref_shape)
+
+
+def _zooms(affine: np.ndarray) -> tuple[float, ...]:
+    return tuple(round(float(z), 3) for z in np.sqrt((affine[:3, :3] ** 2).sum(axis=0)))
 
 
 def _validate_seg(case_id: str, path: Path, data: np.ndarray) -> np.ndarray:
