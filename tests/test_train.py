@@ -93,21 +93,8 @@ def test_checkpoint_of_another_configuration_is_refused(tiny_cache, tmp_path):
 
 def test_train_evaluate_predict_commands(brats_root, tmp_path, capsys):
     run = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                str(brats_root),
-                "--out",
-                str(run),
-                "--cache",
-                str(tmp_path / "c"),
-                *TINY,
-            ]
-        )
-        == 0
-    )
+    train = ["train", "--data", str(brats_root), "--out", str(run)]
+    assert main([*train, "--cache", str(tmp_path / "c"), *TINY]) == 0
     for name in ("checkpoint.pt", "history.json", "metrics.json"):
         assert (run / name).exists()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -123,23 +110,9 @@ def test_train_evaluate_predict_commands(brats_root, tmp_path, capsys):
     assert sorted(metrics["cases"]) == sorted(val_ids) and len(val_ids) == 1
 
     # an existing run is not overwritten; resuming with other settings is refused
-    assert main(["train", "--data", str(brats_root), "--out", str(run), *TINY]) == 2
+    assert main([*train, *TINY]) == 2
     assert "pass --resume" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                str(brats_root),
-                "--out",
-                str(run),
-                "--resume",
-                "--base-channels",
-                "8",
-            ]
-        )
-        == 2
-    )
+    assert main([*train, "--resume", "--base-channels", "8"]) == 2
     assert "--base-channels 8 (the run used 4)" in capsys.readouterr().err
 
     ids = [c.case_id for c in find_cases(brats_root)]

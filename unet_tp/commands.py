@@ -230,7 +230,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from unet_tp.data.cache import CacheSettings
     from unet_tp.data.cases import DataError, find_cases, load_case
-    from unet_tp.fileio import atomic_write
     from unet_tp.train import predict_volume
 
     model, _, config, device = _load_model(args.checkpoint, args.device)
@@ -247,13 +246,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     img = nib.Nifti1Image(seg, vol.affine)
     img.set_qform(vol.affine, code=1)
     img.set_sform(vol.affine, code=1)
-    suffix = ".nii.gz" if out.name.endswith(".gz") else ".nii"
-    with atomic_write(out, "wb") as f:
-        f.write(
-            img.to_bytes()
-            if suffix == ".nii"
-            else __import__("gzip").compress(img.to_bytes(), compresslevel=6)
-        )
+    # nibabel compresses by the file name, so the temporary file keeps the output's suffix
+    tmp = out.parent / f".partial-{os.getpid()}-{out.name}"
+    try:
+        img.to_filename(str(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
     print(
         f"{cases[0].case_id}: segmentation written to {out} (voxels: NCR/NET {counts[1]}, ED {counts[2]}, ET {counts[4]})"

@@ -274,7 +274,7 @@ def prepare_cache(
     }
     # The metadata is rewritten before anything else, so a run that stops half-way leaves a cache
     # marked incomplete, never an old "complete" flag over new files.
-    save_json(cache_dir / META, {**new_meta, "cases": {k: v for k, v in old_cases.items()}})
+    save_json(cache_dir / META, {**new_meta, "cases": dict(old_cases)})
     report = PrepareReport(cache_dir)
     iterable = progress(cases) if progress is not None else cases
     for case in iterable:
