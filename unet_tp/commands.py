@@ -40,7 +40,7 @@ def _init_distributed() -> bool:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from unet_tp.data.cache import META, CacheSettings, SliceDataset, load_cache_meta, prepare_cache
+    from unet_tp.data.cache import META, SliceDataset, load_cache_meta, prepare_cache
     from unet_tp.data.cases import DataError, find_cases
     from unet_tp.data.split import split_cases
     from unet_tp.fileio import save_json
@@ -153,7 +153,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if val_ids and source is not None and not args.no_eval:
                 by_id = {c.case_id: c for c in find_cases(source)}
                 cases = [by_id[i] for i in val_ids if i in by_id]
-                per_case = evaluate_cases(model, cases, CacheSettings(**_geometry(config)), device)
+                per_case = evaluate_cases(model, cases, config.cache_settings(), device)
                 result = {"cases": per_case, "mean": mean_metrics(per_case), "split": "validation"}
                 save_json(out / "metrics.json", result, indent=1)
                 m = result["mean"]
@@ -166,10 +166,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if distributed:
             torch.distributed.destroy_process_group()
     return 0
-
-
-def _geometry(config) -> dict:
-    return dict(crop=config.crop, image_size=config.image_size)
 
 
 def _load_model(path: str, device_name: str | None):
@@ -185,7 +181,6 @@ def _load_model(path: str, device_name: str | None):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from unet_tp.data.cache import CacheSettings
     from unet_tp.data.cases import DataError, find_cases
     from unet_tp.fileio import save_json
     from unet_tp.metrics import mean_metrics
@@ -209,7 +204,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise DataError(
             f"cannot evaluate without ground truth: no seg file for {', '.join(missing_seg)}"
         )
-    per_case = evaluate_cases(model, chosen, CacheSettings(**_geometry(config)), device)
+    per_case = evaluate_cases(model, chosen, config.cache_settings(), device)
     result = {"checkpoint": str(args.checkpoint), "cases": per_case, "mean": mean_metrics(per_case)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_json(args.out, result, indent=1)
@@ -228,7 +223,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import nibabel as nib
 
-    from unet_tp.data.cache import CacheSettings
     from unet_tp.data.cases import DataError, find_cases, load_case
     from unet_tp.train import predict_volume
 
@@ -237,7 +231,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if len(cases) != 1:
         raise DataError(f"{args.case}: expected one case folder, found {len(cases)} cases")
     vol = load_case(cases[0], with_seg=False)
-    seg = predict_volume(model, vol, CacheSettings(**_geometry(config)), device)
+    seg = predict_volume(model, vol, config.cache_settings(), device)
     seg = vol.to_source_orientation(seg).astype("uint8")
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -265,7 +259,6 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from unet_tp import viz
-    from unet_tp.data.cache import CacheSettings
     from unet_tp.data.cases import DataError, find_cases, load_case
     from unet_tp.train import predict_volume
 
@@ -296,9 +289,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     if model is not None:
         history = ckpt["history"]
         save(viz.plot_history(history), "training.png")
-        pred = predict_volume(
-            model, vol, CacheSettings(crop=config.crop, image_size=config.image_size), device
-        )
+        pred = predict_volume(model, vol, config.cache_settings(), device)
         save(viz.show_prediction(vol.image, vol.seg, pred), "prediction.png")
         size = config.image_size or config.crop or 240
         table = viz.format_layer_table(viz.layer_table(model, (1, 4, size, size)))

@@ -162,18 +162,6 @@ def preset_config(name: str | None, **overrides) -> TrainConfig:
 
 
 @dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    val_loss: float
-    dice_wt: float
-    dice_tc: float
-    dice_et: float
-    lr: float
-    seconds: float
-
-
-@dataclass
 class RunState:
     """Everything a checkpoint holds besides the weights."""
 
