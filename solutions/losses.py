@@ -10,46 +10,42 @@ import torch
 import torch.nn.functional as F
 
 
-def categorical_cross_entropy(
-    logits: torch.Tensor,
-    target: torch.Tensor,
-    weight: torch.Tensor | None = None,
-    ignore_index: int | None = None,
-) -> torch.Tensor:
-    """Categorical cross-entropy of Eq. (1), mean over pixels.
+# --- notebook cell: cce_loss ---
+def categorical_cross_entropy(logits, target, weight=None):
+    """Categorical cross-entropy of Eq. (1), averaged over the pixels.
 
-    ``log softmax`` is computed as ``logits - logsumexp(logits)``, which stays finite for logits
-    of any size (a plain ``softmax(...).log()`` gives ``log(0) = -inf`` from about |logit| > 100).
+    For each pixel, ``-sum_i t_i log(s_i)`` with ``t`` the one-hot ground truth and ``s`` the
+    softmax of the logits over the class dimension. Compute ``log(s)`` as
+    ``logits - logsumexp(logits)``: ``softmax(...).log()`` gives ``log(0) = -inf`` as soon as
+    the logits differ by more than about 100.
 
     Args:
-        logits: ``(N, C, ...)`` raw network scores.
-        target: ``(N, ...)`` integer classes in ``[0, C)`` (or ``ignore_index``).
-        weight: optional ``(C,)`` class weights; the mean is then weighted,
-            ``sum(w_t * loss) / sum(w_t)``, as in ``torch.nn.functional.cross_entropy``.
-        ignore_index: pixels with this target count neither in the sum nor in the mean.
+        logits: ``(N, C, H, W)`` raw scores of the network (C classes).
+        target: ``(N, H, W)`` integer class of each pixel, in ``[0, C)``.
+        weight: optional ``(C,)`` class weights; each pixel's term is multiplied by the weight
+            of its true class and the mean becomes ``sum(w * loss) / sum(w)``, as in
+            ``torch.nn.functional.cross_entropy``.
 
     Returns:
-        Scalar loss.
+        The loss, a scalar tensor.
 
     Example:
-        >>> logits = torch.tensor([[[0.0], [0.0]]])  # 1 pixel, 2 classes, equal scores
-        >>> categorical_cross_entropy(logits, torch.tensor([[0]])).item()  # -log(1/2)
+        >>> logits = torch.zeros(1, 2, 1, 1)  # one pixel, two classes, equal scores
+        >>> categorical_cross_entropy(logits, torch.zeros(1, 1, 1, dtype=torch.long)).item()
         0.6931471824645996
     """
-    num_classes = logits.shape[1]
+    ### BEGIN SOLUTION
     log_s = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # log softmax, stably
-    valid = (
-        torch.ones_like(target, dtype=torch.bool)
-        if ignore_index is None
-        else target != ignore_index
-    )
-    safe_target = torch.where(valid, target, torch.zeros_like(target))
-    t = F.one_hot(safe_target.long(), num_classes).movedim(-1, 1).to(log_s.dtype)  # (N, C, ...)
-    per_pixel = -(t * log_s).sum(dim=1)  # Eq. (1): sum over the classes
-    pixel_weight = valid.to(log_s.dtype)
-    if weight is not None:
-        pixel_weight = pixel_weight * weight.to(log_s.dtype)[safe_target.long()]
+    t = F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(log_s.dtype)  # one-hot
+    per_pixel = -(t * log_s).sum(dim=1)  # Eq. (1): the sum over the classes
+    if weight is None:
+        return per_pixel.mean()
+    pixel_weight = weight.to(log_s.dtype)[target.long()]
     return (per_pixel * pixel_weight).sum() / pixel_weight.sum()
+    ### END SOLUTION
+
+
+# --- end of notebook cell ---
 
 
 def soft_dice_loss(

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from solutions.unet import DoubleConv, Down, UNet, Up, _mirror_pad, predict_overlap_tile
+from solutions.unet import DoubleConv, Down, UNet, Up
+from unet_tp.unet_base import _mirror_pad, predict_overlap_tile
 
 
 def n_params(m):

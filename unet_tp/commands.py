@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 from dataclasses import asdict, fields
@@ -19,14 +17,6 @@ def _build_model(model_config: dict) -> torch.nn.Module:
     from unet_tp.instructor import import_solutions
 
     return import_solutions().UNet(**model_config)
-
-
-def _default_cache_dir(data: Path, settings_json: dict) -> Path:
-    home = Path(os.environ.get("UNET_TP_HOME") or Path.home() / ".cache" / "unet_tp")
-    key = hashlib.sha1(
-        json.dumps([str(data.resolve()), settings_json], sort_keys=True).encode()
-    ).hexdigest()[:12]
-    return home / "slices" / key
 
 
 def _init_distributed() -> bool:
@@ -45,6 +35,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from unet_tp.data.split import split_cases
     from unet_tp.fileio import save_json
     from unet_tp.metrics import mean_metrics
+    from unet_tp.session import default_cache_dir
     from unet_tp.train import RunState, evaluate_cases, fit, load_checkpoint, preset_config
 
     overrides = {f.name: getattr(args, f.name, None) for f in fields(preset_config(None))}
@@ -89,9 +80,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             source = meta.get("source")
         else:
             settings = config.cache_settings()
-            cache_dir = (
-                Path(args.cache) if args.cache else _default_cache_dir(data, settings.to_json())
-            )
+            cache_dir = Path(args.cache) if args.cache else default_cache_dir(data, settings)
             if rank == 0:
                 from tqdm.auto import tqdm
 
@@ -364,6 +353,77 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_notebook_build(args: argparse.Namespace) -> int:
+    from unet_tp.instructor import import_autograder
+
+    build = import_autograder("build")
+    report = build.build(check=args.check)
+    if report.synced_cells:
+        verb = "would take" if args.check else "took"
+        print(f"source notebook {verb} cells {', '.join(report.synced_cells)} from solutions/")
+    print(report.summary())
+    if args.check and report.changed:
+        print("run `unet-tp notebook build` to regenerate them", file=sys.stderr)
+        return 1
+    return 0
+
+
+@command
+def _register_notebook(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("notebook", help="instructor: build the student notebook")
+    nsub = p.add_subparsers(dest="notebook_command", required=True)
+    b = nsub.add_parser(
+        "build",
+        help="sync the source notebook with solutions/, regenerate notebooks/TP_sujet.ipynb "
+        "and the solution notebook (nbgrader generate_assignment)",
+    )
+    b.add_argument("--check", action="store_true", help="write nothing; exit 1 if out of date")
+    b.set_defaults(func=_cmd_notebook_build)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from unet_tp.instructor import import_autograder
+
+    grading = import_autograder("grade")
+    results = grading.grade_all(
+        Path(args.submissions),
+        Path(args.out),
+        jobs=args.jobs,
+        force=args.force,
+        pattern=args.pattern,
+        db_url=args.db,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_limit=int(args.memory_limit * 2**30) if args.memory_limit else None,
+    )
+    print(grading.summary_table(results))
+    print(f"grades: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}/")
+    return 0
+
+
+@command
+def _register_grade(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "grade", help="instructor: autograde a folder (or LMS zip) of downloaded notebooks"
+    )
+    p.add_argument("submissions", help="folder of .ipynb files (one folder per student) or a zip")
+    p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, gradebook")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
+    p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    p.add_argument(
+        "--pattern", help="regular expression with a group 'id' (and 'name') matched in each path"
+    )
+    p.add_argument("--db", help="gradebook SQLAlchemy URL (default sqlite OUT/gradebook.db)")
+    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
+    p.add_argument(
+        "--notebook-timeout", type=int, default=900, help="seconds per notebook (default 900)"
+    )
+    p.add_argument(
+        "--memory-limit", type=float, default=8, help="GiB of address space per kernel (0: none)"
+    )
+    p.set_defaults(func=_cmd_grade)
 
 
 if __name__ == "__main__":

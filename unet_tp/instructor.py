@@ -38,3 +38,16 @@ def import_solutions() -> ModuleType:
         if root not in sys.path:
             sys.path.insert(0, root)
         return importlib.import_module("solutions")
+
+
+def import_autograder(module: str) -> ModuleType:
+    """Import ``autograder.<module>`` from the checkout (grading, notebook build)."""
+    root = str(repo_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module(f"autograder.{module}")
+
+
+def hidden_tests() -> ModuleType:
+    """The hidden grading tests (``autograder/hidden_tests.py``), as the test cells call them."""
+    return import_autograder("hidden_tests")

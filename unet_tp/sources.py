@@ -33,6 +33,13 @@ class Source:
     description: str = ""
 
 
+# The repository students install the kit from (the "Open in Colab" badge points at its
+# notebooks/TP_sujet.ipynb). `unet-tp notebook build` writes STUDENT_PACKAGE into the notebook's
+# set-up cell. To hand out a wheel instead, set STUDENT_PACKAGE to its URL.
+REPOSITORY = "unet-tp/unet-tp"  # GitHub owner/name
+REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
+STUDENT_PACKAGE = f"unet-tp @ git+{REPOSITORY_URL}.git"
+
 BRATS2019_URL: str | None = None
 BRATS2019_SHA256: str | None = None
 

@@ -1,0 +1,196 @@
+"""``unet-tp notebook build``: the source notebook's solution cells from ``solutions/``, then the
+student and solution notebooks through nbgrader.
+
+1. Each region of ``solutions/*.py`` between ``# --- notebook cell: ID ---`` and
+   ``# --- end of notebook cell ---`` is copied into the source notebook's cell whose nbgrader
+   ``grade_id`` is ID; the set-up cell gets ``unet_tp.sources.STUDENT_PACKAGE``.
+2. nbgrader's ``generate_assignment`` makes the student version (solutions replaced by stubs,
+   hidden tests removed, outputs cleared) -> ``notebooks/TP_sujet.ipynb``.
+3. nbgrader's ``generate_solution`` (without executing) -> ``autograder/solution/TP_sujet/``.
+
+With ``check=True`` nothing is written: the build reports every file that differs from what it
+would write (the tests run it, so that the committed notebooks cannot drift from ``solutions``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from unet_tp.fileio import atomic_write
+
+ASSIGNMENT = "TP_sujet"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+COURSE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = COURSE_DIR.parent
+SOURCE_NOTEBOOK = COURSE_DIR / "source" / ASSIGNMENT / NOTEBOOK
+STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / NOTEBOOK
+SOLUTION_NOTEBOOK = COURSE_DIR / "solution" / ASSIGNMENT / NOTEBOOK
+
+_REGION = re.compile(
+    r"^# --- notebook cell: (?P<id>[\w-]+) ---\n(?P<body>.*?)^# --- end of notebook cell ---",
+    re.M | re.S,
+)
+_PACKAGE_LINE = re.compile(r'^UNET_TP_PACKAGE = ".*"$', re.M)
+
+
+class BuildError(RuntimeError):
+    """The source notebook and ``solutions/`` do not fit together."""
+
+
+@dataclass
+class BuildReport:
+    """What a build changed (or, with ``check``, would change)."""
+
+    changed: list[str] = field(default_factory=list)
+    synced_cells: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if not self.changed:
+            return "notebooks up to date"
+        return "changed: " + ", ".join(self.changed)
+
+
+def solution_regions(root: Path = REPO_ROOT) -> dict[str, str]:
+    """``{grade_id: cell source}`` of every notebook region in ``solutions/*.py``."""
+    regions: dict[str, str] = {}
+    for path in sorted((root / "solutions").glob("*.py")):
+        for m in _REGION.finditer(path.read_text()):
+            if m["id"] in regions:
+                raise BuildError(f"{path}: notebook cell {m['id']!r} defined twice")
+            regions[m["id"]] = m["body"].strip("\n")
+    return regions
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def synced_source(nb, regions: dict[str, str], package: str) -> tuple[object, list[str]]:
+    """A copy of the source notebook with its solution cells taken from ``regions``."""
+    nb = copy.deepcopy(nb)
+    solution_ids = []
+    changed = []
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            solution_ids.append(gid)
+            if gid not in regions:
+                raise BuildError(
+                    f"{SOURCE_NOTEBOOK.name}: solution cell {gid!r} has no region "
+                    f"'# --- notebook cell: {gid} ---' in solutions/"
+                )
+            if cell.source != regions[gid]:
+                cell.source = regions[gid]
+                changed.append(gid)
+        if gid == "setup":
+            new = _PACKAGE_LINE.sub(f"UNET_TP_PACKAGE = {json.dumps(package)}", cell.source)
+            if new == cell.source and "UNET_TP_PACKAGE = " not in cell.source:
+                raise BuildError("the set-up cell lost its line UNET_TP_PACKAGE = ...")
+            if new != cell.source:
+                cell.source = new
+                changed.append(gid)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    extra = sorted(set(regions) - set(solution_ids))
+    if extra:
+        raise BuildError(f"solutions/ has notebook regions with no solution cell: {extra}")
+    return nb, changed
+
+
+def course_config(root: Path, db_url: str | None = None):
+    """nbgrader configuration: ``autograder/nbgrader_config.py`` with the course root set."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_DIR)).load_config()
+    extra = Config()
+    extra.CourseDirectory.root = str(root)
+    extra.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    extra.Exchange.root = str(root / "exchange")
+    config.merge(extra)
+    return config
+
+
+def nbgrader_api(root: Path, db_url: str | None = None):
+    """An ``NbGraderAPI`` on the course folder ``root``."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = course_config(root, db_url)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def _normalise(nb) -> str:
+    """Stable text of a generated notebook (what gets committed)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nbformat.writes(nb) + "\n"
+
+
+def generate(source_nb, workdir: Path) -> tuple[str, str, Path]:
+    """Student and solution notebooks (text) from a source notebook, and the gradebook made."""
+    src_dir = workdir / "source" / ASSIGNMENT
+    src_dir.mkdir(parents=True)
+    nbformat.write(source_nb, src_dir / NOTEBOOK)
+    api = nbgrader_api(workdir)
+    result = api.generate_assignment(ASSIGNMENT, force=True, create=True)
+    if not result["success"]:
+        raise BuildError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}")
+    student = nbformat.read(workdir / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    from nbgrader.converters import GenerateSolution
+
+    app = GenerateSolution(coursedir=api.coursedir, parent=api)
+    app.preprocessors = [p for p in app.preprocessors if p.__name__ != "Execute"]
+    app.coursedir.assignment_id = ASSIGNMENT
+    app.start()
+    solution = nbformat.read(workdir / "solution" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    return _normalise(student), _normalise(solution), workdir / "gradebook.db"
+
+
+def build(check: bool = False) -> BuildReport:
+    """Sync the source notebook with ``solutions/`` and regenerate the student and solution
+    notebooks (``check``: only report what differs)."""
+    from unet_tp.sources import STUDENT_PACKAGE
+
+    report = BuildReport()
+    source = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    synced, report.synced_cells = synced_source(source, solution_regions(), STUDENT_PACKAGE)
+    outputs = {SOURCE_NOTEBOOK: _normalise(copy.deepcopy(synced))}
+    with tempfile.TemporaryDirectory(prefix="unet-tp-build-") as tmp:
+        student, solution, _ = generate(synced, Path(tmp))
+    outputs[STUDENT_NOTEBOOK] = student
+    outputs[SOLUTION_NOTEBOOK] = solution
+    for path, text in outputs.items():
+        if not path.exists() or path.read_text() != text:
+            report.changed.append(str(path.relative_to(REPO_ROOT)))
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(path, "w") as f:
+                    f.write(text)
+    return report
+
+
+def make_gradebook(workdir: Path, db_url: str | None = None) -> Path:
+    """A course folder in ``workdir`` with the source notebook and its gradebook (for grading)."""
+    source = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    src_dir = workdir / "source" / ASSIGNMENT
+    src_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SOURCE_NOTEBOOK, src_dir / NOTEBOOK)
+    api = nbgrader_api(workdir, db_url)
+    result = api.generate_assignment(ASSIGNMENT, force=True, create=True)
+    if not result["success"]:
+        raise BuildError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}")
+    del source
+    return workdir

@@ -1,0 +1,233 @@
+"""The TP notebook: built from one source, no drift, no leak, and it runs end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder import build
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE, STUDENT, SOLUTION = build.SOURCE_NOTEBOOK, build.STUDENT_NOTEBOOK, build.SOLUTION_NOTEBOOK
+
+
+def _gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _solution_lines() -> list[str]:
+    """Every code line students must write (inside BEGIN/END SOLUTION), long enough to be telling."""
+    lines = []
+    for region in build.solution_regions().values():
+        for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", region, re.S):
+            for line in block.splitlines():
+                line = line.strip()
+                if len(line) > 20 and not line.startswith("#"):
+                    lines.append(line)
+    return lines
+
+
+def _run(nb, cwd: Path, env: dict, timeout: int = 600) -> float:
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        t0 = time.perf_counter()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(cwd)}},
+        ).execute()
+        return time.perf_counter() - t0
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _errors(nb) -> dict[int, list[str]]:
+    return {
+        i: [f"{o.ename}: {o.evalue}" for o in c.outputs if o.output_type == "error"]
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
+    }
+
+
+def test_committed_notebooks_match_a_fresh_build():
+    report = build.build(check=True)
+    assert report.changed == [], f"run `unet-tp notebook build`: {report.summary()}"
+
+
+def test_solution_cells_are_the_solutions_package_verbatim():
+    source = nbformat.read(SOURCE, 4)
+    regions = build.solution_regions()
+    cells = {_gid(c): c.source for c in source.cells if _gid(c) in regions}
+    assert (
+        set(cells)
+        == set(regions)
+        == {
+            "double_conv",
+            "down",
+            "up",
+            "unet",
+            "cce_loss",
+            "train_step",
+            "predict_dice",
+        }
+    )
+    for gid, text in regions.items():
+        assert cells[gid] == text
+
+
+def test_build_detects_drift(tmp_path, monkeypatch):
+    regions = build.solution_regions()
+    regions["down"] = regions["down"].replace("kernel_size=2, stride=2", "kernel_size=3, stride=2")
+    source = nbformat.read(SOURCE, 4)
+    synced, changed = build.synced_source(source, regions, "unet-tp")
+    assert "down" in changed and "setup" in changed
+    with pytest.raises(build.BuildError, match="no solution cell"):
+        build.synced_source(source, {**regions, "extra": "x = 1"}, "unet-tp")
+    del regions["up"]
+    with pytest.raises(build.BuildError, match="'up' has no region"):
+        build.synced_source(source, regions, "unet-tp")
+
+
+def test_student_notebook_has_blanks_and_no_solution_or_hidden_test():
+    text = STUDENT.read_text()
+    student = nbformat.read(STUDENT, 4)
+    leaked = [line for line in _solution_lines() if line in text]
+    assert not leaked, f"solution lines in the student notebook: {leaked[:3]}"
+    assert "HIDDEN TESTS" not in text and "hidden_tests" not in text
+    assert "BEGIN SOLUTION" not in text
+    assert not re.search(r"^\s*(from|import) solutions", text, re.M)
+    stubs = [_gid(c) for c in student.cells if "raise NotImplementedError()" in c.source]
+    assert stubs == ["double_conv", "down", "up", "unet", "cce_loss", "train_step", "predict_dice"]
+    # the class and function names the tests use are given
+    up = next(c.source for c in student.cells if _gid(c) == "up")
+    assert "def center_crop(x, height, width):" in up and "class Up(nn.Module):" in up
+    assert all(c.outputs == [] for c in student.cells if c.cell_type == "code")
+    # Colab opens it on a GPU runtime; the install cell takes the configured package
+    assert student.metadata["accelerator"] == "GPU"
+    from unet_tp.sources import STUDENT_PACKAGE
+
+    setup = next(c.source for c in student.cells if _gid(c) == "setup")
+    assert f'UNET_TP_PACKAGE = "{STUDENT_PACKAGE}"' in setup
+
+
+@pytest.mark.slow
+def test_student_install_reaches_no_solution(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("unet_tp-*.whl")
+    zf = zipfile.ZipFile(wheel)
+    text = "\n".join(zf.read(n).decode(errors="replace") for n in zf.namelist())
+    leaked = [line for line in _solution_lines() if line in text]
+    assert not leaked, f"solution lines in the student wheel: {leaked[:3]}"
+    assert "BEGIN HIDDEN TESTS" not in text and "_t_unet_reference" not in text
+    # a student install cannot import the reference: instructor commands say so
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "-t", env["PYTHONPATH"], wheel],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "from unet_tp.instructor import import_solutions\n"
+        "try:\n    import_solutions()\nexcept RuntimeError as e:\n    print('refused:', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert "refused: this is an instructor command" in out.stdout, out.stderr
+
+
+@pytest.mark.slow
+def test_source_notebook_runs_end_to_end_on_cpu_in_under_3_minutes(tmp_path):
+    """The solved notebook, as a CPU-only student runs it: every test cell passes."""
+    nb = nbformat.read(SOURCE, 4)
+    seconds = _run(nb, tmp_path, {"UNET_TP_HOME": str(tmp_path / "home")})
+    assert _errors(nb) == {}
+    out = {
+        _gid(c): "".join(o.get("text", "") for o in c.outputs)
+        for c in nb.cells
+        if c.cell_type == "code"
+    }
+    assert "Training configuration: notebook-cpu" in out["setup"]
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(tests) == 15
+    for cell in tests:
+        assert f"[hidden tests] {_gid(cell)}: passed" in out[_gid(cell)]
+    dice = re.search(r"mean\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out["evaluate"])
+    assert dice and float(dice[1]) > 0.6, out["evaluate"]
+    pngs = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
+    assert len(pngs) >= 3
+    assert seconds < 180, f"the solved notebook took {seconds:.0f} s on this machine"
+
+
+def _nbgrader_validate(path: Path, *args: str) -> str:
+    out = subprocess.run(
+        [shutil.which("nbgrader") or "nbgrader", "validate", *args, path.name],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_nbgrader_validate_source_passes_and_student_version_fails_on_stubs(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "stu").mkdir()
+    shutil.copy(SOURCE, tmp_path / "src" / "TP_sujet.ipynb")
+    shutil.copy(STUDENT, tmp_path / "stu" / "TP_sujet.ipynb")
+    os.environ["UNET_TP_HOME"] = str(tmp_path / "home")
+    try:
+        assert "Success! Your notebook passes all the tests." in _nbgrader_validate(
+            tmp_path / "src" / "TP_sujet.ipynb"
+        )
+        assert "Success! The notebook does not pass any tests." in _nbgrader_validate(
+            tmp_path / "stu" / "TP_sujet.ipynb", "--invert"
+        )
+    finally:
+        del os.environ["UNET_TP_HOME"]
+    # ...and every graded cell fails because of its stub, not of something unrelated
+    nb = nbformat.read(STUDENT, 4)
+    _run(nb, tmp_path / "stu", {"UNET_TP_HOME": str(tmp_path / "home"), "NBGRADER_EXECUTION": "x"})
+    errors = _errors(nb)
+    graded = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(graded) == 15
+    for i in graded:
+        assert errors.get(i) and errors[i][-1].startswith("NotImplementedError"), (
+            _gid(nb.cells[i]),
+            errors.get(i),
+        )
+    # the given cells that use the blocks fail the same way (or on a name the failure left undefined)
+    for i, errs in errors.items():
+        assert errs[-1].split(":")[0] in ("NotImplementedError", "NameError", "RuntimeError"), (
+            i,
+            errs,
+        )
+    assert not errors.keys() & {i for i, c in enumerate(nb.cells) if _gid(c) in ("setup", "data")}
