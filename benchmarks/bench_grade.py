@@ -1,0 +1,79 @@
+"""Grading speed: seconds per submission and the total for N correct submissions, per --jobs.
+
+    python benchmarks/bench_grade.py --submissions 30 --jobs 1 2
+
+Prints the machine and the measured numbers, and writes them to benchmarks/grade_results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+from machine import describe  # noqa: E402
+
+from autograder import build  # noqa: E402
+from autograder.grade import grade_all  # noqa: E402
+
+
+def _solved() -> object:
+    source = nbformat.read(build.SOURCE_NOTEBOOK, 4)
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.read(build.STUDENT_NOTEBOOK, 4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    return nb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--submissions", type=int, default=30)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--out", default=str(Path(__file__).with_name("grade_results.json")))
+    args = parser.parse_args()
+    nb = _solved()
+    results = {"machine": describe(), "submissions": args.submissions, "runs": []}
+    print(results["machine"])
+    for jobs in args.jobs:
+        with tempfile.TemporaryDirectory() as tmp:
+            subs = Path(tmp) / "subs"
+            for i in range(args.submissions):
+                path = subs / f"student{i:03d}" / "Copy of TP_sujet.ipynb"
+                path.parent.mkdir(parents=True)
+                nbformat.write(copy.deepcopy(nb), path)
+            t0 = time.perf_counter()
+            graded = grade_all(subs, Path(tmp) / "out", jobs=jobs, progress=lambda _: None)
+            total = time.perf_counter() - t0
+            per = [r.seconds for r in graded]
+            assert all(r.total == r.max_points for r in graded), "a correct notebook lost points"
+            run = {
+                "jobs": jobs,
+                "total_s": round(total, 1),
+                "wall_s_per_submission": round(total / args.submissions, 1),
+                "mean_s_per_notebook": round(sum(per) / len(per), 1),
+            }
+            results["runs"].append(run)
+            print(
+                f"--jobs {jobs}: {args.submissions} submissions in {total:.0f} s "
+                f"({total / args.submissions:.1f} s each in wall time; one notebook "
+                f"{run['mean_s_per_notebook']:.1f} s)"
+            )
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
