@@ -184,7 +184,6 @@ def build(check: bool = False) -> BuildReport:
 
 def make_gradebook(workdir: Path, db_url: str | None = None) -> Path:
     """A course folder in ``workdir`` with the source notebook and its gradebook (for grading)."""
-    source = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
     src_dir = workdir / "source" / ASSIGNMENT
     src_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(SOURCE_NOTEBOOK, src_dir / NOTEBOOK)
@@ -192,5 +191,4 @@ def make_gradebook(workdir: Path, db_url: str | None = None) -> Path:
     result = api.generate_assignment(ASSIGNMENT, force=True, create=True)
     if not result["success"]:
         raise BuildError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}")
-    del source
     return workdir

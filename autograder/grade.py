@@ -606,7 +606,7 @@ def grade_all(
         for s in subs:
             old = state.get(s.student_id)
             if not force and old and old["sha256"] == s.sha256 and old.get("source") == source_hash:
-                kept.append(Result(**{k: v for k, v in old["result"].items()}))
+                kept.append(Result(**old["result"]))
             else:
                 todo.append(s)
         progress(

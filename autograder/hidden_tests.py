@@ -307,13 +307,20 @@ def _same_as_reference(
         raise GradingError(f"{name}: no gradient reaches the parameters of shape {dead}")
 
 
+def _visible(visible_check: Callable, *objects) -> None:
+    """The visible check again (grading cannot trust the kernel's copy), quietly: the visible
+    part of the cell already printed its lines."""
+    for obj in objects:
+        _require_student_code(obj)
+    with contextlib.redirect_stdout(io.StringIO()):
+        visible_check(*objects)
+
+
 # ---- the hidden tests, by test cell ------------------------------------------------------------
 
 
 def _t_double_conv(DoubleConv) -> None:  # noqa: N803
-    _require_student_code(DoubleConv)
-    with contextlib.redirect_stdout(io.StringIO()):  # printed by the visible part
-        visible_checks.check_double_conv(DoubleConv)
+    _visible(visible_checks.check_double_conv, DoubleConv)
 
 
 def _t_double_conv_reference(DoubleConv) -> None:  # noqa: N803
@@ -329,9 +336,7 @@ def _t_double_conv_reference(DoubleConv) -> None:  # noqa: N803
 
 
 def _t_down(Down) -> None:  # noqa: N803
-    _require_student_code(Down)
-    with contextlib.redirect_stdout(io.StringIO()):  # printed by the visible part
-        visible_checks.check_down(Down)
+    _visible(visible_checks.check_down, Down)
 
 
 def _t_down_reference(Down) -> None:  # noqa: N803
@@ -347,9 +352,7 @@ def _t_down_reference(Down) -> None:  # noqa: N803
 
 
 def _t_center_crop(center_crop) -> None:
-    _require_student_code(center_crop)
-    with contextlib.redirect_stdout(io.StringIO()):  # printed by the visible part
-        visible_checks.check_center_crop(center_crop)
+    _visible(visible_checks.check_center_crop, center_crop)
     g = torch.Generator().manual_seed(3)
     for h, w, th, tw in ((64, 64, 56, 56), (17, 20, 8, 13), (9, 9, 9, 9), (30, 31, 1, 2)):
         x = torch.randn(2, 3, h, w, generator=g)
@@ -359,9 +362,7 @@ def _t_center_crop(center_crop) -> None:
 
 
 def _t_up(Up) -> None:  # noqa: N803
-    _require_student_code(Up)
-    with contextlib.redirect_stdout(io.StringIO()):  # printed by the visible part
-        visible_checks.check_up(Up)
+    _visible(visible_checks.check_up, Up)
 
 
 def _t_up_reference(Up) -> None:  # noqa: N803
@@ -381,9 +382,7 @@ def _t_up_reference(Up) -> None:  # noqa: N803
 
 
 def _t_unet(UNet) -> None:  # noqa: N803
-    _require_student_code(UNet)
-    with contextlib.redirect_stdout(io.StringIO()):  # printed by the visible part
-        visible_checks.check_unet(UNet)
+    _visible(visible_checks.check_unet, UNet)
 
 
 def _t_unet_reference(UNet) -> None:  # noqa: N803
@@ -425,9 +424,7 @@ def _loss_cases():
 
 
 def _t_loss(loss_fn) -> None:
-    _require_student_code(loss_fn)
-    with contextlib.redirect_stdout(io.StringIO()):  # printed by the visible part
-        visible_checks.check_loss(loss_fn)
+    _visible(visible_checks.check_loss, loss_fn)
 
 
 class _Forbidden:
@@ -510,10 +507,7 @@ def _t_train_step_reference(train_step) -> None:
 
 
 def _t_predict_dice(predict, dice_score) -> None:
-    _require_student_code(predict)
-    _require_student_code(dice_score)
-    with contextlib.redirect_stdout(io.StringIO()):  # printed by the visible part
-        visible_checks.check_predict_dice(predict, dice_score)
+    _visible(visible_checks.check_predict_dice, predict, dice_score)
 
 
 def _t_predict_dice_reference(predict, dice_score) -> None:

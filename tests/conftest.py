@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,17 @@ def brats_copy(brats_root, tmp_path) -> Path:
 
 def case_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*/BraTS19_*") if p.is_dir())
+
+
+@pytest.fixture(scope="session")
+def student_wheel(tmp_path_factory) -> Path:
+    """The wheel students install, built once from this checkout."""
+    out = tmp_path_factory.mktemp("wheel")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(root)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = out.glob("unet_tp-*.whl")
+    return wheel

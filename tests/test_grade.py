@@ -69,14 +69,6 @@ def _deleted(nb, gid):
     return nb
 
 
-def _duplicated(nb):
-    i = next(i for i, c in enumerate(nb.cells) if _gid(c) == "double_conv")
-    nb.cells.insert(i + 1, copy.deepcopy(nb.cells[i]))
-    j = next(j for j, c in enumerate(nb.cells) if _gid(c) == "test_down")
-    nb.cells.insert(j + 1, copy.deepcopy(nb.cells[j]))
-    return nb
-
-
 def _reordered(nb):
     i = next(i for i, c in enumerate(nb.cells) if _gid(c) == "down")
     cell = nb.cells.pop(i)

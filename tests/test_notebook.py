@@ -128,13 +128,8 @@ def test_student_notebook_has_blanks_and_no_solution_or_hidden_test():
 
 
 @pytest.mark.slow
-def test_student_install_reaches_no_solution(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("unet_tp-*.whl")
+def test_student_install_reaches_no_solution(student_wheel, tmp_path):
+    wheel = student_wheel
     zf = zipfile.ZipFile(wheel)
     text = "\n".join(zf.read(n).decode(errors="replace") for n in zf.namelist())
     leaked = [line for line in _solution_lines() if line in text]

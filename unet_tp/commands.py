@@ -31,11 +31,10 @@ def _init_distributed() -> bool:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from unet_tp.data.cache import META, SliceDataset, load_cache_meta, prepare_cache
-    from unet_tp.data.cases import DataError, find_cases
-    from unet_tp.data.split import split_cases
+    from unet_tp.data.cases import find_cases
     from unet_tp.fileio import save_json
     from unet_tp.metrics import mean_metrics
-    from unet_tp.session import default_cache_dir
+    from unet_tp.session import default_cache_dir, split_patients
     from unet_tp.train import RunState, evaluate_cases, fit, load_checkpoint, preset_config
 
     overrides = {f.name: getattr(args, f.name, None) for f in fields(preset_config(None))}
@@ -95,12 +94,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if distributed:
                 torch.distributed.barrier()
             source = str(data.resolve())
-        meta = load_cache_meta(cache_dir)
-        ids = sorted(meta["cases"])
-        if len(ids) < 2:
-            raise DataError(f"{data}: {len(ids)} case(s); training needs at least 2 (one held out)")
-        grades = [meta["cases"][c].get("grade") for c in ids]
-        train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, grades)
+        train_ids, val_ids = split_patients(cache_dir, config, source=data)
         if rank == 0:
             print(
                 f"patients: {len(train_ids)} training, {len(val_ids)} validation (split by patient, seed {config.seed})"

@@ -140,14 +140,27 @@ class Split:
     val_ids: list[str]
 
 
-def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:
-    """Split the cached patients into training and validation (stratified by HGG/LGG)."""
+def split_patients(
+    cache_dir: str | os.PathLike[str], config: TrainConfig, source: object = None
+) -> tuple[list[str], list[str]]:
+    """Training and validation patient ids of a cache (by patient, stratified by HGG/LGG).
+
+    Raises:
+        DataError: fewer than 2 patients (named by ``source``, default the cache folder).
+    """
     meta = load_cache_meta(cache_dir)
     ids = sorted(meta["cases"])
     if len(ids) < 2:
-        raise DataError(f"{cache_dir}: {len(ids)} case(s); training needs at least 2")
+        raise DataError(
+            f"{source or cache_dir}: {len(ids)} case(s); training needs at least 2 (one held out)"
+        )
     grades = [meta["cases"][c].get("grade") for c in ids]
-    train_ids, val_ids = split_cases(ids, config.val_fraction, config.seed, grades)
+    return split_cases(ids, config.val_fraction, config.seed, grades)
+
+
+def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:
+    """Split the cached patients into training and validation Datasets."""
+    train_ids, val_ids = split_patients(cache_dir, config)
     return Split(
         SliceDataset(cache_dir, train_ids), SliceDataset(cache_dir, val_ids), train_ids, val_ids
     )
