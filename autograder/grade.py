@@ -20,6 +20,7 @@ changed submissions (``OUT/grading_state.json``) unless ``force``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import hashlib
 import io
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -60,6 +62,19 @@ _DECORATIONS = re.compile(
     r"copy of|copie de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$", re.I
 )
 
+# code a TP answer never needs: grading internals, swallowing errors, patching libraries.
+# A cell that uses any is flagged for the instructor to read (it may still be innocent).
+_SUSPICIOUS = [
+    (re.compile(r"hidden_tests|autograder|import_solutions|\bsolutions\b"), "grading internals"),
+    (re.compile(r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook"), "grading internals"),
+    (re.compile(r"set_custom_exc|sys\.excepthook|__closure__|cell_contents|_getframe"), "hooks"),
+    (re.compile(r"gc\.get_objects|sys\.modules|\bbuiltins\b|__builtins__"), "interpreter"),
+    (
+        re.compile(r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", re.M),
+        "patches a library",
+    ),
+]
+
 STARTUP = """\
 # Written by `unet-tp grade`: arms the hidden tests before any notebook cell runs.
 import os as _os
@@ -72,6 +87,32 @@ from unet_tp.instructor import hidden_tests as _hidden_tests
 
 _hidden_tests().arm()
 del _os, _resource, _limit, _hidden_tests
+
+
+def _no_installs():
+    # `!pip install ...` from a student's cell would change the grader's own environment
+    ip = get_ipython()  # noqa: F821 - defined in the kernel
+    tools = {"pip", "pip3", "conda", "mamba", "micromamba", "uv", "apt", "apt-get"}
+    verbs = {"install", "uninstall", "remove", "add"}
+
+    def installs(cmd):
+        words = cmd.replace(";", " ").replace("&", " ").replace("|", " ").split()
+        return any(a.rsplit("/", 1)[-1] in tools and b in verbs for a, b in zip(words, words[1:]))
+
+    def refuse(what):
+        print(f"[grading] not run: {what.strip()} (installing is switched off while grading)")
+
+    def guard(run):
+        return lambda cmd, *a, **k: refuse("!" + cmd) if installs(cmd) else run(cmd, *a, **k)
+
+    ip.system = guard(ip.system)
+    ip.getoutput = guard(ip.getoutput)
+    for magic in ("pip", "conda", "mamba", "uv"):
+        ip.register_magic_function(lambda line, m=magic: refuse(f"%{m} {line}"), "line", magic)
+
+
+_no_installs()
+del _no_installs
 """
 
 
@@ -209,7 +250,9 @@ def read_submission(path: Path):
     if not isinstance(data, dict) or "cells" not in data:
         raise GradingError("not a notebook: no 'cells'")
     try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
+        with warnings.catch_warnings():  # duplicate cell ids: nbformat renames them, and says so
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as exc:  # nbformat raises several types for malformed notebooks
         raise GradingError(f"not a readable notebook: {exc}") from exc
     for cell in nb.cells:  # Colab keeps outputs and adds its own metadata
@@ -219,16 +262,53 @@ def read_submission(path: Path):
     return nb
 
 
-def in_source_order(nb, source_nb):
+def _normalised(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def restore_metadata(nb, student_nb, notes: list[str] | None = None):
+    """Give back their nbgrader metadata to cells that lost it (a notebook saved by a tool that
+    drops cell metadata, or a cell deleted and pasted back): a cell without it whose source is
+    that of a cell of the student notebook is that cell again, unless the notebook still has it."""
+    present = {gid for c in nb.cells if (gid := _grade_id(c))}
+    by_source = {
+        (c.cell_type, _normalised(c.source)): c
+        for c in student_nb.cells
+        if _grade_id(c) and _grade_id(c) not in present
+    }
+    restored = []
+    for cell in nb.cells:
+        if _grade_id(cell):
+            continue
+        original = by_source.pop((cell.cell_type, _normalised(cell.source)), None)
+        if original is not None:
+            cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
+            restored.append(_grade_id(cell))
+    if restored and notes is not None:
+        notes.append(f"{len(restored)} cells had lost their nbgrader metadata; restored by content")
+    return nb
+
+
+def in_source_order(nb, source_nb, notes: list[str] | None = None):
     """The notebook with its graded/read-only cells in the source's order, each followed by the
-    student's own cells that followed it."""
+    student's own cells that followed it.
+
+    A copy of a graded cell (same ``grade_id``) stays where it is as the student's own cell: it
+    still runs, but only the first copy is graded (nbgrader refuses two cells with one id).
+    Cell ids are made unique. What was changed is appended to ``notes``.
+    """
     order = {gid: i for i, c in enumerate(source_nb.cells) if (gid := _grade_id(c))}
     head: list = []
     groups: list[tuple[int, list]] = []
     seen = set()
     for cell in nb.cells:
         gid = _grade_id(cell)
-        if gid in order and gid not in seen:
+        if gid is not None and gid in seen:
+            del cell.metadata["nbgrader"]
+            if notes is not None:
+                notes.append(f"a copy of cell {gid} was run as the student's own cell")
+            gid = None
+        if gid in order:
             seen.add(gid)
             groups.append((order[gid], [cell]))
         elif groups:
@@ -237,7 +317,28 @@ def in_source_order(nb, source_nb):
             head.append(cell)
     groups.sort(key=lambda g: g[0])
     nb.cells = head + [c for _, cells in groups for c in cells]
+    ids: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        if "id" in cell and cell.id in ids:
+            cell.id = f"cell-{i}-{secrets.token_hex(4)}"
+        ids.add(cell.get("id"))
     return nb
+
+
+def suspicious_cells(nb) -> list[str]:
+    """Notes on the student's cells (not the test and read-only cells, which grading restores)
+    that use code a TP answer never needs; the instructor should read them."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        restored = (meta.get("grade") or meta.get("locked")) and not meta.get("solution")
+        if cell.cell_type != "code" or restored:
+            continue
+        what = sorted({label for rx, label in _SUSPICIOUS if rx.search(cell.source)})
+        if what:
+            where = meta.get("grade_id") or "own cell"
+            found.append(f"REVIEW cell {i + 1} ({where}): {', '.join(what)}")
+    return found
 
 
 def test_cells(source_nb) -> dict[str, dict]:
@@ -256,13 +357,14 @@ def test_cells(source_nb) -> dict[str, dict]:
 # ---- the worker: one submission in its own process -------------------------------------------
 
 
-def _robust_execute_class():
+def _robust_execute_class(before_restart):
     from nbclient.exceptions import DeadKernelError
     from nbformat.notebooknode import NotebookNode
     from nbgrader.preprocessors import Execute
 
     class RobustExecute(Execute):
-        """nbgrader's Execute, restarting the kernel past a cell that killed it."""
+        """nbgrader's Execute, past a cell that killed the kernel: the notebook runs again from
+        the top in a new kernel (``before_restart()`` first), without that cell."""
 
         def preprocess_cell(self, cell, resources, index):
             self._current = index
@@ -290,6 +392,7 @@ def _robust_execute_class():
                 except DeadKernelError:
                     self._skip.add(self._current)
                     self.log.warning("kernel died at cell %s; restarting", self._current)
+                    before_restart()
             raise DeadKernelError("the kernel died five times")
 
     return RobustExecute
@@ -307,6 +410,13 @@ def _worker(job: dict) -> dict:
 
     work = Path(job["work"])
     sid = job["student_id"]
+    key_file = work / "key"
+    key = key_file.read_bytes()
+
+    def rearm() -> None:  # the kernel deletes the key file once it has read it
+        key_file.write_bytes(key)
+        os.chmod(key_file, 0o600)
+
     os.environ["IPYTHONDIR"] = str(work / "ipython")
     os.environ["UNET_TP_HOME"] = str(work / "home")
     os.environ["UNET_TP_GRADING_KEY_FILE"] = str(work / "key")
@@ -316,7 +426,7 @@ def _worker(job: dict) -> dict:
     config = course.course_config(work)
     config.Execute.timeout = job["cell_timeout"]
     config.Autograde.autograde_preprocessors = [
-        _robust_execute_class(),
+        _robust_execute_class(rearm),
         IgnorePattern,
         ClearMetadataPreprocessor,
         SaveAutoGrades,
@@ -416,12 +526,32 @@ class Result:
     def total(self) -> float:
         return sum(self.points.values())
 
+    @property
+    def review(self) -> bool:
+        """Some cell should be read by the instructor (see :func:`suspicious_cells`)."""
+        return any(n.startswith("REVIEW") for n in self.notes)
+
 
 def _prewarm(home: Path) -> None:
-    """The sample cases the notebook uses under grading, made once for all submissions."""
-    env = dict(os.environ, UNET_TP_HOME=str(home))
-    code = "from unet_tp.data.synth import sample_cases; sample_cases(cases=10)"
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    """What the notebook's data cell makes under grading, made once for all submissions in the
+    ``UNET_TP_HOME`` that each one gets a copy of: the sample cases and their slice cache.
+
+    The sample cases come from the instructor's own cache (deterministic: the same every run).
+    """
+    from unet_tp.data.synth import sample_cases
+    from unet_tp.session import GRADING_SAMPLE_CASES
+
+    release = sample_cases(cases=GRADING_SAMPLE_CASES, seed=0)
+    # where sample_cases(seed=0) looks when UNET_TP_HOME is `home`
+    shutil.copytree(release, home / "sample_cases" / "seed0" / release.name)
+    code = (
+        "import torch\n"
+        "from unet_tp.session import get_data, notebook_config, prepare_slices\n"
+        "_, config = notebook_config(torch.device('cpu'))\n"
+        "prepare_slices(get_data('sample').data_dir, config)\n"
+    )
+    env = dict(os.environ, UNET_TP_HOME=str(home), NBGRADER_EXECUTION="autograde")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -471,10 +601,20 @@ def grade_submission(sub: Submission, template: Path, settings: dict) -> Result:
         (work / "cells.json").write_text(json.dumps({gid: t["source"] for gid, t in tests.items()}))
         submitted = work / "submitted" / sub.student_id / course.ASSIGNMENT
         submitted.mkdir(parents=True)
-        nbformat.write(in_source_order(nb, source_nb), submitted / course.NOTEBOOK)
+        nb = restore_metadata(nb, nbformat.read(course.STUDENT_NOTEBOOK, 4), notes)
+        nb = in_source_order(nb, source_nb, notes)
+        notes.extend(suspicious_cells(nb))
+        nbformat.write(nb, submitted / course.NOTEBOOK)
         job = dict(settings, work=str(work), student_id=sub.student_id)
+        threads = str(settings["threads"])
+        # on the CPU whatever the machine: the same grade anywhere, and the address-space cap
+        # (--memory-limit) would break CUDA's start-up
+        env = dict(
+            os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, CUDA_VISIBLE_DEVICES=""
+        )
         proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.grade", "--worker"],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -532,9 +672,28 @@ def _feedback_html(r: Result, graded_nb) -> str:
     )
     if graded_nb is None:
         return f"<html><body>{head}</body></html>"
-    graded_nb, _ = LimitOutput(max_lines=300, max_length=20000).preprocess(graded_nb, {})
+    graded_nb, _ = LimitOutput(max_lines=300).preprocess(graded_nb, {})
+    _cut_long_text(graded_nb, 20_000)
     body, _ = HTMLExporter(template_name="classic").from_notebook_node(graded_nb)
     return body.replace("<body>", f"<body><div style='margin:2em'>{head}</div>", 1)
+
+
+def _cut_long_text(nb, max_chars: int) -> None:
+    """Cut each text output to ``max_chars`` (nbgrader's LimitOutput counts lines only)."""
+
+    def cut(text):
+        text = "".join(text) if isinstance(text, list) else str(text)
+        if len(text) <= max_chars:
+            return text
+        return text[:max_chars] + f"\n... [{len(text) - max_chars:,} more characters cut]\n"
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = cut(out["text"])
+            for mime in ("text/plain", "text/html"):
+                if mime in out.get("data", {}):
+                    out["data"][mime] = cut(out["data"][mime])
 
 
 def _source_hash() -> str:
@@ -618,6 +777,7 @@ def grade_all(
             course.make_gradebook(template)
             _prewarm(template / "home")
         settings = dict(
+            threads=max(1, (os.cpu_count() or 1) // max(1, jobs)),  # jobs x threads = cores
             cell_timeout=cell_timeout,
             notebook_timeout=notebook_timeout,
             memory_limit=memory_limit,
@@ -663,7 +823,7 @@ def grade_all(
 def _write_csv(path: Path, results: list[Result]) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["student_id", "name", "file", *BLOCKS, "total", "max", "notes"])
+    writer.writerow(["student_id", "name", "file", *BLOCKS, "total", "max", "review", "notes"])
     for r in results:
         blocks = block_points(r.points)
         writer.writerow(
@@ -674,6 +834,7 @@ def _write_csv(path: Path, results: list[Result]) -> None:
                 *(f"{blocks[b]:g}" for b in BLOCKS),
                 f"{r.total:g}",
                 f"{r.max_points:g}",
+                "yes" if r.review else "",
                 "; ".join(r.notes),
             ]
         )
@@ -687,7 +848,9 @@ def summary_table(results: list[Result]) -> str:
     lines = [f"{'student':20s} " + " ".join(f"{h:>4s}" for h in heads) + "  total  notes"]
     for r in results:
         blocks = block_points(r.points)
-        first_note = r.notes[0] if r.notes else ""
+        first_note = next(
+            (n for n in r.notes if n.startswith("REVIEW")), r.notes[0] if r.notes else ""
+        )
         more = f" (+{len(r.notes) - 1} more)" if len(r.notes) > 1 else ""
         lines.append(
             f"{r.student_id[:20]:20s} "

@@ -32,6 +32,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import numpy.testing
@@ -45,20 +46,22 @@ from unet_tp import metrics
 from unet_tp.instructor import import_solutions
 
 _SOL = import_solutions()
-_REF = {
-    name: getattr(_SOL, name)
-    for name in (
-        "DoubleConv",
-        "Down",
-        "Up",
-        "UNet",
-        "center_crop",
-        "categorical_cross_entropy",
-        "train_step",
-        "predict",
-        "dice_score",
-    )
-}
+_REF = MappingProxyType(
+    {
+        name: getattr(_SOL, name)
+        for name in (
+            "DoubleConv",
+            "Down",
+            "Up",
+            "UNet",
+            "center_crop",
+            "categorical_cross_entropy",
+            "train_step",
+            "predict",
+            "dice_score",
+        )
+    }
+)
 
 # what a notebook could patch to fake a pass: (owner, attribute name)
 _GUARDED_ATTRS = [
@@ -105,7 +108,8 @@ def _snapshot() -> dict[str, tuple[object, str, object]]:
             snap[f"unet_tp.checks.{name}"] = (visible_checks, name, getattr(visible_checks, name))
     module = sys.modules[__name__]
     for name, value in list(vars(module).items()):
-        if callable(value) and not isinstance(value, type) and name != "__getattr__":
+        frozen = isinstance(value, MappingProxyType)  # _REF, _TESTS: read-only, and guarded
+        if frozen or (callable(value) and not isinstance(value, type) and name != "__getattr__"):
             snap[f"{__name__}.{name}"] = (module, name, value)
     return snap
 
@@ -531,22 +535,25 @@ def _t_predict_dice_reference(predict, dice_score) -> None:
         raise GradingError("predict differs from the argmax of the model in eval mode")
 
 
-_TESTS: dict[str, Callable] = {
-    "test_double_conv": _t_double_conv,
-    "test_double_conv_reference": _t_double_conv_reference,
-    "test_down": _t_down,
-    "test_down_reference": _t_down_reference,
-    "test_center_crop": _t_center_crop,
-    "test_up": _t_up,
-    "test_up_reference": _t_up_reference,
-    "test_unet": _t_unet,
-    "test_unet_reference": _t_unet_reference,
-    "test_loss": _t_loss,
-    "test_loss_reference": _t_loss_reference,
-    "test_train_step": _t_train_step,
-    "test_train_step_reference": _t_train_step_reference,
-    "test_predict_dice": _t_predict_dice,
-    "test_predict_dice_reference": _t_predict_dice_reference,
-}
+_TESTS: MappingProxyType[str, Callable] = MappingProxyType(
+    {
+        "test_double_conv": _t_double_conv,
+        "test_double_conv_reference": _t_double_conv_reference,
+        "test_down": _t_down,
+        "test_down_reference": _t_down_reference,
+        "test_center_crop": _t_center_crop,
+        "test_up": _t_up,
+        "test_up_reference": _t_up_reference,
+        "test_unet": _t_unet,
+        "test_unet_reference": _t_unet_reference,
+        "test_loss": _t_loss,
+        "test_loss_reference": _t_loss_reference,
+        "test_train_step": _t_train_step,
+        "test_train_step_reference": _t_train_step_reference,
+        "test_predict_dice": _t_predict_dice,
+        "test_predict_dice_reference": _t_predict_dice_reference,
+    }
+)
 
-_ORIGINALS.update(_snapshot())  # the functions defined above
+# the functions defined above, and the two tables; read-only from here on
+_ORIGINALS = MappingProxyType({**_ORIGINALS, **_snapshot()})

@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import sqlite3
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -69,6 +71,28 @@ def _deleted(nb, gid):
     return nb
 
 
+COLAB_CELLS = """\
+!pip install -q nibabel
+from google.colab import drive
+drive.mount("/content/drive")
+"""
+
+
+def _metadata_lost(nb):
+    """Saved by a tool that drops cell metadata."""
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+    return nb
+
+
+def _duplicated(nb):
+    """Cells copied with their metadata and id (a student's 'duplicate cell' in Colab)."""
+    for gid in ["double_conv", "test_down"]:
+        i = next(i for i, c in enumerate(nb.cells) if _gid(c) == gid)
+        nb.cells.insert(i + 1, copy.deepcopy(nb.cells[i]))
+    return nb
+
+
 def _reordered(nb):
     i = next(i for i, c in enumerate(nb.cells) if _gid(c) == "down")
     cell = nb.cells.pop(i)
@@ -88,6 +112,16 @@ import builtins
 _print = builtins.print
 for gid in ["test_double_conv", "test_down", "test_unet"]:
     _print(f"[hidden tests] {gid}: passed 0123456789abcdef0123456789abcdef")
+"""
+CHEAT_TABLES = """\
+from unet_tp.instructor import hidden_tests
+ht = hidden_tests()
+for name in list(ht._TESTS):
+    try:
+        ht._TESTS[name] = lambda *a: None
+    except TypeError:
+        ht._TESTS = {n: (lambda *a: None) for n in ht._TESTS}
+        break
 """
 CHEAT_REFERENCE = """\
 from unet_tp.instructor import import_solutions
@@ -155,10 +189,25 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
             {**FULL, "f": 0},
         ),
         # what Colab and students do to notebooks
-        "colab": (colab_resave(solved()), FULL),
+        "colab": (colab_resave(insert_after(solved(), "setup", COLAB_CELLS)), FULL),
+        "metadata_lost": (_metadata_lost(solved()), FULL),
         "deleted_test": (_deleted(solved(), "test_down"), FULL),
         "reordered": (_reordered(solved()), FULL),
-        "raises": (insert_after(solved(), "down", "raise ValueError('my own bug')"), FULL),
+        "raises": (
+            insert_after(
+                insert_after(solved(), "down", "raise ValueError('my own bug')"),
+                "up",
+                "import numpy as np\nx = np.empty(10 << 30, dtype=np.uint8)  # 10 GiB",
+            ),
+            FULL,
+        ),
+        "duplicated": (_duplicated(solved()), FULL),
+        "kernel_dies": (
+            insert_after(
+                solved(), "unet", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+            ),
+            FULL,
+        ),
         "hangs": (
             insert_after(solved(), "up", "import time\nwhile True:\n    time.sleep(1)"),
             FULL,
@@ -171,6 +220,10 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
         ),
         "cheat_fake_pass": (
             insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_FAKE),
+            dict.fromkeys(FULL, 0),
+        ),
+        "cheat_tables": (
+            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_TABLES),
             dict.fromkeys(FULL, 0),
         ),
         "cheat_reference": (
@@ -187,7 +240,7 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
     for name, (nb, points) in cases.items():
         path = folder / name / "Copy of TP_sujet.ipynb"
         path.parent.mkdir(parents=True)
-        nbformat.write(nb, path)
+        path.write_text(json.dumps(nb, indent=1))
         expected[name] = points
     (folder / "not_json").mkdir()
     (folder / "not_json" / "TP_sujet.ipynb").write_text("{this is not json")
@@ -206,29 +259,80 @@ def _blocks(row) -> dict[str, int]:
     return {k[0]: int(float(row[k])) for k in row if k[:2] in {f"{b}_" for b in FULL}}
 
 
-@pytest.mark.grading  # about 11 minutes on 2 cores: `pytest -m grading` runs it
-def test_grades_every_case_exactly(tmp_path):
-    subs, out = tmp_path / "subs", tmp_path / "out"
+CASES = [
+    "correct", "blank", "no_padding", "crop_off_by_one", "channels_not_halved",
+    "softmax_missing", "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test",
+    "reordered", "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch",
+    "cheat_fake_pass", "cheat_tables", "cheat_reference", "cheat_write", "not_json", "empty",
+]  # fmt: skip
+
+
+@dataclass
+class Graded:
+    subs: Path
+    out: Path
+    expected: dict[str, dict[str, int]]
+    notes: dict[str, str]
+    lines: list[str]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> Graded:
+    """Every case graded in one batch, as an instructor would (2 workers)."""
+    tmp = tmp_path_factory.mktemp("grading")
+    subs, out = tmp / "subs", tmp / "out"
     expected = submissions(subs, out)
+    assert sorted(expected) == sorted(CASES)
     lines: list[str] = []
-    results = grade_all(subs, out, jobs=2, cell_timeout=40, progress=lines.append)
-    rows = _rows(out)
-    assert set(rows) == set(expected)
-    wrong = {s: (_blocks(rows[s]), e) for s, e in expected.items() if _blocks(rows[s]) != e}
-    assert not wrong, json.dumps({s: rows[s]["notes"][:400] for s in wrong}, indent=1) + str(wrong)
+    results = grade_all(subs, out, jobs=2, cell_timeout=30, progress=lines.append)
     notes = {r.student_id: " ".join(r.notes) for r in results}
+    return Graded(subs, out, expected, notes, lines)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_submission_gets_exactly_the_points_it_earned(graded, case):
+    row = _rows(graded.out)[case]
+    assert _blocks(row) == graded.expected[case], row["notes"][:1000]
+    assert int(row["total"]) == sum(graded.expected[case].values())
+
+
+def test_the_notes_say_what_went_wrong(graded):
+    notes = graded.notes
     assert "CellTimeoutError" in notes["hangs"]
     assert "ValueError: my own bug" in notes["raises"]
+    assert "MemoryError" in notes["raises"]  # the address-space cap, not a machine out of memory
+    assert "DeadKernelError" in notes["kernel_dies"]
+    assert "a copy of cell double_conv was run" in notes["duplicated"]
+    assert "restored by content" in notes["metadata_lost"]
+    assert "ModuleNotFoundError: No module named 'google'" in notes["colab"]
     assert "invalid JSON" in notes["not_json"] and "empty" in notes["empty"]
     assert "replaced torch.allclose" in notes["cheat_patch"]
     assert "reference solutions are not available" in notes["cheat_reference"]
-    assert not (out / "evil.txt").exists()
-    assert any("removed evil.txt" in line for line in lines)
-    # feedback for each student, the gradebook readable and in agreement
-    for s in expected:
+    for cheat in ["cheat_patch", "cheat_fake_pass", "cheat_tables", "cheat_reference"]:
+        assert "REVIEW" in notes[cheat], cheat
+    for honest in ["correct", "no_padding", "colab", "reordered", "duplicated"]:
+        assert "REVIEW" not in notes[honest], (honest, notes[honest])
+    assert _rows(graded.out)["cheat_patch"]["review"] == "yes"
+    assert _rows(graded.out)["correct"]["review"] == ""
+
+
+def test_writing_into_the_output_folder_is_undone(graded):
+    assert not (graded.out / "evil.txt").exists()
+    assert any("removed evil.txt" in line for line in graded.lines)
+    assert _rows(graded.out)["cheat_write"]["total"] == "20"
+    assert "mallory" not in _rows(graded.out)
+
+
+def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
+    out = graded.out
+    for s in graded.expected:
         assert (out / "feedback" / f"{s}.html").exists()
     html = (out / "feedback" / "correct.html").read_text()
     assert "Total: 20 / 20" in html and "[hidden tests] test_unet: passed" in html
+    assert (
+        "[grading] not run: !pip install -q nibabel"
+        in (out / "feedback" / "colab.html").read_text()
+    )
     assert len((out / "feedback" / "huge_output.html").read_text()) < 3_000_000
     db = sqlite3.connect(out / "gradebook.db")
     scores = dict(
@@ -239,16 +343,20 @@ def test_grades_every_case_exactly(tmp_path):
             "join student on submitted_assignment.student_id = student.id group by student.id"
         ).fetchall()
     )
-    assert scores["correct"] == 20 and scores["cheat_write"] == 20 and scores["blank"] == 0
-    # a re-run grades only what changed
+    assert scores == {s: sum(e.values()) for s, e in graded.expected.items()}
+
+
+def test_a_rerun_grades_only_what_changed(graded):  # last: it changes a submission
+    lines: list[str] = []
+    n = len(graded.expected)
+    grade_all(graded.subs, graded.out, jobs=1, progress=lines.append)
+    assert f"{n} submissions: 0 to grade, {n} unchanged" in lines[0]
+    nbformat.write(copy.deepcopy(STUDENT), graded.subs / "correct" / "Copy of TP_sujet.ipynb")
     lines.clear()
-    grade_all(subs, out, jobs=1, progress=lines.append)
-    assert f"{len(expected)} submissions: 0 to grade, {len(expected)} unchanged" in lines[0]
-    nbformat.write(copy.deepcopy(STUDENT), subs / "correct" / "Copy of TP_sujet.ipynb")
-    lines.clear()
-    grade_all(subs, out, jobs=1, progress=lines.append)
+    grade_all(graded.subs, graded.out, jobs=1, progress=lines.append)
     assert "1 to grade" in lines[0]
-    assert _rows(out)["correct"]["total"] == "0" and _rows(out)["crop_off_by_one"]["total"] == "16"
+    rows = _rows(graded.out)
+    assert rows["correct"]["total"] == "0" and rows["crop_off_by_one"]["total"] == "16"
 
 
 def test_student_ids_from_what_really_arrives():
@@ -305,3 +413,37 @@ def test_cells_are_put_back_in_the_tp_order():
     assert order == [_gid(c) for c in STUDENT.cells if _gid(c)]
     i = [c.source for c in fixed.cells].index("x = 1  # my cell")
     assert _gid(fixed.cells[i - 1]) == "up"
+
+
+DB_URLS = ["sqlite-elsewhere"] + (
+    [os.environ["UNET_TP_TEST_DB_URL"]] if os.environ.get("UNET_TP_TEST_DB_URL") else []
+)
+
+
+@pytest.mark.parametrize("db_url", DB_URLS)
+def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
+    """--db: the grades land in that database, and grading again updates them in place.
+
+    Set UNET_TP_TEST_DB_URL (e.g. postgresql://grader@127.0.0.1:55432/course, an empty database)
+    to run it on PostgreSQL too."""
+    from nbgrader.api import Gradebook
+
+    from autograder.grade import Result, _write_gradebook, test_cells
+
+    if db_url == "sqlite-elsewhere":
+        db_url = f"sqlite:///{tmp_path / 'shared' / 'course.db'}"
+        (tmp_path / "shared").mkdir()
+    tests = test_cells(SOURCE)
+
+    def result(sid: str, name: str, points: float) -> Result:
+        pts = {gid: (t["points"] if points else 0.0) for gid, t in tests.items()}
+        return Result(sid, name, f"{sid}.ipynb", "0" * 64, pts, 20.0, [], 1.0)
+
+    _write_gradebook(db_url, [result("4242", "Dupont Marie", 1), result("77", "Paul", 0)], tmp_path)
+    _write_gradebook(db_url, [result("77", "Paul", 1)], tmp_path / "again")  # Paul regraded
+    with Gradebook(db_url) as gb:
+        assert {s.id for s in gb.students} >= {"4242", "77"}
+        assert gb.find_student("4242").last_name == "Marie"
+        for sid in ["4242", "77"]:
+            assert gb.find_submission(build.ASSIGNMENT, sid).score == 20
+        assert len(gb.find_assignment(build.ASSIGNMENT).submissions) == 2

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+import torch
 from matplotlib.colors import to_rgba
 
 from solutions import UNet
@@ -126,6 +127,22 @@ def test_layer_table_for_students():
     assert f"{total:,}" in text.splitlines()[-1]
     paper = viz.layer_table(UNet(1, 2, padding=False), (1, 1, 572, 572))
     assert paper[-1]["output_shape"] == (1, 2, 388, 388)
+
+
+def test_layer_table_runs_a_students_net_that_the_meta_device_cannot():
+    class DataDependent(torch.nn.Module):  # .item() needs real values
+        def __init__(self):
+            super().__init__()
+            self.inc = torch.nn.Conv2d(1, 2, 3)
+
+        def forward(self, x):
+            return self.inc(x) * float(x.abs().max().item() + 1)
+
+    model = DataDependent()
+    weight = model.inc.weight.detach().clone()
+    rows = viz.layer_table(model, (1, 1, 8, 8))
+    assert rows == [{"layer": "inc", "type": "Conv2d", "output_shape": (1, 2, 6, 6), "params": 20}]
+    assert torch.equal(model.inc.weight, weight) and model.training  # the model is untouched
 
 
 def test_browser_falls_back_to_a_static_figure(vol, capsys):

@@ -8,6 +8,7 @@ colours of ITK-SNAP's default table, which most BraTS figures use.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -191,6 +192,16 @@ def layer_table(
     Returns:
         Rows ``{"layer", "type", "output_shape", "params"}``; print them with :func:`format_layer_table`.
     """
+    try:  # shapes only: a copy on the meta device computes them without the arithmetic
+        return _trace_blocks(copy.deepcopy(model).to("meta"), input_size, torch.device("meta"))
+    except Exception:  # noqa: BLE001 - an op without a meta kernel, or a bug: run it for real
+        device = next(model.parameters()).device
+        return _trace_blocks(model, input_size, device)
+
+
+def _trace_blocks(
+    model: torch.nn.Module, input_size: tuple[int, ...], device: torch.device
+) -> list[dict]:
     rows: list[dict] = []
     hooks = []
     blocks = []
@@ -215,14 +226,13 @@ def layer_table(
 
     for name, module in blocks:
         hooks.append(module.register_forward_hook(hook(name, module)))
+    was_training = model.training
     try:
-        was_training = model.training
         model.eval()
         with torch.no_grad():
-            device = next(model.parameters()).device
             model(torch.zeros(input_size, device=device))
-        model.train(was_training)
     finally:
+        model.train(was_training)
         for h in hooks:
             h.remove()
     return rows
