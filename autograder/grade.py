@@ -419,7 +419,7 @@ def _worker(job: dict) -> dict:
 
     os.environ["IPYTHONDIR"] = str(work / "ipython")
     os.environ["UNET_TP_HOME"] = str(work / "home")
-    os.environ["UNET_TP_GRADING_KEY_FILE"] = str(work / "key")
+    os.environ["UNET_TP_GRADING_KEY_FILE"] = str(key_file)
     os.environ["UNET_TP_GRADING_CELLS"] = str(work / "cells.json")
     if job.get("memory_limit"):
         os.environ["UNET_TP_MEMORY_LIMIT"] = str(job["memory_limit"])
@@ -538,12 +538,11 @@ def _prewarm(home: Path) -> None:
 
     The sample cases come from the instructor's own cache (deterministic: the same every run).
     """
-    from unet_tp.data.synth import sample_cases
+    from unet_tp.data.synth import default_sample_dir, sample_cases
     from unet_tp.session import GRADING_SAMPLE_CASES
 
     release = sample_cases(cases=GRADING_SAMPLE_CASES, seed=0)
-    # where sample_cases(seed=0) looks when UNET_TP_HOME is `home`
-    shutil.copytree(release, home / "sample_cases" / "seed0" / release.name)
+    shutil.copytree(release, default_sample_dir(0, home) / release.name)
     code = (
         "import torch\n"
         "from unet_tp.session import get_data, notebook_config, prepare_slices\n"

@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one: temporary name, fsync, rename."""
+"""Where the kit keeps its files, and writing files so that a reader never sees half of one:
+temporary name, fsync, rename."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+
+
+def unet_tp_home() -> Path:
+    """Working folder of the kit: ``$UNET_TP_HOME`` or ``~/.cache/unet_tp``."""
+    return Path(os.environ.get("UNET_TP_HOME") or Path.home() / ".cache" / "unet_tp")
 
 
 def _umask() -> int:

@@ -19,17 +19,13 @@ from unet_tp.data.cache import CacheSettings, SliceDataset, load_cache_meta, pre
 from unet_tp.data.cases import DataError, find_cases
 from unet_tp.data.split import split_cases
 from unet_tp.device import in_colab, under_autograder
+from unet_tp.fileio import unet_tp_home
 from unet_tp.train import TrainConfig, preset_config
 
 DATA_SOURCES = ("sample", "drive", "download")
 # under the autograder the notebook trains on this many sample cases: the grader only checks
 # that the pipeline runs, and makes them once per run (``unet-tp grade``)
 GRADING_SAMPLE_CASES = 4
-
-
-def unet_tp_home() -> Path:
-    """Working folder of the kit: ``$UNET_TP_HOME`` or ``~/.cache/unet_tp``."""
-    return Path(os.environ.get("UNET_TP_HOME") or Path.home() / ".cache" / "unet_tp")
 
 
 def default_cache_dir(data: str | os.PathLike[str], settings: CacheSettings) -> Path:

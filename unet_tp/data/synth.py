@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MODALITIES
-from unet_tp.fileio import save_json, temp_dir_beside
+from unet_tp.fileio import save_json, temp_dir_beside, unet_tp_home
 
 RELEASE_DIR = "MICCAI_BraTS_2019_Data_Training"
 MANIFEST = "unet_tp_synth.json"
@@ -262,10 +262,10 @@ def synth_dataset(
     return root
 
 
-def default_sample_dir() -> Path:
-    """Where the built-in sample cases live: ``$UNET_TP_HOME`` or ``~/.cache/unet_tp``."""
-    home = os.environ.get("UNET_TP_HOME") or Path.home() / ".cache" / "unet_tp"
-    return Path(home) / "sample_cases"
+def default_sample_dir(seed: int = 0, home: str | os.PathLike[str] | None = None) -> Path:
+    """Where :func:`sample_cases` keeps the cases of ``seed``: ``<home>/sample_cases/seed<seed>``,
+    ``home`` defaulting to the kit's working folder (``$UNET_TP_HOME`` or ``~/.cache/unet_tp``)."""
+    return Path(home if home is not None else unet_tp_home()) / "sample_cases" / f"seed{seed}"
 
 
 def sample_cases(cases: int = 12, seed: int = 0, out: str | os.PathLike[str] | None = None) -> Path:
@@ -274,5 +274,5 @@ def sample_cases(cases: int = 12, seed: int = 0, out: str | os.PathLike[str] | N
     Returns:
         The release folder, ready for :func:`unet_tp.data.find_cases` or ``unet-tp data prepare``.
     """
-    out = Path(out) if out is not None else default_sample_dir() / f"seed{seed}"
+    out = Path(out) if out is not None else default_sample_dir(seed)
     return synth_dataset(out, cases=cases, seed=seed)
