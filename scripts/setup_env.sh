@@ -11,7 +11,7 @@ want=$(cat pyproject.toml constraints/ci.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "[setup] installing torch (CPU wheel, pinned in constraints/ci.txt) and the kit"
     # torch first and pinned: an unpinned torch would pull gigabytes of CUDA packages.
-    .venv/bin/python -m pip install -q -c constraints/ci.txt torch
+    .venv/bin/python -m pip install -q -c constraints/ci.txt torch torchvision
     .venv/bin/python -m pip install -q -c constraints/ci.txt -e ".[instructor,dev]"
     echo "$want" > "$stamp"
 fi
