@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.spec import SPEC_FILE, notebook_problems
 from unet_tp.fileio import atomic_write
 
 ASSIGNMENT = "TP_sujet"
@@ -167,6 +168,11 @@ def build(check: bool = False) -> BuildReport:
     report = BuildReport()
     source = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
     synced, report.synced_cells = synced_source(source, solution_regions(), STUDENT_PACKAGE)
+    problems = notebook_problems(synced)
+    if problems:
+        raise BuildError(
+            f"{SOURCE_NOTEBOOK.name} disagrees with {SPEC_FILE.name}: " + "; ".join(problems)
+        )
     outputs = {SOURCE_NOTEBOOK: _normalise(copy.deepcopy(synced))}
     with tempfile.TemporaryDirectory(prefix="unet-tp-build-") as tmp:
         student, solution, _ = generate(synced, Path(tmp))

@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``unet-tp`` console script."""
+    _interpreter_bin_on_path()
     _load_optional_commands()
     args = build_parser().parse_args(argv)
     try:
@@ -189,6 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _interpreter_bin_on_path() -> None:
+    """Put this interpreter's ``bin`` first on PATH, so that the tools its packages install
+    (nbgrader runs ``alembic``) are found when ``.venv/bin/unet-tp`` runs without an activated
+    environment (a Makefile, cron, an IDE)."""
+    import os
+    from pathlib import Path
+
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
 
 
 def _load_optional_commands() -> None:

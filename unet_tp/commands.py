@@ -391,6 +391,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout,
         notebook_timeout=args.notebook_timeout,
         memory_limit=int(args.memory_limit * 2**30) if args.memory_limit else None,
+        sandbox=args.sandbox,
     )
     print(grading.summary_table(results))
     print(f"grades: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}/")
@@ -416,6 +417,13 @@ def _register_grade(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--memory-limit", type=float, default=8, help="GiB of address space per kernel (0: none)"
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["bwrap", "none"],
+        default="bwrap",
+        help="bwrap: each notebook's kernel in a bubblewrap sandbox (no network, nothing of the "
+        "instructor side visible); none: run notebooks with your rights (every row flagged)",
     )
     p.set_defaults(func=_cmd_grade)
 

@@ -1,0 +1,139 @@
+"""Step 1 of grading: the submissions in a folder or an LMS zip, and whose each one is."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+_MOODLE = re.compile(
+    r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
+)
+_DECORATIONS = re.compile(
+    r"copy of|copie de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$", re.I
+)
+
+
+class GradingError(RuntimeError):
+    """The submissions cannot be graded (an unknown student, a bad pattern...)."""
+
+
+def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
+    """``(student_id, name)`` from a submission's path relative to the submissions folder.
+
+    ``pattern`` (a regular expression with a group ``id`` and optionally ``name``, searched in
+    the path) takes precedence. Otherwise: an LMS prefix ``Surname Name_12345_assignsubmission_
+    file_`` in the file or folder name gives id ``12345``; else the first folder (one folder per
+    student); else what remains of the file name without ``Copy of``, ``(1)``, ``TP_sujet``...
+
+    Raises:
+        GradingError: nothing in the path names a student.
+    """
+    path = PurePosixPath(relpath)
+    if pattern:
+        m = re.search(pattern, path.as_posix())
+        if not m or not m.groupdict().get("id"):
+            raise GradingError(f"{relpath}: the pattern {pattern!r} finds no group 'id'")
+        return _slug(m["id"]), (m.groupdict().get("name") or m["id"]).strip()
+    for part in [path.name, *reversed(path.parent.parts)]:
+        m = _MOODLE.match(part)
+        if m:
+            return m["id"], m["name"].strip()
+    if len(path.parts) > 1:
+        return _slug(path.parts[0]), path.parts[0]
+    rest = _DECORATIONS.sub(" ", path.name)
+    rest = re.sub(r"[\s_.\-]+", " ", rest).strip()
+    if not rest:
+        raise GradingError(
+            f"{relpath}: the file name does not say whose notebook it is; put each student's "
+            "file in a folder named after them, or pass --pattern"
+        )
+    return _slug(rest), rest
+
+
+def lms_id(relpath: str) -> str | None:
+    """The participant id of an LMS zip's file or folder name (Moodle's ``Name_4242_assign
+    submission_file_``), or None."""
+    path = PurePosixPath(relpath)
+    for part in [path.name, *reversed(path.parent.parts)]:
+        m = _MOODLE.match(part)
+        if m:
+            return m["id"]
+    return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.@-]+", "_", text.strip()).strip("_") or "unknown"
+
+
+@dataclass
+class Submission:
+    """One student's notebook."""
+
+    student_id: str
+    name: str
+    path: Path
+    relpath: str
+    sha256: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _safe_unzip(archive: Path, target: Path) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            name = PurePosixPath(info.filename)
+            if name.is_absolute() or ".." in name.parts:
+                raise GradingError(f"{archive}: unsafe member {info.filename!r}")
+            if info.is_dir():
+                continue
+            dest = target / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+            stamp = time.mktime((*info.date_time, 0, 0, -1))
+            os.utime(dest, (stamp, stamp))
+
+
+def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
+    """The submissions in a folder or a zip (zips inside the folder are opened too)."""
+    source = Path(source)
+    if not source.exists():
+        raise GradingError(f"{source}: no such file or folder")
+    roots: list[Path] = []
+    if source.is_file():
+        if not zipfile.is_zipfile(source):
+            raise GradingError(f"{source}: not a folder or a zip archive")
+        roots.append(workdir / "unzipped" / source.stem)
+        _safe_unzip(source, roots[-1])
+    else:
+        roots.append(source)
+        for i, archive in enumerate(sorted(source.rglob("*.zip"))):
+            roots.append(workdir / "unzipped" / f"{i}-{archive.stem}")
+            _safe_unzip(archive, roots[-1])
+    found: dict[str, list[Submission]] = {}
+    for root in roots:
+        for path in sorted(root.rglob("*.ipynb")):
+            rel = path.relative_to(root)
+            if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts):
+                continue  # .ipynb_checkpoints, macOS resource forks
+            student_id, name = identify(rel.as_posix(), pattern)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found.setdefault(student_id, []).append(
+                Submission(student_id, name, path, rel.as_posix(), digest)
+            )
+    subs = []
+    for _, items in sorted(found.items()):
+        items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
+        chosen = items[-1]
+        if len(items) > 1:
+            others = ", ".join(s.relpath for s in items[:-1])
+            chosen.notes.append(
+                f"{len(items)} files; graded the newest ({chosen.relpath}), not {others}"
+            )
+        subs.append(chosen)
+    return subs

