@@ -149,13 +149,12 @@ def blocks_of(results: dict) -> list[dict]:
 # ---- the student's page --------------------------------------------------------------------------
 
 TRAINING_NOTE = (
-    "To check (f) and (g), the grader trains your network for a few seconds on a handful of "
-    "small sample slices, on a CPU. That tiny network reaches a low Dice score (Dice = "
-    "2|P ∩ T| / (|P| + |T|), where P is the predicted tumour and T the true one) whatever "
-    "the code: a correct U-Net and a wrong one both score near 0 after a few seconds. "
-    "<b>Your grade does not depend on that number</b>: each block is compared with the "
-    "reference, on the same inputs and weights. What your own training reached is what your "
-    "notebook showed when you submitted it, below."
+    "Under the grader, your notebook's training and evaluation cells run with a tiny setting: "
+    "a small network trained for a few seconds on a handful of sample slices. The Dice score "
+    "it reaches (Dice = 2|P ∩ T| / (|P| + |T|), with P the predicted tumour and T the true "
+    "one) is low whatever the code, correct or not, so <b>your grade does not depend on that "
+    "number</b>: each block is compared with the reference, on the same inputs and weights. "
+    "What your own training reached is what your notebook showed when you submitted it, below."
 )
 
 

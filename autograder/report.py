@@ -192,6 +192,7 @@ def histogram_png(results: dict) -> str:
         ax.axvline(median, color="#1a7f37", linestyle=":", label=f"median {median:g}")
         ax.legend(loc="upper left")
     ax.set_xlim(-0.5, maximum + 0.5)
+    ax.set_xticks(range(0, int(maximum) + 1, 2 if maximum > 10 else 1))
     ax.set_xlabel(f"total (out of {maximum:g})")
     ax.set_ylabel("students")
     ax.yaxis.get_major_locator().set_params(integer=True)
@@ -279,7 +280,9 @@ def _failures(results: dict, top: int = 6) -> str:
             continue
         rows = []
         for g in block_groups[:top]:
-            fault = ", ".join(f"({escape(f)})" for f in g["at_fault"])
+            # "at fault" only where it is another block (a mistake in (a) costing (d)...)
+            others = [f for f in g["at_fault"] if f != block["id"]]
+            fault = ", ".join(f"({escape(f)})" for f in others)
             rows.append(
                 f"<tr><td class='num count'>{g['count']}</td>"
                 f"<td>{escape(g['example'])}"
