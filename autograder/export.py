@@ -7,7 +7,8 @@
   submission zip's folder names (``Dupont Marie_N_assignsubmission_file_``). Moodle reads the
   columns ``Identifier``, ``Grade`` and ``Last modified (grade)`` by name, and skips a row whose
   grade is empty or unchanged, whose grade was changed in Moodle after the worksheet was
-  downloaded, or whose grade is out of range.
+  downloaded, or whose grade is out of range. A worksheet downloaded in French (``Identifiant``,
+  ``Note``, ``Dernière modification (note)``...) works too.
 * ``canvas``: the gradebook import CSV (Grades > Import): ``Student, ID, SIS User ID, SIS Login
   ID, Section, <Assignment name (id)>`` and a ``Points Possible`` row. Canvas matches a row by
   ``ID``, then the SIS ids, then the name; an empty cell changes nothing.
@@ -53,9 +54,37 @@ MOODLE_HEADER = [
     "Feedback comments",
 ]
 MOODLE_PARTICIPANT = "Participant "
-MOODLE_REQUIRED = ("Identifier", "Grade", "Last modified (grade)")
-MOODLE_SUBMITTED = "Submitted for grading"
-MOODLE_NO_SUBMISSION = "No submission"
+# the worksheet's column names and statuses in the language of the Moodle account that downloads
+# it (Moodle's upload reads the columns by these names): English and French language packs
+MOODLE_LANGS = {
+    "en": {
+        "identifier": "Identifier",
+        "fullname": "Full name",
+        "email": "Email address",
+        "status": "Status",
+        "grade": "Grade",
+        "maxgrade": "Maximum Grade",
+        "lastmodgrade": "Last modified (grade)",
+        "feedback": "Feedback comments",
+        "no_submission": "No submission",
+        "submitted": "Submitted for grading",
+    },
+    "fr": {
+        "identifier": "Identifiant",
+        "fullname": "Nom complet",
+        "email": "Adresse de courriel",
+        "status": "Statut",
+        "grade": "Note",
+        "maxgrade": "Note maximale",
+        "lastmodgrade": "Dernière modification (note)",
+        "feedback": "Commentaires de feedback",
+        "no_submission": "Pas de travail remis",
+        "submitted": "Remis pour évaluation",
+    },
+}
+MOODLE_REQUIRED = ("identifier", "grade", "lastmodgrade")
+MOODLE_SUBMITTED = MOODLE_LANGS["en"]["submitted"]
+_TRAILING_ID = re.compile(r"(\d+)\s*$")
 
 # Canvas gradebook
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -245,24 +274,35 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
         return MOODLE_HEADER, rows
 
     header = roster.header
-    missing_cols = [c for c in MOODLE_REQUIRED if c not in header]
-    if missing_cols:
-        raise ExportError(
-            f"the roster is not a Moodle grading worksheet (no column {', '.join(missing_cols)}): "
-            "download it from the assignment's 'View all submissions' > 'Download grading worksheet'"
+    lang = next(
+        (
+            strings
+            for strings in MOODLE_LANGS.values()
+            if all(strings[k] in header for k in MOODLE_REQUIRED)
+        ),
+        None,
+    )
+    if lang is None:
+        wanted = " / ".join(
+            ", ".join(repr(strings[k]) for k in MOODLE_REQUIRED)
+            for strings in MOODLE_LANGS.values()
         )
-    col = {h: i for i, h in enumerate(header)}
+        raise ExportError(
+            f"the roster is not a Moodle grading worksheet (no columns {wanted}): download it "
+            "from the assignment's 'View all submissions' > 'Download grading worksheet'"
+        )
+    col = {role: header.index(name) for role, name in lang.items() if name in header}
     matcher = _Matcher()
     for i, row in enumerate(roster.rows):
-        ident = row[col["Identifier"]].strip()
-        if ident.startswith(MOODLE_PARTICIPANT.strip()):
-            matcher.add_id(ident[len(MOODLE_PARTICIPANT.strip()) :].strip(), i)
-        if "Email address" in col:
-            matcher.add_id(row[col["Email address"]], i)
-        if "Full name" in col:
-            matcher.add_name(row[col["Full name"]], i)
-    if "Maximum Grade" in col:
-        maxima = {r[col["Maximum Grade"]].strip() for r in roster.rows} - {""}
+        m = _TRAILING_ID.search(row[col["identifier"]])  # "Participant 4242"
+        if m:
+            matcher.add_id(m[1], i)
+        if "email" in col:
+            matcher.add_id(row[col["email"]], i)
+        if "fullname" in col:
+            matcher.add_name(row[col["fullname"]], i)
+    if "maxgrade" in col:
+        maxima = {r[col["maxgrade"]].strip() for r in roster.rows} - {""}
         for m in maxima:
             try:
                 if abs(float(m.replace(",", ".")) - maximum) > 1e-9:
@@ -287,19 +327,19 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
         row = list(row)
         s = graded.get(i)
         if s is not None:
-            row[col["Grade"]] = moodle_grade(s.get("total") or 0.0)
-            if "Feedback comments" in col:
-                row[col["Feedback comments"]] = feedback_comment(s, results)
+            row[col["grade"]] = moodle_grade(s.get("total") or 0.0)
+            if "feedback" in col:
+                row[col["feedback"]] = feedback_comment(s, results)
         else:
-            label = row[col["Full name"]] if "Full name" in col else row[col["Identifier"]]
-            if "Status" in col:
-                status = row[col["Status"]]
-                if status.startswith(MOODLE_SUBMITTED):
+            label = row[col["fullname"]] if "fullname" in col else row[col["identifier"]]
+            if "status" in col:
+                status = row[col["status"]]
+                if status.startswith(lang["submitted"]):
                     report.warnings.append(
                         f"{label}: Moodle says '{status}', but no notebook of theirs was graded"
                     )
-                row[col["Status"]] = MOODLE_NO_SUBMISSION
-            row[col["Grade"]] = ""
+                row[col["status"]] = lang["no_submission"]
+            row[col["grade"]] = ""
             report.missing.append(label)
         rows.append(row)
     report.rows, report.graded = len(rows), len(graded)

@@ -678,6 +678,28 @@ def test_moodle_export_without_roster(out_dir):
     assert any("Allow updating records" in w for w in report.warnings)
 
 
+def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):
+    fr = lms.MOODLE_LANGS["fr"]
+    header = [fr[k] for k in ("identifier", "fullname", "email", "status", "grade", "maxgrade")]
+    header += ["La note peut être modifiée", "Dernière modification (travail remis)"]
+    header += [fr["lastmodgrade"], fr["feedback"]]
+    roster = tmp_path / "feuille.csv"
+    write_rows(
+        roster,
+        [
+            header,
+            ["Participant4242", "Marie Dupont", "m@example.org", "Remis pour évaluation", "", "20,00", "Oui", "-", "-", ""],
+            ["Participant4300", "Zoé Absent", "z@example.org", "Pas de travail remis", "", "20,00", "Oui", "-", "-", ""],
+        ],
+    )  # fmt: skip
+    report = lms.export(out_dir, "moodle", roster=roster)
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    assert rows[0] == header
+    assert rows[1][4] == "20.00" and rows[1][9].startswith("Autograded: 20 / 20")
+    assert rows[2][3:5] == ["Pas de travail remis", ""]
+    assert report.missing == ["Zoé Absent"] and not report.warnings
+
+
 def test_moodle_roster_of_the_wrong_kind(out_dir, tmp_path):
     roster = tmp_path / "canvas.csv"
     write_rows(roster, [["Student", "ID", "Section"], ["Dupont, Marie", "1", "A"]])
