@@ -90,6 +90,11 @@ def cut(text: str, max_lines: int = 80, max_chars: int = 6000) -> str:
     return text
 
 
+def shorten(text: str, max_chars: int = 1500) -> str:
+    """The start of a long line (a note, a message), with a mark where it was cut."""
+    return text if len(text) <= max_chars else text[:max_chars].rstrip() + " […]"
+
+
 # ---- shared page pieces --------------------------------------------------------------------------
 
 # offline by construction: the browser may load nothing but inline styles and data: images
@@ -178,7 +183,7 @@ def _blocks_table(student: dict, results: dict) -> str:
         lost = float(points or 0) < float(maximum or 0)
         message = entry.get("message")
         if lost:
-            what = safe(message) if message else "points lost"
+            what = escape(shorten(scrub(message))) if message else "points lost"
             fault = _at_fault(block, entry, by_id)
             if fault:
                 what += f"<br><span class='muted'>at fault: {fault}</span>"
@@ -202,7 +207,8 @@ def _warnings(student: dict, results: dict) -> list[str]:
     for block in blocks_of(results):
         entry = (student.get("blocks") or {}).get(block["id"]) or {}
         if entry.get("warning"):
-            out.append(f"<b>({escape(block['id'])})</b> {safe(entry['warning'])}")
+            warning = escape(shorten(scrub(entry["warning"])))
+            out.append(f"<b>({escape(block['id'])})</b> {warning}")
     return out
 
 
@@ -258,7 +264,7 @@ def feedback_html(student: dict, results: dict) -> str:
             "Your evaluation (as your submitted notebook showed it)", outputs.get("evaluation", "")
         ),
     ]
-    notes = [n for n in (scrub(n).strip() for n in student.get("notes") or []) if n]
+    notes = [shorten(n) for n in (scrub(n).strip() for n in student.get("notes") or []) if n]
     if notes:
         parts.append("<h2>Notes</h2><ul class='notes'>")
         parts += [f"<li>{escape(n)}</li>" for n in notes]

@@ -446,7 +446,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 @command
 def _register_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="instructor: class report OUT/report.html of a grading run")
-    p.add_argument("out", help="the grading output folder (holding results.json)")
+    p.add_argument("out", metavar="OUT", help="the grading output folder (holding results.json)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("export", help="instructor: grades for Moodle, Canvas or a plain CSV")
@@ -454,9 +454,10 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", required=True, choices=["moodle", "canvas", "csv"])
     p.add_argument(
         "--roster",
+        metavar="FILE",
         help="the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the LMS",
     )
-    p.add_argument("--out", help="file to write (default OUT/<format file>.csv)")
+    p.add_argument("--out", metavar="FILE", help="file to write (default: a file in OUT)")
     p.add_argument("--assignment", help="Canvas: the assignment column, 'Title (id)' or its id")
     p.set_defaults(func=_cmd_export)
 
