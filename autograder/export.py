@@ -64,10 +64,13 @@ MOODLE_LANGS = {
         "status": "Status",
         "grade": "Grade",
         "maxgrade": "Maximum Grade",
+        "scale": "Scale",
+        "canchange": "Grade can be changed",
         "lastmodgrade": "Last modified (grade)",
         "feedback": "Feedback comments",
         "no_submission": "No submission",
         "submitted": "Submitted for grading",
+        "no": "No",
     },
     "fr": {
         "identifier": "Identifiant",
@@ -76,10 +79,13 @@ MOODLE_LANGS = {
         "status": "Statut",
         "grade": "Note",
         "maxgrade": "Note maximale",
+        "scale": "Barème",
+        "canchange": "La note peut être modifiée",
         "lastmodgrade": "Dernière modification (note)",
         "feedback": "Commentaires de feedback",
         "no_submission": "Pas de travail remis",
         "submitted": "Remis pour évaluation",
+        "no": "Non",
     },
 }
 MOODLE_REQUIRED = ("identifier", "grade", "lastmodgrade")
@@ -292,6 +298,11 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
             "from the assignment's 'View all submissions' > 'Download grading worksheet'"
         )
     col = {role: header.index(name) for role, name in lang.items() if name in header}
+    if "scale" in col and "maxgrade" not in col:
+        raise ExportError(
+            "the Moodle assignment is graded with a scale: set its grade type to 'Point' "
+            f"(maximum {maximum:g}) and download the worksheet again"
+        )
     matcher = _Matcher()
     for i, row in enumerate(roster.rows):
         m = _TRAILING_ID.search(row[col["identifier"]])  # "Participant 4242"
@@ -328,6 +339,11 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
         s = graded.get(i)
         if s is not None:
             row[col["grade"]] = moodle_grade(s.get("total") or 0.0)
+            if "canchange" in col and row[col["canchange"]].strip() == lang["no"]:
+                report.warnings.append(
+                    f"{who(s)}: the grade is locked in Moodle ('{header[col['canchange']]}': "
+                    f"{lang['no']}); the upload will skip it"
+                )
             if "feedback" in col:
                 row[col["feedback"]] = feedback_comment(s, results)
         else:

@@ -459,6 +459,17 @@ def chromium() -> str:
     pytest.fail("Chromium is missing: scripts/test.sh installs it (apt-get install -y chromium)")
 
 
+def test_browser_missing_skips_only_where_it_cannot_be_installed(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(pytest.skip.Exception, match="cannot be installed here"):
+        chromium()
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)  # fmt: skip
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    with pytest.raises(pytest.fail.Exception, match="scripts/test.sh installs it"):
+        chromium()
+
+
 def browse(path: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
     profile = tmp / "chromium-profile"
     profile.mkdir(exist_ok=True)
@@ -698,6 +709,20 @@ def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):
     assert rows[1][4] == "20.00" and rows[1][9].startswith("Autograded: 20 / 20")
     assert rows[2][3:5] == ["Pas de travail remis", ""]
     assert report.missing == ["Zoé Absent"] and not report.warnings
+
+
+def test_moodle_locked_grades_and_scales(out_dir, tmp_path):
+    roster = tmp_path / "worksheet.csv"
+    rows = [list(r) for r in MOODLE_WORKSHEET]
+    rows[1][6] = "No"
+    write_rows(roster, rows)
+    report = lms.export(out_dir, "moodle", roster=roster)
+    assert any("Dupont Marie (4242): the grade is locked" in w for w in report.warnings)
+    rows = [list(r) for r in MOODLE_WORKSHEET]
+    rows[0][5] = "Scale"
+    write_rows(roster, rows)
+    with pytest.raises(lms.ExportError, match="graded with a scale"):
+        lms.export(out_dir, "moodle", roster=roster)
 
 
 def test_moodle_roster_of_the_wrong_kind(out_dir, tmp_path):
