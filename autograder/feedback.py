@@ -39,11 +39,24 @@ _WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\[^\s'\"<>`,;|]*")
 _HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 
 
+# one-segment tokens ("/tmp", "/work") are paths only under these roots; "x /len(y)" is code
+# fmt: off
+_ROOTS = {
+    "bin", "boot", "content", "data", "dev", "etc", "home", "lib", "lib64", "media", "mnt", "opt",
+    "private", "proc", "root", "run", "sbin", "scratch", "srv", "sys", "tmp", "usr", "Users",
+    "var", "Volumes", "work", "workspace",
+}
+# fmt: on
+
+
 def _keep_path(match: re.Match) -> str:
     path = match.group(0)
     if path == STUDENT_HOME or path.startswith(STUDENT_HOME + "/"):
         return path
-    return PATH_PLACEHOLDER
+    first, _, rest = path[1:].partition("/")
+    if rest or first.rstrip(".") in _ROOTS or first in ("", "~"):
+        return PATH_PLACEHOLDER
+    return path
 
 
 def scrub(text: object) -> str:

@@ -247,6 +247,8 @@ def by_id(sid: str) -> dict:
         ("in /tmp/unet-tp-grading-abc/course/x.py, line 3", "/tmp", "in [path], line 3"),
         ("C:\\Users\\prof\\grades.csv was read", "Users", "[path] was read"),
         ("open file:///etc/passwd", "passwd", "open [path]"),
+        ("cwd is /work", "/work", "cwd is [path]"),
+        ("a /etc/passwd b", "passwd", "a [path] b"),
         (f"passed {KEY}", KEY, "passed [hidden]"),
         ("ok\n[hidden tests] test_unet: passed\nnext", "hidden", "ok\nnext"),
         ("\x1b[31mRuntimeError\x1b[0m: boom", "\x1b", "RuntimeError: boom"),
@@ -268,6 +270,8 @@ def test_scrub_removes(text, gone, kept):
         "Dupont Marie_4242_assignsubmission_file_/TP_sujet.ipynb",
         "expected shape (1, 8, 64, 64), got (1, 8, 62, 62)",
         "Down(8, 16): max |difference| 0.734",
+        "loss = loss /len(batch) is a mean",
+        "see https://pytorch.org/docs/stable/nn.html",
     ],
 )
 def test_scrub_keeps(text):
