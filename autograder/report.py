@@ -269,6 +269,15 @@ def _rates_table(rates: list[dict]) -> str:
     )
 
 
+def _names(names: list[str], shown: int = 12) -> str:
+    """A list of students, the end folded away (no script: ``<details>``) when it is long."""
+    head = escape(", ".join(names[:shown]))
+    if len(names) <= shown:
+        return head
+    rest = escape(", ".join(names[shown:]))
+    return f"{head} <details><summary>and {len(names) - shown} more</summary>{rest}</details>"
+
+
 def _failures(results: dict, top: int = 6) -> str:
     groups = failure_groups(results)
     parts = []
@@ -287,7 +296,7 @@ def _failures(results: dict, top: int = 6) -> str:
                 f"<tr><td class='num count'>{g['count']}</td>"
                 f"<td>{escape(g['example'])}"
                 + (f"<br><span class='muted'>at fault: {fault}</span>" if fault else "")
-                + f"</td><td>{escape(', '.join(g['students']))}</td></tr>"
+                + f"</td><td>{_names(g['students'])}</td></tr>"
             )
         more = len(block_groups) - top
         parts.append(
@@ -328,12 +337,22 @@ def _regraded(results: dict) -> str:
         f"<p>{len(fresh)} graded in this run ({summary}); {kept} kept from the previous run "
         "(unchanged file, reference and tests).</p>"
     ]
-    if fresh:
+    new = sorted(who(s) for s in fresh if s["regraded"] == "new submission")
+    others = sorted(
+        (s for s in fresh if s["regraded"] != "new submission"),
+        key=lambda s: (str(s["regraded"]), who(s)),
+    )
+    if others:
         rows = "".join(
             f"<tr><td>{escape(who(s))}</td><td>{escape(str(s['regraded']))}</td></tr>"
-            for s in sorted(fresh, key=lambda s: (str(s["regraded"]), who(s)))
+            for s in others
         )
         parts.append(f"<table class='regraded'><tr><th>student</th><th>why</th></tr>{rows}</table>")
+    if new:
+        parts.append(
+            f"<details class='new'><summary>{len(new)} new submission(s)</summary>"
+            f"{escape(', '.join(new))}</details>"
+        )
     return "".join(parts)
 
 

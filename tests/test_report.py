@@ -307,8 +307,10 @@ class _Text(HTMLParser):
         attrs = dict(attrs)
         if tag in ("style", "script"):
             self._skip += 1
+        elif tag == "table":
+            self._table = attrs.get("class", "")
         elif tag == "tr":
-            self._row = {"attrs": attrs, "cells": []}
+            self._row = {"attrs": attrs, "cells": [], "table": getattr(self, "_table", "")}
         elif tag in ("td", "th") and self._row is not None:
             self._cell = []
         elif tag == "img":
@@ -546,6 +548,11 @@ def test_report_in_a_real_browser(out_dir, tmp_path):
     assert "Cheater Eve (4245)" in text and "patches torch.allclose" in text
     assert "1 the file changed" in text and "1 kept from the previous run" in text
     assert "slowest 95.5 s" in text
+    regraded = {r["cells"][0]: r["cells"][1] for r in page.rows if r["table"] == "regraded"}
+    assert regraded["Grad Noah (4250)"] == "--force"
+    assert regraded["alice"] == "the reference or tests changed"
+    assert "Dupont Marie (4242)" not in regraded  # new submissions: folded, counted
+    assert "8 new submission(s)" in text
     assert "&lt;script&gt;" in html and "<script>alert" not in html
 
     # and what it looks like: a screenshot that is not blank
