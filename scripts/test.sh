@@ -3,6 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_env.sh
+# the class report is checked in a real headless browser (tests/test_report.py)
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[test] installing chromium (Debian) for the report test"
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) ||
+        echo "[test] could not install chromium: tests/test_report.py will fail" >&2
+fi
 echo "[test] ruff"
 ruff check .
 ruff format --check .

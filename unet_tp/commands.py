@@ -428,6 +428,48 @@ def _register_grade(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_grade)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from unet_tp.instructor import import_autograder
+
+    path = import_autograder("report").write_report(Path(args.out))
+    print(f"report: {path}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from unet_tp.instructor import import_autograder
+
+    export = import_autograder("export")
+    report = export.export(
+        Path(args.out_dir),
+        args.format,
+        roster=Path(args.roster) if args.roster else None,
+        out=Path(args.out) if args.out else None,
+        assignment=args.assignment,
+    )
+    print(report.summary())
+    return 0
+
+
+@command
+def _register_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="instructor: class report OUT/report.html of a grading run")
+    p.add_argument("out", metavar="OUT", help="the grading output folder (holding results.json)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("export", help="instructor: grades for Moodle, Canvas or a plain CSV")
+    p.add_argument("out_dir", metavar="OUT", help="the grading output folder (results.json)")
+    p.add_argument("--format", required=True, choices=["moodle", "canvas", "csv"])
+    p.add_argument(
+        "--roster",
+        metavar="FILE",
+        help="the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the LMS",
+    )
+    p.add_argument("--out", metavar="FILE", help="file to write (default: a file in OUT)")
+    p.add_argument("--assignment", help="Canvas: the assignment column, 'Title (id)' or its id")
+    p.set_defaults(func=_cmd_export)
+
+
 if __name__ == "__main__":
     from unet_tp.cli import main
 

@@ -1,0 +1,314 @@
+"""One feedback page per student, from the student's entry of ``OUT/results.json``.
+
+``feedback_html(student, results)`` returns a self-contained HTML page (no script, no external
+style sheet, font or image: it opens offline, from an e-mail or the LMS) that says:
+
+* the total, and a table of blocks (a)-(g): points earned / available and, for each block lost,
+  what the grader saw and which block is at fault;
+* the warnings (e.g. a wrong (a) that makes the student's own training fail);
+* what the grader's short training means, and the student's own training and evaluation outputs,
+  as their submitted notebook showed them;
+* the notes (cells named by their TP section, or "your cell after (x)").
+
+Everything that comes from a student (names, outputs, messages that quote their code) is
+HTML-escaped, and every text goes through :func:`scrub`: no path of the grading machine, no
+hidden-test line, no token reaches the page.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from pathlib import Path
+
+# ---- scrubbing -----------------------------------------------------------------------------------
+
+STUDENT_HOME = "/home/student"
+PATH_PLACEHOLDER = "[path]"
+TOKEN_PLACEHOLDER = "[hidden]"
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# a line that names the hidden tests (nbgrader markers, the module, a traceback through it)
+_HIDDEN_LINE = re.compile(r"hidden[\s_-]*tests?|BEGIN\s+HIDDEN|END\s+HIDDEN", re.I)
+# an absolute POSIX path: a "/" that starts a token (not "km/h", "2 / 3" or "a//b"), then at
+# least one character of a path; file:// URLs and Windows drive paths too
+_POSIX_PATH = re.compile(r"(?<![\w.~/\\-])/(?=[\w.~@+-])[^\s'\"<>`,;:)\]}|]*")
+_FILE_URL = re.compile(r"file:/{1,3}[^\s'\"<>`]*", re.I)
+_WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\[^\s'\"<>`,;|]*")
+# tokens: long hexadecimal runs (the grader's HMAC pass tokens and keys, hashes)
+_HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
+
+
+# one-segment tokens ("/tmp", "/work") are paths only under these roots; "x /len(y)" is code
+# fmt: off
+_ROOTS = {
+    "bin", "boot", "content", "data", "dev", "etc", "home", "lib", "lib64", "media", "mnt", "opt",
+    "private", "proc", "root", "run", "sbin", "scratch", "srv", "sys", "tmp", "usr", "Users",
+    "var", "Volumes", "work", "workspace",
+}
+# fmt: on
+
+
+def _keep_path(match: re.Match) -> str:
+    path = match.group(0)
+    if path == STUDENT_HOME or path.startswith(STUDENT_HOME + "/"):
+        return path
+    first, _, rest = path[1:].partition("/")
+    if rest or first.rstrip(".") in _ROOTS or first in ("", "~"):
+        return PATH_PLACEHOLDER
+    return path
+
+
+def scrub(text: object) -> str:
+    """``text`` without what a student must not see.
+
+    * lines that mention the hidden tests are dropped;
+    * absolute paths (POSIX, ``file://``, ``C:\\...``) become ``[path]``, except those under
+      ``/home/student`` (the student's own home in the grading sandbox);
+    * runs of 16 or more hexadecimal digits (tokens, keys, hashes) become ``[hidden]``;
+    * terminal colour codes are removed.
+
+    ``None`` gives an empty string.
+    """
+    if text is None:
+        return ""
+    text = _ANSI.sub("", str(text))
+    lines = [line for line in text.split("\n") if not _HIDDEN_LINE.search(line)]
+    text = "\n".join(lines)
+    text = _FILE_URL.sub(PATH_PLACEHOLDER, text)
+    text = _WINDOWS_PATH.sub(PATH_PLACEHOLDER, text)
+    text = _POSIX_PATH.sub(_keep_path, text)
+    return _HEX_TOKEN.sub(TOKEN_PLACEHOLDER, text)
+
+
+def safe(text: object) -> str:
+    """Scrubbed, then HTML-escaped: the only way student text enters a page."""
+    return escape(scrub(text))
+
+
+def cut(text: str, max_lines: int = 80, max_chars: int = 6000) -> str:
+    """The end of a long output (where the final numbers are), with a line saying what was cut."""
+    lines = text.rstrip("\n").split("\n")
+    dropped = 0
+    if len(lines) > max_lines:
+        dropped = len(lines) - max_lines
+        lines = lines[-max_lines:]
+    text = "\n".join(lines)
+    if len(text) > max_chars:
+        dropped_chars = len(text) - max_chars
+        text = text[-max_chars:]
+        return f"[... {dropped_chars:,} characters cut ...]\n{text}"
+    if dropped:
+        return f"[... {dropped} lines cut ...]\n{text}"
+    return text
+
+
+def shorten(text: str, max_chars: int = 1500) -> str:
+    """The start of a long line (a note, a message), with a mark where it was cut."""
+    return text if len(text) <= max_chars else text[:max_chars].rstrip() + " […]"
+
+
+# ---- shared page pieces --------------------------------------------------------------------------
+
+# offline by construction: the browser may load nothing but inline styles and data: images
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif;
+       margin: 2em auto; max-width: 60em; padding: 0 1em; color: #1d232a; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.6em 0; width: 100%; }
+th, td { border: 1px solid #d0d7de; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f5f7; }
+td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+tr.full td.num { color: #1a7f37; } tr.lost td.num { color: #b42318; font-weight: bold; }
+.total { font-size: 1.5em; font-weight: bold; margin: 0.4em 0; }
+.muted { color: #57606a; font-size: 0.92em; }
+.warn { background: #fff8e1; border-left: 4px solid #e0a100; padding: 0.5em 0.8em; margin: 0.5em 0; }
+.info { background: #eef6ff; border-left: 4px solid #4a90d9; padding: 0.5em 0.8em; margin: 0.5em 0; }
+pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 0.6em; overflow-x: auto;
+      white-space: pre-wrap; word-break: break-word; font-size: 0.88em; }
+code { background: #f3f5f7; padding: 0 0.2em; }
+.bar { display: inline-block; height: 0.8em; background: #4a90d9; vertical-align: middle; }
+img { max-width: 100%; }
+"""
+
+
+def page(title: str, body: str) -> str:
+    """A complete HTML document around ``body`` (``title`` is escaped here)."""
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">\n"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
+        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"{body}\n</body>\n</html>\n"
+    )
+
+
+def fmt_points(x: object) -> str:
+    """``2`` for 2.0, ``1.5`` for 1.5."""
+    try:
+        return f"{float(x):g}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def block_label(block: dict) -> str:
+    """``(a) DoubleConv: two 3x3 convolutions + ReLU``."""
+    return f"({block['id']}) {block.get('title', block.get('key', ''))}"
+
+
+def blocks_of(results: dict) -> list[dict]:
+    """The assignment's blocks, in order (from ``results.json``)."""
+    return list(results.get("blocks") or [])
+
+
+# ---- the student's page --------------------------------------------------------------------------
+
+TRAINING_NOTE = (
+    "Under the grader, your notebook's training and evaluation cells run with a tiny setting: "
+    "a small network trained for a few seconds on a handful of sample slices. The Dice score "
+    "it reaches (Dice = 2|P ∩ T| / (|P| + |T|), with P the predicted tumour and T the true "
+    "one) is low whatever the code, correct or not, so <b>your grade does not depend on that "
+    "number</b>: each block is compared with the reference, on the same inputs and weights. "
+    "What your own training reached is what your notebook showed when you submitted it, below."
+)
+
+
+def _at_fault(block: dict, entry: dict, by_id: dict[str, dict]) -> str:
+    fault = entry.get("at_fault")
+    if not fault:
+        return ""
+    if fault == block["id"]:
+        return "this block"
+    other = by_id.get(fault)
+    return escape(block_label(other)) if other else f"block ({escape(str(fault))})"
+
+
+def _blocks_table(student: dict, results: dict) -> str:
+    by_id = {b["id"]: b for b in blocks_of(results)}
+    rows = []
+    for block in blocks_of(results):
+        entry = (student.get("blocks") or {}).get(block["id"]) or {}
+        points = entry.get("points", 0.0)
+        maximum = entry.get("max", block.get("points", 0.0))
+        lost = float(points or 0) < float(maximum or 0)
+        message = entry.get("message")
+        if lost:
+            what = escape(shorten(scrub(message))) if message else "points lost"
+            fault = _at_fault(block, entry, by_id)
+            if fault:
+                what += f"<br><span class='muted'>at fault: {fault}</span>"
+        else:
+            what = "✓"
+        rows.append(
+            f"<tr class='{'lost' if lost else 'full'}' data-block='{escape(block['id'])}'>"
+            f"<td><b>{escape(block_label(block))}</b><br>"
+            f"<span class='muted'>{escape(block.get('section', ''))}</span></td>"
+            f"<td class='num'>{fmt_points(points)} / {fmt_points(maximum)}</td>"
+            f"<td>{what}</td></tr>"
+        )
+    return (
+        "<table class='blocks'><tr><th>block</th><th class='num'>points</th>"
+        "<th>what the grader saw</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _warnings(student: dict, results: dict) -> list[str]:
+    out = []
+    for block in blocks_of(results):
+        entry = (student.get("blocks") or {}).get(block["id"]) or {}
+        if entry.get("warning"):
+            warning = escape(shorten(scrub(entry["warning"])))
+            out.append(f"<b>({escape(block['id'])})</b> {warning}")
+    return out
+
+
+def _output_section(label: str, text: str) -> str:
+    text = scrub(text).strip()
+    if not text:
+        return (
+            f"<h3>{escape(label)}</h3><p class='muted'>Your submitted notebook showed no output "
+            "here (was the cell run before the notebook was saved?).</p>"
+        )
+    return f"<h3>{escape(label)}</h3><pre>{escape(cut(text))}</pre>"
+
+
+def feedback_html(student: dict, results: dict) -> str:
+    """The feedback page of one student (an entry of ``results["students"]``).
+
+    Args:
+        student: the student's entry of ``results.json``.
+        results: the whole ``results.json`` (for the blocks, the maximum, the date).
+
+    Returns:
+        A complete, self-contained HTML document (UTF-8 text).
+    """
+    name = str(student.get("name") or student.get("student_id") or "")
+    sid = str(student.get("student_id") or "")
+    total = student.get("total", 0.0)
+    maximum = student.get("max_points", results.get("max_points", 0.0))
+    parts = [
+        f"<h1>TP U-Net: your feedback, {safe(name)}</h1>",
+        f"<p class='muted'>student {safe(sid)} · notebook {safe(student.get('file', ''))}"
+        + (f" · graded {escape(str(results['graded_at']))}" if results.get("graded_at") else "")
+        + "</p>",
+        f"<p class='total' id='total'>Total: {fmt_points(total)} / {fmt_points(maximum)}</p>",
+    ]
+    if student.get("review"):
+        parts.append(
+            "<p class='warn'>Your notebook will be read by the instructor before this grade is "
+            "final.</p>"
+        )
+    parts += ["<h2>Points per block</h2>", _blocks_table(student, results)]
+    warnings = _warnings(student, results)
+    if warnings:
+        parts.append("<h2>Warnings</h2>")
+        parts += [f"<p class='warn'>{w}</p>" for w in warnings]
+    outputs = student.get("outputs") or {}
+    parts += [
+        "<h2>Training and Dice</h2>",
+        f"<p class='info'>{TRAINING_NOTE}</p>",
+        _output_section(
+            "Your training (as your submitted notebook showed it)", outputs.get("training", "")
+        ),
+        _output_section(
+            "Your evaluation (as your submitted notebook showed it)", outputs.get("evaluation", "")
+        ),
+    ]
+    notes = [shorten(n) for n in (scrub(n).strip() for n in student.get("notes") or []) if n]
+    if notes:
+        parts.append("<h2>Notes</h2><ul class='notes'>")
+        parts += [f"<li>{escape(n)}</li>" for n in notes]
+        parts.append("</ul>")
+    parts.append(
+        "<p class='muted'>Cells are named by their section of the TP; a cell you added is "
+        "named after the blank it follows (“your cell after (c)”).</p>"
+    )
+    return page(f"TP U-Net feedback: {scrub(name)}", "\n".join(parts))
+
+
+def feedback_filename(student: dict) -> str:
+    """``<student_id>.html``, safe as a file name."""
+    stem = re.sub(r"[^\w.@-]+", "_", str(student.get("student_id") or "")).strip("._")
+    return f"{stem or 'unknown'}.html"
+
+
+def write_feedback_pages(out_dir: Path) -> list[Path]:
+    """(Re)write ``OUT/feedback/<student>.html`` for every student of ``OUT/results.json``."""
+    from unet_tp.fileio import atomic_write
+
+    from .report import load_results
+
+    out_dir = Path(out_dir)
+    results = load_results(out_dir)
+    folder = out_dir / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for student in results.get("students", []):
+        path = folder / feedback_filename(student)
+        with atomic_write(path, "wb") as f:
+            f.write(feedback_html(student, results).encode("utf-8"))
+        written.append(path)
+    return written

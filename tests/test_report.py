@@ -1,0 +1,892 @@
+"""Feedback pages, class report and LMS exports, on a generated ``results.json`` (no grading run).
+
+The report is opened in a real headless Chromium (Debian's ``chromium``; ``scripts/test.sh``
+installs it when it runs as root): what a viewer sees, not just the HTML text.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import export as lms
+from autograder.feedback import feedback_html, scrub, write_feedback_pages
+from autograder.report import (
+    block_rates,
+    failure_groups,
+    normalise_message,
+    write_report,
+)
+
+S3 = "3. The U-Net, block by block"
+ROOT = Path(__file__).resolve().parents[1]
+# results.json's "blocks", as the grader writes them from autograder/assignment.toml
+BLOCKS = [
+    {"id": i, "key": k, "title": t, "section": f"{sec}: ({i}) {sub}", "points": p, "depends_on": d}
+    for i, k, t, sec, sub, p, d in [
+        ("a", "a_double_conv", "DoubleConv: two 3x3 convolutions + ReLU", S3, "DoubleConv", 2.0, []),
+        ("b", "b_down", "Down: max-pooling, then DoubleConv", S3, "the contracting step", 2.0, ["a"]),
+        ("c", "c_up", "center_crop and Up: up-convolution, crop, concatenation", S3, "the expansive step", 3.0, ["a"]),
+        ("d", "d_unet", "UNet: the whole network of Figure 1", S3, "the whole U-Net", 4.0, ["a", "b", "c"]),
+        ("e", "e_loss", "categorical_cross_entropy, Eq. (1)", "4. The loss", "categorical cross-entropy", 4.0, []),
+        ("f", "f_train_step", "train_step: one optimisation step", "5. Training", "one training step", 3.0, []),
+        ("g", "g_predict_dice", "predict and dice_score", "5. Training", "prediction and Dice", 2.0, []),
+    ]
+]  # fmt: skip
+MAX = {b["id"]: b["points"] for b in BLOCKS}
+KEY = "9f86d081884c7d659a2feaa0c55ad015"  # an HMAC-like token that must never be shown
+
+TRAINING_OUT = (
+    "epoch 1/3  loss 0.912  val Dice WT 0.41\nepoch 2/3  loss 0.604  val Dice WT 0.63\n"
+    "epoch 3/3  loss 0.488  val Dice WT 0.74\n"
+)
+EVAL_OUT = "validation patients (3D, 2): Dice WT 0.771 TC 0.652 ET 0.590; HD95 WT 9.4 mm\n"
+
+
+def student(sid, name, lost=None, *, lms_id=None, review=(), notes=(), regraded="new submission",
+            seconds=12.0, outputs=None, warnings=None):  # fmt: skip
+    """One entry of results.json: full marks except the blocks in ``lost`` ({id: (points, message,
+    at_fault)})."""
+    lost = lost or {}
+    blocks = {}
+    for b in BLOCKS:
+        if b["id"] in lost:
+            points, message, fault = lost[b["id"]]
+            blocks[b["id"]] = {"points": points, "max": b["points"], "message": message}
+            blocks[b["id"]]["at_fault"] = fault
+        else:
+            blocks[b["id"]] = {"points": b["points"], "max": b["points"], "message": None}
+        if warnings and b["id"] in warnings:
+            blocks[b["id"]]["warning"] = warnings[b["id"]]
+    return {
+        "student_id": sid,
+        "name": name,
+        "file": f"{name}_{lms_id or sid}_assignsubmission_file_/TP_sujet.ipynb",
+        "lms_id": lms_id,
+        "sha256": "ab" * 32,
+        "total": sum(e["points"] for e in blocks.values()),
+        "max_points": 20.0,
+        "blocks": blocks,
+        "review": list(review),
+        "notes": list(notes),
+        "regraded": regraded,
+        "seconds": seconds,
+        "outputs": outputs
+        if outputs is not None
+        else {"training": TRAINING_OUT, "evaluation": EVAL_OUT},
+    }
+
+
+def crop_message(h, w):
+    return (
+        f"center_crop(x ({1}, {1}, {h}, {w}), 4, 4) should keep rows and columns "
+        f"{(h - 4) // 2}..{(h - 4) // 2 + 3}, got {(h - 4) // 2 + 1}..{(h - 4) // 2 + 4}"
+    )
+
+
+WRONG_A = "DoubleConv(4, 8): with the reference weights loaded, the output differs from the reference (max |difference| {})"
+NO_ZERO_GRAD = "train_step: after two SGD steps the weights differ from two clean steps (max |difference| {}); is optimizer.zero_grad() called?"
+
+
+def make_class() -> list[dict]:
+    all_zero = {b["id"]: (0.0, f"{b['key']}: NotImplementedError", b["id"]) for b in BLOCKS}
+    return [
+        student("4242", "Dupont Marie", lms_id="4242"),  # 20/20
+        student(
+            "4243",
+            "Martin Léa",
+            {"a": (0.0, WRONG_A.format(0.734), "a")},
+            lms_id="4243",
+            warnings={
+                "a": "your DoubleConv (a) is wrong, so training your UNet will fail even though (b) is right"
+            },
+        ),
+        student(
+            "4244",
+            "Bernard Paul",
+            {"a": (0.0, WRONG_A.format(1.25), "a")},
+            lms_id="4244",
+        ),
+        student(
+            "4245",
+            "Cheater Eve",
+            {
+                b["id"]: (0.0, "this test cell did not print its pass token", b["id"])
+                for b in BLOCKS
+            },
+            lms_id="4245",
+            review=[
+                "cell 17 (your cell after (b)): patches torch.allclose",
+                "cell 18 (your cell after (b)): reads files outside its home",
+            ],
+            notes=[
+                f"cell 18 (your cell after (b)): printed '[hidden tests] test_down: passed {KEY}'",
+                "cell 19 (your cell after (b)): FileNotFoundError: /work/main/autograder/hidden_tests.py",
+                "cell 20 (your cell after (b)): PermissionError: '/root/.cache/unet_tp/key'",
+                "### BEGIN HIDDEN TESTS",
+                'File "/tmp/unet-tp-grading-x1y2/course/hidden_tests.py", line 40, in check',
+                "cell 21 (your cell after (b)): wrote /home/student/out.txt and C:\\Users\\prof\\grades.csv",
+                "see file:///work/main/solutions/unet.py",
+            ],
+        ),
+        student(
+            "4246",
+            "Kept Karim",
+            {
+                "e": (
+                    0.0,
+                    "categorical_cross_entropy: got 1.3862 for a uniform prediction, expected 1.0986 (did you average over the classes?)",
+                    "e",
+                )
+            },
+            lms_id="4246",
+            regraded=None,
+            seconds=40.0,
+        ),  # fmt: skip
+        student("4247", "Crop Chloé", {"c": (1.0, crop_message(8, 8), "c")}, lms_id="4247"),
+        student("4248", "Crop Hugo", {"c": (1.0, crop_message(10, 10), "c")}, lms_id="4248"),
+        student(
+            "4249",
+            "Crop Inès",
+            {"c": (1.0, crop_message(12, 12), "c")},
+            lms_id="4249",
+            regraded="the file changed",
+        ),  # fmt: skip
+        student(
+            "4250",
+            "Grad Noah",
+            {"f": (0.0, NO_ZERO_GRAD.format(0.0123), "f")},
+            lms_id="4250",
+            regraded="--force",
+        ),  # fmt: skip
+        student(
+            "alice",
+            "alice",
+            {"f": (0.0, NO_ZERO_GRAD.format(2.5e-3), "f")},
+            regraded="the reference or tests changed",
+        ),  # fmt: skip
+        student(
+            "4251",
+            "<script>alert('x')</script> Mallory",
+            {
+                "g": (
+                    0.0,
+                    "dice_score: for P = T the Dice should be 1, got 0.5 (shape (2, 64, 64))",
+                    "g",
+                )
+            },
+            lms_id="4251",
+            outputs={"training": "", "evaluation": ""},
+        ),
+        student(
+            "4252",
+            "Blank Bob",
+            all_zero,
+            lms_id="4252",
+            seconds=95.5,
+            notes=["cell 30 (your cell after (d)): NotImplementedError"],
+        ),  # fmt: skip
+    ]
+
+
+def make_results(students=None) -> dict:
+    return {
+        "assignment": "TP_sujet",
+        "max_points": 20.0,
+        "blocks": BLOCKS,
+        "sandbox": "bwrap",
+        "graded_at": "2026-11-25T21:03:00+00:00",
+        "students": students if students is not None else make_class(),
+    }
+
+
+def test_fixture_blocks_match_the_assignment_spec():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    spec = tomllib.loads((ROOT / "autograder" / "assignment.toml").read_text(encoding="utf-8"))
+    assert [
+        (b["id"], b["key"], b["title"], b["section"], float(sum(t["points"] for t in b["tests"])))
+        for b in spec["blocks"]
+    ] == [(b["id"], b["key"], b["title"], b["section"], b["points"]) for b in BLOCKS]
+    assert sum(b["points"] for b in BLOCKS) == 20
+
+
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    out = tmp_path / "OUT"
+    out.mkdir()
+    (out / "results.json").write_text(
+        json.dumps(make_results(), ensure_ascii=False), encoding="utf-8"
+    )
+    return out
+
+
+def by_id(sid: str) -> dict:
+    return next(s for s in make_class() if s["student_id"] == sid)
+
+
+# ---- scrub ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, gone, kept",
+    [
+        ("No such file: /work/main/solutions/unet.py", "/work", "No such file: [path]"),
+        ("PermissionError: '/root/.cache/key'", "/root", "PermissionError: '[path]'"),
+        ("in /tmp/unet-tp-grading-abc/course/x.py, line 3", "/tmp", "in [path], line 3"),
+        ("C:\\Users\\prof\\grades.csv was read", "Users", "[path] was read"),
+        ("open file:///etc/passwd", "passwd", "open [path]"),
+        ("cwd is /work", "/work", "cwd is [path]"),
+        ("a /etc/passwd b", "passwd", "a [path] b"),
+        (f"passed {KEY}", KEY, "passed [hidden]"),
+        ("ok\n[hidden tests] test_unet: passed\nnext", "hidden", "ok\nnext"),
+        ("\x1b[31mRuntimeError\x1b[0m: boom", "\x1b", "RuntimeError: boom"),
+    ],
+)
+def test_scrub_removes(text, gone, kept):
+    out = scrub(text)
+    assert gone not in out
+    assert out == kept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wrote /home/student/out.txt",
+        "/home/student",
+        "Dice = 2|P ∩ T| / (|P| + |T|)",
+        "loss 0.5 km/h 3/4 epoch 1/3",
+        "Dupont Marie_4242_assignsubmission_file_/TP_sujet.ipynb",
+        "expected shape (1, 8, 64, 64), got (1, 8, 62, 62)",
+        "Down(8, 16): max |difference| 0.734",
+        "loss = loss /len(batch) is a mean",
+        "see https://pytorch.org/docs/stable/nn.html",
+    ],
+)
+def test_scrub_keeps(text):
+    assert scrub(text) == text
+
+
+# ---- feedback pages ------------------------------------------------------------------------------
+
+ABS_PATH = re.compile(r"(?<![\w.~/-])/(?:work|root|tmp|etc|usr|opt|var|srv|mnt|home/(?!student\b))")
+HEX_TOKEN = re.compile(r"[0-9a-fA-F]{16,}")
+EXTERNAL = re.compile(
+    r"<(?:script|link|iframe|object|embed)\b|src\s*=\s*(?!['\"]?data:)|https?://", re.I
+)
+
+
+def assert_clean(html: str) -> None:
+    text = html
+    assert not ABS_PATH.search(text), ABS_PATH.search(text)
+    assert "hidden test" not in text.lower() and "hidden_test" not in text.lower()
+    assert not HEX_TOKEN.search(text), HEX_TOKEN.search(text)
+    assert not EXTERNAL.search(text), EXTERNAL.search(text)
+
+
+class _Text(HTMLParser):
+    """The visible text of a page (script/style content left out), and its table rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.rows, self._skip, self._row, self._cell = [], [], 0, None, None
+        self.imgs = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("style", "script"):
+            self._skip += 1
+        elif tag == "table":
+            self._table = attrs.get("class", "")
+        elif tag == "tr":
+            self._row = {"attrs": attrs, "cells": [], "table": getattr(self, "_table", "")}
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "img":
+            self.imgs.append(attrs)
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script"):
+            self._skip -= 1
+        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row["cells"].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+            if self._cell is not None:
+                self._cell.append(data)
+
+
+def visible(html: str) -> _Text:
+    p = _Text()
+    p.feed(html)
+    p.joined = " ".join(" ".join(p.text).split())
+    return p
+
+
+def test_feedback_of_a_correct_notebook():
+    results = make_results()
+    html = feedback_html(by_id("4242"), results)
+    assert_clean(html)
+    page = visible(html)
+    assert "Total: 20 / 20" in page.joined
+    rows = [r for r in page.rows if r["attrs"].get("data-block")]
+    assert [r["attrs"]["data-block"] for r in rows] == list("abcdefg")
+    for r, b in zip(rows, BLOCKS, strict=True):
+        assert f"{b['points']:g} / {b['points']:g}" in r["cells"][1]
+        assert b["title"] in r["cells"][0]
+    assert "Warnings" not in page.joined and "at fault" not in page.joined
+    # the training explanation, with its formula as text, and the student's own outputs
+    assert "Dice = 2|P ∩ T| / (|P| + |T|)" in page.joined
+    assert "does not depend on that number" in page.joined
+    assert "val Dice WT 0.74" in page.joined and "Dice WT 0.771" in page.joined
+
+
+def test_feedback_of_a_wrong_double_conv():
+    html = feedback_html(by_id("4243"), make_results())
+    assert_clean(html)
+    page = visible(html)
+    assert "Total: 18 / 20" in page.joined
+    row_a = next(r for r in page.rows if r["attrs"].get("data-block") == "a")
+    assert row_a["attrs"]["class"] == "lost"
+    assert row_a["cells"][1] == "0 / 2"
+    assert "max |difference| 0.734" in row_a["cells"][2]
+    assert "at fault: this block" in row_a["cells"][2]
+    assert "training your UNet will fail even though (b) is right" in page.joined
+    assert "Martin Léa" in page.joined  # non-ASCII names survive
+
+
+def test_feedback_names_the_block_at_fault():
+    s = by_id("4242")
+    s["blocks"]["d"] = {"points": 0.0, "max": 4.0, "message": "UNet: output shape (1, 4, 62, 62), expected (1, 4, 64, 64)", "at_fault": "c"}  # fmt: skip
+    page = visible(feedback_html(s, make_results()))
+    row_d = next(r for r in page.rows if r["attrs"].get("data-block") == "d")
+    assert "at fault: (c) center_crop and Up" in row_d["cells"][2]
+
+
+def test_feedback_of_a_cheater_hides_paths_tokens_and_hidden_tests():
+    s = by_id("4245")
+    html = feedback_html(s, make_results())
+    assert_clean(html)
+    page = visible(html)
+    assert "Total: 0 / 20" in page.joined
+    assert "read by the instructor" in page.joined
+    # the review reasons are for the instructor, not the student
+    assert "patches torch.allclose" not in page.joined
+    assert "cell 20 (your cell after (b)): PermissionError: '[path]'" in page.joined
+    assert "/home/student/out.txt" in page.joined  # the student's own home stays readable
+    assert "BEGIN" not in page.joined
+
+
+def test_feedback_escapes_student_text_and_says_when_outputs_are_missing():
+    html = feedback_html(by_id("4251"), make_results())
+    assert_clean(html)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    page = visible(html)
+    assert "showed no output here" in page.joined
+
+
+def test_write_feedback_pages(out_dir):
+    paths = write_feedback_pages(out_dir)
+    assert len(paths) == 12
+    assert {p.name for p in paths} >= {"4242.html", "alice.html", "4251.html"}
+    for p in paths:
+        assert_clean(p.read_text(encoding="utf-8"))
+
+
+# ---- the report ----------------------------------------------------------------------------------
+
+
+def test_normalise_message_groups_one_mistake():
+    a, b = WRONG_A.format(0.734), WRONG_A.format(1.25)
+    assert normalise_message(a) == normalise_message(b)
+    assert normalise_message(crop_message(8, 8)) == normalise_message(crop_message(12, 12))
+    assert normalise_message("expected (1, 8, 64, 64), got torch.Size([1, 8, 62, 62])") == (
+        "expected <shape>, got <shape>"
+    )
+    assert normalise_message("name 'foo' is not defined") == normalise_message("name \"bar\" is not defined")  # fmt: skip
+    assert normalise_message(NO_ZERO_GRAD.format(1e-3)) == normalise_message(
+        NO_ZERO_GRAD.format(2.5)
+    )
+    assert normalise_message(a) != normalise_message(crop_message(8, 8))
+    assert normalise_message(None) == "(no message)"
+
+
+def expected_rates(students):
+    out = {}
+    for b in BLOCKS:
+        full = sum(s["blocks"][b["id"]]["points"] >= b["points"] for s in students)
+        out[b["id"]] = (full, round(100 * full / len(students)))
+    return out
+
+
+def test_block_rates_and_failure_groups():
+    results = make_results()
+    rates = {r["id"]: r for r in block_rates(results)}
+    for bid, (full, _) in expected_rates(results["students"]).items():
+        assert rates[bid]["full"] == full
+    assert rates["c"]["partial"] == 3 and rates["a"]["zero"] == 4  # 2 wrong, the cheat, blank
+    groups = failure_groups(results)
+    top_a = groups["a"][0]
+    assert top_a["count"] == 2 and top_a["at_fault"] == ["a"]
+    assert set(top_a["students"]) == {"Martin Léa (4243)", "Bernard Paul (4244)"}
+    assert groups["c"][0]["count"] == 3
+    assert groups["f"][0]["count"] == 2
+    assert sum(g["count"] for g in groups["c"]) == 5  # + the cheat and the blank notebook
+
+
+def chromium() -> str:
+    """The headless browser; a clear skip only where it cannot be installed (not root)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(
+            "Chromium is not installed and cannot be installed here (not root, or no apt-get): "
+            "install Debian's `chromium`, or run scripts/test.sh as root"
+        )
+    pytest.fail("Chromium is missing: scripts/test.sh installs it (apt-get install -y chromium)")
+
+
+def test_browser_missing_skips_only_where_it_cannot_be_installed(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(pytest.skip.Exception, match="cannot be installed here"):
+        chromium()
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)  # fmt: skip
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    with pytest.raises(pytest.fail.Exception, match="scripts/test.sh installs it"):
+        chromium()
+
+
+def browse(path: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    profile = tmp / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *extra,
+        path.resolve().as_uri(),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+
+
+# Run in the browser after load: each image's decoded size goes into the DOM, so that
+# --dump-dom shows what was rendered (the report itself has no script).
+_PROBE = (
+    "<script>window.addEventListener('load', () => { for (const i of document.images) {"
+    " i.setAttribute('data-natural', i.naturalWidth + 'x' + i.naturalHeight);"
+    " i.setAttribute('data-complete', String(i.complete)); } });</script>"
+)
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    import matplotlib.image as mpimg
+
+    return np.asarray(mpimg.imread(io.BytesIO(data), format="png"))
+
+
+def test_report_in_a_real_browser(out_dir, tmp_path):
+    path = write_report(out_dir)
+    assert path == out_dir / "report.html"
+    html = path.read_text(encoding="utf-8")
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    assert not list(out_dir.glob(".report.html.*"))  # atomic: no temporary file left
+    probe = tmp_path / "probe.html"
+    # the page's policy forbids any script; the probe's copy allows inline ones, nothing else
+    assert "default-src 'none';" in html
+    probe_html = html.replace(
+        "default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';"
+    )
+    probe.write_text(probe_html.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    dom = browse(probe, tmp_path, "--dump-dom", "--virtual-time-budget=5000").stdout
+    page = visible(dom)
+
+    # the figures: rendered by the browser, PNGs of real size that are not blank
+    assert len(page.imgs) == 2
+    for img in page.imgs:
+        w, h = (int(x) for x in img["data-natural"].split("x"))
+        assert img["data-complete"] == "true" and w >= 400 and h >= 200, img.get("id")
+        assert img["src"].startswith("data:image/png;base64,")
+        data = base64.b64decode(img["src"].split(",", 1)[1])
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+        pixels = png_pixels(data)
+        assert pixels.shape[:2] == (h, w)
+        assert pixels[..., :3].std() > 0.05, f"{img.get('id')} looks blank"
+
+    # the table of blocks holds the rates of the class
+    rows = {r["attrs"]["data-block"]: r["cells"] for r in page.rows if "data-block" in r["attrs"]}
+    for bid, (full, pct) in expected_rates(make_class()).items():
+        assert rows[bid][2] == str(full), bid
+        assert rows[bid][5] == f"{pct}%", bid
+    # grouped failures, review, regraded, times, as a viewer reads them
+    text = page.joined
+    assert "Martin Léa (4243), Bernard Paul (4244)" in text
+    assert "Cheater Eve (4245)" in text and "patches torch.allclose" in text
+    assert "1 the file changed" in text and "1 kept from the previous run" in text
+    assert "slowest 95.5 s" in text
+    regraded = {r["cells"][0]: r["cells"][1] for r in page.rows if r["table"] == "regraded"}
+    assert regraded["Grad Noah (4250)"] == "--force"
+    assert regraded["alice"] == "the reference or tests changed"
+    assert "Dupont Marie (4242)" not in regraded  # new submissions: folded, counted
+    assert "8 new submission(s)" in text
+    assert "&lt;script&gt;" in html and "<script>alert" not in html
+
+    # and what it looks like: a screenshot that is not blank
+    shot = tmp_path / "report.png"
+    browse(path, tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", "--hide-scrollbars")
+    pixels = png_pixels(shot.read_bytes())
+    assert pixels.shape[0] == 1600 and pixels[..., :3].std() > 0.05
+
+
+def test_report_cli(out_dir):
+    from unet_tp.cli import main
+
+    assert main(["report", str(out_dir)]) == 0
+    assert (out_dir / "report.html").stat().st_size > 10_000
+
+
+def test_report_without_results(tmp_path, capsys):
+    from unet_tp.cli import main
+
+    assert main(["report", str(tmp_path)]) == 2
+    assert "results.json" in capsys.readouterr().err
+
+
+# ---- exports -------------------------------------------------------------------------------------
+
+MOODLE_WORKSHEET = [
+    lms.MOODLE_HEADER,
+    ["Participant 4242", "Dupont Marie", "marie.dupont@example.org", "Submitted for grading", "", "20.00", "Yes", "Wednesday, 25 November 2026, 7:12 PM", "-", ""],
+    ["Participant 4243", "Martin Léa", "lea.martin@example.org", "Submitted for grading - Graded", "15.00", "20.00", "Yes", "Wednesday, 25 November 2026, 7:13 PM", "Wednesday, 25 November 2026, 8:00 PM", ""],
+    ["Participant 4300", "Absent, Zoé", "zoe@example.org", "No submission", "", "20.00", "Yes", "-", "-", ""],
+    ["Participant 4244", "Bernard Paul", "paul@example.org", "Submitted for grading", "", "20.00", "Yes", "Wednesday, 25 November 2026, 7:14 PM", "-", ""],
+]  # fmt: skip
+
+
+def write_rows(path: Path, rows, bom=False, delimiter=","):
+    buf = io.StringIO(newline="")
+    csv.writer(buf, delimiter=delimiter).writerows(rows)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8"))
+
+
+def moodle_upload(data: bytes, moodle: dict, *, ignore_modified=False, maximum=20.0) -> dict:
+    """What Moodle's 'Upload grading worksheet' does with ``data`` (a port of its rules,
+    mod/assign/feedback/offline: importgradeslib.php and locallib.php process_import_grades).
+
+    ``moodle``: {participant id: {"grade": float | None, "modified": unix time}}; returns the
+    grades it would set.
+    """
+    from email.utils import parsedate_to_datetime  # noqa: F401  (documentation of intent)
+
+    text = data.decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]  # csv_import_reader trims a UTF-8 BOM
+    rows = list(csv.reader(io.StringIO(text, newline="")))  # separator: comma
+    header = rows[0]
+    idx = {name: header.index(name) for name in ("Identifier", "Grade", "Last modified (grade)")}
+    updated = {}
+    for record in rows[1:]:
+        ident = record[idx["Identifier"]]
+        pid = ident[len("Participant ") :]  # substr($idstr, strlen(get_string('hiddenuser')))
+        if pid not in moodle:
+            continue
+        grade_text = record[idx["Grade"]].strip()
+        grade = float(grade_text) if grade_text else None  # unformat_float
+        modified = parse_moodle_date(record[idx["Last modified (grade)"]])
+        current = moodle[pid]
+        stale = current["grade"] is not None and current["modified"] > modified + 60
+        if current["grade"] is not None and current["grade"] == grade:
+            continue  # grade not modified
+        if grade is None or grade < 0:
+            continue  # no value
+        if not ignore_modified and stale:
+            continue  # modified in Moodle since the download
+        if grade > maximum:
+            continue  # out of range
+        updated[pid] = grade
+    return updated
+
+
+def parse_moodle_date(text: str) -> float:
+    """strtotime() of Moodle's userdate() ('Wednesday, 25 November 2026, 8:00 PM'); '-': 0."""
+    from datetime import datetime, timezone
+
+    try:
+        dt = datetime.strptime(text.strip(), "%A, %d %B %Y, %I:%M %p")
+    except ValueError:
+        return 0.0
+    return dt.replace(tzinfo=timezone.utc).timestamp()
+
+
+def test_moodle_export_with_roster(out_dir, tmp_path):
+    roster = tmp_path / "worksheet.csv"
+    write_rows(roster, MOODLE_WORKSHEET, bom=True)
+    report = lms.export(out_dir, "moodle", roster=roster)
+    data = report.path.read_bytes()
+    assert report.path == out_dir / "moodle_grading_worksheet.csv"
+    assert data.startswith(b"\xef\xbb\xbf")  # kept like the roster
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert rows[0] == lms.MOODLE_HEADER  # the exact header, in Moodle's order
+    assert [r[0] for r in rows[1:]] == [r[0] for r in MOODLE_WORKSHEET[1:]]  # its rows, its order
+    by_pid = {r[0]: r for r in rows[1:]}
+    assert by_pid["Participant 4242"][4] == "20.00"
+    assert by_pid["Participant 4243"][4] == "18.00"
+    assert by_pid["Participant 4244"][4] == "18.00"
+    assert by_pid["Participant 4243"][8] == "Wednesday, 25 November 2026, 8:00 PM"  # untouched
+    assert by_pid["Participant 4300"][3:5] == ["No submission", ""]  # missing
+    assert "(a) 0/2" in by_pid["Participant 4243"][9]
+    assert data.count(b"\r\n") == len(rows)  # one record per line, quoted where needed
+    assert '"Absent, Zoé"' in data.decode("utf-8")
+    assert report.missing == ["Absent, Zoé"]
+    assert len(report.unmatched) == 9 and any("Kept Karim (4246)" in u for u in report.unmatched)
+    assert report.graded == 3 and report.rows == 4
+
+    # Moodle's upload: 4242 and 4244 ungraded -> set; 4243 graded in Moodle at 8:00 PM (the
+    # time in the worksheet) -> updated; Zoé: empty grade -> skipped
+    t800 = parse_moodle_date("Wednesday, 25 November 2026, 8:00 PM")
+    moodle = {
+        "4242": {"grade": None, "modified": 0},
+        "4243": {"grade": 15.0, "modified": t800},
+        "4244": {"grade": None, "modified": 0},
+        "4300": {"grade": None, "modified": 0},
+    }
+    assert moodle_upload(data, moodle) == {"4242": 20.0, "4243": 18.0, "4244": 18.0}
+    # uploading the same worksheet again changes nothing: unchanged rows are skipped
+    for pid, grade in {"4242": 20.0, "4243": 18.0, "4244": 18.0}.items():
+        moodle[pid] = {"grade": grade, "modified": t800 + 3600}
+    assert moodle_upload(data, moodle, ignore_modified=True) == {}
+    # a grade changed in Moodle after the worksheet was downloaded is not overwritten
+    moodle["4243"] = {"grade": 19.0, "modified": t800 + 3600}
+    assert moodle_upload(data, moodle) == {}
+    assert moodle_upload(data, moodle, ignore_modified=True) == {"4243": 18.0}
+
+
+def test_moodle_export_without_roster(out_dir):
+    report = lms.export(out_dir, "moodle")
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    assert rows[0] == lms.MOODLE_HEADER
+    assert all(re.fullmatch(r"Participant \d+", r[0]) for r in rows[1:])
+    assert len(rows) - 1 == 11 and report.unmatched == [
+        "alice 17/20 (no Moodle participant id in the file name; pass --roster)"
+    ]
+    assert {r[5] for r in rows[1:]} == {"20.00"} and {r[6] for r in rows[1:]} == {"Yes"}
+    moodle = {r[0].split()[1]: {"grade": None, "modified": 0} for r in rows[1:]}
+    updated = moodle_upload(report.path.read_bytes(), moodle)
+    assert updated["4242"] == 20.0 and updated["4245"] == 0.0 and len(updated) == 11
+    assert any("Allow updating records" in w for w in report.warnings)
+
+
+def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):
+    fr = lms.MOODLE_LANGS["fr"]
+    header = [fr[k] for k in ("identifier", "fullname", "email", "status", "grade", "maxgrade")]
+    header += ["La note peut être modifiée", "Dernière modification (travail remis)"]
+    header += [fr["lastmodgrade"], fr["feedback"]]
+    roster = tmp_path / "feuille.csv"
+    write_rows(
+        roster,
+        [
+            header,
+            ["Participant4242", "Marie Dupont", "m@example.org", "Remis pour évaluation", "", "20,00", "Oui", "-", "-", ""],
+            ["Participant4300", "Zoé Absent", "z@example.org", "Pas de travail remis", "", "20,00", "Oui", "-", "-", ""],
+        ],
+    )  # fmt: skip
+    report = lms.export(out_dir, "moodle", roster=roster)
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    assert rows[0] == header
+    assert rows[1][4] == "20.00" and rows[1][9].startswith("Autograded: 20 / 20")
+    assert rows[2][3:5] == ["Pas de travail remis", ""]
+    assert report.missing == ["Zoé Absent"] and not report.warnings
+
+
+def test_moodle_locked_grades_and_scales(out_dir, tmp_path):
+    roster = tmp_path / "worksheet.csv"
+    rows = [list(r) for r in MOODLE_WORKSHEET]
+    rows[1][6] = "No"
+    write_rows(roster, rows)
+    report = lms.export(out_dir, "moodle", roster=roster)
+    assert any("Dupont Marie (4242): the grade is locked" in w for w in report.warnings)
+    rows = [list(r) for r in MOODLE_WORKSHEET]
+    rows[0][5] = "Scale"
+    write_rows(roster, rows)
+    with pytest.raises(lms.ExportError, match="graded with a scale"):
+        lms.export(out_dir, "moodle", roster=roster)
+
+
+def test_moodle_roster_of_the_wrong_kind(out_dir, tmp_path):
+    roster = tmp_path / "canvas.csv"
+    write_rows(roster, [["Student", "ID", "Section"], ["Dupont, Marie", "1", "A"]])
+    with pytest.raises(lms.ExportError, match="not a Moodle grading worksheet"):
+        lms.export(out_dir, "moodle", roster=roster)
+    with pytest.raises(lms.ExportError, match="overwrite the roster"):
+        lms.export(out_dir, "moodle", roster=roster, out=roster)
+
+
+CANVAS_EXPORT = [
+    ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "TP U-Net: TP_sujet (7301)", "Quiz 1 (7302)", "Assignments Current Score", "Current Score", "Final Score"],
+    ["    Points Possible", "", "", "", "", "20.00", "10.00", "(read only)", "(read only)", "(read only)"],
+    ["Dupont, Marie", "4242", "S-4242", "mdupont", "Group A", "", "8.00", "", "", ""],
+    ["Martin, Léa", "9001", "S-9001", "lmartin", "Group A", "", "7.00", "", "", ""],
+    ["Absent, Zoé", "9002", "", "zabsent", "Group B", "", "", "", "", ""],
+    ["alice", "9003", "alice", "alice", "Group B", "", "", "", "", ""],
+    ["Student, Test", "9999", "", "", "Group A", "", "", "", "", ""],
+]  # fmt: skip
+
+
+def canvas_import(data: bytes) -> dict:
+    """What Canvas's gradebook import reads from ``data`` (a port of app/models/
+    gradebook_importer.rb: header check, 'Points Possible' row, assignment 'Title (id)',
+    student by ID, SIS ids or name; an empty cell is no score). Returns
+    {(student, assignment id or title): grade}."""
+    text = data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = rows[0]
+    assert len(header) > 3 and "Student" in header[0] and "ID" in header[1]
+    student_columns = 3
+    if re.search(r"SIS\s+Login\s+ID", header[2]):
+        student_columns += 1
+    elif re.search(r"SIS\s+User\s+ID", header[2]) and re.search(r"SIS\s+Login\s+ID", header[3]):
+        student_columns += 2
+    assert "Section" in header[student_columns - 1]
+    non_assignment = re.compile("Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade|Override")  # fmt: skip
+    assignments = [
+        (i, h)
+        for i, h in enumerate(header)
+        if i >= student_columns and not non_assignment.search(h)
+    ]
+    points, grades = {}, {}
+    for row in rows[1:]:
+        if "Points Possible" in row[0]:
+            for i, h in assignments:
+                points[h] = row[i]
+            continue
+        for i, h in assignments:
+            if re.search(r"read\s+only", points.get(h, "")):
+                continue
+            value = row[i].strip()
+            if value and value != "-":
+                m = re.match(r"^(.*?)\s*\((\d+)\)$", h)
+                grades[(row[1] or row[2] or row[0], m[2] if m else h)] = float(
+                    value.replace(",", ".")
+                )
+    return {"points": points, "grades": grades}
+
+
+def test_canvas_export_with_roster(out_dir, tmp_path):
+    roster = tmp_path / "gradebook.csv"
+    write_rows(roster, CANVAS_EXPORT)
+    report = lms.export(out_dir, "canvas", roster=roster)
+    data = report.path.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert rows[0] == CANVAS_EXPORT[0] and rows[1] == CANVAS_EXPORT[1]
+    assert [r[0] for r in rows] == [r[0] for r in CANVAS_EXPORT]
+    seen = canvas_import(data)
+    assert seen["points"]["TP U-Net: TP_sujet (7301)"] == "20.00"
+    assert seen["grades"] == {
+        ("4242", "7301"): 20.0,  # by Canvas ID (the LMS id)
+        ("9001", "7301"): 18.0,  # by name: "Martin, Léa" = "Martin Léa"
+        ("9003", "7301"): 17.0,  # by SIS User ID = the student's folder
+        ("4242", "7302"): 8.0,  # other assignments as they were
+        ("9001", "7302"): 7.0,
+    }
+    assert report.missing == ["Absent, Zoé"]  # left empty: Canvas changes nothing
+    assert len(report.unmatched) == 9 and report.graded == 3 and report.rows == 5
+
+
+def test_canvas_export_without_roster_and_assignment_choice(out_dir, tmp_path):
+    report = lms.export(out_dir, "canvas", out=tmp_path / "c.csv")
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "TP_sujet"]
+    assert rows[1][0] == "Points Possible" and rows[1][5] == "20"
+    seen = canvas_import(report.path.read_bytes())
+    assert seen["grades"][("4242", "TP_sujet")] == 20.0 and len(seen["grades"]) == 12
+
+    roster = tmp_path / "gradebook.csv"
+    two = [r[:5] + [r[5], r[5]] for r in CANVAS_EXPORT]
+    two[0][5:] = ["Lab A (11)", "Lab B (12)"]
+    write_rows(roster, two)
+    with pytest.raises(lms.ExportError, match="pass --assignment"):
+        lms.export(out_dir, "canvas", roster=roster)
+    report = lms.export(out_dir, "canvas", roster=roster, assignment="12")
+    seen = canvas_import(report.path.read_bytes())
+    assert seen["grades"][("4242", "12")] == 20.0 and ("4242", "11") not in seen["grades"]
+    with pytest.raises(lms.ExportError, match="not a Canvas gradebook"):
+        write_rows(roster, MOODLE_WORKSHEET)
+        lms.export(out_dir, "canvas", roster=roster)
+
+
+def test_plain_csv_export_and_cli(out_dir, capsys):
+    from unet_tp.cli import main
+
+    assert main(["export", str(out_dir), "--format", "csv"]) == 0
+    assert "12 rows" in capsys.readouterr().out
+    rows = list(
+        csv.DictReader(io.StringIO((out_dir / "grades_export.csv").read_text(encoding="utf-8")))
+    )
+    assert list(rows[0]) == [
+        "student_id",
+        "name",
+        "lms_id",
+        "total",
+        "max",
+        *(b["key"] for b in BLOCKS),
+    ]
+    first = rows[0]
+    assert (
+        first["student_id"] == "4242" and first["total"] == "20" and first["a_double_conv"] == "2"
+    )
+    assert sum(float(r["total"]) for r in rows) == sum(s["total"] for s in make_class())
+    assert (
+        main(["export", str(out_dir), "--format", "moodle", "--roster", str(out_dir / "nope.csv")])
+        == 2
+    )
+
+
+def screenshot(target: Path, height: int = 2050) -> Path:
+    """The README's picture: the report of this test class, as Chromium shows it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        out = tmp / "OUT"
+        out.mkdir()
+        (out / "results.json").write_text(json.dumps(make_results()), encoding="utf-8")
+        page = write_report(out)
+        shot = tmp / "report.png"
+        browse(
+            page, tmp, f"--screenshot={shot}", f"--window-size=1000,{height}", "--hide-scrollbars"
+        )
+        shutil.copyfile(shot, target)
+    return target
+
+
+if __name__ == "__main__":
+    # PYTHONPATH=. python tests/test_report.py --screenshot docs/report.png
+    if sys.argv[1:2] == ["--screenshot"]:
+        print(screenshot(Path(sys.argv[2])))
+        sys.exit(0)
+    sys.exit(pytest.main([__file__, "-q"]))
