@@ -34,7 +34,7 @@ STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\
 
 
 def _kernel_manager(box: Sandbox, sandboxed: bool):
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
     kernels = box.runtime / "kernels"
@@ -44,11 +44,17 @@ def _kernel_manager(box: Sandbox, sandboxed: bool):
         argv = box.wrap([box.python(), "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
     else:
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec = {"argv": argv, "display_name": "unet-tp grading", "language": "python"}
+    # interrupts as messages: a signal to bwrap would not reach the kernel inside
+    spec = {
+        "argv": argv,
+        "display_name": "unet-tp grading",
+        "language": "python",
+        "interrupt_mode": "message",
+    }
     if not sandboxed:
         spec["env"] = box.environment() | {"PYTHONPATH": str(Path(__file__).parent)}
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return KernelManager(
+    return AsyncKernelManager(
         kernel_name=KERNEL_NAME,
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
         transport="ipc",
@@ -68,6 +74,21 @@ def _dead_cell_output(index: int):
             "DeadKernelError: the kernel died running this cell (out of memory, or the process "
             "was killed); grading restarted it and went on without this cell"
         ],
+    )
+
+
+def _mark_timeout(cell, timeout: int) -> None:
+    """Say that a cell stopped by the per-cell timeout was stopped by it (not a KeyboardInterrupt)."""
+    from nbformat.notebooknode import NotebookNode
+
+    cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
+    cell.outputs.append(
+        NotebookNode(
+            output_type="error",
+            ename="CellTimeoutError",
+            evalue=f"the cell ran for more than {timeout} s and was stopped",
+            traceback=[f"CellTimeoutError: the cell ran for more than {timeout} s and was stopped"],
+        )
     )
 
 
@@ -117,6 +138,8 @@ class Runner:
             for cell in nb.cells:
                 if cell.cell_type == "code":
                     cell.outputs, cell.execution_count = [], None
+            if self.sandboxed:
+                self.box.open_cgroups()  # before the kernel's command line is written
             self.client = self._client(nb)
             dead_at = None
             with self._kernel():
@@ -126,11 +149,14 @@ class Runner:
                     if index in skip:
                         cell.outputs = [_dead_cell_output(index)]
                         continue
+                    started = time.perf_counter()
                     try:
                         self.client.execute_cell(cell, index)
                     except DeadKernelError:
                         dead_at = index
                         break
+                    if time.perf_counter() - started >= self.job["cell_timeout"]:
+                        _mark_timeout(cell, self.job["cell_timeout"])
                 if dead_at is None:
                     return {"restarts": len(skip), "skipped": sorted(skip)}
             skip.add(dead_at)
@@ -139,12 +165,14 @@ class Runner:
 
     @contextlib.contextmanager
     def _kernel(self):
-        if self.sandboxed:
-            self.box.open_cgroups()
         ipython = self.home / ".ipython" / "profile_default" / "startup"
         ipython.mkdir(parents=True, exist_ok=True)
         (ipython / "00-unet-tp-grading.py").write_text(STARTUP)
-        self.client.km.start_kernel(stdout=self.stderr, stderr=self.stderr, cwd=str(self.home))
+        from jupyter_core.utils import run_sync
+
+        run_sync(self.client.km.start_kernel)(
+            stdout=self.stderr, stderr=self.stderr, cwd=str(self.home)
+        )
         self.client.start_new_kernel_client()
         try:
             yield
@@ -154,10 +182,12 @@ class Runner:
 
     def _stop(self) -> None:
         if self.client is not None and self.client.km is not None:
+            from jupyter_core.utils import run_sync
+
             with contextlib.suppress(Exception):
                 self.client.kc.stop_channels()
             with contextlib.suppress(Exception):
-                self.client.km.shutdown_kernel(now=True)
+                run_sync(self.client.km.shutdown_kernel)(now=True)
         self.box.close_cgroups()
 
     def ask(self, code: str, timeout: int) -> str | None:

@@ -42,6 +42,7 @@ from autograder import spec as assignment
 from autograder.collect import GradingError, Submission, collect, identify, lms_id
 from autograder.compare import PROBE_PHASE, Request, Verdict, comparisons, fresh_rng
 from autograder.execute import events
+from autograder.feedback import feedback_html
 from autograder.harness import read_message, write_message
 from autograder.repair import (
     cell_labels,
@@ -526,27 +527,12 @@ def _write_outputs(out, spec, results, fresh, sandbox, db_url, tmp) -> None:
     feedback.mkdir(exist_ok=True)
     for r in fresh:
         with atomic_write(feedback / f"{r.student_id}.html", "w") as f:
-            f.write(feedback_page(r.as_json(), document))
+            f.write(feedback_html(r.as_json(), document))
     _write_csv(out / "grades.csv", spec, results)
     _write_gradebook(db_url, fresh, tmp)
+    from autograder.report import write_report
 
-
-def feedback_page(student: dict, document: dict) -> str:
-    """The student's feedback page (see :mod:`autograder.feedback` when present)."""
-    try:
-        from autograder.feedback import feedback_html
-    except ImportError:
-        from html import escape
-
-        rows = "".join(
-            f"<tr><td>({k})</td><td>{v['points']:g} / {v['max']:g}</td><td>{escape(v.get('message') or '')}</td></tr>"
-            for k, v in student["blocks"].items()
-        )
-        return (
-            f"<html><body><h1>{escape(student['name'])}: {student['total']:g} / {student['max_points']:g}</h1>"
-            f"<table>{rows}</table></body></html>"
-        )
-    return feedback_html(student, document)
+    write_report(out)
 
 
 def _write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:

@@ -40,6 +40,7 @@ GRADING = "/opt/grading"
 HARNESS_FILE = Path(__file__).with_name("harness.py")
 STUDENT_PACKAGE = Path(__file__).resolve().parents[1] / "unet_tp"
 SANDBOX_UID = 1000
+PYTHON_INSIDE = "/opt/python"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -97,16 +98,14 @@ class Sandbox:
 
     def python(self) -> str:
         """The interpreter inside (the base installation's, not the venv's launcher)."""
-        return str(
-            Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-        )
+        return f"{_python_prefix()}/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
 
     def environment(self) -> dict[str, str]:
         env = {
             "HOME": HOME,
             "USER": "student",
             "LOGNAME": "student",
-            "PATH": f"{Path(sys.base_prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "PATH": f"{_python_prefix()}/bin:/usr/local/bin:/usr/bin:/bin",
             "PYTHONPATH": f"{GRADING}/harness:{GRADING}/lib:{GRADING}/site",
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -117,6 +116,8 @@ class Sandbox:
             "CUDA_VISIBLE_DEVICES": "",
             "TMPDIR": "/tmp",
         }
+        if _python_prefix() == PYTHON_INSIDE:  # a Python built with an absolute RUNPATH
+            env["LD_LIBRARY_PATH"] = f"{PYTHON_INSIDE}/lib"
         env.update(self.env)
         return env
 
@@ -142,16 +143,11 @@ class Sandbox:
             if Path(etc).exists():
                 args += ["--ro-bind", etc, etc]
         base = Path(sys.base_prefix).resolve()
-        if not str(base).startswith("/usr"):
-            args += ["--ro-bind", str(base), str(base)]
-            base_site = (
-                base
-                / "lib"
-                / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-                / "site-packages"
-            )
-            if base_site.is_dir():  # whatever was installed there by hand: not the grading env
-                args += ["--tmpfs", str(base_site)]
+        if _python_prefix() == PYTHON_INSIDE:  # e.g. pyenv's, under the instructor's home
+            args += ["--ro-bind", str(base), PYTHON_INSIDE]
+            site_dir = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+            if (base / site_dir).is_dir():  # whatever was installed there by hand: not the env
+                args += ["--tmpfs", f"{PYTHON_INSIDE}/{site_dir}"]
         site = _site_packages()
         args += ["--ro-bind", str(site), f"{GRADING}/site"]
         for leftover in _editable_leftovers(site):
@@ -172,8 +168,8 @@ class Sandbox:
         return args
 
     def wrap(self, command: list[str]) -> list[str]:
-        """``command`` run inside the sandbox, under the limits (a small ``sh`` outside sets the
-        rlimits and joins the cgroups, then becomes bwrap)."""
+        """``command`` run inside the sandbox, under the limits (a small ``bash`` outside sets
+        the rlimits and joins the cgroups, then becomes bwrap)."""
         limits = ["ulimit -c 0"]
         if self.limits.memory_bytes:
             limits.append(f"ulimit -v {self.limits.memory_bytes // 1024}")
@@ -182,8 +178,16 @@ class Sandbox:
         if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: the cgroup does it there
             limits.append(f"ulimit -u {_current_processes() + self.limits.max_processes}")
         joins = [f"echo $$ > {shlex.quote(str(cg / 'cgroup.procs'))}" for cg in self.cgroups]
-        script = " && ".join([*limits, *joins, 'exec "$@"'])
-        return ["/bin/sh", "-c", script, "sandbox", *self.bwrap_args(), *command]
+        # bwrap's options (the host paths it binds) go through a file read on fd 3, not argv:
+        # the sandbox's PID 1 is bwrap, and its command line is readable inside
+        bwrap, *options = self.bwrap_args()
+        args_file = self.runtime.parent / f"{self.runtime.name}.bwrap-args"
+        args_file.write_bytes(b"".join(o.encode() + b"\0" for o in options))
+        # and bwrap starts with an empty environment and a bare name: PID 1 shows neither the
+        # grader's environment nor where bwrap is installed
+        run = f'exec -c -a bwrap "$0" --args 3 "$@" 3< {shlex.quote(str(args_file))}'
+        script = " && ".join([*limits, *joins, run])
+        return [shutil.which("bash") or "/bin/bash", "-c", script, bwrap, *command]
 
     def open_cgroups(self) -> None:
         """A pids (and memory) cgroup for this sandbox, where this user may make one."""
@@ -228,6 +232,13 @@ class Sandbox:
         if os.geteuid() != 0:
             return f"{self.limits.max_processes} processes (RLIMIT_NPROC)"
         return "processes not limited (root without a writable pids cgroup)"
+
+
+def _python_prefix() -> str:
+    """Where the Python installation is inside: where it is, if under /usr; else /opt/python (so
+    that nothing of, say, /root appears in the sandbox)."""
+    base = str(Path(sys.base_prefix).resolve())
+    return base if base.startswith("/usr/") else PYTHON_INSIDE
 
 
 def _current_processes() -> int:

@@ -1,5 +1,7 @@
 """``unet-tp grade`` on submissions made from the student notebook: right answers, realistic
-mistakes, and everything a notebook can do to the grader."""
+mistakes, correct code written differently, and everything a notebook can do to the grader.
+
+Every notebook runs in the bubblewrap sandbox; the grades come from the grader's comparisons."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 
 from autograder import build
 from autograder.grade import GradingError, grade_all, identify, in_source_order
+from autograder.spec import load as load_spec
 
 SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
 STUDENT = nbformat.read(build.STUDENT_NOTEBOOK, 4)
@@ -44,6 +47,12 @@ def solved(**replace: tuple[str, str]):
                 old, new = replace[gid]
                 assert old in cell.source, (gid, old)
                 cell.source = cell.source.replace(old, new)
+    return nb
+
+
+def with_cell(nb, gid: str, source: str):
+    """The notebook with the cell ``gid`` replaced by ``source``."""
+    next(c for c in nb.cells if _gid(c) == gid).source = source
     return nb
 
 
@@ -108,25 +117,112 @@ checks.check_double_conv = lambda *a, **k: None
 """
 CHEAT_FAKE = """\
 get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)  # swallow every error
-import builtins
-_print = builtins.print
 for gid in ["test_double_conv", "test_down", "test_unet"]:
-    _print(f"[hidden tests] {gid}: passed 0123456789abcdef0123456789abcdef")
+    print(f"[hidden tests] {gid}: passed 0123456789abcdef0123456789abcdef")
 """
-CHEAT_TABLES = """\
-from unet_tp.instructor import hidden_tests
-ht = hidden_tests()
-for name in list(ht._TESTS):
-    try:
-        ht._TESTS[name] = lambda *a: None
-    except TypeError:
-        ht._TESTS = {n: (lambda *a: None) for n in ht._TESTS}
-        break
+# reach the dict behind a read-only table with gc and replace every entry (the published cheat
+# against in-kernel test tables), then swap the code of every check for a no-op
+CHEAT_GC = """\
+import gc, types
+for obj in gc.get_objects():
+    if isinstance(obj, types.MappingProxyType):
+        for inner in gc.get_referents(obj):
+            if isinstance(inner, dict) and any(str(k).startswith("test_") for k in inner):
+                for k in inner:
+                    inner[k] = lambda *a, **kw: None
+"""
+CHEAT_CODE = """\
+import unet_tp.checks as _c
+for _name in dir(_c):
+    if _name.startswith("check_"):
+        getattr(_c, _name).__code__ = (lambda *a, **k: None).__code__
+"""
+# look for the reference next to the installed package, and anywhere on the disk, and run it
+CHEAT_EXEC = """\
+import os, pathlib, sys, unet_tp
+found = []
+for root in [pathlib.Path(unet_tp.__file__).resolve().parents[1], *map(pathlib.Path, sys.path)]:
+    found += sorted(root.glob("solutions/*.py")) + sorted(root.glob("*/solutions/*.py"))
+for top, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if d not in {"proc", "sys", "dev"}]
+    found += [pathlib.Path(top) / f for f in files if f in {"unet.py", "losses.py", "hidden_tests.py"}]
+for path in found:
+    exec(path.read_text())
+print("found", found)
 """
 CHEAT_REFERENCE = """\
 from unet_tp.instructor import import_solutions
 DoubleConv = import_solutions().DoubleConv
 """
+NETWORK = """\
+import socket, urllib.request
+try:
+    urllib.request.urlopen("http://93.184.215.14/", timeout=3)
+except OSError as exc:
+    print("no network:", exc)
+"""
+WRITE_OUTSIDE = """\
+import os
+for target in ["/opt/grading/lib/unet_tp/checks.py", "/etc/passwd", "/usr/evil"]:
+    try:
+        with open(target, "a") as f:
+            f.write("x")
+    except OSError as exc:
+        print(target, exc)
+"""
+FORK_LOOP = """\
+import os, time
+children = []
+try:
+    for _ in range(2000):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(5)
+            os._exit(0)
+        children.append(pid)
+except OSError as exc:
+    print(f"fork refused after {len(children)} processes: {exc}")
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+# correct, written differently: one ReLU module applied twice (as torchvision's ResNet does),
+# attributes of its own, no nn.Sequential, the bias kept before the batch norm
+DOUBLE_CONV_ONE_RELU = """\
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        p = 1 if padding else 0
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=p)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=p)
+        self.bn1 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.bn2 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(x)))
+"""
+# a real mistake in (a) only: the second ReLU is missing
+DOUBLE_CONV_NO_SECOND_RELU = """\
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        p = 1 if padding else 0
+        layers = [nn.Conv2d(in_channels, out_channels, 3, padding=p, bias=not batch_norm)]
+        layers += [nn.BatchNorm2d(out_channels)] if batch_norm else []
+        layers += [nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(out_channels, out_channels, 3, padding=p, bias=not batch_norm)]
+        layers += [nn.BatchNorm2d(out_channels)] if batch_norm else []
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.block(x)
+"""
+TORCHVISION_UP = (
+    "skip = center_crop(skip, x.shape[-2], x.shape[-1])",
+    "from torchvision.transforms.functional import center_crop as tv_crop\n"
+    "            skip = tv_crop(skip, [x.shape[-2], x.shape[-1]])",
+)
 
 
 def cheat_write(out: Path) -> str:
@@ -147,13 +243,17 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
         # realistic mistakes, one block each
         "no_padding": (
             solved(double_conv=("pad = 1 if padding else 0", "pad = 0")),
-            {**FULL, "a": 0, "b": 0, "c": 1, "d": 0},  # the padded variants fail downstream
+            {**FULL, "a": 0},  # (b)-(d) are graded with the grader's DoubleConv
+        ),
+        "double_conv_no_second_relu": (
+            with_cell(solved(), "double_conv", DOUBLE_CONV_NO_SECOND_RELU),
+            {**FULL, "a": 0},
         ),
         "crop_off_by_one": (
             solved(
                 up=("top = (x.shape[-2] - height) // 2", "top = (x.shape[-2] - height) // 2 + 1")
             ),
-            {**FULL, "c": 1, "d": 2},
+            {**FULL, "c": 2},  # center_crop's point; Up is graded with the grader's crop
         ),
         "channels_not_halved": (
             solved(
@@ -164,8 +264,14 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
                     "        self.conv = DoubleConv(in_channels * 2, out_channels, padding, batch_norm)",
                 )
             ),
-            {**FULL, "c": 1, "d": 0},
+            {**FULL, "c": 1},
         ),
+        "concat_order": (
+            solved(up=("torch.cat([skip, x], dim=1)", "torch.cat([x, skip], dim=1)")),
+            {**FULL, "c": 1},
+        ),
+        "one_relu_module": (with_cell(solved(), "double_conv", DOUBLE_CONV_ONE_RELU), FULL),
+        "torchvision_up": (solved(up=TORCHVISION_UP), FULL),
         "softmax_missing": (
             solved(
                 cce_loss=(
@@ -222,8 +328,16 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
             insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_FAKE),
             dict.fromkeys(FULL, 0),
         ),
-        "cheat_tables": (
-            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_TABLES),
+        "cheat_gc": (
+            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_GC),
+            dict.fromkeys(FULL, 0),
+        ),
+        "cheat_code_swap": (
+            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_CODE),
+            dict.fromkeys(FULL, 0),
+        ),
+        "cheat_exec_reference": (
+            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_EXEC),
             dict.fromkeys(FULL, 0),
         ),
         "cheat_reference": (
@@ -232,7 +346,18 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
                 "double_conv",
                 CHEAT_REFERENCE,
             ),
-            {**FULL, "a": 0, "b": 0, "c": 1, "d": 0},
+            {**FULL, "a": 0},
+        ),
+        "network": (insert_after(solved(), "setup", NETWORK), FULL),
+        "write_outside": (insert_after(solved(), "setup", WRITE_OUTSIDE), FULL),
+        "fork_loop": (insert_after(solved(), "down", FORK_LOOP), FULL),
+        "drive": (
+            insert_after(
+                solved(),
+                "setup",
+                'DATA_SOURCE = "drive"\nfrom google.colab import drive\ndrive.mount("/content/drive")',
+            ),
+            FULL,
         ),
         "cheat_write": (insert_after(solved(), "setup", cheat_write(out)), FULL),
     }
@@ -260,10 +385,17 @@ def _blocks(row) -> dict[str, int]:
 
 
 CASES = [
-    "correct", "blank", "no_padding", "crop_off_by_one", "channels_not_halved",
-    "softmax_missing", "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test",
-    "reordered", "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch",
-    "cheat_fake_pass", "cheat_tables", "cheat_reference", "cheat_write", "not_json", "empty",
+    "correct", "blank", "no_padding", "double_conv_no_second_relu", "crop_off_by_one",
+    "channels_not_halved", "concat_order", "one_relu_module", "torchvision_up", "softmax_missing",
+    "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
+    "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
+    "cheat_gc", "cheat_code_swap", "cheat_exec_reference", "cheat_reference", "network",
+    "write_outside", "fork_loop", "drive", "cheat_write", "not_json", "empty",
+]  # fmt: skip
+CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
+HONEST = [
+    "correct", "no_padding", "double_conv_no_second_relu", "concat_order", "one_relu_module",
+    "torchvision_up", "colab", "drive", "reordered", "duplicated", "metadata_lost", "deleted_test",
 ]  # fmt: skip
 
 
@@ -274,6 +406,7 @@ class Graded:
     expected: dict[str, dict[str, int]]
     notes: dict[str, str]
     lines: list[str]
+    results: dict[str, dict]
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +419,8 @@ def graded(tmp_path_factory) -> Graded:
     lines: list[str] = []
     results = grade_all(subs, out, jobs=2, cell_timeout=30, progress=lines.append)
     notes = {r.student_id: " ".join(r.notes) for r in results}
-    return Graded(subs, out, expected, notes, lines)
+    as_json = {r.student_id: r.as_json() for r in results}
+    return Graded(subs, out, expected, notes, lines, as_json)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -297,28 +431,47 @@ def test_each_submission_gets_exactly_the_points_it_earned(graded, case):
 
 
 def test_the_notes_say_what_went_wrong(graded):
-    notes = graded.notes
+    notes, results = graded.notes, graded.results
     assert "CellTimeoutError" in notes["hangs"]
     assert "ValueError: my own bug" in notes["raises"]
     assert "MemoryError" in notes["raises"]  # the address-space cap, not a machine out of memory
     assert "DeadKernelError" in notes["kernel_dies"]
-    assert "a copy of cell double_conv was run" in notes["duplicated"]
+    assert "a copy of the TP's cell double_conv was run as your own cell" in notes["duplicated"]
     assert "restored by content" in notes["metadata_lost"]
-    assert "ModuleNotFoundError: No module named 'google'" in notes["colab"]
+    assert "google.colab exists only in Colab" in notes["colab"]
     assert "invalid JSON" in notes["not_json"] and "empty" in notes["empty"]
-    assert "replaced torch.allclose" in notes["cheat_patch"]
-    assert "reference solutions are not available" in notes["cheat_reference"]
-    for cheat in ["cheat_patch", "cheat_fake_pass", "cheat_tables", "cheat_reference"]:
-        assert "REVIEW" in notes[cheat], cheat
-    for honest in ["correct", "no_padding", "colab", "reordered", "duplicated"]:
-        assert "REVIEW" not in notes[honest], (honest, notes[honest])
-    assert _rows(graded.out)["cheat_patch"]["review"] == "yes"
-    assert _rows(graded.out)["correct"]["review"] == ""
+    assert "your cell after (b)" in notes["raises"]
+    # one mistake, one block, one message that says what differs
+    a = results["double_conv_no_second_relu"]["blocks"]["a"]
+    assert a["at_fault"] == "a" and "differs from the reference" in a["message"]
+    assert "built on (a)" in results["double_conv_no_second_relu"]["blocks"]["b"]["warning"]
+    assert "center_crop of a" in results["crop_off_by_one"]["blocks"]["c"]["message"]
+    assert "F.cross_entropy" not in results["softmax_missing"]["blocks"]["e"]["message"]
+
+
+def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded):
+    rows = _rows(graded.out)
+    for cheat in [
+        *CHEATS,
+        "cheat_reference",
+        "network",
+        "write_outside",
+        "fork_loop",
+        "cheat_write",
+    ]:
+        assert rows[cheat]["review"] == "yes", (cheat, rows[cheat]["notes"][:500])
+    for honest in HONEST:
+        assert rows[honest]["review"] == "", (honest, rows[honest]["notes"][:500])
+    review = {sid: " ".join(r["review"]) for sid, r in graded.results.items()}
+    assert "reaches into the interpreter" in review["cheat_gc"]
+    assert "rewrites code objects" in review["cheat_code_swap"]
+    assert "tried to use the network" in review["network"]
+    assert "outside its home" in review["write_outside"]
+    assert "started many processes" in review["fork_loop"]
 
 
 def test_writing_into_the_output_folder_is_undone(graded):
     assert not (graded.out / "evil.txt").exists()
-    assert any("removed evil.txt" in line for line in graded.lines)
     assert _rows(graded.out)["cheat_write"]["total"] == "20"
     assert "mallory" not in _rows(graded.out)
 
@@ -328,12 +481,8 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     for s in graded.expected:
         assert (out / "feedback" / f"{s}.html").exists()
     html = (out / "feedback" / "correct.html").read_text()
-    assert "Total: 20 / 20" in html and "[hidden tests] test_unet: passed" in html
-    assert (
-        "[grading] not run: !pip install -q nibabel"
-        in (out / "feedback" / "colab.html").read_text()
-    )
-    assert len((out / "feedback" / "huge_output.html").read_text()) < 3_000_000
+    assert "20 / 20" in html
+    assert (out / "report.html").exists() and (out / "results.json").exists()
     db = sqlite3.connect(out / "gradebook.db")
     scores = dict(
         db.execute(
@@ -353,10 +502,12 @@ def test_a_rerun_grades_only_what_changed(graded):  # last: it changes a submiss
     assert f"{n} submissions: 0 to grade, {n} unchanged" in lines[0]
     nbformat.write(copy.deepcopy(STUDENT), graded.subs / "correct" / "Copy of TP_sujet.ipynb")
     lines.clear()
-    grade_all(graded.subs, graded.out, jobs=1, progress=lines.append)
+    results = grade_all(graded.subs, graded.out, jobs=1, progress=lines.append)
     assert "1 to grade" in lines[0]
     rows = _rows(graded.out)
-    assert rows["correct"]["total"] == "0" and rows["crop_off_by_one"]["total"] == "16"
+    assert rows["correct"]["total"] == "0" and rows["crop_off_by_one"]["total"] == "19"
+    why = {r.student_id: r.regraded for r in results}
+    assert why["correct"] == "the file changed" and why["blank"] is None
 
 
 def test_student_ids_from_what_really_arrives():
@@ -408,7 +559,7 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
 def test_cells_are_put_back_in_the_tp_order():
     nb = _reordered(solved())
     nb = insert_after(nb, "up", "x = 1  # my cell")
-    fixed = in_source_order(copy.deepcopy(nb), SOURCE)
+    fixed = in_source_order(copy.deepcopy(nb), STUDENT)
     order = [_gid(c) for c in fixed.cells if _gid(c)]
     assert order == [_gid(c) for c in STUDENT.cells if _gid(c)]
     i = [c.source for c in fixed.cells].index("x = 1  # my cell")
@@ -428,16 +579,19 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
     to run it on PostgreSQL too."""
     from nbgrader.api import Gradebook
 
-    from autograder.grade import Result, _write_gradebook, test_cells
+    from autograder.grade import Result, _write_gradebook
 
     if db_url == "sqlite-elsewhere":
         db_url = f"sqlite:///{tmp_path / 'shared' / 'course.db'}"
         (tmp_path / "shared").mkdir()
-    tests = test_cells(SOURCE)
+    spec = load_spec()
 
     def result(sid: str, name: str, points: float) -> Result:
-        pts = {gid: (t["points"] if points else 0.0) for gid, t in tests.items()}
-        return Result(sid, name, f"{sid}.ipynb", "0" * 64, pts, 20.0, [], 1.0)
+        tests = {gid: (t.points if points else 0.0) for gid, (_, t) in spec.tests.items()}
+        blocks = {
+            b.id: {"points": b.points if points else 0.0, "max": b.points} for b in spec.blocks
+        }
+        return Result(sid, name, f"{sid}.ipynb", "0" * 64, blocks, tests, 20.0)
 
     _write_gradebook(db_url, [result("4242", "Dupont Marie", 1), result("77", "Paul", 0)], tmp_path)
     _write_gradebook(db_url, [result("77", "Paul", 1)], tmp_path / "again")  # Paul regraded
@@ -447,3 +601,43 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
         for sid in ["4242", "77"]:
             assert gb.find_submission(build.ASSIGNMENT, sid).score == 20
         assert len(gb.find_assignment(build.ASSIGNMENT).submissions) == 2
+
+
+def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
+    """Changing the reference or the metrics regrades unchanged submissions."""
+    import shutil
+
+    from autograder import grade
+
+    root = tmp_path / "repo"
+    for folder in ["solutions", "autograder", "unet_tp", "notebooks"]:
+        shutil.copytree(
+            build.REPO_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    monkeypatch.setattr(build, "REPO_ROOT", root)
+    monkeypatch.setattr(build, "STUDENT_NOTEBOOK", root / "notebooks" / "TP_sujet.ipynb")
+    seen = {grade.grading_inputs_hash("bwrap")}
+    for changed in ["solutions/unet.py", "unet_tp/metrics.py", "autograder/assignment.toml"]:
+        with open(root / changed, "a") as f:
+            f.write("\n# changed\n")
+        seen.add(grade.grading_inputs_hash("bwrap"))
+    seen.add(grade.grading_inputs_hash("none"))
+    assert len(seen) == 5
+
+
+def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
+    import autograder.sandbox as sandbox
+
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    nbformat.write(solved(), subs / "TP_sujet.ipynb")
+    with monkeypatch.context() as m:
+        m.setattr(sandbox, "bwrap_binary", lambda: None)
+        with pytest.raises(sandbox.SandboxUnavailable, match="--sandbox none"):
+            grade_all(subs.parent, tmp_path / "out", progress=lambda _: None)
+    lines: list[str] = []
+    (result,) = grade_all(subs.parent, tmp_path / "out", sandbox="none", progress=lines.append)
+    assert result.total == 20
+    assert any("without a sandbox" in r for r in result.review)
+    assert any("NONE" in line for line in lines)
+    assert _rows(tmp_path / "out")["alice"]["review"] == "yes"

@@ -394,7 +394,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         sandbox=args.sandbox,
     )
     print(grading.summary_table(results))
-    print(f"grades: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}/")
+    out = Path(args.out)
+    print(
+        f"grades: {out / 'grades.csv'}; feedback: {out / 'feedback'}/; class report: {out / 'report.html'}"
+    )
     return 0
 
 

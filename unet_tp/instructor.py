@@ -46,8 +46,3 @@ def import_autograder(module: str) -> ModuleType:
     if root not in sys.path:
         sys.path.insert(0, root)
     return importlib.import_module(f"autograder.{module}")
-
-
-def hidden_tests() -> ModuleType:
-    """The hidden grading tests (``autograder/hidden_tests.py``), as the test cells call them."""
-    return import_autograder("hidden_tests")

@@ -1,0 +1,109 @@
+"""The grading sandbox: what a notebook's kernel can see and do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox import Sandbox, SandboxUnavailable, check_available
+
+REPO = Path(__file__).resolve().parents[1]
+
+LOOK_AROUND = r"""
+import json, os, socket, sys
+seen = {"uid": os.getuid(), "sys_path": sys.path, "env": dict(os.environ), "names": [], "proc": ""}
+for top, dirs, files in os.walk("/"):
+    if top.startswith(("/proc", "/sys", "/dev")) or "site-packages" in top or "/grading/site" in top:
+        dirs[:] = []
+        continue
+    seen["names"] += [os.path.join(top, n) for n in dirs + files]
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        for part in ("environ", "cmdline"):
+            try:
+                seen["proc"] += open(f"/proc/{pid}/{part}", "rb").read().decode(errors="replace")
+            except OSError:
+                pass
+seen["exists"] = {p: os.path.exists(p) for p in json.load(open("paths.json"))}
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    seen["network"] = "connected"
+except OSError as exc:
+    seen["network"] = str(exc)
+try:
+    open("/usr/lib/evil", "w")
+    seen["write"] = "written"
+except OSError as exc:
+    seen["write"] = str(exc)
+seen["pids"] = len([p for p in os.listdir("/proc") if p.isdigit()])
+print(json.dumps(seen))
+"""
+
+
+def _box(tmp_path: Path) -> Sandbox:
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    runtime.mkdir()
+    (home / "TP_sujet.ipynb").write_text("{}")
+    return Sandbox(home, runtime)
+
+
+def test_a_kernel_sees_nothing_of_the_instructor_side(tmp_path):
+    out = tmp_path / "OUT"
+    out.mkdir()
+    (out / "grades.csv").write_text("student_id,total\n")
+    box = _box(tmp_path)
+    secret = [str(REPO / "solutions"), str(REPO / "autograder"), str(out), str(Path.home())]
+    (box.home / "paths.json").write_text(json.dumps(secret))  # not on the command line
+    proc = subprocess.run(
+        box.wrap([box.python(), "-c", LOOK_AROUND]), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["uid"] == 1000
+    assert not any(seen["exists"].values()), seen["exists"]
+    basenames = {Path(n).name for n in seen["names"]}
+    for forbidden in (
+        "hidden_tests.py",
+        "assignment.toml",
+        "gradebook.db",
+        "grades.csv",
+        "probes.py",
+    ):
+        assert forbidden not in basenames, forbidden
+    for name in seen["names"]:
+        assert not name.endswith(("solutions/unet.py", "solutions/losses.py")), name
+    visible = json.dumps(seen["env"]) + " ".join(seen["sys_path"]) + seen["proc"]
+    assert str(REPO) not in visible, visible[visible.find(str(REPO)) - 300 :][:600]
+    assert "/home/student/TP_sujet.ipynb" in seen["names"]  # its own notebook
+    assert "unreachable" in seen["network"] or "Network" in seen["network"], seen["network"]
+    assert "Read-only" in seen["write"], seen["write"]
+    assert seen["pids"] <= 3  # its own PID namespace: bwrap's init and this process
+
+
+def test_processes_are_limited(tmp_path):
+    box = _box(tmp_path)
+    box.limits.max_processes = 40
+    box.open_cgroups()
+    try:
+        if "not limited" in box.process_limit:
+            pytest.skip(box.process_limit)
+        code = (
+            "import os, time\nn = 0\ntry:\n    for _ in range(500):\n        if os.fork() == 0:\n"
+            "            time.sleep(3); os._exit(0)\n        n += 1\nexcept OSError:\n    pass\nprint(n)"
+        )
+        proc = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
+        assert int(proc.stdout.split()[-1]) < 40, proc.stdout
+    finally:
+        box.close_cgroups()
+
+
+def test_a_sandbox_that_cannot_start_says_what_to_do(tmp_path, monkeypatch):
+    import autograder.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_binary", lambda: None)
+    with pytest.raises(SandboxUnavailable, match="--sandbox none"):
+        check_available(tmp_path)
