@@ -279,7 +279,8 @@ def prepare_cache(
         cache_dir: cache folder; created if needed. A non-empty folder that is not a unet-tp cache
             is refused unless ``force``.
         settings: cache settings (defaults: :class:`CacheSettings`).
-        skip_bad: skip a case that cannot be read (and say why) instead of stopping.
+        skip_bad: skip a case that cannot be read (and say why) instead of stopping. Cases
+            without a seg file (prediction only) are always left out, and named in the report.
         force: rebuild every case, and allow writing into a folder that is not a cache.
         progress: wraps the list of cases for a progress bar (e.g. ``tqdm``).
         strict: suspicious data (constant modality, non-zero background, lost header) is an
@@ -349,12 +350,12 @@ def prepare_cache(
             report.warnings += old.get("warnings", [])
             continue
         case_warnings: list[str] = []
+        if not case.has_seg:  # not training data; always left out, and said so
+            why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
+            new_meta["skipped"][case.case_id] = why
+            report.skipped[case.case_id] = why
+            continue
         try:
-            if not case.has_seg:
-                raise DataError(
-                    f"case {case.case_id}: no seg file (prediction only: segment it with "
-                    "`unet-tp predict --data DIR`)"
-                )
             images, labels, z = case_slices(case, settings, strict, case_warnings)
         except DataError as exc:
             if not skip_bad:
