@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -294,10 +295,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if existing and not args.force:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise FileExistsError(f"{existing[0]}{more} exists; pass --force to replace")
-    for _, target in targets:  # a path that cannot be written fails now, not after inference
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not os.access(target.parent, os.W_OK):
-            raise PermissionError(13, "Permission denied", str(target.parent))
+    for folder in {t.parent for _, t in targets}:  # fail now on a path that cannot be written,
+        folder.mkdir(parents=True, exist_ok=True)  # not after inference (the OS says why)
+        with tempfile.TemporaryFile(dir=folder, prefix=".unet_tp-write-test-"):
+            pass
     model, _, config, device = _load_model(args.checkpoint, args.device)
     bar = tqdm(targets, desc="segmenting", unit="case", disable=None if len(targets) > 1 else True)
     for case, target in bar:
