@@ -213,3 +213,15 @@ def test_all_zero_case_and_lost_header_on_the_brats_grid(tmp_path):
     )
     with pytest.raises(DataError, match=r"BraTS19_L_1_t1\.nii has an identity affine .*--strict"):
         load_case(case, strict=True)
+
+
+def test_skip_bad_that_leaves_nothing_keeps_the_reasons(tmp_path, capsys):
+    for i in range(2):
+        case_dir = write_case(tmp_path / "d", f"BraTS19_Bad_{i}", index=i)
+        (case_dir / f"BraTS19_Bad_{i}_t1ce.nii.gz").write_bytes(b"truncated")
+    rc = main(
+        ["data", "prepare", str(tmp_path / "d"), "--cache", str(tmp_path / "c"), "--skip-bad"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "no usable case, all 2 were skipped" in err
+    assert "case BraTS19_Bad_0: cannot read" in err and "case BraTS19_Bad_1: cannot read" in err

@@ -189,8 +189,8 @@ def _take_cache_geometry(config, cache_settings: dict, args: argparse.Namespace,
         if getattr(config, k) != cache_settings[k]
     ]
     if differs and say:
-        what = f"preset {args.preset}" if args.preset else "the defaults"
-        print(f"note: training on the cache's slice geometry, not {what}'s: {', '.join(differs)}")
+        what = f"preset {args.preset}'s" if args.preset else "the default one"
+        print(f"note: training on the cache's slice geometry, not {what}: {', '.join(differs)}")
     for k in _GEOMETRY:
         setattr(config, k, cache_settings[k])
 
