@@ -128,6 +128,15 @@ def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
     assert "extracting" in capsys.readouterr().out
     again = session.get_data("drive", str(drive / "MICCAI_BraTS_2019_Data_Training.zip"))
     assert again.data_dir == data.data_dir and "extracting" not in capsys.readouterr().out
+    # the same from the command line: the folder holding the zip, and a mistyped folder
+    out = tmp_path / "cli"
+    assert main(["data", "download", "--url", str(drive), "--out", str(out)]) == 0
+    assert (
+        "2 cases ready in " + str(out / "MICCAI_BraTS_2019_Data_Training")
+        in capsys.readouterr().out
+    )
+    assert main(["data", "download", "--url", str(drive.parent / "bratz"), "--out", str(out)]) == 2
+    assert f"did you mean {drive}?" in capsys.readouterr().err
 
 
 def _tiny_set(root: Path, n: int = 4, seg: bool = True) -> Path:

@@ -339,6 +339,8 @@ def fetch_dataset(
     """
     out = Path(out).expanduser()
     local = Path(url).expanduser() if "://" not in url else None
+    if local is not None and not local.exists():
+        use_archive_or_folder(local, out)  # raises, naming what the parent folder holds
     if local is not None and local.is_dir():
         task = _msd_task(local)
         if layout == "msd" or (task is not None and not scan_cases(local).cases):
@@ -348,10 +350,10 @@ def fetch_dataset(
                     "a folder of BraTS cases needs no conversion: use it as it is"
                 )
             return convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
-        return local  # a folder of cases (e.g. on Drive): used in place, nothing copied
+        # a folder of cases (e.g. on Drive) is used in place, nothing copied; a folder holding
+        # only a BraTS archive (uploaded to Drive) has it extracted below ``out``
+        return use_archive_or_folder(local, out, progress=progress)
     if local is not None:
-        if not local.exists():
-            raise DataError(f"{local}: no such file or folder")
         verify_checksum(local, sha256, md5)
         archive = local
     else:
