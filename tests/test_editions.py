@@ -57,14 +57,15 @@ def test_brats2020_case_355_seg_quirk_is_read_and_named(tmp_path, capsys):
 def test_info_names_the_edition_and_unrecognised_files(tmp_path, capsys):
     write_case(tmp_path / "d", "BraTS-GLI-00000-000", "brats2023")
     write_case(tmp_path / "d", "BraTS-GLI-00002-000", "brats2023")
+    (tmp_path / "d" / "notes").mkdir()
+    (tmp_path / "d" / "notes" / "brain-seg.nii.gz").write_bytes(b"")  # 2023 kind, not a 2023 id
     stray = tmp_path / "d" / "notes" / "atlas_brain.nii.gz"
-    stray.parent.mkdir()
     shutil.copy(next((tmp_path / "d" / "BraTS-GLI-00000-000").iterdir()), stray)
-    assert scan_cases(tmp_path / "d").unrecognised == [stray]
+    assert scan_cases(tmp_path / "d").unrecognised == [stray, stray.with_name("brain-seg.nii.gz")]
     assert main(["data", "info", str(tmp_path / "d")]) == 0
     out = capsys.readouterr().out
     assert "2 cases" in out and "edition: BraTS 2023: 2" in out
-    assert "1 NIfTI files not recognised" in out and str(stray) in out
+    assert "2 NIfTI files not recognised" in out and str(stray) in out
 
 
 def test_no_case_found_names_the_files_seen(tmp_path):

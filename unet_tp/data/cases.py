@@ -68,9 +68,11 @@ def _match_file(name: str) -> tuple[str, str, Edition] | None:
     """``(case id, kit kind, edition)`` of a BraTS file name, or None."""
     for pattern, editions, kinds in _NAMINGS:
         m = pattern.match(name)
-        if m is not None:
-            case_id = m["case"]
-            edition = next(e for e in editions if re.fullmatch(e.case_pattern, case_id))
+        if m is None:
+            continue
+        case_id = m["case"]
+        edition = next((e for e in editions if re.fullmatch(e.case_pattern, case_id)), None)
+        if edition is not None:  # 2023 names need a 2023 case id; 2019 names take any id
             return case_id, kinds[m["kind"].lower()], edition
     return None
 
