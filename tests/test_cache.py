@@ -99,11 +99,11 @@ def test_interrupted_run_is_never_trusted_and_resumes(brats_root, tmp_path, monk
     real = cache_mod.case_slices
     calls = []
 
-    def crash_on_third(case, settings):
+    def crash_on_third(case, settings, *args):
         calls.append(case.case_id)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(case, settings)
+        return real(case, settings, *args)
 
     monkeypatch.setattr(cache_mod, "case_slices", crash_on_third)
     with pytest.raises(KeyboardInterrupt):

@@ -1,7 +1,7 @@
 """The ``unet-tp`` command line.
 
 unet-tp data synth OUT --cases N --seed S     BraTS-format sample cases
-unet-tp data download --source msd --out DIR  fetch an archive (or use a local one / a folder)
+unet-tp data download --source kaggle --out DIR  fetch a dataset (or use a local archive / folder)
 unet-tp data prepare DATA --cache DIR         build the slice cache
 unet-tp data info DATA                        list the cases found
 """
@@ -49,6 +49,14 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
     available = sources()
     src = available[args.source]
+    if src.layout == "kaggle" and not args.url:
+        from unet_tp.data.download import fetch_kaggle
+
+        root = fetch_kaggle(args.out, src.url)
+        cases = find_cases(root)
+        print(f"{len(cases)} cases ready in {root} (linked from the kagglehub download)")
+        print(f"next: unet-tp data prepare {root} --cache {args.out}/cache")
+        return 0
     url = args.url or src.url
     if url is None:
         print(
@@ -62,7 +70,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
     root = fetch_dataset(
         url,
         args.out,
-        layout=src.layout if not args.layout else args.layout,
+        layout=args.layout or (src.layout if src.layout != "kaggle" else "brats"),
         sha256=sha256,
         md5=md5,
         keep_archive=args.keep_archive,
@@ -89,23 +97,50 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         skip_bad=args.skip_bad,
         force=args.force,
         progress=lambda cases: tqdm(cases, desc="preparing slices", unit="case", disable=None),
+        strict=args.strict,
     )
     print(report.summary())
     return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from unet_tp.data.cases import find_cases
+    from unet_tp.data.cases import find_cases, scan_cases
 
-    cases = find_cases(args.data)
+    scan = scan_cases(args.data)
+    cases = find_cases(args.data)  # raises, naming what was found, when there is no case
     grades: dict[str, int] = {}
+    no_seg = [c for c in cases if not c.has_seg]
     for case in cases:
         grades[case.grade or "?"] = grades.get(case.grade or "?", 0) + 1
-        missing = case.missing()
-        if missing or args.verbose:
-            note = f"  missing: {', '.join(missing)}" if missing else ""
+        missing = case.missing(with_seg=False)
+        notes = []
+        if missing:
+            notes.append(f"missing: {', '.join(missing)}")
+        if not case.has_seg:
+            notes.append("prediction only (no seg)")
+        notes += case.notes
+        if (notes and len(no_seg) < len(cases)) or missing or case.notes or args.verbose:
+            note = f"  {'; '.join(notes)}" if notes else ""
             print(f"{case.case_id:30s} {case.grade or '-':4s} {case.directory}{note}")
-    print(f"{len(cases)} cases ({', '.join(f'{k}: {v}' for k, v in sorted(grades.items()))})")
+    editions = ", ".join(f"{k}: {v}" for k, v in scan.editions().items())
+    print(
+        f"{len(cases)} cases ({', '.join(f'{k}: {v}' for k, v in sorted(grades.items()))}); "
+        f"edition: {editions}"
+    )
+    if no_seg:
+        which = "all" if len(no_seg) == len(cases) else f"{len(no_seg)} of {len(cases)}"
+        print(
+            f"{which} cases have no seg file: prediction only (`unet-tp predict --data "
+            f"{args.data} --checkpoint CKPT --out OUT_DIR`); training and evaluation leave them out"
+        )
+    if scan.unrecognised:
+        print(
+            f"{len(scan.unrecognised)} NIfTI files not recognised (their names follow no edition):"
+        )
+        for path in scan.unrecognised[: None if args.verbose else 10]:
+            print(f"  {path}")
+        if not args.verbose and len(scan.unrecognised) > 10:
+            print(f"  ... and {len(scan.unrecognised) - 10} more (-v lists all)")
     return 0
 
 
@@ -127,8 +162,10 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--source",
         default="brats2019",
-        choices=["brats2019", "msd"],
-        help="configured source (unet_tp/sources.py); default brats2019",
+        choices=["brats2019", "kaggle", "msd"],
+        help="configured source (unet_tp/sources.py): brats2019 (the instructor's archive), "
+        "kaggle (the Kaggle mirror of BraTS 2019, via kagglehub), msd (Decathlon Task01); "
+        "default brats2019",
     )
     p.add_argument(
         "--url", help="archive URL, local archive or folder (overrides the source's URL)"
@@ -159,6 +196,11 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force", action="store_true", help="rebuild everything / write into a non-cache folder"
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="suspicious data (constant modality, non-zero background, lost header) is an error",
+    )
     p.set_defaults(func=_cmd_prepare)
 
     p = dsub.add_parser("info", help="list the BraTS cases found in a folder")
@@ -184,8 +226,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, FileExistsError, FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (DataError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # read-only, permission, not a folder, disk full: one line, no traceback
+        from unet_tp.data.paths import os_error_message
+
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

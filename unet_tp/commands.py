@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -70,16 +71,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if (data / META).exists():
             cache_dir = data
             meta = load_cache_meta(cache_dir)
-            s = meta["settings"]
-            config.crop, config.image_size, config.tumour_free_fraction = (
-                s["crop"],
-                s["image_size"],
-                s["tumour_free_fraction"],
-            )
+            _take_cache_geometry(config, meta["settings"], args, rank == 0)
             source = meta.get("source")
+            slice_shape = next(iter(meta["cases"].values()))["shape"][-2:]
         else:
             settings = config.cache_settings()
             cache_dir = Path(args.cache) if args.cache else default_cache_dir(data, settings)
+            slice_shape = None
             if rank == 0:
                 from tqdm.auto import tqdm
 
@@ -89,6 +87,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     settings,
                     skip_bad=args.skip_bad,
                     progress=lambda c: tqdm(c, desc="preparing slices", unit="case", disable=None),
+                    strict=args.strict,
                 )
                 print(report.summary())
             if distributed:
@@ -128,9 +127,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             wrapped, train_set, val_set, config, out, resume=args.resume, state=state, device=device
         )
         if rank == 0:
+            if slice_shape is None:
+                meta_cases = load_cache_meta(cache_dir)["cases"]
+                slice_shape = next(iter(meta_cases.values()))["shape"][-2:]
             save_json(
                 out / "config.json",
-                {"train": asdict(config), "model": config.model_config()},
+                {
+                    "train": asdict(config),
+                    "model": config.model_config(),
+                    "slice_shape": list(slice_shape),
+                },
                 indent=1,
             )
             if val_ids and source is not None and not args.no_eval:
@@ -149,6 +155,44 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if distributed:
             torch.distributed.destroy_process_group()
     return 0
+
+
+_GEOMETRY = ("crop", "image_size", "tumour_free_fraction")
+
+
+def _take_cache_geometry(config, cache_settings: dict, args: argparse.Namespace, say: bool) -> None:
+    """Train on a prepared cache with its slice geometry, refusing flags that contradict it.
+
+    Args:
+        config: the training settings, updated in place with the cache's values.
+        cache_settings: the cache's settings (its metadata).
+        args: the command line (explicit flags are not None).
+        say: print the one notice when a preset's geometry differs from the cache's.
+
+    Raises:
+        ValueError: an explicit --crop / --image-size / --tumour-free-fraction that differs
+            from the cache's, naming both values.
+    """
+    clash = [
+        f"--{k.replace('_', '-')} {getattr(args, k)} (the cache has {cache_settings[k]})"
+        for k in _GEOMETRY
+        if getattr(args, k, None) is not None and getattr(args, k) != cache_settings[k]
+    ]
+    if clash:
+        raise ValueError(
+            f"{args.data} is a slice cache prepared with other settings: {', '.join(clash)}; "
+            "drop these flags, or train on the cases folder (a cache is built for the settings)"
+        )
+    differs = [
+        f"{k} {getattr(config, k)} -> {cache_settings[k]}"
+        for k in _GEOMETRY
+        if getattr(config, k) != cache_settings[k]
+    ]
+    if differs and say:
+        what = f"preset {args.preset}'s" if args.preset else "the default one"
+        print(f"note: training on the cache's slice geometry, not {what}: {', '.join(differs)}")
+    for k in _GEOMETRY:
+        setattr(config, k, cache_settings[k])
 
 
 def _load_model(path: str, device_name: str | None):
@@ -203,26 +247,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
+def _nifti_name(out: Path) -> bool:
+    return out.name.lower().endswith((".nii", ".nii.gz"))
+
+
+def _write_seg(seg, affine, out: Path) -> None:
+    """Write a segmentation atomically: a temporary file beside ``out``, removed on any failure."""
     import nibabel as nib
 
-    from unet_tp.data.cases import DataError, find_cases, load_case
-    from unet_tp.train import predict_volume
-
-    model, _, config, device = _load_model(args.checkpoint, args.device)
-    cases = find_cases(args.case)
-    if len(cases) != 1:
-        raise DataError(f"{args.case}: expected one case folder, found {len(cases)} cases")
-    vol = load_case(cases[0], with_seg=False)
-    seg = predict_volume(model, vol, config.cache_settings(), device)
-    seg = vol.to_source_orientation(seg).astype("uint8")
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{out} exists; pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    img = nib.Nifti1Image(seg, vol.affine)
-    img.set_qform(vol.affine, code=1)
-    img.set_sform(vol.affine, code=1)
+    img = nib.Nifti1Image(seg, affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
     # nibabel compresses by the file name, so the temporary file keeps the output's suffix
     tmp = out.parent / f".partial-{os.getpid()}-{out.name}"
     try:
@@ -230,10 +265,60 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
-    print(
-        f"{cases[0].case_id}: segmentation written to {out} (voxels: NCR/NET {counts[1]}, ED {counts[2]}, ET {counts[4]})"
-    )
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from unet_tp.data.cases import DataError, find_cases, load_case
+    from unet_tp.train import predict_volume
+
+    if (args.case is None) == (args.data is None):
+        raise ValueError("give either --case CASE_DIR (one case) or --data DIR (every case of DIR)")
+    out = Path(args.out)
+    if args.case is not None:
+        if not _nifti_name(out):
+            raise ValueError(
+                f"{out}: --out must name a NIfTI file ending in .nii.gz or .nii "
+                f"(e.g. {out.name}.nii.gz)"
+            )
+        cases = find_cases(args.case)
+        if len(cases) != 1:
+            raise DataError(f"{args.case}: expected one case folder, found {len(cases)} cases")
+        targets = [(cases[0], out)]
+    else:
+        if _nifti_name(out) or out.is_file():
+            raise ValueError(f"{out}: with --data, --out is a folder (OUT_DIR/<case>.nii.gz)")
+        cases = find_cases(args.data)
+        targets = [(c, out / f"{c.case_id}.nii.gz") for c in cases]
+    existing = [str(t) for _, t in targets if t.exists()]
+    if existing and not args.force:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise FileExistsError(f"{existing[0]}{more} exists; pass --force to replace")
+    for folder in {t.parent for _, t in targets}:  # fail now on a path that cannot be written,
+        folder.mkdir(parents=True, exist_ok=True)  # not after inference (the OS says why)
+        with tempfile.TemporaryFile(dir=folder, prefix=".unet_tp-write-test-"):
+            pass
+    model, _, config, device = _load_model(args.checkpoint, args.device)
+    bar = tqdm(targets, desc="segmenting", unit="case", disable=None if len(targets) > 1 else True)
+    for case, target in bar:
+        vol = load_case(case, with_seg=False, strict=args.strict)
+        for line in vol.warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        seg = predict_volume(model, vol, config.cache_settings(), device)
+        seg = vol.to_source_orientation(seg).astype("uint8")
+        _write_seg(seg, vol.affine, target)
+        counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
+        line = (
+            f"{case.case_id}: segmentation written to {target} "
+            f"(voxels: NCR/NET {counts[1]}, ED {counts[2]}, ET {counts[4]})"
+        )
+        if len(targets) > 1:
+            bar.write(line)
+        else:
+            print(line)
+    if len(targets) > 1:
+        print(f"{len(targets)} cases segmented into {out}")
     return 0
 
 
@@ -316,6 +401,11 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", help="slice cache folder (default under ~/.cache/unet_tp)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--skip-bad", action="store_true", help="leave out unreadable cases")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="suspicious data (constant modality, non-zero background, lost header) is an error",
+    )
     p.add_argument("--no-eval", action="store_true", help="skip the 3D evaluation at the end")
     p.set_defaults(func=_cmd_train)
 
@@ -340,12 +430,22 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device")
     p.set_defaults(func=_cmd_figures)
 
-    p = sub.add_parser("predict", help="segment one case and write a BraTS-label NIfTI")
-    p.add_argument("--case", required=True, help="case folder")
+    p = sub.add_parser(
+        "predict", help="segment one case, or every case of a folder, into BraTS-label NIfTI files"
+    )
+    p.add_argument("--case", help="one case folder (--out: a .nii.gz file)")
+    p.add_argument(
+        "--data", help="a folder of cases, seg or not (--out: a folder, OUT/<case>.nii.gz)"
+    )
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True, help="output .nii.gz")
+    p.add_argument("--out", required=True, help="output .nii.gz (--case) or folder (--data)")
     p.add_argument("--device")
-    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="suspicious data (constant modality, non-zero background, lost header) is an error",
+    )
     p.set_defaults(func=_cmd_predict)
 
 

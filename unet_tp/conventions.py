@@ -15,9 +15,20 @@ Orientation
     left (image columns, so the patient's left is on the image's right, as radiologists read an
     axial slice), axis 2 runs inferior -> superior (axial slice index). ``volume[:, :, z]`` can
     therefore be shown with ``imshow`` as is.
+
+Editions
+    Every BraTS edition the kit reads, with its file naming and label convention, is declared once
+    in :data:`EDITIONS`; a case's labels are mapped to the BraTS 2019 labels above when read.
+
+Sanity bounds
+    What makes a case suspicious (a warning naming the case and the file, an error with
+    ``--strict``): a constant modality, a brain mask outside :data:`BRAIN_FRACTION_RANGE` of the
+    volume (a non-zero background), an identity affine on the BraTS grid (a lost header).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,6 +60,138 @@ BRATS_AFFINE = np.array(
     [[-1.0, 0.0, 0.0, -0.0], [0.0, -1.0, 0.0, 239.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
 )
 """Voxel-to-world affine of the BraTS 2019 files (axes L, P, S in RAS+ world coordinates)."""
+
+
+@dataclass(frozen=True)
+class Edition:
+    """How one BraTS edition names its files and labels its segmentations.
+
+    Attributes:
+        key: short name (``brats2019``, ``brats2023``, ...).
+        title: what messages call it.
+        case_pattern: regular expression a case id of this edition matches.
+        separator: between the case id and the file kind (``_`` or ``-``).
+        file_kinds: the file kind of each kit modality and of ``"seg"``, e.g. ``t1ce -> t1c``.
+        labels: file label -> BraTS 2019 label (the kit's internal labels).
+        label_names: meaning of each file label, for messages.
+    """
+
+    key: str
+    title: str
+    case_pattern: str
+    separator: str
+    file_kinds: dict[str, str]
+    labels: dict[int, int]
+    label_names: dict[int, str]
+
+    def file_name(self, case_id: str, kind: str, suffix: str = ".nii.gz") -> str:
+        """Name of the ``kind`` file (a kit modality or ``"seg"``) of a case of this edition."""
+        return f"{case_id}{self.separator}{self.file_kinds[kind]}{suffix}"
+
+    def to_brats(self, seg: np.ndarray) -> np.ndarray:
+        """Map this edition's labels to BraTS 2019 labels {0, 1, 2, 4} (identity for 2019-2021)."""
+        if all(k == v for k, v in self.labels.items()):
+            return seg.astype(np.uint8)
+        lut = np.zeros(256, dtype=np.uint8)
+        for k, v in self.labels.items():
+            lut[k] = v
+        return lut[seg.astype(np.uint8)]
+
+    def describe_labels(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self.label_names.items() if k)
+
+
+_BRATS_2019_KINDS = {"t1": "t1", "t1ce": "t1ce", "t2": "t2", "flair": "flair", "seg": "seg"}
+_BRATS_2019_LABELS = {0: 0, 1: 1, 2: 2, 4: 4}
+_BRATS_2019_NAMES = {0: "background", 1: "NCR/NET", 2: "ED", 4: "ET"}
+
+EDITIONS: dict[str, Edition] = {
+    e.key: e
+    for e in (
+        Edition(
+            "brats2019",
+            "BraTS 2019",
+            r"BraTS19_.+",
+            "_",
+            _BRATS_2019_KINDS,
+            _BRATS_2019_LABELS,
+            _BRATS_2019_NAMES,
+        ),
+        # BraTS 2020: the 2019 naming and labels. Quirk: training case 355 ships its seg as
+        # W39_1998.09.19_Segm.nii (see SEG_FILE_QUIRK); it is read as that case's seg.
+        Edition(
+            "brats2020",
+            "BraTS 2020",
+            r"BraTS20_.+",
+            "_",
+            _BRATS_2019_KINDS,
+            _BRATS_2019_LABELS,
+            _BRATS_2019_NAMES,
+        ),
+        Edition(
+            "brats2021",
+            "BraTS 2021",
+            r"BraTS2021_\d+",
+            "_",
+            _BRATS_2019_KINDS,
+            _BRATS_2019_LABELS,
+            _BRATS_2019_NAMES,
+        ),
+        # BraTS 2023 (BraTS-GLI-00000-000-t1n.nii.gz): 1 NETC, 2 SNFH, 3 ET; ET becomes 4 here.
+        Edition(
+            "brats2023",
+            "BraTS 2023",
+            r"BraTS-[A-Z]+-\d+-\d+",
+            "-",
+            {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f", "seg": "seg"},
+            {0: 0, 1: 1, 2: 2, 3: 4},
+            {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"},
+        ),
+        # Any other case id with the 2019-2021 file names (e.g. renamed cases, MSD converted).
+        Edition(
+            "brats",
+            "BraTS 2019-2021 naming",
+            r".+",
+            "_",
+            _BRATS_2019_KINDS,
+            _BRATS_2019_LABELS,
+            _BRATS_2019_NAMES,
+        ),
+    )
+}
+"""Editions in the order they are tried; the last one takes any case id with 2019 file names."""
+
+MSD_CHANNELS: tuple[str, ...] = ("flair", "t1", "t1ce", "t2")
+"""Channel order of the 4D images of the Medical Segmentation Decathlon's Task01_BrainTumour."""
+
+MSD_EDITION = Edition(
+    "msd",
+    "MSD Task01_BrainTumour",
+    r"BRATS_\d+",
+    "_",
+    _BRATS_2019_KINDS,
+    {0: 0, 1: 2, 2: 1, 3: 4},
+    {0: "background", 1: "edema", 2: "non-enhancing tumour", 3: "enhancing tumour"},
+)
+"""MSD Task01 labels (1 edema, 2 non-enhancing, 3 enhancing) -> BraTS 2 / 1 / 4 at conversion."""
+
+LABEL_CONVENTIONS: tuple[Edition, ...] = (EDITIONS["brats2019"], EDITIONS["brats2023"], MSD_EDITION)
+"""The label conventions an unexpected label set is compared with, for advice."""
+
+SEG_FILE_QUIRK = r"(?i).*segm?\.nii(\.gz)?"
+"""A lone file of this name in a case folder without a seg is that case's seg (BraTS 2020's
+case 355: ``W39_1998.09.19_Segm.nii``); it is named when read."""
+
+BRAIN_FRACTION_RANGE: tuple[float, float] = (0.01, 0.6)
+"""Plausible share of the volume inside the brain mask (about 0.16 on BraTS; 1.0 means the
+background is not zero, so the mask is the whole volume)."""
+
+
+def matching_conventions(values: np.ndarray | list[int]) -> list[Edition]:
+    """The label conventions whose label set holds every value in ``values``."""
+    values = {int(v) for v in np.asarray(values).ravel()}
+    return [e for e in LABEL_CONVENTIONS if values <= set(e.labels)]
+
 
 _TO_TRAIN = np.full(256, 255, dtype=np.uint8)
 _TO_TRAIN[list(BRATS_LABELS)] = np.arange(len(BRATS_LABELS), dtype=np.uint8)

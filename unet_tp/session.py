@@ -22,7 +22,7 @@ from unet_tp.device import in_colab, under_autograder
 from unet_tp.fileio import unet_tp_home
 from unet_tp.train import TrainConfig, preset_config
 
-DATA_SOURCES = ("sample", "drive", "download")
+DATA_SOURCES = ("sample", "kaggle", "drive", "msd", "download")
 # under the autograder the notebook trains on this many sample cases: the grader only checks
 # that the pipeline runs, and makes them once per run (``unet-tp grade``)
 GRADING_SAMPLE_CASES = 4
@@ -74,15 +74,22 @@ def get_data(
 
     Args:
         source: ``"sample"`` (built-in synthetic BraTS-format cases, generated offline),
-            ``"drive"`` (a folder of your Google Drive, mounted here), or ``"download"`` (the
-            archive configured in :mod:`unet_tp.sources`, or ``url``). The autograder always
-            uses :data:`GRADING_SAMPLE_CASES` sample cases.
-        drive_folder: the Drive folder holding ``BraTS19_*`` case folders (for ``"drive"``).
+            ``"kaggle"`` (the Kaggle mirror of BraTS 2019 through kagglehub: public, no
+            credentials, about 30 GB), ``"drive"`` (a folder of your Google Drive, mounted here,
+            holding cases or a BraTS zip, which is extracted to the local disk), ``"msd"`` (the
+            Decathlon's Task01_BrainTumour from its public URL, converted to the BraTS layout), or
+            ``"download"`` (the archive configured in :mod:`unet_tp.sources`, or ``url``). The
+            autograder always uses :data:`GRADING_SAMPLE_CASES` sample cases.
+        drive_folder: the Drive folder holding the case folders or a BraTS zip (for ``"drive"``).
         sample_count: how many sample cases.
         url: archive or folder for ``"download"`` (default: the configured BraTS 2019 source).
 
     Returns:
         The data folder and its number of cases.
+
+    Raises:
+        DataError: a missing Drive folder (naming what its parent holds and the closest name), or
+            a folder without BraTS cases.
     """
     if source not in DATA_SOURCES:
         raise ValueError(f"DATA_SOURCE must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
@@ -92,26 +99,36 @@ def get_data(
         from unet_tp.data.synth import sample_cases
 
         data_dir = sample_cases(cases=sample_count)
+    elif source == "kaggle":
+        from unet_tp.data.download import fetch_kaggle
+        from unet_tp.sources import sources
+
+        data_dir = fetch_kaggle(unet_tp_home() / "kaggle", sources()["kaggle"].url)
     elif source == "drive":
+        from unet_tp.data.download import use_archive_or_folder
+
         if not drive_folder:
             raise ValueError("set DRIVE_FOLDER to the Drive folder holding your BraTS cases")
         if in_colab() and not Path("/content/drive/MyDrive").exists():
             from google.colab import drive  # type: ignore[import-not-found]
 
             drive.mount("/content/drive")
-        data_dir = Path(drive_folder)
+        data_dir = use_archive_or_folder(drive_folder, unet_tp_home() / "drive")
     else:
         from unet_tp.data.download import fetch_dataset
         from unet_tp.sources import sources
 
-        src = sources()["brats2019"]
+        src = sources()["msd" if source == "msd" else "brats2019"]
         url = url or src.url
         if url is None:
             raise ValueError(
                 "no BraTS 2019 URL is configured: ask your instructor for it, then set "
-                "os.environ['UNET_TP_BRATS_URL'] (or use DATA_SOURCE = 'drive' or 'sample')"
+                "os.environ['UNET_TP_BRATS_URL'] (or use DATA_SOURCE = 'kaggle', 'drive' or "
+                "'sample')"
             )
-        data_dir = fetch_dataset(url, unet_tp_home() / "brats2019", sha256=src.sha256)
+        data_dir = fetch_dataset(
+            url, unet_tp_home() / src.name, layout=src.layout, sha256=src.sha256, md5=src.md5
+        )
     cases = find_cases(data_dir)
     return NotebookData(Path(data_dir), source, len(cases))
 

@@ -21,7 +21,8 @@ class Source:
         url: archive address (http(s), file:// or a local path); ``None`` when not configured.
         sha256: expected SHA-256 hex digest, or ``None``.
         md5: expected MD5 hex digest, for sources that publish only that.
-        layout: ``"brats"`` (BraTS 2019 files) or ``"msd"`` (Decathlon Task01, converted).
+        layout: ``"brats"`` (BraTS files), ``"msd"`` (Decathlon Task01, converted) or
+            ``"kaggle"`` (``url`` is a Kaggle dataset handle fetched with kagglehub).
         description: one line for ``--help`` and messages.
     """
 
@@ -43,6 +44,10 @@ STUDENT_PACKAGE = f"unet-tp @ git+{REPOSITORY_URL}.git"
 BRATS2019_URL: str | None = None
 BRATS2019_SHA256: str | None = None
 
+KAGGLE_BRATS2019 = "aryashah2k/brain-tumor-segmentation-brats-2019"
+"""The Kaggle mirror of the BraTS 2019 training set (uncompressed .nii, HGG/LGG, two csv files);
+public: ``kagglehub.dataset_download`` fetches it without credentials."""
+
 MSD_TASK01_URL = "https://msd-for-monai.s3-us-west-2.amazonaws.com/Task01_BrainTumour.tar"
 MSD_TASK01_MD5 = "240a19d752f0d9e9101544901065d872"  # the value MONAI's DecathlonDataset checks
 
@@ -56,6 +61,13 @@ def sources() -> dict[str, Source]:
             sha256=os.environ.get("UNET_TP_BRATS_SHA256", BRATS2019_SHA256),
             layout="brats",
             description="the instructor's copy of the BraTS 2019 training set (zip or tar)",
+        ),
+        "kaggle": Source(
+            "kaggle",
+            KAGGLE_BRATS2019,
+            layout="kaggle",
+            description="the Kaggle mirror of the BraTS 2019 training set (335 cases, .nii; "
+            "kagglehub, no credentials)",
         ),
         "msd": Source(
             "msd",

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from unet_tp.data.cases import Case, CaseVolumes, DataError, find_cases, load_case
+from unet_tp.data.cases import (
+    Case,
+    CaseVolumes,
+    DataError,
+    Scan,
+    find_cases,
+    load_case,
+    scan_cases,
+)
 from unet_tp.data.normalize import brain_mask, zscore
 from unet_tp.data.split import split_cases
 
@@ -10,9 +18,11 @@ __all__ = [
     "Case",
     "CaseVolumes",
     "DataError",
+    "Scan",
     "brain_mask",
     "find_cases",
     "load_case",
+    "scan_cases",
     "split_cases",
     "zscore",
 ]

@@ -83,8 +83,10 @@ class PrepareReport:
     built: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     n_slices: int = 0
     seconds: float = 0.0
+    wrote: bool = True
 
     def summary(self) -> str:
         text = (
@@ -92,6 +94,10 @@ class PrepareReport:
             f"{self.n_slices} slices ({len(self.built)} prepared, {len(self.reused)} reused) "
             f"in {self.seconds:.1f} s"
         )
+        if not self.wrote:
+            text += " (complete and unchanged: nothing written)"
+        for line in self.warnings:
+            text += f"\n  warning: {line}"
         for case_id, why in self.skipped.items():
             text += f"\n  skipped {case_id}: {why}"
         return text
@@ -187,14 +193,24 @@ def select_slices(
     return np.sort(np.concatenate([tumour, chosen]).astype(int))
 
 
-def case_slices(case: Case, settings: CacheSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def case_slices(
+    case: Case, settings: CacheSettings, strict: bool = False, warnings: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read, normalise and slice one case.
+
+    Args:
+        case: the case.
+        settings: cache settings.
+        strict: suspicious data is an error (see :func:`unet_tp.data.load_case`).
+        warnings: suspicious data found is appended here.
 
     Returns:
         ``(images, labels, z)``: float16 ``(n, 4, H, W)``, uint8 ``(n, H, W)`` classes, and the
         axial index of each slice in the working orientation.
     """
-    vol = load_case(case, with_seg=True)
+    vol = load_case(case, with_seg=True, strict=strict)
+    if warnings is not None:
+        warnings.extend(vol.warnings)
     mask = brain_mask(vol.image)
     image = zscore(vol.image, mask)
     classes = to_train_labels(vol.seg)
@@ -226,6 +242,27 @@ def _case_files_ok(cache_dir: Path, entry: dict) -> bool:
     return True
 
 
+def _unchanged(
+    cache_dir: Path, meta: dict | None, settings: CacheSettings, cases: list[Case]
+) -> bool:
+    """A complete cache of these settings whose cases all match their unchanged sources."""
+    if meta is None or not meta.get("complete") or meta.get("settings") != settings.to_json():
+        return False
+    entries, skipped = meta.get("cases", {}), meta.get("skipped", {})
+    if set(entries) | set(skipped) != {c.case_id for c in cases}:
+        return False
+    for case in cases:
+        entry = entries.get(case.case_id)
+        if entry is None:
+            continue  # skipped last time, and still there: the same run would skip it again
+        try:
+            if entry["source"] != _source_signature(case) or not _case_files_ok(cache_dir, entry):
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def prepare_cache(
     data: str | os.PathLike[str],
     cache_dir: str | os.PathLike[str],
@@ -233,6 +270,7 @@ def prepare_cache(
     skip_bad: bool = False,
     force: bool = False,
     progress: Callable[[Sequence], object] | None = None,
+    strict: bool = False,
 ) -> PrepareReport:
     """Build or update the slice cache of every case under ``data``.
 
@@ -241,12 +279,16 @@ def prepare_cache(
         cache_dir: cache folder; created if needed. A non-empty folder that is not a unet-tp cache
             is refused unless ``force``.
         settings: cache settings (defaults: :class:`CacheSettings`).
-        skip_bad: skip a case that cannot be read (and say why) instead of stopping.
+        skip_bad: skip a case that cannot be read (and say why) instead of stopping. Cases
+            without a seg file (prediction only) are always left out, and named in the report.
         force: rebuild every case, and allow writing into a folder that is not a cache.
         progress: wraps the list of cases for a progress bar (e.g. ``tqdm``).
+        strict: suspicious data (constant modality, non-zero background, lost header) is an
+            error instead of a warning.
 
     Returns:
-        A report of what was built, reused and skipped.
+        A report of what was built, reused and skipped. A complete cache of the same settings
+        whose sources are unchanged is used as it is: nothing is written (a read-only cache works).
 
     Raises:
         DataError: a bad case (without ``skip_bad``), naming the case and the file; the cases
@@ -256,7 +298,23 @@ def prepare_cache(
     settings = settings or CacheSettings()
     cache_dir = Path(cache_dir).expanduser()
     cases = find_cases(data)
+    if not any(c.has_seg for c in cases):
+        raise DataError(
+            f"{data}: none of its {len(cases)} cases has a seg file: a prediction-only set (e.g. "
+            "a BraTS validation set); segment it with `unet-tp predict --data DIR --checkpoint "
+            "CKPT --out OUT_DIR`"
+        )
     meta = _read_meta(cache_dir)
+    if not force and _unchanged(cache_dir, meta, settings, cases):
+        report = PrepareReport(cache_dir, wrote=False)
+        report.reused = sorted(meta["cases"])
+        report.skipped = dict(meta.get("skipped", {}))
+        report.warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
+        if strict and report.warnings:
+            raise DataError(f"{report.warnings[0]} (an error with --strict)")
+        report.n_slices = sum(e["shape"][0] for e in meta["cases"].values())
+        report.seconds = time.perf_counter() - start
+        return report
     if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
         raise FileExistsError(
             f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
@@ -284,11 +342,21 @@ def prepare_cache(
         except OSError as exc:
             signature = {"error": str(exc)}
         if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
+            if strict and old.get("warnings"):
+                save_json(cache_dir / META, new_meta)
+                raise DataError(f"{old['warnings'][0]} (an error with --strict)")
             new_meta["cases"][case.case_id] = old
             report.reused.append(case.case_id)
+            report.warnings += old.get("warnings", [])
+            continue
+        case_warnings: list[str] = []
+        if not case.has_seg:  # not training data; always left out, and said so
+            why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
+            new_meta["skipped"][case.case_id] = why
+            report.skipped[case.case_id] = why
             continue
         try:
-            images, labels, z = case_slices(case, settings)
+            images, labels, z = case_slices(case, settings, strict, case_warnings)
         except DataError as exc:
             if not skip_bad:
                 save_json(cache_dir / META, new_meta)
@@ -305,7 +373,9 @@ def prepare_cache(
             "z": z.tolist(),
             "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
             "shape": list(images.shape),
+            "warnings": case_warnings,
         }
+        report.warnings += case_warnings
         save_npy(cache_dir / entry["images"], images)
         save_npy(cache_dir / entry["labels"], labels)
         entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
@@ -314,7 +384,18 @@ def prepare_cache(
         report.built.append(case.case_id)
         save_json(cache_dir / META, new_meta)
     if not new_meta["cases"]:
-        raise DataError(f"{data}: no usable case (all were skipped)")
+        save_json(cache_dir / META, new_meta)
+        reasons = list(report.skipped.values())
+        no_seg = sum("no seg file" in r for r in reasons)
+        detail = "; ".join(reasons[:3]) + (
+            f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+        )
+        if no_seg == len(reasons):
+            raise DataError(
+                f"{data}: no case has a seg file: a prediction-only set (e.g. a BraTS validation "
+                "set); segment it with `unet-tp predict --data DIR --checkpoint CKPT --out OUT_DIR`"
+            )
+        raise DataError(f"{data}: no usable case, all {len(reasons)} were skipped: {detail}")
     # Arrays of cases that are gone (or were skipped this time) are removed.
     keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
     for path in (cache_dir / "cases").iterdir():

@@ -1,11 +1,14 @@
 """Finding BraTS cases on disk and reading them into the working orientation.
 
-Two layouts are recognised, ``.nii.gz`` and ``.nii`` alike:
+Layouts, ``.nii.gz`` and ``.nii`` alike:
 
-* the official release: ``MICCAI_BraTS_2019_Data_Training/{HGG,LGG}/<case>/<case>_<mod>.nii.gz``
+* the official releases: ``MICCAI_BraTS_2019_Data_Training/{HGG,LGG}/<case>/<case>_<mod>.nii.gz``,
+  BraTS 2020 / 2021 (``BraTS20_Training_001``, ``BraTS2021_00000``);
+* BraTS 2023: ``<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz`` (``BraTS-GLI-00000-000``);
 * any folder of case folders: ``<root>/<case>/<case>_<mod>.nii[.gz]`` (the Kaggle mirror, a Drive)
 
-where ``<mod>`` is one of t1, t1ce, t2, flair and seg.
+where ``<mod>`` is one of t1, t1ce, t2, flair and seg. Each edition's naming and labels are
+declared in :data:`unet_tp.conventions.EDITIONS`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,53 @@ from nibabel.orientations import (
     ornt_transform,
 )
 
-from unet_tp.conventions import BRATS_LABELS, MODALITIES, WORKING_ORIENTATION
+from unet_tp.conventions import (
+    BRAIN_FRACTION_RANGE,
+    BRATS_SHAPE,
+    EDITIONS,
+    LABEL_CONVENTIONS,
+    MODALITIES,
+    SEG_FILE_QUIRK,
+    WORKING_ORIENTATION,
+    Edition,
+    matching_conventions,
+)
 
 SEG = "seg"
-_FILE_RE = re.compile(r"^(?P<case>.+)_(?P<kind>t1|t1ce|t2|flair|seg)\.nii(?:\.gz)?$", re.IGNORECASE)
+_NII = r"\.nii(?:\.gz)?$"
+
+
+def _file_re(edition: Edition) -> re.Pattern[str]:
+    kinds = "|".join(sorted(set(edition.file_kinds.values()), key=len, reverse=True))
+    sep = re.escape(edition.separator)
+    return re.compile(rf"^(?P<case>.+){sep}(?P<kind>{kinds}){_NII}", re.IGNORECASE)
+
+
+# (file-name pattern, editions sharing that naming, file kind -> kit kind); tried in order
+_NAMINGS: list[tuple[re.Pattern[str], list[Edition], dict[str, str]]] = []
+for _e in EDITIONS.values():
+    _pattern = _file_re(_e)
+    for _p, _eds, _ in _NAMINGS:
+        if _p.pattern == _pattern.pattern:
+            _eds.append(_e)
+            break
+    else:
+        _NAMINGS.append((_pattern, [_e], {v: k for k, v in _e.file_kinds.items()}))
+_NAMINGS.sort(key=lambda n: n[1][0].separator != "-")  # 2023's "-seg" before "_..." names
+_QUIRK_RE = re.compile(SEG_FILE_QUIRK)
+
+
+def _match_file(name: str) -> tuple[str, str, Edition] | None:
+    """``(case id, kit kind, edition)`` of a BraTS file name, or None."""
+    for pattern, editions, kinds in _NAMINGS:
+        m = pattern.match(name)
+        if m is None:
+            continue
+        case_id = m["case"]
+        edition = next((e for e in editions if re.fullmatch(e.case_pattern, case_id)), None)
+        if edition is not None:  # 2023 names need a 2023 case id; 2019 names take any id
+            return case_id, kinds[m["kind"].lower()], edition
+    return None
 
 
 class DataError(ValueError):
@@ -44,12 +90,20 @@ class Case:
         directory: the folder holding the case's files.
         files: path of each file found, keyed by modality name or ``"seg"``.
         grade: ``"HGG"`` or ``"LGG"`` when the layout says so, else ``None``.
+        edition: key of the edition its file names follow (:data:`unet_tp.conventions.EDITIONS`).
+        notes: what was read in an unusual way (e.g. a seg file of another name).
     """
 
     case_id: str
     directory: Path
     files: dict[str, Path] = field(default_factory=dict)
     grade: str | None = None
+    edition: str = "brats2019"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def conventions(self) -> Edition:
+        return EDITIONS[self.edition]
 
     @property
     def has_seg(self) -> bool:
@@ -61,7 +115,7 @@ class Case:
         return [kind for kind in wanted if kind not in self.files]
 
     def expected_path(self, kind: str) -> Path:
-        return self.directory / f"{self.case_id}_{kind}.nii.gz"
+        return self.directory / self.conventions.file_name(self.case_id, kind)
 
 
 @dataclass
@@ -75,6 +129,7 @@ class CaseVolumes:
         seg: uint8 array ``(rows, cols, slices)`` with BraTS labels, or ``None``.
         affine: voxel-to-world affine of the source files (for writing predictions back).
         source_shape: array shape of the source files.
+        warnings: suspicious data found while reading (one line each, naming case and file).
     """
 
     case_id: str
@@ -82,6 +137,7 @@ class CaseVolumes:
     seg: np.ndarray | None
     affine: np.ndarray
     source_shape: tuple[int, ...]
+    warnings: list[str] = field(default_factory=list)
 
     def to_source_orientation(self, volume: np.ndarray) -> np.ndarray:
         """Reorient a working-orientation volume back to the array layout of the source files."""
@@ -96,6 +152,98 @@ def _is_junk(name: str) -> bool:
     return name.startswith("._") or name.startswith(".")
 
 
+@dataclass
+class Scan:
+    """What a folder holds.
+
+    Attributes:
+        root: the folder scanned.
+        cases: the cases found, sorted by id.
+        unrecognised: NIfTI files that belong to no case (their names follow no edition).
+    """
+
+    root: Path
+    cases: list[Case]
+    unrecognised: list[Path]
+
+    def editions(self) -> dict[str, int]:
+        """Number of cases per edition title."""
+        out: dict[str, int] = {}
+        for c in self.cases:
+            out[c.conventions.title] = out.get(c.conventions.title, 0) + 1
+        return out
+
+
+def _expected_names() -> str:
+    return "; ".join(
+        f"{e.title}: <case>{e.separator}{{{','.join(dict.fromkeys(e.file_kinds.values()))}}}.nii[.gz]"
+        for e in (EDITIONS["brats2019"], EDITIONS["brats2023"])
+    )
+
+
+def scan_cases(root: str | os.PathLike[str]) -> Scan:
+    """Find every BraTS case below ``root``, and the NIfTI files that follow no known naming.
+
+    Args:
+        root: a BraTS release folder, a folder of case folders, or a single case folder.
+
+    Returns:
+        The cases (possibly none) and the unrecognised NIfTI files.
+
+    Raises:
+        DataError: if ``root`` is not a folder, or a case has two files of one kind.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder (expected a folder of BraTS cases)")
+    cases: dict[tuple[Path, str], Case] = {}
+    unmatched: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not _is_junk(d) and d != "__MACOSX")
+        for name in sorted(filenames):
+            if _is_junk(name):
+                continue
+            match = _match_file(name)
+            directory = Path(dirpath)
+            if match is None:
+                if re.search(_NII, name, re.IGNORECASE):
+                    unmatched.append(directory / name)
+                continue
+            case_id, kind, edition = match
+            key = (directory, case_id)
+            if key not in cases:
+                grade = next(
+                    (p for p in directory.parts[::-1] if p.upper() in ("HGG", "LGG")), None
+                )
+                cases[key] = Case(
+                    case_id, directory, {}, grade.upper() if grade else None, edition.key
+                )
+            previous = cases[key].files.get(kind)
+            if previous is not None:
+                raise DataError(
+                    f"case {case_id}: two {kind} files, {previous.name} and {name}, in {directory}"
+                )
+            cases[key].files[kind] = directory / name
+    # A lone seg-like file in a one-case folder without a seg is that case's seg (BraTS 2020 355).
+    unrecognised = []
+    for path in unmatched:
+        here = [c for (d, _), c in cases.items() if d == path.parent]
+        if len(here) == 1 and SEG not in here[0].files and _QUIRK_RE.fullmatch(path.name):
+            here[0].files[SEG] = path
+            here[0].notes.append(f"seg read from {path.name} (not named {here[0].case_id}_seg)")
+        else:
+            unrecognised.append(path)
+    found = sorted(cases.values(), key=lambda c: c.case_id)
+    ids = [c.case_id for c in found]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        where = [str(c.directory) for c in found if c.case_id == dupes[0]]
+        raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")
+    return Scan(root, found, unrecognised)
+
+
 def find_cases(root: str | os.PathLike[str]) -> list[Case]:
     """Find every BraTS case below ``root``.
 
@@ -106,51 +254,29 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
         Cases sorted by id.
 
     Raises:
-        DataError: if ``root`` does not exist or holds no BraTS case.
+        DataError: if ``root`` does not exist or holds no BraTS case (the message names the NIfTI
+            files found and says what an MSD Task01 folder needs).
 
     Example:
         >>> cases = find_cases("data/MICCAI_BraTS_2019_Data_Training")  # doctest: +SKIP
         >>> cases[0].case_id, cases[0].grade  # doctest: +SKIP
         ('BraTS19_2013_10_1', 'HGG')
     """
-    root = Path(root).expanduser()
-    if not root.exists():
-        raise DataError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise DataError(f"{root}: not a folder (expected a folder of BraTS cases)")
-    cases: dict[tuple[Path, str], Case] = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not _is_junk(d) and d != "__MACOSX")
-        for name in sorted(filenames):
-            match = None if _is_junk(name) else _FILE_RE.match(name)
-            if match is None:
-                continue
-            directory = Path(dirpath)
-            key = (directory, match["case"])
-            if key not in cases:
-                grade = next(
-                    (p for p in directory.parts[::-1] if p.upper() in ("HGG", "LGG")), None
-                )
-                cases[key] = Case(match["case"], directory, {}, grade.upper() if grade else None)
-            kind = match["kind"].lower()
-            previous = cases[key].files.get(kind)
-            if previous is not None:
-                raise DataError(
-                    f"case {match['case']}: two {kind} files, {previous.name} and {name}, in {directory}"
-                )
-            cases[key].files[kind] = directory / name
-    if not cases:
+    found = scan_cases(root)
+    if found.cases:
+        return found.cases
+    root = found.root
+    if any(p.parent.name == "imagesTr" for p in found.unrecognised):
         raise DataError(
-            f"{root}: no BraTS case found (expected folders holding "
-            f"<case>_{{{','.join(MODALITIES)},seg}}.nii[.gz])"
+            f"{root}: an MSD Task01_BrainTumour folder (4D images in imagesTr/), not BraTS cases; "
+            f"convert it with `unet-tp data download --source msd --url {root} --out DIR`"
         )
-    found = sorted(cases.values(), key=lambda c: c.case_id)
-    ids = [c.case_id for c in found]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        where = [str(c.directory) for c in found if c.case_id == dupes[0]]
-        raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")
-    return found
+    seen = ""
+    if found.unrecognised:
+        names = [p.name for p in found.unrecognised[:3]]
+        more = len(found.unrecognised) - len(names)
+        seen = f"; found {', '.join(names)}{f' and {more} more' if more else ''}"
+    raise DataError(f"{root}: no BraTS case found (expected {_expected_names()}){seen}")
 
 
 def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -174,15 +300,18 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data, img.affine
 
 
-def load_case(case: Case, with_seg: bool = True) -> CaseVolumes:
+def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVolumes:
     """Read and validate a case, reoriented to the working orientation.
 
     Checks: every modality (and the segmentation when ``with_seg``) present and readable, one
-    3D shape and one affine for all files, finite intensities, labels within {0, 1, 2, 4}.
+    3D shape and one affine for all files, finite intensities, labels of the case's edition
+    (mapped to BraTS 2019 labels). Suspicious data (a constant modality, a non-zero background,
+    an identity affine on the BraTS grid) gives warnings, kept in ``CaseVolumes.warnings``.
 
     Args:
         case: a case from :func:`find_cases`.
         with_seg: also read the segmentation (required for training cases).
+        strict: raise on suspicious data instead of warning.
 
     Returns:
         The case's volumes.
@@ -191,11 +320,13 @@ def load_case(case: Case, with_seg: bool = True) -> CaseVolumes:
         DataError: naming the case and the offending file.
     """
     for kind in case.missing(with_seg):
+        hint = " (a prediction-only case: no ground truth)" if kind == SEG else ""
         raise DataError(
-            f"case {case.case_id}: missing {kind} file (expected {case.expected_path(kind)} "
-            "or the same name ending in .nii)"
+            f"case {case.case_id}: missing {kind} file{hint} (expected "
+            f"{case.expected_path(kind)} or the same name ending in .nii)"
         )
     channels = []
+    warnings: list[str] = []
     ref_shape = ref_affine = ref_path = None
     kinds = list(MODALITIES) + ([SEG] if with_seg else [])
     seg = None
@@ -219,36 +350,97 @@ def load_case(case: Case, with_seg: bool = True) -> CaseVolumes:
                 "the files are not on one voxel grid"
             )
         if kind == SEG:
-            seg = _validate_seg(case.case_id, path, data)
+            seg = _validate_seg(case, path, data)
         else:
             data = data.astype(np.float32, copy=False)
             if not np.isfinite(data).all():
                 n_bad = int((~np.isfinite(data)).sum())
                 raise DataError(f"case {case.case_id}: {path} holds {n_bad} NaN or infinite values")
+            warnings += _suspicious_image(case.case_id, kind, path, data, affine)
             channels.append(data)
     transform = ornt_transform(io_orientation(ref_affine), _WORKING)
     image = np.stack([apply_orientation(c, transform) for c in channels]).astype(np.float32)
+    low = BRAIN_FRACTION_RANGE[0]
+    brain = float(np.any(image != 0, axis=0).mean()) if image.size else 0.0
+    if brain < low and not any("constant" in w for w in warnings):
+        warnings.append(
+            f"case {case.case_id}: {case.directory}: only {brain:.1%} of the volume is non-zero "
+            f"in any modality (below {low:.0%}): an empty or cropped-away brain"
+        )
+    if strict and warnings:
+        raise DataError(f"{warnings[0]} (an error with --strict)")
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
-    return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref_affine, ref_shape)
+    return CaseVolumes(
+        case.case_id, np.ascontiguousarray(image), seg, ref_affine, ref_shape, warnings
+    )
+
+
+def _suspicious_image(
+    case_id: str, kind: str, path: Path, data: np.ndarray, affine: np.ndarray
+) -> list[str]:
+    """Warnings for one modality: constant, non-zero background, identity affine on BraTS grid."""
+    out = []
+    if data.size and data.min() == data.max():
+        out.append(
+            f"case {case_id}: {kind} file {path} is constant (every voxel {float(data.min()):g}): "
+            "an empty or failed export"
+        )
+    else:
+        share = float(np.count_nonzero(data)) / max(data.size, 1)
+        if share > BRAIN_FRACTION_RANGE[1]:
+            out.append(
+                f"case {case_id}: {kind} file {path} is non-zero on {share:.0%} of the volume "
+                f"(above {BRAIN_FRACTION_RANGE[1]:.0%}): a non-zero background, so the brain mask "
+                "would be the whole volume; BraTS images are 0 outside the brain"
+            )
+    if data.shape == BRATS_SHAPE and np.allclose(affine, np.eye(4)):
+        out.append(
+            f"case {case_id}: {kind} file {path} has an identity affine on the BraTS "
+            f"{'x'.join(map(str, BRATS_SHAPE))} grid (a lost header): it reads rotated 180 "
+            "degrees against the other cases; restore the BraTS header (affine diag(-1, -1, 1), "
+            "origin 0, 239, 0)"
+        )
+    return out
 
 
 def _zooms(affine: np.ndarray) -> tuple[float, ...]:
     return tuple(round(float(z), 3) for z in np.sqrt((affine[:3, :3] ** 2).sum(axis=0)))
 
 
-def _validate_seg(case_id: str, path: Path, data: np.ndarray) -> np.ndarray:
+def label_advice(values: list[int], edition: Edition) -> str:
+    """What to do about a seg whose labels do not follow ``edition``: the conventions they match."""
+    matches = [e for e in matching_conventions(values) if e.key != edition.key]
+    if not matches:
+        known = "; ".join(f"{e.title}: {e.describe_labels()}" for e in LABEL_CONVENTIONS)
+        return f"they match no known convention ({known})"
+    parts = []
+    for e in matches:
+        if e.key == "msd":
+            how = (
+                "convert an MSD folder (imagesTr/labelsTr) with `unet-tp data download "
+                "--source msd --url FOLDER --out DIR`"
+            )
+        else:
+            example = e.file_name("<case>", "seg")
+            how = f"files named like {example} are read with it"
+        parts.append(f"the {e.title} convention ({e.describe_labels()}): {how}")
+    return "they match " + "; or ".join(parts)
+
+
+def _validate_seg(case: Case, path: Path, data: np.ndarray) -> np.ndarray:
+    case_id, edition = case.case_id, case.conventions
     if np.issubdtype(data.dtype, np.floating):
         if not np.isfinite(data).all():
             raise DataError(f"case {case_id}: {path} holds NaN or infinite labels")
         if not np.array_equal(data, np.round(data)):
             raise DataError(f"case {case_id}: {path} holds non-integer labels")
     values = np.unique(data)
-    bad = np.setdiff1d(values, BRATS_LABELS)
+    bad = np.setdiff1d(values, list(edition.labels))
     if bad.size:
         raise DataError(
-            f"case {case_id}: {path} holds labels {bad.astype(int).tolist()} outside the BraTS "
-            f"set {list(BRATS_LABELS)} (an MSD label map? convert it with `unet-tp data download "
-            "--source msd`)"
+            f"case {case_id}: {path} holds labels {bad.astype(int).tolist()} outside the "
+            f"{edition.title} set {list(edition.labels)}; "
+            + label_advice(values.astype(int).tolist(), edition)
         )
-    return data.astype(np.uint8)
+    return edition.to_brats(data)

@@ -6,7 +6,11 @@
   an archive member that would land outside the target (absolute path, ``..``, a link pointing
   out) stops the extraction.
 * The Decathlon's Task01_BrainTumour (one 4D NIfTI per case, MSD labels) is converted to the
-  BraTS 2019 layout and label convention.
+  BraTS 2019 layout and label convention, from its archive or an unpacked folder.
+* The Kaggle mirror of BraTS 2019 comes through ``kagglehub`` (public, no credentials); its
+  folder is linked under the data folder, not copied.
+* A BraTS archive uploaded to Google Drive is extracted to the local disk (reading thousands of
+  cases through the Drive mount is slow), with a progress bar.
 """
 
 from __future__ import annotations
@@ -24,15 +28,13 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
-from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE
-from unet_tp.data.cases import DataError
+from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
+from unet_tp.data.cases import DataError, scan_cases
 from unet_tp.fileio import temp_dir_beside
+from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
-
-# MSD Task01 channel order and label map (MSD: 1 edema, 2 non-enhancing tumour, 3 enhancing).
-MSD_CHANNELS = ("flair", "t1", "t1ce", "t2")
-MSD_TO_BRATS = np.array([0, 2, 1, 4], dtype=np.uint8)
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 
 
 class DownloadError(RuntimeError):
@@ -153,8 +155,18 @@ def _check_member(name: str, target: Path) -> None:
         raise DataError(f"refusing to extract {name!r}: its path leads outside {target}")
 
 
-def extract(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+def extract(
+    archive: str | os.PathLike[str], target: str | os.PathLike[str], progress: bool = False
+) -> Path:
     """Extract a zip or tar archive (any compression) to ``target``, atomically and safely.
+
+    Args:
+        archive: the archive.
+        target: the folder to create (must not exist).
+        progress: a progress bar over the bytes extracted.
+
+    Returns:
+        ``target``.
 
     Raises:
         DataError: not an archive, a member that would land outside ``target``, or ``target``
@@ -171,7 +183,10 @@ def extract(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
                     _check_member(info.filename, target)
                     if (info.external_attr >> 16) & 0o170000 == 0o120000:
                         raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
-                zf.extractall(tmp)
+                with _bar(sum(i.file_size for i in zf.infolist()), archive, progress) as bar:
+                    for info in zf.infolist():
+                        zf.extract(info, tmp)
+                        bar.update(info.file_size)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
                 members = tf.getmembers()
@@ -179,13 +194,14 @@ def extract(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
                     _check_member(m.name, target)
                     if m.issym() or m.islnk():
                         _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
-                if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4, 3.10.12
-                    try:
-                        tf.extractall(tmp, members=members, filter="data")
-                    except tarfile.FilterError as exc:
-                        raise DataError(f"refusing to extract {archive.name}: {exc}") from None
-                else:
-                    tf.extractall(tmp, members=members)
+                kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                with _bar(sum(m.size for m in members), archive, progress) as bar:
+                    for m in members:
+                        try:  # the data filter: Python >= 3.11.4, 3.10.12
+                            tf.extract(m, tmp, **kwargs)
+                        except tarfile.FilterError as exc:
+                            raise DataError(f"refusing to extract {archive.name}: {exc}") from None
+                        bar.update(m.size)
         else:
             raise DataError(f"{archive}: not a zip or tar archive")
         os.replace(tmp, target)
@@ -193,6 +209,17 @@ def extract(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _bar(total: int, archive: Path, progress: bool) -> tqdm:
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=f"extracting {archive.name}",
+        disable=None if progress else True,
+    )
 
 
 def convert_msd(
@@ -249,12 +276,12 @@ def convert_msd(
                     vol = vol.astype(np.int16)
                 nib.Nifti1Image(vol, affine).to_filename(str(tmp / f"{case_id}_{modality}.nii.gz"))
             if label is not None:
-                bad = np.setdiff1d(np.unique(label), [0, 1, 2, 3])
+                bad = np.setdiff1d(np.unique(label), list(MSD_EDITION.labels))
                 if bad.size:
                     raise DataError(
                         f"case {case_id}: {label_path} holds labels {bad.tolist()}, expected MSD 0..3"
                     )
-                seg = MSD_TO_BRATS[label.astype(np.intp)]
+                seg = MSD_EDITION.to_brats(label)
                 nib.Nifti1Image(seg, affine).to_filename(str(tmp / f"{case_id}_seg.nii.gz"))
             os.replace(tmp, final)
         except BaseException:
@@ -266,6 +293,21 @@ def convert_msd(
 def archive_name(url: str) -> str:
     name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name
     return name or "download.archive"
+
+
+def _msd_task(folder: Path) -> Path | None:
+    """The MSD Task01 folder (holding imagesTr) at or below ``folder``, or None."""
+    if (folder / "imagesTr").is_dir():
+        return folder
+    return next((p.parent for p in sorted(folder.rglob("imagesTr")) if p.is_dir()), None)
+
+
+def archive_stem(name: str) -> str | None:
+    """``name`` without its archive suffix, or None if it is not an archive name."""
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return None
 
 
 def fetch_dataset(
@@ -280,7 +322,8 @@ def fetch_dataset(
     """Download (or take a local) archive, extract it, and convert it to BraTS layout if needed.
 
     Args:
-        url: http(s)/file URL, or the path of a local archive or folder (a mounted Drive).
+        url: http(s)/file URL, or the path of a local archive or folder (a mounted Drive). A
+            folder of BraTS cases is used in place; an unpacked MSD Task01 folder is converted.
         out: data folder; the archive goes to ``out/downloads``, the cases below ``out``.
         layout: ``"brats"`` or ``"msd"``.
         sha256: expected SHA-256 of the archive.
@@ -290,31 +333,40 @@ def fetch_dataset(
 
     Returns:
         The folder holding the cases, ready for ``unet-tp data prepare``.
+
+    Raises:
+        DataError: a folder that is not what ``layout`` says (e.g. BraTS cases given as MSD).
     """
     out = Path(out).expanduser()
     local = Path(url).expanduser() if "://" not in url else None
+    if local is not None and not local.exists():
+        use_archive_or_folder(local, out)  # raises, naming what the parent folder holds
     if local is not None and local.is_dir():
-        return local  # a folder of cases (e.g. on Drive): used in place, nothing copied
+        task = _msd_task(local)
+        if layout == "msd" or (task is not None and not scan_cases(local).cases):
+            if task is None:
+                raise DataError(
+                    f"{local}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
+                    "a folder of BraTS cases needs no conversion: use it as it is"
+                )
+            return convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
+        # a folder of cases (e.g. on Drive) is used in place, nothing copied; a folder holding
+        # only a BraTS archive (uploaded to Drive) has it extracted below ``out``
+        return use_archive_or_folder(local, out, progress=progress)
     if local is not None:
-        if not local.exists():
-            raise DataError(f"{local}: no such file or folder")
         verify_checksum(local, sha256, md5)
         archive = local
     else:
         archive = download(
             url, out / "downloads" / archive_name(url), sha256=sha256, md5=md5, progress=progress
         )
-    stem = archive.name
-    for suffix in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
+    stem = archive_stem(archive.name) or archive.name
     extracted = out / stem
     if not extracted.exists():
-        extract(archive, extracted)
+        extract(archive, extracted, progress=progress)
     result = extracted
     if layout == "msd":
-        task = next((p.parent for p in extracted.rglob("imagesTr")), None)
+        task = _msd_task(extracted)
         if task is None:
             raise DataError(f"{archive}: no imagesTr folder; is this MSD Task01_BrainTumour?")
         result = convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
@@ -323,3 +375,124 @@ def fetch_dataset(
     if local is None and not keep_archive:
         archive.unlink()
     return result
+
+
+def _release_folder(root: Path) -> Path:
+    """The folder holding HGG/ and LGG/ below ``root`` (or ``root`` itself)."""
+    for candidate in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
+        if (candidate / "HGG").is_dir() or (candidate / "LGG").is_dir():
+            return candidate
+    return root
+
+
+def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) -> Path:
+    """The Kaggle mirror of BraTS 2019 through ``kagglehub`` (public: no credentials needed).
+
+    ``kagglehub.dataset_download`` downloads to its own cache (or, on Kaggle, mounts the
+    dataset read-only); the release folder is then linked as ``out/<its name>``, so the 30 GB
+    exist once. Where a link cannot be made (e.g. a Drive folder), the cases are used where
+    kagglehub put them.
+
+    Args:
+        out: the data folder.
+        handle: Kaggle dataset handle (kagglehub shows its own download progress bar).
+
+    Returns:
+        The folder holding the cases.
+
+    Raises:
+        DataError: kagglehub missing or failing, or no BraTS case in what it returned.
+    """
+    try:
+        import kagglehub  # type: ignore[import-not-found]  # ships in Colab and on Kaggle
+    except ModuleNotFoundError:
+        raise DataError(
+            "the kaggle source needs kagglehub: pip install kagglehub (it ships in Colab)"
+        ) from None
+    try:
+        path = Path(kagglehub.dataset_download(handle))
+    except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
+        raise DataError(
+            f"kagglehub could not fetch {handle} ({type(exc).__name__}: {exc}); check the "
+            "connection, or download the dataset from kaggle.com and use --url FOLDER"
+        ) from None
+    release = _release_folder(path)
+    found = scan_cases(release)
+    if not found.cases:
+        raise DataError(f"{release}: kagglehub returned no BraTS case for {handle}")
+    out = Path(out).expanduser()
+    link = out / release.name
+    if link.is_symlink() and link.resolve() == release.resolve():
+        return link
+    if link.exists() or link.is_symlink():
+        if link.resolve() == release.resolve():
+            return release
+        raise DataError(
+            f"{link} exists and is not the kagglehub download ({release}); remove it or choose "
+            "another --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        link.symlink_to(release.resolve(), target_is_directory=True)
+    except OSError:
+        return release  # no links on this file system: the cases stay where kagglehub put them
+    return link
+
+
+def use_archive_or_folder(
+    folder: str | os.PathLike[str], local_root: str | os.PathLike[str], progress: bool = True
+) -> Path:
+    """The BraTS cases of a folder (e.g. on Drive), or of a BraTS archive in it, extracted locally.
+
+    A folder holding cases is used as it is. A folder holding no case but one zip/tar archive
+    (a BraTS download uploaded to Drive), or the path of such an archive, is extracted once to
+    ``local_root/<archive stem>`` on the local disk, with a progress bar.
+
+    Args:
+        folder: the folder or archive.
+        local_root: where archives are extracted.
+        progress: progress bar while extracting.
+
+    Returns:
+        The folder holding the cases.
+
+    Raises:
+        DataError: a missing folder (naming what its parent holds and the closest name), or
+            neither cases nor one archive.
+    """
+    import difflib
+
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        parent = folder.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        try:
+            names = sorted(p.name for p in parent.iterdir() if not p.name.startswith("."))
+        except OSError:
+            names = []
+        close = difflib.get_close_matches(folder.name, names, n=1, cutoff=0.4)
+        shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+        hint = f"; did you mean {parent / close[0]}?" if close else ""
+        raise DataError(f"{folder}: no such folder; {parent} holds: {shown or 'nothing'}{hint}")
+    archives = (
+        [folder]
+        if folder.is_file()
+        else sorted(p for p in folder.iterdir() if p.is_file() and archive_stem(p.name))
+    )
+    if folder.is_dir() and (scan_cases(folder).cases or not archives):
+        return folder  # find_cases names what is missing when there is no case either
+    if len(archives) > 1:
+        raise DataError(
+            f"{folder}: no BraTS case, and several archives ({', '.join(a.name for a in archives)}); "
+            "point to one of them"
+        )
+    archive = archives[0]
+    stem = archive_stem(archive.name)
+    if stem is None:
+        raise DataError(f"{archive}: not a folder of BraTS cases nor a zip or tar archive")
+    target = Path(local_root).expanduser() / stem
+    if not target.exists():
+        print(f"extracting {archive} to {target} (local disk: faster than reading from Drive)")
+        extract(archive, target, progress=progress)
+    return target

@@ -1,0 +1,228 @@
+"""Every BraTS a user brings: 2019 / 2020 (case 355) / 2021 / 2023 naming and labels, MSD as a
+folder, label advice, prediction-only sets, and suspicious data (on tiny generated cases)."""
+
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pytest
+from tinycases import volumes, write_case
+
+from unet_tp.cli import main
+from unet_tp.conventions import BRATS_SHAPE, MSD_CHANNELS
+from unet_tp.data import DataError, find_cases, load_case, scan_cases
+from unet_tp.data.cache import CacheSettings, prepare_cache
+
+
+@pytest.mark.parametrize(
+    ("edition", "case_id"),
+    [
+        ("brats2019", "BraTS19_TCIA01_131_1"),
+        ("brats2020", "BraTS20_Training_001"),
+        ("brats2021", "BraTS2021_00000"),
+        ("brats2023", "BraTS-GLI-00000-000"),
+    ],
+)
+def test_each_edition_reads_to_brats_2019_labels(tmp_path, edition, case_id):
+    write_case(tmp_path / "data", case_id, edition)
+    (case,) = find_cases(tmp_path / "data")
+    assert case.case_id == case_id and case.edition == edition
+    vol = load_case(case)
+    _, seg_2019 = volumes(0)
+    # the same voxels and BraTS 2019 labels whatever the edition (2023's 3 is stored as 4)
+    assert sorted(np.unique(vol.seg).tolist()) == [0, 1, 2, 4]
+    assert (vol.seg == 4).sum() == (seg_2019 == 4).sum() and vol.warnings == []
+
+
+def test_2023_seg_file_holds_label_3_for_enhancing(tmp_path):
+    case_dir = write_case(tmp_path, "BraTS-GLI-00001-000", "brats2023")
+    raw = np.asanyarray(nib.load(str(case_dir / "BraTS-GLI-00001-000-seg.nii.gz")).dataobj)
+    assert sorted(np.unique(raw).tolist()) == [0, 1, 2, 3]
+    (case,) = find_cases(tmp_path)
+    np.testing.assert_array_equal(load_case(case).seg == 4, np.transpose(raw == 3, (1, 0, 2)))
+
+
+def test_brats2020_case_355_seg_quirk_is_read_and_named(tmp_path, capsys):
+    case_dir = write_case(tmp_path / "d", "BraTS20_Training_355", "brats2020")
+    (case_dir / "BraTS20_Training_355_seg.nii.gz").rename(case_dir / "W39_1998.09.19_Segm.nii.gz")
+    (case,) = find_cases(tmp_path / "d")
+    assert case.files["seg"].name == "W39_1998.09.19_Segm.nii.gz"
+    assert "W39_1998.09.19_Segm.nii.gz" in case.notes[0]
+    assert load_case(case).seg.max() == 4
+    assert main(["data", "info", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert "seg read from W39_1998.09.19_Segm.nii.gz" in out and "BraTS 2020" in out
+
+
+def test_info_names_the_edition_and_unrecognised_files(tmp_path, capsys):
+    write_case(tmp_path / "d", "BraTS-GLI-00000-000", "brats2023")
+    write_case(tmp_path / "d", "BraTS-GLI-00002-000", "brats2023")
+    (tmp_path / "d" / "notes").mkdir()
+    (tmp_path / "d" / "notes" / "brain-seg.nii.gz").write_bytes(b"")  # 2023 kind, not a 2023 id
+    stray = tmp_path / "d" / "notes" / "atlas_brain.nii.gz"
+    shutil.copy(next((tmp_path / "d" / "BraTS-GLI-00000-000").iterdir()), stray)
+    assert scan_cases(tmp_path / "d").unrecognised == [stray, stray.with_name("brain-seg.nii.gz")]
+    assert main(["data", "info", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert "2 cases" in out and "edition: BraTS 2023: 2" in out
+    assert "2 NIfTI files not recognised" in out and str(stray) in out
+
+
+def test_no_case_found_names_the_files_seen(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "T1w_scan.nii.gz").write_bytes(b"")
+    with pytest.raises(
+        DataError, match=r"no BraTS case found .*BraTS 2023.*found T1w_scan\.nii\.gz"
+    ):
+        find_cases(tmp_path / "x")
+
+
+def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
+    # a 2023 seg saved with 2019 names: labels 0/1/2/3
+    write_case(tmp_path, "BraTS19_X_1", "brats2019", labels={0: 0, 1: 1, 2: 2, 4: 3})
+    (case,) = find_cases(tmp_path)
+    with pytest.raises(DataError) as err:
+        load_case(case)
+    msg = str(err.value)
+    assert "holds labels [3] outside the BraTS 2019 set [0, 1, 2, 4]" in msg
+    assert "BraTS 2023 convention (1 NETC, 2 SNFH, 3 ET)" in msg and "<case>-seg.nii.gz" in msg
+    assert "MSD Task01_BrainTumour convention" in msg and "imagesTr" in msg
+
+
+def test_label_4_in_a_2023_named_seg_names_brats_2019(tmp_path):
+    write_case(tmp_path, "BraTS-GLI-00003-000", "brats2023", labels={0: 0, 1: 1, 2: 2, 4: 4})
+    (case,) = find_cases(tmp_path)
+    with pytest.raises(DataError, match=r"outside the BraTS 2023 set .*BraTS 2019 convention"):
+        load_case(case)
+
+
+def _msd_folder(root, n=2):
+    task = root / "Task01_BrainTumour"
+    (task / "imagesTr").mkdir(parents=True)
+    (task / "labelsTr").mkdir()
+    for i in range(1, n + 1):
+        images, seg = volumes(i)
+        channels = [images[m] for m in MSD_CHANNELS]
+        stack = np.stack(channels, axis=-1).astype(np.float32)
+        msd_label = np.zeros_like(seg)
+        msd_label[seg == 2], msd_label[seg == 1], msd_label[seg == 4] = 1, 2, 3
+        name = f"BRATS_{i:03d}.nii.gz"
+        nib.Nifti1Image(stack, np.eye(4)).to_filename(str(task / "imagesTr" / name))
+        nib.Nifti1Image(msd_label, np.eye(4)).to_filename(str(task / "labelsTr" / name))
+    return task
+
+
+def test_unpacked_msd_folder_is_converted(tmp_path, capsys):
+    task = _msd_folder(tmp_path / "src")
+    with pytest.raises(DataError, match=r"MSD Task01_BrainTumour folder .*--source msd"):
+        find_cases(task)
+    rc = main(
+        ["data", "download", "--source", "msd", "--url", str(task), "--out", str(tmp_path / "o")]
+    )
+    assert rc == 0, capsys.readouterr().err
+    cases = find_cases(tmp_path / "o" / "MSD_Task01_BraTS_layout")
+    assert [c.case_id for c in cases] == ["BRATS_001", "BRATS_002"]
+    vol = load_case(cases[0])
+    _, seg = volumes(1)
+    np.testing.assert_array_equal(vol.seg, np.transpose(seg, (1, 0, 2)))  # MSD 1/2/3 -> 2/1/4
+
+
+def test_msd_source_on_a_brats_folder_is_refused(tmp_path, capsys):
+    write_case(tmp_path / "d", "BraTS19_A_1")
+    rc = main(
+        [
+            "data",
+            "download",
+            "--source",
+            "msd",
+            "--url",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert rc == 2
+    assert "not an MSD Task01_BrainTumour folder" in capsys.readouterr().err
+
+
+def test_prediction_only_set(tmp_path, capsys):
+    for i in range(3):
+        write_case(tmp_path / "val", f"BraTS19_Val_{i}", index=i, seg=False)
+    assert main(["data", "info", str(tmp_path / "val")]) == 0
+    out = capsys.readouterr().out
+    assert "all cases have no seg file: prediction only" in out and "missing" not in out
+    rc = main(
+        ["data", "prepare", str(tmp_path / "val"), "--cache", str(tmp_path / "c"), "--skip-bad"]
+    )
+    assert rc == 2
+    assert "prediction-only set" in capsys.readouterr().err
+    # mixed: the seg-less case is left out and named, the others are cached
+    write_case(tmp_path / "val", "BraTS19_Train_9", index=9)
+    write_case(tmp_path / "val", "BraTS19_Train_8", index=8)
+    report = prepare_cache(tmp_path / "val", tmp_path / "c2", CacheSettings())
+    assert sorted(report.built) == ["BraTS19_Train_8", "BraTS19_Train_9"]
+    assert "prediction only" in report.skipped["BraTS19_Val_0"]
+    assert "skipped BraTS19_Val_1: no seg file" in report.summary()
+
+
+def test_constant_modality_and_non_zero_background_warn_and_strict_refuses(tmp_path, capsys):
+    case_dir = write_case(tmp_path / "d", "BraTS19_A_1")
+    write_case(tmp_path / "d", "BraTS19_B_1", index=1)
+    t2 = case_dir / "BraTS19_A_1_t2.nii.gz"
+    nib.Nifti1Image(np.zeros((24, 24, 12), np.int16), nib.load(str(t2)).affine).to_filename(str(t2))
+    flair = case_dir / "BraTS19_A_1_flair.nii.gz"
+    img = nib.load(str(flair))
+    data = np.asanyarray(img.dataobj) + 50  # background 50 instead of 0
+    nib.Nifti1Image(data, img.affine).to_filename(str(flair))
+    vol = load_case(find_cases(case_dir)[0])
+    assert len(vol.warnings) == 2
+    assert vol.warnings[0].startswith(f"case BraTS19_A_1: t2 file {t2} is constant (every voxel 0)")
+    assert f"flair file {flair} is non-zero on 100% of the volume" in vol.warnings[1]
+    cache = ["--cache", str(tmp_path / "c")]
+    assert main(["data", "prepare", str(tmp_path / "d"), *cache]) == 0
+    out = capsys.readouterr().out
+    assert out.count("warning: case BraTS19_A_1") == 2
+    rc = main(["data", "prepare", str(tmp_path / "d"), "--cache", str(tmp_path / "c3"), "--strict"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "t2 file" in err and "(an error with --strict)" in err
+    assert "Traceback" not in err
+
+
+def test_all_zero_case_and_lost_header_on_the_brats_grid(tmp_path):
+    zero = write_case(tmp_path / "z", "BraTS19_Z_1", shape=(24, 24, 12))
+    for f in zero.iterdir():
+        if "seg" not in f.name:
+            nib.Nifti1Image(np.zeros((24, 24, 12), np.int16), np.eye(4)).to_filename(str(f))
+    nib.Nifti1Image(np.zeros((24, 24, 12), np.uint8), np.eye(4)).to_filename(
+        str(zero / "BraTS19_Z_1_seg.nii.gz")
+    )
+    vol = load_case(find_cases(zero)[0])
+    assert len(vol.warnings) == 4 and all("is constant" in w for w in vol.warnings)
+    # identity affine on 240x240x155: a lost header; only the first modality is checked here
+    lost = tmp_path / "lost" / "BraTS19_L_1"
+    lost.mkdir(parents=True)
+    images, seg = volumes(0, BRATS_SHAPE)
+    for m, v in images.items():
+        nib.Nifti1Image(v, np.eye(4)).to_filename(str(lost / f"BraTS19_L_1_{m}.nii"))
+    nib.Nifti1Image(seg, np.eye(4)).to_filename(str(lost / "BraTS19_L_1_seg.nii"))
+    case = find_cases(lost)[0]
+    vol = load_case(case)
+    assert len(vol.warnings) == 4
+    assert (
+        "t1 file" in vol.warnings[0]
+        and "identity affine on the BraTS 240x240x155 grid" in vol.warnings[0]
+    )
+    with pytest.raises(DataError, match=r"BraTS19_L_1_t1\.nii has an identity affine .*--strict"):
+        load_case(case, strict=True)
+
+
+def test_skip_bad_that_leaves_nothing_keeps_the_reasons(tmp_path, capsys):
+    for i in range(2):
+        case_dir = write_case(tmp_path / "d", f"BraTS19_Bad_{i}", index=i)
+        (case_dir / f"BraTS19_Bad_{i}_t1ce.nii.gz").write_bytes(b"truncated")
+    rc = main(
+        ["data", "prepare", str(tmp_path / "d"), "--cache", str(tmp_path / "c"), "--skip-bad"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "no usable case, all 2 were skipped" in err
+    assert "case BraTS19_Bad_0: cannot read" in err and "case BraTS19_Bad_1: cannot read" in err

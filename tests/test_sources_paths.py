@@ -1,0 +1,317 @@
+"""Where data comes from and goes to: the Kaggle mirror (stand-in kagglehub), Google Drive
+folders and archives, paths that cannot be written (a real read-only bind mount in a user
+namespace, and OSErrors injected with monkeypatch), prediction of a whole folder, and train
+refusing flags that contradict a prepared cache."""
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from tinycases import SHAPE, write_case
+
+from unet_tp import commands, fileio, session
+from unet_tp.cli import main
+from unet_tp.conventions import BRATS_AFFINE
+from unet_tp.data import DataError, find_cases
+from unet_tp.data.cache import CacheSettings, prepare_cache
+from unet_tp.sources import KAGGLE_BRATS2019
+
+UNET_TP = str(Path(sys.executable).with_name("unet-tp"))
+
+
+def _mirror(root: Path) -> Path:
+    """A folder in the Kaggle mirror's layout: uncompressed .nii in HGG/LGG, two csv files."""
+    release = root / "MICCAI_BraTS_2019_Data_Training"
+    write_case(release / "HGG", "BraTS19_CBICA_AAA_1", index=1, suffix=".nii")
+    write_case(release / "LGG", "BraTS19_TCIA09_141_1", index=2, suffix=".nii")
+    (release / "name_mapping.csv").write_text("Grade,BraTS_2019_subject_ID\n")
+    (release / "survival_data.csv").write_text("BraTS19ID,Age,Survival,ResectionStatus\n")
+    return root
+
+
+@pytest.fixture
+def kagglehub(tmp_path, monkeypatch):
+    """A stand-in ``kagglehub`` module on sys.path, returning a folder in the mirror's layout."""
+    version = _mirror(tmp_path / "kagglehub_cache" / "datasets" / "versions" / "1")
+    pkg = tmp_path / "fake_modules" / "kagglehub"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        "CALLS = []\n"
+        "FAIL = None\n"
+        "def dataset_download(handle, path=None, **kwargs):\n"
+        "    CALLS.append(handle)\n"
+        "    if FAIL is not None:\n"
+        "        raise FAIL\n"
+        f"    return {str(version)!r}\n"
+    )
+    monkeypatch.syspath_prepend(str(pkg.parent))
+    monkeypatch.delitem(sys.modules, "kagglehub", raising=False)
+    import kagglehub as module
+
+    yield module, version
+    sys.modules.pop("kagglehub", None)
+
+
+def test_kaggle_source_links_the_mirror(kagglehub, tmp_path, capsys):
+    module, version = kagglehub
+    out = tmp_path / "data"
+    assert main(["data", "download", "--source", "kaggle", "--out", str(out)]) == 0
+    assert module.CALLS == [KAGGLE_BRATS2019]
+    link = out / "MICCAI_BraTS_2019_Data_Training"
+    assert link.is_symlink() and link.resolve() == (version / link.name).resolve()  # no copy
+    cases = find_cases(link)
+    assert [(c.case_id, c.grade) for c in cases] == [
+        ("BraTS19_CBICA_AAA_1", "HGG"),
+        ("BraTS19_TCIA09_141_1", "LGG"),
+    ]
+    assert "2 cases ready" in capsys.readouterr().out
+    assert main(["data", "download", "--source", "kaggle", "--out", str(out)]) == 0  # re-run
+    shutil.rmtree(version / link.name / "LGG")
+    (out / "other").mkdir()
+    link.unlink()
+    link.mkdir()  # a user's own folder of that name is not replaced
+    assert main(["data", "download", "--source", "kaggle", "--out", str(out)]) == 2
+    assert "exists and is not the kagglehub download" in capsys.readouterr().err
+
+
+def test_kaggle_failures_are_one_line(kagglehub, tmp_path, capsys, monkeypatch):
+    module, _ = kagglehub
+    module.FAIL = ConnectionError("Name or service not known")
+    assert main(["data", "download", "--source", "kaggle", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "kagglehub could not fetch" in err and "ConnectionError" in err
+    assert len(err.strip().splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "kagglehub", None)  # not installed
+    assert main(["data", "download", "--source", "kaggle", "--out", str(tmp_path)]) == 2
+    assert "pip install kagglehub" in capsys.readouterr().err
+
+
+def test_notebook_kaggle_source(kagglehub, tmp_path, monkeypatch):
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    data = session.get_data("kaggle")
+    assert data.num_cases == 2 and data.data_dir.is_symlink()
+    assert data.data_dir.parent == tmp_path / "home" / "kaggle"
+
+
+def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    drive = tmp_path / "MyDrive"
+    (drive / "BraTS_2019").mkdir(parents=True)
+    (drive / "Colab Notebooks").mkdir()
+    with pytest.raises(DataError) as err:
+        session.get_data("drive", str(drive / "BraTS2019"))
+    msg = str(err.value)
+    assert (
+        f"{drive / 'BraTS2019'}: no such folder; {drive} holds: BraTS_2019, Colab Notebooks" in msg
+    )
+    assert f"did you mean {drive / 'BraTS_2019'}?" in msg
+
+
+def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    src = _mirror(tmp_path / "src")
+    drive = tmp_path / "MyDrive" / "brats"
+    drive.mkdir(parents=True)
+    shutil.make_archive(str(drive / "MICCAI_BraTS_2019_Data_Training"), "zip", src)
+    data = session.get_data("drive", str(drive))
+    assert data.num_cases == 2
+    assert data.data_dir == tmp_path / "home" / "drive" / "MICCAI_BraTS_2019_Data_Training"
+    assert "extracting" in capsys.readouterr().out
+    again = session.get_data("drive", str(drive / "MICCAI_BraTS_2019_Data_Training.zip"))
+    assert again.data_dir == data.data_dir and "extracting" not in capsys.readouterr().out
+    # the same from the command line: the folder holding the zip, and a mistyped folder
+    out = tmp_path / "cli"
+    assert main(["data", "download", "--url", str(drive), "--out", str(out)]) == 0
+    assert (
+        "2 cases ready in " + str(out / "MICCAI_BraTS_2019_Data_Training")
+        in capsys.readouterr().out
+    )
+    assert main(["data", "download", "--url", str(drive.parent / "bratz"), "--out", str(out)]) == 2
+    assert f"did you mean {drive}?" in capsys.readouterr().err
+
+
+def _tiny_set(root: Path, n: int = 4, seg: bool = True) -> Path:
+    for i in range(n):
+        write_case(root, f"BraTS19_T_{i}", index=i, seg=seg)
+    return root
+
+
+def _unshare_ok() -> bool:
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+def _read_only(path: Path, command: list[str]) -> subprocess.CompletedProcess:
+    """Run ``command`` with ``path`` bind-mounted read-only (a private mount namespace)."""
+    script = f'mount --bind -o ro "{path}" "{path}" && exec "$@"'
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", *command], capture_output=True, text=True
+    )
+
+
+@pytest.mark.skipif(not _unshare_ok(), reason="needs unshare -rm (user + mount namespaces)")
+def test_read_only_cache_and_output_on_a_read_only_mount(tmp_path):
+    data = _tiny_set(tmp_path / "data")
+    cache = tmp_path / "cache"
+    prepare_cache(data, cache, CacheSettings())
+    before = {p: p.stat().st_mtime_ns for p in cache.rglob("*")}
+    probe = _read_only(cache, ["touch", str(cache / "x")])
+    assert probe.returncode != 0 and "Read-only file system" in probe.stderr  # really read-only
+    done = _read_only(cache, [UNET_TP, "data", "prepare", str(data), "--cache", str(cache)])
+    assert done.returncode == 0, done.stderr
+    assert "4 cases" in done.stdout and "nothing written" in done.stdout
+    other = _read_only(
+        cache, [UNET_TP, "data", "prepare", str(data), "--cache", str(cache), "--crop", "16"]
+    )
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert other.stderr.strip().count("\n") == 0
+    assert "read-only file system" in other.stderr and str(cache) in other.stderr
+    out_dir = tmp_path / "ro_out"
+    out_dir.mkdir()
+    pred = _read_only(
+        out_dir,
+        [UNET_TP, "predict", "--data", str(data), "--checkpoint", "none.pt", "--out", str(out_dir)],
+    )
+    assert pred.returncode == 2 and "read-only file system" in pred.stderr
+    assert "checkpoint" not in pred.stderr  # refused before the model is loaded
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*")} == before
+    assert not list(out_dir.iterdir())
+
+
+def test_unchanged_cache_is_not_written(tmp_path, monkeypatch):
+    data = _tiny_set(tmp_path / "data")
+    prepare_cache(data, tmp_path / "c", CacheSettings())
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "c"))
+
+    from unet_tp.data import cache as cache_mod
+
+    monkeypatch.setattr(cache_mod, "save_json", refuse)
+    monkeypatch.setattr(cache_mod, "save_npy", refuse)
+    report = prepare_cache(data, tmp_path / "c", CacheSettings())
+    assert report.wrote is False and sorted(report.reused) == [f"BraTS19_T_{i}" for i in range(4)]
+    (find_cases(data)[0].files["t1"]).touch()  # a changed source needs a write: one line
+    rc = main(["data", "prepare", str(data), "--cache", str(tmp_path / "c")])
+    assert rc == 2
+
+
+def test_os_errors_are_one_line_and_leave_no_temporary_file(tmp_path, monkeypatch, capsys):
+    data = _tiny_set(tmp_path / "data", n=2)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["data", "prepare", str(data), "--cache", str(afile / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"error: {afile / 'cache' / 'cases'}: a part of this path is a file, not a folder: choose another path\n"
+    )
+
+    real_save = np.save
+
+    def disk_full(f, array):  # half the bytes, then the disk is full
+        f.write(b"\x93NUMPY" + b"\0" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileio.np, "save", disk_full)
+    assert main(["data", "prepare", str(data), "--cache", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "the disk is full" in err and len(err.splitlines()) == 1
+    leftovers = [p for p in (tmp_path / "c").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+    monkeypatch.setattr(fileio.np, "save", real_save)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "c"))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    assert main(["data", "prepare", str(data), "--cache", str(tmp_path / "c")]) == 2
+    assert f"{tmp_path / 'c'}: permission denied" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    data = _tiny_set(root / "data")
+    cache = root / "cache"
+    prepare_cache(data, cache, CacheSettings())
+    run = root / "run"
+    rc = main(
+        ["train", "--data", str(cache), "--out", str(run), "--preset", "tiny", "--num-workers", "0"]
+        + ["--no-eval"]
+    )
+    assert rc == 0
+    return data, cache, run
+
+
+def test_train_on_a_cache_uses_and_records_its_geometry(tiny_run, tmp_path, capsys):
+    _, cache, run = tiny_run
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["crop"] is None and config["train"]["image_size"] is None
+    assert config["slice_shape"] == [SHAPE[1], SHAPE[0]]
+    rc = main(["train", "--data", str(cache), "--out", str(tmp_path / "r"), "--crop", "160"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--crop 160 (the cache has None)" in err
+    rc = main(["train", "--data", str(cache), "--out", str(tmp_path / "r"), "--image-size", "48"])
+    assert rc == 2 and "--image-size 48 (the cache has None)" in capsys.readouterr().err
+
+
+def test_train_reports_a_preset_geometry_once(tmp_path, capsys):
+    data = _tiny_set(tmp_path / "data")
+    cache = tmp_path / "cache"
+    prepare_cache(data, cache, CacheSettings())
+    capsys.readouterr()
+    rc = main(
+        ["train", "--data", str(cache), "--out", str(tmp_path / "r"), "--preset", "tiny"]
+        + ["--num-workers", "0", "--no-eval", "--epochs", "1"]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out.count("note: training on the cache's slice geometry, not preset tiny's") == 1
+    assert "crop 192 -> None, image_size 48 -> None" in out
+
+
+def test_predict_every_case_of_a_folder_with_one_model_load(
+    tiny_run, tmp_path, monkeypatch, capsys
+):
+    _, _, run = tiny_run
+    val = _tiny_set(tmp_path / "val", n=3, seg=False)
+    # one case stored RAS (another affine): its prediction keeps that grid and affine
+    ras = BRATS_AFFINE @ np.array(
+        [[-1, 0, 0, SHAPE[0] - 1], [0, -1, 0, SHAPE[1] - 1], [0, 0, 1, 0], [0, 0, 0, 1]]
+    )
+    shutil.rmtree(val / "BraTS19_T_2")
+    write_case(val, "BraTS19_T_2", index=2, seg=False, affine=ras)
+    loads = []
+    real = commands._load_model
+    monkeypatch.setattr(commands, "_load_model", lambda *a: loads.append(a) or real(*a))
+    out = tmp_path / "pred"
+    ckpt = str(run / "checkpoint.pt")
+    assert main(["predict", "--data", str(val), "--checkpoint", ckpt, "--out", str(out)]) == 0
+    assert len(loads) == 1
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"BraTS19_T_{i}.nii.gz" for i in range(3)]
+    img = nib.load(str(out / "BraTS19_T_2.nii.gz"))
+    assert img.shape == SHAPE and np.allclose(img.affine, ras)
+    assert set(np.unique(np.asanyarray(img.dataobj)).tolist()) <= {0, 1, 2, 4}
+    assert "3 cases segmented" in capsys.readouterr().out
+    # again: nothing is overwritten without --force
+    assert main(["predict", "--data", str(val), "--checkpoint", ckpt, "--out", str(out)]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    # --case for one case stays; an --out without a NIfTI extension is refused before inference
+    one = ["predict", "--case", str(val / "BraTS19_T_0"), "--checkpoint", ckpt]
+    assert main([*one, "--out", str(tmp_path / "single" / "seg")]) == 2
+    assert "must name a NIfTI file ending in .nii.gz or .nii" in capsys.readouterr().err
+    assert len(loads) == 1 and not (tmp_path / "single").exists()
+    assert main([*one, "--out", str(tmp_path / "single" / "seg.nii")]) == 0
+    assert [p.name for p in (tmp_path / "single").iterdir()] == ["seg.nii"]  # no .partial file
+    assert os.path.getsize(tmp_path / "single" / "seg.nii") > 0
