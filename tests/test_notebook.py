@@ -248,7 +248,10 @@ def test_commands_work_without_an_activated_environment(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = "/usr/bin:/bin"
     out = subprocess.run(
-        [str(exe), "notebook", "build", "--check"], env=env, capture_output=True, text=True,
+        [str(exe), "notebook", "build", "--check"],
+        env=env,
+        capture_output=True,
+        text=True,
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-2000:]
