@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +124,17 @@ def course_config(root: Path, db_url: str | None = None):
     return config
 
 
+def interpreter_bin_on_path() -> None:
+    """nbgrader runs ``alembic`` from PATH: put this interpreter's ``bin`` there, so that grading
+    and building work from ``.venv/bin/unet-tp`` without an activated environment."""
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+
+
 def nbgrader_api(root: Path, db_url: str | None = None):
     """An ``NbGraderAPI`` on the course folder ``root``."""
+    interpreter_bin_on_path()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autograder.harness import param_kinds
 from autograder.reference import reference
 
 PROBE_PHASE = 2  # requests of this phase run after the probes are loaded
@@ -145,6 +146,7 @@ class ModuleComparison(Comparison):
                 f"ref_def_{k}": p.detach().numpy().copy() for k, p in enumerate(ref.parameters())
             }
             exe = _params_by_execution(ref, [x.clone() for x in inputs])
+            exe_kinds = param_kinds(ref, exe)
             arrays |= {f"ref_exe_{k}": p.detach().numpy().copy() for k, p in enumerate(exe)}
             with torch.no_grad():
                 expected = ref(*[x.clone() for x in inputs]).double().numpy()
@@ -157,6 +159,7 @@ class ModuleComparison(Comparison):
                 "train": True,
                 "needs": [self.name],
                 "probes": self.probes,
+                "ref_exe_kinds": exe_kinds,
             }
             reqs.append(Request(f"{self.name}.{i}", meta, arrays, self.phase, expected))
         return reqs
@@ -169,7 +172,7 @@ class ModuleComparison(Comparison):
                 return Verdict(False, why)
             meta, arrays = answer
             problems = []
-            for order in ("definition", "execution"):
+            for order in ("kinds", "definition", "execution"):
                 cand = meta.get("candidates", {}).get(order, {})
                 got = arrays.get(f"out_{order}")
                 if got is None:

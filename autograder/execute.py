@@ -210,7 +210,7 @@ class Runner:
             return f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"[:500]
         return None
 
-    def run_plan(self, steps: list[dict]) -> list[dict]:
+    def run_plan(self, steps: list[dict], failed_cells: set[str] | None = None) -> list[dict]:
         """The grader's requests, one at a time; each answer leaves the sandbox before the next."""
         answers = self.dir / "answers"
         answers.mkdir(exist_ok=True)
@@ -218,6 +218,8 @@ class Runner:
         inbox.mkdir(exist_ok=True)
         log = []
         for step in steps:
+            if "if_cell_failed" in step and step["if_cell_failed"] not in (failed_cells or set()):
+                continue
             token = secrets.token_hex(8)
             if "probes" in step:
                 target = inbox / f"probes-{token}.py"
@@ -256,6 +258,16 @@ class Runner:
         self.stderr.close()
 
 
+def _failed_cells(nb) -> set[str]:
+    """grade ids of the cells that ended in an error (their visible check failed)."""
+    failed = set()
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            failed.add(gid)
+    return failed
+
+
 def events(job_dir: Path) -> list[dict]:
     """What the kernel reported on its standard error (see ``unet_tp_harness.start``)."""
     found = []
@@ -281,7 +293,7 @@ def main(job_dir: str) -> int:
     try:
         report["run"] = runner.run_notebook(nb)
         nbformat.write(nb, job_dir_path / "executed.ipynb")
-        report["plan"] = runner.run_plan(job["plan"])
+        report["plan"] = runner.run_plan(job["plan"], _failed_cells(nb))
     except Exception as exc:  # reported to the grader, which says so in the notes
         report["error"] = f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(Exception):

@@ -151,7 +151,10 @@ def _plan(
             probes_loaded = True
         path = job / "requests" / f"{r.name}.npz"
         write_message(path, r.meta, r.arrays)
-        steps.append({"name": r.name, "request": str(path)})
+        step = {"name": r.name, "request": str(path)}
+        if r.meta["kind"] == "visible":  # its message explains a failure: not asked otherwise
+            step["if_cell_failed"] = r.name.rsplit(".", 1)[0]
+        steps.append(step)
     return steps, by_test
 
 
@@ -541,6 +544,7 @@ def _write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
     warnings.filterwarnings("ignore", module="nbgrader.api")  # SQLAlchemy autoflush notices
+    course.interpreter_bin_on_path()  # nbgrader's Gradebook runs `alembic`
 
     try:
         with Gradebook(db_url) as gb:

@@ -184,6 +184,60 @@ def _params_by_execution(module, inputs):
     return params + [p for p in module.parameters() if id(p) not in seen]
 
 
+def _torch_kind(module) -> str:
+    for cls in type(module).__mro__:
+        if cls.__module__.startswith("torch.nn"):
+            return cls.__name__
+    return type(module).__name__
+
+
+def param_kinds(module, params) -> list[str]:
+    """``Conv2d.weight``, ``BatchNorm2d.bias``... of each parameter (the torch.nn layer type it
+    belongs to, whatever the student called it)."""
+    kinds = {}
+    for sub in module.modules():
+        for name, p in sub.named_parameters(recurse=False):
+            kinds.setdefault(id(p), f"{_torch_kind(sub)}.{name}")
+    return [kinds.get(id(p), "?") for p in params]
+
+
+def _assign_by_kind(student_params, student_kinds, ref_arrays, ref_kinds) -> str | None:
+    """Copy the reference weights kind by kind (the n-th convolution weight to the n-th, the n-th
+    batch-norm bias to the n-th...). A kind of bias the reference does not have (a convolution bias
+    before a batch norm, which the batch norm cancels) is set to zero."""
+    import torch
+
+    by_kind: dict[str, list] = {}
+    for p, kind in zip(student_params, student_kinds, strict=True):
+        by_kind.setdefault(kind, []).append(p)
+    ref_by_kind: dict[str, list] = {}
+    for a, kind in zip(ref_arrays, ref_kinds, strict=True):
+        ref_by_kind.setdefault(kind, []).append(a)
+    plan = []
+    for kind, params in by_kind.items():
+        refs = ref_by_kind.get(kind)
+        if refs is None:
+            if not kind.endswith(".bias"):
+                return f"layers the reference does not have ({kind})"
+            plan += [(p, None) for p in params]
+            continue
+        if len(refs) != len(params) or any(
+            tuple(p.shape) != r.shape for p, r in zip(params, refs, strict=True)
+        ):
+            return f"{kind}: shapes {[tuple(p.shape) for p in params]}, reference {[r.shape for r in refs]}"
+        plan += list(zip(params, refs, strict=True))
+    missing = set(ref_by_kind) - set(by_kind)
+    if missing:
+        return f"missing layers: {sorted(missing)}"
+    with torch.no_grad():
+        for p, value in plan:
+            if value is None:
+                p.zero_()
+            else:
+                p.copy_(torch.from_numpy(value).to(p.dtype))
+    return None
+
+
 def _assign(student_params, ref_arrays) -> str | None:
     """Copy the reference weights into the student's parameters, in order, by shape.
 
@@ -231,21 +285,27 @@ def _module(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
         "definition": _to_tensors(arrays, "ref_def_"),
         "execution": _to_tensors(arrays, "ref_exe_"),
     }
+    refs["kinds"] = refs["execution"]
     out_meta: dict = {"candidates": {}}
     out_arrays: dict = {}
-    for order in ("definition", "execution"):
+    for order in ("kinds", "definition", "execution"):
         module = cls(*meta.get("args", []), **meta.get("kwargs", {}))
         module.train(meta.get("train", True))
         params = list(module.parameters())
         out_meta["param_shapes"] = [list(p.shape) for p in params]
         out_meta["param_count"] = int(sum(p.numel() for p in params))
-        if order == "execution":
+        if order != "definition":
             try:
                 params = _params_by_execution(module, [x.clone() for x in inputs])
             except Exception as exc:  # the forward fails: reported below
                 out_meta["candidates"][order] = {"error": _error(exc)}
                 continue
-        why = _assign(params, [r.numpy() for r in refs[order]])
+        ref_arrays = [r.numpy() for r in refs[order]]
+        if order == "kinds":
+            kinds = param_kinds(module, params)
+            why = _assign_by_kind(params, kinds, ref_arrays, meta["ref_exe_kinds"])
+        else:
+            why = _assign(params, ref_arrays)
         if why:
             out_meta["candidates"][order] = {"error": f"shapes: {why}"}
             continue

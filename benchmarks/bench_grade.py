@@ -1,4 +1,5 @@
-"""Grading speed: seconds per submission and the total for N correct submissions, per --jobs.
+"""Grading speed: seconds per submission and the total for N correct submissions, per --jobs
+(each notebook in its bubblewrap sandbox, the comparisons outside it, as `unet-tp grade` does).
 
     python benchmarks/bench_grade.py --submissions 30 --jobs 1 2
 
@@ -46,7 +47,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).with_name("grade_results.json")))
     args = parser.parse_args()
     nb = _solved()
-    results = {"machine": describe(), "submissions": args.submissions, "runs": []}
+    results = {
+        "machine": describe(),
+        "submissions": args.submissions,
+        "sandbox": "bwrap",
+        "runs": [],
+    }
     print(results["machine"])
     for jobs in args.jobs:
         with tempfile.TemporaryDirectory() as tmp:

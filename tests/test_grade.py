@@ -482,6 +482,13 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
         assert (out / "feedback" / f"{s}.html").exists()
     html = (out / "feedback" / "correct.html").read_text()
     assert "20 / 20" in html
+    buggy = (out / "feedback" / "double_conv_no_second_relu.html").read_text()
+    assert "18 / 20" in buggy and "differs from the reference" in buggy
+    cheat = (out / "feedback" / "cheat_gc.html").read_text()
+    assert "0 / 20" in cheat
+    for page in (html, buggy, cheat):  # nothing of the instructor's machine or the grader
+        assert str(build.REPO_ROOT) not in page and "/tmp/" not in page and "/root" not in page
+        assert "hidden test" not in page.lower() and "solutions/" not in page
     assert (out / "report.html").exists() and (out / "results.json").exists()
     db = sqlite3.connect(out / "gradebook.db")
     scores = dict(
