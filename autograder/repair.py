@@ -97,6 +97,14 @@ def _normalised(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
+_DEFINITION = re.compile(r"^(?:class|def)\s+(\w+)", re.M)
+
+
+def _defined_names(source: str) -> set[str]:
+    """The classes and functions a cell defines at its top level."""
+    return set(_DEFINITION.findall(source))
+
+
 def restore_metadata(nb, student_nb, notes: list[str] | None = None):
     """Give back their nbgrader metadata to cells that lost it (a notebook saved by a tool that
     drops cell metadata, or a cell deleted and pasted back): a cell without it whose source is
@@ -115,6 +123,20 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
         if original is not None:
             cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
             restored.append(_grade_id(cell))
+    # an answer cell no longer holds the stub: it is the cell that defines the stub's names
+    for original in list(by_source.values()):
+        names = _defined_names(original.source)
+        if not original.metadata["nbgrader"].get("solution") or not names:
+            continue
+        for cell in nb.cells:
+            if (
+                cell.cell_type == "code"
+                and not _grade_id(cell)
+                and names <= _defined_names(cell.source)
+            ):
+                cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
+                restored.append(_grade_id(cell))
+                break
     if restored and notes is not None:
         notes.append(f"{len(restored)} cells had lost their nbgrader metadata; restored by content")
     return nb
@@ -151,6 +173,8 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
     for gid, original in tp_cells.items():
         meta = original.metadata["nbgrader"]
         if gid not in seen:
+            if meta.get("solution"):  # the student's answer may live in a cell of their own
+                continue
             groups.append((order[gid], [copy.deepcopy(original)]))
             added.append(gid)
         elif not meta.get("solution"):

@@ -417,7 +417,7 @@ def graded(tmp_path_factory) -> Graded:
     expected = submissions(subs, out)
     assert sorted(expected) == sorted(CASES)
     lines: list[str] = []
-    results = grade_all(subs, out, jobs=2, cell_timeout=30, progress=lines.append)
+    results = grade_all(subs, out, jobs=2, cell_timeout=60, progress=lines.append)
     notes = {r.student_id: " ".join(r.notes) for r in results}
     as_json = {r.student_id: r.as_json() for r in results}
     return Graded(subs, out, expected, notes, lines, as_json)
