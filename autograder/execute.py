@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -42,8 +43,19 @@ def _kernel_manager(box: Sandbox, sandboxed: bool):
     spec_dir.mkdir(parents=True, exist_ok=True)
     if sandboxed:
         argv = box.wrap([box.python(), "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
-    else:
+        env = None
+    else:  # --sandbox none: the grader's own interpreter, the harness beside it
+        harness = box.runtime / "harness"
+        harness.mkdir(exist_ok=True)
+        shutil.copy(Path(__file__).with_name("harness.py"), harness / "unet_tp_harness.py")
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        env = box.environment() | {
+            "HOME": str(box.home),
+            "IPYTHONDIR": str(box.home / ".ipython"),
+            "MPLCONFIGDIR": str(box.home / ".config" / "matplotlib"),
+            "PYTHONPATH": str(harness),
+            "PATH": os.environ.get("PATH", ""),
+        }
     # interrupts as messages: a signal to bwrap would not reach the kernel inside
     spec = {
         "argv": argv,
@@ -51,8 +63,8 @@ def _kernel_manager(box: Sandbox, sandboxed: bool):
         "language": "python",
         "interrupt_mode": "message",
     }
-    if not sandboxed:
-        spec["env"] = box.environment() | {"PYTHONPATH": str(Path(__file__).parent)}
+    if env is not None:
+        spec["env"] = env
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     return AsyncKernelManager(
         kernel_name=KERNEL_NAME,

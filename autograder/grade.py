@@ -407,7 +407,7 @@ def _to_regrade(subs, state: dict, inputs_hash: str, force: bool) -> tuple[list,
         elif old.get("inputs") != inputs_hash:
             todo.append((s, "the reference, tests or grading environment changed"))
         else:
-            kept.append(Result(**old["result"]))
+            kept.append(Result(**{**old["result"], "regraded": None}))
     return todo, kept
 
 
