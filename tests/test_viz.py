@@ -146,18 +146,31 @@ def test_layer_table_runs_a_students_net_that_the_meta_device_cannot():
 
 
 def test_browser_falls_back_to_a_static_figure(vol, capsys):
-    fig = viz.browse({"a": (vol.image, vol.seg, None)})
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    assert viz.browse({"a": (vol.image, vol.seg, None)}) is None  # nothing a cell shows again
     assert "static figure" in capsys.readouterr().out
-    assert len(fig.axes) == 4
+    assert len(plt.get_fignums()) == 1 and len(plt.gcf().axes) == 4
+
+
+def test_browse_displays_the_widget_once_and_returns_nothing(vol, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(viz, "_widgets_available", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    assert viz.browse({"a": (vol.image, vol.seg, None)}) is None
+    assert [type(w).__name__ for w in shown] == ["VBox"]
 
 
 def test_browser_widgets_follow_the_case(vol, monkeypatch):
     """The widget browser: controls for case, slice, modality, opacity and GT vs prediction."""
     pytest.importorskip("ipywidgets")
-    monkeypatch.setattr(viz, "_widgets_available", lambda: True)
     small = vol.image[..., 60:100]
     cases = {"a": (vol.image, vol.seg, vol.seg), "b": (small, None, None)}
-    box = viz.browse(cases, "a")
+    box = viz.browser(cases, "a")
     (w_case, w_mod), (w_z, w_alpha) = box.children[0].children, box.children[1].children
     w_layer = box.children[2]
     assert w_z.value == viz.largest_tumour_slice(vol.seg) and w_z.max == 154
