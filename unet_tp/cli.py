@@ -9,6 +9,7 @@ unet-tp data info DATA                        list the cases found
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``unet-tp`` console script."""
+    _put_own_scripts_on_path()
     _load_optional_commands()
     args = build_parser().parse_args(argv)
     try:
@@ -189,6 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _put_own_scripts_on_path() -> None:
+    """Run as ``.venv/bin/unet-tp`` without activating the venv, the tools it calls (nbgrader
+    runs ``alembic``) are found beside it."""
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
 
 def _load_optional_commands() -> None:

@@ -353,7 +353,7 @@ def _cmd_notebook_build(args: argparse.Namespace) -> int:
     from unet_tp.instructor import import_autograder
 
     build = import_autograder("build")
-    report = build.build(check=args.check)
+    report = build.build(check=args.check, repository=args.repository, ref=args.ref)
     if report.synced_cells:
         verb = "would take" if args.check else "took"
         print(f"source notebook {verb} cells {', '.join(report.synced_cells)} from solutions/")
@@ -374,6 +374,19 @@ def _register_notebook(sub: argparse._SubParsersAction) -> None:
         "and the solution notebook (nbgrader generate_assignment)",
     )
     b.add_argument("--check", action="store_true", help="write nothing; exit 1 if out of date")
+    b.add_argument(
+        "--repository",
+        metavar="OWNER/NAME",
+        help="publish: the GitHub repository students install from and open in Colab, written "
+        "into unet_tp/sources.py, the README's Colab badge and the notebook's install cell "
+        "(default: REPOSITORY in unet_tp/sources.py)",
+    )
+    b.add_argument(
+        "--ref",
+        metavar="TAG",
+        help="publish: the branch or tag students install and open (default: REF in "
+        "unet_tp/sources.py)",
+    )
     b.set_defaults(func=_cmd_notebook_build)
 
 
