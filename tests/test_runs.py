@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import types
 
 import pytest
 import torch
@@ -136,3 +137,19 @@ def test_a_fixed_block_is_a_new_run():
     assert runs._changes(runs.run_identity(Net(), config, weighted_ce, None), b) == [
         "your network's code (Net)"
     ]
+
+
+def mean_ce(logits, target):
+    return F.cross_entropy(logits, target, reduction="none").mean()
+
+
+def test_a_later_global_of_the_same_name_as_an_attribute_changes_nothing(monkeypatch):
+    """`x.mean()` in the loss is no global: a notebook's later `mean = ...` keeps the run."""
+    config = preset_config("tiny", **CONFIG)
+    key = runs.run_key(runs.run_identity(Net(), config, mean_ce, None))
+    monkeypatch.setitem(globals(), "mean", {"wt": 0.9})
+    monkeypatch.setitem(globals(), "reduction", 3)
+    assert runs.run_key(runs.run_identity(Net(), config, mean_ce, None)) == key
+    # ...whereas a global the loss reads is part of it
+    monkeypatch.setitem(globals(), "F", types.SimpleNamespace(cross_entropy=F.cross_entropy))
+    assert runs.run_key(runs.run_identity(Net(), config, mean_ce, None)) != key

@@ -13,6 +13,7 @@ class weights or other values it binds) and of ``train_step``. Its folder is
 
 from __future__ import annotations
 
+import dis
 import functools
 import hashlib
 import inspect
@@ -83,15 +84,31 @@ def _function(func: types.FunctionType, depth: int) -> str:
     if func.__module__.startswith(("torch", "numpy")):
         return f"{func.__module__}.{func.__qualname__}"
     parts = [_source(func), repr(func.__defaults__), repr(func.__kwdefaults__)]
-    try:
-        names = inspect.getclosurevars(func)
-    except (TypeError, ValueError):
-        names = None
-    if names is not None:
-        for scope in (names.nonlocals, names.globals):
-            for name, value in sorted(scope.items()):
-                parts.append(f"{name}: {_value(value, depth + 1)}")
+    code = func.__code__
+    cells = zip(code.co_freevars, func.__closure__ or (), strict=False)
+    for name, cell in cells:
+        try:
+            parts.append(f"{name}: {_value(cell.cell_contents, depth + 1)}")
+        except ValueError:  # an empty cell
+            parts.append(f"{name}: (unset)")
+    for name in sorted(_global_names(code)):
+        if name in func.__globals__:
+            parts.append(f"{name}: {_value(func.__globals__[name], depth + 1)}")
     return "\n".join(parts)
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """Names a function reads as globals (not attribute names such as ``x.mean``: a later
+    global ``mean`` must not change what a loss is)."""
+    names = {
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    }
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def _class(cls: type, depth: int) -> str:
