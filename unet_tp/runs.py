@@ -215,7 +215,8 @@ def train_or_resume(
             if device is not None:
                 model.to(device)
             print(
-                f"This run is already complete ({done} epochs, {folder}): its model is loaded, "
+                f"This run is already complete ({done} epoch{'s' * (done != 1)}, {folder}): "
+                "its model is loaded, "
                 "not trained again. To train it again from scratch, set RETRAIN = True at the "
                 "top of this cell; to train it longer, raise config.epochs."
             )
