@@ -1,5 +1,10 @@
 """Figures, checked for what a viewer sees: colours where the labels are, the right slice, legends."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,6 +17,8 @@ from matplotlib.colors import to_rgba
 from solutions import UNet
 from unet_tp import viz
 from unet_tp.data import find_cases, load_case
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +189,42 @@ def test_browser_widgets_follow_the_case(vol, monkeypatch):
     w_layer.value = "prediction"
     w_case.value = "b"  # a shorter case without segmentation: the slice range follows
     assert w_z.max == 39 and w_z.value == 20
+
+
+WIDGETS_8_CHECK = """
+import ipywidgets, numpy as np
+from tqdm.notebook import tqdm
+from unet_tp import viz
+assert ipywidgets.__version__.startswith("8."), ipywidgets.__version__
+image = np.random.default_rng(0).normal(size=(4, 16, 16, 10)).astype("float32")
+seg = np.zeros((16, 16, 10), "uint8")
+seg[4:8, 4:8, 3] = 2
+box = viz.browser({"a": (image, seg, seg), "b": (image[..., :5], None, None)}, "a")
+(w_case, _), (w_z, _) = box.children[0].children, box.children[1].children
+w_case.value = "b"
+assert w_z.max == 4, w_z.max
+for _ in tqdm(range(3)):
+    pass
+print("ok", ipywidgets.__version__)
+"""
+
+
+@pytest.mark.slow
+def test_browser_and_progress_bars_work_with_ipywidgets_8(tmp_path):
+    """The tests run Colab's ipywidgets 7.7.1; the student package also accepts 8: same widgets."""
+    target = tmp_path / "widgets8"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-t", str(target)]
+        + ["ipywidgets>=8,<9", "widgetsnbextension>=4,<5"],
+        capture_output=True,
+        text=True,
+    )
+    if pip.returncode != 0:
+        pytest.skip(f"ipywidgets 8 cannot be installed here: {pip.stderr.strip()[-200:]}")
+    out = subprocess.run(
+        [sys.executable, "-c", WIDGETS_8_CHECK],
+        env={**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{ROOT}", "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "\nok 8." in "\n" + out.stdout, out.stderr[-2000:]
