@@ -204,12 +204,14 @@ def build(
     notebooks (``check``: only report what differs). ``repository`` (GitHub OWNER/NAME) and
     ``ref`` (branch or tag) publish the kit: they are written into ``unet_tp/sources.py``, the
     README's Colab badge and the notebook's install cell."""
-    from unet_tp.sources import student_package
+    from unet_tp import sources
 
     report = BuildReport()
+    publish = repository is not None or ref is not None
     repository, ref, outputs = publication_texts(repository, ref)
     source = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
-    package = student_package(repository, ref)
+    # STUDENT_PACKAGE may be set by hand (e.g. to a wheel's URL) until the next publishing
+    package = sources.student_package(repository, ref) if publish else sources.STUDENT_PACKAGE
     synced, report.synced_cells = synced_source(source, solution_regions(), package)
     outputs[SOURCE_NOTEBOOK] = _normalise(copy.deepcopy(synced))
     with tempfile.TemporaryDirectory(prefix="unet-tp-build-") as tmp:
