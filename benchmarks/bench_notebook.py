@@ -30,9 +30,9 @@ from autograder import build  # noqa: E402
 _CPU_TIME = "import os as _os\n_t = _os.times()\nprint('CPU_SECONDS', _t.user + _t.system)"
 
 
-def run_once(tmp: Path) -> dict:
-    """Execute the source notebook in ``tmp``; seconds in all and per cell, kernel CPU time."""
-    nb = nbformat.read(build.SOURCE_NOTEBOOK, 4)
+def run_once(tmp: Path, notebook: Path = build.SOURCE_NOTEBOOK) -> dict:
+    """Execute the solved notebook in ``tmp``; seconds in all and per cell, kernel CPU time."""
+    nb = nbformat.read(notebook, 4)
     nb.cells.append(nbformat.v4.new_code_cell(_CPU_TIME))
     os.environ["UNET_TP_HOME"] = str(tmp / "home")
     cells: list[tuple[str, float]] = []
@@ -60,17 +60,23 @@ def run_once(tmp: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=1, help="runs, each from a fresh home")
+    parser.add_argument(
+        "--notebook",
+        default=str(build.SOURCE_NOTEBOOK),
+        help="the solved notebook to run (e.g. an older version, for a same-machine baseline)",
+    )
     parser.add_argument("--out", default=str(Path(__file__).with_name("notebook_results.json")))
     args = parser.parse_args()
     results = {
         "machine": describe(),
+        "notebook": args.notebook,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "runs": [],
     }
     print(results["machine"])
     for i in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="unet-tp-bench-nb-") as tmp:
-            run = run_once(Path(tmp))
+            run = run_once(Path(tmp), Path(args.notebook))
         results["runs"].append(run)
         cells = ", ".join(f"{k} {v:.0f} s" for k, v in run["slowest_cells_s"].items())
         print(
