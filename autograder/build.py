@@ -3,7 +3,8 @@ student and solution notebooks through nbgrader.
 
 1. Each region of ``solutions/*.py`` between ``# --- notebook cell: ID ---`` and
    ``# --- end of notebook cell ---`` is copied into the source notebook's cell whose nbgrader
-   ``grade_id`` is ID; the set-up cell gets ``unet_tp.sources.STUDENT_PACKAGE``.
+   ``grade_id`` is ID; the set-up cell gets the student package of ``unet_tp.sources``
+   (``--repository``/``--ref`` set it there and in the README's Colab badge first).
 2. nbgrader's ``generate_assignment`` makes the student version (solutions replaced by stubs,
    hidden tests removed, outputs cleared) -> ``notebooks/TP_sujet.ipynb``.
 3. nbgrader's ``generate_solution`` (without executing) -> ``autograder/solution/TP_sujet/``.
@@ -171,20 +172,65 @@ def generate(source_nb, workdir: Path) -> tuple[str, str, Path]:
     return _normalise(student), _normalise(solution), workdir / "gradebook.db"
 
 
-def build(check: bool = False) -> BuildReport:
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_REF = re.compile(r"^(?!-)[A-Za-z0-9._/-]{1,200}$")
+_SOURCES_LINE = r'^{name} = ".*"(?P<comment>.*)$'
+_BADGE = re.compile(
+    r"https://colab\.research\.google\.com/github/[^)\s]+/notebooks/TP_sujet\.ipynb"
+)
+
+
+def publication_texts(
+    repository: str | None, ref: str | None, root: Path = REPO_ROOT
+) -> tuple[str, str, dict[Path, str]]:
+    """The repository and ref students use (given, else ``unet_tp/sources.py``'s), and the new
+    text of ``unet_tp/sources.py`` and of the README (its Colab badge) that name them."""
+    from unet_tp import sources
+
+    repository, ref = repository or sources.REPOSITORY, ref or sources.REF
+    if not _REPOSITORY.match(repository):
+        raise BuildError(f"--repository {repository!r}: expected GitHub OWNER/NAME")
+    if not _REF.match(ref):
+        raise BuildError(f"--ref {ref!r}: not a branch or tag name")
+    texts = {}
+    path = root / "unet_tp" / "sources.py"
+    text = path.read_text()
+    for name, value in (("REPOSITORY", repository), ("REF", ref)):
+        line = re.compile(_SOURCES_LINE.format(name=name), re.M)
+        if not line.search(text):
+            raise BuildError(f'{path}: no line {name} = "..." to set')
+        text = line.sub(lambda m, n=name, v=value: f"{n} = {json.dumps(v)}{m['comment']}", text)
+    texts[path] = text
+    readme = root / "README.md"
+    text = readme.read_text()
+    if not _BADGE.search(text):
+        raise BuildError(f"{readme}: no Colab badge link to notebooks/TP_sujet.ipynb to set")
+    texts[readme] = _BADGE.sub(sources.colab_url(repository, ref), text)
+    return repository, ref, texts
+
+
+def build(
+    check: bool = False, repository: str | None = None, ref: str | None = None
+) -> BuildReport:
     """Sync the source notebook with ``solutions/`` and regenerate the student and solution
-    notebooks (``check``: only report what differs)."""
-    from unet_tp.sources import STUDENT_PACKAGE
+    notebooks (``check``: only report what differs). ``repository`` (GitHub OWNER/NAME) and
+    ``ref`` (branch or tag) publish the kit: they are written into ``unet_tp/sources.py``, the
+    README's Colab badge and the notebook's install cell."""
+    from unet_tp import sources
 
     report = BuildReport()
+    publish = repository is not None or ref is not None
+    repository, ref, outputs = publication_texts(repository, ref)
     source = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
-    synced, report.synced_cells = synced_source(source, solution_regions(), STUDENT_PACKAGE)
+    # STUDENT_PACKAGE may be set by hand (e.g. to a wheel's URL) until the next publishing
+    package = sources.student_package(repository, ref) if publish else sources.STUDENT_PACKAGE
+    synced, report.synced_cells = synced_source(source, solution_regions(), package)
     problems = notebook_problems(synced)
     if problems:
         raise BuildError(
             f"{SOURCE_NOTEBOOK.name} disagrees with {SPEC_FILE.name}: " + "; ".join(problems)
         )
-    outputs = {SOURCE_NOTEBOOK: _normalise(copy.deepcopy(synced))}
+    outputs[SOURCE_NOTEBOOK] = _normalise(copy.deepcopy(synced))
     with tempfile.TemporaryDirectory(prefix="unet-tp-build-") as tmp:
         student, solution, _ = generate(synced, Path(tmp))
     outputs[STUDENT_NOTEBOOK] = student

@@ -22,8 +22,10 @@ else
 fi
 echo "[demo] BraTS metrics of the validation patients (whole volumes)"
 unet-tp evaluate --data "$DATA" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/run/evaluation.json"
-read -r first _ case_dir < <(unet-tp data info "$DATA" -v | head -n 1)
-echo "[demo] predicting $first -> $OUT/pred/${first}_pred.nii.gz"
+# a validation patient: one the network never saw in training (the first of the run's split)
+first=$(python -c 'import json, sys; print(next(iter(json.load(open(sys.argv[1]))["cases"])))' "$OUT/run/evaluation.json")
+read -r _ _ case_dir < <(unet-tp data info "$DATA" -v | grep "^$first ")
+echo "[demo] predicting the validation patient $first -> $OUT/pred/${first}_pred.nii.gz"
 unet-tp predict --case "$case_dir" --checkpoint "$OUT/run/checkpoint.pt" --out "$OUT/pred/${first}_pred.nii.gz" --force
 echo "[demo] figures -> $OUT/figures"
 unet-tp figures --data "$DATA" --run "$OUT/run" --out "$OUT/figures"

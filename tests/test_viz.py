@@ -1,5 +1,10 @@
 """Figures, checked for what a viewer sees: colours where the labels are, the right slice, legends."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,6 +17,8 @@ from matplotlib.colors import to_rgba
 from solutions import UNet
 from unet_tp import viz
 from unet_tp.data import find_cases, load_case
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -146,18 +153,31 @@ def test_layer_table_runs_a_students_net_that_the_meta_device_cannot():
 
 
 def test_browser_falls_back_to_a_static_figure(vol, capsys):
-    fig = viz.browse({"a": (vol.image, vol.seg, None)})
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    assert viz.browse({"a": (vol.image, vol.seg, None)}) is None  # nothing a cell shows again
     assert "static figure" in capsys.readouterr().out
-    assert len(fig.axes) == 4
+    assert len(plt.get_fignums()) == 1 and len(plt.gcf().axes) == 4
+
+
+def test_browse_displays_the_widget_once_and_returns_nothing(vol, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(viz, "_widgets_available", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    assert viz.browse({"a": (vol.image, vol.seg, None)}) is None
+    assert [type(w).__name__ for w in shown] == ["VBox"]
 
 
 def test_browser_widgets_follow_the_case(vol, monkeypatch):
     """The widget browser: controls for case, slice, modality, opacity and GT vs prediction."""
     pytest.importorskip("ipywidgets")
-    monkeypatch.setattr(viz, "_widgets_available", lambda: True)
     small = vol.image[..., 60:100]
     cases = {"a": (vol.image, vol.seg, vol.seg), "b": (small, None, None)}
-    box = viz.browse(cases, "a")
+    box = viz.browser(cases, "a")
     (w_case, w_mod), (w_z, w_alpha) = box.children[0].children, box.children[1].children
     w_layer = box.children[2]
     assert w_z.value == viz.largest_tumour_slice(vol.seg) and w_z.max == 154
@@ -169,3 +189,42 @@ def test_browser_widgets_follow_the_case(vol, monkeypatch):
     w_layer.value = "prediction"
     w_case.value = "b"  # a shorter case without segmentation: the slice range follows
     assert w_z.max == 39 and w_z.value == 20
+
+
+WIDGETS_8_CHECK = """
+import ipywidgets, numpy as np
+from tqdm.notebook import tqdm
+from unet_tp import viz
+assert ipywidgets.__version__.startswith("8."), ipywidgets.__version__
+image = np.random.default_rng(0).normal(size=(4, 16, 16, 10)).astype("float32")
+seg = np.zeros((16, 16, 10), "uint8")
+seg[4:8, 4:8, 3] = 2
+box = viz.browser({"a": (image, seg, seg), "b": (image[..., :5], None, None)}, "a")
+(w_case, _), (w_z, _) = box.children[0].children, box.children[1].children
+w_case.value = "b"
+assert w_z.max == 4, w_z.max
+for _ in tqdm(range(3)):
+    pass
+print("ok", ipywidgets.__version__)
+"""
+
+
+@pytest.mark.slow
+def test_browser_and_progress_bars_work_with_ipywidgets_8(tmp_path):
+    """The tests run Colab's ipywidgets 7.7.1; the student package also accepts 8: same widgets."""
+    target = tmp_path / "widgets8"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-t", str(target)]
+        + ["ipywidgets>=8,<9", "widgetsnbextension>=4,<5"],
+        capture_output=True,
+        text=True,
+    )
+    if pip.returncode != 0:
+        pytest.skip(f"ipywidgets 8 cannot be installed here: {pip.stderr.strip()[-200:]}")
+    out = subprocess.run(
+        [sys.executable, "-c", WIDGETS_8_CHECK],
+        env={**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{ROOT}", "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "\nok 8." in "\n" + out.stdout, out.stderr[-2000:]

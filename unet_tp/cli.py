@@ -9,6 +9,7 @@ unet-tp data info DATA                        list the cases found
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -151,8 +152,8 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
 
     p = dsub.add_parser("synth", help="write BraTS-format sample cases")
     p.add_argument("out", help="output folder")
-    p.add_argument("--cases", type=int, default=12, help="number of cases (default 12)")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    p.add_argument("--cases", type=int, default=12, help="number of cases")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed")
     p.add_argument("--force", action="store_true", help="replace a dataset made with another seed")
     p.set_defaults(func=_cmd_synth)
 
@@ -170,11 +171,13 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--url", help="archive URL, local archive or folder (overrides the source's URL)"
     )
-    p.add_argument("--sha256", help="expected SHA-256 of the archive")
+    p.add_argument(
+        "--sha256", help="expected SHA-256 of the archive (default: the source's, if any)"
+    )
     p.add_argument(
         "--layout", choices=["brats", "msd"], help="archive layout (default: the source's)"
     )
-    p.add_argument("--out", default="data", help="data folder (default ./data)")
+    p.add_argument("--out", default="data", help="data folder")
     p.add_argument("--keep-archive", action="store_true", help="keep the archive after extraction")
     p.set_defaults(func=_cmd_download)
 
@@ -185,10 +188,16 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
         "--tumour-free-fraction",
         type=float,
         default=0.25,
-        help="share of tumour-free brain slices kept per case (default 0.25)",
+        help="share of tumour-free brain slices kept per case",
     )
-    p.add_argument("--crop", type=int, help="centre crop slices to CROP x CROP pixels")
-    p.add_argument("--image-size", type=int, help="resize slices to SIZE x SIZE pixels")
+    p.add_argument(
+        "--crop", type=int, help="centre crop slices to CROP x CROP pixels (default: no crop)"
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        help="resize slices to SIZE x SIZE pixels (default: no resize, the crop's size)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for choosing tumour-free slices")
     p.add_argument(
         "--skip-bad", action="store_true", help="skip unreadable cases instead of stopping"
@@ -204,24 +213,49 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_prepare)
 
     p = dsub.add_parser("info", help="list the BraTS cases found in a folder")
-    p.add_argument("data")
+    p.add_argument("data", help="folder of BraTS cases")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     p.set_defaults(func=_cmd_info)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each flag's help ends with its default (when it has one); epilogs keep their lines."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every sub-command's parser, depth first."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += all_parsers(child)
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="unet-tp", description="U-Net brain-tumour segmentation practical"
+        prog="unet-tp",
+        description="U-Net brain-tumour segmentation practical",
+        epilog="Run as .venv/bin/unet-tp, or after `source .venv/bin/activate` as unet-tp. "
+        "`unet-tp COMMAND --help` describes a command and its flags.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for register in _COMMANDS:
         register(sub)
+    for p in all_parsers(parser):
+        p.formatter_class = HelpFormatter
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``unet-tp`` console script."""
-    _interpreter_bin_on_path()
+    _put_own_scripts_on_path()
     _load_optional_commands()
     args = build_parser().parse_args(argv)
     try:
@@ -239,16 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _interpreter_bin_on_path() -> None:
-    """Put this interpreter's ``bin`` first on PATH, so that the tools its packages install
-    (nbgrader runs ``alembic``) are found when ``.venv/bin/unet-tp`` runs without an activated
-    environment (a Makefile, cron, an IDE)."""
-    import os
-    from pathlib import Path
-
-    here = str(Path(sys.executable).parent)
-    if here not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+def _put_own_scripts_on_path() -> None:
+    """Run as ``.venv/bin/unet-tp`` without activating the venv, the tools it calls (nbgrader
+    runs ``alembic``) are found beside it."""
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
 
 def _load_optional_commands() -> None:

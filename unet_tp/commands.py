@@ -203,7 +203,7 @@ def _load_model(path: str, device_name: str | None):
     model = _build_model(ckpt["model_config"])
     load_weights(model, ckpt, path)
     config = preset_config(None, **ckpt["config"])
-    device = pick_device(device_name or "auto")
+    device = pick_device(device_name or "auto", training=False)
     return model.to(device), ckpt, config, device
 
 
@@ -368,55 +368,149 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# what each preset is for, shown by `unet-tp train --help` (one entry per train.PRESETS)
+PRESET_HELP = {
+    "cpu-quick": "a machine without GPU: 96x96 slices (192 crop halved), U-Net 16->256, 6 epochs, "
+    "cross-entropy + Dice; about 2.5 minutes for the 16 sample cases on 2 CPU cores",
+    "colab-t4": "a Colab T4 GPU: full 192x192 crops, U-Net 32->512, 15 epochs, mixed precision",
+    "paper": "the paper's widths 64->1024 without batch norm, 30 epochs: a reference run on a "
+    "large GPU",
+    "notebook-cpu": "what the notebook trains without a GPU: 64x64 slices, U-Net 16->128 "
+    "(depth 3), 8 epochs, cross-entropy; about a minute on 2 CPU cores",
+    "tiny": "smoke tests and autograding: 48x48 slices, U-Net 4->32 (depth 3), 1 epoch; seconds",
+}
+
+
+def _preset_help(text: str, name: str) -> str:
+    """``text`` with the flag's default and each preset's value of setting ``name``."""
+    from unet_tp.train import PRESETS, TrainConfig
+
+    default = getattr(TrainConfig(), name)
+
+    def shown(value: object) -> str:
+        return "none" if value is None else str(value)
+
+    per = ", ".join(f"{p} {shown(PRESETS[p].get(name, default))}" for p in PRESETS)
+    return f"{text} (default {shown(default)}; with --preset: {per})"
+
+
+def _presets_epilog() -> str:
+    import textwrap
+
+    from unet_tp.train import PRESETS
+
+    lines = [
+        textwrap.fill(
+            PRESET_HELP.get(name, ""),
+            width=78,
+            initial_indent=f"  {name:13s} ",
+            subsequent_indent=" " * 16,
+        )
+        for name in PRESETS
+    ]
+    return (
+        "presets (--preset P sets the defaults; explicit flags override them):\n"
+        + "\n".join(lines)
+        + "\n\nWithout a GPU training is slow: prefer --preset cpu-quick. Multi-GPU:\n"
+        "  torchrun --nproc_per_node=N -m unet_tp train --data DIR --out RUN --preset paper"
+    )
+
+
 @command
 def _register(sub: argparse._SubParsersAction) -> None:
     from unet_tp.train import PRESETS
 
-    p = sub.add_parser("train", help="train the reference U-Net (runs under torchrun too)")
+    p = sub.add_parser(
+        "train",
+        help="train the reference U-Net (runs under torchrun too)",
+        description="Train the reference U-Net of solutions/ on BraTS cases or a slice cache.",
+        epilog=_presets_epilog(),
+    )
     p.add_argument("--data", required=True, help="folder of BraTS cases, or a prepared slice cache")
     p.add_argument(
         "--out", required=True, help="run folder: checkpoint.pt, history.json, metrics.json"
     )
     p.add_argument(
-        "--preset", choices=sorted(PRESETS), help="a set of defaults: " + "; ".join(PRESETS)
+        "--preset",
+        choices=list(PRESETS),
+        help="a set of defaults, described below (default: none, the defaults shown per flag)",
     )
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--base-channels", type=int)
-    p.add_argument("--depth", type=int)
-    p.add_argument("--image-size", type=int, help="slice size seen by the network")
-    p.add_argument("--crop", type=int, help="centre crop before resizing (default 192)")
-    p.add_argument("--loss", choices=["ce", "ce+dice"])
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--num-workers", type=int)
+    p.add_argument(
+        "--epochs", type=int, help=_preset_help("passes over the training slices", "epochs")
+    )
+    p.add_argument("--batch-size", type=int, help=_preset_help("slices per step", "batch_size"))
+    p.add_argument(
+        "--lr", type=float, help=_preset_help("peak learning rate of Adam (cosine decay)", "lr")
+    )
+    p.add_argument(
+        "--base-channels",
+        type=int,
+        help=_preset_help("channels of the first level (64 in the paper)", "base_channels"),
+    )
+    p.add_argument(
+        "--depth", type=int, help=_preset_help("pooling steps (4 in the paper)", "depth")
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        help=_preset_help("slice size seen by the network (none: the crop's size)", "image_size"),
+    )
+    p.add_argument("--crop", type=int, help=_preset_help("centre crop before resizing", "crop"))
+    p.add_argument(
+        "--loss",
+        choices=["ce", "ce+dice"],
+        help=_preset_help("cross-entropy (Eq. 1), or cross-entropy + soft Dice", "loss"),
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        help=_preset_help("share of patients held out for validation", "val_fraction"),
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help=_preset_help("seeds the split, the weights, the data order", "seed"),
+    )
+    p.add_argument(
+        "--num-workers", type=int, help=_preset_help("DataLoader worker processes", "num_workers")
+    )
     p.add_argument(
         "--deterministic",
         action="store_true",
         default=None,
-        help="deterministic algorithms: bit-identical reruns for one seed (slower on GPU)",
+        help="deterministic algorithms: bit-identical reruns for one seed (slower on GPU; "
+        "default: off)",
     )
-    p.add_argument("--device", help="auto (default), cpu, cuda, mps")
-    p.add_argument("--cache", help="slice cache folder (default under ~/.cache/unet_tp)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--skip-bad", action="store_true", help="leave out unreadable cases")
+    p.add_argument(
+        "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto, a GPU when there is one)"
+    )
+    p.add_argument("--cache", help="slice cache folder (default: one under ~/.cache/unet_tp)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out (default: a new run)"
+    )
+    p.add_argument(
+        "--skip-bad", action="store_true", help="leave out unreadable cases (default: stop)"
+    )
+    p.add_argument(
+        "--no-eval",
+        action="store_true",
+        help="skip the 3D evaluation of the validation patients at the end (default: evaluate)",
+    )
     p.add_argument(
         "--strict",
         action="store_true",
         help="suspicious data (constant modality, non-zero background, lost header) is an error",
     )
-    p.add_argument("--no-eval", action="store_true", help="skip the 3D evaluation at the end")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
         "evaluate", help="BraTS metrics (Dice, HD95 per region) of a checkpoint on whole volumes"
     )
     p.add_argument("--data", required=True, help="folder of BraTS cases with their seg files")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True, help="JSON file")
+    p.add_argument("--checkpoint", required=True, help="a run's checkpoint.pt")
+    p.add_argument("--out", required=True, help="JSON file of the metrics")
     p.add_argument("--cases", nargs="+", help="case ids (default: the run's validation patients)")
-    p.add_argument("--device")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -426,8 +520,8 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", help="a training run folder (holding checkpoint.pt)")
     p.add_argument("--case", help="case id (default: the first validation patient)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--dpi", type=int, default=100)
-    p.add_argument("--device")
+    p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG files")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.set_defaults(func=_cmd_figures)
 
     p = sub.add_parser(
@@ -437,9 +531,9 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data", help="a folder of cases, seg or not (--out: a folder, OUT/<case>.nii.gz)"
     )
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a run's checkpoint.pt")
     p.add_argument("--out", required=True, help="output .nii.gz (--case) or folder (--data)")
-    p.add_argument("--device")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument(
         "--strict",
@@ -453,7 +547,7 @@ def _cmd_notebook_build(args: argparse.Namespace) -> int:
     from unet_tp.instructor import import_autograder
 
     build = import_autograder("build")
-    report = build.build(check=args.check)
+    report = build.build(check=args.check, repository=args.repository, ref=args.ref)
     if report.synced_cells:
         verb = "would take" if args.check else "took"
         print(f"source notebook {verb} cells {', '.join(report.synced_cells)} from solutions/")
@@ -473,7 +567,24 @@ def _register_notebook(sub: argparse._SubParsersAction) -> None:
         help="sync the source notebook with solutions/, regenerate notebooks/TP_sujet.ipynb "
         "and the solution notebook (nbgrader generate_assignment)",
     )
-    b.add_argument("--check", action="store_true", help="write nothing; exit 1 if out of date")
+    b.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if out of date (default: write the notebooks)",
+    )
+    b.add_argument(
+        "--repository",
+        metavar="OWNER/NAME",
+        help="publish: the GitHub repository students install from and open in Colab, written "
+        "into unet_tp/sources.py, the README's Colab badge and the notebook's install cell "
+        "(default: REPOSITORY in unet_tp/sources.py)",
+    )
+    b.add_argument(
+        "--ref",
+        metavar="TAG",
+        help="publish: the branch or tag students install and open (default: REF in "
+        "unet_tp/sources.py)",
+    )
     b.set_defaults(func=_cmd_notebook_build)
 
 
@@ -509,7 +620,11 @@ def _register_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("submissions", help="folder of .ipynb files (one folder per student) or a zip")
     p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, gradebook")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
-    p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="regrade unchanged submissions too (default: only new or changed ones)",
+    )
     p.add_argument(
         "--pattern", help="regular expression with a group 'id' (and 'name') matched in each path"
     )

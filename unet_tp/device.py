@@ -18,13 +18,17 @@ def under_autograder() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
-def pick_device(preference: str = "auto", verbose: bool = True) -> torch.device:
-    """Choose the device to train on and say which, and why.
+def pick_device(
+    preference: str = "auto", verbose: bool = True, training: bool = True
+) -> torch.device:
+    """Choose the device to compute on and say which, and why.
 
     Args:
         preference: ``"auto"`` (CUDA, then Apple MPS, then CPU), or ``"cuda"``, ``"mps"``, ``"cpu"``,
             ``"cuda:1"``...
         verbose: print one line naming the device.
+        training: the device will train (the CPU line then advises a GPU); False for inference
+            (evaluate, predict, figures), where the CPU is fine.
 
     Returns:
         The device.
@@ -54,6 +58,8 @@ def pick_device(preference: str = "auto", verbose: bool = True) -> torch.device:
             print(f"Using GPU {name} (CUDA), mixed precision {amp_dtype(device)}")
         elif device.type == "mps":
             print("Using Apple GPU (MPS)")
+        elif not training:
+            print(f"Using the CPU ({torch.get_num_threads()} threads)")
         else:
             hint = (
                 " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU."

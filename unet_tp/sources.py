@@ -35,11 +35,27 @@ class Source:
 
 
 # The repository students install the kit from (the "Open in Colab" badge points at its
-# notebooks/TP_sujet.ipynb). `unet-tp notebook build` writes STUDENT_PACKAGE into the notebook's
-# set-up cell. To hand out a wheel instead, set STUDENT_PACKAGE to its URL.
+# notebooks/TP_sujet.ipynb). Publishing is one command, which sets both lines below, the README's
+# badge and the notebook's install cell: `unet-tp notebook build --repository OWNER/NAME --ref TAG`.
+# To hand out a wheel instead, set STUDENT_PACKAGE to its URL.
 REPOSITORY = "unet-tp/unet-tp"  # GitHub owner/name
+REF = "main"  # the branch or tag students install and open
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
-STUDENT_PACKAGE = f"unet-tp @ git+{REPOSITORY_URL}.git"
+
+
+def student_package(repository: str = REPOSITORY, ref: str = REF) -> str:
+    """The pip requirement of the student package in ``repository`` at ``ref``."""
+    return f"unet-tp @ git+https://github.com/{repository}.git@{ref}"
+
+
+def colab_url(repository: str = REPOSITORY, ref: str = REF) -> str:
+    """The address that opens the student notebook of ``repository`` at ``ref`` in Colab."""
+    return (
+        f"https://colab.research.google.com/github/{repository}/blob/{ref}/notebooks/TP_sujet.ipynb"
+    )
+
+
+STUDENT_PACKAGE = student_package()
 
 BRATS2019_URL: str | None = None
 BRATS2019_SHA256: str | None = None

@@ -262,25 +262,42 @@ def _widgets_available() -> bool:
 def browse(
     cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
     case_id: str | None = None,
+) -> None:
+    """Show the interactive viewer (:func:`browser`) once, whatever the cell does with the result.
+
+    It returns nothing, so that a notebook does not display the widget a second time as the
+    cell's value. Without a widget front end (a script, a plain console) it draws the static
+    :func:`show_case` figure instead (left as the current figure) and says so in one line.
+    """
+    case_id = case_id or next(iter(cases))
+    if not _widgets_available():
+        print("(no notebook widget front end here: showing a static figure instead of the browser)")
+        image, truth, pred = cases[case_id]
+        show_case(image, truth if truth is not None else pred, title=case_id)
+        return
+    from IPython.display import display
+
+    display(browser(cases, case_id))
+
+
+def browser(
+    cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
+    case_id: str | None = None,
 ):
     """Interactive viewer: case, slice, modality, overlay opacity, ground truth or prediction.
+
+    Works with ipywidgets 7.7 (Colab's) and 8.
 
     Args:
         cases: ``{case_id: (image (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``.
         case_id: case shown first.
 
     Returns:
-        The widget box in a notebook. Without a widget front end (a script, a plain console) it
-        draws the static :func:`show_case` figure instead, says so in one line, and returns it.
+        The widget box, not displayed (:func:`browse` displays it).
     """
-    case_id = case_id or next(iter(cases))
-    if not _widgets_available():
-        print("(no notebook widget front end here: showing a static figure instead of the browser)")
-        image, truth, pred = cases[case_id]
-        return show_case(image, truth if truth is not None else pred, title=case_id)
     import ipywidgets as W
-    from IPython.display import display
 
+    case_id = case_id or next(iter(cases))
     image0, truth0, _ = cases[case_id]
     w_case = W.Dropdown(options=list(cases), value=case_id, description="case")
     w_z = W.IntSlider(
@@ -329,6 +346,5 @@ def browse(
     for w in (w_z, w_mod, w_alpha, w_layer):
         w.observe(draw, names="value")
     box = W.VBox([W.HBox([w_case, w_mod]), W.HBox([w_z, w_alpha]), w_layer, out])
-    display(box)
     draw()
     return box

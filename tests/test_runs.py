@@ -1,0 +1,155 @@
+"""Re-running the notebook's training: resume, complete, or a new run when something changed."""
+
+from __future__ import annotations
+
+import functools
+import types
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from unet_tp import runs
+from unet_tp.train import preset_config
+
+
+class Slices(Dataset):
+    """Eight random 4-channel 16x16 slices with labels; ``fail_after`` items it interrupts."""
+
+    def __init__(self, fail_after: int | None = None):
+        g = torch.Generator().manual_seed(0)
+        self.images = torch.randn(8, 4, 16, 16, generator=g)
+        self.labels = torch.randint(0, 4, (8, 16, 16), generator=g)
+        self.fail_after, self.served = fail_after, 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i):
+        self.served += 1
+        if self.fail_after is not None and self.served > self.fail_after:
+            raise KeyboardInterrupt  # the session disconnects mid-epoch
+        return self.images[i], self.labels[i]
+
+
+class Net(nn.Module):
+    def __init__(self, width: int = 4):
+        super().__init__()
+        self.config = {"width": width}
+        self.body = nn.Sequential(nn.Conv2d(4, width, 3, padding=1), nn.ReLU())
+        self.head = nn.Conv2d(width, 4, 1)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def weighted_ce(logits, target, weight=None):
+    return F.cross_entropy(logits, target, weight=weight)
+
+
+CONFIG = dict(epochs=2, batch_size=4, device="cpu", num_workers=0, loss="ce")
+
+
+def _train(tmp_path, loss_fn=weighted_ce, dataset=None, **overrides):
+    torch.manual_seed(0)
+    model = Net()
+    config = preset_config("tiny", **{**CONFIG, **overrides})
+    history = runs.train_or_resume(
+        model, dataset or Slices(), Slices(), config, tmp_path / "runs", "tiny", loss_fn=loss_fn
+    )
+    return model, history
+
+
+def _folders(tmp_path):
+    return sorted(p.name for p in (tmp_path / "runs").iterdir())
+
+
+def test_a_complete_run_is_loaded_not_retrained_and_the_message_says_how(
+    tmp_path, capsys, monkeypatch
+):
+    trained, history = _train(tmp_path)
+    assert len(history) == 2 and "Training a new run" in capsys.readouterr().out
+    monkeypatch.setattr(runs, "fit", lambda *a, **k: pytest.fail("a complete run was retrained"))
+    again, history2 = _train(tmp_path)
+    out = capsys.readouterr().out
+    assert "already complete (2 epochs" in out and "set RETRAIN = True" in out
+    assert history2 == history
+    for a, b in zip(trained.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert len(_folders(tmp_path)) == 1
+
+
+def test_retrain_trains_the_same_run_again_from_scratch(tmp_path, capsys):
+    _train(tmp_path)
+    config = preset_config("tiny", **CONFIG)
+    history = runs.train_or_resume(
+        Net(), Slices(), None, config, tmp_path / "runs", "tiny", loss_fn=weighted_ce, retrain=True
+    )
+    assert "again from scratch" in capsys.readouterr().out and len(history) == 2
+    assert len(_folders(tmp_path)) == 1
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, capsys):
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path, dataset=Slices(fail_after=12))  # epoch 1 (8 slices), then 4 of epoch 2
+    capsys.readouterr()
+    _, history = _train(tmp_path)
+    assert "Resuming the run in" in capsys.readouterr().out
+    assert [h["epoch"] for h in history] == [1, 2]
+    # raising the number of epochs continues the same run too
+    _, history = _train(tmp_path, epochs=3)
+    assert "at epoch 3 of 3" in capsys.readouterr().out and len(history) == 3
+    assert len(_folders(tmp_path)) == 1
+
+
+def test_a_changed_loss_or_setting_trains_a_new_run_in_its_own_folder(tmp_path, capsys):
+    _train(tmp_path)
+    first = _folders(tmp_path)
+    capsys.readouterr()
+    weights = torch.tensor([0.1, 1.0, 1.0, 2.0])
+    _, history = _train(tmp_path, loss_fn=functools.partial(weighted_ce, weight=weights))
+    out = capsys.readouterr().out
+    assert "Changed since the run in" in out and "your loss function" in out
+    assert "(the previous one is kept)" in out and len(history) == 2
+    assert len(_folders(tmp_path)) == 2 and set(first) < set(_folders(tmp_path))
+    # other class weights are another run; so is another learning rate
+    _train(tmp_path, loss_fn=functools.partial(weighted_ce, weight=weights * 2))
+    assert len(_folders(tmp_path)) == 3
+    _train(tmp_path, loss_fn=functools.partial(weighted_ce, weight=weights * 2), lr=0.01)
+    assert "lr 0.002 -> 0.01" in capsys.readouterr().out
+    assert len(_folders(tmp_path)) == 4
+
+
+def test_a_fixed_block_is_a_new_run():
+    class Fixed(Net):  # the student's cell defining Net, run again after a fix
+        def forward(self, x):
+            return self.head(self.body(x) * 2)
+
+    Fixed.__name__ = Fixed.__qualname__ = "Net"
+
+    config = preset_config("tiny", **CONFIG)
+    a = runs.run_key(runs.run_identity(Net(), config, weighted_ce, None))
+    assert a == runs.run_key(runs.run_identity(Net(), config, weighted_ce, None))
+    b = runs.run_identity(Fixed(), config, weighted_ce, None)
+    assert runs.run_key(b) != a
+    assert runs._changes(runs.run_identity(Net(), config, weighted_ce, None), b) == [
+        "your network's code (Net)"
+    ]
+
+
+def mean_ce(logits, target):
+    return F.cross_entropy(logits, target, reduction="none").mean()
+
+
+def test_a_later_global_of_the_same_name_as_an_attribute_changes_nothing(monkeypatch):
+    """`x.mean()` in the loss is no global: a notebook's later `mean = ...` keeps the run."""
+    config = preset_config("tiny", **CONFIG)
+    key = runs.run_key(runs.run_identity(Net(), config, mean_ce, None))
+    monkeypatch.setitem(globals(), "mean", {"wt": 0.9})
+    monkeypatch.setitem(globals(), "reduction", 3)
+    assert runs.run_key(runs.run_identity(Net(), config, mean_ce, None)) == key
+    # ...whereas a global the loss reads is part of it
+    monkeypatch.setitem(globals(), "F", types.SimpleNamespace(cross_entropy=F.cross_entropy))
+    assert runs.run_key(runs.run_identity(Net(), config, mean_ce, None)) != key
