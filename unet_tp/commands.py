@@ -677,7 +677,12 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="instructor: grades for Moodle, Canvas or a plain CSV")
     p.add_argument("out_dir", metavar="OUT", help="the grading output folder (results.json)")
-    p.add_argument("--format", required=True, choices=["moodle", "canvas", "csv"])
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["moodle", "canvas", "csv"],
+        help="moodle: the offline grading worksheet; canvas: the gradebook import CSV; csv: plain",
+    )
     p.add_argument(
         "--roster",
         metavar="FILE",
