@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from unet_tp.conventions import MODALITIES, to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
-from unet_tp.data.normalize import brain_mask, zscore
+from unet_tp.data.normalize import brain_mask, zscore  # noqa: F401 - cache.zscore, as before
 from unet_tp.fileio import save_json, save_npy
+from unet_tp.preprocess import Grid, network_images, network_labels, normalise
 
 CACHE_VERSION = 1
 META = "unet_tp_cache.json"
@@ -49,7 +49,8 @@ class CacheSettings:
         min_brain_fraction: a slice is a brain slice when at least this share of its pixels is brain.
         crop: centre crop (or zero pad) of each slice to ``crop x crop`` pixels, before resizing.
         image_size: resize each slice to ``image_size x image_size`` (area for images, nearest for
-            labels); ``None`` keeps the (cropped) size.
+            labels); ``None`` keeps the (cropped) size. ``crop`` and ``image_size`` are the
+            network's input grid (:attr:`grid`, :class:`unet_tp.preprocess.Grid`).
         seed: chooses which tumour-free slices are kept.
     """
 
@@ -64,10 +65,12 @@ class CacheSettings:
     def __post_init__(self) -> None:
         if not 0 <= self.tumour_free_fraction <= 1:
             raise ValueError("tumour_free_fraction must be in [0, 1]")
-        for name in ("crop", "image_size"):
-            value = getattr(self, name)
-            if value is not None and value < 8:
-                raise ValueError(f"{name} must be at least 8 pixels, got {value}")
+        self.grid  # noqa: B018 - checks crop and image_size
+
+    @property
+    def grid(self) -> Grid:
+        """The network's input grid these slices are stored on."""
+        return Grid(self.crop, self.image_size)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -111,64 +114,16 @@ def _source_signature(case: Case) -> dict[str, list[int]]:
     return sig
 
 
-def _fit(arr: np.ndarray, size: int) -> np.ndarray:
-    """Centre crop or zero pad the last two axes to ``size x size``."""
-    out = arr
-    for axis in (-2, -1):
-        n = out.shape[axis]
-        if n > size:
-            start = (n - size) // 2
-            out = np.take(out, np.arange(start, start + size), axis=axis)
-        elif n < size:
-            before = (size - n) // 2
-            pad = [(0, 0)] * out.ndim
-            pad[axis] = (before, size - n - before)
-            out = np.pad(out, pad)
-    return out
-
-
 def to_network_grid(arr: np.ndarray, settings: CacheSettings, is_label: bool = False) -> np.ndarray:
-    """Crop/pad and resize slices ``(n, [C,] H, W)`` to the grid the network sees.
-
-    Images are resized by area averaging, labels by nearest neighbour.
-    """
-    if settings.crop is not None:
-        arr = _fit(arr, settings.crop)
-    if settings.image_size is None or arr.shape[-1] == settings.image_size:
-        return arr
-    size = (settings.image_size, settings.image_size)
-    if is_label:
-        t = torch.from_numpy(arr[:, None].astype(np.float32))
-        return F.interpolate(t, size=size, mode="nearest-exact").numpy()[:, 0].astype(np.uint8)
-    return F.interpolate(
-        torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), size=size, mode="area"
-    ).numpy()
+    """Kept for old callers: ``settings.grid.to_network(arr, is_label)`` (see :mod:`unet_tp.preprocess`)."""
+    return Grid.of(settings).to_network(arr, is_label)
 
 
 def from_network_grid(
     logits: torch.Tensor, height: int, width: int, settings: CacheSettings
 ) -> torch.Tensor:
-    """Classes on the original ``height x width`` slice from logits on the network's grid.
-
-    Inverse of :func:`to_network_grid`: logits are resized bilinearly to the crop, then the crop is
-    put back in place (background outside it).
-    """
-    crop_h, crop_w = (
-        (settings.crop, settings.crop) if settings.crop is not None else (height, width)
-    )
-    if logits.shape[-2:] != (crop_h, crop_w):
-        logits = F.interpolate(
-            logits.float(), size=(crop_h, crop_w), mode="bilinear", align_corners=False
-        )
-    classes = logits.argmax(dim=1)
-    out = classes.new_zeros((classes.shape[0], height, width))
-    # the same centre offsets as _fit, for crop (positive) and pad (negative)
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    src_t, src_l = max(-top, 0), max(-left, 0)
-    dst_t, dst_l = max(top, 0), max(left, 0)
-    h, w = min(crop_h, height), min(crop_w, width)
-    out[:, dst_t : dst_t + h, dst_l : dst_l + w] = classes[:, src_t : src_t + h, src_l : src_l + w]
-    return out
+    """Kept for old callers: ``settings.grid.from_network(logits, height, width)``."""
+    return Grid.of(settings).from_network(logits, height, width)
 
 
 def select_slices(
@@ -211,17 +166,11 @@ def case_slices(
     vol = load_case(case, with_seg=True, strict=strict)
     if warnings is not None:
         warnings.extend(vol.warnings)
-    mask = brain_mask(vol.image)
-    image = zscore(vol.image, mask)
+    image, mask = normalise(vol.image)
     classes = to_train_labels(vol.seg)
     z = select_slices(classes, mask, settings, case.case_id)
-    images = np.moveaxis(image[..., z], -1, 0)  # (n, 4, H, W)
-    labels = np.moveaxis(classes[..., z], -1, 0)  # (n, H, W)
-    images, labels = (
-        to_network_grid(images, settings),
-        to_network_grid(labels, settings, is_label=True),
-    )
-    return images.astype(np.float16), np.ascontiguousarray(labels, dtype=np.uint8), z
+    images = network_images(image, z, settings.grid).astype(np.float16)
+    return images, network_labels(classes, z, settings.grid), z
 
 
 def _read_meta(cache_dir: Path) -> dict | None:

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data.cases import DataError, scan_cases
-from unet_tp.fileio import temp_dir_beside
+from unet_tp.fileio import atomic_dir
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
@@ -175,8 +175,7 @@ def extract(
     archive, target = Path(archive), Path(target)
     if target.exists():
         raise DataError(f"{target} already exists; remove it or choose another folder")
-    tmp = temp_dir_beside(target)
-    try:
+    with atomic_dir(target) as tmp:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 for info in zf.infolist():
@@ -204,10 +203,6 @@ def extract(
                         bar.update(m.size)
         else:
             raise DataError(f"{archive}: not a zip or tar archive")
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
@@ -264,8 +259,7 @@ def convert_msd(
         affine = img.affine
         if np.allclose(affine, np.eye(4)) and data.shape[:3] == BRATS_SHAPE:
             affine = BRATS_AFFINE
-        tmp = temp_dir_beside(final)
-        try:
+        with atomic_dir(final) as tmp:
             for c, modality in enumerate(MSD_CHANNELS):
                 vol = data[..., c]
                 if (
@@ -283,10 +277,6 @@ def convert_msd(
                     )
                 seg = MSD_EDITION.to_brats(label)
                 nib.Nifti1Image(seg, affine).to_filename(str(tmp / f"{case_id}_seg.nii.gz"))
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return out
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MODALITIES
-from unet_tp.fileio import save_json, temp_dir_beside, unet_tp_home
+from unet_tp.fileio import atomic_dir, save_json, unet_tp_home
 
 RELEASE_DIR = "MICCAI_BraTS_2019_Data_Training"
 MANIFEST = "unet_tp_synth.json"
@@ -201,15 +201,10 @@ def write_case(out_root: Path, seed: int, index: int) -> Path:
     images, seg, grade = synth_volumes(seed, index)
     name = case_name(index)
     final = out_root / grade / name
-    tmp = temp_dir_beside(final)
-    try:
+    with atomic_dir(final) as tmp:
         for modality, vol in images.items():
             _write_nifti(vol, tmp / f"{name}_{modality}.nii.gz")
         _write_nifti(seg, tmp / f"{name}_seg.nii.gz")
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 
