@@ -17,6 +17,7 @@ Another setting: everything is rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,7 +33,8 @@ from torch.utils.data import Dataset
 from unet_tp.conventions import MODALITIES, to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
 from unet_tp.data.normalize import brain_mask, zscore  # noqa: F401 - cache.zscore, as before
-from unet_tp.fileio import save_json, save_npy
+from unet_tp.data.split import split_cases
+from unet_tp.fileio import save_json, save_npy, unet_tp_home
 from unet_tp.preprocess import Grid, network_images, network_labels, normalise
 
 CACHE_VERSION = 1
@@ -255,15 +257,7 @@ def prepare_cache(
         )
     meta = _read_meta(cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases):
-        report = PrepareReport(cache_dir, wrote=False)
-        report.reused = sorted(meta["cases"])
-        report.skipped = dict(meta.get("skipped", {}))
-        report.warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
-        if strict and report.warnings:
-            raise DataError(f"{report.warnings[0]} (an error with --strict)")
-        report.n_slices = sum(e["shape"][0] for e in meta["cases"].values())
-        report.seconds = time.perf_counter() - start
-        return report
+        return _unchanged_report(cache_dir, meta, strict, start)
     if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
         raise FileExistsError(
             f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
@@ -283,55 +277,91 @@ def prepare_cache(
     # marked incomplete, never an old "complete" flag over new files.
     save_json(cache_dir / META, {**new_meta, "cases": dict(old_cases)})
     report = PrepareReport(cache_dir)
-    iterable = progress(cases) if progress is not None else cases
-    for case in iterable:
+    for case in progress(cases) if progress is not None else cases:
         old = old_cases.get(case.case_id)
-        try:
-            signature = _source_signature(case)
-        except OSError as exc:
-            signature = {"error": str(exc)}
-        if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
-            if strict and old.get("warnings"):
-                save_json(cache_dir / META, new_meta)
-                raise DataError(f"{old['warnings'][0]} (an error with --strict)")
-            new_meta["cases"][case.case_id] = old
-            report.reused.append(case.case_id)
-            report.warnings += old.get("warnings", [])
-            continue
-        case_warnings: list[str] = []
-        if not case.has_seg:  # not training data; always left out, and said so
-            why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
-            new_meta["skipped"][case.case_id] = why
-            report.skipped[case.case_id] = why
-            continue
-        try:
-            images, labels, z = case_slices(case, settings, strict, case_warnings)
-        except DataError as exc:
-            if not skip_bad:
-                save_json(cache_dir / META, new_meta)
-                raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
-            new_meta["skipped"][case.case_id] = str(exc)
-            report.skipped[case.case_id] = str(exc)
-            continue
-        stem = f"cases/{case.case_id}"
-        entry = {
-            "images": f"{stem}.images.npy",
-            "labels": f"{stem}.labels.npy",
-            "source": signature,
-            "grade": case.grade,
-            "z": z.tolist(),
-            "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
-            "shape": list(images.shape),
-            "warnings": case_warnings,
-        }
-        report.warnings += case_warnings
-        save_npy(cache_dir / entry["images"], images)
-        save_npy(cache_dir / entry["labels"], labels)
-        entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
-        entry["labels_bytes"] = (cache_dir / entry["labels"]).stat().st_size
-        new_meta["cases"][case.case_id] = entry
-        report.built.append(case.case_id)
-        save_json(cache_dir / META, new_meta)
+        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
+    _finish(data, cache_dir, new_meta, report)
+    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -> PrepareReport:
+    """The report of a complete, unchanged cache (nothing written)."""
+    report = PrepareReport(cache_dir, wrote=False)
+    report.reused = sorted(meta["cases"])
+    report.skipped = dict(meta.get("skipped", {}))
+    report.warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
+    if strict and report.warnings:
+        raise DataError(f"{report.warnings[0]} (an error with --strict)")
+    report.n_slices = sum(e["shape"][0] for e in meta["cases"].values())
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _add_case(
+    case: Case,
+    cache_dir: Path,
+    settings: CacheSettings,
+    old: dict | None,
+    new_meta: dict,
+    report: PrepareReport,
+    skip_bad: bool,
+    strict: bool,
+) -> None:
+    """Reuse, build or skip one case; its entry enters ``new_meta`` (saved) once its arrays are
+    completely written."""
+    try:
+        signature = _source_signature(case)
+    except OSError as exc:
+        signature = {"error": str(exc)}
+    if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
+        if strict and old.get("warnings"):
+            save_json(cache_dir / META, new_meta)
+            raise DataError(f"{old['warnings'][0]} (an error with --strict)")
+        new_meta["cases"][case.case_id] = old
+        report.reused.append(case.case_id)
+        report.warnings += old.get("warnings", [])
+        return
+    case_warnings: list[str] = []
+    if not case.has_seg:  # not training data; always left out, and said so
+        why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
+        new_meta["skipped"][case.case_id] = why
+        report.skipped[case.case_id] = why
+        return
+    try:
+        images, labels, z = case_slices(case, settings, strict, case_warnings)
+    except DataError as exc:
+        if not skip_bad:
+            save_json(cache_dir / META, new_meta)
+            raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
+        new_meta["skipped"][case.case_id] = str(exc)
+        report.skipped[case.case_id] = str(exc)
+        return
+    stem = f"cases/{case.case_id}"
+    entry = {
+        "images": f"{stem}.images.npy",
+        "labels": f"{stem}.labels.npy",
+        "source": signature,
+        "grade": case.grade,
+        "z": z.tolist(),
+        "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
+        "shape": list(images.shape),
+        "warnings": case_warnings,
+    }
+    report.warnings += case_warnings
+    save_npy(cache_dir / entry["images"], images)
+    save_npy(cache_dir / entry["labels"], labels)
+    entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
+    entry["labels_bytes"] = (cache_dir / entry["labels"]).stat().st_size
+    new_meta["cases"][case.case_id] = entry
+    report.built.append(case.case_id)
+    save_json(cache_dir / META, new_meta)
+
+
+def _finish(data, cache_dir: Path, new_meta: dict, report: PrepareReport) -> None:
+    """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the cache
+    complete."""
     if not new_meta["cases"]:
         save_json(cache_dir / META, new_meta)
         reasons = list(report.skipped.values())
@@ -345,16 +375,12 @@ def prepare_cache(
                 "set); segment it with `unet-tp predict --data DIR --checkpoint CKPT --out OUT_DIR`"
             )
         raise DataError(f"{data}: no usable case, all {len(reasons)} were skipped: {detail}")
-    # Arrays of cases that are gone (or were skipped this time) are removed.
     keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
     for path in (cache_dir / "cases").iterdir():
         if path not in keep:
             path.unlink()
     new_meta["complete"] = True
     save_json(cache_dir / META, new_meta)
-    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
-    report.seconds = time.perf_counter() - start
-    return report
 
 
 def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
@@ -375,6 +401,36 @@ def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
             "re-run `unet-tp data prepare` to finish it"
         )
     return meta
+
+
+def default_cache_dir(data: str | os.PathLike[str], settings: CacheSettings) -> Path:
+    """Slice-cache folder for a data folder and cache settings (one per combination).
+
+    Data inside the kit's home (the sample cases, a download) is named by its path relative to
+    the home, so a copied or moved home keeps its caches (the grader copies one per notebook).
+    """
+    home, data = unet_tp_home().resolve(), Path(data).resolve()
+    where = data.relative_to(home).as_posix() if data.is_relative_to(home) else str(data)
+    key = hashlib.sha1(json.dumps([where, settings.to_json()], sort_keys=True).encode()).hexdigest()
+    return unet_tp_home() / "slices" / key[:12]
+
+
+def split_patients(
+    cache_dir: str | os.PathLike[str], val_fraction: float, seed: int, source: object = None
+) -> tuple[list[str], list[str]]:
+    """Training and validation patient ids of a cache (by patient, stratified by HGG/LGG).
+
+    Raises:
+        DataError: fewer than 2 patients (named by ``source``, default the cache folder).
+    """
+    meta = load_cache_meta(cache_dir)
+    ids = sorted(meta["cases"])
+    if len(ids) < 2:
+        raise DataError(
+            f"{source or cache_dir}: {len(ids)} case(s); training needs at least 2 (one held out)"
+        )
+    grades = [meta["cases"][c].get("grade") for c in ids]
+    return split_cases(ids, val_fraction, seed, grades)
 
 
 class SliceDataset(Dataset):
