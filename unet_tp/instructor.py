@@ -75,7 +75,12 @@ def resolve(spec: str) -> object:
         top = module_name.split(".")[0]
         if exc.name != top or top not in ("solutions", "autograder"):
             raise ValueError(f"--model {spec}: cannot import {module_name} ({exc})") from None
-        root = str(repo_root())  # RuntimeError in a student install
+        try:
+            root = str(repo_root())
+        except RuntimeError as exc:  # a student install
+            raise RuntimeError(
+                f"--model {spec}: {exc} (or name an importable network class: --model MODULE:NAME)"
+            ) from None
         if root not in sys.path:
             sys.path.insert(0, root)
         module = importlib.import_module(module_name)
