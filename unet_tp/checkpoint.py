@@ -1,7 +1,7 @@
 """Checkpoints of a training run: written atomically after every epoch, read back to resume,
 to evaluate or to predict.
 
-A checkpoint holds the weights, the optimizer, scheduler and gradient-scaler states, the epoch
+A checkpoint holds the weights, the optimizer and gradient-scaler states, the epoch
 just finished, and the run's :class:`RunState` (settings, model configuration, patient split,
 cache folder, history). ``torch.save`` is used directly: the kit does not depend on Lightning
 (Fabric's checkpoints would add a dependency to the students' install for what ten lines do).
@@ -50,7 +50,6 @@ def save_checkpoint(
     scaler,
     epoch: int,
     state: RunState,
-    scheduler=None,
 ) -> None:
     """Write a checkpoint atomically (a crash mid-write leaves the previous one intact)."""
     payload = {
@@ -58,7 +57,6 @@ def save_checkpoint(
         "epoch": epoch,
         "model": unwrap(model).state_dict(),
         "optimizer": _state(optimizer),
-        "scheduler": _state(scheduler),
         "scaler": _state(scaler),
         "config": asdict(state.config) if is_dataclass(state.config) else dict(state.config),
         "model_config": state.model_config,
@@ -128,11 +126,10 @@ def resume(
     if scaler is not None and ckpt.get("scaler"):
         scaler.load_state_dict(ckpt["scaler"])
     start = ckpt["epoch"] + 1
-    if ckpt.get("scheduler"):
-        scheduler.load_state_dict(ckpt["scheduler"])
-    else:  # a checkpoint from before the scheduler was saved: its schedule is a function of the epoch
-        scheduler.last_epoch = start - 1
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "step() before optimizer.step()"
-            scheduler.step()
+    # The schedule is a function of the epoch: it is set for ``start`` from this run's settings,
+    # so that a run resumed with more epochs follows the longer schedule.
+    scheduler.last_epoch = start - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "step() before optimizer.step()"
+        scheduler.step()
     return start, list(ckpt["history"])

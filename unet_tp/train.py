@@ -534,9 +534,7 @@ def fit(
                 if progress:
                     _print_epoch(record, config.epochs)
                 if out is not None:
-                    save_checkpoint(
-                        out / "checkpoint.pt", model, optimizer, scaler, epoch, state, scheduler
-                    )
+                    save_checkpoint(out / "checkpoint.pt", model, optimizer, scaler, epoch, state)
                     save_json(out / "history.json", state.history, indent=1)
             if torch.distributed.is_initialized():
                 torch.distributed.barrier()
