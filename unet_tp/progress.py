@@ -18,6 +18,13 @@ def progress_bar(
     return tqdm(iterable, desc=desc, disable=None if enabled else True, **kwargs)
 
 
+def byte_bar(total: int | None, desc: str, enabled: bool = True, **kwargs) -> tqdm:
+    """A bar counting bytes (KiB, MiB...), updated by hand: downloads, extraction."""
+    return progress_bar(
+        None, desc, enabled, total=total, unit="B", unit_scale=True, unit_divisor=1024, **kwargs
+    )
+
+
 def case_progress(desc: str = "preparing slices") -> Callable[[Sequence], Iterable]:
     """What :func:`unet_tp.data.cache.prepare_cache` takes as ``progress``: a bar over the cases."""
     return lambda cases: progress_bar(cases, desc, unit="case")

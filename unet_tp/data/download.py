@@ -26,11 +26,11 @@ from pathlib import Path, PurePosixPath
 
 import nibabel as nib
 import numpy as np
-from tqdm.auto import tqdm
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data.cases import DataError, scan_cases
 from unet_tp.fileio import atomic_dir
+from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
@@ -115,15 +115,7 @@ def download(
             length = response.headers.get("Content-Length")
             total = have + int(length) if length is not None else None
             mode = "ab" if have else "wb"
-            bar = tqdm(
-                total=total,
-                initial=have,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=dest.name,
-                disable=None if progress else True,
-            )
+            bar = byte_bar(total, dest.name, progress, initial=have)
             got = have
             try:
                 with open(part, mode) as f, bar:
@@ -209,15 +201,8 @@ def extract(
     return target
 
 
-def _bar(total: int, archive: Path, progress: bool) -> tqdm:
-    return tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=f"extracting {archive.name}",
-        disable=None if progress else True,
-    )
+def _bar(total: int, archive: Path, progress: bool):
+    return byte_bar(total, f"extracting {archive.name}", progress)
 
 
 def convert_msd(
@@ -239,9 +224,7 @@ def convert_msd(
     if not images:
         raise DataError(f"{task_dir}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?")
     out.mkdir(parents=True, exist_ok=True)
-    for image_path in tqdm(
-        images, desc="converting MSD to BraTS layout", disable=None if progress else True
-    ):
+    for image_path in progress_bar(images, "converting MSD to BraTS layout", progress):
         case_id = image_path.name.split(".nii")[0]
         final = out / case_id
         if final.exists():
