@@ -67,8 +67,8 @@ class TrainConfig:
         depth: U-Net pooling steps (4 in the paper).
         batch_norm: batch norm after each convolution (faster, steadier training; not in the paper).
         loss: ``"ce"`` (Eq. 1) or ``"ce+dice"``.
-        crop: centre crop of the slices before resizing (cache setting).
-        image_size: slice size seen by the network (cache setting); ``None`` keeps 240 (or the crop).
+        crop: centre crop of the slices before resizing (with ``image_size``: :attr:`grid`).
+        image_size: slice size seen by the network; ``None`` keeps 240 (or the crop).
         tumour_free_fraction: share of tumour-free slices in the cache.
         val_fraction: share of patients held out.
         seed: seeds the split, the initial weights, the data order and the augmentation.
