@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from unet_tp.losses import soft_dice_loss  # one definition, shared with the student package
+
 
 # --- notebook cell: cce_loss ---
 def categorical_cross_entropy(logits, target, weight=None):
@@ -46,28 +48,6 @@ def categorical_cross_entropy(logits, target, weight=None):
 
 
 # --- end of notebook cell ---
-
-
-def soft_dice_loss(
-    logits: torch.Tensor, target: torch.Tensor, include_background: bool = False, eps: float = 1e-5
-) -> torch.Tensor:
-    """1 - mean soft Dice over classes, computed on the softmax scores over the whole batch.
-
-    Args:
-        logits: ``(N, C, ...)``.
-        target: ``(N, ...)`` integer classes.
-        include_background: also score class 0 (usually not: it is easy and dominates).
-        eps: smoothing, so that a class absent from both scores 1.
-    """
-    probs = logits.softmax(dim=1)
-    t = F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(probs.dtype)
-    dims = (0, *range(2, logits.ndim))
-    intersection = (probs * t).sum(dims)
-    total = probs.sum(dims) + t.sum(dims)
-    dice = (2 * intersection + eps) / (total + eps)
-    if not include_background:
-        dice = dice[1:]
-    return 1 - dice.mean()
 
 
 def ce_dice_loss(

@@ -192,3 +192,76 @@ def test_distributed_training_with_two_cpu_processes(tiny_cache, tmp_path):
     history = json.loads((tmp_path / "ddp" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2] and "dice_wt" in history[-1]
     assert load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["epoch"] == 1
+
+
+def test_builtin_step_is_the_reference_step_on_cpu():
+    """One step path: without mixed precision, AmpTrainStep does what the notebook's step does."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from solutions import train_step
+    from unet_tp.train import AmpTrainStep
+
+    torch.manual_seed(0)
+    a = UNet(**preset_config("tiny").model_config())
+    b = copy.deepcopy(a)
+    x, y = torch.randn(2, 4, 32, 32), torch.randint(0, 4, (2, 32, 32))
+    la = AmpTrainStep(torch.device("cpu"))(
+        a, x, y, torch.optim.Adam(a.parameters()), F.cross_entropy
+    )
+    lb = train_step(b, x, y, torch.optim.Adam(b.parameters()), F.cross_entropy)
+    assert la == lb
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_notebook_step_and_predict_fn_restore_torch_settings(tiny_cache, brats_root, tmp_path):
+    from solutions import predict, train_step
+    from unet_tp.data import load_case
+    from unet_tp.train import predict_volume
+
+    before = (torch.backends.cudnn.benchmark, torch.are_deterministic_algorithms_enabled())
+    config = preset_config("tiny", deterministic=True)
+    ids = sorted(SliceDataset(tiny_cache).case_ids)
+    torch.manual_seed(0)
+    model = UNet(**config.model_config())
+    history = fit(
+        model,
+        SliceDataset(tiny_cache, ids[:3]),
+        SliceDataset(tiny_cache, ids[3:]),
+        config,
+        tmp_path,
+        loss_fn=categorical_cross_entropy,
+        train_step=train_step,
+        device=torch.device("cpu"),
+        progress=False,
+    )
+    assert (torch.backends.cudnn.benchmark, torch.are_deterministic_algorithms_enabled()) == before
+    assert history[0]["train_loss"] > 0 and "dice_et" in history[0]
+    vol = load_case(find_cases(brats_root)[0])
+    seg = predict_volume(model, vol, config.grid, torch.device("cpu"), predict_fn=predict)
+    assert seg.shape == vol.seg.shape and set(np.unique(seg)) <= {0, 1, 2, 4}
+
+
+def test_resume_with_more_epochs_follows_the_longer_schedule(tiny_cache, tmp_path):
+    first = _run(tiny_cache, tmp_path, preset_config("tiny", epochs=1))
+    longer = preset_config("tiny", epochs=2)
+    history = _run(tiny_cache, tmp_path, longer, resume=True)
+    assert _strip(history[:1]) == _strip(first)
+    assert history[1]["lr"] == pytest.approx(longer.lr * 0.5)  # cos(pi / 2): half-way
+
+
+def test_default_loss_needs_no_instructor_code():
+    import torch.nn.functional as F
+
+    from unet_tp.losses import ce_dice_loss
+    from unet_tp.train import TrainConfig, default_loss
+
+    assert default_loss("ce") is F.cross_entropy
+    assert default_loss(TrainConfig().loss) is ce_dice_loss
+    from solutions import ce_dice_loss as reference
+
+    logits, target = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
+    assert float(ce_dice_loss(logits, target)) == pytest.approx(
+        float(reference(logits, target)), abs=1e-5
+    )

@@ -14,10 +14,23 @@ import torch
 from unet_tp.cli import command
 
 
-def _build_model(model_config: dict) -> torch.nn.Module:
-    from unet_tp.instructor import import_solutions
+def _build_model(spec: str, model_config: dict) -> torch.nn.Module:
+    """The network class ``spec`` names (``--model MODULE:NAME``), built with ``model_config``."""
+    from unet_tp.instructor import resolve
 
-    return import_solutions().UNet(**model_config)
+    return resolve(spec)(**model_config)
+
+
+def _add_model_option(p: argparse.ArgumentParser) -> None:
+    from unet_tp.instructor import DEFAULT_MODEL
+
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        metavar="MODULE:NAME",
+        help="the network class (default: the reference U-Net of a checkout, "
+        f"{DEFAULT_MODEL}; another importable class, built with the run's model settings)",
+    )
 
 
 def _init_distributed() -> bool:
@@ -30,21 +43,16 @@ def _init_distributed() -> bool:
     return True
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from unet_tp.data.cache import META, SliceDataset, load_cache_meta, prepare_cache
-    from unet_tp.data.cases import find_cases
-    from unet_tp.fileio import save_json
-    from unet_tp.metrics import mean_metrics
-    from unet_tp.session import default_cache_dir, split_patients
-    from unet_tp.train import RunState, evaluate_cases, fit, load_checkpoint, preset_config
+def _train_config(args: argparse.Namespace):
+    """The run's settings: the checkpoint's when resuming (refusing flags that contradict them,
+    except ``--epochs``), else the preset's with the explicit flags."""
+    from unet_tp.train import load_checkpoint, preset_config
 
     overrides = {f.name: getattr(args, f.name, None) for f in fields(preset_config(None))}
     overrides.pop("device", None)
-    out = Path(args.out)
-    ckpt_path = out / "checkpoint.pt"
+    ckpt_path = Path(args.out) / "checkpoint.pt"
     if args.resume:
-        ckpt = load_checkpoint(ckpt_path)
-        config = preset_config(None, **ckpt["config"])
+        config = preset_config(None, **load_checkpoint(ckpt_path)["config"])
         clash = {
             k: (v, getattr(config, k))
             for k, v in overrides.items()
@@ -54,7 +62,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             detail = ", ".join(
                 f"--{k.replace('_', '-')} {a} (the run used {b})" for k, (a, b) in clash.items()
             )
-            raise ValueError(f"cannot resume {out} with other settings: {detail}")
+            raise ValueError(f"cannot resume {args.out} with other settings: {detail}")
         if args.epochs is not None:
             config.epochs = args.epochs
     else:
@@ -64,92 +72,99 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
         config = preset_config(args.preset, **overrides)
     config.device = args.device or config.device
-    distributed = _init_distributed()
-    rank = torch.distributed.get_rank() if distributed else 0
-    try:
-        data = Path(args.data).expanduser()
-        if (data / META).exists():
-            cache_dir = data
-            meta = load_cache_meta(cache_dir)
-            _take_cache_geometry(config, meta["settings"], args, rank == 0)
-            source = meta.get("source")
-            slice_shape = next(iter(meta["cases"].values()))["shape"][-2:]
-        else:
-            settings = config.cache_settings()
-            cache_dir = Path(args.cache) if args.cache else default_cache_dir(data, settings)
-            slice_shape = None
-            if rank == 0:
-                from tqdm.auto import tqdm
+    return config
 
-                report = prepare_cache(
-                    data,
-                    cache_dir,
-                    settings,
-                    skip_bad=args.skip_bad,
-                    progress=lambda c: tqdm(c, desc="preparing slices", unit="case", disable=None),
-                    strict=args.strict,
-                )
-                print(report.summary())
-            if distributed:
-                torch.distributed.barrier()
-            source = str(data.resolve())
-        train_ids, val_ids = split_patients(cache_dir, config, source=data)
-        if rank == 0:
+
+def _training_cache(args: argparse.Namespace, config, distributed: bool, main: bool):
+    """``(cache folder, source data folder)`` to train on: ``--data`` itself when it is a
+    prepared cache (its geometry taken into ``config``), else the cache of ``--data`` for
+    ``config`` (prepared by the main process)."""
+    from unet_tp.data.cache import META, default_cache_dir, load_cache_meta, prepare_cache
+    from unet_tp.progress import case_progress
+
+    data = Path(args.data).expanduser()
+    if (data / META).exists():
+        meta = load_cache_meta(data)
+        _take_cache_geometry(config, meta["settings"], args, main)
+        return data, meta.get("source")
+    settings = config.cache_settings()
+    cache_dir = Path(args.cache) if args.cache else default_cache_dir(data, settings)
+    if main:
+        report = prepare_cache(
+            data,
+            cache_dir,
+            settings,
+            skip_bad=args.skip_bad,
+            progress=case_progress(),
+            strict=args.strict,
+        )
+        print(report.summary())
+    if distributed:
+        torch.distributed.barrier()
+    return cache_dir, str(data.resolve())
+
+
+def _evaluate_validation(model, config, out: Path, source: str, val_ids, device) -> None:
+    """3D metrics of the validation patients on whole volumes -> ``out/metrics.json``."""
+    from unet_tp.data.cases import find_cases
+    from unet_tp.fileio import save_json
+    from unet_tp.metrics import mean_metrics
+    from unet_tp.train import evaluate_cases
+
+    by_id = {c.case_id: c for c in find_cases(source)}
+    cases = [by_id[i] for i in val_ids if i in by_id]
+    per_case = evaluate_cases(model, cases, config.grid, device)
+    result = {"cases": per_case, "mean": mean_metrics(per_case), "split": "validation"}
+    save_json(out / "metrics.json", result, indent=1)
+    m = result["mean"]
+    print(
+        f"validation patients (3D, {len(cases)}): Dice WT {m['dice_wt']:.3f} TC {m['dice_tc']:.3f} "
+        f"ET {m['dice_et']:.3f}; HD95 WT {m['hd95_wt']:.1f} mm"
+    )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from unet_tp.data.cache import SliceDataset, load_cache_meta, split_patients
+    from unet_tp.device import run_device
+    from unet_tp.fileio import save_json
+    from unet_tp.train import RunState, fit
+
+    config = _train_config(args)
+    out = Path(args.out)
+    distributed = _init_distributed()
+    main = not distributed or torch.distributed.get_rank() == 0
+    try:
+        cache_dir, source = _training_cache(args, config, distributed, main)
+        train_ids, val_ids = split_patients(
+            cache_dir, config.val_fraction, config.seed, source=Path(args.data).expanduser()
+        )
+        if main:
             print(
                 f"patients: {len(train_ids)} training, {len(val_ids)} validation (split by patient, seed {config.seed})"
             )
-        train_set = SliceDataset(cache_dir, train_ids)
-        val_set = SliceDataset(cache_dir, val_ids) if val_ids else None
         torch.manual_seed(config.seed)
-        model = _build_model(config.model_config())
-        state = RunState(
-            config,
-            config.model_config(),
-            {"train": train_ids, "val": val_ids},
-            str(cache_dir),
-            source,
-        )
-        from unet_tp.device import pick_device
-
-        if distributed and torch.cuda.is_available():
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        elif distributed:
-            device = torch.device("cpu")
-        else:
-            device = pick_device(config.device)
+        model = _build_model(args.model, config.model_config())
+        split = {"train": train_ids, "val": val_ids}
+        state = RunState(config, config.model_config(), split, str(cache_dir), source)
+        device = run_device(config.device)
         model.to(device)
         wrapped = model
         if distributed:
             wrapped = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None
             )
+        train_set, val_set = SliceDataset(cache_dir, train_ids), None
+        if val_ids:
+            val_set = SliceDataset(cache_dir, val_ids)
         fit(
             wrapped, train_set, val_set, config, out, resume=args.resume, state=state, device=device
         )
-        if rank == 0:
-            if slice_shape is None:
-                meta_cases = load_cache_meta(cache_dir)["cases"]
-                slice_shape = next(iter(meta_cases.values()))["shape"][-2:]
-            save_json(
-                out / "config.json",
-                {
-                    "train": asdict(config),
-                    "model": config.model_config(),
-                    "slice_shape": list(slice_shape),
-                },
-                indent=1,
-            )
+        if main:
+            slice_shape = next(iter(load_cache_meta(cache_dir)["cases"].values()))["shape"][-2:]
+            record = {"train": asdict(config), "model": config.model_config()}
+            save_json(out / "config.json", {**record, "slice_shape": list(slice_shape)}, indent=1)
             if val_ids and source is not None and not args.no_eval:
-                by_id = {c.case_id: c for c in find_cases(source)}
-                cases = [by_id[i] for i in val_ids if i in by_id]
-                per_case = evaluate_cases(model, cases, config.cache_settings(), device)
-                result = {"cases": per_case, "mean": mean_metrics(per_case), "split": "validation"}
-                save_json(out / "metrics.json", result, indent=1)
-                m = result["mean"]
-                print(
-                    f"validation patients (3D, {len(cases)}): Dice WT {m['dice_wt']:.3f} TC {m['dice_tc']:.3f} "
-                    f"ET {m['dice_et']:.3f}; HD95 WT {m['hd95_wt']:.1f} mm"
-                )
+                _evaluate_validation(model, config, out, source, val_ids, device)
             print(f"run written to {out}: checkpoint.pt, history.json, metrics.json")
     finally:
         if distributed:
@@ -195,15 +210,17 @@ def _take_cache_geometry(config, cache_settings: dict, args: argparse.Namespace,
         setattr(config, k, cache_settings[k])
 
 
-def _load_model(path: str, device_name: str | None):
-    from unet_tp.device import pick_device
+def _load_model(path: str, args: argparse.Namespace):
+    """``(model on its device, checkpoint, settings, device)`` of a checkpoint; the model class
+    is ``--model`` and the device ``--device``, chosen here once."""
+    from unet_tp.device import run_device
     from unet_tp.train import load_checkpoint, load_weights, preset_config
 
     ckpt = load_checkpoint(path)
-    model = _build_model(ckpt["model_config"])
+    model = _build_model(args.model, ckpt["model_config"])
     load_weights(model, ckpt, path)
     config = preset_config(None, **ckpt["config"])
-    device = pick_device(device_name or "auto", training=False)
+    device = run_device(args.device or "auto", training=False)
     return model.to(device), ckpt, config, device
 
 
@@ -213,7 +230,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from unet_tp.metrics import mean_metrics
     from unet_tp.train import evaluate_cases
 
-    model, ckpt, config, device = _load_model(args.checkpoint, args.device)
+    model, ckpt, config, device = _load_model(args.checkpoint, args)
     cases = find_cases(args.data)
     by_id = {c.case_id: c for c in cases}
     if args.cases:
@@ -231,7 +248,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise DataError(
             f"cannot evaluate without ground truth: no seg file for {', '.join(missing_seg)}"
         )
-    per_case = evaluate_cases(model, chosen, config.cache_settings(), device)
+    per_case = evaluate_cases(model, chosen, config.grid, device)
     result = {"checkpoint": str(args.checkpoint), "cases": per_case, "mean": mean_metrics(per_case)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_json(args.out, result, indent=1)
@@ -255,22 +272,18 @@ def _write_seg(seg, affine, out: Path) -> None:
     """Write a segmentation atomically: a temporary file beside ``out``, removed on any failure."""
     import nibabel as nib
 
+    from unet_tp.fileio import atomic_path
+
     img = nib.Nifti1Image(seg, affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
-    # nibabel compresses by the file name, so the temporary file keeps the output's suffix
-    tmp = out.parent / f".partial-{os.getpid()}-{out.name}"
-    try:
+    with atomic_path(out) as tmp:
         img.to_filename(str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from unet_tp.data.cases import DataError, find_cases, load_case
+    from unet_tp.progress import progress_bar
     from unet_tp.train import predict_volume
 
     if (args.case is None) == (args.data is None):
@@ -299,13 +312,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)  # not after inference (the OS says why)
         with tempfile.TemporaryFile(dir=folder, prefix=".unet_tp-write-test-"):
             pass
-    model, _, config, device = _load_model(args.checkpoint, args.device)
-    bar = tqdm(targets, desc="segmenting", unit="case", disable=None if len(targets) > 1 else True)
+    model, _, config, device = _load_model(args.checkpoint, args)
+    bar = progress_bar(targets, "segmenting", enabled=len(targets) > 1, unit="case")
     for case, target in bar:
         vol = load_case(case, with_seg=False, strict=args.strict)
         for line in vol.warnings:
             print(f"warning: {line}", file=sys.stderr)
-        seg = predict_volume(model, vol, config.cache_settings(), device)
+        seg = predict_volume(model, vol, config.grid, device)
         seg = vol.to_source_orientation(seg).astype("uint8")
         _write_seg(seg, vol.affine, target)
         counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
@@ -337,9 +350,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     written = []
     model = config = device = ckpt = None
     if args.run:
-        model, ckpt, config, device = _load_model(
-            str(Path(args.run) / "checkpoint.pt"), args.device
-        )
+        model, ckpt, config, device = _load_model(str(Path(args.run) / "checkpoint.pt"), args)
     if args.case:
         if args.case not in by_id:
             raise DataError(f"{args.data}: no case {args.case}")
@@ -357,10 +368,9 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     if model is not None:
         history = ckpt["history"]
         save(viz.plot_history(history), "training.png")
-        pred = predict_volume(model, vol, config.cache_settings(), device)
+        pred = predict_volume(model, vol, config.grid, device)
         save(viz.show_prediction(vol.image, vol.seg, pred), "prediction.png")
-        size = config.image_size or config.crop or 240
-        table = viz.format_layer_table(viz.layer_table(model, (1, 4, size, size)))
+        table = viz.format_layer_table(viz.layer_table(model, (1, 4, *config.grid.input_size())))
         (out / "layers.txt").write_text(table + "\n")
         written.append(out / "layers.txt")
         print(table)
@@ -418,6 +428,7 @@ def _presets_epilog() -> str:
 
 @command
 def _register(sub: argparse._SubParsersAction) -> None:
+    """The train, evaluate, figures and predict parsers: flag after flag, it reads better whole."""
     from unet_tp.train import PRESETS
 
     p = sub.add_parser(
@@ -501,6 +512,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="suspicious data (constant modality, non-zero background, lost header) is an error",
     )
+    _add_model_option(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -511,6 +523,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="JSON file of the metrics")
     p.add_argument("--cases", nargs="+", help="case ids (default: the run's validation patients)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    _add_model_option(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -522,6 +535,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG files")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    _add_model_option(p)
     p.set_defaults(func=_cmd_figures)
 
     p = sub.add_parser(
@@ -540,6 +554,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="suspicious data (constant modality, non-zero background, lost header) is an error",
     )
+    _add_model_option(p)
     p.set_defaults(func=_cmd_predict)
 
 

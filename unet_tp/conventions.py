@@ -229,6 +229,14 @@ def to_brats_labels(classes: np.ndarray) -> np.ndarray:
     return _TO_BRATS[classes.astype(np.intp)]
 
 
+def region_classes() -> dict[str, tuple[int, ...]]:
+    """:data:`REGIONS` in network classes (what the network predicts): wt (1, 2, 3), tc (1, 3),
+    et (3,). Derived from the one label mapping above."""
+    return {
+        r: tuple(int(c) for c in to_train_labels(np.array(labels))) for r, labels in REGIONS.items()
+    }
+
+
 def region_mask(seg: np.ndarray, region: str) -> np.ndarray:
     """Boolean mask of a BraTS region ("wt", "tc" or "et") on an array of BraTS labels."""
     try:

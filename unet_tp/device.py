@@ -72,6 +72,19 @@ def pick_device(
     return device
 
 
+def run_device(
+    preference: str = "auto", verbose: bool = True, training: bool = True
+) -> torch.device:
+    """The device of this process: under torchrun (``WORLD_SIZE`` > 1) the GPU of its
+    ``LOCAL_RANK`` (or the CPU without CUDA), else :func:`pick_device`. Commands call it once and
+    pass the device down."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    return pick_device(preference, verbose, training)
+
+
 def amp_dtype(device: torch.device) -> torch.dtype | None:
     """Mixed-precision type for ``device``: bf16 from compute capability 8 (Ampere), fp16 before
     (a T4 is 7.5: ``torch.cuda.is_bf16_supported()`` may say True there, but it only emulates

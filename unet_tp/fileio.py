@@ -1,11 +1,13 @@
-"""Where the kit keeps its files, and writing files so that a reader never sees half of one:
-temporary name, fsync, rename."""
+"""Where the kit keeps its files, and writing so that a reader never sees half of anything:
+a temporary name beside the target, then one rename (:func:`atomic_write` for an open file,
+:func:`atomic_path` for a file a library writes by name, :func:`atomic_dir` for a folder)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,3 +71,35 @@ def temp_dir_beside(target: str | os.PathLike[str]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     return tmp
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a new empty folder beside ``target``; on success it is renamed onto ``target``.
+
+    On any error (or interruption) the temporary folder is removed and ``target`` is untouched.
+
+    Example:
+        >>> with atomic_dir(out / "case") as tmp:  # doctest: +SKIP
+        ...     write_files(tmp)
+    """
+    tmp = temp_dir_beside(target)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary file name beside ``path`` (same suffix: nibabel compresses by the name);
+    on success it replaces ``path`` in one rename, on any error it is removed."""
+    path = Path(path)
+    tmp = path.parent / f".partial-{os.getpid()}-{path.name}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

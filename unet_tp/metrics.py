@@ -23,6 +23,17 @@ HD95_EMPTY = float(np.sqrt(sum(s * s for s in BRATS_SHAPE)))  # 373.13 mm
 """HD95 when exactly one of prediction and truth is empty: the volume's diagonal."""
 
 
+def dice_from_counts(intersection, predicted, true) -> np.ndarray:
+    """Dice from voxel counts, elementwise: ``2 |P & T| / (|P| + |T|)``, 1 where both are empty.
+
+    The one Dice formula of the kit: :func:`dice` on masks and the training loop's validation
+    (counts summed over a patient's slices) both use it.
+    """
+    inter = np.asarray(intersection, dtype=np.float64)
+    total = np.asarray(predicted, dtype=np.float64) + np.asarray(true, dtype=np.float64)
+    return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 1.0)
+
+
 def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     """Dice coefficient of two boolean masks (1 if both are empty).
 
@@ -31,10 +42,7 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
         0.6666666666666666
     """
     pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
-    total = pred.sum() + truth.sum()
-    if total == 0:
-        return 1.0
-    return float(2.0 * np.logical_and(pred, truth).sum() / total)
+    return float(dice_from_counts(np.logical_and(pred, truth).sum(), pred.sum(), truth.sum()))
 
 
 def _surface(mask: np.ndarray) -> np.ndarray:

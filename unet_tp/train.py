@@ -1,43 +1,57 @@
 """Training and evaluation: fit a segmentation network on the slice cache, score it in 3D.
 
 Works with any ``nn.Module`` mapping ``(N, 4, H, W)`` to ``(N, 4, H, W)`` logits: the students'
-U-Net in the notebook, the reference one behind ``unet-tp train``.
+U-Net in the notebook, the reference one behind ``unet-tp train``. In small steps, as nnU-Net's
+trainer: :func:`fit` runs the epoch loop; each epoch is :func:`epoch_loader` (the data order of
+epoch ``e`` depends only on ``(seed, e)``, so a resumed run retraces the uninterrupted one),
+:func:`train_epoch` (one training-step function per batch: the notebook's ``train_step``, or
+:class:`AmpTrainStep`, the reference step with mixed precision) and :func:`validate` (loss and
+Dice WT/TC/ET per patient); the learning rate follows :func:`cosine_schedule`
+(``torch.optim.lr_scheduler``); checkpoints are :mod:`unet_tp.checkpoint`; the preprocessing of
+prediction is the cache's, :mod:`unet_tp.preprocess`.
 
-* tqdm progress bars; the device is picked and named (:func:`unet_tp.device.pick_device`);
-* on CUDA, automatic mixed precision (bf16 from compute capability 8, else fp16 with a
-  GradScaler, e.g. a Colab T4) and channels_last;
-* a checkpoint after every epoch, and ``resume``; the data order and augmentation of epoch ``e``
-  depend only on ``(seed, e)``, so a resumed run retraces the uninterrupted one;
-* history per epoch: training and validation loss, validation Dice WT/TC/ET per patient.
+On CUDA: automatic mixed precision (bf16 from compute capability 8, else fp16 with a
+GradScaler, e.g. a Colab T4) and channels_last. torch's own ``autocast``, ``GradScaler`` and
+DistributedDataParallel are used directly rather than Lightning Fabric: the loop is short, the
+students read it, and their Colab install stays torch alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from unet_tp.conventions import NUM_CLASSES, REGIONS, to_brats_labels
-from unet_tp.data.cache import CacheSettings, from_network_grid, to_network_grid
+from unet_tp.checkpoint import (  # noqa: F401 - re-exported: unet_tp.train.load_checkpoint etc.
+    CHECKPOINT_FORMAT,
+    RunState,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    unwrap,
+)
+from unet_tp.checkpoint import resume as resume_run
+from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_labels
+from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes
-from unet_tp.data.normalize import brain_mask, zscore
 from unet_tp.device import amp_dtype, pick_device
-from unet_tp.fileio import atomic_write
-from unet_tp.metrics import brats_metrics
+from unet_tp.losses import LossFn, loss_by_name
+from unet_tp.metrics import brats_metrics, dice_from_counts
+from unet_tp.preprocess import Grid, brain_slices, network_images, normalise
+from unet_tp.progress import progress_bar
 
-CHECKPOINT_FORMAT = "unet-tp-checkpoint/1"
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 TrainStep = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer, LossFn], float]
 
 
@@ -53,8 +67,8 @@ class TrainConfig:
         depth: U-Net pooling steps (4 in the paper).
         batch_norm: batch norm after each convolution (faster, steadier training; not in the paper).
         loss: ``"ce"`` (Eq. 1) or ``"ce+dice"``.
-        crop: centre crop of the slices before resizing (cache setting).
-        image_size: slice size seen by the network (cache setting); ``None`` keeps 240 (or the crop).
+        crop: centre crop of the slices before resizing (with ``image_size``: :attr:`grid`).
+        image_size: slice size seen by the network; ``None`` keeps 240 (or the crop).
         tumour_free_fraction: share of tumour-free slices in the cache.
         val_fraction: share of patients held out.
         seed: seeds the split, the initial weights, the data order and the augmentation.
@@ -84,6 +98,11 @@ class TrainConfig:
     augment: bool = True
     num_workers: int = 2
     deterministic: bool = False
+
+    @property
+    def grid(self) -> Grid:
+        """The network's input grid (crop, image size): :class:`unet_tp.preprocess.Grid`."""
+        return Grid(self.crop, self.image_size)
 
     def cache_settings(self) -> CacheSettings:
         return CacheSettings(
@@ -174,38 +193,19 @@ def preset_config(name: str | None, **overrides) -> TrainConfig:
     return TrainConfig(**base)
 
 
-@dataclass
-class RunState:
-    """Everything a checkpoint holds besides the weights."""
-
-    config: TrainConfig
-    model_config: dict
-    split: dict[str, list[str]]
-    cache_dir: str
-    data_source: str | None
-    history: list[dict] = field(default_factory=list)
-
-
 def default_loss(name: str) -> LossFn:
-    """The reference losses (instructor side) or, in a student install, torch's cross-entropy."""
-    try:
-        from unet_tp.instructor import import_solutions
-
-        sol = import_solutions()
-        return {"ce": sol.categorical_cross_entropy, "ce+dice": sol.ce_dice_loss}[name]
-    except (RuntimeError, ImportError):  # a student install, or grading (solutions hidden)
-        if name != "ce":
-            raise
-        return F.cross_entropy
+    """The loss ``TrainConfig.loss`` names (:mod:`unet_tp.losses`: torch's cross-entropy, or it
+    plus soft Dice); nothing of the instructor side, so it works in a student install."""
+    return loss_by_name(name)
 
 
 def _seeded(seed: int, epoch: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch * 101 + stream)
 
 
-def _autocast(device: torch.device, enabled: bool):
-    dtype = amp_dtype(device)
-    if not enabled or dtype is None:
+def _autocast(device: torch.device, enabled: bool = True):
+    dtype = amp_dtype(device) if enabled else None
+    if dtype is None:
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
 
@@ -217,18 +217,191 @@ def _prepare_batch(images, labels, device, channels_last):
     return images, labels.to(device, non_blocking=True)
 
 
-_BRATS_LUT = torch.tensor([0, 1, 2, 4])
+def _is_main() -> bool:
+    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
 
 
-def _region_counts(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(regions, 3) counts [intersection, predicted, true] on class maps of one slice batch."""
-    p, t = _BRATS_LUT.to(pred.device)[pred], _BRATS_LUT.to(target.device)[target]
+@contextlib.contextmanager
+def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
+    """Set torch's global switches for a training run, and put them back on exit (a notebook
+    keeps its interpreter: a later cell must not inherit them).
+
+    ``deterministic``: deterministic algorithms (bit-identical reruns); else, on CUDA, cuDNN
+    benchmarking (the slice size is fixed: cuDNN picks the fastest kernels once).
+    """
+    saved = (
+        torch.backends.cudnn.benchmark,
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    )
+    try:
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS determinism
+            torch.backends.cudnn.benchmark = False
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        elif device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved[0]
+        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
+        if saved[3] is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = saved[3]
+
+
+def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
+    """Cosine decay of the learning rate over the epochs, stepped once per epoch: epoch ``e``
+    runs at ``lr * (1 + cos(pi e / epochs)) / 2``."""
+    return LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / max(epochs, 1))))
+
+
+class AmpTrainStep:
+    """The reference ``train_step`` (``solutions/training.py``: zero the gradients, forward,
+    loss, backward, update) with mixed precision on CUDA: the forward under autocast, the loss
+    in float32, and a GradScaler for fp16 (kept in :attr:`scaler`, saved in checkpoints).
+
+    Called as the notebook's ``train_step(model, images, labels, optimizer, loss_fn)``; returns
+    the batch's loss (a non-finite loss is returned before any update: :func:`train_epoch`
+    stops on it).
+    """
+
+    def __init__(self, device: torch.device, amp: bool = True):
+        self.device, self.amp = device, amp
+        use_scaler = amp and amp_dtype(device) == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+    def __call__(self, model, images, labels, optimizer, loss_fn) -> float:
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(self.device, self.amp):
+            logits = model(images)
+        loss = loss_fn(logits.float(), labels)
+        value = loss.item()
+        if not math.isfinite(value):
+            return value
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        return value
+
+
+class _AutocastForward(nn.Module):
+    """Runs the wrapped model's forward in bf16 autocast and returns float32 logits."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+            return self.model(x).float()
+
+
+def training_step(
+    train_step: TrainStep | None, device: torch.device, amp: bool
+) -> TrainStep | AmpTrainStep:
+    """The one step function of a run: ``train_step`` (the notebook's block (f), its model's
+    forward under bf16 autocast where the GPU has bf16: fp16 would need a gradient scaler the
+    students' step does not hold), or :class:`AmpTrainStep`."""
+    if train_step is None:
+        return AmpTrainStep(device, amp)
+    if amp and amp_dtype(device) == torch.bfloat16:
+        return lambda model, *args: train_step(_AutocastForward(model), *args)
+    return train_step
+
+
+def epoch_loader(train_set: Dataset, config: TrainConfig, device: torch.device, epoch: int):
+    """The shuffled training batches of ``epoch``: the order depends only on ``(seed, epoch)``
+    (a DistributedSampler's share of it under torchrun)."""
+    if torch.distributed.is_initialized():
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(train_set, shuffle=True, seed=config.seed)
+        sampler.set_epoch(epoch)
+        generator, drop_last = None, True
+    else:
+        generator = _seeded(config.seed, epoch, 0)
+        sampler = RandomSampler(train_set, generator=generator)
+        drop_last = len(train_set) > config.batch_size
+    return DataLoader(
+        train_set,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        generator=generator,
+        drop_last=drop_last,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    step: Callable[..., float],
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    config: TrainConfig,
+    device: torch.device,
+    epoch: int,
+    progress: bool = True,
+) -> float:
+    """One pass over ``loader`` (random left-right flips when ``config.augment``, seeded by
+    ``(seed, epoch)``); returns the mean training loss.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite.
+    """
+    flips = _seeded(config.seed, epoch, 1)
+    model.train()
+    running, seen = 0.0, 0
+    bar = progress_bar(
+        loader, f"epoch {epoch + 1}/{config.epochs}", enabled=progress and _is_main(), leave=False
+    )
+    for images, labels in bar:
+        if config.augment:
+            flip = torch.rand(len(images), generator=flips) < 0.5
+            images[flip] = images[flip].flip(-1)
+            labels[flip] = labels[flip].flip(-1)
+        images, labels = _prepare_batch(images, labels, device, config.channels_last)
+        value = step(model, images, labels, optimizer, loss_fn)
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"epoch {epoch + 1}: the loss became {value}; check the loss or lower the "
+                "learning rate (--lr)"
+            )
+        running += value * len(images)
+        seen += len(images)
+        bar.set_postfix(loss=f"{running / seen:.4f}")
+    return running / max(seen, 1)
+
+
+def _patients(dataset: Dataset) -> tuple[list[str], torch.Tensor]:
+    """The patients of ``dataset`` and the patient number of each item (one patient, "all",
+    for a dataset without ``slice_info``)."""
+    if not hasattr(dataset, "slice_info"):
+        return ["all"], torch.zeros(len(dataset), dtype=torch.long)
+    names = [dataset.slice_info(i)[0] for i in range(len(dataset))]
+    order = list(dict.fromkeys(names))
+    number = {n: i for i, n in enumerate(order)}
+    return order, torch.tensor([number[n] for n in names], dtype=torch.long)
+
+
+def region_counts(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``(N, regions, 3)`` counts ``[intersection, predicted, true]`` of each BraTS region
+    (:func:`unet_tp.conventions.region_classes`) on each of ``N`` class maps, in one pass."""
     rows = []
-    for labels in REGIONS.values():
-        lab = torch.tensor(labels, device=pred.device)
-        pm, tm = torch.isin(p, lab), torch.isin(t, lab)
-        rows.append(torch.stack([(pm & tm).sum(), pm.sum(), tm.sum()]))
-    return torch.stack(rows).cpu()
+    for classes in region_classes().values():
+        lab = torch.tensor(classes, device=pred.device)
+        pm, tm = torch.isin(pred, lab).flatten(1), torch.isin(target, lab).flatten(1)
+        rows.append(torch.stack([(pm & tm).sum(1), pm.sum(1), tm.sum(1)], dim=-1))
+    return torch.stack(rows, dim=1)
 
 
 @torch.no_grad()
@@ -243,105 +416,40 @@ def validate(
 ) -> dict[str, float]:
     """Validation loss and Dice WT/TC/ET per patient over the cached slices of ``dataset``.
 
-    Dice is computed per patient by summing over that patient's slices (not per slice), then
-    averaged over patients. Only the cached slices count (every tumour slice and a share of the
-    others); :func:`evaluate_cases` scores whole volumes.
+    Dice is computed per patient by summing region counts over that patient's slices (not per
+    slice, batch by batch on the device), then averaged over patients. Only the cached slices
+    count (every tumour slice and a share of the others); :func:`evaluate_cases` scores whole
+    volumes.
     """
     model.eval()
-    per_case: dict[str, torch.Tensor] = {}
+    names, patient_of = _patients(dataset)
+    counts = torch.zeros((len(names), len(REGIONS), 3), dtype=torch.long, device=device)
     total, n = 0.0, 0
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    start = 0
-    for images, labels in loader:
+    for images, labels in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         images, labels = _prepare_batch(images, labels, device, channels_last)
         with _autocast(device, amp):
             logits = model(images)
         total += float(loss_fn(logits.float(), labels)) * len(images)
+        who = patient_of[n : n + len(images)].to(device)
+        counts.index_add_(0, who, region_counts(logits.argmax(dim=1), labels))
         n += len(images)
-        pred = logits.argmax(dim=1)
-        for j in range(len(images)):
-            case_id = dataset.slice_info(start + j)[0] if hasattr(dataset, "slice_info") else "all"
-            counts = _region_counts(pred[j], labels[j])
-            per_case[case_id] = per_case.get(case_id, 0) + counts
-        start += len(images)
-    dices = []
-    for counts in per_case.values():
-        inter, psum, tsum = counts[:, 0].double(), counts[:, 1].double(), counts[:, 2].double()
-        dices.append(
-            torch.where(
-                psum + tsum > 0, 2 * inter / (psum + tsum).clamp(min=1), torch.ones_like(inter)
-            )
-        )
-    d = torch.stack(dices).mean(0) if dices else torch.full((3,), float("nan"))
+    c = counts.cpu().numpy()
+    d = dice_from_counts(c[..., 0], c[..., 1], c[..., 2]).mean(0) if n else [float("nan")] * 3
     return {
         "val_loss": total / max(n, 1),
         **{f"dice_{r}": float(v) for r, v in zip(REGIONS, d, strict=True)},
     }
 
 
-def save_checkpoint(
-    path: Path, model: nn.Module, optimizer, scaler, epoch: int, state: RunState
-) -> None:
-    """Write a checkpoint atomically (a crash mid-write leaves the previous one intact)."""
-    module = model.module if hasattr(model, "module") else model
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "epoch": epoch,
-        "model": module.state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scaler": scaler.state_dict() if scaler is not None else None,
-        "config": asdict(state.config),
-        "model_config": state.model_config,
-        "split": state.split,
-        "cache_dir": state.cache_dir,
-        "data_source": state.data_source,
-        "history": state.history,
-    }
-    with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
-
-
-def load_checkpoint(path: str | os.PathLike[str]) -> dict:
-    """Read a checkpoint written by :func:`fit`.
-
-    Raises:
-        ValueError: not a unet-tp checkpoint (says what the file is instead).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001
-        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a unet-tp checkpoint (expected format {CHECKPOINT_FORMAT})")
-    return ckpt
-
-
-def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> None:
-    """Load a checkpoint's weights, with an error that says which settings differ."""
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as exc:
-        saved = ckpt.get("model_config", {})
-        mine = getattr(model, "config", {})
-        diff = {
-            k: (saved.get(k), mine.get(k))
-            for k in set(saved) | set(mine)
-            if saved.get(k) != mine.get(k)
-        }
-        detail = ", ".join(
-            f"{k}={a} in the checkpoint but {b} here" for k, (a, b) in sorted(diff.items())
-        )
-        raise ValueError(
-            f"{source} was saved with another model configuration ({detail or str(exc).splitlines()[0]}); "
-            "use the same settings or start a new run"
-        ) from None
-
-
-def _is_main() -> bool:
-    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+def _print_epoch(record: dict, epochs: int) -> None:
+    dice = " ".join(
+        f"{r.upper()} {record[f'dice_{r}']:.3f}" for r in REGIONS if f"dice_{r}" in record
+    )
+    vl = f" val loss {record['val_loss']:.4f}" if "val_loss" in record else ""
+    print(
+        f"epoch {record['epoch']}/{epochs}: loss {record['train_loss']:.4f}{vl} Dice {dice} "
+        f"({record['seconds']:.0f} s)"
+    )
 
 
 def fit(
@@ -365,14 +473,15 @@ def fit(
         val_set: validation slices, or None.
         config: training settings.
         out_dir: where ``checkpoint.pt`` and ``history.json`` go (None: nowhere).
-        loss_fn: ``f(logits, target) -> loss``; default from ``config.loss``.
+        loss_fn: ``f(logits, target) -> loss``; default from ``config.loss``
+            (:func:`default_loss`).
         resume: continue from ``out_dir/checkpoint.pt``.
         state: run metadata stored in checkpoints.
         device: default :func:`unet_tp.device.pick_device` of ``config.device``.
         progress: tqdm bars.
         train_step: ``train_step(model, images, labels, optimizer, loss_fn) -> float``, the
-            notebook's block (f), used instead of the built-in step. Mixed precision then runs
-            only in bf16 (compute capability >= 8): fp16 would need a gradient scaler.
+            notebook's block (f), the step of every batch (see :func:`training_step`); default
+            :class:`AmpTrainStep`.
 
     Returns:
         The history, also written to ``out_dir/history.json`` after every epoch.
@@ -386,121 +495,31 @@ def fit(
 
     device = device or pick_device(config.device, verbose=_is_main())
     loss_fn = loss_fn or default_loss(config.loss)
-    if config.deterministic:
-        os.environ.setdefault(
-            "CUBLAS_WORKSPACE_CONFIG", ":4096:8"
-        )  # required by cuBLAS for determinism
-        torch.backends.cudnn.benchmark = False
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    elif device.type == "cuda":
-        torch.backends.cudnn.benchmark = (
-            True  # fixed slice size: let cuDNN pick the fastest kernels
-        )
-    model.to(device)
-    if config.channels_last and device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    use_scaler = config.amp and amp_dtype(device) == torch.float16
-    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     out = Path(out_dir) if out_dir is not None else None
     state = state or RunState(config, getattr(model, "config", {}), {}, "", None)
-    start_epoch = 0
-    if resume:
-        if out is None or not (out / "checkpoint.pt").exists():
-            raise FileNotFoundError(f"nothing to resume: {out}/checkpoint.pt does not exist")
-        ckpt = load_checkpoint(out / "checkpoint.pt")
-        module = model.module if hasattr(model, "module") else model
-        load_weights(module, ckpt, f"{out}/checkpoint.pt")
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if scaler is not None and ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        start_epoch = ckpt["epoch"] + 1
-        state.history = list(ckpt["history"])
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    sampler_cls = None
-    if torch.distributed.is_initialized():
-        from torch.utils.data.distributed import DistributedSampler
-
-        sampler_cls = DistributedSampler
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        lr = config.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(config.epochs, 1)))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if sampler_cls is not None:
-            sampler = sampler_cls(train_set, shuffle=True, seed=config.seed)
-            sampler.set_epoch(epoch)
-            loader = DataLoader(
-                train_set,
-                batch_size=config.batch_size,
-                sampler=sampler,
-                num_workers=config.num_workers,
-                drop_last=True,
+    with torch_settings(config.deterministic, device):
+        model.to(device)
+        if config.channels_last and device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        scheduler = cosine_schedule(optimizer, config.epochs)
+        step = training_step(train_step, device, config.amp)
+        scaler = getattr(step, "scaler", None)
+        start = 0
+        if resume:
+            start, state.history = resume_run(out, model, optimizer, scheduler, scaler)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        for epoch in range(start, config.epochs):
+            t0 = time.perf_counter()
+            loader = epoch_loader(train_set, config, device, epoch)
+            loss = train_epoch(
+                model, loader, step, optimizer, loss_fn, config, device, epoch, progress
             )
-        else:
-            loader = DataLoader(
-                train_set,
-                batch_size=config.batch_size,
-                shuffle=True,
-                drop_last=len(train_set) > config.batch_size,
-                generator=_seeded(config.seed, epoch, 0),
-                num_workers=config.num_workers,
-                pin_memory=device.type == "cuda",
-                persistent_workers=False,
-            )
-        flips = _seeded(config.seed, epoch, 1)
-        model.train()
-        running, seen = 0.0, 0
-        bar = tqdm(
-            loader,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            leave=False,
-            disable=None if (progress and _is_main()) else True,
-        )
-        for images, labels in bar:
-            if config.augment:
-                flip = torch.rand(len(images), generator=flips) < 0.5
-                images[flip] = images[flip].flip(-1)
-                labels[flip] = labels[flip].flip(-1)
-            images, labels = _prepare_batch(images, labels, device, config.channels_last)
-            if train_step is not None:
-                bf16 = config.amp and amp_dtype(device) == torch.bfloat16
-                value = train_step(
-                    _AutocastForward(model) if bf16 else model, images, labels, optimizer, loss_fn
-                )
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"epoch {epoch + 1}: the loss became {value}; check the loss or lower lr"
-                    )
-                running += value * len(images)
-                seen += len(images)
-                bar.set_postfix(loss=f"{running / seen:.4f}")
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, config.amp):
-                logits = model(images)
-            loss = loss_fn(logits.float(), labels)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"epoch {epoch + 1}: the loss became {loss.item()}; lower --lr"
-                )
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            running += loss.item() * len(images)
-            seen += len(images)
-            bar.set_postfix(loss=f"{running / seen:.4f}")
-        record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "lr": lr}
-        if val_set is not None and _is_main():
-            module = model.module if hasattr(model, "module") else model
-            record.update(
-                validate(
-                    module,
+            record = {"epoch": epoch + 1, "train_loss": loss, "lr": scheduler.get_last_lr()[0]}
+            if val_set is not None and _is_main():
+                record |= validate(
+                    unwrap(model),
                     val_set,
                     loss_fn,
                     device,
@@ -508,46 +527,29 @@ def fit(
                     config.amp,
                     config.channels_last,
                 )
-            )
-        record["seconds"] = time.perf_counter() - t0
-        state.history.append(record)
-        if _is_main():
-            if progress:
-                dice = " ".join(
-                    f"{r.upper()} {record[f'dice_{r}']:.3f}"
-                    for r in REGIONS
-                    if f"dice_{r}" in record
-                )
-                vl = f" val loss {record['val_loss']:.4f}" if "val_loss" in record else ""
-                print(
-                    f"epoch {epoch + 1}/{config.epochs}: loss {record['train_loss']:.4f}{vl} Dice {dice} "
-                    f"({record['seconds']:.0f} s)"
-                )
-            if out is not None:
-                save_checkpoint(out / "checkpoint.pt", model, optimizer, scaler, epoch, state)
-                save_json(out / "history.json", state.history, indent=1)
-        if torch.distributed.is_initialized():
-            torch.distributed.barrier()
+            record["seconds"] = time.perf_counter() - t0
+            state.history.append(record)
+            scheduler.step()
+            if _is_main():
+                if progress:
+                    _print_epoch(record, config.epochs)
+                if out is not None:
+                    save_checkpoint(out / "checkpoint.pt", model, optimizer, scaler, epoch, state)
+                    save_json(out / "history.json", state.history, indent=1)
+            if torch.distributed.is_initialized():
+                torch.distributed.barrier()
     return state.history
 
 
-class _AutocastForward(nn.Module):
-    """Runs the wrapped model's forward in bf16 autocast and returns float32 logits."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
-            return self.model(x).float()
+def _as_grid(settings: Grid | CacheSettings | TrainConfig) -> Grid:
+    return settings if isinstance(settings, Grid) else settings.grid
 
 
 @torch.no_grad()
 def predict_volume(
     model: nn.Module,
     volumes: CaseVolumes,
-    settings: CacheSettings,
+    settings: Grid | CacheSettings | TrainConfig,
     device: torch.device | None = None,
     batch_size: int = 16,
     amp: bool = True,
@@ -555,23 +557,26 @@ def predict_volume(
 ) -> np.ndarray:
     """Segment a whole case slice by slice; returns BraTS labels in the working orientation.
 
-    The volume is normalised as for training, every axial slice holding brain goes through the
-    network on the training grid (crop, resize), and predictions are mapped back to the full
-    slice; slices without brain are background.
+    The case goes through the training preprocessing (:mod:`unet_tp.preprocess`: normalised,
+    every axial slice holding brain put on the network's grid), and predictions are mapped back
+    to the full slice; slices without brain are background.
 
     Args:
+        settings: the network's input grid: a :class:`~unet_tp.preprocess.Grid`, or settings
+            holding one (``CacheSettings``, ``TrainConfig``).
         predict_fn: ``predict_fn(model, images) -> classes (N, H, W)``, the notebook's block (g);
             default: the argmax of the logits.
     """
+    grid = _as_grid(settings)
     device = device or next(model.parameters()).device
     model.eval()
-    image = zscore(volumes.image, brain_mask(volumes.image))
+    image, mask = normalise(volumes.image)
     _, height, width, depth = image.shape
     classes = np.zeros((height, width, depth), dtype=np.uint8)
-    zs = np.flatnonzero(brain_mask(volumes.image).any(axis=(0, 1)))
+    zs = brain_slices(mask)
     for start in range(0, len(zs), batch_size):
         z = zs[start : start + batch_size]
-        x = to_network_grid(np.moveaxis(image[..., z], -1, 0), settings)
+        x = network_images(image, z, grid)
         x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
         if predict_fn is None:
             with _autocast(device, amp):
@@ -579,7 +584,7 @@ def predict_volume(
         else:  # classes from the student's function, resized as one-hot maps
             classes_small = predict_fn(model, x).long()
             logits = F.one_hot(classes_small, NUM_CLASSES).movedim(-1, 1).float()
-        pred = from_network_grid(logits.float(), height, width, settings)
+        pred = grid.from_network(logits.float(), height, width)
         classes[..., z] = np.moveaxis(pred.cpu().numpy().astype(np.uint8), 0, -1)
     return to_brats_labels(classes)
 
@@ -587,7 +592,7 @@ def predict_volume(
 def evaluate_cases(
     model: nn.Module,
     cases: Sequence,
-    settings: CacheSettings,
+    settings: Grid | CacheSettings | TrainConfig,
     device: torch.device | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, float]]:
@@ -595,7 +600,7 @@ def evaluate_cases(
     from unet_tp.data.cases import load_case
 
     results = {}
-    for case in tqdm(cases, desc="evaluating", unit="case", disable=None if progress else True):
+    for case in progress_bar(cases, "evaluating", enabled=progress, unit="case"):
         vol = load_case(case, with_seg=True)
         pred = predict_volume(model, vol, settings, device)
         results[case.case_id] = brats_metrics(pred, vol.seg)

@@ -17,6 +17,7 @@ Another setting: everything is rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -27,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from unet_tp.conventions import MODALITIES, to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
-from unet_tp.data.normalize import brain_mask, zscore
-from unet_tp.fileio import save_json, save_npy
+from unet_tp.data.normalize import brain_mask, zscore  # noqa: F401 - cache.zscore, as before
+from unet_tp.data.split import split_cases
+from unet_tp.fileio import save_json, save_npy, unet_tp_home
+from unet_tp.preprocess import Grid, network_images, network_labels, normalise
 
 CACHE_VERSION = 1
 META = "unet_tp_cache.json"
@@ -49,7 +51,8 @@ class CacheSettings:
         min_brain_fraction: a slice is a brain slice when at least this share of its pixels is brain.
         crop: centre crop (or zero pad) of each slice to ``crop x crop`` pixels, before resizing.
         image_size: resize each slice to ``image_size x image_size`` (area for images, nearest for
-            labels); ``None`` keeps the (cropped) size.
+            labels); ``None`` keeps the (cropped) size. ``crop`` and ``image_size`` are the
+            network's input grid (:attr:`grid`, :class:`unet_tp.preprocess.Grid`).
         seed: chooses which tumour-free slices are kept.
     """
 
@@ -64,10 +67,12 @@ class CacheSettings:
     def __post_init__(self) -> None:
         if not 0 <= self.tumour_free_fraction <= 1:
             raise ValueError("tumour_free_fraction must be in [0, 1]")
-        for name in ("crop", "image_size"):
-            value = getattr(self, name)
-            if value is not None and value < 8:
-                raise ValueError(f"{name} must be at least 8 pixels, got {value}")
+        self.grid  # noqa: B018 - checks crop and image_size
+
+    @property
+    def grid(self) -> Grid:
+        """The network's input grid these slices are stored on."""
+        return Grid(self.crop, self.image_size)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -111,64 +116,16 @@ def _source_signature(case: Case) -> dict[str, list[int]]:
     return sig
 
 
-def _fit(arr: np.ndarray, size: int) -> np.ndarray:
-    """Centre crop or zero pad the last two axes to ``size x size``."""
-    out = arr
-    for axis in (-2, -1):
-        n = out.shape[axis]
-        if n > size:
-            start = (n - size) // 2
-            out = np.take(out, np.arange(start, start + size), axis=axis)
-        elif n < size:
-            before = (size - n) // 2
-            pad = [(0, 0)] * out.ndim
-            pad[axis] = (before, size - n - before)
-            out = np.pad(out, pad)
-    return out
-
-
 def to_network_grid(arr: np.ndarray, settings: CacheSettings, is_label: bool = False) -> np.ndarray:
-    """Crop/pad and resize slices ``(n, [C,] H, W)`` to the grid the network sees.
-
-    Images are resized by area averaging, labels by nearest neighbour.
-    """
-    if settings.crop is not None:
-        arr = _fit(arr, settings.crop)
-    if settings.image_size is None or arr.shape[-1] == settings.image_size:
-        return arr
-    size = (settings.image_size, settings.image_size)
-    if is_label:
-        t = torch.from_numpy(arr[:, None].astype(np.float32))
-        return F.interpolate(t, size=size, mode="nearest-exact").numpy()[:, 0].astype(np.uint8)
-    return F.interpolate(
-        torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), size=size, mode="area"
-    ).numpy()
+    """Kept for old callers: ``settings.grid.to_network(arr, is_label)`` (see :mod:`unet_tp.preprocess`)."""
+    return Grid.of(settings).to_network(arr, is_label)
 
 
 def from_network_grid(
     logits: torch.Tensor, height: int, width: int, settings: CacheSettings
 ) -> torch.Tensor:
-    """Classes on the original ``height x width`` slice from logits on the network's grid.
-
-    Inverse of :func:`to_network_grid`: logits are resized bilinearly to the crop, then the crop is
-    put back in place (background outside it).
-    """
-    crop_h, crop_w = (
-        (settings.crop, settings.crop) if settings.crop is not None else (height, width)
-    )
-    if logits.shape[-2:] != (crop_h, crop_w):
-        logits = F.interpolate(
-            logits.float(), size=(crop_h, crop_w), mode="bilinear", align_corners=False
-        )
-    classes = logits.argmax(dim=1)
-    out = classes.new_zeros((classes.shape[0], height, width))
-    # the same centre offsets as _fit, for crop (positive) and pad (negative)
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    src_t, src_l = max(-top, 0), max(-left, 0)
-    dst_t, dst_l = max(top, 0), max(left, 0)
-    h, w = min(crop_h, height), min(crop_w, width)
-    out[:, dst_t : dst_t + h, dst_l : dst_l + w] = classes[:, src_t : src_t + h, src_l : src_l + w]
-    return out
+    """Kept for old callers: ``settings.grid.from_network(logits, height, width)``."""
+    return Grid.of(settings).from_network(logits, height, width)
 
 
 def select_slices(
@@ -211,17 +168,11 @@ def case_slices(
     vol = load_case(case, with_seg=True, strict=strict)
     if warnings is not None:
         warnings.extend(vol.warnings)
-    mask = brain_mask(vol.image)
-    image = zscore(vol.image, mask)
+    image, mask = normalise(vol.image)
     classes = to_train_labels(vol.seg)
     z = select_slices(classes, mask, settings, case.case_id)
-    images = np.moveaxis(image[..., z], -1, 0)  # (n, 4, H, W)
-    labels = np.moveaxis(classes[..., z], -1, 0)  # (n, H, W)
-    images, labels = (
-        to_network_grid(images, settings),
-        to_network_grid(labels, settings, is_label=True),
-    )
-    return images.astype(np.float16), np.ascontiguousarray(labels, dtype=np.uint8), z
+    images = network_images(image, z, settings.grid).astype(np.float16)
+    return images, network_labels(classes, z, settings.grid), z
 
 
 def _read_meta(cache_dir: Path) -> dict | None:
@@ -306,15 +257,7 @@ def prepare_cache(
         )
     meta = _read_meta(cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases):
-        report = PrepareReport(cache_dir, wrote=False)
-        report.reused = sorted(meta["cases"])
-        report.skipped = dict(meta.get("skipped", {}))
-        report.warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
-        if strict and report.warnings:
-            raise DataError(f"{report.warnings[0]} (an error with --strict)")
-        report.n_slices = sum(e["shape"][0] for e in meta["cases"].values())
-        report.seconds = time.perf_counter() - start
-        return report
+        return _unchanged_report(cache_dir, meta, strict, start)
     if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
         raise FileExistsError(
             f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
@@ -334,55 +277,91 @@ def prepare_cache(
     # marked incomplete, never an old "complete" flag over new files.
     save_json(cache_dir / META, {**new_meta, "cases": dict(old_cases)})
     report = PrepareReport(cache_dir)
-    iterable = progress(cases) if progress is not None else cases
-    for case in iterable:
+    for case in progress(cases) if progress is not None else cases:
         old = old_cases.get(case.case_id)
-        try:
-            signature = _source_signature(case)
-        except OSError as exc:
-            signature = {"error": str(exc)}
-        if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
-            if strict and old.get("warnings"):
-                save_json(cache_dir / META, new_meta)
-                raise DataError(f"{old['warnings'][0]} (an error with --strict)")
-            new_meta["cases"][case.case_id] = old
-            report.reused.append(case.case_id)
-            report.warnings += old.get("warnings", [])
-            continue
-        case_warnings: list[str] = []
-        if not case.has_seg:  # not training data; always left out, and said so
-            why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
-            new_meta["skipped"][case.case_id] = why
-            report.skipped[case.case_id] = why
-            continue
-        try:
-            images, labels, z = case_slices(case, settings, strict, case_warnings)
-        except DataError as exc:
-            if not skip_bad:
-                save_json(cache_dir / META, new_meta)
-                raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
-            new_meta["skipped"][case.case_id] = str(exc)
-            report.skipped[case.case_id] = str(exc)
-            continue
-        stem = f"cases/{case.case_id}"
-        entry = {
-            "images": f"{stem}.images.npy",
-            "labels": f"{stem}.labels.npy",
-            "source": signature,
-            "grade": case.grade,
-            "z": z.tolist(),
-            "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
-            "shape": list(images.shape),
-            "warnings": case_warnings,
-        }
-        report.warnings += case_warnings
-        save_npy(cache_dir / entry["images"], images)
-        save_npy(cache_dir / entry["labels"], labels)
-        entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
-        entry["labels_bytes"] = (cache_dir / entry["labels"]).stat().st_size
-        new_meta["cases"][case.case_id] = entry
-        report.built.append(case.case_id)
-        save_json(cache_dir / META, new_meta)
+        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
+    _finish(data, cache_dir, new_meta, report)
+    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -> PrepareReport:
+    """The report of a complete, unchanged cache (nothing written)."""
+    report = PrepareReport(cache_dir, wrote=False)
+    report.reused = sorted(meta["cases"])
+    report.skipped = dict(meta.get("skipped", {}))
+    report.warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
+    if strict and report.warnings:
+        raise DataError(f"{report.warnings[0]} (an error with --strict)")
+    report.n_slices = sum(e["shape"][0] for e in meta["cases"].values())
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _add_case(
+    case: Case,
+    cache_dir: Path,
+    settings: CacheSettings,
+    old: dict | None,
+    new_meta: dict,
+    report: PrepareReport,
+    skip_bad: bool,
+    strict: bool,
+) -> None:
+    """Reuse, build or skip one case; its entry enters ``new_meta`` (saved) once its arrays are
+    completely written."""
+    try:
+        signature = _source_signature(case)
+    except OSError as exc:
+        signature = {"error": str(exc)}
+    if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
+        if strict and old.get("warnings"):
+            save_json(cache_dir / META, new_meta)
+            raise DataError(f"{old['warnings'][0]} (an error with --strict)")
+        new_meta["cases"][case.case_id] = old
+        report.reused.append(case.case_id)
+        report.warnings += old.get("warnings", [])
+        return
+    case_warnings: list[str] = []
+    if not case.has_seg:  # not training data; always left out, and said so
+        why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
+        new_meta["skipped"][case.case_id] = why
+        report.skipped[case.case_id] = why
+        return
+    try:
+        images, labels, z = case_slices(case, settings, strict, case_warnings)
+    except DataError as exc:
+        if not skip_bad:
+            save_json(cache_dir / META, new_meta)
+            raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
+        new_meta["skipped"][case.case_id] = str(exc)
+        report.skipped[case.case_id] = str(exc)
+        return
+    stem = f"cases/{case.case_id}"
+    entry = {
+        "images": f"{stem}.images.npy",
+        "labels": f"{stem}.labels.npy",
+        "source": signature,
+        "grade": case.grade,
+        "z": z.tolist(),
+        "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
+        "shape": list(images.shape),
+        "warnings": case_warnings,
+    }
+    report.warnings += case_warnings
+    save_npy(cache_dir / entry["images"], images)
+    save_npy(cache_dir / entry["labels"], labels)
+    entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
+    entry["labels_bytes"] = (cache_dir / entry["labels"]).stat().st_size
+    new_meta["cases"][case.case_id] = entry
+    report.built.append(case.case_id)
+    save_json(cache_dir / META, new_meta)
+
+
+def _finish(data, cache_dir: Path, new_meta: dict, report: PrepareReport) -> None:
+    """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the cache
+    complete."""
     if not new_meta["cases"]:
         save_json(cache_dir / META, new_meta)
         reasons = list(report.skipped.values())
@@ -396,16 +375,12 @@ def prepare_cache(
                 "set); segment it with `unet-tp predict --data DIR --checkpoint CKPT --out OUT_DIR`"
             )
         raise DataError(f"{data}: no usable case, all {len(reasons)} were skipped: {detail}")
-    # Arrays of cases that are gone (or were skipped this time) are removed.
     keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
     for path in (cache_dir / "cases").iterdir():
         if path not in keep:
             path.unlink()
     new_meta["complete"] = True
     save_json(cache_dir / META, new_meta)
-    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
-    report.seconds = time.perf_counter() - start
-    return report
 
 
 def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
@@ -426,6 +401,36 @@ def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
             "re-run `unet-tp data prepare` to finish it"
         )
     return meta
+
+
+def default_cache_dir(data: str | os.PathLike[str], settings: CacheSettings) -> Path:
+    """Slice-cache folder for a data folder and cache settings (one per combination).
+
+    Data inside the kit's home (the sample cases, a download) is named by its path relative to
+    the home, so a copied or moved home keeps its caches (the grader copies one per notebook).
+    """
+    home, data = unet_tp_home().resolve(), Path(data).resolve()
+    where = data.relative_to(home).as_posix() if data.is_relative_to(home) else str(data)
+    key = hashlib.sha1(json.dumps([where, settings.to_json()], sort_keys=True).encode()).hexdigest()
+    return unet_tp_home() / "slices" / key[:12]
+
+
+def split_patients(
+    cache_dir: str | os.PathLike[str], val_fraction: float, seed: int, source: object = None
+) -> tuple[list[str], list[str]]:
+    """Training and validation patient ids of a cache (by patient, stratified by HGG/LGG).
+
+    Raises:
+        DataError: fewer than 2 patients (named by ``source``, default the cache folder).
+    """
+    meta = load_cache_meta(cache_dir)
+    ids = sorted(meta["cases"])
+    if len(ids) < 2:
+        raise DataError(
+            f"{source or cache_dir}: {len(ids)} case(s); training needs at least 2 (one held out)"
+        )
+    grades = [meta["cases"][c].get("grade") for c in ids]
+    return split_cases(ids, val_fraction, seed, grades)
 
 
 class SliceDataset(Dataset):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MODALITIES
-from unet_tp.fileio import save_json, temp_dir_beside, unet_tp_home
+from unet_tp.fileio import atomic_dir, save_json, unet_tp_home
 
 RELEASE_DIR = "MICCAI_BraTS_2019_Data_Training"
 MANIFEST = "unet_tp_synth.json"
@@ -81,6 +81,9 @@ def _ellipsoid_radius(shape, centre, radii) -> np.ndarray:
 
 def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
     """Generate one case in BraTS array layout (axes L, P, S like the BraTS files).
+
+    It reads better whole (about 90 lines): the head is drawn layer by layer (brain, tissues,
+    ventricles, tumour, then the four contrasts), each layer from the arrays drawn before it.
 
     Args:
         seed: dataset seed.
@@ -201,15 +204,10 @@ def write_case(out_root: Path, seed: int, index: int) -> Path:
     images, seg, grade = synth_volumes(seed, index)
     name = case_name(index)
     final = out_root / grade / name
-    tmp = temp_dir_beside(final)
-    try:
+    with atomic_dir(final) as tmp:
         for modality, vol in images.items():
             _write_nifti(vol, tmp / f"{name}_{modality}.nii.gz")
         _write_nifti(seg, tmp / f"{name}_seg.nii.gz")
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 

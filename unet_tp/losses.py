@@ -1,0 +1,54 @@
+"""Losses the training loop uses by name (``TrainConfig.loss``), with nothing of the instructor
+side: torch's cross-entropy (what the students' Eq. (1) computes, within 1e-5) and soft Dice.
+
+The students write their own cross-entropy in the notebook and pass it to
+:func:`unet_tp.train.fit` as ``loss_fn``; these are the defaults when no loss is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def soft_dice_loss(
+    logits: torch.Tensor, target: torch.Tensor, include_background: bool = False, eps: float = 1e-5
+) -> torch.Tensor:
+    """1 - mean soft Dice over classes, computed on the softmax scores over the whole batch.
+
+    Args:
+        logits: ``(N, C, ...)``.
+        target: ``(N, ...)`` integer classes.
+        include_background: also score class 0 (usually not: it is easy and dominates).
+        eps: smoothing, so that a class absent from both scores 1.
+    """
+    probs = logits.softmax(dim=1)
+    t = F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(probs.dtype)
+    dims = (0, *range(2, logits.ndim))
+    intersection = (probs * t).sum(dims)
+    total = probs.sum(dims) + t.sum(dims)
+    dice = (2 * intersection + eps) / (total + eps)
+    if not include_background:
+        dice = dice[1:]
+    return 1 - dice.mean()
+
+
+def ce_dice_loss(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy plus soft Dice, the usual pairing for unbalanced segmentation."""
+    return F.cross_entropy(logits, target, weight) + soft_dice_loss(logits, target)
+
+
+LOSSES: dict[str, LossFn] = {"ce": F.cross_entropy, "ce+dice": ce_dice_loss}
+
+
+def loss_by_name(name: str) -> LossFn:
+    """The loss called ``name`` in :data:`LOSSES` (``"ce"`` or ``"ce+dice"``)."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]

@@ -1,0 +1,137 @@
+"""One preprocessing path from a loaded case to the network's input, and back.
+
+Used by the slice cache (training data), by prediction and by evaluation, so that the network
+sees at inference exactly what it saw in training (the way nnU-Net runs one preprocessing for
+both)::
+
+    CaseVolumes.image (4, H, W, D) raw  --normalise-->  z-scored over the brain, brain mask
+        --network_images(z)-->  (n, 4, h, w) axial slices on the network's grid
+    logits (n, C, h, w)  --Grid.from_network-->  classes (n, H, W) on the original slices
+
+:class:`Grid` is the geometry of the network's input (centre crop, then resize), declared here
+once; the cache settings and the training settings hold one (``.grid``) and checkpoints record it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from unet_tp.data.normalize import brain_mask, zscore
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The grid of the network's input: each axial slice is centre-cropped (or zero-padded) to
+    ``crop x crop``, then resized to ``image_size x image_size``.
+
+    Attributes:
+        crop: crop size in pixels; ``None`` keeps the whole slice.
+        image_size: size the network sees; ``None`` keeps the (cropped) size. Images are resized
+            by area averaging, labels by nearest neighbour, logits back bilinearly.
+    """
+
+    crop: int | None = None
+    image_size: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("crop", "image_size"):
+            value = getattr(self, name)
+            if value is not None and value < 8:
+                raise ValueError(f"{name} must be at least 8 pixels, got {value}")
+
+    @classmethod
+    def of(cls, settings: object) -> Grid:
+        """The grid of ``settings``: a Grid, or anything with ``crop`` and ``image_size``
+        (:class:`unet_tp.data.cache.CacheSettings`, :class:`unet_tp.train.TrainConfig`)."""
+        if isinstance(settings, Grid):
+            return settings
+        return cls(settings.crop, settings.image_size)
+
+    def input_size(self, height: int = 240, width: int = 240) -> tuple[int, int]:
+        """The network's input size for slices of ``height x width``."""
+        if self.image_size is not None:
+            return self.image_size, self.image_size
+        if self.crop is not None:
+            return self.crop, self.crop
+        return height, width
+
+    def to_network(self, arr: np.ndarray, is_label: bool = False) -> np.ndarray:
+        """Crop/pad and resize slices ``(n, [C,] H, W)`` to this grid."""
+        if self.crop is not None:
+            arr = _fit(arr, self.crop)
+        if self.image_size is None or arr.shape[-1] == self.image_size:
+            return arr
+        size = (self.image_size, self.image_size)
+        if is_label:
+            t = torch.from_numpy(arr[:, None].astype(np.float32))
+            return F.interpolate(t, size=size, mode="nearest-exact").numpy()[:, 0].astype(np.uint8)
+        return F.interpolate(
+            torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), size=size, mode="area"
+        ).numpy()
+
+    def from_network(self, logits: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Classes ``(n, height, width)`` on the original slices from logits on this grid.
+
+        The inverse of :meth:`to_network`: logits are resized bilinearly to the crop, then the
+        crop is put back in place (background outside it).
+        """
+        crop_h, crop_w = (self.crop, self.crop) if self.crop is not None else (height, width)
+        if logits.shape[-2:] != (crop_h, crop_w):
+            logits = F.interpolate(
+                logits.float(), size=(crop_h, crop_w), mode="bilinear", align_corners=False
+            )
+        classes = logits.argmax(dim=1)
+        out = classes.new_zeros((classes.shape[0], height, width))
+        # the same centre offsets as _fit, for crop (positive) and pad (negative)
+        top, left = (height - crop_h) // 2, (width - crop_w) // 2
+        src_t, src_l = max(-top, 0), max(-left, 0)
+        dst_t, dst_l = max(top, 0), max(left, 0)
+        h, w = min(crop_h, height), min(crop_w, width)
+        out[:, dst_t : dst_t + h, dst_l : dst_l + w] = classes[
+            :, src_t : src_t + h, src_l : src_l + w
+        ]
+        return out
+
+
+def _fit(arr: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop or zero pad the last two axes to ``size x size``."""
+    out = arr
+    for axis in (-2, -1):
+        n = out.shape[axis]
+        if n > size:
+            start = (n - size) // 2
+            out = np.take(out, np.arange(start, start + size), axis=axis)
+        elif n < size:
+            before = (size - n) // 2
+            pad = [(0, 0)] * out.ndim
+            pad[axis] = (before, size - n - before)
+            out = np.pad(out, pad)
+    return out
+
+
+def normalise(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(z-scored image, brain mask)`` of a case's raw ``(4, H, W, D)`` image (see
+    :mod:`unet_tp.data.normalize`: brain = non-zero in any modality, z-score over the brain)."""
+    mask = brain_mask(image)
+    return zscore(image, mask), mask
+
+
+def brain_slices(mask: np.ndarray) -> np.ndarray:
+    """Axial indices of the slices holding any brain (the ones worth segmenting)."""
+    return np.flatnonzero(mask.any(axis=(0, 1)))
+
+
+def network_images(image: np.ndarray, z: np.ndarray, grid: Grid) -> np.ndarray:
+    """Axial slices ``z`` of a normalised ``(4, H, W, D)`` image as the network's input
+    ``(n, 4, h, w)``."""
+    return grid.to_network(np.moveaxis(image[..., z], -1, 0))
+
+
+def network_labels(classes: np.ndarray, z: np.ndarray, grid: Grid) -> np.ndarray:
+    """Axial slices ``z`` of a ``(H, W, D)`` class volume on the network's grid, uint8 ``(n, h, w)``."""
+    labels = grid.to_network(np.moveaxis(classes[..., z], -1, 0), is_label=True)
+    return np.ascontiguousarray(labels, dtype=np.uint8)

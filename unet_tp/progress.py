@@ -1,0 +1,30 @@
+"""Progress bars: one tqdm helper for the whole kit.
+
+tqdm's ``disable=None`` hides the bar where the output is not a terminal or a notebook (logs,
+CI); ``enabled=False`` hides it always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+
+def progress_bar(
+    iterable: Iterable | None = None, desc: str | None = None, enabled: bool = True, **kwargs
+) -> tqdm:
+    """A tqdm bar over ``iterable`` (or one updated by hand when ``iterable`` is None)."""
+    return tqdm(iterable, desc=desc, disable=None if enabled else True, **kwargs)
+
+
+def byte_bar(total: int | None, desc: str, enabled: bool = True, **kwargs) -> tqdm:
+    """A bar counting bytes (KiB, MiB...), updated by hand: downloads, extraction."""
+    return progress_bar(
+        None, desc, enabled, total=total, unit="B", unit_scale=True, unit_divisor=1024, **kwargs
+    )
+
+
+def case_progress(desc: str = "preparing slices") -> Callable[[Sequence], Iterable]:
+    """What :func:`unet_tp.data.cache.prepare_cache` takes as ``progress``: a bar over the cases."""
+    return lambda cases: progress_bar(cases, desc, unit="case")
