@@ -63,6 +63,14 @@ STATE_FILE = "grading_state.json"
 RESULTS_FILE = "results.json"
 PROBES_FILE = Path(__file__).with_name("probes.py")
 MAX_ANSWER_BYTES = 200 << 20
+GRADING_SAMPLE_CASES = 4
+# what the notebook is told under grading: seconds of training on 4 sample cases (the grade comes
+# from the comparisons; training only has to run)
+GRADING_NOTEBOOK_ENV = {
+    "UNET_TP_PRESET": "tiny",
+    "UNET_TP_DATA_SOURCE": "sample",
+    "UNET_TP_SAMPLE_CASES": str(GRADING_SAMPLE_CASES),
+}
 _CHECK_CALL = re.compile(r"checks\.(?P<check>check_\w+)\((?P<args>[^)]*)\)")
 _EVENT_REASONS = {
     "network": "tried to use the network",
@@ -297,7 +305,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
                 "OMP_NUM_THREADS": str(ctx.threads),
                 "MKL_NUM_THREADS": str(ctx.threads),
                 "UNET_TP_HOME": f"{home_path}/unet_tp_home",
-                "NBGRADER_EXECUTION": "autograde",
+                **GRADING_NOTEBOOK_ENV,
                 "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             },
         }
@@ -342,7 +350,6 @@ def _prewarm(home: Path) -> None:
     """What the notebook's data cell makes under grading, made once for all submissions and copied
     into each sandbox's home: the sample cases and their slice cache (deterministic)."""
     from unet_tp.data.synth import default_sample_dir, sample_cases
-    from unet_tp.session import GRADING_SAMPLE_CASES
 
     data_home = home / "unet_tp_home"
     release = sample_cases(cases=GRADING_SAMPLE_CASES, seed=0)
@@ -353,7 +360,7 @@ def _prewarm(home: Path) -> None:
         "_, config = notebook_config(torch.device('cpu'))\n"
         "prepare_slices(get_data('sample').data_dir, config)\n"
     )
-    env = dict(os.environ, UNET_TP_HOME=str(data_home), NBGRADER_EXECUTION="autograde")
+    env = dict(os.environ, UNET_TP_HOME=str(data_home), **GRADING_NOTEBOOK_ENV)
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
 
 

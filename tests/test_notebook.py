@@ -246,7 +246,9 @@ def test_nbgrader_validate_source_passes_and_student_version_fails_on_stubs(tmp_
     (tmp_path / "stu").mkdir()
     shutil.copy(SOURCE, tmp_path / "src" / "TP_sujet.ipynb")
     shutil.copy(STUDENT, tmp_path / "stu" / "TP_sujet.ipynb")
-    os.environ["UNET_TP_HOME"] = str(tmp_path / "home")
+    quick = {"UNET_TP_HOME": str(tmp_path / "home"), "UNET_TP_PRESET": "tiny"}
+    quick["UNET_TP_SAMPLE_CASES"] = "4"  # what the grader gives the notebook: seconds of training
+    os.environ.update(quick)
     try:
         assert "Success! Your notebook passes all the tests." in _nbgrader_validate(
             tmp_path / "src" / "TP_sujet.ipynb"
@@ -255,10 +257,11 @@ def test_nbgrader_validate_source_passes_and_student_version_fails_on_stubs(tmp_
             tmp_path / "stu" / "TP_sujet.ipynb", "--invert"
         )
     finally:
-        del os.environ["UNET_TP_HOME"]
+        for key in quick:
+            del os.environ[key]
     # ...and every graded cell fails because of its stub, not of something unrelated
     nb = nbformat.read(STUDENT, 4)
-    _run(nb, tmp_path / "stu", {"UNET_TP_HOME": str(tmp_path / "home"), "NBGRADER_EXECUTION": "x"})
+    _run(nb, tmp_path / "stu", quick)
     errors = _errors(nb)
     graded = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
     assert len(graded) == len(load_spec().tests)

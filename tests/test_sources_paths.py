@@ -95,14 +95,14 @@ def test_kaggle_failures_are_one_line(kagglehub, tmp_path, capsys, monkeypatch):
 
 def test_notebook_kaggle_source(kagglehub, tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     data = session.get_data("kaggle")
     assert data.num_cases == 2 and data.data_dir.is_symlink()
     assert data.data_dir.parent == tmp_path / "home" / "kaggle"
 
 
 def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     drive = tmp_path / "MyDrive"
     (drive / "BraTS_2019").mkdir(parents=True)
     (drive / "Colab Notebooks").mkdir()
@@ -117,7 +117,7 @@ def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
 
 def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     src = _mirror(tmp_path / "src")
     drive = tmp_path / "MyDrive" / "brats"
     drive.mkdir(parents=True)

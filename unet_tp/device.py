@@ -13,11 +13,6 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def under_autograder() -> bool:
-    """True when nbgrader executes the notebook (it sets ``NBGRADER_EXECUTION``)."""
-    return bool(os.environ.get("NBGRADER_EXECUTION"))
-
-
 def pick_device(
     preference: str = "auto", verbose: bool = True, training: bool = True
 ) -> torch.device:
