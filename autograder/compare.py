@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.harness import param_kinds
+from autograder.harness import _params_by_execution, param_kinds
 from autograder.reference import reference
 
 PROBE_PHASE = 2  # requests of this phase run after the probes are loaded
@@ -92,24 +92,6 @@ def _close(got: np.ndarray, expected: np.ndarray, tol: float = 1e-4) -> bool:
 
 
 # ---- modules: (a) DoubleConv, (b) Down, (c) Up, (d) UNet ---------------------------------------
-
-
-def _params_by_execution(module: nn.Module, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-    order: list[nn.Module] = []
-    hooks = [
-        m.register_forward_pre_hook(lambda mod, _: order.append(mod) if mod not in order else None)
-        for m in module.modules()
-        if list(m.parameters(recurse=False))
-    ]
-    try:
-        with torch.no_grad():
-            module(*inputs)
-    finally:
-        for h in hooks:
-            h.remove()
-    params = [p for m in order for p in m.parameters(recurse=False)]
-    seen = {id(p) for p in params}
-    return params + [p for p in module.parameters() if id(p) not in seen]
 
 
 def _tensor(rng: np.random.Generator, *shape: int) -> torch.Tensor:

@@ -70,6 +70,7 @@ GRADING_NOTEBOOK_ENV = {
     "UNET_TP_PRESET": "tiny",
     "UNET_TP_DATA_SOURCE": "sample",
     "UNET_TP_SAMPLE_CASES": str(GRADING_SAMPLE_CASES),
+    "UNET_TP_STATIC_FIGURES": "1",  # no front end to show widgets; the feedback shows figures
 }
 _CHECK_CALL = re.compile(r"checks\.(?P<check>check_\w+)\((?P<args>[^)]*)\)")
 _EVENT_REASONS = {

@@ -184,6 +184,18 @@ def _params_by_execution(module, inputs):
     return params + [p for p in module.parameters() if id(p) not in seen]
 
 
+def _load(plan) -> None:
+    """Copy each planned value into its parameter (None: zero it)."""
+    import torch
+
+    with torch.no_grad():
+        for p, value in plan:
+            if value is None:
+                p.zero_()
+            else:
+                p.copy_(torch.from_numpy(value).to(p.dtype))
+
+
 def _torch_kind(module) -> str:
     for cls in type(module).__mro__:
         if cls.__module__.startswith("torch.nn"):
@@ -205,7 +217,6 @@ def _assign_by_kind(student_params, student_kinds, ref_arrays, ref_kinds) -> str
     """Copy the reference weights kind by kind (the n-th convolution weight to the n-th, the n-th
     batch-norm bias to the n-th...). A kind of bias the reference does not have (a convolution bias
     before a batch norm, which the batch norm cancels) is set to zero."""
-    import torch
 
     by_kind: dict[str, list] = {}
     for p, kind in zip(student_params, student_kinds, strict=True):
@@ -229,12 +240,7 @@ def _assign_by_kind(student_params, student_kinds, ref_arrays, ref_kinds) -> str
     missing = set(ref_by_kind) - set(by_kind)
     if missing:
         return f"missing layers: {sorted(missing)}"
-    with torch.no_grad():
-        for p, value in plan:
-            if value is None:
-                p.zero_()
-            else:
-                p.copy_(torch.from_numpy(value).to(p.dtype))
+    _load(plan)
     return None
 
 
@@ -244,7 +250,6 @@ def _assign(student_params, ref_arrays) -> str | None:
     Extra one-dimensional student parameters (a convolution bias before a batch norm, which the
     batch norm cancels) are set to zero. Returns why it cannot be done, or None.
     """
-    import torch
 
     ref_shapes = [tuple(a.shape) for a in ref_arrays]
     plan, i = [], 0
@@ -258,12 +263,7 @@ def _assign(student_params, ref_arrays) -> str | None:
             return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
     if i != len(ref_arrays):
         return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
-    with torch.no_grad():
-        for p, value in plan:
-            if value is None:
-                p.zero_()
-            else:
-                p.copy_(torch.from_numpy(value).to(p.dtype))
+    _load(plan)
     return None
 
 

@@ -27,6 +27,15 @@ def command(register: Callable[[argparse._SubParsersAction], None]) -> Callable:
     return register
 
 
+def add_strict_flag(p: argparse.ArgumentParser) -> None:
+    """``--strict``: suspicious data is an error, not a warning (prepare, train, predict)."""
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="suspicious data (constant modality, non-zero background, lost header) is an error",
+    )
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from unet_tp.data.synth import synth_dataset
 
@@ -205,11 +214,7 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force", action="store_true", help="rebuild everything / write into a non-cache folder"
     )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="suspicious data (constant modality, non-zero background, lost header) is an error",
-    )
+    add_strict_flag(p)
     p.set_defaults(func=_cmd_prepare)
 
     p = dsub.add_parser("info", help="list the BraTS cases found in a folder")

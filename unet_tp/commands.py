@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from unet_tp.cli import command
+from unet_tp.cli import add_strict_flag, command
 
 
 def _build_model(spec: str, model_config: dict) -> torch.nn.Module:
@@ -507,11 +507,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the 3D evaluation of the validation patients at the end (default: evaluate)",
     )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="suspicious data (constant modality, non-zero background, lost header) is an error",
-    )
+    add_strict_flag(p)
     _add_model_option(p)
     p.set_defaults(func=_cmd_train)
 
@@ -549,11 +545,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output .nii.gz (--case) or folder (--data)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="suspicious data (constant modality, non-zero background, lost header) is an error",
-    )
+    add_strict_flag(p)
     _add_model_option(p)
     p.set_defaults(func=_cmd_predict)
 

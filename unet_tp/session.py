@@ -7,17 +7,15 @@ slice cache) -> :func:`split_datasets` (training and validation Datasets, split 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from unet_tp.data.cache import CacheSettings, SliceDataset, load_cache_meta, prepare_cache
-from unet_tp.data.cases import DataError, find_cases
-from unet_tp.data.split import split_cases
+from unet_tp.data.cache import SliceDataset, default_cache_dir, prepare_cache
+from unet_tp.data.cache import split_patients as cache_split_patients
+from unet_tp.data.cases import find_cases
 from unet_tp.device import in_colab
 from unet_tp.fileio import unet_tp_home
 from unet_tp.train import TrainConfig, preset_config
@@ -31,18 +29,6 @@ PRESET_ENV, SOURCE_ENV, SAMPLES_ENV = (
     "UNET_TP_DATA_SOURCE",
     "UNET_TP_SAMPLE_CASES",
 )
-
-
-def default_cache_dir(data: str | os.PathLike[str], settings: CacheSettings) -> Path:
-    """Slice-cache folder for a data folder and cache settings (one per combination).
-
-    Data inside the kit's home (the sample cases, a download) is named by its path relative to
-    the home, so a copied or moved home keeps its caches (the grader copies one per notebook).
-    """
-    home, data = unet_tp_home().resolve(), Path(data).resolve()
-    where = data.relative_to(home).as_posix() if data.is_relative_to(home) else str(data)
-    key = hashlib.sha1(json.dumps([where, settings.to_json()], sort_keys=True).encode()).hexdigest()
-    return unet_tp_home() / "slices" / key[:12]
 
 
 def notebook_config(device: torch.device) -> tuple[str, TrainConfig]:
@@ -168,19 +154,9 @@ class Split:
 def split_patients(
     cache_dir: str | os.PathLike[str], config: TrainConfig, source: object = None
 ) -> tuple[list[str], list[str]]:
-    """Training and validation patient ids of a cache (by patient, stratified by HGG/LGG).
-
-    Raises:
-        DataError: fewer than 2 patients (named by ``source``, default the cache folder).
-    """
-    meta = load_cache_meta(cache_dir)
-    ids = sorted(meta["cases"])
-    if len(ids) < 2:
-        raise DataError(
-            f"{source or cache_dir}: {len(ids)} case(s); training needs at least 2 (one held out)"
-        )
-    grades = [meta["cases"][c].get("grade") for c in ids]
-    return split_cases(ids, config.val_fraction, config.seed, grades)
+    """Training and validation patient ids of a cache, with the notebook's settings (see
+    :func:`unet_tp.data.cache.split_patients`)."""
+    return cache_split_patients(cache_dir, config.val_fraction, config.seed, source)
 
 
 def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:

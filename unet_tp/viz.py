@@ -9,6 +9,7 @@ colours of ITK-SNAP's default table, which most BraTS figures use.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -250,6 +251,10 @@ def format_layer_table(rows: Sequence[dict]) -> str:
 
 
 def _widgets_available() -> bool:
+    """A notebook front end that shows widgets (``$UNET_TP_STATIC_FIGURES=1`` says there is none:
+    the grader sets it, since a page of feedback shows no widget)."""
+    if os.environ.get("UNET_TP_STATIC_FIGURES"):
+        return False
     try:
         import ipywidgets  # noqa: F401
         from IPython import get_ipython
