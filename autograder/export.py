@@ -238,6 +238,21 @@ class _Matcher:
         return None, "no roster row with this id or name"
 
 
+def _match_students(students: list[dict], matcher, report) -> dict[int, dict]:
+    """``{roster row: student}``; who cannot be placed (or lands on a row already taken) goes to
+    ``report.unmatched``."""
+    graded: dict[int, dict] = {}
+    for s in students:
+        i, why = matcher.find([s.get("lms_id"), s.get("student_id")], str(s.get("name") or ""))
+        if i is None:
+            report.unmatched.append(_unmatched(s, why))
+        elif i in graded:
+            report.unmatched.append(_unmatched(s, f"same roster row as {who(graded[i])}"))
+        else:
+            graded[i] = s
+    return graded
+
+
 def _unmatched(student: dict, why: str) -> str:
     return f"{who(student)} {fmt_points(student.get('total'))}/{fmt_points(student.get('max_points'))} ({why})"
 
@@ -324,15 +339,7 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
                     )
             except ValueError:
                 pass
-    graded: dict[int, dict] = {}
-    for s in students:
-        i, why = matcher.find([s.get("lms_id"), s.get("student_id")], str(s.get("name") or ""))
-        if i is None:
-            report.unmatched.append(_unmatched(s, why))
-        elif i in graded:
-            report.unmatched.append(_unmatched(s, f"same roster row as {who(graded[i])}"))
-        else:
-            graded[i] = s
+    graded = _match_students(students, matcher, report)
     rows = []
     for i, row in enumerate(roster.rows):
         row = list(row)
@@ -468,15 +475,7 @@ def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignm
             if col in named:
                 matcher.add_id(row[named[col]], i)
         matcher.add_name(row[0], i)
-    graded: dict[int, dict] = {}
-    for s in students:
-        i, why = matcher.find([s.get("lms_id"), s.get("student_id")], str(s.get("name") or ""))
-        if i is None:
-            report.unmatched.append(_unmatched(s, why))
-        elif i in graded:
-            report.unmatched.append(_unmatched(s, f"same roster row as {who(graded[i])}"))
-        else:
-            graded[i] = s
+    graded = _match_students(students, matcher, report)
     rows = []
     student_rows = 0
     for i, row in enumerate(roster.rows):

@@ -401,7 +401,8 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     return out_meta, out_arrays
 
 
-def _small_net(kind: str):
+def small_net(kind: str):
+    """The small networks of the train_step and predict requests (built the same on both sides)."""
     from torch import nn
 
     if kind == "conv_bn_relu_conv":
@@ -432,7 +433,7 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     import torch.nn.functional as F
 
     fn = namespace[meta["name"]]
-    model = _small_net(meta["net"])
+    model = small_net(meta["net"])
     _load_state(model, arrays, "state.")
     model.eval()  # train_step must switch to training mode itself
     opt = torch.optim.Adam(model.parameters(), lr=meta["lr"])
@@ -457,7 +458,7 @@ def _predict_dice(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict
             out_meta["dice"].append(float(dice(arrays[f"a_{i}"], arrays[f"b_{i}"])))
         except Exception as exc:
             out_meta["dice"].append(_error(exc))
-    model = _small_net(meta["net"])
+    model = small_net(meta["net"])
     _load_state(model, arrays, "state.")
     model.train()
     try:

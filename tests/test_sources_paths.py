@@ -315,3 +315,19 @@ def test_predict_every_case_of_a_folder_with_one_model_load(
     assert main([*one, "--out", str(tmp_path / "single" / "seg.nii")]) == 0
     assert [p.name for p in (tmp_path / "single").iterdir()] == ["seg.nii"]  # no .partial file
     assert os.path.getsize(tmp_path / "single" / "seg.nii") > 0
+
+
+def test_kagglehub_unpacking_gets_a_progress_bar(tmp_path):
+    """kagglehub shows no bar while it unpacks: the bytes its folder gains are shown instead."""
+    import time
+
+    from unet_tp.data.download import watch_growth
+
+    folder = tmp_path / "kagglehub" / "datasets" / "x"
+    folder.mkdir(parents=True)
+    (folder / "before.nii").write_bytes(b"x" * 100)
+    with watch_growth(folder, "kagglehub: x", every=0.05) as watch:
+        for i in range(3):
+            (folder / f"case{i}.nii").write_bytes(b"x" * 1000)
+            time.sleep(0.1)
+    assert watch.seen == 3000  # what the bar counted (it shows in a notebook or a terminal)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -361,6 +362,50 @@ def _release_folder(root: Path) -> Path:
     return root
 
 
+def _kagglehub_cache() -> Path:
+    """Where kagglehub keeps its downloads (``$KAGGLEHUB_CACHE``, else ``~/.cache/kagglehub``)."""
+    return Path(os.environ.get("KAGGLEHUB_CACHE") or Path.home() / ".cache" / "kagglehub")
+
+
+class watch_growth:  # noqa: N801 - used as a context manager, like open()
+    """A progress bar of the bytes a folder gains while the block runs (kagglehub shows a bar for
+    its download but none while it unpacks 30 GB, which takes minutes on Colab)."""
+
+    def __init__(self, folder: Path, label: str, every: float = 1.0):
+        import threading
+
+        self.folder, self.label, self.every = Path(folder), label, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.seen = 0
+
+    def _size(self) -> int:
+        total = 0
+        for root, _, files in os.walk(self.folder):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(root, name)).st_size
+        return total
+
+    def _run(self) -> None:
+        from tqdm.auto import tqdm
+
+        with tqdm(desc=self.label, unit="B", unit_scale=True, disable=None, leave=False) as bar:
+            while not self._stop.wait(self.every):
+                self.seen = self._size() - self.start
+                bar.update(self.seen - bar.n)
+
+    def __enter__(self) -> watch_growth:
+        self.start = self._size()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.seen = self._size() - self.start
+
+
 def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) -> Path:
     """The Kaggle mirror of BraTS 2019 through ``kagglehub`` (public: no credentials needed).
 
@@ -386,7 +431,8 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
             "the kaggle source needs kagglehub: pip install kagglehub (it ships in Colab)"
         ) from None
     try:
-        path = Path(kagglehub.dataset_download(handle))
+        with watch_growth(_kagglehub_cache() / "datasets" / handle, f"kagglehub: {handle}"):
+            path = Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
         raise DataError(
             f"kagglehub could not fetch {handle} ({type(exc).__name__}: {exc}); check the "
