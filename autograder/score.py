@@ -29,7 +29,7 @@ def block_scores(
                 message = verdict.message
                 hint = hints.get(test.grade_id)
                 if hint and hint not in message:
-                    message += f" The notebook's self-check says: {hint}"
+                    message = message.rstrip(".") + f". The notebook's self-check says: {hint}"
         blocks[block.id] = {
             "points": points,
             "max": block.points,
