@@ -5,8 +5,9 @@ student and solution notebooks through nbgrader.
    ``# --- end of notebook cell ---`` is copied into the source notebook's cell whose nbgrader
    ``grade_id`` is ID; the set-up cell gets the student package of ``unet_tp.sources``
    (``--repository``/``--ref`` set it there and in the README's Colab badge first).
+   The notebook must agree with ``assignment.toml`` (blocks, grade ids, points, visible checks).
 2. nbgrader's ``generate_assignment`` makes the student version (solutions replaced by stubs,
-   hidden tests removed, outputs cleared) -> ``notebooks/TP_sujet.ipynb``.
+   outputs cleared) -> ``notebooks/TP_sujet.ipynb``.
 3. nbgrader's ``generate_solution`` (without executing) -> ``autograder/solution/TP_sujet/``.
 
 With ``check=True`` nothing is written: the build reports every file that differs from what it

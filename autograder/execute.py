@@ -75,7 +75,7 @@ def _kernel_manager(box: Sandbox, sandboxed: bool):
     )
 
 
-def _dead_cell_output(index: int):
+def _dead_cell_output():
     from nbformat.notebooknode import NotebookNode
 
     return NotebookNode(
@@ -164,7 +164,7 @@ class Runner:
                     if cell.cell_type != "code":
                         continue
                     if index in skip:
-                        cell.outputs = [_dead_cell_output(index)]
+                        cell.outputs = [_dead_cell_output()]
                         continue
                     started = time.perf_counter()
                     try:

@@ -214,7 +214,7 @@ def _run_worker(job: Path, ctx: Context) -> str | None:
     return f"the notebook could not be run to the end: {error}" if error else None
 
 
-def _cell_notes(executed, labels: list[str], tests: dict) -> tuple[list[str], list[str]]:
+def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
     """What went wrong in the notebook's cells (notes), and what the instructor should read."""
     notes, review = [], []
     for i, cell in enumerate(executed.cells):
@@ -317,7 +317,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         executed = nb
         if (job / "executed.ipynb").exists():
             executed = nbformat.read(job / "executed.ipynb", 4)
-        cell_notes, cell_review = _cell_notes(executed, labels, spec.tests)
+        cell_notes, cell_review = _cell_notes(executed, labels)
         notes += cell_notes
         review += cell_review
         for event in events(job):
@@ -328,11 +328,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         answers = _answers(job)
         verdicts, hints = {}, {}
         for gid, (_, test) in spec.tests.items():
-            comparison = table[test.compare]
-            verdicts[gid] = (
-                comparison.judge(answers, by_test[gid]) if by_test[gid] else Verdict(False)
-            )
-            visible = answers.get(f"{gid}.{gid}.visible") or answers.get(f"{gid}.visible")
+            verdicts[gid] = table[test.compare].judge(answers, by_test[gid])
+            visible = answers.get(f"{gid}.visible")
             if visible and not visible[0].get("passed", True) and visible[0].get("message"):
                 hints[gid] = str(visible[0]["message"])[:600]
         blocks, tests = block_scores(spec, verdicts, hints)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_grade import DOUBLE_CONV_ONE_RELU  # the same correct-but-different cell both ways
 from torch import nn
 
 import autograder.harness as harness
@@ -89,22 +90,6 @@ def test_one_mistake_fails_its_own_block_only(replace, failed):
     assert {k for k, ok in got.items() if not ok} == failed, got
 
 
-ONE_RELU = """
-class DoubleConv(nn.Module):
-    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
-        super().__init__()
-        p = 1 if padding else 0
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=p)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=p)
-        self.bn1 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
-        self.bn2 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
-"""
-
-
 @pytest.mark.parametrize(
     "replace",
     [
@@ -133,7 +118,7 @@ class DoubleConv(nn.Module):
 def test_correct_code_written_differently_passes(replace):
     ns = notebook(**replace)
     if "double_conv" in replace:
-        exec(compile(ONE_RELU, "<cell>", "exec"), ns)  # noqa: S102
+        exec(compile(DOUBLE_CONV_ONE_RELU, "<cell>", "exec"), ns)  # noqa: S102
     assert verdicts(ns) == ALL
 
 

@@ -2,8 +2,9 @@
 look.
 
 They check shapes, parameter counts and behaviour, never the reference code (students do not
-have it); the hidden grading tests compare with the reference. A check prints one line per point
-it verified and raises ``AssertionError`` with a hint at the first problem.
+have it); no grade depends on them: the grader compares the blocks with the reference from
+outside the notebook, and shows a check's hint to explain a lost block. A check prints one line
+per point it verified and raises ``AssertionError`` with a hint at the first problem.
 """
 
 from __future__ import annotations
