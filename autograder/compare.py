@@ -526,7 +526,8 @@ def _unet_size(rng: np.random.Generator) -> int:
 
 
 def comparisons() -> dict[str, Comparison]:
-    """``compare`` name of the spec -> its comparison."""
+    """``compare`` name of the spec -> its comparison: a table, one entry per comparison, with the
+    inputs of each case beside it (it reads better whole than split)."""
     conv_in = lambda rng: [_tensor(rng, 2, 3, 20, 20)]  # noqa: E731
     return {
         "double_conv": ModuleComparison(

@@ -261,63 +261,13 @@ def _unmatched(student: dict, why: str) -> str:
 
 
 def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
-    students = results.get("students", [])
-    maximum = float(results.get("max_points") or 0.0)
+    """Moodle's grading worksheet: the downloaded one with grades and feedback filled in, or,
+    without a roster, rows built from the participant ids in the file names."""
     if roster is None:
-        rows = []
-        for s in students:
-            pid = s.get("lms_id")
-            if not pid or not str(pid).isdigit():
-                report.unmatched.append(
-                    _unmatched(s, "no Moodle participant id in the file name; pass --roster")
-                )
-                continue
-            rows.append(
-                [
-                    f"{MOODLE_PARTICIPANT}{pid}",
-                    str(s.get("name") or ""),
-                    "",
-                    MOODLE_SUBMITTED,
-                    moodle_grade(s.get("total") or 0.0),
-                    moodle_grade(maximum),
-                    "Yes",
-                    "-",
-                    "-",
-                    feedback_comment(s, results),
-                ]
-            )
-        report.rows = report.graded = len(rows)
-        report.warnings.append(
-            "without --roster, Moodle skips the rows of students it already has a grade for, "
-            "unless you tick 'Allow updating records that have been modified more recently in "
-            "Moodle than in the spreadsheet' when uploading"
-        )
-        return MOODLE_HEADER, rows
-
+        return _moodle_without_roster(results, report)
+    maximum = float(results.get("max_points") or 0.0)
     header = roster.header
-    lang = next(
-        (
-            strings
-            for strings in MOODLE_LANGS.values()
-            if all(strings[k] in header for k in MOODLE_REQUIRED)
-        ),
-        None,
-    )
-    if lang is None:
-        wanted = " / ".join(
-            ", ".join(repr(strings[k]) for k in MOODLE_REQUIRED)
-            for strings in MOODLE_LANGS.values()
-        )
-        raise ExportError(
-            f"the roster is not a Moodle grading worksheet (no columns {wanted}): download it "
-            "from the assignment's 'View all submissions' > 'Download grading worksheet'"
-        )
-    col = {role: header.index(name) for role, name in lang.items() if name in header}
-    if "scale" in col and "maxgrade" not in col:
-        raise ExportError(
-            "the Moodle assignment is graded with a scale: set its grade type to 'Point' "
-            f"(maximum {maximum:g}) and download the worksheet again"
-        )
+    lang, col = _moodle_columns(header, maximum)
     matcher = _Matcher()
     for i, row in enumerate(roster.rows):
         m = _TRAILING_ID.search(row[col["identifier"]])  # "Participant 4242"
@@ -328,18 +278,8 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
         if "fullname" in col:
             matcher.add_name(row[col["fullname"]], i)
     if "maxgrade" in col:
-        maxima = {r[col["maxgrade"]].strip() for r in roster.rows} - {""}
-        for m in maxima:
-            try:
-                if abs(float(m.replace(",", ".")) - maximum) > 1e-9:
-                    report.warnings.append(
-                        f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: "
-                        "set the assignment's maximum grade to match (Moodle skips grades above "
-                        "its maximum)"
-                    )
-            except ValueError:
-                pass
-    graded = _match_students(students, matcher, report)
+        _moodle_maximum_warnings(roster, col, maximum, report)
+    graded = _match_students(results.get("students", []), matcher, report)
     rows = []
     for i, row in enumerate(roster.rows):
         row = list(row)
@@ -367,6 +307,88 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
         rows.append(row)
     report.rows, report.graded = len(rows), len(graded)
     return header, rows
+
+
+def _moodle_without_roster(results: dict, report: ExportReport):
+    """Worksheet rows from the participant ids of the file names (Moodle's download names)."""
+    maximum = float(results.get("max_points") or 0.0)
+    rows = []
+    for s in results.get("students", []):
+        pid = s.get("lms_id")
+        if not pid or not str(pid).isdigit():
+            report.unmatched.append(
+                _unmatched(s, "no Moodle participant id in the file name; pass --roster")
+            )
+            continue
+        rows.append(
+            [
+                f"{MOODLE_PARTICIPANT}{pid}",
+                str(s.get("name") or ""),
+                "",
+                MOODLE_SUBMITTED,
+                moodle_grade(s.get("total") or 0.0),
+                moodle_grade(maximum),
+                "Yes",
+                "-",
+                "-",
+                feedback_comment(s, results),
+            ]
+        )
+    report.rows = report.graded = len(rows)
+    report.warnings.append(
+        "without --roster, Moodle skips the rows of students it already has a grade for, "
+        "unless you tick 'Allow updating records that have been modified more recently in "
+        "Moodle than in the spreadsheet' when uploading"
+    )
+    return MOODLE_HEADER, rows
+
+
+def _moodle_columns(header: list[str], maximum: float) -> tuple[dict, dict]:
+    """``(the worksheet's language strings, column of each role)``.
+
+    Raises:
+        ExportError: not a Moodle grading worksheet, or an assignment graded with a scale.
+    """
+    lang = next(
+        (
+            strings
+            for strings in MOODLE_LANGS.values()
+            if all(strings[k] in header for k in MOODLE_REQUIRED)
+        ),
+        None,
+    )
+    if lang is None:
+        wanted = " / ".join(
+            ", ".join(repr(strings[k]) for k in MOODLE_REQUIRED)
+            for strings in MOODLE_LANGS.values()
+        )
+        raise ExportError(
+            f"the roster is not a Moodle grading worksheet (no columns {wanted}): download it "
+            "from the assignment's 'View all submissions' > 'Download grading worksheet'"
+        )
+    col = {role: header.index(name) for role, name in lang.items() if name in header}
+    if "scale" in col and "maxgrade" not in col:
+        raise ExportError(
+            "the Moodle assignment is graded with a scale: set its grade type to 'Point' "
+            f"(maximum {maximum:g}) and download the worksheet again"
+        )
+    return lang, col
+
+
+def _moodle_maximum_warnings(
+    roster: _Roster, col: dict, maximum: float, report: ExportReport
+) -> None:
+    """Warn when the Moodle assignment's maximum grade is not the TP's."""
+    for m in {r[col["maxgrade"]].strip() for r in roster.rows} - {""}:
+        try:
+            if abs(float(m.replace(",", ".")) - maximum) > 1e-9:
+                report.warnings.append(
+                    f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: "
+                    "set the assignment's maximum grade to match (Moodle skips grades above "
+                    "its maximum)"
+                )
+        except ValueError:
+            pass
 
 
 # ---- Canvas --------------------------------------------------------------------------------------
@@ -419,31 +441,11 @@ def _canvas_assignment_column(
 
 
 def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignment: str | None):
-    students = results.get("students", [])
-    maximum = float(results.get("max_points") or 0.0)
+    """Canvas's gradebook import: the exported gradebook with the assignment's column filled
+    in, or, without a roster, a new column of rows matched by name and ids."""
     if roster is None:
-        column = assignment or str(results.get("assignment") or "TP")
-        header = [*CANVAS_HEADER, column]
-        rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", fmt_points(maximum)]]
-        for s in students:
-            rows.append(
-                [
-                    str(s.get("name") or s.get("student_id") or ""),
-                    str(s.get("lms_id") or ""),
-                    str(s.get("student_id") or ""),
-                    "",
-                    "",
-                    fmt_points(s.get("total") or 0.0),
-                ]
-            )
-        report.rows = report.graded = len(students)
-        report.warnings.append(
-            "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "
-            "column title without '(assignment id)' creates a new assignment: export the "
-            "gradebook and pass it as --roster to fill in the existing assignment"
-        )
-        return header, rows
-
+        return _canvas_without_roster(results, report, assignment)
+    students = results.get("students", [])
     header = roster.header
     section, named = _canvas_columns(header)
     points_row = next(
@@ -451,25 +453,10 @@ def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignm
     )
     target = _canvas_assignment_column(header, points_row, section + 1, results, assignment)
     if points_row is not None:
-        try:
-            possible = float(points_row[target].replace(",", "."))
-            if abs(possible - maximum) > 1e-9:
-                report.warnings.append(
-                    f"the Canvas assignment {header[target]!r} is worth {possible:g} points, the "
-                    f"TP {maximum:g}: Canvas will show {maximum:g}-point totals out of {possible:g}"
-                )
-        except ValueError:
-            pass
-
-    def is_student(row: list[str]) -> bool:
-        first = row[0] if row else ""
-        if CANVAS_POINTS_POSSIBLE in first:
-            return False
-        return not all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c or "", re.I) for c in row)
-
+        _canvas_points_warning(header[target], points_row[target], results, report)
     matcher = _Matcher()
     for i, row in enumerate(roster.rows):
-        if not is_student(row):
+        if not _canvas_student_row(row):
             continue
         for col in ("ID", "SIS User ID", "SIS Login ID"):
             if col in named:
@@ -480,7 +467,7 @@ def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignm
     student_rows = 0
     for i, row in enumerate(roster.rows):
         row = list(row)
-        if is_student(row):
+        if _canvas_student_row(row):
             student_rows += 1
             s = graded.get(i)
             if s is not None:
@@ -489,6 +476,55 @@ def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignm
                 report.missing.append(row[0])  # left as it was: Canvas changes nothing
         rows.append(row)
     report.rows, report.graded = student_rows, len(graded)
+    return header, rows
+
+
+def _canvas_student_row(row: list[str]) -> bool:
+    """A student's row of the gradebook (not "Points Possible", nor a muted/posting row)."""
+    first = row[0] if row else ""
+    if CANVAS_POINTS_POSSIBLE in first:
+        return False
+    return not all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c or "", re.I) for c in row)
+
+
+def _canvas_points_warning(title: str, possible: str, results: dict, report: ExportReport) -> None:
+    """Warn when the Canvas assignment is worth other points than the TP."""
+    maximum = float(results.get("max_points") or 0.0)
+    try:
+        points = float(possible.replace(",", "."))
+    except ValueError:
+        return
+    if abs(points - maximum) > 1e-9:
+        report.warnings.append(
+            f"the Canvas assignment {title!r} is worth {points:g} points, the "
+            f"TP {maximum:g}: Canvas will show {maximum:g}-point totals out of {points:g}"
+        )
+
+
+def _canvas_without_roster(results: dict, report: ExportReport, assignment: str | None):
+    """A new gradebook column: one row per graded student, matched by Canvas on its ids."""
+    students = results.get("students", [])
+    maximum = float(results.get("max_points") or 0.0)
+    column = assignment or str(results.get("assignment") or "TP")
+    header = [*CANVAS_HEADER, column]
+    rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", fmt_points(maximum)]]
+    for s in students:
+        rows.append(
+            [
+                str(s.get("name") or s.get("student_id") or ""),
+                str(s.get("lms_id") or ""),
+                str(s.get("student_id") or ""),
+                "",
+                "",
+                fmt_points(s.get("total") or 0.0),
+            ]
+        )
+    report.rows = report.graded = len(students)
+    report.warnings.append(
+        "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "
+        "column title without '(assignment id)' creates a new assignment: export the "
+        "gradebook and pass it as --roster to fill in the existing assignment"
+    )
     return header, rows
 
 

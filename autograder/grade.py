@@ -245,7 +245,9 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
 
 
 def grade_submission(sub: Submission, ctx: Context) -> Result:
-    """Grade one submission (never raises)."""
+    """Grade one submission (never raises): read and repair it, run it in its sandbox
+    (:func:`_write_job`, :func:`_run_worker`), collect what went wrong (:func:`_run_notes`), judge
+    the answers outside it (:func:`_judge`)."""
     t0 = time.perf_counter()
     spec = ctx.spec
     notes, review = list(sub.notes), []
@@ -283,62 +285,81 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         nb = in_source_order(clear_outputs(nb), ctx.student_nb, notes)
         labels = cell_labels(nb, ctx.student_nb, spec)
         review += suspicious_cells(nb, labels)
-        job = work / "job"
-        home, runtime = work / "home", work / "run"
-        job.mkdir()
-        runtime.mkdir()
-        shutil.copytree(ctx.template_home, home, symlinks=True)
-        nbformat.write(nb, home / spec.notebook)
-        nbformat.write(nb, job / "notebook.ipynb")
         table = comparisons()
-        plan, by_test = _plan(spec, ctx.student_nb, job, table)
-        inside = ctx.sandbox == "bwrap"
-        home_path = HOME if inside else str(home)
-        job_spec = {
-            "home": str(home),
-            "runtime": str(runtime),
-            "sandbox": ctx.sandbox,
-            "limits": asdict(ctx.limits),
-            "cell_timeout": ctx.cell_timeout,
-            "request_timeout": max(30, ctx.cell_timeout),
-            "plan": plan,
-            "env": {
-                "OMP_NUM_THREADS": str(ctx.threads),
-                "MKL_NUM_THREADS": str(ctx.threads),
-                "UNET_TP_HOME": f"{home_path}/unet_tp_home",
-                **GRADING_NOTEBOOK_ENV,
-                "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-            },
-        }
-        (job / "job.json").write_text(json.dumps(job_spec))
+        job, by_test = _write_job(nb, ctx, work, table)
         failure = _run_worker(job, ctx)
         if failure:
             notes.append(failure)
-        executed = nb
-        if (job / "executed.ipynb").exists():
-            executed = nbformat.read(job / "executed.ipynb", 4)
-        cell_notes, cell_review = _cell_notes(executed, labels)
-        notes += cell_notes
-        review += cell_review
-        for event in events(job):
-            reason = _EVENT_REASONS.get(event["kind"], event["kind"])
-            line = f"the notebook {reason}: {event['detail']}"
-            if line not in review:
-                review.append(line)
-        answers = _answers(job)
-        verdicts, hints = {}, {}
-        for gid, (_, test) in spec.tests.items():
-            verdicts[gid] = table[test.compare].judge(answers, by_test[gid])
-            visible = answers.get(f"{gid}.visible")
-            if visible and not visible[0].get("passed", True) and visible[0].get("message"):
-                hints[gid] = str(visible[0]["message"])[:600]
-        blocks, tests = block_scores(spec, verdicts, hints)
+        run_notes, run_review = _run_notes(job, nb, labels)
+        notes += run_notes
+        review += [line for line in run_review if line not in review]
+        blocks, tests = _judge(spec, table, _answers(job), by_test)
         return result(blocks, tests, outputs)
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(f"grading error: {type(exc).__name__}: {exc}")
         return result(*_zero(spec, "the notebook could not be graded"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
+    """The worker's job folder: the notebook in a fresh home, and ``job.json`` (the sandbox,
+    limits, timeouts, the requests to send, the notebook's environment). Returns ``(job folder,
+    requests per test)``."""
+    spec = ctx.spec
+    job, home, runtime = work / "job", work / "home", work / "run"
+    job.mkdir()
+    runtime.mkdir()
+    shutil.copytree(ctx.template_home, home, symlinks=True)
+    nbformat.write(nb, home / spec.notebook)
+    nbformat.write(nb, job / "notebook.ipynb")
+    plan, by_test = _plan(spec, ctx.student_nb, job, table)
+    home_path = HOME if ctx.sandbox == "bwrap" else str(home)
+    job_spec = {
+        "home": str(home),
+        "runtime": str(runtime),
+        "sandbox": ctx.sandbox,
+        "limits": asdict(ctx.limits),
+        "cell_timeout": ctx.cell_timeout,
+        "request_timeout": max(30, ctx.cell_timeout),
+        "plan": plan,
+        "env": {
+            "OMP_NUM_THREADS": str(ctx.threads),
+            "MKL_NUM_THREADS": str(ctx.threads),
+            "UNET_TP_HOME": f"{home_path}/unet_tp_home",
+            **GRADING_NOTEBOOK_ENV,
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        },
+    }
+    (job / "job.json").write_text(json.dumps(job_spec))
+    return job, by_test
+
+
+def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
+    """``(notes, review lines)`` of the run: failed or timed-out cells, and what the sandbox saw
+    the notebook try (network, writes outside its home, too many processes...)."""
+    executed = nb
+    if (job / "executed.ipynb").exists():
+        executed = nbformat.read(job / "executed.ipynb", 4)
+    notes, review = _cell_notes(executed, labels)
+    for event in events(job):
+        reason = _EVENT_REASONS.get(event["kind"], event["kind"])
+        line = f"the notebook {reason}: {event['detail']}"
+        if line not in review:
+            review.append(line)
+    return notes, review
+
+
+def _judge(spec, table: dict, answers: dict, by_test: dict) -> tuple[dict, dict]:
+    """Block and test scores from the kernel's answers, compared here, outside the sandbox,
+    with the reference; a failed visible check gives the hint of its block."""
+    verdicts, hints = {}, {}
+    for gid, (_, test) in spec.tests.items():
+        verdicts[gid] = table[test.compare].judge(answers, by_test[gid])
+        visible = answers.get(f"{gid}.visible")
+        if visible and not visible[0].get("passed", True) and visible[0].get("message"):
+            hints[gid] = str(visible[0]["message"])[:600]
+    return block_scores(spec, verdicts, hints)
 
 
 # ---- many submissions -------------------------------------------------------------------------

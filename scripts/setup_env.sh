@@ -1,5 +1,5 @@
 # Sourced by demo.sh and test.sh: create .venv and install the kit (instructor side included).
-# Re-installs only when pyproject.toml or the constraints change.
+# Re-installs only when pyproject.toml, setup.py or the constraints change.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
@@ -7,7 +7,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.unet_tp_install_stamp
-want=$(cat pyproject.toml constraints/ci.txt | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml setup.py constraints/ci.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "[setup] installing torch (CPU wheel, pinned in constraints/ci.txt) and the kit"
     # torch first and pinned: an unpinned torch would pull gigabytes of CUDA packages.

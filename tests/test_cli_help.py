@@ -80,3 +80,18 @@ def test_venv_command_finds_its_own_tools_without_activation():
         check=True,
     )
     assert out.stdout.split(os.pathsep)[0] == os.path.dirname(sys.executable)
+
+
+def test_instructor_commands_come_from_the_checkout_installed_in_place(tmp_path):
+    """`unet-tp grade` of the instructor's install finds autograder the ordinary way (its entry
+    point), from any folder and without PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for argv, said in [(["grade", "--help"], "--sandbox"), (["train", "--help"], "--model")]:
+        run = subprocess.run(
+            [sys.executable, "-m", "unet_tp", *argv],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0 and said in run.stdout, run.stderr

@@ -151,8 +151,7 @@ for path in found:
 print("found", found)
 """
 CHEAT_REFERENCE = """\
-from unet_tp.instructor import import_solutions
-DoubleConv = import_solutions().DoubleConv
+from solutions.unet import DoubleConv  # the reference, by its package name
 """
 NETWORK = """\
 import socket, urllib.request

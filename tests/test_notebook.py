@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -133,21 +134,38 @@ def test_student_install_reaches_no_solution(student_wheel, tmp_path):
     leaked = [line for line in _solution_lines() if line in text]
     assert not leaked, f"solution lines in the student wheel: {leaked[:3]}"
     assert "BEGIN HIDDEN TESTS" not in text and "PROBES" not in text
-    # a student install cannot import the reference: instructor commands say so
-    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    # a student install has neither the reference nor the instructor commands: each says so
+    # the wheel, with this environment's packages (torch...) but not its in-place install of the
+    # checkout: `python -S` runs no .pth file, so the editable finder of solutions/ stays out
+    site = tmp_path / "site"
+    path = os.pathsep.join([str(site), sysconfig.get_paths()["purelib"]])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": path}
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "-t", env["PYTHONPATH"], wheel],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "-t", str(site), wheel],
         check=True,
         capture_output=True,
     )
-    code = (
-        "from unet_tp.instructor import import_solutions\n"
-        "try:\n    import_solutions()\nexcept RuntimeError as e:\n    print('refused:', e)\n"
+    for argv, said in [
+        (["train", "--data", "d", "--out", "r"], "the reference U-Net is not installed here"),
+        (["grade", "subs", "--out", "o"], "`unet-tp grade` is an instructor command"),
+        (["notebook", "build"], "`unet-tp notebook` is an instructor command"),
+    ]:
+        run = subprocess.run(
+            [sys.executable, "-S", "-m", "unet_tp", *argv],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 2 and said in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    check = (
+        "import importlib.util as u; print([u.find_spec(m) for m in ('solutions', 'autograder')])"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", check], env=env, cwd=tmp_path, capture_output=True, text=True
     )
-    assert "refused: this is an instructor command" in out.stdout, out.stderr
+    assert run.stdout.strip() == "[None, None]", run.stdout + run.stderr
 
 
 RERUN_WITH_WEIGHTED_LOSS = """\
@@ -158,7 +176,7 @@ def categorical_cross_entropy(logits, target, weight=None):  # "Going further" 2
     return _plain_loss(logits, target, weight=torch.tensor([0.5, 1.0, 1.0, 2.0]))
 
 
-config.epochs = 1  # the new run trains one epoch (keeps the test short)
+config.optim.epochs = 1  # the new run trains one epoch (keeps the test short)
 """
 
 

@@ -49,7 +49,7 @@ def weighted_ce(logits, target, weight=None):
     return F.cross_entropy(logits, target, weight=weight)
 
 
-CONFIG = dict(epochs=2, batch_size=4, device="cpu", num_workers=0, loss="ce")
+CONFIG = dict(epochs=2, batch_size=4, num_workers=0, loss="ce")
 
 
 def _train(tmp_path, loss_fn=weighted_ce, dataset=None, **overrides):

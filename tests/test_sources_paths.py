@@ -256,7 +256,7 @@ def tiny_run(tmp_path_factory):
 def test_train_on_a_cache_uses_and_records_its_geometry(tiny_run, tmp_path, capsys):
     _, cache, run = tiny_run
     config = json.loads((run / "config.json").read_text())
-    assert config["train"]["crop"] is None and config["train"]["image_size"] is None
+    assert config["settings"]["grid"] == {"crop": None, "image_size": None}
     assert config["slice_shape"] == [SHAPE[1], SHAPE[0]]
     rc = main(["train", "--data", str(cache), "--out", str(tmp_path / "r"), "--crop", "160"])
     err = capsys.readouterr().err

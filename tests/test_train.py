@@ -16,6 +16,7 @@ from unet_tp.cli import main
 from unet_tp.conventions import BRATS_AFFINE
 from unet_tp.data import find_cases
 from unet_tp.data.cache import SliceDataset, prepare_cache
+from unet_tp.preprocess import Grid
 from unet_tp.train import fit, load_checkpoint, load_weights, preset_config
 
 TINY = ["--preset", "tiny", "--num-workers", "0"]
@@ -31,7 +32,7 @@ def tiny_cache(brats_root, tmp_path_factory):
 def _run(cache, out, config, loss_fn=categorical_cross_entropy, resume=False):
     ids = sorted(SliceDataset(cache).case_ids)
     torch.manual_seed(config.seed)
-    model = UNet(**config.model_config())
+    model = UNet(**config.model.kwargs())
     return fit(
         model,
         SliceDataset(cache, ids[:3]),
@@ -85,7 +86,7 @@ def test_checkpoint_of_another_configuration_is_refused(tiny_cache, tmp_path):
     _run(tiny_cache, tmp_path, preset_config("tiny"))
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(ValueError, match="base_channels=4 in the checkpoint but 8 here"):
-        load_weights(UNet(**preset_config("tiny", base_channels=8).model_config()), ckpt)
+        load_weights(UNet(**preset_config("tiny", base_channels=8).model.kwargs()), ckpt)
     (tmp_path / "junk.pt").write_bytes(b"nope")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
@@ -204,7 +205,7 @@ def test_builtin_step_is_the_reference_step_on_cpu():
     from unet_tp.train import AmpTrainStep
 
     torch.manual_seed(0)
-    a = UNet(**preset_config("tiny").model_config())
+    a = UNet(**preset_config("tiny").model.kwargs())
     b = copy.deepcopy(a)
     x, y = torch.randn(2, 4, 32, 32), torch.randint(0, 4, (2, 32, 32))
     la = AmpTrainStep(torch.device("cpu"))(
@@ -224,7 +225,7 @@ def test_notebook_step_and_predict_fn_restore_torch_settings(tiny_cache, brats_r
     config = preset_config("tiny", deterministic=True)
     ids = sorted(SliceDataset(tiny_cache).case_ids)
     torch.manual_seed(0)
-    model = UNet(**config.model_config())
+    model = UNet(**config.model.kwargs())
     history = fit(
         model,
         SliceDataset(tiny_cache, ids[:3]),
@@ -248,7 +249,7 @@ def test_resume_with_more_epochs_follows_the_longer_schedule(tiny_cache, tmp_pat
     longer = preset_config("tiny", epochs=2)
     history = _run(tiny_cache, tmp_path, longer, resume=True)
     assert _strip(history[:1]) == _strip(first)
-    assert history[1]["lr"] == pytest.approx(longer.lr * 0.5)  # cos(pi / 2): half-way
+    assert history[1]["lr"] == pytest.approx(longer.optim.lr * 0.5)  # cos(pi / 2): half-way
 
 
 def test_default_loss_needs_no_instructor_code():
@@ -258,10 +259,32 @@ def test_default_loss_needs_no_instructor_code():
     from unet_tp.train import TrainConfig, default_loss
 
     assert default_loss("ce") is F.cross_entropy
-    assert default_loss(TrainConfig().loss) is ce_dice_loss
+    assert default_loss(TrainConfig().optim.loss) is ce_dice_loss
     from solutions import ce_dice_loss as reference
 
     logits, target = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
     assert float(ce_dice_loss(logits, target)) == pytest.approx(
         float(reference(logits, target)), abs=1e-5
     )
+
+
+def test_settings_are_recorded_by_group_once_and_read_back(tiny_cache, tmp_path):
+    """A checkpoint holds the run's settings once, by meaning; inference reads them back,
+    including from a checkpoint of the first format (settings flat)."""
+    from unet_tp.checkpoint import run_settings
+    from unet_tp.settings import TrainConfig
+
+    config = preset_config("tiny", epochs=1, image_size=32)
+    _run(tiny_cache, tmp_path, config)
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert set(ckpt["settings"]) == {"seed", "grid", "sampling", "model", "optim"}
+    assert "config" not in ckpt and "model_config" not in ckpt
+    back = run_settings(ckpt)
+    assert back == config and TrainConfig.from_json(back.to_json()) == back
+    assert back.grid == Grid(192, 32) and back.model.kwargs()["base_channels"] == 4
+    old = {k: v for k, v in ckpt.items() if k != "settings"}
+    old |= {"format": "unet-tp-checkpoint/1", "config": {**back.flat(), "device": "cpu"}}
+    old["model_config"] = back.model.kwargs()
+    assert run_settings(old) == back
+    with pytest.raises(ValueError, match="unknown setting"):
+        preset_config("tiny", device="cpu")

@@ -2,8 +2,16 @@
 
 Data flows one way, one module per step::
 
-    NIfTI case (data.cases) -> normalised volume (data.normalize) -> slice cache (data.cache)
-    -> Dataset (data.cache.SliceDataset) -> model -> metrics (metrics) -> figures (viz)
+    NIfTI case (data.cases) -> normalised volume (preprocess.normalise, data.normalize)
+    -> network grid (preprocess.Grid) -> slice cache (data.cache) -> Dataset (data.cache.SliceDataset)
+    -> model (unet_base; the student's U-Net) -> training (train.fit: losses, the step, the
+    schedule; checkpoint) -> metrics (metrics) -> figures (viz)
+
+A run's settings, by meaning, are :mod:`unet_tp.settings`; labels and regions
+:mod:`unet_tp.conventions`; the device :mod:`unet_tp.device` (chosen once, passed down); the
+notebook's glue :mod:`unet_tp.session` (only the notebook imports it); the command line
+:mod:`unet_tp.cli` and :mod:`unet_tp.commands`. Nothing here imports ``solutions`` or
+``autograder``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 to evaluate or to predict.
 
 A checkpoint holds the weights, the optimizer and gradient-scaler states, the epoch
-just finished, and the run's :class:`RunState` (settings, model configuration, patient split,
-cache folder, history). ``torch.save`` is used directly: the kit does not depend on Lightning
+just finished, and the run's :class:`RunState`: its settings (:class:`unet_tp.settings.TrainConfig`,
+recorded once, by group: seed, grid, sampling, model, optim), the patient split, the cache folder
+and the history. :func:`run_settings` reads the settings back (from either checkpoint format). ``torch.save`` is used directly: the kit does not depend on Lightning
 (Fabric's checkpoints would add a dependency to the students' install for what ten lines do).
 """
 
@@ -11,23 +12,24 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from unet_tp.fileio import atomic_write
+from unet_tp.settings import TrainConfig, from_flat_record
 
-CHECKPOINT_FORMAT = "unet-tp-checkpoint/1"
+CHECKPOINT_FORMAT = "unet-tp-checkpoint/2"
+_READABLE = (CHECKPOINT_FORMAT, "unet-tp-checkpoint/1")  # 1: settings flat (config, model_config)
 
 
 @dataclass
 class RunState:
     """Everything a checkpoint holds besides the weights and the optimisation state."""
 
-    config: object  # a unet_tp.train.TrainConfig
-    model_config: dict
+    config: TrainConfig
     split: dict[str, list[str]]
     cache_dir: str
     data_source: str | None
@@ -58,8 +60,7 @@ def save_checkpoint(
         "model": unwrap(model).state_dict(),
         "optimizer": _state(optimizer),
         "scaler": _state(scaler),
-        "config": asdict(state.config) if is_dataclass(state.config) else dict(state.config),
-        "model_config": state.model_config,
+        "settings": state.config.to_json(),
         "split": state.split,
         "cache_dir": state.cache_dir,
         "data_source": state.data_source,
@@ -83,9 +84,16 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001
         raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in _READABLE:
         raise ValueError(f"{path}: not a unet-tp checkpoint (expected format {CHECKPOINT_FORMAT})")
     return ckpt
+
+
+def run_settings(ckpt: dict) -> TrainConfig:
+    """The settings a checkpoint's run was trained with (its grid, model, ...)."""
+    if "settings" in ckpt:
+        return TrainConfig.from_json(ckpt["settings"])
+    return from_flat_record(ckpt.get("config", {}), ckpt.get("model_config"))
 
 
 def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> None:
@@ -93,7 +101,7 @@ def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> No
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as exc:
-        saved = ckpt.get("model_config", {})
+        saved = run_settings(ckpt).model.kwargs()
         mine = getattr(model, "config", {})
         diff = {
             k: (saved.get(k), mine.get(k))

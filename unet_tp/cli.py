@@ -13,17 +13,27 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from tqdm.auto import tqdm
-
 from unet_tp.data.cases import DataError
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+PLUGINS = "unet_tp.commands"
+"""Entry-point group of further sub-commands: the instructor's checkout, installed in place,
+declares ``autograder.cli:register`` there (``notebook``, ``grade``, ``report``, ``export``)."""
+INSTRUCTOR_COMMANDS = {
+    "notebook": "build the student notebook",
+    "grade": "autograde downloaded notebooks",
+    "report": "the class report of a grading run",
+    "export": "grades for Moodle, Canvas or a CSV",
+}
+
+
 def command(register: Callable[[argparse._SubParsersAction], None]) -> Callable:
     """Register a function that adds a sub-command to the parser."""
-    _COMMANDS.append(register)
+    if register not in _COMMANDS:
+        _COMMANDS.append(register)
     return register
 
 
@@ -38,8 +48,9 @@ def add_strict_flag(p: argparse.ArgumentParser) -> None:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from unet_tp.data.synth import synth_dataset
+    from unet_tp.progress import progress_bar
 
-    bar = tqdm(total=args.cases, desc="sample cases", unit="case", disable=None)
+    bar = progress_bar(None, "sample cases", total=args.cases, unit="case")
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
@@ -93,6 +104,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from unet_tp.data.cache import CacheSettings, prepare_cache
+    from unet_tp.progress import case_progress
 
     settings = CacheSettings(
         tumour_free_fraction=args.tumour_free_fraction,
@@ -106,7 +118,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         settings,
         skip_bad=args.skip_bad,
         force=args.force,
-        progress=lambda cases: tqdm(cases, desc="preparing slices", unit="case", disable=None),
+        progress=case_progress(),
         strict=args.strict,
     )
     print(report.summary())
@@ -158,7 +170,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _register_data(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="sample cases, downloads, the slice cache")
     dsub = data.add_subparsers(dest="data_command", required=True)
+    for add in (_add_synth, _add_download, _add_prepare, _add_info):
+        add(dsub)
 
+
+def _add_synth(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("synth", help="write BraTS-format sample cases")
     p.add_argument("out", help="output folder")
     p.add_argument("--cases", type=int, default=12, help="number of cases")
@@ -166,6 +182,8 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace a dataset made with another seed")
     p.set_defaults(func=_cmd_synth)
 
+
+def _add_download(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser(
         "download", help="download and unpack a dataset (or use a local archive/folder)"
     )
@@ -190,6 +208,8 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-archive", action="store_true", help="keep the archive after extraction")
     p.set_defaults(func=_cmd_download)
 
+
+def _add_prepare(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("prepare", help="build the slice cache of a folder of cases")
     p.add_argument("data", help="folder of BraTS cases")
     p.add_argument("--cache", required=True, help="cache folder")
@@ -217,6 +237,8 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     add_strict_flag(p)
     p.set_defaults(func=_cmd_prepare)
 
+
+def _add_info(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("info", help="list the BraTS cases found in a folder")
     p.add_argument("data", help="folder of BraTS cases")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
@@ -253,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for register in _COMMANDS:
         register(sub)
+    for name, what in INSTRUCTOR_COMMANDS.items():
+        if name not in sub.choices:  # a student install: one line instead of "invalid choice"
+            p = sub.add_parser(name, help=f"instructor: {what} (not in a student install)")
+            p.add_argument("rest", nargs=argparse.REMAINDER, help="the command's arguments")
+            p.set_defaults(func=_instructor_only)
     for p in all_parsers(parser):
         p.formatter_class = HelpFormatter
     return parser
@@ -287,15 +314,26 @@ def _put_own_scripts_on_path() -> None:
 
 
 def _load_optional_commands() -> None:
-    """Import the modules that register further sub-commands."""
-    import importlib
+    """Register the model commands (:mod:`unet_tp.commands`) and those of the installed
+    ``unet_tp.commands`` entry points (the instructor's, where the checkout is installed)."""
+    from importlib.metadata import entry_points
 
-    for module in ("unet_tp.commands",):
+    import unet_tp.commands  # noqa: F401 - registers train, evaluate, predict, figures
+
+    for plugin in entry_points(group=PLUGINS):
         try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
+            command(plugin.load())
+        except ModuleNotFoundError as exc:  # declared, but its code is not installed here
+            if exc.name is None or exc.name.split(".")[0] != plugin.module.split(".")[0]:
                 raise
+
+
+def _instructor_only(args: argparse.Namespace) -> int:
+    raise RuntimeError(
+        f"`unet-tp {args.command}` is an instructor command: it needs the kit's repository "
+        "checked out and installed in place (`pip install -e '.[instructor]'`, as "
+        "scripts/setup_env.sh does); a student install holds the course package only"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""``unet-tp train``, ``evaluate`` and ``predict`` (instructor side: they use the reference U-Net)."""
+"""``unet-tp train``, ``evaluate``, ``predict`` and ``figures``: a network class (``--model
+MODULE:NAME``, by default the reference U-Net of the instructor's checkout) trained on, or applied
+to, BraTS cases."""
 
 from __future__ import annotations
 
@@ -6,29 +8,56 @@ import argparse
 import os
 import sys
 import tempfile
-from dataclasses import asdict, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from unet_tp.cli import add_strict_flag, command
 
+if TYPE_CHECKING:
+    from unet_tp.settings import TrainConfig
 
-def _build_model(spec: str, model_config: dict) -> torch.nn.Module:
-    """The network class ``spec`` names (``--model MODULE:NAME``), built with ``model_config``."""
-    from unet_tp.instructor import resolve
 
-    return resolve(spec)(**model_config)
+DEFAULT_MODEL = "solutions.unet:UNet"
+"""What ``--model`` names by default: the reference U-Net, importable where the instructor's
+checkout is installed in place (``pip install -e '.[instructor]'``)."""
+
+
+def resolve_model(spec: str) -> type[torch.nn.Module]:
+    """The network class ``spec`` (``MODULE:NAME``) names, imported the ordinary way.
+
+    Raises:
+        ValueError: ``spec`` is not ``MODULE:NAME``, the module cannot be imported, or it has no
+            ``NAME``; for the default in a student install, one line saying what to do.
+    """
+    import importlib
+
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise ValueError(f"--model {spec}: expected MODULE:NAME, e.g. {DEFAULT_MODEL}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if spec == DEFAULT_MODEL and exc.name in ("solutions", "solutions.unet"):
+            raise ValueError(
+                f"--model {spec}: the reference U-Net is not installed here (a student install: "
+                "it comes with the instructor's checkout, `pip install -e '.[instructor]'`); "
+                "name your own network class with --model MODULE:NAME"
+            ) from None
+        raise ValueError(f"--model {spec}: cannot import {module_name} ({exc})") from None
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise ValueError(f"--model {spec}: {module_name} has no {name}") from None
 
 
 def _add_model_option(p: argparse.ArgumentParser) -> None:
-    from unet_tp.instructor import DEFAULT_MODEL
-
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
         metavar="MODULE:NAME",
-        help="the network class (default: the reference U-Net of a checkout, "
+        help="the network class (default: the reference U-Net of the instructor's checkout, "
         f"{DEFAULT_MODEL}; another importable class, built with the run's model settings)",
     )
 
@@ -43,50 +72,46 @@ def _init_distributed() -> bool:
     return True
 
 
-def _train_config(args: argparse.Namespace):
+def _train_config(args: argparse.Namespace) -> TrainConfig:
     """The run's settings: the checkpoint's when resuming (refusing flags that contradict them,
     except ``--epochs``), else the preset's with the explicit flags."""
-    from unet_tp.train import load_checkpoint, preset_config
+    from unet_tp.settings import SETTING_NAMES, preset_config
+    from unet_tp.train import load_checkpoint, run_settings
 
-    overrides = {f.name: getattr(args, f.name, None) for f in fields(preset_config(None))}
-    overrides.pop("device", None)
+    given = {k: getattr(args, k) for k in SETTING_NAMES if getattr(args, k, None) is not None}
     ckpt_path = Path(args.out) / "checkpoint.pt"
-    if args.resume:
-        config = preset_config(None, **load_checkpoint(ckpt_path)["config"])
-        clash = {
-            k: (v, getattr(config, k))
-            for k, v in overrides.items()
-            if v is not None and v != getattr(config, k) and k != "epochs"
-        }
-        if clash:
-            detail = ", ".join(
-                f"--{k.replace('_', '-')} {a} (the run used {b})" for k, (a, b) in clash.items()
-            )
-            raise ValueError(f"cannot resume {args.out} with other settings: {detail}")
-        if args.epochs is not None:
-            config.epochs = args.epochs
-    else:
+    if not args.resume:
         if ckpt_path.exists():
             raise FileExistsError(
                 f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out"
             )
-        config = preset_config(args.preset, **overrides)
-    config.device = args.device or config.device
+        return preset_config(args.preset, **given)
+    config = run_settings(load_checkpoint(ckpt_path))
+    recorded = config.flat()
+    clash = {k: (v, recorded[k]) for k, v in given.items() if v != recorded[k] and k != "epochs"}
+    if clash:
+        detail = ", ".join(
+            f"--{k.replace('_', '-')} {a} (the run used {b})" for k, (a, b) in clash.items()
+        )
+        raise ValueError(f"cannot resume {args.out} with other settings: {detail}")
+    if args.epochs is not None:
+        config.optim.epochs = args.epochs
     return config
 
 
-def _training_cache(args: argparse.Namespace, config, distributed: bool, main: bool):
-    """``(cache folder, source data folder)`` to train on: ``--data`` itself when it is a
-    prepared cache (its geometry taken into ``config``), else the cache of ``--data`` for
-    ``config`` (prepared by the main process)."""
+def _training_cache(
+    args: argparse.Namespace, config: TrainConfig, distributed: bool, main: bool
+) -> tuple[TrainConfig, Path, str | None]:
+    """``(settings, cache folder, source data folder)`` to train on: ``--data`` itself when it
+    is a prepared cache (the settings then take its grid: :func:`_on_cache`), else the cache of
+    ``--data`` for ``config`` (prepared by the main process)."""
     from unet_tp.data.cache import META, default_cache_dir, load_cache_meta, prepare_cache
     from unet_tp.progress import case_progress
 
     data = Path(args.data).expanduser()
     if (data / META).exists():
         meta = load_cache_meta(data)
-        _take_cache_geometry(config, meta["settings"], args, main)
-        return data, meta.get("source")
+        return _on_cache(config, meta["settings"], args, main), data, meta.get("source")
     settings = config.cache_settings()
     cache_dir = Path(args.cache) if args.cache else default_cache_dir(data, settings)
     if main:
@@ -101,10 +126,10 @@ def _training_cache(args: argparse.Namespace, config, distributed: bool, main: b
         print(report.summary())
     if distributed:
         torch.distributed.barrier()
-    return cache_dir, str(data.resolve())
+    return config, cache_dir, str(data.resolve())
 
 
-def _evaluate_validation(model, config, out: Path, source: str, val_ids, device) -> None:
+def _evaluate_validation(model, grid, out: Path, source: str, val_ids, device) -> None:
     """3D metrics of the validation patients on whole volumes -> ``out/metrics.json``."""
     from unet_tp.data.cases import find_cases
     from unet_tp.fileio import save_json
@@ -113,7 +138,7 @@ def _evaluate_validation(model, config, out: Path, source: str, val_ids, device)
 
     by_id = {c.case_id: c for c in find_cases(source)}
     cases = [by_id[i] for i in val_ids if i in by_id]
-    per_case = evaluate_cases(model, cases, config.grid, device)
+    per_case = evaluate_cases(model, cases, grid, device)
     result = {"cases": per_case, "mean": mean_metrics(per_case), "split": "validation"}
     save_json(out / "metrics.json", result, indent=1)
     m = result["mean"]
@@ -124,47 +149,56 @@ def _evaluate_validation(model, config, out: Path, source: str, val_ids, device)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """Settings, cache, split, model, ``fit``, then the validation patients in 3D."""
     from unet_tp.data.cache import SliceDataset, load_cache_meta, split_patients
     from unet_tp.device import run_device
     from unet_tp.fileio import save_json
     from unet_tp.train import RunState, fit
 
+    network = resolve_model(args.model)
     config = _train_config(args)
     out = Path(args.out)
     distributed = _init_distributed()
     main = not distributed or torch.distributed.get_rank() == 0
     try:
-        cache_dir, source = _training_cache(args, config, distributed, main)
+        config, cache_dir, source = _training_cache(args, config, distributed, main)
+        data = Path(args.data).expanduser()
         train_ids, val_ids = split_patients(
-            cache_dir, config.val_fraction, config.seed, source=Path(args.data).expanduser()
+            cache_dir, config.sampling.val_fraction, config.seed, source=data
         )
         if main:
             print(
-                f"patients: {len(train_ids)} training, {len(val_ids)} validation (split by patient, seed {config.seed})"
+                f"patients: {len(train_ids)} training, {len(val_ids)} validation "
+                f"(split by patient, seed {config.seed})"
             )
         torch.manual_seed(config.seed)
-        model = _build_model(args.model, config.model_config())
+        model = network(**config.model.kwargs())
         split = {"train": train_ids, "val": val_ids}
-        state = RunState(config, config.model_config(), split, str(cache_dir), source)
-        device = run_device(config.device)
+        state = RunState(config, split, str(cache_dir), source)
+        device = run_device(args.device or "auto")
         model.to(device)
         wrapped = model
         if distributed:
             wrapped = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None
             )
-        train_set, val_set = SliceDataset(cache_dir, train_ids), None
-        if val_ids:
-            val_set = SliceDataset(cache_dir, val_ids)
+        val_set = SliceDataset(cache_dir, val_ids) if val_ids else None
         fit(
-            wrapped, train_set, val_set, config, out, resume=args.resume, state=state, device=device
+            wrapped,
+            SliceDataset(cache_dir, train_ids),
+            val_set,
+            config,
+            out,
+            resume=args.resume,
+            state=state,
+            device=device,
         )
         if main:
             slice_shape = next(iter(load_cache_meta(cache_dir)["cases"].values()))["shape"][-2:]
-            record = {"train": asdict(config), "model": config.model_config()}
-            save_json(out / "config.json", {**record, "slice_shape": list(slice_shape)}, indent=1)
+            record = {"settings": state.config.to_json(), "slice_shape": list(slice_shape)}
+            save_json(out / "config.json", record, indent=1)
             if val_ids and source is not None and not args.no_eval:
-                _evaluate_validation(model, config, out, source, val_ids, device)
+                _evaluate_validation(model, config.grid, out, source, val_ids, device)
             print(f"run written to {out}: checkpoint.pt, history.json, metrics.json")
     finally:
         if distributed:
@@ -172,54 +206,57 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-_GEOMETRY = ("crop", "image_size", "tumour_free_fraction")
+_CACHE_RECORDS = ("crop", "image_size", "tumour_free_fraction")
 
 
-def _take_cache_geometry(config, cache_settings: dict, args: argparse.Namespace, say: bool) -> None:
-    """Train on a prepared cache with its slice geometry, refusing flags that contradict it.
+def _on_cache(
+    config: TrainConfig, cache_json: dict, args: argparse.Namespace, say: bool
+) -> TrainConfig:
+    """The settings for training on a prepared cache: its grid and tumour-free share (read from
+    its metadata), refusing flags that contradict them.
 
     Args:
-        config: the training settings, updated in place with the cache's values.
-        cache_settings: the cache's settings (its metadata).
+        config: the run's settings (a preset's, with the explicit flags).
+        cache_json: the cache's settings (its metadata).
         args: the command line (explicit flags are not None).
-        say: print the one notice when a preset's geometry differs from the cache's.
+        say: print the one notice when a preset's grid differs from the cache's.
 
     Raises:
         ValueError: an explicit --crop / --image-size / --tumour-free-fraction that differs
             from the cache's, naming both values.
     """
+    from unet_tp.data.cache import CacheSettings
+
+    cache = CacheSettings.from_json(cache_json)
     clash = [
-        f"--{k.replace('_', '-')} {getattr(args, k)} (the cache has {cache_settings[k]})"
-        for k in _GEOMETRY
-        if getattr(args, k, None) is not None and getattr(args, k) != cache_settings[k]
+        f"--{k.replace('_', '-')} {getattr(args, k)} (the cache has {cache_json[k]})"
+        for k in _CACHE_RECORDS
+        if getattr(args, k, None) is not None and getattr(args, k) != cache_json[k]
     ]
     if clash:
         raise ValueError(
             f"{args.data} is a slice cache prepared with other settings: {', '.join(clash)}; "
             "drop these flags, or train on the cases folder (a cache is built for the settings)"
         )
-    differs = [
-        f"{k} {getattr(config, k)} -> {cache_settings[k]}"
-        for k in _GEOMETRY
-        if getattr(config, k) != cache_settings[k]
-    ]
+    taken = config.on_cache(cache)
+    before, after = config.flat(), taken.flat()
+    differs = [f"{k} {before[k]} -> {after[k]}" for k in _CACHE_RECORDS if before[k] != after[k]]
     if differs and say:
         what = f"preset {args.preset}'s" if args.preset else "the default one"
         print(f"note: training on the cache's slice geometry, not {what}: {', '.join(differs)}")
-    for k in _GEOMETRY:
-        setattr(config, k, cache_settings[k])
+    return taken
 
 
 def _load_model(path: str, args: argparse.Namespace):
     """``(model on its device, checkpoint, settings, device)`` of a checkpoint; the model class
     is ``--model`` and the device ``--device``, chosen here once."""
     from unet_tp.device import run_device
-    from unet_tp.train import load_checkpoint, load_weights, preset_config
+    from unet_tp.train import load_checkpoint, load_weights, run_settings
 
     ckpt = load_checkpoint(path)
-    model = _build_model(args.model, ckpt["model_config"])
+    config = run_settings(ckpt)
+    model = resolve_model(args.model)(**config.model.kwargs())
     load_weights(model, ckpt, path)
-    config = preset_config(None, **ckpt["config"])
     device = run_device(args.device or "auto", training=False)
     return model.to(device), ckpt, config, device
 
@@ -378,7 +415,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
-# what each preset is for, shown by `unet-tp train --help` (one entry per train.PRESETS)
+# what each preset is for, shown by `unet-tp train --help` (one entry per settings.PRESETS)
 PRESET_HELP = {
     "cpu-quick": "a machine without GPU: 96x96 slices (192 crop halved), U-Net 16->256, 6 epochs, "
     "cross-entropy + Dice; about 2.5 minutes for the 16 sample cases on 2 CPU cores",
@@ -393,9 +430,9 @@ PRESET_HELP = {
 
 def _preset_help(text: str, name: str) -> str:
     """``text`` with the flag's default and each preset's value of setting ``name``."""
-    from unet_tp.train import PRESETS, TrainConfig
+    from unet_tp.settings import PRESETS, TrainConfig
 
-    default = getattr(TrainConfig(), name)
+    default = TrainConfig().flat()[name]
 
     def shown(value: object) -> str:
         return "none" if value is None else str(value)
@@ -407,7 +444,7 @@ def _preset_help(text: str, name: str) -> str:
 def _presets_epilog() -> str:
     import textwrap
 
-    from unet_tp.train import PRESETS
+    from unet_tp.settings import PRESETS
 
     lines = [
         textwrap.fill(
@@ -429,7 +466,7 @@ def _presets_epilog() -> str:
 @command
 def _register(sub: argparse._SubParsersAction) -> None:
     """The train, evaluate, figures and predict parsers: flag after flag, it reads better whole."""
-    from unet_tp.train import PRESETS
+    from unet_tp.settings import PRESETS
 
     p = sub.add_parser(
         "train",
@@ -548,156 +585,6 @@ def _register(sub: argparse._SubParsersAction) -> None:
     add_strict_flag(p)
     _add_model_option(p)
     p.set_defaults(func=_cmd_predict)
-
-
-def _cmd_notebook_build(args: argparse.Namespace) -> int:
-    from unet_tp.instructor import import_autograder
-
-    build = import_autograder("build")
-    report = build.build(check=args.check, repository=args.repository, ref=args.ref)
-    if report.synced_cells:
-        verb = "would take" if args.check else "took"
-        print(f"source notebook {verb} cells {', '.join(report.synced_cells)} from solutions/")
-    print(report.summary())
-    if args.check and report.changed:
-        print("run `unet-tp notebook build` to regenerate them", file=sys.stderr)
-        return 1
-    return 0
-
-
-@command
-def _register_notebook(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("notebook", help="instructor: build the student notebook")
-    nsub = p.add_subparsers(dest="notebook_command", required=True)
-    b = nsub.add_parser(
-        "build",
-        help="sync the source notebook with solutions/, regenerate notebooks/TP_sujet.ipynb "
-        "and the solution notebook (nbgrader generate_assignment)",
-    )
-    b.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 if out of date (default: write the notebooks)",
-    )
-    b.add_argument(
-        "--repository",
-        metavar="OWNER/NAME",
-        help="publish: the GitHub repository students install from and open in Colab, written "
-        "into unet_tp/sources.py, the README's Colab badge and the notebook's install cell "
-        "(default: REPOSITORY in unet_tp/sources.py)",
-    )
-    b.add_argument(
-        "--ref",
-        metavar="TAG",
-        help="publish: the branch or tag students install and open (default: REF in "
-        "unet_tp/sources.py)",
-    )
-    b.set_defaults(func=_cmd_notebook_build)
-
-
-def _cmd_grade(args: argparse.Namespace) -> int:
-    from unet_tp.instructor import import_autograder
-
-    grading = import_autograder("grade")
-    results = grading.grade_all(
-        Path(args.submissions),
-        Path(args.out),
-        jobs=args.jobs,
-        force=args.force,
-        pattern=args.pattern,
-        db_url=args.db,
-        cell_timeout=args.cell_timeout,
-        notebook_timeout=args.notebook_timeout,
-        memory_limit=int(args.memory_limit * 2**30) if args.memory_limit else None,
-        sandbox=args.sandbox,
-    )
-    print(grading.summary_table(results))
-    out = Path(args.out)
-    print(
-        f"grades: {out / 'grades.csv'}; feedback: {out / 'feedback'}/; class report: {out / 'report.html'}"
-    )
-    return 0
-
-
-@command
-def _register_grade(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "grade", help="instructor: autograde a folder (or LMS zip) of downloaded notebooks"
-    )
-    p.add_argument("submissions", help="folder of .ipynb files (one folder per student) or a zip")
-    p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, gradebook")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="regrade unchanged submissions too (default: only new or changed ones)",
-    )
-    p.add_argument(
-        "--pattern", help="regular expression with a group 'id' (and 'name') matched in each path"
-    )
-    p.add_argument("--db", help="gradebook SQLAlchemy URL (default sqlite OUT/gradebook.db)")
-    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
-    p.add_argument(
-        "--notebook-timeout", type=int, default=900, help="seconds per notebook (default 900)"
-    )
-    p.add_argument(
-        "--memory-limit", type=float, default=8, help="GiB of address space per kernel (0: none)"
-    )
-    p.add_argument(
-        "--sandbox",
-        choices=["bwrap", "none"],
-        default="bwrap",
-        help="bwrap: each notebook's kernel in a bubblewrap sandbox (no network, nothing of the "
-        "instructor side visible); none: run notebooks with your rights (every row flagged)",
-    )
-    p.set_defaults(func=_cmd_grade)
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    from unet_tp.instructor import import_autograder
-
-    path = import_autograder("report").write_report(Path(args.out))
-    print(f"report: {path}")
-    return 0
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from unet_tp.instructor import import_autograder
-
-    export = import_autograder("export")
-    report = export.export(
-        Path(args.out_dir),
-        args.format,
-        roster=Path(args.roster) if args.roster else None,
-        out=Path(args.out) if args.out else None,
-        assignment=args.assignment,
-    )
-    print(report.summary())
-    return 0
-
-
-@command
-def _register_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="instructor: class report OUT/report.html of a grading run")
-    p.add_argument("out", metavar="OUT", help="the grading output folder (holding results.json)")
-    p.set_defaults(func=_cmd_report)
-
-    p = sub.add_parser("export", help="instructor: grades for Moodle, Canvas or a plain CSV")
-    p.add_argument("out_dir", metavar="OUT", help="the grading output folder (results.json)")
-    p.add_argument(
-        "--format",
-        required=True,
-        choices=["moodle", "canvas", "csv"],
-        help="moodle: the offline grading worksheet; canvas: the gradebook import CSV; csv: plain",
-    )
-    p.add_argument(
-        "--roster",
-        metavar="FILE",
-        help="the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the LMS",
-    )
-    p.add_argument("--out", metavar="FILE", help="file to write (default: a file in OUT)")
-    p.add_argument("--assignment", help="Canvas: the assignment column, 'Title (id)' or its id")
-    p.set_defaults(func=_cmd_export)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ both)::
     logits (n, C, h, w)  --Grid.from_network-->  classes (n, H, W) on the original slices
 
 :class:`Grid` is the geometry of the network's input (centre crop, then resize), declared here
-once; the cache settings and the training settings hold one (``.grid``) and checkpoints record it.
+once; the cache settings and the run's settings hold one (``.grid``) and checkpoints record it.
 """
 
 from __future__ import annotations
@@ -45,11 +45,9 @@ class Grid:
 
     @classmethod
     def of(cls, settings: object) -> Grid:
-        """The grid of ``settings``: a Grid, or anything with ``crop`` and ``image_size``
-        (:class:`unet_tp.data.cache.CacheSettings`, :class:`unet_tp.train.TrainConfig`)."""
-        if isinstance(settings, Grid):
-            return settings
-        return cls(settings.crop, settings.image_size)
+        """The grid of ``settings``: a Grid, or settings holding one as ``.grid``
+        (:class:`unet_tp.data.cache.CacheSettings`, :class:`unet_tp.settings.TrainConfig`)."""
+        return settings if isinstance(settings, Grid) else settings.grid
 
     def input_size(self, height: int = 240, width: int = 240) -> tuple[int, int]:
         """The network's input size for slices of ``height x width``."""

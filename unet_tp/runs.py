@@ -5,7 +5,7 @@ computes), the model's settings, and the code of the network's blocks, of the lo
 class weights or other values it binds) and of ``train_step``. Its folder is
 ``runs/<preset>-<8 hex digits>``, so running the training cell again:
 
-* continues the run when it was interrupted (or when ``config.epochs`` was raised);
+* continues the run when it was interrupted (or when ``config.optim.epochs`` was raised);
 * says so, and loads its model, when the run is complete (``retrain=True`` trains it again);
 * trains a new run in its own folder when the network, the loss or a setting changed, and says
   what changed (the previous run is kept).
@@ -21,7 +21,6 @@ import json
 import os
 import re
 import types
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -40,8 +39,8 @@ from unet_tp.train import (
 )
 
 RUN_FILE = "run.json"
-# settings that do not change what is trained: more epochs continue a run; the device is where
-NOT_IDENTIFYING = ("epochs", "device", "num_workers")
+# settings that do not change what is trained: more epochs continue a run; workers only load
+NOT_IDENTIFYING = ("epochs", "num_workers")
 _MAX_DEPTH = 4
 
 
@@ -132,14 +131,17 @@ def run_identity(
     model: nn.Module, config: TrainConfig, loss_fn: LossFn, train_step: TrainStep | None
 ) -> dict:
     """What a run trains, as JSON-ready parts: compared part by part to say what changed."""
-    settings = {k: v for k, v in asdict(config).items() if k not in NOT_IDENTIFYING}
+    model_fields = config.model.kwargs()
+    settings = {
+        k: v for k, v in config.flat().items() if k not in NOT_IDENTIFYING and k not in model_fields
+    }
     blocks = sorted(
         {type(m) for m in model.modules() if not type(m).__module__.startswith("torch")},
         key=lambda c: c.__name__,
     )
     return {
         "settings": settings,
-        "model settings": dict(getattr(model, "config", {}) or {}),
+        "model settings": dict(getattr(model, "config", None) or model_fields),
         "network code": {c.__name__: _digest(_class(c, 0)) for c in blocks},
         "loss function": _digest(_value(loss_fn, 0)),
         "train_step": _digest(_value(train_step, 0)) if train_step is not None else None,
@@ -201,7 +203,7 @@ def train_or_resume(
     Returns:
         The run's history, one dict per epoch.
     """
-    loss_fn = loss_fn if loss_fn is not None else default_loss(config.loss)
+    loss_fn = loss_fn if loss_fn is not None else default_loss(config.optim.loss)
     identity = run_identity(model, config, loss_fn, train_step)
     runs_dir = Path(runs_dir)
     folder = runs_dir / f"{name}-{run_key(identity)}"
@@ -210,7 +212,7 @@ def train_or_resume(
     if ckpt_path.exists() and not retrain:
         ckpt = load_checkpoint(ckpt_path)
         done = ckpt["epoch"] + 1
-        if done >= config.epochs:
+        if done >= config.optim.epochs:
             load_weights(model, ckpt, str(ckpt_path))
             if device is not None:
                 model.to(device)
@@ -218,10 +220,10 @@ def train_or_resume(
                 f"This run is already complete ({done} epoch{'s' * (done != 1)}, {folder}): "
                 "its model is loaded, "
                 "not trained again. To train it again from scratch, set RETRAIN = True at the "
-                "top of this cell; to train it longer, raise config.epochs."
+                "top of this cell; to train it longer, raise config.optim.epochs."
             )
             return list(ckpt["history"])
-        print(f"Resuming the run in {folder} at epoch {done + 1} of {config.epochs}.")
+        print(f"Resuming the run in {folder} at epoch {done + 1} of {config.optim.epochs}.")
         resume = True
     elif ckpt_path.exists():
         print(f"RETRAIN = True: training {folder} again from scratch.")

@@ -18,7 +18,8 @@ from unet_tp.data.cache import split_patients as cache_split_patients
 from unet_tp.data.cases import find_cases
 from unet_tp.device import in_colab
 from unet_tp.fileio import unet_tp_home
-from unet_tp.train import TrainConfig, preset_config
+from unet_tp.progress import case_progress
+from unet_tp.settings import TrainConfig, preset_config
 
 DATA_SOURCES = ("sample", "kaggle", "drive", "msd", "download")
 # Settings anyone can give the notebook from outside, without editing it (the grader gives
@@ -43,7 +44,7 @@ def notebook_config(device: torch.device) -> tuple[str, TrainConfig]:
         name = "notebook-cpu"
     else:
         name = "colab-t4"
-    return name, preset_config(name, loss="ce", device=device.type)
+    return name, preset_config(name, loss="ce")
 
 
 @dataclass
@@ -126,17 +127,9 @@ def get_data(
 
 def prepare_slices(data_dir: str | os.PathLike[str], config: TrainConfig) -> Path:
     """Build (or reuse) the slice cache of ``data_dir`` for ``config``; returns its folder."""
-    from tqdm.auto import tqdm
-
     settings = config.cache_settings()
     cache_dir = default_cache_dir(data_dir, settings)
-    report = prepare_cache(
-        data_dir,
-        cache_dir,
-        settings,
-        skip_bad=True,
-        progress=lambda c: tqdm(c, desc="preparing slices", unit="case", disable=None),
-    )
+    report = prepare_cache(data_dir, cache_dir, settings, skip_bad=True, progress=case_progress())
     print(report.summary())
     return cache_dir
 
@@ -156,7 +149,7 @@ def split_patients(
 ) -> tuple[list[str], list[str]]:
     """Training and validation patient ids of a cache, with the notebook's settings (see
     :func:`unet_tp.data.cache.split_patients`)."""
-    return cache_split_patients(cache_dir, config.val_fraction, config.seed, source)
+    return cache_split_patients(cache_dir, config.sampling.val_fraction, config.seed, source)
 
 
 def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:

@@ -24,7 +24,6 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from unet_tp.checkpoint import (  # noqa: F401 - re-exported: unet_tp.train.load
     RunState,
     load_checkpoint,
     load_weights,
+    run_settings,
     save_checkpoint,
     unwrap,
 )
@@ -46,155 +46,22 @@ from unet_tp.checkpoint import resume as resume_run
 from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_labels
 from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes
-from unet_tp.device import amp_dtype, pick_device
+from unet_tp.device import amp_dtype
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.preprocess import Grid, brain_slices, network_images, normalise
 from unet_tp.progress import progress_bar
+from unet_tp.settings import (  # noqa: F401 - re-exported: unet_tp.train.preset_config etc.
+    PRESETS,
+    TrainConfig,
+    preset_config,
+)
 
 TrainStep = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer, LossFn], float]
 
 
-@dataclass
-class TrainConfig:
-    """Training settings (what ``unet-tp train`` flags and presets set).
-
-    Attributes:
-        epochs: passes over the training slices.
-        batch_size: slices per step.
-        lr: peak learning rate of Adam (cosine decay over the epochs).
-        base_channels: U-Net width of the first level (64 in the paper).
-        depth: U-Net pooling steps (4 in the paper).
-        batch_norm: batch norm after each convolution (faster, steadier training; not in the paper).
-        loss: ``"ce"`` (Eq. 1) or ``"ce+dice"``.
-        crop: centre crop of the slices before resizing (with ``image_size``: :attr:`grid`).
-        image_size: slice size seen by the network; ``None`` keeps 240 (or the crop).
-        tumour_free_fraction: share of tumour-free slices in the cache.
-        val_fraction: share of patients held out.
-        seed: seeds the split, the initial weights, the data order and the augmentation.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
-        amp: mixed precision on CUDA.
-        channels_last: NHWC memory layout on CUDA (faster convolutions with tensor cores).
-        augment: random left-right flips (the brain is roughly symmetric).
-        num_workers: DataLoader worker processes.
-        deterministic: deterministic algorithms (bit-identical reruns; slower on GPU).
-    """
-
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-3
-    base_channels: int = 32
-    depth: int = 4
-    batch_norm: bool = True
-    loss: str = "ce+dice"
-    crop: int | None = 192
-    image_size: int | None = None
-    tumour_free_fraction: float = 0.25
-    val_fraction: float = 0.2
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
-    channels_last: bool = True
-    augment: bool = True
-    num_workers: int = 2
-    deterministic: bool = False
-
-    @property
-    def grid(self) -> Grid:
-        """The network's input grid (crop, image size): :class:`unet_tp.preprocess.Grid`."""
-        return Grid(self.crop, self.image_size)
-
-    def cache_settings(self) -> CacheSettings:
-        return CacheSettings(
-            tumour_free_fraction=self.tumour_free_fraction,
-            crop=self.crop,
-            image_size=self.image_size,
-            seed=self.seed,
-        )
-
-    def model_config(self, in_channels: int = 4, num_classes: int = NUM_CLASSES) -> dict:
-        return dict(
-            in_channels=in_channels,
-            num_classes=num_classes,
-            base_channels=self.base_channels,
-            depth=self.depth,
-            padding=True,
-            batch_norm=self.batch_norm,
-        )
-
-
-PRESETS: dict[str, dict] = {
-    # A machine without GPU: 96x96 slices (192 crop halved), a 16-wide U-Net, a few epochs.
-    "cpu-quick": dict(
-        epochs=6,
-        batch_size=16,
-        lr=2e-3,
-        base_channels=16,
-        crop=192,
-        image_size=96,
-        num_workers=0,
-        loss="ce+dice",
-    ),
-    # A Colab T4 session: full-resolution 192x192 crops, a 32-wide U-Net, mixed precision.
-    "colab-t4": dict(
-        epochs=15,
-        batch_size=16,
-        lr=1e-3,
-        base_channels=32,
-        crop=192,
-        image_size=None,
-        num_workers=2,
-    ),
-    # The paper's widths (64 -> 1024) without batch norm, for a reference run on a large GPU.
-    "paper": dict(
-        epochs=30,
-        batch_size=16,
-        lr=3e-4,
-        base_channels=64,
-        batch_norm=False,
-        crop=192,
-        image_size=None,
-    ),
-    # The notebook on a CPU (no GPU in Colab, or a laptop): about a minute on 2 cores.
-    "notebook-cpu": dict(
-        epochs=8,
-        batch_size=16,
-        lr=3e-3,
-        base_channels=16,
-        depth=3,
-        crop=192,
-        image_size=64,
-        num_workers=0,
-        loss="ce",
-    ),
-    # Smoke tests and autograding: seconds on a CPU.
-    "tiny": dict(
-        epochs=1,
-        batch_size=8,
-        lr=2e-3,
-        base_channels=4,
-        depth=3,
-        crop=192,
-        image_size=48,
-        num_workers=0,
-    ),
-}
-
-
-def preset_config(name: str | None, **overrides) -> TrainConfig:
-    """A TrainConfig from a preset name, with explicit settings (not None) taking precedence."""
-    base: dict = {}
-    if name is not None:
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-        base = dict(PRESETS[name])
-    known = {f.name for f in fields(TrainConfig)}
-    base.update({k: v for k, v in overrides.items() if v is not None and k in known})
-    return TrainConfig(**base)
-
-
 def default_loss(name: str) -> LossFn:
-    """The loss ``TrainConfig.loss`` names (:mod:`unet_tp.losses`: torch's cross-entropy, or it
+    """The loss ``config.optim.loss`` names (:mod:`unet_tp.losses`: torch's cross-entropy, or it
     plus soft Dice); nothing of the instructor side, so it works in a student install."""
     return loss_by_name(name)
 
@@ -329,14 +196,14 @@ def epoch_loader(train_set: Dataset, config: TrainConfig, device: torch.device, 
     else:
         generator = _seeded(config.seed, epoch, 0)
         sampler = RandomSampler(train_set, generator=generator)
-        drop_last = len(train_set) > config.batch_size
+        drop_last = len(train_set) > config.optim.batch_size
     return DataLoader(
         train_set,
-        batch_size=config.batch_size,
+        batch_size=config.optim.batch_size,
         sampler=sampler,
         generator=generator,
         drop_last=drop_last,
-        num_workers=config.num_workers,
+        num_workers=config.optim.num_workers,
         pin_memory=device.type == "cuda",
     )
 
@@ -352,24 +219,24 @@ def train_epoch(
     epoch: int,
     progress: bool = True,
 ) -> float:
-    """One pass over ``loader`` (random left-right flips when ``config.augment``, seeded by
+    """One pass over ``loader`` (random left-right flips when ``config.optim.augment``, seeded by
     ``(seed, epoch)``); returns the mean training loss.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite.
     """
-    flips = _seeded(config.seed, epoch, 1)
+    flips, optim = _seeded(config.seed, epoch, 1), config.optim
     model.train()
     running, seen = 0.0, 0
     bar = progress_bar(
-        loader, f"epoch {epoch + 1}/{config.epochs}", enabled=progress and _is_main(), leave=False
+        loader, f"epoch {epoch + 1}/{optim.epochs}", enabled=progress and _is_main(), leave=False
     )
     for images, labels in bar:
-        if config.augment:
+        if optim.augment:
             flip = torch.rand(len(images), generator=flips) < 0.5
             images[flip] = images[flip].flip(-1)
             labels[flip] = labels[flip].flip(-1)
-        images, labels = _prepare_batch(images, labels, device, config.channels_last)
+        images, labels = _prepare_batch(images, labels, device, optim.channels_last)
         value = step(model, images, labels, optimizer, loss_fn)
         if not math.isfinite(value):
             raise FloatingPointError(
@@ -471,13 +338,14 @@ def fit(
         model: the network (possibly wrapped in DistributedDataParallel).
         train_set: training slices (e.g. :class:`unet_tp.data.cache.SliceDataset`).
         val_set: validation slices, or None.
-        config: training settings.
+        config: the run's settings (:class:`unet_tp.settings.TrainConfig`).
         out_dir: where ``checkpoint.pt`` and ``history.json`` go (None: nowhere).
-        loss_fn: ``f(logits, target) -> loss``; default from ``config.loss``
+        loss_fn: ``f(logits, target) -> loss``; default from ``config.optim.loss``
             (:func:`default_loss`).
         resume: continue from ``out_dir/checkpoint.pt``.
         state: run metadata stored in checkpoints.
-        device: default :func:`unet_tp.device.pick_device` of ``config.device``.
+        device: where to train, chosen once by the caller
+            (:func:`unet_tp.device.run_device`); default: where the model's weights are.
         progress: tqdm bars.
         train_step: ``train_step(model, images, labels, optimizer, loss_fn) -> float``, the
             notebook's block (f), the step of every batch (see :func:`training_step`); default
@@ -493,24 +361,26 @@ def fit(
     """
     from unet_tp.fileio import save_json
 
-    device = device or pick_device(config.device, verbose=_is_main())
-    loss_fn = loss_fn or default_loss(config.loss)
+    optim = config.optim
+    device = device or next(model.parameters()).device
+    loss_fn = loss_fn or default_loss(optim.loss)
     out = Path(out_dir) if out_dir is not None else None
-    state = state or RunState(config, getattr(model, "config", {}), {}, "", None)
-    with torch_settings(config.deterministic, device):
+    state = state or RunState(config, {}, "", None)
+    state.config = state.config.for_model(unwrap(model))
+    with torch_settings(optim.deterministic, device):
         model.to(device)
-        if config.channels_last and device.type == "cuda":
+        if optim.channels_last and device.type == "cuda":
             model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        scheduler = cosine_schedule(optimizer, config.epochs)
-        step = training_step(train_step, device, config.amp)
+        optimizer = torch.optim.Adam(model.parameters(), lr=optim.lr)
+        scheduler = cosine_schedule(optimizer, optim.epochs)
+        step = training_step(train_step, device, optim.amp)
         scaler = getattr(step, "scaler", None)
         start = 0
         if resume:
             start, state.history = resume_run(out, model, optimizer, scheduler, scaler)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-        for epoch in range(start, config.epochs):
+        for epoch in range(start, optim.epochs):
             t0 = time.perf_counter()
             loader = epoch_loader(train_set, config, device, epoch)
             loss = train_epoch(
@@ -523,26 +393,22 @@ def fit(
                     val_set,
                     loss_fn,
                     device,
-                    config.batch_size,
-                    config.amp,
-                    config.channels_last,
+                    optim.batch_size,
+                    optim.amp,
+                    optim.channels_last,
                 )
             record["seconds"] = time.perf_counter() - t0
             state.history.append(record)
             scheduler.step()
             if _is_main():
                 if progress:
-                    _print_epoch(record, config.epochs)
+                    _print_epoch(record, optim.epochs)
                 if out is not None:
                     save_checkpoint(out / "checkpoint.pt", model, optimizer, scaler, epoch, state)
                     save_json(out / "history.json", state.history, indent=1)
             if torch.distributed.is_initialized():
                 torch.distributed.barrier()
     return state.history
-
-
-def _as_grid(settings: Grid | CacheSettings | TrainConfig) -> Grid:
-    return settings if isinstance(settings, Grid) else settings.grid
 
 
 @torch.no_grad()
@@ -567,7 +433,7 @@ def predict_volume(
         predict_fn: ``predict_fn(model, images) -> classes (N, H, W)``, the notebook's block (g);
             default: the argmax of the logits.
     """
-    grid = _as_grid(settings)
+    grid = Grid.of(settings)
     device = device or next(model.parameters()).device
     model.eval()
     image, mask = normalise(volumes.image)

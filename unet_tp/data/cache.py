@@ -23,7 +23,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +78,15 @@ class CacheSettings:
         d = asdict(self)
         d["modalities"] = list(self.modalities)
         return d
+
+    @classmethod
+    def from_json(cls, data: dict) -> CacheSettings:
+        """The settings :meth:`to_json` wrote (a cache's metadata)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "modalities" in values:
+            values["modalities"] = tuple(values["modalities"])
+        return cls(**values)
 
 
 @dataclass

@@ -388,9 +388,7 @@ class watch_growth:  # noqa: N801 - used as a context manager, like open()
         return total
 
     def _run(self) -> None:
-        from tqdm.auto import tqdm
-
-        with tqdm(desc=self.label, unit="B", unit_scale=True, disable=None, leave=False) as bar:
+        with byte_bar(None, self.label, leave=False) as bar:
             while not self._stop.wait(self.every):
                 self.seen = self._size() - self.start
                 bar.update(self.seen - bar.n)

@@ -1,0 +1,164 @@
+"""The instructor commands of ``unet-tp``: ``notebook build``, ``grade``, ``report``, ``export``.
+
+They live with the instructor side, not in the student package: the checkout installed in place
+(``pip install -e '.[instructor]'``, as ``scripts/setup_env.sh`` does) declares :func:`register`
+as a ``unet_tp.commands`` entry point, and ``unet-tp`` adds them to its parser. In a student
+install they are absent, and ``unet-tp grade`` says so in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the instructor commands to ``unet-tp``'s sub-command parser."""
+    _register_notebook(sub)
+    _register_grade(sub)
+    _register_report(sub)
+
+
+def _cmd_notebook_build(args: argparse.Namespace) -> int:
+    from autograder import build
+
+    report = build.build(check=args.check, repository=args.repository, ref=args.ref)
+    if report.synced_cells:
+        verb = "would take" if args.check else "took"
+        print(f"source notebook {verb} cells {', '.join(report.synced_cells)} from solutions/")
+    print(report.summary())
+    if args.check and report.changed:
+        print("run `unet-tp notebook build` to regenerate them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _register_notebook(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("notebook", help="instructor: build the student notebook")
+    nsub = p.add_subparsers(dest="notebook_command", required=True)
+    b = nsub.add_parser(
+        "build",
+        help="sync the source notebook with solutions/, regenerate notebooks/TP_sujet.ipynb "
+        "and the solution notebook (nbgrader generate_assignment)",
+    )
+    b.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if out of date (default: write the notebooks)",
+    )
+    b.add_argument(
+        "--repository",
+        metavar="OWNER/NAME",
+        help="publish: the GitHub repository students install from and open in Colab, written "
+        "into unet_tp/sources.py, the README's Colab badge and the notebook's install cell "
+        "(default: REPOSITORY in unet_tp/sources.py)",
+    )
+    b.add_argument(
+        "--ref",
+        metavar="TAG",
+        help="publish: the branch or tag students install and open (default: REF in "
+        "unet_tp/sources.py)",
+    )
+    b.set_defaults(func=_cmd_notebook_build)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from autograder import grade as grading
+
+    results = grading.grade_all(
+        Path(args.submissions),
+        Path(args.out),
+        jobs=args.jobs,
+        force=args.force,
+        pattern=args.pattern,
+        db_url=args.db,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_limit=int(args.memory_limit * 2**30) if args.memory_limit else None,
+        sandbox=args.sandbox,
+    )
+    print(grading.summary_table(results))
+    out = Path(args.out)
+    print(
+        f"grades: {out / 'grades.csv'}; feedback: {out / 'feedback'}/; class report: {out / 'report.html'}"
+    )
+    return 0
+
+
+def _register_grade(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "grade", help="instructor: autograde a folder (or LMS zip) of downloaded notebooks"
+    )
+    p.add_argument("submissions", help="folder of .ipynb files (one folder per student) or a zip")
+    p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, gradebook")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="regrade unchanged submissions too (default: only new or changed ones)",
+    )
+    p.add_argument(
+        "--pattern", help="regular expression with a group 'id' (and 'name') matched in each path"
+    )
+    p.add_argument("--db", help="gradebook SQLAlchemy URL (default sqlite OUT/gradebook.db)")
+    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
+    p.add_argument(
+        "--notebook-timeout", type=int, default=900, help="seconds per notebook (default 900)"
+    )
+    p.add_argument(
+        "--memory-limit", type=float, default=8, help="GiB of address space per kernel (0: none)"
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["bwrap", "none"],
+        default="bwrap",
+        help="bwrap: each notebook's kernel in a bubblewrap sandbox (no network, nothing of the "
+        "instructor side visible); none: run notebooks with your rights (every row flagged)",
+    )
+    p.set_defaults(func=_cmd_grade)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from autograder.report import write_report
+
+    path = write_report(Path(args.out))
+    print(f"report: {path}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from autograder import export
+
+    report = export.export(
+        Path(args.out_dir),
+        args.format,
+        roster=Path(args.roster) if args.roster else None,
+        out=Path(args.out) if args.out else None,
+        assignment=args.assignment,
+    )
+    print(report.summary())
+    return 0
+
+
+def _register_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="instructor: class report OUT/report.html of a grading run")
+    p.add_argument("out", metavar="OUT", help="the grading output folder (holding results.json)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("export", help="instructor: grades for Moodle, Canvas or a plain CSV")
+    p.add_argument("out_dir", metavar="OUT", help="the grading output folder (results.json)")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["moodle", "canvas", "csv"],
+        help="moodle: the offline grading worksheet; canvas: the gradebook import CSV; csv: plain",
+    )
+    p.add_argument(
+        "--roster",
+        metavar="FILE",
+        help="the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the LMS",
+    )
+    p.add_argument("--out", metavar="FILE", help="file to write (default: a file in OUT)")
+    p.add_argument("--assignment", help="Canvas: the assignment column, 'Title (id)' or its id")
+    p.set_defaults(func=_cmd_export)

@@ -1,0 +1,263 @@
+"""A training run's settings, split by what they mean, and the presets.
+
+Each group is recorded once (a checkpoint holds :meth:`TrainConfig.to_json`) and read back once
+(:meth:`TrainConfig.from_json`)::
+
+    TrainConfig
+      seed       everything random in a run: the slices kept, the split, the weights, the order
+      grid       the network's input (crop, image size): unet_tp.preprocess.Grid
+      sampling   which slices and patients the run sees (tumour-free share, validation share)
+      model      the network's constructor arguments (widths, depth, batch norm)
+      optim      how it is optimised and computed (epochs, batch, lr, loss, flips, AMP, workers)
+
+Where the run computes is not a setting: the command (``--device``) or the notebook's set-up cell
+chooses the device once (:func:`unet_tp.device.run_device`) and passes it down.
+
+Example:
+    >>> config = preset_config("cpu-quick", epochs=2)
+    >>> config.grid, config.optim.epochs, config.model.base_channels
+    (Grid(crop=192, image_size=96), 2, 16)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from unet_tp.conventions import NUM_CLASSES
+from unet_tp.data.cache import CacheSettings
+from unet_tp.preprocess import Grid
+
+
+@dataclass
+class Sampling:
+    """Which slices and patients a run sees.
+
+    Attributes:
+        tumour_free_fraction: share of each case's tumour-free brain slices kept in the cache
+            (every tumour slice is kept).
+        val_fraction: share of patients held out for validation (split by patient).
+    """
+
+    tumour_free_fraction: float = 0.25
+    val_fraction: float = 0.2
+
+
+@dataclass
+class ModelSettings:
+    """The network's constructor arguments (those of :class:`unet_tp.unet_base.UNetBase`).
+
+    Attributes:
+        in_channels: input channels (4 MRI sequences).
+        num_classes: output classes (background and the 3 tumour labels).
+        base_channels: width of the first level (64 in the paper).
+        depth: pooling steps (4 in the paper).
+        padding: padded convolutions (output size = input size).
+        batch_norm: batch norm after each convolution (steadier training; not in the paper).
+    """
+
+    in_channels: int = 4
+    num_classes: int = NUM_CLASSES
+    base_channels: int = 32
+    depth: int = 4
+    padding: bool = True
+    batch_norm: bool = True
+
+    def kwargs(self) -> dict:
+        """The keyword arguments that build the network: ``UNet(**settings.kwargs())``."""
+        return asdict(self)
+
+
+@dataclass
+class Optimisation:
+    """How the network is optimised, and how the computation runs.
+
+    Attributes:
+        epochs: passes over the training slices.
+        batch_size: slices per step.
+        lr: peak learning rate of Adam (cosine decay over the epochs).
+        loss: ``"ce"`` (Eq. 1 of the paper) or ``"ce+dice"`` (:mod:`unet_tp.losses`).
+        augment: random left-right flips (the brain is roughly symmetric).
+        amp: mixed precision on CUDA.
+        channels_last: NHWC memory layout on CUDA (faster convolutions with tensor cores).
+        num_workers: DataLoader worker processes.
+        deterministic: deterministic algorithms (bit-identical reruns; slower on GPU).
+    """
+
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-3
+    loss: str = "ce+dice"
+    augment: bool = True
+    amp: bool = True
+    channels_last: bool = True
+    num_workers: int = 2
+    deterministic: bool = False
+
+
+_SECTIONS = {"grid": Grid, "sampling": Sampling, "model": ModelSettings, "optim": Optimisation}
+
+
+@dataclass
+class TrainConfig:
+    """The settings of a training run, by meaning (see the module's docstring).
+
+    Attributes:
+        seed: seeds the slices kept, the patient split, the initial weights, the data order and
+            the flips.
+        grid: the network's input grid (:class:`unet_tp.preprocess.Grid`).
+        sampling: :class:`Sampling`.
+        model: :class:`ModelSettings`.
+        optim: :class:`Optimisation`.
+    """
+
+    seed: int = 0
+    grid: Grid = field(default_factory=lambda: Grid(crop=192))
+    sampling: Sampling = field(default_factory=Sampling)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    optim: Optimisation = field(default_factory=Optimisation)
+
+    def flat(self) -> dict:
+        """Every setting by its own name (``{"seed": 0, "crop": 192, ..., "epochs": 20}``): the
+        names of the command-line flags and of the presets."""
+        out = {"seed": self.seed}
+        for name in _SECTIONS:
+            out |= asdict(getattr(self, name))
+        return out
+
+    def to_json(self) -> dict:
+        """``{"seed": ..., "grid": {...}, "sampling": {...}, "model": {...}, "optim": {...}}``."""
+        return {"seed": self.seed} | {name: asdict(getattr(self, name)) for name in _SECTIONS}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        """The settings :meth:`to_json` wrote (unknown keys, from a later version, are ignored)."""
+        sections = {}
+        for name, kind in _SECTIONS.items():
+            known = {f.name for f in fields(kind)}
+            sections[name] = kind(**{k: v for k, v in data.get(name, {}).items() if k in known})
+        return cls(seed=data.get("seed", 0), **sections)
+
+    def cache_settings(self) -> CacheSettings:
+        """The slice cache these settings train on (grid, tumour-free share, seed)."""
+        return CacheSettings(
+            tumour_free_fraction=self.sampling.tumour_free_fraction,
+            crop=self.grid.crop,
+            image_size=self.grid.image_size,
+            seed=self.seed,
+        )
+
+    def on_cache(self, cache: CacheSettings) -> TrainConfig:
+        """These settings for training on a prepared cache: its grid and tumour-free share."""
+        sampling = replace(self.sampling, tumour_free_fraction=cache.tumour_free_fraction)
+        return replace(self, grid=cache.grid, sampling=sampling)
+
+    def for_model(self, model: object) -> TrainConfig:
+        """These settings with the model section of the network actually built (its ``config``
+        when it reports one, as :class:`unet_tp.unet_base.UNetBase` does)."""
+        reported = getattr(model, "config", None)
+        known = {f.name for f in fields(ModelSettings)}
+        if not isinstance(reported, dict) or set(reported) != known:
+            return self
+        return replace(self, model=ModelSettings(**reported))
+
+
+SETTING_NAMES = tuple(TrainConfig().flat())
+"""The flat names of all settings (flags and presets use them)."""
+
+
+PRESETS: dict[str, dict] = {
+    # A machine without GPU: 96x96 slices (192 crop halved), a 16-wide U-Net, a few epochs.
+    "cpu-quick": dict(
+        epochs=6,
+        batch_size=16,
+        lr=2e-3,
+        base_channels=16,
+        crop=192,
+        image_size=96,
+        num_workers=0,
+        loss="ce+dice",
+    ),
+    # A Colab T4 session: full-resolution 192x192 crops, a 32-wide U-Net, mixed precision.
+    "colab-t4": dict(
+        epochs=15,
+        batch_size=16,
+        lr=1e-3,
+        base_channels=32,
+        crop=192,
+        image_size=None,
+        num_workers=2,
+    ),
+    # The paper's widths (64 -> 1024) without batch norm, for a reference run on a large GPU.
+    "paper": dict(
+        epochs=30,
+        batch_size=16,
+        lr=3e-4,
+        base_channels=64,
+        batch_norm=False,
+        crop=192,
+        image_size=None,
+    ),
+    # The notebook on a CPU (no GPU in Colab, or a laptop): about a minute on 2 cores.
+    "notebook-cpu": dict(
+        epochs=8,
+        batch_size=16,
+        lr=3e-3,
+        base_channels=16,
+        depth=3,
+        crop=192,
+        image_size=64,
+        num_workers=0,
+        loss="ce",
+    ),
+    # Smoke tests and autograding: seconds on a CPU.
+    "tiny": dict(
+        epochs=1,
+        batch_size=8,
+        lr=2e-3,
+        base_channels=4,
+        depth=3,
+        crop=192,
+        image_size=48,
+        num_workers=0,
+    ),
+}
+
+
+def preset_config(name: str | None, **overrides) -> TrainConfig:
+    """A TrainConfig from a preset name, with explicit settings (not None) taking precedence.
+
+    Settings are given by their flat names (:data:`SETTING_NAMES`: ``epochs``, ``crop``, ...).
+
+    Raises:
+        ValueError: an unknown preset or setting name.
+    """
+    values: dict = {}
+    if name is not None:
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        values = dict(PRESETS[name])
+    unknown = sorted(set(overrides) - set(SETTING_NAMES))
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}"
+        )
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return _from_flat(values)
+
+
+def _from_flat(values: dict) -> TrainConfig:
+    base = TrainConfig()
+    sections = {}
+    for name, kind in _SECTIONS.items():
+        current = asdict(getattr(base, name))
+        current.update({k: values[k] for k in current if k in values})
+        sections[name] = kind(**current)
+    return TrainConfig(seed=values.get("seed", base.seed), **sections)
+
+
+def from_flat_record(config: dict, model_config: dict | None = None) -> TrainConfig:
+    """Settings recorded flat by an earlier version (checkpoint format 1: ``config`` and
+    ``model_config``)."""
+    values = {k: v for k, v in config.items() if k in SETTING_NAMES}
+    values |= {k: v for k, v in (model_config or {}).items() if k in SETTING_NAMES}
+    return _from_flat(values)
