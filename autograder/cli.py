@@ -1,4 +1,5 @@
-"""The instructor commands of ``unet-tp``: ``notebook build``, ``grade``, ``report``, ``export``.
+"""The instructor commands of ``unet-tp``: ``notebook build``, ``notebook publish``, ``grade``,
+``report``, ``export``.
 
 They live with the instructor side, not in the student package: the checkout installed in place
 (``pip install -e '.[instructor]'``, as ``scripts/setup_env.sh`` does) declares :func:`register`
@@ -35,7 +36,9 @@ def _cmd_notebook_build(args: argparse.Namespace) -> int:
 
 
 def _register_notebook(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("notebook", help="instructor: build the student notebook")
+    p = sub.add_parser(
+        "notebook", help="instructor: build the student notebook, publish the student repository"
+    )
     nsub = p.add_subparsers(dest="notebook_command", required=True)
     b = nsub.add_parser(
         "build",
@@ -61,6 +64,29 @@ def _register_notebook(sub: argparse._SubParsersAction) -> None:
         "unet_tp/sources.py)",
     )
     b.set_defaults(func=_cmd_notebook_build)
+    p = nsub.add_parser(
+        "publish",
+        help="write the public student repository: unet_tp and the student notebook, nothing "
+        "of solutions/ or autograder/ (this checkout stays private)",
+    )
+    p.add_argument("out", metavar="DIR", help="the folder to push as the students' repository")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the contents of a folder publish did not write (its .git is kept)",
+    )
+    p.set_defaults(func=_cmd_notebook_publish)
+
+
+def _cmd_notebook_publish(args: argparse.Namespace) -> int:
+    from autograder.publish import PublishError, publish
+
+    try:
+        report = publish(args.out, force=args.force)
+    except PublishError as exc:
+        raise ValueError(str(exc)) from None
+    print(report.summary())
+    return 0
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ PLUGINS = "unet_tp.commands"
 """Entry-point group of further sub-commands: the instructor's checkout, installed in place,
 declares ``autograder.cli:register`` there (``notebook``, ``grade``, ``report``, ``export``)."""
 INSTRUCTOR_COMMANDS = {
-    "notebook": "build the student notebook",
+    "notebook": "build the student notebook, publish the student repository",
     "grade": "autograde downloaded notebooks",
     "report": "the class report of a grading run",
     "export": "grades for Moodle, Canvas or a CSV",

@@ -34,9 +34,10 @@ class Source:
     description: str = ""
 
 
-# The repository students install the kit from (the "Open in Colab" badge points at its
-# notebooks/TP_sujet.ipynb). Publishing is one command, which sets both lines below, the README's
-# badge and the notebook's install cell: `unet-tp notebook build --repository OWNER/NAME --ref TAG`.
+# The public student repository students install the kit from (the "Open in Colab" badge points at
+# its notebooks/TP_sujet.ipynb): `unet-tp notebook build --repository OWNER/NAME --ref TAG` sets
+# both lines below, the README's badge and the notebook's install cell; `unet-tp notebook publish
+# DIR` writes that repository (the course package and the student notebook, nothing else).
 # To hand out a wheel instead, set STUDENT_PACKAGE to its URL.
 REPOSITORY = "unet-tp/unet-tp"  # GitHub owner/name
 REF = "main"  # the branch or tag students install and open

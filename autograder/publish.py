@@ -1,0 +1,191 @@
+"""``unet-tp notebook publish DIR``: the repository students install from and open in Colab.
+
+This checkout holds the reference solutions, the solution notebook and the grader: keep it
+private. Students need two things, the course package ``unet_tp`` (the notebook's set-up cell
+installs it with pip from GitHub) and the student notebook (Colab opens it from GitHub). Both must
+be public, so ``publish`` writes exactly them into ``DIR``, to push as the public repository
+``OWNER/NAME`` that ``notebook build --repository OWNER/NAME`` named::
+
+    DIR/
+      README.md                  for students: the Colab badge, what the practical is
+      notebooks/TP_sujet.ipynb   the student notebook (stubs, no outputs)
+      unet_tp/                   the course package
+      pyproject.toml, setup.py   its packaging (a wheel of unet_tp only)
+      .unet-tp-student           marks the folder as written by publish
+
+The tree is checked before it replaces anything: no path of ``solutions/`` or ``autograder/``, no
+line a student must write. ``DIR`` is replaced whole, except its ``.git`` (a clone of the public
+repository is updated in place); a folder not written by ``publish`` is refused unless ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.build import REPO_ROOT, STUDENT_NOTEBOOK, BuildError, build, solution_regions
+from unet_tp.fileio import temp_dir_beside
+
+MARKER = ".unet-tp-student"
+PACKAGE_FILES = ("pyproject.toml", "setup.py")
+KEPT = (".git",)  # what a previous publish's folder keeps: the clone of the public repository
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+
+
+class PublishError(RuntimeError):
+    """The student repository cannot be written (says why and what to do)."""
+
+
+@dataclass
+class PublishReport:
+    """What ``publish`` wrote."""
+
+    out: Path
+    files: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        kept = f" (kept {', '.join(self.kept)})" if self.kept else ""
+        return (
+            f"student repository {self.out}: {len(self.files)} files{kept}; push it as the "
+            "public repository students install from (this checkout stays private)"
+        )
+
+
+def student_readme(repository: str, ref: str) -> str:
+    """The README of the student repository."""
+    from unet_tp.sources import colab_url, student_package
+
+    return f"""# U-Net brain-tumour segmentation practical
+
+[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(repository, ref)})
+
+A practical on deep learning for medical images: you implement the U-Net of Ronneberger et al.
+(2015) and the categorical cross-entropy in PyTorch, then train it on 2D slices of BraTS brain MRI
+(t1, t1ce, t2, flair) to segment the tumour (necrotic and non-enhancing core, edema, enhancing
+tumour).
+
+**Start here:** the badge above opens the notebook `notebooks/TP_sujet.ipynb` in Google Colab.
+Choose a GPU runtime (*Runtime > Change runtime type > T4 GPU*) and run the cells from the top: the
+first cell installs the course package `unet_tp` (data loading, figures, the training loop and
+the self-checks) without changing Colab's own packages.
+
+Elsewhere (Python 3.10 or later, with PyTorch installed):
+
+```bash
+pip install "{student_package(repository, ref)}"
+jupyter notebook notebooks/TP_sujet.ipynb
+```
+"""
+
+
+def leaks(tree: Path) -> list[str]:
+    """What of the instructor side a tree holds: paths named after it, lines of the solutions."""
+    lines = _solution_lines()
+    found = []
+    for path in sorted(tree.rglob("*")):
+        rel = path.relative_to(tree).as_posix()
+        if rel.split("/")[0] in KEPT or not path.is_file():
+            continue
+        if re.search(r"(^|/)(solutions?|autograder)(/|$)", rel):
+            found.append(f"{rel}: instructor file")
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        found += [f"{rel}: a solution line ({line!r})" for line in lines if line in text][:1]
+    return found
+
+
+def _solution_lines() -> list[str]:
+    """The code lines students must write (between BEGIN/END SOLUTION), long enough to tell."""
+    lines = []
+    for region in solution_regions().values():
+        for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", region, re.S):
+            lines += [
+                line.strip()
+                for line in block.splitlines()
+                if len(line.strip()) > 20 and not line.strip().startswith("#")
+            ]
+    return lines
+
+
+def _write_tree(tree: Path, root: Path) -> None:
+    from unet_tp import sources
+
+    shutil.copytree(root / "unet_tp", tree / "unet_tp", ignore=_IGNORED)
+    (tree / "notebooks").mkdir()
+    shutil.copy2(STUDENT_NOTEBOOK, tree / "notebooks" / STUDENT_NOTEBOOK.name)
+    for name in PACKAGE_FILES:
+        shutil.copy2(root / name, tree / name)
+    (tree / "README.md").write_text(student_readme(sources.REPOSITORY, sources.REF))
+    (tree / MARKER).write_text(
+        f"written by `unet-tp notebook publish` for {sources.REPOSITORY}@{sources.REF}\n"
+    )
+
+
+def publish(
+    out: str | os.PathLike[str], force: bool = False, root: Path = REPO_ROOT
+) -> PublishReport:
+    """Write the student repository into ``out`` (see the module's docstring).
+
+    Raises:
+        PublishError: the notebooks are out of date (run ``notebook build``), ``out`` is a
+            folder of something else (``force`` replaces it), or the tree would leak.
+    """
+    out = Path(out).expanduser().resolve()
+    if root.resolve() == out or root.resolve() in out.parents:
+        raise PublishError(f"{out}: inside this checkout; choose a folder outside it")
+    try:
+        stale = build(check=True).changed
+    except BuildError as exc:
+        raise PublishError(str(exc)) from None
+    if stale:
+        raise PublishError(
+            f"the notebooks are out of date ({', '.join(stale)}): run `unet-tp notebook build` "
+            "(with --repository OWNER/NAME --ref TAG to name the public repository) first"
+        )
+    previous = out.exists() and any(out.iterdir())
+    if previous and not (out / MARKER).exists() and not force:
+        raise PublishError(
+            f"{out} holds files that `unet-tp notebook publish` did not write: choose an empty "
+            "or new folder, or pass --force to replace its contents (its .git is kept)"
+        )
+    tree = temp_dir_beside(out)
+    try:
+        _write_tree(tree, root)
+        found = leaks(tree)
+        if found:
+            raise PublishError("the student repository would hold: " + "; ".join(found[:5]))
+        report = PublishReport(
+            out, sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
+        )
+        _replace(out, tree, report)
+    except BaseException:
+        shutil.rmtree(tree, ignore_errors=True)
+        raise
+    return report
+
+
+def _replace(out: Path, tree: Path, report: PublishReport) -> None:
+    """Put ``tree`` in place of ``out``, moving over what ``out`` keeps (its ``.git``)."""
+    if not out.exists():
+        os.replace(tree, out)
+        return
+    old = temp_dir_beside(out)
+    old.rmdir()
+    os.replace(out, old)  # from here until the end, `out` is at `old`: put back on failure
+    try:
+        for name in KEPT:
+            if (old / name).exists():
+                os.replace(old / name, tree / name)
+                report.kept.append(name)
+        os.replace(tree, out)
+    except BaseException:
+        for name in report.kept:
+            if (tree / name).exists():
+                os.replace(tree / name, old / name)
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

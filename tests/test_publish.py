@@ -1,0 +1,96 @@
+"""The public student repository holds the course package and the student notebook, nothing of
+the instructor side, and installs as students install it."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import publish
+from unet_tp.cli import main
+from unet_tp.sources import STUDENT_PACKAGE, colab_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def student_repo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("public") / "student-repo"
+    assert main(["notebook", "publish", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_the_student_repository_holds_the_package_and_the_notebook_only(student_repo):
+    top = {p.name for p in student_repo.iterdir()}
+    assert top == {
+        "README.md",
+        "notebooks",
+        "unet_tp",
+        "pyproject.toml",
+        "setup.py",
+        publish.MARKER,
+    }
+    assert [p.name for p in (student_repo / "notebooks").iterdir()] == ["TP_sujet.ipynb"]
+    assert (student_repo / "notebooks" / "TP_sujet.ipynb").read_text() == (
+        ROOT / "notebooks" / "TP_sujet.ipynb"
+    ).read_text()
+    assert not list(student_repo.rglob("__pycache__"))
+    assert publish.leaks(student_repo) == []
+    readme = (student_repo / "README.md").read_text()
+    assert colab_url() in readme and STUDENT_PACKAGE.split(" @ ")[1] in readme
+    # the leak check is no formality: a solution file dropped in is found
+    (student_repo / "unet_tp" / "x.py").write_text((ROOT / "solutions" / "unet.py").read_text())
+    try:
+        assert publish.leaks(student_repo)
+    finally:
+        (student_repo / "unet_tp" / "x.py").unlink()
+
+
+@pytest.mark.slow
+def test_the_student_repository_builds_the_student_wheel(student_repo, tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(student_repo),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("unet_tp-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {
+        "unet_tp",
+        wheel.name.split("-py")[0] + ".dist-info",
+    }
+
+
+@pytest.mark.slow
+def test_publishing_again_keeps_the_clone_and_refuses_a_foreign_folder(
+    student_repo, tmp_path, capsys
+):
+    (student_repo / ".git").mkdir()
+    (student_repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (student_repo / "stale.txt").write_text("from an older publish")
+    assert main(["notebook", "publish", str(student_repo)]) == 0
+    assert (student_repo / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert not (student_repo / "stale.txt").exists() and (student_repo / "unet_tp").is_dir()
+    assert "kept .git" in capsys.readouterr().out
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main(["notebook", "publish", str(foreign)]) == 2
+    err = capsys.readouterr().err
+    assert "did not write" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert (foreign / "notes.txt").read_text() == "mine"
+    assert main(["notebook", "publish", str(ROOT / "public")]) == 2
+    assert "inside this checkout" in capsys.readouterr().err
