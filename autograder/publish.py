@@ -14,15 +14,19 @@ be public, so ``publish`` writes exactly them into ``DIR``, to push as the publi
       .unet-tp-student           marks the folder as written by publish
 
 The tree is checked before it replaces anything: no path of ``solutions/`` or ``autograder/``, no
-line a student must write. ``DIR`` is replaced whole, except its ``.git`` (a clone of the public
-repository is updated in place); a folder not written by ``publish`` is refused unless ``force``.
+line a student must write. ``DIR`` is replaced whole, except its ``.git`` and what the public
+repository added itself (``.github/``, ``.gitignore``, ``LICENSE``: :func:`kept`), so a clone of the
+public repository is updated in place; a folder of other files is refused unless ``force``, and a
+folder holding this checkout, the current folder or the home folder always.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,8 +35,13 @@ from unet_tp.fileio import temp_dir_beside
 
 MARKER = ".unet-tp-student"
 PACKAGE_FILES = ("pyproject.toml", "setup.py")
-KEPT = (".git",)  # what a previous publish's folder keeps: the clone of the public repository
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+
+
+def kept(name: str) -> bool:
+    """What a publish leaves in place in ``DIR``: the clone (``.git``) and what the public
+    repository may have added itself (``.github/``, ``.gitignore``, ``LICENSE``...)."""
+    return name.startswith(".git") or name.upper().startswith(("LICENSE", "LICENCE"))
 
 
 class PublishError(RuntimeError):
@@ -88,12 +97,14 @@ def leaks(tree: Path) -> list[str]:
     found = []
     for path in sorted(tree.rglob("*")):
         rel = path.relative_to(tree).as_posix()
-        if rel.split("/")[0] in KEPT or not path.is_file():
+        if kept(rel.split("/")[0]) or not path.is_file():
             continue
         if re.search(r"(^|/)(solutions?|autograder)(/|$)", rel):
             found.append(f"{rel}: instructor file")
             continue
         text = path.read_bytes().decode("utf-8", errors="replace")
+        if path.suffix == ".ipynb":  # the cells' text, not its JSON escapes
+            text += "\n".join(_cell_sources(text))
         found += [f"{rel}: a solution line ({line!r})" for line in lines if line in text][:1]
     return found
 
@@ -111,10 +122,38 @@ def _solution_lines() -> list[str]:
     return lines
 
 
+def _cell_sources(text: str) -> list[str]:
+    try:
+        cells = json.loads(text).get("cells", [])
+    except (ValueError, AttributeError):
+        return []
+    return ["".join(c.get("source", "")) for c in cells if isinstance(c, dict)]
+
+
+def _package_files(root: Path) -> list[Path]:
+    """The files of ``unet_tp/`` under version control (scratch files stay out), or all of them
+    outside a git checkout."""
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--", "unet_tp"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return [
+            p for p in (root / "unet_tp").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        ]
+    return [root / name for name in listed.decode().split("\0") if name]
+
+
 def _write_tree(tree: Path, root: Path) -> None:
     from unet_tp import sources
 
-    shutil.copytree(root / "unet_tp", tree / "unet_tp", ignore=_IGNORED)
+    for path in _package_files(root):
+        if path.exists():  # deleted in the working tree, not yet committed
+            target = tree / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
     (tree / "notebooks").mkdir()
     shutil.copy2(STUDENT_NOTEBOOK, tree / "notebooks" / STUDENT_NOTEBOOK.name)
     for name in PACKAGE_FILES:
@@ -137,6 +176,14 @@ def publish(
     out = Path(out).expanduser().resolve()
     if root.resolve() == out or root.resolve() in out.parents:
         raise PublishError(f"{out}: inside this checkout; choose a folder outside it")
+    for what, where in (
+        ("this checkout", root),
+        ("the current folder", Path.cwd()),
+        ("your home", Path.home()),
+    ):
+        where = where.resolve()
+        if out == where or out in where.parents:
+            raise PublishError(f"{out} holds {what}: publish replaces DIR, choose another folder")
     try:
         stale = build(check=True).changed
     except BuildError as exc:
@@ -146,11 +193,12 @@ def publish(
             f"the notebooks are out of date ({', '.join(stale)}): run `unet-tp notebook build` "
             "(with --repository OWNER/NAME --ref TAG to name the public repository) first"
         )
-    previous = out.exists() and any(out.iterdir())
-    if previous and not (out / MARKER).exists() and not force:
+    foreign = out.is_dir() and any(not kept(p.name) for p in out.iterdir())
+    if foreign and not (out / MARKER).exists() and not force:
         raise PublishError(
             f"{out} holds files that `unet-tp notebook publish` did not write: choose an empty "
-            "or new folder, or pass --force to replace its contents (its .git is kept)"
+            "folder or a clone of the public repository, or pass --force to replace its "
+            "contents (its .git, .github and LICENSE are kept)"
         )
     tree = temp_dir_beside(out)
     try:
@@ -177,10 +225,10 @@ def _replace(out: Path, tree: Path, report: PublishReport) -> None:
     old.rmdir()
     os.replace(out, old)  # from here until the end, `out` is at `old`: put back on failure
     try:
-        for name in KEPT:
-            if (old / name).exists():
-                os.replace(old / name, tree / name)
-                report.kept.append(name)
+        for entry in sorted(old.iterdir()):
+            if kept(entry.name) and not (tree / entry.name).exists():
+                os.replace(entry, tree / entry.name)
+                report.kept.append(entry.name)
         os.replace(tree, out)
     except BaseException:
         for name in report.kept:

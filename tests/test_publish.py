@@ -81,10 +81,20 @@ def test_publishing_again_keeps_the_clone_and_refuses_a_foreign_folder(
     (student_repo / ".git").mkdir()
     (student_repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (student_repo / "stale.txt").write_text("from an older publish")
+    (student_repo / "LICENSE").write_text("added on GitHub")
     assert main(["notebook", "publish", str(student_repo)]) == 0
     assert (student_repo / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert (student_repo / "LICENSE").read_text() == "added on GitHub"
     assert not (student_repo / "stale.txt").exists() and (student_repo / "unet_tp").is_dir()
-    assert "kept .git" in capsys.readouterr().out
+    assert "kept .git, LICENSE" in capsys.readouterr().out
+    # a fresh clone of the empty public repository is no foreign folder
+    clone = tmp_path / "clone"
+    (clone / ".git").mkdir(parents=True)
+    assert main(["notebook", "publish", str(clone)]) == 0 and (clone / ".git").is_dir()
+    capsys.readouterr()
+    # never a folder holding the checkout, not even with --force
+    assert main(["notebook", "publish", str(ROOT.parent), "--force"]) == 2
+    assert "holds this checkout" in capsys.readouterr().err and (ROOT / "unet_tp").is_dir()
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

@@ -288,3 +288,41 @@ def test_settings_are_recorded_by_group_once_and_read_back(tiny_cache, tmp_path)
     assert run_settings(old) == back
     with pytest.raises(ValueError, match="unknown setting"):
         preset_config("tiny", device="cpu")
+
+
+TINY_NET = """\
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, in_channels, num_classes, base_channels, depth, padding, batch_norm):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, num_classes, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+"""
+
+
+def test_a_run_records_its_network_class(brats_root, tiny_cache, tmp_path, monkeypatch, capsys):
+    """`--model` of a run is recorded: evaluate/predict use it; another class says which one the
+    run trained; a class that cannot take the settings is one line, no traceback."""
+    (tmp_path / "tinynet.py").write_text(TINY_NET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_cache), "--out", str(run), *TINY, "--no-eval"]
+    assert main([*argv, "--model", "tinynet:Net"]) == 0
+    assert load_checkpoint(run / "checkpoint.pt")["model_class"] == "tinynet:Net"
+    case = find_cases(brats_root)[0].directory
+    out = tmp_path / "seg.nii.gz"
+    assert main(["predict", "--case", str(case), "--checkpoint", str(run / "checkpoint.pt"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert out.exists()
+    capsys.readouterr()
+    assert main(["predict", "--case", str(case), "--checkpoint", str(run / "checkpoint.pt"),
+                 "--out", str(out), "--force", "--model", "solutions.unet:UNet"]) == 2  # fmt: skip
+    assert "the run trained --model tinynet:Net" in capsys.readouterr().err
+    bad = ["train", "--data", str(tiny_cache), "--out", str(tmp_path / "r2"), *TINY]
+    assert main([*bad, "--model", "torch.nn:Linear"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot build it with the run's model settings" in err and "Traceback" not in err

@@ -34,6 +34,7 @@ class RunState:
     cache_dir: str
     data_source: str | None
     history: list[dict] = field(default_factory=list)
+    model_class: str | None = None  # the network class, as `--model MODULE:NAME` names it
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -65,6 +66,7 @@ def save_checkpoint(
         "cache_dir": state.cache_dir,
         "data_source": state.data_source,
         "history": state.history,
+        "model_class": state.model_class,
     }
     with atomic_write(path, "wb") as f:
         torch.save(payload, f)

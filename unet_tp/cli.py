@@ -300,6 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # e.g. an in-place install without the instructor extras
+        hint = ""
+        if args.command in INSTRUCTOR_COMMANDS:
+            hint = f": `unet-tp {args.command}` needs `pip install -e '.[instructor]'`"
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -326,6 +332,8 @@ def _load_optional_commands() -> None:
         except ModuleNotFoundError as exc:  # declared, but its code is not installed here
             if exc.name is None or exc.name.split(".")[0] != plugin.module.split(".")[0]:
                 raise
+        except AttributeError:  # a module of that name that is not the plugin
+            continue
 
 
 def _instructor_only(args: argparse.Namespace) -> int:

@@ -52,13 +52,30 @@ def resolve_model(spec: str) -> type[torch.nn.Module]:
         raise ValueError(f"--model {spec}: {module_name} has no {name}") from None
 
 
-def _add_model_option(p: argparse.ArgumentParser) -> None:
+def build_model(spec: str, config: TrainConfig) -> torch.nn.Module:
+    """The network ``spec`` names, built with the run's model settings.
+
+    Raises:
+        ValueError: the class cannot be built with those settings (one line naming them).
+    """
+    kwargs = config.model.kwargs()
+    try:
+        return resolve_model(spec)(**kwargs)
+    except TypeError as exc:
+        names = ", ".join(kwargs)
+        raise ValueError(
+            f"--model {spec}: cannot build it with the run's model settings ({exc}); the class "
+            f"must accept the keyword arguments {names}"
+        ) from None
+
+
+def _add_model_option(p: argparse.ArgumentParser, training: bool) -> None:
+    default = DEFAULT_MODEL if training else f"the checkpoint's class, else {DEFAULT_MODEL}"
     p.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
         metavar="MODULE:NAME",
-        help="the network class (default: the reference U-Net of the instructor's checkout, "
-        f"{DEFAULT_MODEL}; another importable class, built with the run's model settings)",
+        help=f"the network class (default: {default}, the reference U-Net of the instructor's "
+        "checkout; another importable class is built with the run's model settings)",
     )
 
 
@@ -72,9 +89,10 @@ def _init_distributed() -> bool:
     return True
 
 
-def _train_config(args: argparse.Namespace) -> TrainConfig:
-    """The run's settings: the checkpoint's when resuming (refusing flags that contradict them,
-    except ``--epochs``), else the preset's with the explicit flags."""
+def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
+    """``(the run's settings, the network class it recorded)``: the checkpoint's when resuming
+    (refusing flags that contradict them, except ``--epochs``), else the preset's with the
+    explicit flags (and no class)."""
     from unet_tp.settings import SETTING_NAMES, preset_config
     from unet_tp.train import load_checkpoint, run_settings
 
@@ -85,8 +103,9 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
             raise FileExistsError(
                 f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out"
             )
-        return preset_config(args.preset, **given)
-    config = run_settings(load_checkpoint(ckpt_path))
+        return preset_config(args.preset, **given), None
+    ckpt = load_checkpoint(ckpt_path)
+    config = run_settings(ckpt)
     recorded = config.flat()
     clash = {k: (v, recorded[k]) for k, v in given.items() if v != recorded[k] and k != "epochs"}
     if clash:
@@ -96,7 +115,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         raise ValueError(f"cannot resume {args.out} with other settings: {detail}")
     if args.epochs is not None:
         config.optim.epochs = args.epochs
-    return config
+    return config, ckpt.get("model_class")
 
 
 def _training_cache(
@@ -155,8 +174,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from unet_tp.fileio import save_json
     from unet_tp.train import RunState, fit
 
-    network = resolve_model(args.model)
-    config = _train_config(args)
+    config, trained = _train_config(args)
+    spec = args.model or trained or DEFAULT_MODEL
+    resolve_model(spec)  # a wrong --model fails now, not after preparing the data
     out = Path(args.out)
     distributed = _init_distributed()
     main = not distributed or torch.distributed.get_rank() == 0
@@ -172,9 +192,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 f"(split by patient, seed {config.seed})"
             )
         torch.manual_seed(config.seed)
-        model = network(**config.model.kwargs())
+        model = build_model(spec, config)
         split = {"train": train_ids, "val": val_ids}
-        state = RunState(config, split, str(cache_dir), source)
+        state = RunState(config, split, str(cache_dir), source, model_class=spec)
         device = run_device(args.device or "auto")
         model.to(device)
         wrapped = model
@@ -199,7 +219,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             save_json(out / "config.json", record, indent=1)
             if val_ids and source is not None and not args.no_eval:
                 _evaluate_validation(model, config.grid, out, source, val_ids, device)
-            print(f"run written to {out}: checkpoint.pt, history.json, metrics.json")
+            written = "checkpoint.pt, history.json, config.json"
+            if (out / "metrics.json").exists():
+                written += ", metrics.json"
+            print(f"run written to {out}: {written}")
     finally:
         if distributed:
             torch.distributed.destroy_process_group()
@@ -249,14 +272,21 @@ def _on_cache(
 
 def _load_model(path: str, args: argparse.Namespace):
     """``(model on its device, checkpoint, settings, device)`` of a checkpoint; the model class
-    is ``--model`` and the device ``--device``, chosen here once."""
+    is ``--model``, else the one the run recorded, and the device ``--device``, chosen here once."""
     from unet_tp.device import run_device
     from unet_tp.train import load_checkpoint, load_weights, run_settings
 
     ckpt = load_checkpoint(path)
     config = run_settings(ckpt)
-    model = resolve_model(args.model)(**config.model.kwargs())
-    load_weights(model, ckpt, path)
+    trained = ckpt.get("model_class")
+    spec = args.model or trained or DEFAULT_MODEL
+    model = build_model(spec, config)
+    try:
+        load_weights(model, ckpt, path)
+    except ValueError as exc:
+        if trained and trained != spec:
+            raise ValueError(f"{exc} (the run trained --model {trained}, not {spec})") from None
+        raise
     device = run_device(args.device or "auto", training=False)
     return model.to(device), ckpt, config, device
 
@@ -505,6 +535,14 @@ def _register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--crop", type=int, help=_preset_help("centre crop before resizing", "crop"))
     p.add_argument(
+        "--tumour-free-fraction",
+        type=float,
+        help=_preset_help(
+            "share of each case's tumour-free brain slices kept in the cache",
+            "tumour_free_fraction",
+        ),
+    )
+    p.add_argument(
         "--loss",
         choices=["ce", "ce+dice"],
         help=_preset_help("cross-entropy (Eq. 1), or cross-entropy + soft Dice", "loss"),
@@ -545,7 +583,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
         help="skip the 3D evaluation of the validation patients at the end (default: evaluate)",
     )
     add_strict_flag(p)
-    _add_model_option(p)
+    _add_model_option(p, training=True)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -556,7 +594,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="JSON file of the metrics")
     p.add_argument("--cases", nargs="+", help="case ids (default: the run's validation patients)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    _add_model_option(p)
+    _add_model_option(p, training=False)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -568,7 +606,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG files")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
-    _add_model_option(p)
+    _add_model_option(p, training=False)
     p.set_defaults(func=_cmd_figures)
 
     p = sub.add_parser(
@@ -583,7 +621,7 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     add_strict_flag(p)
-    _add_model_option(p)
+    _add_model_option(p, training=False)
     p.set_defaults(func=_cmd_predict)
 
 

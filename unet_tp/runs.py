@@ -39,8 +39,10 @@ from unet_tp.train import (
 )
 
 RUN_FILE = "run.json"
-# settings that do not change what is trained: more epochs continue a run; workers only load
-NOT_IDENTIFYING = ("epochs", "num_workers")
+# settings that do not change what is trained (more epochs continue a run; workers only load), and
+# the network's fixed arguments, which its own record ("model settings") holds: the settings part
+# keeps the keys of earlier kit versions, so a run folder is found again after an upgrade
+NOT_IDENTIFYING = ("epochs", "num_workers", "in_channels", "num_classes", "padding")
 _MAX_DEPTH = 4
 
 
@@ -131,17 +133,14 @@ def run_identity(
     model: nn.Module, config: TrainConfig, loss_fn: LossFn, train_step: TrainStep | None
 ) -> dict:
     """What a run trains, as JSON-ready parts: compared part by part to say what changed."""
-    model_fields = config.model.kwargs()
-    settings = {
-        k: v for k, v in config.flat().items() if k not in NOT_IDENTIFYING and k not in model_fields
-    }
+    settings = {k: v for k, v in config.flat().items() if k not in NOT_IDENTIFYING}
     blocks = sorted(
         {type(m) for m in model.modules() if not type(m).__module__.startswith("torch")},
         key=lambda c: c.__name__,
     )
     return {
         "settings": settings,
-        "model settings": dict(getattr(model, "config", None) or model_fields),
+        "model settings": dict(getattr(model, "config", {}) or {}),
         "network code": {c.__name__: _digest(_class(c, 0)) for c in blocks},
         "loss function": _digest(_value(loss_fn, 0)),
         "train_step": _digest(_value(train_step, 0)) if train_step is not None else None,
