@@ -164,6 +164,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
         assignment=args.assignment,
     )
     print(report.summary())
+    if report.unmatched and not report.graded:  # an empty file: say so to scripts too
+        print(
+            f"error: no student could be put in the {args.format} file (see above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

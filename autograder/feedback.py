@@ -220,9 +220,28 @@ def _warnings(student: dict, results: dict) -> list[str]:
     for block in blocks_of(results):
         entry = (student.get("blocks") or {}).get(block["id"]) or {}
         if entry.get("warning"):
-            warning = escape(shorten(scrub(entry["warning"])))
-            out.append(f"<b>({escape(block['id'])})</b> {warning}")
+            label, text = f"({block['id']})", shorten(scrub(entry["warning"]))
+            text = text[len(label) :] if text.startswith(label) else f" {text}"
+            out.append(f"<b>{escape(label)}</b>{escape(text)}")
     return out
+
+
+_TEST_CELL = re.compile(r"^cell \d+ \(\((\w+)\) test cell\)")
+
+
+def _note_with_context(note: str, student: dict) -> str:
+    """A failed self-check of a block the grader found right says why it failed: it ran on the
+    wrong block this one builds on (the student must not go hunting in a right block)."""
+    m = _TEST_CELL.match(note)
+    entry = ((student.get("blocks") or {}).get(m[1]) or {}) if m else {}
+    if not m or entry.get("message") or entry.get("points") != entry.get("max"):
+        return note
+    if entry.get("warning"):
+        return (
+            f"{note} (Your ({m[1]}) itself matches the reference: this check failed on the "
+            "wrong block it builds on; see the warnings.)"
+        )
+    return f"{note} (Your ({m[1]}) itself matches the reference.)"
 
 
 def _output_section(label: str, text: str) -> str:
@@ -277,7 +296,11 @@ def feedback_html(student: dict, results: dict) -> str:
             "Your evaluation (as your submitted notebook showed it)", outputs.get("evaluation", "")
         ),
     ]
-    notes = [shorten(n) for n in (scrub(n).strip() for n in student.get("notes") or []) if n]
+    notes = [
+        _note_with_context(shorten(n), student)
+        for n in (scrub(n).strip() for n in student.get("notes") or [])
+        if n
+    ]
     if notes:
         parts.append("<h2>Notes</h2><ul class='notes'>")
         parts += [f"<li>{escape(n)}</li>" for n in notes]

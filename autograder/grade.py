@@ -214,6 +214,14 @@ def _run_worker(job: Path, ctx: Context) -> str | None:
     return f"the notebook could not be run to the end: {error}" if error else None
 
 
+def _clip(text: str, max_chars: int) -> str:
+    """``text`` cut at a word boundary, marked where it was cut."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:->") + " […]"
+
+
 def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
     """What went wrong in the notebook's cells (notes), and what the instructor should read."""
     notes, review = [], []
@@ -223,7 +231,7 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
         for out in cell.get("outputs", []):
             if out.get("output_type") != "error":
                 continue
-            ename, evalue = out.get("ename", "Error"), str(out.get("evalue", ""))[:200]
+            ename, evalue = out.get("ename", "Error"), _clip(str(out.get("evalue", "")), 400)
             where = f"cell {i + 1} ({labels[i]})"
             missing = re.match(r"No module named '([\w.]+)'", evalue)
             if ename == "ModuleNotFoundError" and missing:

@@ -34,7 +34,7 @@ from autograder.build import REPO_ROOT, STUDENT_NOTEBOOK, BuildError, build, sol
 from unet_tp.fileio import temp_dir_beside
 
 MARKER = ".unet-tp-student"
-PACKAGE_FILES = ("pyproject.toml", "setup.py")
+PLACEHOLDER = "unet-tp/unet-tp"  # unet_tp/sources.py's REPOSITORY until a build names one
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 
 
@@ -57,11 +57,20 @@ class PublishReport:
     kept: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        from unet_tp import sources
+
         kept = f" (kept {', '.join(self.kept)})" if self.kept else ""
-        return (
+        text = (
             f"student repository {self.out}: {len(self.files)} files{kept}; push it as the "
-            "public repository students install from (this checkout stays private)"
+            f"public repository {sources.REPOSITORY} at {sources.REF} (this checkout stays private)"
         )
+        if sources.REPOSITORY == PLACEHOLDER:
+            text += (
+                f"\nnote: {PLACEHOLDER} is the kit's placeholder: run `unet-tp notebook build "
+                "--repository OWNER/NAME --ref TAG` first, so that the notebook installs from your "
+                "repository, then publish again"
+            )
+        return text
 
 
 def student_readme(repository: str, ref: str) -> str:
@@ -82,13 +91,38 @@ Choose a GPU runtime (*Runtime > Change runtime type > T4 GPU*) and run the cell
 first cell installs the course package `unet_tp` (data loading, figures, the training loop and
 the self-checks) without changing Colab's own packages.
 
-Elsewhere (Python 3.10 or later, with PyTorch installed):
+Elsewhere (Python 3.10 or later, with PyTorch and Jupyter installed):
 
 ```bash
-pip install "{student_package(repository, ref)}"
+git clone https://github.com/{repository}.git && cd {repository.split("/")[1]}
+git checkout {ref}
+pip install .          # the course package, as "{student_package(repository, ref)}"
 jupyter notebook notebooks/TP_sujet.ipynb
 ```
 """
+
+
+# pyproject.toml tables that concern the instructor's checkout only (extras, commands, tools)
+_INSTRUCTOR_TABLES = re.compile(
+    r'^\[(project\.optional-dependencies|project\.entry-points\."unet_tp\.commands"|tool\..*)\]$'
+)
+
+
+def student_pyproject(text: str) -> str:
+    """``pyproject.toml`` for the student repository: the package's own tables, without the
+    instructor's extras, entry points and tool settings (with the comments just above them)."""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        if line.startswith("["):
+            skipping = bool(_INSTRUCTOR_TABLES.match(line.strip()))
+            if skipping:
+                while out and (out[-1].startswith("#") or not out[-1].strip()):
+                    out.pop()
+                out.append("")
+        if not skipping:
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
 
 
 def leaks(tree: Path) -> list[str]:
@@ -156,8 +190,8 @@ def _write_tree(tree: Path, root: Path) -> None:
             shutil.copy2(path, target)
     (tree / "notebooks").mkdir()
     shutil.copy2(STUDENT_NOTEBOOK, tree / "notebooks" / STUDENT_NOTEBOOK.name)
-    for name in PACKAGE_FILES:
-        shutil.copy2(root / name, tree / name)
+    shutil.copy2(root / "setup.py", tree / "setup.py")
+    (tree / "pyproject.toml").write_text(student_pyproject((root / "pyproject.toml").read_text()))
     (tree / "README.md").write_text(student_readme(sources.REPOSITORY, sources.REF))
     (tree / MARKER).write_text(
         f"written by `unet-tp notebook publish` for {sources.REPOSITORY}@{sources.REF}\n"
@@ -198,7 +232,7 @@ def publish(
         raise PublishError(
             f"{out} holds files that `unet-tp notebook publish` did not write: choose an empty "
             "folder or a clone of the public repository, or pass --force to replace its "
-            "contents (its .git, .github and LICENSE are kept)"
+            "contents (its .git, .github, .gitignore and LICENSE are kept)"
         )
     tree = temp_dir_beside(out)
     try:

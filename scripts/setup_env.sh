@@ -9,7 +9,7 @@ fi
 stamp=.venv/.unet_tp_install_stamp
 want=$(cat pyproject.toml setup.py constraints/ci.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "[setup] installing torch (CPU wheel, pinned in constraints/ci.txt) and the kit"
+    echo "[setup] installing torch (pinned in constraints/ci.txt) and the kit, in place"
     # torch first and pinned: an unpinned torch would pull gigabytes of CUDA packages.
     .venv/bin/python -m pip install -q -c constraints/ci.txt torch torchvision
     .venv/bin/python -m pip install -q -c constraints/ci.txt -e ".[instructor,dev]"

@@ -22,6 +22,13 @@ def student_repo(tmp_path_factory) -> Path:
     return out
 
 
+def test_publishing_under_the_placeholder_repository_says_so(student_repo, capsys):
+    assert main(["notebook", "publish", str(student_repo)]) == 0
+    said = capsys.readouterr().out
+    assert "public repository unet-tp/unet-tp at main" in said
+    assert "the kit's placeholder: run `unet-tp notebook build --repository OWNER/NAME" in said
+
+
 @pytest.mark.slow
 def test_the_student_repository_holds_the_package_and_the_notebook_only(student_repo):
     top = {p.name for p in student_repo.iterdir()}
@@ -39,6 +46,16 @@ def test_the_student_repository_holds_the_package_and_the_notebook_only(student_
     ).read_text()
     assert not list(student_repo.rglob("__pycache__"))
     assert publish.leaks(student_repo) == []
+    pyproject = (student_repo / "pyproject.toml").read_text()
+    for instructor_only in (
+        "nbgrader",
+        "bubblewrap",
+        "autograder",
+        "[tool.",
+        "optional-dependencies",
+    ):
+        assert instructor_only not in pyproject
+    assert 'unet-tp = "unet_tp.cli:main"' in pyproject and '"torch>=2.3"' in pyproject
     readme = (student_repo / "README.md").read_text()
     assert colab_url() in readme and STUDENT_PACKAGE.split(" @ ")[1] in readme
     # the leak check is no formality: a solution file dropped in is found

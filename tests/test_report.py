@@ -890,3 +890,33 @@ if __name__ == "__main__":
         print(screenshot(Path(sys.argv[2])))
         sys.exit(0)
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_feedback_explains_a_self_check_that_failed_on_a_block_below():
+    """A right (b) whose self-check failed because (a) is wrong says so; the warning's label
+    is not repeated; a note of a wrong block stays as it was."""
+    warning = "(b) is right on its own, but it is built on (a), which is wrong: fix (a)"
+    s = student(
+        "7001",
+        "Nguyen Carol",
+        {"a": (0.0, "DoubleConv(3, 8): its parameters have other shapes", "a")},
+        notes=[
+            "cell 16 ((a) test cell): AssertionError: expected (2, 16, 60, 60), got (2, 16, 56, 56)",
+            "cell 19 ((b) test cell): AssertionError: expected (2, 32, 28, 28), got (2, 32, 24, 24)",
+        ],
+        warnings={"b": warning},
+    )
+    page = visible(feedback_html(s, make_results())).joined
+    assert "(b) (b)" not in page and "(b) is right on its own, but it is built on (a)" in page
+    assert "got (2, 32, 24, 24) (Your (b) itself matches the reference" in page
+    assert "got (2, 16, 56, 56) (Your" not in page
+
+
+def test_long_cell_errors_are_cut_at_a_word():
+    from autograder.grade import _clip
+
+    text = "Layers found: " + " -> ".join(["Conv2d", "ReLU"] * 60)
+    clipped = _clip(text, 120)
+    assert len(clipped) <= 124 and clipped.endswith(" […]")
+    assert clipped[: -len(" […]")].split()[-1] in ("Conv2d", "ReLU")
+    assert _clip("short", 120) == "short"
