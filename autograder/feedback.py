@@ -104,8 +104,11 @@ def cut(text: str, max_lines: int = 80, max_chars: int = 6000) -> str:
 
 
 def shorten(text: str, max_chars: int = 1500) -> str:
-    """The start of a long line (a note, a message), with a mark where it was cut."""
-    return text if len(text) <= max_chars else text[:max_chars].rstrip() + " […]"
+    """The start of a long line (a note, a message), cut at a word, with a mark where it was cut."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:->") + " […]"
 
 
 # ---- shared page pieces --------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from autograder import spec as assignment
 from autograder.collect import GradingError, Submission, collect, identify, lms_id
 from autograder.compare import PROBE_PHASE, Request, Verdict, comparisons, fresh_rng
 from autograder.execute import events
-from autograder.feedback import feedback_html
+from autograder.feedback import feedback_html, shorten
 from autograder.harness import read_message, write_message
 from autograder.repair import (
     cell_labels,
@@ -214,14 +214,6 @@ def _run_worker(job: Path, ctx: Context) -> str | None:
     return f"the notebook could not be run to the end: {error}" if error else None
 
 
-def _clip(text: str, max_chars: int) -> str:
-    """``text`` cut at a word boundary, marked where it was cut."""
-    if len(text) <= max_chars:
-        return text
-    cut = text[:max_chars]
-    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:->") + " […]"
-
-
 def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
     """What went wrong in the notebook's cells (notes), and what the instructor should read."""
     notes, review = [], []
@@ -231,7 +223,7 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
         for out in cell.get("outputs", []):
             if out.get("output_type") != "error":
                 continue
-            ename, evalue = out.get("ename", "Error"), _clip(str(out.get("evalue", "")), 400)
+            ename, evalue = out.get("ename", "Error"), shorten(str(out.get("evalue", "")), 400)
             where = f"cell {i + 1} ({labels[i]})"
             missing = re.match(r"No module named '([\w.]+)'", evalue)
             if ename == "ModuleNotFoundError" and missing:

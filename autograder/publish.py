@@ -35,7 +35,6 @@ from unet_tp.fileio import temp_dir_beside
 
 MARKER = ".unet-tp-student"
 PLACEHOLDER = "unet-tp/unet-tp"  # unet_tp/sources.py's REPOSITORY until a build names one
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 
 
 def kept(name: str) -> bool:
@@ -127,7 +126,7 @@ def student_pyproject(text: str) -> str:
 
 def leaks(tree: Path) -> list[str]:
     """What of the instructor side a tree holds: paths named after it, lines of the solutions."""
-    lines = _solution_lines()
+    lines = solution_lines()
     found = []
     for path in sorted(tree.rglob("*")):
         rel = path.relative_to(tree).as_posix()
@@ -143,7 +142,7 @@ def leaks(tree: Path) -> list[str]:
     return found
 
 
-def _solution_lines() -> list[str]:
+def solution_lines() -> list[str]:
     """The code lines students must write (between BEGIN/END SOLUTION), long enough to tell."""
     lines = []
     for region in solution_regions().values():
@@ -175,7 +174,9 @@ def _package_files(root: Path) -> list[Path]:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return [
-            p for p in (root / "unet_tp").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            p
+            for p in (root / "unet_tp").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
         ]
     return [root / name for name in listed.decode().split("\0") if name]
 

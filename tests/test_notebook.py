@@ -16,6 +16,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import build
+from autograder.publish import solution_lines
 from autograder.spec import load as load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,18 +25,6 @@ SOURCE, STUDENT, SOLUTION = build.SOURCE_NOTEBOOK, build.STUDENT_NOTEBOOK, build
 
 def _gid(cell):
     return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def _solution_lines() -> list[str]:
-    """Every code line students must write (inside BEGIN/END SOLUTION), long enough to be telling."""
-    lines = []
-    for region in build.solution_regions().values():
-        for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", region, re.S):
-            for line in block.splitlines():
-                line = line.strip()
-                if len(line) > 20 and not line.startswith("#"):
-                    lines.append(line)
-    return lines
 
 
 def _run(nb, cwd: Path, env: dict, timeout: int = 600) -> None:
@@ -107,7 +96,7 @@ def test_build_detects_drift(tmp_path, monkeypatch):
 def test_student_notebook_has_blanks_and_no_solution_or_hidden_test():
     text = STUDENT.read_text()
     student = nbformat.read(STUDENT, 4)
-    leaked = [line for line in _solution_lines() if line in text]
+    leaked = [line for line in solution_lines() if line in text]
     assert not leaked, f"solution lines in the student notebook: {leaked[:3]}"
     assert "HIDDEN TESTS" not in text and "hidden_tests" not in text
     assert "BEGIN SOLUTION" not in text
@@ -131,7 +120,7 @@ def test_student_install_reaches_no_solution(student_wheel, tmp_path):
     wheel = student_wheel
     zf = zipfile.ZipFile(wheel)
     text = "\n".join(zf.read(n).decode(errors="replace") for n in zf.namelist())
-    leaked = [line for line in _solution_lines() if line in text]
+    leaked = [line for line in solution_lines() if line in text]
     assert not leaked, f"solution lines in the student wheel: {leaked[:3]}"
     assert "BEGIN HIDDEN TESTS" not in text and "PROBES" not in text
     # a student install has neither the reference nor the instructor commands: each says so

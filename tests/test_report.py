@@ -913,7 +913,7 @@ def test_feedback_explains_a_self_check_that_failed_on_a_block_below():
 
 
 def test_long_cell_errors_are_cut_at_a_word():
-    from autograder.grade import _clip
+    from autograder.feedback import shorten as _clip
 
     text = "Layers found: " + " -> ".join(["Conv2d", "ReLU"] * 60)
     clipped = _clip(text, 120)

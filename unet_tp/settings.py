@@ -131,11 +131,8 @@ class TrainConfig:
     @classmethod
     def from_json(cls, data: dict) -> TrainConfig:
         """The settings :meth:`to_json` wrote (unknown keys, from a later version, are ignored)."""
-        sections = {}
-        for name, kind in _SECTIONS.items():
-            known = {f.name for f in fields(kind)}
-            sections[name] = kind(**{k: v for k, v in data.get(name, {}).items() if k in known})
-        return cls(seed=data.get("seed", 0), **sections)
+        sections = {name: _section(name, data.get(name, {})) for name in _SECTIONS}
+        return cls(seed=data.get("seed", TrainConfig().seed), **sections)
 
     def cache_settings(self) -> CacheSettings:
         """The slice cache these settings train on (grid, tumour-free share, seed)."""
@@ -155,8 +152,7 @@ class TrainConfig:
         """These settings with the model section of the network actually built (its ``config``
         when it reports one, as :class:`unet_tp.unet_base.UNetBase` does)."""
         reported = getattr(model, "config", None)
-        known = {f.name for f in fields(ModelSettings)}
-        if not isinstance(reported, dict) or set(reported) != known:
+        if not isinstance(reported, dict) or set(reported) != _field_names(ModelSettings):
             return self
         return replace(self, model=ModelSettings(**reported))
 
@@ -246,13 +242,20 @@ def preset_config(name: str | None, **overrides) -> TrainConfig:
 
 
 def _from_flat(values: dict) -> TrainConfig:
-    base = TrainConfig()
-    sections = {}
-    for name, kind in _SECTIONS.items():
-        current = asdict(getattr(base, name))
-        current.update({k: values[k] for k in current if k in values})
-        sections[name] = kind(**current)
-    return TrainConfig(seed=values.get("seed", base.seed), **sections)
+    """Settings from their flat names (the defaults for those not given)."""
+    return TrainConfig.from_json(
+        {"seed": values.get("seed", TrainConfig().seed)} | {name: values for name in _SECTIONS}
+    )
+
+
+def _field_names(kind: type) -> set[str]:
+    return {f.name for f in fields(kind)}
+
+
+def _section(name: str, values: dict):
+    """Section ``name`` of the default settings, with the values given for its own fields."""
+    default = getattr(TrainConfig(), name)
+    return replace(default, **{k: v for k, v in values.items() if k in _field_names(type(default))})
 
 
 def from_flat_record(config: dict, model_config: dict | None = None) -> TrainConfig:
