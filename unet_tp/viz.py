@@ -197,7 +197,31 @@ def layer_table(
         return _trace_blocks(copy.deepcopy(model).to("meta"), input_size, torch.device("meta"))
     except Exception:  # noqa: BLE001 - an op without a meta kernel, or a bug: run it for real
         device = next(model.parameters()).device
-        return _trace_blocks(model, input_size, device)
+        try:
+            return _trace_blocks(model, input_size, device)
+        except Exception as exc:  # the student's network: say where, and what was expected
+            raise _layer_table_error(exc, model, input_size) from None
+
+
+def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Exception:
+    """The error of a network that fails on ``input_size``: the line of the student's code that
+    raised and, for a U-Net, the expected output of each block (the self-checks' table)."""
+    from unet_tp import checks
+
+    config = getattr(model, "config", None)
+    steps = []
+    if isinstance(config, dict) and {"base_channels", "depth", "padding"} <= set(config):
+        steps = checks.expected_layer_shapes(
+            input_size[-1],
+            input_size[1],
+            config.get("num_classes", 2),
+            config["base_channels"],
+            config["depth"],
+            config["padding"],
+        )
+    what = f"{type(model).__name__} on an input of shape {tuple(input_size)}"
+    explained = checks._explain(exc, what, [(n, s) for n, s in steps] or [("input", input_size)])
+    return explained if explained is not exc else exc
 
 
 def _trace_blocks(

@@ -1,0 +1,936 @@
+"""The notebook's visible checks and the grader agree: each realistic mistake, a small edit of a
+solution cell, fails the visible check of its block exactly when the grader takes the block's
+points, with a message that names the mistake; correct code written differently passes both.
+
+The grader is asked in process, as ``tests/test_compare.py`` does (the kernel's answers with the
+grader's probes substituted, judged by ``autograder.compare``); the visible check runs as the
+grader runs it (its block's probes substituted) and as the notebook runs it (no probes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import linecache
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import autograder.harness as harness
+from autograder import probes
+from autograder.build import solution_regions
+from autograder.compare import comparisons, judge
+from autograder.spec import load
+from unet_tp import check_cases, checks
+from unet_tp.unet_base import UNetBase
+
+REGIONS = solution_regions()
+SPEC = load()
+# compare name -> the visible check's arguments, as the notebook's test cells pass them
+ARGS = {
+    "double_conv": ["DoubleConv"],
+    "down": ["Down"],
+    "center_crop": ["center_crop"],
+    "up": ["Up"],
+    "unet": ["UNet"],
+    "loss": ["categorical_cross_entropy"],
+    "train_step": ["train_step", "F.cross_entropy"],
+    "predict_dice": ["predict", "dice_score"],
+}
+# solution cell -> the comparisons of its block
+TESTS = {b.solution_cell: [t.compare for t in b.tests] for b in SPEC.blocks}
+
+
+def _exec(source: str, filename: str, ns: dict) -> None:
+    # as IPython does: the cell's lines are in linecache, so tracebacks quote them
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), ns)  # noqa: S102
+
+
+def notebook(edits: dict[str, list[tuple[str, str]]] | None = None, extra: dict | None = None):
+    """The namespace of a solved notebook: ``edits`` replace text in a cell, ``extra`` runs a
+    student's own code right after a cell."""
+    ns = {"torch": torch, "nn": nn, "F": F, "np": np, "UNetBase": UNetBase, "__name__": "__main__"}
+    for gid, source in REGIONS.items():
+        for old, new in (edits or {}).get(gid, []):
+            assert old in source, (gid, old)
+            source = source.replace(old, new)
+        _exec(source, f"<cell {gid}>", ns)
+        if extra and gid in extra:
+            _exec(extra[gid], f"<cell {gid} (yours)>", ns)
+    return ns
+
+
+def answer(ns: dict, request) -> tuple[dict, dict]:
+    """What the sandboxed kernel answers to ``request`` with this namespace."""
+    subs = {p: probes.PROBES[p] for p in request.meta.get("probes", [])}
+    missing = [n for n in request.meta.get("needs", []) if n not in ns]
+    if missing:
+        return {"missing": missing}, {}
+    with harness._Substitute(ns, subs):
+        try:
+            return harness._KINDS[request.meta["kind"]](ns, request.meta, request.arrays)
+        except Exception as exc:
+            return {"error": repr(exc)}, {}
+
+
+@functools.cache
+def _requests(name: str):
+    comparison = comparisons()[name]
+    return comparison, comparison.requests(np.random.default_rng(2026))
+
+
+def graded(ns: dict, name: str) -> tuple[bool, str]:
+    """The grader's verdict on comparison ``name``."""
+    comparison, requests = _requests(name)
+    verdict = judge(comparison, {r.name: answer(ns, r) for r in requests}, requests)
+    return verdict.passed, verdict.message or ""
+
+
+def visible(ns: dict, name: str, with_probes: bool = True) -> tuple[bool, str]:
+    """The visible check of comparison ``name``: as the grader runs it (the block's probes in
+    place of the blocks it is built from), or as the notebook does."""
+    names = [p for p in getattr(comparisons()[name], "probes", [])] if with_probes else []
+    args = [F.cross_entropy if a == "F.cross_entropy" else ns[a] for a in ARGS[name]]
+    subs = {p: probes.PROBES[p] for p in names}
+    with harness._Substitute(ns, subs), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            getattr(checks, check_cases.CHECKS[name])(*args)
+        except AssertionError as exc:
+            return False, str(exc)
+    return True, ""
+
+
+@dataclass
+class Mistake:
+    """A small edit of one solution cell; ``fails``: the comparisons it must fail (visible and
+    graded); ``words``: what the visible message must say (case-insensitive, each)."""
+
+    id: str
+    cell: str
+    edits: list[tuple[str, str]]
+    fails: set[str]
+    words: tuple[str, ...]
+    extra: str = ""
+    marks: list = field(default_factory=list)
+
+
+DC_BN_AFTER_RELU = [
+    (
+        "            if batch_norm:\n                layers.append(nn.BatchNorm2d(out_channels))\n"
+        "            layers.append(nn.ReLU(inplace=True))",
+        "            layers.append(nn.ReLU(inplace=True))\n            if batch_norm:\n"
+        "                layers.append(nn.BatchNorm2d(out_channels))",
+    )
+]
+CROP = "    top = (x.shape[-2] - height) // 2\n    left = (x.shape[-1] - width) // 2"
+SKIP_CROP = "skip = center_crop(skip, x.shape[-2], x.shape[-1])"
+DICE_LAST = "return float(2 * np.logical_and(pred, truth).sum() / sizes)"
+STEP = (
+    "    optimizer.zero_grad()  # gradients accumulate in .grad: clear the previous step's\n"
+    "    loss = loss_fn(model(images), labels)\n    loss.backward()\n    optimizer.step()"
+)
+BLOCKS = [
+    "DoubleConv(in_channels, widths[0], ",
+    "Down(widths[i], widths[i + 1], ",
+    "Up(widths[i + 1], widths[i], ",
+]
+
+
+def _blocks_args(new: str) -> list[tuple[str, str]]:
+    """The UNet's three block constructions with ``padding, batch_norm)`` replaced by ``new``."""
+    return [(f"{b}padding, batch_norm)", f"{b}{new}") for b in BLOCKS]
+
+
+MISTAKES = [
+    # ---- (a) DoubleConv
+    Mistake("bn_after_relu", "double_conv", DC_BN_AFTER_RELU, {"double_conv"}, ("after the relu",)),
+    Mistake(
+        "padding_ignored",
+        "double_conv",
+        [("pad = 1 if padding else 0", "pad = 0")],
+        {"double_conv"},
+        ("padding",),
+    ),
+    Mistake(
+        "always_padded",
+        "double_conv",
+        [("pad = 1 if padding else 0", "pad = 1")],
+        {"double_conv"},
+        ("padding=0",),
+    ),
+    Mistake(
+        "no_last_relu",
+        "double_conv",
+        [
+            (
+                "            layers.append(nn.ReLU(inplace=True))",
+                "            layers.append(nn.ReLU()) if c_in == in_channels else None",
+            )
+        ],
+        {"double_conv"},
+        ("relu after the second",),
+    ),
+    Mistake(
+        "batch_norm_ignored",
+        "double_conv",
+        [("            if batch_norm:\n", "            if False:\n")],
+        {"double_conv"},
+        ("batchnorm2d",),
+    ),
+    Mistake(
+        "second_conv_in_channels",
+        "double_conv",
+        [("for c_in in (in_channels, out_channels):", "for c_in in (in_channels, in_channels):")],
+        {"double_conv"},
+        ("raised", "conv2 3x3", "line"),
+    ),
+    Mistake(
+        "kernel_5",
+        "double_conv",
+        [("kernel_size=3, padding=pad", "kernel_size=5, padding=2 * pad")],
+        {"double_conv"},
+        ("3x3",),
+    ),
+    # ---- (b) Down
+    Mistake(
+        "pool_after_convs",
+        "down",
+        [("return self.conv(self.pool(x))", "return self.pool(self.conv(x))")],
+        {"down"},
+        ("pool first",),
+    ),
+    Mistake(
+        "down_args_not_passed",
+        "down",
+        [
+            (
+                "DoubleConv(in_channels, out_channels, padding, batch_norm)",
+                "DoubleConv(in_channels, out_channels)",
+            )
+        ],
+        {"down"},
+        ("pass", "padding"),
+    ),
+    Mistake(
+        "down_args_swapped",
+        "down",
+        [
+            (
+                "DoubleConv(in_channels, out_channels, padding, batch_norm)",
+                "DoubleConv(in_channels, out_channels, batch_norm, padding)",
+            )
+        ],
+        {"down"},
+        ("pass",),
+    ),
+    Mistake(
+        "average_pool",
+        "down",
+        [("nn.MaxPool2d(kernel_size=2, stride=2)", "nn.AvgPool2d(kernel_size=2, stride=2)")],
+        {"down"},
+        ("average pooling",),
+    ),
+    # ---- (c) center_crop and Up
+    Mistake(
+        "cat_order",
+        "up",
+        [("torch.cat([skip, x], dim=1)", "torch.cat([x, skip], dim=1)")],
+        {"up"},
+        ("torch.cat([skip, x]", "order"),
+    ),
+    Mistake(
+        "crop_top_left",
+        "up",
+        [(CROP, "    top = 0\n    left = 0")],
+        {"center_crop"},
+        ("top-left",),
+    ),
+    Mistake(
+        "crop_offsets_swapped",
+        "up",
+        [(CROP, "    top = (x.shape[-1] - width) // 2\n    left = (x.shape[-2] - height) // 2")],
+        {"center_crop"},
+        ("swapped",),
+    ),
+    Mistake(
+        "crop_shape_swapped",
+        "up",
+        [
+            (
+                "x[..., top : top + height, left : left + width]",
+                "x[..., left : left + width, top : top + height]",
+            )
+        ],
+        {"center_crop"},
+        ("expected shape",),
+    ),
+    Mistake(
+        "up_crops_top_left",
+        "up",
+        [(SKIP_CROP, "skip = skip[..., : x.shape[-2], : x.shape[-1]]")],
+        {"up"},
+        ("top-left",),
+    ),
+    Mistake(
+        "up_crop_offsets_swapped",
+        "up",
+        [
+            (
+                SKIP_CROP,
+                "t, s = (skip.shape[-1] - x.shape[-1]) // 2, (skip.shape[-2] - x.shape[-2]) // 2\n"
+                "            skip = skip[..., t : t + x.shape[-2], s : s + x.shape[-1]]",
+            )
+        ],
+        {"up"},
+        ("swapped",),
+    ),
+    Mistake(
+        "up_no_crop",
+        "up",
+        [(SKIP_CROP, "pass")],
+        {"up"},
+        ("raised", "skip cropped", "line"),
+    ),
+    Mistake(
+        "up_args_not_passed",
+        "up",
+        [
+            (
+                "self.conv = DoubleConv(in_channels, out_channels, padding, batch_norm)",
+                "self.conv = DoubleConv(in_channels, out_channels)",
+            )
+        ],
+        {"up"},
+        ("pass",),
+    ),
+    Mistake(
+        "up_args_swapped",
+        "up",
+        [
+            (
+                "self.conv = DoubleConv(in_channels, out_channels, padding, batch_norm)",
+                "self.conv = DoubleConv(in_channels, out_channels, batch_norm, padding)",
+            )
+        ],
+        {"up"},
+        ("pass",),
+    ),
+    # ---- (d) UNet
+    Mistake(
+        "hard_wired_widths_and_depth",
+        "unet",
+        [
+            ("widths = self.widths", "widths = [64, 128, 256, 512, 1024]"),
+            ("for i in range(depth)", "for i in range(4)"),
+            ("for i in reversed(range(depth))", "for i in reversed(range(4))"),
+        ],
+        {"unet"},
+        ("base_channels", "depth"),
+    ),
+    Mistake(
+        "depth_ignored",
+        "unet",
+        [
+            ("for i in range(depth)", "for i in range(4)"),
+            ("for i in reversed(range(depth))", "for i in reversed(range(4))"),
+        ],
+        {"unet"},
+        ("depth",),
+    ),
+    Mistake(
+        "batch_norm_not_passed",
+        "unet",
+        _blocks_args("padding)"),
+        {"unet"},
+        ("batch_norm",),
+    ),
+    Mistake(
+        "padding_not_passed",
+        "unet",
+        _blocks_args("False, batch_norm)"),
+        {"unet"},
+        ("padding",),
+    ),
+    Mistake(
+        "skips_not_reversed",
+        "unet",
+        [("zip(self.ups, reversed(skips), strict=True)", "zip(self.ups, skips, strict=True)")],
+        {"unet"},
+        ("raised", "skip = ", "line"),
+    ),
+    Mistake(
+        "bottom_map_as_skip",
+        "unet",
+        [
+            (
+                "            skips.append(x)\n            x = down(x)",
+                "            x = down(x)\n            skips.append(x)",
+            )
+        ],
+        {"unet"},
+        ("raised", "skip = ", "line"),
+    ),
+    Mistake(
+        "ups_in_wrong_order",
+        "unet",
+        [("for i in reversed(range(depth))", "for i in range(depth)")],
+        {"unet"},
+        ("raised", "ups.0", "line"),
+    ),
+    Mistake(
+        "forgotten_outc",
+        "unet",
+        [("return self.outc(x)", "return x")],
+        {"unet"},
+        ("never applied", "self.outc"),
+    ),
+    Mistake(
+        "in_channels_hard_wired",
+        "unet",
+        [("DoubleConv(in_channels, widths[0]", "DoubleConv(4, widths[0]")],
+        {"unet"},
+        ("in_channels",),
+    ),
+    Mistake(
+        "num_classes_hard_wired",
+        "unet",
+        [("self.outc = OutConv(widths[0], num_classes)", "self.outc = OutConv(widths[0], 4)")],
+        {"unet"},
+        ("num_classes",),
+    ),
+    # ---- (e) the loss
+    Mistake(
+        "weights_ignored",
+        "cce_loss",
+        [("    if weight is None:\n", "    if True:\n")],
+        {"loss"},
+        ("weights are ignored",),
+    ),
+    Mistake(
+        "weighted_divided_by_pixels",
+        "cce_loss",
+        [("/ pixel_weight.sum()", "/ per_pixel.numel()")],
+        {"loss"},
+        ("number of pixels",),
+    ),
+    Mistake(
+        "clamped_log",
+        "cce_loss",
+        [
+            (
+                "log_s = logits - torch.logsumexp(logits, dim=1, keepdim=True)",
+                "log_s = torch.log(torch.softmax(logits, dim=1).clamp(1e-7))",
+            )
+        ],
+        {"loss"},
+        ("large logits", "clamp"),
+    ),
+    Mistake(
+        "log_of_softmax",
+        "cce_loss",
+        [
+            (
+                "log_s = logits - torch.logsumexp(logits, dim=1, keepdim=True)",
+                "log_s = torch.log(torch.softmax(logits, dim=1))",
+            )
+        ],
+        {"loss"},
+        ("logsumexp",),
+    ),
+    Mistake(
+        "one_hot_without_movedim",
+        "cce_loss",
+        [(".movedim(-1, 1)", "")],
+        {"loss"},
+        ("raised", "movedim(-1, 1)", "classes last", "line"),
+    ),
+    Mistake(
+        "logsumexp_without_keepdim",
+        "cce_loss",
+        [(", keepdim=True)", ")")],
+        {"loss"},
+        ("raised", "keepdim=true", "drops the class dimension", "line"),
+    ),
+    Mistake(
+        "loss_through_item",
+        "cce_loss",
+        [("return per_pixel.mean()", "return torch.tensor(per_pixel.mean().item())")],
+        {"loss"},
+        ("cut from the graph", ".item()"),
+    ),
+    Mistake(
+        "mean_over_classes",
+        "cce_loss",
+        [("-(t * log_s).sum(dim=1)", "-(t * log_s).mean(dim=1)")],
+        {"loss"},
+        ("mean over the classes",),
+    ),
+    Mistake(
+        "missing_minus",
+        "cce_loss",
+        [("per_pixel = -(t * log_s)", "per_pixel = (t * log_s)")],
+        {"loss"},
+        ("minus sign",),
+    ),
+    Mistake(
+        "sum_over_pixels",
+        "cce_loss",
+        [("return per_pixel.mean()", "return per_pixel.sum()")],
+        {"loss"},
+        ("sum over the pixels",),
+    ),
+    Mistake(
+        "softmax_wrong_dim",
+        "cce_loss",
+        [("torch.logsumexp(logits, dim=1", "torch.logsumexp(logits, dim=-1")],
+        {"loss"},
+        ("wrong dimension",),
+    ),
+    Mistake(
+        "loss_returns_float",
+        "cce_loss",
+        [("return per_pixel.mean()", "return per_pixel.mean().item()")],
+        {"loss"},
+        ("not a scalar tensor", ".item()"),
+    ),
+    # ---- (f) train_step
+    Mistake(
+        "loss_after_update",
+        "train_step",
+        [("return loss.item()", "return loss_fn(model(images), labels).item()")],
+        {"train_step"},
+        ("after the update",),
+    ),
+    Mistake(
+        "zero_grad_between_backward_and_step",
+        "train_step",
+        [
+            (
+                STEP,
+                "    loss = loss_fn(model(images), labels)\n    loss.backward()\n"
+                "    optimizer.zero_grad()\n    optimizer.step()",
+            )
+        ],
+        {"train_step"},
+        ("between backward() and step()",),
+    ),
+    Mistake(
+        "zero_grad_missing",
+        "train_step",
+        [("optimizer.zero_grad()  #", "pass  #")],
+        {"train_step"},
+        ("zero_grad()", "accumulate"),
+    ),
+    Mistake(
+        "loss_fn_arguments_swapped",
+        "train_step",
+        [("loss_fn(model(images), labels)", "loss_fn(labels, model(images))")],
+        {"train_step"},
+        ("raised", "loss_fn(labels, logits)", "swapped", "line"),
+    ),
+    Mistake(
+        "item_before_backward",
+        "train_step",
+        [("loss = loss_fn(model(images), labels)", "loss = loss_fn(model(images), labels).item()")],
+        {"train_step"},
+        ("raised", ".item()", "before backward()"),
+    ),
+    Mistake(
+        "step_missing",
+        "train_step",
+        [("    optimizer.step()", "    pass")],
+        {"train_step"},
+        ("optimizer.step() is never called",),
+    ),
+    Mistake(
+        "backward_missing",
+        "train_step",
+        [("    loss.backward()", "    pass")],
+        {"train_step"},
+        ("backward() is never called",),
+    ),
+    Mistake(
+        "returns_tensor",
+        "train_step",
+        [("return loss.item()", "return loss")],
+        {"train_step"},
+        ("python float", "loss.item()"),
+    ),
+    Mistake(
+        "eval_mode",
+        "train_step",
+        [("    model.train()\n", "    model.eval()\n")],
+        {"train_step"},
+        ("model.train()",),
+    ),
+    # ---- (g) predict and dice_score
+    Mistake(
+        "dice_eps",
+        "predict_dice",
+        [
+            (
+                DICE_LAST,
+                "return float((2 * np.logical_and(pred, truth).sum() + 1e-6) / (sizes + 1e-6))",
+            )
+        ],
+        {"predict_dice"},
+        ("smoothing", "eps"),
+    ),
+    Mistake(
+        "iou",
+        "predict_dice",
+        [
+            (
+                DICE_LAST,
+                "return float(np.logical_and(pred, truth).sum() / np.logical_or(pred, truth).sum())",
+            )
+        ],
+        {"predict_dice"},
+        ("iou",),
+    ),
+    Mistake(
+        "nan_for_empty_masks",
+        "predict_dice",
+        [
+            (
+                "    if sizes == 0:\n        return 1.0  # both empty\n",
+                "    sizes = np.float64(sizes)\n",
+            )
+        ],
+        {"predict_dice"},
+        ("empty", "nan"),
+    ),
+    Mistake(
+        "zero_for_empty_masks",
+        "predict_dice",
+        [("return 1.0  # both empty", "return 0.0")],
+        {"predict_dice"},
+        ("empty masks agree",),
+    ),
+    Mistake(
+        "predict_without_eval",
+        "predict_dice",
+        [("    model.eval()  #", "    pass  #")],
+        {"predict_dice"},
+        ("model.eval()",),
+    ),
+    Mistake(
+        "dice_in_float32",
+        "predict_dice",
+        [
+            (
+                DICE_LAST,
+                "return float(np.float32(2 * np.logical_and(pred, truth).sum()) / np.float32(sizes))",
+            )
+        ],
+        {"predict_dice"},
+        ("float32",),
+    ),
+    Mistake(
+        "argmax_wrong_dim",
+        "predict_dice",
+        [("argmax(dim=1)", "argmax(dim=0)")],
+        {"predict_dice"},
+        ("dim=1",),
+    ),
+    Mistake(
+        "predict_returns_probabilities",
+        "predict_dice",
+        [("argmax(dim=1)", "softmax(dim=1)")],
+        {"predict_dice"},
+        ("argmax",),
+    ),
+]
+
+# ---- correct code written differently ----------------------------------------------------------
+
+SEQUENTIAL_DOUBLE_CONV = """
+class DoubleConv(nn.Sequential):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        layers = []
+        for c in (in_channels, out_channels):
+            layers.append(nn.Conv2d(c, out_channels, 3, padding=int(padding), bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(nn.ReLU())
+        super().__init__(*layers)
+"""
+ONE_RELU_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        p = 1 if padding else 0
+        self.c1 = nn.Conv2d(in_channels, out_channels, 3, padding=p)  # a bias before BN: useless
+        self.c2 = nn.Conv2d(out_channels, out_channels, 3, padding=p)
+        self.n1 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.n2 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.relu = nn.ReLU(inplace=True)  # one ReLU module, used twice
+
+    def forward(self, x):
+        return self.relu(self.n2(self.c2(self.relu(self.n1(self.c1(x))))))
+"""
+FUNCTIONAL_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.pad, self.bn = int(padding), batch_norm
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c, out_channels, 3, bias=not batch_norm) for c in (in_channels, out_channels)
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm2d(out_channels) for _ in range(2 if batch_norm else 0))
+
+    def forward(self, x):
+        for i, conv in enumerate(self.convs):
+            x = F.conv2d(x, conv.weight, conv.bias, padding=self.pad)
+            if self.bn:
+                x = self.norms[i](x)
+            x = F.relu(x)
+        return x
+"""
+SEQUENTIAL_DOWN = """
+class Down(nn.Sequential):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels, padding, batch_norm))
+"""
+INLINE_UP = """
+class Up(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, 2)
+        self.conv = DoubleConv(in_channels, out_channels, padding=padding, batch_norm=batch_norm)
+
+    def forward(self, x, skip):
+        x = self.up(x)
+        dh, dw = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
+        skip = skip[..., (dh + 1) // 2 : (dh + 1) // 2 + x.shape[-2], dw // 2 : dw // 2 + x.shape[-1]]
+        return self.conv(torch.cat((skip, x), 1))
+"""
+TORCHVISION_CROP = """
+import torchvision.transforms.functional as TF
+
+def center_crop(x, height, width):
+    return TF.center_crop(x, [height, width])
+"""
+RECURSIVE_UNET = """
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False,
+                 batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        w = self.widths
+        self.inc = DoubleConv(in_channels, w[0], padding, batch_norm)
+        self.downs = nn.ModuleList([Down(w[i], w[i + 1], padding, batch_norm) for i in range(depth)])
+        self.ups = nn.ModuleList([Up(w[i + 1], w[i], padding, batch_norm) for i in range(depth)])
+        self.outc = OutConv(w[0], num_classes)
+        self.reset_parameters()
+
+    def level(self, x, i):
+        if i == len(self.downs):
+            return x
+        return self.ups[i](self.level(self.downs[i](x), i + 1), x)
+
+    def forward(self, x):
+        self.check_input(x)
+        return self.outc(self.level(self.inc(x), 0))
+"""
+GATHER_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    log_s = torch.log_softmax(logits, dim=1)
+    per_pixel = -log_s.gather(1, target.long().unsqueeze(1)).squeeze(1)
+    if weight is None:
+        return per_pixel.mean()
+    w = weight.to(log_s.dtype)[target]
+    return (w * per_pixel).sum() / w.sum()
+"""
+MODEL_ZERO_GRAD_STEP = """
+def train_step(model, images, labels, optimizer, loss_fn):
+    model.train()
+    model.zero_grad(set_to_none=False)
+    loss = loss_fn(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+"""
+NUMPY_PREDICT_DICE = """
+def predict(model, images):
+    model.eval()
+    with torch.no_grad():
+        return model(images).argmax(1).float().numpy()
+
+def dice_score(pred, truth):
+    pred, truth = torch.as_tensor(pred).bool(), torch.as_tensor(truth).bool()
+    if not (pred.any() or truth.any()):
+        return 1.0
+    return 2 * (pred & truth).sum().item() / (pred.sum() + truth.sum()).item()
+"""
+
+CORRECT = {
+    "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
+    "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
+    "functional_double_conv": ({}, {"double_conv": FUNCTIONAL_DOUBLE_CONV}),
+    "functional_max_pool": (
+        {"down": [("return self.conv(self.pool(x))", "return self.conv(F.max_pool2d(x, 2))")]},
+        {},
+    ),
+    "sequential_down": ({}, {"down": SEQUENTIAL_DOWN}),
+    "crop_rounded_up": (
+        {
+            "up": [
+                (
+                    CROP,
+                    "    top = (x.shape[-2] - height + 1) // 2\n"
+                    "    left = (x.shape[-1] - width + 1) // 2",
+                )
+            ]
+        },
+        {},
+    ),
+    "torchvision_center_crop": ({}, {"up": TORCHVISION_CROP}),
+    "inline_crop_in_up": ({}, {"up": INLINE_UP}),
+    "recursive_unet": ({}, {"unet": RECURSIVE_UNET}),
+    "log_softmax": (
+        {
+            "cce_loss": [
+                (
+                    "log_s = logits - torch.logsumexp(logits, dim=1, keepdim=True)",
+                    "log_s = torch.log_softmax(logits, dim=1)",
+                )
+            ]
+        },
+        {},
+    ),
+    "gather_loss": ({}, {"cce_loss": GATHER_LOSS}),
+    "zero_grad_after_step": (
+        {
+            "train_step": [
+                (
+                    STEP,
+                    "    loss = loss_fn(model(images), labels)\n    loss.backward()\n"
+                    "    optimizer.step()\n    optimizer.zero_grad()",
+                )
+            ]
+        },
+        {},
+    ),
+    "model_zero_grad": ({}, {"train_step": MODEL_ZERO_GRAD_STEP}),
+    "numpy_predict_torch_dice": ({}, {"predict_dice": NUMPY_PREDICT_DICE}),
+}
+
+
+def _cells(edits: dict, extra: dict) -> list[str]:
+    return sorted(set(edits) | set(extra))
+
+
+def test_the_solution_passes_both_sides():
+    ns = notebook()
+    for name in ARGS:
+        assert graded(ns, name) == (True, ""), name
+        assert visible(ns, name) == (True, ""), name
+        assert visible(ns, name, with_probes=False) == (True, ""), name
+
+
+@pytest.mark.parametrize("mistake", [pytest.param(m, id=m.id, marks=m.marks) for m in MISTAKES])
+def test_a_mistake_fails_both_sides_with_a_message_that_names_it(mistake: Mistake):
+    ns = notebook({mistake.cell: mistake.edits})
+    for name in TESTS[mistake.cell]:
+        should_fail = name in mistake.fails
+        passed, grader_says = graded(ns, name)
+        shown, message = visible(ns, name)
+        in_notebook = visible(ns, name, with_probes=False)
+        assert passed is not should_fail, (name, "grader", grader_says)
+        assert shown is passed, (name, "visible", message, "grader", grader_says)
+        assert in_notebook[0] is shown, (name, "notebook", in_notebook[1])
+        if should_fail:
+            for word in mistake.words:
+                assert word.lower() in message.lower(), (word, message)
+
+
+@pytest.mark.parametrize("variant", list(CORRECT), ids=list(CORRECT))
+def test_correct_code_written_differently_passes_both_sides(variant: str):
+    edits, extra = CORRECT[variant]
+    ns = notebook(edits, extra)
+    for cell in _cells(edits, extra):
+        for name in TESTS[cell]:
+            assert graded(ns, name) == (True, ""), (name, "grader")
+            assert visible(ns, name) == (True, ""), (name, "visible")
+            assert visible(ns, name, with_probes=False) == (True, ""), (name, "notebook")
+
+
+@pytest.mark.parametrize(
+    "mistake", ["bn_after_relu", "no_last_relu", "crop_top_left", "crop_offsets_swapped"]
+)
+def test_a_mistake_below_costs_only_its_own_check_in_the_notebook(mistake):
+    """The checks of the blocks built on a wrong one still pass in the notebook (as their grades
+    do): Down and Up are checked against their own DoubleConv, Up with a centre crop of the
+    check's own."""
+    m = next(m for m in MISTAKES if m.id == mistake)
+    ns = notebook({m.cell: m.edits})
+    for name in ("down", "up", "unet"):
+        assert visible(ns, name, with_probes=False) == (True, ""), name
+        assert graded(ns, name) == (True, ""), name
+
+
+def test_an_error_shows_the_line_that_raised_and_the_expected_shapes():
+    ns = notebook(
+        {"unet": [("zip(self.ups, reversed(skips), strict=True)", "zip(self.ups, skips)")]}
+    )
+    passed, message = visible(ns, "unet", with_probes=False)
+    assert not passed
+    assert "line" in message and "zip(self.ups, skips)" not in message  # the line of the call
+    assert "x = up(x, skip)" in message
+    assert "Expected shapes, step by step" in message and "downs.2" in message
+    assert checks.is_student_frame("<ipython-input-7-abc>")
+    assert checks.is_student_frame("/tmp/ipykernel_1234/567.py")
+    assert checks.is_student_frame("<cell unet>")
+    assert not checks.is_student_frame("/usr/lib/python3/site-packages/torch/nn/modules/conv.py")
+
+
+# ---- the grader's cases all have a visible counterpart ------------------------------------------
+
+
+def _module_key(block: str, args, kwargs) -> tuple:
+    return tuple(sorted(check_cases.normalize(block, args, kwargs).items()))
+
+
+def test_every_grader_case_has_a_visible_counterpart():
+    """Each case compare.py grades is in the table the visible checks run (same block settings and
+    input shapes; the unpadded UNet's size may be drawn), so the notebook tries what the grader
+    tries."""
+    rng = np.random.default_rng(5)
+    table = comparisons()
+    for name, comparison in table.items():
+        if name in check_cases.MODULES:
+            block = check_cases.MODULES[name]
+            mine = {_module_key(block.name, c.args, c.keywords): c for c in block.cases}
+            assert tuple(comparison.probes) == block.probes, name
+            for case in comparison.cases:
+                key = _module_key(block.name, case.args, case.kwargs)
+                assert key in mine, f"{name}: {case.label} has no visible counterpart"
+                shapes = tuple(tuple(x.shape) for x in case.inputs(rng))
+                if not mine[key].any_valid_size:
+                    assert shapes == mine[key].inputs, (case.label, shapes)
+                else:
+                    assert [s[:2] for s in shapes] == [s[:2] for s in mine[key].inputs]
+    crops = {c.label for c in check_cases.CROPS}
+    labels = [r.meta["label"] for r in table["center_crop"].requests(rng)]
+    random_ones = [label for label in labels if label not in crops]
+    assert len(random_ones) <= 1, random_ones  # one size drawn per run, as crop_cases draws
+    loss_labels = [e[0] for e in table["loss"].requests(rng)[0].expected]
+    assert loss_labels == [c.label for c in check_cases.LOSSES]
+    (step,) = table["train_step"].requests(rng)
+    case = check_cases.TRAIN_STEP
+    assert (step.meta["net"], step.meta["steps"], step.meta["lr"]) == (
+        case.net,
+        case.steps,
+        case.lr,
+    )
+    assert step.arrays["images"].shape == case.images
+    (pd,) = table["predict_dice"].requests(rng)
+    assert [tuple(s) for s, _ in pd.expected[0]] == [c.shape for c in check_cases.DICE_PAIRS]
+    assert pd.meta["net"] == check_cases.PREDICT.net
+    assert pd.arrays["images"].shape == check_cases.PREDICT.images

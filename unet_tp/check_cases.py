@@ -1,0 +1,481 @@
+"""The cases of each graded block, declared once: the notebook's visible checks
+(:mod:`unet_tp.checks`) run them on fixed inputs, the grader (``autograder/compare.py``) on fresh
+random ones with the reference's outputs. Same shapes, settings and properties on both sides, so a
+visible "ok" and a graded point mean the same thing.
+
+Each block has a list of cases. A case is data (shapes, constructor arguments, what it is there to
+catch) plus one function that draws its inputs from a ``numpy.random.Generator``: the notebook
+calls it with ``visible_rng()``, the grader with its own fresh generator. ``grader=False`` marks a
+case only the notebook runs (a hand example, the paper's 572 x 572 network on the meta device).
+
+Nothing here knows the answers: no block of the TP is written in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+VISIBLE_SEED = 20150518  # the U-Net paper's arXiv date: the notebook's fixed inputs
+
+# the constructor arguments of each module block, in order, with their defaults
+SIGNATURES: dict[str, dict[str, object]] = {
+    "DoubleConv": {
+        "in_channels": None,
+        "out_channels": None,
+        "padding": False,
+        "batch_norm": False,
+    },
+    "Down": {"in_channels": None, "out_channels": None, "padding": False, "batch_norm": False},
+    "Up": {"in_channels": None, "out_channels": None, "padding": False, "batch_norm": False},
+    "UNet": {
+        "in_channels": 4,
+        "num_classes": 4,
+        "base_channels": 64,
+        "depth": 4,
+        "padding": False,
+        "batch_norm": False,
+    },
+}
+
+
+def visible_rng() -> np.random.Generator:
+    """The generator of the notebook's fixed inputs."""
+    return np.random.default_rng(VISIBLE_SEED)
+
+
+def normalize(block: str, args: tuple | list = (), kwargs: dict | None = None) -> dict:
+    """Every constructor argument of ``block`` by name (defaults filled in): the key that pairs a
+    grader case with a table case."""
+    names = list(SIGNATURES[block])
+    out = dict(SIGNATURES[block])
+    out.update(zip(names, args, strict=False))
+    out.update(kwargs or {})
+    return out
+
+
+def tensor(rng: np.random.Generator, *shape: int) -> torch.Tensor:
+    """Standard normal float32 values (the grader's ``_tensor``)."""
+    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+
+
+# ---- modules: (a) DoubleConv, (b) Down, (c) Up, (d) UNet ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ModuleCase:
+    """One configuration of a module block.
+
+    ``kwargs``: every constructor argument by name (see :data:`SIGNATURES`; the blocks are called
+    as ``Block(in_channels, out_channels, padding=..., batch_norm=...)``, the UNet by keywords).
+    ``inputs``: shapes of the forward's inputs; ``output``: the shape it must return.
+    ``any_valid_size``: the grader may draw another valid input size (unpadded UNet).
+    ``meta``: the notebook runs it on the meta device (shapes and parameter count only: the
+    paper's 31 M parameters); ``dtypes``: what the grader computes it in (float64 first);
+    ``gradients``: the gradients of every parameter are compared too.
+    ``catches``: the mistakes this case is there for (what the visible message names)."""
+
+    label: str
+    kwargs: dict
+    inputs: tuple[tuple[int, ...], ...]
+    output: tuple[int, ...]
+    catches: tuple[str, ...] = ()
+    grader: bool = True
+    meta: bool = False
+    any_valid_size: bool = False
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    gradients: bool = True
+
+    @property
+    def args(self) -> tuple:
+        """Positional arguments: in and out channels for the blocks, none for the UNet."""
+        if "out_channels" in self.kwargs:
+            return (self.kwargs["in_channels"], self.kwargs["out_channels"])
+        return ()
+
+    @property
+    def keywords(self) -> dict:
+        """Keyword arguments (everything :attr:`args` does not hold)."""
+        if self.args:
+            return {
+                k: v for k, v in self.kwargs.items() if k not in ("in_channels", "out_channels")
+            }
+        return dict(self.kwargs)
+
+    def draw(self, rng: np.random.Generator) -> list[torch.Tensor]:
+        """The forward's inputs (float32 standard normal)."""
+        return [tensor(rng, *shape) for shape in self.inputs]
+
+
+@dataclass(frozen=True)
+class BlockCases:
+    """The cases of one module block and the grader's probes it is built from."""
+
+    name: str
+    cases: tuple[ModuleCase, ...]
+    probes: tuple[str, ...] = ()
+
+
+def _block(**kw) -> dict:
+    return {"padding": False, "batch_norm": False} | kw
+
+
+MODULES: dict[str, BlockCases] = {
+    "double_conv": BlockCases(
+        "DoubleConv",
+        (
+            ModuleCase(
+                "DoubleConv(3, 8)",
+                _block(in_channels=3, out_channels=8),
+                ((2, 3, 20, 20),),
+                (2, 8, 16, 16),
+                ("unpadded 3x3 convolutions", "a ReLU after each convolution", "biases"),
+            ),
+            ModuleCase(
+                "DoubleConv(3, 8, padding=True)",
+                _block(in_channels=3, out_channels=8, padding=True),
+                ((2, 3, 20, 20),),
+                (2, 8, 20, 20),
+                ("padding ignored",),
+            ),
+            ModuleCase(
+                "DoubleConv(3, 8, batch_norm=True)",
+                _block(in_channels=3, out_channels=8, batch_norm=True),
+                ((2, 3, 20, 20),),
+                (2, 8, 16, 16),
+                ("batch norm after the ReLU", "batch_norm ignored"),
+            ),
+        ),
+    ),
+    "down": BlockCases(
+        "Down",
+        (
+            ModuleCase(
+                "Down(8, 16)",
+                _block(in_channels=8, out_channels=16),
+                ((2, 8, 24, 24),),
+                (2, 16, 8, 8),
+                ("pooling after the convolutions", "average pooling"),
+            ),
+            ModuleCase(
+                "Down(8, 16, padding=True, batch_norm=True)",
+                _block(in_channels=8, out_channels=16, padding=True, batch_norm=True),
+                ((2, 8, 24, 24),),
+                (2, 16, 12, 12),
+                ("padding or batch_norm not passed to the DoubleConv",),
+            ),
+            ModuleCase(
+                "Down(8, 16, batch_norm=True)",
+                _block(in_channels=8, out_channels=16, batch_norm=True),
+                ((2, 8, 24, 24),),
+                (2, 16, 8, 8),
+                ("padding and batch_norm swapped",),
+            ),
+        ),
+        probes=("DoubleConv",),
+    ),
+    "up": BlockCases(
+        "Up",
+        (
+            ModuleCase(
+                "Up(16, 8) (skip 20x20 cropped to 12x12)",
+                _block(in_channels=16, out_channels=8),
+                ((2, 16, 6, 6), (2, 8, 20, 20)),
+                (2, 8, 8, 8),
+                ("torch.cat([x, skip]) order", "the skip cropped at its top-left corner"),
+            ),
+            ModuleCase(
+                "Up(16, 8, padding=True, batch_norm=True)",
+                _block(in_channels=16, out_channels=8, padding=True, batch_norm=True),
+                ((2, 16, 6, 6), (2, 8, 12, 12)),
+                (2, 8, 12, 12),
+                ("padding or batch_norm not passed to the DoubleConv",),
+            ),
+            ModuleCase(
+                "Up(16, 8, batch_norm=True) (skip 17x23 cropped to 12x12: unequal, odd margins)",
+                _block(in_channels=16, out_channels=8, batch_norm=True),
+                ((2, 16, 6, 6), (2, 8, 17, 23)),
+                (2, 8, 8, 8),
+                (
+                    "row and column offsets of the crop swapped",
+                    "either rounding of an odd margin is right",
+                    "padding and batch_norm swapped",
+                ),
+            ),
+        ),
+        probes=("DoubleConv", "center_crop"),
+    ),
+    "unet": BlockCases(
+        "UNet",
+        (
+            ModuleCase(
+                "UNet(4, 4, base_channels=4, depth=3)",
+                dict(SIGNATURES["UNet"], base_channels=4, depth=3),
+                ((1, 4, 108, 108),),
+                (1, 4, 20, 20),
+                ("base_channels or depth ignored (hard-wired widths)", "skips", "outc"),
+                any_valid_size=True,
+            ),
+            ModuleCase(
+                "UNet(4, 4, base_channels=4, depth=4, padding=True, batch_norm=True)",
+                dict(SIGNATURES["UNet"], base_channels=4, depth=4, padding=True, batch_norm=True),
+                ((2, 4, 48, 48),),
+                (2, 4, 48, 48),
+                ("batch_norm or padding not passed to the blocks",),
+            ),
+            ModuleCase(
+                "UNet(in_channels=3, num_classes=5, base_channels=4, depth=2, padding=True)",
+                dict(SIGNATURES["UNet"], in_channels=3, num_classes=5, base_channels=4, depth=2)
+                | {"padding": True},
+                ((2, 3, 16, 16),),
+                (2, 5, 16, 16),
+                ("in_channels or num_classes hard-wired",),
+            ),
+            ModuleCase(
+                "the paper's network UNet(in_channels=1, num_classes=2) (its default widths and "
+                "depth), padded, on a 16x16 input",
+                dict(SIGNATURES["UNet"], in_channels=1, num_classes=2, padding=True),
+                ((2, 1, 16, 16),),
+                (2, 2, 16, 16),
+                ("the default widths 64 -> 1024 and depth 4",),
+                meta=True,
+                dtypes=("float32",),
+                gradients=False,
+            ),
+            ModuleCase(
+                "the paper's network UNet(in_channels=1, num_classes=2), 572 x 572 -> 388 x 388",
+                dict(SIGNATURES["UNet"], in_channels=1, num_classes=2),
+                ((1, 1, 572, 572),),
+                (1, 2, 388, 388),
+                ("31,030,658 parameters", "every block's shape of Figure 1"),
+                grader=False,
+                meta=True,
+            ),
+        ),
+        probes=("DoubleConv", "Down", "Up", "center_crop"),
+    ),
+}
+
+
+# ---- (c) center_crop -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CropCase:
+    """``center_crop`` of a ``(2, 3, height, width)`` map to ``target_h x target_w``; where a
+    margin is odd, either rounding of the centre is right."""
+
+    height: int
+    width: int
+    target_h: int
+    target_w: int
+    grader: bool = True
+
+    @property
+    def label(self) -> str:
+        return f"center_crop of a {self.height}x{self.width} map to {self.target_h}x{self.target_w}"
+
+    def windows(self) -> list[tuple[int, int]]:
+        """The accepted (top, left) offsets."""
+        tops = sorted({(self.height - self.target_h) // 2, (self.height - self.target_h + 1) // 2})
+        lefts = sorted({(self.width - self.target_w) // 2, (self.width - self.target_w + 1) // 2})
+        return [(t, left) for t in tops for left in lefts]
+
+
+CROPS: tuple[CropCase, ...] = (
+    CropCase(8, 8, 4, 4, grader=False),  # the hand example: values 0..63
+    CropCase(64, 64, 56, 56),
+    CropCase(17, 20, 8, 13),  # unequal, odd margins: swapped offsets and top-left corners
+    CropCase(9, 9, 9, 9),
+    CropCase(30, 31, 1, 2),
+)
+# one more size drawn per run: heights and widths in [20, 40), targets in [4, 19)
+CROP_RANDOM = {"size": (20, 40), "target": (4, 19)}
+
+
+def crop_cases(rng: np.random.Generator, grader: bool = True) -> list[CropCase]:
+    """The crop cases of a run: the fixed ones, then one drawn from ``rng``."""
+    fixed = [c for c in CROPS if c.grader or not grader]
+    h, w = (int(v) for v in rng.integers(*CROP_RANDOM["size"], 2))
+    th, tw = (int(v) for v in rng.integers(*CROP_RANDOM["target"], 2))
+    return [*fixed, CropCase(h, w, th, tw)]
+
+
+# ---- (e) the loss --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossCase:
+    """One call ``loss(logits, target[, weight])``; its value and gradient equal the reference's
+    (``F.cross_entropy`` with the same weight, in the notebook)."""
+
+    label: str
+    catches: tuple[str, ...] = ()
+
+
+LOSSES: tuple[LossCase, ...] = (
+    LossCase("random logits", ("mean over the classes", "sum over the pixels", "one_hot")),
+    LossCase("class weights", ("class weights ignored", "a weighted loss divided by the pixels")),
+    LossCase("one class only in the target"),
+    LossCase("a single-class problem (C = 1)"),
+    LossCase("extreme logits (+-1e4)", ("log(softmax) underflow", "a clamped log")),
+    LossCase("extreme logits with weights"),
+    LossCase("float32 logits"),
+)
+
+
+def loss_inputs(
+    rng: np.random.Generator,
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
+    """``(label, logits, target, weight or None)`` of each case of :data:`LOSSES`: logits of shape
+    ``(2, 4, H, W)``, H and W drawn in [5, 9)."""
+    n, c, h, w = 2, 4, int(rng.integers(5, 9)), int(rng.integers(5, 9))
+    rand = rng.standard_normal((n, c, h, w)) * 3
+    target = rng.integers(0, c, (n, h, w))
+    weight = rng.uniform(0.2, 3.0, c)
+    arrays = [
+        (rand, target, None),
+        (rand, target, weight),
+        (rand, np.zeros_like(target), None),
+        (rand[:, :1], np.zeros_like(target), None),
+        (np.sign(rand) * 1e4, target, None),
+        (rand * 1e3, target, weight),
+        (rand.astype(np.float32), target, None),
+    ]
+    return [
+        (case.label, logits, tgt.astype(np.int64), wgt)
+        for case, (logits, tgt, wgt) in zip(LOSSES, arrays, strict=True)
+    ]
+
+
+# ---- (f) train_step and (g) predict: the small networks they run on -----------------------------
+
+
+def small_net(kind: str) -> nn.Module:
+    """The small networks of the train_step and predict cases (built the same on both sides, in
+    the default dtype)."""
+    if kind == "conv_bn_relu_conv":
+        # no bias before the batch norm: its gradient would be rounding noise, which Adam amplifies
+        return nn.Sequential(
+            nn.Conv2d(4, 6, 3, padding=1, bias=False),
+            nn.BatchNorm2d(6),
+            nn.ReLU(),
+            nn.Conv2d(6, 4, 1),
+        )
+    if kind == "conv_bn":
+        return nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))
+    raise ValueError(kind)
+
+
+@dataclass(frozen=True)
+class TrainStepCase:
+    """``steps`` calls of ``train_step(model, images, labels, optimizer, F.cross_entropy)`` on
+    ``small_net(net)`` handed over in evaluation mode, with ``Adam(lr)``: the returned losses (each
+    before its update) and the final weights equal the reference's."""
+
+    net: str = "conv_bn_relu_conv"
+    images: tuple[int, ...] = (3, 4, 10, 10)
+    classes: int = 4
+    steps: int = 3
+    lr: float = 1e-2
+    optimizer: str = "Adam"
+    catches: tuple[str, ...] = (
+        "the loss returned after the update",
+        "zero_grad missing or between backward and step",
+        "model.train() missing",
+    )
+
+
+TRAIN_STEP = TrainStepCase()
+
+
+def train_step_inputs(
+    rng: np.random.Generator, case: TrainStepCase = TRAIN_STEP
+) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """``(state_dict, images, labels)``: the start weights (float32, drawn from a seed of ``rng``),
+    the batch and its labels."""
+    torch.manual_seed(int(rng.integers(2**31)))
+    state = {k: v.detach().clone() for k, v in small_net(case.net).state_dict().items()}
+    images = tensor(rng, *case.images)
+    n, _, h, w = case.images
+    labels = torch.from_numpy(rng.integers(0, case.classes, (n, h, w)))
+    return state, images, labels
+
+
+@dataclass(frozen=True)
+class DiceCase:
+    """A pair of random masks of ``shape``, each pixel set with probability ``p`` (p = 0: two empty
+    masks, whose Dice is 1.0)."""
+
+    shape: tuple[int, ...]
+    p: float
+
+
+DICE_PAIRS: tuple[DiceCase, ...] = (
+    DiceCase((5, 6), 0.3),
+    DiceCase((4, 8, 3), 0.05),
+    DiceCase((10,), 0.0),
+    DiceCase((3, 3), 1.0),
+    DiceCase((7, 7), 0.5),
+)
+
+
+@dataclass(frozen=True)
+class PredictCase:
+    """``predict`` on ``small_net(net)`` left in training mode, its batch-norm running statistics
+    away from 0 and 1: the argmax of the model in evaluation mode."""
+
+    net: str = "conv_bn"
+    images: tuple[int, ...] = (2, 4, 6, 6)
+    warmup: tuple[int, ...] = (8, 4, 6, 6)
+
+
+PREDICT = PredictCase()
+
+
+@dataclass
+class PredictDiceInputs:
+    """What :func:`predict_dice_inputs` draws."""
+
+    pairs: list[tuple[np.ndarray, np.ndarray]]
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
+    images: torch.Tensor | None = None
+
+
+def predict_dice_inputs(rng: np.random.Generator) -> PredictDiceInputs:
+    """The mask pairs of :data:`DICE_PAIRS`, then the predict network's state and images."""
+    pairs = [(rng.random(c.shape) < c.p, rng.random(c.shape) < c.p) for c in DICE_PAIRS]
+    torch.manual_seed(int(rng.integers(2**31)))
+    model = small_net(PREDICT.net)
+    with torch.no_grad():
+        model(tensor(rng, *PREDICT.warmup) * 3 + 1)  # running statistics away from 0 and 1
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return PredictDiceInputs(pairs, state, tensor(rng, *PREDICT.images))
+
+
+# ---- the whole table, by the grader's comparison names -------------------------------------------
+
+# compare name -> what its cases are (the notebook's check of the same block runs them all)
+TABLE: dict[str, object] = {
+    **MODULES,
+    "center_crop": CROPS,
+    "loss": LOSSES,
+    "train_step": TRAIN_STEP,
+    "predict_dice": (DICE_PAIRS, PREDICT),
+}
+CHECKS: dict[str, str] = {
+    "double_conv": "check_double_conv",
+    "down": "check_down",
+    "center_crop": "check_center_crop",
+    "up": "check_up",
+    "unet": "check_unet",
+    "loss": "check_loss",
+    "train_step": "check_train_step",
+    "predict_dice": "check_predict_dice",
+}
+
+Draw = Callable[[np.random.Generator], object]
