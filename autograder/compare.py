@@ -4,21 +4,33 @@ Runs in the grader's own process, never in the student's kernel. For each test o
 spec (``compare = "..."`` in ``assignment.toml``) a :class:`Comparison`:
 
 1. makes its requests (:class:`Request`) from a fresh random seed drawn at grading time: inputs,
-   constructor arguments, and the reference's weights (both in the order the reference defines its
-   parameters and in the order its forward uses them), and computes the reference's answer with
-   ``solutions/``. The expected answers stay in this process: only the requests go to the kernel.
+   constructor arguments, and the reference's weights (named by a seed: both sides draw the same
+   arrays), and computes the reference's answer with ``solutions/``. The expected answers stay in
+   this process: only the requests go to the kernel.
 2. judges the kernel's answers (plain arrays and numbers, see :mod:`autograder.harness`) against
    the expected ones: a test passes only if the student's code computes what the reference does.
 
+The kernel is the student's: its answers are values to compare, never facts to believe. Every
+comparison fails on a missing, short, NaN, infinite or wrongly shaped answer (``not (diff <=
+tol)``), and a judge that meets an answer it cannot read fails the test (:func:`judge`). The small
+networks run in float64 (float32 only where the student's code cannot run in float64), so the
+tolerances stand far above the rounding of any process or thread count.
+
 Blocks a block is built from are replaced by probes in its requests (``probes``), so one mistake
-costs one block. Nothing here looks at how the code is written (module names, ``nn.Sequential``
-or not, one ReLU module used twice, ``F.max_pool2d`` or ``nn.MaxPool2d``, ``log_softmax`` or
-``logsumexp``): only at what it computes.
+costs one block; a probe enters the kernel only once every request that tests its block has been
+answered (the stages of ``grade._plan``). Nothing here looks at how the code is written (module
+names, ``nn.Sequential`` or not, one ReLU module used twice, ``F.max_pool2d`` or ``nn.MaxPool2d``,
+``log_softmax`` or ``logsumexp``): only at what it computes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,22 +38,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.harness import _params_by_execution, param_kinds
-from autograder.harness import small_net as _small_net
+from autograder.harness import _default_dtype as harness_default_dtype
+from autograder.harness import _params_by_execution, param_kinds, reference_weight
 from autograder.reference import reference
+from unet_tp import check_cases as cases
 
-PROBE_PHASE = 2  # requests of this phase run after the probes are loaded
-ALL_PROBES = ["DoubleConv", "Down", "Up", "OutConv", "center_crop"]
+DTYPES = ["float64", "float32"]  # the kernel answers in the first that runs
+TOLERANCE = {"float64": 1e-7, "float32": 1e-4}  # relative to the output's scale
+# gradients through batch norm cancel large terms: float32 rounding reaches about 2e-6 of their
+# scale across processes (tests/test_compare.py measures it), so they get 10 times more room
+GRADIENT_TOLERANCE = {dtype: 10 * tol for dtype, tol in TOLERANCE.items()}
 
 
 @dataclass
 class Request:
-    """One question to the kernel; ``expected`` never leaves the grader."""
+    """One question to the kernel; ``expected`` never leaves the grader. ``meta["needs"]``: the
+    student's names it tests; ``meta["probes"]``: the grader's blocks it stands on."""
 
     name: str
     meta: dict
     arrays: dict[str, np.ndarray]
-    phase: int = 1
     expected: object = None
 
 
@@ -69,175 +85,281 @@ class Comparison:
         raise NotImplementedError
 
 
+def judge(comparison: Comparison, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
+    """``comparison.judge``, where an answer it cannot read fails the test (never raises)."""
+    try:
+        verdict = comparison.judge(answers, requests)
+    except Exception as exc:  # a malformed answer: the kernel's word against the judge's
+        return Verdict(False, f"the answer could not be read ({type(exc).__name__})")
+    return verdict if isinstance(verdict, Verdict) else Verdict(False, "no verdict")
+
+
+# ---- reading the kernel's values: nothing is believed, everything is checked ------------------
+
+
+def _number(value) -> float | None:
+    """A finite real number of the answer (not a bool), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _array(arrays: dict, key: str, shape: tuple, kinds: str = "f") -> np.ndarray | None:
+    """The answer's array ``key`` if it has exactly ``shape``, a dtype of ``kinds`` and only
+    finite values; else None."""
+    got = arrays.get(key) if isinstance(arrays, dict) else None
+    if not isinstance(got, np.ndarray) or got.dtype.kind not in kinds or got.shape != shape:
+        return None
+    if got.dtype.kind in "fc" and not np.isfinite(got).all():
+        return None
+    return got
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _missing(answer: Answer, what: str) -> str | None:
     """Why an answer holds nothing to compare (not defined, an error), or None."""
-    if answer is None:
+    if not isinstance(answer, tuple) or len(answer) != 2:
         return f"{what}: no answer from your code (the request timed out or the kernel died)"
-    meta = answer[0]
+    meta = _dict(answer[0])
     if meta.get("missing"):
-        names = ", ".join(meta["missing"])
-        return f"{names} is not defined when the notebook has run: did its cell run without error?"
+        names = ", ".join(str(n) for n in meta["missing"])[:200]
+        return f"{names} is not defined when its test cell has run: did its cell run without error?"
     if meta.get("error"):
-        return f"{what}: {meta['error']}"
+        return f"{what}: {str(meta['error'])[:500]}"
     return None
 
 
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest absolute difference (NaN if either side has one: every comparison then fails)."""
+    if a.shape != b.shape:
+        return math.inf
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
 
 
-def _close(got: np.ndarray, expected: np.ndarray, tol: float = 1e-4) -> bool:
+def _close(got: np.ndarray, expected: np.ndarray, tol: float) -> bool:
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    return got.shape == expected.shape and _max_diff(got, expected) <= tol * scale
+    return bool(got.shape == expected.shape and _max_diff(got, expected) <= tol * scale)
+
+
+# torch's default dtype is one setting of the whole process: the grader's threads (--jobs) make
+# their requests one at a time
+REFERENCE_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _default_dtype(name: str):
+    with REFERENCE_LOCK, harness_default_dtype(name) as dtype:
+        yield dtype
 
 
 # ---- modules: (a) DoubleConv, (b) Down, (c) Up, (d) UNet ---------------------------------------
 
 
-def _tensor(rng: np.random.Generator, *shape: int) -> torch.Tensor:
-    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
-
-
 @dataclass
 class ModuleCase:
-    """One configuration of a block: built the same way on both sides, reference weights loaded."""
+    """One configuration of a block: built the same way on both sides, reference weights loaded.
+    ``gradients``: also compare the gradients of every reference parameter (small cases)."""
 
     label: str
     args: tuple
     kwargs: dict
     inputs: Callable[[np.random.Generator], list[torch.Tensor]]
+    train: bool = True
+    dtypes: tuple[str, ...] = tuple(DTYPES)
+    orders: tuple[str, ...] = ("kinds", "definition", "execution")
+    gradients: bool = True
+
+
+def _weight_spec(ref: torch.nn.Module, seed: int, exe: list) -> dict:
+    """The reference's weights named by a seed (see ``harness.reference_weights``): He-scaled
+    normal weights, batch-norm scales around 1, small biases."""
+    params = list(ref.parameters())
+    kinds = dict(zip(map(id, params), param_kinds(ref, params), strict=True))
+    index = {id(p): i for i, p in enumerate(params)}
+    offsets, scales = [], []
+    for p in params:
+        if p.dim() > 1:
+            offsets.append(0.0)
+            scales.append(math.sqrt(2.0 / max(1, p[0].numel())))
+        else:
+            offsets.append(1.0 if kinds[id(p)] == "BatchNorm2d.weight" else 0.0)
+            scales.append(0.1)
+    return {
+        "seed": seed,
+        "shapes": [list(p.shape) for p in params],
+        "offsets": offsets,
+        "scales": scales,
+        "execution": [index[id(p)] for p in exe],
+    }
+
+
+def _reference_run(name: str, case: ModuleCase, spec: dict, inputs, cotangent, dtype_name):
+    """The reference block in ``dtype_name`` with the weights ``spec`` names (each drawn straight
+    into its parameter: the paper's network never holds two copies): its output and the gradient
+    of ``sum(output * cotangent)`` with respect to each of its parameters (definition order)."""
+    with _default_dtype(dtype_name) as dtype:
+        with torch.device("meta"):
+            ref = getattr(reference(), name)(*case.args, **case.kwargs)
+        ref = ref.to_empty(device="cpu").train(case.train)
+        with torch.no_grad():
+            for k, p in enumerate(ref.parameters()):
+                p.copy_(torch.from_numpy(reference_weight(spec, k)).to(dtype))
+            for m in ref.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.reset_running_stats()
+        out = ref(*[x.to(dtype) for x in inputs])
+        grads = []
+        if cotangent is not None:
+            (out * torch.from_numpy(cotangent).to(dtype)).sum().backward()
+            grads = [p.grad.detach().double().numpy() for p in ref.parameters()]
+        return out.detach().double().numpy(), grads
+
+
+@contextlib.contextmanager
+def _crop_rounding(top_up: int, left_up: int):
+    """The reference's ``center_crop`` rounding an odd margin down (0) or up (1), per axis."""
+    module = sys.modules[reference().center_crop.__module__]
+    original = module.center_crop
+
+    def crop(x, height, width):
+        top = (x.shape[-2] - height + top_up) // 2
+        left = (x.shape[-1] - width + left_up) // 2
+        return x[..., top : top + height, left : left + width]
+
+    module.center_crop = crop
+    try:
+        yield
+    finally:
+        module.center_crop = original
+
+
+def _with_crop(rounding: tuple[int, int], run, cotangent, dtype: str):
+    with REFERENCE_LOCK, _crop_rounding(*rounding):
+        return run(cotangent, dtype)
 
 
 class ModuleComparison(Comparison):
-    """The student's module with the reference's weights gives the reference's output, and
-    gradients reach every parameter."""
+    """The student's module with the reference's weights gives the reference's output, and the
+    reference's gradients reach every one of its parameters."""
 
-    def __init__(self, name: str, cases: list[ModuleCase], probes: list[str], phase: int):
-        self.name, self.cases, self.probes, self.phase = name, cases, probes, phase
+    def __init__(self, name: str, cases: list[ModuleCase], probes: list[str]):
+        self.name, self.cases, self.probes = name, cases, probes
+        # a crop written inside Up may round an odd margin either way, as center_crop may
+        self.roundings = [(0, 0), (0, 1), (1, 0), (1, 1)] if name == "Up" else [(0, 0)]
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
         reqs = []
         for i, case in enumerate(self.cases):
             seed = int(rng.integers(2**31))
-            torch.manual_seed(seed)
-            ref = getattr(reference(), self.name)(*case.args, **case.kwargs)
-            ref.train()
             inputs = case.inputs(rng)
+            with torch.device("meta"):  # shapes and order only: no memory for the weights
+                ref = getattr(reference(), self.name)(*case.args, **case.kwargs)
+                ref.train(case.train)
+                exe = _params_by_execution(ref, [x.to("meta") for x in inputs])
+            spec = _weight_spec(ref, seed, exe)
             arrays = {f"input_{k}": x.numpy() for k, x in enumerate(inputs)}
-            arrays |= {
-                f"ref_def_{k}": p.detach().numpy().copy() for k, p in enumerate(ref.parameters())
+            run = functools.partial(_reference_run, self.name, case, spec, inputs)
+            cotangent = None
+            if case.gradients:  # d sum(output * cotangent) / d parameter, on both sides
+                cotangent = rng.standard_normal(run(None, case.dtypes[0])[0].shape)
+                arrays["cotangent"] = cotangent
+            # {dtype: [(output, gradients) of each rounding of an odd crop margin]}
+            expected = {
+                d: [_with_crop(rounding, run, cotangent, d) for rounding in self.roundings]
+                for d in case.dtypes
             }
-            exe = _params_by_execution(ref, [x.clone() for x in inputs])
-            exe_kinds = param_kinds(ref, exe)
-            arrays |= {f"ref_exe_{k}": p.detach().numpy().copy() for k, p in enumerate(exe)}
-            with torch.no_grad():
-                expected = ref(*[x.clone() for x in inputs]).double().numpy()
             meta = {
                 "kind": "module",
                 "name": self.name,
                 "args": list(case.args),
                 "kwargs": case.kwargs,
                 "seed": seed,
-                "train": True,
+                "train": case.train,
                 "needs": [self.name],
                 "probes": self.probes,
-                "ref_exe_kinds": exe_kinds,
+                "weights": spec,
+                "kinds": param_kinds(ref, exe),
+                "dtypes": list(case.dtypes),
+                "orders": list(case.orders),
             }
-            reqs.append(Request(f"{self.name}.{i}", meta, arrays, self.phase, expected))
+            reqs.append(Request(f"{self.name}.{i}", meta, arrays, expected))
         return reqs
 
     def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
         for case, req in zip(self.cases, requests, strict=True):
-            answer = answers.get(req.name)
-            why = _missing(answer, case.label)
+            why = _missing(answers.get(req.name), case.label)
             if why:
                 return Verdict(False, why)
-            meta, arrays = answer
-            problems = []
-            for order in ("kinds", "definition", "execution"):
-                cand = meta.get("candidates", {}).get(order, {})
-                got = arrays.get(f"out_{order}")
-                if got is None:
-                    problems.append(cand.get("error", "no output"))
-                    continue
-                if got.shape != req.expected.shape:
-                    problems.append(
-                        f"output shape {tuple(got.shape)}, expected {tuple(req.expected.shape)}"
-                    )
-                    continue
-                if not _close(got, req.expected):
-                    problems.append(
-                        f"with the reference weights loaded the output differs from the "
-                        f"reference's (max |difference| {_max_diff(got, req.expected):.3g})"
-                    )
-                    continue
-                if cand.get("dead_gradients"):
-                    shapes = ", ".join(str(tuple(s)) for s in cand["dead_gradients"])
-                    return Verdict(
-                        False, f"{case.label}: no gradient reaches the parameters of shape {shapes}"
-                    )
-                break
-            else:
-                problem = _best_problem(problems)
-                if problem.startswith("shapes"):
-                    shapes = [tuple(s) for s in meta.get("param_shapes", [])]
-                    problem = (
-                        f"its parameters have shapes {shapes}, the reference's {_sorted_ref(req)}"
-                    )
+            problem = self._judge_case(case, req, *answers[req.name])
+            if problem:
                 return Verdict(False, f"{case.label}: {problem}")
         return Verdict(True)
 
+    def _judge_case(self, case: ModuleCase, req: Request, meta: dict, arrays: dict) -> str | None:
+        """None if one weight order, in one dtype, gives the reference's output and gradients;
+        else the most telling problem."""
+        candidates = _dict(_dict(meta).get("candidates"))
+        problems = []
+        for dtype, order, expected, grads in _candidates(req, case):
+            key = f"{order}.{dtype}"
+            got = _array(arrays, f"out_{key}", expected.shape)
+            if got is None:
+                raw = arrays.get(f"out_{key}") if isinstance(arrays, dict) else None
+                if isinstance(raw, np.ndarray) and raw.shape != expected.shape:
+                    problems.append(
+                        f"output shape {tuple(raw.shape)}, expected {tuple(expected.shape)}"
+                    )
+                elif isinstance(raw, np.ndarray):
+                    problems.append("the output is not finite (NaN or inf)")
+                else:
+                    problems.append(str(_dict(candidates.get(key)).get("error", "no output")))
+                continue
+            if not _close(got, expected, TOLERANCE[dtype]):
+                problems.append(
+                    "with the reference weights loaded the output differs from the "
+                    f"reference's (max |difference| {_max_diff(got, expected):.3g})"
+                )
+                continue
+            dead = [
+                tuple(g.shape)
+                for k, g in enumerate(grads)
+                if (mine := _array(arrays, f"grad_{key}_{k}", g.shape)) is None
+                or not _close(mine, g, GRADIENT_TOLERANCE[dtype])
+            ]
+            if dead:
+                shapes = ", ".join(str(s) for s in dead[:6])
+                return f"no gradient (or a wrong one) reaches the parameters of shape {shapes}"
+            return None
+        problem = _best_problem(problems)
+        if problem.startswith("shapes"):
+            shapes = [tuple(s) for s in _dict(meta).get("param_shapes", [])][:40]
+            problem = f"its parameters have shapes {shapes}, the reference's {_ref_shapes(req)}"
+        return problem
 
-def _sorted_ref(req: Request) -> list[tuple]:
-    keys = sorted((k for k in req.arrays if k.startswith("ref_def_")), key=lambda k: int(k[8:]))
-    return [tuple(req.arrays[k].shape) for k in keys]
+
+def _candidates(req: Request, case: ModuleCase):
+    """``(dtype, weight order, expected output, expected gradients)`` to try, best first."""
+    for dtype, variants in req.expected.items():
+        for expected, grads in variants:
+            for order in case.orders:
+                yield dtype, order, expected, grads
+
+
+def _ref_shapes(req: Request) -> list[tuple]:
+    return [tuple(s) for s in req.meta["weights"]["shapes"]]
 
 
 def _best_problem(problems: list[str]) -> str:
-    """The most telling of the problems of the two weight orders."""
-    for word in ("Error", "differs", "output shape", "shapes"):
+    """The most telling of the problems of the weight orders."""
+    for word in ("Error", "differs", "not finite", "output shape", "shapes"):
         for p in problems:
             if word in p:
                 return p
     return problems[0] if problems else "no output"
-
-
-class ParameterCount(Comparison):
-    """The paper's network has the paper's number of parameters."""
-
-    def __init__(self, name: str, args: tuple, kwargs: dict, probes: list[str], label: str):
-        self.name, self.args, self.kwargs, self.probes, self.label = (
-            name,
-            args,
-            kwargs,
-            probes,
-            label,
-        )
-
-    def requests(self, rng: np.random.Generator) -> list[Request]:
-        with torch.device("meta"):
-            ref = getattr(reference(), self.name)(*self.args, **self.kwargs)
-        expected = sum(p.numel() for p in ref.parameters())
-        meta = {
-            "kind": "count",
-            "name": self.name,
-            "args": list(self.args),
-            "kwargs": self.kwargs,
-            "needs": [self.name],
-            "probes": self.probes,
-        }
-        return [Request(f"{self.name}.count", meta, {}, PROBE_PHASE, expected)]
-
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
-        req = requests[0]
-        answer = answers.get(req.name)
-        why = _missing(answer, self.label)
-        if why:
-            return Verdict(False, why)
-        got = answer[0].get("param_count")
-        if got != req.expected:
-            return Verdict(False, f"{self.label} has {got:,} parameters, expected {req.expected:,}")
-        return Verdict(True)
 
 
 class AllOf(Comparison):
@@ -245,6 +367,7 @@ class AllOf(Comparison):
 
     def __init__(self, *parts: Comparison):
         self.parts = parts
+        self.probes = sorted({p for part in parts for p in getattr(part, "probes", [])})
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
         self._split = []
@@ -271,52 +394,37 @@ class CenterCrop(Comparison):
     """The centre window; where the margin is odd, either rounding of the centre is accepted."""
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
-        sizes = [(64, 64, 56, 56), (17, 20, 8, 13), (9, 9, 9, 9), (30, 31, 1, 2)]
-        sizes.append(
-            tuple(
-                int(v)
-                for v in (
-                    rng.integers(20, 40),
-                    rng.integers(20, 40),
-                    rng.integers(4, 19),
-                    rng.integers(4, 19),
-                )
-            )
-        )
         reqs = []
-        for i, (h, w, th, tw) in enumerate(sizes):
-            x = _tensor(rng, 2, 3, h, w)
-            tops = {(h - th) // 2, (h - th + 1) // 2}
-            lefts = {(w - tw) // 2, (w - tw + 1) // 2}
-            expected = [
-                x[..., t : t + th, left : left + tw].numpy() for t in tops for left in lefts
-            ]
+        for i, case in enumerate(cases.crop_cases(rng)):
+            x = cases.tensor(rng, 2, 3, case.height, case.width)
+            th, tw = case.target_h, case.target_w
+            expected = [x[..., t : t + th, left : left + tw].numpy() for t, left in case.windows()]
             meta = {
                 "kind": "function",
                 "name": "center_crop",
                 "extra_args": [th, tw],
                 "needs": ["center_crop"],
-                "label": f"center_crop of a {h}x{w} map to {th}x{tw}",
+                "probes": [],
+                "label": case.label,
             }
-            reqs.append(Request(f"center_crop.{i}", meta, {"input_0": x.numpy()}, 1, expected))
+            reqs.append(Request(f"center_crop.{i}", meta, {"input_0": x.numpy()}, expected))
         return reqs
 
     def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
         for req in requests:
             label = req.meta["label"]
-            answer = answers.get(req.name)
-            why = _missing(answer, label)
+            why = _missing(answers.get(req.name), label)
             if why:
                 return Verdict(False, why)
-            got = answer[1].get("out")
-            if got is None:
-                return Verdict(False, f"{label}: no tensor returned")
             want = req.expected[0]
-            if got.shape != want.shape:
+            raw = _dict(answers[req.name][1]).get("out")
+            if not isinstance(raw, np.ndarray):
+                return Verdict(False, f"{label}: no tensor returned")
+            if raw.shape != want.shape:
                 return Verdict(
-                    False, f"{label}: shape {tuple(got.shape)}, expected {tuple(want.shape)}"
+                    False, f"{label}: shape {tuple(raw.shape)}, expected {tuple(want.shape)}"
                 )
-            if not any(np.array_equal(got, e) for e in req.expected):
+            if not any(raw.dtype == e.dtype and np.array_equal(raw, e) for e in req.expected):
                 return Verdict(False, f"{label}: the window is not the centre of the map")
         return Verdict(True)
 
@@ -326,29 +434,18 @@ class CenterCrop(Comparison):
 
 class Loss(Comparison):
     """Eq. (1) with and without class weights, one class, C = 1, extreme logits, float32: value
-    and gradient equal to the reference's; ``F.cross_entropy``/``F.nll_loss`` not called."""
+    and gradient equal to the reference's. (That it calls no ``F.cross_entropy`` is read from
+    the answer cell itself, in :mod:`autograder.static`.)"""
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
-        n, c, h, w = 2, 4, int(rng.integers(5, 9)), int(rng.integers(5, 9))
-        rand = rng.standard_normal((n, c, h, w)) * 3
-        target = rng.integers(0, c, (n, h, w))
-        weight = rng.uniform(0.2, 3.0, c)
-        cases = [
-            ("random logits", rand, target, None),
-            ("class weights", rand, target, weight),
-            ("one class only in the target", rand, np.zeros_like(target), None),
-            ("a single-class problem (C = 1)", rand[:, :1], np.zeros_like(target), None),
-            ("extreme logits (+-1e4)", np.sign(rand) * 1e4, target, None),
-            ("extreme logits with weights", rand * 1e3, target, weight),
-            ("float32 logits", rand.astype(np.float32), target, None),
-        ]
+        loss_cases = cases.loss_inputs(rng)
         arrays, expected = {}, []
         ce = reference().categorical_cross_entropy
-        for i, (label, logits, tgt, wgt) in enumerate(cases):
+        for i, (label, logits, tgt, wgt) in enumerate(loss_cases):
             arrays[f"logits_{i}"] = logits
-            arrays[f"target_{i}"] = tgt.astype(np.int64)
+            arrays[f"target_{i}"] = tgt
             t_logits = torch.from_numpy(logits).clone().requires_grad_()
-            args = [torch.from_numpy(tgt.astype(np.int64))]
+            args = [torch.from_numpy(tgt)]
             if wgt is not None:
                 arrays[f"weight_{i}"] = wgt
                 args.append(torch.from_numpy(wgt))
@@ -357,37 +454,35 @@ class Loss(Comparison):
             expected.append(
                 (label, float(value.detach()), t_logits.grad.double().numpy(), logits.dtype)
             )
-        meta = {"kind": "loss", "name": "categorical_cross_entropy", "cases": len(cases)}
-        meta["needs"] = ["categorical_cross_entropy"]
-        return [Request("loss", meta, arrays, 1, expected)]
+        meta = {"kind": "loss", "name": "categorical_cross_entropy", "cases": len(loss_cases)}
+        meta |= {"needs": ["categorical_cross_entropy"], "probes": []}
+        return [Request("loss", meta, arrays, expected)]
 
     def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
         req = requests[0]
-        answer = answers.get(req.name)
-        why = _missing(answer, "categorical_cross_entropy")
+        why = _missing(answers.get(req.name), "categorical_cross_entropy")
         if why:
             return Verdict(False, why)
-        meta, arrays = answer
-        if meta.get("calls"):
-            return Verdict(
-                False,
-                f"the loss calls F.{meta['calls'][0]}: Eq. (1) must be written out with tensor "
-                "operations (softmax or log-sum-exp, log, one-hot, sum over the classes)",
-            )
+        meta, arrays = answers[req.name]
+        cases = _dict(meta).get("cases")
+        if not isinstance(cases, list) or len(cases) != len(req.expected):
+            return Verdict(False, "categorical_cross_entropy: not one answer per case")
         for i, (label, value, grad, dtype) in enumerate(req.expected):
-            case = meta["cases"][i] if i < len(meta.get("cases", [])) else {"error": "no answer"}
+            case = _dict(cases[i]) if i < len(cases) else {"error": "no answer"}
             if "error" in case:
-                return Verdict(False, f"{label}: {case['error']}")
-            got = case["value"]
+                return Verdict(False, f"{label}: {str(case['error'])[:500]}")
+            got = _number(case.get("value"))
             tol = 1e-5 if dtype == np.float64 else 1e-4
-            if not np.isfinite(got):
+            if got is None:
                 return Verdict(
-                    False, f"{label}: the loss is {got} (use log-sum-exp for a stable log-softmax)"
+                    False,
+                    f"{label}: the loss is {case.get('value')!r:.40} (use log-sum-exp for a "
+                    "stable log-softmax)",
                 )
-            if abs(got - value) > tol * max(1.0, abs(value)):
+            if not abs(got - value) <= tol * max(1.0, abs(value)):
                 return Verdict(False, f"{label}: loss {got:.6g}, expected {value:.6g}")
-            got_grad = arrays.get(f"grad_{i}")
-            if got_grad is None or got_grad.shape != grad.shape or _max_diff(got_grad, grad) > tol:
+            got_grad = _array(arrays, f"grad_{i}", grad.shape)
+            if got_grad is None or not _max_diff(got_grad, grad) <= tol:
                 return Verdict(
                     False, f"{label}: the loss is right but its gradient differs from the reference"
                 )
@@ -398,59 +493,85 @@ class Loss(Comparison):
 
 
 class TrainStep(Comparison):
-    """Three Adam steps of the student's ``train_step`` give the reference's losses and weights."""
+    """Three Adam steps of the student's ``train_step`` give the reference's losses and weights
+    (float64; float32 only if the student's step cannot run in float64)."""
 
-    steps, lr = 3, 1e-2
+    case = cases.TRAIN_STEP
+    steps, lr = case.steps, case.lr
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
-        torch.manual_seed(int(rng.integers(2**31)))
-        model = _small_net("conv_bn_relu_conv")
-        arrays = {f"state.{k}": v.detach().numpy().copy() for k, v in model.state_dict().items()}
-        images = _tensor(rng, 3, 4, 10, 10)
-        labels = torch.from_numpy(rng.integers(0, 4, (3, 10, 10)))
+        state, images, labels = cases.train_step_inputs(rng, self.case)
+        arrays = {f"state.{k}": v.numpy() for k, v in state.items()}
         arrays |= {"images": images.numpy(), "labels": labels.numpy()}
-        model.eval()
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-        losses = [
-            reference().train_step(model, images, labels, opt, F.cross_entropy)
-            for _ in range(self.steps)
-        ]
-        params = [p.detach().double().numpy() for p in model.parameters()]
-        meta = {"kind": "train_step", "name": "train_step", "net": "conv_bn_relu_conv"}
-        meta |= {"lr": self.lr, "steps": self.steps, "needs": ["train_step"]}
-        return [Request("train_step", meta, arrays, 1, (losses, params))]
+        expected = {d: self._reference(arrays, images, labels, d) for d in DTYPES}
+        meta = {"kind": "train_step", "name": "train_step", "net": self.case.net}
+        meta |= {"lr": self.lr, "steps": self.steps, "dtypes": DTYPES}
+        meta |= {"needs": ["train_step"], "probes": []}
+        return [Request("train_step", meta, arrays, expected)]
+
+    def _reference(self, arrays, images, labels, dtype_name):
+        with _default_dtype(dtype_name) as dtype:
+            model = cases.small_net(self.case.net)
+            state = {k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k[:6] == "state."}
+            model.load_state_dict(state)
+            model.eval()
+            opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+            losses = [
+                reference().train_step(model, images.to(dtype), labels, opt, F.cross_entropy)
+                for _ in range(self.steps)
+            ]
+            return losses, [p.detach().double().numpy() for p in model.parameters()]
 
     def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
         req = requests[0]
-        answer = answers.get(req.name)
-        why = _missing(answer, "train_step")
+        why = _missing(answers.get(req.name), "train_step")
         if why:
             return Verdict(False, why)
-        meta, arrays = answer
-        losses, params = req.expected
-        for step, (got, want) in enumerate(zip(meta.get("losses", []), losses, strict=False)):
-            if not isinstance(got, (int, float)) or isinstance(got, bool):
+        meta, arrays = answers[req.name]
+        meta = _dict(meta)
+        dtype = meta.get("dtype")
+        if dtype not in req.expected:
+            return Verdict(False, "train_step: no answer in a known dtype")
+        losses, params = req.expected[dtype]
+        tol = TOLERANCE[dtype]
+        got_losses = meta.get("losses")
+        if not isinstance(got_losses, list) or len(got_losses) != len(losses):
+            return Verdict(
+                False, f"train_step was called {self.steps} times: one loss per call expected"
+            )
+        for step, want in enumerate(losses):
+            raw = got_losses[step] if step < len(got_losses) else None
+            got = _number(raw)
+            if got is None:
                 return Verdict(
                     False,
-                    f"step {step + 1}: train_step returned {got}, not the loss as a Python float (loss.item())",
+                    f"step {step + 1}: train_step returned {raw!r:.40}, not the loss as a "
+                    "finite Python float (loss.item())",
                 )
-            if abs(got - want) > 1e-5 * max(1.0, abs(want)):
+            if not abs(got - want) <= tol * max(1.0, abs(want)):
                 return Verdict(
                     False, f"step {step + 1}: returned {got:.6f}, expected the loss {want:.6f}"
                 )
-        if not meta.get("training_mode", True):
-            return Verdict(
-                False, "the model was left in evaluation mode: train_step must call model.train()"
-            )
         diff = max(
-            _max_diff(arrays.get(f"param_{i}", np.full_like(p, np.nan)), p)
-            for i, p in enumerate(params)
+            (
+                _max_diff(got, p)
+                if (got := _array(arrays, f"param_{i}", p.shape)) is not None
+                else math.inf
+                for i, p in enumerate(params)
+            ),
+            default=0.0,
         )
-        if not diff <= 1e-5:
+        if not diff <= tol:
+            if meta.get("training_mode") is False:
+                return Verdict(
+                    False,
+                    "the model was left in evaluation mode: train_step must call model.train()",
+                )
             return Verdict(
                 False,
-                f"after {self.steps} Adam steps the weights differ from the reference's by {diff:.3g}: "
-                "are the gradients cleared (optimizer.zero_grad()) and the step taken once per batch?",
+                f"after {self.steps} Adam steps the weights differ from the reference's by "
+                f"{diff:.3g}: are the gradients cleared (optimizer.zero_grad()) and the step "
+                "taken once per batch?",
             )
         return Verdict(True)
 
@@ -465,46 +586,55 @@ class PredictDice(Comparison):
     def requests(self, rng: np.random.Generator) -> list[Request]:
         from unet_tp import metrics
 
+        drawn = cases.predict_dice_inputs(rng)
         arrays, dice = {}, []
-        shapes = [((5, 6), 0.3), ((4, 8, 3), 0.05), ((10,), 0.0), ((3, 3), 1.0), ((7, 7), 0.5)]
-        for i, (shape, p) in enumerate(shapes):
-            a, b = rng.random(shape) < p, rng.random(shape) < p
+        for i, (a, b) in enumerate(drawn.pairs):
             arrays[f"a_{i}"], arrays[f"b_{i}"] = a, b
-            dice.append((shape, float(metrics.dice(a, b))))
-        torch.manual_seed(int(rng.integers(2**31)))
-        model = _small_net("conv_bn")
-        with torch.no_grad():
-            model(_tensor(rng, 8, 4, 6, 6) * 3 + 1)  # running statistics away from 0 and 1
-        arrays |= {f"state.{k}": v.detach().numpy().copy() for k, v in model.state_dict().items()}
-        images = _tensor(rng, 2, 4, 6, 6)
+            dice.append((a.shape, float(metrics.dice(a, b))))
+        arrays |= {f"state.{k}": v.numpy() for k, v in drawn.state.items()}
+        images = drawn.images
         arrays["images"] = images.numpy()
-        model.train()
-        pred = reference().predict(model, images).long().numpy()
-        meta = {"kind": "predict_dice", "net": "conv_bn", "pairs": len(shapes)}
-        meta["needs"] = ["predict", "dice_score"]
-        return [Request("predict_dice", meta, arrays, 1, (dice, pred))]
+        preds = {}
+        for d in DTYPES:
+            with _default_dtype(d) as dtype:
+                net = cases.small_net(cases.PREDICT.net)
+                net.load_state_dict(drawn.state)
+                net.train()
+                preds[d] = reference().predict(net, images.to(dtype)).long().numpy()
+        meta = {"kind": "predict_dice", "net": cases.PREDICT.net, "pairs": len(dice)}
+        meta["dtypes"] = DTYPES
+        meta |= {"needs": ["predict", "dice_score"], "probes": []}
+        return [Request("predict_dice", meta, arrays, (dice, preds))]
 
     def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
         req = requests[0]
-        answer = answers.get(req.name)
-        why = _missing(answer, "predict / dice_score")
+        why = _missing(answers.get(req.name), "predict / dice_score")
         if why:
             return Verdict(False, why)
-        meta, arrays = answer
-        dice, pred = req.expected
-        for (shape, want), got in zip(dice, meta.get("dice", []), strict=False):
-            if isinstance(got, str):
-                return Verdict(False, f"dice_score of two {shape} masks: {got}")
-            if abs(got - want) > 1e-9:
+        meta, arrays = answers[req.name]
+        meta = _dict(meta)
+        dice, preds = req.expected
+        got_dice = meta.get("dice")
+        if not isinstance(got_dice, list) or len(got_dice) != len(dice):
+            return Verdict(False, "dice_score: not one answer per pair of masks")
+        for i, (shape, want) in enumerate(dice):
+            raw = got_dice[i] if i < len(got_dice) else None
+            if isinstance(raw, str):
+                return Verdict(False, f"dice_score of two {shape} masks: {raw[:300]}")
+            got = _number(raw)
+            if got is None or not abs(got - want) <= 1e-9:
                 empty = " (two empty masks agree perfectly: 1.0)" if want == 1.0 else ""
+                shown = f"{got:.6g}" if got is not None else repr(raw)[:40]
                 return Verdict(
-                    False, f"dice_score of two {shape} masks: {got:.6g}, expected {want:.6g}{empty}"
+                    False, f"dice_score of two {shape} masks: {shown}, expected {want:.6g}{empty}"
                 )
         if meta.get("predict_error"):
-            return Verdict(False, f"predict: {meta['predict_error']}")
-        got = arrays.get("pred")
-        if got is None or got.shape != pred.shape:
-            shape = None if got is None else tuple(got.shape)
+            return Verdict(False, f"predict: {str(meta['predict_error'])[:500]}")
+        pred = preds.get(meta.get("dtype"), preds["float64"])
+        got = _array(arrays, "pred", pred.shape, kinds="iu")
+        if got is None:
+            raw = _dict(arrays).get("pred")
+            shape = tuple(raw.shape) if isinstance(raw, np.ndarray) else None
             return Verdict(
                 False,
                 f"predict returned shape {shape}, expected {tuple(pred.shape)} (the argmax over the classes)",
@@ -517,108 +647,48 @@ class PredictDice(Comparison):
         return Verdict(True)
 
 
-# ---- the table the spec names ------------------------------------------------------------------
+# ---- the table the spec names: the cases of unet_tp/check_cases.py ------------------------------
 
 
-def _unet_size(rng: np.random.Generator) -> int:
-    ref = reference().UNet(4, 4, base_channels=4, depth=3, padding=False)
-    return ref.input_size_for(int(rng.integers(12, 28)))
+def _module_case(case: cases.ModuleCase, name: str) -> ModuleCase:
+    """The grader's side of a case of the table: the same settings and input shapes, inputs drawn
+    from the run's generator (another valid size where the case allows one)."""
+
+    def inputs(rng: np.random.Generator) -> list[torch.Tensor]:
+        if not case.any_valid_size:
+            return case.draw(rng)
+        with torch.device("meta"):
+            net = getattr(reference(), name)(*case.args, **case.keywords)
+        size = net.input_size_for(int(rng.integers(12, 28)))
+        n, channels = case.inputs[0][:2]
+        return [cases.tensor(rng, n, channels, size, size)]
+
+    orders = ("kinds",) if case.meta else ("kinds", "definition", "execution")
+    return ModuleCase(
+        case.label,
+        case.args,
+        case.keywords,
+        inputs,
+        dtypes=case.dtypes,
+        orders=orders,
+        gradients=case.gradients,
+    )
 
 
 def comparisons() -> dict[str, Comparison]:
-    """``compare`` name of the spec -> its comparison: a table, one entry per comparison, with the
-    inputs of each case beside it (it reads better whole than split)."""
-    conv_in = lambda rng: [_tensor(rng, 2, 3, 20, 20)]  # noqa: E731
+    """``compare`` name of the spec -> its comparison, each built from the cases the notebook's
+    visible check of the same block runs (``unet_tp.check_cases``)."""
+    modules = {
+        compare: ModuleComparison(
+            block.name,
+            [_module_case(c, block.name) for c in block.cases if c.grader],
+            list(block.probes),
+        )
+        for compare, block in cases.MODULES.items()
+    }
     return {
-        "double_conv": ModuleComparison(
-            "DoubleConv",
-            [
-                ModuleCase(
-                    "DoubleConv(3, 8)", (3, 8), {"padding": False, "batch_norm": False}, conv_in
-                ),
-                ModuleCase(
-                    "DoubleConv(3, 8, padding=True)",
-                    (3, 8),
-                    {"padding": True, "batch_norm": False},
-                    conv_in,
-                ),
-                ModuleCase(
-                    "DoubleConv(3, 8, batch_norm=True)",
-                    (3, 8),
-                    {"padding": False, "batch_norm": True},
-                    conv_in,
-                ),
-            ],
-            probes=[],
-            phase=1,
-        ),
-        "down": ModuleComparison(
-            "Down",
-            [
-                ModuleCase(
-                    "Down(8, 16)",
-                    (8, 16),
-                    {"padding": False, "batch_norm": False},
-                    lambda rng: [_tensor(rng, 2, 8, 24, 24)],
-                ),
-                ModuleCase(
-                    "Down(8, 16, padding=True, batch_norm=True)",
-                    (8, 16),
-                    {"padding": True, "batch_norm": True},
-                    lambda rng: [_tensor(rng, 2, 8, 24, 24)],
-                ),
-            ],
-            probes=["DoubleConv"],
-            phase=PROBE_PHASE,
-        ),
+        **modules,
         "center_crop": CenterCrop(),
-        "up": ModuleComparison(
-            "Up",
-            [
-                ModuleCase(
-                    "Up(16, 8) (skip 20x20 cropped to 12x12)",
-                    (16, 8),
-                    {"padding": False, "batch_norm": False},
-                    lambda rng: [_tensor(rng, 2, 16, 6, 6), _tensor(rng, 2, 8, 20, 20)],
-                ),
-                ModuleCase(
-                    "Up(16, 8, padding=True, batch_norm=True)",
-                    (16, 8),
-                    {"padding": True, "batch_norm": True},
-                    lambda rng: [_tensor(rng, 2, 16, 6, 6), _tensor(rng, 2, 8, 12, 12)],
-                ),
-            ],
-            probes=["DoubleConv", "center_crop"],
-            phase=PROBE_PHASE,
-        ),
-        "unet": AllOf(
-            ModuleComparison(
-                "UNet",
-                [
-                    ModuleCase(
-                        "UNet(4, 4, base_channels=4, depth=3)",
-                        (4, 4),
-                        {"base_channels": 4, "depth": 3, "padding": False},
-                        lambda rng: [_tensor(rng, 1, 4, *(2 * (_unet_size(rng),)))],
-                    ),
-                    ModuleCase(
-                        "UNet(4, 4, base_channels=4, depth=4, padding=True, batch_norm=True)",
-                        (4, 4),
-                        {"base_channels": 4, "depth": 4, "padding": True, "batch_norm": True},
-                        lambda rng: [_tensor(rng, 2, 4, 48, 48)],
-                    ),
-                ],
-                probes=ALL_PROBES,
-                phase=PROBE_PHASE,
-            ),
-            ParameterCount(
-                "UNet",
-                (),
-                {"in_channels": 1, "num_classes": 2},
-                ALL_PROBES,
-                "the paper's network UNet(in_channels=1, num_classes=2)",
-            ),
-        ),
         "loss": Loss(),
         "train_step": TrainStep(),
         "predict_dice": PredictDice(),

@@ -37,13 +37,16 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import answers as wire
 from autograder import build as course
 from autograder import spec as assignment
+from autograder import static
 from autograder.collect import GradingError, Submission, collect, identify, lms_id
-from autograder.compare import PROBE_PHASE, Request, Verdict, comparisons, fresh_rng
+from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.execute import events
 from autograder.feedback import feedback_html, shorten
-from autograder.harness import read_message, write_message
+from autograder.harness import write_message
+from autograder.probes import probe_source
 from autograder.repair import (
     cell_labels,
     clear_outputs,
@@ -61,8 +64,6 @@ __all__ = ["GradingError", "Result", "grade_all", "identify", "in_source_order",
 
 STATE_FILE = "grading_state.json"
 RESULTS_FILE = "results.json"
-PROBES_FILE = Path(__file__).with_name("probes.py")
-MAX_ANSWER_BYTES = 200 << 20
 GRADING_SAMPLE_CASES = 4
 # what the notebook is told under grading: seconds of training on 4 sample cases (the grade comes
 # from the comparisons; training only has to run)
@@ -78,6 +79,12 @@ _EVENT_REASONS = {
     "write outside home": "wrote (or tried to) outside its home",
     "processes": "started many processes",
 }
+_OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.observe)
+    "network": "packets to the network, which the sandbox does not have",
+    "processes": "processes past the limit",
+    "memory": "processes killed for using too much memory",
+}
+MAX_EXECUTED_BYTES = 256 << 20
 
 
 @dataclass
@@ -106,6 +113,18 @@ class Result:
         return asdict(self) | {"total": self.total}
 
 
+def _text(value):
+    """``value`` with every string made writable as UTF-8 (a kernel's or a file name's lone
+    surrogates become ``\\udXXX``): what the notebook printed never stops the batch's files."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_text(k): _text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return value
+
+
 def _zero(spec: assignment.Spec, message: str) -> tuple[dict, dict]:
     verdicts = {gid: Verdict(False, message) for gid in spec.tests}
     return block_scores(spec, verdicts, {})
@@ -128,53 +147,67 @@ class Context:
     threads: int
 
 
-def _plan(
-    spec: assignment.Spec, student_nb, job: Path, table: dict
-) -> tuple[list[dict], dict[str, list[Request]]]:
-    """The requests of every test, written to ``job/requests``, in the order they are asked:
-    the blocks that need no probe, then the probes, then the others, then the visible checks."""
+def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[dict, dict]:
+    """What the worker asks the kernel, and when: each test's requests (written to
+    ``job/requests``) right after its test cell has run, then its visible check if that cell
+    failed (its message explains a lost block); and the probes, each with the requests that must
+    have been answered before it may enter the kernel (every request that tests its name).
+    Returns ``(plan, requests per test)``."""
     rng = fresh_rng()
     by_test: dict[str, list[Request]] = {}
-    for gid, (_, test) in spec.tests.items():
-        reqs = table[test.compare].requests(rng)
-        for r in reqs:
-            r.name = f"{gid}.{r.name}"
-        by_test[gid] = reqs
-    visible = []
-    for cell in student_nb.cells:
+    with REFERENCE_LOCK:  # one thread at a time computes the reference
+        for gid, (_, test) in spec.tests.items():
+            reqs = table[test.compare].requests(rng)
+            for r in reqs:
+                r.name = f"{gid}.{r.name}"
+            by_test[gid] = reqs
+    (job / "requests").mkdir()
+    steps = []
+    for cell in student_nb.cells:  # the TP's order of the test cells
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        m = _CHECK_CALL.search(cell.source) if gid in spec.tests else None
+        if gid not in spec.tests:
+            continue
+        steps += [_step(job, r, gid) for r in by_test[gid]]
+        m = _CHECK_CALL.search(cell.source)
         if m:
             names = [a.strip() for a in m["args"].split(",") if a.strip()]
             probes = getattr(table[spec.tests[gid][1].compare], "probes", [])
             meta = {"kind": "visible", "check": m["check"], "args": names, "probes": probes}
             meta["needs"] = [n for n in names if n != "F.cross_entropy"]
-            visible.append(Request(f"{gid}.visible", meta, {}, PROBE_PHASE + 1))
-    ordered = sorted((r for reqs in by_test.values() for r in reqs), key=lambda r: r.phase)
-    steps: list[dict] = []
-    (job / "requests").mkdir()
-    probes_loaded = False
-    for r in [*ordered, *visible]:
-        if r.phase >= PROBE_PHASE and not probes_loaded:
-            steps.append({"name": "probes", "probes": str(PROBES_FILE)})
-            probes_loaded = True
-        path = job / "requests" / f"{r.name}.npz"
-        write_message(path, r.meta, r.arrays)
-        step = {"name": r.name, "request": str(path)}
-        if r.meta["kind"] == "visible":  # its message explains a failure: not asked otherwise
-            step["if_cell_failed"] = r.name.rsplit(".", 1)[0]
-        steps.append(step)
-    return steps, by_test
+            steps.append(_step(job, Request(f"{gid}.visible", meta, {}), gid) | {"visible": True})
+    tested: dict[str, list[str]] = {}
+    for r in (r for reqs in by_test.values() for r in reqs):
+        for name in r.meta.get("needs", []):
+            tested.setdefault(name, []).append(r.name)
+    wanted = sorted(
+        {p for reqs in by_test.values() for r in reqs for p in r.meta.get("probes", [])}
+    )
+    probes = {n: {"source": probe_source([n]), "requires": tested.get(n, [])} for n in wanted}
+    return {"requests": steps, "probes": probes}, by_test
+
+
+def _step(job: Path, request: Request, at: str) -> dict:
+    path = job / "requests" / f"{request.name}.npz"
+    write_message(path, request.meta, request.arrays)
+    return {
+        "name": request.name,
+        "request": str(path),
+        "at": at,
+        "probes": list(request.meta.get("probes", [])),
+    }
 
 
 def _answers(job: Path) -> dict[str, tuple[dict, dict]]:
-    """The kernel's answers: plain arrays and JSON, read without pickle; anything else is dropped."""
-    found = {}
-    for path in sorted((job / "answers").glob("*.npz")) if (job / "answers").is_dir() else []:
-        if path.is_symlink() or path.stat().st_size > MAX_ANSWER_BYTES:
-            continue
-        with contextlib.suppress(Exception):  # a malformed answer is no answer
-            found[path.stem] = read_message(path)
+    """The kernel's answers, read from the bytes the worker took, every size bounded
+    (:func:`autograder.answers.parse`); a malformed answer is no answer."""
+    found, budget = {}, wire.MAX_SUBMISSION_BYTES
+    folder = job / "answers"
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        data = path.read_bytes()  # written by the worker, at most MAX_ANSWER_BYTES
+        with contextlib.suppress(wire.BadAnswer):
+            meta, arrays = wire.parse(data, min(wire.MAX_ARRAY_BYTES, budget))
+            budget -= sum(a.nbytes for a in arrays.values())
+            found[path.stem] = (meta, arrays)
     return found
 
 
@@ -258,19 +291,19 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
 
     def result(blocks: dict, tests: dict, outputs: dict | None = None) -> Result:
         return Result(
-            sub.student_id,
-            sub.name,
-            sub.relpath,
+            _text(sub.student_id),
+            _text(sub.name),
+            _text(sub.relpath),
             sub.sha256,
-            blocks,
+            _text(blocks),
             tests,
             spec.max_points,
-            notes,
-            review,
+            _text(notes),
+            _text(review),
             time.perf_counter() - t0,
             lms_id(sub.relpath),
             None,
-            outputs or {},
+            _text(outputs or {}),
         )
 
     try:
@@ -278,6 +311,9 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
     except GradingError as exc:
         notes.append(str(exc))
         return result(*_zero(spec, str(exc)))
+    except Exception as exc:  # one bad file never stops the batch
+        notes.append(f"not a readable notebook ({type(exc).__name__})")
+        return result(*_zero(spec, "the file could not be read"))
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
         nb = restore_metadata(nb, ctx.student_nb, notes)
@@ -285,6 +321,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         nb = in_source_order(clear_outputs(nb), ctx.student_nb, notes)
         labels = cell_labels(nb, ctx.student_nb, spec)
         review += suspicious_cells(nb, labels)
+        review += static.review_reasons(nb, labels)
+        forbidden = static.forbidden_calls(nb, spec, labels)
         table = comparisons()
         job, by_test = _write_job(nb, ctx, work, table)
         failure = _run_worker(job, ctx)
@@ -293,7 +331,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         run_notes, run_review = _run_notes(job, nb, labels)
         notes += run_notes
         review += [line for line in run_review if line not in review]
-        blocks, tests = _judge(spec, table, _answers(job), by_test)
+        blocks, tests = _judge(spec, table, _answers(job), by_test, forbidden)
         return result(blocks, tests, outputs)
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(f"grading error: {type(exc).__name__}: {exc}")
@@ -303,21 +341,19 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
 
 
 def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
-    """The worker's job folder: the notebook in a fresh home, and ``job.json`` (the sandbox,
-    limits, timeouts, the requests to send, the notebook's environment). Returns ``(job folder,
-    requests per test)``."""
+    """The worker's job folder: the notebook, and ``job.json`` (the sandbox, limits, timeouts,
+    the template home each kernel start copies, the requests to send and when, the probes, the
+    notebook's environment). Returns ``(job folder, requests per
+    test)``."""
     spec = ctx.spec
-    job, home, runtime = work / "job", work / "home", work / "run"
+    job = work / "job"
     job.mkdir()
-    runtime.mkdir()
-    shutil.copytree(ctx.template_home, home, symlinks=True)
-    nbformat.write(nb, home / spec.notebook)
     nbformat.write(nb, job / "notebook.ipynb")
     plan, by_test = _plan(spec, ctx.student_nb, job, table)
-    home_path = HOME if ctx.sandbox == "bwrap" else str(home)
     job_spec = {
-        "home": str(home),
-        "runtime": str(runtime),
+        "work": str(work),
+        "template_home": str(ctx.template_home),
+        "notebook": spec.notebook,
         "sandbox": ctx.sandbox,
         "limits": asdict(ctx.limits),
         "cell_timeout": ctx.cell_timeout,
@@ -326,7 +362,7 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
         "env": {
             "OMP_NUM_THREADS": str(ctx.threads),
             "MKL_NUM_THREADS": str(ctx.threads),
-            "UNET_TP_HOME": f"{home_path}/unet_tp_home",
+            "UNET_TP_HOME": f"{HOME}/unet_tp_home",
             **GRADING_NOTEBOOK_ENV,
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         },
@@ -336,12 +372,18 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
 
 
 def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
-    """``(notes, review lines)`` of the run: failed or timed-out cells, and what the sandbox saw
-    the notebook try (network, writes outside its home, too many processes...)."""
+    """``(notes, review lines)`` of the run: failed or timed-out cells, what the sandbox refused
+    (read from outside the kernel: packets it tried to send, processes over the limit, memory),
+    and what the kernel itself reported (network, writes outside its home, processes)."""
     executed = nb
-    if (job / "executed.ipynb").exists():
-        executed = nbformat.read(job / "executed.ipynb", 4)
+    executed_file = job / "executed.ipynb"
+    if executed_file.exists() and executed_file.stat().st_size < MAX_EXECUTED_BYTES:
+        executed = nbformat.read(executed_file, 4)
     notes, review = _cell_notes(executed, labels)
+    report = job / "execute.json"
+    observed = json.loads(report.read_text()).get("observed", {}) if report.exists() else {}
+    for kind, count in observed.items():
+        review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
     for event in events(job):
         reason = _EVENT_REASONS.get(event["kind"], event["kind"])
         line = f"the notebook {reason}: {event['detail']}"
@@ -350,14 +392,18 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     return notes, review
 
 
-def _judge(spec, table: dict, answers: dict, by_test: dict) -> tuple[dict, dict]:
-    """Block and test scores from the kernel's answers, compared here, outside the sandbox,
-    with the reference; a failed visible check gives the hint of its block."""
+def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> tuple[dict, dict]:
+    """Block and test scores: the cells' text first (a forbidden call costs its block), then the
+    kernel's answers, compared here, outside the sandbox, with the reference; a failed visible
+    check gives the hint of its block."""
     verdicts, hints = {}, {}
     for gid, (_, test) in spec.tests.items():
-        verdicts[gid] = table[test.compare].judge(answers, by_test[gid])
+        if gid in forbidden:
+            verdicts[gid] = Verdict(False, forbidden[gid])
+        else:
+            verdicts[gid] = judge(table[test.compare], answers, by_test[gid])
         visible = answers.get(f"{gid}.visible")
-        if visible and not visible[0].get("passed", True) and visible[0].get("message"):
+        if visible and visible[0].get("passed") is False and visible[0].get("message"):
             hints[gid] = str(visible[0]["message"])[:600]
     return block_scores(spec, verdicts, hints)
 

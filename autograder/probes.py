@@ -2,15 +2,19 @@
 
 When block (b) ``Down`` is graded, the notebook's ``DoubleConv`` is replaced by
 :class:`ProbeDoubleConv` for the time of the request; when (c) ``Up`` is graded, ``DoubleConv`` and
-``center_crop``; when (d) ``UNet`` is graded, every block. So a wrong ``DoubleConv`` costs (a) only,
-and a wrong concatenation order costs (c) only.
+``center_crop``; when (d) ``UNet`` is graded, every block it is built from (its ``OutConv`` is
+the student's: it is part of (d)). So a wrong ``DoubleConv`` costs (a) only, and a wrong
+concatenation order costs (c) only.
 
-This file is sent into the student's kernel (see ``harness.load_probes``) only after the blocks
-the probes could stand in for have been answered. Parameters are created in the order of the
+A probe enters the student's kernel only once every request that tests the block it stands for
+has been answered: :func:`probe_source` writes the source of just those probes (and of the probes
+they are built from) for ``harness.load_probes``. Parameters are created in the order of the
 reference implementation, so that the reference weights load by order.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import torch
 import torch.nn.functional as F
@@ -70,21 +74,25 @@ class ProbeUp(nn.Module):
         return self.conv(torch.cat([skip, x], dim=1))
 
 
-class ProbeOutConv(nn.Module):
-    """1x1 convolution to the classes."""
-
-    def __init__(self, in_channels, num_classes):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, num_classes, 1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
 PROBES = {
     "DoubleConv": ProbeDoubleConv,
     "Down": ProbeDown,
     "Up": ProbeUp,
-    "OutConv": ProbeOutConv,
     "center_crop": probe_center_crop,
 }
+# the probes each probe is built from (their source goes with it)
+BUILT_FROM = {"Down": ["DoubleConv"], "Up": ["DoubleConv", "center_crop"]}
+_HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+
+
+def probe_source(names: list[str]) -> str:
+    """Python source defining ``PROBES`` with the probes ``names`` only (and what they are built
+    from): what is sent into the kernel at one stage of grading."""
+    needed = []
+    for name in names:
+        for part in [*BUILT_FROM.get(name, []), name]:
+            if part not in needed:
+                needed.append(part)
+    body = "\n\n".join(inspect.getsource(PROBES[n]) for n in needed)
+    table = ", ".join(f"{n!r}: {PROBES[n].__name__}" for n in names)
+    return f"{_HEADER}{body}\n\nPROBES = {{{table}}}\n"

@@ -69,7 +69,9 @@ def read_submission(path: Path):
         raise GradingError("the file is empty")
     try:
         data = json.loads(raw.decode("utf-8", errors="replace"))
-    except json.JSONDecodeError as exc:
+    except (RecursionError, ValueError) as exc:  # nesting past Python's limit, huge integers
+        if not isinstance(exc, json.JSONDecodeError):
+            raise GradingError(f"not a notebook: unreadable JSON ({type(exc).__name__})") from exc
         raise GradingError(
             f"not a notebook: invalid JSON ({exc.msg} at line {exc.lineno})"
         ) from exc

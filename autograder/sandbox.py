@@ -10,7 +10,14 @@ capabilities, a new session, killed with its parent. Its file system is built fr
   package ``unet_tp`` alone at ``/opt/grading/lib`` and the kernel-side harness at
   ``/opt/grading/harness``;
 * writable: ``/home/student`` (this submission's copy of the notebook and the sample data it
-  needs), a size-capped ``/tmp``, and the folder of the kernel's sockets.
+  needs), a size-capped ``/tmp``, the folder of the kernel's sockets, and
+  ``/opt/grading/answers`` (where the harness writes its answers);
+* read-only, from the grader: ``/opt/grading/requests`` (each request appears there only when it
+  is asked).
+
+Every writable folder is the student's: the grader never follows a path inside one (see
+:mod:`autograder.execute`). What the sandbox is built from on the host (its passwd and group
+files, its bwrap options, what bwrap reports) lives in a private folder the sandbox cannot see.
 
 Nothing else of the host is there: not the checkout (``solutions/``, ``autograder/``), not the
 gradebook, ``OUT``, other submissions or the instructor's home. Limits: address space per process
@@ -88,6 +95,10 @@ class Sandbox:
             the same path (the client outside connects to the same socket paths).
         limits: resource limits.
         env: extra environment variables of the kernel.
+        private: host folder the sandbox never sees (its passwd and group files, bwrap's options
+            and the JSON bwrap reports); default: beside ``runtime``.
+        requests: host folder mounted read-only at ``/opt/grading/requests``, if any.
+        answers: host folder mounted read-write at ``/opt/grading/answers``, if any.
     """
 
     home: Path
@@ -95,6 +106,28 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     env: dict[str, str] = field(default_factory=dict)
     cgroups: list[Path] = field(default_factory=list)
+    private: Path | None = None
+    requests: Path | None = None
+    answers: Path | None = None
+
+    def __post_init__(self):
+        if self.private is None:
+            self.private = self.runtime.parent / f"{self.runtime.name}.private"
+        self.private.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def info_file(self) -> Path:
+        """What bwrap reports once the sandbox runs (``child-pid``: its first process)."""
+        return self.private / "bwrap-info.json"
+
+    def sandbox_pid(self) -> int | None:
+        """The host PID of the sandbox's first process (inside its namespaces), or None."""
+        import json
+
+        try:
+            return int(json.loads(self.info_file.read_text())["child-pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def python(self) -> str:
         """The interpreter inside (the base installation's, not the venv's launcher)."""
@@ -154,15 +187,19 @@ class Sandbox:
             args += ["--ro-bind", "/dev/null", f"{GRADING}/site/{leftover.relative_to(site)}"]
         args += ["--ro-bind", str(STUDENT_PACKAGE), f"{GRADING}/lib/unet_tp"]
         args += ["--ro-bind", str(HARNESS_FILE), f"{GRADING}/harness/unet_tp_harness.py"]
-        passwd = self.runtime / "passwd"
+        passwd = self.private / "passwd"
         passwd.write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:{HOME}:/bin/sh\n")
-        group = self.runtime / "group"
+        group = self.private / "group"
         group.write_text(f"student:x:{SANDBOX_UID}:\n")
         args += ["--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group"]
         args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
         args += ["--bind", str(self.home), HOME]
         args += ["--bind", str(self.runtime), str(self.runtime)]
-        args += ["--chdir", HOME]
+        if self.requests is not None:
+            args += ["--ro-bind", str(self.requests), f"{GRADING}/requests"]
+        if self.answers is not None:
+            args += ["--bind", str(self.answers), f"{GRADING}/answers"]
+        args += ["--info-fd", "4", "--chdir", HOME]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
         return args
@@ -181,11 +218,12 @@ class Sandbox:
         # bwrap's options (the host paths it binds) go through a file read on fd 3, not argv:
         # the sandbox's PID 1 is bwrap, and its command line is readable inside
         bwrap, *options = self.bwrap_args()
-        args_file = self.runtime.parent / f"{self.runtime.name}.bwrap-args"
+        args_file = self.private / "bwrap-args"
         args_file.write_bytes(b"".join(o.encode() + b"\0" for o in options))
         # and bwrap starts with an empty environment and a bare name: PID 1 shows neither the
-        # grader's environment nor where bwrap is installed
-        run = f'exec -c -a bwrap "$0" --args 3 "$@" 3< {shlex.quote(str(args_file))}'
+        # grader's environment nor where bwrap is installed; on fd 4 it says its child's PID
+        info = shlex.quote(str(self.info_file))
+        run = f'exec -c -a bwrap "$0" --args 3 "$@" 3< {shlex.quote(str(args_file))} 4> {info}'
         script = " && ".join([*limits, *joins, run])
         return [shutil.which("bash") or "/bin/bash", "-c", script, bwrap, *command]
 
@@ -223,6 +261,40 @@ class Sandbox:
             with contextlib.suppress(OSError):
                 group.rmdir()
         self.cgroups = []
+
+    def refusals(self) -> dict[str, int]:
+        """What the sandbox refused, read from outside the kernel (its cgroups' event counters):
+        processes over the limit, processes killed for memory."""
+        found: dict[str, int] = {}
+        counters = [("pids.events", "max", "processes"), ("memory.events", "oom_kill", "memory")]
+        for group in self.cgroups:
+            for file, key, what in counters:
+                with contextlib.suppress(OSError, ValueError):
+                    for line in (group / file).read_text().splitlines():
+                        name, _, value = line.partition(" ")
+                        if name == key and int(value) > 0:
+                            found[what] = found.get(what, 0) + int(value)
+        return found
+
+    def network_attempts(self) -> int | None:
+        """Packets the sandbox tried to send, read from outside the kernel (the counters of its
+        network namespace): connections opened, datagrams sent, packets with no route. A kernel
+        that answers requests over its Unix sockets sends none. None if unknown."""
+        pid = self.sandbox_pid()
+        if pid is None:
+            return None
+        try:
+            lines = Path(f"/proc/{pid}/net/snmp").read_text().splitlines()
+        except OSError:
+            return None
+        counters = {}
+        for names, values in zip(lines[::2], lines[1::2], strict=False):
+            proto, *keys = names.split()
+            for key, value in zip(keys, values.split()[1:], strict=False):
+                with contextlib.suppress(ValueError):
+                    counters[f"{proto}{key}"] = int(value)
+        wanted = ("Ip:OutNoRoutes", "Tcp:ActiveOpens", "Udp:OutDatagrams")
+        return sum(counters.get(k, 0) for k in wanted)
 
     @property
     def process_limit(self) -> str:

