@@ -23,7 +23,6 @@ the test puts the file back).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,21 +30,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import build
+import notebooks
+from notebooks import FULL, SOLUTIONS, STUBS, insert_after, with_cell
+from notebooks import gid as _gid
 
-SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
-STUDENT = nbformat.read(build.STUDENT_NOTEBOOK, 4)
-SOLUTIONS = {
-    c.metadata["nbgrader"]["grade_id"]: c.source
-    for c in SOURCE.cells
-    if c.metadata.get("nbgrader", {}).get("solution")
-}
-STUBS = {
-    c.metadata["nbgrader"]["grade_id"]: c.source
-    for c in STUDENT.cells
-    if c.metadata.get("nbgrader", {}).get("solution")
-}
-FULL = {"a": 2, "b": 2, "c": 3, "d": 4, "e": 4, "f": 3, "g": 2}
 ANSWER_CELL = {
     "a": "double_conv",
     "b": "down",
@@ -187,20 +175,10 @@ def prepare(targets: Targets) -> None:
 # ---- notebooks ----------------------------------------------------------------------------------
 
 
-def _gid(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
 def solved(*empty: str):
     """The student notebook with every blank filled from the source notebook's solution, but the
     blanks of the blocks ``empty`` (their student stub)."""
-    nb = copy.deepcopy(STUDENT)
-    emptied = {ANSWER_CELL[b] for b in empty}
-    for cell in nb.cells:
-        gid = _gid(cell)
-        if gid in SOLUTIONS:
-            cell.source = STUBS[gid] if gid in emptied else SOLUTIONS[gid]
-    return nb
+    return notebooks.solved(*(ANSWER_CELL[b] for b in empty))
 
 
 def solution(gid: str, *replace: tuple[str, str]) -> str:
@@ -210,17 +188,6 @@ def solution(gid: str, *replace: tuple[str, str]) -> str:
         assert old in source, (gid, old)
         source = source.replace(old, new)
     return source
-
-
-def with_cell(nb, gid: str, source: str):
-    next(c for c in nb.cells if _gid(c) == gid).source = source
-    return nb
-
-
-def insert_after(nb, gid: str, source: str):
-    i = next(i for i, c in enumerate(nb.cells) if _gid(c) == gid)
-    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(source))
-    return nb
 
 
 def append(nb, source: str):

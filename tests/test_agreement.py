@@ -12,24 +12,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import linecache
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
-from torch import nn
 
 import autograder.harness as harness
 from autograder import probes
-from autograder.build import solution_regions
 from autograder.compare import comparisons, judge
 from autograder.spec import load
+from notebooks import answer, namespace
 from unet_tp import check_cases, checks
-from unet_tp.unet_base import UNetBase
 
-REGIONS = solution_regions()
 SPEC = load()
 # compare name -> the visible check's arguments, as the notebook's test cells pass them
 ARGS = {
@@ -46,37 +41,7 @@ ARGS = {
 TESTS = {b.solution_cell: [t.compare for t in b.tests] for b in SPEC.blocks}
 
 
-def _exec(source: str, filename: str, ns: dict) -> None:
-    # as IPython does: the cell's lines are in linecache, so tracebacks quote them
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), ns)  # noqa: S102
-
-
-def notebook(edits: dict[str, list[tuple[str, str]]] | None = None, extra: dict | None = None):
-    """The namespace of a solved notebook: ``edits`` replace text in a cell, ``extra`` runs a
-    student's own code right after a cell."""
-    ns = {"torch": torch, "nn": nn, "F": F, "np": np, "UNetBase": UNetBase, "__name__": "__main__"}
-    for gid, source in REGIONS.items():
-        for old, new in (edits or {}).get(gid, []):
-            assert old in source, (gid, old)
-            source = source.replace(old, new)
-        _exec(source, f"<cell {gid}>", ns)
-        if extra and gid in extra:
-            _exec(extra[gid], f"<cell {gid} (yours)>", ns)
-    return ns
-
-
-def answer(ns: dict, request) -> tuple[dict, dict]:
-    """What the sandboxed kernel answers to ``request`` with this namespace."""
-    subs = {p: probes.PROBES[p] for p in request.meta.get("probes", [])}
-    missing = [n for n in request.meta.get("needs", []) if n not in ns]
-    if missing:
-        return {"missing": missing}, {}
-    with harness._Substitute(ns, subs):
-        try:
-            return harness._KINDS[request.meta["kind"]](ns, request.meta, request.arrays)
-        except Exception as exc:
-            return {"error": repr(exc)}, {}
+notebook = namespace
 
 
 @functools.cache

@@ -5,43 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from test_grade import DOUBLE_CONV_ONE_RELU  # the same correct-but-different cell both ways
-from torch import nn
 
-import autograder.harness as harness
-from autograder import probes
-from autograder.build import solution_regions
 from autograder.compare import comparisons, fresh_rng, judge
-from unet_tp.unet_base import UNetBase
-
-REGIONS = solution_regions()
+from notebooks import DOUBLE_CONV_ONE_RELU, answer, namespace
 
 
 def notebook(**replace: tuple[str, str]) -> dict:
     """The namespace of a solved notebook, with ``cell=(old, new)`` replacements."""
-    ns = {"torch": torch, "nn": nn, "F": F, "np": np, "UNetBase": UNetBase, "__name__": "__main__"}
-    for gid, source in REGIONS.items():
-        if gid in replace:
-            old, new = replace[gid]
-            assert old in source, (gid, old)
-            source = source.replace(old, new)
-        exec(compile(source, f"<cell {gid}>", "exec"), ns)  # noqa: S102
-    return ns
-
-
-def answer(ns: dict, request) -> tuple[dict, dict]:
-    """What the sandboxed kernel answers to ``request`` with this namespace."""
-    subs = {p: probes.PROBES[p] for p in request.meta.get("probes", [])}
-    missing = [n for n in request.meta.get("needs", []) if n not in ns]
-    if missing:
-        return {"missing": missing}, {}
-    with harness._Substitute(ns, subs):
-        try:
-            return harness._KINDS[request.meta["kind"]](ns, request.meta, request.arrays)
-        except Exception as exc:
-            return {"error": repr(exc)}, {}
+    return namespace({cell: [edit] for cell, edit in replace.items()})
 
 
 def verdicts(ns: dict) -> dict[str, bool]:

@@ -20,46 +20,15 @@ import pytest
 from autograder import build
 from autograder.grade import GradingError, grade_all, identify, in_source_order
 from autograder.spec import load as load_spec
-
-SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
-STUDENT = nbformat.read(build.STUDENT_NOTEBOOK, 4)
-SOLUTIONS = {
-    c.metadata["nbgrader"]["grade_id"]: c.source
-    for c in SOURCE.cells
-    if c.metadata.get("nbgrader", {}).get("solution")
-}
-FULL = {"a": 2, "b": 2, "c": 3, "d": 4, "e": 4, "f": 3, "g": 2}
-
-
-def _gid(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def solved(**replace: tuple[str, str]):
-    """The student notebook with every blank filled from the reference, then ``replace``d
-    (``cell=(old, new)``) to make a realistic mistake."""
-    nb = copy.deepcopy(STUDENT)
-    for cell in nb.cells:
-        gid = _gid(cell)
-        if gid in SOLUTIONS:
-            cell.source = SOLUTIONS[gid]
-            if gid in replace:
-                old, new = replace[gid]
-                assert old in cell.source, (gid, old)
-                cell.source = cell.source.replace(old, new)
-    return nb
-
-
-def with_cell(nb, gid: str, source: str):
-    """The notebook with the cell ``gid`` replaced by ``source``."""
-    next(c for c in nb.cells if _gid(c) == gid).source = source
-    return nb
-
-
-def insert_after(nb, gid: str, source: str):
-    i = next(i for i, c in enumerate(nb.cells) if _gid(c) == gid)
-    nb.cells.insert(i + 1, nbformat.v4.new_code_cell(source))
-    return nb
+from notebooks import (
+    DOUBLE_CONV_ONE_RELU,
+    FULL,
+    STUDENT,
+    insert_after,
+    solved,
+    with_cell,
+)
+from notebooks import gid as _gid
 
 
 def colab_resave(nb):
@@ -183,23 +152,6 @@ except OSError as exc:
     print(f"fork refused after {len(children)} processes: {exc}")
 for pid in children:
     os.waitpid(pid, 0)
-"""
-# correct, written differently: one ReLU module applied twice (as torchvision's ResNet does),
-# attributes of its own, no nn.Sequential, the bias kept before the batch norm
-DOUBLE_CONV_ONE_RELU = """\
-class DoubleConv(nn.Module):
-    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
-        super().__init__()
-        p = 1 if padding else 0
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=p)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=p)
-        self.bn1 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
-        self.bn2 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(x)))
 """
 # a real mistake in (a) only: the second ReLU is missing
 DOUBLE_CONV_NO_SECOND_RELU = """\

@@ -9,16 +9,9 @@ import copy
 import nbformat
 import pytest
 
-from autograder import build, static
+from autograder import static
 from autograder.spec import load
-
-SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
-STUDENT = nbformat.read(build.STUDENT_NOTEBOOK, 4)
-SOLUTIONS = {
-    c.metadata["nbgrader"]["grade_id"]: c.source
-    for c in SOURCE.cells
-    if c.metadata.get("nbgrader", {}).get("solution")
-}
+from notebooks import SOLUTIONS, STUDENT
 
 
 def notebook(answers: dict[str, str] | None = None, extra: str = ""):
