@@ -602,3 +602,41 @@ def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
     assert any("without a sandbox" in r for r in result.review)
     assert any("NONE" in line for line in lines)
     assert _rows(tmp_path / "out")["alice"]["review"] == "yes"
+
+
+@pytest.mark.parametrize(
+    "case, cell, check, names",
+    [
+        ("double_conv_no_second_relu", "double_conv", "check_double_conv", ["DoubleConv"]),
+        ("concat_order", "up", "check_up", ["Up"]),
+        ("no_zero_grad", "train_step", "check_train_step", ["train_step"]),
+    ],
+)
+def test_the_feedback_page_quotes_what_the_notebook_showed(graded, case, cell, check, names):
+    """A lost block's feedback quotes the message the notebook's own test cell showed the student
+    (the same visible check, run again by the grader)."""
+    import html
+    import io
+    from contextlib import redirect_stdout
+
+    import torch.nn.functional as F
+
+    from notebooks import namespace
+    from unet_tp import checks
+
+    edits = {
+        "double_conv": None,
+        "up": [("torch.cat([skip, x], dim=1)", "torch.cat([x, skip], dim=1)")],
+        "train_step": [("optimizer.zero_grad()", "pass")],
+    }
+    if cell == "double_conv":
+        ns = namespace()
+        exec(compile(DOUBLE_CONV_NO_SECOND_RELU, "<cell double_conv>", "exec"), ns)  # noqa: S102
+    else:
+        ns = namespace({cell: edits[cell]})
+    args = [ns[n] for n in names] + ([F.cross_entropy] if check == "check_train_step" else [])
+    with pytest.raises(AssertionError) as shown, redirect_stdout(io.StringIO()):
+        getattr(checks, check)(*args)
+    page = html.unescape((graded.out / "feedback" / f"{case}.html").read_text())
+    first_line = " ".join(str(shown.value).strip().splitlines()[0].split())[:120]
+    assert first_line in " ".join(page.split()), (first_line, case)
