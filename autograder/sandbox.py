@@ -22,7 +22,8 @@ files, its bwrap options, what bwrap reports) lives in a private folder the sand
 Nothing else of the host is there: not the checkout (``solutions/``, ``autograder/``), not the
 gradebook, ``OUT``, other submissions or the instructor's home. Limits: address space per process
 (``ulimit -v``), processes (a pids cgroup where one can be made, else ``RLIMIT_NPROC``, which
-binds whenever the grader is not root), CPU seconds, and the caller's wall-clock timeouts.
+binds whenever the grader is not root), CPU seconds, the size of any one file it writes (its
+standard error, a file on the host, included), and the caller's wall-clock timeouts.
 
 A sandbox that cannot start (no ``bwrap``, user namespaces switched off, macOS) raises
 :class:`SandboxUnavailable` with what to do; ``unet-tp grade --sandbox none`` grades without one.
@@ -62,6 +63,7 @@ class Limits:
     max_processes: int = 256
     cpu_seconds: int | None = 3600
     tmp_bytes: int = 2 << 30
+    file_bytes: int | None = 2 << 30  # any one file the kernel writes (its log on the host too)
 
 
 def bwrap_binary() -> str | None:
@@ -212,6 +214,8 @@ class Sandbox:
             limits.append(f"ulimit -v {self.limits.memory_bytes // 1024}")
         if self.limits.cpu_seconds:
             limits.append(f"ulimit -t {self.limits.cpu_seconds}")
+        if self.limits.file_bytes:
+            limits.append(f"ulimit -f {self.limits.file_bytes // 1024}")
         if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: the cgroup does it there
             limits.append(f"ulimit -u {_current_processes() + self.limits.max_processes}")
         joins = [f"echo $$ > {shlex.quote(str(cg / 'cgroup.procs'))}" for cg in self.cgroups]

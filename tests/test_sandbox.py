@@ -107,3 +107,25 @@ def test_a_sandbox_that_cannot_start_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "bwrap_binary", lambda: None)
     with pytest.raises(SandboxUnavailable, match="--sandbox none"):
         check_available(tmp_path)
+
+
+def test_no_file_the_kernel_writes_grows_past_the_limit(tmp_path):
+    """The kernel cannot fill the grading machine's disk through one file: its home's files and
+    its standard error (a file on the host) stop at ``Limits.file_bytes``."""
+    from autograder.sandbox import Limits
+
+    box = _box(tmp_path)
+    box.limits = Limits(file_bytes=1 << 20)
+    code = (
+        "import sys\n"
+        "try:\n"
+        "    open('big', 'wb').write(b'x' * (4 << 20))\n"
+        "except OSError as exc:\n"
+        "    print('refused:', exc.errno)\n"
+        "sys.stderr.write('y' * (4 << 20))\n"
+    )
+    log = tmp_path / "stderr.log"
+    with open(log, "wb") as err:
+        subprocess.run(box.wrap([box.python(), "-c", code]), stdout=subprocess.PIPE, stderr=err)
+    assert (box.home / "big").stat().st_size <= 1 << 20
+    assert log.stat().st_size <= 1 << 20
