@@ -362,31 +362,6 @@ def _best_problem(problems: list[str]) -> str:
     return problems[0] if problems else "no output"
 
 
-class AllOf(Comparison):
-    """Several comparisons that make one test."""
-
-    def __init__(self, *parts: Comparison):
-        self.parts = parts
-        self.probes = sorted({p for part in parts for p in getattr(part, "probes", [])})
-
-    def requests(self, rng: np.random.Generator) -> list[Request]:
-        self._split = []
-        out = []
-        for part in self.parts:
-            reqs = part.requests(rng)
-            self._split.append(reqs)
-            out += reqs
-        return out
-
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
-        by_name = {r.name: r for r in requests}
-        for part, reqs in zip(self.parts, self._split, strict=True):
-            verdict = part.judge(answers, [by_name[r.name] for r in reqs])
-            if not verdict.passed:
-                return verdict
-        return Verdict(True)
-
-
 # ---- (c) center_crop --------------------------------------------------------------------------
 
 

@@ -21,7 +21,9 @@ import nbformat
 
 from autograder.collect import GradingError
 
-# code a TP answer never needs: the instructor reads the cells that use it (no grade depends on it)
+# code a TP answer never needs, found in the text: the instructor reads the cells that use it (no
+# grade depends on it); what the code itself reaches (code objects, hooks, gc, ctypes, sys.modules,
+# built-ins...) is read through its aliases by autograder/static.py
 _SUSPICIOUS = [
     (
         re.compile(r"hidden_tests|autograder|import_solutions|\bsolutions\b"),
@@ -30,16 +32,6 @@ _SUSPICIOUS = [
     (
         re.compile(r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook"),
         "looks for the grader or the reference",
-    ),
-    (
-        re.compile(r"set_custom_exc|sys\.excepthook|__closure__|cell_contents|_getframe|__code__"),
-        "rewrites code objects or hooks",
-    ),
-    (
-        re.compile(
-            r"\bgc\.get_(?:objects|referents|referrers)|\bctypes\b|sys\.modules|__builtins__"
-        ),
-        "reaches into the interpreter",
     ),
     (
         re.compile(r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", re.M),

@@ -69,6 +69,7 @@ _ATTRIBUTES = {
     "__globals__": "reaches into the interpreter (__globals__)",
     "__code__": "rewrites code objects",
     "__closure__": "rewrites code objects",
+    "cell_contents": "rewrites code objects",
     "__builtins__": "rewrites built-ins",
     "__subclasses__": "reaches into the interpreter (__subclasses__)",
     "f_back": "reaches into the interpreter (frames)",
