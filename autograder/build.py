@@ -28,13 +28,13 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import REPO_ROOT
 from autograder.spec import SPEC_FILE, notebook_problems
 from unet_tp.fileio import atomic_write
 
 ASSIGNMENT = "TP_sujet"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = COURSE_DIR.parent
 SOURCE_NOTEBOOK = COURSE_DIR / "source" / ASSIGNMENT / NOTEBOOK
 STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / NOTEBOOK
 SOLUTION_NOTEBOOK = COURSE_DIR / "solution" / ASSIGNMENT / NOTEBOOK

@@ -5,10 +5,9 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
-from pathlib import Path
 from types import ModuleType
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from autograder import REPO_ROOT
 
 
 @functools.cache
