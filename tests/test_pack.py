@@ -1,0 +1,187 @@
+"""Course packs: built from tiny cases of two BraTS editions, served over loopback HTTP, opened and
+read with the cache's own Dataset; every broken pack is one clear line."""
+
+import io
+import json
+import tarfile
+
+import pytest
+from loopback import LoopbackServer
+from tinycases import write_case
+
+from unet_tp.data.cache import CacheSettings, SliceDataset, split_patients
+from unet_tp.data.cases import DataError, find_cases
+from unet_tp.data.pack import (
+    MANIFEST,
+    build_pack,
+    choose_patients,
+    is_pack,
+    open_pack,
+    pack_info,
+    read_manifest,
+)
+from unet_tp.preprocess import Grid
+
+SETTINGS = CacheSettings(crop=16)
+CASES = {
+    "HGG/BraTS19_TCIA01_1_1": "brats2019",
+    "HGG/BraTS19_TCIA01_2_1": "brats2019",
+    "LGG/BraTS19_TCIA09_3_1": "brats2019",
+    "BraTS-GLI-00001-000": "brats2023",
+    "BraTS-GLI-00002-000": "brats2023",
+}
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pack")
+    for i, (where, edition) in enumerate(CASES.items()):
+        folder, _, case_id = f"data/{where}".rpartition("/")
+        write_case(root / folder, case_id, edition, index=i)
+    write_case(root / "data", "BraTS-GLI-00009-000", "brats2023", index=9, seg=False)
+    built = build_pack(root / "data", root / "www" / "course.tar", 5, SETTINGS, work_dir=root / "w")
+    return built
+
+
+def _error(source, tmp_path, **kwargs) -> str:
+    with pytest.raises(DataError) as info:
+        open_pack(source, tmp_path / "packs", progress=False, **kwargs)
+    text = str(info.value)
+    assert "\n" not in text, text
+    return text
+
+
+def test_pack_served_over_http_opens_into_the_cache_the_loader_reads(pack, tmp_path):
+    m = pack.manifest
+    assert m["editions"] == ["brats2019", "brats2023"] and m["patients"] == 5
+    assert m["grid"] == {"crop": 16, "image_size": None} and m["settings"] == SETTINGS.to_json()
+    assert (pack.path.parent / "course.tar.sha256").read_text().startswith(pack.sha256)
+    with LoopbackServer(pack.path.parent) as server:
+        url = server.url("course.tar")
+        folder = open_pack(url, tmp_path, pack.sha256, Grid(16), progress=False)
+        again = open_pack(url, tmp_path, pack.sha256, SETTINGS, progress=False)
+    assert again == folder and is_pack(url) and is_pack(pack.path) and is_pack(folder)
+    data = SliceDataset(folder)
+    image, label = data[0]
+    assert len(data) == m["slices"] and image.shape == (4, 16, 16) and label.shape == (16, 16)
+    assert split_patients(folder, 0.2, 0) == (m["split"]["train"], m["split"]["val"])
+    assert read_manifest(folder) == m and open_pack(folder, expected_grid=Grid(16)) == folder
+    assert open_pack(pack.path, tmp_path, pack.sha256, progress=False) == folder  # reused
+    info = pack_info(pack.path)
+    assert "5 patients (4 training, 1 validation)" in info and "brats2019, brats2023" in info
+    assert f"{m['slices']} slices of 16x16" in info and pack_info(folder).startswith(str(folder))
+
+
+def test_same_cases_give_the_same_bytes(pack, tmp_path):
+    again = build_pack(
+        pack.path.parents[1] / "data", tmp_path / "again.tar", 5, SETTINGS, work_dir=tmp_path
+    )
+    assert again.sha256 == pack.sha256
+    plain = build_pack(
+        pack.path.parents[1] / "data", tmp_path / "plain.tar", 5, SETTINGS, work_dir=tmp_path,
+        compress=False,
+    )  # fmt: skip
+    assert plain.size > pack.size and plain.manifest == pack.manifest
+    assert (
+        len(SliceDataset(open_pack(plain.path, tmp_path, progress=False)))
+        == plain.manifest["slices"]
+    )
+
+
+def test_patients_are_chosen_by_seed_and_grade(pack):
+    cases = find_cases(pack.path.parents[1] / "data")
+    chosen = [c.case_id for c in choose_patients(cases, 3, seed=1)]
+    assert chosen == [c.case_id for c in choose_patients(cases[::-1], 3, seed=1)]
+    # 2 HGG, 1 LGG, 2 without a grade (2023): one of each, in proportion
+    assert sorted(str(c.grade) for c in choose_patients(cases, 3)) == ["HGG", "LGG", "None"]
+
+
+def test_download_is_resumed_after_a_dropped_connection(pack, tmp_path):
+    with LoopbackServer(pack.path.parent) as server:
+        server.cut_after = pack.size // 2
+        text = _error(server.url("course.tar"), tmp_path, expected_sha256=pack.sha256)
+        assert "course.tar" in text and "resume" in text
+        server.cut_after = None
+        folder = open_pack(
+            server.url("course.tar"), tmp_path / "packs", pack.sha256, progress=False
+        )
+    assert server.requests[-1]["range"] == f"bytes={pack.size // 2}-"
+    assert len(SliceDataset(folder)) == pack.manifest["slices"]
+
+
+def test_wrong_checksum_over_http_and_on_a_file(pack, tmp_path):
+    with LoopbackServer(pack.path.parent) as server:
+        url = server.url("course.tar")
+        text = _error(url, tmp_path, expected_sha256="0" * 64)
+    assert text.startswith(url) and "SHA" in text and f"expected {'0' * 64}" in text
+    assert "SHA-256 is" in _error(pack.path, tmp_path, expected_sha256="0" * 64)
+
+
+def test_truncated_pack(pack, tmp_path):
+    for cut in (200, pack.size // 3, 2 * pack.size // 3):
+        short = tmp_path / f"short{cut}.tar"
+        short.write_bytes(pack.path.read_bytes()[:cut])
+        text = _error(short, tmp_path)
+        assert text.startswith(f"{short}: truncated"), text
+    assert not list((tmp_path / "packs").iterdir())  # nothing half-unpacked left
+
+
+def test_pack_of_another_grid(pack, tmp_path):
+    text = _error(pack.path, tmp_path, expected_grid=Grid(32, 24))
+    assert text == (
+        f"{pack.path}: a pack of grid crop 16, image_size None, but this run asks for crop 32, "
+        "image_size 24; set crop/image_size to the pack's or build a pack of that grid"
+    )
+
+
+def _rewrite(pack, out, change) -> None:
+    """A copy of the pack with ``change(members)`` applied to its ``{name: bytes}``."""
+    with tarfile.open(pack.path) as tf:
+        members = {m.name: tf.extractfile(m).read() for m in tf}
+    change(members)
+    with tarfile.open(out, "w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+
+def _edit_manifest(edit):
+    def change(members):
+        manifest = json.loads(members[MANIFEST])
+        edit(manifest)
+        members[MANIFEST] = json.dumps(manifest).encode()
+
+    return change
+
+
+def test_not_a_pack_foreign_and_tampered_packs(pack, tmp_path):
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"hello" * 200)
+    assert _error(junk, tmp_path) == f"{junk}: not a unet-tp pack (not a tar archive)"
+    foreign = tmp_path / "foreign.tar"
+    _rewrite(pack, foreign, lambda m: m.pop(MANIFEST))
+    assert _error(foreign, tmp_path) == f"{foreign}: not a unet-tp pack (no pack.json first)"
+    newer = tmp_path / "newer.tar"
+    _rewrite(pack, newer, _edit_manifest(lambda m: m.update(format=99)))
+    assert "pack format 99, this unet-tp reads format 1" in _error(newer, tmp_path)
+    sneaky = tmp_path / "sneaky.tar"
+    _rewrite(pack, sneaky, _edit_manifest(lambda m: m["members"].update({"../x": {}})))
+    assert _error(sneaky, tmp_path) == f"{sneaky}: not a unet-tp pack (member '../x')"
+    extra = tmp_path / "extra.tar"
+    _rewrite(pack, extra, lambda m: m.update({"../evil": b"x"}))
+    assert _error(extra, tmp_path) == f"{extra}: unexpected member '../evil' in the pack"
+    tampered = tmp_path / "tampered.tar"
+    name = next(n for n in pack.manifest["members"] if n.endswith(".labels.npy"))
+    _rewrite(pack, tampered, lambda m: m.update({name: m[name][:-1] + b"\x07"}))
+    text = _error(tampered, tmp_path)
+    assert text.startswith(f"{tampered}: {name} does not match the pack's manifest"), text
+
+
+def test_unpacked_folder_cut_short_and_missing_sources(pack, tmp_path):
+    folder = open_pack(pack.path, tmp_path, progress=False)
+    next((folder / "cases").glob("*.images.npy")).write_bytes(b"")
+    with pytest.raises(DataError, match="an incomplete unpacked pack"):
+        open_pack(folder)
+    assert open_pack(pack.path, tmp_path, progress=False) == folder  # unpacked again
+    assert "no such pack" in _error(tmp_path / "nothing.tar", tmp_path)

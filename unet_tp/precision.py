@@ -1,0 +1,124 @@
+"""Half precision for the student's own ``train_step``, without changing the student's code.
+
+The notebook's block (f) is plain float32 (zero_grad, loss, backward, step, ``loss.item()``).
+On a GPU with float16 tensor cores and no bf16 (a T4) :func:`student_step` runs it so:
+
+* the model's forward under float16 autocast (logits back in float32);
+* the student gets a ``loss_fn`` whose loss is multiplied by the GradScaler's scale (float16
+  gradients would underflow otherwise), and an optimizer whose ``step()`` unscales the
+  gradients, skips the update when one is inf/NaN, and updates the scale;
+* the value the student returns (``loss.item()`` of the scaled loss) is divided by the scale
+  used: the loop sees the true loss.
+
+Where the GPU has bf16 only the forward changes (bf16 keeps float32's range: no scaler); on a
+CPU, or with ``amp=False``, the student's function is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from unet_tp.device import amp_dtype
+
+TrainStep = Callable[..., object]
+
+
+class AutocastModel(nn.Module):
+    """Runs the wrapped model's forward under autocast of ``dtype``; returns float32 logits."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, dtype=self.dtype):
+            return self.model(x).float()
+
+
+class ScaledOptimizer:
+    """The student's optimizer under a GradScaler: ``step()`` unscales, skips on inf/NaN and
+    updates the scale; everything else (``zero_grad``, ``param_groups``, ``state_dict``...) is
+    the optimizer's own."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler):
+        self.optimizer, self.scaler = optimizer, scaler
+        self.scaled = False  # set by the loss function once a loss of this step was scaled
+
+    def step(self, closure=None):
+        if closure is not None:
+            raise ValueError("a closure cannot be used with the gradient scaler")
+        has_grad = any(p.grad is not None for g in self.param_groups for p in g["params"])
+        if not (self.scaled and has_grad):  # nothing scaled (no loss or no backward yet)
+            return self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scaled = False
+
+    def __getattr__(self, name: str):
+        return getattr(self.optimizer, name)
+
+
+class HalfPrecisionStep:
+    """The student's ``train_step`` under autocast of ``dtype``, with ``scaler`` (float16) or
+    without (bf16). Same signature; returns the unscaled loss. :attr:`scaler` is kept for
+    checkpoints."""
+
+    def __init__(
+        self,
+        train_step: TrainStep,
+        dtype: torch.dtype,
+        scaler: torch.amp.GradScaler | None = None,
+    ):
+        self.train_step, self.dtype, self.scaler = train_step, dtype, scaler
+        self.__wrapped__ = train_step
+
+    def __call__(self, model, images, labels, optimizer, loss_fn):
+        model = AutocastModel(model, self.dtype)
+        if self.scaler is None:
+            return self.train_step(model, images, labels, optimizer, loss_fn)
+        scaler, proxy = self.scaler, ScaledOptimizer(optimizer, self.scaler)
+        used = []  # the scale each loss was multiplied by
+
+        def scaled_loss(logits, target):
+            loss = loss_fn(logits.float(), target)
+            used.append(scaler.get_scale())
+            proxy.scaled = True
+            return scaler.scale(loss)
+
+        result = self.train_step(model, images, labels, proxy, scaled_loss)
+        if not used or result is None:
+            return result
+        try:
+            return result / used[-1]
+        except TypeError:  # not a number: left for the checks to report
+            return result
+
+
+def student_step(
+    train_step: TrainStep,
+    device: torch.device,
+    amp: bool = True,
+    scaler: torch.amp.GradScaler | None = None,
+) -> TrainStep:
+    """The student's ``train_step`` as the course loop runs it on ``device``.
+
+    Args:
+        train_step: ``train_step(model, images, labels, optimizer, loss_fn) -> float``.
+        device: the training device.
+        amp: mixed precision where the device has it.
+        scaler: the float16 gradient scaler to use (e.g. restored from a checkpoint); default
+            a new ``GradScaler`` of the device.
+
+    Returns:
+        ``train_step`` itself (CPU, MPS, ``amp=False``), or a :class:`HalfPrecisionStep` (bf16
+        autocast on Ampere and later; float16 autocast and a gradient scaler on a T4).
+    """
+    dtype = amp_dtype(device) if amp else None
+    if dtype is None:
+        return train_step
+    if dtype == torch.bfloat16:
+        return HalfPrecisionStep(train_step, dtype)
+    return HalfPrecisionStep(train_step, dtype, scaler or torch.amp.GradScaler(device.type))
