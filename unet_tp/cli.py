@@ -10,8 +10,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import entry_points, version
+from importlib.metadata import entry_points
 
+from unet_tp import __version__
 from unet_tp.data import commands as data_commands
 from unet_tp.data.cases import DataError
 from unet_tp.data.paths import os_error_message
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run as .venv/bin/unet-tp, or after `source .venv/bin/activate` as unet-tp. "
         "`unet-tp COMMAND --help` describes a command and its flags.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version('unet-tp')}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     data_commands.register(sub)
     for plugin in entry_points(group=PLUGINS):
