@@ -35,12 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_model(spec: str) -> type[torch.nn.Module]:
-    """The network class ``spec`` (``MODULE:NAME``) names, imported the ordinary way.
-
-    Raises:
-        ValueError: ``spec`` is not ``MODULE:NAME``, the module cannot be imported, or it has no
-            ``NAME``.
-    """
+    """The network class ``spec`` (``MODULE:NAME``) names, imported the ordinary way; a
+    ValueError (one line) when ``spec`` is malformed, cannot be imported or names nothing."""
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
         raise ValueError(f"--model {spec}: expected MODULE:NAME, e.g. {DEFAULT_MODEL}")
@@ -55,11 +51,8 @@ def resolve_model(spec: str) -> type[torch.nn.Module]:
 
 
 def build_model(spec: str, config: TrainConfig) -> torch.nn.Module:
-    """The network ``spec`` names, built with the run's model settings.
-
-    Raises:
-        ValueError: the class cannot be built with those settings (one line naming them).
-    """
+    """The network ``spec`` names, built with the run's model settings; a ValueError (one line
+    naming them) when the class cannot take them."""
     kwargs = config.model.kwargs()
     try:
         return resolve_model(spec)(**kwargs)
@@ -136,11 +129,7 @@ def _on_cache(
 ) -> TrainConfig:
     """The settings for training on a prepared cache (its metadata ``cache_json``): its grid and
     tumour-free share; ``say`` prints the one notice when a preset's grid differs from the cache's.
-
-    Raises:
-        ValueError: an explicit --crop / --image-size / --tumour-free-fraction that differs
-            from the cache's, naming both values.
-    """
+    An explicit --crop / --image-size / --tumour-free-fraction that differs is a ValueError."""
     given = {k: getattr(args, k, None) for k in _CACHE_RECORDS}
     clash = _flag_clashes(given, cache_json, "the cache has")
     if clash:
@@ -198,21 +187,14 @@ def _train(args: argparse.Namespace, config: TrainConfig, spec: str, distributed
     state = train.RunState(config, split, str(cache_dir), source, model_class=spec)
     device = run_device(args.device or "auto")
     model.to(device)
-    wrapped = model
+    net = model
     if distributed:
         ids = [device.index] if device.type == "cuda" else None
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     val_set = cache.SliceDataset(cache_dir, split["val"]) if split["val"] else None
     train_set = cache.SliceDataset(cache_dir, split["train"])
     train.fit(
-        wrapped,
-        train_set,
-        val_set,
-        config,
-        args.out,
-        resume=args.resume,
-        state=state,
-        device=device,
+        net, train_set, val_set, config, args.out, resume=args.resume, state=state, device=device
     )
     if main:
         _record_run(args, state, model, cache_dir, source, device)
