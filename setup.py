@@ -3,8 +3,9 @@
 A wheel (what students install: ``pip install git+https://...``, or ``pip wheel .``) holds the
 course package ``unet_tp`` only. The checkout installed in place (``pip install -e
 '.[instructor]'``: the instructor's set-up, ``scripts/setup_env.sh``) also makes ``solutions``
-and ``autograder`` importable, so that the instructor commands (the ``unet_tp.commands`` entry
-point) and the reference U-Net (``--model solutions.unet:UNet``) are found the ordinary way.
+and ``autograder`` importable, so that the instructor commands (train, evaluate, predict,
+figures, notebook, grade, report, export: the ``unet_tp.commands`` entry point) and the reference
+U-Net (``--model solutions.unet:UNet``) are found the ordinary way.
 """
 
 import sys

@@ -1,10 +1,10 @@
-"""The instructor commands of ``unet-tp``: ``notebook build``, ``notebook publish``, ``grade``,
+"""The instructor commands of ``unet-tp``: ``train``, ``evaluate``, ``predict``, ``figures``
+(:mod:`autograder.model_commands`), ``notebook build``, ``notebook publish``, ``grade``,
 ``report``, ``export``.
 
-They live with the instructor side, not in the student package: the checkout installed in place
-(``pip install -e '.[instructor]'``, as ``scripts/setup_env.sh`` does) declares :func:`register`
-as a ``unet_tp.commands`` entry point, and ``unet-tp`` adds them to its parser. In a student
-install they are absent, and ``unet-tp grade`` says so in one line.
+The checkout installed in place (``pip install -e '.[instructor]'``, as ``scripts/setup_env.sh``
+does) declares :func:`register` as a ``unet_tp.commands`` entry point; a student install has none
+of them, and ``unet-tp grade`` says so in one line.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder import model_commands
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the instructor commands to ``unet-tp``'s sub-command parser."""
-    _register_notebook(sub)
-    _register_grade(sub)
-    _register_report(sub)
+    model_commands.register(sub)
+    for add in (_add_notebook, _add_grade, _add_report, _add_export):
+        add(sub)
 
 
 def _cmd_notebook_build(args: argparse.Namespace) -> int:
@@ -35,9 +37,19 @@ def _cmd_notebook_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_notebook(sub: argparse._SubParsersAction) -> None:
+def _cmd_notebook_publish(args: argparse.Namespace) -> int:
+    from autograder.publish import PublishError, publish
+
+    try:
+        print(publish(args.out, force=args.force).summary())
+    except PublishError as exc:
+        raise ValueError(str(exc)) from None
+    return 0
+
+
+def _add_notebook(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "notebook", help="instructor: build the student notebook, publish the student repository"
+        "notebook", help="build the student notebook, publish the student repository"
     )
     nsub = p.add_subparsers(dest="notebook_command", required=True)
     b = nsub.add_parser(
@@ -45,11 +57,7 @@ def _register_notebook(sub: argparse._SubParsersAction) -> None:
         help="sync the source notebook with solutions/, regenerate notebooks/TP_sujet.ipynb "
         "and the solution notebook (nbgrader generate_assignment)",
     )
-    b.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 if out of date (default: write the notebooks)",
-    )
+    b.add_argument("--check", action="store_true", help="write nothing; exit 1 if out of date")
     b.add_argument(
         "--repository",
         metavar="OWNER/NAME",
@@ -58,10 +66,7 @@ def _register_notebook(sub: argparse._SubParsersAction) -> None:
         "(default: REPOSITORY in unet_tp/sources.py)",
     )
     b.add_argument(
-        "--ref",
-        metavar="TAG",
-        help="publish: the branch or tag students install and open (default: REF in "
-        "unet_tp/sources.py)",
+        "--ref", metavar="TAG", help="publish: the branch or tag students use (default: REF there)"
     )
     b.set_defaults(func=_cmd_notebook_build)
     p = nsub.add_parser(
@@ -70,31 +75,17 @@ def _register_notebook(sub: argparse._SubParsersAction) -> None:
         "of solutions/ or autograder/ (this checkout stays private)",
     )
     p.add_argument("out", metavar="DIR", help="the folder to push as the students' repository")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="replace the contents of a folder publish did not write (its .git is kept)",
-    )
+    p.add_argument("--force", action="store_true", help="replace a folder publish did not write")
     p.set_defaults(func=_cmd_notebook_publish)
-
-
-def _cmd_notebook_publish(args: argparse.Namespace) -> int:
-    from autograder.publish import PublishError, publish
-
-    try:
-        report = publish(args.out, force=args.force)
-    except PublishError as exc:
-        raise ValueError(str(exc)) from None
-    print(report.summary())
-    return 0
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
     from autograder import grade as grading
 
+    out = Path(args.out)
     results = grading.grade_all(
         Path(args.submissions),
-        Path(args.out),
+        out,
         jobs=args.jobs,
         force=args.force,
         pattern=args.pattern,
@@ -105,36 +96,23 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         sandbox=args.sandbox,
     )
     print(grading.summary_table(results))
-    out = Path(args.out)
     print(
-        f"grades: {out / 'grades.csv'}; feedback: {out / 'feedback'}/; class report: {out / 'report.html'}"
+        f"grades: {out / 'grades.csv'}; feedback: {out / 'feedback'}/; report: {out / 'report.html'}"
     )
     return 0
 
 
-def _register_grade(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "grade", help="instructor: autograde a folder (or LMS zip) of downloaded notebooks"
-    )
+def _add_grade(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grade", help="autograde a folder (or LMS zip) of downloaded notebooks")
     p.add_argument("submissions", help="folder of .ipynb files (one folder per student) or a zip")
     p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, gradebook")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="regrade unchanged submissions too (default: only new or changed ones)",
-    )
-    p.add_argument(
-        "--pattern", help="regular expression with a group 'id' (and 'name') matched in each path"
-    )
+    p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    p.add_argument("--pattern", help="regular expression with groups 'id' (and 'name') per path")
     p.add_argument("--db", help="gradebook SQLAlchemy URL (default sqlite OUT/gradebook.db)")
-    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default 120)")
-    p.add_argument(
-        "--notebook-timeout", type=int, default=900, help="seconds per notebook (default 900)"
-    )
-    p.add_argument(
-        "--memory-limit", type=float, default=8, help="GiB of address space per kernel (0: none)"
-    )
+    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
+    p.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
+    p.add_argument("--memory-limit", type=float, default=8, help="GiB per kernel (0: no limit)")
     p.add_argument(
         "--sandbox",
         choices=["bwrap", "none"],
@@ -148,9 +126,14 @@ def _register_grade(sub: argparse._SubParsersAction) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from autograder.report import write_report
 
-    path = write_report(Path(args.out))
-    print(f"report: {path}")
+    print(f"report: {write_report(Path(args.out))}")
     return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="the class report OUT/report.html of a grading run")
+    p.add_argument("out", metavar="OUT", help="the grading output folder (holding results.json)")
+    p.set_defaults(func=_cmd_report)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -165,20 +148,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     )
     print(report.summary())
     if report.unmatched and not report.graded:  # an empty file: say so to scripts too
-        print(
-            f"error: no student could be put in the {args.format} file (see above)",
-            file=sys.stderr,
-        )
+        print(f"error: no student could be put in the {args.format} file", file=sys.stderr)
         return 1
     return 0
 
 
-def _register_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="instructor: class report OUT/report.html of a grading run")
-    p.add_argument("out", metavar="OUT", help="the grading output folder (holding results.json)")
-    p.set_defaults(func=_cmd_report)
-
-    p = sub.add_parser("export", help="instructor: grades for Moodle, Canvas or a plain CSV")
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="grades for Moodle, Canvas or a plain CSV")
     p.add_argument("out_dir", metavar="OUT", help="the grading output folder (results.json)")
     p.add_argument(
         "--format",

@@ -11,12 +11,11 @@ import sys
 import pytest
 import torch
 
-from unet_tp import cli, commands, device
-from unet_tp.train import PRESETS
+from unet_tp import cli, device
+from unet_tp.settings import PRESET_USES, PRESETS
 
 
 def _parser() -> argparse.ArgumentParser:
-    cli._load_optional_commands()
     return cli.build_parser()
 
 
@@ -50,14 +49,16 @@ def test_help_shows_each_default():
 
 
 def test_train_help_describes_every_preset():
-    assert set(commands.PRESET_HELP) == set(PRESETS)
+    """Each preset's use, then its values, read from settings.PRESETS (nothing restated)."""
+    assert set(PRESET_USES) == set(PRESETS)
     text = " ".join(
         next(p for p in cli.all_parsers(_parser()) if p.prog == "unet-tp train")
         .format_help()
         .split()
     )
-    for name, what in commands.PRESET_HELP.items():
-        assert f"{name} {' '.join(what.split())}" in text
+    for name, values in PRESETS.items():
+        said = ", ".join(f"{k} {v}" for k, v in values.items())
+        assert f"{name} {PRESET_USES[name]}; {said}" in text
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU message needs a machine without GPU")

@@ -123,7 +123,7 @@ def test_student_install_reaches_no_solution(student_wheel, tmp_path):
     leaked = [line for line in solution_lines() if line in text]
     assert not leaked, f"solution lines in the student wheel: {leaked[:3]}"
     assert "BEGIN HIDDEN TESTS" not in text and "PROBES" not in text
-    # a student install has neither the reference nor the instructor commands: each says so
+    # a student install has no instructor command (train included): each says so
     # the wheel, with this environment's packages (torch...) but not its in-place install of the
     # checkout: `python -S` runs no .pth file, so the editable finder of solutions/ stays out
     site = tmp_path / "site"
@@ -135,7 +135,7 @@ def test_student_install_reaches_no_solution(student_wheel, tmp_path):
         capture_output=True,
     )
     for argv, said in [
-        (["train", "--data", "d", "--out", "r"], "the reference U-Net is not installed here"),
+        (["train", "--data", "d", "--out", "r"], "`unet-tp train` is an instructor command"),
         (["grade", "subs", "--out", "o"], "`unet-tp grade` is an instructor command"),
         (["notebook", "build"], "`unet-tp notebook` is an instructor command"),
     ]:

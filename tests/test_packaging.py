@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from unet_tp.cli import INSTRUCTOR_COMMANDS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,3 +20,17 @@ def test_student_wheel_has_no_solutions(student_wheel):
     assert not [n for n in names if "solution" in n.lower() or "autograder" in n.lower()]
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
     assert b"unet-tp = unet_tp.cli:main" in entry
+    # no instructor command: train/evaluate/predict/figures (autograder/model_commands.py) and
+    # notebook/grade/report/export (autograder/cli.py) are never defined in the student package
+    code = "\n".join(zipfile.ZipFile(wheel).read(n).decode() for n in names if n.endswith(".py"))
+    for command in INSTRUCTOR_COMMANDS:
+        assert f'add_parser("{command}"' not in code, command
+    for name in (
+        "resolve_model",
+        "solutions.unet",
+        "_cmd_train",
+        "grade_all",
+        "generate_assignment",
+    ):
+        assert name not in code, name
+    assert "unet_tp/commands.py" not in names and "unet_tp/data/commands.py" in names

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from tinycases import SHAPE, write_case
 
-from unet_tp import commands, fileio, session
+from autograder import model_commands
+from unet_tp import fileio, session
 from unet_tp.cli import main
 from unet_tp.conventions import BRATS_AFFINE
 from unet_tp.data import DataError, find_cases
@@ -292,8 +293,8 @@ def test_predict_every_case_of_a_folder_with_one_model_load(
     shutil.rmtree(val / "BraTS19_T_2")
     write_case(val, "BraTS19_T_2", index=2, seg=False, affine=ras)
     loads = []
-    real = commands._load_model
-    monkeypatch.setattr(commands, "_load_model", lambda *a: loads.append(a) or real(*a))
+    real = model_commands._load_model
+    monkeypatch.setattr(model_commands, "_load_model", lambda *a: loads.append(a) or real(*a))
     out = tmp_path / "pred"
     ckpt = str(run / "checkpoint.pt")
     assert main(["predict", "--data", str(val), "--checkpoint", ckpt, "--out", str(out)]) == 0

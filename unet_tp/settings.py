@@ -162,7 +162,6 @@ SETTING_NAMES = tuple(TrainConfig().flat())
 
 
 PRESETS: dict[str, dict] = {
-    # A machine without GPU: 96x96 slices (192 crop halved), a 16-wide U-Net, a few epochs.
     "cpu-quick": dict(
         epochs=6,
         batch_size=16,
@@ -173,7 +172,6 @@ PRESETS: dict[str, dict] = {
         num_workers=0,
         loss="ce+dice",
     ),
-    # A Colab T4 session: full-resolution 192x192 crops, a 32-wide U-Net, mixed precision.
     "colab-t4": dict(
         epochs=15,
         batch_size=16,
@@ -183,7 +181,6 @@ PRESETS: dict[str, dict] = {
         image_size=None,
         num_workers=2,
     ),
-    # The paper's widths (64 -> 1024) without batch norm, for a reference run on a large GPU.
     "paper": dict(
         epochs=30,
         batch_size=16,
@@ -193,7 +190,6 @@ PRESETS: dict[str, dict] = {
         crop=192,
         image_size=None,
     ),
-    # The notebook on a CPU (no GPU in Colab, or a laptop): about a minute on 2 cores.
     "notebook-cpu": dict(
         epochs=8,
         batch_size=16,
@@ -205,7 +201,6 @@ PRESETS: dict[str, dict] = {
         num_workers=0,
         loss="ce",
     ),
-    # Smoke tests and autograding: seconds on a CPU.
     "tiny": dict(
         epochs=1,
         batch_size=8,
@@ -217,6 +212,16 @@ PRESETS: dict[str, dict] = {
         num_workers=0,
     ),
 }
+
+
+PRESET_USES = {
+    "cpu-quick": "a machine without GPU, about 2.5 minutes for the 16 sample cases on 2 CPU cores",
+    "colab-t4": "a Colab T4 GPU: full-resolution crops, mixed precision",
+    "paper": "the paper's widths (64 -> 1024) without batch norm: a reference run on a large GPU",
+    "notebook-cpu": "what the notebook trains without a GPU, about a minute on 2 CPU cores",
+    "tiny": "smoke tests and autograding, seconds on a CPU",
+}
+"""What each preset is for (``unet-tp train --help`` adds the values of :data:`PRESETS`)."""
 
 
 def preset_config(name: str | None, **overrides) -> TrainConfig:

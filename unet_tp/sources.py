@@ -41,7 +41,6 @@ class Source:
 # To hand out a wheel instead, set STUDENT_PACKAGE to its URL.
 REPOSITORY = "unet-tp/unet-tp"  # GitHub owner/name
 REF = "main"  # the branch or tag students install and open
-REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
 
 
 def student_package(repository: str = REPOSITORY, ref: str = REF) -> str:

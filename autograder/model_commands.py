@@ -1,0 +1,522 @@
+"""``unet-tp train``, ``evaluate``, ``predict`` and ``figures``: a network class (``--model
+MODULE:NAME``, by default the reference U-Net of this checkout) trained on, or applied to, BraTS
+cases. Instructor commands: :func:`autograder.cli.register` adds them to ``unet-tp``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import torch
+
+from unet_tp import train
+from unet_tp.data import cache
+from unet_tp.data.cases import DataError, find_cases, load_case
+from unet_tp.data.commands import add_strict_flag
+from unet_tp.device import run_device
+from unet_tp.fileio import atomic_path, save_json
+from unet_tp.metrics import mean_metrics
+from unet_tp.progress import case_progress, progress_bar
+from unet_tp.settings import PRESET_USES, PRESETS, SETTING_NAMES, TrainConfig, preset_config
+
+DEFAULT_MODEL = "solutions.unet:UNet"
+"""What ``--model`` names by default: the reference U-Net of this checkout."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add train, evaluate, figures and predict to ``unet-tp``'s sub-command parser."""
+    for add in (_add_train, _add_evaluate, _add_figures, _add_predict):
+        add(sub)
+
+
+def resolve_model(spec: str) -> type[torch.nn.Module]:
+    """The network class ``spec`` (``MODULE:NAME``) names, imported the ordinary way; a
+    ValueError (one line) when ``spec`` is malformed, cannot be imported or names nothing."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise ValueError(f"--model {spec}: expected MODULE:NAME, e.g. {DEFAULT_MODEL}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"--model {spec}: cannot import {module_name} ({exc})") from None
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise ValueError(f"--model {spec}: {module_name} has no {name}") from None
+
+
+def build_model(spec: str, config: TrainConfig) -> torch.nn.Module:
+    """The network ``spec`` names, built with the run's model settings; a ValueError (one line
+    naming them) when the class cannot take them."""
+    kwargs = config.model.kwargs()
+    try:
+        return resolve_model(spec)(**kwargs)
+    except TypeError as exc:
+        raise ValueError(
+            f"--model {spec}: cannot build it with the run's model settings ({exc}); the class "
+            f"must accept the keyword arguments {', '.join(kwargs)}"
+        ) from None
+
+
+def _flag_clashes(given: dict, recorded: dict, what: str) -> list[str]:
+    """``--flag value (WHAT recorded)`` for each given setting that differs from the recorded."""
+    return [
+        f"--{k.replace('_', '-')} {v} ({what} {recorded[k]})"
+        for k, v in given.items()
+        if v is not None and v != recorded[k]
+    ]
+
+
+def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
+    """``(the run's settings, the network class it recorded)``: the checkpoint's when resuming
+    (refusing flags that contradict them, except ``--epochs``), else the preset's with the
+    explicit flags (and no class)."""
+    given = {k: getattr(args, k) for k in SETTING_NAMES if getattr(args, k, None) is not None}
+    ckpt_path = Path(args.out) / "checkpoint.pt"
+    if not args.resume:
+        if ckpt_path.exists():
+            raise FileExistsError(
+                f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out"
+            )
+        return preset_config(args.preset, **given), None
+    ckpt = train.load_checkpoint(ckpt_path)
+    config = train.run_settings(ckpt)
+    clash = _flag_clashes({**given, "epochs": None}, config.flat(), "the run used")
+    if clash:
+        raise ValueError(f"cannot resume {args.out} with other settings: {', '.join(clash)}")
+    if args.epochs is not None:
+        config.optim.epochs = args.epochs
+    return config, ckpt.get("model_class")
+
+
+def _training_cache(
+    args: argparse.Namespace, config: TrainConfig, distributed: bool, main: bool
+) -> tuple[TrainConfig, Path, str | None]:
+    """``(settings, cache folder, source data folder)`` to train on: ``--data`` itself when it
+    is a prepared cache (the settings then take its grid: :func:`_on_cache`), else the cache of
+    ``--data`` for ``config`` (prepared by the main process)."""
+    data = Path(args.data).expanduser()
+    if (data / cache.META).exists():
+        meta = cache.load_cache_meta(data)
+        return _on_cache(config, meta["settings"], args, main), data, meta.get("source")
+    settings = config.cache_settings()
+    cache_dir = Path(args.cache) if args.cache else cache.default_cache_dir(data, settings)
+    if main:
+        report = cache.prepare_cache(
+            data,
+            cache_dir,
+            settings,
+            skip_bad=args.skip_bad,
+            progress=case_progress(),
+            strict=args.strict,
+        )
+        print(report.summary())
+    if distributed:
+        torch.distributed.barrier()
+    return config, cache_dir, str(data.resolve())
+
+
+_CACHE_RECORDS = ("crop", "image_size", "tumour_free_fraction")
+
+
+def _on_cache(
+    config: TrainConfig, cache_json: dict, args: argparse.Namespace, say: bool
+) -> TrainConfig:
+    """The settings for training on a prepared cache (its metadata ``cache_json``): its grid and
+    tumour-free share; ``say`` prints the one notice when a preset's grid differs from the cache's.
+    An explicit --crop / --image-size / --tumour-free-fraction that differs is a ValueError."""
+    given = {k: getattr(args, k, None) for k in _CACHE_RECORDS}
+    clash = _flag_clashes(given, cache_json, "the cache has")
+    if clash:
+        raise ValueError(
+            f"{args.data} is a slice cache prepared with other settings: {', '.join(clash)}; "
+            "drop these flags, or train on the cases folder (a cache is built for the settings)"
+        )
+    taken = config.on_cache(cache.CacheSettings.from_json(cache_json))
+    before, after = config.flat(), taken.flat()
+    differs = [f"{k} {before[k]} -> {after[k]}" for k in _CACHE_RECORDS if before[k] != after[k]]
+    if differs and say:
+        what = f"preset {args.preset}'s" if args.preset else "the default one"
+        print(f"note: training on the cache's slice geometry, not {what}: {', '.join(differs)}")
+    return taken
+
+
+def _init_distributed() -> bool:
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    torch.distributed.init_process_group(backend=backend)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return True
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Settings, then the run (under torchrun: one process of several)."""
+    config, trained = _train_config(args)
+    spec = args.model or trained or DEFAULT_MODEL
+    resolve_model(spec)  # a wrong --model fails now, not after preparing the data
+    distributed = _init_distributed()
+    try:
+        _train(args, config, spec, distributed)
+    finally:
+        if distributed:
+            torch.distributed.destroy_process_group()
+    return 0
+
+
+def _train(args: argparse.Namespace, config: TrainConfig, spec: str, distributed: bool) -> None:
+    """Cache, split, model, ``fit``, then (main process) the run's record and its validation."""
+    main = not distributed or torch.distributed.get_rank() == 0
+    config, cache_dir, source = _training_cache(args, config, distributed, main)
+    data = Path(args.data).expanduser()
+    ids = cache.split_patients(cache_dir, config.sampling.val_fraction, config.seed, source=data)
+    split = {"train": ids[0], "val": ids[1]}
+    if main:
+        print(
+            f"patients: {len(split['train'])} training, {len(split['val'])} validation "
+            f"(split by patient, seed {config.seed})"
+        )
+    torch.manual_seed(config.seed)
+    model = build_model(spec, config)
+    state = train.RunState(config, split, str(cache_dir), source, model_class=spec)
+    device = run_device(args.device or "auto")
+    model.to(device)
+    net = model
+    if distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    val_set = cache.SliceDataset(cache_dir, split["val"]) if split["val"] else None
+    train_set = cache.SliceDataset(cache_dir, split["train"])
+    train.fit(
+        net, train_set, val_set, config, args.out, resume=args.resume, state=state, device=device
+    )
+    if main:
+        _record_run(args, state, model, cache_dir, source, device)
+
+
+def _record_run(args, state, model, cache_dir: Path, source: str | None, device) -> None:
+    """``config.json``, then the validation patients in 3D (``metrics.json``)."""
+    out = Path(args.out)
+    slice_shape = next(iter(cache.load_cache_meta(cache_dir)["cases"].values()))["shape"][-2:]
+    record = {"settings": state.config.to_json(), "slice_shape": list(slice_shape)}
+    save_json(out / "config.json", record, indent=1)
+    val_ids = state.split["val"]
+    if val_ids and source is not None and not args.no_eval:
+        by_id = {c.case_id: c for c in find_cases(source)}
+        cases = [by_id[i] for i in val_ids if i in by_id]
+        grid = state.config.grid
+        m = _metrics(model, cases, grid, device, out / "metrics.json", split="validation")["mean"]
+        print(
+            f"validation patients (3D, {len(cases)}): Dice WT {m['dice_wt']:.3f} TC "
+            f"{m['dice_tc']:.3f} ET {m['dice_et']:.3f}; HD95 WT {m['hd95_wt']:.1f} mm"
+        )
+    written = "checkpoint.pt, history.json, config.json"
+    if (out / "metrics.json").exists():
+        written += ", metrics.json"
+    print(f"run written to {out}: {written}")
+
+
+def _metrics(model, cases: list, grid, device, out: Path, **record) -> dict:
+    """BraTS metrics of ``cases`` on whole volumes, per case and their mean, written to ``out``
+    (a JSON file, with ``record``)."""
+    per_case = train.evaluate_cases(model, cases, grid, device)
+    result = {**record, "cases": per_case, "mean": mean_metrics(per_case)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_json(out, result, indent=1)
+    return result
+
+
+def _load_model(path: str, args: argparse.Namespace):
+    """``(model on its device, checkpoint, settings, device)`` of a checkpoint; the model class
+    is ``--model``, else the one the run recorded, and the device ``--device``, chosen here once."""
+    ckpt = train.load_checkpoint(path)
+    config = train.run_settings(ckpt)
+    trained = ckpt.get("model_class")
+    spec = args.model or trained or DEFAULT_MODEL
+    model = build_model(spec, config)
+    try:
+        train.load_weights(model, ckpt, path)
+    except ValueError as exc:
+        if trained and trained != spec:
+            raise ValueError(f"{exc} (the run trained --model {trained}, not {spec})") from None
+        raise
+    device = run_device(args.device or "auto", training=False)
+    return model.to(device), ckpt, config, device
+
+
+def _chosen_cases(data: str, wanted: list[str] | None, ckpt: dict | None) -> tuple[list, str]:
+    """``(cases, which)``: the cases of ``data`` named in ``wanted``, else the run's validation
+    patients found there, else every case."""
+    cases = find_cases(data)
+    by_id = {c.case_id: c for c in cases}
+    unknown = [c for c in wanted or [] if c not in by_id]
+    if unknown:
+        raise DataError(f"{data}: no case {', '.join(unknown)}")
+    if wanted:
+        return [by_id[c] for c in wanted], "the cases named"
+    val = [by_id[c] for c in (ckpt or {}).get("split", {}).get("val", []) if c in by_id]
+    return (val, "the run's validation patients") if val else (cases, "every case")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    model, ckpt, config, device = _load_model(args.checkpoint, args)
+    chosen, which = _chosen_cases(args.data, args.cases, ckpt)
+    if not args.cases:
+        print(f"evaluating {which} ({len(chosen)})")
+    missing_seg = [c.case_id for c in chosen if not c.has_seg]
+    if missing_seg:
+        raise DataError(
+            f"cannot evaluate without ground truth: no seg file for {', '.join(missing_seg)}"
+        )
+    result = _metrics(
+        model, chosen, config.grid, device, Path(args.out), checkpoint=args.checkpoint
+    )
+    per_case = result["cases"]
+    width = max(len(c) for c in per_case)
+    keys = ["dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"]
+    print(f"{'case':{width}s} " + " ".join(f"{k:>8s}" for k in keys))
+    for case_id, m in [*per_case.items(), ("mean", result["mean"])]:
+        cells = [f"{m[k]:8.3f}" if k.startswith("dice") else f"{m[k]:8.1f}" for k in keys]
+        print(f"{case_id:{width}s} " + " ".join(cells))
+    print(f"written to {args.out}")
+    return 0
+
+
+def _nifti_name(out: Path) -> bool:
+    return out.name.lower().endswith((".nii", ".nii.gz"))
+
+
+def _predict_targets(args: argparse.Namespace) -> list[tuple]:
+    """``(case, output file)`` pairs of ``--case`` or ``--data``, each folder checked writable
+    now, not after inference (the OS says why)."""
+    if (args.case is None) == (args.data is None):
+        raise ValueError("give either --case CASE_DIR (one case) or --data DIR (every case of DIR)")
+    out = Path(args.out)
+    if args.case is not None:
+        if not _nifti_name(out):
+            raise ValueError(
+                f"{out}: --out must name a NIfTI file ending in .nii.gz or .nii "
+                f"(e.g. {out.name}.nii.gz)"
+            )
+        cases = find_cases(args.case)
+        if len(cases) != 1:
+            raise DataError(f"{args.case}: expected one case folder, found {len(cases)} cases")
+        targets = [(cases[0], out)]
+    else:
+        if _nifti_name(out) or out.is_file():
+            raise ValueError(f"{out}: with --data, --out is a folder (OUT_DIR/<case>.nii.gz)")
+        targets = [(c, out / f"{c.case_id}.nii.gz") for c in find_cases(args.data)]
+    existing = [str(t) for _, t in targets if t.exists()]
+    if existing and not args.force:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise FileExistsError(f"{existing[0]}{more} exists; pass --force to replace")
+    for folder in {t.parent for _, t in targets}:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".unet_tp-write-test-"):
+            pass
+    return targets
+
+
+def _write_seg(seg, affine, out: Path) -> None:
+    """Write a segmentation atomically: a temporary file beside ``out``, removed on any failure."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(seg, affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    with atomic_path(out) as tmp:
+        img.to_filename(str(tmp))
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    targets = _predict_targets(args)
+    model, _, config, device = _load_model(args.checkpoint, args)
+    many = len(targets) > 1
+    bar = progress_bar(targets, "segmenting", enabled=many, unit="case")
+    for case, target in bar:
+        vol = load_case(case, with_seg=False, strict=args.strict)
+        for line in vol.warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        seg = train.predict_volume(model, vol, config.grid, device)
+        seg = vol.to_source_orientation(seg).astype("uint8")
+        _write_seg(seg, vol.affine, target)
+        counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
+        line = (
+            f"{case.case_id}: segmentation written to {target} "
+            f"(voxels: NCR/NET {counts[1]}, ED {counts[2]}, ET {counts[4]})"
+        )
+        if many:
+            bar.write(line)
+        else:
+            print(line)
+    if many:
+        print(f"{len(targets)} cases segmented into {args.out}")
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    """A case; with ``--run``: the training curves, a prediction and the layer table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unet_tp import viz
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = ckpt = None
+    if args.run:
+        model, ckpt, config, device = _load_model(str(Path(args.run) / "checkpoint.pt"), args)
+    case = _chosen_cases(args.data, [args.case] if args.case else None, ckpt)[0][0]
+    vol = load_case(case, with_seg=True)
+    written = []
+
+    def save(fig, name):
+        fig.savefig(out / name, dpi=args.dpi)
+        written.append(out / name)
+
+    save(viz.show_case(vol.image, vol.seg, title=case.case_id), "case.png")
+    if model is not None:
+        save(viz.plot_history(ckpt["history"]), "training.png")
+        pred = train.predict_volume(model, vol, config.grid, device)
+        save(viz.show_prediction(vol.image, vol.seg, pred), "prediction.png")
+        table = viz.format_layer_table(viz.layer_table(model, (1, 4, *config.grid.input_size())))
+        (out / "layers.txt").write_text(table + "\n")
+        written.append(out / "layers.txt")
+        print(table)
+    print("figures: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+SETTING_FLAGS = {  # setting: (type or choices, what it is); the help adds each preset's value
+    "epochs": (int, "passes over the training slices"),
+    "batch_size": (int, "slices per step"),
+    "lr": (float, "peak learning rate of Adam (cosine decay)"),
+    "base_channels": (int, "channels of the first level (64 in the paper)"),
+    "depth": (int, "pooling steps (4 in the paper)"),
+    "image_size": (int, "slice size seen by the network (none: the crop's size)"),
+    "crop": (int, "centre crop before resizing"),
+    "tumour_free_fraction": (float, "share of each case's tumour-free slices kept in the cache"),
+    "loss": (["ce", "ce+dice"], "cross-entropy (Eq. 1), or cross-entropy + soft Dice"),
+    "val_fraction": (float, "share of patients held out for validation"),
+    "seed": (int, "seeds the split, the weights, the data order"),
+    "num_workers": (int, "DataLoader worker processes"),
+}
+
+
+def _preset_help(text: str, name: str) -> str:
+    """``text`` with the flag's default and each preset's value of setting ``name``."""
+    default = TrainConfig().flat()[name]
+
+    def shown(value: object) -> str:
+        return "none" if value is None else str(value)
+
+    per = ", ".join(f"{p} {shown(values.get(name, default))}" for p, values in PRESETS.items())
+    return f"{text} (default {shown(default)}; with --preset: {per})"
+
+
+def _presets_epilog() -> str:
+    """Each preset: what it is for, then the settings it sets (``settings.PRESETS``)."""
+    lines = [
+        textwrap.fill(
+            f"{PRESET_USES[name]}; " + ", ".join(f"{k} {v}" for k, v in values.items()),
+            78,
+            initial_indent=f"  {name:13s} ",
+            subsequent_indent=" " * 16,
+            break_on_hyphens=False,
+        )
+        for name, values in PRESETS.items()
+    ]
+    return (
+        "presets (--preset P sets the defaults; explicit flags override them):\n"
+        + "\n".join(lines)
+        + "\n\nWithout a GPU training is slow: prefer --preset cpu-quick. Multi-GPU:\n"
+        "  torchrun --nproc_per_node=N -m unet_tp train --data DIR --out RUN --preset paper"
+    )
+
+
+def _add_device_and_model(p: argparse.ArgumentParser, training: bool = False) -> None:
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto, a GPU if any)")
+    default = DEFAULT_MODEL if training else f"the checkpoint's class, else {DEFAULT_MODEL}"
+    p.add_argument(
+        "--model",
+        metavar="MODULE:NAME",
+        help=f"the network class (default: {default}, the reference U-Net of this checkout; "
+        "another importable class is built with the run's model settings)",
+    )
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the reference U-Net (runs under torchrun too)",
+        description="Train the reference U-Net of solutions/ on BraTS cases or a slice cache.",
+        epilog=_presets_epilog(),
+    )
+    p.add_argument("--data", required=True, help="folder of BraTS cases, or a prepared slice cache")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, history.json, ...")
+    p.add_argument(
+        "--preset", choices=list(PRESETS), help="defaults, described below (default: none)"
+    )
+    for name, (kind, text) in SETTING_FLAGS.items():
+        typed = {"choices": kind} if isinstance(kind, list) else {"type": kind}
+        p.add_argument(f"--{name.replace('_', '-')}", **typed, help=_preset_help(text, name))
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="bit-identical reruns for one seed (slower on GPU; default: off)",
+    )
+    p.add_argument("--cache", help="slice cache folder (default: one under ~/.cache/unet_tp)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (default: new)")
+    p.add_argument(
+        "--skip-bad", action="store_true", help="leave out unreadable cases (default: stop)"
+    )
+    p.add_argument(
+        "--no-eval", action="store_true", help="skip the 3D evaluation of the validation patients"
+    )
+    add_strict_flag(p)
+    _add_device_and_model(p, training=True)
+    p.set_defaults(func=_cmd_train)
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate", help="BraTS metrics (Dice, HD95) of a checkpoint on whole volumes"
+    )
+    p.add_argument("--data", required=True, help="folder of BraTS cases with their seg files")
+    p.add_argument("--checkpoint", required=True, help="a run's checkpoint.pt")
+    p.add_argument("--out", required=True, help="JSON file of the metrics")
+    p.add_argument("--cases", nargs="+", help="case ids (default: the run's validation patients)")
+    _add_device_and_model(p)
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _add_figures(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("figures", help="the kit's figures (a case; with --run: curves, prediction)")
+    p.add_argument("--data", required=True, help="folder of BraTS cases")
+    p.add_argument("--run", help="a training run folder (holding checkpoint.pt)")
+    p.add_argument("--case", help="case id (default: the first validation patient)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG files")
+    _add_device_and_model(p)
+    p.set_defaults(func=_cmd_figures)
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="segment one case, or a folder of cases, into NIfTI files")
+    p.add_argument("--case", help="one case folder (--out: a .nii.gz file)")
+    p.add_argument(
+        "--data", help="a folder of cases, seg or not (--out: a folder, OUT/<case>.nii.gz)"
+    )
+    p.add_argument("--checkpoint", required=True, help="a run's checkpoint.pt")
+    p.add_argument("--out", required=True, help="output .nii.gz (--case) or folder (--data)")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    add_strict_flag(p)
+    _add_device_and_model(p)
+    p.set_defaults(func=_cmd_predict)
