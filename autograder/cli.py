@@ -178,13 +178,13 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="the grading output folder (holding results.json)")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("export", help="instructor: grades for Moodle, Canvas or a plain CSV")
+    p = sub.add_parser("export", help="instructor: grades for Moodle or Canvas")
     p.add_argument("out_dir", metavar="OUT", help="the grading output folder (results.json)")
     p.add_argument(
         "--format",
         required=True,
-        choices=["moodle", "canvas", "csv"],
-        help="moodle: the offline grading worksheet; canvas: the gradebook import CSV; csv: plain",
+        choices=["moodle", "canvas"],
+        help="moodle: the offline grading worksheet; canvas: the gradebook import CSV",
     )
     p.add_argument(
         "--roster",
