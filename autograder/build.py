@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import REPO_ROOT
+from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.spec import SPEC_FILE, notebook_problems
 from unet_tp.fileio import atomic_write
 
@@ -74,19 +75,14 @@ def solution_regions(root: Path = REPO_ROOT) -> dict[str, str]:
     return regions
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def synced_source(nb, regions: dict[str, str], package: str) -> tuple[object, list[str]]:
     """A copy of the source notebook with its solution cells taken from ``regions``."""
     nb = copy.deepcopy(nb)
     solution_ids = []
     changed = []
     for cell in nb.cells:
-        gid = _grade_id(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
+        gid = grade_id(cell)
+        if nbgrader_meta(cell).get("solution") and cell.cell_type == "code":
             solution_ids.append(gid)
             if gid not in regions:
                 raise BuildError(
@@ -103,9 +99,7 @@ def synced_source(nb, regions: dict[str, str], package: str) -> tuple[object, li
             if new != cell.source:
                 cell.source = new
                 changed.append(gid)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+        clear_outputs(cell)
     extra = sorted(set(regions) - set(solution_ids))
     if extra:
         raise BuildError(f"solutions/ has notebook regions with no solution cell: {extra}")
@@ -147,9 +141,7 @@ def nbgrader_api(root: Path, db_url: str | None = None):
 def _normalise(nb) -> str:
     """Stable text of a generated notebook (what gets committed)."""
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+        clear_outputs(cell)
     return nbformat.writes(nb) + "\n"
 
 

@@ -33,11 +33,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _HIDDEN_LINE = re.compile(r"hidden[\s_-]*tests?|BEGIN\s+HIDDEN|END\s+HIDDEN", re.I)
 # an absolute POSIX path: a "/" that starts a token (not "km/h", "2 / 3" or "a//b"), then at
 # least one character of a path; file:// URLs and Windows drive paths too
-_POSIX_PATH = re.compile(r"(?<![\w.~/\\-])/(?=[\w.~@+-])[^\s'\"<>`,;:)\]}|]*")
+POSIX_PATH = re.compile(r"(?<![\w.~/\\-])/(?=[\w.~@+-])[^\s'\"<>`,;:)\]}|]*")
 _FILE_URL = re.compile(r"file:/{1,3}[^\s'\"<>`]*", re.I)
-_WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\[^\s'\"<>`,;|]*")
+WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\[^\s'\"<>`,;|]*")
 # tokens: long hexadecimal runs (the grader's HMAC pass tokens and keys, hashes)
-_HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
+HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 
 
 # one-segment tokens ("/tmp", "/work") are paths only under these roots; "x /len(y)" is code
@@ -77,9 +77,9 @@ def scrub(text: object) -> str:
     lines = [line for line in text.split("\n") if not _HIDDEN_LINE.search(line)]
     text = "\n".join(lines)
     text = _FILE_URL.sub(PATH_PLACEHOLDER, text)
-    text = _WINDOWS_PATH.sub(PATH_PLACEHOLDER, text)
-    text = _POSIX_PATH.sub(_keep_path, text)
-    return _HEX_TOKEN.sub(TOKEN_PLACEHOLDER, text)
+    text = WINDOWS_PATH.sub(PATH_PLACEHOLDER, text)
+    text = POSIX_PATH.sub(_keep_path, text)
+    return HEX_TOKEN.sub(TOKEN_PLACEHOLDER, text)
 
 
 def safe(text: object) -> str:

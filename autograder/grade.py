@@ -57,12 +57,12 @@ from autograder.regrade import (
 )
 from autograder.repair import (
     cell_labels,
-    clear_outputs,
     in_source_order,
     read_submission,
     restore_metadata,
     submitted_outputs,
     suspicious_cells,
+    without_outputs,
 )
 from autograder.report import write_report
 from autograder.results import GRADES_FILE, BlockInfo, Result, Results, text_safe, write_grades_csv
@@ -279,7 +279,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
     try:
         nb = restore_metadata(nb, ctx.student_nb, notes)
         outputs = submitted_outputs(nb, ctx.student_nb)
-        nb = in_source_order(clear_outputs(nb), ctx.student_nb, notes)
+        nb = in_source_order(without_outputs(nb), ctx.student_nb, notes)
         labels = cell_labels(nb, ctx.student_nb, spec)
         review += suspicious_cells(nb, labels)
         review += static.review_reasons(nb, labels)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import fmt_points, page
+from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, fmt_points, page
 from autograder.results import BlockInfo, Results
 from unet_tp.fileio import atomic_write
 
@@ -26,8 +26,6 @@ REPORT = "report.html"
 
 # ---- grouping failure messages -------------------------------------------------------------------
 
-_PATH = re.compile(r"(?<![\w.~/\\-])/(?=[\w.~@+-])[^\s'\"<>`,;:)\]}|]*|[A-Za-z]:\\[^\s'\"<>`,;|]*")
-_HEX = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 _QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`|‘[^’\n]*’|“[^”\n]*”")
 _SHAPE = re.compile(
     r"torch\.Size\(\s*\[[^\]]*\]\s*\)"  # torch.Size([1, 8, 64, 64])
@@ -50,8 +48,8 @@ def normalise_message(message: object) -> str:
     text = str(message or "").strip()
     if not text:
         return "(no message)"
-    text = _PATH.sub("<path>", text)
-    text = _HEX.sub("<hex>", text)
+    text = WINDOWS_PATH.sub("<path>", POSIX_PATH.sub("<path>", text))
+    text = HEX_TOKEN.sub("<hex>", text)
     text = _QUOTED.sub("<value>", text)
     text = _SHAPE.sub("<shape>", text)
     text = _NUMBER.sub("<n>", text)

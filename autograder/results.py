@@ -91,7 +91,7 @@ class Result:
 
     @classmethod
     def from_json(cls, data: object, where: str = "result") -> Result:
-        return _build(cls, data, where)
+        return from_dict(cls, data, where)
 
 
 @dataclass
@@ -110,7 +110,7 @@ class Results:
 
     @classmethod
     def from_json(cls, data: object) -> Results:
-        results = _build(cls, data, "results")
+        results = from_dict(cls, data, "results")
         if not results.blocks:
             raise ValueError("results: no blocks")
         return results
@@ -138,7 +138,7 @@ class Results:
             raise ValueError(f"{path}: not the results of `unet-tp grade`: {exc}") from None
 
 
-def _build(cls, data: object, where: str):
+def from_dict(cls, data: object, where: str):
     """An instance of the dataclass ``cls`` from JSON ``data``, every field's type checked
     (unknown keys, such as the derived ``total``, are ignored)."""
     if not isinstance(data, dict):
@@ -155,16 +155,16 @@ def _build(cls, data: object, where: str):
 def _convert(tp, value: object, where: str):
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
+        return from_dict(tp, value, where)
     if origin in (typing.Union, types.UnionType):  # X | None
         if value is None:
             return None
         return _convert(next(a for a in args if a is not type(None)), value, where)
-    if origin in (list, dict):
-        if not isinstance(value, origin):
+    if origin in (list, tuple, dict):  # a tuple[X, ...] is a JSON or TOML list
+        if not isinstance(value, dict if origin is dict else list):
             raise ValueError(f"{where}: expected a {origin.__name__}, got {value!r:.60}")
-        if origin is list:
-            return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if origin is not dict:
+            return origin(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
         return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
