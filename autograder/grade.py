@@ -38,8 +38,8 @@ import nbformat
 
 from autograder import answers as wire
 from autograder import build as course
+from autograder import repair, static
 from autograder import spec as assignment
-from autograder import static
 from autograder.cells import grade_id
 from autograder.collect import GradingError, Submission, collect, identify, lms_id
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
@@ -48,22 +48,8 @@ from autograder.feedback import feedback_html, shorten
 from autograder.gradebook import write_gradebook
 from autograder.harness import write_message
 from autograder.probes import probe_source
-from autograder.regrade import (
-    STATE_FILE,
-    grading_inputs_hash,
-    read_state,
-    to_regrade,
-    write_state,
-)
-from autograder.repair import (
-    cell_labels,
-    in_source_order,
-    read_submission,
-    restore_metadata,
-    submitted_outputs,
-    suspicious_cells,
-    without_outputs,
-)
+from autograder.regrade import STATE_FILE, grading_inputs_hash, read_state, to_regrade, write_state
+from autograder.repair import in_source_order
 from autograder.report import write_report
 from autograder.results import GRADES_FILE, BlockInfo, Result, Results, text_safe, write_grades_csv
 from autograder.sandbox import HOME, Limits, Sandbox, check_available
@@ -228,20 +214,19 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
                 continue
             ename, evalue = out.get("ename", "Error"), shorten(str(out.get("evalue", "")), 400)
             where = f"cell {i + 1} ({labels[i]})"
-            missing = re.match(r"No module named '([\w.]+)'", evalue)
-            if ename == "ModuleNotFoundError" and missing:
-                package = missing.group(1).split(".")[0]
-                if package == "google":
-                    notes.append(
-                        f"{where}: google.colab exists only in Colab; grading ran on without it"
-                    )
-                else:
-                    notes.append(
-                        f"{where}: uses the package '{package}', which the grading environment does not have"
-                    )
-                    review.append(
-                        f"{where}: imports '{package}', missing where grading runs: check by hand"
-                    )
+            missing = re.match(r"No module named '(\w+)", evalue)
+            package = missing[1] if ename == "ModuleNotFoundError" and missing else None
+            if package == "google":
+                notes.append(
+                    f"{where}: google.colab exists only in Colab; grading ran on without it"
+                )
+            elif package:
+                notes.append(
+                    f"{where}: uses the package '{package}', which the grading environment does not have"
+                )
+                review.append(
+                    f"{where}: imports '{package}', missing where grading runs: check by hand"
+                )
             else:
                 notes.append(f"{where}: {ename}: {evalue}")
     return notes, review
@@ -268,7 +253,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         return text_safe(r)
 
     try:
-        nb = read_submission(sub.path)
+        nb = repair.read_submission(sub.path)
     except GradingError as exc:
         notes.append(str(exc))
         return result(*_zero(spec, str(exc)))
@@ -277,11 +262,11 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         return result(*_zero(spec, "the file could not be read"))
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
-        nb = restore_metadata(nb, ctx.student_nb, notes)
-        outputs = submitted_outputs(nb, ctx.student_nb)
-        nb = in_source_order(without_outputs(nb), ctx.student_nb, notes)
-        labels = cell_labels(nb, ctx.student_nb, spec)
-        review += suspicious_cells(nb, labels)
+        nb = repair.restore_metadata(nb, ctx.student_nb, notes)
+        outputs = repair.submitted_outputs(nb, ctx.student_nb)
+        nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
+        labels = repair.cell_labels(nb, ctx.student_nb, spec)
+        review += repair.suspicious_cells(nb, labels)
         review += static.review_reasons(nb, labels)
         forbidden = static.forbidden_calls(nb, spec, labels)
         table = comparisons()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import nbformat
+
 from autograder import build as course
 from autograder.results import Result
 
@@ -21,7 +23,8 @@ def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
         with Gradebook(db_url) as gb:
             gb.find_assignment(course.ASSIGNMENT)
     except MissingEntry:
-        course.make_gradebook(workdir / "master", db_url)
+        source = nbformat.read(course.SOURCE_NOTEBOOK, as_version=4)
+        course.generate_assignment(source, workdir / "master", db_url)
     with Gradebook(db_url) as gb:
         for r in results:
             first, _, last = r.name.partition(" ")
