@@ -30,7 +30,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.feedback import fmt_points, scrub
+from autograder.feedback import scrub
 from autograder.results import Result, Results
 from unet_tp.fileio import atomic_write
 
@@ -124,9 +124,9 @@ def moodle_grade(x: float) -> str:
 
 def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field: the total and the blocks that lost points."""
-    parts = [f"Autograded: {fmt_points(student.total)} / {fmt_points(student.max_points)}."]
+    parts = [f"Autograded: {student.total:g} / {student.max_points:g}."]
     lost_blocks = [
-        f"({b.id}) {fmt_points(e.points)}/{fmt_points(e.max)}"
+        f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
         if (e := student.block(b.id)).lost
     ]
@@ -221,7 +221,7 @@ def _match_students(students: list[Result], matcher, report) -> dict[int, Result
 
 
 def _unmatched(student: Result, why: str) -> str:
-    return f"{student.who} {fmt_points(student.total)}/{fmt_points(student.max_points)} ({why})"
+    return f"{student.who} {student.total:g}/{student.max_points:g} ({why})"
 
 
 # ---- Moodle --------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
 
 def _moodle_without_roster(results: Results, report: ExportReport):
     """Worksheet rows from the participant ids of the file names (Moodle's download names)."""
-    rows = []
+    rows, maximum = [], moodle_grade(results.max_points)
     for s in results.students:
         pid = s.lms_id
         if not pid or not pid.isdigit():
@@ -286,20 +286,9 @@ def _moodle_without_roster(results: Results, report: ExportReport):
                 _unmatched(s, "no Moodle participant id in the file name; pass --roster")
             )
             continue
-        rows.append(
-            [
-                f"{MOODLE_PARTICIPANT}{pid}",
-                s.name,
-                "",
-                MOODLE_SUBMITTED,
-                moodle_grade(s.total),
-                moodle_grade(results.max_points),
-                "Yes",
-                "-",
-                "-",
-                feedback_comment(s, results),
-            ]
-        )
+        grade, comment = moodle_grade(s.total), feedback_comment(s, results)
+        row = [f"{MOODLE_PARTICIPANT}{pid}", s.name, "", MOODLE_SUBMITTED, grade, maximum, "Yes"]
+        rows.append([*row, "-", "-", comment])
     report.rows = report.graded = len(rows)
     report.warnings.append(
         "without --roster, Moodle skips the rows of students it already has a grade for, "
@@ -345,16 +334,21 @@ def _moodle_maximum_warnings(
     roster: _Roster, col: dict, maximum: float, report: ExportReport
 ) -> None:
     """Warn when the Moodle assignment's maximum grade is not the TP's."""
-    for m in {r[col["maxgrade"]].strip() for r in roster.rows} - {""}:
-        try:
-            if abs(float(m.replace(",", ".")) - maximum) > 1e-9:
-                report.warnings.append(
-                    f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: "
-                    "set the assignment's maximum grade to match (Moodle skips grades above "
-                    "its maximum)"
-                )
-        except ValueError:
-            pass
+    for m in {r[col["maxgrade"]].strip() for r in roster.rows}:
+        if _differs(m, maximum):
+            report.warnings.append(
+                f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: "
+                "set the assignment's maximum grade to match (Moodle skips grades above "
+                "its maximum)"
+            )
+
+
+def _differs(lms_number: str, maximum: float) -> bool:
+    """Is the number the LMS wrote (``20,00`` or ``20.00``) not ``maximum``? (no number: no)"""
+    try:
+        return abs(float(lms_number.replace(",", ".")) - maximum) > 1e-9
+    except ValueError:
+        return False
 
 
 # ---- Canvas --------------------------------------------------------------------------------------
@@ -440,7 +434,7 @@ def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assi
             student_rows += 1
             s = graded.get(i)
             if s is not None:
-                row[target] = fmt_points(s.total)
+                row[target] = f"{s.total:g}"
             elif row[0].strip() != CANVAS_TEST_STUDENT:
                 report.missing.append(row[0])  # left as it was: Canvas changes nothing
         rows.append(row)
@@ -458,11 +452,8 @@ def _canvas_student_row(row: list[str]) -> bool:
 
 def _canvas_points_warning(title: str, possible: str, maximum: float, report: ExportReport) -> None:
     """Warn when the Canvas assignment is worth other points than the TP."""
-    try:
+    if _differs(possible, maximum):
         points = float(possible.replace(",", "."))
-    except ValueError:
-        return
-    if abs(points - maximum) > 1e-9:
         report.warnings.append(
             f"the Canvas assignment {title!r} is worth {points:g} points, the "
             f"TP {maximum:g}: Canvas will show {maximum:g}-point totals out of {points:g}"
@@ -472,10 +463,10 @@ def _canvas_points_warning(title: str, possible: str, maximum: float, report: Ex
 def _canvas_without_roster(results: Results, report: ExportReport, assignment: str | None):
     """A new gradebook column: one row per graded student, matched by Canvas on its ids."""
     header = [*CANVAS_HEADER, assignment or results.assignment or "TP"]
-    rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", fmt_points(results.max_points)]]
+    rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     for s in results.students:
         name = s.name or s.student_id
-        rows.append([name, s.lms_id or "", s.student_id, "", "", fmt_points(s.total)])
+        rows.append([name, s.lms_id or "", s.student_id, "", "", f"{s.total:g}"])
     report.rows = report.graded = len(results.students)
     report.warnings.append(
         "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "

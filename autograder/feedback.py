@@ -90,17 +90,11 @@ def safe(text: object) -> str:
 def cut(text: str, max_lines: int = 80, max_chars: int = 6000) -> str:
     """The end of a long output (where the final numbers are), with a line saying what was cut."""
     lines = text.rstrip("\n").split("\n")
-    dropped = 0
-    if len(lines) > max_lines:
-        dropped = len(lines) - max_lines
-        lines = lines[-max_lines:]
-    text = "\n".join(lines)
+    text = "\n".join(lines[-max_lines:])
     if len(text) > max_chars:
-        dropped_chars = len(text) - max_chars
-        text = text[-max_chars:]
-        return f"[... {dropped_chars:,} characters cut ...]\n{text}"
-    if dropped:
-        return f"[... {dropped} lines cut ...]\n{text}"
+        return f"[... {len(text) - max_chars:,} characters cut ...]\n{text[-max_chars:]}"
+    if len(lines) > max_lines:
+        return f"[... {len(lines) - max_lines} lines cut ...]\n{text}"
     return text
 
 
@@ -150,11 +144,6 @@ def page(title: str, body: str) -> str:
     )
 
 
-def fmt_points(x: float) -> str:
-    """``2`` for 2.0, ``1.5`` for 1.5."""
-    return f"{x:g}"
-
-
 # ---- the student's page --------------------------------------------------------------------------
 
 TRAINING_NOTE = (
@@ -190,7 +179,7 @@ def _blocks_table(student: Result, results: Results) -> str:
             f"<tr class='{'lost' if entry.lost else 'full'}' data-block='{escape(block.id)}'>"
             f"<td><b>{escape(block.label)}</b><br>"
             f"<span class='muted'>{escape(block.section)}</span></td>"
-            f"<td class='num'>{fmt_points(entry.points)} / {fmt_points(entry.max)}</td>"
+            f"<td class='num'>{entry.points:g} / {entry.max:g}</td>"
             f"<td>{what}</td></tr>"
         )
     return (
@@ -247,8 +236,7 @@ def feedback_html(student: Result, results: Results) -> str:
         f"<h1>TP U-Net: your feedback, {safe(name)}</h1>",
         f"<p class='muted'>student {safe(student.student_id)} · notebook {safe(student.file)}"
         f"{graded}</p>",
-        f"<p class='total' id='total'>Total: {fmt_points(student.total)} / "
-        f"{fmt_points(student.max_points)}</p>",
+        f"<p class='total' id='total'>Total: {student.total:g} / {student.max_points:g}</p>",
     ]
     if student.review:
         parts.append(

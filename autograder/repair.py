@@ -25,29 +25,16 @@ from autograder.collect import GradingError
 # code a TP answer never needs, found in the text: the instructor reads the cells that use it (no
 # grade depends on it); what the code itself reaches (code objects, hooks, gc, ctypes, sys.modules,
 # built-ins...) is read through its aliases by autograder/static.py
-_SUSPICIOUS = [
-    (
-        re.compile(r"hidden_tests|autograder|import_solutions|\bsolutions\b"),
-        "looks for the grader or the reference",
-    ),
-    (
-        re.compile(r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook"),
-        "looks for the grader or the reference",
-    ),
-    (
-        re.compile(r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", re.M),
-        "patches a library",
-    ),
-    (
-        re.compile(r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\("),
-        "searches the disk",
-    ),
-    (
-        re.compile(r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client"),
-        "uses the network",
-    ),
-    (re.compile(r"os\.fork\(|fork\(\)"), "starts processes"),
-]
+# fmt: off
+_SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
+    (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
+    (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
+    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", "patches a library"),
+    (r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\(", "searches the disk"),
+    (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
+    (r"os\.fork\(|fork\(\)", "starts processes"),
+]]
+# fmt: on
 
 
 def read_submission(path: Path):

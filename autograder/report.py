@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, fmt_points, page
+from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, page
 from autograder.results import BlockInfo, Results
 from unet_tp.fileio import atomic_write
 
@@ -198,7 +198,7 @@ def _rates_table(rates: list[BlockRate]) -> str:
     for r in rates:
         rows.append(
             f"<tr data-block='{escape(r.block.id)}'><td>{escape(r.block.label)}</td>"
-            f"<td class='num'>{fmt_points(r.block.points)}</td>"
+            f"<td class='num'>{r.block.points:g}</td>"
             f"<td class='num full'>{r.full}</td><td class='num partial'>{r.partial}</td>"
             f"<td class='num zero'>{r.zero}</td>"
             f"<td class='num rate'>{100 * r.rate:.0f}%</td>"
@@ -258,7 +258,7 @@ def _review(results: Results) -> str:
         return "<p>No notebook was flagged.</p>"
     rows = "".join(
         f"<tr><td>{escape(s.who)}</td><td>{escape(s.file)}</td>"
-        f"<td class='num'>{fmt_points(s.total)}</td><td><ul>"
+        f"<td class='num'>{s.total:g}</td><td><ul>"
         + "".join(f"<li>{escape(r)}</li>" for r in s.review)
         + "</ul></td></tr>"
         for s in flagged

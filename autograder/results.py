@@ -197,17 +197,9 @@ def write_grades_csv(path: Path, results: Results) -> None:
     keys = [b.key for b in results.blocks]
     writer.writerow(["student_id", "name", "file", *keys, "total", "max", "review", "notes"])
     for r in results.students:
-        writer.writerow(
-            [
-                r.student_id,
-                r.name,
-                r.file,
-                *(f"{r.block(b.id).points:g}" for b in results.blocks),
-                f"{r.total:g}",
-                f"{r.max_points:g}",
-                "yes" if r.review else "",
-                "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes]),
-            ]
-        )
+        numbers = [*(r.block(b.id).points for b in results.blocks), r.total, r.max_points]
+        notes = "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes])
+        row = [r.student_id, r.name, r.file, *(f"{x:g}" for x in numbers)]
+        writer.writerow([*row, "yes" if r.review else "", notes])
     with atomic_write(path, "w") as f:
         f.write(buf.getvalue())
