@@ -20,7 +20,6 @@ import copy
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import REPO_ROOT
+from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.spec import SPEC_FILE, notebook_problems
 from unet_tp.fileio import atomic_write
 
@@ -74,19 +74,14 @@ def solution_regions(root: Path = REPO_ROOT) -> dict[str, str]:
     return regions
 
 
-def _grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def synced_source(nb, regions: dict[str, str], package: str) -> tuple[object, list[str]]:
     """A copy of the source notebook with its solution cells taken from ``regions``."""
     nb = copy.deepcopy(nb)
     solution_ids = []
     changed = []
     for cell in nb.cells:
-        gid = _grade_id(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell.cell_type == "code":
+        gid = grade_id(cell)
+        if nbgrader_meta(cell).get("solution") and cell.cell_type == "code":
             solution_ids.append(gid)
             if gid not in regions:
                 raise BuildError(
@@ -103,27 +98,11 @@ def synced_source(nb, regions: dict[str, str], package: str) -> tuple[object, li
             if new != cell.source:
                 cell.source = new
                 changed.append(gid)
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+        clear_outputs(cell)
     extra = sorted(set(regions) - set(solution_ids))
     if extra:
         raise BuildError(f"solutions/ has notebook regions with no solution cell: {extra}")
     return nb, changed
-
-
-def course_config(root: Path, db_url: str | None = None):
-    """nbgrader configuration: ``autograder/nbgrader_config.py`` with the course root set."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_DIR)).load_config()
-    extra = Config()
-    extra.CourseDirectory.root = str(root)
-    extra.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
-    extra.Exchange.root = str(root / "exchange")
-    config.merge(extra)
-    return config
 
 
 def interpreter_bin_on_path() -> None:
@@ -134,34 +113,39 @@ def interpreter_bin_on_path() -> None:
         os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
 
 
-def nbgrader_api(root: Path, db_url: str | None = None):
-    """An ``NbGraderAPI`` on the course folder ``root``."""
+def generate_assignment(source_nb, root: Path, db_url: str | None = None):
+    """nbgrader's ``generate_assignment`` of ``source_nb`` in the course folder ``root`` (the
+    student version in ``root/release``, the gradebook at ``db_url``); its ``NbGraderAPI``.
+    The configuration is ``autograder/nbgrader_config.py`` with the course root set."""
     interpreter_bin_on_path()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
 
-    config = course_config(root, db_url)
-    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_DIR)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    config.Exchange.root = str(root / "exchange")
+    src_dir = root / "source" / ASSIGNMENT
+    src_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(source_nb, src_dir / NOTEBOOK)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    result = api.generate_assignment(ASSIGNMENT, force=True, create=True)
+    if not result["success"]:
+        raise BuildError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}")
+    return api
 
 
 def _normalise(nb) -> str:
     """Stable text of a generated notebook (what gets committed)."""
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+        clear_outputs(cell)
     return nbformat.writes(nb) + "\n"
 
 
-def generate(source_nb, workdir: Path) -> tuple[str, str, Path]:
-    """Student and solution notebooks (text) from a source notebook, and the gradebook made."""
-    src_dir = workdir / "source" / ASSIGNMENT
-    src_dir.mkdir(parents=True)
-    nbformat.write(source_nb, src_dir / NOTEBOOK)
-    api = nbgrader_api(workdir)
-    result = api.generate_assignment(ASSIGNMENT, force=True, create=True)
-    if not result["success"]:
-        raise BuildError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}")
+def generate(source_nb, workdir: Path) -> tuple[str, str]:
+    """Student and solution notebooks (text) from a source notebook."""
+    api = generate_assignment(source_nb, workdir)
     student = nbformat.read(workdir / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
     from nbgrader.converters import GenerateSolution
 
@@ -170,7 +154,7 @@ def generate(source_nb, workdir: Path) -> tuple[str, str, Path]:
     app.coursedir.assignment_id = ASSIGNMENT
     app.start()
     solution = nbformat.read(workdir / "solution" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    return _normalise(student), _normalise(solution), workdir / "gradebook.db"
+    return _normalise(student), _normalise(solution)
 
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -233,7 +217,7 @@ def build(
         )
     outputs[SOURCE_NOTEBOOK] = _normalise(copy.deepcopy(synced))
     with tempfile.TemporaryDirectory(prefix="unet-tp-build-") as tmp:
-        student, solution, _ = generate(synced, Path(tmp))
+        student, solution = generate(synced, Path(tmp))
     outputs[STUDENT_NOTEBOOK] = student
     outputs[SOLUTION_NOTEBOOK] = solution
     for path, text in outputs.items():
@@ -244,15 +228,3 @@ def build(
                 with atomic_write(path, "w") as f:
                     f.write(text)
     return report
-
-
-def make_gradebook(workdir: Path, db_url: str | None = None) -> Path:
-    """A course folder in ``workdir`` with the source notebook and its gradebook (for grading)."""
-    src_dir = workdir / "source" / ASSIGNMENT
-    src_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SOURCE_NOTEBOOK, src_dir / NOTEBOOK)
-    api = nbgrader_api(workdir, db_url)
-    result = api.generate_assignment(ASSIGNMENT, force=True, create=True)
-    if not result["success"]:
-        raise BuildError(f"nbgrader generate_assignment failed:\n{result.get('log', '')}")
-    return workdir

@@ -154,13 +154,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="grades for Moodle, Canvas or a plain CSV")
+    p = sub.add_parser("export", help="grades for Moodle or Canvas")
     p.add_argument("out_dir", metavar="OUT", help="the grading output folder (results.json)")
     p.add_argument(
         "--format",
         required=True,
-        choices=["moodle", "canvas", "csv"],
-        help="moodle: the offline grading worksheet; canvas: the gradebook import CSV; csv: plain",
+        choices=["moodle", "canvas"],
+        help="moodle: the offline grading worksheet; canvas: the gradebook import CSV",
     )
     p.add_argument(
         "--roster",

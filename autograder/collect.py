@@ -40,10 +40,9 @@ def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
         if not m or not m.groupdict().get("id"):
             raise GradingError(f"{relpath}: the pattern {pattern!r} finds no group 'id'")
         return _slug(m["id"]), (m.groupdict().get("name") or m["id"]).strip()
-    for part in [path.name, *reversed(path.parent.parts)]:
-        m = _MOODLE.match(part)
-        if m:
-            return m["id"], m["name"].strip()
+    m = _lms_match(path)
+    if m:
+        return m["id"], m["name"].strip()
     if len(path.parts) > 1:
         return _slug(path.parts[0]), path.parts[0]
     rest = _DECORATIONS.sub(" ", path.name)
@@ -56,15 +55,16 @@ def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
     return _slug(rest), rest
 
 
+def _lms_match(path: PurePosixPath) -> re.Match | None:
+    """Moodle's ``Name_4242_assignsubmission_file_`` in the file's name, else its folders'."""
+    parts = [path.name, *reversed(path.parent.parts)]
+    return next((m for part in parts if (m := _MOODLE.match(part))), None)
+
+
 def lms_id(relpath: str) -> str | None:
-    """The participant id of an LMS zip's file or folder name (Moodle's ``Name_4242_assign
-    submission_file_``), or None."""
-    path = PurePosixPath(relpath)
-    for part in [path.name, *reversed(path.parent.parts)]:
-        m = _MOODLE.match(part)
-        if m:
-            return m["id"]
-    return None
+    """The participant id of an LMS zip's file or folder name, or None."""
+    m = _lms_match(PurePosixPath(relpath))
+    return m["id"] if m else None
 
 
 def _slug(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Grades for the LMS: ``unet-tp export OUT --format moodle|canvas|csv [--roster FILE] [--out FILE]``.
+"""Grades for the LMS: ``unet-tp export OUT --format moodle|canvas [--roster FILE] [--out FILE]``
+(the plain CSV of every grade is ``OUT/grades.csv``, which ``unet-tp grade`` writes).
 
 * ``moodle``: Moodle's offline grading worksheet (assignment > "Download grading worksheet";
   uploaded back with "Upload grading worksheet"). Columns ``Identifier, Full name, Email address,
@@ -12,7 +13,6 @@
 * ``canvas``: the gradebook import CSV (Grades > Import): ``Student, ID, SIS User ID, SIS Login
   ID, Section, <Assignment name (id)>`` and a ``Points Possible`` row. Canvas matches a row by
   ``ID``, then the SIS ids, then the name; an empty cell changes nothing.
-* ``csv``: a plain CSV of id, name, total, maximum and the points of each block.
 
 With ``--roster`` (the worksheet or gradebook export downloaded from the LMS, recommended), the
 roster gives the rows, in its order and with all its columns: graded students get their grade,
@@ -30,64 +30,39 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .feedback import fmt_points, scrub
-from .report import block_entry, blocks_of, load_results, lost, who
+from autograder.feedback import scrub
+from autograder.results import Result, Results
+from unet_tp.fileio import atomic_write
 
-FORMATS = ("moodle", "canvas", "csv")
-DEFAULT_NAMES = {
-    "moodle": "moodle_grading_worksheet.csv",
-    "canvas": "canvas_gradebook_import.csv",
-    "csv": "grades_export.csv",
-}
+FORMATS = ("moodle", "canvas")
+DEFAULT_NAMES = {"moodle": "moodle_grading_worksheet.csv", "canvas": "canvas_gradebook_import.csv"}
 
-# Moodle (mod/assign, English language pack)
-MOODLE_HEADER = [
-    "Identifier",
-    "Full name",
-    "Email address",
-    "Status",
-    "Grade",
-    "Maximum Grade",
-    "Grade can be changed",
-    "Last modified (submission)",
-    "Last modified (grade)",
-    "Feedback comments",
+# Moodle (mod/assign): the worksheet's column names and statuses in the language of the Moodle
+# account that downloads it (its upload reads the columns by these names), English and French
+# fmt: off
+_MOODLE_STRINGS = [  # role, English, French
+    ("identifier", "Identifier", "Identifiant"),
+    ("fullname", "Full name", "Nom complet"),
+    ("email", "Email address", "Adresse de courriel"),
+    ("status", "Status", "Statut"),
+    ("grade", "Grade", "Note"),
+    ("maxgrade", "Maximum Grade", "Note maximale"),
+    ("canchange", "Grade can be changed", "La note peut être modifiée"),
+    ("lastmodsubmission", "Last modified (submission)", "Dernière modification (travail remis)"),
+    ("lastmodgrade", "Last modified (grade)", "Dernière modification (note)"),
+    ("feedback", "Feedback comments", "Commentaires de feedback"),
+    ("scale", "Scale", "Barème"),
+    ("no_submission", "No submission", "Pas de travail remis"),
+    ("submitted", "Submitted for grading", "Remis pour évaluation"),
+    ("no", "No", "Non"),
 ]
-MOODLE_PARTICIPANT = "Participant "
-# the worksheet's column names and statuses in the language of the Moodle account that downloads
-# it (Moodle's upload reads the columns by these names): English and French language packs
+# fmt: on
 MOODLE_LANGS = {
-    "en": {
-        "identifier": "Identifier",
-        "fullname": "Full name",
-        "email": "Email address",
-        "status": "Status",
-        "grade": "Grade",
-        "maxgrade": "Maximum Grade",
-        "scale": "Scale",
-        "canchange": "Grade can be changed",
-        "lastmodgrade": "Last modified (grade)",
-        "feedback": "Feedback comments",
-        "no_submission": "No submission",
-        "submitted": "Submitted for grading",
-        "no": "No",
-    },
-    "fr": {
-        "identifier": "Identifiant",
-        "fullname": "Nom complet",
-        "email": "Adresse de courriel",
-        "status": "Statut",
-        "grade": "Note",
-        "maxgrade": "Note maximale",
-        "scale": "Barème",
-        "canchange": "La note peut être modifiée",
-        "lastmodgrade": "Dernière modification (note)",
-        "feedback": "Commentaires de feedback",
-        "no_submission": "Pas de travail remis",
-        "submitted": "Remis pour évaluation",
-        "no": "Non",
-    },
+    lang: {role: names[i] for role, *names in _MOODLE_STRINGS}
+    for i, lang in enumerate(("en", "fr"))
 }
+MOODLE_HEADER = [english for _, english, _ in _MOODLE_STRINGS[:10]]  # a worksheet's columns
+MOODLE_PARTICIPANT = "Participant "
 MOODLE_REQUIRED = ("identifier", "grade", "lastmodgrade")
 MOODLE_SUBMITTED = MOODLE_LANGS["en"]["submitted"]
 _TRAILING_ID = re.compile(r"(\d+)\s*$")
@@ -147,23 +122,17 @@ def moodle_grade(x: float) -> str:
     return f"{float(x):.2f}"
 
 
-def feedback_comment(student: dict, results: dict) -> str:
+def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field: the total and the blocks that lost points."""
-    parts = [
-        f"Autograded: {fmt_points(student.get('total'))} / "
-        f"{fmt_points(student.get('max_points', results.get('max_points')))}."
+    parts = [f"Autograded: {student.total:g} / {student.max_points:g}."]
+    lost_blocks = [
+        f"({b.id}) {e.points:g}/{e.max:g}"
+        for b in results.blocks
+        if (e := student.block(b.id)).lost
     ]
-    lost_blocks = []
-    for block in blocks_of(results):
-        entry = block_entry(student, block["id"])
-        if lost(entry, block):
-            lost_blocks.append(
-                f"({block['id']}) {fmt_points(entry.get('points'))}/"
-                f"{fmt_points(entry.get('max', block.get('points')))}"
-            )
     if lost_blocks:
         parts.append("Points lost: " + ", ".join(lost_blocks) + ".")
-    if student.get("review"):
+    if student.review:
         parts.append("To be reviewed by the instructor.")
     parts.append("Details: your feedback page.")
     return scrub(" ".join(parts))
@@ -198,8 +167,6 @@ def read_roster(path: Path) -> _Roster:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter=",", bom=False):
-    from unet_tp.fileio import atomic_write
-
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(header)
@@ -238,34 +205,34 @@ class _Matcher:
         return None, "no roster row with this id or name"
 
 
-def _match_students(students: list[dict], matcher, report) -> dict[int, dict]:
+def _match_students(students: list[Result], matcher, report) -> dict[int, Result]:
     """``{roster row: student}``; who cannot be placed (or lands on a row already taken) goes to
     ``report.unmatched``."""
-    graded: dict[int, dict] = {}
+    graded: dict[int, Result] = {}
     for s in students:
-        i, why = matcher.find([s.get("lms_id"), s.get("student_id")], str(s.get("name") or ""))
+        i, why = matcher.find([s.lms_id, s.student_id], s.name)
         if i is None:
             report.unmatched.append(_unmatched(s, why))
         elif i in graded:
-            report.unmatched.append(_unmatched(s, f"same roster row as {who(graded[i])}"))
+            report.unmatched.append(_unmatched(s, f"same roster row as {graded[i].who}"))
         else:
             graded[i] = s
     return graded
 
 
-def _unmatched(student: dict, why: str) -> str:
-    return f"{who(student)} {fmt_points(student.get('total'))}/{fmt_points(student.get('max_points'))} ({why})"
+def _unmatched(student: Result, why: str) -> str:
+    return f"{student.who} {student.total:g}/{student.max_points:g} ({why})"
 
 
 # ---- Moodle --------------------------------------------------------------------------------------
 
 
-def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
+def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
     """Moodle's grading worksheet: the downloaded one with grades and feedback filled in, or,
     without a roster, rows built from the participant ids in the file names."""
     if roster is None:
         return _moodle_without_roster(results, report)
-    maximum = float(results.get("max_points") or 0.0)
+    maximum = results.max_points
     header = roster.header
     lang, col = _moodle_columns(header, maximum)
     matcher = _Matcher()
@@ -279,16 +246,16 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
             matcher.add_name(row[col["fullname"]], i)
     if "maxgrade" in col:
         _moodle_maximum_warnings(roster, col, maximum, report)
-    graded = _match_students(results.get("students", []), matcher, report)
+    graded = _match_students(results.students, matcher, report)
     rows = []
     for i, row in enumerate(roster.rows):
         row = list(row)
         s = graded.get(i)
         if s is not None:
-            row[col["grade"]] = moodle_grade(s.get("total") or 0.0)
+            row[col["grade"]] = moodle_grade(s.total)
             if "canchange" in col and row[col["canchange"]].strip() == lang["no"]:
                 report.warnings.append(
-                    f"{who(s)}: the grade is locked in Moodle ('{header[col['canchange']]}': "
+                    f"{s.who}: the grade is locked in Moodle ('{header[col['canchange']]}': "
                     f"{lang['no']}); the upload will skip it"
                 )
             if "feedback" in col:
@@ -309,31 +276,19 @@ def _moodle(results: dict, roster: _Roster | None, report: ExportReport):
     return header, rows
 
 
-def _moodle_without_roster(results: dict, report: ExportReport):
+def _moodle_without_roster(results: Results, report: ExportReport):
     """Worksheet rows from the participant ids of the file names (Moodle's download names)."""
-    maximum = float(results.get("max_points") or 0.0)
-    rows = []
-    for s in results.get("students", []):
-        pid = s.get("lms_id")
-        if not pid or not str(pid).isdigit():
+    rows, maximum = [], moodle_grade(results.max_points)
+    for s in results.students:
+        pid = s.lms_id
+        if not pid or not pid.isdigit():
             report.unmatched.append(
                 _unmatched(s, "no Moodle participant id in the file name; pass --roster")
             )
             continue
-        rows.append(
-            [
-                f"{MOODLE_PARTICIPANT}{pid}",
-                str(s.get("name") or ""),
-                "",
-                MOODLE_SUBMITTED,
-                moodle_grade(s.get("total") or 0.0),
-                moodle_grade(maximum),
-                "Yes",
-                "-",
-                "-",
-                feedback_comment(s, results),
-            ]
-        )
+        grade, comment = moodle_grade(s.total), feedback_comment(s, results)
+        row = [f"{MOODLE_PARTICIPANT}{pid}", s.name, "", MOODLE_SUBMITTED, grade, maximum, "Yes"]
+        rows.append([*row, "-", "-", comment])
     report.rows = report.graded = len(rows)
     report.warnings.append(
         "without --roster, Moodle skips the rows of students it already has a grade for, "
@@ -379,16 +334,21 @@ def _moodle_maximum_warnings(
     roster: _Roster, col: dict, maximum: float, report: ExportReport
 ) -> None:
     """Warn when the Moodle assignment's maximum grade is not the TP's."""
-    for m in {r[col["maxgrade"]].strip() for r in roster.rows} - {""}:
-        try:
-            if abs(float(m.replace(",", ".")) - maximum) > 1e-9:
-                report.warnings.append(
-                    f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: "
-                    "set the assignment's maximum grade to match (Moodle skips grades above "
-                    "its maximum)"
-                )
-        except ValueError:
-            pass
+    for m in {r[col["maxgrade"]].strip() for r in roster.rows}:
+        if _differs(m, maximum):
+            report.warnings.append(
+                f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: "
+                "set the assignment's maximum grade to match (Moodle skips grades above "
+                "its maximum)"
+            )
+
+
+def _differs(lms_number: str, maximum: float) -> bool:
+    """Is the number the LMS wrote (``20,00`` or ``20.00``) not ``maximum``? (no number: no)"""
+    try:
+        return abs(float(lms_number.replace(",", ".")) - maximum) > 1e-9
+    except ValueError:
+        return False
 
 
 # ---- Canvas --------------------------------------------------------------------------------------
@@ -408,7 +368,11 @@ def _canvas_columns(header: list[str]) -> tuple[int, dict[str, int]]:
 
 
 def _canvas_assignment_column(
-    header: list[str], points_row: list[str] | None, first: int, results: dict, wanted: str | None
+    header: list[str],
+    points_row: list[str] | None,
+    first: int,
+    results: Results,
+    wanted: str | None,
 ) -> int:
     candidates = []
     for i in range(first, len(header)):
@@ -428,7 +392,7 @@ def _canvas_assignment_column(
             f"no assignment column {wanted!r} in the roster; its assignment columns: "
             + ", ".join(repr(header[i]) for i in candidates)
         )
-    name = str(results.get("assignment") or "").casefold()
+    name = results.assignment.casefold()
     named = [i for i in candidates if name and name in header[i].casefold()]
     if len(named) == 1:
         return named[0]
@@ -440,12 +404,11 @@ def _canvas_assignment_column(
     )
 
 
-def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignment: str | None):
+def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assignment: str | None):
     """Canvas's gradebook import: the exported gradebook with the assignment's column filled
     in, or, without a roster, a new column of rows matched by name and ids."""
     if roster is None:
         return _canvas_without_roster(results, report, assignment)
-    students = results.get("students", [])
     header = roster.header
     section, named = _canvas_columns(header)
     points_row = next(
@@ -453,7 +416,7 @@ def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignm
     )
     target = _canvas_assignment_column(header, points_row, section + 1, results, assignment)
     if points_row is not None:
-        _canvas_points_warning(header[target], points_row[target], results, report)
+        _canvas_points_warning(header[target], points_row[target], results.max_points, report)
     matcher = _Matcher()
     for i, row in enumerate(roster.rows):
         if not _canvas_student_row(row):
@@ -462,7 +425,7 @@ def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignm
             if col in named:
                 matcher.add_id(row[named[col]], i)
         matcher.add_name(row[0], i)
-    graded = _match_students(students, matcher, report)
+    graded = _match_students(results.students, matcher, report)
     rows = []
     student_rows = 0
     for i, row in enumerate(roster.rows):
@@ -471,7 +434,7 @@ def _canvas(results: dict, roster: _Roster | None, report: ExportReport, assignm
             student_rows += 1
             s = graded.get(i)
             if s is not None:
-                row[target] = fmt_points(s.get("total") or 0.0)
+                row[target] = f"{s.total:g}"
             elif row[0].strip() != CANVAS_TEST_STUDENT:
                 report.missing.append(row[0])  # left as it was: Canvas changes nothing
         rows.append(row)
@@ -487,66 +450,29 @@ def _canvas_student_row(row: list[str]) -> bool:
     return not all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c or "", re.I) for c in row)
 
 
-def _canvas_points_warning(title: str, possible: str, results: dict, report: ExportReport) -> None:
+def _canvas_points_warning(title: str, possible: str, maximum: float, report: ExportReport) -> None:
     """Warn when the Canvas assignment is worth other points than the TP."""
-    maximum = float(results.get("max_points") or 0.0)
-    try:
+    if _differs(possible, maximum):
         points = float(possible.replace(",", "."))
-    except ValueError:
-        return
-    if abs(points - maximum) > 1e-9:
         report.warnings.append(
             f"the Canvas assignment {title!r} is worth {points:g} points, the "
             f"TP {maximum:g}: Canvas will show {maximum:g}-point totals out of {points:g}"
         )
 
 
-def _canvas_without_roster(results: dict, report: ExportReport, assignment: str | None):
+def _canvas_without_roster(results: Results, report: ExportReport, assignment: str | None):
     """A new gradebook column: one row per graded student, matched by Canvas on its ids."""
-    students = results.get("students", [])
-    maximum = float(results.get("max_points") or 0.0)
-    column = assignment or str(results.get("assignment") or "TP")
-    header = [*CANVAS_HEADER, column]
-    rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", fmt_points(maximum)]]
-    for s in students:
-        rows.append(
-            [
-                str(s.get("name") or s.get("student_id") or ""),
-                str(s.get("lms_id") or ""),
-                str(s.get("student_id") or ""),
-                "",
-                "",
-                fmt_points(s.get("total") or 0.0),
-            ]
-        )
-    report.rows = report.graded = len(students)
+    header = [*CANVAS_HEADER, assignment or results.assignment or "TP"]
+    rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
+    for s in results.students:
+        name = s.name or s.student_id
+        rows.append([name, s.lms_id or "", s.student_id, "", "", f"{s.total:g}"])
+    report.rows = report.graded = len(results.students)
     report.warnings.append(
         "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "
         "column title without '(assignment id)' creates a new assignment: export the "
         "gradebook and pass it as --roster to fill in the existing assignment"
     )
-    return header, rows
-
-
-# ---- plain CSV -----------------------------------------------------------------------------------
-
-
-def _plain(results: dict, report: ExportReport):
-    blocks = blocks_of(results)
-    header = ["student_id", "name", "lms_id", "total", "max", *(b["key"] for b in blocks)]
-    rows = []
-    for s in results.get("students", []):
-        rows.append(
-            [
-                str(s.get("student_id") or ""),
-                str(s.get("name") or ""),
-                str(s.get("lms_id") or ""),
-                fmt_points(s.get("total") or 0.0),
-                fmt_points(s.get("max_points", results.get("max_points"))),
-                *(fmt_points(block_entry(s, b["id"]).get("points") or 0.0) for b in blocks),
-            ]
-        )
-    report.rows = report.graded = len(rows)
     return header, rows
 
 
@@ -564,11 +490,11 @@ def export(
 
     Args:
         out_dir: the grading output folder (holding ``results.json``).
-        fmt: ``moodle``, ``canvas`` or ``csv``.
+        fmt: ``moodle`` or ``canvas``.
         roster: the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the
             LMS; its rows and columns are kept, the grades filled in.
-        out: the file to write (default ``OUT/moodle_grading_worksheet.csv``,
-            ``OUT/canvas_gradebook_import.csv`` or ``OUT/grades_export.csv``).
+        out: the file to write (default ``OUT/moodle_grading_worksheet.csv`` or
+            ``OUT/canvas_gradebook_import.csv``).
         assignment: Canvas: the roster's assignment column (its title, ``Title (id)`` or id),
             or without a roster the column title to write.
 
@@ -582,7 +508,7 @@ def export(
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
-    results = load_results(out_dir)
+    results = Results.load(out_dir)
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:
@@ -591,22 +517,13 @@ def export(
             raise FileNotFoundError(f"{roster}: no such roster file")
         if path.resolve() == roster.resolve():
             raise ExportError(f"{path}: would overwrite the roster; choose another --out")
-        if fmt == "csv":
-            raise ExportError("--roster is for --format moodle or canvas")
         table = read_roster(roster)
     report = ExportReport(path=path, format=fmt)
     if fmt == "moodle":
         header, rows = _moodle(results, table, report)
-    elif fmt == "canvas":
-        header, rows = _canvas(results, table, report, assignment)
     else:
-        header, rows = _plain(results, report)
+        header, rows = _canvas(results, table, report, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_csv(
-        path,
-        header,
-        rows,
-        delimiter=table.delimiter if table else ",",
-        bom=table.bom if table else False,
-    )
+    delimiter, bom = (table.delimiter, table.bom) if table else (",", False)
+    _write_csv(path, header, rows, delimiter, bom)
     return report

@@ -1,4 +1,4 @@
-"""One feedback page per student, from the student's entry of ``OUT/results.json``.
+"""One feedback page per student, from the student's result.
 
 ``feedback_html(student, results)`` returns a self-contained HTML page (no script, no external
 style sheet, font or image: it opens offline, from an e-mail or the LMS) that says:
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from html import escape
-from pathlib import Path
+
+from autograder.results import BlockInfo, BlockScore, Result, Results
 
 # ---- scrubbing -----------------------------------------------------------------------------------
 
@@ -32,11 +33,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _HIDDEN_LINE = re.compile(r"hidden[\s_-]*tests?|BEGIN\s+HIDDEN|END\s+HIDDEN", re.I)
 # an absolute POSIX path: a "/" that starts a token (not "km/h", "2 / 3" or "a//b"), then at
 # least one character of a path; file:// URLs and Windows drive paths too
-_POSIX_PATH = re.compile(r"(?<![\w.~/\\-])/(?=[\w.~@+-])[^\s'\"<>`,;:)\]}|]*")
+POSIX_PATH = re.compile(r"(?<![\w.~/\\-])/(?=[\w.~@+-])[^\s'\"<>`,;:)\]}|]*")
 _FILE_URL = re.compile(r"file:/{1,3}[^\s'\"<>`]*", re.I)
-_WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\[^\s'\"<>`,;|]*")
+WINDOWS_PATH = re.compile(r"(?<![\w])[A-Za-z]:\\[^\s'\"<>`,;|]*")
 # tokens: long hexadecimal runs (the grader's HMAC pass tokens and keys, hashes)
-_HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
+HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 
 
 # one-segment tokens ("/tmp", "/work") are paths only under these roots; "x /len(y)" is code
@@ -76,9 +77,9 @@ def scrub(text: object) -> str:
     lines = [line for line in text.split("\n") if not _HIDDEN_LINE.search(line)]
     text = "\n".join(lines)
     text = _FILE_URL.sub(PATH_PLACEHOLDER, text)
-    text = _WINDOWS_PATH.sub(PATH_PLACEHOLDER, text)
-    text = _POSIX_PATH.sub(_keep_path, text)
-    return _HEX_TOKEN.sub(TOKEN_PLACEHOLDER, text)
+    text = WINDOWS_PATH.sub(PATH_PLACEHOLDER, text)
+    text = POSIX_PATH.sub(_keep_path, text)
+    return HEX_TOKEN.sub(TOKEN_PLACEHOLDER, text)
 
 
 def safe(text: object) -> str:
@@ -89,17 +90,11 @@ def safe(text: object) -> str:
 def cut(text: str, max_lines: int = 80, max_chars: int = 6000) -> str:
     """The end of a long output (where the final numbers are), with a line saying what was cut."""
     lines = text.rstrip("\n").split("\n")
-    dropped = 0
-    if len(lines) > max_lines:
-        dropped = len(lines) - max_lines
-        lines = lines[-max_lines:]
-    text = "\n".join(lines)
+    text = "\n".join(lines[-max_lines:])
     if len(text) > max_chars:
-        dropped_chars = len(text) - max_chars
-        text = text[-max_chars:]
-        return f"[... {dropped_chars:,} characters cut ...]\n{text}"
-    if dropped:
-        return f"[... {dropped} lines cut ...]\n{text}"
+        return f"[... {len(text) - max_chars:,} characters cut ...]\n{text[-max_chars:]}"
+    if len(lines) > max_lines:
+        return f"[... {len(lines) - max_lines} lines cut ...]\n{text}"
     return text
 
 
@@ -149,24 +144,6 @@ def page(title: str, body: str) -> str:
     )
 
 
-def fmt_points(x: object) -> str:
-    """``2`` for 2.0, ``1.5`` for 1.5."""
-    try:
-        return f"{float(x):g}"
-    except (TypeError, ValueError):
-        return "?"
-
-
-def block_label(block: dict) -> str:
-    """``(a) DoubleConv: two 3x3 convolutions + ReLU``."""
-    return f"({block['id']}) {block.get('title', block.get('key', ''))}"
-
-
-def blocks_of(results: dict) -> list[dict]:
-    """The assignment's blocks, in order (from ``results.json``)."""
-    return list(results.get("blocks") or [])
-
-
 # ---- the student's page --------------------------------------------------------------------------
 
 TRAINING_NOTE = (
@@ -179,37 +156,30 @@ TRAINING_NOTE = (
 )
 
 
-def _at_fault(block: dict, entry: dict, by_id: dict[str, dict]) -> str:
-    fault = entry.get("at_fault")
-    if not fault:
+def _at_fault(block: BlockInfo, entry: BlockScore, results: Results) -> str:
+    if not entry.at_fault:
         return ""
-    if fault == block["id"]:
+    if entry.at_fault == block.id:
         return "this block"
-    other = by_id.get(fault)
-    return escape(block_label(other)) if other else f"block ({escape(str(fault))})"
+    other = next((b for b in results.blocks if b.id == entry.at_fault), None)
+    return escape(other.label) if other else f"block ({escape(entry.at_fault)})"
 
 
-def _blocks_table(student: dict, results: dict) -> str:
-    by_id = {b["id"]: b for b in blocks_of(results)}
+def _blocks_table(student: Result, results: Results) -> str:
     rows = []
-    for block in blocks_of(results):
-        entry = (student.get("blocks") or {}).get(block["id"]) or {}
-        points = entry.get("points", 0.0)
-        maximum = entry.get("max", block.get("points", 0.0))
-        lost = float(points or 0) < float(maximum or 0)
-        message = entry.get("message")
-        if lost:
-            what = escape(shorten(scrub(message))) if message else "points lost"
-            fault = _at_fault(block, entry, by_id)
+    for block in results.blocks:
+        entry = student.block(block.id)
+        what = "✓"
+        if entry.lost:
+            what = escape(shorten(scrub(entry.message))) if entry.message else "points lost"
+            fault = _at_fault(block, entry, results)
             if fault:
                 what += f"<br><span class='muted'>at fault: {fault}</span>"
-        else:
-            what = "✓"
         rows.append(
-            f"<tr class='{'lost' if lost else 'full'}' data-block='{escape(block['id'])}'>"
-            f"<td><b>{escape(block_label(block))}</b><br>"
-            f"<span class='muted'>{escape(block.get('section', ''))}</span></td>"
-            f"<td class='num'>{fmt_points(points)} / {fmt_points(maximum)}</td>"
+            f"<tr class='{'lost' if entry.lost else 'full'}' data-block='{escape(block.id)}'>"
+            f"<td><b>{escape(block.label)}</b><br>"
+            f"<span class='muted'>{escape(block.section)}</span></td>"
+            f"<td class='num'>{entry.points:g} / {entry.max:g}</td>"
             f"<td>{what}</td></tr>"
         )
     return (
@@ -218,12 +188,12 @@ def _blocks_table(student: dict, results: dict) -> str:
     )
 
 
-def _warnings(student: dict, results: dict) -> list[str]:
+def _warnings(student: Result, results: Results) -> list[str]:
     out = []
-    for block in blocks_of(results):
-        entry = (student.get("blocks") or {}).get(block["id"]) or {}
-        if entry.get("warning"):
-            label, text = f"({block['id']})", shorten(scrub(entry["warning"]))
+    for block in results.blocks:
+        warning = student.block(block.id).warning
+        if warning:
+            label, text = f"({block.id})", shorten(scrub(warning))
             text = text[len(label) :] if text.startswith(label) else f" {text}"
             out.append(f"<b>{escape(label)}</b>{escape(text)}")
     return out
@@ -232,14 +202,14 @@ def _warnings(student: dict, results: dict) -> list[str]:
 _TEST_CELL = re.compile(r"^cell \d+ \(\((\w+)\) test cell\)")
 
 
-def _note_with_context(note: str, student: dict) -> str:
+def _note_with_context(note: str, student: Result) -> str:
     """A failed self-check of a block the grader found right says why it failed: it ran on the
     wrong block this one builds on (the student must not go hunting in a right block)."""
     m = _TEST_CELL.match(note)
-    entry = ((student.get("blocks") or {}).get(m[1]) or {}) if m else {}
-    if not m or entry.get("message") or entry.get("points") != entry.get("max"):
+    entry = student.blocks.get(m[1]) if m else None
+    if entry is None or entry.message or entry.points != entry.max:
         return note
-    if entry.get("warning"):
+    if entry.warning:
         return (
             f"{note} (Your ({m[1]}) itself matches the reference: this check failed on the "
             "wrong block it builds on; see the warnings.)"
@@ -257,28 +227,18 @@ def _output_section(label: str, text: str) -> str:
     return f"<h3>{escape(label)}</h3><pre>{escape(cut(text))}</pre>"
 
 
-def feedback_html(student: dict, results: dict) -> str:
-    """The feedback page of one student (an entry of ``results["students"]``).
-
-    Args:
-        student: the student's entry of ``results.json``.
-        results: the whole ``results.json`` (for the blocks, the maximum, the date).
-
-    Returns:
-        A complete, self-contained HTML document (UTF-8 text).
-    """
-    name = str(student.get("name") or student.get("student_id") or "")
-    sid = str(student.get("student_id") or "")
-    total = student.get("total", 0.0)
-    maximum = student.get("max_points", results.get("max_points", 0.0))
+def feedback_html(student: Result, results: Results) -> str:
+    """The feedback page of one student of ``results``: a complete, self-contained HTML
+    document (UTF-8 text)."""
+    name = student.name or student.student_id
+    graded = f" · graded {escape(results.graded_at)}" if results.graded_at else ""
     parts = [
         f"<h1>TP U-Net: your feedback, {safe(name)}</h1>",
-        f"<p class='muted'>student {safe(sid)} · notebook {safe(student.get('file', ''))}"
-        + (f" · graded {escape(str(results['graded_at']))}" if results.get("graded_at") else "")
-        + "</p>",
-        f"<p class='total' id='total'>Total: {fmt_points(total)} / {fmt_points(maximum)}</p>",
+        f"<p class='muted'>student {safe(student.student_id)} · notebook {safe(student.file)}"
+        f"{graded}</p>",
+        f"<p class='total' id='total'>Total: {student.total:g} / {student.max_points:g}</p>",
     ]
-    if student.get("review"):
+    if student.review:
         parts.append(
             "<p class='warn'>Your notebook will be read by the instructor before this grade is "
             "final.</p>"
@@ -288,22 +248,12 @@ def feedback_html(student: dict, results: dict) -> str:
     if warnings:
         parts.append("<h2>Warnings</h2>")
         parts += [f"<p class='warn'>{w}</p>" for w in warnings]
-    outputs = student.get("outputs") or {}
-    parts += [
-        "<h2>Training and Dice</h2>",
-        f"<p class='info'>{TRAINING_NOTE}</p>",
-        _output_section(
-            "Your training (as your submitted notebook showed it)", outputs.get("training", "")
-        ),
-        _output_section(
-            "Your evaluation (as your submitted notebook showed it)", outputs.get("evaluation", "")
-        ),
-    ]
-    notes = [
-        _note_with_context(shorten(n), student)
-        for n in (scrub(n).strip() for n in student.get("notes") or [])
-        if n
-    ]
+    parts += ["<h2>Training and Dice</h2>", f"<p class='info'>{TRAINING_NOTE}</p>"]
+    for key, what in (("training", "training"), ("evaluation", "evaluation")):
+        label = f"Your {what} (as your submitted notebook showed it)"
+        parts.append(_output_section(label, student.outputs.get(key, "")))
+    notes = [scrub(n).strip() for n in student.notes]
+    notes = [_note_with_context(shorten(n), student) for n in notes if n]
     if notes:
         parts.append("<h2>Notes</h2><ul class='notes'>")
         parts += [f"<li>{escape(n)}</li>" for n in notes]
@@ -313,28 +263,3 @@ def feedback_html(student: dict, results: dict) -> str:
         "named after the blank it follows (“your cell after (c)”).</p>"
     )
     return page(f"TP U-Net feedback: {scrub(name)}", "\n".join(parts))
-
-
-def feedback_filename(student: dict) -> str:
-    """``<student_id>.html``, safe as a file name."""
-    stem = re.sub(r"[^\w.@-]+", "_", str(student.get("student_id") or "")).strip("._")
-    return f"{stem or 'unknown'}.html"
-
-
-def write_feedback_pages(out_dir: Path) -> list[Path]:
-    """(Re)write ``OUT/feedback/<student>.html`` for every student of ``OUT/results.json``."""
-    from unet_tp.fileio import atomic_write
-
-    from .report import load_results
-
-    out_dir = Path(out_dir)
-    results = load_results(out_dir)
-    folder = out_dir / "feedback"
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for student in results.get("students", []):
-        path = folder / feedback_filename(student)
-        with atomic_write(path, "wb") as f:
-            f.write(feedback_html(student, results).encode("utf-8"))
-        written.append(path)
-    return written

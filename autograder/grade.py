@@ -10,17 +10,16 @@ The steps, each a module of this folder:
 4. :mod:`~autograder.compare`: the answers are judged here, in the grader's own process, against
    the reference run on the same fresh inputs;
 5. :mod:`~autograder.score`: points per block (one mistake costs its own block);
-6. here: ``OUT/grades.csv``, ``OUT/results.json``, ``OUT/feedback/<student>.html``, the nbgrader
-   gradebook (sqlite ``OUT/gradebook.db`` or any SQLAlchemy URL) and a summary table. A re-run
-   grades only new or changed submissions, or all of them when what decides a grade changed.
+6. :mod:`~autograder.results` (``OUT/results.json``, ``OUT/grades.csv``),
+   :mod:`~autograder.feedback` (``OUT/feedback/<student>.html``), :mod:`~autograder.report`
+   (``OUT/report.html``), :mod:`~autograder.gradebook` (nbgrader's gradebook). A re-run grades
+   only new or changed submissions, or all of them when what decides a grade changed
+   (:mod:`~autograder.regrade`). Here: the orchestration, and a summary table.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
-import io
 import json
 import os
 import re
@@ -31,7 +30,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,31 +38,26 @@ import nbformat
 
 from autograder import answers as wire
 from autograder import build as course
+from autograder import repair, static
 from autograder import spec as assignment
-from autograder import static
+from autograder.cells import grade_id
 from autograder.collect import GradingError, Submission, collect, identify, lms_id
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.execute import events
 from autograder.feedback import feedback_html, shorten
+from autograder.gradebook import write_gradebook
 from autograder.harness import write_message
 from autograder.probes import probe_source
-from autograder.repair import (
-    cell_labels,
-    clear_outputs,
-    in_source_order,
-    read_submission,
-    restore_metadata,
-    submitted_outputs,
-    suspicious_cells,
-)
+from autograder.regrade import STATE_FILE, grading_inputs_hash, read_state, to_regrade, write_state
+from autograder.repair import in_source_order
+from autograder.report import write_report
+from autograder.results import GRADES_FILE, BlockInfo, Result, Results, text_safe, write_grades_csv
 from autograder.sandbox import HOME, Limits, Sandbox, check_available
 from autograder.score import block_scores
 from unet_tp.fileio import atomic_write
 
 __all__ = ["GradingError", "Result", "grade_all", "identify", "in_source_order", "summary_table"]
 
-STATE_FILE = "grading_state.json"
-RESULTS_FILE = "results.json"
 GRADING_SAMPLE_CASES = 4
 # what the notebook is told under grading: seconds of training on 4 sample cases (the grade comes
 # from the comparisons; training only has to run)
@@ -85,44 +79,6 @@ _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.ob
     "memory": "processes killed for using too much memory",
 }
 MAX_EXECUTED_BYTES = 256 << 20
-
-
-@dataclass
-class Result:
-    """The grade of one submission."""
-
-    student_id: str
-    name: str
-    file: str
-    sha256: str
-    blocks: dict[str, dict]
-    tests: dict[str, float]
-    max_points: float
-    notes: list[str] = field(default_factory=list)
-    review: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    lms_id: str | None = None
-    regraded: str | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def total(self) -> float:
-        return sum(b["points"] for b in self.blocks.values())
-
-    def as_json(self) -> dict:
-        return asdict(self) | {"total": self.total}
-
-
-def _text(value):
-    """``value`` with every string made writable as UTF-8 (a kernel's or a file name's lone
-    surrogates become ``\\udXXX``): what the notebook printed never stops the batch's files."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_text(k): _text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_text(v) for v in value]
-    return value
 
 
 def _zero(spec: assignment.Spec, message: str) -> tuple[dict, dict]:
@@ -164,7 +120,7 @@ def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[di
     (job / "requests").mkdir()
     steps = []
     for cell in student_nb.cells:  # the TP's order of the test cells
-        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        gid = grade_id(cell)
         if gid not in spec.tests:
             continue
         steps += [_step(job, r, gid) for r in by_test[gid]]
@@ -258,20 +214,19 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
                 continue
             ename, evalue = out.get("ename", "Error"), shorten(str(out.get("evalue", "")), 400)
             where = f"cell {i + 1} ({labels[i]})"
-            missing = re.match(r"No module named '([\w.]+)'", evalue)
-            if ename == "ModuleNotFoundError" and missing:
-                package = missing.group(1).split(".")[0]
-                if package == "google":
-                    notes.append(
-                        f"{where}: google.colab exists only in Colab; grading ran on without it"
-                    )
-                else:
-                    notes.append(
-                        f"{where}: uses the package '{package}', which the grading environment does not have"
-                    )
-                    review.append(
-                        f"{where}: imports '{package}', missing where grading runs: check by hand"
-                    )
+            missing = re.match(r"No module named '(\w+)", evalue)
+            package = missing[1] if ename == "ModuleNotFoundError" and missing else None
+            if package == "google":
+                notes.append(
+                    f"{where}: google.colab exists only in Colab; grading ran on without it"
+                )
+            elif package:
+                notes.append(
+                    f"{where}: uses the package '{package}', which the grading environment does not have"
+                )
+                review.append(
+                    f"{where}: imports '{package}', missing where grading runs: check by hand"
+                )
             else:
                 notes.append(f"{where}: {ename}: {evalue}")
     return notes, review
@@ -290,24 +245,15 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         )
 
     def result(blocks: dict, tests: dict, outputs: dict | None = None) -> Result:
-        return Result(
-            _text(sub.student_id),
-            _text(sub.name),
-            _text(sub.relpath),
-            sub.sha256,
-            _text(blocks),
-            tests,
-            spec.max_points,
-            _text(notes),
-            _text(review),
-            time.perf_counter() - t0,
-            lms_id(sub.relpath),
-            None,
-            _text(outputs or {}),
+        r = Result(
+            sub.student_id, sub.name, sub.relpath, sub.sha256, blocks, tests, spec.max_points
         )
+        r.notes, r.review, r.outputs = notes, review, outputs or {}
+        r.seconds, r.lms_id = time.perf_counter() - t0, lms_id(sub.relpath)
+        return text_safe(r)
 
     try:
-        nb = read_submission(sub.path)
+        nb = repair.read_submission(sub.path)
     except GradingError as exc:
         notes.append(str(exc))
         return result(*_zero(spec, str(exc)))
@@ -316,11 +262,11 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         return result(*_zero(spec, "the file could not be read"))
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
-        nb = restore_metadata(nb, ctx.student_nb, notes)
-        outputs = submitted_outputs(nb, ctx.student_nb)
-        nb = in_source_order(clear_outputs(nb), ctx.student_nb, notes)
-        labels = cell_labels(nb, ctx.student_nb, spec)
-        review += suspicious_cells(nb, labels)
+        nb = repair.restore_metadata(nb, ctx.student_nb, notes)
+        outputs = repair.submitted_outputs(nb, ctx.student_nb)
+        nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
+        labels = repair.cell_labels(nb, ctx.student_nb, spec)
+        review += repair.suspicious_cells(nb, labels)
         review += static.review_reasons(nb, labels)
         forbidden = static.forbidden_calls(nb, spec, labels)
         table = comparisons()
@@ -429,58 +375,12 @@ def _prewarm(home: Path) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
 
 
-def grading_inputs_hash(sandbox: str) -> str:
-    """A hash of everything that decides a grade: the reference, the spec, the grader's
-    comparisons and harness, the student package, the student notebook, the grading
-    environment's versions and the sandbox mode."""
-    import numpy
-    import torch
-
-    root = course.REPO_ROOT
-    files = sorted(
-        [
-            *root.glob("solutions/*.py"),
-            *root.glob("autograder/*.py"),
-            *root.glob("autograder/*.toml"),
-        ]
-        + [*root.glob("unet_tp/**/*.py"), course.STUDENT_NOTEBOOK]
-    )
-    h = hashlib.sha256()
-    for path in files:
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    versions = [sys.version, torch.__version__, numpy.__version__, sandbox]
-    with contextlib.suppress(ImportError):
-        import torchvision
-
-        versions.append(torchvision.__version__)
-    h.update(repr(versions).encode())
-    return h.hexdigest()
-
-
 def _snapshot(out: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(out)): p.read_bytes()
         for p in out.rglob("*")
         if p.is_file() and p.stat().st_size < 200_000_000
     }
-
-
-def _to_regrade(subs, state: dict, inputs_hash: str, force: bool) -> tuple[list, list[Result]]:
-    todo, kept = [], []
-    for s in subs:
-        old = state.get(s.student_id)
-        if force:
-            todo.append((s, "--force"))
-        elif not old:
-            todo.append((s, "new submission"))
-        elif old["sha256"] != s.sha256:
-            todo.append((s, "the file changed"))
-        elif old.get("inputs") != inputs_hash:
-            todo.append((s, "the reference, tests or grading environment changed"))
-        else:
-            kept.append(Result(**{**old["result"], "regraded": None}))
-    return todo, kept
 
 
 def grade_all(
@@ -505,63 +405,65 @@ def grade_all(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
-    spec = assignment.load()
     before = _snapshot(out)  # restored if anything writes into OUT while grading
-    state = json.loads(before.get(STATE_FILE, b"{}") or b"{}")
+    state = read_state(before.get(STATE_FILE), out / STATE_FILE)
     inputs_hash = grading_inputs_hash(sandbox)
     with tempfile.TemporaryDirectory(prefix="unet-tp-grading-") as tmp:
         tmp = Path(tmp)
         subs = collect(Path(submissions), tmp, pattern)
         if not subs:
             raise GradingError(f"{submissions}: no .ipynb file found")
-        todo, kept = _to_regrade(subs, state, inputs_hash, force)
+        todo, kept = to_regrade(subs, state, inputs_hash, force)
         progress(
             f"{len(subs)} submissions: {len(todo)} to grade, {len(kept)} unchanged"
             + (" (--force regrades them)" if kept else "")
         )
-        limits = Limits(memory_bytes=memory_limit)
-        if todo and sandbox == "bwrap":
-            check_available(tmp)
-            probe = Sandbox(tmp, tmp, limits)
-            probe.open_cgroups()
-            progress(f"sandbox: bubblewrap, no network, {probe.process_limit}")
-            probe.close_cgroups()
-        elif todo:
-            progress(
-                "sandbox: NONE (--sandbox none): notebooks run with your rights; every row is flagged for review"
-            )
         ctx = Context(
-            spec=spec,
+            spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),
             template_home=tmp / "home",
             sandbox=sandbox,
-            limits=limits,
+            limits=Limits(memory_bytes=memory_limit),
             cell_timeout=cell_timeout,
             notebook_timeout=notebook_timeout,
             threads=max(1, (os.cpu_count() or 1) // max(1, jobs)),
         )
-        if todo:
-            ctx.template_home.mkdir()
-            _prewarm(ctx.template_home)
-        fresh: list[Result] = []
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [(pool.submit(grade_submission, s, ctx), why) for s, why in todo]
-            for fut, why in futures:
-                r = fut.result()
-                r.regraded = why
-                fresh.append(r)
-                flag = "  REVIEW" if r.review else ""
-                progress(
-                    f"  {r.student_id:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}"
-                )
+        fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        _write_outputs(out, spec, results, fresh, sandbox, db_url, tmp)
-        for r in fresh:
-            state[r.student_id] = {"sha256": r.sha256, "inputs": inputs_hash, "result": asdict(r)}
-        with atomic_write(out / STATE_FILE, "w") as f:
-            json.dump(state, f, indent=1)
+        _write_outputs(out, ctx.spec, results, fresh, sandbox, tmp)
+        write_gradebook(db_url, fresh, tmp)
+        write_state(out / STATE_FILE, state, fresh, inputs_hash)
     return results
+
+
+def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> list[Result]:
+    """Grade ``todo`` (``(submission, why)`` pairs), ``jobs`` at a time, after checking the
+    sandbox and making the template home every kernel starts from."""
+    if ctx.sandbox == "bwrap":
+        check_available(tmp)
+        probe = Sandbox(tmp, tmp, ctx.limits)
+        probe.open_cgroups()
+        progress(f"sandbox: bubblewrap, no network, {probe.process_limit}")
+        probe.close_cgroups()
+    else:
+        progress(
+            "sandbox: NONE (--sandbox none): notebooks run with your rights; every row is flagged for review"
+        )
+    ctx.template_home.mkdir()
+    _prewarm(ctx.template_home)
+    fresh: list[Result] = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [(pool.submit(grade_submission, s, ctx), why) for s, why in todo]
+        for fut, why in futures:
+            r = fut.result()
+            r.regraded = why
+            fresh.append(r)
+            flag = "  REVIEW" if r.review else ""
+            progress(
+                f"  {r.student_id:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}"
+            )
+    return fresh
 
 
 def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
@@ -577,99 +479,41 @@ def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
             progress(f"  restored {rel}: changed during grading")
 
 
-def _write_outputs(out, spec, results, fresh, sandbox, db_url, tmp) -> None:
-    document = {
-        "assignment": spec.assignment,
-        "max_points": spec.max_points,
-        "blocks": [
-            {
-                "id": b.id,
-                "key": b.key,
-                "title": b.title,
-                "section": b.section,
-                "points": b.points,
-                "depends_on": list(b.depends_on),
-            }
+def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str, tmp) -> None:
+    """``results.json``, the feedback pages of ``fresh``, ``grades.csv`` and the class report."""
+    results = Results(
+        assignment=spec.assignment,
+        max_points=spec.max_points,
+        blocks=[
+            BlockInfo(b.id, b.key, b.title, b.section, b.points, list(b.depends_on))
             for b in spec.blocks
         ],
-        "sandbox": sandbox,
-        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "students": [r.as_json() for r in results],
-    }
-    with atomic_write(out / RESULTS_FILE, "w") as f:
-        json.dump(document, f, indent=1)
-    feedback = out / "feedback"
-    feedback.mkdir(exist_ok=True)
+        students=students,
+        sandbox=sandbox,
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    results.save(out)
+    (out / "feedback").mkdir(exist_ok=True)
     for r in fresh:
-        with atomic_write(feedback / f"{r.student_id}.html", "w") as f:
-            f.write(feedback_html(r.as_json(), document))
-    _write_csv(out / "grades.csv", spec, results)
-    _write_gradebook(db_url, fresh, tmp)
-    from autograder.report import write_report
-
-    write_report(out)
-
-
-def _write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
-    import warnings
-
-    from nbgrader.api import Gradebook, MissingEntry
-
-    warnings.filterwarnings("ignore", module="nbgrader.api")  # SQLAlchemy autoflush notices
-    course.interpreter_bin_on_path()  # nbgrader's Gradebook runs `alembic`
-
-    try:
-        with Gradebook(db_url) as gb:
-            gb.find_assignment(course.ASSIGNMENT)
-    except MissingEntry:
-        course.make_gradebook(workdir / "master", db_url)
-    with Gradebook(db_url) as gb:
-        for r in results:
-            first, _, last = r.name.partition(" ")
-            gb.update_or_create_student(r.student_id, first_name=first, last_name=last or None)
-            gb.update_or_create_submission(course.ASSIGNMENT, r.student_id)
-            for gid, p in r.tests.items():
-                grade = gb.find_grade(gid, course.ASSIGNMENT, course.ASSIGNMENT, r.student_id)
-                grade.auto_score = p
-                grade.needs_manual_grade = False
-            gb.db.commit()
-
-
-def _write_csv(path: Path, spec, results: list[Result]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    keys = [b.key for b in spec.blocks]
-    writer.writerow(["student_id", "name", "file", *keys, "total", "max", "review", "notes"])
-    for r in results:
-        writer.writerow(
-            [
-                r.student_id,
-                r.name,
-                r.file,
-                *(f"{r.blocks[b.id]['points']:g}" for b in spec.blocks),
-                f"{r.total:g}",
-                f"{r.max_points:g}",
-                "yes" if r.review else "",
-                "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes]),
-            ]
-        )
-    with atomic_write(path, "w") as f:
-        f.write(buf.getvalue())
+        with atomic_write(out / "feedback" / f"{r.student_id}.html", "w") as f:
+            f.write(feedback_html(r, results))
+    write_grades_csv(out / GRADES_FILE, results)
+    write_report(out, results)
 
 
 def summary_table(results: list[Result]) -> str:
     """One line per student: points per block, total, and the first thing that went wrong."""
-    spec = assignment.load()
-    lines = [f"{'student':20s} " + " ".join(f"{b.id:>4s}" for b in spec.blocks) + "  total  notes"]
+    blocks = assignment.load().blocks
+    lines = [f"{'student':20s} " + " ".join(f"{b.id:>4s}" for b in blocks) + "  total  notes"]
     for r in results:
         messages = [f"REVIEW {x}" for x in r.review]
-        messages += [f"({k}) {v['message']}" for k, v in r.blocks.items() if v.get("message")]
+        messages += [f"({k}) {v.message}" for k, v in r.blocks.items() if v.message]
         messages += r.notes
         first = messages[0] if messages else ""
         more = f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""
         lines.append(
             f"{r.student_id[:20]:20s} "
-            + " ".join(f"{r.blocks[b.id]['points']:4g}" for b in spec.blocks)
+            + " ".join(f"{r.block(b.id).points:4g}" for b in blocks)
             + f"  {r.total:5g}  {first[:90]}{more}"
         )
     return "\n".join(lines)

@@ -19,39 +19,22 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.collect import GradingError
 
 # code a TP answer never needs, found in the text: the instructor reads the cells that use it (no
 # grade depends on it); what the code itself reaches (code objects, hooks, gc, ctypes, sys.modules,
 # built-ins...) is read through its aliases by autograder/static.py
-_SUSPICIOUS = [
-    (
-        re.compile(r"hidden_tests|autograder|import_solutions|\bsolutions\b"),
-        "looks for the grader or the reference",
-    ),
-    (
-        re.compile(r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook"),
-        "looks for the grader or the reference",
-    ),
-    (
-        re.compile(r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", re.M),
-        "patches a library",
-    ),
-    (
-        re.compile(r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\("),
-        "searches the disk",
-    ),
-    (
-        re.compile(r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client"),
-        "uses the network",
-    ),
-    (re.compile(r"os\.fork\(|fork\(\)"), "starts processes"),
-]
-
-
-def _grade_id(cell) -> str | None:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta.get("grade_id") if isinstance(meta, dict) else None
+# fmt: off
+_SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
+    (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
+    (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
+    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", "patches a library"),
+    (r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\(", "searches the disk"),
+    (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
+    (r"os\.fork\(|fork\(\)", "starts processes"),
+]]
+# fmt: on
 
 
 def read_submission(path: Path):
@@ -78,12 +61,10 @@ def read_submission(path: Path):
     return nb
 
 
-def clear_outputs(nb):
-    """Drop the outputs Colab kept (the grading run makes its own)."""
+def without_outputs(nb):
+    """The notebook without the outputs Colab kept (the grading run makes its own)."""
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
+        clear_outputs(cell)
     return nb
 
 
@@ -103,33 +84,33 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
     """Give back their nbgrader metadata to cells that lost it (a notebook saved by a tool that
     drops cell metadata, or a cell deleted and pasted back): a cell without it whose source is
     that of a cell of the student notebook is that cell again, unless the notebook still has it."""
-    present = {gid for c in nb.cells if (gid := _grade_id(c))}
+    present = {gid for c in nb.cells if (gid := grade_id(c))}
     by_source = {
         (c.cell_type, _normalised(c.source)): c
         for c in student_nb.cells
-        if _grade_id(c) and _grade_id(c) not in present
+        if grade_id(c) and grade_id(c) not in present
     }
     restored = []
     for cell in nb.cells:
-        if _grade_id(cell):
+        if grade_id(cell):
             continue
         original = by_source.pop((cell.cell_type, _normalised(cell.source)), None)
         if original is not None:
-            cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
-            restored.append(_grade_id(cell))
+            cell.metadata["nbgrader"] = copy.deepcopy(nbgrader_meta(original))
+            restored.append(grade_id(cell))
     # an answer cell no longer holds the stub: it is the cell that defines the stub's names
     for original in list(by_source.values()):
         names = _defined_names(original.source)
-        if not original.metadata["nbgrader"].get("solution") or not names:
+        if not nbgrader_meta(original).get("solution") or not names:
             continue
         for cell in nb.cells:
             if (
                 cell.cell_type == "code"
-                and not _grade_id(cell)
+                and not grade_id(cell)
                 and names <= _defined_names(cell.source)
             ):
-                cell.metadata["nbgrader"] = copy.deepcopy(original.metadata["nbgrader"])
-                restored.append(_grade_id(cell))
+                cell.metadata["nbgrader"] = copy.deepcopy(nbgrader_meta(original))
+                restored.append(grade_id(cell))
                 break
     if restored and notes is not None:
         notes.append(f"{len(restored)} cells had lost their nbgrader metadata; restored by content")
@@ -144,13 +125,13 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
     still runs, but only the first copy counts. Cell ids are made unique. What was changed is
     appended to ``notes``.
     """
-    tp_cells = {gid: c for c in student_nb.cells if (gid := _grade_id(c))}
+    tp_cells = {gid: c for c in student_nb.cells if (gid := grade_id(c))}
     order = {gid: i for i, gid in enumerate(tp_cells)}
     head: list = []
     groups: list[tuple[int, list]] = []
     seen = set()
     for cell in nb.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         if gid is not None and (gid in seen or gid not in order):
             del cell.metadata["nbgrader"]
             if notes is not None and gid in seen:
@@ -165,14 +146,14 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
             head.append(cell)
     restored, added = [], []
     for gid, original in tp_cells.items():
-        meta = original.metadata["nbgrader"]
+        meta = nbgrader_meta(original)
         if gid not in seen:
             if meta.get("solution"):  # the student's answer may live in a cell of their own
                 continue
             groups.append((order[gid], [copy.deepcopy(original)]))
             added.append(gid)
         elif not meta.get("solution"):
-            cell = next(c for _, cells in groups for c in cells[:1] if _grade_id(c) == gid)
+            cell = next(c for _, cells in groups for c in cells[:1] if grade_id(c) == gid)
             if cell.source != original.source or cell.cell_type != original.cell_type:
                 restored.append(gid)
             cell.source, cell.cell_type = original.source, original.cell_type
@@ -212,10 +193,10 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
         by_gid[block.solution_cell] = f"({block.id}) {block.names[0]}"
         for test in block.tests:
             by_gid[test.grade_id] = f"({block.id}) test cell"
-    tp_untagged = {_normalised(c.source) for c in student_nb.cells if not _grade_id(c)}
+    tp_untagged = {_normalised(c.source) for c in student_nb.cells if not grade_id(c)}
     labels, section, last = [], "the top of the notebook", None
     for cell in nb.cells:
-        gid = _grade_id(cell)
+        gid = grade_id(cell)
         if cell.cell_type == "markdown":
             section = _heading(cell.source) or section
         if gid in by_gid:
@@ -235,7 +216,7 @@ def suspicious_cells(nb, labels: list[str]) -> list[str]:
     code a TP answer never needs. They are for the instructor to read; no grade depends on them."""
     found = []
     for i, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         locked = (meta.get("grade") or meta.get("locked")) and not meta.get("solution")
         if cell.cell_type != "code" or locked:
             continue
@@ -250,7 +231,7 @@ def submitted_outputs(nb, student_nb) -> dict[str, str]:
     uploaded (before grading cleared the outputs)."""
     out = {}
     for key in ("training", "evaluate"):
-        cell = next((c for c in nb.cells if _grade_id(c) == key), None)
+        cell = next((c for c in nb.cells if grade_id(c) == key), None)
         text = ""
         if cell is not None:
             for o in cell.get("outputs", []):

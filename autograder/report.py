@@ -11,64 +11,21 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 import statistics
 from collections import Counter
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from .feedback import block_label, blocks_of, fmt_points, page
+from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, page
+from autograder.results import BlockInfo, Results
+from unet_tp.fileio import atomic_write
 
-RESULTS = "results.json"
 REPORT = "report.html"
-
-# ---- reading -------------------------------------------------------------------------------------
-
-
-def load_results(out_dir: Path) -> dict:
-    """``OUT/results.json``, checked for the keys the report and the exports use.
-
-    Raises:
-        FileNotFoundError: no results in ``out_dir``.
-        ValueError: the file is not results of ``unet-tp grade``.
-    """
-    path = Path(out_dir) / RESULTS
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no grading results; run `unet-tp grade SUBMISSIONS --out {out_dir}` first"
-        )
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(results, dict) or not isinstance(results.get("students"), list):
-        raise ValueError(f"{path}: no list of students; is it the output of `unet-tp grade`?")
-    if not isinstance(results.get("blocks"), list) or not results["blocks"]:
-        raise ValueError(f"{path}: no list of blocks; is it the output of `unet-tp grade`?")
-    return results
-
-
-def who(student: dict) -> str:
-    """``Dupont Marie (4242)``."""
-    name, sid = str(student.get("name") or ""), str(student.get("student_id") or "")
-    return f"{name} ({sid})" if name and name != sid else sid or name
-
-
-def block_entry(student: dict, block_id: str) -> dict:
-    return (student.get("blocks") or {}).get(block_id) or {}
-
-
-def lost(entry: dict, block: dict) -> bool:
-    """Did the student lose points on this block?"""
-    maximum = entry.get("max", block.get("points", 0.0))
-    return float(entry.get("points") or 0.0) < float(maximum or 0.0)
-
 
 # ---- grouping failure messages -------------------------------------------------------------------
 
-_PATH = re.compile(r"(?<![\w.~/\\-])/(?=[\w.~@+-])[^\s'\"<>`,;:)\]}|]*|[A-Za-z]:\\[^\s'\"<>`,;|]*")
-_HEX = re.compile(r"(?<![0-9A-Za-z])(?:0x)?[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 _QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`|‘[^’\n]*’|“[^”\n]*”")
 _SHAPE = re.compile(
     r"torch\.Size\(\s*\[[^\]]*\]\s*\)"  # torch.Size([1, 8, 64, 64])
@@ -91,82 +48,79 @@ def normalise_message(message: object) -> str:
     text = str(message or "").strip()
     if not text:
         return "(no message)"
-    text = _PATH.sub("<path>", text)
-    text = _HEX.sub("<hex>", text)
+    text = WINDOWS_PATH.sub("<path>", POSIX_PATH.sub("<path>", text))
+    text = HEX_TOKEN.sub("<hex>", text)
     text = _QUOTED.sub("<value>", text)
     text = _SHAPE.sub("<shape>", text)
     text = _NUMBER.sub("<n>", text)
     return _SPACES.sub(" ", text)
 
 
-def failure_groups(results: dict) -> dict[str, list[dict]]:
-    """For each block id, the groups of students who lost points with the same kind of message.
+@dataclass
+class FailureGroup:
+    """Students who lost points on a block with the same kind of message."""
 
-    Each group: ``{"key": normalised message, "example": one message as it was, "count": n,
-    "students": [who...], "at_fault": sorted block ids}``, most frequent first (ties by key).
-    """
-    out: dict[str, list[dict]] = {}
-    for block in blocks_of(results):
-        groups: dict[str, dict] = {}
-        for student in results.get("students", []):
-            entry = block_entry(student, block["id"])
-            if not lost(entry, block):
+    key: str  # the normalised message
+    example: str  # one message as it was
+    students: list[str] = field(default_factory=list)
+    at_fault: set[str] = field(default_factory=set)
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
+
+
+def failure_groups(results: Results) -> dict[str, list[FailureGroup]]:
+    """For each block id, the groups of students who lost points with the same kind of message,
+    most frequent first (ties by key)."""
+    out: dict[str, list[FailureGroup]] = {}
+    for block in results.blocks:
+        groups: dict[str, FailureGroup] = {}
+        for student in results.students:
+            entry = student.block(block.id)
+            if not entry.lost:
                 continue
-            key = normalise_message(entry.get("message"))
-            group = groups.setdefault(
-                key,
-                {
-                    "key": key,
-                    "example": str(entry.get("message") or "(no message)"),
-                    "count": 0,
-                    "students": [],
-                    "at_fault": set(),
-                },
-            )
-            group["count"] += 1
-            group["students"].append(who(student))
-            if entry.get("at_fault"):
-                group["at_fault"].add(str(entry["at_fault"]))
-        ordered = sorted(groups.values(), key=lambda g: (-g["count"], g["key"]))
-        for g in ordered:
-            g["at_fault"] = sorted(g["at_fault"])
-        out[block["id"]] = ordered
+            key = normalise_message(entry.message)
+            group = groups.setdefault(key, FailureGroup(key, entry.message or "(no message)"))
+            group.students.append(student.who)
+            if entry.at_fault:
+                group.at_fault.add(entry.at_fault)
+        out[block.id] = sorted(groups.values(), key=lambda g: (-g.count, g.key))
     return out
 
 
 # ---- statistics ----------------------------------------------------------------------------------
 
 
-def block_rates(results: dict) -> list[dict]:
+@dataclass
+class BlockRate:
+    """How the class did on one block."""
+
+    block: BlockInfo
+    full: int = 0  # students with full marks
+    partial: int = 0
+    zero: int = 0
+    rate: float = 0.0  # the share with full marks
+    mean: float = 0.0  # mean points
+
+
+def block_rates(results: Results) -> list[BlockRate]:
     """Per block: students with full marks, partial, zero; the full-marks rate; mean points."""
-    students = results.get("students", [])
-    n = len(students)
+    n = len(results.students)
     rows = []
-    for block in blocks_of(results):
-        full = partial = zero = 0
-        total = 0.0
-        for student in students:
-            entry = block_entry(student, block["id"])
-            points = float(entry.get("points") or 0.0)
-            maximum = float(entry.get("max", block.get("points", 0.0)) or 0.0)
-            total += points
-            if points >= maximum and maximum > 0:
-                full += 1
-            elif points > 0:
-                partial += 1
+    for block in results.blocks:
+        row = BlockRate(block)
+        entries = [s.block(block.id) for s in results.students]
+        for e in entries:
+            if e.points >= e.max and e.max > 0:
+                row.full += 1
+            elif e.points > 0:
+                row.partial += 1
             else:
-                zero += 1
-        rows.append(
-            {
-                "id": block["id"],
-                "block": block,
-                "full": full,
-                "partial": partial,
-                "zero": zero,
-                "rate": full / n if n else 0.0,
-                "mean": total / n if n else 0.0,
-            }
-        )
+                row.zero += 1
+        row.rate = row.full / n if n else 0.0
+        row.mean = sum(e.points for e in entries) / n if n else 0.0
+        rows.append(row)
     return rows
 
 
@@ -176,12 +130,12 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def histogram_png(results: dict) -> str:
+def histogram_png(results: Results) -> str:
     """The distribution of totals, as a ``data:`` URI of a PNG."""
     from matplotlib.figure import Figure
 
-    totals = [float(s.get("total") or 0.0) for s in results.get("students", [])]
-    maximum = float(results.get("max_points") or max(totals, default=1.0) or 1.0)
+    totals = [s.total for s in results.students]
+    maximum = results.max_points or max(totals, default=1.0) or 1.0
     fig = Figure(figsize=(8, 3.6), layout="constrained")
     ax = fig.subplots()
     edges = [x - 0.5 for x in range(int(maximum) + 2)]
@@ -200,15 +154,14 @@ def histogram_png(results: dict) -> str:
     return _png(fig)
 
 
-def rates_png(rates: list[dict]) -> str:
+def rates_png(rates: list[BlockRate]) -> str:
     """Each block's full-marks rate, as a ``data:`` URI of a PNG bar chart."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 3.4), layout="constrained")
     ax = fig.subplots()
-    labels = [f"({r['id']})" for r in rates]
-    values = [100 * r["rate"] for r in rates]
-    bars = ax.bar(labels, values, color="#1a7f37")
+    values = [100 * r.rate for r in rates]
+    bars = ax.bar([f"({r.block.id})" for r in rates], values, color="#1a7f37")
     ax.bar_label(bars, labels=[f"{v:.0f}%" for v in values], padding=2)
     ax.set_ylim(0, 110)
     ax.set_ylabel("students with full marks (%)")
@@ -219,14 +172,13 @@ def rates_png(rates: list[dict]) -> str:
 # ---- the page ------------------------------------------------------------------------------------
 
 
-def _summary(results: dict) -> str:
-    students = results.get("students", [])
-    totals = [float(s.get("total") or 0.0) for s in students]
-    maximum = float(results.get("max_points") or 0.0)
+def _summary(results: Results) -> str:
+    totals = [s.total for s in results.students]
+    maximum = results.max_points
     rows = [
-        ("assignment", escape(str(results.get("assignment", "")))),
-        ("graded at", escape(str(results.get("graded_at", "")))),
-        ("students", str(len(students))),
+        ("assignment", escape(results.assignment)),
+        ("graded at", escape(results.graded_at)),
+        ("students", str(len(totals))),
     ]
     if totals:
         rows += [
@@ -235,30 +187,23 @@ def _summary(results: dict) -> str:
             ("lowest, highest", f"{min(totals):g}, {max(totals):g}"),
             ("full marks", str(sum(t >= maximum for t in totals))),
         ]
-    sandbox = str(results.get("sandbox", ""))
-    rows.append(
-        (
-            "sandbox",
-            escape(sandbox)
-            + (" <b>(notebooks ran with your rights)</b>" if sandbox == "none" else ""),
-        )
-    )
+    mine = " <b>(notebooks ran with your rights)</b>" if results.sandbox == "none" else ""
+    rows.append(("sandbox", escape(results.sandbox) + mine))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f"<table class='summary' style='width:auto'>{body}</table>"
 
 
-def _rates_table(rates: list[dict]) -> str:
+def _rates_table(rates: list[BlockRate]) -> str:
     rows = []
     for r in rates:
-        b = r["block"]
         rows.append(
-            f"<tr data-block='{escape(r['id'])}'><td>{escape(block_label(b))}</td>"
-            f"<td class='num'>{fmt_points(b.get('points'))}</td>"
-            f"<td class='num full'>{r['full']}</td><td class='num partial'>{r['partial']}</td>"
-            f"<td class='num zero'>{r['zero']}</td>"
-            f"<td class='num rate'>{100 * r['rate']:.0f}%</td>"
-            f"<td class='num mean'>{r['mean']:.2f}</td>"
-            f"<td style='width:25%'><span class='bar' style='width:{100 * r['rate']:.0f}%'></span></td></tr>"
+            f"<tr data-block='{escape(r.block.id)}'><td>{escape(r.block.label)}</td>"
+            f"<td class='num'>{r.block.points:g}</td>"
+            f"<td class='num full'>{r.full}</td><td class='num partial'>{r.partial}</td>"
+            f"<td class='num zero'>{r.zero}</td>"
+            f"<td class='num rate'>{100 * r.rate:.0f}%</td>"
+            f"<td class='num mean'>{r.mean:.2f}</td>"
+            f"<td style='width:25%'><span class='bar' style='width:{100 * r.rate:.0f}%'></span></td></tr>"
         )
     return (
         "<table class='rates'><tr><th>block</th><th class='num'>points</th>"
@@ -278,29 +223,27 @@ def _names(names: list[str], shown: int = 12) -> str:
     return f"{head} <details><summary>and {len(names) - shown} more</summary>{rest}</details>"
 
 
-def _failures(results: dict, top: int = 6) -> str:
+def _failures(results: Results, top: int = 6) -> str:
     groups = failure_groups(results)
     parts = []
-    for block in blocks_of(results):
-        block_groups = groups.get(block["id"], [])
-        parts.append(f"<h3>{escape(block_label(block))}</h3>")
+    for block in results.blocks:
+        block_groups = groups[block.id]
+        parts.append(f"<h3>{escape(block.label)}</h3>")
         if not block_groups:
             parts.append("<p class='muted'>nobody lost points here</p>")
             continue
         rows = []
         for g in block_groups[:top]:
             # "at fault" only where it is another block (a mistake in (a) costing (d)...)
-            others = [f for f in g["at_fault"] if f != block["id"]]
-            fault = ", ".join(f"({escape(f)})" for f in others)
+            fault = ", ".join(f"({escape(f)})" for f in sorted(g.at_fault - {block.id}))
             rows.append(
-                f"<tr><td class='num count'>{g['count']}</td>"
-                f"<td>{escape(g['example'])}"
+                f"<tr><td class='num count'>{g.count}</td><td>{escape(g.example)}"
                 + (f"<br><span class='muted'>at fault: {fault}</span>" if fault else "")
-                + f"</td><td>{_names(g['students'])}</td></tr>"
+                + f"</td><td>{_names(g.students)}</td></tr>"
             )
         more = len(block_groups) - top
         parts.append(
-            f"<table class='failures' data-block='{escape(block['id'])}'><tr>"
+            f"<table class='failures' data-block='{escape(block.id)}'><tr>"
             "<th class='num'>students</th><th>message (one example)</th><th>who</th></tr>"
             + "".join(rows)
             + "</table>"
@@ -309,14 +252,14 @@ def _failures(results: dict, top: int = 6) -> str:
     return "".join(parts)
 
 
-def _review(results: dict) -> str:
-    flagged = [s for s in results.get("students", []) if s.get("review")]
+def _review(results: Results) -> str:
+    flagged = [s for s in results.students if s.review]
     if not flagged:
         return "<p>No notebook was flagged.</p>"
     rows = "".join(
-        f"<tr><td>{escape(who(s))}</td><td>{escape(str(s.get('file', '')))}</td>"
-        f"<td class='num'>{fmt_points(s.get('total'))}</td><td><ul>"
-        + "".join(f"<li>{escape(str(r))}</li>" for r in s["review"])
+        f"<tr><td>{escape(s.who)}</td><td>{escape(s.file)}</td>"
+        f"<td class='num'>{s.total:g}</td><td><ul>"
+        + "".join(f"<li>{escape(r)}</li>" for r in s.review)
         + "</ul></td></tr>"
         for s in flagged
     )
@@ -327,25 +270,22 @@ def _review(results: dict) -> str:
     )
 
 
-def _regraded(results: dict) -> str:
-    students = results.get("students", [])
-    fresh = [s for s in students if s.get("regraded")]
-    kept = len(students) - len(fresh)
-    reasons = Counter(str(s["regraded"]) for s in fresh)
+def _regraded(results: Results) -> str:
+    fresh = [s for s in results.students if s.regraded]
+    kept = len(results.students) - len(fresh)
+    reasons = Counter(s.regraded for s in fresh)
     summary = ", ".join(f"{n} {escape(r)}" for r, n in reasons.most_common()) or "none"
     parts = [
         f"<p>{len(fresh)} graded in this run ({summary}); {kept} kept from the previous run "
         "(unchanged file, reference and tests).</p>"
     ]
-    new = sorted(who(s) for s in fresh if s["regraded"] == "new submission")
+    new = sorted(s.who for s in fresh if s.regraded == "new submission")
     others = sorted(
-        (s for s in fresh if s["regraded"] != "new submission"),
-        key=lambda s: (str(s["regraded"]), who(s)),
+        (s for s in fresh if s.regraded != "new submission"), key=lambda s: (s.regraded, s.who)
     )
     if others:
         rows = "".join(
-            f"<tr><td>{escape(who(s))}</td><td>{escape(str(s['regraded']))}</td></tr>"
-            for s in others
+            f"<tr><td>{escape(s.who)}</td><td>{escape(s.regraded)}</td></tr>" for s in others
         )
         parts.append(f"<table class='regraded'><tr><th>student</th><th>why</th></tr>{rows}</table>")
     if new:
@@ -356,20 +296,17 @@ def _regraded(results: dict) -> str:
     return "".join(parts)
 
 
-def _times(results: dict) -> str:
-    students = results.get("students", [])
-    timed = [s for s in students if s.get("regraded") and s.get("seconds") is not None]
+def _times(results: Results) -> str:
+    timed = [s for s in results.students if s.regraded]
     scope = "graded in this run"
     if not timed:  # nothing regraded: the times of the run that graded them
-        timed = [s for s in students if s.get("seconds") is not None]
-        scope = "all, from the runs that graded them"
+        timed, scope = results.students, "all, from the runs that graded them"
     if not timed:
         return "<p class='muted'>no grading times recorded</p>"
-    secs = [float(s["seconds"]) for s in timed]
-    slowest = sorted(timed, key=lambda s: -float(s["seconds"]))[:5]
+    secs = [s.seconds for s in timed]
+    slowest = sorted(timed, key=lambda s: -s.seconds)[:5]
     rows = "".join(
-        f"<tr><td>{escape(who(s))}</td><td class='num'>{float(s['seconds']):.1f} s</td></tr>"
-        for s in slowest
+        f"<tr><td>{escape(s.who)}</td><td class='num'>{s.seconds:.1f} s</td></tr>" for s in slowest
     )
     return (
         f"<p class='times'>{len(timed)} notebooks ({scope}): total {sum(secs):.1f} s "
@@ -379,11 +316,11 @@ def _times(results: dict) -> str:
     )
 
 
-def report_html(results: dict) -> str:
-    """The class report page for ``results`` (the content of ``OUT/results.json``)."""
+def report_html(results: Results) -> str:
+    """The class report page for ``results``."""
     rates = block_rates(results)
     body = [
-        f"<h1>TP U-Net: class report ({escape(str(results.get('assignment', '')))})</h1>",
+        f"<h1>TP U-Net: class report ({escape(results.assignment)})</h1>",
         _summary(results),
         "<h2>Score distribution</h2>",
         f"<img id='histogram' alt='histogram of the totals' src='{histogram_png(results)}'>",
@@ -402,15 +339,14 @@ def report_html(results: dict) -> str:
         "<h2>Grading times</h2>",
         _times(results),
     ]
-    return page(f"Class report: {results.get('assignment', '')}", "\n".join(body))
+    return page(f"Class report: {results.assignment}", "\n".join(body))
 
 
-def write_report(out_dir: Path) -> Path:
-    """Write ``OUT/report.html`` (atomically) from ``OUT/results.json``; return its path."""
-    from unet_tp.fileio import atomic_write
-
+def write_report(out_dir: Path, results: Results | None = None) -> Path:
+    """Write ``OUT/report.html`` (atomically) from ``results`` (default: ``OUT/results.json``);
+    return its path."""
     out_dir = Path(out_dir)
-    html = report_html(load_results(out_dir))
+    html = report_html(results or Results.load(out_dir))
     path = out_dir / REPORT
     with atomic_write(path, "wb") as f:
         f.write(html.encode("utf-8"))

@@ -9,16 +9,17 @@ gets a warning: the grade is not affected, but training the student's network wi
 from __future__ import annotations
 
 from autograder.compare import Verdict
+from autograder.results import BlockScore
 from autograder.spec import Spec
 
 
 def block_scores(
     spec: Spec, verdicts: dict[str, Verdict], hints: dict[str, str]
-) -> tuple[dict[str, dict], dict[str, float]]:
-    """``(blocks, tests)``: per block ``{points, max, message, at_fault, warning}`` and per graded
-    test cell its points (what the gradebook stores)."""
+) -> tuple[dict[str, BlockScore], dict[str, float]]:
+    """``(blocks, tests)``: each block's score and each graded test cell's points (what the
+    gradebook stores)."""
     tests: dict[str, float] = {}
-    blocks: dict[str, dict] = {}
+    blocks: dict[str, BlockScore] = {}
     for block in spec.blocks:
         points, message = 0.0, None
         for test in block.tests:
@@ -30,17 +31,12 @@ def block_scores(
                 hint = hints.get(test.grade_id)
                 if hint and hint not in message:
                     message = message.rstrip(".") + f". The notebook's self-check says: {hint}"
-        blocks[block.id] = {
-            "points": points,
-            "max": block.points,
-            "message": message,
-            "at_fault": block.id if message else None,
-        }
+        blocks[block.id] = BlockScore(points, block.points, message, block.id if message else None)
     for block in spec.blocks:
-        wrong = [d for d in block.depends_on if blocks[d]["message"]]
-        if wrong and not blocks[block.id]["message"]:
+        wrong = [d for d in block.depends_on if blocks[d].message]
+        if wrong and not blocks[block.id].message:
             names = ", ".join(f"({d})" for d in wrong)
-            blocks[block.id]["warning"] = (
+            blocks[block.id].warning = (
                 f"({block.id}) is right on its own, but it is built on {names}, which is wrong: "
                 f"your network will not train well until {names} is fixed"
             )

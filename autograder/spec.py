@@ -7,6 +7,9 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.cells import grade_id, nbgrader_meta
+from autograder.results import from_dict
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -68,32 +71,16 @@ class Spec:
 @functools.cache
 def load(path: Path = SPEC_FILE) -> Spec:
     """Read and check ``assignment.toml``."""
-    data = tomllib.loads(Path(path).read_text())
-    blocks = []
-    for b in data["blocks"]:
-        tests = tuple(
-            Test(t["grade_id"], float(t["points"]), t["visible"], t["compare"]) for t in b["tests"]
-        )
-        blocks.append(
-            Block(
-                b["id"],
-                b["key"],
-                b["title"],
-                b["section"],
-                b["solution_cell"],
-                tuple(b["names"]),
-                tuple(b["depends_on"]),
-                tests,
-                tuple(b.get("forbidden", ())),
-                b.get("forbidden_why", ""),
-            )
-        )
-    ids = [b.id for b in blocks]
-    for b in blocks:
+    try:
+        spec = from_dict(Spec, tomllib.loads(Path(path).read_text()), "assignment")
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    ids = [b.id for b in spec.blocks]
+    for b in spec.blocks:
         unknown = set(b.depends_on) - set(ids)
         if unknown:
             raise ValueError(f"{path}: block {b.id} depends on unknown blocks {sorted(unknown)}")
-    return Spec(data["assignment"], data["notebook"], tuple(blocks))
+    return spec
 
 
 def notebook_problems(nb, spec: Spec | None = None) -> list[str]:
@@ -103,8 +90,7 @@ def notebook_problems(nb, spec: Spec | None = None) -> list[str]:
     graded = {}
     cells = {}
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        gid = meta.get("grade_id")
+        meta, gid = nbgrader_meta(cell), grade_id(cell)
         if gid:
             cells[gid] = cell
         if gid and meta.get("grade"):

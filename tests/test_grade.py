@@ -540,7 +540,8 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
     to run it on PostgreSQL too."""
     from nbgrader.api import Gradebook
 
-    from autograder.grade import Result, _write_gradebook
+    from autograder.gradebook import write_gradebook
+    from autograder.results import BlockScore, Result
 
     if db_url == "sqlite-elsewhere":
         db_url = f"sqlite:///{tmp_path / 'shared' / 'course.db'}"
@@ -549,13 +550,11 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
 
     def result(sid: str, name: str, points: float) -> Result:
         tests = {gid: (t.points if points else 0.0) for gid, (_, t) in spec.tests.items()}
-        blocks = {
-            b.id: {"points": b.points if points else 0.0, "max": b.points} for b in spec.blocks
-        }
+        blocks = {b.id: BlockScore(b.points if points else 0.0, b.points) for b in spec.blocks}
         return Result(sid, name, f"{sid}.ipynb", "0" * 64, blocks, tests, 20.0)
 
-    _write_gradebook(db_url, [result("4242", "Dupont Marie", 1), result("77", "Paul", 0)], tmp_path)
-    _write_gradebook(db_url, [result("77", "Paul", 1)], tmp_path / "again")  # Paul regraded
+    write_gradebook(db_url, [result("4242", "Dupont Marie", 1), result("77", "Paul", 0)], tmp_path)
+    write_gradebook(db_url, [result("77", "Paul", 1)], tmp_path / "again")  # Paul regraded
     with Gradebook(db_url) as gb:
         assert {s.id for s in gb.students} >= {"4242", "77"}
         assert gb.find_student("4242").last_name == "Marie"

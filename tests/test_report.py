@@ -22,13 +22,9 @@ import numpy as np
 import pytest
 
 from autograder import export as lms
-from autograder.feedback import feedback_html, scrub, write_feedback_pages
-from autograder.report import (
-    block_rates,
-    failure_groups,
-    normalise_message,
-    write_report,
-)
+from autograder.feedback import feedback_html, scrub
+from autograder.report import block_rates, failure_groups, normalise_message, write_report
+from autograder.results import BlockScore, Result, Results
 
 S3 = "3. The U-Net, block by block"
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +75,7 @@ def student(sid, name, lost=None, *, lms_id=None, review=(), notes=(), regraded=
         "total": sum(e["points"] for e in blocks.values()),
         "max_points": 20.0,
         "blocks": blocks,
+        "tests": {f"test_{b['key']}": blocks[b["id"]]["points"] for b in BLOCKS},
         "review": list(review),
         "notes": list(notes),
         "regraded": regraded,
@@ -201,6 +198,11 @@ def make_class() -> list[dict]:
     ]
 
 
+def typed(data: dict) -> Results:
+    """``results.json`` as the grader's records, read by the one reader."""
+    return Results.from_json(data)
+
+
 def make_results(students=None) -> dict:
     return {
         "assignment": "TP_sujet",
@@ -232,8 +234,8 @@ def out_dir(tmp_path) -> Path:
     return out
 
 
-def by_id(sid: str) -> dict:
-    return next(s for s in make_class() if s["student_id"] == sid)
+def by_id(sid: str) -> Result:
+    return Result.from_json(next(s for s in make_class() if s["student_id"] == sid))
 
 
 # ---- scrub ---------------------------------------------------------------------------------------
@@ -342,7 +344,7 @@ def visible(html: str) -> _Text:
 
 def test_feedback_of_a_correct_notebook():
     results = make_results()
-    html = feedback_html(by_id("4242"), results)
+    html = feedback_html(by_id("4242"), typed(results))
     assert_clean(html)
     page = visible(html)
     assert "Total: 20 / 20" in page.joined
@@ -359,7 +361,7 @@ def test_feedback_of_a_correct_notebook():
 
 
 def test_feedback_of_a_wrong_double_conv():
-    html = feedback_html(by_id("4243"), make_results())
+    html = feedback_html(by_id("4243"), typed(make_results()))
     assert_clean(html)
     page = visible(html)
     assert "Total: 18 / 20" in page.joined
@@ -374,15 +376,15 @@ def test_feedback_of_a_wrong_double_conv():
 
 def test_feedback_names_the_block_at_fault():
     s = by_id("4242")
-    s["blocks"]["d"] = {"points": 0.0, "max": 4.0, "message": "UNet: output shape (1, 4, 62, 62), expected (1, 4, 64, 64)", "at_fault": "c"}  # fmt: skip
-    page = visible(feedback_html(s, make_results()))
+    s.blocks["d"] = BlockScore(0.0, 4.0, "UNet: output shape (1, 4, 62, 62), expected (1, 4, 64, 64)", "c")  # fmt: skip
+    page = visible(feedback_html(s, typed(make_results())))
     row_d = next(r for r in page.rows if r["attrs"].get("data-block") == "d")
     assert "at fault: (c) center_crop and Up" in row_d["cells"][2]
 
 
 def test_feedback_of_a_cheater_hides_paths_tokens_and_hidden_tests():
     s = by_id("4245")
-    html = feedback_html(s, make_results())
+    html = feedback_html(s, typed(make_results()))
     assert_clean(html)
     page = visible(html)
     assert "Total: 0 / 20" in page.joined
@@ -395,19 +397,11 @@ def test_feedback_of_a_cheater_hides_paths_tokens_and_hidden_tests():
 
 
 def test_feedback_escapes_student_text_and_says_when_outputs_are_missing():
-    html = feedback_html(by_id("4251"), make_results())
+    html = feedback_html(by_id("4251"), typed(make_results()))
     assert_clean(html)
     assert "<script>" not in html and "&lt;script&gt;" in html
     page = visible(html)
     assert "showed no output here" in page.joined
-
-
-def test_write_feedback_pages(out_dir):
-    paths = write_feedback_pages(out_dir)
-    assert len(paths) == 12
-    assert {p.name for p in paths} >= {"4242.html", "alice.html", "4251.html"}
-    for p in paths:
-        assert_clean(p.read_text(encoding="utf-8"))
 
 
 # ---- the report ----------------------------------------------------------------------------------
@@ -438,17 +432,17 @@ def expected_rates(students):
 
 def test_block_rates_and_failure_groups():
     results = make_results()
-    rates = {r["id"]: r for r in block_rates(results)}
+    rates = {r.block.id: r for r in block_rates(typed(results))}
     for bid, (full, _) in expected_rates(results["students"]).items():
-        assert rates[bid]["full"] == full
-    assert rates["c"]["partial"] == 3 and rates["a"]["zero"] == 4  # 2 wrong, the cheat, blank
-    groups = failure_groups(results)
+        assert rates[bid].full == full
+    assert rates["c"].partial == 3 and rates["a"].zero == 4  # 2 wrong, the cheat, blank
+    groups = failure_groups(typed(results))
     top_a = groups["a"][0]
-    assert top_a["count"] == 2 and top_a["at_fault"] == ["a"]
-    assert set(top_a["students"]) == {"Martin Léa (4243)", "Bernard Paul (4244)"}
-    assert groups["c"][0]["count"] == 3
-    assert groups["f"][0]["count"] == 2
-    assert sum(g["count"] for g in groups["c"]) == 5  # + the cheat and the blank notebook
+    assert top_a.count == 2 and top_a.at_fault == {"a"}
+    assert set(top_a.students) == {"Martin Léa (4243)", "Bernard Paul (4244)"}
+    assert groups["c"][0].count == 3
+    assert groups["f"][0].count == 2
+    assert sum(g.count for g in groups["c"]) == 5  # + the cheat and the blank notebook
 
 
 def chromium() -> str:
@@ -839,31 +833,44 @@ def test_canvas_export_without_roster_and_assignment_choice(out_dir, tmp_path):
         lms.export(out_dir, "canvas", roster=roster)
 
 
-def test_plain_csv_export_and_cli(out_dir, capsys):
+def test_export_cli(out_dir, capsys):
+    """``export`` writes the LMS formats; the plain CSV of every grade is grades.csv alone."""
     from unet_tp.cli import main
 
-    assert main(["export", str(out_dir), "--format", "csv"]) == 0
-    assert "12 rows" in capsys.readouterr().out
-    rows = list(
-        csv.DictReader(io.StringIO((out_dir / "grades_export.csv").read_text(encoding="utf-8")))
-    )
-    assert list(rows[0]) == [
-        "student_id",
-        "name",
-        "lms_id",
-        "total",
-        "max",
-        *(b["key"] for b in BLOCKS),
-    ]
-    first = rows[0]
-    assert (
-        first["student_id"] == "4242" and first["total"] == "20" and first["a_double_conv"] == "2"
-    )
-    assert sum(float(r["total"]) for r in rows) == sum(s["total"] for s in make_class())
+    assert main(["export", str(out_dir), "--format", "moodle"]) == 0
+    assert "11 rows" in capsys.readouterr().out
+    assert (out_dir / "moodle_grading_worksheet.csv").is_file()
+    with pytest.raises(SystemExit):
+        main(["export", str(out_dir), "--format", "csv"])
+    assert "invalid choice: 'csv'" in capsys.readouterr().err
     assert (
         main(["export", str(out_dir), "--format", "moodle", "--roster", str(out_dir / "nope.csv")])
         == 2
     )
+
+
+def test_a_broken_results_file_is_one_line_naming_it(out_dir, capsys):
+    from unet_tp.cli import main
+
+    data = make_results()
+    data["students"][3]["blocks"]["a"]["points"] = "two"
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    for args in (["report", str(out_dir)], ["export", str(out_dir), "--format", "canvas"]):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(out_dir / "results.json") in err, err
+        assert "students[3].blocks.a.points: expected a number, got 'two'" in err
+    (out_dir / "results.json").write_text("{not json", encoding="utf-8")
+    assert main(["report", str(out_dir)]) == 2
+    assert "not the results of `unet-tp grade`" in capsys.readouterr().err
+
+
+def test_results_round_trip(tmp_path):
+    """What the grader saves is what the report and the exports load."""
+    results = typed(make_results())
+    results.save(tmp_path)
+    assert Results.load(tmp_path) == results
+    assert Results.load(tmp_path).students[1].total == 18
 
 
 def screenshot(target: Path, height: int = 2050) -> Path:
@@ -906,7 +913,7 @@ def test_feedback_explains_a_self_check_that_failed_on_a_block_below():
         ],
         warnings={"b": warning},
     )
-    page = visible(feedback_html(s, make_results())).joined
+    page = visible(feedback_html(Result.from_json(s), typed(make_results()))).joined
     assert "(b) (b)" not in page and "(b) is right on its own, but it is built on (a)" in page
     assert "got (2, 32, 24, 24) (Your (b) itself matches the reference" in page
     assert "got (2, 16, 56, 56) (Your" not in page

@@ -1,0 +1,92 @@
+"""What a grading run grades again: new or changed submissions, or every one when what decides a
+grade changed (:func:`grading_inputs_hash`); ``OUT/grading_state.json`` remembers what was graded
+from what."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from autograder import build as course
+from autograder.collect import Submission
+from autograder.results import Result
+from unet_tp.fileio import atomic_write
+
+STATE_FILE = "grading_state.json"
+
+
+def grading_inputs_hash(sandbox: str) -> str:
+    """A hash of everything that decides a grade: the reference, the spec, the grader's
+    comparisons and harness, the student package, the student notebook, the grading
+    environment's versions and the sandbox mode."""
+    import numpy
+    import torch
+
+    root = course.REPO_ROOT
+    files = sorted(
+        [*root.glob("solutions/*.py"), *root.glob("autograder/*.py")]
+        + [*root.glob("autograder/*.toml"), *root.glob("unet_tp/**/*.py")]
+        + [course.STUDENT_NOTEBOOK]
+    )
+    h = hashlib.sha256()
+    for path in files:
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    versions = [sys.version, torch.__version__, numpy.__version__, sandbox]
+    with contextlib.suppress(ImportError):
+        import torchvision
+
+        versions.append(torchvision.__version__)
+    h.update(repr(versions).encode())
+    return h.hexdigest()
+
+
+def read_state(data: bytes | None, path: Path) -> dict[str, dict]:
+    """The state file's content (``{student_id: {sha256, inputs, result}}``), empty if none.
+
+    Raises:
+        ValueError: the file is not a grading state (one line, naming it).
+    """
+    try:
+        state = json.loads(data or b"{}")
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a grading state ({exc}); remove it to regrade all") from None
+    if not isinstance(state, dict) or not all(isinstance(v, dict) for v in state.values()):
+        raise ValueError(f"{path}: not a grading state; remove it to regrade all")
+    return state
+
+
+def to_regrade(
+    subs: list[Submission], state: dict, inputs_hash: str, force: bool
+) -> tuple[list[tuple[Submission, str]], list[Result]]:
+    """``(submissions to grade with why, results kept from the last run)``."""
+    todo, kept = [], []
+    for s in subs:
+        old = state.get(s.student_id)
+        if force:
+            todo.append((s, "--force"))
+        elif not old:
+            todo.append((s, "new submission"))
+        elif old.get("sha256") != s.sha256:
+            todo.append((s, "the file changed"))
+        elif old.get("inputs") != inputs_hash:
+            todo.append((s, "the reference, tests or grading environment changed"))
+        else:
+            try:
+                kept.append(Result.from_json(old.get("result"), s.student_id))
+            except ValueError:
+                todo.append((s, "its saved grade could not be read"))
+            else:
+                kept[-1].regraded = None
+    return todo, kept
+
+
+def write_state(path: Path, state: dict, fresh: list[Result], inputs_hash: str) -> None:
+    """Remember what ``fresh`` was graded from."""
+    for r in fresh:
+        state[r.student_id] = {"sha256": r.sha256, "inputs": inputs_hash, "result": r.as_json()}
+    with atomic_write(path, "w") as f:
+        json.dump(state, f, indent=1)

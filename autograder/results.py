@@ -1,0 +1,205 @@
+"""A grading run's results, typed: what ``unet-tp grade`` writes to ``OUT/results.json`` and
+``OUT/grades.csv``, and what the feedback pages, the class report and the LMS exports read.
+
+``Results.load(OUT)`` is the one reader: it checks every field's type, and a broken file gives one
+``ValueError`` line naming the file and the field (``students[3].blocks.a.points: expected a
+number, got 'x'``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unet_tp.fileio import atomic_write
+
+RESULTS_FILE = "results.json"
+GRADES_FILE = "grades.csv"
+
+
+@dataclass
+class BlockScore:
+    """A student's points on one block, and why points were lost."""
+
+    points: float
+    max: float
+    message: str | None = None  # what differs, when the block lost points
+    at_fault: str | None = None  # the block whose mistake it is
+    warning: str | None = None  # right, but built on a wrong block
+
+    @property
+    def lost(self) -> bool:
+        return self.points < self.max
+
+
+@dataclass
+class BlockInfo:
+    """One blank of the TP, as the results file describes it."""
+
+    id: str
+    key: str
+    title: str
+    section: str
+    points: float
+    depends_on: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``(a) DoubleConv: two 3x3 convolutions + ReLU``."""
+        return f"({self.id}) {self.title or self.key}"
+
+
+@dataclass
+class Result:
+    """The grade of one submission."""
+
+    student_id: str
+    name: str
+    file: str
+    sha256: str
+    blocks: dict[str, BlockScore]
+    tests: dict[str, float]  # points per graded test cell (what the gradebook stores)
+    max_points: float
+    notes: list[str] = field(default_factory=list)  # for the student
+    review: list[str] = field(default_factory=list)  # for the instructor: why to read it
+    seconds: float = 0.0
+    lms_id: str | None = None
+    regraded: str | None = None  # why it was graded in this run (None: kept from the last)
+    outputs: dict[str, str] = field(default_factory=dict)  # training/evaluation as submitted
+
+    @property
+    def total(self) -> float:
+        return sum(b.points for b in self.blocks.values())
+
+    @property
+    def who(self) -> str:
+        """``Dupont Marie (4242)``."""
+        name, sid = self.name, self.student_id
+        return f"{name} ({sid})" if name and name != sid else sid or name
+
+    def block(self, block_id: str) -> BlockScore:
+        return self.blocks.get(block_id) or BlockScore(0.0, 0.0)
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self) | {"total": self.total}
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "result") -> Result:
+        return from_dict(cls, data, where)
+
+
+@dataclass
+class Results:
+    """The whole ``results.json``: the assignment's blocks and every student's result."""
+
+    assignment: str
+    max_points: float
+    blocks: list[BlockInfo]
+    students: list[Result]
+    sandbox: str = ""
+    graded_at: str = ""
+
+    def as_json(self) -> dict:
+        return dataclasses.asdict(self) | {"students": [s.as_json() for s in self.students]}
+
+    @classmethod
+    def from_json(cls, data: object) -> Results:
+        results = from_dict(cls, data, "results")
+        if not results.blocks:
+            raise ValueError("results: no blocks")
+        return results
+
+    def save(self, out_dir: Path) -> None:
+        with atomic_write(Path(out_dir) / RESULTS_FILE, "w") as f:
+            json.dump(self.as_json(), f, indent=1)
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Results:
+        """``OUT/results.json``, checked.
+
+        Raises:
+            FileNotFoundError: no results in ``out_dir``.
+            ValueError: the file is not results of ``unet-tp grade`` (one line, naming it).
+        """
+        path = Path(out_dir) / RESULTS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: no grading results; run `unet-tp grade SUBMISSIONS --out {out_dir}` first"
+            )
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as exc:  # JSONDecodeError too
+            raise ValueError(f"{path}: not the results of `unet-tp grade`: {exc}") from None
+
+
+def from_dict(cls, data: object, where: str):
+    """An instance of the dataclass ``cls`` from JSON ``data``, every field's type checked
+    (unknown keys, such as the derived ``total``, are ignored)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
+    hints, values = typing.get_type_hints(cls), {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            values[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ValueError(f"{where}: no {f.name!r}")
+    return cls(**values)
+
+
+def _convert(tp, value: object, where: str):
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if origin in (typing.Union, types.UnionType):  # X | None
+        if value is None:
+            return None
+        return _convert(next(a for a in args if a is not type(None)), value, where)
+    if origin in (list, tuple, dict):  # a tuple[X, ...] is a JSON or TOML list
+        if not isinstance(value, dict if origin is dict else list):
+            raise ValueError(f"{where}: expected a {origin.__name__}, got {value!r:.60}")
+        if origin is not dict:
+            return origin(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, str):
+        return value
+    expected = "a number" if tp is float else "a string"
+    raise ValueError(f"{where}: expected {expected}, got {value!r:.60}")
+
+
+def text_safe(value):
+    """``value`` with every string made writable as UTF-8 (a kernel's or a file name's lone
+    surrogates become ``\\udXXX``): what the notebook printed never stops the batch's files."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {text_safe(k): text_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [text_safe(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(
+            value, **{f.name: text_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        )
+    return value
+
+
+def write_grades_csv(path: Path, results: Results) -> None:
+    """``OUT/grades.csv``: one row per student, the points of each block, review and notes."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    keys = [b.key for b in results.blocks]
+    writer.writerow(["student_id", "name", "file", *keys, "total", "max", "review", "notes"])
+    for r in results.students:
+        numbers = [*(r.block(b.id).points for b in results.blocks), r.total, r.max_points]
+        notes = "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes])
+        row = [r.student_id, r.name, r.file, *(f"{x:g}" for x in numbers)]
+        writer.writerow([*row, "yes" if r.review else "", notes])
+    with atomic_write(path, "w") as f:
+        f.write(buf.getvalue())
