@@ -71,12 +71,9 @@ def source_text(obj: object) -> str | None:
     if inspect.isclass(obj):
         methods = [m for k in obj.__mro__ if not _library(k) for m in vars(k).values()]
         return _parts([obj.__name__, *(source_text(m) for m in methods if inspect.isfunction(m))])
-    if isinstance(obj, nn.Module):  # e.g. nn.CrossEntropyLoss(weight=...)
-        state = obj.state_dict().items()
-        return _parts([repr(obj), source_text(type(obj)), *(source_text(v) for v in state)])
     if isinstance(obj, tuple):
         return _parts([source_text(v) for v in obj])
-    if callable(obj):  # a callable object: its class's code and its attributes
+    if callable(obj):  # a callable object (nn.CrossEntropyLoss(weight=...)): code and state
         return _parts([source_text(type(obj)), *(source_text(v) for v in vars(obj).items())])
     # object addresses ("<... at 0x7f...>") change from one session to the next
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj))
@@ -141,16 +138,23 @@ def _latest_other_run(runs_dir: Path, name: str, folder: Path) -> Path | None:
     return max(others, key=lambda p: (p / "checkpoint.pt").stat().st_mtime, default=None)
 
 
-def _announce_new(runs_dir: Path, name: str, folder: Path, identity: dict) -> None:
+def _from_scratch(runs_dir: Path, name: str, folder: Path, identity: dict) -> str:
+    """Why the run is trained from scratch, and what changed since the latest other run."""
+    if unknown := _unknown(identity):
+        return (
+            f"Python kept no source of {', '.join(unknown)} (made by exec?): this run cannot be "
+            f"recognised again, so it is trained from scratch in {folder}."
+        )
+    if (folder / "checkpoint.pt").exists():
+        return f"RETRAIN = True: training {folder} again from scratch."
     previous = _latest_other_run(runs_dir, name, folder)
     if previous is None:
-        print(f"Training a new run in {folder}.")
-        return
+        return f"Training a new run in {folder}."
     old = json.loads((previous / RUN_FILE).read_text())
     changed = "; ".join(_changes(old, identity)) or "the run's identity"
-    print(
-        f"Changed since the run in {previous}: {changed}. Training a new run in "
-        f"{folder} (the previous one is kept)."
+    return (
+        f"Changed since the run in {previous}: {changed}. Training a new run in {folder} (the "
+        "previous one is kept)."
     )
 
 
@@ -179,17 +183,10 @@ def train_or_resume(
     """
     loss_fn = loss_fn if loss_fn is not None else loss_by_name(config.optim.loss)
     identity = run_identity(model, config, loss_fn, train_step)
-    runs_dir = Path(runs_dir)
-    folder = runs_dir / f"{name}-{run_key(identity)}"
+    folder = Path(runs_dir) / f"{name}-{run_key(identity)}"
     ckpt_path = folder / "checkpoint.pt"
-    unknown = _unknown(identity)
-    resume = False
-    if unknown:
-        print(
-            f"Python kept no source of {', '.join(unknown)} (made by exec?): this run cannot be "
-            f"recognised again, so it is trained from scratch in {folder}."
-        )
-    elif ckpt_path.exists() and not retrain:
+    resume = ckpt_path.exists() and not retrain and not _unknown(identity)
+    if resume:
         ckpt = load_checkpoint(ckpt_path)
         done = ckpt["epoch"] + 1
         if done >= config.optim.epochs:
@@ -204,11 +201,8 @@ def train_or_resume(
             )
             return list(ckpt["history"])
         print(f"Resuming the run in {folder} at epoch {done + 1} of {config.optim.epochs}.")
-        resume = True
-    elif ckpt_path.exists():
-        print(f"RETRAIN = True: training {folder} again from scratch.")
     else:
-        _announce_new(runs_dir, name, folder, identity)
+        print(_from_scratch(Path(runs_dir), name, folder, identity))
     folder.mkdir(parents=True, exist_ok=True)
     save_json(folder / RUN_FILE, identity, indent=1)
     return fit(

