@@ -337,11 +337,6 @@ def _release_folder(root: Path) -> Path:
     return root
 
 
-def _kagglehub_cache() -> Path:
-    """Where kagglehub keeps its downloads (``$KAGGLEHUB_CACHE``, else ``~/.cache/kagglehub``)."""
-    return Path(os.environ.get("KAGGLEHUB_CACHE") or Path.home() / ".cache" / "kagglehub")
-
-
 def _tree_size(folder: Path) -> int:
     total = 0
     for root, _, files in os.walk(folder):
@@ -391,8 +386,9 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
         raise DataError(
             "the kaggle source needs kagglehub: pip install kagglehub (it ships in Colab)"
         ) from None
+    cache = Path(os.environ.get("KAGGLEHUB_CACHE") or Path.home() / ".cache" / "kagglehub")
     try:
-        with watch_growth(_kagglehub_cache() / "datasets" / handle, f"kagglehub: {handle}"):
+        with watch_growth(cache / "datasets" / handle, f"kagglehub: {handle}"):
             path = Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
         raise DataError(
