@@ -367,7 +367,7 @@ def _prewarm(home: Path) -> None:
     shutil.copytree(release, default_sample_dir(0, data_home) / release.name)
     code = (
         "import torch\n"
-        "from unet_tp.session import get_data, notebook_config, prepare_slices\n"
+        "from unet_tp.notebook import get_data, notebook_config, prepare_slices\n"
         "_, config = notebook_config(torch.device('cpu'))\n"
         "prepare_slices(get_data('sample').data_dir, config)\n"
     )

@@ -39,7 +39,9 @@ def test_download_checks_sha256(served, tmp_path):
         served.url("a.bin"), tmp_path / "dl" / "a.bin", sha256=sha256(blob), progress=False
     )
     assert out.read_bytes() == blob.read_bytes()
-    with pytest.raises(DownloadError, match="SHA256 is .* expected 0+"):
+    with pytest.raises(
+        DownloadError, match=r"SHA256 hash of downloaded file \(a\.bin\) .* expected sha256:0+"
+    ):
         download(served.url("a.bin"), tmp_path / "dl2" / "a.bin", sha256="0" * 64, progress=False)
     # nothing that looks complete is left behind
     assert not list((tmp_path / "dl2").iterdir())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import types
 
 import pytest
 import torch
@@ -143,13 +142,37 @@ def mean_ce(logits, target):
     return F.cross_entropy(logits, target, reduction="none").mean()
 
 
-def test_a_later_global_of_the_same_name_as_an_attribute_changes_nothing(monkeypatch):
-    """`x.mean()` in the loss is no global: a notebook's later `mean = ...` keeps the run."""
-    config = preset_config("tiny", **CONFIG)
-    key = runs.run_key(runs.run_identity(Net(), config, mean_ce, None))
+def mean_ce_fixed(logits, target):
+    return F.cross_entropy(logits, target, reduction="none").mean() * 2
+
+
+def _key(loss_fn, model=None):
+    return runs.run_key(
+        runs.run_identity(model or Net(), preset_config("tiny", **CONFIG), loss_fn, None)
+    )
+
+
+def test_the_loss_is_its_source_not_the_globals_of_the_notebook(monkeypatch):
+    """`x.mean()` in the loss is no global: a notebook's later `mean = ...` keeps the run; an
+    edited loss is another run."""
+    key = _key(mean_ce)
     monkeypatch.setitem(globals(), "mean", {"wt": 0.9})
     monkeypatch.setitem(globals(), "reduction", 3)
-    assert runs.run_key(runs.run_identity(Net(), config, mean_ce, None)) == key
-    # ...whereas a global the loss reads is part of it
-    monkeypatch.setitem(globals(), "F", types.SimpleNamespace(cross_entropy=F.cross_entropy))
-    assert runs.run_key(runs.run_identity(Net(), config, mean_ce, None)) != key
+    assert _key(mean_ce) == key
+    assert _key(mean_ce_fixed) != key
+    config = preset_config("tiny", **CONFIG)
+    old, new = (runs.run_identity(Net(), config, f, None) for f in (mean_ce, mean_ce_fixed))
+    assert runs._changes(old, new) == ["your loss function"]
+
+
+def test_code_without_source_is_trained_from_scratch_each_time(tmp_path, capsys, monkeypatch):
+    """A loss made by exec of a string has no source to recognise it by: never resumed."""
+    scope = {"F": F}
+    exec("def exec_ce(logits, target):\n    return F.cross_entropy(logits, target)\n", scope)
+    _train(tmp_path, loss_fn=scope["exec_ce"])
+    out = capsys.readouterr().out
+    assert "Python kept no source of loss function" in out and "from scratch" in out
+    calls = []
+    monkeypatch.setattr(runs, "fit", lambda *a, **k: calls.append(k["resume"]) or [])
+    _train(tmp_path, loss_fn=scope["exec_ce"])
+    assert calls == [False] and "already complete" not in capsys.readouterr().out

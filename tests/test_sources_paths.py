@@ -17,7 +17,7 @@ import pytest
 from tinycases import SHAPE, write_case
 
 from autograder import model_commands
-from unet_tp import fileio, session
+from unet_tp import fileio, notebook
 from unet_tp.cli import main
 from unet_tp.conventions import BRATS_AFFINE
 from unet_tp.data import DataError, find_cases
@@ -97,7 +97,7 @@ def test_kaggle_failures_are_one_line(kagglehub, tmp_path, capsys, monkeypatch):
 def test_notebook_kaggle_source(kagglehub, tmp_path, monkeypatch):
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
-    data = session.get_data("kaggle")
+    data = notebook.get_data("kaggle")
     assert data.num_cases == 2 and data.data_dir.is_symlink()
     assert data.data_dir.parent == tmp_path / "home" / "kaggle"
 
@@ -108,7 +108,7 @@ def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
     (drive / "BraTS_2019").mkdir(parents=True)
     (drive / "Colab Notebooks").mkdir()
     with pytest.raises(DataError) as err:
-        session.get_data("drive", str(drive / "BraTS2019"))
+        notebook.get_data("drive", str(drive / "BraTS2019"))
     msg = str(err.value)
     assert (
         f"{drive / 'BraTS2019'}: no such folder; {drive} holds: BraTS_2019, Colab Notebooks" in msg
@@ -123,11 +123,11 @@ def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
     drive = tmp_path / "MyDrive" / "brats"
     drive.mkdir(parents=True)
     shutil.make_archive(str(drive / "MICCAI_BraTS_2019_Data_Training"), "zip", src)
-    data = session.get_data("drive", str(drive))
+    data = notebook.get_data("drive", str(drive))
     assert data.num_cases == 2
     assert data.data_dir == tmp_path / "home" / "drive" / "MICCAI_BraTS_2019_Data_Training"
     assert "extracting" in capsys.readouterr().out
-    again = session.get_data("drive", str(drive / "MICCAI_BraTS_2019_Data_Training.zip"))
+    again = notebook.get_data("drive", str(drive / "MICCAI_BraTS_2019_Data_Training.zip"))
     assert again.data_dir == data.data_dir and "extracting" not in capsys.readouterr().out
     # the same from the command line: the folder holding the zip, and a mistyped folder
     out = tmp_path / "cli"

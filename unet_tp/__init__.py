@@ -8,9 +8,9 @@ Data flows one way, one module per step::
     schedule; checkpoint) -> metrics (metrics) -> figures (viz)
 
 A run's settings, by meaning, are :mod:`unet_tp.settings`; labels and regions
-:mod:`unet_tp.conventions`; the device :mod:`unet_tp.device` (chosen once, passed down); the
-notebook's glue :mod:`unet_tp.session` (only the notebook imports it); the command line
-:mod:`unet_tp.cli` and :mod:`unet_tp.commands`. Nothing here imports ``solutions`` or
+:mod:`unet_tp.conventions`; the device :mod:`unet_tp.device` (chosen once, passed down); what
+the notebook's set-up cells call :mod:`unet_tp.notebook` (only the notebook imports it); the
+command line :mod:`unet_tp.cli` and :mod:`unet_tp.commands`. Nothing here imports ``solutions`` or
 ``autograder``.
 """
 

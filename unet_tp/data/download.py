@@ -1,25 +1,30 @@
 """Downloading and unpacking datasets: resumable, checksummed, and never half-done.
 
-* A download goes to ``<name>.part``; an interrupted one is resumed with an HTTP Range request;
-  the file takes its final name only once complete and its checksum verified.
-* Extraction goes to a temporary folder next to the target and is renamed into place at the end;
-  an archive member that would land outside the target (absolute path, ``..``, a link pointing
-  out) stops the extraction.
-* The Decathlon's Task01_BrainTumour (one 4D NIfTI per case, MSD labels) is converted to the
-  BraTS 2019 layout and label convention, from its archive or an unpacked folder.
-* The Kaggle mirror of BraTS 2019 comes through ``kagglehub`` (public, no credentials); its
-  folder is linked under the data folder, not copied.
-* A BraTS archive uploaded to Google Drive is extracted to the local disk (reading thousands of
-  cases through the Drive mount is slow), with a progress bar.
+Downloads go through pooch (``pooch.retrieve``: fetched to a temporary name, checksum checked,
+then renamed; a file already there with the right checksum is not fetched again). Kept here
+because pooch lacks them:
+
+* **resume**: pooch starts an interrupted download again from zero. The downloader given to it
+  keeps what it receives in ``<name>.part`` and asks only for the rest (HTTP Range request);
+* **safe, atomic extraction**: pooch's ``Untar``/``Unzip`` do not refuse a member whose path
+  leads outside the target (``/``, ``..``) nor a link pointing out (``Untar`` gets tarfile's
+  ``data`` filter on Python >= 3.12 only). Here every member is checked first, and the archive
+  is extracted to a temporary folder renamed into place at the end, with a progress bar.
+
+Also: the Decathlon's Task01_BrainTumour (4D NIfTI, MSD labels) converted to the BraTS layout
+and labels; the Kaggle mirror of BraTS 2019 through ``kagglehub`` (linked, not copied); a BraTS
+archive on Google Drive extracted to the local disk (reading through the Drive mount is slow).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import difflib
 import os
 import shutil
 import tarfile
+import threading
+import types
 import urllib.error
 import urllib.request
 import zipfile
@@ -27,6 +32,7 @@ from pathlib import Path, PurePosixPath
 
 import nibabel as nib
 import numpy as np
+import pooch
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data.cases import DataError, scan_cases
@@ -42,24 +48,61 @@ class DownloadError(RuntimeError):
     """A download that failed; the partial file is kept for resuming unless said otherwise."""
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_checksum(path: Path, sha256: str | None = None, md5: str | None = None) -> None:
     """Raise DownloadError if ``path`` does not have the expected digest."""
     for algorithm, expected in (("sha256", sha256), ("md5", md5)):
-        if expected:
-            got = _digest(path, algorithm)
-            if got.lower() != expected.lower():
-                raise DownloadError(
-                    f"{path.name}: {algorithm.upper()} is {got}, expected {expected}; "
-                    "the file is corrupt or not the expected archive"
-                )
+        if expected and (got := pooch.file_hash(str(path), alg=algorithm)) != expected.lower():
+            raise DownloadError(
+                f"{path.name}: {algorithm.upper()} is {got}, expected {expected}; "
+                "the file is corrupt or not the expected archive"
+            )
+
+
+def _resuming(part: Path, progress: bool, timeout: float):
+    """A pooch downloader that appends to ``part`` what is left to fetch, then hands it to pooch."""
+
+    def get(url: str, output_file: str, _pooch: object) -> None:
+        have = part.stat().st_size if part.exists() else 0
+        request = urllib.request.Request(url, headers={"User-Agent": "unet-tp"})
+        if have:
+            request.add_header("Range", f"bytes={have}-")
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 416 or not have:  # 416: nothing left to fetch, the part is whole
+                raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise DownloadError(f"{url}: {exc}; check the address and the connection") from None
+        else:
+            with response:
+                _receive(url, response, part, have if response.status == 206 else 0, progress)
+        os.replace(part, output_file)
+
+    return get
+
+
+def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
+    """Append the body of ``response`` to ``part`` (rewrite it when ``have`` is 0), with a bar."""
+    length = response.headers.get("Content-Length")
+    total = have + int(length) if length is not None else None
+    got = have
+    try:
+        with (
+            open(part, "ab" if have else "wb") as f,
+            byte_bar(total, part.stem, progress, initial=have) as bar,
+        ):
+            while block := response.read(CHUNK):
+                f.write(block)
+                got += len(block)
+                bar.update(len(block))
+    except (OSError, urllib.error.URLError) as exc:
+        raise DownloadError(
+            f"{url}: interrupted after {got} bytes ({exc}); run the same command again to resume"
+        ) from None
+    if total is not None and got != total:
+        raise DownloadError(
+            f"{url}: got {got} of {total} bytes; run the same command again to resume"
+        )
 
 
 def download(
@@ -70,78 +113,33 @@ def download(
     progress: bool = True,
     timeout: float = 60.0,
 ) -> Path:
-    """Download ``url`` to ``dest``, resuming a previous partial download.
-
-    It reads better whole (about 60 lines): one HTTP exchange, from the resume request to the
-    checksum and the rename, whose steps share the partial file, the response and the bar.
+    """Download ``url`` to ``dest`` with pooch, resuming a previous partial download.
 
     Args:
-        url: http(s) or file URL.
-        dest: final file path. If it exists (and matches the checksum) nothing is downloaded.
+        url: http(s) URL.
+        dest: final file path. If it exists with the expected checksum nothing is downloaded.
         sha256: expected SHA-256, checked before the file takes its final name.
         md5: expected MD5 (for sources that publish only that).
-        progress: show a tqdm progress bar.
+        progress: show a progress bar.
         timeout: seconds without data before giving up (the partial file is kept).
-
-    Returns:
-        ``dest``.
 
     Raises:
         DownloadError: network failure (re-run to resume) or checksum mismatch (file removed).
     """
     dest = Path(dest).expanduser()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        verify_checksum(dest, sha256, md5)
-        return dest
-    part = dest.with_name(dest.name + ".part")
-    have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "unet-tp"})
-    if have:
-        request.add_header("Range", f"bytes={have}-")
+    known = f"sha256:{sha256}" if sha256 else f"md5:{md5}" if md5 else None
+    get = _resuming(dest.with_name(dest.name + ".part"), progress, timeout)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # no log of the address, nor advice on pooch's known_hash
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # nothing left to fetch: the part file is whole
-            response = None
-        else:
-            raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"{url}: {exc}; check the address and the connection") from None
-    if response is not None:
-        with response:
-            status = getattr(response, "status", 200)
-            if have and status != 206:
-                have = 0  # the server ignored the Range request: start again
-            length = response.headers.get("Content-Length")
-            total = have + int(length) if length is not None else None
-            mode = "ab" if have else "wb"
-            bar = byte_bar(total, dest.name, progress, initial=have)
-            got = have
-            try:
-                with open(part, mode) as f, bar:
-                    while True:
-                        block = response.read(CHUNK)
-                        if not block:
-                            break
-                        f.write(block)
-                        got += len(block)
-                        bar.update(len(block))
-            except (OSError, urllib.error.URLError) as exc:
-                raise DownloadError(
-                    f"{url}: interrupted after {got} bytes ({exc}); run the same command again "
-                    "to resume"
-                ) from None
-            if total is not None and got != total:
-                raise DownloadError(
-                    f"{url}: got {got} of {total} bytes; run the same command again to resume"
-                )
-    try:
-        verify_checksum(part, sha256, md5)
-    except DownloadError:
-        part.unlink()
-        raise
-    os.replace(part, dest)
+        pooch.retrieve(url, known, fname=dest.name, path=dest.parent, downloader=get)
+    except ValueError as exc:  # pooch: the checksum does not match (the download is deleted)
+        raise DownloadError(str(exc)) from None
+    finally:
+        logger.setLevel(level)
+    if sha256 and md5:  # pooch checks one digest
+        verify_checksum(dest, md5=md5)
     return dest
 
 
@@ -156,21 +154,14 @@ def extract(
 ) -> Path:
     """Extract a zip or tar archive (any compression) to ``target``, atomically and safely.
 
-    Args:
-        archive: the archive.
-        target: the folder to create (must not exist).
-        progress: a progress bar over the bytes extracted.
-
-    Returns:
-        ``target``.
-
     Raises:
-        DataError: not an archive, a member that would land outside ``target``, or ``target``
-            already exists.
+        DataError: not an archive, a member that would land outside ``target`` (or a link), or
+            ``target`` already exists.
     """
     archive, target = Path(archive), Path(target)
     if target.exists():
         raise DataError(f"{target} already exists; remove it or choose another folder")
+    label = f"extracting {archive.name}"
     with atomic_dir(target) as tmp:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
@@ -178,7 +169,8 @@ def extract(
                     _check_member(info.filename, target)
                     if (info.external_attr >> 16) & 0o170000 == 0o120000:
                         raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
-                with _bar(sum(i.file_size for i in zf.infolist()), archive, progress) as bar:
+                total = sum(i.file_size for i in zf.infolist())
+                with byte_bar(total, label, progress) as bar:
                     for info in zf.infolist():
                         zf.extract(info, tmp)
                         bar.update(info.file_size)
@@ -190,7 +182,7 @@ def extract(
                     if m.issym() or m.islnk():
                         _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
                 kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                with _bar(sum(m.size for m in members), archive, progress) as bar:
+                with byte_bar(sum(m.size for m in members), label, progress) as bar:
                     for m in members:
                         try:  # the data filter: Python >= 3.11.4, 3.10.12
                             tf.extract(m, tmp, **kwargs)
@@ -202,8 +194,40 @@ def extract(
     return target
 
 
-def _bar(total: int, archive: Path, progress: bool):
-    return byte_bar(total, f"extracting {archive.name}", progress)
+def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
+    """One MSD case as ``final/<case>_{flair,t1,t1ce,t2,seg}.nii.gz``, written atomically."""
+    case_id = final.name
+    try:
+        img = nib.load(str(image_path))
+        data = np.asanyarray(img.dataobj)
+        label = np.asanyarray(nib.load(str(label_path)).dataobj) if label_path.exists() else None
+    except Exception as exc:  # noqa: BLE001 - any read failure names the file
+        raise DataError(f"case {case_id}: cannot read {image_path} ({exc})") from None
+    if data.ndim != 4 or data.shape[3] != len(MSD_CHANNELS):
+        raise DataError(
+            f"case {case_id}: {image_path} has shape {data.shape}, expected (X, Y, Z, 4)"
+        )
+    affine = img.affine
+    if np.allclose(affine, np.eye(4)) and data.shape[:3] == BRATS_SHAPE:
+        affine = BRATS_AFFINE
+    with atomic_dir(final) as tmp:
+        for c, modality in enumerate(MSD_CHANNELS):
+            vol = data[..., c]
+            if (
+                np.issubdtype(vol.dtype, np.floating)
+                and np.array_equal(vol, np.round(vol))
+                and np.abs(vol).max() < 32767
+            ):
+                vol = vol.astype(np.int16)
+            nib.Nifti1Image(vol, affine).to_filename(str(tmp / f"{case_id}_{modality}.nii.gz"))
+        if label is not None:
+            bad = np.setdiff1d(np.unique(label), list(MSD_EDITION.labels))
+            if bad.size:
+                raise DataError(
+                    f"case {case_id}: {label_path} holds labels {bad.tolist()}, expected MSD 0..3"
+                )
+            seg = MSD_EDITION.to_brats(label)
+            nib.Nifti1Image(seg, affine).to_filename(str(tmp / f"{case_id}_seg.nii.gz"))
 
 
 def convert_msd(
@@ -226,44 +250,9 @@ def convert_msd(
         raise DataError(f"{task_dir}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?")
     out.mkdir(parents=True, exist_ok=True)
     for image_path in progress_bar(images, "converting MSD to BraTS layout", progress):
-        case_id = image_path.name.split(".nii")[0]
-        final = out / case_id
-        if final.exists():
-            continue
-        label_path = task_dir / "labelsTr" / image_path.name
-        try:
-            img = nib.load(str(image_path))
-            data = np.asanyarray(img.dataobj)
-            label = (
-                np.asanyarray(nib.load(str(label_path)).dataobj) if label_path.exists() else None
-            )
-        except Exception as exc:  # noqa: BLE001 - any read failure names the file
-            raise DataError(f"case {case_id}: cannot read {image_path} ({exc})") from None
-        if data.ndim != 4 or data.shape[3] != len(MSD_CHANNELS):
-            raise DataError(
-                f"case {case_id}: {image_path} has shape {data.shape}, expected (X, Y, Z, 4)"
-            )
-        affine = img.affine
-        if np.allclose(affine, np.eye(4)) and data.shape[:3] == BRATS_SHAPE:
-            affine = BRATS_AFFINE
-        with atomic_dir(final) as tmp:
-            for c, modality in enumerate(MSD_CHANNELS):
-                vol = data[..., c]
-                if (
-                    np.issubdtype(vol.dtype, np.floating)
-                    and np.array_equal(vol, np.round(vol))
-                    and np.abs(vol).max() < 32767
-                ):
-                    vol = vol.astype(np.int16)
-                nib.Nifti1Image(vol, affine).to_filename(str(tmp / f"{case_id}_{modality}.nii.gz"))
-            if label is not None:
-                bad = np.setdiff1d(np.unique(label), list(MSD_EDITION.labels))
-                if bad.size:
-                    raise DataError(
-                        f"case {case_id}: {label_path} holds labels {bad.tolist()}, expected MSD 0..3"
-                    )
-                seg = MSD_EDITION.to_brats(label)
-                nib.Nifti1Image(seg, affine).to_filename(str(tmp / f"{case_id}_seg.nii.gz"))
+        final = out / image_path.name.split(".nii")[0]
+        if not final.exists():
+            _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
     return out
 
 
@@ -299,13 +288,13 @@ def fetch_dataset(
     """Download (or take a local) archive, extract it, and convert it to BraTS layout if needed.
 
     Args:
-        url: http(s)/file URL, or the path of a local archive or folder (a mounted Drive). A
-            folder of BraTS cases is used in place; an unpacked MSD Task01 folder is converted.
-        out: data folder; the archive goes to ``out/downloads``, the cases below ``out``.
+        url: http(s) URL, or a local archive or folder (a path or a file:// URL; a mounted
+            Drive): a folder of BraTS cases is used in place, an archive (also one alone in a
+            folder) is extracted below ``out``, an MSD Task01 folder is converted.
+        out: data folder; a download goes to ``out/downloads``, the cases below ``out``.
         layout: ``"brats"`` or ``"msd"``.
-        sha256: expected SHA-256 of the archive.
-        md5: expected MD5 of the archive.
-        keep_archive: keep the downloaded archive after a successful extraction.
+        sha256, md5: expected digest of the archive.
+        keep_archive: keep the downloaded archive (and MSD's 4D originals) after extraction.
         progress: progress bars.
 
     Returns:
@@ -315,43 +304,29 @@ def fetch_dataset(
         DataError: a folder that is not what ``layout`` says (e.g. BraTS cases given as MSD).
     """
     out = Path(out).expanduser()
-    local = Path(url).expanduser() if "://" not in url else None
-    if local is not None and not local.exists():
-        use_archive_or_folder(local, out)  # raises, naming what the parent folder holds
-    if local is not None and local.is_dir():
-        task = _msd_task(local)
-        if layout == "msd" or (task is not None and not scan_cases(local).cases):
-            if task is None:
-                raise DataError(
-                    f"{local}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
-                    "a folder of BraTS cases needs no conversion: use it as it is"
-                )
-            return convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
-        # a folder of cases (e.g. on Drive) is used in place, nothing copied; a folder holding
-        # only a BraTS archive (uploaded to Drive) has it extracted below ``out``
-        return use_archive_or_folder(local, out, progress=progress)
-    if local is not None:
-        verify_checksum(local, sha256, md5)
-        archive = local
-    else:
-        archive = download(
-            url, out / "downloads" / archive_name(url), sha256=sha256, md5=md5, progress=progress
-        )
-    stem = archive_stem(archive.name) or archive.name
-    extracted = out / stem
-    if not extracted.exists():
-        extract(archive, extracted, progress=progress)
-    result = extracted
-    if layout == "msd":
-        task = _msd_task(extracted)
-        if task is None:
-            raise DataError(f"{archive}: no imagesTr folder; is this MSD Task01_BrainTumour?")
-        result = convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
-        if not keep_archive:
-            shutil.rmtree(extracted)  # the 4D originals: the converted cases replace them
-    if local is None and not keep_archive:
+    if url.startswith("file://"):
+        url = urllib.request.url2pathname(url[len("file://") :])
+    remote = "://" in url
+    if remote:
+        name = archive_name(url)
+        archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
+    elif (archive := Path(url).expanduser()).is_file():
+        verify_checksum(archive, sha256, md5)
+    cases = use_archive_or_folder(archive, out, progress=progress)
+    if remote and not keep_archive:
         archive.unlink()
-    return result
+    task = _msd_task(cases)
+    if layout != "msd" and (task is None or scan_cases(cases).cases):
+        return cases
+    if task is None:
+        raise DataError(
+            f"{cases}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
+            "a folder of BraTS cases needs no conversion: use it as it is"
+        )
+    converted = convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
+    if cases != archive and not keep_archive:
+        shutil.rmtree(cases)  # extracted here, the 4D originals: the converted cases replace them
+    return converted
 
 
 def _release_folder(root: Path) -> Path:
@@ -362,46 +337,36 @@ def _release_folder(root: Path) -> Path:
     return root
 
 
-def _kagglehub_cache() -> Path:
-    """Where kagglehub keeps its downloads (``$KAGGLEHUB_CACHE``, else ``~/.cache/kagglehub``)."""
-    return Path(os.environ.get("KAGGLEHUB_CACHE") or Path.home() / ".cache" / "kagglehub")
+def _tree_size(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
 
 
-class watch_growth:  # noqa: N801 - used as a context manager, like open()
-    """A progress bar of the bytes a folder gains while the block runs (kagglehub shows a bar for
-    its download but none while it unpacks 30 GB, which takes minutes on Colab)."""
+@contextlib.contextmanager
+def watch_growth(folder: Path, label: str, every: float = 1.0):
+    """A progress bar of the bytes ``folder`` gains while the block runs (kagglehub shows a bar
+    for its download but none while it unpacks 30 GB, which takes minutes on Colab); the value
+    yielded holds ``seen``, the bytes gained."""
+    watch, stop, start = types.SimpleNamespace(seen=0), threading.Event(), _tree_size(folder)
 
-    def __init__(self, folder: Path, label: str, every: float = 1.0):
-        import threading
+    def run() -> None:
+        with byte_bar(None, label, leave=False) as bar:
+            while not stop.wait(every):
+                watch.seen = _tree_size(folder) - start
+                bar.update(watch.seen - bar.n)
 
-        self.folder, self.label, self.every = Path(folder), label, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.seen = 0
-
-    def _size(self) -> int:
-        total = 0
-        for root, _, files in os.walk(self.folder):
-            for name in files:
-                with contextlib.suppress(OSError):
-                    total += os.lstat(os.path.join(root, name)).st_size
-        return total
-
-    def _run(self) -> None:
-        with byte_bar(None, self.label, leave=False) as bar:
-            while not self._stop.wait(self.every):
-                self.seen = self._size() - self.start
-                bar.update(self.seen - bar.n)
-
-    def __enter__(self) -> watch_growth:
-        self.start = self._size()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.seen = self._size() - self.start
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield watch
+    finally:
+        stop.set()
+        thread.join()
+        watch.seen = _tree_size(folder) - start
 
 
 def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) -> Path:
@@ -412,13 +377,6 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
     exist once. Where a link cannot be made (e.g. a Drive folder), the cases are used where
     kagglehub put them.
 
-    Args:
-        out: the data folder.
-        handle: Kaggle dataset handle (kagglehub shows its own download progress bar).
-
-    Returns:
-        The folder holding the cases.
-
     Raises:
         DataError: kagglehub missing or failing, or no BraTS case in what it returned.
     """
@@ -428,8 +386,9 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
         raise DataError(
             "the kaggle source needs kagglehub: pip install kagglehub (it ships in Colab)"
         ) from None
+    cache = Path(os.environ.get("KAGGLEHUB_CACHE") or Path.home() / ".cache" / "kagglehub")
     try:
-        with watch_growth(_kagglehub_cache() / "datasets" / handle, f"kagglehub: {handle}"):
+        with watch_growth(cache / "datasets" / handle, f"kagglehub: {handle}"):
             path = Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
         raise DataError(
@@ -437,26 +396,37 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
             "connection, or download the dataset from kaggle.com and use --url FOLDER"
         ) from None
     release = _release_folder(path)
-    found = scan_cases(release)
-    if not found.cases:
+    if not scan_cases(release).cases:
         raise DataError(f"{release}: kagglehub returned no BraTS case for {handle}")
-    out = Path(out).expanduser()
-    link = out / release.name
-    if link.is_symlink() and link.resolve() == release.resolve():
-        return link
+    link = Path(out).expanduser() / release.name
     if link.exists() or link.is_symlink():
         if link.resolve() == release.resolve():
-            return release
+            return link if link.is_symlink() else release
         raise DataError(
             f"{link} exists and is not the kagglehub download ({release}); remove it or choose "
             "another --out"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    link.parent.mkdir(parents=True, exist_ok=True)
     try:
         link.symlink_to(release.resolve(), target_is_directory=True)
     except OSError:
         return release  # no links on this file system: the cases stay where kagglehub put them
     return link
+
+
+def _no_such_folder(folder: Path) -> DataError:
+    """A missing folder, naming what its parent holds and the closest name."""
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    try:
+        names = sorted(p.name for p in parent.iterdir() if not p.name.startswith("."))
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(folder.name, names, n=1, cutoff=0.4)
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    hint = f"; did you mean {parent / close[0]}?" if close else ""
+    return DataError(f"{folder}: no such folder; {parent} holds: {shown or 'nothing'}{hint}")
 
 
 def use_archive_or_folder(
@@ -468,33 +438,13 @@ def use_archive_or_folder(
     (a BraTS download uploaded to Drive), or the path of such an archive, is extracted once to
     ``local_root/<archive stem>`` on the local disk, with a progress bar.
 
-    Args:
-        folder: the folder or archive.
-        local_root: where archives are extracted.
-        progress: progress bar while extracting.
-
-    Returns:
-        The folder holding the cases.
-
     Raises:
         DataError: a missing folder (naming what its parent holds and the closest name), or
             neither cases nor one archive.
     """
-    import difflib
-
     folder = Path(folder).expanduser()
     if not folder.exists():
-        parent = folder.parent
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-        try:
-            names = sorted(p.name for p in parent.iterdir() if not p.name.startswith("."))
-        except OSError:
-            names = []
-        close = difflib.get_close_matches(folder.name, names, n=1, cutoff=0.4)
-        shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-        hint = f"; did you mean {parent / close[0]}?" if close else ""
-        raise DataError(f"{folder}: no such folder; {parent} holds: {shown or 'nothing'}{hint}")
+        raise _no_such_folder(folder)
     archives = (
         [folder]
         if folder.is_file()
@@ -507,12 +457,8 @@ def use_archive_or_folder(
             f"{folder}: no BraTS case, and several archives ({', '.join(a.name for a in archives)}); "
             "point to one of them"
         )
-    archive = archives[0]
-    stem = archive_stem(archive.name)
-    if stem is None:
-        raise DataError(f"{archive}: not a folder of BraTS cases nor a zip or tar archive")
-    target = Path(local_root).expanduser() / stem
-    if not target.exists():
-        print(f"extracting {archive} to {target} (local disk: faster than reading from Drive)")
-        extract(archive, target, progress=progress)
+    target = Path(local_root).expanduser() / (archive_stem(archives[0].name) or archives[0].name)
+    if not target.exists():  # extract() says if it is no archive
+        print(f"extracting {archives[0]} to {target}")
+        extract(archives[0], target, progress=progress)
     return target

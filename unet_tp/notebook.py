@@ -1,8 +1,8 @@
-"""The notebook's plumbing, one call per step: which settings, where the data is, the slice cache,
-the patient split.
+"""What the student notebook's set-up and data cells call, one call per step.
 
-NIfTI cases (sample, Drive or download) -> :func:`get_data` -> :func:`prepare_slices` (the
-slice cache) -> :func:`split_datasets` (training and validation Datasets, split by patient).
+:func:`notebook_config` (which settings) -> :func:`get_data` (NIfTI cases: sample, Kaggle, Drive
+or a download) -> :func:`prepare_slices` (the slice cache) -> :func:`split_datasets` (training and
+validation Datasets, split by patient).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from pathlib import Path
 
 import torch
 
-from unet_tp.data.cache import SliceDataset, default_cache_dir, prepare_cache
-from unet_tp.data.cache import split_patients as cache_split_patients
+from unet_tp.data.cache import SliceDataset, default_cache_dir, prepare_cache, split_patients
 from unet_tp.data.cases import find_cases
 from unet_tp.device import in_colab
 from unet_tp.fileio import unet_tp_home
@@ -38,12 +37,7 @@ def notebook_config(device: torch.device) -> tuple[str, TrainConfig]:
     ``$UNET_TP_PRESET`` when set (the grader sets ``tiny``: seconds of training), else
     ``notebook-cpu`` without a GPU (about a minute on 2 cores), ``colab-t4`` on a GPU.
     """
-    if os.environ.get(PRESET_ENV):
-        name = os.environ[PRESET_ENV]
-    elif device.type != "cuda":
-        name = "notebook-cpu"
-    else:
-        name = "colab-t4"
+    name = os.environ.get(PRESET_ENV) or ("colab-t4" if device.type == "cuda" else "notebook-cpu")
     return name, preset_config(name, loss="ce")
 
 
@@ -54,6 +48,30 @@ class NotebookData:
     data_dir: Path
     source: str
     num_cases: int
+
+
+def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
+    from unet_tp.data import download
+    from unet_tp.sources import sources
+
+    if source == "kaggle":
+        return download.fetch_kaggle(unet_tp_home() / "kaggle", sources()["kaggle"].url)
+    if source == "drive":
+        if not drive_folder:
+            raise ValueError("set DRIVE_FOLDER to the Drive folder holding your BraTS cases")
+        if in_colab() and not Path("/content/drive/MyDrive").exists():
+            from google.colab import drive  # type: ignore[import-not-found]
+
+            drive.mount("/content/drive")
+        return download.use_archive_or_folder(drive_folder, unet_tp_home() / "drive")
+    src = sources()["msd" if source == "msd" else "brats2019"]
+    if (url := url or src.url) is None:
+        raise ValueError(
+            "no BraTS 2019 URL is configured: ask your instructor for it, then set "
+            "os.environ['UNET_TP_BRATS_URL'] (or use DATA_SOURCE = 'kaggle', 'drive' or 'sample')"
+        )
+    home = unet_tp_home() / src.name
+    return download.fetch_dataset(url, home, src.layout, sha256=src.sha256, md5=src.md5)
 
 
 def get_data(
@@ -76,9 +94,6 @@ def get_data(
         sample_count: how many sample cases.
         url: archive or folder for ``"download"`` (default: the configured BraTS 2019 source).
 
-    Returns:
-        The data folder and its number of cases.
-
     Raises:
         DataError: a missing Drive folder (naming what its parent holds and the closest name), or
             a folder without BraTS cases.
@@ -86,43 +101,13 @@ def get_data(
     if source not in DATA_SOURCES:
         raise ValueError(f"DATA_SOURCE must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
     source = os.environ.get(SOURCE_ENV) or source
-    sample_count = int(os.environ.get(SAMPLES_ENV) or sample_count)
     if source == "sample":
         from unet_tp.data.synth import sample_cases
 
-        data_dir = sample_cases(cases=sample_count)
-    elif source == "kaggle":
-        from unet_tp.data.download import fetch_kaggle
-        from unet_tp.sources import sources
-
-        data_dir = fetch_kaggle(unet_tp_home() / "kaggle", sources()["kaggle"].url)
-    elif source == "drive":
-        from unet_tp.data.download import use_archive_or_folder
-
-        if not drive_folder:
-            raise ValueError("set DRIVE_FOLDER to the Drive folder holding your BraTS cases")
-        if in_colab() and not Path("/content/drive/MyDrive").exists():
-            from google.colab import drive  # type: ignore[import-not-found]
-
-            drive.mount("/content/drive")
-        data_dir = use_archive_or_folder(drive_folder, unet_tp_home() / "drive")
+        data_dir = sample_cases(cases=int(os.environ.get(SAMPLES_ENV) or sample_count))
     else:
-        from unet_tp.data.download import fetch_dataset
-        from unet_tp.sources import sources
-
-        src = sources()["msd" if source == "msd" else "brats2019"]
-        url = url or src.url
-        if url is None:
-            raise ValueError(
-                "no BraTS 2019 URL is configured: ask your instructor for it, then set "
-                "os.environ['UNET_TP_BRATS_URL'] (or use DATA_SOURCE = 'kaggle', 'drive' or "
-                "'sample')"
-            )
-        data_dir = fetch_dataset(
-            url, unet_tp_home() / src.name, layout=src.layout, sha256=src.sha256, md5=src.md5
-        )
-    cases = find_cases(data_dir)
-    return NotebookData(Path(data_dir), source, len(cases))
+        data_dir = _fetch(source, drive_folder, url)
+    return NotebookData(Path(data_dir), source, len(find_cases(data_dir)))
 
 
 def prepare_slices(data_dir: str | os.PathLike[str], config: TrainConfig) -> Path:
@@ -144,17 +129,10 @@ class Split:
     val_ids: list[str]
 
 
-def split_patients(
-    cache_dir: str | os.PathLike[str], config: TrainConfig, source: object = None
-) -> tuple[list[str], list[str]]:
-    """Training and validation patient ids of a cache, with the notebook's settings (see
-    :func:`unet_tp.data.cache.split_patients`)."""
-    return cache_split_patients(cache_dir, config.sampling.val_fraction, config.seed, source)
-
-
 def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:
-    """Split the cached patients into training and validation Datasets."""
-    train_ids, val_ids = split_patients(cache_dir, config)
+    """Split the cached patients into training and validation Datasets (stratified by grade,
+    :func:`unet_tp.data.cache.split_patients`)."""
+    train_ids, val_ids = split_patients(cache_dir, config.sampling.val_fraction, config.seed)
     return Split(
         SliceDataset(cache_dir, train_ids), SliceDataset(cache_dir, val_ids), train_ids, val_ids
     )
