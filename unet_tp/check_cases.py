@@ -23,6 +23,7 @@ VISIBLE_SEED = 20150518  # the U-Net paper's arXiv date: the notebook's fixed in
 
 # the constructor arguments of each module block, in order, with their defaults
 _FLAGS = {"padding": False, "batch_norm": False}
+_POSITIONAL = ("in_channels", "out_channels")  # the blocks' positional arguments
 _BLOCK = {"in_channels": None, "out_channels": None, **_FLAGS}
 SIGNATURES: dict[str, dict[str, object]] = {
     **dict.fromkeys(("DoubleConv", "Down", "Up"), _BLOCK),
@@ -80,18 +81,12 @@ class ModuleCase:
     @property
     def args(self) -> tuple:
         """Positional arguments: in and out channels for the blocks, none for the UNet."""
-        if "out_channels" in self.kwargs:
-            return (self.kwargs["in_channels"], self.kwargs["out_channels"])
-        return ()
+        return tuple(self.kwargs[k] for k in _POSITIONAL) if "out_channels" in self.kwargs else ()
 
     @property
     def keywords(self) -> dict:
         """Keyword arguments (everything :attr:`args` does not hold)."""
-        if self.args:
-            return {
-                k: v for k, v in self.kwargs.items() if k not in ("in_channels", "out_channels")
-            }
-        return dict(self.kwargs)
+        return {k: v for k, v in self.kwargs.items() if not (self.args and k in _POSITIONAL)}
 
     def draw(self, rng: np.random.Generator) -> list[torch.Tensor]:
         """The forward's inputs (float32 standard normal)."""

@@ -200,20 +200,17 @@ def _near(got: float, want: float, tol: float) -> bool:
     return abs(got - want) <= tol * max(1.0, abs(want))  # NaN fails
 
 
-def _grads(out: torch.Tensor, params: list[torch.Tensor], cotangent: torch.Tensor) -> list:
-    if not out.requires_grad:
-        return [None] * len(params)
-    return list(
-        torch.autograd.grad((out * cotangent).sum(), params, allow_unused=True, retain_graph=True)
-    )
-
-
 def _dead_gradients(module: nn.Module, out, expected, dtype) -> list[tuple]:
     """Shapes of the parameters whose gradient (of sum(output * c), c random) differs from the
     one the expected computation gives, or is missing."""
     params = [p for p in module.parameters() if p.requires_grad]
     cot = torch.randn(out.shape, generator=torch.Generator().manual_seed(3)).to(out.dtype)
-    got, want = _grads(out, params, cot), _grads(expected, params, cot)
+    got, want = (
+        torch.autograd.grad((y * cot).sum(), params, allow_unused=True, retain_graph=True)
+        if y.requires_grad
+        else [None] * len(params)
+        for y in (out, expected)
+    )
     return [
         tuple(p.shape)
         for p, g, w in zip(params, got, want, strict=True)
@@ -253,16 +250,15 @@ def _top_instances(module: nn.Module, kind: type | None) -> list[nn.Module]:
 
 @contextlib.contextmanager
 def _replaced(ns: dict, name: str, value) -> Iterator[None]:
-    """``ns[name] = value`` for the time of a check (the grader does the same with its probes)."""
-    missing = object()
-    saved = ns.get(name, missing)
-    ns[name] = value
+    """``ns[name] = value`` for the time of a check, if ``ns`` has one (the grader does the same
+    with its probes)."""
+    present, saved = name in ns, ns.get(name)
+    if present:
+        ns[name] = value
     try:
         yield
     finally:
-        if saved is missing:
-            ns.pop(name, None)
-        else:
+        if present:
             ns[name] = saved
 
 
@@ -765,8 +761,7 @@ def _up_case(cls: type, case: cases.ModuleCase) -> None:
 
 def check_up(Up: type) -> None:  # noqa: N803
     """The Up cases: up-convolution, the skip's centre window, [skip, x], its DoubleConv."""
-    ns = _namespace(Up)
-    with _replaced(ns, "center_crop", _centre) if "center_crop" in ns else contextlib.nullcontext():
+    with _replaced(_namespace(Up), "center_crop", _centre):
         _check_modules(
             Up,
             "up",
