@@ -13,7 +13,6 @@ Nothing here knows the answers: no block of the TP is written in this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,23 +22,12 @@ from torch import nn
 VISIBLE_SEED = 20150518  # the U-Net paper's arXiv date: the notebook's fixed inputs
 
 # the constructor arguments of each module block, in order, with their defaults
+_FLAGS = {"padding": False, "batch_norm": False}
+_POSITIONAL = ("in_channels", "out_channels")  # the blocks' positional arguments
+_BLOCK = {"in_channels": None, "out_channels": None, **_FLAGS}
 SIGNATURES: dict[str, dict[str, object]] = {
-    "DoubleConv": {
-        "in_channels": None,
-        "out_channels": None,
-        "padding": False,
-        "batch_norm": False,
-    },
-    "Down": {"in_channels": None, "out_channels": None, "padding": False, "batch_norm": False},
-    "Up": {"in_channels": None, "out_channels": None, "padding": False, "batch_norm": False},
-    "UNet": {
-        "in_channels": 4,
-        "num_classes": 4,
-        "base_channels": 64,
-        "depth": 4,
-        "padding": False,
-        "batch_norm": False,
-    },
+    **dict.fromkeys(("DoubleConv", "Down", "Up"), _BLOCK),
+    "UNet": {"in_channels": 4, "num_classes": 4, "base_channels": 64, "depth": 4, **_FLAGS},
 }
 
 
@@ -93,18 +81,12 @@ class ModuleCase:
     @property
     def args(self) -> tuple:
         """Positional arguments: in and out channels for the blocks, none for the UNet."""
-        if "out_channels" in self.kwargs:
-            return (self.kwargs["in_channels"], self.kwargs["out_channels"])
-        return ()
+        return tuple(self.kwargs[k] for k in _POSITIONAL) if "out_channels" in self.kwargs else ()
 
     @property
     def keywords(self) -> dict:
         """Keyword arguments (everything :attr:`args` does not hold)."""
-        if self.args:
-            return {
-                k: v for k, v in self.kwargs.items() if k not in ("in_channels", "out_channels")
-            }
-        return dict(self.kwargs)
+        return {k: v for k, v in self.kwargs.items() if not (self.args and k in _POSITIONAL)}
 
     def draw(self, rng: np.random.Generator) -> list[torch.Tensor]:
         """The forward's inputs (float32 standard normal)."""
@@ -121,7 +103,7 @@ class BlockCases:
 
 
 def _block(**kw) -> dict:
-    return {"padding": False, "batch_norm": False} | kw
+    return _FLAGS | kw
 
 
 MODULES: dict[str, BlockCases] = {
@@ -459,14 +441,7 @@ def predict_dice_inputs(rng: np.random.Generator) -> PredictDiceInputs:
 
 # ---- the whole table, by the grader's comparison names -------------------------------------------
 
-# compare name -> what its cases are (the notebook's check of the same block runs them all)
-TABLE: dict[str, object] = {
-    **MODULES,
-    "center_crop": CROPS,
-    "loss": LOSSES,
-    "train_step": TRAIN_STEP,
-    "predict_dice": (DICE_PAIRS, PREDICT),
-}
+# compare name -> the notebook's check of the same block (it runs all the block's cases)
 CHECKS: dict[str, str] = {
     "double_conv": "check_double_conv",
     "down": "check_down",
@@ -477,5 +452,3 @@ CHECKS: dict[str, str] = {
     "train_step": "check_train_step",
     "predict_dice": "check_predict_dice",
 }
-
-Draw = Callable[[np.random.Generator], object]

@@ -30,6 +30,8 @@ from unet_tp.metrics import dice as exact_dice
 
 TOLERANCE = {torch.float64: 1e-7, torch.float32: 1e-4}  # the grader's, relative to the scale
 GRADIENT_TOLERANCE = {dtype: 10 * tol for dtype, tol in TOLERANCE.items()}
+DTYPES = (torch.float64, torch.float32)  # float32 if the student's code cannot run in float64
+Steps = list[tuple[str, object]]
 
 
 def _ok(message: str) -> None:
@@ -44,10 +46,6 @@ def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _conv_params(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
-    return c_in * c_out * k * k + (c_out if bias else 0)
-
-
 def _describe(module: nn.Module) -> str:
     layers = [
         type(m).__name__
@@ -57,7 +55,7 @@ def _describe(module: nn.Module) -> str:
     return " -> ".join(layers) or "no layers"
 
 
-# ---- errors raised by the student's code: the line, and the expected shapes ---------------------
+# ---- messages: errors raised by the student's code, the expected shapes ----------------------
 
 
 def is_student_frame(filename: str) -> bool:
@@ -72,24 +70,22 @@ def is_student_frame(filename: str) -> bool:
 def _where(exc: BaseException) -> str:
     """The lines of the student's cells the error went through, outermost first (at most 3):
     ``line N: `code``` each, or ''."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student_frame(f.filename)][
-        -3:
-    ]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student_frame(f.filename)]
     lines = []
-    for frame in frames:
+    for frame in frames[-3:]:
         code = (frame.line or "").strip()
         lines.append(f"line {frame.lineno}" + (f": `{code[:120]}`" if code else ""))
     return " -> ".join(lines)
 
 
-def _table(steps: list[tuple[str, object]]) -> str:
+def _expected(steps: Steps) -> str:
+    """The table of the expected shape at each step, as messages end with it."""
     width = max(len(name) for name, _ in steps)
-    return "\n".join(f"    {name:<{width}}  {shape}" for name, shape in steps)
+    table = "\n".join(f"    {name:<{width}}  {shape}" for name, shape in steps)
+    return f"\n  Expected shapes, step by step:\n{table}"
 
 
-def _explain(
-    exc: BaseException, what: str, steps: list[tuple[str, object]], hint: str = ""
-) -> BaseException:
+def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> BaseException:
     """The AssertionError that shows an exception of the student's code: the error, the line that
     raised, a hint naming the mistake, and the expected shape at each step (a blank's stub,
     ``NotImplementedError``, is shown as it is)."""
@@ -98,12 +94,32 @@ def _explain(
         return exc  # a blank not filled in yet: its own error says it best
     message = f"{what} raised {type(exc).__name__}: {str(exc).strip()[:300]}"
     where = _where(exc)
-    if where:
-        message += f"\n  in your code, {where}"
-    if hint:
-        message += f"\n  {hint}"
-    message += f"\n  Expected shapes, step by step:\n{_table(steps)}"
-    return AssertionError(message)
+    message += f"\n  in your code, {where}" if where else ""
+    message += f"\n  {hint}" if hint else ""
+    return AssertionError(message + _expected(steps))
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype) -> Iterator[torch.dtype]:
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield dtype
+    finally:
+        torch.set_default_dtype(before)
+
+
+def _first_dtype(attempt: Callable, dtypes: tuple = DTYPES) -> tuple[torch.dtype, object]:
+    """``(dtype, attempt(dtype))`` for the first default dtype ``attempt`` runs in; if it runs in
+    none, the exception of the first try."""
+    errors = []
+    for dtype in dtypes:
+        with _default_dtype(dtype):
+            try:
+                return dtype, attempt(dtype)
+            except Exception as exc:  # noqa: BLE001 - the caller shows it to the student
+                errors.append(exc)
+    raise errors[0]
 
 
 class _Calls:
@@ -148,16 +164,6 @@ class _Calls:
 # ---- numbers ---------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _default_dtype(dtype: torch.dtype) -> Iterator[torch.dtype]:
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield dtype
-    finally:
-        torch.set_default_dtype(before)
-
-
 def _randomize(module: nn.Module, seed: int) -> None:
     """Weights as the grader's: He-scaled normal weights, batch-norm scales around 1, small biases
     (so a batch norm's default weight 1 and bias 0 hide nothing)."""
@@ -190,12 +196,8 @@ def _close(got, want: torch.Tensor, tol: float) -> bool:
     return _diff(got, want) <= tol * scale  # NaN fails
 
 
-def _grads(out: torch.Tensor, params: list[torch.Tensor], cotangent: torch.Tensor) -> list:
-    if not out.requires_grad:
-        return [None] * len(params)
-    return list(
-        torch.autograd.grad((out * cotangent).sum(), params, allow_unused=True, retain_graph=True)
-    )
+def _near(got: float, want: float, tol: float) -> bool:
+    return abs(got - want) <= tol * max(1.0, abs(want))  # NaN fails
 
 
 def _dead_gradients(module: nn.Module, out, expected, dtype) -> list[tuple]:
@@ -203,14 +205,20 @@ def _dead_gradients(module: nn.Module, out, expected, dtype) -> list[tuple]:
     one the expected computation gives, or is missing."""
     params = [p for p in module.parameters() if p.requires_grad]
     cot = torch.randn(out.shape, generator=torch.Generator().manual_seed(3)).to(out.dtype)
-    got, want = _grads(out, params, cot), _grads(expected, params, cot)
-    dead = []
-    for p, g, w in zip(params, got, want, strict=True):
-        if w is None:
-            continue
-        if g is None or not _close(g, w, GRADIENT_TOLERANCE[dtype]):
-            dead.append(tuple(p.shape))
-    return dead
+    got, want = (
+        torch.autograd.grad((y * cot).sum(), params, allow_unused=True, retain_graph=True)
+        if y.requires_grad
+        else [None] * len(params)
+        for y in (out, expected)
+    )
+    return [
+        tuple(p.shape)
+        for p, g, w in zip(params, got, want, strict=True)
+        if w is not None and (g is None or not _close(g, w, GRADIENT_TOLERANCE[dtype]))
+    ]
+
+
+# ---- the student's classes: their namespace, their blocks --------------------------------------
 
 
 def _namespace(obj) -> dict:
@@ -227,83 +235,77 @@ def _block_class(ns: dict, name: str) -> type | None:
     return cls if isinstance(cls, type) and issubclass(cls, nn.Module) else None
 
 
+def _inside(sub: nn.Module, blocks) -> bool:
+    return any(any(sub is s for s in b.modules()) for b in blocks)
+
+
 def _top_instances(module: nn.Module, kind: type | None) -> list[nn.Module]:
     """Instances of ``kind`` inside ``module`` that are not inside another one."""
-    if kind is None:
-        return []
     found: list[nn.Module] = []
-    for sub in module.modules():
-        inside = any(any(s is sub for s in f.modules()) for f in found)
-        if sub is not module and isinstance(sub, kind) and not inside:
+    for sub in module.modules() if kind is not None else []:
+        if sub is not module and isinstance(sub, kind) and not _inside(sub, found):
             found.append(sub)
     return found
 
 
-def _build(cls: type, case: cases.ModuleCase) -> nn.Module:
-    return cls(*case.args, **case.keywords)
-
-
 @contextlib.contextmanager
 def _replaced(ns: dict, name: str, value) -> Iterator[None]:
-    """``ns[name] = value`` for the time of a check (the grader does the same with its probes)."""
-    missing = object()
-    saved = ns.get(name, missing)
-    ns[name] = value
+    """``ns[name] = value`` for the time of a check, if ``ns`` has one (the grader does the same
+    with its probes)."""
+    present, saved = name in ns, ns.get(name)
+    if present:
+        ns[name] = value
     try:
         yield
     finally:
-        if saved is missing:
-            ns.pop(name, None)
-        else:
+        if present:
             ns[name] = saved
+
+
+# ---- one runner for the module blocks ------------------------------------------------------------
 
 
 class _Run:
     """A module case run: the module (reference-like weights), its inputs and output, the order
     its layers ran in, in float64 (float32 if the student's code cannot run in float64)."""
 
-    def __init__(self, cls: type, case: cases.ModuleCase, steps: list[tuple[str, object]]):
-        self.case, self.steps = case, steps
-        errors = []
-        self.meta = case.meta
-        for dtype in (torch.float32,) if case.meta else (torch.float64, torch.float32):
+    def __init__(self, cls: type, case: cases.ModuleCase, steps: Steps):
+        self.case, self.steps, self.meta = case, steps, case.meta
+        self.label, self.kw = case.label, case.kwargs
+        calls: dict[torch.dtype, _Calls] = {}
+
+        def attempt(dtype: torch.dtype) -> object:
             self.dtype = dtype
-            with self.dtype_context():
-                calls = None
-                try:
-                    torch.manual_seed(0)
-                    self.module = _build(cls, case)
-                    if not case.meta:
-                        _randomize(self.module, 1)
-                    self.module.train()
-                    if case.meta:
-                        self.inputs = [torch.zeros(s) for s in case.inputs]
-                    else:
-                        self.inputs = [x.to(dtype) for x in case.draw(cases.visible_rng())]
-                    calls = _Calls(self.module)
-                    with calls:
-                        self.out = self.module(*[x.clone() for x in self.inputs])
-                except Exception as exc:  # noqa: BLE001 - shown to the student below
-                    errors.append((exc, calls.inside() if calls else ""))
-                    continue
-            self.calls = calls
-            break
-        else:
-            exc, inside = errors[0]
+            with self.context():
+                torch.manual_seed(0)
+                self.module = cls(*case.args, **case.keywords)
+                if not case.meta:
+                    _randomize(self.module, 1)
+                self.module.train()
+                if case.meta:
+                    self.inputs = [torch.zeros(s) for s in case.inputs]
+                else:
+                    self.inputs = [x.to(dtype) for x in case.draw(cases.visible_rng())]
+                with _Calls(self.module) as calls[dtype]:
+                    return self.module(*[x.clone() for x in self.inputs])
+
+        dtypes = (torch.float32,) if case.meta else DTYPES
+        try:
+            self.dtype, self.out = _first_dtype(attempt, dtypes)
+        except Exception as exc:  # noqa: BLE001 - shown to the student
+            inside = calls[dtypes[0]].inside() if dtypes[0] in calls else ""
             hint = f"(inside {inside})" if inside else ""
-            raise _explain(exc, case.label, steps, hint)
+            raise _explain(exc, case.label, steps, hint) from None
+        self.calls = calls[self.dtype]
         if not isinstance(self.out, torch.Tensor):
             raise AssertionError(
                 f"{case.label}: forward returned {type(self.out).__name__}, not a tensor: did "
                 "you forget `return`?"
             )
-
-    @property
-    def tol(self) -> float:
-        return TOLERANCE[self.dtype]
+        self.tol = TOLERANCE[self.dtype]
 
     @contextlib.contextmanager
-    def dtype_context(self) -> Iterator[None]:
+    def context(self) -> Iterator[None]:
         """The run's default dtype (and the meta device for a meta case)."""
         device = torch.device("meta") if self.meta else contextlib.nullcontext()
         with _default_dtype(self.dtype), device:
@@ -312,32 +314,49 @@ class _Run:
     def guard(self, what: str, fn: Callable):
         """``fn()``; an exception of the student's code becomes an explained AssertionError."""
         try:
-            with self.dtype_context():
+            with self.context():
                 return fn()
         except AssertionError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise _explain(exc, what, self.steps) from None
 
-    def check_shape(self, hint: str = "") -> None:
-        if _shape(self.out) != self.case.output:
-            raise AssertionError(
-                f"{self.case.label} on {_inputs_text(self.case)}: expected output "
-                f"{self.case.output}, got {_shape(self.out)}.{hint}\n  Expected shapes, step by "
-                f"step:\n{_table(self.steps)}\n  Layers found: {_describe(self.module)}."
-            )
+    def wrong_shape(self, want, hint: str = "", layers: bool = False, on: bool = True):
+        """The AssertionError of an output of the wrong shape."""
+        where = f" on {_inputs_text(self.case)}" if on else ""
+        message = f"{self.label}{where}: expected output {want}, got {_shape(self.out)}.{hint}"
+        message += _expected(self.steps)
+        if layers:
+            message += f"\n  Layers found: {_describe(self.module)}."
+        return AssertionError(message)
 
-    def check_gradients(self, expected: torch.Tensor) -> None:
+    def gradients(self, expected: torch.Tensor) -> None:
+        """The parameters' gradients must be those ``expected`` gives (if the case says so)."""
         if not self.case.gradients:
             return
-        with self.dtype_context():
+        with self.context():
             dead = _dead_gradients(self.module, self.out, expected, self.dtype)
         if dead:
             raise AssertionError(
-                f"{self.case.label}: the output is right but no gradient (or a wrong one) reaches "
+                f"{self.label}: the output is right but no gradient (or a wrong one) reaches "
                 f"the parameters of shape {', '.join(map(str, dead[:4]))}: no .detach(), "
                 ".data, .numpy() or torch.no_grad() in forward"
             )
+
+    def matches(self, expected: list[torch.Tensor]) -> bool:
+        """Whether the output is one of ``expected``; if so its gradients must be that one's."""
+        hit = next((e for e in expected if _close(self.out, e, self.tol)), None)
+        if hit is not None:
+            self.gradients(hit)
+        return hit is not None
+
+    def mistake(self, candidates: dict[str, Callable], otherwise: str) -> AssertionError:
+        """The AssertionError naming the first mistake whose output the block's equals, or
+        ``otherwise``."""
+        for mistake, candidate in candidates.items():
+            if _close(self.out, self.guard(self.label, candidate), self.tol):
+                return AssertionError(f"{self.label}: {mistake}.")
+        return AssertionError(f"{self.label}: {otherwise}")
 
 
 def _inputs_text(case: cases.ModuleCase) -> str:
@@ -345,13 +364,25 @@ def _inputs_text(case: cases.ModuleCase) -> str:
     return " and ".join(f"{n} {s}" for n, s in zip(names, case.inputs, strict=True))
 
 
+def _check_modules(cls: type, block: str, check: Callable, done: Callable) -> None:
+    """``check(cls, case)`` for each case of ``block``, then its "ok" line, ``done(case)``."""
+    for case in cases.MODULES[block].cases:
+        check(cls, case)
+        _ok(done(case))
+
+
+def _block_args(case: cases.ModuleCase) -> tuple[int, int, bool, bool]:
+    kw = case.kwargs
+    return kw["in_channels"], kw["out_channels"], kw["padding"], kw["batch_norm"]
+
+
 # ---- (a) DoubleConv ------------------------------------------------------------------------
 
 
-def _double_conv_steps(n: int, c_in: int, c_out: int, size, padding: bool, bn: bool) -> list:
+def _double_conv_steps(n: int, c_in: int, c_out: int, size, padding: bool, bn: bool) -> Steps:
     h, w = size
     b = 0 if padding else 2
-    steps: list[tuple[str, object]] = [("input", (n, c_in, h, w))]
+    steps: Steps = [("input", (n, c_in, h, w))]
     for i in (1, 2):
         h, w = h - b, w - b
         steps.append((f"conv{i} 3x3 (padding={int(padding)})", (n, c_out, h, w)))
@@ -364,15 +395,22 @@ def _double_conv_steps(n: int, c_in: int, c_out: int, size, padding: bool, bn: b
 def _conv_bn_relu(x, convs, bns, padding: bool, order: str = "conv bn relu", relus=(1, 1)):
     """Two (conv -> [BN] -> ReLU) built from the student's own layers; ``order`` and ``relus``
     give the usual mistakes."""
-    pad = int(bool(padding))
     for i, conv in enumerate(convs):
-        x = F.conv2d(x, conv.weight, conv.bias, padding=pad)
+        x = F.conv2d(x, conv.weight, conv.bias, padding=int(bool(padding)))
         for step in order.split()[1:]:
             if step == "bn" and bns:
                 x = F.batch_norm(x, None, None, bns[i].weight, bns[i].bias, training=True)
             elif step == "relu" and relus[i]:
                 x = F.relu(x)
     return x
+
+
+# what the output equals -> the mistake: the order of the layers, the ReLUs applied
+DOUBLE_CONV_MISTAKES = {
+    "the batch norm comes after the ReLU: conv -> BatchNorm2d -> ReLU": ("conv relu bn", (1, 1)),
+    "no ReLU after the second convolution (the last one too)": ("conv bn relu", (1, 0)),
+    "no ReLU after the first convolution": ("conv bn relu", (0, 1)),
+}
 
 
 def _layers(run: _Run, kind: type) -> list[nn.Module]:
@@ -384,11 +422,11 @@ def _layers(run: _Run, kind: type) -> list[nn.Module]:
 
 
 def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
-    label = run.case.label
+    label, found = run.label, f"Layers found: {_describe(run.module)}."
     if len(convs) != 2:
         raise AssertionError(
             f"{label}: {len(convs)} convolution(s) ran, expected 2 (3x3 conv -> ReLU, twice). "
-            f"Layers found: {_describe(run.module)}."
+            + found
         )
     shapes = [tuple(c.weight.shape) for c in convs]
     if shapes != [(c_out, c_in, 3, 3), (c_out, c_out, 3, 3)]:
@@ -411,169 +449,150 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
             raise AssertionError(
                 f"{label}: the convolutions take stride 1 (no dilation, no groups)"
             )
-    base = _conv_params(c_in, c_out, 3, not bn) + _conv_params(c_out, c_out, 3, not bn)
+    base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
     allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}  # a bias before BN is fine
     if _params(run.module) not in allowed:
         raise AssertionError(
             f"{label} has {_params(run.module):,} parameters, expected {min(allowed):,}: "
             f"parameters that do not belong to its two convolutions"
-            f"{' and batch norms' if bn else ''} (an unused layer?). Layers found: "
-            f"{_describe(run.module)}."
+            f"{' and batch norms' if bn else ''} (an unused layer?). " + found
         )
 
 
-def _check_double_conv_case(DoubleConv: type, case: cases.ModuleCase) -> None:  # noqa: N803
-    kw = case.kwargs
-    c_in, c_out, padding, bn = (
-        kw["in_channels"],
-        kw["out_channels"],
-        kw["padding"],
-        kw["batch_norm"],
-    )
-    steps = _double_conv_steps(case.inputs[0][0], c_in, c_out, case.inputs[0][2:], padding, bn)
-    run = _Run(DoubleConv, case, steps)
-    size = case.inputs[0][-1]
+def _double_conv_case(cls: type, case: cases.ModuleCase) -> None:
+    c_in, c_out, padding, bn = _block_args(case)
+    n, _, h, w = case.inputs[0]
+    run = _Run(cls, case, _double_conv_steps(n, c_in, c_out, (h, w), padding, bn))
+    got = _shape(run.out)[-1:]
     hint = ""
-    if _shape(run.out)[-1:] == (size,) and not padding:
+    if got == (w,) and not padding:
         hint = " The size did not shrink: with padding=False use padding=0 (valid convolutions)."
-    elif padding and _shape(run.out)[-1:] == (size - 4,):
+    elif padding and got == (w - 4,):
         hint = " padding=True must keep the size: padding=1 in each convolution."
-    elif _shape(run.out)[-1:] == (size - 2,):
+    elif got == (w - 2,):
         hint = " It shrank by 2 only: are there two 3x3 convolutions?"
-    run.check_shape(hint)
+    if _shape(run.out) != case.output:
+        raise run.wrong_shape(case.output, hint, layers=True)
     convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
     _check_double_conv_layers(run, convs, bns, c_in, c_out, bn)
     x = run.inputs[0]
-    with run.dtype_context():
-        expected = _conv_bn_relu(x, convs, bns, padding)
-        if not _close(run.out, expected, run.tol):
-            mistakes = {
-                "the batch norm comes after the ReLU: conv -> BatchNorm2d -> ReLU": (
-                    "conv relu bn",
-                    (1, 1),
-                ),
-                "no ReLU after the second convolution (the last one too)": ("conv bn relu", (1, 0)),
-                "no ReLU after the first convolution": ("conv bn relu", (0, 1)),
-            }
-            for mistake, (order, relus) in mistakes.items():
-                if _close(run.out, _conv_bn_relu(x, convs, bns, padding, order, relus), run.tol):
-                    raise AssertionError(f"{case.label}: {mistake}.")
-            raise AssertionError(
-                f"{case.label}: the output differs from conv -> {'BN -> ' if bn else ''}ReLU, "
-                f"twice, rebuilt from your own layers (max |difference| "
-                f"{_diff(run.out, expected):.3g}): check the order of the layers and that each "
-                "one is applied once"
-            )
-    run.check_gradients(expected)
+    expected = run.guard(case.label, lambda: _conv_bn_relu(x, convs, bns, padding))
+    if not run.matches([expected]):
+        candidates = {
+            mistake: lambda o=order, r=relus: _conv_bn_relu(x, convs, bns, padding, o, r)
+            for mistake, (order, relus) in DOUBLE_CONV_MISTAKES.items()
+        }
+        raise run.mistake(
+            candidates,
+            f"the output differs from conv -> {'BN -> ' if bn else ''}ReLU, twice, rebuilt from "
+            f"your own layers (max |difference| {_diff(run.out, expected):.3g}): check the order "
+            "of the layers and that each one is applied once",
+        )
 
 
 def check_double_conv(DoubleConv: type) -> None:  # noqa: N803 (the class under test)
     """The DoubleConv cases: shapes, layers, parameters, and the output rebuilt from its layers."""
-    for case in cases.MODULES["double_conv"].cases:
-        _check_double_conv_case(DoubleConv, case)
-        _ok(
-            f"{case.label}: {case.inputs[0]} -> {case.output}, conv -> "
-            f"{'BN -> ' if case.kwargs['batch_norm'] else ''}ReLU twice"
-        )
+    _check_modules(
+        DoubleConv,
+        "double_conv",
+        _double_conv_case,
+        lambda c: (
+            f"{c.label}: {c.inputs[0]} -> {c.output}, conv -> "
+            f"{'BN -> ' if c.kwargs['batch_norm'] else ''}ReLU twice"
+        ),
+    )
 
 
 # ---- blocks built from blocks: the inner one must be built with the right arguments -----------
 
 
-def _inner_matches(run: _Run, inner: nn.Module, cls: type, c_in: int, c_out: int, x) -> str:
+def _again(run: _Run, cls: type, block: nn.Module, c_in: int, c_out: int) -> tuple:
+    """``block`` built again as ``cls(c_in, c_out, padding, batch_norm)`` with the case's padding
+    and batch_norm, its weights copied (None if they have other shapes), and how it is called."""
+    padding, bn = run.kw["padding"], run.kw["batch_norm"]
+    with run.context():
+        fresh = cls(c_in, c_out, padding=padding, batch_norm=bn)
+    shapes = [[tuple(v.shape) for v in m.state_dict().values()] for m in (block, fresh)]
+    if shapes[0] != shapes[1]:
+        return None, f"({c_in}, {c_out}, padding={padding}, batch_norm={bn})"
+    if not run.meta:
+        fresh.load_state_dict(block.state_dict())
+    return fresh.train(block.training), f"({c_in}, {c_out}, padding={padding}, batch_norm={bn})"
+
+
+def _inner_matches(run: _Run, inner: nn.Module, cls: type, channels: tuple, x) -> str:
     """'' if ``inner`` computes what ``cls(c_in, c_out, padding, batch_norm)`` of the case does
     (same weights, input ``x``); else what differs."""
-    kw = run.case.kwargs
+    fresh, args = _again(run, cls, inner, *channels)
     name = "DoubleConv"  # the notebook's name (the grader may check with its own class)
-    with run.dtype_context():
-        fresh = cls(c_in, c_out, padding=kw["padding"], batch_norm=kw["batch_norm"])
-        mine = [tuple(v.shape) for v in inner.state_dict().values()]
-        theirs = [tuple(v.shape) for v in fresh.state_dict().values()]
-        wanted = f"{name}({c_in}, {c_out}, padding={kw['padding']}, batch_norm={kw['batch_norm']})"
-        if mine != theirs:
-            return (
-                f"its {name} is not {wanted}: its weights have other shapes (pass "
-                "in_channels, out_channels, padding and batch_norm on, by name or in order)"
-            )
-        fresh.load_state_dict(inner.state_dict())
-        fresh.train(inner.training)
+    if fresh is None:
+        return (
+            f"its {name} is not {name}{args}: its weights have other shapes (pass "
+            "in_channels, out_channels, padding and batch_norm on, by name or in order)"
+        )
+    with run.context():
         if not _close(inner(x.clone()), fresh(x.clone()), run.tol):
             return (
-                f"its {name} does not compute what {wanted} does: pass padding and "
+                f"its {name} does not compute what {name}{args} does: pass padding and "
                 "batch_norm on to it"
             )
     return ""
 
 
+def _rebuilder(run: _Run, cls: type, c_in: int, c_out: int, x: torch.Tensor) -> Callable:
+    """How a Down or Up's convolutions are rebuilt: by its own DoubleConv (checked to compute
+    what the case's DoubleConv does on ``x``), or by its own layers (checked as a DoubleConv's)."""
+    double_conv = _block_class(_namespace(cls), "DoubleConv")
+    inner = _top_instances(run.module, double_conv)
+    if len(inner) == 1:
+        wrong = run.guard(
+            f"{run.label}: its DoubleConv",
+            lambda: _inner_matches(run, inner[0], double_conv, (c_in, c_out), x),
+        )
+        if wrong:
+            raise AssertionError(f"{run.label}: {wrong}.")
+        return lambda t: inner[0](t.clone())
+    convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
+    _check_double_conv_layers(run, convs, bns, c_in, c_out, run.kw["batch_norm"])
+    return lambda t: _conv_bn_relu(t, convs, bns, run.kw["padding"])
+
+
 # ---- (b) Down ------------------------------------------------------------------------------
 
 
-def _check_down_case(Down: type, case: cases.ModuleCase) -> None:  # noqa: N803
-    kw = case.kwargs
-    c_in, c_out, padding, bn = (
-        kw["in_channels"],
-        kw["out_channels"],
-        kw["padding"],
-        kw["batch_norm"],
-    )
+def _down_case(cls: type, case: cases.ModuleCase) -> None:
+    c_in, c_out, padding, bn = _block_args(case)
     n, _, h, w = case.inputs[0]
     steps = [("input", case.inputs[0]), ("max-pool 2x2, stride 2", (n, c_in, h // 2, w // 2))]
     steps += _double_conv_steps(n, c_in, c_out, (h // 2, w // 2), padding, bn)[1:]
-    run = _Run(Down, case, steps)
-    double_conv = _block_class(_namespace(Down), "DoubleConv")
-    inner = _top_instances(run.module, double_conv)
+    run = _Run(cls, case, steps)
     x = run.inputs[0]
-    pooled = F.max_pool2d(x, 2)
-    if len(inner) == 1:
-        wrong = run.guard(
-            f"{case.label}: its DoubleConv",
-            lambda: _inner_matches(run, inner[0], double_conv, c_in, c_out, pooled),
-        )
-        if wrong:
-            raise AssertionError(f"{case.label}: {wrong}.")
-
-        def rebuild(t):
-            return inner[0](t.clone())
-    else:
-        convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
-        _check_double_conv_layers(run, convs, bns, c_in, c_out, bn)
-
-        def rebuild(t):
-            return _conv_bn_relu(t, convs, bns, padding)
-
-    expected = run.guard(case.label, lambda: rebuild(pooled))
-    if _shape(run.out) != _shape(expected):
+    rebuild = _rebuilder(run, cls, c_in, c_out, F.max_pool2d(x, 2))
+    expected = run.guard(case.label, lambda: rebuild(F.max_pool2d(x, 2)))
+    got = _shape(run.out)
+    if got != _shape(expected):
         hint = ""
-        if _shape(run.out) == _shape(run.guard(case.label, lambda: rebuild(x))):
+        if got == _shape(run.guard(case.label, lambda: rebuild(x))):
             hint = " The size was not halved: is the 2x2 max-pooling (stride 2) there?"
-        elif _shape(run.out) == _shape(run.guard(case.label, lambda: F.max_pool2d(rebuild(x), 2))):
+        elif got == _shape(run.guard(case.label, lambda: F.max_pool2d(rebuild(x), 2))):
             hint = " Pooled after the convolutions: pool first, then convolve."
-        raise AssertionError(
-            f"{case.label} on {_inputs_text(case)}: expected output {_shape(expected)}, got "
-            f"{_shape(run.out)}.{hint}\n  Expected shapes, step by step:\n{_table(steps)}"
+        raise run.wrong_shape(_shape(expected), hint)
+    if not run.matches([expected]):
+        raise run.mistake(
+            {
+                "average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))": (
+                    lambda: rebuild(F.avg_pool2d(x, 2))
+                )
+            },
+            f"the output differs from DoubleConv(max_pool(x, 2)) built from your own layers (max "
+            f"|difference| {_diff(run.out, expected):.3g}): 2x2 max-pooling, stride 2, then the "
+            "DoubleConv",
         )
-    if not _close(run.out, expected, run.tol):
-        mistakes = {
-            "average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))": (
-                F.avg_pool2d
-            ),
-        }
-        for mistake, pool in mistakes.items():
-            if _close(run.out, run.guard(case.label, lambda p=pool: rebuild(p(x, 2))), run.tol):
-                raise AssertionError(f"{case.label}: {mistake}.")
-        raise AssertionError(
-            f"{case.label}: the output differs from DoubleConv(max_pool(x, 2)) built from your "
-            f"own layers (max |difference| {_diff(run.out, expected):.3g}): 2x2 max-pooling, "
-            "stride 2, then the DoubleConv"
-        )
-    run.check_gradients(expected)
 
 
 def check_down(Down: type) -> None:  # noqa: N803
     """The Down cases: max-pooling then its DoubleConv, built with the block's arguments."""
-    for case in cases.MODULES["down"].cases:
-        _check_down_case(Down, case)
-        _ok(f"{case.label}: {case.inputs[0]} -> {case.output}")
+    _check_modules(Down, "down", _down_case, lambda c: f"{c.label}: {c.inputs[0]} -> {c.output}")
 
 
 # ---- (c) center_crop and Up ----------------------------------------------------------------
@@ -589,74 +608,77 @@ def _centre(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def _crop_mistake(case: cases.CropCase, first: int) -> str:
     """Name the window whose top-left value (of an arange map) is ``first``."""
     top, left = divmod(first, case.width)
-    offsets = {
-        (0, 0): "the window is the top-left corner: offset the crop by half the margin, "
-        "top = (H - height) // 2, left = (W - width) // 2",
-        ((case.width - case.target_w) // 2, (case.height - case.target_h) // 2): "the row and "
-        "column offsets are swapped: the top offset comes from the heights, (H - height) // 2, "
-        "the left one from the widths",
-    }
-    for (t, left_), why in offsets.items():
-        if (top, left) == (t, left_):
-            return why
+    if (top, left) == (0, 0):
+        return (
+            "the window is the top-left corner: offset the crop by half the margin, "
+            "top = (H - height) // 2, left = (W - width) // 2"
+        )
+    if (top, left) == ((case.width - case.target_w) // 2, (case.height - case.target_h) // 2):
+        return (
+            "the row and column offsets are swapped: the top offset comes from the heights, "
+            "(H - height) // 2, the left one from the widths"
+        )
     return f"the window starts at row {top}, column {left}"
+
+
+def _crop_case(center_crop: Callable, case: cases.CropCase) -> None:
+    x = torch.arange(float(case.height * case.width)).reshape(1, 1, case.height, case.width)
+    x = x.expand(2, 3, -1, -1).clone()
+    want = (2, 3, case.target_h, case.target_w)
+    steps = [("x", tuple(x.shape)), ("top, left", "(H - height) // 2, (W - width) // 2")]
+    try:
+        out = center_crop(x, case.target_h, case.target_w)
+    except Exception as exc:  # noqa: BLE001
+        raise _explain(exc, case.label, [*steps, ("window", want)]) from None
+    if not isinstance(out, torch.Tensor):
+        raise AssertionError(f"{case.label}: returned {type(out).__name__}, not a tensor")
+    if _shape(out) != want:
+        swapped = " (height and width swapped?)" if _shape(out)[-2:] == want[:-3:-1] else ""
+        raise AssertionError(
+            f"{case.label}: expected shape {want}, got {_shape(out)}{swapped}: crop the "
+            "height and the width separately, keep the batch and channel dimensions"
+        )
+    windows = case.windows()
+    th, tw = case.target_h, case.target_w
+    if not any(
+        out.dtype == x.dtype and torch.equal(out, x[..., t : t + th, s : s + tw])
+        for t, s in windows
+    ):
+        first = int(out[0, 0].flatten()[0]) if out.numel() else -1
+        raise AssertionError(
+            f"{case.label}: not the centre window: {_crop_mistake(case, first)} (expected top "
+            f"{' or '.join(str(t) for t in sorted({t for t, _ in windows}))}, left "
+            f"{' or '.join(str(v) for v in sorted({v for _, v in windows}))})."
+        )
 
 
 def check_center_crop(center_crop: Callable) -> None:
     """The crop cases: the centre window (either rounding of an odd margin), unequal margins."""
     for case in cases.crop_cases(cases.visible_rng(), grader=False):
-        x = torch.arange(float(case.height * case.width)).reshape(1, 1, case.height, case.width)
-        x = x.expand(2, 3, -1, -1).clone()
-        steps = [("x", tuple(x.shape)), ("top, left", "(H - height) // 2, (W - width) // 2")]
-        steps.append(("window", (2, 3, case.target_h, case.target_w)))
-        try:
-            out = center_crop(x, case.target_h, case.target_w)
-        except Exception as exc:  # noqa: BLE001
-            raise _explain(exc, case.label, steps) from None
-        if not isinstance(out, torch.Tensor):
-            raise AssertionError(f"{case.label}: returned {type(out).__name__}, not a tensor")
-        want = (2, 3, case.target_h, case.target_w)
-        if _shape(out) != want:
-            swapped = " (height and width swapped?)" if _shape(out)[-2:] == want[:-3:-1] else ""
-            raise AssertionError(
-                f"{case.label}: expected shape {want}, got {_shape(out)}{swapped}: crop the "
-                "height and the width separately, keep the batch and channel dimensions"
-            )
-        windows = [
-            x[..., t : t + case.target_h, left : left + case.target_w] for t, left in case.windows()
-        ]
-        if not any(out.dtype == x.dtype and torch.equal(out, win) for win in windows):
-            first = int(out[0, 0].flatten()[0]) if out.numel() else -1
-            raise AssertionError(
-                f"{case.label}: not the centre window: {_crop_mistake(case, first)} (expected top "
-                f"{' or '.join(str(t) for t in sorted({t for t, _ in case.windows()}))}, left "
-                f"{' or '.join(str(v) for v in sorted({v for _, v in case.windows()}))})."
-            )
+        _crop_case(center_crop, case)
     _ok("the centre window, for even, odd and unequal margins (either rounding of an odd one)")
 
 
-def _up_steps(case: cases.ModuleCase) -> list[tuple[str, object]]:
-    kw = case.kwargs
-    c_in, c_out = kw["in_channels"], kw["out_channels"]
+def _up_steps(case: cases.ModuleCase) -> Steps:
+    c_in, c_out, padding, bn = _block_args(case)
     (n, _, h, w), skip = case.inputs
     up = (n, c_in // 2, 2 * h, 2 * w)
-    steps: list[tuple[str, object]] = [("x", case.inputs[0]), ("skip", skip)]
-    steps.append(("up-conv 2x2, stride 2 (x)", up))
+    steps: Steps = [("x", case.inputs[0]), ("skip", skip), ("up-conv 2x2, stride 2 (x)", up)]
     steps.append(("skip cropped to x's size (centre)", up))
     steps.append(("torch.cat([skip, x], dim=1)", (n, c_in, *up[2:])))
-    steps += _double_conv_steps(n, c_in, c_out, up[2:], kw["padding"], kw["batch_norm"])[1:]
-    return steps
+    return steps + _double_conv_steps(n, c_in, c_out, up[2:], padding, bn)[1:]
 
 
-def _cat_order(run: _Run, up: nn.Module, first_conv: nn.Module | None) -> str:
+def _cat_order(run: _Run, up: nn.Module) -> str:
     """With the up-convolution zeroed, which half of the first convolution's input is zero."""
+    first_conv = next(iter(run.calls.of(nn.Conv2d)), None)
     if first_conv is None:
         return ""
     seen = []
     hook = first_conv.register_forward_pre_hook(lambda _m, a: seen.append(a[0].detach()))
     saved = {k: v.clone() for k, v in up.state_dict().items()}
     try:
-        with run.dtype_context(), torch.no_grad():
+        with run.context(), torch.no_grad():
             for p in up.parameters():
                 p.zero_()
             run.module(*[x.clone() for x in run.inputs])
@@ -665,11 +687,8 @@ def _cat_order(run: _Run, up: nn.Module, first_conv: nn.Module | None) -> str:
     finally:
         hook.remove()
         up.load_state_dict(saved)
-    if not seen:
-        return ""
-    half = seen[0].shape[1] // 2
-    first, second = seen[0][:, :half], seen[0][:, half:]
-    if bool((first == 0).all()) and not bool((second == 0).all()):
+    half = seen[0].shape[1] // 2 if seen else 0
+    if seen and bool((seen[0][:, :half] == 0).all()) and not bool((seen[0][:, half:] == 0).all()):
         return (
             "the concatenation order is swapped: torch.cat([x, skip]) puts the up-sampled map "
             "first; the skip comes first, torch.cat([skip, x], dim=1) (with the up-convolution "
@@ -678,108 +697,77 @@ def _cat_order(run: _Run, up: nn.Module, first_conv: nn.Module | None) -> str:
     return ""
 
 
-def _check_up_case(Up: type, case: cases.ModuleCase) -> None:  # noqa: N803
-    kw = case.kwargs
-    c_in, c_out, padding = kw["in_channels"], kw["out_channels"], kw["padding"]
-    steps = _up_steps(case)
-    run = _Run(Up, case, steps)
-    label = case.label
+def _up_conv(run: _Run, c_in: int) -> nn.Module:
+    """The one nn.ConvTranspose2d that ran, checked to halve the channels, double the size."""
     ups = run.calls.of(nn.ConvTranspose2d)
     if len(ups) != 1:
         raise AssertionError(
-            f"{label}: {len(ups)} nn.ConvTranspose2d ran, expected 1 (the 2x2 up-convolution). "
-            f"Layers found: {_describe(run.module)}."
+            f"{run.label}: {len(ups)} nn.ConvTranspose2d ran, expected 1 (the 2x2 up-convolution)."
+            f" Layers found: {_describe(run.module)}."
         )
     up = ups[0]
     if tuple(up.weight.shape) != (c_in, c_in // 2, 2, 2) or tuple(up.stride) != (2, 2):
         raise AssertionError(
-            f"{label}: the up-convolution should be nn.ConvTranspose2d({c_in}, {c_in // 2}, "
+            f"{run.label}: the up-convolution should be nn.ConvTranspose2d({c_in}, {c_in // 2}, "
             f"kernel_size=2, stride=2): it halves the channels and doubles the size (weight "
             f"{tuple(up.weight.shape)}, stride {tuple(up.stride)})"
         )
+    return up
+
+
+def _up_case(cls: type, case: cases.ModuleCase) -> None:
+    c_in, c_out, padding, _ = _block_args(case)
+    run = _Run(cls, case, _up_steps(case))
+    up = _up_conv(run, c_in)
     x, skip = run.inputs
-    double_conv = _block_class(_namespace(Up), "DoubleConv")
-    inner = _top_instances(run.module, double_conv)
-    with run.dtype_context():
+    with run.context():
         u = F.conv_transpose2d(x, up.weight, up.bias, stride=2)
-    if len(inner) == 1:
-        cat = torch.cat([skip[..., : u.shape[-2], : u.shape[-1]], u], 1)
-        wrong = run.guard(
-            f"{label}: its DoubleConv",
-            lambda: _inner_matches(run, inner[0], double_conv, c_in, c_out, cat),
-        )
-        if wrong:
-            raise AssertionError(f"{label}: {wrong}.")
-
-        def rebuild(t):
-            return inner[0](t.clone())
-    else:
-        convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
-        _check_double_conv_layers(run, convs, bns, c_in, c_out, kw["batch_norm"])
-
-        def rebuild(t):
-            return _conv_bn_relu(t, convs, bns, padding)
-
     h, w = u.shape[-2:]
+    rebuild = _rebuilder(run, cls, c_in, c_out, torch.cat([skip[..., :h, :w], u], 1))
+
+    def joined(t: int, s: int) -> Callable:
+        return lambda: rebuild(torch.cat([skip[..., t : t + h, s : s + w], u], 1))
+
     crop = cases.CropCase(skip.shape[-2], skip.shape[-1], h, w)
-    windows = crop.windows() if not padding else [(0, 0)]
     expected = [
-        run.guard(
-            label, lambda t=t, le=le: rebuild(torch.cat([skip[..., t : t + h, le : le + w], u], 1))
-        )
-        for t, le in windows
+        run.guard(case.label, joined(*ts)) for ts in (crop.windows() if not padding else [(0, 0)])
     ]
     if _shape(run.out) != _shape(expected[0]):
-        raise AssertionError(
-            f"{label} on {_inputs_text(case)}: expected output {_shape(expected[0])}, got "
-            f"{_shape(run.out)}.\n  Expected shapes, step by step:\n{_table(steps)}"
-        )
-    if any(_close(run.out, e, run.tol) for e in expected):
-        run.check_gradients(next(e for e in expected if _close(run.out, e, run.tol)))
+        raise run.wrong_shape(_shape(expected[0]))
+    if run.matches(expected):
         return
-    first_conv = next(iter(run.calls.of(nn.Conv2d)), None)
-    mistake = _cat_order(run, up, first_conv)
-    if not mistake and not padding:
-        wrong_windows = {
-            "the skip is cropped at its top-left corner: take its centre window (center_crop)": (
-                0,
-                0,
-            ),
-            "the crop's row and column offsets are swapped: top = (H - h) // 2 from the "
-            "heights, left = (W - w) // 2 from the widths": (
-                (skip.shape[-1] - w) // 2,
-                (skip.shape[-2] - h) // 2,
-            ),
-        }
-        for why, (t, le) in wrong_windows.items():
-            if t + h <= skip.shape[-2] and le + w <= skip.shape[-1]:
-                cand = run.guard(
-                    label,
-                    lambda t=t, le=le: rebuild(
-                        torch.cat([skip[..., t : t + h, le : le + w], u], 1)
-                    ),
-                )
-                if _close(run.out, cand, run.tol):
-                    mistake = why
-                    break
-    raise AssertionError(
-        f"{label}: "
-        + (
-            mistake
-            or "the output differs from DoubleConv(torch.cat([centre of skip, up(x)], dim=1)) "
-            f"built from your own layers (max |difference| {_diff(run.out, expected[0]):.3g})"
-        )
-        + "."
+    mistake = _cat_order(run, up)
+    if mistake:
+        raise AssertionError(f"{case.label}: {mistake}.")
+    wrong_windows = {
+        "the skip is cropped at its top-left corner: take its centre window (center_crop)": (0, 0),
+        "the crop's row and column offsets are swapped: top = (H - h) // 2 from the heights, "
+        "left = (W - w) // 2 from the widths": (
+            (skip.shape[-1] - w) // 2,
+            (skip.shape[-2] - h) // 2,
+        ),
+    }
+    candidates = {
+        why: joined(t, s)
+        for why, (t, s) in wrong_windows.items()
+        if not padding and t + h <= skip.shape[-2] and s + w <= skip.shape[-1]
+    }
+    raise run.mistake(
+        candidates,
+        "the output differs from DoubleConv(torch.cat([centre of skip, up(x)], dim=1)) built "
+        f"from your own layers (max |difference| {_diff(run.out, expected[0]):.3g}).",
     )
 
 
 def check_up(Up: type) -> None:  # noqa: N803
     """The Up cases: up-convolution, the skip's centre window, [skip, x], its DoubleConv."""
-    ns = _namespace(Up)
-    with _replaced(ns, "center_crop", _centre) if "center_crop" in ns else contextlib.nullcontext():
-        for case in cases.MODULES["up"].cases:
-            _check_up_case(Up, case)
-            _ok(f"{case.label}: x {case.inputs[0]} + skip {case.inputs[1]} -> {case.output}")
+    with _replaced(_namespace(Up), "center_crop", _centre):
+        _check_modules(
+            Up,
+            "up",
+            _up_case,
+            lambda c: f"{c.label}: x {c.inputs[0]} + skip {c.inputs[1]} -> {c.output}",
+        )
 
 
 # ---- (d) UNet ------------------------------------------------------------------------------
@@ -796,9 +784,8 @@ def expected_layer_shapes(
 ) -> list[tuple[str, tuple[int, ...]]]:
     """(block name, output shape) of each block of the U-Net."""
     border = 0 if padding else 4
-    rows = []
     size = in_size - border
-    rows.append(("inc", (batch, base_channels, size, size)))
+    rows = [("inc", (batch, base_channels, size, size))]
     for i in range(depth):
         size = size // 2 - border
         rows.append((f"downs.{i}", (batch, base_channels * 2 ** (i + 1), size, size)))
@@ -809,23 +796,15 @@ def expected_layer_shapes(
     return rows
 
 
-def _unet_steps(case: cases.ModuleCase) -> list[tuple[str, object]]:
+def _unet_steps(case: cases.ModuleCase) -> Steps:
     kw = case.kwargs
     n, _, size, _ = case.inputs[0]
-    rows = expected_layer_shapes(
-        size,
-        kw["in_channels"],
-        kw["num_classes"],
-        kw["base_channels"],
-        kw["depth"],
-        kw["padding"],
-        n,
-    )
-    depth = kw["depth"]
-    steps: list[tuple[str, object]] = [("input", case.inputs[0])]
+    names = ("in_channels", "num_classes", "base_channels", "depth", "padding")
+    rows = expected_layer_shapes(size, *(kw[k] for k in names), n)
+    steps: Steps = [("input", case.inputs[0])]
     for name, shape in rows:
         if name.startswith("ups."):
-            level = depth - 1 - int(name[4:])
+            level = kw["depth"] - 1 - int(name[4:])
             skip = "inc" if level == 0 else f"downs.{level - 1}"
             name = f"{name} (x, skip = {skip}'s output)"
         steps.append((name, shape))
@@ -840,23 +819,32 @@ def _channels(block: nn.Module) -> tuple[int, int] | None:
     return (ups[0].in_channels if ups else convs[0].in_channels, convs[-1].out_channels)
 
 
+def _unet_found(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, list, int]:
+    """The student's blocks of each kind (not inside a Down or an Up), the candidates for outc,
+    and the widths the arguments give."""
+    widths = [kw["base_channels"] * 2**i for i in range(kw["depth"] + 1)]
+    kinds = {k: _block_class(ns, k) for k in ("DoubleConv", "Down", "Up", "OutConv")}
+    found = {k: _top_instances(net, cls) for k, cls in kinds.items() if k != "OutConv"}
+    outer = found["Down"] + found["Up"]
+    found = {
+        k: [b for b in blocks if not _inside(b, [o for o in outer if o is not b])]
+        for k, blocks in found.items()
+    }
+    outs = _top_instances(net, kinds["OutConv"]) or [
+        m
+        for m in net.modules()
+        if isinstance(m, nn.Conv2d)
+        and tuple(m.kernel_size) == (1, 1)
+        and not _inside(m, [b for bs in found.values() for b in bs])
+    ]
+    return found, [o for o in outs if _channels(o) == (widths[0], kw["num_classes"])], widths
+
+
 def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, str]:
     """The student's blocks by role (inc, downs, ups in the order they must run, outc), or why
     they cannot be found."""
-    widths = [kw["base_channels"] * 2**i for i in range(kw["depth"] + 1)]
+    found, outs, widths = _unet_found(net, ns, kw)
     depth = kw["depth"]
-    kinds = {k: _block_class(ns, k) for k in ("DoubleConv", "Down", "Up", "OutConv")}
-    found = {k: _top_instances(net, cls) for k, cls in kinds.items() if k != "OutConv"}
-    found = {
-        k: [
-            b
-            for b in blocks
-            if not any(
-                b is not o and any(b is s for s in o.modules()) for o in found["Down"] + found["Up"]
-            )
-        ]
-        for k, blocks in found.items()
-    }
     want = {
         "inc": ("DoubleConv", (kw["in_channels"], widths[0])),
         **{f"downs.{i}": ("Down", (widths[i], widths[i + 1])) for i in range(depth)},
@@ -867,38 +855,23 @@ def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, str]:
         match = [b for b in found.get(kind, []) if _channels(b) == chans]
         if len(match) == 1:
             roles[role] = match[0]
-    outs = _top_instances(net, kinds["OutConv"]) or [
-        m
-        for m in net.modules()
-        if isinstance(m, nn.Conv2d)
-        and tuple(m.kernel_size) == (1, 1)
-        and not any(any(m is s for s in b.modules()) for bs in found.values() for b in bs)
-    ]
-    outs = [o for o in outs if _channels(o) == (widths[0], kw["num_classes"])]
     if len(outs) == 1:
         roles["outc"] = outs[0]
-    missing = [r for r in [*want, "outc"] if r not in roles]
-    if not missing:
+    if all(r in roles for r in [*want, "outc"]):
         return roles, ""
-    have = [
-        f"{kind} {c[0]}->{c[1]}"
-        for kind, blocks in found.items()
-        for b in blocks
-        if (c := _channels(b))
-    ]
+    have = [f"{k} {c[0]}->{c[1]}" for k, bs in found.items() for b in bs if (c := _channels(b))]
     need = [f"{kind} {c[0]}->{c[1]}" for kind, c in want.values()]
     need.append(f"outc {widths[0]}->{kw['num_classes']}")
-    words = []
     if not found["Down"] and not found["Up"]:
-        words.append("build it from your DoubleConv, Down and Up classes")
+        words = "build it from your DoubleConv, Down and Up classes"
     else:
-        words.append(
+        words = (
             "use in_channels, num_classes, base_channels and depth (self.widths = "
             f"{widths}): no fixed widths or depth"
         )
     return roles, (
         f"its blocks do not match the arguments: expected {', '.join(need)}; found "
-        f"{', '.join(have) or 'none'}: {'; '.join(words)}"
+        f"{', '.join(have) or 'none'}: {words}"
     )
 
 
@@ -917,15 +890,13 @@ def _canonical(roles: dict, x: torch.Tensor, depth: int) -> torch.Tensor:
 def _role_shapes(roles: dict, run: _Run, depth: int) -> dict[str, tuple]:
     """The output shape of each role's block in Figure 1's wiring of the student's blocks."""
     shapes: dict[str, tuple] = {}
-    hooks = []
-    for role, block in roles.items():
 
-        def hook(_m, _a, out, role=role) -> None:
-            shapes.setdefault(role, _shape(out))
+    def hook(role: str) -> Callable:
+        return lambda _m, _a, out: None if role in shapes else shapes.update({role: _shape(out)})
 
-        hooks.append(block.register_forward_hook(hook))
+    hooks = [block.register_forward_hook(hook(role)) for role, block in roles.items()]
     try:
-        with run.dtype_context(), torch.no_grad():
+        with run.context(), torch.no_grad():
             _canonical(roles, run.inputs[0].clone(), depth)
     finally:
         for h in hooks:
@@ -936,43 +907,31 @@ def _role_shapes(roles: dict, run: _Run, depth: int) -> dict[str, tuple]:
 def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
     """Each role's block built again with the UNet's padding and batch_norm, its weights copied;
     an AssertionError if its weights' shapes differ (an argument not passed on)."""
-    kw, label = run.case.kwargs, run.case.label
     classes = {"inc": "DoubleConv", "downs": "Down", "ups": "Up"}
     fresh_roles = {"outc": roles["outc"]}
     for role, block in roles.items():
         if role == "outc":
             continue
-        cls = _block_class(ns, classes[role.split(".")[0]])
-        c_in, c_out = _channels(block)
-        args = f"padding={kw['padding']}, batch_norm={kw['batch_norm']}"
-        with run.dtype_context():
-            fresh = cls(c_in, c_out, padding=kw["padding"], batch_norm=kw["batch_norm"])
-        shapes = [tuple(v.shape) for v in block.state_dict().values()]
-        if shapes != [tuple(v.shape) for v in fresh.state_dict().values()]:
-            what = "batch_norm" if kw["batch_norm"] else "its arguments"
+        kind = classes[role.split(".")[0]]
+        fresh_roles[role], args = _again(run, _block_class(ns, kind), block, *_channels(block))
+        if fresh_roles[role] is None:
             raise AssertionError(
-                f"{label}: {role} is not {classes[role.split('.')[0]]}({c_in}, {c_out}, {args}): pass {what} on "
-                "to every block (padding and batch_norm of the UNet go to inc, every Down and "
-                "every Up)."
+                f"{run.label}: {role} is not {kind}{args}: pass "
+                f"{'batch_norm' if run.kw['batch_norm'] else 'its arguments'} on to every "
+                "block (padding and batch_norm of the UNet go to inc, every Down and every Up)."
             )
-        if not run.meta:
-            fresh.load_state_dict(block.state_dict())
-        fresh_roles[role] = fresh.train()
     return fresh_roles
 
 
-def _check_unet_case(UNet: type, case: cases.ModuleCase) -> None:  # noqa: N803
+def _unet_case(cls: type, case: cases.ModuleCase) -> None:
     """A UNet case, against Figure 1's wiring of its own blocks, each built again with the
     UNet's arguments (on the meta device: shapes and parameter count only)."""
-    kw = case.kwargs
-    steps = _unet_steps(case)
-    run = _Run(UNet, case, steps)
-    label = case.label
-    ns = _namespace(UNet)
-    roles, why = _unet_blocks(run.module, ns, kw)
+    kw, label, steps = case.kwargs, case.label, _unet_steps(case)
+    run = _Run(cls, case, steps)
+    roles, why = _unet_blocks(run.module, _namespace(cls), kw)
     if why:
         raise AssertionError(f"{label}: {why}.")
-    fresh_roles = _fresh_blocks(run, roles, ns)
+    fresh_roles = _fresh_blocks(run, roles, _namespace(cls))
     if not any(roles["outc"] is m for m in run.calls.order):
         raise AssertionError(
             f"{label}: outc is built but never applied (the output has {_shape(run.out)[1:2]} "
@@ -982,38 +941,43 @@ def _check_unet_case(UNet: type, case: cases.ModuleCase) -> None:  # noqa: N803
     x = run.inputs[0]
     expected = run.guard(label, lambda: _canonical(fresh_roles, x.clone(), kw["depth"]))
     own = run.guard(label, lambda: _canonical(roles, x.clone(), kw["depth"]))
-    not_passed = (
+    not_passed = AssertionError(
         f"{label}: a block is not built with the UNet's padding={kw['padding']} and "
         f"batch_norm={kw['batch_norm']}: pass them on to inc, every Down and every Up."
     )
     if _shape(run.out) != _shape(expected):
-        if _shape(own) == _shape(run.out):
-            raise AssertionError(not_passed)
-        raise AssertionError(
-            f"{label}: expected output {_shape(expected)}, got {_shape(run.out)}.\n  Expected "
-            f"shapes, step by step:\n{_table(steps)}"
+        raise (
+            not_passed
+            if _shape(own) == _shape(run.out)
+            else run.wrong_shape(_shape(expected), on=False)
         )
     if not run.meta and not _close(run.out, expected, run.tol):
         if _close(run.out, own, run.tol):
-            raise AssertionError(not_passed)
+            raise not_passed
         raise AssertionError(
             f"{label}: the output differs from Figure 1's wiring of your own blocks (max "
             f"|difference| {_diff(run.out, expected):.3g}): inc, then the Downs, then the Ups "
-            "each with the skip of its level (the last one saved first), then outc.\n  "
-            f"Expected shapes, step by step:\n{_table(steps)}"
+            "each with the skip of its level (the last one saved first), then outc."
+            + _expected(steps)
         )
     if not run.meta:
-        run.check_gradients(own)
-    if _shape(expected) != case.output:  # the blocks below fail their own checks, not this one
-        print(f"  note: {label}: your blocks give {_shape(expected)} instead of {case.output}")
+        run.gradients(own)
+    _unet_shapes(run, roles)
+
+
+def _unet_shapes(run: _Run, roles: dict) -> None:
+    """Each block's output shape (Figure 1's), and the paper's network's parameter count."""
+    kw, label, steps = run.kw, run.label, run.steps
+    fig = _shape(run.out)
+    if fig != run.case.output:  # the blocks below fail their own checks, not this one
+        print(f"  note: {label}: your blocks give {fig} instead of {run.case.output}")
         return
     got = _role_shapes(roles, run, kw["depth"])
     for name, shape in steps[1:]:
         role = name.split(" ")[0]
         if got.get(role, shape) != shape:
             raise AssertionError(
-                f"{label}: block {role} gives {got[role]}, expected {shape}.\n  Expected "
-                f"shapes, step by step:\n{_table(steps)}"
+                f"{label}: block {role} gives {got[role]}, expected {shape}." + _expected(steps)
             )
     if (kw["in_channels"], kw["num_classes"], kw["base_channels"], kw["depth"]) == (1, 2, 64, 4):
         assert _params(run.module) == 31_030_658, (
@@ -1026,9 +990,7 @@ def _check_unet_case(UNet: type, case: cases.ModuleCase) -> None:  # noqa: N803
 def check_unet(UNet: type, quick: bool = False) -> None:  # noqa: N803
     """The UNet cases: small networks against Figure 1's wiring of their own blocks, the paper's
     network (31,030,658 parameters, 572 -> 388) on the meta device."""
-    for case in cases.MODULES["unet"].cases:
-        _check_unet_case(UNet, case)
-        _ok(f"{case.label}: {case.inputs[0]} -> {case.output}")
+    _check_modules(UNet, "unet", _unet_case, lambda c: f"{c.label}: {c.inputs[0]} -> {c.output}")
 
 
 # ---- (e) categorical cross-entropy -----------------------------------------------------------
@@ -1048,7 +1010,7 @@ class _Ops(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _loss_steps(logits_shape: tuple) -> list[tuple[str, object]]:
+def _loss_steps(logits_shape: tuple) -> Steps:
     n, c, h, w = logits_shape
     return [
         ("logits", (n, c, h, w)),
@@ -1081,12 +1043,20 @@ def _loss_error_hint(ops: _Ops, shape: tuple) -> str:
     return ""
 
 
-def _loss_value_hint(label, value, logits, target, weight) -> str:
-    """Name the usual mistake whose result equals ``value``."""
+def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
+    """The usual mistakes, each with the value it gives."""
     onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(logits.dtype)
     log_s = torch.log_softmax(logits, 1)
     per_pixel = -(onehot * log_s).sum(1)
-    candidates = {
+    pw = None if weight is None else weight.to(logits.dtype)[target]
+    weighted = {
+        "the class weights are ignored: each pixel's term is multiplied by the weight of its "
+        "true class": lambda: per_pixel.mean(),
+        "the weighted sum is divided by the number of pixels: divide by the sum of the "
+        "pixels' weights, sum(w[target])": lambda: (per_pixel * pw).sum() / per_pixel.numel(),
+        "the weights are applied but not divided by their sum": lambda: (per_pixel * pw).sum(),
+    }
+    return (weighted if weight is not None else {}) | {
         "the sum over the pixels instead of the mean": lambda: per_pixel.sum(),
         "the mean over the classes too (sum over the classes, mean over the pixels)": lambda: (
             -(onehot * log_s).mean()
@@ -1105,16 +1075,11 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
             -(onehot * torch.log(logits.softmax(1).clamp(min=1e-7))).sum(1).mean()
         ),
     }
-    if weight is not None:
-        pw = weight.to(logits.dtype)[target]
-        candidates = {
-            "the class weights are ignored: each pixel's term is multiplied by the weight of its "
-            "true class": lambda: per_pixel.mean(),
-            "the weighted sum is divided by the number of pixels: divide by the sum of the "
-            "pixels' weights, sum(w[target])": lambda: (per_pixel * pw).sum() / per_pixel.numel(),
-            "the weights are applied but not divided by their sum": lambda: (per_pixel * pw).sum(),
-        } | candidates
-    for mistake, candidate in candidates.items():
+
+
+def _loss_value_hint(label, value, logits, target, weight) -> str:
+    """Name the usual mistake whose result equals ``value``."""
+    for mistake, candidate in _loss_mistakes(logits, target, weight).items():
         with torch.no_grad():
             cand = float(candidate())
         if math.isfinite(cand) and abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
@@ -1127,62 +1092,62 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
     return ""
 
 
+def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
+    """One loss case: a scalar tensor, the value and the gradient of ``F.cross_entropy``."""
+    tol = 1e-5 if logits.dtype == torch.float64 else 1e-4
+    ops = _Ops()
+    try:
+        with ops:
+            value = loss_fn(logits, target) if weight is None else loss_fn(logits, target, weight)
+    except Exception as exc:  # noqa: BLE001
+        hint = _loss_error_hint(ops, tuple(logits.shape))
+        raise _explain(exc, f"{label}: the loss", _loss_steps(tuple(logits.shape)), hint) from None
+    if not isinstance(value, torch.Tensor):
+        raise AssertionError(
+            f"{label}: the loss returned {type(value).__name__}, not a scalar tensor: no "
+            ".item() or float() (the gradient must flow back through it)"
+        )
+    if value.numel() != 1:
+        raise AssertionError(
+            f"{label}: the loss has shape {tuple(value.shape)}, expected a scalar: average "
+            "over the pixels (and sum over the classes)"
+        )
+    expected = F.cross_entropy(logits, target, weight=weight)
+    got, want = float(value.detach()), float(expected.detach())
+    if not math.isfinite(got):
+        raise AssertionError(
+            f"{label}: the loss is {got}: log(softmax(...)) underflows to log(0) at large "
+            "logits. Use logits - torch.logsumexp(logits, dim=1, keepdim=True)."
+        )
+    if not _near(got, want, tol):
+        raise AssertionError(
+            f"{label}: loss {got:.6g}, expected {want:.6g} (torch's cross-entropy"
+            f"{' with weight=' if weight is not None else ''}: the mean over the pixels of "
+            "-sum_i t_i log s_i, s = softmax over dim=1)."
+            + _loss_value_hint(label, got, logits.detach(), target, weight)
+        )
+    if not value.requires_grad:
+        raise AssertionError(
+            f"{label}: the value is right but no gradient reaches the logits: the loss was cut "
+            "from the graph (.item(), .detach(), .numpy() or torch.tensor(...)); build it "
+            "from torch operations only"
+        )
+    value.backward()
+    (grad,) = torch.autograd.grad(expected, logits)
+    if logits.grad is None or not _diff(logits.grad, grad) <= tol:
+        raise AssertionError(
+            f"{label}: the value is right but its gradient differs from torch's "
+            "cross-entropy: no .detach(), no in-place change of the logits"
+        )
+
+
 def check_loss(loss_fn: Callable) -> None:
     """The loss cases: value and gradient equal to ``F.cross_entropy`` (with class weights, one
     class, C = 1, extreme logits, float32)."""
-    for label, logits_np, target_np, weight_np in cases.loss_inputs(cases.visible_rng()):
-        logits = torch.from_numpy(logits_np).clone().requires_grad_()
-        target = torch.from_numpy(target_np)
-        weight = None if weight_np is None else torch.from_numpy(weight_np)
-        args = (target,) if weight is None else (target, weight)
-        tol = 1e-5 if logits.dtype == torch.float64 else 1e-4
-        ops = _Ops()
-        try:
-            with ops:
-                value = loss_fn(logits, *args)
-        except Exception as exc:  # noqa: BLE001
-            hint = _loss_error_hint(ops, tuple(logits.shape))
-            raise _explain(
-                exc, f"{label}: the loss", _loss_steps(tuple(logits.shape)), hint
-            ) from None
-        if not isinstance(value, torch.Tensor):
-            raise AssertionError(
-                f"{label}: the loss returned {type(value).__name__}, not a scalar tensor: no "
-                ".item() or float() (the gradient must flow back through it)"
-            )
-        if value.numel() != 1:
-            raise AssertionError(
-                f"{label}: the loss has shape {tuple(value.shape)}, expected a scalar: average "
-                "over the pixels (and sum over the classes)"
-            )
-        expected = F.cross_entropy(logits, target, weight=weight)
-        got = float(value.detach())
-        want = float(expected.detach())
-        if not math.isfinite(got):
-            raise AssertionError(
-                f"{label}: the loss is {got}: log(softmax(...)) underflows to log(0) at large "
-                "logits. Use logits - torch.logsumexp(logits, dim=1, keepdim=True)."
-            )
-        if not abs(got - want) <= tol * max(1.0, abs(want)):
-            raise AssertionError(
-                f"{label}: loss {got:.6g}, expected {want:.6g} (torch's cross-entropy"
-                f"{' with weight=' if weight is not None else ''}: the mean over the pixels of "
-                "-sum_i t_i log s_i, s = softmax over dim=1)."
-                + _loss_value_hint(label, got, logits.detach(), target, weight)
-            )
-        if not value.requires_grad:
-            raise AssertionError(
-                f"{label}: the value is right but no gradient reaches the logits: the loss was cut "
-                "from the graph (.item(), .detach(), .numpy() or torch.tensor(...)); build it "
-                "from torch operations only"
-            )
-        value.backward()
-        (grad,) = torch.autograd.grad(expected, logits)
-        if logits.grad is None or not _diff(logits.grad, grad) <= tol:
-            raise AssertionError(
-                f"{label}: the value is right but its gradient differs from torch's "
-                "cross-entropy: no .detach(), no in-place change of the logits"
-            )
+    for label, logits, target, weight in cases.loss_inputs(cases.visible_rng()):
+        weight = None if weight is None else torch.from_numpy(weight)
+        logits = torch.from_numpy(logits).clone().requires_grad_()
+        _loss_case(loss_fn, label, logits, torch.from_numpy(target), weight)
     logits = torch.zeros(1, 2, 1, 1)
     try:
         value = loss_fn(logits, torch.zeros(1, 1, 1, dtype=torch.long))
@@ -1203,7 +1168,7 @@ def check_loss(loss_fn: Callable) -> None:
 # ---- (f) training step ---------------------------------------------------------------------
 
 
-def _train_steps(case: cases.TrainStepCase) -> list[tuple[str, object]]:
+def _train_steps(case: cases.TrainStepCase) -> Steps:
     n, c, h, w = case.images
     return [
         ("model.train()", ""),
@@ -1214,6 +1179,13 @@ def _train_steps(case: cases.TrainStepCase) -> list[tuple[str, object]]:
         ("optimizer.step()", "updates the weights"),
         ("return loss.item()", "a Python float, the loss before the update"),
     ]
+
+
+def _small_net(kind: str, state: dict) -> nn.Module:
+    """The case's small network with the case's start weights, in the default dtype."""
+    model = cases.small_net(kind)
+    model.load_state_dict(state)
+    return model
 
 
 class _Watch:
@@ -1241,62 +1213,50 @@ class _Watch:
         return grad
 
 
-def _train_reference(state, images, labels, loss_fn, case, dtype):
+def _train_reference(state, images, labels, loss_fn, case) -> tuple[list, list, list]:
     """The losses (before each update) and the final weights of ``case.steps`` Adam steps, and
-    the fresh gradients of each step."""
-    model = cases.small_net(case.net)
-    model.load_state_dict(state)
-    model.train()
+    the fresh gradients of each step (in the default dtype)."""
+    model = _small_net(case.net, state).train()
     opt = torch.optim.Adam(model.parameters(), lr=case.lr)
     params = list(model.parameters())
     losses, grads = [], []
     for _ in range(case.steps + 1):
-        loss = loss_fn(model(images.to(dtype)), labels)
+        loss = loss_fn(model(images.to(torch.get_default_dtype())), labels)
         losses.append(float(loss.detach()))
-        g = torch.autograd.grad(loss, params)
-        grads.append(g)
-        for p, gi in zip(params, g, strict=True):
-            p.grad = gi
+        grads.append(torch.autograd.grad(loss, params))
+        for p, g in zip(params, grads[-1], strict=True):
+            p.grad = g
         if len(grads) <= case.steps:
             opt.step()
     # the weights after case.steps updates were those before the last (extra) loss
     return losses, grads, [p.detach().clone() for p in params]
 
 
-def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
-    """The train_step case: the returned losses (before each update) and the weights after three
-    Adam steps equal those of forward, loss, backward, step with fresh gradients."""
-    case = cases.TRAIN_STEP
-    state, images, labels = cases.train_step_inputs(cases.visible_rng(), case)
-    steps = _train_steps(case)
-    errors = []
-    for dtype in (torch.float64, torch.float32):
-        swapped = []
+def _run_train_step(train_step, loss_fn, case, state, images, labels) -> tuple:
+    """``(dtype, (model, watch, returned values))`` of ``case.steps`` calls of the student's
+    step, on a model handed over in evaluation mode; an explained AssertionError if it raises."""
+    swapped: set[torch.dtype] = set()
 
-        def watched_loss(a, b, *rest, swapped=swapped, **kw):
+    def attempt(dtype: torch.dtype) -> tuple:
+        def watched_loss(a, b, *rest, **kw):
             if isinstance(a, torch.Tensor) and not a.is_floating_point():
-                swapped.append(True)
+                swapped.add(dtype)
             return loss_fn(a, b, *rest, **kw)
 
-        with _default_dtype(dtype):
-            model = cases.small_net(case.net)
-            model.load_state_dict(state)
-            model.eval()  # train_step must switch to training mode itself
-            opt = torch.optim.Adam(model.parameters(), lr=case.lr)
-            watch = _Watch(model, opt)
-            got = []
-            try:
-                for _ in range(case.steps):
-                    got.append(train_step(model, images.to(dtype), labels, opt, watched_loss))
-            except Exception as exc:  # noqa: BLE001
-                errors.append((exc, bool(swapped)))
-                continue
-            ref_losses, ref_grads, _ = _train_reference(state, images, labels, loss_fn, case, dtype)
-        break
-    else:
-        exc, was_swapped = errors[0]
+        model = _small_net(case.net, state).eval()  # train_step must switch to training mode
+        opt = torch.optim.Adam(model.parameters(), lr=case.lr)
+        watch = _Watch(model, opt)
+        got = [
+            train_step(model, images.to(dtype), labels, opt, watched_loss)
+            for _ in range(case.steps)
+        ]
+        return model, watch, got
+
+    try:
+        return _first_dtype(attempt)
+    except Exception as exc:  # noqa: BLE001
         hint = ""
-        if was_swapped:
+        if DTYPES[0] in swapped:
             hint = (
                 "loss_fn(labels, logits): the arguments are swapped; call loss_fn(logits, labels)"
             )
@@ -1305,8 +1265,68 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
                 "the loss was turned into a number (.item()) before backward(): keep the tensor "
                 "for backward() and return loss.item() at the end"
             )
-        raise _explain(exc, "train_step", steps, hint) from None
-    tol = TOLERANCE[dtype]
+        raise _explain(exc, "train_step", _train_steps(case), hint) from None
+
+
+def _step_order(watch: _Watch, fresh: list) -> str:
+    """What the optimizer saw that says where zero_grad, backward or step is missing."""
+    if not watch.steps:
+        return "optimizer.step() is never called: the weights did not change"
+    if watch.backwards == 0:
+        return "loss.backward() is never called: there is no gradient for the optimizer"
+    if all(g is None or not bool(g.abs().sum()) for g in watch.steps[0]):
+        return (
+            "optimizer.step() ran without gradients: zero_grad() is called between backward() "
+            "and step(); call it before backward() (or after step())"
+        )
+    if len(watch.steps) >= 2 and not all(
+        g is not None and _diff(g, f) <= 1e-3 * max(1.0, float(f.abs().max()))
+        for g, f in zip(watch.steps[1], fresh[1], strict=False)
+    ):
+        return (
+            "at the second step the optimizer saw the gradients of both steps added: gradients "
+            "accumulate in .grad; call optimizer.zero_grad() at each step"
+        )
+    return ""
+
+
+def _train_step_mistake(model, watch, got, losses, grads, diff, tol, steps) -> str:
+    """What is wrong with a step whose losses or weights differ from the reference's."""
+    if not model.training:
+        return "the model was left in evaluation mode: train_step must call model.train()"
+    wrong = [i for i, (g, w) in enumerate(zip(got, losses, strict=False)) if not _near(g, w, tol)]
+    if (
+        wrong
+        and diff <= tol
+        and all(_near(g, w, tol) for g, w in zip(got, losses[1:], strict=False))
+    ):
+        return (
+            f"the weights are right but train_step returns the loss after the update ({got[0]:.6f}"
+            f" instead of {losses[0]:.6f} at step 1): return the loss computed before "
+            "optimizer.step()"
+        )
+    why = _step_order(watch, [list(g) for g in grads])
+    if why:
+        return why
+    if wrong:
+        i = wrong[0]
+        return (
+            f"step {i + 1}: returned {got[i]:.6f}, expected the loss {losses[i]:.6f} (the loss "
+            "of the batch before the update, loss_fn(model(images), labels))"
+        )
+    return (
+        f"after {steps} Adam steps the weights differ from forward, loss, backward, step "
+        f"with fresh gradients by {diff:.3g}: one optimizer.step() per call, on the gradients "
+        "of this batch only"
+    )
+
+
+def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
+    """The train_step case: the returned losses (before each update) and the weights after three
+    Adam steps equal those of forward, loss, backward, step with fresh gradients."""
+    case = cases.TRAIN_STEP
+    state, images, labels = cases.train_step_inputs(cases.visible_rng(), case)
+    dtype, (model, watch, got) = _run_train_step(train_step, loss_fn, case, state, images, labels)
     for i, value in enumerate(got):
         if (
             isinstance(value, bool)
@@ -1319,76 +1339,14 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
             )
     _ok("returns the loss as a Python float")
     with _default_dtype(dtype):
-        model_ref = cases.small_net(case.net)
-        model_ref.load_state_dict(state)
-        model_ref.train()
-        opt_ref = torch.optim.Adam(model_ref.parameters(), lr=case.lr)
-        for g in ref_grads[: case.steps]:
-            for p, gi in zip(model_ref.parameters(), g, strict=True):
-                p.grad = gi
-            opt_ref.step()
-    diff = max(_diff(a, b) for a, b in zip(model.parameters(), model_ref.parameters(), strict=True))
-    losses_ok = all(
-        abs(g - w) <= tol * max(1.0, abs(w)) for g, w in zip(got, ref_losses, strict=False)
-    )
-    if losses_ok and diff <= tol:
+        losses, grads, weights = _train_reference(state, images, labels, loss_fn, case)
+    tol = TOLERANCE[dtype]
+    diff = max(_diff(a, b) for a, b in zip(model.parameters(), weights, strict=True))
+    if diff <= tol and all(_near(g, w, tol) for g, w in zip(got, losses, strict=False)):
         _ok(f"{case.steps} Adam steps: the losses before each update and the weights are right")
         return
-    if not model.training:
-        raise AssertionError(
-            "the model was left in evaluation mode: train_step must call model.train()"
-        )
-    if (
-        not losses_ok
-        and diff <= tol
-        and all(
-            abs(g - w) <= tol * max(1.0, abs(w)) for g, w in zip(got, ref_losses[1:], strict=False)
-        )
-    ):
-        raise AssertionError(
-            f"the weights are right but train_step returns the loss after the update ({got[0]:.6f}"
-            f" instead of {ref_losses[0]:.6f} at step 1): return the loss computed before "
-            "optimizer.step()"
-        )
-    fresh = [list(g) for g in ref_grads]
-    why = ""
-    if not watch.steps:
-        why = "optimizer.step() is never called: the weights did not change"
-    elif watch.backwards == 0:
-        why = "loss.backward() is never called: there is no gradient for the optimizer"
-    elif all(g is None or not bool(g.abs().sum()) for g in watch.steps[0]):
-        why = (
-            "optimizer.step() ran without gradients: zero_grad() is called between backward() "
-            "and step(); call it before backward() (or after step())"
-        )
-    elif (
-        len(watch.steps) >= 2
-        and fresh
-        and not all(
-            g is not None and _diff(g, f) <= 1e-3 * max(1.0, float(f.abs().max()))
-            for g, f in zip(watch.steps[1], fresh[1], strict=False)
-        )
-    ):
-        why = (
-            "at the second step the optimizer saw the gradients of both steps added: gradients "
-            "accumulate in .grad; call optimizer.zero_grad() at each step"
-        )
-    if why:
-        raise AssertionError(why)
-    if not losses_ok:
-        i = next(
-            i
-            for i, (g, w) in enumerate(zip(got, ref_losses, strict=False))
-            if not abs(g - w) <= tol * max(1.0, abs(w))
-        )
-        raise AssertionError(
-            f"step {i + 1}: returned {got[i]:.6f}, expected the loss {ref_losses[i]:.6f} (the loss "
-            "of the batch before the update, loss_fn(model(images), labels))"
-        )
     raise AssertionError(
-        f"after {case.steps} Adam steps the weights differ from forward, loss, backward, step "
-        f"with fresh gradients by {diff:.3g}: one optimizer.step() per call, on the gradients "
-        "of this batch only"
+        _train_step_mistake(model, watch, got, losses, grads, diff, tol, case.steps)
     )
 
 
@@ -1406,7 +1364,10 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
     if sizes == 0:
         return " Two empty masks agree perfectly: Dice 1.0 by the BraTS convention."
     if union and abs(value - inter / union) < 1e-9:
-        return " That is the IoU (Jaccard index) |P & T| / |P | T|; the Dice is 2 |P & T| / (|P| + |T|)."
+        return (
+            " That is the IoU (Jaccard index) |P & T| / |P | T|; the Dice is "
+            "2 |P & T| / (|P| + |T|)."
+        )
     if abs(value - want) < 1e-4:
         return (
             " Close but not exact: a smoothing term (eps) or float32 arithmetic changes the "
@@ -1416,23 +1377,21 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
     return ""
 
 
-def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
-    """Dice on hand-made and random masks (empty ones included), predictions in eval mode."""
-    a = np.zeros((4, 4), bool)
-    b = np.zeros((4, 4), bool)
+def _check_dice(dice_score: Callable, pairs: list) -> None:
+    """The Dice of hand-made masks (overlapping, disjoint, empty), then of the random pairs."""
+    a, b = np.zeros((4, 4), bool), np.zeros((4, 4), bool)
     a[:2, :2] = True  # 4 pixels
     b[:2, :] = True  # 8 pixels, 4 shared
-    inputs = cases.predict_dice_inputs(cases.visible_rng())
-    pairs = [((4, 4), a, b), ((4, 4), a, ~a), ((4, 4), np.zeros_like(a), np.zeros_like(a))]
-    pairs += [(c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, inputs.pairs, strict=True)]
+    hand = [((4, 4), a, b), ((4, 4), a, ~a), ((4, 4), np.zeros_like(a), np.zeros_like(a))]
     steps = [("pred, truth", "boolean masks of one shape"), ("|P & T|, |P|, |T|", "counts")]
     steps.append(("Dice", "2 |P & T| / (|P| + |T|), 1.0 if both are empty"))
-    for shape, p, t in pairs:
+    for shape, p, t in hand + [
+        (c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, pairs, strict=True)
+    ]:
         want = exact_dice(p, t)
         what = f"dice_score of two {shape} masks ({int(p.sum())} and {int(t.sum())} pixels)"
         try:
-            raw = dice_score(p, t)
-            value = float(raw)
+            value = float(dice_score(p, t))
         except Exception as exc:  # noqa: BLE001
             raise _explain(exc, what, steps) from None
         if not abs(value - want) <= 1e-9:
@@ -1440,48 +1399,50 @@ def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
                 f"{what}: {value!r:.14}, expected {want:.6g}." + _dice_hint(value, p, t, want)
             )
     _ok("Dice of overlapping, disjoint, empty and random masks (two empty masks: 1.0)")
-    psteps = [("model.eval()", "batch norm uses its running statistics")]
+
+
+def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
+    """predict on a network left in training mode: the argmax of the model in evaluation mode."""
     n, _, h, w = cases.PREDICT.images
-    psteps += [("model(images)", (n, 4, h, w)), ("argmax over dim=1 (the classes)", (n, h, w))]
-    errors = []
-    for dtype in (torch.float64, torch.float32):
-        with _default_dtype(dtype):
-            model = cases.small_net(cases.PREDICT.net)
-            model.load_state_dict(inputs.state)
-            model.train()
-            images = inputs.images.to(dtype)
-            try:
-                out = predict(model, images)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
-                continue
-            reference = cases.small_net(cases.PREDICT.net)
-            reference.load_state_dict(inputs.state)
-            with torch.no_grad():
-                expected = reference.eval()(images).argmax(1)
-                train_mode = reference.train()(images).argmax(1)  # what forgetting eval() gives
-        break
-    else:
-        raise _explain(
-            errors[0], f"predict on a {tuple(inputs.images.shape)} batch", psteps
-        ) from None
-    got = out.detach().cpu() if hasattr(out, "detach") else out
+    batch = tuple(inputs.images.shape)
+
+    def attempt(dtype: torch.dtype) -> tuple:
+        images = inputs.images.to(dtype)
+        out = predict(_small_net(cases.PREDICT.net, inputs.state).train(), images)
+        reference = _small_net(cases.PREDICT.net, inputs.state)
+        with torch.no_grad():
+            expected = reference.eval()(images).argmax(1)
+            return out, expected, reference.train()(images).argmax(1)  # forgetting eval()
+
     try:
-        got = torch.as_tensor(np.asarray(got).astype(np.int64))
+        _, (out, expected, train_mode) = _first_dtype(attempt)
+    except Exception as exc:  # noqa: BLE001
+        steps = [("model.eval()", "batch norm uses its running statistics")]
+        steps += [("model(images)", (n, 4, h, w)), ("argmax over dim=1 (the classes)", (n, h, w))]
+        raise _explain(exc, f"predict on a {batch} batch", steps) from None
+    try:
+        got = torch.as_tensor(
+            np.asarray(out.detach().cpu() if hasattr(out, "detach") else out).astype(np.int64)
+        )
     except (TypeError, ValueError):
         got = None
     if got is None or tuple(got.shape) != tuple(expected.shape):
         raise AssertionError(
-            f"predict on a {tuple(inputs.images.shape)} batch should give the {tuple(expected.shape)} "
-            f"classes, got {_shape(out)}: the argmax over dim=1, the classes"
+            f"predict on a {batch} batch should give the {tuple(expected.shape)} classes, got "
+            f"{_shape(out)}: the argmax over dim=1, the classes"
         )
-    if not torch.equal(got, expected):
-        if torch.equal(got, train_mode):
-            raise AssertionError(
-                "predict used the batch's statistics: put the model in eval mode (model.eval()) "
-                "so batch norm uses its running statistics"
-            )
+    if torch.equal(got, expected):
+        return _ok("predict: eval mode, argmax over the classes")
+    if torch.equal(got, train_mode):
         raise AssertionError(
-            "predict should return the argmax over dim=1 (the classes) of the logits"
+            "predict used the batch's statistics: put the model in eval mode (model.eval()) "
+            "so batch norm uses its running statistics"
         )
-    _ok("predict: eval mode, argmax over the classes")
+    raise AssertionError("predict should return the argmax over dim=1 (the classes) of the logits")
+
+
+def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
+    """Dice on hand-made and random masks (empty ones included), predictions in eval mode."""
+    inputs = cases.predict_dice_inputs(cases.visible_rng())
+    _check_dice(dice_score, inputs.pairs)
+    _check_predict(predict, inputs)
