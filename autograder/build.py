@@ -44,6 +44,27 @@ _REGION = re.compile(
     re.M | re.S,
 )
 _PACKAGE_LINE = re.compile(r'^UNET_TP_PACKAGE = ".*"$', re.M)
+_PACK_LINE = r'^{name} = (None|"[^"\n]*")'
+
+
+def set_pack(nb, url: str | None, sha256: str | None) -> list[str]:
+    """Write the course pack's address and checksum into the notebook's ``PACK_URL`` and
+    ``PACK_SHA256`` lines (``None`` clears them); returns the ids of the cells changed."""
+    if url is not None and not re.match(r"^https?://\S+$", url):
+        raise BuildError(f"--pack {url!r}: expected an http(s) address students can reach")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise BuildError(f"--pack-sha256 {sha256!r}: expected 64 lowercase hex digits")
+    changed = []
+    for name, value in (("PACK_URL", url), ("PACK_SHA256", sha256)):
+        line = re.compile(_PACK_LINE.format(name=name), re.M)
+        cells = [c for c in nb.cells if c.cell_type == "code" and line.search(c.source)]
+        if not cells:
+            raise BuildError(f"{SOURCE_NOTEBOOK.name}: no line {name} = ... to set")
+        new = line.sub(f"{name} = {json.dumps(value)}", cells[0].source)
+        if new != cells[0].source:
+            cells[0].source = new
+            changed.append(cells[0].get("id", name))
+    return changed
 
 
 class BuildError(RuntimeError):
@@ -195,12 +216,16 @@ def publication_texts(
 
 
 def build(
-    check: bool = False, repository: str | None = None, ref: str | None = None
+    check: bool = False,
+    repository: str | None = None,
+    ref: str | None = None,
+    pack: tuple[str | None, str | None] | None = None,
 ) -> BuildReport:
     """Sync the source notebook with ``solutions/`` and regenerate the student and solution
     notebooks (``check``: only report what differs). ``repository`` (GitHub OWNER/NAME) and
     ``ref`` (branch or tag) publish the kit: they are written into ``unet_tp/sources.py``, the
-    README's Colab badge and the notebook's install cell."""
+    README's Colab badge and the notebook's install cell. ``pack`` ``(url, sha256)`` sets the
+    course pack the notebook downloads (``(None, None)`` removes it)."""
     from unet_tp import sources
 
     report = BuildReport()
@@ -210,6 +235,8 @@ def build(
     # STUDENT_PACKAGE may be set by hand (e.g. to a wheel's URL) until the next publishing
     package = sources.student_package(repository, ref) if publish else sources.STUDENT_PACKAGE
     synced, report.synced_cells = synced_source(source, solution_regions(), package)
+    if pack is not None:
+        report.synced_cells += set_pack(synced, *pack)
     problems = notebook_problems(synced)
     if problems:
         raise BuildError(

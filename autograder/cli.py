@@ -26,7 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _cmd_notebook_build(args: argparse.Namespace) -> int:
     from autograder import build
 
-    report = build.build(check=args.check, repository=args.repository, ref=args.ref)
+    pack = None
+    if args.pack is not None:
+        pack = (None, None) if args.pack == "none" else (args.pack, args.pack_sha256)
+    report = build.build(check=args.check, repository=args.repository, ref=args.ref, pack=pack)
     if report.synced_cells:
         verb = "would take" if args.check else "took"
         print(f"source notebook {verb} cells {', '.join(report.synced_cells)} from solutions/")
@@ -68,6 +71,13 @@ def _add_notebook(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--ref", metavar="TAG", help="publish: the branch or tag students use (default: REF there)"
     )
+    b.add_argument(
+        "--pack",
+        metavar="URL",
+        help="the course pack (unet-tp data pack) students download: its https address, written "
+        "into the notebook, where DATA_SOURCE = 'pack' becomes the default ('none' removes it)",
+    )
+    b.add_argument("--pack-sha256", metavar="HEX", help="the pack's SHA-256 (data pack prints it)")
     b.set_defaults(func=_cmd_notebook_build)
     p = nsub.add_parser(
         "publish",

@@ -1,8 +1,9 @@
 """What the student notebook's set-up and data cells call, one call per step.
 
-:func:`notebook_config` (which settings) -> :func:`get_data` (NIfTI cases: sample, Kaggle, Drive
-or a download) -> :func:`prepare_slices` (the slice cache) -> :func:`split_datasets` (training and
-validation Datasets, split by patient).
+:func:`notebook_config` (which settings) -> :func:`get_data` (a course pack, or NIfTI cases: sample,
+Kaggle, Drive or a download) -> :func:`prepare_slices` (the slice cache: the pack's, or built from
+the cases) -> :func:`split_datasets` (training and validation Datasets, split by patient) ->
+:func:`cached_patient` / :func:`predict_patient` (a validation patient's slices, segmented).
 """
 
 from __future__ import annotations
@@ -11,16 +12,25 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from unet_tp.data.cache import SliceDataset, default_cache_dir, prepare_cache, split_patients
-from unet_tp.data.cases import find_cases
+from unet_tp.conventions import to_brats_labels
+from unet_tp.data.cache import (
+    SliceDataset,
+    default_cache_dir,
+    load_cache_meta,
+    prepare_cache,
+    split_patients,
+)
+from unet_tp.data.cases import CaseVolumes, find_cases
 from unet_tp.device import in_colab
 from unet_tp.fileio import unet_tp_home
+from unet_tp.preprocess import Grid
 from unet_tp.progress import case_progress
 from unet_tp.settings import TrainConfig, preset_config
 
-DATA_SOURCES = ("sample", "kaggle", "drive", "msd", "download")
+DATA_SOURCES = ("pack", "sample", "kaggle", "drive", "msd", "download")
 # Settings anyone can give the notebook from outside, without editing it (the grader gives
 # UNET_TP_PRESET=tiny, UNET_TP_DATA_SOURCE=sample, UNET_TP_SAMPLE_CASES=4: seconds of training
 # on 4 sample cases, since grading checks that the pipeline runs, not how well it trains).
@@ -43,11 +53,13 @@ def notebook_config(device: torch.device) -> tuple[str, TrainConfig]:
 
 @dataclass
 class NotebookData:
-    """Where the cases are, and how many."""
+    """Where the data is: NIfTI cases (``data_dir``), or a course pack's slice cache
+    (``cache_dir``: no NIfTI work in the session), and how many patients."""
 
-    data_dir: Path
+    data_dir: Path | None
     source: str
     num_cases: int
+    cache_dir: Path | None = None
 
 
 def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
@@ -79,6 +91,7 @@ def get_data(
     drive_folder: str | None = None,
     sample_count: int = 8,
     url: str | None = None,
+    pack_sha256: str | None = None,
 ) -> NotebookData:
     """Find (or fetch) the BraTS cases the notebook trains on.
 
@@ -92,7 +105,9 @@ def get_data(
             ``$UNET_TP_DATA_SOURCE`` and ``$UNET_TP_SAMPLE_CASES`` override the arguments.
         drive_folder: the Drive folder holding the case folders or a BraTS zip (for ``"drive"``).
         sample_count: how many sample cases.
-        url: archive or folder for ``"download"`` (default: the configured BraTS 2019 source).
+        url: archive or folder for ``"download"`` (default: the configured BraTS 2019 source);
+            for ``"pack"``, the course pack's address (an https URL, a ``.tar.gz`` or its folder).
+        pack_sha256: the pack's SHA-256 (checked after the download).
 
     Raises:
         DataError: a missing Drive folder (naming what its parent holds and the closest name), or
@@ -101,6 +116,16 @@ def get_data(
     if source not in DATA_SOURCES:
         raise ValueError(f"DATA_SOURCE must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
     source = os.environ.get(SOURCE_ENV) or source
+    if source == "pack":
+        from unet_tp.data.pack import open_pack
+
+        if not url:
+            raise ValueError(
+                "no course pack is configured: set PACK_URL to the address your instructor "
+                "gave, or choose another DATA_SOURCE ('sample' works offline)"
+            )
+        cache_dir = open_pack(url, expected_sha256=pack_sha256)
+        return NotebookData(None, source, len(load_cache_meta(cache_dir)["cases"]), cache_dir)
     if source == "sample":
         from unet_tp.data.synth import sample_cases
 
@@ -110,8 +135,22 @@ def get_data(
     return NotebookData(Path(data_dir), source, len(find_cases(data_dir)))
 
 
-def prepare_slices(data_dir: str | os.PathLike[str], config: TrainConfig) -> Path:
-    """Build (or reuse) the slice cache of ``data_dir`` for ``config``; returns its folder."""
+def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainConfig) -> Path:
+    """The slice cache for ``config``: a pack's (whose grid then becomes ``config``'s), or the
+    one built (or reused) from the cases of ``data``; returns its folder."""
+    if isinstance(data, NotebookData) and data.cache_dir is not None:
+        from unet_tp.data.pack import read_manifest, summarise
+
+        manifest = read_manifest(data.cache_dir)
+        grid = Grid(manifest["grid"]["crop"], manifest["grid"]["image_size"])
+        if grid != config.grid:  # the instructor chose the pack's grid for the course
+            print(
+                f"the pack's grid (crop {grid.crop}, size {grid.image_size}) replaces the preset's"
+            )
+            config.grid = grid
+        print(summarise(manifest, None, "course pack"))
+        return data.cache_dir
+    data_dir = data.data_dir if isinstance(data, NotebookData) else data
     settings = config.cache_settings()
     cache_dir = default_cache_dir(data_dir, settings)
     report = prepare_cache(data_dir, cache_dir, settings, skip_bad=True, progress=case_progress())
@@ -136,3 +175,27 @@ def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Sp
     return Split(
         SliceDataset(cache_dir, train_ids), SliceDataset(cache_dir, val_ids), train_ids, val_ids
     )
+
+
+def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolumes:
+    """A patient's cached slices stacked into a volume: ``image`` (4, H, W, n) z-scored on the
+    network's grid, ``seg`` (H, W, n) BraTS labels. The cache holds every slice with tumour and a
+    share of the others, so a "volume" here is those slices, in order."""
+    cache_dir = Path(cache_dir)
+    entry = load_cache_meta(cache_dir)["cases"][case_id]
+    images = np.load(cache_dir / entry["images"]).astype(np.float32)  # (n, 4, H, W)
+    labels = np.load(cache_dir / entry["labels"])  # (n, H, W), classes 0..3
+    image, seg = np.moveaxis(images, 0, -1), to_brats_labels(np.moveaxis(labels, 0, -1))
+    return CaseVolumes(case_id, image, seg, np.eye(4), image.shape[1:])
+
+
+@torch.no_grad()
+def predict_patient(model, patient: CaseVolumes, predict_fn, device, batch_size: int = 16):
+    """BraTS labels (H, W, n) of a :func:`cached_patient`, from ``predict_fn(model, images)``
+    (the notebook's block (g)) on batches of its slices."""
+    slices = np.moveaxis(patient.image, -1, 0)
+    classes = [
+        predict_fn(model, torch.from_numpy(slices[i : i + batch_size]).to(device)).cpu().numpy()
+        for i in range(0, len(slices), batch_size)
+    ]
+    return to_brats_labels(np.moveaxis(np.concatenate(classes).astype(np.uint8), 0, -1))
