@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # read-only, permission, not a folder, disk full: one line, no traceback
-        from unet_tp.data.paths import os_error_message
+        from unet_tp.fileio import os_error_message
 
         print(f"error: {os_error_message(exc)}", file=sys.stderr)
         return 2

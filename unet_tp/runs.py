@@ -28,11 +28,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from unet_tp.fileio import save_json
+from unet_tp.losses import loss_by_name
 from unet_tp.train import (
     LossFn,
     TrainConfig,
     TrainStep,
-    default_loss,
     fit,
     load_checkpoint,
     load_weights,
@@ -202,7 +202,7 @@ def train_or_resume(
     Returns:
         The run's history, one dict per epoch.
     """
-    loss_fn = loss_fn if loss_fn is not None else default_loss(config.optim.loss)
+    loss_fn = loss_fn if loss_fn is not None else loss_by_name(config.optim.loss)
     identity = run_identity(model, config, loss_fn, train_step)
     runs_dir = Path(runs_dir)
     folder = runs_dir / f"{name}-{run_key(identity)}"

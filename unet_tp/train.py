@@ -34,7 +34,6 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from unet_tp.checkpoint import (  # noqa: F401 - re-exported: unet_tp.train.load_checkpoint etc.
-    CHECKPOINT_FORMAT,
     RunState,
     load_checkpoint,
     load_weights,
@@ -47,6 +46,7 @@ from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_l
 from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes
 from unet_tp.device import amp_dtype
+from unet_tp.fileio import save_json
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.preprocess import Grid, brain_slices, network_images, normalise
@@ -58,12 +58,6 @@ from unet_tp.settings import (  # noqa: F401 - re-exported: unet_tp.train.preset
 )
 
 TrainStep = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer, LossFn], float]
-
-
-def default_loss(name: str) -> LossFn:
-    """The loss ``config.optim.loss`` names (:mod:`unet_tp.losses`: torch's cross-entropy, or it
-    plus soft Dice); nothing of the instructor side, so it works in a student install."""
-    return loss_by_name(name)
 
 
 def _seeded(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -332,48 +326,37 @@ def fit(
     progress: bool = True,
     train_step: TrainStep | None = None,
 ) -> list[dict]:
-    """Train ``model`` and return the history (one dict per epoch).
+    """Train ``model``; returns the history, one dict per epoch (also written to
+    ``out_dir/history.json`` after every epoch).
 
     Args:
         model: the network (possibly wrapped in DistributedDataParallel).
-        train_set: training slices (e.g. :class:`unet_tp.data.cache.SliceDataset`).
-        val_set: validation slices, or None.
+        train_set, val_set: training and validation slices (e.g.
+            :class:`unet_tp.data.cache.SliceDataset`); ``val_set`` may be None.
         config: the run's settings (:class:`unet_tp.settings.TrainConfig`).
         out_dir: where ``checkpoint.pt`` and ``history.json`` go (None: nowhere).
-        loss_fn: ``f(logits, target) -> loss``; default from ``config.optim.loss``
-            (:func:`default_loss`).
-        resume: continue from ``out_dir/checkpoint.pt``.
-        state: run metadata stored in checkpoints.
-        device: where to train, chosen once by the caller
-            (:func:`unet_tp.device.run_device`); default: where the model's weights are.
-        progress: tqdm bars.
+        loss_fn: ``f(logits, target) -> loss``; default ``config.optim.loss``
+            (:func:`unet_tp.losses.loss_by_name`).
+        resume: continue from ``out_dir/checkpoint.pt``; ``state``: run metadata for checkpoints.
+        device: where to train, chosen once by the caller (:func:`unet_tp.device.run_device`);
+            default: where the model's weights are. ``progress``: tqdm bars.
         train_step: ``train_step(model, images, labels, optimizer, loss_fn) -> float``, the
-            notebook's block (f), the step of every batch (see :func:`training_step`); default
+            notebook's block (f), the step of every batch (:func:`training_step`); default
             :class:`AmpTrainStep`.
-
-    Returns:
-        The history, also written to ``out_dir/history.json`` after every epoch.
 
     Example:
         >>> history = fit(UNet(base_channels=8), train, val, preset_config("tiny"))  # doctest: +SKIP
         >>> history[-1]["dice_wt"]  # doctest: +SKIP
         0.71
     """
-    from unet_tp.fileio import save_json
-
     optim = config.optim
     device = device or next(model.parameters()).device
-    loss_fn = loss_fn or default_loss(optim.loss)
+    loss_fn = loss_fn or loss_by_name(optim.loss)
     out = Path(out_dir) if out_dir is not None else None
     state = state or RunState(config, {}, "", None)
     state.config = state.config.for_model(unwrap(model))
     with torch_settings(optim.deterministic, device):
-        model.to(device)
-        if optim.channels_last and device.type == "cuda":
-            model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=optim.lr)
-        scheduler = cosine_schedule(optimizer, optim.epochs)
-        step = training_step(train_step, device, optim.amp)
+        optimizer, scheduler, step = _set_up(model, config, device, train_step)
         scaler = getattr(step, "scaler", None)
         start = 0
         if resume:
@@ -381,34 +364,50 @@ def fit(
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
         for epoch in range(start, optim.epochs):
-            t0 = time.perf_counter()
-            loader = epoch_loader(train_set, config, device, epoch)
-            loss = train_epoch(
-                model, loader, step, optimizer, loss_fn, config, device, epoch, progress
-            )
-            record = {"epoch": epoch + 1, "train_loss": loss, "lr": scheduler.get_last_lr()[0]}
-            if val_set is not None and _is_main():
-                record |= validate(
-                    unwrap(model),
-                    val_set,
-                    loss_fn,
-                    device,
-                    optim.batch_size,
-                    optim.amp,
-                    optim.channels_last,
-                )
-            record["seconds"] = time.perf_counter() - t0
+            args = (model, step, optimizer, loss_fn, config, device, epoch, progress)
+            record = _epoch(train_set, val_set, *args)
             state.history.append(record)
             scheduler.step()
             if _is_main():
-                if progress:
-                    _print_epoch(record, optim.epochs)
-                if out is not None:
-                    save_checkpoint(out / "checkpoint.pt", model, optimizer, scaler, epoch, state)
-                    save_json(out / "history.json", state.history, indent=1)
+                _end_epoch(record, state, out, progress, (model, optimizer, scaler, epoch))
             if torch.distributed.is_initialized():
                 torch.distributed.barrier()
     return state.history
+
+
+def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, train_step):
+    """The model on ``device``; Adam, its cosine schedule and the run's step function."""
+    model.to(device)
+    if config.optim.channels_last and device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
+    step = training_step(train_step, device, config.optim.amp)
+    return optimizer, cosine_schedule(optimizer, config.optim.epochs), step
+
+
+def _epoch(
+    train_set, val_set, model, step, optimizer, loss_fn, config, device, epoch, progress
+) -> dict:
+    """Train one epoch, then validate (main process only): the epoch's history record."""
+    t0, o = time.perf_counter(), config.optim
+    loader = epoch_loader(train_set, config, device, epoch)
+    loss = train_epoch(model, loader, step, optimizer, loss_fn, config, device, epoch, progress)
+    record = {"epoch": epoch + 1, "train_loss": loss, "lr": optimizer.param_groups[0]["lr"]}
+    if val_set is not None and _is_main():
+        record |= validate(
+            unwrap(model), val_set, loss_fn, device, o.batch_size, o.amp, o.channels_last
+        )
+    record["seconds"] = time.perf_counter() - t0
+    return record
+
+
+def _end_epoch(record: dict, state: RunState, out: Path | None, progress: bool, checkpoint) -> None:
+    """Print the epoch's line; write the checkpoint and ``history.json`` (main process only)."""
+    if progress:
+        _print_epoch(record, state.config.optim.epochs)
+    if out is not None:
+        save_checkpoint(out / "checkpoint.pt", *checkpoint, state)
+        save_json(out / "history.json", state.history, indent=1)
 
 
 @torch.no_grad()

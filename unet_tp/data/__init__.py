@@ -11,8 +11,8 @@ from unet_tp.data.cases import (
     load_case,
     scan_cases,
 )
-from unet_tp.data.normalize import brain_mask, zscore
 from unet_tp.data.split import split_cases
+from unet_tp.preprocess import brain_mask, zscore
 
 __all__ = [
     "Case",

@@ -32,7 +32,6 @@ from torch.utils.data import Dataset
 
 from unet_tp.conventions import MODALITIES, to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
-from unet_tp.data.normalize import brain_mask, zscore  # noqa: F401 - cache.zscore, as before
 from unet_tp.data.split import split_cases
 from unet_tp.fileio import save_json, save_npy, unet_tp_home
 from unet_tp.preprocess import Grid, network_images, network_labels, normalise
@@ -123,18 +122,6 @@ def _source_signature(case: Case) -> dict[str, list[int]]:
         st = path.stat()
         sig[path.name] = [st.st_size, st.st_mtime_ns]
     return sig
-
-
-def to_network_grid(arr: np.ndarray, settings: CacheSettings, is_label: bool = False) -> np.ndarray:
-    """Kept for old callers: ``settings.grid.to_network(arr, is_label)`` (see :mod:`unet_tp.preprocess`)."""
-    return Grid.of(settings).to_network(arr, is_label)
-
-
-def from_network_grid(
-    logits: torch.Tensor, height: int, width: int, settings: CacheSettings
-) -> torch.Tensor:
-    """Kept for old callers: ``settings.grid.from_network(logits, height, width)``."""
-    return Grid.of(settings).from_network(logits, height, width)
 
 
 def select_slices(
@@ -372,18 +359,13 @@ def _finish(data, cache_dir: Path, new_meta: dict, report: PrepareReport) -> Non
     """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the cache
     complete."""
     if not new_meta["cases"]:
+        # (a set without any seg file was refused before anything was written)
         save_json(cache_dir / META, new_meta)
         reasons = list(report.skipped.values())
-        no_seg = sum("no seg file" in r for r in reasons)
-        detail = "; ".join(reasons[:3]) + (
-            f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+        more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+        raise DataError(
+            f"{data}: no usable case, all {len(reasons)} were skipped: {'; '.join(reasons[:3])}{more}"
         )
-        if no_seg == len(reasons):
-            raise DataError(
-                f"{data}: no case has a seg file: a prediction-only set (e.g. a BraTS validation "
-                "set); segment it with `unet-tp predict --data DIR --checkpoint CKPT --out OUT_DIR`"
-            )
-        raise DataError(f"{data}: no usable case, all {len(reasons)} were skipped: {detail}")
     keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
     for path in (cache_dir / "cases").iterdir():
         if path not in keep:
