@@ -33,6 +33,11 @@ def largest_tumour_slice(seg: np.ndarray) -> int:
     return int(area.argmax()) if area.max() > 0 else seg.shape[2] // 2
 
 
+def _first_slice(image: np.ndarray, seg: np.ndarray | None) -> int:
+    """The slice shown first: the largest tumour area of ``seg``, the middle one without it."""
+    return largest_tumour_slice(seg) if seg is not None else image.shape[3] // 2
+
+
 def label_overlay(seg_slice: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """RGBA image of a 2D BraTS label map: the label colours where labelled, transparent elsewhere."""
     rgba = np.zeros((*seg_slice.shape, 4), dtype=np.float32)
@@ -89,8 +94,7 @@ def show_case(
         >>> vol = load_case(find_cases("data")[0])  # doctest: +SKIP
         >>> show_case(vol.image, vol.seg, title=vol.case_id)  # doctest: +SKIP
     """
-    if z is None:
-        z = largest_tumour_slice(seg) if seg is not None else image.shape[3] // 2
+    z = _first_slice(image, seg) if z is None else z
     fig, axes = plt.subplots(
         1, len(MODALITIES), figsize=(3.2 * len(MODALITIES), 3.9), layout="constrained"
     )
@@ -313,9 +317,8 @@ def browser(
     cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
     case_id: str | None = None,
 ):
-    """Interactive viewer: case, slice, modality, overlay opacity, ground truth or prediction.
-
-    Works with ipywidgets 7.7 (Colab's) and 8.
+    """Interactive viewer (ipywidgets 7.7, Colab's, and 8): case, slice, modality, overlay
+    opacity, ground truth or prediction.
 
     Args:
         cases: ``{case_id: (image (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``.
@@ -328,47 +331,27 @@ def browser(
 
     case_id = case_id or next(iter(cases))
     image0, truth0, _ = cases[case_id]
+    lazy = {"continuous_update": False}
     w_case = W.Dropdown(options=list(cases), value=case_id, description="case")
     w_z = W.IntSlider(
-        value=largest_tumour_slice(truth0) if truth0 is not None else image0.shape[3] // 2,
-        min=0,
-        max=image0.shape[3] - 1,
-        description="slice",
-        continuous_update=False,
+        value=_first_slice(image0, truth0), max=image0.shape[3] - 1, description="slice", **lazy
     )
-    w_mod = W.Dropdown(
-        options=[m.upper() for m in MODALITIES], value="FLAIR", description="modality"
-    )
-    w_alpha = W.FloatSlider(
-        value=0.45, min=0, max=1, step=0.05, description="opacity", continuous_update=False
-    )
+    modalities = [m.upper() for m in MODALITIES]
+    w_mod = W.Dropdown(options=modalities, value="FLAIR", description="modality")
+    w_alpha = W.FloatSlider(value=0.45, min=0, max=1, step=0.05, description="opacity", **lazy)
     w_layer = W.ToggleButtons(options=["ground truth", "prediction"], value="ground truth")
     out = W.Output()
 
     def draw(*_):
-        image, truth, pred = cases[w_case.value]
-        seg = truth if w_layer.value == "ground truth" else pred
-        z = min(w_z.value, image.shape[3] - 1)
         with out:
             out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
-            _gray(
-                ax,
-                image[MODALITIES.index(w_mod.value.lower()), :, :, z],
-                f"{w_case.value} — slice {z} — {w_mod.value}",
-            )
-            if seg is not None:
-                ax.imshow(label_overlay(seg[:, :, z], w_alpha.value), interpolation="nearest")
-                _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
-            else:
-                ax.set_xlabel(f"no {w_layer.value} for this case")
-            _orientation_marks(ax)
+            _browser_slice(cases, *(w.value for w in (w_case, w_z, w_mod, w_alpha, w_layer)))
             plt.show()
 
     def on_case(_):
         image, truth, _ = cases[w_case.value]
         w_z.max = image.shape[3] - 1
-        w_z.value = largest_tumour_slice(truth) if truth is not None else image.shape[3] // 2
+        w_z.value = _first_slice(image, truth)
         draw()
 
     w_case.observe(on_case, names="value")
@@ -377,3 +360,20 @@ def browser(
     box = W.VBox([W.HBox([w_case, w_mod]), W.HBox([w_z, w_alpha]), w_layer, out])
     draw()
     return box
+
+
+def _browser_slice(cases: dict, case_id: str, z: int, modality: str, alpha: float, layer: str):
+    """The browser's figure: slice ``z`` of one modality, the chosen layer overlaid."""
+    image, truth, pred = cases[case_id]
+    seg = truth if layer == "ground truth" else pred
+    z = min(z, image.shape[3] - 1)
+    fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
+    channel = image[MODALITIES.index(modality.lower()), :, :, z]
+    _gray(ax, channel, f"{case_id} — slice {z} — {modality}")
+    if seg is not None:
+        ax.imshow(label_overlay(seg[:, :, z], alpha), interpolation="nearest")
+        _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
+    else:
+        ax.set_xlabel(f"no {layer} for this case")
+    _orientation_marks(ax)
+    return fig

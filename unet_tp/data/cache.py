@@ -254,6 +254,21 @@ def prepare_cache(
     meta = _read_meta(cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases):
         return _unchanged_report(cache_dir, meta, strict, start)
+    old_cases, new_meta = _begin(data, cache_dir, meta, settings, force)
+    report = PrepareReport(cache_dir)
+    for case in progress(cases) if progress is not None else cases:
+        old = old_cases.get(case.case_id)
+        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
+    _finish(data, cache_dir, new_meta, report)
+    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _begin(data, cache_dir: Path, meta: dict | None, settings: CacheSettings, force: bool):
+    """``(entries that may be reused, the new metadata)``; the metadata is saved marked incomplete
+    before anything else, so a run that stops half-way never leaves an old "complete" flag over
+    new files. A non-empty folder that is not a cache is refused unless ``force``."""
     if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
         raise FileExistsError(
             f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
@@ -269,17 +284,8 @@ def prepare_cache(
         "cases": {},
         "skipped": {},
     }
-    # The metadata is rewritten before anything else, so a run that stops half-way leaves a cache
-    # marked incomplete, never an old "complete" flag over new files.
     save_json(cache_dir / META, {**new_meta, "cases": dict(old_cases)})
-    report = PrepareReport(cache_dir)
-    for case in progress(cases) if progress is not None else cases:
-        old = old_cases.get(case.case_id)
-        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
-    _finish(data, cache_dir, new_meta, report)
-    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
-    report.seconds = time.perf_counter() - start
-    return report
+    return old_cases, new_meta
 
 
 def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -> PrepareReport:

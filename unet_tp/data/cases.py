@@ -226,7 +226,19 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
                     f"case {case_id}: two {kind} files, {previous.name} and {name}, in {directory}"
                 )
             cases[key].files[kind] = directory / name
-    # A lone seg-like file in a one-case folder without a seg is that case's seg (BraTS 2020 355).
+    unrecognised = _quirk_segs(cases, unmatched)
+    found = sorted(cases.values(), key=lambda c: c.case_id)
+    ids = [c.case_id for c in found]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        where = [str(c.directory) for c in found if c.case_id == dupes[0]]
+        raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")
+    return Scan(root, found, unrecognised)
+
+
+def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> list[Path]:
+    """A lone seg-like file in a one-case folder without a seg becomes that case's seg (BraTS
+    2020's case 355); returns the files that stay unrecognised."""
     unrecognised = []
     for path in unmatched:
         here = [c for (d, _), c in cases.items() if d == path.parent]
@@ -235,13 +247,7 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
             here[0].notes.append(f"seg read from {path.name} (not named {here[0].case_id}_seg)")
         else:
             unrecognised.append(path)
-    found = sorted(cases.values(), key=lambda c: c.case_id)
-    ids = [c.case_id for c in found]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        where = [str(c.directory) for c in found if c.case_id == dupes[0]]
-        raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")
-    return Scan(root, found, unrecognised)
+    return unrecognised
 
 
 def find_cases(root: str | os.PathLike[str]) -> list[Case]:
@@ -325,30 +331,13 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
             f"case {case.case_id}: missing {kind} file{hint} (expected "
             f"{case.expected_path(kind)} or the same name ending in .nii)"
         )
-    channels = []
-    warnings: list[str] = []
-    ref_shape = ref_affine = ref_path = None
-    kinds = list(MODALITIES) + ([SEG] if with_seg else [])
-    seg = None
-    for kind in kinds:
+    channels, seg, warnings = [], None, []
+    ref = None  # (shape, affine, path) of the first file: every file must share its voxel grid
+    for kind in list(MODALITIES) + ([SEG] if with_seg else []):
         path = case.files[kind]
         data, affine = _read(case.case_id, path)
-        if ref_shape is None:
-            ref_shape, ref_affine, ref_path = data.shape, affine, path
-        elif data.shape != ref_shape:
-            raise DataError(
-                f"case {case.case_id}: {path.name} has shape {data.shape} but "
-                f"{ref_path.name} has {ref_shape}; all modalities and seg must share one grid"
-            )
-        elif not np.allclose(affine[:3, :3], ref_affine[:3, :3], atol=1e-3):
-            # Another orientation or voxel size: the arrays do not share one voxel grid. (A shift
-            # of the origin alone is a header quirk; the voxels still line up, so it is accepted.)
-            raise DataError(
-                f"case {case.case_id}: {path.name} is stored with orientation "
-                f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
-                f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
-                "the files are not on one voxel grid"
-            )
+        ref = ref or (data.shape, affine, path)
+        _check_same_grid(case.case_id, path, data.shape, affine, ref)
         if kind == SEG:
             seg = _validate_seg(case, path, data)
         else:
@@ -358,7 +347,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
                 raise DataError(f"case {case.case_id}: {path} holds {n_bad} NaN or infinite values")
             warnings += _suspicious_image(case.case_id, kind, path, data, affine)
             channels.append(data)
-    transform = ornt_transform(io_orientation(ref_affine), _WORKING)
+    transform = ornt_transform(io_orientation(ref[1]), _WORKING)
     image = np.stack([apply_orientation(c, transform) for c in channels]).astype(np.float32)
     low = BRAIN_FRACTION_RANGE[0]
     brain = float(np.any(image != 0, axis=0).mean()) if image.size else 0.0
@@ -371,9 +360,25 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         raise DataError(f"{warnings[0]} (an error with --strict)")
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
-    return CaseVolumes(
-        case.case_id, np.ascontiguousarray(image), seg, ref_affine, ref_shape, warnings
-    )
+    return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref[1], ref[0], warnings)
+
+
+def _check_same_grid(case_id: str, path: Path, shape, affine: np.ndarray, ref) -> None:
+    """Refuse a file whose shape, orientation or voxel size differ from the first file's (a
+    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted)."""
+    ref_shape, ref_affine, ref_path = ref
+    if shape != ref_shape:
+        raise DataError(
+            f"case {case_id}: {path.name} has shape {shape} but {ref_path.name} has "
+            f"{ref_shape}; all modalities and seg must share one grid"
+        )
+    if not np.allclose(affine[:3, :3], ref_affine[:3, :3], atol=1e-3):
+        raise DataError(
+            f"case {case_id}: {path.name} is stored with orientation "
+            f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
+            f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
+            "the files are not on one voxel grid"
+        )
 
 
 def _suspicious_image(

@@ -82,8 +82,8 @@ def _ellipsoid_radius(shape, centre, radii) -> np.ndarray:
 def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
     """Generate one case in BraTS array layout (axes L, P, S like the BraTS files).
 
-    It reads better whole (about 90 lines): the head is drawn layer by layer (brain, tissues,
-    ventricles, tumour, then the four contrasts), each layer from the arrays drawn before it.
+    The head is drawn layer by layer, each from the arrays drawn before it: brain and tissues
+    (:func:`_head`), the tumour (:func:`_tumour`), then the four contrasts (:func:`_contrasts`).
 
     Args:
         seed: dataset seed.
@@ -94,6 +94,13 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
         and ``"HGG"`` or ``"LGG"``.
     """
     rng = np.random.default_rng([seed, index])
+    brain, tissue, centre = _head(rng)
+    seg, sub, grade = _tumour(rng, brain, centre)
+    return _contrasts(rng, brain, tissue, seg, sub, grade), seg, grade
+
+
+def _head(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """``(brain mask, tissue map, brain centre)``: tissue 0 outside, 1 wm, 2 gm, 3 csf."""
     shape = BRATS_SHAPE
     # Brain: an ellipsoid with a bumpy surface, flattened at its base.
     centre = (120 + rng.uniform(-4, 4), 122 + rng.uniform(-6, 6), 70 + rng.uniform(-4, 4))
@@ -113,12 +120,16 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
         vc = (centre[0] + side * rng.uniform(9, 12), centre[1] - 8, centre[2] + 12)
         ventricles |= _ellipsoid_radius(shape, vc, (rng.uniform(4, 7), 26, 11)) < 1.0
     csf |= fissure | ventricles
-    tissue = np.zeros(shape, dtype=np.uint8)  # 0 outside, 1 wm, 2 gm, 3 csf
+    tissue = np.zeros(shape, dtype=np.uint8)
     tissue[brain] = 1
     tissue[gm] = 2
     tissue[csf & brain] = 3
+    return brain, tissue, centre
 
-    # Tumour in one hemisphere's white matter: necrotic core, enhancing rim, edema around it.
+
+def _tumour(rng: np.random.Generator, brain: np.ndarray, centre) -> tuple[np.ndarray, tuple, str]:
+    """``(seg, box, grade)``: a tumour in one hemisphere's white matter (necrotic core, enhancing
+    rim, edema around it; an LGG's core does not enhance), drawn in the ``box`` around it."""
     grade = "LGG" if rng.random() < 0.25 else "HGG"
     side = rng.choice([-1, 1])
     t_centre = np.array(
@@ -132,18 +143,15 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
     r_edema = r_tumour * rng.uniform(1.5, 2.3)
     box = int(np.ceil(r_edema * 1.35)) + 2
     lo = np.maximum(np.round(t_centre).astype(int) - box, 0)
-    hi = np.minimum(np.round(t_centre).astype(int) + box, shape)
+    hi = np.minimum(np.round(t_centre).astype(int) + box, BRATS_SHAPE)
     sub = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     sub_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
-    local_centre = t_centre - lo
-    elong = rng.uniform(0.8, 1.25, size=3)
-    rr = _ellipsoid_radius(sub_shape, local_centre, tuple(elong))
-    lumpy = _smooth_noise(rng, sub_shape, (5, 5, 5))
-    d_tumour = rr / r_tumour + 0.22 * lumpy
+    rr = _ellipsoid_radius(sub_shape, t_centre - lo, tuple(rng.uniform(0.8, 1.25, size=3)))
+    d_tumour = rr / r_tumour + 0.22 * _smooth_noise(rng, sub_shape, (5, 5, 5))
     d_edema = rr / r_edema + 0.30 * _smooth_noise(rng, sub_shape, (6, 6, 6))
     core_frac = rng.uniform(0.45, 0.7)
     inside = brain[sub]
-    seg = np.zeros(shape, dtype=np.uint8)
+    seg = np.zeros(BRATS_SHAPE, dtype=np.uint8)
     local = np.zeros(sub_shape, dtype=np.uint8)
     local[(d_edema < 1.0) & inside] = 2
     if grade == "HGG":
@@ -152,8 +160,13 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
     else:
         local[(d_tumour < 0.9) & inside] = 1
     seg[sub] = local
+    return seg, sub, grade
 
-    # Intensities: tissue means, partial-volume blur, tumour heterogeneity, bias field, noise.
+
+def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
+    """The int16 image of each modality: tissue means, tumour heterogeneity, partial-volume
+    blur, bias field, texture and noise; exactly zero outside the brain."""
+    shape, sub_shape = BRATS_SHAPE, seg[sub].shape
     tumour_kind = np.zeros(shape, dtype=np.uint8)  # 1 edema, 2 enhancing, 3 necrotic/non-enh.
     tumour_kind[seg == 2] = 1
     tumour_kind[seg == 4] = 2
@@ -164,14 +177,12 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
     core_name = "necrotic" if grade == "HGG" else "nonenhancing"
     images: dict[str, np.ndarray] = {}
     for m, modality in enumerate(MODALITIES):
-        lut = np.array(
-            [0, _TISSUE["wm"][m], _TISSUE["gm"][m], _TISSUE["csf"][m]], dtype=np.float32
-        ) * rng.uniform(0.9, 1.1)
+        lut = np.array([0] + [_TISSUE[t][m] for t in ("wm", "gm", "csf")], dtype=np.float32)
+        lut *= rng.uniform(0.9, 1.1)
         vol = lut[tissue]
-        tumour_lut = np.array(
-            [0, _TISSUE["edema"][m], _TISSUE["enhancing"][m], _TISSUE[core_name][m]],
-            dtype=np.float32,
-        ) * rng.uniform(0.92, 1.08)
+        kinds = ("edema", "enhancing", core_name)
+        tumour_lut = np.array([0] + [_TISSUE[t][m] for t in kinds], dtype=np.float32)
+        tumour_lut *= rng.uniform(0.92, 1.08)
         kind = tumour_kind[sub]
         region = vol[sub]
         region[kind > 0] = (tumour_lut[kind] * heterogeneity)[kind > 0]
@@ -180,10 +191,8 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
         vol *= bias * texture
         vol += rng.normal(0.0, 0.035 * lut[1], size=shape).astype(np.float32)
         vol[~brain] = 0.0
-        images[modality] = np.clip(np.round(vol), 1, 32000).astype(np.int16) * brain.astype(
-            np.int16
-        )
-    return images, seg, grade
+        images[modality] = np.clip(np.round(vol), 1, 32000).astype(np.int16) * brain
+    return images
 
 
 def case_name(index: int) -> str:
