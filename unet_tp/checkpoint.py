@@ -63,12 +63,8 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict:
-    """Read a checkpoint written by :func:`unet_tp.train.fit`.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a unet-tp checkpoint (says what the file is instead).
-    """
+    """Read a checkpoint written by :func:`unet_tp.train.fit` (FileNotFoundError: no such file;
+    ValueError: not a unet-tp checkpoint)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -93,13 +89,9 @@ def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> No
     except RuntimeError as exc:
         saved = run_settings(ckpt).model.kwargs()
         mine = getattr(model, "config", {})
-        diff = {
-            k: (saved.get(k), mine.get(k))
-            for k in set(saved) | set(mine)
-            if saved.get(k) != mine.get(k)
-        }
+        differ = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
         detail = ", ".join(
-            f"{k}={a} in the checkpoint but {b} here" for k, (a, b) in sorted(diff.items())
+            f"{k}={saved.get(k)} in the checkpoint but {mine.get(k)} here" for k in differ
         )
         raise ValueError(
             f"{source} was saved with another model configuration ({detail or str(exc).splitlines()[0]}); "
@@ -110,11 +102,8 @@ def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> No
 def resume(
     out_dir: Path | None, model: nn.Module, optimizer, scheduler, scaler
 ) -> tuple[int, list[dict]]:
-    """Restore a run from ``out_dir/checkpoint.pt``; returns ``(first epoch to run, history)``.
-
-    Raises:
-        FileNotFoundError: there is no checkpoint to resume.
-    """
+    """Restore a run from ``out_dir/checkpoint.pt`` (FileNotFoundError if there is none);
+    returns ``(first epoch to run, history)``."""
     path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
     if path is None or not path.exists():
         raise FileNotFoundError(f"nothing to resume: {out_dir}/checkpoint.pt does not exist")

@@ -32,10 +32,8 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` in one rename.
-
-    On any error the temporary file is removed and ``path`` is left as it was.
-    """
+    """Open a temporary file next to ``path``; on success it replaces ``path`` in one rename, on
+    any error it is removed and ``path`` is left as it was."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -64,11 +62,8 @@ def save_json(path: str | os.PathLike[str], obj: object, indent: int | None = No
 
 
 def temp_dir_beside(target: str | os.PathLike[str]) -> Path:
-    """A new empty folder next to ``target``, to be filled then renamed onto it (same file system).
-
-    It gets the usual folder permissions (``mkdtemp`` alone makes 0700 folders, which would stay
-    private after the rename).
-    """
+    """A new empty folder next to ``target``, to be filled then renamed onto it (same file
+    system), with the usual permissions (``mkdtemp`` makes 0700 folders, private after the rename)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
@@ -78,14 +73,8 @@ def temp_dir_beside(target: str | os.PathLike[str]) -> Path:
 
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a new empty folder beside ``target``; on success it is renamed onto ``target``.
-
-    On any error (or interruption) the temporary folder is removed and ``target`` is untouched.
-
-    Example:
-        >>> with atomic_dir(out / "case") as tmp:  # doctest: +SKIP
-        ...     write_files(tmp)
-    """
+    """Yield a new empty folder beside ``target``; on success it is renamed onto ``target``, on
+    any error (or interruption) it is removed and ``target`` is untouched."""
     tmp = temp_dir_beside(target)
     try:
         yield tmp

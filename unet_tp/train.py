@@ -1,19 +1,15 @@
 """Training and evaluation: fit a segmentation network on the slice cache, score it in 3D.
 
-Works with any ``nn.Module`` mapping ``(N, 4, H, W)`` to ``(N, 4, H, W)`` logits: the students'
-U-Net in the notebook, the reference one behind ``unet-tp train``. In small steps, as nnU-Net's
-trainer: :func:`fit` runs the epoch loop; each epoch is :func:`epoch_loader` (the data order of
-epoch ``e`` depends only on ``(seed, e)``, so a resumed run retraces the uninterrupted one),
-:func:`train_epoch` (one training-step function per batch: the notebook's ``train_step``, or
-:class:`AmpTrainStep`, the reference step with mixed precision) and :func:`validate` (loss and
-Dice WT/TC/ET per patient); the learning rate follows :func:`cosine_schedule`
-(``torch.optim.lr_scheduler``); checkpoints are :mod:`unet_tp.checkpoint`; the preprocessing of
-prediction is the cache's, :mod:`unet_tp.preprocess`.
-
-On CUDA: automatic mixed precision (bf16 from compute capability 8, else fp16 with a
-GradScaler, e.g. a Colab T4) and channels_last. torch's own ``autocast``, ``GradScaler`` and
-DistributedDataParallel are used directly rather than Lightning Fabric: the loop is short, the
-students read it, and their Colab install stays torch alone.
+Any ``nn.Module`` mapping ``(N, 4, H, W)`` to ``(N, 4, H, W)`` logits (the students' U-Net, the
+reference one). In small steps, as nnU-Net's trainer: :func:`fit` runs the epochs; each is
+:func:`epoch_loader` (its data order depends only on ``(seed, epoch)``, so a resumed run retraces
+the uninterrupted one), :func:`train_epoch` (one step function per batch: the notebook's
+``train_step`` or :class:`AmpTrainStep`) and :func:`validate` (loss, Dice WT/TC/ET per patient);
+the learning rate follows :func:`cosine_schedule`; checkpoints are :mod:`unet_tp.checkpoint`,
+prediction's preprocessing the cache's (:mod:`unet_tp.preprocess`). On CUDA: mixed precision
+(bf16 from compute capability 8, else fp16 with a GradScaler) and channels_last, with torch's own
+tools rather than Lightning Fabric: the loop is short, the students read it, and their Colab
+install stays torch alone.
 """
 
 from __future__ import annotations
@@ -90,11 +86,10 @@ def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
     ``deterministic``: deterministic algorithms (bit-identical reruns); else, on CUDA, cuDNN
     benchmarking (the slice size is fixed: cuDNN picks the fastest kernels once).
     """
-    saved = (
-        torch.backends.cudnn.benchmark,
+    benchmark, cublas = torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    algorithms = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
-        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
     )
     try:
         if deterministic:
@@ -105,12 +100,11 @@ def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
             torch.backends.cudnn.benchmark = True
         yield
     finally:
-        torch.backends.cudnn.benchmark = saved[0]
-        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
-        if saved[3] is None:
-            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
-        else:
-            os.environ["CUBLAS_WORKSPACE_CONFIG"] = saved[3]
+        torch.backends.cudnn.benchmark = benchmark
+        torch.use_deterministic_algorithms(algorithms[0], warn_only=algorithms[1])
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        if cublas is not None:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
 
 
 def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
@@ -120,13 +114,11 @@ def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
 
 
 class AmpTrainStep:
-    """The reference ``train_step`` (``solutions/training.py``: zero the gradients, forward,
-    loss, backward, update) with mixed precision on CUDA: the forward under autocast, the loss
-    in float32, and a GradScaler for fp16 (kept in :attr:`scaler`, saved in checkpoints).
-
-    Called as the notebook's ``train_step(model, images, labels, optimizer, loss_fn)``; returns
-    the batch's loss (a non-finite loss is returned before any update: :func:`train_epoch`
-    stops on it).
+    """The reference ``train_step`` (zero the gradients, forward, loss, backward, update) with
+    mixed precision on CUDA: the forward under autocast, the loss in float32, a GradScaler for
+    fp16 (:attr:`scaler`, saved in checkpoints). Called as the notebook's ``train_step(model,
+    images, labels, optimizer, loss_fn)``; returns the batch's loss (a non-finite one before any
+    update: :func:`train_epoch` stops on it).
     """
 
     def __init__(self, device: torch.device, amp: bool = True):

@@ -55,10 +55,8 @@ def _legend(fig_or_ax, loc="lower center", **kwargs):
 
 def _orientation_marks(ax) -> None:
     style = dict(color="white", fontsize=8, ha="center", va="center", transform=ax.transAxes)
-    ax.text(0.5, 0.96, "A", **style)
-    ax.text(0.5, 0.04, "P", **style)
-    ax.text(0.04, 0.5, "R", **style)
-    ax.text(0.96, 0.5, "L", **style)
+    for x, y, mark in ((0.5, 0.96, "A"), (0.5, 0.04, "P"), (0.04, 0.5, "R"), (0.96, 0.5, "L")):
+        ax.text(x, y, mark, **style)
 
 
 def _gray(ax, image_slice, title=None):
@@ -78,17 +76,9 @@ def show_case(
     alpha: float = 0.45,
     title: str | None = None,
 ) -> Figure:
-    """The four modalities of one axial slice, the segmentation overlaid on each.
-
-    Args:
-        image: ``(4, H, W, D)`` volume (channels t1, t1ce, t2, flair), raw or normalised.
-        seg: ``(H, W, D)`` BraTS labels, or None.
-        z: axial slice; default the slice with the largest tumour area.
-        alpha: overlay opacity.
-        title: figure title (e.g. the case id).
-
-    Returns:
-        The figure (``fig.savefig(...)`` to keep it).
+    """The four modalities of axial slice ``z`` (default: the largest tumour area) of a
+    ``(4, H, W, D)`` volume, raw or normalised, the ``(H, W, D)`` BraTS labels ``seg`` overlaid
+    on each with opacity ``alpha``; returns the figure (``fig.savefig(...)`` to keep it).
 
     Example:
         >>> vol = load_case(find_cases("data")[0])  # doctest: +SKIP
@@ -116,14 +106,8 @@ def show_prediction(
     z: int | None = None,
     modality: str = "flair",
 ) -> Figure:
-    """Ground truth, prediction, and an error map of the whole tumour for one slice.
-
-    Args:
-        image: ``(4, H, W, D)`` volume.
-        truth: ``(H, W, D)`` BraTS labels.
-        pred: ``(H, W, D)`` predicted BraTS labels.
-        z: axial slice; default the largest tumour area of the truth.
-        modality: background image.
+    """Ground truth, prediction (``(H, W, D)`` BraTS labels), and an error map of the whole
+    tumour for axial slice ``z`` (default: the truth's largest tumour area) of ``modality``.
 
     In the error map, magenta is tumour the network missed (false negative) and cyan tumour it
     invented (false positive); the title gives the slice's Dice per region.
@@ -143,14 +127,9 @@ def show_prediction(
     err[(t > 0) & (p == 0)] = to_rgba(ERROR_COLOURS["missed"], 0.8)
     err[(t == 0) & (p > 0)] = to_rgba(ERROR_COLOURS["false alarm"], 0.8)
     axes[2].imshow(err, interpolation="nearest")
-    axes[2].legend(
-        handles=[Patch(color=v, label=k) for k, v in ERROR_COLOURS.items()],
-        loc="lower center",
-        ncol=2,
-        frameon=False,
-        labelcolor="white",
-        fontsize=8,
-    )
+    handles = [Patch(color=v, label=k) for k, v in ERROR_COLOURS.items()]
+    style = {"frameon": False, "labelcolor": "white", "fontsize": 8}
+    axes[2].legend(handles=handles, loc="lower center", ncol=2, **style)
     scores = "  ".join(
         f"{r.upper()} {dice(np.isin(p, labs), np.isin(t, labs)):.2f}" for r, labs in REGIONS.items()
     )
@@ -171,12 +150,8 @@ def plot_history(history: Sequence[dict]) -> Figure:
     for region, style in zip(REGIONS, ("o-", "s-", "^-"), strict=True):
         key = f"dice_{region}"
         if history and key in history[0]:
-            ax_dice.plot(
-                epochs,
-                [h[key] for h in history],
-                style,
-                label=f"{region.upper()} {{{','.join(map(str, REGIONS[region]))}}}",
-            )
+            label = f"{region.upper()} {{{','.join(map(str, REGIONS[region]))}}}"
+            ax_dice.plot(epochs, [h[key] for h in history], style, label=label)
     ax_dice.set(xlabel="epoch", ylabel="Dice", title="Validation Dice per region", ylim=(0, 1.02))
     ax_dice.legend(loc="lower right")
     for ax in (ax_loss, ax_dice):
@@ -215,14 +190,9 @@ def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Ex
     config = getattr(model, "config", None)
     steps = []
     if isinstance(config, dict) and {"base_channels", "depth", "padding"} <= set(config):
-        steps = checks.expected_layer_shapes(
-            input_size[-1],
-            input_size[1],
-            config.get("num_classes", 2),
-            config["base_channels"],
-            config["depth"],
-            config["padding"],
-        )
+        c = config
+        sizes = (input_size[-1], input_size[1], c.get("num_classes", 2), c["base_channels"])
+        steps = checks.expected_layer_shapes(*sizes, c["depth"], c["padding"])
     what = f"{type(model).__name__} on an input of shape {tuple(input_size)}"
     explained = checks._explain(exc, what, [(n, s) for n, s in steps] or [("input", input_size)])
     return explained if explained is not exc else exc
@@ -232,7 +202,6 @@ def _trace_blocks(
     model: torch.nn.Module, input_size: tuple[int, ...], device: torch.device
 ) -> list[dict]:
     rows: list[dict] = []
-    hooks = []
     blocks = []
     for name, child in model.named_children():
         if isinstance(child, torch.nn.ModuleList):
@@ -241,20 +210,13 @@ def _trace_blocks(
             blocks.append((name, child))
 
     def hook(name, module):
-        def fn(_, __, output):
-            rows.append(
-                {
-                    "layer": name,
-                    "type": type(module).__name__,
-                    "output_shape": tuple(output.shape),
-                    "params": sum(p.numel() for p in module.parameters()),
-                }
-            )
+        params = sum(p.numel() for p in module.parameters())
+        kind = type(module).__name__
+        return lambda _, __, out: rows.append(
+            {"layer": name, "type": kind, "output_shape": tuple(out.shape), "params": params}
+        )
 
-        return fn
-
-    for name, module in blocks:
-        hooks.append(module.register_forward_hook(hook(name, module)))
+    hooks = [module.register_forward_hook(hook(name, module)) for name, module in blocks]
     was_training = model.training
     try:
         model.eval()
@@ -317,15 +279,10 @@ def browser(
     cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
     case_id: str | None = None,
 ):
-    """Interactive viewer (ipywidgets 7.7, Colab's, and 8): case, slice, modality, overlay
-    opacity, ground truth or prediction.
-
-    Args:
-        cases: ``{case_id: (image (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``.
-        case_id: case shown first.
-
-    Returns:
-        The widget box, not displayed (:func:`browse` displays it).
+    """Interactive viewer (ipywidgets 7.7, Colab's, and 8) of ``cases``, ``{case_id: (image
+    (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``, from ``case_id``: case,
+    slice, modality, overlay opacity, ground truth or prediction. Returns the widget box, not
+    displayed (:func:`browse` displays it).
     """
     import ipywidgets as W
 

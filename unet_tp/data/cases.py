@@ -16,17 +16,13 @@ from __future__ import annotations
 import os
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from nibabel.orientations import (
-    apply_orientation,
-    axcodes2ornt,
-    io_orientation,
-    ornt_transform,
-)
+from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
 
 from unet_tp.conventions import (
     BRAIN_FRACTION_RANGE,
@@ -50,17 +46,17 @@ def _file_re(edition: Edition) -> re.Pattern[str]:
     return re.compile(rf"^(?P<case>.+){sep}(?P<kind>{kinds}){_NII}", re.IGNORECASE)
 
 
-# (file-name pattern, editions sharing that naming, file kind -> kit kind); tried in order
-_NAMINGS: list[tuple[re.Pattern[str], list[Edition], dict[str, str]]] = []
+_SAME_NAMING: dict[str, list[Edition]] = {}
 for _e in EDITIONS.values():
-    _pattern = _file_re(_e)
-    for _p, _eds, _ in _NAMINGS:
-        if _p.pattern == _pattern.pattern:
-            _eds.append(_e)
-            break
-    else:
-        _NAMINGS.append((_pattern, [_e], {v: k for k, v in _e.file_kinds.items()}))
-_NAMINGS.sort(key=lambda n: n[1][0].separator != "-")  # 2023's "-seg" before "_..." names
+    _SAME_NAMING.setdefault(_file_re(_e).pattern, []).append(_e)
+# (file-name pattern, editions sharing it, file kind -> kit kind); 2023's "-seg" tried first
+_NAMINGS = sorted(
+    [
+        (_file_re(e[0]), e, {v: k for k, v in e[0].file_kinds.items()})
+        for e in _SAME_NAMING.values()
+    ],
+    key=lambda n: n[1][0].separator != "-",
+)
 _QUIRK_RE = re.compile(SEG_FILE_QUIRK)
 
 
@@ -148,19 +144,14 @@ _WORKING = axcodes2ornt(WORKING_ORIENTATION)
 
 
 def _is_junk(name: str) -> bool:
-    # macOS resource forks ("._x.nii.gz") ship inside several public archives, MSD's among them.
-    return name.startswith("._") or name.startswith(".")
+    # hidden files, e.g. macOS resource forks ("._x.nii.gz") shipped in public archives (MSD's)
+    return name.startswith(".")
 
 
 @dataclass
 class Scan:
-    """What a folder holds.
-
-    Attributes:
-        root: the folder scanned.
-        cases: the cases found, sorted by id.
-        unrecognised: NIfTI files that belong to no case (their names follow no edition).
-    """
+    """What a folder holds: the folder scanned (``root``), the cases found, sorted by id, and
+    the NIfTI files that belong to no case (``unrecognised``: their names follow no edition)."""
 
     root: Path
     cases: list[Case]
@@ -168,10 +159,7 @@ class Scan:
 
     def editions(self) -> dict[str, int]:
         """Number of cases per edition title."""
-        out: dict[str, int] = {}
-        for c in self.cases:
-            out[c.conventions.title] = out.get(c.conventions.title, 0) + 1
-        return out
+        return dict(Counter(c.conventions.title for c in self.cases))
 
 
 def _expected_names() -> str:
@@ -182,16 +170,11 @@ def _expected_names() -> str:
 
 
 def scan_cases(root: str | os.PathLike[str]) -> Scan:
-    """Find every BraTS case below ``root``, and the NIfTI files that follow no known naming.
-
-    Args:
-        root: a BraTS release folder, a folder of case folders, or a single case folder.
-
-    Returns:
-        The cases (possibly none) and the unrecognised NIfTI files.
+    """Every BraTS case below ``root`` (a release folder, a folder of case folders, or one case
+    folder), possibly none, and the NIfTI files that follow no known naming.
 
     Raises:
-        DataError: if ``root`` is not a folder, or a case has two files of one kind.
+        DataError: ``root`` is not a folder, or a case has two files of one kind.
     """
     root = Path(root).expanduser()
     if not root.exists():
@@ -251,16 +234,10 @@ def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> l
 
 
 def find_cases(root: str | os.PathLike[str]) -> list[Case]:
-    """Find every BraTS case below ``root``.
-
-    Args:
-        root: a BraTS release folder, a folder of case folders, or a single case folder.
-
-    Returns:
-        Cases sorted by id.
+    """Every BraTS case below ``root`` (as :func:`scan_cases`), sorted by id.
 
     Raises:
-        DataError: if ``root`` does not exist or holds no BraTS case (the message names the NIfTI
+        DataError: ``root`` does not exist or holds no BraTS case (the message names the NIfTI
             files found and says what an MSD Task01 folder needs).
 
     Example:
@@ -307,23 +284,13 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVolumes:
-    """Read and validate a case, reoriented to the working orientation.
+    """Read and validate a case (from :func:`find_cases`), reoriented to the working orientation.
 
     Checks: every modality (and the segmentation when ``with_seg``) present and readable, one
     3D shape and one affine for all files, finite intensities, labels of the case's edition
-    (mapped to BraTS 2019 labels). Suspicious data (a constant modality, a non-zero background,
-    an identity affine on the BraTS grid) gives warnings, kept in ``CaseVolumes.warnings``.
-
-    Args:
-        case: a case from :func:`find_cases`.
-        with_seg: also read the segmentation (required for training cases).
-        strict: raise on suspicious data instead of warning.
-
-    Returns:
-        The case's volumes.
-
-    Raises:
-        DataError: naming the case and the offending file.
+    (mapped to BraTS 2019 labels); a DataError names the case and the offending file.
+    Suspicious data (a constant modality, a non-zero background, an identity affine on the BraTS
+    grid) gives warnings, kept in ``CaseVolumes.warnings``, or a DataError when ``strict``.
     """
     for kind in case.missing(with_seg):
         hint = " (a prediction-only case: no ground truth)" if kind == SEG else ""

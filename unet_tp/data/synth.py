@@ -45,28 +45,17 @@ _TISSUE = {
 }
 
 
-def _smooth_noise(
-    rng: np.random.Generator, shape: tuple[int, ...], cells: tuple[int, ...]
-) -> np.ndarray:
+def _smooth_noise(rng: np.random.Generator, shape: tuple, cells: tuple[int, ...]) -> np.ndarray:
     """Smooth random field in about [-1, 1]: coarse Gaussian noise upsampled with cubic splines."""
     coarse = rng.standard_normal(cells)
     # Cubic splines on a quarter-resolution grid, then trilinear to full size: the same smooth
     # field as a full-resolution spline zoom (the linear step is below the field's scale) at a
     # fraction of the cost.
     mid = tuple(max(c, -(-s // 4)) for s, c in zip(shape, cells, strict=True))
-    field = ndimage.zoom(
-        coarse,
-        [m / c for m, c in zip(mid, cells, strict=True)],
-        order=3,
-        mode="reflect",
-        grid_mode=True,
-    )
-    full = F.interpolate(
-        torch.from_numpy(field.astype(np.float32))[None, None],
-        size=shape,
-        mode="trilinear",
-        align_corners=False,
-    )
+    zoom = [m / c for m, c in zip(mid, cells, strict=True)]
+    field = ndimage.zoom(coarse, zoom, order=3, mode="reflect", grid_mode=True)
+    field = torch.from_numpy(field.astype(np.float32))[None, None]
+    full = F.interpolate(field, size=shape, mode="trilinear", align_corners=False)
     return full[0, 0].numpy() / 2.0
 
 
@@ -80,18 +69,12 @@ def _ellipsoid_radius(shape, centre, radii) -> np.ndarray:
 
 
 def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
-    """Generate one case in BraTS array layout (axes L, P, S like the BraTS files).
+    """Case ``index`` of dataset ``seed`` in BraTS array layout (axes L, P, S like the BraTS
+    files): ``(images, seg, grade)``, an int16 volume per modality, a uint8 segmentation with
+    BraTS labels, and ``"HGG"`` or ``"LGG"``.
 
     The head is drawn layer by layer, each from the arrays drawn before it: brain and tissues
     (:func:`_head`), the tumour (:func:`_tumour`), then the four contrasts (:func:`_contrasts`).
-
-    Args:
-        seed: dataset seed.
-        index: case number within the dataset.
-
-    Returns:
-        ``(images, seg, grade)``: int16 volume per modality, uint8 segmentation with BraTS labels,
-        and ``"HGG"`` or ``"LGG"``.
     """
     rng = np.random.default_rng([seed, index])
     brain, tissue, centre = _head(rng)
@@ -132,13 +115,8 @@ def _tumour(rng: np.random.Generator, brain: np.ndarray, centre) -> tuple[np.nda
     rim, edema around it; an LGG's core does not enhance), drawn in the ``box`` around it."""
     grade = "LGG" if rng.random() < 0.25 else "HGG"
     side = rng.choice([-1, 1])
-    t_centre = np.array(
-        [
-            centre[0] + side * rng.uniform(18, 38),
-            centre[1] + rng.uniform(-45, 45),
-            centre[2] + rng.uniform(-10, 28),
-        ]
-    )
+    offset = (side * rng.uniform(18, 38), rng.uniform(-45, 45), rng.uniform(-10, 28))
+    t_centre = np.array(centre) + np.array(offset)
     r_tumour = rng.uniform(10, 21)
     r_edema = r_tumour * rng.uniform(1.5, 2.3)
     box = int(np.ceil(r_edema * 1.35)) + 2
@@ -227,20 +205,11 @@ def synth_dataset(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write ``cases`` sample cases in the BraTS 2019 release layout.
+    """Write ``cases`` sample cases of ``seed`` in the BraTS 2019 release layout, under
+    ``out/MICCAI_BraTS_2019_Data_Training`` (returned); ``progress(done, total)`` after each.
 
     Re-running with the same seed keeps the cases already written (they are identical) and adds
     missing ones; another seed over an existing dataset is refused unless ``force``.
-
-    Args:
-        out: output folder; the cases go to ``out/MICCAI_BraTS_2019_Data_Training``.
-        cases: number of cases.
-        seed: dataset seed.
-        force: replace a dataset made with another seed.
-        progress: optional callback ``(done, total)``.
-
-    Returns:
-        The release folder.
     """
     if cases < 1:
         raise ValueError("cases must be at least 1")
@@ -250,9 +219,7 @@ def synth_dataset(
     if root.exists():
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
         if manifest is None or manifest.get("seed") != seed:
-            what = (
-                "not made by unet-tp" if manifest is None else f"made with seed {manifest['seed']}"
-            )
+            what = f"made with seed {manifest['seed']}" if manifest else "not made by unet-tp"
             if not force:
                 raise FileExistsError(
                     f"{root} exists and was {what}; choose another OUT or pass --force to replace it"
@@ -276,10 +243,7 @@ def default_sample_dir(seed: int = 0, home: str | os.PathLike[str] | None = None
 
 
 def sample_cases(cases: int = 12, seed: int = 0, out: str | os.PathLike[str] | None = None) -> Path:
-    """The built-in sample dataset, generated on first use (deterministic, offline).
-
-    Returns:
-        The release folder, ready for :func:`unet_tp.data.find_cases` or ``unet-tp data prepare``.
-    """
+    """The built-in sample dataset, generated on first use (deterministic, offline): its release
+    folder, ready for :func:`unet_tp.data.find_cases` or ``unet-tp data prepare``."""
     out = Path(out) if out is not None else default_sample_dir(seed)
     return synth_dataset(out, cases=cases, seed=seed)
