@@ -29,7 +29,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from unet_tp.checkpoint import (  # noqa: F401 - re-exported: unet_tp.train.load_checkpoint etc.
+from unet_tp.checkpoint import (  # noqa: F401 - re-exported
     RunState,
     load_checkpoint,
     load_weights,
@@ -47,11 +47,7 @@ from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.preprocess import Grid, brain_slices, network_images, normalise
 from unet_tp.progress import progress_bar
-from unet_tp.settings import (  # noqa: F401 - re-exported: unet_tp.train.preset_config etc.
-    PRESETS,
-    TrainConfig,
-    preset_config,
-)
+from unet_tp.settings import PRESETS, TrainConfig, preset_config  # noqa: F401 - re-exported
 
 TrainStep = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer, LossFn], float]
 
@@ -62,9 +58,7 @@ def _seeded(seed: int, epoch: int, stream: int) -> torch.Generator:
 
 def _autocast(device: torch.device, enabled: bool = True):
     dtype = amp_dtype(device) if enabled else None
-    if dtype is None:
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _prepare_batch(images, labels, device, channels_last):

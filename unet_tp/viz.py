@@ -26,6 +26,9 @@ LABEL_COLOURS: dict[int, str] = {1: "#ff0000", 2: "#00c000", 4: "#ffff00"}
 
 ERROR_COLOURS = {"missed": "#ff00ff", "false alarm": "#00ffff"}
 
+Cases = dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
+"""``{case_id: (image (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``."""
+
 
 def largest_tumour_slice(seg: np.ndarray) -> int:
     """Axial index with the largest tumour area (any label > 0); the middle slice if none."""
@@ -169,8 +172,7 @@ def layer_table(
     ``downs.0`` ..., ``ups.0`` ..., ``outc`` for the U-Net), in the order they run. Students
     compare their network's table with the expected one.
 
-    Returns:
-        Rows ``{"layer", "type", "output_shape", "params"}``; print them with :func:`format_layer_table`.
+    Returns rows ``{"layer", "type", "output_shape", "params"}`` (:func:`format_layer_table`).
     """
     try:  # shapes only: a copy on the meta device computes them without the arithmetic
         return _trace_blocks(copy.deepcopy(model).to("meta"), input_size, torch.device("meta"))
@@ -231,12 +233,12 @@ def _trace_blocks(
 
 def format_layer_table(rows: Sequence[dict]) -> str:
     """The layer table as aligned text, with the total parameter count."""
-    lines = [f"{'layer':10s} {'block':12s} {'output shape':>22s} {'parameters':>12s}"]
-    for r in rows:
-        lines.append(
-            f"{r['layer']:10s} {r['type']:12s} {str(r['output_shape']):>22s} {r['params']:>12,d}"
-        )
-    lines.append(f"{'total':10s} {'':12s} {'':>22s} {sum(r['params'] for r in rows):>12,d}")
+    line = "{:10s} {:12s} {:>22s} {:>12s}".format
+    lines = [line("layer", "block", "output shape", "parameters")]
+    lines += [
+        line(r["layer"], r["type"], str(r["output_shape"]), f"{r['params']:,d}") for r in rows
+    ]
+    lines.append(line("total", "", "", f"{sum(r['params'] for r in rows):,d}"))
     return "\n".join(lines)
 
 
@@ -254,10 +256,7 @@ def _widgets_available() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def browse(
-    cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
-    case_id: str | None = None,
-) -> None:
+def browse(cases: Cases, case_id: str | None = None) -> None:
     """Show the interactive viewer (:func:`browser`) once, whatever the cell does with the result.
 
     It returns nothing, so that a notebook does not display the widget a second time as the
@@ -275,15 +274,10 @@ def browse(
     display(browser(cases, case_id))
 
 
-def browser(
-    cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
-    case_id: str | None = None,
-):
-    """Interactive viewer (ipywidgets 7.7, Colab's, and 8) of ``cases``, ``{case_id: (image
-    (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``, from ``case_id``: case,
-    slice, modality, overlay opacity, ground truth or prediction. Returns the widget box, not
-    displayed (:func:`browse` displays it).
-    """
+def browser(cases: Cases, case_id: str | None = None):
+    """Interactive viewer (ipywidgets 7.7, Colab's, and 8) of ``cases`` (:data:`Cases`), from
+    ``case_id``: case, slice, modality, overlay opacity, ground truth or prediction. Returns the
+    widget box, not displayed (:func:`browse` displays it)."""
     import ipywidgets as W
 
     case_id = case_id or next(iter(cases))
