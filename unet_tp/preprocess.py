@@ -49,11 +49,8 @@ class Grid:
 
     def input_size(self, height: int = 240, width: int = 240) -> tuple[int, int]:
         """The network's input size for slices of ``height x width``."""
-        if self.image_size is not None:
-            return self.image_size, self.image_size
-        if self.crop is not None:
-            return self.crop, self.crop
-        return height, width
+        size = self.image_size or self.crop
+        return (size, size) if size is not None else (height, width)
 
     def to_network(self, arr: np.ndarray, is_label: bool = False) -> np.ndarray:
         """Crop/pad and resize slices ``(n, [C,] H, W)`` to this grid."""

@@ -40,7 +40,7 @@ from unet_tp.checkpoint import (  # noqa: F401 - re-exported
 from unet_tp.checkpoint import resume as resume_run
 from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_labels
 from unet_tp.data.cache import CacheSettings
-from unet_tp.data.cases import CaseVolumes
+from unet_tp.data.cases import CaseVolumes, load_case
 from unet_tp.device import amp_dtype
 from unet_tp.fileio import save_json
 from unet_tp.losses import LossFn, loss_by_name
@@ -448,8 +448,6 @@ def evaluate_cases(
     progress: bool = True,
 ) -> dict[str, dict[str, float]]:
     """BraTS metrics of every case (:class:`unet_tp.data.Case` with a seg), on whole 3D volumes."""
-    from unet_tp.data.cases import load_case
-
     results = {}
     for case in progress_bar(cases, "evaluating", enabled=progress, unit="case"):
         vol = load_case(case, with_seg=True)

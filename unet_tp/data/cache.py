@@ -74,9 +74,7 @@ class CacheSettings:
         return Grid(self.crop, self.image_size)
 
     def to_json(self) -> dict:
-        d = asdict(self)
-        d["modalities"] = list(self.modalities)
-        return d
+        return {**asdict(self), "modalities": list(self.modalities)}
 
     @classmethod
     def from_json(cls, data: dict) -> CacheSettings:
