@@ -185,9 +185,7 @@ def to_brats_labels(classes: np.ndarray) -> np.ndarray:
 def region_classes() -> dict[str, tuple[int, ...]]:
     """:data:`REGIONS` in network classes (what the network predicts): wt (1, 2, 3), tc (1, 3),
     et (3,). Derived from the one label mapping above."""
-    return {
-        r: tuple(int(c) for c in to_train_labels(np.array(labels))) for r, labels in REGIONS.items()
-    }
+    return {r: tuple(to_train_labels(np.array(labels)).tolist()) for r, labels in REGIONS.items()}
 
 
 def region_mask(seg: np.ndarray, region: str) -> np.ndarray:

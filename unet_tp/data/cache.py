@@ -115,11 +115,9 @@ class PrepareReport:
 
 
 def _source_signature(case: Case) -> dict[str, list[int]]:
-    sig = {}
-    for path in sorted(case.files.values()):
-        st = path.stat()
-        sig[path.name] = [st.st_size, st.st_mtime_ns]
-    return sig
+    """Size and modification time of each source file, by name."""
+    stats = {path.name: path.stat() for path in sorted(case.files.values())}
+    return {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
 
 
 def select_slices(
@@ -326,10 +324,9 @@ def _add_case(
         "warnings": case_warnings,
     }
     report.warnings += case_warnings
-    save_npy(cache_dir / entry["images"], images)
-    save_npy(cache_dir / entry["labels"], labels)
-    entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
-    entry["labels_bytes"] = (cache_dir / entry["labels"]).stat().st_size
+    for key, array in (("images", images), ("labels", labels)):
+        save_npy(cache_dir / entry[key], array)
+        entry[f"{key}_bytes"] = (cache_dir / entry[key]).stat().st_size
     new_meta["cases"][case.case_id] = entry
     report.built.append(case.case_id)
     save_json(cache_dir / META, new_meta)
