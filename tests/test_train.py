@@ -255,11 +255,11 @@ def test_resume_with_more_epochs_follows_the_longer_schedule(tiny_cache, tmp_pat
 def test_default_loss_needs_no_instructor_code():
     import torch.nn.functional as F
 
-    from unet_tp.losses import ce_dice_loss
-    from unet_tp.train import TrainConfig, default_loss
+    from unet_tp.losses import ce_dice_loss, loss_by_name
+    from unet_tp.train import TrainConfig
 
-    assert default_loss("ce") is F.cross_entropy
-    assert default_loss(TrainConfig().optim.loss) is ce_dice_loss
+    assert loss_by_name("ce") is F.cross_entropy
+    assert loss_by_name(TrainConfig().optim.loss) is ce_dice_loss
     from solutions import ce_dice_loss as reference
 
     logits, target = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))
@@ -269,8 +269,7 @@ def test_default_loss_needs_no_instructor_code():
 
 
 def test_settings_are_recorded_by_group_once_and_read_back(tiny_cache, tmp_path):
-    """A checkpoint holds the run's settings once, by meaning; inference reads them back,
-    including from a checkpoint of the first format (settings flat)."""
+    """A checkpoint holds the run's settings once, by meaning; inference reads them back."""
     from unet_tp.checkpoint import run_settings
     from unet_tp.settings import TrainConfig
 
@@ -282,10 +281,6 @@ def test_settings_are_recorded_by_group_once_and_read_back(tiny_cache, tmp_path)
     back = run_settings(ckpt)
     assert back == config and TrainConfig.from_json(back.to_json()) == back
     assert back.grid == Grid(192, 32) and back.model.kwargs()["base_channels"] == 4
-    old = {k: v for k, v in ckpt.items() if k != "settings"}
-    old |= {"format": "unet-tp-checkpoint/1", "config": {**back.flat(), "device": "cpu"}}
-    old["model_config"] = back.model.kwargs()
-    assert run_settings(old) == back
     with pytest.raises(ValueError, match="unknown setting"):
         preset_config("tiny", device="cpu")
 

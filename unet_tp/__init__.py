@@ -2,7 +2,7 @@
 
 Data flows one way, one module per step::
 
-    NIfTI case (data.cases) -> normalised volume (preprocess.normalise, data.normalize)
+    NIfTI case (data.cases) -> normalised volume (preprocess.normalise)
     -> network grid (preprocess.Grid) -> slice cache (data.cache) -> Dataset (data.cache.SliceDataset)
     -> model (unet_base; the student's U-Net) -> training (train.fit: losses, the step, the
     schedule; checkpoint) -> metrics (metrics) -> figures (viz)

@@ -1,11 +1,11 @@
 """Checkpoints of a training run: written atomically after every epoch, read back to resume,
 to evaluate or to predict.
 
-A checkpoint holds the weights, the optimizer and gradient-scaler states, the epoch
-just finished, and the run's :class:`RunState`: its settings (:class:`unet_tp.settings.TrainConfig`,
-recorded once, by group: seed, grid, sampling, model, optim), the patient split, the cache folder
-and the history. :func:`run_settings` reads the settings back (from either checkpoint format). ``torch.save`` is used directly: the kit does not depend on Lightning
-(Fabric's checkpoints would add a dependency to the students' install for what ten lines do).
+A checkpoint holds the weights, the optimizer and gradient-scaler states, the epoch just
+finished, and the run's :class:`RunState`: its settings (:class:`unet_tp.settings.TrainConfig`,
+recorded once, by group: seed, grid, sampling, model, optim; read back by :func:`run_settings`),
+the patient split, the cache folder and the history. ``torch.save`` is used directly: Lightning
+Fabric's checkpoints would add a dependency to the students' install for what ten lines do.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import torch
 from torch import nn
 
 from unet_tp.fileio import atomic_write
-from unet_tp.settings import TrainConfig, from_flat_record
+from unet_tp.settings import TrainConfig
 
 CHECKPOINT_FORMAT = "unet-tp-checkpoint/2"
-_READABLE = (CHECKPOINT_FORMAT, "unet-tp-checkpoint/1")  # 1: settings flat (config, model_config)
 
 
 @dataclass
@@ -42,25 +41,16 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def _state(obj) -> dict | None:
-    return obj.state_dict() if obj is not None else None
-
-
 def save_checkpoint(
-    path: Path,
-    model: nn.Module,
-    optimizer,
-    scaler,
-    epoch: int,
-    state: RunState,
+    path: Path, model: nn.Module, optimizer, scaler, epoch: int, state: RunState
 ) -> None:
     """Write a checkpoint atomically (a crash mid-write leaves the previous one intact)."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "model": unwrap(model).state_dict(),
-        "optimizer": _state(optimizer),
-        "scaler": _state(scaler),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
         "settings": state.config.to_json(),
         "split": state.split,
         "cache_dir": state.cache_dir,
@@ -73,12 +63,8 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict:
-    """Read a checkpoint written by :func:`unet_tp.train.fit`.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a unet-tp checkpoint (says what the file is instead).
-    """
+    """Read a checkpoint written by :func:`unet_tp.train.fit` (FileNotFoundError: no such file;
+    ValueError: not a unet-tp checkpoint)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -86,16 +72,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001
         raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") not in _READABLE:
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a unet-tp checkpoint (expected format {CHECKPOINT_FORMAT})")
     return ckpt
 
 
 def run_settings(ckpt: dict) -> TrainConfig:
     """The settings a checkpoint's run was trained with (its grid, model, ...)."""
-    if "settings" in ckpt:
-        return TrainConfig.from_json(ckpt["settings"])
-    return from_flat_record(ckpt.get("config", {}), ckpt.get("model_config"))
+    return TrainConfig.from_json(ckpt["settings"])
 
 
 def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> None:
@@ -105,13 +89,9 @@ def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> No
     except RuntimeError as exc:
         saved = run_settings(ckpt).model.kwargs()
         mine = getattr(model, "config", {})
-        diff = {
-            k: (saved.get(k), mine.get(k))
-            for k in set(saved) | set(mine)
-            if saved.get(k) != mine.get(k)
-        }
+        differ = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
         detail = ", ".join(
-            f"{k}={a} in the checkpoint but {b} here" for k, (a, b) in sorted(diff.items())
+            f"{k}={saved.get(k)} in the checkpoint but {mine.get(k)} here" for k in differ
         )
         raise ValueError(
             f"{source} was saved with another model configuration ({detail or str(exc).splitlines()[0]}); "
@@ -122,11 +102,8 @@ def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> No
 def resume(
     out_dir: Path | None, model: nn.Module, optimizer, scheduler, scaler
 ) -> tuple[int, list[dict]]:
-    """Restore a run from ``out_dir/checkpoint.pt``; returns ``(first epoch to run, history)``.
-
-    Raises:
-        FileNotFoundError: there is no checkpoint to resume.
-    """
+    """Restore a run from ``out_dir/checkpoint.pt`` (FileNotFoundError if there is none);
+    returns ``(first epoch to run, history)``."""
     path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
     if path is None or not path.exists():
         raise FileNotFoundError(f"nothing to resume: {out_dir}/checkpoint.pt does not exist")

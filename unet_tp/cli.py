@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from unet_tp import __version__
 from unet_tp.data import commands as data_commands
 from unet_tp.data.cases import DataError
-from unet_tp.data.paths import os_error_message
+from unet_tp.fileio import os_error_message
 
 PLUGINS = "unet_tp.commands"
 """Entry-point group of further sub-commands (``register(subparsers)`` functions)."""

@@ -1,29 +1,19 @@
 """Data conventions of BraTS 2019, written down once (in the spirit of nnU-Net's dataset.json).
 
-Labels
-    BraTS files hold 0 background, 1 necrotic / non-enhancing tumour core (NCR/NET),
-    2 peritumoral edema (ED), 4 GD-enhancing tumour (ET); there is no label 3.
-    The network is trained on contiguous classes 0..3; :func:`to_train_labels` and
-    :func:`to_brats_labels` are the only two places where labels are mapped.
+Labels: 0 background, 1 necrotic / non-enhancing tumour core (NCR/NET), 2 peritumoral edema (ED),
+4 GD-enhancing tumour (ET), no label 3. The network is trained on classes 0..3:
+:func:`to_train_labels` and :func:`to_brats_labels` are the only two places labels are mapped.
+Regions (what BraTS scores): whole tumour WT = {1, 2, 4}, tumour core TC = {1, 4}, ET = {4}.
 
-Regions (what BraTS scores)
-    whole tumour WT = {1, 2, 4}, tumour core TC = {1, 4}, enhancing tumour ET = {4}.
+Orientation: every volume is reoriented to the *working orientation* ``("P", "L", "S")``: axis 0
+runs anterior -> posterior (rows, anterior at the top), axis 1 the patient's right -> left
+(columns: the patient's left on the image's right, as radiologists read an axial slice), axis 2
+inferior -> superior (axial slice index), so ``volume[:, :, z]`` is shown with ``imshow`` as is.
 
-Orientation
-    Every volume is reoriented to the *working orientation* ``("P", "L", "S")``: array axis 0 runs
-    anterior -> posterior (image rows, anterior at the top), axis 1 runs the patient's right ->
-    left (image columns, so the patient's left is on the image's right, as radiologists read an
-    axial slice), axis 2 runs inferior -> superior (axial slice index). ``volume[:, :, z]`` can
-    therefore be shown with ``imshow`` as is.
-
-Editions
-    Every BraTS edition the kit reads, with its file naming and label convention, is declared once
-    in :data:`EDITIONS`; a case's labels are mapped to the BraTS 2019 labels above when read.
-
-Sanity bounds
-    What makes a case suspicious (a warning naming the case and the file, an error with
-    ``--strict``): a constant modality, a brain mask outside :data:`BRAIN_FRACTION_RANGE` of the
-    volume (a non-zero background), an identity affine on the BraTS grid (a lost header).
+Editions: each BraTS edition the kit reads, its file naming and labels, is declared once in
+:data:`EDITIONS`; a case's labels are mapped to the BraTS 2019 labels when read. Suspicious data
+(a warning naming case and file, an error with ``--strict``): a constant modality, a brain mask
+outside :data:`BRAIN_FRACTION_RANGE` of the volume, an identity affine on the BraTS grid.
 """
 
 from __future__ import annotations
@@ -102,41 +92,20 @@ class Edition:
 
 
 _BRATS_2019_KINDS = {"t1": "t1", "t1ce": "t1ce", "t2": "t2", "flair": "flair", "seg": "seg"}
-_BRATS_2019_LABELS = {0: 0, 1: 1, 2: 2, 4: 4}
-_BRATS_2019_NAMES = {0: "background", 1: "NCR/NET", 2: "ED", 4: "ET"}
+_BRATS_2019 = (
+    _BRATS_2019_KINDS,
+    {0: 0, 1: 1, 2: 2, 4: 4},
+    {0: "background", 1: "NCR/NET", 2: "ED", 4: "ET"},
+)
 
 EDITIONS: dict[str, Edition] = {
     e.key: e
     for e in (
-        Edition(
-            "brats2019",
-            "BraTS 2019",
-            r"BraTS19_.+",
-            "_",
-            _BRATS_2019_KINDS,
-            _BRATS_2019_LABELS,
-            _BRATS_2019_NAMES,
-        ),
+        Edition("brats2019", "BraTS 2019", r"BraTS19_.+", "_", *_BRATS_2019),
         # BraTS 2020: the 2019 naming and labels. Quirk: training case 355 ships its seg as
         # W39_1998.09.19_Segm.nii (see SEG_FILE_QUIRK); it is read as that case's seg.
-        Edition(
-            "brats2020",
-            "BraTS 2020",
-            r"BraTS20_.+",
-            "_",
-            _BRATS_2019_KINDS,
-            _BRATS_2019_LABELS,
-            _BRATS_2019_NAMES,
-        ),
-        Edition(
-            "brats2021",
-            "BraTS 2021",
-            r"BraTS2021_\d+",
-            "_",
-            _BRATS_2019_KINDS,
-            _BRATS_2019_LABELS,
-            _BRATS_2019_NAMES,
-        ),
+        Edition("brats2020", "BraTS 2020", r"BraTS20_.+", "_", *_BRATS_2019),
+        Edition("brats2021", "BraTS 2021", r"BraTS2021_\d+", "_", *_BRATS_2019),
         # BraTS 2023 (BraTS-GLI-00000-000-t1n.nii.gz): 1 NETC, 2 SNFH, 3 ET; ET becomes 4 here.
         Edition(
             "brats2023",
@@ -148,15 +117,7 @@ EDITIONS: dict[str, Edition] = {
             {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"},
         ),
         # Any other case id with the 2019-2021 file names (e.g. renamed cases, MSD converted).
-        Edition(
-            "brats",
-            "BraTS 2019-2021 naming",
-            r".+",
-            "_",
-            _BRATS_2019_KINDS,
-            _BRATS_2019_LABELS,
-            _BRATS_2019_NAMES,
-        ),
+        Edition("brats", "BraTS 2019-2021 naming", r".+", "_", *_BRATS_2019),
     )
 }
 """Editions in the order they are tried; the last one takes any case id with 2019 file names."""
@@ -199,16 +160,8 @@ _TO_BRATS = np.array(BRATS_LABELS, dtype=np.uint8)
 
 
 def to_train_labels(seg: np.ndarray) -> np.ndarray:
-    """Map BraTS labels {0, 1, 2, 4} to contiguous classes {0, 1, 2, 3}.
-
-    Args:
-        seg: integer array of BraTS labels.
-
-    Returns:
-        uint8 array of the same shape with classes 0..3.
-
-    Raises:
-        ValueError: if ``seg`` holds a value outside {0, 1, 2, 4}.
+    """Map BraTS labels {0, 1, 2, 4} to contiguous uint8 classes {0, 1, 2, 3} (a ValueError for
+    any other value).
 
     Example:
         >>> to_train_labels(np.array([0, 1, 2, 4])).tolist()
@@ -232,9 +185,7 @@ def to_brats_labels(classes: np.ndarray) -> np.ndarray:
 def region_classes() -> dict[str, tuple[int, ...]]:
     """:data:`REGIONS` in network classes (what the network predicts): wt (1, 2, 3), tc (1, 3),
     et (3,). Derived from the one label mapping above."""
-    return {
-        r: tuple(int(c) for c in to_train_labels(np.array(labels))) for r, labels in REGIONS.items()
-    }
+    return {r: tuple(to_train_labels(np.array(labels)).tolist()) for r, labels in REGIONS.items()}
 
 
 def region_mask(seg: np.ndarray, region: str) -> np.ndarray:

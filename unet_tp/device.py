@@ -16,31 +16,20 @@ def in_colab() -> bool:
 def pick_device(
     preference: str = "auto", verbose: bool = True, training: bool = True
 ) -> torch.device:
-    """Choose the device to compute on and say which, and why.
+    """Choose the device to compute on, and say which (one line, when ``verbose``).
 
     Args:
         preference: ``"auto"`` (CUDA, then Apple MPS, then CPU), or ``"cuda"``, ``"mps"``, ``"cpu"``,
-            ``"cuda:1"``...
+            ``"cuda:1"``...; a RuntimeError when this machine does not have it.
         verbose: print one line naming the device.
         training: the device will train (the CPU line then advises a GPU); False for inference
             (evaluate, predict, figures), where the CPU is fine.
-
-    Returns:
-        The device.
-
-    Raises:
-        RuntimeError: a device was asked for that this machine does not have.
     """
     pref = preference.lower()
     mps = getattr(torch.backends, "mps", None)
     has_mps = bool(mps and mps.is_available())
     if pref == "auto":
-        if torch.cuda.is_available():
-            pref = "cuda"
-        elif has_mps:
-            pref = "mps"
-        else:
-            pref = "cpu"
+        pref = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
     if pref.startswith("cuda") and not torch.cuda.is_available():
         hint = " In Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
         raise RuntimeError(f"--device {preference}: no CUDA GPU is available here.{hint}")
@@ -48,23 +37,24 @@ def pick_device(
         raise RuntimeError(f"--device {preference}: Apple MPS is not available here")
     device = torch.device(pref)
     if verbose:
-        if device.type == "cuda":
-            name = torch.cuda.get_device_name(device)
-            print(f"Using GPU {name} (CUDA), mixed precision {amp_dtype(device)}")
-        elif device.type == "mps":
-            print("Using Apple GPU (MPS)")
-        elif not training:
-            print(f"Using the CPU ({torch.get_num_threads()} threads)")
-        else:
-            hint = (
-                " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU."
-                if in_colab()
-                else ""
-            )
-            print(
-                f"Using the CPU ({torch.get_num_threads()} threads): no GPU found, so training is slow.{hint}"
-            )
+        print(_device_line(device, training))
     return device
+
+
+def _device_line(device: torch.device, training: bool) -> str:
+    """The line that names the device (on the CPU for training: get a GPU, and how in Colab)."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"Using GPU {name} (CUDA), mixed precision {amp_dtype(device)}"
+    if device.type == "mps":
+        return "Using Apple GPU (MPS)"
+    line = f"Using the CPU ({torch.get_num_threads()} threads)"
+    if not training:
+        return line
+    hint = (
+        " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
+    )
+    return f"{line}: no GPU found, so training is slow.{hint}"
 
 
 def run_device(

@@ -1,10 +1,13 @@
-"""Where the kit keeps its files, and writing so that a reader never sees half of anything:
-a temporary name beside the target, then one rename (:func:`atomic_write` for an open file,
-:func:`atomic_path` for a file a library writes by name, :func:`atomic_dir` for a folder)."""
+"""Where the kit keeps its files; writing so that a reader never sees half of anything (a
+temporary name beside the target, then one rename: :func:`atomic_write` for an open file,
+:func:`atomic_path` for a file a library writes by name, :func:`atomic_dir` for a folder); a
+failed file operation as one line that names the path and says what to do
+(:func:`os_error_message`)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -29,10 +32,8 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` in one rename.
-
-    On any error the temporary file is removed and ``path`` is left as it was.
-    """
+    """Open a temporary file next to ``path``; on success it replaces ``path`` in one rename, on
+    any error it is removed and ``path`` is left as it was."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -61,11 +62,8 @@ def save_json(path: str | os.PathLike[str], obj: object, indent: int | None = No
 
 
 def temp_dir_beside(target: str | os.PathLike[str]) -> Path:
-    """A new empty folder next to ``target``, to be filled then renamed onto it (same file system).
-
-    It gets the usual folder permissions (``mkdtemp`` alone makes 0700 folders, which would stay
-    private after the rename).
-    """
+    """A new empty folder next to ``target``, to be filled then renamed onto it (same file
+    system), with the usual permissions (``mkdtemp`` makes 0700 folders, private after the rename)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
@@ -75,14 +73,8 @@ def temp_dir_beside(target: str | os.PathLike[str]) -> Path:
 
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a new empty folder beside ``target``; on success it is renamed onto ``target``.
-
-    On any error (or interruption) the temporary folder is removed and ``target`` is untouched.
-
-    Example:
-        >>> with atomic_dir(out / "case") as tmp:  # doctest: +SKIP
-        ...     write_files(tmp)
-    """
+    """Yield a new empty folder beside ``target``; on success it is renamed onto ``target``, on
+    any error (or interruption) it is removed and ``target`` is untouched."""
     tmp = temp_dir_beside(target)
     try:
         yield tmp
@@ -103,3 +95,30 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_ADVICE = {
+    errno.EROFS: "it is on a read-only file system (e.g. /kaggle/input or a read-only mount): "
+    "choose a folder you can write to (e.g. /kaggle/working, /content or ~/)",
+    errno.EACCES: "permission denied: choose a folder you can write to, or fix its permissions",
+    errno.EPERM: "operation not permitted: choose a folder you can write to",
+    errno.ENOTDIR: "a part of this path is a file, not a folder: choose another path",
+    errno.EISDIR: "it is a folder, not a file: give a file name",
+    errno.ENOSPC: "the disk is full: free some space or choose a folder on another disk",
+    errno.EDQUOT: "the disk quota is exhausted: free some space or choose another disk",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.EEXIST: "it already exists: remove it or choose another path",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """``"PATH: what went wrong; what to do"`` for an OSError (its ``filename`` names the path
+    when the OS gave one), or its own message when it carries no errno (the kit's own text)."""
+    if exc.errno is None:
+        return str(exc)
+    where = exc.filename if exc.filename is not None else "a file"
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    advice = _ADVICE.get(exc.errno, exc.strerror or os.strerror(exc.errno))
+    return f"{where}: {advice}"

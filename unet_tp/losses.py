@@ -18,14 +18,9 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def soft_dice_loss(
     logits: torch.Tensor, target: torch.Tensor, include_background: bool = False, eps: float = 1e-5
 ) -> torch.Tensor:
-    """1 - mean soft Dice over classes, computed on the softmax scores over the whole batch.
-
-    Args:
-        logits: ``(N, C, ...)``.
-        target: ``(N, ...)`` integer classes.
-        include_background: also score class 0 (usually not: it is easy and dominates).
-        eps: smoothing, so that a class absent from both scores 1.
-    """
+    """1 - mean soft Dice over classes of ``(N, C, ...)`` logits against ``(N, ...)`` integer
+    classes, on the softmax scores over the whole batch. ``include_background``: also score
+    class 0 (usually not: it is easy and dominates); ``eps``: a class absent from both scores 1."""
     probs = logits.softmax(dim=1)
     t = F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(probs.dtype)
     dims = (0, *range(2, logits.ndim))

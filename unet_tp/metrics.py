@@ -52,16 +52,9 @@ def _surface(mask: np.ndarray) -> np.ndarray:
 
 
 def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...] | None = None) -> float:
-    """95th-percentile Hausdorff distance between two boolean masks, in mm.
-
-    Args:
-        pred: predicted mask.
-        truth: ground-truth mask, same shape.
-        spacing: voxel size per axis (default 1 mm, as BraTS).
-
-    Returns:
-        The distance; 0 if both are empty, :data:`HD95_EMPTY` if exactly one is.
-    """
+    """95th-percentile Hausdorff distance between two boolean masks of one shape, in mm (voxel
+    ``spacing`` per axis, default 1 mm as BraTS); 0 if both are empty, :data:`HD95_EMPTY` if
+    exactly one is."""
     pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
     if pred.shape != truth.shape:
         raise ValueError(f"shapes differ: {pred.shape} vs {truth.shape}")
@@ -73,8 +66,8 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...] | None 
     spacing = spacing or (1.0,) * pred.ndim
     # Distance transforms on the bounding box of both masks (plus a margin) instead of the volume.
     both = pred | truth
-    lo = np.maximum(np.argwhere(both).min(axis=0) - 2, 0)
-    hi = np.minimum(np.argwhere(both).max(axis=0) + 3, pred.shape)
+    where = np.argwhere(both)
+    lo, hi = np.maximum(where.min(axis=0) - 2, 0), np.minimum(where.max(axis=0) + 3, pred.shape)
     box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     sp, st = _surface(pred[box]), _surface(truth[box])
     to_truth = ndimage.distance_transform_edt(~st, sampling=spacing)
@@ -86,16 +79,9 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...] | None 
 def brats_metrics(
     pred_seg: np.ndarray, true_seg: np.ndarray, spacing: tuple[float, ...] | None = None
 ) -> dict[str, float]:
-    """Dice and HD95 of the three BraTS regions for one patient.
-
-    Args:
-        pred_seg: predicted volume with BraTS labels 0/1/2/4.
-        true_seg: ground truth with BraTS labels, same shape.
-        spacing: voxel size (default 1 mm).
-
-    Returns:
-        ``{"dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"}``.
-    """
+    """Dice and HD95 of the three BraTS regions for one patient, from predicted and true
+    volumes of BraTS labels 0/1/2/4 (voxel ``spacing`` default 1 mm): ``{"dice_wt", "dice_tc",
+    "dice_et", "hd95_wt", "hd95_tc", "hd95_et"}``."""
     out: dict[str, float] = {}
     for region in REGIONS:
         p, t = region_mask(pred_seg, region), region_mask(true_seg, region)

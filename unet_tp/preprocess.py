@@ -20,8 +20,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from unet_tp.data.normalize import brain_mask, zscore
-
 
 @dataclass(frozen=True)
 class Grid:
@@ -51,11 +49,8 @@ class Grid:
 
     def input_size(self, height: int = 240, width: int = 240) -> tuple[int, int]:
         """The network's input size for slices of ``height x width``."""
-        if self.image_size is not None:
-            return self.image_size, self.image_size
-        if self.crop is not None:
-            return self.crop, self.crop
-        return height, width
+        size = self.image_size or self.crop
+        return (size, size) if size is not None else (height, width)
 
     def to_network(self, arr: np.ndarray, is_label: bool = False) -> np.ndarray:
         """Crop/pad and resize slices ``(n, [C,] H, W)`` to this grid."""
@@ -111,9 +106,32 @@ def _fit(arr: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def brain_mask(image: np.ndarray) -> np.ndarray:
+    """Voxels inside the brain of a ``(channels, ...)`` raw image, boolean of ``image.shape[1:]``:
+    BraTS volumes are skull-stripped, so brain = non-zero in any modality."""
+    return np.any(image != 0, axis=0)
+
+
+def zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each channel of ``image`` (``(channels, ...)``) to zero mean, unit variance over ``mask``,
+    zero outside it; float32.
+
+    Statistics are taken over the brain only: the background (about 85% of a BraTS volume) would
+    otherwise dominate the mean and squash the contrasts inside the brain.
+    """
+    out = np.zeros(image.shape, dtype=np.float32)
+    if not mask.any():
+        return out
+    for c in range(image.shape[0]):
+        values = image[c][mask].astype(np.float64)
+        std = values.std()
+        out[c][mask] = (values - values.mean()) / (std if std > 0 else 1.0)
+    return out
+
+
 def normalise(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(z-scored image, brain mask)`` of a case's raw ``(4, H, W, D)`` image (see
-    :mod:`unet_tp.data.normalize`: brain = non-zero in any modality, z-score over the brain)."""
+    """``(z-scored image, brain mask)`` of a case's raw ``(4, H, W, D)`` image (:func:`zscore`
+    over :func:`brain_mask`)."""
     mask = brain_mask(image)
     return zscore(image, mask), mask
 

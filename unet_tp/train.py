@@ -1,19 +1,15 @@
 """Training and evaluation: fit a segmentation network on the slice cache, score it in 3D.
 
-Works with any ``nn.Module`` mapping ``(N, 4, H, W)`` to ``(N, 4, H, W)`` logits: the students'
-U-Net in the notebook, the reference one behind ``unet-tp train``. In small steps, as nnU-Net's
-trainer: :func:`fit` runs the epoch loop; each epoch is :func:`epoch_loader` (the data order of
-epoch ``e`` depends only on ``(seed, e)``, so a resumed run retraces the uninterrupted one),
-:func:`train_epoch` (one training-step function per batch: the notebook's ``train_step``, or
-:class:`AmpTrainStep`, the reference step with mixed precision) and :func:`validate` (loss and
-Dice WT/TC/ET per patient); the learning rate follows :func:`cosine_schedule`
-(``torch.optim.lr_scheduler``); checkpoints are :mod:`unet_tp.checkpoint`; the preprocessing of
-prediction is the cache's, :mod:`unet_tp.preprocess`.
-
-On CUDA: automatic mixed precision (bf16 from compute capability 8, else fp16 with a
-GradScaler, e.g. a Colab T4) and channels_last. torch's own ``autocast``, ``GradScaler`` and
-DistributedDataParallel are used directly rather than Lightning Fabric: the loop is short, the
-students read it, and their Colab install stays torch alone.
+Any ``nn.Module`` mapping ``(N, 4, H, W)`` to ``(N, 4, H, W)`` logits (the students' U-Net, the
+reference one). In small steps, as nnU-Net's trainer: :func:`fit` runs the epochs; each is
+:func:`epoch_loader` (its data order depends only on ``(seed, epoch)``, so a resumed run retraces
+the uninterrupted one), :func:`train_epoch` (one step function per batch: the notebook's
+``train_step`` or :class:`AmpTrainStep`) and :func:`validate` (loss, Dice WT/TC/ET per patient);
+the learning rate follows :func:`cosine_schedule`; checkpoints are :mod:`unet_tp.checkpoint`,
+prediction's preprocessing the cache's (:mod:`unet_tp.preprocess`). On CUDA: mixed precision
+(bf16 from compute capability 8, else fp16 with a GradScaler) and channels_last, with torch's own
+tools rather than Lightning Fabric: the loop is short, the students read it, and their Colab
+install stays torch alone.
 """
 
 from __future__ import annotations
@@ -33,8 +29,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from unet_tp.checkpoint import (  # noqa: F401 - re-exported: unet_tp.train.load_checkpoint etc.
-    CHECKPOINT_FORMAT,
+from unet_tp.checkpoint import (  # noqa: F401 - re-exported
     RunState,
     load_checkpoint,
     load_weights,
@@ -45,25 +40,16 @@ from unet_tp.checkpoint import (  # noqa: F401 - re-exported: unet_tp.train.load
 from unet_tp.checkpoint import resume as resume_run
 from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_labels
 from unet_tp.data.cache import CacheSettings
-from unet_tp.data.cases import CaseVolumes
+from unet_tp.data.cases import CaseVolumes, load_case
 from unet_tp.device import amp_dtype
+from unet_tp.fileio import save_json
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.preprocess import Grid, brain_slices, network_images, normalise
 from unet_tp.progress import progress_bar
-from unet_tp.settings import (  # noqa: F401 - re-exported: unet_tp.train.preset_config etc.
-    PRESETS,
-    TrainConfig,
-    preset_config,
-)
+from unet_tp.settings import PRESETS, TrainConfig, preset_config  # noqa: F401 - re-exported
 
 TrainStep = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer, LossFn], float]
-
-
-def default_loss(name: str) -> LossFn:
-    """The loss ``config.optim.loss`` names (:mod:`unet_tp.losses`: torch's cross-entropy, or it
-    plus soft Dice); nothing of the instructor side, so it works in a student install."""
-    return loss_by_name(name)
 
 
 def _seeded(seed: int, epoch: int, stream: int) -> torch.Generator:
@@ -72,9 +58,7 @@ def _seeded(seed: int, epoch: int, stream: int) -> torch.Generator:
 
 def _autocast(device: torch.device, enabled: bool = True):
     dtype = amp_dtype(device) if enabled else None
-    if dtype is None:
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def _prepare_batch(images, labels, device, channels_last):
@@ -96,11 +80,10 @@ def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
     ``deterministic``: deterministic algorithms (bit-identical reruns); else, on CUDA, cuDNN
     benchmarking (the slice size is fixed: cuDNN picks the fastest kernels once).
     """
-    saved = (
-        torch.backends.cudnn.benchmark,
+    benchmark, cublas = torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    algorithms = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
-        os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
     )
     try:
         if deterministic:
@@ -111,12 +94,11 @@ def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
             torch.backends.cudnn.benchmark = True
         yield
     finally:
-        torch.backends.cudnn.benchmark = saved[0]
-        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
-        if saved[3] is None:
-            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
-        else:
-            os.environ["CUBLAS_WORKSPACE_CONFIG"] = saved[3]
+        torch.backends.cudnn.benchmark = benchmark
+        torch.use_deterministic_algorithms(algorithms[0], warn_only=algorithms[1])
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        if cublas is not None:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
 
 
 def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
@@ -126,13 +108,11 @@ def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
 
 
 class AmpTrainStep:
-    """The reference ``train_step`` (``solutions/training.py``: zero the gradients, forward,
-    loss, backward, update) with mixed precision on CUDA: the forward under autocast, the loss
-    in float32, and a GradScaler for fp16 (kept in :attr:`scaler`, saved in checkpoints).
-
-    Called as the notebook's ``train_step(model, images, labels, optimizer, loss_fn)``; returns
-    the batch's loss (a non-finite loss is returned before any update: :func:`train_epoch`
-    stops on it).
+    """The reference ``train_step`` (zero the gradients, forward, loss, backward, update) with
+    mixed precision on CUDA: the forward under autocast, the loss in float32, a GradScaler for
+    fp16 (:attr:`scaler`, saved in checkpoints). Called as the notebook's ``train_step(model,
+    images, labels, optimizer, loss_fn)``; returns the batch's loss (a non-finite one before any
+    update: :func:`train_epoch` stops on it).
     """
 
     def __init__(self, device: torch.device, amp: bool = True):
@@ -332,48 +312,37 @@ def fit(
     progress: bool = True,
     train_step: TrainStep | None = None,
 ) -> list[dict]:
-    """Train ``model`` and return the history (one dict per epoch).
+    """Train ``model``; returns the history, one dict per epoch (also written to
+    ``out_dir/history.json`` after every epoch).
 
     Args:
         model: the network (possibly wrapped in DistributedDataParallel).
-        train_set: training slices (e.g. :class:`unet_tp.data.cache.SliceDataset`).
-        val_set: validation slices, or None.
+        train_set, val_set: training and validation slices (e.g.
+            :class:`unet_tp.data.cache.SliceDataset`); ``val_set`` may be None.
         config: the run's settings (:class:`unet_tp.settings.TrainConfig`).
         out_dir: where ``checkpoint.pt`` and ``history.json`` go (None: nowhere).
-        loss_fn: ``f(logits, target) -> loss``; default from ``config.optim.loss``
-            (:func:`default_loss`).
-        resume: continue from ``out_dir/checkpoint.pt``.
-        state: run metadata stored in checkpoints.
-        device: where to train, chosen once by the caller
-            (:func:`unet_tp.device.run_device`); default: where the model's weights are.
-        progress: tqdm bars.
+        loss_fn: ``f(logits, target) -> loss``; default ``config.optim.loss``
+            (:func:`unet_tp.losses.loss_by_name`).
+        resume: continue from ``out_dir/checkpoint.pt``; ``state``: run metadata for checkpoints.
+        device: where to train, chosen once by the caller (:func:`unet_tp.device.run_device`);
+            default: where the model's weights are. ``progress``: tqdm bars.
         train_step: ``train_step(model, images, labels, optimizer, loss_fn) -> float``, the
-            notebook's block (f), the step of every batch (see :func:`training_step`); default
+            notebook's block (f), the step of every batch (:func:`training_step`); default
             :class:`AmpTrainStep`.
-
-    Returns:
-        The history, also written to ``out_dir/history.json`` after every epoch.
 
     Example:
         >>> history = fit(UNet(base_channels=8), train, val, preset_config("tiny"))  # doctest: +SKIP
         >>> history[-1]["dice_wt"]  # doctest: +SKIP
         0.71
     """
-    from unet_tp.fileio import save_json
-
     optim = config.optim
     device = device or next(model.parameters()).device
-    loss_fn = loss_fn or default_loss(optim.loss)
+    loss_fn = loss_fn or loss_by_name(optim.loss)
     out = Path(out_dir) if out_dir is not None else None
     state = state or RunState(config, {}, "", None)
     state.config = state.config.for_model(unwrap(model))
     with torch_settings(optim.deterministic, device):
-        model.to(device)
-        if optim.channels_last and device.type == "cuda":
-            model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=optim.lr)
-        scheduler = cosine_schedule(optimizer, optim.epochs)
-        step = training_step(train_step, device, optim.amp)
+        optimizer, scheduler, step = _set_up(model, config, device, train_step)
         scaler = getattr(step, "scaler", None)
         start = 0
         if resume:
@@ -381,34 +350,50 @@ def fit(
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
         for epoch in range(start, optim.epochs):
-            t0 = time.perf_counter()
-            loader = epoch_loader(train_set, config, device, epoch)
-            loss = train_epoch(
-                model, loader, step, optimizer, loss_fn, config, device, epoch, progress
-            )
-            record = {"epoch": epoch + 1, "train_loss": loss, "lr": scheduler.get_last_lr()[0]}
-            if val_set is not None and _is_main():
-                record |= validate(
-                    unwrap(model),
-                    val_set,
-                    loss_fn,
-                    device,
-                    optim.batch_size,
-                    optim.amp,
-                    optim.channels_last,
-                )
-            record["seconds"] = time.perf_counter() - t0
+            args = (model, step, optimizer, loss_fn, config, device, epoch, progress)
+            record = _epoch(train_set, val_set, *args)
             state.history.append(record)
             scheduler.step()
             if _is_main():
-                if progress:
-                    _print_epoch(record, optim.epochs)
-                if out is not None:
-                    save_checkpoint(out / "checkpoint.pt", model, optimizer, scaler, epoch, state)
-                    save_json(out / "history.json", state.history, indent=1)
+                _end_epoch(record, state, out, progress, (model, optimizer, scaler, epoch))
             if torch.distributed.is_initialized():
                 torch.distributed.barrier()
     return state.history
+
+
+def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, train_step):
+    """The model on ``device``; Adam, its cosine schedule and the run's step function."""
+    model.to(device)
+    if config.optim.channels_last and device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
+    step = training_step(train_step, device, config.optim.amp)
+    return optimizer, cosine_schedule(optimizer, config.optim.epochs), step
+
+
+def _epoch(
+    train_set, val_set, model, step, optimizer, loss_fn, config, device, epoch, progress
+) -> dict:
+    """Train one epoch, then validate (main process only): the epoch's history record."""
+    t0, o = time.perf_counter(), config.optim
+    loader = epoch_loader(train_set, config, device, epoch)
+    loss = train_epoch(model, loader, step, optimizer, loss_fn, config, device, epoch, progress)
+    record = {"epoch": epoch + 1, "train_loss": loss, "lr": optimizer.param_groups[0]["lr"]}
+    if val_set is not None and _is_main():
+        record |= validate(
+            unwrap(model), val_set, loss_fn, device, o.batch_size, o.amp, o.channels_last
+        )
+    record["seconds"] = time.perf_counter() - t0
+    return record
+
+
+def _end_epoch(record: dict, state: RunState, out: Path | None, progress: bool, checkpoint) -> None:
+    """Print the epoch's line; write the checkpoint and ``history.json`` (main process only)."""
+    if progress:
+        _print_epoch(record, state.config.optim.epochs)
+    if out is not None:
+        save_checkpoint(out / "checkpoint.pt", *checkpoint, state)
+        save_json(out / "history.json", state.history, indent=1)
 
 
 @torch.no_grad()
@@ -463,8 +448,6 @@ def evaluate_cases(
     progress: bool = True,
 ) -> dict[str, dict[str, float]]:
     """BraTS metrics of every case (:class:`unet_tp.data.Case` with a seg), on whole 3D volumes."""
-    from unet_tp.data.cases import load_case
-
     results = {}
     for case in progress_bar(cases, "evaluating", enabled=progress, unit="case"):
         vol = load_case(case, with_seg=True)

@@ -136,16 +136,10 @@ def predict_overlap_tile(
 ) -> torch.Tensor:
     """Logits for a whole image with the unpadded U-Net: the paper's overlap-tile strategy.
 
-    The image is mirror-padded by the network's border loss, so that every output pixel sees
-    real-looking context, and predicted tile by tile.
-
-    Args:
-        model: an unpadded (or padded) UNet.
-        image: ``(N, C, H, W)``.
-        tile: output tile size; default the smallest valid size covering the image (at most 388).
-
-    Returns:
-        ``(N, classes, H, W)`` logits.
+    The ``(N, C, H, W)`` image is mirror-padded by the network's border loss, so that every
+    output pixel sees real-looking context, and predicted tile by tile (``tile``: output tile
+    size, default the smallest valid size covering the image, at most 388); returns
+    ``(N, classes, H, W)`` logits. A padded U-Net predicts the image at once.
     """
     if model.config["padding"]:
         return model(image)

@@ -26,11 +26,19 @@ LABEL_COLOURS: dict[int, str] = {1: "#ff0000", 2: "#00c000", 4: "#ffff00"}
 
 ERROR_COLOURS = {"missed": "#ff00ff", "false alarm": "#00ffff"}
 
+Cases = dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
+"""``{case_id: (image (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``."""
+
 
 def largest_tumour_slice(seg: np.ndarray) -> int:
     """Axial index with the largest tumour area (any label > 0); the middle slice if none."""
     area = (np.asarray(seg) > 0).sum(axis=(0, 1))
     return int(area.argmax()) if area.max() > 0 else seg.shape[2] // 2
+
+
+def _first_slice(image: np.ndarray, seg: np.ndarray | None) -> int:
+    """The slice shown first: the largest tumour area of ``seg``, the middle one without it."""
+    return largest_tumour_slice(seg) if seg is not None else image.shape[3] // 2
 
 
 def label_overlay(seg_slice: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -50,10 +58,8 @@ def _legend(fig_or_ax, loc="lower center", **kwargs):
 
 def _orientation_marks(ax) -> None:
     style = dict(color="white", fontsize=8, ha="center", va="center", transform=ax.transAxes)
-    ax.text(0.5, 0.96, "A", **style)
-    ax.text(0.5, 0.04, "P", **style)
-    ax.text(0.04, 0.5, "R", **style)
-    ax.text(0.96, 0.5, "L", **style)
+    for x, y, mark in ((0.5, 0.96, "A"), (0.5, 0.04, "P"), (0.04, 0.5, "R"), (0.96, 0.5, "L")):
+        ax.text(x, y, mark, **style)
 
 
 def _gray(ax, image_slice, title=None):
@@ -73,24 +79,15 @@ def show_case(
     alpha: float = 0.45,
     title: str | None = None,
 ) -> Figure:
-    """The four modalities of one axial slice, the segmentation overlaid on each.
-
-    Args:
-        image: ``(4, H, W, D)`` volume (channels t1, t1ce, t2, flair), raw or normalised.
-        seg: ``(H, W, D)`` BraTS labels, or None.
-        z: axial slice; default the slice with the largest tumour area.
-        alpha: overlay opacity.
-        title: figure title (e.g. the case id).
-
-    Returns:
-        The figure (``fig.savefig(...)`` to keep it).
+    """The four modalities of axial slice ``z`` (default: the largest tumour area) of a
+    ``(4, H, W, D)`` volume, raw or normalised, the ``(H, W, D)`` BraTS labels ``seg`` overlaid
+    on each with opacity ``alpha``; returns the figure (``fig.savefig(...)`` to keep it).
 
     Example:
         >>> vol = load_case(find_cases("data")[0])  # doctest: +SKIP
         >>> show_case(vol.image, vol.seg, title=vol.case_id)  # doctest: +SKIP
     """
-    if z is None:
-        z = largest_tumour_slice(seg) if seg is not None else image.shape[3] // 2
+    z = _first_slice(image, seg) if z is None else z
     fig, axes = plt.subplots(
         1, len(MODALITIES), figsize=(3.2 * len(MODALITIES), 3.9), layout="constrained"
     )
@@ -112,14 +109,8 @@ def show_prediction(
     z: int | None = None,
     modality: str = "flair",
 ) -> Figure:
-    """Ground truth, prediction, and an error map of the whole tumour for one slice.
-
-    Args:
-        image: ``(4, H, W, D)`` volume.
-        truth: ``(H, W, D)`` BraTS labels.
-        pred: ``(H, W, D)`` predicted BraTS labels.
-        z: axial slice; default the largest tumour area of the truth.
-        modality: background image.
+    """Ground truth, prediction (``(H, W, D)`` BraTS labels), and an error map of the whole
+    tumour for axial slice ``z`` (default: the truth's largest tumour area) of ``modality``.
 
     In the error map, magenta is tumour the network missed (false negative) and cyan tumour it
     invented (false positive); the title gives the slice's Dice per region.
@@ -139,14 +130,9 @@ def show_prediction(
     err[(t > 0) & (p == 0)] = to_rgba(ERROR_COLOURS["missed"], 0.8)
     err[(t == 0) & (p > 0)] = to_rgba(ERROR_COLOURS["false alarm"], 0.8)
     axes[2].imshow(err, interpolation="nearest")
-    axes[2].legend(
-        handles=[Patch(color=v, label=k) for k, v in ERROR_COLOURS.items()],
-        loc="lower center",
-        ncol=2,
-        frameon=False,
-        labelcolor="white",
-        fontsize=8,
-    )
+    handles = [Patch(color=v, label=k) for k, v in ERROR_COLOURS.items()]
+    style = {"frameon": False, "labelcolor": "white", "fontsize": 8}
+    axes[2].legend(handles=handles, loc="lower center", ncol=2, **style)
     scores = "  ".join(
         f"{r.upper()} {dice(np.isin(p, labs), np.isin(t, labs)):.2f}" for r, labs in REGIONS.items()
     )
@@ -167,12 +153,8 @@ def plot_history(history: Sequence[dict]) -> Figure:
     for region, style in zip(REGIONS, ("o-", "s-", "^-"), strict=True):
         key = f"dice_{region}"
         if history and key in history[0]:
-            ax_dice.plot(
-                epochs,
-                [h[key] for h in history],
-                style,
-                label=f"{region.upper()} {{{','.join(map(str, REGIONS[region]))}}}",
-            )
+            label = f"{region.upper()} {{{','.join(map(str, REGIONS[region]))}}}"
+            ax_dice.plot(epochs, [h[key] for h in history], style, label=label)
     ax_dice.set(xlabel="epoch", ylabel="Dice", title="Validation Dice per region", ylim=(0, 1.02))
     ax_dice.legend(loc="lower right")
     for ax in (ax_loss, ax_dice):
@@ -190,8 +172,7 @@ def layer_table(
     ``downs.0`` ..., ``ups.0`` ..., ``outc`` for the U-Net), in the order they run. Students
     compare their network's table with the expected one.
 
-    Returns:
-        Rows ``{"layer", "type", "output_shape", "params"}``; print them with :func:`format_layer_table`.
+    Returns rows ``{"layer", "type", "output_shape", "params"}`` (:func:`format_layer_table`).
     """
     try:  # shapes only: a copy on the meta device computes them without the arithmetic
         return _trace_blocks(copy.deepcopy(model).to("meta"), input_size, torch.device("meta"))
@@ -211,14 +192,9 @@ def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Ex
     config = getattr(model, "config", None)
     steps = []
     if isinstance(config, dict) and {"base_channels", "depth", "padding"} <= set(config):
-        steps = checks.expected_layer_shapes(
-            input_size[-1],
-            input_size[1],
-            config.get("num_classes", 2),
-            config["base_channels"],
-            config["depth"],
-            config["padding"],
-        )
+        c = config
+        sizes = (input_size[-1], input_size[1], c.get("num_classes", 2), c["base_channels"])
+        steps = checks.expected_layer_shapes(*sizes, c["depth"], c["padding"])
     what = f"{type(model).__name__} on an input of shape {tuple(input_size)}"
     explained = checks._explain(exc, what, [(n, s) for n, s in steps] or [("input", input_size)])
     return explained if explained is not exc else exc
@@ -228,7 +204,6 @@ def _trace_blocks(
     model: torch.nn.Module, input_size: tuple[int, ...], device: torch.device
 ) -> list[dict]:
     rows: list[dict] = []
-    hooks = []
     blocks = []
     for name, child in model.named_children():
         if isinstance(child, torch.nn.ModuleList):
@@ -237,20 +212,13 @@ def _trace_blocks(
             blocks.append((name, child))
 
     def hook(name, module):
-        def fn(_, __, output):
-            rows.append(
-                {
-                    "layer": name,
-                    "type": type(module).__name__,
-                    "output_shape": tuple(output.shape),
-                    "params": sum(p.numel() for p in module.parameters()),
-                }
-            )
+        params = sum(p.numel() for p in module.parameters())
+        kind = type(module).__name__
+        return lambda _, __, out: rows.append(
+            {"layer": name, "type": kind, "output_shape": tuple(out.shape), "params": params}
+        )
 
-        return fn
-
-    for name, module in blocks:
-        hooks.append(module.register_forward_hook(hook(name, module)))
+    hooks = [module.register_forward_hook(hook(name, module)) for name, module in blocks]
     was_training = model.training
     try:
         model.eval()
@@ -265,12 +233,12 @@ def _trace_blocks(
 
 def format_layer_table(rows: Sequence[dict]) -> str:
     """The layer table as aligned text, with the total parameter count."""
-    lines = [f"{'layer':10s} {'block':12s} {'output shape':>22s} {'parameters':>12s}"]
-    for r in rows:
-        lines.append(
-            f"{r['layer']:10s} {r['type']:12s} {str(r['output_shape']):>22s} {r['params']:>12,d}"
-        )
-    lines.append(f"{'total':10s} {'':12s} {'':>22s} {sum(r['params'] for r in rows):>12,d}")
+    line = "{:10s} {:12s} {:>22s} {:>12s}".format
+    lines = [line("layer", "block", "output shape", "parameters")]
+    lines += [
+        line(r["layer"], r["type"], str(r["output_shape"]), f"{r['params']:,d}") for r in rows
+    ]
+    lines.append(line("total", "", "", f"{sum(r['params'] for r in rows):,d}"))
     return "\n".join(lines)
 
 
@@ -288,10 +256,7 @@ def _widgets_available() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def browse(
-    cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
-    case_id: str | None = None,
-) -> None:
+def browse(cases: Cases, case_id: str | None = None) -> None:
     """Show the interactive viewer (:func:`browser`) once, whatever the cell does with the result.
 
     It returns nothing, so that a notebook does not display the widget a second time as the
@@ -309,66 +274,35 @@ def browse(
     display(browser(cases, case_id))
 
 
-def browser(
-    cases: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
-    case_id: str | None = None,
-):
-    """Interactive viewer: case, slice, modality, overlay opacity, ground truth or prediction.
-
-    Works with ipywidgets 7.7 (Colab's) and 8.
-
-    Args:
-        cases: ``{case_id: (image (4,H,W,D), truth (H,W,D) or None, prediction (H,W,D) or None)}``.
-        case_id: case shown first.
-
-    Returns:
-        The widget box, not displayed (:func:`browse` displays it).
-    """
+def browser(cases: Cases, case_id: str | None = None):
+    """Interactive viewer (ipywidgets 7.7, Colab's, and 8) of ``cases`` (:data:`Cases`), from
+    ``case_id``: case, slice, modality, overlay opacity, ground truth or prediction. Returns the
+    widget box, not displayed (:func:`browse` displays it)."""
     import ipywidgets as W
 
     case_id = case_id or next(iter(cases))
     image0, truth0, _ = cases[case_id]
+    lazy = {"continuous_update": False}
     w_case = W.Dropdown(options=list(cases), value=case_id, description="case")
     w_z = W.IntSlider(
-        value=largest_tumour_slice(truth0) if truth0 is not None else image0.shape[3] // 2,
-        min=0,
-        max=image0.shape[3] - 1,
-        description="slice",
-        continuous_update=False,
+        value=_first_slice(image0, truth0), max=image0.shape[3] - 1, description="slice", **lazy
     )
-    w_mod = W.Dropdown(
-        options=[m.upper() for m in MODALITIES], value="FLAIR", description="modality"
-    )
-    w_alpha = W.FloatSlider(
-        value=0.45, min=0, max=1, step=0.05, description="opacity", continuous_update=False
-    )
+    modalities = [m.upper() for m in MODALITIES]
+    w_mod = W.Dropdown(options=modalities, value="FLAIR", description="modality")
+    w_alpha = W.FloatSlider(value=0.45, min=0, max=1, step=0.05, description="opacity", **lazy)
     w_layer = W.ToggleButtons(options=["ground truth", "prediction"], value="ground truth")
     out = W.Output()
 
     def draw(*_):
-        image, truth, pred = cases[w_case.value]
-        seg = truth if w_layer.value == "ground truth" else pred
-        z = min(w_z.value, image.shape[3] - 1)
         with out:
             out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
-            _gray(
-                ax,
-                image[MODALITIES.index(w_mod.value.lower()), :, :, z],
-                f"{w_case.value} — slice {z} — {w_mod.value}",
-            )
-            if seg is not None:
-                ax.imshow(label_overlay(seg[:, :, z], w_alpha.value), interpolation="nearest")
-                _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
-            else:
-                ax.set_xlabel(f"no {w_layer.value} for this case")
-            _orientation_marks(ax)
+            _browser_slice(cases, *(w.value for w in (w_case, w_z, w_mod, w_alpha, w_layer)))
             plt.show()
 
     def on_case(_):
         image, truth, _ = cases[w_case.value]
         w_z.max = image.shape[3] - 1
-        w_z.value = largest_tumour_slice(truth) if truth is not None else image.shape[3] // 2
+        w_z.value = _first_slice(image, truth)
         draw()
 
     w_case.observe(on_case, names="value")
@@ -377,3 +311,20 @@ def browser(
     box = W.VBox([W.HBox([w_case, w_mod]), W.HBox([w_z, w_alpha]), w_layer, out])
     draw()
     return box
+
+
+def _browser_slice(cases: dict, case_id: str, z: int, modality: str, alpha: float, layer: str):
+    """The browser's figure: slice ``z`` of one modality, the chosen layer overlaid."""
+    image, truth, pred = cases[case_id]
+    seg = truth if layer == "ground truth" else pred
+    z = min(z, image.shape[3] - 1)
+    fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
+    channel = image[MODALITIES.index(modality.lower()), :, :, z]
+    _gray(ax, channel, f"{case_id} — slice {z} — {modality}")
+    if seg is not None:
+        ax.imshow(label_overlay(seg[:, :, z], alpha), interpolation="nearest")
+        _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
+    else:
+        ax.set_xlabel(f"no {layer} for this case")
+    _orientation_marks(ax)
+    return fig

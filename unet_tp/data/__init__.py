@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from unet_tp.data.cases import (
-    Case,
-    CaseVolumes,
-    DataError,
-    Scan,
-    find_cases,
-    load_case,
-    scan_cases,
-)
-from unet_tp.data.normalize import brain_mask, zscore
+from unet_tp.data.cases import Case, CaseVolumes, DataError, Scan, find_cases, load_case, scan_cases
 from unet_tp.data.split import split_cases
+from unet_tp.preprocess import brain_mask, zscore
 
 __all__ = [
     "Case",

@@ -32,7 +32,6 @@ from torch.utils.data import Dataset
 
 from unet_tp.conventions import MODALITIES, to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
-from unet_tp.data.normalize import brain_mask, zscore  # noqa: F401 - cache.zscore, as before
 from unet_tp.data.split import split_cases
 from unet_tp.fileio import save_json, save_npy, unet_tp_home
 from unet_tp.preprocess import Grid, network_images, network_labels, normalise
@@ -75,9 +74,7 @@ class CacheSettings:
         return Grid(self.crop, self.image_size)
 
     def to_json(self) -> dict:
-        d = asdict(self)
-        d["modalities"] = list(self.modalities)
-        return d
+        return {**asdict(self), "modalities": list(self.modalities)}
 
     @classmethod
     def from_json(cls, data: dict) -> CacheSettings:
@@ -118,36 +115,16 @@ class PrepareReport:
 
 
 def _source_signature(case: Case) -> dict[str, list[int]]:
-    sig = {}
-    for path in sorted(case.files.values()):
-        st = path.stat()
-        sig[path.name] = [st.st_size, st.st_mtime_ns]
-    return sig
-
-
-def to_network_grid(arr: np.ndarray, settings: CacheSettings, is_label: bool = False) -> np.ndarray:
-    """Kept for old callers: ``settings.grid.to_network(arr, is_label)`` (see :mod:`unet_tp.preprocess`)."""
-    return Grid.of(settings).to_network(arr, is_label)
-
-
-def from_network_grid(
-    logits: torch.Tensor, height: int, width: int, settings: CacheSettings
-) -> torch.Tensor:
-    """Kept for old callers: ``settings.grid.from_network(logits, height, width)``."""
-    return Grid.of(settings).from_network(logits, height, width)
+    """Size and modification time of each source file, by name."""
+    stats = {path.name: path.stat() for path in sorted(case.files.values())}
+    return {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
 
 
 def select_slices(
     seg_classes: np.ndarray, mask: np.ndarray, settings: CacheSettings, case_id: str
 ) -> np.ndarray:
-    """Indices of the axial slices to keep: every tumour slice, a share of tumour-free brain slices.
-
-    Args:
-        seg_classes: ``(H, W, D)`` classes.
-        mask: ``(H, W, D)`` brain mask.
-        settings: cache settings.
-        case_id: seeds the choice of tumour-free slices per case.
-    """
+    """Indices of the axial slices to keep of ``(H, W, D)`` classes and brain mask: every tumour
+    slice, a share of the tumour-free brain slices (chosen with ``case_id`` as part of the seed)."""
     area = mask.shape[0] * mask.shape[1]
     has_brain = mask.sum(axis=(0, 1)) >= settings.min_brain_fraction * area
     has_tumour = (seg_classes > 0).any(axis=(0, 1))
@@ -162,18 +139,10 @@ def select_slices(
 def case_slices(
     case: Case, settings: CacheSettings, strict: bool = False, warnings: list[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read, normalise and slice one case.
-
-    Args:
-        case: the case.
-        settings: cache settings.
-        strict: suspicious data is an error (see :func:`unet_tp.data.load_case`).
-        warnings: suspicious data found is appended here.
-
-    Returns:
-        ``(images, labels, z)``: float16 ``(n, 4, H, W)``, uint8 ``(n, H, W)`` classes, and the
-        axial index of each slice in the working orientation.
-    """
+    """Read, normalise and slice one case: ``(images, labels, z)``, float16 ``(n, 4, H, W)``,
+    uint8 ``(n, H, W)`` classes and each slice's axial index in the working orientation.
+    Suspicious data found is appended to ``warnings`` (an error when ``strict``:
+    :func:`unet_tp.data.load_case`)."""
     vol = load_case(case, with_seg=True, strict=strict)
     if warnings is not None:
         warnings.extend(vol.warnings)
@@ -185,6 +154,7 @@ def case_slices(
 
 
 def _read_meta(cache_dir: Path) -> dict | None:
+    """The cache's metadata, or None (no such file, or not JSON)."""
     path = cache_dir / META
     if not path.exists():
         return None
@@ -195,11 +165,10 @@ def _read_meta(cache_dir: Path) -> dict | None:
 
 
 def _case_files_ok(cache_dir: Path, entry: dict) -> bool:
-    for key in ("images", "labels"):
-        p = cache_dir / entry[key]
-        if not p.exists() or p.stat().st_size != entry[f"{key}_bytes"]:
-            return False
-    return True
+    def ok(p: Path, size: int) -> bool:
+        return p.exists() and p.stat().st_size == size
+
+    return all(ok(cache_dir / entry[k], entry[f"{k}_bytes"]) for k in ("images", "labels"))
 
 
 def _unchanged(
@@ -232,27 +201,21 @@ def prepare_cache(
     progress: Callable[[Sequence], object] | None = None,
     strict: bool = False,
 ) -> PrepareReport:
-    """Build or update the slice cache of every case under ``data``.
+    """Build or update the slice cache of every case under ``data``; returns what was built,
+    reused and skipped. A complete cache of the same settings whose sources are unchanged is used
+    as it is: nothing is written (a read-only cache works).
 
     Args:
         data: folder of BraTS cases (see :func:`unet_tp.data.find_cases`).
-        cache_dir: cache folder; created if needed. A non-empty folder that is not a unet-tp cache
-            is refused unless ``force``.
+        cache_dir: cache folder; created if needed.
         settings: cache settings (defaults: :class:`CacheSettings`).
-        skip_bad: skip a case that cannot be read (and say why) instead of stopping. Cases
-            without a seg file (prediction only) are always left out, and named in the report.
-        force: rebuild every case, and allow writing into a folder that is not a cache.
+        skip_bad: skip a case that cannot be read (and say why) instead of raising a DataError
+            that names case and file (the cases prepared before it stay valid: a re-run resumes).
+            Cases without a seg file (prediction only) are always left out, and named.
+        force: rebuild every case, and allow writing into a non-empty folder that is not a cache.
         progress: wraps the list of cases for a progress bar (e.g. ``tqdm``).
         strict: suspicious data (constant modality, non-zero background, lost header) is an
             error instead of a warning.
-
-    Returns:
-        A report of what was built, reused and skipped. A complete cache of the same settings
-        whose sources are unchanged is used as it is: nothing is written (a read-only cache works).
-
-    Raises:
-        DataError: a bad case (without ``skip_bad``), naming the case and the file; the cases
-            prepared before it stay valid and a re-run resumes after them.
     """
     start = time.perf_counter()
     settings = settings or CacheSettings()
@@ -267,6 +230,19 @@ def prepare_cache(
     meta = _read_meta(cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases):
         return _unchanged_report(cache_dir, meta, strict, start)
+    old_cases, new_meta = _begin(data, cache_dir, meta, settings, force)
+    report = PrepareReport(cache_dir)
+    for case in progress(cases) if progress is not None else cases:
+        old = old_cases.get(case.case_id)
+        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
+    _finish(data, cache_dir, new_meta, report)
+    return _done(report, new_meta, start)
+
+
+def _begin(data, cache_dir: Path, meta: dict | None, settings: CacheSettings, force: bool):
+    """``(entries that may be reused, the new metadata)``; the metadata is saved marked incomplete
+    before anything else, so a run that stops half-way never leaves an old "complete" flag over
+    new files. A non-empty folder that is not a cache is refused unless ``force``."""
     if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
         raise FileExistsError(
             f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
@@ -282,27 +258,21 @@ def prepare_cache(
         "cases": {},
         "skipped": {},
     }
-    # The metadata is rewritten before anything else, so a run that stops half-way leaves a cache
-    # marked incomplete, never an old "complete" flag over new files.
     save_json(cache_dir / META, {**new_meta, "cases": dict(old_cases)})
-    report = PrepareReport(cache_dir)
-    for case in progress(cases) if progress is not None else cases:
-        old = old_cases.get(case.case_id)
-        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
-    _finish(data, cache_dir, new_meta, report)
-    report.n_slices = sum(e["shape"][0] for e in new_meta["cases"].values())
-    report.seconds = time.perf_counter() - start
-    return report
+    return old_cases, new_meta
 
 
 def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -> PrepareReport:
     """The report of a complete, unchanged cache (nothing written)."""
-    report = PrepareReport(cache_dir, wrote=False)
-    report.reused = sorted(meta["cases"])
+    warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
+    if strict and warnings:
+        raise DataError(f"{warnings[0]} (an error with --strict)")
+    report = PrepareReport(cache_dir, reused=sorted(meta["cases"]), warnings=warnings, wrote=False)
     report.skipped = dict(meta.get("skipped", {}))
-    report.warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
-    if strict and report.warnings:
-        raise DataError(f"{report.warnings[0]} (an error with --strict)")
+    return _done(report, meta, start)
+
+
+def _done(report: PrepareReport, meta: dict, start: float) -> PrepareReport:
     report.n_slices = sum(e["shape"][0] for e in meta["cases"].values())
     report.seconds = time.perf_counter() - start
     return report
@@ -335,8 +305,7 @@ def _add_case(
     case_warnings: list[str] = []
     if not case.has_seg:  # not training data; always left out, and said so
         why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
-        new_meta["skipped"][case.case_id] = why
-        report.skipped[case.case_id] = why
+        new_meta["skipped"][case.case_id] = report.skipped[case.case_id] = why
         return
     try:
         images, labels, z = case_slices(case, settings, strict, case_warnings)
@@ -344,8 +313,7 @@ def _add_case(
         if not skip_bad:
             save_json(cache_dir / META, new_meta)
             raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
-        new_meta["skipped"][case.case_id] = str(exc)
-        report.skipped[case.case_id] = str(exc)
+        new_meta["skipped"][case.case_id] = report.skipped[case.case_id] = str(exc)
         return
     stem = f"cases/{case.case_id}"
     entry = {
@@ -359,10 +327,9 @@ def _add_case(
         "warnings": case_warnings,
     }
     report.warnings += case_warnings
-    save_npy(cache_dir / entry["images"], images)
-    save_npy(cache_dir / entry["labels"], labels)
-    entry["images_bytes"] = (cache_dir / entry["images"]).stat().st_size
-    entry["labels_bytes"] = (cache_dir / entry["labels"]).stat().st_size
+    for key, array in (("images", images), ("labels", labels)):
+        save_npy(cache_dir / entry[key], array)
+        entry[f"{key}_bytes"] = (cache_dir / entry[key]).stat().st_size
     new_meta["cases"][case.case_id] = entry
     report.built.append(case.case_id)
     save_json(cache_dir / META, new_meta)
@@ -372,18 +339,13 @@ def _finish(data, cache_dir: Path, new_meta: dict, report: PrepareReport) -> Non
     """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the cache
     complete."""
     if not new_meta["cases"]:
+        # (a set without any seg file was refused before anything was written)
         save_json(cache_dir / META, new_meta)
         reasons = list(report.skipped.values())
-        no_seg = sum("no seg file" in r for r in reasons)
-        detail = "; ".join(reasons[:3]) + (
-            f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+        more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+        raise DataError(
+            f"{data}: no usable case, all {len(reasons)} were skipped: {'; '.join(reasons[:3])}{more}"
         )
-        if no_seg == len(reasons):
-            raise DataError(
-                f"{data}: no case has a seg file: a prediction-only set (e.g. a BraTS validation "
-                "set); segment it with `unet-tp predict --data DIR --checkpoint CKPT --out OUT_DIR`"
-            )
-        raise DataError(f"{data}: no usable case, all {len(reasons)} were skipped: {detail}")
     keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
     for path in (cache_dir / "cases").iterdir():
         if path not in keep:
@@ -393,11 +355,8 @@ def _finish(data, cache_dir: Path, new_meta: dict, report: PrepareReport) -> Non
 
 
 def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
-    """Metadata of a complete cache.
-
-    Raises:
-        DataError: if the folder is not a cache or its preparation did not finish.
-    """
+    """Metadata of a complete cache (a DataError for a folder that is not a cache or whose
+    preparation did not finish)."""
     cache_dir = Path(cache_dir).expanduser()
     meta = _read_meta(cache_dir)
     if meta is None:
@@ -427,11 +386,8 @@ def default_cache_dir(data: str | os.PathLike[str], settings: CacheSettings) -> 
 def split_patients(
     cache_dir: str | os.PathLike[str], val_fraction: float, seed: int, source: object = None
 ) -> tuple[list[str], list[str]]:
-    """Training and validation patient ids of a cache (by patient, stratified by HGG/LGG).
-
-    Raises:
-        DataError: fewer than 2 patients (named by ``source``, default the cache folder).
-    """
+    """Training and validation patient ids of a cache (by patient, stratified by HGG/LGG); a
+    DataError for fewer than 2 patients (named by ``source``, default the cache folder)."""
     meta = load_cache_meta(cache_dir)
     ids = sorted(meta["cases"])
     if len(ids) < 2:
@@ -443,18 +399,14 @@ def split_patients(
 
 
 class SliceDataset(Dataset):
-    """Axial slices of a prepared cache, as ``(image, label)`` tensors.
-
-    ``image`` is float32 ``(4, H, W)`` (channels t1, t1ce, t2, flair, z-scored), ``label`` is
-    int64 ``(H, W)`` with classes 0..3. Arrays are memory-mapped: only the slices read are
-    loaded, and at most ``max_open`` case files are mapped at once, so memory stays flat however
-    many cases the cache holds.
+    """Axial slices of a prepared cache, as ``(image, label)`` tensors: float32 ``(4, H, W)``
+    (t1, t1ce, t2, flair, z-scored) and int64 ``(H, W)`` classes 0..3. Arrays are memory-mapped
+    (only the slices read are loaded), at most ``max_open`` cases at once: memory stays flat.
 
     Args:
         cache_dir: a cache made by :func:`prepare_cache`.
         case_ids: restrict to these patients (e.g. the training split); default all.
         transform: optional ``f(image, label) -> (image, label)`` on tensors (augmentation).
-        max_open: how many cases' arrays stay mapped.
 
     Example:
         >>> train = SliceDataset("cache", case_ids=train_ids)  # doctest: +SKIP
@@ -483,14 +435,10 @@ class SliceDataset(Dataset):
         self.transform = transform
         self.max_open = max_open
         # One row per slice: (case number, row in that case's arrays). Small ints, no arrays kept.
-        self.index = np.array(
-            [
-                (ci, row)
-                for ci, c in enumerate(self.case_ids)
-                for row in range(available[c]["shape"][0])
-            ],
-            dtype=np.int64,
-        ).reshape(-1, 2)
+        rows = [
+            (ci, r) for ci, c in enumerate(self.case_ids) for r in range(available[c]["shape"][0])
+        ]
+        self.index = np.array(rows, dtype=np.int64).reshape(-1, 2)
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -507,9 +455,8 @@ class SliceDataset(Dataset):
             self._open.move_to_end(case_number)
             return self._open[case_number]
         entry = self.meta["cases"][self.case_ids[case_number]]
-        arrays = (
-            np.load(self.cache_dir / entry["images"], mmap_mode="r"),
-            np.load(self.cache_dir / entry["labels"], mmap_mode="r"),
+        arrays = tuple(
+            np.load(self.cache_dir / entry[k], mmap_mode="r") for k in ("images", "labels")
         )
         self._open[case_number] = arrays
         while len(self._open) > self.max_open:

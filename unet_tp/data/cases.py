@@ -16,17 +16,13 @@ from __future__ import annotations
 import os
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from nibabel.orientations import (
-    apply_orientation,
-    axcodes2ornt,
-    io_orientation,
-    ornt_transform,
-)
+from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
 
 from unet_tp.conventions import (
     BRAIN_FRACTION_RANGE,
@@ -50,17 +46,17 @@ def _file_re(edition: Edition) -> re.Pattern[str]:
     return re.compile(rf"^(?P<case>.+){sep}(?P<kind>{kinds}){_NII}", re.IGNORECASE)
 
 
-# (file-name pattern, editions sharing that naming, file kind -> kit kind); tried in order
-_NAMINGS: list[tuple[re.Pattern[str], list[Edition], dict[str, str]]] = []
+_SAME_NAMING: dict[str, list[Edition]] = {}
 for _e in EDITIONS.values():
-    _pattern = _file_re(_e)
-    for _p, _eds, _ in _NAMINGS:
-        if _p.pattern == _pattern.pattern:
-            _eds.append(_e)
-            break
-    else:
-        _NAMINGS.append((_pattern, [_e], {v: k for k, v in _e.file_kinds.items()}))
-_NAMINGS.sort(key=lambda n: n[1][0].separator != "-")  # 2023's "-seg" before "_..." names
+    _SAME_NAMING.setdefault(_file_re(_e).pattern, []).append(_e)
+# (file-name pattern, editions sharing it, file kind -> kit kind); 2023's "-seg" tried first
+_NAMINGS = sorted(
+    [
+        (_file_re(e[0]), e, {v: k for k, v in e[0].file_kinds.items()})
+        for e in _SAME_NAMING.values()
+    ],
+    key=lambda n: n[1][0].separator != "-",
+)
 _QUIRK_RE = re.compile(SEG_FILE_QUIRK)
 
 
@@ -148,19 +144,14 @@ _WORKING = axcodes2ornt(WORKING_ORIENTATION)
 
 
 def _is_junk(name: str) -> bool:
-    # macOS resource forks ("._x.nii.gz") ship inside several public archives, MSD's among them.
-    return name.startswith("._") or name.startswith(".")
+    # hidden files, e.g. macOS resource forks ("._x.nii.gz") shipped in public archives (MSD's)
+    return name.startswith(".")
 
 
 @dataclass
 class Scan:
-    """What a folder holds.
-
-    Attributes:
-        root: the folder scanned.
-        cases: the cases found, sorted by id.
-        unrecognised: NIfTI files that belong to no case (their names follow no edition).
-    """
+    """What a folder holds: the folder scanned (``root``), the cases found, sorted by id, and
+    the NIfTI files that belong to no case (``unrecognised``: their names follow no edition)."""
 
     root: Path
     cases: list[Case]
@@ -168,10 +159,7 @@ class Scan:
 
     def editions(self) -> dict[str, int]:
         """Number of cases per edition title."""
-        out: dict[str, int] = {}
-        for c in self.cases:
-            out[c.conventions.title] = out.get(c.conventions.title, 0) + 1
-        return out
+        return dict(Counter(c.conventions.title for c in self.cases))
 
 
 def _expected_names() -> str:
@@ -182,16 +170,11 @@ def _expected_names() -> str:
 
 
 def scan_cases(root: str | os.PathLike[str]) -> Scan:
-    """Find every BraTS case below ``root``, and the NIfTI files that follow no known naming.
-
-    Args:
-        root: a BraTS release folder, a folder of case folders, or a single case folder.
-
-    Returns:
-        The cases (possibly none) and the unrecognised NIfTI files.
+    """Every BraTS case below ``root`` (a release folder, a folder of case folders, or one case
+    folder), possibly none, and the NIfTI files that follow no known naming.
 
     Raises:
-        DataError: if ``root`` is not a folder, or a case has two files of one kind.
+        DataError: ``root`` is not a folder, or a case has two files of one kind.
     """
     root = Path(root).expanduser()
     if not root.exists():
@@ -226,15 +209,7 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
                     f"case {case_id}: two {kind} files, {previous.name} and {name}, in {directory}"
                 )
             cases[key].files[kind] = directory / name
-    # A lone seg-like file in a one-case folder without a seg is that case's seg (BraTS 2020 355).
-    unrecognised = []
-    for path in unmatched:
-        here = [c for (d, _), c in cases.items() if d == path.parent]
-        if len(here) == 1 and SEG not in here[0].files and _QUIRK_RE.fullmatch(path.name):
-            here[0].files[SEG] = path
-            here[0].notes.append(f"seg read from {path.name} (not named {here[0].case_id}_seg)")
-        else:
-            unrecognised.append(path)
+    unrecognised = _quirk_segs(cases, unmatched)
     found = sorted(cases.values(), key=lambda c: c.case_id)
     ids = [c.case_id for c in found]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -244,17 +219,25 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     return Scan(root, found, unrecognised)
 
 
+def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> list[Path]:
+    """A lone seg-like file in a one-case folder without a seg becomes that case's seg (BraTS
+    2020's case 355); returns the files that stay unrecognised."""
+    unrecognised = []
+    for path in unmatched:
+        here = [c for (d, _), c in cases.items() if d == path.parent]
+        if len(here) == 1 and SEG not in here[0].files and _QUIRK_RE.fullmatch(path.name):
+            here[0].files[SEG] = path
+            here[0].notes.append(f"seg read from {path.name} (not named {here[0].case_id}_seg)")
+        else:
+            unrecognised.append(path)
+    return unrecognised
+
+
 def find_cases(root: str | os.PathLike[str]) -> list[Case]:
-    """Find every BraTS case below ``root``.
-
-    Args:
-        root: a BraTS release folder, a folder of case folders, or a single case folder.
-
-    Returns:
-        Cases sorted by id.
+    """Every BraTS case below ``root`` (as :func:`scan_cases`), sorted by id.
 
     Raises:
-        DataError: if ``root`` does not exist or holds no BraTS case (the message names the NIfTI
+        DataError: ``root`` does not exist or holds no BraTS case (the message names the NIfTI
             files found and says what an MSD Task01 folder needs).
 
     Example:
@@ -301,23 +284,13 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVolumes:
-    """Read and validate a case, reoriented to the working orientation.
+    """Read and validate a case (from :func:`find_cases`), reoriented to the working orientation.
 
     Checks: every modality (and the segmentation when ``with_seg``) present and readable, one
     3D shape and one affine for all files, finite intensities, labels of the case's edition
-    (mapped to BraTS 2019 labels). Suspicious data (a constant modality, a non-zero background,
-    an identity affine on the BraTS grid) gives warnings, kept in ``CaseVolumes.warnings``.
-
-    Args:
-        case: a case from :func:`find_cases`.
-        with_seg: also read the segmentation (required for training cases).
-        strict: raise on suspicious data instead of warning.
-
-    Returns:
-        The case's volumes.
-
-    Raises:
-        DataError: naming the case and the offending file.
+    (mapped to BraTS 2019 labels); a DataError names the case and the offending file.
+    Suspicious data (a constant modality, a non-zero background, an identity affine on the BraTS
+    grid) gives warnings, kept in ``CaseVolumes.warnings``, or a DataError when ``strict``.
     """
     for kind in case.missing(with_seg):
         hint = " (a prediction-only case: no ground truth)" if kind == SEG else ""
@@ -325,30 +298,13 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
             f"case {case.case_id}: missing {kind} file{hint} (expected "
             f"{case.expected_path(kind)} or the same name ending in .nii)"
         )
-    channels = []
-    warnings: list[str] = []
-    ref_shape = ref_affine = ref_path = None
-    kinds = list(MODALITIES) + ([SEG] if with_seg else [])
-    seg = None
-    for kind in kinds:
+    channels, seg, warnings = [], None, []
+    ref = None  # (shape, affine, path) of the first file: every file must share its voxel grid
+    for kind in list(MODALITIES) + ([SEG] if with_seg else []):
         path = case.files[kind]
         data, affine = _read(case.case_id, path)
-        if ref_shape is None:
-            ref_shape, ref_affine, ref_path = data.shape, affine, path
-        elif data.shape != ref_shape:
-            raise DataError(
-                f"case {case.case_id}: {path.name} has shape {data.shape} but "
-                f"{ref_path.name} has {ref_shape}; all modalities and seg must share one grid"
-            )
-        elif not np.allclose(affine[:3, :3], ref_affine[:3, :3], atol=1e-3):
-            # Another orientation or voxel size: the arrays do not share one voxel grid. (A shift
-            # of the origin alone is a header quirk; the voxels still line up, so it is accepted.)
-            raise DataError(
-                f"case {case.case_id}: {path.name} is stored with orientation "
-                f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
-                f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
-                "the files are not on one voxel grid"
-            )
+        ref = ref or (data.shape, affine, path)
+        _check_same_grid(case.case_id, path, data.shape, affine, ref)
         if kind == SEG:
             seg = _validate_seg(case, path, data)
         else:
@@ -358,7 +314,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
                 raise DataError(f"case {case.case_id}: {path} holds {n_bad} NaN or infinite values")
             warnings += _suspicious_image(case.case_id, kind, path, data, affine)
             channels.append(data)
-    transform = ornt_transform(io_orientation(ref_affine), _WORKING)
+    transform = ornt_transform(io_orientation(ref[1]), _WORKING)
     image = np.stack([apply_orientation(c, transform) for c in channels]).astype(np.float32)
     low = BRAIN_FRACTION_RANGE[0]
     brain = float(np.any(image != 0, axis=0).mean()) if image.size else 0.0
@@ -371,9 +327,25 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         raise DataError(f"{warnings[0]} (an error with --strict)")
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
-    return CaseVolumes(
-        case.case_id, np.ascontiguousarray(image), seg, ref_affine, ref_shape, warnings
-    )
+    return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref[1], ref[0], warnings)
+
+
+def _check_same_grid(case_id: str, path: Path, shape, affine: np.ndarray, ref) -> None:
+    """Refuse a file whose shape, orientation or voxel size differ from the first file's (a
+    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted)."""
+    ref_shape, ref_affine, ref_path = ref
+    if shape != ref_shape:
+        raise DataError(
+            f"case {case_id}: {path.name} has shape {shape} but {ref_path.name} has "
+            f"{ref_shape}; all modalities and seg must share one grid"
+        )
+    if not np.allclose(affine[:3, :3], ref_affine[:3, :3], atol=1e-3):
+        raise DataError(
+            f"case {case_id}: {path.name} is stored with orientation "
+            f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
+            f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
+            "the files are not on one voxel grid"
+        )
 
 
 def _suspicious_image(

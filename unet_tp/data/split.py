@@ -14,21 +14,13 @@ def split_cases(
     seed: int = 0,
     groups: Sequence[str | None] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Split patients into training and validation sets.
+    """Split patients into ``(train_ids, val_ids)``, each sorted: ``val_fraction`` (in [0, 1))
+    of the patients of each group held out, at least one when ``val_fraction > 0`` and there
+    are two cases or more.
 
     Slices of one patient are strongly correlated, so splitting slices would leak the validation
     patients into training. The split depends only on the set of ids and the seed (not on their
-    order), and is stratified by ``groups`` (e.g. HGG/LGG) when given.
-
-    Args:
-        case_ids: patient ids.
-        val_fraction: share of patients (per group) held out, in [0, 1).
-        seed: random seed.
-        groups: optional group of each case, same length as ``case_ids``.
-
-    Returns:
-        ``(train_ids, val_ids)``, each sorted; at least one validation case when
-        ``val_fraction > 0`` and there are two cases or more.
+    order), and is stratified by ``groups`` (e.g. HGG/LGG, one per case) when given.
 
     Example:
         >>> split_cases(["a", "b", "c", "d", "e"], val_fraction=0.4, seed=1)  # doctest: +SKIP

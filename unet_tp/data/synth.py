@@ -45,28 +45,17 @@ _TISSUE = {
 }
 
 
-def _smooth_noise(
-    rng: np.random.Generator, shape: tuple[int, ...], cells: tuple[int, ...]
-) -> np.ndarray:
+def _smooth_noise(rng: np.random.Generator, shape: tuple, cells: tuple[int, ...]) -> np.ndarray:
     """Smooth random field in about [-1, 1]: coarse Gaussian noise upsampled with cubic splines."""
     coarse = rng.standard_normal(cells)
     # Cubic splines on a quarter-resolution grid, then trilinear to full size: the same smooth
     # field as a full-resolution spline zoom (the linear step is below the field's scale) at a
     # fraction of the cost.
     mid = tuple(max(c, -(-s // 4)) for s, c in zip(shape, cells, strict=True))
-    field = ndimage.zoom(
-        coarse,
-        [m / c for m, c in zip(mid, cells, strict=True)],
-        order=3,
-        mode="reflect",
-        grid_mode=True,
-    )
-    full = F.interpolate(
-        torch.from_numpy(field.astype(np.float32))[None, None],
-        size=shape,
-        mode="trilinear",
-        align_corners=False,
-    )
+    zoom = [m / c for m, c in zip(mid, cells, strict=True)]
+    field = ndimage.zoom(coarse, zoom, order=3, mode="reflect", grid_mode=True)
+    field = torch.from_numpy(field.astype(np.float32))[None, None]
+    full = F.interpolate(field, size=shape, mode="trilinear", align_corners=False)
     return full[0, 0].numpy() / 2.0
 
 
@@ -80,20 +69,21 @@ def _ellipsoid_radius(shape, centre, radii) -> np.ndarray:
 
 
 def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
-    """Generate one case in BraTS array layout (axes L, P, S like the BraTS files).
+    """Case ``index`` of dataset ``seed`` in BraTS array layout (axes L, P, S like the BraTS
+    files): ``(images, seg, grade)``, an int16 volume per modality, a uint8 segmentation with
+    BraTS labels, and ``"HGG"`` or ``"LGG"``.
 
-    It reads better whole (about 90 lines): the head is drawn layer by layer (brain, tissues,
-    ventricles, tumour, then the four contrasts), each layer from the arrays drawn before it.
-
-    Args:
-        seed: dataset seed.
-        index: case number within the dataset.
-
-    Returns:
-        ``(images, seg, grade)``: int16 volume per modality, uint8 segmentation with BraTS labels,
-        and ``"HGG"`` or ``"LGG"``.
+    The head is drawn layer by layer, each from the arrays drawn before it: brain and tissues
+    (:func:`_head`), the tumour (:func:`_tumour`), then the four contrasts (:func:`_contrasts`).
     """
     rng = np.random.default_rng([seed, index])
+    brain, tissue, centre = _head(rng)
+    seg, sub, grade = _tumour(rng, brain, centre)
+    return _contrasts(rng, brain, tissue, seg, sub, grade), seg, grade
+
+
+def _head(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """``(brain mask, tissue map, brain centre)``: tissue 0 outside, 1 wm, 2 gm, 3 csf."""
     shape = BRATS_SHAPE
     # Brain: an ellipsoid with a bumpy surface, flattened at its base.
     centre = (120 + rng.uniform(-4, 4), 122 + rng.uniform(-6, 6), 70 + rng.uniform(-4, 4))
@@ -113,37 +103,33 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
         vc = (centre[0] + side * rng.uniform(9, 12), centre[1] - 8, centre[2] + 12)
         ventricles |= _ellipsoid_radius(shape, vc, (rng.uniform(4, 7), 26, 11)) < 1.0
     csf |= fissure | ventricles
-    tissue = np.zeros(shape, dtype=np.uint8)  # 0 outside, 1 wm, 2 gm, 3 csf
+    tissue = np.zeros(shape, dtype=np.uint8)
     tissue[brain] = 1
     tissue[gm] = 2
     tissue[csf & brain] = 3
+    return brain, tissue, centre
 
-    # Tumour in one hemisphere's white matter: necrotic core, enhancing rim, edema around it.
+
+def _tumour(rng: np.random.Generator, brain: np.ndarray, centre) -> tuple[np.ndarray, tuple, str]:
+    """``(seg, box, grade)``: a tumour in one hemisphere's white matter (necrotic core, enhancing
+    rim, edema around it; an LGG's core does not enhance), drawn in the ``box`` around it."""
     grade = "LGG" if rng.random() < 0.25 else "HGG"
     side = rng.choice([-1, 1])
-    t_centre = np.array(
-        [
-            centre[0] + side * rng.uniform(18, 38),
-            centre[1] + rng.uniform(-45, 45),
-            centre[2] + rng.uniform(-10, 28),
-        ]
-    )
+    offset = (side * rng.uniform(18, 38), rng.uniform(-45, 45), rng.uniform(-10, 28))
+    t_centre = np.array(centre) + np.array(offset)
     r_tumour = rng.uniform(10, 21)
     r_edema = r_tumour * rng.uniform(1.5, 2.3)
     box = int(np.ceil(r_edema * 1.35)) + 2
     lo = np.maximum(np.round(t_centre).astype(int) - box, 0)
-    hi = np.minimum(np.round(t_centre).astype(int) + box, shape)
+    hi = np.minimum(np.round(t_centre).astype(int) + box, BRATS_SHAPE)
     sub = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     sub_shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
-    local_centre = t_centre - lo
-    elong = rng.uniform(0.8, 1.25, size=3)
-    rr = _ellipsoid_radius(sub_shape, local_centre, tuple(elong))
-    lumpy = _smooth_noise(rng, sub_shape, (5, 5, 5))
-    d_tumour = rr / r_tumour + 0.22 * lumpy
+    rr = _ellipsoid_radius(sub_shape, t_centre - lo, tuple(rng.uniform(0.8, 1.25, size=3)))
+    d_tumour = rr / r_tumour + 0.22 * _smooth_noise(rng, sub_shape, (5, 5, 5))
     d_edema = rr / r_edema + 0.30 * _smooth_noise(rng, sub_shape, (6, 6, 6))
     core_frac = rng.uniform(0.45, 0.7)
     inside = brain[sub]
-    seg = np.zeros(shape, dtype=np.uint8)
+    seg = np.zeros(BRATS_SHAPE, dtype=np.uint8)
     local = np.zeros(sub_shape, dtype=np.uint8)
     local[(d_edema < 1.0) & inside] = 2
     if grade == "HGG":
@@ -152,8 +138,13 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
     else:
         local[(d_tumour < 0.9) & inside] = 1
     seg[sub] = local
+    return seg, sub, grade
 
-    # Intensities: tissue means, partial-volume blur, tumour heterogeneity, bias field, noise.
+
+def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
+    """The int16 image of each modality: tissue means, tumour heterogeneity, partial-volume
+    blur, bias field, texture and noise; exactly zero outside the brain."""
+    shape, sub_shape = BRATS_SHAPE, seg[sub].shape
     tumour_kind = np.zeros(shape, dtype=np.uint8)  # 1 edema, 2 enhancing, 3 necrotic/non-enh.
     tumour_kind[seg == 2] = 1
     tumour_kind[seg == 4] = 2
@@ -164,14 +155,12 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
     core_name = "necrotic" if grade == "HGG" else "nonenhancing"
     images: dict[str, np.ndarray] = {}
     for m, modality in enumerate(MODALITIES):
-        lut = np.array(
-            [0, _TISSUE["wm"][m], _TISSUE["gm"][m], _TISSUE["csf"][m]], dtype=np.float32
-        ) * rng.uniform(0.9, 1.1)
+        lut = np.array([0] + [_TISSUE[t][m] for t in ("wm", "gm", "csf")], dtype=np.float32)
+        lut *= rng.uniform(0.9, 1.1)
         vol = lut[tissue]
-        tumour_lut = np.array(
-            [0, _TISSUE["edema"][m], _TISSUE["enhancing"][m], _TISSUE[core_name][m]],
-            dtype=np.float32,
-        ) * rng.uniform(0.92, 1.08)
+        kinds = ("edema", "enhancing", core_name)
+        tumour_lut = np.array([0] + [_TISSUE[t][m] for t in kinds], dtype=np.float32)
+        tumour_lut *= rng.uniform(0.92, 1.08)
         kind = tumour_kind[sub]
         region = vol[sub]
         region[kind > 0] = (tumour_lut[kind] * heterogeneity)[kind > 0]
@@ -180,10 +169,8 @@ def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.
         vol *= bias * texture
         vol += rng.normal(0.0, 0.035 * lut[1], size=shape).astype(np.float32)
         vol[~brain] = 0.0
-        images[modality] = np.clip(np.round(vol), 1, 32000).astype(np.int16) * brain.astype(
-            np.int16
-        )
-    return images, seg, grade
+        images[modality] = np.clip(np.round(vol), 1, 32000).astype(np.int16) * brain
+    return images
 
 
 def case_name(index: int) -> str:
@@ -218,20 +205,11 @@ def synth_dataset(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write ``cases`` sample cases in the BraTS 2019 release layout.
+    """Write ``cases`` sample cases of ``seed`` in the BraTS 2019 release layout, under
+    ``out/MICCAI_BraTS_2019_Data_Training`` (returned); ``progress(done, total)`` after each.
 
     Re-running with the same seed keeps the cases already written (they are identical) and adds
     missing ones; another seed over an existing dataset is refused unless ``force``.
-
-    Args:
-        out: output folder; the cases go to ``out/MICCAI_BraTS_2019_Data_Training``.
-        cases: number of cases.
-        seed: dataset seed.
-        force: replace a dataset made with another seed.
-        progress: optional callback ``(done, total)``.
-
-    Returns:
-        The release folder.
     """
     if cases < 1:
         raise ValueError("cases must be at least 1")
@@ -241,9 +219,7 @@ def synth_dataset(
     if root.exists():
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
         if manifest is None or manifest.get("seed") != seed:
-            what = (
-                "not made by unet-tp" if manifest is None else f"made with seed {manifest['seed']}"
-            )
+            what = f"made with seed {manifest['seed']}" if manifest else "not made by unet-tp"
             if not force:
                 raise FileExistsError(
                     f"{root} exists and was {what}; choose another OUT or pass --force to replace it"
@@ -267,10 +243,7 @@ def default_sample_dir(seed: int = 0, home: str | os.PathLike[str] | None = None
 
 
 def sample_cases(cases: int = 12, seed: int = 0, out: str | os.PathLike[str] | None = None) -> Path:
-    """The built-in sample dataset, generated on first use (deterministic, offline).
-
-    Returns:
-        The release folder, ready for :func:`unet_tp.data.find_cases` or ``unet-tp data prepare``.
-    """
+    """The built-in sample dataset, generated on first use (deterministic, offline): its release
+    folder, ready for :func:`unet_tp.data.find_cases` or ``unet-tp data prepare``."""
     out = Path(out) if out is not None else default_sample_dir(seed)
     return synth_dataset(out, cases=cases, seed=seed)
