@@ -262,10 +262,3 @@ def _section(name: str, values: dict):
     default = getattr(TrainConfig(), name)
     return replace(default, **{k: v for k, v in values.items() if k in _field_names(type(default))})
 
-
-def from_flat_record(config: dict, model_config: dict | None = None) -> TrainConfig:
-    """Settings recorded flat by an earlier version (checkpoint format 1: ``config`` and
-    ``model_config``)."""
-    values = {k: v for k, v in config.items() if k in SETTING_NAMES}
-    values |= {k: v for k, v in (model_config or {}).items() if k in SETTING_NAMES}
-    return _from_flat(values)
