@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from unet_tp import train
-from unet_tp.data import cache
+from unet_tp.data import cache, pack
 from unet_tp.data.cases import DataError, find_cases, load_case
 from unet_tp.data.commands import add_strict_flag
 from unet_tp.device import run_device
@@ -86,11 +86,13 @@ def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
         return preset_config(args.preset, **given), None
     ckpt = train.load_checkpoint(ckpt_path)
     config = train.run_settings(ckpt)
-    clash = _flag_clashes({**given, "epochs": None}, config.flat(), "the run used")
+    free = {"epochs": None, "time_budget_minutes": None}  # a resumed run may change these
+    clash = _flag_clashes({**given, **free}, config.flat(), "the run used")
     if clash:
         raise ValueError(f"cannot resume {args.out} with other settings: {', '.join(clash)}")
     if args.epochs is not None:
         config.optim.epochs = args.epochs
+    config.optim.time_budget_minutes = args.time_budget_minutes
     return config, ckpt.get("model_class")
 
 
@@ -98,12 +100,17 @@ def _training_cache(
     args: argparse.Namespace, config: TrainConfig, distributed: bool, main: bool
 ) -> tuple[TrainConfig, Path, str | None]:
     """``(settings, cache folder, source data folder)`` to train on: ``--data`` itself when it
-    is a prepared cache (the settings then take its grid: :func:`_on_cache`), else the cache of
+    is a prepared cache or a course pack (the settings then take its grid: :func:`_on_cache`),
+    else the cache of
     ``--data`` for ``config`` (prepared by the main process)."""
     data = Path(args.data).expanduser()
+    if pack.is_pack(args.data):  # an archive, its URL or its folder: unpacked once, then a cache
+        data = pack.open_pack(args.data, progress=main)
     if (data / cache.META).exists():
         meta = cache.load_cache_meta(data)
-        return _on_cache(config, meta["settings"], args, main), data, meta.get("source")
+        source = meta.get("source")  # None for a pack or a cache whose cases are elsewhere
+        source = source if source and Path(source).is_dir() else None
+        return _on_cache(config, meta["settings"], args, main), data, source
     settings = config.cache_settings()
     cache_dir = Path(args.cache) if args.cache else cache.default_cache_dir(data, settings)
     if main:
@@ -406,6 +413,7 @@ SETTING_FLAGS = {  # setting: (type or choices, what it is); the help adds each 
     "val_fraction": (float, "share of patients held out for validation"),
     "seed": (int, "seeds the split, the weights, the data order"),
     "num_workers": (int, "DataLoader worker processes"),
+    "time_budget_minutes": (float, "stop before an epoch ends past it, the best epoch kept"),
 }
 
 
@@ -465,7 +473,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     for name, (kind, text) in SETTING_FLAGS.items():
         typed = {"choices": kind} if isinstance(kind, list) else {"type": kind}
-        p.add_argument(f"--{name.replace('_', '-')}", **typed, help=_preset_help(text, name))
+        flags = [f"--{name.replace('_', '-')}"] + (["--time-budget"] if "budget" in name else [])
+        p.add_argument(*flags, **typed, dest=name, help=_preset_help(text, name))
     p.add_argument(
         "--deterministic",
         action="store_true",

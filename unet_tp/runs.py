@@ -1,7 +1,8 @@
 """Training runs of the notebook that re-run as a student expects.
 
-A run is named by what it trains: its settings (as JSON; all but ``epochs`` and ``num_workers``,
-which do not change what is trained), the network's arguments, and the source text of the
+A run is named by what it trains: its settings (as JSON; all but ``epochs``, ``num_workers`` and
+``time_budget_minutes``, which do not change what is trained), the network's arguments, and the
+source text of the
 student's code: the network's classes, the loss and ``train_step`` (with the values a
 ``functools.partial`` binds, e.g. class weights). Its folder is ``runs/<preset>-<8 hex digits>``,
 so running the training cell again:
@@ -36,7 +37,7 @@ from unet_tp.train import LossFn, TrainConfig, TrainStep, fit, load_checkpoint, 
 
 RUN_FILE = "run.json"
 # settings that do not change what is trained: more epochs continue a run; workers only load
-NOT_IDENTIFYING = ("epochs", "num_workers")
+NOT_IDENTIFYING = ("epochs", "num_workers", "time_budget_minutes")
 LIBRARIES = ("torch", "numpy", "builtins", "typing", "abc")
 NO_SOURCE = "(no source)"
 

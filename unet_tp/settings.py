@@ -81,6 +81,8 @@ class Optimisation:
         channels_last: NHWC memory layout on CUDA (faster convolutions with tensor cores).
         num_workers: DataLoader worker processes.
         deterministic: deterministic algorithms (bit-identical reruns; slower on GPU).
+        time_budget_minutes: stop before an epoch would end past this many minutes of training
+            (the best epoch's weights kept); None: no budget.
     """
 
     epochs: int = 20
@@ -92,6 +94,7 @@ class Optimisation:
     channels_last: bool = True
     num_workers: int = 2
     deterministic: bool = False
+    time_budget_minutes: float | None = None
 
 
 _SECTIONS = {"grid": Grid, "sampling": Sampling, "model": ModelSettings, "optim": Optimisation}
@@ -261,4 +264,3 @@ def _section(name: str, values: dict):
     """Section ``name`` of the default settings, with the values given for its own fields."""
     default = getattr(TrainConfig(), name)
     return replace(default, **{k: v for k, v in values.items() if k in _field_names(type(default))})
-

@@ -45,6 +45,7 @@ from unet_tp.device import amp_dtype
 from unet_tp.fileio import save_json
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
+from unet_tp.precision import student_step
 from unet_tp.preprocess import Grid, brain_slices, network_images, normalise
 from unet_tp.progress import progress_bar
 from unet_tp.settings import PRESETS, TrainConfig, preset_config  # noqa: F401 - re-exported
@@ -139,29 +140,51 @@ class AmpTrainStep:
         return value
 
 
-class _AutocastForward(nn.Module):
-    """Runs the wrapped model's forward in bf16 autocast and returns float32 logits."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
-            return self.model(x).float()
-
-
 def training_step(
     train_step: TrainStep | None, device: torch.device, amp: bool
 ) -> TrainStep | AmpTrainStep:
-    """The one step function of a run: ``train_step`` (the notebook's block (f), its model's
-    forward under bf16 autocast where the GPU has bf16: fp16 would need a gradient scaler the
-    students' step does not hold), or :class:`AmpTrainStep`."""
+    """The one step function of a run: the notebook's block (f) in half precision where the GPU
+    has it (:func:`unet_tp.precision.student_step`: fp16 with a gradient scaler on a T4, bf16 from
+    compute capability 8; the student's code unchanged), or :class:`AmpTrainStep`."""
     if train_step is None:
         return AmpTrainStep(device, amp)
-    if amp and amp_dtype(device) == torch.bfloat16:
-        return lambda model, *args: train_step(_AutocastForward(model), *args)
-    return train_step
+    return student_step(train_step, device, amp)
+
+
+class Budget:
+    """A run's time budget: times the first epoch, says what the run costs and what the budget
+    allows, and stops the run before an epoch would go past it."""
+
+    def __init__(self, minutes: float | None, epochs: int, start: int):
+        self.minutes, self.epochs, self.start = minutes, epochs, start
+        self.t0 = time.perf_counter()
+
+    def stop_after(self, epoch: int, progress: bool = True) -> bool:
+        """After epoch ``epoch`` (0-based): True when the next one would end past the budget."""
+        spent = time.perf_counter() - self.t0
+        per_epoch = spent / (epoch + 1 - self.start)
+        if epoch == self.start and progress:
+            line = f"epoch {epoch + 1} took {_duration(per_epoch)}: {self.epochs} epochs = "
+            line += _duration(per_epoch * (self.epochs - self.start))
+            if self.minutes is not None:
+                allowed = self.start + int(self.minutes * 60 // per_epoch)
+                allowed = min(max(allowed, self.start + 1), self.epochs)
+                line += f"; the budget of {self.minutes:g} min allows {allowed}"
+            print(line)
+        if self.minutes is None or epoch + 1 >= self.epochs:
+            return False
+        return spent + per_epoch > self.minutes * 60
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _score(record: dict) -> float:
+    """What "best" means for a checkpoint: the mean validation Dice, else minus the loss."""
+    dice = [record[k] for k in ("dice_wt", "dice_tc", "dice_et") if k in record]
+    return float(np.mean(dice)) if dice else -record.get("val_loss", record["train_loss"])
 
 
 def epoch_loader(train_set: Dataset, config: TrainConfig, device: torch.device, epoch: int):
@@ -349,6 +372,7 @@ def fit(
             start, state.history = resume_run(out, model, optimizer, scheduler, scaler)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
+        budget = Budget(optim.time_budget_minutes, optim.epochs, start)
         for epoch in range(start, optim.epochs):
             args = (model, step, optimizer, loss_fn, config, device, epoch, progress)
             record = _epoch(train_set, val_set, *args)
@@ -356,9 +380,33 @@ def fit(
             scheduler.step()
             if _is_main():
                 _end_epoch(record, state, out, progress, (model, optimizer, scaler, epoch))
-            if torch.distributed.is_initialized():
-                torch.distributed.barrier()
+            if _agreed(budget.stop_after(epoch, progress and _is_main()), device):
+                _keep_best(model, state, out, progress)
+                break
     return state.history
+
+
+def _agreed(stop: bool, device: torch.device) -> bool:
+    """The main process's decision, for every process of a torchrun (their clocks differ)."""
+    if not torch.distributed.is_initialized():
+        return stop
+    flag = torch.tensor([float(stop)], device=device)
+    torch.distributed.broadcast(flag, 0)
+    return bool(flag.item())
+
+
+def _keep_best(model: nn.Module, state: RunState, out: Path | None, progress: bool) -> None:
+    """At the time budget: the best epoch's weights back into ``model`` (from ``best.pt``)."""
+    best = max(state.history, key=_score)
+    if out is not None and (out / "best.pt").exists():
+        unwrap(model).load_state_dict(load_checkpoint(out / "best.pt")["model"])
+    if progress and _is_main():
+        print(
+            f"stopped at the time budget after epoch {state.history[-1]['epoch']} of "
+            f"{state.config.optim.epochs}; the best epoch ({best['epoch']}) is kept"
+            + (f" in {out / 'best.pt'} and loaded" if out is not None else "")
+            + "; resuming the run trains further"
+        )
 
 
 def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, train_step):
@@ -388,11 +436,14 @@ def _epoch(
 
 
 def _end_epoch(record: dict, state: RunState, out: Path | None, progress: bool, checkpoint) -> None:
-    """Print the epoch's line; write the checkpoint and ``history.json`` (main process only)."""
+    """Print the epoch's line; write the checkpoint (and ``best.pt`` when the epoch is the best so
+    far) and ``history.json`` (main process only)."""
     if progress:
         _print_epoch(record, state.config.optim.epochs)
     if out is not None:
         save_checkpoint(out / "checkpoint.pt", *checkpoint, state)
+        if max(state.history, key=_score) is record:  # the best epoch so far
+            save_checkpoint(out / "best.pt", *checkpoint, state)
         save_json(out / "history.json", state.history, indent=1)
 
 

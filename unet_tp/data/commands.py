@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``data`` and its sub-commands to ``unet-tp``'s sub-command parser."""
     data = sub.add_parser("data", help="sample cases, downloads, the slice cache")
     dsub = data.add_subparsers(dest="data_command", required=True)
-    for add in (_add_synth, _add_download, _add_prepare, _add_info):
+    for add in (_add_synth, _add_download, _add_prepare, _add_pack, _add_info):
         add(dsub)
 
 
@@ -101,9 +102,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    """One line per case worth a note (every case with ``-v``), then the totals."""
+    """One line per case worth a note (every case with ``-v``), then the totals; for a course
+    pack (archive, URL or its folder), its summary."""
+    from unet_tp.data import pack
     from unet_tp.data.cases import find_cases, scan_cases
 
+    if pack.is_pack(args.data):
+        print(pack.pack_info(args.data))
+        return 0
     scan = scan_cases(args.data)
     cases = find_cases(args.data)  # raises, naming what was found, when there is no case
     no_seg = [c for c in cases if not c.has_seg]
@@ -194,8 +200,37 @@ def _add_prepare(dsub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_prepare)
 
 
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from unet_tp.data.cache import CacheSettings
+    from unet_tp.data.pack import build_pack
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists: pass --force to replace it")
+    settings = CacheSettings(args.tumour_free_fraction, crop=args.crop, image_size=args.image_size)
+    built = build_pack(args.data, out, args.patients, settings, seed=args.seed)
+    print(built.summary())
+    print(f"then: unet-tp notebook build --pack URL --pack-sha256 {built.sha256}")
+    return 0
+
+
+def _add_pack(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser(
+        "pack", help="a course pack: the slice cache of N patients in one checked archive"
+    )
+    p.add_argument("data", help="folder of BraTS cases (any edition the kit reads)")
+    p.add_argument("--out", required=True, help="the archive to write (e.g. course.tar.gz)")
+    p.add_argument("--patients", type=int, required=True, help="how many patients (>= 2)")
+    p.add_argument("--crop", type=int, default=192, help="centre crop (default 192)")
+    p.add_argument("--image-size", type=int, help="resize to SIZE x SIZE (default: the crop)")
+    p.add_argument("--tumour-free-fraction", type=float, default=0.25, help="(default 0.25)")
+    p.add_argument("--seed", type=int, default=0, help="chooses the patients and the split")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_cmd_pack)
+
+
 def _add_info(dsub: argparse._SubParsersAction) -> None:
-    p = dsub.add_parser("info", help="list the BraTS cases found in a folder")
-    p.add_argument("data", help="folder of BraTS cases")
+    p = dsub.add_parser("info", help="list the BraTS cases of a folder, or describe a course pack")
+    p.add_argument("data", help="folder of BraTS cases, or a course pack (archive, URL, folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     p.set_defaults(func=_cmd_info)
