@@ -30,6 +30,8 @@ import ast
 import collections
 import functools
 
+from autograder.cells import grade_id, nbgrader_meta
+
 COURSE_PACKAGE = "unet_tp"
 BUILT_ON = ("unet_tp.unet_base",)  # what the answers are meant to use of the course package
 
@@ -94,6 +96,9 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
     "vars": "reaches into objects' namespaces (vars())",
     "locals": "reaches into the namespace (locals())",
 }
+# modules and callables that build code or names from strings: a call to one costs the block
+_STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
+_STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
 _STRINGS = {
@@ -122,7 +127,7 @@ def parse(source: str) -> ast.Module | None:
 
 
 def _locked(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+    meta = nbgrader_meta(cell)
     return bool((meta.get("grade") or meta.get("locked")) and not meta.get("solution"))
 
 
@@ -275,10 +280,7 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
             name, ast.Constant
         ):
             return f"builds a name from a string ({path})"
-    for prefix in ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit"):
-        if _within(path, prefix):
-            return _PATHS.get(prefix, prefix)
-    for prefix in ("pickle", "marshal", "runpy", "types.FunctionType", "types.CodeType"):
+    for prefix in _STRING_PATHS:
         if _within(path, prefix):
             return _PATHS[prefix]
     if path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_CODE:
@@ -305,7 +307,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
             d
             for name in block.names
             for d in definitions.get(name, [])
-            if d[1].get("metadata", {}).get("nbgrader", {}).get("grade_id") == block.solution_cell
+            if grade_id(d[1]) == block.solution_cell
         ] or [d for name in block.names for d in definitions.get(name, [])]
         found = _search(notebook, start, definitions, set(block.forbidden))
         if found:
