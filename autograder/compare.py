@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from autograder.harness import _default_dtype as harness_default_dtype
 from autograder.harness import _params_by_execution, param_kinds, reference_weight
+from autograder.harness import _small_net as small_net
 from autograder.reference import reference
 from unet_tp import check_cases as cases
 
@@ -443,10 +444,7 @@ class TrainStep(Comparison):
 
     def _reference(self, arrays, images, labels, dtype_name):
         with _default_dtype(dtype_name) as dtype:
-            model = cases.small_net(self.case.net)
-            state = {k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k[:6] == "state."}
-            model.load_state_dict(state)
-            model.eval()
+            model = small_net({"net": self.case.net}, arrays, training=False)
             opt = torch.optim.Adam(model.parameters(), lr=self.lr)
             losses = [
                 reference().train_step(model, images.to(dtype), labels, opt, F.cross_entropy)
@@ -502,16 +500,14 @@ class PredictDice(Comparison):
         arrays |= {f"state.{k}": v.numpy() for k, v in drawn.state.items()}
         images = drawn.images
         arrays["images"] = images.numpy()
-        preds = {}
-        for d in DTYPES:
-            with _default_dtype(d) as dtype:
-                net = cases.small_net(cases.PREDICT.net)
-                net.load_state_dict(drawn.state)
-                net.train()
-                preds[d] = reference().predict(net, images.to(dtype)).long().numpy()
         meta = {"kind": "predict_dice", "net": cases.PREDICT.net, "pairs": len(dice)}
         meta |= {"dtypes": DTYPES, "label": "predict / dice_score"}
         meta |= {"needs": ["predict", "dice_score"], "probes": []}
+        preds = {}
+        for d in DTYPES:
+            with _default_dtype(d) as dtype:
+                net = small_net(meta, arrays, training=True)
+                preds[d] = reference().predict(net, images.to(dtype)).long().numpy()
         return [Request("predict_dice", meta, arrays, (dice, preds))]
 
     def check(self, req: Request, meta: dict, arrays: dict) -> str | None:

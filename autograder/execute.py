@@ -68,30 +68,23 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
 
     spec_dir = spec_root / KERNEL_NAME
     spec_dir.mkdir(parents=True)
+    # interrupts as messages: a signal to bwrap would not reach the kernel inside
+    spec = {"display_name": "unet-tp grading", "language": "python", "interrupt_mode": "message"}
+    launch = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if sandboxed:
-        argv = box.wrap([box.python(), "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
-        env = None
+        spec["argv"] = box.wrap([box.python(), "-s", *launch])
     else:  # --sandbox none: the grader's own interpreter, the harness beside it
         harness = spec_root / "harness"
         harness.mkdir()
         shutil.copy(Path(__file__).with_name("harness.py"), harness / "unet_tp_harness.py")
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        env = box.environment() | {
+        spec["argv"] = [sys.executable, *launch]
+        spec["env"] = box.environment() | {
             "HOME": str(box.home),
             "IPYTHONDIR": str(box.home / ".ipython"),
             "MPLCONFIGDIR": str(box.home / ".config" / "matplotlib"),
             "PYTHONPATH": str(harness),
             "PATH": os.environ.get("PATH", ""),
         }
-    # interrupts as messages: a signal to bwrap would not reach the kernel inside
-    spec = {
-        "argv": argv,
-        "display_name": "unet-tp grading",
-        "language": "python",
-        "interrupt_mode": "message",
-    }
-    if env is not None:
-        spec["env"] = env
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     km = AsyncKernelManager(
         kernel_name=KERNEL_NAME,
