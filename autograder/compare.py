@@ -20,7 +20,6 @@ import math
 import secrets
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,23 +167,23 @@ def _default_dtype(name: str):
 # ---- modules: (a) DoubleConv, (b) Down, (c) Up, (d) UNet ---------------------------------------
 
 
-@dataclass
-class ModuleCase:
-    """One configuration of a block: built the same way on both sides, reference weights loaded.
-    ``gradients``: also compare the gradients of every reference parameter (small cases)."""
+ORDERS = ("kinds", "definition", "execution")  # how the reference's weights may be loaded
 
-    label: str
-    args: tuple
-    kwargs: dict
-    inputs: Callable[[np.random.Generator], list[torch.Tensor]]
-    train: bool = True
-    dtypes: tuple[str, ...] = tuple(DTYPES)
-    orders: tuple[str, ...] = ("kinds", "definition", "execution")
-    gradients: bool = True
+
+def _draw(case: cases.ModuleCase, name: str, rng: np.random.Generator) -> list[torch.Tensor]:
+    """The inputs of a case of the table, drawn from the run's generator (another valid size
+    where the case allows one)."""
+    if not case.any_valid_size:
+        return case.draw(rng)
+    with torch.device("meta"):
+        net = getattr(reference(), name)(*case.args, **case.keywords)
+    size = net.input_size_for(int(rng.integers(12, 28)))
+    n, channels = case.inputs[0][:2]
+    return [cases.tensor(rng, n, channels, size, size)]
 
 
 def _weight_spec(ref: torch.nn.Module, seed: int, exe: list) -> dict:
-    """The reference's weights named by a seed (see ``harness.reference_weights``): He-scaled
+    """The reference's weights named by a seed (see ``harness.reference_weight``): He-scaled
     normal weights, batch-norm scales around 1, small biases."""
     params = list(ref.parameters())
     kinds = dict(zip(map(id, params), param_kinds(ref, params), strict=True))
@@ -200,14 +199,14 @@ def _weight_spec(ref: torch.nn.Module, seed: int, exe: list) -> dict:
     }
 
 
-def _reference_run(name: str, case: ModuleCase, spec: dict, inputs, cotangent, dtype_name):
+def _reference_run(name: str, case: cases.ModuleCase, spec: dict, inputs, cotangent, dtype_name):
     """The reference block in ``dtype_name`` with the weights ``spec`` names (each drawn straight
     into its parameter: the paper's network never holds two copies): its output and the gradient
     of ``sum(output * cotangent)`` with respect to each of its parameters (definition order)."""
     with _default_dtype(dtype_name) as dtype:
         with torch.device("meta"):
-            ref = getattr(reference(), name)(*case.args, **case.kwargs)
-        ref = ref.to_empty(device="cpu").train(case.train)
+            ref = getattr(reference(), name)(*case.args, **case.keywords)
+        ref = ref.to_empty(device="cpu").train()
         with torch.no_grad():
             for k, p in enumerate(ref.parameters()):
                 p.copy_(torch.from_numpy(reference_weight(spec, k)).to(dtype))
@@ -250,8 +249,8 @@ class ModuleComparison(Comparison):
     """The student's module with the reference's weights gives the reference's output, and the
     reference's gradients reach every one of its parameters."""
 
-    def __init__(self, name: str, cases: list[ModuleCase], probes: list[str]):
-        self.name, self.cases, self.probes = name, cases, probes
+    def __init__(self, name: str, table: list[cases.ModuleCase], probes: list[str]):
+        self.name, self.cases, self.probes = name, table, probes
         # a crop written inside Up may round an odd margin either way, as center_crop may
         self.roundings = [(0, 0), (0, 1), (1, 0), (1, 1)] if name == "Up" else [(0, 0)]
 
@@ -259,10 +258,9 @@ class ModuleComparison(Comparison):
         reqs = []
         for i, case in enumerate(self.cases):
             seed = int(rng.integers(2**31))
-            inputs = case.inputs(rng)
+            inputs = _draw(case, self.name, rng)
             with torch.device("meta"):  # shapes and order only: no memory for the weights
-                ref = getattr(reference(), self.name)(*case.args, **case.kwargs)
-                ref.train(case.train)
+                ref = getattr(reference(), self.name)(*case.args, **case.keywords).train()
                 exe = _params_by_execution(ref, [x.to("meta") for x in inputs])
             spec = _weight_spec(ref, seed, exe)
             arrays = {f"input_{k}": x.numpy() for k, x in enumerate(inputs)}
@@ -277,10 +275,12 @@ class ModuleComparison(Comparison):
                 for d in case.dtypes
             }
             meta = {"kind": "module", "name": self.name, "label": case.label, "seed": seed}
-            meta |= {"args": list(case.args), "kwargs": case.kwargs, "train": case.train}
+            meta |= {"args": list(case.args), "kwargs": case.keywords, "train": True}
             meta |= {"needs": [self.name], "probes": self.probes, "weights": spec}
             meta |= {"kinds": param_kinds(ref, exe), "dtypes": list(case.dtypes)}
-            meta["orders"] = list(case.orders)
+            meta["orders"] = list(
+                ORDERS[:1] if case.meta else ORDERS
+            )  # the paper's network: by kind only
             reqs.append(Request(f"{self.name}.{i}", meta, arrays, expected))
         return reqs
 
@@ -539,38 +539,13 @@ class PredictDice(Comparison):
 # ---- the table the spec names: the cases of unet_tp/check_cases.py ------------------------------
 
 
-def _module_case(case: cases.ModuleCase, name: str) -> ModuleCase:
-    """The grader's side of a case of the table: the same settings and input shapes, inputs drawn
-    from the run's generator (another valid size where the case allows one)."""
-
-    def inputs(rng: np.random.Generator) -> list[torch.Tensor]:
-        if not case.any_valid_size:
-            return case.draw(rng)
-        with torch.device("meta"):
-            net = getattr(reference(), name)(*case.args, **case.keywords)
-        size = net.input_size_for(int(rng.integers(12, 28)))
-        n, channels = case.inputs[0][:2]
-        return [cases.tensor(rng, n, channels, size, size)]
-
-    orders = ("kinds",) if case.meta else ("kinds", "definition", "execution")
-    return ModuleCase(
-        case.label,
-        case.args,
-        case.keywords,
-        inputs,
-        dtypes=case.dtypes,
-        orders=orders,
-        gradients=case.gradients,
-    )
-
-
 def comparisons() -> dict[str, Comparison]:
     """``compare`` name of the spec -> its comparison, each built from the cases the notebook's
     visible check of the same block runs (``unet_tp.check_cases``)."""
     modules = {
         compare: ModuleComparison(
             block.name,
-            [_module_case(c, block.name) for c in block.cases if c.grader],
+            [c for c in block.cases if c.grader],
             list(block.probes),
         )
         for compare, block in cases.MODULES.items()

@@ -157,14 +157,9 @@ class Runner:
             env["UNET_TP_HOME"] = str(home / "unet_tp_home")
         self._close_answers()
         self.answers_fd = os.open(answers, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        limits = Limits(**self.job["limits"])
         return Sandbox(
-            home=home,
-            runtime=runtime,
-            limits=Limits(**self.job["limits"]),
-            env=env,
-            private=private,
-            requests=requests,
-            answers=answers,
+            home, runtime, limits, env, private=private, requests=requests, answers=answers
         )
 
     def _client(self, nb):
@@ -437,15 +432,8 @@ def _bounded_client(nb, **kwargs):
         def _update_display_id(self, display_id, msg):  # grading keeps outputs as first shown
             return None
 
-    client = Bounded(
-        nb,
-        startup_timeout=120,
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        record_timing=True,
-        kernel_name=KERNEL_NAME,
-        **kwargs,
-    )
+    settings = {"startup_timeout": 120, "allow_errors": True, "interrupt_on_timeout": True}
+    client = Bounded(nb, record_timing=True, kernel_name=KERNEL_NAME, **settings, **kwargs)
     client.sizes = {}
     return client
 

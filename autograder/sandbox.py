@@ -164,11 +164,10 @@ class Sandbox:
             args += ["--ro-bind", "/dev/null", f"{GRADING}/site/{leftover.relative_to(site)}"]
         args += ["--ro-bind", str(STUDENT_PACKAGE), f"{GRADING}/lib/unet_tp"]
         args += ["--ro-bind", str(HARNESS_FILE), f"{GRADING}/harness/unet_tp_harness.py"]
-        passwd = self.private / "passwd"
-        passwd.write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:{HOME}:/bin/sh\n")
-        group = self.private / "group"
-        group.write_text(f"student:x:{SANDBOX_UID}:\n")
-        args += ["--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group"]
+        uid = SANDBOX_UID
+        for name, line in [("passwd", f"{uid}:{uid}:student:{HOME}:/bin/sh"), ("group", f"{uid}:")]:
+            (self.private / name).write_text(f"student:x:{line}\n")
+            args += ["--ro-bind", str(self.private / name), f"/etc/{name}"]
         args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
         args += ["--bind", str(self.home), HOME]
         args += ["--bind", str(self.runtime), str(self.runtime)]

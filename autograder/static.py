@@ -159,11 +159,9 @@ class Notebook:
 
     def _bind(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Import):
-            for a in stmt.names:
-                if a.asname:
-                    self.aliases[a.asname] = a.name
-                else:
-                    self.aliases[a.name.split(".")[0]] = a.name.split(".")[0]
+            for a in stmt.names:  # import a.b binds a; import a.b as c binds c to a.b
+                top = a.name.split(".")[0]
+                self.aliases[a.asname or top] = a.name if a.asname else top
         elif isinstance(stmt, ast.ImportFrom) and stmt.module:
             for a in stmt.names:
                 self.aliases[a.asname or a.name] = f"{stmt.module}.{a.name}"
@@ -296,25 +294,16 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     definitions = _definitions(notebook)
     failed = {}
     for block in spec.blocks:
-        start = [
-            d
-            for name in block.names
-            for d in definitions.get(name, [])
-            if grade_id(d[1]) == block.solution_cell
-        ] or [d for name in block.names for d in definitions.get(name, [])]
+        defined = [d for name in block.names for d in definitions.get(name, [])]
+        start = [d for d in defined if grade_id(d[1]) == block.solution_cell] or defined
         found = _search(notebook, start, definitions, set(block.forbidden))
         if found:
             i, cell, node, what = found
-            why = (
-                block.forbidden_why
-                if what.rsplit(".", 1)[-1] in block.forbidden
-                else (f"({block.id}) must be your own code")
-            )
-            message = (
-                f"({block.id}) uses {what} (cell {i + 1}, {labels[i]}, {_quote(cell, node)}): {why}"
-            )
+            forbidden = what.rsplit(".", 1)[-1] in block.forbidden
+            why = block.forbidden_why if forbidden else f"({block.id}) must be your own code"
+            where = f"cell {i + 1}, {labels[i]}, {_quote(cell, node)}"
             for test in block.tests:
-                failed[test.grade_id] = message
+                failed[test.grade_id] = f"({block.id}) uses {what} ({where}): {why}"
     return failed
 
 
