@@ -221,11 +221,11 @@ def _reference_run(name: str, case: cases.ModuleCase, spec: dict, inputs, cotang
         return out.detach().double().numpy(), grads
 
 
-@contextlib.contextmanager
-def _crop_rounding(top_up: int, left_up: int):
-    """The reference's ``center_crop`` rounding an odd margin down (0) or up (1), per axis."""
+def _with_crop(rounding: tuple[int, int], run, cotangent, dtype: str):
+    """``run(cotangent, dtype)`` with the reference's ``center_crop`` rounding an odd margin down
+    (0) or up (1), per axis."""
     module = sys.modules[reference().center_crop.__module__]
-    original = module.center_crop
+    original, (top_up, left_up) = module.center_crop, rounding
 
     def crop(x, height, width):
         top = (x.shape[-2] - height + top_up) // 2
@@ -235,14 +235,9 @@ def _crop_rounding(top_up: int, left_up: int):
     with REFERENCE_LOCK:
         module.center_crop = crop
         try:
-            yield
+            return run(cotangent, dtype)
         finally:
             module.center_crop = original
-
-
-def _with_crop(rounding: tuple[int, int], run, cotangent, dtype: str):
-    with _crop_rounding(*rounding):
-        return run(cotangent, dtype)
 
 
 class ModuleComparison(Comparison):

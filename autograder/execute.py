@@ -263,13 +263,15 @@ class Runner:
             os.close(self.answers_fd)
             self.answers_fd = None
 
-    def ask(self, code: str, timeout: int) -> str | None:
-        """Run ``code`` in the kernel (not a notebook cell); the error it raised, if any."""
+    def _call(self, function: str, *paths: str) -> str | None:
+        """``unet_tp_harness.<function>(*paths)`` in the kernel (not a notebook cell); the error
+        it raised, if any."""
         from nbclient.exceptions import DeadKernelError
         from nbformat.v4 import new_code_cell
 
-        cell = new_code_cell(code)
-        cell_timeout, self.client.timeout = self.client.timeout, timeout
+        args = ", ".join(map(repr, paths))
+        cell = new_code_cell(f"import unet_tp_harness as _h\n_h.{function}({args})\ndel _h")
+        cell_timeout, self.client.timeout = self.client.timeout, self.job["request_timeout"]
         cells = self.client.nb.cells
         cells.append(cell)
         try:
@@ -296,9 +298,8 @@ class Runner:
         for step in self.plan["requests"]:
             if step["name"] in self.done or (at is not None and step["at"] != at):
                 continue
-            if step.get("visible") and step["at"] not in self.failed:
-                continue
-            if not self._probes_ready(step["probes"]):
+            waiting = step.get("visible") and step["at"] not in self.failed
+            if waiting or not self._probes_ready(step["probes"]):
                 continue
             self.done.add(step["name"])
             if not self._ask_request(step):
@@ -354,12 +355,6 @@ class Runner:
             entry["answer"] = got
         self.log.append(entry)
         return not (err and err.startswith("DeadKernelError"))
-
-    def _call(self, function: str, *paths: str) -> str | None:
-        """``unet_tp_harness.<function>(*paths)`` in the kernel; the error it raised, if any."""
-        args = ", ".join(map(repr, paths))
-        code = f"import unet_tp_harness as _h\n_h.{function}({args})\ndel _h"
-        return self.ask(code, self.job["request_timeout"])
 
     def _inside(self, folder: str, name: str) -> str:
         """Where a file of the requests or answers folder is, as the kernel sees it."""
