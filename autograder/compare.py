@@ -376,8 +376,7 @@ class Loss(Comparison):
         arrays, expected = {}, []
         ce = reference().categorical_cross_entropy
         for i, (label, logits, tgt, wgt) in enumerate(loss_cases):
-            arrays[f"logits_{i}"] = logits
-            arrays[f"target_{i}"] = tgt
+            arrays[f"logits_{i}"], arrays[f"target_{i}"] = logits, tgt
             t_logits = torch.from_numpy(logits).clone().requires_grad_()
             args = [torch.from_numpy(tgt)]
             if wgt is not None:
@@ -493,8 +492,7 @@ class PredictDice(Comparison):
             arrays[f"a_{i}"], arrays[f"b_{i}"] = a, b
             dice.append((a.shape, float(metrics.dice(a, b))))
         arrays |= {f"state.{k}": v.numpy() for k, v in drawn.state.items()}
-        images = drawn.images
-        arrays["images"] = images.numpy()
+        arrays["images"] = drawn.images.numpy()
         meta = {"kind": "predict_dice", "net": cases.PREDICT.net, "pairs": len(dice)}
         meta |= {"dtypes": DTYPES, "label": "predict / dice_score"}
         meta |= {"needs": ["predict", "dice_score"], "probes": []}
@@ -502,7 +500,7 @@ class PredictDice(Comparison):
         for d in DTYPES:
             with _default_dtype(d) as dtype:
                 net = small_net(meta, arrays, training=True)
-                preds[d] = reference().predict(net, images.to(dtype)).long().numpy()
+                preds[d] = reference().predict(net, drawn.images.to(dtype)).long().numpy()
         return [Request("predict_dice", meta, arrays, (dice, preds))]
 
     def check(self, req: Request, meta: dict, arrays: dict) -> str | None:

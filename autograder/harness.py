@@ -74,7 +74,11 @@ def _installs(cmd: str) -> bool:
 def start() -> None:
     """Called once by the kernel's start-up file."""
     sys.addaudithook(_audit)
-    ip = _ipython()
+    ip = None
+    with contextlib.suppress(Exception):
+        from IPython import get_ipython
+
+        ip = get_ipython()
     if ip is None:
         return
 
@@ -88,14 +92,6 @@ def start() -> None:
     ip.getoutput = guard(ip.getoutput)
     for magic in ("pip", "conda", "mamba", "uv"):
         ip.register_magic_function(lambda line, m=magic: refuse(f"%{m} {line}"), "line", magic)
-
-
-def _ipython():
-    with contextlib.suppress(Exception):
-        from IPython import get_ipython
-
-        return get_ipython()
-    return None
 
 
 # ---- the wire format: npz, no pickle ----------------------------------------------------------
