@@ -20,7 +20,7 @@ import math
 import secrets
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -56,7 +56,6 @@ class Verdict:
 
     passed: bool
     message: str | None = None
-    details: dict = field(default_factory=dict)
 
 
 Answer = tuple[dict, dict] | None  # (meta, arrays) from the kernel, or None if none came
@@ -244,10 +243,11 @@ class ModuleComparison(Comparison):
     """The student's module with the reference's weights gives the reference's output, and the
     reference's gradients reach every one of its parameters."""
 
-    def __init__(self, name: str, table: list[cases.ModuleCase], probes: list[str]):
-        self.name, self.cases, self.probes = name, table, probes
+    def __init__(self, block: cases.BlockCases):
+        self.name, self.probes = block.name, list(block.probes)
+        self.cases = [c for c in block.cases if c.grader]
         # a crop written inside Up may round an odd margin either way, as center_crop may
-        self.roundings = [(0, 0), (0, 1), (1, 0), (1, 1)] if name == "Up" else [(0, 0)]
+        self.roundings = [(0, 0), (0, 1), (1, 0), (1, 1)] if self.name == "Up" else [(0, 0)]
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
         reqs = []
@@ -535,14 +535,7 @@ class PredictDice(Comparison):
 def comparisons() -> dict[str, Comparison]:
     """``compare`` name of the spec -> its comparison, each built from the cases the notebook's
     visible check of the same block runs (``unet_tp.check_cases``)."""
-    modules = {
-        compare: ModuleComparison(
-            block.name,
-            [c for c in block.cases if c.grader],
-            list(block.probes),
-        )
-        for compare, block in cases.MODULES.items()
-    }
+    modules = {compare: ModuleComparison(block) for compare, block in cases.MODULES.items()}
     return {
         **modules,
         "center_crop": CenterCrop(),

@@ -122,9 +122,8 @@ def write_message(path: str | os.PathLike[str], meta: dict, arrays: dict) -> Non
 
 def _error(exc: BaseException) -> str:
     """One line: the exception, where in the student's code it came from."""
-    tb = traceback.extract_tb(exc.__traceback__)
     where = ""
-    for frame in reversed(tb):
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename.startswith("<ipython-input") or "ipykernel_" in frame.filename:
             where = f" (in your code: `{(frame.line or '').strip()[:100]}`)"
             break
