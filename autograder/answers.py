@@ -1,17 +1,12 @@
 """What crosses out of the sandbox: the kernel's answers, taken and read without trusting them.
 
-The sandbox's writable folders are the student's: anything in them can be a symbolic link, a
-hard link to a file the kernel still holds open, a FIFO, or far larger than it says. So:
-
-* :func:`take` (the worker, right after a request was answered): opens the answer by directory
-  file descriptor without following links (``O_NOFOLLOW``, ``O_NONBLOCK``), accepts only a regular
-  file with one link and at most ``limit`` bytes, copies it into memory at once and unlinks it.
-  The worker never looks at that file again: what the kernel does to it afterwards changes
-  nothing.
-* :func:`parse` (the grader): reads an ``.npz`` answer from those bytes with every size bounded
-  before anything is decompressed: each array's shape and dtype from its ``.npy`` header (numbers
-  and booleans only, no objects, never pickle), the total under a budget, the JSON document under
-  its own cap. A compressed member is never inflated past what its header declares.
+Anything in the sandbox's writable folders can be a symbolic link, a hard link to a file the
+kernel holds open, a FIFO, or far larger than it says. So :func:`take` (the worker) opens an answer
+by directory file descriptor without following links, accepts only a regular file with one link
+under a size limit, copies it into memory at once and unlinks it; :func:`parse` (the grader) reads
+those bytes with every size bounded before anything is decompressed: each array's shape and dtype
+from its ``.npy`` header (numbers and booleans only, never pickle), the total under a budget, the
+JSON document under its own cap.
 """
 
 from __future__ import annotations

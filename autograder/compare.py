@@ -1,26 +1,15 @@
-"""Step 4 of grading: the grader's questions, and its judgement of the answers.
+"""Step 4 of grading, in the grader's own process: the questions, and the judgement of the answers.
 
-Runs in the grader's own process, never in the student's kernel. For each test of the assignment
-spec (``compare = "..."`` in ``assignment.toml``) a :class:`Comparison`:
+For each test of the spec (``compare = "..."`` in ``assignment.toml``) a :class:`Comparison` makes
+its requests from a seed drawn at grading time (inputs, constructor arguments, the reference's
+weights named by a seed), computes the reference's answers with ``solutions/`` (they never leave
+this process), and judges the kernel's answers against them: values to compare, never facts to
+believe. A missing, short, NaN, infinite or wrongly shaped answer fails (``not (diff <= tol)``), and
+so does one the judge cannot read (:func:`judge`). Networks run in float64 (float32 only where the
+student's code cannot), so the tolerances stand far above any process's rounding.
 
-1. makes its requests (:class:`Request`) from a fresh random seed drawn at grading time: inputs,
-   constructor arguments, and the reference's weights (named by a seed: both sides draw the same
-   arrays), and computes the reference's answer with ``solutions/``. The expected answers stay in
-   this process: only the requests go to the kernel.
-2. judges the kernel's answers (plain arrays and numbers, see :mod:`autograder.harness`) against
-   the expected ones: a test passes only if the student's code computes what the reference does.
-
-The kernel is the student's: its answers are values to compare, never facts to believe. Every
-comparison fails on a missing, short, NaN, infinite or wrongly shaped answer (``not (diff <=
-tol)``), and a judge that meets an answer it cannot read fails the test (:func:`judge`). The small
-networks run in float64 (float32 only where the student's code cannot run in float64), so the
-tolerances stand far above the rounding of any process or thread count.
-
-Blocks a block is built from are replaced by probes in its requests (``probes``), so one mistake
-costs one block; a probe enters the kernel only once every request that tests its block has been
-answered (the stages of ``grade._plan``). Nothing here looks at how the code is written (module
-names, ``nn.Sequential`` or not, one ReLU module used twice, ``F.max_pool2d`` or ``nn.MaxPool2d``,
-``log_softmax`` or ``logsumexp``): only at what it computes.
+The blocks a block is built from are the grader's probes in its requests, so one mistake costs one
+block. Only what the code computes is judged, never how it is written.
 """
 
 from __future__ import annotations
@@ -31,8 +20,7 @@ import math
 import secrets
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -40,6 +28,7 @@ import torch.nn.functional as F
 
 from autograder.harness import _default_dtype as harness_default_dtype
 from autograder.harness import _params_by_execution, param_kinds, reference_weight
+from autograder.harness import _small_net as small_net
 from autograder.reference import reference
 from unet_tp import check_cases as cases
 
@@ -67,22 +56,33 @@ class Verdict:
 
     passed: bool
     message: str | None = None
-    details: dict = field(default_factory=dict)
 
 
 Answer = tuple[dict, dict] | None  # (meta, arrays) from the kernel, or None if none came
 
 
 class Comparison:
-    """A test of the spec: its requests and its judgement."""
-
-    label = ""
+    """A test of the spec: its requests, and the judgement of each answer (:meth:`check`)."""
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
         raise NotImplementedError
 
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
+    def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
+        """What differs between the answer to ``req`` and the reference's, or None."""
         raise NotImplementedError
+
+    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
+        """Passed if every request was answered as the reference answers it."""
+        if not requests:
+            return Verdict(False, "no request")
+        for req in requests:
+            answer = answers.get(req.name)
+            why = _missing(answer, req.meta["label"])
+            if why is None:
+                why = self.check(req, _dict(answer[0]), _dict(answer[1]))
+            if why:
+                return Verdict(False, why)
+        return Verdict(True)
 
 
 def judge(comparison: Comparison, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
@@ -140,9 +140,16 @@ def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
 
 
-def _close(got: np.ndarray, expected: np.ndarray, tol: float) -> bool:
+def _diff(arrays: dict, key: str, expected: np.ndarray) -> float:
+    """Largest absolute difference of the answer's array ``key`` (inf if it is not usable)."""
+    got = _array(arrays, key, expected.shape)
+    return math.inf if got is None else _max_diff(got, expected)
+
+
+def _close(got: np.ndarray | None, expected: np.ndarray, tol: float) -> bool:
+    """``got`` (None: no usable array) within ``tol`` of ``expected``, relative to its scale."""
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    return bool(got.shape == expected.shape and _max_diff(got, expected) <= tol * scale)
+    return got is not None and _max_diff(got, expected) <= tol * scale
 
 
 # torch's default dtype is one setting of the whole process: the grader's threads (--jobs) make
@@ -159,35 +166,29 @@ def _default_dtype(name: str):
 # ---- modules: (a) DoubleConv, (b) Down, (c) Up, (d) UNet ---------------------------------------
 
 
-@dataclass
-class ModuleCase:
-    """One configuration of a block: built the same way on both sides, reference weights loaded.
-    ``gradients``: also compare the gradients of every reference parameter (small cases)."""
+ORDERS = ("kinds", "definition", "execution")  # how the reference's weights may be loaded
 
-    label: str
-    args: tuple
-    kwargs: dict
-    inputs: Callable[[np.random.Generator], list[torch.Tensor]]
-    train: bool = True
-    dtypes: tuple[str, ...] = tuple(DTYPES)
-    orders: tuple[str, ...] = ("kinds", "definition", "execution")
-    gradients: bool = True
+
+def _draw(case: cases.ModuleCase, name: str, rng: np.random.Generator) -> list[torch.Tensor]:
+    """The inputs of a case of the table, drawn from the run's generator (another valid size
+    where the case allows one)."""
+    if not case.any_valid_size:
+        return case.draw(rng)
+    with torch.device("meta"):
+        net = getattr(reference(), name)(*case.args, **case.keywords)
+    size = net.input_size_for(int(rng.integers(12, 28)))
+    n, channels = case.inputs[0][:2]
+    return [cases.tensor(rng, n, channels, size, size)]
 
 
 def _weight_spec(ref: torch.nn.Module, seed: int, exe: list) -> dict:
-    """The reference's weights named by a seed (see ``harness.reference_weights``): He-scaled
+    """The reference's weights named by a seed (see ``harness.reference_weight``): He-scaled
     normal weights, batch-norm scales around 1, small biases."""
     params = list(ref.parameters())
     kinds = dict(zip(map(id, params), param_kinds(ref, params), strict=True))
     index = {id(p): i for i, p in enumerate(params)}
-    offsets, scales = [], []
-    for p in params:
-        if p.dim() > 1:
-            offsets.append(0.0)
-            scales.append(math.sqrt(2.0 / max(1, p[0].numel())))
-        else:
-            offsets.append(1.0 if kinds[id(p)] == "BatchNorm2d.weight" else 0.0)
-            scales.append(0.1)
+    scales = [math.sqrt(2.0 / max(1, p[0].numel())) if p.dim() > 1 else 0.1 for p in params]
+    offsets = [float(p.dim() <= 1 and kinds[id(p)] == "BatchNorm2d.weight") for p in params]
     return {
         "seed": seed,
         "shapes": [list(p.shape) for p in params],
@@ -197,14 +198,14 @@ def _weight_spec(ref: torch.nn.Module, seed: int, exe: list) -> dict:
     }
 
 
-def _reference_run(name: str, case: ModuleCase, spec: dict, inputs, cotangent, dtype_name):
+def _reference_run(name: str, case: cases.ModuleCase, spec: dict, inputs, cotangent, dtype_name):
     """The reference block in ``dtype_name`` with the weights ``spec`` names (each drawn straight
     into its parameter: the paper's network never holds two copies): its output and the gradient
     of ``sum(output * cotangent)`` with respect to each of its parameters (definition order)."""
     with _default_dtype(dtype_name) as dtype:
         with torch.device("meta"):
-            ref = getattr(reference(), name)(*case.args, **case.kwargs)
-        ref = ref.to_empty(device="cpu").train(case.train)
+            ref = getattr(reference(), name)(*case.args, **case.keywords)
+        ref = ref.to_empty(device="cpu").train()
         with torch.no_grad():
             for k, p in enumerate(ref.parameters()):
                 p.copy_(torch.from_numpy(reference_weight(spec, k)).to(dtype))
@@ -219,46 +220,42 @@ def _reference_run(name: str, case: ModuleCase, spec: dict, inputs, cotangent, d
         return out.detach().double().numpy(), grads
 
 
-@contextlib.contextmanager
-def _crop_rounding(top_up: int, left_up: int):
-    """The reference's ``center_crop`` rounding an odd margin down (0) or up (1), per axis."""
+def _with_crop(rounding: tuple[int, int], run, cotangent, dtype: str):
+    """``run(cotangent, dtype)`` with the reference's ``center_crop`` rounding an odd margin down
+    (0) or up (1), per axis."""
     module = sys.modules[reference().center_crop.__module__]
-    original = module.center_crop
+    original, (top_up, left_up) = module.center_crop, rounding
 
     def crop(x, height, width):
         top = (x.shape[-2] - height + top_up) // 2
         left = (x.shape[-1] - width + left_up) // 2
         return x[..., top : top + height, left : left + width]
 
-    module.center_crop = crop
-    try:
-        yield
-    finally:
-        module.center_crop = original
-
-
-def _with_crop(rounding: tuple[int, int], run, cotangent, dtype: str):
-    with REFERENCE_LOCK, _crop_rounding(*rounding):
-        return run(cotangent, dtype)
+    with REFERENCE_LOCK:
+        module.center_crop = crop
+        try:
+            return run(cotangent, dtype)
+        finally:
+            module.center_crop = original
 
 
 class ModuleComparison(Comparison):
     """The student's module with the reference's weights gives the reference's output, and the
     reference's gradients reach every one of its parameters."""
 
-    def __init__(self, name: str, cases: list[ModuleCase], probes: list[str]):
-        self.name, self.cases, self.probes = name, cases, probes
+    def __init__(self, block: cases.BlockCases):
+        self.name, self.probes = block.name, list(block.probes)
+        self.cases = [c for c in block.cases if c.grader]
         # a crop written inside Up may round an odd margin either way, as center_crop may
-        self.roundings = [(0, 0), (0, 1), (1, 0), (1, 1)] if name == "Up" else [(0, 0)]
+        self.roundings = [(0, 0), (0, 1), (1, 0), (1, 1)] if self.name == "Up" else [(0, 0)]
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
         reqs = []
         for i, case in enumerate(self.cases):
             seed = int(rng.integers(2**31))
-            inputs = case.inputs(rng)
+            inputs = _draw(case, self.name, rng)
             with torch.device("meta"):  # shapes and order only: no memory for the weights
-                ref = getattr(reference(), self.name)(*case.args, **case.kwargs)
-                ref.train(case.train)
+                ref = getattr(reference(), self.name)(*case.args, **case.keywords).train()
                 exe = _params_by_execution(ref, [x.to("meta") for x in inputs])
             spec = _weight_spec(ref, seed, exe)
             arrays = {f"input_{k}": x.numpy() for k, x in enumerate(inputs)}
@@ -272,85 +269,61 @@ class ModuleComparison(Comparison):
                 d: [_with_crop(rounding, run, cotangent, d) for rounding in self.roundings]
                 for d in case.dtypes
             }
-            meta = {
-                "kind": "module",
-                "name": self.name,
-                "args": list(case.args),
-                "kwargs": case.kwargs,
-                "seed": seed,
-                "train": case.train,
-                "needs": [self.name],
-                "probes": self.probes,
-                "weights": spec,
-                "kinds": param_kinds(ref, exe),
-                "dtypes": list(case.dtypes),
-                "orders": list(case.orders),
-            }
+            meta = {"kind": "module", "name": self.name, "label": case.label, "seed": seed}
+            meta |= {"args": list(case.args), "kwargs": case.keywords, "train": True}
+            meta |= {"needs": [self.name], "probes": self.probes, "weights": spec}
+            meta |= {"kinds": param_kinds(ref, exe), "dtypes": list(case.dtypes)}
+            meta["orders"] = list(
+                ORDERS[:1] if case.meta else ORDERS
+            )  # the paper's network: by kind only
             reqs.append(Request(f"{self.name}.{i}", meta, arrays, expected))
         return reqs
 
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
-        for case, req in zip(self.cases, requests, strict=True):
-            why = _missing(answers.get(req.name), case.label)
-            if why:
-                return Verdict(False, why)
-            problem = self._judge_case(case, req, *answers[req.name])
-            if problem:
-                return Verdict(False, f"{case.label}: {problem}")
-        return Verdict(True)
-
-    def _judge_case(self, case: ModuleCase, req: Request, meta: dict, arrays: dict) -> str | None:
+    def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
         """None if one weight order, in one dtype, gives the reference's output and gradients;
         else the most telling problem."""
-        candidates = _dict(_dict(meta).get("candidates"))
         problems = []
-        for dtype, order, expected, grads in _candidates(req, case):
+        for dtype, order, expected, grads in _candidates(req):
             key = f"{order}.{dtype}"
-            got = _array(arrays, f"out_{key}", expected.shape)
-            if got is None:
-                raw = arrays.get(f"out_{key}") if isinstance(arrays, dict) else None
-                if isinstance(raw, np.ndarray) and raw.shape != expected.shape:
-                    problems.append(
-                        f"output shape {tuple(raw.shape)}, expected {tuple(expected.shape)}"
-                    )
-                elif isinstance(raw, np.ndarray):
-                    problems.append("the output is not finite (NaN or inf)")
-                else:
-                    problems.append(str(_dict(candidates.get(key)).get("error", "no output")))
-                continue
-            if not _close(got, expected, TOLERANCE[dtype]):
+            got, raw = _array(arrays, f"out_{key}", expected.shape), arrays.get(f"out_{key}")
+            if got is None and isinstance(raw, np.ndarray) and raw.shape != expected.shape:
+                problems.append(
+                    f"output shape {tuple(raw.shape)}, expected {tuple(expected.shape)}"
+                )
+            elif got is None and isinstance(raw, np.ndarray):
+                problems.append("the output is not finite (NaN or inf)")
+            elif got is None:
+                candidate = _dict(_dict(meta.get("candidates")).get(key))
+                problems.append(str(candidate.get("error", "no output")))
+            elif not _close(got, expected, TOLERANCE[dtype]):
                 problems.append(
                     "with the reference weights loaded the output differs from the "
                     f"reference's (max |difference| {_max_diff(got, expected):.3g})"
                 )
-                continue
-            dead = [
-                tuple(g.shape)
-                for k, g in enumerate(grads)
-                if (mine := _array(arrays, f"grad_{key}_{k}", g.shape)) is None
-                or not _close(mine, g, GRADIENT_TOLERANCE[dtype])
-            ]
-            if dead:
-                shapes = ", ".join(str(s) for s in dead[:6])
-                return f"no gradient (or a wrong one) reaches the parameters of shape {shapes}"
-            return None
+            else:
+                tol = GRADIENT_TOLERANCE[dtype]
+                dead = [
+                    str(tuple(g.shape))
+                    for k, g in enumerate(grads)
+                    if not _close(_array(arrays, f"grad_{key}_{k}", g.shape), g, tol)
+                ]
+                shapes = ", ".join(dead[:6])
+                why = f"no gradient (or a wrong one) reaches the parameters of shape {shapes}"
+                return f"{req.meta['label']}: {why}" if dead else None
         problem = _best_problem(problems)
         if problem.startswith("shapes"):
-            shapes = [tuple(s) for s in _dict(meta).get("param_shapes", [])][:40]
-            problem = f"its parameters have shapes {shapes}, the reference's {_ref_shapes(req)}"
-        return problem
+            shapes = [tuple(s) for s in meta.get("param_shapes", [])][:40]
+            reference_shapes = [tuple(s) for s in req.meta["weights"]["shapes"]]
+            problem = f"its parameters have shapes {shapes}, the reference's {reference_shapes}"
+        return f"{req.meta['label']}: {problem}"
 
 
-def _candidates(req: Request, case: ModuleCase):
+def _candidates(req: Request):
     """``(dtype, weight order, expected output, expected gradients)`` to try, best first."""
     for dtype, variants in req.expected.items():
         for expected, grads in variants:
-            for order in case.orders:
+            for order in req.meta["orders"]:
                 yield dtype, order, expected, grads
-
-
-def _ref_shapes(req: Request) -> list[tuple]:
-    return [tuple(s) for s in req.meta["weights"]["shapes"]]
 
 
 def _best_problem(problems: list[str]) -> str:
@@ -374,34 +347,20 @@ class CenterCrop(Comparison):
             x = cases.tensor(rng, 2, 3, case.height, case.width)
             th, tw = case.target_h, case.target_w
             expected = [x[..., t : t + th, left : left + tw].numpy() for t, left in case.windows()]
-            meta = {
-                "kind": "function",
-                "name": "center_crop",
-                "extra_args": [th, tw],
-                "needs": ["center_crop"],
-                "probes": [],
-                "label": case.label,
-            }
+            meta = {"kind": "function", "name": "center_crop", "extra_args": [th, tw]}
+            meta |= {"needs": ["center_crop"], "probes": [], "label": case.label}
             reqs.append(Request(f"center_crop.{i}", meta, {"input_0": x.numpy()}, expected))
         return reqs
 
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
-        for req in requests:
-            label = req.meta["label"]
-            why = _missing(answers.get(req.name), label)
-            if why:
-                return Verdict(False, why)
-            want = req.expected[0]
-            raw = _dict(answers[req.name][1]).get("out")
-            if not isinstance(raw, np.ndarray):
-                return Verdict(False, f"{label}: no tensor returned")
-            if raw.shape != want.shape:
-                return Verdict(
-                    False, f"{label}: shape {tuple(raw.shape)}, expected {tuple(want.shape)}"
-                )
-            if not any(raw.dtype == e.dtype and np.array_equal(raw, e) for e in req.expected):
-                return Verdict(False, f"{label}: the window is not the centre of the map")
-        return Verdict(True)
+    def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
+        label, want, raw = req.meta["label"], req.expected[0], arrays.get("out")
+        if not isinstance(raw, np.ndarray):
+            return f"{label}: no tensor returned"
+        if raw.shape != want.shape:
+            return f"{label}: shape {tuple(raw.shape)}, expected {tuple(want.shape)}"
+        if not any(raw.dtype == e.dtype and np.array_equal(raw, e) for e in req.expected):
+            return f"{label}: the window is not the centre of the map"
+        return None
 
 
 # ---- (e) the loss ----------------------------------------------------------------------------
@@ -417,8 +376,7 @@ class Loss(Comparison):
         arrays, expected = {}, []
         ce = reference().categorical_cross_entropy
         for i, (label, logits, tgt, wgt) in enumerate(loss_cases):
-            arrays[f"logits_{i}"] = logits
-            arrays[f"target_{i}"] = tgt
+            arrays[f"logits_{i}"], arrays[f"target_{i}"] = logits, tgt
             t_logits = torch.from_numpy(logits).clone().requires_grad_()
             args = [torch.from_numpy(tgt)]
             if wgt is not None:
@@ -431,37 +389,31 @@ class Loss(Comparison):
             )
         meta = {"kind": "loss", "name": "categorical_cross_entropy", "cases": len(loss_cases)}
         meta |= {"needs": ["categorical_cross_entropy"], "probes": []}
+        meta["label"] = "categorical_cross_entropy"
         return [Request("loss", meta, arrays, expected)]
 
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
-        req = requests[0]
-        why = _missing(answers.get(req.name), "categorical_cross_entropy")
-        if why:
-            return Verdict(False, why)
-        meta, arrays = answers[req.name]
-        cases = _dict(meta).get("cases")
-        if not isinstance(cases, list) or len(cases) != len(req.expected):
-            return Verdict(False, "categorical_cross_entropy: not one answer per case")
-        for i, (label, value, grad, dtype) in enumerate(req.expected):
-            case = _dict(cases[i]) if i < len(cases) else {"error": "no answer"}
+    def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
+        answered = meta.get("cases")
+        if not isinstance(answered, list) or len(answered) != len(req.expected):
+            return "categorical_cross_entropy: not one answer per case"
+        for i, (case, (label, value, grad, dtype)) in enumerate(
+            zip(answered, req.expected, strict=True)
+        ):
+            case = _dict(case)
             if "error" in case:
-                return Verdict(False, f"{label}: {str(case['error'])[:500]}")
+                return f"{label}: {str(case['error'])[:500]}"
             got = _number(case.get("value"))
             tol = 1e-5 if dtype == np.float64 else 1e-4
             if got is None:
-                return Verdict(
-                    False,
+                return (
                     f"{label}: the loss is {case.get('value')!r:.40} (use log-sum-exp for a "
-                    "stable log-softmax)",
+                    "stable log-softmax)"
                 )
             if not abs(got - value) <= tol * max(1.0, abs(value)):
-                return Verdict(False, f"{label}: loss {got:.6g}, expected {value:.6g}")
-            got_grad = _array(arrays, f"grad_{i}", grad.shape)
-            if got_grad is None or not _max_diff(got_grad, grad) <= tol:
-                return Verdict(
-                    False, f"{label}: the loss is right but its gradient differs from the reference"
-                )
-        return Verdict(True)
+                return f"{label}: loss {got:.6g}, expected {value:.6g}"
+            if not _diff(arrays, f"grad_{i}", grad) <= tol:
+                return f"{label}: the loss is right but its gradient differs from the reference"
+        return None
 
 
 # ---- (f) train_step --------------------------------------------------------------------------
@@ -481,15 +433,12 @@ class TrainStep(Comparison):
         expected = {d: self._reference(arrays, images, labels, d) for d in DTYPES}
         meta = {"kind": "train_step", "name": "train_step", "net": self.case.net}
         meta |= {"lr": self.lr, "steps": self.steps, "dtypes": DTYPES}
-        meta |= {"needs": ["train_step"], "probes": []}
+        meta |= {"needs": ["train_step"], "probes": [], "label": "train_step"}
         return [Request("train_step", meta, arrays, expected)]
 
     def _reference(self, arrays, images, labels, dtype_name):
         with _default_dtype(dtype_name) as dtype:
-            model = cases.small_net(self.case.net)
-            state = {k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k[:6] == "state."}
-            model.load_state_dict(state)
-            model.eval()
+            model = small_net({"net": self.case.net}, arrays, training=False)
             opt = torch.optim.Adam(model.parameters(), lr=self.lr)
             losses = [
                 reference().train_step(model, images.to(dtype), labels, opt, F.cross_entropy)
@@ -497,58 +446,34 @@ class TrainStep(Comparison):
             ]
             return losses, [p.detach().double().numpy() for p in model.parameters()]
 
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
-        req = requests[0]
-        why = _missing(answers.get(req.name), "train_step")
-        if why:
-            return Verdict(False, why)
-        meta, arrays = answers[req.name]
-        meta = _dict(meta)
+    def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
         dtype = meta.get("dtype")
         if dtype not in req.expected:
-            return Verdict(False, "train_step: no answer in a known dtype")
+            return "train_step: no answer in a known dtype"
         losses, params = req.expected[dtype]
         tol = TOLERANCE[dtype]
         got_losses = meta.get("losses")
         if not isinstance(got_losses, list) or len(got_losses) != len(losses):
-            return Verdict(
-                False, f"train_step was called {self.steps} times: one loss per call expected"
-            )
-        for step, want in enumerate(losses):
-            raw = got_losses[step] if step < len(got_losses) else None
+            return f"train_step was called {self.steps} times: one loss per call expected"
+        for step, (raw, want) in enumerate(zip(got_losses, losses, strict=True), start=1):
             got = _number(raw)
             if got is None:
-                return Verdict(
-                    False,
-                    f"step {step + 1}: train_step returned {raw!r:.40}, not the loss as a "
-                    "finite Python float (loss.item())",
+                return (
+                    f"step {step}: train_step returned {raw!r:.40}, not the loss as a finite "
+                    "Python float (loss.item())"
                 )
             if not abs(got - want) <= tol * max(1.0, abs(want)):
-                return Verdict(
-                    False, f"step {step + 1}: returned {got:.6f}, expected the loss {want:.6f}"
-                )
-        diff = max(
-            (
-                _max_diff(got, p)
-                if (got := _array(arrays, f"param_{i}", p.shape)) is not None
-                else math.inf
-                for i, p in enumerate(params)
-            ),
-            default=0.0,
+                return f"step {step}: returned {got:.6f}, expected the loss {want:.6f}"
+        diff = max((_diff(arrays, f"param_{i}", p) for i, p in enumerate(params)), default=0.0)
+        if diff <= tol:
+            return None
+        if meta.get("training_mode") is False:
+            return "the model was left in evaluation mode: train_step must call model.train()"
+        return (
+            f"after {self.steps} Adam steps the weights differ from the reference's by "
+            f"{diff:.3g}: are the gradients cleared (optimizer.zero_grad()) and the step "
+            "taken once per batch?"
         )
-        if not diff <= tol:
-            if meta.get("training_mode") is False:
-                return Verdict(
-                    False,
-                    "the model was left in evaluation mode: train_step must call model.train()",
-                )
-            return Verdict(
-                False,
-                f"after {self.steps} Adam steps the weights differ from the reference's by "
-                f"{diff:.3g}: are the gradients cleared (optimizer.zero_grad()) and the step "
-                "taken once per batch?",
-            )
-        return Verdict(True)
 
 
 # ---- (g) predict and dice_score --------------------------------------------------------------
@@ -567,100 +492,50 @@ class PredictDice(Comparison):
             arrays[f"a_{i}"], arrays[f"b_{i}"] = a, b
             dice.append((a.shape, float(metrics.dice(a, b))))
         arrays |= {f"state.{k}": v.numpy() for k, v in drawn.state.items()}
-        images = drawn.images
-        arrays["images"] = images.numpy()
+        arrays["images"] = drawn.images.numpy()
+        meta = {"kind": "predict_dice", "net": cases.PREDICT.net, "pairs": len(dice)}
+        meta |= {"dtypes": DTYPES, "label": "predict / dice_score"}
+        meta |= {"needs": ["predict", "dice_score"], "probes": []}
         preds = {}
         for d in DTYPES:
             with _default_dtype(d) as dtype:
-                net = cases.small_net(cases.PREDICT.net)
-                net.load_state_dict(drawn.state)
-                net.train()
-                preds[d] = reference().predict(net, images.to(dtype)).long().numpy()
-        meta = {"kind": "predict_dice", "net": cases.PREDICT.net, "pairs": len(dice)}
-        meta["dtypes"] = DTYPES
-        meta |= {"needs": ["predict", "dice_score"], "probes": []}
+                net = small_net(meta, arrays, training=True)
+                preds[d] = reference().predict(net, drawn.images.to(dtype)).long().numpy()
         return [Request("predict_dice", meta, arrays, (dice, preds))]
 
-    def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
-        req = requests[0]
-        why = _missing(answers.get(req.name), "predict / dice_score")
-        if why:
-            return Verdict(False, why)
-        meta, arrays = answers[req.name]
-        meta = _dict(meta)
+    def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
         dice, preds = req.expected
         got_dice = meta.get("dice")
         if not isinstance(got_dice, list) or len(got_dice) != len(dice):
-            return Verdict(False, "dice_score: not one answer per pair of masks")
-        for i, (shape, want) in enumerate(dice):
-            raw = got_dice[i] if i < len(got_dice) else None
+            return "dice_score: not one answer per pair of masks"
+        for raw, (shape, want) in zip(got_dice, dice, strict=True):
             if isinstance(raw, str):
-                return Verdict(False, f"dice_score of two {shape} masks: {raw[:300]}")
+                return f"dice_score of two {shape} masks: {raw[:300]}"
             got = _number(raw)
             if got is None or not abs(got - want) <= 1e-9:
                 empty = " (two empty masks agree perfectly: 1.0)" if want == 1.0 else ""
                 shown = f"{got:.6g}" if got is not None else repr(raw)[:40]
-                return Verdict(
-                    False, f"dice_score of two {shape} masks: {shown}, expected {want:.6g}{empty}"
-                )
+                return f"dice_score of two {shape} masks: {shown}, expected {want:.6g}{empty}"
         if meta.get("predict_error"):
-            return Verdict(False, f"predict: {str(meta['predict_error'])[:500]}")
+            return f"predict: {str(meta['predict_error'])[:500]}"
         pred = preds.get(meta.get("dtype"), preds["float64"])
         got = _array(arrays, "pred", pred.shape, kinds="iu")
         if got is None:
-            raw = _dict(arrays).get("pred")
+            raw = arrays.get("pred")
             shape = tuple(raw.shape) if isinstance(raw, np.ndarray) else None
-            return Verdict(
-                False,
-                f"predict returned shape {shape}, expected {tuple(pred.shape)} (the argmax over the classes)",
-            )
+            return f"predict returned shape {shape}, expected {tuple(pred.shape)} (the argmax over the classes)"
         if not np.array_equal(got, pred):
-            return Verdict(
-                False,
-                "predict differs from the argmax of the model in evaluation mode (model.eval())",
-            )
-        return Verdict(True)
+            return "predict differs from the argmax of the model in evaluation mode (model.eval())"
+        return None
 
 
 # ---- the table the spec names: the cases of unet_tp/check_cases.py ------------------------------
 
 
-def _module_case(case: cases.ModuleCase, name: str) -> ModuleCase:
-    """The grader's side of a case of the table: the same settings and input shapes, inputs drawn
-    from the run's generator (another valid size where the case allows one)."""
-
-    def inputs(rng: np.random.Generator) -> list[torch.Tensor]:
-        if not case.any_valid_size:
-            return case.draw(rng)
-        with torch.device("meta"):
-            net = getattr(reference(), name)(*case.args, **case.keywords)
-        size = net.input_size_for(int(rng.integers(12, 28)))
-        n, channels = case.inputs[0][:2]
-        return [cases.tensor(rng, n, channels, size, size)]
-
-    orders = ("kinds",) if case.meta else ("kinds", "definition", "execution")
-    return ModuleCase(
-        case.label,
-        case.args,
-        case.keywords,
-        inputs,
-        dtypes=case.dtypes,
-        orders=orders,
-        gradients=case.gradients,
-    )
-
-
 def comparisons() -> dict[str, Comparison]:
     """``compare`` name of the spec -> its comparison, each built from the cases the notebook's
     visible check of the same block runs (``unet_tp.check_cases``)."""
-    modules = {
-        compare: ModuleComparison(
-            block.name,
-            [_module_case(c, block.name) for c in block.cases if c.grader],
-            list(block.probes),
-        )
-        for compare, block in cases.MODULES.items()
-    }
+    modules = {compare: ModuleComparison(block) for compare, block in cases.MODULES.items()}
     return {
         **modules,
         "center_crop": CenterCrop(),

@@ -1,35 +1,18 @@
 """Step 3 of grading: run one notebook in its sandbox, then put the grader's questions to it.
 
-This runs in a worker process of the grader (``python -m autograder.execute JOB_DIR``), outside the
-sandbox, with the grader's rights. The kernel runs inside (:mod:`autograder.sandbox`) and talks to
-this process over Unix sockets (ZeroMQ ``ipc`` transport: the sandbox has no network).
+A worker process of the grader (``python -m autograder.execute JOB_DIR``), outside the sandbox;
+the kernel inside (:mod:`autograder.sandbox`) talks to it over Unix sockets. The sandbox's writable
+folders are the student's (they may hold links to the grader's files), so every kernel start gets
+fresh folders built from nothing, before any student code runs; after that this process writes
+nothing into them and follows no path in them: requests appear in a read-only folder, each answer
+is taken by directory file descriptor (:func:`autograder.answers.take`), and the client connects
+to the kernel's sockets once and never reconnects.
 
-The sandbox's writable folders (its home, its socket folder, its answers folder) are the
-student's, and the student's code may fill them with links to the grader's files. So:
-
-* every kernel start gets fresh folders, built from nothing here (a copy of the template home and
-  the notebook; the start-up file; the kernel spec and the sandbox's passwd file in a private
-  folder the sandbox never sees), before any of the student's code runs;
-* once the kernel has started, this process writes nothing into those folders and follows no path
-  in them: requests appear in a read-only folder (``/opt/grading/requests``), and each answer is
-  taken from the answers folder by directory file descriptor, without following links, as a
-  regular file with one link, copied into memory at once (:func:`autograder.answers.take`);
-* the kernel client connects to the kernel's sockets once, when the kernel is ready, and never
-  reconnects (a socket path replaced by a link is never followed).
-
-1. Every cell runs in order under a per-cell timeout. Right after each test cell, that test's
-   requests are put to the kernel, with the block's names as its answer cell left them (a later
-   cell cannot change a grade): a request appears in the requests folder,
-   :func:`unet_tp_harness.serve` answers it, and the answer is taken at once. Each request is
-   asked once. A probe (the grader's stand-in for a block) enters the kernel only once every
-   request that tests its block has been asked.
-2. A cell that kills the kernel is skipped and the notebook runs again from the top in a new
-   kernel, in new folders; requests already asked are not asked again.
-3. Once the notebook has run, the requests not yet asked (a skipped test cell) are asked.
-
-Out (in JOB_DIR): ``executed.ipynb``, ``answers/<step>.npz``, ``events.jsonl`` (what the kernel
-reported on its standard error), ``execute.json`` (with what the sandbox refused, read from
-outside the kernel). Nothing here decides a grade.
+Every cell runs in order under a timeout; right after each test cell its requests are asked, once
+each (a probe enters only once every request testing its block was asked). A cell that kills the
+kernel is skipped and the notebook runs again in a new kernel; the requests left are asked at the
+end. Out (in JOB_DIR): ``executed.ipynb``, ``answers/<step>.npz``, ``execute.json`` (with what the
+sandbox refused, read from outside the kernel). Nothing here decides a grade.
 """
 
 from __future__ import annotations
@@ -48,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
+from autograder.cells import clear_outputs, grade_id
 from autograder.sandbox import GRADING, Limits, Sandbox
 
 KERNEL_NAME = "unet-tp-sandbox"
@@ -84,30 +68,23 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
 
     spec_dir = spec_root / KERNEL_NAME
     spec_dir.mkdir(parents=True)
+    # interrupts as messages: a signal to bwrap would not reach the kernel inside
+    spec = {"display_name": "unet-tp grading", "language": "python", "interrupt_mode": "message"}
+    launch = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
     if sandboxed:
-        argv = box.wrap([box.python(), "-s", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
-        env = None
+        spec["argv"] = box.wrap([box.python(), "-s", *launch])
     else:  # --sandbox none: the grader's own interpreter, the harness beside it
         harness = spec_root / "harness"
         harness.mkdir()
         shutil.copy(Path(__file__).with_name("harness.py"), harness / "unet_tp_harness.py")
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        env = box.environment() | {
+        spec["argv"] = [sys.executable, *launch]
+        spec["env"] = box.environment() | {
             "HOME": str(box.home),
             "IPYTHONDIR": str(box.home / ".ipython"),
             "MPLCONFIGDIR": str(box.home / ".config" / "matplotlib"),
             "PYTHONPATH": str(harness),
             "PATH": os.environ.get("PATH", ""),
         }
-    # interrupts as messages: a signal to bwrap would not reach the kernel inside
-    spec = {
-        "argv": argv,
-        "display_name": "unet-tp grading",
-        "language": "python",
-        "interrupt_mode": "message",
-    }
-    if env is not None:
-        spec["env"] = env
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     km = AsyncKernelManager(
         kernel_name=KERNEL_NAME,
@@ -120,33 +97,25 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
     return km
 
 
-def _dead_cell_output():
-    from nbformat.notebooknode import NotebookNode
+def _error_output(ename: str, evalue: str, more: str = ""):
+    """An error output of a cell, as the kernel would have shown it."""
+    from nbformat.v4 import new_output
 
-    return NotebookNode(
-        output_type="error",
-        ename="DeadKernelError",
-        evalue="the kernel died running this cell (out of memory, or the process was killed)",
-        traceback=[
-            "DeadKernelError: the kernel died running this cell (out of memory, or the process "
-            "was killed); grading restarted it and went on without this cell"
-        ],
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}{more}"])
+
+
+def _timeout_error(timeout: int) -> dict:
+    """The error of a cell stopped by the per-cell timeout."""
+    return _error_output(
+        "CellTimeoutError", f"the cell ran for more than {timeout} s and was stopped"
     )
 
 
-def _mark_timeout(cell, timeout: int) -> None:
-    """Say that a cell stopped by the per-cell timeout was stopped by it (not a KeyboardInterrupt)."""
-    from nbformat.notebooknode import NotebookNode
-
-    cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
-    cell.outputs.append(
-        NotebookNode(
-            output_type="error",
-            ename="CellTimeoutError",
-            evalue=f"the cell ran for more than {timeout} s and was stopped",
-            traceback=[f"CellTimeoutError: the cell ran for more than {timeout} s and was stopped"],
-        )
-    )
+DEAD_CELL = (
+    "DeadKernelError",
+    "the kernel died running this cell (out of memory, or the process was killed)",
+    "; grading restarted it and went on without this cell",
+)
 
 
 class Runner:
@@ -188,35 +157,16 @@ class Runner:
             env["UNET_TP_HOME"] = str(home / "unet_tp_home")
         self._close_answers()
         self.answers_fd = os.open(answers, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        limits = Limits(**self.job["limits"])
         return Sandbox(
-            home=home,
-            runtime=runtime,
-            limits=Limits(**self.job["limits"]),
-            env=env,
-            private=private,
-            requests=requests,
-            answers=answers,
+            home, runtime, limits, env, private=private, requests=requests, answers=answers
         )
 
     def _client(self, nb):
-
         km = _kernel_manager(self.box, self.sandboxed, self.box.private / "kernels")
         timeout = self.job["cell_timeout"]
-        client = _bounded_client(
-            nb,
-            km=km,
-            timeout=timeout,
-            startup_timeout=120,
-            allow_errors=True,
-            interrupt_on_timeout=True,
-            error_on_timeout={
-                "ename": "CellTimeoutError",
-                "evalue": f"the cell ran for more than {timeout} s and was stopped",
-                "traceback": [f"CellTimeoutError: the cell ran for more than {timeout} s"],
-            },
-            record_timing=True,
-            kernel_name=KERNEL_NAME,
-        )
+        error = {k: _timeout_error(timeout)[k] for k in ("ename", "evalue", "traceback")}
+        client = _bounded_client(nb, km=km, timeout=timeout, error_on_timeout=error)
         if os.environ.get("UNET_TP_GRADING_DEBUG"):
             import logging
 
@@ -232,8 +182,7 @@ class Runner:
         skip: set[int] = set()
         for _attempt in range(5):
             for cell in nb.cells:
-                if cell.cell_type == "code":
-                    cell.outputs, cell.execution_count = [], None
+                clear_outputs(cell)
             self.box = self._fresh_box()
             self.loaded = set()
             if self.sandboxed:
@@ -245,7 +194,7 @@ class Runner:
                     if cell.cell_type != "code":
                         continue
                     if index in skip:
-                        cell.outputs = [_dead_cell_output()]
+                        cell.outputs = [_error_output(*DEAD_CELL)]
                         continue
                     started = time.perf_counter()
                     try:
@@ -254,8 +203,10 @@ class Runner:
                         dead_at = index
                         break
                     if time.perf_counter() - started >= self.job["cell_timeout"]:
-                        _mark_timeout(cell, self.job["cell_timeout"])
-                    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                        # stopped by the timeout, not by a KeyboardInterrupt
+                        outs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
+                        cell.outputs = [*outs, _timeout_error(self.job["cell_timeout"])]
+                    gid = grade_id(cell)
                     if gid and not self.ask_due(gid, _failed(cell)):
                         dead_at = index
                         break
@@ -290,7 +241,7 @@ class Runner:
         deadline = time.monotonic() + timeout
         while waiting and time.monotonic() < deadline:
             waiting = [path for path in waiting if not _accepts(path)]
-            if waiting and not run_sync_alive(self.client.km):
+            if waiting and not _alive(self.client.km):
                 raise RuntimeError("the kernel did not start")
             time.sleep(0.05 if waiting else 0)
         if waiting:
@@ -312,13 +263,15 @@ class Runner:
             os.close(self.answers_fd)
             self.answers_fd = None
 
-    def ask(self, code: str, timeout: int) -> str | None:
-        """Run ``code`` in the kernel (not a notebook cell); the error it raised, if any."""
+    def _call(self, function: str, *paths: str) -> str | None:
+        """``unet_tp_harness.<function>(*paths)`` in the kernel (not a notebook cell); the error
+        it raised, if any."""
         from nbclient.exceptions import DeadKernelError
         from nbformat.v4 import new_code_cell
 
-        cell = new_code_cell(code)
-        cell_timeout, self.client.timeout = self.client.timeout, timeout
+        args = ", ".join(map(repr, paths))
+        cell = new_code_cell(f"import unet_tp_harness as _h\n_h.{function}({args})\ndel _h")
+        cell_timeout, self.client.timeout = self.client.timeout, self.job["request_timeout"]
         cells = self.client.nb.cells
         cells.append(cell)
         try:
@@ -345,9 +298,8 @@ class Runner:
         for step in self.plan["requests"]:
             if step["name"] in self.done or (at is not None and step["at"] != at):
                 continue
-            if step.get("visible") and step["at"] not in self.failed:
-                continue
-            if not self._probes_ready(step["probes"]):
+            waiting = step.get("visible") and step["at"] not in self.failed
+            if waiting or not self._probes_ready(step["probes"]):
                 continue
             self.done.add(step["name"])
             if not self._ask_request(step):
@@ -373,11 +325,7 @@ class Runner:
                 return False
             file = f"probes-{secrets.token_hex(8)}.py"
             (self.box.requests / file).write_text(probe["source"])
-            err = self.ask(
-                "import unet_tp_harness as _h\n"
-                f"_h.load_probes({self._inside('requests', file)!r})\ndel _h",
-                self.job["request_timeout"],
-            )
+            err = self._call("load_probes", self._inside("requests", file))
             (self.box.requests / file).unlink()
             self.log.append({"step": f"probe {name}", "error": err})
             if err:
@@ -392,11 +340,8 @@ class Runner:
         request, answer = f"req-{token}.npz", f"ans-{token}.npz"
         shutil.copy(step["request"], self.box.requests / request)
         t0 = time.perf_counter()
-        err = self.ask(
-            "import unet_tp_harness as _h\n"
-            f"_h.serve({self._inside('requests', request)!r}, "
-            f"{self._inside('answers', answer)!r})\ndel _h",
-            self.job["request_timeout"],
+        err = self._call(
+            "serve", self._inside("requests", request), self._inside("answers", answer)
         )
         got = take(self.answers_fd, answer, min(MAX_ANSWER_BYTES, self.budget))
         (self.box.requests / request).unlink()
@@ -443,7 +388,7 @@ def _accepts(path: str) -> bool:
     return False
 
 
-def run_sync_alive(km) -> bool:
+def _alive(km) -> bool:
     from jupyter_core.utils import run_sync
 
     try:
@@ -482,7 +427,8 @@ def _bounded_client(nb, **kwargs):
         def _update_display_id(self, display_id, msg):  # grading keeps outputs as first shown
             return None
 
-    client = Bounded(nb, **kwargs)
+    settings = {"startup_timeout": 120, "allow_errors": True, "interrupt_on_timeout": True}
+    client = Bounded(nb, record_timing=True, kernel_name=KERNEL_NAME, **settings, **kwargs)
     client.sizes = {}
     return client
 

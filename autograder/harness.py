@@ -1,20 +1,14 @@
-"""The kernel side of grading: runs inside the sandbox, in the student's kernel.
+"""The kernel side of grading, mounted read-only in the sandbox as ``unet_tp_harness``.
 
-Mounted read-only in the sandbox as ``unet_tp_harness``. It holds no answer: only the protocol by
-which the grader, in its own process outside the sandbox, asks the kernel to run the student's
-objects on inputs it chose and to hand back plain values. The kernel is the student's: everything
-here can be replaced by a notebook, so nothing it reports decides a point by itself. The grader
-compares the values it gets with the reference's, computed in its own process.
+It holds no answer, only the protocol by which the grader asks the kernel to run the student's
+objects on inputs it chose and to hand back plain values. A notebook can replace any of it, so
+nothing it reports decides a point: the grader compares the values with the reference's.
 
-* :func:`start` (from the kernel's IPython start-up file, before any notebook cell): refuses
-  ``!pip install`` / ``%pip``, and reports on the kernel's standard error what a TP answer never
-  does (network connections, writes outside the home, new processes): notes for the instructor.
-* :func:`serve` (right after a block's test cell ran: its names as its answer cell defined them,
-  whatever later cells do): reads a request (``.npz``: arrays and one JSON document,
-  ``allow_pickle=False``), runs the student's object named in it, writes the answer in the same
-  format. Never pickle: nothing that crosses the sandbox can carry code.
-* :func:`load_probes`: the grader's stand-in blocks, sent only once the blocks they stand for have
-  answered.
+* :func:`start` (the kernel's start-up file): refuses ``!pip install`` / ``%pip``, and notes on
+  standard error what a TP answer never does (network, writes outside the home, many processes).
+* :func:`serve` (right after a block's test cell): reads a request (``.npz``, arrays and one JSON
+  document, never pickle), runs the student's object it names, writes the answer the same way.
+* :func:`load_probes`: the grader's stand-in blocks, sent once the blocks they stand for answered.
 """
 
 from __future__ import annotations
@@ -80,7 +74,11 @@ def _installs(cmd: str) -> bool:
 def start() -> None:
     """Called once by the kernel's start-up file."""
     sys.addaudithook(_audit)
-    ip = _ipython()
+    ip = None
+    with contextlib.suppress(Exception):
+        from IPython import get_ipython
+
+        ip = get_ipython()
     if ip is None:
         return
 
@@ -94,14 +92,6 @@ def start() -> None:
     ip.getoutput = guard(ip.getoutput)
     for magic in ("pip", "conda", "mamba", "uv"):
         ip.register_magic_function(lambda line, m=magic: refuse(f"%{m} {line}"), "line", magic)
-
-
-def _ipython():
-    with contextlib.suppress(Exception):
-        from IPython import get_ipython
-
-        return get_ipython()
-    return None
 
 
 # ---- the wire format: npz, no pickle ----------------------------------------------------------
@@ -132,9 +122,8 @@ def write_message(path: str | os.PathLike[str], meta: dict, arrays: dict) -> Non
 
 def _error(exc: BaseException) -> str:
     """One line: the exception, where in the student's code it came from."""
-    tb = traceback.extract_tb(exc.__traceback__)
     where = ""
-    for frame in reversed(tb):
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename.startswith("<ipython-input") or "ipykernel_" in frame.filename:
             where = f" (in your code: `{(frame.line or '').strip()[:100]}`)"
             break
@@ -181,14 +170,11 @@ def _params_by_execution(module, inputs):
     import torch
 
     order = []
-    hooks = []
-    for m in module.modules():
-        if list(m.parameters(recurse=False)):
-            hooks.append(
-                m.register_forward_pre_hook(
-                    lambda mod, _: order.append(mod) if mod not in order else None
-                )
-            )
+    hooks = [
+        m.register_forward_pre_hook(lambda mod, _: order.append(mod) if mod not in order else None)
+        for m in module.modules()
+        if list(m.parameters(recurse=False))
+    ]
     try:
         with torch.no_grad():
             module(*inputs)
@@ -248,6 +234,23 @@ def _plan_by_kind(student_params, student_kinds, ref_shapes, ref_kinds):
     return plan
 
 
+def _plan(order: str, module, params, meta: dict):
+    """The student's parameters paired with the reference's (``[(param, index in its definition
+    order)]``): kind by kind, or in the order they run, or in the order they are defined; or why
+    they cannot be."""
+    spec = meta["weights"]
+    if order == "definition":
+        return _plan_in_order(params, spec["shapes"])
+    exe = [int(i) for i in spec["execution"]]
+    exe_shapes = [spec["shapes"][i] for i in exe]
+    if order == "kinds":
+        plan = _plan_by_kind(params, param_kinds(module, params), exe_shapes, meta["kinds"])
+    else:
+        plan = _plan_in_order(params, exe_shapes)
+    # execution positions -> the reference's definition order
+    return plan if isinstance(plan, str) else [(p, None if i is None else exe[i]) for p, i in plan]
+
+
 def _plan_in_order(student_params, ref_shapes):
     """Pair the student's parameters with the reference's in order, by shape: ``[(param,
     reference index)]``, or why it cannot be done. Extra one-dimensional student parameters (a
@@ -294,11 +297,6 @@ def reference_weight(spec: dict, k: int):
     return weight
 
 
-def reference_weights(spec: dict) -> list:
-    """Every weight a request names (:func:`reference_weight`)."""
-    return [reference_weight(spec, k) for k in range(len(spec["shapes"]))]
-
-
 def _to_tensors(arrays: dict, prefix: str, dtype=None):
     import torch
 
@@ -307,30 +305,37 @@ def _to_tensors(arrays: dict, prefix: str, dtype=None):
     return [t.to(dtype) if dtype is not None and t.is_floating_point() else t for t in tensors]
 
 
+def _in_dtypes(meta: dict, run) -> tuple[dict, dict]:
+    """``run(dtype)`` in float64, else (it raised) in float32: the answer says which."""
+    errors = []
+    for dtype_name in meta.get("dtypes", ["float32"]):
+        try:
+            with _default_dtype(dtype_name) as dtype:
+                out_meta, out_arrays = run(dtype)
+        except Exception as exc:
+            errors.append(_error(exc))
+            continue
+        return out_meta | {"dtype": dtype_name}, out_arrays
+    return {"error": errors[0] if errors else "no dtype to run in"}, {}
+
+
 def _module(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     """Build the student's module, load the reference weights, run it on the inputs: in each dtype
     of the request (float64 first); a dtype whose every order fails is followed by the next."""
-    out_meta: dict = {"candidates": {}}
-    out_arrays: dict = {}
-    weights = reference_weights(meta["weights"])
-    for dtype_name in meta.get("dtypes", ["float32"]):
-        with _default_dtype(dtype_name) as dtype:
-            found = _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays)
-        if found:
-            break
-    return out_meta, out_arrays
+    out: tuple[dict, dict] = ({"candidates": {}}, {})
+    spec = meta["weights"]
+    weights = [reference_weight(spec, k) for k in range(len(spec["shapes"]))]
+    _in_dtypes(meta, lambda dtype: _module_in(namespace, meta, arrays, weights, dtype, *out))
+    return out
 
 
-def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) -> bool:
+def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) -> tuple[dict, dict]:
     """:func:`_module` in one dtype: each weight order's output (and, asked for, the gradients of
-    the reference's parameters), keyed ``out_<order>.<dtype>``."""
+    the reference's parameters), keyed ``out_<order>.<dtype>``; raises if no order gives one."""
     import torch
 
     cls = namespace[meta["name"]]
     inputs = _to_tensors(arrays, "input_", dtype)
-    spec = meta["weights"]
-    exe_index = [int(i) for i in spec["execution"]]
-    exe_shapes = [spec["shapes"][i] for i in exe_index]
     tag = str(dtype).replace("torch.", "")
     found = False
     for order in meta.get("orders", ["kinds", "definition", "execution"]):
@@ -343,43 +348,43 @@ def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) ->
             out_meta["param_shapes"] = [list(p.shape) for p in params]
             if order != "definition":
                 params = _params_by_execution(module, [x.clone() for x in inputs])
-        except Exception as exc:
-            out_meta["candidates"][key] = {"error": _error(exc)}
-            continue
-        if order == "kinds":
-            plan = _plan_by_kind(params, param_kinds(module, params), exe_shapes, meta["kinds"])
-        elif order == "execution":
-            plan = _plan_in_order(params, exe_shapes)
-        else:
-            plan = _plan_in_order(params, spec["shapes"])
-        if isinstance(plan, str):
-            out_meta["candidates"][key] = {"error": f"shapes: {plan}"}
-            continue
-        if order != "definition":  # execution positions -> the reference's definition order
-            plan = [(p, None if i is None else exe_index[i]) for p, i in plan]
-        _load(plan, weights)
-        try:
+            plan = _plan(order, module, params, meta)
+            if isinstance(plan, str):
+                out_meta["candidates"][key] = {"error": f"shapes: {plan}"}
+                continue
+            _load(plan, weights)
             out = module(*[x.clone() for x in inputs])
         except Exception as exc:
             out_meta["candidates"][key] = {"error": _error(exc)}
             continue
         if not isinstance(out, torch.Tensor):
-            out_meta["candidates"][key] = {
-                "error": f"forward returned {type(out).__name__}, not a tensor"
-            }
+            error = f"forward returned {type(out).__name__}, not a tensor"
+            out_meta["candidates"][key] = {"error": error}
             continue
         out_arrays[f"out_{key}"] = out.detach().double().numpy()
         out_meta["candidates"][key] = {}
         found = True
-        cotangent = arrays.get("cotangent")
-        if cotangent is not None and tuple(out.shape) == cotangent.shape:
-            with contextlib.suppress(Exception):
-                module.zero_grad()
-                (out * torch.from_numpy(cotangent).to(out.dtype)).sum().backward()
-                for p, index in plan:
-                    if index is not None and p.grad is not None:
-                        out_arrays[f"grad_{key}_{index}"] = p.grad.detach().double().numpy()
-    return found
+        out_arrays |= _gradients(key, module, out, plan, arrays.get("cotangent"))
+    if not found:
+        raise ValueError("no weight order gives an output")
+    return {}, {}
+
+
+def _gradients(key: str, module, out, plan, cotangent) -> dict:
+    """The gradients of ``sum(out * cotangent)`` of the planned parameters, keyed
+    ``grad_<key>_<reference index>`` (none where they cannot be had)."""
+    import torch
+
+    grads: dict = {}
+    if cotangent is None or tuple(out.shape) != cotangent.shape:
+        return grads
+    with contextlib.suppress(Exception):
+        module.zero_grad()
+        (out * torch.from_numpy(cotangent).to(out.dtype)).sum().backward()
+        for p, index in plan:
+            if index is not None and p.grad is not None:
+                grads[f"grad_{key}_{index}"] = p.grad.detach().double().numpy()
+    return grads
 
 
 def _function(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
@@ -403,21 +408,13 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     out_arrays: dict = {}
     for i in range(meta["cases"]):
         logits = torch.from_numpy(arrays[f"logits_{i}"]).clone().requires_grad_()
-        target = torch.from_numpy(arrays[f"target_{i}"])
-        args = (
-            (target,)
-            if f"weight_{i}" not in arrays
-            else (target, torch.from_numpy(arrays[f"weight_{i}"]))
-        )
+        args = [torch.from_numpy(arrays[k]) for k in (f"target_{i}", f"weight_{i}") if k in arrays]
         try:
             value = fn(logits, *args)
             if not isinstance(value, torch.Tensor) or value.numel() != 1:
                 shape = tuple(getattr(value, "shape", ()))
-                out_meta["cases"].append(
-                    {
-                        "error": f"returned {type(value).__name__} of shape {shape}, not a scalar tensor"
-                    }
-                )
+                error = f"returned {type(value).__name__} of shape {shape}, not a scalar tensor"
+                out_meta["cases"].append({"error": error})
                 continue
             value.backward()
         except Exception as exc:
@@ -429,35 +426,17 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     return out_meta, out_arrays
 
 
-def small_net(kind: str):
-    """The small networks of the train_step and predict requests (``unet_tp.check_cases``: the
-    same on both sides and in the notebook's checks, in the default dtype)."""
-    from unet_tp.check_cases import small_net as declared
-
-    return declared(kind)
-
-
-def _load_state(model, arrays: dict, prefix: str) -> None:
+def _small_net(meta: dict, arrays: dict, training: bool):
+    """The request's small network (``unet_tp.check_cases``), its weights loaded, in the given
+    mode (the same on both sides and in the notebook's checks, in the default dtype)."""
     import torch
 
-    state = {
-        k[len(prefix) :]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith(prefix)
-    }
+    from unet_tp.check_cases import small_net
+
+    model = small_net(meta["net"])
+    state = {k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("state.")}
     model.load_state_dict(state)
-
-
-def _in_dtypes(meta: dict, run) -> tuple[dict, dict]:
-    """``run(dtype)`` in float64, else (it raised) in float32: the answer says which."""
-    errors = []
-    for dtype_name in meta.get("dtypes", ["float32"]):
-        try:
-            with _default_dtype(dtype_name) as dtype:
-                out_meta, out_arrays = run(dtype)
-        except Exception as exc:
-            errors.append(_error(exc))
-            continue
-        return out_meta | {"dtype": dtype_name}, out_arrays
-    return {"error": errors[0] if errors else "no dtype to run in"}, {}
+    return model.train(training)
 
 
 def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
@@ -468,9 +447,7 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     fn = namespace[meta["name"]]
 
     def run(dtype):
-        model = small_net(meta["net"])
-        _load_state(model, arrays, "state.")
-        model.eval()  # train_step must switch to training mode itself
+        model = _small_net(meta, arrays, training=False)  # train_step must call model.train()
         opt = torch.optim.Adam(model.parameters(), lr=meta["lr"])
         images = torch.from_numpy(arrays["images"]).to(dtype)
         labels = torch.from_numpy(arrays["labels"])
@@ -500,9 +477,7 @@ def _predict_dice(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict
             out_meta["dice"].append(_error(exc))
 
     def run(dtype):
-        model = small_net(meta["net"])
-        _load_state(model, arrays, "state.")
-        model.train()
+        model = _small_net(meta, arrays, training=True)
         pred = namespace["predict"](model, torch.from_numpy(arrays["images"]).to(dtype))
         pred = pred.detach().cpu() if hasattr(pred, "detach") else pred
         return {}, {"pred": np.asarray(pred).astype(np.int64)}

@@ -1,15 +1,10 @@
 """Probe blocks: the grader's own implementations of the blocks others are built from.
 
-When block (b) ``Down`` is graded, the notebook's ``DoubleConv`` is replaced by
-:class:`ProbeDoubleConv` for the time of the request; when (c) ``Up`` is graded, ``DoubleConv`` and
-``center_crop``; when (d) ``UNet`` is graded, every block it is built from (its ``OutConv`` is
-the student's: it is part of (d)). So a wrong ``DoubleConv`` costs (a) only, and a wrong
-concatenation order costs (c) only.
-
-A probe enters the student's kernel only once every request that tests the block it stands for
-has been answered: :func:`probe_source` writes the source of just those probes (and of the probes
-they are built from) for ``harness.load_probes``. Parameters are created in the order of the
-reference implementation, so that the reference weights load by order.
+Grading (b) ``Down``, the notebook's ``DoubleConv`` is replaced by :class:`ProbeDoubleConv` for the
+time of the request; (c) ``Up``: ``DoubleConv`` and ``center_crop``; (d) ``UNet``: every block it
+is built from but its ``OutConv``. So a wrong ``DoubleConv`` costs (a) only. A probe enters the
+kernel only once every request testing its block was answered (:func:`probe_source`). Parameters
+are created in the reference's order, so that the reference weights load by order.
 """
 
 from __future__ import annotations

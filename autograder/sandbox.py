@@ -1,31 +1,19 @@
 """Step 3 of grading: the sandbox a student's kernel runs in (bubblewrap).
 
-The kernel of one notebook runs under ``bwrap --unshare-all``: its own user, PID, IPC, UTS, cgroup
-and network namespaces (no network at all: only a loopback of its own), uid 1000 inside, no
-capabilities, a new session, killed with its parent. Its file system is built from nothing:
+``bwrap --unshare-all``: its own user, PID, IPC, UTS, cgroup and network namespaces (no network,
+only a loopback of its own), uid 1000, no capabilities, a new session, killed with its parent. Its
+file system is built from nothing: read-only ``/usr``, the Python installation, the grader's
+third-party packages (``/opt/grading/site``), the student package ``unet_tp`` alone
+(``/opt/grading/lib``), the harness (``/opt/grading/harness``) and the requests folder
+(``/opt/grading/requests``); writable ``/home/student`` (the notebook and its sample data), a
+size-capped ``/tmp``, the kernel's socket folder and ``/opt/grading/answers``. Every writable
+folder is the student's: the grader never follows a path inside one (:mod:`autograder.execute`).
+What the sandbox is built from on the host (passwd, bwrap's options and reports) lives in a
+private folder it cannot see; nothing else of the host (checkout, gradebook, ``OUT``, other
+submissions) is there. Limits: address space, processes (a pids cgroup, else ``RLIMIT_NPROC``),
+CPU seconds, the size of any one file it writes, and the caller's timeouts.
 
-* read-only: ``/usr`` (and the ``/bin``, ``/lib`` links), the Python installation, and the grading
-  environment: the third-party packages of the grader's environment (torch, torchvision, numpy,
-  scipy, matplotlib, nibabel, tqdm, ipywidgets, ipykernel...) at ``/opt/grading/site``, the student
-  package ``unet_tp`` alone at ``/opt/grading/lib`` and the kernel-side harness at
-  ``/opt/grading/harness``;
-* writable: ``/home/student`` (this submission's copy of the notebook and the sample data it
-  needs), a size-capped ``/tmp``, the folder of the kernel's sockets, and
-  ``/opt/grading/answers`` (where the harness writes its answers);
-* read-only, from the grader: ``/opt/grading/requests`` (each request appears there only when it
-  is asked).
-
-Every writable folder is the student's: the grader never follows a path inside one (see
-:mod:`autograder.execute`). What the sandbox is built from on the host (its passwd and group
-files, its bwrap options, what bwrap reports) lives in a private folder the sandbox cannot see.
-
-Nothing else of the host is there: not the checkout (``solutions/``, ``autograder/``), not the
-gradebook, ``OUT``, other submissions or the instructor's home. Limits: address space per process
-(``ulimit -v``), processes (a pids cgroup where one can be made, else ``RLIMIT_NPROC``, which
-binds whenever the grader is not root), CPU seconds, the size of any one file it writes (its
-standard error, a file on the host, included), and the caller's wall-clock timeouts.
-
-A sandbox that cannot start (no ``bwrap``, user namespaces switched off, macOS) raises
+A sandbox that cannot start (no ``bwrap``, user namespaces off, macOS) raises
 :class:`SandboxUnavailable` with what to do; ``unet-tp grade --sandbox none`` grades without one.
 """
 
@@ -75,10 +63,6 @@ def bwrap_binary() -> str | None:
     return shutil.which("bwrap")
 
 
-def _site_packages() -> Path:
-    return Path(sysconfig.get_paths()["purelib"])
-
-
 def _editable_leftovers(site: Path) -> list[Path]:
     """Files of the grader's environment that name the checkout (an editable install): masked."""
     found = [*site.glob("__editable__*"), *site.glob("*.egg-link")]
@@ -121,15 +105,6 @@ class Sandbox:
     def info_file(self) -> Path:
         """What bwrap reports once the sandbox runs (``child-pid``: its first process)."""
         return self.private / "bwrap-info.json"
-
-    def sandbox_pid(self) -> int | None:
-        """The host PID of the sandbox's first process (inside its namespaces), or None."""
-        import json
-
-        try:
-            return int(json.loads(self.info_file.read_text())["child-pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
 
     def python(self) -> str:
         """The interpreter inside (the base installation's, not the venv's launcher)."""
@@ -183,17 +158,16 @@ class Sandbox:
             site_dir = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
             if (base / site_dir).is_dir():  # whatever was installed there by hand: not the env
                 args += ["--tmpfs", f"{PYTHON_INSIDE}/{site_dir}"]
-        site = _site_packages()
+        site = Path(sysconfig.get_paths()["purelib"])
         args += ["--ro-bind", str(site), f"{GRADING}/site"]
         for leftover in _editable_leftovers(site):
             args += ["--ro-bind", "/dev/null", f"{GRADING}/site/{leftover.relative_to(site)}"]
         args += ["--ro-bind", str(STUDENT_PACKAGE), f"{GRADING}/lib/unet_tp"]
         args += ["--ro-bind", str(HARNESS_FILE), f"{GRADING}/harness/unet_tp_harness.py"]
-        passwd = self.private / "passwd"
-        passwd.write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:{HOME}:/bin/sh\n")
-        group = self.private / "group"
-        group.write_text(f"student:x:{SANDBOX_UID}:\n")
-        args += ["--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group"]
+        uid = SANDBOX_UID
+        for name, line in [("passwd", f"{uid}:{uid}:student:{HOME}:/bin/sh"), ("group", f"{uid}:")]:
+            (self.private / name).write_text(f"student:x:{line}\n")
+            args += ["--ro-bind", str(self.private / name), f"/etc/{name}"]
         args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
         args += ["--bind", str(self.home), HOME]
         args += ["--bind", str(self.runtime), str(self.runtime)]
@@ -284,12 +258,12 @@ class Sandbox:
         """Packets the sandbox tried to send, read from outside the kernel (the counters of its
         network namespace): connections opened, datagrams sent, packets with no route. A kernel
         that answers requests over its Unix sockets sends none. None if unknown."""
-        pid = self.sandbox_pid()
-        if pid is None:
-            return None
-        try:
+        import json
+
+        try:  # bwrap's report: the host PID of the sandbox's first process
+            pid = int(json.loads(self.info_file.read_text())["child-pid"])
             lines = Path(f"/proc/{pid}/net/snmp").read_text().splitlines()
-        except OSError:
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         counters = {}
         for names, values in zip(lines[::2], lines[1::2], strict=False):

@@ -1,27 +1,18 @@
 """Step 2 of grading, continued: what the student's cells say, read in the grader's process.
 
-The kernel is the student's, so what it reports about itself (which torch functions ran, which
-modules it reached) proves nothing. What the notebook's *text* says is read here instead, before
-anything runs, from the repaired notebook. Names are followed through aliases: every import and
-every ``x = module.attribute`` of every cell (the TP's set-up cell's ``checks`` included) binds a
-name to a dotted path, so ``import unet_tp as course; course.losses`` is ``unet_tp.losses``.
+What the kernel reports about itself proves nothing, so the repaired notebook's *text* is read
+here, before anything runs (IPython syntax turned into Python first). Names are followed through
+aliases: every import and ``x = module.attribute`` of every cell binds a name to a dotted path
+(``import unet_tp as course; course.losses`` is ``unet_tp.losses``).
 
-* :func:`forbidden_calls`: a block's answer must be the student's own code. Its definitions in
-  its answer cell are read, with every function or name of the student's cells they use,
-  transitively; it loses its points, with the line quoted, if they use
-  - the course package's code (``unet_tp``: its training step, metrics, losses, checks...),
-    except the base class the TP builds on (``unet_tp.unet_base``);
-  - names or code built from strings (``eval``, ``exec``, ``getattr(x, name)`` on anything but
-    ``self``, ``operator.attrgetter``, ``importlib``, ``get_ipython().ev``...);
-  - what the block forbids (``forbidden`` in ``assignment.toml``: ``F.cross_entropy`` and its
-    relatives for the loss).
-  A comparison with ``F.cross_entropy`` beside the answer costs nothing.
+* :func:`forbidden_calls`: a block's answer (its definitions in its answer cell, and every
+  definition of the student's they use, transitively) loses its points, the line quoted, if it
+  uses the course package's code (but ``unet_tp.unet_base``), names or code built from strings
+  (``eval``, ``getattr(x, name)`` but on ``self``, ``importlib``...) or what the block forbids
+  (``forbidden`` in ``assignment.toml``). A comparison with ``F.cross_entropy`` beside it is free.
 * :func:`review_reasons`: code a TP answer never needs, anywhere in the student's cells (the
-  grading harness, ``sys.modules``, ``gc``, ``ctypes``, ``importlib``, ``torch._C``, frames and
-  code objects, names built from strings, links planted in the file system) sets ``review`` with
-  the line quoted. No grade depends on these: the instructor reads.
-
-IPython syntax (``!cmd``, ``%magic``) is turned into Python first, as the kernel does.
+  harness, ``sys.modules``, frames, code objects, links...), quoted for the instructor to read.
+  No grade depends on these.
 """
 
 from __future__ import annotations
@@ -30,61 +21,65 @@ import ast
 import collections
 import functools
 
+from autograder.cells import grade_id, nbgrader_meta
+
 COURSE_PACKAGE = "unet_tp"
 BUILT_ON = ("unet_tp.unet_base",)  # what the answers are meant to use of the course package
 
+
+def _by_reason(table: dict[str, str]) -> dict[str, str]:
+    """``{reason: "name name..."}`` read as ``{name: reason}``."""
+    return {name: why for why, names in table.items() for name in names.split()}
+
+
+_FRAMES = "reaches into the interpreter (frames)"
+_CODE_OBJECTS = "rewrites code objects"
+_LINKS = "plants links in the file system"
 # dotted paths (through aliases) and what using them means
-_PATHS = {
-    "gc": "reaches into the interpreter (gc)",
-    "ctypes": "reaches into the interpreter (ctypes)",
-    "importlib": "imports modules by name (importlib)",
-    "builtins": "rewrites built-ins",
-    "sys.modules": "reaches into the interpreter (sys.modules)",
-    "sys._getframe": "reaches into the interpreter (frames)",
-    "inspect.currentframe": "reaches into the interpreter (frames)",
-    "inspect.stack": "reaches into the interpreter (frames)",
-    "inspect.getouterframes": "reaches into the interpreter (frames)",
-    "unet_tp_harness": "reaches into the grading harness",
-    "solutions": "looks for the reference",
-    "autograder": "looks for the grader",
-    "unet_tp.train": "uses the course package's training code (unet_tp.train)",
-    "unet_tp.metrics": "uses the course package's metrics (unet_tp.metrics)",
-    "unet_tp.losses": "uses the course package's losses (unet_tp.losses)",
-    "torch._C": "calls torch's internals (torch._C)",
-    "operator.attrgetter": "reaches names built from strings (operator.attrgetter)",
-    "operator.methodcaller": "reaches names built from strings (operator.methodcaller)",
-    "timeit": "runs code from strings (timeit)",
-    "pickle": "runs code from strings (pickle)",
-    "marshal": "runs code from strings (marshal)",
-    "runpy": "runs code from files (runpy)",
-    "types.FunctionType": "builds functions from code objects",
-    "types.CodeType": "builds code objects",
-    "os.link": "plants links in the file system",
-    "os.symlink": "plants links in the file system",
-}
+_PATHS = _by_reason(
+    {
+        "reaches into the interpreter (gc)": "gc",
+        "reaches into the interpreter (ctypes)": "ctypes",
+        "imports modules by name (importlib)": "importlib",
+        "rewrites built-ins": "builtins",
+        "reaches into the interpreter (sys.modules)": "sys.modules",
+        _FRAMES: "sys._getframe inspect.currentframe inspect.stack inspect.getouterframes",
+        "reaches into the grading harness": "unet_tp_harness",
+        "looks for the reference": "solutions",
+        "looks for the grader": "autograder",
+        "uses the course package's training code (unet_tp.train)": "unet_tp.train",
+        "uses the course package's metrics (unet_tp.metrics)": "unet_tp.metrics",
+        "uses the course package's losses (unet_tp.losses)": "unet_tp.losses",
+        "calls torch's internals (torch._C)": "torch._C",
+        "reaches names built from strings (operator.attrgetter)": "operator.attrgetter",
+        "reaches names built from strings (operator.methodcaller)": "operator.methodcaller",
+        "runs code from strings (timeit)": "timeit",
+        "runs code from strings (pickle)": "pickle",
+        "runs code from strings (marshal)": "marshal",
+        "runs code from files (runpy)": "runpy",
+        "builds functions from code objects": "types.FunctionType",
+        "builds code objects": "types.CodeType",
+        _LINKS: "os.link os.symlink",
+    }
+)
 # attribute names that mean the same whatever they hang on
-_ATTRIBUTES = {
-    "DisableTorchFunction": "switches off torch's function overrides",
-    "__dict__": "reaches into objects' namespaces (__dict__)",
-    "__globals__": "reaches into the interpreter (__globals__)",
-    "__code__": "rewrites code objects",
-    "__closure__": "rewrites code objects",
-    "cell_contents": "rewrites code objects",
-    "__builtins__": "rewrites built-ins",
-    "__subclasses__": "reaches into the interpreter (__subclasses__)",
-    "f_back": "reaches into the interpreter (frames)",
-    "f_globals": "reaches into the interpreter (frames)",
-    "f_locals": "reaches into the interpreter (frames)",
-    "set_custom_exc": "rewrites error handling",
-    "excepthook": "rewrites error handling",
-    "addaudithook": "reaches into the interpreter (audit hooks)",
-    "settrace": "reaches into the interpreter (tracing)",
-    "setprofile": "reaches into the interpreter (tracing)",
-    "symlink_to": "plants links in the file system",
-    "hardlink_to": "plants links in the file system",
-    "user_ns": "reaches into the notebook's namespace (get_ipython().user_ns)",
-    "user_global_ns": "reaches into the notebook's namespace (get_ipython().user_global_ns)",
-}
+_ATTRIBUTES = _by_reason(
+    {
+        "switches off torch's function overrides": "DisableTorchFunction",
+        "reaches into objects' namespaces (__dict__)": "__dict__",
+        "reaches into the interpreter (__globals__)": "__globals__",
+        _CODE_OBJECTS: "__code__ __closure__ cell_contents",
+        "rewrites built-ins": "__builtins__",
+        "reaches into the interpreter (__subclasses__)": "__subclasses__",
+        _FRAMES: "f_back f_globals f_locals",
+        "rewrites error handling": "set_custom_exc excepthook",
+        "reaches into the interpreter (audit hooks)": "addaudithook",
+        "reaches into the interpreter (tracing)": "settrace setprofile",
+        _LINKS: "symlink_to hardlink_to",
+        "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
+        "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
+    }
+)
 _STRING_CODE = {  # built-ins that run code or reach names built from strings
     "eval": "runs code built from strings (eval)",
     "exec": "runs code built from strings (exec)",
@@ -94,6 +89,9 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
     "vars": "reaches into objects' namespaces (vars())",
     "locals": "reaches into the namespace (locals())",
 }
+# modules and callables that build code or names from strings: a call to one costs the block
+_STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
+_STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
 _STRINGS = {
@@ -122,7 +120,7 @@ def parse(source: str) -> ast.Module | None:
 
 
 def _locked(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+    meta = nbgrader_meta(cell)
     return bool((meta.get("grade") or meta.get("locked")) and not meta.get("solution"))
 
 
@@ -161,11 +159,9 @@ class Notebook:
 
     def _bind(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Import):
-            for a in stmt.names:
-                if a.asname:
-                    self.aliases[a.asname] = a.name
-                else:
-                    self.aliases[a.name.split(".")[0]] = a.name.split(".")[0]
+            for a in stmt.names:  # import a.b binds a; import a.b as c binds c to a.b
+                top = a.name.split(".")[0]
+                self.aliases[a.asname or top] = a.name if a.asname else top
         elif isinstance(stmt, ast.ImportFrom) and stmt.module:
             for a in stmt.names:
                 self.aliases[a.asname or a.name] = f"{stmt.module}.{a.name}"
@@ -275,10 +271,7 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
             name, ast.Constant
         ):
             return f"builds a name from a string ({path})"
-    for prefix in ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit"):
-        if _within(path, prefix):
-            return _PATHS.get(prefix, prefix)
-    for prefix in ("pickle", "marshal", "runpy", "types.FunctionType", "types.CodeType"):
+    for prefix in _STRING_PATHS:
         if _within(path, prefix):
             return _PATHS[prefix]
     if path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_CODE:
@@ -301,25 +294,16 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     definitions = _definitions(notebook)
     failed = {}
     for block in spec.blocks:
-        start = [
-            d
-            for name in block.names
-            for d in definitions.get(name, [])
-            if d[1].get("metadata", {}).get("nbgrader", {}).get("grade_id") == block.solution_cell
-        ] or [d for name in block.names for d in definitions.get(name, [])]
+        defined = [d for name in block.names for d in definitions.get(name, [])]
+        start = [d for d in defined if grade_id(d[1]) == block.solution_cell] or defined
         found = _search(notebook, start, definitions, set(block.forbidden))
         if found:
             i, cell, node, what = found
-            why = (
-                block.forbidden_why
-                if what.rsplit(".", 1)[-1] in block.forbidden
-                else (f"({block.id}) must be your own code")
-            )
-            message = (
-                f"({block.id}) uses {what} (cell {i + 1}, {labels[i]}, {_quote(cell, node)}): {why}"
-            )
+            forbidden = what.rsplit(".", 1)[-1] in block.forbidden
+            why = block.forbidden_why if forbidden else f"({block.id}) must be your own code"
+            where = f"cell {i + 1}, {labels[i]}, {_quote(cell, node)}"
             for test in block.tests:
-                failed[test.grade_id] = message
+                failed[test.grade_id] = f"({block.id}) uses {what} ({where}): {why}"
     return failed
 
 
