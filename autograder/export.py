@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.feedback import scrub
+from autograder.gradebook import with_manual_scores
 from autograder.results import Result, Results
 from unet_tp.fileio import atomic_write
 
@@ -124,7 +125,7 @@ def moodle_grade(x: float) -> str:
 
 def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field: the total and the blocks that lost points."""
-    parts = [f"Autograded: {student.total:g} / {student.max_points:g}."]
+    parts = [f"Graded: {student.score_text}."]
     lost_blocks = [
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
@@ -252,7 +253,7 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
         row = list(row)
         s = graded.get(i)
         if s is not None:
-            row[col["grade"]] = moodle_grade(s.total)
+            row[col["grade"]] = "" if s.pending else moodle_grade(s.total)
             if "canchange" in col and row[col["canchange"]].strip() == lang["no"]:
                 report.warnings.append(
                     f"{s.who}: the grade is locked in Moodle ('{header[col['canchange']]}': "
@@ -286,7 +287,8 @@ def _moodle_without_roster(results: Results, report: ExportReport):
                 _unmatched(s, "no Moodle participant id in the file name; pass --roster")
             )
             continue
-        grade, comment = moodle_grade(s.total), feedback_comment(s, results)
+        grade = "" if s.pending else moodle_grade(s.total)
+        comment = feedback_comment(s, results)
         row = [f"{MOODLE_PARTICIPANT}{pid}", s.name, "", MOODLE_SUBMITTED, grade, maximum, "Yes"]
         rows.append([*row, "-", "-", comment])
     report.rows = report.graded = len(rows)
@@ -434,7 +436,7 @@ def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assi
             student_rows += 1
             s = graded.get(i)
             if s is not None:
-                row[target] = f"{s.total:g}"
+                row[target] = "" if s.pending else f"{s.total:g}"
             elif row[0].strip() != CANVAS_TEST_STUDENT:
                 report.missing.append(row[0])  # left as it was: Canvas changes nothing
         rows.append(row)
@@ -466,7 +468,8 @@ def _canvas_without_roster(results: Results, report: ExportReport, assignment: s
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     for s in results.students:
         name = s.name or s.student_id
-        rows.append([name, s.lms_id or "", s.student_id, "", "", f"{s.total:g}"])
+        total = "" if s.pending else f"{s.total:g}"
+        rows.append([name, s.lms_id or "", s.student_id, "", "", total])
     report.rows = report.graded = len(results.students)
     report.warnings.append(
         "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "
@@ -508,7 +511,7 @@ def export(
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
-    results = Results.load(out_dir)
+    results = with_manual_scores(Results.load(out_dir))
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:
@@ -519,6 +522,13 @@ def export(
             raise ExportError(f"{path}: would overwrite the roster; choose another --out")
         table = read_roster(roster)
     report = ExportReport(path=path, format=fmt)
+    pending = [s.who for s in results.students if s.pending]
+    if pending:
+        report.warnings.append(
+            f"{len(pending)} student(s) pending manual grading of the written questions (e.g. "
+            f"{pending[0]}): their grade is left empty; grade the answers in nbgrader's "
+            "formgrader (OUT is its course folder), then export again"
+        )
     if fmt == "moodle":
         header, rows = _moodle(results, table, report)
     else:

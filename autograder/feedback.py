@@ -227,6 +227,18 @@ def _output_section(label: str, text: str) -> str:
     return f"<h3>{escape(label)}</h3><pre>{escape(cut(text))}</pre>"
 
 
+def _questions(student: Result, results: Results) -> list[str]:
+    """The written questions: each answer as submitted, and its points once graded by hand."""
+    parts = ["<h2>Written questions</h2>"] if results.questions else []
+    for q in results.questions:
+        score = student.questions.get(q.id)
+        points = "graded by hand: pending" if score is None else f"{score:g} / {q.points:g}"
+        answer = student.answers.get(q.id) or "(no answer)"
+        parts.append(f"<h3>{escape(q.title)} <span class='muted'>({points})</span></h3>")
+        parts.append(f"<pre class='answer'>{safe(cut(answer))}</pre>")
+    return parts
+
+
 def feedback_html(student: Result, results: Results) -> str:
     """The feedback page of one student of ``results``: a complete, self-contained HTML
     document (UTF-8 text)."""
@@ -236,7 +248,7 @@ def feedback_html(student: Result, results: Results) -> str:
         f"<h1>TP U-Net: your feedback, {safe(name)}</h1>",
         f"<p class='muted'>student {safe(student.student_id)} · notebook {safe(student.file)}"
         f"{graded}</p>",
-        f"<p class='total' id='total'>Total: {student.total:g} / {student.max_points:g}</p>",
+        f"<p class='total' id='total'>Total: {escape(student.score_text)}</p>",
     ]
     if student.review:
         parts.append(
@@ -244,6 +256,7 @@ def feedback_html(student: Result, results: Results) -> str:
             "final.</p>"
         )
     parts += ["<h2>Points per block</h2>", _blocks_table(student, results)]
+    parts += _questions(student, results)
     warnings = _warnings(student, results)
     if warnings:
         parts.append("<h2>Warnings</h2>")

@@ -20,6 +20,7 @@ The steps, each a module of this folder:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
@@ -45,13 +46,21 @@ from autograder.collect import GradingError, Submission, collect, identify, lms_
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.execute import events
 from autograder.feedback import feedback_html, shorten
-from autograder.gradebook import write_gradebook
+from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import write_message
 from autograder.probes import probe_source
 from autograder.regrade import STATE_FILE, grading_inputs_hash, read_state, to_regrade, write_state
 from autograder.repair import in_source_order
 from autograder.report import write_report
-from autograder.results import GRADES_FILE, BlockInfo, Result, Results, text_safe, write_grades_csv
+from autograder.results import (
+    GRADES_FILE,
+    BlockInfo,
+    QuestionInfo,
+    Result,
+    Results,
+    text_safe,
+    write_grades_csv,
+)
 from autograder.sandbox import HOME, Limits, Sandbox, check_available
 from autograder.score import block_scores
 from unet_tp.fileio import atomic_write
@@ -250,6 +259,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         )
         r.notes, r.review, r.outputs = notes, review, outputs or {}
         r.seconds, r.lms_id = time.perf_counter() - t0, lms_id(sub.relpath)
+        r.questions = {q.id: None for q in spec.questions}
         return text_safe(r)
 
     try:
@@ -263,6 +273,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
+        answers = _written_answers(nb, spec, ctx.template_home.parent / "autograded", sub)
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
         labels = repair.cell_labels(nb, ctx.student_nb, spec)
@@ -278,12 +289,29 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes += run_notes
         review += [line for line in run_review if line not in review]
         blocks, tests = _judge(spec, table, _answers(job), by_test, forbidden)
-        return result(blocks, tests, outputs)
+        r = result(blocks, tests, outputs)
+        r.answers = text_safe(answers)
+        return r
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(f"grading error: {type(exc).__name__}: {exc}")
         return result(*_zero(spec, "the notebook could not be graded"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, str]:
+    """The written answers (``{question id: text}``, "" when left blank), and the notebook kept
+    as nbgrader's ``autograded/<student>/TP_sujet/`` for formgrader to show them."""
+    cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
+    answers = {}
+    for q in spec.questions:
+        text = cells[q.grade_id].source.strip() if q.grade_id in cells else ""
+        answers[q.id] = "" if text == "YOUR ANSWER HERE" else text
+    if spec.questions:
+        folder = autograded / sub.student_id / spec.assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(repair.without_outputs(copy.deepcopy(nb)), folder / spec.notebook)
+    return answers
 
 
 def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
@@ -431,8 +459,9 @@ def grade_all(
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        _write_outputs(out, ctx.spec, results, fresh, sandbox, tmp)
         write_gradebook(db_url, fresh, tmp)
+        _write_course_folder(out, tmp / "autograded", db_url)
+        _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url)
         write_state(out / STATE_FILE, state, fresh, inputs_hash)
     return results
 
@@ -479,8 +508,25 @@ def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
             progress(f"  restored {rel}: changed during grading")
 
 
-def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str, tmp) -> None:
-    """``results.json``, the feedback pages of ``fresh``, ``grades.csv`` and the class report."""
+def _write_course_folder(out: Path, autograded: Path, db_url: str) -> None:
+    """``OUT`` as nbgrader's course folder, for formgrader's manual grading of the answers: the
+    graded notebooks in ``autograded/`` and ``nbgrader_config.py`` naming the gradebook."""
+    for notebook in sorted(autograded.glob("*/*/*.ipynb")):
+        target = out / "autograded" / notebook.relative_to(autograded)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(notebook, target)
+    config = (
+        "# written by `unet-tp grade`: grade the written answers here with nbgrader's formgrader\n"
+        f"c.CourseDirectory.root = {str(out.resolve())!r}\n"
+        f"c.CourseDirectory.db_url = {db_url!r}\n"
+    )
+    with atomic_write(out / "nbgrader_config.py", "w") as f:
+        f.write(config)
+
+
+def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str, db: str) -> None:
+    """``results.json`` (the questions' scores from the gradebook), the feedback pages of
+    ``fresh``, ``grades.csv`` and the class report."""
     results = Results(
         assignment=spec.assignment,
         max_points=spec.max_points,
@@ -491,7 +537,10 @@ def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str,
         students=students,
         sandbox=sandbox,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        questions=[QuestionInfo(q.id, q.grade_id, q.title, q.points) for q in spec.questions],
+        gradebook=db,
     )
+    results = with_manual_scores(results)
     results.save(out)
     (out / "feedback").mkdir(exist_ok=True)
     for r in fresh:

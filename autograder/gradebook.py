@@ -1,5 +1,10 @@
 """The nbgrader gradebook of a grading run (sqlite ``OUT/gradebook.db`` or any SQLAlchemy URL):
-each graded test cell's points, per student."""
+each graded test cell's points, per student, and the written answers to grade by hand.
+
+The answers are graded in nbgrader's formgrader on this gradebook (``OUT`` is an nbgrader course
+folder: ``nbgrader_config.py``, ``autograded/<student>/TP_sujet/``); formgrader writes each
+answer's ``manual_score``, which :func:`with_manual_scores` reads back for the report and the
+exports. A regrade never touches a score given by hand."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from pathlib import Path
 import nbformat
 
 from autograder import build as course
-from autograder.results import Result
+from autograder.results import Result, Results
+from autograder.spec import load as load_spec
 
 
 def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
@@ -25,6 +31,7 @@ def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
     except MissingEntry:
         source = nbformat.read(course.SOURCE_NOTEBOOK, as_version=4)
         course.generate_assignment(source, workdir / "master", db_url)
+    questions = [q.grade_id for q in load_spec().questions]
     with Gradebook(db_url) as gb:
         for r in results:
             first, _, last = r.name.partition(" ")
@@ -34,4 +41,32 @@ def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
                 grade = gb.find_grade(gid, course.ASSIGNMENT, course.ASSIGNMENT, r.student_id)
                 grade.auto_score = p
                 grade.needs_manual_grade = False
+            for gid in questions:
+                grade = gb.find_grade(gid, course.ASSIGNMENT, course.ASSIGNMENT, r.student_id)
+                grade.needs_manual_grade = grade.manual_score is None
             gb.db.commit()
+
+
+def with_manual_scores(results: Results) -> Results:
+    """``results`` with each question's score as graded by hand in the gradebook (None: not
+    graded yet); unchanged when the run has no questions or its gradebook is gone."""
+    if not results.questions or not results.gradebook:
+        return results
+    from nbgrader.api import Gradebook, MissingEntry
+
+    warnings.filterwarnings("ignore", module="nbgrader.api")
+    course.interpreter_bin_on_path()
+    with Gradebook(results.gradebook) as gb:
+        for r in results.students:
+            for q in results.questions:
+                try:
+                    grade = gb.find_grade(
+                        q.grade_id, course.ASSIGNMENT, course.ASSIGNMENT, r.student_id
+                    )
+                except MissingEntry:  # graded before the gradebook knew this student
+                    r.questions[q.id] = None
+                    continue
+                r.questions[q.id] = (
+                    None if grade.manual_score is None else float(grade.manual_score)
+                )
+    return results

@@ -19,6 +19,7 @@ from html import escape
 from pathlib import Path
 
 from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, page
+from autograder.gradebook import with_manual_scores
 from autograder.results import BlockInfo, Results
 from unet_tp.fileio import atomic_write
 
@@ -187,6 +188,16 @@ def _summary(results: Results) -> str:
             ("lowest, highest", f"{min(totals):g}, {max(totals):g}"),
             ("full marks", str(sum(t >= maximum for t in totals))),
         ]
+    pending = sum(bool(s.pending) for s in results.students)
+    if results.questions:
+        rows.append(
+            (
+                "written questions",
+                f"pending manual grading for {pending} student(s): totals so far"
+                if pending
+                else "all graded by hand",
+            )
+        )
     mine = " <b>(notebooks ran with your rights)</b>" if results.sandbox == "none" else ""
     rows.append(("sandbox", escape(results.sandbox) + mine))
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -346,7 +357,7 @@ def write_report(out_dir: Path, results: Results | None = None) -> Path:
     """Write ``OUT/report.html`` (atomically) from ``results`` (default: ``OUT/results.json``);
     return its path."""
     out_dir = Path(out_dir)
-    html = report_html(results or Results.load(out_dir))
+    html = report_html(results or with_manual_scores(Results.load(out_dir)))
     path = out_dir / REPORT
     with atomic_write(path, "wb") as f:
         f.write(html.encode("utf-8"))

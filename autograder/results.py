@@ -56,6 +56,16 @@ class BlockInfo:
 
 
 @dataclass
+class QuestionInfo:
+    """A written question, graded by hand in nbgrader's formgrader."""
+
+    id: str
+    grade_id: str
+    title: str
+    points: float
+
+
+@dataclass
 class Result:
     """The grade of one submission."""
 
@@ -72,10 +82,28 @@ class Result:
     lms_id: str | None = None
     regraded: str | None = None  # why it was graded in this run (None: kept from the last)
     outputs: dict[str, str] = field(default_factory=dict)  # training/evaluation as submitted
+    questions: dict[str, float | None] = field(default_factory=dict)  # by hand; None: pending
+    answers: dict[str, str] = field(default_factory=dict)  # the written answers, as submitted
 
     @property
     def total(self) -> float:
-        return sum(b.points for b in self.blocks.values())
+        """The points so far: the code's, and the questions already graded by hand."""
+        manual = sum(p for p in self.questions.values() if p is not None)
+        return sum(b.points for b in self.blocks.values()) + manual
+
+    @property
+    def pending(self) -> list[str]:
+        """The questions still to grade by hand."""
+        return [q for q, p in self.questions.items() if p is None]
+
+    @property
+    def score_text(self) -> str:
+        """``23 / 30``, or ``17 / 30 so far, pending manual grading of 2 questions``."""
+        done = f"{self.total:g} / {self.max_points:g}"
+        n = len(self.pending)
+        return (
+            f"{done} so far, pending manual grading of {n} question{'s' * (n > 1)}" if n else done
+        )
 
     @property
     def who(self) -> str:
@@ -104,6 +132,8 @@ class Results:
     students: list[Result]
     sandbox: str = ""
     graded_at: str = ""
+    questions: list[QuestionInfo] = field(default_factory=list)
+    gradebook: str = ""  # its SQLAlchemy URL: the questions' scores are read from there
 
     def as_json(self) -> dict:
         return dataclasses.asdict(self) | {"students": [s.as_json() for s in self.students]}
@@ -194,12 +224,14 @@ def write_grades_csv(path: Path, results: Results) -> None:
     """``OUT/grades.csv``: one row per student, the points of each block, review and notes."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    keys = [b.key for b in results.blocks]
+    keys = [b.key for b in results.blocks] + [q.id for q in results.questions]
     writer.writerow(["student_id", "name", "file", *keys, "total", "max", "review", "notes"])
     for r in results.students:
-        numbers = [*(r.block(b.id).points for b in results.blocks), r.total, r.max_points]
+        numbers = [r.block(b.id).points for b in results.blocks]
+        numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
         notes = "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes])
-        row = [r.student_id, r.name, r.file, *(f"{x:g}" for x in numbers)]
+        notes = "; ".join(filter(None, [notes, "pending manual grading" * bool(r.pending)]))
+        row = [r.student_id, r.name, r.file, *("" if x is None else f"{x:g}" for x in numbers)]
         writer.writerow([*row, "yes" if r.review else "", notes])
     with atomic_write(path, "w") as f:
         f.write(buf.getvalue())

@@ -49,16 +49,31 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A written question: a markdown answer cell graded by hand in nbgrader's formgrader."""
+
+    id: str
+    grade_id: str  # the answer cell
+    points: float
+    title: str
+
+
+@dataclass(frozen=True)
 class Spec:
     """The whole assignment."""
 
     assignment: str
     notebook: str
     blocks: tuple[Block, ...]
+    questions: tuple[Question, ...] = ()
+
+    @property
+    def code_points(self) -> float:
+        return sum(b.points for b in self.blocks)
 
     @property
     def max_points(self) -> float:
-        return sum(b.points for b in self.blocks)
+        return self.code_points + sum(q.points for q in self.questions)
 
     @property
     def tests(self) -> dict[str, tuple[Block, Test]]:
@@ -109,7 +124,14 @@ def notebook_problems(nb, spec: Spec | None = None) -> list[str]:
                 )
             if f"checks.{test.visible}(" not in source:
                 problems.append(f"{test.grade_id}: does not call checks.{test.visible}")
-    extra = set(graded) - set(spec.tests)
+    for q in spec.questions:
+        cell = cells.get(q.grade_id)
+        meta = nbgrader_meta(cell) if cell is not None else {}
+        if cell is None or cell.cell_type != "markdown" or not meta.get("solution"):
+            problems.append(f"question {q.id}: no markdown answer cell {q.grade_id!r}")
+        elif graded.get(q.grade_id, (None,))[0] != q.points:
+            problems.append(f"{q.grade_id}: not graded by hand for {q.points:g} points")
+    extra = set(graded) - set(spec.tests) - {q.grade_id for q in spec.questions}
     for gid in sorted(extra):
         problems.append(f"{gid}: a graded cell the spec does not declare")
     return problems

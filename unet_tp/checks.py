@@ -1446,3 +1446,34 @@ def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
     inputs = cases.predict_dice_inputs(cases.visible_rng())
     _check_dice(dice_score, inputs.pairs)
     _check_predict(predict, inputs)
+
+
+def receptive_field(depth: int = 4) -> int:
+    """Input pixels one pixel of the bottom level sees: each 3x3 convolution widens the window by
+    2 pixels of its level, each 2x2 pooling by 1, and a pixel of the next level spans twice as
+    many input pixels."""
+    size, step = 1, 1
+    for level in range(depth + 1):
+        size += 2 * 2 * step  # two 3x3 convolutions
+        if level < depth:
+            size, step = size + step, 2 * step  # the 2x2 pooling
+    return size
+
+
+def check_receptive_field(answer) -> None:
+    """The student's receptive field of the bottom of the paper's U-Net (Question 1); says what
+    is wrong without raising, so that running the whole notebook goes on."""
+    right = receptive_field()
+    if answer is None:
+        print("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again.")
+    elif answer != right:
+        hint = (
+            "too small: did you count the poolings, and that a pixel of a deeper level spans "
+            "more input pixels?"
+            if answer < right
+            else "too large: a 3x3 convolution widens the window by 2 pixels of its level, a 2x2 "
+            "pooling by 1."
+        )
+        print(f"Question 1: not yet: {answer} is {hint} Recount level by level.")
+    else:
+        _ok(f"{answer} pixels: the bottom of the U-Net sees more than half of a 240 x 240 slice")

@@ -135,6 +135,11 @@ class CaseVolumes:
     source_shape: tuple[int, ...]
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        """Voxel size in mm along each axis (what HD95 measures in)."""
+        return _zooms(self.affine)
+
     def to_source_orientation(self, volume: np.ndarray) -> np.ndarray:
         """Reorient a working-orientation volume back to the array layout of the source files."""
         return apply_orientation(volume, ornt_transform(_WORKING, io_orientation(self.affine)))
