@@ -1,0 +1,129 @@
+"""One Colab session: the solved notebook on a course pack served over HTTP (no NIfTI work in the
+session), and the training budget that stops a run with its best epoch kept."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+
+import nbformat
+import pytest
+import torch
+from loopback import LoopbackServer
+from nbclient import NotebookClient
+from tinycases import write_case
+
+from autograder import build
+from solutions import UNet, categorical_cross_entropy
+from unet_tp import train
+from unet_tp.data.cache import CacheSettings, SliceDataset, prepare_cache
+from unet_tp.data.pack import build_pack
+from unet_tp.data.synth import synth_dataset
+from unet_tp.train import fit, load_checkpoint, preset_config
+
+
+def _outputs(nb) -> dict[str, str]:
+    def text(cell):
+        return "".join(o.get("text", "") + o.get("evalue", "") for o in cell.outputs)
+
+    return {c.get("id", ""): text(c) for c in nb.cells if c.cell_type == "code"}
+
+
+@pytest.mark.slow
+def test_the_solved_notebook_runs_on_a_course_pack_served_over_http(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    synth_dataset(data, 3, seed=2)  # BraTS 2019, and two cases named as BraTS 2023
+    for i in (1, 2):
+        write_case(data, f"BraTS-GLI-0000{i}-000", "brats2023", index=i)
+    www = tmp_path / "www"
+    settings = CacheSettings(crop=96, image_size=48)
+    built = build_pack(data, www / "course.tar.gz", 5, settings, work_dir=tmp_path / "w")
+    assert built.manifest["editions"] == ["brats2019", "brats2023"]
+    nb = nbformat.read(build.SOURCE_NOTEBOOK, 4)
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("UNET_TP_PRESET", "tiny")
+    with LoopbackServer(www) as server:
+        assert build.set_pack(nb, server.url("course.tar.gz"), built.sha256)
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(tmp_path)}},
+        ).execute()
+        fetched = [r["path"] for r in server.requests]
+    errors = [
+        o.evalue
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors == []
+    out = _outputs(nb)
+    data_cell = next(t for t in out.values() if "course pack" in t)
+    assert "5 patients" in data_cell and "48x48 (crop 96)" in data_cell
+    assert "synthetic cases" not in data_cell  # the caveat is for the sample cases only
+    assert fetched == ["/course.tar.gz"]  # one download; nothing else fetched, no NIfTI read
+    assert not (tmp_path / "home" / "slices").exists()  # no slice cache built in the session
+    evaluation = out["evaluate"]
+    assert re.search(r"Dice WT\s+HD95 WT", evaluation) and re.search(r"^mean\s", evaluation, re.M)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert all("  ok: " in out[c.id] for c in graded if c.cell_type == "code")
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(brats_root, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    prepare_cache(brats_root, cache, preset_config("tiny").cache_settings())
+    return cache
+
+
+def test_the_budget_stops_a_run_and_keeps_its_best_epoch(tiny_cache, tmp_path, monkeypatch, capsys):
+    clock = itertools.count(step=20.0)  # every reading of the clock: 20 s later
+    monkeypatch.setattr(train.time, "perf_counter", lambda: next(clock))
+    config = preset_config("tiny", epochs=30, time_budget_minutes=3)
+    ids = sorted(SliceDataset(tiny_cache).case_ids)
+    torch.manual_seed(0)
+    model = UNet(**config.model.kwargs())
+    history = fit(
+        model,
+        SliceDataset(tiny_cache, ids[:3]),
+        SliceDataset(tiny_cache, ids[3:]),
+        config,
+        tmp_path,
+        loss_fn=categorical_cross_entropy,
+        device=torch.device("cpu"),
+        progress=True,
+    )
+    said = capsys.readouterr().out
+    assert 1 < len(history) < 30  # stopped by the budget, not by the epochs
+    assert re.search(
+        r"epoch 1 took \d+ s: 30 epochs = \d+ min \d+ s; the budget of 3 min allows \d+", said
+    )
+    assert f"stopped at the time budget after epoch {len(history)} of 30" in said
+    best = max(history, key=train._score)
+    kept = load_checkpoint(tmp_path / "best.pt")
+    assert kept["epoch"] + 1 == best["epoch"]
+    for name, value in model.state_dict().items():  # the model holds the best epoch's weights
+        assert torch.equal(value, kept["model"][name]), name
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] + 1 == len(history)
+
+
+def test_without_a_budget_nothing_stops_early(tiny_cache, tmp_path, capsys):
+    config = preset_config("tiny", epochs=2)
+    assert config.optim.time_budget_minutes is None
+    ids = sorted(SliceDataset(tiny_cache).case_ids)
+    history = fit(
+        UNet(**config.model.kwargs()),
+        SliceDataset(tiny_cache, ids[:3]),
+        None,
+        config,
+        tmp_path,
+        loss_fn=categorical_cross_entropy,
+        device=torch.device("cpu"),
+        progress=True,
+    )
+    assert len(history) == 2 and "time budget" not in capsys.readouterr().out
+    assert os.path.exists(tmp_path / "best.pt")
