@@ -199,6 +199,7 @@ def test_distributed_training_with_two_cpu_processes(tiny_cache, tmp_path):
     assert load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_builtin_step_is_the_reference_step_on_cpu():
     """One step path: without mixed precision, AmpTrainStep does what the notebook's step does."""
     import copy
