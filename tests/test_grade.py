@@ -460,7 +460,7 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     buggy = (out / "feedback" / "double_conv_no_second_relu.html").read_text()
     assert "18 / 20" in buggy and "differs from the reference" in buggy
     cheat = (out / "feedback" / "cheat_gc.html").read_text()
-    assert "0 / 20" in cheat
+    assert "16 / 20" in cheat  # (d) left empty: the cheat earned nothing for it
     for page in (html, buggy, cheat):  # nothing of the instructor's machine or the grader
         assert str(build.REPO_ROOT) not in page and "/tmp/" not in page and "/root" not in page
         assert "hidden test" not in page.lower() and "solutions/" not in page
