@@ -25,6 +25,9 @@ from autograder.spec import load
 from notebooks import answer, namespace
 from unet_tp import check_cases, checks
 
+# every case runs the grader's comparisons and the visible checks in process: minutes in all
+pytestmark = pytest.mark.slow
+
 SPEC = load()
 # compare name -> the visible check's arguments, as the notebook's test cells pass them
 ARGS = {

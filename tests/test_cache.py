@@ -36,6 +36,7 @@ def test_slices_match_the_normalised_volume(brats_root, tmp_path):
     assert (ds.tumour_pixels() > 0).all()
 
 
+@pytest.mark.slow
 def test_tumour_free_share_and_resize(brats_root, tmp_path):
     none = prepare_cache(
         brats_root, tmp_path / "a", CacheSettings(tumour_free_fraction=0.0)
@@ -55,6 +56,7 @@ def test_tumour_free_share_and_resize(brats_root, tmp_path):
     assert set(label.unique().tolist()) <= {0, 1, 2, 3}
 
 
+@pytest.mark.slow
 def test_rerun_reuses_changed_setting_rebuilds(brats_root, tmp_path):
     cache = tmp_path / "c"
     prepare_cache(brats_root, cache)

@@ -83,6 +83,7 @@ def test_venv_command_finds_its_own_tools_without_activation():
     assert out.stdout.split(os.pathsep)[0] == os.path.dirname(sys.executable)
 
 
+@pytest.mark.slow
 def test_instructor_commands_come_from_the_checkout_installed_in_place(tmp_path):
     """`unet-tp grade` of the instructor's install finds autograder the ordinary way (its entry
     point), from any folder and without PYTHONPATH."""

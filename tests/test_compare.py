@@ -25,6 +25,9 @@ def verdicts(ns: dict) -> dict[str, bool]:
     return out
 
 
+# every test runs all the grader's comparisons on a whole notebook namespace
+pytestmark = pytest.mark.slow
+
 ALL = dict.fromkeys(
     ["double_conv", "down", "center_crop", "up", "unet", "loss", "train_step", "predict_dice"], True
 )
@@ -145,7 +148,6 @@ np.savez(sys.argv[1], **out)
 """
 
 
-@pytest.mark.slow
 def test_tolerances_stand_far_above_the_references_own_spread(tmp_path):
     """The reference computed in other processes, with 1 and 2 threads, differs from itself by
     far less than the tolerance a student's answer gets (a correct notebook never loses a point

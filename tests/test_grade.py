@@ -9,6 +9,7 @@ import copy
 import csv
 import json
 import os
+import shutil
 import sqlite3
 import zipfile
 from dataclasses import dataclass
@@ -176,18 +177,32 @@ TORCHVISION_UP = (
 )
 
 
-def cheat_write(out: Path) -> str:
+def cheat_write(out: Path, host: Path) -> str:
+    """Overwrite the grades in OUT and a file of the host next to it; the cell then says what
+    each write did, so the notes show the attempt was made inside the sandbox."""
     return (
         "from pathlib import Path\n"
-        f"out = Path({str(out)!r})\n"
-        "(out / 'grades.csv').write_text('student_id,total\\nmallory,20\\n')\n"
-        "(out / 'gradebook.db').write_bytes(b'garbage')\n"
-        "(out / 'evil.txt').write_text('x')\n"
+        f"out, host = Path({str(out)!r}), Path({str(host)!r})\n"
+        "tried = []\n"
+        "for path, data in [\n"
+        "    (out / 'grades.csv', b'student_id,total\\nmallory,20\\n'),\n"
+        "    (out / 'gradebook.db', b'garbage'),\n"
+        "    (out / 'evil.txt', b'x'),\n"
+        "    (host, b'overwritten'),\n"
+        "]:\n"
+        "    try:\n"
+        "        path.write_bytes(data)\n"
+        "        tried.append(f'{path.name} written')\n"
+        "    except OSError as exc:\n"
+        "        tried.append(f'{path.name} refused ({type(exc).__name__})')\n"
+        "raise RuntimeError('cheat_write tried: ' + ', '.join(tried))\n"
     )
 
 
-def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
-    """Write every case; returns the expected points per block of each student."""
+def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]]:
+    """Write every case; returns the expected points per block of each student. A cheat is
+    planted in a solved notebook whose one blank it targets is left empty: a cheat that works
+    would earn that blank's points."""
     cases: dict[str, tuple[object, dict[str, int]]] = {
         "correct": (solved(), FULL),
         "blank": (copy.deepcopy(STUDENT), dict.fromkeys(FULL, 0)),
@@ -272,24 +287,18 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
         "huge_output": (insert_after(solved(), "down", "print('x' * 5_000_000)"), FULL),
         # trying to raise the score
         "cheat_patch": (
-            insert_after(copy.deepcopy(STUDENT), "double_conv", CHEAT_PATCH),
-            dict.fromkeys(FULL, 0),
+            insert_after(solved("double_conv"), "double_conv", CHEAT_PATCH),
+            {**FULL, "a": 0},
         ),
-        "cheat_fake_pass": (
-            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_FAKE),
-            dict.fromkeys(FULL, 0),
-        ),
-        "cheat_gc": (
-            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_GC),
-            dict.fromkeys(FULL, 0),
-        ),
+        "cheat_fake_pass": (insert_after(solved("down"), "setup", CHEAT_FAKE), {**FULL, "b": 0}),
+        "cheat_gc": (insert_after(solved("unet"), "setup", CHEAT_GC), {**FULL, "d": 0}),
         "cheat_code_swap": (
-            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_CODE),
-            dict.fromkeys(FULL, 0),
+            insert_after(solved("train_step"), "setup", CHEAT_CODE),
+            {**FULL, "f": 0},
         ),
-        "cheat_exec_reference": (
-            insert_after(copy.deepcopy(STUDENT), "setup", CHEAT_EXEC),
-            dict.fromkeys(FULL, 0),
+        "cheat_exec_reference": (  # after the empty blank: the reference it runs would fill it
+            insert_after(solved("cce_loss"), "cce_loss", CHEAT_EXEC),
+            {**FULL, "e": 0},
         ),
         "cheat_reference": (
             insert_after(
@@ -310,7 +319,7 @@ def submissions(folder: Path, out: Path) -> dict[str, dict[str, int]]:
             ),
             FULL,
         ),
-        "cheat_write": (insert_after(solved(), "setup", cheat_write(out)), FULL),
+        "cheat_write": (insert_after(solved(), "setup", cheat_write(out, host)), FULL),
     }
     expected = {}
     for name, (nb, points) in cases.items():
@@ -354,6 +363,7 @@ HONEST = [
 class Graded:
     subs: Path
     out: Path
+    host: Path  # a file next to OUT that cheat_write tries to overwrite
     expected: dict[str, dict[str, int]]
     notes: dict[str, str]
     lines: list[str]
@@ -364,16 +374,18 @@ class Graded:
 def graded(tmp_path_factory) -> Graded:
     """Every case graded in one batch, as an instructor would (2 workers)."""
     tmp = tmp_path_factory.mktemp("grading")
-    subs, out = tmp / "subs", tmp / "out"
-    expected = submissions(subs, out)
+    subs, out, host = tmp / "subs", tmp / "out", tmp / "host.txt"
+    host.write_text("untouched\n")
+    expected = submissions(subs, out, host)
     assert sorted(expected) == sorted(CASES)
     lines: list[str] = []
     results = grade_all(subs, out, jobs=2, cell_timeout=60, progress=lines.append)
     notes = {r.student_id: " ".join(r.notes) for r in results}
     as_json = {r.student_id: r.as_json() for r in results}
-    return Graded(subs, out, expected, notes, lines, as_json)
+    return Graded(subs, out, host, expected, notes, lines, as_json)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_each_submission_gets_exactly_the_points_it_earned(graded, case):
     row = _rows(graded.out)[case]
@@ -381,6 +393,7 @@ def test_each_submission_gets_exactly_the_points_it_earned(graded, case):
     assert int(row["total"]) == sum(graded.expected[case].values())
 
 
+@pytest.mark.slow
 def test_the_notes_say_what_went_wrong(graded):
     notes, results = graded.notes, graded.results
     assert "CellTimeoutError" in notes["hangs"]
@@ -400,6 +413,7 @@ def test_the_notes_say_what_went_wrong(graded):
     assert "F.cross_entropy" not in results["softmax_missing"]["blocks"]["e"]["message"]
 
 
+@pytest.mark.slow
 def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded):
     rows = _rows(graded.out)
     for cheat in [
@@ -421,15 +435,22 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "started many processes" in review["fork_loop"]
 
 
+@pytest.mark.slow
 def test_writing_into_the_output_folder_never_reaches_it(graded):
-    """The sandbox does not see OUT: the notebook's writes land nowhere, so the grader has
-    nothing to undo (it would say so), and its grade is its code's."""
+    """The sandbox does not see OUT nor the host's files: the notebook tried its writes (its cell
+    says so), they landed nowhere, so the grader had nothing to undo (it would say so), and its
+    grade is its code's."""
+    tried = graded.notes["cheat_write"]
+    for name in ["grades.csv", "gradebook.db", "evil.txt", "host.txt"]:
+        assert f"{name} refused" in tried, tried
+    assert graded.host.read_text() == "untouched\n"
     assert not (graded.out / "evil.txt").exists()
     assert not [line for line in graded.lines if "during grading" in line], graded.lines
     assert _rows(graded.out)["cheat_write"]["total"] == "20"
     assert "mallory" not in _rows(graded.out)
 
 
+@pytest.mark.slow
 def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     out = graded.out
     for s in graded.expected:
@@ -439,7 +460,7 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     buggy = (out / "feedback" / "double_conv_no_second_relu.html").read_text()
     assert "18 / 20" in buggy and "differs from the reference" in buggy
     cheat = (out / "feedback" / "cheat_gc.html").read_text()
-    assert "0 / 20" in cheat
+    assert "16 / 20" in cheat  # (d) left empty: the cheat earned nothing for it
     for page in (html, buggy, cheat):  # nothing of the instructor's machine or the grader
         assert str(build.REPO_ROOT) not in page and "/tmp/" not in page and "/root" not in page
         assert "hidden test" not in page.lower() and "solutions/" not in page
@@ -456,16 +477,22 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     assert scores == {s: sum(e.values()) for s, e in graded.expected.items()}
 
 
-def test_a_rerun_grades_only_what_changed(graded):  # last: it changes a submission
+@pytest.mark.slow
+def test_a_rerun_grades_only_what_changed(graded, tmp_path):
+    """On a copy of the graded batch: the other tests keep seeing it as it was graded."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    shutil.copytree(graded.subs, subs)
+    shutil.copytree(graded.out, out)
     lines: list[str] = []
     n = len(graded.expected)
-    grade_all(graded.subs, graded.out, jobs=1, progress=lines.append)
+    grade_all(subs, out, jobs=1, progress=lines.append)
     assert f"{n} submissions: 0 to grade, {n} unchanged" in lines[0]
-    nbformat.write(copy.deepcopy(STUDENT), graded.subs / "correct" / "Copy of TP_sujet.ipynb")
+    nbformat.write(copy.deepcopy(STUDENT), subs / "correct" / "Copy of TP_sujet.ipynb")
     lines.clear()
-    results = grade_all(graded.subs, graded.out, jobs=1, progress=lines.append)
+    results = grade_all(subs, out, jobs=1, progress=lines.append)
     assert "1 to grade" in lines[0]
-    rows = _rows(graded.out)
+    assert _rows(graded.out)["correct"]["total"] == "20"  # the original is untouched
+    rows = _rows(out)
     assert rows["correct"]["total"] == "0" and rows["crop_off_by_one"]["total"] == "19"
     why = {r.student_id: r.regraded for r in results}
     assert why["correct"] == "the file changed" and why["blank"] is None
@@ -565,8 +592,6 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
 
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
     """Changing the reference or the metrics regrades unchanged submissions."""
-    import shutil
-
     from autograder import grade
 
     root = tmp_path / "repo"
@@ -585,6 +610,7 @@ def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
     assert len(seen) == 5
 
 
+@pytest.mark.slow
 def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
     import autograder.sandbox as sandbox
 
@@ -603,6 +629,7 @@ def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
     assert _rows(tmp_path / "out")["alice"]["review"] == "yes"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case, cell, check, names",
     [

@@ -24,6 +24,8 @@ from autograder.compare import comparisons, judge
 from unet_tp.unet_base import UNetBase
 
 NAMES = ["double_conv", "down", "center_crop", "up", "unet", "loss", "train_step", "predict_dice"]
+# the reference's answers to every comparison, then many corrupted copies of them
+pytestmark = pytest.mark.slow
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

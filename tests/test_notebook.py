@@ -54,6 +54,7 @@ def _errors(nb) -> dict[int, list[str]]:
     }
 
 
+@pytest.mark.slow
 def test_committed_notebooks_match_a_fresh_build():
     report = build.build(check=True)
     assert report.changed == [], f"run `unet-tp notebook build`: {report.summary()}"
@@ -298,6 +299,7 @@ def test_the_notebook_agrees_with_the_assignment_spec():
     assert notebook_problems(nb) == ["test_unet: 3 points in the notebook, 4 in the spec"]
 
 
+@pytest.mark.slow
 def test_commands_work_without_an_activated_environment(tmp_path):
     """`.venv/bin/unet-tp notebook build --check` from a Makefile or cron: nbgrader finds its
     `alembic` although the venv's bin is not on PATH."""

@@ -22,6 +22,7 @@ def student_repo(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_publishing_under_the_placeholder_repository_says_so(student_repo, capsys):
     assert main(["notebook", "publish", str(student_repo)]) == 0
     said = capsys.readouterr().out

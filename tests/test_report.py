@@ -503,6 +503,7 @@ def png_pixels(data: bytes) -> np.ndarray:
     return np.asarray(mpimg.imread(io.BytesIO(data), format="png"))
 
 
+@pytest.mark.slow
 def test_report_in_a_real_browser(out_dir, tmp_path):
     path = write_report(out_dir)
     assert path == out_dir / "report.html"

@@ -10,6 +10,9 @@ import pytest
 
 from autograder.sandbox import Sandbox, SandboxUnavailable, check_available
 
+# every test starts a kernel in bubblewrap
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 LOOK_AROUND = r"""

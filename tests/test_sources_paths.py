@@ -159,6 +159,7 @@ def _read_only(path: Path, command: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _unshare_ok(), reason="needs unshare -rm (user + mount namespaces)")
 def test_read_only_cache_and_output_on_a_read_only_mount(tmp_path):
     data = _tiny_set(tmp_path / "data")
@@ -254,6 +255,7 @@ def tiny_run(tmp_path_factory):
     return data, cache, run
 
 
+@pytest.mark.slow
 def test_train_on_a_cache_uses_and_records_its_geometry(tiny_run, tmp_path, capsys):
     _, cache, run = tiny_run
     config = json.loads((run / "config.json").read_text())
@@ -266,6 +268,7 @@ def test_train_on_a_cache_uses_and_records_its_geometry(tiny_run, tmp_path, caps
     assert rc == 2 and "--image-size 48 (the cache has None)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_reports_a_preset_geometry_once(tmp_path, capsys):
     data = _tiny_set(tmp_path / "data")
     cache = tmp_path / "cache"
@@ -281,6 +284,7 @@ def test_train_reports_a_preset_geometry_once(tmp_path, capsys):
     assert "crop 192 -> None, image_size 48 -> None" in out
 
 
+@pytest.mark.slow
 def test_predict_every_case_of_a_folder_with_one_model_load(
     tiny_run, tmp_path, monkeypatch, capsys
 ):

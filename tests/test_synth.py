@@ -57,6 +57,7 @@ def test_glioma_contrasts(index):
         assert 4 not in mean["t1ce"]
 
 
+@pytest.mark.slow
 def test_seed_determines_the_case():
     a, sa, _ = synth_volumes(5, 2)
     b, sb, _ = synth_volumes(5, 2)
@@ -66,6 +67,7 @@ def test_seed_determines_the_case():
     assert not np.array_equal(sa, sc)
 
 
+@pytest.mark.slow
 def test_cases_vary_in_position_and_size():
     centres, sizes = [], []
     for i in range(4):

@@ -50,6 +50,7 @@ def _strip(history):
     return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
 
+@pytest.mark.slow
 def test_history_has_loss_and_dice_per_epoch(tiny_cache, tmp_path):
     config = preset_config("tiny", epochs=2)
     history = _run(tiny_cache, tmp_path, config)
@@ -60,6 +61,7 @@ def test_history_has_loss_and_dice_per_epoch(tiny_cache, tmp_path):
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_history_as_an_uninterrupted_run(tiny_cache, tmp_path):
     config = preset_config("tiny", epochs=3)
     straight = _run(tiny_cache, tmp_path / "a", config)
@@ -82,6 +84,7 @@ def test_resume_gives_the_same_history_as_an_uninterrupted_run(tiny_cache, tmp_p
     assert _strip(resumed) == _strip(straight)
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_configuration_is_refused(tiny_cache, tmp_path):
     _run(tiny_cache, tmp_path, preset_config("tiny"))
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
@@ -92,6 +95,7 @@ def test_checkpoint_of_another_configuration_is_refused(tiny_cache, tmp_path):
         load_checkpoint(tmp_path / "junk.pt")
 
 
+@pytest.mark.slow
 def test_train_evaluate_predict_commands(brats_root, tmp_path, capsys):
     run = tmp_path / "run"
     train = ["train", "--data", str(brats_root), "--out", str(run)]
@@ -195,6 +199,7 @@ def test_distributed_training_with_two_cpu_processes(tiny_cache, tmp_path):
     assert load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_builtin_step_is_the_reference_step_on_cpu():
     """One step path: without mixed precision, AmpTrainStep does what the notebook's step does."""
     import copy
@@ -216,6 +221,7 @@ def test_builtin_step_is_the_reference_step_on_cpu():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
 
 
+@pytest.mark.slow
 def test_notebook_step_and_predict_fn_restore_torch_settings(tiny_cache, brats_root, tmp_path):
     from solutions import predict, train_step
     from unet_tp.data import load_case
@@ -244,6 +250,7 @@ def test_notebook_step_and_predict_fn_restore_torch_settings(tiny_cache, brats_r
     assert seg.shape == vol.seg.shape and set(np.unique(seg)) <= {0, 1, 2, 4}
 
 
+@pytest.mark.slow
 def test_resume_with_more_epochs_follows_the_longer_schedule(tiny_cache, tmp_path):
     first = _run(tiny_cache, tmp_path, preset_config("tiny", epochs=1))
     longer = preset_config("tiny", epochs=2)
@@ -268,6 +275,7 @@ def test_default_loss_needs_no_instructor_code():
     )
 
 
+@pytest.mark.slow
 def test_settings_are_recorded_by_group_once_and_read_back(tiny_cache, tmp_path):
     """A checkpoint holds the run's settings once, by meaning; inference reads them back."""
     from unet_tp.checkpoint import run_settings
@@ -299,6 +307,7 @@ class Net(nn.Module):
 """
 
 
+@pytest.mark.slow
 def test_a_run_records_its_network_class(brats_root, tiny_cache, tmp_path, monkeypatch, capsys):
     """`--model` of a run is recorded: evaluate/predict use it; another class says which one the
     run trained; a class that cannot take the settings is one line, no traceback."""

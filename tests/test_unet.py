@@ -66,6 +66,7 @@ def test_clear_errors_for_bad_inputs():
     assert net.output_size(236) == 52 and net.output_size(252) == 68
 
 
+@pytest.mark.slow
 def test_overlap_tile_gives_a_whole_prediction():
     torch.manual_seed(0)
     net = UNet(base_channels=4, padding=False).eval()
