@@ -29,6 +29,7 @@ import nbformat
 
 from autograder import REPO_ROOT
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta
+from autograder.i18n import load_catalog, translate_notebook
 from autograder.spec import SPEC_FILE, notebook_problems
 from unet_tp.fileio import atomic_write
 
@@ -37,6 +38,16 @@ NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE_DIR = Path(__file__).resolve().parent
 SOURCE_NOTEBOOK = COURSE_DIR / "source" / ASSIGNMENT / NOTEBOOK
 STUDENT_NOTEBOOK = REPO_ROOT / "notebooks" / NOTEBOOK
+STUDENT_NOTEBOOKS = {
+    "en": STUDENT_NOTEBOOK,
+    "fr": REPO_ROOT / "notebooks" / f"{ASSIGNMENT}_fr.ipynb",
+}
+_BADGE_TEXT = {
+    "en": "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})",
+    "fr": "[![Ouvrir dans Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+    "  \nSans le badge : dans Colab, *Fichier > Importer le notebook*, onglet *GitHub* (le dépôt "
+    "`{repository}`), ou *Importer* avec le fichier `{name}`.",
+}
 SOLUTION_NOTEBOOK = COURSE_DIR / "solution" / ASSIGNMENT / NOTEBOOK
 
 _REGION = re.compile(
@@ -45,6 +56,15 @@ _REGION = re.compile(
 )
 _PACKAGE_LINE = re.compile(r'^UNET_TP_PACKAGE = ".*"$', re.M)
 _PACK_LINE = r'^{name} = (None|"[^"\n]*")'
+
+
+def set_badge(nb, language: str, repository: str, ref: str, name: str) -> None:
+    """The notebook's first cell: its "Open in Colab" badge (and, in French, how to import it)."""
+    from unet_tp import sources
+
+    cell = next(c for c in nb.cells if grade_id(c) == "badge")
+    url = sources.colab_url(repository, ref, name)
+    cell.source = _BADGE_TEXT[language].format(url=url, repository=repository, name=name)
 
 
 def set_pack(nb, url: str | None, sha256: str | None) -> list[str]:
@@ -242,11 +262,17 @@ def build(
         raise BuildError(
             f"{SOURCE_NOTEBOOK.name} disagrees with {SPEC_FILE.name}: " + "; ".join(problems)
         )
-    outputs[SOURCE_NOTEBOOK] = _normalise(copy.deepcopy(synced))
     with tempfile.TemporaryDirectory(prefix="unet-tp-build-") as tmp:
-        student, solution = generate(synced, Path(tmp))
-    outputs[STUDENT_NOTEBOOK] = student
-    outputs[SOLUTION_NOTEBOOK] = solution
+        for language, path in STUDENT_NOTEBOOKS.items():
+            nb = synced
+            if language != "en":
+                nb = translate_notebook(synced, load_catalog(language), language)
+            set_badge(nb, language, repository, ref, path.name)
+            student, solution = generate(nb, Path(tmp) / language)
+            outputs[path] = student
+            if language == "en":
+                outputs[SOURCE_NOTEBOOK] = _normalise(copy.deepcopy(nb))
+                outputs[SOLUTION_NOTEBOOK] = solution
     for path, text in outputs.items():
         if not path.exists() or path.read_text() != text:
             report.changed.append(str(path.relative_to(REPO_ROOT)))

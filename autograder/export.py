@@ -511,7 +511,7 @@ def export(
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
-    results = with_manual_scores(Results.load(out_dir))
+    results = with_manual_scores(Results.load(out_dir), out_dir)
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:

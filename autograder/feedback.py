@@ -133,10 +133,10 @@ img { max-width: 100%; }
 """
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, lang: str = "en") -> str:
     """A complete HTML document around ``body`` (``title`` is escaped here)."""
     return (
-        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<!DOCTYPE html>\n<html lang='{lang}'>\n<head>\n<meta charset='utf-8'>\n"
         f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">\n"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
@@ -156,25 +156,80 @@ TRAINING_NOTE = (
 )
 
 
-def _at_fault(block: BlockInfo, entry: BlockScore, results: Results) -> str:
+REVIEWED = "Your notebook will be read by the instructor before this grade is final."
+NO_OUTPUT = (
+    "Your submitted notebook showed no output here (was the cell run before the notebook was "
+    "saved?)."
+)
+CELL_NAMES = (
+    "Cells are named by their section of the TP; a cell you added is named after the blank it "
+    "follows (“your cell after (c)”)."
+)
+FRENCH = {  # the page's own sentences, for a notebook in French (autograder/i18n.py detects it)
+    "TP U-Net: your feedback, {}": "TP U-Net : votre retour, {}",
+    "student {} · notebook {}": "étudiant {} · notebook {}",
+    " · graded {}": " · corrigé le {}",
+    "Total: {}": "Total : {}",
+    REVIEWED: "Votre notebook sera relu par l'enseignant avant que cette note soit définitive.",
+    "Points per block": "Points par bloc",
+    "Warnings": "Avertissements",
+    "Training and Dice": "Entraînement et Dice",
+    "Your {} (as your submitted notebook showed it)": "Votre {} (tel que votre notebook rendu "
+    "l'affichait)",
+    "training": "entraînement",
+    "evaluation": "évaluation",
+    "Notes": "Remarques",
+    "Written questions": "Questions écrites",
+    "graded by hand: pending": "corrigée à la main : en attente",
+    "(no answer)": "(pas de réponse)",
+    "block": "bloc",
+    "points": "points",
+    "what the grader saw": "ce que le correcteur a vu",
+    "points lost": "points perdus",
+    "at fault: {}": "en cause : {}",
+    "this block": "ce bloc",
+    "so far, pending manual grading of {} question(s)": "pour l'instant ; {} question(s) en "
+    "attente de correction à la main",
+    NO_OUTPUT: "Votre notebook rendu n'affichait rien ici (la cellule a-t-elle été exécutée "
+    "avant l'enregistrement ?).",
+    CELL_NAMES: "Les cellules sont nommées d'après leur section du TP ; "
+    "une cellule ajoutée porte le nom du blanc qu'elle suit (« votre cellule après (c) »).",
+    TRAINING_NOTE: "Pendant la correction, les cellules d'entraînement et d'évaluation de votre "
+    "notebook tournent avec un réglage minuscule : un petit réseau entraîné quelques secondes sur "
+    "quelques coupes d'exemple. Le Dice atteint (Dice = 2|P ∩ T| / (|P| + |T|), P la tumeur "
+    "prédite et T la vraie) est faible quel que soit le code, juste ou non : <b>votre note ne "
+    "dépend pas de ce nombre</b> ; chaque bloc est comparé à la référence, sur les mêmes entrées "
+    "et les mêmes poids. Ce qu'a atteint votre propre entraînement est ce que votre notebook "
+    "affichait au moment du rendu, ci-dessous.",
+}
+
+
+def _t(language: str, text: str, *args: object) -> str:
+    """``text`` in the page's language, its ``{}`` filled with ``args``."""
+    return (FRENCH.get(text, text) if language == "fr" else text).format(*args)
+
+
+def _at_fault(block: BlockInfo, entry: BlockScore, results: Results, lang: str) -> str:
     if not entry.at_fault:
         return ""
     if entry.at_fault == block.id:
-        return "this block"
+        return _t(lang, "this block")
     other = next((b for b in results.blocks if b.id == entry.at_fault), None)
     return escape(other.label) if other else f"block ({escape(entry.at_fault)})"
 
 
 def _blocks_table(student: Result, results: Results) -> str:
-    rows = []
+    rows, lang = [], student.language
     for block in results.blocks:
         entry = student.block(block.id)
         what = "✓"
         if entry.lost:
-            what = escape(shorten(scrub(entry.message))) if entry.message else "points lost"
-            fault = _at_fault(block, entry, results)
+            what = (
+                escape(shorten(scrub(entry.message))) if entry.message else _t(lang, "points lost")
+            )
+            fault = _at_fault(block, entry, results, lang)
             if fault:
-                what += f"<br><span class='muted'>at fault: {fault}</span>"
+                what += f"<br><span class='muted'>{_t(lang, 'at fault: {}', fault)}</span>"
         rows.append(
             f"<tr class='{'lost' if entry.lost else 'full'}' data-block='{escape(block.id)}'>"
             f"<td><b>{escape(block.label)}</b><br>"
@@ -183,8 +238,8 @@ def _blocks_table(student: Result, results: Results) -> str:
             f"<td>{what}</td></tr>"
         )
     return (
-        "<table class='blocks'><tr><th>block</th><th class='num'>points</th>"
-        "<th>what the grader saw</th></tr>" + "".join(rows) + "</table>"
+        f"<table class='blocks'><tr><th>{_t(lang, 'block')}</th><th class='num'>points</th>"
+        f"<th>{_t(lang, 'what the grader saw')}</th></tr>" + "".join(rows) + "</table>"
     )
 
 
@@ -217,23 +272,24 @@ def _note_with_context(note: str, student: Result) -> str:
     return f"{note} (Your ({m[1]}) itself matches the reference.)"
 
 
-def _output_section(label: str, text: str) -> str:
+def _output_section(label: str, text: str, lang: str) -> str:
     text = scrub(text).strip()
     if not text:
-        return (
-            f"<h3>{escape(label)}</h3><p class='muted'>Your submitted notebook showed no output "
-            "here (was the cell run before the notebook was saved?).</p>"
-        )
+        none = _t(lang, NO_OUTPUT)
+        return f"<h3>{escape(label)}</h3><p class='muted'>{none}</p>"
     return f"<h3>{escape(label)}</h3><pre>{escape(cut(text))}</pre>"
 
 
 def _questions(student: Result, results: Results) -> list[str]:
     """The written questions: each answer as submitted, and its points once graded by hand."""
-    parts = ["<h2>Written questions</h2>"] if results.questions else []
+    lang = student.language
+    parts = [f"<h2>{_t(lang, 'Written questions')}</h2>"] if results.questions else []
     for q in results.questions:
         score = student.questions.get(q.id)
-        points = "graded by hand: pending" if score is None else f"{score:g} / {q.points:g}"
-        answer = student.answers.get(q.id) or "(no answer)"
+        points = (
+            _t(lang, "graded by hand: pending") if score is None else f"{score:g} / {q.points:g}"
+        )
+        answer = student.answers.get(q.id) or _t(lang, "(no answer)")
         parts.append(f"<h3>{escape(q.title)} <span class='muted'>({points})</span></h3>")
         parts.append(f"<pre class='answer'>{safe(cut(answer))}</pre>")
     return parts
@@ -242,37 +298,37 @@ def _questions(student: Result, results: Results) -> list[str]:
 def feedback_html(student: Result, results: Results) -> str:
     """The feedback page of one student of ``results``: a complete, self-contained HTML
     document (UTF-8 text)."""
-    name = student.name or student.student_id
-    graded = f" · graded {escape(results.graded_at)}" if results.graded_at else ""
+    name, lang = student.name or student.student_id, student.language
+    graded = _t(lang, " · graded {}", escape(results.graded_at)) if results.graded_at else ""
+    pending = len(student.pending)
+    total = f"{student.total:g} / {student.max_points:g}"
+    if pending:
+        total += " " + _t(lang, "so far, pending manual grading of {} question(s)", pending)
     parts = [
-        f"<h1>TP U-Net: your feedback, {safe(name)}</h1>",
-        f"<p class='muted'>student {safe(student.student_id)} · notebook {safe(student.file)}"
-        f"{graded}</p>",
-        f"<p class='total' id='total'>Total: {escape(student.score_text)}</p>",
+        f"<h1>{_t(lang, 'TP U-Net: your feedback, {}', safe(name))}</h1>",
+        "<p class='muted'>"
+        + _t(lang, "student {} · notebook {}", safe(student.student_id), safe(student.file))
+        + f"{graded}</p>",
+        f"<p class='total' id='total'>{_t(lang, 'Total: {}', escape(total))}</p>",
     ]
     if student.review:
-        parts.append(
-            "<p class='warn'>Your notebook will be read by the instructor before this grade is "
-            "final.</p>"
-        )
-    parts += ["<h2>Points per block</h2>", _blocks_table(student, results)]
+        parts.append(f"<p class='warn'>{_t(lang, REVIEWED)}</p>")
+    parts += [f"<h2>{_t(lang, 'Points per block')}</h2>", _blocks_table(student, results)]
     parts += _questions(student, results)
     warnings = _warnings(student, results)
     if warnings:
-        parts.append("<h2>Warnings</h2>")
+        parts.append(f"<h2>{_t(lang, 'Warnings')}</h2>")
         parts += [f"<p class='warn'>{w}</p>" for w in warnings]
-    parts += ["<h2>Training and Dice</h2>", f"<p class='info'>{TRAINING_NOTE}</p>"]
-    for key, what in (("training", "training"), ("evaluation", "evaluation")):
-        label = f"Your {what} (as your submitted notebook showed it)"
-        parts.append(_output_section(label, student.outputs.get(key, "")))
+    parts.append(f"<h2>{_t(lang, 'Training and Dice')}</h2>")
+    parts.append(f"<p class='info'>{_t(lang, TRAINING_NOTE)}</p>")
+    for key in ("training", "evaluation"):
+        label = _t(lang, "Your {} (as your submitted notebook showed it)", _t(lang, key))
+        parts.append(_output_section(label, student.outputs.get(key, ""), lang))
     notes = [scrub(n).strip() for n in student.notes]
     notes = [_note_with_context(shorten(n), student) for n in notes if n]
     if notes:
-        parts.append("<h2>Notes</h2><ul class='notes'>")
+        parts.append(f"<h2>{_t(lang, 'Notes')}</h2><ul class='notes'>")
         parts += [f"<li>{escape(n)}</li>" for n in notes]
         parts.append("</ul>")
-    parts.append(
-        "<p class='muted'>Cells are named by their section of the TP; a cell you added is "
-        "named after the blank it follows (“your cell after (c)”).</p>"
-    )
-    return page(f"TP U-Net feedback: {scrub(name)}", "\n".join(parts))
+    parts.append(f"<p class='muted'>{_t(lang, CELL_NAMES)}</p>")
+    return page(_t(lang, "TP U-Net: your feedback, {}", scrub(name)), "\n".join(parts), lang)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -48,6 +49,7 @@ from autograder.execute import events
 from autograder.feedback import feedback_html, shorten
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import write_message
+from autograder.i18n import notebook_language
 from autograder.probes import probe_source
 from autograder.regrade import STATE_FILE, grading_inputs_hash, read_state, to_regrade, write_state
 from autograder.repair import in_source_order
@@ -104,6 +106,7 @@ class Context:
 
     spec: assignment.Spec
     student_nb: object
+    student_nbs: dict  # by language (autograder.i18n): a submission is repaired from its own
     template_home: Path
     sandbox: str  # "bwrap" or "none"
     limits: Limits
@@ -272,6 +275,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         return result(*_zero(spec, "the file could not be read"))
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
+        language = notebook_language(nb)
+        ctx = dataclasses.replace(ctx, student_nb=ctx.student_nbs.get(language, ctx.student_nb))
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
         answers = _written_answers(nb, spec, ctx.template_home.parent / "autograded", sub)
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
@@ -290,7 +295,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         review += [line for line in run_review if line not in review]
         blocks, tests = _judge(spec, table, _answers(job), by_test, forbidden)
         r = result(blocks, tests, outputs)
-        r.answers = text_safe(answers)
+        r.answers, r.language = text_safe(answers), language
         return r
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(f"grading error: {type(exc).__name__}: {exc}")
@@ -432,7 +437,7 @@ def grade_all(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    db_url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    db_arg, db_url = db_url, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     before = _snapshot(out)  # restored if anything writes into OUT while grading
     state = read_state(before.get(STATE_FILE), out / STATE_FILE)
     inputs_hash = grading_inputs_hash(sandbox)
@@ -449,6 +454,7 @@ def grade_all(
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),
+            student_nbs={k: nbformat.read(p, 4) for k, p in course.STUDENT_NOTEBOOKS.items()},
             template_home=tmp / "home",
             sandbox=sandbox,
             limits=Limits(memory_bytes=memory_limit),
@@ -461,7 +467,7 @@ def grade_all(
         results = sorted(kept + fresh, key=lambda r: r.student_id)
         write_gradebook(db_url, fresh, tmp)
         _write_course_folder(out, tmp / "autograded", db_url)
-        _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url)
+        _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
         write_state(out / STATE_FILE, state, fresh, inputs_hash)
     return results
 
@@ -540,7 +546,7 @@ def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str,
         questions=[QuestionInfo(q.id, q.grade_id, q.title, q.points) for q in spec.questions],
         gradebook=db,
     )
-    results = with_manual_scores(results)
+    results = with_manual_scores(results, out)
     results.save(out)
     (out / "feedback").mkdir(exist_ok=True)
     for r in fresh:

@@ -47,16 +47,19 @@ def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
             gb.db.commit()
 
 
-def with_manual_scores(results: Results) -> Results:
+def with_manual_scores(results: Results, out_dir: Path) -> Results:
     """``results`` with each question's score as graded by hand in the gradebook (None: not
-    graded yet); unchanged when the run has no questions or its gradebook is gone."""
-    if not results.questions or not results.gradebook:
+    graded yet): the run's ``--db``, else ``out_dir/gradebook.db`` (the folder may have moved);
+    unchanged when the run has no questions or no gradebook."""
+    default = Path(out_dir) / "gradebook.db"
+    url = results.gradebook or (f"sqlite:///{default.resolve()}" if default.is_file() else "")
+    if not results.questions or not url:
         return results
     from nbgrader.api import Gradebook, MissingEntry
 
     warnings.filterwarnings("ignore", module="nbgrader.api")
     course.interpreter_bin_on_path()
-    with Gradebook(results.gradebook) as gb:
+    with Gradebook(url) as gb:
         for r in results.students:
             for q in results.questions:
                 try:

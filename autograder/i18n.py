@@ -24,6 +24,8 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.cells import grade_id
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -31,6 +33,7 @@ else:  # pragma: no cover
 
 CATALOG_DIR = Path(__file__).resolve().parent / "source" / "TP_sujet"
 LANGUAGES = ("en", "fr")
+BUILT_CELLS = {"badge"}  # written by the build in each language, not translated
 _WORDS = re.compile(r"[A-Za-z]{2,}\W+[A-Za-z]{2,}")  # two words: a text, not a name or a path
 _MARKERS = re.compile(r"^#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)|^#\s*(noqa|type:|pragma)")
 
@@ -110,6 +113,8 @@ def notebook_texts(nb: dict) -> list[str]:
     texts = []
     for cell in nb["cells"]:
         source = _source(cell)
+        if grade_id(cell) in BUILT_CELLS:
+            continue
         if cell["cell_type"] == "markdown" and source.strip():
             texts.append(source.strip())
         elif cell["cell_type"] == "code":
@@ -152,6 +157,8 @@ def translate_notebook(nb: dict, catalog: dict[str, str], language: str) -> dict
     out = copy.deepcopy(nb)
     for cell in out["cells"]:
         source = _source(cell)
+        if grade_id(cell) in BUILT_CELLS:
+            continue
         if cell["cell_type"] == "markdown" and source.strip():
             cell["source"] = catalog[source.strip()]
         elif cell["cell_type"] == "code":

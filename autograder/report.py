@@ -357,7 +357,7 @@ def write_report(out_dir: Path, results: Results | None = None) -> Path:
     """Write ``OUT/report.html`` (atomically) from ``results`` (default: ``OUT/results.json``);
     return its path."""
     out_dir = Path(out_dir)
-    html = report_html(results or with_manual_scores(Results.load(out_dir)))
+    html = report_html(results or with_manual_scores(Results.load(out_dir), out_dir))
     path = out_dir / REPORT
     with atomic_write(path, "wb") as f:
         f.write(html.encode("utf-8"))

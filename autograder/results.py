@@ -84,6 +84,7 @@ class Result:
     outputs: dict[str, str] = field(default_factory=dict)  # training/evaluation as submitted
     questions: dict[str, float | None] = field(default_factory=dict)  # by hand; None: pending
     answers: dict[str, str] = field(default_factory=dict)  # the written answers, as submitted
+    language: str = "en"  # the notebook's (autograder.i18n): the feedback page's
 
     @property
     def total(self) -> float:
@@ -133,7 +134,7 @@ class Results:
     sandbox: str = ""
     graded_at: str = ""
     questions: list[QuestionInfo] = field(default_factory=list)
-    gradebook: str = ""  # its SQLAlchemy URL: the questions' scores are read from there
+    gradebook: str = ""  # grade --db's URL (else OUT/gradebook.db): the questions' scores
 
     def as_json(self) -> dict:
         return dataclasses.asdict(self) | {"students": [s.as_json() for s in self.students]}

@@ -20,6 +20,7 @@ import pytest
 
 from autograder import build
 from autograder.grade import GradingError, grade_all, identify, in_source_order
+from autograder.i18n import load_catalog, translate_notebook
 from autograder.spec import load as load_spec
 from notebooks import (
     DOUBLE_CONV_ONE_RELU,
@@ -205,6 +206,8 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
     would earn that blank's points."""
     cases: dict[str, tuple[object, dict[str, int]]] = {
         "correct": (solved(), FULL),
+        # the same code in the French notebook: the same points, the feedback in French
+        "correct_fr": (translate_notebook(solved(), load_catalog("fr"), "fr"), FULL),
         "blank": (copy.deepcopy(STUDENT), dict.fromkeys(FULL, 0)),
         # realistic mistakes, one block each
         "no_padding": (
@@ -345,7 +348,7 @@ def _blocks(row) -> dict[str, int]:
 
 
 CASES = [
-    "correct", "blank", "no_padding", "double_conv_no_second_relu", "crop_off_by_one",
+    "correct", "correct_fr", "blank", "no_padding", "double_conv_no_second_relu", "crop_off_by_one",
     "channels_not_halved", "concat_order", "one_relu_module", "torchvision_up", "softmax_missing",
     "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
     "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
@@ -354,7 +357,8 @@ CASES = [
 ]  # fmt: skip
 CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
 HONEST = [
-    "correct", "no_padding", "double_conv_no_second_relu", "concat_order", "one_relu_module",
+    "correct", "correct_fr", "no_padding", "double_conv_no_second_relu", "concat_order",
+    "one_relu_module",
     "torchvision_up", "colab", "drive", "reordered", "duplicated", "metadata_lost", "deleted_test",
 ]  # fmt: skip
 
@@ -456,11 +460,15 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     for s in graded.expected:
         assert (out / "feedback" / f"{s}.html").exists()
     html = (out / "feedback" / "correct.html").read_text()
-    assert "20 / 20" in html
+    pending = "/ 30 so far, pending manual grading of 5 question(s)"  # 20 for the code, 10 by hand
+    assert f"20 {pending}" in html and "<html lang='en'>" in html
+    french = (out / "feedback" / "correct_fr.html").read_text()
+    assert "<html lang='fr'>" in french and "Points par bloc" in french
+    assert "20 / 30 pour l'instant ; 5 question(s) en attente de correction à la main" in french
     buggy = (out / "feedback" / "double_conv_no_second_relu.html").read_text()
-    assert "18 / 20" in buggy and "differs from the reference" in buggy
+    assert f"18 {pending}" in buggy and "differs from the reference" in buggy
     cheat = (out / "feedback" / "cheat_gc.html").read_text()
-    assert "16 / 20" in cheat  # (d) left empty: the cheat earned nothing for it
+    assert f"16 {pending}" in cheat  # (d) left empty: the cheat earned nothing for it
     for page in (html, buggy, cheat):  # nothing of the instructor's machine or the grader
         assert str(build.REPO_ROOT) not in page and "/tmp/" not in page and "/root" not in page
         assert "hidden test" not in page.lower() and "solutions/" not in page
@@ -666,3 +674,63 @@ def test_the_feedback_page_quotes_what_the_notebook_showed(graded, case, cell, c
     page = html.unescape((graded.out / "feedback" / f"{case}.html").read_text())
     first_line = " ".join(str(shown.value).strip().splitlines()[0].split())[:120]
     assert first_line in " ".join(page.split()), (first_line, case)
+
+
+@pytest.mark.slow
+def test_written_answers_are_pending_until_graded_by_hand_in_the_gradebook(graded, tmp_path):
+    """Formgrader's way (nbgrader's Gradebook API, manual_score) on a copy of the graded batch:
+    "pending" in the feedback, report and exports before; the full totals after."""
+    from nbgrader.api import Gradebook
+
+    from autograder.export import MOODLE_HEADER, export
+    from autograder.report import write_report
+
+    out = tmp_path / "out"
+    shutil.copytree(graded.out, out)
+    questions = load_spec().questions
+    assert (out / "nbgrader_config.py").is_file()  # OUT is formgrader's course folder
+    assert (out / "autograded" / "correct" / "TP_sujet" / "TP_sujet.ipynb").is_file()
+    answers = json.loads((out / "results.json").read_text())["students"]
+    correct = next(s for s in answers if s["student_id"] == "correct")
+    assert set(correct["answers"]) == {q.id for q in questions}
+    assert all(v is None for v in correct["questions"].values())
+    assert "pending manual grading" in write_report(out).read_text()
+    roster = tmp_path / "worksheet.csv"  # Moodle's grading worksheet, two of the students
+    with roster.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(MOODLE_HEADER)
+        for i, name in enumerate(["correct", "blank"], 1):
+            writer.writerow(
+                [
+                    f"Participant {i}",
+                    name,
+                    "",
+                    "Submitted for grading",
+                    "",
+                    "30.00",
+                    "Yes",
+                    "-",
+                    "-",
+                    "",
+                ]
+            )
+    report = export(out, "moodle", roster=roster)
+    assert any("pending manual grading" in w for w in report.warnings)
+    moodle = list(csv.reader(report.path.read_text(encoding="utf-8-sig").splitlines()))
+    assert [r[4] for r in moodle[1:]] == ["", ""]  # no grade while the answers wait
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(questions[0].grade_id, "TP_sujet", "TP_sujet", "correct")
+        assert grade.needs_manual_grade and grade.manual_score is None
+        for student in graded.expected:
+            for q in questions:
+                grade = gb.find_grade(q.grade_id, "TP_sujet", "TP_sujet", student)
+                grade.manual_score = 1.5  # as formgrader writes it
+        gb.db.commit()
+    report_html = write_report(out).read_text()
+    assert "all graded by hand" in report_html and "pending manual grading" not in report_html
+    rows = {r[2]: r for r in csv.reader(export(out, "canvas").path.read_text().splitlines())}
+    assert rows["correct"][-1] == "27.5" and rows["blank"][-1] == "7.5"  # 20 + 5 x 1.5, 0 + 7.5
+    report = export(out, "moodle", roster=roster)
+    moodle = list(csv.reader(report.path.read_text(encoding="utf-8-sig").splitlines()))
+    assert [r[4] for r in moodle[1:]] == ["27.50", "7.50"]
+    assert not any("pending" in w for w in report.warnings)

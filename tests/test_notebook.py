@@ -27,6 +27,10 @@ def _gid(cell):
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
+def _graded(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("grade"))
+
+
 def _run(nb, cwd: Path, env: dict, timeout: int = 600) -> None:
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -200,7 +204,7 @@ def test_source_notebook_runs_end_to_end_on_cpu(tmp_path):
         if c.cell_type == "code"
     }
     assert "Training configuration: notebook-cpu" in out["setup"]
-    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    tests = [c for c in nb.cells if c.cell_type == "code" and _graded(c)]
     assert len(tests) == len(load_spec().tests)
     for cell in tests:
         assert "  ok: " in out[_gid(cell)], out[_gid(cell)]
@@ -271,7 +275,7 @@ def test_nbgrader_validate_source_passes_and_student_version_fails_on_stubs(tmp_
     nb = nbformat.read(STUDENT, 4)
     _run(nb, tmp_path / "stu", quick)
     errors = _errors(nb)
-    graded = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+    graded = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and _graded(c)]
     assert len(graded) == len(load_spec().tests)
     for i in graded:
         assert errors.get(i) and errors[i][-1].startswith("NotImplementedError"), (

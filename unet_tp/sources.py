@@ -48,11 +48,11 @@ def student_package(repository: str = REPOSITORY, ref: str = REF) -> str:
     return f"unet-tp @ git+https://github.com/{repository}.git@{ref}"
 
 
-def colab_url(repository: str = REPOSITORY, ref: str = REF) -> str:
-    """The address that opens the student notebook of ``repository`` at ``ref`` in Colab."""
-    return (
-        f"https://colab.research.google.com/github/{repository}/blob/{ref}/notebooks/TP_sujet.ipynb"
-    )
+def colab_url(
+    repository: str = REPOSITORY, ref: str = REF, notebook: str = "TP_sujet.ipynb"
+) -> str:
+    """The address that opens a student notebook of ``repository`` at ``ref`` in Colab."""
+    return f"https://colab.research.google.com/github/{repository}/blob/{ref}/notebooks/{notebook}"
 
 
 STUDENT_PACKAGE = student_package()
