@@ -29,7 +29,7 @@ import nbformat
 
 from autograder import REPO_ROOT
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta
-from autograder.i18n import load_catalog, translate_notebook
+from autograder.i18n import STUBS, load_catalog, notebook_language, translate_notebook
 from autograder.spec import SPEC_FILE, notebook_problems
 from unet_tp.fileio import atomic_write
 
@@ -164,6 +164,11 @@ def generate_assignment(source_nb, root: Path, db_url: str | None = None):
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_DIR)).load_config()
+    if notebook_language(source_nb) == "fr":  # the blanks' own words, in the notebook's language
+        config.ClearSolutions.code_stub = {
+            "python": f"# {STUBS['fr'][0]}\nraise NotImplementedError()"
+        }
+        config.ClearSolutions.text_stub = STUBS["fr"][1]
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     config.Exchange.root = str(root / "exchange")

@@ -49,7 +49,7 @@ from autograder.execute import events
 from autograder.feedback import feedback_html, shorten
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import write_message
-from autograder.i18n import notebook_language
+from autograder.i18n import STUBS, notebook_language
 from autograder.probes import probe_source
 from autograder.regrade import STATE_FILE, grading_inputs_hash, read_state, to_regrade, write_state
 from autograder.repair import in_source_order
@@ -311,7 +311,7 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, s
     answers = {}
     for q in spec.questions:
         text = cells[q.grade_id].source.strip() if q.grade_id in cells else ""
-        answers[q.id] = "" if text == "YOUR ANSWER HERE" else text
+        answers[q.id] = "" if text in {text_stub for _, text_stub in STUBS.values()} else text
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,10 @@ else:  # pragma: no cover
 
 CATALOG_DIR = Path(__file__).resolve().parent / "source" / "TP_sujet"
 LANGUAGES = ("en", "fr")
+STUBS = {
+    "en": ("YOUR CODE HERE", "YOUR ANSWER HERE"),
+    "fr": ("VOTRE CODE ICI", "VOTRE RÉPONSE ICI"),
+}
 BUILT_CELLS = {"badge"}  # written by the build in each language, not translated
 _WORDS = re.compile(r"[A-Za-z]{2,}\W+[A-Za-z]{2,}")  # two words: a text, not a name or a path
 _MARKERS = re.compile(r"^#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)|^#\s*(noqa|type:|pragma)")

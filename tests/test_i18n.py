@@ -4,6 +4,7 @@ notebook has no English sentence left and the same code, and each notebook has i
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 
 import nbformat
@@ -33,7 +34,7 @@ def test_every_text_of_the_notebook_has_its_french_translation():
 
 def test_a_new_english_text_without_translation_stops_the_build():
     nb = nbformat.read(build.SOURCE_NOTEBOOK, 4)
-    nb.cells[-1].source += "\n\nA new sentence nobody translated."
+    nb.cells.append(nbformat.v4.new_markdown_cell("A new sentence nobody translated."))
     with pytest.raises(CatalogError, match="A new sentence nobody translated"):
         translate_notebook(nb, load_catalog("fr"), "fr")
 
@@ -59,6 +60,8 @@ def test_the_french_notebook_is_the_english_one_in_french():
             assert _code(fr.source) == _code(en.source)  # the same code, comments aside
     left = [t for t in notebook_texts(FR) if t in english and t != load_catalog("fr").get(t)]
     assert left == [], f"English left in the French notebook: {left[:3]}"
+    assert "YOUR CODE HERE" not in str(FR) and "YOUR ANSWER HERE" not in str(FR)
+    assert "VOTRE CODE ICI" in str(FR) and "VOTRE RÉPONSE ICI" in str(FR)
     # without its metadata (a copy pasted elsewhere), the language is still read from the text
     bare = nbformat.from_dict({"cells": FR.cells, "metadata": {}})
     assert notebook_language(bare) == "fr"
@@ -67,6 +70,8 @@ def test_the_french_notebook_is_the_english_one_in_french():
 def test_both_notebooks_open_in_colab_and_the_french_one_says_how_to_import_it():
     for nb, name in ((EN, "TP_sujet.ipynb"), (FR, "TP_sujet_fr.ipynb")):
         badge = nb.cells[0].source
-        assert "colab-badge.svg" in badge and badge.split("(")[-1].startswith("https://colab")
-        assert f"/notebooks/{name})" in badge
+        assert "colab-badge.svg" in badge
+        assert re.search(
+            rf"\]\(https://colab\.research\.google\.com/github/\S+/notebooks/{name}\)", badge
+        )
     assert "Fichier > Importer le notebook" in FR.cells[0].source

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import shutil
 import tarfile
 import threading
@@ -135,7 +136,12 @@ def download(
     try:
         pooch.retrieve(url, known, fname=dest.name, path=dest.parent, downloader=get)
     except ValueError as exc:  # pooch: the checksum does not match (the download is deleted)
-        raise DownloadError(str(exc)) from None
+        got = re.search(r"got (?:\w+:)?([0-9a-f]{32,64})", str(exc))
+        raise DownloadError(
+            f"{url}: {'SHA-256' if sha256 else 'MD5'} {got[1] if got else '?'} does not match the "
+            f"expected {sha256 or md5}: a damaged download, or the address serves another file "
+            "(deleted; check the address and the checksum you were given)"
+        ) from None
     finally:
         logger.setLevel(level)
     if sha256 and md5:  # pooch checks one digest
