@@ -166,6 +166,25 @@ def draw_unet(
     return fig
 
 
+def _mirrored(image: np.ndarray, out_tile: int, depth: int):
+    """``image`` mirror-padded for the unpadded network: ``(padded, margin, input tile, output
+    tile, rows, columns)``."""
+    net = UNetBase(padding=False, depth=depth)
+    in_tile = net.input_size_for(out_tile)
+    out_tile = net.output_size(in_tile)
+    margin = (in_tile - out_tile) // 2
+    h, w = image.shape
+    rows, cols = -(-h // out_tile), -(-w // out_tile)
+    pad = ((margin, margin + rows * out_tile - h), (margin, margin + cols * out_tile - w))
+    padded = np.pad(np.asarray(image, dtype=float), pad, mode="symmetric")
+    return padded, margin, in_tile, out_tile, rows, cols
+
+
+def _box(ax, xy, size: int, colour: str, filled: bool = False, lw: float = 2) -> None:
+    face = {"fc": colour, "alpha": 0.35} if filled else {"fill": False}
+    ax.add_patch(Rectangle(xy, size, size, ec=colour, lw=lw, **face))
+
+
 def draw_overlap_tile(
     image: np.ndarray | None = None,
     out_tile: int = 100,
@@ -180,60 +199,26 @@ def draw_overlap_tile(
         image: a 2D slice (e.g. a FLAIR slice); default a drawn disc.
         out_tile: output tile size, rounded up to one the unpadded network gives.
         depth: poolings of the U-Net (its border loss grows with the depth).
-        tile: (row, column) of the tile shown.
+        tile: (row, column) of the tile shown (the last one if the image has fewer).
     """
     if image is None:
         yy, xx = np.mgrid[-1:1:240j, -1:1:240j]
         image = (xx**2 / 0.6 + yy**2 / 0.8 < 1) * (1 + 0.5 * np.cos(9 * xx) * np.sin(7 * yy))
-    net = UNetBase(padding=False, depth=depth)
-    in_tile = net.input_size_for(out_tile)
-    out_tile = net.output_size(in_tile)
-    margin = (in_tile - out_tile) // 2
-    h, w = image.shape
-    rows, cols = -(-h // out_tile), -(-w // out_tile)
-    pad = ((margin, margin + rows * out_tile - h), (margin, margin + cols * out_tile - w))
-    padded = np.pad(np.asarray(image, dtype=float), pad, mode="symmetric")
+    padded, margin, in_tile, out_tile, rows, cols = _mirrored(image, out_tile, depth)
+    (h, w), (ph, pw) = image.shape, padded.shape
     fig = Figure(figsize=(11, 5.2), layout="constrained")
     whole, zoom = fig.subplots(1, 2)
-    whole.imshow(
-        padded,
-        cmap="gray",
-        extent=(-margin, padded.shape[1] - margin) * 1 + (padded.shape[0] - margin, -margin),
-    )
+    whole.imshow(padded, cmap="gray", extent=(-margin, pw - margin, ph - margin, -margin))
     whole.add_patch(Rectangle((0, 0), w, h, fill=False, ec="white", ls="--", lw=1))
     for r in range(rows):
         for c in range(cols):
-            whole.add_patch(
-                Rectangle(
-                    (c * out_tile, r * out_tile),
-                    out_tile,
-                    out_tile,
-                    fill=False,
-                    ec="#f1c40f",
-                    lw=0.6,
-                )
-            )
-    r, c = tile
-    y0, x0 = r * out_tile, c * out_tile
-    whole.add_patch(
-        Rectangle((x0 - margin, y0 - margin), in_tile, in_tile, fill=False, ec="#3498db", lw=2)
-    )
-    whole.add_patch(
-        Rectangle((x0, y0), out_tile, out_tile, fc="#f1c40f", alpha=0.35, ec="#f1c40f", lw=2)
-    )
+            _box(whole, (c * out_tile, r * out_tile), out_tile, "#f1c40f", lw=0.6)
+    y0, x0 = min(tile[0], rows - 1) * out_tile, min(tile[1], cols - 1) * out_tile
+    _box(whole, (x0 - margin, y0 - margin), in_tile, "#3498db")
+    _box(whole, (x0, y0), out_tile, "#f1c40f", filled=True)
     whole.set_title(f"{w}x{h} slice (dashed) mirrored by {margin} px; output tiles of {out_tile}")
     zoom.imshow(padded[y0 : y0 + in_tile, x0 : x0 + in_tile], cmap="gray")
-    zoom.add_patch(
-        Rectangle(
-            (margin - 0.5, margin - 0.5),
-            out_tile,
-            out_tile,
-            fc="#f1c40f",
-            alpha=0.35,
-            ec="#f1c40f",
-            lw=2,
-        )
-    )
+    _box(zoom, (margin - 0.5, margin - 0.5), out_tile, "#f1c40f", filled=True)
     zoom.set_title(f"input {in_tile}x{in_tile} (blue) -> output {out_tile}x{out_tile} (yellow)")
     for ax in (whole, zoom):
         ax.set_axis_off()

@@ -375,15 +375,23 @@ def fit(
         budget = Budget(optim.time_budget_minutes, optim.epochs, start)
         for epoch in range(start, optim.epochs):
             args = (model, step, optimizer, loss_fn, config, device, epoch, progress)
-            record = _epoch(train_set, val_set, *args)
-            state.history.append(record)
+            state.history.append(_epoch(train_set, val_set, *args))
             scheduler.step()
-            if _is_main():
-                _end_epoch(record, state, out, progress, (model, optimizer, scaler, epoch))
-            if _agreed(budget.stop_after(epoch, progress and _is_main()), device):
-                _keep_best(model, state, out, progress)
+            if _after_epoch(state, out, progress, (model, optimizer, scaler, epoch), budget):
                 break
     return state.history
+
+
+def _after_epoch(state: RunState, out: Path | None, progress: bool, checkpoint, budget) -> bool:
+    """The epoch's line and checkpoints (main process); True to stop at the time budget, the
+    best epoch's weights then loaded."""
+    model, epoch, device = checkpoint[0], checkpoint[-1], next(checkpoint[0].parameters()).device
+    if _is_main():
+        _end_epoch(state.history[-1], state, out, progress, checkpoint)
+    if _agreed(budget.stop_after(epoch, progress and _is_main()), device):
+        _keep_best(model, state, out, progress)
+        return True
+    return False
 
 
 def _agreed(stop: bool, device: torch.device) -> bool:
