@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import html as html_module
 import json
 import os
 import shutil
@@ -462,7 +463,7 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     html = (out / "feedback" / "correct.html").read_text()
     pending = "/ 30 so far, pending manual grading of 5 question(s)"  # 20 for the code, 10 by hand
     assert f"20 {pending}" in html and "<html lang='en'>" in html
-    french = (out / "feedback" / "correct_fr.html").read_text()
+    french = html_module.unescape((out / "feedback" / "correct_fr.html").read_text())
     assert "<html lang='fr'>" in french and "Points par bloc" in french
     assert "20 / 30 pour l'instant ; 5 question(s) en attente de correction à la main" in french
     buggy = (out / "feedback" / "double_conv_no_second_relu.html").read_text()
