@@ -17,4 +17,8 @@ IN_PLACE = "editable_wheel" in sys.argv
 STUDENT = ["unet_tp", "unet_tp.*"]
 INSTRUCTOR = ["solutions", "solutions.*", "autograder", "autograder.*"]
 
-setup(packages=find_packages(include=STUDENT + (INSTRUCTOR if IN_PLACE else [])))
+setup(
+    packages=find_packages(include=STUDENT + (INSTRUCTOR if IN_PLACE else [])),
+    # the messages' translations (unet_tp.i18n)
+    package_data={"unet_tp": ["locale/*.json"]},
+)

@@ -56,6 +56,7 @@ _REGION = re.compile(
 )
 _PACKAGE_LINE = re.compile(r'^UNET_TP_PACKAGE = ".*"$', re.M)
 _PACK_LINE = r'^{name} = (None|"[^"\n]*")'
+_LANGUAGE_LINE = re.compile(r'^LANGUAGE = "[a-z]+"', re.M)
 
 
 def set_badge(nb, language: str, repository: str, ref: str, name: str) -> None:
@@ -65,6 +66,16 @@ def set_badge(nb, language: str, repository: str, ref: str, name: str) -> None:
     cell = next(c for c in nb.cells if grade_id(c) == "badge")
     url = sources.colab_url(repository, ref, name)
     cell.source = _BADGE_TEXT[language].format(url=url, repository=repository, name=name)
+
+
+def set_language_line(nb, language: str) -> None:
+    """The set-up cell's ``LANGUAGE = "..."`` line: the language of the self-checks' messages
+    (``notebook_config(device, language=LANGUAGE)``), the notebook's."""
+    cell = next(c for c in nb.cells if grade_id(c) == "setup")
+    new = _LANGUAGE_LINE.sub(f"LANGUAGE = {json.dumps(language)}", cell.source)
+    if not _LANGUAGE_LINE.search(cell.source):
+        raise BuildError(f"{SOURCE_NOTEBOOK.name}: the set-up cell has no line LANGUAGE = ...")
+    cell.source = new
 
 
 def set_pack(nb, url: str | None, sha256: str | None) -> list[str]:
@@ -273,6 +284,7 @@ def build(
             if language != "en":
                 nb = translate_notebook(synced, load_catalog(language), language)
             set_badge(nb, language, repository, ref, path.name)
+            set_language_line(nb, language)
             student, solution = generate(nb, Path(tmp) / language)
             outputs[path] = student
             if language == "en":

@@ -3,12 +3,17 @@ notebook has no English sentence left and the same code, and each notebook has i
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import io
+import json
 import re
+import string
 import tokenize
 
 import nbformat
 import pytest
+import torch
 
 from autograder import build
 from autograder.i18n import (
@@ -19,6 +24,9 @@ from autograder.i18n import (
     notebook_texts,
     translate_notebook,
 )
+from notebooks import namespace
+from unet_tp import check_cases, checks, i18n
+from unet_tp.notebook import notebook_config
 
 SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
 EN, FR = (nbformat.read(p, 4) for p in build.STUDENT_NOTEBOOKS.values())
@@ -75,3 +83,175 @@ def test_both_notebooks_open_in_colab_and_the_french_one_says_how_to_import_it()
             rf"\]\(https://colab\.research\.google\.com/github/\S+/notebooks/{name}\)", badge
         )
     assert "Fichier > Importer le notebook" in FR.cells[0].source
+
+
+# ---- the self-checks' messages (unet_tp/checks.py, unet_tp/viz.py): unet_tp/locale/fr.json ----
+
+ROOT = build.REPO_ROOT
+PACKAGE_CATALOG = json.loads((ROOT / "unet_tp" / "locale" / "fr.json").read_text("utf-8"))
+CODE_LABEL = re.compile(r"^\w+\([^()]*\)$")  # a case label that is code only: shown as it is
+
+
+def _templates() -> dict[str, str]:
+    """``{template: where}`` of every ``tr("...")`` of the student package."""
+    found, bad = {}, []
+    for path in sorted((ROOT / "unet_tp").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr":
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                arg = node.args[0] if node.args else None
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.setdefault(arg.value, where)
+                else:
+                    bad.append(where)
+    assert not bad, f"tr() takes a string literal (the template), not an expression: {bad}"
+    return found
+
+
+def _case_labels() -> set[str]:
+    """The case labels the checks show that have words in them (translated by ``translated``)."""
+    labels = {c.label for block in check_cases.MODULES.values() for c in block.cases}
+    labels |= {c.label for c in check_cases.LOSSES}
+    return {label for label in labels if not CODE_LABEL.match(label)}
+
+
+def _fields(template: str) -> set[tuple]:
+    return {(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f}
+
+
+def test_every_message_of_the_self_checks_has_its_french_translation():
+    templates = _templates()
+    assert len(templates) > 100  # checks.py's messages, viz's layer-table error
+    missing = [f"{where}: {t!r}" for t, where in templates.items() if t not in PACKAGE_CATALOG]
+    missing += [repr(label) for label in sorted(_case_labels() - set(PACKAGE_CATALOG))]
+    assert not missing, f"{len(missing)} message(s) without French in fr.json: {missing[:5]}"
+    stale = set(PACKAGE_CATALOG) - set(templates) - _case_labels()
+    assert not stale, f"fr.json translates messages no code shows: {sorted(stale)[:5]}"
+    for english, french in PACKAGE_CATALOG.items():
+        assert _fields(french) == _fields(english), (english, french)  # the same {fields}
+
+
+@pytest.fixture
+def french():
+    before = i18n._current
+    i18n.set_language("fr")
+    yield
+    i18n._current = before
+
+
+def _run(check, *args) -> tuple[str, str]:
+    """What a check prints, and its error message ('' if it passes)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            check(*args)
+        except AssertionError as exc:
+            return out.getvalue(), str(exc)
+    return out.getvalue(), ""
+
+
+def _english_left(message: str) -> list[str]:
+    """The English sentences of the templates (those their French does not keep) in
+    ``message``."""
+    left = []
+    for english, french in PACKAGE_CATALOG.items():
+        for text, *_ in string.Formatter().parse(english):
+            text = text.strip(" .:;,()\n")
+            if len(text.split()) >= 3 and text not in french and text in message:
+                left.append(text)
+    return left
+
+
+BN_AFTER_RELU = [
+    (
+        "            if batch_norm:\n                layers.append(nn.BatchNorm2d(out_channels))\n"
+        "            layers.append(nn.ReLU(inplace=True))",
+        "            layers.append(nn.ReLU(inplace=True))\n            if batch_norm:\n"
+        "                layers.append(nn.BatchNorm2d(out_channels))",
+    )
+]
+TOP_LEFT_CROP = [
+    (
+        "    top = (x.shape[-2] - height) // 2\n    left = (x.shape[-1] - width) // 2",
+        "    top = 0\n    left = 0",
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("check", "cell", "edits", "english", "french_words"),
+    [
+        (
+            "check_double_conv",
+            "double_conv",
+            BN_AFTER_RELU,
+            "the batch norm comes after the ReLU",
+            "la batch norm vient après la ReLU",
+        ),
+        (
+            "check_center_crop",
+            "up",
+            TOP_LEFT_CROP,
+            "the window is the top-left corner",
+            "la fenêtre est le coin supérieur gauche",
+        ),
+    ],
+)
+def test_a_failing_self_check_speaks_french_in_the_french_notebook(
+    check, cell, edits, english, french_words
+):
+    arg = {"check_double_conv": "DoubleConv", "check_center_crop": "center_crop"}[check]
+    ns = namespace({cell: edits})
+    _, message_en = _run(getattr(checks, check), ns[arg])
+    assert english in message_en
+    i18n.set_language("fr")
+    try:
+        _, message_fr = _run(getattr(checks, check), ns[arg])
+    finally:
+        i18n.set_language("en")
+    assert message_fr and message_fr != message_en
+    assert french_words in message_fr, message_fr
+    assert not _english_left(message_fr), message_fr
+
+
+def test_a_passing_self_check_says_ok_in_french(french):
+    ns = namespace()
+    for check, args in (
+        (checks.check_double_conv, [ns["DoubleConv"]]),
+        (checks.check_loss, [ns["categorical_cross_entropy"]]),
+        (checks.check_predict_dice, [ns["predict"], ns["dice_score"]]),
+    ):
+        printed, error = _run(check, *args)
+        assert not error, error
+        lines = printed.splitlines()
+        assert lines and all(line.startswith("  ok : ") for line in lines), printed
+        assert not _english_left(printed), printed
+    printed, _ = _run(checks.check_receptive_field, 100)
+    assert printed.startswith("Question 1 : pas encore : 100, c'est trop petit"), printed
+
+
+def test_an_error_inside_the_students_code_is_explained_in_french(french):
+    ns = namespace(
+        {"double_conv": [("return self.block(x)", "return self.block(x) + undefined_name")]}
+    )
+    _, message = _run(checks.check_double_conv, ns["DoubleConv"])
+    assert "a levé NameError" in message and "dans votre code, ligne" in message, message
+    assert "Formes attendues, étape par étape :" in message, message
+    assert not _english_left(message), message
+
+
+def test_the_notebook_sets_the_language_of_the_messages():
+    for nb, language in ((EN, "en"), (FR, "fr")):
+        setup = next(
+            c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"
+        )
+        assert f'\nLANGUAGE = "{language}"' in setup.source
+        assert "notebook_config(device, language=LANGUAGE)" in setup.source
+    before = i18n._current
+    try:
+        notebook_config(torch.device("cpu"), language="fr")
+        assert i18n.language() == "fr" and checks.tr("input") == "entrée"
+        notebook_config(torch.device("cpu"), language="en")
+        assert i18n.language() == "en" and checks.tr("input") == "input"
+    finally:
+        i18n._current = before

@@ -17,6 +17,7 @@ def test_student_wheel_has_no_solutions(student_wheel):
     top = {n.split("/")[0] for n in names}
     assert top == {"unet_tp", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
     assert "unet_tp/cli.py" in names and "unet_tp/data/cache.py" in names
+    assert "unet_tp/locale/fr.json" in names  # the French self-check messages
     assert not [n for n in names if "solution" in n.lower() or "autograder" in n.lower()]
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
     assert b"unet-tp = unet_tp.cli:main" in entry

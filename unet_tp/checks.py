@@ -26,6 +26,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from unet_tp import check_cases as cases
+from unet_tp.i18n import tr, translated
 from unet_tp.metrics import dice as exact_dice
 
 TOLERANCE = {torch.float64: 1e-7, torch.float32: 1e-4}  # the grader's, relative to the scale
@@ -35,7 +36,7 @@ Steps = list[tuple[str, object]]
 
 
 def _ok(message: str) -> None:
-    print(f"  ok: {message}")
+    print(tr("  ok: {message}", message=message))
 
 
 def _shape(t) -> tuple | str:
@@ -46,13 +47,18 @@ def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def _label(label: str) -> str:
+    """A case's label in the notebook's language (labels with words: ``tests/test_i18n.py``)."""
+    return translated(label)
+
+
 def _describe(module: nn.Module) -> str:
     layers = [
         type(m).__name__
         for m in module.modules()
         if not list(m.children()) and not isinstance(m, nn.Identity)
     ]
-    return " -> ".join(layers) or "no layers"
+    return " -> ".join(layers) or tr("no layers")
 
 
 # ---- messages: errors raised by the student's code, the expected shapes ----------------------
@@ -74,7 +80,10 @@ def _where(exc: BaseException) -> str:
     lines = []
     for frame in frames[-3:]:
         code = (frame.line or "").strip()
-        lines.append(f"line {frame.lineno}" + (f": `{code[:120]}`" if code else ""))
+        where = {"number": frame.lineno, "code": code[:120]}
+        lines.append(
+            tr("line {number}: `{code}`", **where) if code else tr("line {number}", **where)
+        )
     return " -> ".join(lines)
 
 
@@ -82,7 +91,7 @@ def _expected(steps: Steps) -> str:
     """The table of the expected shape at each step, as messages end with it."""
     width = max(len(name) for name, _ in steps)
     table = "\n".join(f"    {name:<{width}}  {shape}" for name, shape in steps)
-    return f"\n  Expected shapes, step by step:\n{table}"
+    return tr("\n  Expected shapes, step by step:\n{table}", table=table)
 
 
 def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> BaseException:
@@ -92,9 +101,14 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
     last = traceback.extract_tb(exc.__traceback__)[-1:]
     if isinstance(exc, NotImplementedError) and last and is_student_frame(last[0].filename):
         return exc  # a blank not filled in yet: its own error says it best
-    message = f"{what} raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+    message = tr(
+        "{what} raised {error}: {text}",
+        what=what,
+        error=type(exc).__name__,
+        text=str(exc).strip()[:300],
+    )
     where = _where(exc)
-    message += f"\n  in your code, {where}" if where else ""
+    message += tr("\n  in your code, {where}", where=where) if where else ""
     message += f"\n  {hint}" if hint else ""
     return AssertionError(message + _expected(steps))
 
@@ -271,7 +285,7 @@ class _Run:
 
     def __init__(self, cls: type, case: cases.ModuleCase, steps: Steps):
         self.case, self.steps, self.meta = case, steps, case.meta
-        self.label, self.kw = case.label, case.kwargs
+        self.label, self.kw = _label(case.label), case.kwargs
         calls: dict[torch.dtype, _Calls] = {}
 
         def attempt(dtype: torch.dtype) -> object:
@@ -294,13 +308,16 @@ class _Run:
             self.dtype, self.out = _first_dtype(attempt, dtypes)
         except Exception as exc:  # noqa: BLE001 - shown to the student
             inside = calls[dtypes[0]].inside() if dtypes[0] in calls else ""
-            hint = f"(inside {inside})" if inside else ""
-            raise _explain(exc, case.label, steps, hint) from None
+            hint = tr("(inside {block})", block=inside) if inside else ""
+            raise _explain(exc, self.label, steps, hint) from None
         self.calls = calls[self.dtype]
         if not isinstance(self.out, torch.Tensor):
             raise AssertionError(
-                f"{case.label}: forward returned {type(self.out).__name__}, not a tensor: did "
-                "you forget `return`?"
+                tr(
+                    "{label}: forward returned {kind}, not a tensor: did you forget `return`?",
+                    label=self.label,
+                    kind=type(self.out).__name__,
+                )
             )
         self.tol = TOLERANCE[self.dtype]
 
@@ -323,11 +340,18 @@ class _Run:
 
     def wrong_shape(self, want, hint: str = "", layers: bool = False, on: bool = True):
         """The AssertionError of an output of the wrong shape."""
-        where = f" on {_inputs_text(self.case)}" if on else ""
-        message = f"{self.label}{where}: expected output {want}, got {_shape(self.out)}.{hint}"
+        where = tr(" on {inputs}", inputs=_inputs_text(self.case)) if on else ""
+        message = tr(
+            "{label}{where}: expected output {want}, got {got}.{hint}",
+            label=self.label,
+            where=where,
+            want=want,
+            got=_shape(self.out),
+            hint=hint,
+        )
         message += _expected(self.steps)
         if layers:
-            message += f"\n  Layers found: {_describe(self.module)}."
+            message += "\n  " + _found(self.module)
         return AssertionError(message)
 
     def gradients(self, expected: torch.Tensor) -> None:
@@ -338,9 +362,13 @@ class _Run:
             dead = _dead_gradients(self.module, self.out, expected, self.dtype)
         if dead:
             raise AssertionError(
-                f"{self.label}: the output is right but no gradient (or a wrong one) reaches "
-                f"the parameters of shape {', '.join(map(str, dead[:4]))}: no .detach(), "
-                ".data, .numpy() or torch.no_grad() in forward"
+                tr(
+                    "{label}: the output is right but no gradient (or a wrong one) reaches the "
+                    "parameters of shape {shapes}: no .detach(), .data, .numpy() or "
+                    "torch.no_grad() in forward",
+                    label=self.label,
+                    shapes=", ".join(map(str, dead[:4])),
+                )
             )
 
     def matches(self, expected: list[torch.Tensor]) -> bool:
@@ -355,13 +383,23 @@ class _Run:
         ``otherwise``."""
         for mistake, candidate in candidates.items():
             if _close(self.out, self.guard(self.label, candidate), self.tol):
-                return AssertionError(f"{self.label}: {mistake}.")
-        return AssertionError(f"{self.label}: {otherwise}")
+                return AssertionError(_named(self.label, mistake))
+        return AssertionError(tr("{label}: {message}", label=self.label, message=otherwise))
+
+
+def _named(label: str, mistake: str) -> str:
+    """The message of a case that names its mistake."""
+    return tr("{label}: {mistake}.", label=label, mistake=mistake)
 
 
 def _inputs_text(case: cases.ModuleCase) -> str:
-    names = ("x", "skip") if len(case.inputs) == 2 else ("an input",)
-    return " and ".join(f"{n} {s}" for n, s in zip(names, case.inputs, strict=True))
+    if len(case.inputs) == 2:
+        return tr("x {x} and skip {skip}", x=case.inputs[0], skip=case.inputs[1])
+    return tr("an input {shape}", shape=case.inputs[0])
+
+
+def _found(module: nn.Module) -> str:
+    return tr("Layers found: {layers}.", layers=_describe(module))
 
 
 def _check_modules(cls: type, block: str, check: Callable, done: Callable) -> None:
@@ -382,7 +420,7 @@ def _block_args(case: cases.ModuleCase) -> tuple[int, int, bool, bool]:
 def _double_conv_steps(n: int, c_in: int, c_out: int, size, padding: bool, bn: bool) -> Steps:
     h, w = size
     b = 0 if padding else 2
-    steps: Steps = [("input", (n, c_in, h, w))]
+    steps: Steps = [(tr("input"), (n, c_in, h, w))]
     for i in (1, 2):
         h, w = h - b, w - b
         steps.append((f"conv{i} 3x3 (padding={int(padding)})", (n, c_out, h, w)))
@@ -405,12 +443,16 @@ def _conv_bn_relu(x, convs, bns, padding: bool, order: str = "conv bn relu", rel
     return x
 
 
-# what the output equals -> the mistake: the order of the layers, the ReLUs applied
-DOUBLE_CONV_MISTAKES = {
-    "the batch norm comes after the ReLU: conv -> BatchNorm2d -> ReLU": ("conv relu bn", (1, 1)),
-    "no ReLU after the second convolution (the last one too)": ("conv bn relu", (1, 0)),
-    "no ReLU after the first convolution": ("conv bn relu", (0, 1)),
-}
+def _double_conv_mistakes() -> dict[str, tuple[str, tuple[int, int]]]:
+    """What the output equals -> the mistake: the order of the layers, the ReLUs applied."""
+    return {
+        tr("the batch norm comes after the ReLU: conv -> BatchNorm2d -> ReLU"): (
+            "conv relu bn",
+            (1, 1),
+        ),
+        tr("no ReLU after the second convolution (the last one too)"): ("conv bn relu", (1, 0)),
+        tr("no ReLU after the first convolution"): ("conv bn relu", (0, 1)),
+    }
 
 
 def _layers(run: _Run, kind: type) -> list[nn.Module]:
@@ -422,40 +464,72 @@ def _layers(run: _Run, kind: type) -> list[nn.Module]:
 
 
 def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
-    label, found = run.label, f"Layers found: {_describe(run.module)}."
+    label, found = run.label, _found(run.module)
     if len(convs) != 2:
         raise AssertionError(
-            f"{label}: {len(convs)} convolution(s) ran, expected 2 (3x3 conv -> ReLU, twice). "
+            tr(
+                "{label}: {count} convolution(s) ran, expected 2 (3x3 conv -> ReLU, twice). ",
+                label=label,
+                count=len(convs),
+            )
             + found
         )
     shapes = [tuple(c.weight.shape) for c in convs]
     if shapes != [(c_out, c_in, 3, 3), (c_out, c_out, 3, 3)]:
         raise AssertionError(
-            f"{label}: the convolutions' weights have shapes {shapes}, expected "
-            f"[{(c_out, c_in, 3, 3)}, {(c_out, c_out, 3, 3)}]: 3x3 kernels, in_channels -> "
-            "out_channels, then out_channels -> out_channels"
+            tr(
+                "{label}: the convolutions' weights have shapes {shapes}, expected [{first}, "
+                "{second}]: 3x3 kernels, in_channels -> out_channels, then out_channels -> "
+                "out_channels",
+                label=label,
+                shapes=shapes,
+                first=(c_out, c_in, 3, 3),
+                second=(c_out, c_out, 3, 3),
+            )
         )
     if bn and len(bns) != 2:
         raise AssertionError(
-            f"{label}: {len(bns)} BatchNorm2d layer(s) ran, expected 2: with batch_norm=True "
-            "each convolution is followed by a batch norm, then its ReLU (conv -> BN -> ReLU)"
+            tr(
+                "{label}: {count} BatchNorm2d layer(s) ran, expected 2: with batch_norm=True "
+                "each convolution is followed by a batch norm, then its ReLU (conv -> BN -> ReLU)",
+                label=label,
+                count=len(bns),
+            )
         )
     if not bn and bns:
         raise AssertionError(
-            f"{label}: batch_norm=False, yet a BatchNorm2d ran: add it only if asked"
+            tr(
+                "{label}: batch_norm=False, yet a BatchNorm2d ran: add it only if asked",
+                label=label,
+            )
         )
     for conv in convs:
         if tuple(conv.stride) != (1, 1) or tuple(conv.dilation) != (1, 1) or conv.groups != 1:
             raise AssertionError(
-                f"{label}: the convolutions take stride 1 (no dilation, no groups)"
+                tr(
+                    "{label}: the convolutions take stride 1 (no dilation, no groups)",
+                    label=label,
+                )
             )
+    _check_double_conv_params(run, c_in, c_out, bn)
+
+
+def _check_double_conv_params(run: _Run, c_in: int, c_out: int, bn: bool) -> None:
+    """The parameters of two convolutions (and batch norms), no more."""
     base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
     allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}  # a bias before BN is fine
     if _params(run.module) not in allowed:
+        owners = tr("its two convolutions and batch norms") if bn else tr("its two convolutions")
         raise AssertionError(
-            f"{label} has {_params(run.module):,} parameters, expected {min(allowed):,}: "
-            f"parameters that do not belong to its two convolutions"
-            f"{' and batch norms' if bn else ''} (an unused layer?). " + found
+            tr(
+                "{label} has {count:,} parameters, expected {want:,}: parameters that do not "
+                "belong to {owners} (an unused layer?). ",
+                label=run.label,
+                count=_params(run.module),
+                want=min(allowed),
+                owners=owners,
+            )
+            + _found(run.module)
         )
 
 
@@ -466,27 +540,33 @@ def _double_conv_case(cls: type, case: cases.ModuleCase) -> None:
     got = _shape(run.out)[-1:]
     hint = ""
     if got == (w,) and not padding:
-        hint = " The size did not shrink: with padding=False use padding=0 (valid convolutions)."
+        hint = tr(
+            " The size did not shrink: with padding=False use padding=0 (valid convolutions)."
+        )
     elif padding and got == (w - 4,):
-        hint = " padding=True must keep the size: padding=1 in each convolution."
+        hint = tr(" padding=True must keep the size: padding=1 in each convolution.")
     elif got == (w - 2,):
-        hint = " It shrank by 2 only: are there two 3x3 convolutions?"
+        hint = tr(" It shrank by 2 only: are there two 3x3 convolutions?")
     if _shape(run.out) != case.output:
         raise run.wrong_shape(case.output, hint, layers=True)
     convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
     _check_double_conv_layers(run, convs, bns, c_in, c_out, bn)
     x = run.inputs[0]
-    expected = run.guard(case.label, lambda: _conv_bn_relu(x, convs, bns, padding))
+    expected = run.guard(run.label, lambda: _conv_bn_relu(x, convs, bns, padding))
     if not run.matches([expected]):
         candidates = {
             mistake: lambda o=order, r=relus: _conv_bn_relu(x, convs, bns, padding, o, r)
-            for mistake, (order, relus) in DOUBLE_CONV_MISTAKES.items()
+            for mistake, (order, relus) in _double_conv_mistakes().items()
         }
         raise run.mistake(
             candidates,
-            f"the output differs from conv -> {'BN -> ' if bn else ''}ReLU, twice, rebuilt from "
-            f"your own layers (max |difference| {_diff(run.out, expected):.3g}): check the order "
-            "of the layers and that each one is applied once",
+            tr(
+                "the output differs from conv -> {bn}ReLU, twice, rebuilt from your own layers "
+                "(max |difference| {diff:.3g}): check the order of the layers and that each one "
+                "is applied once",
+                bn="BN -> " if bn else "",
+                diff=_diff(run.out, expected),
+            ),
         )
 
 
@@ -496,9 +576,12 @@ def check_double_conv(DoubleConv: type) -> None:  # noqa: N803 (the class under 
         DoubleConv,
         "double_conv",
         _double_conv_case,
-        lambda c: (
-            f"{c.label}: {c.inputs[0]} -> {c.output}, conv -> "
-            f"{'BN -> ' if c.kwargs['batch_norm'] else ''}ReLU twice"
+        lambda c: tr(
+            "{label}: {input} -> {output}, conv -> {bn}ReLU twice",
+            label=_label(c.label),
+            input=c.inputs[0],
+            output=c.output,
+            bn="BN -> " if c.kwargs["batch_norm"] else "",
         ),
     )
 
@@ -526,15 +609,19 @@ def _inner_matches(run: _Run, inner: nn.Module, cls: type, channels: tuple, x) -
     fresh, args = _again(run, cls, inner, *channels)
     name = "DoubleConv"  # the notebook's name (the grader may check with its own class)
     if fresh is None:
-        return (
-            f"its {name} is not {name}{args}: its weights have other shapes (pass "
-            "in_channels, out_channels, padding and batch_norm on, by name or in order)"
+        return tr(
+            "its {name} is not {name}{args}: its weights have other shapes (pass in_channels, "
+            "out_channels, padding and batch_norm on, by name or in order)",
+            name=name,
+            args=args,
         )
     with run.context():
         if not _close(inner(x.clone()), fresh(x.clone()), run.tol):
-            return (
-                f"its {name} does not compute what {name}{args} does: pass padding and "
-                "batch_norm on to it"
+            return tr(
+                "its {name} does not compute what {name}{args} does: pass padding and "
+                "batch_norm on to it",
+                name=name,
+                args=args,
             )
     return ""
 
@@ -546,11 +633,11 @@ def _rebuilder(run: _Run, cls: type, c_in: int, c_out: int, x: torch.Tensor) -> 
     inner = _top_instances(run.module, double_conv)
     if len(inner) == 1:
         wrong = run.guard(
-            f"{run.label}: its DoubleConv",
+            tr("{label}: its DoubleConv", label=run.label),
             lambda: _inner_matches(run, inner[0], double_conv, (c_in, c_out), x),
         )
         if wrong:
-            raise AssertionError(f"{run.label}: {wrong}.")
+            raise AssertionError(_named(run.label, wrong))
         return lambda t: inner[0](t.clone())
     convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
     _check_double_conv_layers(run, convs, bns, c_in, c_out, run.kw["batch_norm"])
@@ -563,36 +650,43 @@ def _rebuilder(run: _Run, cls: type, c_in: int, c_out: int, x: torch.Tensor) -> 
 def _down_case(cls: type, case: cases.ModuleCase) -> None:
     c_in, c_out, padding, bn = _block_args(case)
     n, _, h, w = case.inputs[0]
-    steps = [("input", case.inputs[0]), ("max-pool 2x2, stride 2", (n, c_in, h // 2, w // 2))]
+    steps = [
+        (tr("input"), case.inputs[0]),
+        (tr("max-pool 2x2, stride 2"), (n, c_in, h // 2, w // 2)),
+    ]
     steps += _double_conv_steps(n, c_in, c_out, (h // 2, w // 2), padding, bn)[1:]
     run = _Run(cls, case, steps)
     x = run.inputs[0]
     rebuild = _rebuilder(run, cls, c_in, c_out, F.max_pool2d(x, 2))
-    expected = run.guard(case.label, lambda: rebuild(F.max_pool2d(x, 2)))
+    expected = run.guard(run.label, lambda: rebuild(F.max_pool2d(x, 2)))
     got = _shape(run.out)
     if got != _shape(expected):
         hint = ""
-        if got == _shape(run.guard(case.label, lambda: rebuild(x))):
-            hint = " The size was not halved: is the 2x2 max-pooling (stride 2) there?"
-        elif got == _shape(run.guard(case.label, lambda: F.max_pool2d(rebuild(x), 2))):
-            hint = " Pooled after the convolutions: pool first, then convolve."
+        if got == _shape(run.guard(run.label, lambda: rebuild(x))):
+            hint = tr(" The size was not halved: is the 2x2 max-pooling (stride 2) there?")
+        elif got == _shape(run.guard(run.label, lambda: F.max_pool2d(rebuild(x), 2))):
+            hint = tr(" Pooled after the convolutions: pool first, then convolve.")
         raise run.wrong_shape(_shape(expected), hint)
     if not run.matches([expected]):
         raise run.mistake(
             {
-                "average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))": (
+                tr("average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))"): (
                     lambda: rebuild(F.avg_pool2d(x, 2))
                 )
             },
-            f"the output differs from DoubleConv(max_pool(x, 2)) built from your own layers (max "
-            f"|difference| {_diff(run.out, expected):.3g}): 2x2 max-pooling, stride 2, then the "
-            "DoubleConv",
+            tr(
+                "the output differs from DoubleConv(max_pool(x, 2)) built from your own layers "
+                "(max |difference| {diff:.3g}): 2x2 max-pooling, stride 2, then the DoubleConv",
+                diff=_diff(run.out, expected),
+            ),
         )
 
 
 def check_down(Down: type) -> None:  # noqa: N803
     """The Down cases: max-pooling then its DoubleConv, built with the block's arguments."""
-    _check_modules(Down, "down", _down_case, lambda c: f"{c.label}: {c.inputs[0]} -> {c.output}")
+    _check_modules(
+        Down, "down", _down_case, lambda c: f"{_label(c.label)}: {c.inputs[0]} -> {c.output}"
+    )
 
 
 # ---- (c) center_crop and Up ----------------------------------------------------------------
@@ -609,16 +703,26 @@ def _crop_mistake(case: cases.CropCase, first: int) -> str:
     """Name the window whose top-left value (of an arange map) is ``first``."""
     top, left = divmod(first, case.width)
     if (top, left) == (0, 0):
-        return (
+        return tr(
             "the window is the top-left corner: offset the crop by half the margin, "
             "top = (H - height) // 2, left = (W - width) // 2"
         )
     if (top, left) == ((case.width - case.target_w) // 2, (case.height - case.target_h) // 2):
-        return (
+        return tr(
             "the row and column offsets are swapped: the top offset comes from the heights, "
             "(H - height) // 2, the left one from the widths"
         )
-    return f"the window starts at row {top}, column {left}"
+    return tr("the window starts at row {top}, column {left}", top=top, left=left)
+
+
+def _crop_label(case: cases.CropCase) -> str:
+    return tr(
+        "center_crop of a {height}x{width} map to {target_h}x{target_w}",
+        height=case.height,
+        width=case.width,
+        target_h=case.target_h,
+        target_w=case.target_w,
+    )
 
 
 def _crop_case(center_crop: Callable, case: cases.CropCase) -> None:
@@ -626,17 +730,26 @@ def _crop_case(center_crop: Callable, case: cases.CropCase) -> None:
     x = x.expand(2, 3, -1, -1).clone()
     want = (2, 3, case.target_h, case.target_w)
     steps = [("x", tuple(x.shape)), ("top, left", "(H - height) // 2, (W - width) // 2")]
+    label = _crop_label(case)
     try:
         out = center_crop(x, case.target_h, case.target_w)
     except Exception as exc:  # noqa: BLE001
-        raise _explain(exc, case.label, [*steps, ("window", want)]) from None
+        raise _explain(exc, label, [*steps, (tr("window"), want)]) from None
     if not isinstance(out, torch.Tensor):
-        raise AssertionError(f"{case.label}: returned {type(out).__name__}, not a tensor")
-    if _shape(out) != want:
-        swapped = " (height and width swapped?)" if _shape(out)[-2:] == want[:-3:-1] else ""
         raise AssertionError(
-            f"{case.label}: expected shape {want}, got {_shape(out)}{swapped}: crop the "
-            "height and the width separately, keep the batch and channel dimensions"
+            tr("{label}: returned {kind}, not a tensor", label=label, kind=type(out).__name__)
+        )
+    if _shape(out) != want:
+        swapped = tr(" (height and width swapped?)") if _shape(out)[-2:] == want[:-3:-1] else ""
+        raise AssertionError(
+            tr(
+                "{label}: expected shape {want}, got {got}{swapped}: crop the height and the "
+                "width separately, keep the batch and channel dimensions",
+                label=label,
+                want=want,
+                got=_shape(out),
+                swapped=swapped,
+            )
         )
     windows = case.windows()
     th, tw = case.target_h, case.target_w
@@ -645,10 +758,15 @@ def _crop_case(center_crop: Callable, case: cases.CropCase) -> None:
         for t, s in windows
     ):
         first = int(out[0, 0].flatten()[0]) if out.numel() else -1
+        either = tr(" or ")
         raise AssertionError(
-            f"{case.label}: not the centre window: {_crop_mistake(case, first)} (expected top "
-            f"{' or '.join(str(t) for t in sorted({t for t, _ in windows}))}, left "
-            f"{' or '.join(str(v) for v in sorted({v for _, v in windows}))})."
+            tr(
+                "{label}: not the centre window: {mistake} (expected top {tops}, left {lefts}).",
+                label=label,
+                mistake=_crop_mistake(case, first),
+                tops=either.join(str(t) for t in sorted({t for t, _ in windows})),
+                lefts=either.join(str(v) for v in sorted({v for _, v in windows})),
+            )
         )
 
 
@@ -656,15 +774,15 @@ def check_center_crop(center_crop: Callable) -> None:
     """The crop cases: the centre window (either rounding of an odd margin), unequal margins."""
     for case in cases.crop_cases(cases.visible_rng(), grader=False):
         _crop_case(center_crop, case)
-    _ok("the centre window, for even, odd and unequal margins (either rounding of an odd one)")
+    _ok(tr("the centre window, for even, odd and unequal margins (either rounding of an odd one)"))
 
 
 def _up_steps(case: cases.ModuleCase) -> Steps:
     c_in, c_out, padding, bn = _block_args(case)
     (n, _, h, w), skip = case.inputs
     up = (n, c_in // 2, 2 * h, 2 * w)
-    steps: Steps = [("x", case.inputs[0]), ("skip", skip), ("up-conv 2x2, stride 2 (x)", up)]
-    steps.append(("skip cropped to x's size (centre)", up))
+    steps: Steps = [("x", case.inputs[0]), ("skip", skip), (tr("up-conv 2x2, stride 2 (x)"), up)]
+    steps.append((tr("skip cropped to x's size (centre)"), up))
     steps.append(("torch.cat([skip, x], dim=1)", (n, c_in, *up[2:])))
     return steps + _double_conv_steps(n, c_in, c_out, up[2:], padding, bn)[1:]
 
@@ -689,7 +807,7 @@ def _cat_order(run: _Run, up: nn.Module) -> str:
         up.load_state_dict(saved)
     half = seen[0].shape[1] // 2 if seen else 0
     if seen and bool((seen[0][:, :half] == 0).all()) and not bool((seen[0][:, half:] == 0).all()):
-        return (
+        return tr(
             "the concatenation order is swapped: torch.cat([x, skip]) puts the up-sampled map "
             "first; the skip comes first, torch.cat([skip, x], dim=1) (with the up-convolution "
             "zeroed, the first half of the DoubleConv's input was zero)"
@@ -702,15 +820,26 @@ def _up_conv(run: _Run, c_in: int) -> nn.Module:
     ups = run.calls.of(nn.ConvTranspose2d)
     if len(ups) != 1:
         raise AssertionError(
-            f"{run.label}: {len(ups)} nn.ConvTranspose2d ran, expected 1 (the 2x2 up-convolution)."
-            f" Layers found: {_describe(run.module)}."
+            tr(
+                "{label}: {count} nn.ConvTranspose2d ran, expected 1 (the 2x2 up-convolution). ",
+                label=run.label,
+                count=len(ups),
+            )
+            + _found(run.module)
         )
     up = ups[0]
     if tuple(up.weight.shape) != (c_in, c_in // 2, 2, 2) or tuple(up.stride) != (2, 2):
         raise AssertionError(
-            f"{run.label}: the up-convolution should be nn.ConvTranspose2d({c_in}, {c_in // 2}, "
-            f"kernel_size=2, stride=2): it halves the channels and doubles the size (weight "
-            f"{tuple(up.weight.shape)}, stride {tuple(up.stride)})"
+            tr(
+                "{label}: the up-convolution should be nn.ConvTranspose2d({c_in}, {c_half}, "
+                "kernel_size=2, stride=2): it halves the channels and doubles the size (weight "
+                "{weight}, stride {stride})",
+                label=run.label,
+                c_in=c_in,
+                c_half=c_in // 2,
+                weight=tuple(up.weight.shape),
+                stride=tuple(up.stride),
+            )
         )
     return up
 
@@ -730,7 +859,7 @@ def _up_case(cls: type, case: cases.ModuleCase) -> None:
 
     crop = cases.CropCase(skip.shape[-2], skip.shape[-1], h, w)
     expected = [
-        run.guard(case.label, joined(*ts)) for ts in (crop.windows() if not padding else [(0, 0)])
+        run.guard(run.label, joined(*ts)) for ts in (crop.windows() if not padding else [(0, 0)])
     ]
     if _shape(run.out) != _shape(expected[0]):
         raise run.wrong_shape(_shape(expected[0]))
@@ -738,11 +867,16 @@ def _up_case(cls: type, case: cases.ModuleCase) -> None:
         return
     mistake = _cat_order(run, up)
     if mistake:
-        raise AssertionError(f"{case.label}: {mistake}.")
+        raise AssertionError(_named(run.label, mistake))
     wrong_windows = {
-        "the skip is cropped at its top-left corner: take its centre window (center_crop)": (0, 0),
-        "the crop's row and column offsets are swapped: top = (H - h) // 2 from the heights, "
-        "left = (W - w) // 2 from the widths": (
+        tr("the skip is cropped at its top-left corner: take its centre window (center_crop)"): (
+            0,
+            0,
+        ),
+        tr(
+            "the crop's row and column offsets are swapped: top = (H - h) // 2 from the "
+            "heights, left = (W - w) // 2 from the widths"
+        ): (
             (skip.shape[-1] - w) // 2,
             (skip.shape[-2] - h) // 2,
         ),
@@ -754,8 +888,11 @@ def _up_case(cls: type, case: cases.ModuleCase) -> None:
     }
     raise run.mistake(
         candidates,
-        "the output differs from DoubleConv(torch.cat([centre of skip, up(x)], dim=1)) built "
-        f"from your own layers (max |difference| {_diff(run.out, expected[0]):.3g}).",
+        tr(
+            "the output differs from DoubleConv(torch.cat([centre of skip, up(x)], dim=1)) "
+            "built from your own layers (max |difference| {diff:.3g}).",
+            diff=_diff(run.out, expected[0]),
+        ),
     )
 
 
@@ -766,7 +903,7 @@ def check_up(Up: type) -> None:  # noqa: N803
             Up,
             "up",
             _up_case,
-            lambda c: f"{c.label}: x {c.inputs[0]} + skip {c.inputs[1]} -> {c.output}",
+            lambda c: f"{_label(c.label)}: x {c.inputs[0]} + skip {c.inputs[1]} -> {c.output}",
         )
 
 
@@ -801,12 +938,12 @@ def _unet_steps(case: cases.ModuleCase) -> Steps:
     n, _, size, _ = case.inputs[0]
     names = ("in_channels", "num_classes", "base_channels", "depth", "padding")
     rows = expected_layer_shapes(size, *(kw[k] for k in names), n)
-    steps: Steps = [("input", case.inputs[0])]
+    steps: Steps = [(tr("input"), case.inputs[0])]
     for name, shape in rows:
         if name.startswith("ups."):
             level = kw["depth"] - 1 - int(name[4:])
             skip = "inc" if level == 0 else f"downs.{level - 1}"
-            name = f"{name} (x, skip = {skip}'s output)"
+            name = tr("{name} (x, skip = {skip}'s output)", name=name, skip=skip)
         steps.append((name, shape))
     return steps
 
@@ -863,15 +1000,18 @@ def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, str]:
     need = [f"{kind} {c[0]}->{c[1]}" for kind, c in want.values()]
     need.append(f"outc {widths[0]}->{kw['num_classes']}")
     if not found["Down"] and not found["Up"]:
-        words = "build it from your DoubleConv, Down and Up classes"
+        words = tr("build it from your DoubleConv, Down and Up classes")
     else:
-        words = (
-            "use in_channels, num_classes, base_channels and depth (self.widths = "
-            f"{widths}): no fixed widths or depth"
+        words = tr(
+            "use in_channels, num_classes, base_channels and depth (self.widths = {widths}): "
+            "no fixed widths or depth",
+            widths=widths,
         )
-    return roles, (
-        f"its blocks do not match the arguments: expected {', '.join(need)}; found "
-        f"{', '.join(have) or 'none'}: {words}"
+    return roles, tr(
+        "its blocks do not match the arguments: expected {need}; found {have}: {words}",
+        need=", ".join(need),
+        have=", ".join(have) or tr("none"),
+        words=words,
     )
 
 
@@ -916,9 +1056,15 @@ def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
         fresh_roles[role], args = _again(run, _block_class(ns, kind), block, *_channels(block))
         if fresh_roles[role] is None:
             raise AssertionError(
-                f"{run.label}: {role} is not {kind}{args}: pass "
-                f"{'batch_norm' if run.kw['batch_norm'] else 'its arguments'} on to every "
-                "block (padding and batch_norm of the UNet go to inc, every Down and every Up)."
+                tr(
+                    "{label}: {role} is not {kind}{args}: pass {what} on to every block (padding "
+                    "and batch_norm of the UNet go to inc, every Down and every Up).",
+                    label=run.label,
+                    role=role,
+                    kind=kind,
+                    args=args,
+                    what="batch_norm" if run.kw["batch_norm"] else tr("its arguments"),
+                )
             )
     return fresh_roles
 
@@ -926,24 +1072,33 @@ def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
 def _unet_case(cls: type, case: cases.ModuleCase) -> None:
     """A UNet case, against Figure 1's wiring of its own blocks, each built again with the
     UNet's arguments (on the meta device: shapes and parameter count only)."""
-    kw, label, steps = case.kwargs, case.label, _unet_steps(case)
+    kw, label, steps = case.kwargs, _label(case.label), _unet_steps(case)
     run = _Run(cls, case, steps)
     roles, why = _unet_blocks(run.module, _namespace(cls), kw)
     if why:
-        raise AssertionError(f"{label}: {why}.")
+        raise AssertionError(_named(label, why))
     fresh_roles = _fresh_blocks(run, roles, _namespace(cls))
     if not any(roles["outc"] is m for m in run.calls.order):
         raise AssertionError(
-            f"{label}: outc is built but never applied (the output has {_shape(run.out)[1:2]} "
-            f"channels where {kw['num_classes']} classes were asked): end forward with "
-            "return self.outc(x)."
+            tr(
+                "{label}: outc is built but never applied (the output has {channels} channels "
+                "where {classes} classes were asked): end forward with return self.outc(x).",
+                label=label,
+                channels=_shape(run.out)[1:2],
+                classes=kw["num_classes"],
+            )
         )
     x = run.inputs[0]
     expected = run.guard(label, lambda: _canonical(fresh_roles, x.clone(), kw["depth"]))
     own = run.guard(label, lambda: _canonical(roles, x.clone(), kw["depth"]))
     not_passed = AssertionError(
-        f"{label}: a block is not built with the UNet's padding={kw['padding']} and "
-        f"batch_norm={kw['batch_norm']}: pass them on to inc, every Down and every Up."
+        tr(
+            "{label}: a block is not built with the UNet's padding={padding} and "
+            "batch_norm={batch_norm}: pass them on to inc, every Down and every Up.",
+            label=label,
+            padding=kw["padding"],
+            batch_norm=kw["batch_norm"],
+        )
     )
     if _shape(run.out) != _shape(expected):
         raise (
@@ -955,9 +1110,13 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> None:
         if _close(run.out, own, run.tol):
             raise not_passed
         raise AssertionError(
-            f"{label}: the output differs from Figure 1's wiring of your own blocks (max "
-            f"|difference| {_diff(run.out, expected):.3g}): inc, then the Downs, then the Ups "
-            "each with the skip of its level (the last one saved first), then outc."
+            tr(
+                "{label}: the output differs from Figure 1's wiring of your own blocks (max "
+                "|difference| {diff:.3g}): inc, then the Downs, then the Ups each with the skip "
+                "of its level (the last one saved first), then outc.",
+                label=label,
+                diff=_diff(run.out, expected),
+            )
             + _expected(steps)
         )
     if not run.meta:
@@ -970,27 +1129,45 @@ def _unet_shapes(run: _Run, roles: dict) -> None:
     kw, label, steps = run.kw, run.label, run.steps
     fig = _shape(run.out)
     if fig != run.case.output:  # the blocks below fail their own checks, not this one
-        print(f"  note: {label}: your blocks give {fig} instead of {run.case.output}")
+        print(
+            tr(
+                "  note: {label}: your blocks give {got} instead of {want}",
+                label=label,
+                got=fig,
+                want=run.case.output,
+            )
+        )
         return
     got = _role_shapes(roles, run, kw["depth"])
     for name, shape in steps[1:]:
         role = name.split(" ")[0]
         if got.get(role, shape) != shape:
             raise AssertionError(
-                f"{label}: block {role} gives {got[role]}, expected {shape}." + _expected(steps)
+                tr(
+                    "{label}: block {role} gives {got}, expected {want}.",
+                    label=label,
+                    role=role,
+                    got=got[role],
+                    want=shape,
+                )
+                + _expected(steps)
             )
     if (kw["in_channels"], kw["num_classes"], kw["base_channels"], kw["depth"]) == (1, 2, 64, 4):
-        assert _params(run.module) == 31_030_658, (
-            f"{label} has {_params(run.module):,} parameters; the paper's network has "
-            "31,030,658. Check the channel widths (64, 128, 256, 512, 1024), that each Up halves "
-            "them, and the final 1x1 convolution."
+        assert _params(run.module) == 31_030_658, tr(
+            "{label} has {count:,} parameters; the paper's network has 31,030,658. Check the "
+            "channel widths (64, 128, 256, 512, 1024), that each Up halves them, and the final "
+            "1x1 convolution.",
+            label=label,
+            count=_params(run.module),
         )
 
 
 def check_unet(UNet: type, quick: bool = False) -> None:  # noqa: N803
     """The UNet cases: small networks against Figure 1's wiring of their own blocks, the paper's
     network (31,030,658 parameters, 572 -> 388) on the meta device."""
-    _check_modules(UNet, "unet", _unet_case, lambda c: f"{c.label}: {c.inputs[0]} -> {c.output}")
+    _check_modules(
+        UNet, "unet", _unet_case, lambda c: f"{_label(c.label)}: {c.inputs[0]} -> {c.output}"
+    )
 
 
 # ---- (e) categorical cross-entropy -----------------------------------------------------------
@@ -1019,8 +1196,8 @@ def _loss_steps(logits_shape: tuple) -> Steps:
         ("log_s = logits - logsumexp", (n, c, h, w)),
         ("F.one_hot(target, C)", (n, h, w, c)),
         ("  .movedim(-1, 1)", (n, c, h, w)),
-        ("per pixel: -(t * log_s).sum(dim=1)", (n, h, w)),
-        ("mean over the pixels", "() a scalar tensor"),
+        (tr("per pixel: -(t * log_s).sum(dim=1)"), (n, h, w)),
+        (tr("mean over the pixels"), tr("() a scalar tensor")),
     ]
 
 
@@ -1031,12 +1208,12 @@ def _loss_error_hint(ops: _Ops, shape: tuple) -> str:
     n, c, h, w = shape
     _, shapes, _ = ops.calls[-1]
     if (n, h, w, c) in shapes and c != w:
-        return (
+        return tr(
             "F.one_hot(target, C) has the classes last, (N, H, W, C): move them to dim 1 with "
             ".movedim(-1, 1) before multiplying with the (N, C, H, W) log-probabilities"
         )
     if (n, h, w) in shapes and shape in shapes:
-        return (
+        return tr(
             "torch.logsumexp(logits, dim=1) drops the class dimension, (N, H, W): keep it with "
             "keepdim=True so it broadcasts against the (N, C, H, W) logits"
         )
@@ -1050,30 +1227,34 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
     per_pixel = -(onehot * log_s).sum(1)
     pw = None if weight is None else weight.to(logits.dtype)[target]
     weighted = {
-        "the class weights are ignored: each pixel's term is multiplied by the weight of its "
-        "true class": lambda: per_pixel.mean(),
-        "the weighted sum is divided by the number of pixels: divide by the sum of the "
-        "pixels' weights, sum(w[target])": lambda: (per_pixel * pw).sum() / per_pixel.numel(),
-        "the weights are applied but not divided by their sum": lambda: (per_pixel * pw).sum(),
+        tr(
+            "the class weights are ignored: each pixel's term is multiplied by the weight of its "
+            "true class"
+        ): lambda: per_pixel.mean(),
+        tr(
+            "the weighted sum is divided by the number of pixels: divide by the sum of the "
+            "pixels' weights, sum(w[target])"
+        ): lambda: (per_pixel * pw).sum() / per_pixel.numel(),
+        tr("the weights are applied but not divided by their sum"): lambda: (per_pixel * pw).sum(),
     }
     return (weighted if weight is not None else {}) | {
-        "the sum over the pixels instead of the mean": lambda: per_pixel.sum(),
-        "the mean over the classes too (sum over the classes, mean over the pixels)": lambda: (
+        tr("the sum over the pixels instead of the mean"): lambda: per_pixel.sum(),
+        tr("the mean over the classes too (sum over the classes, mean over the pixels)"): lambda: (
             -(onehot * log_s).mean()
         ),
-        "a missing minus sign": lambda: -per_pixel.mean(),
-        "no softmax: the log of the raw logits": lambda: (
+        tr("a missing minus sign"): lambda: -per_pixel.mean(),
+        tr("no softmax: the log of the raw logits"): lambda: (
             -(onehot * torch.log(logits.clamp(min=1e-12))).sum(1).mean()
         ),
-        "the softmax taken over the wrong dimension (use dim=1, the classes)": lambda: (
+        tr("the softmax taken over the wrong dimension (use dim=1, the classes)"): lambda: (
             -(onehot * torch.log_softmax(logits, -1)).sum(1).mean()
         ),
-        "the log missing (-sum t * s)": lambda: -(onehot * logits.softmax(1)).sum(1).mean(),
-        "a clamped log, log(softmax(...).clamp(...)): wrong at large logits, where the true "
-        "probability is far below the clamp; use logits - torch.logsumexp(logits, dim=1, "
-        "keepdim=True)": lambda: (
-            -(onehot * torch.log(logits.softmax(1).clamp(min=1e-7))).sum(1).mean()
-        ),
+        tr("the log missing (-sum t * s)"): lambda: -(onehot * logits.softmax(1)).sum(1).mean(),
+        tr(
+            "a clamped log, log(softmax(...).clamp(...)): wrong at large logits, where the true "
+            "probability is far below the clamp; use logits - torch.logsumexp(logits, dim=1, "
+            "keepdim=True)"
+        ): lambda: -(onehot * torch.log(logits.softmax(1).clamp(min=1e-7))).sum(1).mean(),
     }
 
 
@@ -1083,61 +1264,92 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
         with torch.no_grad():
             cand = float(candidate())
         if math.isfinite(cand) and abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
-            return f" Your value matches {mistake}."
+            return tr(" Your value matches {mistake}.", mistake=mistake)
     if "extreme" in label:
-        return (
+        return tr(
             " Right on ordinary logits, wrong at large logits: a clamped or rounded log? Compute "
             "log(softmax) as logits - torch.logsumexp(logits, dim=1, keepdim=True)."
         )
     return ""
 
 
-def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
-    """One loss case: a scalar tensor, the value and the gradient of ``F.cross_entropy``."""
-    tol = 1e-5 if logits.dtype == torch.float64 else 1e-4
+def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.Tensor:
+    """The student's loss on one case, checked to be a scalar tensor (``label``: as shown)."""
     ops = _Ops()
     try:
         with ops:
             value = loss_fn(logits, target) if weight is None else loss_fn(logits, target, weight)
     except Exception as exc:  # noqa: BLE001
         hint = _loss_error_hint(ops, tuple(logits.shape))
-        raise _explain(exc, f"{label}: the loss", _loss_steps(tuple(logits.shape)), hint) from None
+        what = tr("{label}: the loss", label=label)
+        raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
     if not isinstance(value, torch.Tensor):
         raise AssertionError(
-            f"{label}: the loss returned {type(value).__name__}, not a scalar tensor: no "
-            ".item() or float() (the gradient must flow back through it)"
+            tr(
+                "{label}: the loss returned {kind}, not a scalar tensor: no .item() or float() "
+                "(the gradient must flow back through it)",
+                label=label,
+                kind=type(value).__name__,
+            )
         )
     if value.numel() != 1:
         raise AssertionError(
-            f"{label}: the loss has shape {tuple(value.shape)}, expected a scalar: average "
-            "over the pixels (and sum over the classes)"
+            tr(
+                "{label}: the loss has shape {shape}, expected a scalar: average over the "
+                "pixels (and sum over the classes)",
+                label=label,
+                shape=tuple(value.shape),
+            )
         )
+    return value
+
+
+def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
+    """One loss case: a scalar tensor, the value and the gradient of ``F.cross_entropy``."""
+    tol = 1e-5 if logits.dtype == torch.float64 else 1e-4
+    case_label, label = label, _label(label)  # the case's (English), the one shown
+    value = _call_loss(loss_fn, label, logits, target, weight)
     expected = F.cross_entropy(logits, target, weight=weight)
     got, want = float(value.detach()), float(expected.detach())
     if not math.isfinite(got):
         raise AssertionError(
-            f"{label}: the loss is {got}: log(softmax(...)) underflows to log(0) at large "
-            "logits. Use logits - torch.logsumexp(logits, dim=1, keepdim=True)."
+            tr(
+                "{label}: the loss is {got}: log(softmax(...)) underflows to log(0) at large "
+                "logits. Use logits - torch.logsumexp(logits, dim=1, keepdim=True).",
+                label=label,
+                got=got,
+            )
         )
     if not _near(got, want, tol):
         raise AssertionError(
-            f"{label}: loss {got:.6g}, expected {want:.6g} (torch's cross-entropy"
-            f"{' with weight=' if weight is not None else ''}: the mean over the pixels of "
-            "-sum_i t_i log s_i, s = softmax over dim=1)."
-            + _loss_value_hint(label, got, logits.detach(), target, weight)
+            tr(
+                "{label}: loss {got:.6g}, expected {want:.6g} (torch's cross-entropy{weight}: "
+                "the mean over the pixels of -sum_i t_i log s_i, s = softmax over dim=1).",
+                label=label,
+                got=got,
+                want=want,
+                weight=tr(" with weight=") if weight is not None else "",
+            )
+            + _loss_value_hint(case_label, got, logits.detach(), target, weight)
         )
     if not value.requires_grad:
         raise AssertionError(
-            f"{label}: the value is right but no gradient reaches the logits: the loss was cut "
-            "from the graph (.item(), .detach(), .numpy() or torch.tensor(...)); build it "
-            "from torch operations only"
+            tr(
+                "{label}: the value is right but no gradient reaches the logits: the loss was "
+                "cut from the graph (.item(), .detach(), .numpy() or torch.tensor(...)); build "
+                "it from torch operations only",
+                label=label,
+            )
         )
     value.backward()
     (grad,) = torch.autograd.grad(expected, logits)
     if logits.grad is None or not _diff(logits.grad, grad) <= tol:
         raise AssertionError(
-            f"{label}: the value is right but its gradient differs from torch's "
-            "cross-entropy: no .detach(), no in-place change of the logits"
+            tr(
+                "{label}: the value is right but its gradient differs from torch's "
+                "cross-entropy: no .detach(), no in-place change of the logits",
+                label=label,
+            )
         )
 
 
@@ -1152,16 +1364,20 @@ def check_loss(loss_fn: Callable) -> None:
     try:
         value = loss_fn(logits, torch.zeros(1, 1, 1, dtype=torch.long))
     except Exception as exc:  # noqa: BLE001
-        raise _explain(exc, "one pixel, two classes", _loss_steps((1, 2, 1, 1))) from None
+        raise _explain(exc, tr("one pixel, two classes"), _loss_steps((1, 2, 1, 1))) from None
     if isinstance(value, torch.Tensor) and value.numel() == 1:
-        assert abs(float(value) - math.log(2)) < 1e-6, (
-            f"one pixel, two classes, equal logits: the loss is -log(1/2) = {math.log(2):.6f}, "
-            f"got {float(value):.6f}"
+        assert abs(float(value) - math.log(2)) < 1e-6, tr(
+            "one pixel, two classes, equal logits: the loss is -log(1/2) = {want:.6f}, got "
+            "{got:.6f}",
+            want=math.log(2),
+            got=float(value),
         )
-        _ok("one pixel, equal scores: -log(1/2)")
+        _ok(tr("one pixel, equal scores: -log(1/2)"))
     _ok(
-        "equals torch's cross-entropy (value and gradient): random logits, class weights, one "
-        "class, C = 1, extreme logits (+-1e4), float32"
+        tr(
+            "equals torch's cross-entropy (value and gradient): random logits, class weights, "
+            "one class, C = 1, extreme logits (+-1e4), float32"
+        )
     )
 
 
@@ -1172,12 +1388,15 @@ def _train_steps(case: cases.TrainStepCase) -> Steps:
     n, c, h, w = case.images
     return [
         ("model.train()", ""),
-        ("optimizer.zero_grad()", "clears the previous gradients"),
+        ("optimizer.zero_grad()", tr("clears the previous gradients")),
         ("logits = model(images)", (n, case.classes, h, w)),
-        ("loss = loss_fn(logits, labels)", f"() a scalar tensor; labels {(n, h, w)}"),
-        ("loss.backward()", "fills p.grad"),
-        ("optimizer.step()", "updates the weights"),
-        ("return loss.item()", "a Python float, the loss before the update"),
+        (
+            "loss = loss_fn(logits, labels)",
+            tr("() a scalar tensor; labels {shape}", shape=(n, h, w)),
+        ),
+        ("loss.backward()", tr("fills p.grad")),
+        ("optimizer.step()", tr("updates the weights")),
+        ("return loss.item()", tr("a Python float, the loss before the update")),
     ]
 
 
@@ -1257,11 +1476,11 @@ def _run_train_step(train_step, loss_fn, case, state, images, labels) -> tuple:
     except Exception as exc:  # noqa: BLE001
         hint = ""
         if DTYPES[0] in swapped:
-            hint = (
+            hint = tr(
                 "loss_fn(labels, logits): the arguments are swapped; call loss_fn(logits, labels)"
             )
         elif "has no attribute 'backward'" in str(exc):
-            hint = (
+            hint = tr(
                 "the loss was turned into a number (.item()) before backward(): keep the tensor "
                 "for backward() and return loss.item() at the end"
             )
@@ -1271,11 +1490,11 @@ def _run_train_step(train_step, loss_fn, case, state, images, labels) -> tuple:
 def _step_order(watch: _Watch, fresh: list) -> str:
     """What the optimizer saw that says where zero_grad, backward or step is missing."""
     if not watch.steps:
-        return "optimizer.step() is never called: the weights did not change"
+        return tr("optimizer.step() is never called: the weights did not change")
     if watch.backwards == 0:
-        return "loss.backward() is never called: there is no gradient for the optimizer"
+        return tr("loss.backward() is never called: there is no gradient for the optimizer")
     if all(g is None or not bool(g.abs().sum()) for g in watch.steps[0]):
-        return (
+        return tr(
             "optimizer.step() ran without gradients: zero_grad() is called between backward() "
             "and step(); call it before backward() (or after step())"
         )
@@ -1283,7 +1502,7 @@ def _step_order(watch: _Watch, fresh: list) -> str:
         g is not None and _diff(g, f) <= 1e-3 * max(1.0, float(f.abs().max()))
         for g, f in zip(watch.steps[1], fresh[1], strict=False)
     ):
-        return (
+        return tr(
             "at the second step the optimizer saw the gradients of both steps added: gradients "
             "accumulate in .grad; call optimizer.zero_grad() at each step"
         )
@@ -1293,31 +1512,37 @@ def _step_order(watch: _Watch, fresh: list) -> str:
 def _train_step_mistake(model, watch, got, losses, grads, diff, tol, steps) -> str:
     """What is wrong with a step whose losses or weights differ from the reference's."""
     if not model.training:
-        return "the model was left in evaluation mode: train_step must call model.train()"
+        return tr("the model was left in evaluation mode: train_step must call model.train()")
     wrong = [i for i, (g, w) in enumerate(zip(got, losses, strict=False)) if not _near(g, w, tol)]
     if (
         wrong
         and diff <= tol
         and all(_near(g, w, tol) for g, w in zip(got, losses[1:], strict=False))
     ):
-        return (
-            f"the weights are right but train_step returns the loss after the update ({got[0]:.6f}"
-            f" instead of {losses[0]:.6f} at step 1): return the loss computed before "
-            "optimizer.step()"
+        return tr(
+            "the weights are right but train_step returns the loss after the update ({got:.6f} "
+            "instead of {want:.6f} at step 1): return the loss computed before optimizer.step()",
+            got=got[0],
+            want=losses[0],
         )
     why = _step_order(watch, [list(g) for g in grads])
     if why:
         return why
     if wrong:
         i = wrong[0]
-        return (
-            f"step {i + 1}: returned {got[i]:.6f}, expected the loss {losses[i]:.6f} (the loss "
-            "of the batch before the update, loss_fn(model(images), labels))"
+        return tr(
+            "step {step}: returned {got:.6f}, expected the loss {want:.6f} (the loss of the "
+            "batch before the update, loss_fn(model(images), labels))",
+            step=i + 1,
+            got=got[i],
+            want=losses[i],
         )
-    return (
-        f"after {steps} Adam steps the weights differ from forward, loss, backward, step "
-        f"with fresh gradients by {diff:.3g}: one optimizer.step() per call, on the gradients "
-        "of this batch only"
+    return tr(
+        "after {steps} Adam steps the weights differ from forward, loss, backward, step with "
+        "fresh gradients by {diff:.3g}: one optimizer.step() per call, on the gradients of this "
+        "batch only",
+        steps=steps,
+        diff=diff,
     )
 
 
@@ -1334,16 +1559,26 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
             or not math.isfinite(value)
         ):
             raise AssertionError(
-                f"step {i + 1}: train_step returned {type(value).__name__} {str(value)[:40]}, not "
-                "the loss as a finite Python float: return loss.item()"
+                tr(
+                    "step {step}: train_step returned {kind} {value}, not the loss as a finite "
+                    "Python float: return loss.item()",
+                    step=i + 1,
+                    kind=type(value).__name__,
+                    value=str(value)[:40],
+                )
             )
-    _ok("returns the loss as a Python float")
+    _ok(tr("returns the loss as a Python float"))
     with _default_dtype(dtype):
         losses, grads, weights = _train_reference(state, images, labels, loss_fn, case)
     tol = TOLERANCE[dtype]
     diff = max(_diff(a, b) for a, b in zip(model.parameters(), weights, strict=True))
     if diff <= tol and all(_near(g, w, tol) for g, w in zip(got, losses, strict=False)):
-        _ok(f"{case.steps} Adam steps: the losses before each update and the weights are right")
+        _ok(
+            tr(
+                "{steps} Adam steps: the losses before each update and the weights are right",
+                steps=case.steps,
+            )
+        )
         return
     raise AssertionError(
         _train_step_mistake(model, watch, got, losses, grads, diff, tol, case.steps)
@@ -1357,19 +1592,19 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
     inter, union = np.logical_and(a, b).sum(), np.logical_or(a, b).sum()
     sizes = a.sum() + b.sum()
     if not math.isfinite(value) and sizes == 0:
-        return (
+        return tr(
             " Two empty masks (no tumour, none predicted) agree perfectly: return 1.0 when "
             "|P| + |T| = 0 (0/0 gives NaN)."
         )
     if sizes == 0:
-        return " Two empty masks agree perfectly: Dice 1.0 by the BraTS convention."
+        return tr(" Two empty masks agree perfectly: Dice 1.0 by the BraTS convention.")
     if union and abs(value - inter / union) < 1e-9:
-        return (
+        return tr(
             " That is the IoU (Jaccard index) |P & T| / |P | T|; the Dice is "
             "2 |P & T| / (|P| + |T|)."
         )
     if abs(value - want) < 1e-4:
-        return (
+        return tr(
             " Close but not exact: a smoothing term (eps) or float32 arithmetic changes the "
             "Dice; compute it exactly (NumPy counts, float64) and handle two empty masks with an "
             "if."
@@ -1383,22 +1618,28 @@ def _check_dice(dice_score: Callable, pairs: list) -> None:
     a[:2, :2] = True  # 4 pixels
     b[:2, :] = True  # 8 pixels, 4 shared
     hand = [((4, 4), a, b), ((4, 4), a, ~a), ((4, 4), np.zeros_like(a), np.zeros_like(a))]
-    steps = [("pred, truth", "boolean masks of one shape"), ("|P & T|, |P|, |T|", "counts")]
-    steps.append(("Dice", "2 |P & T| / (|P| + |T|), 1.0 if both are empty"))
+    steps = [("pred, truth", tr("boolean masks of one shape")), ("|P & T|, |P|, |T|", tr("counts"))]
+    steps.append(("Dice", tr("2 |P & T| / (|P| + |T|), 1.0 if both are empty")))
     for shape, p, t in hand + [
         (c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, pairs, strict=True)
     ]:
         want = exact_dice(p, t)
-        what = f"dice_score of two {shape} masks ({int(p.sum())} and {int(t.sum())} pixels)"
+        what = tr(
+            "dice_score of two {shape} masks ({first} and {second} pixels)",
+            shape=shape,
+            first=int(p.sum()),
+            second=int(t.sum()),
+        )
         try:
             value = float(dice_score(p, t))
         except Exception as exc:  # noqa: BLE001
             raise _explain(exc, what, steps) from None
         if not abs(value - want) <= 1e-9:
             raise AssertionError(
-                f"{what}: {value!r:.14}, expected {want:.6g}." + _dice_hint(value, p, t, want)
+                tr("{what}: {value!r:.14}, expected {want:.6g}.", what=what, value=value, want=want)
+                + _dice_hint(value, p, t, want)
             )
-    _ok("Dice of overlapping, disjoint, empty and random masks (two empty masks: 1.0)")
+    _ok(tr("Dice of overlapping, disjoint, empty and random masks (two empty masks: 1.0)"))
 
 
 def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
@@ -1417,9 +1658,12 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
     try:
         _, (out, expected, train_mode) = _first_dtype(attempt)
     except Exception as exc:  # noqa: BLE001
-        steps = [("model.eval()", "batch norm uses its running statistics")]
-        steps += [("model(images)", (n, 4, h, w)), ("argmax over dim=1 (the classes)", (n, h, w))]
-        raise _explain(exc, f"predict on a {batch} batch", steps) from None
+        steps = [("model.eval()", tr("batch norm uses its running statistics"))]
+        steps += [
+            ("model(images)", (n, 4, h, w)),
+            (tr("argmax over dim=1 (the classes)"), (n, h, w)),
+        ]
+        raise _explain(exc, tr("predict on a {batch} batch", batch=batch), steps) from None
     try:
         got = torch.as_tensor(
             np.asarray(out.detach().cpu() if hasattr(out, "detach") else out).astype(np.int64)
@@ -1428,17 +1672,26 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
         got = None
     if got is None or tuple(got.shape) != tuple(expected.shape):
         raise AssertionError(
-            f"predict on a {batch} batch should give the {tuple(expected.shape)} classes, got "
-            f"{_shape(out)}: the argmax over dim=1, the classes"
+            tr(
+                "predict on a {batch} batch should give the {want} classes, got {got}: the "
+                "argmax over dim=1, the classes",
+                batch=batch,
+                want=tuple(expected.shape),
+                got=_shape(out),
+            )
         )
     if torch.equal(got, expected):
-        return _ok("predict: eval mode, argmax over the classes")
+        return _ok(tr("predict: eval mode, argmax over the classes"))
     if torch.equal(got, train_mode):
         raise AssertionError(
-            "predict used the batch's statistics: put the model in eval mode (model.eval()) "
-            "so batch norm uses its running statistics"
+            tr(
+                "predict used the batch's statistics: put the model in eval mode (model.eval()) "
+                "so batch norm uses its running statistics"
+            )
         )
-    raise AssertionError("predict should return the argmax over dim=1 (the classes) of the logits")
+    raise AssertionError(
+        tr("predict should return the argmax over dim=1 (the classes) of the logits")
+    )
 
 
 def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
@@ -1465,15 +1718,30 @@ def check_receptive_field(answer) -> None:
     is wrong without raising, so that running the whole notebook goes on."""
     right = receptive_field()
     if answer is None:
-        print("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again.")
+        print(tr("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again."))
     elif answer != right:
         hint = (
-            "too small: did you count the poolings, and that a pixel of a deeper level spans "
-            "more input pixels?"
+            tr(
+                "too small: did you count the poolings, and that a pixel of a deeper level spans "
+                "more input pixels?"
+            )
             if answer < right
-            else "too large: a 3x3 convolution widens the window by 2 pixels of its level, a 2x2 "
-            "pooling by 1."
+            else tr(
+                "too large: a 3x3 convolution widens the window by 2 pixels of its level, a 2x2 "
+                "pooling by 1."
+            )
         )
-        print(f"Question 1: not yet: {answer} is {hint} Recount level by level.")
+        print(
+            tr(
+                "Question 1: not yet: {answer} is {hint} Recount level by level.",
+                answer=answer,
+                hint=hint,
+            )
+        )
     else:
-        _ok(f"{answer} pixels: the bottom of the U-Net sees more than half of a 240 x 240 slice")
+        _ok(
+            tr(
+                "{answer} pixels: the bottom of the U-Net sees more than half of a 240 x 240 slice",
+                answer=answer,
+            )
+        )

@@ -27,6 +27,7 @@ from unet_tp.data.cache import (
 from unet_tp.data.cases import CaseVolumes, find_cases
 from unet_tp.device import in_colab
 from unet_tp.fileio import unet_tp_home
+from unet_tp.i18n import set_language
 from unet_tp.preprocess import Grid
 from unet_tp.progress import case_progress
 from unet_tp.settings import TrainConfig, preset_config
@@ -47,13 +48,17 @@ PRESET_ENV, SOURCE_ENV, SAMPLES_ENV = (
 TIME_BUDGETS = {"colab-t4": 45, "notebook-cpu": 10}
 
 
-def notebook_config(device: torch.device) -> tuple[str, TrainConfig]:
+def notebook_config(device: torch.device, language: str | None = None) -> tuple[str, TrainConfig]:
     """The training settings the notebook uses here, and the name of their preset.
 
     ``$UNET_TP_PRESET`` when set (the grader sets ``tiny``: seconds of training), else
     ``notebook-cpu`` without a GPU (about a minute on 2 cores), ``colab-t4`` on a GPU; with the
-    preset's training budget (:data:`TIME_BUDGETS`).
+    preset's training budget (:data:`TIME_BUDGETS`). ``language`` (the notebook's ``LANGUAGE``,
+    ``"en"`` or ``"fr"``) is the language of the self-checks' messages
+    (:func:`unet_tp.i18n.set_language`).
     """
+    if language is not None:
+        set_language(language)
     name = os.environ.get(PRESET_ENV) or ("colab-t4" if device.type == "cuda" else "notebook-cpu")
     return name, preset_config(name, loss="ce", time_budget_minutes=TIME_BUDGETS.get(name))
 

@@ -188,6 +188,7 @@ def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Ex
     """The error of a network that fails on ``input_size``: the line of the student's code that
     raised and, for a U-Net, the expected output of each block (the self-checks' table)."""
     from unet_tp import checks
+    from unet_tp.i18n import tr
 
     config = getattr(model, "config", None)
     steps = []
@@ -195,8 +196,12 @@ def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Ex
         c = config
         sizes = (input_size[-1], input_size[1], c.get("num_classes", 2), c["base_channels"])
         steps = checks.expected_layer_shapes(*sizes, c["depth"], c["padding"])
-    what = f"{type(model).__name__} on an input of shape {tuple(input_size)}"
-    explained = checks._explain(exc, what, [(n, s) for n, s in steps] or [("input", input_size)])
+    what = tr(
+        "{model} on an input of shape {shape}", model=type(model).__name__, shape=tuple(input_size)
+    )
+    explained = checks._explain(
+        exc, what, [(n, s) for n, s in steps] or [(tr("input"), input_size)]
+    )
     return explained if explained is not exc else exc
 
 

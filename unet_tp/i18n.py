@@ -1,0 +1,58 @@
+"""The language of the notebook's messages (the self-checks', the layer table's): English, or
+French for the French notebook (its set-up cell calls ``notebook_config(device,
+language="fr")``; ``$UNET_TP_LANGUAGE`` sets it from outside).
+
+A message is written once, in English, as a template: ``tr("got {shape}", shape=...)``; its French
+lives in ``unet_tp/locale/fr.json`` (``{English template: French template}``), and
+``tests/test_i18n.py`` fails on a template without its French (or a French entry no template
+uses).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+
+LANGUAGES = ("en", "fr")
+LANGUAGE_ENV = "UNET_TP_LANGUAGE"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+_current: str | None = None
+
+
+def set_language(language: str) -> None:
+    """The language of the messages from now on: ``"en"`` or ``"fr"``."""
+    global _current
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    _current = language
+
+
+def language() -> str:
+    """The current language: set by :func:`set_language`, else ``$UNET_TP_LANGUAGE``, else
+    English."""
+    if _current is not None:
+        return _current
+    env = os.environ.get(LANGUAGE_ENV, "").strip().lower()
+    return env if env in LANGUAGES else "en"
+
+
+@functools.cache
+def catalog(lang: str) -> dict[str, str]:
+    """``{English template: template in lang}`` (empty for English)."""
+    path = LOCALE_DIR / f"{lang}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if lang != "en" else {}
+
+
+def tr(template: str, **fields) -> str:
+    """``template`` in the current language, with ``.format(**fields)`` applied (a template
+    without its translation stays English)."""
+    text = catalog(language()).get(template, template)
+    return text.format(**fields)
+
+
+def translated(text: str) -> str:
+    """``text`` (not a template: a case's label, say) in the current language, if the catalog has
+    it; else as it is."""
+    return catalog(language()).get(text, text)
