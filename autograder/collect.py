@@ -11,6 +11,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from autograder import messages as M
+
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
 )
@@ -133,7 +135,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         if len(items) > 1:
             others = ", ".join(s.relpath for s in items[:-1])
             chosen.notes.append(
-                f"{len(items)} files; graded the newest ({chosen.relpath}), not {others}"
+                M.FILES.format(count=len(items), chosen=chosen.relpath, others=others)
             )
         subs.append(chosen)
     return subs

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from autograder import messages as M
 from autograder.harness import _default_dtype as harness_default_dtype
 from autograder.harness import _params_by_execution, param_kinds, reference_weight
 from autograder.harness import _small_net as small_net
@@ -74,7 +75,7 @@ class Comparison:
     def judge(self, answers: dict[str, Answer], requests: list[Request]) -> Verdict:
         """Passed if every request was answered as the reference answers it."""
         if not requests:
-            return Verdict(False, "no request")
+            return Verdict(False, M.NO_REQUEST)
         for req in requests:
             answer = answers.get(req.name)
             why = _missing(answer, req.meta["label"])
@@ -90,8 +91,8 @@ def judge(comparison: Comparison, answers: dict[str, Answer], requests: list[Req
     try:
         verdict = comparison.judge(answers, requests)
     except Exception as exc:  # a malformed answer: the kernel's word against the judge's
-        return Verdict(False, f"the answer could not be read ({type(exc).__name__})")
-    return verdict if isinstance(verdict, Verdict) else Verdict(False, "no verdict")
+        return Verdict(False, M.UNREADABLE.format(error=type(exc).__name__))
+    return verdict if isinstance(verdict, Verdict) else Verdict(False, M.NO_VERDICT)
 
 
 # ---- reading the kernel's values: nothing is believed, everything is checked ------------------
@@ -123,13 +124,13 @@ def _dict(value) -> dict:
 def _missing(answer: Answer, what: str) -> str | None:
     """Why an answer holds nothing to compare (not defined, an error), or None."""
     if not isinstance(answer, tuple) or len(answer) != 2:
-        return f"{what}: no answer from your code (the request timed out or the kernel died)"
+        return M.NO_ANSWER.format(label=what)
     meta = _dict(answer[0])
     if meta.get("missing"):
         names = ", ".join(str(n) for n in meta["missing"])[:200]
-        return f"{names} is not defined when its test cell has run: did its cell run without error?"
+        return M.NOT_DEFINED.format(names=names)
     if meta.get("error"):
-        return f"{what}: {str(meta['error'])[:500]}"
+        return M.LABELLED.format(label=what, problem=str(meta["error"])[:500])
     return None
 
 
@@ -288,18 +289,15 @@ class ModuleComparison(Comparison):
             got, raw = _array(arrays, f"out_{key}", expected.shape), arrays.get(f"out_{key}")
             if got is None and isinstance(raw, np.ndarray) and raw.shape != expected.shape:
                 problems.append(
-                    f"output shape {tuple(raw.shape)}, expected {tuple(expected.shape)}"
+                    M.OUTPUT_SHAPE.format(got=tuple(raw.shape), want=tuple(expected.shape))
                 )
             elif got is None and isinstance(raw, np.ndarray):
-                problems.append("the output is not finite (NaN or inf)")
+                problems.append(M.NOT_FINITE)
             elif got is None:
                 candidate = _dict(_dict(meta.get("candidates")).get(key))
-                problems.append(str(candidate.get("error", "no output")))
+                problems.append(str(candidate.get("error", M.NO_OUTPUT)))
             elif not _close(got, expected, TOLERANCE[dtype]):
-                problems.append(
-                    "with the reference weights loaded the output differs from the "
-                    f"reference's (max |difference| {_max_diff(got, expected):.3g})"
-                )
+                problems.append(M.OUTPUT_DIFFERS.format(diff=_max_diff(got, expected)))
             else:
                 tol = GRADIENT_TOLERANCE[dtype]
                 dead = [
@@ -308,14 +306,15 @@ class ModuleComparison(Comparison):
                     if not _close(_array(arrays, f"grad_{key}_{k}", g.shape), g, tol)
                 ]
                 shapes = ", ".join(dead[:6])
-                why = f"no gradient (or a wrong one) reaches the parameters of shape {shapes}"
-                return f"{req.meta['label']}: {why}" if dead else None
+                return (
+                    M.NO_GRADIENT.format(label=req.meta["label"], shapes=shapes) if dead else None
+                )
         problem = _best_problem(problems)
         if problem.startswith("shapes"):
             shapes = [tuple(s) for s in meta.get("param_shapes", [])][:40]
             reference_shapes = [tuple(s) for s in req.meta["weights"]["shapes"]]
-            problem = f"its parameters have shapes {shapes}, the reference's {reference_shapes}"
-        return f"{req.meta['label']}: {problem}"
+            problem = M.PARAM_SHAPES.format(shapes=shapes, reference=reference_shapes)
+        return M.LABELLED.format(label=req.meta["label"], problem=problem)
 
 
 def _candidates(req: Request):
@@ -332,7 +331,7 @@ def _best_problem(problems: list[str]) -> str:
         for p in problems:
             if word in p:
                 return p
-    return problems[0] if problems else "no output"
+    return problems[0] if problems else M.NO_OUTPUT
 
 
 # ---- (c) center_crop --------------------------------------------------------------------------
@@ -355,11 +354,11 @@ class CenterCrop(Comparison):
     def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
         label, want, raw = req.meta["label"], req.expected[0], arrays.get("out")
         if not isinstance(raw, np.ndarray):
-            return f"{label}: no tensor returned"
+            return M.NO_TENSOR.format(label=label)
         if raw.shape != want.shape:
-            return f"{label}: shape {tuple(raw.shape)}, expected {tuple(want.shape)}"
+            return M.CROP_SHAPE.format(label=label, got=tuple(raw.shape), want=tuple(want.shape))
         if not any(raw.dtype == e.dtype and np.array_equal(raw, e) for e in req.expected):
-            return f"{label}: the window is not the centre of the map"
+            return M.NOT_CENTRE.format(label=label)
         return None
 
 
@@ -395,24 +394,21 @@ class Loss(Comparison):
     def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
         answered = meta.get("cases")
         if not isinstance(answered, list) or len(answered) != len(req.expected):
-            return "categorical_cross_entropy: not one answer per case"
+            return M.LOSS_CASES
         for i, (case, (label, value, grad, dtype)) in enumerate(
             zip(answered, req.expected, strict=True)
         ):
             case = _dict(case)
             if "error" in case:
-                return f"{label}: {str(case['error'])[:500]}"
+                return M.LABELLED.format(label=label, problem=str(case["error"])[:500])
             got = _number(case.get("value"))
             tol = 1e-5 if dtype == np.float64 else 1e-4
             if got is None:
-                return (
-                    f"{label}: the loss is {case.get('value')!r:.40} (use log-sum-exp for a "
-                    "stable log-softmax)"
-                )
+                return M.LOSS_NOT_FINITE.format(label=label, got=case.get("value"))
             if not abs(got - value) <= tol * max(1.0, abs(value)):
-                return f"{label}: loss {got:.6g}, expected {value:.6g}"
+                return M.LOSS_VALUE.format(label=label, got=got, want=value)
             if not _diff(arrays, f"grad_{i}", grad) <= tol:
-                return f"{label}: the loss is right but its gradient differs from the reference"
+                return M.LOSS_GRADIENT.format(label=label)
         return None
 
 
@@ -449,31 +445,24 @@ class TrainStep(Comparison):
     def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
         dtype = meta.get("dtype")
         if dtype not in req.expected:
-            return "train_step: no answer in a known dtype"
+            return M.STEP_DTYPE
         losses, params = req.expected[dtype]
         tol = TOLERANCE[dtype]
         got_losses = meta.get("losses")
         if not isinstance(got_losses, list) or len(got_losses) != len(losses):
-            return f"train_step was called {self.steps} times: one loss per call expected"
+            return M.STEP_CALLS.format(steps=self.steps)
         for step, (raw, want) in enumerate(zip(got_losses, losses, strict=True), start=1):
             got = _number(raw)
             if got is None:
-                return (
-                    f"step {step}: train_step returned {raw!r:.40}, not the loss as a finite "
-                    "Python float (loss.item())"
-                )
+                return M.STEP_NOT_FLOAT.format(step=step, got=raw)
             if not abs(got - want) <= tol * max(1.0, abs(want)):
-                return f"step {step}: returned {got:.6f}, expected the loss {want:.6f}"
+                return M.STEP_LOSS.format(step=step, got=got, want=want)
         diff = max((_diff(arrays, f"param_{i}", p) for i, p in enumerate(params)), default=0.0)
         if diff <= tol:
             return None
         if meta.get("training_mode") is False:
-            return "the model was left in evaluation mode: train_step must call model.train()"
-        return (
-            f"after {self.steps} Adam steps the weights differ from the reference's by "
-            f"{diff:.3g}: are the gradients cleared (optimizer.zero_grad()) and the step "
-            "taken once per batch?"
-        )
+            return M.STEP_EVAL
+        return M.STEP_WEIGHTS.format(steps=self.steps, diff=diff)
 
 
 # ---- (g) predict and dice_score --------------------------------------------------------------
@@ -507,25 +496,25 @@ class PredictDice(Comparison):
         dice, preds = req.expected
         got_dice = meta.get("dice")
         if not isinstance(got_dice, list) or len(got_dice) != len(dice):
-            return "dice_score: not one answer per pair of masks"
+            return M.DICE_PAIRS
         for raw, (shape, want) in zip(got_dice, dice, strict=True):
             if isinstance(raw, str):
-                return f"dice_score of two {shape} masks: {raw[:300]}"
+                return M.DICE_ERROR.format(shape=shape, error=raw[:300])
             got = _number(raw)
             if got is None or not abs(got - want) <= 1e-9:
-                empty = " (two empty masks agree perfectly: 1.0)" if want == 1.0 else ""
+                empty = M.EMPTY_MASKS if want == 1.0 else ""
                 shown = f"{got:.6g}" if got is not None else repr(raw)[:40]
-                return f"dice_score of two {shape} masks: {shown}, expected {want:.6g}{empty}"
+                return M.DICE_VALUE.format(shape=shape, got=shown, want=want, empty=empty)
         if meta.get("predict_error"):
-            return f"predict: {str(meta['predict_error'])[:500]}"
+            return M.PREDICT_ERROR.format(error=str(meta["predict_error"])[:500])
         pred = preds.get(meta.get("dtype"), preds["float64"])
         got = _array(arrays, "pred", pred.shape, kinds="iu")
         if got is None:
             raw = arrays.get("pred")
             shape = tuple(raw.shape) if isinstance(raw, np.ndarray) else None
-            return f"predict returned shape {shape}, expected {tuple(pred.shape)} (the argmax over the classes)"
+            return M.PREDICT_SHAPE.format(got=shape, want=tuple(pred.shape))
         if not np.array_equal(got, pred):
-            return "predict differs from the argmax of the model in evaluation mode (model.eval())"
+            return M.PREDICT_DIFFERS
         return None
 
 

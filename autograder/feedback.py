@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from html import escape
 
+from autograder.messages_fr import french
 from autograder.results import BlockInfo, BlockScore, Result, Results
 
 # ---- scrubbing -----------------------------------------------------------------------------------
@@ -190,6 +191,11 @@ FRENCH = {  # the page's own sentences, for a notebook in French (autograder/i18
     "this block": "ce bloc",
     "so far, pending manual grading of {} question(s)": "pour l'instant ; {} question(s) en "
     "attente de correction à la main",
+    " (Your ({}) itself matches the reference.)": " (Votre ({}) correspond lui-même à la "
+    "référence.)",
+    " (Your ({}) itself matches the reference: this check failed on the wrong block it builds "
+    "on; see the warnings.)": " (Votre ({}) correspond lui-même à la référence : ce test a échoué "
+    "à cause du bloc faux sur lequel il s'appuie ; voyez les avertissements.)",
     NO_OUTPUT: "Votre notebook rendu n'affichait rien ici (la cellule a-t-elle été exécutée "
     "avant l'enregistrement ?).",
     CELL_NAMES: "Les cellules sont nommées d'après leur section du TP ; "
@@ -209,13 +215,18 @@ def _t(language: str, text: str, *args: object) -> str:
     return (FRENCH.get(text, text) if language == "fr" else text).format(*args)
 
 
+def _message(language: str, text: str) -> str:
+    """A message of the grader (English in ``results.json``) in the page's language."""
+    return french(text) if language == "fr" else text
+
+
 def _at_fault(block: BlockInfo, entry: BlockScore, results: Results, lang: str) -> str:
     if not entry.at_fault:
         return ""
     if entry.at_fault == block.id:
         return _t(lang, "this block")
     other = next((b for b in results.blocks if b.id == entry.at_fault), None)
-    return escape(other.label) if other else f"block ({escape(entry.at_fault)})"
+    return escape(other.label) if other else f"{_t(lang, 'block')} ({escape(entry.at_fault)})"
 
 
 def _blocks_table(student: Result, results: Results) -> str:
@@ -225,7 +236,9 @@ def _blocks_table(student: Result, results: Results) -> str:
         what = "✓"
         if entry.lost:
             what = (
-                escape(shorten(scrub(entry.message))) if entry.message else _t(lang, "points lost")
+                escape(shorten(scrub(_message(lang, entry.message))))
+                if entry.message
+                else _t(lang, "points lost")
             )
             fault = _at_fault(block, entry, results, lang)
             if fault:
@@ -248,7 +261,8 @@ def _warnings(student: Result, results: Results) -> list[str]:
     for block in results.blocks:
         warning = student.block(block.id).warning
         if warning:
-            label, text = f"({block.id})", shorten(scrub(warning))
+            label = f"({block.id})"
+            text = shorten(scrub(_message(student.language, warning)))
             text = text[len(label) :] if text.startswith(label) else f" {text}"
             out.append(f"<b>{escape(label)}</b>{escape(text)}")
     return out
@@ -260,16 +274,19 @@ _TEST_CELL = re.compile(r"^cell \d+ \(\((\w+)\) test cell\)")
 def _note_with_context(note: str, student: Result) -> str:
     """A failed self-check of a block the grader found right says why it failed: it ran on the
     wrong block this one builds on (the student must not go hunting in a right block)."""
-    m = _TEST_CELL.match(note)
+    m, lang = _TEST_CELL.match(note), student.language
     entry = student.blocks.get(m[1]) if m else None
+    note = shorten(_message(lang, note))
     if entry is None or entry.message or entry.points != entry.max:
         return note
     if entry.warning:
-        return (
-            f"{note} (Your ({m[1]}) itself matches the reference: this check failed on the "
-            "wrong block it builds on; see the warnings.)"
+        return note + _t(
+            lang,
+            " (Your ({}) itself matches the reference: this check failed on the wrong block it "
+            "builds on; see the warnings.)",
+            m[1],
         )
-    return f"{note} (Your ({m[1]}) itself matches the reference.)"
+    return note + _t(lang, " (Your ({}) itself matches the reference.)", m[1])
 
 
 def _output_section(label: str, text: str, lang: str) -> str:
@@ -325,7 +342,7 @@ def feedback_html(student: Result, results: Results) -> str:
         label = _t(lang, "Your {} (as your submitted notebook showed it)", _t(lang, key))
         parts.append(_output_section(label, student.outputs.get(key, ""), lang))
     notes = [scrub(n).strip() for n in student.notes]
-    notes = [_note_with_context(shorten(n), student) for n in notes if n]
+    notes = [_note_with_context(n, student) for n in notes if n]
     if notes:
         parts.append(f"<h2>{_t(lang, 'Notes')}</h2><ul class='notes'>")
         parts += [f"<li>{escape(n)}</li>" for n in notes]

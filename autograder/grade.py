@@ -40,6 +40,7 @@ import nbformat
 
 from autograder import answers as wire
 from autograder import build as course
+from autograder import messages as M
 from autograder import repair, static
 from autograder import spec as assignment
 from autograder.cells import grade_id
@@ -212,7 +213,7 @@ def _run_worker(job: Path, ctx: Context) -> str | None:
         tail = log.decode(errors="replace").strip().splitlines()[-3:]
         return "the grading worker failed: " + " | ".join(tail)
     error = json.loads(report.read_text()).get("error")
-    return f"the notebook could not be run to the end: {error}" if error else None
+    return M.NOT_RUN_TO_END.format(error=error) if error else None
 
 
 def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
@@ -225,22 +226,18 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
             if out.get("output_type") != "error":
                 continue
             ename, evalue = out.get("ename", "Error"), shorten(str(out.get("evalue", "")), 400)
-            where = f"cell {i + 1} ({labels[i]})"
+            where = M.CELL.format(cell=i + 1, cell_label=labels[i])
             missing = re.match(r"No module named '(\w+)", evalue)
             package = missing[1] if ename == "ModuleNotFoundError" and missing else None
             if package == "google":
-                notes.append(
-                    f"{where}: google.colab exists only in Colab; grading ran on without it"
-                )
+                notes.append(M.NO_COLAB.format(where=where))
             elif package:
-                notes.append(
-                    f"{where}: uses the package '{package}', which the grading environment does not have"
-                )
+                notes.append(M.MISSING_PACKAGE.format(where=where, package=package))
                 review.append(
                     f"{where}: imports '{package}', missing where grading runs: check by hand"
                 )
             else:
-                notes.append(f"{where}: {ename}: {evalue}")
+                notes.append(M.CELL_ERROR.format(where=where, ename=ename, evalue=evalue))
     return notes, review
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import messages as M
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.collect import GradingError
 
@@ -113,7 +114,7 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
                 restored.append(grade_id(cell))
                 break
     if restored and notes is not None:
-        notes.append(f"{len(restored)} cells had lost their nbgrader metadata; restored by content")
+        notes.append(M.METADATA_RESTORED.format(count=len(restored)))
     return nb
 
 
@@ -135,7 +136,7 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
         if gid is not None and (gid in seen or gid not in order):
             del cell.metadata["nbgrader"]
             if notes is not None and gid in seen:
-                notes.append(f"a copy of the TP's cell {gid} was run as your own cell")
+                notes.append(M.COPIED_CELL.format(gid=gid))
             gid = None
         if gid is not None:
             seen.add(gid)
@@ -173,7 +174,7 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
             f"{len(added)} of the TP's cells were missing and were put back ({', '.join(added)})"
         )
     if notes is not None and restored:
-        notes.append(f"{len(restored)} of the TP's locked cells had been edited and were restored")
+        notes.append(M.LOCKED_RESTORED.format(count=len(restored)))
     return nb
 
 
@@ -192,9 +193,9 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
     for block in spec.blocks:
         by_gid[block.solution_cell] = f"({block.id}) {block.names[0]}"
         for test in block.tests:
-            by_gid[test.grade_id] = f"({block.id}) test cell"
+            by_gid[test.grade_id] = M.TEST_CELL.format(block=block.id)
     tp_untagged = {_normalised(c.source) for c in student_nb.cells if not grade_id(c)}
-    labels, section, last = [], "the top of the notebook", None
+    labels, section, last = [], M.NOTEBOOK_TOP, None
     for cell in nb.cells:
         gid = grade_id(cell)
         if cell.cell_type == "markdown":
@@ -203,10 +204,10 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
             label = by_gid[gid]
             last = label.split(" ", 1)[0] if label.startswith("(") else label
         elif gid or _normalised(cell.source) in tp_untagged:
-            label = f"the TP's cell in '{section}'"
+            label = M.TP_CELL.format(section=section)
             last = f"'{section}'"
         else:
-            label = f"your cell after {last or 'the top of the notebook'}"
+            label = M.YOUR_CELL.format(last=last or M.NOTEBOOK_TOP)
         labels.append(label)
     return labels
 

@@ -8,6 +8,7 @@ gets a warning: the grade is not affected, but training the student's network wi
 
 from __future__ import annotations
 
+from autograder import messages as M
 from autograder.compare import Verdict
 from autograder.results import BlockScore
 from autograder.spec import Spec
@@ -23,21 +24,18 @@ def block_scores(
     for block in spec.blocks:
         points, message = 0.0, None
         for test in block.tests:
-            verdict = verdicts.get(test.grade_id, Verdict(False, "not graded"))
+            verdict = verdicts.get(test.grade_id, Verdict(False, M.NOT_GRADED))
             tests[test.grade_id] = test.points if verdict.passed else 0.0
             points += tests[test.grade_id]
             if not verdict.passed and message is None:
                 message = verdict.message
                 hint = hints.get(test.grade_id)
                 if hint and hint not in message:
-                    message = message.rstrip(".") + f". The notebook's self-check says: {hint}"
+                    message = M.SELF_CHECK.format(message=message.rstrip("."), hint=hint)
         blocks[block.id] = BlockScore(points, block.points, message, block.id if message else None)
     for block in spec.blocks:
         wrong = [d for d in block.depends_on if blocks[d].message]
         if wrong and not blocks[block.id].message:
             names = ", ".join(f"({d})" for d in wrong)
-            blocks[block.id].warning = (
-                f"({block.id}) is right on its own, but it is built on {names}, which is wrong: "
-                f"your network will not train well until {names} is fixed"
-            )
+            blocks[block.id].warning = M.BUILT_ON_WRONG.format(block=block.id, names=names)
     return blocks, tests

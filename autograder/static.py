@@ -21,6 +21,7 @@ import ast
 import collections
 import functools
 
+from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
 
 COURSE_PACKAGE = "unet_tp"
@@ -128,7 +129,7 @@ def _quote(cell, node: ast.AST) -> str:
     lines = cell.source.splitlines()
     number = getattr(node, "lineno", 1)
     text = lines[number - 1].strip() if 0 < number <= len(lines) else ""
-    return f"line {number}: `{text[:100]}`"
+    return M.QUOTED.format(line=number, code=text[:100])
 
 
 def _within(name: str, module: str) -> bool:
@@ -238,11 +239,11 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST]
             if path.rsplit(".", 1)[-1] in names:
                 what = path
             elif _course_code(path):
-                what = f"the course package's code ({path})"
+                what = M.COURSE_CODE.format(path=path)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
             for imported in _imported(sub):
                 if _course_code(imported):
-                    what = f"the course package's code ({imported})"
+                    what = M.COURSE_CODE.format(path=imported)
                 elif imported.rsplit(".", 1)[-1] in names:
                     what = imported
         elif isinstance(sub, ast.Call):
@@ -300,10 +301,12 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         if found:
             i, cell, node, what = found
             forbidden = what.rsplit(".", 1)[-1] in block.forbidden
-            why = block.forbidden_why if forbidden else f"({block.id}) must be your own code"
-            where = f"cell {i + 1}, {labels[i]}, {_quote(cell, node)}"
+            why = block.forbidden_why if forbidden else M.OWN_CODE.format(block=block.id)
+            where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
             for test in block.tests:
-                failed[test.grade_id] = f"({block.id}) uses {what} ({where}): {why}"
+                failed[test.grade_id] = M.FORBIDDEN.format(
+                    block=block.id, what=what, where=where, why=why
+                )
     return failed
 
 

@@ -52,7 +52,7 @@ def tr(template: str, **fields) -> str:
     return text.format(**fields)
 
 
-def translated(text: str) -> str:
-    """``text`` (not a template: a case's label, say) in the current language, if the catalog has
-    it; else as it is."""
-    return catalog(language()).get(text, text)
+def translated(text: str, lang: str | None = None) -> str:
+    """``text`` (not a template: a case's label, say) in ``lang`` (default: the current language),
+    if the catalog has it; else as it is."""
+    return catalog(lang or language()).get(text, text)

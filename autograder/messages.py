@@ -1,0 +1,92 @@
+"""The grader's messages to the student, each an English template declared once, here.
+
+The judges (:mod:`autograder.compare`), the scores (:mod:`autograder.score`), the reading of the
+cells (:mod:`autograder.static`, :mod:`autograder.repair`) and the notes (:mod:`autograder.grade`,
+:mod:`autograder.collect`) fill these with ``.format(...)``; ``results.json`` and the class report
+keep the English. :mod:`autograder.messages_fr` pairs each with its French, for the feedback page of
+a French notebook. Nothing here imports anything: the page reads them without torch.
+"""
+
+from __future__ import annotations
+
+# ---- compare.py: the judges --------------------------------------------------------------------
+
+NO_REQUEST = "no request"
+UNREADABLE = "the answer could not be read ({error})"
+NO_VERDICT = "no verdict"
+NO_ANSWER = "{label}: no answer from your code (the request timed out or the kernel died)"
+NOT_DEFINED = "{names} is not defined when its test cell has run: did its cell run without error?"
+LABELLED = "{label}: {problem}"  # the label of a case, then what went wrong on it
+OUTPUT_SHAPE = "output shape {got}, expected {want}"
+NOT_FINITE = "the output is not finite (NaN or inf)"
+NO_OUTPUT = "no output"
+OUTPUT_DIFFERS = (
+    "with the reference weights loaded the output differs from the reference's "
+    "(max |difference| {diff:.3g})"
+)
+NO_GRADIENT = "{label}: no gradient (or a wrong one) reaches the parameters of shape {shapes}"
+PARAM_SHAPES = "its parameters have shapes {shapes}, the reference's {reference}"
+NO_TENSOR = "{label}: no tensor returned"
+CROP_SHAPE = "{label}: shape {got}, expected {want}"
+NOT_CENTRE = "{label}: the window is not the centre of the map"
+LOSS_CASES = "categorical_cross_entropy: not one answer per case"
+LOSS_NOT_FINITE = "{label}: the loss is {got!r:.40} (use log-sum-exp for a stable log-softmax)"
+LOSS_VALUE = "{label}: loss {got:.6g}, expected {want:.6g}"
+LOSS_GRADIENT = "{label}: the loss is right but its gradient differs from the reference"
+STEP_DTYPE = "train_step: no answer in a known dtype"
+STEP_CALLS = "train_step was called {steps} times: one loss per call expected"
+STEP_NOT_FLOAT = (
+    "step {step}: train_step returned {got!r:.40}, not the loss as a finite Python float "
+    "(loss.item())"
+)
+STEP_LOSS = "step {step}: returned {got:.6f}, expected the loss {want:.6f}"
+STEP_EVAL = "the model was left in evaluation mode: train_step must call model.train()"
+STEP_WEIGHTS = (
+    "after {steps} Adam steps the weights differ from the reference's by {diff:.3g}: are the "
+    "gradients cleared (optimizer.zero_grad()) and the step taken once per batch?"
+)
+DICE_PAIRS = "dice_score: not one answer per pair of masks"
+DICE_ERROR = "dice_score of two {shape} masks: {error}"
+DICE_VALUE = "dice_score of two {shape} masks: {got}, expected {want:.6g}{empty}"
+EMPTY_MASKS = " (two empty masks agree perfectly: 1.0)"
+PREDICT_ERROR = "predict: {error}"
+PREDICT_SHAPE = "predict returned shape {got}, expected {want} (the argmax over the classes)"
+PREDICT_DIFFERS = "predict differs from the argmax of the model in evaluation mode (model.eval())"
+
+# ---- score.py ----------------------------------------------------------------------------------
+
+NOT_GRADED = "not graded"
+SELF_CHECK = "{message}. The notebook's self-check says: {hint}"
+BUILT_ON_WRONG = (
+    "({block}) is right on its own, but it is built on {names}, which is wrong: "
+    "your network will not train well until {names} is fixed"
+)
+
+# ---- static.py: what an answer may not use -----------------------------------------------------
+
+FORBIDDEN = "({block}) uses {what} ({where}): {why}"
+OWN_CODE = "({block}) must be your own code"
+COURSE_CODE = "the course package's code ({path})"
+QUOTED = "line {line}: `{code}`"
+CELL_AT = "cell {cell}, {cell_label}, {quote}"
+
+# ---- repair.py: the cells' names ---------------------------------------------------------------
+
+TEST_CELL = "({block}) test cell"
+TP_CELL = "the TP's cell in '{section}'"
+YOUR_CELL = "your cell after {last}"
+NOTEBOOK_TOP = "the top of the notebook"
+
+# ---- the notes ---------------------------------------------------------------------------------
+
+CELL = "cell {cell} ({cell_label})"
+CELL_ERROR = "{where}: {ename}: {evalue}"
+NO_COLAB = "{where}: google.colab exists only in Colab; grading ran on without it"
+MISSING_PACKAGE = (
+    "{where}: uses the package '{package}', which the grading environment does not have"
+)
+NOT_RUN_TO_END = "the notebook could not be run to the end: {error}"
+METADATA_RESTORED = "{count} cells had lost their nbgrader metadata; restored by content"
+COPIED_CELL = "a copy of the TP's cell {gid} was run as your own cell"
+LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
+FILES = "{count} files; graded the newest ({chosen}), not {others}"

@@ -1,0 +1,140 @@
+"""The grader's messages in French on a French feedback page (``autograder/messages_fr.py``):
+every template has its French, the real judges' messages come out French, the rest unchanged."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+import pytest
+
+from autograder import messages as M
+from autograder import spec as specs
+from autograder.compare import Verdict, comparisons
+from autograder.feedback import feedback_html
+from autograder.messages_fr import FRENCH, fields, french
+from autograder.results import Result
+from autograder.score import block_scores
+from tests.test_report import make_results, student, typed
+
+TEMPLATES = {k: v for k, v in vars(M).items() if k.isupper() and isinstance(v, str)}
+# words of the English templates that the French must not keep
+ENGLISH = re.compile(
+    r"\b(the|expected|with|from|your|reaches|differs|shape|returned|called|times|which|built|"
+    r"right|wrong|loaded|weights|output|answer|defined|masks|cell|line|uses|must|says)\b"
+)
+
+
+def test_every_template_has_its_french_with_the_same_fields():
+    assert set(TEMPLATES.values()) <= set(FRENCH)
+    for english, french_text in FRENCH.items():
+        assert set(fields(english)) == set(fields(french_text)), english
+        assert not re.search(r"\{\w+[!:]", french_text), french_text  # plain fields only
+        assert not re.search(r"\w:", re.sub(r"`[^`]*`|\w+://|\{[^}]*\}", "", french_text))
+    for block in specs.load().blocks:
+        assert not block.forbidden_why or block.forbidden_why in FRENCH
+
+
+@functools.cache
+def _requests(name: str):
+    comparison = comparisons()[name]
+    return comparison, comparison.requests(np.random.default_rng(3))
+
+
+def _message(name: str, index: int, meta: dict, arrays: dict) -> str:
+    comparison, requests = _requests(name)
+    verdict = comparison.judge({requests[index].name: (meta, arrays)}, requests[index : index + 1])
+    assert not verdict.passed
+    return verdict.message
+
+
+def _judged_messages() -> list[str]:
+    """Failing answers put to the real judges."""
+    want = _requests("center_crop")[1][0].expected[0]
+    pairs = _requests("predict_dice")[1][0].expected[0]
+    out = [
+        _message("center_crop", 0, {}, {"out": np.zeros((1, 1))}),
+        _message("center_crop", 0, {}, {"out": want + 1}),
+        _message("center_crop", 0, {"missing": ["center_crop"]}, {}),
+        _message("loss", 0, {"cases": [{"value": 1e9}] * 7}, {}),
+        _message("loss", 0, {"cases": [{"value": float("nan")}] * 7}, {}),
+        _message("train_step", 0, {"dtype": "float64", "losses": [1.0]}, {}),
+        _message("train_step", 0, {"dtype": "float64", "losses": [1e9, 1e9, 1e9]}, {}),
+        _message("predict_dice", 0, {"dice": [0.123] * len(pairs)}, {}),
+    ]
+    req = _requests("double_conv")[1][0]
+    key = f"{req.meta['orders'][0]}.{req.meta['dtypes'][0]}"
+    expected = req.expected[req.meta["dtypes"][0]][0][0]
+    out.append(_message("double_conv", 0, {}, {f"out_{key}": expected + 1}))
+    out.append(_message("double_conv", 0, {}, {f"out_{key}": np.zeros((1, 2))}))
+    out.append(_message("double_conv", 0, {}, {f"out_{key}": expected}))  # no gradient
+    comparison, requests = _requests("double_conv")
+    out.append(comparison.judge({}, requests).message)  # no answer at all
+    return out
+
+
+def _scored_messages() -> list[str]:
+    spec = specs.load()
+    a = next(b for b in spec.blocks if b.id == "a")
+    verdicts = {t.grade_id: Verdict(True) for b in spec.blocks for t in b.tests}
+    verdicts |= {t.grade_id: Verdict(False, "DoubleConv(3, 8): no output") for t in a.tests}
+    blocks, _ = block_scores(spec, verdicts, {a.tests[0].grade_id: "vos blocs donnent (1, 2)"})
+    where = M.CELL_AT.format(
+        cell=12, cell_label=M.YOUR_CELL.format(last="(e)"), quote=M.QUOTED.format(line=3, code="x")
+    )
+    forbidden = M.FORBIDDEN.format(block="e", what="torch.nn.functional.cross_entropy", where=where,
+                                   why=next(b for b in spec.blocks if b.id == "e").forbidden_why)  # fmt: skip
+    return [blocks["a"].message, blocks["b"].warning, forbidden]
+
+
+@pytest.mark.parametrize("index", range(15))
+def test_the_judges_messages_come_out_french(index):
+    messages = _judged_messages() + _scored_messages()
+    if index >= len(messages):
+        pytest.skip("fewer messages")
+    english = messages[index]
+    text = french(english)
+    assert text != english
+    assert not ENGLISH.search(re.sub(r"`[^`]*`", "", text)), (english, text)
+
+
+def test_labels_and_self_checks_in_french():
+    crop = french(M.CROP_SHAPE.format(label="center_crop of a 64x64 map to 56x56", got=1, want=2))
+    assert crop == "center_crop d'une carte 64x64 en 56x56 : forme 1, attendu 2"
+    label = "Up(16, 8, batch_norm=True) (skip 17x23 cropped to 12x12: unequal, odd margins)"
+    up = french(M.LABELLED.format(label=label, problem=M.NOT_FINITE))
+    assert up.startswith("Up(16, 8, batch_norm=True) (skip 17x23 recadré en 12x12 : marges")
+    assert up.endswith(" : la sortie n'est pas finie (NaN ou inf)")
+    hint = "logits aléatoires : perte 1, attendu 2"  # the notebook's own, already French
+    checked = french(M.SELF_CHECK.format(message=M.NOT_GRADED, hint=hint))
+    assert checked == f"non corrigé. Le test du notebook indique : {hint}"
+
+
+@pytest.mark.parametrize(
+    "text", ["ValueError: bad input", "DoubleConv(3, 8): RuntimeError: size", "", "anything else"]
+)
+def test_an_unknown_message_passes_unchanged(text):
+    assert french(text) == text
+
+
+def _page(language: str) -> str:
+    s = student(
+        "7100",
+        "Durand Paul",
+        {"c": (0.0, M.CROP_SHAPE.format(label="center_crop of a 9x9 map to 9x9", got=1, want=2), "c")},
+        notes=[M.NO_COLAB.format(where=M.CELL.format(cell=3, cell_label=M.NOTEBOOK_TOP))],
+        warnings={"d": M.BUILT_ON_WRONG.format(block="d", names="(c)")},
+    )  # fmt: skip
+    s["language"] = language
+    return feedback_html(Result.from_json(s), typed(make_results()))
+
+
+def test_a_french_page_shows_the_messages_in_french_an_english_one_in_english():
+    fr, en = _page("fr"), _page("en")
+    assert "center_crop d&#x27;une carte 9x9 en 9x9 : forme 1, attendu 2" in fr
+    assert "est juste en soi, mais il s&#x27;appuie sur (c)" in fr
+    assert "cellule 3 (le début du notebook) : google.colab n&#x27;existe que dans Colab" in fr
+    assert "center_crop of a 9x9 map to 9x9: shape 1, expected 2" in en
+    assert "is right on its own, but it is built on (c)" in en
+    assert "cell 3 (the top of the notebook): google.colab exists only in Colab" in en
