@@ -44,7 +44,10 @@ UNREADABLE = {
 CORRECT = sorted([h.follower for h in HOSTS.values()] + [n[:3] + "z_correct" for n in UNREADABLE])
 MEMORY_GROWTH_LIMIT = 500 << 20  # bytes of the grading process's peak memory (the batch: ~250 MB)
 # what the grader writes in OUT; anything else there was put by a notebook
-OUT_FILES = {"grades.csv", "results.json", "grading_state.json", "gradebook.db", "report.html"}
+OUT_FILES = {
+    "grades.csv", "results.json", "grading_state.json", "gradebook.db", "report.html",
+    "nbgrader_config.py",
+}  # fmt: skip
 
 
 def _rows(out: Path) -> dict[str, dict]:
@@ -204,6 +207,21 @@ def test_nothing_changes_in_the_canary_folders(batch):
     assert not batch.canary, batch.canary
 
 
+def _autograded(rel: str, what: str, students: set[str]) -> bool:
+    """nbgrader's ``autograded/<student>/TP_sujet/TP_sujet.ipynb`` (formgrader's), folders and
+    regular files only."""
+    parts = rel.split("/")
+    if parts[0] != "autograded" or what.startswith("link") or len(parts) > 4:
+        return False
+    if len(parts) > 1 and parts[1] not in students:
+        return False
+    return (what == "dir") == (len(parts) < 4) and parts[2:] in (
+        [],
+        ["TP_sujet"],
+        ["TP_sujet", "TP_sujet.ipynb"],
+    )
+
+
 def test_out_holds_only_what_the_grader_writes(batch):
     students = set(batch.rows)
     strays = [
@@ -218,6 +236,7 @@ def test_out_holds_only_what_the_grader_writes(batch):
                 and rel[len("feedback/") : -len(".html")] in students
                 and not what.startswith(("dir", "link"))
             )
+            or _autograded(rel, what, students)
         )
     ]
     undone = [line for line in batch.lines if "during grading" in line]
