@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import collections
 import functools
+import threading
 
 from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
@@ -112,10 +113,15 @@ def _transformer():
     return TransformerManager()
 
 
+_PARSING = threading.Lock()  # CPython's ast conversion is not thread-safe (a deep cell in one
+# grading thread beside another: "SystemError: AST constructor recursion depth mismatch")
+
+
 def parse(source: str) -> ast.Module | None:
     """The cell as Python (IPython syntax turned into calls), or None if it does not parse."""
     try:
-        return ast.parse(_transformer().transform_cell(source))
+        with _PARSING:
+            return ast.parse(_transformer().transform_cell(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
