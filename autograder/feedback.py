@@ -226,7 +226,9 @@ def _at_fault(block: BlockInfo, entry: BlockScore, results: Results, lang: str) 
     if entry.at_fault == block.id:
         return _t(lang, "this block")
     other = next((b for b in results.blocks if b.id == entry.at_fault), None)
-    return escape(other.label) if other else f"{_t(lang, 'block')} ({escape(entry.at_fault)})"
+    return (
+        escape(other.label_in(lang)) if other else f"{_t(lang, 'block')} ({escape(entry.at_fault)})"
+    )
 
 
 def _blocks_table(student: Result, results: Results) -> str:
@@ -245,8 +247,8 @@ def _blocks_table(student: Result, results: Results) -> str:
                 what += f"<br><span class='muted'>{_t(lang, 'at fault: {}', fault)}</span>"
         rows.append(
             f"<tr class='{'lost' if entry.lost else 'full'}' data-block='{escape(block.id)}'>"
-            f"<td><b>{escape(block.label)}</b><br>"
-            f"<span class='muted'>{escape(block.section)}</span></td>"
+            f"<td><b>{escape(block.label_in(lang))}</b><br>"
+            f"<span class='muted'>{escape(block.section_in(lang))}</span></td>"
             f"<td class='num'>{entry.points:g} / {entry.max:g}</td>"
             f"<td>{what}</td></tr>"
         )
@@ -307,7 +309,7 @@ def _questions(student: Result, results: Results) -> list[str]:
             _t(lang, "graded by hand: pending") if score is None else f"{score:g} / {q.points:g}"
         )
         answer = student.answers.get(q.id) or _t(lang, "(no answer)")
-        parts.append(f"<h3>{escape(q.title)} <span class='muted'>({points})</span></h3>")
+        parts.append(f"<h3>{escape(q.title_in(lang))} <span class='muted'>({points})</span></h3>")
         parts.append(f"<pre class='answer'>{safe(cut(answer))}</pre>")
     return parts
 

@@ -534,13 +534,24 @@ def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str,
         assignment=spec.assignment,
         max_points=spec.max_points,
         blocks=[
-            BlockInfo(b.id, b.key, b.title, b.section, b.points, list(b.depends_on))
+            BlockInfo(
+                b.id,
+                b.key,
+                b.title,
+                b.section,
+                b.points,
+                list(b.depends_on),
+                b.title_fr,
+                b.section_fr,
+            )
             for b in spec.blocks
         ],
         students=students,
         sandbox=sandbox,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        questions=[QuestionInfo(q.id, q.grade_id, q.title, q.points) for q in spec.questions],
+        questions=[
+            QuestionInfo(q.id, q.grade_id, q.title, q.points, q.title_fr) for q in spec.questions
+        ],
         gradebook=db,
     )
     results = with_manual_scores(results, out)

@@ -48,11 +48,20 @@ class BlockInfo:
     section: str
     points: float
     depends_on: list[str] = field(default_factory=list)
+    title_fr: str = ""
+    section_fr: str = ""
 
     @property
     def label(self) -> str:
         """``(a) DoubleConv: two 3x3 convolutions + ReLU``."""
         return f"({self.id}) {self.title or self.key}"
+
+    def label_in(self, language: str) -> str:
+        """The label in ``language`` (English when it has none)."""
+        return f"({self.id}) {self.title_fr}" if language == "fr" and self.title_fr else self.label
+
+    def section_in(self, language: str) -> str:
+        return self.section_fr if language == "fr" and self.section_fr else self.section
 
 
 @dataclass
@@ -63,6 +72,10 @@ class QuestionInfo:
     grade_id: str
     title: str
     points: float
+    title_fr: str = ""
+
+    def title_in(self, language: str) -> str:
+        return self.title_fr if language == "fr" and self.title_fr else self.title
 
 
 @dataclass

@@ -42,6 +42,8 @@ class Block:
     tests: tuple[Test, ...]
     forbidden: tuple[str, ...] = ()  # calls the answer must not use (read from its text)
     forbidden_why: str = ""
+    title_fr: str = ""  # the French feedback page's
+    section_fr: str = ""
 
     @property
     def points(self) -> float:
@@ -56,6 +58,7 @@ class Question:
     grade_id: str  # the answer cell
     points: float
     title: str
+    title_fr: str = ""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from html import escape
 
 import numpy as np
 import pytest
@@ -14,9 +15,8 @@ from autograder import spec as specs
 from autograder.compare import Verdict, comparisons
 from autograder.feedback import feedback_html
 from autograder.messages_fr import FRENCH, fields, french
-from autograder.results import Result
+from autograder.results import BlockInfo, BlockScore, Result, Results
 from autograder.score import block_scores
-from tests.test_report import make_results, student, typed
 
 TEMPLATES = {k: v for k, v in vars(M).items() if k.isupper() and isinstance(v, str)}
 # words of the English templates that the French must not keep
@@ -119,15 +119,22 @@ def test_an_unknown_message_passes_unchanged(text):
 
 
 def _page(language: str) -> str:
-    s = student(
-        "7100",
-        "Durand Paul",
-        {"c": (0.0, M.CROP_SHAPE.format(label="center_crop of a 9x9 map to 9x9", got=1, want=2), "c")},
-        notes=[M.NO_COLAB.format(where=M.CELL.format(cell=3, cell_label=M.NOTEBOOK_TOP))],
-        warnings={"d": M.BUILT_ON_WRONG.format(block="d", names="(c)")},
-    )  # fmt: skip
-    s["language"] = language
-    return feedback_html(Result.from_json(s), typed(make_results()))
+    """The feedback page of a student who lost (c), in ``language``."""
+    spec = specs.load()
+    blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+    crop = M.CROP_SHAPE.format(label="center_crop of a 9x9 map to 9x9", got=1, want=2)
+    blocks["c"] = BlockScore(0.0, 3.0, crop, "c")
+    blocks["d"].warning = M.BUILT_ON_WRONG.format(block="d", names="(c)")
+    note = M.NO_COLAB.format(where=M.CELL.format(cell=3, cell_label=M.NOTEBOOK_TOP))
+    student = Result("7100", "Durand Paul", "TP_sujet.ipynb", "ab" * 32, blocks, {}, 20.0,
+                     notes=[note], language=language)  # fmt: skip
+    info = [
+        BlockInfo(
+            b.id, b.key, b.title, b.section, b.points, list(b.depends_on), b.title_fr, b.section_fr
+        )  # fmt: skip
+        for b in spec.blocks
+    ]
+    return feedback_html(student, Results(spec.assignment, 20.0, info, [student]))
 
 
 def test_a_french_page_shows_the_messages_in_french_an_english_one_in_english():
@@ -138,3 +145,9 @@ def test_a_french_page_shows_the_messages_in_french_an_english_one_in_english():
     assert "center_crop of a 9x9 map to 9x9: shape 1, expected 2" in en
     assert "is right on its own, but it is built on (c)" in en
     assert "cell 3 (the top of the notebook): google.colab exists only in Colab" in en
+    spec = specs.load()  # the blocks by their French names on the French page
+    assert all(b.title_fr and b.section_fr for b in spec.blocks)
+    assert all(q.title_fr for q in spec.questions)
+    for block in spec.blocks:
+        assert escape(block.title_fr) in fr and escape(block.title) not in fr
+        assert escape(block.title) in en
