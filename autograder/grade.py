@@ -205,13 +205,13 @@ def _run_worker(job: Path, ctx: Context) -> str | None:
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         proc.communicate()
-        return f"grading stopped after {ctx.notebook_timeout} s (a cell that never ends?)"
+        return M.STOPPED_AFTER.format(seconds=ctx.notebook_timeout)
     finally:
         _kill_group(proc)
     report = job / "execute.json"
     if not report.exists():
         tail = log.decode(errors="replace").strip().splitlines()[-3:]
-        return "the grading worker failed: " + " | ".join(tail)
+        return M.WORKER_FAILED.format(log=" | ".join(tail))
     error = json.loads(report.read_text()).get("error")
     return M.NOT_RUN_TO_END.format(error=error) if error else None
 
@@ -268,8 +268,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes.append(str(exc))
         return result(*_zero(spec, str(exc)))
     except Exception as exc:  # one bad file never stops the batch
-        notes.append(f"not a readable notebook ({type(exc).__name__})")
-        return result(*_zero(spec, "the file could not be read"))
+        notes.append(M.NOT_READABLE.format(error=type(exc).__name__))
+        return result(*_zero(spec, M.FILE_UNREADABLE))
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
         language = notebook_language(nb)
@@ -295,8 +295,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         r.answers, r.language = text_safe(answers), language
         return r
     except Exception as exc:  # one bad notebook never stops the batch
-        notes.append(f"grading error: {type(exc).__name__}: {exc}")
-        return result(*_zero(spec, "the notebook could not be graded"))
+        notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))
+        return result(*_zero(spec, M.NOT_GRADED_AT_ALL))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -77,6 +77,13 @@ FRENCH = {
     M.CELL: "cellule {cell} ({cell_label})",
     M.CELL_ERROR: "{where} : {ename} : {evalue}",
     M.NO_COLAB: "{where} : google.colab n'existe que dans Colab ; la correction a continué sans",
+    M.CELLS_PUT_BACK: "{count} cellules du TP manquaient et ont été remises ({cells})",
+    M.NOT_READABLE: "ce n'est pas un notebook lisible ({error})",
+    M.FILE_UNREADABLE: "le fichier n'a pas pu être lu",
+    M.GRADING_ERROR: "erreur de correction : {error}",
+    M.NOT_GRADED_AT_ALL: "le notebook n'a pas pu être corrigé",
+    M.WORKER_FAILED: "le processus de correction a échoué : {log}",
+    M.STOPPED_AFTER: "correction arrêtée après {seconds} s (une cellule qui ne se termine jamais ?)",
     M.MISSING_PACKAGE: "{where} : utilise le package '{package}', absent de l'environnement de "
     "correction",
     M.NOT_RUN_TO_END: "le notebook n'a pas pu être exécuté jusqu'au bout : {error}",

@@ -170,9 +170,7 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
             cell.id = f"cell-{i}-{secrets.token_hex(4)}"
         ids.add(cell.id)
     if notes is not None and added:
-        notes.append(
-            f"{len(added)} of the TP's cells were missing and were put back ({', '.join(added)})"
-        )
+        notes.append(M.CELLS_PUT_BACK.format(count=len(added), cells=", ".join(added)))
     if notes is not None and restored:
         notes.append(M.LOCKED_RESTORED.format(count=len(restored)))
     return nb
