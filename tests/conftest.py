@@ -43,3 +43,14 @@ def student_wheel(tmp_path_factory) -> Path:
     )
     (wheel,) = out.glob("unet_tp-*.whl")
     return wheel
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(brats_root, tmp_path_factory) -> Path:
+    """The slice cache of the four sample cases with the ``tiny`` preset's settings."""
+    from unet_tp.data.cache import prepare_cache
+    from unet_tp.settings import preset_config
+
+    cache = tmp_path_factory.mktemp("cache")
+    prepare_cache(brats_root, cache, preset_config("tiny").cache_settings())
+    return cache

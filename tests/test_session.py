@@ -17,7 +17,7 @@ from tinycases import write_case
 from autograder import build
 from solutions import UNet, categorical_cross_entropy
 from unet_tp import train
-from unet_tp.data.cache import CacheSettings, SliceDataset, prepare_cache
+from unet_tp.data.cache import CacheSettings, SliceDataset
 from unet_tp.data.pack import build_pack
 from unet_tp.data.synth import synth_dataset
 from unet_tp.train import fit, load_checkpoint, preset_config
@@ -71,13 +71,6 @@ def test_the_solved_notebook_runs_on_a_course_pack_served_over_http(tmp_path, mo
     assert re.search(r"Dice WT\s+HD95 WT", evaluation) and re.search(r"^mean\s", evaluation, re.M)
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert all("  ok: " in out[c.id] for c in graded if c.cell_type == "code")
-
-
-@pytest.fixture(scope="module")
-def tiny_cache(brats_root, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    prepare_cache(brats_root, cache, preset_config("tiny").cache_settings())
-    return cache
 
 
 @pytest.mark.slow

@@ -15,18 +15,11 @@ from solutions import UNet, categorical_cross_entropy
 from unet_tp.cli import main
 from unet_tp.conventions import BRATS_AFFINE
 from unet_tp.data import find_cases
-from unet_tp.data.cache import SliceDataset, prepare_cache
+from unet_tp.data.cache import SliceDataset
 from unet_tp.preprocess import Grid
 from unet_tp.train import fit, load_checkpoint, load_weights, preset_config
 
 TINY = ["--preset", "tiny", "--num-workers", "0"]
-
-
-@pytest.fixture(scope="module")
-def tiny_cache(brats_root, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    prepare_cache(brats_root, cache, preset_config("tiny").cache_settings())
-    return cache
 
 
 def _run(cache, out, config, loss_fn=categorical_cross_entropy, resume=False):

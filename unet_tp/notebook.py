@@ -194,11 +194,12 @@ def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolum
     network's grid, ``seg`` (H, W, n) BraTS labels. The cache holds every slice with tumour and a
     share of the others, so a "volume" here is those slices, in order."""
     cache_dir = Path(cache_dir)
-    entry = load_cache_meta(cache_dir)["cases"][case_id]
+    meta = load_cache_meta(cache_dir)
+    entry = meta["cases"][case_id]
     images = np.load(cache_dir / entry["images"]).astype(np.float32)  # (n, 4, H, W)
     labels = np.load(cache_dir / entry["labels"])  # (n, H, W), classes 0..3
     image, seg = np.moveaxis(images, 0, -1), to_brats_labels(np.moveaxis(labels, 0, -1))
-    grid = CacheSettings.from_json(load_cache_meta(cache_dir)["settings"]).grid
+    grid = CacheSettings.from_json(meta["settings"]).grid
     mm = (grid.crop or 240) / (grid.image_size or grid.crop or 240)  # BraTS voxels are 1 mm
     return CaseVolumes(case_id, image, seg, np.diag([mm, mm, 1.0, 1.0]), image.shape[1:])
 

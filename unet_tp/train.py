@@ -377,15 +377,18 @@ def fit(
             args = (model, step, optimizer, loss_fn, config, device, epoch, progress)
             state.history.append(_epoch(train_set, val_set, *args))
             scheduler.step()
-            if _after_epoch(state, out, progress, (model, optimizer, scaler, epoch), budget):
+            checkpoint = (model, optimizer, scaler, epoch)
+            if _after_epoch(state, out, progress, checkpoint, budget, device):
                 break
     return state.history
 
 
-def _after_epoch(state: RunState, out: Path | None, progress: bool, checkpoint, budget) -> bool:
+def _after_epoch(
+    state: RunState, out: Path | None, progress: bool, checkpoint, budget, device
+) -> bool:
     """The epoch's line and checkpoints (main process); True to stop at the time budget, the
     best epoch's weights then loaded."""
-    model, epoch, device = checkpoint[0], checkpoint[-1], next(checkpoint[0].parameters()).device
+    model, epoch = checkpoint[0], checkpoint[-1]
     if _is_main():
         _end_epoch(state.history[-1], state, out, progress, checkpoint)
     if _agreed(budget.stop_after(epoch, progress and _is_main()), device):
