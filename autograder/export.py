@@ -125,7 +125,7 @@ def moodle_grade(x: float) -> str:
 
 def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field: the total and the blocks that lost points."""
-    parts = [f"Autograded: {student.score_text}."]
+    parts = [f"Autograded: {student.score_text()}."]
     lost_blocks = [
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks

@@ -1,27 +1,17 @@
-"""One feedback page per student, from the student's result.
-
-``feedback_html(student, results)`` returns a self-contained HTML page (no script, no external
-style sheet, font or image: it opens offline, from an e-mail or the LMS) that says:
-
-* the total, and a table of blocks (a)-(g): points earned / available and, for each block lost,
-  what the grader saw and which block is at fault;
-* the warnings (e.g. a wrong (a) that makes the student's own training fail);
-* what the grader's short training means, and the student's own training and evaluation outputs,
-  as their submitted notebook showed them;
-* the notes (cells named by their TP section, or "your cell after (x)").
-
-Everything that comes from a student (names, outputs, messages that quote their code) is
-HTML-escaped, and every text goes through :func:`scrub`: no path of the grading machine, no
-hidden-test line, no token reaches the page.
+"""One feedback page per student: a self-contained HTML page (no script, nothing fetched) with
+the total, each block's points and what the grader saw, the warnings, the student's own training
+outputs and the notes, in the notebook's language. Student text is HTML-escaped and goes through
+:func:`scrub` (no path of the grading machine, no hidden-test line, no token).
 """
 
 from __future__ import annotations
 
 import re
 from html import escape
+from pathlib import Path
 
-from autograder.messages_fr import french
-from autograder.results import BlockInfo, BlockScore, Result, Results
+from autograder.messages_fr import PAGE_FRENCH, french
+from autograder.results import PENDING, BlockInfo, BlockScore, Result, Results
 
 # ---- scrubbing -----------------------------------------------------------------------------------
 
@@ -62,16 +52,9 @@ def _keep_path(match: re.Match) -> str:
 
 
 def scrub(text: object) -> str:
-    """``text`` without what a student must not see.
-
-    * lines that mention the hidden tests are dropped;
-    * absolute paths (POSIX, ``file://``, ``C:\\...``) become ``[path]``, except those under
-      ``/home/student`` (the student's own home in the grading sandbox);
-    * runs of 16 or more hexadecimal digits (tokens, keys, hashes) become ``[hidden]``;
-    * terminal colour codes are removed.
-
-    ``None`` gives an empty string.
-    """
+    """``text`` without what a student must not see: lines naming the hidden tests dropped,
+    absolute paths (POSIX, ``file://``, ``C:\\...``) outside ``/home/student`` made ``[path]``,
+    runs of 16+ hex digits (tokens, keys) made ``[hidden]``, colour codes removed; None gives ""."""
     if text is None:
         return ""
     text = _ANSI.sub("", str(text))
@@ -112,26 +95,7 @@ def shorten(text: str, max_chars: int = 1500) -> str:
 # offline by construction: the browser may load nothing but inline styles and data: images
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif;
-       margin: 2em auto; max-width: 60em; padding: 0 1em; color: #1d232a; line-height: 1.45; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; }
-table { border-collapse: collapse; margin: 0.6em 0; width: 100%; }
-th, td { border: 1px solid #d0d7de; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f5f7; }
-td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-tr.full td.num { color: #1a7f37; } tr.lost td.num { color: #b42318; font-weight: bold; }
-.total { font-size: 1.5em; font-weight: bold; margin: 0.4em 0; }
-.muted { color: #57606a; font-size: 0.92em; }
-.warn { background: #fff8e1; border-left: 4px solid #e0a100; padding: 0.5em 0.8em; margin: 0.5em 0; }
-.info { background: #eef6ff; border-left: 4px solid #4a90d9; padding: 0.5em 0.8em; margin: 0.5em 0; }
-pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: 0.6em; overflow-x: auto;
-      white-space: pre-wrap; word-break: break-word; font-size: 0.88em; }
-code { background: #f3f5f7; padding: 0 0.2em; }
-.bar { display: inline-block; height: 0.8em; background: #4a90d9; vertical-align: middle; }
-img { max-width: 100%; }
-"""
+STYLE = Path(__file__).with_name("page.css").read_text(encoding="utf-8")
 
 
 def page(title: str, body: str, lang: str = "en") -> str:
@@ -140,7 +104,7 @@ def page(title: str, body: str, lang: str = "en") -> str:
         f"<!DOCTYPE html>\n<html lang='{lang}'>\n<head>\n<meta charset='utf-8'>\n"
         f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">\n"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
-        f"<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<title>{escape(title)}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n"
         f"{body}\n</body>\n</html>\n"
     )
 
@@ -166,53 +130,12 @@ CELL_NAMES = (
     "Cells are named by their section of the TP; a cell you added is named after the blank it "
     "follows (“your cell after (c)”)."
 )
-FRENCH = {  # the page's own sentences, for a notebook in French (autograder/i18n.py detects it)
-    "TP U-Net: your feedback, {}": "TP U-Net : votre retour, {}",
-    "student {} · notebook {}": "étudiant {} · notebook {}",
-    " · graded {}": " · corrigé le {}",
-    "Total: {}": "Total : {}",
-    REVIEWED: "Votre notebook sera relu par l'enseignant avant que cette note soit définitive.",
-    "Points per block": "Points par bloc",
-    "Warnings": "Avertissements",
-    "Training and Dice": "Entraînement et Dice",
-    "Your {} (as your submitted notebook showed it)": "Votre {} (tel que votre notebook rendu "
-    "l'affichait)",
-    "training": "entraînement",
-    "evaluation": "évaluation",
-    "Notes": "Remarques",
-    "Written questions": "Questions écrites",
-    "graded by hand: pending": "corrigée à la main : en attente",
-    "(no answer)": "(pas de réponse)",
-    "block": "bloc",
-    "points": "points",
-    "what the grader saw": "ce que le correcteur a vu",
-    "points lost": "points perdus",
-    "at fault: {}": "en cause : {}",
-    "this block": "ce bloc",
-    "so far, pending manual grading of {} question(s)": "pour l'instant ; {} question(s) en "
-    "attente de correction à la main",
-    " (Your ({}) itself matches the reference.)": " (Votre ({}) correspond lui-même à la "
-    "référence.)",
-    " (Your ({}) itself matches the reference: this check failed on the wrong block it builds "
-    "on; see the warnings.)": " (Votre ({}) correspond lui-même à la référence : ce test a échoué "
-    "à cause du bloc faux sur lequel il s'appuie ; voyez les avertissements.)",
-    NO_OUTPUT: "Votre notebook rendu n'affichait rien ici (la cellule a-t-elle été exécutée "
-    "avant l'enregistrement ?).",
-    CELL_NAMES: "Les cellules sont nommées d'après leur section du TP ; "
-    "une cellule ajoutée porte le nom du blanc qu'elle suit (« votre cellule après (c) »).",
-    TRAINING_NOTE: "Pendant la correction, les cellules d'entraînement et d'évaluation de votre "
-    "notebook tournent avec un réglage minuscule : un petit réseau entraîné quelques secondes sur "
-    "quelques coupes d'exemple. Le Dice atteint (Dice = 2|P ∩ T| / (|P| + |T|), P la tumeur "
-    "prédite et T la vraie) est faible quel que soit le code, juste ou non : <b>votre note ne "
-    "dépend pas de ce nombre</b> ; chaque bloc est comparé à la référence, sur les mêmes entrées "
-    "et les mêmes poids. Ce qu'a atteint votre propre entraînement est ce que votre notebook "
-    "affichait au moment du rendu, ci-dessous.",
-}
 
 
 def _t(language: str, text: str, *args: object) -> str:
     """``text`` in the page's language, its ``{}`` filled with ``args``."""
-    return (FRENCH.get(text, text) if language == "fr" else text).format(*args)
+    text = PAGE_FRENCH.get(text, text) if language == "fr" else text
+    return text.format(*args) if args else text
 
 
 def _message(language: str, text: str) -> str:
@@ -319,10 +242,7 @@ def feedback_html(student: Result, results: Results) -> str:
     document (UTF-8 text)."""
     name, lang = student.name or student.student_id, student.language
     graded = _t(lang, " · graded {}", escape(results.graded_at)) if results.graded_at else ""
-    pending = len(student.pending)
-    total = f"{student.total:g} / {student.max_points:g}"
-    if pending:
-        total += " " + _t(lang, "so far, pending manual grading of {} question(s)", pending)
+    total = student.score_text(_t(lang, PENDING))
     parts = [
         f"<h1>{_t(lang, 'TP U-Net: your feedback, {}', safe(name))}</h1>",
         "<p class='muted'>"

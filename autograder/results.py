@@ -21,6 +21,7 @@ from unet_tp.fileio import atomic_write
 
 RESULTS_FILE = "results.json"
 GRADES_FILE = "grades.csv"
+PENDING = "so far, pending manual grading of {} question(s)"
 
 
 @dataclass
@@ -58,10 +59,10 @@ class BlockInfo:
 
     def label_in(self, language: str) -> str:
         """The label in ``language`` (English when it has none)."""
-        return f"({self.id}) {self.title_fr}" if language == "fr" and self.title_fr else self.label
+        return f"({self.id}) {self.title_fr}" if _in(language, "", self.title_fr) else self.label
 
     def section_in(self, language: str) -> str:
-        return self.section_fr if language == "fr" and self.section_fr else self.section
+        return _in(language, self.section, self.section_fr)
 
 
 @dataclass
@@ -75,7 +76,12 @@ class QuestionInfo:
     title_fr: str = ""
 
     def title_in(self, language: str) -> str:
-        return self.title_fr if language == "fr" and self.title_fr else self.title
+        return _in(language, self.title, self.title_fr)
+
+
+def _in(language: str, english: str, french: str) -> str:
+    """The French text on a French page when there is one, else the English."""
+    return french if language == "fr" and french else english
 
 
 @dataclass
@@ -110,14 +116,11 @@ class Result:
         """The questions still to grade by hand."""
         return [q for q, p in self.questions.items() if p is None]
 
-    @property
-    def score_text(self) -> str:
-        """``23 / 30``, or ``17 / 30 so far, pending manual grading of 2 questions``."""
+    def score_text(self, pending: str = PENDING) -> str:
+        """``23 / 30``, or ``17 / 30 so far, pending manual grading of 2 question(s)``
+        (``pending``: that phrase, in the page's language)."""
         done = f"{self.total:g} / {self.max_points:g}"
-        n = len(self.pending)
-        return (
-            f"{done} so far, pending manual grading of {n} question{'s' * (n > 1)}" if n else done
-        )
+        return f"{done} {pending.format(len(self.pending))}" if self.pending else done
 
     @property
     def who(self) -> str:
