@@ -1,24 +1,18 @@
 """Grades for the LMS: ``unet-tp export OUT --format moodle|canvas [--roster FILE] [--out FILE]``
-(the plain CSV of every grade is ``OUT/grades.csv``, which ``unet-tp grade`` writes).
+(every grade in plain CSV is ``OUT/grades.csv``, which ``unet-tp grade`` writes).
 
-* ``moodle``: Moodle's offline grading worksheet (assignment > "Download grading worksheet";
-  uploaded back with "Upload grading worksheet"). Columns ``Identifier, Full name, Email address,
-  Status, Grade, Maximum Grade, Grade can be changed, Last modified (submission), Last modified
-  (grade), Feedback comments``; ``Identifier`` is ``Participant N`` where N is the id in the
-  submission zip's folder names (``Dupont Marie_N_assignsubmission_file_``). Moodle reads the
-  columns ``Identifier``, ``Grade`` and ``Last modified (grade)`` by name, and skips a row whose
-  grade is empty or unchanged, whose grade was changed in Moodle after the worksheet was
-  downloaded, or whose grade is out of range. A worksheet downloaded in French (``Identifiant``,
-  ``Note``, ``Dernière modification (note)``...) works too.
-* ``canvas``: the gradebook import CSV (Grades > Import): ``Student, ID, SIS User ID, SIS Login
-  ID, Section, <Assignment name (id)>`` and a ``Points Possible`` row. Canvas matches a row by
-  ``ID``, then the SIS ids, then the name; an empty cell changes nothing.
+* ``moodle``: Moodle's offline grading worksheet ("Download/Upload grading worksheet").
+  ``Identifier`` is ``Participant N``, N the id in the submission zip's folder names; Moodle reads
+  ``Identifier``, ``Grade`` and ``Last modified (grade)`` by name and skips a row whose grade is
+  empty, unchanged, changed in Moodle since the download, or out of range. A worksheet downloaded
+  in French (``Identifiant``, ``Note``...) works too.
+* ``canvas``: the gradebook import CSV (Grades > Import) with its ``Points Possible`` row; Canvas
+  matches a row by ``ID``, then the SIS ids, then the name; an empty cell changes nothing.
 
-With ``--roster`` (the worksheet or gradebook export downloaded from the LMS, recommended), the
-roster gives the rows, in its order and with all its columns: graded students get their grade,
-students the roster lists who submitted nothing are marked missing (Moodle: status "No
-submission" and an empty grade; Canvas: their cell is left as it was, empty for an assignment
-never graded), and graded students the roster does not list are reported.
+With ``--roster`` (the file downloaded from the LMS, recommended) the roster gives the rows, in its
+order and with all its columns: graded students get their grade, the others are marked missing
+(Moodle: "No submission", empty grade; Canvas: left as they were), and graded students the roster
+does not list are reported. A student pending manual grading gets an empty grade.
 """
 
 from __future__ import annotations
@@ -27,6 +21,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,9 +58,7 @@ MOODLE_LANGS = {
     for i, lang in enumerate(("en", "fr"))
 }
 MOODLE_HEADER = [english for _, english, _ in _MOODLE_STRINGS[:10]]  # a worksheet's columns
-MOODLE_PARTICIPANT = "Participant "
 MOODLE_REQUIRED = ("identifier", "grade", "lastmodgrade")
-MOODLE_SUBMITTED = MOODLE_LANGS["en"]["submitted"]
 _TRAILING_ID = re.compile(r"(\d+)\s*$")
 
 # Canvas gradebook
@@ -118,25 +111,34 @@ def name_key(name: object) -> str:
     return " ".join(sorted(t for t in re.split(r"[^0-9a-z]+", text) if t))
 
 
-def moodle_grade(x: float) -> str:
-    """A grade as Moodle's worksheet writes it (two decimals, a point)."""
-    return f"{float(x):.2f}"
+def _lms_grade(student: Result, spec: str) -> str:
+    """The grade the LMS gets: empty while written answers wait for manual grading."""
+    return "" if student.pending else format(student.total, spec)
 
 
 def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field: the total and the blocks that lost points."""
     parts = [f"Autograded: {student.score_text()}."]
-    lost_blocks = [
+    lost = [
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
         if (e := student.block(b.id)).lost
     ]
-    if lost_blocks:
-        parts.append("Points lost: " + ", ".join(lost_blocks) + ".")
+    if lost:
+        parts.append("Points lost: " + ", ".join(lost) + ".")
     if student.review:
         parts.append("To be reviewed by the instructor.")
     parts.append("Details: your feedback page.")
     return scrub(" ".join(parts))
+
+
+def _other_maximum(lms_number: str, maximum: float) -> float | None:
+    """The number the LMS wrote (``20,00`` or ``20.00``) when it is not ``maximum``, else None."""
+    try:
+        number = float(lms_number.replace(",", "."))
+    except ValueError:
+        return None
+    return number if abs(number - maximum) > 1e-9 else None
 
 
 @dataclass
@@ -150,7 +152,6 @@ class _Roster:
 def read_roster(path: Path) -> _Roster:
     """A CSV exported by the LMS: its header, rows, delimiter (``,`` or ``;``) and BOM."""
     raw = Path(path).read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -162,67 +163,62 @@ def read_roster(path: Path) -> _Roster:
     if not rows:
         raise ExportError(f"{path}: empty file")
     header = [h.strip() for h in rows[0]]
-    width = len(header)
-    body = [(r + [""] * width)[:width] if len(r) < width else r for r in rows[1:]]
-    return _Roster(header, body, delimiter, bom)
+    body = [
+        (r + [""] * len(header))[: len(header)] if len(r) < len(header) else r for r in rows[1:]
+    ]
+    return _Roster(header, body, delimiter, raw.startswith(b"\xef\xbb\xbf"))
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter=",", bom=False):
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    data = buf.getvalue().encode("utf-8")
-    with atomic_write(path, "wb") as f:
-        f.write((b"\xef\xbb\xbf" if bom else b"") + data)
+def _unmatched(student: Result, why: str) -> str:
+    return f"{student.who} {student.total:g}/{student.max_points:g} ({why})"
 
 
-class _Matcher:
-    """Finds the roster row of a graded student: by LMS id, other ids, e-mail, then unique name."""
-
-    def __init__(self):
-        self.by_id: dict[str, int] = {}
-        self.by_name: dict[str, list[int]] = {}
-
-    def add_id(self, value: str, row: int) -> None:
-        value = value.strip().casefold()
-        if value:
-            self.by_id.setdefault(value, row)
-
-    def add_name(self, value: str, row: int) -> None:
-        key = name_key(value)
-        if key:
-            self.by_name.setdefault(key, []).append(row)
-
-    def find(self, ids: list[str | None], name: str) -> tuple[int | None, str]:
-        for value in ids:
-            if value and str(value).strip().casefold() in self.by_id:
-                return self.by_id[str(value).strip().casefold()], ""
-        rows = self.by_name.get(name_key(name), [])
-        if len(rows) == 1:
-            return rows[0], ""
-        if len(rows) > 1:
-            return None, "several roster rows have this name"
-        return None, "no roster row with this id or name"
-
-
-def _match_students(students: list[Result], matcher, report) -> dict[int, Result]:
-    """``{roster row: student}``; who cannot be placed (or lands on a row already taken) goes to
+def _place(results: Results, keys: dict[int, tuple[list[str], str]], report) -> dict[int, Result]:
+    """``{roster row: student}`` from each student row's ``(ids, name)``: by the student's LMS id
+    or id, else by a unique name; who cannot be placed (or lands on a row already taken) goes to
     ``report.unmatched``."""
+    by_id: dict[str, int] = {}
+    by_name: dict[str, list[int]] = {}
+    for i, (ids, name) in keys.items():
+        for value in filter(None, (v.strip().casefold() for v in ids)):
+            by_id.setdefault(value, i)
+        if name_key(name):
+            by_name.setdefault(name_key(name), []).append(i)
     graded: dict[int, Result] = {}
-    for s in students:
-        i, why = matcher.find([s.lms_id, s.student_id], s.name)
+    for s in results.students:
+        ids = [str(v).strip().casefold() for v in (s.lms_id, s.student_id) if v]
+        i = next((by_id[v] for v in ids if v in by_id), None)
+        named, why = by_name.get(name_key(s.name), []), "no roster row with this id or name"
+        if i is None and len(named) > 1:
+            why = "several roster rows have this name"
+        elif i is None and named:
+            i = named[0]
+        if i in graded:
+            i, why = None, f"same roster row as {graded[i].who}"
         if i is None:
             report.unmatched.append(_unmatched(s, why))
-        elif i in graded:
-            report.unmatched.append(_unmatched(s, f"same roster row as {graded[i].who}"))
         else:
             graded[i] = s
     return graded
 
 
-def _unmatched(student: Result, why: str) -> str:
-    return f"{student.who} {student.total:g}/{student.max_points:g} ({why})"
+def _fill(
+    roster: _Roster,
+    results: Results,
+    report: ExportReport,
+    keys: Callable[[list[str]], tuple[list[str], str] | None],
+    grade: Callable[[list[str], Result], None],
+    missing: Callable[[list[str]], None],
+) -> tuple[list[str], list[list[str]]]:
+    """The roster's rows, each student row (``keys(row)``: its ids and name, None for another
+    row) given its student's grade by ``grade(row, student)`` or marked by ``missing(row)``."""
+    student_rows = {i: k for i, row in enumerate(roster.rows) if (k := keys(row)) is not None}
+    graded = _place(results, student_rows, report)
+    rows = [list(row) for row in roster.rows]
+    for i in student_rows:
+        grade(rows[i], graded[i]) if i in graded else missing(rows[i])
+    report.rows, report.graded = len(student_rows), len(graded)
+    return roster.header, rows
 
 
 # ---- Moodle --------------------------------------------------------------------------------------
@@ -233,64 +229,55 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
     without a roster, rows built from the participant ids in the file names."""
     if roster is None:
         return _moodle_without_roster(results, report)
-    maximum = results.max_points
-    header = roster.header
+    header, maximum = roster.header, results.max_points
     lang, col = _moodle_columns(header, maximum)
-    matcher = _Matcher()
-    for i, row in enumerate(roster.rows):
+    for m in sorted({r[col["maxgrade"]].strip() for r in roster.rows} if "maxgrade" in col else ()):
+        if _other_maximum(m, maximum) is not None:
+            report.warnings.append(
+                f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: set the "
+                "assignment's maximum grade to match (Moodle skips grades above its maximum)"
+            )
+
+    def keys(row):
         m = _TRAILING_ID.search(row[col["identifier"]])  # "Participant 4242"
-        if m:
-            matcher.add_id(m[1], i)
-        if "email" in col:
-            matcher.add_id(row[col["email"]], i)
-        if "fullname" in col:
-            matcher.add_name(row[col["fullname"]], i)
-    if "maxgrade" in col:
-        _moodle_maximum_warnings(roster, col, maximum, report)
-    graded = _match_students(results.students, matcher, report)
-    rows = []
-    for i, row in enumerate(roster.rows):
-        row = list(row)
-        s = graded.get(i)
-        if s is not None:
-            row[col["grade"]] = "" if s.pending else moodle_grade(s.total)
-            if "canchange" in col and row[col["canchange"]].strip() == lang["no"]:
+        ids = [m[1] if m else "", row[col["email"]] if "email" in col else ""]
+        return ids, row[col["fullname"]] if "fullname" in col else ""
+
+    def grade(row, s):
+        row[col["grade"]] = _lms_grade(s, ".2f")
+        if "canchange" in col and row[col["canchange"]].strip() == lang["no"]:
+            report.warnings.append(
+                f"{s.who}: the grade is locked in Moodle ('{header[col['canchange']]}': "
+                f"{lang['no']}); the upload will skip it"
+            )
+        if "feedback" in col:
+            row[col["feedback"]] = feedback_comment(s, results)
+
+    def missing(row):
+        label = row[col["fullname"]] if "fullname" in col else row[col["identifier"]]
+        if "status" in col:
+            status = row[col["status"]]
+            if status.startswith(lang["submitted"]):
                 report.warnings.append(
-                    f"{s.who}: the grade is locked in Moodle ('{header[col['canchange']]}': "
-                    f"{lang['no']}); the upload will skip it"
+                    f"{label}: Moodle says '{status}', but no notebook of theirs was graded"
                 )
-            if "feedback" in col:
-                row[col["feedback"]] = feedback_comment(s, results)
-        else:
-            label = row[col["fullname"]] if "fullname" in col else row[col["identifier"]]
-            if "status" in col:
-                status = row[col["status"]]
-                if status.startswith(lang["submitted"]):
-                    report.warnings.append(
-                        f"{label}: Moodle says '{status}', but no notebook of theirs was graded"
-                    )
-                row[col["status"]] = lang["no_submission"]
-            row[col["grade"]] = ""
-            report.missing.append(label)
-        rows.append(row)
-    report.rows, report.graded = len(rows), len(graded)
-    return header, rows
+            row[col["status"]] = lang["no_submission"]
+        row[col["grade"]] = ""
+        report.missing.append(label)
+
+    return _fill(roster, results, report, keys, grade, missing)
 
 
 def _moodle_without_roster(results: Results, report: ExportReport):
     """Worksheet rows from the participant ids of the file names (Moodle's download names)."""
-    rows, maximum = [], moodle_grade(results.max_points)
+    rows, maximum, en = [], format(results.max_points, ".2f"), MOODLE_LANGS["en"]
     for s in results.students:
-        pid = s.lms_id
-        if not pid or not pid.isdigit():
-            report.unmatched.append(
-                _unmatched(s, "no Moodle participant id in the file name; pass --roster")
-            )
+        if not s.lms_id or not s.lms_id.isdigit():
+            why = "no Moodle participant id in the file name; pass --roster"
+            report.unmatched.append(_unmatched(s, why))
             continue
-        grade = "" if s.pending else moodle_grade(s.total)
-        comment = feedback_comment(s, results)
-        row = [f"{MOODLE_PARTICIPANT}{pid}", s.name, "", MOODLE_SUBMITTED, grade, maximum, "Yes"]
-        rows.append([*row, "-", "-", comment])
+        row = [f"Participant {s.lms_id}", s.name, "", en["submitted"], _lms_grade(s, ".2f")]
+        rows.append([*row, maximum, "Yes", "-", "-", feedback_comment(s, results)])
     report.rows = report.graded = len(rows)
     report.warnings.append(
         "without --roster, Moodle skips the rows of students it already has a grade for, "
@@ -306,19 +293,10 @@ def _moodle_columns(header: list[str], maximum: float) -> tuple[dict, dict]:
     Raises:
         ExportError: not a Moodle grading worksheet, or an assignment graded with a scale.
     """
-    lang = next(
-        (
-            strings
-            for strings in MOODLE_LANGS.values()
-            if all(strings[k] in header for k in MOODLE_REQUIRED)
-        ),
-        None,
-    )
+    langs = MOODLE_LANGS.values()
+    lang = next((s for s in langs if all(s[k] in header for k in MOODLE_REQUIRED)), None)
     if lang is None:
-        wanted = " / ".join(
-            ", ".join(repr(strings[k]) for k in MOODLE_REQUIRED)
-            for strings in MOODLE_LANGS.values()
-        )
+        wanted = " / ".join(", ".join(repr(s[k]) for k in MOODLE_REQUIRED) for s in langs)
         raise ExportError(
             f"the roster is not a Moodle grading worksheet (no columns {wanted}): download it "
             "from the assignment's 'View all submissions' > 'Download grading worksheet'"
@@ -332,77 +310,47 @@ def _moodle_columns(header: list[str], maximum: float) -> tuple[dict, dict]:
     return lang, col
 
 
-def _moodle_maximum_warnings(
-    roster: _Roster, col: dict, maximum: float, report: ExportReport
-) -> None:
-    """Warn when the Moodle assignment's maximum grade is not the TP's."""
-    for m in {r[col["maxgrade"]].strip() for r in roster.rows}:
-        if _differs(m, maximum):
-            report.warnings.append(
-                f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: "
-                "set the assignment's maximum grade to match (Moodle skips grades above "
-                "its maximum)"
-            )
-
-
-def _differs(lms_number: str, maximum: float) -> bool:
-    """Is the number the LMS wrote (``20,00`` or ``20.00``) not ``maximum``? (no number: no)"""
-    try:
-        return abs(float(lms_number.replace(",", ".")) - maximum) > 1e-9
-    except ValueError:
-        return False
-
-
 # ---- Canvas --------------------------------------------------------------------------------------
 
 
-def _canvas_columns(header: list[str]) -> tuple[int, dict[str, int]]:
-    """Index of the last student column (``Section``) and the named student columns."""
+def _canvas_assignment_column(
+    roster: _Roster, points_row: list[str] | None, results: Results, wanted: str | None
+) -> int:
+    """The roster's column of this assignment (``wanted``: its title, ``Title (id)`` or id).
+
+    Raises:
+        ExportError: not a Canvas gradebook export, or no single assignment column to choose.
+    """
+    header = roster.header
     if len(header) < 4 or "Student" not in header[0] or "ID" not in header[1]:
         raise ExportError(
             "the roster is not a Canvas gradebook export (its header must start with "
             "'Student,ID'): export it from Grades > Export > Export Entire Gradebook"
         )
-    named = {h: i for i, h in enumerate(header) if h in CANVAS_HEADER}
-    if "Section" not in named:
+    if "Section" not in header:
         raise ExportError("the Canvas gradebook export has no 'Section' column")
-    return named["Section"], named
-
-
-def _canvas_assignment_column(
-    header: list[str],
-    points_row: list[str] | None,
-    first: int,
-    results: Results,
-    wanted: str | None,
-) -> int:
-    candidates = []
-    for i in range(first, len(header)):
-        title = header[i]
-        if not title or _CANVAS_NOT_ASSIGNMENT.search(title):
-            continue
-        if points_row is not None and re.search(r"read\s+only", points_row[i] or ""):
-            continue
-        candidates.append(i)
+    candidates = [
+        i
+        for i in range(header.index("Section") + 1, len(header))
+        if header[i]
+        and not _CANVAS_NOT_ASSIGNMENT.search(header[i])
+        and not (points_row and re.search(r"read\s+only", points_row[i] or ""))
+    ]
+    columns = ", ".join(repr(header[i]) for i in candidates)
     if wanted:
         for i in candidates:
             m = _CANVAS_TITLE_ID.match(header[i])
-            title, aid = (m["title"], m["id"]) if m else (header[i], None)
-            if wanted in (header[i], title, aid):
+            if wanted in (header[i], *(m.groups() if m else ())):
                 return i
         raise ExportError(
-            f"no assignment column {wanted!r} in the roster; its assignment columns: "
-            + ", ".join(repr(header[i]) for i in candidates)
+            f"no assignment column {wanted!r} in the roster; its assignment columns: {columns}"
         )
     name = results.assignment.casefold()
     named = [i for i in candidates if name and name in header[i].casefold()]
-    if len(named) == 1:
-        return named[0]
-    if len(candidates) == 1:
-        return candidates[0]
+    if len(named) == 1 or len(candidates) == 1:
+        return (named or candidates)[0]
     raise ExportError(
-        "which assignment column of the roster gets the grades? pass --assignment with one of: "
-        + ", ".join(repr(header[i]) for i in candidates)
+        f"which assignment column of the roster gets the grades? pass --assignment with one of: {columns}"
     )
 
 
@@ -412,54 +360,35 @@ def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assi
     if roster is None:
         return _canvas_without_roster(results, report, assignment)
     header = roster.header
-    section, named = _canvas_columns(header)
-    points_row = next(
-        (r for r in roster.rows if CANVAS_POINTS_POSSIBLE in (r[0] if r else "")), None
-    )
-    target = _canvas_assignment_column(header, points_row, section + 1, results, assignment)
-    if points_row is not None:
-        _canvas_points_warning(header[target], points_row[target], results.max_points, report)
-    matcher = _Matcher()
-    for i, row in enumerate(roster.rows):
-        if not _canvas_student_row(row):
-            continue
-        for col in ("ID", "SIS User ID", "SIS Login ID"):
-            if col in named:
-                matcher.add_id(row[named[col]], i)
-        matcher.add_name(row[0], i)
-    graded = _match_students(results.students, matcher, report)
-    rows = []
-    student_rows = 0
-    for i, row in enumerate(roster.rows):
-        row = list(row)
-        if _canvas_student_row(row):
-            student_rows += 1
-            s = graded.get(i)
-            if s is not None:
-                row[target] = "" if s.pending else f"{s.total:g}"
-            elif row[0].strip() != CANVAS_TEST_STUDENT:
-                report.missing.append(row[0])  # left as it was: Canvas changes nothing
-        rows.append(row)
-    report.rows, report.graded = student_rows, len(graded)
-    return header, rows
+    points = next((r for r in roster.rows if r and CANVAS_POINTS_POSSIBLE in r[0]), None)
+    target = _canvas_assignment_column(roster, points, results, assignment)
+    possible = _other_maximum(points[target], results.max_points) if points else None
+    if possible is not None:
+        report.warnings.append(
+            f"the Canvas assignment {header[target]!r} is worth {possible:g} points, the TP "
+            f"{results.max_points:g}: Canvas will show {results.max_points:g}-point totals out "
+            f"of {possible:g}"
+        )
+    id_columns = [header.index(c) for c in ("ID", "SIS User ID", "SIS Login ID") if c in header]
+
+    def keys(row):
+        return ([row[i] for i in id_columns], row[0]) if _canvas_student_row(row) else None
+
+    def grade(row, s):
+        row[target] = _lms_grade(s, "g")
+
+    def missing(row):
+        if row[0].strip() != CANVAS_TEST_STUDENT:
+            report.missing.append(row[0])  # left as it was: Canvas changes nothing
+
+    return _fill(roster, results, report, keys, grade, missing)
 
 
 def _canvas_student_row(row: list[str]) -> bool:
     """A student's row of the gradebook (not "Points Possible", nor a muted/posting row)."""
-    first = row[0] if row else ""
-    if CANVAS_POINTS_POSSIBLE in first:
+    if CANVAS_POINTS_POSSIBLE in (row[0] if row else ""):
         return False
     return not all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c or "", re.I) for c in row)
-
-
-def _canvas_points_warning(title: str, possible: str, maximum: float, report: ExportReport) -> None:
-    """Warn when the Canvas assignment is worth other points than the TP."""
-    if _differs(possible, maximum):
-        points = float(possible.replace(",", "."))
-        report.warnings.append(
-            f"the Canvas assignment {title!r} is worth {points:g} points, the "
-            f"TP {maximum:g}: Canvas will show {maximum:g}-point totals out of {points:g}"
-        )
 
 
 def _canvas_without_roster(results: Results, report: ExportReport, assignment: str | None):
@@ -467,9 +396,9 @@ def _canvas_without_roster(results: Results, report: ExportReport, assignment: s
     header = [*CANVAS_HEADER, assignment or results.assignment or "TP"]
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     for s in results.students:
-        name = s.name or s.student_id
-        total = "" if s.pending else f"{s.total:g}"
-        rows.append([name, s.lms_id or "", s.student_id, "", "", total])
+        rows.append(
+            [s.name or s.student_id, s.lms_id or "", s.student_id, "", "", _lms_grade(s, "g")]
+        )
     report.rows = report.graded = len(results.students)
     report.warnings.append(
         "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "
@@ -489,20 +418,9 @@ def export(
     out: Path | None = None,
     assignment: str | None = None,
 ) -> ExportReport:
-    """Write the grades of ``OUT/results.json`` for an LMS.
-
-    Args:
-        out_dir: the grading output folder (holding ``results.json``).
-        fmt: ``moodle`` or ``canvas``.
-        roster: the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the
-            LMS; its rows and columns are kept, the grades filled in.
-        out: the file to write (default ``OUT/moodle_grading_worksheet.csv`` or
-            ``OUT/canvas_gradebook_import.csv``).
-        assignment: Canvas: the roster's assignment column (its title, ``Title (id)`` or id),
-            or without a roster the column title to write.
-
-    Returns:
-        What was written, who is missing and who could not be placed.
+    """Write the grades of ``OUT/results.json`` for an LMS (``fmt``: ``moodle`` or ``canvas``)
+    into ``out`` (default: a file in ``out_dir``), filling in ``roster`` (the worksheet or
+    gradebook export downloaded from the LMS) when given; ``assignment``: Canvas's column.
 
     Raises:
         ExportError: unknown format, a roster of the wrong kind, an ambiguous assignment column.
@@ -515,12 +433,11 @@ def export(
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:
-        roster = Path(roster)
-        if not roster.is_file():
+        if not Path(roster).is_file():
             raise FileNotFoundError(f"{roster}: no such roster file")
-        if path.resolve() == roster.resolve():
+        if path.resolve() == Path(roster).resolve():
             raise ExportError(f"{path}: would overwrite the roster; choose another --out")
-        table = read_roster(roster)
+        table = read_roster(Path(roster))
     report = ExportReport(path=path, format=fmt)
     pending = [s.who for s in results.students if s.pending]
     if pending:
@@ -533,7 +450,10 @@ def export(
         header, rows = _moodle(results, table, report)
     else:
         header, rows = _canvas(results, table, report, assignment)
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, delimiter=table.delimiter if table else ",", lineterminator="\r\n")
+    writer.writerows([header, *rows])
     path.parent.mkdir(parents=True, exist_ok=True)
-    delimiter, bom = (table.delimiter, table.bom) if table else (",", False)
-    _write_csv(path, header, rows, delimiter, bom)
+    with atomic_write(path, "wb") as f:
+        f.write((b"\xef\xbb\xbf" if table and table.bom else b"") + buf.getvalue().encode("utf-8"))
     return report
