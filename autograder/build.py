@@ -1,17 +1,8 @@
-"""``unet-tp notebook build``: the source notebook's solution cells from ``solutions/``, then the
-student and solution notebooks through nbgrader.
-
-1. Each region of ``solutions/*.py`` between ``# --- notebook cell: ID ---`` and
-   ``# --- end of notebook cell ---`` is copied into the source notebook's cell whose nbgrader
-   ``grade_id`` is ID; the set-up cell gets the student package of ``unet_tp.sources``
-   (``--repository``/``--ref`` set it there and in the README's Colab badge first).
-   The notebook must agree with ``assignment.toml`` (blocks, grade ids, points, visible checks).
-2. nbgrader's ``generate_assignment`` makes the student version (solutions replaced by stubs,
-   outputs cleared) -> ``notebooks/TP_sujet.ipynb``.
-3. nbgrader's ``generate_solution`` (without executing) -> ``autograder/solution/TP_sujet/``.
-
-With ``check=True`` nothing is written: the build reports every file that differs from what it
-would write (the tests run it, so that the committed notebooks cannot drift from ``solutions``).
+"""``unet-tp notebook build``: the source notebook's solution cells from ``solutions/`` (each
+region ``# --- notebook cell: ID ---`` ... ``# --- end of notebook cell ---`` into the cell whose
+``grade_id`` is ID; checked against ``assignment.toml``), then nbgrader's ``generate_assignment``
+(the student notebooks, English and French -> ``notebooks/``) and ``generate_solution`` (->
+``autograder/solution/TP_sujet/``). ``check=True`` writes nothing and reports what differs.
 """
 
 from __future__ import annotations
@@ -54,9 +45,6 @@ _REGION = re.compile(
     r"^# --- notebook cell: (?P<id>[\w-]+) ---\n(?P<body>.*?)^# --- end of notebook cell ---",
     re.M | re.S,
 )
-_PACKAGE_LINE = re.compile(r'^UNET_TP_PACKAGE = ".*"$', re.M)
-_PACK_LINE = r'^{name} = (None|"[^"\n]*")'
-_LANGUAGE_LINE = re.compile(r'^LANGUAGE = "[a-z]+"', re.M)
 
 
 def set_badge(nb, language: str, repository: str, ref: str, name: str) -> None:
@@ -68,14 +56,13 @@ def set_badge(nb, language: str, repository: str, ref: str, name: str) -> None:
     cell.source = _BADGE_TEXT[language].format(url=url, repository=repository, name=name)
 
 
-def set_language_line(nb, language: str) -> None:
-    """The set-up cell's ``LANGUAGE = "..."`` line: the language of the self-checks' messages
-    (``notebook_config(device, language=LANGUAGE)``), the notebook's."""
-    cell = next(c for c in nb.cells if grade_id(c) == "setup")
-    new = _LANGUAGE_LINE.sub(f"LANGUAGE = {json.dumps(language)}", cell.source)
-    if not _LANGUAGE_LINE.search(cell.source):
-        raise BuildError(f"{SOURCE_NOTEBOOK.name}: the set-up cell has no line LANGUAGE = ...")
-    cell.source = new
+def set_line(text: str, name: str, value: str | None, where: str) -> str:
+    """``text`` with its line ``NAME = "..."`` (or ``None``) set to ``value``, the rest of the
+    line (a comment) kept."""
+    line = re.compile(rf'^{name} = (None|"[^"\n]*")', re.M)
+    if not line.search(text):
+        raise BuildError(f"{where}: no line {name} = ... to set")
+    return line.sub(lambda _: f"{name} = {json.dumps(value)}", text)
 
 
 def set_pack(nb, url: str | None, sha256: str | None) -> list[str]:
@@ -87,14 +74,14 @@ def set_pack(nb, url: str | None, sha256: str | None) -> list[str]:
         raise BuildError(f"--pack-sha256 {sha256!r}: expected 64 lowercase hex digits")
     changed = []
     for name, value in (("PACK_URL", url), ("PACK_SHA256", sha256)):
-        line = re.compile(_PACK_LINE.format(name=name), re.M)
-        cells = [c for c in nb.cells if c.cell_type == "code" and line.search(c.source)]
-        if not cells:
-            raise BuildError(f"{SOURCE_NOTEBOOK.name}: no line {name} = ... to set")
-        new = line.sub(f"{name} = {json.dumps(value)}", cells[0].source)
-        if new != cells[0].source:
-            cells[0].source = new
-            changed.append(cells[0].get("id", name))
+        cell = next(
+            (c for c in nb.cells if c.cell_type == "code" and f"\n{name} = " in f"\n{c.source}"),
+            None,
+        )
+        new = set_line(cell.source if cell else "", name, value, SOURCE_NOTEBOOK.name)
+        if new != cell.source:
+            cell.source = new
+            changed.append(cell.get("id", name))
     return changed
 
 
@@ -144,9 +131,7 @@ def synced_source(nb, regions: dict[str, str], package: str) -> tuple[object, li
                 cell.source = regions[gid]
                 changed.append(gid)
         if gid == "setup":
-            new = _PACKAGE_LINE.sub(f"UNET_TP_PACKAGE = {json.dumps(package)}", cell.source)
-            if new == cell.source and "UNET_TP_PACKAGE = " not in cell.source:
-                raise BuildError("the set-up cell lost its line UNET_TP_PACKAGE = ...")
+            new = set_line(cell.source, "UNET_TP_PACKAGE", package, "the set-up cell")
             if new != cell.source:
                 cell.source = new
                 changed.append(gid)
@@ -216,7 +201,6 @@ def generate(source_nb, workdir: Path) -> tuple[str, str]:
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _REF = re.compile(r"^(?!-)[A-Za-z0-9._/-]{1,200}$")
-_SOURCES_LINE = r'^{name} = ".*"(?P<comment>.*)$'
 _BADGE = re.compile(
     r"https://colab\.research\.google\.com/github/[^)\s]+/notebooks/TP_sujet\.ipynb"
 )
@@ -238,10 +222,7 @@ def publication_texts(
     path = root / "unet_tp" / "sources.py"
     text = path.read_text()
     for name, value in (("REPOSITORY", repository), ("REF", ref)):
-        line = re.compile(_SOURCES_LINE.format(name=name), re.M)
-        if not line.search(text):
-            raise BuildError(f'{path}: no line {name} = "..." to set')
-        text = line.sub(lambda m, n=name, v=value: f"{n} = {json.dumps(v)}{m['comment']}", text)
+        text = set_line(text, name, value, str(path))
     texts[path] = text
     readme = root / "README.md"
     text = readme.read_text()
@@ -284,7 +265,8 @@ def build(
             if language != "en":
                 nb = translate_notebook(synced, load_catalog(language), language)
             set_badge(nb, language, repository, ref, path.name)
-            set_language_line(nb, language)
+            setup = next(c for c in nb.cells if grade_id(c) == "setup")
+            setup.source = set_line(setup.source, "LANGUAGE", language, SOURCE_NOTEBOOK.name)
             student, solution = generate(nb, Path(tmp) / language)
             outputs[path] = student
             if language == "en":

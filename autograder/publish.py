@@ -1,23 +1,12 @@
-"""``unet-tp notebook publish DIR``: the repository students install from and open in Colab.
+"""``unet-tp notebook publish DIR``: the public repository students install from and open in Colab.
 
-This checkout holds the reference solutions, the solution notebook and the grader: keep it
-private. Students need two things, the course package ``unet_tp`` (the notebook's set-up cell
-installs it with pip from GitHub) and the student notebook (Colab opens it from GitHub). Both must
-be public, so ``publish`` writes exactly them into ``DIR``, to push as the public repository
-``OWNER/NAME`` that ``notebook build --repository OWNER/NAME`` named::
-
-    DIR/
-      README.md                  for students: the Colab badge, what the practical is
-      notebooks/TP_sujet.ipynb   the student notebook (stubs, no outputs)
-      unet_tp/                   the course package
-      pyproject.toml, setup.py   its packaging (a wheel of unet_tp only)
-      .unet-tp-student           marks the folder as written by publish
-
-The tree is checked before it replaces anything: no path of ``solutions/`` or ``autograder/``, no
-line a student must write. ``DIR`` is replaced whole, except its ``.git`` and what the public
-repository added itself (``.github/``, ``.gitignore``, ``LICENSE``: :func:`kept`), so a clone of the
-public repository is updated in place; a folder of other files is refused unless ``force``, and a
-folder holding this checkout, the current folder or the home folder always.
+This checkout (solutions, solution notebook, grader) stays private; ``DIR`` gets exactly what
+students need: ``README.md`` (the Colab badge), ``notebooks/TP_sujet.ipynb``, ``unet_tp/``, its
+packaging (``pyproject.toml``, ``setup.py``: a wheel of ``unet_tp`` only) and the marker
+``.unet-tp-student``. The tree is checked first (no path of ``solutions/`` or ``autograder/``, no
+line a student must write), then replaces ``DIR`` whole except what :func:`kept` names (its
+``.git``, ``.github/``, ``.gitignore``, ``LICENSE``); a folder of other files is refused unless
+``force``, a folder holding this checkout, the current folder or the home folder always.
 """
 
 from __future__ import annotations
@@ -35,6 +24,7 @@ from unet_tp.fileio import temp_dir_beside
 
 MARKER = ".unet-tp-student"
 PLACEHOLDER = "unet-tp/unet-tp"  # unet_tp/sources.py's REPOSITORY until a build names one
+README = Path(__file__).with_name("student_README.md")
 
 
 def kept(name: str) -> bool:
@@ -73,32 +63,16 @@ class PublishReport:
 
 
 def student_readme(repository: str, ref: str) -> str:
-    """The README of the student repository."""
+    """The README of the student repository (``student_README.md``, filled in)."""
     from unet_tp.sources import colab_url, student_package
 
-    return f"""# U-Net brain-tumour segmentation practical
-
-[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(repository, ref)})
-
-A practical on deep learning for medical images: you implement the U-Net of Ronneberger et al.
-(2015) and the categorical cross-entropy in PyTorch, then train it on 2D slices of BraTS brain MRI
-(t1, t1ce, t2, flair) to segment the tumour (necrotic and non-enhancing core, edema, enhancing
-tumour).
-
-**Start here:** the badge above opens the notebook `notebooks/TP_sujet.ipynb` in Google Colab.
-Choose a GPU runtime (*Runtime > Change runtime type > T4 GPU*) and run the cells from the top: the
-first cell installs the course package `unet_tp` (data loading, figures, the training loop and
-the self-checks) without changing Colab's own packages.
-
-Elsewhere (Python 3.10 or later, with PyTorch and Jupyter installed):
-
-```bash
-git clone https://github.com/{repository}.git && cd {repository.split("/")[1]}
-git checkout {ref}
-pip install .          # the course package, as "{student_package(repository, ref)}"
-jupyter notebook notebooks/TP_sujet.ipynb
-```
-"""
+    return README.read_text(encoding="utf-8").format(
+        badge=colab_url(repository, ref),
+        repository=repository,
+        name=repository.split("/")[1],
+        ref=ref,
+        package=student_package(repository, ref),
+    )
 
 
 # pyproject.toml tables that concern the instructor's checkout only (extras, commands, tools)
