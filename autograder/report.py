@@ -1,10 +1,7 @@
-"""The class report: ``unet-tp report OUT`` writes ``OUT/report.html`` from ``OUT/results.json``.
-
-One self-contained page for the instructor (figures embedded as PNG ``data:`` URIs, no script,
-nothing fetched): the score distribution, each block's success rate (table and bar chart), the
-most common failure messages per block (the same mistake counted once however the numbers in its
-message differ), the notebooks flagged for review and why, who was regraded and why, and the
-grading times.
+"""The class report: ``unet-tp report OUT`` writes ``OUT/report.html`` from ``OUT/results.json``:
+one self-contained page (figures as PNG ``data:`` URIs, no script) with the score distribution,
+each block's success rate, the most common failures per block (one mistake counted once however
+its numbers differ), the notebooks flagged for review, who was regraded and why, grading times.
 """
 
 from __future__ import annotations
@@ -41,11 +38,8 @@ _SPACES = re.compile(r"\s+")
 
 
 def normalise_message(message: object) -> str:
-    """The shape of a message: paths, hex tokens, quoted values, shapes and numbers replaced.
-
-    ``"Down(8, 16): ... differs (max |difference| 0.734)"`` and the same with ``1.2`` give one
-    key, so that one mistake counts once in the report however its numbers differ.
-    """
+    """The shape of a message (paths, hex tokens, quoted values, shapes, numbers replaced): one
+    key for ``... (max |difference| 0.734)`` and the same with ``1.2``."""
     text = str(message or "").strip()
     if not text:
         return "(no message)"
@@ -107,75 +101,72 @@ class BlockRate:
 
 def block_rates(results: Results) -> list[BlockRate]:
     """Per block: students with full marks, partial, zero; the full-marks rate; mean points."""
-    n = len(results.students)
-    rows = []
+    n, rows = len(results.students), []
     for block in results.blocks:
-        row = BlockRate(block)
         entries = [s.block(block.id) for s in results.students]
-        for e in entries:
-            if e.points >= e.max and e.max > 0:
-                row.full += 1
-            elif e.points > 0:
-                row.partial += 1
-            else:
-                row.zero += 1
-        row.rate = row.full / n if n else 0.0
-        row.mean = sum(e.points for e in entries) / n if n else 0.0
-        rows.append(row)
+        full = sum(e.max > 0 and e.points >= e.max for e in entries)
+        partial = sum(e.points > 0 for e in entries) - full
+        mean = sum(e.points for e in entries) / n if n else 0.0
+        rows.append(
+            BlockRate(block, full, partial, n - full - partial, full / n if n else 0.0, mean)
+        )
     return rows
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
+def _axes(height: float):
+    """A new figure's axes (8 inches wide); :func:`_png` makes it a ``data:`` URI."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(8, height), layout="constrained").subplots()
+
+
+def _png(ax) -> str:
+    fig, buf = ax.figure, io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def histogram_png(results: Results) -> str:
     """The distribution of totals, as a ``data:`` URI of a PNG."""
-    from matplotlib.figure import Figure
-
     totals = [s.total for s in results.students]
     maximum = results.max_points or max(totals, default=1.0) or 1.0
-    fig = Figure(figsize=(8, 3.6), layout="constrained")
-    ax = fig.subplots()
-    edges = [x - 0.5 for x in range(int(maximum) + 2)]
-    ax.hist(totals, bins=edges, color="#4a90d9", edgecolor="white")
+    ax = _axes(3.6)
+    ax.hist(totals, bins=[x - 0.5 for x in range(int(maximum) + 2)], color="#4a90d9", ec="white")
     if totals:
         mean, median = statistics.mean(totals), statistics.median(totals)
         ax.axvline(mean, color="#b42318", linestyle="--", label=f"mean {mean:.1f}")
         ax.axvline(median, color="#1a7f37", linestyle=":", label=f"median {median:g}")
         ax.legend(loc="upper left")
-    ax.set_xlim(-0.5, maximum + 0.5)
-    ax.set_xticks(range(0, int(maximum) + 1, 2 if maximum > 10 else 1))
-    ax.set_xlabel(f"total (out of {maximum:g})")
-    ax.set_ylabel("students")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set(xlim=(-0.5, maximum + 0.5), xticks=range(0, int(maximum) + 1, 2 if maximum > 10 else 1))
+    ax.set(xlabel=f"total (out of {maximum:g})", ylabel="students")
     ax.set_title(f"Score distribution ({len(totals)} students)")
-    return _png(fig)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return _png(ax)
 
 
 def rates_png(rates: list[BlockRate]) -> str:
     """Each block's full-marks rate, as a ``data:`` URI of a PNG bar chart."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 3.4), layout="constrained")
-    ax = fig.subplots()
-    values = [100 * r.rate for r in rates]
+    ax, values = _axes(3.4), [100 * r.rate for r in rates]
     bars = ax.bar([f"({r.block.id})" for r in rates], values, color="#1a7f37")
     ax.bar_label(bars, labels=[f"{v:.0f}%" for v in values], padding=2)
-    ax.set_ylim(0, 110)
-    ax.set_ylabel("students with full marks (%)")
-    ax.set_title("Success rate per block")
-    return _png(fig)
+    ax.set(ylim=(0, 110), ylabel="students with full marks (%)", title="Success rate per block")
+    return _png(ax)
 
 
 # ---- the page ------------------------------------------------------------------------------------
 
 
+def _table(cls: str, head: list[str], rows: list[str], attrs: str = "") -> str:
+    """``<table class=cls>``: the head cells (``#`` first: a number column), then ``rows``."""
+    cells = "".join(
+        f"<th class='num'>{h[1:]}</th>" if h[:1] == "#" else f"<th>{h}</th>" for h in head
+    )
+    head_row = f"<tr>{cells}</tr>" if head else ""
+    return f"<table class='{cls}'{attrs}>{head_row}{''.join(rows)}</table>"
+
+
 def _summary(results: Results) -> str:
-    totals = [s.total for s in results.students]
-    maximum = results.max_points
+    totals, maximum = [s.total for s in results.students], results.max_points
     rows = [
         ("assignment", escape(results.assignment)),
         ("graded at", escape(results.graded_at)),
@@ -190,39 +181,26 @@ def _summary(results: Results) -> str:
         ]
     pending = sum(bool(s.pending) for s in results.students)
     if results.questions:
-        rows.append(
-            (
-                "written questions",
-                f"pending manual grading for {pending} student(s): totals so far"
-                if pending
-                else "all graded by hand",
-            )
-        )
+        graded = f"pending manual grading for {pending} student(s): totals so far"
+        rows.append(("written questions", graded if pending else "all graded by hand"))
     mine = " <b>(notebooks ran with your rights)</b>" if results.sandbox == "none" else ""
     rows.append(("sandbox", escape(results.sandbox) + mine))
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f"<table class='summary' style='width:auto'>{body}</table>"
+    body = [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows]
+    return _table("summary", [], body, " style='width:auto'")
 
 
 def _rates_table(rates: list[BlockRate]) -> str:
-    rows = []
-    for r in rates:
-        rows.append(
-            f"<tr data-block='{escape(r.block.id)}'><td>{escape(r.block.label)}</td>"
-            f"<td class='num'>{r.block.points:g}</td>"
-            f"<td class='num full'>{r.full}</td><td class='num partial'>{r.partial}</td>"
-            f"<td class='num zero'>{r.zero}</td>"
-            f"<td class='num rate'>{100 * r.rate:.0f}%</td>"
-            f"<td class='num mean'>{r.mean:.2f}</td>"
-            f"<td style='width:25%'><span class='bar' style='width:{100 * r.rate:.0f}%'></span></td></tr>"
-        )
-    return (
-        "<table class='rates'><tr><th>block</th><th class='num'>points</th>"
-        "<th class='num'>full marks</th><th class='num'>partial</th><th class='num'>zero</th>"
-        "<th class='num'>success rate</th><th class='num'>mean points</th><th></th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
+    rows = [
+        f"<tr data-block='{escape(r.block.id)}'><td>{escape(r.block.label)}</td>"
+        f"<td class='num'>{r.block.points:g}</td>"
+        f"<td class='num full'>{r.full}</td><td class='num partial'>{r.partial}</td>"
+        f"<td class='num zero'>{r.zero}</td><td class='num rate'>{100 * r.rate:.0f}%</td>"
+        f"<td class='num mean'>{r.mean:.2f}</td><td style='width:25%'>"
+        f"<span class='bar' style='width:{100 * r.rate:.0f}%'></span></td></tr>"
+        for r in rates
+    ]
+    head = ["block", "#points", "#full marks", "#partial", "#zero", "#success rate", "#mean points"]
+    return _table("rates", [*head, ""], rows)
 
 
 def _names(names: list[str], shown: int = 12) -> str:
@@ -235,31 +213,26 @@ def _names(names: list[str], shown: int = 12) -> str:
 
 
 def _failures(results: Results, top: int = 6) -> str:
-    groups = failure_groups(results)
-    parts = []
+    groups, parts = failure_groups(results), []
     for block in results.blocks:
-        block_groups = groups[block.id]
         parts.append(f"<h3>{escape(block.label)}</h3>")
-        if not block_groups:
+        if not groups[block.id]:
             parts.append("<p class='muted'>nobody lost points here</p>")
             continue
         rows = []
-        for g in block_groups[:top]:
+        for g in groups[block.id][:top]:
             # "at fault" only where it is another block (a mistake in (a) costing (d)...)
             fault = ", ".join(f"({escape(f)})" for f in sorted(g.at_fault - {block.id}))
+            fault = f"<br><span class='muted'>at fault: {fault}</span>" if fault else ""
             rows.append(
-                f"<tr><td class='num count'>{g.count}</td><td>{escape(g.example)}"
-                + (f"<br><span class='muted'>at fault: {fault}</span>" if fault else "")
-                + f"</td><td>{_names(g.students)}</td></tr>"
+                f"<tr><td class='num count'>{g.count}</td><td>{escape(g.example)}{fault}</td>"
+                f"<td>{_names(g.students)}</td></tr>"
             )
-        more = len(block_groups) - top
-        parts.append(
-            f"<table class='failures' data-block='{escape(block.id)}'><tr>"
-            "<th class='num'>students</th><th>message (one example)</th><th>who</th></tr>"
-            + "".join(rows)
-            + "</table>"
-            + (f"<p class='muted'>and {more} other kinds of message</p>" if more > 0 else "")
-        )
+        head = ["#students", "message (one example)", "who"]
+        parts.append(_table("failures", head, rows, f" data-block='{escape(block.id)}'"))
+        more = len(groups[block.id]) - top
+        if more > 0:
+            parts.append(f"<p class='muted'>and {more} other kinds of message</p>")
     return "".join(parts)
 
 
@@ -267,38 +240,29 @@ def _review(results: Results) -> str:
     flagged = [s for s in results.students if s.review]
     if not flagged:
         return "<p>No notebook was flagged.</p>"
-    rows = "".join(
-        f"<tr><td>{escape(s.who)}</td><td>{escape(s.file)}</td>"
-        f"<td class='num'>{s.total:g}</td><td><ul>"
-        + "".join(f"<li>{escape(r)}</li>" for r in s.review)
-        + "</ul></td></tr>"
+    rows = [
+        f"<tr><td>{escape(s.who)}</td><td>{escape(s.file)}</td><td class='num'>{s.total:g}</td>"
+        f"<td><ul>{''.join(f'<li>{escape(r)}</li>' for r in s.review)}</ul></td></tr>"
         for s in flagged
-    )
-    return (
-        f"<p>{len(flagged)} notebook(s) to read before publishing the grades:</p>"
-        "<table class='review'><tr><th>student</th><th>file</th><th class='num'>total</th>"
-        f"<th>why</th></tr>{rows}</table>"
+    ]
+    return f"<p>{len(flagged)} notebook(s) to read before publishing the grades:</p>" + _table(
+        "review", ["student", "file", "#total", "why"], rows
     )
 
 
 def _regraded(results: Results) -> str:
     fresh = [s for s in results.students if s.regraded]
-    kept = len(results.students) - len(fresh)
     reasons = Counter(s.regraded for s in fresh)
     summary = ", ".join(f"{n} {escape(r)}" for r, n in reasons.most_common()) or "none"
     parts = [
-        f"<p>{len(fresh)} graded in this run ({summary}); {kept} kept from the previous run "
-        "(unchanged file, reference and tests).</p>"
+        f"<p>{len(fresh)} graded in this run ({summary}); {len(results.students) - len(fresh)} "
+        "kept from the previous run (unchanged file, reference and tests).</p>"
     ]
     new = sorted(s.who for s in fresh if s.regraded == "new submission")
-    others = sorted(
-        (s for s in fresh if s.regraded != "new submission"), key=lambda s: (s.regraded, s.who)
-    )
+    others = sorted((s.regraded, s.who) for s in fresh if s.regraded != "new submission")
     if others:
-        rows = "".join(
-            f"<tr><td>{escape(s.who)}</td><td>{escape(s.regraded)}</td></tr>" for s in others
-        )
-        parts.append(f"<table class='regraded'><tr><th>student</th><th>why</th></tr>{rows}</table>")
+        rows = [f"<tr><td>{escape(who)}</td><td>{escape(why)}</td></tr>" for why, who in others]
+        parts.append(_table("regraded", ["student", "why"], rows))
     if new:
         parts.append(
             f"<details class='new'><summary>{len(new)} new submission(s)</summary>"
@@ -308,22 +272,21 @@ def _regraded(results: Results) -> str:
 
 
 def _times(results: Results) -> str:
-    timed = [s for s in results.students if s.regraded]
-    scope = "graded in this run"
+    timed, scope = [s for s in results.students if s.regraded], "graded in this run"
     if not timed:  # nothing regraded: the times of the run that graded them
         timed, scope = results.students, "all, from the runs that graded them"
     if not timed:
         return "<p class='muted'>no grading times recorded</p>"
     secs = [s.seconds for s in timed]
-    slowest = sorted(timed, key=lambda s: -s.seconds)[:5]
-    rows = "".join(
-        f"<tr><td>{escape(s.who)}</td><td class='num'>{s.seconds:.1f} s</td></tr>" for s in slowest
-    )
+    rows = [
+        f"<tr><td>{escape(s.who)}</td><td class='num'>{s.seconds:.1f} s</td></tr>"
+        for s in sorted(timed, key=lambda s: -s.seconds)[:5]
+    ]
     return (
         f"<p class='times'>{len(timed)} notebooks ({scope}): total {sum(secs):.1f} s "
         f"(sum over notebooks; with <code>--jobs N</code> the wall time is shorter), "
         f"median {statistics.median(secs):.1f} s, slowest {max(secs):.1f} s.</p>"
-        f"<table class='slowest' style='width:auto'><tr><th>slowest</th><th class='num'>time</th></tr>{rows}</table>"
+        + _table("slowest", ["slowest", "#time"], rows, " style='width:auto'")
     )
 
 
