@@ -1,12 +1,10 @@
 """What crosses out of the sandbox: the kernel's answers, taken and read without trusting them.
 
-Anything in the sandbox's writable folders can be a symbolic link, a hard link to a file the
-kernel holds open, a FIFO, or far larger than it says. So :func:`take` (the worker) opens an answer
-by directory file descriptor without following links, accepts only a regular file with one link
-under a size limit, copies it into memory at once and unlinks it; :func:`parse` (the grader) reads
-those bytes with every size bounded before anything is decompressed: each array's shape and dtype
-from its ``.npy`` header (numbers and booleans only, never pickle), the total under a budget, the
-JSON document under its own cap.
+An answer file may be a link, a FIFO, or larger than it says: :func:`take` (the worker) opens it by
+directory fd without following links, accepts one regular file with one link under a size limit,
+reads it at once and unlinks it; :func:`parse` (the grader) bounds every size before anything is
+decompressed (each ``.npy`` header's shape and dtype, numbers and booleans only, never pickle; the
+arrays under a budget; the JSON meta under its cap).
 """
 
 from __future__ import annotations

@@ -214,14 +214,6 @@ def _note_with_context(note: str, student: Result) -> str:
     return note + _t(lang, " (Your ({}) itself matches the reference.)", m[1])
 
 
-def _output_section(label: str, text: str, lang: str) -> str:
-    text = scrub(text).strip()
-    if not text:
-        none = _t(lang, NO_OUTPUT)
-        return f"<h3>{escape(label)}</h3><p class='muted'>{none}</p>"
-    return f"<h3>{escape(label)}</h3><pre>{escape(cut(text))}</pre>"
-
-
 def _questions(student: Result, results: Results) -> list[str]:
     """The written questions: each answer as submitted, and its points once graded by hand."""
     lang = student.language
@@ -262,7 +254,13 @@ def feedback_html(student: Result, results: Results) -> str:
     parts.append(f"<p class='info'>{_t(lang, TRAINING_NOTE)}</p>")
     for key in ("training", "evaluation"):
         label = _t(lang, "Your {} (as your submitted notebook showed it)", _t(lang, key))
-        parts.append(_output_section(label, student.outputs.get(key, ""), lang))
+        text = scrub(student.outputs.get(key, "")).strip()
+        shown = (
+            f"<pre>{escape(cut(text))}</pre>"
+            if text
+            else f"<p class='muted'>{_t(lang, NO_OUTPUT)}</p>"
+        )
+        parts.append(f"<h3>{escape(label)}</h3>{shown}")
     notes = [scrub(n).strip() for n in student.notes]
     notes = [_note_with_context(n, student) for n in notes if n]
     if notes:

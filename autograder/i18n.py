@@ -1,16 +1,9 @@
-"""The notebook in another language, from the one source: a catalog of its texts.
-
-The texts of a notebook are its markdown cells (each one text) and, in its code cells, every
-comment and every string with words in it (docstrings, messages). A catalog
-(``autograder/source/TP_sujet/<language>.toml``) pairs each English text with its translation::
-
-    [[text]]
-    en = "Choose `DATA_SOURCE`:"
-    fr = "Choisissez `DATA_SOURCE` :"
-
-:func:`translate_notebook` replaces every text by its translation; a text without one is an
-error that names it (``tests/test_i18n.py`` fails on it), so an English change cannot slip into
-the French notebook untranslated. Code is never translated.
+"""The notebook in another language, from the one source: a catalog
+(``autograder/source/TP_sujet/<language>.toml``, ``[[text]]`` entries of ``en`` and its translation)
+pairs each text of the notebook (a markdown cell; a comment or a worded string of a code cell) with
+its translation. :func:`translate_notebook` replaces every text; one without a translation is an
+error that names it, so an English change cannot slip into the French notebook. Code is never
+translated.
 """
 
 from __future__ import annotations
@@ -19,16 +12,15 @@ import ast
 import copy
 import io
 import re
-import sys
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.cells import grade_id
 
-if sys.version_info >= (3, 11):
+try:
     import tomllib
-else:  # pragma: no cover
+except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 CATALOG_DIR = Path(__file__).resolve().parent / "source" / "TP_sujet"
@@ -133,11 +125,7 @@ def load_catalog(language: str, directory: Path = CATALOG_DIR) -> dict[str, str]
         entries = tomllib.loads(path.read_text(encoding="utf-8")).get("text", [])
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(f"{path}: cannot read the catalog ({exc})") from None
-    bad = [
-        e
-        for e in entries
-        if not (isinstance(e.get("en"), str) and isinstance(e.get(language), str))
-    ]
+    bad = [e for e in entries if not all(isinstance(e.get(k), str) for k in ("en", language))]
     if bad:
         raise CatalogError(f"{path}: an entry lacks 'en' or '{language}': {bad[0]}")
     return {e["en"].strip(): e[language].strip() for e in entries}

@@ -1,9 +1,6 @@
-"""A grading run's results, typed: what ``unet-tp grade`` writes to ``OUT/results.json`` and
-``OUT/grades.csv``, and what the feedback pages, the class report and the LMS exports read.
-
-``Results.load(OUT)`` is the one reader: it checks every field's type, and a broken file gives one
-``ValueError`` line naming the file and the field (``students[3].blocks.a.points: expected a
-number, got 'x'``).
+"""A grading run's results, typed: what ``unet-tp grade`` writes (``OUT/results.json``,
+``OUT/grades.csv``) and the feedback pages, class report and LMS exports read. ``Results.load``
+is the one reader: a broken file gives one ``ValueError`` line naming the file and the field.
 """
 
 from __future__ import annotations
