@@ -37,16 +37,15 @@ def fields(template: str) -> list[str]:
 
 @functools.cache
 def _known_labels() -> str:
-    """The catalog's plain texts (the cases' labels among them), longest first, as alternatives
-    a label field tries before any text: a label may hold ": " itself."""
+    """The catalog's plain texts (the cases' labels, which may hold ": "), longest first: what a
+    label field tries before any text."""
     plain = [k for k in catalog("fr") if "{" not in k and k.strip() == k and "\n" not in k]
     return "|".join(re.escape(k) for k in sorted(plain, key=len, reverse=True))
 
 
 @functools.cache
 def _patterns() -> list[tuple[re.Pattern, str, str]]:
-    """``(regex, English, French)`` of each template, the most specific (longest literal text)
-    first."""
+    """``(regex, English, French)`` of each template, the longest literal text first."""
     out = [(_regex(en, _known_labels()), en, fr) for en, fr in FRENCH.items()]
     out.sort(key=lambda p: -len(re.sub(r"\{[^}]*\}", "", p[1])))
     return out

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.cells import grade_id, nbgrader_meta
+from autograder.results import QuestionInfo as Question  # a written question, graded by hand
 from autograder.results import from_dict
 
 try:
@@ -48,17 +49,6 @@ class Block:
     @property
     def points(self) -> float:
         return sum(t.points for t in self.tests)
-
-
-@dataclass(frozen=True)
-class Question:
-    """A written question: a markdown answer cell graded by hand in nbgrader's formgrader."""
-
-    id: str
-    grade_id: str  # the answer cell
-    points: float
-    title: str
-    title_fr: str = ""
 
 
 @dataclass(frozen=True)
