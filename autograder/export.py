@@ -18,6 +18,7 @@ does not list are reported. A student pending manual grading gets an empty grade
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import unicodedata
@@ -226,9 +227,9 @@ def _fill(
 
 def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
     """Moodle's grading worksheet: the downloaded one with grades and feedback filled in, or,
-    without a roster, rows built from the participant ids in the file names."""
+    without a roster, one of the participant ids in the file names."""
     if roster is None:
-        return _moodle_without_roster(results, report)
+        roster, results = _moodle_roster(results, report)
     header, maximum = roster.header, results.max_points
     lang, col = _moodle_columns(header, maximum)
     for m in sorted({r[col["maxgrade"]].strip() for r in roster.rows} if "maxgrade" in col else ()):
@@ -268,23 +269,26 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
     return _fill(roster, results, report, keys, grade, missing)
 
 
-def _moodle_without_roster(results: Results, report: ExportReport):
-    """Worksheet rows from the participant ids of the file names (Moodle's download names)."""
-    rows, maximum, en = [], format(results.max_points, ".2f"), MOODLE_LANGS["en"]
+def _moodle_roster(results: Results, report: ExportReport) -> tuple[_Roster, Results]:
+    """A worksheet of the participant ids in the file names (Moodle's download names), and the
+    results of the students it holds."""
+    rows, placed, maximum = [], [], format(results.max_points, ".2f")
     for s in results.students:
         if not s.lms_id or not s.lms_id.isdigit():
             why = "no Moodle participant id in the file name; pass --roster"
             report.unmatched.append(_unmatched(s, why))
             continue
-        row = [f"Participant {s.lms_id}", s.name, "", en["submitted"], _lms_grade(s, ".2f")]
-        rows.append([*row, maximum, "Yes", "-", "-", feedback_comment(s, results)])
-    report.rows = report.graded = len(rows)
+        placed.append(s)
+        submitted = MOODLE_LANGS["en"]["submitted"]
+        rows.append(
+            [f"Participant {s.lms_id}", s.name, "", submitted, "", maximum, "Yes", "-", "-", ""]
+        )
     report.warnings.append(
         "without --roster, Moodle skips the rows of students it already has a grade for, "
         "unless you tick 'Allow updating records that have been modified more recently in "
         "Moodle than in the spreadsheet' when uploading"
     )
-    return MOODLE_HEADER, rows
+    return _Roster(MOODLE_HEADER, rows, ",", False), dataclasses.replace(results, students=placed)
 
 
 def _moodle_columns(header: list[str], maximum: float) -> tuple[dict, dict]:
@@ -357,8 +361,7 @@ def _canvas_assignment_column(
 def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assignment: str | None):
     """Canvas's gradebook import: the exported gradebook with the assignment's column filled
     in, or, without a roster, a new column of rows matched by name and ids."""
-    if roster is None:
-        return _canvas_without_roster(results, report, assignment)
+    roster = roster or _canvas_roster(results, report, assignment)
     header = roster.header
     points = next((r for r in roster.rows if r and CANVAS_POINTS_POSSIBLE in r[0]), None)
     target = _canvas_assignment_column(roster, points, results, assignment)
@@ -391,21 +394,19 @@ def _canvas_student_row(row: list[str]) -> bool:
     return not all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c or "", re.I) for c in row)
 
 
-def _canvas_without_roster(results: Results, report: ExportReport, assignment: str | None):
-    """A new gradebook column: one row per graded student, matched by Canvas on its ids."""
+def _canvas_roster(results: Results, report: ExportReport, assignment: str | None) -> _Roster:
+    """A gradebook of one new column and one row per graded student, matched by Canvas on its ids."""
     header = [*CANVAS_HEADER, assignment or results.assignment or "TP"]
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
-    for s in results.students:
-        rows.append(
-            [s.name or s.student_id, s.lms_id or "", s.student_id, "", "", _lms_grade(s, "g")]
-        )
-    report.rows = report.graded = len(results.students)
+    rows += [
+        [s.name or s.student_id, s.lms_id or "", s.student_id, "", "", ""] for s in results.students
+    ]
     report.warnings.append(
         "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "
         "column title without '(assignment id)' creates a new assignment: export the "
         "gradebook and pass it as --roster to fill in the existing assignment"
     )
-    return header, rows
+    return _Roster(header, rows, ",", False)
 
 
 # ---- entry point ---------------------------------------------------------------------------------
