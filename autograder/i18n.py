@@ -104,18 +104,22 @@ def _worded(nodes):
                 yield node
 
 
-def notebook_texts(nb: dict) -> list[str]:
-    """Every text of the notebook, in order (markdown cells whole, code pieces one by one)."""
-    texts = []
+def _pieces(nb: dict):
+    """``(cell, its pieces)`` of each translated cell: a markdown cell is one piece, whole."""
     for cell in nb["cells"]:
         source = _source(cell)
         if grade_id(cell) in BUILT_CELLS:
             continue
         if cell["cell_type"] == "markdown" and source.strip():
-            texts.append(source.strip())
+            end = (len(source.splitlines(keepends=True)), len(source))  # past the last line
+            yield cell, [Piece((1, 0), end, source.strip(), "{}")]
         elif cell["cell_type"] == "code":
-            texts.extend(p.text for p in code_pieces(source))
-    return texts
+            yield cell, code_pieces(source)
+
+
+def notebook_texts(nb: dict) -> list[str]:
+    """Every text of the notebook, in order (markdown cells whole, code pieces one by one)."""
+    return [p.text for _, pieces in _pieces(nb) for p in pieces]
 
 
 def load_catalog(language: str, directory: Path = CATALOG_DIR) -> dict[str, str]:
@@ -147,21 +151,15 @@ def translate_notebook(nb: dict, catalog: dict[str, str], language: str) -> dict
         shown = "\n".join(f"  - {t[:100]!r}" for t in missing[:5])
         raise CatalogError(f"{len(missing)} text(s) without a '{language}' translation:\n{shown}")
     out = copy.deepcopy(nb)
-    for cell in out["cells"]:
-        source = _source(cell)
-        if grade_id(cell) in BUILT_CELLS:
-            continue
-        if cell["cell_type"] == "markdown" and source.strip():
-            cell["source"] = catalog[source.strip()]
-        elif cell["cell_type"] == "code":
-            cell["source"] = _translate_code(source, catalog)
+    for cell, pieces in _pieces(out):
+        cell["source"] = _translated(_source(cell), pieces, catalog)
     out["metadata"].setdefault("unet_tp", {})["language"] = language
     return out
 
 
-def _translate_code(source: str, catalog: dict[str, str]) -> str:
+def _translated(source: str, pieces: list[Piece], catalog: dict[str, str]) -> str:
     lines = source.splitlines(keepends=True)
-    for p in reversed(code_pieces(source)):  # from the end: earlier positions stay valid
+    for p in reversed(pieces):  # from the end: earlier positions stay valid
         (r0, c0), (r1, c1) = p.start, p.end
         head, tail = lines[r0 - 1][:c0], lines[r1 - 1][c1:]
         text = p.template.format(catalog[p.text.strip()])
