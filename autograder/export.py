@@ -1,18 +1,11 @@
 """Grades for the LMS: ``unet-tp export OUT --format moodle|canvas [--roster FILE] [--out FILE]``
 (every grade in plain CSV is ``OUT/grades.csv``, which ``unet-tp grade`` writes).
 
-* ``moodle``: Moodle's offline grading worksheet ("Download/Upload grading worksheet").
-  ``Identifier`` is ``Participant N``, N the id in the submission zip's folder names; Moodle reads
-  ``Identifier``, ``Grade`` and ``Last modified (grade)`` by name and skips a row whose grade is
-  empty, unchanged, changed in Moodle since the download, or out of range. A worksheet downloaded
-  in French (``Identifiant``, ``Note``...) works too.
-* ``canvas``: the gradebook import CSV (Grades > Import) with its ``Points Possible`` row; Canvas
-  matches a row by ``ID``, then the SIS ids, then the name; an empty cell changes nothing.
-
-With ``--roster`` (the file downloaded from the LMS, recommended) the roster gives the rows, in its
-order and with all its columns: graded students get their grade, the others are marked missing
-(Moodle: "No submission", empty grade; Canvas: left as they were), and graded students the roster
-does not list are reported. A student pending manual grading gets an empty grade.
+``moodle``: the offline grading worksheet (``Participant N``, N from the submission zip's folder
+names; English or French columns); ``canvas``: the gradebook import CSV and its ``Points Possible``
+row. With ``--roster`` (the file downloaded from the LMS) its rows, order and columns are kept:
+graded students get their grade, the others are marked missing, graded students it lacks are
+reported. A student pending manual grading gets an empty grade.
 """
 
 from __future__ import annotations
@@ -100,9 +93,6 @@ class ExportReport:
             )
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-# ---- helpers -------------------------------------------------------------------------------------
 
 
 def name_key(name: object) -> str:
@@ -222,9 +212,6 @@ def _fill(
     return roster.header, rows
 
 
-# ---- Moodle --------------------------------------------------------------------------------------
-
-
 def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
     """Moodle's grading worksheet: the downloaded one with grades and feedback filled in, or,
     without a roster, one of the participant ids in the file names."""
@@ -312,9 +299,6 @@ def _moodle_columns(header: list[str], maximum: float) -> tuple[dict, dict]:
             f"(maximum {maximum:g}) and download the worksheet again"
         )
     return lang, col
-
-
-# ---- Canvas --------------------------------------------------------------------------------------
 
 
 def _canvas_assignment_column(
@@ -407,9 +391,6 @@ def _canvas_roster(results: Results, report: ExportReport, assignment: str | Non
         "gradebook and pass it as --roster to fill in the existing assignment"
     )
     return _Roster(header, rows, ",", False)
-
-
-# ---- entry point ---------------------------------------------------------------------------------
 
 
 def export(

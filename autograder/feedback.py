@@ -13,8 +13,6 @@ from pathlib import Path
 from autograder.messages_fr import PAGE_FRENCH, french
 from autograder.results import PENDING, BlockInfo, BlockScore, Result, Results
 
-# ---- scrubbing -----------------------------------------------------------------------------------
-
 STUDENT_HOME = "/home/student"
 PATH_PLACEHOLDER = "[path]"
 TOKEN_PLACEHOLDER = "[hidden]"
@@ -90,8 +88,6 @@ def shorten(text: str, max_chars: int = 1500) -> str:
     return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:->") + " […]"
 
 
-# ---- shared page pieces --------------------------------------------------------------------------
-
 # offline by construction: the browser may load nothing but inline styles and data: images
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -108,8 +104,6 @@ def page(title: str, body: str, lang: str = "en") -> str:
         f"{body}\n</body>\n</html>\n"
     )
 
-
-# ---- the student's page --------------------------------------------------------------------------
 
 TRAINING_NOTE = (
     "Under the grader, your notebook's training and evaluation cells run with a tiny setting: "

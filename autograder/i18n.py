@@ -1,9 +1,7 @@
 """The notebook in another language, from the one source: a catalog
 (``autograder/source/TP_sujet/<language>.toml``, ``[[text]]`` entries of ``en`` and its translation)
 pairs each text of the notebook (a markdown cell; a comment or a worded string of a code cell) with
-its translation. :func:`translate_notebook` replaces every text; one without a translation is an
-error that names it, so an English change cannot slip into the French notebook. Code is never
-translated.
+its translation. A text without one is an error that names it; code is never translated.
 """
 
 from __future__ import annotations

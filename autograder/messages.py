@@ -1,10 +1,7 @@
-"""The grader's messages to the student, each an English template declared once, here.
-
-The judges (:mod:`autograder.compare`), the scores (:mod:`autograder.score`), the reading of the
-cells (:mod:`autograder.static`, :mod:`autograder.repair`) and the notes (:mod:`autograder.grade`,
-:mod:`autograder.collect`) fill these with ``.format(...)``; ``results.json`` and the class report
-keep the English. :mod:`autograder.messages_fr` pairs each with its French, for the feedback page of
-a French notebook. Nothing here imports anything: the page reads them without torch.
+"""The grader's messages to the student, each an English template declared once, here, filled
+with ``.format(...)`` by the judges, the scores, the reading of the cells and the notes.
+``results.json`` and the class report keep the English; :mod:`autograder.messages_fr` gives the
+French. Nothing here imports anything: the page reads them without torch.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """The French of the grader's messages (:mod:`autograder.messages`), for a French feedback page.
 
-The French is data: ``messages_fr.json`` beside this file pairs each English template (and
-``assignment.toml``'s ``forbidden_why``) with its French (``"messages"``), and each sentence of the
-feedback page with its own (``"page"``). :func:`french` translates one message of ``results.json``
-at render time: it matches it against the English templates (anchored regexes, fields lazy) and
-fills the French template with the fields it read, a case's label through the notebook's catalog
-(:func:`unet_tp.i18n.translated`), a nested message through :func:`french` again; a message no
-template matches (the student's own error, a self-check already in French) comes back unchanged.
+``messages_fr.json`` pairs each English template (and ``assignment.toml``'s ``forbidden_why``) with
+its French, and each sentence of the page with its own. :func:`french` matches a message of
+``results.json`` against the English templates and fills the French one with the fields it read
+(a case's label through the notebook's catalog, a nested message through :func:`french` again).
 """
 
 from __future__ import annotations

@@ -22,8 +22,6 @@ from unet_tp.fileio import atomic_write
 
 REPORT = "report.html"
 
-# ---- grouping failure messages -------------------------------------------------------------------
-
 _QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`|‘[^’\n]*’|“[^”\n]*”")
 _SHAPE = re.compile(
     r"torch\.Size\(\s*\[[^\]]*\]\s*\)"  # torch.Size([1, 8, 64, 64])
@@ -82,9 +80,6 @@ def failure_groups(results: Results) -> dict[str, list[FailureGroup]]:
                 group.at_fault.add(entry.at_fault)
         out[block.id] = sorted(groups.values(), key=lambda g: (-g.count, g.key))
     return out
-
-
-# ---- statistics ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -151,9 +146,6 @@ def rates_png(rates: list[BlockRate]) -> str:
     ax.bar_label(bars, labels=[f"{v:.0f}%" for v in values], padding=2)
     ax.set(ylim=(0, 110), ylabel="students with full marks (%)", title="Success rate per block")
     return _png(ax)
-
-
-# ---- the page ------------------------------------------------------------------------------------
 
 
 def _table(cls: str, head: list[str], rows: list[str], attrs: str = "") -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import types
 import typing
@@ -236,16 +235,14 @@ def text_safe(value):
 
 def write_grades_csv(path: Path, results: Results) -> None:
     """``OUT/grades.csv``: one row per student, the points of each block, review and notes."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
     keys = [b.key for b in results.blocks] + [q.id for q in results.questions]
-    writer.writerow(["student_id", "name", "file", *keys, "total", "max", "review", "notes"])
-    for r in results.students:
-        numbers = [r.block(b.id).points for b in results.blocks]
-        numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
-        notes = "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes])
-        notes = "; ".join(filter(None, [notes, "pending manual grading" * bool(r.pending)]))
-        row = [r.student_id, r.name, r.file, *("" if x is None else f"{x:g}" for x in numbers)]
-        writer.writerow([*row, "yes" if r.review else "", notes])
     with atomic_write(path, "w") as f:
-        f.write(buf.getvalue())
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "name", "file", *keys, "total", "max", "review", "notes"])
+        for r in results.students:
+            numbers = [r.block(b.id).points for b in results.blocks]
+            numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
+            notes = "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes])
+            notes = "; ".join(filter(None, [notes, "pending manual grading" * bool(r.pending)]))
+            row = [r.student_id, r.name, r.file, *("" if x is None else f"{x:g}" for x in numbers)]
+            writer.writerow([*row, "yes" if r.review else "", notes])

@@ -61,12 +61,8 @@ class Spec:
     questions: tuple[Question, ...] = ()
 
     @property
-    def code_points(self) -> float:
-        return sum(b.points for b in self.blocks)
-
-    @property
     def max_points(self) -> float:
-        return self.code_points + sum(q.points for q in self.questions)
+        return sum(b.points for b in self.blocks) + sum(q.points for q in self.questions)
 
     @property
     def tests(self) -> dict[str, tuple[Block, Test]]:
