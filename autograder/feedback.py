@@ -126,6 +126,15 @@ CELL_NAMES = (
 )
 
 
+def table(cls: str, head: list[str], rows: list[str], attrs: str = "") -> str:
+    """``<table class=cls>``: the head cells (``#`` first: a number column), then ``rows``."""
+    cells = "".join(
+        f"<th class='num'>{h[1:]}</th>" if h[:1] == "#" else f"<th>{h}</th>" for h in head
+    )
+    head_row = f"<tr>{cells}</tr>" if head else ""
+    return f"<table class='{cls}'{attrs}>{head_row}{''.join(rows)}</table>"
+
+
 def _t(language: str, text: str, *args: object) -> str:
     """``text`` in the page's language, its ``{}`` filled with ``args``."""
     text = PAGE_FRENCH.get(text, text) if language == "fr" else text
@@ -169,10 +178,7 @@ def _blocks_table(student: Result, results: Results) -> str:
             f"<td class='num'>{entry.points:g} / {entry.max:g}</td>"
             f"<td>{what}</td></tr>"
         )
-    return (
-        f"<table class='blocks'><tr><th>{_t(lang, 'block')}</th><th class='num'>points</th>"
-        f"<th>{_t(lang, 'what the grader saw')}</th></tr>" + "".join(rows) + "</table>"
-    )
+    return table("blocks", [_t(lang, "block"), "#points", _t(lang, "what the grader saw")], rows)
 
 
 def _warnings(student: Result, results: Results) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, page
+from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, page, table
 from autograder.gradebook import with_manual_scores
 from autograder.results import BlockInfo, Results
 from unet_tp.fileio import atomic_write
@@ -148,15 +148,6 @@ def rates_png(rates: list[BlockRate]) -> str:
     return _png(ax)
 
 
-def _table(cls: str, head: list[str], rows: list[str], attrs: str = "") -> str:
-    """``<table class=cls>``: the head cells (``#`` first: a number column), then ``rows``."""
-    cells = "".join(
-        f"<th class='num'>{h[1:]}</th>" if h[:1] == "#" else f"<th>{h}</th>" for h in head
-    )
-    head_row = f"<tr>{cells}</tr>" if head else ""
-    return f"<table class='{cls}'{attrs}>{head_row}{''.join(rows)}</table>"
-
-
 def _summary(results: Results) -> str:
     totals, maximum = [s.total for s in results.students], results.max_points
     rows = [
@@ -178,7 +169,7 @@ def _summary(results: Results) -> str:
     mine = " <b>(notebooks ran with your rights)</b>" if results.sandbox == "none" else ""
     rows.append(("sandbox", escape(results.sandbox) + mine))
     body = [f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows]
-    return _table("summary", [], body, " style='width:auto'")
+    return table("summary", [], body, " style='width:auto'")
 
 
 def _rates_table(rates: list[BlockRate]) -> str:
@@ -192,7 +183,7 @@ def _rates_table(rates: list[BlockRate]) -> str:
         for r in rates
     ]
     head = ["block", "#points", "#full marks", "#partial", "#zero", "#success rate", "#mean points"]
-    return _table("rates", [*head, ""], rows)
+    return table("rates", [*head, ""], rows)
 
 
 def _names(names: list[str], shown: int = 12) -> str:
@@ -221,7 +212,7 @@ def _failures(results: Results, top: int = 6) -> str:
                 f"<td>{_names(g.students)}</td></tr>"
             )
         head = ["#students", "message (one example)", "who"]
-        parts.append(_table("failures", head, rows, f" data-block='{escape(block.id)}'"))
+        parts.append(table("failures", head, rows, f" data-block='{escape(block.id)}'"))
         more = len(groups[block.id]) - top
         if more > 0:
             parts.append(f"<p class='muted'>and {more} other kinds of message</p>")
@@ -237,7 +228,7 @@ def _review(results: Results) -> str:
         f"<td><ul>{''.join(f'<li>{escape(r)}</li>' for r in s.review)}</ul></td></tr>"
         for s in flagged
     ]
-    return f"<p>{len(flagged)} notebook(s) to read before publishing the grades:</p>" + _table(
+    return f"<p>{len(flagged)} notebook(s) to read before publishing the grades:</p>" + table(
         "review", ["student", "file", "#total", "why"], rows
     )
 
@@ -254,7 +245,7 @@ def _regraded(results: Results) -> str:
     others = sorted((s.regraded, s.who) for s in fresh if s.regraded != "new submission")
     if others:
         rows = [f"<tr><td>{escape(who)}</td><td>{escape(why)}</td></tr>" for why, who in others]
-        parts.append(_table("regraded", ["student", "why"], rows))
+        parts.append(table("regraded", ["student", "why"], rows))
     if new:
         parts.append(
             f"<details class='new'><summary>{len(new)} new submission(s)</summary>"
@@ -278,7 +269,7 @@ def _times(results: Results) -> str:
         f"<p class='times'>{len(timed)} notebooks ({scope}): total {sum(secs):.1f} s "
         f"(sum over notebooks; with <code>--jobs N</code> the wall time is shorter), "
         f"median {statistics.median(secs):.1f} s, slowest {max(secs):.1f} s.</p>"
-        + _table("slowest", ["slowest", "#time"], rows, " style='width:auto'")
+        + table("slowest", ["slowest", "#time"], rows, " style='width:auto'")
     )
 
 
