@@ -1,18 +1,11 @@
-"""The slice cache: axial 2D slices stored uncompressed, read back memory-mapped.
+"""The slice cache: each case read and normalised once, its useful axial slices stored as plain
+``.npy`` (``cases/<case>.images.npy`` float16 ``(n, 4, H, W)``, ``cases/<case>.labels.npy`` uint8
+``(n, H, W)``) and read back memory-mapped (a ``.nii.gz`` decompresses from its start for one slice).
 
-Reading one slice from a ``.nii.gz`` means decompressing the volume from its start; a training
-epoch reads tens of thousands of random slices. ``prepare_cache`` therefore reads each case once,
-normalises it, keeps the useful axial slices and writes them as plain ``.npy`` arrays::
-
-    CACHE/
-      unet_tp_cache.json          settings, sources (size, mtime) and slices of each case
-      cases/<case>.images.npy     float16 (n_slices, 4, H, W), z-scored over the brain
-      cases/<case>.labels.npy     uint8   (n_slices, H, W), classes 0..3 (see conventions)
-
-A case enters the metadata only once its arrays are completely written (temporary name, then
-rename), and the metadata says ``complete: true`` only when a whole run finished, so an
-interrupted run is resumed, never trusted. Same settings and unchanged sources: nothing is redone.
-Another setting: everything is rebuilt.
+``unet_tp_cache.json`` holds the settings and each case's sources and slices; a case enters it
+once its arrays are written and it says ``complete`` only after a whole run, so an interrupted run
+is resumed, never trusted. Unchanged settings and sources: nothing is redone; another setting
+rebuilds everything.
 """
 
 from __future__ import annotations
@@ -42,18 +35,9 @@ META = "unet_tp_cache.json"
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """What a cache is made with; any change rebuilds it.
-
-    Attributes:
-        tumour_free_fraction: share of each case's tumour-free brain slices that is kept (every
-            slice with tumour is kept). Some are needed so that the network learns "no tumour".
-        min_brain_fraction: a slice is a brain slice when at least this share of its pixels is brain.
-        crop: centre crop (or zero pad) of each slice to ``crop x crop`` pixels, before resizing.
-        image_size: resize each slice to ``image_size x image_size`` (area for images, nearest for
-            labels); ``None`` keeps the (cropped) size. ``crop`` and ``image_size`` are the
-            network's input grid (:attr:`grid`, :class:`unet_tp.preprocess.Grid`).
-        seed: chooses which tumour-free slices are kept.
-    """
+    """What a cache is made with (any change rebuilds it): the share of tumour-free brain slices
+    kept (every tumour slice is), the brain share that makes a brain slice, the network's grid
+    (``crop``, ``image_size``: :class:`unet_tp.preprocess.Grid`) and the seed of the choice."""
 
     tumour_free_fraction: float = 0.25
     min_brain_fraction: float = 0.02
@@ -164,11 +148,13 @@ def _read_meta(cache_dir: Path) -> dict | None:
         return None
 
 
-def _case_files_ok(cache_dir: Path, entry: dict) -> bool:
-    def ok(p: Path, size: int) -> bool:
-        return p.exists() and p.stat().st_size == size
+def files_ok(folder: Path, sizes: dict[str, int]) -> bool:
+    """Whether every file named in ``sizes`` is in ``folder`` with that size."""
+    return all((p := folder / n).is_file() and p.stat().st_size == b for n, b in sizes.items())
 
-    return all(ok(cache_dir / entry[k], entry[f"{k}_bytes"]) for k in ("images", "labels"))
+
+def _case_files_ok(cache_dir: Path, entry: dict) -> bool:
+    return files_ok(cache_dir, {entry[k]: entry[f"{k}_bytes"] for k in ("images", "labels")})
 
 
 def _unchanged(
@@ -201,22 +187,10 @@ def prepare_cache(
     progress: Callable[[Sequence], object] | None = None,
     strict: bool = False,
 ) -> PrepareReport:
-    """Build or update the slice cache of every case under ``data``; returns what was built,
-    reused and skipped. A complete cache of the same settings whose sources are unchanged is used
-    as it is: nothing is written (a read-only cache works).
-
-    Args:
-        data: folder of BraTS cases (see :func:`unet_tp.data.find_cases`).
-        cache_dir: cache folder; created if needed.
-        settings: cache settings (defaults: :class:`CacheSettings`).
-        skip_bad: skip a case that cannot be read (and say why) instead of raising a DataError
-            that names case and file (the cases prepared before it stay valid: a re-run resumes).
-            Cases without a seg file (prediction only) are always left out, and named.
-        force: rebuild every case, and allow writing into a non-empty folder that is not a cache.
-        progress: wraps the list of cases for a progress bar (e.g. ``tqdm``).
-        strict: suspicious data (constant modality, non-zero background, lost header) is an
-            error instead of a warning.
-    """
+    """Build or update the slice cache of every case under ``data`` (a complete, unchanged cache
+    is used as it is, nothing written). ``skip_bad``: leave out an unreadable case instead of
+    raising; ``force``: rebuild all, even into a non-cache folder; ``progress`` wraps the list of
+    cases; ``strict``: suspicious data is an error."""
     start = time.perf_counter()
     settings = settings or CacheSettings()
     cache_dir = Path(cache_dir).expanduser()
@@ -372,11 +346,8 @@ def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
 
 
 def default_cache_dir(data: str | os.PathLike[str], settings: CacheSettings) -> Path:
-    """Slice-cache folder for a data folder and cache settings (one per combination).
-
-    Data inside the kit's home (the sample cases, a download) is named by its path relative to
-    the home, so a copied or moved home keeps its caches (the grader copies one per notebook).
-    """
+    """Slice-cache folder of a data folder and settings; data inside the kit's home is named by
+    its relative path, so a copied home keeps its caches (the grader copies one per notebook)."""
     home, data = unet_tp_home().resolve(), Path(data).resolve()
     where = data.relative_to(home).as_posix() if data.is_relative_to(home) else str(data)
     key = hashlib.sha1(json.dumps([where, settings.to_json()], sort_keys=True).encode()).hexdigest()
@@ -399,21 +370,9 @@ def split_patients(
 
 
 class SliceDataset(Dataset):
-    """Axial slices of a prepared cache, as ``(image, label)`` tensors: float32 ``(4, H, W)``
-    (t1, t1ce, t2, flair, z-scored) and int64 ``(H, W)`` classes 0..3. Arrays are memory-mapped
-    (only the slices read are loaded), at most ``max_open`` cases at once: memory stays flat.
-
-    Args:
-        cache_dir: a cache made by :func:`prepare_cache`.
-        case_ids: restrict to these patients (e.g. the training split); default all.
-        transform: optional ``f(image, label) -> (image, label)`` on tensors (augmentation).
-
-    Example:
-        >>> train = SliceDataset("cache", case_ids=train_ids)  # doctest: +SKIP
-        >>> image, label = train[0]  # doctest: +SKIP
-        >>> image.shape, label.shape  # doctest: +SKIP
-        (torch.Size([4, 240, 240]), torch.Size([240, 240]))
-    """
+    """The slices of a prepared cache (of ``case_ids``, default all) as ``(image, label)``
+    tensors, float32 ``(4, H, W)`` z-scored and int64 ``(H, W)`` classes 0..3, through
+    ``transform(image, label)`` if given; at most ``max_open`` cases memory-mapped at once."""
 
     def __init__(
         self,
@@ -434,9 +393,9 @@ class SliceDataset(Dataset):
         self.case_ids = list(case_ids)
         self.transform = transform
         self.max_open = max_open
-        # One row per slice: (case number, row in that case's arrays). Small ints, no arrays kept.
+        # One row per slice: (case number, row in that case's arrays)
         rows = [
-            (ci, r) for ci, c in enumerate(self.case_ids) for r in range(available[c]["shape"][0])
+            (i, r) for i, c in enumerate(self.case_ids) for r in range(available[c]["shape"][0])
         ]
         self.index = np.array(rows, dtype=np.int64).reshape(-1, 2)
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
