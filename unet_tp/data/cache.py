@@ -98,9 +98,12 @@ class PrepareReport:
         return text
 
 
-def _source_signature(case: Case) -> dict[str, list[int]]:
-    """Size and modification time of each source file, by name."""
-    stats = {path.name: path.stat() for path in sorted(case.files.values())}
+def _source_signature(case: Case) -> dict:
+    """Size and modification time of each source file, by name (``{"error": ...}`` if unreadable)."""
+    try:
+        stats = {path.name: path.stat() for path in sorted(case.files.values())}
+    except OSError as exc:
+        return {"error": str(exc)}
     return {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
 
 
@@ -153,8 +156,10 @@ def files_ok(folder: Path, sizes: dict[str, int]) -> bool:
     return all((p := folder / n).is_file() and p.stat().st_size == b for n, b in sizes.items())
 
 
-def _case_files_ok(cache_dir: Path, entry: dict) -> bool:
-    return files_ok(cache_dir, {entry[k]: entry[f"{k}_bytes"] for k in ("images", "labels")})
+def _reusable(cache_dir: Path, entry: dict | None, signature: dict) -> bool:
+    """Whether a case's cached ``entry`` is of these sources and its arrays are whole."""
+    sizes = {entry[k]: entry[f"{k}_bytes"] for k in ("images", "labels")} if entry else {}
+    return entry is not None and entry["source"] == signature and files_ok(cache_dir, sizes)
 
 
 def _unchanged(
@@ -164,18 +169,11 @@ def _unchanged(
     if meta is None or not meta.get("complete") or meta.get("settings") != settings.to_json():
         return False
     entries, skipped = meta.get("cases", {}), meta.get("skipped", {})
-    if set(entries) | set(skipped) != {c.case_id for c in cases}:
-        return False
-    for case in cases:
-        entry = entries.get(case.case_id)
-        if entry is None:
-            continue  # skipped last time, and still there: the same run would skip it again
-        try:
-            if entry["source"] != _source_signature(case) or not _case_files_ok(cache_dir, entry):
-                return False
-        except OSError:
-            return False
-    return True
+    # a case skipped last time, and still there: the same run would skip it again
+    return set(entries) | set(skipped) == {c.case_id for c in cases} and all(
+        c.case_id not in entries or _reusable(cache_dir, entries[c.case_id], _source_signature(c))
+        for c in cases
+    )
 
 
 def prepare_cache(
@@ -204,36 +202,11 @@ def prepare_cache(
     meta = _read_meta(cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases):
         return _unchanged_report(cache_dir, meta, strict, start)
-    old_cases, new_meta = _begin(data, cache_dir, meta, settings, force)
-    report = PrepareReport(cache_dir)
+    run, old_cases = _Run.begin(data, cache_dir, meta, settings, force, skip_bad, strict)
     for case in progress(cases) if progress is not None else cases:
-        old = old_cases.get(case.case_id)
-        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
-    _finish(data, cache_dir, new_meta, report)
-    return _done(report, new_meta, start)
-
-
-def _begin(data, cache_dir: Path, meta: dict | None, settings: CacheSettings, force: bool):
-    """``(entries that may be reused, the new metadata)``; the metadata is saved marked incomplete
-    before anything else, so a run that stops half-way never leaves an old "complete" flag over
-    new files. A non-empty folder that is not a cache is refused unless ``force``."""
-    if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
-        raise FileExistsError(
-            f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
-            "or pass --force to write into it"
-        )
-    (cache_dir / "cases").mkdir(parents=True, exist_ok=True)
-    same = meta is not None and meta.get("settings") == settings.to_json() and not force
-    old_cases: dict[str, dict] = meta["cases"] if same else {}
-    new_meta = {
-        "settings": settings.to_json(),
-        "source": str(Path(data).expanduser().resolve()),
-        "complete": False,
-        "cases": {},
-        "skipped": {},
-    }
-    save_json(cache_dir / META, {**new_meta, "cases": dict(old_cases)})
-    return old_cases, new_meta
+        run.add(case, old_cases.get(case.case_id))
+    run.finish(data)
+    return _done(run.report, run.meta, start)
 
 
 def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -> PrepareReport:
@@ -252,80 +225,101 @@ def _done(report: PrepareReport, meta: dict, start: float) -> PrepareReport:
     return report
 
 
-def _add_case(
-    case: Case,
-    cache_dir: Path,
-    settings: CacheSettings,
-    old: dict | None,
-    new_meta: dict,
-    report: PrepareReport,
-    skip_bad: bool,
-    strict: bool,
-) -> None:
-    """Reuse, build or skip one case; its entry enters ``new_meta`` (saved) once its arrays are
-    completely written."""
-    try:
-        signature = _source_signature(case)
-    except OSError as exc:
-        signature = {"error": str(exc)}
-    if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
-        if strict and old.get("warnings"):
-            save_json(cache_dir / META, new_meta)
-            raise DataError(f"{old['warnings'][0]} (an error with --strict)")
-        new_meta["cases"][case.case_id] = old
-        report.reused.append(case.case_id)
-        report.warnings += old.get("warnings", [])
-        return
-    case_warnings: list[str] = []
-    if not case.has_seg:  # not training data; always left out, and said so
-        why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
-        new_meta["skipped"][case.case_id] = report.skipped[case.case_id] = why
-        return
-    try:
-        images, labels, z = case_slices(case, settings, strict, case_warnings)
-    except DataError as exc:
-        if not skip_bad:
-            save_json(cache_dir / META, new_meta)
-            raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
-        new_meta["skipped"][case.case_id] = report.skipped[case.case_id] = str(exc)
-        return
-    stem = f"cases/{case.case_id}"
-    entry = {
-        "images": f"{stem}.images.npy",
-        "labels": f"{stem}.labels.npy",
-        "source": signature,
-        "grade": case.grade,
-        "z": z.tolist(),
-        "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
-        "shape": list(images.shape),
-        "warnings": case_warnings,
-    }
-    report.warnings += case_warnings
-    for key, array in (("images", images), ("labels", labels)):
-        save_npy(cache_dir / entry[key], array)
-        entry[f"{key}_bytes"] = (cache_dir / entry[key]).stat().st_size
-    new_meta["cases"][case.case_id] = entry
-    report.built.append(case.case_id)
-    save_json(cache_dir / META, new_meta)
+@dataclass
+class _Run:
+    """One run of :func:`prepare_cache`: the metadata it writes (saved after each case) and its
+    report."""
 
+    cache_dir: Path
+    settings: CacheSettings
+    meta: dict
+    report: PrepareReport
+    skip_bad: bool
+    strict: bool
 
-def _finish(data, cache_dir: Path, new_meta: dict, report: PrepareReport) -> None:
-    """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the cache
-    complete."""
-    if not new_meta["cases"]:
-        # (a set without any seg file was refused before anything was written)
-        save_json(cache_dir / META, new_meta)
-        reasons = list(report.skipped.values())
-        more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
-        raise DataError(
-            f"{data}: no usable case, all {len(reasons)} were skipped: {'; '.join(reasons[:3])}{more}"
-        )
-    keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
-    for path in (cache_dir / "cases").iterdir():
-        if path not in keep:
-            path.unlink()
-    new_meta["complete"] = True
-    save_json(cache_dir / META, new_meta)
+    @classmethod
+    def begin(cls, data, cache_dir: Path, meta: dict | None, settings, force, skip_bad, strict):
+        """``(the run, entries that may be reused)``; the metadata is saved marked incomplete
+        first, so a run that stops half-way never leaves an old "complete" flag over new files.
+        A non-empty folder that is not a cache is refused unless ``force``."""
+        if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
+            raise FileExistsError(
+                f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty "
+                "folder or pass --force to write into it"
+            )
+        (cache_dir / "cases").mkdir(parents=True, exist_ok=True)
+        same = meta is not None and meta.get("settings") == settings.to_json() and not force
+        old_cases: dict[str, dict] = meta["cases"] if same else {}
+        source = str(Path(data).expanduser().resolve())
+        new = {"settings": settings.to_json(), "source": source, "complete": False}
+        save_json(cache_dir / META, {**new, "cases": dict(old_cases), "skipped": {}})
+        new |= {"cases": {}, "skipped": {}}
+        return cls(cache_dir, settings, new, PrepareReport(cache_dir), skip_bad, strict), old_cases
+
+    def save(self) -> None:
+        save_json(self.cache_dir / META, self.meta)
+
+    def skip(self, case_id: str, why: str) -> None:
+        self.meta["skipped"][case_id] = self.report.skipped[case_id] = why
+
+    def add(self, case: Case, old: dict | None) -> None:
+        """Reuse, build or skip one case; its entry enters the metadata (saved) once its arrays
+        are completely written."""
+        signature, report = _source_signature(case), self.report
+        if _reusable(self.cache_dir, old, signature):
+            if self.strict and old.get("warnings"):
+                self.save()
+                raise DataError(f"{old['warnings'][0]} (an error with --strict)")
+            self.meta["cases"][case.case_id] = old
+            report.reused.append(case.case_id)
+            report.warnings += old.get("warnings", [])
+            return
+        if not case.has_seg:  # not training data; always left out, and said so
+            why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
+            return self.skip(case.case_id, why)
+        warnings: list[str] = []
+        try:
+            images, labels, z = case_slices(case, self.settings, self.strict, warnings)
+        except DataError as exc:
+            if not self.skip_bad:
+                self.save()
+                raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
+            return self.skip(case.case_id, str(exc))
+        tumour = (labels > 0).sum(axis=(1, 2)).tolist()
+        entry = {k: f"cases/{case.case_id}.{k}.npy" for k in ("images", "labels")}
+        entry |= {
+            "source": signature,
+            "grade": case.grade,
+            "z": z.tolist(),
+            "tumour_pixels": tumour,
+        }
+        entry |= {"shape": list(images.shape), "warnings": warnings}
+        for key, array in (("images", images), ("labels", labels)):
+            save_npy(self.cache_dir / entry[key], array)
+            entry[f"{key}_bytes"] = (self.cache_dir / entry[key]).stat().st_size
+        report.warnings += warnings
+        self.meta["cases"][case.case_id] = entry
+        report.built.append(case.case_id)
+        self.save()
+
+    def finish(self, data) -> None:
+        """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the
+        cache complete."""
+        cases = self.meta["cases"]
+        if not cases:  # (a set without any seg file was refused before anything was written)
+            self.save()
+            reasons = list(self.report.skipped.values())
+            more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+            raise DataError(
+                f"{data}: no usable case, all {len(reasons)} were skipped: "
+                f"{'; '.join(reasons[:3])}{more}"
+            )
+        keep = {self.cache_dir / e[k] for e in cases.values() for k in ("images", "labels")}
+        for path in (self.cache_dir / "cases").iterdir():
+            if path not in keep:
+                path.unlink()
+        self.meta["complete"] = True
+        self.save()
 
 
 def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
