@@ -32,6 +32,7 @@ from unet_tp.conventions import (
 )
 
 SEG = "seg"
+GRADES = ("HGG", "LGG")
 _NII = r"\.nii(?:\.gz)?$"
 
 
@@ -166,11 +167,9 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
             key = (directory, case_id)
             if key not in cases:
                 grade = next(
-                    (p for p in directory.parts[::-1] if p.upper() in ("HGG", "LGG")), None
+                    (p.upper() for p in directory.parts[::-1] if p.upper() in GRADES), None
                 )
-                cases[key] = Case(
-                    case_id, directory, {}, grade.upper() if grade else None, edition.key
-                )
+                cases[key] = Case(case_id, directory, {}, grade, edition.key)
             previous = cases[key].files.get(kind)
             if previous is not None:
                 raise DataError(
@@ -179,8 +178,7 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
             cases[key].files[kind] = directory / name
     unrecognised = _quirk_segs(cases, unmatched)
     found = sorted(cases.values(), key=lambda c: c.case_id)
-    ids = [c.case_id for c in found]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
     if dupes:
         where = [str(c.directory) for c in found if c.case_id == dupes[0]]
         raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")

@@ -108,14 +108,10 @@ def build_pack(
         work / "cases", work / "cache", settings, progress=case_progress() if progress else None
     )
     meta = load_cache_meta(report.cache_dir)
-    manifest = _manifest(meta, chosen, settings, val_fraction, seed, report.cache_dir)
+    meta_bytes = json.dumps({**meta, "source": "unet-tp pack"}).encode()
+    manifest = _manifest(meta, meta_bytes, chosen, settings, (val_fraction, seed), report.cache_dir)
     out = Path(out_tar).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta_bytes = json.dumps({**meta, "source": "unet-tp pack"}).encode()
-    manifest["members"][META] = {
-        "sha256": hashlib.sha256(meta_bytes).hexdigest(),
-        "bytes": len(meta_bytes),
-    }
     _check_manifest(manifest, out)  # e.g. a case id a pack cannot hold as a file name
     with _tar_writer(out, compress) as tf:
         _add_bytes(tf, MANIFEST, json.dumps(manifest, indent=1).encode())
@@ -138,15 +134,17 @@ def _tar_writer(path: Path, compress: bool) -> Iterator[tarfile.TarFile]:
             yield tf
 
 
-def _manifest(meta, chosen, settings, val_fraction, seed, cache_dir: Path) -> dict:
+def _manifest(meta, meta_bytes, chosen, settings, split, cache_dir: Path) -> dict:
+    """The manifest of a pack of this cache, split by ``(val_fraction, seed)``."""
     ids = sorted(meta["cases"])
-    grades = [meta["cases"][c].get("grade") for c in ids]
-    train, val = split_cases(ids, val_fraction, seed, grades)
+    val_fraction, seed = split
+    train, val = split_cases(ids, val_fraction, seed, [meta["cases"][c].get("grade") for c in ids])
     members = {
         e[key]: {"sha256": sha256_file(cache_dir / e[key]), "bytes": e[f"{key}_bytes"]}
         for e in meta["cases"].values()
         for key in ("images", "labels")
     }
+    members[META] = {"sha256": hashlib.sha256(meta_bytes).hexdigest(), "bytes": len(meta_bytes)}
     return {
         "format": PACK_FORMAT,
         "kit_version": __version__,
