@@ -28,9 +28,15 @@ from urllib.parse import urlparse
 import numpy as np
 
 from unet_tp import __version__
-from unet_tp.data.cache import META, CacheSettings, files_ok, load_cache_meta, prepare_cache
+from unet_tp.data.cache import (
+    META,
+    CacheSettings,
+    files_ok,
+    load_cache_meta,
+    prepare_cache,
+    split_patients,
+)
 from unet_tp.data.cases import Case, DataError, find_cases
-from unet_tp.data.split import split_cases
 from unet_tp.fileio import atomic_dir, atomic_write, sha256_file, unet_tp_home
 from unet_tp.preprocess import Grid
 from unet_tp.progress import byte_bar, case_progress
@@ -109,7 +115,9 @@ def build_pack(
     )
     meta = load_cache_meta(report.cache_dir)
     meta_bytes = json.dumps({**meta, "source": "unet-tp pack"}).encode()
-    manifest = _manifest(meta, meta_bytes, chosen, settings, (val_fraction, seed), report.cache_dir)
+    train, val = split_patients(report.cache_dir, val_fraction, seed, source=data_dir)
+    split = {"val_fraction": val_fraction, "seed": seed, "train": train, "val": val}
+    manifest = _manifest(meta, meta_bytes, chosen, settings, split, report.cache_dir)
     out = Path(out_tar).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     _check_manifest(manifest, out)  # e.g. a case id a pack cannot hold as a file name
@@ -134,11 +142,8 @@ def _tar_writer(path: Path, compress: bool) -> Iterator[tarfile.TarFile]:
             yield tf
 
 
-def _manifest(meta, meta_bytes, chosen, settings, split, cache_dir: Path) -> dict:
-    """The manifest of a pack of this cache, split by ``(val_fraction, seed)``."""
-    ids = sorted(meta["cases"])
-    val_fraction, seed = split
-    train, val = split_cases(ids, val_fraction, seed, [meta["cases"][c].get("grade") for c in ids])
+def _manifest(meta, meta_bytes, chosen, settings, split: dict, cache_dir: Path) -> dict:
+    """The manifest of a pack of this cache."""
     members = {
         e[key]: {"sha256": sha256_file(cache_dir / e[key]), "bytes": e[f"{key}_bytes"]}
         for e in meta["cases"].values()
@@ -151,9 +156,9 @@ def _manifest(meta, meta_bytes, chosen, settings, split, cache_dir: Path) -> dic
         "editions": sorted({c.edition for c in chosen if c.case_id in meta["cases"]}),
         "grid": {"crop": settings.crop, "image_size": settings.image_size},
         "settings": settings.to_json(),
-        "patients": len(ids),
+        "patients": len(meta["cases"]),
         "slices": sum(e["shape"][0] for e in meta["cases"].values()),
-        "split": {"val_fraction": val_fraction, "seed": seed, "train": train, "val": val},
+        "split": split,
         "members": members,
     }
 
@@ -260,15 +265,12 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
 
 
 def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
+    """One member written to ``dest``, then checked against its manifest entry."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    h, size = hashlib.sha256(), 0
-    src = tf.extractfile(info)
     with open(dest, "wb") as f:
-        for block in iter(lambda: src.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-            f.write(block)
-    if size != expected["bytes"] or h.hexdigest() != expected["sha256"]:
+        shutil.copyfileobj(tf.extractfile(info), f, 1 << 20)
+    size = dest.stat().st_size
+    if size != expected["bytes"] or sha256_file(dest) != expected["sha256"]:
         raise DataError(
             f"{path}: {info.name} does not match the pack's manifest ({size} bytes, expected "
             f"{expected['bytes']}; checksum differs); the pack is damaged, download it again"
