@@ -84,18 +84,14 @@ class PrepareReport:
     wrote: bool = True
 
     def summary(self) -> str:
-        text = (
+        lines = [
             f"slice cache {self.cache_dir}: {len(self.built) + len(self.reused)} cases, "
             f"{self.n_slices} slices ({len(self.built)} prepared, {len(self.reused)} reused) "
             f"in {self.seconds:.1f} s"
-        )
-        if not self.wrote:
-            text += " (complete and unchanged: nothing written)"
-        for line in self.warnings:
-            text += f"\n  warning: {line}"
-        for case_id, why in self.skipped.items():
-            text += f"\n  skipped {case_id}: {why}"
-        return text
+            + ("" if self.wrote else " (complete and unchanged: nothing written)")
+        ]
+        lines += [f"  warning: {line}" for line in self.warnings]
+        return "\n".join(lines + [f"  skipped {c}: {why}" for c, why in self.skipped.items()])
 
 
 def _source_signature(case: Case) -> dict:
@@ -142,12 +138,9 @@ def case_slices(
 
 def _read_meta(cache_dir: Path) -> dict | None:
     """The cache's metadata, or None (no such file, or not JSON)."""
-    path = cache_dir / META
-    if not path.exists():
-        return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        return json.loads((cache_dir / META).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
         return None
 
 
