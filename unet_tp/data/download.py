@@ -35,7 +35,7 @@ from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+_ARCHIVE_NAME = re.compile(r"(.+?)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)", re.IGNORECASE)
 
 
 class DownloadError(RuntimeError):
@@ -241,10 +241,7 @@ def _msd_task(folder: Path) -> Path | None:
 
 def archive_stem(name: str) -> str | None:
     """``name`` without its archive suffix, or None if it is not an archive name."""
-    for suffix in ARCHIVE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return None
+    return m[1] if (m := _ARCHIVE_NAME.fullmatch(name)) else None
 
 
 def fetch_dataset(
