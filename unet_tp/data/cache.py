@@ -138,9 +138,12 @@ def case_slices(
 
 def _read_meta(cache_dir: Path) -> dict | None:
     """The cache's metadata, or None (no such file, or not JSON)."""
+    path = cache_dir / META
+    if not path.exists():
+        return None
     try:
-        return json.loads((cache_dir / META).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
         return None
 
 
