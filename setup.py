@@ -1,12 +1,6 @@
-"""Which packages a build holds; everything else is declared in pyproject.toml.
-
-A wheel (what students install: ``pip install git+https://...``, or ``pip wheel .``) holds the
-course package ``unet_tp`` only. The checkout installed in place (``pip install -e
-'.[instructor]'``: the instructor's set-up, ``scripts/setup_env.sh``) also makes ``solutions``
-and ``autograder`` importable, so that the instructor commands (train, evaluate, predict,
-figures, notebook, grade, report, export: the ``unet_tp.commands`` entry point) and the reference
-U-Net (``--model solutions.unet:UNet``) are found the ordinary way.
-"""
+"""Which packages a build holds (everything else is in pyproject.toml): a wheel, what students
+install, holds ``unet_tp`` only; the checkout installed in place (``pip install -e
+'.[instructor]'``) also makes ``solutions`` and ``autograder`` importable."""
 
 import sys
 

@@ -1,8 +1,6 @@
-"""The ``unet-tp`` command line: the student's ``data`` commands (:mod:`unet_tp.data.commands`),
-then every ``register(subparsers)`` of the ``unet_tp.commands`` entry points. The instructor's
-checkout, installed in place, declares ``autograder.cli:register`` there (train, evaluate, predict,
-figures, notebook, grade, report, export); a student install has ``data`` only.
-"""
+"""The ``unet-tp`` command line: the student's ``data`` commands, then every ``register(subparsers)``
+of the ``unet_tp.commands`` entry points (the instructor's checkout installed in place declares
+``autograder.cli:register``: train, evaluate, ..., export); a student install has ``data`` only."""
 
 from __future__ import annotations
 
@@ -80,29 +78,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     name = argv[0] if argv else None
     if name in INSTRUCTOR_COMMANDS and name not in _commands(parser):
-        print(
-            f"error: `unet-tp {name}` is an instructor command: it needs the kit's repository "
-            f"checked out and installed in place ({INSTALL_IN_PLACE}, as scripts/setup_env.sh "
-            "does); a student install holds the course package only",
-            file=sys.stderr,
+        return _error(
+            f"`unet-tp {name}` is an instructor command: it needs the kit's repository checked "
+            f"out and installed in place ({INSTALL_IN_PLACE}, as scripts/setup_env.sh does); a "
+            "student install holds the course package only"
         )
-        return 2
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, ValueError, RuntimeError, OSError) as exc:  # one line, no traceback
-        # OSError: read-only, permission, not a folder, disk full
-        print(
-            f"error: {os_error_message(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr
-        )
-        return 2
+    except OSError as exc:  # read-only, permission, not a folder, disk full: one line
+        return _error(os_error_message(exc))
+    except (DataError, ValueError, RuntimeError) as exc:
+        return _error(str(exc))
     except ImportError as exc:  # e.g. an in-place install without the instructor extras
         hint = f": `unet-tp {name}` needs {INSTALL_IN_PLACE}" if name in INSTRUCTOR_COMMANDS else ""
-        print(f"error: {exc}{hint}", file=sys.stderr)
-        return 2
+        return _error(f"{exc}{hint}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _error(text: str) -> int:
+    """Say ``error: text`` on stderr; the exit status of a failed command."""
+    print(f"error: {text}", file=sys.stderr)
+    return 2
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

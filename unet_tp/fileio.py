@@ -1,13 +1,12 @@
-"""Where the kit keeps its files; writing so that a reader never sees half of anything (a
-temporary name beside the target, then one rename: :func:`atomic_write` for an open file,
-:func:`atomic_path` for a file a library writes by name, :func:`atomic_dir` for a folder); a
-failed file operation as one line that names the path and says what to do
-(:func:`os_error_message`)."""
+"""Where the kit keeps its files; atomic writes (a temporary name beside the target, then one
+rename: a file, a file a library writes by name, a folder); a file's SHA-256; a failed file
+operation as one line that names the path and says what to do (:func:`os_error_message`)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,15 @@ import numpy as np
 def unet_tp_home() -> Path:
     """Working folder of the kit: ``$UNET_TP_HOME`` or ``~/.cache/unet_tp``."""
     return Path(os.environ.get("UNET_TP_HOME") or Path.home() / ".cache" / "unet_tp")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file, read by blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _umask() -> int:

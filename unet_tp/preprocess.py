@@ -1,15 +1,8 @@
-"""One preprocessing path from a loaded case to the network's input, and back.
-
-Used by the slice cache (training data), by prediction and by evaluation, so that the network
-sees at inference exactly what it saw in training (the way nnU-Net runs one preprocessing for
-both)::
-
-    CaseVolumes.image (4, H, W, D) raw  --normalise-->  z-scored over the brain, brain mask
-        --network_images(z)-->  (n, 4, h, w) axial slices on the network's grid
-    logits (n, C, h, w)  --Grid.from_network-->  classes (n, H, W) on the original slices
-
-:class:`Grid` is the geometry of the network's input (centre crop, then resize), declared here
-once; the cache settings and the run's settings hold one (``.grid``) and checkpoints record it.
+"""One preprocessing path from a loaded case to the network's input, and back, shared by the
+slice cache, prediction and evaluation: the network sees at inference what it saw in training.
+``normalise`` z-scores over the brain; ``network_images`` takes axial slices onto the network's
+:class:`Grid` (centre crop, then resize), declared here once; ``Grid.from_network`` puts classes
+back on the original slices.
 """
 
 from __future__ import annotations
@@ -23,14 +16,9 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Grid:
-    """The grid of the network's input: each axial slice is centre-cropped (or zero-padded) to
-    ``crop x crop``, then resized to ``image_size x image_size``.
-
-    Attributes:
-        crop: crop size in pixels; ``None`` keeps the whole slice.
-        image_size: size the network sees; ``None`` keeps the (cropped) size. Images are resized
-            by area averaging, labels by nearest neighbour, logits back bilinearly.
-    """
+    """The network's input grid: each axial slice centre-cropped (or zero-padded) to ``crop``
+    (None: whole), then resized to ``image_size`` (None: kept) by area for images, nearest for
+    labels, and back bilinearly for logits."""
 
     crop: int | None = None
     image_size: int | None = None
@@ -67,11 +55,8 @@ class Grid:
         ).numpy()
 
     def from_network(self, logits: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """Classes ``(n, height, width)`` on the original slices from logits on this grid.
-
-        The inverse of :meth:`to_network`: logits are resized bilinearly to the crop, then the
-        crop is put back in place (background outside it).
-        """
+        """Classes ``(n, height, width)`` on the original slices from logits on this grid (the
+        inverse of :meth:`to_network`; background outside the crop)."""
         crop_h, crop_w = (self.crop, self.crop) if self.crop is not None else (height, width)
         if logits.shape[-2:] != (crop_h, crop_w):
             logits = F.interpolate(
@@ -113,12 +98,8 @@ def brain_mask(image: np.ndarray) -> np.ndarray:
 
 
 def zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Each channel of ``image`` (``(channels, ...)``) to zero mean, unit variance over ``mask``,
-    zero outside it; float32.
-
-    Statistics are taken over the brain only: the background (about 85% of a BraTS volume) would
-    otherwise dominate the mean and squash the contrasts inside the brain.
-    """
+    """Each channel of ``image`` (``(channels, ...)``) to zero mean, unit variance over ``mask``
+    (the background would squash the brain's contrasts), zero outside it; float32."""
     out = np.zeros(image.shape, dtype=np.float32)
     if not mask.any():
         return out

@@ -1,18 +1,11 @@
-"""The slice cache: axial 2D slices stored uncompressed, read back memory-mapped.
+"""The slice cache: each case read and normalised once, its useful axial slices stored as plain
+``.npy`` (``cases/<case>.images.npy`` float16 ``(n, 4, H, W)``, ``cases/<case>.labels.npy`` uint8
+``(n, H, W)``) and read back memory-mapped (a ``.nii.gz`` decompresses from its start for one slice).
 
-Reading one slice from a ``.nii.gz`` means decompressing the volume from its start; a training
-epoch reads tens of thousands of random slices. ``prepare_cache`` therefore reads each case once,
-normalises it, keeps the useful axial slices and writes them as plain ``.npy`` arrays::
-
-    CACHE/
-      unet_tp_cache.json          settings, sources (size, mtime) and slices of each case
-      cases/<case>.images.npy     float16 (n_slices, 4, H, W), z-scored over the brain
-      cases/<case>.labels.npy     uint8   (n_slices, H, W), classes 0..3 (see conventions)
-
-A case enters the metadata only once its arrays are completely written (temporary name, then
-rename), and the metadata says ``complete: true`` only when a whole run finished, so an
-interrupted run is resumed, never trusted. Same settings and unchanged sources: nothing is redone.
-Another setting: everything is rebuilt.
+``unet_tp_cache.json`` holds the settings and each case's sources and slices; a case enters it
+once its arrays are written and it says ``complete`` only after a whole run, so an interrupted run
+is resumed, never trusted. Unchanged settings and sources: nothing is redone; another setting
+rebuilds everything.
 """
 
 from __future__ import annotations
@@ -42,18 +35,9 @@ META = "unet_tp_cache.json"
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """What a cache is made with; any change rebuilds it.
-
-    Attributes:
-        tumour_free_fraction: share of each case's tumour-free brain slices that is kept (every
-            slice with tumour is kept). Some are needed so that the network learns "no tumour".
-        min_brain_fraction: a slice is a brain slice when at least this share of its pixels is brain.
-        crop: centre crop (or zero pad) of each slice to ``crop x crop`` pixels, before resizing.
-        image_size: resize each slice to ``image_size x image_size`` (area for images, nearest for
-            labels); ``None`` keeps the (cropped) size. ``crop`` and ``image_size`` are the
-            network's input grid (:attr:`grid`, :class:`unet_tp.preprocess.Grid`).
-        seed: chooses which tumour-free slices are kept.
-    """
+    """What a cache is made with (any change rebuilds it): the share of tumour-free brain slices
+    kept (every tumour slice is), the brain share that makes a brain slice, the network's grid
+    (``crop``, ``image_size``: :class:`unet_tp.preprocess.Grid`) and the seed of the choice."""
 
     tumour_free_fraction: float = 0.25
     min_brain_fraction: float = 0.02
@@ -100,23 +84,22 @@ class PrepareReport:
     wrote: bool = True
 
     def summary(self) -> str:
-        text = (
+        lines = [
             f"slice cache {self.cache_dir}: {len(self.built) + len(self.reused)} cases, "
             f"{self.n_slices} slices ({len(self.built)} prepared, {len(self.reused)} reused) "
             f"in {self.seconds:.1f} s"
-        )
-        if not self.wrote:
-            text += " (complete and unchanged: nothing written)"
-        for line in self.warnings:
-            text += f"\n  warning: {line}"
-        for case_id, why in self.skipped.items():
-            text += f"\n  skipped {case_id}: {why}"
-        return text
+            + ("" if self.wrote else " (complete and unchanged: nothing written)")
+        ]
+        lines += [f"  warning: {line}" for line in self.warnings]
+        return "\n".join(lines + [f"  skipped {c}: {why}" for c, why in self.skipped.items()])
 
 
-def _source_signature(case: Case) -> dict[str, list[int]]:
-    """Size and modification time of each source file, by name."""
-    stats = {path.name: path.stat() for path in sorted(case.files.values())}
+def _source_signature(case: Case) -> dict:
+    """Size and modification time of each source file, by name (``{"error": ...}`` if unreadable)."""
+    try:
+        stats = {path.name: path.stat() for path in sorted(case.files.values())}
+    except OSError as exc:
+        return {"error": str(exc)}
     return {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
 
 
@@ -164,11 +147,15 @@ def _read_meta(cache_dir: Path) -> dict | None:
         return None
 
 
-def _case_files_ok(cache_dir: Path, entry: dict) -> bool:
-    def ok(p: Path, size: int) -> bool:
-        return p.exists() and p.stat().st_size == size
+def files_ok(folder: Path, sizes: dict[str, int]) -> bool:
+    """Whether every file named in ``sizes`` is in ``folder`` with that size."""
+    return all((p := folder / n).is_file() and p.stat().st_size == b for n, b in sizes.items())
 
-    return all(ok(cache_dir / entry[k], entry[f"{k}_bytes"]) for k in ("images", "labels"))
+
+def _reusable(cache_dir: Path, entry: dict | None, signature: dict) -> bool:
+    """Whether a case's cached ``entry`` is of these sources and its arrays are whole."""
+    sizes = {entry[k]: entry[f"{k}_bytes"] for k in ("images", "labels")} if entry else {}
+    return entry is not None and entry["source"] == signature and files_ok(cache_dir, sizes)
 
 
 def _unchanged(
@@ -178,18 +165,11 @@ def _unchanged(
     if meta is None or not meta.get("complete") or meta.get("settings") != settings.to_json():
         return False
     entries, skipped = meta.get("cases", {}), meta.get("skipped", {})
-    if set(entries) | set(skipped) != {c.case_id for c in cases}:
-        return False
-    for case in cases:
-        entry = entries.get(case.case_id)
-        if entry is None:
-            continue  # skipped last time, and still there: the same run would skip it again
-        try:
-            if entry["source"] != _source_signature(case) or not _case_files_ok(cache_dir, entry):
-                return False
-        except OSError:
-            return False
-    return True
+    # a case skipped last time, and still there: the same run would skip it again
+    return set(entries) | set(skipped) == {c.case_id for c in cases} and all(
+        c.case_id not in entries or _reusable(cache_dir, entries[c.case_id], _source_signature(c))
+        for c in cases
+    )
 
 
 def prepare_cache(
@@ -201,22 +181,10 @@ def prepare_cache(
     progress: Callable[[Sequence], object] | None = None,
     strict: bool = False,
 ) -> PrepareReport:
-    """Build or update the slice cache of every case under ``data``; returns what was built,
-    reused and skipped. A complete cache of the same settings whose sources are unchanged is used
-    as it is: nothing is written (a read-only cache works).
-
-    Args:
-        data: folder of BraTS cases (see :func:`unet_tp.data.find_cases`).
-        cache_dir: cache folder; created if needed.
-        settings: cache settings (defaults: :class:`CacheSettings`).
-        skip_bad: skip a case that cannot be read (and say why) instead of raising a DataError
-            that names case and file (the cases prepared before it stay valid: a re-run resumes).
-            Cases without a seg file (prediction only) are always left out, and named.
-        force: rebuild every case, and allow writing into a non-empty folder that is not a cache.
-        progress: wraps the list of cases for a progress bar (e.g. ``tqdm``).
-        strict: suspicious data (constant modality, non-zero background, lost header) is an
-            error instead of a warning.
-    """
+    """Build or update the slice cache of every case under ``data`` (a complete, unchanged cache
+    is used as it is, nothing written). ``skip_bad``: leave out an unreadable case instead of
+    raising; ``force``: rebuild all, even into a non-cache folder; ``progress`` wraps the list of
+    cases; ``strict``: suspicious data is an error."""
     start = time.perf_counter()
     settings = settings or CacheSettings()
     cache_dir = Path(cache_dir).expanduser()
@@ -230,36 +198,11 @@ def prepare_cache(
     meta = _read_meta(cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases):
         return _unchanged_report(cache_dir, meta, strict, start)
-    old_cases, new_meta = _begin(data, cache_dir, meta, settings, force)
-    report = PrepareReport(cache_dir)
+    run, old_cases = _Run.begin(data, cache_dir, meta, settings, force, skip_bad, strict)
     for case in progress(cases) if progress is not None else cases:
-        old = old_cases.get(case.case_id)
-        _add_case(case, cache_dir, settings, old, new_meta, report, skip_bad, strict)
-    _finish(data, cache_dir, new_meta, report)
-    return _done(report, new_meta, start)
-
-
-def _begin(data, cache_dir: Path, meta: dict | None, settings: CacheSettings, force: bool):
-    """``(entries that may be reused, the new metadata)``; the metadata is saved marked incomplete
-    before anything else, so a run that stops half-way never leaves an old "complete" flag over
-    new files. A non-empty folder that is not a cache is refused unless ``force``."""
-    if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
-        raise FileExistsError(
-            f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty folder "
-            "or pass --force to write into it"
-        )
-    (cache_dir / "cases").mkdir(parents=True, exist_ok=True)
-    same = meta is not None and meta.get("settings") == settings.to_json() and not force
-    old_cases: dict[str, dict] = meta["cases"] if same else {}
-    new_meta = {
-        "settings": settings.to_json(),
-        "source": str(Path(data).expanduser().resolve()),
-        "complete": False,
-        "cases": {},
-        "skipped": {},
-    }
-    save_json(cache_dir / META, {**new_meta, "cases": dict(old_cases)})
-    return old_cases, new_meta
+        run.add(case, old_cases.get(case.case_id))
+    run.finish(data)
+    return _done(run.report, run.meta, start)
 
 
 def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -> PrepareReport:
@@ -278,80 +221,101 @@ def _done(report: PrepareReport, meta: dict, start: float) -> PrepareReport:
     return report
 
 
-def _add_case(
-    case: Case,
-    cache_dir: Path,
-    settings: CacheSettings,
-    old: dict | None,
-    new_meta: dict,
-    report: PrepareReport,
-    skip_bad: bool,
-    strict: bool,
-) -> None:
-    """Reuse, build or skip one case; its entry enters ``new_meta`` (saved) once its arrays are
-    completely written."""
-    try:
-        signature = _source_signature(case)
-    except OSError as exc:
-        signature = {"error": str(exc)}
-    if old is not None and old["source"] == signature and _case_files_ok(cache_dir, old):
-        if strict and old.get("warnings"):
-            save_json(cache_dir / META, new_meta)
-            raise DataError(f"{old['warnings'][0]} (an error with --strict)")
-        new_meta["cases"][case.case_id] = old
-        report.reused.append(case.case_id)
-        report.warnings += old.get("warnings", [])
-        return
-    case_warnings: list[str] = []
-    if not case.has_seg:  # not training data; always left out, and said so
-        why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
-        new_meta["skipped"][case.case_id] = report.skipped[case.case_id] = why
-        return
-    try:
-        images, labels, z = case_slices(case, settings, strict, case_warnings)
-    except DataError as exc:
-        if not skip_bad:
-            save_json(cache_dir / META, new_meta)
-            raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
-        new_meta["skipped"][case.case_id] = report.skipped[case.case_id] = str(exc)
-        return
-    stem = f"cases/{case.case_id}"
-    entry = {
-        "images": f"{stem}.images.npy",
-        "labels": f"{stem}.labels.npy",
-        "source": signature,
-        "grade": case.grade,
-        "z": z.tolist(),
-        "tumour_pixels": (labels > 0).sum(axis=(1, 2)).tolist(),
-        "shape": list(images.shape),
-        "warnings": case_warnings,
-    }
-    report.warnings += case_warnings
-    for key, array in (("images", images), ("labels", labels)):
-        save_npy(cache_dir / entry[key], array)
-        entry[f"{key}_bytes"] = (cache_dir / entry[key]).stat().st_size
-    new_meta["cases"][case.case_id] = entry
-    report.built.append(case.case_id)
-    save_json(cache_dir / META, new_meta)
+@dataclass
+class _Run:
+    """One run of :func:`prepare_cache`: the metadata it writes (saved after each case) and its
+    report."""
 
+    cache_dir: Path
+    settings: CacheSettings
+    meta: dict
+    report: PrepareReport
+    skip_bad: bool
+    strict: bool
 
-def _finish(data, cache_dir: Path, new_meta: dict, report: PrepareReport) -> None:
-    """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the cache
-    complete."""
-    if not new_meta["cases"]:
-        # (a set without any seg file was refused before anything was written)
-        save_json(cache_dir / META, new_meta)
-        reasons = list(report.skipped.values())
-        more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
-        raise DataError(
-            f"{data}: no usable case, all {len(reasons)} were skipped: {'; '.join(reasons[:3])}{more}"
-        )
-    keep = {cache_dir / e[k] for e in new_meta["cases"].values() for k in ("images", "labels")}
-    for path in (cache_dir / "cases").iterdir():
-        if path not in keep:
-            path.unlink()
-    new_meta["complete"] = True
-    save_json(cache_dir / META, new_meta)
+    @classmethod
+    def begin(cls, data, cache_dir: Path, meta: dict | None, settings, force, skip_bad, strict):
+        """``(the run, entries that may be reused)``; the metadata is saved marked incomplete
+        first, so a run that stops half-way never leaves an old "complete" flag over new files.
+        A non-empty folder that is not a cache is refused unless ``force``."""
+        if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
+            raise FileExistsError(
+                f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty "
+                "folder or pass --force to write into it"
+            )
+        (cache_dir / "cases").mkdir(parents=True, exist_ok=True)
+        same = meta is not None and meta.get("settings") == settings.to_json() and not force
+        old_cases: dict[str, dict] = meta["cases"] if same else {}
+        source = str(Path(data).expanduser().resolve())
+        new = {"settings": settings.to_json(), "source": source, "complete": False}
+        save_json(cache_dir / META, {**new, "cases": dict(old_cases), "skipped": {}})
+        new |= {"cases": {}, "skipped": {}}
+        return cls(cache_dir, settings, new, PrepareReport(cache_dir), skip_bad, strict), old_cases
+
+    def save(self) -> None:
+        save_json(self.cache_dir / META, self.meta)
+
+    def skip(self, case_id: str, why: str) -> None:
+        self.meta["skipped"][case_id] = self.report.skipped[case_id] = why
+
+    def add(self, case: Case, old: dict | None) -> None:
+        """Reuse, build or skip one case; its entry enters the metadata (saved) once its arrays
+        are completely written."""
+        signature, report = _source_signature(case), self.report
+        if _reusable(self.cache_dir, old, signature):
+            if self.strict and old.get("warnings"):
+                self.save()
+                raise DataError(f"{old['warnings'][0]} (an error with --strict)")
+            self.meta["cases"][case.case_id] = old
+            report.reused.append(case.case_id)
+            report.warnings += old.get("warnings", [])
+            return
+        if not case.has_seg:  # not training data; always left out, and said so
+            why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
+            return self.skip(case.case_id, why)
+        warnings: list[str] = []
+        try:
+            images, labels, z = case_slices(case, self.settings, self.strict, warnings)
+        except DataError as exc:
+            if not self.skip_bad:
+                self.save()
+                raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
+            return self.skip(case.case_id, str(exc))
+        tumour = (labels > 0).sum(axis=(1, 2)).tolist()
+        entry = {k: f"cases/{case.case_id}.{k}.npy" for k in ("images", "labels")}
+        entry |= {
+            "source": signature,
+            "grade": case.grade,
+            "z": z.tolist(),
+            "tumour_pixels": tumour,
+        }
+        entry |= {"shape": list(images.shape), "warnings": warnings}
+        for key, array in (("images", images), ("labels", labels)):
+            save_npy(self.cache_dir / entry[key], array)
+            entry[f"{key}_bytes"] = (self.cache_dir / entry[key]).stat().st_size
+        report.warnings += warnings
+        self.meta["cases"][case.case_id] = entry
+        report.built.append(case.case_id)
+        self.save()
+
+    def finish(self, data) -> None:
+        """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the
+        cache complete."""
+        cases = self.meta["cases"]
+        if not cases:  # (a set without any seg file was refused before anything was written)
+            self.save()
+            reasons = list(self.report.skipped.values())
+            more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+            raise DataError(
+                f"{data}: no usable case, all {len(reasons)} were skipped: "
+                f"{'; '.join(reasons[:3])}{more}"
+            )
+        keep = {self.cache_dir / e[k] for e in cases.values() for k in ("images", "labels")}
+        for path in (self.cache_dir / "cases").iterdir():
+            if path not in keep:
+                path.unlink()
+        self.meta["complete"] = True
+        self.save()
 
 
 def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
@@ -372,11 +336,8 @@ def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
 
 
 def default_cache_dir(data: str | os.PathLike[str], settings: CacheSettings) -> Path:
-    """Slice-cache folder for a data folder and cache settings (one per combination).
-
-    Data inside the kit's home (the sample cases, a download) is named by its path relative to
-    the home, so a copied or moved home keeps its caches (the grader copies one per notebook).
-    """
+    """Slice-cache folder of a data folder and settings; data inside the kit's home is named by
+    its relative path, so a copied home keeps its caches (the grader copies one per notebook)."""
     home, data = unet_tp_home().resolve(), Path(data).resolve()
     where = data.relative_to(home).as_posix() if data.is_relative_to(home) else str(data)
     key = hashlib.sha1(json.dumps([where, settings.to_json()], sort_keys=True).encode()).hexdigest()
@@ -399,21 +360,9 @@ def split_patients(
 
 
 class SliceDataset(Dataset):
-    """Axial slices of a prepared cache, as ``(image, label)`` tensors: float32 ``(4, H, W)``
-    (t1, t1ce, t2, flair, z-scored) and int64 ``(H, W)`` classes 0..3. Arrays are memory-mapped
-    (only the slices read are loaded), at most ``max_open`` cases at once: memory stays flat.
-
-    Args:
-        cache_dir: a cache made by :func:`prepare_cache`.
-        case_ids: restrict to these patients (e.g. the training split); default all.
-        transform: optional ``f(image, label) -> (image, label)`` on tensors (augmentation).
-
-    Example:
-        >>> train = SliceDataset("cache", case_ids=train_ids)  # doctest: +SKIP
-        >>> image, label = train[0]  # doctest: +SKIP
-        >>> image.shape, label.shape  # doctest: +SKIP
-        (torch.Size([4, 240, 240]), torch.Size([240, 240]))
-    """
+    """The slices of a prepared cache (of ``case_ids``, default all) as ``(image, label)``
+    tensors, float32 ``(4, H, W)`` z-scored and int64 ``(H, W)`` classes 0..3, through
+    ``transform(image, label)`` if given; at most ``max_open`` cases memory-mapped at once."""
 
     def __init__(
         self,
@@ -434,9 +383,9 @@ class SliceDataset(Dataset):
         self.case_ids = list(case_ids)
         self.transform = transform
         self.max_open = max_open
-        # One row per slice: (case number, row in that case's arrays). Small ints, no arrays kept.
+        # One row per slice: (case number, row in that case's arrays)
         rows = [
-            (ci, r) for ci, c in enumerate(self.case_ids) for r in range(available[c]["shape"][0])
+            (i, r) for i, c in enumerate(self.case_ids) for r in range(available[c]["shape"][0])
         ]
         self.index = np.array(rows, dtype=np.int64).reshape(-1, 2)
         self._open: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()

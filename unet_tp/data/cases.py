@@ -1,14 +1,9 @@
 """Finding BraTS cases on disk and reading them into the working orientation.
 
-Layouts, ``.nii.gz`` and ``.nii`` alike:
-
-* the official releases: ``MICCAI_BraTS_2019_Data_Training/{HGG,LGG}/<case>/<case>_<mod>.nii.gz``,
-  BraTS 2020 / 2021 (``BraTS20_Training_001``, ``BraTS2021_00000``);
-* BraTS 2023: ``<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz`` (``BraTS-GLI-00000-000``);
-* any folder of case folders: ``<root>/<case>/<case>_<mod>.nii[.gz]`` (the Kaggle mirror, a Drive)
-
-where ``<mod>`` is one of t1, t1ce, t2, flair and seg. Each edition's naming and labels are
-declared in :data:`unet_tp.conventions.EDITIONS`.
+Layouts (``.nii.gz`` or ``.nii``): the official releases
+(``MICCAI_BraTS_2019_Data_Training/{HGG,LGG}/<case>/<case>_<mod>.nii.gz``, BraTS 2020/2021), BraTS
+2023 (``<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz``) and any folder of case folders (the Kaggle
+mirror, a Drive); each edition's naming and labels are in :data:`unet_tp.conventions.EDITIONS`.
 """
 
 from __future__ import annotations
@@ -37,39 +32,28 @@ from unet_tp.conventions import (
 )
 
 SEG = "seg"
+GRADES = ("HGG", "LGG")
 _NII = r"\.nii(?:\.gz)?$"
 
 
-def _file_re(edition: Edition) -> re.Pattern[str]:
-    kinds = "|".join(sorted(set(edition.file_kinds.values()), key=len, reverse=True))
-    sep = re.escape(edition.separator)
-    return re.compile(rf"^(?P<case>.+){sep}(?P<kind>{kinds}){_NII}", re.IGNORECASE)
+def _naming(e: Edition) -> tuple[re.Pattern[str], Edition, dict[str, str]]:
+    """``(file-name pattern, edition, file kind -> kit kind)``; the case id's case matters."""
+    kinds = {v: k for k, v in e.file_kinds.items()}
+    alternatives = "|".join(sorted(kinds, key=len, reverse=True))
+    pattern = rf"^(?P<case>(?-i:{e.case_pattern})){re.escape(e.separator)}(?P<kind>{alternatives})"
+    return re.compile(pattern + _NII, re.IGNORECASE), e, kinds
 
 
-_SAME_NAMING: dict[str, list[Edition]] = {}
-for _e in EDITIONS.values():
-    _SAME_NAMING.setdefault(_file_re(_e).pattern, []).append(_e)
-# (file-name pattern, editions sharing it, file kind -> kit kind); 2023's "-seg" tried first
-_NAMINGS = sorted(
-    [
-        (_file_re(e[0]), e, {v: k for k, v in e[0].file_kinds.items()})
-        for e in _SAME_NAMING.values()
-    ],
-    key=lambda n: n[1][0].separator != "-",
-)
+# 2023's "-seg" tried first; the last edition takes any case id with 2019 file names
+_NAMINGS = [_naming(e) for e in sorted(EDITIONS.values(), key=lambda e: e.separator != "-")]
 _QUIRK_RE = re.compile(SEG_FILE_QUIRK)
 
 
 def _match_file(name: str) -> tuple[str, str, Edition] | None:
     """``(case id, kit kind, edition)`` of a BraTS file name, or None."""
-    for pattern, editions, kinds in _NAMINGS:
-        m = pattern.match(name)
-        if m is None:
-            continue
-        case_id = m["case"]
-        edition = next((e for e in editions if re.fullmatch(e.case_pattern, case_id)), None)
-        if edition is not None:  # 2023 names need a 2023 case id; 2019 names take any id
-            return case_id, kinds[m["kind"].lower()], edition
+    for pattern, edition, kinds in _NAMINGS:
+        if m := pattern.match(name):
+            return m["case"], kinds[m["kind"].lower()], edition
     return None
 
 
@@ -79,16 +63,8 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Case:
-    """One patient on disk.
-
-    Attributes:
-        case_id: the BraTS subject id, e.g. ``BraTS19_2013_2_1``.
-        directory: the folder holding the case's files.
-        files: path of each file found, keyed by modality name or ``"seg"``.
-        grade: ``"HGG"`` or ``"LGG"`` when the layout says so, else ``None``.
-        edition: key of the edition its file names follow (:data:`unet_tp.conventions.EDITIONS`).
-        notes: what was read in an unusual way (e.g. a seg file of another name).
-    """
+    """One patient on disk: its id, folder, file of each modality and ``"seg"``, grade (HGG/LGG
+    when the layout says so), edition key, and what was read in an unusual way (``notes``)."""
 
     case_id: str
     directory: Path
@@ -116,17 +92,9 @@ class Case:
 
 @dataclass
 class CaseVolumes:
-    """A case read into memory, in the working orientation (see :mod:`unet_tp.conventions`).
-
-    Attributes:
-        case_id: subject id.
-        image: float32 array ``(4, rows, cols, slices)``, channels in ``MODALITIES`` order,
-            raw scanner intensities (not yet normalised).
-        seg: uint8 array ``(rows, cols, slices)`` with BraTS labels, or ``None``.
-        affine: voxel-to-world affine of the source files (for writing predictions back).
-        source_shape: array shape of the source files.
-        warnings: suspicious data found while reading (one line each, naming case and file).
-    """
+    """A case read into memory in the working orientation: raw float32 ``image`` ``(4, rows,
+    cols, slices)`` in ``MODALITIES`` order, uint8 ``seg`` with BraTS labels (or None), the
+    sources' affine and shape, and the suspicious data found (``warnings``, one line each)."""
 
     case_id: str
     image: np.ndarray
@@ -175,12 +143,8 @@ def _expected_names() -> str:
 
 
 def scan_cases(root: str | os.PathLike[str]) -> Scan:
-    """Every BraTS case below ``root`` (a release folder, a folder of case folders, or one case
-    folder), possibly none, and the NIfTI files that follow no known naming.
-
-    Raises:
-        DataError: ``root`` is not a folder, or a case has two files of one kind.
-    """
+    """Every BraTS case below ``root`` (a release, a folder of case folders, one case folder),
+    possibly none, and the NIfTI files that follow no known naming."""
     root = Path(root).expanduser()
     if not root.exists():
         raise DataError(f"{root}: no such folder")
@@ -203,11 +167,9 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
             key = (directory, case_id)
             if key not in cases:
                 grade = next(
-                    (p for p in directory.parts[::-1] if p.upper() in ("HGG", "LGG")), None
+                    (p.upper() for p in directory.parts[::-1] if p.upper() in GRADES), None
                 )
-                cases[key] = Case(
-                    case_id, directory, {}, grade.upper() if grade else None, edition.key
-                )
+                cases[key] = Case(case_id, directory, {}, grade, edition.key)
             previous = cases[key].files.get(kind)
             if previous is not None:
                 raise DataError(
@@ -216,8 +178,7 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
             cases[key].files[kind] = directory / name
     unrecognised = _quirk_segs(cases, unmatched)
     found = sorted(cases.values(), key=lambda c: c.case_id)
-    ids = [c.case_id for c in found]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
     if dupes:
         where = [str(c.directory) for c in found if c.case_id == dupes[0]]
         raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")
@@ -239,17 +200,8 @@ def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> l
 
 
 def find_cases(root: str | os.PathLike[str]) -> list[Case]:
-    """Every BraTS case below ``root`` (as :func:`scan_cases`), sorted by id.
-
-    Raises:
-        DataError: ``root`` does not exist or holds no BraTS case (the message names the NIfTI
-            files found and says what an MSD Task01 folder needs).
-
-    Example:
-        >>> cases = find_cases("data/MICCAI_BraTS_2019_Data_Training")  # doctest: +SKIP
-        >>> cases[0].case_id, cases[0].grade  # doctest: +SKIP
-        ('BraTS19_2013_10_1', 'HGG')
-    """
+    """Every BraTS case below ``root`` (as :func:`scan_cases`), sorted by id; a DataError that
+    names the NIfTI files found when there is none."""
     found = scan_cases(root)
     if found.cases:
         return found.cases
@@ -289,14 +241,9 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVolumes:
-    """Read and validate a case (from :func:`find_cases`), reoriented to the working orientation.
-
-    Checks: every modality (and the segmentation when ``with_seg``) present and readable, one
-    3D shape and one affine for all files, finite intensities, labels of the case's edition
-    (mapped to BraTS 2019 labels); a DataError names the case and the offending file.
-    Suspicious data (a constant modality, a non-zero background, an identity affine on the BraTS
-    grid) gives warnings, kept in ``CaseVolumes.warnings``, or a DataError when ``strict``.
-    """
+    """Read and validate a case in the working orientation: files present and readable, one
+    grid, finite intensities, the edition's labels (as BraTS 2019's); a DataError names case and
+    file. Suspicious data gives warnings (a DataError when ``strict``)."""
     for kind in case.missing(with_seg):
         hint = " (a prediction-only case: no ground truth)" if kind == SEG else ""
         raise DataError(

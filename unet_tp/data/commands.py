@@ -1,10 +1,5 @@
-"""``unet-tp data``: the student's data commands.
-
-unet-tp data synth OUT --cases N --seed S        BraTS-format sample cases
-unet-tp data download --source kaggle --out DIR  fetch a dataset (or use a local archive / folder)
-unet-tp data prepare DATA --cache DIR            build the slice cache
-unet-tp data info DATA                           list the cases found
-"""
+"""``unet-tp data``: the student's data commands (synth, download, prepare, pack, info), each
+declared as a row of :func:`register`'s table: help, function, flags."""
 
 from __future__ import annotations
 
@@ -12,37 +7,96 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+REQUIRED = object()
+"""A flag's default that makes it required."""
+STRICT = ("--strict", bool, False, "suspicious data (constant modality, non-zero background, "
+          "lost header) is an error")  # fmt: skip
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``data`` and its sub-commands to ``unet-tp``'s sub-command parser."""
-    data = sub.add_parser("data", help="sample cases, downloads, the slice cache")
-    dsub = data.add_subparsers(dest="data_command", required=True)
-    for add in (_add_synth, _add_download, _add_prepare, _add_pack, _add_info):
-        add(dsub)
+
+def add_flag(p: argparse.ArgumentParser, name: str, kind, default, text: str) -> None:
+    """One flag of a table row: ``kind`` a type, ``bool`` (a switch) or a list of choices;
+    ``name`` may be ``-v/--verbose``."""
+    if kind is bool:
+        extra = {"action": "store_true"}
+    elif isinstance(kind, list):
+        extra = {"choices": kind, "default": default}
+    elif default is REQUIRED:
+        extra = {"type": kind, "required": True}
+    else:
+        extra = {"type": kind, "default": default}
+    p.add_argument(*name.split("/"), help=text, **extra)
 
 
 def add_strict_flag(p: argparse.ArgumentParser) -> None:
     """``--strict``: suspicious data is an error, not a warning (prepare, train, predict)."""
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="suspicious data (constant modality, non-zero background, lost header) is an error",
-    )
+    add_flag(p, *STRICT)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``data`` and its sub-commands to ``unet-tp``'s sub-command parser."""
+    from unet_tp.sources import sources
+
+    known = sources()
+    described = "; ".join(f"{s.name}: {s.description}" for s in known.values())
+    table = {
+        "synth": ("write BraTS-format sample cases", _cmd_synth, [
+            ("out", str, None, "output folder"),
+            ("--cases", int, 12, "number of cases"),
+            ("--seed", int, 0, "dataset seed"),
+            ("--force", bool, False, "replace a dataset made with another seed"),
+        ]),
+        "download": ("download and unpack a dataset (or a local archive/folder)", _cmd_download, [
+            ("--source", list(known), "brats2019",
+             f"configured source (unet_tp/sources.py): {described}; default brats2019"),
+            ("--url", str, None, "archive URL, local archive or folder (overrides the source's)"),
+            ("--sha256", str, None, "expected SHA-256 of the archive (default: the source's, if any)"),
+            ("--layout", ["brats", "msd"], None, "archive layout (default: the source's)"),
+            ("--out", str, "data", "data folder"),
+            ("--keep-archive", bool, False, "keep the archive after extraction"),
+        ]),
+        "prepare": ("build the slice cache of a folder of cases", _cmd_prepare, [
+            ("data", str, None, "folder of BraTS cases"),
+            ("--cache", str, REQUIRED, "cache folder"),
+            ("--tumour-free-fraction", float, 0.25, "share of tumour-free brain slices kept per case"),
+            ("--crop", int, None, "centre crop to CROP x CROP pixels (default: no crop)"),
+            ("--image-size", int, None, "resize to SIZE x SIZE pixels (default: the crop's size)"),
+            ("--seed", int, 0, "seed for choosing tumour-free slices"),
+            ("--skip-bad", bool, False, "skip unreadable cases, do not stop"),
+            ("--force", bool, False, "rebuild everything / write into a non-cache folder"),
+            STRICT,
+        ]),
+        "pack": ("a course pack: the slice cache of N patients in one checked archive", _cmd_pack, [
+            ("data", str, None, "folder of BraTS cases (any edition the kit reads)"),
+            ("--out", str, REQUIRED, "the archive to write (e.g. course.tar.gz)"),
+            ("--patients", int, REQUIRED, "how many patients (>= 2)"),
+            ("--crop", int, 192, "centre crop (default 192)"),
+            ("--image-size", int, None, "resize to SIZE x SIZE (default: the crop)"),
+            ("--tumour-free-fraction", float, 0.25, "(default 0.25)"),
+            ("--seed", int, 0, "chooses the patients and the split"),
+            ("--force", bool, False, "replace an existing --out"),
+        ]),
+        "info": ("list the BraTS cases of a folder, or describe a course pack", _cmd_info, [
+            ("data", str, None, "folder of BraTS cases, or a course pack (archive, URL, folder)"),
+            ("-v/--verbose", bool, False, "one line per case"),
+        ]),
+    }  # fmt: skip
+    data = sub.add_parser("data", help="sample cases, downloads, the slice cache")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    for name, (text, func, flags) in table.items():
+        p = dsub.add_parser(name, help=text)
+        for flag in flags:
+            add_flag(p, *flag)
+        p.set_defaults(func=func)
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from unet_tp.data.synth import synth_dataset
     from unet_tp.progress import progress_bar
 
-    bar = progress_bar(None, "sample cases", total=args.cases, unit="case")
-    root = synth_dataset(
-        args.out,
-        cases=args.cases,
-        seed=args.seed,
-        force=args.force,
-        progress=lambda done, total: bar.update(done - bar.n),
-    )
-    bar.close()
+    with progress_bar(None, "sample cases", total=args.cases, unit="case") as bar:
+        root = synth_dataset(
+            args.out, args.cases, args.seed, args.force, lambda n, _: bar.update(n - bar.n)
+        )
     print(f"{args.cases} BraTS-format cases in {root}")
     return 0
 
@@ -82,20 +136,10 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     from unet_tp.data.cache import CacheSettings, prepare_cache
     from unet_tp.progress import case_progress
 
-    settings = CacheSettings(
-        tumour_free_fraction=args.tumour_free_fraction,
-        crop=args.crop,
-        image_size=args.image_size,
-        seed=args.seed,
-    )
+    grid = {"crop": args.crop, "image_size": args.image_size}
+    settings = CacheSettings(args.tumour_free_fraction, seed=args.seed, **grid)
     report = prepare_cache(
-        args.data,
-        args.cache,
-        settings,
-        skip_bad=args.skip_bad,
-        force=args.force,
-        progress=case_progress(),
-        strict=args.strict,
+        args.data, args.cache, settings, args.skip_bad, args.force, case_progress(), args.strict
     )
     print(report.summary())
     return 0
@@ -142,64 +186,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_synth(dsub: argparse._SubParsersAction) -> None:
-    p = dsub.add_parser("synth", help="write BraTS-format sample cases")
-    p.add_argument("out", help="output folder")
-    p.add_argument("--cases", type=int, default=12, help="number of cases")
-    p.add_argument("--seed", type=int, default=0, help="dataset seed")
-    p.add_argument("--force", action="store_true", help="replace a dataset made with another seed")
-    p.set_defaults(func=_cmd_synth)
-
-
-def _add_download(dsub: argparse._SubParsersAction) -> None:
-    from unet_tp.sources import sources
-
-    known = sources()
-    described = "; ".join(f"{s.name}: {s.description}" for s in known.values())
-    p = dsub.add_parser(
-        "download", help="download and unpack a dataset (or a local archive/folder)"
-    )
-    p.add_argument(
-        "--source",
-        default="brats2019",
-        choices=list(known),
-        help=f"configured source (unet_tp/sources.py): {described}; default brats2019",
-    )
-    p.add_argument("--url", help="archive URL, local archive or folder (overrides the source's)")
-    p.add_argument(
-        "--sha256", help="expected SHA-256 of the archive (default: the source's, if any)"
-    )
-    p.add_argument(
-        "--layout", choices=["brats", "msd"], help="archive layout (default: the source's)"
-    )
-    p.add_argument("--out", default="data", help="data folder")
-    p.add_argument("--keep-archive", action="store_true", help="keep the archive after extraction")
-    p.set_defaults(func=_cmd_download)
-
-
-def _add_prepare(dsub: argparse._SubParsersAction) -> None:
-    p = dsub.add_parser("prepare", help="build the slice cache of a folder of cases")
-    p.add_argument("data", help="folder of BraTS cases")
-    p.add_argument("--cache", required=True, help="cache folder")
-    p.add_argument(
-        "--tumour-free-fraction",
-        type=float,
-        default=0.25,
-        help="share of tumour-free brain slices kept per case",
-    )
-    p.add_argument("--crop", type=int, help="centre crop to CROP x CROP pixels (default: no crop)")
-    p.add_argument(
-        "--image-size", type=int, help="resize to SIZE x SIZE pixels (default: the crop's size)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for choosing tumour-free slices")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable cases, do not stop")
-    p.add_argument(
-        "--force", action="store_true", help="rebuild everything / write into a non-cache folder"
-    )
-    add_strict_flag(p)
-    p.set_defaults(func=_cmd_prepare)
-
-
 def _cmd_pack(args: argparse.Namespace) -> int:
     from unet_tp.data.cache import CacheSettings
     from unet_tp.data.pack import build_pack
@@ -212,25 +198,3 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     print(built.summary())
     print(f"then: unet-tp notebook build --pack URL --pack-sha256 {built.sha256}")
     return 0
-
-
-def _add_pack(dsub: argparse._SubParsersAction) -> None:
-    p = dsub.add_parser(
-        "pack", help="a course pack: the slice cache of N patients in one checked archive"
-    )
-    p.add_argument("data", help="folder of BraTS cases (any edition the kit reads)")
-    p.add_argument("--out", required=True, help="the archive to write (e.g. course.tar.gz)")
-    p.add_argument("--patients", type=int, required=True, help="how many patients (>= 2)")
-    p.add_argument("--crop", type=int, default=192, help="centre crop (default 192)")
-    p.add_argument("--image-size", type=int, help="resize to SIZE x SIZE (default: the crop)")
-    p.add_argument("--tumour-free-fraction", type=float, default=0.25, help="(default 0.25)")
-    p.add_argument("--seed", type=int, default=0, help="chooses the patients and the split")
-    p.add_argument("--force", action="store_true", help="replace an existing --out")
-    p.set_defaults(func=_cmd_pack)
-
-
-def _add_info(dsub: argparse._SubParsersAction) -> None:
-    p = dsub.add_parser("info", help="list the BraTS cases of a folder, or describe a course pack")
-    p.add_argument("data", help="folder of BraTS cases, or a course pack (archive, URL, folder)")
-    p.add_argument("-v", "--verbose", action="store_true", help="one line per case")
-    p.set_defaults(func=_cmd_info)

@@ -1,19 +1,12 @@
 """Downloading and unpacking datasets: resumable, checksummed, and never half-done.
 
-Downloads go through pooch (``pooch.retrieve``: fetched to a temporary name, checksum checked,
-then renamed; a file already there with the right checksum is not fetched again). Kept here
-because pooch lacks them:
-
-* **resume**: pooch starts an interrupted download again from zero. The downloader given to it
-  keeps what it receives in ``<name>.part`` and asks only for the rest (HTTP Range request);
-* **safe, atomic extraction**: pooch's ``Untar``/``Unzip`` do not refuse a member whose path
-  leads outside the target (``/``, ``..``) nor a link pointing out (``Untar`` gets tarfile's
-  ``data`` filter on Python >= 3.12 only). Here every member is checked first, and the archive
-  is extracted to a temporary folder renamed into place at the end, with a progress bar.
-
-Also: the Decathlon's Task01_BrainTumour (4D NIfTI, MSD labels) converted to the BraTS layout
-and labels; the Kaggle mirror of BraTS 2019 through ``kagglehub`` (linked, not copied); a BraTS
-archive on Google Drive extracted to the local disk (reading through the Drive mount is slow).
+Downloads go through pooch (temporary name, checksum, rename; a file already there with the right
+checksum is kept). Kept here because pooch lacks them: the **resume** (pooch restarts from zero;
+the downloader given to it keeps ``<name>.part`` and asks for the rest with an HTTP Range) and the
+**safe, atomic extraction** (pooch's Untar/Unzip accept a member leading outside the target or a
+link pointing out): every member checked first, extracted to a temporary folder renamed at the
+end. Also: MSD Task01 converted to the BraTS layout and labels; the Kaggle mirror through
+``kagglehub`` (linked, not copied); an archive on Drive extracted to the local disk.
 """
 
 from __future__ import annotations
@@ -42,7 +35,7 @@ from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+_ARCHIVE_NAME = re.compile(r"(.+?)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)", re.IGNORECASE)
 
 
 class DownloadError(RuntimeError):
@@ -114,19 +107,8 @@ def download(
     progress: bool = True,
     timeout: float = 60.0,
 ) -> Path:
-    """Download ``url`` to ``dest`` with pooch, resuming a previous partial download.
-
-    Args:
-        url: http(s) URL.
-        dest: final file path. If it exists with the expected checksum nothing is downloaded.
-        sha256: expected SHA-256, checked before the file takes its final name.
-        md5: expected MD5 (for sources that publish only that).
-        progress: show a progress bar.
-        timeout: seconds without data before giving up (the partial file is kept).
-
-    Raises:
-        DownloadError: network failure (re-run to resume) or checksum mismatch (file removed).
-    """
+    """Download ``url`` to ``dest`` with pooch, resuming a partial download, checked against
+    ``sha256``/``md5`` before it takes its name; a DownloadError on failure (re-run to resume)."""
     dest = Path(dest).expanduser()
     known = f"sha256:{sha256}" if sha256 else f"md5:{md5}" if md5 else None
     get = _resuming(dest.with_name(dest.name + ".part"), progress, timeout)
@@ -158,12 +140,8 @@ def _check_member(name: str, target: Path) -> None:
 def extract(
     archive: str | os.PathLike[str], target: str | os.PathLike[str], progress: bool = False
 ) -> Path:
-    """Extract a zip or tar archive (any compression) to ``target``, atomically and safely.
-
-    Raises:
-        DataError: not an archive, a member that would land outside ``target`` (or a link), or
-            ``target`` already exists.
-    """
+    """Extract a zip or tar archive to a new ``target``, atomically; a DataError for a member
+    that would land outside it (or a link pointing out)."""
     archive, target = Path(archive), Path(target)
     if target.exists():
         raise DataError(f"{target} already exists; remove it or choose another folder")
@@ -239,17 +217,9 @@ def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
 def convert_msd(
     task_dir: str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
 ) -> Path:
-    """Convert MSD ``Task01_BrainTumour`` to the BraTS 2019 layout and labels.
-
-    Each ``imagesTr/BRATS_xxx.nii.gz`` (4D: FLAIR, T1w, T1gd, T2w) becomes
-    ``out/BRATS_xxx/BRATS_xxx_{flair,t1,t1ce,t2,seg}.nii.gz``; labels are mapped
-    1 -> 2 (edema), 2 -> 1 (non-enhancing), 3 -> 4 (enhancing). MSD stores these volumes with an
-    identity affine although their voxels are on the BraTS grid; such files get the BraTS affine
-    so that they are shown the right way up, like the BraTS release.
-
-    Returns:
-        ``out``. Cases already converted are kept (each case is written atomically).
-    """
+    """MSD ``Task01_BrainTumour`` in BraTS 2019 layout and labels under ``out`` (returned): each
+    4D ``imagesTr/BRATS_xxx.nii.gz`` becomes ``out/BRATS_xxx/BRATS_xxx_<mod>.nii.gz``, the BraTS
+    affine replacing MSD's identity one; cases already converted are kept."""
     task_dir, out = Path(task_dir), Path(out)
     images = sorted(p for p in (task_dir / "imagesTr").glob("*.nii*") if not p.name.startswith("."))
     if not images:
@@ -262,11 +232,6 @@ def convert_msd(
     return out
 
 
-def archive_name(url: str) -> str:
-    name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name
-    return name or "download.archive"
-
-
 def _msd_task(folder: Path) -> Path | None:
     """The MSD Task01 folder (holding imagesTr) at or below ``folder``, or None."""
     if (folder / "imagesTr").is_dir():
@@ -276,10 +241,7 @@ def _msd_task(folder: Path) -> Path | None:
 
 def archive_stem(name: str) -> str | None:
     """``name`` without its archive suffix, or None if it is not an archive name."""
-    for suffix in ARCHIVE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return None
+    return m[1] if (m := _ARCHIVE_NAME.fullmatch(name)) else None
 
 
 def fetch_dataset(
@@ -291,30 +253,15 @@ def fetch_dataset(
     keep_archive: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Download (or take a local) archive, extract it, and convert it to BraTS layout if needed.
-
-    Args:
-        url: http(s) URL, or a local archive or folder (a path or a file:// URL; a mounted
-            Drive): a folder of BraTS cases is used in place, an archive (also one alone in a
-            folder) is extracted below ``out``, an MSD Task01 folder is converted.
-        out: data folder; a download goes to ``out/downloads``, the cases below ``out``.
-        layout: ``"brats"`` or ``"msd"``.
-        sha256, md5: expected digest of the archive.
-        keep_archive: keep the downloaded archive (and MSD's 4D originals) after extraction.
-        progress: progress bars.
-
-    Returns:
-        The folder holding the cases, ready for ``unet-tp data prepare``.
-
-    Raises:
-        DataError: a folder that is not what ``layout`` says (e.g. BraTS cases given as MSD).
-    """
+    """The folder of BraTS cases of ``url`` (http(s), file:// or a path: an archive, a folder of
+    cases, or of one archive), downloaded to ``out/downloads``, extracted below ``out`` and for
+    ``layout="msd"`` converted; ``keep_archive`` keeps the archive and MSD's 4D originals."""
     out = Path(out).expanduser()
     if url.startswith("file://"):
         url = urllib.request.url2pathname(url[len("file://") :])
     remote = "://" in url
     if remote:
-        name = archive_name(url)
+        name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name or "download"
         archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
     elif (archive := Path(url).expanduser()).is_file():
         verify_checksum(archive, sha256, md5)
@@ -354,9 +301,8 @@ def _tree_size(folder: Path) -> int:
 
 @contextlib.contextmanager
 def watch_growth(folder: Path, label: str, every: float = 1.0):
-    """A progress bar of the bytes ``folder`` gains while the block runs (kagglehub shows a bar
-    for its download but none while it unpacks 30 GB, which takes minutes on Colab); the value
-    yielded holds ``seen``, the bytes gained."""
+    """A bar of the bytes ``folder`` gains while the block runs (kagglehub shows none while it
+    unpacks 30 GB); what it yields holds ``seen``, the bytes gained."""
     watch, stop, start = types.SimpleNamespace(seen=0), threading.Event(), _tree_size(folder)
 
     def run() -> None:
@@ -376,16 +322,8 @@ def watch_growth(folder: Path, label: str, every: float = 1.0):
 
 
 def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) -> Path:
-    """The Kaggle mirror of BraTS 2019 through ``kagglehub`` (public: no credentials needed).
-
-    ``kagglehub.dataset_download`` downloads to its own cache (or, on Kaggle, mounts the
-    dataset read-only); the release folder is then linked as ``out/<its name>``, so the 30 GB
-    exist once. Where a link cannot be made (e.g. a Drive folder), the cases are used where
-    kagglehub put them.
-
-    Raises:
-        DataError: kagglehub missing or failing, or no BraTS case in what it returned.
-    """
+    """The Kaggle mirror of BraTS 2019 through ``kagglehub`` (no credentials), its release folder
+    linked as ``out/<its name>`` (or used where kagglehub put it when no link can be made)."""
     try:
         import kagglehub  # type: ignore[import-not-found]  # ships in Colab and on Kaggle
     except ModuleNotFoundError:
@@ -438,16 +376,8 @@ def _no_such_folder(folder: Path) -> DataError:
 def use_archive_or_folder(
     folder: str | os.PathLike[str], local_root: str | os.PathLike[str], progress: bool = True
 ) -> Path:
-    """The BraTS cases of a folder (e.g. on Drive), or of a BraTS archive in it, extracted locally.
-
-    A folder holding cases is used as it is. A folder holding no case but one zip/tar archive
-    (a BraTS download uploaded to Drive), or the path of such an archive, is extracted once to
-    ``local_root/<archive stem>`` on the local disk, with a progress bar.
-
-    Raises:
-        DataError: a missing folder (naming what its parent holds and the closest name), or
-            neither cases nor one archive.
-    """
+    """The BraTS cases of a folder (e.g. on Drive) used as it is, or of its one archive (or of
+    an archive given itself) extracted once to ``local_root/<archive stem>`` on the local disk."""
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise _no_such_folder(folder)

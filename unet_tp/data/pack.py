@@ -1,18 +1,11 @@
-"""Course packs: a slice cache of N patients in one tar, built once by the instructor, opened in
+"""Course packs: the slice cache of N patients in one tar, built once by the instructor, opened in
 a session in about a minute (no NIfTI work there).
 
-A pack is a gzipped tar (level 1: see :func:`build_pack`) of the cache folder exactly as :class:`unet_tp.data.cache.SliceDataset` reads it, manifest first::
-
-    pack.json                      format, kit version, edition(s), grid, patients, split by
-                                   patient, and the SHA-256 and size of every other member
-    unet_tp_cache.json             the cache's metadata
-    cases/<case>.images.npy        float16 (n, 4, H, W)
-    cases/<case>.labels.npy        uint8 (n, H, W)
-
-:func:`open_pack` takes the archive, its unpacked folder or an http(s) URL (downloaded with a
-progress bar and resumed), checks every member against the manifest while unpacking into a
-temporary folder, then renames it into place: what it returns is a complete cache folder.
-Every failure is a one-line :class:`DataError` naming the file and what is wrong.
+Members, manifest first: ``pack.json`` (format, kit version, editions, grid, patients, split by
+patient, the SHA-256 and size of every other member), ``unet_tp_cache.json`` and
+``cases/<case>.{images,labels}.npy``, i.e. the cache folder :class:`SliceDataset` reads.
+:func:`open_pack` checks every member against the manifest while unpacking into a temporary
+folder renamed into place; every failure is a one-line :class:`DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -35,17 +28,22 @@ from urllib.parse import urlparse
 import numpy as np
 
 from unet_tp import __version__
-from unet_tp.data.cache import META, CacheSettings, load_cache_meta, prepare_cache
+from unet_tp.data.cache import (
+    META,
+    CacheSettings,
+    files_ok,
+    load_cache_meta,
+    prepare_cache,
+    split_patients,
+)
 from unet_tp.data.cases import Case, DataError, find_cases
-from unet_tp.data.split import split_cases
-from unet_tp.fileio import atomic_dir, atomic_write, unet_tp_home
+from unet_tp.fileio import atomic_dir, atomic_write, sha256_file, unet_tp_home
 from unet_tp.preprocess import Grid
 from unet_tp.progress import byte_bar, case_progress
 
 PACK_FORMAT = 1
 MANIFEST = "pack.json"
 _MEMBER = re.compile(r"^(unet_tp_cache\.json|cases/[A-Za-z0-9._-]+\.(images|labels)\.npy)$")
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -85,14 +83,6 @@ def _link_cases(cases: list[Case], folder: Path) -> None:
         link.symlink_to(case.directory.resolve(), target_is_directory=True)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def build_pack(
     data_dir: str | os.PathLike[str],
     out_tar: str | os.PathLike[str],
@@ -104,21 +94,10 @@ def build_pack(
     compress: bool = True,
     progress: bool = True,
 ) -> BuiltPack:
-    """Build a course pack of ``patients`` cases of ``data_dir`` (any BraTS edition the kit reads).
-
-    Args:
-        data_dir: a folder of BraTS cases with their seg files.
-        out_tar: the archive to write (temporary name beside it, then one rename).
-        patients: how many cases (chosen by :func:`choose_patients`; all if fewer).
-        settings: the cache settings, ``crop``/``image_size`` the grid (defaults: CacheSettings).
-        val_fraction, seed: the split by patient written in the manifest (stratified by grade).
-        work_dir: where the links and the slice cache are kept (default under the kit's home,
-            one per data folder, choice and settings: a re-run reuses the cache).
-        compress: gzip the tar (level 1). On the sample cases at 192x192 it makes the pack
-            3.7x smaller (the zeros outside the brain go) for a quarter more unpacking time:
-            on a session's network the download saved outweighs it. Either is read alike.
-        progress: progress bars.
-    """
+    """Write a pack of ``patients`` cases of ``data_dir`` (chosen by :func:`choose_patients`) to
+    ``out_tar``, with the split by patient in its manifest. The links and the slice cache are
+    kept in ``work_dir`` (a re-run reuses them). ``compress``: gzip level 1, 3.7x smaller at
+    192x192 (the zeros outside the brain) for a quarter more unpacking time."""
     settings = settings or CacheSettings()
     if patients < 2:
         raise DataError(f"{out_tar}: a pack needs at least 2 patients (one held out)")
@@ -135,11 +114,12 @@ def build_pack(
         work / "cases", work / "cache", settings, progress=case_progress() if progress else None
     )
     meta = load_cache_meta(report.cache_dir)
-    manifest = _manifest(meta, chosen, settings, val_fraction, seed, report.cache_dir)
+    meta_bytes = json.dumps({**meta, "source": "unet-tp pack"}).encode()
+    train, val = split_patients(report.cache_dir, val_fraction, seed, source=data_dir)
+    split = {"val_fraction": val_fraction, "seed": seed, "train": train, "val": val}
+    manifest = _manifest(meta, meta_bytes, chosen, settings, split, report.cache_dir)
     out = Path(out_tar).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta_bytes = json.dumps({**meta, "source": "unet-tp pack"}).encode()
-    manifest["members"][META] = _entry(meta_bytes)
     _check_manifest(manifest, out)  # e.g. a case id a pack cannot hold as a file name
     with _tar_writer(out, compress) as tf:
         _add_bytes(tf, MANIFEST, json.dumps(manifest, indent=1).encode())
@@ -147,7 +127,7 @@ def build_pack(
         for name in sorted(manifest["members"]):
             if name != META:
                 tf.add(report.cache_dir / name, arcname=name, recursive=False, filter=_plain)
-    built = BuiltPack(out, _sha256(out), out.stat().st_size, manifest)
+    built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest)
     (out.parent / f"{out.name}.sha256").write_text(f"{built.sha256}  {out.name}\n")
     return built
 
@@ -162,30 +142,23 @@ def _tar_writer(path: Path, compress: bool) -> Iterator[tarfile.TarFile]:
             yield tf
 
 
-def _entry(data: bytes) -> dict:
-    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-
-
-def _manifest(meta, chosen, settings, val_fraction, seed, cache_dir: Path) -> dict:
-    ids = sorted(meta["cases"])
-    grades = [meta["cases"][c].get("grade") for c in ids]
-    train, val = split_cases(ids, val_fraction, seed, grades)
-    members = {}
-    for entry in meta["cases"].values():
-        for key in ("images", "labels"):
-            members[entry[key]] = {
-                "sha256": _sha256(cache_dir / entry[key]),
-                "bytes": entry[f"{key}_bytes"],
-            }
+def _manifest(meta, meta_bytes, chosen, settings, split: dict, cache_dir: Path) -> dict:
+    """The manifest of a pack of this cache."""
+    members = {
+        e[key]: {"sha256": sha256_file(cache_dir / e[key]), "bytes": e[f"{key}_bytes"]}
+        for e in meta["cases"].values()
+        for key in ("images", "labels")
+    }
+    members[META] = {"sha256": hashlib.sha256(meta_bytes).hexdigest(), "bytes": len(meta_bytes)}
     return {
         "format": PACK_FORMAT,
         "kit_version": __version__,
         "editions": sorted({c.edition for c in chosen if c.case_id in meta["cases"]}),
         "grid": {"crop": settings.crop, "image_size": settings.image_size},
         "settings": settings.to_json(),
-        "patients": len(ids),
+        "patients": len(meta["cases"]),
         "slices": sum(e["shape"][0] for e in meta["cases"].values()),
-        "split": {"val_fraction": val_fraction, "seed": seed, "train": train, "val": val},
+        "split": split,
         "members": members,
     }
 
@@ -207,16 +180,24 @@ def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
 def is_pack(source: str | os.PathLike[str]) -> bool:
     """Whether ``source`` names a pack rather than a folder of cases or a cache: an http(s) URL,
     a ``.tar``/``.tar.gz`` file, or a folder holding ``pack.json``."""
-    text = str(source)
-    if urlparse(text).scheme in ("http", "https"):
-        return True
-    path = Path(text).expanduser()
-    return (path.is_file() and text.endswith((".tar", ".tar.gz", ".tgz"))) or (
-        path / MANIFEST
-    ).is_file()
+    text, path = str(source), Path(source).expanduser()
+    return (
+        _is_url(text)
+        or (path.is_file() and text.endswith((".tar", ".tar.gz", ".tgz")))
+        or (path / MANIFEST).is_file()
+    )
 
 
-def _check_manifest(manifest: object, where: object) -> dict:
+def _is_url(text: str) -> bool:
+    return urlparse(text).scheme in ("http", "https")
+
+
+def _check_manifest(manifest: dict | bytes, where: object) -> dict:
+    """A manifest (or the bytes of a ``pack.json``) this kit reads, or a DataError."""
+    try:
+        manifest = json.loads(manifest) if isinstance(manifest, bytes) else manifest
+    except ValueError:
+        raise DataError(f"{where}: not a unet-tp pack ({MANIFEST} is not JSON)") from None
     if not isinstance(manifest, dict) or "format" not in manifest:
         raise DataError(f"{where}: not a unet-tp pack ({MANIFEST} is not a pack manifest)")
     if manifest["format"] != PACK_FORMAT:
@@ -233,16 +214,12 @@ def _check_manifest(manifest: object, where: object) -> dict:
 def check_grid(manifest: dict, expected_grid: Grid | None, where: object) -> None:
     """One line if the pack's grid is not ``expected_grid`` (None: any grid)."""
     grid = Grid(manifest["grid"]["crop"], manifest["grid"]["image_size"])
-    if expected_grid is not None and Grid.of(expected_grid) != grid:
-        want = Grid.of(expected_grid)
+    if expected_grid is not None and (want := Grid.of(expected_grid)) != grid:
+        text = "crop {0.crop}, image_size {0.image_size}".format
         raise DataError(
-            f"{where}: a pack of grid {_grid_text(grid)}, but this run asks for "
-            f"{_grid_text(want)}; set crop/image_size to the pack's or build a pack of that grid"
+            f"{where}: a pack of grid {text(grid)}, but this run asks for "
+            f"{text(want)}; set crop/image_size to the pack's or build a pack of that grid"
         )
-
-
-def _grid_text(grid: Grid) -> str:
-    return f"crop {grid.crop}, image_size {grid.image_size}"
 
 
 def _read_tar_manifest(path: Path) -> tuple[dict, bytes]:
@@ -257,11 +234,7 @@ def _read_tar_manifest(path: Path) -> tuple[dict, bytes]:
             raw = tf.extractfile(first).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise DataError(f"{path}: truncated or damaged pack ({exc})") from None
-    try:
-        manifest = json.loads(raw)
-    except ValueError:
-        raise DataError(f"{path}: not a unet-tp pack ({MANIFEST} is not JSON)") from None
-    return _check_manifest(manifest, path), raw
+    return _check_manifest(raw, path), raw
 
 
 def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
@@ -292,15 +265,12 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
 
 
 def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
+    """One member written to ``dest``, then checked against its manifest entry."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    h, size = hashlib.sha256(), 0
-    src = tf.extractfile(info)
     with open(dest, "wb") as f:
-        for block in iter(lambda: src.read(_CHUNK), b""):
-            h.update(block)
-            size += len(block)
-            f.write(block)
-    if size != expected["bytes"] or h.hexdigest() != expected["sha256"]:
+        shutil.copyfileobj(tf.extractfile(info), f, 1 << 20)
+    size = dest.stat().st_size
+    if size != expected["bytes"] or sha256_file(dest) != expected["sha256"]:
         raise DataError(
             f"{path}: {info.name} does not match the pack's manifest ({size} bytes, expected "
             f"{expected['bytes']}; checksum differs); the pack is damaged, download it again"
@@ -309,15 +279,13 @@ def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
 
 def _download(url: str, dest_root: Path, sha256: str | None, progress: bool) -> Path:
     """The pack at ``url`` under ``dest_root/downloads`` (resumed, checked against ``sha256``)."""
-    from unet_tp.data import download  # the one call into the downloader
+    from unet_tp.data.download import DownloadError, download
 
     name = Path(urlparse(url).path).name or "pack.tar"
     name = f"{sha256[:12]}-{name}" if sha256 else name
     try:
-        return download.download(
-            url, dest_root / "downloads" / name, sha256=sha256, progress=progress
-        )
-    except download.DownloadError as exc:  # named by the URL, on one line
+        return download(url, dest_root / "downloads" / name, sha256=sha256, progress=progress)
+    except DownloadError as exc:  # named by the URL, on one line
         text = " ".join(str(exc).split())
         raise DataError(text if text.startswith(url) else f"{url}: {text}") from None
 
@@ -329,23 +297,12 @@ def open_pack(
     expected_grid: Grid | None = None,
     progress: bool = True,
 ) -> Path:
-    """The cache folder of a pack, ready for :class:`unet_tp.data.cache.SliceDataset`.
-
-    Args:
-        source: the archive, its unpacked folder, or an http(s) URL of the archive.
-        dest_root: where downloads and unpacked packs go (default ``<kit home>/packs``). An
-            identical pack already unpacked there is reused.
-        expected_sha256: SHA-256 of the whole archive (checked after the download, or on a file).
-        expected_grid: the grid the run needs (a Grid or settings with ``.grid``); another is
-            an error.
-        progress: progress bars.
-
-    Raises:
-        DataError: one line naming the file: not a pack, truncated, checksum, version, grid.
-    """
+    """The cache folder of a pack (the archive, its unpacked folder or an http(s) URL), unpacked
+    once under ``dest_root`` (default ``<kit home>/packs``) and checked against
+    ``expected_sha256`` and ``expected_grid`` (a Grid or settings with ``.grid``)."""
     dest_root = Path(dest_root).expanduser() if dest_root else unet_tp_home() / "packs"
     text = str(source)
-    if urlparse(text).scheme in ("http", "https"):
+    if _is_url(text):
         path = _download(text, dest_root, expected_sha256, progress)
     else:
         path = Path(text).expanduser()
@@ -353,9 +310,9 @@ def open_pack(
             return _open_folder(path, expected_grid)
         if not path.is_file():
             raise DataError(f"{path}: no such pack (a .tar file, its folder or an https URL)")
-        if expected_sha256 and _sha256(path).lower() != expected_sha256.lower():
+        if expected_sha256 and (got := sha256_file(path)) != expected_sha256.lower():
             raise DataError(
-                f"{path}: SHA-256 is {_sha256(path)}, expected {expected_sha256}; not the pack "
+                f"{path}: SHA-256 is {got}, expected {expected_sha256}; not the pack "
                 "expected (or damaged): download it again"
             )
     manifest, raw = _read_tar_manifest(path)
@@ -374,23 +331,16 @@ def open_pack(
 
 
 def _sizes_ok(folder: Path, manifest: dict) -> bool:
-    for name, entry in manifest["members"].items():
-        p = folder / name
-        if not p.is_file() or p.stat().st_size != entry["bytes"]:
-            return False
-    return True
+    return files_ok(folder, {name: e["bytes"] for name, e in manifest["members"].items()})
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict:
     """The manifest of an unpacked pack (its split: ``["split"]["train"]``, ``["val"]``)."""
     folder = Path(folder)
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
+        return _check_manifest((folder / MANIFEST).read_bytes(), folder)
     except FileNotFoundError:
         raise DataError(f"{folder}: not a unet-tp pack (no {MANIFEST})") from None
-    except ValueError:
-        raise DataError(f"{folder}: not a unet-tp pack ({MANIFEST} is not JSON)") from None
-    return _check_manifest(manifest, folder)
 
 
 def _open_folder(folder: Path, expected_grid: Grid | None) -> Path:
@@ -404,15 +354,12 @@ def _open_folder(folder: Path, expected_grid: Grid | None) -> Path:
 
 def summarise(manifest: dict, size: int | None, where: object) -> str:
     """A short printable summary of a pack's manifest."""
-    split = manifest["split"]
-    grid = manifest["grid"]
-    shape = (
-        f"{grid['image_size'] or grid['crop'] or 240}x{grid['image_size'] or grid['crop'] or 240}"
-    )
+    split, grid = manifest["split"], manifest["grid"]
+    side = grid["image_size"] or grid["crop"] or 240
     text = (
         f"{where}: unet-tp pack (format {manifest['format']}, kit {manifest['kit_version']}), "
         f"{manifest['patients']} patients ({len(split['train'])} training, {len(split['val'])} "
-        f"validation), {manifest['slices']} slices of {shape} (crop {grid['crop']}), "
+        f"validation), {manifest['slices']} slices of {side}x{side} (crop {grid['crop']}), "
         f"{', '.join(manifest['editions'])}"
     )
     return text + (f", {size / 2**20:.2f} MiB" if size is not None else "")
@@ -423,9 +370,8 @@ def pack_info(
 ) -> str:
     """A short printable summary of a pack (archive, folder or URL: a URL is downloaded)."""
     text = str(source)
-    if urlparse(text).scheme in ("http", "https"):
-        folder = open_pack(text, dest_root)
-        return summarise(read_manifest(folder), None, text)
+    if _is_url(text):
+        return summarise(read_manifest(open_pack(text, dest_root)), None, text)
     path = Path(text).expanduser()
     if path.is_dir():
         manifest = read_manifest(path)

@@ -14,18 +14,9 @@ def split_cases(
     seed: int = 0,
     groups: Sequence[str | None] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Split patients into ``(train_ids, val_ids)``, each sorted: ``val_fraction`` (in [0, 1))
-    of the patients of each group held out, at least one when ``val_fraction > 0`` and there
-    are two cases or more.
-
-    Slices of one patient are strongly correlated, so splitting slices would leak the validation
-    patients into training. The split depends only on the set of ids and the seed (not on their
-    order), and is stratified by ``groups`` (e.g. HGG/LGG, one per case) when given.
-
-    Example:
-        >>> split_cases(["a", "b", "c", "d", "e"], val_fraction=0.4, seed=1)  # doctest: +SKIP
-        (['a', 'c', 'e'], ['b', 'd'])
-    """
+    """Patients split into sorted ``(train_ids, val_ids)``: ``val_fraction`` of each of ``groups``
+    (e.g. HGG/LGG) held out, at least one when there are two cases or more; by the set of ids and
+    the seed only (a patient's slices are correlated: splitting slices would leak)."""
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if len(set(case_ids)) != len(case_ids):

@@ -1,16 +1,9 @@
-"""BraTS-format sample cases: brain-like heads with a glioma, for offline demos, tests and grading.
+"""BraTS-format sample cases (offline demos, tests, grading), written as BraTS 2019 ships them:
+240x240x155 int16 images and a uint8 seg (labels 0/1/2/4), gzipped NIfTI with the BraTS affine.
 
-Each case is written exactly as BraTS 2019 ships it: 240x240x155 voxels of 1 mm, int16 images,
-uint8 segmentation with labels 0/1/2/4, gzipped NIfTI with the BraTS affine, in
-``MICCAI_BraTS_2019_Data_Training/{HGG,LGG}/<case>/<case>_<mod>.nii.gz``.
-
-The head is skull-stripped (exactly zero outside the brain) and made of white matter, a cortical
-grey-matter ribbon, sulcal CSF, the interhemispheric fissure and the lateral ventricles, with
-contrasts per modality as on real scans (CSF bright on T2 and dark on FLAIR, white matter brighter
-than grey matter on T1). The tumour follows how a glioblastoma looks in BraTS: a necrotic core
-(dark on T1ce, bright on T2), an enhancing rim (bright on T1ce) and peritumoral edema (bright on
-FLAIR and T2). About one case in four is LGG-like: a non-enhancing core, no enhancing rim.
-Position, size and shape vary with the seed; the same seed gives the same files on any machine.
+A skull-stripped head (white matter, a cortical ribbon, sulcal CSF, the fissure, the ventricles)
+with each modality's contrasts, and a glioma: necrotic core, enhancing rim, edema; about one case
+in four LGG-like (a non-enhancing core). The same seed gives the same files on any machine.
 """
 
 from __future__ import annotations
@@ -48,9 +41,7 @@ _TISSUE = {
 def _smooth_noise(rng: np.random.Generator, shape: tuple, cells: tuple[int, ...]) -> np.ndarray:
     """Smooth random field in about [-1, 1]: coarse Gaussian noise upsampled with cubic splines."""
     coarse = rng.standard_normal(cells)
-    # Cubic splines on a quarter-resolution grid, then trilinear to full size: the same smooth
-    # field as a full-resolution spline zoom (the linear step is below the field's scale) at a
-    # fraction of the cost.
+    # splines to a quarter of the resolution, then trilinear: smooth enough, a fraction of the cost
     mid = tuple(max(c, -(-s // 4)) for s, c in zip(shape, cells, strict=True))
     zoom = [m / c for m, c in zip(mid, cells, strict=True)]
     field = ndimage.zoom(coarse, zoom, order=3, mode="reflect", grid_mode=True)
@@ -69,13 +60,8 @@ def _ellipsoid_radius(shape, centre, radii) -> np.ndarray:
 
 
 def synth_volumes(seed: int, index: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
-    """Case ``index`` of dataset ``seed`` in BraTS array layout (axes L, P, S like the BraTS
-    files): ``(images, seg, grade)``, an int16 volume per modality, a uint8 segmentation with
-    BraTS labels, and ``"HGG"`` or ``"LGG"``.
-
-    The head is drawn layer by layer, each from the arrays drawn before it: brain and tissues
-    (:func:`_head`), the tumour (:func:`_tumour`), then the four contrasts (:func:`_contrasts`).
-    """
+    """Case ``index`` of dataset ``seed`` in BraTS array layout: ``(images, seg, grade)``, an
+    int16 volume per modality, a uint8 seg with BraTS labels, ``"HGG"`` or ``"LGG"``."""
     rng = np.random.default_rng([seed, index])
     brain, tissue, centre = _head(rng)
     seg, sub, grade = _tumour(rng, brain, centre)
@@ -145,23 +131,19 @@ def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
     """The int16 image of each modality: tissue means, tumour heterogeneity, partial-volume
     blur, bias field, texture and noise; exactly zero outside the brain."""
     shape, sub_shape = BRATS_SHAPE, seg[sub].shape
-    tumour_kind = np.zeros(shape, dtype=np.uint8)  # 1 edema, 2 enhancing, 3 necrotic/non-enh.
-    tumour_kind[seg == 2] = 1
-    tumour_kind[seg == 4] = 2
-    tumour_kind[seg == 1] = 3
+    # in the tumour's box, BraTS label -> 1 edema, 2 enhancing, 3 necrotic/non-enhancing
+    kind = np.array([0, 3, 1, 0, 2], dtype=np.uint8)[seg[sub]]
     bias = 1.0 + 0.08 * _smooth_noise(rng, shape, (4, 4, 3))
     texture = 1.0 + 0.04 * _smooth_noise(rng, shape, (40, 40, 26))
     heterogeneity = 1.0 + 0.10 * _smooth_noise(rng, sub_shape, (8, 8, 8))
-    core_name = "necrotic" if grade == "HGG" else "nonenhancing"
+    kinds = ("edema", "enhancing", "necrotic" if grade == "HGG" else "nonenhancing")
     images: dict[str, np.ndarray] = {}
     for m, modality in enumerate(MODALITIES):
         lut = np.array([0] + [_TISSUE[t][m] for t in ("wm", "gm", "csf")], dtype=np.float32)
         lut *= rng.uniform(0.9, 1.1)
         vol = lut[tissue]
-        kinds = ("edema", "enhancing", core_name)
         tumour_lut = np.array([0] + [_TISSUE[t][m] for t in kinds], dtype=np.float32)
         tumour_lut *= rng.uniform(0.92, 1.08)
-        kind = tumour_kind[sub]
         region = vol[sub]
         region[kind > 0] = (tumour_lut[kind] * heterogeneity)[kind > 0]
         vol[sub] = region
@@ -205,12 +187,9 @@ def synth_dataset(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write ``cases`` sample cases of ``seed`` in the BraTS 2019 release layout, under
-    ``out/MICCAI_BraTS_2019_Data_Training`` (returned); ``progress(done, total)`` after each.
-
-    Re-running with the same seed keeps the cases already written (they are identical) and adds
-    missing ones; another seed over an existing dataset is refused unless ``force``.
-    """
+    """Write ``cases`` sample cases of ``seed`` under ``out/MICCAI_BraTS_2019_Data_Training``
+    (returned; ``{HGG,LGG}/<case>/``), keeping those already there; another seed over an existing
+    dataset is refused unless ``force``. ``progress(done, total)`` is called after each case."""
     if cases < 1:
         raise ValueError("cases must be at least 1")
     out = Path(out).expanduser()
@@ -238,7 +217,7 @@ def synth_dataset(
 
 def default_sample_dir(seed: int = 0, home: str | os.PathLike[str] | None = None) -> Path:
     """Where :func:`sample_cases` keeps the cases of ``seed``: ``<home>/sample_cases/seed<seed>``,
-    ``home`` defaulting to the kit's working folder (``$UNET_TP_HOME`` or ``~/.cache/unet_tp``)."""
+    ``home`` defaulting to the kit's working folder."""
     return Path(home if home is not None else unet_tp_home()) / "sample_cases" / f"seed{seed}"
 
 
