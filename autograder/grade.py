@@ -261,7 +261,6 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
         labels = repair.cell_labels(nb, ctx.student_nb, spec)
-        review += repair.suspicious_cells(nb, labels)
         review += static.review_reasons(nb, labels)
         forbidden = static.forbidden_calls(nb, spec, labels)
         table = comparisons()
