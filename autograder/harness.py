@@ -90,8 +90,7 @@ def start() -> None:
 
 # ---- the wire format: npz, no pickle ----------------------------------------------------------
 def read_message(path: str | os.PathLike[str]) -> tuple[dict, dict]:
-    """``(meta, arrays)`` of an ``.npz`` message (JSON in ``__meta__``). The grader reads the
-    kernel's answers with its own bounded reader (``autograder.answers``), not this."""
+    """``(meta, arrays)`` of a request (the grader reads answers with ``autograder.answers``)."""
     import numpy as np
 
     with np.load(path, allow_pickle=False) as data:
@@ -140,8 +139,7 @@ def _substituted(namespace: dict, replacements: dict):
 
 @contextlib.contextmanager
 def _default_dtype(dtype_name: str):
-    """Tensors and layers created meanwhile in this dtype (float64 for the comparisons that must
-    hold to many digits whichever process computes them)."""
+    """Tensors and layers created meanwhile in this dtype."""
     import torch
 
     before = torch.get_default_dtype()
@@ -174,8 +172,7 @@ def _params_by_execution(module, inputs):
 
 
 def param_kinds(module, params) -> list[str]:
-    """``Conv2d.weight``, ``BatchNorm2d.bias``... of each parameter (the torch.nn layer type it
-    belongs to, whatever the student called it)."""
+    """``Conv2d.weight``, ``BatchNorm2d.bias``... of each parameter (its torch.nn layer type)."""
     kinds = {}
     for sub in module.modules():
         torch_kind = next(
@@ -187,39 +184,33 @@ def param_kinds(module, params) -> list[str]:
     return [kinds.get(id(p), "?") for p in params]
 
 
-def _plan_by_kind(student_params, student_kinds, ref_shapes, ref_kinds):
+def _plan_by_kind(student_params, student_kinds, ref_shapes, ref_kinds) -> list | None:
     """The student's parameters paired kind by kind with the reference's (the n-th convolution
-    weight with the n-th...): ``[(param, reference index)]``, or why they cannot be. A bias kind
-    the reference lacks (a convolution bias before a batch norm) is paired with None: zeroed."""
+    weight with the n-th...): ``[(param, reference index)]``, or None. A bias kind the reference
+    lacks (a convolution bias before a batch norm) is paired with None: zeroed."""
     by_kind: dict[str, list] = {}
     for p, kind in zip(student_params, student_kinds, strict=True):
         by_kind.setdefault(kind, []).append(p)
     ref_by_kind: dict[str, list[int]] = {}
     for index, kind in enumerate(ref_kinds):
         ref_by_kind.setdefault(kind, []).append(index)
+    if set(ref_by_kind) - set(by_kind):
+        return None
     plan = []
     for kind, params in by_kind.items():
-        refs = ref_by_kind.get(kind)
-        if refs is None:
-            if not kind.endswith(".bias"):
-                return f"layers the reference does not have ({kind})"
-            plan += [(p, None) for p in params]
-            continue
+        refs = ref_by_kind.get(kind, [None] * len(params) if kind.endswith(".bias") else [])
         if len(refs) != len(params) or any(
-            tuple(p.shape) != tuple(ref_shapes[r]) for p, r in zip(params, refs, strict=True)
+            r is not None and tuple(p.shape) != tuple(ref_shapes[r])
+            for p, r in zip(params, refs, strict=True)
         ):
-            shapes = [tuple(ref_shapes[r]) for r in refs]
-            return f"{kind}: shapes {[tuple(p.shape) for p in params]}, reference {shapes}"
+            return None
         plan += list(zip(params, refs, strict=True))
-    missing = set(ref_by_kind) - set(by_kind)
-    if missing:
-        return f"missing layers: {sorted(missing)}"
     return plan
 
 
-def _plan_in_order(student_params, ref_shapes):
+def _plan_in_order(student_params, ref_shapes) -> list | None:
     """The student's parameters paired in order, by shape, with the reference's: ``[(param,
-    reference index)]``, or why they cannot be. Extra 1-d parameters are paired with None."""
+    reference index)]``, or None. Extra 1-d parameters are paired with None: zeroed."""
     plan, i = [], 0
     for p in student_params:
         if i < len(ref_shapes) and tuple(p.shape) == tuple(ref_shapes[i]):
@@ -228,15 +219,13 @@ def _plan_in_order(student_params, ref_shapes):
         elif p.dim() == 1:
             plan.append((p, None))
         else:
-            return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
-    if i != len(ref_shapes):
-        return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
-    return plan
+            return None
+    return plan if i == len(ref_shapes) else None
 
 
-def _plan(order: str, module, params, meta: dict):
+def _plan(order: str, module, params, meta: dict) -> list | None:
     """``[(param, index in the reference's definition order)]`` for a weight order (kind by
-    kind, as they run, or as they are defined), or why they cannot be paired."""
+    kind, as they run, or as they are defined), or None if they cannot be paired."""
     spec = meta["weights"]
     if order == "definition":
         return _plan_in_order(params, spec["shapes"])
@@ -246,7 +235,7 @@ def _plan(order: str, module, params, meta: dict):
         plan = _plan_by_kind(params, param_kinds(module, params), exe_shapes, meta["kinds"])
     else:
         plan = _plan_in_order(params, exe_shapes)
-    return plan if isinstance(plan, str) else [(p, None if i is None else exe[i]) for p, i in plan]
+    return plan and [(p, None if i is None else exe[i]) for p, i in plan]
 
 
 def reference_weight(spec: dict, k: int):
@@ -318,8 +307,8 @@ def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) ->
             if order != "definition":
                 params = _params_by_execution(module, [x.clone() for x in inputs])
             plan = _plan(order, module, params, meta)
-            if isinstance(plan, str):
-                out_meta["candidates"][key] = {"error": f"shapes: {plan}"}
+            if plan is None:
+                out_meta["candidates"][key] = {"error": "shapes: not the reference's parameters"}
                 continue
             with torch.no_grad():
                 for p, index in plan:  # the planned reference weight, or zero
@@ -343,8 +332,7 @@ def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) ->
 
 
 def _gradients(key: str, module, out, plan, cotangent) -> dict:
-    """The gradients of ``sum(out * cotangent)`` of the planned parameters, keyed
-    ``grad_<key>_<reference index>`` (none where they cannot be had)."""
+    """``grad_<key>_<reference index>``: the gradients of ``sum(out * cotangent)``, if any."""
     import torch
 
     grads: dict = {}
@@ -397,8 +385,7 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
 
 
 def _small_net(meta: dict, arrays: dict, training: bool):
-    """The request's small network (``unet_tp.check_cases``) with its weights, in the given mode
-    (the same on both sides and in the notebook's checks, in the default dtype)."""
+    """The request's small network (``unet_tp.check_cases``) with its weights, in that mode."""
     import torch
 
     from unet_tp.check_cases import small_net

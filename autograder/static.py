@@ -175,8 +175,7 @@ class Notebook:
                         self.aliases[target.id] = path
 
     def resolve(self, node: ast.AST) -> str:
-        """The dotted path a name or attribute chain stands for, through the aliases ('' if it
-        is not a chain of names)."""
+        """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
         parts = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
@@ -290,8 +289,8 @@ def _definitions(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
 
 
 def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
-    """Per graded test id, why its block loses its points: its answer (or a function of the
-    student's that the answer uses) uses what an answer may not (see the module's docstring)."""
+    """Per graded test id, why its block loses its points: its answer, or a definition of the
+    student's it uses, uses what an answer may not (see the module's docstring)."""
     notebook = Notebook(nb)
     definitions = _definitions(notebook)
     failed = {}
@@ -312,8 +311,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
 
 
 def _search(nb: Notebook, start, definitions, names: set[str]):
-    """The first misuse in ``start`` or in the student's definitions it reaches (each definition
-    read once: a cell of ``w = w`` lines costs no more than its length)."""
+    """The first misuse in ``start`` or the student's definitions it reaches (each read once)."""
     todo = collections.deque(d for d in start if d[2] is not None)
     seen = {id(d[2]) for d in todo}
     while todo:
