@@ -141,14 +141,11 @@ def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[di
 
 
 def _step(job: Path, request: Request, at: str) -> dict:
+    """A request written into ``job/requests``, asked after test cell ``at``."""
     path = job / "requests" / f"{request.name}.npz"
     write_message(path, request.meta, request.arrays)
-    return {
-        "name": request.name,
-        "request": str(path),
-        "at": at,
-        "probes": list(request.meta.get("probes", [])),
-    }
+    probes = list(request.meta.get("probes", []))
+    return {"name": request.name, "request": str(path), "at": at, "probes": probes}
 
 
 def _answers(job: Path) -> dict[str, tuple[dict, dict]]:
