@@ -26,16 +26,9 @@ class GradingError(RuntimeError):
 
 
 def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
-    """``(student_id, name)`` from a submission's path relative to the submissions folder.
-
-    ``pattern`` (a regular expression with a group ``id`` and optionally ``name``, searched in
-    the path) takes precedence. Otherwise: an LMS prefix ``Surname Name_12345_assignsubmission_
-    file_`` in the file or folder name gives id ``12345``; else the first folder (one folder per
-    student); else what remains of the file name without ``Copy of``, ``(1)``, ``TP_sujet``...
-
-    Raises:
-        GradingError: nothing in the path names a student.
-    """
+    """``(student_id, name)`` from a submission's relative path: ``pattern``'s groups ``id`` (and
+    ``name``), else an LMS prefix ``Name_12345_assignsubmission_file_``, else the first folder,
+    else the file name without ``Copy of``, ``(1)``, ``TP_sujet``... (else ``GradingError``)."""
     path = PurePosixPath(relpath)
     if pattern:
         m = re.search(pattern, path.as_posix())

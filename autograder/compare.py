@@ -1,21 +1,18 @@
 """Step 4 of grading, in the grader's own process: the questions, and the judgement of the answers.
 
-For each test of the spec (``compare = "..."`` in ``assignment.toml``) a :class:`Comparison` makes
-its requests from a seed drawn at grading time (inputs, constructor arguments, the reference's
-weights named by a seed), computes the reference's answers with ``solutions/`` (they never leave
-this process), and judges the kernel's answers against them: values to compare, never facts to
-believe. A missing, short, NaN, infinite or wrongly shaped answer fails (``not (diff <= tol)``), and
-so does one the judge cannot read (:func:`judge`). Networks run in float64 (float32 only where the
-student's code cannot), so the tolerances stand far above any process's rounding.
-
-The blocks a block is built from are the grader's probes in its requests, so one mistake costs one
-block. Only what the code computes is judged, never how it is written.
+Each test of the spec (``compare = "..."``) has a :class:`Comparison`: its requests are drawn from
+a seed chosen at grading time, the reference's answers are computed with ``solutions/`` (imported
+here only, never sent), and the kernel's answers are values to compare, never facts to believe: a
+missing, short, non-finite, wrongly shaped or unreadable answer fails. Networks run in float64
+(float32 only where the student's code cannot), far above any process's rounding. The blocks a
+block is built from are the grader's probes, so one mistake costs one block.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import math
 import secrets
 import sys
@@ -26,11 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from autograder import REPO_ROOT
 from autograder import messages as M
 from autograder.harness import _default_dtype as harness_default_dtype
 from autograder.harness import _params_by_execution, param_kinds, reference_weight
 from autograder.harness import _small_net as small_net
-from autograder.reference import reference
 from unet_tp import check_cases as cases
 
 DTYPES = ["float64", "float32"]  # the kernel answers in the first that runs
@@ -95,9 +92,15 @@ def judge(comparison: Comparison, answers: dict[str, Answer], requests: list[Req
     return verdict if isinstance(verdict, Verdict) else Verdict(False, M.NO_VERDICT)
 
 
+@functools.cache
+def reference():
+    """The ``solutions`` package of this checkout (the grader's process only, never the kernel)."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    return importlib.import_module("solutions")
+
+
 # ---- reading the kernel's values: nothing is believed, everything is checked ------------------
-
-
 def _number(value) -> float | None:
     """A finite real number of the answer (not a bool), or None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -119,6 +122,17 @@ def _array(arrays: dict, key: str, shape: tuple, kinds: str = "f") -> np.ndarray
 
 def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
+
+
+def _near(got: float | None, want: float, tol: float) -> bool:
+    """``got`` (None: no usable number) within ``tol`` of ``want``, relative above 1."""
+    return got is not None and abs(got - want) <= tol * max(1.0, abs(want))
+
+
+def _meta(kind: str, name: str, label: str, needs: list, probes=(), **more) -> dict:
+    """A request's meta: what the kernel runs, the student's names it tests, the probes it uses."""
+    meta = {"kind": kind, "name": name, "label": label, "needs": needs}
+    return meta | {"probes": list(probes)} | more
 
 
 def _missing(answer: Answer, what: str) -> str | None:
@@ -165,14 +179,11 @@ def _default_dtype(name: str):
 
 
 # ---- modules: (a) DoubleConv, (b) Down, (c) Up, (d) UNet ---------------------------------------
-
-
 ORDERS = ("kinds", "definition", "execution")  # how the reference's weights may be loaded
 
 
 def _draw(case: cases.ModuleCase, name: str, rng: np.random.Generator) -> list[torch.Tensor]:
-    """The inputs of a case of the table, drawn from the run's generator (another valid size
-    where the case allows one)."""
+    """A case's inputs, drawn from the run's generator (of any valid size where it allows)."""
     if not case.any_valid_size:
         return case.draw(rng)
     with torch.device("meta"):
@@ -183,8 +194,8 @@ def _draw(case: cases.ModuleCase, name: str, rng: np.random.Generator) -> list[t
 
 
 def _weight_spec(ref: torch.nn.Module, seed: int, exe: list) -> dict:
-    """The reference's weights named by a seed (see ``harness.reference_weight``): He-scaled
-    normal weights, batch-norm scales around 1, small biases."""
+    """The reference's weights named by a seed (``harness.reference_weight``): He-scaled normal
+    weights, batch-norm scales around 1, small biases."""
     params = list(ref.parameters())
     kinds = dict(zip(map(id, params), param_kinds(ref, params), strict=True))
     index = {id(p): i for i, p in enumerate(params)}
@@ -200,9 +211,8 @@ def _weight_spec(ref: torch.nn.Module, seed: int, exe: list) -> dict:
 
 
 def _reference_run(name: str, case: cases.ModuleCase, spec: dict, inputs, cotangent, dtype_name):
-    """The reference block in ``dtype_name`` with the weights ``spec`` names (each drawn straight
-    into its parameter: the paper's network never holds two copies): its output and the gradient
-    of ``sum(output * cotangent)`` with respect to each of its parameters (definition order)."""
+    """The reference block's output with the weights ``spec`` names, and the gradients of
+    ``sum(output * cotangent)`` of its parameters (definition order)."""
     with _default_dtype(dtype_name) as dtype:
         with torch.device("meta"):
             ref = getattr(reference(), name)(*case.args, **case.keywords)
@@ -222,8 +232,7 @@ def _reference_run(name: str, case: cases.ModuleCase, spec: dict, inputs, cotang
 
 
 def _with_crop(rounding: tuple[int, int], run, cotangent, dtype: str):
-    """``run(cotangent, dtype)`` with the reference's ``center_crop`` rounding an odd margin down
-    (0) or up (1), per axis."""
+    """``run(cotangent, dtype)`` with ``center_crop`` rounding an odd margin down (0) or up (1)."""
     module = sys.modules[reference().center_crop.__module__]
     original, (top_up, left_up) = module.center_crop, rounding
 
@@ -270,13 +279,10 @@ class ModuleComparison(Comparison):
                 d: [_with_crop(rounding, run, cotangent, d) for rounding in self.roundings]
                 for d in case.dtypes
             }
-            meta = {"kind": "module", "name": self.name, "label": case.label, "seed": seed}
+            meta = _meta("module", self.name, case.label, [self.name], self.probes, seed=seed)
             meta |= {"args": list(case.args), "kwargs": case.keywords, "train": True}
-            meta |= {"needs": [self.name], "probes": self.probes, "weights": spec}
-            meta |= {"kinds": param_kinds(ref, exe), "dtypes": list(case.dtypes)}
-            meta["orders"] = list(
-                ORDERS[:1] if case.meta else ORDERS
-            )  # the paper's network: by kind only
+            meta |= {"weights": spec, "kinds": param_kinds(ref, exe), "dtypes": list(case.dtypes)}
+            meta["orders"] = list(ORDERS[:1] if case.meta else ORDERS)  # the paper's net: by kind
             reqs.append(Request(f"{self.name}.{i}", meta, arrays, expected))
         return reqs
 
@@ -335,8 +341,6 @@ def _best_problem(problems: list[str]) -> str:
 
 
 # ---- (c) center_crop --------------------------------------------------------------------------
-
-
 class CenterCrop(Comparison):
     """The centre window; where the margin is odd, either rounding of the centre is accepted."""
 
@@ -346,8 +350,8 @@ class CenterCrop(Comparison):
             x = cases.tensor(rng, 2, 3, case.height, case.width)
             th, tw = case.target_h, case.target_w
             expected = [x[..., t : t + th, left : left + tw].numpy() for t, left in case.windows()]
-            meta = {"kind": "function", "name": "center_crop", "extra_args": [th, tw]}
-            meta |= {"needs": ["center_crop"], "probes": [], "label": case.label}
+            meta = _meta("function", "center_crop", case.label, ["center_crop"])
+            meta["extra_args"] = [th, tw]
             reqs.append(Request(f"center_crop.{i}", meta, {"input_0": x.numpy()}, expected))
         return reqs
 
@@ -363,12 +367,9 @@ class CenterCrop(Comparison):
 
 
 # ---- (e) the loss ----------------------------------------------------------------------------
-
-
 class Loss(Comparison):
     """Eq. (1) with and without class weights, one class, C = 1, extreme logits, float32: value
-    and gradient equal to the reference's. (That it calls no ``F.cross_entropy`` is read from
-    the answer cell itself, in :mod:`autograder.static`.)"""
+    and gradient equal to the reference's (no ``F.cross_entropy``: :mod:`autograder.static`)."""
 
     def requests(self, rng: np.random.Generator) -> list[Request]:
         loss_cases = cases.loss_inputs(rng)
@@ -386,9 +387,8 @@ class Loss(Comparison):
             expected.append(
                 (label, float(value.detach()), t_logits.grad.double().numpy(), logits.dtype)
             )
-        meta = {"kind": "loss", "name": "categorical_cross_entropy", "cases": len(loss_cases)}
-        meta |= {"needs": ["categorical_cross_entropy"], "probes": []}
-        meta["label"] = "categorical_cross_entropy"
+        name = "categorical_cross_entropy"
+        meta = _meta("loss", name, name, [name], cases=len(loss_cases))
         return [Request("loss", meta, arrays, expected)]
 
     def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
@@ -405,7 +405,7 @@ class Loss(Comparison):
             tol = 1e-5 if dtype == np.float64 else 1e-4
             if got is None:
                 return M.LOSS_NOT_FINITE.format(label=label, got=case.get("value"))
-            if not abs(got - value) <= tol * max(1.0, abs(value)):
+            if not _near(got, value, tol):
                 return M.LOSS_VALUE.format(label=label, got=got, want=value)
             if not _diff(arrays, f"grad_{i}", grad) <= tol:
                 return M.LOSS_GRADIENT.format(label=label)
@@ -413,8 +413,6 @@ class Loss(Comparison):
 
 
 # ---- (f) train_step --------------------------------------------------------------------------
-
-
 class TrainStep(Comparison):
     """Three Adam steps of the student's ``train_step`` give the reference's losses and weights
     (float64; float32 only if the student's step cannot run in float64)."""
@@ -427,9 +425,8 @@ class TrainStep(Comparison):
         arrays = {f"state.{k}": v.numpy() for k, v in state.items()}
         arrays |= {"images": images.numpy(), "labels": labels.numpy()}
         expected = {d: self._reference(arrays, images, labels, d) for d in DTYPES}
-        meta = {"kind": "train_step", "name": "train_step", "net": self.case.net}
+        meta = _meta("train_step", "train_step", "train_step", ["train_step"], net=self.case.net)
         meta |= {"lr": self.lr, "steps": self.steps, "dtypes": DTYPES}
-        meta |= {"needs": ["train_step"], "probes": [], "label": "train_step"}
         return [Request("train_step", meta, arrays, expected)]
 
     def _reference(self, arrays, images, labels, dtype_name):
@@ -455,7 +452,7 @@ class TrainStep(Comparison):
             got = _number(raw)
             if got is None:
                 return M.STEP_NOT_FLOAT.format(step=step, got=raw)
-            if not abs(got - want) <= tol * max(1.0, abs(want)):
+            if not _near(got, want, tol):
                 return M.STEP_LOSS.format(step=step, got=got, want=want)
         diff = max((_diff(arrays, f"param_{i}", p) for i, p in enumerate(params)), default=0.0)
         if diff <= tol:
@@ -466,8 +463,6 @@ class TrainStep(Comparison):
 
 
 # ---- (g) predict and dice_score --------------------------------------------------------------
-
-
 class PredictDice(Comparison):
     """``dice_score`` equals the BraTS Dice on mask pairs (empty ones included); ``predict`` is the
     argmax of the model in evaluation mode."""
@@ -482,9 +477,9 @@ class PredictDice(Comparison):
             dice.append((a.shape, float(metrics.dice(a, b))))
         arrays |= {f"state.{k}": v.numpy() for k, v in drawn.state.items()}
         arrays["images"] = drawn.images.numpy()
-        meta = {"kind": "predict_dice", "net": cases.PREDICT.net, "pairs": len(dice)}
-        meta |= {"dtypes": DTYPES, "label": "predict / dice_score"}
-        meta |= {"needs": ["predict", "dice_score"], "probes": []}
+        label, needs = "predict / dice_score", ["predict", "dice_score"]
+        meta = _meta("predict_dice", "predict_dice", label, needs, net=cases.PREDICT.net)
+        meta |= {"pairs": len(dice), "dtypes": DTYPES}
         preds = {}
         for d in DTYPES:
             with _default_dtype(d) as dtype:
@@ -519,11 +514,8 @@ class PredictDice(Comparison):
 
 
 # ---- the table the spec names: the cases of unet_tp/check_cases.py ------------------------------
-
-
 def comparisons() -> dict[str, Comparison]:
-    """``compare`` name of the spec -> its comparison, each built from the cases the notebook's
-    visible check of the same block runs (``unet_tp.check_cases``)."""
+    """``compare`` name of the spec -> its comparison, on the visible checks' cases."""
     modules = {compare: ModuleComparison(block) for compare, block in cases.MODULES.items()}
     return {
         **modules,

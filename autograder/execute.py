@@ -1,24 +1,20 @@
 """Step 3 of grading: run one notebook in its sandbox, then put the grader's questions to it.
 
-A worker process of the grader (``python -m autograder.execute JOB_DIR``), outside the sandbox;
-the kernel inside (:mod:`autograder.sandbox`) talks to it over Unix sockets. The sandbox's writable
-folders are the student's (they may hold links to the grader's files), so every kernel start gets
-fresh folders built from nothing, before any student code runs; after that this process writes
-nothing into them and follows no path in them: requests appear in a read-only folder, each answer
-is taken by directory file descriptor (:func:`autograder.answers.take`), and the client connects
-to the kernel's sockets once and never reconnects.
-
-Every cell runs in order under a timeout; right after each test cell its requests are asked, once
-each (a probe enters only once every request testing its block was asked). A cell that kills the
-kernel is skipped and the notebook runs again in a new kernel; the requests left are asked at the
-end. Out (in JOB_DIR): ``executed.ipynb``, ``answers/<step>.npz``, ``execute.json`` (with what the
-sandbox refused, read from outside the kernel). Nothing here decides a grade.
+A worker process (``python -m autograder.execute JOB_DIR``) outside the sandbox, talking to the
+kernel inside over Unix sockets. The sandbox's writable folders are the student's, so each kernel
+start gets fresh ones, and after that this process writes nothing into them and follows no path in
+them: requests appear in a read-only folder, answers are taken by directory file descriptor
+(:func:`autograder.answers.take`), and the client connects once and never reconnects. Cells run in
+order under a timeout; each test cell's requests are asked right after it (a probe only once every
+request testing its block was asked); a cell that kills the kernel is skipped in a new kernel. Out
+(in JOB_DIR): ``executed.ipynb``, ``answers/<step>.npz``, ``execute.json``. Nothing here grades.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -29,6 +25,15 @@ import time
 from pathlib import Path
 
 import nbformat
+import zmq
+import zmq.asyncio
+from jupyter_client import AsyncKernelManager
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_code_cell, new_output
 
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
 from autograder.cells import clear_outputs, grade_id
@@ -36,36 +41,27 @@ from autograder.sandbox import GRADING, Limits, Sandbox
 
 KERNEL_NAME = "unet-tp-sandbox"
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
-MAX_LOG_BYTES = 4 << 20  # of the kernel's standard error read back for its notes
 MAX_CELL_OUTPUT = 200_000  # characters of output kept per cell
 
 
-def _client_factory():
+class OneConnectionClient(AsyncKernelClient):
     """A kernel client that connects once and never reconnects, and runs no heartbeat (which
     would open a new connection to a socket path the kernel can replace)."""
-    import zmq
-    import zmq.asyncio
-    from jupyter_client.asynchronous import AsyncKernelClient
 
-    class OneConnectionClient(AsyncKernelClient):
-        def _context_default(self):
-            self._created_context = True
-            context = zmq.asyncio.Context()
-            context.setsockopt(zmq.RECONNECT_IVL, -1)
-            context.setsockopt(zmq.MAXMSGSIZE, 64 << 20)
-            return context
+    def _context_default(self):
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.RECONNECT_IVL, -1)
+        context.setsockopt(zmq.MAXMSGSIZE, 64 << 20)
+        return context
 
-        def start_channels(self, *args, **kwargs):
-            kwargs["hb"] = False
-            return super().start_channels(*args, **kwargs)
-
-    return OneConnectionClient
+    def start_channels(self, *args, **kwargs):
+        kwargs["hb"] = False
+        return super().start_channels(*args, **kwargs)
 
 
 def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpecManager
-
+    """The kernel's manager: its command line (in the sandbox), sockets in the runtime folder."""
     spec_dir = spec_root / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     # interrupts as messages: a signal to bwrap would not reach the kernel inside
@@ -93,14 +89,12 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
         ip=str(box.runtime / "k"),
         connection_file=str(box.runtime / "connection.json"),
     )
-    km.client_factory = _client_factory()
+    km.client_factory = OneConnectionClient
     return km
 
 
 def _error_output(ename: str, evalue: str, more: str = ""):
     """An error output of a cell, as the kernel would have shown it."""
-    from nbformat.v4 import new_output
-
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}{more}"])
 
 
@@ -137,8 +131,6 @@ class Runner:
         self.log: list[dict] = []
         self.budget = MAX_SUBMISSION_BYTES
 
-    # ---- a kernel in fresh folders ----------------------------------------------------------
-
     def _fresh_box(self) -> Sandbox:
         """New folders for a new kernel, built from nothing: the student's code has not run yet."""
         self.starts += 1
@@ -168,17 +160,12 @@ class Runner:
         error = {k: _timeout_error(timeout)[k] for k in ("ename", "evalue", "traceback")}
         client = _bounded_client(nb, km=km, timeout=timeout, error_on_timeout=error)
         if os.environ.get("UNET_TP_GRADING_DEBUG"):
-            import logging
-
             client.log.setLevel(logging.DEBUG)
         return client
 
     def run_notebook(self, nb) -> dict:
-        """Execute every cell; right after each test cell, put that test's requests to the kernel
-        (the block's names as its answer cell left them). Past a cell that kills the kernel,
-        start again without it, in new folders."""
-        from nbclient.exceptions import DeadKernelError
-
+        """Execute every cell, each test cell's requests right after it; past a cell that kills
+        the kernel, start again without it, in new folders."""
         skip: set[int] = set()
         for _attempt in range(5):
             for cell in nb.cells:
@@ -218,8 +205,6 @@ class Runner:
 
     @contextlib.contextmanager
     def _kernel(self):
-        from jupyter_core.utils import run_sync
-
         run_sync(self.client.km.start_kernel)(
             stdout=self.stderr, stderr=self.stderr, cwd=str(self.box.home)
         )
@@ -232,9 +217,8 @@ class Runner:
             raise
 
     def _wait_for_sockets(self, timeout: float = 120) -> None:
-        """Until the kernel listens on its sockets (the client then connects once, and a connection
-        refused would never be tried again): before any of the student's code runs, the socket
-        folder is still only the kernel's start-up's."""
+        """Until the kernel listens on its sockets, before any student code runs (the client
+        connects once: a connection refused would never be tried again)."""
         info = self.client.km.get_connection_info()
         ports = [info[k] for k in ("shell_port", "iopub_port", "stdin_port", "control_port")]
         waiting = [f"{info['ip']}-{port}" for port in ports]
@@ -249,8 +233,6 @@ class Runner:
 
     def _stop(self) -> None:
         if self.client is not None and self.client.km is not None:
-            from jupyter_core.utils import run_sync
-
             with contextlib.suppress(Exception):
                 self.client.kc.stop_channels()
             with contextlib.suppress(Exception):
@@ -266,9 +248,6 @@ class Runner:
     def _call(self, function: str, *paths: str) -> str | None:
         """``unet_tp_harness.<function>(*paths)`` in the kernel (not a notebook cell); the error
         it raised, if any."""
-        from nbclient.exceptions import DeadKernelError
-        from nbformat.v4 import new_code_cell
-
         args = ", ".join(map(repr, paths))
         cell = new_code_cell(f"import unet_tp_harness as _h\n_h.{function}({args})\ndel _h")
         cell_timeout, self.client.timeout = self.client.timeout, self.job["request_timeout"]
@@ -286,13 +265,9 @@ class Runner:
             return f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"[:500]
         return None
 
-    # ---- the grader's questions -------------------------------------------------------------
-
     def ask_due(self, at: str | None, failed: bool = False) -> bool:
-        """Ask the requests due after the test cell ``at`` (None: every request still unasked,
-        once the notebook has run), each at most once; a request whose probes may not enter the
-        kernel yet waits. A visible check is asked only of a test cell that failed. False if the
-        kernel died."""
+        """Ask, once each, the requests due after test cell ``at`` (None: all still unasked)
+        whose probes may enter; a visible check only after a failed cell. False: kernel died."""
         if failed and at is not None:
             self.failed.add(at)
         for step in self.plan["requests"]:
@@ -307,16 +282,15 @@ class Runner:
         return True
 
     def finish(self) -> None:
-        """The requests not asked during the notebook (their test cell was skipped, or their
-        probes had to wait), in order, until none can be asked."""
+        """Ask the requests left (test cell skipped, probes waiting) until none can be asked."""
         while True:
             before = len(self.done)
             if not self.ask_due(None) or len(self.done) == before:
                 return
 
     def _probes_ready(self, names: list[str]) -> bool:
-        """Load the probes ``names`` into this kernel, each only once every request that tests
-        its block has been asked; False if one may not enter yet."""
+        """Load the probes ``names``, each once every request testing its block was asked; False
+        if one may not enter yet."""
         for name in names:
             if name in self.loaded:
                 continue
@@ -334,8 +308,7 @@ class Runner:
         return True
 
     def _ask_request(self, step: dict) -> bool:
-        """One request; its answer is taken at once, then never looked at again. False if the
-        kernel died."""
+        """Ask one request and take its answer at once; False if the kernel died."""
         token = secrets.token_hex(8)
         request, answer = f"req-{token}.npz", f"ans-{token}.npz"
         shutil.copy(step["request"], self.box.requests / request)
@@ -389,44 +362,39 @@ def _accepts(path: str) -> bool:
 
 
 def _alive(km) -> bool:
-    from jupyter_core.utils import run_sync
-
     try:
         return bool(run_sync(km.is_alive)())
     except Exception:
         return False
 
 
-def _bounded_client(nb, **kwargs):
+class Bounded(NotebookClient):
     """A NotebookClient that keeps at most ``MAX_CELL_OUTPUT`` characters of each cell's output
     (a kernel that prints gigabytes costs this process nothing; one message is capped by the
-    client's ``MAXMSGSIZE``)."""
-    from nbclient import NotebookClient
-    from nbformat.v4 import new_output
+    client's ``MAXMSGSIZE``), and outputs as first shown (no display updates)."""
 
-    class Bounded(NotebookClient):
-        sizes: dict[int, int] = {}
-
-        def output(self, outs, msg, display_id, cell_index):
-            out = super().output(outs, msg, display_id, cell_index)
-            if out is None:
-                return out
-            size = self.sizes.get(cell_index, 0) + len(json.dumps(out))
-            self.sizes[cell_index] = size
-            if size > MAX_CELL_OUTPUT and outs and outs[-1] is out:
-                cut = f"[grading: output past {MAX_CELL_OUTPUT:,} characters not kept]\n"
-                if display_id:  # keep its place (display updates find it by index), not its data
-                    out.clear()
-                    out.update(new_output("stream", name="grading", text=cut))
-                else:
-                    outs.pop()
-                    if not outs or outs[-1].get("name") != "grading":
-                        outs.append(new_output("stream", name="grading", text=cut))
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None:
             return out
+        size = self.sizes.get(cell_index, 0) + len(json.dumps(out))
+        self.sizes[cell_index] = size
+        if size > MAX_CELL_OUTPUT and outs and outs[-1] is out:
+            cut = f"[grading: output past {MAX_CELL_OUTPUT:,} characters not kept]\n"
+            if display_id:  # keep its place (display updates find it by index), not its data
+                out.clear()
+                out.update(new_output("stream", name="grading", text=cut))
+            else:
+                outs.pop()
+                if not outs or outs[-1].get("name") != "grading":
+                    outs.append(new_output("stream", name="grading", text=cut))
+        return out
 
-        def _update_display_id(self, display_id, msg):  # grading keeps outputs as first shown
-            return None
+    def _update_display_id(self, display_id, msg):
+        return None
 
+
+def _bounded_client(nb, **kwargs) -> Bounded:
     settings = {"startup_timeout": 120, "allow_errors": True, "interrupt_on_timeout": True}
     client = Bounded(nb, record_timing=True, kernel_name=KERNEL_NAME, **settings, **kwargs)
     client.sizes = {}
@@ -438,30 +406,11 @@ def _failed(cell) -> bool:
     return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
-def events(job_dir: Path) -> list[dict]:
-    """What the kernel reported on its standard error (see ``unet_tp_harness.start``)."""
-    found = []
-    log = job_dir / "kernel_stderr.log"
-    if not log.exists():
-        return found
-    with open(log, "rb") as f:
-        text = f.read(MAX_LOG_BYTES).decode(errors="replace")
-    for line in text.splitlines():
-        if line.startswith("[unet-tp-event] "):
-            with contextlib.suppress(json.JSONDecodeError):
-                event = json.loads(line[len("[unet-tp-event] ") :])
-                if isinstance(event, dict) and {"kind", "detail"} <= set(event):
-                    found.append({"kind": str(event["kind"]), "detail": str(event["detail"])})
-    return found
-
-
 def main(job_dir: str) -> int:
     """``python -m autograder.execute JOB_DIR``: run ``JOB_DIR/job.json``."""
     job_dir_path = Path(job_dir)
     job = json.loads((job_dir_path / "job.json").read_text())
     if os.environ.get("UNET_TP_GRADING_DEBUG"):  # the kernel protocol, for a grader's developer
-        import logging
-
         logging.basicConfig(filename=job_dir_path / "worker.log", level=logging.DEBUG)
     nb = nbformat.read(job_dir_path / "notebook.ipynb", 4)
     runner = Runner(job, job_dir_path)

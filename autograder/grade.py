@@ -1,20 +1,11 @@
 """``unet-tp grade SUBMISSIONS --out OUT``: a folder of notebooks (or an LMS zip) to grades.
 
-The steps, each a module of this folder:
-
-1. :mod:`~autograder.collect`: the submissions, and whose each one is;
-2. :mod:`~autograder.repair`: each notebook as the TP laid it out (Colab re-saves, moved, copied,
-   deleted and edited cells);
-3. :mod:`~autograder.sandbox` + :mod:`~autograder.execute`: the notebook runs in a sandbox that
-   holds nothing of the instructor's side; then the grader's requests are put to its kernel;
-4. :mod:`~autograder.compare`: the answers are judged here, in the grader's own process, against
-   the reference run on the same fresh inputs;
-5. :mod:`~autograder.score`: points per block (one mistake costs its own block);
-6. :mod:`~autograder.results` (``OUT/results.json``, ``OUT/grades.csv``),
-   :mod:`~autograder.feedback` (``OUT/feedback/<student>.html``), :mod:`~autograder.report`
-   (``OUT/report.html``), :mod:`~autograder.gradebook` (nbgrader's gradebook). A re-run grades
-   only new or changed submissions, or all of them when what decides a grade changed
-   (:mod:`~autograder.regrade`). Here: the orchestration, and a summary table.
+The steps, each a module: :mod:`~autograder.collect` (whose each submission is),
+:mod:`~autograder.repair` (the notebook as the TP laid it out), :mod:`~autograder.sandbox` and
+:mod:`~autograder.execute` (it runs in a sandbox, then answers the grader's requests),
+:mod:`~autograder.compare` (answers judged here against the reference), :mod:`~autograder.score`
+(points per block), then results, feedback, report and gradebook. A re-run grades only new or
+changed submissions (:mod:`~autograder.regrade`). Here: the orchestration and a summary table.
 """
 
 from __future__ import annotations
@@ -46,7 +37,6 @@ from autograder import spec as assignment
 from autograder.cells import grade_id
 from autograder.collect import GradingError, Submission, collect, identify, lms_id
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
-from autograder.execute import events
 from autograder.feedback import feedback_html, shorten
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import write_message
@@ -91,14 +81,12 @@ _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.ob
     "memory": "processes killed for using too much memory",
 }
 MAX_EXECUTED_BYTES = 256 << 20
+MAX_LOG_BYTES = 4 << 20  # of the kernel's standard error read back for its notes
 
 
 def _zero(spec: assignment.Spec, message: str) -> tuple[dict, dict]:
     verdicts = {gid: Verdict(False, message) for gid in spec.tests}
     return block_scores(spec, verdicts, {})
-
-
-# ---- one submission --------------------------------------------------------------------------
 
 
 @dataclass
@@ -117,11 +105,8 @@ class Context:
 
 
 def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[dict, dict]:
-    """What the worker asks the kernel, and when: each test's requests (written to
-    ``job/requests``) right after its test cell has run, then its visible check if that cell
-    failed (its message explains a lost block); and the probes, each with the requests that must
-    have been answered before it may enter the kernel (every request that tests its name).
-    Returns ``(plan, requests per test)``."""
+    """``(plan, requests per test)``: each test's requests (in ``job/requests``) after its test
+    cell, its visible check if that cell failed, and each probe with the requests it waits for."""
     rng = fresh_rng()
     by_test: dict[str, list[Request]] = {}
     with REFERENCE_LOCK:  # one thread at a time computes the reference
@@ -156,19 +141,15 @@ def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[di
 
 
 def _step(job: Path, request: Request, at: str) -> dict:
+    """A request written into ``job/requests``, asked after test cell ``at``."""
     path = job / "requests" / f"{request.name}.npz"
     write_message(path, request.meta, request.arrays)
-    return {
-        "name": request.name,
-        "request": str(path),
-        "at": at,
-        "probes": list(request.meta.get("probes", [])),
-    }
+    probes = list(request.meta.get("probes", []))
+    return {"name": request.name, "request": str(path), "at": at, "probes": probes}
 
 
 def _answers(job: Path) -> dict[str, tuple[dict, dict]]:
-    """The kernel's answers, read from the bytes the worker took, every size bounded
-    (:func:`autograder.answers.parse`); a malformed answer is no answer."""
+    """The answers the worker took, read with every size bounded; a malformed one is none."""
     found, budget = {}, wire.MAX_SUBMISSION_BYTES
     folder = job / "answers"
     for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
@@ -242,9 +223,7 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
 
 
 def grade_submission(sub: Submission, ctx: Context) -> Result:
-    """Grade one submission (never raises): read and repair it, run it in its sandbox
-    (:func:`_write_job`, :func:`_run_worker`), collect what went wrong (:func:`_run_notes`), judge
-    the answers outside it (:func:`_judge`)."""
+    """Grade one submission (never raises): repair it, run it in its sandbox, judge the answers."""
     t0 = time.perf_counter()
     spec = ctx.spec
     notes, review = list(sub.notes), []
@@ -279,7 +258,6 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
         labels = repair.cell_labels(nb, ctx.student_nb, spec)
-        review += repair.suspicious_cells(nb, labels)
         review += static.review_reasons(nb, labels)
         forbidden = static.forbidden_calls(nb, spec, labels)
         table = comparisons()
@@ -302,8 +280,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
 
 
 def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, str]:
-    """The written answers (``{question id: text}``, "" when left blank), and the notebook kept
-    as nbgrader's ``autograded/<student>/TP_sujet/`` for formgrader to show them."""
+    """``{question id: text}`` ("" left blank); the notebook kept in nbgrader's ``autograded/``."""
     cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
     answers = {}
     for q in spec.questions:
@@ -317,10 +294,7 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, s
 
 
 def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
-    """The worker's job folder: the notebook, and ``job.json`` (the sandbox, limits, timeouts,
-    the template home each kernel start copies, the requests to send and when, the probes, the
-    notebook's environment). Returns ``(job folder, requests per
-    test)``."""
+    """``(job folder, requests per test)``: the notebook and ``job.json`` the worker runs."""
     spec = ctx.spec
     job = work / "job"
     job.mkdir()
@@ -348,9 +322,8 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
 
 
 def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
-    """``(notes, review lines)`` of the run: failed or timed-out cells, what the sandbox refused
-    (read from outside the kernel: packets it tried to send, processes over the limit, memory),
-    and what the kernel itself reported (network, writes outside its home, processes)."""
+    """``(notes, review lines)`` of the run: failed cells, what the sandbox refused (read from
+    outside the kernel) and what the kernel itself reported (:func:`_events`)."""
     executed = nb
     executed_file = job / "executed.ipynb"
     if executed_file.exists() and executed_file.stat().st_size < MAX_EXECUTED_BYTES:
@@ -360,7 +333,7 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     observed = json.loads(report.read_text()).get("observed", {}) if report.exists() else {}
     for kind, count in observed.items():
         review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
-    for event in events(job):
+    for event in _events(job):
         reason = _EVENT_REASONS.get(event["kind"], event["kind"])
         line = f"the notebook {reason}: {event['detail']}"
         if line not in review:
@@ -368,10 +341,23 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     return notes, review
 
 
+def _events(job: Path) -> list[dict]:
+    """What the kernel noted on its standard error (``unet_tp_harness._note``)."""
+    log, found = job / "kernel_stderr.log", []
+    with contextlib.suppress(FileNotFoundError), open(log, "rb") as f:
+        text = f.read(MAX_LOG_BYTES).decode(errors="replace")
+        for line in text.splitlines():
+            if line.startswith("[unet-tp-event] "):
+                with contextlib.suppress(json.JSONDecodeError):
+                    event = json.loads(line[len("[unet-tp-event] ") :])
+                    if isinstance(event, dict) and {"kind", "detail"} <= set(event):
+                        found.append({"kind": str(event["kind"]), "detail": str(event["detail"])})
+    return found
+
+
 def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> tuple[dict, dict]:
-    """Block and test scores: the cells' text first (a forbidden call costs its block), then the
-    kernel's answers, compared here, outside the sandbox, with the reference; a failed visible
-    check gives the hint of its block."""
+    """Block and test scores: a forbidden call costs its block, else the answers are judged; a
+    failed visible check gives its block's hint."""
     verdicts, hints = {}, {}
     for gid, (_, test) in spec.tests.items():
         if gid in forbidden:
@@ -384,12 +370,8 @@ def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> 
     return block_scores(spec, verdicts, hints)
 
 
-# ---- many submissions -------------------------------------------------------------------------
-
-
 def _prewarm(home: Path) -> None:
-    """What the notebook's data cell makes under grading, made once for all submissions and copied
-    into each sandbox's home: the sample cases and their slice cache (deterministic)."""
+    """The sample cases and their slice cache the data cell makes, made once for every home."""
     from unet_tp.data.synth import default_sample_dir, sample_cases
 
     data_home = home / "unet_tp_home"
@@ -470,8 +452,7 @@ def grade_all(
 
 
 def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> list[Result]:
-    """Grade ``todo`` (``(submission, why)`` pairs), ``jobs`` at a time, after checking the
-    sandbox and making the template home every kernel starts from."""
+    """Grade ``(submission, why)`` pairs, ``jobs`` at a time, once the sandbox is checked."""
     if ctx.sandbox == "bwrap":
         check_available(tmp)
         probe = Sandbox(tmp, tmp, ctx.limits)
@@ -512,8 +493,7 @@ def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
 
 
 def _write_course_folder(out: Path, autograded: Path, db_url: str) -> None:
-    """``OUT`` as nbgrader's course folder, for formgrader's manual grading of the answers: the
-    graded notebooks in ``autograded/`` and ``nbgrader_config.py`` naming the gradebook."""
+    """``OUT`` as nbgrader's course folder for formgrader (``autograded/``, the config)."""
     for notebook in sorted(autograded.glob("*/*/*.ipynb")):
         target = out / "autograded" / notebook.relative_to(autograded)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -528,30 +508,15 @@ def _write_course_folder(out: Path, autograded: Path, db_url: str) -> None:
 
 
 def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str, db: str) -> None:
-    """``results.json`` (the questions' scores from the gradebook), the feedback pages of
-    ``fresh``, ``grades.csv`` and the class report."""
+    """``results.json`` (questions' scores from the gradebook), feedback, ``grades.csv``, report."""
     results = Results(
         assignment=spec.assignment,
         max_points=spec.max_points,
-        blocks=[
-            BlockInfo(
-                b.id,
-                b.key,
-                b.title,
-                b.section,
-                b.points,
-                list(b.depends_on),
-                b.title_fr,
-                b.section_fr,
-            )
-            for b in spec.blocks
-        ],
+        blocks=[_info(BlockInfo, b) for b in spec.blocks],
         students=students,
         sandbox=sandbox,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        questions=[
-            QuestionInfo(q.id, q.grade_id, q.title, q.points, q.title_fr) for q in spec.questions
-        ],
+        questions=[_info(QuestionInfo, q) for q in spec.questions],
         gradebook=db,
     )
     results = with_manual_scores(results, out)
@@ -562,6 +527,12 @@ def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str,
             f.write(feedback_html(r, results))
     write_grades_csv(out / GRADES_FILE, results)
     write_report(out, results)
+
+
+def _info(cls, item):
+    """The record ``cls`` of a block or question of the spec (its fields of the same names)."""
+    values = {f.name: getattr(item, f.name) for f in dataclasses.fields(cls)}
+    return cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()})
 
 
 def summary_table(results: list[Result]) -> str:

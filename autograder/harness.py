@@ -1,14 +1,10 @@
 """The kernel side of grading, mounted read-only in the sandbox as ``unet_tp_harness``.
 
-It holds no answer, only the protocol by which the grader asks the kernel to run the student's
-objects on inputs it chose and to hand back plain values. A notebook can replace any of it, so
-nothing it reports decides a point: the grader compares the values with the reference's.
-
-* :func:`start` (the kernel's start-up file): refuses ``!pip install`` / ``%pip``, and notes on
-  standard error what a TP answer never does (network, writes outside the home, many processes).
-* :func:`serve` (right after a block's test cell): reads a request (``.npz``, arrays and one JSON
-  document, never pickle), runs the student's object it names, writes the answer the same way.
-* :func:`load_probes`: the grader's stand-in blocks, sent once the blocks they stand for answered.
+It holds no answer, only the protocol: :func:`start` (the kernel's start-up file) refuses installs
+and notes on standard error what a TP answer never does; :func:`serve` reads a request (``.npz``,
+arrays and one JSON document, never pickle), runs the student's object it names and writes the
+answer the same way; :func:`load_probes` defines the grader's stand-in blocks. A notebook can
+replace any of it, so nothing it reports decides a point: the grader compares the values.
 """
 
 from __future__ import annotations
@@ -27,8 +23,6 @@ _COUNTS: dict[str, int] = {}
 
 
 # ---- start-up: notes for the instructor, no installs -----------------------------------------
-
-
 def _note(kind: str, detail: str) -> None:
     key = f"{kind}:{detail}"
     if key in _EVENTS_SEEN or len(_EVENTS_SEEN) > 200:
@@ -95,11 +89,8 @@ def start() -> None:
 
 
 # ---- the wire format: npz, no pickle ----------------------------------------------------------
-
-
 def read_message(path: str | os.PathLike[str]) -> tuple[dict, dict]:
-    """``(meta, arrays)`` of an ``.npz`` message (JSON in ``__meta__``). The grader reads the
-    kernel's answers with its own bounded reader (``autograder.answers``), not this."""
+    """``(meta, arrays)`` of a request (the grader reads answers with ``autograder.answers``)."""
     import numpy as np
 
     with np.load(path, allow_pickle=False) as data:
@@ -118,8 +109,6 @@ def write_message(path: str | os.PathLike[str], meta: dict, arrays: dict) -> Non
 
 
 # ---- running the student's objects ------------------------------------------------------------
-
-
 def _error(exc: BaseException) -> str:
     """One line: the exception, where in the student's code it came from."""
     where = ""
@@ -130,32 +119,27 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}{where}"
 
 
-class _Substitute:
-    """Replace names of the notebook's namespace for the time of a request (probe blocks)."""
-
-    def __init__(self, namespace: dict, replacements: dict):
-        self.namespace, self.replacements, self.saved = namespace, replacements, {}
-
-    def __enter__(self):
-        for name, value in self.replacements.items():
-            self.saved[name] = self.namespace.get(name, _MISSING)
-            self.namespace[name] = value
-
-    def __exit__(self, *exc):
-        for name, value in self.saved.items():
-            if value is _MISSING:
-                self.namespace.pop(name, None)
-            else:
-                self.namespace[name] = value
-
-
 _MISSING = object()
 
 
 @contextlib.contextmanager
+def _substituted(namespace: dict, replacements: dict):
+    """Names of the notebook's namespace replaced for the time of a request (probe blocks)."""
+    saved = {name: namespace.get(name, _MISSING) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+@contextlib.contextmanager
 def _default_dtype(dtype_name: str):
-    """Tensors and layers created during a request in this dtype (float64 for the comparisons
-    that must hold to many digits whichever process computes them)."""
+    """Tensors and layers created meanwhile in this dtype."""
     import torch
 
     before = torch.get_default_dtype()
@@ -167,6 +151,7 @@ def _default_dtype(dtype_name: str):
 
 
 def _params_by_execution(module, inputs):
+    """The module's parameters in the order its layers run on ``inputs`` (then the unused)."""
     import torch
 
     order = []
@@ -186,58 +171,61 @@ def _params_by_execution(module, inputs):
     return params + [p for p in module.parameters() if id(p) not in seen]
 
 
-def _torch_kind(module) -> str:
-    for cls in type(module).__mro__:
-        if cls.__module__.startswith("torch.nn"):
-            return cls.__name__
-    return type(module).__name__
-
-
 def param_kinds(module, params) -> list[str]:
-    """``Conv2d.weight``, ``BatchNorm2d.bias``... of each parameter (the torch.nn layer type it
-    belongs to, whatever the student called it)."""
+    """``Conv2d.weight``, ``BatchNorm2d.bias``... of each parameter (its torch.nn layer type)."""
     kinds = {}
     for sub in module.modules():
+        torch_kind = next(
+            (c.__name__ for c in type(sub).__mro__ if c.__module__.startswith("torch.nn")),
+            type(sub).__name__,
+        )
         for name, p in sub.named_parameters(recurse=False):
-            kinds.setdefault(id(p), f"{_torch_kind(sub)}.{name}")
+            kinds.setdefault(id(p), f"{torch_kind}.{name}")
     return [kinds.get(id(p), "?") for p in params]
 
 
-def _plan_by_kind(student_params, student_kinds, ref_shapes, ref_kinds):
-    """Pair the student's parameters with the reference's kind by kind (the n-th convolution
-    weight with the n-th, the n-th batch-norm bias with the n-th...): ``[(param, reference
-    index)]``, or why it cannot be done. A kind of bias the reference does not have (a convolution
-    bias before a batch norm, which the batch norm cancels) is paired with None: set to zero."""
+def _plan_by_kind(student_params, student_kinds, ref_shapes, ref_kinds) -> list | None:
+    """The student's parameters paired kind by kind with the reference's (the n-th convolution
+    weight with the n-th...): ``[(param, reference index)]``, or None. A bias kind the reference
+    lacks (a convolution bias before a batch norm) is paired with None: zeroed."""
     by_kind: dict[str, list] = {}
     for p, kind in zip(student_params, student_kinds, strict=True):
         by_kind.setdefault(kind, []).append(p)
     ref_by_kind: dict[str, list[int]] = {}
     for index, kind in enumerate(ref_kinds):
         ref_by_kind.setdefault(kind, []).append(index)
+    if set(ref_by_kind) - set(by_kind):
+        return None
     plan = []
     for kind, params in by_kind.items():
-        refs = ref_by_kind.get(kind)
-        if refs is None:
-            if not kind.endswith(".bias"):
-                return f"layers the reference does not have ({kind})"
-            plan += [(p, None) for p in params]
-            continue
+        refs = ref_by_kind.get(kind, [None] * len(params) if kind.endswith(".bias") else [])
         if len(refs) != len(params) or any(
-            tuple(p.shape) != tuple(ref_shapes[r]) for p, r in zip(params, refs, strict=True)
+            r is not None and tuple(p.shape) != tuple(ref_shapes[r])
+            for p, r in zip(params, refs, strict=True)
         ):
-            shapes = [tuple(ref_shapes[r]) for r in refs]
-            return f"{kind}: shapes {[tuple(p.shape) for p in params]}, reference {shapes}"
+            return None
         plan += list(zip(params, refs, strict=True))
-    missing = set(ref_by_kind) - set(by_kind)
-    if missing:
-        return f"missing layers: {sorted(missing)}"
     return plan
 
 
-def _plan(order: str, module, params, meta: dict):
-    """The student's parameters paired with the reference's (``[(param, index in its definition
-    order)]``): kind by kind, or in the order they run, or in the order they are defined; or why
-    they cannot be."""
+def _plan_in_order(student_params, ref_shapes) -> list | None:
+    """The student's parameters paired in order, by shape, with the reference's: ``[(param,
+    reference index)]``, or None. Extra 1-d parameters are paired with None: zeroed."""
+    plan, i = [], 0
+    for p in student_params:
+        if i < len(ref_shapes) and tuple(p.shape) == tuple(ref_shapes[i]):
+            plan.append((p, i))
+            i += 1
+        elif p.dim() == 1:
+            plan.append((p, None))
+        else:
+            return None
+    return plan if i == len(ref_shapes) else None
+
+
+def _plan(order: str, module, params, meta: dict) -> list | None:
+    """``[(param, index in the reference's definition order)]`` for a weight order (kind by
+    kind, as they run, or as they are defined), or None if they cannot be paired."""
     spec = meta["weights"]
     if order == "definition":
         return _plan_in_order(params, spec["shapes"])
@@ -247,46 +235,12 @@ def _plan(order: str, module, params, meta: dict):
         plan = _plan_by_kind(params, param_kinds(module, params), exe_shapes, meta["kinds"])
     else:
         plan = _plan_in_order(params, exe_shapes)
-    # execution positions -> the reference's definition order
-    return plan if isinstance(plan, str) else [(p, None if i is None else exe[i]) for p, i in plan]
-
-
-def _plan_in_order(student_params, ref_shapes):
-    """Pair the student's parameters with the reference's in order, by shape: ``[(param,
-    reference index)]``, or why it cannot be done. Extra one-dimensional student parameters (a
-    convolution bias before a batch norm) are paired with None: set to zero."""
-    plan, i = [], 0
-    for p in student_params:
-        if i < len(ref_shapes) and tuple(p.shape) == tuple(ref_shapes[i]):
-            plan.append((p, i))
-            i += 1
-        elif p.dim() == 1:
-            plan.append((p, None))
-        else:
-            return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
-    if i != len(ref_shapes):
-        return f"parameter shapes {[tuple(q.shape) for q in student_params]}"
-    return plan
-
-
-def _load(plan, weights) -> None:
-    """Copy the planned reference weight into each parameter (None: zero it)."""
-    import torch
-
-    with torch.no_grad():
-        for p, index in plan:
-            if index is None:
-                p.zero_()
-            else:
-                p.copy_(torch.from_numpy(weights[index]).to(p.dtype))
+    return plan and [(p, None if i is None else exe[i]) for p, i in plan]
 
 
 def reference_weight(spec: dict, k: int):
-    """The k-th weight a request names by seed (the same array on both sides; float32).
-
-    ``spec``: ``seed``, and per parameter (in the reference's definition order) its ``shapes``,
-    ``offsets`` and ``scales``: the k-th weight is ``offset + scale * N(0, 1)`` drawn from
-    ``numpy.random.default_rng([seed, k])``."""
+    """The k-th weight a request names (the same float32 array on both sides): ``offsets[k] +
+    scales[k] * N(0, 1)`` of shape ``shapes[k]``, drawn from ``default_rng([seed, k])``."""
     import numpy as np
 
     rng = np.random.default_rng([int(spec["seed"]), k])
@@ -320,18 +274,22 @@ def _in_dtypes(meta: dict, run) -> tuple[dict, dict]:
 
 
 def _module(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
-    """Build the student's module, load the reference weights, run it on the inputs: in each dtype
-    of the request (float64 first); a dtype whose every order fails is followed by the next."""
-    out: tuple[dict, dict] = ({"candidates": {}}, {})
+    """Build the student's module, load the reference weights in each order, run it: each order's
+    output (and gradients), keyed ``out_<order>.<dtype>``, in the request's first dtype where one
+    order gives an output."""
+    out_meta: dict = {"candidates": {}}
+    out_arrays: dict = {}
     spec = meta["weights"]
     weights = [reference_weight(spec, k) for k in range(len(spec["shapes"]))]
-    _in_dtypes(meta, lambda dtype: _module_in(namespace, meta, arrays, weights, dtype, *out))
-    return out
+    for dtype_name in meta.get("dtypes", ["float32"]):
+        with contextlib.suppress(Exception), _default_dtype(dtype_name) as dtype:
+            if _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays):
+                break
+    return out_meta, out_arrays
 
 
-def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) -> tuple[dict, dict]:
-    """:func:`_module` in one dtype: each weight order's output (and, asked for, the gradients of
-    the reference's parameters), keyed ``out_<order>.<dtype>``; raises if no order gives one."""
+def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) -> bool:
+    """:func:`_module` in one dtype; whether an order gave an output."""
     import torch
 
     cls = namespace[meta["name"]]
@@ -349,10 +307,15 @@ def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) ->
             if order != "definition":
                 params = _params_by_execution(module, [x.clone() for x in inputs])
             plan = _plan(order, module, params, meta)
-            if isinstance(plan, str):
-                out_meta["candidates"][key] = {"error": f"shapes: {plan}"}
+            if plan is None:
+                out_meta["candidates"][key] = {"error": "shapes: not the reference's parameters"}
                 continue
-            _load(plan, weights)
+            with torch.no_grad():
+                for p, index in plan:  # the planned reference weight, or zero
+                    if index is None:
+                        p.zero_()
+                    else:
+                        p.copy_(torch.from_numpy(weights[index]).to(p.dtype))
             out = module(*[x.clone() for x in inputs])
         except Exception as exc:
             out_meta["candidates"][key] = {"error": _error(exc)}
@@ -365,14 +328,11 @@ def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) ->
         out_meta["candidates"][key] = {}
         found = True
         out_arrays |= _gradients(key, module, out, plan, arrays.get("cotangent"))
-    if not found:
-        raise ValueError("no weight order gives an output")
-    return {}, {}
+    return found
 
 
 def _gradients(key: str, module, out, plan, cotangent) -> dict:
-    """The gradients of ``sum(out * cotangent)`` of the planned parameters, keyed
-    ``grad_<key>_<reference index>`` (none where they cannot be had)."""
+    """``grad_<key>_<reference index>``: the gradients of ``sum(out * cotangent)``, if any."""
     import torch
 
     grads: dict = {}
@@ -391,9 +351,7 @@ def _function(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     """Call a student function on tensors; return its tensor output."""
     import torch
 
-    fn = namespace[meta["name"]]
-    args = _to_tensors(arrays, "input_")
-    out = fn(*args, *meta.get("extra_args", []))
+    out = namespace[meta["name"]](*_to_tensors(arrays, "input_"), *meta.get("extra_args", []))
     if not isinstance(out, torch.Tensor):
         return {"error": f"returned {type(out).__name__}, not a tensor"}, {}
     return {}, {"out": out.detach().cpu().numpy()}
@@ -427,8 +385,7 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
 
 
 def _small_net(meta: dict, arrays: dict, training: bool):
-    """The request's small network (``unet_tp.check_cases``), its weights loaded, in the given
-    mode (the same on both sides and in the notebook's checks, in the default dtype)."""
+    """The request's small network (``unet_tp.check_cases``) with its weights, in that mode."""
     import torch
 
     from unet_tp.check_cases import small_net
@@ -495,12 +452,9 @@ def _visible(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
 
     from unet_tp import checks
 
-    args = [
-        F.cross_entropy if name == "F.cross_entropy" else namespace[name] for name in meta["args"]
-    ]
-    buf = io.StringIO()
+    args = [F.cross_entropy if n == "F.cross_entropy" else namespace[n] for n in meta["args"]]
     try:
-        with contextlib.redirect_stdout(buf):
+        with contextlib.redirect_stdout(io.StringIO()):
             getattr(checks, meta["check"])(*args)
     except AssertionError as exc:
         return {"passed": False, "message": str(exc)[:1500]}, {}
@@ -521,8 +475,7 @@ _PROBES: dict = {}
 
 
 def load_probes(path: str) -> None:
-    """Define the grader's probe blocks sent in this file (only those whose blocks have been
-    answered)."""
+    """Define the grader's probe blocks sent in this file (those whose blocks were answered)."""
     namespace: dict = {"__name__": "unet_tp_probes"}
     exec(compile(Path(path).read_text(), "unet_tp_probes", "exec"), namespace)  # noqa: S102
     _PROBES.update(namespace["PROBES"])
@@ -536,14 +489,13 @@ def serve(request: str, answer: str) -> None:
     namespace = sys.modules["__main__"].__dict__
     missing = [n for n in meta.get("needs", []) if n not in namespace]
     if missing:
-        write_message(
-            answer, {"error": f"not defined: {', '.join(missing)}", "missing": missing}, {}
-        )
+        error = {"error": f"not defined: {', '.join(missing)}", "missing": missing}
+        write_message(answer, error, {})
         return
     probes = {name: _PROBES[name] for name in meta.get("probes", []) if name in _PROBES}
     torch.set_grad_enabled(True)
     try:
-        with _Substitute(namespace, probes), contextlib.redirect_stdout(io.StringIO()):
+        with _substituted(namespace, probes), contextlib.redirect_stdout(io.StringIO()):
             out_meta, out_arrays = _KINDS[meta["kind"]](namespace, meta, arrays)
     except Exception as exc:
         out_meta, out_arrays = {"error": _error(exc)}, {}

@@ -1,10 +1,9 @@
-"""Probe blocks: the grader's own implementations of the blocks others are built from.
+"""Probe blocks: the grader's own versions of the blocks others are built from.
 
-Grading (b) ``Down``, the notebook's ``DoubleConv`` is replaced by :class:`ProbeDoubleConv` for the
-time of the request; (c) ``Up``: ``DoubleConv`` and ``center_crop``; (d) ``UNet``: every block it
-is built from but its ``OutConv``. So a wrong ``DoubleConv`` costs (a) only. A probe enters the
-kernel only once every request testing its block was answered (:func:`probe_source`). Parameters
-are created in the reference's order, so that the reference weights load by order.
+A request for (b) ``Down`` runs with the grader's ``DoubleConv``, (c) ``Up`` with its
+``DoubleConv`` and ``center_crop``, (d) ``UNet`` with every block but ``OutConv``: a wrong
+``DoubleConv`` costs (a) only. A probe enters the kernel once every request testing its block was
+answered; its parameters are created in the reference's order.
 """
 
 from __future__ import annotations
@@ -81,8 +80,7 @@ _HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n
 
 
 def probe_source(names: list[str]) -> str:
-    """Python source defining ``PROBES`` with the probes ``names`` only (and what they are built
-    from): what is sent into the kernel at one stage of grading."""
+    """Python source defining ``PROBES`` with the probes ``names`` (and what they are built from)."""
     needed = []
     for name in names:
         for part in [*BUILT_FROM.get(name, []), name]:

@@ -1,10 +1,9 @@
 """Step 2 of grading: a submitted notebook as the TP laid it out.
 
-Colab re-saves notebooks with its own metadata and new cell ids, keeps outputs, and ignores locked
-cells; students move, copy and delete cells. Here the notebook is read (a file that is not one gets
-a clear reason), cells that lost their nbgrader metadata get it back by content, graded cells go
-back into the TP's order (each followed by the student's own cells), cells the TP locks (set-up,
-data, test cells) are restored from the student notebook, deleted ones are put back, and each cell
+Colab re-saves notebooks with its own metadata and cell ids and keeps outputs; students move,
+copy and delete cells. Here a file that is not a notebook gets a clear reason, cells that lost
+their nbgrader metadata get it back by content, graded cells go back into the TP's order (each
+followed by the student's own), locked cells are restored, deleted ones put back, and each cell
 gets a name a student understands ("(c) test cell", "your cell after (c)").
 """
 
@@ -22,20 +21,6 @@ import nbformat
 from autograder import messages as M
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.collect import GradingError
-
-# code a TP answer never needs, found in the text: the instructor reads the cells that use it (no
-# grade depends on it); what the code itself reaches (code objects, hooks, gc, ctypes, sys.modules,
-# built-ins...) is read through its aliases by autograder/static.py
-# fmt: off
-_SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
-    (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
-    (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
-    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", "patches a library"),
-    (r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\(", "searches the disk"),
-    (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
-    (r"os\.fork\(|fork\(\)", "starts processes"),
-]]
-# fmt: on
 
 
 def read_submission(path: Path):
@@ -82,9 +67,8 @@ def _defined_names(source: str) -> set[str]:
 
 
 def restore_metadata(nb, student_nb, notes: list[str] | None = None):
-    """Give back their nbgrader metadata to cells that lost it (a notebook saved by a tool that
-    drops cell metadata, or a cell deleted and pasted back): a cell without it whose source is
-    that of a cell of the student notebook is that cell again, unless the notebook still has it."""
+    """Give back their nbgrader metadata to cells that lost it: a cell with the source of a
+    graded cell the notebook no longer has (or an answer cell defining its stub's names)."""
     present = {gid for c in nb.cells if (gid := grade_id(c))}
     by_source = {
         (c.cell_type, _normalised(c.source)): c
@@ -119,13 +103,9 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
 
 
 def in_source_order(nb, student_nb, notes: list[str] | None = None):
-    """The notebook with the TP's cells in the student notebook's order, each followed by the
-    student's own cells that followed it; the cells the TP locks restored, deleted ones put back.
-
-    A copy of a graded cell (same ``grade_id``) stays where it is as the student's own cell: it
-    still runs, but only the first copy counts. Cell ids are made unique. What was changed is
-    appended to ``notes``.
-    """
+    """The TP's cells in the student notebook's order, each followed by the student's own that
+    followed it; locked cells restored, deleted ones put back, ids made unique. A copy of a
+    graded cell stays as the student's own (only the first counts). Changes go to ``notes``."""
     tp_cells = {gid: c for c in student_nb.cells if (gid := grade_id(c))}
     order = {gid: i for i, gid in enumerate(tp_cells)}
     head: list = []
@@ -184,9 +164,8 @@ def _heading(markdown: str) -> str | None:
 
 
 def cell_labels(nb, student_nb, spec) -> list[str]:
-    """A name a student understands for each cell of a repaired notebook: the TP's cells by their
-    block or section ("(c) test cell", "the TP's cell in '2. Getting the data'"), the student's
-    own as "your cell after (c)"."""
+    """Each cell's name for a student: the TP's by block or section ("(c) test cell"), the
+    student's own as "your cell after (c)"."""
     by_gid = {}
     for block in spec.blocks:
         by_gid[block.solution_cell] = f"({block.id}) {block.names[0]}"
@@ -210,24 +189,8 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
     return labels
 
 
-def suspicious_cells(nb, labels: list[str]) -> list[str]:
-    """Review reasons for the student's cells (not the TP's locked cells, restored above) that use
-    code a TP answer never needs. They are for the instructor to read; no grade depends on them."""
-    found = []
-    for i, cell in enumerate(nb.cells):
-        meta = nbgrader_meta(cell)
-        locked = (meta.get("grade") or meta.get("locked")) and not meta.get("solution")
-        if cell.cell_type != "code" or locked:
-            continue
-        what = sorted({label for rx, label in _SUSPICIOUS if rx.search(cell.source)})
-        if what:
-            found.append(f"cell {i + 1} ({labels[i]}): {', '.join(what)}")
-    return found
-
-
 def submitted_outputs(nb, student_nb) -> dict[str, str]:
-    """The text the student's own notebook showed under the training and evaluation cells, as
-    uploaded (before grading cleared the outputs)."""
+    """The text the uploaded notebook showed under its training and evaluation cells."""
     out = {}
     for key in ("training", "evaluate"):
         cell = next((c for c in nb.cells if grade_id(c) == key), None)

@@ -1,25 +1,18 @@
 """Step 3 of grading: the sandbox a student's kernel runs in (bubblewrap).
 
-``bwrap --unshare-all``: its own user, PID, IPC, UTS, cgroup and network namespaces (no network,
-only a loopback of its own), uid 1000, no capabilities, a new session, killed with its parent. Its
-file system is built from nothing: read-only ``/usr``, the Python installation, the grader's
-third-party packages (``/opt/grading/site``), the student package ``unet_tp`` alone
-(``/opt/grading/lib``), the harness (``/opt/grading/harness``) and the requests folder
-(``/opt/grading/requests``); writable ``/home/student`` (the notebook and its sample data), a
-size-capped ``/tmp``, the kernel's socket folder and ``/opt/grading/answers``. Every writable
-folder is the student's: the grader never follows a path inside one (:mod:`autograder.execute`).
-What the sandbox is built from on the host (passwd, bwrap's options and reports) lives in a
-private folder it cannot see; nothing else of the host (checkout, gradebook, ``OUT``, other
-submissions) is there. Limits: address space, processes (a pids cgroup, else ``RLIMIT_NPROC``),
-CPU seconds, the size of any one file it writes, and the caller's timeouts.
-
-A sandbox that cannot start (no ``bwrap``, user namespaces off, macOS) raises
-:class:`SandboxUnavailable` with what to do; ``unet-tp grade --sandbox none`` grades without one.
+``bwrap --unshare-all`` (no network, its own PID/IPC/UTS/cgroup namespaces), uid 1000, no
+capabilities, killed with its parent, on a file system built from nothing: read-only ``/usr``,
+Python, the grader's third-party packages, ``unet_tp`` alone, the harness and the requests; the
+writable ``/home/student``, a capped ``/tmp``, the socket folder and the answers are the student's
+(the grader follows no path in them). What it is built from on the host stays in a private folder
+it cannot see. Limits: address space, processes (pids cgroup, else ``RLIMIT_NPROC``), CPU time,
+file size. If it cannot start, :class:`SandboxUnavailable` says what to do (or ``--sandbox none``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -73,28 +66,16 @@ def _editable_leftovers(site: Path) -> list[Path]:
 
 @dataclass
 class Sandbox:
-    """The sandbox of one submission.
+    """The sandbox of one submission (host folders: where they appear inside)."""
 
-    Args:
-        home: host folder mounted read-write at ``/home/student``.
-        runtime: host folder for the kernel's connection file and sockets, mounted read-write at
-            the same path (the client outside connects to the same socket paths).
-        limits: resource limits.
-        env: extra environment variables of the kernel.
-        private: host folder the sandbox never sees (its passwd and group files, bwrap's options
-            and the JSON bwrap reports); default: beside ``runtime``.
-        requests: host folder mounted read-only at ``/opt/grading/requests``, if any.
-        answers: host folder mounted read-write at ``/opt/grading/answers``, if any.
-    """
-
-    home: Path
-    runtime: Path
+    home: Path  # read-write at /home/student
+    runtime: Path  # the kernel's connection file and sockets, read-write at the same path
     limits: Limits = field(default_factory=Limits)
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # the kernel's extra variables
     cgroups: list[Path] = field(default_factory=list)
-    private: Path | None = None
-    requests: Path | None = None
-    answers: Path | None = None
+    private: Path | None = None  # never seen inside (passwd, bwrap's options); default: beside
+    requests: Path | None = None  # read-only at /opt/grading/requests
+    answers: Path | None = None  # read-write at /opt/grading/answers
 
     def __post_init__(self):
         if self.private is None:
@@ -181,15 +162,13 @@ class Sandbox:
         return args
 
     def wrap(self, command: list[str]) -> list[str]:
-        """``command`` run inside the sandbox, under the limits (a small ``bash`` outside sets
-        the rlimits and joins the cgroups, then becomes bwrap)."""
+        """``command`` in the sandbox: a small ``bash`` sets the rlimits, joins the cgroups, then
+        becomes bwrap."""
+        lim = self.limits
         limits = ["ulimit -c 0"]
-        if self.limits.memory_bytes:
-            limits.append(f"ulimit -v {self.limits.memory_bytes // 1024}")
-        if self.limits.cpu_seconds:
-            limits.append(f"ulimit -t {self.limits.cpu_seconds}")
-        if self.limits.file_bytes:
-            limits.append(f"ulimit -f {self.limits.file_bytes // 1024}")
+        for flag, value in (("v", lim.memory_bytes), ("t", lim.cpu_seconds), ("f", lim.file_bytes)):
+            if value:
+                limits.append(f"ulimit -{flag} {value if flag == 't' else value // 1024}")
         if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: the cgroup does it there
             limits.append(f"ulimit -u {_current_processes() + self.limits.max_processes}")
         joins = [f"echo $$ > {shlex.quote(str(cg / 'cgroup.procs'))}" for cg in self.cgroups]
@@ -241,8 +220,7 @@ class Sandbox:
         self.cgroups = []
 
     def refusals(self) -> dict[str, int]:
-        """What the sandbox refused, read from outside the kernel (its cgroups' event counters):
-        processes over the limit, processes killed for memory."""
+        """Processes over the limit or killed for memory (the cgroups' counters, from outside)."""
         found: dict[str, int] = {}
         counters = [("pids.events", "max", "processes"), ("memory.events", "oom_kill", "memory")]
         for group in self.cgroups:
@@ -255,11 +233,8 @@ class Sandbox:
         return found
 
     def network_attempts(self) -> int | None:
-        """Packets the sandbox tried to send, read from outside the kernel (the counters of its
-        network namespace): connections opened, datagrams sent, packets with no route. A kernel
-        that answers requests over its Unix sockets sends none. None if unknown."""
-        import json
-
+        """Packets the sandbox tried to send (its network namespace's counters: connections,
+        datagrams, no route), read from outside; a kernel on Unix sockets sends none."""
         try:  # bwrap's report: the host PID of the sandbox's first process
             pid = int(json.loads(self.info_file.read_text())["child-pid"])
             lines = Path(f"/proc/{pid}/net/snmp").read_text().splitlines()
@@ -285,8 +260,7 @@ class Sandbox:
 
 
 def _python_prefix() -> str:
-    """Where the Python installation is inside: where it is, if under /usr; else /opt/python (so
-    that nothing of, say, /root appears in the sandbox)."""
+    """Python's place inside: where it is if under /usr, else /opt/python (no /root inside)."""
     base = str(Path(sys.base_prefix).resolve())
     return base if base.startswith("/usr/") else PYTHON_INSIDE
 

@@ -1,9 +1,7 @@
 """Step 5 of grading: points per block from the comparisons' verdicts.
 
-A test's points are earned when its comparison passed; a block's points are its tests'. A lost
-block gets one message: what differs (the comparison's words) and, where the notebook's visible
-self-check failed on it too, that check's hint. A block that is right but built on a wrong one
-gets a warning: the grade is not affected, but training the student's network will be.
+A lost block gets one message (what differs, and the visible self-check's hint if it failed too);
+a right block built on a wrong one gets a warning (no points lost, but training will suffer).
 """
 
 from __future__ import annotations
@@ -17,8 +15,7 @@ from autograder.spec import Spec
 def block_scores(
     spec: Spec, verdicts: dict[str, Verdict], hints: dict[str, str]
 ) -> tuple[dict[str, BlockScore], dict[str, float]]:
-    """``(blocks, tests)``: each block's score and each graded test cell's points (what the
-    gradebook stores)."""
+    """``(blocks, tests)``: each block's score and each graded test cell's points."""
     tests: dict[str, float] = {}
     blocks: dict[str, BlockScore] = {}
     for block in spec.blocks:

@@ -1,18 +1,12 @@
 """Step 2 of grading, continued: what the student's cells say, read in the grader's process.
 
-What the kernel reports about itself proves nothing, so the repaired notebook's *text* is read
-here, before anything runs (IPython syntax turned into Python first). Names are followed through
-aliases: every import and ``x = module.attribute`` of every cell binds a name to a dotted path
-(``import unet_tp as course; course.losses`` is ``unet_tp.losses``).
-
-* :func:`forbidden_calls`: a block's answer (its definitions in its answer cell, and every
-  definition of the student's they use, transitively) loses its points, the line quoted, if it
-  uses the course package's code (but ``unet_tp.unet_base``), names or code built from strings
-  (``eval``, ``getattr(x, name)`` but on ``self``, ``importlib``...) or what the block forbids
-  (``forbidden`` in ``assignment.toml``). A comparison with ``F.cross_entropy`` beside it is free.
-* :func:`review_reasons`: code a TP answer never needs, anywhere in the student's cells (the
-  harness, ``sys.modules``, frames, code objects, links...), quoted for the instructor to read.
-  No grade depends on these.
+The repaired notebook's *text* is read before anything runs (IPython syntax turned into Python),
+names followed through aliases (``import unet_tp as course; course.losses`` is ``unet_tp.losses``).
+:func:`forbidden_calls`: a block's answer, and every definition of the student's it uses, loses
+its points, the line quoted, if it uses the course package's code (but ``unet_tp.unet_base``),
+names or code built from strings (``eval``, ``getattr(x, name)`` but on ``self``...) or what the
+block forbids (``assignment.toml``). :func:`review_reasons`: code a TP answer never needs (the
+harness, ``sys.modules``, frames, links...), quoted for the instructor; no grade depends on it.
 """
 
 from __future__ import annotations
@@ -20,6 +14,7 @@ from __future__ import annotations
 import ast
 import collections
 import functools
+import re
 import threading
 
 from autograder import messages as M
@@ -180,8 +175,7 @@ class Notebook:
                         self.aliases[target.id] = path
 
     def resolve(self, node: ast.AST) -> str:
-        """The dotted path a name or attribute chain stands for, through the aliases ('' if it
-        is not a chain of names)."""
+        """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
         parts = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
@@ -295,8 +289,8 @@ def _definitions(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
 
 
 def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
-    """Per graded test id, why its block loses its points: its answer (or a function of the
-    student's that the answer uses) uses what an answer may not (see the module's docstring)."""
+    """Per graded test id, why its block loses its points: its answer, or a definition of the
+    student's it uses, uses what an answer may not (see the module's docstring)."""
     notebook = Notebook(nb)
     definitions = _definitions(notebook)
     failed = {}
@@ -317,8 +311,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
 
 
 def _search(nb: Notebook, start, definitions, names: set[str]):
-    """The first misuse in ``start`` or in the student's definitions it reaches (each definition
-    read once: a cell of ``w = w`` lines costs no more than its length)."""
+    """The first misuse in ``start`` or the student's definitions it reaches (each read once)."""
     todo = collections.deque(d for d in start if d[2] is not None)
     seen = {id(d[2]) for d in todo}
     while todo:
@@ -336,6 +329,17 @@ def _search(nb: Notebook, start, definitions, names: set[str]):
 
 
 # ---- review: the instructor reads ----------------------------------------------------------
+# code a TP answer never needs, found in the cells' plain text (beside what the code reaches)
+# fmt: off
+_SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
+    (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
+    (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
+    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", "patches a library"),
+    (r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\(", "searches the disk"),
+    (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
+    (r"os\.fork\(|fork\(\)", "starts processes"),
+]]
+# fmt: on
 
 
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
@@ -370,16 +374,16 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
 
 
 def review_reasons(nb, labels: list[str]) -> list[str]:
-    """Review lines for the student's cells that use code a TP answer never needs, each with the
-    first line that does it quoted. No grade depends on them."""
+    """Review lines for the student's cells that use code a TP answer never needs (its text, then
+    each reason's first line quoted). No grade depends on them."""
     notebook = Notebook(nb)
     lines = []
     for i, cell, tree in notebook.student_cells():
-        if tree is None:
-            continue
+        where = f"cell {i + 1} ({labels[i]})"
+        what = sorted({why for rx, why in _SUSPICIOUS if rx.search(cell.source)})
+        lines += [f"{where}: {', '.join(what)}"] if what else []
         by_reason: dict[str, ast.AST] = {}
-        for node, why in _reasons(notebook, tree):
+        for node, why in _reasons(notebook, tree) if tree else []:
             by_reason.setdefault(why, node)
-        for why, node in by_reason.items():
-            lines.append(f"cell {i + 1} ({labels[i]}), {_quote(cell, node)}: {why}")
+        lines += [f"{where}, {_quote(cell, node)}: {why}" for why, node in by_reason.items()]
     return lines

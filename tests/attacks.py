@@ -636,22 +636,22 @@ def _probe_globals(nb, t: Targets):
 
 @attack("harness_functions_replaced", "be", host="h03_harness_and_thread")
 def _harness_functions(nb, t: Targets):
-    """_Substitute also puts the probe Down in place; _Calls records nothing (F.cross_entropy).
+    """_substituted also puts the probe Down in place; _Calls records nothing (F.cross_entropy).
     old main: (b) 2/2, (e) 4/4"""
     insert_after(
         nb,
         "setup",
         "import contextlib\n\n"
-        "import unet_tp_harness as _h\n\n\n"
-        "class Substitute(_h._Substitute):\n"
-        "    def __enter__(self):\n"
-        '        if "Down" in _h._PROBES:\n'
-        '            self.replacements = {**self.replacements, "Down": _h._PROBES["Down"]}\n'
-        "        return super().__enter__()\n\n\n"
+        "import unet_tp_harness as _h\n\n"
+        "_substituted = _h._substituted\n\n\n"
+        "def substituted(namespace, replacements):\n"
+        '    if "Down" in _h._PROBES:\n'
+        '        replacements = {**replacements, "Down": _h._PROBES["Down"]}\n'
+        "    return _substituted(namespace, replacements)\n\n\n"
         "class Calls:\n"
         "    def __init__(self, names):\n"
         "        self.seen, self.mode = set(), contextlib.nullcontext()\n\n\n"
-        "_h._Substitute, _h._Calls = Substitute, Calls\n",
+        "_h._substituted, _h._Calls = substituted, Calls\n",
     )
     return with_cell(
         nb,

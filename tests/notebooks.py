@@ -110,7 +110,7 @@ def answer(ns: dict, request) -> tuple[dict, dict]:
     missing = [n for n in request.meta.get("needs", []) if n not in ns]
     if missing:
         return {"missing": missing}, {}
-    with harness._Substitute(ns, subs):
+    with harness._substituted(ns, subs):
         try:
             return harness._KINDS[request.meta["kind"]](ns, request.meta, request.arrays)
         except Exception as exc:

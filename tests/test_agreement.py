@@ -66,7 +66,7 @@ def visible(ns: dict, name: str, with_probes: bool = True) -> tuple[bool, str]:
     names = [p for p in getattr(comparisons()[name], "probes", [])] if with_probes else []
     args = [F.cross_entropy if a == "F.cross_entropy" else ns[a] for a in ARGS[name]]
     subs = {p: probes.PROBES[p] for p in names}
-    with harness._Substitute(ns, subs), contextlib.redirect_stdout(io.StringIO()):
+    with harness._substituted(ns, subs), contextlib.redirect_stdout(io.StringIO()):
         try:
             getattr(checks, check_cases.CHECKS[name])(*args)
         except AssertionError as exc:

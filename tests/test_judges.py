@@ -40,7 +40,7 @@ def honest(name: str):
     answers = {}
     for r in requests:
         subs = {p: probes.PROBES[p] for p in r.meta.get("probes", [])}
-        with harness._Substitute(ns, subs):
+        with harness._substituted(ns, subs):
             answers[r.name] = harness._KINDS[r.meta["kind"]](ns, r.meta, r.arrays)
     return comparison, requests, answers
 
