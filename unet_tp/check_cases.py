@@ -239,46 +239,27 @@ class LossCase:
     label: str
 
 
-# random logits: mean over the classes, sum over the pixels, one_hot; class weights: ignored, or
-# divided by the pixels; extreme logits: log(softmax) underflow, a clamped log
-LOSSES: tuple[LossCase, ...] = tuple(
-    map(
-        LossCase,
-        (
-            "random logits",
-            "class weights",
-            "one class only in the target",
-            "a single-class problem (C = 1)",
-            "extreme logits (+-1e4)",
-            "extreme logits with weights",
-            "float32 logits",
-        ),
-    )
-)
-
-
 def loss_inputs(
     rng: np.random.Generator,
 ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """``(label, logits, target, weight or None)`` of each case of :data:`LOSSES`: logits of shape
+    """``(label, logits, target, weight or None)`` of each loss case: logits of shape
     ``(2, 4, H, W)``, H and W drawn in [5, 9)."""
     n, c, h, w = 2, 4, int(rng.integers(5, 9)), int(rng.integers(5, 9))
     rand = rng.standard_normal((n, c, h, w)) * 3
-    target = rng.integers(0, c, (n, h, w))
+    target = rng.integers(0, c, (n, h, w)).astype(np.int64)
     weight, zeros = rng.uniform(0.2, 3.0, c), np.zeros_like(target)
-    arrays = [
-        (rand, target, None),
-        (rand, target, weight),
-        (rand, zeros, None),
-        (rand[:, :1], zeros, None),
-        (np.sign(rand) * 1e4, target, None),
-        (rand * 1e3, target, weight),
-        (rand.astype(np.float32), target, None),
+    return [  # the comments: the mistakes a case is there to catch
+        ("random logits", rand, target, None),  # mean over the classes, sum over pixels, one_hot
+        ("class weights", rand, target, weight),  # weights ignored, or divided by the pixels
+        ("one class only in the target", rand, zeros, None),
+        ("a single-class problem (C = 1)", rand[:, :1], zeros, None),
+        ("extreme logits (+-1e4)", np.sign(rand) * 1e4, target, None),  # log(0), a clamped log
+        ("extreme logits with weights", rand * 1e3, target, weight),
+        ("float32 logits", rand.astype(np.float32), target, None),
     ]
-    return [
-        (case.label, logits, tgt.astype(np.int64), wgt)
-        for case, (logits, tgt, wgt) in zip(LOSSES, arrays, strict=True)
-    ]
+
+
+LOSSES: tuple[LossCase, ...] = tuple(LossCase(c[0]) for c in loss_inputs(visible_rng()))
 
 
 # ---- (f) train_step and (g) predict: the small networks they run on -----------------------------

@@ -71,20 +71,6 @@ def is_student_frame(filename: str) -> bool:
     return filename.startswith(("<ipython-input", "<cell")) or "ipykernel_" in filename
 
 
-def _where(exc: BaseException) -> str:
-    """The lines of the student's cells the error went through, outermost first (at most 3):
-    ``line N: `code``` each, or ''."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student_frame(f.filename)]
-    lines = []
-    for frame in frames[-3:]:
-        code = (frame.line or "").strip()[:120]
-        where = {"number": frame.lineno, "code": code}
-        lines.append(
-            tr("line {number}: `{code}`", **where) if code else tr("line {number}", **where)
-        )
-    return " -> ".join(lines)
-
-
 def _expected(steps: Steps) -> str:
     """The table of the expected shape at each step, as messages end with it."""
     width = max(len(name) for name, _ in steps)
@@ -96,8 +82,8 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
     """The AssertionError that shows an exception of the student's code: the error, the line that
     raised, a hint naming the mistake, and the expected shape at each step (a blank's stub,
     ``NotImplementedError``, is shown as it is)."""
-    last = traceback.extract_tb(exc.__traceback__)[-1:]
-    if isinstance(exc, NotImplementedError) and last and is_student_frame(last[0].filename):
+    trace = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, NotImplementedError) and trace and is_student_frame(trace[-1].filename):
         return exc  # a blank not filled in yet: its own error says it best
     message = tr(
         "{what} raised {error}: {text}",
@@ -105,8 +91,13 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
         error=type(exc).__name__,
         text=str(exc).strip()[:300],
     )
-    where = _where(exc)
-    message += tr("\n  in your code, {where}", where=where) if where else ""
+    lines = []  # the lines of the student's cells the error went through, outermost first
+    for frame in [f for f in trace if is_student_frame(f.filename)][-3:]:
+        code = (frame.line or "").strip()[:120]
+        at = {"number": frame.lineno, "code": code}
+        lines.append(tr("line {number}: `{code}`", **at) if code else tr("line {number}", **at))
+    if lines:
+        message += tr("\n  in your code, {where}", where=" -> ".join(lines))
     message += f"\n  {hint}" if hint else ""
     return AssertionError(message + _expected(steps))
 
@@ -411,8 +402,7 @@ def _double_conv_steps(n: int, c_in: int, c_out: int, size, padding: bool, bn: b
 
 
 def _conv_bn_relu(x, convs, bns, padding: bool, order: str = "bn relu|bn relu"):
-    """Two conv -> [BN] -> ReLU built from the student's own layers; ``order``, what follows each
-    convolution, gives the usual mistakes."""
+    """Two conv -> [BN] -> ReLU from the student's own layers (``order``: what follows each conv)."""
     for i, (conv, after) in enumerate(zip(convs, order.split("|"), strict=True)):
         x = F.conv2d(x, conv.weight, conv.bias, padding=int(bool(padding)))
         for step in after.split():
@@ -432,8 +422,7 @@ def _layers(run: _Run, kind: type) -> list[nn.Module]:
 
 
 def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
-    """Two 3x3 convolutions of the right shapes, stride 1, the batch norms asked, no other
-    parameter."""
+    """Two right-shaped 3x3 convolutions, stride 1, the batch norms asked, no other parameter."""
     if len(convs) != 2:
         raise _Wrong(
             tr(
@@ -462,9 +451,7 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
         )
     if not bn and bns:
         raise _Wrong(tr("batch_norm=False, yet a BatchNorm2d ran: add it only if asked"))
-    if any(
-        tuple(c.stride) != (1, 1) or tuple(c.dilation) != (1, 1) or c.groups != 1 for c in convs
-    ):
+    if any((tuple(c.stride), tuple(c.dilation), c.groups) != ((1, 1), (1, 1), 1) for c in convs):
         raise _Wrong(tr("the convolutions take stride 1 (no dilation, no groups)"))
     # the parameters of two convolutions (and batch norms), no more; a bias before a BN is fine
     base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
@@ -681,10 +668,8 @@ def _crop_case(center_crop: Callable, case: cases.CropCase, label: str) -> None:
             )
         )
     windows = case.windows()
-    if not any(
-        out.dtype == x.dtype and torch.equal(out, x[..., t : t + th, s : s + tw])
-        for t, s in windows
-    ):
+    crops = [x[..., t : t + th, s : s + tw] for t, s in windows]
+    if out.dtype != x.dtype or not any(torch.equal(out, crop) for crop in crops):
         first = int(out[0, 0].flatten()[0]) if out.numel() else -1
         either = tr(" or ")
         raise _Wrong(
@@ -717,8 +702,7 @@ def _up_steps(case: cases.ModuleCase) -> Steps:
 
 
 def _cat_order(run: _Run, up: nn.Module) -> None:
-    """With the up-convolution zeroed, whether the first half of the first convolution's input is
-    zero: if so, raise that the concatenation order is swapped."""
+    """Raise if, with the up-convolution zeroed, the first half of the DoubleConv's input is 0."""
     first_conv = next(iter(run.calls.of(nn.Conv2d)), None)
     if first_conv is None:
         return
@@ -795,17 +779,13 @@ def _up_case(cls: type, case: cases.ModuleCase) -> str:
         return f"{run.label}: x {case.inputs[0]} + skip {case.inputs[1]} -> {case.output}"
     _cat_order(run, up)
     corner = tr("the skip is cropped at its top-left corner: take its centre window (center_crop)")
-    wrong = {
-        corner: (0, 0),
-        tr(
-            "the crop's row and column offsets are swapped: top = (H - h) // 2 from the "
-            "heights, left = (W - w) // 2 from the widths"
-        ): ((sw - w) // 2, (sh - h) // 2),
-    }
+    swapped = tr(
+        "the crop's row and column offsets are swapped: top = (H - h) // 2 from the "
+        "heights, left = (W - w) // 2 from the widths"
+    )
+    wrong = {} if padding else {corner: (0, 0), swapped: ((sw - w) // 2, (sh - h) // 2)}
     run.mistake(
-        {why: joined(t, s) for why, (t, s) in wrong.items() if t + h <= sh and s + w <= sw}
-        if not padding
-        else {},
+        {why: joined(t, s) for why, (t, s) in wrong.items() if t + h <= sh and s + w <= sw},
         tr(
             "the output differs from DoubleConv(torch.cat([centre of skip, up(x)], dim=1)) "
             "built from your own layers (max |difference| {diff:.3g}).",
@@ -824,13 +804,7 @@ def check_up(Up: type) -> None:  # noqa: N803
 
 
 def expected_layer_shapes(
-    in_size: int,
-    in_channels: int = 1,
-    num_classes: int = 2,
-    base_channels: int = 64,
-    depth: int = 4,
-    padding: bool = False,
-    batch: int = 1,
+    in_size: int, in_channels=1, num_classes=2, base_channels=64, depth=4, padding=False, batch=1
 ) -> list[tuple[str, tuple[int, ...]]]:
     """(block name, output shape) of each block of the U-Net."""
     border = 0 if padding else 4
@@ -890,8 +864,7 @@ def _unet_found(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, list, int]:
 
 
 def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> dict:
-    """The student's blocks by role (inc, downs, ups in the order they must run, outc); a
-    :class:`_Wrong` if they cannot be found."""
+    """The student's blocks by role (inc, downs, ups in running order, outc), or a _Wrong."""
     found, outs, widths = _unet_found(net, ns, kw)
     depth = kw["depth"]
     want = {
@@ -1117,6 +1090,10 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
     onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(logits.dtype)
     log_s = torch.log_softmax(logits, 1)
     per_pixel = -(onehot * log_s).sum(1)
+
+    def ce(log_probs: torch.Tensor) -> torch.Tensor:
+        return -(onehot * log_probs).sum(1).mean()
+
     pw = None if weight is None else weight.to(logits.dtype)[target]
     weighted = {
         tr(
@@ -1135,18 +1112,16 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             -(onehot * log_s).mean()
         ),
         tr("a missing minus sign"): lambda: -per_pixel.mean(),
-        tr("no softmax: the log of the raw logits"): lambda: (
-            -(onehot * torch.log(logits.clamp(min=1e-12))).sum(1).mean()
+        tr("no softmax: the log of the raw logits"): lambda: ce(torch.log(logits.clamp(min=1e-12))),
+        tr("the softmax taken over the wrong dimension (use dim=1, the classes)"): lambda: ce(
+            torch.log_softmax(logits, -1)
         ),
-        tr("the softmax taken over the wrong dimension (use dim=1, the classes)"): lambda: (
-            -(onehot * torch.log_softmax(logits, -1)).sum(1).mean()
-        ),
-        tr("the log missing (-sum t * s)"): lambda: -(onehot * logits.softmax(1)).sum(1).mean(),
+        tr("the log missing (-sum t * s)"): lambda: ce(logits.softmax(1)),
         tr(
             "a clamped log, log(softmax(...).clamp(...)): wrong at large logits, where the true "
             "probability is far below the clamp; use logits - torch.logsumexp(logits, dim=1, "
             "keepdim=True)"
-        ): lambda: -(onehot * torch.log(logits.softmax(1).clamp(min=1e-7))).sum(1).mean(),
+        ): lambda: ce(torch.log(logits.softmax(1).clamp(min=1e-7))),
     }
 
 
@@ -1270,14 +1245,12 @@ def check_loss(loss_fn: Callable) -> None:
 
 def _train_steps(case: cases.TrainStepCase) -> Steps:
     n, c, h, w = case.images
+    scalar = tr("() a scalar tensor; labels {shape}", shape=(n, h, w))
     return [
         ("model.train()", ""),
         ("optimizer.zero_grad()", tr("clears the previous gradients")),
         ("logits = model(images)", (n, case.classes, h, w)),
-        (
-            "loss = loss_fn(logits, labels)",
-            tr("() a scalar tensor; labels {shape}", shape=(n, h, w)),
-        ),
+        ("loss = loss_fn(logits, labels)", scalar),
         ("loss.backward()", tr("fills p.grad")),
         ("optimizer.step()", tr("updates the weights")),
         ("return loss.item()", tr("a Python float, the loss before the update")),
@@ -1398,11 +1371,8 @@ def _train_step_mistake(model, watch, got, losses, grads, diff, tol, case) -> st
     if not model.training:
         return tr("the model was left in evaluation mode: train_step must call model.train()")
     wrong = [i for i, (g, w) in enumerate(zip(got, losses, strict=False)) if not _near(g, w, tol)]
-    if (
-        wrong
-        and diff <= tol
-        and all(_near(g, w, tol) for g, w in zip(got, losses[1:], strict=False))
-    ):
+    shifted = all(_near(g, w, tol) for g, w in zip(got, losses[1:], strict=False))
+    if wrong and diff <= tol and shifted:
         return tr(
             "the weights are right but train_step returns the loss after the update ({got:.6f} "
             "instead of {want:.6f} at step 1): return the loss computed before optimizer.step()",
@@ -1436,19 +1406,15 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
     case = cases.TRAIN_STEP
     state, images, labels = cases.train_step_inputs(cases.visible_rng(), case)
     dtype, (model, watch, got) = _run_train_step(train_step, loss_fn, case, state, images, labels)
-    for i, value in enumerate(got):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
+    for i, v in enumerate(got):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise AssertionError(
                 tr(
                     "step {step}: train_step returned {kind} {value}, not the loss as a finite "
                     "Python float: return loss.item()",
                     step=i + 1,
-                    kind=type(value).__name__,
-                    value=str(value)[:40],
+                    kind=type(v).__name__,
+                    value=str(v)[:40],
                 )
             )
     _ok(tr("returns the loss as a Python float"))
@@ -1501,15 +1467,11 @@ def _check_dice(dice_score: Callable, pairs: list) -> None:
     hand = [((4, 4), a, b), ((4, 4), a, ~a), ((4, 4), np.zeros_like(a), np.zeros_like(a))]
     steps = [("pred, truth", tr("boolean masks of one shape")), ("|P & T|, |P|, |T|", tr("counts"))]
     steps.append(("Dice", tr("2 |P & T| / (|P| + |T|), 1.0 if both are empty")))
-    for shape, p, t in hand + [
-        (c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, pairs, strict=True)
-    ]:
-        want = exact_dice(p, t)
+    drawn = [(c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, pairs, strict=True)]
+    for shape, p, t in hand + drawn:
+        want, counts = exact_dice(p, t), {"first": int(p.sum()), "second": int(t.sum())}
         what = tr(
-            "dice_score of two {shape} masks ({first} and {second} pixels)",
-            shape=shape,
-            first=int(p.sum()),
-            second=int(t.sum()),
+            "dice_score of two {shape} masks ({first} and {second} pixels)", shape=shape, **counts
         )
         try:
             value = float(dice_score(p, t))
@@ -1540,15 +1502,12 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
         _, (out, expected, train_mode) = _first_dtype(attempt)
     except Exception as exc:  # noqa: BLE001
         steps = [("model.eval()", tr("batch norm uses its running statistics"))]
-        steps += [
-            ("model(images)", (n, 4, h, w)),
-            (tr("argmax over dim=1 (the classes)"), (n, h, w)),
-        ]
+        steps.append(("model(images)", (n, 4, h, w)))
+        steps.append((tr("argmax over dim=1 (the classes)"), (n, h, w)))
         raise _explain(exc, tr("predict on a {batch} batch", batch=batch), steps) from None
-    try:
-        got = torch.as_tensor(
-            np.asarray(out.detach().cpu() if hasattr(out, "detach") else out).astype(np.int64)
-        )
+    try:  # a tensor or an array of the classes
+        got = np.asarray(out.detach().cpu() if hasattr(out, "detach") else out)
+        got = torch.as_tensor(got.astype(np.int64))
     except (TypeError, ValueError):
         got = None
     if got is None or tuple(got.shape) != tuple(expected.shape):
