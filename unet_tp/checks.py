@@ -903,33 +903,23 @@ def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> dict:
     )
 
 
-def _canonical(roles: dict, x: torch.Tensor, depth: int) -> torch.Tensor:
-    """Figure 1's wiring of the student's own blocks."""
+def _canonical(roles: dict, x: torch.Tensor, depth: int, shapes: dict | None = None):
+    """Figure 1's wiring of the student's own blocks (each one's output shape into ``shapes``)."""
+    shapes = {} if shapes is None else shapes
+
+    def block(role: str, *args) -> torch.Tensor:
+        out = roles[role](*args)
+        shapes.setdefault(role, _shape(out))
+        return out
+
     skips = []
-    x = roles["inc"](x)
+    x = block("inc", x)
     for i in range(depth):
         skips.append(x)
-        x = roles[f"downs.{i}"](x)
+        x = block(f"downs.{i}", x)
     for i in range(depth):
-        x = roles[f"ups.{i}"](x, skips.pop())
-    return roles["outc"](x)
-
-
-def _role_shapes(roles: dict, run: _Run, depth: int) -> dict[str, tuple]:
-    """The output shape of each role's block in Figure 1's wiring of the student's blocks."""
-    shapes: dict[str, tuple] = {}
-
-    def hook(role: str) -> Callable:
-        return lambda _m, _a, out: None if role in shapes else shapes.update({role: _shape(out)})
-
-    hooks = [block.register_forward_hook(hook(role)) for role, block in roles.items()]
-    try:
-        with run.context(), torch.no_grad():
-            _canonical(roles, run.inputs[0].clone(), depth)
-    finally:
-        for h in hooks:
-            h.remove()
-    return shapes
+        x = block(f"ups.{i}", x, skips.pop())
+    return block("outc", x)
 
 
 def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
@@ -1011,7 +1001,9 @@ def _unet_shapes(run: _Run, roles: dict) -> None:
         note = {"label": label, "got": _shape(run.out), "want": run.case.output}
         print(tr("  note: {label}: your blocks give {got} instead of {want}", **note))
         return
-    got = _role_shapes(roles, run, kw["depth"])
+    got: dict[str, tuple] = {}
+    with run.context(), torch.no_grad():
+        _canonical(roles, run.inputs[0].clone(), kw["depth"], got)
     for name, shape in steps[1:]:
         role = name.split(" ")[0]
         if got.get(role, shape) != shape:
