@@ -1,14 +1,9 @@
 """The cases of each graded block, declared once: the notebook's visible checks
-(:mod:`unet_tp.checks`) run them on fixed inputs, the grader (``autograder/compare.py``) on fresh
-random ones with the reference's outputs. Same shapes, settings and properties on both sides, so a
-visible "ok" and a graded point mean the same thing.
-
-Each block has a list of cases. A case is data (shapes, constructor arguments, what it is there to
-catch) plus one function that draws its inputs from a ``numpy.random.Generator``: the notebook
-calls it with ``visible_rng()``, the grader with its own fresh generator. ``grader=False`` marks a
-case only the notebook runs (a hand example, the paper's 572 x 572 network on the meta device).
-
-Nothing here knows the answers: no block of the TP is written in this module.
+(:mod:`unet_tp.checks`) run them on fixed inputs (``visible_rng()``), the grader
+(``autograder/compare.py``) on fresh random ones with the reference's outputs, so a visible "ok" and
+a graded point mean the same thing. A case is data (shapes, constructor arguments) plus one function
+that draws its inputs from a ``numpy.random.Generator``; ``grader=False`` marks a case only the
+notebook runs. Nothing here knows the answers.
 """
 
 from __future__ import annotations
@@ -39,9 +34,8 @@ def visible_rng() -> np.random.Generator:
 def normalize(block: str, args: tuple | list = (), kwargs: dict | None = None) -> dict:
     """Every constructor argument of ``block`` by name (defaults filled in): the key that pairs a
     grader case with a table case."""
-    names = list(SIGNATURES[block])
     out = dict(SIGNATURES[block])
-    out.update(zip(names, args, strict=False))
+    out.update(zip(SIGNATURES[block], args, strict=False))
     out.update(kwargs or {})
     return out
 
@@ -56,22 +50,17 @@ def tensor(rng: np.random.Generator, *shape: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ModuleCase:
-    """One configuration of a module block.
+    """One configuration of a module block: ``kwargs`` every constructor argument by name,
+    ``inputs`` the forward's input shapes, ``output`` the shape it must return.
 
-    ``kwargs``: every constructor argument by name (see :data:`SIGNATURES`; the blocks are called
-    as ``Block(in_channels, out_channels, padding=..., batch_norm=...)``, the UNet by keywords).
-    ``inputs``: shapes of the forward's inputs; ``output``: the shape it must return.
-    ``any_valid_size``: the grader may draw another valid input size (unpadded UNet).
-    ``meta``: the notebook runs it on the meta device (shapes and parameter count only: the
-    paper's 31 M parameters); ``dtypes``: what the grader computes it in (float64 first);
-    ``gradients``: the gradients of every parameter are compared too.
-    ``catches``: the mistakes this case is there for (what the visible message names)."""
+    ``any_valid_size``: the grader may draw another valid input size (unpadded UNet); ``meta``: the
+    notebook runs it on the meta device (shapes and parameter count only); ``dtypes``: what the
+    grader computes it in; ``gradients``: every parameter's gradient is compared too."""
 
     label: str
     kwargs: dict
     inputs: tuple[tuple[int, ...], ...]
     output: tuple[int, ...]
-    catches: tuple[str, ...] = ()
     grader: bool = True
     meta: bool = False
     any_valid_size: bool = False
@@ -102,138 +91,90 @@ class BlockCases:
     probes: tuple[str, ...] = ()
 
 
-def _block(**kw) -> dict:
-    return _FLAGS | kw
+def _blocks(name: str, probes: tuple[str, ...], *rows: tuple) -> BlockCases:
+    """A DoubleConv, Down or Up's cases from rows ``(flags, inputs, output[, note])``: channels
+    from the shapes, the label is the call ``Name(in, out[, flag=True...])`` then the note."""
+    made = []
+    for flags, inputs, output, *note in rows:
+        kw = _FLAGS | {"in_channels": inputs[0][1], "out_channels": output[1]} | flags
+        call = [str(kw["in_channels"]), str(kw["out_channels"]), *(f"{k}=True" for k in flags)]
+        made.append(ModuleCase(" ".join([f"{name}({', '.join(call)})", *note]), kw, inputs, output))
+    return BlockCases(name, tuple(made), probes)
 
 
+def _unet(**kw) -> dict:
+    return SIGNATURES["UNet"] | kw
+
+
+_PAD, _BN, _PAD_BN = {"padding": True}, {"batch_norm": True}, {"padding": True, "batch_norm": True}
+# each case's comment: the mistakes it is there to catch (what the visible message names)
 MODULES: dict[str, BlockCases] = {
-    "double_conv": BlockCases(
+    "double_conv": _blocks(
         "DoubleConv",
-        (
-            ModuleCase(
-                "DoubleConv(3, 8)",
-                _block(in_channels=3, out_channels=8),
-                ((2, 3, 20, 20),),
-                (2, 8, 16, 16),
-                ("unpadded 3x3 convolutions", "a ReLU after each convolution", "biases"),
-            ),
-            ModuleCase(
-                "DoubleConv(3, 8, padding=True)",
-                _block(in_channels=3, out_channels=8, padding=True),
-                ((2, 3, 20, 20),),
-                (2, 8, 20, 20),
-                ("padding ignored",),
-            ),
-            ModuleCase(
-                "DoubleConv(3, 8, batch_norm=True)",
-                _block(in_channels=3, out_channels=8, batch_norm=True),
-                ((2, 3, 20, 20),),
-                (2, 8, 16, 16),
-                ("batch norm after the ReLU", "batch_norm ignored"),
-            ),
-        ),
+        (),
+        ({}, ((2, 3, 20, 20),), (2, 8, 16, 16)),  # unpadded 3x3 convs, a ReLU after each, biases
+        (_PAD, ((2, 3, 20, 20),), (2, 8, 20, 20)),  # padding ignored
+        (_BN, ((2, 3, 20, 20),), (2, 8, 16, 16)),  # batch norm after the ReLU, batch_norm ignored
     ),
-    "down": BlockCases(
+    "down": _blocks(
         "Down",
-        (
-            ModuleCase(
-                "Down(8, 16)",
-                _block(in_channels=8, out_channels=16),
-                ((2, 8, 24, 24),),
-                (2, 16, 8, 8),
-                ("pooling after the convolutions", "average pooling"),
-            ),
-            ModuleCase(
-                "Down(8, 16, padding=True, batch_norm=True)",
-                _block(in_channels=8, out_channels=16, padding=True, batch_norm=True),
-                ((2, 8, 24, 24),),
-                (2, 16, 12, 12),
-                ("padding or batch_norm not passed to the DoubleConv",),
-            ),
-            ModuleCase(
-                "Down(8, 16, batch_norm=True)",
-                _block(in_channels=8, out_channels=16, batch_norm=True),
-                ((2, 8, 24, 24),),
-                (2, 16, 8, 8),
-                ("padding and batch_norm swapped",),
-            ),
-        ),
-        probes=("DoubleConv",),
+        ("DoubleConv",),
+        ({}, ((2, 8, 24, 24),), (2, 16, 8, 8)),  # pooling after the convolutions, average pooling
+        (_PAD_BN, ((2, 8, 24, 24),), (2, 16, 12, 12)),  # flags not passed to the DoubleConv
+        (_BN, ((2, 8, 24, 24),), (2, 16, 8, 8)),  # padding and batch_norm swapped
     ),
-    "up": BlockCases(
+    "up": _blocks(
         "Up",
+        ("DoubleConv", "center_crop"),
+        # torch.cat([x, skip]) order, the skip cropped at its top-left corner
+        ({}, ((2, 16, 6, 6), (2, 8, 20, 20)), (2, 8, 8, 8), "(skip 20x20 cropped to 12x12)"),
+        (_PAD_BN, ((2, 16, 6, 6), (2, 8, 12, 12)), (2, 8, 12, 12)),  # flags not passed on
+        # crop offsets swapped, either rounding of an odd margin is right, flags swapped
         (
-            ModuleCase(
-                "Up(16, 8) (skip 20x20 cropped to 12x12)",
-                _block(in_channels=16, out_channels=8),
-                ((2, 16, 6, 6), (2, 8, 20, 20)),
-                (2, 8, 8, 8),
-                ("torch.cat([x, skip]) order", "the skip cropped at its top-left corner"),
-            ),
-            ModuleCase(
-                "Up(16, 8, padding=True, batch_norm=True)",
-                _block(in_channels=16, out_channels=8, padding=True, batch_norm=True),
-                ((2, 16, 6, 6), (2, 8, 12, 12)),
-                (2, 8, 12, 12),
-                ("padding or batch_norm not passed to the DoubleConv",),
-            ),
-            ModuleCase(
-                "Up(16, 8, batch_norm=True) (skip 17x23 cropped to 12x12: unequal, odd margins)",
-                _block(in_channels=16, out_channels=8, batch_norm=True),
-                ((2, 16, 6, 6), (2, 8, 17, 23)),
-                (2, 8, 8, 8),
-                (
-                    "row and column offsets of the crop swapped",
-                    "either rounding of an odd margin is right",
-                    "padding and batch_norm swapped",
-                ),
-            ),
+            _BN,
+            ((2, 16, 6, 6), (2, 8, 17, 23)),
+            (2, 8, 8, 8),
+            "(skip 17x23 cropped to 12x12: unequal, odd margins)",
         ),
-        probes=("DoubleConv", "center_crop"),
     ),
     "unet": BlockCases(
         "UNet",
         (
+            # base_channels or depth ignored (hard-wired widths), skips, outc
             ModuleCase(
                 "UNet(4, 4, base_channels=4, depth=3)",
-                dict(SIGNATURES["UNet"], base_channels=4, depth=3),
+                _unet(base_channels=4, depth=3),
                 ((1, 4, 108, 108),),
                 (1, 4, 20, 20),
-                ("base_channels or depth ignored (hard-wired widths)", "skips", "outc"),
                 any_valid_size=True,
             ),
-            ModuleCase(
+            ModuleCase(  # batch_norm or padding not passed to the blocks
                 "UNet(4, 4, base_channels=4, depth=4, padding=True, batch_norm=True)",
-                dict(SIGNATURES["UNet"], base_channels=4, depth=4, padding=True, batch_norm=True),
+                _unet(base_channels=4, depth=4, **_PAD_BN),
                 ((2, 4, 48, 48),),
                 (2, 4, 48, 48),
-                ("batch_norm or padding not passed to the blocks",),
             ),
-            ModuleCase(
+            ModuleCase(  # in_channels or num_classes hard-wired
                 "UNet(in_channels=3, num_classes=5, base_channels=4, depth=2, padding=True)",
-                dict(SIGNATURES["UNet"], in_channels=3, num_classes=5, base_channels=4, depth=2)
-                | {"padding": True},
+                _unet(in_channels=3, num_classes=5, base_channels=4, depth=2, **_PAD),
                 ((2, 3, 16, 16),),
                 (2, 5, 16, 16),
-                ("in_channels or num_classes hard-wired",),
             ),
-            ModuleCase(
+            ModuleCase(  # the default widths 64 -> 1024 and depth 4
                 "the paper's network UNet(in_channels=1, num_classes=2) (its default widths and "
                 "depth), padded, on a 16x16 input",
-                dict(SIGNATURES["UNet"], in_channels=1, num_classes=2, padding=True),
+                _unet(in_channels=1, num_classes=2, **_PAD),
                 ((2, 1, 16, 16),),
                 (2, 2, 16, 16),
-                ("the default widths 64 -> 1024 and depth 4",),
                 meta=True,
                 dtypes=("float32",),
                 gradients=False,
             ),
-            ModuleCase(
+            ModuleCase(  # 31,030,658 parameters, every block's shape of Figure 1
                 "the paper's network UNet(in_channels=1, num_classes=2), 572 x 572 -> 388 x 388",
-                dict(SIGNATURES["UNet"], in_channels=1, num_classes=2),
+                _unet(in_channels=1, num_classes=2),
                 ((1, 1, 572, 572),),
                 (1, 2, 388, 388),
-                ("31,030,658 parameters", "every block's shape of Figure 1"),
                 grader=False,
                 meta=True,
             ),
@@ -263,9 +204,9 @@ class CropCase:
 
     def windows(self) -> list[tuple[int, int]]:
         """The accepted (top, left) offsets."""
-        tops = sorted({(self.height - self.target_h) // 2, (self.height - self.target_h + 1) // 2})
-        lefts = sorted({(self.width - self.target_w) // 2, (self.width - self.target_w + 1) // 2})
-        return [(t, left) for t in tops for left in lefts]
+        tops = {(self.height - self.target_h) // 2, (self.height - self.target_h + 1) // 2}
+        lefts = {(self.width - self.target_w) // 2, (self.width - self.target_w + 1) // 2}
+        return [(t, left) for t in sorted(tops) for left in sorted(lefts)]
 
 
 CROPS: tuple[CropCase, ...] = (
@@ -296,42 +237,29 @@ class LossCase:
     (``F.cross_entropy`` with the same weight, in the notebook)."""
 
     label: str
-    catches: tuple[str, ...] = ()
-
-
-LOSSES: tuple[LossCase, ...] = (
-    LossCase("random logits", ("mean over the classes", "sum over the pixels", "one_hot")),
-    LossCase("class weights", ("class weights ignored", "a weighted loss divided by the pixels")),
-    LossCase("one class only in the target"),
-    LossCase("a single-class problem (C = 1)"),
-    LossCase("extreme logits (+-1e4)", ("log(softmax) underflow", "a clamped log")),
-    LossCase("extreme logits with weights"),
-    LossCase("float32 logits"),
-)
 
 
 def loss_inputs(
     rng: np.random.Generator,
 ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]]:
-    """``(label, logits, target, weight or None)`` of each case of :data:`LOSSES`: logits of shape
+    """``(label, logits, target, weight or None)`` of each loss case: logits of shape
     ``(2, 4, H, W)``, H and W drawn in [5, 9)."""
     n, c, h, w = 2, 4, int(rng.integers(5, 9)), int(rng.integers(5, 9))
     rand = rng.standard_normal((n, c, h, w)) * 3
-    target = rng.integers(0, c, (n, h, w))
-    weight = rng.uniform(0.2, 3.0, c)
-    arrays = [
-        (rand, target, None),
-        (rand, target, weight),
-        (rand, np.zeros_like(target), None),
-        (rand[:, :1], np.zeros_like(target), None),
-        (np.sign(rand) * 1e4, target, None),
-        (rand * 1e3, target, weight),
-        (rand.astype(np.float32), target, None),
+    target = rng.integers(0, c, (n, h, w)).astype(np.int64)
+    weight, zeros = rng.uniform(0.2, 3.0, c), np.zeros_like(target)
+    return [  # the comments: the mistakes a case is there to catch
+        ("random logits", rand, target, None),  # mean over the classes, sum over pixels, one_hot
+        ("class weights", rand, target, weight),  # weights ignored, or divided by the pixels
+        ("one class only in the target", rand, zeros, None),
+        ("a single-class problem (C = 1)", rand[:, :1], zeros, None),
+        ("extreme logits (+-1e4)", np.sign(rand) * 1e4, target, None),  # log(0), a clamped log
+        ("extreme logits with weights", rand * 1e3, target, weight),
+        ("float32 logits", rand.astype(np.float32), target, None),
     ]
-    return [
-        (case.label, logits, tgt.astype(np.int64), wgt)
-        for case, (logits, tgt, wgt) in zip(LOSSES, arrays, strict=True)
-    ]
+
+
+LOSSES: tuple[LossCase, ...] = tuple(LossCase(c[0]) for c in loss_inputs(visible_rng()))
 
 
 # ---- (f) train_step and (g) predict: the small networks they run on -----------------------------
@@ -342,12 +270,8 @@ def small_net(kind: str) -> nn.Module:
     the default dtype)."""
     if kind == "conv_bn_relu_conv":
         # no bias before the batch norm: its gradient would be rounding noise, which Adam amplifies
-        return nn.Sequential(
-            nn.Conv2d(4, 6, 3, padding=1, bias=False),
-            nn.BatchNorm2d(6),
-            nn.ReLU(),
-            nn.Conv2d(6, 4, 1),
-        )
+        conv = nn.Conv2d(4, 6, 3, padding=1, bias=False)
+        return nn.Sequential(conv, nn.BatchNorm2d(6), nn.ReLU(), nn.Conv2d(6, 4, 1))
     if kind == "conv_bn":
         return nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4))
     raise ValueError(kind)
@@ -357,7 +281,8 @@ def small_net(kind: str) -> nn.Module:
 class TrainStepCase:
     """``steps`` calls of ``train_step(model, images, labels, optimizer, F.cross_entropy)`` on
     ``small_net(net)`` handed over in evaluation mode, with ``Adam(lr)``: the returned losses (each
-    before its update) and the final weights equal the reference's."""
+    before its update) and the final weights equal the reference's. It catches the loss returned
+    after the update, zero_grad missing or between backward and step, model.train() missing."""
 
     net: str = "conv_bn_relu_conv"
     images: tuple[int, ...] = (3, 4, 10, 10)
@@ -365,11 +290,6 @@ class TrainStepCase:
     steps: int = 3
     lr: float = 1e-2
     optimizer: str = "Adam"
-    catches: tuple[str, ...] = (
-        "the loss returned after the update",
-        "zero_grad missing or between backward and step",
-        "model.train() missing",
-    )
 
 
 TRAIN_STEP = TrainStepCase()
@@ -397,12 +317,9 @@ class DiceCase:
     p: float
 
 
-DICE_PAIRS: tuple[DiceCase, ...] = (
-    DiceCase((5, 6), 0.3),
-    DiceCase((4, 8, 3), 0.05),
-    DiceCase((10,), 0.0),
-    DiceCase((3, 3), 1.0),
-    DiceCase((7, 7), 0.5),
+DICE_PAIRS: tuple[DiceCase, ...] = tuple(
+    DiceCase(shape, p)
+    for shape, p in [((5, 6), 0.3), ((4, 8, 3), 0.05), ((10,), 0.0), ((3, 3), 1.0), ((7, 7), 0.5)]
 )
 
 
@@ -439,16 +356,6 @@ def predict_dice_inputs(rng: np.random.Generator) -> PredictDiceInputs:
     return PredictDiceInputs(pairs, state, tensor(rng, *PREDICT.images))
 
 
-# ---- the whole table, by the grader's comparison names -------------------------------------------
-
 # compare name -> the notebook's check of the same block (it runs all the block's cases)
-CHECKS: dict[str, str] = {
-    "double_conv": "check_double_conv",
-    "down": "check_down",
-    "center_crop": "check_center_crop",
-    "up": "check_up",
-    "unet": "check_unet",
-    "loss": "check_loss",
-    "train_step": "check_train_step",
-    "predict_dice": "check_predict_dice",
-}
+_BLOCKS = ("double_conv", "down", "center_crop", "up", "unet", "loss", "train_step", "predict_dice")
+CHECKS: dict[str, str] = {name: f"check_{name}" for name in _BLOCKS}

@@ -1,15 +1,9 @@
-"""The notebook's visible self-checks: each says what was expected, what came out, and names the
-mistake.
-
-They run the cases of :mod:`unet_tp.check_cases`, the cases the grader compares with the reference
-(on fresh random inputs), here on fixed inputs and without the reference: known properties, hand
-examples, ``F.cross_entropy``, and the student's own layers (a DoubleConv's output is rebuilt from
-its own Conv2d and BatchNorm2d weights, a Down's from its own DoubleConv, a UNet's from its own
-blocks). So "ok" means the block will get its points, and a failure that it will lose them.
-
-A check prints one line per point it verified and raises ``AssertionError`` at the first problem.
-An exception raised inside the student's code becomes an ``AssertionError`` that shows the line
-that raised and the expected shape at each step of the block.
+"""The notebook's visible self-checks. Each runs its block's cases of :mod:`unet_tp.check_cases`
+(the grader's cases, here on fixed inputs and without the reference: known properties, hand
+examples, ``F.cross_entropy``, the student's own layers), prints one line per point verified and
+raises an ``AssertionError`` naming the mistake at the first problem; an exception of the student's
+code shows the line that raised and the expected shape at each step. So "ok" means the block will
+get its points.
 """
 
 from __future__ import annotations
@@ -18,6 +12,8 @@ import contextlib
 import math
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -39,6 +35,19 @@ def _ok(message: str) -> None:
     print(tr("  ok: {message}", message=message))
 
 
+class _Wrong(AssertionError):
+    """A case's problem, shown after the case's label (:func:`_labelled`)."""
+
+
+@contextlib.contextmanager
+def _labelled(label: str) -> Iterator[None]:
+    """A :class:`_Wrong` raised inside becomes the AssertionError ``label: problem``."""
+    try:
+        yield
+    except _Wrong as exc:
+        raise AssertionError(tr("{label}: {message}", label=label, message=str(exc))) from None
+
+
 def _shape(t) -> tuple | str:
     return tuple(t.shape) if hasattr(t, "shape") else type(t).__name__
 
@@ -47,18 +56,11 @@ def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _label(label: str) -> str:
-    """A case's label in the notebook's language (labels with words: ``tests/test_i18n.py``)."""
-    return translated(label)
-
-
-def _describe(module: nn.Module) -> str:
-    layers = [
-        type(m).__name__
-        for m in module.modules()
-        if not list(m.children()) and not isinstance(m, nn.Identity)
-    ]
-    return " -> ".join(layers) or tr("no layers")
+def _found(module: nn.Module) -> str:
+    """The layers of ``module`` (its leaves), as messages end with them."""
+    leaves = [m for m in module.modules() if not list(m.children())]
+    layers = [type(m).__name__ for m in leaves if not isinstance(m, nn.Identity)]
+    return tr("Layers found: {layers}.", layers=" -> ".join(layers) or tr("no layers"))
 
 
 # ---- messages: errors raised by the student's code, the expected shapes ----------------------
@@ -66,25 +68,7 @@ def _describe(module: nn.Module) -> str:
 
 def is_student_frame(filename: str) -> bool:
     """A frame of the notebook's cells (IPython's names; ``<cell ...>`` for cells run by tests)."""
-    return (
-        filename.startswith("<ipython-input")
-        or "ipykernel_" in filename
-        or filename.startswith("<cell")
-    )
-
-
-def _where(exc: BaseException) -> str:
-    """The lines of the student's cells the error went through, outermost first (at most 3):
-    ``line N: `code``` each, or ''."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student_frame(f.filename)]
-    lines = []
-    for frame in frames[-3:]:
-        code = (frame.line or "").strip()
-        where = {"number": frame.lineno, "code": code[:120]}
-        lines.append(
-            tr("line {number}: `{code}`", **where) if code else tr("line {number}", **where)
-        )
-    return " -> ".join(lines)
+    return filename.startswith(("<ipython-input", "<cell")) or "ipykernel_" in filename
 
 
 def _expected(steps: Steps) -> str:
@@ -98,8 +82,8 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
     """The AssertionError that shows an exception of the student's code: the error, the line that
     raised, a hint naming the mistake, and the expected shape at each step (a blank's stub,
     ``NotImplementedError``, is shown as it is)."""
-    last = traceback.extract_tb(exc.__traceback__)[-1:]
-    if isinstance(exc, NotImplementedError) and last and is_student_frame(last[0].filename):
+    trace = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, NotImplementedError) and trace and is_student_frame(trace[-1].filename):
         return exc  # a blank not filled in yet: its own error says it best
     message = tr(
         "{what} raised {error}: {text}",
@@ -107,8 +91,13 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
         error=type(exc).__name__,
         text=str(exc).strip()[:300],
     )
-    where = _where(exc)
-    message += tr("\n  in your code, {where}", where=where) if where else ""
+    lines = []  # the lines of the student's cells the error went through, outermost first
+    for frame in [f for f in trace if is_student_frame(f.filename)][-3:]:
+        code = (frame.line or "").strip()[:120]
+        at = {"number": frame.lineno, "code": code}
+        lines.append(tr("line {number}: `{code}`", **at) if code else tr("line {number}", **at))
+    if lines:
+        message += tr("\n  in your code, {where}", where=" -> ".join(lines))
     message += f"\n  {hint}" if hint else ""
     return AssertionError(message + _expected(steps))
 
@@ -285,7 +274,7 @@ class _Run:
 
     def __init__(self, cls: type, case: cases.ModuleCase, steps: Steps):
         self.case, self.steps, self.meta = case, steps, case.meta
-        self.label, self.kw = _label(case.label), case.kwargs
+        self.label, self.kw = translated(case.label), case.kwargs
         calls: dict[torch.dtype, _Calls] = {}
 
         def attempt(dtype: torch.dtype) -> object:
@@ -310,16 +299,12 @@ class _Run:
             inside = calls[dtypes[0]].inside() if dtypes[0] in calls else ""
             hint = tr("(inside {block})", block=inside) if inside else ""
             raise _explain(exc, self.label, steps, hint) from None
-        self.calls = calls[self.dtype]
+        self.calls, self.tol = calls[self.dtype], TOLERANCE[self.dtype]
         if not isinstance(self.out, torch.Tensor):
-            raise AssertionError(
-                tr(
-                    "{label}: forward returned {kind}, not a tensor: did you forget `return`?",
-                    label=self.label,
-                    kind=type(self.out).__name__,
-                )
+            kind = type(self.out).__name__
+            raise _Wrong(
+                tr("forward returned {kind}, not a tensor: did you forget `return`?", kind=kind)
             )
-        self.tol = TOLERANCE[self.dtype]
 
     @contextlib.contextmanager
     def context(self) -> Iterator[None]:
@@ -350,9 +335,7 @@ class _Run:
             hint=hint,
         )
         message += _expected(self.steps)
-        if layers:
-            message += "\n  " + _found(self.module)
-        return AssertionError(message)
+        return AssertionError(message + ("\n  " + _found(self.module) if layers else ""))
 
     def gradients(self, expected: torch.Tensor) -> None:
         """The parameters' gradients must be those ``expected`` gives (if the case says so)."""
@@ -361,12 +344,10 @@ class _Run:
         with self.context():
             dead = _dead_gradients(self.module, self.out, expected, self.dtype)
         if dead:
-            raise AssertionError(
+            raise _Wrong(
                 tr(
-                    "{label}: the output is right but no gradient (or a wrong one) reaches the "
-                    "parameters of shape {shapes}: no .detach(), .data, .numpy() or "
-                    "torch.no_grad() in forward",
-                    label=self.label,
+                    "the output is right but no gradient (or a wrong one) reaches the parameters "
+                    "of shape {shapes}: no .detach(), .data, .numpy() or torch.no_grad() in forward",
                     shapes=", ".join(map(str, dead[:4])),
                 )
             )
@@ -378,18 +359,12 @@ class _Run:
             self.gradients(hit)
         return hit is not None
 
-    def mistake(self, candidates: dict[str, Callable], otherwise: str) -> AssertionError:
-        """The AssertionError naming the first mistake whose output the block's equals, or
-        ``otherwise``."""
+    def mistake(self, candidates: dict[str, Callable], otherwise: str) -> NoReturn:
+        """Raise naming the first mistake whose output the block's equals, or ``otherwise``."""
         for mistake, candidate in candidates.items():
             if _close(self.out, self.guard(self.label, candidate), self.tol):
-                return AssertionError(_named(self.label, mistake))
-        return AssertionError(tr("{label}: {message}", label=self.label, message=otherwise))
-
-
-def _named(label: str, mistake: str) -> str:
-    """The message of a case that names its mistake."""
-    return tr("{label}: {mistake}.", label=label, mistake=mistake)
+                raise _Wrong(mistake + ".")
+        raise _Wrong(otherwise)
 
 
 def _inputs_text(case: cases.ModuleCase) -> str:
@@ -398,15 +373,11 @@ def _inputs_text(case: cases.ModuleCase) -> str:
     return tr("an input {shape}", shape=case.inputs[0])
 
 
-def _found(module: nn.Module) -> str:
-    return tr("Layers found: {layers}.", layers=_describe(module))
-
-
-def _check_modules(cls: type, block: str, check: Callable, done: Callable) -> None:
-    """``check(cls, case)`` for each case of ``block``, then its "ok" line, ``done(case)``."""
+def _check_modules(cls: type, block: str, check: Callable[[type, cases.ModuleCase], str]) -> None:
+    """``check(cls, case)`` for each case of ``block``, then the "ok" line it returns."""
     for case in cases.MODULES[block].cases:
-        check(cls, case)
-        _ok(done(case))
+        with _labelled(translated(case.label)):
+            _ok(check(cls, case))
 
 
 def _block_args(case: cases.ModuleCase) -> tuple[int, int, bool, bool]:
@@ -430,29 +401,16 @@ def _double_conv_steps(n: int, c_in: int, c_out: int, size, padding: bool, bn: b
     return steps
 
 
-def _conv_bn_relu(x, convs, bns, padding: bool, order: str = "conv bn relu", relus=(1, 1)):
-    """Two (conv -> [BN] -> ReLU) built from the student's own layers; ``order`` and ``relus``
-    give the usual mistakes."""
-    for i, conv in enumerate(convs):
+def _conv_bn_relu(x, convs, bns, padding: bool, order: str = "bn relu|bn relu"):
+    """Two conv -> [BN] -> ReLU from the student's own layers (``order``: what follows each conv)."""
+    for i, (conv, after) in enumerate(zip(convs, order.split("|"), strict=True)):
         x = F.conv2d(x, conv.weight, conv.bias, padding=int(bool(padding)))
-        for step in order.split()[1:]:
-            if step == "bn" and bns:
-                x = F.batch_norm(x, None, None, bns[i].weight, bns[i].bias, training=True)
-            elif step == "relu" and relus[i]:
+        for step in after.split():
+            if step == "relu":
                 x = F.relu(x)
+            elif bns:
+                x = F.batch_norm(x, None, None, bns[i].weight, bns[i].bias, training=True)
     return x
-
-
-def _double_conv_mistakes() -> dict[str, tuple[str, tuple[int, int]]]:
-    """What the output equals -> the mistake: the order of the layers, the ReLUs applied."""
-    return {
-        tr("the batch norm comes after the ReLU: conv -> BatchNorm2d -> ReLU"): (
-            "conv relu bn",
-            (1, 1),
-        ),
-        tr("no ReLU after the second convolution (the last one too)"): ("conv bn relu", (1, 0)),
-        tr("no ReLU after the first convolution"): ("conv bn relu", (0, 1)),
-    }
 
 
 def _layers(run: _Run, kind: type) -> list[nn.Module]:
@@ -464,60 +422,40 @@ def _layers(run: _Run, kind: type) -> list[nn.Module]:
 
 
 def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
-    label, found = run.label, _found(run.module)
+    """Two right-shaped 3x3 convolutions, stride 1, the batch norms asked, no other parameter."""
     if len(convs) != 2:
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: {count} convolution(s) ran, expected 2 (3x3 conv -> ReLU, twice). ",
-                label=label,
+                "{count} convolution(s) ran, expected 2 (3x3 conv -> ReLU, twice). ",
                 count=len(convs),
             )
-            + found
+            + _found(run.module)
         )
-    shapes = [tuple(c.weight.shape) for c in convs]
-    if shapes != [(c_out, c_in, 3, 3), (c_out, c_out, 3, 3)]:
-        raise AssertionError(
+    want = [(c_out, c_in, 3, 3), (c_out, c_out, 3, 3)]
+    if [tuple(c.weight.shape) for c in convs] != want:
+        raise _Wrong(
             tr(
-                "{label}: the convolutions' weights have shapes {shapes}, expected [{first}, "
-                "{second}]: 3x3 kernels, in_channels -> out_channels, then out_channels -> "
-                "out_channels",
-                label=label,
-                shapes=shapes,
-                first=(c_out, c_in, 3, 3),
-                second=(c_out, c_out, 3, 3),
+                "the convolutions' weights have shapes {shapes}, expected {want}: 3x3 kernels, "
+                "in_channels -> out_channels, then out_channels -> out_channels",
+                shapes=[tuple(c.weight.shape) for c in convs],
+                want=want,
             )
         )
     if bn and len(bns) != 2:
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: {count} BatchNorm2d layer(s) ran, expected 2: with batch_norm=True "
-                "each convolution is followed by a batch norm, then its ReLU (conv -> BN -> ReLU)",
-                label=label,
+                "{count} BatchNorm2d layer(s) ran, expected 2: with batch_norm=True each "
+                "convolution is followed by a batch norm, then its ReLU (conv -> BN -> ReLU)",
                 count=len(bns),
             )
         )
     if not bn and bns:
-        raise AssertionError(
-            tr(
-                "{label}: batch_norm=False, yet a BatchNorm2d ran: add it only if asked",
-                label=label,
-            )
-        )
-    for conv in convs:
-        if tuple(conv.stride) != (1, 1) or tuple(conv.dilation) != (1, 1) or conv.groups != 1:
-            raise AssertionError(
-                tr(
-                    "{label}: the convolutions take stride 1 (no dilation, no groups)",
-                    label=label,
-                )
-            )
-    _check_double_conv_params(run, c_in, c_out, bn)
-
-
-def _check_double_conv_params(run: _Run, c_in: int, c_out: int, bn: bool) -> None:
-    """The parameters of two convolutions (and batch norms), no more."""
+        raise _Wrong(tr("batch_norm=False, yet a BatchNorm2d ran: add it only if asked"))
+    if any((tuple(c.stride), tuple(c.dilation), c.groups) != ((1, 1), (1, 1), 1) for c in convs):
+        raise _Wrong(tr("the convolutions take stride 1 (no dilation, no groups)"))
+    # the parameters of two convolutions (and batch norms), no more; a bias before a BN is fine
     base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
-    allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}  # a bias before BN is fine
+    allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}
     if _params(run.module) not in allowed:
         owners = tr("its two convolutions and batch norms") if bn else tr("its two convolutions")
         raise AssertionError(
@@ -533,12 +471,11 @@ def _check_double_conv_params(run: _Run, c_in: int, c_out: int, bn: bool) -> Non
         )
 
 
-def _double_conv_case(cls: type, case: cases.ModuleCase) -> None:
+def _double_conv_case(cls: type, case: cases.ModuleCase) -> str:
     c_in, c_out, padding, bn = _block_args(case)
     n, _, h, w = case.inputs[0]
     run = _Run(cls, case, _double_conv_steps(n, c_in, c_out, (h, w), padding, bn))
-    got = _shape(run.out)[-1:]
-    hint = ""
+    got, hint = _shape(run.out)[-1:], ""
     if got == (w,) and not padding:
         hint = tr(
             " The size did not shrink: with padding=False use padding=0 (valid convolutions)."
@@ -551,39 +488,33 @@ def _double_conv_case(cls: type, case: cases.ModuleCase) -> None:
         raise run.wrong_shape(case.output, hint, layers=True)
     convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
     _check_double_conv_layers(run, convs, bns, c_in, c_out, bn)
-    x = run.inputs[0]
+    x, shown = run.inputs[0], {"input": case.inputs[0], "output": case.output}
     expected = run.guard(run.label, lambda: _conv_bn_relu(x, convs, bns, padding))
-    if not run.matches([expected]):
-        candidates = {
-            mistake: lambda o=order, r=relus: _conv_bn_relu(x, convs, bns, padding, o, r)
-            for mistake, (order, relus) in _double_conv_mistakes().items()
-        }
-        raise run.mistake(
-            candidates,
-            tr(
-                "the output differs from conv -> {bn}ReLU, twice, rebuilt from your own layers "
-                "(max |difference| {diff:.3g}): check the order of the layers and that each one "
-                "is applied once",
-                bn="BN -> " if bn else "",
-                diff=_diff(run.out, expected),
-            ),
-        )
+    shown |= {"label": run.label, "bn": "BN -> " if bn else "", "diff": _diff(run.out, expected)}
+    if run.matches([expected]):
+        return tr("{label}: {input} -> {output}, conv -> {bn}ReLU twice", **shown)
+    mistakes = {
+        "relu bn|relu bn": tr("the batch norm comes after the ReLU: conv -> BatchNorm2d -> ReLU"),
+        "bn relu|bn": tr("no ReLU after the second convolution (the last one too)"),
+        "bn|bn relu": tr("no ReLU after the first convolution"),
+    }
+    run.mistake(
+        {
+            why: lambda o=order: _conv_bn_relu(x, convs, bns, padding, o)
+            for order, why in mistakes.items()
+        },
+        tr(
+            "the output differs from conv -> {bn}ReLU, twice, rebuilt from your own layers (max "
+            "|difference| {diff:.3g}): check the order of the layers and that each one is "
+            "applied once",
+            **shown,
+        ),
+    )
 
 
 def check_double_conv(DoubleConv: type) -> None:  # noqa: N803 (the class under test)
     """The DoubleConv cases: shapes, layers, parameters, and the output rebuilt from its layers."""
-    _check_modules(
-        DoubleConv,
-        "double_conv",
-        _double_conv_case,
-        lambda c: tr(
-            "{label}: {input} -> {output}, conv -> {bn}ReLU twice",
-            label=_label(c.label),
-            input=c.inputs[0],
-            output=c.output,
-            bn="BN -> " if c.kwargs["batch_norm"] else "",
-        ),
-    )
+    _check_modules(DoubleConv, "double_conv", _double_conv_case)
 
 
 # ---- blocks built from blocks: the inner one must be built with the right arguments -----------
@@ -593,14 +524,15 @@ def _again(run: _Run, cls: type, block: nn.Module, c_in: int, c_out: int) -> tup
     """``block`` built again as ``cls(c_in, c_out, padding, batch_norm)`` with the case's padding
     and batch_norm, its weights copied (None if they have other shapes), and how it is called."""
     padding, bn = run.kw["padding"], run.kw["batch_norm"]
+    args = f"({c_in}, {c_out}, padding={padding}, batch_norm={bn})"
     with run.context():
         fresh = cls(c_in, c_out, padding=padding, batch_norm=bn)
     shapes = [[tuple(v.shape) for v in m.state_dict().values()] for m in (block, fresh)]
     if shapes[0] != shapes[1]:
-        return None, f"({c_in}, {c_out}, padding={padding}, batch_norm={bn})"
+        return None, args
     if not run.meta:
         fresh.load_state_dict(block.state_dict())
-    return fresh.train(block.training), f"({c_in}, {c_out}, padding={padding}, batch_norm={bn})"
+    return fresh.train(block.training), args
 
 
 def _inner_matches(run: _Run, inner: nn.Module, cls: type, channels: tuple, x) -> str:
@@ -637,7 +569,7 @@ def _rebuilder(run: _Run, cls: type, c_in: int, c_out: int, x: torch.Tensor) -> 
             lambda: _inner_matches(run, inner[0], double_conv, (c_in, c_out), x),
         )
         if wrong:
-            raise AssertionError(_named(run.label, wrong))
+            raise _Wrong(wrong + ".")
         return lambda t: inner[0](t.clone())
     convs, bns = _layers(run, nn.Conv2d), _layers(run, nn.BatchNorm2d)
     _check_double_conv_layers(run, convs, bns, c_in, c_out, run.kw["batch_norm"])
@@ -647,15 +579,16 @@ def _rebuilder(run: _Run, cls: type, c_in: int, c_out: int, x: torch.Tensor) -> 
 # ---- (b) Down ------------------------------------------------------------------------------
 
 
-def _down_case(cls: type, case: cases.ModuleCase) -> None:
+def _down_case(cls: type, case: cases.ModuleCase) -> str:
     c_in, c_out, padding, bn = _block_args(case)
     n, _, h, w = case.inputs[0]
     steps = [
         (tr("input"), case.inputs[0]),
         (tr("max-pool 2x2, stride 2"), (n, c_in, h // 2, w // 2)),
     ]
-    steps += _double_conv_steps(n, c_in, c_out, (h // 2, w // 2), padding, bn)[1:]
-    run = _Run(cls, case, steps)
+    run = _Run(
+        cls, case, steps + _double_conv_steps(n, c_in, c_out, (h // 2, w // 2), padding, bn)[1:]
+    )
     x = run.inputs[0]
     rebuild = _rebuilder(run, cls, c_in, c_out, F.max_pool2d(x, 2))
     expected = run.guard(run.label, lambda: rebuild(F.max_pool2d(x, 2)))
@@ -667,26 +600,22 @@ def _down_case(cls: type, case: cases.ModuleCase) -> None:
         elif got == _shape(run.guard(run.label, lambda: F.max_pool2d(rebuild(x), 2))):
             hint = tr(" Pooled after the convolutions: pool first, then convolve.")
         raise run.wrong_shape(_shape(expected), hint)
-    if not run.matches([expected]):
-        raise run.mistake(
-            {
-                tr("average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))"): (
-                    lambda: rebuild(F.avg_pool2d(x, 2))
-                )
-            },
-            tr(
-                "the output differs from DoubleConv(max_pool(x, 2)) built from your own layers "
-                "(max |difference| {diff:.3g}): 2x2 max-pooling, stride 2, then the DoubleConv",
-                diff=_diff(run.out, expected),
-            ),
-        )
+    if run.matches([expected]):
+        return f"{run.label}: {case.inputs[0]} -> {case.output}"
+    average = tr("average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))")
+    run.mistake(
+        {average: lambda: rebuild(F.avg_pool2d(x, 2))},
+        tr(
+            "the output differs from DoubleConv(max_pool(x, 2)) built from your own layers (max "
+            "|difference| {diff:.3g}): 2x2 max-pooling, stride 2, then the DoubleConv",
+            diff=_diff(run.out, expected),
+        ),
+    )
 
 
 def check_down(Down: type) -> None:  # noqa: N803
     """The Down cases: max-pooling then its DoubleConv, built with the block's arguments."""
-    _check_modules(
-        Down, "down", _down_case, lambda c: f"{_label(c.label)}: {c.inputs[0]} -> {c.output}"
-    )
+    _check_modules(Down, "down", _down_case)
 
 
 # ---- (c) center_crop and Up ----------------------------------------------------------------
@@ -715,54 +644,37 @@ def _crop_mistake(case: cases.CropCase, first: int) -> str:
     return tr("the window starts at row {top}, column {left}", top=top, left=left)
 
 
-def _crop_label(case: cases.CropCase) -> str:
-    return tr(
-        "center_crop of a {height}x{width} map to {target_h}x{target_w}",
-        height=case.height,
-        width=case.width,
-        target_h=case.target_h,
-        target_w=case.target_w,
-    )
-
-
-def _crop_case(center_crop: Callable, case: cases.CropCase) -> None:
+def _crop_case(center_crop: Callable, case: cases.CropCase, label: str) -> None:
     x = torch.arange(float(case.height * case.width)).reshape(1, 1, case.height, case.width)
     x = x.expand(2, 3, -1, -1).clone()
-    want = (2, 3, case.target_h, case.target_w)
+    th, tw = case.target_h, case.target_w
+    want = (2, 3, th, tw)
     steps = [("x", tuple(x.shape)), ("top, left", "(H - height) // 2, (W - width) // 2")]
-    label = _crop_label(case)
     try:
-        out = center_crop(x, case.target_h, case.target_w)
+        out = center_crop(x, th, tw)
     except Exception as exc:  # noqa: BLE001
         raise _explain(exc, label, [*steps, (tr("window"), want)]) from None
     if not isinstance(out, torch.Tensor):
-        raise AssertionError(
-            tr("{label}: returned {kind}, not a tensor", label=label, kind=type(out).__name__)
-        )
+        raise _Wrong(tr("returned {kind}, not a tensor", kind=type(out).__name__))
     if _shape(out) != want:
         swapped = tr(" (height and width swapped?)") if _shape(out)[-2:] == want[:-3:-1] else ""
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: expected shape {want}, got {got}{swapped}: crop the height and the "
-                "width separately, keep the batch and channel dimensions",
-                label=label,
+                "expected shape {want}, got {got}{swapped}: crop the height and the width "
+                "separately, keep the batch and channel dimensions",
                 want=want,
                 got=_shape(out),
                 swapped=swapped,
             )
         )
     windows = case.windows()
-    th, tw = case.target_h, case.target_w
-    if not any(
-        out.dtype == x.dtype and torch.equal(out, x[..., t : t + th, s : s + tw])
-        for t, s in windows
-    ):
+    crops = [x[..., t : t + th, s : s + tw] for t, s in windows]
+    if out.dtype != x.dtype or not any(torch.equal(out, crop) for crop in crops):
         first = int(out[0, 0].flatten()[0]) if out.numel() else -1
         either = tr(" or ")
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: not the centre window: {mistake} (expected top {tops}, left {lefts}).",
-                label=label,
+                "not the centre window: {mistake} (expected top {tops}, left {lefts}).",
                 mistake=_crop_mistake(case, first),
                 tops=either.join(str(t) for t in sorted({t for t, _ in windows})),
                 lefts=either.join(str(v) for v in sorted({v for _, v in windows})),
@@ -773,7 +685,9 @@ def _crop_case(center_crop: Callable, case: cases.CropCase) -> None:
 def check_center_crop(center_crop: Callable) -> None:
     """The crop cases: the centre window (either rounding of an odd margin), unequal margins."""
     for case in cases.crop_cases(cases.visible_rng(), grader=False):
-        _crop_case(center_crop, case)
+        label = tr("center_crop of a {height}x{width} map to {target_h}x{target_w}", **asdict(case))
+        with _labelled(label):
+            _crop_case(center_crop, case, label)
     _ok(tr("the centre window, for even, odd and unequal margins (either rounding of an odd one)"))
 
 
@@ -787,11 +701,11 @@ def _up_steps(case: cases.ModuleCase) -> Steps:
     return steps + _double_conv_steps(n, c_in, c_out, up[2:], padding, bn)[1:]
 
 
-def _cat_order(run: _Run, up: nn.Module) -> str:
-    """With the up-convolution zeroed, which half of the first convolution's input is zero."""
+def _cat_order(run: _Run, up: nn.Module) -> None:
+    """Raise if, with the up-convolution zeroed, the first half of the DoubleConv's input is 0."""
     first_conv = next(iter(run.calls.of(nn.Conv2d)), None)
     if first_conv is None:
-        return ""
+        return
     seen = []
     hook = first_conv.register_forward_pre_hook(lambda _m, a: seen.append(a[0].detach()))
     saved = {k: v.clone() for k, v in up.state_dict().items()}
@@ -801,40 +715,40 @@ def _cat_order(run: _Run, up: nn.Module) -> str:
                 p.zero_()
             run.module(*[x.clone() for x in run.inputs])
     except Exception:  # noqa: BLE001
-        return ""
+        return
     finally:
         hook.remove()
         up.load_state_dict(saved)
     half = seen[0].shape[1] // 2 if seen else 0
     if seen and bool((seen[0][:, :half] == 0).all()) and not bool((seen[0][:, half:] == 0).all()):
-        return tr(
-            "the concatenation order is swapped: torch.cat([x, skip]) puts the up-sampled map "
-            "first; the skip comes first, torch.cat([skip, x], dim=1) (with the up-convolution "
-            "zeroed, the first half of the DoubleConv's input was zero)"
+        raise _Wrong(
+            tr(
+                "the concatenation order is swapped: torch.cat([x, skip]) puts the up-sampled map "
+                "first; the skip comes first, torch.cat([skip, x], dim=1) (with the up-convolution "
+                "zeroed, the first half of the DoubleConv's input was zero)"
+            )
+            + "."
         )
-    return ""
 
 
 def _up_conv(run: _Run, c_in: int) -> nn.Module:
     """The one nn.ConvTranspose2d that ran, checked to halve the channels, double the size."""
     ups = run.calls.of(nn.ConvTranspose2d)
     if len(ups) != 1:
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: {count} nn.ConvTranspose2d ran, expected 1 (the 2x2 up-convolution). ",
-                label=run.label,
+                "{count} nn.ConvTranspose2d ran, expected 1 (the 2x2 up-convolution). ",
                 count=len(ups),
             )
             + _found(run.module)
         )
     up = ups[0]
     if tuple(up.weight.shape) != (c_in, c_in // 2, 2, 2) or tuple(up.stride) != (2, 2):
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: the up-convolution should be nn.ConvTranspose2d({c_in}, {c_half}, "
-                "kernel_size=2, stride=2): it halves the channels and doubles the size (weight "
-                "{weight}, stride {stride})",
-                label=run.label,
+                "the up-convolution should be nn.ConvTranspose2d({c_in}, {c_half}, kernel_size=2, "
+                "stride=2): it halves the channels and doubles the size (weight {weight}, stride "
+                "{stride})",
                 c_in=c_in,
                 c_half=c_in // 2,
                 weight=tuple(up.weight.shape),
@@ -844,50 +758,34 @@ def _up_conv(run: _Run, c_in: int) -> nn.Module:
     return up
 
 
-def _up_case(cls: type, case: cases.ModuleCase) -> None:
+def _up_case(cls: type, case: cases.ModuleCase) -> str:
     c_in, c_out, padding, _ = _block_args(case)
     run = _Run(cls, case, _up_steps(case))
     up = _up_conv(run, c_in)
     x, skip = run.inputs
     with run.context():
         u = F.conv_transpose2d(x, up.weight, up.bias, stride=2)
-    h, w = u.shape[-2:]
+    (h, w), (sh, sw) = u.shape[-2:], skip.shape[-2:]
     rebuild = _rebuilder(run, cls, c_in, c_out, torch.cat([skip[..., :h, :w], u], 1))
 
     def joined(t: int, s: int) -> Callable:
         return lambda: rebuild(torch.cat([skip[..., t : t + h, s : s + w], u], 1))
 
-    crop = cases.CropCase(skip.shape[-2], skip.shape[-1], h, w)
-    expected = [
-        run.guard(run.label, joined(*ts)) for ts in (crop.windows() if not padding else [(0, 0)])
-    ]
+    windows = cases.CropCase(sh, sw, h, w).windows() if not padding else [(0, 0)]
+    expected = [run.guard(run.label, joined(*ts)) for ts in windows]
     if _shape(run.out) != _shape(expected[0]):
         raise run.wrong_shape(_shape(expected[0]))
     if run.matches(expected):
-        return
-    mistake = _cat_order(run, up)
-    if mistake:
-        raise AssertionError(_named(run.label, mistake))
-    wrong_windows = {
-        tr("the skip is cropped at its top-left corner: take its centre window (center_crop)"): (
-            0,
-            0,
-        ),
-        tr(
-            "the crop's row and column offsets are swapped: top = (H - h) // 2 from the "
-            "heights, left = (W - w) // 2 from the widths"
-        ): (
-            (skip.shape[-1] - w) // 2,
-            (skip.shape[-2] - h) // 2,
-        ),
-    }
-    candidates = {
-        why: joined(t, s)
-        for why, (t, s) in wrong_windows.items()
-        if not padding and t + h <= skip.shape[-2] and s + w <= skip.shape[-1]
-    }
-    raise run.mistake(
-        candidates,
+        return f"{run.label}: x {case.inputs[0]} + skip {case.inputs[1]} -> {case.output}"
+    _cat_order(run, up)
+    corner = tr("the skip is cropped at its top-left corner: take its centre window (center_crop)")
+    swapped = tr(
+        "the crop's row and column offsets are swapped: top = (H - h) // 2 from the "
+        "heights, left = (W - w) // 2 from the widths"
+    )
+    wrong = {} if padding else {corner: (0, 0), swapped: ((sw - w) // 2, (sh - h) // 2)}
+    run.mistake(
+        {why: joined(t, s) for why, (t, s) in wrong.items() if t + h <= sh and s + w <= sw},
         tr(
             "the output differs from DoubleConv(torch.cat([centre of skip, up(x)], dim=1)) "
             "built from your own layers (max |difference| {diff:.3g}).",
@@ -899,25 +797,14 @@ def _up_case(cls: type, case: cases.ModuleCase) -> None:
 def check_up(Up: type) -> None:  # noqa: N803
     """The Up cases: up-convolution, the skip's centre window, [skip, x], its DoubleConv."""
     with _replaced(_namespace(Up), "center_crop", _centre):
-        _check_modules(
-            Up,
-            "up",
-            _up_case,
-            lambda c: f"{_label(c.label)}: x {c.inputs[0]} + skip {c.inputs[1]} -> {c.output}",
-        )
+        _check_modules(Up, "up", _up_case)
 
 
 # ---- (d) UNet ------------------------------------------------------------------------------
 
 
 def expected_layer_shapes(
-    in_size: int,
-    in_channels: int = 1,
-    num_classes: int = 2,
-    base_channels: int = 64,
-    depth: int = 4,
-    padding: bool = False,
-    batch: int = 1,
+    in_size: int, in_channels=1, num_classes=2, base_channels=64, depth=4, padding=False, batch=1
 ) -> list[tuple[str, tuple[int, ...]]]:
     """(block name, output shape) of each block of the U-Net."""
     border = 0 if padding else 4
@@ -937,9 +824,8 @@ def _unet_steps(case: cases.ModuleCase) -> Steps:
     kw = case.kwargs
     n, _, size, _ = case.inputs[0]
     names = ("in_channels", "num_classes", "base_channels", "depth", "padding")
-    rows = expected_layer_shapes(size, *(kw[k] for k in names), n)
     steps: Steps = [(tr("input"), case.inputs[0])]
-    for name, shape in rows:
+    for name, shape in expected_layer_shapes(size, *(kw[k] for k in names), n):
         if name.startswith("ups."):
             level = kw["depth"] - 1 - int(name[4:])
             skip = "inc" if level == 0 else f"downs.{level - 1}"
@@ -977,9 +863,8 @@ def _unet_found(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, list, int]:
     return found, [o for o in outs if _channels(o) == (widths[0], kw["num_classes"])], widths
 
 
-def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, str]:
-    """The student's blocks by role (inc, downs, ups in the order they must run, outc), or why
-    they cannot be found."""
+def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> dict:
+    """The student's blocks by role (inc, downs, ups in running order, outc), or a _Wrong."""
     found, outs, widths = _unet_found(net, ns, kw)
     depth = kw["depth"]
     want = {
@@ -995,7 +880,7 @@ def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, str]:
     if len(outs) == 1:
         roles["outc"] = outs[0]
     if all(r in roles for r in [*want, "outc"]):
-        return roles, ""
+        return roles
     have = [f"{k} {c[0]}->{c[1]}" for k, bs in found.items() for b in bs if (c := _channels(b))]
     need = [f"{kind} {c[0]}->{c[1]}" for kind, c in want.values()]
     need.append(f"outc {widths[0]}->{kw['num_classes']}")
@@ -1007,46 +892,39 @@ def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, str]:
             "no fixed widths or depth",
             widths=widths,
         )
-    return roles, tr(
-        "its blocks do not match the arguments: expected {need}; found {have}: {words}",
-        need=", ".join(need),
-        have=", ".join(have) or tr("none"),
-        words=words,
+    raise _Wrong(
+        tr(
+            "its blocks do not match the arguments: expected {need}; found {have}: {words}",
+            need=", ".join(need),
+            have=", ".join(have) or tr("none"),
+            words=words,
+        )
+        + "."
     )
 
 
-def _canonical(roles: dict, x: torch.Tensor, depth: int) -> torch.Tensor:
-    """Figure 1's wiring of the student's own blocks."""
+def _canonical(roles: dict, x: torch.Tensor, depth: int, shapes: dict | None = None):
+    """Figure 1's wiring of the student's own blocks (each one's output shape into ``shapes``)."""
+    shapes = {} if shapes is None else shapes
+
+    def block(role: str, *args) -> torch.Tensor:
+        out = roles[role](*args)
+        shapes.setdefault(role, _shape(out))
+        return out
+
     skips = []
-    x = roles["inc"](x)
+    x = block("inc", x)
     for i in range(depth):
         skips.append(x)
-        x = roles[f"downs.{i}"](x)
+        x = block(f"downs.{i}", x)
     for i in range(depth):
-        x = roles[f"ups.{i}"](x, skips.pop())
-    return roles["outc"](x)
-
-
-def _role_shapes(roles: dict, run: _Run, depth: int) -> dict[str, tuple]:
-    """The output shape of each role's block in Figure 1's wiring of the student's blocks."""
-    shapes: dict[str, tuple] = {}
-
-    def hook(role: str) -> Callable:
-        return lambda _m, _a, out: None if role in shapes else shapes.update({role: _shape(out)})
-
-    hooks = [block.register_forward_hook(hook(role)) for role, block in roles.items()]
-    try:
-        with run.context(), torch.no_grad():
-            _canonical(roles, run.inputs[0].clone(), depth)
-    finally:
-        for h in hooks:
-            h.remove()
-    return shapes
+        x = block(f"ups.{i}", x, skips.pop())
+    return block("outc", x)
 
 
 def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
     """Each role's block built again with the UNet's padding and batch_norm, its weights copied;
-    an AssertionError if its weights' shapes differ (an argument not passed on)."""
+    a :class:`_Wrong` if its weights' shapes differ (an argument not passed on)."""
     classes = {"inc": "DoubleConv", "downs": "Down", "ups": "Up"}
     fresh_roles = {"outc": roles["outc"]}
     for role, block in roles.items():
@@ -1055,11 +933,10 @@ def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
         kind = classes[role.split(".")[0]]
         fresh_roles[role], args = _again(run, _block_class(ns, kind), block, *_channels(block))
         if fresh_roles[role] is None:
-            raise AssertionError(
+            raise _Wrong(
                 tr(
-                    "{label}: {role} is not {kind}{args}: pass {what} on to every block (padding "
-                    "and batch_norm of the UNet go to inc, every Down and every Up).",
-                    label=run.label,
+                    "{role} is not {kind}{args}: pass {what} on to every block (padding and "
+                    "batch_norm of the UNet go to inc, every Down and every Up).",
                     role=role,
                     kind=kind,
                     args=args,
@@ -1069,52 +946,44 @@ def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
     return fresh_roles
 
 
-def _unet_case(cls: type, case: cases.ModuleCase) -> None:
+def _unet_case(cls: type, case: cases.ModuleCase) -> str:
     """A UNet case, against Figure 1's wiring of its own blocks, each built again with the
     UNet's arguments (on the meta device: shapes and parameter count only)."""
-    kw, label, steps = case.kwargs, _label(case.label), _unet_steps(case)
+    kw, steps = case.kwargs, _unet_steps(case)
     run = _Run(cls, case, steps)
-    roles, why = _unet_blocks(run.module, _namespace(cls), kw)
-    if why:
-        raise AssertionError(_named(label, why))
+    roles = _unet_blocks(run.module, _namespace(cls), kw)
     fresh_roles = _fresh_blocks(run, roles, _namespace(cls))
     if not any(roles["outc"] is m for m in run.calls.order):
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: outc is built but never applied (the output has {channels} channels "
-                "where {classes} classes were asked): end forward with return self.outc(x).",
-                label=label,
+                "outc is built but never applied (the output has {channels} channels where "
+                "{num_classes} classes were asked): end forward with return self.outc(x).",
                 channels=_shape(run.out)[1:2],
-                classes=kw["num_classes"],
+                **kw,
             )
         )
     x = run.inputs[0]
-    expected = run.guard(label, lambda: _canonical(fresh_roles, x.clone(), kw["depth"]))
-    own = run.guard(label, lambda: _canonical(roles, x.clone(), kw["depth"]))
-    not_passed = AssertionError(
+    expected = run.guard(run.label, lambda: _canonical(fresh_roles, x.clone(), kw["depth"]))
+    own = run.guard(run.label, lambda: _canonical(roles, x.clone(), kw["depth"]))
+    not_passed = _Wrong(
         tr(
-            "{label}: a block is not built with the UNet's padding={padding} and "
-            "batch_norm={batch_norm}: pass them on to inc, every Down and every Up.",
-            label=label,
-            padding=kw["padding"],
-            batch_norm=kw["batch_norm"],
+            "a block is not built with the UNet's padding={padding} and batch_norm={batch_norm}: "
+            "pass them on to inc, every Down and every Up.",
+            **kw,
         )
     )
     if _shape(run.out) != _shape(expected):
-        raise (
-            not_passed
-            if _shape(own) == _shape(run.out)
-            else run.wrong_shape(_shape(expected), on=False)
-        )
+        if _shape(own) == _shape(run.out):
+            raise not_passed
+        raise run.wrong_shape(_shape(expected), on=False)
     if not run.meta and not _close(run.out, expected, run.tol):
         if _close(run.out, own, run.tol):
             raise not_passed
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: the output differs from Figure 1's wiring of your own blocks (max "
-                "|difference| {diff:.3g}): inc, then the Downs, then the Ups each with the skip "
-                "of its level (the last one saved first), then outc.",
-                label=label,
+                "the output differs from Figure 1's wiring of your own blocks (max |difference| "
+                "{diff:.3g}): inc, then the Downs, then the Ups each with the skip of its level "
+                "(the last one saved first), then outc.",
                 diff=_diff(run.out, expected),
             )
             + _expected(steps)
@@ -1122,35 +991,25 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> None:
     if not run.meta:
         run.gradients(own)
     _unet_shapes(run, roles)
+    return f"{run.label}: {case.inputs[0]} -> {case.output}"
 
 
 def _unet_shapes(run: _Run, roles: dict) -> None:
     """Each block's output shape (Figure 1's), and the paper's network's parameter count."""
     kw, label, steps = run.kw, run.label, run.steps
-    fig = _shape(run.out)
-    if fig != run.case.output:  # the blocks below fail their own checks, not this one
-        print(
-            tr(
-                "  note: {label}: your blocks give {got} instead of {want}",
-                label=label,
-                got=fig,
-                want=run.case.output,
-            )
-        )
+    if _shape(run.out) != run.case.output:  # the blocks below fail their own checks, not this one
+        note = {"label": label, "got": _shape(run.out), "want": run.case.output}
+        print(tr("  note: {label}: your blocks give {got} instead of {want}", **note))
         return
-    got = _role_shapes(roles, run, kw["depth"])
+    got: dict[str, tuple] = {}
+    with run.context(), torch.no_grad():
+        _canonical(roles, run.inputs[0].clone(), kw["depth"], got)
     for name, shape in steps[1:]:
         role = name.split(" ")[0]
         if got.get(role, shape) != shape:
-            raise AssertionError(
-                tr(
-                    "{label}: block {role} gives {got}, expected {want}.",
-                    label=label,
-                    role=role,
-                    got=got[role],
-                    want=shape,
-                )
-                + _expected(steps)
+            where = {"role": role, "got": got[role], "want": shape}
+            raise _Wrong(
+                tr("block {role} gives {got}, expected {want}.", **where) + _expected(steps)
             )
     if (kw["in_channels"], kw["num_classes"], kw["base_channels"], kw["depth"]) == (1, 2, 64, 4):
         assert _params(run.module) == 31_030_658, tr(
@@ -1162,12 +1021,10 @@ def _unet_shapes(run: _Run, roles: dict) -> None:
         )
 
 
-def check_unet(UNet: type, quick: bool = False) -> None:  # noqa: N803
+def check_unet(UNet: type) -> None:  # noqa: N803
     """The UNet cases: small networks against Figure 1's wiring of their own blocks, the paper's
     network (31,030,658 parameters, 572 -> 388) on the meta device."""
-    _check_modules(
-        UNet, "unet", _unet_case, lambda c: f"{_label(c.label)}: {c.inputs[0]} -> {c.output}"
-    )
+    _check_modules(UNet, "unet", _unet_case)
 
 
 # ---- (e) categorical cross-entropy -----------------------------------------------------------
@@ -1225,6 +1082,10 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
     onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(logits.dtype)
     log_s = torch.log_softmax(logits, 1)
     per_pixel = -(onehot * log_s).sum(1)
+
+    def ce(log_probs: torch.Tensor) -> torch.Tensor:
+        return -(onehot * log_probs).sum(1).mean()
+
     pw = None if weight is None else weight.to(logits.dtype)[target]
     weighted = {
         tr(
@@ -1243,18 +1104,16 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             -(onehot * log_s).mean()
         ),
         tr("a missing minus sign"): lambda: -per_pixel.mean(),
-        tr("no softmax: the log of the raw logits"): lambda: (
-            -(onehot * torch.log(logits.clamp(min=1e-12))).sum(1).mean()
+        tr("no softmax: the log of the raw logits"): lambda: ce(torch.log(logits.clamp(min=1e-12))),
+        tr("the softmax taken over the wrong dimension (use dim=1, the classes)"): lambda: ce(
+            torch.log_softmax(logits, -1)
         ),
-        tr("the softmax taken over the wrong dimension (use dim=1, the classes)"): lambda: (
-            -(onehot * torch.log_softmax(logits, -1)).sum(1).mean()
-        ),
-        tr("the log missing (-sum t * s)"): lambda: -(onehot * logits.softmax(1)).sum(1).mean(),
+        tr("the log missing (-sum t * s)"): lambda: ce(logits.softmax(1)),
         tr(
             "a clamped log, log(softmax(...).clamp(...)): wrong at large logits, where the true "
             "probability is far below the clamp; use logits - torch.logsumexp(logits, dim=1, "
             "keepdim=True)"
-        ): lambda: -(onehot * torch.log(logits.softmax(1).clamp(min=1e-7))).sum(1).mean(),
+        ): lambda: ce(torch.log(logits.softmax(1).clamp(min=1e-7))),
     }
 
 
@@ -1284,20 +1143,18 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
         what = tr("{label}: the loss", label=label)
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
     if not isinstance(value, torch.Tensor):
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: the loss returned {kind}, not a scalar tensor: no .item() or float() "
-                "(the gradient must flow back through it)",
-                label=label,
+                "the loss returned {kind}, not a scalar tensor: no .item() or float() (the "
+                "gradient must flow back through it)",
                 kind=type(value).__name__,
             )
         )
     if value.numel() != 1:
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: the loss has shape {shape}, expected a scalar: average over the "
-                "pixels (and sum over the classes)",
-                label=label,
+                "the loss has shape {shape}, expected a scalar: average over the pixels (and sum "
+                "over the classes)",
                 shape=tuple(value.shape),
             )
         )
@@ -1305,50 +1162,46 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
 
 
 def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
-    """One loss case: a scalar tensor, the value and the gradient of ``F.cross_entropy``."""
+    """One loss case (``label``: the case's, in English): a scalar tensor, the value and the
+    gradient of ``F.cross_entropy``."""
     tol = 1e-5 if logits.dtype == torch.float64 else 1e-4
-    case_label, label = label, _label(label)  # the case's (English), the one shown
-    value = _call_loss(loss_fn, label, logits, target, weight)
+    value = _call_loss(loss_fn, translated(label), logits, target, weight)
     expected = F.cross_entropy(logits, target, weight=weight)
     got, want = float(value.detach()), float(expected.detach())
     if not math.isfinite(got):
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: the loss is {got}: log(softmax(...)) underflows to log(0) at large "
-                "logits. Use logits - torch.logsumexp(logits, dim=1, keepdim=True).",
-                label=label,
+                "the loss is {got}: log(softmax(...)) underflows to log(0) at large logits. Use "
+                "logits - torch.logsumexp(logits, dim=1, keepdim=True).",
                 got=got,
             )
         )
     if not _near(got, want, tol):
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: loss {got:.6g}, expected {want:.6g} (torch's cross-entropy{weight}: "
-                "the mean over the pixels of -sum_i t_i log s_i, s = softmax over dim=1).",
-                label=label,
+                "loss {got:.6g}, expected {want:.6g} (torch's cross-entropy{weight}: the mean "
+                "over the pixels of -sum_i t_i log s_i, s = softmax over dim=1).",
                 got=got,
                 want=want,
                 weight=tr(" with weight=") if weight is not None else "",
             )
-            + _loss_value_hint(case_label, got, logits.detach(), target, weight)
+            + _loss_value_hint(label, got, logits.detach(), target, weight)
         )
     if not value.requires_grad:
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: the value is right but no gradient reaches the logits: the loss was "
-                "cut from the graph (.item(), .detach(), .numpy() or torch.tensor(...)); build "
-                "it from torch operations only",
-                label=label,
+                "the value is right but no gradient reaches the logits: the loss was cut from the "
+                "graph (.item(), .detach(), .numpy() or torch.tensor(...)); build it from torch "
+                "operations only"
             )
         )
     value.backward()
     (grad,) = torch.autograd.grad(expected, logits)
     if logits.grad is None or not _diff(logits.grad, grad) <= tol:
-        raise AssertionError(
+        raise _Wrong(
             tr(
-                "{label}: the value is right but its gradient differs from torch's "
-                "cross-entropy: no .detach(), no in-place change of the logits",
-                label=label,
+                "the value is right but its gradient differs from torch's cross-entropy: no "
+                ".detach(), no in-place change of the logits"
             )
         )
 
@@ -1359,7 +1212,8 @@ def check_loss(loss_fn: Callable) -> None:
     for label, logits, target, weight in cases.loss_inputs(cases.visible_rng()):
         weight = None if weight is None else torch.from_numpy(weight)
         logits = torch.from_numpy(logits).clone().requires_grad_()
-        _loss_case(loss_fn, label, logits, torch.from_numpy(target), weight)
+        with _labelled(translated(label)):
+            _loss_case(loss_fn, label, logits, torch.from_numpy(target), weight)
     logits = torch.zeros(1, 2, 1, 1)
     try:
         value = loss_fn(logits, torch.zeros(1, 1, 1, dtype=torch.long))
@@ -1381,19 +1235,14 @@ def check_loss(loss_fn: Callable) -> None:
     )
 
 
-# ---- (f) training step ---------------------------------------------------------------------
-
-
 def _train_steps(case: cases.TrainStepCase) -> Steps:
     n, c, h, w = case.images
+    scalar = tr("() a scalar tensor; labels {shape}", shape=(n, h, w))
     return [
         ("model.train()", ""),
         ("optimizer.zero_grad()", tr("clears the previous gradients")),
         ("logits = model(images)", (n, case.classes, h, w)),
-        (
-            "loss = loss_fn(logits, labels)",
-            tr("() a scalar tensor; labels {shape}", shape=(n, h, w)),
-        ),
+        ("loss = loss_fn(logits, labels)", scalar),
         ("loss.backward()", tr("fills p.grad")),
         ("optimizer.step()", tr("updates the weights")),
         ("return loss.item()", tr("a Python float, the loss before the update")),
@@ -1509,16 +1358,13 @@ def _step_order(watch: _Watch, fresh: list) -> str:
     return ""
 
 
-def _train_step_mistake(model, watch, got, losses, grads, diff, tol, steps) -> str:
+def _train_step_mistake(model, watch, got, losses, grads, diff, tol, case) -> str:
     """What is wrong with a step whose losses or weights differ from the reference's."""
     if not model.training:
         return tr("the model was left in evaluation mode: train_step must call model.train()")
     wrong = [i for i, (g, w) in enumerate(zip(got, losses, strict=False)) if not _near(g, w, tol)]
-    if (
-        wrong
-        and diff <= tol
-        and all(_near(g, w, tol) for g, w in zip(got, losses[1:], strict=False))
-    ):
+    shifted = all(_near(g, w, tol) for g, w in zip(got, losses[1:], strict=False))
+    if wrong and diff <= tol and shifted:
         return tr(
             "the weights are right but train_step returns the loss after the update ({got:.6f} "
             "instead of {want:.6f} at step 1): return the loss computed before optimizer.step()",
@@ -1541,7 +1387,7 @@ def _train_step_mistake(model, watch, got, losses, grads, diff, tol, steps) -> s
         "after {steps} Adam steps the weights differ from forward, loss, backward, step with "
         "fresh gradients by {diff:.3g}: one optimizer.step() per call, on the gradients of this "
         "batch only",
-        steps=steps,
+        steps=case.steps,
         diff=diff,
     )
 
@@ -1552,19 +1398,15 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
     case = cases.TRAIN_STEP
     state, images, labels = cases.train_step_inputs(cases.visible_rng(), case)
     dtype, (model, watch, got) = _run_train_step(train_step, loss_fn, case, state, images, labels)
-    for i, value in enumerate(got):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
+    for i, v in enumerate(got):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise AssertionError(
                 tr(
                     "step {step}: train_step returned {kind} {value}, not the loss as a finite "
                     "Python float: return loss.item()",
                     step=i + 1,
-                    kind=type(value).__name__,
-                    value=str(value)[:40],
+                    kind=type(v).__name__,
+                    value=str(v)[:40],
                 )
             )
     _ok(tr("returns the loss as a Python float"))
@@ -1572,16 +1414,13 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
         losses, grads, weights = _train_reference(state, images, labels, loss_fn, case)
     tol = TOLERANCE[dtype]
     diff = max(_diff(a, b) for a, b in zip(model.parameters(), weights, strict=True))
-    if diff <= tol and all(_near(g, w, tol) for g, w in zip(got, losses, strict=False)):
-        _ok(
-            tr(
-                "{steps} Adam steps: the losses before each update and the weights are right",
-                steps=case.steps,
-            )
+    if not (diff <= tol and all(_near(g, w, tol) for g, w in zip(got, losses, strict=False))):
+        raise AssertionError(_train_step_mistake(model, watch, got, losses, grads, diff, tol, case))
+    _ok(
+        tr(
+            "{steps} Adam steps: the losses before each update and the weights are right",
+            steps=case.steps,
         )
-        return
-    raise AssertionError(
-        _train_step_mistake(model, watch, got, losses, grads, diff, tol, case.steps)
     )
 
 
@@ -1620,15 +1459,11 @@ def _check_dice(dice_score: Callable, pairs: list) -> None:
     hand = [((4, 4), a, b), ((4, 4), a, ~a), ((4, 4), np.zeros_like(a), np.zeros_like(a))]
     steps = [("pred, truth", tr("boolean masks of one shape")), ("|P & T|, |P|, |T|", tr("counts"))]
     steps.append(("Dice", tr("2 |P & T| / (|P| + |T|), 1.0 if both are empty")))
-    for shape, p, t in hand + [
-        (c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, pairs, strict=True)
-    ]:
-        want = exact_dice(p, t)
+    drawn = [(c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, pairs, strict=True)]
+    for shape, p, t in hand + drawn:
+        want, counts = exact_dice(p, t), {"first": int(p.sum()), "second": int(t.sum())}
         what = tr(
-            "dice_score of two {shape} masks ({first} and {second} pixels)",
-            shape=shape,
-            first=int(p.sum()),
-            second=int(t.sum()),
+            "dice_score of two {shape} masks ({first} and {second} pixels)", shape=shape, **counts
         )
         try:
             value = float(dice_score(p, t))
@@ -1659,15 +1494,12 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
         _, (out, expected, train_mode) = _first_dtype(attempt)
     except Exception as exc:  # noqa: BLE001
         steps = [("model.eval()", tr("batch norm uses its running statistics"))]
-        steps += [
-            ("model(images)", (n, 4, h, w)),
-            (tr("argmax over dim=1 (the classes)"), (n, h, w)),
-        ]
+        steps.append(("model(images)", (n, 4, h, w)))
+        steps.append((tr("argmax over dim=1 (the classes)"), (n, h, w)))
         raise _explain(exc, tr("predict on a {batch} batch", batch=batch), steps) from None
-    try:
-        got = torch.as_tensor(
-            np.asarray(out.detach().cpu() if hasattr(out, "detach") else out).astype(np.int64)
-        )
+    try:  # a tensor or an array of the classes
+        got = np.asarray(out.detach().cpu() if hasattr(out, "detach") else out)
+        got = torch.as_tensor(got.astype(np.int64))
     except (TypeError, ValueError):
         got = None
     if got is None or tuple(got.shape) != tuple(expected.shape):
@@ -1719,29 +1551,22 @@ def check_receptive_field(answer) -> None:
     right = receptive_field()
     if answer is None:
         print(tr("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again."))
-    elif answer != right:
-        hint = (
-            tr(
-                "too small: did you count the poolings, and that a pixel of a deeper level spans "
-                "more input pixels?"
-            )
-            if answer < right
-            else tr(
-                "too large: a 3x3 convolution widens the window by 2 pixels of its level, a 2x2 "
-                "pooling by 1."
-            )
-        )
-        print(
-            tr(
-                "Question 1: not yet: {answer} is {hint} Recount level by level.",
-                answer=answer,
-                hint=hint,
-            )
-        )
-    else:
+    elif answer == right:
+        shown = {"answer": answer}
         _ok(
             tr(
                 "{answer} pixels: the bottom of the U-Net sees more than half of a 240 x 240 slice",
-                answer=answer,
+                **shown,
             )
         )
+    else:
+        small = tr(
+            "too small: did you count the poolings, and that a pixel of a deeper level spans "
+            "more input pixels?"
+        )
+        large = tr(
+            "too large: a 3x3 convolution widens the window by 2 pixels of its level, a 2x2 "
+            "pooling by 1."
+        )
+        shown = {"answer": answer, "hint": small if answer < right else large}
+        print(tr("Question 1: not yet: {answer} is {hint} Recount level by level.", **shown))
