@@ -1,11 +1,7 @@
-"""Checkpoints of a training run: written atomically after every epoch, read back to resume,
-to evaluate or to predict.
-
-A checkpoint holds the weights, the optimizer and gradient-scaler states, the epoch just
-finished, and the run's :class:`RunState`: its settings (:class:`unet_tp.settings.TrainConfig`,
-recorded once, by group: seed, grid, sampling, model, optim; read back by :func:`run_settings`),
-the patient split, the cache folder and the history. ``torch.save`` is used directly: Lightning
-Fabric's checkpoints would add a dependency to the students' install for what ten lines do.
+"""Checkpoints of a training run, written atomically after every epoch and read back to resume,
+evaluate or predict: the weights, the optimizer and gradient-scaler states, the epoch, and the
+run's :class:`RunState` (settings by group, split, cache folder, history). ``torch.save`` directly:
+Lightning Fabric would add a dependency to the students' install for what ten lines do.
 """
 
 from __future__ import annotations
@@ -63,8 +59,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict:
-    """Read a checkpoint written by :func:`unet_tp.train.fit` (FileNotFoundError: no such file;
-    ValueError: not a unet-tp checkpoint)."""
+    """A checkpoint of :func:`unet_tp.train.fit` (FileNotFoundError, or ValueError if not one)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -93,8 +88,9 @@ def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> No
         detail = ", ".join(
             f"{k}={saved.get(k)} in the checkpoint but {mine.get(k)} here" for k in differ
         )
+        detail = detail or str(exc).splitlines()[0]
         raise ValueError(
-            f"{source} was saved with another model configuration ({detail or str(exc).splitlines()[0]}); "
+            f"{source} was saved with another model configuration ({detail}); "
             "use the same settings or start a new run"
         ) from None
 
@@ -102,8 +98,7 @@ def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> No
 def resume(
     out_dir: Path | None, model: nn.Module, optimizer, scheduler, scaler
 ) -> tuple[int, list[dict]]:
-    """Restore a run from ``out_dir/checkpoint.pt`` (FileNotFoundError if there is none);
-    returns ``(first epoch to run, history)``."""
+    """Restore a run from ``out_dir/checkpoint.pt``: ``(first epoch to run, history)``."""
     path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
     if path is None or not path.exists():
         raise FileNotFoundError(f"nothing to resume: {out_dir}/checkpoint.pt does not exist")

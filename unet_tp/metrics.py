@@ -24,11 +24,8 @@ HD95_EMPTY = float(np.sqrt(sum(s * s for s in BRATS_SHAPE)))  # 373.13 mm
 
 
 def dice_from_counts(intersection, predicted, true) -> np.ndarray:
-    """Dice from voxel counts, elementwise: ``2 |P & T| / (|P| + |T|)``, 1 where both are empty.
-
-    The one Dice formula of the kit: :func:`dice` on masks and the training loop's validation
-    (counts summed over a patient's slices) both use it.
-    """
+    """Dice from voxel counts, elementwise: ``2 |P & T| / (|P| + |T|)``, 1 where both are empty
+    (the kit's one Dice formula: :func:`dice` and the training loop's validation use it)."""
     inter = np.asarray(intersection, dtype=np.float64)
     total = np.asarray(predicted, dtype=np.float64) + np.asarray(true, dtype=np.float64)
     return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 1.0)
@@ -79,9 +76,8 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...] | None 
 def brats_metrics(
     pred_seg: np.ndarray, true_seg: np.ndarray, spacing: tuple[float, ...] | None = None
 ) -> dict[str, float]:
-    """Dice and HD95 of the three BraTS regions for one patient, from predicted and true
-    volumes of BraTS labels 0/1/2/4 (voxel ``spacing`` default 1 mm): ``{"dice_wt", "dice_tc",
-    "dice_et", "hd95_wt", "hd95_tc", "hd95_et"}``."""
+    """``{"dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"}`` of one patient's
+    predicted and true BraTS labels (voxel ``spacing`` default 1 mm)."""
     out: dict[str, float] = {}
     for region in REGIONS:
         p, t = region_mask(pred_seg, region), region_mask(true_seg, region)

@@ -30,37 +30,22 @@ from unet_tp.preprocess import Grid
 
 @dataclass
 class Sampling:
-    """Which slices and patients a run sees.
+    """Which slices and patients a run sees."""
 
-    Attributes:
-        tumour_free_fraction: share of each case's tumour-free brain slices kept in the cache
-            (every tumour slice is kept).
-        val_fraction: share of patients held out for validation (split by patient).
-    """
-
-    tumour_free_fraction: float = 0.25
-    val_fraction: float = 0.2
+    tumour_free_fraction: float = 0.25  # share of each case's tumour-free slices in the cache
+    val_fraction: float = 0.2  # share of patients held out for validation (split by patient)
 
 
 @dataclass
 class ModelSettings:
-    """The network's constructor arguments (those of :class:`unet_tp.unet_base.UNetBase`).
+    """The network's constructor arguments (those of :class:`unet_tp.unet_base.UNetBase`)."""
 
-    Attributes:
-        in_channels: input channels (4 MRI sequences).
-        num_classes: output classes (background and the 3 tumour labels).
-        base_channels: width of the first level (64 in the paper).
-        depth: pooling steps (4 in the paper).
-        padding: padded convolutions (output size = input size).
-        batch_norm: batch norm after each convolution (steadier training; not in the paper).
-    """
-
-    in_channels: int = 4
-    num_classes: int = NUM_CLASSES
-    base_channels: int = 32
-    depth: int = 4
-    padding: bool = True
-    batch_norm: bool = True
+    in_channels: int = 4  # the 4 MRI sequences
+    num_classes: int = NUM_CLASSES  # background and the 3 tumour labels
+    base_channels: int = 32  # width of the first level (64 in the paper)
+    depth: int = 4  # pooling steps (4 in the paper)
+    padding: bool = True  # padded convolutions (output size = input size)
+    batch_norm: bool = True  # after each convolution (steadier training; not in the paper)
 
     def kwargs(self) -> dict:
         """The keyword arguments that build the network: ``UNet(**settings.kwargs())``."""
@@ -69,31 +54,18 @@ class ModelSettings:
 
 @dataclass
 class Optimisation:
-    """How the network is optimised, and how the computation runs.
+    """How the network is optimised, and how the computation runs."""
 
-    Attributes:
-        epochs: passes over the training slices.
-        batch_size: slices per step.
-        lr: peak learning rate of Adam (cosine decay over the epochs).
-        loss: ``"ce"`` (Eq. 1 of the paper) or ``"ce+dice"`` (:mod:`unet_tp.losses`).
-        augment: random left-right flips (the brain is roughly symmetric).
-        amp: mixed precision on CUDA.
-        channels_last: NHWC memory layout on CUDA (faster convolutions with tensor cores).
-        num_workers: DataLoader worker processes.
-        deterministic: deterministic algorithms (bit-identical reruns; slower on GPU).
-        time_budget_minutes: stop before an epoch would end past this many minutes of training
-            (the best epoch's weights kept); None: no budget.
-    """
-
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-3
-    loss: str = "ce+dice"
-    augment: bool = True
-    amp: bool = True
-    channels_last: bool = True
-    num_workers: int = 2
-    deterministic: bool = False
+    epochs: int = 20  # passes over the training slices
+    batch_size: int = 16  # slices per step
+    lr: float = 1e-3  # peak learning rate of Adam (cosine decay over the epochs)
+    loss: str = "ce+dice"  # "ce" (Eq. 1 of the paper) or "ce+dice" (unet_tp.losses)
+    augment: bool = True  # random left-right flips (the brain is roughly symmetric)
+    amp: bool = True  # mixed precision on CUDA
+    channels_last: bool = True  # NHWC memory layout on CUDA (faster with tensor cores)
+    num_workers: int = 2  # DataLoader worker processes
+    deterministic: bool = False  # bit-identical reruns (slower on GPU)
+    # stop before an epoch would end past this many minutes (the best epoch kept); None: no budget
     time_budget_minutes: float | None = None
 
 
@@ -102,16 +74,7 @@ _SECTIONS = {"grid": Grid, "sampling": Sampling, "model": ModelSettings, "optim"
 
 @dataclass
 class TrainConfig:
-    """The settings of a training run, by meaning (see the module's docstring).
-
-    Attributes:
-        seed: seeds the slices kept, the patient split, the initial weights, the data order and
-            the flips.
-        grid: the network's input grid (:class:`unet_tp.preprocess.Grid`).
-        sampling: :class:`Sampling`.
-        model: :class:`ModelSettings`.
-        optim: :class:`Optimisation`.
-    """
+    """The settings of a training run, by meaning (see the module's docstring)."""
 
     seed: int = 0
     grid: Grid = field(default_factory=lambda: Grid(crop=192))
@@ -228,13 +191,8 @@ PRESET_USES = {
 
 
 def preset_config(name: str | None, **overrides) -> TrainConfig:
-    """A TrainConfig from a preset name, with explicit settings (not None) taking precedence.
-
-    Settings are given by their flat names (:data:`SETTING_NAMES`: ``epochs``, ``crop``, ...).
-
-    Raises:
-        ValueError: an unknown preset or setting name.
-    """
+    """A TrainConfig from a preset, explicit settings (flat names, not None) taking precedence;
+    a ValueError for an unknown preset or setting name."""
     values: dict = {}
     if name is not None:
         if name not in PRESETS:
