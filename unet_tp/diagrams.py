@@ -145,18 +145,6 @@ def draw_unet(
     return fig
 
 
-def _mirrored(image: np.ndarray, out_tile: int, depth: int):
-    """``image`` mirror-padded for the unpadded network: ``(padded, margin, input tile, output
-    tile, rows, columns)``."""
-    h, w = image.shape
-    in_tile, out_tile, margin, rows, cols = UNetBase(padding=False, depth=depth).tiles(
-        h, w, out_tile
-    )
-    pad = ((margin, margin + rows * out_tile - h), (margin, margin + cols * out_tile - w))
-    padded = np.pad(np.asarray(image, dtype=float), pad, mode="symmetric")
-    return padded, margin, in_tile, out_tile, rows, cols
-
-
 def _box(ax, xy, size: int, colour: str, filled: bool = False, lw: float = 2) -> None:
     face = {"fc": colour, "alpha": 0.35} if filled else {"fill": False}
     ax.add_patch(Rectangle(xy, size, size, ec=colour, lw=lw, **face))
@@ -168,9 +156,8 @@ def draw_overlap_tile(
     depth: int = 4,
     tile: tuple[int, int] = (1, 0),
 ) -> Figure:
-    """The overlap-tile strategy (the paper's Figure 2) on ``image``: the image mirror-padded by
-    the unpadded network's border, its grid of output tiles, and one tile's input (context)
-    beside the output window it predicts.
+    """The overlap-tile strategy (the paper's Figure 2) on ``image``: mirror-padded by the unpadded
+    network's border, its output tiles, and one tile's input beside the output it predicts.
 
     Args:
         image: a 2D slice (e.g. a FLAIR slice); default a drawn disc.
@@ -181,8 +168,12 @@ def draw_overlap_tile(
     if image is None:
         yy, xx = np.mgrid[-1:1:240j, -1:1:240j]
         image = (xx**2 / 0.6 + yy**2 / 0.8 < 1) * (1 + 0.5 * np.cos(9 * xx) * np.sin(7 * yy))
-    padded, margin, in_tile, out_tile, rows, cols = _mirrored(image, out_tile, depth)
-    (h, w), (ph, pw) = image.shape, padded.shape
+    h, w = image.shape
+    net = UNetBase(padding=False, depth=depth)
+    in_tile, out_tile, margin, rows, cols = net.tiles(h, w, out_tile)
+    pad = ((margin, margin + rows * out_tile - h), (margin, margin + cols * out_tile - w))
+    padded = np.pad(np.asarray(image, dtype=float), pad, mode="symmetric")  # mirrored
+    ph, pw = padded.shape
     fig = Figure(figsize=(11, 5.2), layout="constrained")
     whole, zoom = fig.subplots(1, 2)
     whole.imshow(padded, cmap="gray", extent=(-margin, pw - margin, ph - margin, -margin))

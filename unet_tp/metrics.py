@@ -1,15 +1,7 @@
-"""BraTS evaluation: Dice and 95th-percentile Hausdorff distance per region, per patient, in 3D.
-
-Conventions (those of the BraTS challenge, on the original labels 0/1/2/4):
-
-* regions: whole tumour WT = {1, 2, 4}, tumour core TC = {1, 4}, enhancing tumour ET = {4};
-* Dice is 1 when prediction and truth are both empty, 0 when only one of them is;
-* HD95 is 0 when both are empty and 373.13 mm (the diagonal of the 240x240x155 mm volume) when
-  exactly one is; otherwise the 95th percentile of the distances between the two surfaces, both
-  directions pooled (as medpy's ``hd95``), in mm.
-
-Metrics are computed on whole volumes (slice predictions stacked back), never per slice: a
-per-slice mean would count every tumour-free slice as a perfect score.
+"""BraTS evaluation: Dice and HD95 per region (WT {1, 2, 4}, TC {1, 4}, ET {4}), per patient, on
+whole 3D volumes (a per-slice mean would count every tumour-free slice as perfect). As the
+challenge: Dice is 1 when prediction and truth are both empty, 0 when one is; HD95 (both
+directions pooled, as medpy's) is 0 when both are empty, the volume's diagonal when one is.
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
-"""A training run's settings, split by what they mean, and the presets.
-
-Each group is recorded once (a checkpoint holds :meth:`TrainConfig.to_json`) and read back once
-(:meth:`TrainConfig.from_json`)::
-
-    TrainConfig
-      seed       everything random in a run: the slices kept, the split, the weights, the order
-      grid       the network's input (crop, image size): unet_tp.preprocess.Grid
-      sampling   which slices and patients the run sees (tumour-free share, validation share)
-      model      the network's constructor arguments (widths, depth, batch norm)
-      optim      how it is optimised and computed (epochs, batch, lr, loss, flips, AMP, workers)
-
-Where the run computes is not a setting: the command (``--device``) or the notebook's set-up cell
-chooses the device once (:func:`unet_tp.device.run_device`) and passes it down.
+"""A training run's settings, by meaning, recorded once (:meth:`TrainConfig.to_json`) and read back
+once (:meth:`TrainConfig.from_json`): ``seed`` (everything random in a run), ``grid`` (the
+network's input: :class:`unet_tp.preprocess.Grid`), ``sampling`` (which slices and patients),
+``model`` (the network's arguments), ``optim`` (epochs, batch, lr, loss, flips, AMP, workers);
+and the presets. The device is not a setting: the command or the notebook chooses it once.
 
 Example:
     >>> config = preset_config("cpu-quick", epochs=2)
@@ -204,14 +195,8 @@ def preset_config(name: str | None, **overrides) -> TrainConfig:
             f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}"
         )
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_flat(values)
-
-
-def _from_flat(values: dict) -> TrainConfig:
-    """Settings from their flat names (the defaults for those not given)."""
-    return TrainConfig.from_json(
-        {"seed": values.get("seed", TrainConfig().seed)} | {name: values for name in _SECTIONS}
-    )
+    seed = values.get("seed", TrainConfig().seed)
+    return TrainConfig.from_json({"seed": seed} | {name: values for name in _SECTIONS})
 
 
 def _field_names(kind: type) -> set[str]:

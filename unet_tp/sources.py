@@ -1,9 +1,7 @@
-"""Where the data comes from: the one place an instructor edits.
-
-Set ``BRATS2019_URL`` (and its checksum) to your own hosted copy of the BraTS 2019 training set, as
-a zip or tar of ``MICCAI_BraTS_2019_Data_Training/``; BraTS data may not be redistributed
-publicly, so the kit ships no URL for it. The environment variables ``UNET_TP_BRATS_URL`` and
-``UNET_TP_BRATS_SHA256`` override these values without editing the package (e.g. in a notebook).
+"""Where the data comes from: the one place an instructor edits. Set ``BRATS2019_URL`` (and its
+checksum) to your own copy of the BraTS 2019 training set (a zip or tar; BraTS may not be
+redistributed, so the kit ships no URL); ``$UNET_TP_BRATS_URL`` and ``$UNET_TP_BRATS_SHA256``
+override them without editing the package.
 """
 
 from __future__ import annotations

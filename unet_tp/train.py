@@ -98,33 +98,25 @@ def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
     return LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / max(epochs, 1))))
 
 
-class AmpTrainStep:
-    """The reference ``train_step(model, images, labels, optimizer, loss_fn)`` with mixed
-    precision on CUDA (a GradScaler for fp16: :attr:`scaler`); returns the batch's loss (a
-    non-finite one before any update)."""
+def reference_step(model, images, labels, optimizer, loss_fn) -> float:
+    """The reference ``train_step`` in float32 (zero the gradients, forward, loss, backward,
+    update); returns the batch's loss (a non-finite one before any update)."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model(images).float(), labels)
+    value = loss.item()
+    if math.isfinite(value):
+        loss.backward()
+        optimizer.step()
+    return value
 
-    def __init__(self, device: torch.device, amp: bool = True):
-        self.device, self.amp = device, amp
-        use_scaler = amp and amp_dtype(device) == torch.float16
-        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
 
-    def __call__(self, model, images, labels, optimizer, loss_fn) -> float:
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        with _autocast(self.device, self.amp):
-            logits = model(images)
-        loss = loss_fn(logits.float(), labels)
-        value = loss.item()
-        if not math.isfinite(value):
-            return value
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(optimizer)
-            self.scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        return value
+def AmpTrainStep(
+    device: torch.device, amp: bool = True
+) -> TrainStep:  # a factory, named as a class
+    """:func:`reference_step` as the loop runs any step on ``device``: in half precision on CUDA
+    (:func:`unet_tp.precision.student_step`, whose ``scaler`` checkpoints keep)."""
+    return student_step(reference_step, device, amp)
 
 
 class Budget:
@@ -298,9 +290,9 @@ def fit(
         loss_fn: ``f(logits, target) -> loss``; default ``config.optim.loss``.
         resume: continue from ``out_dir/checkpoint.pt``; ``state``: run metadata for checkpoints.
         device: where to train (default: where the weights are). ``progress``: tqdm bars.
-        train_step: the notebook's ``train_step(model, images, labels, optimizer, loss_fn)``, in
-            half precision where the GPU has it (:func:`unet_tp.precision.student_step`);
-            default :class:`AmpTrainStep`.
+        train_step: the notebook's ``train_step(model, images, labels, optimizer, loss_fn)``
+            (default :func:`reference_step`), in half precision where the GPU has it
+            (:func:`unet_tp.precision.student_step`, the student's code unchanged).
     """
     optim, main = config.optim, _is_main()
     device = device or next(model.parameters()).device
@@ -314,10 +306,7 @@ def fit(
             model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=optim.lr)
         scheduler = cosine_schedule(optimizer, optim.epochs)
-        if train_step is None:
-            step = AmpTrainStep(device, optim.amp)
-        else:  # the student's code unchanged, in half precision where the GPU has it
-            step = student_step(train_step, device, optim.amp)
+        step = student_step(train_step or reference_step, device, optim.amp)
         scaler, start = getattr(step, "scaler", None), 0
         if resume:
             start, state.history = resume_run(out, model, optimizer, scheduler, scaler)
