@@ -5,16 +5,18 @@ nnU-Net's trainer: :func:`fit` runs the epochs, each :func:`epoch_loader` (its o
 ``(seed, epoch)``, so a resumed run retraces the uninterrupted one), :func:`train_epoch` (one step
 function per batch) and :func:`validate`. On CUDA: mixed precision and channels_last, with torch's
 own tools (no Lightning Fabric: the students read the loop, and their install stays torch alone).
+Checkpoints hold the weights, the optimizer and scaler states and the run's :class:`RunState`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +26,11 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from unet_tp.checkpoint import (  # noqa: F401 - re-exported
-    RunState,
-    load_checkpoint,
-    load_weights,
-    run_settings,
-    save_checkpoint,
-    unwrap,
-)
-from unet_tp.checkpoint import resume as resume_run
 from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_labels
 from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes, load_case
 from unet_tp.device import amp_dtype
-from unet_tp.fileio import save_json
+from unet_tp.fileio import atomic_write, save_json
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.precision import student_step
@@ -68,7 +61,7 @@ def _is_main() -> bool:
     return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
 
 
-@contextlib.contextmanager
+@contextmanager
 def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
     """Torch's global switches for a run, put back on exit (a later notebook cell must not
     inherit them): deterministic algorithms, else cuDNN benchmarking on CUDA."""
@@ -437,3 +430,105 @@ def evaluate_cases(
         pred = predict_volume(model, vol, settings, device)
         results[case.case_id] = brats_metrics(pred, vol.seg)
     return results
+
+
+# Checkpoints: written atomically after every epoch, read back to resume, evaluate or predict.
+
+CHECKPOINT_FORMAT = "unet-tp-checkpoint/2"
+
+
+@dataclass
+class RunState:
+    """Everything a checkpoint holds besides the weights and the optimisation state."""
+
+    config: TrainConfig
+    split: dict[str, list[str]]
+    cache_dir: str
+    data_source: str | None
+    history: list[dict] = field(default_factory=list)
+    model_class: str | None = None  # the network class, as `--model MODULE:NAME` names it
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel (or similar) wrapper."""
+    return model.module if hasattr(model, "module") else model
+
+
+def save_checkpoint(
+    path: Path, model: nn.Module, optimizer, scaler, epoch: int, state: RunState
+) -> None:
+    """Write a checkpoint atomically (a crash mid-write leaves the previous one intact)."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "settings": state.config.to_json(),
+        "split": state.split,
+        "cache_dir": state.cache_dir,
+        "data_source": state.data_source,
+        "history": state.history,
+        "model_class": state.model_class,
+    }
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict:
+    """A checkpoint of :func:`unet_tp.train.fit` (FileNotFoundError, or ValueError if not one)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a unet-tp checkpoint (expected format {CHECKPOINT_FORMAT})")
+    return ckpt
+
+
+def run_settings(ckpt: dict) -> TrainConfig:
+    """The settings a checkpoint's run was trained with (its grid, model, ...)."""
+    return TrainConfig.from_json(ckpt["settings"])
+
+
+def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> None:
+    """Load a checkpoint's weights, with an error that says which settings differ."""
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        saved = run_settings(ckpt).model.kwargs()
+        mine = getattr(model, "config", {})
+        differ = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+        detail = ", ".join(
+            f"{k}={saved.get(k)} in the checkpoint but {mine.get(k)} here" for k in differ
+        )
+        detail = detail or str(exc).splitlines()[0]
+        raise ValueError(
+            f"{source} was saved with another model configuration ({detail}); "
+            "use the same settings or start a new run"
+        ) from None
+
+
+def resume_run(
+    out_dir: Path | None, model: nn.Module, optimizer, scheduler, scaler
+) -> tuple[int, list[dict]]:
+    """Restore a run from ``out_dir/checkpoint.pt``: ``(first epoch to run, history)``."""
+    path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
+    if path is None or not path.exists():
+        raise FileNotFoundError(f"nothing to resume: {out_dir}/checkpoint.pt does not exist")
+    ckpt = load_checkpoint(path)
+    load_weights(unwrap(model), ckpt, str(path))
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if scaler is not None and ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    start = ckpt["epoch"] + 1
+    # The schedule is a function of the epoch: it is set for ``start`` from this run's settings,
+    # so that a run resumed with more epochs follows the longer schedule.
+    scheduler.last_epoch = start - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "step() before optimizer.step()"
+        scheduler.step()
+    return start, list(ckpt["history"])

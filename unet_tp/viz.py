@@ -58,14 +58,14 @@ def _orientation_marks(ax) -> None:
         ax.text(x, y, mark, **style)
 
 
-def _gray(ax, image_slice, title=None):
+def _gray(ax, image_slice, title: str, seg_slice=None, alpha: float = 0.5):
+    """An image slice in gray (1st to 99.5th percentile of the brain), labels overlaid."""
     brain = image_slice[image_slice != 0]
     lo, hi = np.percentile(brain, [1, 99.5]) if brain.size else (0, 1)
     ax.imshow(image_slice, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title)
+    ax.set(xticks=[], yticks=[], title=title)
+    if seg_slice is not None:
+        ax.imshow(label_overlay(seg_slice, alpha), interpolation="nearest")
 
 
 def show_case(
@@ -81,9 +81,8 @@ def show_case(
     z = _first_slice(image, seg) if z is None else z
     fig, axes = plt.subplots(1, 4, figsize=(12.8, 3.9), layout="constrained")
     for c, (ax, name) in enumerate(zip(axes, MODALITIES, strict=True)):
-        _gray(ax, image[c, :, :, z], name.upper() if name != "t1ce" else "T1ce")
-        if seg is not None:
-            ax.imshow(label_overlay(seg[:, :, z], alpha), interpolation="nearest")
+        labels = seg[:, :, z] if seg is not None else None
+        _gray(ax, image[c, :, :, z], name.upper() if name != "t1ce" else "T1ce", labels, alpha)
         _orientation_marks(ax)
     fig.suptitle(f"{title + ' — ' if title else ''}axial slice {z}")
     if seg is not None:
@@ -109,8 +108,7 @@ def show_prediction(
     t, p = truth[:, :, z], pred[:, :, z]
     fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), layout="constrained")
     for ax, labels, name in ((axes[0], t, "ground truth"), (axes[1], p, "prediction")):
-        _gray(ax, image[c, :, :, z], name)
-        ax.imshow(label_overlay(labels), interpolation="nearest")
+        _gray(ax, image[c, :, :, z], name, labels)
     _gray(axes[2], image[c, :, :, z], "whole-tumour errors")
     err = np.zeros((*t.shape, 4), dtype=np.float32)
     err[(t > 0) & (p == 0)] = to_rgba(ERROR_COLOURS["missed"], 0.8)
@@ -301,9 +299,9 @@ def _browser_slice(cases: dict, case_id: str, z: int, modality: str, alpha: floa
     z = min(z, image.shape[3] - 1)
     fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
     channel = image[MODALITIES.index(modality.lower()), :, :, z]
-    _gray(ax, channel, f"{case_id} — slice {z} — {modality}")
+    labels = seg[:, :, z] if seg is not None else None
+    _gray(ax, channel, f"{case_id} — slice {z} — {modality}", labels, alpha)
     if seg is not None:
-        ax.imshow(label_overlay(seg[:, :, z], alpha), interpolation="nearest")
         _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
     else:
         ax.set_xlabel(f"no {layer} for this case")
