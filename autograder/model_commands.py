@@ -308,18 +308,9 @@ def _predict_targets(args: argparse.Namespace) -> list[tuple]:
     return targets
 
 
-def _write_seg(seg, affine, out: Path) -> None:
-    """Write a segmentation atomically: a temporary file beside ``out``, removed on any failure."""
+def _cmd_predict(args: argparse.Namespace) -> int:
     import nibabel as nib
 
-    img = nib.Nifti1Image(seg, affine)
-    img.set_qform(affine, code=1)
-    img.set_sform(affine, code=1)
-    with atomic_path(out) as tmp:
-        img.to_filename(str(tmp))
-
-
-def _cmd_predict(args: argparse.Namespace) -> int:
     targets = _predict_targets(args)
     model, _, config, device = _load_model(args.checkpoint, args)
     many = len(targets) > 1
@@ -330,7 +321,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print(f"warning: {line}", file=sys.stderr)
         seg = train.predict_volume(model, vol, config.grid, device)
         seg = vol.to_source_orientation(seg).astype("uint8")
-        _write_seg(seg, vol.affine, target)
+        img = nib.Nifti1Image(seg, vol.affine)
+        img.set_qform(vol.affine, code=1)
+        img.set_sform(vol.affine, code=1)
+        with atomic_path(target) as tmp:  # a temporary file beside it, removed on any failure
+            img.to_filename(str(tmp))
         counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
         line = (
             f"{case.case_id}: segmentation written to {target} "

@@ -30,25 +30,20 @@ def pick_device(
     if pref == "mps" and not has_mps:
         raise RuntimeError(f"--device {preference}: Apple MPS is not available here")
     device = torch.device(pref)
-    if verbose:
-        print(_device_line(device, training))
-    return device
-
-
-def _device_line(device: torch.device, training: bool) -> str:
-    """The line that names the device (training on the CPU: get a GPU, and how in Colab)."""
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return f"Using GPU {name} (CUDA), mixed precision {amp_dtype(device)}"
-    if device.type == "mps":
-        return "Using Apple GPU (MPS)"
-    line = f"Using the CPU ({torch.get_num_threads()} threads)"
-    if not training:
-        return line
-    hint = (
-        " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
-    )
-    return f"{line}: no GPU found, so training is slow.{hint}"
+        line = f"Using GPU {torch.cuda.get_device_name(device)} (CUDA), mixed precision "
+        line += str(amp_dtype(device))
+    elif device.type == "mps":
+        line = "Using Apple GPU (MPS)"
+    else:
+        line = f"Using the CPU ({torch.get_num_threads()} threads)"
+        if training:  # advise a GPU, and how to get one in Colab
+            line += ": no GPU found, so training is slow."
+            if in_colab():
+                line += " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU."
+    if verbose:
+        print(line)
+    return device
 
 
 def run_device(

@@ -121,15 +121,6 @@ def _changes(old: dict, new: dict) -> list[str]:
     return said
 
 
-def _latest_other_run(runs_dir: Path, name: str, folder: Path) -> Path | None:
-    others = [
-        p
-        for p in runs_dir.glob(f"{name}-*")
-        if p != folder and (p / RUN_FILE).exists() and (p / "checkpoint.pt").exists()
-    ]
-    return max(others, key=lambda p: (p / "checkpoint.pt").stat().st_mtime, default=None)
-
-
 def _from_scratch(runs_dir: Path, name: str, folder: Path, identity: dict) -> str:
     """Why the run is trained from scratch, and what changed since the latest other run."""
     if unknown := _unknown(identity):
@@ -139,7 +130,9 @@ def _from_scratch(runs_dir: Path, name: str, folder: Path, identity: dict) -> st
         )
     if (folder / "checkpoint.pt").exists():
         return f"RETRAIN = True: training {folder} again from scratch."
-    previous = _latest_other_run(runs_dir, name, folder)
+    others = [p for p in runs_dir.glob(f"{name}-*") if p != folder and (p / RUN_FILE).exists()]
+    others = [p for p in others if (p / "checkpoint.pt").exists()]
+    previous = max(others, key=lambda p: (p / "checkpoint.pt").stat().st_mtime, default=None)
     if previous is None:
         return f"Training a new run in {folder}."
     old = json.loads((previous / RUN_FILE).read_text())
