@@ -17,8 +17,10 @@ import torch
 from unet_tp import train
 from unet_tp.data import cache, pack
 from unet_tp.data.cases import DataError, find_cases, load_case
+from unet_tp.data.commands import add_strict_flag
 from unet_tp.device import run_device
 from unet_tp.fileio import atomic_path, save_json
+from unet_tp.losses import LOSSES
 from unet_tp.metrics import mean_metrics
 from unet_tp.progress import case_progress, progress_bar
 from unet_tp.settings import PRESET_USES, PRESETS, SETTING_NAMES, TrainConfig, preset_config
@@ -379,7 +381,7 @@ SETTING_FLAGS = {  # setting: (type or choices, what it is); the help adds each 
     "image_size": (int, "slice size seen by the network (none: the crop's size)"),
     "crop": (int, "centre crop before resizing"),
     "tumour_free_fraction": (float, "share of each case's tumour-free slices kept in the cache"),
-    "loss": (["ce", "ce+dice"], "cross-entropy (Eq. 1), or cross-entropy + soft Dice"),
+    "loss": (list(LOSSES), "cross-entropy (Eq. 1), or cross-entropy + soft Dice"),
     "val_fraction": (float, "share of patients held out for validation"),
     "seed": (int, "seeds the split, the weights, the data order"),
     "num_workers": (int, "DataLoader worker processes"),
@@ -420,11 +422,6 @@ def _presets_epilog() -> str:
 
 REQUIRED, SWITCH = {"required": True}, {"action": "store_true"}
 CHECKPOINT = ("--checkpoint", "a run's checkpoint.pt", REQUIRED)
-STRICT = (
-    "--strict",
-    "suspicious data (constant modality, non-zero background, lost header) is an error",
-    SWITCH,
-)
 ARGUMENTS = {  # command: its arguments, (flags, help, the other keywords of add_argument)
     "train": [
         ("--data", "folder of BraTS cases, or a prepared slice cache", REQUIRED),
@@ -447,7 +444,6 @@ ARGUMENTS = {  # command: its arguments, (flags, help, the other keywords of add
         ("--resume", "continue the run in --out (default: new)", SWITCH),
         ("--skip-bad", "leave out unreadable cases (default: stop)", SWITCH),
         ("--no-eval", "skip the 3D evaluation of the validation patients", SWITCH),
-        STRICT,
     ],
     "evaluate": [
         ("--data", "folder of BraTS cases with their seg files", REQUIRED),
@@ -468,11 +464,10 @@ ARGUMENTS = {  # command: its arguments, (flags, help, the other keywords of add
         CHECKPOINT,
         ("--out", "output .nii.gz (--case) or folder (--data)", REQUIRED),
         ("--force", "replace existing output files", SWITCH),
-        STRICT,
     ],
 }
 TRAIN_DESCRIPTION = "Train the reference U-Net of solutions/ on BraTS cases or a slice cache."
-COMMANDS = {  # command: (function, help); each also takes --device and --model
+COMMANDS = {  # command: (function, help); each also takes --device, --model (and --strict)
     "train": (_cmd_train, "train the reference U-Net (runs under torchrun too)"),
     "evaluate": (_cmd_evaluate, "BraTS metrics (Dice, HD95) of a checkpoint on whole volumes"),
     "figures": (_cmd_figures, "the kit's figures (a case; with --run: curves, prediction)"),
@@ -488,6 +483,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=text, **(described if training else {}))
         for flags, text, keywords in ARGUMENTS[name]:
             p.add_argument(*flags.split(), help=text, **keywords)
+        if name in ("train", "predict"):
+            add_strict_flag(p)
         p.add_argument(
             "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto, a GPU if any)"
         )
