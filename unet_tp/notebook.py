@@ -128,7 +128,7 @@ def get_data(
 
 
 def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainConfig) -> Path:
-    """The slice cache's folder: a pack's (its grid becomes ``config``'s), or one built from ``data``."""
+    """The slice cache: a pack's (its grid then ``config``'s), or one built from ``data``."""
     if isinstance(data, NotebookData) and data.cache_dir is not None:
         from unet_tp.data.pack import read_manifest, summarise
 

@@ -1,4 +1,4 @@
-"""Progress bars: one tqdm helper for the kit (hidden where the output is no terminal or notebook)."""
+"""Progress bars: one tqdm helper for the kit (hidden where output is no terminal or notebook)."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
 
 
 def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
-    """Cosine decay, stepped once per epoch: epoch ``e`` runs at ``lr (1 + cos(pi e / epochs)) / 2``."""
+    """Cosine decay, stepped once per epoch: epoch ``e`` at ``lr (1 + cos(pi e / epochs)) / 2``."""
     return LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / max(epochs, 1))))
 
 
@@ -149,7 +149,7 @@ def _score(record: dict) -> float:
 
 
 def epoch_loader(train_set: Dataset, config: TrainConfig, device: torch.device, epoch: int):
-    """The shuffled batches of ``epoch``, in an order set by ``(seed, epoch)`` (torchrun: a share)."""
+    """The shuffled batches of ``epoch``, ordered by ``(seed, epoch)`` (torchrun: a share)."""
     if torch.distributed.is_initialized():
         from torch.utils.data.distributed import DistributedSampler
 
@@ -209,7 +209,7 @@ def train_epoch(
 
 
 def _patients(dataset: Dataset) -> tuple[list[str], torch.Tensor]:
-    """The patients of ``dataset`` and each item's patient number (one, "all", without ``slice_info``)."""
+    """The patients of ``dataset`` and each item's number (without ``slice_info``: one, "all")."""
     if not hasattr(dataset, "slice_info"):
         return ["all"], torch.zeros(len(dataset), dtype=torch.long)
     names = [dataset.slice_info(i)[0] for i in range(len(dataset))]
@@ -219,7 +219,7 @@ def _patients(dataset: Dataset) -> tuple[list[str], torch.Tensor]:
 
 
 def region_counts(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``(N, regions, 3)`` counts ``[intersection, predicted, true]`` of each region on ``N`` maps."""
+    """``(N, regions, 3)`` counts ``[intersection, predicted, true]`` of the regions on N maps."""
     rows = []
     for classes in region_classes().values():
         lab = torch.tensor(classes, device=pred.device)
