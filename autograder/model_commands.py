@@ -20,6 +20,7 @@ from unet_tp.data.cases import DataError, find_cases, load_case
 from unet_tp.data.commands import add_strict_flag
 from unet_tp.device import run_device
 from unet_tp.fileio import atomic_path, save_json
+from unet_tp.losses import LOSSES
 from unet_tp.metrics import mean_metrics
 from unet_tp.progress import case_progress, progress_bar
 from unet_tp.settings import PRESET_USES, PRESETS, SETTING_NAMES, TrainConfig, preset_config
@@ -28,15 +29,8 @@ DEFAULT_MODEL = "solutions.unet:UNet"
 """What ``--model`` names by default: the reference U-Net of this checkout."""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add train, evaluate, figures and predict to ``unet-tp``'s sub-command parser."""
-    for add in (_add_train, _add_evaluate, _add_figures, _add_predict):
-        add(sub)
-
-
 def resolve_model(spec: str) -> type[torch.nn.Module]:
-    """The network class ``spec`` (``MODULE:NAME``) names, imported the ordinary way; a
-    ValueError (one line) when ``spec`` is malformed, cannot be imported or names nothing."""
+    """The network class ``spec`` (``MODULE:NAME``) names; a one-line ValueError if none."""
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
         raise ValueError(f"--model {spec}: expected MODULE:NAME, e.g. {DEFAULT_MODEL}")
@@ -51,8 +45,8 @@ def resolve_model(spec: str) -> type[torch.nn.Module]:
 
 
 def build_model(spec: str, config: TrainConfig) -> torch.nn.Module:
-    """The network ``spec`` names, built with the run's model settings; a ValueError (one line
-    naming them) when the class cannot take them."""
+    """The network ``spec`` names, built with the run's model settings (a ValueError if it
+    cannot take them)."""
     kwargs = config.model.kwargs()
     try:
         return resolve_model(spec)(**kwargs)
@@ -73,9 +67,8 @@ def _flag_clashes(given: dict, recorded: dict, what: str) -> list[str]:
 
 
 def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
-    """``(the run's settings, the network class it recorded)``: the checkpoint's when resuming
-    (refusing flags that contradict them, except ``--epochs``), else the preset's with the
-    explicit flags (and no class)."""
+    """``(settings, network class)``: the checkpoint's when resuming (refusing flags that
+    contradict them), else the preset's with the explicit flags (and no class)."""
     given = {k: getattr(args, k) for k in SETTING_NAMES if getattr(args, k, None) is not None}
     ckpt_path = Path(args.out) / "checkpoint.pt"
     if not args.resume:
@@ -99,10 +92,8 @@ def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, str | None]:
 def _training_cache(
     args: argparse.Namespace, config: TrainConfig, distributed: bool, main: bool
 ) -> tuple[TrainConfig, Path, str | None]:
-    """``(settings, cache folder, source data folder)`` to train on: ``--data`` itself when it
-    is a prepared cache or a course pack (the settings then take its grid: :func:`_on_cache`),
-    else the cache of
-    ``--data`` for ``config`` (prepared by the main process)."""
+    """``(settings, cache folder, source data folder)``: ``--data`` itself when it is a cache or
+    a course pack (its grid then taken), else the cache of ``--data`` (made by the main process)."""
     data = Path(args.data).expanduser()
     if pack.is_pack(args.data):  # an archive, its URL or its folder: unpacked once, then a cache
         data = pack.open_pack(args.data, progress=main)
@@ -134,9 +125,8 @@ _CACHE_RECORDS = ("crop", "image_size", "tumour_free_fraction")
 def _on_cache(
     config: TrainConfig, cache_json: dict, args: argparse.Namespace, say: bool
 ) -> TrainConfig:
-    """The settings for training on a prepared cache (its metadata ``cache_json``): its grid and
-    tumour-free share; ``say`` prints the one notice when a preset's grid differs from the cache's.
-    An explicit --crop / --image-size / --tumour-free-fraction that differs is a ValueError."""
+    """The settings on a prepared cache (metadata ``cache_json``): its grid and tumour-free share
+    (``say``: a notice of what changed; an explicit flag that differs is a ValueError)."""
     given = {k: getattr(args, k, None) for k in _CACHE_RECORDS}
     clash = _flag_clashes(given, cache_json, "the cache has")
     if clash:
@@ -153,22 +143,16 @@ def _on_cache(
     return taken
 
 
-def _init_distributed() -> bool:
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    torch.distributed.init_process_group(backend=backend)
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    return True
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     """Settings, then the run (under torchrun: one process of several)."""
     config, trained = _train_config(args)
     spec = args.model or trained or DEFAULT_MODEL
     resolve_model(spec)  # a wrong --model fails now, not after preparing the data
-    distributed = _init_distributed()
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     try:
         _train(args, config, spec, distributed)
     finally:
@@ -230,8 +214,7 @@ def _record_run(args, state, model, cache_dir: Path, source: str | None, device)
 
 
 def _metrics(model, cases: list, grid, device, out: Path, **record) -> dict:
-    """BraTS metrics of ``cases`` on whole volumes, per case and their mean, written to ``out``
-    (a JSON file, with ``record``)."""
+    """BraTS metrics of ``cases`` in 3D, per case and their mean, written to ``out`` (JSON)."""
     per_case = train.evaluate_cases(model, cases, grid, device)
     result = {**record, "cases": per_case, "mean": mean_metrics(per_case)}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -240,8 +223,7 @@ def _metrics(model, cases: list, grid, device, out: Path, **record) -> dict:
 
 
 def _load_model(path: str, args: argparse.Namespace):
-    """``(model on its device, checkpoint, settings, device)`` of a checkpoint; the model class
-    is ``--model``, else the one the run recorded, and the device ``--device``, chosen here once."""
+    """``(model on its device, checkpoint, settings, device)``; the class: --model or the run's."""
     ckpt = train.load_checkpoint(path)
     config = train.run_settings(ckpt)
     trained = ckpt.get("model_class")
@@ -258,8 +240,7 @@ def _load_model(path: str, args: argparse.Namespace):
 
 
 def _chosen_cases(data: str, wanted: list[str] | None, ckpt: dict | None) -> tuple[list, str]:
-    """``(cases, which)``: the cases of ``data`` named in ``wanted``, else the run's validation
-    patients found there, else every case."""
+    """``(cases, which)``: ``wanted``, else the run's validation patients, else all of ``data``."""
     cases = find_cases(data)
     by_id = {c.case_id: c for c in cases}
     unknown = [c for c in wanted or [] if c not in by_id]
@@ -300,8 +281,7 @@ def _nifti_name(out: Path) -> bool:
 
 
 def _predict_targets(args: argparse.Namespace) -> list[tuple]:
-    """``(case, output file)`` pairs of ``--case`` or ``--data``, each folder checked writable
-    now, not after inference (the OS says why)."""
+    """``(case, output file)`` pairs of ``--case`` or ``--data``, folders checked writable now."""
     if (args.case is None) == (args.data is None):
         raise ValueError("give either --case CASE_DIR (one case) or --data DIR (every case of DIR)")
     out = Path(args.out)
@@ -330,18 +310,9 @@ def _predict_targets(args: argparse.Namespace) -> list[tuple]:
     return targets
 
 
-def _write_seg(seg, affine, out: Path) -> None:
-    """Write a segmentation atomically: a temporary file beside ``out``, removed on any failure."""
+def _cmd_predict(args: argparse.Namespace) -> int:
     import nibabel as nib
 
-    img = nib.Nifti1Image(seg, affine)
-    img.set_qform(affine, code=1)
-    img.set_sform(affine, code=1)
-    with atomic_path(out) as tmp:
-        img.to_filename(str(tmp))
-
-
-def _cmd_predict(args: argparse.Namespace) -> int:
     targets = _predict_targets(args)
     model, _, config, device = _load_model(args.checkpoint, args)
     many = len(targets) > 1
@@ -352,16 +323,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print(f"warning: {line}", file=sys.stderr)
         seg = train.predict_volume(model, vol, config.grid, device)
         seg = vol.to_source_orientation(seg).astype("uint8")
-        _write_seg(seg, vol.affine, target)
+        img = nib.Nifti1Image(seg, vol.affine)
+        img.set_qform(vol.affine, code=1)
+        img.set_sform(vol.affine, code=1)
+        with atomic_path(target) as tmp:  # a temporary file beside it, removed on any failure
+            img.to_filename(str(tmp))
         counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}
         line = (
             f"{case.case_id}: segmentation written to {target} "
             f"(voxels: NCR/NET {counts[1]}, ED {counts[2]}, ET {counts[4]})"
         )
-        if many:
-            bar.write(line)
-        else:
-            print(line)
+        (bar.write if many else print)(line)
     if many:
         print(f"{len(targets)} cases segmented into {args.out}")
     return 0
@@ -409,7 +381,7 @@ SETTING_FLAGS = {  # setting: (type or choices, what it is); the help adds each 
     "image_size": (int, "slice size seen by the network (none: the crop's size)"),
     "crop": (int, "centre crop before resizing"),
     "tumour_free_fraction": (float, "share of each case's tumour-free slices kept in the cache"),
-    "loss": (["ce", "ce+dice"], "cross-entropy (Eq. 1), or cross-entropy + soft Dice"),
+    "loss": (list(LOSSES), "cross-entropy (Eq. 1), or cross-entropy + soft Dice"),
     "val_fraction": (float, "share of patients held out for validation"),
     "seed": (int, "seeds the split, the weights, the data order"),
     "num_workers": (int, "DataLoader worker processes"),
@@ -448,84 +420,79 @@ def _presets_epilog() -> str:
     )
 
 
-def _add_device_and_model(p: argparse.ArgumentParser, training: bool = False) -> None:
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto, a GPU if any)")
-    default = DEFAULT_MODEL if training else f"the checkpoint's class, else {DEFAULT_MODEL}"
-    p.add_argument(
-        "--model",
-        metavar="MODULE:NAME",
-        help=f"the network class (default: {default}, the reference U-Net of this checkout; "
-        "another importable class is built with the run's model settings)",
-    )
+REQUIRED, SWITCH = {"required": True}, {"action": "store_true"}
+CHECKPOINT = ("--checkpoint", "a run's checkpoint.pt", REQUIRED)
+ARGUMENTS = {  # command: its arguments, (flags, help, the other keywords of add_argument)
+    "train": [
+        ("--data", "folder of BraTS cases, or a prepared slice cache", REQUIRED),
+        ("--out", "run folder: checkpoint.pt, history.json, ...", REQUIRED),
+        ("--preset", "defaults, described below (default: none)", {"choices": list(PRESETS)}),
+        *[
+            (
+                f"--{name.replace('_', '-')}" + (" --time-budget" if "budget" in name else ""),
+                _preset_help(text, name),
+                {"choices" if isinstance(kind, list) else "type": kind, "dest": name},
+            )
+            for name, (kind, text) in SETTING_FLAGS.items()
+        ],
+        (
+            "--deterministic",
+            "bit-identical reruns for one seed (slower on GPU; default: off)",
+            SWITCH | {"default": None},
+        ),
+        ("--cache", "slice cache folder (default: one under ~/.cache/unet_tp)", {}),
+        ("--resume", "continue the run in --out (default: new)", SWITCH),
+        ("--skip-bad", "leave out unreadable cases (default: stop)", SWITCH),
+        ("--no-eval", "skip the 3D evaluation of the validation patients", SWITCH),
+    ],
+    "evaluate": [
+        ("--data", "folder of BraTS cases with their seg files", REQUIRED),
+        CHECKPOINT,
+        ("--out", "JSON file of the metrics", REQUIRED),
+        ("--cases", "case ids (default: the run's validation patients)", {"nargs": "+"}),
+    ],
+    "figures": [
+        ("--data", "folder of BraTS cases", REQUIRED),
+        ("--run", "a training run folder (holding checkpoint.pt)", {}),
+        ("--case", "case id (default: the first validation patient)", {}),
+        ("--out", "output folder", REQUIRED),
+        ("--dpi", "resolution of the PNG files", {"type": int, "default": 100}),
+    ],
+    "predict": [
+        ("--case", "one case folder (--out: a .nii.gz file)", {}),
+        ("--data", "a folder of cases, seg or not (--out: a folder, OUT/<case>.nii.gz)", {}),
+        CHECKPOINT,
+        ("--out", "output .nii.gz (--case) or folder (--data)", REQUIRED),
+        ("--force", "replace existing output files", SWITCH),
+    ],
+}
+TRAIN_DESCRIPTION = "Train the reference U-Net of solutions/ on BraTS cases or a slice cache."
+COMMANDS = {  # command: (function, help); each also takes --device, --model (and --strict)
+    "train": (_cmd_train, "train the reference U-Net (runs under torchrun too)"),
+    "evaluate": (_cmd_evaluate, "BraTS metrics (Dice, HD95) of a checkpoint on whole volumes"),
+    "figures": (_cmd_figures, "the kit's figures (a case; with --run: curves, prediction)"),
+    "predict": (_cmd_predict, "segment one case, or a folder of cases, into NIfTI files"),
+}
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train the reference U-Net (runs under torchrun too)",
-        description="Train the reference U-Net of solutions/ on BraTS cases or a slice cache.",
-        epilog=_presets_epilog(),
-    )
-    p.add_argument("--data", required=True, help="folder of BraTS cases, or a prepared slice cache")
-    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, history.json, ...")
-    p.add_argument(
-        "--preset", choices=list(PRESETS), help="defaults, described below (default: none)"
-    )
-    for name, (kind, text) in SETTING_FLAGS.items():
-        typed = {"choices": kind} if isinstance(kind, list) else {"type": kind}
-        flags = [f"--{name.replace('_', '-')}"] + (["--time-budget"] if "budget" in name else [])
-        p.add_argument(*flags, **typed, dest=name, help=_preset_help(text, name))
-    p.add_argument(
-        "--deterministic",
-        action="store_true",
-        default=None,
-        help="bit-identical reruns for one seed (slower on GPU; default: off)",
-    )
-    p.add_argument("--cache", help="slice cache folder (default: one under ~/.cache/unet_tp)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (default: new)")
-    p.add_argument(
-        "--skip-bad", action="store_true", help="leave out unreadable cases (default: stop)"
-    )
-    p.add_argument(
-        "--no-eval", action="store_true", help="skip the 3D evaluation of the validation patients"
-    )
-    add_strict_flag(p)
-    _add_device_and_model(p, training=True)
-    p.set_defaults(func=_cmd_train)
-
-
-def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "evaluate", help="BraTS metrics (Dice, HD95) of a checkpoint on whole volumes"
-    )
-    p.add_argument("--data", required=True, help="folder of BraTS cases with their seg files")
-    p.add_argument("--checkpoint", required=True, help="a run's checkpoint.pt")
-    p.add_argument("--out", required=True, help="JSON file of the metrics")
-    p.add_argument("--cases", nargs="+", help="case ids (default: the run's validation patients)")
-    _add_device_and_model(p)
-    p.set_defaults(func=_cmd_evaluate)
-
-
-def _add_figures(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("figures", help="the kit's figures (a case; with --run: curves, prediction)")
-    p.add_argument("--data", required=True, help="folder of BraTS cases")
-    p.add_argument("--run", help="a training run folder (holding checkpoint.pt)")
-    p.add_argument("--case", help="case id (default: the first validation patient)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--dpi", type=int, default=100, help="resolution of the PNG files")
-    _add_device_and_model(p)
-    p.set_defaults(func=_cmd_figures)
-
-
-def _add_predict(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="segment one case, or a folder of cases, into NIfTI files")
-    p.add_argument("--case", help="one case folder (--out: a .nii.gz file)")
-    p.add_argument(
-        "--data", help="a folder of cases, seg or not (--out: a folder, OUT/<case>.nii.gz)"
-    )
-    p.add_argument("--checkpoint", required=True, help="a run's checkpoint.pt")
-    p.add_argument("--out", required=True, help="output .nii.gz (--case) or folder (--data)")
-    p.add_argument("--force", action="store_true", help="replace existing output files")
-    add_strict_flag(p)
-    _add_device_and_model(p)
-    p.set_defaults(func=_cmd_predict)
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add train, evaluate, figures and predict to ``unet-tp``'s sub-command parser."""
+    for name, (func, text) in COMMANDS.items():
+        training = name == "train"
+        described = {"description": TRAIN_DESCRIPTION, "epilog": _presets_epilog()}
+        p = sub.add_parser(name, help=text, **(described if training else {}))
+        for flags, text, keywords in ARGUMENTS[name]:
+            p.add_argument(*flags.split(), help=text, **keywords)
+        if name in ("train", "predict"):
+            add_strict_flag(p)
+        p.add_argument(
+            "--device", help="auto, cpu, cuda, cuda:N or mps (default: auto, a GPU if any)"
+        )
+        default = DEFAULT_MODEL if training else f"the checkpoint's class, else {DEFAULT_MODEL}"
+        p.add_argument(
+            "--model",
+            metavar="MODULE:NAME",
+            help=f"the network class (default: {default}, the reference U-Net of this checkout; "
+            "another importable class is built with the run's model settings)",
+        )
+        p.set_defaults(func=func)

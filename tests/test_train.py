@@ -271,8 +271,8 @@ def test_default_loss_needs_no_instructor_code():
 @pytest.mark.slow
 def test_settings_are_recorded_by_group_once_and_read_back(tiny_cache, tmp_path):
     """A checkpoint holds the run's settings once, by meaning; inference reads them back."""
-    from unet_tp.checkpoint import run_settings
     from unet_tp.settings import TrainConfig
+    from unet_tp.train import run_settings
 
     config = preset_config("tiny", epochs=1, image_size=32)
     _run(tiny_cache, tmp_path, config)

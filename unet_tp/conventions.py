@@ -1,19 +1,11 @@
 """Data conventions of BraTS 2019, written down once (in the spirit of nnU-Net's dataset.json).
 
-Labels: 0 background, 1 necrotic / non-enhancing tumour core (NCR/NET), 2 peritumoral edema (ED),
-4 GD-enhancing tumour (ET), no label 3. The network is trained on classes 0..3:
-:func:`to_train_labels` and :func:`to_brats_labels` are the only two places labels are mapped.
-Regions (what BraTS scores): whole tumour WT = {1, 2, 4}, tumour core TC = {1, 4}, ET = {4}.
-
-Orientation: every volume is reoriented to the *working orientation* ``("P", "L", "S")``: axis 0
-runs anterior -> posterior (rows, anterior at the top), axis 1 the patient's right -> left
-(columns: the patient's left on the image's right, as radiologists read an axial slice), axis 2
-inferior -> superior (axial slice index), so ``volume[:, :, z]`` is shown with ``imshow`` as is.
-
-Editions: each BraTS edition the kit reads, its file naming and labels, is declared once in
-:data:`EDITIONS`; a case's labels are mapped to the BraTS 2019 labels when read. Suspicious data
-(a warning naming case and file, an error with ``--strict``): a constant modality, a brain mask
-outside :data:`BRAIN_FRACTION_RANGE` of the volume, an identity affine on the BraTS grid.
+Labels: 0 background, 1 NCR/NET, 2 edema (ED), 4 enhancing tumour (ET), no 3; the network is
+trained on classes 0..3 (:func:`to_train_labels`, :func:`to_brats_labels`: the only two mappings).
+Regions: whole tumour WT = {1, 2, 4}, tumour core TC = {1, 4}, ET = {4}. Every volume is turned to
+the working orientation ``("P", "L", "S")``: rows anterior -> posterior, columns the patient's
+right -> left, slices inferior -> superior, so ``imshow(volume[:, :, z])`` shows an axial slice as
+radiologists read it. Each BraTS edition the kit reads is declared once in :data:`EDITIONS`.
 """
 
 from __future__ import annotations
@@ -54,25 +46,15 @@ BRATS_AFFINE = np.array(
 
 @dataclass(frozen=True)
 class Edition:
-    """How one BraTS edition names its files and labels its segmentations.
+    """How one BraTS edition names its files and labels its segmentations."""
 
-    Attributes:
-        key: short name (``brats2019``, ``brats2023``, ...).
-        title: what messages call it.
-        case_pattern: regular expression a case id of this edition matches.
-        separator: between the case id and the file kind (``_`` or ``-``).
-        file_kinds: the file kind of each kit modality and of ``"seg"``, e.g. ``t1ce -> t1c``.
-        labels: file label -> BraTS 2019 label (the kit's internal labels).
-        label_names: meaning of each file label, for messages.
-    """
-
-    key: str
-    title: str
-    case_pattern: str
-    separator: str
-    file_kinds: dict[str, str]
-    labels: dict[int, int]
-    label_names: dict[int, str]
+    key: str  # short name: brats2019, brats2023, ...
+    title: str  # what messages call it
+    case_pattern: str  # regular expression a case id of this edition matches
+    separator: str  # between the case id and the file kind ("_" or "-")
+    file_kinds: dict[str, str]  # the file kind of each kit modality and of "seg" (t1ce -> t1c)
+    labels: dict[int, int]  # file label -> BraTS 2019 label (the kit's internal labels)
+    label_names: dict[int, str]  # meaning of each file label, for messages
 
     def file_name(self, case_id: str, kind: str, suffix: str = ".nii.gz") -> str:
         """Name of the ``kind`` file (a kit modality or ``"seg"``) of a case of this edition."""
@@ -160,8 +142,7 @@ _TO_BRATS = np.array(BRATS_LABELS, dtype=np.uint8)
 
 
 def to_train_labels(seg: np.ndarray) -> np.ndarray:
-    """Map BraTS labels {0, 1, 2, 4} to contiguous uint8 classes {0, 1, 2, 3} (a ValueError for
-    any other value).
+    """Map BraTS labels {0, 1, 2, 4} to classes {0, 1, 2, 3} (a ValueError for any other value).
 
     Example:
         >>> to_train_labels(np.array([0, 1, 2, 4])).tolist()
@@ -183,8 +164,7 @@ def to_brats_labels(classes: np.ndarray) -> np.ndarray:
 
 
 def region_classes() -> dict[str, tuple[int, ...]]:
-    """:data:`REGIONS` in network classes (what the network predicts): wt (1, 2, 3), tc (1, 3),
-    et (3,). Derived from the one label mapping above."""
+    """:data:`REGIONS` in network classes: wt (1, 2, 3), tc (1, 3), et (3,)."""
     return {r: tuple(to_train_labels(np.array(labels)).tolist()) for r, labels in REGIONS.items()}
 
 

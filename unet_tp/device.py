@@ -16,15 +16,9 @@ def in_colab() -> bool:
 def pick_device(
     preference: str = "auto", verbose: bool = True, training: bool = True
 ) -> torch.device:
-    """Choose the device to compute on, and say which (one line, when ``verbose``).
-
-    Args:
-        preference: ``"auto"`` (CUDA, then Apple MPS, then CPU), or ``"cuda"``, ``"mps"``, ``"cpu"``,
-            ``"cuda:1"``...; a RuntimeError when this machine does not have it.
-        verbose: print one line naming the device.
-        training: the device will train (the CPU line then advises a GPU); False for inference
-            (evaluate, predict, figures), where the CPU is fine.
-    """
+    """The device to compute on, named in one line when ``verbose``: ``preference`` ``"auto"``
+    (CUDA, then MPS, then CPU), ``"cuda:1"``, ``"cpu"``... (a RuntimeError if not here); the CPU
+    line advises a GPU when ``training``."""
     pref = preference.lower()
     mps = getattr(torch.backends, "mps", None)
     has_mps = bool(mps and mps.is_available())
@@ -36,33 +30,27 @@ def pick_device(
     if pref == "mps" and not has_mps:
         raise RuntimeError(f"--device {preference}: Apple MPS is not available here")
     device = torch.device(pref)
-    if verbose:
-        print(_device_line(device, training))
-    return device
-
-
-def _device_line(device: torch.device, training: bool) -> str:
-    """The line that names the device (on the CPU for training: get a GPU, and how in Colab)."""
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return f"Using GPU {name} (CUDA), mixed precision {amp_dtype(device)}"
-    if device.type == "mps":
-        return "Using Apple GPU (MPS)"
-    line = f"Using the CPU ({torch.get_num_threads()} threads)"
-    if not training:
-        return line
-    hint = (
-        " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
-    )
-    return f"{line}: no GPU found, so training is slow.{hint}"
+        line = f"Using GPU {torch.cuda.get_device_name(device)} (CUDA), mixed precision "
+        line += str(amp_dtype(device))
+    elif device.type == "mps":
+        line = "Using Apple GPU (MPS)"
+    else:
+        line = f"Using the CPU ({torch.get_num_threads()} threads)"
+        if training:  # advise a GPU, and how to get one in Colab
+            line += ": no GPU found, so training is slow."
+            if in_colab():
+                line += " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU."
+    if verbose:
+        print(line)
+    return device
 
 
 def run_device(
     preference: str = "auto", verbose: bool = True, training: bool = True
 ) -> torch.device:
-    """The device of this process: under torchrun (``WORLD_SIZE`` > 1) the GPU of its
-    ``LOCAL_RANK`` (or the CPU without CUDA), else :func:`pick_device`. Commands call it once and
-    pass the device down."""
+    """The device of this process: under torchrun the GPU of its ``LOCAL_RANK`` (or the CPU),
+    else :func:`pick_device`."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -71,9 +59,8 @@ def run_device(
 
 
 def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed-precision type for ``device``: bf16 from compute capability 8 (Ampere), fp16 before
-    (a T4 is 7.5: ``torch.cuda.is_bf16_supported()`` may say True there, but it only emulates
-    bf16, slowly), ``None`` off CUDA."""
+    """Mixed-precision type for ``device``: bf16 from compute capability 8, fp16 before (a T4's
+    bf16 is emulated, slowly), ``None`` off CUDA."""
     if device.type != "cuda":
         return None
     major, _ = torch.cuda.get_device_capability(device)

@@ -1,8 +1,6 @@
-"""The network drawn: the U-Net of the paper's Figure 1 and its overlap-tile strategy, drawn by
-the kit from the same widths and sizes as the layer table (not copied from the paper).
-
-Reference: Ronneberger, Fischer and Brox, "U-Net: Convolutional Networks for Biomedical Image
-Segmentation", MICCAI 2015 (arXiv:1505.04597), Figures 1 and 2.
+"""The network drawn by the kit from the same widths and sizes as the layer table: the U-Net of
+the paper's Figure 1 and its overlap-tile strategy (Figure 2) (Ronneberger, Fischer and Brox,
+"U-Net: Convolutional Networks for Biomedical Image Segmentation", MICCAI 2015, arXiv:1505.04597).
 """
 
 from __future__ import annotations
@@ -109,8 +107,8 @@ def _arrow_ends(a: FeatureMap, b: FeatureMap, meaning: str, top: dict, in_size: 
 def draw_unet(
     in_size: int = 572, in_channels: int = 1, num_classes: int = 2, base: int = 64, depth: int = 4
 ) -> Figure:
-    """The paper's U-Net as a figure: one bar per feature map (its channels above it, its size
-    beside it), arrows for the convolutions, max pooling, up-convolution and copy-and-crop.
+    """The paper's U-Net as a figure: one bar per feature map (channels above, size beside),
+    arrows for the convolutions, max pooling, up-convolution and copy-and-crop.
 
     Args:
         in_size: input tile size (572 in the paper: output 388).
@@ -121,40 +119,21 @@ def draw_unet(
     fig = Figure(figsize=(13, 7.5), layout="constrained")
     ax = fig.add_subplot()
     top = {m.level: -4.2 * m.level for m in maps}
+    size_label = {"ha": "right", "va": "bottom", "fontsize": 6, "rotation": 90}
     for i, fmap in enumerate(maps):
         w, h = _bar_width(fmap), _bar_height(fmap, in_size)
         face = "#dbe9f6" if fmap.copied else "#4a90d9"
         ax.add_patch(Rectangle((fmap.x, top[fmap.level] - h), w, h, fc=face, ec="black", lw=0.6))
         ax.text(fmap.x + w / 2, top[fmap.level] + 0.1, str(fmap.channels), ha="center", fontsize=7)
         if not maps[i - 1].copied:  # an up-conv's output: its size is its copy's
-            ax.text(
-                fmap.x - 0.05,
-                top[fmap.level] - h,
-                f"{fmap.size}²",
-                ha="right",
-                va="bottom",
-                fontsize=6,
-                rotation=90,
-            )
+            ax.text(fmap.x - 0.05, top[fmap.level] - h, f"{fmap.size}²", **size_label)
     for src, dst, meaning in arrows:
-        a, b = maps[src], maps[dst]
-        start, end = _arrow_ends(a, b, meaning, top, in_size)
-        ax.add_patch(
-            FancyArrowPatch(
-                start, end, arrowstyle="-|>", mutation_scale=9, color=ARROWS[meaning], lw=1.2
-            )
-        )
-    for i, (meaning, colour) in enumerate(ARROWS.items()):
-        ax.annotate(
-            meaning,
-            (0, 0),
-            xycoords="axes fraction",
-            xytext=(0.80, 0.30 - 0.05 * i),
-            textcoords="axes fraction",
-            fontsize=9,
-            color=colour,
-            va="center",
-        )
+        ends = _arrow_ends(maps[src], maps[dst], meaning, top, in_size)
+        style = {"arrowstyle": "-|>", "mutation_scale": 9, "color": ARROWS[meaning], "lw": 1.2}
+        ax.add_patch(FancyArrowPatch(*ends, **style))
+    for i, (meaning, colour) in enumerate(ARROWS.items()):  # the legend
+        y = 0.30 - 0.05 * i
+        ax.text(0.80, y, meaning, transform=ax.transAxes, fontsize=9, color=colour, va="center")
     out = maps[-1]
     ax.set_title(
         f"U-Net (Ronneberger et al. 2015): input {in_size}x{in_size}x{in_channels}, "
@@ -164,20 +143,6 @@ def draw_unet(
     ax.set_ylim(-4.2 * depth - 3, 0.8)
     ax.set_axis_off()
     return fig
-
-
-def _mirrored(image: np.ndarray, out_tile: int, depth: int):
-    """``image`` mirror-padded for the unpadded network: ``(padded, margin, input tile, output
-    tile, rows, columns)``."""
-    net = UNetBase(padding=False, depth=depth)
-    in_tile = net.input_size_for(out_tile)
-    out_tile = net.output_size(in_tile)
-    margin = (in_tile - out_tile) // 2
-    h, w = image.shape
-    rows, cols = -(-h // out_tile), -(-w // out_tile)
-    pad = ((margin, margin + rows * out_tile - h), (margin, margin + cols * out_tile - w))
-    padded = np.pad(np.asarray(image, dtype=float), pad, mode="symmetric")
-    return padded, margin, in_tile, out_tile, rows, cols
 
 
 def _box(ax, xy, size: int, colour: str, filled: bool = False, lw: float = 2) -> None:
@@ -191,9 +156,8 @@ def draw_overlap_tile(
     depth: int = 4,
     tile: tuple[int, int] = (1, 0),
 ) -> Figure:
-    """The overlap-tile strategy (the paper's Figure 2) on ``image``: the image mirror-padded by
-    the unpadded network's border, its grid of output tiles, and one tile's input (context)
-    beside the output window it predicts.
+    """The overlap-tile strategy (the paper's Figure 2) on ``image``: mirror-padded by the unpadded
+    network's border, its output tiles, and one tile's input beside the output it predicts.
 
     Args:
         image: a 2D slice (e.g. a FLAIR slice); default a drawn disc.
@@ -204,8 +168,12 @@ def draw_overlap_tile(
     if image is None:
         yy, xx = np.mgrid[-1:1:240j, -1:1:240j]
         image = (xx**2 / 0.6 + yy**2 / 0.8 < 1) * (1 + 0.5 * np.cos(9 * xx) * np.sin(7 * yy))
-    padded, margin, in_tile, out_tile, rows, cols = _mirrored(image, out_tile, depth)
-    (h, w), (ph, pw) = image.shape, padded.shape
+    h, w = image.shape
+    net = UNetBase(padding=False, depth=depth)
+    in_tile, out_tile, margin, rows, cols = net.tiles(h, w, out_tile)
+    pad = ((margin, margin + rows * out_tile - h), (margin, margin + cols * out_tile - w))
+    padded = np.pad(np.asarray(image, dtype=float), pad, mode="symmetric")  # mirrored
+    ph, pw = padded.shape
     fig = Figure(figsize=(11, 5.2), layout="constrained")
     whole, zoom = fig.subplots(1, 2)
     whole.imshow(padded, cmap="gray", extent=(-margin, pw - margin, ph - margin, -margin))

@@ -1,11 +1,7 @@
-"""The language of the notebook's messages (the self-checks', the layer table's): English, or
-French for the French notebook (its set-up cell calls ``notebook_config(device,
-language="fr")``; ``$UNET_TP_LANGUAGE`` sets it from outside).
-
-A message is written once, in English, as a template: ``tr("got {shape}", shape=...)``; its French
-lives in ``unet_tp/locale/fr.json`` (``{English template: French template}``), and
-``tests/test_i18n.py`` fails on a template without its French (or a French entry no template
-uses).
+"""The language of the notebook's messages: English, or French (``notebook_config(device,
+language="fr")`` or ``$UNET_TP_LANGUAGE``). A message is an English template,
+``tr("got {shape}", shape=...)``; its French is in ``unet_tp/locale/fr.json`` (tests/test_i18n.py
+checks that every template has one).
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Losses the training loop uses by name (``TrainConfig.loss``), with nothing of the instructor
-side: torch's cross-entropy (what the students' Eq. (1) computes, within 1e-5) and soft Dice.
-
-The students write their own cross-entropy in the notebook and pass it to
-:func:`unet_tp.train.fit` as ``loss_fn``; these are the defaults when no loss is given.
+"""The losses the training loop uses by name (``config.optim.loss``) when the notebook gives none:
+torch's cross-entropy (what the students' Eq. (1) computes) and cross-entropy + soft Dice.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""BraTS evaluation: Dice and 95th-percentile Hausdorff distance per region, per patient, in 3D.
-
-Conventions (those of the BraTS challenge, on the original labels 0/1/2/4):
-
-* regions: whole tumour WT = {1, 2, 4}, tumour core TC = {1, 4}, enhancing tumour ET = {4};
-* Dice is 1 when prediction and truth are both empty, 0 when only one of them is;
-* HD95 is 0 when both are empty and 373.13 mm (the diagonal of the 240x240x155 mm volume) when
-  exactly one is; otherwise the 95th percentile of the distances between the two surfaces, both
-  directions pooled (as medpy's ``hd95``), in mm.
-
-Metrics are computed on whole volumes (slice predictions stacked back), never per slice: a
-per-slice mean would count every tumour-free slice as a perfect score.
+"""BraTS evaluation: Dice and HD95 per region (WT {1, 2, 4}, TC {1, 4}, ET {4}), per patient, on
+whole 3D volumes (a per-slice mean would count every tumour-free slice as perfect). As the
+challenge: Dice is 1 when prediction and truth are both empty, 0 when one is; HD95 (both
+directions pooled, as medpy's) is 0 when both are empty, the volume's diagonal when one is.
 """
 
 from __future__ import annotations
@@ -24,11 +16,8 @@ HD95_EMPTY = float(np.sqrt(sum(s * s for s in BRATS_SHAPE)))  # 373.13 mm
 
 
 def dice_from_counts(intersection, predicted, true) -> np.ndarray:
-    """Dice from voxel counts, elementwise: ``2 |P & T| / (|P| + |T|)``, 1 where both are empty.
-
-    The one Dice formula of the kit: :func:`dice` on masks and the training loop's validation
-    (counts summed over a patient's slices) both use it.
-    """
+    """Dice from voxel counts, elementwise: ``2 |P & T| / (|P| + |T|)``, 1 where both are empty
+    (the kit's one Dice formula: :func:`dice` and the training loop's validation use it)."""
     inter = np.asarray(intersection, dtype=np.float64)
     total = np.asarray(predicted, dtype=np.float64) + np.asarray(true, dtype=np.float64)
     return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 1.0)
@@ -79,9 +68,8 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...] | None 
 def brats_metrics(
     pred_seg: np.ndarray, true_seg: np.ndarray, spacing: tuple[float, ...] | None = None
 ) -> dict[str, float]:
-    """Dice and HD95 of the three BraTS regions for one patient, from predicted and true
-    volumes of BraTS labels 0/1/2/4 (voxel ``spacing`` default 1 mm): ``{"dice_wt", "dice_tc",
-    "dice_et", "hd95_wt", "hd95_tc", "hd95_et"}``."""
+    """``{"dice_wt", "dice_tc", "dice_et", "hd95_wt", "hd95_tc", "hd95_et"}`` of one patient's
+    predicted and true BraTS labels (voxel ``spacing`` default 1 mm)."""
     out: dict[str, float] = {}
     for region in REGIONS:
         p, t = region_mask(pred_seg, region), region_mask(true_seg, region)

@@ -33,30 +33,20 @@ from unet_tp.progress import case_progress
 from unet_tp.settings import TrainConfig, preset_config
 
 DATA_SOURCES = ("pack", "sample", "kaggle", "drive", "msd", "download")
-# Settings anyone can give the notebook from outside, without editing it (the grader gives
-# UNET_TP_PRESET=tiny, UNET_TP_DATA_SOURCE=sample, UNET_TP_SAMPLE_CASES=4: seconds of training
-# on 4 sample cases, since grading checks that the pipeline runs, not how well it trains).
+# Settings given from outside the notebook (the grader: tiny, sample, 4 cases: seconds of training)
 PRESET_ENV, SOURCE_ENV, SAMPLES_ENV = (
     "UNET_TP_PRESET",
     "UNET_TP_DATA_SOURCE",
     "UNET_TP_SAMPLE_CASES",
 )
-
-
-# Minutes of training the notebook allows itself, leaving the rest of a three-hour session to the
-# blanks, the evaluation and the questions.
+# Minutes of training, leaving the rest of a three-hour session to the blanks and the questions
 TIME_BUDGETS = {"colab-t4": 45, "notebook-cpu": 10}
 
 
 def notebook_config(device: torch.device, language: str | None = None) -> tuple[str, TrainConfig]:
-    """The training settings the notebook uses here, and the name of their preset.
-
-    ``$UNET_TP_PRESET`` when set (the grader sets ``tiny``: seconds of training), else
-    ``notebook-cpu`` without a GPU (about a minute on 2 cores), ``colab-t4`` on a GPU; with the
-    preset's training budget (:data:`TIME_BUDGETS`). ``language`` (the notebook's ``LANGUAGE``,
-    ``"en"`` or ``"fr"``) is the language of the self-checks' messages
-    (:func:`unet_tp.i18n.set_language`).
-    """
+    """``(preset name, settings)`` here: ``$UNET_TP_PRESET``, else ``notebook-cpu`` without a GPU
+    and ``colab-t4`` with one, with its :data:`TIME_BUDGETS`; ``language`` (``"en"``, ``"fr"``) is
+    that of the self-checks' messages."""
     if language is not None:
         set_language(language)
     name = os.environ.get(PRESET_ENV) or ("colab-t4" if device.type == "cuda" else "notebook-cpu")
@@ -65,8 +55,7 @@ def notebook_config(device: torch.device, language: str | None = None) -> tuple[
 
 @dataclass
 class NotebookData:
-    """Where the data is: NIfTI cases (``data_dir``), or a course pack's slice cache
-    (``cache_dir``: no NIfTI work in the session), and how many patients."""
+    """Where the data is: NIfTI cases (``data_dir``) or a course pack's cache (``cache_dir``)."""
 
     data_dir: Path | None
     source: str
@@ -108,22 +97,13 @@ def get_data(
     """Find (or fetch) the BraTS cases the notebook trains on.
 
     Args:
-        source: ``"sample"`` (built-in synthetic BraTS-format cases, generated offline),
-            ``"kaggle"`` (the Kaggle mirror of BraTS 2019 through kagglehub: public, no
-            credentials, about 30 GB), ``"drive"`` (a folder of your Google Drive, mounted here,
-            holding cases or a BraTS zip, which is extracted to the local disk), ``"msd"`` (the
-            Decathlon's Task01_BrainTumour from its public URL, converted to the BraTS layout), or
-            ``"download"`` (the archive configured in :mod:`unet_tp.sources`, or ``url``).
-            ``$UNET_TP_DATA_SOURCE`` and ``$UNET_TP_SAMPLE_CASES`` override the arguments.
-        drive_folder: the Drive folder holding the case folders or a BraTS zip (for ``"drive"``).
+        source: ``"pack"`` (the course pack at ``url``, checked against ``pack_sha256``),
+            ``"sample"`` (synthetic cases made offline), ``"kaggle"`` (the public Kaggle mirror of
+            BraTS 2019, about 30 GB), ``"drive"`` (cases or a BraTS zip in ``drive_folder`` of
+            your Google Drive), ``"msd"`` (the Decathlon's Task01, converted) or ``"download"``
+            (``url``, default the archive of :mod:`unet_tp.sources`). ``$UNET_TP_DATA_SOURCE``
+            and ``$UNET_TP_SAMPLE_CASES`` override the arguments.
         sample_count: how many sample cases.
-        url: archive or folder for ``"download"`` (default: the configured BraTS 2019 source);
-            for ``"pack"``, the course pack's address (an https URL, a ``.tar.gz`` or its folder).
-        pack_sha256: the pack's SHA-256 (checked after the download).
-
-    Raises:
-        DataError: a missing Drive folder (naming what its parent holds and the closest name), or
-            a folder without BraTS cases.
     """
     if source not in DATA_SOURCES:
         raise ValueError(f"DATA_SOURCE must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
@@ -148,8 +128,7 @@ def get_data(
 
 
 def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainConfig) -> Path:
-    """The slice cache for ``config``: a pack's (whose grid then becomes ``config``'s), or the
-    one built (or reused) from the cases of ``data``; returns its folder."""
+    """The slice cache: a pack's (its grid then ``config``'s), or one built from ``data``."""
     if isinstance(data, NotebookData) and data.cache_dir is not None:
         from unet_tp.data.pack import read_manifest, summarise
 
@@ -181,8 +160,7 @@ class Split:
 
 
 def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:
-    """Split the cached patients into training and validation Datasets (stratified by grade,
-    :func:`unet_tp.data.cache.split_patients`)."""
+    """The cached patients as training and validation Datasets (stratified by grade)."""
     train_ids, val_ids = split_patients(cache_dir, config.sampling.val_fraction, config.seed)
     return Split(
         SliceDataset(cache_dir, train_ids), SliceDataset(cache_dir, val_ids), train_ids, val_ids
@@ -190,9 +168,8 @@ def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Sp
 
 
 def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolumes:
-    """A patient's cached slices stacked into a volume: ``image`` (4, H, W, n) z-scored on the
-    network's grid, ``seg`` (H, W, n) BraTS labels. The cache holds every slice with tumour and a
-    share of the others, so a "volume" here is those slices, in order."""
+    """A patient's cached slices (every tumour slice, a share of the others) as a volume:
+    ``image`` (4, H, W, n) on the network's grid, ``seg`` (H, W, n) BraTS labels."""
     cache_dir = Path(cache_dir)
     meta = load_cache_meta(cache_dir)
     entry = meta["cases"][case_id]
@@ -206,8 +183,7 @@ def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolum
 
 @torch.no_grad()
 def predict_patient(model, patient: CaseVolumes, predict_fn, device, batch_size: int = 16):
-    """BraTS labels (H, W, n) of a :func:`cached_patient`, from ``predict_fn(model, images)``
-    (the notebook's block (g)) on batches of its slices."""
+    """BraTS labels (H, W, n) of a :func:`cached_patient` by ``predict_fn(model, images)``."""
     slices = np.moveaxis(patient.image, -1, 0)
     classes = [
         predict_fn(model, torch.from_numpy(slices[i : i + batch_size]).to(device)).cpu().numpy()

@@ -1,17 +1,10 @@
-"""Half precision for the student's own ``train_step``, without changing the student's code.
+"""Half precision for the student's own float32 ``train_step``, the student's code unchanged.
 
-The notebook's block (f) is plain float32 (zero_grad, loss, backward, step, ``loss.item()``).
-On a GPU with float16 tensor cores and no bf16 (a T4) :func:`student_step` runs it so:
-
-* the model's forward under float16 autocast (logits back in float32);
-* the student gets a ``loss_fn`` whose loss is multiplied by the GradScaler's scale (float16
-  gradients would underflow otherwise), and an optimizer whose ``step()`` unscales the
-  gradients, skips the update when one is inf/NaN, and updates the scale;
-* the value the student returns (``loss.item()`` of the scaled loss) is divided by the scale
-  used: the loop sees the true loss.
-
-Where the GPU has bf16 only the forward changes (bf16 keeps float32's range: no scaler); on a
-CPU, or with ``amp=False``, the student's function is returned unchanged.
+On a GPU with float16 and no bf16 (a T4) :func:`student_step` runs the model's forward under
+float16 autocast and gives the student a ``loss_fn`` whose loss is multiplied by a GradScaler's
+scale and an optimizer whose ``step()`` unscales (skipping an inf/NaN update); the ``loss.item()``
+returned is divided by the scale. With bf16 only the forward changes; on a CPU, or with
+``amp=False``, the student's function is returned unchanged.
 """
 
 from __future__ import annotations
@@ -40,8 +33,7 @@ class AutocastModel(nn.Module):
 
 class ScaledOptimizer:
     """The student's optimizer under a GradScaler: ``step()`` unscales, skips on inf/NaN and
-    updates the scale; everything else (``zero_grad``, ``param_groups``, ``state_dict``...) is
-    the optimizer's own."""
+    updates the scale; everything else is the optimizer's own."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler):
         self.optimizer, self.scaler = optimizer, scaler
@@ -62,16 +54,10 @@ class ScaledOptimizer:
 
 
 class HalfPrecisionStep:
-    """The student's ``train_step`` under autocast of ``dtype``, with ``scaler`` (float16) or
-    without (bf16). Same signature; returns the unscaled loss. :attr:`scaler` is kept for
-    checkpoints."""
+    """The student's ``train_step`` under autocast of ``dtype``, with ``scaler`` (float16, kept
+    for checkpoints) or without (bf16); returns the unscaled loss."""
 
-    def __init__(
-        self,
-        train_step: TrainStep,
-        dtype: torch.dtype,
-        scaler: torch.amp.GradScaler | None = None,
-    ):
+    def __init__(self, train_step: TrainStep, dtype: torch.dtype, scaler=None):
         self.train_step, self.dtype, self.scaler = train_step, dtype, scaler
         self.__wrapped__ = train_step
 
@@ -103,19 +89,9 @@ def student_step(
     amp: bool = True,
     scaler: torch.amp.GradScaler | None = None,
 ) -> TrainStep:
-    """The student's ``train_step`` as the course loop runs it on ``device``.
-
-    Args:
-        train_step: ``train_step(model, images, labels, optimizer, loss_fn) -> float``.
-        device: the training device.
-        amp: mixed precision where the device has it.
-        scaler: the float16 gradient scaler to use (e.g. restored from a checkpoint); default
-            a new ``GradScaler`` of the device.
-
-    Returns:
-        ``train_step`` itself (CPU, MPS, ``amp=False``), or a :class:`HalfPrecisionStep` (bf16
-        autocast on Ampere and later; float16 autocast and a gradient scaler on a T4).
-    """
+    """The student's ``train_step(model, images, labels, optimizer, loss_fn)`` as the course loop
+    runs it on ``device``: itself (CPU, MPS, ``amp=False``), or a :class:`HalfPrecisionStep` (bf16
+    from Ampere; float16 with ``scaler``, default a new GradScaler, on a T4)."""
     dtype = amp_dtype(device) if amp else None
     if dtype is None:
         return train_step

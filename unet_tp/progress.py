@@ -1,8 +1,4 @@
-"""Progress bars: one tqdm helper for the whole kit.
-
-tqdm's ``disable=None`` hides the bar where the output is not a terminal or a notebook (logs,
-CI); ``enabled=False`` hides it always.
-"""
+"""Progress bars: one tqdm helper for the kit (hidden where output is no terminal or notebook)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,12 @@
-"""Training runs of the notebook that re-run as a student expects.
+"""Training runs of the notebook, named by what they train: the settings (but ``epochs``,
+``num_workers`` and ``time_budget_minutes``), the network's arguments, and the source text of the
+student's network classes, loss and ``train_step`` (with what a ``functools.partial`` binds). A
+run's folder is ``runs/<preset>-<8 hex digits>``: running the training cell again continues an
+interrupted run (or one whose ``epochs`` was raised), loads a complete one (``retrain=True``
+trains it again), or trains a new run when something changed, saying what.
 
-A run is named by what it trains: its settings (as JSON; all but ``epochs``, ``num_workers`` and
-``time_budget_minutes``, which do not change what is trained), the network's arguments, and the
-source text of the
-student's code: the network's classes, the loss and ``train_step`` (with the values a
-``functools.partial`` binds, e.g. class weights). Its folder is ``runs/<preset>-<8 hex digits>``,
-so running the training cell again:
-
-* continues the run when it was interrupted (or when ``config.optim.epochs`` was raised);
-* says so, and loads its model, when the run is complete (``retrain=True`` trains it again);
-* trains a new run in its own folder when the network, the loss or a setting changed, and says
-  what changed (the previous run is kept).
-
-Values the code reads from elsewhere (a global set in another cell) are not part of a run: after
-changing one, train again with ``retrain=True``. Code whose source Python did not keep (made by
-``exec`` of a string) cannot be recognised again: its run is always trained from scratch.
+A global read from another cell is not part of a run (train again with ``retrain=True``); code
+made by ``exec`` of a string has no source, so its run is always trained from scratch.
 """
 
 from __future__ import annotations
@@ -51,10 +43,9 @@ def _parts(parts: list[str | None]) -> str | None:
 
 
 def source_text(obj: object) -> str | None:
-    """What ``obj`` computes, as text: the source of a function; of each method of a class
-    (a notebook's class has no file to read it whole from) and of its bases; of a partial's
-    function with the values it binds; of a callable object's class with its state. None where
-    Python kept no source (``exec`` of a string)."""
+    """What ``obj`` computes, as text: the source of a function, of each method of a class and
+    its bases, of a partial with what it binds, of a callable object's class with its state;
+    None where Python kept no source."""
     if isinstance(obj, torch.Tensor):
         return f"tensor{obj.detach().cpu().tolist()}"
     if inspect.ismethod(obj):
@@ -130,15 +121,6 @@ def _changes(old: dict, new: dict) -> list[str]:
     return said
 
 
-def _latest_other_run(runs_dir: Path, name: str, folder: Path) -> Path | None:
-    others = [
-        p
-        for p in runs_dir.glob(f"{name}-*")
-        if p != folder and (p / RUN_FILE).exists() and (p / "checkpoint.pt").exists()
-    ]
-    return max(others, key=lambda p: (p / "checkpoint.pt").stat().st_mtime, default=None)
-
-
 def _from_scratch(runs_dir: Path, name: str, folder: Path, identity: dict) -> str:
     """Why the run is trained from scratch, and what changed since the latest other run."""
     if unknown := _unknown(identity):
@@ -148,7 +130,9 @@ def _from_scratch(runs_dir: Path, name: str, folder: Path, identity: dict) -> st
         )
     if (folder / "checkpoint.pt").exists():
         return f"RETRAIN = True: training {folder} again from scratch."
-    previous = _latest_other_run(runs_dir, name, folder)
+    others = [p for p in runs_dir.glob(f"{name}-*") if p != folder and (p / RUN_FILE).exists()]
+    others = [p for p in others if (p / "checkpoint.pt").exists()]
+    previous = max(others, key=lambda p: (p / "checkpoint.pt").stat().st_mtime, default=None)
     if previous is None:
         return f"Training a new run in {folder}."
     old = json.loads((previous / RUN_FILE).read_text())
@@ -171,17 +155,9 @@ def train_or_resume(
     retrain: bool = False,
     device: torch.device | None = None,
 ) -> list[dict]:
-    """Train ``model`` in its run folder, resume it, or load it when complete (see module doc).
-
-    Args:
-        runs_dir: folder of the runs; each run is ``runs_dir/<name>-<key>``.
-        name: first part of the folder name (the notebook uses its preset).
-        retrain: train from scratch even if the run exists (its folder is overwritten).
-        Other arguments: as :func:`unet_tp.train.fit`.
-
-    Returns:
-        The run's history, one dict per epoch.
-    """
+    """Train ``model`` in its run folder ``runs_dir/<name>-<key>``, resume it, or load it when
+    complete (``retrain``: from scratch anyway); returns its history. Other arguments: as
+    :func:`unet_tp.train.fit`."""
     loss_fn = loss_fn if loss_fn is not None else loss_by_name(config.optim.loss)
     identity = run_identity(model, config, loss_fn, train_step)
     folder = Path(runs_dir) / f"{name}-{run_key(identity)}"
@@ -206,14 +182,5 @@ def train_or_resume(
         print(_from_scratch(Path(runs_dir), name, folder, identity))
     folder.mkdir(parents=True, exist_ok=True)
     save_json(folder / RUN_FILE, identity, indent=1)
-    return fit(
-        model,
-        train_set,
-        val_set,
-        config,
-        out_dir=folder,
-        loss_fn=loss_fn,
-        resume=resume,
-        device=device,
-        train_step=train_step,
-    )
+    fitted = dict(loss_fn=loss_fn, resume=resume, device=device, train_step=train_step)
+    return fit(model, train_set, val_set, config, out_dir=folder, **fitted)

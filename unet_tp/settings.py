@@ -1,17 +1,8 @@
-"""A training run's settings, split by what they mean, and the presets.
-
-Each group is recorded once (a checkpoint holds :meth:`TrainConfig.to_json`) and read back once
-(:meth:`TrainConfig.from_json`)::
-
-    TrainConfig
-      seed       everything random in a run: the slices kept, the split, the weights, the order
-      grid       the network's input (crop, image size): unet_tp.preprocess.Grid
-      sampling   which slices and patients the run sees (tumour-free share, validation share)
-      model      the network's constructor arguments (widths, depth, batch norm)
-      optim      how it is optimised and computed (epochs, batch, lr, loss, flips, AMP, workers)
-
-Where the run computes is not a setting: the command (``--device``) or the notebook's set-up cell
-chooses the device once (:func:`unet_tp.device.run_device`) and passes it down.
+"""A training run's settings, by meaning, recorded once (:meth:`TrainConfig.to_json`) and read back
+once (:meth:`TrainConfig.from_json`): ``seed`` (everything random in a run), ``grid`` (the
+network's input: :class:`unet_tp.preprocess.Grid`), ``sampling`` (which slices and patients),
+``model`` (the network's arguments), ``optim`` (epochs, batch, lr, loss, flips, AMP, workers);
+and the presets. The device is not a setting: the command or the notebook chooses it once.
 
 Example:
     >>> config = preset_config("cpu-quick", epochs=2)
@@ -30,37 +21,22 @@ from unet_tp.preprocess import Grid
 
 @dataclass
 class Sampling:
-    """Which slices and patients a run sees.
+    """Which slices and patients a run sees."""
 
-    Attributes:
-        tumour_free_fraction: share of each case's tumour-free brain slices kept in the cache
-            (every tumour slice is kept).
-        val_fraction: share of patients held out for validation (split by patient).
-    """
-
-    tumour_free_fraction: float = 0.25
-    val_fraction: float = 0.2
+    tumour_free_fraction: float = 0.25  # share of each case's tumour-free slices in the cache
+    val_fraction: float = 0.2  # share of patients held out for validation (split by patient)
 
 
 @dataclass
 class ModelSettings:
-    """The network's constructor arguments (those of :class:`unet_tp.unet_base.UNetBase`).
+    """The network's constructor arguments (those of :class:`unet_tp.unet_base.UNetBase`)."""
 
-    Attributes:
-        in_channels: input channels (4 MRI sequences).
-        num_classes: output classes (background and the 3 tumour labels).
-        base_channels: width of the first level (64 in the paper).
-        depth: pooling steps (4 in the paper).
-        padding: padded convolutions (output size = input size).
-        batch_norm: batch norm after each convolution (steadier training; not in the paper).
-    """
-
-    in_channels: int = 4
-    num_classes: int = NUM_CLASSES
-    base_channels: int = 32
-    depth: int = 4
-    padding: bool = True
-    batch_norm: bool = True
+    in_channels: int = 4  # the 4 MRI sequences
+    num_classes: int = NUM_CLASSES  # background and the 3 tumour labels
+    base_channels: int = 32  # width of the first level (64 in the paper)
+    depth: int = 4  # pooling steps (4 in the paper)
+    padding: bool = True  # padded convolutions (output size = input size)
+    batch_norm: bool = True  # after each convolution (steadier training; not in the paper)
 
     def kwargs(self) -> dict:
         """The keyword arguments that build the network: ``UNet(**settings.kwargs())``."""
@@ -69,31 +45,18 @@ class ModelSettings:
 
 @dataclass
 class Optimisation:
-    """How the network is optimised, and how the computation runs.
+    """How the network is optimised, and how the computation runs."""
 
-    Attributes:
-        epochs: passes over the training slices.
-        batch_size: slices per step.
-        lr: peak learning rate of Adam (cosine decay over the epochs).
-        loss: ``"ce"`` (Eq. 1 of the paper) or ``"ce+dice"`` (:mod:`unet_tp.losses`).
-        augment: random left-right flips (the brain is roughly symmetric).
-        amp: mixed precision on CUDA.
-        channels_last: NHWC memory layout on CUDA (faster convolutions with tensor cores).
-        num_workers: DataLoader worker processes.
-        deterministic: deterministic algorithms (bit-identical reruns; slower on GPU).
-        time_budget_minutes: stop before an epoch would end past this many minutes of training
-            (the best epoch's weights kept); None: no budget.
-    """
-
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-3
-    loss: str = "ce+dice"
-    augment: bool = True
-    amp: bool = True
-    channels_last: bool = True
-    num_workers: int = 2
-    deterministic: bool = False
+    epochs: int = 20  # passes over the training slices
+    batch_size: int = 16  # slices per step
+    lr: float = 1e-3  # peak learning rate of Adam (cosine decay over the epochs)
+    loss: str = "ce+dice"  # "ce" (Eq. 1 of the paper) or "ce+dice" (unet_tp.losses)
+    augment: bool = True  # random left-right flips (the brain is roughly symmetric)
+    amp: bool = True  # mixed precision on CUDA
+    channels_last: bool = True  # NHWC memory layout on CUDA (faster with tensor cores)
+    num_workers: int = 2  # DataLoader worker processes
+    deterministic: bool = False  # bit-identical reruns (slower on GPU)
+    # stop before an epoch would end past this many minutes (the best epoch kept); None: no budget
     time_budget_minutes: float | None = None
 
 
@@ -102,16 +65,7 @@ _SECTIONS = {"grid": Grid, "sampling": Sampling, "model": ModelSettings, "optim"
 
 @dataclass
 class TrainConfig:
-    """The settings of a training run, by meaning (see the module's docstring).
-
-    Attributes:
-        seed: seeds the slices kept, the patient split, the initial weights, the data order and
-            the flips.
-        grid: the network's input grid (:class:`unet_tp.preprocess.Grid`).
-        sampling: :class:`Sampling`.
-        model: :class:`ModelSettings`.
-        optim: :class:`Optimisation`.
-    """
+    """The settings of a training run, by meaning (see the module's docstring)."""
 
     seed: int = 0
     grid: Grid = field(default_factory=lambda: Grid(crop=192))
@@ -228,13 +182,8 @@ PRESET_USES = {
 
 
 def preset_config(name: str | None, **overrides) -> TrainConfig:
-    """A TrainConfig from a preset name, with explicit settings (not None) taking precedence.
-
-    Settings are given by their flat names (:data:`SETTING_NAMES`: ``epochs``, ``crop``, ...).
-
-    Raises:
-        ValueError: an unknown preset or setting name.
-    """
+    """A TrainConfig from a preset, explicit settings (flat names, not None) taking precedence;
+    a ValueError for an unknown preset or setting name."""
     values: dict = {}
     if name is not None:
         if name not in PRESETS:
@@ -246,14 +195,8 @@ def preset_config(name: str | None, **overrides) -> TrainConfig:
             f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}"
         )
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return _from_flat(values)
-
-
-def _from_flat(values: dict) -> TrainConfig:
-    """Settings from their flat names (the defaults for those not given)."""
-    return TrainConfig.from_json(
-        {"seed": values.get("seed", TrainConfig().seed)} | {name: values for name in _SECTIONS}
-    )
+    seed = values.get("seed", TrainConfig().seed)
+    return TrainConfig.from_json({"seed": seed} | {name: values for name in _SECTIONS})
 
 
 def _field_names(kind: type) -> set[str]:

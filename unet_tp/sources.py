@@ -1,9 +1,7 @@
-"""Where the data comes from: the one place an instructor edits.
-
-Set ``BRATS2019_URL`` (and its checksum) to your own hosted copy of the BraTS 2019 training set, as
-a zip or tar of ``MICCAI_BraTS_2019_Data_Training/``; BraTS data may not be redistributed
-publicly, so the kit ships no URL for it. The environment variables ``UNET_TP_BRATS_URL`` and
-``UNET_TP_BRATS_SHA256`` override these values without editing the package (e.g. in a notebook).
+"""Where the data comes from: the one place an instructor edits. Set ``BRATS2019_URL`` (and its
+checksum) to your own copy of the BraTS 2019 training set (a zip or tar; BraTS may not be
+redistributed, so the kit ships no URL); ``$UNET_TP_BRATS_URL`` and ``$UNET_TP_BRATS_SHA256``
+override them without editing the package.
 """
 
 from __future__ import annotations
@@ -14,31 +12,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Source:
-    """A downloadable archive.
+    """A downloadable archive."""
 
-    Attributes:
-        name: short name used on the command line.
-        url: archive address (http(s), file:// or a local path); ``None`` when not configured.
-        sha256: expected SHA-256 hex digest, or ``None``.
-        md5: expected MD5 hex digest, for sources that publish only that.
-        layout: ``"brats"`` (BraTS files), ``"msd"`` (Decathlon Task01, converted) or
-            ``"kaggle"`` (``url`` is a Kaggle dataset handle fetched with kagglehub).
-        description: one line for ``--help`` and messages.
-    """
-
-    name: str
-    url: str | None
-    sha256: str | None = None
-    md5: str | None = None
-    layout: str = "brats"
-    description: str = ""
+    name: str  # short name used on the command line
+    url: str | None  # http(s), file:// or a local path; None when not configured
+    sha256: str | None = None  # expected SHA-256 hex digest
+    md5: str | None = None  # expected MD5, for sources that publish only that
+    layout: str = "brats"  # "brats", "msd" (Task01, converted) or "kaggle" (url: a dataset handle)
+    description: str = ""  # one line for --help and messages
 
 
-# The public student repository students install the kit from (the "Open in Colab" badge points at
-# its notebooks/TP_sujet.ipynb): `unet-tp notebook build --repository OWNER/NAME --ref TAG` sets
-# both lines below, the README's badge and the notebook's install cell; `unet-tp notebook publish
-# DIR` writes that repository (the course package and the student notebook, nothing else).
-# To hand out a wheel instead, set STUDENT_PACKAGE to its URL.
+# The public repository students install the kit from and open the notebook of in Colab: set by
+# `unet-tp notebook build --repository OWNER/NAME --ref TAG` (with the README's badge and the
+# notebook's install cell). To hand out a wheel instead, set STUDENT_PACKAGE to its URL.
 REPOSITORY = "unet-tp/unet-tp"  # GitHub owner/name
 REF = "main"  # the branch or tag students install and open
 

@@ -1,25 +1,22 @@
 """Training and evaluation: fit a segmentation network on the slice cache, score it in 3D.
 
-Any ``nn.Module`` mapping ``(N, 4, H, W)`` to ``(N, 4, H, W)`` logits (the students' U-Net, the
-reference one). In small steps, as nnU-Net's trainer: :func:`fit` runs the epochs; each is
-:func:`epoch_loader` (its data order depends only on ``(seed, epoch)``, so a resumed run retraces
-the uninterrupted one), :func:`train_epoch` (one step function per batch: the notebook's
-``train_step`` or :class:`AmpTrainStep`) and :func:`validate` (loss, Dice WT/TC/ET per patient);
-the learning rate follows :func:`cosine_schedule`; checkpoints are :mod:`unet_tp.checkpoint`,
-prediction's preprocessing the cache's (:mod:`unet_tp.preprocess`). On CUDA: mixed precision
-(bf16 from compute capability 8, else fp16 with a GradScaler) and channels_last, with torch's own
-tools rather than Lightning Fabric: the loop is short, the students read it, and their Colab
-install stays torch alone.
+Any ``nn.Module`` mapping ``(N, 4, H, W)`` to ``(N, 4, H, W)`` logits. In small steps, as
+nnU-Net's trainer: :func:`fit` runs the epochs, each :func:`epoch_loader` (its order depends only on
+``(seed, epoch)``, so a resumed run retraces the uninterrupted one), :func:`train_epoch` (one step
+function per batch) and :func:`validate`. On CUDA: mixed precision and channels_last, with torch's
+own tools (no Lightning Fabric: the students read the loop, and their install stays torch alone).
+Checkpoints hold the weights, the optimizer and scaler states and the run's :class:`RunState`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +26,11 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from unet_tp.checkpoint import (  # noqa: F401 - re-exported
-    RunState,
-    load_checkpoint,
-    load_weights,
-    run_settings,
-    save_checkpoint,
-    unwrap,
-)
-from unet_tp.checkpoint import resume as resume_run
 from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_labels
 from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes, load_case
 from unet_tp.device import amp_dtype
-from unet_tp.fileio import save_json
+from unet_tp.fileio import atomic_write, save_json
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.precision import student_step
@@ -73,14 +61,10 @@ def _is_main() -> bool:
     return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
 
 
-@contextlib.contextmanager
+@contextmanager
 def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
-    """Set torch's global switches for a training run, and put them back on exit (a notebook
-    keeps its interpreter: a later cell must not inherit them).
-
-    ``deterministic``: deterministic algorithms (bit-identical reruns); else, on CUDA, cuDNN
-    benchmarking (the slice size is fixed: cuDNN picks the fastest kernels once).
-    """
+    """Torch's global switches for a run, put back on exit (a later notebook cell must not
+    inherit them): deterministic algorithms, else cuDNN benchmarking on CUDA."""
     benchmark, cublas = torch.backends.cudnn.benchmark, os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     algorithms = (
         torch.are_deterministic_algorithms_enabled(),
@@ -103,57 +87,34 @@ def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
 
 
 def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
-    """Cosine decay of the learning rate over the epochs, stepped once per epoch: epoch ``e``
-    runs at ``lr * (1 + cos(pi e / epochs)) / 2``."""
+    """Cosine decay, stepped once per epoch: epoch ``e`` at ``lr (1 + cos(pi e / epochs)) / 2``."""
     return LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / max(epochs, 1))))
 
 
-class AmpTrainStep:
-    """The reference ``train_step`` (zero the gradients, forward, loss, backward, update) with
-    mixed precision on CUDA: the forward under autocast, the loss in float32, a GradScaler for
-    fp16 (:attr:`scaler`, saved in checkpoints). Called as the notebook's ``train_step(model,
-    images, labels, optimizer, loss_fn)``; returns the batch's loss (a non-finite one before any
-    update: :func:`train_epoch` stops on it).
-    """
-
-    def __init__(self, device: torch.device, amp: bool = True):
-        self.device, self.amp = device, amp
-        use_scaler = amp and amp_dtype(device) == torch.float16
-        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-
-    def __call__(self, model, images, labels, optimizer, loss_fn) -> float:
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        with _autocast(self.device, self.amp):
-            logits = model(images)
-        loss = loss_fn(logits.float(), labels)
-        value = loss.item()
-        if not math.isfinite(value):
-            return value
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(optimizer)
-            self.scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        return value
+def reference_step(model, images, labels, optimizer, loss_fn) -> float:
+    """The reference ``train_step`` in float32 (zero the gradients, forward, loss, backward,
+    update); returns the batch's loss (a non-finite one before any update)."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_fn(model(images).float(), labels)
+    value = loss.item()
+    if math.isfinite(value):
+        loss.backward()
+        optimizer.step()
+    return value
 
 
-def training_step(
-    train_step: TrainStep | None, device: torch.device, amp: bool
-) -> TrainStep | AmpTrainStep:
-    """The one step function of a run: the notebook's block (f) in half precision where the GPU
-    has it (:func:`unet_tp.precision.student_step`: fp16 with a gradient scaler on a T4, bf16 from
-    compute capability 8; the student's code unchanged), or :class:`AmpTrainStep`."""
-    if train_step is None:
-        return AmpTrainStep(device, amp)
-    return student_step(train_step, device, amp)
+def AmpTrainStep(
+    device: torch.device, amp: bool = True
+) -> TrainStep:  # a factory, named as a class
+    """:func:`reference_step` as the loop runs any step on ``device``: in half precision on CUDA
+    (:func:`unet_tp.precision.student_step`, whose ``scaler`` checkpoints keep)."""
+    return student_step(reference_step, device, amp)
 
 
 class Budget:
-    """A run's time budget: times the first epoch, says what the run costs and what the budget
-    allows, and stops the run before an epoch would go past it."""
+    """A run's time budget: times the first epoch, says what the run and the budget allow, and
+    stops before an epoch would end past it."""
 
     def __init__(self, minutes: float | None, epochs: int, start: int):
         self.minutes, self.epochs, self.start = minutes, epochs, start
@@ -188,8 +149,7 @@ def _score(record: dict) -> float:
 
 
 def epoch_loader(train_set: Dataset, config: TrainConfig, device: torch.device, epoch: int):
-    """The shuffled training batches of ``epoch``: the order depends only on ``(seed, epoch)``
-    (a DistributedSampler's share of it under torchrun)."""
+    """The shuffled batches of ``epoch``, ordered by ``(seed, epoch)`` (torchrun: a share)."""
     if torch.distributed.is_initialized():
         from torch.utils.data.distributed import DistributedSampler
 
@@ -222,12 +182,8 @@ def train_epoch(
     epoch: int,
     progress: bool = True,
 ) -> float:
-    """One pass over ``loader`` (random left-right flips when ``config.optim.augment``, seeded by
-    ``(seed, epoch)``); returns the mean training loss.
-
-    Raises:
-        FloatingPointError: the loss became NaN or infinite.
-    """
+    """One pass over ``loader`` (flips seeded by ``(seed, epoch)``); the mean training loss (a
+    FloatingPointError if it became NaN or infinite)."""
     flips, optim = _seeded(config.seed, epoch, 1), config.optim
     model.train()
     running, seen = 0.0, 0
@@ -253,8 +209,7 @@ def train_epoch(
 
 
 def _patients(dataset: Dataset) -> tuple[list[str], torch.Tensor]:
-    """The patients of ``dataset`` and the patient number of each item (one patient, "all",
-    for a dataset without ``slice_info``)."""
+    """The patients of ``dataset`` and each item's number (without ``slice_info``: one, "all")."""
     if not hasattr(dataset, "slice_info"):
         return ["all"], torch.zeros(len(dataset), dtype=torch.long)
     names = [dataset.slice_info(i)[0] for i in range(len(dataset))]
@@ -264,8 +219,7 @@ def _patients(dataset: Dataset) -> tuple[list[str], torch.Tensor]:
 
 
 def region_counts(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``(N, regions, 3)`` counts ``[intersection, predicted, true]`` of each BraTS region
-    (:func:`unet_tp.conventions.region_classes`) on each of ``N`` class maps, in one pass."""
+    """``(N, regions, 3)`` counts ``[intersection, predicted, true]`` of the regions on N maps."""
     rows = []
     for classes in region_classes().values():
         lab = torch.tensor(classes, device=pred.device)
@@ -284,13 +238,8 @@ def validate(
     amp: bool = True,
     channels_last: bool = True,
 ) -> dict[str, float]:
-    """Validation loss and Dice WT/TC/ET per patient over the cached slices of ``dataset``.
-
-    Dice is computed per patient by summing region counts over that patient's slices (not per
-    slice, batch by batch on the device), then averaged over patients. Only the cached slices
-    count (every tumour slice and a share of the others); :func:`evaluate_cases` scores whole
-    volumes.
-    """
+    """Validation loss and Dice WT/TC/ET over the cached slices of ``dataset``: region counts
+    summed per patient (not per slice), Dice averaged over patients."""
     model.eval()
     names, patient_of = _patients(dataset)
     counts = torch.zeros((len(names), len(REGIONS), 3), dtype=torch.long, device=device)
@@ -311,17 +260,6 @@ def validate(
     }
 
 
-def _print_epoch(record: dict, epochs: int) -> None:
-    dice = " ".join(
-        f"{r.upper()} {record[f'dice_{r}']:.3f}" for r in REGIONS if f"dice_{r}" in record
-    )
-    vl = f" val loss {record['val_loss']:.4f}" if "val_loss" in record else ""
-    print(
-        f"epoch {record['epoch']}/{epochs}: loss {record['train_loss']:.4f}{vl} Dice {dice} "
-        f"({record['seconds']:.0f} s)"
-    )
-
-
 def fit(
     model: nn.Module,
     train_set: Dataset,
@@ -335,39 +273,34 @@ def fit(
     progress: bool = True,
     train_step: TrainStep | None = None,
 ) -> list[dict]:
-    """Train ``model``; returns the history, one dict per epoch (also written to
-    ``out_dir/history.json`` after every epoch).
+    """Train ``model``; returns the history, one dict per epoch (also ``out_dir/history.json``).
 
     Args:
         model: the network (possibly wrapped in DistributedDataParallel).
-        train_set, val_set: training and validation slices (e.g.
-            :class:`unet_tp.data.cache.SliceDataset`); ``val_set`` may be None.
+        train_set, val_set: training and validation slices; ``val_set`` may be None.
         config: the run's settings (:class:`unet_tp.settings.TrainConfig`).
-        out_dir: where ``checkpoint.pt`` and ``history.json`` go (None: nowhere).
-        loss_fn: ``f(logits, target) -> loss``; default ``config.optim.loss``
-            (:func:`unet_tp.losses.loss_by_name`).
+        out_dir: where ``checkpoint.pt``, ``best.pt`` and ``history.json`` go (None: nowhere).
+        loss_fn: ``f(logits, target) -> loss``; default ``config.optim.loss``.
         resume: continue from ``out_dir/checkpoint.pt``; ``state``: run metadata for checkpoints.
-        device: where to train, chosen once by the caller (:func:`unet_tp.device.run_device`);
-            default: where the model's weights are. ``progress``: tqdm bars.
-        train_step: ``train_step(model, images, labels, optimizer, loss_fn) -> float``, the
-            notebook's block (f), the step of every batch (:func:`training_step`); default
-            :class:`AmpTrainStep`.
-
-    Example:
-        >>> history = fit(UNet(base_channels=8), train, val, preset_config("tiny"))  # doctest: +SKIP
-        >>> history[-1]["dice_wt"]  # doctest: +SKIP
-        0.71
+        device: where to train (default: where the weights are). ``progress``: tqdm bars.
+        train_step: the notebook's ``train_step(model, images, labels, optimizer, loss_fn)``
+            (default :func:`reference_step`), in half precision where the GPU has it
+            (:func:`unet_tp.precision.student_step`, the student's code unchanged).
     """
-    optim = config.optim
+    optim, main = config.optim, _is_main()
     device = device or next(model.parameters()).device
     loss_fn = loss_fn or loss_by_name(optim.loss)
     out = Path(out_dir) if out_dir is not None else None
     state = state or RunState(config, {}, "", None)
     state.config = state.config.for_model(unwrap(model))
     with torch_settings(optim.deterministic, device):
-        optimizer, scheduler, step = _set_up(model, config, device, train_step)
-        scaler = getattr(step, "scaler", None)
-        start = 0
+        model.to(device)
+        if optim.channels_last and device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters(), lr=optim.lr)
+        scheduler = cosine_schedule(optimizer, optim.epochs)
+        step = student_step(train_step or reference_step, device, optim.amp)
+        scaler, start = getattr(step, "scaler", None), 0
         if resume:
             start, state.history = resume_run(out, model, optimizer, scheduler, scaler)
         if out is not None:
@@ -377,24 +310,12 @@ def fit(
             args = (model, step, optimizer, loss_fn, config, device, epoch, progress)
             state.history.append(_epoch(train_set, val_set, *args))
             scheduler.step()
-            checkpoint = (model, optimizer, scaler, epoch)
-            if _after_epoch(state, out, progress, checkpoint, budget, device):
+            if main:
+                _end_epoch(state, out, progress, (model, optimizer, scaler, epoch))
+            if _agreed(budget.stop_after(epoch, progress and main), device):
+                _keep_best(model, state, out, progress and main)
                 break
     return state.history
-
-
-def _after_epoch(
-    state: RunState, out: Path | None, progress: bool, checkpoint, budget, device
-) -> bool:
-    """The epoch's line and checkpoints (main process); True to stop at the time budget, the
-    best epoch's weights then loaded."""
-    model, epoch = checkpoint[0], checkpoint[-1]
-    if _is_main():
-        _end_epoch(state.history[-1], state, out, progress, checkpoint)
-    if _agreed(budget.stop_after(epoch, progress and _is_main()), device):
-        _keep_best(model, state, out, progress)
-        return True
-    return False
 
 
 def _agreed(stop: bool, device: torch.device) -> bool:
@@ -406,28 +327,18 @@ def _agreed(stop: bool, device: torch.device) -> bool:
     return bool(flag.item())
 
 
-def _keep_best(model: nn.Module, state: RunState, out: Path | None, progress: bool) -> None:
+def _keep_best(model: nn.Module, state: RunState, out: Path | None, say: bool) -> None:
     """At the time budget: the best epoch's weights back into ``model`` (from ``best.pt``)."""
     best = max(state.history, key=_score)
     if out is not None and (out / "best.pt").exists():
         unwrap(model).load_state_dict(load_checkpoint(out / "best.pt")["model"])
-    if progress and _is_main():
+    if say:
         print(
             f"stopped at the time budget after epoch {state.history[-1]['epoch']} of "
             f"{state.config.optim.epochs}; the best epoch ({best['epoch']}) is kept"
             + (f" in {out / 'best.pt'} and loaded" if out is not None else "")
             + "; resuming the run trains further"
         )
-
-
-def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, train_step):
-    """The model on ``device``; Adam, its cosine schedule and the run's step function."""
-    model.to(device)
-    if config.optim.channels_last and device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
-    step = training_step(train_step, device, config.optim.amp)
-    return optimizer, cosine_schedule(optimizer, config.optim.epochs), step
 
 
 def _epoch(
@@ -446,14 +357,21 @@ def _epoch(
     return record
 
 
-def _end_epoch(record: dict, state: RunState, out: Path | None, progress: bool, checkpoint) -> None:
-    """Print the epoch's line; write the checkpoint (and ``best.pt`` when the epoch is the best so
-    far) and ``history.json`` (main process only)."""
+def _end_epoch(state: RunState, out: Path | None, progress: bool, checkpoint) -> None:
+    """The epoch's line; the checkpoint, ``best.pt`` (the best epoch so far) and the history."""
+    record = state.history[-1]
     if progress:
-        _print_epoch(record, state.config.optim.epochs)
+        dice = " ".join(
+            f"{r.upper()} {record[f'dice_{r}']:.3f}" for r in REGIONS if f"dice_{r}" in record
+        )
+        val = f" val loss {record['val_loss']:.4f}" if "val_loss" in record else ""
+        print(
+            f"epoch {record['epoch']}/{state.config.optim.epochs}: loss {record['train_loss']:.4f}"
+            f"{val} Dice {dice} ({record['seconds']:.0f} s)"
+        )
     if out is not None:
         save_checkpoint(out / "checkpoint.pt", *checkpoint, state)
-        if max(state.history, key=_score) is record:  # the best epoch so far
+        if max(state.history, key=_score) is record:
             save_checkpoint(out / "best.pt", *checkpoint, state)
         save_json(out / "history.json", state.history, indent=1)
 
@@ -468,15 +386,11 @@ def predict_volume(
     amp: bool = True,
     predict_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """Segment a whole case slice by slice; returns BraTS labels in the working orientation.
-
-    The case goes through the training preprocessing (:mod:`unet_tp.preprocess`: normalised,
-    every axial slice holding brain put on the network's grid), and predictions are mapped back
-    to the full slice; slices without brain are background.
+    """Segment a whole case slice by slice, through the training preprocessing on the grid of
+    ``settings``; BraTS labels in the working orientation (slices without brain: background).
 
     Args:
-        settings: the network's input grid: a :class:`~unet_tp.preprocess.Grid`, or settings
-            holding one (``CacheSettings``, ``TrainConfig``).
+        settings: a :class:`~unet_tp.preprocess.Grid`, or settings holding one.
         predict_fn: ``predict_fn(model, images) -> classes (N, H, W)``, the notebook's block (g);
             default: the argmax of the logits.
     """
@@ -516,3 +430,105 @@ def evaluate_cases(
         pred = predict_volume(model, vol, settings, device)
         results[case.case_id] = brats_metrics(pred, vol.seg)
     return results
+
+
+# Checkpoints: written atomically after every epoch, read back to resume, evaluate or predict.
+
+CHECKPOINT_FORMAT = "unet-tp-checkpoint/2"
+
+
+@dataclass
+class RunState:
+    """Everything a checkpoint holds besides the weights and the optimisation state."""
+
+    config: TrainConfig
+    split: dict[str, list[str]]
+    cache_dir: str
+    data_source: str | None
+    history: list[dict] = field(default_factory=list)
+    model_class: str | None = None  # the network class, as `--model MODULE:NAME` names it
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The network inside a DistributedDataParallel (or similar) wrapper."""
+    return model.module if hasattr(model, "module") else model
+
+
+def save_checkpoint(
+    path: Path, model: nn.Module, optimizer, scaler, epoch: int, state: RunState
+) -> None:
+    """Write a checkpoint atomically (a crash mid-write leaves the previous one intact)."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "settings": state.config.to_json(),
+        "split": state.split,
+        "cache_dir": state.cache_dir,
+        "data_source": state.data_source,
+        "history": state.history,
+        "model_class": state.model_class,
+    }
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict:
+    """A checkpoint of :func:`unet_tp.train.fit` (FileNotFoundError, or ValueError if not one)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a unet-tp checkpoint (expected format {CHECKPOINT_FORMAT})")
+    return ckpt
+
+
+def run_settings(ckpt: dict) -> TrainConfig:
+    """The settings a checkpoint's run was trained with (its grid, model, ...)."""
+    return TrainConfig.from_json(ckpt["settings"])
+
+
+def load_weights(model: nn.Module, ckpt: dict, source: str = "checkpoint") -> None:
+    """Load a checkpoint's weights, with an error that says which settings differ."""
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        saved = run_settings(ckpt).model.kwargs()
+        mine = getattr(model, "config", {})
+        differ = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+        detail = ", ".join(
+            f"{k}={saved.get(k)} in the checkpoint but {mine.get(k)} here" for k in differ
+        )
+        detail = detail or str(exc).splitlines()[0]
+        raise ValueError(
+            f"{source} was saved with another model configuration ({detail}); "
+            "use the same settings or start a new run"
+        ) from None
+
+
+def resume_run(
+    out_dir: Path | None, model: nn.Module, optimizer, scheduler, scaler
+) -> tuple[int, list[dict]]:
+    """Restore a run from ``out_dir/checkpoint.pt``: ``(first epoch to run, history)``."""
+    path = Path(out_dir) / "checkpoint.pt" if out_dir is not None else None
+    if path is None or not path.exists():
+        raise FileNotFoundError(f"nothing to resume: {out_dir}/checkpoint.pt does not exist")
+    ckpt = load_checkpoint(path)
+    load_weights(unwrap(model), ckpt, str(path))
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if scaler is not None and ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    start = ckpt["epoch"] + 1
+    # The schedule is a function of the epoch: it is set for ``start`` from this run's settings,
+    # so that a run resumed with more epochs follows the longer schedule.
+    scheduler.last_epoch = start - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "step() before optimizer.step()"
+        scheduler.step()
+    return start, list(ckpt["history"])

@@ -1,9 +1,7 @@
-"""What every U-Net of the practical shares, apart from its layers: the configuration, the He
+"""What every U-Net of the practical shares, apart from its layers (``DoubleConv``, ``Down``,
+``Up``, the U-Net's ``__init__``/``forward``: what students write): the configuration, the He
 initialisation of the paper, input checks that say what to do, size arithmetic, and the paper's
 overlap-tile prediction.
-
-The layers themselves (``DoubleConv``, ``Down``, ``Up`` and the U-Net's ``__init__``/``forward``)
-are what students write in the notebook; their U-Net subclasses :class:`UNetBase`.
 
 Reference: Ronneberger, Fischer and Brox, "U-Net: Convolutional Networks for Biomedical Image
 Segmentation", MICCAI 2015 (arXiv:1505.04597).
@@ -129,27 +127,26 @@ class UNetBase(nn.Module):
             size += 1
         return size
 
+    def tiles(self, height: int, width: int, tile: int) -> tuple[int, int, int, int, int]:
+        """The overlap-tile grid of an image: ``(input tile, output tile, margin, rows, columns)``,
+        the output tile ``tile`` rounded up to one the network gives."""
+        in_tile = self.input_size_for(tile)
+        tile = self.output_size(in_tile)
+        return in_tile, tile, (in_tile - tile) // 2, -(-height // tile), -(-width // tile)
+
 
 @torch.no_grad()
 def predict_overlap_tile(
     model: UNetBase, image: torch.Tensor, tile: int | None = None
 ) -> torch.Tensor:
-    """Logits for a whole image with the unpadded U-Net: the paper's overlap-tile strategy.
-
-    The ``(N, C, H, W)`` image is mirror-padded by the network's border loss, so that every
-    output pixel sees real-looking context, and predicted tile by tile (``tile``: output tile
-    size, default the smallest valid size covering the image, at most 388); returns
-    ``(N, classes, H, W)`` logits. A padded U-Net predicts the image at once.
+    """``(N, classes, H, W)`` logits of a whole ``(N, C, H, W)`` image by the paper's overlap-tile
+    strategy: mirror-padded by the network's border loss, predicted tile by tile (``tile``: output
+    tile size, default the image's, at most 388). A padded U-Net predicts the image at once.
     """
     if model.config["padding"]:
         return model(image)
     n, _, h, w = image.shape
-    if tile is None:
-        tile = min(max(h, w), 388)
-    in_tile = model.input_size_for(tile)
-    tile = model.output_size(in_tile)
-    margin = (in_tile - tile) // 2
-    rows, cols = -(-h // tile), -(-w // tile)
+    in_tile, tile, margin, rows, cols = model.tiles(h, w, tile or min(max(h, w), 388))
     bottom, right = rows * tile - h, cols * tile - w
     padded = _mirror_pad(image, margin, margin + bottom, margin, margin + right)
     out = image.new_zeros((n, model.config["num_classes"], rows * tile, cols * tile))

@@ -1,9 +1,5 @@
-"""Figures for the notebook and the demo.
-
-Every figure takes arrays in the working orientation (see :mod:`unet_tp.conventions`): an axial
-slice ``volume[:, :, z]`` is drawn as is, anterior at the top and the patient's left on the
-image's right, as radiologists read it. Labels are BraTS labels (0/1/2/4) and are drawn in the
-colours of ITK-SNAP's default table, which most BraTS figures use.
+"""Figures for the notebook and the demo, in the working orientation (:mod:`unet_tp.conventions`:
+``volume[:, :, z]`` drawn as is, as radiologists read it), BraTS labels in ITK-SNAP's colours.
 """
 
 from __future__ import annotations
@@ -37,7 +33,7 @@ def largest_tumour_slice(seg: np.ndarray) -> int:
 
 
 def _first_slice(image: np.ndarray, seg: np.ndarray | None) -> int:
-    """The slice shown first: the largest tumour area of ``seg``, the middle one without it."""
+    """The largest tumour area of ``seg``, the middle slice without it."""
     return largest_tumour_slice(seg) if seg is not None else image.shape[3] // 2
 
 
@@ -62,14 +58,14 @@ def _orientation_marks(ax) -> None:
         ax.text(x, y, mark, **style)
 
 
-def _gray(ax, image_slice, title=None):
+def _gray(ax, image_slice, title: str, seg_slice=None, alpha: float = 0.5):
+    """An image slice in gray (1st to 99.5th percentile of the brain), labels overlaid."""
     brain = image_slice[image_slice != 0]
     lo, hi = np.percentile(brain, [1, 99.5]) if brain.size else (0, 1)
     ax.imshow(image_slice, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title)
+    ax.set(xticks=[], yticks=[], title=title)
+    if seg_slice is not None:
+        ax.imshow(label_overlay(seg_slice, alpha), interpolation="nearest")
 
 
 def show_case(
@@ -80,21 +76,13 @@ def show_case(
     title: str | None = None,
 ) -> Figure:
     """The four modalities of axial slice ``z`` (default: the largest tumour area) of a
-    ``(4, H, W, D)`` volume, raw or normalised, the ``(H, W, D)`` BraTS labels ``seg`` overlaid
-    on each with opacity ``alpha``; returns the figure (``fig.savefig(...)`` to keep it).
-
-    Example:
-        >>> vol = load_case(find_cases("data")[0])  # doctest: +SKIP
-        >>> show_case(vol.image, vol.seg, title=vol.case_id)  # doctest: +SKIP
-    """
+    ``(4, H, W, D)`` volume, the ``(H, W, D)`` BraTS labels ``seg`` overlaid with opacity
+    ``alpha``; returns the figure."""
     z = _first_slice(image, seg) if z is None else z
-    fig, axes = plt.subplots(
-        1, len(MODALITIES), figsize=(3.2 * len(MODALITIES), 3.9), layout="constrained"
-    )
-    for ax, c, name in zip(axes, range(len(MODALITIES)), MODALITIES, strict=True):
-        _gray(ax, image[c, :, :, z], name.upper() if name != "t1ce" else "T1ce")
-        if seg is not None:
-            ax.imshow(label_overlay(seg[:, :, z], alpha), interpolation="nearest")
+    fig, axes = plt.subplots(1, 4, figsize=(12.8, 3.9), layout="constrained")
+    for c, (ax, name) in enumerate(zip(axes, MODALITIES, strict=True)):
+        labels = seg[:, :, z] if seg is not None else None
+        _gray(ax, image[c, :, :, z], name.upper() if name != "t1ce" else "T1ce", labels, alpha)
         _orientation_marks(ax)
     fig.suptitle(f"{title + ' — ' if title else ''}axial slice {z}")
     if seg is not None:
@@ -109,12 +97,9 @@ def show_prediction(
     z: int | None = None,
     modality: str = "flair",
 ) -> Figure:
-    """Ground truth, prediction (``(H, W, D)`` BraTS labels), and an error map of the whole
-    tumour for axial slice ``z`` (default: the truth's largest tumour area) of ``modality``.
-
-    In the error map, magenta is tumour the network missed (false negative) and cyan tumour it
-    invented (false positive); the title gives the slice's Dice per region.
-    """
+    """Ground truth, prediction (``(H, W, D)`` BraTS labels) and the whole tumour's errors
+    (magenta missed, cyan invented) on axial slice ``z`` of ``modality``, the slice's Dice per
+    region in the title."""
     from unet_tp.metrics import dice
 
     if z is None:
@@ -123,8 +108,7 @@ def show_prediction(
     t, p = truth[:, :, z], pred[:, :, z]
     fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), layout="constrained")
     for ax, labels, name in ((axes[0], t, "ground truth"), (axes[1], p, "prediction")):
-        _gray(ax, image[c, :, :, z], name)
-        ax.imshow(label_overlay(labels), interpolation="nearest")
+        _gray(ax, image[c, :, :, z], name, labels)
     _gray(axes[2], image[c, :, :, z], "whole-tumour errors")
     err = np.zeros((*t.shape, 4), dtype=np.float32)
     err[(t > 0) & (p == 0)] = to_rgba(ERROR_COLOURS["missed"], 0.8)
@@ -166,14 +150,9 @@ def plot_history(history: Sequence[dict]) -> Figure:
 def layer_table(
     model: torch.nn.Module, input_size: tuple[int, ...] = (1, 4, 240, 240)
 ) -> list[dict]:
-    """Output shape and parameter count of each block of ``model`` for an input of ``input_size``.
-
-    Blocks are the model's direct children and the items of its ``ModuleList``\\ s (``inc``,
-    ``downs.0`` ..., ``ups.0`` ..., ``outc`` for the U-Net), in the order they run. Students
-    compare their network's table with the expected one.
-
-    Returns rows ``{"layer", "type", "output_shape", "params"}`` (:func:`format_layer_table`).
-    """
+    """Rows ``{"layer", "type", "output_shape", "params"}`` of each block of ``model`` (its
+    children and the items of its ``ModuleList``\\ s, in the order they run) for an input of
+    ``input_size``."""
     try:  # shapes only: a copy on the meta device computes them without the arithmetic
         return _trace_blocks(copy.deepcopy(model).to("meta"), input_size, torch.device("meta"))
     except Exception:  # noqa: BLE001 - an op without a meta kernel, or a bug: run it for real
@@ -185,8 +164,8 @@ def layer_table(
 
 
 def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Exception:
-    """The error of a network that fails on ``input_size``: the line of the student's code that
-    raised and, for a U-Net, the expected output of each block (the self-checks' table)."""
+    """The error of a network that fails on ``input_size``: the student's line that raised and,
+    for a U-Net, the expected output of each block."""
     from unet_tp import checks
     from unet_tp.i18n import tr
 
@@ -248,8 +227,8 @@ def format_layer_table(rows: Sequence[dict]) -> str:
 
 
 def _widgets_available() -> bool:
-    """A notebook front end that shows widgets (``$UNET_TP_STATIC_FIGURES=1`` says there is none:
-    the grader sets it, since a page of feedback shows no widget)."""
+    """A notebook front end that shows widgets (not where the grader sets
+    ``$UNET_TP_STATIC_FIGURES``)."""
     if os.environ.get("UNET_TP_STATIC_FIGURES"):
         return False
     try:
@@ -262,12 +241,8 @@ def _widgets_available() -> bool:
 
 
 def browse(cases: Cases, case_id: str | None = None) -> None:
-    """Show the interactive viewer (:func:`browser`) once, whatever the cell does with the result.
-
-    It returns nothing, so that a notebook does not display the widget a second time as the
-    cell's value. Without a widget front end (a script, a plain console) it draws the static
-    :func:`show_case` figure instead (left as the current figure) and says so in one line.
-    """
+    """Show the interactive viewer (:func:`browser`) once, returning nothing (not shown again as
+    the cell's value); without widgets, the static :func:`show_case` figure, said in one line."""
     case_id = case_id or next(iter(cases))
     if not _widgets_available():
         print("(no notebook widget front end here: showing a static figure instead of the browser)")
@@ -280,9 +255,8 @@ def browse(cases: Cases, case_id: str | None = None) -> None:
 
 
 def browser(cases: Cases, case_id: str | None = None):
-    """Interactive viewer (ipywidgets 7.7, Colab's, and 8) of ``cases`` (:data:`Cases`), from
-    ``case_id``: case, slice, modality, overlay opacity, ground truth or prediction. Returns the
-    widget box, not displayed (:func:`browse` displays it)."""
+    """The viewer's widget box (ipywidgets 7.7 and 8) of ``cases`` from ``case_id``: case, slice,
+    modality, opacity, ground truth or prediction."""
     import ipywidgets as W
 
     case_id = case_id or next(iter(cases))
@@ -325,9 +299,9 @@ def _browser_slice(cases: dict, case_id: str, z: int, modality: str, alpha: floa
     z = min(z, image.shape[3] - 1)
     fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
     channel = image[MODALITIES.index(modality.lower()), :, :, z]
-    _gray(ax, channel, f"{case_id} — slice {z} — {modality}")
+    labels = seg[:, :, z] if seg is not None else None
+    _gray(ax, channel, f"{case_id} — slice {z} — {modality}", labels, alpha)
     if seg is not None:
-        ax.imshow(label_overlay(seg[:, :, z], alpha), interpolation="nearest")
         _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
     else:
         ax.set_xlabel(f"no {layer} for this case")
