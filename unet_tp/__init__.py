@@ -10,7 +10,7 @@ Data flows one way, one module per step::
 A run's settings, by meaning, are :mod:`unet_tp.settings`; labels and regions
 :mod:`unet_tp.conventions`; the device :mod:`unet_tp.device` (chosen once, passed down); what
 the notebook's set-up cells call :mod:`unet_tp.notebook` (only the notebook imports it); the
-command line :mod:`unet_tp.cli` and :mod:`unet_tp.commands`. Nothing here imports ``solutions`` or
+command line :mod:`unet_tp.cli` (the data commands: :mod:`unet_tp.data.commands`). Nothing here imports ``solutions`` or
 ``autograder``.
 """
 
