@@ -200,11 +200,13 @@ def _fill(
     keys: Callable[[list[str]], tuple[list[str], str] | None],
     grade: Callable[[list[str], Result], None],
     missing: Callable[[list[str]], None],
+    made: dict[int, Result] | None = None,
 ) -> tuple[list[str], list[list[str]]]:
     """The roster's rows, each student row (``keys(row)``: its ids and name, None for another
-    row) given its student's grade by ``grade(row, student)`` or marked by ``missing(row)``."""
+    row) given its student's grade by ``grade(row, student)`` or marked by ``missing(row)``;
+    ``made``: the rows of a roster made from the results, each its student's (nothing to match)."""
     student_rows = {i: k for i, row in enumerate(roster.rows) if (k := keys(row)) is not None}
-    graded = _place(results, student_rows, report)
+    graded = made if made is not None else _place(results, student_rows, report)
     rows = [list(row) for row in roster.rows]
     for i in student_rows:
         grade(rows[i], graded[i]) if i in graded else missing(rows[i])
@@ -215,8 +217,10 @@ def _fill(
 def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
     """Moodle's grading worksheet: the downloaded one with grades and feedback filled in, or,
     without a roster, one of the participant ids in the file names."""
+    made = None
     if roster is None:
         roster, results = _moodle_roster(results, report)
+        made = dict(enumerate(results.students))
     header, maximum = roster.header, results.max_points
     lang, col = _moodle_columns(header, maximum)
     for m in sorted({r[col["maxgrade"]].strip() for r in roster.rows} if "maxgrade" in col else ()):
@@ -253,7 +257,7 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
         row[col["grade"]] = ""
         report.missing.append(label)
 
-    return _fill(roster, results, report, keys, grade, missing)
+    return _fill(roster, results, report, keys, grade, missing, made)
 
 
 def _moodle_roster(results: Results, report: ExportReport) -> tuple[_Roster, Results]:
@@ -345,6 +349,7 @@ def _canvas_assignment_column(
 def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assignment: str | None):
     """Canvas's gradebook import: the exported gradebook with the assignment's column filled
     in, or, without a roster, a new column of rows matched by name and ids."""
+    made = None if roster else {i + 1: s for i, s in enumerate(results.students)}
     roster = roster or _canvas_roster(results, report, assignment)
     header = roster.header
     points = next((r for r in roster.rows if r and CANVAS_POINTS_POSSIBLE in r[0]), None)
@@ -368,7 +373,7 @@ def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assi
         if row[0].strip() != CANVAS_TEST_STUDENT:
             report.missing.append(row[0])  # left as it was: Canvas changes nothing
 
-    return _fill(roster, results, report, keys, grade, missing)
+    return _fill(roster, results, report, keys, grade, missing, made)
 
 
 def _canvas_student_row(row: list[str]) -> bool:
@@ -381,6 +386,11 @@ def _canvas_student_row(row: list[str]) -> bool:
 def _canvas_roster(results: Results, report: ExportReport, assignment: str | None) -> _Roster:
     """A gradebook of one new column and one row per graded student, matched by Canvas on its ids."""
     header = [*CANVAS_HEADER, assignment or results.assignment or "TP"]
+    if _CANVAS_NOT_ASSIGNMENT.search(header[-1]):
+        raise ExportError(
+            f"Canvas would not import a column titled {header[-1]!r} (its Current/Final/Override "
+            "columns are computed, not assignments): pass another --assignment"
+        )
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     rows += [
         [s.name or s.student_id, s.lms_id or "", s.student_id, "", "", ""] for s in results.students

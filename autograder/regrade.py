@@ -29,6 +29,7 @@ def grading_inputs_hash(sandbox: str) -> str:
     files = sorted(
         [*root.glob("solutions/*.py"), *root.glob("autograder/*.py")]
         + [*root.glob("autograder/*.toml"), *root.glob("unet_tp/**/*.py")]
+        + [*root.glob("autograder/*.json"), *root.glob("autograder/*.css")]
         + [course.STUDENT_NOTEBOOK]
     )
     h = hashlib.sha256()

@@ -61,7 +61,7 @@ class BlockInfo:
         return _in(language, self.section, self.section_fr)
 
 
-@dataclass
+@dataclass(frozen=True)
 class QuestionInfo:
     """A written question, graded by hand in nbgrader's formgrader."""
 
@@ -112,11 +112,12 @@ class Result:
         """The questions still to grade by hand."""
         return [q for q, p in self.questions.items() if p is None]
 
-    def score_text(self, pending: str = PENDING) -> str:
-        """``23 / 30``, or ``17 / 30 so far, pending manual grading of 2 question(s)``
-        (``pending``: that phrase, in the page's language)."""
-        done = f"{self.total:g} / {self.max_points:g}"
-        return f"{done} {pending.format(len(self.pending))}" if self.pending else done
+    def score_text(self, pending: str | None = None) -> str:
+        """``23 / 30``, or ``17 / 30 so far, pending manual grading of 2 questions``
+        (``pending``: that phrase's template in the page's language, ``{}`` the count)."""
+        done, n = f"{self.total:g} / {self.max_points:g}", len(self.pending)
+        phrase = pending or f"so far, pending manual grading of {{}} question{'s' * (n > 1)}"
+        return f"{done} {phrase.format(n)}" if n else done
 
     @property
     def who(self) -> str:

@@ -74,7 +74,7 @@ assert amp_dtype(device) == torch.float16
 step = AmpTrainStep(device)
 assert step.scaler is not None
 run("reference step, T4 path (fp16 + GradScaler)")
-run("student train_step, T4 path (fp16: no autocast, the step has no scaler)", train_step=train_step)
+run("student train_step, T4 path (fp16 autocast + GradScaler, as the reference step)", train_step=train_step)
 torch.cuda.get_device_capability = real
 EOF
 

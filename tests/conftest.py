@@ -33,11 +33,22 @@ def case_dirs(root: Path) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def student_wheel(tmp_path_factory) -> Path:
-    """The wheel students install, built once from this checkout."""
-    out = tmp_path_factory.mktemp("wheel")
+    """The wheel students install, built once from a copy of this checkout's files (what git
+    tracks or does not ignore: a stale ``build/`` of an earlier build must not leak into it)."""
+    out, copy = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("checkout")
     root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (root / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, copy / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(root)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(copy)],
         check=True,
         capture_output=True,
     )

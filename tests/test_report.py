@@ -819,6 +819,9 @@ def test_canvas_export_without_roster_and_assignment_choice(out_dir, tmp_path):
     assert rows[1][0] == "Points Possible" and rows[1][5] == "20"
     seen = canvas_import(report.path.read_bytes())
     assert seen["grades"][("4242", "TP_sujet")] == 20.0 and len(seen["grades"]) == 12
+    # a title Canvas would skip as one of its computed columns is refused, saying why
+    with pytest.raises(lms.ExportError, match="would not import a column titled 'Final Grade"):
+        lms.export(out_dir, "canvas", out=tmp_path / "c2.csv", assignment="Final Grade U-Net")
 
     roster = tmp_path / "gradebook.csv"
     two = [r[:5] + [r[5], r[5]] for r in CANVAS_EXPORT]
@@ -928,3 +931,29 @@ def test_long_cell_errors_are_cut_at_a_word():
     assert len(clipped) <= 124 and clipped.endswith(" […]")
     assert clipped[: -len(" […]")].split()[-1] in ("Conv2d", "ReLU")
     assert _clip("short", 120) == "short"
+
+
+def test_the_lms_comment_counts_the_questions_pending(out_dir):
+    """The LMS comment says how many written answers wait for manual grading, in good English."""
+    results = Results.load(out_dir)
+    student = results.students[0]
+    student.questions = {"q1": None}
+    assert "pending manual grading of 1 question." in lms.feedback_comment(student, results)
+    student.questions = {"q1": None, "q2": None, "q3": 1.0}
+    assert "pending manual grading of 2 questions." in lms.feedback_comment(student, results)
+
+
+def test_lms_files_made_without_a_roster_have_a_row_per_student(out_dir, tmp_path):
+    """Without a roster, each graded student gets their own row, even where two share an id."""
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    ids = [s["lms_id"] for s in data["students"] if (s.get("lms_id") or "").isdigit()]
+    for s in data["students"]:
+        if s.get("lms_id") == ids[1]:
+            s["lms_id"] = ids[0]  # two submissions downloaded under one participant id
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    report = lms.export(out_dir, "moodle")
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    assert len(rows) - 1 == len(ids) and report.graded == len(ids)
+    assert [r[0] for r in rows[1:]].count(f"Participant {ids[0]}") == 2
+    report = lms.export(out_dir, "canvas", out=tmp_path / "c.csv")
+    assert report.graded == len(data["students"]) and not report.unmatched
