@@ -265,14 +265,18 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
 
 
 def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
-    """One member written to ``dest``, then checked against its manifest entry."""
+    """One member written to ``dest``, hashed as it is written, checked against its manifest
+    entry (its size before anything is written)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    h, size, src = hashlib.sha256(), 0, tf.extractfile(info)
     with open(dest, "wb") as f:
-        shutil.copyfileobj(tf.extractfile(info), f, 1 << 20)
-    size = dest.stat().st_size
-    if size != expected["bytes"] or sha256_file(dest) != expected["sha256"]:
+        while info.size == expected["bytes"] and (block := src.read(1 << 20)):
+            h.update(block)
+            size += len(block)
+            f.write(block)
+    if size != expected["bytes"] or h.hexdigest() != expected["sha256"]:
         raise DataError(
-            f"{path}: {info.name} does not match the pack's manifest ({size} bytes, expected "
+            f"{path}: {info.name} does not match the pack's manifest ({info.size} bytes, expected "
             f"{expected['bytes']}; checksum differs); the pack is damaged, download it again"
         )
 
