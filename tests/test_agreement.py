@@ -227,6 +227,18 @@ MISTAKES = [
         ("swapped",),
     ),
     Mistake(
+        "crop_changes_dtype",
+        "up",
+        [
+            (
+                "x[..., top : top + height, left : left + width]",
+                "x[..., top : top + height, left : left + width].double()",
+            )
+        ],
+        {"center_crop"},
+        ("the right window", "float64"),
+    ),
+    Mistake(
         "crop_shape_swapped",
         "up",
         [

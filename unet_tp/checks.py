@@ -669,6 +669,15 @@ def _crop_case(center_crop: Callable, case: cases.CropCase, label: str) -> None:
         )
     windows = case.windows()
     crops = [x[..., t : t + th, s : s + tw] for t, s in windows]
+    if out.dtype != x.dtype and any(torch.equal(out.to(x.dtype), crop) for crop in crops):
+        raise _Wrong(
+            tr(
+                "the right window, but as {got} instead of {want}: crop by slicing, the values "
+                "and their dtype unchanged",
+                got=out.dtype,
+                want=x.dtype,
+            )
+        )
     if out.dtype != x.dtype or not any(torch.equal(out, crop) for crop in crops):
         first = int(out[0, 0].flatten()[0]) if out.numel() else -1
         either = tr(" or ")
