@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -25,10 +25,22 @@ def unet_tp_home() -> Path:
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """The SHA-256 of a file, read by blocks."""
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+        return _sha256_blocks(f)
+
+
+def copy_hashed(src: BinaryIO, dest: str | os.PathLike[str]) -> str:
+    """Copy the stream ``src`` into the file ``dest``; the SHA-256 of what was copied."""
+    with open(dest, "wb") as out:
+        return _sha256_blocks(src, out.write)
+
+
+def _sha256_blocks(src: BinaryIO, sink: Callable[[bytes], object] | None = None) -> str:
+    h = hashlib.sha256()
+    for block in iter(lambda: src.read(1 << 20), b""):
+        h.update(block)
+        if sink is not None:
+            sink(block)
     return h.hexdigest()
 
 

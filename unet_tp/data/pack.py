@@ -37,7 +37,7 @@ from unet_tp.data.cache import (
     split_patients,
 )
 from unet_tp.data.cases import Case, DataError, find_cases
-from unet_tp.fileio import atomic_dir, atomic_write, sha256_file, unet_tp_home
+from unet_tp.fileio import atomic_dir, atomic_write, copy_hashed, sha256_file, unet_tp_home
 from unet_tp.preprocess import Grid
 from unet_tp.progress import byte_bar, case_progress
 
@@ -268,13 +268,10 @@ def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
     """One member written to ``dest``, hashed as it is written, checked against its manifest
     entry (its size before anything is written)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    h, size, src = hashlib.sha256(), 0, tf.extractfile(info)
-    with open(dest, "wb") as f:
-        while info.size == expected["bytes"] and (block := src.read(1 << 20)):
-            h.update(block)
-            size += len(block)
-            f.write(block)
-    if size != expected["bytes"] or h.hexdigest() != expected["sha256"]:
+    if (
+        info.size != expected["bytes"]
+        or copy_hashed(tf.extractfile(info), dest) != expected["sha256"]
+    ):
         raise DataError(
             f"{path}: {info.name} does not match the pack's manifest ({info.size} bytes, expected "
             f"{expected['bytes']}; checksum differs); the pack is damaged, download it again"
