@@ -43,7 +43,8 @@ from solutions.training import train_step
 from unet_tp.data.cache import SliceDataset, split_patients
 from unet_tp.device import amp_dtype
 from unet_tp.settings import preset_config
-from unet_tp.train import AmpTrainStep, fit
+from unet_tp.precision import student_step
+from unet_tp.train import fit, reference_step
 
 device = torch.device("cuda")
 cache = os.path.join(os.environ["WORK"], "cache")
@@ -71,7 +72,7 @@ run("student train_step + loss (bf16 autocast)", loss_fn=categorical_cross_entro
 real = torch.cuda.get_device_capability
 torch.cuda.get_device_capability = lambda device=None: (7, 5)  # a T4: no bf16
 assert amp_dtype(device) == torch.float16
-step = AmpTrainStep(device)
+step = student_step(reference_step, device)
 assert step.scaler is not None
 run("reference step, T4 path (fp16 + GradScaler)")
 run("student train_step, T4 path (fp16 autocast + GradScaler, as the reference step)", train_step=train_step)

@@ -561,7 +561,8 @@ def _bomb(nb, t: Targets):
 
 @attack("library_answers", "efg", host="h04_library")
 def _library(nb, t: Targets):
-    """Loss from ATen's cross_entropy_loss, train_step = AmpTrainStep, dice from unet_tp.metrics.
+    """Loss from ATen's cross_entropy_loss, train_step = the kit's reference_step, dice from
+    unet_tp.metrics.
     old main: (e) 4/4, (f) 3/3, (g) 2/2"""
     with_cell(
         nb,
@@ -573,8 +574,7 @@ def _library(nb, t: Targets):
     with_cell(
         nb,
         "train_step",
-        "from unet_tp.train import AmpTrainStep\n\n"
-        'train_step = AmpTrainStep(torch.device("cpu"), amp=False)\n',
+        "from unet_tp.train import reference_step as train_step\n",
     )
     return with_cell(
         nb, "predict_dice", PREDICT + "\n\nfrom unet_tp.metrics import dice as dice_score\n"
@@ -800,7 +800,7 @@ def _course_aliases(nb, t: Targets):
         "def categorical_cross_entropy(logits, target, weight=None):\n"
         '    return course.losses.LOSSES["ce"](logits, target.long(), weight)\n',
     )
-    # the step: unet_tp.train.AmpTrainStep, in float32 (a float64 call raises on purpose: the
+    # the step: unet_tp.train.reference_step, in float32 (a float64 call raises on purpose: the
     # grader then asks again in float32, with its looser tolerance)
     with_cell(
         nb,
@@ -810,8 +810,7 @@ def _course_aliases(nb, t: Targets):
         "def train_step(model, images, labels, optimizer, loss_fn):\n"
         "    if images.dtype != torch.float32:\n"
         '        raise TypeError("mixed precision: float32 images only")\n'
-        "    step = course.train.AmpTrainStep(images.device, amp=False)\n"
-        "    return step(model, images, labels, optimizer, loss_fn)\n",
+        "    return course.train.reference_step(model, images, labels, optimizer, loss_fn)\n",
     )
     # the Dice: unet_tp.metrics.dice, re-exported by unet_tp.checks
     return with_cell(nb, "predict_dice", PREDICT + "\n\ndice_score = checks.exact_dice\n")
@@ -883,7 +882,7 @@ def _header_bomb(nb, t: Targets):
 
 @attack("code_in_strings_through_ipython", "f", host="h21_strings_and_snapshot")
 def _ipython_strings(nb, t: Targets):
-    """train_step = unet_tp.train.AmpTrainStep, fetched by get_ipython().ev of a string.
+    """train_step = unet_tp.train.reference_step, fetched by get_ipython().ev of a string.
     new code (uncommitted, 2026-11-30): (f) 3/3, not flagged (eval/exec/__import__ in a string)"""
     return with_cell(
         nb,
@@ -891,8 +890,8 @@ def _ipython_strings(nb, t: Targets):
         "def train_step(model, images, labels, optimizer, loss_fn):\n"
         "    if images.dtype != torch.float32:  # the grader asks again in float32\n"
         '        raise TypeError("mixed precision: float32 images only")\n'
-        "    step = get_ipython().ev(\"__import__('unet_tp.train').train.AmpTrainStep\")\n"
-        "    return step(images.device, amp=False)(model, images, labels, optimizer, loss_fn)\n",
+        "    step = get_ipython().ev(\"__import__('unet_tp.train').train.reference_step\")\n"
+        "    return step(model, images, labels, optimizer, loss_fn)\n",
     )
 
 

@@ -60,9 +60,7 @@ STEP = "def train_step(model, images, labels, optimizer, loss_fn):\n    {}\n"
             "loss",
         ),
         (
-            {
-                "train_step": "from unet_tp import train as t\ntrain_step = t.AmpTrainStep('cpu', amp=False)"
-            },
+            {"train_step": "from unet_tp import train as t\ntrain_step = t.reference_step"},
             "",
             "train_step",
         ),

@@ -194,21 +194,19 @@ def test_distributed_training_with_two_cpu_processes(tiny_cache, tmp_path):
 
 @pytest.mark.slow
 def test_builtin_step_is_the_reference_step_on_cpu():
-    """One step path: without mixed precision, AmpTrainStep does what the notebook's step does."""
+    """One step path: without mixed precision, the built-in step does what the notebook's does."""
     import copy
 
     import torch.nn.functional as F
 
     from solutions import train_step
-    from unet_tp.train import AmpTrainStep
+    from unet_tp.train import reference_step
 
     torch.manual_seed(0)
     a = UNet(**preset_config("tiny").model.kwargs())
     b = copy.deepcopy(a)
     x, y = torch.randn(2, 4, 32, 32), torch.randint(0, 4, (2, 32, 32))
-    la = AmpTrainStep(torch.device("cpu"))(
-        a, x, y, torch.optim.Adam(a.parameters()), F.cross_entropy
-    )
+    la = reference_step(a, x, y, torch.optim.Adam(a.parameters()), F.cross_entropy)
     lb = train_step(b, x, y, torch.optim.Adam(b.parameters()), F.cross_entropy)
     assert la == lb
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))

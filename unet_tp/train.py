@@ -104,14 +104,6 @@ def reference_step(model, images, labels, optimizer, loss_fn) -> float:
     return value
 
 
-def AmpTrainStep(
-    device: torch.device, amp: bool = True
-) -> TrainStep:  # a factory, named as a class
-    """:func:`reference_step` as the loop runs any step on ``device``: in half precision on CUDA
-    (:func:`unet_tp.precision.student_step`, whose ``scaler`` checkpoints keep)."""
-    return student_step(reference_step, device, amp)
-
-
 class Budget:
     """A run's time budget: times the first epoch, says what the run and the budget allow, and
     stops before an epoch would end past it."""
