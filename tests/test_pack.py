@@ -9,6 +9,7 @@ import pytest
 from loopback import LoopbackServer
 from tinycases import write_case
 
+from unet_tp.cli import main
 from unet_tp.data.cache import CacheSettings, SliceDataset, split_patients
 from unet_tp.data.cases import DataError, find_cases
 from unet_tp.data.pack import (
@@ -185,3 +186,37 @@ def test_unpacked_folder_cut_short_and_missing_sources(pack, tmp_path):
         open_pack(folder)
     assert open_pack(pack.path, tmp_path, progress=False) == folder  # unpacked again
     assert "no such pack" in _error(tmp_path / "nothing.tar", tmp_path)
+
+
+def test_pack_of_a_flat_folder_and_a_bad_case_named_where_it_is(tmp_path, capsys, monkeypatch):
+    """Every case's files in one folder (a Drive upload of loose files) packs as prepare reads
+    it; an unreadable case is named by its own file, and --skip-bad (which the message
+    advises) leaves it out."""
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(4):
+        for f in write_case(tmp_path / "cases", f"BraTS19_F_{i}_1", index=i).iterdir():
+            f.rename(flat / f.name)
+    built = build_pack(flat, tmp_path / "flat.tar", 3, SETTINGS, work_dir=tmp_path / "w")
+    assert built.manifest["patients"] == 3
+    cut = flat / "BraTS19_F_0_1_flair.nii.gz"
+    cut.write_bytes(cut.read_bytes()[:100])
+    out = tmp_path / "bad.tar.gz"
+    args = ["data", "pack", str(flat), "--out", str(out), "--patients", "4", "--crop", "16"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read {cut}" in err and "--skip-bad" in err and not out.exists()
+    assert main([*args, "--skip-bad"]) == 0
+    text = capsys.readouterr().out
+    assert "3 patients" in text
+    assert f"skipped BraTS19_F_0_1: case BraTS19_F_0_1: cannot read {cut}" in text
+
+
+def test_case_id_a_pack_cannot_hold_is_refused_before_any_work(tmp_path):
+    for i in range(2):
+        write_case(tmp_path / "data", f"Patient 0{i}", index=i)
+    with pytest.raises(DataError) as info:
+        build_pack(tmp_path / "data", tmp_path / "p.tar", 2, SETTINGS, work_dir=tmp_path / "w")
+    assert "case 'Patient 00'" in str(info.value) and "rename its files" in str(info.value)
+    assert not (tmp_path / "w").exists()

@@ -180,15 +180,17 @@ def prepare_cache(
     force: bool = False,
     progress: Callable[[Sequence], object] | None = None,
     strict: bool = False,
+    cases: Sequence[Case] | None = None,
 ) -> PrepareReport:
     """Build or update the slice cache of every case under ``data`` (a complete, unchanged cache
     is used as it is, nothing written). ``skip_bad``: leave out an unreadable case instead of
     raising; ``force``: rebuild all, even into a non-cache folder; ``progress`` wraps the list of
-    cases; ``strict``: suspicious data is an error."""
+    cases; ``strict``: suspicious data is an error; ``cases``: these cases of ``data`` only
+    (default: all of them)."""
     start = time.perf_counter()
     settings = settings or CacheSettings()
     cache_dir = Path(cache_dir).expanduser()
-    cases = find_cases(data)
+    cases = find_cases(data) if cases is None else list(cases)
     if not any(c.has_seg for c in cases):
         raise DataError(
             f"{data}: none of its {len(cases)} cases has a seg file: a prediction-only set (e.g. "

@@ -73,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             ("--image-size", int, None, "resize to SIZE x SIZE (default: the crop)"),
             ("--tumour-free-fraction", float, 0.25, "(default 0.25)"),
             ("--seed", int, 0, "chooses the patients and the split"),
+            ("--skip-bad", bool, False, "leave out unreadable cases (fewer patients), do not stop"),
             ("--force", bool, False, "replace an existing --out"),
         ]),
         "info": ("list the BraTS cases of a folder, or describe a course pack", _cmd_info, [
@@ -194,7 +195,9 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists: pass --force to replace it")
     settings = CacheSettings(args.tumour_free_fraction, crop=args.crop, image_size=args.image_size)
-    built = build_pack(args.data, out, args.patients, settings, seed=args.seed)
+    built = build_pack(
+        args.data, out, args.patients, settings, seed=args.seed, skip_bad=args.skip_bad
+    )
     print(built.summary())
     print(f"then: unet-tp notebook build --pack URL --pack-sha256 {built.sha256}")
     return 0

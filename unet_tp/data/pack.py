@@ -21,7 +21,7 @@ import shutil
 import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -43,7 +43,9 @@ from unet_tp.progress import byte_bar, case_progress
 
 PACK_FORMAT = 1
 MANIFEST = "pack.json"
-_MEMBER = re.compile(r"^(unet_tp_cache\.json|cases/[A-Za-z0-9._-]+\.(images|labels)\.npy)$")
+_CASE_ID = r"[A-Za-z0-9._-]+"
+"""What a case id in a pack may hold (its member names are made of it)."""
+_MEMBER = re.compile(rf"^(unet_tp_cache\.json|cases/{_CASE_ID}\.(images|labels)\.npy)$")
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,11 @@ class BuiltPack:
     sha256: str
     size: int
     manifest: dict
+    skipped: dict[str, str] = field(default_factory=dict)  # case id -> why (``skip_bad``)
 
     def summary(self) -> str:
-        return f"{summarise(self.manifest, self.size, self.path)}\n  sha256 {self.sha256}"
+        lines = [summarise(self.manifest, self.size, self.path), f"  sha256 {self.sha256}"]
+        return "\n".join(lines + [f"  skipped {c}: {why}" for c, why in self.skipped.items()])
 
 
 def choose_patients(cases: list[Case], n: int, seed: int = 0) -> list[Case]:
@@ -74,15 +78,6 @@ def choose_patients(cases: list[Case], n: int, seed: int = 0) -> list[Case]:
     return sorted((r[2] for r in ranked[:n]), key=lambda c: c.case_id)
 
 
-def _link_cases(cases: list[Case], folder: Path) -> None:
-    """A folder of links to exactly these cases (``HGG/``/``LGG/`` kept, so grades survive)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    for case in cases:
-        link = folder / (case.grade or "cases") / case.case_id
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(case.directory.resolve(), target_is_directory=True)
-
-
 def build_pack(
     data_dir: str | os.PathLike[str],
     out_tar: str | os.PathLike[str],
@@ -93,10 +88,12 @@ def build_pack(
     work_dir: str | os.PathLike[str] | None = None,
     compress: bool = True,
     progress: bool = True,
+    skip_bad: bool = False,
 ) -> BuiltPack:
     """Write a pack of ``patients`` cases of ``data_dir`` (chosen by :func:`choose_patients`) to
-    ``out_tar``, with the split by patient in its manifest. The links and the slice cache are
-    kept in ``work_dir`` (a re-run reuses them). ``compress``: gzip level 1, 3.7x smaller at
+    ``out_tar``, with the split by patient in its manifest. The slice cache is kept in
+    ``work_dir`` (a re-run reuses it). ``skip_bad``: leave out a chosen case that cannot be read
+    (the pack holds fewer patients) instead of stopping. ``compress``: gzip level 1, 3.7x smaller at
     192x192 (the zeros outside the brain) for a quarter more unpacking time."""
     settings = settings or CacheSettings()
     if patients < 2:
@@ -104,14 +101,24 @@ def build_pack(
     chosen = choose_patients([c for c in find_cases(data_dir) if c.has_seg], patients, seed)
     if not chosen:
         raise DataError(f"{data_dir}: no case with a seg file to pack")
+    for case in chosen:  # before any work: the pack's member names are made of the case ids
+        if not re.fullmatch(_CASE_ID, case.case_id):
+            raise DataError(
+                f"case {case.case_id!r} ({case.directory}): a pack holds case ids of letters, "
+                "digits, '.', '_' and '-' only; rename its files (e.g. BraTS19_X_1_t1.nii.gz)"
+            )
     key = json.dumps(
         [str(Path(data_dir).resolve()), [c.case_id for c in chosen], settings.to_json()]
     )
     work = Path(work_dir) if work_dir else unet_tp_home() / "packs" / "work"
     work = work / hashlib.sha1(key.encode()).hexdigest()[:12]
-    _link_cases(chosen, work / "cases")
     report = prepare_cache(
-        work / "cases", work / "cache", settings, progress=case_progress() if progress else None
+        data_dir,
+        work / "cache",
+        settings,
+        skip_bad,
+        progress=case_progress() if progress else None,
+        cases=chosen,
     )
     meta = load_cache_meta(report.cache_dir)
     meta_bytes = json.dumps({**meta, "source": "unet-tp pack"}).encode()
@@ -127,7 +134,7 @@ def build_pack(
         for name in sorted(manifest["members"]):
             if name != META:
                 tf.add(report.cache_dir / name, arcname=name, recursive=False, filter=_plain)
-    built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest)
+    built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest, report.skipped)
     (out.parent / f"{out.name}.sha256").write_text(f"{built.sha256}  {out.name}\n")
     return built
 
