@@ -226,3 +226,25 @@ def test_skip_bad_that_leaves_nothing_keeps_the_reasons(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "no usable case, all 2 were skipped" in err
     assert "case BraTS19_Bad_0: cannot read" in err and "case BraTS19_Bad_1: cannot read" in err
+
+
+def test_unreadable_files_are_one_line_saying_why(tmp_path):
+    """A Kaggle-mirror .nii cut short (nibabel's message holds a line break), and a file whose
+    name and compression disagree: one line each, naming the file and what to do."""
+    cut = write_case(tmp_path / "a", "BraTS19_Cut_1", suffix=".nii") / "BraTS19_Cut_1_t2.nii"
+    cut.write_bytes(cut.read_bytes()[:2000])
+    plain = write_case(tmp_path / "b", "BraTS19_Gz_1", suffix=".nii") / "BraTS19_Gz_1_t1.nii"
+    plain.rename(plain.with_name(plain.name + ".gz"))  # not compressed, named .gz
+    packed = write_case(tmp_path / "c", "BraTS19_Nii_1") / "BraTS19_Nii_1_t1.nii.gz"
+    packed.rename(packed.with_name("BraTS19_Nii_1_t1.nii"))  # compressed, named .nii
+    expected = {
+        "a": ("BraTS19_Cut_1_t2.nii", "truncated or not a NIfTI image"),
+        "b": ("BraTS19_Gz_1_t1.nii.gz", "not gzip-compressed but named .gz: rename it"),
+        "c": ("BraTS19_Nii_1_t1.nii", "gzip-compressed but not named .gz: rename it"),
+    }
+    for folder, (name, why) in expected.items():
+        (case,) = find_cases(tmp_path / folder)
+        with pytest.raises(DataError) as info:
+            load_case(case)
+        text = str(info.value)
+        assert "\n" not in text and f"{name} (" in text and why in text

@@ -228,8 +228,8 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"case {case_id}: file {path} does not exist") from None
     except (EOFError, zlib.error, OSError, ValueError, nib.filebasedimages.ImageFileError) as exc:
         raise DataError(
-            f"case {case_id}: cannot read {path} ({type(exc).__name__}: {exc}); "
-            "the file is truncated or not a NIfTI image"
+            f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}); {_unreadable_hint(path)}"
         ) from None
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
@@ -238,6 +238,21 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
         raise DataError(f"case {case_id}: {path} has data type {data.dtype}, expected numbers")
     return data, img.affine
+
+
+def _unreadable_hint(path: Path) -> str:
+    """Why a NIfTI file cannot be read: its name and its compression disagree, or it is cut."""
+    try:
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+    except OSError:
+        gzipped = None
+    named_gz = path.name.lower().endswith(".gz")
+    if gzipped is not None and gzipped != named_gz:
+        if gzipped:
+            return "the file is gzip-compressed but not named .gz: rename it to end in .nii.gz"
+        return "the file is not gzip-compressed but named .gz: rename it to end in .nii"
+    return "the file is truncated or not a NIfTI image"
 
 
 def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVolumes:
