@@ -191,3 +191,21 @@ def test_msd_archive_is_converted_to_brats_layout(served, tmp_path):
     t1ce = np.asanyarray(nib.load(str(cases[0].files["t1ce"])).dataobj)
     assert t1ce[5].min() >= 1000  # channel 2 (T1gd) became t1ce
     assert vol.image.shape == (4, 16, 16, 8)
+
+
+def test_zip_with_windows_separators_keeps_its_folders(brats_root, tmp_path):
+    """Some Windows zip tools write ``MICCAI...\\HGG\\case\\file.nii``: extracted on Linux, each
+    name would be one file in one folder, the grades (and the case folders) lost."""
+    archive = tmp_path / "windows.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(brats_root.rglob("*.nii*")):
+            name = "\\".join(("BraTS", *path.relative_to(brats_root).parts))
+            zf.write(path, arcname=name)
+    cases = find_cases(extract(archive, tmp_path / "out"))
+    assert [(c.case_id, c.grade) for c in cases] == [
+        (c.case_id, c.grade) for c in find_cases(brats_root)
+    ]
+    assert all(c.directory.parent.parent == tmp_path / "out" / "BraTS" for c in cases)
+    bad = _zip_with(tmp_path / "evil.zip", ["ok\\a.txt", "..\\..\\escape.txt"])
+    with pytest.raises(DataError, match="refusing to extract"):
+        extract(bad, tmp_path / "out2")

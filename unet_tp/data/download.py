@@ -150,6 +150,9 @@ def extract(
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 for info in zf.infolist():
+                    # a zip written on Windows by some tools separates folders with "\\": on
+                    # Linux they would be one file name each, the cases' folders lost
+                    info.filename = info.filename.replace("\\", "/")
                     _check_member(info.filename, target)
                     if (info.external_attr >> 16) & 0o170000 == 0o120000:
                         raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
