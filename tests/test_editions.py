@@ -216,6 +216,30 @@ def test_all_zero_case_and_lost_header_on_the_brats_grid(tmp_path):
         load_case(case, strict=True)
 
 
+def test_header_without_orientation_codes_is_a_lost_header(tmp_path):
+    """qform_code and sform_code 0 (``nib.Nifti1Image(data, None)`` saved): nibabel falls back to
+    an LAS affine the file never gave, so a BraTS (LPS) array reads flipped front to back; said
+    per modality, like the identity affine. A header with either code set is not."""
+    write_case(tmp_path / "ok", "BraTS19_S_1")
+    for f in write_case(tmp_path / "ok", "BraTS19_Q_1").iterdir():
+        img = nib.load(str(f))
+        img.set_sform(img.affine, code=0)
+        img.set_qform(img.affine, code=1)  # the affine is in the qform only: fine
+        img.to_filename(str(f))
+    assert [load_case(c).warnings for c in find_cases(tmp_path / "ok")] == [[], []]
+    lost = write_case(tmp_path / "lost", "BraTS19_N_1")
+    for f in lost.iterdir():
+        data = np.asanyarray(nib.load(str(f)).dataobj)
+        nib.Nifti1Image(data, None).to_filename(str(f))
+    (case,) = find_cases(tmp_path / "lost")
+    vol = load_case(case)
+    assert len(vol.warnings) == 4 and "t1 file" in vol.warnings[0]
+    assert "no orientation in its header (qform_code and sform_code 0" in vol.warnings[0]
+    assert "read as LAS" in vol.warnings[0]
+    with pytest.raises(DataError, match=r"BraTS19_N_1_t1\.nii\.gz has no orientation .*--strict"):
+        load_case(case, strict=True)
+
+
 def test_skip_bad_that_leaves_nothing_keeps_the_reasons(tmp_path, capsys):
     for i in range(2):
         case_dir = write_case(tmp_path / "d", f"BraTS19_Bad_{i}", index=i)

@@ -219,8 +219,10 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
     raise DataError(f"{root}: no BraTS case found (expected {_expected_names()}){seen}")
 
 
-def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one NIfTI file fully; every failure becomes a DataError naming case and file."""
+def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Read one NIfTI file fully: ``(data, affine, whether the header says its orientation)``
+    (qform_code and sform_code 0: nibabel falls back to an affine the file never gave); every
+    failure becomes a DataError naming case and file."""
     try:
         img = nib.load(str(path))
         data = np.asanyarray(img.dataobj)
@@ -237,7 +239,9 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"case {case_id}: {path} has shape {data.shape}, expected a 3D volume")
     if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
         raise DataError(f"case {case_id}: {path} has data type {data.dtype}, expected numbers")
-    return data, img.affine
+    header = img.header
+    oriented = any(int(header.get(code, 1)) > 0 for code in ("qform_code", "sform_code"))
+    return data, img.affine, oriented
 
 
 def _unreadable_hint(path: Path) -> str:
@@ -269,7 +273,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     ref = None  # (shape, affine, path) of the first file: every file must share its voxel grid
     for kind in list(MODALITIES) + ([SEG] if with_seg else []):
         path = case.files[kind]
-        data, affine = _read(case.case_id, path)
+        data, affine, oriented = _read(case.case_id, path)
         ref = ref or (data.shape, affine, path)
         _check_same_grid(case.case_id, path, data.shape, affine, ref)
         if kind == SEG:
@@ -279,7 +283,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
             if not np.isfinite(data).all():
                 n_bad = int((~np.isfinite(data)).sum())
                 raise DataError(f"case {case.case_id}: {path} holds {n_bad} NaN or infinite values")
-            warnings += _suspicious_image(case.case_id, kind, path, data, affine)
+            warnings += _suspicious_image(case.case_id, kind, path, data, affine, oriented)
             channels.append(data)
     transform = ornt_transform(io_orientation(ref[1]), _WORKING)
     image = np.stack([apply_orientation(c, transform) for c in channels]).astype(np.float32)
@@ -316,9 +320,10 @@ def _check_same_grid(case_id: str, path: Path, shape, affine: np.ndarray, ref) -
 
 
 def _suspicious_image(
-    case_id: str, kind: str, path: Path, data: np.ndarray, affine: np.ndarray
+    case_id: str, kind: str, path: Path, data: np.ndarray, affine: np.ndarray, oriented: bool
 ) -> list[str]:
-    """Warnings for one modality: constant, non-zero background, identity affine on BraTS grid."""
+    """Warnings for one modality: constant, non-zero background, identity affine on BraTS grid,
+    no orientation in the header."""
     out = []
     if data.size and data.min() == data.max():
         out.append(
@@ -339,6 +344,13 @@ def _suspicious_image(
             f"{'x'.join(map(str, BRATS_SHAPE))} grid (a lost header): it reads rotated 180 "
             "degrees against the other cases; restore the BraTS header (affine diag(-1, -1, 1), "
             "origin 0, 239, 0)"
+        )
+    if not oriented:
+        out.append(
+            f"case {case_id}: {kind} file {path} has no orientation in its header (qform_code "
+            f"and sform_code 0, a lost header): it is read as {''.join(nib.aff2axcodes(affine))}, "
+            "which may show it flipped against the other cases; restore the header (BraTS: "
+            "affine diag(-1, -1, 1), origin 0, 239, 0)"
         )
     return out
 
