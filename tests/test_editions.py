@@ -77,6 +77,17 @@ def test_no_case_found_names_the_files_seen(tmp_path):
         find_cases(tmp_path / "x")
 
 
+def test_an_archive_given_for_a_folder_of_cases_is_told_how_to_unpack(tmp_path, capsys):
+    (tmp_path / "drive").mkdir()
+    archive = tmp_path / "drive" / "MICCAI_BraTS_2019_Data_Training.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    for target in (archive, archive.parent):
+        assert main(["data", "info", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"unet-tp data download --url {archive} --out DIR" in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
     # a 2023 seg saved with 2019 names: labels 0/1/2/3
     write_case(tmp_path, "BraTS19_X_1", "brats2019", labels={0: 0, 1: 1, 2: 2, 4: 3})

@@ -209,8 +209,11 @@ def test_pack_of_a_flat_folder_and_a_bad_case_named_where_it_is(tmp_path, capsys
     assert f"cannot read {cut}" in err and "--skip-bad" in err and not out.exists()
     assert main([*args, "--skip-bad"]) == 0
     text = capsys.readouterr().out
-    assert "3 patients" in text
+    assert "3 patients" in text and "note: 3 patients, not the 4 asked (1 skipped)" in text
     assert f"skipped BraTS19_F_0_1: case BraTS19_F_0_1: cannot read {cut}" in text
+    more = [*args[:6], "9", *args[7:], "--skip-bad", "--force"]
+    assert main(more) == 0  # fewer cases than asked: said, not silent
+    assert f"not the 9 asked ({flat} holds 4 with a seg file; 1 skipped)" in capsys.readouterr().out
 
 
 def test_case_id_a_pack_cannot_hold_is_refused_before_any_work(tmp_path):

@@ -34,6 +34,9 @@ from unet_tp.conventions import (
 SEG = "seg"
 GRADES = ("HGG", "LGG")
 _NII = r"\.nii(?:\.gz)?$"
+ARCHIVE_NAME = re.compile(r"(.+?)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)", re.IGNORECASE)
+"""An archive's name: the stem, then the suffix."""
+_UNPACK = "unpack it first: `unet-tp data download --url {} --out DIR`"
 
 
 def _naming(e: Edition) -> tuple[re.Pattern[str], Edition, dict[str, str]]:
@@ -149,7 +152,8 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     if not root.exists():
         raise DataError(f"{root}: no such folder")
     if not root.is_dir():
-        raise DataError(f"{root}: not a folder (expected a folder of BraTS cases)")
+        hint = f"; an archive: {_UNPACK.format(root)}" if ARCHIVE_NAME.fullmatch(root.name) else ""
+        raise DataError(f"{root}: not a folder (expected a folder of BraTS cases){hint}")
     cases: dict[tuple[Path, str], Case] = {}
     unmatched: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
@@ -210,6 +214,12 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
         raise DataError(
             f"{root}: an MSD Task01_BrainTumour folder (4D images in imagesTr/), not BraTS cases; "
             f"convert it with `unet-tp data download --source msd --url {root} --out DIR`"
+        )
+    archives = sorted(p.name for p in root.iterdir() if ARCHIVE_NAME.fullmatch(p.name))
+    if archives:
+        raise DataError(
+            f"{root}: no BraTS case, but {len(archives)} archive(s) ({', '.join(archives[:3])}); "
+            + _UNPACK.format(root / archives[0])
         )
     seen = ""
     if found.unrecognised:

@@ -199,5 +199,14 @@ def _cmd_pack(args: argparse.Namespace) -> int:
         args.data, out, args.patients, settings, seed=args.seed, skip_bad=args.skip_bad
     )
     print(built.summary())
+    got, skipped = built.manifest["patients"], len(built.skipped)
+    if got < args.patients:
+        why = (
+            [f"{args.data} holds {got + skipped} with a seg file"]
+            if got + skipped < args.patients
+            else []
+        )
+        why += [f"{skipped} skipped"] if skipped else []
+        print(f"note: {got} patients, not the {args.patients} asked ({'; '.join(why)})")
     print(f"then: unet-tp notebook build --pack URL --pack-sha256 {built.sha256}")
     return 0

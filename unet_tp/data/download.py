@@ -29,13 +29,12 @@ import numpy as np
 import pooch
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
-from unet_tp.data.cases import DataError, scan_cases
+from unet_tp.data.cases import ARCHIVE_NAME, DataError, scan_cases
 from unet_tp.fileio import atomic_dir
 from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
-_ARCHIVE_NAME = re.compile(r"(.+?)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)", re.IGNORECASE)
 
 
 class DownloadError(RuntimeError):
@@ -244,7 +243,7 @@ def _msd_task(folder: Path) -> Path | None:
 
 def archive_stem(name: str) -> str | None:
     """``name`` without its archive suffix, or None if it is not an archive name."""
-    return m[1] if (m := _ARCHIVE_NAME.fullmatch(name)) else None
+    return m[1] if (m := ARCHIVE_NAME.fullmatch(name)) else None
 
 
 def fetch_dataset(
