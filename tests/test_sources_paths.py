@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nibabel as nib
@@ -20,7 +21,7 @@ from autograder import model_commands
 from unet_tp import fileio, notebook
 from unet_tp.cli import main
 from unet_tp.conventions import BRATS_AFFINE
-from unet_tp.data import DataError, find_cases
+from unet_tp.data import DataError, download, find_cases
 from unet_tp.data.cache import CacheSettings, prepare_cache
 from unet_tp.sources import KAGGLE_BRATS2019
 
@@ -138,6 +139,33 @@ def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
     )
     assert main(["data", "download", "--url", str(drive.parent / "bratz"), "--out", str(out)]) == 2
     assert f"did you mean {drive}?" in capsys.readouterr().err
+
+
+def test_drive_download_in_several_zips_is_one_folder_of_cases(tmp_path, monkeypatch, capsys):
+    """Drive downloads a large folder as NAME-<time>-001.zip, -002.zip..., a case's files
+    possibly split between them: the parts are extracted into one folder; unrelated archives
+    are still refused."""
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    src = _mirror(tmp_path / "src")
+    drive = tmp_path / "MyDrive" / "brats"
+    drive.mkdir(parents=True)
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+    for part in (1, 2):
+        name = f"MICCAI_BraTS_2019_Data_Training-20261201T101010Z-00{part}.zip"
+        with zipfile.ZipFile(drive / name, "w") as zf:
+            for f in files[part - 1 :: 2]:  # every case has files in both parts
+                zf.write(f, arcname=str(f.relative_to(src)))
+    data = notebook.get_data("drive", str(drive))
+    assert data.data_dir == tmp_path / "home" / "drive" / "MICCAI_BraTS_2019_Data_Training"
+    cases = find_cases(data.data_dir)
+    assert len(cases) == 2 and all(not c.missing() for c in cases)
+    assert "-001.zip" in capsys.readouterr().out
+    shutil.copy(
+        drive / "MICCAI_BraTS_2019_Data_Training-20261201T101010Z-001.zip", drive / "other.zip"
+    )
+    with pytest.raises(DataError, match="several archives"):
+        download.use_archive_or_folder(drive, tmp_path / "elsewhere")
 
 
 def _tiny_set(root: Path, n: int = 4, seg: bool = True) -> Path:

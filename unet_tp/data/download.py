@@ -35,6 +35,9 @@ from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
+_DRIVE_PART = re.compile(r"(.+)-(\d{8}T\d{6}Z)-\d{3}")
+"""The stem of one part of a Google Drive folder download (``NAME-20241201T101010Z-001.zip``;
+Drive splits a large folder into several zips, a case's files possibly in two of them)."""
 
 
 class DownloadError(RuntimeError):
@@ -137,47 +140,57 @@ def _check_member(name: str, target: Path) -> None:
 
 
 def extract(
-    archive: str | os.PathLike[str], target: str | os.PathLike[str], progress: bool = False
+    archive: str | os.PathLike[str] | list[str | os.PathLike[str]],
+    target: str | os.PathLike[str],
+    progress: bool = False,
 ) -> Path:
-    """Extract a zip or tar archive to a new ``target``, atomically; a DataError for a member
-    that would land outside it (or a link pointing out)."""
-    archive, target = Path(archive), Path(target)
+    """Extract a zip or tar archive (or several into one folder: the parts of a Google Drive
+    download) to a new ``target``, atomically; a DataError for a member that would land outside
+    it (or a link pointing out)."""
+    archives = [Path(a) for a in (archive if isinstance(archive, list) else [archive])]
+    target = Path(target)
     if target.exists():
         raise DataError(f"{target} already exists; remove it or choose another folder")
-    label = f"extracting {archive.name}"
     with atomic_dir(target) as tmp:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    # a zip written on Windows by some tools separates folders with "\\": on
-                    # Linux they would be one file name each, the cases' folders lost
-                    info.filename = info.filename.replace("\\", "/")
-                    _check_member(info.filename, target)
-                    if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                        raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
-                total = sum(i.file_size for i in zf.infolist())
-                with byte_bar(total, label, progress) as bar:
-                    for info in zf.infolist():
-                        zf.extract(info, tmp)
-                        bar.update(info.file_size)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                members = tf.getmembers()
-                for m in members:
-                    _check_member(m.name, target)
-                    if m.issym() or m.islnk():
-                        _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
-                kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                with byte_bar(sum(m.size for m in members), label, progress) as bar:
-                    for m in members:
-                        try:  # the data filter: Python >= 3.11.4, 3.10.12
-                            tf.extract(m, tmp, **kwargs)
-                        except tarfile.FilterError as exc:
-                            raise DataError(f"refusing to extract {archive.name}: {exc}") from None
-                        bar.update(m.size)
-        else:
-            raise DataError(f"{archive}: not a zip or tar archive")
+        for one in archives:
+            _extract_into(one, target, tmp, progress)
     return target
+
+
+def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> None:
+    """Extract one archive into ``tmp`` (what becomes ``target``), every member checked first."""
+    label = f"extracting {archive.name}"
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                # a zip written on Windows by some tools separates folders with "\\": on
+                # Linux they would be one file name each, the cases' folders lost
+                info.filename = info.filename.replace("\\", "/")
+                _check_member(info.filename, target)
+                if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
+            total = sum(i.file_size for i in zf.infolist())
+            with byte_bar(total, label, progress) as bar:
+                for info in zf.infolist():
+                    zf.extract(info, tmp)
+                    bar.update(info.file_size)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf:
+            members = tf.getmembers()
+            for m in members:
+                _check_member(m.name, target)
+                if m.issym() or m.islnk():
+                    _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
+            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            with byte_bar(sum(m.size for m in members), label, progress) as bar:
+                for m in members:
+                    try:  # the data filter: Python >= 3.11.4, 3.10.12
+                        tf.extract(m, tmp, **kwargs)
+                    except tarfile.FilterError as exc:
+                        raise DataError(f"refusing to extract {archive.name}: {exc}") from None
+                    bar.update(m.size)
+    else:
+        raise DataError(f"{archive}: not a zip or tar archive")
 
 
 def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
@@ -390,13 +403,20 @@ def use_archive_or_folder(
     )
     if folder.is_dir() and (scan_cases(folder).cases or not archives):
         return folder  # find_cases names what is missing when there is no case either
+    stem = archive_stem(archives[0].name) or archives[0].name
     if len(archives) > 1:
-        raise DataError(
-            f"{folder}: no BraTS case, and several archives ({', '.join(a.name for a in archives)}); "
-            "point to one of them"
-        )
-    target = Path(local_root).expanduser() / (archive_stem(archives[0].name) or archives[0].name)
+        parts = {
+            (m[1], m[2]) if (m := _DRIVE_PART.fullmatch(archive_stem(a.name))) else a
+            for a in archives
+        }
+        if len(parts) > 1:
+            raise DataError(
+                f"{folder}: no BraTS case, and several archives "
+                f"({', '.join(a.name for a in archives)}); point to one of them"
+            )
+        stem = parts.pop()[0]  # the parts of one Google Drive download: one folder of cases
+    target = Path(local_root).expanduser() / stem
     if not target.exists():  # extract() says if it is no archive
-        print(f"extracting {archives[0]} to {target}")
-        extract(archives[0], target, progress=progress)
+        print(f"extracting {', '.join(str(a) for a in archives)} to {target}")
+        extract(archives, target, progress=progress)
     return target
