@@ -392,7 +392,8 @@ def use_archive_or_folder(
     folder: str | os.PathLike[str], local_root: str | os.PathLike[str], progress: bool = True
 ) -> Path:
     """The BraTS cases of a folder (e.g. on Drive) used as it is, or of its one archive (or of
-    an archive given itself) extracted once to ``local_root/<archive stem>`` on the local disk."""
+    an archive given itself, or of the parts of one Drive download) extracted once to
+    ``local_root/<archive stem>`` on the local disk."""
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise _no_such_folder(folder)
