@@ -88,6 +88,16 @@ def test_an_archive_given_for_a_folder_of_cases_is_told_how_to_unpack(tmp_path, 
         assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_a_file_there_twice_compressed_and_not_says_to_keep_one(tmp_path, capsys):
+    case_dir = write_case(tmp_path / "d", "BraTS19_Two_1", suffix=".nii")
+    seg = case_dir / "BraTS19_Two_1_seg.nii"
+    nib.save(nib.load(str(seg)), str(seg.with_name(seg.name + ".gz")))  # as gunzip -k leaves
+    assert main(["data", "info", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "two seg files, BraTS19_Two_1_seg.nii and BraTS19_Two_1_seg.nii.gz" in err
+    assert "keep one of them" in err and err.count("\n") == 1
+
+
 def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
     # a 2023 seg saved with 2019 names: labels 0/1/2/3
     write_case(tmp_path, "BraTS19_X_1", "brats2019", labels={0: 0, 1: 1, 2: 2, 4: 3})

@@ -177,7 +177,8 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
             previous = cases[key].files.get(kind)
             if previous is not None:
                 raise DataError(
-                    f"case {case_id}: two {kind} files, {previous.name} and {name}, in {directory}"
+                    f"case {case_id}: two {kind} files, {previous.name} and {name}, in "
+                    f"{directory}; keep one of them (e.g. delete the copy gunzip -k left)"
                 )
             cases[key].files[kind] = directory / name
     unrecognised = _quirk_segs(cases, unmatched)
