@@ -83,6 +83,19 @@ def test_kaggle_source_links_the_mirror(kagglehub, tmp_path, capsys):
     assert "exists and is not the kagglehub download" in capsys.readouterr().err
 
 
+def test_kaggle_version_holding_hgg_lgg_itself_is_named_after_the_dataset(
+    kagglehub, tmp_path, monkeypatch
+):
+    module, version = kagglehub
+    flat = version.parent / "2"
+    (version / "MICCAI_BraTS_2019_Data_Training").rename(flat)  # HGG/, LGG/ in versions/2
+    monkeypatch.setattr(module, "dataset_download", lambda handle, **kwargs: str(flat))
+    out = tmp_path / "data"
+    assert main(["data", "download", "--source", "kaggle", "--out", str(out)]) == 0
+    assert [p.name for p in out.iterdir()] == [KAGGLE_BRATS2019.split("/")[1]]  # not "2"
+    assert len(find_cases(out / KAGGLE_BRATS2019.split("/")[1])) == 2
+
+
 def test_kaggle_failures_are_one_line(kagglehub, tmp_path, capsys, monkeypatch):
     module, _ = kagglehub
     module.FAIL = ConnectionError("Name or service not known")

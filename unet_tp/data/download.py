@@ -357,7 +357,9 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
     release = _release_folder(path)
     if not scan_cases(release).cases:
         raise DataError(f"{release}: kagglehub returned no BraTS case for {handle}")
-    link = Path(out).expanduser() / release.name
+    # HGG/LGG right in kagglehub's folder: named after the dataset, not its version number
+    name = release.name if release != path else handle.rsplit("/", 1)[-1]
+    link = Path(out).expanduser() / name
     if link.exists() or link.is_symlink():
         if link.resolve() == release.resolve():
             return link if link.is_symlink() else release
