@@ -106,8 +106,16 @@ def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
         load_case(case)
     msg = str(err.value)
     assert "holds labels [3] outside the BraTS 2019 set [0, 1, 2, 4]" in msg
-    assert "BraTS 2023 convention (1 NETC, 2 SNFH, 3 ET)" in msg and "<case>-seg.nii.gz" in msg
+    assert "BraTS 2023 convention (1 NETC, 2 SNFH, 3 ET)" in msg
+    # a whole 2023 name: BraTS19_X_1-seg.nii.gz would still be a 2019 case (label 3 refused)
+    assert "e.g. BraTS-GLI-00000-000-seg.nii.gz, beside its t1n, t1c, t2w, t2f files" in msg
     assert "MSD Task01_BrainTumour convention" in msg and "imagesTr" in msg
+    for f in case.files.values():  # the advice followed: the case reads, ET as 4
+        kind = f.name[len("BraTS19_X_1_") : -len(".nii.gz")]
+        kind = {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f"}.get(kind, kind)
+        f.rename(f.with_name(f"BraTS-GLI-00000-000-{kind}.nii.gz"))
+    (renamed,) = find_cases(tmp_path)
+    assert renamed.edition == "brats2023" and load_case(renamed).seg.max() == 4
 
 
 def test_label_4_in_a_2023_named_seg_names_brats_2019(tmp_path):

@@ -55,6 +55,7 @@ class Edition:
     file_kinds: dict[str, str]  # the file kind of each kit modality and of "seg" (t1ce -> t1c)
     labels: dict[int, int]  # file label -> BraTS 2019 label (the kit's internal labels)
     label_names: dict[int, str]  # meaning of each file label, for messages
+    example_id: str = "<case>"  # a case id of this edition, for messages
 
     def file_name(self, case_id: str, kind: str, suffix: str = ".nii.gz") -> str:
         """Name of the ``kind`` file (a kit modality or ``"seg"``) of a case of this edition."""
@@ -97,6 +98,7 @@ EDITIONS: dict[str, Edition] = {
             {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f", "seg": "seg"},
             {0: 0, 1: 1, 2: 2, 3: 4},
             {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"},
+            "BraTS-GLI-00000-000",
         ),
         # Any other case id with the 2019-2021 file names (e.g. renamed cases, MSD converted).
         Edition("brats", "BraTS 2019-2021 naming", r".+", "_", *_BRATS_2019),

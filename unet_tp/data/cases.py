@@ -384,8 +384,12 @@ def label_advice(values: list[int], edition: Edition) -> str:
                 "--source msd --url FOLDER --out DIR`"
             )
         else:
-            example = e.file_name("<case>", "seg")
-            how = f"files named like {example} are read with it"
+            # the case id too: a 2019 case id with 2023's "-seg" is not a 2023 case
+            kinds = ", ".join(e.file_kinds[k] for k in MODALITIES)
+            how = (
+                f"a case whose files are all named as {e.title} names them is read with it "
+                f"(e.g. {e.file_name(e.example_id, 'seg')}, beside its {kinds} files)"
+            )
         parts.append(f"the {e.title} convention ({e.describe_labels()}): {how}")
     return "they match " + "; or ".join(parts)
 
