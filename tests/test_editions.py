@@ -54,6 +54,23 @@ def test_brats2020_case_355_seg_quirk_is_read_and_named(tmp_path, capsys):
     assert "seg read from W39_1998.09.19_Segm.nii.gz" in out and "BraTS 2020" in out
 
 
+def test_brats2020_grades_come_from_its_name_mapping_csv(tmp_path, capsys):
+    release = tmp_path / "MICCAI_BraTS2020_TrainingData"
+    for i in (1, 2, 3):
+        write_case(release, f"BraTS20_Training_00{i}", "brats2020", index=i)
+    (release / "name_mapping.csv").write_text(
+        "Grade,BraTS_2017_subject_ID,BraTS_2018_subject_ID,TCGA_TCIA_subject_ID,"
+        "BraTS_2019_subject_ID,BraTS_2020_subject_ID\n"
+        "HGG,Brats17_CBICA_AAB_1,Brats18_CBICA_AAB_1,NA,BraTS19_CBICA_AAB_1,BraTS20_Training_001\n"
+        "LGG,Brats17_2013_0_1,Brats18_2013_0_1,NA,BraTS19_2013_0_1,BraTS20_Training_002\n",
+        encoding="utf-8",
+    )
+    assert [c.grade for c in find_cases(release)] == ["HGG", "LGG", None]
+    assert main(["data", "info", str(release)]) == 0
+    out = capsys.readouterr().out
+    assert "HGG" in out and "LGG" in out
+
+
 def test_info_names_the_edition_and_unrecognised_files(tmp_path, capsys):
     write_case(tmp_path / "d", "BraTS-GLI-00000-000", "brats2023")
     write_case(tmp_path / "d", "BraTS-GLI-00002-000", "brats2023")

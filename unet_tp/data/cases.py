@@ -8,11 +8,12 @@ mirror, a Drive); each edition's naming and labels are in :data:`unet_tp.convent
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nibabel as nib
@@ -182,12 +183,44 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
                 )
             cases[key].files[kind] = directory / name
     unrecognised = _quirk_segs(cases, unmatched)
-    found = sorted(cases.values(), key=lambda c: c.case_id)
+    found = _graded(sorted(cases.values(), key=lambda c: c.case_id))
     dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
     if dupes:
         where = [str(c.directory) for c in found if c.case_id == dupes[0]]
         raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")
     return Scan(root, found, unrecognised)
+
+
+def _graded(cases: list[Case]) -> list[Case]:
+    """Cases without a HGG/LGG folder graded by the release's ``name_mapping.csv`` (BraTS 2020
+    names the grade only there), in their folder or the one above it."""
+    tables: dict[Path, dict[str, str]] = {}
+    out = []
+    for case in cases:
+        grade = case.grade
+        for folder in (case.directory, case.directory.parent):
+            if grade is None:
+                if folder not in tables:
+                    tables[folder] = _name_mapping_grades(folder / "name_mapping.csv")
+                grade = tables[folder].get(case.case_id)
+        out.append(case if grade == case.grade else replace(case, grade=grade))
+    return out
+
+
+def _name_mapping_grades(path: Path) -> dict[str, str]:
+    """``{subject id: HGG or LGG}`` of a BraTS ``name_mapping.csv`` (every id column), empty if
+    there is none or it cannot be read."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    grades = {}
+    for row in rows:
+        grade = str(row.get("Grade") or "").strip().upper()
+        if grade in GRADES:
+            grades.update({str(v).strip(): grade for k, v in row.items() if k != "Grade" and v})
+    return grades
 
 
 def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> list[Path]:
