@@ -211,6 +211,9 @@ def test_pack_of_a_flat_folder_and_a_bad_case_named_where_it_is(tmp_path, capsys
     text = capsys.readouterr().out
     assert "3 patients" in text and "note: 3 patients, not the 4 asked (1 skipped)" in text
     assert f"skipped BraTS19_F_0_1: case BraTS19_F_0_1: cannot read {cut}" in text
+    with tarfile.open(out) as tf:  # what students download names nothing of the instructor's disk
+        packed = b"".join(tf.extractfile(m).read() for m in tf if m.name.endswith(".json"))
+    assert str(tmp_path).encode() not in packed
     more = [*args[:6], "9", *args[7:], "--skip-bad", "--force"]
     assert main(more) == 0  # fewer cases than asked: said, not silent
     assert f"not the 9 asked ({flat} holds 4 with a seg file; 1 skipped)" in capsys.readouterr().out

@@ -121,7 +121,8 @@ def build_pack(
         cases=chosen,
     )
     meta = load_cache_meta(report.cache_dir)
-    meta_bytes = json.dumps({**meta, "source": "unet-tp pack"}).encode()
+    # nothing of the instructor's disk: no source path, no skip reason (they name files)
+    meta_bytes = json.dumps({**meta, "source": "unet-tp pack", "skipped": {}}).encode()
     train, val = split_patients(report.cache_dir, val_fraction, seed, source=data_dir)
     split = {"val_fraction": val_fraction, "seed": seed, "train": train, "val": val}
     manifest = _manifest(meta, meta_bytes, chosen, settings, split, report.cache_dir)
