@@ -727,6 +727,40 @@ MISTAKES = [
         ("+ 1)", "smoothing"),
     ),
     Mistake(
+        "conv_bias_always_false",
+        "double_conv",
+        [("bias=not batch_norm", "bias=False")],
+        {"double_conv"},
+        ("some are missing", "without bias"),
+    ),
+    Mistake(
+        "up_conv_without_bias",
+        "up",
+        [("kernel_size=2, stride=2)", "kernel_size=2, stride=2, bias=False)")],
+        {"up"},
+        ("up-convolution has no bias",),
+    ),
+    Mistake(
+        "gradient_clipping",
+        "train_step",
+        [
+            (
+                "    loss.backward()\n",
+                "    loss.backward()\n"
+                "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.1)\n",
+            )
+        ],
+        {"train_step"},
+        ("first step", "clipped"),
+    ),
+    Mistake(
+        "dice_counts_equal_pixels",
+        "predict_dice",
+        [(DICE_LAST, "return float(2 * (pred == truth).sum() / sizes)")],
+        {"predict_dice"},
+        ("above 1", "pred & truth"),
+    ),
+    Mistake(
         "dice_floor_division",
         "predict_dice",
         [(DICE_LAST, "return float(2 * np.logical_and(pred, truth).sum() // sizes)")],
@@ -975,10 +1009,26 @@ CORRECT = {
         {},
     ),
     "milesial_down": ({}, {"down": MILESIAL_DOWN}),
+    "max_pool_ceil_mode": (
+        {"down": [("nn.MaxPool2d(kernel_size=2, stride=2)", "nn.MaxPool2d(2, 2, ceil_mode=True)")]},
+        {},
+    ),
     "narrow_round_crop": ({}, {"up": NARROW_ROUND_CROP}),
     "pop_unet_own_names": ({}, {"unet": POP_UNET}),
     "permute_float_loss": ({}, {"cce_loss": PERMUTE_LOSS}),
     "set_to_none_step": ({}, {"train_step": SET_TO_NONE_STEP}),
+    "zero_grad_after_the_forward": (
+        {
+            "train_step": [
+                (
+                    STEP,
+                    "    loss = loss_fn(model(images), labels)\n    optimizer.zero_grad()\n"
+                    "    loss.backward()\n    optimizer.step()",
+                )
+            ]
+        },
+        {},
+    ),
     "dice_of_means": (
         {
             "predict_dice": [

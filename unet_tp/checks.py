@@ -459,6 +459,18 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
     # the parameters of two convolutions (and batch norms), no more; a bias before a BN is fine
     base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
     allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}
+    if _params(run.module) < min(allowed):
+        raise AssertionError(
+            tr(
+                "{label} has {count:,} parameters, expected {want:,}: some are missing (a "
+                "convolution without bias needs batch_norm=True; BatchNorm2d keeps its affine "
+                "weight and bias). ",
+                label=run.label,
+                count=_params(run.module),
+                want=min(allowed),
+            )
+            + _found(run.module)
+        )
     if _params(run.module) not in allowed:
         owners = tr("its two convolutions and batch norms") if bn else tr("its two convolutions")
         raise AssertionError(
@@ -775,6 +787,15 @@ def _up_conv(run: _Run, c_in: int) -> nn.Module:
                 c_half=c_in // 2,
                 weight=tuple(up.weight.shape),
                 stride=tuple(up.stride),
+            )
+        )
+    if up.bias is None:
+        raise _Wrong(
+            tr(
+                "the up-convolution has no bias (bias=False): the paper's "
+                "nn.ConvTranspose2d({c_in}, {c_half}, kernel_size=2, stride=2) has one",
+                c_in=c_in,
+                c_half=c_in // 2,
             )
         )
     return up
@@ -1429,10 +1450,20 @@ def _step_order(watch: _Watch, fresh: list) -> str:
             "optimizer.step() ran without gradients: zero_grad() is called between backward() "
             "and step(); call it before backward() (or after step())"
         )
-    if len(watch.steps) >= 2 and not all(
-        g is not None and _diff(g, f) <= 1e-3 * max(1.0, float(f.abs().max()))
-        for g, f in zip(watch.steps[1], fresh[1], strict=False)
-    ):
+
+    def seen_fresh(step: int) -> bool:
+        return all(
+            g is not None and _diff(g, f) <= 1e-3 * max(1.0, float(f.abs().max()))
+            for g, f in zip(watch.steps[step], fresh[step], strict=False)
+        )
+
+    if not seen_fresh(0):  # the first step: nothing to accumulate yet
+        return tr(
+            "at the first step the optimizer saw other gradients than loss.backward() gives "
+            "(clipped, rescaled or changed?): optimizer.step() on this batch's gradients as "
+            "they are"
+        )
+    if len(watch.steps) >= 2 and not seen_fresh(1):
         return tr(
             "at the second step the optimizer saw the gradients of both steps added: gradients "
             "accumulate in .grad; call optimizer.zero_grad() at each step"
@@ -1525,6 +1556,11 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
             "2 |P & T| / (|P| + |T|)."
         )
     inter, sizes = int(inter), int(sizes)
+    if value > 1 and abs(value - 2 * int((a == b).sum()) / sizes) < 1e-9:
+        return tr(
+            " Above 1: (pred == truth) also counts the pixels where both masks are empty; the "
+            "intersection is pred & truth (np.logical_and)."
+        )
     if value == 2 * inter // sizes != want:
         return tr(" An integer division (//) or int(...)? Divide with /.")
     smooth = (value * sizes - 2 * inter) / (1 - value) if value != 1 else 0.0
