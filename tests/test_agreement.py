@@ -19,10 +19,10 @@ import pytest
 import torch.nn.functional as F
 
 import autograder.harness as harness
-from autograder import probes
+from autograder import probes, static
 from autograder.compare import comparisons, judge
 from autograder.spec import load
-from notebooks import answer, namespace
+from notebooks import answer, namespace, solved, with_cell
 from unet_tp import check_cases, checks
 
 # every case runs the grader's comparisons and the visible checks in process: minutes in all
@@ -626,6 +626,147 @@ MISTAKES = [
         {"predict_dice"},
         ("argmax",),
     ),
+    # ---- written the way students get it wrong, the message naming the mistake
+    Mistake(
+        "leaky_relu",
+        "double_conv",
+        [("nn.ReLU(inplace=True)", "nn.LeakyReLU(0.01, inplace=True)")],
+        {"double_conv"},
+        ("leakyrelu ran", "nn.relu"),
+    ),
+    Mistake(
+        "dropout_after_relu",
+        "double_conv",
+        [
+            (
+                "            layers.append(nn.ReLU(inplace=True))",
+                "            layers.append(nn.ReLU(inplace=True))\n"
+                "            layers.append(nn.Dropout2d(0.2))",
+            )
+        ],
+        {"double_conv"},
+        ("dropout2d ran", "no dropout"),
+    ),
+    Mistake(
+        "softmax_on_the_output",
+        "unet",
+        [("return self.outc(x)", "return torch.softmax(self.outc(x), dim=1)")],
+        {"unet"},
+        ("softmax of outc", "logits"),
+    ),
+    Mistake(
+        "softmax_twice",
+        "cce_loss",
+        [
+            (
+                "log_s = logits - torch.logsumexp(logits, dim=1, keepdim=True)",
+                "log_s = torch.log_softmax(torch.softmax(logits, dim=1), dim=1)",
+            )
+        ],
+        {"loss"},
+        ("softmax applied twice",),
+    ),
+    Mistake(
+        "exp_overflows",
+        "cce_loss",
+        [
+            (
+                "log_s = logits - torch.logsumexp(logits, dim=1, keepdim=True)",
+                "e = torch.exp(logits)\n    log_s = torch.log(e / e.sum(dim=1, keepdim=True))",
+            )
+        ],
+        {"loss"},
+        ("nan", "exp(logits) overflows"),
+    ),
+    Mistake(
+        "one_hot_h_w_swapped",
+        "cce_loss",
+        [(".movedim(-1, 1)", ".permute(0, 3, 2, 1)")],
+        {"loss"},
+        ("h and w", ".permute(0, 3, 1, 2)"),
+    ),
+    Mistake(
+        "sum_over_the_batch",
+        "cce_loss",
+        [("-(t * log_s).sum(dim=1)", "-(t * log_s).sum(dim=0)")],
+        {"loss"},
+        ("dim=0 (the batch)",),
+    ),
+    Mistake(
+        "weighted_divided_by_class_weights",
+        "cce_loss",
+        [("/ pixel_weight.sum()", "/ weight.sum()")],
+        {"loss"},
+        ("sum of the class weights", "sum(w[target])"),
+    ),
+    Mistake(
+        "backward_twice",
+        "train_step",
+        [("    loss.backward()\n", "    loss.backward()\n    loss.backward()\n")],
+        {"train_step"},
+        ("raised", "called twice", "retain_graph=true is not the fix"),
+    ),
+    Mistake(
+        "forward_under_no_grad",
+        "train_step",
+        [
+            (
+                "    loss = loss_fn(model(images), labels)\n",
+                "    with torch.no_grad():\n        logits = model(images)\n"
+                "    loss = loss_fn(logits, labels)\n",
+            )
+        ],
+        {"train_step"},
+        ("raised", "torch.no_grad()"),
+    ),
+    Mistake(
+        "dice_smoothed_by_one",
+        "predict_dice",
+        [(DICE_LAST, "return float((2 * np.logical_and(pred, truth).sum() + 1) / (sizes + 1))")],
+        {"predict_dice"},
+        ("+ 1)", "smoothing"),
+    ),
+    Mistake(
+        "conv_bias_always_false",
+        "double_conv",
+        [("bias=not batch_norm", "bias=False")],
+        {"double_conv"},
+        ("some are missing", "without bias"),
+    ),
+    Mistake(
+        "up_conv_without_bias",
+        "up",
+        [("kernel_size=2, stride=2)", "kernel_size=2, stride=2, bias=False)")],
+        {"up"},
+        ("up-convolution has no bias",),
+    ),
+    Mistake(
+        "gradient_clipping",
+        "train_step",
+        [
+            (
+                "    loss.backward()\n",
+                "    loss.backward()\n"
+                "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.1)\n",
+            )
+        ],
+        {"train_step"},
+        ("first step", "clipped"),
+    ),
+    Mistake(
+        "dice_counts_equal_pixels",
+        "predict_dice",
+        [(DICE_LAST, "return float(2 * (pred == truth).sum() / sizes)")],
+        {"predict_dice"},
+        ("above 1", "pred & truth"),
+    ),
+    Mistake(
+        "dice_floor_division",
+        "predict_dice",
+        [(DICE_LAST, "return float(2 * np.logical_and(pred, truth).sum() // sizes)")],
+        {"predict_dice"},
+        ("integer division",),
+    ),
 ]
 
 # ---- correct code written differently ----------------------------------------------------------
@@ -749,6 +890,70 @@ def dice_score(pred, truth):
     return 2 * (pred & truth).sum().item() / (pred.sum() + truth.sum()).item()
 """
 
+MILESIAL_DOWN = """
+class Down(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.maxpool_conv = nn.Sequential(
+            nn.MaxPool2d(2), DoubleConv(in_channels, out_channels, padding, batch_norm)
+        )
+
+    def forward(self, x):
+        return self.maxpool_conv(x)
+"""
+NARROW_ROUND_CROP = """
+def center_crop(x, height, width):
+    top = round((x.size(2) - height) / 2)  # Python rounds halves to even: either rounding is right
+    left = round((x.size(3) - width) / 2)
+    return x.narrow(-2, top, height).narrow(-1, left, width)
+"""
+POP_UNET = """
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False,
+                 batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        chans = [base_channels * 2**i for i in range(depth + 1)]
+        self.first = DoubleConv(in_channels, chans[0], padding, batch_norm)
+        self.encoder = nn.ModuleList(
+            Down(chans[i], chans[i + 1], padding, batch_norm) for i in range(depth)
+        )
+        self.decoder = nn.ModuleList(
+            Up(chans[i], chans[i - 1], padding, batch_norm) for i in range(depth, 0, -1)
+        )
+        self.final = OutConv(chans[0], num_classes)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        features = [self.first(x)]
+        for layer in self.encoder:
+            features.append(layer(features[-1]))
+        x = features.pop()  # the bottom is no skip
+        for layer in self.decoder:
+            x = layer(x, features.pop())
+        return self.final(x)
+"""
+PERMUTE_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    one_hot = F.one_hot(target, num_classes=logits.shape[1]).permute(0, 3, 1, 2).float()
+    loss = -(one_hot * F.log_softmax(logits, dim=1)).sum(dim=1)
+    if weight is None:
+        return loss.mean()
+    w = weight[target]
+    return (loss * w).sum() / w.sum()
+"""
+SET_TO_NONE_STEP = """
+def train_step(model, images, labels, optimizer, loss_fn):
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(images)
+    loss = loss_fn(logits, labels.long())
+    loss.backward()
+    optimizer.step()
+    print(f"loss = {loss.item():.4f}")
+    return float(loss.detach())
+"""
+
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
@@ -799,6 +1004,42 @@ CORRECT = {
     ),
     "model_zero_grad": ({}, {"train_step": MODEL_ZERO_GRAD_STEP}),
     "numpy_predict_torch_dice": ({}, {"predict_dice": NUMPY_PREDICT_DICE}),
+    "padding_same_or_valid": (
+        {"double_conv": [("pad = 1 if padding else 0", 'pad = "same" if padding else "valid"')]},
+        {},
+    ),
+    "milesial_down": ({}, {"down": MILESIAL_DOWN}),
+    "max_pool_ceil_mode": (
+        {"down": [("nn.MaxPool2d(kernel_size=2, stride=2)", "nn.MaxPool2d(2, 2, ceil_mode=True)")]},
+        {},
+    ),
+    "narrow_round_crop": ({}, {"up": NARROW_ROUND_CROP}),
+    "pop_unet_own_names": ({}, {"unet": POP_UNET}),
+    "permute_float_loss": ({}, {"cce_loss": PERMUTE_LOSS}),
+    "set_to_none_step": ({}, {"train_step": SET_TO_NONE_STEP}),
+    "zero_grad_after_the_forward": (
+        {
+            "train_step": [
+                (
+                    STEP,
+                    "    loss = loss_fn(model(images), labels)\n    optimizer.zero_grad()\n"
+                    "    loss.backward()\n    optimizer.step()",
+                )
+            ]
+        },
+        {},
+    ),
+    "dice_of_means": (
+        {
+            "predict_dice": [
+                (
+                    DICE_LAST,
+                    "return float(2 * (pred & truth).mean() / (pred.mean() + truth.mean()))",
+                )
+            ]
+        },
+        {},
+    ),
 }
 
 
@@ -839,6 +1080,33 @@ def test_correct_code_written_differently_passes_both_sides(variant: str):
             assert graded(ns, name) == (True, ""), (name, "grader")
             assert visible(ns, name) == (True, ""), (name, "visible")
             assert visible(ns, name, with_probes=False) == (True, ""), (name, "notebook")
+
+
+TORCH_LOSS = "def categorical_cross_entropy(logits, target, weight=None):\n    return {}\n"
+
+
+@pytest.mark.parametrize(
+    "body, name",
+    [
+        ("F.nll_loss(F.log_softmax(logits, dim=1), target.long(), weight=weight)", "nll_loss"),
+        ("nn.CrossEntropyLoss(weight=weight)(logits, target)", "cross_entropy"),
+    ],
+    ids=["nll_of_log_softmax", "cross_entropy_module"],
+)
+def test_a_loss_computed_by_torch_fails_both_sides(body: str, name: str):
+    """Right values, but the grader reads torch's cross-entropy in the answer's text and takes the
+    block's points (static.py, ``forbidden`` in assignment.toml): the notebook's check says so
+    before the grade does."""
+    source = TORCH_LOSS.format(body)
+    ns = notebook(extra={"cce_loss": source})
+    for with_probes in (True, False):
+        shown, message = visible(ns, "loss", with_probes)
+        assert not shown, with_probes
+        assert f"torch's {name}" in message and "yourself" in message, message
+    nb = with_cell(solved(), "cce_loss", source)
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    assert set(checks.TORCH_LOSSES) <= set(SPEC.block("e").forbidden)
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,9 @@ from unet_tp.metrics import dice as exact_dice
 TOLERANCE = {torch.float64: 1e-7, torch.float32: 1e-4}  # the grader's, relative to the scale
 GRADIENT_TOLERANCE = {dtype: 10 * tol for dtype, tol in TOLERANCE.items()}
 DTYPES = (torch.float64, torch.float32)  # float32 if the student's code cannot run in float64
+# torch's functions that compute the cross-entropy: the loss of (e) may not call them (the grader
+# reads the same names, and the classes built on them, from the answer's text: assignment.toml)
+TORCH_LOSSES = ("cross_entropy", "nll_loss", "cross_entropy_loss", "nll_loss2d", "nll_loss_nd")
 Steps = list[tuple[str, object]]
 
 
@@ -456,6 +459,18 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
     # the parameters of two convolutions (and batch norms), no more; a bias before a BN is fine
     base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
     allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}
+    if _params(run.module) < min(allowed):
+        raise AssertionError(
+            tr(
+                "{label} has {count:,} parameters, expected {want:,}: some are missing (a "
+                "convolution without bias needs batch_norm=True; BatchNorm2d keeps its affine "
+                "weight and bias). ",
+                label=run.label,
+                count=_params(run.module),
+                want=min(allowed),
+            )
+            + _found(run.module)
+        )
     if _params(run.module) not in allowed:
         owners = tr("its two convolutions and batch norms") if bn else tr("its two convolutions")
         raise AssertionError(
@@ -498,17 +513,27 @@ def _double_conv_case(cls: type, case: cases.ModuleCase) -> str:
         "bn relu|bn": tr("no ReLU after the second convolution (the last one too)"),
         "bn|bn relu": tr("no ReLU after the first convolution"),
     }
+    ran = {type(m).__name__: None for m in run.calls.order if not list(m.children())}
+    foreign = [k for k in ran if k not in ("Conv2d", "BatchNorm2d", "ReLU", "Identity")]
+    otherwise = tr(
+        "the output differs from conv -> {bn}ReLU, twice, rebuilt from your own layers (max "
+        "|difference| {diff:.3g}): check the order of the layers and that each one is "
+        "applied once",
+        **shown,
+    )
+    if foreign:
+        otherwise = tr(
+            "{layers} ran, which the DoubleConv does not have: conv -> {bn}ReLU, twice, with "
+            "nn.ReLU (no other activation, no dropout). ",
+            layers=", ".join(foreign),
+            **shown,
+        ) + _found(run.module)
     run.mistake(
         {
             why: lambda o=order: _conv_bn_relu(x, convs, bns, padding, o)
             for order, why in mistakes.items()
         },
-        tr(
-            "the output differs from conv -> {bn}ReLU, twice, rebuilt from your own layers (max "
-            "|difference| {diff:.3g}): check the order of the layers and that each one is "
-            "applied once",
-            **shown,
-        ),
+        otherwise,
     )
 
 
@@ -764,6 +789,15 @@ def _up_conv(run: _Run, c_in: int) -> nn.Module:
                 stride=tuple(up.stride),
             )
         )
+    if up.bias is None:
+        raise _Wrong(
+            tr(
+                "the up-convolution has no bias (bias=False): the paper's "
+                "nn.ConvTranspose2d({c_in}, {c_half}, kernel_size=2, stride=2) has one",
+                c_in=c_in,
+                c_half=c_in // 2,
+            )
+        )
     return up
 
 
@@ -988,6 +1022,16 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> str:
     if not run.meta and not _close(run.out, expected, run.tol):
         if _close(run.out, own, run.tol):
             raise not_passed
+        for name, squash in (("softmax", lambda t: t.softmax(1)), ("sigmoid", torch.sigmoid)):
+            if _close(run.out, squash(expected), run.tol):
+                raise _Wrong(
+                    tr(
+                        "the output is the {name} of outc's scores: forward returns the raw "
+                        "scores (logits), return self.outc(x); the loss and the argmax of "
+                        "predict take logits",
+                        name=name,
+                    )
+                )
         raise _Wrong(
             tr(
                 "the output differs from Figure 1's wiring of your own blocks (max |difference| "
@@ -1078,6 +1122,11 @@ def _loss_error_hint(ops: _Ops, shape: tuple) -> str:
             "F.one_hot(target, C) has the classes last, (N, H, W, C): move them to dim 1 with "
             ".movedim(-1, 1) before multiplying with the (N, C, H, W) log-probabilities"
         )
+    if (n, c, w, h) in shapes and shape in shapes and h != w:
+        return tr(
+            "the one-hot's H and W are swapped, (N, C, W, H): .permute(0, 3, 2, 1) reverses "
+            "them; use .permute(0, 3, 1, 2) or .movedim(-1, 1)"
+        )
     if (n, h, w) in shapes and shape in shapes:
         return tr(
             "torch.logsumexp(logits, dim=1) drops the class dimension, (N, H, W): keep it with "
@@ -1106,6 +1155,10 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             "pixels' weights, sum(w[target])"
         ): lambda: (per_pixel * pw).sum() / per_pixel.numel(),
         tr("the weights are applied but not divided by their sum"): lambda: (per_pixel * pw).sum(),
+        tr(
+            "the weighted sum is divided by the sum of the class weights, weight.sum(): divide "
+            "by the sum of the pixels' weights, sum(w[target])"
+        ): lambda: (per_pixel * pw).sum() / weight.sum(),
     }
     return (weighted if weight is not None else {}) | {
         tr("the sum over the pixels instead of the mean"): lambda: per_pixel.sum(),
@@ -1118,6 +1171,16 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             torch.log_softmax(logits, -1)
         ),
         tr("the log missing (-sum t * s)"): lambda: ce(logits.softmax(1)),
+        tr(
+            "the softmax applied twice (a log-softmax of the softmax): apply it once, to the logits"
+        ): lambda: ce(torch.log_softmax(logits.softmax(1), 1)),
+        tr("the sum over dim=0 (the batch) instead of dim=1 (the classes)"): lambda: (
+            -(onehot * log_s).sum(0).mean()
+        ),
+        tr(
+            "the one-hot's H and W swapped (.permute(0, 3, 2, 1)): use .permute(0, 3, 1, 2) or "
+            ".movedim(-1, 1)"
+        ): lambda: ce(log_s.transpose(-1, -2)),
         tr(
             "a clamped log, log(softmax(...).clamp(...)): wrong at large logits, where the true "
             "probability is far below the clamp; use logits - torch.logsumexp(logits, dim=1, "
@@ -1142,7 +1205,8 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
 
 
 def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.Tensor:
-    """The student's loss on one case, checked to be a scalar tensor (``label``: as shown)."""
+    """The student's loss on one case, checked to be a scalar tensor written out, not torch's
+    cross-entropy (``label``: as shown)."""
     ops = _Ops()
     try:
         with ops:
@@ -1151,6 +1215,17 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
         hint = _loss_error_hint(ops, tuple(logits.shape))
         what = tr("{label}: the loss", label=label)
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
+    used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
+    if used:
+        raise _Wrong(
+            tr(
+                "the loss calls torch's {name}, which computes the cross-entropy for you: write "
+                "Eq. (1) yourself with tensor operations (log-sum-exp, one-hot, sum over the "
+                "classes, mean over the pixels); a loss computed by torch's cross-entropy gets no "
+                "points",
+                name=used[0],
+            )
+        )
     if not isinstance(value, torch.Tensor):
         raise _Wrong(
             tr(
@@ -1177,6 +1252,14 @@ def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
     value = _call_loss(loss_fn, translated(label), logits, target, weight)
     expected = F.cross_entropy(logits, target, weight=weight)
     got, want = float(value.detach()), float(expected.detach())
+    if math.isnan(got) and "extreme" in label:
+        raise _Wrong(
+            tr(
+                "the loss is nan at large logits: exp(logits) overflows to inf there (inf / inf "
+                "is nan). Use logits - torch.logsumexp(logits, dim=1, keepdim=True), which never "
+                "takes exp of a large number."
+            )
+        )
     if not math.isfinite(got):
         raise _Wrong(
             tr(
@@ -1337,6 +1420,17 @@ def _run_train_step(train_step, loss_fn, case, state, images, labels) -> tuple:
             hint = tr(
                 "loss_fn(labels, logits): the arguments are swapped; call loss_fn(logits, labels)"
             )
+        elif "backward through the graph a second time" in str(exc):
+            hint = tr(
+                "loss.backward() is called twice on the same loss: call it once per step "
+                "(retain_graph=True is not the fix: the second call would add the gradients "
+                "again)"
+            )
+        elif "does not require grad" in str(exc):
+            hint = tr(
+                "the loss has no gradient: the forward pass ran under torch.no_grad() (or the "
+                "loss was detached); compute loss_fn(model(images), labels) with gradients on"
+            )
         elif "has no attribute 'backward'" in str(exc):
             hint = tr(
                 "the loss was turned into a number (.item()) before backward(): keep the tensor "
@@ -1356,10 +1450,20 @@ def _step_order(watch: _Watch, fresh: list) -> str:
             "optimizer.step() ran without gradients: zero_grad() is called between backward() "
             "and step(); call it before backward() (or after step())"
         )
-    if len(watch.steps) >= 2 and not all(
-        g is not None and _diff(g, f) <= 1e-3 * max(1.0, float(f.abs().max()))
-        for g, f in zip(watch.steps[1], fresh[1], strict=False)
-    ):
+
+    def seen_fresh(step: int) -> bool:
+        return all(
+            g is not None and _diff(g, f) <= 1e-3 * max(1.0, float(f.abs().max()))
+            for g, f in zip(watch.steps[step], fresh[step], strict=False)
+        )
+
+    if not seen_fresh(0):  # the first step: nothing to accumulate yet
+        return tr(
+            "at the first step the optimizer saw other gradients than loss.backward() gives "
+            "(clipped, rescaled or changed?): optimizer.step() on this batch's gradients as "
+            "they are"
+        )
+    if len(watch.steps) >= 2 and not seen_fresh(1):
         return tr(
             "at the second step the optimizer saw the gradients of both steps added: gradients "
             "accumulate in .grad; call optimizer.zero_grad() at each step"
@@ -1450,6 +1554,21 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
         return tr(
             " That is the IoU (Jaccard index) |P & T| / |P | T|; the Dice is "
             "2 |P & T| / (|P| + |T|)."
+        )
+    inter, sizes = int(inter), int(sizes)
+    if value > 1 and abs(value - 2 * int((a == b).sum()) / sizes) < 1e-9:
+        return tr(
+            " Above 1: (pred == truth) also counts the pixels where both masks are empty; the "
+            "intersection is pred & truth (np.logical_and)."
+        )
+    if value == 2 * inter // sizes != want:
+        return tr(" An integer division (//) or int(...)? Divide with /.")
+    smooth = (value * sizes - 2 * inter) / (1 - value) if value != 1 else 0.0
+    if smooth > 0 and abs(smooth - 10 ** round(math.log10(smooth))) <= 1e-6 * smooth:
+        return tr(
+            " That is (2 |P & T| + {smooth:g}) / (|P| + |T| + {smooth:g}): a smoothing term "
+            "(eps) changes the Dice; compute it exactly and handle two empty masks with an if.",
+            smooth=10 ** round(math.log10(smooth)),
         )
     if abs(value - want) < 1e-4:
         return tr(
