@@ -255,3 +255,16 @@ def test_the_notebook_sets_the_language_of_the_messages():
         assert i18n.language() == "en" and checks.tr("input") == "input"
     finally:
         i18n._current = before
+
+
+def test_french_messages_group_digits_the_french_way(french):
+    template = (
+        "{label} has {count:,} parameters; the paper's network has 31,030,658. Check the channel "
+        "widths (64, 128, 256, 512, 1024), that each Up halves them, and the final 1x1 "
+        "convolution."
+    )
+    message = i18n.tr(template, label="UNet()", count=31029698)
+    assert "a 31\u202f029\u202f698 paramètres" in message and "31\u202f030\u202f658." in message
+    assert "31,0" not in message
+    i18n.set_language("en")
+    assert "has 31,029,698 parameters" in i18n.tr(template, label="UNet()", count=31029698)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import string
 from pathlib import Path
 
 LANGUAGES = ("en", "fr")
@@ -41,11 +42,23 @@ def catalog(lang: str) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8")) if lang != "en" else {}
 
 
+class _FrenchNumbers(string.Formatter):
+    """``str.format`` with French digit grouping: ``{n:,}`` writes 31 030 658 (narrow no-break
+    spaces), a decimal comma where the grouping goes with decimals."""
+
+    def format_field(self, value, format_spec: str) -> str:
+        text = super().format_field(value, format_spec)
+        if "," not in format_spec:
+            return text
+        return text.replace(",", "\N{NARROW NO-BREAK SPACE}").replace(".", ",")
+
+
 def tr(template: str, **fields) -> str:
     """``template`` in the current language, with ``.format(**fields)`` applied (a template
     without its translation stays English)."""
-    text = catalog(language()).get(template, template)
-    return text.format(**fields)
+    lang = language()
+    text = catalog(lang).get(template, template)
+    return _FrenchNumbers().format(text, **fields) if lang == "fr" else text.format(**fields)
 
 
 def translated(text: str, lang: str | None = None) -> str:
