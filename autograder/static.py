@@ -18,6 +18,7 @@ import ast
 import collections
 import functools
 import re
+import symtable
 import threading
 
 from autograder import messages as M
@@ -557,6 +558,27 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     return failed
 
 
+def _global_names(node: ast.AST) -> set[str]:
+    """The notebook's names a definition uses: not the parameters and locals of its functions
+    (a loop's ``x`` at the top level is not the ``x`` of a ``forward``). Python's own scoping
+    (symtable); every name if the definition cannot be read so."""
+    try:
+        tables = [symtable.symtable(ast.unparse(node), "<cell>", "exec")]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+    found: set[str] = set()
+    while tables:
+        table = tables.pop()
+        module = table.get_type() == "module"
+        found.update(
+            s.get_name()
+            for s in table.get_symbols()
+            if s.is_referenced() and (module or s.is_global())
+        )
+        tables += table.get_children()
+    return found
+
+
 def _search(nb: Notebook, start, definitions, names: set[str]):
     """The first misuse in ``start`` or the student's definitions it reaches (each read once)."""
     todo = collections.deque(d for d in start if d[2] is not None)
@@ -566,8 +588,7 @@ def _search(nb: Notebook, start, definitions, names: set[str]):
         found = _misuse(nb, node, names)
         if found:
             return i, cell, found[1], found[0]
-        used = {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
-        for name in used:
+        for name in _global_names(node):
             for d in definitions.get(name, []):
                 if id(d[2]) not in seen:
                     seen.add(id(d[2]))

@@ -272,3 +272,10 @@ def test_a_cell_of_too_many_ipython_commands_is_not_read_and_costs_the_blocks_af
     for _ in range(static.MAX_COMMANDS // static.MAX_COMMANDS_PER_CELL + 1):
         insert_after(nb, "cce_loss", static.MAX_COMMANDS_PER_CELL * "!true\n")
     assert "loss" in lost(nb) and "too many IPython commands" in flagged(nb)
+
+
+def test_a_local_name_of_an_answer_is_not_a_top_level_name():
+    """A top-level loop's ``x`` (over the course package's data) is not the ``x`` of a
+    ``forward``: the answer that uses its own local ``x`` costs nothing."""
+    nb = notebook(extra="for x in unet_tp.check_cases.MODULES:\n    print(x)")
+    assert "x" in SOLUTIONS["double_conv"] and lost(nb) == set()
