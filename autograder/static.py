@@ -430,13 +430,15 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
 
 
 def _runs_file(nb: Notebook, call: ast.Call) -> bool:
-    """``%run file.py`` (a file the notebook may have written)."""
-    first = call.args[0] if call.args else None
-    return (
-        nb.resolve(call.func) == "get_ipython().run_line_magic"
-        and isinstance(first, ast.Constant)
-        and first.value == "run"
-    )
+    """``%run file.py`` (a file the notebook may have written), ``%load_ext mine`` of a module
+    the notebook wrote (its ``load_ipython_extension`` may set any name)."""
+    if nb.resolve(call.func) != "get_ipython().run_line_magic" or len(call.args) < 2:
+        return False
+    magic, line = (a.value if isinstance(a, ast.Constant) else None for a in call.args[:2])
+    if magic == "run":
+        return True
+    words = line.split() if isinstance(line, str) else []
+    return magic in ("load_ext", "reload_ext") and bool(set(words) & nb.written)
 
 
 def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
@@ -505,7 +507,7 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
     if _magic_call(call):  # a magic whose code could not be read as the cell's (parse)
         return "runs code from strings through IPython"
     if _runs_file(nb, call):
-        return "runs code from files (%run)"
+        return "runs code from files (%run, %load_ext of a file the notebook wrote)"
     method = path.rsplit(".", 1)[-1]
     if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
         return f"builds a name from a string ({method})"  # F.__getattribute__(name)

@@ -236,6 +236,15 @@ def test_an_answer_imported_from_a_file_the_notebook_wrote_costs_its_block():
     module = "%%writefile mine.py\nimport torch.nn.functional as F\n" + LOSS.format("return " + CE)
     insert_after(nb, "cce_loss", module)
     assert "loss" in lost(nb)
+    # the same module as an IPython extension that pushes the answer into the namespace
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", "%load_ext mine")
+    extension = "def load_ipython_extension(ip):\n    ip.push({'categorical_cross_entropy': F.cross_entropy})"
+    insert_after(
+        nb, "cce_loss", "%%writefile mine.py\nimport torch.nn.functional as F\n" + extension
+    )
+    assert "loss" in lost(nb)
+    assert lost(notebook(extra="%load_ext autoreload")) == set()
 
 
 def test_a_cell_of_the_students_own_marked_locked_is_read():
