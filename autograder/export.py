@@ -21,7 +21,7 @@ from pathlib import Path
 
 from autograder.feedback import scrub
 from autograder.gradebook import with_manual_scores
-from autograder.results import Result, Results
+from autograder.results import Result, Results, spreadsheet_text
 from unet_tp.fileio import atomic_write
 
 FORMATS = ("moodle", "canvas")
@@ -272,7 +272,8 @@ def _moodle_roster(results: Results, report: ExportReport) -> tuple[_Roster, Res
         placed.append(s)
         submitted = MOODLE_LANGS["en"]["submitted"]
         rows.append(
-            [f"Participant {s.lms_id}", s.name, "", submitted, "", maximum, "Yes", "-", "-", ""]
+            [f"Participant {s.lms_id}", spreadsheet_text(s.name), "", submitted, "", maximum]
+            + ["Yes", "-", "-", ""]
         )
     report.warnings.append(
         "without --roster, Moodle skips the rows of students it already has a grade for, "
@@ -393,7 +394,8 @@ def _canvas_roster(results: Results, report: ExportReport, assignment: str | Non
         )
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     rows += [
-        [s.name or s.student_id, s.lms_id or "", s.student_id, "", "", ""] for s in results.students
+        [spreadsheet_text(s.name or s.student_id), s.lms_id or "", s.student_id, "", "", ""]
+        for s in results.students
     ]
     report.warnings.append(
         "without --roster, Canvas matches each row by ID, then SIS User ID, then name, and a "

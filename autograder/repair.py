@@ -105,7 +105,9 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
 def in_source_order(nb, student_nb, notes: list[str] | None = None):
     """The TP's cells in the student notebook's order, each followed by the student's own that
     followed it; locked cells restored, deleted ones put back, ids made unique. A copy of a
-    graded cell stays as the student's own (only the first counts). Changes go to ``notes``."""
+    graded cell stays as the student's own (only the first counts); the student's own cells keep
+    no nbgrader metadata (a forged "locked" would hide one from the reading of
+    :mod:`autograder.static`). Changes go to ``notes``."""
     tp_cells = {gid: c for c in student_nb.cells if (gid := grade_id(c))}
     order = {gid: i for i, gid in enumerate(tp_cells)}
     head: list = []
@@ -113,7 +115,9 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
     seen = set()
     for cell in nb.cells:
         gid = grade_id(cell)
-        if gid is not None and (gid in seen or gid not in order):
+        if gid is None:  # the student's own cell: nothing of nbgrader's (a forged "locked")
+            cell.metadata.pop("nbgrader", None)
+        elif gid in seen or gid not in order:
             del cell.metadata["nbgrader"]
             if notes is not None and gid in seen:
                 notes.append(M.COPIED_CELL.format(gid=gid))

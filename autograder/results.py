@@ -234,6 +234,15 @@ def text_safe(value):
     return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads these as a formula
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` for a CSV cell a spreadsheet shows as text: one that would start a formula (a
+    student's name ``=HYPERLINK(...)``, from a file name or an LMS profile) behind a ``'``."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def write_grades_csv(path: Path, results: Results) -> None:
     """``OUT/grades.csv``: one row per student, the points of each block, review and notes."""
     keys = [b.key for b in results.blocks] + [q.id for q in results.questions]
@@ -245,5 +254,6 @@ def write_grades_csv(path: Path, results: Results) -> None:
             numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
             notes = "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes])
             notes = "; ".join(filter(None, [notes, "pending manual grading" * bool(r.pending)]))
-            row = [r.student_id, r.name, r.file, *("" if x is None else f"{x:g}" for x in numbers)]
-            writer.writerow([*row, "yes" if r.review else "", notes])
+            texts = [spreadsheet_text(t) for t in (r.student_id, r.name, r.file)]
+            row = [*texts, *("" if x is None else f"{x:g}" for x in numbers)]
+            writer.writerow([*row, "yes" if r.review else "", spreadsheet_text(notes)])

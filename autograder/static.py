@@ -1,11 +1,14 @@
 """Step 2 of grading, continued: what the student's cells say, read in the grader's process.
 
-The repaired notebook's *text* is read before anything runs (IPython syntax turned into Python),
-names followed through aliases (``import unet_tp as course; course.losses`` is ``unet_tp.losses``).
-:func:`forbidden_calls`: a block's answer, and every definition of the student's it uses, loses
-its points, the line quoted, if it uses the course package's code (but ``unet_tp.unet_base``),
-names or code built from strings (``eval``, ``getattr(x, name)`` but on ``self``...) or what the
-block forbids (``assignment.toml``). :func:`review_reasons`: code a TP answer never needs (the
+The repaired notebook's *text* is read before anything runs (IPython syntax turned into Python,
+the code ``%time``-like magics run read as the cell's own), names followed through aliases
+(``import unet_tp as course; course.losses`` is ``unet_tp.losses``). :func:`forbidden_calls`: a
+block's answer (every statement of the student's above its test cell that binds one of its names,
+in nested blocks, by ``global``, ``:=`` or a string too, or that runs code from strings or files),
+and every definition of the student's it uses, loses its points, the line quoted, if it uses the
+course package's code (but ``unet_tp.unet_base``), names or code built from strings (``eval``,
+``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or what the block forbids
+(``assignment.toml``). :func:`review_reasons`: code a TP answer never needs (the
 harness, ``sys.modules``, frames, links...), quoted for the instructor; no grade depends on it.
 """
 
@@ -15,6 +18,7 @@ import ast
 import collections
 import functools
 import re
+import symtable
 import threading
 
 from autograder import messages as M
@@ -77,7 +81,16 @@ _ATTRIBUTES = _by_reason(
         "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
     }
 )
+# IPython's transformer re-reads the whole cell for each of its commands (%magic, !shell, x?):
+# quadratic, 8 s for a cell of 499 (its limit). A notebook past these counts is not read: its
+# cells' text costs every block after them, not hours of the grader's thread.
+_IPYTHON_COMMAND = re.compile(r"^\s*[%!?]|=\s*[%!]|\?\s*$", re.M)
+MAX_COMMANDS_PER_CELL = 100
+MAX_COMMANDS = 1000
+UNREAD = "__cell_not_read__"  # the call a cell too costly to read stands for
 _STRING_CODE = {  # built-ins that run code or reach names built from strings
+    UNREAD: f"too many IPython commands (%, !) to be read (over {MAX_COMMANDS_PER_CELL} in a "
+    f"cell, {MAX_COMMANDS} in the notebook)",
     "eval": "runs code built from strings (eval)",
     "exec": "runs code built from strings (exec)",
     "compile": "runs code built from strings (compile)",
@@ -90,6 +103,7 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
 _STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
 _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
+_GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",
@@ -112,13 +126,119 @@ _PARSING = threading.Lock()  # CPython's ast conversion is not thread-safe (a de
 # grading thread beside another: "SystemError: AST constructor recursion depth mismatch")
 
 
-def parse(source: str) -> ast.Module | None:
-    """The cell as Python (IPython syntax turned into calls), or None if it does not parse."""
+def commands(source: str) -> int:
+    """How many IPython commands a cell may hold (an upper bound)."""
+    return len(_IPYTHON_COMMAND.findall(source))
+
+
+def _not_read() -> ast.Module:
+    return ast.parse(f"{UNREAD}()")
+
+
+def parse(source: str, depth: int = 0) -> ast.Module | None:
+    """The cell as Python (IPython syntax turned into calls, the code a magic runs in the
+    notebook's namespace read as the cell's own), or None if it does not parse; a cell of more
+    than ``MAX_COMMANDS_PER_CELL`` IPython commands is one call to ``UNREAD``."""
+    if commands(source) > MAX_COMMANDS_PER_CELL:
+        return _not_read()
     try:
         with _PARSING:
-            return ast.parse(_transformer().transform_cell(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = ast.parse(_transformer().transform_cell(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, RuntimeError):
+        return None  # RuntimeError: IPython's transformer gives up (over 500 magics in a cell)
+    if depth < _MAX_MAGIC_DEPTH:
+        _expand_magics(tree, depth)
+    return tree
+
+
+# IPython magics that run their argument as Python in the notebook's namespace (``%time x = f()``
+# binds x): line magic -> getopt options before the code; cell magics: their body (and, for
+# %%timeit, the setup code of their line)
+_CODE_LINE_MAGICS = {"time": "", "timeit": "n:r:tcp:qo", "prun": "D:l:rs:T:q", "debug": ""}
+_CODE_CELL_MAGICS = {"time", "timeit", "prun", "debug", "capture"}
+_MAX_MAGIC_DEPTH = 8  # %time %time ... nested deeper: left a call (code from strings)
+
+
+def _magic_call(node: ast.AST) -> tuple[str, str, list] | None:
+    """``(line or cell, magic, its string arguments)`` of ``get_ipython().run_line_magic(...)``
+    or ``run_cell_magic(...)`` naming a magic that runs code, or None."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
         return None
+    owner, kind = node.func.value, node.func.attr
+    if not (
+        isinstance(owner, ast.Call)
+        and isinstance(owner.func, ast.Name)
+        and owner.func.id == "get_ipython"
+        and kind in ("run_line_magic", "run_cell_magic")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ):
+        return None
+    magic = node.args[0].value
+    if magic not in (_CODE_LINE_MAGICS if kind == "run_line_magic" else _CODE_CELL_MAGICS):
+        return None
+    args = [a.value if isinstance(a, ast.Constant) else None for a in node.args[1:]]
+    return kind, magic, args
+
+
+def _without_options(line: str, options: str) -> str:
+    """The code of a magic's line after its options (``-n 10 -q``: getopt's short options)."""
+    rest = line.strip()
+    while rest.startswith("-"):
+        flag, rest = (re.split(r"\s+", rest, maxsplit=1) + [""])[:2]
+        if len(flag) == 2 and f"{flag[1]}:" in options:  # -n 10: the option's value
+            rest = (re.split(r"\s+", rest, maxsplit=1) + [""])[1]
+    return rest
+
+
+def _magic_code(node: ast.AST, depth: int) -> list[ast.stmt] | None:
+    """The statements a code-running magic call runs (numbered as the cell's lines), or None
+    (not one, or code that cannot be read)."""
+    found = _magic_call(node)
+    if found is None:
+        return None
+    kind, magic, args = found
+    if any(not isinstance(a, str) for a in args):
+        return None
+    line = node.lineno - 1  # the magic's code starts on its line, a cell magic's body below
+    if kind == "run_line_magic":
+        sources = [(_without_options(args[0], _CODE_LINE_MAGICS[magic]), line)] if args else []
+    else:
+        sources = [(args[1], line + 1)] if len(args) > 1 else []
+        if magic == "timeit" and args:  # %%timeit -n1 setup: the setup runs first
+            sources.insert(0, (_without_options(args[0], _CODE_LINE_MAGICS["timeit"]), line))
+    body: list[ast.stmt] = []
+    for source, offset in sources:
+        tree = parse(source, depth + 1)
+        if tree is None:
+            return None
+        body += [ast.increment_lineno(stmt, offset) for stmt in tree.body]
+    return body
+
+
+def _expand_magics(tree: ast.Module, depth: int) -> None:
+    """Each code-running magic call of ``tree`` replaced by the code it runs (in place; ast.walk
+    is iterative: a deep cell costs no recursion)."""
+    for parent in list(ast.walk(tree)):
+        for field, value in ast.iter_fields(parent):
+            if isinstance(value, list):
+                new: list = []
+                for item in value:
+                    call = item.value if isinstance(item, ast.Expr) else item
+                    code = _magic_code(call, depth)
+                    if code is None:
+                        new.append(item)
+                    elif isinstance(item, ast.stmt):
+                        new += code or [ast.Pass(lineno=item.lineno, col_offset=0)]
+                    elif len(code) == 1 and isinstance(code[0], ast.Expr):
+                        new.append(code[0].value)
+                    else:
+                        new.append(item)
+                setattr(parent, field, new)
+            elif isinstance(value, ast.AST):
+                code = _magic_code(value, depth)
+                if code and len(code) == 1 and isinstance(code[0], ast.Expr):
+                    setattr(parent, field, code[0].value)
 
 
 def _locked(cell) -> bool:
@@ -145,19 +265,54 @@ def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
     return [base] + [f"{base}.{a.name}" for a in node.names]
 
 
+def _module_statements(tree: ast.Module):
+    """The statements run in the notebook's namespace, in order: the top level and the blocks
+    nested in it (``if``, ``with``, ``try``, loops), not the bodies of functions and classes."""
+    todo = list(reversed(tree.body))
+    while todo:
+        stmt = todo.pop()
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        nested = [s for field in ("body", "orelse", "finalbody") for s in getattr(stmt, field, [])]
+        nested += [s for h in getattr(stmt, "handlers", []) for s in h.body]
+        nested += [s for c in getattr(stmt, "cases", []) for s in c.body]
+        todo += reversed(nested)
+
+
+def _written_module(node: ast.AST) -> set[str]:
+    """The module a ``%%writefile [-a] NAME.py`` cell writes, as ``import`` names it."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "run_cell_magic"
+        and len(node.args) > 1
+        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args[:2])
+        and node.args[0].value == "writefile"
+    ):
+        return set()
+    words = node.args[1].value.split()
+    name = words[-1].strip("'\"").rsplit("/", 1)[-1] if words else ""
+    return {name[:-3]} if name.endswith(".py") else set()
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
     def __init__(self, nb):
-        self.cells = [
-            (i, cell, parse(cell.source))
-            for i, cell in enumerate(nb.cells)
-            if cell.cell_type == "code"
-        ]
+        self.cells, total = [], 0
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                total += commands(cell.source)
+                tree = parse(cell.source) if total <= MAX_COMMANDS else _not_read()
+                self.cells.append((i, cell, tree))
         self.aliases: dict[str, str] = {}
+        self.written: set[str] = set()  # modules the notebook writes (%%writefile mine.py)
         for _, _, tree in self.cells:
-            for stmt in tree.body if tree else []:
+            for stmt in _module_statements(tree) if tree else []:
                 self._bind(stmt)
+            for node in ast.walk(tree) if tree else []:
+                self.written |= _written_module(node)
 
     def _bind(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Import):
@@ -195,21 +350,103 @@ class Notebook:
 # ---- what an answer may not use: it costs the block -----------------------------------------
 
 
-def _top_level_names(tree: ast.Module) -> dict[str, list[ast.AST]]:
-    """The student's top-level definitions of a cell: functions, classes, assignments."""
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_SCOPES += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_NAMESPACE_SETTERS = {"update", "push", "setdefault", "__setitem__", "__setattr__", "setattr"}
+
+
+def _strings(nodes) -> set[str]:
+    return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def _set_by_call(call: ast.Call) -> set[str]:
+    """Names a call may set by string: ``setattr(m, "x", v)``, ``ns.update(x=v)``,
+    ``get_ipython().push({"x": v})``..."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name not in _NAMESPACE_SETTERS:
+        return set()
+    found = {k.arg for k in call.keywords if k.arg} | _strings(call.args)
+    for arg in call.args:
+        if isinstance(arg, ast.Dict):
+            found |= _strings(arg.keys)
+    return found
+
+
+def _bound(stmt: ast.stmt) -> set[str]:
+    """The names a top-level statement may bind in the notebook's namespace: what it defines,
+    assigns or imports, in its nested blocks too (``if``, ``with``, ``try``, loops, ``:=``),
+    names a function declares ``global``, and names set by a string or as an attribute
+    (``ns["x"] = v``, ``__main__.x = v``, ``setattr(m, "x", v)``, ``push({"x": v})``)."""
+    found: set[str] = set()
+    todo: list[ast.AST] = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _SCOPES):  # its own names are local, but what it declares global
+            found.add(getattr(node, "name", ""))
+            found.update(
+                n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names
+            )
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            found.add(node.attr)
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            found |= _strings([node.slice])
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar, ast.ExceptHandler)) and node.name:
+            found.add(node.name)
+        elif isinstance(node, ast.Call):
+            found |= _set_by_call(node)
+        todo.extend(ast.iter_child_nodes(node))
+    found.discard("")
+    return found
+
+
+# a statement that runs code from strings or files may bind any name: it is read as a
+# definition of every block's names
+ANY_NAME = "*"
+_RUNS_STRINGS = {"exec", "eval", "compile", UNREAD}
+_IPYTHON_RUNS = {"ev", "ex", "run_cell", "run_code", "safe_execfile"}
+
+
+def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
+    """Whether a statement runs code it does not show: ``exec``, ``get_ipython().run_cell``,
+    ``%run``, a magic whose code could not be read."""
+    for node in ast.walk(stmt):
+        if not isinstance(node, ast.Call):
+            continue
+        path = nb.resolve(node.func)
+        if (
+            path in _RUNS_STRINGS
+            or _magic_call(node)
+            or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
+            or _runs_file(nb, node)
+        ):
+            return True
+    return False
+
+
+def _runs_file(nb: Notebook, call: ast.Call) -> bool:
+    """``%run file.py`` (a file the notebook may have written), ``%load_ext mine`` of a module
+    the notebook wrote (its ``load_ipython_extension`` may set any name)."""
+    if nb.resolve(call.func) != "get_ipython().run_line_magic" or len(call.args) < 2:
+        return False
+    magic, line = (a.value if isinstance(a, ast.Constant) else None for a in call.args[:2])
+    if magic == "run":
+        return True
+    words = line.split() if isinstance(line, str) else []
+    return magic in ("load_ext", "reload_ext") and bool(set(words) & nb.written)
+
+
+def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
+    """The student's definitions of a cell: each top-level statement, by the names it binds."""
     found: dict[str, list[ast.AST]] = {}
     for stmt in tree.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            found.setdefault(stmt.name, []).append(stmt)
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                for node in ast.walk(target):
-                    if isinstance(node, ast.Name):
-                        found.setdefault(node.id, []).append(stmt)
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for alias in stmt.names:
-                found.setdefault((alias.asname or alias.name).split(".")[0], []).append(stmt)
+        for name in _bound(stmt) | ({ANY_NAME} if _runs_code(nb, stmt) else set()):
+            found.setdefault(name, []).append(stmt)
     return found
 
 
@@ -242,7 +479,9 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST]
                 what = M.COURSE_CODE.format(path=path)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
             for imported in _imported(sub):
-                if _course_code(imported):
+                if imported.split(".")[0] in nb.written:
+                    what = f"imports code the notebook wrote into a file ({imported})"
+                elif _course_code(imported):
                     what = M.COURSE_CODE.format(path=imported)
                 elif imported.rsplit(".", 1)[-1] in names:
                     what = imported
@@ -265,7 +504,14 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
     path = nb.resolve(call.func)
     if path in _STRING_CODE:
         return _STRING_CODE[path]
-    if path in _NAME_BUILDERS:
+    if _magic_call(call):  # a magic whose code could not be read as the cell's (parse)
+        return "runs code from strings through IPython"
+    if _runs_file(nb, call):
+        return "runs code from files (%run, %load_ext of a file the notebook wrote)"
+    method = path.rsplit(".", 1)[-1]
+    if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
+        return f"builds a name from a string ({method})"  # F.__getattribute__(name)
+    if path in _NAME_BUILDERS or path == "inspect.getattr_static":
         owner = call.args[0] if call.args else None
         name = call.args[1] if len(call.args) > 1 else None
         if not (isinstance(owner, ast.Name) and owner.id == "self") and not isinstance(
@@ -283,7 +529,7 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
 def _definitions(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
     found: dict[str, list[tuple[int, object, ast.AST]]] = {}
     for i, cell, tree in nb.student_cells():
-        for name, nodes in (_top_level_names(tree) if tree else {}).items():
+        for name, nodes in (_top_level_names(nb, tree) if tree else {}).items():
             found.setdefault(name, []).extend((i, cell, n) for n in nodes)
     return found
 
@@ -295,8 +541,12 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     definitions = _definitions(notebook)
     failed = {}
     for block in spec.blocks:
-        defined = [d for name in block.names for d in definitions.get(name, [])]
-        start = [d for d in defined if grade_id(d[1]) == block.solution_cell] or defined
+        defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
+        # the answer is what the names hold when the block's test cell runs: every definition
+        # above it (an experiment after the test is not the answer)
+        tests = {t.grade_id for t in block.tests}
+        last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=0)
+        start = [d for d in defined if d[0] < last_test] or defined
         found = _search(notebook, start, definitions, set(block.forbidden))
         if found:
             i, cell, node, what = found
@@ -310,6 +560,27 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     return failed
 
 
+def _global_names(node: ast.AST) -> set[str]:
+    """The notebook's names a definition uses: not the parameters and locals of its functions
+    (a loop's ``x`` at the top level is not the ``x`` of a ``forward``). Python's own scoping
+    (symtable); every name if the definition cannot be read so."""
+    try:
+        tables = [symtable.symtable(ast.unparse(node), "<cell>", "exec")]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+    found: set[str] = set()
+    while tables:
+        table = tables.pop()
+        module = table.get_type() == "module"
+        found.update(
+            s.get_name()
+            for s in table.get_symbols()
+            if s.is_referenced() and (module or s.is_global())
+        )
+        tables += table.get_children()
+    return found
+
+
 def _search(nb: Notebook, start, definitions, names: set[str]):
     """The first misuse in ``start`` or the student's definitions it reaches (each read once)."""
     todo = collections.deque(d for d in start if d[2] is not None)
@@ -319,8 +590,7 @@ def _search(nb: Notebook, start, definitions, names: set[str]):
         found = _misuse(nb, node, names)
         if found:
             return i, cell, found[1], found[0]
-        used = {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
-        for name in used:
+        for name in _global_names(node):
             for d in definitions.get(name, []):
                 if id(d[2]) not in seen:
                     seen.add(id(d[2]))

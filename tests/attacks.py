@@ -984,3 +984,113 @@ def scratch_notebook():
     answer is what the answer cell defined (20/20). The old grader (0906cb6) judged the names as
     they stand at the end of the notebook: (a) 0/2."""
     return insert_after(solved(), "test_double_conv", WRONG_DOUBLE_CONV)
+
+
+# ---- new code (2026-12-01): answers the static reading did not see ------------------------------
+
+CROSS_ENTROPY = "F.cross_entropy(logits, target.long(), weight=weight)"
+
+
+def _after(nb, cell_id: str, source: str, locked: bool = False):
+    """A cell of the student's own right after ``cell_id`` (nbgrader metadata forged on it)."""
+    insert_after(nb, cell_id, source)
+    if locked:
+        i = next(i for i, c in enumerate(nb.cells) if _gid(c) == cell_id)
+        nb.cells[i + 1].metadata["nbgrader"] = {"locked": True}
+    return nb
+
+
+@attack("answer_in_a_cell_before_its_test", "e", host="h25_nested_definitions", review=False)
+def _own_cell(nb, t: Targets):
+    """The stub left in the answer cell; F.cross_entropy defined in the next cell of the student's.
+    new code (2026-12-01): (e) 4/4, not flagged (only the answer cell's definition was read)"""
+    return _after(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n    return "
+        + CROSS_ENTROPY
+        + "\n",
+    )
+
+
+@attack("definitions_nested_in_blocks", "fg", host="h25_nested_definitions", review=False)
+def _nested(nb, t: Targets):
+    """train_step imported from unet_tp.train inside a with block; dice_score in a try block.
+    new code (2026-12-01): (f) 3/3, (g) 2/2 (only top-level statements were definitions)"""
+    _after(
+        nb,
+        "train_step",
+        "with torch.no_grad():\n    from unet_tp.train import reference_step as train_step\n",
+    )
+    return _after(
+        nb,
+        "predict_dice",
+        PREDICT + "\n\ntry:\n    dice_score = checks.exact_dice\nexcept NameError:\n    pass\n",
+    )
+
+
+@attack("code_in_line_magics", "efg", host="h26_magics", review=False)
+def _magics(nb, t: Targets):
+    """The answers bound by %time's code: F.cross_entropy, reference_step, checks.exact_dice.
+    new code (2026-12-01): (e) 4/4, (f) 3/3, (g) 2/2, not flagged (a magic's code is a string)"""
+    _after(
+        nb,
+        "cce_loss",
+        "%time categorical_cross_entropy = lambda logits, target, weight=None: "
+        + CROSS_ENTROPY
+        + "\n",
+    )
+    _after(nb, "train_step", "%time from unet_tp.train import reference_step as train_step\n")
+    return _after(nb, "predict_dice", PREDICT + "\n\n%time dice_score = checks.exact_dice\n")
+
+
+@attack("forged_locked_cells", "efg", host="h27_forged_locked", review=False)
+def _forged_locked(nb, t: Targets):
+    """Cells of the student's own marked nbgrader-locked (no grade id) hold the answers.
+    new code (2026-12-01): (e) 4/4, (g) 2/2, not flagged (locked cells were not read)"""
+    _after(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n    return "
+        + CROSS_ENTROPY
+        + "\n",
+        locked=True,
+    )
+    _after(
+        nb, "train_step", "from unet_tp.train import reference_step as train_step\n", locked=True
+    )
+    return _after(nb, "predict_dice", PREDICT + "\n\ndice_score = checks.exact_dice\n", locked=True)
+
+
+@attack("names_set_by_strings", "eg", host="h28_names_by_strings", review=False)
+def _by_strings(nb, t: Targets):
+    """F.__getattribute__ of a name joined at run time; dice_score pushed by get_ipython().push.
+    new code (2026-12-01): (e) 4/4, (g) 2/2, not flagged"""
+    with_cell(
+        nb,
+        "cce_loss",
+        'ce = F.__getattribute__("cross_" + "entropy")\n\n\n'
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return ce(logits, target.long(), weight=weight)\n",
+    )
+    return _after(
+        nb, "predict_dice", PREDICT + "\n\nget_ipython().push({'dice_score': checks.exact_dice})\n"
+    )
+
+
+@attack("code_from_a_file_and_a_string", "ef", host="h29_files_and_strings", review=False)
+def _file_and_string(nb, t: Targets):
+    """%%writefile mine.py holds the loss (F.cross_entropy), then imported; train_step by exec.
+    new code (2026-12-01): (e) 4/4, (f) 3/3 (flagged for review only)"""
+    _after(nb, "cce_loss", "from mine import categorical_cross_entropy\n")
+    _after(
+        nb,
+        "cce_loss",
+        "%%writefile mine.py\nimport torch.nn.functional as F\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n    return "
+        + CROSS_ENTROPY
+        + "\n",
+    )
+    return _after(
+        nb, "train_step", 'exec("from unet_tp.train import reference_step as train_step")\n'
+    )

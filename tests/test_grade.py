@@ -300,9 +300,11 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
             insert_after(solved("train_step"), "setup", CHEAT_CODE),
             {**FULL, "f": 0},
         ),
-        "cheat_exec_reference": (  # after the empty blank: the reference it runs would fill it
+        # after the empty blank: the reference it runs would fill it; code run from files may
+        # define any name: it costs every block tested after it (e, f, g)
+        "cheat_exec_reference": (
             insert_after(solved("cce_loss"), "cce_loss", CHEAT_EXEC),
-            {**FULL, "e": 0},
+            {**FULL, "e": 0, "f": 0, "g": 0},
         ),
         "cheat_reference": (
             insert_after(

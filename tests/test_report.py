@@ -957,3 +957,23 @@ def test_lms_files_made_without_a_roster_have_a_row_per_student(out_dir, tmp_pat
     assert [r[0] for r in rows[1:]].count(f"Participant {ids[0]}") == 2
     report = lms.export(out_dir, "canvas", out=tmp_path / "c.csv")
     assert report.graded == len(data["students"]) and not report.unmatched
+
+
+def test_a_name_that_starts_a_formula_is_text_in_every_csv(out_dir, tmp_path):
+    """A student's name (an LMS profile's, a file's) like ``=HYPERLINK(...)`` is written behind a
+    ``'`` in grades.csv and the LMS files: a spreadsheet shows it, never runs it."""
+    from autograder.results import write_grades_csv
+
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    moodle = next(s for s in data["students"] if (s.get("lms_id") or "").isdigit())
+    formula = "=HYPERLINK(CHAR(104)&CHAR(116)&A1)"
+    moodle["name"], moodle["file"] = formula, f"{formula}_{moodle['lms_id']}_assignsubmission_file_"
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    write_grades_csv(tmp_path / "grades.csv", Results.load(out_dir))
+    files = [tmp_path / "grades.csv", lms.export(out_dir, "moodle").path]
+    files.append(lms.export(out_dir, "canvas", out=tmp_path / "c.csv").path)
+    for path in files:
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+        cells = [c for r in rows for c in r]
+        assert f"'{formula}" in cells, path.name
+        assert not [c for c in cells if c.startswith(("=", "+", "@"))], path.name

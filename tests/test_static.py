@@ -10,8 +10,9 @@ import nbformat
 import pytest
 
 from autograder import static
+from autograder.repair import in_source_order
 from autograder.spec import load
-from notebooks import SOLUTIONS, STUDENT
+from notebooks import SOLUTIONS, STUBS, STUDENT, insert_after
 
 
 def notebook(answers: dict[str, str] | None = None, extra: str = ""):
@@ -137,3 +138,153 @@ def test_a_chain_of_self_references_is_read_in_linear_time():
     cells = "\n".join(["w = 0"] + ["w = w"] * 3000)
     nb = notebook({"cce_loss": LOSS.format("return w")}, cells)
     assert lost(nb) == set()
+
+
+CE = "F.cross_entropy(logits, target.long(), weight=weight)"
+PREDICT = SOLUTIONS["predict_dice"].split("def dice_score")[0]
+
+
+@pytest.mark.parametrize(
+    "answer_cell, after, block",
+    [
+        # the answer in a cell of the student's own between the answer cell (the stub) and the
+        # test cell: the names the test finds
+        ("cce_loss", LOSS.format("return " + CE), "loss"),
+        # definitions nested in blocks, or bound by what no top-level `def` or `=` shows
+        (
+            "cce_loss",
+            "if True:\n    " + LOSS.format("return " + CE).replace("\n", "\n    "),
+            "loss",
+        ),
+        ("cce_loss", "for categorical_cross_entropy in [F.cross_entropy]:\n    pass", "loss"),
+        ("cce_loss", "(categorical_cross_entropy := F.cross_entropy)", "loss"),
+        (
+            "cce_loss",
+            "import __main__\n__main__.categorical_cross_entropy = F.cross_entropy",
+            "loss",
+        ),
+        (
+            "train_step",
+            "with torch.no_grad():\n    from unet_tp.train import reference_step as train_step",
+            "train_step",
+        ),
+        (
+            "train_step",
+            "def put():\n    global train_step\n    from unet_tp.train import reference_step as train_step\n\n\nput()",
+            "train_step",
+        ),
+        (
+            "predict_dice",
+            PREDICT + "try:\n    dice_score = checks.exact_dice\nexcept NameError:\n    pass",
+            "predict_dice",
+        ),
+        (
+            "predict_dice",
+            PREDICT + "get_ipython().push({'dice_score': checks.exact_dice})",
+            "predict_dice",
+        ),
+        (
+            "predict_dice",
+            PREDICT + "setattr(__import__('__main__'), 'dice_score', checks.exact_dice)",
+            "predict_dice",
+        ),
+        # code an IPython magic runs in the notebook's namespace
+        (
+            "cce_loss",
+            "%time categorical_cross_entropy = lambda logits, target, weight=None: " + CE,
+            "loss",
+        ),
+        ("cce_loss", "%%time\n" + LOSS.format("return " + CE), "loss"),
+        ("cce_loss", "%%capture out\n" + LOSS.format("return " + CE), "loss"),
+        (
+            "train_step",
+            "%timeit -n 1 -r1 -q global train_step; from unet_tp.train import reference_step as train_step",
+            "train_step",
+        ),
+        (
+            "train_step",
+            "%time from unet_tp.train import reference_step as train_step",
+            "train_step",
+        ),
+        ("predict_dice", PREDICT + "dice_score = %time checks.exact_dice", "predict_dice"),
+        # code from strings or files at the top level: it may bind any name
+        ("cce_loss", "exec('categorical_cross_entropy = F.cross_entropy')", "loss"),
+        ("cce_loss", "%run -i mine.py", "loss"),
+        # a name built at run time by __getattribute__
+        (
+            "cce_loss",
+            "ce = F.__getattribute__('cross_' + 'entropy')\n"
+            + LOSS.format("return ce(logits, target)"),
+            "loss",
+        ),
+    ],
+)
+def test_an_answer_in_a_cell_before_its_test_is_read_however_it_binds(answer_cell, after, block):
+    """The stub left in the answer cell, the answer given by a cell of the student's own before
+    the test cell: read there however it binds the name. (Each passed the old reading: only
+    top-level ``def``/``=``/``import`` statements were definitions, and only the answer cell's
+    when it had one.)"""
+    nb = notebook({answer_cell: STUBS[answer_cell]})
+    insert_after(nb, answer_cell, after)
+    assert block in lost(nb)
+
+
+def test_an_answer_imported_from_a_file_the_notebook_wrote_costs_its_block():
+    """%%writefile mine.py, then ``from mine import ...``: code the reading cannot see."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", "from mine import categorical_cross_entropy")
+    module = "%%writefile mine.py\nimport torch.nn.functional as F\n" + LOSS.format("return " + CE)
+    insert_after(nb, "cce_loss", module)
+    assert "loss" in lost(nb)
+    # the same module as an IPython extension that pushes the answer into the namespace
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", "%load_ext mine")
+    extension = "def load_ipython_extension(ip):\n    ip.push({'categorical_cross_entropy': F.cross_entropy})"
+    insert_after(
+        nb, "cce_loss", "%%writefile mine.py\nimport torch.nn.functional as F\n" + extension
+    )
+    assert "loss" in lost(nb)
+    assert lost(notebook(extra="%load_ext autoreload")) == set()
+
+
+def test_a_cell_of_the_students_own_marked_locked_is_read():
+    """nbgrader metadata forged on a cell of the student's own (``locked``, no grade id) is
+    dropped by the repair: the cell is read as the student's (it used to be skipped as the TP's)."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", LOSS.format("return " + CE))
+    mine = next(i for i, c in enumerate(nb.cells) if c.source == LOSS.format("return " + CE))
+    nb.cells[mine].metadata["nbgrader"] = {"locked": True}
+    assert "loss" in lost(in_source_order(nb, STUDENT))
+
+
+def test_an_experiment_after_the_test_cell_costs_nothing():
+    """A cell after (e)'s test comparing with torch's cross-entropy is not the answer."""
+    nb = notebook()
+    insert_after(
+        nb,
+        "test_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n    return " + CE,
+    )
+    assert lost(nb) == set()
+
+
+def test_a_cell_of_too_many_ipython_commands_is_not_read_and_costs_the_blocks_after_it():
+    """IPython's transformer takes time quadratic in a cell's commands (8 s for 499 ``!true``):
+    past ``MAX_COMMANDS_PER_CELL`` in a cell (or ``MAX_COMMANDS`` in the notebook) the cell is
+    not read, and what it may define costs the blocks tested after it, saying why."""
+    commands = "!true\n" * (static.MAX_COMMANDS_PER_CELL + 1)
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", commands + LOSS.format("return " + CE))
+    assert "loss" in lost(nb) and "too many IPython commands" in flagged(nb)
+    # cells each within the limit, past the notebook's: the last ones are not read
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    for _ in range(static.MAX_COMMANDS // static.MAX_COMMANDS_PER_CELL + 1):
+        insert_after(nb, "cce_loss", static.MAX_COMMANDS_PER_CELL * "!true\n")
+    assert "loss" in lost(nb) and "too many IPython commands" in flagged(nb)
+
+
+def test_a_local_name_of_an_answer_is_not_a_top_level_name():
+    """A top-level loop's ``x`` (over the course package's data) is not the ``x`` of a
+    ``forward``: the answer that uses its own local ``x`` costs nothing."""
+    nb = notebook(extra="for x in unet_tp.check_cases.MODULES:\n    print(x)")
+    assert "x" in SOLUTIONS["double_conv"] and lost(nb) == set()
