@@ -62,6 +62,8 @@ BUILT_ON_WRONG = (
 # ---- static.py: what an answer may not use -----------------------------------------------------
 
 FORBIDDEN = "({block}) uses {what} ({where}): {why}"
+FORBIDDEN_DOES = "({block}): the notebook {what} ({where}): {why}"
+IMPORTS_WRITTEN = "imports code the notebook wrote into a file ({path})"
 OWN_CODE = "({block}) must be your own code"
 COURSE_CODE = "the course package's code ({path})"
 QUOTED = "line {line}: `{code}`"

@@ -25,6 +25,9 @@ LABELS = ("label",)  # a case's label: the notebook's catalog knows its French
 LABEL_TEMPLATES = ("center_crop of a {height}x{width} map to {target_h}x{target_w}",)
 # fields that are themselves messages of the grader (or a cell's name): translated in turn
 NESTED = ("problem", "message", "where", "why", "what", "quote", "cell_label", "last", "empty")
+# fields of a known shape: "({block}) must be your own code" cannot swallow a sentence, nor a
+# `what` that holds parentheses end where `where` (always "cell N...") has not begun
+WORDS = {"block": r"\w+", "cell": r"\d+", "line": r"\d+", "where": r"cell \d+.*?"}
 
 
 def fields(template: str) -> list[str]:
@@ -61,7 +64,7 @@ def _regex(template: str, label: str = "") -> re.Pattern:
         elif name in LABELS and label:
             parts.append(f"(?P<{name}>{label}|.*?)")
         else:
-            parts.append(f"(?P<{name}>.*?)")
+            parts.append(f"(?P<{name}>{WORDS.get(name, '.*?')})")
         seen.add(name)
     return re.compile(r"\A" + "".join(parts) + r"\Z", re.S)
 

@@ -89,8 +89,8 @@ MAX_COMMANDS_PER_CELL = 100
 MAX_COMMANDS = 1000
 UNREAD = "__cell_not_read__"  # the call a cell too costly to read stands for
 _STRING_CODE = {  # built-ins that run code or reach names built from strings
-    UNREAD: f"too many IPython commands (%, !) to be read (over {MAX_COMMANDS_PER_CELL} in a "
-    f"cell, {MAX_COMMANDS} in the notebook)",
+    UNREAD: f"has too many IPython commands (%, !) to be read (over {MAX_COMMANDS_PER_CELL} in "
+    f"a cell, {MAX_COMMANDS} in the notebook)",
     "eval": "runs code built from strings (eval)",
     "exec": "runs code built from strings (exec)",
     "compile": "runs code built from strings (compile)",
@@ -466,11 +466,12 @@ def _course_code(path: str) -> bool:
     return _within(path, COURSE_PACKAGE) and not any(_within(path, b) for b in BUILT_ON)
 
 
-def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST] | None:
-    """What in ``node`` an answer may not use, and where, or None."""
+def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST, bool] | None:
+    """What in ``node`` an answer may not use, where, and whether it is what the code does (a
+    verb: "runs code built from strings") rather than what it uses (a name), or None."""
     docstrings = _docstrings(node)
     for sub in ast.walk(node):
-        what = None
+        what, does = None, False
         if isinstance(sub, (ast.Name, ast.Attribute)):
             path = nb.resolve(sub)
             if path.rsplit(".", 1)[-1] in names:
@@ -480,13 +481,14 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST]
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
             for imported in _imported(sub):
                 if imported.split(".")[0] in nb.written:
-                    what = f"imports code the notebook wrote into a file ({imported})"
+                    what, does = M.IMPORTS_WRITTEN.format(path=imported), True
                 elif _course_code(imported):
                     what = M.COURSE_CODE.format(path=imported)
                 elif imported.rsplit(".", 1)[-1] in names:
                     what = imported
         elif isinstance(sub, ast.Call):
             what = _string_code(nb, sub)
+            does = what is not None
         elif (
             isinstance(sub, ast.Constant)
             and isinstance(sub.value, str)
@@ -495,7 +497,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST]
         ):
             what = sub.value.strip()
         if what:
-            return what, sub if hasattr(sub, "lineno") else node
+            return what, sub if hasattr(sub, "lineno") else node, does
     return None
 
 
@@ -549,12 +551,13 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         start = [d for d in defined if d[0] < last_test] or defined
         found = _search(notebook, start, definitions, set(block.forbidden))
         if found:
-            i, cell, node, what = found
-            forbidden = what.rsplit(".", 1)[-1] in block.forbidden
+            i, cell, what, node, does = found
+            forbidden = not does and what.rsplit(".", 1)[-1] in block.forbidden
             why = block.forbidden_why if forbidden else M.OWN_CODE.format(block=block.id)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
+            template = M.FORBIDDEN_DOES if does else M.FORBIDDEN
             for test in block.tests:
-                failed[test.grade_id] = M.FORBIDDEN.format(
+                failed[test.grade_id] = template.format(
                     block=block.id, what=what, where=where, why=why
                 )
     return failed
@@ -589,7 +592,7 @@ def _search(nb: Notebook, start, definitions, names: set[str]):
         i, cell, node = todo.popleft()
         found = _misuse(nb, node, names)
         if found:
-            return i, cell, found[1], found[0]
+            return i, cell, *found
         for name in _global_names(node):
             for d in definitions.get(name, []):
                 if id(d[2]) not in seen:

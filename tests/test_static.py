@@ -288,3 +288,34 @@ def test_a_local_name_of_an_answer_is_not_a_top_level_name():
     ``forward``: the answer that uses its own local ``x`` costs nothing."""
     nb = notebook(extra="for x in unet_tp.check_cases.MODULES:\n    print(x)")
     assert "x" in SOLUTIONS["double_conv"] and lost(nb) == set()
+
+
+def test_code_run_from_strings_is_told_as_what_the_notebook_does_in_english_and_french():
+    """A top-level ``eval`` costs the blocks tested after it, in a sentence a student can read
+    (not "(a) uses runs code ..."), and the French page says it in French."""
+    from autograder.messages_fr import french
+
+    nb = notebook(extra="")
+    nb.cells.insert(3, nbformat.v4.new_code_cell("size = eval('1 + 1')"))
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    message = static.forbidden_calls(nb, load(), labels)["test_double_conv"]
+    assert message.startswith("(a): the notebook runs code built from strings (eval) (cell 4"), (
+        message
+    )
+    assert message.endswith("(a) must be your own code"), message
+    assert french(message).startswith(
+        "(a) : le notebook exécute du code construit à partir de chaînes (eval) (cellule 4"
+    ), french(message)
+    # a name the block forbids is still what the answer uses
+    nb = notebook({"cce_loss": LOSS.format("return F.cross_entropy(logits, target, weight)")})
+    message = static.forbidden_calls(nb, load(), labels)["test_loss"]
+    assert message.startswith("(e) uses torch.nn.functional.cross_entropy ("), message
+    # the course package's code, a `what` holding parentheses: French through and through
+    message = (
+        "(b) uses the course package's code (unet_tp.train.reference_step) (cell 4, cell 3, "
+        "line 1: `x = 1`): (b) must be your own code"
+    )
+    assert french(message) == (
+        "(b) utilise le code du package du cours (unet_tp.train.reference_step) (cellule 4, "
+        "cell 3, ligne 1 : `x = 1`) : (b) doit être votre propre code"
+    )
