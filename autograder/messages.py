@@ -64,6 +64,7 @@ BUILT_ON_WRONG = (
 FORBIDDEN = "({block}) uses {what} ({where}): {why}"
 FORBIDDEN_DOES = "({block}): the notebook {what} ({where}): {why}"
 IMPORTS_WRITTEN = "imports code the notebook wrote into a file ({path})"
+IMPORTS_UNKNOWN = "imports a module that is not installed where grading runs ({path})"
 OWN_CODE = "({block}) must be your own code"
 COURSE_CODE = "the course package's code ({path})"
 QUOTED = "line {line}: `{code}`"

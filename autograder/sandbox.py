@@ -100,6 +100,7 @@ class Sandbox:
             "PYTHONPATH": f"{GRADING}/harness:{GRADING}/lib:{GRADING}/site",
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONSAFEPATH": "1",  # no import from the kernel's folder: a module the notebook wrote
             "IPYTHONDIR": f"{HOME}/.ipython",
             "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
             "JUPYTER_PLATFORM_DIRS": "1",

@@ -17,8 +17,11 @@ from __future__ import annotations
 import ast
 import collections
 import functools
+import importlib.machinery
+import os
 import re
 import symtable
+import sys
 import threading
 
 from autograder import messages as M
@@ -44,6 +47,7 @@ _PATHS = _by_reason(
         "imports modules by name (importlib)": "importlib",
         "rewrites built-ins": "builtins",
         "reaches into the interpreter (sys.modules)": "sys.modules",
+        "changes where modules are imported from (sys.path)": "sys.path",
         _FRAMES: "sys._getframe inspect.currentframe inspect.stack inspect.getouterframes",
         "reaches into the grading harness": "unet_tp_harness",
         "looks for the reference": "solutions",
@@ -257,6 +261,20 @@ def _within(name: str, module: str) -> bool:
     return name == module or name.startswith(module + ".")
 
 
+_IMPORT_PATHS = ("sys.path", "sys.meta_path", "sys.path_hooks", "site", "pkgutil")
+
+
+@functools.cache
+def _installed(module: str) -> bool:
+    """Whether the grading environment has a top-level ``module`` (the standard library or an
+    installed package; not a file of the folder the grader runs in), found without importing it."""
+    if not module or module in sys.builtin_module_names or module in sys.stdlib_module_names:
+        return bool(module)
+    here = {"", os.getcwd()}
+    paths = [p for p in sys.path if p not in here]
+    return importlib.machinery.PathFinder.find_spec(module, paths) is not None
+
+
 def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
     """The modules (and ``module.name``) an import statement names."""
     if isinstance(node, ast.Import):
@@ -313,6 +331,14 @@ class Notebook:
                 self._bind(stmt)
             for node in ast.walk(tree) if tree else []:
                 self.written |= _written_module(node)
+        # whether the kernel may import from a folder the notebook writes: the sandbox keeps
+        # its folder off sys.path (PYTHONSAFEPATH, Python >= 3.11) unless the notebook changes it
+        self.imports_from_its_files = sys.version_info < (3, 11) or any(
+            isinstance(node, (ast.Name, ast.Attribute))
+            and any(_within(self.resolve(node), p) for p in _IMPORT_PATHS)
+            for _, _, tree in self.cells
+            for node in (ast.walk(tree) if tree else [])
+        )
 
     def _bind(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Import):
@@ -482,10 +508,14 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             for imported in _imported(sub):
                 if imported.split(".")[0] in nb.written:
                     what, does = M.IMPORTS_WRITTEN.format(path=imported), True
+                elif nb.imports_from_its_files and not _installed(imported.split(".")[0]):
+                    what, does = M.IMPORTS_UNKNOWN.format(path=imported), True
                 elif _course_code(imported):
                     what = M.COURSE_CODE.format(path=imported)
                 elif imported.rsplit(".", 1)[-1] in names:
                     what = imported
+                if what:
+                    break
         elif isinstance(sub, ast.Call):
             what = _string_code(nb, sub)
             does = what is not None

@@ -1094,3 +1094,17 @@ def _file_and_string(nb, t: Targets):
     return _after(
         nb, "train_step", 'exec("from unet_tp.train import reference_step as train_step")\n'
     )
+
+
+@attack("a_module_the_notebook_wrote_by_open", "e", host="h30_module_by_open")
+def _module_by_open(nb, t: Targets):
+    """open("mine2.py", "w") writes the loss (F.cross_entropy) in the kernel's folder; imported.
+    new code (2026-12-01): (e) 4/4, not flagged"""
+    module = (
+        "import torch.nn.functional as F\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n    return "
+        + CROSS_ENTROPY
+        + "\n"
+    )
+    _after(nb, "cce_loss", "from mine2 import categorical_cross_entropy\n")
+    return _after(nb, "cce_loss", f"open('mine2.py', 'w').write({module!r})\n")  # before it

@@ -319,3 +319,37 @@ def test_code_run_from_strings_is_told_as_what_the_notebook_does_in_english_and_
         "(b) utilise le code du package du cours (unet_tp.train.reference_step) (cellule 4, "
         "cell 3, ligne 1 : `x = 1`) : (b) doit être votre propre code"
     )
+
+
+def test_an_answer_imported_from_a_module_not_installed_costs_its_block():
+    """``open("mine2.py", "w").write(...)``, ``sys.path`` changed, then ``from mine2 import ...``:
+    a module the grading environment lacks is code the reading cannot see (without the change
+    the sandbox's kernel does not import from its folder); installed packages cost nothing."""
+    write = "open('mine2.py', 'w').write('def categorical_cross_entropy(*a): ...')\n"
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", write + "from mine2 import categorical_cross_entropy\n")
+    # the sandbox's kernel does not import from its own folder: the import fails as it runs
+    assert lost(nb) == set()
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(
+        nb, "cce_loss", "import sys\nsys.path.insert(0, '.')\n" + write + "from mine2 import *\n"
+    )
+    assert {"loss", "train_step", "predict_dice"} <= lost(nb)  # `*`: any name, after it
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(
+        nb,
+        "cce_loss",
+        "import sys\nsys.path.insert(0, '.')\n" + write + "from mine2 import "
+        "categorical_cross_entropy\n",
+    )
+    assert lost(nb) == {"loss"}
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    message = static.forbidden_calls(nb, load(), labels)["test_loss"]
+    assert "the notebook imports a module that is not installed where grading runs (mine2)" in (
+        message
+    )
+    honest = "import math\nimport numpy as np\nfrom torch import nn\n\n\n" + LOSS.format(
+        "return -(F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1) * "
+        "logits.log_softmax(1)).sum(1).mean() + 0 * math.pi * float(np.zeros(1).sum())"
+    )
+    assert lost(notebook({"cce_loss": honest})) == set()
