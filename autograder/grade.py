@@ -289,7 +289,7 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, s
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(repair.without_outputs(copy.deepcopy(nb)), folder / spec.notebook)
+        nbformat.write(repair.for_formgrader(copy.deepcopy(nb)), folder / spec.notebook)
     return answers
 
 

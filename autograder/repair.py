@@ -54,6 +54,29 @@ def without_outputs(nb):
     return nb
 
 
+# formgrader shows markdown as HTML in the instructor's Jupyter session, unsanitised: a zero-width
+# space after every "<" and "&" of a student's text, and inside "javascript"/"vbscript", leaves no
+# tag, entity or script link to render, and reads the same (in code spans too)
+_ZERO_WIDTH = "\u200b"
+_SCRIPT_WORD = re.compile(r"(java|vb)(script)", re.I)
+
+
+def inert_markdown(text: str) -> str:
+    """``text`` with no HTML tag, entity or script link once rendered (``<b>`` shows as ``<b>``)."""
+    text = text.replace("<", "<" + _ZERO_WIDTH).replace("&", "&" + _ZERO_WIDTH)
+    return _SCRIPT_WORD.sub(r"\1" + _ZERO_WIDTH + r"\2", text)
+
+
+def for_formgrader(nb):
+    """The notebook as formgrader may show it: no outputs, the student's markdown inert (the
+    TP's own read-only cells kept)."""
+    for cell in without_outputs(nb).cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "markdown" and not (meta.get("locked") and not meta.get("solution")):
+            cell.source = inert_markdown(cell.source)
+    return nb
+
+
 def _normalised(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 

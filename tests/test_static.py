@@ -5,11 +5,13 @@ notebooks are neither."""
 from __future__ import annotations
 
 import copy
+import html as html_text
+import re
 
 import nbformat
 import pytest
 
-from autograder import static
+from autograder import repair, static
 from autograder.repair import in_source_order
 from autograder.spec import load
 from notebooks import SOLUTIONS, STUBS, STUDENT, insert_after
@@ -353,3 +355,31 @@ def test_an_answer_imported_from_a_module_not_installed_costs_its_block():
         "logits.log_softmax(1)).sum(1).mean() + 0 * math.pi * float(np.zeros(1).sum())"
     )
     assert lost(notebook({"cce_loss": honest})) == set()
+
+
+def test_a_students_written_answer_is_inert_in_formgrader():
+    """formgrader renders the markdown of ``OUT/autograded`` as HTML in the instructor's Jupyter
+    session without sanitising it: a student's tags and script links come out as text; the TP's
+    own read-only cells, and code spans, are kept."""
+    from nbconvert.filters.markdown import markdown2html
+
+    attack = (
+        "My answer: <img src=x onerror=\"fetch('/api/kernels', {method: 'POST'})\">\n"
+        "<script>alert(1)</script> [a](javascript:alert(2)) <JavaScript:alert(3)>\n"
+        "[b](java&#115;cript:alert(4)) [c][r] `<i>code</i>` and ```<i>x</i>```\n\n"
+        "[r]: vbscript:alert(5)\n\n```\n<i>fenced</i>\n```\n"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(attack), nbformat.v4.new_markdown_cell("<b>TP</b>")]
+    nb.cells[1].metadata["nbgrader"] = {"locked": True, "solution": False}
+    nb.cells.append(nbformat.v4.new_markdown_cell(attack))
+    nb.cells[2].metadata["nbgrader"] = {"solution": True, "grade": True, "points": 2}
+    out = repair.for_formgrader(copy.deepcopy(nb))
+    for cell in (out.cells[0], out.cells[2]):
+        html = markdown2html(cell.source).lower()
+        assert "<img" not in html and "<script" not in html and "<i>" not in html, html
+        links = re.findall(r'(?:href|src)="([^"]*)"', html)
+        assert len(links) == 3 and not any(re.match(r"[a-z][a-z0-9+.-]*:", u) for u in links)
+        shown = html_text.unescape(html).replace("\u200b", "")  # what the instructor reads
+        assert "<img src=x onerror" in shown and "<i>code</i>" in shown, shown
+    assert out.cells[1].source == "<b>TP</b>"
