@@ -129,6 +129,7 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
         ("open('/proc/self/mountinfo').read()", "mounts"),
         ("get_ipython().user_ns['x'] = 1", "namespace"),
         ("import importlib\nimportlib.import_module('unet_tp_harness')", "importlib"),
+        ("import sys\nsys.path.insert(0, '.')", "changes where modules are imported from"),
     ],
 )
 def test_what_a_tp_answer_never_needs_is_flagged_through_aliases(extra, reason):
