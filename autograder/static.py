@@ -325,19 +325,18 @@ class Notebook:
                 tree = parse(cell.source) if total <= MAX_COMMANDS else _not_read()
                 self.cells.append((i, cell, tree))
         self.aliases: dict[str, str] = {}
-        self.written: set[str] = set()  # modules the notebook writes (%%writefile mine.py)
         for _, _, tree in self.cells:
             for stmt in _module_statements(tree) if tree else []:
                 self._bind(stmt)
-            for node in ast.walk(tree) if tree else []:
-                self.written |= _written_module(node)
+        nodes = [node for _, _, tree in self.cells if tree for node in ast.walk(tree)]
+        # modules the notebook writes (%%writefile mine.py)
+        self.written: set[str] = set().union(*map(_written_module, nodes))
         # whether the kernel may import from a folder the notebook writes: the sandbox keeps
         # its folder off sys.path (PYTHONSAFEPATH, Python >= 3.11) unless the notebook changes it
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
             isinstance(node, (ast.Name, ast.Attribute))
             and any(_within(self.resolve(node), p) for p in _IMPORT_PATHS)
-            for _, _, tree in self.cells
-            for node in (ast.walk(tree) if tree else [])
+            for node in nodes
         )
 
     def _bind(self, stmt: ast.stmt) -> None:
@@ -435,7 +434,7 @@ def _bound(stmt: ast.stmt) -> set[str]:
 # definition of every block's names
 ANY_NAME = "*"
 _RUNS_STRINGS = {"exec", "eval", "compile", UNREAD}
-_IPYTHON_RUNS = {"ev", "ex", "run_cell", "run_code", "safe_execfile"}
+_IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magic_call decides
 
 
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:

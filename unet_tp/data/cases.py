@@ -9,6 +9,7 @@ mirror, a Drive); each edition's naming and labels are in :data:`unet_tp.convent
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 import zlib
@@ -194,15 +195,13 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
 def _graded(cases: list[Case]) -> list[Case]:
     """Cases without a HGG/LGG folder graded by the release's ``name_mapping.csv`` (BraTS 2020
     names the grade only there), in their folder or the one above it."""
-    tables: dict[Path, dict[str, str]] = {}
+    grades_in = functools.cache(lambda folder: _name_mapping_grades(folder / "name_mapping.csv"))
     out = []
     for case in cases:
-        grade = case.grade
-        for folder in (case.directory, case.directory.parent):
-            if grade is None:
-                if folder not in tables:
-                    tables[folder] = _name_mapping_grades(folder / "name_mapping.csv")
-                grade = tables[folder].get(case.case_id)
+        folders = (case.directory, case.directory.parent)
+        grade = case.grade or next(
+            filter(None, (grades_in(f).get(case.case_id) for f in folders)), None
+        )
         out.append(case if grade == case.grade else replace(case, grade=grade))
     return out
 
