@@ -394,7 +394,7 @@ def _canvas_roster(results: Results, report: ExportReport, assignment: str | Non
         )
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     rows += [
-        [spreadsheet_text(s.name or s.student_id), s.lms_id or "", s.student_id, "", "", ""]
+        [*map(spreadsheet_text, (s.name or s.student_id, s.lms_id or "", s.student_id)), "", "", ""]
         for s in results.students
     ]
     report.warnings.append(

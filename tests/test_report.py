@@ -968,6 +968,8 @@ def test_a_name_that_starts_a_formula_is_text_in_every_csv(out_dir, tmp_path):
     moodle = next(s for s in data["students"] if (s.get("lms_id") or "").isdigit())
     formula = "=HYPERLINK(CHAR(104)&CHAR(116)&A1)"
     moodle["name"], moodle["file"] = formula, f"{formula}_{moodle['lms_id']}_assignsubmission_file_"
+    other = next(s for s in data["students"] if s is not moodle)
+    other["student_id"] = "+SUM(1;1)"  # an id read from a file's name: Canvas's SIS User ID column
     (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
     write_grades_csv(tmp_path / "grades.csv", Results.load(out_dir))
     files = [tmp_path / "grades.csv", lms.export(out_dir, "moodle").path]
