@@ -518,6 +518,12 @@ def test_student_ids_from_what_really_arrives():
     assert identify("alice/Copy of TP_sujet.ipynb") == ("alice", "alice")
     assert identify("TP_sujet_jdupont.ipynb")[0] == "jdupont"
     assert identify("jdupont - Copie de TP_sujet (2).ipynb")[0] == "jdupont"
+    # Canvas's "Download submissions": name[_late]_<user id>_<attachment id>_<file>; a late file
+    # and a re-submission (another attachment, "-1") are the same student, the gradebook's ID
+    assert identify("garcíamaría_5002_9002_TP_sujet.ipynb") == ("5002", "garcíamaría")
+    assert identify("garcíamaría_late_5002_9102_TP_sujet-1.ipynb") == ("5002", "garcíamaría")
+    assert identify("patelpriya_5010_9010_Copy_of_TP_sujet.ipynb")[0] == "5010"
+    assert identify("Copy_of_TP_sujet_jdupont.ipynb")[0] == "jdupont"
     assert identify("x/g12_bob.ipynb", pattern=r"g\d+_(?P<id>\w+)\.ipynb")[0] == "bob"
     with pytest.raises(GradingError, match="does not say whose notebook"):
         identify("Copy of TP_sujet (1).ipynb")
