@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.feedback import scrub
+from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
-from autograder.results import Result, Results, spreadsheet_text
+from autograder.results import PENDING, Result, Results, spreadsheet_text
 from unet_tp.fileio import atomic_write
 
 FORMATS = ("moodle", "canvas")
@@ -108,18 +108,21 @@ def _lms_grade(student: Result, spec: str) -> str:
 
 
 def feedback_comment(student: Result, results: Results) -> str:
-    """One line for the LMS's feedback field: the total and the blocks that lost points."""
-    parts = [f"Autograded: {student.score_text()}."]
+    """One line for the LMS's feedback field, in the student's notebook's language: the total
+    and the blocks that lost points."""
+    lang = student.language
+    score = student.score_text(_t(lang, PENDING) if lang == "fr" else None)
+    parts = [_t(lang, "Autograded: {}.", score)]
     lost = [
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
         if (e := student.block(b.id)).lost
     ]
     if lost:
-        parts.append("Points lost: " + ", ".join(lost) + ".")
+        parts.append(_t(lang, "Points lost: {}.", ", ".join(lost)))
     if student.review:
-        parts.append("To be reviewed by the instructor.")
-    parts.append("Details: your feedback page.")
+        parts.append(_t(lang, "To be reviewed by the instructor."))
+    parts.append(_t(lang, "Details: your feedback page."))
     return scrub(" ".join(parts))
 
 

@@ -943,6 +943,19 @@ def test_the_lms_comment_counts_the_questions_pending(out_dir):
     assert "pending manual grading of 2 questions." in lms.feedback_comment(student, results)
 
 
+def test_the_lms_comment_of_a_french_notebook_is_in_french(out_dir):
+    """A French student's comment in the LMS (the Moodle worksheet's feedback column) speaks
+    the language of their notebook and of their feedback page."""
+    results = Results.load(out_dir)
+    student = next(s for s in results.students if any(s.block(b.id).lost for b in results.blocks))
+    student.language, student.questions, student.review = "fr", {"q1": None}, True
+    comment = lms.feedback_comment(student, results)
+    assert comment.startswith("Corrigé automatiquement : ") and "Points perdus : (" in comment
+    assert "1 question(s) en attente de correction à la main" in comment
+    assert "À relire par l'enseignant." in comment and "Détails : votre page de retour." in comment
+    assert not re.search(r"Autograded|Points lost|pending|Details|reviewed", comment), comment
+
+
 def test_lms_files_made_without_a_roster_have_a_row_per_student(out_dir, tmp_path):
     """Without a roster, each graded student gets their own row, even where two share an id."""
     data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
