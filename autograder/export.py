@@ -21,6 +21,7 @@ from pathlib import Path
 
 from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
+from autograder.report import write_student_files
 from autograder.results import PENDING, Result, Results, spreadsheet_text
 from unet_tp.fileio import atomic_write
 
@@ -427,6 +428,7 @@ def export(
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
     results = with_manual_scores(Results.load(out_dir), out_dir)
+    write_student_files(out_dir, results)  # the pages the comment points to, as complete
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:

@@ -990,3 +990,43 @@ def test_a_name_that_starts_a_formula_is_text_in_every_csv(out_dir, tmp_path):
         cells = [c for r in rows for c in r]
         assert f"'{formula}" in cells, path.name
         assert not [c for c in cells if c.startswith(("=", "+", "@"))], path.name
+
+
+def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, monkeypatch):
+    """After formgrader, `unet-tp report` and `unet-tp export` rewrite grades.csv and every
+    feedback page with the scores given by hand: those written at grading time said "pending
+    manual grading", and they are the pages students are handed."""
+    import autograder.gradebook
+    import autograder.report
+    from autograder.results import QuestionInfo
+
+    results = Results.load(out_dir)
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    results.max_points = 22.0
+    for s in results.students:
+        s.questions, s.max_points = {"q1": None}, 22.0
+    results.save(out_dir)
+    (out_dir / "feedback").mkdir()
+    for s in results.students:  # what `unet-tp grade` wrote: pending
+        (out_dir / "feedback" / f"{s.student_id}.html").write_text(feedback_html(s, results))
+    assert "pending manual grading" in (out_dir / "feedback" / "4242.html").read_text()
+
+    def scored(results, out):  # formgrader gave 1.5 to every answer
+        for s in results.students:
+            s.questions = {"q1": 1.5}
+        return results
+
+    monkeypatch.setattr(autograder.report, "with_manual_scores", scored)
+    write_report(out_dir)
+    page = (out_dir / "feedback" / "4242.html").read_text()
+    assert "pending" not in page and "Total: 21.5 / 22" in page
+    rows = {
+        r["student_id"]: r
+        for r in csv.DictReader(io.StringIO((out_dir / "grades.csv").read_text()))
+    }
+    assert rows["4242"]["q1"] == "1.5" and rows["4242"]["total"] == "21.5"
+    assert "pending" not in rows["4242"]["notes"]
+    (out_dir / "feedback" / "4242.html").unlink()
+    monkeypatch.setattr(lms, "with_manual_scores", scored)
+    lms.export(out_dir, "canvas")  # an export alone refreshes them too
+    assert "Total: 21.5 / 22" in (out_dir / "feedback" / "4242.html").read_text()
