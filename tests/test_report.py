@@ -1030,3 +1030,40 @@ def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, m
     monkeypatch.setattr(lms, "with_manual_scores", scored)
     lms.export(out_dir, "canvas")  # an export alone refreshes them too
     assert "Total: 21.5 / 22" in (out_dir / "feedback" / "4242.html").read_text()
+
+
+def test_moodle_export_writes_the_feedback_pages_as_moodle_imports_them(out_dir, tmp_path):
+    """The README's "zip the pages ... upload them with 'Upload multiple feedback files in a
+    zip'": Moodle's importer (assignfeedback_file's importziplib.php) splits each name at its
+    first four underscores and takes the participant id second and the plugin third and fourth;
+    `4242.html` is ignored there. The export writes the zip it reads."""
+    import zipfile
+
+    roster = tmp_path / "worksheet.csv"
+    write_rows(roster, MOODLE_WORKSHEET, bom=True)
+    report = lms.export(out_dir, "moodle", roster=roster)
+    assert report.feedback_zip == out_dir / "moodle_feedback_files.zip"
+    assert "moodle_feedback_files.zip" in report.summary()
+    results = Results.load(out_dir)
+    with zipfile.ZipFile(report.feedback_zip) as zf:
+        names = zf.namelist()
+        imported = {}
+        for name in names:  # is_valid_filename_for_import, on "/" + the member's name
+            info = ("/" + name).split("_", 4)
+            assert len(info) == 5 and info[1].isdigit(), name
+            assert info[2:4] == ["assignfeedback", "file"] and info[4] == "feedback.html", name
+            imported[info[1]] = zf.read(name)
+    with_id = [s for s in results.students if s.lms_id and s.lms_id.isdigit()]
+    assert with_id and sorted(imported) == sorted(s.lms_id for s in with_id)
+    for s in with_id:
+        assert imported[s.lms_id] == (out_dir / "feedback" / f"{s.student_id}.html").read_bytes()
+    assert "Martin Léa_4243_assignfeedback_file_feedback.html" in names
+    # a student without a participant id is either listed to enter by hand or warned about
+    for s in (s for s in results.students if s not in with_id):
+        told = report.unmatched + [w for w in report.warnings if "feedback zip" in w]
+        assert any(t.startswith(f"{s.who} ") or t.startswith(f"{s.who}:") for t in told), s.who
+    student = by_id("4243")
+    student.name = "Le_Gall/Maël"  # Moodle's own download writes a name's "_" as a space
+    assert (
+        lms.moodle_feedback_name(student) == "Le Gall Maël_4243_assignfeedback_file_feedback.html"
+    )
