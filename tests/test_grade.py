@@ -531,6 +531,23 @@ def test_student_ids_from_what_really_arrives():
         identify("a.ipynb", pattern=r"zzz(?P<id>\d+)")
 
 
+def test_a_file_that_is_not_a_notebook_says_where_in_plain_words(tmp_path):
+    """Python's JSON messages end in "at" ("Unterminated string starting at"): the note read
+    "invalid JSON (Unterminated string starting at at line 1)"."""
+    from autograder.repair import read_submission
+
+    broken = tmp_path / "TP_sujet.ipynb"
+    broken.write_text('{"cells": [ {"cell_type": "code", "sou')
+    with pytest.raises(GradingError) as err:
+        read_submission(broken)
+    assert str(err.value) == (
+        "not a notebook: invalid JSON (Unterminated string starting at: line 1, column 35)"
+    )
+    broken.write_text("")
+    with pytest.raises(GradingError, match="^the file is empty$"):
+        read_submission(broken)
+
+
 def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
     from autograder.grade import collect
 
