@@ -466,7 +466,8 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
     ctx.template_home.mkdir()
     _prewarm(ctx.template_home)
     fresh: list[Result] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = [(pool.submit(grade_submission, s, ctx), why) for s, why in todo]
         for fut, why in futures:
             r = fut.result()
@@ -476,6 +477,10 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
             progress(
                 f"  {r.student_id:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}"
             )
+    except BaseException:  # Ctrl-C: no queued notebook starts (the pool's exit would run them all)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return fresh
 
 

@@ -548,6 +548,40 @@ def test_a_file_that_is_not_a_notebook_says_where_in_plain_words(tmp_path):
         read_submission(broken)
 
 
+def test_ctrl_c_starts_no_queued_notebook(tmp_path, monkeypatch):
+    """Ctrl-C during `unet-tp grade` (a KeyboardInterrupt in the main thread, here raised by the
+    progress line of the first result): the notebooks still queued are not graded (the thread
+    pool's exit used to run every one of them, minutes of sandboxes, before "interrupted")."""
+    import threading
+    import types
+
+    from autograder import grade
+
+    started, release = [], threading.Event()
+
+    def fake_grade(sub, ctx):
+        started.append(sub)
+        if len(started) > 1:
+            release.wait(5)  # a notebook being graded when Ctrl-C comes
+        return types.SimpleNamespace(
+            student_id=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
+        )
+
+    def ctrl_c(line):
+        if line.startswith("  0 "):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(grade, "grade_submission", fake_grade)
+    monkeypatch.setattr(grade, "_prewarm", lambda home: None)
+    ctx = types.SimpleNamespace(sandbox="none", template_home=tmp_path / "home")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            grade._grade_many([(i, "new submission") for i in range(5)], ctx, tmp_path, 1, ctrl_c)
+        assert len(started) <= 2  # the first, and the one the worker may have begun
+    finally:
+        release.set()
+
+
 def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
     from autograder.grade import collect
 
