@@ -444,11 +444,23 @@ def grade_all(
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        write_gradebook(db_url, fresh, tmp)
+        previous = {r.student_id: _old_answers(state, r.student_id) for r in fresh}
+        cleared = write_gradebook(
+            db_url, fresh, tmp, previous={k: v for k, v in previous.items() if v is not None}
+        )
+        if cleared:
+            progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
         _write_course_folder(out, tmp / "autograded", db_url)
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
         write_state(out / STATE_FILE, state, fresh, inputs_hash)
     return results
+
+
+def _old_answers(state: dict, student_id: str) -> dict[str, str] | None:
+    """The written answers of ``student_id`` when last graded (None: not known)."""
+    result = state.get(student_id, {}).get("result")
+    answers = result.get("answers") if isinstance(result, dict) else None
+    return answers if isinstance(answers, dict) else None
 
 
 def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> list[Result]:

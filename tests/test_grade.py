@@ -658,6 +658,51 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
         assert len(gb.find_assignment(build.ASSIGNMENT).submissions) == 2
 
 
+def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_path):
+    """A re-submission after the written answers were graded in formgrader: the score of an
+    answer the student rewrote is cleared (pending again, with a note); an unchanged answer
+    keeps its score. It kept every old score: the export gave points for unread answers."""
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import with_manual_scores, write_gradebook
+    from autograder.results import BlockScore, QuestionInfo, Result, Results
+
+    spec, db_url = load_spec(), f"sqlite:///{tmp_path / 'gradebook.db'}"
+    q1, q2 = spec.questions[:2]
+
+    def result(answers: dict[str, str]) -> Result:
+        tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
+        blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+        r = Result("4242", "Dupont Marie", "a.ipynb", "0" * 64, blocks, tests, spec.max_points)
+        r.answers = answers
+        return r
+
+    first = {q.id: f"my first answer to {q.id}" for q in spec.questions}
+    assert write_gradebook(db_url, [result(first)], tmp_path / "one") == []
+    with Gradebook(db_url) as gb:  # formgrader
+        for q in spec.questions:
+            gb.find_grade(q.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score = 1
+        gb.db.commit()
+    again = result(first)  # the file changed (its code, say), not its answers
+    assert write_gradebook(db_url, [again], tmp_path / "two", previous={"4242": first}) == []
+    late = result({**first, q2.id: "rewritten after the deadline"})
+    cleared = write_gradebook(db_url, [late], tmp_path / "three", previous={"4242": first})
+    assert cleared == [f"Dupont Marie (4242) Q{q2.id[1:]}"]
+    assert (
+        f"your answer to question {q2.id[1:]} changed since it was graded by hand" in late.notes[0]
+    )
+    with Gradebook(db_url) as gb:
+        grade = gb.find_grade(q2.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242")
+        assert grade.manual_score is None and grade.needs_manual_grade
+        assert (
+            gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score == 1
+        )
+    infos = [QuestionInfo(q.id, q.grade_id, q.title, q.points) for q in spec.questions]
+    results = Results("TP_sujet", spec.max_points, [], [late], "bwrap", "", infos, db_url)
+    (student,) = with_manual_scores(results, tmp_path).students
+    assert student.pending == [q2.id]
+
+
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
     """Changing the reference or the metrics regrades unchanged submissions."""
     from autograder import grade
