@@ -65,8 +65,9 @@ def write_gradebook(
                 changed = before is not None and before.get(q.id) != r.answers.get(q.id)
                 if changed and grade.manual_score is not None:
                     grade.manual_score = None
-                    r.notes.append(M.ANSWER_CHANGED.format(question=q.id[1:]))
-                    cleared.append(f"{r.who} Q{q.id[1:]}")
+                    number = q.id.removeprefix("q")  # "q2": question 2
+                    r.notes.append(M.ANSWER_CHANGED.format(question=number))
+                    cleared.append(f"{r.who} Q{number}")
                 grade.needs_manual_grade = grade.manual_score is None
             gb.db.commit()
     return cleared
