@@ -16,8 +16,11 @@ from autograder import messages as M
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
 )
+# Canvas's "Download submissions": ``lastnamefirstname[_late]_<user id>_<attachment id>_<file>``
+# (the user id is the gradebook's ID column; a re-submission is another attachment, "<file>-1")
+_CANVAS = re.compile(r"^(?P<name>[^\W\d_]+)_(?:late_)?(?P<id>\d+)_\d+_.+", re.I)
 _DECORATIONS = re.compile(
-    r"copy of|copie de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$", re.I
+    r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$", re.I
 )
 
 
@@ -51,9 +54,11 @@ def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
 
 
 def _lms_match(path: PurePosixPath) -> re.Match | None:
-    """Moodle's ``Name_4242_assignsubmission_file_`` in the file's name, else its folders'."""
+    """Moodle's ``Name_4242_assignsubmission_file_`` in the file's name, else its folders',
+    else Canvas's ``name[_late]_4242_67890_`` in the file's name."""
     parts = [path.name, *reversed(path.parent.parts)]
-    return next((m for part in parts if (m := _MOODLE.match(part))), None)
+    moodle = next((m for part in parts if (m := _MOODLE.match(part))), None)
+    return moodle or _CANVAS.match(path.name)
 
 
 def lms_id(relpath: str) -> str | None:

@@ -15,13 +15,15 @@ import dataclasses
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.feedback import scrub
+from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
-from autograder.results import Result, Results, spreadsheet_text
+from autograder.report import write_student_files
+from autograder.results import PENDING, Result, Results, spreadsheet_text
 from unet_tp.fileio import atomic_write
 
 FORMATS = ("moodle", "canvas")
@@ -81,9 +83,15 @@ class ExportReport:
     missing: list[str] = field(default_factory=list)  # roster entries with no graded notebook
     unmatched: list[str] = field(default_factory=list)  # graded students with no roster row
     warnings: list[str] = field(default_factory=list)
+    feedback_zip: Path | None = None  # Moodle: the feedback pages for its zip upload
 
     def summary(self) -> str:
         lines = [f"{self.format}: {self.rows} rows ({self.graded} graded) written to {self.path}"]
+        if self.feedback_zip:
+            lines.append(
+                f"feedback pages: {self.feedback_zip} (the assignment's 'Upload multiple "
+                "feedback files in a zip')"
+            )
         if self.missing:
             lines.append(f"no submission ({len(self.missing)}): {', '.join(self.missing)}")
         if self.unmatched:
@@ -108,18 +116,21 @@ def _lms_grade(student: Result, spec: str) -> str:
 
 
 def feedback_comment(student: Result, results: Results) -> str:
-    """One line for the LMS's feedback field: the total and the blocks that lost points."""
-    parts = [f"Autograded: {student.score_text()}."]
+    """One line for the LMS's feedback field, in the student's notebook's language: the total
+    and the blocks that lost points."""
+    lang = student.language
+    score = student.score_text(_t(lang, PENDING) if lang == "fr" else None)
+    parts = [_t(lang, "Autograded: {}.", score)]
     lost = [
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
         if (e := student.block(b.id)).lost
     ]
     if lost:
-        parts.append("Points lost: " + ", ".join(lost) + ".")
+        parts.append(_t(lang, "Points lost: {}.", ", ".join(lost)))
     if student.review:
-        parts.append("To be reviewed by the instructor.")
-    parts.append("Details: your feedback page.")
+        parts.append(_t(lang, "To be reviewed by the instructor."))
+    parts.append(_t(lang, "Details: your feedback page."))
     return scrub(" ".join(parts))
 
 
@@ -258,6 +269,39 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
         report.missing.append(label)
 
     return _fill(roster, results, report, keys, grade, missing, made)
+
+
+def moodle_feedback_name(student: Result) -> str | None:
+    """The name Moodle's "Upload multiple feedback files in a zip" gives to ``student``'s page:
+    ``Full Name_<participant id>_assignfeedback_file_feedback.html`` (its importer splits a
+    name at its first four underscores: the id second, the feedback plugin third and fourth),
+    or None without a participant id."""
+    if not student.lms_id or not student.lms_id.isdigit():
+        return None
+    name = re.sub(r"[_/\\]+", " ", student.name or "").strip() or "student"
+    return f"{name}_{student.lms_id}_assignfeedback_file_feedback.html"
+
+
+def _moodle_feedback_zip(results: Results, out_dir: Path, worksheet: Path, report) -> Path:
+    """``moodle_feedback_files.zip`` beside the worksheet: each student's feedback page named
+    for Moodle's feedback-files upload (a page named ``<student>.html`` is ignored there)."""
+    path = worksheet.with_name("moodle_feedback_files.zip")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for s in results.students:
+            page = out_dir / "feedback" / f"{s.student_id}.html"
+            name = moodle_feedback_name(s)
+            placed = not any(u.startswith(f"{s.who} ") for u in report.unmatched)
+            if name is None and placed:  # the unmatched are already listed, to enter by hand
+                report.warnings.append(
+                    f"{s.who}: no Moodle participant id in the file name, so no page of theirs "
+                    "in the feedback zip; upload it by hand"
+                )
+            elif name is not None and page.is_file():
+                zf.writestr(name, page.read_bytes())
+    with atomic_write(path, "wb") as f:
+        f.write(buf.getvalue())
+    return path
 
 
 def _moodle_roster(results: Results, report: ExportReport) -> tuple[_Roster, Results]:
@@ -424,6 +468,7 @@ def export(
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
     results = with_manual_scores(Results.load(out_dir), out_dir)
+    write_student_files(out_dir, results)  # the pages the comment points to, as complete
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:
@@ -442,6 +487,7 @@ def export(
         )
     if fmt == "moodle":
         header, rows = _moodle(results, table, report)
+        report.feedback_zip = _moodle_feedback_zip(results, out_dir, path, report)
     else:
         header, rows = _canvas(results, table, report, assignment)
     buf = io.StringIO(newline="")

@@ -444,11 +444,23 @@ def grade_all(
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        write_gradebook(db_url, fresh, tmp)
+        previous = {r.student_id: _old_answers(state, r.student_id) for r in fresh}
+        cleared = write_gradebook(
+            db_url, fresh, tmp, previous={k: v for k, v in previous.items() if v is not None}
+        )
+        if cleared:
+            progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
         _write_course_folder(out, tmp / "autograded", db_url)
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
         write_state(out / STATE_FILE, state, fresh, inputs_hash)
     return results
+
+
+def _old_answers(state: dict, student_id: str) -> dict[str, str] | None:
+    """The written answers of ``student_id`` when last graded (None: not known)."""
+    result = state.get(student_id, {}).get("result")
+    answers = result.get("answers") if isinstance(result, dict) else None
+    return answers if isinstance(answers, dict) else None
 
 
 def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> list[Result]:
@@ -466,7 +478,8 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
     ctx.template_home.mkdir()
     _prewarm(ctx.template_home)
     fresh: list[Result] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = [(pool.submit(grade_submission, s, ctx), why) for s, why in todo]
         for fut, why in futures:
             r = fut.result()
@@ -476,6 +489,10 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
             progress(
                 f"  {r.student_id:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}"
             )
+    except BaseException:  # Ctrl-C: no queued notebook starts (the pool's exit would run them all)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return fresh
 
 

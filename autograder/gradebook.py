@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import build as course
+from autograder import messages as M
 from autograder.results import Result, Results
 from autograder.spec import load as load_spec
 
@@ -29,9 +30,16 @@ def _grade(gb, grade_id: str, student_id: str):
     return gb.find_grade(grade_id, course.ASSIGNMENT, course.ASSIGNMENT, student_id)
 
 
-def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
+def write_gradebook(
+    db_url: str,
+    results: list[Result],
+    workdir: Path,
+    previous: dict[str, dict[str, str]] | None = None,
+) -> list[str]:
     """Store ``results`` in the gradebook at ``db_url`` (made in ``workdir`` if it has no
-    assignment yet); a student graded again is updated in place."""
+    assignment yet); a student graded again is updated in place. ``previous``: each student's
+    written answers as last graded: a score given by hand to an answer the student has since
+    rewritten (a re-submission) is cleared, to grade again, and a note says so; returns who."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -40,7 +48,8 @@ def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
     except MissingEntry:
         source = nbformat.read(course.SOURCE_NOTEBOOK, as_version=4)
         course.generate_assignment(source, workdir / "master", db_url)
-    questions = [q.grade_id for q in load_spec().questions]
+    questions = load_spec().questions
+    previous, cleared = previous or {}, []
     with _gradebook(db_url) as gb:
         for r in results:
             first, _, last = r.name.partition(" ")
@@ -50,10 +59,18 @@ def write_gradebook(db_url: str, results: list[Result], workdir: Path) -> None:
                 grade = _grade(gb, gid, r.student_id)
                 grade.auto_score = p
                 grade.needs_manual_grade = False
-            for gid in questions:
-                grade = _grade(gb, gid, r.student_id)
+            before = previous.get(r.student_id)
+            for q in questions:
+                grade = _grade(gb, q.grade_id, r.student_id)
+                changed = before is not None and before.get(q.id) != r.answers.get(q.id)
+                if changed and grade.manual_score is not None:
+                    grade.manual_score = None
+                    number = q.id.removeprefix("q")  # "q2": question 2
+                    r.notes.append(M.ANSWER_CHANGED.format(question=number))
+                    cleared.append(f"{r.who} Q{number}")
                 grade.needs_manual_grade = grade.manual_score is None
             gb.db.commit()
+    return cleared
 
 
 def with_manual_scores(results: Results, out_dir: Path) -> Results:

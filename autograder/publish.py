@@ -1,7 +1,8 @@
 """``unet-tp notebook publish DIR``: the public repository students install from and open in Colab.
 
 This checkout (solutions, solution notebook, grader) stays private; ``DIR`` gets exactly what
-students need: ``README.md`` (the Colab badge), ``notebooks/TP_sujet.ipynb``, ``unet_tp/``, its
+students need: ``README.md`` (the Colab badges), ``notebooks/TP_sujet.ipynb`` and its French
+edition ``notebooks/TP_sujet_fr.ipynb``, ``unet_tp/``, its
 packaging (``pyproject.toml``, ``setup.py``: a wheel of ``unet_tp`` only) and the marker
 ``.unet-tp-student``. The tree is checked first (no path of ``solutions/`` or ``autograder/``, no
 line a student must write), then replaces ``DIR`` whole except what :func:`kept` names (its
@@ -19,7 +20,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.build import REPO_ROOT, STUDENT_NOTEBOOK, BuildError, build, solution_regions
+from autograder.build import (
+    REPO_ROOT,
+    STUDENT_NOTEBOOKS,
+    BuildError,
+    build,
+    solution_regions,
+)
 from unet_tp.fileio import temp_dir_beside
 
 MARKER = ".unet-tp-student"
@@ -68,6 +75,7 @@ def student_readme(repository: str, ref: str) -> str:
 
     return README.read_text(encoding="utf-8").format(
         badge=colab_url(repository, ref),
+        badge_fr=colab_url(repository, ref, STUDENT_NOTEBOOKS["fr"].name),
         repository=repository,
         name=repository.split("/")[1],
         ref=ref,
@@ -164,7 +172,8 @@ def _write_tree(tree: Path, root: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
     (tree / "notebooks").mkdir()
-    shutil.copy2(STUDENT_NOTEBOOK, tree / "notebooks" / STUDENT_NOTEBOOK.name)
+    for notebook in STUDENT_NOTEBOOKS.values():  # the French one's badge opens it from here
+        shutil.copy2(notebook, tree / "notebooks" / notebook.name)
     shutil.copy2(root / "setup.py", tree / "setup.py")
     (tree / "pyproject.toml").write_text(student_pyproject((root / "pyproject.toml").read_text()))
     (tree / "README.md").write_text(student_readme(sources.REPOSITORY, sources.REF))

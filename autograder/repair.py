@@ -34,7 +34,7 @@ def read_submission(path: Path):
         if not isinstance(exc, json.JSONDecodeError):
             raise GradingError(f"not a notebook: unreadable JSON ({type(exc).__name__})") from exc
         raise GradingError(
-            f"not a notebook: invalid JSON ({exc.msg} at line {exc.lineno})"
+            f"not a notebook: invalid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno})"
         ) from exc
     if not isinstance(data, dict) or "cells" not in data:
         raise GradingError("not a notebook: no 'cells'")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, page, table
+from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, feedback_html, page, table
 from autograder.gradebook import with_manual_scores
-from autograder.results import BlockInfo, Results
+from autograder.results import GRADES_FILE, BlockInfo, Results, write_grades_csv
 from unet_tp.fileio import atomic_write
 
 REPORT = "report.html"
@@ -299,11 +299,27 @@ def report_html(results: Results) -> str:
     return page(f"Class report: {results.assignment}", "\n".join(body))
 
 
-def write_report(out_dir: Path, results: Results | None = None) -> Path:
-    """Write ``OUT/report.html`` (atomically) from ``results`` (default: ``OUT/results.json``);
-    return its path."""
+def write_student_files(out_dir: Path, results: Results) -> None:
+    """``OUT/grades.csv`` and every ``OUT/feedback/<student>.html`` from ``results``: after the
+    written answers were scored in formgrader, the totals there are complete too (a page or a
+    CSV written at grading time said "pending manual grading")."""
     out_dir = Path(out_dir)
-    html = report_html(results or with_manual_scores(Results.load(out_dir), out_dir))
+    (out_dir / "feedback").mkdir(exist_ok=True)
+    for student in results.students:
+        with atomic_write(out_dir / "feedback" / f"{student.student_id}.html", "w") as f:
+            f.write(feedback_html(student, results))
+    write_grades_csv(out_dir / GRADES_FILE, results)
+
+
+def write_report(out_dir: Path, results: Results | None = None) -> Path:
+    """Write ``OUT/report.html`` (atomically) from ``results`` (default: ``OUT/results.json``
+    with the gradebook's manual scores, which then also rewrite ``grades.csv`` and the feedback
+    pages); return its path."""
+    out_dir = Path(out_dir)
+    if results is None:
+        results = with_manual_scores(Results.load(out_dir), out_dir)
+        write_student_files(out_dir, results)
+    html = report_html(results)
     path = out_dir / REPORT
     with atomic_write(path, "wb") as f:
         f.write(html.encode("utf-8"))

@@ -118,8 +118,15 @@ def notebook_problems(nb, spec: Spec | None = None) -> list[str]:
         meta = nbgrader_meta(cell) if cell is not None else {}
         if cell is None or cell.cell_type != "markdown" or not meta.get("solution"):
             problems.append(f"question {q.id}: no markdown answer cell {q.grade_id!r}")
-        elif graded.get(q.grade_id, (None,))[0] != q.points:
-            problems.append(f"{q.grade_id}: not graded by hand for {q.points:g} points")
+        elif q.grade_id not in graded:
+            problems.append(
+                f"{q.grade_id}: not graded in the notebook (nbgrader 'Manually graded answer', "
+                f"{q.points:g} points in the spec)"
+            )
+        elif (points := graded[q.grade_id][0]) != q.points:
+            problems.append(
+                f"{q.grade_id}: {points:g} points in the notebook, {q.points:g} in the spec"
+            )
     extra = set(graded) - set(spec.tests) - {q.grade_id for q in spec.questions}
     for gid in sorted(extra):
         problems.append(f"{gid}: a graded cell the spec does not declare")

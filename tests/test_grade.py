@@ -518,11 +518,68 @@ def test_student_ids_from_what_really_arrives():
     assert identify("alice/Copy of TP_sujet.ipynb") == ("alice", "alice")
     assert identify("TP_sujet_jdupont.ipynb")[0] == "jdupont"
     assert identify("jdupont - Copie de TP_sujet (2).ipynb")[0] == "jdupont"
+    # Canvas's "Download submissions": name[_late]_<user id>_<attachment id>_<file>; a late file
+    # and a re-submission (another attachment, "-1") are the same student, the gradebook's ID
+    assert identify("garcíamaría_5002_9002_TP_sujet.ipynb") == ("5002", "garcíamaría")
+    assert identify("garcíamaría_late_5002_9102_TP_sujet-1.ipynb") == ("5002", "garcíamaría")
+    assert identify("patelpriya_5010_9010_Copy_of_TP_sujet.ipynb")[0] == "5010"
+    assert identify("Copy_of_TP_sujet_jdupont.ipynb")[0] == "jdupont"
     assert identify("x/g12_bob.ipynb", pattern=r"g\d+_(?P<id>\w+)\.ipynb")[0] == "bob"
     with pytest.raises(GradingError, match="does not say whose notebook"):
         identify("Copy of TP_sujet (1).ipynb")
     with pytest.raises(GradingError, match="finds no group 'id'"):
         identify("a.ipynb", pattern=r"zzz(?P<id>\d+)")
+
+
+def test_a_file_that_is_not_a_notebook_says_where_in_plain_words(tmp_path):
+    """Python's JSON messages end in "at" ("Unterminated string starting at"): the note read
+    "invalid JSON (Unterminated string starting at at line 1)"."""
+    from autograder.repair import read_submission
+
+    broken = tmp_path / "TP_sujet.ipynb"
+    broken.write_text('{"cells": [ {"cell_type": "code", "sou')
+    with pytest.raises(GradingError) as err:
+        read_submission(broken)
+    assert str(err.value) == (
+        "not a notebook: invalid JSON (Unterminated string starting at: line 1, column 35)"
+    )
+    broken.write_text("")
+    with pytest.raises(GradingError, match="^the file is empty$"):
+        read_submission(broken)
+
+
+def test_ctrl_c_starts_no_queued_notebook(tmp_path, monkeypatch):
+    """Ctrl-C during `unet-tp grade` (a KeyboardInterrupt in the main thread, here raised by the
+    progress line of the first result): the notebooks still queued are not graded (the thread
+    pool's exit used to run every one of them, minutes of sandboxes, before "interrupted")."""
+    import threading
+    import types
+
+    from autograder import grade
+
+    started, release = [], threading.Event()
+
+    def fake_grade(sub, ctx):
+        started.append(sub)
+        if len(started) > 1:
+            release.wait(5)  # a notebook being graded when Ctrl-C comes
+        return types.SimpleNamespace(
+            student_id=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
+        )
+
+    def ctrl_c(line):
+        if line.startswith("  0 "):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(grade, "grade_submission", fake_grade)
+    monkeypatch.setattr(grade, "_prewarm", lambda home: None)
+    ctx = types.SimpleNamespace(sandbox="none", template_home=tmp_path / "home")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            grade._grade_many([(i, "new submission") for i in range(5)], ctx, tmp_path, 1, ctrl_c)
+        assert len(started) <= 2  # the first, and the one the worker may have begun
+    finally:
+        release.set()
 
 
 def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
@@ -599,6 +656,51 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
         for sid in ["4242", "77"]:
             assert gb.find_submission(build.ASSIGNMENT, sid).score == 20
         assert len(gb.find_assignment(build.ASSIGNMENT).submissions) == 2
+
+
+def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_path):
+    """A re-submission after the written answers were graded in formgrader: the score of an
+    answer the student rewrote is cleared (pending again, with a note); an unchanged answer
+    keeps its score. It kept every old score: the export gave points for unread answers."""
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import with_manual_scores, write_gradebook
+    from autograder.results import BlockScore, QuestionInfo, Result, Results
+
+    spec, db_url = load_spec(), f"sqlite:///{tmp_path / 'gradebook.db'}"
+    q1, q2 = spec.questions[:2]
+
+    def result(answers: dict[str, str]) -> Result:
+        tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
+        blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+        r = Result("4242", "Dupont Marie", "a.ipynb", "0" * 64, blocks, tests, spec.max_points)
+        r.answers = answers
+        return r
+
+    first = {q.id: f"my first answer to {q.id}" for q in spec.questions}
+    assert write_gradebook(db_url, [result(first)], tmp_path / "one") == []
+    with Gradebook(db_url) as gb:  # formgrader
+        for q in spec.questions:
+            gb.find_grade(q.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score = 1
+        gb.db.commit()
+    again = result(first)  # the file changed (its code, say), not its answers
+    assert write_gradebook(db_url, [again], tmp_path / "two", previous={"4242": first}) == []
+    late = result({**first, q2.id: "rewritten after the deadline"})
+    cleared = write_gradebook(db_url, [late], tmp_path / "three", previous={"4242": first})
+    assert cleared == [f"Dupont Marie (4242) Q{q2.id[1:]}"]
+    assert (
+        f"your answer to question {q2.id[1:]} changed since it was graded by hand" in late.notes[0]
+    )
+    with Gradebook(db_url) as gb:
+        grade = gb.find_grade(q2.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242")
+        assert grade.manual_score is None and grade.needs_manual_grade
+        assert (
+            gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score == 1
+        )
+    infos = [QuestionInfo(q.id, q.grade_id, q.title, q.points) for q in spec.questions]
+    results = Results("TP_sujet", spec.max_points, [], [late], "bwrap", "", infos, db_url)
+    (student,) = with_manual_scores(results, tmp_path).students
+    assert student.pending == [q2.id]
 
 
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):

@@ -301,6 +301,16 @@ def test_the_notebook_agrees_with_the_assignment_spec():
     test_cell = next(c for c in nb.cells if _gid(c) == "test_unet")
     test_cell.metadata["nbgrader"]["points"] = 3
     assert notebook_problems(nb) == ["test_unet: 3 points in the notebook, 4 in the spec"]
+    # a written question's points changed in the notebook only: both numbers, as for a test
+    nb = nbformat.read(SOURCE, 4)
+    answer = next(c for c in nb.cells if _gid(c) == "answer_hd95")
+    answer.metadata["nbgrader"]["points"] = 3
+    assert notebook_problems(nb) == ["answer_hd95: 3 points in the notebook, 2 in the spec"]
+    answer.metadata["nbgrader"]["grade"] = False
+    assert notebook_problems(nb) == [
+        "answer_hd95: not graded in the notebook (nbgrader 'Manually graded answer', 2 points "
+        "in the spec)"
+    ]
 
 
 @pytest.mark.slow

@@ -41,10 +41,15 @@ def test_the_student_repository_holds_the_package_and_the_notebook_only(student_
         "setup.py",
         publish.MARKER,
     }
-    assert [p.name for p in (student_repo / "notebooks").iterdir()] == ["TP_sujet.ipynb"]
-    assert (student_repo / "notebooks" / "TP_sujet.ipynb").read_text() == (
-        ROOT / "notebooks" / "TP_sujet.ipynb"
-    ).read_text()
+    # the French edition too: its badge and its "Fichier > Importer" line open it from here
+    notebooks = ["TP_sujet.ipynb", "TP_sujet_fr.ipynb"]
+    assert sorted(p.name for p in (student_repo / "notebooks").iterdir()) == notebooks
+    for name in notebooks:
+        assert (student_repo / "notebooks" / name).read_text() == (
+            ROOT / "notebooks" / name
+        ).read_text()
+    french = (student_repo / "notebooks" / "TP_sujet_fr.ipynb").read_text()
+    assert colab_url(notebook="TP_sujet_fr.ipynb") in french
     assert not list(student_repo.rglob("__pycache__"))
     assert publish.leaks(student_repo) == []
     pyproject = (student_repo / "pyproject.toml").read_text()
@@ -59,6 +64,7 @@ def test_the_student_repository_holds_the_package_and_the_notebook_only(student_
     assert 'unet-tp = "unet_tp.cli:main"' in pyproject and '"torch>=2.3"' in pyproject
     readme = (student_repo / "README.md").read_text()
     assert colab_url() in readme and STUDENT_PACKAGE.split(" @ ")[1] in readme
+    assert colab_url(notebook="TP_sujet_fr.ipynb") in readme
     # the leak check is no formality: a solution file dropped in is found
     (student_repo / "unet_tp" / "x.py").write_text((ROOT / "solutions" / "unet.py").read_text())
     try:

@@ -943,6 +943,19 @@ def test_the_lms_comment_counts_the_questions_pending(out_dir):
     assert "pending manual grading of 2 questions." in lms.feedback_comment(student, results)
 
 
+def test_the_lms_comment_of_a_french_notebook_is_in_french(out_dir):
+    """A French student's comment in the LMS (the Moodle worksheet's feedback column) speaks
+    the language of their notebook and of their feedback page."""
+    results = Results.load(out_dir)
+    student = next(s for s in results.students if any(s.block(b.id).lost for b in results.blocks))
+    student.language, student.questions, student.review = "fr", {"q1": None}, True
+    comment = lms.feedback_comment(student, results)
+    assert comment.startswith("Corrigé automatiquement : ") and "Points perdus : (" in comment
+    assert "1 question(s) en attente de correction à la main" in comment
+    assert "À relire par l'enseignant." in comment and "Détails : votre page de retour." in comment
+    assert not re.search(r"Autograded|Points lost|pending|Details|reviewed", comment), comment
+
+
 def test_lms_files_made_without_a_roster_have_a_row_per_student(out_dir, tmp_path):
     """Without a roster, each graded student gets their own row, even where two share an id."""
     data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
@@ -979,3 +992,80 @@ def test_a_name_that_starts_a_formula_is_text_in_every_csv(out_dir, tmp_path):
         cells = [c for r in rows for c in r]
         assert f"'{formula}" in cells, path.name
         assert not [c for c in cells if c.startswith(("=", "+", "@"))], path.name
+
+
+def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, monkeypatch):
+    """After formgrader, `unet-tp report` and `unet-tp export` rewrite grades.csv and every
+    feedback page with the scores given by hand: those written at grading time said "pending
+    manual grading", and they are the pages students are handed."""
+    import autograder.gradebook
+    import autograder.report
+    from autograder.results import QuestionInfo
+
+    results = Results.load(out_dir)
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    results.max_points = 22.0
+    for s in results.students:
+        s.questions, s.max_points = {"q1": None}, 22.0
+    results.save(out_dir)
+    (out_dir / "feedback").mkdir()
+    for s in results.students:  # what `unet-tp grade` wrote: pending
+        (out_dir / "feedback" / f"{s.student_id}.html").write_text(feedback_html(s, results))
+    assert "pending manual grading" in (out_dir / "feedback" / "4242.html").read_text()
+
+    def scored(results, out):  # formgrader gave 1.5 to every answer
+        for s in results.students:
+            s.questions = {"q1": 1.5}
+        return results
+
+    monkeypatch.setattr(autograder.report, "with_manual_scores", scored)
+    write_report(out_dir)
+    page = (out_dir / "feedback" / "4242.html").read_text()
+    assert "pending" not in page and "Total: 21.5 / 22" in page
+    rows = {
+        r["student_id"]: r
+        for r in csv.DictReader(io.StringIO((out_dir / "grades.csv").read_text()))
+    }
+    assert rows["4242"]["q1"] == "1.5" and rows["4242"]["total"] == "21.5"
+    assert "pending" not in rows["4242"]["notes"]
+    (out_dir / "feedback" / "4242.html").unlink()
+    monkeypatch.setattr(lms, "with_manual_scores", scored)
+    lms.export(out_dir, "canvas")  # an export alone refreshes them too
+    assert "Total: 21.5 / 22" in (out_dir / "feedback" / "4242.html").read_text()
+
+
+def test_moodle_export_writes_the_feedback_pages_as_moodle_imports_them(out_dir, tmp_path):
+    """The README's "zip the pages ... upload them with 'Upload multiple feedback files in a
+    zip'": Moodle's importer (assignfeedback_file's importziplib.php) splits each name at its
+    first four underscores and takes the participant id second and the plugin third and fourth;
+    `4242.html` is ignored there. The export writes the zip it reads."""
+    import zipfile
+
+    roster = tmp_path / "worksheet.csv"
+    write_rows(roster, MOODLE_WORKSHEET, bom=True)
+    report = lms.export(out_dir, "moodle", roster=roster)
+    assert report.feedback_zip == out_dir / "moodle_feedback_files.zip"
+    assert "moodle_feedback_files.zip" in report.summary()
+    results = Results.load(out_dir)
+    with zipfile.ZipFile(report.feedback_zip) as zf:
+        names = zf.namelist()
+        imported = {}
+        for name in names:  # is_valid_filename_for_import, on "/" + the member's name
+            info = ("/" + name).split("_", 4)
+            assert len(info) == 5 and info[1].isdigit(), name
+            assert info[2:4] == ["assignfeedback", "file"] and info[4] == "feedback.html", name
+            imported[info[1]] = zf.read(name)
+    with_id = [s for s in results.students if s.lms_id and s.lms_id.isdigit()]
+    assert with_id and sorted(imported) == sorted(s.lms_id for s in with_id)
+    for s in with_id:
+        assert imported[s.lms_id] == (out_dir / "feedback" / f"{s.student_id}.html").read_bytes()
+    assert "Martin Léa_4243_assignfeedback_file_feedback.html" in names
+    # a student without a participant id is either listed to enter by hand or warned about
+    for s in (s for s in results.students if s not in with_id):
+        told = report.unmatched + [w for w in report.warnings if "feedback zip" in w]
+        assert any(t.startswith(f"{s.who} ") or t.startswith(f"{s.who}:") for t in told), s.who
+    student = by_id("4243")
+    student.name = "Le_Gall/Maël"  # Moodle's own download writes a name's "_" as a space
+    assert (
+        lms.moodle_feedback_name(student) == "Le Gall Maël_4243_assignfeedback_file_feedback.html"
+    )
