@@ -428,6 +428,11 @@ def _canvas_student_row(row: list[str]) -> bool:
     return not all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c or "", re.I) for c in row)
 
 
+def _sis_id(student: Result) -> str:
+    """The SIS User ID column: the student's id where no Canvas ID was read (a folder's name)."""
+    return "" if student.lms_id else student.student_id
+
+
 def _canvas_roster(results: Results, report: ExportReport, assignment: str | None) -> _Roster:
     """A gradebook of one new column and one row per graded student, matched by Canvas on its ids."""
     header = [*CANVAS_HEADER, assignment or results.assignment or "TP"]
@@ -438,7 +443,7 @@ def _canvas_roster(results: Results, report: ExportReport, assignment: str | Non
         )
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     rows += [
-        [*map(spreadsheet_text, (s.name or s.student_id, s.lms_id or "", s.student_id)), "", "", ""]
+        [*map(spreadsheet_text, (s.name or s.student_id, s.lms_id or "", _sis_id(s))), "", "", ""]
         for s in results.students
     ]
     report.warnings.append(

@@ -819,6 +819,9 @@ def test_canvas_export_without_roster_and_assignment_choice(out_dir, tmp_path):
     assert rows[1][0] == "Points Possible" and rows[1][5] == "20"
     seen = canvas_import(report.path.read_bytes())
     assert seen["grades"][("4242", "TP_sujet")] == 20.0 and len(seen["grades"]) == 12
+    # a row with a Canvas ID leaves the SIS User ID to Canvas; one without gives the folder's name
+    assert [r[2] for r in rows if r[1] == "4242"] == [""]
+    assert all(r[2] for r in rows[2:] if not r[1])
     # a title Canvas would skip as one of its computed columns is refused, saying why
     with pytest.raises(lms.ExportError, match="would not import a column titled 'Final Grade"):
         lms.export(out_dir, "canvas", out=tmp_path / "c2.csv", assignment="Final Grade U-Net")
