@@ -13,6 +13,7 @@ from loopback import LoopbackServer
 
 from unet_tp.cli import main
 from unet_tp.data import DataError, find_cases, load_case
+from unet_tp.data import download as download_module
 from unet_tp.data.download import DownloadError, download, extract, fetch_dataset
 
 
@@ -209,3 +210,40 @@ def test_zip_with_windows_separators_keeps_its_folders(brats_root, tmp_path):
     bad = _zip_with(tmp_path / "evil.zip", ["ok\\a.txt", "..\\..\\escape.txt"])
     with pytest.raises(DataError, match="refusing to extract"):
         extract(bad, tmp_path / "out2")
+
+
+def test_a_rerun_does_not_download_an_unpacked_archive_again(served, brats_root, tmp_path, capsys):
+    """The archive is removed once unpacked: running the data cell again used to download it all
+    again (minutes to an hour for BraTS in Colab) before finding its folder already there."""
+    shutil.make_archive(str(served.root / "brats2019"), "zip", brats_root.parent, brats_root.name)
+    first = fetch_dataset(served.url("brats2019.zip"), tmp_path / "data", progress=False)
+    assert len(served.requests) == 1
+    again = fetch_dataset(served.url("brats2019.zip"), tmp_path / "data", progress=False)
+    assert again == first and len(find_cases(again)) == 4
+    assert len(served.requests) == 1  # nothing downloaded the second time
+    assert "already downloaded and unpacked" in capsys.readouterr().out
+
+
+def test_msd_rerun_downloads_nothing_and_an_interrupted_conversion_resumes(
+    served, tmp_path, monkeypatch
+):
+    _msd_task(tmp_path / "src", n_cases=3)
+    with tarfile.open(served.root / "Task01_BrainTumour.tar", "w") as tf:
+        tf.add(tmp_path / "src" / "Task01_BrainTumour", arcname="Task01_BrainTumour")
+    url, data = served.url("Task01_BrainTumour.tar"), tmp_path / "data"
+    real = download_module._write_msd_case
+
+    def reset_at_third(image_path, label_path, final):  # the session resets mid-conversion
+        if final.name == "BRATS_003":
+            raise KeyboardInterrupt
+        real(image_path, label_path, final)
+
+    monkeypatch.setattr(download_module, "_write_msd_case", reset_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_dataset(url, data, layout="msd", progress=False)
+    monkeypatch.setattr(download_module, "_write_msd_case", real)
+    out = fetch_dataset(url, data, layout="msd", progress=False)
+    assert [c.case_id for c in find_cases(out)] == ["BRATS_001", "BRATS_002", "BRATS_003"]
+    assert len(served.requests) == 1  # the conversion resumed from the unpacked originals
+    assert fetch_dataset(url, data, layout="msd", progress=False) == out
+    assert len(served.requests) == 1

@@ -30,11 +30,14 @@ import pooch
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data.cases import ARCHIVE_NAME, DataError, scan_cases
-from unet_tp.fileio import atomic_dir
+from unet_tp.fileio import atomic_dir, save_json
 from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
+MSD_CONVERTED = "MSD_Task01_BraTS_layout"
+CONVERTED_MARK = "unet_tp_converted.json"
+"""Written in the converted folder once every MSD case is: a re-run finds it, downloads nothing."""
 _DRIVE_PART = re.compile(r"(.+)-(\d{8}T\d{6}Z)-\d{3}")
 """The stem of one part of a Google Drive folder download (``NAME-20241201T101010Z-001.zip``;
 Drive splits a large folder into several zips, a case's files possibly in two of them)."""
@@ -244,6 +247,7 @@ def convert_msd(
         final = out / image_path.name.split(".nii")[0]
         if not final.exists():
             _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
+    save_json(out / CONVERTED_MARK, {"from": str(task_dir), "cases": len(images)})
     return out
 
 
@@ -274,14 +278,20 @@ def fetch_dataset(
     out = Path(out).expanduser()
     if url.startswith("file://"):
         url = urllib.request.url2pathname(url[len("file://") :])
-    remote = "://" in url
+    remote = downloaded = "://" in url
     if remote:
         name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name or "download"
-        archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
+        unpacked = out / (archive_stem(name) or name)
+        if (out / MSD_CONVERTED / CONVERTED_MARK).is_file():
+            return _fetched_before(url, out / MSD_CONVERTED)
+        if downloaded := not unpacked.is_dir():  # an earlier run unpacked it (and removed it)
+            archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
+        else:
+            archive = _fetched_before(url, unpacked)
     elif (archive := Path(url).expanduser()).is_file():
         verify_checksum(archive, sha256, md5)
     cases = use_archive_or_folder(archive, out, progress=progress)
-    if remote and not keep_archive:
+    if downloaded and not keep_archive:
         archive.unlink()
     task = _msd_task(cases)
     if layout != "msd" and (task is None or scan_cases(cases).cases):
@@ -291,10 +301,20 @@ def fetch_dataset(
             f"{cases}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
             "a folder of BraTS cases needs no conversion: use it as it is"
         )
-    converted = convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
-    if cases != archive and not keep_archive:
+    converted = convert_msd(task, out / MSD_CONVERTED, progress=progress)
+    if (remote or cases != archive) and not keep_archive:
         shutil.rmtree(cases)  # extracted here, the 4D originals: the converted cases replace them
     return converted
+
+
+def _fetched_before(url: str, folder: Path) -> Path:
+    """``folder``, where an earlier run unpacked (and converted) ``url``: said, not downloaded
+    again (its archive was removed once unpacked)."""
+    print(
+        f"{url}: already downloaded and unpacked in {folder}, not downloaded again (delete that "
+        "folder to download it again)"
+    )
+    return folder
 
 
 def _release_folder(root: Path) -> Path:
