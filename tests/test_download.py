@@ -1,16 +1,19 @@
 """Downloads over a loopback HTTP server: checksum, resume, safe extraction, MSD conversion."""
 
+import errno
 import hashlib
 import io
 import shutil
 import tarfile
 import zipfile
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 from loopback import LoopbackServer
 
+from unet_tp import fileio
 from unet_tp.cli import main
 from unet_tp.data import DataError, find_cases, load_case
 from unet_tp.data import download as download_module
@@ -247,3 +250,51 @@ def test_msd_rerun_downloads_nothing_and_an_interrupted_conversion_resumes(
     assert len(served.requests) == 1  # the conversion resumed from the unpacked originals
     assert fetch_dataset(url, data, layout="msd", progress=False) == out
     assert len(served.requests) == 1
+
+
+def _brats_zip(brats_root, tmp_path):
+    return Path(
+        shutil.make_archive(str(tmp_path / "brats"), "zip", brats_root.parent, brats_root.name)
+    )
+
+
+def test_extracting_onto_a_disk_too_small_says_how_much_is_needed(
+    brats_root, tmp_path, monkeypatch
+):
+    archive = _brats_zip(brats_root, tmp_path)
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(archive).infolist())
+    monkeypatch.setattr(fileio, "free_space", lambda folder: 1000)
+    with pytest.raises(DataError) as info:
+        extract(archive, tmp_path / "out")
+    text = str(info.value)
+    assert f"extracting brats.zip needs {fileio.size_text(unpacked)}" in text, text
+    assert "1.0 kB free" in text and "another disk" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brats.zip"]  # nothing started
+
+
+def test_a_disk_filling_up_while_extracting_is_one_message_and_nothing_half_done(
+    brats_root, tmp_path, monkeypatch
+):
+    archive = _brats_zip(brats_root, tmp_path)
+    real, done = zipfile.ZipFile.extract, []
+
+    def full_at_the_third_member(self, member, path=None, pwd=None):
+        if len(done) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        done.append(member)
+        return real(self, member, path, pwd)
+
+    monkeypatch.setattr(zipfile.ZipFile, "extract", full_at_the_third_member)
+    with pytest.raises(DataError, match=r"filled up while extracting brats\.zip \(.* unpacked"):
+        extract(archive, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brats.zip"]  # no partial folder
+
+
+def test_a_download_larger_than_the_free_space_is_refused_before_it_starts(
+    served, tmp_path, monkeypatch
+):
+    _blob(served.root / "big.bin")
+    monkeypatch.setattr(fileio, "free_space", lambda folder: 1000)
+    with pytest.raises(DownloadError, match=r"big\.bin needs 3\.0 MB; the disk of .* 1\.0 kB free"):
+        download(served.url("big.bin"), tmp_path / "dl" / "big.bin", progress=False)
+    assert not list((tmp_path / "dl").iterdir())

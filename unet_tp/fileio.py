@@ -132,6 +132,45 @@ _ADVICE = {
 }
 
 
+def size_text(n: float) -> str:
+    """A size for people: ``"512 bytes"``, ``"3.4 MB"``, ``"30.1 GB"`` (powers of 1000, as disks)."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # pragma: no cover
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_space(folder: str | os.PathLike[str]) -> int | None:
+    """Free bytes on the file system of ``folder`` (or of its nearest existing parent); None
+    where the OS does not say."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def no_space_message(folder: str | os.PathLike[str], needed: int, what: str) -> str | None:
+    """``"what needs N; FOLDER's disk has M free: ..."`` when ``needed`` bytes do not fit in
+    ``folder``'s file system, else None."""
+    free = free_space(folder)
+    if free is None or needed <= free:
+        return None
+    return (
+        f"{what} needs {size_text(needed)}; the disk of {folder} has {size_text(free)} free: "
+        f"free {size_text(needed - free)} (delete downloads, old runs or caches you no longer "
+        "use) or choose a folder on another disk"
+    )
+
+
 def os_error_message(exc: OSError) -> str:
     """``"PATH: what went wrong; what to do"`` for an OSError (its ``filename`` names the path
     when the OS gave one), or its own message when it carries no errno (the kit's own text)."""

@@ -30,7 +30,14 @@ import pooch
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data.cases import ARCHIVE_NAME, DataError, scan_cases
-from unet_tp.fileio import atomic_dir, save_json
+from unet_tp.fileio import (
+    atomic_dir,
+    disk_full,
+    free_space,
+    no_space_message,
+    save_json,
+    size_text,
+)
 from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
@@ -84,6 +91,8 @@ def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
     """Append the body of ``response`` to ``part`` (rewrite it when ``have`` is 0), with a bar."""
     length = response.headers.get("Content-Length")
     total = have + int(length) if length is not None else None
+    if length is not None and (message := no_space_message(part.parent, int(length), url)):
+        raise DownloadError(message)
     got = have
     try:
         with (
@@ -95,6 +104,14 @@ def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
                 got += len(block)
                 bar.update(len(block))
     except (OSError, urllib.error.URLError) as exc:
+        if disk_full(exc):
+            free = size_text(free_space(part.parent) or 0)
+            left = f" of {size_text(total)}" if total is not None else ""
+            raise DownloadError(
+                f"{url}: the disk of {part.parent} is full after {size_text(got)}{left} ({free} "
+                "free): free some space (delete downloads, old runs or caches you no longer "
+                "use), then run the same command again to resume"
+            ) from None
         raise DownloadError(
             f"{url}: interrupted after {got} bytes ({exc}); run the same command again to resume"
         ) from None
@@ -173,7 +190,7 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
                     raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
             total = sum(i.file_size for i in zf.infolist())
-            with byte_bar(total, label, progress) as bar:
+            with _room_for(archive, total, tmp), byte_bar(total, label, progress) as bar:
                 for info in zf.infolist():
                     zf.extract(info, tmp)
                     bar.update(info.file_size)
@@ -185,7 +202,8 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                 if m.issym() or m.islnk():
                     _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
             kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            with byte_bar(sum(m.size for m in members), label, progress) as bar:
+            total = sum(m.size for m in members)
+            with _room_for(archive, total, tmp), byte_bar(total, label, progress) as bar:
                 for m in members:
                     try:  # the data filter: Python >= 3.11.4, 3.10.12
                         tf.extract(m, tmp, **kwargs)
@@ -194,6 +212,27 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                     bar.update(m.size)
     else:
         raise DataError(f"{archive}: not a zip or tar archive")
+
+
+@contextlib.contextmanager
+def _room_for(archive: Path, total: int, tmp: Path):
+    """Refuse to start extracting ``total`` bytes that the disk of ``tmp`` cannot hold, and say
+    so, with the sizes, if it fills up while extracting (the half-extracted folder is removed)."""
+    what = f"extracting {archive.name}"
+    if message := no_space_message(tmp.parent, total, what):
+        raise DataError(message)
+    try:
+        yield
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        free = free_space(tmp.parent) or 0
+        raise DataError(
+            f"the disk of {tmp.parent} filled up while {what} ({size_text(total)} unpacked; "
+            f"{size_text(free + _tree_size(tmp))} free once the partial extraction is removed): "
+            "free some space (delete downloads, old runs or caches you no longer use) or choose "
+            "a folder on another disk"
+        ) from None
 
 
 def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
