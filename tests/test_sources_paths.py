@@ -268,7 +268,8 @@ def test_os_errors_are_one_line_and_leave_no_temporary_file(tmp_path, monkeypatc
     monkeypatch.setattr(fileio.np, "save", disk_full)
     assert main(["data", "prepare", str(data), "--cache", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert "the disk is full" in err and len(err.splitlines()) == 1
+    assert f"the disk of {tmp_path / 'c'} is full: the slice cache needs" in err, err
+    assert len(err.splitlines()) == 1
     leftovers = [p for p in (tmp_path / "c").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
     monkeypatch.setattr(fileio.np, "save", real_save)
