@@ -24,7 +24,7 @@ from unet_tp.data.cache import (
     prepare_cache,
     split_patients,
 )
-from unet_tp.data.cases import CaseVolumes, find_cases
+from unet_tp.data.cases import Case, CaseVolumes, find_cases
 from unet_tp.device import in_colab
 from unet_tp.fileio import unet_tp_home
 from unet_tp.i18n import set_language
@@ -61,6 +61,7 @@ class NotebookData:
     source: str
     num_cases: int
     cache_dir: Path | None = None
+    cases: list[Case] | None = None  # these cases of data_dir only (default: all)
 
 
 def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
@@ -119,9 +120,14 @@ def get_data(
         cache_dir = open_pack(url, expected_sha256=pack_sha256)
         return NotebookData(None, source, len(load_cache_meta(cache_dir)["cases"]), cache_dir)
     if source == "sample":
-        from unet_tp.data.synth import sample_cases
+        from unet_tp.data.synth import case_name, sample_cases
 
-        data_dir = sample_cases(cases=int(os.environ.get(SAMPLES_ENV) or sample_count))
+        count = int(os.environ.get(SAMPLES_ENV) or sample_count)
+        data_dir = sample_cases(cases=count)
+        # the folder keeps the cases of an earlier, larger sample_count: these ones only
+        names = {case_name(i) for i in range(count)}
+        cases = [c for c in find_cases(data_dir) if c.case_id in names]
+        return NotebookData(Path(data_dir), source, len(cases), cases=cases)
     else:
         data_dir = _fetch(source, drive_folder, url)
     return NotebookData(Path(data_dir), source, len(find_cases(data_dir)))
@@ -144,7 +150,10 @@ def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainCon
     data_dir = data.data_dir if isinstance(data, NotebookData) else data
     settings = config.cache_settings()
     cache_dir = default_cache_dir(data_dir, settings)
-    report = prepare_cache(data_dir, cache_dir, settings, skip_bad=True, progress=case_progress())
+    cases = data.cases if isinstance(data, NotebookData) else None
+    report = prepare_cache(
+        data_dir, cache_dir, settings, skip_bad=True, progress=case_progress(), cases=cases
+    )
     print(report.summary())
     return cache_dir
 
