@@ -378,3 +378,36 @@ def test_kagglehub_unpacking_gets_a_progress_bar(tmp_path):
             (folder / f"case{i}.nii").write_bytes(b"x" * 1000)
             time.sleep(0.1)
     assert watch.seen == 3000  # what the bar counted (it shows in a notebook or a terminal)
+
+
+def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
+    tmp_path, monkeypatch
+):
+    """In Colab a DataError from the data cell used to come with six frames of the kit's code
+    above the one line that says what to do; IPython shows ``_render_traceback_`` instead."""
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    missing = tmp_path / "Mon Drive" / "BraTS é"
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.get_data("drive", str(missing))
+    assert err.value._render_traceback_() == [f"DataError: {err.value}"]
+    assert str(err.value).startswith(f"{missing}: no such folder")
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.get_data("sampel")
+    assert err.value._render_traceback_()[0].startswith("ValueError: DATA_SOURCE must be one of")
+
+    data = _tiny_set(tmp_path / "Mon Drive" / "cases é", n=2)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "home"))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.prepare_slices(data, notebook.preset_config("tiny"))
+    assert err.value._render_traceback_() == [
+        f"PermissionError: {tmp_path / 'home'}: permission denied: choose a folder you can write "
+        "to, or fix its permissions"
+    ]
+    monkeypatch.undo()
+    with pytest.raises(AttributeError):  # a bug keeps its traceback
+        notebook.split_datasets(None, None)

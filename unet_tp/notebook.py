@@ -8,9 +8,12 @@ the cases) -> :func:`split_datasets` (training and validation Datasets, split by
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -24,14 +27,17 @@ from unet_tp.data.cache import (
     prepare_cache,
     split_patients,
 )
-from unet_tp.data.cases import Case, CaseVolumes, find_cases
+from unet_tp.data.cases import Case, CaseVolumes, DataError, find_cases
+from unet_tp.data.download import DownloadError
 from unet_tp.device import in_colab
-from unet_tp.fileio import unet_tp_home
+from unet_tp.fileio import os_error_message, unet_tp_home
 from unet_tp.i18n import set_language
 from unet_tp.preprocess import Grid
 from unet_tp.progress import case_progress
 from unet_tp.settings import TrainConfig, preset_config
 
+P = ParamSpec("P")
+R = TypeVar("R")
 DATA_SOURCES = ("pack", "sample", "kaggle", "drive", "msd", "download")
 # Settings given from outside the notebook (the grader: tiny, sample, 4 cases: seconds of training)
 PRESET_ENV, SOURCE_ENV, SAMPLES_ENV = (
@@ -51,6 +57,36 @@ def notebook_config(device: torch.device, language: str | None = None) -> tuple[
         set_language(language)
     name = os.environ.get(PRESET_ENV) or ("colab-t4" if device.type == "cuda" else "notebook-cpu")
     return name, preset_config(name, loss="ce", time_budget_minutes=TIME_BUDGETS.get(name))
+
+
+class NotebookError(DataError):
+    """A notebook step that failed for a reason its message says in full (a missing folder, a
+    full disk, a damaged archive): shown in the notebook as one line, without a traceback."""
+
+    def __init__(self, message: str, kind: str = "DataError") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of the traceback
+        return [f"{self.kind}: {self}"]
+
+
+def _one_line(step: Callable[P, R]) -> Callable[P, R]:
+    """``step`` with the kit's errors (bad data, downloads, settings, the file system) raised as
+    a :class:`NotebookError`; any other error (a bug) keeps its traceback."""
+
+    @functools.wraps(step)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return step(*args, **kwargs)
+        except NotebookError:
+            raise
+        except OSError as exc:
+            raise NotebookError(os_error_message(exc), type(exc).__name__) from exc
+        except (ValueError, DownloadError) as exc:  # DataError is a ValueError
+            raise NotebookError(str(exc), type(exc).__name__) from exc
+
+    return run
 
 
 @dataclass
@@ -88,6 +124,7 @@ def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
     return download.fetch_dataset(url, home, src.layout, sha256=src.sha256, md5=src.md5)
 
 
+@_one_line
 def get_data(
     source: str = "sample",
     drive_folder: str | None = None,
@@ -133,6 +170,7 @@ def get_data(
     return NotebookData(Path(data_dir), source, len(find_cases(data_dir)))
 
 
+@_one_line
 def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainConfig) -> Path:
     """The slice cache: a pack's (its grid then ``config``'s), or one built from ``data``."""
     if isinstance(data, NotebookData) and data.cache_dir is not None:
@@ -168,6 +206,7 @@ class Split:
     val_ids: list[str]
 
 
+@_one_line
 def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:
     """The cached patients as training and validation Datasets (stratified by grade)."""
     train_ids, val_ids = split_patients(cache_dir, config.sampling.val_fraction, config.seed)
@@ -176,6 +215,7 @@ def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Sp
     )
 
 
+@_one_line
 def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolumes:
     """A patient's cached slices (every tumour slice, a share of the others) as a volume:
     ``image`` (4, H, W, n) on the network's grid, ``seg`` (H, W, n) BraTS labels."""
