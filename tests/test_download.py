@@ -3,7 +3,10 @@
 import errno
 import hashlib
 import io
+import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -298,3 +301,21 @@ def test_a_download_larger_than_the_free_space_is_refused_before_it_starts(
     with pytest.raises(DownloadError, match=r"big\.bin needs 3\.0 MB; the disk of .* 1\.0 kB free"):
         download(served.url("big.bin"), tmp_path / "dl" / "big.bin", progress=False)
     assert not list((tmp_path / "dl").iterdir())
+
+
+def test_what_a_reset_left_mid_extraction_is_removed_by_the_rerun(brats_root, tmp_path, capsys):
+    """A Colab session reset (the process killed) while extracting leaves the half-extracted
+    folder: every re-run used to leave one more, gigabytes each, and the disk filled up."""
+    archive = _brats_zip(brats_root, tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    left = tmp_path / "data" / f".cases.unfinished-{dead.stdout.strip()}-x1y2"
+    (left / "HGG" / "BraTS19_X_0001_1").mkdir(parents=True)
+    (left / "HGG" / "BraTS19_X_0001_1" / "a.nii.gz").write_bytes(b"\0" * 5000)
+    mine = tmp_path / "data" / f".cases.unfinished-{os.getpid()}-z9"  # a live process's: kept
+    mine.mkdir()
+    out = extract(archive, tmp_path / "data" / "cases")
+    assert len(find_cases(out)) == 4
+    assert sorted(p.name for p in out.parent.iterdir()) == [mine.name, "cases"]
+    said = capsys.readouterr().out
+    assert f"removed the unfinished copy an interrupted run left ({left.name}, 5.0 kB)" in said

@@ -9,6 +9,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -81,21 +82,51 @@ def save_json(path: str | os.PathLike[str], obj: object, indent: int | None = No
         f.write("\n")
 
 
-def temp_dir_beside(target: str | os.PathLike[str]) -> Path:
+def temp_dir_beside(target: str | os.PathLike[str], prefix: str = "partial-") -> Path:
     """A new empty folder next to ``target``, to be filled then renamed onto it (same file
     system), with the usual permissions (``mkdtemp`` makes 0700 folders, private after the rename)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{prefix}", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     return tmp
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def remove_unfinished(target: str | os.PathLike[str]) -> None:
+    """Remove what :func:`atomic_dir` left beside ``target`` in a process that is gone (killed
+    mid-way: a Colab session reset while extracting 30 GB), saying so; those of a live process
+    are left alone."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.unfinished-(\d+)-.+")
+    for folder in target.parent.iterdir():
+        if (m := pattern.fullmatch(folder.name)) and folder.is_dir() and not _alive(int(m[1])):
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            print(
+                f"{target}: removed the unfinished copy an interrupted run left ({folder.name}, "
+                f"{size_text(size)}); writing it again"
+            )
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a new empty folder beside ``target``; on success it is renamed onto ``target``, on
-    any error (or interruption) it is removed and ``target`` is untouched."""
-    tmp = temp_dir_beside(target)
+    """Yield a new empty folder beside ``target`` (after removing those an interrupted run left:
+    :func:`remove_unfinished`); on success it is renamed onto ``target``, on any error (or
+    interruption) it is removed and ``target`` is untouched."""
+    remove_unfinished(target)
+    tmp = temp_dir_beside(target, f"unfinished-{os.getpid()}-")
     try:
         yield tmp
         os.replace(tmp, target)
