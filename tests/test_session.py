@@ -146,3 +146,9 @@ def test_fewer_sample_cases_than_last_time_means_fewer_patients(brats_root, tmp_
         assert sorted(split.train_ids + split.val_ids) == [
             f"BraTS19_SYN_{i:04d}_1" for i in range(count)
         ]
+    # a cell run out of order with a patient of the 3-case split: said, not a KeyError
+    cache = notebook.prepare_slices(data, config)
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.cached_patient(cache, "BraTS19_SYN_0002_1")
+    assert "patient BraTS19_SYN_0002_1 is not in the slice cache" in str(err.value)
+    assert "run the data cell again" in str(err.value)

@@ -165,8 +165,7 @@ def get_data(
         names = {case_name(i) for i in range(count)}
         cases = [c for c in find_cases(data_dir) if c.case_id in names]
         return NotebookData(Path(data_dir), source, len(cases), cases=cases)
-    else:
-        data_dir = _fetch(source, drive_folder, url)
+    data_dir = _fetch(source, drive_folder, url)
     return NotebookData(Path(data_dir), source, len(find_cases(data_dir)))
 
 
@@ -221,6 +220,12 @@ def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolum
     ``image`` (4, H, W, n) on the network's grid, ``seg`` (H, W, n) BraTS labels."""
     cache_dir = Path(cache_dir)
     meta = load_cache_meta(cache_dir)
+    if case_id not in meta["cases"]:  # a split from before the data cell was run again
+        raise DataError(
+            f"{cache_dir}: patient {case_id} is not in the slice cache (it holds "
+            f"{len(meta['cases'])} patients, changed since): run the data cell again "
+            "(get_data, prepare_slices, split_datasets), then the cells after it"
+        )
     entry = meta["cases"][case_id]
     images = np.load(cache_dir / entry["images"]).astype(np.float32)  # (n, 4, H, W)
     labels = np.load(cache_dir / entry["labels"])  # (n, H, W), classes 0..3
