@@ -411,3 +411,12 @@ def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
     monkeypatch.undo()
     with pytest.raises(AttributeError):  # a bug keeps its traceback
         notebook.split_datasets(None, None)
+
+
+def test_kagglehub_filling_the_disk_says_so_not_check_the_connection(kagglehub, tmp_path, capsys):
+    module, _ = kagglehub
+    module.FAIL = OSError(errno.ENOSPC, "No space left on device")
+    assert main(["data", "download", "--source", "kaggle", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is full after" in err and "the mirror needs about 30 GB" in err, err
+    assert "check the connection" not in err and len(err.strip().splitlines()) == 1

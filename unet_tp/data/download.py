@@ -409,6 +409,16 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
         with watch_growth(cache / "datasets" / handle, f"kagglehub: {handle}"):
             path = Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
+        if disk_full(exc) or disk_full(exc.__cause__) or disk_full(exc.__context__):
+            got = _tree_size(cache / "datasets" / handle)
+            raise DataError(
+                f"kagglehub could not fetch {handle}: the disk of {cache} is full after "
+                f"{size_text(got)} ({size_text(free_space(cache) or 0)} free; the mirror needs "
+                "about 30 GB once unpacked). Free some space "
+                "(delete downloads, old runs or caches you no longer use), use a course pack "
+                "(DATA_SOURCE = 'pack') or the sample cases, or set KAGGLEHUB_CACHE to a folder "
+                "on a larger disk"
+            ) from None
         raise DataError(
             f"kagglehub could not fetch {handle} ({type(exc).__name__}: {exc}); check the "
             "connection, or download the dataset from kaggle.com and use --url FOLDER"
