@@ -420,3 +420,30 @@ def test_kagglehub_filling_the_disk_says_so_not_check_the_connection(kagglehub, 
     err = capsys.readouterr().err
     assert "is full after" in err and "the mirror needs about 30 GB" in err, err
     assert "check the connection" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_msd_task_on_drive_is_converted_locally_and_left_as_it_was(tmp_path, monkeypatch):
+    """DATA_SOURCE = "drive" on the Decathlon's Task01 (its 4D images) used to stop with a shell
+    command to type, its path unquoted (a Drive path has spaces); the notebook's cell gives "msd"
+    no folder of one's own. It is converted once to the local disk, the Drive folder untouched."""
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    task = tmp_path / "Mon Drive" / "Task01_BrainTumour"
+    (task / "imagesTr").mkdir(parents=True)
+    (task / "labelsTr").mkdir()
+    for i in (1, 2):
+        image = np.zeros((16, 16, 8, 4), dtype=np.float32)
+        image[4:12, 4:12, 2:6] = 100 + i
+        label = np.zeros((16, 16, 8), dtype=np.uint8)
+        label[6:10, 6:10, 3] = [1, 2, 3, 0]
+        name = f"BRATS_{i:03d}.nii.gz"
+        nib.Nifti1Image(image, np.eye(4)).to_filename(str(task / "imagesTr" / name))
+        nib.Nifti1Image(label, np.eye(4)).to_filename(str(task / "labelsTr" / name))
+    before = sorted(p.relative_to(task) for p in task.rglob("*"))
+    data = notebook.get_data("drive", str(task))
+    assert data.num_cases == 2 and data.data_dir.is_relative_to(tmp_path / "home" / "drive")
+    assert [c.case_id for c in find_cases(data.data_dir)] == ["BRATS_001", "BRATS_002"]
+    assert sorted(p.relative_to(task) for p in task.rglob("*")) == before
+    assert notebook.get_data("drive", str(task)).data_dir == data.data_dir  # a re-run
+    with pytest.raises(DataError, match=r"--url '.*/Mon Drive/Task01_BrainTumour' --out DIR"):
+        find_cases(task)  # the command it names can be pasted into a shell

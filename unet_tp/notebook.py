@@ -27,7 +27,7 @@ from unet_tp.data.cache import (
     prepare_cache,
     split_patients,
 )
-from unet_tp.data.cases import Case, CaseVolumes, DataError, find_cases
+from unet_tp.data.cases import Case, CaseVolumes, DataError, find_cases, scan_cases
 from unet_tp.data.download import DownloadError
 from unet_tp.device import in_colab
 from unet_tp.fileio import os_error_message, unet_tp_home
@@ -113,7 +113,11 @@ def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
             from google.colab import drive  # type: ignore[import-not-found]
 
             drive.mount("/content/drive")
-        return download.use_archive_or_folder(drive_folder, unet_tp_home() / "drive")
+        folder = download.use_archive_or_folder(drive_folder, unet_tp_home() / "drive")
+        if not scan_cases(folder).cases and download.msd_task(folder) is not None:
+            # the Decathlon's Task01 (4D images): converted once to the local disk, as "msd"
+            return download.fetch_dataset(str(folder), unet_tp_home() / "drive" / "msd", "msd")
+        return folder
     src = sources()["msd" if source == "msd" else "brats2019"]
     if (url := url or src.url) is None:
         raise ValueError(

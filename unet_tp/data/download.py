@@ -290,7 +290,7 @@ def convert_msd(
     return out
 
 
-def _msd_task(folder: Path) -> Path | None:
+def msd_task(folder: Path) -> Path | None:
     """The MSD Task01 folder (holding imagesTr) at or below ``folder``, or None."""
     if (folder / "imagesTr").is_dir():
         return folder
@@ -332,7 +332,7 @@ def fetch_dataset(
     cases = use_archive_or_folder(archive, out, progress=progress)
     if downloaded and not keep_archive:
         archive.unlink()
-    task = _msd_task(cases)
+    task = msd_task(cases)
     if layout != "msd" and (task is None or scan_cases(cases).cases):
         return cases
     if task is None:
