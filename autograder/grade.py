@@ -381,7 +381,7 @@ def _prewarm(home: Path) -> None:
         "import torch\n"
         "from unet_tp.notebook import get_data, notebook_config, prepare_slices\n"
         "_, config = notebook_config(torch.device('cpu'))\n"
-        "prepare_slices(get_data('sample').data_dir, config)\n"
+        "prepare_slices(get_data('sample'), config)\n"  # the cases the notebook's cell uses
     )
     env = dict(os.environ, UNET_TP_HOME=str(data_home), **GRADING_NOTEBOOK_ENV)
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)

@@ -1,5 +1,6 @@
 """The slice cache: content, reuse, rebuild, bad cases, and never trusting a half-written cache."""
 
+import errno
 import json
 
 import numpy as np
@@ -142,3 +143,30 @@ def test_dataset_split_and_bounded_open_files(brats_root, tmp_path):
     loader = torch.utils.data.DataLoader(ds, batch_size=4, shuffle=True, num_workers=2)
     images, labels = next(iter(loader))
     assert images.shape == (4, 4, 240, 240) and labels.shape == (4, 240, 240)
+
+
+def test_a_full_disk_says_how_much_the_cache_needs_and_keeps_what_was_written(
+    brats_root, tmp_path, monkeypatch
+):
+    """The disk fills up while the cache is written: one message with the sizes (not
+    ``OSError: [Errno 28]``), the cache still incomplete, the cases written kept for the re-run."""
+    cache = tmp_path / "c"
+    real, written = cache_mod.save_npy, []
+
+    def full_after_two_cases(path, array):
+        if len(written) == 4:  # two cases' images and labels
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written.append(path)
+        real(path, array)
+
+    monkeypatch.setattr(cache_mod, "save_npy", full_after_two_cases)
+    with pytest.raises(DataError) as info:
+        prepare_cache(brats_root, cache, CacheSettings(tumour_free_fraction=0.0))
+    text = str(info.value)
+    assert f"the disk of {cache} is full" in text and "per case" in text, text
+    assert "for the 2 case(s) left" in text and "run again" in text, text
+    with pytest.raises(DataError, match="incomplete"):
+        load_cache_meta(cache)
+    monkeypatch.setattr(cache_mod, "save_npy", real)
+    report = prepare_cache(brats_root, cache, CacheSettings(tumour_free_fraction=0.0))
+    assert len(report.reused) == 2 and len(report.built) == 2

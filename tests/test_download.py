@@ -1,18 +1,25 @@
 """Downloads over a loopback HTTP server: checksum, resume, safe extraction, MSD conversion."""
 
+import errno
 import hashlib
 import io
+import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import zipfile
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 from loopback import LoopbackServer
 
+from unet_tp import fileio
 from unet_tp.cli import main
 from unet_tp.data import DataError, find_cases, load_case
+from unet_tp.data import download as download_module
 from unet_tp.data.download import DownloadError, download, extract, fetch_dataset
 
 
@@ -209,3 +216,106 @@ def test_zip_with_windows_separators_keeps_its_folders(brats_root, tmp_path):
     bad = _zip_with(tmp_path / "evil.zip", ["ok\\a.txt", "..\\..\\escape.txt"])
     with pytest.raises(DataError, match="refusing to extract"):
         extract(bad, tmp_path / "out2")
+
+
+def test_a_rerun_does_not_download_an_unpacked_archive_again(served, brats_root, tmp_path, capsys):
+    """The archive is removed once unpacked: running the data cell again used to download it all
+    again (minutes to an hour for BraTS in Colab) before finding its folder already there."""
+    shutil.make_archive(str(served.root / "brats2019"), "zip", brats_root.parent, brats_root.name)
+    first = fetch_dataset(served.url("brats2019.zip"), tmp_path / "data", progress=False)
+    assert len(served.requests) == 1
+    again = fetch_dataset(served.url("brats2019.zip"), tmp_path / "data", progress=False)
+    assert again == first and len(find_cases(again)) == 4
+    assert len(served.requests) == 1  # nothing downloaded the second time
+    assert "already downloaded and unpacked" in capsys.readouterr().out
+
+
+def test_msd_rerun_downloads_nothing_and_an_interrupted_conversion_resumes(
+    served, tmp_path, monkeypatch
+):
+    _msd_task(tmp_path / "src", n_cases=3)
+    with tarfile.open(served.root / "Task01_BrainTumour.tar", "w") as tf:
+        tf.add(tmp_path / "src" / "Task01_BrainTumour", arcname="Task01_BrainTumour")
+    url, data = served.url("Task01_BrainTumour.tar"), tmp_path / "data"
+    real = download_module._write_msd_case
+
+    def reset_at_third(image_path, label_path, final):  # the session resets mid-conversion
+        if final.name == "BRATS_003":
+            raise KeyboardInterrupt
+        real(image_path, label_path, final)
+
+    monkeypatch.setattr(download_module, "_write_msd_case", reset_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_dataset(url, data, layout="msd", progress=False)
+    monkeypatch.setattr(download_module, "_write_msd_case", real)
+    out = fetch_dataset(url, data, layout="msd", progress=False)
+    assert [c.case_id for c in find_cases(out)] == ["BRATS_001", "BRATS_002", "BRATS_003"]
+    assert len(served.requests) == 1  # the conversion resumed from the unpacked originals
+    assert fetch_dataset(url, data, layout="msd", progress=False) == out
+    assert len(served.requests) == 1
+
+
+def _brats_zip(brats_root, tmp_path):
+    return Path(
+        shutil.make_archive(str(tmp_path / "brats"), "zip", brats_root.parent, brats_root.name)
+    )
+
+
+def test_extracting_onto_a_disk_too_small_says_how_much_is_needed(
+    brats_root, tmp_path, monkeypatch
+):
+    archive = _brats_zip(brats_root, tmp_path)
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(archive).infolist())
+    monkeypatch.setattr(fileio, "free_space", lambda folder: 1000)
+    with pytest.raises(DataError) as info:
+        extract(archive, tmp_path / "out")
+    text = str(info.value)
+    assert f"extracting brats.zip needs {fileio.size_text(unpacked)}" in text, text
+    assert "1.0 kB free" in text and "another disk" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brats.zip"]  # nothing started
+
+
+def test_a_disk_filling_up_while_extracting_is_one_message_and_nothing_half_done(
+    brats_root, tmp_path, monkeypatch
+):
+    archive = _brats_zip(brats_root, tmp_path)
+    real, done = zipfile.ZipFile.extract, []
+
+    def full_at_the_third_member(self, member, path=None, pwd=None):
+        if len(done) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        done.append(member)
+        return real(self, member, path, pwd)
+
+    monkeypatch.setattr(zipfile.ZipFile, "extract", full_at_the_third_member)
+    with pytest.raises(DataError, match=r"filled up while extracting brats\.zip \(.* unpacked"):
+        extract(archive, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brats.zip"]  # no partial folder
+
+
+def test_a_download_larger_than_the_free_space_is_refused_before_it_starts(
+    served, tmp_path, monkeypatch
+):
+    _blob(served.root / "big.bin")
+    monkeypatch.setattr(fileio, "free_space", lambda folder: 1000)
+    with pytest.raises(DownloadError, match=r"big\.bin needs 3\.0 MB; the disk of .* 1\.0 kB free"):
+        download(served.url("big.bin"), tmp_path / "dl" / "big.bin", progress=False)
+    assert not list((tmp_path / "dl").iterdir())
+
+
+def test_what_a_reset_left_mid_extraction_is_removed_by_the_rerun(brats_root, tmp_path, capsys):
+    """A Colab session reset (the process killed) while extracting leaves the half-extracted
+    folder: every re-run used to leave one more, gigabytes each, and the disk filled up."""
+    archive = _brats_zip(brats_root, tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    left = tmp_path / "data" / f".cases.unfinished-{dead.stdout.strip()}-x1y2"
+    (left / "HGG" / "BraTS19_X_0001_1").mkdir(parents=True)
+    (left / "HGG" / "BraTS19_X_0001_1" / "a.nii.gz").write_bytes(b"\0" * 5000)
+    mine = tmp_path / "data" / f".cases.unfinished-{os.getpid()}-z9"  # a live process's: kept
+    mine.mkdir()
+    out = extract(archive, tmp_path / "data" / "cases")
+    assert len(find_cases(out)) == 4
+    assert sorted(p.name for p in out.parent.iterdir()) == [mine.name, "cases"]
+    said = capsys.readouterr().out
+    assert f"removed the unfinished copy an interrupted run left ({left.name}, 5.0 kB)" in said

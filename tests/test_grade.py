@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from autograder import build
 from autograder.grade import GradingError, grade_all, identify, in_source_order
@@ -839,3 +840,23 @@ def test_written_answers_are_pending_until_graded_by_hand_in_the_gradebook(grade
     moodle = list(csv.reader(report.path.read_text(encoding="utf-8-sig").splitlines()))
     assert [r[4] for r in moodle[1:]] == ["27.50", "7.50"]
     assert not any("pending" in w for w in report.warnings)
+
+
+def test_the_prewarmed_cache_is_the_one_the_graded_notebook_uses(tmp_path, monkeypatch, capsys):
+    """The instructor's sample folder holds more cases than the grading's 4 (an earlier notebook
+    run made 10): the prewarmed cache must hold the 4 the notebook's data cell asks for, or each
+    graded notebook rebuilds it in its sandbox."""
+    from autograder import grade
+    from unet_tp import notebook
+    from unet_tp.data.synth import synth_dataset
+
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "instructor"))
+    synth_dataset(tmp_path / "instructor" / "sample_cases" / "seed0", 5, seed=0)
+    grade._prewarm(tmp_path / "home")
+    for name, value in {**grade.GRADING_NOTEBOOK_ENV, "UNET_TP_HOME": "home/unet_tp_home"}.items():
+        monkeypatch.setenv(name, str(tmp_path / value) if name == "UNET_TP_HOME" else value)
+    _, config = notebook.notebook_config(torch.device("cpu"))
+    capsys.readouterr()
+    notebook.prepare_slices(notebook.get_data("sample"), config)
+    said = capsys.readouterr().out
+    assert f"{grade.GRADING_SAMPLE_CASES} cases" in said and "nothing written" in said, said

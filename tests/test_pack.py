@@ -1,6 +1,7 @@
 """Course packs: built from tiny cases of two BraTS editions, served over loopback HTTP, opened and
 read with the cache's own Dataset; every broken pack is one clear line."""
 
+import errno
 import io
 import json
 import tarfile
@@ -9,7 +10,9 @@ import pytest
 from loopback import LoopbackServer
 from tinycases import write_case
 
+from unet_tp import fileio
 from unet_tp.cli import main
+from unet_tp.data import pack as pack_mod
 from unet_tp.data.cache import CacheSettings, SliceDataset, split_patients
 from unet_tp.data.cases import DataError, find_cases
 from unet_tp.data.pack import (
@@ -226,3 +229,26 @@ def test_case_id_a_pack_cannot_hold_is_refused_before_any_work(tmp_path):
         build_pack(tmp_path / "data", tmp_path / "p.tar", 2, SETTINGS, work_dir=tmp_path / "w")
     assert "case 'Patient 00'" in str(info.value) and "rename its files" in str(info.value)
     assert not (tmp_path / "w").exists()
+
+
+def test_a_disk_too_small_or_filling_up_while_unpacking(pack, tmp_path, monkeypatch):
+    """Colab's disk is shared with the downloads: a pack that cannot fit says how much it needs
+    before anything is written; a disk that fills up half-way is one message, nothing kept."""
+    unpacked = sum(m["bytes"] for m in pack.manifest["members"].values())
+    with monkeypatch.context() as m:
+        m.setattr(fileio, "free_space", lambda folder: 1000)
+        text = _error(pack.path, tmp_path)
+    assert f"unpacking the course pack course.tar needs {fileio.size_text(unpacked)}" in text, text
+    assert "1.0 kB free" in text, text
+    real, written = pack_mod.copy_hashed, []
+
+    def full_at_the_third_file(src, dest):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dest))
+        written.append(dest)
+        return real(src, dest)
+
+    monkeypatch.setattr(pack_mod, "copy_hashed", full_at_the_third_file)
+    text = _error(pack.path, tmp_path)
+    assert "filled up while unpacking the course pack course.tar" in text, text
+    assert not list((tmp_path / "packs").iterdir())  # nothing half-unpacked left

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -122,3 +123,32 @@ def test_without_a_budget_nothing_stops_early(tiny_cache, tmp_path, capsys):
     )
     assert len(history) == 2 and "time budget" not in capsys.readouterr().out
     assert os.path.exists(tmp_path / "best.pt")
+
+
+def test_fewer_sample_cases_than_last_time_means_fewer_patients(brats_root, tmp_path, monkeypatch):
+    """A student lowers ``sample_count`` (10 -> 4: a CPU too slow) and runs the data cell again:
+    the sample folder still holds the earlier cases, and all of them used to be cached and
+    trained on, whatever the number asked."""
+    from unet_tp import notebook
+    from unet_tp.data.synth import MANIFEST, default_sample_dir
+
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(notebook.SAMPLES_ENV, raising=False)
+    monkeypatch.delenv(notebook.SOURCE_ENV, raising=False)
+    made = default_sample_dir() / brats_root.name  # an earlier run made 4 sample cases
+    shutil.copytree(brats_root, made)
+    (made / MANIFEST).write_text('{"seed": 0, "generator": "unet_tp.data.synth"}\n')
+    config = preset_config("tiny")
+    for count in (3, 2):
+        data = notebook.get_data("sample", sample_count=count)
+        split = notebook.split_datasets(notebook.prepare_slices(data, config), config)
+        assert data.num_cases == count
+        assert sorted(split.train_ids + split.val_ids) == [
+            f"BraTS19_SYN_{i:04d}_1" for i in range(count)
+        ]
+    # a cell run out of order with a patient of the 3-case split: said, not a KeyError
+    cache = notebook.prepare_slices(data, config)
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.cached_patient(cache, "BraTS19_SYN_0002_1")
+    assert "patient BraTS19_SYN_0002_1 is not in the slice cache" in str(err.value)
+    assert "run the data cell again" in str(err.value)

@@ -268,7 +268,8 @@ def test_os_errors_are_one_line_and_leave_no_temporary_file(tmp_path, monkeypatc
     monkeypatch.setattr(fileio.np, "save", disk_full)
     assert main(["data", "prepare", str(data), "--cache", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert "the disk is full" in err and len(err.splitlines()) == 1
+    assert f"the disk of {tmp_path / 'c'} is full: the slice cache needs" in err, err
+    assert len(err.splitlines()) == 1
     leftovers = [p for p in (tmp_path / "c").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
     monkeypatch.setattr(fileio.np, "save", real_save)
@@ -377,3 +378,72 @@ def test_kagglehub_unpacking_gets_a_progress_bar(tmp_path):
             (folder / f"case{i}.nii").write_bytes(b"x" * 1000)
             time.sleep(0.1)
     assert watch.seen == 3000  # what the bar counted (it shows in a notebook or a terminal)
+
+
+def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
+    tmp_path, monkeypatch
+):
+    """In Colab a DataError from the data cell used to come with six frames of the kit's code
+    above the one line that says what to do; IPython shows ``_render_traceback_`` instead."""
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    missing = tmp_path / "Mon Drive" / "BraTS é"
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.get_data("drive", str(missing))
+    assert err.value._render_traceback_() == [f"DataError: {err.value}"]
+    assert str(err.value).startswith(f"{missing}: no such folder")
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.get_data("sampel")
+    assert err.value._render_traceback_()[0].startswith("ValueError: DATA_SOURCE must be one of")
+
+    data = _tiny_set(tmp_path / "Mon Drive" / "cases é", n=2)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "home"))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.prepare_slices(data, notebook.preset_config("tiny"))
+    assert err.value._render_traceback_() == [
+        f"PermissionError: {tmp_path / 'home'}: permission denied: choose a folder you can write "
+        "to, or fix its permissions"
+    ]
+    monkeypatch.undo()
+    with pytest.raises(AttributeError):  # a bug keeps its traceback
+        notebook.split_datasets(None, None)
+
+
+def test_kagglehub_filling_the_disk_says_so_not_check_the_connection(kagglehub, tmp_path, capsys):
+    module, _ = kagglehub
+    module.FAIL = OSError(errno.ENOSPC, "No space left on device")
+    assert main(["data", "download", "--source", "kaggle", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is full after" in err and "the mirror needs about 30 GB" in err, err
+    assert "check the connection" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_msd_task_on_drive_is_converted_locally_and_left_as_it_was(tmp_path, monkeypatch):
+    """DATA_SOURCE = "drive" on the Decathlon's Task01 (its 4D images) used to stop with a shell
+    command to type, its path unquoted (a Drive path has spaces); the notebook's cell gives "msd"
+    no folder of one's own. It is converted once to the local disk, the Drive folder untouched."""
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    task = tmp_path / "Mon Drive" / "Task01_BrainTumour"
+    (task / "imagesTr").mkdir(parents=True)
+    (task / "labelsTr").mkdir()
+    for i in (1, 2):
+        image = np.zeros((16, 16, 8, 4), dtype=np.float32)
+        image[4:12, 4:12, 2:6] = 100 + i
+        label = np.zeros((16, 16, 8), dtype=np.uint8)
+        label[6:10, 6:10, 3] = [1, 2, 3, 0]
+        name = f"BRATS_{i:03d}.nii.gz"
+        nib.Nifti1Image(image, np.eye(4)).to_filename(str(task / "imagesTr" / name))
+        nib.Nifti1Image(label, np.eye(4)).to_filename(str(task / "labelsTr" / name))
+    before = sorted(p.relative_to(task) for p in task.rglob("*"))
+    data = notebook.get_data("drive", str(task))
+    assert data.num_cases == 2 and data.data_dir.is_relative_to(tmp_path / "home" / "drive")
+    assert [c.case_id for c in find_cases(data.data_dir)] == ["BRATS_001", "BRATS_002"]
+    assert sorted(p.relative_to(task) for p in task.rglob("*")) == before
+    assert notebook.get_data("drive", str(task)).data_dir == data.data_dir  # a re-run
+    with pytest.raises(DataError, match=r"--url '.*/Mon Drive/Task01_BrainTumour' --out DIR"):
+        find_cases(task)  # the command it names can be pasted into a shell

@@ -9,6 +9,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -81,21 +82,51 @@ def save_json(path: str | os.PathLike[str], obj: object, indent: int | None = No
         f.write("\n")
 
 
-def temp_dir_beside(target: str | os.PathLike[str]) -> Path:
+def temp_dir_beside(target: str | os.PathLike[str], prefix: str = "partial-") -> Path:
     """A new empty folder next to ``target``, to be filled then renamed onto it (same file
     system), with the usual permissions (``mkdtemp`` makes 0700 folders, private after the rename)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{prefix}", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     return tmp
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def remove_unfinished(target: str | os.PathLike[str]) -> None:
+    """Remove what :func:`atomic_dir` left beside ``target`` in a process that is gone (killed
+    mid-way: a Colab session reset while extracting 30 GB), saying so; those of a live process
+    are left alone."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.unfinished-(\d+)-.+")
+    for folder in target.parent.iterdir():
+        if (m := pattern.fullmatch(folder.name)) and folder.is_dir() and not _alive(int(m[1])):
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            print(
+                f"{target}: removed the unfinished copy an interrupted run left ({folder.name}, "
+                f"{size_text(size)}); writing it again"
+            )
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a new empty folder beside ``target``; on success it is renamed onto ``target``, on
-    any error (or interruption) it is removed and ``target`` is untouched."""
-    tmp = temp_dir_beside(target)
+    """Yield a new empty folder beside ``target`` (after removing those an interrupted run left:
+    :func:`remove_unfinished`); on success it is renamed onto ``target``, on any error (or
+    interruption) it is removed and ``target`` is untouched."""
+    remove_unfinished(target)
+    tmp = temp_dir_beside(target, f"unfinished-{os.getpid()}-")
     try:
         yield tmp
         os.replace(tmp, target)
@@ -130,6 +161,45 @@ _ADVICE = {
     errno.EEXIST: "it already exists: remove it or choose another path",
     errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
 }
+
+
+def size_text(n: float) -> str:
+    """A size for people: ``"512 bytes"``, ``"3.4 MB"``, ``"30.1 GB"`` (powers of 1000, as disks)."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # pragma: no cover
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_space(folder: str | os.PathLike[str]) -> int | None:
+    """Free bytes on the file system of ``folder`` (or of its nearest existing parent); None
+    where the OS does not say."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def no_space_message(folder: str | os.PathLike[str], needed: int, what: str) -> str | None:
+    """``"what needs N; FOLDER's disk has M free: ..."`` when ``needed`` bytes do not fit in
+    ``folder``'s file system, else None."""
+    free = free_space(folder)
+    if free is None or needed <= free:
+        return None
+    return (
+        f"{what} needs {size_text(needed)}; the disk of {folder} has {size_text(free)} free: "
+        f"free {size_text(needed - free)} (delete downloads, old runs or caches you no longer "
+        "use) or choose a folder on another disk"
+    )
 
 
 def os_error_message(exc: OSError) -> str:

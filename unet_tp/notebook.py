@@ -8,9 +8,12 @@ the cases) -> :func:`split_datasets` (training and validation Datasets, split by
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -24,14 +27,17 @@ from unet_tp.data.cache import (
     prepare_cache,
     split_patients,
 )
-from unet_tp.data.cases import CaseVolumes, find_cases
+from unet_tp.data.cases import Case, CaseVolumes, DataError, find_cases, scan_cases
+from unet_tp.data.download import DownloadError
 from unet_tp.device import in_colab
-from unet_tp.fileio import unet_tp_home
+from unet_tp.fileio import os_error_message, unet_tp_home
 from unet_tp.i18n import set_language
 from unet_tp.preprocess import Grid
 from unet_tp.progress import case_progress
 from unet_tp.settings import TrainConfig, preset_config
 
+P = ParamSpec("P")
+R = TypeVar("R")
 DATA_SOURCES = ("pack", "sample", "kaggle", "drive", "msd", "download")
 # Settings given from outside the notebook (the grader: tiny, sample, 4 cases: seconds of training)
 PRESET_ENV, SOURCE_ENV, SAMPLES_ENV = (
@@ -53,6 +59,36 @@ def notebook_config(device: torch.device, language: str | None = None) -> tuple[
     return name, preset_config(name, loss="ce", time_budget_minutes=TIME_BUDGETS.get(name))
 
 
+class NotebookError(DataError):
+    """A notebook step that failed for a reason its message says in full (a missing folder, a
+    full disk, a damaged archive): shown in the notebook as one line, without a traceback."""
+
+    def __init__(self, message: str, kind: str = "DataError") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of the traceback
+        return [f"{self.kind}: {self}"]
+
+
+def _one_line(step: Callable[P, R]) -> Callable[P, R]:
+    """``step`` with the kit's errors (bad data, downloads, settings, the file system) raised as
+    a :class:`NotebookError`; any other error (a bug) keeps its traceback."""
+
+    @functools.wraps(step)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return step(*args, **kwargs)
+        except NotebookError:
+            raise
+        except OSError as exc:
+            raise NotebookError(os_error_message(exc), type(exc).__name__) from exc
+        except (ValueError, DownloadError) as exc:  # DataError is a ValueError
+            raise NotebookError(str(exc), type(exc).__name__) from exc
+
+    return run
+
+
 @dataclass
 class NotebookData:
     """Where the data is: NIfTI cases (``data_dir``) or a course pack's cache (``cache_dir``)."""
@@ -61,6 +97,7 @@ class NotebookData:
     source: str
     num_cases: int
     cache_dir: Path | None = None
+    cases: list[Case] | None = None  # these cases of data_dir only (default: all)
 
 
 def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
@@ -76,7 +113,11 @@ def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
             from google.colab import drive  # type: ignore[import-not-found]
 
             drive.mount("/content/drive")
-        return download.use_archive_or_folder(drive_folder, unet_tp_home() / "drive")
+        folder = download.use_archive_or_folder(drive_folder, unet_tp_home() / "drive")
+        if not scan_cases(folder).cases and download.msd_task(folder) is not None:
+            # the Decathlon's Task01 (4D images): converted once to the local disk, as "msd"
+            return download.fetch_dataset(str(folder), unet_tp_home() / "drive" / "msd", "msd")
+        return folder
     src = sources()["msd" if source == "msd" else "brats2019"]
     if (url := url or src.url) is None:
         raise ValueError(
@@ -87,6 +128,7 @@ def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
     return download.fetch_dataset(url, home, src.layout, sha256=src.sha256, md5=src.md5)
 
 
+@_one_line
 def get_data(
     source: str = "sample",
     drive_folder: str | None = None,
@@ -119,14 +161,19 @@ def get_data(
         cache_dir = open_pack(url, expected_sha256=pack_sha256)
         return NotebookData(None, source, len(load_cache_meta(cache_dir)["cases"]), cache_dir)
     if source == "sample":
-        from unet_tp.data.synth import sample_cases
+        from unet_tp.data.synth import case_name, sample_cases
 
-        data_dir = sample_cases(cases=int(os.environ.get(SAMPLES_ENV) or sample_count))
-    else:
-        data_dir = _fetch(source, drive_folder, url)
+        count = int(os.environ.get(SAMPLES_ENV) or sample_count)
+        data_dir = sample_cases(cases=count)
+        # the folder keeps the cases of an earlier, larger sample_count: these ones only
+        names = {case_name(i) for i in range(count)}
+        cases = [c for c in find_cases(data_dir) if c.case_id in names]
+        return NotebookData(Path(data_dir), source, len(cases), cases=cases)
+    data_dir = _fetch(source, drive_folder, url)
     return NotebookData(Path(data_dir), source, len(find_cases(data_dir)))
 
 
+@_one_line
 def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainConfig) -> Path:
     """The slice cache: a pack's (its grid then ``config``'s), or one built from ``data``."""
     if isinstance(data, NotebookData) and data.cache_dir is not None:
@@ -144,7 +191,10 @@ def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainCon
     data_dir = data.data_dir if isinstance(data, NotebookData) else data
     settings = config.cache_settings()
     cache_dir = default_cache_dir(data_dir, settings)
-    report = prepare_cache(data_dir, cache_dir, settings, skip_bad=True, progress=case_progress())
+    cases = data.cases if isinstance(data, NotebookData) else None
+    report = prepare_cache(
+        data_dir, cache_dir, settings, skip_bad=True, progress=case_progress(), cases=cases
+    )
     print(report.summary())
     return cache_dir
 
@@ -159,6 +209,7 @@ class Split:
     val_ids: list[str]
 
 
+@_one_line
 def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Split:
     """The cached patients as training and validation Datasets (stratified by grade)."""
     train_ids, val_ids = split_patients(cache_dir, config.sampling.val_fraction, config.seed)
@@ -167,11 +218,18 @@ def split_datasets(cache_dir: str | os.PathLike[str], config: TrainConfig) -> Sp
     )
 
 
+@_one_line
 def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolumes:
     """A patient's cached slices (every tumour slice, a share of the others) as a volume:
     ``image`` (4, H, W, n) on the network's grid, ``seg`` (H, W, n) BraTS labels."""
     cache_dir = Path(cache_dir)
     meta = load_cache_meta(cache_dir)
+    if case_id not in meta["cases"]:  # a split from before the data cell was run again
+        raise DataError(
+            f"{cache_dir}: patient {case_id} is not in the slice cache (it holds "
+            f"{len(meta['cases'])} patients, changed since): run the data cell again "
+            "(get_data, prepare_slices, split_datasets), then the cells after it"
+        )
     entry = meta["cases"][case_id]
     images = np.load(cache_dir / entry["images"]).astype(np.float32)  # (n, 4, H, W)
     labels = np.load(cache_dir / entry["labels"])  # (n, H, W), classes 0..3

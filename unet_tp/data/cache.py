@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from unet_tp.conventions import MODALITIES, to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
 from unet_tp.data.split import split_cases
-from unet_tp.fileio import save_json, save_npy, unet_tp_home
+from unet_tp.fileio import disk_full, free_space, save_json, save_npy, size_text, unet_tp_home
 from unet_tp.preprocess import Grid, network_images, network_labels, normalise
 
 CACHE_VERSION = 1
@@ -201,6 +201,7 @@ def prepare_cache(
     if not force and _unchanged(cache_dir, meta, settings, cases):
         return _unchanged_report(cache_dir, meta, strict, start)
     run, old_cases = _Run.begin(data, cache_dir, meta, settings, force, skip_bad, strict)
+    run.total = len(cases)
     for case in progress(cases) if progress is not None else cases:
         run.add(case, old_cases.get(case.case_id))
     run.finish(data)
@@ -234,6 +235,7 @@ class _Run:
     report: PrepareReport
     skip_bad: bool
     strict: bool
+    total: int = 0  # cases in this run
 
     @classmethod
     def begin(cls, data, cache_dir: Path, meta: dict | None, settings, force, skip_bad, strict):
@@ -292,13 +294,32 @@ class _Run:
             "tumour_pixels": tumour,
         }
         entry |= {"shape": list(images.shape), "warnings": warnings}
-        for key, array in (("images", images), ("labels", labels)):
-            save_npy(self.cache_dir / entry[key], array)
-            entry[f"{key}_bytes"] = (self.cache_dir / entry[key]).stat().st_size
+        try:
+            for key, array in (("images", images), ("labels", labels)):
+                save_npy(self.cache_dir / entry[key], array)
+                entry[f"{key}_bytes"] = (self.cache_dir / entry[key]).stat().st_size
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            self.save()  # the cases written so far stay, the cache still says incomplete
+            raise DataError(self._disk_full(case.case_id, images.nbytes + labels.nbytes)) from None
         report.warnings += warnings
         self.meta["cases"][case.case_id] = entry
         report.built.append(case.case_id)
         self.save()
+
+    def _disk_full(self, case_id: str, nbytes: int) -> str:
+        """What a full disk stops: this case's arrays, about as much for each case left."""
+        done = len(self.report.built) + len(self.report.reused) + len(self.report.skipped)
+        left = max(self.total - done, 1)
+        free = free_space(self.cache_dir) or 0
+        return (
+            f"the disk of {self.cache_dir} is full: the slice cache needs about "
+            f"{size_text(nbytes)} per case ({case_id}), {size_text(nbytes * left)} for the "
+            f"{left} case(s) left, and {size_text(free)} is free. Free some space (delete "
+            "downloads, old runs or caches you no longer use) or choose a cache folder on "
+            "another disk, then run again: the cases already cached are kept"
+        )
 
     def finish(self, data) -> None:
         """Refuse a run that kept no case; remove the arrays of cases that are gone; mark the

@@ -12,6 +12,7 @@ import csv
 import functools
 import os
 import re
+import shlex
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -154,7 +155,11 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     if not root.exists():
         raise DataError(f"{root}: no such folder")
     if not root.is_dir():
-        hint = f"; an archive: {_UNPACK.format(root)}" if ARCHIVE_NAME.fullmatch(root.name) else ""
+        hint = (
+            f"; an archive: {_UNPACK.format(shlex.quote(str(root)))}"
+            if ARCHIVE_NAME.fullmatch(root.name)
+            else ""
+        )
         raise DataError(f"{root}: not a folder (expected a folder of BraTS cases){hint}")
     cases: dict[tuple[Path, str], Case] = {}
     unmatched: list[Path] = []
@@ -246,13 +251,14 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
     if any(p.parent.name == "imagesTr" for p in found.unrecognised):
         raise DataError(
             f"{root}: an MSD Task01_BrainTumour folder (4D images in imagesTr/), not BraTS cases; "
-            f"convert it with `unet-tp data download --source msd --url {root} --out DIR`"
+            f"convert it with `unet-tp data download --source msd --url {shlex.quote(str(root))} "
+            "--out DIR` (in the notebook: DATA_SOURCE = 'drive' converts it)"
         )
     archives = sorted(p.name for p in root.iterdir() if ARCHIVE_NAME.fullmatch(p.name))
     if archives:
         raise DataError(
             f"{root}: no BraTS case, but {len(archives)} archive(s) ({', '.join(archives[:3])}); "
-            + _UNPACK.format(root / archives[0])
+            + _UNPACK.format(shlex.quote(str(root / archives[0])))
         )
     seen = ""
     if found.unrecognised:

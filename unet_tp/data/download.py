@@ -30,11 +30,21 @@ import pooch
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data.cases import ARCHIVE_NAME, DataError, scan_cases
-from unet_tp.fileio import atomic_dir
+from unet_tp.fileio import (
+    atomic_dir,
+    disk_full,
+    free_space,
+    no_space_message,
+    save_json,
+    size_text,
+)
 from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
 CHUNK = 1 << 20
+MSD_CONVERTED = "MSD_Task01_BraTS_layout"
+CONVERTED_MARK = "unet_tp_converted.json"
+"""Written in the converted folder once every MSD case is: a re-run finds it, downloads nothing."""
 _DRIVE_PART = re.compile(r"(.+)-(\d{8}T\d{6}Z)-\d{3}")
 """The stem of one part of a Google Drive folder download (``NAME-20241201T101010Z-001.zip``;
 Drive splits a large folder into several zips, a case's files possibly in two of them)."""
@@ -81,6 +91,8 @@ def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
     """Append the body of ``response`` to ``part`` (rewrite it when ``have`` is 0), with a bar."""
     length = response.headers.get("Content-Length")
     total = have + int(length) if length is not None else None
+    if length is not None and (message := no_space_message(part.parent, int(length), url)):
+        raise DownloadError(message)
     got = have
     try:
         with (
@@ -92,6 +104,14 @@ def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
                 got += len(block)
                 bar.update(len(block))
     except (OSError, urllib.error.URLError) as exc:
+        if disk_full(exc):
+            free = size_text(free_space(part.parent) or 0)
+            left = f" of {size_text(total)}" if total is not None else ""
+            raise DownloadError(
+                f"{url}: the disk of {part.parent} is full after {size_text(got)}{left} ({free} "
+                "free): free some space (delete downloads, old runs or caches you no longer "
+                "use), then run the same command again to resume"
+            ) from None
         raise DownloadError(
             f"{url}: interrupted after {got} bytes ({exc}); run the same command again to resume"
         ) from None
@@ -170,7 +190,7 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
                     raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
             total = sum(i.file_size for i in zf.infolist())
-            with byte_bar(total, label, progress) as bar:
+            with _room_for(archive, total, tmp), byte_bar(total, label, progress) as bar:
                 for info in zf.infolist():
                     zf.extract(info, tmp)
                     bar.update(info.file_size)
@@ -182,7 +202,8 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                 if m.issym() or m.islnk():
                     _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
             kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            with byte_bar(sum(m.size for m in members), label, progress) as bar:
+            total = sum(m.size for m in members)
+            with _room_for(archive, total, tmp), byte_bar(total, label, progress) as bar:
                 for m in members:
                     try:  # the data filter: Python >= 3.11.4, 3.10.12
                         tf.extract(m, tmp, **kwargs)
@@ -191,6 +212,27 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                     bar.update(m.size)
     else:
         raise DataError(f"{archive}: not a zip or tar archive")
+
+
+@contextlib.contextmanager
+def _room_for(archive: Path, total: int, tmp: Path):
+    """Refuse to start extracting ``total`` bytes that the disk of ``tmp`` cannot hold, and say
+    so, with the sizes, if it fills up while extracting (the half-extracted folder is removed)."""
+    what = f"extracting {archive.name}"
+    if message := no_space_message(tmp.parent, total, what):
+        raise DataError(message)
+    try:
+        yield
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        free = free_space(tmp.parent) or 0
+        raise DataError(
+            f"the disk of {tmp.parent} filled up while {what} ({size_text(total)} unpacked; "
+            f"{size_text(free + _tree_size(tmp))} free once the partial extraction is removed): "
+            "free some space (delete downloads, old runs or caches you no longer use) or choose "
+            "a folder on another disk"
+        ) from None
 
 
 def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
@@ -244,10 +286,11 @@ def convert_msd(
         final = out / image_path.name.split(".nii")[0]
         if not final.exists():
             _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
+    save_json(out / CONVERTED_MARK, {"from": str(task_dir), "cases": len(images)})
     return out
 
 
-def _msd_task(folder: Path) -> Path | None:
+def msd_task(folder: Path) -> Path | None:
     """The MSD Task01 folder (holding imagesTr) at or below ``folder``, or None."""
     if (folder / "imagesTr").is_dir():
         return folder
@@ -274,16 +317,22 @@ def fetch_dataset(
     out = Path(out).expanduser()
     if url.startswith("file://"):
         url = urllib.request.url2pathname(url[len("file://") :])
-    remote = "://" in url
+    remote = downloaded = "://" in url
     if remote:
         name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name or "download"
-        archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
+        unpacked = out / (archive_stem(name) or name)
+        if (out / MSD_CONVERTED / CONVERTED_MARK).is_file():
+            return _fetched_before(url, out / MSD_CONVERTED)
+        if downloaded := not unpacked.is_dir():  # an earlier run unpacked it (and removed it)
+            archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
+        else:
+            archive = _fetched_before(url, unpacked)
     elif (archive := Path(url).expanduser()).is_file():
         verify_checksum(archive, sha256, md5)
     cases = use_archive_or_folder(archive, out, progress=progress)
-    if remote and not keep_archive:
+    if downloaded and not keep_archive:
         archive.unlink()
-    task = _msd_task(cases)
+    task = msd_task(cases)
     if layout != "msd" and (task is None or scan_cases(cases).cases):
         return cases
     if task is None:
@@ -291,10 +340,20 @@ def fetch_dataset(
             f"{cases}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
             "a folder of BraTS cases needs no conversion: use it as it is"
         )
-    converted = convert_msd(task, out / "MSD_Task01_BraTS_layout", progress=progress)
-    if cases != archive and not keep_archive:
+    converted = convert_msd(task, out / MSD_CONVERTED, progress=progress)
+    if (remote or cases != archive) and not keep_archive:
         shutil.rmtree(cases)  # extracted here, the 4D originals: the converted cases replace them
     return converted
+
+
+def _fetched_before(url: str, folder: Path) -> Path:
+    """``folder``, where an earlier run unpacked (and converted) ``url``: said, not downloaded
+    again (its archive was removed once unpacked)."""
+    print(
+        f"{url}: already downloaded and unpacked in {folder}, not downloaded again (delete that "
+        "folder to download it again)"
+    )
+    return folder
 
 
 def _release_folder(root: Path) -> Path:
@@ -350,6 +409,16 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
         with watch_growth(cache / "datasets" / handle, f"kagglehub: {handle}"):
             path = Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
+        if disk_full(exc) or disk_full(exc.__cause__) or disk_full(exc.__context__):
+            got = _tree_size(cache / "datasets" / handle)
+            raise DataError(
+                f"kagglehub could not fetch {handle}: the disk of {cache} is full after "
+                f"{size_text(got)} ({size_text(free_space(cache) or 0)} free; the mirror needs "
+                "about 30 GB once unpacked). Free some space "
+                "(delete downloads, old runs or caches you no longer use), use a course pack "
+                "(DATA_SOURCE = 'pack') or the sample cases, or set KAGGLEHUB_CACHE to a folder "
+                "on a larger disk"
+            ) from None
         raise DataError(
             f"kagglehub could not fetch {handle} ({type(exc).__name__}: {exc}); check the "
             "connection, or download the dataset from kaggle.com and use --url FOLDER"

@@ -37,7 +37,17 @@ from unet_tp.data.cache import (
     split_patients,
 )
 from unet_tp.data.cases import Case, DataError, find_cases
-from unet_tp.fileio import atomic_dir, atomic_write, copy_hashed, sha256_file, unet_tp_home
+from unet_tp.fileio import (
+    atomic_dir,
+    atomic_write,
+    copy_hashed,
+    disk_full,
+    free_space,
+    no_space_message,
+    sha256_file,
+    size_text,
+    unet_tp_home,
+)
 from unet_tp.preprocess import Grid
 from unet_tp.progress import byte_bar, case_progress
 
@@ -250,6 +260,9 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
     members = manifest["members"]
     seen: set[str] = set()
     total = sum(m["bytes"] for m in members.values())
+    what = f"unpacking the course pack {path.name}"
+    if message := no_space_message(target.parent, total, what):
+        raise DataError(message)
     try:
         with atomic_dir(target) as tmp, tarfile.open(path, "r:*") as tf:
             with byte_bar(total, f"unpacking {path.name}", progress) as bar:
@@ -270,6 +283,15 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
                 )
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: truncated or damaged pack ({exc}); download it again") from None
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        raise DataError(
+            f"the disk of {target.parent} filled up while {what} ({size_text(total)} unpacked, "
+            f"{size_text(free_space(target.parent) or 0)} free once the partial copy is removed): "
+            "free some space (delete downloads, old runs or caches you no longer use) or choose "
+            "a folder on another disk"
+        ) from None
 
 
 def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
