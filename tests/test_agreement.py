@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,7 @@ from autograder import probes, static
 from autograder.compare import comparisons, judge
 from autograder.spec import load
 from notebooks import answer, namespace, solved, with_cell
-from unet_tp import check_cases, checks
+from unet_tp import check_cases, checks, i18n
 
 # every case runs the grader's comparisons and the visible checks in process: minutes in all
 pytestmark = pytest.mark.slow
@@ -761,6 +762,16 @@ MISTAKES = [
         ("above 1", "pred & truth"),
     ),
     Mistake(
+        "block_named_after_a_module_method",
+        "up",
+        [
+            ("self.conv = DoubleConv(", "self.double = DoubleConv("),
+            ("return self.conv(torch.cat(", "return self.double(torch.cat("),
+        ],
+        {"up"},
+        ("raised", "self.double is nn.module's own method double()", "another name"),
+    ),
+    Mistake(
         "dice_floor_division",
         "predict_dice",
         [(DICE_LAST, "return float(2 * np.logical_and(pred, truth).sum() // sizes)")],
@@ -1182,3 +1193,49 @@ def test_every_grader_case_has_a_visible_counterpart():
     assert [tuple(s) for s, _ in pd.expected[0]] == [c.shape for c in check_cases.DICE_PAIRS]
     assert pd.meta["net"] == check_cases.PREDICT.net
     assert pd.arrays["images"].shape == check_cases.PREDICT.images
+
+
+def test_the_grader_shows_the_digits_where_a_close_dice_differs():
+    """A Dice computed in float32 is close, not equal: the grader's message shows the digits that
+    differ (it said 'dice_score of two (5, 6) masks: 0.153846, expected 0.153846')."""
+    m = next(m for m in MISTAKES if m.id == "dice_in_float32")
+    passed, message = graded(notebook({m.cell: m.edits}), "predict_dice")
+    got, want = re.search(r"masks: (\S+), expected (\S+?)(?: \(|$)", message).groups()
+    assert not passed and got != want and float(got) == pytest.approx(float(want), rel=1e-5), message
+
+
+def test_the_grader_names_what_train_step_returned_once_quoted():
+    m = next(m for m in MISTAKES if m.id == "returns_tensor")
+    passed, message = graded(notebook({m.cell: m.edits}), "train_step")
+    assert not passed and "train_step returned 'Tensor', not" in message, message
+
+
+@pytest.mark.parametrize(
+    "answer, english, french",
+    [
+        ('"140"', "not '140'", "et non '140'"),
+        ('"140 pixels"', "without quotes", "sans guillemets"),
+        ("(140, 140)", "one number", "un seul nombre"),
+        ("float('nan')", "not nan", "et non nan"),
+    ],
+)
+def test_a_receptive_field_that_is_not_a_number_is_told_without_a_traceback(
+    answer, english, french
+):
+    """The check of Question 1 says what is wrong without raising (a string raised TypeError:
+    '<' not supported between instances of 'str' and 'int'), in French too."""
+    value = eval(answer)  # noqa: S307 (the test's own literals)
+    for language, words in (("en", english), ("fr", french)):
+        i18n.set_language(language)
+        try:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                checks.check_receptive_field(value)
+        finally:
+            i18n.set_language("en")
+        assert words in out.getvalue() and "RECEPTIVE_FIELD = 100" in out.getvalue(), out.getvalue()
+    for right in (140, 140.0, np.int64(140)):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            checks.check_receptive_field(right)
+        assert out.getvalue().startswith("  ok: 140"), out.getvalue()
