@@ -965,6 +965,24 @@ def train_step(model, images, labels, optimizer, loss_fn):
     return float(loss.detach())
 """
 
+REVERSE_ORDER_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        p = 1 if padding else 0
+        self.use_bn = batch_norm
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=p, bias=not batch_norm)
+        self.bn2 = nn.BatchNorm2d(out_channels) if batch_norm else None
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=p, bias=not batch_norm)
+        self.bn1 = nn.BatchNorm2d(out_channels) if batch_norm else None
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = F.relu(self.bn1(x) if self.use_bn else x)
+        x = self.conv2(x)
+        return F.relu(self.bn2(x) if self.use_bn else x)
+"""
+
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
@@ -1201,7 +1219,9 @@ def test_the_grader_shows_the_digits_where_a_close_dice_differs():
     m = next(m for m in MISTAKES if m.id == "dice_in_float32")
     passed, message = graded(notebook({m.cell: m.edits}), "predict_dice")
     got, want = re.search(r"masks: (\S+), expected (\S+?)(?: \(|$)", message).groups()
-    assert not passed and got != want and float(got) == pytest.approx(float(want), rel=1e-5), message
+    assert not passed and got != want and float(got) == pytest.approx(float(want), rel=1e-5), (
+        message
+    )
 
 
 def test_the_grader_names_what_train_step_returned_once_quoted():
@@ -1239,3 +1259,13 @@ def test_a_receptive_field_that_is_not_a_number_is_told_without_a_traceback(
         with contextlib.redirect_stdout(out):
             checks.check_receptive_field(right)
         assert out.getvalue().startswith("  ok: 140"), out.getvalue()
+
+
+def test_a_double_conv_created_in_another_order_passes_the_checks_built_on_it():
+    """conv2 created before conv1 (forward runs conv1 first): right, and graded so everywhere;
+    the UNet's check read a block's channels from its first created convolution and said
+    'found ... Down 8->8, Down 16->16 ...: no fixed widths or depth' in the notebook."""
+    ns = notebook(extra={"double_conv": REVERSE_ORDER_DOUBLE_CONV})
+    for name in ("double_conv", "down", "up", "unet"):
+        assert graded(ns, name) == (True, ""), name
+        assert visible(ns, name, with_probes=False) == (True, ""), name

@@ -893,11 +893,17 @@ def _unet_steps(case: cases.ModuleCase) -> Steps:
 
 
 def _channels(block: nn.Module) -> tuple[int, int] | None:
+    """A block's ``(in, out)`` channels, whatever the order its layers were created in (conv2
+    before conv1 runs the same): the channels of its first and last convolutions, those whose
+    input no other one gives and whose output no other one takes."""
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     ups = [m for m in block.modules() if isinstance(m, nn.ConvTranspose2d)]
     if not convs:
         return None
-    return (ups[0].in_channels if ups else convs[0].in_channels, convs[-1].out_channels)
+    first = [c for c in convs if all(o.out_channels != c.in_channels for o in convs if o is not c)]
+    last = [c for c in convs if all(o.in_channels != c.out_channels for o in convs if o is not c)]
+    c_in = ups[0].in_channels if ups else (first or convs)[0].in_channels
+    return (c_in, (last or convs)[-1].out_channels)
 
 
 def _unet_found(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, list, int]:
