@@ -499,6 +499,8 @@ class PredictDice(Comparison):
             if got is None or not abs(got - want) <= 1e-9:
                 empty = M.EMPTY_MASKS if want == 1.0 else ""
                 shown = f"{got:.6g}" if got is not None else repr(raw)[:40]
+                if shown == f"{want:.6g}":  # close, not equal: the digits that differ
+                    shown = f"{got:.12g}"
                 return M.DICE_VALUE.format(shape=shape, got=shown, want=want, empty=empty)
         if meta.get("predict_error"):
             return M.PREDICT_ERROR.format(error=str(meta["predict_error"])[:500])

@@ -411,7 +411,7 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
         losses = []
         for _ in range(meta["steps"]):
             got = fn(model, images, labels, opt, F.cross_entropy)
-            losses.append(got if isinstance(got, (int, float)) else repr(type(got).__name__))
+            losses.append(got if isinstance(got, (int, float)) else type(got).__name__)
         params = {
             f"param_{i}": p.detach().double().numpy() for i, p in enumerate(model.parameters())
         }

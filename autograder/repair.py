@@ -9,6 +9,7 @@ gets a name a student understands ("(c) test cell", "your cell after (c)").
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -125,6 +126,36 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
     return nb
 
 
+def _setting(line: str) -> str | None:
+    """The name an upper-case setting line assigns (``CLASS_WEIGHTS = None  # ...``), or None
+    (another statement, two statements on the line, a line that does not parse)."""
+    try:
+        tree = ast.parse(line.strip())
+    except (SyntaxError, ValueError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
+        return None
+    (target,) = tree.body[0].targets if len(tree.body[0].targets) == 1 else (None,)
+    if isinstance(target, ast.Name) and target.id.isupper():
+        return target.id
+    return None
+
+
+def _settings_only(cell, original) -> bool:
+    """Whether the edit of a locked cell only changed values of its upper-case settings, as the
+    TP asks (``RECEPTIVE_FIELD = 140``, ``CLASS_WEIGHTS = torch.tensor(...)``, ``RETRAIN =
+    True``): the cell is restored all the same, but that is no edit to report."""
+    if cell.cell_type != original.cell_type:
+        return False
+    mine, theirs = cell.source.splitlines(), original.source.splitlines()
+    if len(mine) != len(theirs):
+        return False
+    for a, b in zip(mine, theirs, strict=True):
+        if a != b and (_setting(a) is None or _setting(a) != _setting(b)):
+            return False
+    return True
+
+
 def in_source_order(nb, student_nb, notes: list[str] | None = None):
     """The TP's cells in the student notebook's order, each followed by the student's own that
     followed it; locked cells restored, deleted ones put back, ids made unique. A copy of a
@@ -162,7 +193,8 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
             added.append(gid)
         elif not meta.get("solution"):
             cell = next(c for _, cells in groups for c in cells[:1] if grade_id(c) == gid)
-            if cell.source != original.source or cell.cell_type != original.cell_type:
+            edited = cell.source != original.source or cell.cell_type != original.cell_type
+            if edited and not _settings_only(cell, original):
                 restored.append(gid)
             cell.source, cell.cell_type = original.source, original.cell_type
             cell.metadata["nbgrader"] = copy.deepcopy(meta)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,7 @@ from autograder import probes, static
 from autograder.compare import comparisons, judge
 from autograder.spec import load
 from notebooks import answer, namespace, solved, with_cell
-from unet_tp import check_cases, checks
+from unet_tp import check_cases, checks, i18n
 
 # every case runs the grader's comparisons and the visible checks in process: minutes in all
 pytestmark = pytest.mark.slow
@@ -761,6 +762,16 @@ MISTAKES = [
         ("above 1", "pred & truth"),
     ),
     Mistake(
+        "block_named_after_a_module_method",
+        "up",
+        [
+            ("self.conv = DoubleConv(", "self.double = DoubleConv("),
+            ("return self.conv(torch.cat(", "return self.double(torch.cat("),
+        ],
+        {"up"},
+        ("raised", "self.double is nn.module's own method double()", "another name"),
+    ),
+    Mistake(
         "dice_floor_division",
         "predict_dice",
         [(DICE_LAST, "return float(2 * np.logical_and(pred, truth).sum() // sizes)")],
@@ -952,6 +963,24 @@ def train_step(model, images, labels, optimizer, loss_fn):
     optimizer.step()
     print(f"loss = {loss.item():.4f}")
     return float(loss.detach())
+"""
+
+REVERSE_ORDER_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        p = 1 if padding else 0
+        self.use_bn = batch_norm
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=p, bias=not batch_norm)
+        self.bn2 = nn.BatchNorm2d(out_channels) if batch_norm else None
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=p, bias=not batch_norm)
+        self.bn1 = nn.BatchNorm2d(out_channels) if batch_norm else None
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = F.relu(self.bn1(x) if self.use_bn else x)
+        x = self.conv2(x)
+        return F.relu(self.bn2(x) if self.use_bn else x)
 """
 
 CORRECT = {
@@ -1182,3 +1211,61 @@ def test_every_grader_case_has_a_visible_counterpart():
     assert [tuple(s) for s, _ in pd.expected[0]] == [c.shape for c in check_cases.DICE_PAIRS]
     assert pd.meta["net"] == check_cases.PREDICT.net
     assert pd.arrays["images"].shape == check_cases.PREDICT.images
+
+
+def test_the_grader_shows_the_digits_where_a_close_dice_differs():
+    """A Dice computed in float32 is close, not equal: the grader's message shows the digits that
+    differ (it said 'dice_score of two (5, 6) masks: 0.153846, expected 0.153846')."""
+    m = next(m for m in MISTAKES if m.id == "dice_in_float32")
+    passed, message = graded(notebook({m.cell: m.edits}), "predict_dice")
+    got, want = re.search(r"masks: (\S+), expected (\S+?)(?: \(|$)", message).groups()
+    assert not passed and got != want and float(got) == pytest.approx(float(want), rel=1e-5), (
+        message
+    )
+
+
+def test_the_grader_names_what_train_step_returned_once_quoted():
+    m = next(m for m in MISTAKES if m.id == "returns_tensor")
+    passed, message = graded(notebook({m.cell: m.edits}), "train_step")
+    assert not passed and "train_step returned 'Tensor', not" in message, message
+
+
+@pytest.mark.parametrize(
+    "answer, english, french",
+    [
+        ('"140"', "not '140'", "et non '140'"),
+        ('"140 pixels"', "without quotes", "sans guillemets"),
+        ("(140, 140)", "one number", "un seul nombre"),
+        ("float('nan')", "not nan", "et non nan"),
+    ],
+)
+def test_a_receptive_field_that_is_not_a_number_is_told_without_a_traceback(
+    answer, english, french
+):
+    """The check of Question 1 says what is wrong without raising (a string raised TypeError:
+    '<' not supported between instances of 'str' and 'int'), in French too."""
+    value = eval(answer)  # noqa: S307 (the test's own literals)
+    for language, words in (("en", english), ("fr", french)):
+        i18n.set_language(language)
+        try:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                checks.check_receptive_field(value)
+        finally:
+            i18n.set_language("en")
+        assert words in out.getvalue() and "RECEPTIVE_FIELD = 100" in out.getvalue(), out.getvalue()
+    for right in (140, 140.0, np.int64(140)):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            checks.check_receptive_field(right)
+        assert out.getvalue().startswith("  ok: 140"), out.getvalue()
+
+
+def test_a_double_conv_created_in_another_order_passes_the_checks_built_on_it():
+    """conv2 created before conv1 (forward runs conv1 first): right, and graded so everywhere;
+    the UNet's check read a block's channels from its first created convolution and said
+    'found ... Down 8->8, Down 16->16 ...: no fixed widths or depth' in the notebook."""
+    ns = notebook(extra={"double_conv": REVERSE_ORDER_DOUBLE_CONV})
+    for name in ("double_conv", "down", "up", "unet"):
+        assert graded(ns, name) == (True, ""), name
+        assert visible(ns, name, with_probes=False) == (True, ""), name

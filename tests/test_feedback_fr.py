@@ -151,3 +151,28 @@ def test_a_french_page_shows_the_messages_in_french_an_english_one_in_english():
     for block in spec.blocks:
         assert escape(block.title_fr) in fr and escape(block.title) not in fr
         assert escape(block.title) in en
+
+
+def test_the_line_of_the_students_code_that_raised_comes_out_french():
+    """The kernel's report of an exception ends with '(in your code: `...`)': a French page
+    showed it in English."""
+    import linecache
+
+    import autograder.harness as harness
+
+    source = "def f(x):\n    return self_double(x)\n"
+    name = "<ipython-input-3-abc>"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    ns: dict = {}
+    exec(compile(source, name, "exec"), ns)  # noqa: S102 (the test's own code)
+    try:
+        ns["f"](1)
+    except NameError as exc:
+        error = harness._error(exc)
+    assert error.endswith("(in your code: `return self_double(x)`)"), error
+    for message in (
+        M.LABELLED.format(label="Up(16, 8)", problem=error),
+        M.DICE_ERROR.format(shape=(5, 6), error=error),
+        M.PREDICT_ERROR.format(error=error),
+    ):
+        assert french(message).endswith("(dans votre code : `return self_double(x)`)"), message

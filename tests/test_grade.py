@@ -623,6 +623,37 @@ def test_cells_are_put_back_in_the_tp_order():
     assert _gid(fixed.cells[i - 1]) == "up"
 
 
+def _set(nb, cell_id: str, old: str, new: str):
+    cell = next(c for c in nb.cells if _gid(c) == cell_id)
+    assert old in cell.source, (cell_id, old)
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
+def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
+    """Question 1 and 4 ask to set RECEPTIVE_FIELD and CLASS_WEIGHTS in locked cells: each
+    student who did was told '2 of the TP's locked cells had been edited and were restored'.
+    The cells are still restored; any other edit of them is still reported."""
+    nb = solved()
+    _set(nb, "receptive_field", "RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140")
+    _set(nb, "training", "CLASS_WEIGHTS = None", "CLASS_WEIGHTS = torch.tensor([0.1, 1, 1, 2])")
+    _set(nb, "training", "RETRAIN = False", "RETRAIN = True")
+    notes: list[str] = []
+    fixed = in_source_order(copy.deepcopy(nb), STUDENT, notes)
+    assert notes == []
+    originals = {_gid(c): c.source for c in STUDENT.cells}
+    for cell_id in ("receptive_field", "training"):
+        assert next(c.source for c in fixed.cells if _gid(c) == cell_id) == originals[cell_id]
+    for old, new in (
+        ("RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140; print('hello')"),
+        ("checks.check_receptive_field(RECEPTIVE_FIELD)", "RECEPTIVE_FIELD = 140"),
+        ("RECEPTIVE_FIELD = None  #", "RECEPTIVE_FIELD = 140\nprint(RECEPTIVE_FIELD)  #"),
+    ):
+        notes = []
+        in_source_order(_set(solved(), "receptive_field", old, new), STUDENT, notes)
+        assert notes == ["1 of the TP's locked cells had been edited and were restored"], new
+
+
 DB_URLS = ["sqlite-elsewhere"] + (
     [os.environ["UNET_TP_TEST_DB_URL"]] if os.environ.get("UNET_TP_TEST_DB_URL") else []
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -101,8 +102,22 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
         lines.append(tr("line {number}: `{code}`", **at) if code else tr("line {number}", **at))
     if lines:
         message += tr("\n  in your code, {where}", where=" -> ".join(lines))
+    hint = hint or _module_method_hint(exc)
     message += f"\n  {hint}" if hint else ""
     return AssertionError(message + _expected(steps))
+
+
+def _module_method_hint(exc: BaseException) -> str:
+    """A block stored under the name of one of nn.Module's own methods (``self.double =
+    DoubleConv(...)``): ``self.double(x)`` calls the method, the block is hidden by it."""
+    found = re.match(r"Module\.(\w+)\(\)", str(exc)) if isinstance(exc, TypeError) else None
+    if not found or not callable(getattr(nn.Module, found.group(1), None)):
+        return ""
+    return tr(
+        "self.{name} is nn.Module's own method {name}(), which hides a block stored under that "
+        "name: give the block another name (e.g. self.{name}_conv).",
+        name=found.group(1),
+    )
 
 
 @contextlib.contextmanager
@@ -878,11 +893,17 @@ def _unet_steps(case: cases.ModuleCase) -> Steps:
 
 
 def _channels(block: nn.Module) -> tuple[int, int] | None:
+    """A block's ``(in, out)`` channels, whatever the order its layers were created in (conv2
+    before conv1 runs the same): the channels of its first and last convolutions, those whose
+    input no other one gives and whose output no other one takes."""
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     ups = [m for m in block.modules() if isinstance(m, nn.ConvTranspose2d)]
     if not convs:
         return None
-    return (ups[0].in_channels if ups else convs[0].in_channels, convs[-1].out_channels)
+    first = [c for c in convs if all(o.out_channels != c.in_channels for o in convs if o is not c)]
+    last = [c for c in convs if all(o.in_channels != c.out_channels for o in convs if o is not c)]
+    c_in = ups[0].in_channels if ups else (first or convs)[0].in_channels
+    return (c_in, (last or convs)[-1].out_channels)
 
 
 def _unet_found(net: nn.Module, ns: dict, kw: dict) -> tuple[dict, list, int]:
@@ -1673,13 +1694,33 @@ def receptive_field(depth: int = 4) -> int:
     return size
 
 
+def _real(answer) -> float | None:
+    """``answer`` as a finite real number (a Python or NumPy number, a one-value tensor), or None
+    for anything else: a string ("140"), a tuple, a bool."""
+    if isinstance(answer, (str, bytes, bool)) or getattr(answer, "shape", ()) != ():
+        return None
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def check_receptive_field(answer) -> None:
     """The student's receptive field of the bottom of the paper's U-Net (Question 1); says what
     is wrong without raising, so that running the whole notebook goes on."""
     right = receptive_field()
     if answer is None:
         print(tr("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again."))
-    elif answer == right:
+    elif _real(answer) is None:
+        print(
+            tr(
+                "Question 1: RECEPTIVE_FIELD should be one number of input pixels, without quotes "
+                "(e.g. RECEPTIVE_FIELD = 100), not {answer}.",
+                answer=repr(answer)[:40],
+            )
+        )
+    elif _real(answer) == right:
         shown = {"answer": answer}
         _ok(
             tr(
@@ -1696,5 +1737,5 @@ def check_receptive_field(answer) -> None:
             "too large: a 3x3 convolution widens the window by 2 pixels of its level, a 2x2 "
             "pooling by 1."
         )
-        shown = {"answer": answer, "hint": small if answer < right else large}
+        shown = {"answer": answer, "hint": small if _real(answer) < right else large}
         print(tr("Question 1: not yet: {answer} is {hint} Recount level by level.", **shown))
