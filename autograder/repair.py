@@ -141,6 +141,28 @@ def _setting(line: str) -> str | None:
     return None
 
 
+# Question 1's answer, a number written in a locked cell as the TP asks: the student's number is
+# kept (a literal can run nothing), so the notebook graded by hand shows it; other settings are
+# restored (a DATA_SOURCE or a sample count would change what the grader's run does)
+ANSWER_SETTINGS = ("RECEPTIVE_FIELD",)
+
+
+def _number_answer(line: str) -> bool:
+    """Whether ``line`` gives an answer setting a plain number (``RECEPTIVE_FIELD = 140  # ...``)."""
+    if _setting(line) not in ANSWER_SETTINGS:
+        return False
+    value = ast.parse(line.strip()).body[0].value
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
+        value = value.operand
+    return isinstance(value, ast.Constant) and type(value.value) in (int, float)
+
+
+def _with_answers(source: str, original: str) -> str:
+    """The TP's ``original`` cell with the student's number answers of a settings-only edit."""
+    pairs = zip(source.splitlines(keepends=True), original.splitlines(keepends=True), strict=True)
+    return "".join(a if a != b and _number_answer(a) else b for a, b in pairs)
+
+
 def _settings_only(cell, original) -> bool:
     """Whether the edit of a locked cell only changed values of its upper-case settings, as the
     TP asks (``RECEPTIVE_FIELD = 140``, ``CLASS_WEIGHTS = torch.tensor(...)``, ``RETRAIN =
@@ -194,9 +216,12 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
         elif not meta.get("solution"):
             cell = next(c for _, cells in groups for c in cells[:1] if grade_id(c) == gid)
             edited = cell.source != original.source or cell.cell_type != original.cell_type
+            source = original.source
             if edited and not _settings_only(cell, original):
                 restored.append(gid)
-            cell.source, cell.cell_type = original.source, original.cell_type
+            elif edited:
+                source = _with_answers(cell.source, original.source)
+            cell.source, cell.cell_type = source, original.cell_type
             cell.metadata["nbgrader"] = copy.deepcopy(meta)
             if cell.cell_type == "markdown":
                 cell.pop("outputs", None)

@@ -633,7 +633,8 @@ def _set(nb, cell_id: str, old: str, new: str):
 def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
     """Question 1 and 4 ask to set RECEPTIVE_FIELD and CLASS_WEIGHTS in locked cells: each
     student who did was told '2 of the TP's locked cells had been edited and were restored'.
-    The cells are still restored; any other edit of them is still reported."""
+    The cells are still restored, but for Question 1's number, kept for the instructor who grades
+    it by hand (it was None in the graded notebook); any other edit of them is still reported."""
     nb = solved()
     _set(nb, "receptive_field", "RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140")
     _set(nb, "training", "CLASS_WEIGHTS = None", "CLASS_WEIGHTS = torch.tensor([0.1, 1, 1, 2])")
@@ -642,8 +643,17 @@ def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
     fixed = in_source_order(copy.deepcopy(nb), STUDENT, notes)
     assert notes == []
     originals = {_gid(c): c.source for c in STUDENT.cells}
-    for cell_id in ("receptive_field", "training"):
-        assert next(c.source for c in fixed.cells if _gid(c) == cell_id) == originals[cell_id]
+    kept = originals["receptive_field"].replace("RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140")
+    for cell_id, source in (("receptive_field", kept), ("training", originals["training"])):
+        assert next(c.source for c in fixed.cells if _gid(c) == cell_id) == source
+    for answer in ("RECEPTIVE_FIELD = int('140')", "RECEPTIVE_FIELD = '140'"):  # not a number
+        nb = _set(solved(), "receptive_field", "RECEPTIVE_FIELD = None", answer)
+        fixed = in_source_order(nb, STUDENT, notes)
+        assert (
+            next(c.source for c in fixed.cells if _gid(c) == "receptive_field")
+            == originals["receptive_field"]
+        )
+    assert notes == []
     for old, new in (
         ("RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140; print('hello')"),
         ("checks.check_receptive_field(RECEPTIVE_FIELD)", "RECEPTIVE_FIELD = 140"),
