@@ -71,6 +71,19 @@ def solved(*empty: str, **replace: tuple[str, str]):
     return nb
 
 
+def solved_french():
+    """A French student's solved notebook: the translated TP as ``notebook build`` writes it
+    (its badge and its ``LANGUAGE = "fr"`` set up cell), every blank filled from the reference."""
+    from autograder.i18n import load_catalog, translate_notebook
+
+    nb = translate_notebook(solved(), load_catalog("fr"), "fr")
+    french = {gid(c): c for c in nbformat.read(build.STUDENT_NOTEBOOKS["fr"], 4).cells}
+    for cell in nb.cells:
+        if gid(cell) in ("badge", "setup"):
+            cell.source = french[gid(cell)].source
+    return nb
+
+
 def with_cell(nb, cell_id: str, source: str):
     """The notebook with the cell ``cell_id`` replaced by ``source``."""
     next(c for c in nb.cells if gid(c) == cell_id).source = source

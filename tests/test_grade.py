@@ -22,7 +22,6 @@ import torch
 
 from autograder import build
 from autograder.grade import GradingError, grade_all, identify, in_source_order
-from autograder.i18n import load_catalog, translate_notebook
 from autograder.spec import load as load_spec
 from notebooks import (
     DOUBLE_CONV_ONE_RELU,
@@ -30,6 +29,7 @@ from notebooks import (
     STUDENT,
     insert_after,
     solved,
+    solved_french,
     with_cell,
 )
 from notebooks import gid as _gid
@@ -209,7 +209,7 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
     cases: dict[str, tuple[object, dict[str, int]]] = {
         "correct": (solved(), FULL),
         # the same code in the French notebook: the same points, the feedback in French
-        "correct_fr": (translate_notebook(solved(), load_catalog("fr"), "fr"), FULL),
+        "correct_fr": (solved_french(), FULL),
         "blank": (copy.deepcopy(STUDENT), dict.fromkeys(FULL, 0)),
         # realistic mistakes, one block each
         "no_padding": (
@@ -412,6 +412,7 @@ def test_the_notes_say_what_went_wrong(graded):
     assert "restored by content" in notes["metadata_lost"]
     assert "google.colab exists only in Colab" in notes["colab"]
     assert "invalid JSON" in notes["not_json"] and "empty" in notes["empty"]
+    assert notes["correct"] == notes["correct_fr"] == ""  # an honest notebook, nothing to say
     assert "your cell after (b)" in notes["raises"]
     # one mistake, one block, one message that says what differs
     a = results["double_conv_no_second_relu"]["blocks"]["a"]
