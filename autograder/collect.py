@@ -51,9 +51,10 @@ def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
 
 
 def _lms_match(path: PurePosixPath) -> re.Match | None:
-    """Moodle's ``Name_4242_assignsubmission_file_`` in the file's name, else its folders'."""
-    parts = [path.name, *reversed(path.parent.parts)]
-    return next((m for part in parts if (m := _MOODLE.match(part))), None)
+    """Moodle's ``Name_4242_assignsubmission_file_``, outermost first: in a folder the LMS made,
+    then the file's name (the LMS's prefix, not a name a student gave a file inside that folder,
+    ``Bob_77_assignsubmission_file_x.ipynb`` uploaded by Alice)."""
+    return next((m for part in path.parts if (m := _MOODLE.match(part))), None)
 
 
 def lms_id(relpath: str) -> str | None:
@@ -94,26 +95,37 @@ def _safe_unzip(archive: Path, target: Path) -> None:
             os.utime(dest, (stamp, stamp))
 
 
+def _opened_at(source: Path, archive: Path) -> PurePosixPath:
+    """Where a zip found in the folder SOURCE is opened: in place (``alice/TP.zip/...``) when its
+    path says whose it is (a student's folder, an LMS name), so that a notebook it holds is that
+    student's whatever it is named (not ``bob/TP_sujet.ipynb``, made to replace Bob's); at the top
+    when it is the class's archive (``moodle.zip``: its files say whose each one is)."""
+    rel = PurePosixPath(archive.relative_to(source).as_posix())
+    return rel if len(rel.parts) > 1 or _lms_match(rel) else PurePosixPath()
+
+
 def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
     """The submissions in a folder or a zip (zips inside the folder are opened too)."""
     source = Path(source)
     if not source.exists():
         raise GradingError(f"{source}: no such file or folder")
-    roots: list[Path] = []
+    roots: list[tuple[Path, PurePosixPath]] = []  # (folder, where its files are in SOURCE)
     if source.is_file():
         if not zipfile.is_zipfile(source):
             raise GradingError(f"{source}: not a folder or a zip archive")
-        roots.append(workdir / "unzipped" / source.stem)
-        _safe_unzip(source, roots[-1])
+        roots.append((workdir / "unzipped" / source.stem, PurePosixPath()))
+        _safe_unzip(source, roots[-1][0])
     else:
-        roots.append(source)
+        roots.append((source, PurePosixPath()))
         for i, archive in enumerate(sorted(source.rglob("*.zip"))):
-            roots.append(workdir / "unzipped" / f"{i}-{archive.stem}")
-            _safe_unzip(archive, roots[-1])
+            roots.append(
+                (workdir / "unzipped" / f"{i}-{archive.stem}", _opened_at(source, archive))
+            )
+            _safe_unzip(archive, roots[-1][0])
     found: dict[str, list[Submission]] = {}
-    for root in roots:
+    for root, at in roots:
         for path in sorted(root.rglob("*.ipynb")):
-            rel = path.relative_to(root)
+            rel = at / path.relative_to(root)
             if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts):
                 continue  # .ipynb_checkpoints, macOS resource forks
             student_id, name = identify(rel.as_posix(), pattern)

@@ -555,6 +555,40 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         collect(evil, tmp_path / "work2")
 
 
+def test_a_notebook_named_after_another_student_stays_its_senders(tmp_path):
+    """Whose a notebook is comes from what the LMS (or the instructor) named, outermost first: a
+    file Alice named ``Bob_456_assignsubmission_file_...`` in her Moodle folder, or a zip in her
+    folder holding ``bob/TP_sujet.ipynb`` dated 2099, is Alice's; Bob's own notebook is graded."""
+    from autograder.grade import collect
+
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Bob B_456_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.writestr("Alice A_123_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        forged = zipfile.ZipInfo(
+            "Alice A_123_assignsubmission_file_/Bob B_456_assignsubmission_file_x.ipynb",
+            (2099, 1, 1, 0, 0, 0),
+        )
+        zf.writestr(forged, "{}")
+    subs = {s.student_id: s.relpath for s in collect(archive, tmp_path / "work")}
+    assert subs["456"] == "Bob B_456_assignsubmission_file_/TP_sujet.ipynb"
+    assert subs["123"].startswith("Alice A_123_assignsubmission_file_/")
+    folder = tmp_path / "subs"
+    for who in ("alice", "bob"):
+        (folder / who).mkdir(parents=True)
+        (folder / who / "TP_sujet.ipynb").write_text("{}")
+    with zipfile.ZipFile(folder / "alice" / "extra.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo("bob/TP_sujet.ipynb", (2099, 1, 1, 0, 0, 0)), "{}")
+    with zipfile.ZipFile(folder / "class.zip", "w") as zf:  # the instructor's: files say whose
+        zf.writestr("carol/TP_sujet.ipynb", "{}")
+    subs = {s.student_id: s.relpath for s in collect(folder, tmp_path / "work2")}
+    assert subs == {
+        "alice": "alice/extra.zip/bob/TP_sujet.ipynb",
+        "bob": "bob/TP_sujet.ipynb",
+        "carol": "carol/TP_sujet.ipynb",
+    }
+
+
 def test_cells_are_put_back_in_the_tp_order():
     nb = _reordered(solved())
     nb = insert_after(nb, "up", "x = 1  # my cell")
