@@ -79,6 +79,7 @@ _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.ob
     "network": "packets to the network, which the sandbox does not have",
     "processes": "processes past the limit",
     "memory": "processes killed for using too much memory",
+    "disk": "kernels stopped: their files passed the disk limit",
 }
 MAX_EXECUTED_BYTES = 256 << 20
 MAX_LOG_BYTES = 4 << 20  # of the kernel's standard error read back for its notes
@@ -405,6 +406,7 @@ def grade_all(
     cell_timeout: int = 120,
     notebook_timeout: int = 900,
     memory_limit: int | None = 8 << 30,
+    disk_limit: int | None = 4 << 30,
     sandbox: str = "bwrap",
     progress=print,
 ) -> list[Result]:
@@ -436,7 +438,7 @@ def grade_all(
             student_nbs={k: nbformat.read(p, 4) for k, p in course.STUDENT_NOTEBOOKS.items()},
             template_home=tmp / "home",
             sandbox=sandbox,
-            limits=Limits(memory_bytes=memory_limit),
+            limits=Limits(memory_bytes=memory_limit, disk_bytes=disk_limit),
             cell_timeout=cell_timeout,
             notebook_timeout=notebook_timeout,
             threads=max(1, (os.cpu_count() or 1) // max(1, jobs)),
@@ -455,7 +457,7 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
     """Grade ``(submission, why)`` pairs, ``jobs`` at a time, once the sandbox is checked."""
     if ctx.sandbox == "bwrap":
         check_available(tmp)
-        probe = Sandbox(tmp, tmp, ctx.limits)
+        probe = Sandbox(tmp, tmp, ctx.limits, private=tmp / "probe-private")
         probe.open_cgroups()
         progress(f"sandbox: bubblewrap, no network, {probe.process_limit}")
         probe.close_cgroups()

@@ -6,7 +6,8 @@ Python, the grader's third-party packages, ``unet_tp`` alone, the harness and th
 writable ``/home/student``, a capped ``/tmp``, the socket folder and the answers are the student's
 (the grader follows no path in them). What it is built from on the host stays in a private folder
 it cannot see. Limits: address space, processes (pids cgroup, else ``RLIMIT_NPROC``), CPU time,
-file size. If it cannot start, :class:`SandboxUnavailable` says what to do (or ``--sandbox none``).
+file size, the disk its host folders take in all (:func:`disk_use`, watched by the worker). If
+it cannot start, :class:`SandboxUnavailable` says what to do (or ``--sandbox none``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Limits:
     cpu_seconds: int | None = 3600
     tmp_bytes: int = 2 << 30
     file_bytes: int | None = 2 << 30  # any one file the kernel writes (its log on the host too)
+    # its writable folders on the host (home, sockets, answers) in all: past it, the kernel is
+    # stopped (``execute.DiskWatch``); each entry counts at least a block (no inode flood)
+    disk_bytes: int | None = 4 << 30
 
 
 def bwrap_binary() -> str | None:
@@ -258,6 +262,25 @@ class Sandbox:
         if os.geteuid() != 0:
             return f"{self.limits.max_processes} processes (RLIMIT_NPROC)"
         return "processes not limited (root without a writable pids cgroup)"
+
+
+BLOCK = 4096
+
+
+def disk_use(folders: list[Path], past: int | None = None) -> int:
+    """Bytes the entries under ``folders`` take on disk (each at least :data:`BLOCK`; hard links
+    counted each time), read from outside by file descriptor (``os.fwalk``: a folder swapped for
+    a link meanwhile is not followed); stops counting once past ``past``."""
+    total = 0
+    for folder in folders:
+        for _, dirs, files, fd in os.fwalk(folder):
+            for name in dirs + files:
+                with contextlib.suppress(OSError):
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    total += max(st.st_blocks * 512, BLOCK)
+            if past is not None and total > past:
+                return total
+    return total
 
 
 def _python_prefix() -> str:

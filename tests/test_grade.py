@@ -156,6 +156,17 @@ except OSError as exc:
 for pid in children:
     os.waitpid(pid, 0)
 """
+# many files, each under the file-size limit, into its home (4 MiB each, 256 MiB: with the
+# sample data already there, past the batch's disk limit); then it waits to be stopped
+DISK_LIMIT = 192 << 20
+DISK_FILL = """\
+import os, time
+os.makedirs("fill", exist_ok=True)
+for i in range(64):
+    with open(f"fill/{i}", "wb") as f:
+        f.write(os.urandom(4 << 20))
+time.sleep(600)
+"""
 # a real mistake in (a) only: the second ReLU is missing
 DOUBLE_CONV_NO_SECOND_RELU = """\
 class DoubleConv(nn.Module):
@@ -317,6 +328,7 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         "network": (insert_after(solved(), "setup", NETWORK), FULL),
         "write_outside": (insert_after(solved(), "setup", WRITE_OUTSIDE), FULL),
         "fork_loop": (insert_after(solved(), "down", FORK_LOOP), FULL),
+        "disk_fill": (insert_after(solved(), "setup", DISK_FILL), FULL),
         "drive": (
             insert_after(
                 solved(),
@@ -356,7 +368,7 @@ CASES = [
     "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
     "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
     "cheat_gc", "cheat_code_swap", "cheat_exec_reference", "cheat_reference", "network",
-    "write_outside", "fork_loop", "drive", "cheat_write", "not_json", "empty",
+    "write_outside", "fork_loop", "disk_fill", "drive", "cheat_write", "not_json", "empty",
 ]  # fmt: skip
 CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
 HONEST = [
@@ -386,7 +398,9 @@ def graded(tmp_path_factory) -> Graded:
     expected = submissions(subs, out, host)
     assert sorted(expected) == sorted(CASES)
     lines: list[str] = []
-    results = grade_all(subs, out, jobs=2, cell_timeout=60, progress=lines.append)
+    results = grade_all(
+        subs, out, jobs=2, cell_timeout=60, disk_limit=DISK_LIMIT, progress=lines.append
+    )
     notes = {r.student_id: " ".join(r.notes) for r in results}
     as_json = {r.student_id: r.as_json() for r in results}
     return Graded(subs, out, host, expected, notes, lines, as_json)
@@ -429,6 +443,7 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
         "network",
         "write_outside",
         "fork_loop",
+        "disk_fill",
         "cheat_write",
     ]:
         assert rows[cheat]["review"] == "yes", (cheat, rows[cheat]["notes"][:500])
@@ -440,6 +455,9 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "tried to use the network" in review["network"]
     assert "outside its home" in review["write_outside"]
     assert "started many processes" in review["fork_loop"]
+    # stopped once its folders passed the disk limit, the cell skipped in a new kernel
+    assert "passed the disk limit" in review["disk_fill"]
+    assert "DeadKernelError" in graded.notes["disk_fill"]
 
 
 @pytest.mark.slow
@@ -672,6 +690,22 @@ def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
     assert any("without a sandbox" in r for r in result.review)
     assert any("NONE" in line for line in lines)
     assert _rows(tmp_path / "out")["alice"]["review"] == "yes"
+
+
+def test_grading_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """Every folder of a run (the sandbox check's too) is in its temporary folder, removed at
+    the end: runs do not pile up ``unet-tp-grading-*.private`` folders in /tmp."""
+    import tempfile
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    (subs / "TP_sujet.ipynb").write_text("{not json")
+    (result,) = grade_all(subs.parent, tmp_path / "out", progress=lambda _: None)
+    assert result.total == 0
+    assert [p.name for p in temporary.iterdir() if p.name.startswith("unet-tp")] == []
 
 
 @pytest.mark.slow
