@@ -255,9 +255,10 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         language = notebook_language(nb)
         ctx = dataclasses.replace(ctx, student_nb=ctx.student_nbs.get(language, ctx.student_nb))
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
-        answers = _written_answers(nb, spec, ctx.template_home.parent / "autograded", sub)
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
+        autograded = ctx.template_home.parent / "autograded"
+        answers = _written_answers(nb, spec, autograded, sub, ctx.student_nb)
         labels = repair.cell_labels(nb, ctx.student_nb, spec)
         review += static.review_reasons(nb, labels)
         forbidden = static.forbidden_calls(nb, spec, labels)
@@ -280,8 +281,10 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, str]:
-    """``{question id: text}`` ("" left blank); the notebook kept in nbgrader's ``autograded/``."""
+def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) -> dict[str, str]:
+    """``{question id: text}`` ("" left blank) of the notebook as :func:`in_source_order` left
+    it (a copy of a graded cell is the student's own); the notebook kept in nbgrader's
+    ``autograded/``."""
     cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
     answers = {}
     for q in spec.questions:
@@ -290,7 +293,7 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, s
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(repair.for_formgrader(copy.deepcopy(nb)), folder / spec.notebook)
+        nbformat.write(repair.for_formgrader(copy.deepcopy(nb), student_nb), folder / spec.notebook)
     return answers
 
 

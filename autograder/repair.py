@@ -67,12 +67,17 @@ def inert_markdown(text: str) -> str:
     return _SCRIPT_WORD.sub(r"\1" + _ZERO_WIDTH + r"\2", text)
 
 
-def for_formgrader(nb):
-    """The notebook as formgrader may show it: no outputs, the student's markdown inert (the
-    TP's own read-only cells kept)."""
+def for_formgrader(nb, student_nb):
+    """The notebook as formgrader may show it: no outputs, the student's markdown inert. Only
+    the text of one of the TP's own markdown cells (``student_nb``'s, answer cells aside) is
+    kept as it is: by its text, not by the metadata the upload carries (a forged ``locked``)."""
+    tp_text = {
+        c.source
+        for c in student_nb.cells
+        if c.cell_type == "markdown" and not nbgrader_meta(c).get("solution")
+    }
     for cell in without_outputs(nb).cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type == "markdown" and not (meta.get("locked") and not meta.get("solution")):
+        if cell.cell_type == "markdown" and cell.source not in tp_text:
             cell.source = inert_markdown(cell.source)
     return nb
 
@@ -127,9 +132,9 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
 
 def in_source_order(nb, student_nb, notes: list[str] | None = None):
     """The TP's cells in the student notebook's order, each followed by the student's own that
-    followed it; locked cells restored, deleted ones put back, ids made unique. A copy of a
-    graded cell stays as the student's own (only the first counts); the student's own cells keep
-    no nbgrader metadata (a forged "locked" would hide one from the reading of
+    followed it; locked cells restored, deleted ones put back, every graded cell's nbgrader metadata
+    the TP's, ids made unique. A copy of a graded cell stays as the student's own (only the first
+    counts); the student's own cells keep no nbgrader metadata (a forged "locked" would hide one from the reading of
     :mod:`autograder.static`). Changes go to ``notes``."""
     tp_cells = {gid: c for c in student_nb.cells if (gid := grade_id(c))}
     order = {gid: i for i, gid in enumerate(tp_cells)}
@@ -160,12 +165,16 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
                 continue
             groups.append((order[gid], [copy.deepcopy(original)]))
             added.append(gid)
-        elif not meta.get("solution"):
-            cell = next(c for _, cells in groups for c in cells[:1] if grade_id(c) == gid)
+            continue
+        cell = next(c for _, cells in groups for c in cells[:1] if grade_id(c) == gid)
+        # the TP's metadata, whatever the upload says (an answer cell forged "locked", "solution":
+        # false would hide its code from the reading of autograder.static; "points" formgrader
+        # would show)
+        cell.metadata["nbgrader"] = copy.deepcopy(meta)
+        if not meta.get("solution"):
             if cell.source != original.source or cell.cell_type != original.cell_type:
                 restored.append(gid)
             cell.source, cell.cell_type = original.source, original.cell_type
-            cell.metadata["nbgrader"] = copy.deepcopy(meta)
             if cell.cell_type == "markdown":
                 cell.pop("outputs", None)
                 cell.pop("execution_count", None)
