@@ -90,6 +90,7 @@ METADATA_RESTORED = "{count} cells had lost their nbgrader metadata; restored by
 COPIED_CELL = "a copy of the TP's cell {gid} was run as your own cell"
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
+ZIP_NOT_OPENED = "a zip was not opened: {why}"
 CELLS_PUT_BACK = "{count} of the TP's cells were missing and were put back ({cells})"
 NOT_READABLE = "not a readable notebook ({error})"
 FILE_UNREADABLE = "the file could not be read"

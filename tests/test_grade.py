@@ -607,6 +607,39 @@ def test_a_notebook_named_after_another_student_stays_its_senders(tmp_path):
     }
 
 
+def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
+    """A zip in a student's folder that cannot be opened (not a zip, members that clash, more than
+    a notebook's worth unpacked) is noted on that student's row; the class is graded. Only its
+    notebooks are unpacked."""
+    from autograder import collect as collecting
+
+    monkeypatch.setattr(collecting, "MAX_STUDENT_ZIP_BYTES", 1 << 20)
+    folder = tmp_path / "subs"
+    for who in ("alice", "bob", "carol", "dave"):
+        (folder / who).mkdir(parents=True)
+    (folder / "bob" / "TP_sujet.ipynb").write_text("{}")
+    (folder / "alice" / "TP_sujet.ipynb").write_text("{}")
+    (folder / "alice" / "notes.zip").write_bytes(b"PK\x03\x04 not a zip")
+    with zipfile.ZipFile(folder / "carol" / "TP.zip", "w") as zf:
+        zf.writestr("x.ipynb", "{}")
+        zf.writestr("x.ipynb/TP_sujet.ipynb", "{}")
+    with zipfile.ZipFile(folder / "dave" / "TP.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("TP_sujet.ipynb", "{}")
+        zf.writestr("big.ipynb", b"0" * (2 << 20))  # a zip bomb, in small
+        zf.writestr("data.bin", b"1" * (4 << 20))  # not a notebook: not unpacked
+    subs = {s.student_id: s for s in collecting.collect(folder, tmp_path / "work")}
+    assert sorted(subs) == ["alice", "bob", "carol", "dave"]
+    assert "a zip was not opened: alice/notes.zip: not a readable zip" in subs["alice"].notes[0]
+    assert "carol/TP.zip: not a readable zip" in subs["carol"].notes[0]
+    assert subs["carol"].relpath == "carol/TP.zip"  # nothing else: graded as it is (not JSON)
+    assert "dave/TP.zip: unpacks to more than 1 GiB" in subs["dave"].notes[0]
+    assert not subs["bob"].notes
+    assert not list((tmp_path / "work").rglob("data.bin"))
+    shutil.copy(folder / "carol" / "TP.zip", tmp_path / "class.zip")  # the class's: it stops
+    with pytest.raises(GradingError, match="class.zip: not a readable zip"):
+        collecting.collect(tmp_path / "class.zip", tmp_path / "work2")
+
+
 def test_cells_are_put_back_in_the_tp_order():
     nb = _reordered(solved())
     nb = insert_after(nb, "up", "x = 1  # my cell")
