@@ -123,7 +123,11 @@ class DiskWatch:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            if disk_use(self.folders, past=self.limit) > self.limit:
+            try:
+                used = disk_use(self.folders, past=self.limit)
+            except OSError:  # a folder the kernel made unreadable: not measured, stopped
+                used = float("inf")
+            if used > self.limit:
                 self.tripped = True
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(self.pid, signal.SIGKILL)  # bwrap: its sandbox dies with it

@@ -265,21 +265,57 @@ class Sandbox:
 
 
 BLOCK = 4096
+MAX_DEPTH = 64  # folders inside folders the disk count reads; deeper counts as past the limit
 
 
-def disk_use(folders: list[Path], past: int | None = None) -> int:
+def disk_use(folders: list[Path], past: int | None = None) -> float:
     """Bytes the entries under ``folders`` take on disk (each at least :data:`BLOCK`; hard links
-    counted each time), read from outside by file descriptor (``os.fwalk``: a folder swapped for
-    a link meanwhile is not followed); stops counting once past ``past``."""
-    total = 0
+    counted each time), read from outside by file descriptor (a folder swapped for a link is not
+    followed); ``inf`` where it cannot be counted (a folder nested past :data:`MAX_DEPTH`, one
+    it may not read): what cannot be measured is stopped. Stops counting once past ``past``."""
+    total = 0.0
     for folder in folders:
-        for _, dirs, files, fd in os.fwalk(folder):
-            for name in dirs + files:
-                with contextlib.suppress(OSError):
-                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                    total += max(st.st_blocks * 512, BLOCK)
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return float("inf")
+        try:
+            total += _folder_use(fd, 0, None if past is None else past - total)
+        finally:
+            os.close(fd)
+        if past is not None and total > past:
+            break
+    return total
+
+
+def _folder_use(fd: int, depth: int, past: float | None) -> float:
+    total = 0.0
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            total += max(st.st_blocks * 512, BLOCK)
+            if entry.is_dir(follow_symlinks=False):
+                if depth >= MAX_DEPTH:
+                    return float("inf")
+                try:
+                    child = os.open(
+                        entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
+                    )
+                except (FileNotFoundError, NotADirectoryError):  # removed, or swapped for a link
+                    continue
+                except OSError:
+                    return float("inf")
+                try:
+                    total += _folder_use(child, depth + 1, None if past is None else past - total)
+                finally:
+                    os.close(child)
             if past is not None and total > past:
-                return total
+                break
     return total
 
 

@@ -132,3 +132,33 @@ def test_no_file_the_kernel_writes_grows_past_the_limit(tmp_path):
         subprocess.run(box.wrap([box.python(), "-c", code]), stdout=subprocess.PIPE, stderr=err)
     assert (box.home / "big").stat().st_size <= 1 << 20
     assert log.stat().st_size <= 1 << 20
+
+
+def test_the_disk_count_reads_every_file_and_stops_what_it_cannot_read(tmp_path):
+    """``disk_use`` (what ``execute.DiskWatch`` stops a kernel on): every entry, each at least a
+    block, no link followed; a tree nested past ``MAX_DEPTH`` (which hid its files from a walk
+    that recursed until Python's limit) or a folder it may not open counts as past any limit."""
+    import os
+
+    from autograder.sandbox import BLOCK, MAX_DEPTH, disk_use
+
+    home = tmp_path / "home"
+    (home / "a" / "b").mkdir(parents=True)
+    for i in range(8):
+        (home / "a" / "b" / f"f{i}").write_bytes(os.urandom(64 << 10))
+    (home / "empty").touch()
+    (home / "link").symlink_to("/usr")
+    used = disk_use([home, tmp_path / "absent"])
+    assert 8 * (64 << 10) + 4 * BLOCK <= used < 8 * (64 << 10) + 64 * BLOCK
+    assert disk_use([home], past=BLOCK) < used  # stops counting once past
+    deep = tmp_path / "deep"
+    fd = os.open(tmp_path, os.O_RDONLY)
+    os.mkdir("deep", dir_fd=fd)
+    for _ in range(MAX_DEPTH + 2):
+        inner = os.open("deep" if _ == 0 else "d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        os.mkdir("d", dir_fd=fd)
+    os.close(fd)
+    assert disk_use([deep]) == float("inf")
+    assert disk_use([tmp_path / "home" / "empty"]) == float("inf")  # not a folder it can open
