@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder import messages as M
+from autograder.sandbox import remove_tree
 
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
@@ -92,8 +92,8 @@ def _safe_unzip(archive: Path, target: Path, name: str, limit: int | None = None
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 member = PurePosixPath(info.filename)
-                if member.is_absolute() or ".." in member.parts:
-                    raise GradingError(f"{name}: unsafe member {info.filename!r}")
+                if member.is_absolute() or ".." in member.parts or len(member.parts) > 16:
+                    raise GradingError(f"{name}: unsafe member {info.filename[:200]!r}")
                 if info.is_dir() or member.suffix != ".ipynb":  # only notebooks are graded
                     continue
                 dest = target / member
@@ -144,7 +144,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
                 try:
                     _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
                 except GradingError as exc:
-                    shutil.rmtree(root, ignore_errors=True)
+                    remove_tree(root)
                     unopened.append((at, archive, str(exc)))
                     continue
             roots.append((root, at))

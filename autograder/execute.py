@@ -39,7 +39,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
 from autograder.cells import clear_outputs, grade_id
-from autograder.sandbox import GRADING, Limits, Sandbox, disk_use
+from autograder.sandbox import GRADING, Limits, Sandbox, disk_use, remove_tree
 
 KERNEL_NAME = "unet-tp-sandbox"
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
@@ -110,7 +110,8 @@ def _timeout_error(timeout: int) -> dict:
 class DiskWatch:
     """Stops a kernel whose writable folders on the host (home, sockets, answers) pass
     ``Limits.disk_bytes`` in all: many files each under the file-size limit would fill the
-    grading machine's disk. Read from here, every ``interval`` seconds, while the kernel runs."""
+    grading machine's disk. Read from here every ``interval`` seconds while the kernel runs, and
+    after each cell (:meth:`over`: a cell that passed the limit quickly is the one skipped)."""
 
     def __init__(self, box: Sandbox, pid: int | None, interval: float = 0.25):
         self.folders = [box.home, box.runtime, *([box.answers] if box.answers else [])]
@@ -121,17 +122,23 @@ class DiskWatch:
         if self.limit and pid:
             self._thread.start()
 
+    def over(self) -> bool:
+        """Whether the folders are past the limit (the kernel then stopped)."""
+        if self.tripped or not (self.limit and self.pid):
+            return self.tripped
+        try:
+            used = disk_use(self.folders, past=self.limit)
+        except OSError:  # a folder the kernel made unreadable: not measured, stopped
+            used = float("inf")
+        if used > self.limit:
+            self.tripped = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGKILL)  # bwrap: its sandbox dies with it
+        return self.tripped
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                used = disk_use(self.folders, past=self.limit)
-            except OSError:  # a folder the kernel made unreadable: not measured, stopped
-                used = float("inf")
-            if used > self.limit:
-                self.tripped = True
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(self.pid, signal.SIGKILL)  # bwrap: its sandbox dies with it
-                return
+        while not self._stop.wait(self.interval) and not self.over():
+            pass
 
     def stop(self) -> None:
         self._stop.set()
@@ -171,7 +178,7 @@ class Runner:
     def _fresh_box(self) -> Sandbox:
         """New folders for a new kernel, built from nothing: the student's code has not run yet."""
         if self.box is not None:  # the last kernel's folders (stopped): their disk back
-            shutil.rmtree(self.box.home.parent, ignore_errors=True)
+            remove_tree(self.box.home.parent)
         self.starts += 1
         root = Path(self.job["work"]) / f"kernel-{self.starts}"
         home, runtime, private = root / "home", root / "run", root / "private"
@@ -227,6 +234,9 @@ class Runner:
                         self.client.execute_cell(cell, index)
                     except DeadKernelError:
                         dead_at = index
+                        break
+                    if self.disk is not None and self.disk.over():
+                        dead_at = index  # it wrote past the disk limit
                         break
                     if time.perf_counter() - started >= self.job["cell_timeout"]:
                         # stopped by the timeout, not by a KeyboardInterrupt

@@ -54,7 +54,7 @@ from autograder.results import (
     text_safe,
     write_grades_csv,
 )
-from autograder.sandbox import HOME, Limits, Sandbox, check_available
+from autograder.sandbox import HOME, Limits, Sandbox, check_available, remove_tree
 from autograder.score import block_scores
 from unet_tp.fileio import atomic_write
 
@@ -278,7 +278,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))
         return result(*_zero(spec, M.NOT_GRADED_AT_ALL))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)  # whatever the kernel left there (unreadable, deep folders)
 
 
 def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) -> dict[str, str]:

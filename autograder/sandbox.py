@@ -319,6 +319,68 @@ def _folder_use(fd: int, depth: int, past: float | None) -> float:
     return total
 
 
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _unlock(name: str, dir_fd: int) -> None:
+    """Folder ``name`` (in ``dir_fd``) readable and writable by us again, through its own inode
+    (``O_PATH``: a link put there is not followed)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY, dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{fd}", 0o700)
+        finally:
+            os.close(fd)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder a kernel wrote in, whatever it left there: folders it made unreadable
+    (``shutil.rmtree`` left them on the host), a tree nested past Python's recursion limit (it
+    raised ``RecursionError``), links (not followed). Each folder met is moved to the top and
+    emptied there: a few descriptors whatever the depth. Never raises; what cannot go stays."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    try:
+        top = os.open(path, _FOLDER)
+    except OSError:
+        return
+    pending, moved = [""], 0  # folders to empty, by their name in ``top`` ("": top itself)
+    try:
+        while pending:
+            name = pending.pop()
+            try:
+                fd = os.open(name, _FOLDER, dir_fd=top) if name else top
+            except OSError:
+                continue
+            try:
+                with os.scandir(fd) as it:
+                    entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+            except OSError:
+                entries = []
+            for entry, is_dir in entries:
+                with contextlib.suppress(OSError):
+                    if is_dir:
+                        moved += 1
+                        _unlock(entry, fd)
+                        to = f".unet-tp-removing-{moved}"
+                        os.rename(entry, to, src_dir_fd=fd, dst_dir_fd=top)
+                        pending.append(to)
+                    else:
+                        os.unlink(entry, dir_fd=fd)
+            if fd != top:
+                os.close(fd)
+        for name in os.listdir(top):  # the folders moved here, emptied
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=top)
+    finally:
+        os.close(top)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
 def _python_prefix() -> str:
     """Python's place inside: where it is if under /usr, else /opt/python (no /root inside)."""
     base = str(Path(sys.base_prefix).resolve())

@@ -167,6 +167,21 @@ for i in range(64):
         f.write(os.urandom(4 << 20))
 time.sleep(600)
 """
+# folders the grader must still remove: 1200 deep (past shutil.rmtree's recursion, which
+# stopped the batch), unreadable (chmod 000: left on a grader not root)
+DEEP_TREE = """\
+import os
+fd = os.open(".", os.O_RDONLY)
+for _ in range(1200):
+    os.mkdir("d", dir_fd=fd)
+    inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = inner
+os.makedirs("hide/more")
+open("hide/more/x", "w").write("x")
+os.chmod("hide/more", 0)
+os.chmod("hide", 0)
+"""
 # a real mistake in (a) only: the second ReLU is missing
 DOUBLE_CONV_NO_SECOND_RELU = """\
 class DoubleConv(nn.Module):
@@ -329,6 +344,7 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         "write_outside": (insert_after(solved(), "setup", WRITE_OUTSIDE), FULL),
         "fork_loop": (insert_after(solved(), "down", FORK_LOOP), FULL),
         "disk_fill": (insert_after(solved(), "setup", DISK_FILL), FULL),
+        "deep_tree": (insert_after(solved(), "setup", DEEP_TREE), FULL),
         "drive": (
             insert_after(
                 solved(),
@@ -368,7 +384,7 @@ CASES = [
     "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
     "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
     "cheat_gc", "cheat_code_swap", "cheat_exec_reference", "cheat_reference", "network",
-    "write_outside", "fork_loop", "disk_fill", "drive", "cheat_write", "not_json", "empty",
+    "write_outside", "fork_loop", "disk_fill", "deep_tree", "drive", "cheat_write", "not_json", "empty",
 ]  # fmt: skip
 CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
 HONEST = [
@@ -444,6 +460,7 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
         "write_outside",
         "fork_loop",
         "disk_fill",
+        "deep_tree",
         "cheat_write",
     ]:
         assert rows[cheat]["review"] == "yes", (cheat, rows[cheat]["notes"][:500])
@@ -456,8 +473,9 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "outside its home" in review["write_outside"]
     assert "started many processes" in review["fork_loop"]
     # stopped once its folders passed the disk limit, the cell skipped in a new kernel
-    assert "passed the disk limit" in review["disk_fill"]
-    assert "DeadKernelError" in graded.notes["disk_fill"]
+    for filler in ["disk_fill", "deep_tree"]:  # a tree too deep to measure counts as past it
+        assert "passed the disk limit" in review[filler]
+        assert "cell 5 (your cell after '0. Set-up'): DeadKernelError" in graded.notes[filler]
 
 
 @pytest.mark.slow
@@ -627,13 +645,16 @@ def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
         zf.writestr("TP_sujet.ipynb", "{}")
         zf.writestr("big.ipynb", b"0" * (2 << 20))  # a zip bomb, in small
         zf.writestr("data.bin", b"1" * (4 << 20))  # not a notebook: not unpacked
+    with zipfile.ZipFile(folder / "bob" / "deep.zip", "w") as zf:  # rglob recursed past the limit
+        zf.writestr("d/" * 1200 + "TP_sujet.ipynb", "{}")
     subs = {s.student_id: s for s in collecting.collect(folder, tmp_path / "work")}
     assert sorted(subs) == ["alice", "bob", "carol", "dave"]
     assert "a zip was not opened: alice/notes.zip: not a readable zip" in subs["alice"].notes[0]
     assert "carol/TP.zip: not a readable zip" in subs["carol"].notes[0]
     assert subs["carol"].relpath == "carol/TP.zip"  # nothing else: graded as it is (not JSON)
     assert "dave/TP.zip: unpacks to more than 1 GiB" in subs["dave"].notes[0]
-    assert not subs["bob"].notes
+    assert "bob/deep.zip: unsafe member 'd/d/d/" in subs["bob"].notes[0]
+    assert subs["bob"].relpath == "bob/TP_sujet.ipynb"
     assert not list((tmp_path / "work").rglob("data.bin"))
     shutil.copy(folder / "carol" / "TP.zip", tmp_path / "class.zip")  # the class's: it stops
     with pytest.raises(GradingError, match="class.zip: not a readable zip"):

@@ -162,3 +162,33 @@ def test_the_disk_count_reads_every_file_and_stops_what_it_cannot_read(tmp_path)
     os.close(fd)
     assert disk_use([deep]) == float("inf")
     assert disk_use([tmp_path / "home" / "empty"]) == float("inf")  # not a folder it can open
+
+
+def test_a_kernels_folders_are_removed_whatever_it_left(tmp_path):
+    """``remove_tree`` (the kernel's folders once it stopped): a tree 3000 folders deep (past
+    ``shutil.rmtree``'s recursion), folders made unreadable (``chmod 000``: rmtree left them
+    for a grader not root), files in both; a link's target is kept."""
+    import os
+
+    from autograder.sandbox import remove_tree
+
+    work, victim = tmp_path / "work", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("kept")
+    fd = os.open(tmp_path, os.O_RDONLY)
+    for i in range(3001):
+        os.mkdir("work" if i == 0 else "d", dir_fd=fd)
+        inner = os.open("work" if i == 0 else "d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        if i % 1000 == 0:
+            os.close(os.open("f", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd))
+    os.close(fd)
+    (work / "hide" / "more").mkdir(parents=True)
+    (work / "hide" / "more" / "big").write_bytes(b"x" * 4096)
+    (work / "hide" / "more").chmod(0)
+    (work / "hide").chmod(0)
+    (work / "link").symlink_to(victim)
+    remove_tree(work)
+    assert not work.exists()
+    assert (victim / "keep").read_text() == "kept"
