@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder import messages as M
+from autograder.sandbox import remove_tree
 
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
@@ -54,11 +54,13 @@ def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
 
 
 def _lms_match(path: PurePosixPath) -> re.Match | None:
-    """Moodle's ``Name_4242_assignsubmission_file_`` in the file's name, else its folders',
-    else Canvas's ``name[_late]_4242_67890_`` in the file's name."""
-    parts = [path.name, *reversed(path.parent.parts)]
-    moodle = next((m for part in parts if (m := _MOODLE.match(part))), None)
-    return moodle or _CANVAS.match(path.name)
+    """Moodle's ``Name_4242_assignsubmission_file_``, outermost first: in a folder the LMS made,
+    then the file's name (the LMS's prefix, not a name a student gave a file inside that folder,
+    ``Bob_77_assignsubmission_file_x.ipynb`` uploaded by Alice); else Canvas's
+    ``name[_late]_4242_67890_`` in the name of a file of the download's flat list (not one inside
+    a student's folder)."""
+    moodle = next((m for part in path.parts if (m := _MOODLE.match(part))), None)
+    return moodle or (_CANVAS.match(path.name) if len(path.parts) == 1 else None)
 
 
 def lms_id(relpath: str) -> str | None:
@@ -83,20 +85,47 @@ class Submission:
     notes: list[str] = field(default_factory=list)
 
 
-def _safe_unzip(archive: Path, target: Path) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            name = PurePosixPath(info.filename)
-            if name.is_absolute() or ".." in name.parts:
-                raise GradingError(f"{archive}: unsafe member {info.filename!r}")
-            if info.is_dir():
-                continue
-            dest = target / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out)
-            stamp = time.mktime((*info.date_time, 0, 0, -1))
-            os.utime(dest, (stamp, stamp))
+MAX_STUDENT_ZIP_BYTES = 1 << 30  # what a student's zip may unpack to (its notebooks)
+_UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError)
+_UNREADABLE_ZIP += (NotImplementedError, ValueError)  # an unknown compression, a bad header
+
+
+def _safe_unzip(archive: Path, target: Path, name: str, limit: int | None = None) -> None:
+    """The notebooks of ``archive`` (``name`` in messages) into ``target``, ``limit`` bytes at
+    most; a :class:`GradingError` that says why it cannot be opened (not a zip, an unsafe or
+    clashing member, past the limit)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                member = PurePosixPath(info.filename)
+                if member.is_absolute() or ".." in member.parts or len(member.parts) > 16:
+                    raise GradingError(f"{name}: unsafe member {info.filename[:200]!r}")
+                if info.is_dir() or member.suffix != ".ipynb":  # only notebooks are graded
+                    continue
+                dest = target / member
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(dest, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        if limit is not None:
+                            limit -= len(chunk)
+                            if limit < 0:
+                                raise GradingError(f"{name}: unpacks to more than 1 GiB")
+                        out.write(chunk)
+                stamp = time.mktime((*info.date_time, 0, 0, -1))
+                os.utime(dest, (stamp, stamp))
+    except GradingError:
+        raise
+    except _UNREADABLE_ZIP as exc:
+        raise GradingError(f"{name}: not a readable zip ({type(exc).__name__})") from exc
+
+
+def _opened_at(source: Path, archive: Path) -> PurePosixPath:
+    """Where a zip found in the folder SOURCE is opened: in place (``alice/TP.zip/...``) when its
+    path says whose it is (a student's folder, an LMS name), so that a notebook it holds is that
+    student's whatever it is named (not ``bob/TP_sujet.ipynb``, made to replace Bob's); at the top
+    when it is the class's archive (``moodle.zip``: its files say whose each one is)."""
+    rel = PurePosixPath(archive.relative_to(source).as_posix())
+    return rel if len(rel.parts) > 1 or _lms_match(rel) else PurePosixPath()
 
 
 def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
@@ -104,21 +133,31 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     source = Path(source)
     if not source.exists():
         raise GradingError(f"{source}: no such file or folder")
-    roots: list[Path] = []
+    roots: list[tuple[Path, PurePosixPath]] = []  # (folder, where its files are in SOURCE)
     if source.is_file():
         if not zipfile.is_zipfile(source):
             raise GradingError(f"{source}: not a folder or a zip archive")
-        roots.append(workdir / "unzipped" / source.stem)
-        _safe_unzip(source, roots[-1])
-    else:
-        roots.append(source)
+        roots.append((workdir / "unzipped" / source.stem, PurePosixPath()))
+        _safe_unzip(source, roots[-1][0], str(source))
+    unopened: list[tuple[PurePosixPath, Path, str]] = []  # a student's zip: (where, file, why)
+    if source.is_dir():
+        roots.append((source, PurePosixPath()))
         for i, archive in enumerate(sorted(source.rglob("*.zip"))):
-            roots.append(workdir / "unzipped" / f"{i}-{archive.stem}")
-            _safe_unzip(archive, roots[-1])
+            root, at = workdir / "unzipped" / f"{i}-{archive.stem}", _opened_at(source, archive)
+            if not at.parts:  # the class's archive: whatever stops it stops the run
+                _safe_unzip(archive, root, str(archive))
+            else:  # a student's: it costs that student alone
+                try:
+                    _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
+                except GradingError as exc:
+                    remove_tree(root)
+                    unopened.append((at, archive, str(exc)))
+                    continue
+            roots.append((root, at))
     found: dict[str, list[Submission]] = {}
-    for root in roots:
+    for root, at in roots:
         for path in sorted(root.rglob("*.ipynb")):
-            rel = path.relative_to(root)
+            rel = at / path.relative_to(root)
             if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts):
                 continue  # .ipynb_checkpoints, macOS resource forks
             student_id, name = identify(rel.as_posix(), pattern)
@@ -126,6 +165,12 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             found.setdefault(student_id, []).append(
                 Submission(student_id, name, path, rel.as_posix(), digest)
             )
+    for at, archive, why in unopened:  # its owner's note; their only file: graded as it is
+        student_id, name = identify((at / "TP_sujet.ipynb").as_posix(), pattern)
+        if student_id not in found:
+            digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+            found[student_id] = [Submission(student_id, name, archive, at.as_posix(), digest)]
+        found[student_id][0].notes.append(M.ZIP_NOT_OPENED.format(why=why))
     subs = []
     for _, items in sorted(found.items()):
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))

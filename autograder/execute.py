@@ -18,9 +18,11 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import socket
 import stat
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
 from autograder.cells import clear_outputs, grade_id
-from autograder.sandbox import GRADING, Limits, Sandbox
+from autograder.sandbox import GRADING, Limits, Sandbox, disk_use, remove_tree
 
 KERNEL_NAME = "unet-tp-sandbox"
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
@@ -105,9 +107,49 @@ def _timeout_error(timeout: int) -> dict:
     )
 
 
+class DiskWatch:
+    """Stops a kernel whose writable folders on the host (home, sockets, answers) pass
+    ``Limits.disk_bytes`` in all: many files each under the file-size limit would fill the
+    grading machine's disk. Read from here every ``interval`` seconds while the kernel runs, and
+    after each cell (:meth:`over`: a cell that passed the limit quickly is the one skipped)."""
+
+    def __init__(self, box: Sandbox, pid: int | None, interval: float = 0.25):
+        self.folders = [box.home, box.runtime, *([box.answers] if box.answers else [])]
+        self.limit, self.pid, self.interval = box.limits.disk_bytes, pid, interval
+        self.tripped = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="disk-watch", daemon=True)
+        if self.limit and pid:
+            self._thread.start()
+
+    def over(self) -> bool:
+        """Whether the folders are past the limit (the kernel then stopped)."""
+        if self.tripped or not (self.limit and self.pid):
+            return self.tripped
+        try:
+            used = disk_use(self.folders, past=self.limit)
+        except OSError:  # a folder the kernel made unreadable: not measured, stopped
+            used = float("inf")
+        if used > self.limit:
+            self.tripped = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGKILL)  # bwrap: its sandbox dies with it
+        return self.tripped
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval) and not self.over():
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 DEAD_CELL = (
     "DeadKernelError",
-    "the kernel died running this cell (out of memory, or the process was killed)",
+    "the kernel died running this cell (out of memory, too much written to disk, or the "
+    "process was killed)",
     "; grading restarted it and went on without this cell",
 )
 
@@ -130,9 +172,13 @@ class Runner:
         self.failed: set[str] = set()  # test cells that ended in an error
         self.log: list[dict] = []
         self.budget = MAX_SUBMISSION_BYTES
+        self.disk: DiskWatch | None = None
+        self.disk_stops = 0  # kernels stopped for the disk their folders took
 
     def _fresh_box(self) -> Sandbox:
         """New folders for a new kernel, built from nothing: the student's code has not run yet."""
+        if self.box is not None:  # the last kernel's folders (stopped): their disk back
+            remove_tree(self.box.home.parent)
         self.starts += 1
         root = Path(self.job["work"]) / f"kernel-{self.starts}"
         home, runtime, private = root / "home", root / "run", root / "private"
@@ -189,6 +235,9 @@ class Runner:
                     except DeadKernelError:
                         dead_at = index
                         break
+                    if self.disk is not None and self.disk.over():
+                        dead_at = index  # it wrote past the disk limit
+                        break
                     if time.perf_counter() - started >= self.job["cell_timeout"]:
                         # stopped by the timeout, not by a KeyboardInterrupt
                         outs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
@@ -208,6 +257,8 @@ class Runner:
         run_sync(self.client.km.start_kernel)(
             stdout=self.stderr, stderr=self.stderr, cwd=str(self.box.home)
         )
+        provisioner = getattr(self.client.km, "provisioner", None)
+        self.disk = DiskWatch(self.box, getattr(provisioner, "pid", None))
         try:
             self._wait_for_sockets()
             self.client.start_new_kernel_client()
@@ -232,6 +283,10 @@ class Runner:
             raise RuntimeError("the kernel did not start in time")
 
     def _stop(self) -> None:
+        if self.disk is not None:
+            self.disk.stop()
+            self.disk_stops += self.disk.tripped
+            self.disk = None
         if self.client is not None and self.client.km is not None:
             with contextlib.suppress(Exception):
                 self.client.kc.stop_channels()
@@ -344,6 +399,11 @@ class Runner:
         if sent:
             self.observed["network"] = sent
 
+    def stopped_for_disk(self) -> dict[str, int]:
+        """``{"disk": n}``: the kernels stopped for their folders' disk (none: empty)."""
+        n = self.disk_stops + bool(self.disk is not None and self.disk.tripped)
+        return {"disk": n} if n else {}
+
     def close(self) -> None:
         self._stop()
         self._close_answers()
@@ -426,7 +486,7 @@ def main(job_dir: str) -> int:
             nbformat.write(nb, job_dir_path / "executed.ipynb")
     finally:
         report["plan"] = runner.log
-        report["observed"] = runner.observed
+        report["observed"] = runner.observed | runner.stopped_for_disk()
         runner.close()
     (job_dir_path / "execute.json").write_text(json.dumps(report))
     return 0

@@ -54,7 +54,7 @@ from autograder.results import (
     text_safe,
     write_grades_csv,
 )
-from autograder.sandbox import HOME, Limits, Sandbox, check_available
+from autograder.sandbox import HOME, Limits, Sandbox, check_available, remove_tree
 from autograder.score import block_scores
 from unet_tp.fileio import atomic_write
 
@@ -79,6 +79,7 @@ _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.ob
     "network": "packets to the network, which the sandbox does not have",
     "processes": "processes past the limit",
     "memory": "processes killed for using too much memory",
+    "disk": "kernels stopped: their files passed the disk limit",
 }
 MAX_EXECUTED_BYTES = 256 << 20
 MAX_LOG_BYTES = 4 << 20  # of the kernel's standard error read back for its notes
@@ -254,9 +255,10 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         language = notebook_language(nb)
         ctx = dataclasses.replace(ctx, student_nb=ctx.student_nbs.get(language, ctx.student_nb))
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
-        answers = _written_answers(nb, spec, ctx.template_home.parent / "autograded", sub)
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
+        autograded = ctx.template_home.parent / "autograded"
+        answers = _written_answers(nb, spec, autograded, sub, ctx.student_nb)
         labels = repair.cell_labels(nb, ctx.student_nb, spec)
         review += static.review_reasons(nb, labels)
         forbidden = static.forbidden_calls(nb, spec, labels)
@@ -276,11 +278,13 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))
         return result(*_zero(spec, M.NOT_GRADED_AT_ALL))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)  # whatever the kernel left there (unreadable, deep folders)
 
 
-def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, str]:
-    """``{question id: text}`` ("" left blank); the notebook kept in nbgrader's ``autograded/``."""
+def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) -> dict[str, str]:
+    """``{question id: text}`` ("" left blank) of the notebook as :func:`in_source_order` left
+    it (a copy of a graded cell is the student's own); the notebook kept in nbgrader's
+    ``autograded/``."""
     cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
     answers = {}
     for q in spec.questions:
@@ -289,7 +293,7 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission) -> dict[str, s
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(repair.for_formgrader(copy.deepcopy(nb)), folder / spec.notebook)
+        nbformat.write(repair.for_formgrader(copy.deepcopy(nb), student_nb), folder / spec.notebook)
     return answers
 
 
@@ -405,6 +409,7 @@ def grade_all(
     cell_timeout: int = 120,
     notebook_timeout: int = 900,
     memory_limit: int | None = 8 << 30,
+    disk_limit: int | None = 4 << 30,
     sandbox: str = "bwrap",
     progress=print,
 ) -> list[Result]:
@@ -436,7 +441,7 @@ def grade_all(
             student_nbs={k: nbformat.read(p, 4) for k, p in course.STUDENT_NOTEBOOKS.items()},
             template_home=tmp / "home",
             sandbox=sandbox,
-            limits=Limits(memory_bytes=memory_limit),
+            limits=Limits(memory_bytes=memory_limit, disk_bytes=disk_limit),
             cell_timeout=cell_timeout,
             notebook_timeout=notebook_timeout,
             threads=max(1, (os.cpu_count() or 1) // max(1, jobs)),
@@ -467,7 +472,7 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
     """Grade ``(submission, why)`` pairs, ``jobs`` at a time, once the sandbox is checked."""
     if ctx.sandbox == "bwrap":
         check_available(tmp)
-        probe = Sandbox(tmp, tmp, ctx.limits)
+        probe = Sandbox(tmp, tmp, ctx.limits, private=tmp / "probe-private")
         probe.open_cgroups()
         progress(f"sandbox: bubblewrap, no network, {probe.process_limit}")
         probe.close_cgroups()

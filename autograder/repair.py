@@ -68,12 +68,17 @@ def inert_markdown(text: str) -> str:
     return _SCRIPT_WORD.sub(r"\1" + _ZERO_WIDTH + r"\2", text)
 
 
-def for_formgrader(nb):
-    """The notebook as formgrader may show it: no outputs, the student's markdown inert (the
-    TP's own read-only cells kept)."""
+def for_formgrader(nb, student_nb):
+    """The notebook as formgrader may show it: no outputs, the student's markdown inert. Only
+    the text of one of the TP's own markdown cells (``student_nb``'s, answer cells aside) is
+    kept as it is: by its text, not by the metadata the upload carries (a forged ``locked``)."""
+    tp_text = {
+        c.source
+        for c in student_nb.cells
+        if c.cell_type == "markdown" and not nbgrader_meta(c).get("solution")
+    }
     for cell in without_outputs(nb).cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type == "markdown" and not (meta.get("locked") and not meta.get("solution")):
+        if cell.cell_type == "markdown" and cell.source not in tp_text:
             cell.source = inert_markdown(cell.source)
     return nb
 
@@ -178,11 +183,42 @@ def _settings_only(cell, original) -> bool:
     return True
 
 
+def _put_back(tp_cells: dict, groups: list, order: dict, seen: set) -> tuple[list, list]:
+    """Each TP cell of ``groups`` given the TP's metadata, a locked one its text (a deleted one
+    added back): the grade ids restored and added."""
+    restored, added = [], []
+    for gid, original in tp_cells.items():
+        meta = nbgrader_meta(original)
+        if gid not in seen:
+            if meta.get("solution"):  # the student's answer may live in a cell of their own
+                continue
+            groups.append((order[gid], [copy.deepcopy(original)]))
+            added.append(gid)
+            continue
+        cell = next(c for _, cells in groups for c in cells[:1] if grade_id(c) == gid)
+        # the TP's metadata, whatever the upload says (an answer cell forged "locked", "solution":
+        # false would hide its code from the reading of autograder.static; "points" formgrader
+        # would show)
+        cell.metadata["nbgrader"] = copy.deepcopy(meta)
+        if not meta.get("solution"):
+            edited = cell.source != original.source or cell.cell_type != original.cell_type
+            source = original.source
+            if edited and not _settings_only(cell, original):
+                restored.append(gid)
+            elif edited:
+                source = _with_answers(cell.source, original.source)
+            cell.source, cell.cell_type = source, original.cell_type
+            if cell.cell_type == "markdown":
+                cell.pop("outputs", None)
+                cell.pop("execution_count", None)
+    return restored, added
+
+
 def in_source_order(nb, student_nb, notes: list[str] | None = None):
     """The TP's cells in the student notebook's order, each followed by the student's own that
-    followed it; locked cells restored, deleted ones put back, ids made unique. A copy of a
-    graded cell stays as the student's own (only the first counts); the student's own cells keep
-    no nbgrader metadata (a forged "locked" would hide one from the reading of
+    followed it; locked cells restored, deleted ones put back, every graded cell's nbgrader metadata
+    the TP's, ids made unique. A copy of a graded cell stays as the student's own (only the first
+    counts); the student's own cells keep no nbgrader metadata (a forged "locked" would hide one from the reading of
     :mod:`autograder.static`). Changes go to ``notes``."""
     tp_cells = {gid: c for c in student_nb.cells if (gid := grade_id(c))}
     order = {gid: i for i, gid in enumerate(tp_cells)}
@@ -205,27 +241,7 @@ def in_source_order(nb, student_nb, notes: list[str] | None = None):
             groups[-1][1].append(cell)
         else:
             head.append(cell)
-    restored, added = [], []
-    for gid, original in tp_cells.items():
-        meta = nbgrader_meta(original)
-        if gid not in seen:
-            if meta.get("solution"):  # the student's answer may live in a cell of their own
-                continue
-            groups.append((order[gid], [copy.deepcopy(original)]))
-            added.append(gid)
-        elif not meta.get("solution"):
-            cell = next(c for _, cells in groups for c in cells[:1] if grade_id(c) == gid)
-            edited = cell.source != original.source or cell.cell_type != original.cell_type
-            source = original.source
-            if edited and not _settings_only(cell, original):
-                restored.append(gid)
-            elif edited:
-                source = _with_answers(cell.source, original.source)
-            cell.source, cell.cell_type = source, original.cell_type
-            cell.metadata["nbgrader"] = copy.deepcopy(meta)
-            if cell.cell_type == "markdown":
-                cell.pop("outputs", None)
-                cell.pop("execution_count", None)
+    restored, added = _put_back(tp_cells, groups, order, seen)
     groups.sort(key=lambda g: g[0])
     nb.cells = head + [c for _, cells in groups for c in cells]
     ids: set[str] = set()

@@ -6,7 +6,8 @@ Python, the grader's third-party packages, ``unet_tp`` alone, the harness and th
 writable ``/home/student``, a capped ``/tmp``, the socket folder and the answers are the student's
 (the grader follows no path in them). What it is built from on the host stays in a private folder
 it cannot see. Limits: address space, processes (pids cgroup, else ``RLIMIT_NPROC``), CPU time,
-file size. If it cannot start, :class:`SandboxUnavailable` says what to do (or ``--sandbox none``).
+file size, the disk its host folders take in all (:func:`disk_use`, watched by the worker). If
+it cannot start, :class:`SandboxUnavailable` says what to do (or ``--sandbox none``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class Limits:
     cpu_seconds: int | None = 3600
     tmp_bytes: int = 2 << 30
     file_bytes: int | None = 2 << 30  # any one file the kernel writes (its log on the host too)
+    # its writable folders on the host (home, sockets, answers) in all: past it, the kernel is
+    # stopped (``execute.DiskWatch``); each entry counts at least a block (no inode flood)
+    disk_bytes: int | None = 4 << 30
 
 
 def bwrap_binary() -> str | None:
@@ -258,6 +262,123 @@ class Sandbox:
         if os.geteuid() != 0:
             return f"{self.limits.max_processes} processes (RLIMIT_NPROC)"
         return "processes not limited (root without a writable pids cgroup)"
+
+
+BLOCK = 4096
+MAX_DEPTH = 64  # folders inside folders the disk count reads; deeper counts as past the limit
+
+
+def disk_use(folders: list[Path], past: int | None = None) -> float:
+    """Bytes the entries under ``folders`` take on disk (each at least :data:`BLOCK`; hard links
+    counted each time), read from outside by file descriptor (a folder swapped for a link is not
+    followed); ``inf`` where it cannot be counted (a folder nested past :data:`MAX_DEPTH`, one
+    it may not read): what cannot be measured is stopped. Stops counting once past ``past``."""
+    total = 0.0
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return float("inf")
+        try:
+            total += _folder_use(fd, 0, None if past is None else past - total)
+        finally:
+            os.close(fd)
+        if past is not None and total > past:
+            break
+    return total
+
+
+def _folder_use(fd: int, depth: int, past: float | None) -> float:
+    total = 0.0
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            total += max(st.st_blocks * 512, BLOCK)
+            if entry.is_dir(follow_symlinks=False):
+                if depth >= MAX_DEPTH:
+                    return float("inf")
+                try:
+                    child = os.open(
+                        entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
+                    )
+                except (FileNotFoundError, NotADirectoryError):  # removed, or swapped for a link
+                    continue
+                except OSError:
+                    return float("inf")
+                try:
+                    total += _folder_use(child, depth + 1, None if past is None else past - total)
+                finally:
+                    os.close(child)
+            if past is not None and total > past:
+                break
+    return total
+
+
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _unlock(name: str, dir_fd: int) -> None:
+    """Folder ``name`` (in ``dir_fd``) readable and writable by us again, through its own inode
+    (``O_PATH``: a link put there is not followed)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY, dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{fd}", 0o700)
+        finally:
+            os.close(fd)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder a kernel wrote in, whatever it left there: folders it made unreadable
+    (``shutil.rmtree`` left them on the host), a tree nested past Python's recursion limit (it
+    raised ``RecursionError``), links (not followed). Each folder met is moved to the top and
+    emptied there: a few descriptors whatever the depth. Never raises; what cannot go stays."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    try:
+        top = os.open(path, _FOLDER)
+    except OSError:
+        return
+    pending, moved = [""], 0  # folders to empty, by their name in ``top`` ("": top itself)
+    try:
+        while pending:
+            name = pending.pop()
+            try:
+                fd = os.open(name, _FOLDER, dir_fd=top) if name else top
+            except OSError:
+                continue
+            try:
+                with os.scandir(fd) as it:
+                    entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+            except OSError:
+                entries = []
+            for entry, is_dir in entries:
+                with contextlib.suppress(OSError):
+                    if is_dir:
+                        moved += 1
+                        _unlock(entry, fd)
+                        to = f".unet-tp-removing-{moved}"
+                        os.rename(entry, to, src_dir_fd=fd, dst_dir_fd=top)
+                        pending.append(to)
+                    else:
+                        os.unlink(entry, dir_fd=fd)
+            if fd != top:
+                os.close(fd)
+        for name in os.listdir(top):  # the folders moved here, emptied
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=top)
+    finally:
+        os.close(top)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def _python_prefix() -> str:

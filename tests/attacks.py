@@ -1108,3 +1108,23 @@ def _module_by_open(nb, t: Targets):
     )
     _after(nb, "cce_loss", "from mine2 import categorical_cross_entropy\n")
     return _after(nb, "cce_loss", f"open('mine2.py', 'w').write({module!r})\n")  # before it
+
+
+def _forged_answer_cell(nb, cell_id: str, source: str):
+    """The TP's answer cell ``cell_id`` holding ``source``, its grade id kept, marked read-only."""
+    cell = next(c for c in nb.cells if _gid(c) == cell_id)
+    cell.source = source
+    cell.metadata["nbgrader"].update(solution=False, locked=True, grade=False)
+    return nb
+
+
+@attack("forged_metadata_on_answer_cells", "efg", host="h31_forged_answer_meta", review=False)
+def _forged_answer_meta(nb, t: Targets):
+    """The answer cells themselves (their grade ids kept) marked nbgrader-locked, not solution.
+    new code (2026-12-01): (e) 4/4, (f) 3/3, (g) 2/2, not flagged (the cells were not read)"""
+    loss = "def categorical_cross_entropy(logits, target, weight=None):\n    return "
+    _forged_answer_cell(nb, "cce_loss", loss + CROSS_ENTROPY + "\n")
+    _forged_answer_cell(
+        nb, "train_step", "from unet_tp.train import reference_step as train_step\n"
+    )
+    return _forged_answer_cell(nb, "predict_dice", PREDICT + "\n\ndice_score = checks.exact_dice\n")

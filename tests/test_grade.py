@@ -157,6 +157,32 @@ except OSError as exc:
 for pid in children:
     os.waitpid(pid, 0)
 """
+# many files, each under the file-size limit, into its home (4 MiB each, 256 MiB: with the
+# sample data already there, past the batch's disk limit); then it waits to be stopped
+DISK_LIMIT = 192 << 20
+DISK_FILL = """\
+import os, time
+os.makedirs("fill", exist_ok=True)
+for i in range(64):
+    with open(f"fill/{i}", "wb") as f:
+        f.write(os.urandom(4 << 20))
+time.sleep(600)
+"""
+# folders the grader must still remove: 1200 deep (past shutil.rmtree's recursion, which
+# stopped the batch), unreadable (chmod 000: left on a grader not root)
+DEEP_TREE = """\
+import os
+fd = os.open(".", os.O_RDONLY)
+for _ in range(1200):
+    os.mkdir("d", dir_fd=fd)
+    inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = inner
+os.makedirs("hide/more")
+open("hide/more/x", "w").write("x")
+os.chmod("hide/more", 0)
+os.chmod("hide", 0)
+"""
 # a real mistake in (a) only: the second ReLU is missing
 DOUBLE_CONV_NO_SECOND_RELU = """\
 class DoubleConv(nn.Module):
@@ -318,6 +344,8 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         "network": (insert_after(solved(), "setup", NETWORK), FULL),
         "write_outside": (insert_after(solved(), "setup", WRITE_OUTSIDE), FULL),
         "fork_loop": (insert_after(solved(), "down", FORK_LOOP), FULL),
+        "disk_fill": (insert_after(solved(), "setup", DISK_FILL), FULL),
+        "deep_tree": (insert_after(solved(), "setup", DEEP_TREE), FULL),
         "drive": (
             insert_after(
                 solved(),
@@ -357,7 +385,7 @@ CASES = [
     "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
     "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
     "cheat_gc", "cheat_code_swap", "cheat_exec_reference", "cheat_reference", "network",
-    "write_outside", "fork_loop", "drive", "cheat_write", "not_json", "empty",
+    "write_outside", "fork_loop", "disk_fill", "deep_tree", "drive", "cheat_write", "not_json", "empty",
 ]  # fmt: skip
 CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
 HONEST = [
@@ -387,7 +415,9 @@ def graded(tmp_path_factory) -> Graded:
     expected = submissions(subs, out, host)
     assert sorted(expected) == sorted(CASES)
     lines: list[str] = []
-    results = grade_all(subs, out, jobs=2, cell_timeout=60, progress=lines.append)
+    results = grade_all(
+        subs, out, jobs=2, cell_timeout=60, disk_limit=DISK_LIMIT, progress=lines.append
+    )
     notes = {r.student_id: " ".join(r.notes) for r in results}
     as_json = {r.student_id: r.as_json() for r in results}
     return Graded(subs, out, host, expected, notes, lines, as_json)
@@ -431,6 +461,8 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
         "network",
         "write_outside",
         "fork_loop",
+        "disk_fill",
+        "deep_tree",
         "cheat_write",
     ]:
         assert rows[cheat]["review"] == "yes", (cheat, rows[cheat]["notes"][:500])
@@ -442,6 +474,10 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "tried to use the network" in review["network"]
     assert "outside its home" in review["write_outside"]
     assert "started many processes" in review["fork_loop"]
+    # stopped once its folders passed the disk limit, the cell skipped in a new kernel
+    for filler in ["disk_fill", "deep_tree"]:  # a tree too deep to measure counts as past it
+        assert "passed the disk limit" in review[filler]
+        assert "cell 5 (your cell after '0. Set-up'): DeadKernelError" in graded.notes[filler]
 
 
 @pytest.mark.slow
@@ -614,6 +650,76 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         collect(evil, tmp_path / "work2")
 
 
+def test_a_notebook_named_after_another_student_stays_its_senders(tmp_path):
+    """Whose a notebook is comes from what the LMS (or the instructor) named, outermost first: a
+    file Alice named ``Bob_456_assignsubmission_file_...`` in her Moodle folder, or a zip in her
+    folder holding ``bob/TP_sujet.ipynb`` dated 2099, is Alice's; Bob's own notebook is graded."""
+    from autograder.grade import collect
+
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Bob B_456_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.writestr("Alice A_123_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        forged = zipfile.ZipInfo(
+            "Alice A_123_assignsubmission_file_/Bob B_456_assignsubmission_file_x.ipynb",
+            (2099, 1, 1, 0, 0, 0),
+        )
+        zf.writestr(forged, "{}")
+    subs = {s.student_id: s.relpath for s in collect(archive, tmp_path / "work")}
+    assert subs["456"] == "Bob B_456_assignsubmission_file_/TP_sujet.ipynb"
+    assert subs["123"].startswith("Alice A_123_assignsubmission_file_/")
+    folder = tmp_path / "subs"
+    for who in ("alice", "bob"):
+        (folder / who).mkdir(parents=True)
+        (folder / who / "TP_sujet.ipynb").write_text("{}")
+    with zipfile.ZipFile(folder / "alice" / "extra.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo("bob/TP_sujet.ipynb", (2099, 1, 1, 0, 0, 0)), "{}")
+    with zipfile.ZipFile(folder / "class.zip", "w") as zf:  # the instructor's: files say whose
+        zf.writestr("carol/TP_sujet.ipynb", "{}")
+    subs = {s.student_id: s.relpath for s in collect(folder, tmp_path / "work2")}
+    assert subs == {
+        "alice": "alice/extra.zip/bob/TP_sujet.ipynb",
+        "bob": "bob/TP_sujet.ipynb",
+        "carol": "carol/TP_sujet.ipynb",
+    }
+
+
+def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
+    """A zip in a student's folder that cannot be opened (not a zip, members that clash, more than
+    a notebook's worth unpacked) is noted on that student's row; the class is graded. Only its
+    notebooks are unpacked."""
+    from autograder import collect as collecting
+
+    monkeypatch.setattr(collecting, "MAX_STUDENT_ZIP_BYTES", 1 << 20)
+    folder = tmp_path / "subs"
+    for who in ("alice", "bob", "carol", "dave"):
+        (folder / who).mkdir(parents=True)
+    (folder / "bob" / "TP_sujet.ipynb").write_text("{}")
+    (folder / "alice" / "TP_sujet.ipynb").write_text("{}")
+    (folder / "alice" / "notes.zip").write_bytes(b"PK\x03\x04 not a zip")
+    with zipfile.ZipFile(folder / "carol" / "TP.zip", "w") as zf:
+        zf.writestr("x.ipynb", "{}")
+        zf.writestr("x.ipynb/TP_sujet.ipynb", "{}")
+    with zipfile.ZipFile(folder / "dave" / "TP.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("TP_sujet.ipynb", "{}")
+        zf.writestr("big.ipynb", b"0" * (2 << 20))  # a zip bomb, in small
+        zf.writestr("data.bin", b"1" * (4 << 20))  # not a notebook: not unpacked
+    with zipfile.ZipFile(folder / "bob" / "deep.zip", "w") as zf:  # rglob recursed past the limit
+        zf.writestr("d/" * 1200 + "TP_sujet.ipynb", "{}")
+    subs = {s.student_id: s for s in collecting.collect(folder, tmp_path / "work")}
+    assert sorted(subs) == ["alice", "bob", "carol", "dave"]
+    assert "a zip was not opened: alice/notes.zip: not a readable zip" in subs["alice"].notes[0]
+    assert "carol/TP.zip: not a readable zip" in subs["carol"].notes[0]
+    assert subs["carol"].relpath == "carol/TP.zip"  # nothing else: graded as it is (not JSON)
+    assert "dave/TP.zip: unpacks to more than 1 GiB" in subs["dave"].notes[0]
+    assert "bob/deep.zip: unsafe member 'd/d/d/" in subs["bob"].notes[0]
+    assert subs["bob"].relpath == "bob/TP_sujet.ipynb"
+    assert not list((tmp_path / "work").rglob("data.bin"))
+    shutil.copy(folder / "carol" / "TP.zip", tmp_path / "class.zip")  # the class's: it stops
+    with pytest.raises(GradingError, match="class.zip: not a readable zip"):
+        collecting.collect(tmp_path / "class.zip", tmp_path / "work2")
+
+
 def test_cells_are_put_back_in_the_tp_order():
     nb = _reordered(solved())
     nb = insert_after(nb, "up", "x = 1  # my cell")
@@ -783,6 +889,22 @@ def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
     assert any("without a sandbox" in r for r in result.review)
     assert any("NONE" in line for line in lines)
     assert _rows(tmp_path / "out")["alice"]["review"] == "yes"
+
+
+def test_grading_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """Every folder of a run (the sandbox check's too) is in its temporary folder, removed at
+    the end: runs do not pile up ``unet-tp-grading-*.private`` folders in /tmp."""
+    import tempfile
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    (subs / "TP_sujet.ipynb").write_text("{not json")
+    (result,) = grade_all(subs.parent, tmp_path / "out", progress=lambda _: None)
+    assert result.total == 0
+    assert [p.name for p in temporary.iterdir() if p.name.startswith("unet-tp")] == []
 
 
 @pytest.mark.slow

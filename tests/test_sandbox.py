@@ -132,3 +132,63 @@ def test_no_file_the_kernel_writes_grows_past_the_limit(tmp_path):
         subprocess.run(box.wrap([box.python(), "-c", code]), stdout=subprocess.PIPE, stderr=err)
     assert (box.home / "big").stat().st_size <= 1 << 20
     assert log.stat().st_size <= 1 << 20
+
+
+def test_the_disk_count_reads_every_file_and_stops_what_it_cannot_read(tmp_path):
+    """``disk_use`` (what ``execute.DiskWatch`` stops a kernel on): every entry, each at least a
+    block, no link followed; a tree nested past ``MAX_DEPTH`` (which hid its files from a walk
+    that recursed until Python's limit) or a folder it may not open counts as past any limit."""
+    import os
+
+    from autograder.sandbox import BLOCK, MAX_DEPTH, disk_use
+
+    home = tmp_path / "home"
+    (home / "a" / "b").mkdir(parents=True)
+    for i in range(8):
+        (home / "a" / "b" / f"f{i}").write_bytes(os.urandom(64 << 10))
+    (home / "empty").touch()
+    (home / "link").symlink_to("/usr")
+    used = disk_use([home, tmp_path / "absent"])
+    assert 8 * (64 << 10) + 4 * BLOCK <= used < 8 * (64 << 10) + 64 * BLOCK
+    assert disk_use([home], past=BLOCK) < used  # stops counting once past
+    deep = tmp_path / "deep"
+    fd = os.open(tmp_path, os.O_RDONLY)
+    os.mkdir("deep", dir_fd=fd)
+    for _ in range(MAX_DEPTH + 2):
+        inner = os.open("deep" if _ == 0 else "d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        os.mkdir("d", dir_fd=fd)
+    os.close(fd)
+    assert disk_use([deep]) == float("inf")
+    assert disk_use([tmp_path / "home" / "empty"]) == float("inf")  # not a folder it can open
+
+
+def test_a_kernels_folders_are_removed_whatever_it_left(tmp_path):
+    """``remove_tree`` (the kernel's folders once it stopped): a tree 3000 folders deep (past
+    ``shutil.rmtree``'s recursion), folders made unreadable (``chmod 000``: rmtree left them
+    for a grader not root), files in both; a link's target is kept."""
+    import os
+
+    from autograder.sandbox import remove_tree
+
+    work, victim = tmp_path / "work", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("kept")
+    fd = os.open(tmp_path, os.O_RDONLY)
+    for i in range(3001):
+        os.mkdir("work" if i == 0 else "d", dir_fd=fd)
+        inner = os.open("work" if i == 0 else "d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        if i % 1000 == 0:
+            os.close(os.open("f", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd))
+    os.close(fd)
+    (work / "hide" / "more").mkdir(parents=True)
+    (work / "hide" / "more" / "big").write_bytes(b"x" * 4096)
+    (work / "hide" / "more").chmod(0)
+    (work / "hide").chmod(0)
+    (work / "link").symlink_to(victim)
+    remove_tree(work)
+    assert not work.exists()
+    assert (victim / "keep").read_text() == "kept"

@@ -260,6 +260,20 @@ def test_a_cell_of_the_students_own_marked_locked_is_read():
     assert "loss" in lost(in_source_order(nb, STUDENT))
 
 
+def test_an_answer_cell_marked_locked_is_read():
+    """nbgrader metadata forged on the TP's answer cell itself (its grade id kept, ``locked``,
+    not ``solution``) is replaced by the TP's: the cell is read (it used to be skipped)."""
+    nb = notebook({"cce_loss": LOSS.format("return " + CE)})
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "cce_loss")
+    cell.metadata["nbgrader"].update(solution=False, locked=True, grade=False, points=100)
+    fixed = in_source_order(nb, STUDENT)
+    assert "loss" in lost(fixed)
+    tp = next(
+        c for c in STUDENT.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "cce_loss"
+    )
+    assert cell.metadata["nbgrader"] == tp.metadata["nbgrader"]
+
+
 def test_an_experiment_after_the_test_cell_costs_nothing():
     """A cell after (e)'s test comparing with torch's cross-entropy is not the answer."""
     nb = notebook()
@@ -373,10 +387,15 @@ def test_a_students_written_answer_is_inert_in_formgrader():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(attack), nbformat.v4.new_markdown_cell("<b>TP</b>")]
     nb.cells[1].metadata["nbgrader"] = {"locked": True, "solution": False}
+    tp = copy.deepcopy(nb)
+    tp.cells = tp.cells[1:]  # the TP's own cell
     nb.cells.append(nbformat.v4.new_markdown_cell(attack))
     nb.cells[2].metadata["nbgrader"] = {"solution": True, "grade": True, "points": 2}
-    out = repair.for_formgrader(copy.deepcopy(nb))
-    for cell in (out.cells[0], out.cells[2]):
+    # the TP's read-only metadata forged on the student's markdown: still the student's text
+    nb.cells.append(nbformat.v4.new_markdown_cell(attack))
+    nb.cells[3].metadata["nbgrader"] = {"locked": True, "solution": False}
+    out = repair.for_formgrader(copy.deepcopy(nb), tp)
+    for cell in (out.cells[0], out.cells[2], out.cells[3]):
         html = markdown2html(cell.source).lower()
         assert "<img" not in html and "<script" not in html and "<i>" not in html, html
         links = re.findall(r'(?:href|src)="([^"]*)"', html)
