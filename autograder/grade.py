@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -167,21 +168,51 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+class _Workers:
+    """The worker processes running now, each in its own session (a Ctrl-C on ``unet-tp grade``
+    does not reach them): :meth:`stop` kills them and starts no other."""
+
+    def __init__(self) -> None:
+        self.lock, self.running, self.stopped = threading.Lock(), set(), False
+
+    def start(self, command: list[str], env: dict) -> subprocess.Popen:
+        with self.lock:
+            if self.stopped:
+                raise KeyboardInterrupt  # grading was interrupted: no new notebook
+            proc = subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=str(course.REPO_ROOT),
+                start_new_session=True,
+            )
+            self.running.add(proc)
+        return proc
+
+    def done(self, proc: subprocess.Popen) -> None:
+        _kill_group(proc)  # what the worker left (the sandbox dies with its parent)
+        with self.lock:
+            self.running.discard(proc)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            for proc in self.running:
+                _kill_group(proc)
+
+
+WORKERS = _Workers()
+
+
 def _run_worker(job: Path, ctx: Context) -> str | None:
     """Run the notebook and the plan in a worker process; why it failed, if it did."""
     threads = str(ctx.threads)
     env = dict(
         os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, CUDA_VISIBLE_DEVICES=""
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "autograder.execute", str(job)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=str(course.REPO_ROOT),
-        start_new_session=True,
-    )
+    proc = WORKERS.start([sys.executable, "-m", "autograder.execute", str(job)], env)
     try:
         log, _ = proc.communicate(timeout=ctx.notebook_timeout)
     except subprocess.TimeoutExpired:
@@ -189,7 +220,7 @@ def _run_worker(job: Path, ctx: Context) -> str | None:
         proc.communicate()
         return M.STOPPED_AFTER.format(seconds=ctx.notebook_timeout)
     finally:
-        _kill_group(proc)
+        WORKERS.done(proc)
     report = job / "execute.json"
     if not report.exists():
         tail = log.decode(errors="replace").strip().splitlines()[-3:]
@@ -483,6 +514,7 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
     ctx.template_home.mkdir()
     _prewarm(ctx.template_home)
     fresh: list[Result] = []
+    WORKERS.stopped = False
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         futures = [(pool.submit(grade_submission, s, ctx), why) for s, why in todo]
@@ -496,6 +528,7 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
             )
     except BaseException:  # Ctrl-C: no queued notebook starts (the pool's exit would run them all)
         pool.shutdown(wait=False, cancel_futures=True)
+        WORKERS.stop()  # and the running ones stop
         raise
     pool.shutdown()
     return fresh

@@ -11,7 +11,9 @@ import html as html_module
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -618,6 +620,45 @@ def test_ctrl_c_starts_no_queued_notebook(tmp_path, monkeypatch):
         assert len(started) <= 2  # the first, and the one the worker may have begun
     finally:
         release.set()
+
+
+def test_ctrl_c_stops_the_notebooks_being_graded(tmp_path, monkeypatch):
+    """Ctrl-C while a worker runs: its process (in its own session, which the Ctrl-C does not
+    reach) is killed, not left running with no parent until its notebook ends."""
+    import threading
+    import types
+
+    from autograder import grade
+
+    running, procs = threading.Event(), []
+
+    def fake_grade(sub, ctx):
+        if sub == 1:  # a notebook that would run for minutes
+            procs.append(grade.WORKERS.start([sys.executable, "-c", SLEEP], dict(os.environ)))
+            running.set()
+            procs[0].wait()
+        return types.SimpleNamespace(
+            student_id=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
+        )
+
+    def ctrl_c(line):
+        if line.startswith("  0 "):  # the first notebook's line, while the second one runs
+            running.wait(60)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(grade, "grade_submission", fake_grade)
+    monkeypatch.setattr(grade, "_prewarm", lambda home: None)
+    ctx = types.SimpleNamespace(sandbox="none", template_home=tmp_path / "home")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            grade._grade_many([(i, "new submission") for i in range(2)], ctx, tmp_path, 2, ctrl_c)
+        assert procs and procs[0].wait(timeout=60) == -signal.SIGKILL
+    finally:
+        for proc in procs:
+            proc.kill()
+
+
+SLEEP = "import time; time.sleep(600)"
 
 
 def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
