@@ -23,9 +23,18 @@ from autograder import messages as M
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.collect import GradingError
 
+MAX_NOTEBOOK_BYTES = 256 << 20  # a Colab notebook with all its figures is tens of MiB
+
 
 def read_submission(path: Path):
     """The notebook, or a ``GradingError`` that says what is wrong with the file."""
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:  # read whole, it would take the grader's memory
+        raise GradingError(
+            f"the file is too large for a notebook ({size >> 20} MiB, over "
+            f"{MAX_NOTEBOOK_BYTES >> 20} MiB): ask for a copy without outputs "
+            "(Edit > Clear all outputs, then save)"
+        )
     raw = path.read_bytes()
     if not raw.strip():
         raise GradingError("the file is empty")

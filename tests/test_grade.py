@@ -586,6 +586,10 @@ def test_a_file_that_is_not_a_notebook_says_where_in_plain_words(tmp_path):
     broken.write_text("")
     with pytest.raises(GradingError, match="^the file is empty$"):
         read_submission(broken)
+    with broken.open("r+b") as f:  # sparse: nothing is written, nothing may be read
+        f.truncate(257 << 20)
+    with pytest.raises(GradingError, match=r"too large for a notebook \(257 MiB, over 256 MiB\)"):
+        read_submission(broken)
 
 
 def test_ctrl_c_starts_no_queued_notebook(tmp_path, monkeypatch):
