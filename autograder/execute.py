@@ -39,7 +39,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
 from autograder.cells import clear_outputs, grade_id
-from autograder.sandbox import GRADING, Limits, Sandbox, disk_use, remove_tree
+from autograder.sandbox import GRADING, Limits, Sandbox, disk_use, held_use, remove_tree
 
 KERNEL_NAME = "unet-tp-sandbox"
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
@@ -109,8 +109,9 @@ def _timeout_error(timeout: int) -> dict:
 
 class DiskWatch:
     """Stops a kernel whose writable folders on the host (home, sockets, answers) pass
-    ``Limits.disk_bytes`` in all: many files each under the file-size limit would fill the
-    grading machine's disk. Read from here every ``interval`` seconds while the kernel runs, and
+    ``Limits.disk_bytes`` in all, with the files it removed from them but holds open or mapped
+    (:func:`held_use`): many files each under the file-size limit would fill the grading
+    machine's disk. Read from here every ``interval`` seconds while the kernel runs, and
     after each cell (:meth:`over`: a cell that passed the limit quickly is the one skipped)."""
 
     def __init__(self, box: Sandbox, pid: int | None, interval: float = 0.25):
@@ -128,6 +129,8 @@ class DiskWatch:
             return self.tripped
         try:
             used = disk_use(self.folders, past=self.limit)
+            if used <= self.limit:  # and what it wrote then removed while holding it open
+                used += held_use(self.pid, self.folders)
         except OSError:  # a folder the kernel made unreadable: not measured, stopped
             used = float("inf")
         if used > self.limit:

@@ -6,8 +6,9 @@ Python, the grader's third-party packages, ``unet_tp`` alone, the harness and th
 writable ``/home/student``, a capped ``/tmp``, the socket folder and the answers are the student's
 (the grader follows no path in them). What it is built from on the host stays in a private folder
 it cannot see. Limits: address space, processes (pids cgroup, else ``RLIMIT_NPROC``), CPU time,
-file size, the disk its host folders take in all (:func:`disk_use`, watched by the worker). If
-it cannot start, :class:`SandboxUnavailable` says what to do (or ``--sandbox none``).
+file size, the disk its host folders take in all (:func:`disk_use`, and :func:`held_use`: what it
+removed but holds; watched by the worker). If it cannot start, :class:`SandboxUnavailable` says
+what to do (or ``--sandbox none``).
 """
 
 from __future__ import annotations
@@ -316,6 +317,60 @@ def _folder_use(fd: int, depth: int, past: float | None) -> float:
                     os.close(child)
             if past is not None and total > past:
                 break
+    return total
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (what bwrap started: the sandbox's processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])  # after the name, which may hold ")"
+                children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
+def held_use(pid: int, folders: list[Path]) -> float:
+    """Bytes of the files on the disk of ``folders`` that the processes of ``pid`` (bwrap) hold
+    open or mapped once removed from every folder (written, then unlinked: :func:`disk_use` no
+    longer sees them, the disk is not given back until they are closed); ``inf`` where a
+    process's files cannot be read (what cannot be measured is stopped)."""
+    devices = set()
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            devices.add(os.stat(folder, follow_symlinks=False).st_dev)
+    total, seen = 0.0, set()
+    for proc in _descendants(pid):
+        try:
+            with os.scandir(f"/proc/{proc}/fd") as fds:
+                for fd in fds:
+                    with contextlib.suppress(FileNotFoundError):
+                        st = os.stat(fd.path)  # the open file itself (the link is followed)
+                        key = (st.st_dev, st.st_ino)
+                        if st.st_nlink == 0 and st.st_dev in devices and key not in seen:
+                            seen.add(key)
+                            total += max(st.st_blocks * 512, BLOCK)
+            maps = Path(f"/proc/{proc}/maps").read_text()
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            continue
+        except OSError:
+            return float("inf")
+        for line in maps.splitlines():  # a removed file mapped, its descriptor closed
+            fields = line.split(maxsplit=5)
+            if len(fields) < 6 or not fields[5].endswith(" (deleted)"):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            major, minor = (int(x, 16) for x in fields[3].split(":"))
+            key = (os.makedev(major, minor), int(fields[4]))
+            if key[0] in devices and key not in seen:
+                seen.add(key)
+                total += end - start  # its mapped length: the grader may not stat it
     return total
 
 

@@ -164,6 +164,50 @@ def test_the_disk_count_reads_every_file_and_stops_what_it_cannot_read(tmp_path)
     assert disk_use([tmp_path / "home" / "empty"]) == float("inf")  # not a folder it can open
 
 
+# files written in the kernel's home, then removed while still open (or mapped, their descriptor
+# closed): no folder shows them, the disk is not given back until the kernel lets them go
+HOLD_REMOVED = r"""
+import mmap, os, time
+held = []
+for i in range(6):
+    f = open(f"f{i}", "wb+")
+    f.write(os.urandom(4 << 20))
+    f.flush()
+    os.unlink(f"f{i}")
+    if i % 2:
+        held.append(mmap.mmap(f.fileno(), 4 << 20))
+        f.close()
+    else:
+        held.append(f)
+print("written", flush=True)
+time.sleep(60)
+"""
+
+
+def test_files_the_kernel_removed_but_holds_count_towards_the_disk_limit(tmp_path):
+    """``execute.DiskWatch`` stops a kernel whose files, written then unlinked while held open
+    or mapped, pass ``Limits.disk_bytes``: they take the host's disk as much as any file in its
+    folders (unlinked, 16 files of 2 GiB each filled the disk while the folders looked empty)."""
+    from autograder.execute import DiskWatch
+    from autograder.sandbox import Limits, disk_use, held_use
+
+    box = _box(tmp_path)
+    box.limits = Limits(disk_bytes=16 << 20)
+    proc = subprocess.Popen(
+        box.wrap([box.python(), "-c", HOLD_REMOVED]), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "written"
+        assert disk_use([box.home, box.runtime]) < 1 << 20  # the folders look empty
+        assert held_use(proc.pid, [box.home, box.runtime]) >= 24 << 20
+        watch = DiskWatch(box, proc.pid, interval=3600)  # read here, not by its thread
+        assert watch.over()
+        assert proc.wait(timeout=30) != 0  # stopped
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_kernels_folders_are_removed_whatever_it_left(tmp_path):
     """``remove_tree`` (the kernel's folders once it stopped): a tree 3000 folders deep (past
     ``shutil.rmtree``'s recursion), folders made unreadable (``chmod 000``: rmtree left them
