@@ -170,6 +170,19 @@ for i in range(64):
         f.write(os.urandom(4 << 20))
 time.sleep(600)
 """
+# the same, each file unlinked while held open (or mapped, its descriptor closed): its folders
+# look empty, the host's disk is taken all the same
+DISK_HELD = """\
+import mmap, os, time
+held = []
+for i in range(64):
+    f = open(f"held{i}", "wb+")
+    f.write(os.urandom(4 << 20))
+    f.flush()
+    os.unlink(f"held{i}")
+    held.append(mmap.mmap(f.fileno(), 4 << 20) if i % 2 else f)
+time.sleep(600)
+"""
 # folders the grader must still remove: 1200 deep (past shutil.rmtree's recursion, which
 # stopped the batch), unreadable (chmod 000: left on a grader not root)
 DEEP_TREE = """\
@@ -348,6 +361,7 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         "fork_loop": (insert_after(solved(), "down", FORK_LOOP), FULL),
         "disk_fill": (insert_after(solved(), "setup", DISK_FILL), FULL),
         "deep_tree": (insert_after(solved(), "setup", DEEP_TREE), FULL),
+        "disk_held": (insert_after(solved(), "setup", DISK_HELD), FULL),
         "drive": (
             insert_after(
                 solved(),
@@ -387,7 +401,7 @@ CASES = [
     "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
     "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
     "cheat_gc", "cheat_code_swap", "cheat_exec_reference", "cheat_reference", "network",
-    "write_outside", "fork_loop", "disk_fill", "deep_tree", "drive", "cheat_write", "not_json", "empty",
+    "write_outside", "fork_loop", "disk_fill", "deep_tree", "disk_held", "drive", "cheat_write", "not_json", "empty",
 ]  # fmt: skip
 CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
 HONEST = [
@@ -465,6 +479,7 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
         "fork_loop",
         "disk_fill",
         "deep_tree",
+        "disk_held",
         "cheat_write",
     ]:
         assert rows[cheat]["review"] == "yes", (cheat, rows[cheat]["notes"][:500])
@@ -477,7 +492,8 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "outside its home" in review["write_outside"]
     assert "started many processes" in review["fork_loop"]
     # stopped once its folders passed the disk limit, the cell skipped in a new kernel
-    for filler in ["disk_fill", "deep_tree"]:  # a tree too deep to measure counts as past it
+    # (a tree too deep to measure counts as past it; files removed but held count as in them)
+    for filler in ["disk_fill", "deep_tree", "disk_held"]:
         assert "passed the disk limit" in review[filler]
         assert "cell 5 (your cell after '0. Set-up'): DeadKernelError" in graded.notes[filler]
 
