@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import time
@@ -90,17 +91,19 @@ _UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, 
 _UNREADABLE_ZIP += (NotImplementedError, ValueError)  # an unknown compression, a bad header
 
 
-def _safe_unzip(archive: Path, target: Path, name: str, limit: int | None = None) -> None:
-    """The notebooks of ``archive`` (``name`` in messages) into ``target``, ``limit`` bytes at
-    most; a :class:`GradingError` that says why it cannot be opened (not a zip, an unsafe or
-    clashing member, past the limit)."""
+def _safe_unzip(
+    archive: Path, target: Path, name: str, limit: int | None = None, kept=(".ipynb",)
+) -> None:
+    """The notebooks of ``archive`` (``name`` in messages; the files ending as ``kept`` says)
+    into ``target``, ``limit`` bytes at most; a :class:`GradingError` that says why it cannot be
+    opened (not a zip, an unsafe or clashing member, past the limit)."""
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 member = PurePosixPath(info.filename)
                 if member.is_absolute() or ".." in member.parts or len(member.parts) > 16:
                     raise GradingError(f"{name}: unsafe member {info.filename[:200]!r}")
-                if info.is_dir() or member.suffix != ".ipynb":  # only notebooks are graded
+                if info.is_dir() or member.suffix not in kept:  # only notebooks are graded
                     continue
                 dest = target / member
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -134,25 +137,30 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     if not source.exists():
         raise GradingError(f"{source}: no such file or folder")
     roots: list[tuple[Path, PurePosixPath]] = []  # (folder, where its files are in SOURCE)
-    if source.is_file():
-        if not zipfile.is_zipfile(source):
-            raise GradingError(f"{source}: not a folder or a zip archive")
-        roots.append((workdir / "unzipped" / source.stem, PurePosixPath()))
-        _safe_unzip(source, roots[-1][0], str(source))
     unopened: list[tuple[PurePosixPath, Path, str]] = []  # a student's zip: (where, file, why)
-    if source.is_dir():
-        roots.append((source, PurePosixPath()))
-        for i, archive in enumerate(sorted(source.rglob("*.zip"))):
-            root, at = workdir / "unzipped" / f"{i}-{archive.stem}", _opened_at(source, archive)
-            if not at.parts:  # the class's archive: whatever stops it stops the run
-                _safe_unzip(archive, root, str(archive))
-            else:  # a student's: it costs that student alone
-                try:
-                    _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
-                except GradingError as exc:
-                    remove_tree(root)
-                    unopened.append((at, archive, str(exc)))
-                    continue
+    unzipped = iter(workdir / "unzipped" / str(i) for i in itertools.count())
+    classes = [source]  # the folders, and the class's archives (their students' zips in them)
+    if source.is_file() and not zipfile.is_zipfile(source):
+        raise GradingError(f"{source}: not a folder or a zip archive")
+    while classes:
+        folder = classes.pop(0)
+        if folder.is_file():  # the class's archive: whatever stops it stops the run
+            folder, archive = next(unzipped), folder
+            _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
+        roots.append((folder, PurePosixPath()))
+        for archive in sorted(folder.rglob("*.zip")):
+            at = _opened_at(folder, archive)
+            if not at.parts:  # another class archive: in SOURCE's folder only (not in a zip)
+                if folder == source:
+                    classes.append(archive)
+                continue
+            root = next(unzipped)  # a student's: it costs that student alone
+            try:
+                _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
+            except GradingError as exc:
+                remove_tree(root)
+                unopened.append((at, archive, str(exc)))
+                continue
             roots.append((root, at))
     found: dict[str, list[Submission]] = {}
     for root, at in roots:

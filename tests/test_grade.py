@@ -711,6 +711,34 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         collect(evil, tmp_path / "work2")
 
 
+def test_a_zip_a_student_sent_is_opened_in_the_lms_zip_too(tmp_path):
+    """Moodle's zip graded as it is, or unpacked in a folder, or inside a folder: a zip a student
+    uploaded is opened in place, its notebook theirs (graded from the LMS's zip, it was left
+    out: the student had no row at all); a zip of theirs that cannot be opened is their note."""
+    from autograder.grade import collect
+
+    inner = tmp_path / "TP.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("bob/TP_sujet.ipynb", (2099, 1, 1, 0, 0, 0)), "{}")
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Bob B_456_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.write(inner, "Alice A_123_assignsubmission_file_/TP.zip")
+        zf.writestr("Carol C_789_assignsubmission_file_/TP.zip", b"PK\x03\x04 not a zip")
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(unpacked)
+    holder = tmp_path / "holder"
+    holder.mkdir()
+    shutil.copy(archive, holder)
+    for i, source in enumerate([archive, unpacked, holder]):
+        subs = {s.student_id: s for s in collect(source, tmp_path / f"work{i}")}
+        assert sorted(subs) == ["123", "456", "789"], source
+        assert subs["123"].relpath == "Alice A_123_assignsubmission_file_/TP.zip/bob/TP_sujet.ipynb"
+        assert subs["456"].relpath == "Bob B_456_assignsubmission_file_/TP_sujet.ipynb"
+        assert "C_789_assignsubmission_file_/TP.zip: not a readable zip" in subs["789"].notes[0]
+
+
 def test_a_notebook_named_after_another_student_stays_its_senders(tmp_path):
     """Whose a notebook is comes from what the LMS (or the instructor) named, outermost first: a
     file Alice named ``Bob_456_assignsubmission_file_...`` in her Moodle folder, or a zip in her
