@@ -91,21 +91,47 @@ _UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, 
 _UNREADABLE_ZIP += (NotImplementedError, ValueError)  # an unknown compression, a bad header
 
 
+NAME_MAX = 255  # bytes of one name in a path (Linux, macOS)
+MAX_PARTS = 16  # folders and file of a member unpacked as they are
+MAX_PATH_BYTES = 2048  # and their path's length (Linux's limit, 4096, counts the folder above)
+
+
+def _short(part: str) -> str:
+    """``part`` as a file name the disk takes: one longer than :data:`NAME_MAX` bytes (an LMS
+    counts characters: 130 "é" are 260 bytes) cut after its start, which says whose it is (the
+    LMS's prefix), its suffix and a digest of the whole kept (two such names stay two)."""
+    raw = part.encode("utf-8", errors="surrogateescape")
+    if len(raw) <= NAME_MAX:
+        return part
+    suffix = PurePosixPath(part).suffix if len(PurePosixPath(part).suffix) <= 16 else ""
+    tail = "~" + hashlib.sha256(raw).hexdigest()[:12] + suffix
+    head = raw[: NAME_MAX - len(tail.encode())].decode("utf-8", errors="ignore")
+    return head + tail
+
+
 def _safe_unzip(
     archive: Path, target: Path, name: str, limit: int | None = None, kept=(".ipynb",)
 ) -> None:
     """The notebooks of ``archive`` (``name`` in messages; the files ending as ``kept`` says)
     into ``target``, ``limit`` bytes at most; a :class:`GradingError` that says why it cannot be
-    opened (not a zip, an unsafe or clashing member, past the limit)."""
+    opened (not a zip, an unsafe or clashing member, past the limit). A student's zip (with a
+    ``limit``) nested past :data:`MAX_PARTS` is refused; in the class's archive, such a member
+    (folders a student made in the LMS) is unpacked in its outermost folder, which says whose it
+    is: one student's folders do not stop the class's grading."""
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 member = PurePosixPath(info.filename)
-                if member.is_absolute() or ".." in member.parts or len(member.parts) > 16:
+                parts = [_short(part) for part in member.parts]
+                deep = len(parts) > MAX_PARTS or len("/".join(parts).encode()) > MAX_PATH_BYTES
+                unsafe = member.is_absolute() or ".." in member.parts
+                if unsafe or (deep and limit is not None):
                     raise GradingError(f"{name}: unsafe member {info.filename[:200]!r}")
                 if info.is_dir() or member.suffix not in kept:  # only notebooks are graded
                     continue
-                dest = target / member
+                if deep:  # its folders in one name, under its outermost
+                    parts = [parts[0], _short("~".join(member.parts[1:]))]
+                dest = target.joinpath(*parts)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(dest, "wb") as out:
                     while chunk := src.read(1 << 20):

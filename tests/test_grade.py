@@ -739,6 +739,28 @@ def test_a_zip_a_student_sent_is_opened_in_the_lms_zip_too(tmp_path):
         assert "C_789_assignsubmission_file_/TP.zip: not a readable zip" in subs["789"].notes[0]
 
 
+def test_a_students_names_and_folders_in_the_lms_zip_do_not_stop_the_class(tmp_path):
+    """Moodle counts a file name's characters, the disk its bytes: one student's notebook named
+    with 130 "é" (260 bytes), or put 20 folders deep (Moodle's file manager makes folders), stopped
+    the whole class's zip ("not a readable zip", "unsafe member"); each is now that student's."""
+    from autograder.grade import collect
+
+    long_name = "é" * 130 + ".ipynb"
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Alice A_123_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.writestr(f"Bob B_456_assignsubmission_file_/{long_name}", "{}")
+        zf.writestr(f"Carol C_789_assignsubmission_file_{long_name}", "{}")  # the flat list
+        zf.writestr("Dave D_111_assignsubmission_file_/" + "d/" * 20 + "TP_sujet.ipynb", "{}")
+        zf.writestr("Erin E_222_assignsubmission_file_/" + ("f" * 200 + "/") * 12 + "x.ipynb", "{}")
+    subs = {s.student_id: s for s in collect(archive, tmp_path / "work")}
+    assert sorted(subs) == ["111", "123", "222", "456", "789"]
+    assert subs["456"].relpath.startswith("Bob B_456_assignsubmission_file_/ééé")
+    assert subs["456"].relpath.endswith(".ipynb") and len(subs["456"].path.name.encode()) <= 255
+    assert subs["111"].relpath.endswith("d~d~d~TP_sujet.ipynb")
+    assert all(s.path.read_text() == "{}" for s in subs.values())
+
+
 def test_a_notebook_named_after_another_student_stays_its_senders(tmp_path):
     """Whose a notebook is comes from what the LMS (or the instructor) named, outermost first: a
     file Alice named ``Bob_456_assignsubmission_file_...`` in her Moodle folder, or a zip in her
