@@ -84,6 +84,7 @@ class Submission:
     relpath: str
     sha256: str
     notes: list[str] = field(default_factory=list)
+    lms_id: str | None = None  # the LMS's participant id, of the path that says whose it is
 
 
 MAX_STUDENT_ZIP_BYTES = 1 << 30  # what a student's zip may unpack to (its notebooks)
@@ -157,6 +158,21 @@ def _opened_at(source: Path, archive: Path) -> PurePosixPath:
     return rel if len(rel.parts) > 1 or _lms_match(rel) else PurePosixPath()
 
 
+def _whose(rel: PurePosixPath, at: PurePosixPath, pattern: str | None) -> tuple[str, str]:
+    """``identify`` of a file at ``rel`` in SOURCE; in a student's zip opened at ``at``, of the
+    zip, named by the LMS or the instructor (``alice/TP.zip``, Canvas's
+    ``alicemartin_5002_9002_TP.zip``), not by the names it holds (``Bob_5001_assignsubmission_
+    file_/`` in Alice's zip, dated 2099, was Bob's notebook); a ``pattern`` that finds no id in the
+    zip's path is matched on the whole path."""
+    if not at.parts:
+        return identify(rel.as_posix(), pattern)
+    if pattern:
+        m = re.search(pattern, at.as_posix())
+        if not m or not m.groupdict().get("id"):
+            return identify(rel.as_posix(), pattern)
+    return identify(at.as_posix(), pattern)
+
+
 def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
     """The submissions in a folder or a zip (zips inside the folder are opened too)."""
     source = Path(source)
@@ -194,16 +210,18 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             rel = at / path.relative_to(root)
             if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts):
                 continue  # .ipynb_checkpoints, macOS resource forks
-            student_id, name = identify(rel.as_posix(), pattern)
+            whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
+            student_id, name = _whose(rel, at, pattern)
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             found.setdefault(student_id, []).append(
-                Submission(student_id, name, path, rel.as_posix(), digest)
+                Submission(student_id, name, path, rel.as_posix(), digest, [], lms_id(whose))
             )
     for at, archive, why in unopened:  # its owner's note; their only file: graded as it is
-        student_id, name = identify((at / "TP_sujet.ipynb").as_posix(), pattern)
+        student_id, name = _whose(at, at, pattern)
         if student_id not in found:
             digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-            found[student_id] = [Submission(student_id, name, archive, at.as_posix(), digest)]
+            sub = Submission(student_id, name, archive, at.as_posix(), digest, [], lms_id(str(at)))
+            found[student_id] = [sub]
         found[student_id][0].notes.append(M.ZIP_NOT_OPENED.format(why=why))
     subs = []
     for _, items in sorted(found.items()):

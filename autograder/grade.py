@@ -36,7 +36,7 @@ from autograder import messages as M
 from autograder import repair, static
 from autograder import spec as assignment
 from autograder.cells import grade_id
-from autograder.collect import GradingError, Submission, collect, identify, lms_id
+from autograder.collect import GradingError, Submission, collect, identify
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.feedback import feedback_html, shorten
 from autograder.gradebook import with_manual_scores, write_gradebook
@@ -269,7 +269,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
             sub.student_id, sub.name, sub.relpath, sub.sha256, blocks, tests, spec.max_points
         )
         r.notes, r.review, r.outputs = notes, review, outputs or {}
-        r.seconds, r.lms_id = time.perf_counter() - t0, lms_id(sub.relpath)
+        r.seconds, r.lms_id = time.perf_counter() - t0, sub.lms_id
         r.questions = {q.id: None for q in spec.questions}
         return text_safe(r)
 

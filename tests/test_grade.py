@@ -795,6 +795,35 @@ def test_a_notebook_named_after_another_student_stays_its_senders(tmp_path):
     }
 
 
+def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
+    """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
+    ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
+    newest of his two: Bob graded on Alice's file); and a Canvas student's own zip was a student
+    named after the zip, not their Canvas ID; Alice's grade went to Bob's row of the LMS files (its
+    LMS id was read in the names it holds). The zip's name says whose, not what it holds."""
+    from autograder.grade import collect
+
+    folder = tmp_path / "canvas"
+    folder.mkdir()
+    (folder / "bobdurand_5001_9001_TP_sujet.ipynb").write_text('{"who": "bob"}')
+    with zipfile.ZipFile(folder / "alicemartin_5002_9002_TP.zip", "w") as zf:
+        forged = "Bob D_5001_assignsubmission_file_/TP_sujet.ipynb"
+        zf.writestr(zipfile.ZipInfo(forged, (2099, 1, 1, 0, 0, 0)), '{"who": "alice"}')
+    with zipfile.ZipFile(folder / "carolx_5003_9003_TP.zip", "w") as zf:
+        zf.writestr("TP_sujet.ipynb", '{"who": "carol"}')
+    (folder / "dave_5004_9004_TP.zip").write_bytes(b"PK\x03\x04 not a zip")
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work")}
+    assert sorted(subs) == ["5001", "5002", "5003", "5004"]
+    assert {k: s.path.read_text() for k, s in subs.items() if k != "5004"} == {
+        "5001": '{"who": "bob"}',
+        "5002": '{"who": "alice"}',
+        "5003": '{"who": "carol"}',
+    }
+    assert not subs["5001"].notes
+    assert "not a readable zip" in subs["5004"].notes[0]
+    assert {k: s.lms_id for k, s in subs.items()} == {k: k for k in subs}  # the LMS files' rows
+
+
 def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
     """A zip in a student's folder that cannot be opened (not a zip, members that clash, more than
     a notebook's worth unpacked) is noted on that student's row; the class is graded. Only its
