@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder import messages as M
-from autograder.sandbox import remove_tree
+from autograder.sandbox import BLOCK, remove_tree
 
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
@@ -110,6 +110,13 @@ def _short(part: str) -> str:
     return head + tail
 
 
+def _charged(limit: int | None, size: int, name: str) -> int | None:
+    """What is left of ``limit`` once ``size`` more bytes are unpacked (None: no limit)."""
+    if limit is not None and limit - size < 0:
+        raise GradingError(f"{name}: unpacks to more than 1 GiB")
+    return None if limit is None else limit - size
+
+
 def _safe_unzip(
     archive: Path, target: Path, name: str, limit: int | None = None, kept=(".ipynb",)
 ) -> None:
@@ -134,12 +141,10 @@ def _safe_unzip(
                     parts = [parts[0], _short("~".join(member.parts[1:]))]
                 dest = target.joinpath(*parts)
                 dest.parent.mkdir(parents=True, exist_ok=True)
+                limit = _charged(limit, BLOCK, name)  # each file takes a block: empty ones too
                 with zf.open(info) as src, open(dest, "wb") as out:
                     while chunk := src.read(1 << 20):
-                        if limit is not None:
-                            limit -= len(chunk)
-                            if limit < 0:
-                                raise GradingError(f"{name}: unpacks to more than 1 GiB")
+                        limit = _charged(limit, len(chunk), name)
                         out.write(chunk)
                 stamp = time.mktime((*info.date_time, 0, 0, -1))
                 os.utime(dest, (stamp, stamp))

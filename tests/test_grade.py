@@ -826,13 +826,13 @@ def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
 
 def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
     """A zip in a student's folder that cannot be opened (not a zip, members that clash, more than
-    a notebook's worth unpacked) is noted on that student's row; the class is graded. Only its
-    notebooks are unpacked."""
+    a notebook's worth unpacked, each file counted as at least a block of the disk) is noted on
+    that student's row; the class is graded. Only its notebooks are unpacked."""
     from autograder import collect as collecting
 
     monkeypatch.setattr(collecting, "MAX_STUDENT_ZIP_BYTES", 1 << 20)
     folder = tmp_path / "subs"
-    for who in ("alice", "bob", "carol", "dave"):
+    for who in ("alice", "bob", "carol", "dave", "erin"):
         (folder / who).mkdir(parents=True)
     (folder / "bob" / "TP_sujet.ipynb").write_text("{}")
     (folder / "alice" / "TP_sujet.ipynb").write_text("{}")
@@ -844,10 +844,14 @@ def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
         zf.writestr("TP_sujet.ipynb", "{}")
         zf.writestr("big.ipynb", b"0" * (2 << 20))  # a zip bomb, in small
         zf.writestr("data.bin", b"1" * (4 << 20))  # not a notebook: not unpacked
+    with zipfile.ZipFile(folder / "erin" / "TP.zip", "w") as zf:  # files of nothing take the disk
+        for i in range(300):
+            zf.writestr(f"{i}.ipynb", "")
     with zipfile.ZipFile(folder / "bob" / "deep.zip", "w") as zf:  # rglob recursed past the limit
         zf.writestr("d/" * 1200 + "TP_sujet.ipynb", "{}")
     subs = {s.student_id: s for s in collecting.collect(folder, tmp_path / "work")}
-    assert sorted(subs) == ["alice", "bob", "carol", "dave"]
+    assert sorted(subs) == ["alice", "bob", "carol", "dave", "erin"]
+    assert "erin/TP.zip: unpacks to more than 1 GiB" in subs["erin"].notes[0]  # 300 blocks
     assert "a zip was not opened: alice/notes.zip: not a readable zip" in subs["alice"].notes[0]
     assert "carol/TP.zip: not a readable zip" in subs["carol"].notes[0]
     assert subs["carol"].relpath == "carol/TP.zip"  # nothing else: graded as it is (not JSON)
