@@ -87,6 +87,7 @@ class Submission:
     lms_id: str | None = None  # the LMS's participant id, of the path that says whose it is
 
 
+SHOWN_OTHERS = 10  # a student's other files named in the note
 MAX_STUDENT_ZIP_BYTES = 1 << 30  # what a student's zip may unpack to (its notebooks)
 _UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError)
 _UNREADABLE_ZIP += (NotImplementedError, ValueError)  # an unknown compression, a bad header
@@ -233,7 +234,9 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
         chosen = items[-1]
         if len(items) > 1:
-            others = ", ".join(s.relpath for s in items[:-1])
+            others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
+            if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line
+                others += f", … (+{len(items) - 1 - SHOWN_OTHERS})"
             chosen.notes.append(
                 M.FILES.format(count=len(items), chosen=chosen.relpath, others=others)
             )

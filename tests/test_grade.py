@@ -704,6 +704,14 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
     assert [s.student_id for s in subs] == ["4242", "77"]
     assert subs[0].relpath.endswith("TP_sujet (1).ipynb")
     assert "graded the newest" in subs[0].notes[0]
+    many = tmp_path / "many"  # a zip of thousands of notebooks: the note names ten
+    (many / "alice").mkdir(parents=True)
+    with zipfile.ZipFile(many / "alice" / "TP.zip", "w") as zf:
+        for i in range(2000):
+            zf.writestr(zipfile.ZipInfo(f"{i:04}.ipynb", (2026, 1, 1, 0, 0, 0)), "{}")
+    (note,) = collect(many, tmp_path / "work3")[0].notes
+    assert note.startswith("2000 files; graded the newest (alice/TP.zip/1999.ipynb)")
+    assert note.endswith("alice/TP.zip/1998.ipynb, … (+1989)") and len(note) < 500, note
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../escape.ipynb", "{}")
