@@ -129,6 +129,8 @@ class Sandbox:
         args = [bwrap, "--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
         args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
         args += ["--hostname", "grading", "--proc", "/proc", "--dev", "/dev"]
+        # /dev/shm, writable, would be a RAM disk of half the machine's memory: as small as /tmp
+        args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/dev/shm"]
         args += ["--ro-bind", "/usr", "/usr"]
         for top in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
             p = Path(top)

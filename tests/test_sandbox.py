@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 from pathlib import Path
@@ -132,6 +133,30 @@ def test_no_file_the_kernel_writes_grows_past_the_limit(tmp_path):
         subprocess.run(box.wrap([box.python(), "-c", code]), stdout=subprocess.PIPE, stderr=err)
     assert (box.home / "big").stat().st_size <= 1 << 20
     assert log.stat().st_size <= 1 << 20
+
+
+def test_the_kernels_ram_disks_are_small(tmp_path):
+    """/tmp and /dev/shm (both writable, both in the grading machine's memory) stop at
+    ``Limits.tmp_bytes``: /dev/shm was bubblewrap's /dev, half the machine's memory."""
+    from autograder.sandbox import Limits
+
+    box = _box(tmp_path)
+    box.limits = Limits(tmp_bytes=8 << 20)
+    code = (
+        "written = {}\n"
+        "for folder in ('/tmp', '/dev/shm'):\n"
+        "    written[folder] = 0\n"
+        "    try:\n"
+        "        with open(folder + '/big', 'wb', buffering=0) as f:\n"
+        "            for _ in range(32):\n"
+        "                written[folder] += f.write(b'x' * (1 << 20))\n"
+        "    except OSError as exc:\n"
+        "        print(folder, 'refused:', exc.errno)\n"
+        "print(written)\n"
+    )
+    run = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
+    written = ast.literal_eval(run.stdout.strip().splitlines()[-1])
+    assert written["/tmp"] <= 8 << 20 and written["/dev/shm"] <= 8 << 20, run.stdout
 
 
 def test_the_disk_count_reads_every_file_and_stops_what_it_cannot_read(tmp_path):
