@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -12,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from autograder import messages as M
 from autograder.sandbox import remove_tree
+from unet_tp.fileio import sha256_file
 
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
@@ -57,10 +57,10 @@ def _lms_match(path: PurePosixPath) -> re.Match | None:
     """Moodle's ``Name_4242_assignsubmission_file_``, outermost first: in a folder the LMS made,
     then the file's name (the LMS's prefix, not a name a student gave a file inside that folder,
     ``Bob_77_assignsubmission_file_x.ipynb`` uploaded by Alice); else Canvas's
-    ``name[_late]_4242_67890_`` in the name of a file of the download's flat list (not one inside
-    a student's folder)."""
+    ``name[_late]_4242_67890_`` in the outermost name, one of the download's flat list (a file, or
+    a zip opened in place: not a name inside a student's folder or zip)."""
     moodle = next((m for part in path.parts if (m := _MOODLE.match(part))), None)
-    return moodle or (_CANVAS.match(path.name) if len(path.parts) == 1 else None)
+    return moodle or (_CANVAS.match(path.parts[0]) if path.parts else None)
 
 
 def lms_id(relpath: str) -> str | None:
@@ -90,17 +90,19 @@ _UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, 
 _UNREADABLE_ZIP += (NotImplementedError, ValueError)  # an unknown compression, a bad header
 
 
-def _safe_unzip(archive: Path, target: Path, name: str, limit: int | None = None) -> None:
-    """The notebooks of ``archive`` (``name`` in messages) into ``target``, ``limit`` bytes at
-    most; a :class:`GradingError` that says why it cannot be opened (not a zip, an unsafe or
-    clashing member, past the limit)."""
+def _safe_unzip(
+    archive: Path, target: Path, name: str, limit: int | None = None, keep=(".ipynb",)
+) -> None:
+    """The notebooks of ``archive`` (``name`` in messages; ``keep``: the suffixes unpacked) into
+    ``target``, ``limit`` bytes at most; a :class:`GradingError` that says why it cannot be
+    opened (not a zip, an unsafe or clashing member, past the limit)."""
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 member = PurePosixPath(info.filename)
                 if member.is_absolute() or ".." in member.parts or len(member.parts) > 16:
                     raise GradingError(f"{name}: unsafe member {info.filename[:200]!r}")
-                if info.is_dir() or member.suffix != ".ipynb":  # only notebooks are graded
+                if info.is_dir() or member.suffix.lower() not in keep:  # notebooks are graded
                     continue
                 dest = target / member
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -119,13 +121,18 @@ def _safe_unzip(archive: Path, target: Path, name: str, limit: int | None = None
         raise GradingError(f"{name}: not a readable zip ({type(exc).__name__})") from exc
 
 
-def _opened_at(source: Path, archive: Path) -> PurePosixPath:
-    """Where a zip found in the folder SOURCE is opened: in place (``alice/TP.zip/...``) when its
-    path says whose it is (a student's folder, an LMS name), so that a notebook it holds is that
-    student's whatever it is named (not ``bob/TP_sujet.ipynb``, made to replace Bob's); at the top
-    when it is the class's archive (``moodle.zip``: its files say whose each one is)."""
-    rel = PurePosixPath(archive.relative_to(source).as_posix())
-    return rel if len(rel.parts) > 1 or _lms_match(rel) else PurePosixPath()
+def _opened_at(rel: PurePosixPath, in_archive: bool) -> PurePosixPath:
+    """Where a zip found at ``rel`` is opened: in place (``alice/TP.zip/...``) when its path says
+    whose it is (a student's folder, an LMS name) or it came out of the class's archive, so that
+    a notebook it holds is that student's whatever it is named (not ``bob/TP_sujet.ipynb``, made
+    to replace Bob's); at the top when it is the class's archive (``moodle.zip`` in the folder:
+    its files say whose each one is)."""
+    return rel if in_archive or len(rel.parts) > 1 or _lms_match(rel) else PurePosixPath()
+
+
+def _hidden(rel: PurePosixPath) -> bool:
+    """``.ipynb_checkpoints``, macOS resource forks (``__MACOSX/._TP.zip``): no one's file."""
+    return any(p.startswith(".") or p == "__MACOSX" for p in rel.parts)
 
 
 def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
@@ -134,47 +141,66 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     if not source.exists():
         raise GradingError(f"{source}: no such file or folder")
     roots: list[tuple[Path, PurePosixPath]] = []  # (folder, where its files are in SOURCE)
+    zips: list[tuple[Path, PurePosixPath, bool]] = []  # (a zip, where, from the class's archive)
+
+    def class_archive(archive: Path, root: Path) -> None:  # whatever stops it stops the run
+        _safe_unzip(archive, root, str(archive), keep=(".ipynb", ".zip"))  # students' zips too
+        roots.append((root, PurePosixPath()))
+        zips.extend(
+            (z, PurePosixPath(z.relative_to(root).as_posix()), True)
+            for z in sorted(root.rglob("*.zip"))
+            if z.is_file()
+        )
+
     if source.is_file():
         if not zipfile.is_zipfile(source):
             raise GradingError(f"{source}: not a folder or a zip archive")
-        roots.append((workdir / "unzipped" / source.stem, PurePosixPath()))
-        _safe_unzip(source, roots[-1][0], str(source))
+        class_archive(source, workdir / "unzipped" / source.stem)
     unopened: list[tuple[PurePosixPath, Path, str]] = []  # a student's zip: (where, file, why)
     if source.is_dir():
         roots.append((source, PurePosixPath()))
-        for i, archive in enumerate(sorted(source.rglob("*.zip"))):
-            root, at = workdir / "unzipped" / f"{i}-{archive.stem}", _opened_at(source, archive)
-            if not at.parts:  # the class's archive: whatever stops it stops the run
-                _safe_unzip(archive, root, str(archive))
-            else:  # a student's: it costs that student alone
-                try:
-                    _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
-                except GradingError as exc:
-                    remove_tree(root)
-                    unopened.append((at, archive, str(exc)))
-                    continue
-            roots.append((root, at))
+        zips += [
+            (z, PurePosixPath(z.relative_to(source).as_posix()), False)
+            for z in sorted(source.rglob("*.zip"))
+            if z.is_file()
+        ]
+    for i, (archive, rel, in_archive) in enumerate(zips):  # grows with class archives' zips
+        if _hidden(rel):
+            continue
+        root, at = workdir / "opened" / f"{i}-{archive.stem}", _opened_at(rel, in_archive)
+        if not at.parts:
+            class_archive(archive, root)
+            continue
+        try:  # a student's: it costs that student alone
+            _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
+        except GradingError as exc:
+            remove_tree(root)
+            unopened.append((at, archive, str(exc)))
+            continue
+        roots.append((root, at))
     found: dict[str, list[Submission]] = {}
     for root, at in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
-            if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts):
-                continue  # .ipynb_checkpoints, macOS resource forks
+            if _hidden(rel):
+                continue
             student_id, name = identify(rel.as_posix(), pattern)
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = sha256_file(path)  # by blocks: a file of any size
             found.setdefault(student_id, []).append(
                 Submission(student_id, name, path, rel.as_posix(), digest)
             )
+    zip_notes: dict[str, list[str]] = {}
     for at, archive, why in unopened:  # its owner's note; their only file: graded as it is
         student_id, name = identify((at / "TP_sujet.ipynb").as_posix(), pattern)
         if student_id not in found:
-            digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+            digest = sha256_file(archive)
             found[student_id] = [Submission(student_id, name, archive, at.as_posix(), digest)]
-        found[student_id][0].notes.append(M.ZIP_NOT_OPENED.format(why=why))
+        zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
     subs = []
-    for _, items in sorted(found.items()):
+    for student_id, items in sorted(found.items()):
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
         chosen = items[-1]
+        chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
         if len(items) > 1:
             others = ", ".join(s.relpath for s in items[:-1])
             chosen.notes.append(
