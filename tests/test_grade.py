@@ -970,6 +970,13 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
     results = Results("TP_sujet", spec.max_points, [], [late], "bwrap", "", infos, db_url)
     (student,) = with_manual_scores(results, tmp_path).students
     assert student.pending == [q2.id]
+    # the same file regraded (a new grader, --force): its answers read anew are no rewriting
+    from autograder.grade import _old_answers
+
+    state = {"4242": {"sha256": late.sha256, "result": {"answers": first}}}
+    assert _old_answers(state, late) is None
+    state["4242"]["sha256"] = "1" * 64  # a re-submission
+    assert _old_answers(state, late) == first
 
 
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
