@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from autograder import messages as M
 from autograder.sandbox import BLOCK, remove_tree
+from unet_tp.fileio import sha256_file
 
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
@@ -164,6 +165,11 @@ def _opened_at(source: Path, archive: Path) -> PurePosixPath:
     return rel if len(rel.parts) > 1 or _lms_match(rel) else PurePosixPath()
 
 
+def _hidden(rel: PurePosixPath) -> bool:
+    """``.ipynb_checkpoints``, macOS resource forks (``__MACOSX/._TP.zip``): no one's file."""
+    return any(p.startswith(".") or p == "__MACOSX" for p in rel.parts)
+
+
 def _whose(rel: PurePosixPath, at: PurePosixPath, pattern: str | None) -> tuple[str, str]:
     """``identify`` of a file at ``rel`` in SOURCE; in a student's zip opened at ``at``, of the
     zip, named by the LMS or the instructor (``alice/TP.zip``, Canvas's
@@ -197,6 +203,8 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
         roots.append((folder, PurePosixPath()))
         for archive in sorted(folder.rglob("*.zip")):
+            if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())):
+                continue
             at = _opened_at(folder, archive)
             if not at.parts:  # another class archive: in SOURCE's folder only (not in a zip)
                 if folder == source:
@@ -214,25 +222,27 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     for root, at in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
-            if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts):
-                continue  # .ipynb_checkpoints, macOS resource forks
+            if _hidden(rel):
+                continue
             whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
             student_id, name = _whose(rel, at, pattern)
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = sha256_file(path)  # by blocks: a file of any size
             found.setdefault(student_id, []).append(
                 Submission(student_id, name, path, rel.as_posix(), digest, [], lms_id(whose))
             )
+    zip_notes: dict[str, list[str]] = {}
     for at, archive, why in unopened:  # its owner's note; their only file: graded as it is
         student_id, name = _whose(at, at, pattern)
         if student_id not in found:
-            digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+            digest = sha256_file(archive)
             sub = Submission(student_id, name, archive, at.as_posix(), digest, [], lms_id(str(at)))
             found[student_id] = [sub]
-        found[student_id][0].notes.append(M.ZIP_NOT_OPENED.format(why=why))
+        zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
     subs = []
-    for _, items in sorted(found.items()):
+    for student_id, items in sorted(found.items()):
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
         chosen = items[-1]
+        chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
         if len(items) > 1:
             others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
             if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line

@@ -480,7 +480,7 @@ def grade_all(
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        previous = {r.student_id: _old_answers(state, r.student_id) for r in fresh}
+        previous = {r.student_id: _old_answers(state, r) for r in fresh}
         cleared = write_gradebook(
             db_url, fresh, tmp, previous={k: v for k, v in previous.items() if v is not None}
         )
@@ -492,9 +492,14 @@ def grade_all(
     return results
 
 
-def _old_answers(state: dict, student_id: str) -> dict[str, str] | None:
-    """The written answers of ``student_id`` when last graded (None: not known)."""
-    result = state.get(student_id, {}).get("result")
+def _old_answers(state: dict, fresh: Result) -> dict[str, str] | None:
+    """The written answers of ``fresh``'s student when last graded, from another file (None: not
+    known, or the same file regraded: a new grader, ``--force``, whose reading of the answers may
+    differ when the student rewrote nothing)."""
+    old = state.get(fresh.student_id, {})
+    if old.get("sha256") == fresh.sha256:
+        return None
+    result = old.get("result")
     answers = result.get("answers") if isinstance(result, dict) else None
     return answers if isinstance(answers, dict) else None
 

@@ -2,6 +2,7 @@
 
 import errno
 import json
+import re
 
 import numpy as np
 import pytest
@@ -170,3 +171,25 @@ def test_a_full_disk_says_how_much_the_cache_needs_and_keeps_what_was_written(
     monkeypatch.setattr(cache_mod, "save_npy", real)
     report = prepare_cache(brats_root, cache, CacheSettings(tumour_free_fraction=0.0))
     assert len(report.reused) == 2 and len(report.built) == 2
+
+
+def test_a_disk_full_to_the_last_byte_is_the_same_one_message(brats_root, tmp_path, monkeypatch):
+    """Not even the cache's small metadata fits once a case's arrays do not (it was saved in
+    the handler of the full disk: `OSError: [Errno 28]` came out of it, not the message)."""
+    real_json, saved = cache_mod.save_json, []
+
+    def full(path, *args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    def json_until_full(path, obj, *args):
+        saved.append(path)
+        if len(saved) > 1:  # the first, the run's start (marked incomplete), fits
+            full(path)
+        real_json(path, obj, *args)
+
+    monkeypatch.setattr(cache_mod, "save_npy", full)
+    monkeypatch.setattr(cache_mod, "save_json", json_until_full)
+    cache = tmp_path / "c"
+    with pytest.raises(DataError, match=f"the disk of {re.escape(str(cache))} is full"):
+        prepare_cache(brats_root, cache, CacheSettings(tumour_free_fraction=0.0))
+    assert len(saved) == 2

@@ -255,6 +255,26 @@ def test_msd_rerun_downloads_nothing_and_an_interrupted_conversion_resumes(
     assert len(served.requests) == 1
 
 
+def test_another_url_into_the_folder_of_a_converted_msd_is_downloaded(
+    served, brats_root, tmp_path, capsys
+):
+    """`unet-tp data download --source msd`, then `--source brats2019 --url URL`, both into the
+    default `--out data`: the second found MSD's mark of a complete conversion and gave the MSD
+    cases back, "already downloaded", without downloading BraTS."""
+    _msd_task(tmp_path / "src", n_cases=2)
+    with tarfile.open(served.root / "Task01_BrainTumour.tar", "w") as tf:
+        tf.add(tmp_path / "src" / "Task01_BrainTumour", arcname="Task01_BrainTumour")
+    shutil.make_archive(str(served.root / "brats2019"), "zip", brats_root.parent, brats_root.name)
+    data = tmp_path / "data"
+    msd = fetch_dataset(served.url("Task01_BrainTumour.tar"), data, "msd", progress=False)
+    brats = fetch_dataset(served.url("brats2019.zip"), data, progress=False)
+    assert brats != msd and len(served.requests) == 2
+    assert [c.case_id for c in find_cases(brats)] == [c.case_id for c in find_cases(brats_root)]
+    assert "already downloaded" not in capsys.readouterr().out
+    again = served.url("Task01_BrainTumour.tar")
+    assert fetch_dataset(again, data, "msd", progress=False) == msd and len(served.requests) == 2
+
+
 def _brats_zip(brats_root, tmp_path):
     return Path(
         shutil.make_archive(str(tmp_path / "brats"), "zip", brats_root.parent, brats_root.name)

@@ -832,6 +832,75 @@ def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     assert {k: s.lms_id for k, s in subs.items()} == {k: k for k in subs}  # the LMS files' rows
 
 
+def test_a_zip_in_canvass_flat_list_is_its_senders(tmp_path):
+    """Canvas names a zip a student uploaded as it names a notebook
+    (``dupontmarie_5001_9001_TP.zip``): opened in place, its notebooks are that student's, Canvas
+    ID 5001, as their notebook would be (they were a student named after the zip's file name, whom
+    no Canvas row matched); so is a zip there that cannot be opened."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "canvas"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "dupontmarie_5001_9001_TP.zip", "w") as zf:
+        zf.writestr("bob_77_88_TP_sujet.ipynb", "{}")  # named by the student: not Bob's
+    (folder / "garcíamaría_5002_9002_TP_sujet.ipynb").write_text("{}")
+    (folder / "lopezjuan_late_5003_9003_TP.zip").write_bytes(b"not a zip")
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work")}
+    assert sorted(subs) == ["5001", "5002", "5003"]
+    assert subs["5001"].name == "dupontmarie"
+    assert subs["5001"].lms_id == "5001"
+    assert "not a readable zip" in subs["5003"].notes[0]
+
+
+def test_a_students_zip_inside_the_lms_archive_is_opened_as_theirs(tmp_path):
+    """Moodle's download zip holding the zip a student uploaded: it was not even unpacked (only
+    notebooks were), the student missing from the grades without a word; macOS's resource forks
+    (``__MACOSX/._TP.zip``) were opened as a student's zip, 'a zip was not opened' on a student
+    named __MACOSX."""
+    import io
+
+    from autograder.collect import collect
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("bob/TP_sujet.ipynb", "{}")  # Alice's, whatever its folder says
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Alice A_123_assignsubmission_file_/TP.zip", inner.getvalue())
+        zf.writestr("Bob B_456_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.writestr("__MACOSX/Alice A_123_assignsubmission_file_/._TP.zip", b"AppleDouble")
+    folder = tmp_path / "subs"
+    (folder / "__MACOSX").mkdir(parents=True)
+    shutil.copy(archive, folder / "moodle.zip")
+    (folder / "__MACOSX" / "._moodle.zip").write_bytes(b"AppleDouble")
+    for i, source in enumerate((archive, folder)):
+        subs = {s.student_id: s for s in collect(source, tmp_path / f"work{i}")}
+        assert sorted(subs) == ["123", "456"], source
+        assert subs["123"].relpath == "Alice A_123_assignsubmission_file_/TP.zip/bob/TP_sujet.ipynb"
+        assert subs["123"].notes == [] and subs["456"].notes == []
+
+
+def test_collect_hashes_a_huge_file_without_reading_it_whole(tmp_path, monkeypatch):
+    """A notebook of gigabytes is refused by repair.read_submission before it is read (the
+    grader's memory): collect, before it, read each file whole to hash it."""
+    import pathlib
+
+    from autograder.collect import collect
+
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    with (tmp_path / "subs" / "alice" / "TP_sujet.ipynb").open("wb") as f:
+        f.truncate(8 << 20)  # sparse; a file of gigabytes, in small
+    read_bytes = pathlib.Path.read_bytes
+
+    def bounded(path):
+        assert path.stat().st_size < 8 << 20, f"{path} read whole"
+        return read_bytes(path)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", bounded)
+    (sub,) = collect(tmp_path / "subs", tmp_path / "work")
+    assert sub.student_id == "alice" and len(sub.sha256) == 64
+
+
 def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
     """A zip in a student's folder that cannot be opened (not a zip, members that clash, more than
     a notebook's worth unpacked, each file counted as at least a block of the disk) is noted on
@@ -867,6 +936,12 @@ def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
     assert "bob/deep.zip: unsafe member 'd/d/d/" in subs["bob"].notes[0]
     assert subs["bob"].relpath == "bob/TP_sujet.ipynb"
     assert not list((tmp_path / "work").rglob("data.bin"))
+    # a student with two notebooks: the note is on the one graded, the newest
+    (folder / "alice" / "TP_sujet_v2.ipynb").write_text("{}")
+    os.utime(folder / "alice" / "TP_sujet.ipynb", (1, 1))
+    alice = {s.student_id: s for s in collecting.collect(folder, tmp_path / "work3")}["alice"]
+    assert alice.relpath == "alice/TP_sujet_v2.ipynb"
+    assert any("a zip was not opened: alice/notes.zip" in note for note in alice.notes), alice.notes
     shutil.copy(folder / "carol" / "TP.zip", tmp_path / "class.zip")  # the class's: it stops
     with pytest.raises(GradingError, match="class.zip: not a readable zip"):
         collecting.collect(tmp_path / "class.zip", tmp_path / "work2")
@@ -1002,6 +1077,13 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
     results = Results("TP_sujet", spec.max_points, [], [late], "bwrap", "", infos, db_url)
     (student,) = with_manual_scores(results, tmp_path).students
     assert student.pending == [q2.id]
+    # the same file regraded (a new grader, --force): its answers read anew are no rewriting
+    from autograder.grade import _old_answers
+
+    state = {"4242": {"sha256": late.sha256, "result": {"answers": first}}}
+    assert _old_answers(state, late) is None
+    state["4242"]["sha256"] = "1" * 64  # a re-submission
+    assert _old_answers(state, late) == first
 
 
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):

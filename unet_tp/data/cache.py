@@ -10,6 +10,7 @@ rebuilds everything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -301,7 +302,8 @@ class _Run:
         except OSError as exc:
             if not disk_full(exc):
                 raise
-            self.save()  # the cases written so far stay, the cache still says incomplete
+            with contextlib.suppress(OSError):  # a disk full to the last byte: saved per case
+                self.save()  # the cases written so far stay, the cache still says incomplete
             raise DataError(self._disk_full(case.case_id, images.nbytes + labels.nbytes)) from None
         report.warnings += warnings
         self.meta["cases"][case.case_id] = entry

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import re
 import shutil
@@ -44,7 +45,8 @@ from unet_tp.sources import KAGGLE_BRATS2019
 CHUNK = 1 << 20
 MSD_CONVERTED = "MSD_Task01_BraTS_layout"
 CONVERTED_MARK = "unet_tp_converted.json"
-"""Written in the converted folder once every MSD case is: a re-run finds it, downloads nothing."""
+"""Written in the converted folder once every MSD case is (with the URL they came from): a re-run
+of that URL finds it, downloads nothing."""
 _DRIVE_PART = re.compile(r"(.+)-(\d{8}T\d{6}Z)-\d{3}")
 """The stem of one part of a Google Drive folder download (``NAME-20241201T101010Z-001.zip``;
 Drive splits a large folder into several zips, a case's files possibly in two of them)."""
@@ -272,11 +274,15 @@ def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
 
 
 def convert_msd(
-    task_dir: str | os.PathLike[str], out: str | os.PathLike[str], progress: bool = True
+    task_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    progress: bool = True,
+    url: str | None = None,
 ) -> Path:
     """MSD ``Task01_BrainTumour`` in BraTS 2019 layout and labels under ``out`` (returned): each
     4D ``imagesTr/BRATS_xxx.nii.gz`` becomes ``out/BRATS_xxx/BRATS_xxx_<mod>.nii.gz``, the BraTS
-    affine replacing MSD's identity one; cases already converted are kept."""
+    affine replacing MSD's identity one; cases already converted are kept. ``url``: where the
+    task was downloaded from, in the mark of a complete conversion."""
     task_dir, out = Path(task_dir), Path(out)
     images = sorted(p for p in (task_dir / "imagesTr").glob("*.nii*") if not p.name.startswith("."))
     if not images:
@@ -286,8 +292,17 @@ def convert_msd(
         final = out / image_path.name.split(".nii")[0]
         if not final.exists():
             _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
-    save_json(out / CONVERTED_MARK, {"from": str(task_dir), "cases": len(images)})
+    save_json(out / CONVERTED_MARK, {"from": str(task_dir), "cases": len(images), "url": url})
     return out
+
+
+def _converted_from(folder: Path) -> str | None:
+    """The URL whose MSD cases ``folder`` holds, every one converted (None: not marked so)."""
+    try:
+        mark = json.loads((folder / CONVERTED_MARK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return mark.get("url") if isinstance(mark, dict) else None
 
 
 def msd_task(folder: Path) -> Path | None:
@@ -321,7 +336,7 @@ def fetch_dataset(
     if remote:
         name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name or "download"
         unpacked = out / (archive_stem(name) or name)
-        if (out / MSD_CONVERTED / CONVERTED_MARK).is_file():
+        if _converted_from(out / MSD_CONVERTED) == url.split("?")[0]:  # not another URL's
             return _fetched_before(url, out / MSD_CONVERTED)
         if downloaded := not unpacked.is_dir():  # an earlier run unpacked it (and removed it)
             archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
@@ -340,7 +355,8 @@ def fetch_dataset(
             f"{cases}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
             "a folder of BraTS cases needs no conversion: use it as it is"
         )
-    converted = convert_msd(task, out / MSD_CONVERTED, progress=progress)
+    origin = url.split("?")[0] if remote else None  # a signed URL's query changes
+    converted = convert_msd(task, out / MSD_CONVERTED, progress, origin)
     if (remote or cases != archive) and not keep_archive:
         shutil.rmtree(cases)  # extracted here, the 4D originals: the converted cases replace them
     return converted
