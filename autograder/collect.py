@@ -185,11 +185,10 @@ def _whose(rel: PurePosixPath, at: PurePosixPath, pattern: str | None) -> tuple[
     return identify(at.as_posix(), pattern)
 
 
-def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
-    """The submissions in a folder or a zip (zips inside the folder are opened too)."""
-    source = Path(source)
-    if not source.exists():
-        raise GradingError(f"{source}: no such file or folder")
+def _opened(source: Path, workdir: Path) -> tuple[list, list]:
+    """The folders to read, ``(folder, where its files are in SOURCE)``: SOURCE, the class's
+    archives and the students' zips, unpacked under ``workdir``; and the students' zips that
+    could not be opened, ``(where, file, why)``."""
     roots: list[tuple[Path, PurePosixPath]] = []  # (folder, where its files are in SOURCE)
     unopened: list[tuple[PurePosixPath, Path, str]] = []  # a student's zip: (where, file, why)
     unzipped = iter(workdir / "unzipped" / str(i) for i in itertools.count())
@@ -218,6 +217,15 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
                 unopened.append((at, archive, str(exc)))
                 continue
             roots.append((root, at))
+    return roots, unopened
+
+
+def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
+    """The submissions in a folder or a zip (zips inside the folder are opened too)."""
+    source = Path(source)
+    if not source.exists():
+        raise GradingError(f"{source}: no such file or folder")
+    roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
     for root, at in roots:
         for path in sorted(root.rglob("*.ipynb")):

@@ -174,7 +174,15 @@ def _number_answer(line: str) -> bool:
 def _with_answers(source: str, original: str) -> str:
     """The TP's ``original`` cell with the student's number answers of a settings-only edit."""
     pairs = zip(source.splitlines(keepends=True), original.splitlines(keepends=True), strict=True)
-    return "".join(a if a != b and _number_answer(a) else b for a, b in pairs)
+    return "".join(a if a != b and _kept(a, b) else b for a, b in pairs)
+
+
+def _kept(line: str, original: str) -> bool:
+    """Whether the student's ``line`` replaces the TP's: a number answer, indented as the TP's
+    line, with nothing but printable text (the restored cell must still run)."""
+    indent = len(original) - len(original.lstrip())
+    same_indent = line[:indent] == original[:indent] and not line[indent : indent + 1].isspace()
+    return same_indent and line.rstrip("\n").isprintable() and _number_answer(line)
 
 
 def _settings_only(cell, original) -> bool:

@@ -980,7 +980,11 @@ def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
     kept = originals["receptive_field"].replace("RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140")
     for cell_id, source in (("receptive_field", kept), ("training", originals["training"])):
         assert next(c.source for c in fixed.cells if _gid(c) == cell_id) == source
-    for answer in ("RECEPTIVE_FIELD = int('140')", "RECEPTIVE_FIELD = '140'"):  # not a number
+    for answer in (
+        "RECEPTIVE_FIELD = int('140')",  # not a number
+        "RECEPTIVE_FIELD = '140'",
+        "  RECEPTIVE_FIELD = 140",  # the restored cell would not run
+    ):
         nb = _set(solved(), "receptive_field", "RECEPTIVE_FIELD = None", answer)
         fixed = in_source_order(nb, STUDENT, notes)
         assert (
