@@ -608,14 +608,42 @@ def test_a_file_that_is_not_a_notebook_says_where_in_plain_words(tmp_path):
         read_submission(broken)
 
 
-def test_ctrl_c_starts_no_queued_notebook(tmp_path, monkeypatch):
-    """Ctrl-C during `unet-tp grade` (a KeyboardInterrupt in the main thread, here raised by the
-    progress line of the first result): the notebooks still queued are not graded (the thread
-    pool's exit used to run every one of them, minutes of sandboxes, before "interrupted")."""
-    import threading
+def _fake_result(sub):
+    """What grade_submission returns, as much of it as _grade_many reads."""
+    import types
+
+    return types.SimpleNamespace(
+        student_id=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
+    )
+
+
+def _ctrl_c_in_batch(monkeypatch, tmp_path, fake_grade, count: int, jobs: int, before=None):
+    """``count`` notebooks graded by ``fake_grade``, ``jobs`` at a time, and a Ctrl-C (a
+    KeyboardInterrupt in the main thread) at the progress line of the first result, once
+    ``before`` (an Event) is set."""
     import types
 
     from autograder import grade
+
+    def ctrl_c(line):
+        if line.startswith("  0 "):
+            if before is not None:
+                before.wait(60)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(grade, "grade_submission", fake_grade)
+    monkeypatch.setattr(grade, "_prewarm", lambda home: None)
+    ctx = types.SimpleNamespace(sandbox="none", template_home=tmp_path / "home")
+    with pytest.raises(KeyboardInterrupt):
+        grade._grade_many(
+            [(i, "new submission") for i in range(count)], ctx, tmp_path, jobs, ctrl_c
+        )
+
+
+def test_ctrl_c_starts_no_queued_notebook(tmp_path, monkeypatch):
+    """Ctrl-C during `unet-tp grade`: the notebooks still queued are not graded (the thread
+    pool's exit used to run every one of them, minutes of sandboxes, before "interrupted")."""
+    import threading
 
     started, release = [], threading.Event()
 
@@ -623,20 +651,10 @@ def test_ctrl_c_starts_no_queued_notebook(tmp_path, monkeypatch):
         started.append(sub)
         if len(started) > 1:
             release.wait(5)  # a notebook being graded when Ctrl-C comes
-        return types.SimpleNamespace(
-            student_id=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
-        )
+        return _fake_result(sub)
 
-    def ctrl_c(line):
-        if line.startswith("  0 "):
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(grade, "grade_submission", fake_grade)
-    monkeypatch.setattr(grade, "_prewarm", lambda home: None)
-    ctx = types.SimpleNamespace(sandbox="none", template_home=tmp_path / "home")
     try:
-        with pytest.raises(KeyboardInterrupt):
-            grade._grade_many([(i, "new submission") for i in range(5)], ctx, tmp_path, 1, ctrl_c)
+        _ctrl_c_in_batch(monkeypatch, tmp_path, fake_grade, 5, 1)
         assert len(started) <= 2  # the first, and the one the worker may have begun
     finally:
         release.set()
@@ -646,7 +664,6 @@ def test_ctrl_c_stops_the_notebooks_being_graded(tmp_path, monkeypatch):
     """Ctrl-C while a worker runs: its process (in its own session, which the Ctrl-C does not
     reach) is killed, not left running with no parent until its notebook ends."""
     import threading
-    import types
 
     from autograder import grade
 
@@ -657,21 +674,10 @@ def test_ctrl_c_stops_the_notebooks_being_graded(tmp_path, monkeypatch):
             procs.append(grade.WORKERS.start([sys.executable, "-c", SLEEP], dict(os.environ)))
             running.set()
             procs[0].wait()
-        return types.SimpleNamespace(
-            student_id=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
-        )
+        return _fake_result(sub)
 
-    def ctrl_c(line):
-        if line.startswith("  0 "):  # the first notebook's line, while the second one runs
-            running.wait(60)
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(grade, "grade_submission", fake_grade)
-    monkeypatch.setattr(grade, "_prewarm", lambda home: None)
-    ctx = types.SimpleNamespace(sandbox="none", template_home=tmp_path / "home")
     try:
-        with pytest.raises(KeyboardInterrupt):
-            grade._grade_many([(i, "new submission") for i in range(2)], ctx, tmp_path, 2, ctrl_c)
+        _ctrl_c_in_batch(monkeypatch, tmp_path, fake_grade, 2, 2, before=running)
         assert procs and procs[0].wait(timeout=60) == -signal.SIGKILL
     finally:
         for proc in procs:
