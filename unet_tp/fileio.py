@@ -112,7 +112,7 @@ def remove_unfinished(target: str | os.PathLike[str]) -> None:
     pattern = re.compile(rf"\.{re.escape(target.name)}\.unfinished-(\d+)-.+")
     for folder in target.parent.iterdir():
         if (m := pattern.fullmatch(folder.name)) and folder.is_dir() and not _alive(int(m[1])):
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            size = tree_size(folder)
             shutil.rmtree(folder, ignore_errors=True)
             print(
                 f"{target}: removed the unfinished copy an interrupted run left ({folder.name}, "
@@ -200,6 +200,36 @@ def no_space_message(folder: str | os.PathLike[str], needed: int, what: str) -> 
         f"free {size_text(needed - free)} (delete downloads, old runs or caches you no longer "
         "use) or choose a folder on another disk"
     )
+
+
+def tree_size(folder: str | os.PathLike[str]) -> int:
+    """The bytes of the files below ``folder`` (links not followed; a file gone meanwhile: 0)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+@contextlib.contextmanager
+def room_for(tmp: Path, total: int, what: str, error: type[Exception]) -> Iterator[None]:
+    """Refuse to start writing ``total`` bytes into ``tmp`` (a folder beside its target) that its
+    disk cannot hold, and say so, with the sizes, if it fills up while ``what`` writes there;
+    ``error`` (the caller's kind of error) carries either message."""
+    if message := no_space_message(tmp.parent, total, what):
+        raise error(message)
+    try:
+        yield
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        free = (free_space(tmp.parent) or 0) + tree_size(tmp)
+        raise error(
+            f"the disk of {tmp.parent} filled up while {what} ({size_text(total)} unpacked; "
+            f"{size_text(free)} free once the partial copy is removed): free some space (delete "
+            "downloads, old runs or caches you no longer use) or choose a folder on another disk"
+        ) from None
 
 
 def os_error_message(exc: OSError) -> str:

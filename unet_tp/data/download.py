@@ -36,8 +36,10 @@ from unet_tp.fileio import (
     disk_full,
     free_space,
     no_space_message,
+    room_for,
     save_json,
     size_text,
+    tree_size,
 )
 from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
@@ -192,7 +194,10 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
                     raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
             total = sum(i.file_size for i in zf.infolist())
-            with _room_for(archive, total, tmp), byte_bar(total, label, progress) as bar:
+            with (
+                room_for(tmp, total, f"extracting {archive.name}", DataError),
+                byte_bar(total, label, progress) as bar,
+            ):
                 for info in zf.infolist():
                     zf.extract(info, tmp)
                     bar.update(info.file_size)
@@ -205,7 +210,10 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                     _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
             kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             total = sum(m.size for m in members)
-            with _room_for(archive, total, tmp), byte_bar(total, label, progress) as bar:
+            with (
+                room_for(tmp, total, f"extracting {archive.name}", DataError),
+                byte_bar(total, label, progress) as bar,
+            ):
                 for m in members:
                     try:  # the data filter: Python >= 3.11.4, 3.10.12
                         tf.extract(m, tmp, **kwargs)
@@ -214,27 +222,6 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                     bar.update(m.size)
     else:
         raise DataError(f"{archive}: not a zip or tar archive")
-
-
-@contextlib.contextmanager
-def _room_for(archive: Path, total: int, tmp: Path):
-    """Refuse to start extracting ``total`` bytes that the disk of ``tmp`` cannot hold, and say
-    so, with the sizes, if it fills up while extracting (the half-extracted folder is removed)."""
-    what = f"extracting {archive.name}"
-    if message := no_space_message(tmp.parent, total, what):
-        raise DataError(message)
-    try:
-        yield
-    except OSError as exc:
-        if not disk_full(exc):
-            raise
-        free = free_space(tmp.parent) or 0
-        raise DataError(
-            f"the disk of {tmp.parent} filled up while {what} ({size_text(total)} unpacked; "
-            f"{size_text(free + _tree_size(tmp))} free once the partial extraction is removed): "
-            "free some space (delete downloads, old runs or caches you no longer use) or choose "
-            "a folder on another disk"
-        ) from None
 
 
 def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
@@ -380,25 +367,16 @@ def _release_folder(root: Path) -> Path:
     return root
 
 
-def _tree_size(folder: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(folder):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total
-
-
 @contextlib.contextmanager
 def watch_growth(folder: Path, label: str, every: float = 1.0):
     """A bar of the bytes ``folder`` gains while the block runs (kagglehub shows none while it
     unpacks 30 GB); what it yields holds ``seen``, the bytes gained."""
-    watch, stop, start = types.SimpleNamespace(seen=0), threading.Event(), _tree_size(folder)
+    watch, stop, start = types.SimpleNamespace(seen=0), threading.Event(), tree_size(folder)
 
     def run() -> None:
         with byte_bar(None, label, leave=False) as bar:
             while not stop.wait(every):
-                watch.seen = _tree_size(folder) - start
+                watch.seen = tree_size(folder) - start
                 bar.update(watch.seen - bar.n)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -408,7 +386,7 @@ def watch_growth(folder: Path, label: str, every: float = 1.0):
     finally:
         stop.set()
         thread.join()
-        watch.seen = _tree_size(folder) - start
+        watch.seen = tree_size(folder) - start
 
 
 def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) -> Path:
@@ -426,7 +404,7 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
             path = Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
         if disk_full(exc) or disk_full(exc.__cause__) or disk_full(exc.__context__):
-            got = _tree_size(cache / "datasets" / handle)
+            got = tree_size(cache / "datasets" / handle)
             raise DataError(
                 f"kagglehub could not fetch {handle}: the disk of {cache} is full after "
                 f"{size_text(got)} ({size_text(free_space(cache) or 0)} free; the mirror needs "

@@ -41,11 +41,8 @@ from unet_tp.fileio import (
     atomic_dir,
     atomic_write,
     copy_hashed,
-    disk_full,
-    free_space,
-    no_space_message,
+    room_for,
     sha256_file,
-    size_text,
     unet_tp_home,
 )
 from unet_tp.preprocess import Grid
@@ -261,10 +258,12 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
     seen: set[str] = set()
     total = sum(m["bytes"] for m in members.values())
     what = f"unpacking the course pack {path.name}"
-    if message := no_space_message(target.parent, total, what):
-        raise DataError(message)
     try:
-        with atomic_dir(target) as tmp, tarfile.open(path, "r:*") as tf:
+        with (
+            atomic_dir(target) as tmp,
+            room_for(tmp, total, what, DataError),
+            tarfile.open(path, "r:*") as tf,
+        ):
             with byte_bar(total, f"unpacking {path.name}", progress) as bar:
                 for info in tf:
                     if info.name == MANIFEST:
@@ -283,15 +282,6 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
                 )
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: truncated or damaged pack ({exc}); download it again") from None
-    except OSError as exc:
-        if not disk_full(exc):
-            raise
-        raise DataError(
-            f"the disk of {target.parent} filled up while {what} ({size_text(total)} unpacked, "
-            f"{size_text(free_space(target.parent) or 0)} free once the partial copy is removed): "
-            "free some space (delete downloads, old runs or caches you no longer use) or choose "
-            "a folder on another disk"
-        ) from None
 
 
 def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
