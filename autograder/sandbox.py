@@ -269,6 +269,7 @@ class Sandbox:
 
 BLOCK = 4096
 MAX_DEPTH = 64  # folders inside folders the disk count reads; deeper counts as past the limit
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW  # a folder, never through a link
 
 
 def disk_use(folders: list[Path], past: int | None = None) -> float:
@@ -279,7 +280,7 @@ def disk_use(folders: list[Path], past: int | None = None) -> float:
     total = 0.0
     for folder in folders:
         try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            fd = os.open(folder, _FOLDER)
         except FileNotFoundError:
             continue
         except OSError:
@@ -306,9 +307,7 @@ def _folder_use(fd: int, depth: int, past: float | None) -> float:
                 if depth >= MAX_DEPTH:
                     return float("inf")
                 try:
-                    child = os.open(
-                        entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd
-                    )
+                    child = os.open(entry.name, _FOLDER, dir_fd=fd)
                 except (FileNotFoundError, NotADirectoryError):  # removed, or swapped for a link
                     continue
                 except OSError:
@@ -374,9 +373,6 @@ def held_use(pid: int, folders: list[Path]) -> float:
                 seen.add(key)
                 total += end - start  # its mapped length: the grader may not stat it
     return total
-
-
-_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 def _unlock(name: str, dir_fd: int) -> None:
