@@ -480,10 +480,8 @@ def grade_all(
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        previous = {r.student_id: _old_answers(state, r) for r in fresh}
-        cleared = write_gradebook(
-            db_url, fresh, tmp, previous={k: v for k, v in previous.items() if v is not None}
-        )
+        previous = {r.student_id: a for r in fresh if (a := _old_answers(state, r)) is not None}
+        cleared = write_gradebook(db_url, fresh, tmp, previous=previous)
         if cleared:
             progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
         _write_course_folder(out, tmp / "autograded", db_url)
