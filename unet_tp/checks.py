@@ -1709,10 +1709,10 @@ def _real(answer) -> float | None:
 def check_receptive_field(answer) -> None:
     """The student's receptive field of the bottom of the paper's U-Net (Question 1); says what
     is wrong without raising, so that running the whole notebook goes on."""
-    right = receptive_field()
+    right, value = receptive_field(), _real(answer)
     if answer is None:
         print(tr("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again."))
-    elif _real(answer) is None:
+    elif value is None:
         print(
             tr(
                 "Question 1: RECEPTIVE_FIELD should be one number of input pixels, without quotes "
@@ -1720,7 +1720,7 @@ def check_receptive_field(answer) -> None:
                 answer=repr(answer)[:40],
             )
         )
-    elif _real(answer) == right:
+    elif value == right:
         shown = {"answer": answer}
         _ok(
             tr(
@@ -1737,5 +1737,5 @@ def check_receptive_field(answer) -> None:
             "too large: a 3x3 convolution widens the window by 2 pixels of its level, a 2x2 "
             "pooling by 1."
         )
-        shown = {"answer": answer, "hint": small if _real(answer) < right else large}
+        shown = {"answer": answer, "hint": small if value < right else large}
         print(tr("Question 1: not yet: {answer} is {hint} Recount level by level.", **shown))
