@@ -314,13 +314,16 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
 
 def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) -> dict[str, str]:
     """``{question id: text}`` ("" left blank) of the notebook as :func:`in_source_order` left
-    it (a copy of a graded cell is the student's own); the notebook kept in nbgrader's
+    it (a copy of a graded cell is the student's own), a question's number answer after its text
+    (``RECEPTIVE_FIELD = 140``: a new number is a new answer); the notebook kept in nbgrader's
     ``autograded/``."""
     cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
     answers = {}
     for q in spec.questions:
         text = cells[q.grade_id].source.strip() if q.grade_id in cells else ""
-        answers[q.id] = "" if text in {text_stub for _, text_stub in STUBS.values()} else text
+        text = "" if text in {text_stub for _, text_stub in STUBS.values()} else text
+        number = repair.number_answer(nb, q.setting) if q.setting else ""
+        answers[q.id] = "\n\n".join(part for part in (text, number) if part)
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ import nbformat
 from autograder import messages as M
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.collect import GradingError
+from autograder.spec import load as load_spec
 
 MAX_NOTEBOOK_BYTES = 256 << 20  # a Colab notebook with all its figures is tens of MiB
 
@@ -155,20 +156,30 @@ def _setting(line: str) -> str | None:
     return None
 
 
-# Question 1's answer, a number written in a locked cell as the TP asks: the student's number is
-# kept (a literal can run nothing), so the notebook graded by hand shows it; other settings are
-# restored (a DATA_SOURCE or a sample count would change what the grader's run does)
-ANSWER_SETTINGS = ("RECEPTIVE_FIELD",)
+# Question 1's answer, a number written in a locked cell as the TP asks (a question's ``setting``
+# in assignment.toml): the student's number is kept (a literal can run nothing), so the notebook
+# graded by hand shows it; other settings are restored (a DATA_SOURCE or a sample count would
+# change what the grader's run does)
 
 
 def _number_answer(line: str) -> bool:
     """Whether ``line`` gives an answer setting a plain number (``RECEPTIVE_FIELD = 140  # ...``)."""
-    if _setting(line) not in ANSWER_SETTINGS:
+    if _setting(line) not in {q.setting for q in load_spec().questions if q.setting}:
         return False
     value = ast.parse(line.strip()).body[0].value
     if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
         value = value.operand
     return isinstance(value, ast.Constant) and type(value.value) in (int, float)
+
+
+def number_answer(nb, name: str) -> str:
+    """``name = number`` as the notebook gives it in a TP cell (empty: no number), without its
+    comment: a question's number answer, part of what the hand grader reads."""
+    for cell in nb.cells:
+        for line in cell.source.splitlines() if grade_id(cell) else ():
+            if _setting(line) == name and _number_answer(line):
+                return ast.unparse(ast.parse(line.strip()))
+    return ""
 
 
 def _with_answers(source: str, original: str) -> str:

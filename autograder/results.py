@@ -70,6 +70,7 @@ class QuestionInfo:
     title: str
     points: float
     title_fr: str = ""
+    setting: str = ""  # the upper-case name its number is given in, in a locked cell (Question 1)
 
     def title_in(self, language: str) -> str:
         return _in(language, self.title, self.title_fr)

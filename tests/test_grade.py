@@ -1008,6 +1008,29 @@ def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
         assert notes == ["1 of the TP's locked cells had been edited and were restored"], new
 
 
+def test_question_1s_number_is_part_of_its_answer(tmp_path):
+    """Question 1 is answered in text and by RECEPTIVE_FIELD's number: the answer the hand
+    grader reads, and compares with a re-submission's, holds both. A re-submission that changed
+    only the number kept the score given by hand to the old number."""
+    from autograder.collect import Submission
+    from autograder.grade import _written_answers
+
+    spec = load_spec()
+    q1 = next(q for q in spec.questions if q.setting == "RECEPTIVE_FIELD")
+
+    def answers(number: str, folder: str) -> str:
+        nb = _set(solved(), "receptive_field", "RECEPTIVE_FIELD = None", number)
+        nb = in_source_order(nb, STUDENT, [])
+        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
+        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q1.id]
+
+    right, wrong = answers("RECEPTIVE_FIELD = 140", "one"), answers("RECEPTIVE_FIELD = 100", "two")
+    assert right.endswith("\n\nRECEPTIVE_FIELD = 140") and len(right) > len("RECEPTIVE_FIELD = 140")
+    assert wrong.endswith("RECEPTIVE_FIELD = 100") and right != wrong
+    assert "RECEPTIVE_FIELD" not in answers("RECEPTIVE_FIELD = None", "three")
+    assert "RECEPTIVE_FIELD" not in answers("RECEPTIVE_FIELD = '140'", "four")  # restored
+
+
 DB_URLS = ["sqlite-elsewhere"] + (
     [os.environ["UNET_TP_TEST_DB_URL"]] if os.environ.get("UNET_TP_TEST_DB_URL") else []
 )
