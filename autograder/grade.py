@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -275,12 +276,12 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
 
     try:
         nb = repair.read_submission(sub.path)
-    except GradingError as exc:
-        notes.append(str(exc))
-        return result(*_zero(spec, str(exc)))
     except Exception as exc:  # one bad file never stops the batch
-        notes.append(M.NOT_READABLE.format(error=type(exc).__name__))
-        return result(*_zero(spec, M.FILE_UNREADABLE))
+        known = isinstance(exc, GradingError)
+        notes.append(str(exc) if known else M.NOT_READABLE.format(error=type(exc).__name__))
+        r = result(*_zero(spec, str(exc) if known else M.FILE_UNREADABLE))
+        r.language = ""  # not known: the class's (grade_all)
+        return r
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
         language = notebook_language(nb)
@@ -483,6 +484,7 @@ def grade_all(
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
+        _unknown_language(results)
         previous = {r.student_id: a for r in fresh if (a := _old_answers(state, r)) is not None}
         cleared = write_gradebook(db_url, fresh, tmp, previous=previous)
         if cleared:
@@ -491,6 +493,16 @@ def grade_all(
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
         write_state(out / STATE_FILE, state, fresh, inputs_hash)
     return results
+
+
+def _unknown_language(results: list[Result]) -> None:
+    """A file that could not be read gets the language its name says (``TP_sujet_fr.ipynb``),
+    else the class's most common: its page and LMS comment in words the student reads."""
+    known = Counter(r.language for r in results if r.language)
+    common = known.most_common(1)[0][0] if known else "en"
+    for r in results:
+        if not r.language:
+            r.language = "fr" if re.search(r"_fr\b", Path(r.file).stem) else common
 
 
 def _old_answers(state: dict, fresh: Result) -> dict[str, str] | None:

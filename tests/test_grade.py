@@ -458,6 +458,7 @@ def test_the_notes_say_what_went_wrong(graded):
     assert "restored by content" in notes["metadata_lost"]
     assert "google.colab exists only in Colab" in notes["colab"]
     assert "invalid JSON" in notes["not_json"] and "empty" in notes["empty"]
+    assert results["not_json"]["language"] == "en"  # the class's: not known from the file
     assert notes["correct"] == notes["correct_fr"] == ""  # an honest notebook, nothing to say
     assert "your cell after (b)" in notes["raises"]
     # one mistake, one block, one message that says what differs
@@ -1006,6 +1007,26 @@ def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
         notes = []
         in_source_order(_set(solved(), "receptive_field", old, new), STUDENT, notes)
         assert notes == ["1 of the TP's locked cells had been edited and were restored"], new
+
+
+def test_a_file_that_cannot_be_read_gets_a_page_in_the_classs_language():
+    """A broken notebook says nothing of its language: its feedback page and LMS comment were
+    English in a French class. It takes its name's (``TP_sujet_fr.ipynb``), else the class's."""
+    from autograder.grade import _unknown_language
+    from autograder.results import Result
+
+    def result(file: str, language: str) -> Result:
+        r = Result(file, "", file, "0" * 64, {}, {}, 20.0)
+        r.language = language
+        return r
+
+    results = [result(f"s{i}.ipynb", lang) for i, lang in enumerate(["fr", "fr", "en"])]
+    broken = [result("Marie/TP_sujet.ipynb", ""), result("Paul/TP_sujet_fr (1).ipynb", "")]
+    _unknown_language(results + broken)
+    assert [r.language for r in broken] == ["fr", "fr"]
+    english = [result("a.ipynb", "en"), result("Paul/TP_sujet_fr.ipynb", ""), result("b", "")]
+    _unknown_language(english)
+    assert [r.language for r in english] == ["en", "fr", "en"]
 
 
 def test_question_1s_number_is_part_of_its_answer(tmp_path):
