@@ -125,6 +125,25 @@ def test_labels_outside_brats_set(brats_copy):
         load_case(case)
 
 
+def test_float_labels_with_rounding_error_are_rounded(brats_copy):
+    # a seg saved as float64 with 3.9999999 for 4 (a resampled or rescaled export) reads as BraTS
+    # labels; a value truly between two labels is still refused, and named
+    case = _one_case(brats_copy)
+    img = nib.load(str(case.files["seg"]))
+    seg = np.asanyarray(img.dataobj)
+    fuzzy = seg.astype(np.float64)
+    fuzzy[seg == 4], fuzzy[seg == 2], fuzzy[seg == 1] = 3.9999999, 2.0000001, 0.9999999
+    nib.Nifti1Image(fuzzy, img.affine).to_filename(str(case.files["seg"]))
+    loaded = load_case(case)
+    assert loaded.seg.dtype == np.uint8
+    for label in (1, 2, 4):
+        assert (loaded.seg == label).sum() == (seg == label).sum() > 0
+    fuzzy[0, 0, 0] = 2.5
+    nib.Nifti1Image(fuzzy, img.affine).to_filename(str(case.files["seg"]))
+    with pytest.raises(DataError, match=r"_seg\.nii\.gz holds non-integer labels \(e\.g\. 2\.5\)"):
+        load_case(case)
+
+
 def test_nan_intensities(brats_copy):
     case = _one_case(brats_copy)
     img = nib.load(str(case.files["t1"]))

@@ -39,6 +39,8 @@ GRADES = ("HGG", "LGG")
 _NII = r"\.nii(?:\.gz)?$"
 ARCHIVE_NAME = re.compile(r"(.+?)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)", re.IGNORECASE)
 """An archive's name: the stem, then the suffix."""
+LABEL_TOLERANCE = 1e-3
+"""How far a label stored as a float may be from an integer and still be read as it."""
 _UNPACK = "unpack it first: `unet-tp data download --url {} --out DIR`"
 
 
@@ -437,8 +439,14 @@ def _validate_seg(case: Case, path: Path, data: np.ndarray) -> np.ndarray:
     if np.issubdtype(data.dtype, np.floating):
         if not np.isfinite(data).all():
             raise DataError(f"case {case_id}: {path} holds NaN or infinite labels")
-        if not np.array_equal(data, np.round(data)):
-            raise DataError(f"case {case_id}: {path} holds non-integer labels")
+        # labels stored as floats may carry rounding error (3.9999999, or an scl_slope of 0.1)
+        rounded = np.round(data)
+        off = np.abs(data - rounded) > LABEL_TOLERANCE
+        if off.any():
+            raise DataError(
+                f"case {case_id}: {path} holds non-integer labels (e.g. {float(data[off][0]):g})"
+            )
+        data = rounded
     values = np.unique(data)
     bad = np.setdiff1d(values, list(edition.labels))
     if bad.size:
