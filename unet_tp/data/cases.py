@@ -282,7 +282,7 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     except (EOFError, zlib.error, OSError, ValueError, nib.filebasedimages.ImageFileError) as exc:
         raise DataError(
             f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}); {_unreadable_hint(path)}"
+            f"{' '.join(str(exc).split())}); {unreadable_hint(path)}"
         ) from None
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
@@ -295,7 +295,7 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     return data, img.affine, oriented
 
 
-def _unreadable_hint(path: Path) -> str:
+def unreadable_hint(path: Path) -> str:
     """Why a NIfTI file cannot be read: its name and its compression disagree, or it is cut."""
     try:
         with open(path, "rb") as f:
