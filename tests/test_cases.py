@@ -175,3 +175,9 @@ def test_grids_must_match_but_an_origin_shift_is_tolerated(brats_copy):
         DataError, match=r"_seg\.nii\.gz is stored with orientation RPS .* but .* LPS"
     ):
         load_case(case)
+    lost = nib.Nifti1Image(seg, img.affine)
+    lost.set_qform(None, code=0)
+    lost.set_sform(None, code=0)  # a seg whose header lost its orientation: said so
+    lost.to_filename(str(case.files["seg"]))
+    with pytest.raises(DataError, match=r"one voxel grid \(.*_seg\.nii\.gz has no orientation"):
+        load_case(case)

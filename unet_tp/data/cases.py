@@ -325,8 +325,8 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     for kind in list(MODALITIES) + ([SEG] if with_seg else []):
         path = case.files[kind]
         data, affine, oriented = _read(case.case_id, path)
-        ref = ref or (data.shape, affine, path)
-        _check_same_grid(case.case_id, path, data.shape, affine, ref)
+        ref = ref or (data.shape, affine, path, oriented)
+        _check_same_grid(case.case_id, path, data.shape, affine, ref, oriented)
         if kind == SEG:
             seg = _validate_seg(case, path, data)
         else:
@@ -352,10 +352,15 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref[1], ref[0], warnings)
 
 
-def _check_same_grid(case_id: str, path: Path, shape, affine: np.ndarray, ref) -> None:
+def _check_same_grid(
+    case_id: str, path: Path, shape, affine: np.ndarray, ref, oriented: bool = True
+) -> None:
     """Refuse a file whose shape, orientation or voxel size differ from the first file's (a
-    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted)."""
-    ref_shape, ref_affine, ref_path = ref
+    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted);
+    ``oriented``: whether the file's header says its orientation (if either file's does not,
+    the message says so)."""
+    ref_shape, ref_affine, ref_path, ref_oriented = ref
+    lost = [p.name for p, o in ((path, oriented), (ref_path, ref_oriented)) if not o]
     if shape != ref_shape:
         raise DataError(
             f"case {case_id}: {path.name} has shape {shape} but {ref_path.name} has "
@@ -367,6 +372,12 @@ def _check_same_grid(case_id: str, path: Path, shape, affine: np.ndarray, ref) -
             f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
             f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
             "the files are not on one voxel grid"
+            + (
+                f" ({lost[0]} has no orientation in its header, qform_code and sform_code 0: a "
+                "lost header; restore it from the case's other files)"
+                if lost
+                else ""
+            )
         )
 
 
