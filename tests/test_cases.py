@@ -144,6 +144,20 @@ def test_float_labels_with_rounding_error_are_rounded(brats_copy):
         load_case(case)
 
 
+@pytest.mark.parametrize("extra", [(1,), (1, 1)])
+def test_trailing_singleton_dimensions_are_one_volume(brats_copy, extra):
+    # some converters write a 3D volume as (X, Y, Z, 1) or, NIfTI's dim[0] = 5, (X, Y, Z, 1, 1)
+    case = _one_case(brats_copy)
+    before = load_case(case)
+    for kind in ("t2", "seg"):
+        img = nib.load(str(case.files[kind]))
+        data = np.asanyarray(img.dataobj).reshape(img.shape + extra)
+        nib.Nifti1Image(data, img.affine).to_filename(str(case.files[kind]))
+    after = load_case(case)
+    np.testing.assert_array_equal(after.image, before.image)
+    np.testing.assert_array_equal(after.seg, before.seg)
+
+
 def test_nan_intensities(brats_copy):
     case = _one_case(brats_copy)
     img = nib.load(str(case.files["t1"]))

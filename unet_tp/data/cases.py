@@ -284,7 +284,7 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
             f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())}); {unreadable_hint(path)}"
         ) from None
-    if data.ndim == 4 and data.shape[3] == 1:
+    while data.ndim > 3 and data.shape[-1] == 1:  # (X, Y, Z, 1) or (X, Y, Z, 1, 1): one volume
         data = data[..., 0]
     if data.ndim != 3:
         raise DataError(f"case {case_id}: {path} has shape {data.shape}, expected a 3D volume")
