@@ -2,6 +2,7 @@
 
 import gzip
 import shutil
+import struct
 
 import nibabel as nib
 import numpy as np
@@ -101,6 +102,23 @@ def test_truncated_gzip(brats_copy):
     with pytest.raises(
         DataError, match=rf"case {case.case_id}: cannot read .*_flair\.nii\.gz.*truncated"
     ):
+        load_case(case)
+
+
+@pytest.mark.parametrize(
+    ("offset", "fmt", "value"),
+    [(70, "<h", 9999), (40, "<h", 9), (42, "<h", -5)],
+    ids=["unknown datatype", "dim0 above 7", "negative dim"],
+)
+def test_damaged_header_is_one_error_naming_the_file(brats_copy, offset, fmt, value):
+    # uncompressed, as the Kaggle mirror's files (nibabel maps them: a negative size overflows)
+    gz = _one_case(brats_copy).files["flair"]
+    raw = bytearray(gzip.decompress(gz.read_bytes()))
+    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, value)
+    gz.with_suffix("").write_bytes(bytes(raw))
+    gz.unlink()
+    case = _one_case(brats_copy)
+    with pytest.raises(DataError, match=rf"case {case.case_id}: cannot read .*_flair\.nii \("):
         load_case(case)
 
 

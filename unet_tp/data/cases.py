@@ -279,7 +279,15 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
         data = np.asanyarray(img.dataobj)
     except FileNotFoundError:
         raise DataError(f"case {case_id}: file {path} does not exist") from None
-    except (EOFError, zlib.error, OSError, ValueError, nib.filebasedimages.ImageFileError) as exc:
+    except (
+        EOFError,
+        zlib.error,
+        OSError,
+        ValueError,
+        OverflowError,  # a negative dimension in the header
+        nib.filebasedimages.ImageFileError,
+        nib.spatialimages.HeaderDataError,  # an unknown data type code, dim[0] above 7
+    ) as exc:
         raise DataError(
             f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())}); {unreadable_hint(path)}"
