@@ -2,6 +2,7 @@
 
 import gzip
 import shutil
+import struct
 
 import nibabel as nib
 import numpy as np
@@ -104,6 +105,23 @@ def test_truncated_gzip(brats_copy):
         load_case(case)
 
 
+@pytest.mark.parametrize(
+    ("offset", "fmt", "value"),
+    [(70, "<h", 9999), (40, "<h", 9), (42, "<h", -5)],
+    ids=["unknown datatype", "dim0 above 7", "negative dim"],
+)
+def test_damaged_header_is_one_error_naming_the_file(brats_copy, offset, fmt, value):
+    # uncompressed, as the Kaggle mirror's files (nibabel maps them: a negative size overflows)
+    gz = _one_case(brats_copy).files["flair"]
+    raw = bytearray(gzip.decompress(gz.read_bytes()))
+    raw[offset : offset + struct.calcsize(fmt)] = struct.pack(fmt, value)
+    gz.with_suffix("").write_bytes(bytes(raw))
+    gz.unlink()
+    case = _one_case(brats_copy)
+    with pytest.raises(DataError, match=rf"case {case.case_id}: cannot read .*_flair\.nii \("):
+        load_case(case)
+
+
 def test_shape_mismatch(brats_copy):
     case = _one_case(brats_copy)
     img = nib.load(str(case.files["t2"]))
@@ -123,6 +141,39 @@ def test_labels_outside_brats_set(brats_copy):
     nib.Nifti1Image(seg, img.affine).to_filename(str(case.files["seg"]))
     with pytest.raises(DataError, match=r"_seg\.nii\.gz holds labels \[3, 7\] outside"):
         load_case(case)
+
+
+def test_float_labels_with_rounding_error_are_rounded(brats_copy):
+    # a seg saved as float64 with 3.9999999 for 4 (a resampled or rescaled export) reads as BraTS
+    # labels; a value truly between two labels is still refused, and named
+    case = _one_case(brats_copy)
+    img = nib.load(str(case.files["seg"]))
+    seg = np.asanyarray(img.dataobj)
+    fuzzy = seg.astype(np.float64)
+    fuzzy[seg == 4], fuzzy[seg == 2], fuzzy[seg == 1] = 3.9999999, 2.0000001, 0.9999999
+    nib.Nifti1Image(fuzzy, img.affine).to_filename(str(case.files["seg"]))
+    loaded = load_case(case)
+    assert loaded.seg.dtype == np.uint8
+    for label in (1, 2, 4):
+        assert (loaded.seg == label).sum() == (seg == label).sum() > 0
+    fuzzy[0, 0, 0] = 2.5
+    nib.Nifti1Image(fuzzy, img.affine).to_filename(str(case.files["seg"]))
+    with pytest.raises(DataError, match=r"_seg\.nii\.gz holds non-integer labels \(e\.g\. 2\.5\)"):
+        load_case(case)
+
+
+@pytest.mark.parametrize("extra", [(1,), (1, 1)])
+def test_trailing_singleton_dimensions_are_one_volume(brats_copy, extra):
+    # some converters write a 3D volume as (X, Y, Z, 1) or, NIfTI's dim[0] = 5, (X, Y, Z, 1, 1)
+    case = _one_case(brats_copy)
+    before = load_case(case)
+    for kind in ("t2", "seg"):
+        img = nib.load(str(case.files[kind]))
+        data = np.asanyarray(img.dataobj).reshape(img.shape + extra)
+        nib.Nifti1Image(data, img.affine).to_filename(str(case.files[kind]))
+    after = load_case(case)
+    np.testing.assert_array_equal(after.image, before.image)
+    np.testing.assert_array_equal(after.seg, before.seg)
 
 
 def test_nan_intensities(brats_copy):
@@ -155,4 +206,10 @@ def test_grids_must_match_but_an_origin_shift_is_tolerated(brats_copy):
     with pytest.raises(
         DataError, match=r"_seg\.nii\.gz is stored with orientation RPS .* but .* LPS"
     ):
+        load_case(case)
+    lost = nib.Nifti1Image(seg, img.affine)
+    lost.set_qform(None, code=0)
+    lost.set_sform(None, code=0)  # a seg whose header lost its orientation: said so
+    lost.to_filename(str(case.files["seg"]))
+    with pytest.raises(DataError, match=r"one voxel grid \(.*_seg\.nii\.gz has no orientation"):
         load_case(case)

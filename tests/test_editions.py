@@ -173,6 +173,27 @@ def test_unpacked_msd_folder_is_converted(tmp_path, capsys):
     np.testing.assert_array_equal(vol.seg, np.transpose(seg, (1, 0, 2)))  # MSD 1/2/3 -> 2/1/4
 
 
+def test_msd_label_file_that_cannot_be_read_is_the_one_named(tmp_path, capsys):
+    # a truncated labelsTr file is named (not its image), with why; a float label with rounding
+    # error (2.9999998 for 3) is converted as its integer label
+    task = _msd_folder(tmp_path / "src")
+    label = task / "labelsTr" / "BRATS_002.nii.gz"
+    msd = np.asanyarray(nib.load(str(label)).dataobj).astype(np.float32)
+    fuzzy = np.where(msd == 3, np.float32(2.9999998), msd)
+    nib.Nifti1Image(fuzzy, np.eye(4)).to_filename(str(label))
+    label.with_name("BRATS_001.nii.gz").write_bytes(label.read_bytes()[:-40])
+    args = ["data", "download", "--source", "msd", "--url", str(task), "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "cannot read " + str(task / "labelsTr" / "BRATS_001.nii.gz") in err
+    assert "imagesTr" not in err and "truncated" in err
+    shutil.copy(label, label.with_name("BRATS_001.nii.gz"))
+    assert main(args) == 0, capsys.readouterr().err
+    cases = find_cases(tmp_path / "o" / "MSD_Task01_BraTS_layout")
+    _, seg = volumes(2)
+    np.testing.assert_array_equal(load_case(cases[1]).seg, np.transpose(seg, (1, 0, 2)))
+
+
 def test_msd_source_on_a_brats_folder_is_refused(tmp_path, capsys):
     write_case(tmp_path / "d", "BraTS19_A_1")
     rc = main(

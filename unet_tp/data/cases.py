@@ -39,6 +39,8 @@ GRADES = ("HGG", "LGG")
 _NII = r"\.nii(?:\.gz)?$"
 ARCHIVE_NAME = re.compile(r"(.+?)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)", re.IGNORECASE)
 """An archive's name: the stem, then the suffix."""
+LABEL_TOLERANCE = 1e-3
+"""How far a label stored as a float may be from an integer and still be read as it."""
 _UNPACK = "unpack it first: `unet-tp data download --url {} --out DIR`"
 
 
@@ -277,12 +279,20 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
         data = np.asanyarray(img.dataobj)
     except FileNotFoundError:
         raise DataError(f"case {case_id}: file {path} does not exist") from None
-    except (EOFError, zlib.error, OSError, ValueError, nib.filebasedimages.ImageFileError) as exc:
+    except (
+        EOFError,
+        zlib.error,
+        OSError,
+        ValueError,
+        OverflowError,  # a negative dimension in the header
+        nib.filebasedimages.ImageFileError,
+        nib.spatialimages.HeaderDataError,  # an unknown data type code, dim[0] above 7
+    ) as exc:
         raise DataError(
             f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}); {_unreadable_hint(path)}"
+            f"{' '.join(str(exc).split())}); {unreadable_hint(path)}"
         ) from None
-    if data.ndim == 4 and data.shape[3] == 1:
+    while data.ndim > 3 and data.shape[-1] == 1:  # (X, Y, Z, 1) or (X, Y, Z, 1, 1): one volume
         data = data[..., 0]
     if data.ndim != 3:
         raise DataError(f"case {case_id}: {path} has shape {data.shape}, expected a 3D volume")
@@ -293,7 +303,7 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     return data, img.affine, oriented
 
 
-def _unreadable_hint(path: Path) -> str:
+def unreadable_hint(path: Path) -> str:
     """Why a NIfTI file cannot be read: its name and its compression disagree, or it is cut."""
     try:
         with open(path, "rb") as f:
@@ -323,8 +333,8 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     for kind in list(MODALITIES) + ([SEG] if with_seg else []):
         path = case.files[kind]
         data, affine, oriented = _read(case.case_id, path)
-        ref = ref or (data.shape, affine, path)
-        _check_same_grid(case.case_id, path, data.shape, affine, ref)
+        ref = ref or (data.shape, affine, path, oriented)
+        _check_same_grid(case.case_id, path, data.shape, affine, ref, oriented)
         if kind == SEG:
             seg = _validate_seg(case, path, data)
         else:
@@ -350,10 +360,15 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref[1], ref[0], warnings)
 
 
-def _check_same_grid(case_id: str, path: Path, shape, affine: np.ndarray, ref) -> None:
+def _check_same_grid(
+    case_id: str, path: Path, shape, affine: np.ndarray, ref, oriented: bool = True
+) -> None:
     """Refuse a file whose shape, orientation or voxel size differ from the first file's (a
-    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted)."""
-    ref_shape, ref_affine, ref_path = ref
+    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted);
+    ``oriented``: whether the file's header says its orientation (if either file's does not,
+    the message says so)."""
+    ref_shape, ref_affine, ref_path, ref_oriented = ref
+    lost = [p.name for p, o in ((path, oriented), (ref_path, ref_oriented)) if not o]
     if shape != ref_shape:
         raise DataError(
             f"case {case_id}: {path.name} has shape {shape} but {ref_path.name} has "
@@ -365,6 +380,12 @@ def _check_same_grid(case_id: str, path: Path, shape, affine: np.ndarray, ref) -
             f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
             f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
             "the files are not on one voxel grid"
+            + (
+                f" ({lost[0]} has no orientation in its header, qform_code and sform_code 0: a "
+                "lost header; restore it from the case's other files)"
+                if lost
+                else ""
+            )
         )
 
 
@@ -437,8 +458,14 @@ def _validate_seg(case: Case, path: Path, data: np.ndarray) -> np.ndarray:
     if np.issubdtype(data.dtype, np.floating):
         if not np.isfinite(data).all():
             raise DataError(f"case {case_id}: {path} holds NaN or infinite labels")
-        if not np.array_equal(data, np.round(data)):
-            raise DataError(f"case {case_id}: {path} holds non-integer labels")
+        # labels stored as floats may carry rounding error (3.9999999, or an scl_slope of 0.1)
+        rounded = np.round(data)
+        off = np.abs(data - rounded) > LABEL_TOLERANCE
+        if off.any():
+            raise DataError(
+                f"case {case_id}: {path} holds non-integer labels (e.g. {float(data[off][0]):g})"
+            )
+        data = rounded
     values = np.unique(data)
     bad = np.setdiff1d(values, list(edition.labels))
     if bad.size:

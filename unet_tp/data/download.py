@@ -30,7 +30,13 @@ import numpy as np
 import pooch
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDITION
-from unet_tp.data.cases import ARCHIVE_NAME, DataError, scan_cases
+from unet_tp.data.cases import (
+    ARCHIVE_NAME,
+    LABEL_TOLERANCE,
+    DataError,
+    scan_cases,
+    unreadable_hint,
+)
 from unet_tp.fileio import (
     atomic_dir,
     disk_full,
@@ -224,15 +230,23 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
         raise DataError(f"{archive}: not a zip or tar archive")
 
 
+def _read_msd(case_id: str, path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """One MSD file read fully; a DataError naming it (the image or the label) if it cannot be."""
+    try:
+        img = nib.load(str(path))
+        return img, np.asanyarray(img.dataobj)
+    except Exception as exc:  # noqa: BLE001 - any read failure names the file
+        raise DataError(
+            f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}); {unreadable_hint(path)}"
+        ) from None
+
+
 def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
     """One MSD case as ``final/<case>_{flair,t1,t1ce,t2,seg}.nii.gz``, written atomically."""
     case_id = final.name
-    try:
-        img = nib.load(str(image_path))
-        data = np.asanyarray(img.dataobj)
-        label = np.asanyarray(nib.load(str(label_path)).dataobj) if label_path.exists() else None
-    except Exception as exc:  # noqa: BLE001 - any read failure names the file
-        raise DataError(f"case {case_id}: cannot read {image_path} ({exc})") from None
+    img, data = _read_msd(case_id, image_path)
+    label = _read_msd(case_id, label_path)[1] if label_path.exists() else None
     if data.ndim != 4 or data.shape[3] != len(MSD_CHANNELS):
         raise DataError(
             f"case {case_id}: {image_path} has shape {data.shape}, expected (X, Y, Z, 4)"
@@ -251,6 +265,10 @@ def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
                 vol = vol.astype(np.int16)
             nib.Nifti1Image(vol, affine).to_filename(str(tmp / f"{case_id}_{modality}.nii.gz"))
         if label is not None:
+            if np.issubdtype(label.dtype, np.floating):  # rounding error of a float export
+                rounded = np.round(label)
+                if np.all(np.abs(label - rounded) <= LABEL_TOLERANCE):
+                    label = rounded
             bad = np.setdiff1d(np.unique(label), list(MSD_EDITION.labels))
             if bad.size:
                 raise DataError(
