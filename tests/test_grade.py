@@ -725,6 +725,27 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         collect(evil, tmp_path / "work2")
 
 
+def test_a_zipped_folder_of_the_class_is_its_students_not_one_student(tmp_path):
+    """The class's folder zipped as it is (``class/alice/...``, or ``class/TP_sujet_bob.ipynb``,
+    with macOS's ``__MACOSX`` beside it): each notebook is its student's, not all one student
+    ``class`` of whom only the newest file is graded; one student's zipped folder stays theirs."""
+    from autograder.grade import collect
+
+    cases = {
+        "folders": (["class/alice/TP_sujet.ipynb", "class/bob/TP_sujet.ipynb"], ["alice", "bob"]),
+        "flat": (["class/TP_sujet_alice.ipynb", "class/TP_sujet_bob.ipynb"], ["alice", "bob"]),
+        "one": (["alice/TP_sujet.ipynb", "alice/TP_sujet (1).ipynb"], ["alice"]),
+    }
+    for case, (members, students) in cases.items():
+        archive = tmp_path / f"{case}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for member in members:
+                zf.writestr(member, "{}")
+            zf.writestr("__MACOSX/class/._TP_sujet.ipynb", "junk")
+        subs = collect(archive, tmp_path / f"work_{case}")
+        assert [s.student_id for s in subs] == students, case
+
+
 def test_a_zip_a_student_sent_is_opened_in_the_lms_zip_too(tmp_path):
     """Moodle's zip graded as it is, or unpacked in a folder, or inside a folder: a zip a student
     uploaded is opened in place, its notebook theirs (graded from the LMS's zip, it was left
