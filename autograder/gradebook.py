@@ -39,7 +39,9 @@ def write_gradebook(
     """Store ``results`` in the gradebook at ``db_url`` (made in ``workdir`` if it has no
     assignment yet); a student graded again is updated in place. ``previous``: each student's
     written answers as last graded: a score given by hand to an answer the student has since
-    rewritten (a re-submission) is cleared, to grade again, and a note says so; returns who."""
+    rewritten (a re-submission) is cleared, to grade again, and a note says so; a file that was
+    not a notebook has no answer to grade by hand (formgrader has nothing to open): its questions
+    score 0 unless scored by hand. Returns who had a score cleared."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -60,6 +62,7 @@ def write_gradebook(
                 grade.auto_score = p
                 grade.needs_manual_grade = False
             before = previous.get(r.student_id)
+            unread = not r.answers  # not a notebook: no answer to grade, nothing to open
             for q in questions:
                 grade = _grade(gb, q.grade_id, r.student_id)
                 changed = before is not None and before.get(q.id) != r.answers.get(q.id)
@@ -68,7 +71,8 @@ def write_gradebook(
                     number = q.id.removeprefix("q")  # "q2": question 2
                     r.notes.append(M.ANSWER_CHANGED.format(question=number))
                     cleared.append(f"{r.who} Q{number}")
-                grade.needs_manual_grade = grade.manual_score is None
+                grade.auto_score = 0.0 if unread else None  # a score by hand still wins
+                grade.needs_manual_grade = grade.manual_score is None and not unread
             gb.db.commit()
     return cleared
 
@@ -87,8 +91,12 @@ def with_manual_scores(results: Results, out_dir: Path) -> Results:
         for r in results.students:
             for q in results.questions:
                 try:
-                    score = _grade(gb, q.grade_id, r.student_id).manual_score
+                    grade = _grade(gb, q.grade_id, r.student_id)
                 except MissingEntry:  # graded before the gradebook knew this student
                     score = None
+                else:  # by hand, else the 0 of a file that was not a notebook
+                    score = grade.manual_score
+                    if score is None and not grade.needs_manual_grade:
+                        score = grade.auto_score
                 r.questions[q.id] = None if score is None else float(score)
     return results

@@ -1117,6 +1117,43 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
     assert _old_answers(state, late) == first
 
 
+def test_a_file_that_is_no_notebook_is_not_left_pending_manual_grading(tmp_path):
+    """A broken upload (invalid JSON) has no answer cell and no notebook for formgrader to open:
+    its questions score 0 (the export gave it no grade, waiting for scores no one could give);
+    a score given by hand still wins, and a readable re-submission is pending again."""
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import with_manual_scores, write_gradebook
+    from autograder.results import BlockScore, QuestionInfo, Result, Results
+
+    spec, db_url = load_spec(), f"sqlite:///{tmp_path / 'gradebook.db'}"
+    infos = [QuestionInfo(q.id, q.grade_id, q.title, q.points) for q in spec.questions]
+
+    def result(answers: dict[str, str]) -> Result:
+        tests = {gid: 0.0 for gid in spec.tests}
+        blocks = {b.id: BlockScore(0.0, b.points) for b in spec.blocks}
+        r = Result("4207", "Bonnet Bruno", "b.ipynb", "0" * 64, blocks, tests, spec.max_points)
+        r.answers, r.questions = answers, {q.id: None for q in spec.questions}
+        return r
+
+    def read_back(r: Result) -> Result:
+        results = Results("TP_sujet", spec.max_points, [], [r], "bwrap", "", infos, db_url)
+        return with_manual_scores(results, tmp_path).students[0]
+
+    broken = result({})  # what grade_submission gives a file that is not a notebook
+    write_gradebook(db_url, [broken], tmp_path / "one")
+    broken = read_back(broken)
+    assert broken.pending == [] and broken.total == 0
+    q1 = spec.questions[0]
+    with Gradebook(db_url) as gb:  # formgrader: the instructor may still give points
+        gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4207").manual_score = 1
+        gb.db.commit()
+    assert read_back(broken).total == 1
+    fixed = result({q.id: "my answer" for q in spec.questions})  # a readable re-submission
+    write_gradebook(db_url, [fixed], tmp_path / "two")
+    assert read_back(fixed).pending == [q.id for q in spec.questions[1:]]
+
+
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
     """Changing the reference or the metrics regrades unchanged submissions."""
     from autograder import grade
