@@ -43,7 +43,14 @@ from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import write_message
 from autograder.i18n import STUBS, notebook_language
 from autograder.probes import probe_source
-from autograder.regrade import STATE_FILE, grading_inputs_hash, read_state, to_regrade, write_state
+from autograder.regrade import (
+    STATE_FILE,
+    grading_inputs_hash,
+    read_state,
+    to_regrade,
+    why_line,
+    write_state,
+)
 from autograder.repair import in_source_order
 from autograder.report import write_report
 from autograder.results import (
@@ -466,6 +473,8 @@ def grade_all(
             f"{len(subs)} submissions: {len(todo)} to grade, {len(kept)} unchanged"
             + (" (--force regrades them)" if kept else "")
         )
+        if todo:
+            progress(why_line(todo))
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),

@@ -565,6 +565,37 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     assert why["correct"] == "the file changed" and why["blank"] is None
 
 
+def test_the_console_says_why_a_rerun_grades_again(tmp_path, monkeypatch):
+    """A re-run that grades every notebook again (the grader changed, here a new answer) says
+    why on the console, not only "19 to grade, 0 unchanged" (the report says it per student)."""
+    from autograder import grade
+    from autograder.regrade import why_line
+
+    subs = tmp_path / "subs"
+    for name in ["alice", "bob"]:
+        (subs / name).mkdir(parents=True)
+        (subs / name / "TP_sujet.ipynb").write_text("{}")
+    monkeypatch.setattr(grade, "_grade_many", lambda todo, *a: [])
+    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
+    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
+    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    lines: list[str] = []
+    grade.grade_all(subs, tmp_path / "out", jobs=1, progress=lines.append)
+    assert lines[:2] == [
+        "2 submissions: 2 to grade, 0 unchanged",
+        "why: new submission (2: alice, bob)",
+    ]
+    many = [(types_sub(str(i)), "the file changed") for i in range(7)]
+    assert why_line(many) == "why: the file changed (7: 0, 1, 2, 3, 4, …)"
+    assert why_line([]) == ""
+
+
+def types_sub(student_id: str):
+    import types
+
+    return types.SimpleNamespace(student_id=student_id)
+
+
 def test_student_ids_from_what_really_arrives():
     assert identify("Dupont Marie_4242_assignsubmission_file_Copy of TP_sujet (1).ipynb") == (
         "4242",
