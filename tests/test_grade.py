@@ -590,6 +590,25 @@ def test_the_console_says_why_a_rerun_grades_again(tmp_path, monkeypatch):
     assert why_line([]) == ""
 
 
+def test_an_output_folder_of_other_files_is_refused_not_overwritten(tmp_path):
+    """--out naming a folder of the instructor's own (their grades.csv, a report.html: grading
+    writes those names) is refused, naming it, before anything is read or written; a new, empty
+    or earlier run's folder is fine."""
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    (subs / "TP_sujet.ipynb").write_text("{}")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "grades.csv").write_text("my own grades")
+    with pytest.raises(GradingError, match=r"mine: holds files of its own \(grades.csv\)"):
+        grade_all(tmp_path / "subs", mine, progress=lambda line: None)
+    assert (mine / "grades.csv").read_text() == "my own grades" and len(list(mine.iterdir())) == 1
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("x")
+    with pytest.raises(GradingError, match="out.txt: not a folder"):
+        grade_all(tmp_path / "subs", a_file, progress=lambda line: None)
+
+
 def types_sub(student_id: str):
     import types
 
