@@ -6,6 +6,7 @@ back. A regrade never touches a score given by hand.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -17,13 +18,29 @@ from autograder.results import Result, Results
 from autograder.spec import load as load_spec
 
 
+class GradebookError(ValueError):
+    """The gradebook cannot be read (not a database, not nbgrader's): one line naming it."""
+
+
+@contextlib.contextmanager
 def _gradebook(url: str):
-    """nbgrader's ``Gradebook`` at ``url`` (a context manager)."""
+    """nbgrader's ``Gradebook`` at ``url`` (a context manager); a database that cannot be read
+    (a damaged file, another program's) is a :class:`GradebookError` naming it, not
+    SQLAlchemy's traceback."""
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SQLAlchemyError
 
     warnings.filterwarnings("ignore", module="nbgrader.api")  # SQLAlchemy autoflush notices
     course.interpreter_bin_on_path()  # nbgrader's Gradebook runs `alembic`
-    return Gradebook(url)
+    try:
+        with Gradebook(url) as gb:
+            yield gb
+    except SQLAlchemyError as exc:
+        where = url.removeprefix("sqlite:///")
+        why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise GradebookError(
+            f"{where}: not a readable nbgrader gradebook ({why}); restore it from a copy"
+        ) from exc
 
 
 def _grade(gb, grade_id: str, student_id: str):

@@ -1204,6 +1204,20 @@ def test_a_file_that_is_no_notebook_is_not_left_pending_manual_grading(tmp_path)
     assert read_back(fixed).pending == [q.id for q in spec.questions[1:]]
 
 
+def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
+    """`unet-tp report` or `export` on a folder whose gradebook.db is damaged: one line naming
+    the file (it was SQLAlchemy's traceback)."""
+    from autograder.gradebook import GradebookError, with_manual_scores
+    from autograder.results import QuestionInfo, Results
+
+    (tmp_path / "gradebook.db").write_text("garbage")
+    q = load_spec().questions[0]
+    infos = [QuestionInfo(q.id, q.grade_id, q.title, q.points)]
+    results = Results("TP_sujet", 30.0, [], [], "bwrap", "", infos, "")
+    with pytest.raises(GradebookError, match=r"gradebook.db: not a readable nbgrader gradebook"):
+        with_manual_scores(results, tmp_path)
+
+
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
     """Changing the reference or the metrics regrades unchanged submissions."""
     from autograder import grade
