@@ -185,6 +185,26 @@ def _whose(rel: PurePosixPath, at: PurePosixPath, pattern: str | None) -> tuple[
     return identify(at.as_posix(), pattern)
 
 
+def _inside_wrapper(folder: Path) -> Path:
+    """The unpacked class archive ``folder``, or the one folder it holds when the archive is a
+    zipped folder of the class (``class/alice/TP.ipynb`` and ``class/bob/TP.ipynb``: the
+    wrapper's name is no student's, its files name several); a folder named by the LMS, or whose
+    files name one student (that student's folder), stays as it is."""
+    entries = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
+    if len(entries) != 1 or not entries[0].is_dir() or _lms_match(PurePosixPath(entries[0].name)):
+        return folder
+    inner = entries[0]
+    try:
+        whose = {
+            identify(rel.as_posix())[0]
+            for p in inner.rglob("*.ipynb")
+            if not _hidden(rel := PurePosixPath(p.relative_to(inner).as_posix()))
+        }
+    except GradingError:  # a file that names no one: the wrapper is whose it is
+        return folder
+    return inner if len(whose) > 1 else folder
+
+
 def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     """The folders to read, ``(folder, where its files are in SOURCE)``: SOURCE, the class's
     archives and the students' zips, unpacked under ``workdir``; and the students' zips that
@@ -200,6 +220,7 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
         if folder.is_file():  # the class's archive: whatever stops it stops the run
             folder, archive = next(unzipped), folder
             _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
+            folder = _inside_wrapper(folder)
         roots.append((folder, PurePosixPath()))
         for archive in sorted(folder.rglob("*.zip")):
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())):

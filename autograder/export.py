@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
-from autograder.report import write_student_files
+from autograder.report import write_report, write_student_files
 from autograder.results import PENDING, Result, Results, spreadsheet_text
 from unet_tp.fileio import atomic_write
 
@@ -474,6 +474,7 @@ def export(
     out_dir = Path(out_dir)
     results = with_manual_scores(Results.load(out_dir), out_dir)
     write_student_files(out_dir, results)  # the pages the comment points to, as complete
+    write_report(out_dir, results)  # and the class report: no longer "pending"
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:

@@ -44,11 +44,19 @@ from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import write_message
 from autograder.i18n import STUBS, notebook_language
 from autograder.probes import probe_source
-from autograder.regrade import STATE_FILE, grading_inputs_hash, read_state, to_regrade, write_state
+from autograder.regrade import (
+    STATE_FILE,
+    grading_inputs_hash,
+    read_state,
+    to_regrade,
+    why_line,
+    write_state,
+)
 from autograder.repair import in_source_order
 from autograder.report import write_report
 from autograder.results import (
     GRADES_FILE,
+    RESULTS_FILE,
     BlockInfo,
     QuestionInfo,
     Result,
@@ -434,6 +442,23 @@ def _snapshot(out: Path) -> dict[str, bytes]:
     }
 
 
+def _check_out(out: Path) -> None:
+    """``out`` is new, empty or an earlier run's (its ``grading_state.json`` or ``results.json``):
+    grading writes ``grades.csv``, ``report.html``, ``feedback/``... there, and would overwrite
+    (or, reading the folder to restore it, load into memory) the files of any other folder."""
+    if out.exists() and not out.is_dir():
+        raise GradingError(f"{out}: not a folder; choose a new or empty folder for --out")
+    if not out.is_dir() or any((out / name).is_file() for name in (STATE_FILE, RESULTS_FILE)):
+        return
+    names = sorted(p.name for p in out.iterdir())
+    if names:
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        raise GradingError(
+            f"{out}: holds files of its own ({shown}) and is no earlier grading run's folder: "
+            "grading would overwrite them; choose a new or empty folder for --out"
+        )
+
+
 def grade_all(
     submissions: Path,
     out: Path,
@@ -451,10 +476,11 @@ def grade_all(
     """Grade every submission; write grades, results, feedback and gradebook in ``out``.
 
     Raises:
-        GradingError: nothing to grade, or a bad ``pattern``.
+        GradingError: nothing to grade, a bad ``pattern``, an ``out`` holding other files.
         SandboxUnavailable: ``sandbox="bwrap"`` and no sandbox can start here.
     """
     out = Path(out)
+    _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     db_arg, db_url = db_url, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     before = _snapshot(out)  # restored if anything writes into OUT while grading
@@ -470,6 +496,8 @@ def grade_all(
             f"{len(subs)} submissions: {len(todo)} to grade, {len(kept)} unchanged"
             + (" (--force regrades them)" if kept else "")
         )
+        if todo:
+            progress(why_line(todo))
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),

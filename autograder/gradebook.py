@@ -6,6 +6,7 @@ back. A regrade never touches a score given by hand.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -17,13 +18,29 @@ from autograder.results import Result, Results
 from autograder.spec import load as load_spec
 
 
+class GradebookError(ValueError):
+    """The gradebook cannot be read (not a database, not nbgrader's): one line naming it."""
+
+
+@contextlib.contextmanager
 def _gradebook(url: str):
-    """nbgrader's ``Gradebook`` at ``url`` (a context manager)."""
+    """nbgrader's ``Gradebook`` at ``url`` (a context manager); a database that cannot be read
+    (a damaged file, another program's) is a :class:`GradebookError` naming it, not
+    SQLAlchemy's traceback."""
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SQLAlchemyError
 
     warnings.filterwarnings("ignore", module="nbgrader.api")  # SQLAlchemy autoflush notices
     course.interpreter_bin_on_path()  # nbgrader's Gradebook runs `alembic`
-    return Gradebook(url)
+    try:
+        with Gradebook(url) as gb:
+            yield gb
+    except SQLAlchemyError as exc:
+        where = url.removeprefix("sqlite:///")
+        why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise GradebookError(
+            f"{where}: not a readable nbgrader gradebook ({why}); restore it from a copy"
+        ) from exc
 
 
 def _grade(gb, grade_id: str, student_id: str):
@@ -39,7 +56,9 @@ def write_gradebook(
     """Store ``results`` in the gradebook at ``db_url`` (made in ``workdir`` if it has no
     assignment yet); a student graded again is updated in place. ``previous``: each student's
     written answers as last graded: a score given by hand to an answer the student has since
-    rewritten (a re-submission) is cleared, to grade again, and a note says so; returns who."""
+    rewritten (a re-submission) is cleared, to grade again, and a note says so; a file that was
+    not a notebook has no answer to grade by hand (formgrader has nothing to open): its questions
+    score 0 unless scored by hand. Returns who had a score cleared."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -60,6 +79,7 @@ def write_gradebook(
                 grade.auto_score = p
                 grade.needs_manual_grade = False
             before = previous.get(r.student_id)
+            unread = not r.answers  # not a notebook: no answer to grade, nothing to open
             for q in questions:
                 grade = _grade(gb, q.grade_id, r.student_id)
                 changed = before is not None and before.get(q.id) != r.answers.get(q.id)
@@ -68,7 +88,8 @@ def write_gradebook(
                     number = q.id.removeprefix("q")  # "q2": question 2
                     r.notes.append(M.ANSWER_CHANGED.format(question=number))
                     cleared.append(f"{r.who} Q{number}")
-                grade.needs_manual_grade = grade.manual_score is None
+                grade.auto_score = 0.0 if unread else None  # a score by hand still wins
+                grade.needs_manual_grade = grade.manual_score is None and not unread
             gb.db.commit()
     return cleared
 
@@ -87,8 +108,12 @@ def with_manual_scores(results: Results, out_dir: Path) -> Results:
         for r in results.students:
             for q in results.questions:
                 try:
-                    score = _grade(gb, q.grade_id, r.student_id).manual_score
+                    grade = _grade(gb, q.grade_id, r.student_id)
                 except MissingEntry:  # graded before the gradebook knew this student
                     score = None
+                else:  # by hand, else the 0 of a file that was not a notebook
+                    score = grade.manual_score
+                    if score is None and not grade.needs_manual_grade:
+                        score = grade.auto_score
                 r.questions[q.id] = None if score is None else float(score)
     return results

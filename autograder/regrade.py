@@ -85,6 +85,22 @@ def to_regrade(
     return todo, kept
 
 
+SHOWN_WHO = 5  # students named per reason on the console
+
+
+def why_line(todo: list[tuple[Submission, str]]) -> str:
+    """Why the run grades what it grades, for the console (the report says it per student):
+    ``why: the file changed (2: 4242, 77); new submission (1: 5001)``; "" when nothing."""
+    by_why: dict[str, list[str]] = {}
+    for sub, why in todo:
+        by_why.setdefault(why, []).append(sub.student_id)
+    parts = []
+    for why, who in by_why.items():
+        named = ", ".join(who[:SHOWN_WHO]) + (", …" if len(who) > SHOWN_WHO else "")
+        parts.append(f"{why} ({len(who)}: {named})")
+    return "why: " + "; ".join(parts) if parts else ""
+
+
 def write_state(path: Path, state: dict, fresh: list[Result], inputs_hash: str) -> None:
     """Remember what ``fresh`` was graded from."""
     for r in fresh:

@@ -566,6 +566,56 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     assert why["correct"] == "the file changed" and why["blank"] is None
 
 
+def test_the_console_says_why_a_rerun_grades_again(tmp_path, monkeypatch):
+    """A re-run that grades every notebook again (the grader changed, here a new answer) says
+    why on the console, not only "19 to grade, 0 unchanged" (the report says it per student)."""
+    from autograder import grade
+    from autograder.regrade import why_line
+
+    subs = tmp_path / "subs"
+    for name in ["alice", "bob"]:
+        (subs / name).mkdir(parents=True)
+        (subs / name / "TP_sujet.ipynb").write_text("{}")
+    monkeypatch.setattr(grade, "_grade_many", lambda todo, *a: [])
+    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
+    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
+    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    lines: list[str] = []
+    grade.grade_all(subs, tmp_path / "out", jobs=1, progress=lines.append)
+    assert lines[:2] == [
+        "2 submissions: 2 to grade, 0 unchanged",
+        "why: new submission (2: alice, bob)",
+    ]
+    many = [(types_sub(str(i)), "the file changed") for i in range(7)]
+    assert why_line(many) == "why: the file changed (7: 0, 1, 2, 3, 4, …)"
+    assert why_line([]) == ""
+
+
+def test_an_output_folder_of_other_files_is_refused_not_overwritten(tmp_path):
+    """--out naming a folder of the instructor's own (their grades.csv, a report.html: grading
+    writes those names) is refused, naming it, before anything is read or written; a new, empty
+    or earlier run's folder is fine."""
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    (subs / "TP_sujet.ipynb").write_text("{}")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "grades.csv").write_text("my own grades")
+    with pytest.raises(GradingError, match=r"mine: holds files of its own \(grades.csv\)"):
+        grade_all(tmp_path / "subs", mine, progress=lambda line: None)
+    assert (mine / "grades.csv").read_text() == "my own grades" and len(list(mine.iterdir())) == 1
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("x")
+    with pytest.raises(GradingError, match="out.txt: not a folder"):
+        grade_all(tmp_path / "subs", a_file, progress=lambda line: None)
+
+
+def types_sub(student_id: str):
+    import types
+
+    return types.SimpleNamespace(student_id=student_id)
+
+
 def test_student_ids_from_what_really_arrives():
     assert identify("Dupont Marie_4242_assignsubmission_file_Copy of TP_sujet (1).ipynb") == (
         "4242",
@@ -724,6 +774,27 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         zf.writestr("../escape.ipynb", "{}")
     with pytest.raises(GradingError, match="unsafe member"):
         collect(evil, tmp_path / "work2")
+
+
+def test_a_zipped_folder_of_the_class_is_its_students_not_one_student(tmp_path):
+    """The class's folder zipped as it is (``class/alice/...``, or ``class/TP_sujet_bob.ipynb``,
+    with macOS's ``__MACOSX`` beside it): each notebook is its student's, not all one student
+    ``class`` of whom only the newest file is graded; one student's zipped folder stays theirs."""
+    from autograder.grade import collect
+
+    cases = {
+        "folders": (["class/alice/TP_sujet.ipynb", "class/bob/TP_sujet.ipynb"], ["alice", "bob"]),
+        "flat": (["class/TP_sujet_alice.ipynb", "class/TP_sujet_bob.ipynb"], ["alice", "bob"]),
+        "one": (["alice/TP_sujet.ipynb", "alice/TP_sujet (1).ipynb"], ["alice"]),
+    }
+    for case, (members, students) in cases.items():
+        archive = tmp_path / f"{case}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for member in members:
+                zf.writestr(member, "{}")
+            zf.writestr("__MACOSX/class/._TP_sujet.ipynb", "junk")
+        subs = collect(archive, tmp_path / f"work_{case}")
+        assert [s.student_id for s in subs] == students, case
 
 
 def test_a_zip_a_student_sent_is_opened_in_the_lms_zip_too(tmp_path):
@@ -1138,6 +1209,57 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
     assert _old_answers(state, late) is None
     state["4242"]["sha256"] = "1" * 64  # a re-submission
     assert _old_answers(state, late) == first
+
+
+def test_a_file_that_is_no_notebook_is_not_left_pending_manual_grading(tmp_path):
+    """A broken upload (invalid JSON) has no answer cell and no notebook for formgrader to open:
+    its questions score 0 (the export gave it no grade, waiting for scores no one could give);
+    a score given by hand still wins, and a readable re-submission is pending again."""
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import with_manual_scores, write_gradebook
+    from autograder.results import BlockScore, QuestionInfo, Result, Results
+
+    spec, db_url = load_spec(), f"sqlite:///{tmp_path / 'gradebook.db'}"
+    infos = [QuestionInfo(q.id, q.grade_id, q.title, q.points) for q in spec.questions]
+
+    def result(answers: dict[str, str]) -> Result:
+        tests = {gid: 0.0 for gid in spec.tests}
+        blocks = {b.id: BlockScore(0.0, b.points) for b in spec.blocks}
+        r = Result("4207", "Bonnet Bruno", "b.ipynb", "0" * 64, blocks, tests, spec.max_points)
+        r.answers, r.questions = answers, {q.id: None for q in spec.questions}
+        return r
+
+    def read_back(r: Result) -> Result:
+        results = Results("TP_sujet", spec.max_points, [], [r], "bwrap", "", infos, db_url)
+        return with_manual_scores(results, tmp_path).students[0]
+
+    broken = result({})  # what grade_submission gives a file that is not a notebook
+    write_gradebook(db_url, [broken], tmp_path / "one")
+    broken = read_back(broken)
+    assert broken.pending == [] and broken.total == 0
+    q1 = spec.questions[0]
+    with Gradebook(db_url) as gb:  # formgrader: the instructor may still give points
+        gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4207").manual_score = 1
+        gb.db.commit()
+    assert read_back(broken).total == 1
+    fixed = result({q.id: "my answer" for q in spec.questions})  # a readable re-submission
+    write_gradebook(db_url, [fixed], tmp_path / "two")
+    assert read_back(fixed).pending == [q.id for q in spec.questions[1:]]
+
+
+def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
+    """`unet-tp report` or `export` on a folder whose gradebook.db is damaged: one line naming
+    the file (it was SQLAlchemy's traceback)."""
+    from autograder.gradebook import GradebookError, with_manual_scores
+    from autograder.results import QuestionInfo, Results
+
+    (tmp_path / "gradebook.db").write_text("garbage")
+    q = load_spec().questions[0]
+    infos = [QuestionInfo(q.id, q.grade_id, q.title, q.points)]
+    results = Results("TP_sujet", 30.0, [], [], "bwrap", "", infos, "")
+    with pytest.raises(GradebookError, match=r"gradebook.db: not a readable nbgrader gradebook"):
+        with_manual_scores(results, tmp_path)
 
 
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):

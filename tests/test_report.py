@@ -1032,9 +1032,13 @@ def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, m
     assert rows["4242"]["q1"] == "1.5" and rows["4242"]["total"] == "21.5"
     assert "pending" not in rows["4242"]["notes"]
     (out_dir / "feedback" / "4242.html").unlink()
+    monkeypatch.setattr(autograder.report, "with_manual_scores", lambda results, out: results)
+    write_report(out_dir)  # the class report as `unet-tp grade` wrote it: pending
+    assert "pending manual grading" in (out_dir / "report.html").read_text()
     monkeypatch.setattr(lms, "with_manual_scores", scored)
-    lms.export(out_dir, "canvas")  # an export alone refreshes them too
+    lms.export(out_dir, "canvas")  # an export alone refreshes them too, the class report too
     assert "Total: 21.5 / 22" in (out_dir / "feedback" / "4242.html").read_text()
+    assert "pending manual grading" not in (out_dir / "report.html").read_text()
 
 
 def test_moodle_export_writes_the_feedback_pages_as_moodle_imports_them(out_dir, tmp_path):
