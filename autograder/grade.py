@@ -442,13 +442,19 @@ def _snapshot(out: Path) -> dict[str, bytes]:
     }
 
 
+GRADEBOOK_FILE = "gradebook.db"
+
+
 def _check_out(out: Path) -> None:
-    """``out`` is new, empty or an earlier run's (its ``grading_state.json`` or ``results.json``):
+    """``out`` is new, empty or an earlier run's (its ``grading_state.json``, ``results.json``, or
+    ``gradebook.db``, written first: a run stopped before the others):
     grading writes ``grades.csv``, ``report.html``, ``feedback/``... there, and would overwrite
     (or, reading the folder to restore it, load into memory) the files of any other folder."""
     if out.exists() and not out.is_dir():
         raise GradingError(f"{out}: not a folder; choose a new or empty folder for --out")
-    if not out.is_dir() or any((out / name).is_file() for name in (STATE_FILE, RESULTS_FILE)):
+    if not out.is_dir() or any(
+        (out / name).is_file() for name in (STATE_FILE, RESULTS_FILE, GRADEBOOK_FILE)
+    ):
         return
     names = sorted(p.name for p in out.iterdir())
     if names:
@@ -482,7 +488,7 @@ def grade_all(
     out = Path(out)
     _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
-    db_arg, db_url = db_url, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    db_arg, db_url = db_url, db_url or f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
     before = _snapshot(out)  # restored if anything writes into OUT while grading
     state = read_state(before.get(STATE_FILE), out / STATE_FILE)
     inputs_hash = grading_inputs_hash(sandbox)

@@ -56,9 +56,10 @@ def write_gradebook(
     """Store ``results`` in the gradebook at ``db_url`` (made in ``workdir`` if it has no
     assignment yet); a student graded again is updated in place. ``previous``: each student's
     written answers as last graded: a score given by hand to an answer the student has since
-    rewritten (a re-submission) is cleared, to grade again, and a note says so; a file that was
-    not a notebook has no answer to grade by hand (formgrader has nothing to open): its questions
-    score 0 unless scored by hand. Returns who had a score cleared."""
+    rewritten (a re-submission) is cleared, to grade again, and a note says so; an answer left
+    blank (as nbgrader's autograde does) and the questions of a file that was not a notebook
+    (formgrader has nothing to open) score 0 unless scored by hand. Returns who had a score
+    cleared."""
     from nbgrader.api import MissingEntry
 
     try:
@@ -88,8 +89,9 @@ def write_gradebook(
                     number = q.id.removeprefix("q")  # "q2": question 2
                     r.notes.append(M.ANSWER_CHANGED.format(question=number))
                     cleared.append(f"{r.who} Q{number}")
-                grade.auto_score = 0.0 if unread else None  # a score by hand still wins
-                grade.needs_manual_grade = grade.manual_score is None and not unread
+                blank = unread or not r.answers.get(q.id)  # as nbgrader: an unchanged answer
+                grade.auto_score = 0.0 if blank else None  # a score by hand still wins
+                grade.needs_manual_grade = grade.manual_score is None and not blank
             gb.db.commit()
     return cleared
 

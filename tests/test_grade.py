@@ -604,6 +604,10 @@ def test_an_output_folder_of_other_files_is_refused_not_overwritten(tmp_path):
     with pytest.raises(GradingError, match=r"mine: holds files of its own \(grades.csv\)"):
         grade_all(tmp_path / "subs", mine, progress=lambda line: None)
     assert (mine / "grades.csv").read_text() == "my own grades" and len(list(mine.iterdir())) == 1
+    from autograder.grade import _check_out
+
+    (mine / "gradebook.db").write_bytes(b"")  # a run stopped after writing its gradebook
+    _check_out(mine)
     a_file = tmp_path / "out.txt"
     a_file.write_text("x")
     with pytest.raises(GradingError, match="out.txt: not a folder"):
@@ -1214,7 +1218,8 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
 def test_a_file_that_is_no_notebook_is_not_left_pending_manual_grading(tmp_path):
     """A broken upload (invalid JSON) has no answer cell and no notebook for formgrader to open:
     its questions score 0 (the export gave it no grade, waiting for scores no one could give);
-    a score given by hand still wins, and a readable re-submission is pending again."""
+    a score given by hand still wins, and a readable re-submission is pending again; a blank
+    answer scores 0, as nbgrader's (the instructor gave 0 by hand to each one)."""
     from nbgrader.api import Gradebook
 
     from autograder.gradebook import with_manual_scores, write_gradebook
@@ -1246,6 +1251,13 @@ def test_a_file_that_is_no_notebook_is_not_left_pending_manual_grading(tmp_path)
     fixed = result({q.id: "my answer" for q in spec.questions})  # a readable re-submission
     write_gradebook(db_url, [fixed], tmp_path / "two")
     assert read_back(fixed).pending == [q.id for q in spec.questions[1:]]
+    # an answer left blank scores 0 as nbgrader's autograde scores an unchanged answer cell
+    q2 = spec.questions[1]
+    blank = result({q.id: "" if q == q2 else "my answer" for q in spec.questions})
+    write_gradebook(db_url, [blank], tmp_path / "three", previous={"4207": fixed.answers})
+    blank = read_back(blank)
+    assert q2.id not in blank.pending and blank.questions[q2.id] == 0
+    assert blank.pending == [q.id for q in spec.questions[2:]]
 
 
 def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
@@ -1397,7 +1409,8 @@ def test_written_answers_are_pending_until_graded_by_hand_in_the_gradebook(grade
     report = export(out, "moodle", roster=roster)
     assert any("pending manual grading" in w for w in report.warnings)
     moodle = list(csv.reader(report.path.read_text(encoding="utf-8-sig").splitlines()))
-    assert [r[4] for r in moodle[1:]] == ["", ""]  # no grade while the answers wait
+    # no grade while the answers wait; answers left blank score 0, as nbgrader's autograde
+    assert [r[4] for r in moodle[1:]] == ["", "0.00"]
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         grade = gb.find_grade(questions[0].grade_id, "TP_sujet", "TP_sujet", "correct")
         assert grade.needs_manual_grade and grade.manual_score is None
