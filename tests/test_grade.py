@@ -1104,6 +1104,24 @@ def test_a_file_that_cannot_be_read_gets_a_page_in_the_classs_language():
     assert [r.language for r in english] == ["en", "fr", "en"]
 
 
+def test_the_summary_says_a_message_once_and_the_files_notes_show():
+    """The console's summary of a file that is not a notebook said the same message once per
+    block, "(a) not a notebook … (+7 more)"; a block message shared by blocks is said once."""
+    from autograder.grade import summary_table
+    from autograder.results import BlockScore, Result
+
+    spec = load_spec()
+    why = "not a notebook: invalid JSON"
+    blocks = {b.id: BlockScore(0.0, b.points, why) for b in spec.blocks}
+    r = Result("4242", "Dupont Marie", "a.ipynb", "0" * 64, blocks, {}, spec.max_points)
+    r.notes = [why]
+    assert summary_table([r]).splitlines()[1].endswith(f"  {why}")
+    r.notes = ["2 files: graded the newest"]
+    line = summary_table([r]).splitlines()[1]
+    ids = ", ".join(b.id for b in spec.blocks)
+    assert line.endswith(f"({ids}) {why} (+1 more)"), line
+
+
 def test_question_1s_number_is_part_of_its_answer(tmp_path):
     """Question 1 is answered in text and by RECEPTIVE_FIELD's number: the answer the hand
     grader reads, and compares with a re-submission's, holds both. A re-submission that changed
