@@ -1269,3 +1269,28 @@ def test_a_double_conv_created_in_another_order_passes_the_checks_built_on_it():
     for name in ("double_conv", "down", "up", "unet"):
         assert graded(ns, name) == (True, ""), name
         assert visible(ns, name, with_probes=False) == (True, ""), name
+
+
+def test_a_package_the_grader_may_lack_is_named_by_the_check_that_passes():
+    """einops, sklearn... exist in Colab: the check passed there, and the cell importing them
+    failed where the notebook is graded (0 for that block). The check that passes now says so;
+    the TP's own imports (torch, numpy, the kit) say nothing."""
+    import types
+
+    def out(ns: dict) -> str:
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            checks.check_loss(ns["categorical_cross_entropy"])
+        return printed.getvalue()
+
+    ns = namespace()
+    assert "note" not in out(ns)
+    ns["einops"] = types.ModuleType("einops")
+    ns["f1_score"] = types.FunctionType((lambda: 0).__code__, {}, "f1_score")
+    ns["f1_score"].__module__ = "sklearn.metrics._classification"
+    printed = out(ns)
+    assert "ok" in printed and "imports einops, sklearn, which the grading machine" in printed
+    i18n.set_language("fr")
+    try:
+        assert "votre notebook importe einops, sklearn" in out(ns)
+    finally:
+        i18n.set_language("en")

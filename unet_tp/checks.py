@@ -9,8 +9,10 @@ get its points.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -65,6 +67,60 @@ def _found(module: nn.Module) -> str:
     leaves = [m for m in module.modules() if not list(m.children())]
     layers = [type(m).__name__ for m in leaves if not isinstance(m, nn.Identity)]
     return tr("Layers found: {layers}.", layers=" -> ".join(layers) or tr("no layers"))
+
+
+# ---- what the grading machine has: a notebook importing anything else fails there ------------
+
+# beside Python's own modules: the kit's dependencies (pyproject.toml) and what they bring
+GRADER_PACKAGES = frozenset(
+    {"torch", "torchvision", "numpy", "scipy", "nibabel", "matplotlib", "PIL", "ipywidgets"}
+    | {"tqdm", "pooch", "unet_tp", "IPython", "ipykernel"}
+)
+
+
+def _namespace_of(answer) -> dict:
+    """The notebook's namespace, as the code of ``answer`` (a function or a class) sees it
+    (empty: ``answer`` is no code of the notebook's, ``F.cross_entropy`` say)."""
+    functions = [answer, *vars(answer).values()] if isinstance(answer, type) else [answer]
+    ns = next((f.__globals__ for f in functions if hasattr(f, "__globals__")), {})
+    return ns if ns.get("__name__") == "__main__" else {}
+
+
+def packages_the_grader_lacks(answers: tuple) -> list[str]:
+    """The packages the notebook holds (imported, or things made by them) that the grading
+    machine may not have: Colab's einops, sklearn, seaborn..."""
+    found = set()
+    for answer in answers:
+        for name, value in list(_namespace_of(answer).items()):
+            try:
+                module = value.__name__ if isinstance(value, type(sys)) else value.__module__
+            except Exception:  # an object without (or refusing) a module: not an import
+                continue
+            top = module.partition(".")[0] if isinstance(module, str) and module else "__main__"
+            if not name.startswith("_") and not top.startswith("_"):
+                found.add(top)
+    return sorted(found - GRADER_PACKAGES - set(sys.stdlib_module_names))
+
+
+def _packages_noted(check: Callable) -> Callable:
+    """``check``, then a note naming the packages the grader may lack: the check passes in Colab,
+    and the cell importing them fails where the notebook is graded."""
+
+    @functools.wraps(check)
+    def run(*answers) -> None:
+        check(*answers)
+        lacking = packages_the_grader_lacks(answers)
+        if lacking:
+            print(
+                tr(
+                    "  note: your notebook imports {packages}, which the grading machine may not "
+                    "have: a cell importing it fails there, and the block it defines scores 0 "
+                    "(use torch or numpy instead, or ask your instructor)",
+                    packages=", ".join(lacking),
+                )
+            )
+
+    return run
 
 
 # ---- messages: errors raised by the student's code, the expected shapes ----------------------
@@ -552,6 +608,7 @@ def _double_conv_case(cls: type, case: cases.ModuleCase) -> str:
     )
 
 
+@_packages_noted
 def check_double_conv(DoubleConv: type) -> None:  # noqa: N803 (the class under test)
     """The DoubleConv cases: shapes, layers, parameters, and the output rebuilt from its layers."""
     _check_modules(DoubleConv, "double_conv", _double_conv_case)
@@ -653,6 +710,7 @@ def _down_case(cls: type, case: cases.ModuleCase) -> str:
     )
 
 
+@_packages_noted
 def check_down(Down: type) -> None:  # noqa: N803
     """The Down cases: max-pooling then its DoubleConv, built with the block's arguments."""
     _check_modules(Down, "down", _down_case)
@@ -731,6 +789,7 @@ def _crop_case(center_crop: Callable, case: cases.CropCase, label: str) -> None:
         )
 
 
+@_packages_noted
 def check_center_crop(center_crop: Callable) -> None:
     """The crop cases: the centre window (either rounding of an odd margin), unequal margins."""
     for case in cases.crop_cases(cases.visible_rng(), grader=False):
@@ -852,6 +911,7 @@ def _up_case(cls: type, case: cases.ModuleCase) -> str:
     )
 
 
+@_packages_noted
 def check_up(Up: type) -> None:  # noqa: N803
     """The Up cases: up-convolution, the skip's centre window, [skip, x], its DoubleConv."""
     with _replaced(_namespace(Up), "center_crop", _centre):
@@ -1095,6 +1155,7 @@ def _unet_shapes(run: _Run, roles: dict) -> None:
         )
 
 
+@_packages_noted
 def check_unet(UNet: type) -> None:  # noqa: N803
     """The UNet cases: small networks against Figure 1's wiring of their own blocks, the paper's
     network (31,030,658 parameters, 572 -> 388) on the meta device."""
@@ -1319,6 +1380,7 @@ def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
         )
 
 
+@_packages_noted
 def check_loss(loss_fn: Callable) -> None:
     """The loss cases: value and gradient equal to ``F.cross_entropy`` (with class weights, one
     class, C = 1, extreme logits, float32)."""
@@ -1526,6 +1588,7 @@ def _train_step_mistake(model, watch, got, losses, grads, diff, tol, case) -> st
     )
 
 
+@_packages_noted
 def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
     """The train_step case: the returned losses (before each update) and the weights after three
     Adam steps equal those of forward, loss, backward, step with fresh gradients."""
@@ -1675,6 +1738,7 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
     )
 
 
+@_packages_noted
 def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
     """Dice on hand-made and random masks (empty ones included), predictions in eval mode."""
     inputs = cases.predict_dice_inputs(cases.visible_rng())
