@@ -694,6 +694,16 @@ def _global_names(node: ast.AST) -> set[str]:
     return found
 
 
+def _attributes_read(node: ast.AST) -> set[str]:
+    """The attributes a definition reads (``F.ce``: ``ce``, which a statement of the student's may
+    have set on a library, ``setattr(F, "ce", ...)``)."""
+    return {
+        sub.attr
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load)
+    }
+
+
 def _search(nb: Notebook, start, definitions, names: set[str]):
     """The first misuse in ``start`` or the student's definitions it reaches (each read once)."""
     todo = collections.deque(d for d in start if d[2] is not None)
@@ -703,7 +713,7 @@ def _search(nb: Notebook, start, definitions, names: set[str]):
         found = _misuse(nb, node, names)
         if found:
             return i, cell, *found
-        for name in _global_names(node):
+        for name in _global_names(node) | _attributes_read(node):
             for d in definitions.get(name, []):
                 if id(d[2]) not in seen:
                     seen.add(id(d[2]))

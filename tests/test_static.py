@@ -332,6 +332,23 @@ def test_an_answer_unpickled_from_data_costs_its_block(loader):
         assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
 
 
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "setattr(F, 'ce', F.cross_entropy)",
+        "import torch.nn.functional as G\nG.ce = G.cross_entropy",
+        "def plant():\n    F.ce = F.cross_entropy\nplant()",
+    ],
+)
+def test_an_answer_calling_what_the_notebook_planted_on_a_library_costs_its_block(planted):
+    """``F.ce`` in the answer, ``F.ce`` set to torch's cross-entropy by a cell of the student's:
+    the statement that set the attribute is read with the answer (it was not: only the names the
+    answer uses were followed, and ``F`` is the TP's import)."""
+    nb = notebook({"cce_loss": LOSS.format("return F.ce(logits, target, weight=weight)")})
+    insert_after(nb, "setup", planted)
+    assert "loss" in lost(nb)
+
+
 def test_a_cell_of_the_students_own_marked_locked_is_read():
     """nbgrader metadata forged on a cell of the student's own (``locked``, no grade id) is
     dropped by the repair: the cell is read as the student's (it used to be skipped as the TP's)."""
