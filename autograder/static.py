@@ -131,6 +131,10 @@ _UNPICKLERS = (
     "pandas.read_pickle",
 )
 _PICKLE_KEYWORDS = {"allow_pickle": False, "weights_only": True}  # the value that does not
+# the standard library's interpreters of strings (``code.InteractiveInterpreter().runsource``)
+RUNS_SOURCE = "runs code from strings (code, codeop)"
+_INTERPRETERS = ("code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact")
+_INTERPRETERS += ("code.compile_command", "codeop")
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",
     "/proc/self/mount": "looks for the grading machine's files (/proc mounts)",
@@ -526,6 +530,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
             or _runs_file(nb, node)
             or _unpickles(nb, node)
+            or any(_within(path, p) for p in _INTERPRETERS)
         ):
             return True
     return False
@@ -620,6 +625,8 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
         return "runs code from files (%run, %load_ext of a file the notebook wrote)"
     if _unpickles(nb, call) and not any(_within(path, p) for p in _STRING_PATHS):
         return UNPICKLES
+    if any(_within(path, p) for p in _INTERPRETERS):
+        return RUNS_SOURCE
     method = path.rsplit(".", 1)[-1]
     if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
         return f"builds a name from a string ({method})"  # F.__getattribute__(name)

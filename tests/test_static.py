@@ -318,12 +318,17 @@ _PICKLED_CE = (
         "import io\nimport numpy as np\nnp.load(io.BytesIO(PAYLOAD), allow_pickle=True)",
         "import io\ntorch.load(io.BytesIO(PAYLOAD), weights_only=False)",
         "import pandas as pd\npd.read_pickle(PAYLOAD)",
+        # the standard library's interpreter of strings
+        "import code\ncode.InteractiveInterpreter().runsource(PAYLOAD.decode(), symbol='exec')",
+        "from code import InteractiveConsole as C\nC().push(PAYLOAD.decode())",
     ],
 )
 def test_an_answer_unpickled_from_data_costs_its_block(loader):
     """The stub left in the answer cell, the name set by unpickling bytes (a pickle runs any code
-    it names): read as code run from data, a definition of every name (``np.load(...,
-    allow_pickle=True)`` was not even flagged); loading plain arrays or weights is not."""
+    it names) or by the ``code`` module's interpreter: read as code run from data or strings, a
+    definition of every name (``np.load(..., allow_pickle=True)`` and
+    ``code.InteractiveInterpreter().runsource`` were not even flagged); loading plain arrays or
+    weights is not."""
     nb = notebook({"cce_loss": STUBS["cce_loss"]})
     insert_after(nb, "cce_loss", loader.replace("PAYLOAD", repr(_PICKLED_CE)))
     assert "loss" in lost(nb)
