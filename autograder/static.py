@@ -4,8 +4,10 @@ The repaired notebook's *text* is read before anything runs (IPython syntax turn
 the code ``%time``-like magics run read as the cell's own), names followed through aliases
 (``import unet_tp as course; course.losses`` is ``unet_tp.losses``). :func:`forbidden_calls`: a
 block's answer (every statement of the student's above its test cell that binds one of its names,
-in nested blocks, by ``global``, ``:=`` or a string too, or that runs code from strings or files),
-and every definition of the student's it uses, loses its points, the line quoted, if it uses the
+in nested blocks, by ``global``, ``:=``, a string or an attribute too, or that runs code from
+strings, files or pickles, or installs an IPython hook that rewrites the cells), and every
+definition of the student's it uses (and every statement that set an attribute it reads), loses
+its points, the line quoted, if it uses the
 course package's code (but ``unet_tp.unet_base``), names or code built from strings (``eval``,
 ``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or what the block forbids
 (``assignment.toml``). :func:`review_reasons`: code a TP answer never needs (the
