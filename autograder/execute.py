@@ -44,6 +44,7 @@ from autograder.sandbox import GRADING, Limits, Sandbox, disk_use, held_use, rem
 KERNEL_NAME = "unet-tp-sandbox"
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
 MAX_CELL_OUTPUT = 200_000  # characters of output kept per cell
+MAX_NOTEBOOK_OUTPUT = 20_000_000  # and in the whole notebook (a cell each: thousands of cells)
 
 
 class OneConnectionClient(AsyncKernelClient):
@@ -432,18 +433,28 @@ def _alive(km) -> bool:
 
 
 class Bounded(NotebookClient):
-    """A NotebookClient that keeps at most ``MAX_CELL_OUTPUT`` characters of each cell's output
-    (a kernel that prints gigabytes costs this process nothing; one message is capped by the
-    client's ``MAXMSGSIZE``), and outputs as first shown (no display updates)."""
+    """A NotebookClient that keeps at most ``MAX_CELL_OUTPUT`` characters of each cell's output,
+    ``MAX_NOTEBOOK_OUTPUT`` in all (a kernel that prints gigabytes, in one cell or in thousands,
+    costs this process nothing; one message is capped by the client's ``MAXMSGSIZE``), outputs
+    as first shown (no display updates), and no widget: grading has no front end, and a widget's
+    state or an output widget's outputs would be kept whole."""
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
         if out is None:
             return out
-        size = self.sizes.get(cell_index, 0) + len(json.dumps(out))
-        self.sizes[cell_index] = size
-        if size > MAX_CELL_OUTPUT and outs and outs[-1] is out:
-            cut = f"[grading: output past {MAX_CELL_OUTPUT:,} characters not kept]\n"
+        size = len(json.dumps(out))
+        self.sizes[cell_index] = self.sizes.get(cell_index, 0) + size
+        if self.sizes[cell_index] <= MAX_CELL_OUTPUT and self.total + size <= MAX_NOTEBOOK_OUTPUT:
+            self.total += size  # kept
+        elif outs and outs[-1] is out:
+            in_cell = self.sizes[cell_index] > MAX_CELL_OUTPUT
+            limit = (
+                f"{MAX_CELL_OUTPUT:,} characters"
+                if in_cell
+                else (f"{MAX_NOTEBOOK_OUTPUT:,} characters in the notebook")
+            )
+            cut = f"[grading: output past {limit} not kept]\n"
             if display_id:  # keep its place (display updates find it by index), not its data
                 out.clear()
                 out.update(new_output("stream", name="grading", text=cut))
@@ -456,11 +467,15 @@ class Bounded(NotebookClient):
     def _update_display_id(self, display_id, msg):
         return None
 
+    def handle_comm_msg(self, outs, msg, cell_index):
+        return None  # no widget state kept, no output widget (its outputs would be uncapped)
+
 
 def _bounded_client(nb, **kwargs) -> Bounded:
     settings = {"startup_timeout": 120, "allow_errors": True, "interrupt_on_timeout": True}
     client = Bounded(nb, record_timing=True, kernel_name=KERNEL_NAME, **settings, **kwargs)
-    client.sizes = {}
+    client.sizes, client.total = {}, 0
+    client.store_widget_state = False
     return client
 
 

@@ -4,8 +4,10 @@ The repaired notebook's *text* is read before anything runs (IPython syntax turn
 the code ``%time``-like magics run read as the cell's own), names followed through aliases
 (``import unet_tp as course; course.losses`` is ``unet_tp.losses``). :func:`forbidden_calls`: a
 block's answer (every statement of the student's above its test cell that binds one of its names,
-in nested blocks, by ``global``, ``:=`` or a string too, or that runs code from strings or files),
-and every definition of the student's it uses, loses its points, the line quoted, if it uses the
+in nested blocks, by ``global``, ``:=``, a string or an attribute too, or that runs code from
+strings, files or pickles, or installs an IPython hook that rewrites the cells), and every
+definition of the student's it uses (and every statement that set an attribute it reads), loses
+its points, the line quoted, if it uses the
 course package's code (but ``unet_tp.unet_base``), names or code built from strings (``eval``,
 ``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or what the block forbids
 (``assignment.toml``). :func:`review_reasons`: code a TP answer never needs (the
@@ -109,6 +111,32 @@ _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
+# IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
+# magics of the notebook's own, autocall): past one, no cell's text is what runs
+REWRITES = "rewrites the code IPython runs from the cells' text (IPython hooks)"
+_CELL_REWRITERS = {
+    "input_transformers_post", "input_transformers_cleanup", "ast_transformers",
+    "input_transformer_manager", "prefilter_manager", "register_magic_function",
+    "register_magics", "magics_manager", "define_macro", "autocall",
+    "register_cell_magic", "register_line_magic", "register_line_cell_magic", "magics_class",
+}  # fmt: skip
+_REWRITING_MAGICS = {"autocall", "alias_magic", "macro"}
+# loaders that unpickle (a pickle runs any code it names): by module, or by their keyword
+UNPICKLES = "runs code from data (unpickles)"
+_UNPICKLERS = (
+    "pickle",
+    "marshal",
+    "shelve",
+    "dill",
+    "cloudpickle",
+    "joblib.load",
+    "pandas.read_pickle",
+)
+_PICKLE_KEYWORDS = {"allow_pickle": False, "weights_only": True}  # the value that does not
+# the standard library's interpreters of strings (``code.InteractiveInterpreter().runsource``)
+RUNS_SOURCE = "runs code from strings (code, codeop)"
+_INTERPRETERS = ("code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact")
+_INTERPRETERS += ("code.compile_command", "codeop")
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",
     "/proc/self/mount": "looks for the grading machine's files (/proc mounts)",
@@ -398,6 +426,21 @@ def _set_by_call(call: ast.Call) -> set[str]:
     return found
 
 
+def _set_within(scope: ast.AST) -> set[str]:
+    """Names a function or class may set in the notebook's namespace though they are not its
+    own: as an attribute (``__main__.x = v``), by a string (``ns["x"] = v``, ``setattr(m, "x",
+    v)``)."""
+    found: set[str] = set()
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            found.add(node.attr)
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            found |= _strings([node.slice])
+        elif isinstance(node, ast.Call):
+            found |= _set_by_call(node)
+    return found
+
+
 def _bound(stmt: ast.stmt) -> set[str]:
     """The names a top-level statement may bind in the notebook's namespace: what it defines,
     assigns or imports, in its nested blocks too (``if``, ``with``, ``try``, loops, ``:=``),
@@ -408,10 +451,11 @@ def _bound(stmt: ast.stmt) -> set[str]:
     while todo:
         node = todo.pop()
         if isinstance(node, _SCOPES):  # its own names are local, but what it declares global
-            found.add(getattr(node, "name", ""))
+            found.add(getattr(node, "name", ""))  # and what it sets by attribute or string
             found.update(
                 n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names
             )
+            found |= _set_within(node)
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             found.update((a.asname or a.name).split(".")[0] for a in node.names)
@@ -437,10 +481,48 @@ _RUNS_STRINGS = {"exec", "eval", "compile", UNREAD}
 _IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magic_call decides
 
 
+def _rewrites(node: ast.AST) -> bool:
+    """Whether ``node`` reaches an IPython hook that changes the code a cell runs from its text
+    (``get_ipython().input_transformers_post``, ``@register_cell_magic``, ``%autocall``...)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in _CELL_REWRITERS
+    if isinstance(node, ast.Name):
+        return node.id in _CELL_REWRITERS
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "run_line_magic"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ):
+        return False
+    line = (
+        node.args[1].value if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) else ""
+    )
+    magic = node.args[0].value
+    return magic in _REWRITING_MAGICS or (
+        magic == "config" and any(w in str(line) for w in _CELL_REWRITERS)
+    )
+
+
+def _unpickles(nb: Notebook, call: ast.Call) -> bool:
+    """Whether a call may unpickle: ``pickle.loads``, ``np.load(f, allow_pickle=True)``,
+    ``torch.load(f, weights_only=False)``..."""
+    if any(_within(nb.resolve(call.func), p) for p in _UNPICKLERS):
+        return True
+    return any(
+        k.arg in _PICKLE_KEYWORDS
+        and not (isinstance(k.value, ast.Constant) and k.value.value == _PICKLE_KEYWORDS[k.arg])
+        for k in call.keywords
+    )
+
+
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement runs code it does not show: ``exec``, ``get_ipython().run_cell``,
     ``%run``, a magic whose code could not be read."""
     for node in ast.walk(stmt):
+        if _rewrites(node):
+            return True
         if not isinstance(node, ast.Call):
             continue
         path = nb.resolve(node.func)
@@ -449,6 +531,8 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or _magic_call(node)
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
             or _runs_file(nb, node)
+            or _unpickles(nb, node)
+            or any(_within(path, p) for p in _INTERPRETERS)
         ):
             return True
     return False
@@ -497,7 +581,9 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
     docstrings = _docstrings(node)
     for sub in ast.walk(node):
         what, does = None, False
-        if isinstance(sub, (ast.Name, ast.Attribute)):
+        if _rewrites(sub):
+            what, does = REWRITES, True
+        elif isinstance(sub, (ast.Name, ast.Attribute)):
             path = nb.resolve(sub)
             if path.rsplit(".", 1)[-1] in names:
                 what = path
@@ -539,6 +625,10 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
         return "runs code from strings through IPython"
     if _runs_file(nb, call):
         return "runs code from files (%run, %load_ext of a file the notebook wrote)"
+    if _unpickles(nb, call) and not any(_within(path, p) for p in _STRING_PATHS):
+        return UNPICKLES
+    if any(_within(path, p) for p in _INTERPRETERS):
+        return RUNS_SOURCE
     method = path.rsplit(".", 1)[-1]
     if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
         return f"builds a name from a string ({method})"  # F.__getattribute__(name)
@@ -613,6 +703,16 @@ def _global_names(node: ast.AST) -> set[str]:
     return found
 
 
+def _attributes_read(node: ast.AST) -> set[str]:
+    """The attributes a definition reads (``F.ce``: ``ce``, which a statement of the student's may
+    have set on a library, ``setattr(F, "ce", ...)``)."""
+    return {
+        sub.attr
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load)
+    }
+
+
 def _search(nb: Notebook, start, definitions, names: set[str]):
     """The first misuse in ``start`` or the student's definitions it reaches (each read once)."""
     todo = collections.deque(d for d in start if d[2] is not None)
@@ -622,7 +722,7 @@ def _search(nb: Notebook, start, definitions, names: set[str]):
         found = _misuse(nb, node, names)
         if found:
             return i, cell, *found
-        for name in _global_names(node):
+        for name in _global_names(node) | _attributes_read(node):
             for d in definitions.get(name, []):
                 if id(d[2]) not in seen:
                     seen.add(id(d[2]))
@@ -647,6 +747,8 @@ _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     found = []
     for node in ast.walk(tree):
+        if _rewrites(node):
+            found.append((node, REWRITES))
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for name in _imported(node):
                 found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]

@@ -250,6 +250,110 @@ def test_an_answer_imported_from_a_file_the_notebook_wrote_costs_its_block():
     assert lost(notebook(extra="%load_ext autoreload")) == set()
 
 
+_CALLS_CE = "lambda l, t, weight=None: F.cross_entropy(l, t, weight=weight)"
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        f"def sneaky():\n    import __main__\n    __main__.categorical_cross_entropy = {_CALLS_CE}\nsneaky()",
+        f"def sneaky():\n    import __main__ as m\n    setattr(m, 'categorical_cross_entropy', {_CALLS_CE})\nsneaky()",
+        f"class Sneaky:\n    import __main__\n    __main__.categorical_cross_entropy = {_CALLS_CE}",
+        f"def hook(info):\n    get_ipython().user_ns['categorical_cross_entropy'] = {_CALLS_CE}",
+    ],
+)
+def test_an_answer_set_from_inside_a_function_or_class_costs_its_block(after):
+    """The stub left in the answer cell, the name set on ``__main__`` from inside a function or a
+    class body: a definition of the name (it used to be read as the function's own local)."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", after)
+    assert "loss" in lost(nb)
+
+
+_RENAMED = LOSS.format("return CE(logits, target, weight=weight)")
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "get_ipython().input_transformers_post.append(\n"
+        "    lambda lines: [l.replace('CE(', 'F.cross_' + 'entropy(') for l in lines])",
+        "ip = get_ipython()\nip.input_transformers_cleanup.insert(0, lambda lines: lines)",
+        "import ast\nclass T(ast.NodeTransformer):\n    pass\nget_ipython().ast_transformers.append(T())",
+        "from IPython.core.magic import register_cell_magic\n"
+        "@register_cell_magic\ndef mine(line, cell):\n    pass",
+        "get_ipython().register_magic_function(print, 'cell', 'mine')",
+        "%alias_magic mine time",
+        "%autocall 2",
+        "%config InteractiveShell.autocall = 2",
+    ],
+)
+def test_an_ipython_hook_that_rewrites_cells_costs_the_blocks_after_it(hook):
+    """An input or AST transformer, a magic of the notebook's own, autocall: the text of the
+    cells after it is not the code that runs (``CE(`` rewritten into torch's cross-entropy earned
+    the loss's points, unflagged). Every block tested after it loses its points; it is flagged."""
+    nb = notebook({"cce_loss": _RENAMED})
+    insert_after(nb, "setup", hook)
+    assert lost(nb) == {"double_conv", "down", "center_crop", "up", "unet", "loss", "train_step",
+                        "predict_dice"}  # fmt: skip
+    assert "rewrites the code IPython runs" in flagged(nb)
+    from autograder.messages_fr import french
+
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    message = static.forbidden_calls(nb, load(), labels)["test_loss"]
+    assert "réécrit le code qu'IPython exécute" in french(message), french(message)
+
+
+_PICKLED_CE = (
+    b"\x80\x04cbuiltins\nexec\n(Vimport __main__, torch.nn.functional as F\\u000a__main__."
+    b"categorical_cross_entropy = lambda l, t, weight=None: F.cross_entropy(l, t, weight=weight)"
+    b"\ntR."
+)
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        "import pickle\npickle.loads(PAYLOAD)",
+        "import io\nimport numpy as np\nnp.load(io.BytesIO(PAYLOAD), allow_pickle=True)",
+        "import io\ntorch.load(io.BytesIO(PAYLOAD), weights_only=False)",
+        "import pandas as pd\npd.read_pickle(PAYLOAD)",
+        # the standard library's interpreter of strings
+        "import code\ncode.InteractiveInterpreter().runsource(PAYLOAD.decode(), symbol='exec')",
+        "from code import InteractiveConsole as C\nC().push(PAYLOAD.decode())",
+    ],
+)
+def test_an_answer_unpickled_from_data_costs_its_block(loader):
+    """The stub left in the answer cell, the name set by unpickling bytes (a pickle runs any code
+    it names) or by the ``code`` module's interpreter: read as code run from data or strings, a
+    definition of every name (``np.load(..., allow_pickle=True)`` and
+    ``code.InteractiveInterpreter().runsource`` were not even flagged); loading plain arrays or
+    weights is not."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", loader.replace("PAYLOAD", repr(_PICKLED_CE)))
+    assert "loss" in lost(nb)
+    assert "runs code from" in flagged(nb)
+    for plain in ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')"):
+        assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "setattr(F, 'ce', F.cross_entropy)",
+        "import torch.nn.functional as G\nG.ce = G.cross_entropy",
+        "def plant():\n    F.ce = F.cross_entropy\nplant()",
+    ],
+)
+def test_an_answer_calling_what_the_notebook_planted_on_a_library_costs_its_block(planted):
+    """``F.ce`` in the answer, ``F.ce`` set to torch's cross-entropy by a cell of the student's:
+    the statement that set the attribute is read with the answer (it was not: only the names the
+    answer uses were followed, and ``F`` is the TP's import)."""
+    nb = notebook({"cce_loss": LOSS.format("return F.ce(logits, target, weight=weight)")})
+    insert_after(nb, "setup", planted)
+    assert "loss" in lost(nb)
+
+
 def test_a_cell_of_the_students_own_marked_locked_is_read():
     """nbgrader metadata forged on a cell of the student's own (``locked``, no grade id) is
     dropped by the repair: the cell is read as the student's (it used to be skipped as the TP's)."""

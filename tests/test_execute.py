@@ -1,0 +1,53 @@
+"""The worker's notebook client (autograder/execute.py): what it keeps of a kernel's outputs."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograder import execute
+
+
+def _client(cells: int):
+    nb = new_notebook(cells=[new_code_cell("print('x' * 190_000)") for _ in range(cells)])
+    client = execute._bounded_client(nb, timeout=10)
+    client.reset_execution_trackers()  # as at the start of a run, and of each cell
+    client.clear_before_next_output = False
+    return nb, client
+
+
+def _stream(text: str) -> dict:
+    content = {"name": "stdout", "text": text}
+    return {"msg_type": "stream", "header": {"msg_type": "stream"}, "parent_header": {},
+            "content": content}  # fmt: skip
+
+
+def test_thousands_of_cells_each_under_the_cell_cap_keep_a_bounded_notebook():
+    """Each cell printing just under ``MAX_CELL_OUTPUT``: the cell cap let 3000 cells of a 570 KB
+    submission grow the worker past 650 MB (and as much on disk); the notebook's cap stops it."""
+    per_cell = execute.MAX_CELL_OUTPUT - 10_000
+    cells = 2 * execute.MAX_NOTEBOOK_OUTPUT // per_cell
+    nb, client = _client(cells)
+    for index, cell in enumerate(nb.cells):
+        client.output(cell.outputs, _stream("x" * per_cell), None, index)
+    kept = len(json.dumps([c.outputs for c in nb.cells]))
+    assert execute.MAX_NOTEBOOK_OUTPUT / 2 < kept <= execute.MAX_NOTEBOOK_OUTPUT + 100 * cells
+    assert "in the notebook not kept" in nb.cells[-1].outputs[-1]["text"]
+    assert nb.cells[0].outputs[0]["text"] == "x" * per_cell  # the first cells are whole
+
+
+def test_widget_messages_are_not_kept():
+    """``Comm(data={"state": ...})`` from the kernel: nbclient kept every widget's state whole
+    (150 of 8 MiB: 1.2 GB in the worker, uncapped); grading has no front end to show them."""
+    nb, client = _client(1)
+    blob = "x" * (1 << 20)
+    for i in range(5):
+        msg = {"msg_type": "comm_open", "header": {"msg_type": "comm_open"}, "parent_header": {},
+               "content": {"comm_id": f"c{i}", "target_name": "unet-tp-flood",
+                           "data": {"state": {"blob": blob}}}}  # fmt: skip
+        client.handle_comm_msg(nb.cells[0].outputs, msg, 0)
+    assert not client.widget_state and not client.comm_objects
+    client.set_widgets_metadata()
+    assert len(nbformat.writes(nb)) < 10_000
