@@ -311,6 +311,9 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes += run_notes
         review += [line for line in run_review if line not in review]
         blocks, tests = _judge(spec, table, _answers(job), by_test, forbidden)
+        for block, (where, names) in static.late_definitions(nb, spec, labels).items():
+            if blocks[block].points < blocks[block].max:
+                notes.append(M.LATE_DEFINITION.format(where=where, names=names, block=block))
         r = result(blocks, tests, outputs)
         r.answers, r.language = text_safe(answers), language
         return r

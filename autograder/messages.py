@@ -90,6 +90,10 @@ MISSING_PACKAGE = (
 NOT_RUN_TO_END = "the notebook could not be run to the end: {error}"
 METADATA_RESTORED = "{count} cells had lost their nbgrader metadata; restored by content"
 COPIED_CELL = "a copy of the TP's cell {gid} was run as your own cell"
+LATE_DEFINITION = (
+    "{where}: defines {names} again after the test cell of ({block}), but what is graded is the "
+    "answer cell as its test cell ran: put your final code in the answer cell"
+)
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
 ANSWER_CHANGED = "your answer to question {question} changed since it was graded by hand: it will be graded again"

@@ -682,6 +682,28 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     return failed
 
 
+def late_definitions(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
+    """Per block id, where the student's own cell after the block's test cell defines its names
+    again (``cell N (label)``, and the names): such a fix is not the answer graded (the answer
+    is what the names held when the test cell ran, as in ``forbidden_calls``)."""
+    definitions = _definitions(Notebook(nb))
+    late = {}
+    for block in spec.blocks:
+        tests = {t.grade_id for t in block.tests}
+        last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=None)
+        found = sorted(
+            (i, n)
+            for n in block.names
+            for i, _, _ in definitions.get(n, [])
+            if i > (last_test or 0)
+        )
+        if last_test is not None and found:
+            i, _ = found[0]
+            names = ", ".join(sorted({n for j, n in found if j == i}))
+            late[block.id] = (M.CELL.format(cell=i + 1, cell_label=labels[i]), names)
+    return late
+
+
 def _global_names(node: ast.AST) -> set[str]:
     """The notebook's names a definition uses: not the parameters and locals of its functions
     (a loop's ``x`` at the top level is not the ``x`` of a ``forward``). Python's own scoping

@@ -778,6 +778,45 @@ MISTAKES = [
         {"predict_dice"},
         ("integer division",),
     ),
+    # ---- students5: more of the class's mistakes
+    Mistake(
+        "crop_end_from_the_far_side",
+        "up",
+        [
+            (
+                "    return x[..., top : top + height, left : left + width]",
+                "    return x[..., top : x.shape[-2] - top, left : x.shape[-1] - left]",
+            )
+        ],
+        {"center_crop"},
+        ("expected shape (2, 3, 8, 13)",),
+    ),
+    Mistake(
+        "strided_conv_for_pool",
+        "down",
+        [
+            (
+                "nn.MaxPool2d(kernel_size=2, stride=2)",
+                "nn.Conv2d(in_channels, in_channels, 2, stride=2)",
+            )
+        ],
+        {"down"},
+        ("max-pooling",),
+    ),
+    Mistake(
+        "batch_norm_always",
+        "double_conv",
+        [("            if batch_norm:\n", "            if True:\n")],
+        {"double_conv"},
+        ("batch_norm=false", "only if asked"),
+    ),
+    Mistake(
+        "train_step_returns_none",
+        "train_step",
+        [("    return loss.item()", "    print(loss.item())")],
+        {"train_step"},
+        ("nonetype", "loss.item()"),
+    ),
 ]
 
 # ---- correct code written differently ----------------------------------------------------------
@@ -983,6 +1022,237 @@ class DoubleConv(nn.Module):
         return F.relu(self.bn2(x) if self.use_bn else x)
 """
 
+# students5: the class's correct code, written their way
+ORDEREDDICT_DOUBLE_CONV = """
+from collections import OrderedDict
+class DoubleConv(nn.Sequential):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        p = "same" if padding else 0
+        d = OrderedDict()
+        d["conv1"] = nn.Conv2d(in_channels, out_channels, 3, padding=p, bias=not batch_norm)
+        if batch_norm: d["norm1"] = nn.BatchNorm2d(out_channels)
+        d["relu1"] = nn.ReLU(inplace=True)
+        d["conv2"] = nn.Conv2d(out_channels, out_channels, 3, padding=p, bias=not batch_norm)
+        if batch_norm: d["norm2"] = nn.BatchNorm2d(out_channels)
+        d["relu2"] = nn.ReLU(inplace=True)
+        super().__init__(d)
+"""
+FRENCH_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        # rembourrage : 1 pixel si on garde la taille
+        marge = 1 if padding else 0
+        self.première = nn.Conv2d(in_channels, out_channels, 3, padding=marge)
+        self.deuxième = nn.Conv2d(out_channels, out_channels, 3, padding=marge)
+        self.normalisé = batch_norm
+        if batch_norm:
+            self.bn_un = nn.BatchNorm2d(out_channels)
+            self.bn_deux = nn.BatchNorm2d(out_channels)
+        self.activation = nn.ReLU()
+
+    def forward(self, x):
+        x = self.première(x)
+        if self.normalisé:
+            x = self.bn_un(x)
+        x = self.activation(x)
+        x = self.deuxième(x)
+        if self.normalisé:
+            x = self.bn_deux(x)
+        return self.activation(x)
+"""
+OLD_SUPER_LOOP_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super(DoubleConv, self).__init__()
+        mods = []
+        ch = in_channels
+        for _ in range(2):
+            mods += [nn.Conv2d(ch, out_channels, kernel_size=(3, 3), padding=1 if padding else 0, bias=False if batch_norm else True)]
+            if batch_norm: mods += [nn.BatchNorm2d(out_channels)]
+            mods += [nn.ReLU(inplace=True)]
+            ch = out_channels
+        self.double_conv = nn.Sequential(*mods)
+    def forward(self, x):
+        #print(x.shape)
+        return self.double_conv(x)
+"""
+PRINTING_DOWN = """
+class Down(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.mp = nn.MaxPool2d(kernel_size=2)
+        self.dc = DoubleConv(in_channels=in_channels, out_channels=out_channels, padding=padding, batch_norm=batch_norm)
+    def forward(self, x):
+        x = self.mp(x)
+        print("après pool", x.shape)
+        return self.dc(x)
+"""
+NEGATIVE_PAD_CROP = """
+def center_crop(x, height, width):
+    dh = x.shape[2] - height
+    dw = x.shape[3] - width
+    # F.pad with negative values crops
+    return F.pad(x, [-(dw // 2), -(dw - dw // 2), -(dh // 2), -(dh - dh // 2)])
+
+class Up(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.padding = padding
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+        self.conv = DoubleConv(in_channels, out_channels, padding, batch_norm)
+    def forward(self, x, skip):
+        x = self.up(x)
+        skip = center_crop(skip, x.shape[2], x.shape[3])
+        return self.conv(torch.cat([skip, x], dim=1))
+"""
+CENTERCROP_MODULE_CROP = """
+from torchvision import transforms as T
+def center_crop(x, height, width):
+    return T.CenterCrop((height, width))(x)
+
+class Up(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.padding = padding
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+        self.conv = DoubleConv(in_channels, out_channels, padding, batch_norm)
+    def forward(self, x, skip):
+        x = self.up(x)
+        skip = center_crop(skip, x.shape[2], x.shape[3])
+        return self.conv(torch.cat([skip, x], dim=1))
+"""
+FEATURES_UNET = """class OutConv(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
+        super(UNet, self).__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        features = self.widths
+        self.inc = DoubleConv(in_channels, features[0], padding, batch_norm)
+        self.encoder = nn.ModuleList()
+        for f_in, f_out in zip(features[:-1], features[1:]):
+            self.encoder.append(Down(f_in, f_out, padding, batch_norm))
+        self.decoder = nn.ModuleList()
+        for f_in, f_out in zip(features[::-1][:-1], features[::-1][1:]):
+            self.decoder.append(Up(f_in, f_out, padding, batch_norm))
+        self.outc = OutConv(features[0], num_classes)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        skip_connections = []
+        x = self.inc(x)
+        for enc in self.encoder:
+            skip_connections.append(x)
+            x = enc(x)
+        skip_connections = skip_connections[::-1]
+        for idx, dec in enumerate(self.decoder):
+            x = dec(x, skip_connections[idx])
+        return self.outc(x)
+"""
+SKIPS_AFTER_EACH_DOWN_UNET = """class OutConv(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        w = self.widths
+        self.inc = DoubleConv(in_channels, w[0], padding, batch_norm)
+        self.downs = nn.ModuleList([Down(w[i], w[i+1], padding, batch_norm) for i in range(depth)])
+        self.ups = nn.ModuleList([Up(w[i+1], w[i], padding, batch_norm) for i in reversed(range(depth))])
+        self.outc = OutConv(w[0], num_classes)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        x = self.inc(x)
+        skips = [x]
+        for d in self.downs:
+            x = d(x)
+            skips.append(x)
+        for u, s in zip(self.ups, reversed(skips[:-1])):
+            x = u(x, s)
+        return self.outc(x)
+"""
+REDUCTION_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None, reduction="mean"):
+    n_classes = logits.size(1)
+    one_hot = torch.nn.functional.one_hot(target.long(), n_classes)  # N,H,W,C
+    one_hot = one_hot.permute(0, 3, 1, 2).type_as(logits)
+    log_probs = F.log_softmax(logits, dim=1)
+    loss = -(one_hot * log_probs).sum(1)
+    if weight is not None:
+        w = (one_hot * weight.view(1, -1, 1, 1)).sum(1)
+        loss = loss * w
+        if reduction == "mean":
+            return loss.sum() / w.sum()
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+"""
+NORMALISED_WEIGHTS_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    log_s = torch.log_softmax(logits, 1)
+    l = -torch.gather(log_s, 1, target.long().unsqueeze(1))[:, 0]
+    if weight is None:
+        return l.mean()
+    weight = weight / weight.sum()   # normalisés
+    w = weight[target.long()]
+    return torch.sum(w * l) / torch.sum(w)
+"""
+FRENCH_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    # log-softmax stable : on soustrait le log-somme-exp
+    log_probabilités = logits - logits.logsumexp(dim=1, keepdim=True)
+    vérité = F.one_hot(target.long(), num_classes=logits.shape[1]).permute(0, 3, 1, 2)
+    pertes = -(vérité * log_probabilités).sum(dim=1)
+    if weight is None:
+        return pertes.mean()
+    poids = weight[target.long()]
+    return (pertes * poids).sum() / poids.sum()
+"""
+DEVICE_STEP = """
+from tqdm.auto import tqdm
+def train_step(model, images, labels, optimizer, loss_fn):
+    model.train()
+    device = next(model.parameters()).device
+    images, labels = images.to(device), labels.to(device)
+    preds = model(images)
+    loss = loss_fn(preds, labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach().cpu())
+"""
+DOT_DICE = """
+def predict(model, images):
+    model.eval()
+    with torch.no_grad():
+        return model(images).argmax(dim=1)
+
+def dice_score(pred, truth):
+    # masques booléens -> entiers
+    P = pred.astype(np.uint8).ravel(); T = truth.astype(np.uint8).ravel()
+    inter = int(np.dot(P.astype(np.int64), T.astype(np.int64)))
+    total = int(P.sum()) + int(T.sum())
+    return 1.0 if total == 0 else 2 * inter / total
+"""
+
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
@@ -1069,6 +1339,19 @@ CORRECT = {
         },
         {},
     ),
+    "dc_ordereddict": ({}, {"double_conv": ORDEREDDICT_DOUBLE_CONV}),
+    "dc_french_accents": ({}, {"double_conv": FRENCH_DOUBLE_CONV}),
+    "dc_loop_sequential_bias_false": ({}, {"double_conv": OLD_SUPER_LOOP_DOUBLE_CONV}),
+    "down_kwargs_print": ({}, {"down": PRINTING_DOWN}),
+    "crop_fpad_negative": ({}, {"up": NEGATIVE_PAD_CROP}),
+    "crop_centercrop_module": ({}, {"up": CENTERCROP_MODULE_CROP}),
+    "unet_features_list_super_old": ({}, {"unet": FEATURES_UNET}),
+    "skips_collected_after_each_down": ({}, {"unet": SKIPS_AFTER_EACH_DOWN_UNET}),
+    "loss_onehot_mul_logsoftmax_reduction": ({}, {"cce_loss": REDUCTION_LOSS}),
+    "loss_weight_normalised_ok": ({}, {"cce_loss": NORMALISED_WEIGHTS_LOSS}),
+    "loss_fr_accents": ({}, {"cce_loss": FRENCH_LOSS}),
+    "step_tqdm_device": ({}, {"train_step": DEVICE_STEP}),
+    "pd_dice_onehot_labels": ({}, {"predict_dice": DOT_DICE}),
 }
 
 
@@ -1222,6 +1505,14 @@ def test_the_grader_shows_the_digits_where_a_close_dice_differs():
     assert not passed and got != want and float(got) == pytest.approx(float(want), rel=1e-5), (
         message
     )
+
+
+def test_the_check_shows_the_tensor_train_step_returned_whole():
+    """The value a tensor-returning train_step gave, whole: its repr cut at 40 characters read
+    'returned Tensor tensor(1.4357, dtype=torch.float64, grad, not the loss' (students5)."""
+    m = next(m for m in MISTAKES if m.id == "returns_tensor")
+    shown, message = visible(notebook({m.cell: m.edits}), "train_step", with_probes=False)
+    assert not shown and re.search(r"returned Tensor tensor\(-?[\d.e+-]+\), not", message), message
 
 
 def test_the_grader_names_what_train_step_returned_once_quoted():

@@ -507,3 +507,19 @@ def test_a_students_written_answer_is_inert_in_formgrader():
         shown = html_text.unescape(html).replace("\u200b", "")  # what the instructor reads
         assert "<img src=x onerror" in shown and "<i>code</i>" in shown, shown
     assert out.cells[1].source == "<b>TP</b>"
+
+
+def test_a_fix_after_the_test_cell_is_named_as_not_the_answer():
+    """A student who fixes (e) in a cell of their own after its test cell (and re-runs the check
+    there, which passes) is told where: that cell is not the answer graded (students5)."""
+    labels = [f"cell {i}" for i in range(100)]
+    assert static.late_definitions(notebook(), load(), labels) == {}
+    fix = "def categorical_cross_entropy(logits, target, weight=None):\n    return 0\n"
+    nb = insert_after(notebook(), "test_loss", fix)
+    i = next(i for i, c in enumerate(nb.cells) if c.source == fix)
+    assert static.late_definitions(nb, load(), labels) == {
+        "e": (f"cell {i + 1} (cell {i})", "categorical_cross_entropy")
+    }
+    # defined again above its test cell: that is the answer, nothing to say
+    nb = insert_after(notebook(), "cce_loss", fix)
+    assert static.late_definitions(nb, load(), labels) == {}

@@ -1588,6 +1588,14 @@ def _train_step_mistake(model, watch, got, losses, grads, diff, tol, case) -> st
     )
 
 
+def _returned(value) -> str:
+    """A value a block returned, short: a one-element tensor as ``tensor(1.4357)`` (its repr,
+    cut at 40 characters, ended in the middle of ``grad_fn=<...>``)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return f"tensor({value.detach().item():.6g})"
+    return str(value)[:40]
+
+
 @_packages_noted
 def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
     """The train_step case: the returned losses (before each update) and the weights after three
@@ -1603,7 +1611,7 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
                     "Python float: return loss.item()",
                     step=i + 1,
                     kind=type(v).__name__,
-                    value=str(v)[:40],
+                    value=_returned(v),
                 )
             )
     _ok(tr("returns the loss as a Python float"))
