@@ -20,7 +20,7 @@ STATE_FILE = "grading_state.json"
 
 def grading_inputs_hash(sandbox: str) -> str:
     """A hash of everything that decides a grade: the reference, the spec, the grader's
-    comparisons and harness, the student package, the student notebook, the grading
+    comparisons and harness, the student package, the student notebooks (each language), the grading
     environment's versions and the sandbox mode."""
     import numpy
     import torch
@@ -30,7 +30,7 @@ def grading_inputs_hash(sandbox: str) -> str:
         [*root.glob("solutions/*.py"), *root.glob("autograder/*.py")]
         + [*root.glob("autograder/*.toml"), *root.glob("unet_tp/**/*.py")]
         + [*root.glob("autograder/*.json"), *root.glob("autograder/*.css")]
-        + [course.STUDENT_NOTEBOOK]
+        + sorted({course.STUDENT_NOTEBOOK, *course.STUDENT_NOTEBOOKS.values()})
     )
     h = hashlib.sha256()
     for path in files:

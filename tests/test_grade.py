@@ -1303,13 +1303,16 @@ def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
         )
     monkeypatch.setattr(build, "REPO_ROOT", root)
     monkeypatch.setattr(build, "STUDENT_NOTEBOOK", root / "notebooks" / "TP_sujet.ipynb")
+    notebooks = {k: root / "notebooks" / p.name for k, p in build.STUDENT_NOTEBOOKS.items()}
+    monkeypatch.setattr(build, "STUDENT_NOTEBOOKS", notebooks)
     seen = {grade.grading_inputs_hash("bwrap")}
-    for changed in ["solutions/unet.py", "unet_tp/metrics.py", "autograder/assignment.toml"]:
+    changes = ["solutions/unet.py", "unet_tp/metrics.py", "autograder/assignment.toml"]
+    for changed in [*changes, "notebooks/TP_sujet_fr.ipynb"]:  # French students repaired from it
         with open(root / changed, "a") as f:
             f.write("\n# changed\n")
         seen.add(grade.grading_inputs_hash("bwrap"))
     seen.add(grade.grading_inputs_hash("none"))
-    assert len(seen) == 5
+    assert len(seen) == 6
 
 
 @pytest.mark.slow
