@@ -20,6 +20,7 @@ import ast
 import collections
 import functools
 import importlib.machinery
+import importlib.metadata
 import os
 import re
 import symtable
@@ -131,8 +132,13 @@ _UNPICKLERS = (
     "cloudpickle",
     "joblib.load",
     "pandas.read_pickle",
+    "jsonpickle",
+    "yaml.unsafe_load",
+    "yaml.unsafe_load_all",
 )
 _PICKLE_KEYWORDS = {"allow_pickle": False, "weights_only": True}  # the value that does not
+_YAML_SAFE = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader"}  # build no object
+_UNPICKLING_MAGICS = {"store"}  # %store -r: the variables IPython pickled in the kernel's home
 # the standard library's interpreters of strings (``code.InteractiveInterpreter().runsource``)
 RUNS_SOURCE = "runs code from strings (code, codeop)"
 _INTERPRETERS = ("code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact")
@@ -505,11 +511,33 @@ def _rewrites(node: ast.AST) -> bool:
     )
 
 
+def _torch_load_unpickles() -> bool:
+    """Whether the grading environment's ``torch.load`` unpickles by default (before 2.6)."""
+    try:
+        major, minor = re.findall(r"\d+", importlib.metadata.version("torch"))[:2]
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return True
+    return (int(major), int(minor)) < (2, 6)
+
+
+_TORCH_LOAD_UNPICKLES = _torch_load_unpickles()
+
+
 def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     """Whether a call may unpickle: ``pickle.loads``, ``np.load(f, allow_pickle=True)``,
     ``torch.load(f, weights_only=False)``..."""
-    if any(_within(nb.resolve(call.func), p) for p in _UNPICKLERS):
+    path = nb.resolve(call.func)
+    if any(_within(path, p) for p in _UNPICKLERS):
         return True
+    if path in ("yaml.load", "yaml.load_all"):  # a Loader other than a safe one builds objects
+        loader = [k.value for k in call.keywords if k.arg == "Loader"] + call.args[1:2]
+        return not loader or nb.resolve(loader[0]).rsplit(".", 1)[-1] not in _YAML_SAFE
+    keywords = {k.arg for k in call.keywords}
+    if path == "torch.load" and _TORCH_LOAD_UNPICKLES and "weights_only" not in keywords:
+        return True  # its default before torch 2.6
+    magic = call.args[0] if call.args else None  # %store -r
+    if path.endswith("().run_line_magic") and isinstance(magic, ast.Constant):
+        return magic.value in _UNPICKLING_MAGICS
     return any(
         k.arg in _PICKLE_KEYWORDS
         and not (isinstance(k.value, ast.Constant) and k.value.value == _PICKLE_KEYWORDS[k.arg])

@@ -321,6 +321,11 @@ _PICKLED_CE = (
         # the standard library's interpreter of strings
         "import code\ncode.InteractiveInterpreter().runsource(PAYLOAD.decode(), symbol='exec')",
         "from code import InteractiveConsole as C\nC().push(PAYLOAD.decode())",
+        # IPython's %store -r (variables pickled in the kernel's home), YAML's and jsonpickle's
+        "%store -r",
+        "import yaml\nyaml.unsafe_load(PAYLOAD)",
+        "import yaml\nyaml.load(PAYLOAD, Loader=yaml.UnsafeLoader)",
+        "import jsonpickle\njsonpickle.decode(PAYLOAD)",
     ],
 )
 def test_an_answer_unpickled_from_data_costs_its_block(loader):
@@ -333,7 +338,8 @@ def test_an_answer_unpickled_from_data_costs_its_block(loader):
     insert_after(nb, "cce_loss", loader.replace("PAYLOAD", repr(_PICKLED_CE)))
     assert "loss" in lost(nb)
     assert "runs code from" in flagged(nb)
-    for plain in ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')"):
+    plain_loads = ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')")
+    for plain in (*plain_loads, "import yaml\nyaml.safe_load('a: 1')"):
         assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
 
 
