@@ -291,8 +291,12 @@ def _quote(cell, node: ast.AST) -> str:
     return M.QUOTED.format(line=number, code=text[:100])
 
 
+# what writes a pickle runs no code (saving one's history is no unpickling)
+_PICKLE_WRITERS = {"pickle.dump", "pickle.dumps", "pickle.Pickler", "pickle.HIGHEST_PROTOCOL"}
+
+
 def _within(name: str, module: str) -> bool:
-    return name == module or name.startswith(module + ".")
+    return (name == module or name.startswith(module + ".")) and name not in _PICKLE_WRITERS
 
 
 _IMPORT_PATHS = ("sys.path", "sys.meta_path", "sys.path_hooks", "site", "pkgutil")

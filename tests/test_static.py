@@ -341,6 +341,11 @@ def test_an_answer_unpickled_from_data_costs_its_block(loader):
     plain_loads = ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')")
     for plain in (*plain_loads, "import yaml\nyaml.safe_load('a: 1')"):
         assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
+    # saving one's results with pickle runs nothing: no block lost (the instructor reads it)
+    saved = "import pickle\nwith open('h.pkl', 'wb') as f:\n    pickle.dump({'dice': 0.8}, f)"
+    nb = notebook()
+    insert_after(nb, "train_step", saved)  # before the test cells of (f) and (g)
+    assert lost(nb) == set()
 
 
 @pytest.mark.parametrize(
