@@ -127,9 +127,12 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from autograder.report import write_report
+    from autograder.report import spec_changed, write_report
+    from autograder.results import Results
 
     print(f"report: {write_report(Path(args.out))}")
+    if changed := spec_changed(Results.load(Path(args.out))):
+        print(f"warning: {changed}")
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
-from autograder.report import write_report, write_student_files
+from autograder.report import spec_changed, write_report, write_student_files
 from autograder.results import PENDING, Result, Results, spreadsheet_text
 from unet_tp.fileio import atomic_write
 
@@ -484,6 +484,7 @@ def export(
             raise ExportError(f"{path}: would overwrite the roster; choose another --out")
         table = read_roster(Path(roster))
     report = ExportReport(path=path, format=fmt)
+    report.warnings += [w for w in [spec_changed(results)] if w]
     pending = [s.who for s in results.students if s.pending]
     if pending:
         report.warnings.append(

@@ -311,6 +311,25 @@ def write_student_files(out_dir: Path, results: Results) -> None:
     write_grades_csv(out_dir / GRADES_FILE, results)
 
 
+def spec_changed(results: Results) -> str:
+    """What says ``results`` were graded against another ``assignment.toml`` than today's (its
+    points or its questions edited since): a warning to grade again, or ''."""
+    from autograder.spec import load as load_spec
+
+    spec = load_spec()
+    now, then = [(b.id, b.points) for b in spec.blocks], [(b.id, b.points) for b in results.blocks]
+    if results.questions:  # (results from before the written questions have none)
+        now += [(q.id, q.points) for q in spec.questions]
+        then += [(q.id, q.points) for q in results.questions]
+    if now == then:
+        return ""
+    return (
+        f"graded out of {results.max_points:g} points, assignment.toml now gives "
+        f"{spec.max_points:g} (blocks or questions edited since): grade again "
+        "(`unet-tp grade SUBMISSIONS --out OUT` regrades every notebook after such an edit)"
+    )
+
+
 def write_report(out_dir: Path, results: Results | None = None) -> Path:
     """Write ``OUT/report.html`` (atomically) from ``results`` (default: ``OUT/results.json``
     with the gradebook's manual scores, which then also rewrite ``grades.csv`` and the feedback

@@ -1076,3 +1076,26 @@ def test_moodle_export_writes_the_feedback_pages_as_moodle_imports_them(out_dir,
     assert (
         lms.moodle_feedback_name(student) == "Le Gall Maël_4243_assignfeedback_file_feedback.html"
     )
+
+
+def test_results_graded_before_assignment_toml_changed_are_said_stale(tmp_path, capsys):
+    """An instructor who changed a test's points after grading: `report` and `export` used the
+    old total without a word. Both now say to grade again; unchanged, nothing is said."""
+    from unet_tp.cli import main
+
+    out = tmp_path / "OUT"
+    out.mkdir()
+    blocks = [dict(b, points=b["points"] + (1 if b["id"] == "g" else 0)) for b in BLOCKS]
+    data = make_results() | {"blocks": blocks, "max_points": 21.0}
+    (out / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    report = lms.export(out, "canvas")
+    assert any(
+        "graded out of 21 points, assignment.toml now gives 30" in w for w in report.warnings
+    )
+    assert main(["report", str(out)]) == 0
+    assert "warning: graded out of 21 points" in capsys.readouterr().out
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "results.json").write_text(json.dumps(make_results()), encoding="utf-8")
+    assert not any("graded out of" in w for w in lms.export(fresh, "canvas").warnings)
+    assert main(["report", str(fresh)]) == 0 and "warning" not in capsys.readouterr().out
