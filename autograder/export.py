@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.collect import lms_id
 from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
 from autograder.report import spec_changed, write_report, write_student_files
@@ -473,6 +474,8 @@ def export(
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
     results = with_manual_scores(Results.load(out_dir), out_dir)
+    for s in results.students:  # results.json of a grader before lms_id: the file's name says it
+        s.lms_id = s.lms_id or lms_id(s.file)
     write_student_files(out_dir, results)  # the pages the comment points to, as complete
     write_report(out_dir, results)  # and the class report: no longer "pending"
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
