@@ -232,7 +232,8 @@ def _put_back(tp_cells: dict, groups: list, order: dict, seen: set) -> tuple[lis
             edited = cell.source != original.source or cell.cell_type != original.cell_type
             source = original.source
             if edited and not _settings_only(cell, original):
-                restored.append(gid)
+                if original.cell_type == "code":  # it changed what runs: said; the TP's
+                    restored.append(gid)  # text is put back without a word (a typo fixed since)
             elif edited:
                 source = _with_answers(cell.source, original.source)
             cell.source, cell.cell_type = source, original.cell_type

@@ -1046,6 +1046,20 @@ def _set(nb, cell_id: str, old: str, new: str):
     return nb
 
 
+def test_an_edited_text_of_the_tp_is_put_back_without_a_note():
+    """A locked markdown cell that differs from the TP's (the student's notes in it, or the
+    instructor fixed a typo after the student downloaded the notebook) is put back, but is no
+    edit to report: every student of a class told '1 of the TP's locked cells had been edited'."""
+    nb = solved()
+    md = next(c for c in nb.cells if c.cell_type == "markdown" and _gid(c) == "g_md")
+    md.source += "\n\nmy own note: Dice = F1"
+    notes: list[str] = []
+    fixed = in_source_order(nb, STUDENT, notes)
+    assert notes == []
+    original = next(c.source for c in STUDENT.cells if _gid(c) == "g_md")
+    assert next(c.source for c in fixed.cells if _gid(c) == "g_md") == original
+
+
 def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
     """Question 1 and 4 ask to set RECEPTIVE_FIELD and CLASS_WEIGHTS in locked cells: each
     student who did was told '2 of the TP's locked cells had been edited and were restored'.
