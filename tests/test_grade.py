@@ -801,6 +801,21 @@ def test_a_zipped_folder_of_the_class_is_its_students_not_one_student(tmp_path):
         assert [s.student_id for s in subs] == students, case
 
 
+def test_a_zipped_class_folder_holding_the_blank_handout_is_not_one_student(tmp_path):
+    """The class's folder zipped with the TP's blank ``TP_sujet.ipynb`` beside the students'
+    folders: the file that names no one stops the run naming it, as in a folder (the whole class
+    was one student ``class``, graded on its newest file)."""
+    from autograder.grade import collect
+
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for member in ("class/alice/TP_sujet.ipynb", "class/bob/TP_sujet.ipynb"):
+            zf.writestr(member, "{}")
+        zf.writestr("class/TP_sujet.ipynb", "{}")
+    with pytest.raises(GradingError, match=r"TP_sujet.ipynb: the file name does not say whose"):
+        collect(archive, tmp_path / "work")
+
+
 def test_a_zip_a_student_sent_is_opened_in_the_lms_zip_too(tmp_path):
     """Moodle's zip graded as it is, or unpacked in a folder, or inside a folder: a zip a student
     uploaded is opened in place, its notebook theirs (graded from the LMS's zip, it was left
