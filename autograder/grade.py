@@ -459,7 +459,7 @@ def _check_out(out: Path) -> None:
         (out / name).is_file() for name in (STATE_FILE, RESULTS_FILE, GRADEBOOK_FILE)
     ):
         return
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store
     if names:
         shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         raise GradingError(

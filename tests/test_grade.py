@@ -608,6 +608,11 @@ def test_an_output_folder_of_other_files_is_refused_not_overwritten(tmp_path):
 
     (mine / "gradebook.db").write_bytes(b"")  # a run stopped after writing its gradebook
     _check_out(mine)
+    finder = tmp_path / "finder"  # a new folder macOS's Finder or Jupyter has opened
+    finder.mkdir()
+    (finder / ".DS_Store").write_bytes(b"\0")
+    (finder / ".ipynb_checkpoints").mkdir()
+    _check_out(finder)
     a_file = tmp_path / "out.txt"
     a_file.write_text("x")
     with pytest.raises(GradingError, match="out.txt: not a folder"):
