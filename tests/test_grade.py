@@ -1312,6 +1312,28 @@ def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
         with_manual_scores(results, tmp_path)
 
 
+def test_a_gradebook_in_use_is_not_called_damaged(tmp_path):
+    """formgrader writing a score holds the gradebook locked: `report` or `export` then says it
+    is in use, to run again, not that it is unreadable and must be restored from a copy (which
+    would lose the scores given by hand since that copy)."""
+    import sqlite3
+
+    from autograder.gradebook import GradebookError, _gradebook
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with _gradebook(url) as gb:
+        gb.add_student("alice")
+    writer = sqlite3.connect(tmp_path / "gradebook.db", isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        in_use = r"gradebook.db: in use by another program"
+        with pytest.raises(GradebookError, match=in_use) as e, _gradebook(url) as gb:
+            gb.students  # noqa: B018 - the read that waits for the lock
+        assert "restore" not in str(e.value), e.value
+    finally:
+        writer.close()
+
+
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
     """Changing the reference or the metrics regrades unchanged submissions."""
     from autograder import grade
