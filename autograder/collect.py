@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -193,15 +194,12 @@ def _inside_wrapper(folder: Path) -> Path:
     entries = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     if len(entries) != 1 or not entries[0].is_dir() or _lms_match(PurePosixPath(entries[0].name)):
         return folder
-    inner = entries[0]
-    try:
-        whose = {
-            identify(rel.as_posix())[0]
-            for p in inner.rglob("*.ipynb")
-            if not _hidden(rel := PurePosixPath(p.relative_to(inner).as_posix()))
-        }
-    except GradingError:  # a file that names no one: the wrapper is whose it is
-        return folder
+    inner, whose = entries[0], set()
+    for p in inner.rglob("*.ipynb"):
+        rel = PurePosixPath(p.relative_to(inner).as_posix())
+        if not _hidden(rel):
+            with contextlib.suppress(GradingError):  # the blank handout names no student
+                whose.add(identify(rel.as_posix())[0])
     return inner if len(whose) > 1 else folder
 
 

@@ -459,7 +459,7 @@ def _check_out(out: Path) -> None:
         (out / name).is_file() for name in (STATE_FILE, RESULTS_FILE, GRADEBOOK_FILE)
     ):
         return
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store
     if names:
         shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         raise GradingError(
@@ -501,12 +501,7 @@ def grade_all(
         if not subs:
             raise GradingError(f"{submissions}: no .ipynb file found")
         todo, kept = to_regrade(subs, state, inputs_hash, force)
-        progress(
-            f"{len(subs)} submissions: {len(todo)} to grade, {len(kept)} unchanged"
-            + (" (--force regrades them)" if kept else "")
-        )
-        if todo:
-            progress(why_line(todo))
+        _announce(len(subs), todo, kept, progress)
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),
@@ -530,6 +525,16 @@ def grade_all(
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
         write_state(out / STATE_FILE, state, fresh, inputs_hash)
     return results
+
+
+def _announce(count: int, todo: list, kept: list, progress) -> None:
+    """The console's line on what the run grades, and the one on why."""
+    progress(
+        f"{count} submissions: {len(todo)} to grade, {len(kept)} unchanged"
+        + (" (--force regrades them)" if kept else "")
+    )
+    if todo:
+        progress(why_line(todo))
 
 
 def _unknown_language(results: list[Result]) -> None:

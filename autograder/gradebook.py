@@ -38,6 +38,11 @@ def _gradebook(url: str):
     except SQLAlchemyError as exc:
         where = url.removeprefix("sqlite:///")
         why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        if "database is locked" in why:  # formgrader saving a score: the file is sound
+            raise GradebookError(
+                f"{where}: in use by another program ({why}), formgrader saving a score? "
+                "run this again once it has finished"
+            ) from exc
         raise GradebookError(
             f"{where}: not a readable nbgrader gradebook ({why}); restore it from a copy"
         ) from exc

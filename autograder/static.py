@@ -293,6 +293,7 @@ def _quote(cell, node: ast.AST) -> str:
 
 # what writes a pickle runs no code (saving one's history is no unpickling)
 _PICKLE_WRITERS = {"pickle.dump", "pickle.dumps", "pickle.Pickler", "pickle.HIGHEST_PROTOCOL"}
+_PICKLE_WRITERS |= {"dill.dump", "dill.dumps", "cloudpickle.dump", "cloudpickle.dumps"}
 
 
 def _within(name: str, module: str) -> bool:
@@ -539,9 +540,13 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     keywords = {k.arg for k in call.keywords}
     if path == "torch.load" and _TORCH_LOAD_UNPICKLES and "weights_only" not in keywords:
         return True  # its default before torch 2.6
-    magic = call.args[0] if call.args else None  # %store -r
+    magic = call.args[0] if call.args else None  # %store -r (%store x saves, -z clears)
     if path.endswith("().run_line_magic") and isinstance(magic, ast.Constant):
-        return magic.value in _UNPICKLING_MAGICS
+        line = call.args[1] if len(call.args) > 1 else ast.Constant("")
+        restores = not isinstance(line, ast.Constant) or any(
+            w.startswith("-") and "r" in w for w in str(line.value).split()
+        )
+        return magic.value in _UNPICKLING_MAGICS and restores
     return any(
         k.arg in _PICKLE_KEYWORDS
         and not (isinstance(k.value, ast.Constant) and k.value.value == _PICKLE_KEYWORDS[k.arg])
@@ -687,11 +692,47 @@ def _definitions(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
     return found
 
 
+def _own_attributes(stmt: ast.AST) -> set[int]:
+    """ids of the ``self.x`` of a class's methods: an instance's own attributes."""
+    own: set[int] = set()
+    for cls in (n for n in ast.walk(stmt) if isinstance(n, ast.ClassDef)):
+        for f in cls.body:
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.args.args:
+                me = f.args.args[0].arg
+                own |= {
+                    id(a)
+                    for a in ast.walk(f)
+                    if isinstance(a, ast.Attribute) and getattr(a.value, "id", None) == me
+                }
+    return own
+
+
+def _attribute_setters(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
+    """The student's top-level statements by the attributes they may set on an object of
+    another's (``F.ce = v``, ``setattr(F, "ce", v)``, ``vars(F)["ce"] = v``, in a function too);
+    not a variable named like one (``sum = ...``), nor an instance's ``self.sum``."""
+    found: dict[str, list[tuple[int, object, ast.AST]]] = {}
+    for i, cell, tree in nb.student_cells():
+        for stmt in tree.body if tree else ():
+            own, names = _own_attributes(stmt), set()
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                    if id(node) not in own:
+                        names.add(node.attr)
+                elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+                    names |= _strings([node.slice])
+                elif isinstance(node, ast.Call):
+                    names |= _set_by_call(node)
+            for name in names:
+                found.setdefault(name, []).append((i, cell, stmt))
+    return found
+
+
 def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     """Per graded test id, why its block loses its points: its answer, or a definition of the
     student's it uses, uses what an answer may not (see the module's docstring)."""
     notebook = Notebook(nb)
-    definitions = _definitions(notebook)
+    definitions, setters = _definitions(notebook), _attribute_setters(notebook)
     failed = {}
     for block in spec.blocks:
         defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
@@ -700,7 +741,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         tests = {t.grade_id for t in block.tests}
         last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=0)
         start = [d for d in defined if d[0] < last_test] or defined
-        found = _search(notebook, start, definitions, set(block.forbidden))
+        found = _search(notebook, start, (definitions, setters), set(block.forbidden))
         if found:
             i, cell, what, node, does = found
             forbidden = not does and what.rsplit(".", 1)[-1] in block.forbidden
@@ -767,8 +808,10 @@ def _attributes_read(node: ast.AST) -> set[str]:
     }
 
 
-def _search(nb: Notebook, start, definitions, names: set[str]):
-    """The first misuse in ``start`` or the student's definitions it reaches (each read once)."""
+def _search(nb: Notebook, start, by_name, names: set[str]):
+    """The first misuse in ``start`` or the student's definitions it reaches (each read once):
+    ``by_name``, the statements by the names they bind and by the attributes they set."""
+    definitions, setters = by_name
     todo = collections.deque(d for d in start if d[2] is not None)
     seen = {id(d[2]) for d in todo}
     while todo:
@@ -776,11 +819,12 @@ def _search(nb: Notebook, start, definitions, names: set[str]):
         found = _misuse(nb, node, names)
         if found:
             return i, cell, *found
-        for name in _global_names(node) | _attributes_read(node):
-            for d in definitions.get(name, []):
-                if id(d[2]) not in seen:
-                    seen.add(id(d[2]))
-                    todo.append(d)
+        reached = [definitions.get(name, []) for name in _global_names(node)]
+        reached += [setters.get(name, []) for name in _attributes_read(node)]
+        for d in (d for ds in reached for d in ds):
+            if id(d[2]) not in seen:
+                seen.add(id(d[2]))
+                todo.append(d)
     return None
 
 

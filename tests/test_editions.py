@@ -1,6 +1,7 @@
 """Every BraTS a user brings: 2019 / 2020 (case 355) / 2021 / 2023 naming and labels, MSD as a
 folder, label advice, prediction-only sets, and suspicious data (on tiny generated cases)."""
 
+import re
 import shutil
 
 import nibabel as nib
@@ -192,6 +193,23 @@ def test_msd_label_file_that_cannot_be_read_is_the_one_named(tmp_path, capsys):
     cases = find_cases(tmp_path / "o" / "MSD_Task01_BraTS_layout")
     _, seg = volumes(2)
     np.testing.assert_array_equal(load_case(cases[1]).seg, np.transpose(seg, (1, 0, 2)))
+
+
+def test_an_interpolated_msd_label_is_refused_in_one_short_line(tmp_path, capsys):
+    # a label resampled with linear interpolation holds thousands of values between the labels:
+    # a few of them are shown, and how many (every one was printed, a line of megabytes)
+    task = _msd_folder(tmp_path / "src", n=1)
+    label = task / "labelsTr" / "BRATS_001.nii.gz"
+    msd = np.asanyarray(nib.load(str(label)).dataobj).astype(np.float32)
+    blurred = msd + np.random.default_rng(0).uniform(0.01, 0.4, msd.shape).astype(np.float32)
+    nib.Nifti1Image(blurred, np.eye(4)).to_filename(str(label))
+    args = ["data", "download", "--source", "msd", "--url", str(task), "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(
+        r"BRATS_001.nii.gz holds labels \[[\d.]+(, [\d.]+){4}, … \(\d+ values\)\]", err
+    )
+    assert "expected MSD 0..3" in err and len(err) < 1000, len(err)
 
 
 def test_msd_source_on_a_brats_folder_is_refused(tmp_path, capsys):

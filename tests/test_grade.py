@@ -608,6 +608,11 @@ def test_an_output_folder_of_other_files_is_refused_not_overwritten(tmp_path):
 
     (mine / "gradebook.db").write_bytes(b"")  # a run stopped after writing its gradebook
     _check_out(mine)
+    finder = tmp_path / "finder"  # a new folder macOS's Finder or Jupyter has opened
+    finder.mkdir()
+    (finder / ".DS_Store").write_bytes(b"\0")
+    (finder / ".ipynb_checkpoints").mkdir()
+    _check_out(finder)
     a_file = tmp_path / "out.txt"
     a_file.write_text("x")
     with pytest.raises(GradingError, match="out.txt: not a folder"):
@@ -799,6 +804,21 @@ def test_a_zipped_folder_of_the_class_is_its_students_not_one_student(tmp_path):
             zf.writestr("__MACOSX/class/._TP_sujet.ipynb", "junk")
         subs = collect(archive, tmp_path / f"work_{case}")
         assert [s.student_id for s in subs] == students, case
+
+
+def test_a_zipped_class_folder_holding_the_blank_handout_is_not_one_student(tmp_path):
+    """The class's folder zipped with the TP's blank ``TP_sujet.ipynb`` beside the students'
+    folders: the file that names no one stops the run naming it, as in a folder (the whole class
+    was one student ``class``, graded on its newest file)."""
+    from autograder.grade import collect
+
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for member in ("class/alice/TP_sujet.ipynb", "class/bob/TP_sujet.ipynb"):
+            zf.writestr(member, "{}")
+        zf.writestr("class/TP_sujet.ipynb", "{}")
+    with pytest.raises(GradingError, match=r"TP_sujet.ipynb: the file name does not say whose"):
+        collect(archive, tmp_path / "work")
 
 
 def test_a_zip_a_student_sent_is_opened_in_the_lms_zip_too(tmp_path):
@@ -1304,6 +1324,28 @@ def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
     results = Results("TP_sujet", 30.0, [], [], "bwrap", "", infos, "")
     with pytest.raises(GradebookError, match=r"gradebook.db: not a readable nbgrader gradebook"):
         with_manual_scores(results, tmp_path)
+
+
+def test_a_gradebook_in_use_is_not_called_damaged(tmp_path):
+    """formgrader writing a score holds the gradebook locked: `report` or `export` then says it
+    is in use, to run again, not that it is unreadable and must be restored from a copy (which
+    would lose the scores given by hand since that copy)."""
+    import sqlite3
+
+    from autograder.gradebook import GradebookError, _gradebook
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with _gradebook(url) as gb:
+        gb.add_student("alice")
+    writer = sqlite3.connect(tmp_path / "gradebook.db", isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        in_use = r"gradebook.db: in use by another program"
+        with pytest.raises(GradebookError, match=in_use) as e, _gradebook(url) as gb:
+            gb.students  # noqa: B018 - the read that waits for the lock
+        assert "restore" not in str(e.value), e.value
+    finally:
+        writer.close()
 
 
 def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):

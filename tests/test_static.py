@@ -534,3 +534,43 @@ def test_a_fix_after_the_test_cell_is_named_as_not_the_answer():
     # defined again above its test cell: that is the answer, nothing to say
     nb = insert_after(notebook(), "cce_loss", fix)
     assert static.late_definitions(nb, load(), labels) == {}
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "dice_scores = [0.8]\n%store dice_scores",
+        "%store -z",
+        "import dill\nwith open('h.pkl', 'wb') as f:\n    dill.dump({'dice': 0.8}, f)",
+    ],
+)
+def test_saving_with_store_or_dill_costs_no_block(saved):
+    """``%store x`` saves (only ``%store -r`` loads: it cost every block tested after it, as
+    ``pickle.dump`` did before), and so does ``dill.dump``; loading still costs them."""
+    nb = notebook()
+    insert_after(nb, "train_step", saved)  # before the test cells of (f) and (g)
+    assert lost(nb) == set()
+    for restore in (
+        "%store -r",
+        "%store -r dice_scores",
+        "import dill\ndill.load(open('h', 'rb'))",
+    ):
+        nb = notebook()
+        insert_after(nb, "train_step", restore)
+        assert lost(nb) == {"train_step", "predict_dice"}, restore
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        "sum = F.cross_entropy(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1).long())",
+        "class History:\n    def __init__(self):\n        self.sum = 0.0\n\n"
+        "    def add(self, logits, target):\n"
+        "        self.sum += F.cross_entropy(logits, target).item()\n",
+    ],
+)
+def test_a_name_like_an_attribute_the_answer_reads_is_not_its_definition(later):
+    """The reference loss reads ``(t * log_s).sum``; a cell of the student's binding a variable
+    ``sum``, or a class keeping ``self.sum``, sets no attribute of a library: comparing with
+    torch's cross-entropy there does not cost the loss its points (it did)."""
+    assert lost(notebook(extra=later)) == set()

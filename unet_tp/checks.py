@@ -78,6 +78,39 @@ GRADER_PACKAGES = frozenset(
 )
 
 
+def _distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _grader_modules() -> frozenset[str]:
+    """:data:`GRADER_PACKAGES` and the modules of what the kit's packages bring, as installed
+    here (matplotlib's ``mpl_toolkits``, pooch's ``requests``, torch's ``sympy``...)."""
+    from importlib import metadata
+
+    provides = metadata.packages_distributions()  # module: the distributions installing it
+    modules: dict[str, set[str]] = {}
+    for module, dists in provides.items():
+        for dist in dists:
+            modules.setdefault(_distribution(dist), set()).add(module)
+    found, seen = set(GRADER_PACKAGES), set()
+    todo = ["unet-tp", *(d for m in GRADER_PACKAGES for d in provides.get(m, []))]
+    while todo:
+        dist = _distribution(todo.pop())
+        if dist in seen:
+            continue
+        seen.add(dist)
+        found |= modules.get(dist, set())
+        try:
+            requires = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [
+            r.group(0) for q in requires if "extra ==" not in q if (r := re.match(r"[\w.-]+", q))
+        ]
+    return frozenset(found)
+
+
 def _namespace_of(answer) -> dict:
     """The notebook's namespace, as the code of ``answer`` (a function or a class) sees it
     (empty: ``answer`` is no code of the notebook's, ``F.cross_entropy`` say)."""
@@ -99,7 +132,7 @@ def packages_the_grader_lacks(answers: tuple) -> list[str]:
             top = module.partition(".")[0] if isinstance(module, str) and module else "__main__"
             if not name.startswith("_") and not top.startswith("_"):
                 found.add(top)
-    return sorted(found - GRADER_PACKAGES - set(sys.stdlib_module_names))
+    return sorted(found - _grader_modules() - set(sys.stdlib_module_names))
 
 
 def _packages_noted(check: Callable) -> Callable:
