@@ -900,12 +900,15 @@ def _search(nb: Notebook, start, definitions, names: set[str], limit: int):
 _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
-    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", "patches a library"),
+    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.)[\w.]+\s*=[^=]", "patches a library"),
     (r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\(", "searches the disk"),
     (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
     (r"os\.fork\(|fork\(\)", "starts processes"),
 ]]
 # fmt: on
+
+
+_SAVES_ONLY = {"pickle"}  # a module imported whole, flagged where a call of it runs code
 
 
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
@@ -915,6 +918,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             found.append((node, REWRITES))
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for name in _imported(node):
+                if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged
+                    continue
                 found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]
         elif isinstance(node, ast.Attribute):
             path = nb.resolve(node)
