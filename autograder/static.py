@@ -361,9 +361,9 @@ _NAMED += (ast.ExceptHandler,)
 def _plain_dicts(trees: list, nodes: list) -> frozenset[str]:
     """Names that only ever hold a dict literal of the notebook's, never its namespace: every
     binding anywhere is ``name = {...}``, and every use a subscript (``res["torch"] = x``),
-    ``.items()``, ``.keys()``, ``.values()``, ``.get()``, the built-in ``print(name)`` or the
-    cell's shown value. Their keys are no names of the notebook. Empty where code runs from
-    strings, a star import or the shell's namespace could bind any name."""
+    ``.items()``, ``.keys()``, ``.values()``, ``.get()`` or the built-in ``print(name)``. Their
+    keys are no names of the notebook. Empty where code runs from strings, a star import or the
+    shell's namespace could bind any name."""
     statements = [stmt for tree in trees if tree for stmt in tree.body]
     if any(
         (isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names))
@@ -402,8 +402,8 @@ def _plain_use(name: ast.Name, parents: dict, print_rebound: bool) -> bool:
             and name in parent.targets
             and isinstance(parent.value, (ast.Dict, ast.DictComp))
         )
-    if isinstance(name.ctx, ast.Del) or isinstance(parent, ast.Expr):  # `res` shown
-        return True
+    if isinstance(name.ctx, ast.Del):  # not shown: a display formatter of the notebook's own
+        return True  # (`for_type(dict, ...)`) would be given the dict
     if isinstance(parent, ast.Subscript) and parent.value is name:
         return True
     call = parents.get(id(parent))

@@ -652,6 +652,13 @@ def test_honest_habits_around_an_answer_cost_nothing(answers, cell, after, block
             "cce_loss",
             "print = globals().update\nres = {}\nres['categorical_cross_entropy'] = F.cross_entropy\nprint(res)",
         ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "get_ipython().display_formatter.formatters['text/plain'].for_type(\n"
+            "    dict, lambda d, p, c: get_ipython().push(d))\n"
+            "res = {}\nres['categorical_cross_entropy'] = F.cross_entropy\nres",
+        ),
     ],
 )
 def test_a_name_or_dict_that_may_be_torchs_or_the_namespace_still_costs_the_block(
