@@ -489,6 +489,10 @@ def _strings(nodes) -> set[str]:
     return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
+_NAMESPACES = {"globals", "vars", "locals"}
+_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns"}
+
+
 def _set_by_call(call: ast.Call) -> set[str]:
     """Names a call may set by string: ``setattr(m, "x", v)``, ``ns.update(x=v)``,
     ``get_ipython().push({"x": v})``..."""
@@ -500,6 +504,19 @@ def _set_by_call(call: ast.Call) -> set[str]:
     for arg in call.args:
         if isinstance(arg, ast.Dict):
             found |= _strings(arg.keys)
+    # the namespace given a dict its text does not spell (`push(d)`, `globals().update(f())`):
+    # any name
+    owner = func.value if isinstance(func, ast.Attribute) else None
+    namespace = name == "push" or (
+        name == "update"
+        and (
+            (isinstance(owner, ast.Call) and getattr(owner.func, "id", "") in _NAMESPACES)
+            or (isinstance(owner, ast.Attribute) and owner.attr in _NAMESPACE_ATTRIBUTES)
+        )
+    )
+    unspelt = [a for a in call.args if not isinstance(a, (ast.Dict, ast.Constant))]
+    if namespace and (unspelt or any(k.arg is None for k in call.keywords)):
+        found.add(ANY_NAME)
     return found
 
 

@@ -687,3 +687,23 @@ def test_saving_with_pickle_and_cudnn_settings_are_not_flagged():
     )
     assert "runs code from" in flagged(notebook(extra="from pickle import loads"))
     assert "patches a library" in flagged(notebook(extra="torch.cat = lambda *a: None"))
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "d = dict(categorical_cross_entropy=F.cross_entropy)\nget_ipython().push(d)",
+        "def f():\n    return {'categorical_cross_entropy': F.cross_entropy}\n\n\nglobals().update(f())",
+        "import __main__\n__main__.__dict__.update(zip(['categorical_cross_entropy'], [F.cross_entropy]))",
+        "d = {'categorical_cross_entropy': F.cross_entropy}\nget_ipython().user_ns.update(**d)",
+    ],
+)
+def test_an_answer_pushed_from_a_dict_the_text_does_not_spell_costs_its_block(after):
+    """The stub left, torch's cross-entropy put in the namespace from a dict built elsewhere
+    (``get_ipython().push(d)``): read as binding any name (it earned (e)'s 4 points, unflagged:
+    honest6); an honest ``history.update(metrics)`` binds nothing."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", after)
+    assert "loss" in lost(nb)
+    honest = "history = {}\nmetrics = {'dice': 0.8}\nhistory.update(metrics)"
+    assert lost(insert_after(notebook(), "cce_loss", honest)) == set()
