@@ -353,6 +353,72 @@ def _written_module(node: ast.AST) -> set[str]:
     return {name[:-3]} if name.endswith(".py") else set()
 
 
+_DICT_READERS = {"items", "keys", "values", "get"}
+_NAMESPACE_HOOKS = {"user_ns", "user_global_ns", "user_module"}
+_NAMED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.MatchAs, ast.MatchStar)
+_NAMED += (ast.ExceptHandler,)
+
+
+def _plain_dicts(trees: list, nodes: list) -> frozenset[str]:
+    """Names that only ever hold a dict literal of the notebook's, never its namespace: every
+    binding anywhere is ``name = {...}``, and every use a subscript (``res["torch"] = x``),
+    ``.items()``, ``.keys()``, ``.values()``, ``.get()`` or the built-in ``print(name)``. Their
+    keys are no names of the notebook. Empty where code runs from strings, a star import or the
+    shell's namespace could bind any name."""
+    statements = [stmt for tree in trees if tree for stmt in tree.body]
+    if any(
+        (isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names))
+        or (isinstance(n, ast.Attribute) and n.attr in _NAMESPACE_HOOKS)
+        or (isinstance(n, ast.Name) and n.id in _RUNS_STRINGS)
+        for n in nodes
+    ):
+        return frozenset()
+    bound = set().union(*map(_bound, statements)) if statements else set()
+    stored, used = set(), set()
+    parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
+    for node in nodes:
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            used.update(node.names)
+        elif isinstance(node, ast.arg):
+            used.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            used.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, _NAMED) and getattr(node, "name", None):
+            used.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            used.add(node.rest)
+        elif isinstance(node, ast.Name) and not _plain_use(node, parents, "print" in bound):
+            used.add(node.id)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            stored.add(node.id)
+    return frozenset(stored - used)
+
+
+def _plain_use(name: ast.Name, parents: dict, print_rebound: bool) -> bool:
+    """Whether ``name`` is bound to a dict literal, or used as a plain dict only (see above)."""
+    parent = parents.get(id(name))
+    if isinstance(name.ctx, ast.Store):
+        return (
+            isinstance(parent, ast.Assign)
+            and name in parent.targets
+            and isinstance(parent.value, (ast.Dict, ast.DictComp))
+        )
+    if isinstance(name.ctx, ast.Del):  # not shown: a display formatter of the notebook's own
+        return True  # (`for_type(dict, ...)`) would be given the dict
+    if isinstance(parent, ast.Subscript) and parent.value is name:
+        return True
+    call = parents.get(id(parent))
+    if isinstance(parent, ast.Attribute) and parent.attr in _DICT_READERS:
+        return isinstance(call, ast.Call) and call.func is parent
+    return (
+        isinstance(parent, ast.Call)
+        and name in parent.args
+        and isinstance(parent.func, ast.Name)
+        and parent.func.id == "print"
+        and not print_rebound
+    )
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
@@ -372,6 +438,7 @@ class Notebook:
         self.written: set[str] = set().union(*map(_written_module, nodes))
         # whether the kernel may import from a folder the notebook writes: the sandbox keeps
         # its folder off sys.path (PYTHONSAFEPATH, Python >= 3.11) unless the notebook changes it
+        self.plain_dicts = _plain_dicts([tree for _, _, tree in self.cells], nodes)
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
             isinstance(node, (ast.Name, ast.Attribute))
             and any(_within(self.resolve(node), p) for p in _IMPORT_PATHS)
@@ -423,6 +490,10 @@ def _strings(nodes) -> set[str]:
     return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
+_NAMESPACES = {"globals", "vars", "locals"}
+_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns"}
+
+
 def _set_by_call(call: ast.Call) -> set[str]:
     """Names a call may set by string: ``setattr(m, "x", v)``, ``ns.update(x=v)``,
     ``get_ipython().push({"x": v})``..."""
@@ -434,29 +505,47 @@ def _set_by_call(call: ast.Call) -> set[str]:
     for arg in call.args:
         if isinstance(arg, ast.Dict):
             found |= _strings(arg.keys)
+    # the namespace given a dict its text does not spell (`push(d)`, `globals().update(f())`):
+    # any name
+    owner = func.value if isinstance(func, ast.Attribute) else None
+    namespace = name == "push" or (
+        name == "update"
+        and (
+            (isinstance(owner, ast.Call) and getattr(owner.func, "id", "") in _NAMESPACES)
+            or (isinstance(owner, ast.Attribute) and owner.attr in _NAMESPACE_ATTRIBUTES)
+        )
+    )
+    unspelt = [a for a in call.args if not isinstance(a, (ast.Dict, ast.Constant))]
+    if namespace and (unspelt or any(k.arg is None for k in call.keywords)):
+        found.add(ANY_NAME)
     return found
 
 
-def _set_within(scope: ast.AST) -> set[str]:
+def _set_within(scope: ast.AST, plain: frozenset[str] = frozenset()) -> set[str]:
     """Names a function or class may set in the notebook's namespace though they are not its
     own: as an attribute (``__main__.x = v``), by a string (``ns["x"] = v``, ``setattr(m, "x",
-    v)``)."""
+    v)``); not the keys of the notebook's ``plain`` dicts."""
     found: set[str] = set()
     for node in ast.walk(scope):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             found.add(node.attr)
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-            found |= _strings([node.slice])
+            found |= set() if _plain_key(node, plain) else _strings([node.slice])
         elif isinstance(node, ast.Call):
             found |= _set_by_call(node)
     return found
 
 
-def _bound(stmt: ast.stmt) -> set[str]:
+def _plain_key(node: ast.Subscript, plain: frozenset[str]) -> bool:
+    return isinstance(node.value, ast.Name) and node.value.id in plain
+
+
+def _bound(stmt: ast.stmt, plain: frozenset[str] = frozenset(), direct: bool = False) -> set[str]:
     """The names a top-level statement may bind in the notebook's namespace: what it defines,
     assigns or imports, in its nested blocks too (``if``, ``with``, ``try``, loops, ``:=``),
     names a function declares ``global``, and names set by a string or as an attribute
-    (``ns["x"] = v``, ``__main__.x = v``, ``setattr(m, "x", v)``, ``push({"x": v})``)."""
+    (``ns["x"] = v``, ``__main__.x = v``, ``setattr(m, "x", v)``, ``push({"x": v})``) unless
+    ``direct``."""
     found: set[str] = set()
     todo: list[ast.AST] = [stmt]
     while todo:
@@ -466,16 +555,18 @@ def _bound(stmt: ast.stmt) -> set[str]:
             found.update(
                 n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names
             )
-            found |= _set_within(node)
+            found |= set() if direct else _set_within(node, plain)
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             found.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             found.add(node.id)
+        elif direct and isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+            pass
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             found.add(node.attr)
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-            found |= _strings([node.slice])
+            found |= set() if _plain_key(node, plain) else _strings([node.slice])
         elif isinstance(node, (ast.MatchAs, ast.MatchStar, ast.ExceptHandler)) and node.name:
             found.add(node.name)
         elif isinstance(node, ast.Call):
@@ -591,7 +682,7 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
     """The student's definitions of a cell: each top-level statement, by the names it binds."""
     found: dict[str, list[ast.AST]] = {}
     for stmt in tree.body:
-        for name in _bound(stmt) | ({ANY_NAME} if _runs_code(nb, stmt) else set()):
+        for name in _bound(stmt, nb.plain_dicts) | ({ANY_NAME} if _runs_code(nb, stmt) else set()):
             found.setdefault(name, []).append(stmt)
     return found
 
@@ -615,12 +706,12 @@ def _course_code(path: str) -> bool:
 def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST, bool] | None:
     """What in ``node`` an answer may not use, where, and whether it is what the code does (a
     verb: "runs code built from strings") rather than what it uses (a name), or None."""
-    docstrings = _docstrings(node)
+    docstrings, own = _docstrings(node), _function_locals(node)
     for sub in ast.walk(node):
         what, does = None, False
         if _rewrites(sub):
             what, does = REWRITES, True
-        elif isinstance(sub, (ast.Name, ast.Attribute)):
+        elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
             if path.rsplit(".", 1)[-1] in names:
                 what = path
@@ -651,6 +742,38 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
+
+
+def _scope_nodes(scope: ast.AST):
+    """The nodes of a function's body, not those of the functions and classes nested in it (nor
+    its decorators and defaults: the enclosing scope's)."""
+    todo = list(scope.body) if isinstance(scope.body, list) else [scope.body]
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def _function_locals(node: ast.AST) -> set[int]:
+    """ids of the ``Name`` nodes of ``node`` that are a function's own variables (its parameters,
+    the names it assigns and declares neither ``global`` nor ``nonlocal``): ``nll_loss = -(t *
+    log_s).sum(1)`` is the student's, not torch's (what it holds, assigned there, is read)."""
+    found: set[int] = set()
+    for scope in ast.walk(node):
+        if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        inside = list(_scope_nodes(scope))
+        args = scope.args
+        params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+        params |= {a.arg for a in (args.vararg, args.kwarg) if a}
+        declared = {n for s in inside if isinstance(s, (ast.Global, ast.Nonlocal)) for n in s.names}
+        assigned = {
+            n.id for n in inside if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        }
+        local = (params | assigned) - declared
+        found |= {id(n) for n in inside if isinstance(n, ast.Name) and n.id in local}
+    return found
 
 
 def _string_code(nb: Notebook, call: ast.Call) -> str | None:
@@ -740,8 +863,11 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         # above it (an experiment after the test is not the answer)
         tests = {t.grade_id for t in block.tests}
         last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=0)
-        start = [d for d in defined if d[0] < last_test] or defined
-        found = _search(notebook, start, (definitions, setters), set(block.forbidden))
+        before = [d for d in defined if d[0] < last_test]
+        limit = last_test if before else len(nb.cells)
+        found = _search(
+            notebook, before or defined, (definitions, setters), set(block.forbidden), limit
+        )
         if found:
             i, cell, what, node, does = found
             forbidden = not does and what.rsplit(".", 1)[-1] in block.forbidden
@@ -808,9 +934,11 @@ def _attributes_read(node: ast.AST) -> set[str]:
     }
 
 
-def _search(nb: Notebook, start, by_name, names: set[str]):
+def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     """The first misuse in ``start`` or the student's definitions it reaches (each read once):
-    ``by_name``, the statements by the names they bind and by the attributes they set."""
+    ``by_name``, the statements by the names they bind and by the attributes they set on
+    another's object; below ``limit`` (the block's test cell), only those that bind a name as a
+    definition or an assignment does."""
     definitions, setters = by_name
     todo = collections.deque(d for d in start if d[2] is not None)
     seen = {id(d[2]) for d in todo}
@@ -819,10 +947,12 @@ def _search(nb: Notebook, start, by_name, names: set[str]):
         found = _misuse(nb, node, names)
         if found:
             return i, cell, *found
-        reached = [definitions.get(name, []) for name in _global_names(node)]
-        reached += [setters.get(name, []) for name in _attributes_read(node)]
-        for d in (d for ds in reached for d in ds):
-            if id(d[2]) not in seen:
+        reached = [(name, d) for name in _global_names(node) for d in definitions.get(name, [])]
+        reached += [(name, d) for name in _attributes_read(node) for d in setters.get(name, [])]
+        for name, d in reached:
+            # an attribute or key set after the test cell (`self.step`, `out["torch"]` of a
+            # later helper) is not what the answer read when it ran
+            if id(d[2]) not in seen and (d[0] < limit or name in _bound(d[2], direct=True)):
                 seen.add(id(d[2]))
                 todo.append(d)
     return None
@@ -834,12 +964,15 @@ def _search(nb: Notebook, start, by_name, names: set[str]):
 _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
-    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.[\w.]+\s*=[^=]", "patches a library"),
+    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.)[\w.]+\s*=[^=]", "patches a library"),
     (r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\(", "searches the disk"),
     (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
     (r"os\.fork\(|fork\(\)", "starts processes"),
 ]]
 # fmt: on
+
+
+_SAVES_ONLY = {"pickle"}  # a module imported whole, flagged where a call of it runs code
 
 
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
@@ -849,6 +982,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             found.append((node, REWRITES))
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for name in _imported(node):
+                if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged
+                    continue
                 found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]
         elif isinstance(node, ast.Attribute):
             path = nb.resolve(node)

@@ -574,3 +574,176 @@ def test_a_name_like_an_attribute_the_answer_reads_is_not_its_definition(later):
     ``sum``, or a class keeping ``self.sum``, sets no attribute of a library: comparing with
     torch's cross-entropy there does not cost the loss its points (it did)."""
     assert lost(notebook(extra=later)) == set()
+
+
+_NLL = (
+    "def categorical_cross_entropy(logits, target, weight=None):\n"
+    "    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)\n"
+    "    one_hot = F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(log_p.dtype)\n"
+    "    {name} = -(one_hot * log_p).sum(dim=1)\n"
+    "    if weight is None:\n"
+    "        return {name}.mean()\n"
+    "    w = weight.to(log_p.dtype)[target.long()]\n"
+    "    return ({name} * w).sum() / w.sum()\n"
+)
+_DEBUG_CE = "x = torch.randn(2, 4, 3, 3)\ny = torch.randint(0, 4, (2, 3, 3))\n"
+
+
+@pytest.mark.parametrize(
+    "answers, cell, after, block",
+    [
+        # a local variable of the answer named as torch's function is not torch's function
+        ({"cce_loss": _NLL.format(name="nll_loss")}, None, "", "loss"),
+        ({"cce_loss": _NLL.format(name="cross_entropy")}, None, "", "loss"),
+        # the loss checked against torch's in a cell before the test, results kept in a dict:
+        # its keys are not names of the notebook ("torch", "mean": what the answer reads)
+        (
+            {},
+            "cce_loss",
+            "res = {}\n" + _DEBUG_CE + "res['torch'] = F.cross_entropy(x, y).item()\n"
+            "res['mean'] = categorical_cross_entropy(x, y).item()\nprint(res)",
+            "loss",
+        ),
+        # helpers of the student's own after the block's test cell (the answer graded is what
+        # the names held when it ran): a key "torch", attributes `mean`, `step` of their own
+        (
+            {},
+            "test_loss",
+            "def compare(x, y):\n    out = {}\n    out['torch'] = F.cross_entropy(x, y).item()\n"
+            "    out['mine'] = categorical_cross_entropy(x, y).item()\n    return out",
+            "loss",
+        ),
+        (
+            {},
+            "test_predict_dice",
+            "class LossTracker:\n    def __init__(self):\n        self.sum, self.mean, self.n = 0.0, 0.0, 0\n"
+            "    def update(self, x, y):\n        self.sum += F.cross_entropy(x, y).item()\n"
+            "        self.n += 1\n        self.mean = self.sum / self.n",
+            "loss",
+        ),
+        (
+            {},
+            "evaluate",
+            "class Evaluator:\n    def __init__(self, model):\n        self.model, self.step = model, 0\n"
+            "    def run(self, pred, truth, spacing):\n        self.step += 1\n"
+            "        return hd95(pred, truth, spacing)",
+            "train_step",
+        ),
+    ],
+)
+def test_honest_habits_around_an_answer_cost_nothing(answers, cell, after, block):
+    """Each of these correct notebooks lost a block (honest6): a local variable of the loss named
+    ``nll_loss``, a dict of results keyed ``"torch"``, a helper after the test cell setting
+    ``self.mean`` or ``self.step`` while calling torch's cross-entropy or the course's hd95."""
+    nb = notebook(answers)
+    if cell:
+        insert_after(nb, cell, after)
+    assert block not in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "answers, cell, after",
+    [
+        # the same shapes, where the name is torch's or the dict the namespace
+        (
+            {
+                "cce_loss": "from torch.nn.functional import *\n\n\n"
+                + LOSS.format("return cross_entropy(logits, target.long(), weight=weight)")
+            },
+            None,
+            "",
+        ),
+        (
+            {
+                "cce_loss": LOSS.format(
+                    "nll_loss = F.nll_loss\n    return nll_loss(logits.log_softmax(1), target)"
+                )
+            },
+            None,
+            "",
+        ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "res = {}\nres = globals()\nres['categorical_cross_entropy'] = F.cross_entropy",
+        ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "res = {}\nres['categorical_cross_entropy'] = F.cross_entropy\nglobals().update(res)",
+        ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "res = {}\nres['categorical_cross_entropy'] = F.cross_entropy\nget_ipython().push(res)",
+        ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "res = {}\nget_ipython().user_ns = res\nres['categorical_cross_entropy'] = F.cross_entropy",
+        ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "def put():\n    out = {}\n    out = globals()\n    out['categorical_cross_entropy'] = F.cross_entropy\nput()",
+        ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "print = globals().update\nres = {}\nres['categorical_cross_entropy'] = F.cross_entropy\nprint(res)",
+        ),
+        (
+            {"cce_loss": STUBS["cce_loss"]},
+            "cce_loss",
+            "get_ipython().display_formatter.formatters['text/plain'].for_type(\n"
+            "    dict, lambda d, p, c: get_ipython().push(d))\n"
+            "res = {}\nres['categorical_cross_entropy'] = F.cross_entropy\nres",
+        ),
+    ],
+)
+def test_a_name_or_dict_that_may_be_torchs_or_the_namespace_still_costs_the_block(
+    answers, cell, after
+):
+    """What the fixes of honest6 leave read: a bare name a star import may bind, a local bound to
+    torch's function, a dict that is (or is copied into) the notebook's namespace."""
+    nb = notebook(answers)
+    if cell:
+        insert_after(nb, cell, after)
+    assert "loss" in lost(nb)
+
+
+def test_saving_with_pickle_and_cudnn_settings_are_not_flagged():
+    """``import pickle`` to save one's history was flagged "runs code from strings (pickle)", and
+    ``torch.backends.cudnn.benchmark = True`` "patches a library" (honest6): neither does; loading
+    a pickle and patching torch still are."""
+    honest = (
+        "import json, pickle\nwith open('h.pkl', 'wb') as f:\n    pickle.dump({'dice': 0.8}, f)\n"
+        "torch.backends.cudnn.benchmark = True\ntorch.backends.cudnn.deterministic = True\n"
+        "torch.backends.cuda.matmul.allow_tf32 = False"
+    )
+    assert flagged(notebook(extra=honest)) == ""
+    assert "runs code from" in flagged(
+        notebook(extra="import pickle\npickle.load(open('h.pkl', 'rb'))")
+    )
+    assert "runs code from" in flagged(notebook(extra="from pickle import loads"))
+    assert "patches a library" in flagged(notebook(extra="torch.cat = lambda *a: None"))
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "d = dict(categorical_cross_entropy=F.cross_entropy)\nget_ipython().push(d)",
+        "def f():\n    return {'categorical_cross_entropy': F.cross_entropy}\n\n\nglobals().update(f())",
+        "import __main__\n__main__.__dict__.update(zip(['categorical_cross_entropy'], [F.cross_entropy]))",
+        "d = {'categorical_cross_entropy': F.cross_entropy}\nget_ipython().user_ns.update(**d)",
+    ],
+)
+def test_an_answer_pushed_from_a_dict_the_text_does_not_spell_costs_its_block(after):
+    """The stub left, torch's cross-entropy put in the namespace from a dict built elsewhere
+    (``get_ipython().push(d)``): read as binding any name (it earned (e)'s 4 points, unflagged:
+    honest6); an honest ``history.update(metrics)`` binds nothing."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", after)
+    assert "loss" in lost(nb)
+    honest = "history = {}\nmetrics = {'dice': 0.8}\nhistory.update(metrics)"
+    assert lost(insert_after(notebook(), "cce_loss", honest)) == set()
