@@ -118,6 +118,10 @@ _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "p
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _SETTERS = {"setattr", "delattr"}
+_DUNDER_SETTERS = {"__setattr__", "__delattr__"}
+# what reaches a namespace, where a name built from a string can be set
+_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns"}
+_NAMESPACE_CALLS = {"globals", "vars", "locals"}
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
@@ -592,24 +596,55 @@ def _runs_file(nb: Notebook, call: ast.Call) -> bool:
     return magic in ("load_ext", "reload_ext") and bool(set(words) & nb.written)
 
 
+def _names_arg(call: ast.Call) -> bool:
+    """Whether a setter's call names what it sets by a string written out (``setattr(m, "x",
+    v)``, ``m.__setattr__("x", v)``)."""
+    return any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args[:2])
+
+
+def _own_self(call: ast.Call, methods: set[int]) -> bool:
+    """Whether a call in a method sets an attribute of the method's own ``self``."""
+    func = call.func
+    owner = func.value if isinstance(func, ast.Attribute) and func.attr in _DUNDER_SETTERS else None
+    owner = owner or (call.args[0] if call.args else None)
+    return id(call) in methods and isinstance(owner, ast.Name) and owner.id == "self"
+
+
+def _pushes_by_name(nb: Notebook, call: ast.Call) -> bool:
+    """``get_ipython().push(names)`` of names the text does not show (``{k: v}``, a variable)."""
+    if not nb.resolve(call.func).endswith("().push"):
+        return False
+    return any(
+        not (isinstance(a, ast.Constant) or (isinstance(a, ast.Dict) and _constant_keys(a)))
+        for a in call.args
+    )
+
+
+def _constant_keys(node: ast.Dict) -> bool:
+    return all(isinstance(k, ast.Constant) for k in node.keys)
+
+
 def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement may set a name built from a string, which its text does not show:
-    ``setattr(__main__, name, v)`` (but ``setattr(self, name, v)`` in a method), an object's
-    ``__dict__``, ``setattr`` passed along (``s = setattr``)."""
+    ``setattr(__main__, name, v)``, ``__main__.__setattr__(name, v)`` (but on the ``self`` of a
+    method), a namespace (an object's ``__dict__``, ``get_ipython().user_ns``, ``globals()``),
+    ``get_ipython().push({name: v})``, ``setattr`` passed along (``s = setattr``)."""
     methods = _in_methods(stmt)
     called = {id(node.func) for node in ast.walk(stmt) if isinstance(node, ast.Call)}
     for node in ast.walk(stmt):
-        if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        if isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES:
             return True
         setter = isinstance(node, (ast.Name, ast.Attribute)) and _builtin(nb.resolve(node))
         if setter in _SETTERS and id(node) not in called:
             return True
-        if isinstance(node, ast.Call) and _builtin(nb.resolve(node.func)) in _SETTERS:
-            name = node.args[1] if len(node.args) > 1 else None
-            owner = node.args[0] if node.args else None
-            in_method = id(node) in methods and isinstance(owner, ast.Name) and owner.id == "self"
-            if not isinstance(name, ast.Constant) and not in_method:
-                return True
+        if not isinstance(node, ast.Call):
+            continue
+        path = _builtin(nb.resolve(node.func))
+        dunder = isinstance(node.func, ast.Attribute) and node.func.attr in _DUNDER_SETTERS
+        if (path in _SETTERS or dunder) and not _names_arg(node) and not _own_self(node, methods):
+            return True
+        if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node):
+            return True
     return False
 
 
@@ -690,8 +725,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             what, does = REWRITES, True
         elif isinstance(sub, (ast.Name, ast.Attribute)):
             path = nb.resolve(sub)
-            if isinstance(sub, ast.Attribute) and sub.attr == "__dict__":
-                what, does = NAMESPACES, True
+            if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES:
+                what, does = _ATTRIBUTES[sub.attr], True
             elif id(sub) not in called and _passed_along(path):
                 what, does = _passed_along(path), True
             elif path.rsplit(".", 1)[-1] in names:
@@ -725,6 +760,10 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
     return None
 
 
+def _is_self(node) -> bool:
+    return isinstance(node, ast.Name) and node.id == "self"
+
+
 def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str | None:
     """Why a call builds names or code from strings, or None. ``in_method``: the call is in a
     method of a class (``getattr(self, name)`` reaches the object's own attributes there)."""
@@ -742,6 +781,12 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     method = path.rsplit(".", 1)[-1]
     if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
         return f"builds a name from a string ({method})"  # F.__getattribute__(name)
+    if (
+        method in _DUNDER_SETTERS
+        and not _names_arg(call)
+        and not (in_method and isinstance(call.func, ast.Attribute) and _is_self(call.func.value))
+    ):
+        return f"builds a name from a string ({method})"  # __main__.__setattr__(name, v)
     if path in _NAME_BUILDERS or path == "inspect.getattr_static":
         owner = call.args[0] if call.args else None
         name = call.args[1] if len(call.args) > 1 else None

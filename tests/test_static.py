@@ -579,6 +579,18 @@ def test_torch_cross_entropy_reached_by_a_name_built_from_strings_costs_the_loss
         "import __main__\nself = __main__\nsetattr(self, 'categorical_' + 'cross_entropy', ce)",
         "import __main__\nns = __main__.__dict__\nns['categorical_' + 'cross_entropy'] = ce",
         "import __main__\ns = setattr\ns(__main__, 'categorical_' + 'cross_entropy', ce)",
+        "k = 'categorical_' + 'cross_entropy'\nglobals()[k] = ce",
+        "k = 'categorical_' + 'cross_entropy'\nget_ipython().user_ns[k] = ce",
+        "k = 'categorical_' + 'cross_entropy'\nget_ipython().push({k: ce})",
+        "d = {'categorical_' + 'cross_entropy': ce}\nget_ipython().push(d)",
+        "import __main__\n__main__.__setattr__('categorical_' + 'cross_entropy', ce)",
+        "import __main__, types\n"
+        "types.ModuleType.__setattr__(__main__, 'categorical_' + 'cross_entropy', ce)",
+        "import operator\n"
+        "operator.setitem(get_ipython().user_ns, 'categorical_' + 'cross_entropy', ce)",
+        "import __main__\n\n\ndef hook(*args):\n"
+        "    __main__.__setattr__('categorical_' + 'cross_entropy', ce)\n\n\n"
+        "get_ipython().events.register('pre_run_cell', hook)",
     ],
 )
 def test_an_answer_set_by_a_name_built_from_strings_costs_its_block(setter):
