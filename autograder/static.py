@@ -42,6 +42,8 @@ def _by_reason(table: dict[str, str]) -> dict[str, str]:
 _FRAMES = "reaches into the interpreter (frames)"
 _CODE_OBJECTS = "rewrites code objects"
 _LINKS = "plants links in the file system"
+NAMESPACES = "reaches into objects' namespaces (__dict__)"
+PASSED_ALONG = "passes {name} along (names or code built from strings)"
 # dotted paths (through aliases) and what using them means
 _PATHS = _by_reason(
     {
@@ -65,6 +67,10 @@ _PATHS = _by_reason(
         "runs code from strings (pickle)": "pickle",
         "runs code from strings (marshal)": "marshal",
         "runs code from files (runpy)": "runpy",
+        "reaches names built from strings (pydoc.locate)": "pydoc.locate",
+        "reaches names built from strings (pkgutil.resolve_name)": "pkgutil.resolve_name",
+        "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
+        "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
         "builds functions from code objects": "types.FunctionType",
         "builds code objects": "types.CodeType",
         _LINKS: "os.link os.symlink",
@@ -74,7 +80,7 @@ _PATHS = _by_reason(
 _ATTRIBUTES = _by_reason(
     {
         "switches off torch's function overrides": "DisableTorchFunction",
-        "reaches into objects' namespaces (__dict__)": "__dict__",
+        NAMESPACES: "__dict__",
         "reaches into the interpreter (__globals__)": "__globals__",
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
         "rewrites built-ins": "__builtins__",
@@ -108,8 +114,16 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
 }
 # modules and callables that build code or names from strings: a call to one costs the block
 _STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
-_STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType")
+_STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc.locate")
+_STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
+_SETTERS = {"setattr", "delattr"}
+_DUNDER_SETTERS = {"__setattr__", "__delattr__"}
+# what reaches a namespace, where a name built from a string can be set
+_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns"}
+_NAMESPACE_CALLS = {"globals", "vars", "locals"}
+# what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
+_BUILTINS = ("builtins.", "__builtins__.")
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
 # IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
@@ -490,10 +504,6 @@ def _strings(nodes) -> set[str]:
     return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
-_NAMESPACES = {"globals", "vars", "locals"}
-_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns"}
-
-
 def _set_by_call(call: ast.Call) -> set[str]:
     """Names a call may set by string: ``setattr(m, "x", v)``, ``ns.update(x=v)``,
     ``get_ipython().push({"x": v})``..."""
@@ -511,7 +521,7 @@ def _set_by_call(call: ast.Call) -> set[str]:
     namespace = name == "push" or (
         name == "update"
         and (
-            (isinstance(owner, ast.Call) and getattr(owner.func, "id", "") in _NAMESPACES)
+            (isinstance(owner, ast.Call) and getattr(owner.func, "id", "") in _NAMESPACE_CALLS)
             or (isinstance(owner, ast.Attribute) and owner.attr in _NAMESPACE_ATTRIBUTES)
         )
     )
@@ -678,11 +688,65 @@ def _runs_file(nb: Notebook, call: ast.Call) -> bool:
     return magic in ("load_ext", "reload_ext") and bool(set(words) & nb.written)
 
 
+def _names_arg(call: ast.Call) -> bool:
+    """Whether a setter's call names what it sets by a string written out (``setattr(m, "x",
+    v)``, ``m.__setattr__("x", v)``)."""
+    return any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args[:2])
+
+
+def _own_self(call: ast.Call, methods: set[int]) -> bool:
+    """Whether a call in a method sets an attribute of the method's own ``self``."""
+    func = call.func
+    owner = func.value if isinstance(func, ast.Attribute) and func.attr in _DUNDER_SETTERS else None
+    owner = owner or (call.args[0] if call.args else None)
+    return id(call) in methods and isinstance(owner, ast.Name) and owner.id == "self"
+
+
+def _pushes_by_name(nb: Notebook, call: ast.Call) -> bool:
+    """``get_ipython().push(names)`` of names the text does not show (``{k: v}``, a variable)."""
+    if not nb.resolve(call.func).endswith("().push"):
+        return False
+    return any(
+        not (isinstance(a, ast.Constant) or (isinstance(a, ast.Dict) and _constant_keys(a)))
+        for a in call.args
+    )
+
+
+def _constant_keys(node: ast.Dict) -> bool:
+    return all(isinstance(k, ast.Constant) for k in node.keys)
+
+
+def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
+    """Whether a statement may set a name built from a string, which its text does not show:
+    ``setattr(__main__, name, v)``, ``__main__.__setattr__(name, v)`` (but on the ``self`` of a
+    method), a namespace (an object's ``__dict__``, ``get_ipython().user_ns``, ``globals()``),
+    ``get_ipython().push({name: v})``, ``setattr`` passed along (``s = setattr``)."""
+    methods = _in_methods(stmt)
+    called = {id(node.func) for node in ast.walk(stmt) if isinstance(node, ast.Call)}
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES:
+            return True
+        setter = isinstance(node, (ast.Name, ast.Attribute)) and _builtin(nb.resolve(node))
+        if setter in _SETTERS and id(node) not in called:
+            return True
+        if not isinstance(node, ast.Call):
+            continue
+        path = _builtin(nb.resolve(node.func))
+        dunder = isinstance(node.func, ast.Attribute) and node.func.attr in _DUNDER_SETTERS
+        if (path in _SETTERS or dunder) and not _names_arg(node) and not _own_self(node, methods):
+            return True
+        if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node):
+            return True
+    return False
+
+
 def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
-    """The student's definitions of a cell: each top-level statement, by the names it binds."""
+    """The student's definitions of a cell: each top-level statement, by the names it binds (a
+    statement that runs code, or sets names, it does not show: every name)."""
     found: dict[str, list[ast.AST]] = {}
     for stmt in tree.body:
-        for name in _bound(stmt, nb.plain_dicts) | ({ANY_NAME} if _runs_code(nb, stmt) else set()):
+        hidden = _runs_code(nb, stmt) or _sets_by_name(nb, stmt)
+        for name in _bound(stmt, nb.plain_dicts) | ({ANY_NAME} if hidden else set()):
             found.setdefault(name, []).append(stmt)
     return found
 
@@ -703,17 +767,61 @@ def _course_code(path: str) -> bool:
     return _within(path, COURSE_PACKAGE) and not any(_within(path, b) for b in BUILT_ON)
 
 
+def _builtin(path: str) -> str:
+    """``builtins.eval`` and ``__builtins__.eval`` as ``eval``."""
+    for prefix in _BUILTINS:
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
+
+
+def _in_methods(tree: ast.AST) -> set[int]:
+    """ids of the calls in the methods of a class whose first parameter is ``self``, no other
+    parameter or assignment rebinding it: where ``getattr(self, f"down{i}")`` reaches the
+    module's own layers (a function of the notebook's top level could be handed any object)."""
+    found: set[int] = set()
+    for cls in ast.walk(tree):
+        for fn in getattr(cls, "body", []) if isinstance(cls, ast.ClassDef) else []:
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            params = fn.args.posonlyargs + fn.args.args
+            inside = list(ast.walk(fn))
+            selves = [n for n in inside if isinstance(n, ast.arg) and n.arg == "self"]
+            rebinds = any(
+                isinstance(n, ast.Name) and n.id == "self" and not isinstance(n.ctx, ast.Load)
+                for n in inside
+            )
+            if params and params[0].arg == "self" and selves == [params[0]] and not rebinds:
+                found |= {id(n) for n in inside if isinstance(n, ast.Call)}
+    return found
+
+
+def _passed_along(path: str) -> str | None:
+    """Why a built-in that runs code or reaches names from strings, named but not called
+    (``e = eval``, ``reduce(getattr, names, F)``), costs the block, or None."""
+    name = _builtin(path)
+    if name in _NAME_BUILDERS or (name in _STRING_CODE and name != UNREAD):
+        return PASSED_ALONG.format(name=name)
+    return None
+
+
 def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST, bool] | None:
     """What in ``node`` an answer may not use, where, and whether it is what the code does (a
     verb: "runs code built from strings") rather than what it uses (a name), or None."""
     docstrings, own = _docstrings(node), _function_locals(node)
+    methods = _in_methods(node)
+    called = {id(sub.func) for sub in ast.walk(node) if isinstance(sub, ast.Call)}
     for sub in ast.walk(node):
         what, does = None, False
         if _rewrites(sub):
             what, does = REWRITES, True
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
-            if path.rsplit(".", 1)[-1] in names:
+            if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES:
+                what, does = _ATTRIBUTES[sub.attr], True
+            elif id(sub) not in called and _passed_along(path):
+                what, does = _passed_along(path), True
+            elif path.rsplit(".", 1)[-1] in names:
                 what = path
             elif _course_code(path):
                 what = M.COURSE_CODE.format(path=path)
@@ -730,7 +838,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 if what:
                     break
         elif isinstance(sub, ast.Call):
-            what = _string_code(nb, sub)
+            what = _string_code(nb, sub, id(sub) in methods)
             does = what is not None
         elif (
             isinstance(sub, ast.Constant)
@@ -776,9 +884,14 @@ def _function_locals(node: ast.AST) -> set[int]:
     return found
 
 
-def _string_code(nb: Notebook, call: ast.Call) -> str | None:
-    """Why a call builds names or code from strings, or None."""
-    path = nb.resolve(call.func)
+def _is_self(node) -> bool:
+    return isinstance(node, ast.Name) and node.id == "self"
+
+
+def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str | None:
+    """Why a call builds names or code from strings, or None. ``in_method``: the call is in a
+    method of a class (``getattr(self, name)`` reaches the object's own attributes there)."""
+    path = _builtin(nb.resolve(call.func))
     if path in _STRING_CODE:
         return _STRING_CODE[path]
     if _magic_call(call):  # a magic whose code could not be read as the cell's (parse)
@@ -792,12 +905,20 @@ def _string_code(nb: Notebook, call: ast.Call) -> str | None:
     method = path.rsplit(".", 1)[-1]
     if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
         return f"builds a name from a string ({method})"  # F.__getattribute__(name)
+    if (
+        method in _DUNDER_SETTERS
+        and not _names_arg(call)
+        and not (in_method and isinstance(call.func, ast.Attribute) and _is_self(call.func.value))
+    ):
+        return f"builds a name from a string ({method})"  # __main__.__setattr__(name, v)
     if path in _NAME_BUILDERS or path == "inspect.getattr_static":
         owner = call.args[0] if call.args else None
         name = call.args[1] if len(call.args) > 1 else None
-        if not (isinstance(owner, ast.Name) and owner.id == "self") and not isinstance(
-            name, ast.Constant
-        ):
+        if isinstance(name, ast.Constant) and name.value == "__dict__":
+            return NAMESPACES
+        if not (
+            in_method and isinstance(owner, ast.Name) and owner.id == "self"
+        ) and not isinstance(name, ast.Constant):
             return f"builds a name from a string ({path})"
     for prefix in _STRING_PATHS:
         if _within(path, prefix):
@@ -977,6 +1098,7 @@ _SAVES_ONLY = {"pickle"}  # a module imported whole, flagged where a call of it 
 
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     found = []
+    methods = _in_methods(tree)
     for node in ast.walk(tree):
         if _rewrites(node):
             found.append((node, REWRITES))
@@ -993,7 +1115,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             if path.startswith("get_ipython().") and node.attr in _IPYTHON_CODE:
                 found.append((node, "runs code from strings through IPython"))
         elif isinstance(node, ast.Call):
-            why = _string_code(nb, node)
+            why = _string_code(nb, node, id(node) in methods)
             if why:
                 found.append((node, why))
             elif nb.resolve(node.func) in _NAME_BUILDERS and len(node.args) > 1:

@@ -20,7 +20,7 @@ import pytest
 import torch.nn.functional as F
 
 import autograder.harness as harness
-from autograder import probes, static
+from autograder import probes, repair, static
 from autograder.compare import comparisons, judge
 from autograder.spec import load
 from notebooks import answer, namespace, solved, with_cell
@@ -1550,6 +1550,17 @@ def test_a_receptive_field_that_is_not_a_number_is_told_without_a_traceback(
         with contextlib.redirect_stdout(out):
             checks.check_receptive_field(right)
         assert out.getvalue().startswith("  ok: 140"), out.getvalue()
+
+
+def test_a_receptive_field_past_floats_range_is_told_too_large_without_a_traceback():
+    """``RECEPTIVE_FIELD = 999...9`` (400 digits), a number line the grader keeps in the TP's
+    locked cell: the check raised OverflowError (int too large to convert to float) there."""
+    for number, hint in ((int("9" * 400), "too large"), (-int("9" * 400), "too small")):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            checks.check_receptive_field(number)
+        assert "Question 1: not yet" in out.getvalue() and hint in out.getvalue(), out.getvalue()
+    assert repair._kept("RECEPTIVE_FIELD = " + "9" * 400 + "\n", "RECEPTIVE_FIELD = None\n")
 
 
 def test_a_double_conv_created_in_another_order_passes_the_checks_built_on_it():

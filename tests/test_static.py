@@ -747,3 +747,90 @@ def test_an_answer_pushed_from_a_dict_the_text_does_not_spell_costs_its_block(af
     assert "loss" in lost(nb)
     honest = "history = {}\nmetrics = {'dice': 0.8}\nhistory.update(metrics)"
     assert lost(insert_after(notebook(), "cce_loss", honest)) == set()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # getattr reaching a name built from a string: as a value, through builtins, on a
+        # top-level ``self`` or a function's (only a method's own ``self`` is exempt)
+        "self = F\ncategorical_cross_entropy = getattr(self, 'cross_' + 'entropy')",
+        "def pick(self, name):\n    return getattr(self, name)\n"
+        "categorical_cross_entropy = pick(F, 'cross_' + 'entropy')",
+        "g = getattr\ncategorical_cross_entropy = g(F, 'cross_' + 'entropy')",
+        "import functools\n"
+        "categorical_cross_entropy = functools.reduce(getattr, ['cross_' + 'entropy'], F)",
+        "categorical_cross_entropy = next(map(getattr, [F], ['cross_' + 'entropy']))",
+        "import builtins as b\ncategorical_cross_entropy = b.getattr(F, 'cross_' + 'entropy')",
+        # code run from strings through an alias of eval
+        "e = eval\ncategorical_cross_entropy = e('F.cross' + '_entropy')",
+        "import builtins as b\ncategorical_cross_entropy = b.eval('F.cross' + '_entropy')",
+        # a module's names by string: its __dict__, inspect.getmembers, pydoc, pkgutil
+        "k = 'cross' + '_entropy'\ncategorical_cross_entropy = F.__dict__[k]",
+        "import inspect\n"
+        "categorical_cross_entropy = dict(inspect.getmembers(F))['cross_' + 'entropy']",
+        "import pydoc\n"
+        "categorical_cross_entropy = pydoc.locate('torch.nn.functional.cross_' + 'entropy')",
+        "import pkgutil\n"
+        "categorical_cross_entropy = pkgutil.resolve_name('torch.nn.functional:cross_' + 'entropy')",
+        # torch's NLL loss as its aten operator, on a log-softmax written by hand
+        LOSS.format(
+            "return torch.ops.aten.nll_loss2d_forward(logits.log_softmax(1), target, weight, 1,"
+            " -100)[0]"
+        ),
+    ],
+)
+def test_torch_cross_entropy_reached_by_a_name_built_from_strings_costs_the_loss(answer):
+    """Each of these earned (e)'s 4 points with ``F.cross_entropy`` (graded 20/20 by ``unet-tp
+    grade``, unflagged): only ``getattr(x, name)`` called by its name was read."""
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
+@pytest.mark.parametrize(
+    "setter",
+    [
+        "import __main__\nself = __main__\nsetattr(self, 'categorical_' + 'cross_entropy', ce)",
+        "import __main__\nns = __main__.__dict__\nns['categorical_' + 'cross_entropy'] = ce",
+        "import __main__\ns = setattr\ns(__main__, 'categorical_' + 'cross_entropy', ce)",
+        "k = 'categorical_' + 'cross_entropy'\nglobals()[k] = ce",
+        "k = 'categorical_' + 'cross_entropy'\nget_ipython().user_ns[k] = ce",
+        "k = 'categorical_' + 'cross_entropy'\nget_ipython().push({k: ce})",
+        "d = {'categorical_' + 'cross_entropy': ce}\nget_ipython().push(d)",
+        "import __main__\n__main__.__setattr__('categorical_' + 'cross_entropy', ce)",
+        "import __main__, types\n"
+        "types.ModuleType.__setattr__(__main__, 'categorical_' + 'cross_entropy', ce)",
+        "import operator\n"
+        "operator.setitem(get_ipython().user_ns, 'categorical_' + 'cross_entropy', ce)",
+        "import __main__\n\n\ndef hook(*args):\n"
+        "    __main__.__setattr__('categorical_' + 'cross_entropy', ce)\n\n\n"
+        "get_ipython().events.register('pre_run_cell', hook)",
+    ],
+)
+def test_an_answer_set_by_a_name_built_from_strings_costs_its_block(setter):
+    """The answer cell keeps a correct loss; a cell before the test sets the name, built from
+    strings, to torch's cross-entropy: the statement binds no name the reader could see."""
+    nb = notebook()
+    insert_after(nb, "cce_loss", "ce = F.cross_entropy\n" + setter)
+    assert "loss" in lost(nb)
+
+
+def test_a_module_reaching_its_own_layers_by_name_keeps_its_points():
+    """``setattr(self, f"down{i}", ...)`` and ``getattr(self, f"down{i}")`` in the methods of a
+    correct U-Net: names built from strings on the module's own ``self``."""
+    unet = (
+        SOLUTIONS["unet"]
+        .replace(
+            "self.downs = nn.ModuleList(\n"
+            "            Down(widths[i], widths[i + 1], padding, batch_norm) for i in range(depth)\n"
+            "        )",
+            "for i in range(depth):\n"
+            "            setattr(self, f'down{i}', Down(widths[i], widths[i + 1], padding, batch_norm))",
+        )
+        .replace(
+            "for down in self.downs:",
+            "for down in (getattr(self, f'down{i}') for i in range(self.config['depth'])):",
+        )
+    )
+    assert "setattr(self, f'down{i}'" in unet and "getattr(self, f'down{i}')" in unet
+    nb = notebook({"unet": unet})
+    assert lost(nb) == set() and flagged(nb) == ""

@@ -1808,6 +1808,8 @@ def _real(answer) -> float | None:
         value = float(answer)
     except (TypeError, ValueError):
         return None
+    except OverflowError:  # an integer past float's range (400 digits): a number, too large
+        return math.inf if answer > 0 else -math.inf
     return value if math.isfinite(value) else None
 
 
