@@ -339,17 +339,15 @@ def test_skip_bad_that_leaves_nothing_keeps_the_reasons(tmp_path, capsys):
 
 def test_unreadable_files_are_one_line_saying_why(tmp_path):
     """A Kaggle-mirror .nii cut short (nibabel's message holds a line break), and a file whose
-    name and compression disagree: one line each, naming the file and what to do."""
+    name and compression disagree and is cut too: one line each, naming the file and why."""
     cut = write_case(tmp_path / "a", "BraTS19_Cut_1", suffix=".nii") / "BraTS19_Cut_1_t2.nii"
     cut.write_bytes(cut.read_bytes()[:2000])
     plain = write_case(tmp_path / "b", "BraTS19_Gz_1", suffix=".nii") / "BraTS19_Gz_1_t1.nii"
-    plain.rename(plain.with_name(plain.name + ".gz"))  # not compressed, named .gz
-    packed = write_case(tmp_path / "c", "BraTS19_Nii_1") / "BraTS19_Nii_1_t1.nii.gz"
-    packed.rename(packed.with_name("BraTS19_Nii_1_t1.nii"))  # compressed, named .nii
+    plain.with_name(plain.name + ".gz").write_bytes(plain.read_bytes()[:2000])  # named .gz
+    plain.unlink()
     expected = {
         "a": ("BraTS19_Cut_1_t2.nii", "truncated or not a NIfTI image"),
-        "b": ("BraTS19_Gz_1_t1.nii.gz", "not gzip-compressed but named .gz: rename it"),
-        "c": ("BraTS19_Nii_1_t1.nii", "gzip-compressed but not named .gz: rename it"),
+        "b": ("BraTS19_Gz_1_t1.nii.gz", "not gzip-compressed but named .gz, and its content is"),
     }
     for folder, (name, why) in expected.items():
         (case,) = find_cases(tmp_path / folder)
@@ -357,3 +355,19 @@ def test_unreadable_files_are_one_line_saying_why(tmp_path):
             load_case(case)
         text = str(info.value)
         assert "\n" not in text and f"{name} (" in text and why in text
+
+
+def test_a_file_whose_name_and_compression_disagree_is_read_as_it_is(tmp_path):
+    """A .nii.gz that is not gzipped and a gzipped .nii (a re-upload, a converter's habit) are
+    read from their bytes: in Kaggle's read-only /kaggle/input they cannot be renamed (they were
+    refused with 'rename it'); the volumes are those of the well-named files."""
+    (expected,) = find_cases(write_case(tmp_path / "ok", "BraTS19_Ok_1", index=3))
+    want = load_case(expected)
+    for folder, suffix in (("b", ".nii"), ("c", ".nii.gz")):
+        case_dir = write_case(tmp_path / folder, "BraTS19_Ok_1", suffix=suffix, index=3)
+        for path in case_dir.iterdir():
+            other = path.name[:-3] if suffix == ".nii.gz" else path.name + ".gz"
+            path.rename(path.with_name(other))
+        (case,) = find_cases(tmp_path / folder)
+        got = load_case(case)
+        assert np.array_equal(got.image, want.image) and np.array_equal(got.seg, want.seg)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import gzip
 import os
 import re
 import shlex
@@ -275,7 +276,7 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     (qform_code and sform_code 0: nibabel falls back to an affine the file never gave); every
     failure becomes a DataError naming case and file."""
     try:
-        img = nib.load(str(path))
+        img = load_nifti(path)
         data = np.asanyarray(img.dataobj)
     except FileNotFoundError:
         raise DataError(f"case {case_id}: file {path} does not exist") from None
@@ -303,18 +304,43 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     return data, img.affine, oriented
 
 
-def unreadable_hint(path: Path) -> str:
-    """Why a NIfTI file cannot be read: its name and its compression disagree, or it is cut."""
+def load_nifti(path: Path) -> nib.Nifti1Image:
+    """``nib.load``, and a file whose name and compression disagree (a ``.nii.gz`` that is not
+    gzipped, a gzipped ``.nii``: a re-upload, a converter's habit) read from its bytes, as it
+    is: it may lie in a folder the student cannot rename in (Kaggle's read-only /kaggle/input)."""
+    try:
+        return nib.load(str(path))
+    except Exception:
+        if _compression_mismatch(path) is None:
+            raise
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    for kind in (nib.Nifti1Image, nib.Nifti2Image):
+        try:
+            return kind.from_bytes(raw)
+        except Exception:  # noqa: BLE001, S112 - the next kind, then the caller's message
+            continue
+    return nib.load(str(path))  # raises the error the caller explains
+
+
+def _compression_mismatch(path: Path) -> str | None:
+    """What disagrees between a file's name and its compression, or None."""
     try:
         with open(path, "rb") as f:
             gzipped = f.read(2) == b"\x1f\x8b"
     except OSError:
-        gzipped = None
-    named_gz = path.name.lower().endswith(".gz")
-    if gzipped is not None and gzipped != named_gz:
-        if gzipped:
-            return "the file is gzip-compressed but not named .gz: rename it to end in .nii.gz"
-        return "the file is not gzip-compressed but named .gz: rename it to end in .nii"
+        return None
+    if gzipped == path.name.lower().endswith(".gz"):
+        return None
+    return "gzip-compressed but not named .gz" if gzipped else "not gzip-compressed but named .gz"
+
+
+def unreadable_hint(path: Path) -> str:
+    """Why a NIfTI file cannot be read: its name and its compression disagree, or it is cut."""
+    mismatch = _compression_mismatch(path)
+    if mismatch:  # read from its bytes, it still failed: the content is damaged too
+        return f"the file is {mismatch}, and its content is truncated or not a NIfTI image"
     return "the file is truncated or not a NIfTI image"
 
 

@@ -34,6 +34,7 @@ from unet_tp.data.cases import (
     ARCHIVE_NAME,
     LABEL_TOLERANCE,
     DataError,
+    load_nifti,
     scan_cases,
     unreadable_hint,
 )
@@ -233,7 +234,7 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
 def _read_msd(case_id: str, path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
     """One MSD file read fully; a DataError naming it (the image or the label) if it cannot be."""
     try:
-        img = nib.load(str(path))
+        img = load_nifti(path)
         return img, np.asanyarray(img.dataobj)
     except Exception as exc:  # noqa: BLE001 - any read failure names the file
         raise DataError(
