@@ -23,7 +23,8 @@ _MOODLE = re.compile(
 # (the user id is the gradebook's ID column; a re-submission is another attachment, "<file>-1")
 _CANVAS = re.compile(r"^(?P<name>[^\W\d_]+)_(?:late_)?(?P<id>\d+)_\d+_.+", re.I)
 _DECORATIONS = re.compile(
-    r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$", re.I
+    r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$|\.zip$",
+    re.I,
 )
 
 
@@ -161,9 +162,34 @@ def _opened_at(source: Path, archive: Path) -> PurePosixPath:
     """Where a zip found in the folder SOURCE is opened: in place (``alice/TP.zip/...``) when its
     path says whose it is (a student's folder, an LMS name), so that a notebook it holds is that
     student's whatever it is named (not ``bob/TP_sujet.ipynb``, made to replace Bob's); at the top
-    when it is the class's archive (``moodle.zip``: its files say whose each one is)."""
+    when it is the class's archive (``moodle.zip``: its files say whose each one is); a zip at
+    the top of a hand-made folder is one student's (``bob.zip`` holding ``TP.ipynb``), named by its
+    own name, unless its files name the class (:func:`_names_the_class`)."""
     rel = PurePosixPath(archive.relative_to(source).as_posix())
-    return rel if len(rel.parts) > 1 or _lms_match(rel) else PurePosixPath()
+    if len(rel.parts) > 1 or _lms_match(rel) or not _names_the_class(archive):
+        return rel
+    return PurePosixPath()
+
+
+def _names_the_class(archive: Path) -> bool:
+    """Whether a zip's files are a class's: LMS names, or two students or more (``alice/...``,
+    ``bob/...``, in one wrapper folder or not); an unreadable zip is read as the class's, whose
+    error stops the run naming it."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [PurePosixPath(n) for n in zf.namelist() if n.endswith((".ipynb", ".zip"))]
+    except _UNREADABLE_ZIP:
+        return True
+    names = [n for n in names if not _hidden(n)]
+    if any(_lms_match(n) for n in names):
+        return True
+    if len({n.parts[0] for n in names}) == 1 and all(len(n.parts) > 1 for n in names):
+        names = [PurePosixPath(*n.parts[1:]) for n in names]  # a zipped folder: its contents
+    whose = set()
+    for name in names:
+        with contextlib.suppress(GradingError):  # the blank handout names no student
+            whose.add(identify(name.as_posix())[0])
+    return len(whose) > 1
 
 
 def _hidden(rel: PurePosixPath) -> bool:

@@ -1122,7 +1122,7 @@ class Up(nn.Module):
         skip = center_crop(skip, x.shape[2], x.shape[3])
         return self.conv(torch.cat([skip, x], dim=1))
 """
-FEATURES_UNET = """class OutConv(nn.Module):
+_OUT_CONV = """class OutConv(nn.Module):
     def __init__(self, in_channels, num_classes):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
@@ -1131,7 +1131,10 @@ FEATURES_UNET = """class OutConv(nn.Module):
         return self.conv(x)
 
 
-class UNet(UNetBase):
+"""
+FEATURES_UNET = (
+    _OUT_CONV
+    + """class UNet(UNetBase):
     def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
         super(UNet, self).__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
         features = self.widths
@@ -1157,16 +1160,10 @@ class UNet(UNetBase):
             x = dec(x, skip_connections[idx])
         return self.outc(x)
 """
-SKIPS_AFTER_EACH_DOWN_UNET = """class OutConv(nn.Module):
-    def __init__(self, in_channels, num_classes):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class UNet(UNetBase):
+)
+SKIPS_AFTER_EACH_DOWN_UNET = (
+    _OUT_CONV
+    + """class UNet(UNetBase):
     def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
         super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
         w = self.widths
@@ -1187,6 +1184,7 @@ class UNet(UNetBase):
             x = u(x, s)
         return self.outc(x)
 """
+)
 REDUCTION_LOSS = """
 def categorical_cross_entropy(logits, target, weight=None, reduction="mean"):
     n_classes = logits.size(1)

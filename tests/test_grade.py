@@ -1524,3 +1524,26 @@ def test_the_prewarmed_cache_is_the_one_the_graded_notebook_uses(tmp_path, monke
     notebook.prepare_slices(notebook.get_data("sample"), config)
     said = capsys.readouterr().out
     assert f"{grade.GRADING_SAMPLE_CASES} cases" in said and "nothing written" in said, said
+
+
+def test_a_zip_at_the_top_of_a_hand_made_folder_is_its_senders(tmp_path):
+    """Zips students e-mailed, put by the instructor beside the others' notebooks: ``bob.zip``
+    holding ``TP_sujet.ipynb`` is Bob's (it was read as the class's archive: its file naming no
+    one stopped the run), ``carol.zip`` holding ``carol/TP.ipynb`` Carol's; a zip whose files
+    name two students stays the class's archive."""
+    from autograder.grade import collect
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "alice.ipynb").write_text('{"who": "alice"}')
+    zips = {
+        "bob.zip": {"TP_sujet.ipynb": "bob"},
+        "carol.zip": {"carol/TP.ipynb": "carol"},
+        "rest.zip": {"dave/TP.ipynb": "dave", "erin/TP.ipynb": "erin"},
+    }
+    for name, members in zips.items():
+        with zipfile.ZipFile(folder / name, "w") as zf:
+            for member, who in members.items():
+                zf.writestr(member, f'{{"who": "{who}"}}')
+    subs = {s.student_id: s.path.read_text() for s in collect(folder, tmp_path / "work")}
+    assert subs == {w: f'{{"who": "{w}"}}' for w in ("alice", "bob", "carol", "dave", "erin")}
