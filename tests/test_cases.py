@@ -8,6 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 from conftest import case_dirs
+from nibabel.orientations import inv_ornt_aff
 
 from unet_tp.conventions import BRATS_AFFINE, MODALITIES
 from unet_tp.data import DataError, find_cases, load_case
@@ -207,6 +208,14 @@ def test_grids_must_match_but_an_origin_shift_is_tolerated(brats_copy):
         DataError, match=r"_seg\.nii\.gz is stored with orientation RPS .* but .* LPS"
     ):
         load_case(case)
+    # the same voxels stored in another orientation (a seg re-saved by ITK-SNAP: data and
+    # header flipped together) are the images' grid: read as the original seg (it was refused)
+    nib.Nifti1Image(seg, img.affine).to_filename(str(case.files["seg"]))
+    expected = load_case(case).seg
+    resaved = img.affine @ inv_ornt_aff([[0, -1], [1, 1], [2, 1]], seg.shape)
+    nib.Nifti1Image(seg[::-1], resaved).to_filename(str(case.files["seg"]))
+    assert nib.aff2axcodes(resaved) != nib.aff2axcodes(img.affine)
+    np.testing.assert_array_equal(load_case(case).seg, expected)
     lost = nib.Nifti1Image(seg, img.affine)
     lost.set_qform(None, code=0)
     lost.set_sform(None, code=0)  # a seg whose header lost its orientation: said so

@@ -21,7 +21,13 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
+from nibabel.orientations import (
+    apply_orientation,
+    axcodes2ornt,
+    inv_ornt_aff,
+    io_orientation,
+    ornt_transform,
+)
 
 from unet_tp.conventions import (
     BRAIN_FRACTION_RANGE,
@@ -360,6 +366,8 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         path = case.files[kind]
         data, affine, oriented = _read(case.case_id, path)
         ref = ref or (data.shape, affine, path, oriented)
+        if oriented and ref[3]:  # a file stored in another orientation (a seg re-saved by a tool)
+            data, affine = _as_oriented(data, affine, ref[1])
         _check_same_grid(case.case_id, path, data.shape, affine, ref, oriented)
         if kind == SEG:
             seg = _validate_seg(case, path, data)
@@ -384,6 +392,19 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
     return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref[1], ref[0], warnings)
+
+
+def _as_oriented(data: np.ndarray, affine: np.ndarray, like: np.ndarray):
+    """``(data, affine)`` on the voxel grid of ``like`` when they are that grid stored with its
+    axes permuted or flipped (a seg re-saved by ITK-SNAP or SimpleITK: same voxels in space),
+    else as they are (:func:`_check_same_grid` says what differs)."""
+    transform = ornt_transform(io_orientation(affine), io_orientation(like))
+    if (transform == [[0, 1], [1, 1], [2, 1]]).all():
+        return data, affine
+    moved = affine @ inv_ornt_aff(transform, data.shape)
+    if not np.allclose(moved, like, atol=1e-3):  # not the same voxels in space
+        return data, affine
+    return apply_orientation(data, transform), moved
 
 
 def _check_same_grid(
