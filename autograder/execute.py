@@ -39,7 +39,15 @@ from nbformat.v4 import new_code_cell, new_output
 
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
 from autograder.cells import clear_outputs, grade_id
-from autograder.sandbox import GRADING, Limits, Sandbox, disk_use, held_use, remove_tree
+from autograder.sandbox import (
+    COLAB_STUB,
+    GRADING,
+    Limits,
+    Sandbox,
+    disk_use,
+    held_use,
+    remove_tree,
+)
 
 KERNEL_NAME = "unet-tp-sandbox"
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
@@ -76,6 +84,7 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
         harness = spec_root / "harness"
         harness.mkdir()
         shutil.copy(Path(__file__).with_name("harness.py"), harness / "unet_tp_harness.py")
+        shutil.copytree(COLAB_STUB, harness / "google")
         spec["argv"] = [sys.executable, *launch]
         spec["env"] = box.environment() | {
             "HOME": str(box.home),
