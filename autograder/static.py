@@ -47,7 +47,10 @@ PASSED_ALONG = "passes {name} along (names or code built from strings)"
 # dotted paths (through aliases) and what using them means
 _PATHS = _by_reason(
     {
-        "reaches into the interpreter (gc)": "gc",
+        # gc.collect() frees memory (a Colab habit); what reaches other objects is flagged, and
+        # `from gc import *` (``gc.*``), which binds it all
+        "reaches into the interpreter (gc)": "gc.get_objects gc.get_referrers gc.get_referents"
+        " gc.garbage gc.callbacks gc.*",
         "reaches into the interpreter (ctypes)": "ctypes",
         "imports modules by name (importlib)": "importlib",
         "rewrites built-ins": "builtins",
@@ -1093,7 +1096,8 @@ _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
 # fmt: on
 
 
-_SAVES_ONLY = {"pickle"}  # a module imported whole, flagged where a call of it runs code
+# modules imported whole, flagged where a call of them runs code (pickle) or reaches objects (gc)
+_SAVES_ONLY = {"pickle", "gc"}
 
 
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:

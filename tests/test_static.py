@@ -730,6 +730,24 @@ def test_saving_with_pickle_and_cudnn_settings_are_not_flagged():
 
 
 @pytest.mark.parametrize(
+    "honest",
+    ["import gc\ngc.collect()\ntorch.cuda.empty_cache()", "from gc import collect\ncollect()"],
+)
+def test_freeing_memory_with_gc_collect_is_not_flagged(honest):
+    """``import gc; gc.collect()`` between runs to free the GPU (a Colab habit) was flagged
+    "reaches into the interpreter (gc)" for review (honest7); what reaches other objects through gc
+    still is."""
+    assert flagged(notebook(extra=honest)) == ""
+    for reach in (
+        "import gc as g\ng.get_objects()",
+        "from gc import get_referents",
+        "from gc import *",
+        "import gc\ngetattr(gc, 'get_referrers')",
+    ):
+        assert "reaches into the interpreter (gc)" in flagged(notebook(extra=reach)), reach
+
+
+@pytest.mark.parametrize(
     "after",
     [
         "d = dict(categorical_cross_entropy=F.cross_entropy)\nget_ipython().push(d)",
