@@ -852,3 +852,24 @@ def test_a_module_reaching_its_own_layers_by_name_keeps_its_points():
     assert "setattr(self, f'down{i}'" in unet and "getattr(self, f'down{i}')" in unet
     nb = notebook({"unet": unet})
     assert lost(nb) == set() and flagged(nb) == ""
+
+
+def test_a_helper_defined_only_after_the_test_cell_is_named():
+    """``train_step`` returning ``to_float(loss)``, ``to_float`` written in a cell after the
+    training cell: it ran in Colab in that order, and graded from the top the test met a NameError;
+    the note said only that (honest7). The cell and the name are told; a helper defined above the
+    test, or a name of the TP's cells defined again later, is not."""
+    step = SOLUTIONS["train_step"].replace("return loss.item()", "return to_float(loss)")
+    helper = "def to_float(t):\n    return float(t.detach())\n"
+    labels = [f"cell {i}" for i in range(len(STUDENT.cells) + 1)]
+    nb = insert_after(notebook({"train_step": step}), "training", helper)
+    where, names = static.late_helpers(nb, load(), labels)["f"]
+    assert names == "to_float" and where.startswith("cell 47"), where
+    assert (
+        static.late_helpers(
+            insert_after(notebook({"train_step": step}), "unet", helper), load(), labels
+        )
+        == {}
+    )
+    redefined = insert_after(notebook(), "training", "checks = None\ntorch = __import__('torch')")
+    assert static.late_helpers(redefined, load(), labels) == {}
