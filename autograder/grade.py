@@ -263,6 +263,20 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
     return notes, review
 
 
+def _late_notes(nb, spec, labels: list[str], blocks) -> list[str]:
+    """For each block that lost points: the cell after its test cell that defines its names again
+    or, first, a name its answer uses."""
+    notes = []
+    for found, message in (
+        (static.late_definitions(nb, spec, labels), M.LATE_DEFINITION),
+        (static.late_helpers(nb, spec, labels), M.LATE_HELPER),
+    ):
+        for block, (where, names) in found.items():
+            if blocks[block].points < blocks[block].max:
+                notes.append(message.format(where=where, names=names, block=block))
+    return notes
+
+
 def grade_submission(sub: Submission, ctx: Context) -> Result:
     """Grade one submission (never raises): repair it, run it in its sandbox, judge the answers."""
     t0 = time.perf_counter()
@@ -311,9 +325,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes += run_notes
         review += [line for line in run_review if line not in review]
         blocks, tests = _judge(spec, table, _answers(job), by_test, forbidden)
-        for block, (where, names) in static.late_definitions(nb, spec, labels).items():
-            if blocks[block].points < blocks[block].max:
-                notes.append(M.LATE_DEFINITION.format(where=where, names=names, block=block))
+        notes += _late_notes(nb, spec, labels, blocks)
         r = result(blocks, tests, outputs)
         r.answers, r.language = text_safe(answers), language
         return r

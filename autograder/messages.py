@@ -94,6 +94,11 @@ LATE_DEFINITION = (
     "{where}: defines {names} again after the test cell of ({block}), but what is graded is the "
     "answer cell as its test cell ran: put your final code in the answer cell"
 )
+LATE_HELPER = (
+    "{where}: defines {names}, which the answer of ({block}) uses, only after its test cell: run from "
+    "the top (as it is graded), the notebook has no {names} when the test runs; move that "
+    "definition above the test cell"
+)
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
 ANSWER_CHANGED = "your answer to question {question} changed since it was graded by hand: it will be graded again"

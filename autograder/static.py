@@ -47,7 +47,10 @@ PASSED_ALONG = "passes {name} along (names or code built from strings)"
 # dotted paths (through aliases) and what using them means
 _PATHS = _by_reason(
     {
-        "reaches into the interpreter (gc)": "gc",
+        # gc.collect() frees memory (a Colab habit); what reaches other objects is flagged, and
+        # `from gc import *` (``gc.*``), which binds it all
+        "reaches into the interpreter (gc)": "gc.get_objects gc.get_referrers gc.get_referents"
+        " gc.garbage gc.callbacks gc.*",
         "reaches into the interpreter (ctypes)": "ctypes",
         "imports modules by name (importlib)": "importlib",
         "rewrites built-ins": "builtins",
@@ -1024,6 +1027,34 @@ def late_definitions(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
     return late
 
 
+def late_helpers(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
+    """Per block id, where names its answer uses are first defined when that is only after the
+    block's test cell (``cell N (label)``, and the names): a helper written in a later cell ran
+    before the test in Colab, but run from the top the test meets a NameError."""
+    notebook = Notebook(nb)
+    first: dict[str, int] = {}
+    for i, _, tree in notebook.cells:
+        for name in _top_level_names(notebook, tree) if tree else {}:
+            first.setdefault(name, i)
+    definitions = _definitions(notebook)
+    late = {}
+    for block in spec.blocks:
+        tests = {t.grade_id for t in block.tests}
+        last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=None)
+        if last_test is None:
+            continue
+        used = set()
+        for name in block.names:
+            for i, _, node in definitions.get(name, []):
+                used |= _global_names(node) if i < last_test else set()
+        found = sorted((first[n], n) for n in used if first.get(n, -1) > last_test)
+        if found:
+            i = found[0][0]
+            names = ", ".join(n for j, n in found if j == i)
+            late[block.id] = (M.CELL.format(cell=i + 1, cell_label=labels[i]), names)
+    return late
+
+
 def _global_names(node: ast.AST) -> set[str]:
     """The notebook's names a definition uses: not the parameters and locals of its functions
     (a loop's ``x`` at the top level is not the ``x`` of a ``forward``). Python's own scoping
@@ -1093,7 +1124,8 @@ _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
 # fmt: on
 
 
-_SAVES_ONLY = {"pickle"}  # a module imported whole, flagged where a call of it runs code
+# modules imported whole, flagged where a call of them runs code (pickle) or reaches objects (gc)
+_SAVES_ONLY = {"pickle", "gc"}
 
 
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:

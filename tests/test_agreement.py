@@ -1251,6 +1251,96 @@ def dice_score(pred, truth):
     return 1.0 if total == 0 else 2 * inter / total
 """
 
+MODULELIST_SAME_DOUBLE_CONV = """
+from typing import Optional
+
+
+class DoubleConv(nn.Module):
+    \"\"\"Deux convolutions 3x3.\"\"\"
+
+    def __init__(self, in_channels: int, out_channels: int, padding: bool = False, batch_norm: bool = False) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for i in range(2):
+            self.convs.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3,
+                                        padding="same" if padding else "valid", bias=not batch_norm))
+            self.norms.append(nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv, norm in zip(self.convs, self.norms):
+            x = F.relu(norm(conv(x)))
+        return x
+"""
+EINSUM_LOSS = """
+from typing import Optional
+def categorical_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    assert logits.dim() == 4, logits.shape
+    C = logits.shape[1]
+    log_probs = torch.log_softmax(logits, dim=1)
+    onehot = F.one_hot(target.long(), C).to(log_probs.dtype)  # N,H,W,C
+    per_pixel = -torch.einsum("nchw,nhwc->nhw", log_probs, onehot)
+    if weight is not None:
+        w = torch.einsum("nhwc,c->nhw", onehot, weight.to(log_probs.dtype))
+        return (w * per_pixel).sum() / w.sum()
+    return per_pixel.mean()
+"""
+CLASS_LOOP_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    log_s = logits.log_softmax(dim=1)
+    target = target.long()
+    if weight is None:
+        weight = torch.ones(logits.shape[1])
+    weight = torch.as_tensor(weight, dtype=log_s.dtype, device=log_s.device)
+    num = torch.zeros((), dtype=log_s.dtype)
+    den = torch.zeros((), dtype=log_s.dtype)
+    for c in range(logits.shape[1]):
+        mask = target == c
+        num = num - weight[c] * log_s[:, c][mask].sum()
+        den = den + weight[c] * mask.sum()
+    return num / den
+"""
+ARANGE_DOUBLE_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    N, C, H, W = logits.shape
+    flat = logits.double().permute(0, 2, 3, 1).reshape(-1, C)
+    t = target.reshape(-1).long()
+    log_p = flat - flat.logsumexp(dim=-1, keepdim=True)
+    picked = log_p[torch.arange(t.numel()), t]
+    if weight is None:
+        return (-picked.mean()).to(logits.dtype)
+    w = weight.to(flat)[t]
+    return (-torch.mean(w * picked) / torch.mean(w)).to(logits.dtype)
+"""
+INFERENCE_MODE_COUNT_NONZERO = """
+def predict(model, images):
+    model.eval()
+    with torch.inference_mode():
+        probs = torch.softmax(model(images), dim=1)
+    return probs.argmax(dim=1).cpu()
+
+
+def dice_score(pred, truth):
+    pred = np.asarray(pred, dtype=bool); truth = np.asarray(truth, dtype=bool)
+    a, b = np.count_nonzero(pred), np.count_nonzero(truth)
+    if a + b == 0:
+        return 1.0
+    return 2.0 * np.count_nonzero(pred & truth) / (a + b)
+"""
+SETS_DICE = """
+@torch.no_grad()
+def predict(model, images):
+    model.eval()
+    _, classes = model(images).max(dim=1)
+    return classes
+
+def dice_score(pred, truth):
+    p = set(np.flatnonzero(pred)); t = set(np.flatnonzero(truth))
+    if len(p) + len(t) == 0:
+        return 1.0
+    return 2 * len(p & t) / (len(p) + len(t))
+"""
+
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
@@ -1350,6 +1440,25 @@ CORRECT = {
     "loss_fr_accents": ({}, {"cce_loss": FRENCH_LOSS}),
     "step_tqdm_device": ({}, {"train_step": DEVICE_STEP}),
     "pd_dice_onehot_labels": ({}, {"predict_dice": DOT_DICE}),
+    # honest7: as students write them in Colab
+    "dc_modulelist_same_type_hints": ({}, {"double_conv": MODULELIST_SAME_DOUBLE_CONV}),
+    "loss_einsum_asserts": ({}, {"cce_loss": EINSUM_LOSS}),
+    "loss_loop_over_classes": ({}, {"cce_loss": CLASS_LOOP_LOSS}),
+    "loss_arange_in_float64": ({}, {"cce_loss": ARANGE_DOUBLE_LOSS}),
+    "pd_inference_mode_count_nonzero": ({}, {"predict_dice": INFERENCE_MODE_COUNT_NONZERO}),
+    "pd_max_indices_sets": ({}, {"predict_dice": SETS_DICE}),
+    "step_clip_grad_norm": (
+        {
+            "train_step": [
+                (
+                    "    loss.backward()\n",
+                    "    loss.backward()\n"
+                    "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)\n",
+                )
+            ]
+        },
+        {},
+    ),
 }
 
 

@@ -730,6 +730,24 @@ def test_saving_with_pickle_and_cudnn_settings_are_not_flagged():
 
 
 @pytest.mark.parametrize(
+    "honest",
+    ["import gc\ngc.collect()\ntorch.cuda.empty_cache()", "from gc import collect\ncollect()"],
+)
+def test_freeing_memory_with_gc_collect_is_not_flagged(honest):
+    """``import gc; gc.collect()`` between runs to free the GPU (a Colab habit) was flagged
+    "reaches into the interpreter (gc)" for review (honest7); what reaches other objects through gc
+    still is."""
+    assert flagged(notebook(extra=honest)) == ""
+    for reach in (
+        "import gc as g\ng.get_objects()",
+        "from gc import get_referents",
+        "from gc import *",
+        "import gc\ngetattr(gc, 'get_referrers')",
+    ):
+        assert "reaches into the interpreter (gc)" in flagged(notebook(extra=reach)), reach
+
+
+@pytest.mark.parametrize(
     "after",
     [
         "d = dict(categorical_cross_entropy=F.cross_entropy)\nget_ipython().push(d)",
@@ -834,3 +852,24 @@ def test_a_module_reaching_its_own_layers_by_name_keeps_its_points():
     assert "setattr(self, f'down{i}'" in unet and "getattr(self, f'down{i}')" in unet
     nb = notebook({"unet": unet})
     assert lost(nb) == set() and flagged(nb) == ""
+
+
+def test_a_helper_defined_only_after_the_test_cell_is_named():
+    """``train_step`` returning ``to_float(loss)``, ``to_float`` written in a cell after the
+    training cell: it ran in Colab in that order, and graded from the top the test met a NameError;
+    the note said only that (honest7). The cell and the name are told; a helper defined above the
+    test, or a name of the TP's cells defined again later, is not."""
+    step = SOLUTIONS["train_step"].replace("return loss.item()", "return to_float(loss)")
+    helper = "def to_float(t):\n    return float(t.detach())\n"
+    labels = [f"cell {i}" for i in range(len(STUDENT.cells) + 1)]
+    nb = insert_after(notebook({"train_step": step}), "training", helper)
+    where, names = static.late_helpers(nb, load(), labels)["f"]
+    assert names == "to_float" and where.startswith("cell 47"), where
+    assert (
+        static.late_helpers(
+            insert_after(notebook({"train_step": step}), "unet", helper), load(), labels
+        )
+        == {}
+    )
+    redefined = insert_after(notebook(), "training", "checks = None\ntorch = __import__('torch')")
+    assert static.late_helpers(redefined, load(), labels) == {}
