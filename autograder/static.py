@@ -157,6 +157,15 @@ _UNPICKLING_MAGICS = {"store"}  # %store -r: the variables IPython pickled in th
 RUNS_SOURCE = "runs code from strings (code, codeop)"
 _INTERPRETERS = ("code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact")
 _INTERPRETERS += ("code.compile_command", "codeop")
+# the standard library's and torch's other runners of strings: ``cProfile.run(s)`` and
+# ``pdb.run(s)`` run ``s`` in the notebook's namespace, doctest its docstrings, TorchScript and
+# C++ from strings call what they like (``torch.jit.CompilationUnit(s).f``)
+RUNS_ELSEWHERE = "runs code from strings (profilers, debuggers, doctest, TorchScript)"
+_RUNNERS = ("cProfile.run", "cProfile.runctx", "profile.run", "profile.runctx", "pdb.run")
+_RUNNERS += ("pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb", "trace.Trace", "doctest")
+_RUNNERS += ("torch.jit.CompilationUnit", "torch.jit._script.CompilationUnit", "torch.jit.load")
+_RUNNERS += ("torch._C.CompilationUnit", "torch.utils.cpp_extension.load_inline")
+_PROFILERS = ("cProfile.Profile", "profile.Profile")  # whose run(s) and runctx(s) run s
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",
     "/proc/self/mount": "looks for the grading machine's files (/proc mounts)",
@@ -433,6 +442,36 @@ def _plain_use(name: ast.Name, parents: dict, print_rebound: bool) -> bool:
     )
 
 
+def _profilers(nb, nodes: list) -> set[str]:
+    """Names the notebook binds to a profiler (``p = cProfile.Profile()``, ``with ... as p``)."""
+    found = set()
+    for node in nodes:
+        pairs = [(t, node.value) for t in node.targets] if isinstance(node, ast.Assign) else []
+        pairs += [(node.optional_vars, node.context_expr)] if isinstance(node, ast.withitem) else []
+        for target, value in pairs:
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(value, ast.Call)
+                and any(_within(nb.resolve(value.func), p) for p in _PROFILERS)
+            ):
+                found.add(target.id)
+    return found
+
+
+def _runs_elsewhere(nb, call: ast.Call) -> bool:
+    """``cProfile.run(s)``, ``pdb.run(s)``, ``doctest``, ``torch.jit.CompilationUnit(s)``...,
+    ``run(s)`` or ``runctx(s, ...)`` of a profiler: code from strings (see ``_RUNNERS``)."""
+    if any(_within(nb.resolve(call.func), p) for p in _RUNNERS):
+        return True
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr in ("run", "runctx")):
+        return False
+    owner = func.value
+    if isinstance(owner, ast.Call):
+        return any(_within(nb.resolve(owner.func), p) for p in _PROFILERS)
+    return isinstance(owner, ast.Name) and owner.id in nb.profilers
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
@@ -453,6 +492,7 @@ class Notebook:
         # whether the kernel may import from a folder the notebook writes: the sandbox keeps
         # its folder off sys.path (PYTHONSAFEPATH, Python >= 3.11) unless the notebook changes it
         self.plain_dicts = _plain_dicts([tree for _, _, tree in self.cells], nodes)
+        self.profilers = _profilers(self, nodes)
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
             isinstance(node, (ast.Name, ast.Attribute))
             and any(_within(self.resolve(node), p) for p in _IMPORT_PATHS)
@@ -671,6 +711,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or _runs_file(nb, node)
             or _unpickles(nb, node)
             or any(_within(path, p) for p in _INTERPRETERS)
+            or _runs_elsewhere(nb, node)
         ):
             return True
     return False
@@ -902,6 +943,8 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
         return UNPICKLES
     if any(_within(path, p) for p in _INTERPRETERS):
         return RUNS_SOURCE
+    if _runs_elsewhere(nb, call):
+        return RUNS_ELSEWHERE
     method = path.rsplit(".", 1)[-1]
     if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
         return f"builds a name from a string ({method})"  # F.__getattribute__(name)

@@ -834,3 +834,64 @@ def test_a_module_reaching_its_own_layers_by_name_keeps_its_points():
     assert "setattr(self, f'down{i}'" in unet and "getattr(self, f'down{i}')" in unet
     nb = notebook({"unet": unet})
     assert lost(nb) == set() and flagged(nb) == ""
+
+
+CE_CODE = (
+    "'categorical_cross_entropy = lambda l, t, weight=None: F.cross' + '_entropy(l, t.long())'"
+)
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        f"import cProfile\ncProfile.run({CE_CODE})",
+        f"import profile\nprofile.runctx({CE_CODE}, globals(), None)",
+        f"import cProfile\ncProfile.Profile().run({CE_CODE})",
+        f"import cProfile\np = cProfile.Profile()\np.run({CE_CODE})",
+        f"from cProfile import Profile\nwith Profile() as p:\n    p.runctx({CE_CODE}, {{}}, {{}})",
+        f"import pdb\npdb.run({CE_CODE})",
+        f"import bdb\nbdb.Bdb().run({CE_CODE})",
+        f"import trace\ntrace.Trace(count=0, trace=0).run({CE_CODE})",
+        "import doctest\n\n\ndef f():\n    '''\n    >>> import __main__, torch.nn.functional as G\n"
+        "    >>> __main__.categorical_cross_entropy = G.cross_entropy\n    '''\n\n\n"
+        "doctest.run_docstring_examples(f, {})",
+    ],
+)
+def test_an_answer_set_by_a_profiler_debugger_or_doctest_from_a_string_costs_its_block(runner):
+    """The stub left in the answer cell; a cell before the test sets the loss to torch's
+    cross-entropy by code in a string that ``cProfile.run``, ``pdb.run``, ``trace`` or doctest
+    runs in the notebook's namespace: read as code run from strings (the loss kept its 4 points,
+    graded by ``unet-tp grade``, with nothing flagged)."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", runner)
+    assert "loss" in lost(nb)
+    assert "runs code from strings" in flagged(nb)
+
+
+def test_a_loss_compiled_from_a_torchscript_string_costs_its_block():
+    """``torch.jit.CompilationUnit`` compiles a string calling torch's cross-entropy: the loss
+    calling it kept its 4 points (graded by ``unet-tp grade``, nothing flagged)."""
+    compiled = (
+        "cu = torch.jit.CompilationUnit('''\n"
+        "def ce(l: torch.Tensor, t: torch.Tensor, w: Optional[torch.Tensor]) -> torch.Tensor:\n"
+        "    return torch.nn.functional.cross_entropy(l, t.long(), weight=w)\n"
+        "''')\n"
+    )
+    nb = notebook({"cce_loss": compiled + LOSS.format("return cu.ce(logits, target, weight)")})
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "profiling",
+    [
+        "import cProfile\np = cProfile.Profile()\np.enable()\nx = categorical_cross_entropy(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1).long())\np.disable()\np.print_stats()",
+        "import pdb\nif False:\n    pdb.set_trace()",
+        "scripted = torch.jit.script(DoubleConv(1, 2))",
+    ],
+)
+def test_profiling_debugging_and_scripting_a_module_cost_nothing(profiling):
+    """A profiler switched on and off around code, a ``pdb.set_trace()`` left behind,
+    ``torch.jit.script`` of one's module: no code from strings."""
+    nb = notebook()
+    insert_after(nb, "cce_loss", profiling)
+    assert lost(nb) == set()
