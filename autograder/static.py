@@ -71,6 +71,7 @@ _PATHS = _by_reason(
         "reaches names built from strings (pkgutil.resolve_name)": "pkgutil.resolve_name",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
+        "reaches functions by name (torch.overrides)": "torch.overrides",
         "builds functions from code objects": "types.FunctionType",
         "builds code objects": "types.CodeType",
         _LINKS: "os.link os.symlink",
@@ -116,6 +117,15 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
 _STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
 _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc.locate")
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
+# what lists the interpreter's objects, for an answer to pick one by a name built from strings
+# (``[f for f in gc.get_objects() if f.__name__ == "cross" + "_entropy"]``)
+_ENUMERATORS = {
+    "gc.get_objects": _PATHS["gc"],
+    "gc.get_referents": _PATHS["gc"],
+    "gc.get_referrers": _PATHS["gc"],
+    "torch.overrides": _PATHS["torch.overrides"],
+    "__subclasses__": _ATTRIBUTES["__subclasses__"],
+}
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
@@ -846,6 +856,14 @@ def _passed_along(path: str) -> str | None:
     return None
 
 
+def _enumerates(node: ast.Name | ast.Attribute, path: str) -> str | None:
+    """Why ``node`` lists the interpreter's objects (``gc.get_objects``, ``torch.overrides``,
+    ``__subclasses__``: see ``_ENUMERATORS``), or None."""
+    if isinstance(node, ast.Attribute) and node.attr == "__subclasses__":
+        return _ENUMERATORS["__subclasses__"]
+    return next((why for p, why in _ENUMERATORS.items() if _within(path, p)), None)
+
+
 def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST, bool] | None:
     """What in ``node`` an answer may not use, where, and whether it is what the code does (a
     verb: "runs code built from strings") rather than what it uses (a name), or None."""
@@ -858,8 +876,11 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             what, does = REWRITES, True
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
+            enumerates = _enumerates(sub, path)
             if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES:
                 what, does = _ATTRIBUTES[sub.attr], True
+            elif enumerates:
+                what, does = enumerates, True
             elif id(sub) not in called and _passed_along(path):
                 what, does = _passed_along(path), True
             elif path.rsplit(".", 1)[-1] in names:

@@ -895,3 +895,34 @@ def test_profiling_debugging_and_scripting_a_module_cost_nothing(profiling):
     nb = notebook()
     insert_after(nb, "cce_loss", profiling)
     assert lost(nb) == set()
+
+
+@pytest.mark.parametrize(
+    "picked",
+    [
+        "import torch.overrides as ov\n"
+        "ce = [f for f in ov.get_overridable_functions()[F] if f.__name__ == 'cross' + '_entropy'][0]",
+        "import gc\n"
+        "ce = [f for f in gc.get_objects() if getattr(f, '__name__', '') == 'cross' + '_entropy'][0]",
+        "ce = [c for c in nn.modules.loss._WeightedLoss.__subclasses__()"
+        " if c.__name__.startswith('Cross')][0]",
+    ],
+)
+def test_torch_cross_entropy_picked_from_a_list_of_objects_costs_the_loss(picked):
+    """The loss calls a function picked by a name built from strings among all of torch's
+    (``torch.overrides``), the interpreter's (``gc.get_objects``) or a class's subclasses: the
+    ``torch.overrides`` one kept (e)'s 4 points with nothing flagged (graded by ``unet-tp
+    grade``), the others with a review flag only."""
+    nb = notebook({"cce_loss": picked + "\n" + LOSS.format("return ce(logits, target.long())")})
+    assert "loss" in lost(nb)
+
+
+def test_freeing_memory_with_gc_in_an_answer_costs_nothing():
+    """``gc.collect()`` in a training step (freeing GPU memory) lists no object."""
+    step = (
+        SOLUTIONS["train_step"]
+        .replace("def train_step(", "import gc\n\n\ndef train_step(", 1)
+        .replace("    optimizer.zero_grad()", "    gc.collect()\n    optimizer.zero_grad()", 1)
+    )
+    assert "gc.collect()" in step
+    assert lost(notebook({"train_step": step})) == set()
