@@ -72,6 +72,11 @@ _PATHS = _by_reason(
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
         "reaches functions by name (torch.overrides)": "torch.overrides",
+        "reaches names built from strings (string.Formatter)": "string.Formatter",
+        "reaches names built from strings (logging.config)": "logging.config",
+        "reaches names built from strings (pydoc.resolve)": "pydoc.resolve",
+        "reaches names built from strings (torch._utils)": "torch._utils._import_dotted_name",
+        "sets names built from strings (unittest.mock)": "unittest.mock",
         "builds functions from code objects": "types.FunctionType",
         "builds code objects": "types.CodeType",
         _LINKS: "os.link os.symlink",
@@ -117,6 +122,8 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
 _STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
 _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc.locate")
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
+_STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock", "pydoc.resolve")
+_STRING_PATHS += ("torch._utils._import_dotted_name",)
 # what lists the interpreter's objects, for an answer to pick one by a name built from strings
 # (``[f for f in gc.get_objects() if f.__name__ == "cross" + "_entropy"]``)
 _ENUMERATORS = {
@@ -170,11 +177,12 @@ _INTERPRETERS += ("code.compile_command", "codeop")
 # the standard library's and torch's other runners of strings: ``cProfile.run(s)`` and
 # ``pdb.run(s)`` run ``s`` in the notebook's namespace, doctest its docstrings, TorchScript and
 # C++ from strings call what they like (``torch.jit.CompilationUnit(s).f``)
-RUNS_ELSEWHERE = "runs code from strings (profilers, debuggers, doctest, TorchScript)"
+RUNS_ELSEWHERE = "runs code from strings (profilers, debuggers, doctest, TorchScript, torch.hub)"
 _RUNNERS = ("cProfile.run", "cProfile.runctx", "profile.run", "profile.runctx", "pdb.run")
 _RUNNERS += ("pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb", "trace.Trace", "doctest")
 _RUNNERS += ("torch.jit.CompilationUnit", "torch.jit._script.CompilationUnit", "torch.jit.load")
-_RUNNERS += ("torch._C.CompilationUnit", "torch.utils.cpp_extension.load_inline")
+_RUNNERS += ("torch._C.CompilationUnit", "torch.utils.cpp_extension", "torch.hub.load")
+_RUNNERS += ("torch.hub.list", "torch.hub.help")  # torch.hub: the hubconf.py of any folder
 _PROFILERS = ("cProfile.Profile", "profile.Profile")  # whose run(s) and runctx(s) run s
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",
@@ -786,7 +794,7 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
         dunder = isinstance(node.func, ast.Attribute) and node.func.attr in _DUNDER_SETTERS
         if (path in _SETTERS or dunder) and not _names_arg(node) and not _own_self(node, methods):
             return True
-        if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node):
+        if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
             return True
     return False
 

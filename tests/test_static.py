@@ -926,3 +926,48 @@ def test_freeing_memory_with_gc_in_an_answer_costs_nothing():
     )
     assert "gc.collect()" in step
     assert lost(notebook({"train_step": step})) == set()
+
+
+CE_LAMBDA = "lambda l, t, weight=None: F.cross_entropy(l, t.long(), weight=weight)"
+
+
+@pytest.mark.parametrize(
+    "resolved",
+    [
+        "import string\nce = string.Formatter().get_field('0.cross' + '_entropy', (F,), {})[0]",
+        "import logging.config\n"
+        "ce = logging.config.BaseConfigurator({}).resolve('torch.nn.functional.cross' + '_entropy')",
+        "import pydoc\nce = pydoc.resolve('torch.nn.functional.cross' + '_entropy')[0]",
+        "ce = torch._utils._import_dotted_name('torch.nn.functional.cross' + '_entropy')",
+    ],
+)
+def test_torch_cross_entropy_resolved_from_a_dotted_string_costs_the_loss(resolved):
+    """The loss calls a function found by a dotted name built from strings, resolved by
+    ``string.Formatter().get_field``, logging's configurator, ``pydoc.resolve`` or
+    ``torch._utils._import_dotted_name``: it kept (e)'s 4 points with
+    nothing flagged (graded by ``unet-tp grade``)."""
+    nb = notebook({"cce_loss": resolved + "\n" + LOSS.format("return ce(logits, target.long())")})
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "setter",
+    [
+        f"from unittest import mock\nmock.patch('__main__.categorical_cross_entropy', {CE_LAMBDA}).start()",
+        "from unittest import mock\nimport __main__\n"
+        f"mock.patch.object(__main__, 'categorical_cross_entropy', {CE_LAMBDA}).start()",
+        "open('hubconf.py', 'w').write('import torch.nn.functional as F\\ndef ce():\\n"
+        "    return F.cross' + '_entropy\\n')\n"
+        "ce = torch.hub.load('.', 'ce', source='local')\n"
+        "categorical_cross_entropy = lambda l, t, weight=None: ce(l, t.long(), weight=weight)",
+    ],
+)
+def test_an_answer_set_by_mock_patch_or_loaded_by_torch_hub_costs_its_block(setter):
+    """The stub left in the answer cell; a cell before the test sets the loss to torch's
+    cross-entropy by ``unittest.mock.patch(...).start()`` of a dotted name, or to what a
+    ``hubconf.py`` the notebook wrote returns (``torch.hub.load(".", ..., source="local")``):
+    each kept (e)'s 4 points with nothing flagged (graded by ``unet-tp grade``)."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", setter)
+    assert "loss" in lost(nb)
+    assert "strings" in flagged(nb)
