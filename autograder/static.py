@@ -864,6 +864,21 @@ def _passed_along(path: str) -> str | None:
     return None
 
 
+def _class_pattern_attributes(node: ast.AST) -> list[str]:
+    """The attributes the class patterns of ``node`` read (``case object(cross_entropy=ce)``)."""
+    return [a for sub in ast.walk(node) if isinstance(sub, ast.MatchClass) for a in sub.kwd_attrs]
+
+
+def _matched_attribute(nb: Notebook, match: ast.Match, names: set[str]) -> str | None:
+    """An attribute a ``match`` statement's class pattern reads that an answer may not use
+    (``match F: case object(cross_entropy=ce)`` binds ``ce`` to ``F.cross_entropy``), or None."""
+    subject = nb.resolve(match.subject)
+    for attr in _class_pattern_attributes(match):
+        if attr in names:
+            return f"{subject}.{attr}" if subject else attr
+    return None
+
+
 def _enumerates(node: ast.Name | ast.Attribute, path: str) -> str | None:
     """Why ``node`` lists the interpreter's objects (``gc.get_objects``, ``torch.overrides``,
     ``__subclasses__``: see ``_ENUMERATORS``), or None."""
@@ -910,6 +925,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         elif isinstance(sub, ast.Call):
             what = _string_code(nb, sub, id(sub) in methods)
             does = what is not None
+        elif isinstance(sub, ast.Match):
+            what = _matched_attribute(nb, sub, names)
         elif (
             isinstance(sub, ast.Constant)
             and isinstance(sub.value, str)
@@ -1120,11 +1137,12 @@ def _global_names(node: ast.AST) -> set[str]:
 def _attributes_read(node: ast.AST) -> set[str]:
     """The attributes a definition reads (``F.ce``: ``ce``, which a statement of the student's may
     have set on a library, ``setattr(F, "ce", ...)``)."""
-    return {
+    read = {
         sub.attr
         for sub in ast.walk(node)
         if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load)
     }
+    return read | set(_class_pattern_attributes(node))
 
 
 def _search(nb: Notebook, start, by_name, names: set[str], limit: int):

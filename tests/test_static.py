@@ -971,3 +971,31 @@ def test_an_answer_set_by_mock_patch_or_loaded_by_torch_hub_costs_its_block(sett
     insert_after(nb, "cce_loss", setter)
     assert "loss" in lost(nb)
     assert "strings" in flagged(nb)
+
+
+@pytest.mark.parametrize(
+    "matched",
+    [
+        "match F:\n    case object(cross_entropy=ce):\n        pass\n"
+        + LOSS.format("return ce(logits, target.long(), weight=weight)"),
+        LOSS.format(
+            "match torch:\n        case object(nn=object(functional=object(nll_loss=nll))):\n"
+            "            return nll(F.log_softmax(logits, 1), target.long(), weight=weight)"
+        ),
+    ],
+)
+def test_an_attribute_read_by_a_class_pattern_costs_the_loss(matched):
+    """``match F: case object(cross_entropy=ce)`` binds ``ce`` to torch's cross-entropy: the
+    keyword of a class pattern is an attribute read, but no name, attribute or string of the
+    tree (the loss kept its 4 points)."""
+    nb = notebook({"cce_loss": matched})
+    assert "loss" in lost(nb)
+
+
+def test_a_match_statement_on_shapes_costs_nothing():
+    """An honest ``match`` in the loss (on the target's dimensions) reads no forbidden attribute."""
+    loss = (
+        SOLUTIONS["cce_loss"]
+        + "\n\nmatch torch.zeros(2, 3):\n    case torch.Tensor(ndim=2):\n        pass\n"
+    )
+    assert lost(notebook({"cce_loss": loss})) == set()
