@@ -77,6 +77,8 @@ _PATHS = _by_reason(
         "reaches names built from strings (pydoc.resolve)": "pydoc.resolve",
         "reaches names built from strings (torch._utils)": "torch._utils._import_dotted_name",
         "sets names built from strings (unittest.mock)": "unittest.mock",
+        "runs code from strings (annotations)": "typing.get_type_hints typing.ForwardRef "
+        "typing._eval_type typing_extensions.get_type_hints inspect.get_annotations",
         "builds functions from code objects": "types.FunctionType",
         "builds code objects": "types.CodeType",
         _LINKS: "os.link os.symlink",
@@ -124,6 +126,9 @@ _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "p
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
 _STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock", "pydoc.resolve")
 _STRING_PATHS += ("torch._utils._import_dotted_name",)
+# annotations are evaluated as code, ``f.__annotations__ = {"return": "F.cross" + "_entropy"}``
+_STRING_PATHS += ("typing.get_type_hints", "typing.ForwardRef", "typing._eval_type")
+_STRING_PATHS += ("typing_extensions.get_type_hints", "inspect.get_annotations")
 # what lists the interpreter's objects, for an answer to pick one by a name built from strings
 # (``[f for f in gc.get_objects() if f.__name__ == "cross" + "_entropy"]``)
 _ENUMERATORS = {
