@@ -1017,6 +1017,11 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     for prefix in _STRING_PATHS:
         if _within(path, prefix):
             return _PATHS[prefix]
+    if path in ("inspect.signature", "inspect.Signature.from_callable") and any(
+        k.arg == "eval_str" and not (isinstance(k.value, ast.Constant) and not k.value.value)
+        for k in call.keywords
+    ):
+        return _PATHS["inspect.get_annotations"]  # its annotations evaluated as code
     if path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_CODE:
         return "runs code from strings through IPython"
     return None

@@ -1010,12 +1010,15 @@ def test_a_match_statement_on_shapes_costs_nothing():
         "import inspect\n\n\ndef g():\n    pass\n\n\n"
         "g.__annotations__['return'] = 'F.cross' + '_entropy'\n"
         "ce = inspect.get_annotations(g, eval_str=True)['return']",
+        "import inspect\n\n\ndef g():\n    pass\n\n\n"
+        "g.__annotations__['return'] = 'F.cross' + '_entropy'\n"
+        "ce = inspect.signature(g, eval_str=True).return_annotation",
     ],
 )
 def test_torch_cross_entropy_evaluated_from_an_annotation_costs_the_loss(evaluated):
-    """The loss calls what an annotation built from strings evaluates to (``typing.get_type_hints``
-    and ``inspect.get_annotations(eval_str=True)`` eval it in the notebook's namespace): it kept
-    (e)'s 4 points with nothing flagged."""
+    """The loss calls what an annotation built from strings evaluates to (``typing.get_type_hints``,
+    and ``inspect.get_annotations`` or ``inspect.signature`` with ``eval_str=True``, eval it in
+    the notebook's namespace): it kept (e)'s 4 points with nothing flagged."""
     nb = notebook({"cce_loss": evaluated + "\n" + LOSS.format("return ce(logits, target.long())")})
     assert "loss" in lost(nb)
     assert "runs code from strings (annotations)" in flagged(nb)
