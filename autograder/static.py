@@ -188,6 +188,7 @@ _RUNNERS += ("pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb", "trace.Trace", "doct
 _RUNNERS += ("torch.jit.CompilationUnit", "torch.jit._script.CompilationUnit", "torch.jit.load")
 _RUNNERS += ("torch._C.CompilationUnit", "torch.utils.cpp_extension", "torch.hub.load")
 _RUNNERS += ("torch.hub.list", "torch.hub.help")  # torch.hub: the hubconf.py of any folder
+_RUNNERS += ("zipimport",)  # a module of a zip the notebook wrote, found by no import statement
 _PROFILERS = ("cProfile.Profile", "profile.Profile")  # whose run(s) and runctx(s) run s
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",

@@ -855,13 +855,14 @@ CE_CODE = (
         "import doctest\n\n\ndef f():\n    '''\n    >>> import __main__, torch.nn.functional as G\n"
         "    >>> __main__.categorical_cross_entropy = G.cross_entropy\n    '''\n\n\n"
         "doctest.run_docstring_examples(f, {})",
+        "import zipimport\nzipimport.zipimporter('m.zip').load_module('m').setup()",
     ],
 )
 def test_an_answer_set_by_a_profiler_debugger_or_doctest_from_a_string_costs_its_block(runner):
     """The stub left in the answer cell; a cell before the test sets the loss to torch's
     cross-entropy by code in a string that ``cProfile.run``, ``pdb.run``, ``trace`` or doctest
-    runs in the notebook's namespace: read as code run from strings (the loss kept its 4 points,
-    graded by ``unet-tp grade``, with nothing flagged)."""
+    runs in the notebook's namespace, or in a zip ``zipimport`` loads: read as code run from
+    strings (the loss kept its 4 points, graded by ``unet-tp grade``, with nothing flagged)."""
     nb = notebook({"cce_loss": STUBS["cce_loss"]})
     insert_after(nb, "cce_loss", runner)
     assert "loss" in lost(nb)
