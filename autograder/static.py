@@ -74,6 +74,14 @@ _PATHS = _by_reason(
         "reaches names built from strings (pkgutil.resolve_name)": "pkgutil.resolve_name",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
+        "reaches functions by name (torch.overrides)": "torch.overrides",
+        "reaches names built from strings (string.Formatter)": "string.Formatter",
+        "reaches names built from strings (logging.config)": "logging.config",
+        "reaches names built from strings (pydoc.resolve)": "pydoc.resolve",
+        "reaches names built from strings (torch._utils)": "torch._utils._import_dotted_name",
+        "sets names built from strings (unittest.mock)": "unittest.mock",
+        "runs code from strings (annotations)": "typing.get_type_hints typing.ForwardRef "
+        "typing._eval_type typing_extensions.get_type_hints inspect.get_annotations",
         "builds functions from code objects": "types.FunctionType",
         "builds code objects": "types.CodeType",
         _LINKS: "os.link os.symlink",
@@ -119,6 +127,20 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
 _STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
 _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc.locate")
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
+_STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock", "pydoc.resolve")
+_STRING_PATHS += ("torch._utils._import_dotted_name",)
+# annotations are evaluated as code, ``f.__annotations__ = {"return": "F.cross" + "_entropy"}``
+_STRING_PATHS += ("typing.get_type_hints", "typing.ForwardRef", "typing._eval_type")
+_STRING_PATHS += ("typing_extensions.get_type_hints", "inspect.get_annotations")
+# what lists the interpreter's objects, for an answer to pick one by a name built from strings
+# (``[f for f in gc.get_objects() if f.__name__ == "cross" + "_entropy"]``)
+_ENUMERATORS = {
+    "gc.get_objects": _PATHS["gc"],
+    "gc.get_referents": _PATHS["gc"],
+    "gc.get_referrers": _PATHS["gc"],
+    "torch.overrides": _PATHS["torch.overrides"],
+    "__subclasses__": _ATTRIBUTES["__subclasses__"],
+}
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
@@ -160,6 +182,17 @@ _UNPICKLING_MAGICS = {"store"}  # %store -r: the variables IPython pickled in th
 RUNS_SOURCE = "runs code from strings (code, codeop)"
 _INTERPRETERS = ("code.InteractiveInterpreter", "code.InteractiveConsole", "code.interact")
 _INTERPRETERS += ("code.compile_command", "codeop")
+# the standard library's and torch's other runners of strings: ``cProfile.run(s)`` and
+# ``pdb.run(s)`` run ``s`` in the notebook's namespace, doctest its docstrings, TorchScript and
+# C++ from strings call what they like (``torch.jit.CompilationUnit(s).f``)
+RUNS_ELSEWHERE = "runs code from strings (profilers, debuggers, doctest, TorchScript, torch.hub)"
+_RUNNERS = ("cProfile.run", "cProfile.runctx", "profile.run", "profile.runctx", "pdb.run")
+_RUNNERS += ("pdb.runeval", "pdb.runctx", "pdb.Pdb", "bdb", "trace.Trace", "doctest")
+_RUNNERS += ("torch.jit.CompilationUnit", "torch.jit._script.CompilationUnit", "torch.jit.load")
+_RUNNERS += ("torch._C.CompilationUnit", "torch.utils.cpp_extension", "torch.hub.load")
+_RUNNERS += ("torch.hub.list", "torch.hub.help")  # torch.hub: the hubconf.py of any folder
+_RUNNERS += ("zipimport",)  # a module of a zip the notebook wrote, found by no import statement
+_PROFILERS = ("cProfile.Profile", "profile.Profile")  # whose run(s) and runctx(s) run s
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",
     "/proc/self/mount": "looks for the grading machine's files (/proc mounts)",
@@ -436,6 +469,36 @@ def _plain_use(name: ast.Name, parents: dict, print_rebound: bool) -> bool:
     )
 
 
+def _profilers(nb, nodes: list) -> set[str]:
+    """Names the notebook binds to a profiler (``p = cProfile.Profile()``, ``with ... as p``)."""
+    found = set()
+    for node in nodes:
+        pairs = [(t, node.value) for t in node.targets] if isinstance(node, ast.Assign) else []
+        pairs += [(node.optional_vars, node.context_expr)] if isinstance(node, ast.withitem) else []
+        for target, value in pairs:
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(value, ast.Call)
+                and any(_within(nb.resolve(value.func), p) for p in _PROFILERS)
+            ):
+                found.add(target.id)
+    return found
+
+
+def _runs_elsewhere(nb, call: ast.Call) -> bool:
+    """``cProfile.run(s)``, ``pdb.run(s)``, ``doctest``, ``torch.jit.CompilationUnit(s)``...,
+    ``run(s)`` or ``runctx(s, ...)`` of a profiler: code from strings (see ``_RUNNERS``)."""
+    if any(_within(nb.resolve(call.func), p) for p in _RUNNERS):
+        return True
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr in ("run", "runctx")):
+        return False
+    owner = func.value
+    if isinstance(owner, ast.Call):
+        return any(_within(nb.resolve(owner.func), p) for p in _PROFILERS)
+    return isinstance(owner, ast.Name) and owner.id in nb.profilers
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
@@ -456,6 +519,7 @@ class Notebook:
         # whether the kernel may import from a folder the notebook writes: the sandbox keeps
         # its folder off sys.path (PYTHONSAFEPATH, Python >= 3.11) unless the notebook changes it
         self.plain_dicts = _plain_dicts([tree for _, _, tree in self.cells], nodes)
+        self.profilers = _profilers(self, nodes)
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
             isinstance(node, (ast.Name, ast.Attribute))
             and any(_within(self.resolve(node), p) for p in _IMPORT_PATHS)
@@ -674,6 +738,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or _runs_file(nb, node)
             or _unpickles(nb, node)
             or any(_within(path, p) for p in _INTERPRETERS)
+            or _runs_elsewhere(nb, node)
         ):
             return True
     return False
@@ -738,7 +803,7 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
         dunder = isinstance(node.func, ast.Attribute) and node.func.attr in _DUNDER_SETTERS
         if (path in _SETTERS or dunder) and not _names_arg(node) and not _own_self(node, methods):
             return True
-        if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node):
+        if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
             return True
     return False
 
@@ -808,6 +873,29 @@ def _passed_along(path: str) -> str | None:
     return None
 
 
+def _class_pattern_attributes(node: ast.AST) -> list[str]:
+    """The attributes the class patterns of ``node`` read (``case object(cross_entropy=ce)``)."""
+    return [a for sub in ast.walk(node) if isinstance(sub, ast.MatchClass) for a in sub.kwd_attrs]
+
+
+def _matched_attribute(nb: Notebook, match: ast.Match, names: set[str]) -> str | None:
+    """An attribute a ``match`` statement's class pattern reads that an answer may not use
+    (``match F: case object(cross_entropy=ce)`` binds ``ce`` to ``F.cross_entropy``), or None."""
+    subject = nb.resolve(match.subject)
+    for attr in _class_pattern_attributes(match):
+        if attr in names:
+            return f"{subject}.{attr}" if subject else attr
+    return None
+
+
+def _enumerates(node: ast.Name | ast.Attribute, path: str) -> str | None:
+    """Why ``node`` lists the interpreter's objects (``gc.get_objects``, ``torch.overrides``,
+    ``__subclasses__``: see ``_ENUMERATORS``), or None."""
+    if isinstance(node, ast.Attribute) and node.attr == "__subclasses__":
+        return _ENUMERATORS["__subclasses__"]
+    return next((why for p, why in _ENUMERATORS.items() if _within(path, p)), None)
+
+
 def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST, bool] | None:
     """What in ``node`` an answer may not use, where, and whether it is what the code does (a
     verb: "runs code built from strings") rather than what it uses (a name), or None."""
@@ -820,8 +908,11 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             what, does = REWRITES, True
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
+            enumerates = _enumerates(sub, path)
             if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES:
                 what, does = _ATTRIBUTES[sub.attr], True
+            elif enumerates:
+                what, does = enumerates, True
             elif id(sub) not in called and _passed_along(path):
                 what, does = _passed_along(path), True
             elif path.rsplit(".", 1)[-1] in names:
@@ -843,6 +934,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         elif isinstance(sub, ast.Call):
             what = _string_code(nb, sub, id(sub) in methods)
             does = what is not None
+        elif isinstance(sub, ast.Match):
+            what = _matched_attribute(nb, sub, names)
         elif (
             isinstance(sub, ast.Constant)
             and isinstance(sub.value, str)
@@ -905,6 +998,8 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
         return UNPICKLES
     if any(_within(path, p) for p in _INTERPRETERS):
         return RUNS_SOURCE
+    if _runs_elsewhere(nb, call):
+        return RUNS_ELSEWHERE
     method = path.rsplit(".", 1)[-1]
     if method in _GETATTRIBUTE and not (call.args and isinstance(call.args[-1], ast.Constant)):
         return f"builds a name from a string ({method})"  # F.__getattribute__(name)
@@ -926,6 +1021,11 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     for prefix in _STRING_PATHS:
         if _within(path, prefix):
             return _PATHS[prefix]
+    if path in ("inspect.signature", "inspect.Signature.from_callable") and any(
+        k.arg == "eval_str" and not (isinstance(k.value, ast.Constant) and not k.value.value)
+        for k in call.keywords
+    ):
+        return _PATHS["inspect.get_annotations"]  # its annotations evaluated as code
     if path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_CODE:
         return "runs code from strings through IPython"
     return None
@@ -1079,11 +1179,12 @@ def _global_names(node: ast.AST) -> set[str]:
 def _attributes_read(node: ast.AST) -> set[str]:
     """The attributes a definition reads (``F.ce``: ``ce``, which a statement of the student's may
     have set on a library, ``setattr(F, "ce", ...)``)."""
-    return {
+    read = {
         sub.attr
         for sub in ast.walk(node)
         if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load)
     }
+    return read | set(_class_pattern_attributes(node))
 
 
 def _search(nb: Notebook, start, by_name, names: set[str], limit: int):

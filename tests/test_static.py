@@ -873,3 +873,192 @@ def test_a_helper_defined_only_after_the_test_cell_is_named():
     )
     redefined = insert_after(notebook(), "training", "checks = None\ntorch = __import__('torch')")
     assert static.late_helpers(redefined, load(), labels) == {}
+
+
+CE_CODE = (
+    "'categorical_cross_entropy = lambda l, t, weight=None: F.cross' + '_entropy(l, t.long())'"
+)
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        f"import cProfile\ncProfile.run({CE_CODE})",
+        f"import profile\nprofile.runctx({CE_CODE}, globals(), None)",
+        f"import cProfile\ncProfile.Profile().run({CE_CODE})",
+        f"import cProfile\np = cProfile.Profile()\np.run({CE_CODE})",
+        f"from cProfile import Profile\nwith Profile() as p:\n    p.runctx({CE_CODE}, {{}}, {{}})",
+        f"import pdb\npdb.run({CE_CODE})",
+        f"import bdb\nbdb.Bdb().run({CE_CODE})",
+        f"import trace\ntrace.Trace(count=0, trace=0).run({CE_CODE})",
+        "import doctest\n\n\ndef f():\n    '''\n    >>> import __main__, torch.nn.functional as G\n"
+        "    >>> __main__.categorical_cross_entropy = G.cross_entropy\n    '''\n\n\n"
+        "doctest.run_docstring_examples(f, {})",
+        "import zipimport\nzipimport.zipimporter('m.zip').load_module('m').setup()",
+    ],
+)
+def test_an_answer_set_by_a_profiler_debugger_or_doctest_from_a_string_costs_its_block(runner):
+    """The stub left in the answer cell; a cell before the test sets the loss to torch's
+    cross-entropy by code in a string that ``cProfile.run``, ``pdb.run``, ``trace`` or doctest
+    runs in the notebook's namespace, or in a zip ``zipimport`` loads: read as code run from
+    strings (the loss kept its 4 points, graded by ``unet-tp grade``, with nothing flagged)."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", runner)
+    assert "loss" in lost(nb)
+    assert "runs code from strings" in flagged(nb)
+
+
+def test_a_loss_compiled_from_a_torchscript_string_costs_its_block():
+    """``torch.jit.CompilationUnit`` compiles a string calling torch's cross-entropy: the loss
+    calling it kept its 4 points (graded by ``unet-tp grade``, nothing flagged)."""
+    compiled = (
+        "cu = torch.jit.CompilationUnit('''\n"
+        "def ce(l: torch.Tensor, t: torch.Tensor, w: Optional[torch.Tensor]) -> torch.Tensor:\n"
+        "    return torch.nn.functional.cross_entropy(l, t.long(), weight=w)\n"
+        "''')\n"
+    )
+    nb = notebook({"cce_loss": compiled + LOSS.format("return cu.ce(logits, target, weight)")})
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "profiling",
+    [
+        "import cProfile\np = cProfile.Profile()\np.enable()\nx = categorical_cross_entropy(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1).long())\np.disable()\np.print_stats()",
+        "import pdb\nif False:\n    pdb.set_trace()",
+        "scripted = torch.jit.script(DoubleConv(1, 2))",
+    ],
+)
+def test_profiling_debugging_and_scripting_a_module_cost_nothing(profiling):
+    """A profiler switched on and off around code, a ``pdb.set_trace()`` left behind,
+    ``torch.jit.script`` of one's module: no code from strings."""
+    nb = notebook()
+    insert_after(nb, "cce_loss", profiling)
+    assert lost(nb) == set()
+
+
+@pytest.mark.parametrize(
+    "picked",
+    [
+        "import torch.overrides as ov\n"
+        "ce = [f for f in ov.get_overridable_functions()[F] if f.__name__ == 'cross' + '_entropy'][0]",
+        "import gc\n"
+        "ce = [f for f in gc.get_objects() if getattr(f, '__name__', '') == 'cross' + '_entropy'][0]",
+        "ce = [c for c in nn.modules.loss._WeightedLoss.__subclasses__()"
+        " if c.__name__.startswith('Cross')][0]",
+    ],
+)
+def test_torch_cross_entropy_picked_from_a_list_of_objects_costs_the_loss(picked):
+    """The loss calls a function picked by a name built from strings among all of torch's
+    (``torch.overrides``), the interpreter's (``gc.get_objects``) or a class's subclasses: the
+    ``torch.overrides`` one kept (e)'s 4 points with nothing flagged (graded by ``unet-tp
+    grade``), the others with a review flag only."""
+    nb = notebook({"cce_loss": picked + "\n" + LOSS.format("return ce(logits, target.long())")})
+    assert "loss" in lost(nb)
+
+
+def test_freeing_memory_with_gc_in_an_answer_costs_nothing():
+    """``gc.collect()`` in a training step (freeing GPU memory) lists no object."""
+    step = (
+        SOLUTIONS["train_step"]
+        .replace("def train_step(", "import gc\n\n\ndef train_step(", 1)
+        .replace("    optimizer.zero_grad()", "    gc.collect()\n    optimizer.zero_grad()", 1)
+    )
+    assert "gc.collect()" in step
+    assert lost(notebook({"train_step": step})) == set()
+
+
+CE_LAMBDA = "lambda l, t, weight=None: F.cross_entropy(l, t.long(), weight=weight)"
+
+
+@pytest.mark.parametrize(
+    "resolved",
+    [
+        "import string\nce = string.Formatter().get_field('0.cross' + '_entropy', (F,), {})[0]",
+        "import logging.config\n"
+        "ce = logging.config.BaseConfigurator({}).resolve('torch.nn.functional.cross' + '_entropy')",
+        "import pydoc\nce = pydoc.resolve('torch.nn.functional.cross' + '_entropy')[0]",
+        "ce = torch._utils._import_dotted_name('torch.nn.functional.cross' + '_entropy')",
+    ],
+)
+def test_torch_cross_entropy_resolved_from_a_dotted_string_costs_the_loss(resolved):
+    """The loss calls a function found by a dotted name built from strings, resolved by
+    ``string.Formatter().get_field``, logging's configurator, ``pydoc.resolve`` or
+    ``torch._utils._import_dotted_name``: it kept (e)'s 4 points with
+    nothing flagged (graded by ``unet-tp grade``)."""
+    nb = notebook({"cce_loss": resolved + "\n" + LOSS.format("return ce(logits, target.long())")})
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "setter",
+    [
+        f"from unittest import mock\nmock.patch('__main__.categorical_cross_entropy', {CE_LAMBDA}).start()",
+        "from unittest import mock\nimport __main__\n"
+        f"mock.patch.object(__main__, 'categorical_cross_entropy', {CE_LAMBDA}).start()",
+        "open('hubconf.py', 'w').write('import torch.nn.functional as F\\ndef ce():\\n"
+        "    return F.cross' + '_entropy\\n')\n"
+        "ce = torch.hub.load('.', 'ce', source='local')\n"
+        "categorical_cross_entropy = lambda l, t, weight=None: ce(l, t.long(), weight=weight)",
+    ],
+)
+def test_an_answer_set_by_mock_patch_or_loaded_by_torch_hub_costs_its_block(setter):
+    """The stub left in the answer cell; a cell before the test sets the loss to torch's
+    cross-entropy by ``unittest.mock.patch(...).start()`` of a dotted name, or to what a
+    ``hubconf.py`` the notebook wrote returns (``torch.hub.load(".", ..., source="local")``):
+    each kept (e)'s 4 points with nothing flagged (graded by ``unet-tp grade``)."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", setter)
+    assert "loss" in lost(nb)
+    assert "strings" in flagged(nb)
+
+
+@pytest.mark.parametrize(
+    "matched",
+    [
+        "match F:\n    case object(cross_entropy=ce):\n        pass\n"
+        + LOSS.format("return ce(logits, target.long(), weight=weight)"),
+        LOSS.format(
+            "match torch:\n        case object(nn=object(functional=object(nll_loss=nll))):\n"
+            "            return nll(F.log_softmax(logits, 1), target.long(), weight=weight)"
+        ),
+    ],
+)
+def test_an_attribute_read_by_a_class_pattern_costs_the_loss(matched):
+    """``match F: case object(cross_entropy=ce)`` binds ``ce`` to torch's cross-entropy: the
+    keyword of a class pattern is an attribute read, but no name, attribute or string of the
+    tree (the loss kept its 4 points)."""
+    nb = notebook({"cce_loss": matched})
+    assert "loss" in lost(nb)
+
+
+def test_a_match_statement_on_shapes_costs_nothing():
+    """An honest ``match`` in the loss (on the target's dimensions) reads no forbidden attribute."""
+    loss = (
+        SOLUTIONS["cce_loss"]
+        + "\n\nmatch torch.zeros(2, 3):\n    case torch.Tensor(ndim=2):\n        pass\n"
+    )
+    assert lost(notebook({"cce_loss": loss})) == set()
+
+
+@pytest.mark.parametrize(
+    "evaluated",
+    [
+        "import typing\n\n\ndef g():\n    pass\n\n\n"
+        "g.__annotations__ = {'return': 'F.cross' + '_entropy'}\n"
+        "ce = typing.get_type_hints(g)['return']",
+        "import inspect\n\n\ndef g():\n    pass\n\n\n"
+        "g.__annotations__['return'] = 'F.cross' + '_entropy'\n"
+        "ce = inspect.get_annotations(g, eval_str=True)['return']",
+        "import inspect\n\n\ndef g():\n    pass\n\n\n"
+        "g.__annotations__['return'] = 'F.cross' + '_entropy'\n"
+        "ce = inspect.signature(g, eval_str=True).return_annotation",
+    ],
+)
+def test_torch_cross_entropy_evaluated_from_an_annotation_costs_the_loss(evaluated):
+    """The loss calls what an annotation built from strings evaluates to (``typing.get_type_hints``,
+    and ``inspect.get_annotations`` or ``inspect.signature`` with ``eval_str=True``, eval it in
+    the notebook's namespace): it kept (e)'s 4 points with nothing flagged."""
+    nb = notebook({"cce_loss": evaluated + "\n" + LOSS.format("return ce(logits, target.long())")})
+    assert "loss" in lost(nb)
+    assert "runs code from strings (annotations)" in flagged(nb)
