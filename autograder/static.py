@@ -135,9 +135,9 @@ _STRING_PATHS += ("typing_extensions.get_type_hints", "inspect.get_annotations")
 # what lists the interpreter's objects, for an answer to pick one by a name built from strings
 # (``[f for f in gc.get_objects() if f.__name__ == "cross" + "_entropy"]``)
 _ENUMERATORS = {
-    "gc.get_objects": _PATHS["gc"],
-    "gc.get_referents": _PATHS["gc"],
-    "gc.get_referrers": _PATHS["gc"],
+    "gc.get_objects": _PATHS["gc.get_objects"],
+    "gc.get_referents": _PATHS["gc.get_referents"],
+    "gc.get_referrers": _PATHS["gc.get_referrers"],
     "torch.overrides": _PATHS["torch.overrides"],
     "__subclasses__": _ATTRIBUTES["__subclasses__"],
 }
