@@ -471,18 +471,25 @@ def _plain_use(name: ast.Name, parents: dict, print_rebound: bool) -> bool:
 
 def _profilers(nb, nodes: list) -> set[str]:
     """Names the notebook binds to a profiler (``p = cProfile.Profile()``, ``with ... as p``)."""
-    found = set()
+    pairs = []
     for node in nodes:
-        pairs = [(t, node.value) for t in node.targets] if isinstance(node, ast.Assign) else []
+        pairs += [(t, node.value) for t in node.targets] if isinstance(node, ast.Assign) else []
         pairs += [(node.optional_vars, node.context_expr)] if isinstance(node, ast.withitem) else []
-        for target, value in pairs:
-            if (
-                isinstance(target, ast.Name)
-                and isinstance(value, ast.Call)
+    pairs = [(t.id, v) for t, v in pairs if isinstance(t, ast.Name)]
+    found: set[str] = set()
+    while True:  # and the names copied from them (``q = p``)
+        more = {
+            name
+            for name, value in pairs
+            if (isinstance(value, ast.Name) and value.id in found)
+            or (
+                isinstance(value, ast.Call)
                 and any(_within(nb.resolve(value.func), p) for p in _PROFILERS)
-            ):
-                found.add(target.id)
-    return found
+            )
+        }
+        if more <= found:
+            return found
+        found |= more
 
 
 def _runs_elsewhere(nb, call: ast.Call) -> bool:
@@ -544,9 +551,13 @@ class Notebook:
     def resolve(self, node: ast.AST) -> str:
         """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
         parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
+        while isinstance(node, ast.Attribute) or self._literal_getattr(node):
+            if isinstance(node, ast.Attribute):
+                parts.append(node.attr)
+                node = node.value
+            else:  # getattr(cProfile, "run"): cProfile.run
+                parts.append(node.args[1].value)
+                node = node.args[0]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             parts.append(f"{node.func.id}()")  # get_ipython().ev
         elif isinstance(node, ast.Name):
@@ -554,6 +565,17 @@ class Notebook:
         else:
             return ""
         return ".".join(reversed(parts))
+
+    def _literal_getattr(self, node: ast.AST) -> bool:
+        """``getattr(x, "name")`` (a default or not): the attribute ``x.name``."""
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and self.aliases.get(node.func.id, node.func.id) == "getattr"
+            and len(node.args) in (2, 3)
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        )
 
     def student_cells(self):
         return [(i, cell, tree) for i, cell, tree in self.cells if not _locked(cell)]

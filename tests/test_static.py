@@ -895,6 +895,9 @@ CE_CODE = (
         "    >>> __main__.categorical_cross_entropy = G.cross_entropy\n    '''\n\n\n"
         "doctest.run_docstring_examples(f, {})",
         "import zipimport\nzipimport.zipimporter('m.zip').load_module('m').setup()",
+        # a profiler copied to another name, a runner fetched by getattr with its name written
+        f"import cProfile\np = cProfile.Profile()\nq = p\nq.run({CE_CODE})",
+        f"import cProfile\ngetattr(cProfile, 'run')({CE_CODE})",
     ],
 )
 def test_an_answer_set_by_a_profiler_debugger_or_doctest_from_a_string_costs_its_block(runner):
