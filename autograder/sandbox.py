@@ -130,6 +130,11 @@ class Sandbox:
         args = [bwrap, "--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
         args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
         args += ["--hostname", "grading", "--proc", "/proc", "--dev", "/dev"]
+        # the kernel's user is ours outside (root, if we are): the machine's settings it would
+        # write there (kernel.core_pattern runs a program as root) are read-only inside
+        for setting in ("/proc/sys", "/proc/sysrq-trigger"):
+            if Path(setting).exists():
+                args += ["--ro-bind", setting, setting]
         # /dev/shm, writable, would be a RAM disk of half the machine's memory: as small as /tmp
         args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/dev/shm"]
         args += ["--ro-bind", "/usr", "/usr"]

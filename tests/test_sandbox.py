@@ -261,3 +261,30 @@ def test_a_kernels_folders_are_removed_whatever_it_left(tmp_path):
     remove_tree(work)
     assert not work.exists()
     assert (victim / "keep").read_text() == "kept"
+
+
+def test_no_setting_of_the_grading_machine_is_writable(tmp_path):
+    """The kernel's user is the grader's outside (root, when the instructor grades as root), and
+    bubblewrap's /proc leaves /proc/sys writable by root: ``kernel.core_pattern`` written from a
+    notebook ran a program as root on the grading machine. Opened for writing, never written."""
+    code = (
+        "import os\n"
+        "found = []\n"
+        "for top, dirs, files in os.walk('/proc/sys'):\n"
+        "    for name in files:\n"
+        "        try:\n"
+        "            os.close(os.open(os.path.join(top, name), os.O_WRONLY))\n"
+        "            found.append(os.path.join(top, name))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "for path in ('/proc/sysrq-trigger',):\n"
+        "    try:\n"
+        "        os.close(os.open(path, os.O_WRONLY))\n"
+        "        found.append(path)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print(found[:20], os.path.isfile('/proc/sys/kernel/core_pattern'))\n"
+    )
+    box = _box(tmp_path)
+    run = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
+    assert run.stdout.strip() == "[] True", run.stdout + run.stderr[-2000:]
