@@ -64,7 +64,8 @@ def bwrap_binary() -> str | None:
 
 def _editable_leftovers(site: Path) -> list[Path]:
     """Files of the grader's environment that name the checkout (an editable install): masked."""
-    found = [*site.glob("__editable__*"), *site.glob("*.egg-link")]
+    found = [*site.glob("__editable__*"), *site.glob("__pycache__/__editable__*")]
+    found += site.glob("*.egg-link")
     for info in site.glob("unet_tp-*.dist-info"):
         found.append(info / "direct_url.json")
     return [p for p in found if p.is_file()]

@@ -288,3 +288,23 @@ def test_no_setting_of_the_grading_machine_is_writable(tmp_path):
     box = _box(tmp_path)
     run = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
     assert run.stdout.strip() == "[] True", run.stdout + run.stderr[-2000:]
+
+
+def test_the_grading_environment_does_not_name_the_checkout(tmp_path):
+    """The editable install's files name the checkout (masked), and so did the finder's bytecode
+    in ``__pycache__``, readable inside."""
+    code = (
+        "import os, sys\n"
+        "found = []\n"
+        "for folder in ('/opt/grading/site', '/opt/grading/site/__pycache__'):\n"
+        "    for name in os.listdir(folder) if os.path.isdir(folder) else []:\n"
+        "        path = os.path.join(folder, name)\n"
+        "        if os.path.isfile(path) and sys.argv[1].encode() in open(path, 'rb').read():\n"
+        "            found.append(path)\n"
+        "print(found)\n"
+    )
+    box = _box(tmp_path)
+    run = subprocess.run(
+        box.wrap([box.python(), "-c", code, str(REPO)]), capture_output=True, text=True
+    )
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr[-2000:]
