@@ -53,6 +53,9 @@ KERNEL_NAME = "unet-tp-sandbox"
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
 MAX_CELL_OUTPUT = 200_000  # characters of output kept per cell
 MAX_NOTEBOOK_OUTPUT = 20_000_000  # and in the whole notebook (a cell each: thousands of cells)
+# the worker's own memory: a kernel sending messages faster than they are read fills ZMQ's queue
+# in the worker (1000 messages of up to 64 MiB), outside the sandbox's limits
+WORKER_MEMORY_BYTES = 4 << 30
 
 
 class OneConnectionClient(AsyncKernelClient):
@@ -493,8 +496,30 @@ def _failed(cell) -> bool:
     return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
+def watch_own_memory(limit: int = WORKER_MEMORY_BYTES, every: float = 0.2) -> None:
+    """Stop this worker, saying why, once it holds more than ``limit`` bytes: a flooding kernel
+    costs its own notebook's grading (the grader says the worker failed), not the machine."""
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def watch():
+        while True:
+            with open("/proc/self/statm") as f:
+                held = int(f.read().split()[1]) * page
+            if held > limit:
+                print(
+                    f"stopped: the kernel sent more than the grader holds ({limit >> 20} MiB)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(3)
+            time.sleep(every)
+
+    threading.Thread(target=watch, name="memory-watch", daemon=True).start()
+
+
 def main(job_dir: str) -> int:
     """``python -m autograder.execute JOB_DIR``: run ``JOB_DIR/job.json``."""
+    watch_own_memory()
     job_dir_path = Path(job_dir)
     job = json.loads((job_dir_path / "job.json").read_text())
     if os.environ.get("UNET_TP_GRADING_DEBUG"):  # the kernel protocol, for a grader's developer

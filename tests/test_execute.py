@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
@@ -51,3 +53,16 @@ def test_widget_messages_are_not_kept():
     assert not client.widget_state and not client.comm_objects
     client.set_widgets_metadata()
     assert len(nbformat.writes(nb)) < 10_000
+
+
+def test_a_worker_past_its_memory_stops_saying_why():
+    """A kernel can send messages faster than the worker reads them (ZMQ queues them in the
+    worker, outside the sandbox: up to 1000 x 64 MiB, attack8); past its bound the worker stops
+    with a line the grader quotes, costing that notebook alone."""
+    code = "from autograder import execute\nexecute.watch_own_memory(limit=1)\nimport time\ntime.sleep(30)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert "stopped: the kernel sent more than the grader holds" in done.stderr
+    code = "from autograder import execute\nexecute.watch_own_memory()\nimport time\ntime.sleep(1)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr  # an honest worker holds far less
