@@ -172,19 +172,17 @@ def _opened_at(source: Path, archive: Path) -> PurePosixPath:
 
 
 def _names_the_class(archive: Path) -> bool:
-    """Whether a zip's files are a class's: LMS names, or two students or more (``alice/...``,
-    ``bob/...``, in one wrapper folder or not); an unreadable zip is read as the class's, whose
-    error stops the run naming it."""
+    """Whether a zip's files are a class's: in folders (``alice/...``: their names say whose),
+    LMS names, or files naming two students or more; an unreadable zip is read as the class's,
+    whose error stops the run naming it. Else (``TP_sujet.ipynb`` alone) it is one student's."""
     try:
         with zipfile.ZipFile(archive) as zf:
             names = [PurePosixPath(n) for n in zf.namelist() if n.endswith((".ipynb", ".zip"))]
     except _UNREADABLE_ZIP:
         return True
     names = [n for n in names if not _hidden(n)]
-    if any(_lms_match(n) for n in names):
-        return True
-    if len({n.parts[0] for n in names}) == 1 and all(len(n.parts) > 1 for n in names):
-        names = [PurePosixPath(*n.parts[1:]) for n in names]  # a zipped folder: its contents
+    if any(_lms_match(n) or len(n.parts) > 1 for n in names):
+        return True  # folders named by the LMS or the instructor say whose
     whose = set()
     for name in names:
         with contextlib.suppress(GradingError):  # the blank handout names no student

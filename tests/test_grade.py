@@ -1535,8 +1535,8 @@ def test_the_prewarmed_cache_is_the_one_the_graded_notebook_uses(tmp_path, monke
 def test_a_zip_at_the_top_of_a_hand_made_folder_is_its_senders(tmp_path):
     """Zips students e-mailed, put by the instructor beside the others' notebooks: ``bob.zip``
     holding ``TP_sujet.ipynb`` is Bob's (it was read as the class's archive: its file naming no
-    one stopped the run), ``carol.zip`` holding ``carol/TP.ipynb`` Carol's; a zip whose files
-    name two students stays the class's archive."""
+    one stopped the run); a zip of folders (``carol/TP.ipynb``) or whose files name two students
+    stays a class's archive, its folders and names saying whose."""
     from autograder.grade import collect
 
     folder = tmp_path / "class"
@@ -1545,7 +1545,7 @@ def test_a_zip_at_the_top_of_a_hand_made_folder_is_its_senders(tmp_path):
     zips = {
         "bob.zip": {"TP_sujet.ipynb": "bob"},
         "carol.zip": {"carol/TP.ipynb": "carol"},
-        "rest.zip": {"dave/TP.ipynb": "dave", "erin/TP.ipynb": "erin"},
+        "rest.zip": {"dave/TP.ipynb": "dave", "TP_sujet_erin.ipynb": "erin"},
     }
     for name, members in zips.items():
         with zipfile.ZipFile(folder / name, "w") as zf:
