@@ -319,7 +319,8 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
 
 
 def submitted_outputs(nb, student_nb) -> dict[str, str]:
-    """The text the uploaded notebook showed under its training and evaluation cells."""
+    """The text the uploaded notebook showed under its training and evaluation cells, the
+    exception that stopped one included (a KeyboardInterrupt: the student stopped it)."""
     out = {}
     for key in ("training", "evaluate"):
         cell = next((c for c in nb.cells if grade_id(c) == key), None)
@@ -330,5 +331,8 @@ def submitted_outputs(nb, student_nb) -> dict[str, str]:
                     text += "".join(o.get("text", ""))
                 elif "text/plain" in o.get("data", {}):
                     text += "".join(o["data"]["text/plain"]) + "\n"
+                elif o.get("output_type") == "error":  # stopped by hand, or failed: say so
+                    error = f"{o.get('ename', 'Error')}: {o.get('evalue', '')}"
+                    text += error.removesuffix(": ") + "\n"
         out["evaluation" if key == "evaluate" else key] = text[-5000:]
     return out

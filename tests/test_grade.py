@@ -1553,3 +1553,19 @@ def test_a_zip_at_the_top_of_a_hand_made_folder_is_its_senders(tmp_path):
                 zf.writestr(member, f'{{"who": "{who}"}}')
     subs = {s.student_id: s.path.read_text() for s in collect(folder, tmp_path / "work")}
     assert subs == {w: f'{{"who": "{w}"}}' for w in ("alice", "bob", "carol", "dave", "erin")}
+
+
+def test_a_training_stopped_by_hand_shows_so_on_the_page():
+    """A notebook saved after the student stopped the training (Ctrl-M I in Colab): the page's
+    'your training, as your notebook showed it' kept the epochs and dropped the
+    KeyboardInterrupt, as if the run had ended there."""
+    from autograder import repair
+
+    nb = solved_french()
+    training = next(c for c in nb.cells if _gid(c) == "training")
+    training.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="Époque 2/20 : perte 0.71\n"),
+        nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=["..."]),
+    ]
+    shown = repair.submitted_outputs(nb, STUDENT)["training"]
+    assert shown == "Époque 2/20 : perte 0.71\nKeyboardInterrupt\n"
