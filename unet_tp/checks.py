@@ -731,7 +731,12 @@ def _down_case(cls: type, case: cases.ModuleCase) -> str:
             hint = tr(" Pooled after the convolutions: pool first, then convolve.")
         raise run.wrong_shape(_shape(expected), hint)
     if run.matches([expected]):
-        return f"{run.label}: {case.inputs[0]} -> {case.output}"
+        return tr(
+            "{label}: {input} -> {output}",
+            label=run.label,
+            input=case.inputs[0],
+            output=case.output,
+        )
     average = tr("average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))")
     run.mistake(
         {average: lambda: rebuild(F.avg_pool2d(x, 2))},
@@ -926,7 +931,13 @@ def _up_case(cls: type, case: cases.ModuleCase) -> str:
     if _shape(run.out) != _shape(expected[0]):
         raise run.wrong_shape(_shape(expected[0]))
     if run.matches(expected):
-        return f"{run.label}: x {case.inputs[0]} + skip {case.inputs[1]} -> {case.output}"
+        return tr(
+            "{label}: x {x} + skip {skip} -> {output}",
+            label=run.label,
+            x=case.inputs[0],
+            skip=case.inputs[1],
+            output=case.output,
+        )
     _cat_order(run, up)
     corner = tr("the skip is cropped at its top-left corner: take its centre window (center_crop)")
     swapped = tr(
@@ -1158,7 +1169,9 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> str:
     if not run.meta:
         run.gradients(own)
     _unet_shapes(run, roles)
-    return f"{run.label}: {case.inputs[0]} -> {case.output}"
+    return tr(
+        "{label}: {input} -> {output}", label=run.label, input=case.inputs[0], output=case.output
+    )
 
 
 def _unet_shapes(run: _Run, roles: dict) -> None:
