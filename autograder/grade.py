@@ -341,11 +341,10 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
     it (a copy of a graded cell is the student's own), a question's number answer after its text
     (``RECEPTIVE_FIELD = 140``: a new number is a new answer); the notebook kept in nbgrader's
     ``autograded/``."""
-    cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
+    at = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
     answers = {}
     for q in spec.questions:
-        text = cells[q.grade_id].source.strip() if q.grade_id in cells else ""
-        text = "" if text in {text_stub for _, text_stub in STUBS.values()} else text
+        text = _answer_text(nb.cells, at[q.grade_id]) if q.grade_id in at else ""
         number = repair.number_answer(nb, q.setting) if q.setting else ""
         answers[q.id] = "\n\n".join(part for part in (text, number) if part)
     if spec.questions:
@@ -353,6 +352,18 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(repair.for_formgrader(copy.deepcopy(nb), student_nb), folder / spec.notebook)
     return answers
+
+
+def _answer_text(cells: list, index: int) -> str:
+    """The answer cell at ``index`` with the student's own text cells right after it (an answer
+    written in a text cell added below the answer cell, its ``YOUR ANSWER HERE`` left as it was)."""
+    parts = [cells[index].source.strip()]
+    for cell in cells[index + 1 :]:
+        if grade_id(cell) or cell.cell_type != "markdown":
+            break
+        parts.append(cell.source.strip())
+    stubs = {text_stub for _, text_stub in STUBS.values()}
+    return "\n\n".join(part for part in parts if part and part not in stubs)
 
 
 def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:

@@ -1569,3 +1569,27 @@ def test_a_training_stopped_by_hand_shows_so_on_the_page():
     ]
     shown = repair.submitted_outputs(nb, STUDENT)["training"]
     assert shown == "Époque 2/20 : perte 0.71\nKeyboardInterrupt\n"
+
+
+def test_an_answer_written_in_a_text_cell_below_the_answer_cell_is_the_answer(tmp_path):
+    """A French student who added a text cell under 'VOTRE RÉPONSE ICI' (Colab's '+ Texte')
+    and wrote their answers there: both questions scored 0, '(pas de réponse)' on the page."""
+    from types import SimpleNamespace
+
+    from autograder.grade import _written_answers
+    from autograder.i18n import STUBS
+
+    student_fr = nbformat.read(build.STUDENT_NOTEBOOKS["fr"], 4)
+    nb = solved_french()
+    answer = "Le fond : ~98 % des pixels 🎉\n\n| région | Dice |\n|---|---|\n| ET | 0,41 |"
+    for cell_id in ("answer_class_balance", "answer_weighted_loss"):
+        with_cell(nb, cell_id, STUBS["fr"][1])
+        i = next(i for i, c in enumerate(nb.cells) if _gid(c) == cell_id)
+        nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(answer))
+        nb.cells.insert(i + 2, nbformat.v4.new_markdown_cell("(suite) $w_0 = 0.1$"))
+    insert_after(nb, "answer_hd95", "print('pas une réponse')")  # code: not an answer
+    nb = in_source_order(nb, student_fr, [])
+    sub = SimpleNamespace(student_id="dupont")
+    written = _written_answers(nb, load_spec(), tmp_path, sub, student_fr)
+    assert written["q3"] == written["q4"] == f"{answer}\n\n(suite) $w_0 = 0.1$"
+    assert written["q5"].startswith("**Barème") and "pas une réponse" not in written["q5"]
