@@ -318,6 +318,18 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
     return labels
 
 
+def shown_passing(nb) -> set[str]:
+    """The test cells whose saved output shows their check passing (an ``ok`` line, no error)."""
+    shown = set()
+    for cell in nb.cells:
+        outs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        text = "".join("".join(o.get("text", "")) for o in outs if o.get("output_type") == "stream")
+        failed = any(o.get("output_type") == "error" for o in outs)
+        if not failed and re.search(r"^\s*ok ?:", text, re.MULTILINE):
+            shown.add(grade_id(cell))
+    return shown - {None}
+
+
 def submitted_outputs(nb, student_nb) -> dict[str, str]:
     """The text the uploaded notebook showed under its training and evaluation cells, the
     exception that stopped one included (a KeyboardInterrupt: the student stopped it)."""

@@ -1593,3 +1593,32 @@ def test_an_answer_written_in_a_text_cell_below_the_answer_cell_is_the_answer(tm
     written = _written_answers(nb, load_spec(), tmp_path, sub, student_fr)
     assert written["q3"] == written["q4"] == f"{answer}\n\n(suite) $w_0 = 0.1$"
     assert written["q5"].startswith("**Barème") and "pas une réponse" not in written["q5"]
+
+
+def test_a_test_the_notebook_showed_passing_that_fails_now_is_explained():
+    """A student ran (b)'s test ('ok'), then edited Down and saved without running it again:
+    (b) lost its points while their notebook said 'ok', and nothing on the page said why."""
+    from autograder import repair
+    from autograder.grade import _shown_passing_notes
+    from autograder.messages_fr import french
+
+    nb = solved_french()
+    for cell_id, text in (
+        ("test_down", "  ok : Down(8, 16) : ...\n"),
+        ("test_unet", "  ok : ...\n"),
+    ):
+        cell = next(c for c in nb.cells if _gid(c) == cell_id)
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    failed = next(c for c in nb.cells if _gid(c) == "test_loss")
+    failed.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x")]
+    shown = repair.shown_passing(nb)
+    assert shown == {"test_down", "test_unet"}
+    answers = {
+        "test_down.visible": ({"passed": False, "message": "Down(8, 16) a levé NameError"}, {}),
+        "test_unet.visible": ({"passed": True}, {}),
+        "test_loss.visible": ({"passed": False, "message": "perte"}, {}),
+    }
+    (note,) = _shown_passing_notes(load_spec(), answers, shown)
+    assert note.startswith("(b): your notebook showed its test passing ('ok') when it was saved")
+    assert french(note).startswith("(b) : votre notebook affichait son test réussi (« ok »)")
+    assert "(Exécution > Tout exécuter)" in french(note)
