@@ -101,8 +101,8 @@ LATE_HELPER = (
 )
 SHOWN_PASSING = (
     "({block}): your notebook showed its test passing ('ok') when it was saved, but run from the "
-    "top, as it is graded, the same test fails: a cell was edited, or run out of order, after "
-    "that test ran; run the whole notebook again (Runtime > Run all) before handing it in"
+    "top, as it is graded, the same test fails (was a cell edited, or run out of order, after "
+    "that test ran?); run the whole notebook again (Runtime > Run all) before handing it in"
 )
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
