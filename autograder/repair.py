@@ -304,12 +304,13 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
     labels, section, last = [], M.NOTEBOOK_TOP, None
     for cell in nb.cells:
         gid = grade_id(cell)
-        if cell.cell_type == "markdown":
+        tp_cell = gid or _normalised(cell.source) in tp_untagged
+        if cell.cell_type == "markdown" and tp_cell:  # the TP's sections, not a student's heading
             section = _heading(cell.source) or section
         if gid in by_gid:
             label = by_gid[gid]
             last = label.split(" ", 1)[0] if label.startswith("(") else label
-        elif gid or _normalised(cell.source) in tp_untagged:
+        elif tp_cell:
             label = M.TP_CELL.format(section=section)
             last = f"'{section}'"
         else:

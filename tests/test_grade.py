@@ -1622,3 +1622,17 @@ def test_a_test_the_notebook_showed_passing_that_fails_now_is_explained():
     assert note.startswith("(b): your notebook showed its test passing ('ok') when it was saved")
     assert french(note).startswith("(b) : votre notebook affichait son test réussi (« ok »)")
     assert "(Exécution > Tout exécuter)" in french(note)
+
+
+def test_a_heading_of_the_students_own_names_no_cell_of_the_tp():
+    """A student's own text cell '## My experiments' above the training cell: a failure of the
+    TP's training cell was 'the TP's cell in 'My experiments'', a section the TP does not have."""
+    from autograder import repair
+
+    nb = solved()
+    i = next(i for i, c in enumerate(nb.cells) if _gid(c) == "training")
+    nb.cells.insert(i, nbformat.v4.new_markdown_cell("## My experiments\nTrying things."))
+    nb = in_source_order(nb, STUDENT, [])
+    labels = repair.cell_labels(nb, STUDENT, load_spec())
+    training = next(i for i, c in enumerate(nb.cells) if _gid(c) == "training")
+    assert labels[training] == "the TP's cell in 'Training the network'"
