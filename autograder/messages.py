@@ -77,6 +77,7 @@ CELL_AT = "cell {cell}, {cell_label}, {quote}"
 TEST_CELL = "({block}) test cell"
 TP_CELL = "the TP's cell in '{section}'"
 YOUR_CELL = "your cell after {last}"
+YOUR_CELL_IN = "your cell after '{section}'"  # after a TP cell that is no block's
 NOTEBOOK_TOP = "the top of the notebook"
 
 # ---- the notes ---------------------------------------------------------------------------------

@@ -309,12 +309,13 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
             section = _heading(cell.source) or section
         if gid in by_gid:
             label = by_gid[gid]
-            last = label.split(" ", 1)[0] if label.startswith("(") else label
+            block = label.split(" ", 1)[0] if label.startswith("(") else label
+            last = M.YOUR_CELL.format(last=block)
         elif tp_cell:
             label = M.TP_CELL.format(section=section)
-            last = f"'{section}'"
+            last = M.YOUR_CELL_IN.format(section=section)
         else:
-            label = M.YOUR_CELL.format(last=last or M.NOTEBOOK_TOP)
+            label = last or M.YOUR_CELL.format(last=M.NOTEBOOK_TOP)
         labels.append(label)
     return labels
 

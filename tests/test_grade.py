@@ -1636,3 +1636,25 @@ def test_a_heading_of_the_students_own_names_no_cell_of_the_tp():
     labels = repair.cell_labels(nb, STUDENT, load_spec())
     training = next(i for i, c in enumerate(nb.cells) if _gid(c) == "training")
     assert labels[training] == "the TP's cell in 'Training the network'"
+
+
+def test_a_cell_after_a_section_is_named_with_french_quotes_on_a_french_page():
+    """'votre cellule après 'Entraîner le réseau'' kept the English quotes that the TP's cells
+    ('la cellule du TP dans « ... »') and the page's own legend do not."""
+    from autograder import messages as M
+    from autograder import repair
+    from autograder.messages_fr import french
+
+    student_fr = nbformat.read(build.STUDENT_NOTEBOOKS["fr"], 4)
+    nb = insert_after(solved_french(), "train_md", "print(undefined_name)")
+    nb = in_source_order(nb, student_fr, [])
+    labels = repair.cell_labels(nb, student_fr, load_spec())
+    mine = next(i for i, c in enumerate(nb.cells) if c.source == "print(undefined_name)")
+    note = M.CELL_ERROR.format(
+        where=M.CELL.format(cell=mine + 1, cell_label=labels[mine]), ename="NameError", evalue="x"
+    )
+    assert labels[mine] == "your cell after 'Entraîner le réseau'"
+    assert (
+        french(note)
+        == f"cellule {mine + 1} (votre cellule après « Entraîner le réseau ») : NameError : x"
+    )
