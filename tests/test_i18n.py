@@ -283,3 +283,13 @@ def test_french_messages_group_digits_the_french_way(french):
     assert "31,0" not in message
     i18n.set_language("en")
     assert "has 31,029,698 parameters" in i18n.tr(template, label="UNet()", count=31029698)
+
+
+def test_a_decimal_comma_in_question_1_is_explained(french):
+    """RECEPTIVE_FIELD = 140,5 as a French student writes a decimal is the tuple (140, 5): the
+    check said 'et non (140, 5)' without saying why it is two numbers."""
+    printed, _ = _run(checks.check_receptive_field, (140, 5))
+    assert "et non (140, 5)." in printed, printed
+    assert "la virgule sépare deux valeurs" in printed and "140.5" in printed, printed
+    printed, _ = _run(checks.check_receptive_field, (1, 2, 3))
+    assert "virgule" not in printed, printed

@@ -1833,12 +1833,21 @@ def check_receptive_field(answer) -> None:
     if answer is None:
         print(tr("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again."))
     elif value is None:
+        comma = isinstance(answer, tuple) and len(answer) == 2  # 140,5: a decimal comma
+        hint = (
+            tr(
+                " In Python a comma separates two values: a decimal number has a point (140.5, not 140,5)."
+            )
+            if comma
+            else ""
+        )
         print(
             tr(
                 "Question 1: RECEPTIVE_FIELD should be one number of input pixels, without quotes "
                 "(e.g. RECEPTIVE_FIELD = 100), not {answer}.",
                 answer=repr(answer)[:40],
             )
+            + hint
         )
     elif value == right:
         shown = {"answer": answer}
