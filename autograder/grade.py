@@ -277,6 +277,17 @@ def _late_notes(nb, spec, labels: list[str], blocks) -> list[str]:
     return notes
 
 
+def _shown_passing_notes(spec, answers: dict, shown_ok: set[str]) -> list[str]:
+    """For each test the saved notebook showed passing that fails run from the top (a cell
+    edited after its test ran): say so, the grade then differs from what the student saw."""
+    notes = []
+    for gid, (block, _) in spec.tests.items():
+        visible = answers.get(f"{gid}.visible")
+        if gid in shown_ok and visible and visible[0].get("passed") is False:
+            notes.append(M.SHOWN_PASSING.format(block=block.id))
+    return list(dict.fromkeys(notes))
+
+
 def grade_submission(sub: Submission, ctx: Context) -> Result:
     """Grade one submission (never raises): repair it, run it in its sandbox, judge the answers."""
     t0 = time.perf_counter()
@@ -310,6 +321,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         ctx = dataclasses.replace(ctx, student_nb=ctx.student_nbs.get(language, ctx.student_nb))
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
+        shown_ok = repair.shown_passing(nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
         autograded = ctx.template_home.parent / "autograded"
         answers = _written_answers(nb, spec, autograded, sub, ctx.student_nb)
@@ -324,8 +336,10 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         run_notes, run_review = _run_notes(job, nb, labels)
         notes += run_notes
         review += [line for line in run_review if line not in review]
-        blocks, tests = _judge(spec, table, _answers(job), by_test, forbidden)
+        answered = _answers(job)
+        blocks, tests = _judge(spec, table, answered, by_test, forbidden)
         notes += _late_notes(nb, spec, labels, blocks)
+        notes += _shown_passing_notes(spec, answered, shown_ok)
         r = result(blocks, tests, outputs)
         r.answers, r.language = text_safe(answers), language
         return r
@@ -341,11 +355,10 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
     it (a copy of a graded cell is the student's own), a question's number answer after its text
     (``RECEPTIVE_FIELD = 140``: a new number is a new answer); the notebook kept in nbgrader's
     ``autograded/``."""
-    cells = {grade_id(c): c for c in nb.cells if grade_id(c)}
+    at = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
     answers = {}
     for q in spec.questions:
-        text = cells[q.grade_id].source.strip() if q.grade_id in cells else ""
-        text = "" if text in {text_stub for _, text_stub in STUBS.values()} else text
+        text = _answer_text(nb.cells, at[q.grade_id]) if q.grade_id in at else ""
         number = repair.number_answer(nb, q.setting) if q.setting else ""
         answers[q.id] = "\n\n".join(part for part in (text, number) if part)
     if spec.questions:
@@ -353,6 +366,18 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(repair.for_formgrader(copy.deepcopy(nb), student_nb), folder / spec.notebook)
     return answers
+
+
+def _answer_text(cells: list, index: int) -> str:
+    """The answer cell at ``index`` with the student's own text cells right after it (an answer
+    written in a text cell added below the answer cell, its ``YOUR ANSWER HERE`` left as it was)."""
+    parts = [cells[index].source.strip()]
+    for cell in cells[index + 1 :]:
+        if grade_id(cell) or cell.cell_type != "markdown":
+            break
+        parts.append(cell.source.strip())
+    stubs = {text_stub for _, text_stub in STUBS.values()}
+    return "\n\n".join(part for part in parts if part and part not in stubs)
 
 
 def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:

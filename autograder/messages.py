@@ -77,6 +77,7 @@ CELL_AT = "cell {cell}, {cell_label}, {quote}"
 TEST_CELL = "({block}) test cell"
 TP_CELL = "the TP's cell in '{section}'"
 YOUR_CELL = "your cell after {last}"
+YOUR_CELL_IN = "your cell after '{section}'"  # after a TP cell that is no block's
 NOTEBOOK_TOP = "the top of the notebook"
 
 # ---- the notes ---------------------------------------------------------------------------------
@@ -98,6 +99,11 @@ LATE_HELPER = (
     "{where}: defines {names}, which the answer of ({block}) uses, only after its test cell: run from "
     "the top (as it is graded), the notebook has no {names} when the test runs; move that "
     "definition above the test cell"
+)
+SHOWN_PASSING = (
+    "({block}): your notebook showed its test passing ('ok') when it was saved, but run from the "
+    "top, as it is graded, the same test fails (was a cell edited, or run out of order, after "
+    "that test ran?); run the whole notebook again (Runtime > Run all) before handing it in"
 )
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"

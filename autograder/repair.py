@@ -304,22 +304,37 @@ def cell_labels(nb, student_nb, spec) -> list[str]:
     labels, section, last = [], M.NOTEBOOK_TOP, None
     for cell in nb.cells:
         gid = grade_id(cell)
-        if cell.cell_type == "markdown":
+        tp_cell = gid or _normalised(cell.source) in tp_untagged
+        if cell.cell_type == "markdown" and tp_cell:  # the TP's sections, not a student's heading
             section = _heading(cell.source) or section
         if gid in by_gid:
             label = by_gid[gid]
-            last = label.split(" ", 1)[0] if label.startswith("(") else label
-        elif gid or _normalised(cell.source) in tp_untagged:
+            block = label.split(" ", 1)[0] if label.startswith("(") else label
+            last = M.YOUR_CELL.format(last=block)
+        elif tp_cell:
             label = M.TP_CELL.format(section=section)
-            last = f"'{section}'"
+            last = M.YOUR_CELL_IN.format(section=section)
         else:
-            label = M.YOUR_CELL.format(last=last or M.NOTEBOOK_TOP)
+            label = last or M.YOUR_CELL.format(last=M.NOTEBOOK_TOP)
         labels.append(label)
     return labels
 
 
+def shown_passing(nb) -> set[str]:
+    """The test cells whose saved output shows their check passing (an ``ok`` line, no error)."""
+    shown = set()
+    for cell in nb.cells:
+        outs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        text = "".join("".join(o.get("text", "")) for o in outs if o.get("output_type") == "stream")
+        failed = any(o.get("output_type") == "error" for o in outs)
+        if not failed and re.search(r"^\s*ok ?:", text, re.MULTILINE):
+            shown.add(grade_id(cell))
+    return shown - {None}
+
+
 def submitted_outputs(nb, student_nb) -> dict[str, str]:
-    """The text the uploaded notebook showed under its training and evaluation cells."""
+    """The text the uploaded notebook showed under its training and evaluation cells, the
+    exception that stopped one included (a KeyboardInterrupt: the student stopped it)."""
     out = {}
     for key in ("training", "evaluate"):
         cell = next((c for c in nb.cells if grade_id(c) == key), None)
@@ -330,5 +345,8 @@ def submitted_outputs(nb, student_nb) -> dict[str, str]:
                     text += "".join(o.get("text", ""))
                 elif "text/plain" in o.get("data", {}):
                     text += "".join(o["data"]["text/plain"]) + "\n"
+                elif o.get("output_type") == "error":  # stopped by hand, or failed: say so
+                    error = f"{o.get('ename', 'Error')}: {o.get('evalue', '')}"
+                    text += error.removesuffix(": ") + "\n"
         out["evaluation" if key == "evaluate" else key] = text[-5000:]
     return out

@@ -176,3 +176,23 @@ def test_the_line_of_the_students_code_that_raised_comes_out_french():
         M.PREDICT_ERROR.format(error=error),
     ):
         assert french(message).endswith("(dans votre code : `return self_double(x)`)"), message
+
+
+def test_a_questions_french_name_is_the_notebooks_own():
+    """The French page named Question 1 'le champ récepteur' where the notebook asks for the
+    'champ réceptif': each question's French title says what its heading in the notebook says."""
+    import nbformat
+
+    from autograder import build
+
+    headings = [
+        line.split(":", 1)[1].lower()
+        for cell in nbformat.read(build.STUDENT_NOTEBOOKS["fr"], 4).cells
+        for line in cell.source.splitlines()
+        if cell.cell_type == "markdown" and line.startswith("### Question")
+    ]
+    questions = specs.load().questions
+    assert len(headings) == len(questions)
+    for question, heading in zip(questions, headings, strict=True):
+        words = set(re.findall(r"\w{4,}", question.title_fr.lower()))
+        assert words <= set(re.findall(r"\w{4,}", heading)), (question.title_fr, heading)

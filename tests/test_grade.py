@@ -1553,3 +1553,108 @@ def test_a_zip_at_the_top_of_a_hand_made_folder_is_its_senders(tmp_path):
                 zf.writestr(member, f'{{"who": "{who}"}}')
     subs = {s.student_id: s.path.read_text() for s in collect(folder, tmp_path / "work")}
     assert subs == {w: f'{{"who": "{w}"}}' for w in ("alice", "bob", "carol", "dave", "erin")}
+
+
+def test_a_training_stopped_by_hand_shows_so_on_the_page():
+    """A notebook saved after the student stopped the training (Ctrl-M I in Colab): the page's
+    'your training, as your notebook showed it' kept the epochs and dropped the
+    KeyboardInterrupt, as if the run had ended there."""
+    from autograder import repair
+
+    nb = solved_french()
+    training = next(c for c in nb.cells if _gid(c) == "training")
+    training.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="Époque 2/20 : perte 0.71\n"),
+        nbformat.v4.new_output("error", ename="KeyboardInterrupt", evalue="", traceback=["..."]),
+    ]
+    shown = repair.submitted_outputs(nb, STUDENT)["training"]
+    assert shown == "Époque 2/20 : perte 0.71\nKeyboardInterrupt\n"
+
+
+def test_an_answer_written_in_a_text_cell_below_the_answer_cell_is_the_answer(tmp_path):
+    """A French student who added a text cell under 'VOTRE RÉPONSE ICI' (Colab's '+ Texte')
+    and wrote their answers there: both questions scored 0, '(pas de réponse)' on the page."""
+    from types import SimpleNamespace
+
+    from autograder.grade import _written_answers
+    from autograder.i18n import STUBS
+
+    student_fr = nbformat.read(build.STUDENT_NOTEBOOKS["fr"], 4)
+    nb = solved_french()
+    answer = "Le fond : ~98 % des pixels 🎉\n\n| région | Dice |\n|---|---|\n| ET | 0,41 |"
+    for cell_id in ("answer_class_balance", "answer_weighted_loss"):
+        with_cell(nb, cell_id, STUBS["fr"][1])
+        i = next(i for i, c in enumerate(nb.cells) if _gid(c) == cell_id)
+        nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(answer))
+        nb.cells.insert(i + 2, nbformat.v4.new_markdown_cell("(suite) $w_0 = 0.1$"))
+    insert_after(nb, "answer_hd95", "print('pas une réponse')")  # code: not an answer
+    nb = in_source_order(nb, student_fr, [])
+    sub = SimpleNamespace(student_id="dupont")
+    written = _written_answers(nb, load_spec(), tmp_path, sub, student_fr)
+    assert written["q3"] == written["q4"] == f"{answer}\n\n(suite) $w_0 = 0.1$"
+    assert written["q5"].startswith("**Barème") and "pas une réponse" not in written["q5"]
+
+
+def test_a_test_the_notebook_showed_passing_that_fails_now_is_explained():
+    """A student ran (b)'s test ('ok'), then edited Down and saved without running it again:
+    (b) lost its points while their notebook said 'ok', and nothing on the page said why."""
+    from autograder import repair
+    from autograder.grade import _shown_passing_notes
+    from autograder.messages_fr import french
+
+    nb = solved_french()
+    for cell_id, text in (
+        ("test_down", "  ok : Down(8, 16) : ...\n"),
+        ("test_unet", "  ok : ...\n"),
+    ):
+        cell = next(c for c in nb.cells if _gid(c) == cell_id)
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    failed = next(c for c in nb.cells if _gid(c) == "test_loss")
+    failed.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x")]
+    shown = repair.shown_passing(nb)
+    assert shown == {"test_down", "test_unet"}
+    answers = {
+        "test_down.visible": ({"passed": False, "message": "Down(8, 16) a levé NameError"}, {}),
+        "test_unet.visible": ({"passed": True}, {}),
+        "test_loss.visible": ({"passed": False, "message": "perte"}, {}),
+    }
+    (note,) = _shown_passing_notes(load_spec(), answers, shown)
+    assert note.startswith("(b): your notebook showed its test passing ('ok') when it was saved")
+    assert french(note).startswith("(b) : votre notebook affichait son test réussi (« ok »)")
+    assert "(Exécution > Tout exécuter)" in french(note)
+
+
+def test_a_heading_of_the_students_own_names_no_cell_of_the_tp():
+    """A student's own text cell '## My experiments' above the training cell: a failure of the
+    TP's training cell was 'the TP's cell in 'My experiments'', a section the TP does not have."""
+    from autograder import repair
+
+    nb = solved()
+    i = next(i for i, c in enumerate(nb.cells) if _gid(c) == "training")
+    nb.cells.insert(i, nbformat.v4.new_markdown_cell("## My experiments\nTrying things."))
+    nb = in_source_order(nb, STUDENT, [])
+    labels = repair.cell_labels(nb, STUDENT, load_spec())
+    training = next(i for i, c in enumerate(nb.cells) if _gid(c) == "training")
+    assert labels[training] == "the TP's cell in 'Training the network'"
+
+
+def test_a_cell_after_a_section_is_named_with_french_quotes_on_a_french_page():
+    """'votre cellule après 'Entraîner le réseau'' kept the English quotes that the TP's cells
+    ('la cellule du TP dans « ... »') and the page's own legend do not."""
+    from autograder import messages as M
+    from autograder import repair
+    from autograder.messages_fr import french
+
+    student_fr = nbformat.read(build.STUDENT_NOTEBOOKS["fr"], 4)
+    nb = insert_after(solved_french(), "train_md", "print(undefined_name)")
+    nb = in_source_order(nb, student_fr, [])
+    labels = repair.cell_labels(nb, student_fr, load_spec())
+    mine = next(i for i, c in enumerate(nb.cells) if c.source == "print(undefined_name)")
+    note = M.CELL_ERROR.format(
+        where=M.CELL.format(cell=mine + 1, cell_label=labels[mine]), ename="NameError", evalue="x"
+    )
+    assert labels[mine] == "your cell after 'Entraîner le réseau'"
+    assert (
+        french(note)
+        == f"cellule {mine + 1} (votre cellule après « Entraîner le réseau ») : NameError : x"
+    )

@@ -230,6 +230,21 @@ def test_a_passing_self_check_says_ok_in_french(french):
     assert printed.startswith("Question 1 : pas encore : 100, c'est trop petit"), printed
 
 
+def test_each_ok_line_puts_a_space_before_its_colon_in_french(french):
+    """French writes 'Down(8, 16) : ...' as the DoubleConv lines did; Down's, Up's and UNet's ok
+    lines wrote 'Down(8, 16): (2, 8, 24, 24) -> ...', half English, in the French notebook."""
+    ns = namespace()
+    for check, args in (
+        (checks.check_double_conv, [ns["DoubleConv"]]),
+        (checks.check_down, [ns["Down"]]),
+        (checks.check_up, [ns["Up"]]),
+        (checks.check_unet, [ns["UNet"]]),
+    ):
+        printed, error = _run(check, *args)
+        assert not error, error
+        assert printed and not re.search(r"\S: ", printed), printed
+
+
 def test_an_error_inside_the_students_code_is_explained_in_french(french):
     ns = namespace(
         {"double_conv": [("return self.block(x)", "return self.block(x) + undefined_name")]}
@@ -268,3 +283,13 @@ def test_french_messages_group_digits_the_french_way(french):
     assert "31,0" not in message
     i18n.set_language("en")
     assert "has 31,029,698 parameters" in i18n.tr(template, label="UNet()", count=31029698)
+
+
+def test_a_decimal_comma_in_question_1_is_explained(french):
+    """RECEPTIVE_FIELD = 140,5 as a French student writes a decimal is the tuple (140, 5): the
+    check said 'et non (140, 5)' without saying why it is two numbers."""
+    printed, _ = _run(checks.check_receptive_field, (140, 5))
+    assert "et non (140, 5)." in printed, printed
+    assert "la virgule sépare deux valeurs" in printed and "140.5" in printed, printed
+    printed, _ = _run(checks.check_receptive_field, (1, 2, 3))
+    assert "virgule" not in printed, printed

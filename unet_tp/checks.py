@@ -731,7 +731,12 @@ def _down_case(cls: type, case: cases.ModuleCase) -> str:
             hint = tr(" Pooled after the convolutions: pool first, then convolve.")
         raise run.wrong_shape(_shape(expected), hint)
     if run.matches([expected]):
-        return f"{run.label}: {case.inputs[0]} -> {case.output}"
+        return tr(
+            "{label}: {input} -> {output}",
+            label=run.label,
+            input=case.inputs[0],
+            output=case.output,
+        )
     average = tr("average pooling: the contracting step takes the maximum (nn.MaxPool2d(2))")
     run.mistake(
         {average: lambda: rebuild(F.avg_pool2d(x, 2))},
@@ -926,7 +931,13 @@ def _up_case(cls: type, case: cases.ModuleCase) -> str:
     if _shape(run.out) != _shape(expected[0]):
         raise run.wrong_shape(_shape(expected[0]))
     if run.matches(expected):
-        return f"{run.label}: x {case.inputs[0]} + skip {case.inputs[1]} -> {case.output}"
+        return tr(
+            "{label}: x {x} + skip {skip} -> {output}",
+            label=run.label,
+            x=case.inputs[0],
+            skip=case.inputs[1],
+            output=case.output,
+        )
     _cat_order(run, up)
     corner = tr("the skip is cropped at its top-left corner: take its centre window (center_crop)")
     swapped = tr(
@@ -1158,7 +1169,9 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> str:
     if not run.meta:
         run.gradients(own)
     _unet_shapes(run, roles)
-    return f"{run.label}: {case.inputs[0]} -> {case.output}"
+    return tr(
+        "{label}: {input} -> {output}", label=run.label, input=case.inputs[0], output=case.output
+    )
 
 
 def _unet_shapes(run: _Run, roles: dict) -> None:
@@ -1820,12 +1833,21 @@ def check_receptive_field(answer) -> None:
     if answer is None:
         print(tr("Question 1: set RECEPTIVE_FIELD to your number, then run this cell again."))
     elif value is None:
+        comma = isinstance(answer, tuple) and len(answer) == 2  # 140,5: a decimal comma
+        hint = (
+            tr(
+                " In Python a comma separates two values: a decimal number has a point (140.5, not 140,5)."
+            )
+            if comma
+            else ""
+        )
         print(
             tr(
                 "Question 1: RECEPTIVE_FIELD should be one number of input pixels, without quotes "
                 "(e.g. RECEPTIVE_FIELD = 100), not {answer}.",
                 answer=repr(answer)[:40],
             )
+            + hint
         )
     elif value == right:
         shown = {"answer": answer}
