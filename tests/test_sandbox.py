@@ -291,20 +291,23 @@ def test_no_setting_of_the_grading_machine_is_writable(tmp_path):
 
 
 def test_the_grading_environment_does_not_name_the_checkout(tmp_path):
-    """The editable install's files name the checkout (masked), and so did the finder's bytecode
-    in ``__pycache__``, readable inside."""
+    """The editable install's files say where the checkout's instructor code lies (masked), and
+    so did the finder's bytecode in ``__pycache__``, readable inside. (Bytecode of any package
+    names the environment's own folder, which may lie in the checkout: not its sources.)"""
     code = (
         "import os, sys\n"
         "found = []\n"
         "for folder in ('/opt/grading/site', '/opt/grading/site/__pycache__'):\n"
         "    for name in os.listdir(folder) if os.path.isdir(folder) else []:\n"
         "        path = os.path.join(folder, name)\n"
-        "        if os.path.isfile(path) and sys.argv[1].encode() in open(path, 'rb').read():\n"
+        "        data = open(path, 'rb').read() if os.path.isfile(path) else b''\n"
+        "        if any(s.encode() in data for s in sys.argv[1:]):\n"
         "            found.append(path)\n"
         "print(found)\n"
     )
     box = _box(tmp_path)
+    sources = [str(REPO / "autograder"), str(REPO / "solutions")]
     run = subprocess.run(
-        box.wrap([box.python(), "-c", code, str(REPO)]), capture_output=True, text=True
+        box.wrap([box.python(), "-c", code, *sources]), capture_output=True, text=True
     )
     assert run.stdout.strip() == "[]", run.stdout + run.stderr[-2000:]
