@@ -183,11 +183,16 @@ def _names_the_class(archive: Path) -> bool:
     names = [n for n in names if not _hidden(n)]
     if any(_lms_match(n) or len(n.parts) > 1 for n in names):
         return True  # folders named by the LMS or the instructor say whose
+    return len(_students_named(names)) > 1
+
+
+def _students_named(paths) -> set[str]:
+    """The students the relative ``paths`` of notebooks name (the blank handout names none)."""
     whose = set()
-    for name in names:
-        with contextlib.suppress(GradingError):  # the blank handout names no student
-            whose.add(identify(name.as_posix())[0])
-    return len(whose) > 1
+    for path in paths:
+        with contextlib.suppress(GradingError):
+            whose.add(identify(path.as_posix())[0])
+    return whose
 
 
 def _hidden(rel: PurePosixPath) -> bool:
@@ -218,12 +223,9 @@ def _inside_wrapper(folder: Path) -> Path:
     entries = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     if len(entries) != 1 or not entries[0].is_dir() or _lms_match(PurePosixPath(entries[0].name)):
         return folder
-    inner, whose = entries[0], set()
-    for p in inner.rglob("*.ipynb"):
-        rel = PurePosixPath(p.relative_to(inner).as_posix())
-        if not _hidden(rel):
-            with contextlib.suppress(GradingError):  # the blank handout names no student
-                whose.add(identify(rel.as_posix())[0])
+    inner = entries[0]
+    rels = (PurePosixPath(p.relative_to(inner).as_posix()) for p in inner.rglob("*.ipynb"))
+    whose = _students_named(rel for rel in rels if not _hidden(rel))
     return inner if len(whose) > 1 else folder
 
 
