@@ -378,11 +378,10 @@ class Loss(Comparison):
         for i, (label, logits, tgt, wgt) in enumerate(loss_cases):
             arrays[f"logits_{i}"], arrays[f"target_{i}"] = logits, tgt
             t_logits = torch.from_numpy(logits).clone().requires_grad_()
-            args = [torch.from_numpy(tgt)]
+            weight = {} if wgt is None else {"weight": torch.from_numpy(wgt)}
             if wgt is not None:
                 arrays[f"weight_{i}"] = wgt
-                args.append(torch.from_numpy(wgt))
-            value = ce(t_logits, *args)
+            value = ce(t_logits, torch.from_numpy(tgt), **weight)
             value.backward()
             expected.append(
                 (label, float(value.detach()), t_logits.grad.double().numpy(), logits.dtype)
@@ -400,6 +399,8 @@ class Loss(Comparison):
         ):
             case = _dict(case)
             if "error" in case:
+                if "unexpected keyword argument 'weight'" in str(case["error"]):
+                    return M.LOSS_WEIGHT_KEYWORD
                 return M.LABELLED.format(label=label, problem=str(case["error"])[:500])
             got = _number(case.get("value"))
             tol = 1e-5 if dtype == np.float64 else 1e-4

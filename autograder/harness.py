@@ -366,9 +366,12 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     out_arrays: dict = {}
     for i in range(meta["cases"]):
         logits = torch.from_numpy(arrays[f"logits_{i}"]).clone().requires_grad_()
-        args = [torch.from_numpy(arrays[k]) for k in (f"target_{i}", f"weight_{i}") if k in arrays]
+        target = torch.from_numpy(arrays[f"target_{i}"])
+        # called as the training cell does: partial(categorical_cross_entropy, weight=...)
+        weight = arrays.get(f"weight_{i}")
+        weight = {} if weight is None else {"weight": torch.from_numpy(weight)}
         try:
-            value = fn(logits, *args)
+            value = fn(logits, target, **weight)
             if not isinstance(value, torch.Tensor) or value.numel() != 1:
                 shape = tuple(getattr(value, "shape", ()))
                 error = f"returned {type(value).__name__} of shape {shape}, not a scalar tensor"

@@ -30,6 +30,11 @@ LOSS_CASES = "categorical_cross_entropy: not one answer per case"
 LOSS_NOT_FINITE = "{label}: the loss is {got!r:.40} (use log-sum-exp for a stable log-softmax)"
 LOSS_VALUE = "{label}: loss {got:.6g}, expected {want:.6g}"
 LOSS_GRADIENT = "{label}: the loss is right but its gradient differs from the reference"
+LOSS_WEIGHT_KEYWORD = (
+    "categorical_cross_entropy takes no weight= argument, and the training cell calls it as "
+    "partial(categorical_cross_entropy, weight=CLASS_WEIGHTS): keep the signature "
+    "(logits, target, weight=None)"
+)
 STEP_DTYPE = "train_step: no answer in a known dtype"
 STEP_CALLS = "train_step was called {steps} times: one loss per call expected"
 STEP_NOT_FLOAT = (

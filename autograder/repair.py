@@ -162,22 +162,41 @@ def _setting(line: str) -> str | None:
 # change what the grader's run does)
 
 
-def _number_answer(line: str) -> bool:
-    """Whether ``line`` gives an answer setting a plain number (``RECEPTIVE_FIELD = 140  # ...``)."""
-    if _setting(line) not in {q.setting for q in load_spec().questions if q.setting}:
-        return False
-    value = ast.parse(line.strip()).body[0].value
+def _number(value: ast.expr) -> bool:
+    """Whether ``value`` is a plain number literal (``140``, ``-1.5``)."""
     if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
         value = value.operand
     return isinstance(value, ast.Constant) and type(value.value) in (int, float)
 
 
+def _decimal_comma(value: ast.expr) -> bool:
+    """Whether ``value`` is a number written with a decimal comma (``140,5``: a tuple)."""
+    return (
+        isinstance(value, ast.Tuple)
+        and len(value.elts) == 2
+        and all(isinstance(e, ast.Constant) and type(e.value) is int for e in value.elts)
+    )
+
+
+def _number_answer(line: str) -> bool:
+    """Whether ``line`` gives an answer setting a plain number (``RECEPTIVE_FIELD = 140  # ...``,
+    or ``140,5`` as a French student writes a decimal)."""
+    if _setting(line) not in {q.setting for q in load_spec().questions if q.setting}:
+        return False
+    value = ast.parse(line.strip()).body[0].value
+    return _number(value) or _decimal_comma(value)
+
+
 def number_answer(nb, name: str) -> str:
     """``name = number`` as the notebook gives it in a TP cell (empty: no number), without its
-    comment: a question's number answer, part of what the hand grader reads."""
+    comment: a question's number answer, part of what the hand grader reads (``140,5`` as
+    written)."""
     for cell in nb.cells:
         for line in cell.source.splitlines() if grade_id(cell) else ():
             if _setting(line) == name and _number_answer(line):
+                value = ast.parse(line.strip()).body[0].value
+                if _decimal_comma(value):
+                    return f"{name} = {value.elts[0].value},{value.elts[1].value}"
                 return ast.unparse(ast.parse(line.strip()))
     return ""
 

@@ -394,6 +394,19 @@ MISTAKES = [
         ("weights are ignored",),
     ),
     Mistake(
+        "weight_parameter_renamed",
+        "cce_loss",
+        [
+            (
+                "def categorical_cross_entropy(logits, target, weight=None):",
+                "def categorical_cross_entropy(logits, target, poids=None):",
+            ),
+            ("    if weight is None:\n", "    weight = poids\n    if weight is None:\n"),
+        ],
+        {"loss"},
+        ("weight=", "training cell"),
+    ),
+    Mistake(
         "weighted_divided_by_pixels",
         "cce_loss",
         [("/ pixel_weight.sum()", "/ per_pixel.numel()")],

@@ -24,6 +24,7 @@ import torch
 
 from autograder import build
 from autograder.grade import GradingError, grade_all, identify, in_source_order
+from autograder.repair import number_answer
 from autograder.spec import load as load_spec
 from notebooks import (
     DOUBLE_CONV_ONE_RELU,
@@ -1102,6 +1103,14 @@ def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
     kept = originals["receptive_field"].replace("RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140")
     for cell_id, source in (("receptive_field", kept), ("training", originals["training"])):
         assert next(c.source for c in fixed.cells if _gid(c) == cell_id) == source
+    # a French decimal comma is the student's answer too (the hand grader saw None)
+    nb = _set(solved(), "receptive_field", "RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140,5")
+    fixed = in_source_order(nb, STUDENT, notes)
+    comma = originals["receptive_field"].replace(
+        "RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140,5"
+    )
+    assert next(c.source for c in fixed.cells if _gid(c) == "receptive_field") == comma
+    assert number_answer(fixed, "RECEPTIVE_FIELD") == "RECEPTIVE_FIELD = 140,5"
     for answer in (
         "RECEPTIVE_FIELD = int('140')",  # not a number
         "RECEPTIVE_FIELD = '140'",

@@ -1337,9 +1337,18 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
     cross-entropy (``label``: as shown)."""
     ops = _Ops()
     try:
-        with ops:
-            value = loss_fn(logits, target) if weight is None else loss_fn(logits, target, weight)
+        with ops:  # called as the training cell does: partial(loss, weight=CLASS_WEIGHTS)
+            value = loss_fn(logits, target, **({} if weight is None else {"weight": weight}))
     except Exception as exc:  # noqa: BLE001
+        called = exc.__traceback__ is not None and exc.__traceback__.tb_next is None
+        if isinstance(exc, TypeError) and called and "keyword argument 'weight'" in str(exc):
+            raise _Wrong(
+                tr(
+                    "the loss takes no weight= argument, and the training cell calls it as "
+                    "partial(categorical_cross_entropy, weight=CLASS_WEIGHTS): keep the "
+                    "signature (logits, target, weight=None)"
+                )
+            ) from None
         hint = _loss_error_hint(ops, tuple(logits.shape))
         what = tr("{label}: the loss", label=label)
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
