@@ -71,6 +71,7 @@ def test_rerun_reuses_changed_setting_rebuilds(brats_root, tmp_path):
     assert SliceDataset(cache)[0][0].shape == (4, 64, 64)
 
 
+@pytest.mark.slow
 def test_changed_source_rebuilds_only_that_case(brats_copy, tmp_path):
     cache = tmp_path / "c"
     prepare_cache(brats_copy, cache)
@@ -80,6 +81,7 @@ def test_changed_source_rebuilds_only_that_case(brats_copy, tmp_path):
     assert report.built == [case.case_id] and len(report.reused) == 3
 
 
+@pytest.mark.slow
 def test_bad_case_stops_names_it_and_skip_bad_goes_on(brats_copy, tmp_path):
     cache = tmp_path / "c"
     bad = find_cases(brats_copy)[2]
@@ -99,6 +101,7 @@ def test_bad_case_stops_names_it_and_skip_bad_goes_on(brats_copy, tmp_path):
     assert bad.case_id in json.loads((cache / META).read_text())["skipped"]
 
 
+@pytest.mark.slow
 def test_interrupted_run_is_never_trusted_and_resumes(brats_root, tmp_path, monkeypatch):
     cache = tmp_path / "c"
     real = cache_mod.case_slices
@@ -131,6 +134,7 @@ def test_a_folder_that_is_not_a_cache_is_not_overwritten(brats_root, tmp_path):
     assert (mine / "chapter1.tex").read_text() == "precious"
 
 
+@pytest.mark.slow
 def test_dataset_split_and_bounded_open_files(brats_root, tmp_path):
     prepare_cache(brats_root, tmp_path / "c")
     ids = sorted(SliceDataset(tmp_path / "c").case_ids)
@@ -146,6 +150,7 @@ def test_dataset_split_and_bounded_open_files(brats_root, tmp_path):
     assert images.shape == (4, 4, 240, 240) and labels.shape == (4, 240, 240)
 
 
+@pytest.mark.slow
 def test_a_full_disk_says_how_much_the_cache_needs_and_keeps_what_was_written(
     brats_root, tmp_path, monkeypatch
 ):

@@ -39,6 +39,7 @@ def test_plain_folder_of_uncompressed_cases(brats_root, tmp_path):
     np.testing.assert_array_equal(a.seg, b.seg)
 
 
+@pytest.mark.slow
 def test_working_orientation_does_not_depend_on_storage(brats_root, tmp_path):
     """The same head stored RAS instead of BraTS's LPS reads into the same working arrays."""
     (case,) = find_cases(case_dirs(brats_root)[0])
@@ -194,6 +195,7 @@ def test_not_a_nifti(brats_copy):
         load_case(case)
 
 
+@pytest.mark.slow
 def test_grids_must_match_but_an_origin_shift_is_tolerated(brats_copy):
     case = _one_case(brats_copy)
     img = nib.load(str(case.files["seg"]))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import execute
@@ -55,6 +56,7 @@ def test_widget_messages_are_not_kept():
     assert len(nbformat.writes(nb)) < 10_000
 
 
+@pytest.mark.slow
 def test_a_worker_past_its_memory_stops_saying_why():
     """A kernel can send messages faster than the worker reads them (ZMQ queues them in the
     worker, outside the sandbox: up to 1000 x 64 MiB, attack8); past its bound the worker stops

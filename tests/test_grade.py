@@ -1199,6 +1199,7 @@ DB_URLS = ["sqlite-elsewhere"] + (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", DB_URLS)
 def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
     """--db: the grades land in that database, and grading again updates them in place.
@@ -1230,6 +1231,7 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
         assert len(gb.find_assignment(build.ASSIGNMENT).submissions) == 2
 
 
+@pytest.mark.slow
 def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_path):
     """A re-submission after the written answers were graded in formgrader: the score of an
     answer the student rewrote is cleared (pending again, with a note); an unchanged answer
@@ -1282,6 +1284,7 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
     assert _old_answers(state, late) == first
 
 
+@pytest.mark.slow
 def test_a_file_that_is_no_notebook_is_not_left_pending_manual_grading(tmp_path):
     """A broken upload (invalid JSON) has no answer cell and no notebook for formgrader to open:
     its questions score 0 (the export gave it no grade, waiting for scores no one could give);
@@ -1341,6 +1344,7 @@ def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
         with_manual_scores(results, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_gradebook_in_use_is_not_called_damaged(tmp_path):
     """formgrader writing a score holds the gradebook locked: `report` or `export` then says it
     is in use, to run again, not that it is unreadable and must be restored from a copy (which
@@ -1405,6 +1409,7 @@ def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
     assert _rows(tmp_path / "out")["alice"]["review"] == "yes"
 
 
+@pytest.mark.slow
 def test_grading_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
     """Every folder of a run (the sandbox check's too) is in its temporary folder, removed at
     the end: runs do not pile up ``unet-tp-grading-*.private`` folders in /tmp."""
@@ -1521,6 +1526,7 @@ def test_written_answers_are_pending_until_graded_by_hand_in_the_gradebook(grade
     assert not any("pending" in w for w in report.warnings)
 
 
+@pytest.mark.slow
 def test_the_prewarmed_cache_is_the_one_the_graded_notebook_uses(tmp_path, monkeypatch, capsys):
     """The instructor's sample folder holds more cases than the grading's 4 (an earlier notebook
     run made 10): the prewarmed cache must hold the 4 the notebook's data cell asks for, or each

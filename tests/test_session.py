@@ -125,6 +125,7 @@ def test_without_a_budget_nothing_stops_early(tiny_cache, tmp_path, capsys):
     assert os.path.exists(tmp_path / "best.pt")
 
 
+@pytest.mark.slow
 def test_fewer_sample_cases_than_last_time_means_fewer_patients(brats_root, tmp_path, monkeypatch):
     """A student lowers ``sample_count`` (10 -> 4: a CPU too slow) and runs the data cell again:
     the sample folder still holds the earlier cases, and all of them used to be cached and

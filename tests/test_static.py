@@ -136,6 +136,7 @@ def test_what_a_tp_answer_never_needs_is_flagged_through_aliases(extra, reason):
     assert reason in flagged(notebook(extra=extra))
 
 
+@pytest.mark.slow
 def test_a_chain_of_self_references_is_read_in_linear_time():
     """``w = w`` repeated: each definition is read once (it used to take hours)."""
     cells = "\n".join(["w = 0"] + ["w = w"] * 3000)
@@ -400,6 +401,7 @@ def test_an_experiment_after_the_test_cell_costs_nothing():
     assert lost(nb) == set()
 
 
+@pytest.mark.slow
 def test_a_cell_of_too_many_ipython_commands_is_not_read_and_costs_the_blocks_after_it():
     """IPython's transformer takes time quadratic in a cell's commands (8 s for 499 ``!true``):
     past ``MAX_COMMANDS_PER_CELL`` in a cell (or ``MAX_COMMANDS`` in the notebook) the cell is

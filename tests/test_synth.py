@@ -40,7 +40,9 @@ def test_skull_stripped_and_tumour_inside_brain():
     assert (seg[~brain] == 0).all()
 
 
-@pytest.mark.parametrize("index", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize(
+    "index", [0, *(pytest.param(i, marks=pytest.mark.slow) for i in (1, 2, 3)), 5]
+)
 def test_glioma_contrasts(index):
     images, seg, grade, brain, normal = _regions(11, index)
     mean = {
@@ -79,6 +81,7 @@ def test_cases_vary_in_position_and_size():
     assert max(sizes) > 1.3 * min(sizes)
 
 
+@pytest.mark.slow
 def test_rerun_keeps_cases_and_other_seed_is_refused(tmp_path):
     root = synth_dataset(tmp_path, cases=1, seed=3)
     (f,) = root.glob("*/*/*_t1.nii.gz")

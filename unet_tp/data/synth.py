@@ -135,6 +135,7 @@ def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
     kind = np.array([0, 3, 1, 0, 2], dtype=np.uint8)[seg[sub]]
     bias = 1.0 + 0.08 * _smooth_noise(rng, shape, (4, 4, 3))
     texture = 1.0 + 0.04 * _smooth_noise(rng, shape, (40, 40, 26))
+    gain = bias * texture  # the same for every modality
     heterogeneity = 1.0 + 0.10 * _smooth_noise(rng, sub_shape, (8, 8, 8))
     kinds = ("edema", "enhancing", "necrotic" if grade == "HGG" else "nonenhancing")
     images: dict[str, np.ndarray] = {}
@@ -148,10 +149,12 @@ def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
         region[kind > 0] = (tumour_lut[kind] * heterogeneity)[kind > 0]
         vol[sub] = region
         vol = ndimage.gaussian_filter(vol, sigma=0.8)
-        vol *= bias * texture
-        vol += rng.normal(0.0, 0.035 * lut[1], size=shape).astype(np.float32)
-        vol[~brain] = 0.0
-        images[modality] = np.clip(np.round(vol), 1, 32000).astype(np.int16) * brain
+        vol *= gain
+        vol += rng.standard_normal(shape, dtype=np.float32) * (0.035 * lut[1])
+        np.clip(np.round(vol, out=vol), 1, 32000, out=vol)
+        image = vol.astype(np.int16)
+        image *= brain  # exactly zero outside the brain
+        images[modality] = image
     return images
 
 
