@@ -412,6 +412,14 @@ def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
     with pytest.raises(AttributeError):  # a bug keeps its traceback
         notebook.split_datasets(None, None)
 
+    def broadcast(*args, **kwargs):  # a bug's ValueError, from numpy: not the data's fault
+        return np.zeros(3) + np.zeros(4)
+
+    monkeypatch.setattr(notebook, "find_cases", broadcast)
+    with pytest.raises(ValueError, match="could not be broadcast") as err:
+        notebook.get_data("drive", str(data))
+    assert not isinstance(err.value, notebook.NotebookError)
+
 
 def test_kagglehub_filling_the_disk_says_so_not_check_the_connection(kagglehub, tmp_path, capsys):
     module, _ = kagglehub

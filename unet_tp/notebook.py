@@ -83,10 +83,29 @@ def _one_line(step: Callable[P, R]) -> Callable[P, R]:
             raise
         except OSError as exc:
             raise NotebookError(os_error_message(exc), type(exc).__name__) from exc
-        except (ValueError, DownloadError) as exc:  # DataError is a ValueError
+        except (DataError, DownloadError) as exc:
+            raise NotebookError(str(exc), type(exc).__name__) from exc
+        except ValueError as exc:
+            if not _raised_by_the_kit(exc):  # numpy's or torch's, from a bug: its traceback
+                raise
             raise NotebookError(str(exc), type(exc).__name__) from exc
 
     return run
+
+
+def _raised_by_the_kit(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised in the kit's own code (a setting it checks) or by nibabel (a
+    file it cannot read), not deeper (a bug: a shape numpy cannot broadcast)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return True
+    import nibabel
+
+    where = Path(tb.tb_frame.f_code.co_filename).resolve()
+    kit, reader = Path(__file__).resolve().parent, Path(nibabel.__file__).resolve().parent
+    return where.is_relative_to(kit) or where.is_relative_to(reader)
 
 
 @dataclass
