@@ -356,7 +356,7 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
     (``RECEPTIVE_FIELD = 140``: a new number is a new answer); the notebook kept in nbgrader's
     ``autograded/``."""
     at = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
-    answers = {}
+    answers, shown = {}, copy.deepcopy(nb)
     for q in spec.questions:
         text = _answer_text(nb.cells, at[q.grade_id]) if q.grade_id in at else ""
         number = repair.number_answer(nb, q.setting) if q.setting else ""
@@ -364,20 +364,38 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(repair.for_formgrader(copy.deepcopy(nb), student_nb), folder / spec.notebook)
+        shown = _answers_in_their_cells(shown, {q.grade_id for q in spec.questions})
+        nbformat.write(repair.for_formgrader(shown, student_nb), folder / spec.notebook)
     return answers
 
 
-def _answer_text(cells: list, index: int) -> str:
-    """The answer cell at ``index`` with the student's own text cells right after it (an answer
+def _answer_cells(cells: list, index: int) -> list:
+    """The answer cell at ``index`` and the student's own text cells right after it (an answer
     written in a text cell added below the answer cell, its ``YOUR ANSWER HERE`` left as it was)."""
-    parts = [cells[index].source.strip()]
+    taken = [cells[index]]
     for cell in cells[index + 1 :]:
         if grade_id(cell) or cell.cell_type != "markdown":
             break
-        parts.append(cell.source.strip())
+        taken.append(cell)
+    return taken
+
+
+def _answer_text(cells: list, index: int) -> str:
+    """The text of :func:`_answer_cells`, its stubs left out."""
+    parts = [cell.source.strip() for cell in _answer_cells(cells, index)]
     stubs = {text_stub for _, text_stub in STUBS.values()}
     return "\n\n".join(part for part in parts if part and part not in stubs)
+
+
+def _answers_in_their_cells(nb, grade_ids: set[str]):
+    """``nb`` with each answer written below its answer cell moved into it: formgrader shows the
+    graded cell, and showed the student's text as another cell under it."""
+    for index in reversed([i for i, c in enumerate(nb.cells) if grade_id(c) in grade_ids]):
+        taken = _answer_cells(nb.cells, index)
+        if len(taken) > 1 and nb.cells[index].cell_type == "markdown":
+            nb.cells[index].source = _answer_text(nb.cells, index)
+            del nb.cells[index + 1 : index + len(taken)]
+    return nb
 
 
 def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:

@@ -1388,6 +1388,12 @@ def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
         seen.add(grade.grading_inputs_hash("bwrap"))
     seen.add(grade.grading_inputs_hash("none"))
     assert len(seen) == 6
+    # the class report, the exports and the commands decide no grade: 300 notebooks are not
+    # graded again for a change of the report's layout
+    for changed in ("autograder/report.py", "autograder/export.py", "autograder/cli.py"):
+        with open(root / changed, "a") as f:
+            f.write("\n# changed\n")
+    assert grade.grading_inputs_hash("none") in seen
 
 
 @pytest.mark.slow
@@ -1608,6 +1614,16 @@ def test_an_answer_written_in_a_text_cell_below_the_answer_cell_is_the_answer(tm
     written = _written_answers(nb, load_spec(), tmp_path, sub, student_fr)
     assert written["q3"] == written["q4"] == f"{answer}\n\n(suite) $w_0 = 0.1$"
     assert written["q5"].startswith("**Barème") and "pas une réponse" not in written["q5"]
+    # formgrader shows the answer in the graded cell, not in a cell under it
+    shown = nbformat.read(tmp_path / "dupont" / build.ASSIGNMENT / "TP_sujet.ipynb", 4)
+    for cell_id in ("answer_class_balance", "answer_weighted_loss"):
+        i = next(i for i, c in enumerate(shown.cells) if _gid(c) == cell_id)
+        assert "0,41" in shown.cells[i].source and "w_0 = 0.1" in shown.cells[i].source
+        assert STUBS["fr"][1] not in shown.cells[i].source
+        assert (
+            "(suite)" not in shown.cells[i + 1].source and "0,41" not in shown.cells[i + 1].source
+        )
+    assert len(shown.cells) == len(nb.cells) - 4
 
 
 def test_a_test_the_notebook_showed_passing_that_fails_now_is_explained():
