@@ -937,7 +937,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what, does = enumerates, True
             elif id(sub) not in called and _passed_along(path):
                 what, does = _passed_along(path), True
-            elif path.rsplit(".", 1)[-1] in names:
+            elif _forbidden(path, names):
                 what = path
             elif _course_code(path):
                 what = M.COURSE_CODE.format(path=path)
@@ -949,7 +949,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                     what, does = M.IMPORTS_UNKNOWN.format(path=imported), True
                 elif _course_code(imported):
                     what = M.COURSE_CODE.format(path=imported)
-                elif imported.rsplit(".", 1)[-1] in names:
+                elif _forbidden(imported, names):
                     what = imported
                 if what:
                     break
@@ -968,6 +968,14 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
+
+
+def _forbidden(path: str, names: set[str]) -> bool:
+    """Whether a dotted path names what the block forbids: its last part, or a library's private
+    variant of it (``torch._decomp.decompositions._nll_loss_forward`` is ``nll_loss_forward``);
+    a name of the notebook's own (``_nll_loss``, no dot) only as it is spelt."""
+    last = path.rsplit(".", 1)[-1]
+    return last in names or ("." in path and last.lstrip("_") in names)
 
 
 def _scope_nodes(scope: ast.AST):
@@ -1116,7 +1124,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         )
         if found:
             i, cell, what, node, does = found
-            forbidden = not does and what.rsplit(".", 1)[-1] in block.forbidden
+            forbidden = not does and _forbidden(what, set(block.forbidden))
             why = block.forbidden_why if forbidden else M.OWN_CODE.format(block=block.id)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
             template = M.FORBIDDEN_DOES if does else M.FORBIDDEN

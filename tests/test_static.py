@@ -807,6 +807,41 @@ def test_torch_cross_entropy_reached_by_a_name_built_from_strings_costs_the_loss
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        # torch's cross-entropy after an identity linear layer (torch >= 2.12)
+        LOSS.format(
+            "c = logits.shape[1]\n    return F.linear_cross_entropy(logits.movedim(1, -1)"
+            ".reshape(-1, c), torch.eye(c), target.reshape(-1), weight=weight)"
+        ),
+        "LinearCE = nn.LinearCrossEntropyLoss\n" + LOSS.format("return LinearCE"),
+        # torch's private implementations of the NLL loss, on a log-softmax written by hand
+        "from torch._decomp.decompositions import _nll_loss_forward as nll\n"
+        + LOSS.format(
+            "c = logits.shape[1]\n    return nll(logits.log_softmax(1).movedim(1, -1)"
+            ".reshape(-1, c), target.reshape(-1), weight, 1, -100)[0]"
+        ),
+        "import torch._refs.nn.functional as R\n"
+        + LOSS.format("return R._nll_loss_nd(logits.log_softmax(1), target, weight, 'mean', -100)"),
+    ],
+)
+def test_torch_cross_entropy_under_another_name_costs_the_loss(answer):
+    """Each of these computes (e) with torch's cross-entropy (the reference's values) under a name
+    not in the block's ``forbidden`` list, and kept its 4 points unflagged."""
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
+def test_a_students_own_helper_with_a_leading_underscore_costs_nothing():
+    """A private helper of the student's named like torch's is the student's own code."""
+    helper = "def _nll_loss(log_s, t):\n    return -(t * log_s).sum(1)\n\n\n"
+    body = (
+        "log_s = logits - torch.logsumexp(logits, 1, keepdim=True)\n    t = F.one_hot(target, "
+        "logits.shape[1]).movedim(-1, 1).to(log_s.dtype)\n    return _nll_loss(log_s, t).mean()"
+    )
+    assert lost(notebook({"cce_loss": helper + LOSS.format(body)})) == set()
+
+
+@pytest.mark.parametrize(
     "setter",
     [
         "import __main__\nself = __main__\nsetattr(self, 'categorical_' + 'cross_entropy', ce)",
