@@ -75,6 +75,10 @@ _PATHS = _by_reason(
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
         "reaches functions by name (torch.overrides)": "torch.overrides",
+        # torch's tables of its operators' implementations, picked by a name built from strings
+        # (``next(f for op, f in decomposition_table.items() if str(op) == "aten.nll_" + ...)``)
+        "reaches functions by name (torch's operator tables)": "torch._decomp torch._refs "
+        "torch._prims torch._dynamo.trace_rules",
         "reaches names built from strings (string.Formatter)": "string.Formatter",
         "reaches names built from strings (logging.config)": "logging.config",
         "reaches names built from strings (pydoc.resolve)": "pydoc.resolve",
@@ -139,6 +143,10 @@ _ENUMERATORS = {
     "gc.get_referents": _PATHS["gc.get_referents"],
     "gc.get_referrers": _PATHS["gc.get_referrers"],
     "torch.overrides": _PATHS["torch.overrides"],
+    "torch._decomp": _PATHS["torch._decomp"],
+    "torch._refs": _PATHS["torch._refs"],
+    "torch._prims": _PATHS["torch._prims"],
+    "torch._dynamo.trace_rules": _PATHS["torch._dynamo.trace_rules"],
     "__subclasses__": _ATTRIBUTES["__subclasses__"],
 }
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}

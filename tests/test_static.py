@@ -831,6 +831,26 @@ def test_torch_cross_entropy_under_another_name_costs_the_loss(answer):
     assert "loss" in lost(notebook({"cce_loss": answer}))
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        "from torch._decomp import decomposition_table as table",
+        "import torch._decomp\ntable = torch._decomp.global_decomposition_table['post_autograd']",
+        "import torch._dynamo.trace_rules as rules\ntable = rules.get_torch_obj_rule_map()",
+    ],
+)
+def test_torch_nll_loss_picked_from_an_operator_table_by_a_built_name_costs_the_loss(table):
+    """torch's tables of its operators' implementations, searched by a name built from strings
+    (no forbidden name in the text): the NLL loss of a log-softmax earned (e)'s 4 points."""
+    pick = (
+        "nll = next(f for op, f in dict(table).items() if str(op).startswith('aten.nll_')"
+        " and str(op).endswith('2d_forward.default'))\n"
+        "    return nll(F.log_softmax(logits, 1), target, weight, 1, -100)[0]"
+    )
+    nb = notebook({"cce_loss": table + "\n" + LOSS.format(pick)})
+    assert "loss" in lost(nb) and "torch's operator tables" in flagged(nb)
+
+
 def test_a_students_own_helper_with_a_leading_underscore_costs_nothing():
     """A private helper of the student's named like torch's is the student's own code."""
     helper = "def _nll_loss(log_s, t):\n    return -(t * log_s).sum(1)\n\n\n"
