@@ -981,8 +981,11 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
 def _forbidden(path: str, names: set[str]) -> bool:
     """Whether a dotted path names what the block forbids: its last part, or a library's private
     variant of it (``torch._decomp.decompositions._nll_loss_forward`` is ``nll_loss_forward``);
-    a name of the notebook's own (``_nll_loss``, no dot) only as it is spelt."""
+    a name of the notebook's own (``_nll_loss``, no dot) only as it is spelt; a forbidden dotted
+    name is a whole module (``monai.losses``: ``monai.losses.DiceCELoss``)."""
     last = path.rsplit(".", 1)[-1]
+    if any(_within(path, n) for n in names if "." in n):
+        return True
     return last in names or ("." in path and last.lstrip("_") in names)
 
 

@@ -823,6 +823,13 @@ def test_torch_cross_entropy_reached_by_a_name_built_from_strings_costs_the_loss
         ),
         "import torch._refs.nn.functional as R\n"
         + LOSS.format("return R._nll_loss_nd(logits.log_softmax(1), target, weight, 'mean', -100)"),
+        # MONAI's Dice + cross-entropy loss without its Dice term: torch's CrossEntropyLoss
+        "from monai.losses import DiceCELoss\n"
+        + LOSS.format(
+            "return DiceCELoss(to_onehot_y=True, softmax=True, lambda_dice=0.0, weight=weight)"
+            "(logits, target[:, None])"
+        ),
+        "import monai\n" + LOSS.format("return monai.losses.dice.DiceCELoss(lambda_dice=0.0)"),
     ],
 )
 def test_torch_cross_entropy_under_another_name_costs_the_loss(answer):
