@@ -200,6 +200,8 @@ _RUNNERS += ("torch.jit.CompilationUnit", "torch.jit._script.CompilationUnit", "
 _RUNNERS += ("torch._C.CompilationUnit", "torch.utils.cpp_extension", "torch.hub.load")
 _RUNNERS += ("torch.hub.list", "torch.hub.help")  # torch.hub: the hubconf.py of any folder
 _RUNNERS += ("zipimport",)  # a module of a zip the notebook wrote, found by no import statement
+# a program the notebook wrote as data: torch.export's graphs, torch.package's pickles, AOTInductor
+_RUNNERS += ("torch.export.load", "torch.package", "torch._inductor.aoti_load_package")
 _PROFILERS = ("cProfile.Profile", "profile.Profile")  # whose run(s) and runctx(s) run s
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",

@@ -863,6 +863,23 @@ def test_torch_nll_loss_picked_from_an_operator_table_by_a_built_name_costs_the_
     assert "loss" in lost(nb) and "torch's operator tables" in flagged(nb)
 
 
+@pytest.mark.parametrize(
+    "loader",
+    [
+        "import torch.export\nce = torch.export.load('ce.pt2').module()",
+        "from torch.export import load\nce = load('ce.pt2').module()",
+        "from torch.package import PackageImporter\nce = PackageImporter('ce.zip').load_pickle('l', 'p')",
+    ],
+)
+def test_a_loss_loaded_from_a_program_the_notebook_wrote_costs_the_loss(loader):
+    """torch's cross-entropy exported to a file (``torch.export.save``, dynamic shapes), its
+    bytes written by the notebook from a base64 string and loaded back: no forbidden name in
+    the text, torch's exact values; read as torch.jit.load is (code from data)."""
+    write = "import base64\nopen('ce.pt2', 'wb').write(base64.b64decode('UEsDBA=='))\n"
+    answer = write + loader + "\n\n\n" + LOSS.format("return ce(logits, target, weight)")
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
 def test_a_students_own_helper_with_a_leading_underscore_costs_nothing():
     """A private helper of the student's named like torch's is the student's own code."""
     helper = "def _nll_loss(log_s, t):\n    return -(t * log_s).sum(1)\n\n\n"
