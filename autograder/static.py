@@ -75,6 +75,10 @@ _PATHS = _by_reason(
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
         "reaches functions by name (torch.overrides)": "torch.overrides",
+        # torch's tables of its operators' implementations, picked by a name built from strings
+        # (``next(f for op, f in decomposition_table.items() if str(op) == "aten.nll_" + ...)``)
+        "reaches functions by name (torch's operator tables)": "torch._decomp torch._refs "
+        "torch._prims torch._dynamo.trace_rules",
         "reaches names built from strings (string.Formatter)": "string.Formatter",
         "reaches names built from strings (logging.config)": "logging.config",
         "reaches names built from strings (pydoc.resolve)": "pydoc.resolve",
@@ -139,6 +143,10 @@ _ENUMERATORS = {
     "gc.get_referents": _PATHS["gc.get_referents"],
     "gc.get_referrers": _PATHS["gc.get_referrers"],
     "torch.overrides": _PATHS["torch.overrides"],
+    "torch._decomp": _PATHS["torch._decomp"],
+    "torch._refs": _PATHS["torch._refs"],
+    "torch._prims": _PATHS["torch._prims"],
+    "torch._dynamo.trace_rules": _PATHS["torch._dynamo.trace_rules"],
     "__subclasses__": _ATTRIBUTES["__subclasses__"],
 }
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
@@ -192,6 +200,8 @@ _RUNNERS += ("torch.jit.CompilationUnit", "torch.jit._script.CompilationUnit", "
 _RUNNERS += ("torch._C.CompilationUnit", "torch.utils.cpp_extension", "torch.hub.load")
 _RUNNERS += ("torch.hub.list", "torch.hub.help")  # torch.hub: the hubconf.py of any folder
 _RUNNERS += ("zipimport",)  # a module of a zip the notebook wrote, found by no import statement
+# a program the notebook wrote as data: torch.export's graphs, torch.package's pickles, AOTInductor
+_RUNNERS += ("torch.export.load", "torch.package", "torch._inductor.aoti_load_package")
 _PROFILERS = ("cProfile.Profile", "profile.Profile")  # whose run(s) and runctx(s) run s
 _STRINGS = {
     "mountinfo": "looks for the grading machine's files (/proc mounts)",
@@ -937,7 +947,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what, does = enumerates, True
             elif id(sub) not in called and _passed_along(path):
                 what, does = _passed_along(path), True
-            elif path.rsplit(".", 1)[-1] in names:
+            elif _forbidden(path, names):
                 what = path
             elif _course_code(path):
                 what = M.COURSE_CODE.format(path=path)
@@ -949,7 +959,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                     what, does = M.IMPORTS_UNKNOWN.format(path=imported), True
                 elif _course_code(imported):
                     what = M.COURSE_CODE.format(path=imported)
-                elif imported.rsplit(".", 1)[-1] in names:
+                elif _forbidden(imported, names):
                     what = imported
                 if what:
                     break
@@ -968,6 +978,17 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
+
+
+def _forbidden(path: str, names: set[str]) -> bool:
+    """Whether a dotted path names what the block forbids: its last part, or a library's private
+    variant of it (``torch._decomp.decompositions._nll_loss_forward`` is ``nll_loss_forward``);
+    a name of the notebook's own (``_nll_loss``, no dot) only as it is spelt; a forbidden dotted
+    name is a whole module (``monai.losses``: ``monai.losses.DiceCELoss``)."""
+    last = path.rsplit(".", 1)[-1]
+    if any(_within(path, n) for n in names if "." in n):
+        return True
+    return last in names or ("." in path and last.lstrip("_") in names)
 
 
 def _scope_nodes(scope: ast.AST):
@@ -1116,7 +1137,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         )
         if found:
             i, cell, what, node, does = found
-            forbidden = not does and what.rsplit(".", 1)[-1] in block.forbidden
+            forbidden = not does and _forbidden(what, set(block.forbidden))
             why = block.forbidden_why if forbidden else M.OWN_CODE.format(block=block.id)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
             template = M.FORBIDDEN_DOES if does else M.FORBIDDEN

@@ -807,6 +807,90 @@ def test_torch_cross_entropy_reached_by_a_name_built_from_strings_costs_the_loss
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        # torch's cross-entropy after an identity linear layer (torch >= 2.12)
+        LOSS.format(
+            "c = logits.shape[1]\n    return F.linear_cross_entropy(logits.movedim(1, -1)"
+            ".reshape(-1, c), torch.eye(c), target.reshape(-1), weight=weight)"
+        ),
+        "LinearCE = nn.LinearCrossEntropyLoss\n" + LOSS.format("return LinearCE"),
+        # torch's private implementations of the NLL loss, on a log-softmax written by hand
+        "from torch._decomp.decompositions import _nll_loss_forward as nll\n"
+        + LOSS.format(
+            "c = logits.shape[1]\n    return nll(logits.log_softmax(1).movedim(1, -1)"
+            ".reshape(-1, c), target.reshape(-1), weight, 1, -100)[0]"
+        ),
+        "import torch._refs.nn.functional as R\n"
+        + LOSS.format("return R._nll_loss_nd(logits.log_softmax(1), target, weight, 'mean', -100)"),
+        # MONAI's Dice + cross-entropy loss without its Dice term: torch's CrossEntropyLoss
+        "from monai.losses import DiceCELoss\n"
+        + LOSS.format(
+            "return DiceCELoss(to_onehot_y=True, softmax=True, lambda_dice=0.0, weight=weight)"
+            "(logits, target[:, None])"
+        ),
+        "import monai\n" + LOSS.format("return monai.losses.dice.DiceCELoss(lambda_dice=0.0)"),
+        # each pixel's -log softmax of its true class, by torch.distributions (graded 20/20)
+        "from torch.distributions import Categorical\n"
+        + LOSS.format(
+            "return -Categorical(logits=logits.movedim(1, -1)).log_prob(target.long()).mean()"
+        ),
+    ],
+)
+def test_torch_cross_entropy_under_another_name_costs_the_loss(answer):
+    """Each of these computes (e) with torch's cross-entropy (the reference's values) under a name
+    not in the block's ``forbidden`` list, and kept its 4 points unflagged."""
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "from torch._decomp import decomposition_table as table",
+        "import torch._decomp\ntable = torch._decomp.global_decomposition_table['post_autograd']",
+        "import torch._dynamo.trace_rules as rules\ntable = rules.get_torch_obj_rule_map()",
+    ],
+)
+def test_torch_nll_loss_picked_from_an_operator_table_by_a_built_name_costs_the_loss(table):
+    """torch's tables of its operators' implementations, searched by a name built from strings
+    (no forbidden name in the text): the NLL loss of a log-softmax earned (e)'s 4 points."""
+    pick = (
+        "nll = next(f for op, f in dict(table).items() if str(op).startswith('aten.nll_')"
+        " and str(op).endswith('2d_forward.default'))\n"
+        "    return nll(F.log_softmax(logits, 1), target, weight, 1, -100)[0]"
+    )
+    nb = notebook({"cce_loss": table + "\n" + LOSS.format(pick)})
+    assert "loss" in lost(nb) and "torch's operator tables" in flagged(nb)
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        "import torch.export\nce = torch.export.load('ce.pt2').module()",
+        "from torch.export import load\nce = load('ce.pt2').module()",
+        "from torch.package import PackageImporter\nce = PackageImporter('ce.zip').load_pickle('l', 'p')",
+    ],
+)
+def test_a_loss_loaded_from_a_program_the_notebook_wrote_costs_the_loss(loader):
+    """torch's cross-entropy exported to a file (``torch.export.save``, dynamic shapes), its
+    bytes written by the notebook from a base64 string and loaded back: no forbidden name in
+    the text, torch's exact values; read as torch.jit.load is (code from data)."""
+    write = "import base64\nopen('ce.pt2', 'wb').write(base64.b64decode('UEsDBA=='))\n"
+    answer = write + loader + "\n\n\n" + LOSS.format("return ce(logits, target, weight)")
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
+def test_a_students_own_helper_with_a_leading_underscore_costs_nothing():
+    """A private helper of the student's named like torch's is the student's own code."""
+    helper = "def _nll_loss(log_s, t):\n    return -(t * log_s).sum(1)\n\n\n"
+    body = (
+        "log_s = logits - torch.logsumexp(logits, 1, keepdim=True)\n    t = F.one_hot(target, "
+        "logits.shape[1]).movedim(-1, 1).to(log_s.dtype)\n    return _nll_loss(log_s, t).mean()"
+    )
+    assert lost(notebook({"cce_loss": helper + LOSS.format(body)})) == set()
+
+
+@pytest.mark.parametrize(
     "setter",
     [
         "import __main__\nself = __main__\nsetattr(self, 'categorical_' + 'cross_entropy', ce)",
