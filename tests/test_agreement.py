@@ -1522,8 +1522,13 @@ TORCH_LOSS = "def categorical_cross_entropy(logits, target, weight=None):\n    r
     [
         ("F.nll_loss(F.log_softmax(logits, dim=1), target.long(), weight=weight)", "nll_loss"),
         ("nn.CrossEntropyLoss(weight=weight)(logits, target)", "cross_entropy"),
+        (
+            "-torch.distributions.Categorical(logits=logits.movedim(1, -1))"
+            ".log_prob(target.long()).mean()",
+            "distributions",
+        ),
     ],
-    ids=["nll_of_log_softmax", "cross_entropy_module"],
+    ids=["nll_of_log_softmax", "cross_entropy_module", "categorical_log_prob"],
 )
 def test_a_loss_computed_by_torch_fails_both_sides(body: str, name: str):
     """Right values, but the grader reads torch's cross-entropy in the answer's text and takes the

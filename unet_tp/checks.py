@@ -14,6 +14,7 @@ import math
 import re
 import sys
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import NoReturn
@@ -1332,6 +1333,20 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
     return ""
 
 
+TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
+
+
+def _code_names(fn: Callable) -> set[str]:
+    """The global and attribute names ``fn``'s code reads (its nested functions' too)."""
+    code = getattr(getattr(fn, "func", fn), "__code__", None)
+    names, todo = set(), [code] if code is not None else []
+    while todo:
+        code = todo.pop()
+        names.update(code.co_names)
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
+
+
 def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.Tensor:
     """The student's loss on one case, checked to be a scalar tensor written out, not torch's
     cross-entropy (``label``: as shown)."""
@@ -1352,6 +1367,15 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
         hint = _loss_error_hint(ops, tuple(logits.shape))
         what = tr("{label}: the loss", label=label)
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
+    if _code_names(loss_fn) & TORCH_DISTRIBUTIONS:
+        raise _Wrong(
+            tr(
+                "the loss uses torch's distributions (Categorical(...).log_prob), which computes "
+                "the log-softmax of the true class for you: write Eq. (1) yourself with tensor "
+                "operations (log-sum-exp, one-hot, sum over the classes, mean over the pixels); "
+                "the grader gives such a loss no points"
+            )
+        )
     used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
     if used:
         raise _Wrong(
