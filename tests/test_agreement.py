@@ -1353,6 +1353,237 @@ def dice_score(pred, truth):
         return 1.0
     return 2 * len(p & t) / (len(p) + len(t))
 """
+MODULEDICT_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        # un dictionnaire de couches, dans l'ordre d'insertion
+        self.couches = nn.ModuleDict()
+        entree = in_channels
+        for k in range(2):
+            self.couches[f"conv{k}"] = nn.Conv2d(entree, out_channels, 3, padding=int(padding))
+            if batch_norm:
+                self.couches[f"bn{k}"] = nn.BatchNorm2d(out_channels)
+            self.couches[f"relu{k}"] = nn.ReLU()
+            entree = out_channels
+
+    def forward(self, x):
+        for couche in self.couches.values():
+            x = couche(x)
+        return x
+"""
+FPAD_UP = """
+def center_crop(x, height, width):
+    H, W = x.shape[-2:]
+    dh, dw = H - height, W - width
+    return x[:, :, dh // 2 : H - (dh - dh // 2), dw // 2 : W - (dw - dw // 2)]
+
+
+class Up(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.padding = padding
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+        self.conv = DoubleConv(in_channels, out_channels, padding=padding, batch_norm=batch_norm)
+
+    def forward(self, x, skip):
+        x = self.up(x)
+        if self.padding:
+            diffY = skip.size(2) - x.size(2)
+            diffX = skip.size(3) - x.size(3)
+            x = F.pad(x, (diffX // 2, diffX - diffX // 2, diffY // 2, diffY - diffY // 2))
+        else:
+            skip = center_crop(skip, *x.shape[2:])
+        return self.conv(torch.cat((skip, x), 1))
+"""
+MODULEDICT_UNET = """
+class OutConv(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        widths = self.widths
+        self.depth = depth
+        self.blocs = nn.ModuleDict({"entree": DoubleConv(in_channels, widths[0], padding, batch_norm)})
+        for niveau in range(1, depth + 1):
+            self.blocs[f"descente{niveau}"] = Down(widths[niveau - 1], widths[niveau], padding, batch_norm)
+            self.blocs[f"montee{niveau}"] = Up(widths[niveau], widths[niveau - 1], padding, batch_norm)
+        self.blocs["sortie"] = OutConv(widths[0], num_classes)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        x = self.blocs["entree"](x)
+        sauts = {0: x}
+        for niveau in range(1, self.depth + 1):
+            x = self.blocs[f"descente{niveau}"](x)
+            sauts[niveau] = x
+        for niveau in range(self.depth, 0, -1):
+            x = self.blocs[f"montee{niveau}"](x, sauts[niveau - 1])
+        return self.blocs["sortie"](x)
+"""
+FLAT_WHERE_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    C = logits.shape[1]
+    # (N, C, H, W) -> (N*H*W, C) : une ligne par pixel
+    scores = logits.permute(0, 2, 3, 1).reshape(-1, C)
+    classes = target.reshape(-1).long()
+    log_probs = F.log_softmax(scores, dim=-1)
+    pertes = -log_probs.gather(1, classes[:, None]).squeeze(1)
+    if weight is None:
+        return pertes.mean()
+    poids = torch.zeros_like(pertes)
+    for c in range(C):
+        poids = torch.where(classes == c, weight[c].to(pertes.dtype), poids)
+    return (poids * pertes).sum() / poids.sum()
+"""
+SOFTMAX_LOG_SUM_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    # Entropie croisée de l'éq. (1), moyennée sur les pixels
+    m = logits.max(dim=1, keepdim=True).values  # pour la stabilité numérique
+    z = logits - m
+    log_s = z - torch.log(torch.exp(z).sum(dim=1, keepdim=True))
+    t = torch.zeros_like(log_s).scatter_(1, target.long().unsqueeze(1), 1.0)
+    l = -(t * log_s).sum(dim=1)
+    if weight is None:
+        return l.mean()
+    w = (t * weight.view(1, -1, 1, 1)).sum(dim=1)
+    return (w * l).sum() / w.sum()
+"""
+FLOAT_STEP = """
+def train_step(model, images, labels, optimizer, loss_fn):
+    \"\"\"Une étape : propagation, perte, rétropropagation, mise à jour.\"\"\"
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    sorties = model(images)
+    perte = loss_fn(sorties, labels)
+    perte.backward()
+    optimizer.step()
+    return float(perte)
+"""
+BATCHED_PREDICT_TORCH_DICE = """
+def predict(model, images, batch_size=2):
+    model.eval()
+    resultats = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            probas = F.softmax(model(images[i : i + batch_size]), dim=1)
+            resultats.append(torch.argmax(probas, dim=1))
+    return torch.cat(resultats)
+
+
+def dice_score(pred, truth):
+    p = torch.as_tensor(np.asarray(pred)).bool()
+    t = torch.as_tensor(np.asarray(truth)).bool()
+    denom = p.sum().item() + t.sum().item()
+    if denom == 0:
+        return 1.0
+    return 2.0 * (p & t).sum().item() / denom
+"""
+SEQUENTIAL_SUBCLASS_DOUBLE_CONV = """
+class DoubleConv(nn.Sequential):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        p = 1 if padding else 0
+        couches = [nn.Conv2d(in_channels, out_channels, 3, padding=p, bias=not batch_norm)]
+        if batch_norm:
+            couches.append(nn.BatchNorm2d(out_channels))
+        couches += [nn.ReLU(inplace=True), nn.Conv2d(out_channels, out_channels, 3, padding=p, bias=not batch_norm)]
+        if batch_norm:
+            couches.append(nn.BatchNorm2d(out_channels))
+        couches.append(nn.ReLU(inplace=True))
+        super().__init__(*couches)
+
+    def forward(self, x):
+        return super().forward(x)
+"""
+SEQUENTIAL_SUBCLASS_DOWN = """
+class Down(nn.Sequential):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__(nn.MaxPool2d(2), DoubleConv(in_channels, out_channels, padding, batch_norm))
+"""
+RESTORING_PREDICT = """
+def predict(model, images):
+    etait_en_entrainement = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            sorties = model(images)
+    finally:
+        model.train(etait_en_entrainement)
+    return torch.max(sorties, 1)[1]
+
+
+def dice_score(pred, truth):
+    pred = np.asarray(pred) > 0
+    truth = np.asarray(truth) > 0
+    somme = np.sum(pred) + np.sum(truth)
+    return 1.0 if somme == 0 else float(2 * np.sum(pred * truth) / somme)
+"""
+CONTIGUOUS_CROP = (
+    "    return x[..., top : top + height, left : left + width]",
+    "    return x[:, :, top : top + height, left : left + width].contiguous()",
+)
+ENABLE_GRAD_STEP = """
+def train_step(model, images, labels, optimizer, loss_fn):
+    model.train(True)
+    with torch.enable_grad():
+        logits = model(images)
+        loss = loss_fn(logits, labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach().cpu().item()
+"""
+TAKE_ALONG_LOSS = """
+def categorical_cross_entropy(logits, target, weight=None):
+    idx = target.long().unsqueeze(1)  # (N, 1, H, W)
+    log_p = torch.take_along_dim(F.log_softmax(logits, dim=1), idx, dim=1).squeeze(1)
+    if weight is None:
+        return -log_p.mean()
+    w = weight.gather(0, target.long().flatten()).view_as(log_p)
+    return -(w * log_p).sum() / w.sum()
+"""
+APPEND_LOOP_UNET = """
+class OutConv(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        widths = self.widths
+        self.inc = DoubleConv(in_channels, base_channels, padding=padding, batch_norm=batch_norm)
+        self.encoder = nn.ModuleList()
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            self.encoder.append(Down(c_in, c_out, padding=padding, batch_norm=batch_norm))
+        self.decoder = nn.ModuleList()
+        for i in range(depth - 1, -1, -1):
+            self.decoder.append(Up(widths[i + 1], widths[i], padding=padding, batch_norm=batch_norm))
+        self.outc = OutConv(base_channels, num_classes)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        features = [self.inc(x)]
+        for down in self.encoder:
+            features.append(down(features[-1]))
+        x = features.pop()
+        for up, skip in zip(self.decoder, features[::-1]):
+            x = up(x, skip)
+        return self.outc(x)
+"""
 
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
@@ -1472,6 +1703,21 @@ CORRECT = {
         },
         {},
     ),
+    # honest10: more ways students write them
+    "dc_moduledict_french": ({}, {"double_conv": MODULEDICT_DOUBLE_CONV}),
+    "up_fpad_when_padded_slice_crop": ({}, {"up": FPAD_UP}),
+    "unet_moduledict_skips_in_a_dict": ({}, {"unet": MODULEDICT_UNET}),
+    "loss_flat_pixels_where_weights": ({}, {"cce_loss": FLAT_WHERE_LOSS}),
+    "loss_max_shift_scatter_onehot": ({}, {"cce_loss": SOFTMAX_LOG_SUM_LOSS}),
+    "step_set_to_none_float_docstring_fr": ({}, {"train_step": FLOAT_STEP}),
+    "pd_batched_inference_torch_dice": ({}, {"predict_dice": BATCHED_PREDICT_TORCH_DICE}),
+    "dc_subclass_of_sequential": ({}, {"double_conv": SEQUENTIAL_SUBCLASS_DOUBLE_CONV}),
+    "down_subclass_of_sequential": ({}, {"down": SEQUENTIAL_SUBCLASS_DOWN}),
+    "pd_predict_restores_the_mode": ({}, {"predict_dice": RESTORING_PREDICT}),
+    "crop_contiguous_copy": ({"up": [CONTIGUOUS_CROP]}, {}),
+    "step_enable_grad_detach_cpu_item": ({}, {"train_step": ENABLE_GRAD_STEP}),
+    "loss_take_along_dim_gathered_weights": ({}, {"cce_loss": TAKE_ALONG_LOSS}),
+    "unet_append_loops_features_pop": ({}, {"unet": APPEND_LOOP_UNET}),
 }
 
 
