@@ -320,6 +320,9 @@ class ModuleComparison(Comparison):
             shapes = [tuple(s) for s in meta.get("param_shapes", [])][:40]
             reference_shapes = [tuple(s) for s in req.meta["weights"]["shapes"]]
             problem = M.PARAM_SHAPES.format(shapes=shapes, reference=reference_shapes)
+            hidden = meta.get("unregistered")
+            if isinstance(hidden, list) and hidden and all(isinstance(h, str) for h in hidden):
+                problem = M.UNREGISTERED.format(names=", ".join(h[:80] for h in hidden[:4]))
         return M.LABELLED.format(label=req.meta["label"], problem=problem)
 
 

@@ -288,6 +288,17 @@ def _module(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     return out_meta, out_arrays
 
 
+def _unregistered(module) -> list[str]:
+    """The module's plain lists or dicts of modules torch does not see (named in the message
+    of parameters of other shapes)."""
+    try:
+        from unet_tp.checks import unregistered_modules
+
+        return unregistered_modules(module)
+    except Exception:  # noqa: BLE001 - a hint only: the values decide
+        return []
+
+
 def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) -> bool:
     """:func:`_module` in one dtype; whether an order gave an output."""
     import torch
@@ -304,6 +315,7 @@ def _module_in(namespace, meta, arrays, weights, dtype, out_meta, out_arrays) ->
             module.train(meta.get("train", True))
             params = list(module.parameters())
             out_meta["param_shapes"] = [list(p.shape) for p in params]
+            out_meta["unregistered"] = _unregistered(module)
             if order != "definition":
                 params = _params_by_execution(module, [x.clone() for x in inputs])
             plan = _plan(order, module, params, meta)

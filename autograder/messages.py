@@ -23,6 +23,10 @@ OUTPUT_DIFFERS = (
 )
 NO_GRADIENT = "{label}: no gradient (or a wrong one) reaches the parameters of shape {shapes}"
 PARAM_SHAPES = "its parameters have shapes {shapes}, the reference's {reference}"
+UNREGISTERED = (
+    "{names} holds modules PyTorch does not see (a plain Python list or dict: their parameters "
+    "are not the model's): use nn.ModuleList or nn.ModuleDict"
+)
 NO_TENSOR = "{label}: no tensor returned"
 CROP_SHAPE = "{label}: shape {got}, expected {want}"
 NOT_CENTRE = "{label}: the window is not the centre of the map"

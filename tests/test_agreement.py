@@ -830,6 +830,33 @@ MISTAKES = [
         {"train_step"},
         ("nonetype", "loss.item()"),
     ),
+    # modules in a plain Python list: PyTorch sees no parameters (the messages spoke of layers
+    # that never ran, or of "fixed widths or depth")
+    Mistake(
+        "layers_in_a_python_list",
+        "double_conv",
+        [
+            ("self.block = nn.Sequential(*layers)", "self.layers = layers"),
+            (
+                "return self.block(x)",
+                "for layer in self.layers:\n            x = layer(x)\n        return x",
+            ),
+        ],
+        {"double_conv"},
+        ("self.layers (list)", "nn.ModuleList"),
+    ),
+    Mistake(
+        "downs_in_a_python_list",
+        "unet",
+        [
+            (
+                "self.downs = nn.ModuleList(\n",
+                "self.downs = list(\n",
+            )
+        ],
+        {"unet"},
+        ("self.downs (list)", "nn.ModuleList"),
+    ),
 ]
 
 # ---- correct code written differently ----------------------------------------------------------

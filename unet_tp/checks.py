@@ -376,6 +376,25 @@ def _replaced(ns: dict, name: str, value) -> Iterator[None]:
 # ---- one runner for the module blocks ------------------------------------------------------------
 
 
+def unregistered_modules(module: nn.Module) -> list[str]:
+    """The attributes (``self.downs``, ``self.inc.layers``...) of ``module`` and its submodules
+    that are plain lists, tuples or dicts of modules PyTorch does not see: no parameters of the
+    model, not trained, not saved, not moved to the GPU."""
+    seen = {id(m) for m in module.modules()}
+    internal = set(vars(nn.Module()))
+    found = []
+    for prefix, sub in module.named_modules():
+        for name, value in vars(sub).items():
+            if name in internal or not isinstance(value, (list, tuple, dict)):
+                continue
+            items = value.values() if isinstance(value, dict) else value
+            if any(isinstance(m, nn.Module) and id(m) not in seen for m in items):
+                found.append(
+                    f"self.{prefix + '.' if prefix else ''}{name} ({type(value).__name__})"
+                )
+    return found
+
+
 class _Run:
     """A module case run: the module (reference-like weights), its inputs and output, the order
     its layers ran in, in float64 (float32 if the student's code cannot run in float64)."""
@@ -408,6 +427,16 @@ class _Run:
             hint = tr("(inside {block})", block=inside) if inside else ""
             raise _explain(exc, self.label, steps, hint) from None
         self.calls, self.tol = calls[self.dtype], TOLERANCE[self.dtype]
+        hidden = unregistered_modules(self.module)
+        if hidden:
+            raise _Wrong(
+                tr(
+                    "{names} holds modules PyTorch does not see (a plain Python list or dict: "
+                    "their parameters are not the model's, so not trained, saved or moved to the "
+                    "GPU): use nn.ModuleList or nn.ModuleDict",
+                    names=", ".join(hidden),
+                )
+            )
         if not isinstance(self.out, torch.Tensor):
             kind = type(self.out).__name__
             raise _Wrong(
