@@ -33,7 +33,11 @@ NOT_CENTRE = "{label}: the window is not the centre of the map"
 LOSS_CASES = "categorical_cross_entropy: not one answer per case"
 LOSS_NOT_FINITE = "{label}: the loss is {got!r:.40} (use log-sum-exp for a stable log-softmax)"
 LOSS_VALUE = "{label}: loss {got:.6g}, expected {want:.6g}"
-LOSS_GRADIENT = "{label}: the loss is right but its gradient differs from the reference"
+LOSS_GRADIENT = (
+    "{label}: the loss is right but its gradient differs from the reference: an epsilon or a "
+    "clamp in the log (log(softmax + eps))? Compute log(softmax) as logits - logsumexp; no "
+    ".detach(), no in-place change of the logits"
+)
 LOSS_WEIGHT_KEYWORD = (
     "categorical_cross_entropy takes no weight= argument, and the training cell calls it as "
     "partial(categorical_cross_entropy, weight=CLASS_WEIGHTS): keep the signature "

@@ -830,6 +830,19 @@ MISTAKES = [
         {"train_step"},
         ("nonetype", "loss.item()"),
     ),
+    # log(softmax + eps): a loss a little off (the check's value), or its gradient (the grader's)
+    Mistake(
+        "log_of_softmax_plus_epsilon",
+        "cce_loss",
+        [
+            (
+                "log_s = logits - torch.logsumexp(logits, dim=1, keepdim=True)",
+                "log_s = torch.log(torch.softmax(logits, dim=1) + 1e-8)",
+            )
+        ],
+        {"loss"},
+        ("log(softmax(...) + 1e-08)", "epsilon", "logsumexp"),
+    ),
     # modules in a plain Python list: PyTorch sees no parameters (the messages spoke of layers
     # that never ran, or of "fixed widths or depth")
     Mistake(
@@ -1774,6 +1787,15 @@ def test_a_mistake_fails_both_sides_with_a_message_that_names_it(mistake: Mistak
         if should_fail:
             for word in mistake.words:
                 assert word.lower() in message.lower(), (word, message)
+
+
+def test_the_grader_names_an_epsilon_in_the_log():
+    """log(softmax + 1e-8) is within the value's tolerance on some cases, not the gradient's:
+    the grader's message says where such a gradient comes from."""
+    m = next(m for m in MISTAKES if m.id == "log_of_softmax_plus_epsilon")
+    passed, message = graded(notebook({m.cell: m.edits}), "loss")
+    assert not passed
+    assert "epsilon" in message and "logsumexp" in message, message
 
 
 @pytest.mark.parametrize("variant", list(CORRECT), ids=list(CORRECT))

@@ -1347,6 +1347,19 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
     }
 
 
+def _log_epsilon(value, logits, target, weight) -> float | None:
+    """The epsilon of a log(softmax + eps) whose loss equals ``value``, if one of the usual."""
+    onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(logits.dtype)
+    pw = torch.ones_like(target, dtype=logits.dtype) if weight is None else weight[target]
+    for eps in (1e-12, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3):
+        with torch.no_grad():
+            per_pixel = -(onehot * torch.log(logits.softmax(1) + eps)).sum(1)
+            cand = float((per_pixel * pw).sum() / pw.sum())
+        if abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
+            return eps
+    return None
+
+
 def _loss_value_hint(label, value, logits, target, weight) -> str:
     """Name the usual mistake whose result equals ``value``."""
     for mistake, candidate in _loss_mistakes(logits, target, weight).items():
@@ -1354,6 +1367,14 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
             cand = float(candidate())
         if math.isfinite(cand) and abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
             return tr(" Your value matches {mistake}.", mistake=mistake)
+    eps = _log_epsilon(value, logits, target, weight)
+    if eps is not None:
+        return tr(
+            " Your value matches log(softmax(...) + {eps:g}): the epsilon changes the loss where "
+            "a probability is small; compute log(softmax) as logits - torch.logsumexp(logits, "
+            "dim=1, keepdim=True).",
+            eps=eps,
+        )
     if "extreme" in label:
         return tr(
             " Right on ordinary logits, wrong at large logits: a clamped or rounded log? Compute "
