@@ -1625,6 +1625,100 @@ class UNet(UNetBase):
         return self.outc(x)
 """
 
+TUPLE_PADDING_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        p = (1, 1) if padding else (0, 0)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, (3, 3), padding=p, padding_mode="zeros", bias=not batch_norm)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, (3, 3), padding=p, bias=not batch_norm)
+        self.bn = nn.ModuleList([nn.BatchNorm2d(out_channels) for _ in range(2)]) if batch_norm else None
+
+    def forward(self, x):
+        x = self.conv1(x)
+        if self.bn is not None:
+            x = self.bn[0](x)
+        x = F.relu_(x)
+        x = self.conv2(x)
+        if self.bn is not None:
+            x = self.bn[1](x)
+        return torch.relu(x)
+"""
+TYPED_VALUE_STEP = """
+def train_step(model, images, labels, optimizer, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    out = model(images)
+    loss = loss_fn(out, labels)
+    loss.backward()
+    optimizer.step()
+    valeur: float = loss.item()
+    return valeur
+"""
+OUT_CONV = """
+class OutConv(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+"""
+INLINE_FINAL_CONV_UNET = (
+    OUT_CONV
+    + """
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        largeurs = [base_channels * 2 ** i for i in range(depth + 1)]
+        opts = dict(padding=padding, batch_norm=batch_norm)
+        self.entree = DoubleConv(in_channels, largeurs[0], **opts)
+        self.encodeur = nn.ModuleList([Down(a, b, **opts) for a, b in zip(largeurs, largeurs[1:])])
+        self.decodeur = nn.ModuleList([Up(b, a, **opts) for a, b in zip(largeurs, largeurs[1:])][::-1])
+        self.final = nn.Conv2d(largeurs[0], num_classes, kernel_size=1)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        sauts = []
+        x = self.entree(x)
+        for bloc in self.encodeur:
+            sauts.insert(0, x)
+            x = bloc(x)
+        for bloc, saut in zip(self.decodeur, sauts):
+            x = bloc(x, saut)
+        return self.final(x)
+"""
+)
+LEVELS_UNET = (
+    OUT_CONV
+    + """
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        w = self.widths
+        self.inc = DoubleConv(in_channels, w[0], padding, batch_norm)
+        self.levels = nn.ModuleList(
+            nn.ModuleDict({"down": Down(w[i], w[i + 1], padding, batch_norm), "up": Up(w[i + 1], w[i], padding, batch_norm)})
+            for i in range(depth)
+        )
+        self.outc = OutConv(w[0], num_classes)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        x = self.inc(x)
+        skips = []
+        for level in self.levels:
+            skips.append(x)
+            x = level["down"](x)
+        for level, skip in zip(reversed(self.levels), reversed(skips)):
+            x = level["up"](x, skip)
+        return self.outc(x)
+"""
+)
+
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
@@ -1758,6 +1852,10 @@ CORRECT = {
     "step_enable_grad_detach_cpu_item": ({}, {"train_step": ENABLE_GRAD_STEP}),
     "loss_take_along_dim_gathered_weights": ({}, {"cce_loss": TAKE_ALONG_LOSS}),
     "unet_append_loops_features_pop": ({}, {"unet": APPEND_LOOP_UNET}),
+    "dc_tuple_padding_functional_relu_": ({}, {"double_conv": TUPLE_PADDING_DOUBLE_CONV}),
+    "step_typed_value_after_step": ({}, {"train_step": TYPED_VALUE_STEP}),
+    "unet_inline_final_conv_skips_inserted": ({}, {"unet": INLINE_FINAL_CONV_UNET}),
+    "unet_levels_of_down_up_dicts": ({}, {"unet": LEVELS_UNET}),
 }
 
 
