@@ -843,6 +843,13 @@ MISTAKES = [
         {"loss"},
         ("log(softmax(...) + 1e-08)", "epsilon", "logsumexp"),
     ),
+    Mistake(
+        "one_hot_without_num_classes",
+        "cce_loss",
+        [("F.one_hot(target.long(), logits.shape[1])", "F.one_hot(target.long())")],
+        {"loss"},
+        ("num_classes",),
+    ),
     # modules in a plain Python list: PyTorch sees no parameters (the messages spoke of layers
     # that never ran, or of "fixed widths or depth")
     Mistake(

@@ -1344,6 +1344,10 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             "probability is far below the clamp; use logits - torch.logsumexp(logits, dim=1, "
             "keepdim=True)"
         ): lambda: ce(torch.log(logits.softmax(1).clamp(min=1e-7))),
+        tr(
+            "F.one_hot(target) without num_classes: when the target lacks the last classes the "
+            "one-hot has fewer channels than the logits; pass num_classes=logits.shape[1]"
+        ): lambda: -(F.one_hot(target).movedim(-1, 1).to(logits.dtype) * log_s).sum(1).mean(),
     }
 
 
@@ -1363,8 +1367,11 @@ def _log_epsilon(value, logits, target, weight) -> float | None:
 def _loss_value_hint(label, value, logits, target, weight) -> str:
     """Name the usual mistake whose result equals ``value``."""
     for mistake, candidate in _loss_mistakes(logits, target, weight).items():
-        with torch.no_grad():
-            cand = float(candidate())
+        try:
+            with torch.no_grad():
+                cand = float(candidate())
+        except RuntimeError:  # a mistake this case's shapes cannot make
+            continue
         if math.isfinite(cand) and abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
             return tr(" Your value matches {mistake}.", mistake=mistake)
     eps = _log_epsilon(value, logits, target, weight)
