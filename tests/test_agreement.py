@@ -850,6 +850,13 @@ MISTAKES = [
         {"loss"},
         ("num_classes",),
     ),
+    Mistake(
+        "sum_divided_by_the_batch_size",
+        "cce_loss",
+        [("return per_pixel.mean()", "return per_pixel.sum() / logits.shape[0]")],
+        {"loss"},
+        ("batch size", "N * H * W pixels"),
+    ),
     # modules in a plain Python list: PyTorch sees no parameters (the messages spoke of layers
     # that never ran, or of "fixed widths or depth")
     Mistake(

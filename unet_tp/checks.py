@@ -1320,6 +1320,10 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
     }
     return (weighted if weight is not None else {}) | {
         tr("the sum over the pixels instead of the mean"): lambda: per_pixel.sum(),
+        tr(
+            "the sum divided by the batch size (logits.shape[0]), as for image classification: "
+            "take the mean over all the N * H * W pixels"
+        ): lambda: per_pixel.sum() / logits.shape[0],
         tr("the mean over the classes too (sum over the classes, mean over the pixels)"): lambda: (
             -(onehot * log_s).mean()
         ),
