@@ -1733,6 +1733,23 @@ class UNet(UNetBase):
 """
 )
 
+RELUS_IN_A_LIST_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        p = int(padding)
+        self.convs = nn.ModuleList(
+            [nn.Conv2d(in_channels, out_channels, 3, padding=p), nn.Conv2d(out_channels, out_channels, 3, padding=p)]
+        )
+        self.bns = nn.ModuleList([nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity() for _ in range(2)])
+        self.activations = [nn.ReLU(), nn.ReLU()]  # sans poids : une liste suffit
+
+    def forward(self, x):
+        for conv, bn, act in zip(self.convs, self.bns, self.activations):
+            x = act(bn(conv(x)))
+        return x
+"""
+
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
@@ -1870,6 +1887,7 @@ CORRECT = {
     "step_typed_value_after_step": ({}, {"train_step": TYPED_VALUE_STEP}),
     "unet_inline_final_conv_skips_inserted": ({}, {"unet": INLINE_FINAL_CONV_UNET}),
     "unet_levels_of_down_up_dicts": ({}, {"unet": LEVELS_UNET}),
+    "dc_relus_in_a_plain_list": ({}, {"double_conv": RELUS_IN_A_LIST_DOUBLE_CONV}),
 }
 
 

@@ -376,10 +376,18 @@ def _replaced(ns: dict, name: str, value) -> Iterator[None]:
 # ---- one runner for the module blocks ------------------------------------------------------------
 
 
+def _unseen_state(m, seen: set) -> bool:
+    """Whether ``m`` is a module with weights or statistics that ``seen`` (ids) lacks (a ReLU
+    kept in a plain list loses nothing)."""
+    if not isinstance(m, nn.Module) or id(m) in seen:
+        return False
+    return any(True for _ in m.parameters()) or any(True for _ in m.buffers())
+
+
 def unregistered_modules(module: nn.Module) -> list[str]:
     """The attributes (``self.downs``, ``self.inc.layers``...) of ``module`` and its submodules
-    that are plain lists, tuples or dicts of modules PyTorch does not see: no parameters of the
-    model, not trained, not saved, not moved to the GPU."""
+    that are plain lists, tuples or dicts of modules with weights PyTorch does not see: not the
+    model's parameters, not trained, not saved, not moved to the GPU."""
     seen = {id(m) for m in module.modules()}
     internal = set(vars(nn.Module()))
     found = []
@@ -388,7 +396,7 @@ def unregistered_modules(module: nn.Module) -> list[str]:
             if name in internal or not isinstance(value, (list, tuple, dict)):
                 continue
             items = value.values() if isinstance(value, dict) else value
-            if any(isinstance(m, nn.Module) and id(m) not in seen for m in items):
+            if any(_unseen_state(m, seen) for m in items):
                 found.append(
                     f"self.{prefix + '.' if prefix else ''}{name} ({type(value).__name__})"
                 )
