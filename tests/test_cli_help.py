@@ -70,6 +70,7 @@ def test_gpu_advice_only_where_training_happens(capsys):
     assert "no GPU found, so training is slow" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_venv_command_finds_its_own_tools_without_activation():
     """nbgrader (notebook build, grade) runs `alembic`: found beside the interpreter."""
     code = "import os; from unet_tp.cli import _put_own_scripts_on_path as f; f(); print(os.environ['PATH'])"

@@ -41,7 +41,7 @@ def test_skull_stripped_and_tumour_inside_brain():
 
 
 @pytest.mark.parametrize(
-    "index", [0, *(pytest.param(i, marks=pytest.mark.slow) for i in (1, 2, 3)), 5]
+    "index", [0, *(pytest.param(i, marks=pytest.mark.slow) for i in (1, 2, 3, 5))]
 )
 def test_glioma_contrasts(index):
     images, seg, grade, brain, normal = _regions(11, index)

@@ -13,6 +13,7 @@ def n_params(m):
     return sum(p.numel() for p in m.parameters())
 
 
+@pytest.mark.slow
 def test_paper_network_572_to_388_and_parameter_counts():
     net = UNet(in_channels=1, num_classes=2, padding=False)
     assert n_params(net) == 31_030_658
