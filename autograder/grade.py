@@ -356,15 +356,15 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
     (``RECEPTIVE_FIELD = 140``: a new number is a new answer); the notebook kept in nbgrader's
     ``autograded/``."""
     at = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
-    answers, shown = {}, copy.deepcopy(nb)
+    answers = {}
     for q in spec.questions:
-        text = _answer_text(nb.cells, at[q.grade_id]) if q.grade_id in at else ""
+        text = _answer_text(_answer_cells(nb.cells, at[q.grade_id])) if q.grade_id in at else ""
         number = repair.number_answer(nb, q.setting) if q.setting else ""
         answers[q.id] = "\n\n".join(part for part in (text, number) if part)
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)
-        shown = _answers_in_their_cells(shown, {q.grade_id for q in spec.questions})
+        shown = _answers_in_their_cells(copy.deepcopy(nb), {q.grade_id for q in spec.questions})
         nbformat.write(repair.for_formgrader(shown, student_nb), folder / spec.notebook)
     return answers
 
@@ -380,9 +380,9 @@ def _answer_cells(cells: list, index: int) -> list:
     return taken
 
 
-def _answer_text(cells: list, index: int) -> str:
-    """The text of :func:`_answer_cells`, its stubs left out."""
-    parts = [cell.source.strip() for cell in _answer_cells(cells, index)]
+def _answer_text(cells: list) -> str:
+    """The text of an answer's cells, their ``YOUR ANSWER HERE`` stubs left out."""
+    parts = [cell.source.strip() for cell in cells]
     stubs = {text_stub for _, text_stub in STUBS.values()}
     return "\n\n".join(part for part in parts if part and part not in stubs)
 
@@ -393,7 +393,7 @@ def _answers_in_their_cells(nb, grade_ids: set[str]):
     for index in reversed([i for i, c in enumerate(nb.cells) if grade_id(c) in grade_ids]):
         taken = _answer_cells(nb.cells, index)
         if len(taken) > 1 and nb.cells[index].cell_type == "markdown":
-            nb.cells[index].source = _answer_text(nb.cells, index)
+            nb.cells[index].source = _answer_text(taken)
             del nb.cells[index + 1 : index + len(taken)]
     return nb
 

@@ -380,8 +380,8 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
         logits = torch.from_numpy(arrays[f"logits_{i}"]).clone().requires_grad_()
         target = torch.from_numpy(arrays[f"target_{i}"])
         # called as the training cell does: partial(categorical_cross_entropy, weight=...)
-        weight = arrays.get(f"weight_{i}")
-        weight = {} if weight is None else {"weight": torch.from_numpy(weight)}
+        given = arrays.get(f"weight_{i}")
+        weight = {} if given is None else {"weight": torch.from_numpy(given)}
         try:
             value = fn(logits, target, **weight)
             if not isinstance(value, torch.Tensor) or value.numel() != 1:
