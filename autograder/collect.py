@@ -32,17 +32,19 @@ class GradingError(RuntimeError):
     """The submissions cannot be graded (an unknown student, a bad pattern...)."""
 
 
-def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
+def identify(relpath: str, pattern: str | None = None, by_hand: bool = False) -> tuple[str, str]:
     """``(student_id, name)`` from a submission's relative path: ``pattern``'s groups ``id`` (and
     ``name``), else an LMS prefix ``Name_12345_assignsubmission_file_``, else the first folder,
-    else the file name without ``Copy of``, ``(1)``, ``TP_sujet``... (else ``GradingError``)."""
+    else the file name without ``Copy of``, ``(1)``, ``TP_sujet``... (else ``GradingError``).
+    ``by_hand``: in a folder laid out by hand (:func:`_by_hand`) only the first part may be an
+    LMS name (``alice/Bob_456_assignsubmission_file_/`` is Alice's)."""
     path = PurePosixPath(relpath)
     if pattern:
         m = re.search(pattern, path.as_posix())
         if not m or not m.groupdict().get("id"):
             raise GradingError(f"{relpath}: the pattern {pattern!r} finds no group 'id'")
         return _slug(m["id"]), (m.groupdict().get("name") or m["id"]).strip()
-    m = _lms_match(path)
+    m = _lms_match(path, by_hand)
     if m:
         return m["id"], m["name"].strip()
     if len(path.parts) > 1:
@@ -57,20 +59,33 @@ def identify(relpath: str, pattern: str | None = None) -> tuple[str, str]:
     return _slug(rest), rest
 
 
-def _lms_match(path: PurePosixPath) -> re.Match | None:
+def _lms_match(path: PurePosixPath, by_hand: bool = False) -> re.Match | None:
     """Moodle's ``Name_4242_assignsubmission_file_``, outermost first: in a folder the LMS made,
     then the file's name (the LMS's prefix, not a name a student gave a file inside that folder,
     ``Bob_77_assignsubmission_file_x.ipynb`` uploaded by Alice); else Canvas's
     ``name[_late]_4242_67890_`` in the name of a file of the download's flat list (not one inside
-    a student's folder)."""
-    moodle = next((m for part in path.parts if (m := _MOODLE.match(part))), None)
+    a student's folder). ``by_hand``: the first part only."""
+    parts = path.parts[:1] if by_hand else path.parts
+    moodle = next((m for part in parts if (m := _MOODLE.match(part))), None)
     return moodle or (_CANVAS.match(path.name) if len(path.parts) == 1 else None)
 
 
-def lms_id(relpath: str) -> str | None:
+def lms_id(relpath: str, by_hand: bool = False) -> str | None:
     """The participant id of an LMS zip's file or folder name, or None."""
-    m = _lms_match(PurePosixPath(relpath))
+    m = _lms_match(PurePosixPath(relpath), by_hand)
     return m["id"] if m else None
+
+
+def _by_hand(folder: Path) -> bool:
+    """Whether ``folder`` was laid out by hand: two folders or more at its top that hold notebooks
+    and that no LMS named (``alice/``, ``bob/``). There each top folder is a student's, whatever
+    its files or folders are named (``alice/Bob B_456_assignsubmission_file_/TP.ipynb``, dated
+    2099, was Bob's newest notebook); a wrapper of the LMS's folders (``TP-U-Net-1234/``, one
+    folder at the top) is not."""
+    tops = [p for p in folder.iterdir() if p.is_dir() and not _hidden(PurePosixPath(p.name))]
+    named = [p for p in tops if not _lms_match(PurePosixPath(p.name))]
+    held = (".ipynb", ".zip")
+    return sum(1 for p in named if any(f.suffix in held for f in p.rglob("*"))) >= 2
 
 
 def _slug(text: str) -> str:
@@ -200,19 +215,21 @@ def _hidden(rel: PurePosixPath) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in rel.parts)
 
 
-def _whose(rel: PurePosixPath, at: PurePosixPath, pattern: str | None) -> tuple[str, str]:
+def _whose(
+    rel: PurePosixPath, at: PurePosixPath, pattern: str | None, by_hand: bool = False
+) -> tuple[str, str]:
     """``identify`` of a file at ``rel`` in SOURCE; in a student's zip opened at ``at``, of the
     zip, named by the LMS or the instructor (``alice/TP.zip``, Canvas's
     ``alicemartin_5002_9002_TP.zip``), not by the names it holds (``Bob_5001_assignsubmission_
     file_/`` in Alice's zip, dated 2099, was Bob's notebook); a ``pattern`` that finds no id in the
     zip's path is matched on the whole path."""
     if not at.parts:
-        return identify(rel.as_posix(), pattern)
+        return identify(rel.as_posix(), pattern, by_hand)
     if pattern:
         m = re.search(pattern, at.as_posix())
         if not m or not m.groupdict().get("id"):
-            return identify(rel.as_posix(), pattern)
-    return identify(at.as_posix(), pattern)
+            return identify(rel.as_posix(), pattern, by_hand)
+    return identify(at.as_posix(), pattern, by_hand)
 
 
 def _inside_wrapper(folder: Path) -> Path:
@@ -230,11 +247,11 @@ def _inside_wrapper(folder: Path) -> Path:
 
 
 def _opened(source: Path, workdir: Path) -> tuple[list, list]:
-    """The folders to read, ``(folder, where its files are in SOURCE)``: SOURCE, the class's
-    archives and the students' zips, unpacked under ``workdir``; and the students' zips that
-    could not be opened, ``(where, file, why)``."""
-    roots: list[tuple[Path, PurePosixPath]] = []  # (folder, where its files are in SOURCE)
-    unopened: list[tuple[PurePosixPath, Path, str]] = []  # a student's zip: (where, file, why)
+    """The folders to read, ``(folder, where its files are in SOURCE, laid out by hand)``:
+    SOURCE, the class's archives and the students' zips, unpacked under ``workdir``; and the
+    students' zips that could not be opened, ``(where, file, why, laid out by hand)``."""
+    roots: list[tuple[Path, PurePosixPath, bool]] = []
+    unopened: list[tuple[PurePosixPath, Path, str, bool]] = []
     unzipped = iter(workdir / "unzipped" / str(i) for i in itertools.count())
     classes = [source]  # the folders, and the class's archives (their students' zips in them)
     if source.is_file() and not zipfile.is_zipfile(source):
@@ -245,7 +262,8 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             folder, archive = next(unzipped), folder
             _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
             folder = _inside_wrapper(folder)
-        roots.append((folder, PurePosixPath()))
+        by_hand = _by_hand(folder)
+        roots.append((folder, PurePosixPath(), by_hand))
         for archive in sorted(folder.rglob("*.zip")):
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())):
                 continue
@@ -259,9 +277,9 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
                 _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
             except GradingError as exc:
                 remove_tree(root)
-                unopened.append((at, archive, str(exc)))
+                unopened.append((at, archive, str(exc), by_hand))
                 continue
-            roots.append((root, at))
+            roots.append((root, at, by_hand))
     return roots, unopened
 
 
@@ -272,23 +290,25 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         raise GradingError(f"{source}: no such file or folder")
     roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
-    for root, at in roots:
+    for root, at, by_hand in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
             if _hidden(rel):
                 continue
             whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
-            student_id, name = _whose(rel, at, pattern)
+            student_id, name = _whose(rel, at, pattern, by_hand)
             digest = sha256_file(path)  # by blocks: a file of any size
+            participant = lms_id(whose, by_hand)
             found.setdefault(student_id, []).append(
-                Submission(student_id, name, path, rel.as_posix(), digest, [], lms_id(whose))
+                Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
             )
     zip_notes: dict[str, list[str]] = {}
-    for at, archive, why in unopened:  # its owner's note; their only file: graded as it is
-        student_id, name = _whose(at, at, pattern)
+    for at, archive, why, by_hand in unopened:  # its owner's note; their only file: as it is
+        student_id, name = _whose(at, at, pattern, by_hand)
         if student_id not in found:
             digest = sha256_file(archive)
-            sub = Submission(student_id, name, archive, at.as_posix(), digest, [], lms_id(str(at)))
+            participant = lms_id(str(at), by_hand)
+            sub = Submission(student_id, name, archive, at.as_posix(), digest, [], participant)
             found[student_id] = [sub]
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
     subs = []

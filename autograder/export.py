@@ -475,7 +475,8 @@ def export(
     out_dir = Path(out_dir)
     results = with_manual_scores(Results.load(out_dir), out_dir)
     for s in results.students:  # results.json of a grader before lms_id: the file's name says it
-        s.lms_id = s.lms_id or lms_id(s.file)
+        found = lms_id(s.file)  # (not ``alice/Bob_456_assignsubmission_file_/``: Alice's file)
+        s.lms_id = s.lms_id or (found if found == s.student_id else None)
     write_student_files(out_dir, results)  # the pages the comment points to, as complete
     write_report(out_dir, results)  # and the class report: no longer "pending"
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]

@@ -912,6 +912,42 @@ def test_a_notebook_named_after_another_student_stays_its_senders(tmp_path):
     }
 
 
+def test_in_folders_made_by_hand_a_moodle_name_inside_a_students_folder_is_theirs(tmp_path):
+    """A folder per student made by hand (a shared Drive): Alice's folder holding a folder, a
+    file or a zip named as Moodle names Bob's (``Bob B_456_assignsubmission_file_/``, dated 2099)
+    was Bob's newest notebook, and Alice's grade went to Bob's row of the LMS files. A wrapper of
+    Moodle's folders (the download unpacked into a folder of its own) still says whose each is."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "subs"
+    for who in ("alice", "bob", "carol"):
+        (folder / who).mkdir(parents=True)
+        (folder / who / "TP_sujet.ipynb").write_text(f'{{"who": "{who}"}}')
+    forged = folder / "alice" / "Bob B_456_assignsubmission_file_" / "TP_sujet.ipynb"
+    forged.parent.mkdir()
+    forged.write_text('{"who": "alice"}')
+    (folder / "alice" / "Dave D_789_assignsubmission_file_TP.ipynb").write_text('{"who": "alice"}')
+    with zipfile.ZipFile(folder / "carol" / "Erin E_111_assignsubmission_file_TP.zip", "w") as zf:
+        zf.writestr("TP_sujet.ipynb", '{"who": "carol"}')
+    for path in folder.rglob("*_assignsubmission_*"):
+        os.utime(path, (4070908800, 4070908800))  # 2099
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work")}
+    assert sorted(subs) == ["alice", "bob", "carol"]
+    assert {k: s.path.read_text() for k, s in subs.items()} == {
+        k: f'{{"who": "{k}"}}' for k in subs
+    }
+    assert all(s.lms_id is None for s in subs.values())
+    wrapper = tmp_path / "downloads" / "TP U-Net-1234"
+    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
+        (wrapper / f"{name}_assignsubmission_file_").mkdir(parents=True)
+        (wrapper / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text(who)
+    subs = {s.student_id: s for s in collect(wrapper.parent, tmp_path / "work2")}
+    assert {k: (s.path.read_text(), s.lms_id) for k, s in subs.items()} == {
+        "123": ("alice", "123"),
+        "456": ("bob", "456"),
+    }
+
+
 def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
     ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
