@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -64,7 +65,14 @@ from autograder.results import (
     text_safe,
     write_grades_csv,
 )
-from autograder.sandbox import HOME, Limits, Sandbox, check_available, remove_tree
+from autograder.sandbox import (
+    HOME,
+    STUDENT_PACKAGE,
+    Limits,
+    Sandbox,
+    check_available,
+    remove_tree,
+)
 from autograder.score import block_scores
 from unet_tp.fileio import atomic_write
 
@@ -476,7 +484,33 @@ def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> 
 
 
 def _prewarm(home: Path) -> None:
-    """The sample cases and their slice cache the data cell makes, made once for every home."""
+    """The sample cases and their slice cache the data cell makes, copied into ``home`` for every
+    notebook's home; made once and kept between runs in the kit's working folder (``grading_home/``,
+    by a hash of the student package, what the notebook is told and the versions)."""
+    import numpy
+    import torch
+
+    from unet_tp.fileio import unet_tp_home
+
+    h = hashlib.sha256(repr([sys.version, torch.__version__, numpy.__version__]).encode())
+    h.update(json.dumps(GRADING_NOTEBOOK_ENV, sort_keys=True).encode())
+    for path in sorted(STUDENT_PACKAGE.rglob("*.py")):
+        h.update(path.relative_to(STUDENT_PACKAGE).as_posix().encode() + path.read_bytes())
+    kept = unet_tp_home() / "grading_home" / h.hexdigest()[:16]
+    building = kept.with_name(f".{kept.name}.{os.getpid()}")
+    if not kept.is_dir():
+        for old in kept.parent.glob("*"):  # an earlier package's (40 MB each), or a stopped run's
+            if not old.name.startswith(".") or time.time() - old.stat().st_mtime > 3600:
+                remove_tree(old)
+        _prewarm_in(building)
+        with contextlib.suppress(OSError):  # another run made it meanwhile: theirs is the same
+            building.rename(kept)
+    shutil.copytree(kept if kept.is_dir() else building, home, dirs_exist_ok=True)
+    remove_tree(building)
+
+
+def _prewarm_in(home: Path) -> None:
+    """Make the grading's sample cases and their slice cache in ``home``."""
     from unet_tp.data.synth import default_sample_dir, sample_cases
 
     data_home = home / "unet_tp_home"

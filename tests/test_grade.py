@@ -1587,6 +1587,21 @@ def test_the_prewarmed_cache_is_the_one_the_graded_notebook_uses(tmp_path, monke
     notebook.prepare_slices(notebook.get_data("sample"), config)
     said = capsys.readouterr().out
     assert f"{grade.GRADING_SAMPLE_CASES} cases" in said and "nothing written" in said, said
+    # made once: the next run copies it (the 10 s of the cases' slice cache, each `grade`)
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "instructor"))
+    kept = list((tmp_path / "instructor" / "grading_home").iterdir())
+    monkeypatch.setattr(grade, "_prewarm_in", lambda home: pytest.fail("made again"))
+    grade._prewarm(tmp_path / "home2")
+    files = sorted(p.relative_to(tmp_path / "home") for p in (tmp_path / "home").rglob("*"))
+    assert files and files == sorted(
+        p.relative_to(tmp_path / "home2") for p in (tmp_path / "home2").rglob("*")
+    )
+    # another student package (or versions, or settings): made anew, the old one removed
+    monkeypatch.setitem(grade.GRADING_NOTEBOOK_ENV, "UNET_TP_PRESET", "cpu-quick")
+    monkeypatch.setattr(grade, "_prewarm_in", lambda home: (home / "made").mkdir(parents=True))
+    grade._prewarm(tmp_path / "home3")
+    assert (tmp_path / "home3" / "made").is_dir()
+    assert len(kept) == 1 and not kept[0].exists()
 
 
 def test_a_zip_at_the_top_of_a_hand_made_folder_is_its_senders(tmp_path):
