@@ -1311,6 +1311,11 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
         return -(onehot * log_probs).sum(1).mean()
 
     pw = None if weight is None else weight.to(logits.dtype)[target]
+
+    def ce_weighted(log_probs: torch.Tensor) -> torch.Tensor:
+        per = -(onehot * log_probs).sum(1)
+        return per.mean() if pw is None else (per * pw).sum() / pw.sum()
+
     weighted = {
         tr(
             "the class weights are ignored: each pixel's term is multiplied by the weight of its "
@@ -1326,7 +1331,7 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             "by the sum of the pixels' weights, sum(w[target])"
         ): lambda: (per_pixel * pw).sum() / weight.sum(),
     }
-    return (weighted if weight is not None else {}) | {
+    usual = {
         tr("the sum over the pixels instead of the mean"): lambda: per_pixel.sum(),
         tr(
             "the sum divided by the batch size (logits.shape[0]), as for image classification: "
@@ -1361,19 +1366,15 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             "one-hot has fewer channels than the logits; pass num_classes=logits.shape[1]"
         ): lambda: -(F.one_hot(target).movedim(-1, 1).to(logits.dtype) * log_s).sum(1).mean(),
     }
-
-
-def _log_epsilon(value, logits, target, weight) -> float | None:
-    """The epsilon of a log(softmax + eps) whose loss equals ``value``, if one of the usual."""
-    onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(logits.dtype)
-    pw = torch.ones_like(target, dtype=logits.dtype) if weight is None else weight[target]
-    for eps in (1e-12, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3):
-        with torch.no_grad():
-            per_pixel = -(onehot * torch.log(logits.softmax(1) + eps)).sum(1)
-            cand = float((per_pixel * pw).sum() / pw.sum())
-        if abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
-            return eps
-    return None
+    epsilon = {
+        tr(
+            "log(softmax(...) + {eps:g}): the epsilon changes the loss where a probability is "
+            "small; compute log(softmax) as logits - torch.logsumexp(logits, dim=1, keepdim=True)",
+            eps=eps,
+        ): lambda eps=eps: ce_weighted(torch.log(logits.softmax(1) + eps))
+        for eps in (1e-12, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)
+    }
+    return (weighted if weight is not None else {}) | usual | epsilon
 
 
 def _loss_value_hint(label, value, logits, target, weight) -> str:
@@ -1386,14 +1387,6 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
             continue
         if math.isfinite(cand) and abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
             return tr(" Your value matches {mistake}.", mistake=mistake)
-    eps = _log_epsilon(value, logits, target, weight)
-    if eps is not None:
-        return tr(
-            " Your value matches log(softmax(...) + {eps:g}): the epsilon changes the loss where "
-            "a probability is small; compute log(softmax) as logits - torch.logsumexp(logits, "
-            "dim=1, keepdim=True).",
-            eps=eps,
-        )
     if "extreme" in label:
         return tr(
             " Right on ordinary logits, wrong at large logits: a clamped or rounded log? Compute "
