@@ -1311,11 +1311,6 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
         return -(onehot * log_probs).sum(1).mean()
 
     pw = None if weight is None else weight.to(logits.dtype)[target]
-
-    def ce_weighted(log_probs: torch.Tensor) -> torch.Tensor:
-        per = -(onehot * log_probs).sum(1)
-        return per.mean() if pw is None else (per * pw).sum() / pw.sum()
-
     weighted = {
         tr(
             "the class weights are ignored: each pixel's term is multiplied by the weight of its "
@@ -1366,15 +1361,26 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             "one-hot has fewer channels than the logits; pass num_classes=logits.shape[1]"
         ): lambda: -(F.one_hot(target).movedim(-1, 1).to(logits.dtype) * log_s).sum(1).mean(),
     }
-    epsilon = {
+    return (weighted if weight is not None else {}) | usual | _epsilon_mistakes(logits, onehot, pw)
+
+
+def _epsilon_mistakes(logits, onehot, pixel_weight) -> dict[str, Callable]:
+    """log(softmax + eps) for the usual epsilons, each with the value it gives."""
+
+    def loss(eps: float) -> torch.Tensor:
+        per_pixel = -(onehot * torch.log(logits.softmax(1) + eps)).sum(1)
+        if pixel_weight is None:
+            return per_pixel.mean()
+        return (per_pixel * pixel_weight).sum() / pixel_weight.sum()
+
+    return {
         tr(
             "log(softmax(...) + {eps:g}): the epsilon changes the loss where a probability is "
             "small; compute log(softmax) as logits - torch.logsumexp(logits, dim=1, keepdim=True)",
             eps=eps,
-        ): lambda eps=eps: ce_weighted(torch.log(logits.softmax(1) + eps))
+        ): functools.partial(loss, eps)
         for eps in (1e-12, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)
     }
-    return (weighted if weight is not None else {}) | usual | epsilon
 
 
 def _loss_value_hint(label, value, logits, target, weight) -> str:
