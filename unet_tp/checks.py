@@ -1311,21 +1311,6 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
         return -(onehot * log_probs).sum(1).mean()
 
     pw = None if weight is None else weight.to(logits.dtype)[target]
-    weighted = {
-        tr(
-            "the class weights are ignored: each pixel's term is multiplied by the weight of its "
-            "true class"
-        ): lambda: per_pixel.mean(),
-        tr(
-            "the weighted sum is divided by the number of pixels: divide by the sum of the "
-            "pixels' weights, sum(w[target])"
-        ): lambda: (per_pixel * pw).sum() / per_pixel.numel(),
-        tr("the weights are applied but not divided by their sum"): lambda: (per_pixel * pw).sum(),
-        tr(
-            "the weighted sum is divided by the sum of the class weights, weight.sum(): divide "
-            "by the sum of the pixels' weights, sum(w[target])"
-        ): lambda: (per_pixel * pw).sum() / weight.sum(),
-    }
     usual = {
         tr("the sum over the pixels instead of the mean"): lambda: per_pixel.sum(),
         tr(
@@ -1361,7 +1346,27 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
             "one-hot has fewer channels than the logits; pass num_classes=logits.shape[1]"
         ): lambda: -(F.one_hot(target).movedim(-1, 1).to(logits.dtype) * log_s).sum(1).mean(),
     }
-    return (weighted if weight is not None else {}) | usual | _epsilon_mistakes(logits, onehot, pw)
+    weighted = {} if weight is None else _weighted_mistakes(per_pixel, pw, weight)
+    return weighted | usual | _epsilon_mistakes(logits, onehot, pw)
+
+
+def _weighted_mistakes(per_pixel, pw, weight) -> dict[str, Callable]:
+    """The usual mistakes with class weights (``pw``: each pixel's), each with the value it gives."""
+    return {
+        tr(
+            "the class weights are ignored: each pixel's term is multiplied by the weight of its "
+            "true class"
+        ): lambda: per_pixel.mean(),
+        tr(
+            "the weighted sum is divided by the number of pixels: divide by the sum of the "
+            "pixels' weights, sum(w[target])"
+        ): lambda: (per_pixel * pw).sum() / per_pixel.numel(),
+        tr("the weights are applied but not divided by their sum"): lambda: (per_pixel * pw).sum(),
+        tr(
+            "the weighted sum is divided by the sum of the class weights, weight.sum(): divide "
+            "by the sum of the pixels' weights, sum(w[target])"
+        ): lambda: (per_pixel * pw).sum() / weight.sum(),
+    }
 
 
 def _epsilon_mistakes(logits, onehot, pixel_weight) -> dict[str, Callable]:
