@@ -85,7 +85,7 @@ def _by_hand(folder: Path) -> bool:
     tops = [p for p in folder.iterdir() if p.is_dir() and not _hidden(PurePosixPath(p.name))]
     named = [p for p in tops if not _lms_match(PurePosixPath(p.name))]
     held = (".ipynb", ".zip")
-    return sum(1 for p in named if any(f.suffix in held for f in p.rglob("*"))) >= 2
+    return sum(1 for p in named if any(f.suffix in held and f.is_file() for f in p.rglob("*"))) >= 2
 
 
 def _slug(text: str) -> str:
@@ -264,8 +264,8 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             folder = _inside_wrapper(folder)
         by_hand = _by_hand(folder)
         roots.append((folder, PurePosixPath(), by_hand))
-        for archive in sorted(folder.rglob("*.zip")):
-            if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())):
+        for archive in sorted(folder.rglob("*.zip")):  # files: a folder named x.zip is none
+            if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or archive.is_dir():
                 continue
             at = _opened_at(folder, archive)
             if not at.parts:  # another class archive: in SOURCE's folder only (not in a zip)
@@ -293,7 +293,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     for root, at, by_hand in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
-            if _hidden(rel):
+            if _hidden(rel) or path.is_dir():  # a folder named x.ipynb: its notebooks are read
                 continue
             whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
             student_id, name = _whose(rel, at, pattern, by_hand)

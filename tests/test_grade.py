@@ -1740,3 +1740,30 @@ def test_a_cell_after_a_section_is_named_with_french_quotes_on_a_french_page():
         french(note)
         == f"cellule {mine + 1} (votre cellule après « Entraîner le réseau ») : NameError : x"
     )
+
+
+def test_a_folder_named_like_a_notebook_or_a_zip_does_not_stop_the_class(tmp_path):
+    """A folder a student made and named ``x.ipynb`` or ``evil.zip`` (Moodle's file manager, a
+    Drive folder, a zip's folder) was read as a file: the whole class's run stopped on
+    IsADirectoryError. Its notebooks are that student's; the folder itself is no file."""
+    from autograder.collect import collect
+
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Alice A_123_assignsubmission_file_/x.ipynb/TP_sujet.ipynb", "{}")
+        zf.writestr("Bob B_456_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.writestr("Carol C_789_assignsubmission_file_/evil.zip/inner.zip", b"PK\x03\x04 no")
+    subs = {s.student_id: s for s in collect(archive, tmp_path / "work")}
+    assert sorted(subs) == ["123", "456", "789"]
+    assert subs["123"].relpath == "Alice A_123_assignsubmission_file_/x.ipynb/TP_sujet.ipynb"
+    assert "evil.zip/inner.zip: not a readable zip" in subs["789"].notes[0]
+    folder = tmp_path / "subs"
+    for who in ("alice", "bob"):
+        (folder / who).mkdir(parents=True)
+        (folder / who / "TP_sujet.ipynb").write_text("{}")
+    (folder / "bob" / "empty.ipynb").mkdir()
+    (folder / "bob" / "empty.zip").mkdir()
+    with zipfile.ZipFile(folder / "alice" / "TP.zip", "w") as zf:
+        zf.writestr("x.ipynb/TP_sujet.ipynb", "{}")
+    subs = {s.student_id: s.relpath for s in collect(folder, tmp_path / "work2")}
+    assert sorted(subs) == ["alice", "bob"] and subs["bob"] == "bob/TP_sujet.ipynb"
