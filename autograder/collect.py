@@ -64,10 +64,12 @@ def _lms_match(path: PurePosixPath, by_hand: bool = False) -> re.Match | None:
     then the file's name (the LMS's prefix, not a name a student gave a file inside that folder,
     ``Bob_77_assignsubmission_file_x.ipynb`` uploaded by Alice); else Canvas's
     ``name[_late]_4242_67890_`` in the name of a file of the download's flat list (not one inside
-    a student's folder). ``by_hand``: the first part only."""
+    a student's folder), before Moodle's (no Moodle name is Canvas's; the file name a student gave
+    after Canvas's prefix, ``alicemartin_5002_9002_TP_5001_assignsubmission_file_.ipynb``, is not
+    Moodle's name of 5001). ``by_hand``: the first part only."""
+    canvas = _CANVAS.match(path.name) if len(path.parts) == 1 else None
     parts = path.parts[:1] if by_hand else path.parts
-    moodle = next((m for part in parts if (m := _MOODLE.match(part))), None)
-    return moodle or (_CANVAS.match(path.name) if len(path.parts) == 1 else None)
+    return canvas or next((m for part in parts if (m := _MOODLE.match(part))), None)
 
 
 def lms_id(relpath: str, by_hand: bool = False) -> str | None:

@@ -1767,3 +1767,28 @@ def test_a_folder_named_like_a_notebook_or_a_zip_does_not_stop_the_class(tmp_pat
         zf.writestr("x.ipynb/TP_sujet.ipynb", "{}")
     subs = {s.student_id: s.relpath for s in collect(folder, tmp_path / "work2")}
     assert sorted(subs) == ["alice", "bob"] and subs["bob"] == "bob/TP_sujet.ipynb"
+
+
+def test_a_moodle_name_after_canvass_prefix_stays_its_senders(tmp_path):
+    """Canvas's flat list: Alice's file (or zip) named ``TP_5001_assignsubmission_file_.ipynb``,
+    which Canvas names ``alicemartin_5002_9002_TP_5001_...``, was read as Moodle names Bob's
+    (participant 5001, his Canvas ID): Alice's notebook, the newer, was graded as Bob's, into his
+    row of the LMS file, and Alice had none. Canvas's prefix says whose."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "canvas"
+    folder.mkdir()
+    (folder / "bobdurand_5001_9001_TP_sujet.ipynb").write_text('{"who": "bob"}')
+    forged = folder / "alicemartin_5002_9002_TP_5001_assignsubmission_file_.ipynb"
+    forged.write_text('{"who": "alice"}')
+    with zipfile.ZipFile(folder / "carolx_5003_9003_TP_5001_assignsubmission_file_.zip", "w") as zf:
+        zf.writestr("TP_sujet.ipynb", '{"who": "carol"}')
+    for path in folder.iterdir():
+        if "assignsubmission" in path.name:
+            os.utime(path, (4070908800, 4070908800))  # 2099
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work")}
+    assert {k: (s.path.read_text(), s.lms_id) for k, s in subs.items()} == {
+        "5001": ('{"who": "bob"}', "5001"),
+        "5002": ('{"who": "alice"}', "5002"),
+        "5003": ('{"who": "carol"}', "5003"),
+    }
