@@ -145,8 +145,10 @@ def _safe_unzip(
     into ``target``, ``limit`` bytes at most; a :class:`GradingError` that says why it cannot be
     opened (not a zip, an unsafe or clashing member, past the limit). A student's zip (with a
     ``limit``) nested past :data:`MAX_PARTS` is refused; in the class's archive, such a member
-    (folders a student made in the LMS) is unpacked in its outermost folder, which says whose it
-    is: one student's folders do not stop the class's grading."""
+    (folders a student made in the LMS) is unpacked in its two outermost folders, which say whose
+    it is (the student's, or the wrapper's and the student's: ``class/alice/d/.../x.ipynb`` was
+    ``class/alice~d~...``, a file whose name alone said whose): one student's folders do not stop
+    the class's grading."""
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -158,8 +160,8 @@ def _safe_unzip(
                     raise GradingError(f"{name}: unsafe member {info.filename[:200]!r}")
                 if info.is_dir() or member.suffix not in kept:  # only notebooks are graded
                     continue
-                if deep:  # its folders in one name, under its outermost
-                    parts = [parts[0], _short("~".join(member.parts[1:]))]
+                if deep:  # its folders in one name, under its two outermost
+                    parts = [*parts[:2], _short("~".join(member.parts[2:]))]
                 dest = target.joinpath(*parts)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 limit = _charged(limit, BLOCK, name)  # each file takes a block: empty ones too

@@ -1792,3 +1792,24 @@ def test_a_moodle_name_after_canvass_prefix_stays_its_senders(tmp_path):
         "5002": ('{"who": "alice"}', "5002"),
         "5003": ('{"who": "carol"}', "5003"),
     }
+
+
+def test_a_students_deep_folders_in_a_zipped_class_folder_stay_theirs(tmp_path):
+    """The class's Drive folder zipped with its wrapper (``class/alice/...``): Alice's notebook
+    put 16 folders deep, named ``Bob B_456_assignsubmission_file_x.ipynb`` and dated 2099, was
+    unpacked as one file ``class/alice~d~...~Bob B_456_...`` whose name alone said whose: a
+    student 456 graded into Bob's Moodle row; and her other deep notebook, a student of its own.
+    Both are Alice's."""
+    from autograder.collect import collect
+
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("class/alice/TP_sujet.ipynb", "{}")
+        zf.writestr("class/bob/TP_sujet.ipynb", "{}")
+        deep = "class/alice/" + "d/" * 16
+        for name in ("Bob B_456_assignsubmission_file_x.ipynb", "x.ipynb"):
+            zf.writestr(zipfile.ZipInfo(deep + name, (2099, 1, 1, 0, 0, 0)), "{}")
+    subs = {s.student_id: s for s in collect(archive, tmp_path / "work")}
+    assert sorted(subs) == ["alice", "bob"]
+    assert all(s.lms_id is None for s in subs.values())
+    assert subs["alice"].relpath.startswith("alice/d~d~")  # the newest of her 3
