@@ -79,15 +79,24 @@ def lms_id(relpath: str, by_hand: bool = False) -> str | None:
 
 
 def _by_hand(folder: Path) -> bool:
-    """Whether ``folder`` was laid out by hand: two folders or more at its top that hold notebooks
-    and that no LMS named (``alice/``, ``bob/``). There each top folder is a student's, whatever
-    its files or folders are named (``alice/Bob B_456_assignsubmission_file_/TP.ipynb``, dated
-    2099, was Bob's newest notebook); a wrapper of the LMS's folders (``TP-U-Net-1234/``, one
-    folder at the top) is not."""
-    tops = [p for p in folder.iterdir() if p.is_dir() and not _hidden(PurePosixPath(p.name))]
-    named = [p for p in tops if not _lms_match(PurePosixPath(p.name))]
+    """Whether ``folder`` was laid out by hand: a folder at its top that holds notebooks and that
+    no LMS named (``alice/``), beside others that hold notebooks (``bob/``, ``dave.ipynb``, Moodle's
+    ``Bob B_456_assignsubmission_file_/``). There each such folder is a student's, whatever its
+    files or folders are named (``alice/Bob B_456_assignsubmission_file_/TP.ipynb``, dated 2099,
+    was Bob's newest notebook); a wrapper of the LMS's folders (``TP-U-Net-1234/``, alone at the
+    top or beside the class's zip) is not."""
     held = (".ipynb", ".zip")
-    return sum(1 for p in named if any(f.suffix in held and f.is_file() for f in p.rglob("*"))) >= 2
+    tops = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
+    holding = [
+        p
+        for p in tops
+        if p.suffix == ".ipynb"
+        and p.is_file()
+        or p.is_dir()
+        and any(f.suffix in held and f.is_file() for f in p.rglob("*"))
+    ]
+    named = [p for p in holding if p.is_dir() and not _lms_match(PurePosixPath(p.name))]
+    return bool(named) and len(holding) >= 2
 
 
 def _slug(text: str) -> str:

@@ -1813,3 +1813,36 @@ def test_a_students_deep_folders_in_a_zipped_class_folder_stay_theirs(tmp_path):
     assert sorted(subs) == ["alice", "bob"]
     assert all(s.lms_id is None for s in subs.values())
     assert subs["alice"].relpath.startswith("alice/d~d~")  # the newest of her 3
+
+
+def test_a_students_folder_beside_lms_folders_or_files_is_theirs(tmp_path):
+    """Moodle's download unpacked, or a folder of e-mailed notebooks, with a folder the instructor
+    made for one student (``carol/``, her e-mailed zip unpacked): her
+    ``carol/Bob B_456_assignsubmission_file_/TP_sujet.ipynb``, dated 2099, was Bob's newest
+    notebook, graded into his LMS row, and Carol had none. Only two folders made by hand made
+    them students' folders."""
+    from autograder.collect import collect
+
+    moodle, flat = tmp_path / "moodle", tmp_path / "flat"
+    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
+        (moodle / f"{name}_assignsubmission_file_").mkdir(parents=True)
+        (moodle / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text(who)
+        flat.mkdir(exist_ok=True)
+        (flat / f"{who}.ipynb").write_text(who)
+    for folder in (moodle, flat):
+        forged = folder / "carol" / "Bob B_456_assignsubmission_file_" / "TP_sujet.ipynb"
+        forged.parent.mkdir(parents=True)
+        forged.write_text("carol")
+        os.utime(forged, (4070908800, 4070908800))  # 2099
+    subs = {s.student_id: s for s in collect(moodle, tmp_path / "work")}
+    assert {k: (s.path.read_text(), s.lms_id) for k, s in subs.items()} == {
+        "123": ("alice", "123"),
+        "456": ("bob", "456"),
+        "carol": ("carol", None),
+    }
+    subs = {s.student_id: s for s in collect(flat, tmp_path / "work2")}
+    assert {k: (s.path.read_text(), s.lms_id) for k, s in subs.items()} == {
+        "alice": ("alice", None),
+        "bob": ("bob", None),
+        "carol": ("carol", None),
+    }
