@@ -186,32 +186,50 @@ def _safe_unzip(
         raise GradingError(f"{name}: not a readable zip ({type(exc).__name__})") from exc
 
 
-def _opened_at(source: Path, archive: Path) -> PurePosixPath:
+def _opened_at(source: Path, archive: Path, known: frozenset[str] = frozenset()) -> PurePosixPath:
     """Where a zip found in the folder SOURCE is opened: in place (``alice/TP.zip/...``) when its
     path says whose it is (a student's folder, an LMS name), so that a notebook it holds is that
     student's whatever it is named (not ``bob/TP_sujet.ipynb``, made to replace Bob's); at the top
     when it is the class's archive (``moodle.zip``: its files say whose each one is); a zip at
     the top of a hand-made folder is one student's (``bob.zip`` holding ``TP.ipynb``), named by its
-    own name, unless its files name the class (:func:`_names_the_class`)."""
+    own name, unless its files name the class (:func:`_names_the_class`) and none of the
+    students ``known`` beside it (``carol.zip`` holding ``bob/TP.ipynb`` or Moodle's ``Bob
+    B_456_assignsubmission_file_/``, dated 2099, beside Bob's own: Carol's, not Bob's newest)."""
     rel = PurePosixPath(archive.relative_to(source).as_posix())
-    if len(rel.parts) > 1 or _lms_match(rel) or not _names_the_class(archive):
+    if len(rel.parts) > 1 or _lms_match(rel) or not _names_the_class(archive, known):
         return rel
     return PurePosixPath()
 
 
-def _names_the_class(archive: Path) -> bool:
+def _names_the_class(archive: Path, known: frozenset[str] = frozenset()) -> bool:
     """Whether a zip's files are a class's: in folders (``alice/...``: their names say whose),
-    LMS names, or files naming two students or more; an unreadable zip is read as the class's,
-    whose error stops the run naming it. Else (``TP_sujet.ipynb`` alone) it is one student's."""
+    LMS names, or files naming two students or more, none of them ``known``; an unreadable zip is
+    read as the class's, whose error stops the run naming it. Else (``TP_sujet.ipynb`` alone) it
+    is one student's."""
     try:
         with zipfile.ZipFile(archive) as zf:
             names = [PurePosixPath(n) for n in zf.namelist() if n.endswith((".ipynb", ".zip"))]
     except _UNREADABLE_ZIP:
         return True
     names = [n for n in names if not _hidden(n)]
+    named = _students_named(names)
+    if named & known:
+        return False  # a student's zip, named after classmates already there
     if any(_lms_match(n) or len(n.parts) > 1 for n in names):
         return True  # folders named by the LMS or the instructor say whose
-    return len(_students_named(names)) > 1
+    return len(named) > 1
+
+
+def _known(folder: Path, by_hand: bool) -> frozenset[str]:
+    """The students whose notebooks or zips are in ``folder``, outside the zips at its top."""
+    known = set()
+    for path in folder.rglob("*"):
+        rel = PurePosixPath(path.relative_to(folder).as_posix())
+        top_zip = len(rel.parts) == 1 and not _lms_match(rel)
+        if path.suffix in (".ipynb", ".zip") and not top_zip and not _hidden(rel):
+            with contextlib.suppress(GradingError):
+                known.add(identify(rel.as_posix(), by_hand=by_hand)[0])
+    return frozenset(known)
 
 
 def _students_named(paths) -> set[str]:
@@ -277,10 +295,11 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             folder = _inside_wrapper(folder)
         by_hand = _by_hand(folder)
         roots.append((folder, PurePosixPath(), by_hand))
+        known = _known(folder, by_hand)
         for archive in sorted(folder.rglob("*.zip")):  # files: a folder named x.zip is none
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or archive.is_dir():
                 continue
-            at = _opened_at(folder, archive)
+            at = _opened_at(folder, archive, known)
             if not at.parts:  # another class archive: in SOURCE's folder only (not in a zip)
                 if folder == source:
                     classes.append(archive)

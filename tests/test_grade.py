@@ -1846,3 +1846,31 @@ def test_a_students_folder_beside_lms_folders_or_files_is_theirs(tmp_path):
         "bob": ("bob", None),
         "carol": ("carol", None),
     }
+
+
+def test_a_zip_at_the_top_naming_a_classmate_already_there_is_its_senders(tmp_path):
+    """A zip a student e-mailed, put at the top beside the others' folders: Dave's ``dave.zip``
+    holding ``bob/TP_sujet.ipynb``, or Carol's ``carol.zip`` beside Moodle's folders holding
+    ``Bob B_456_assignsubmission_file_/TP_sujet.ipynb``, dated 2099, was read as a class's
+    archive: Bob graded on it (into his LMS row), Dave and Carol missing without a word. A zip
+    naming a student whose files are already there is its sender's."""
+    from autograder.collect import collect
+
+    hand, moodle = tmp_path / "hand", tmp_path / "moodle"
+    for who in ("alice", "bob"):
+        (hand / who).mkdir(parents=True)
+        (hand / who / "TP_sujet.ipynb").write_text(who)
+    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
+        (moodle / f"{name}_assignsubmission_file_").mkdir(parents=True)
+        (moodle / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text(who)
+    forged = {
+        hand / "dave.zip": "bob/TP_sujet.ipynb",
+        moodle / "carol.zip": "Bob B_456_assignsubmission_file_/TP_sujet.ipynb",
+    }
+    for zipped, member in forged.items():
+        with zipfile.ZipFile(zipped, "w") as zf:
+            zf.writestr(zipfile.ZipInfo(member, (2099, 1, 1, 0, 0, 0)), zipped.stem)
+    subs = {s.student_id: s.path.read_text() for s in collect(hand, tmp_path / "work")}
+    assert subs == {"alice": "alice", "bob": "bob", "dave": "dave"}
+    subs = {s.student_id: (s.path.read_text(), s.lms_id) for s in collect(moodle, tmp_path / "w2")}
+    assert subs == {"123": ("alice", "123"), "456": ("bob", "456"), "carol": ("carol", None)}
