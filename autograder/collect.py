@@ -157,7 +157,9 @@ def _safe_unzip(
     (folders a student made in the LMS) is unpacked in its two outermost folders, which say whose
     it is (the student's, or the wrapper's and the student's: ``class/alice/d/.../x.ipynb`` was
     ``class/alice~d~...``, a file whose name alone said whose): one student's folders do not stop
-    the class's grading."""
+    the class's grading, nor does a file and a folder of one name in a folder (``Alice A_123_
+    assignsubmission_file_/x.ipynb`` and ``.../x.ipynb/TP.ipynb``): the one unpacked first is
+    kept."""
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -171,19 +173,37 @@ def _safe_unzip(
                     continue
                 if deep:  # its folders in one name, under its two outermost
                     parts = [*parts[:2], _short("~".join(member.parts[2:]))]
-                dest = target.joinpath(*parts)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                limit = _charged(limit, BLOCK, name)  # each file takes a block: empty ones too
-                with zf.open(info) as src, open(dest, "wb") as out:
-                    while chunk := src.read(1 << 20):
-                        limit = _charged(limit, len(chunk), name)
-                        out.write(chunk)
-                stamp = time.mktime((*info.date_time, 0, 0, -1))
-                os.utime(dest, (stamp, stamp))
+                try:
+                    limit = _unpacked(zf, info, target.joinpath(*parts), limit, name)
+                except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                    if limit is not None or _clash_depth(target, parts) < 2:
+                        raise  # a student's zip (their row says so), or the class's top
+                    # in a folder of the class's: that student's file and folder of one name
     except GradingError:
         raise
     except _UNREADABLE_ZIP as exc:
         raise GradingError(f"{name}: not a readable zip ({type(exc).__name__})") from exc
+
+
+def _unpacked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, limit, name: str):
+    """``info`` of ``zf`` written to ``dest``, dated as in the zip; what is left of ``limit``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    limit = _charged(limit, BLOCK, name)  # each file takes a block: empty ones too
+    with zf.open(info) as src, open(dest, "wb") as out:
+        while chunk := src.read(1 << 20):
+            limit = _charged(limit, len(chunk), name)
+            out.write(chunk)
+    stamp = time.mktime((*info.date_time, 0, 0, -1))
+    os.utime(dest, (stamp, stamp))
+    return limit
+
+
+def _clash_depth(target: Path, parts: list[str]) -> int:
+    """How deep the file that blocks the folders of ``parts`` is (or the folder ``parts`` is)."""
+    for depth in range(1, len(parts)):
+        if target.joinpath(*parts[:depth]).is_file():
+            return depth
+    return len(parts)
 
 
 def _opened_at(source: Path, archive: Path, known: frozenset[str] = frozenset()) -> PurePosixPath:

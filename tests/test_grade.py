@@ -1874,3 +1874,23 @@ def test_a_zip_at_the_top_naming_a_classmate_already_there_is_its_senders(tmp_pa
     assert subs == {"alice": "alice", "bob": "bob", "dave": "dave"}
     subs = {s.student_id: (s.path.read_text(), s.lms_id) for s in collect(moodle, tmp_path / "w2")}
     assert subs == {"123": ("alice", "123"), "456": ("bob", "456"), "carol": ("carol", None)}
+
+
+def test_a_file_and_a_folder_of_one_name_in_the_lms_zip_do_not_stop_the_class(tmp_path):
+    """Moodle's file manager lets a student keep a file ``x.ipynb`` and a folder ``x.ipynb/``
+    side by side: unpacking the class's zip stopped the whole run ("not a readable zip"), in
+    either order. That student's first file is graded (in a student's own zip, or at the top of
+    the class's, it is as before: their note, the run stopped naming the zip)."""
+    from autograder.collect import collect
+
+    both = ["Alice A_123_assignsubmission_file_/x.ipynb", "Alice A_123_assignsubmission_file_/"]
+    both[1] += "x.ipynb/TP_sujet.ipynb"
+    for i, order in enumerate((both, both[::-1])):
+        archive = tmp_path / f"moodle{i}.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for member in order:
+                zf.writestr(member, "alice")
+            zf.writestr("Bob B_456_assignsubmission_file_/TP_sujet.ipynb", "bob")
+        subs = {s.student_id: s for s in collect(archive, tmp_path / f"work{i}")}
+        assert {k: s.path.read_text() for k, s in subs.items()} == {"123": "alice", "456": "bob"}
+        assert subs["123"].relpath == order[0]
