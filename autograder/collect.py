@@ -320,10 +320,11 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or archive.is_dir():
                 continue
             at = _opened_at(folder, archive, known)
-            if not at.parts:  # another class archive: in SOURCE's folder only (not in a zip)
-                if folder == source:
-                    classes.append(archive)
+            if not at.parts and folder == source:  # another class archive: in SOURCE's folder
+                classes.append(archive)
                 continue
+            if not at.parts:  # one in a class's archive: its sender's, named by its name
+                at = PurePosixPath(archive.relative_to(folder).as_posix())
             root = next(unzipped)  # a student's: it costs that student alone
             try:
                 _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)

@@ -1894,3 +1894,23 @@ def test_a_file_and_a_folder_of_one_name_in_the_lms_zip_do_not_stop_the_class(tm
         subs = {s.student_id: s for s in collect(archive, tmp_path / f"work{i}")}
         assert {k: s.path.read_text() for k, s in subs.items()} == {"123": "alice", "456": "bob"}
         assert subs["123"].relpath == order[0]
+
+
+def test_a_zip_at_the_top_of_the_class_archive_is_its_senders_not_dropped(tmp_path):
+    """The class's folder zipped with the zip Dave e-mailed at its top (``dave.zip`` holding
+    ``dave/TP_sujet.ipynb``, read as a class's archive): it was left out, Dave missing from the
+    grades without a word. A zip inside the class's archive is its sender's."""
+    import io
+
+    from autograder.collect import collect
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("dave/TP_sujet.ipynb", "dave")
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice/TP_sujet.ipynb", "alice")
+        zf.writestr("bob/TP_sujet.ipynb", "bob")
+        zf.writestr("dave.zip", inner.getvalue())
+    subs = {s.student_id: s.path.read_text() for s in collect(archive, tmp_path / "work")}
+    assert subs == {"alice": "alice", "bob": "bob", "dave": "dave"}
