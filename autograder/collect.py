@@ -96,7 +96,15 @@ def _by_hand(folder: Path) -> bool:
         and any(f.suffix in held and f.is_file() for f in p.rglob("*"))
     ]
     named = [p for p in holding if p.is_dir() and not _lms_match(PurePosixPath(p.name))]
-    return bool(named) and len(holding) >= 2
+    return bool(named) and len(holding) >= 2 and not all(_wraps_the_lms(p) for p in named)
+
+
+def _wraps_the_lms(folder: Path) -> bool:
+    """Whether ``folder`` holds only folders or files the LMS named, of two participants or more
+    (a group's download unpacked in a folder of its own, beside another group's)."""
+    names = [PurePosixPath(p.name) for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
+    ids = {m["id"] if (m := _lms_match(n)) else None for n in names}
+    return None not in ids and len(ids) >= 2
 
 
 def _slug(text: str) -> str:
@@ -212,8 +220,8 @@ def _opened_at(source: Path, archive: Path, known: frozenset[str] = frozenset())
     student's whatever it is named (not ``bob/TP_sujet.ipynb``, made to replace Bob's); at the top
     when it is the class's archive (``moodle.zip``: its files say whose each one is); a zip at
     the top of a hand-made folder is one student's (``bob.zip`` holding ``TP.ipynb``), named by its
-    own name, unless its files name the class (:func:`_names_the_class`) and none of the
-    students ``known`` beside it (``carol.zip`` holding ``bob/TP.ipynb`` or Moodle's ``Bob
+    own name, unless its files name the class (:func:`_names_the_class`), not one student
+    ``known`` beside it (``carol.zip`` holding ``bob/TP.ipynb`` or Moodle's ``Bob
     B_456_assignsubmission_file_/``, dated 2099, beside Bob's own: Carol's, not Bob's newest)."""
     rel = PurePosixPath(archive.relative_to(source).as_posix())
     if len(rel.parts) > 1 or _lms_match(rel) or not _names_the_class(archive, known):
@@ -223,7 +231,8 @@ def _opened_at(source: Path, archive: Path, known: frozenset[str] = frozenset())
 
 def _names_the_class(archive: Path, known: frozenset[str] = frozenset()) -> bool:
     """Whether a zip's files are a class's: in folders (``alice/...``: their names say whose),
-    LMS names, or files naming two students or more, none of them ``known``; an unreadable zip is
+    LMS names, or files naming two students or more, not one student of those ``known`` (a copy of
+    the class's archive beside its unpacked folders names them all); an unreadable zip is
     read as the class's, whose error stops the run naming it. Else (``TP_sujet.ipynb`` alone) it
     is one student's."""
     try:
@@ -233,8 +242,8 @@ def _names_the_class(archive: Path, known: frozenset[str] = frozenset()) -> bool
         return True
     names = [n for n in names if not _hidden(n)]
     named = _students_named(names)
-    if named & known:
-        return False  # a student's zip, named after classmates already there
+    if len(named) == 1 and named <= known:
+        return False  # a student's zip, named after a classmate already there
     if any(_lms_match(n) or len(n.parts) > 1 for n in names):
         return True  # folders named by the LMS or the instructor say whose
     return len(named) > 1

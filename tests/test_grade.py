@@ -1874,6 +1874,21 @@ def test_a_zip_at_the_top_naming_a_classmate_already_there_is_its_senders(tmp_pa
     assert subs == {"alice": "alice", "bob": "bob", "dave": "dave"}
     subs = {s.student_id: (s.path.read_text(), s.lms_id) for s in collect(moodle, tmp_path / "w2")}
     assert subs == {"123": ("alice", "123"), "456": ("bob", "456"), "carol": ("carol", None)}
+    # Moodle's zip beside the folder it was unpacked to (it names them all): still the class's
+    (moodle / "carol.zip").unlink()
+    with zipfile.ZipFile(moodle / "moodle.zip", "w") as zf:
+        for folder in sorted(moodle.glob("*_assignsubmission_file_")):
+            zf.writestr(f"{folder.name}/TP_sujet.ipynb", (folder / "TP_sujet.ipynb").read_text())
+    subs = {s.student_id: (s.path.read_text(), s.lms_id) for s in collect(moodle, tmp_path / "w3")}
+    assert subs == {"123": ("alice", "123"), "456": ("bob", "456")}
+    # two groups' downloads, each unpacked in a folder of its own: each folder is looked into
+    for group in ("group A-1234", "group B-5678"):
+        shutil.copytree(moodle, tmp_path / "groups" / group, ignore=shutil.ignore_patterns("*.zip"))
+    (tmp_path / "groups" / "group B-5678" / "Alice A_123_assignsubmission_file_").rename(
+        tmp_path / "groups" / "group B-5678" / "Carol C_789_assignsubmission_file_"
+    )
+    subs = {s.student_id: s.lms_id for s in collect(tmp_path / "groups", tmp_path / "w4")}
+    assert subs == {"123": "123", "456": "456", "789": "789"}
 
 
 def test_a_file_and_a_folder_of_one_name_in_the_lms_zip_do_not_stop_the_class(tmp_path):
