@@ -21,7 +21,8 @@ _MOODLE = re.compile(
 )
 # Canvas's "Download submissions": ``lastnamefirstname[_late]_<user id>_<attachment id>_<file>``
 # (the user id is the gradebook's ID column; a re-submission is another attachment, "<file>-1")
-_CANVAS = re.compile(r"^(?P<name>[^\W\d_]+)_(?:late_)?(?P<id>\d+)_\d+_.+", re.I)
+# (Canvas keeps a name's hyphens: ``garcia-lopezmaria_5002_9002_TP.ipynb``)
+_CANVAS = re.compile(r"^(?P<name>[^\W\d_]+(?:-[^\W\d_]+)*)_(?:late_)?(?P<id>\d+)_\d+_.+", re.I)
 _DECORATIONS = re.compile(
     r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$|\.zip$",
     re.I,
@@ -293,10 +294,11 @@ def _whose(
 
 
 def _inside_wrapper(folder: Path) -> Path:
-    """The unpacked class archive ``folder``, or the one folder it holds when the archive is a
-    zipped folder of the class (``class/alice/TP.ipynb`` and ``class/bob/TP.ipynb``: the
-    wrapper's name is no student's, its files name several); a folder named by the LMS, or whose
-    files name one student (that student's folder), stays as it is."""
+    """SOURCE or an unpacked class archive ``folder``, or the one folder it holds when that is a
+    folder of the class (``class/alice/TP.ipynb`` and ``class/bob/TP.ipynb``, Canvas's list
+    unpacked in ``submissions/``: the wrapper's name is no student's, its files name several); a
+    folder named by the LMS, or whose files name one student (that student's folder), stays as
+    it is."""
     entries = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     if len(entries) != 1 or not entries[0].is_dir() or _lms_match(PurePosixPath(entries[0].name)):
         return folder
@@ -318,10 +320,11 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
         raise GradingError(f"{source}: not a folder or a zip archive")
     while classes:
         folder = classes.pop(0)
+        top = folder == source and source.is_dir()  # (a class's archive there is opened too)
         if folder.is_file():  # the class's archive: whatever stops it stops the run
             folder, archive = next(unzipped), folder
             _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
-            folder = _inside_wrapper(folder)
+        folder = _inside_wrapper(folder)
         by_hand = _by_hand(folder)
         roots.append((folder, PurePosixPath(), by_hand))
         known = _known(folder, by_hand)
@@ -329,7 +332,7 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or archive.is_dir():
                 continue
             at = _opened_at(folder, archive, known)
-            if not at.parts and folder == source:  # another class archive: in SOURCE's folder
+            if not at.parts and top:  # another class archive: in SOURCE's folder
                 classes.append(archive)
                 continue
             if not at.parts:  # one in a class's archive: its sender's, named by its name

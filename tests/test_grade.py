@@ -1929,3 +1929,38 @@ def test_a_zip_at_the_top_of_the_class_archive_is_its_senders_not_dropped(tmp_pa
         zf.writestr("dave.zip", inner.getvalue())
     subs = {s.student_id: s.path.read_text() for s in collect(archive, tmp_path / "work")}
     assert subs == {"alice": "alice", "bob": "bob", "dave": "dave"}
+
+
+def test_a_wrapper_folder_passed_as_the_submissions_is_looked_into(tmp_path):
+    """The class's folder passed with the folder around it (``SOURCE/class/alice/``, Canvas's
+    list unpacked in ``SOURCE/submissions/``) was one student, "class" or "submissions", graded
+    on the newest notebook of the whole class; and in it, Alice's ``Bob B_456_assignsubmission_
+    file_/`` dated 2099 was Bob's. Canvas keeps a name's hyphens (``garcia-lopezmaria_5002_...``):
+    such a student had no Canvas ID, and Moodle's 5001 in the name she gave her file was read."""
+    from autograder.collect import collect
+
+    hand = tmp_path / "source" / "class"
+    for who in ("alice", "bob"):
+        (hand / who).mkdir(parents=True)
+        (hand / who / "TP_sujet.ipynb").write_text(who)
+    forged = hand / "alice" / "Bob B_456_assignsubmission_file_" / "TP_sujet.ipynb"
+    forged.parent.mkdir()
+    forged.write_text("alice")
+    os.utime(forged, (4070908800, 4070908800))  # 2099
+    subs = {s.student_id: s.path.read_text() for s in collect(hand.parent, tmp_path / "w1")}
+    assert subs == {"alice": "alice", "bob": "bob"}
+    canvas = tmp_path / "downloads" / "submissions"
+    canvas.mkdir(parents=True)
+    (canvas / "durandbob_5001_9001_TP_sujet.ipynb").write_text("bob")
+    (canvas / "garcia-lopezmaria_5002_9002_TP_5001_assignsubmission_file_.ipynb").write_text(
+        "maria"
+    )
+    subs = {
+        s.student_id: (s.path.read_text(), s.lms_id)
+        for s in collect(canvas.parent, tmp_path / "w2")
+    }
+    assert subs == {"5001": ("bob", "5001"), "5002": ("maria", "5002")}
+    flat = tmp_path / "flat"  # a name of the instructor's, not Canvas's
+    flat.mkdir()
+    (flat / "dupont_marie_2026_01_TP.ipynb").write_text("marie")
+    assert [s.student_id for s in collect(flat, tmp_path / "w3")] == ["dupont_marie_2026_01_TP"]
