@@ -85,7 +85,10 @@ def _by_hand(folder: Path) -> bool:
     ``Bob B_456_assignsubmission_file_/``). There each such folder is a student's, whatever its
     files or folders are named (``alice/Bob B_456_assignsubmission_file_/TP.ipynb``, dated 2099,
     was Bob's newest notebook); a wrapper of the LMS's folders (``TP-U-Net-1234/``, alone at the
-    top or beside the class's zip) is not."""
+    top or beside the class's zip) is not, nor are groups' downloads side by side, folders that
+    each hold only the LMS's names, a group of one student too, with nothing else at the top (a
+    folder made for Carol beside Moodle's folders, holding ``Bob B_456_...`` and ``Dan
+    D_790_...``, is Carol's)."""
     held = (".ipynb", ".zip")
     tops = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     holding = [
@@ -97,15 +100,16 @@ def _by_hand(folder: Path) -> bool:
         and any(f.suffix in held and f.is_file() for f in p.rglob("*"))
     ]
     named = [p for p in holding if p.is_dir() and not _lms_match(PurePosixPath(p.name))]
-    return bool(named) and len(holding) >= 2 and not all(_wraps_the_lms(p) for p in named)
+    groups = len(named) == len(holding) and all(_wraps_the_lms(p) for p in named)
+    return bool(named) and len(holding) >= 2 and not groups
 
 
 def _wraps_the_lms(folder: Path) -> bool:
-    """Whether ``folder`` holds only folders or files the LMS named, of two participants or more
-    (a group's download unpacked in a folder of its own, beside another group's)."""
+    """Whether ``folder`` holds only folders or files the LMS named (a group's download unpacked
+    in a folder of its own, beside another group's)."""
     names = [PurePosixPath(p.name) for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     ids = {m["id"] if (m := _lms_match(n)) else None for n in names}
-    return None not in ids and len(ids) >= 2
+    return None not in ids and bool(ids)
 
 
 def _slug(text: str) -> str:

@@ -948,6 +948,43 @@ def test_in_folders_made_by_hand_a_moodle_name_inside_a_students_folder_is_their
     }
 
 
+def test_groups_downloads_side_by_side_and_a_folder_made_for_one_student(tmp_path):
+    """Two groups' Moodle downloads unpacked side by side, one group with a single submission:
+    each group was one student (Alice's and Bob's notebooks one grade, no LMS row). A folder made
+    for Carol beside Moodle's folders, holding only folders named as Moodle names Bob and Dan
+    (dated 2099), was read as a group's download: Carol graded into Bob's and Dan's rows."""
+    from autograder.collect import collect
+
+    def moodle(folder: Path, **who: str) -> None:
+        for name, text in who.items():
+            (folder / name).mkdir(parents=True)
+            (folder / name / "TP_sujet.ipynb").write_text(text)
+
+    groups = tmp_path / "groups"
+    moodle(groups / "g1", **{"Alice A_123_assignsubmission_file_": "alice"})
+    moodle(groups / "g1", **{"Bob B_456_assignsubmission_file_": "bob"})
+    moodle(groups / "g2", **{"Carol C_789_assignsubmission_file_": "carol"})
+    subs = {s.student_id: s for s in collect(groups, tmp_path / "work")}
+    assert {k: (s.path.read_text(), s.lms_id) for k, s in subs.items()} == {
+        "123": ("alice", "123"),
+        "456": ("bob", "456"),
+        "789": ("carol", "789"),
+    }
+    folder = tmp_path / "moodle"
+    moodle(folder, **{"Alice A_123_assignsubmission_file_": "alice"})
+    moodle(folder, **{"Bob B_456_assignsubmission_file_": "bob"})
+    moodle(folder / "carol", **{"Bob B_456_assignsubmission_file_": "carol"})
+    moodle(folder / "carol", **{"Dan D_790_assignsubmission_file_": "carol"})
+    for path in (folder / "carol").rglob("*.ipynb"):
+        os.utime(path, (4070908800, 4070908800))  # 2099
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work2")}
+    assert {k: (s.path.read_text(), s.lms_id) for k, s in subs.items()} == {
+        "123": ("alice", "123"),
+        "456": ("bob", "456"),
+        "carol": ("carol", None),
+    }
+
+
 def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
     ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
