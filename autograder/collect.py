@@ -67,8 +67,11 @@ def _lms_match(path: PurePosixPath, by_hand: bool = False) -> re.Match | None:
     ``name[_late]_4242_67890_`` in the name of a file of the download's flat list (not one inside
     a student's folder), before Moodle's (no Moodle name is Canvas's; the file name a student gave
     after Canvas's prefix, ``alicemartin_5002_9002_TP_5001_assignsubmission_file_.ipynb``, is not
-    Moodle's name of 5001). ``by_hand``: the first part only."""
-    canvas = _CANVAS.match(path.name) if len(path.parts) == 1 else None
+    Moodle's name of 5001); the list may be in a folder no LMS named, outside a folder made by hand
+    (two groups' downloads side by side, ``g1/alicemartin_5001_9001_TP.ipynb``). ``by_hand``: the
+    first part only."""
+    grouped = len(path.parts) == 2 and not by_hand and not _MOODLE.match(path.parts[0])
+    canvas = _CANVAS.match(path.name) if len(path.parts) == 1 or grouped else None
     parts = path.parts[:1] if by_hand else path.parts
     return canvas or next((m for part in parts if (m := _MOODLE.match(part))), None)
 

@@ -985,6 +985,36 @@ def test_groups_downloads_side_by_side_and_a_folder_made_for_one_student(tmp_pat
     }
 
 
+def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path):
+    """Two sections' Canvas downloads unpacked side by side (``g1/``, ``g2/``) were each one
+    student graded on its newest notebook, the others dropped; a Canvas list of one submission
+    unpacked in ``submissions/`` was a student 'submissions' with no Canvas ID. A file a student
+    named as Canvas names Bob inside Alice's Moodle folder stays Alice's."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "subs"
+    for rel in ("g1/alicemartin_5001_9001_TP.ipynb", "g1/bobdurand_late_5002_9002_TP-1.ipynb"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(rel)
+    for rel in ("g2/caroldubois_6001_9003_TP.ipynb", "g2/danlee_6002_9004_TP.ipynb"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(rel)
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work")}
+    assert {k: s.lms_id for k, s in subs.items()} == {
+        k: k for k in ("5001", "5002", "6001", "6002")
+    }
+    one = tmp_path / "one" / "submissions" / "alicemartin_5001_9001_TP.ipynb"
+    one.parent.mkdir(parents=True)
+    one.write_text("alice")
+    (sub,) = collect(tmp_path / "one", tmp_path / "work2")
+    assert (sub.student_id, sub.lms_id) == ("5001", "5001")
+    moodle = tmp_path / "moodle" / "Alice A_123_assignsubmission_file_"
+    moodle.mkdir(parents=True)
+    (moodle / "bobdurand_5002_9002_TP.ipynb").write_text("alice")
+    (sub,) = collect(moodle.parent, tmp_path / "work3")
+    assert (sub.student_id, sub.lms_id) == ("123", "123")
+
+
 def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
     ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
