@@ -82,16 +82,14 @@ def lms_id(relpath: str, by_hand: bool = False) -> str | None:
     return m["id"] if m else None
 
 
-def _by_hand(folder: Path) -> bool:
-    """Whether ``folder`` was laid out by hand: a folder at its top that holds notebooks and that
-    no LMS named (``alice/``), beside others that hold notebooks (``bob/``, ``dave.ipynb``, Moodle's
-    ``Bob B_456_assignsubmission_file_/``). There each such folder is a student's, whatever its
-    files or folders are named (``alice/Bob B_456_assignsubmission_file_/TP.ipynb``, dated 2099,
-    was Bob's newest notebook); a wrapper of the LMS's folders (``TP-U-Net-1234/``, alone at the
-    top or beside the class's zip) is not, nor are groups' downloads side by side, folders that
-    each hold only the LMS's names, a group of one student too, with nothing else at the top (a
-    folder made for Carol beside Moodle's folders, holding ``Bob B_456_...`` and ``Dan
-    D_790_...``, is Carol's)."""
+def _by_hand(folder: Path) -> frozenset[str] | None:
+    """None when ``folder`` is the LMS's layout; else it was laid out by hand, and the names of
+    its top folders that are the LMS's downloads, looked into. By hand: a folder at its top that
+    holds notebooks and that no LMS named (``alice/``), beside others that hold notebooks
+    (``bob/``, ``dave.ipynb``, Moodle's ``Bob B_456_assignsubmission_file_/``). There each such
+    folder is a student's, whatever its files or folders are named (``alice/Bob
+    B_456_assignsubmission_file_/TP.ipynb``, dated 2099, was Bob's newest notebook), but a download
+    unpacked in a folder of its own (:func:`_downloads`) is not."""
     held = (".ipynb", ".zip")
     tops = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     holding = [
@@ -103,16 +101,41 @@ def _by_hand(folder: Path) -> bool:
         and any(f.suffix in held and f.is_file() for f in p.rglob("*"))
     ]
     named = [p for p in holding if p.is_dir() and not _lms_match(PurePosixPath(p.name))]
-    groups = len(named) == len(holding) and all(_wraps_the_lms(p) for p in named)
-    return bool(named) and len(holding) >= 2 and not groups
+    if not named or len(holding) < 2:
+        return None
+    downloads = _downloads(holding, named)
+    return None if len(downloads) == len(named) else downloads
 
 
-def _wraps_the_lms(folder: Path) -> bool:
-    """Whether ``folder`` holds only folders or files the LMS named (a group's download unpacked
-    in a folder of its own, beside another group's)."""
+def _downloads(holding: list[Path], named: list[Path]) -> frozenset[str]:
+    """Of the ``named`` folders, those that are an LMS's download (or a group's): holding only
+    names the LMS gave, of participants not named at the top (Moodle's folders unpacked beside a
+    folder made for Carol, holding ``Bob B_456_...`` and ``Dan D_790_...``: Carol's), of two
+    participants or more (``TP-U-Net-1234/`` beside ``carol/``), or of one when all at the top
+    are such folders, a participant named by no other (a group of one, beside other groups)."""
+    ids = {p.name: _lms_ids(p) for p in named}
+    top = {m["id"] for p in holding if (m := _lms_match(PurePosixPath(p.name)))}
+    groups = all(ids.values()) and len(named) == len(holding)
+    found = set()
+    for name, own in ids.items():
+        others = set().union(*(o for n, o in ids.items() if n != name))
+        if own and not own & top and (len(own) >= 2 or groups and not own & others):
+            found.add(name)
+    return frozenset(found)
+
+
+def _lms_ids(folder: Path) -> set[str]:
+    """The participants ``folder`` names when it holds only folders or files the LMS named (a
+    download unpacked in a folder of its own), else none."""
     names = [PurePosixPath(p.name) for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     ids = {m["id"] if (m := _lms_match(n)) else None for n in names}
-    return None not in ids and bool(ids)
+    return set() if None in ids else ids
+
+
+def _hand(rel: PurePosixPath, hand: frozenset[str] | None) -> bool:
+    """Whether ``rel`` is in a folder laid out by hand (``hand``: :func:`_by_hand`), outside the
+    LMS's downloads there."""
+    return hand is not None and (not rel.parts or rel.parts[0] not in hand)
 
 
 def _slug(text: str) -> str:
@@ -257,7 +280,7 @@ def _names_the_class(archive: Path, known: frozenset[str] = frozenset()) -> bool
     return len(named) > 1
 
 
-def _known(folder: Path, by_hand: bool) -> frozenset[str]:
+def _known(folder: Path, hand: frozenset[str] | None) -> frozenset[str]:
     """The students whose notebooks or zips are in ``folder``, outside the zips at its top."""
     known = set()
     for path in folder.rglob("*"):
@@ -265,7 +288,7 @@ def _known(folder: Path, by_hand: bool) -> frozenset[str]:
         top_zip = len(rel.parts) == 1 and not _lms_match(rel)
         if path.suffix in (".ipynb", ".zip") and not top_zip and not _hidden(rel):
             with contextlib.suppress(GradingError):
-                known.add(identify(rel.as_posix(), by_hand=by_hand)[0])
+                known.add(identify(rel.as_posix(), by_hand=_hand(rel, hand))[0])
     return frozenset(known)
 
 
@@ -319,8 +342,8 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     """The folders to read, ``(folder, where its files are in SOURCE, laid out by hand)``:
     SOURCE, the class's archives and the students' zips, unpacked under ``workdir``; and the
     students' zips that could not be opened, ``(where, file, why, laid out by hand)``."""
-    roots: list[tuple[Path, PurePosixPath, bool]] = []
-    unopened: list[tuple[PurePosixPath, Path, str, bool]] = []
+    roots: list[tuple[Path, PurePosixPath, frozenset[str] | None]] = []
+    unopened: list[tuple[PurePosixPath, Path, str, frozenset[str] | None]] = []
     unzipped = iter(workdir / "unzipped" / str(i) for i in itertools.count())
     classes = [source]  # the folders, and the class's archives (their students' zips in them)
     if source.is_file() and not zipfile.is_zipfile(source):
@@ -332,9 +355,9 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             folder, archive = next(unzipped), folder
             _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
         folder = _inside_wrapper(folder)
-        by_hand = _by_hand(folder)
-        roots.append((folder, PurePosixPath(), by_hand))
-        known = _known(folder, by_hand)
+        hand = _by_hand(folder)
+        roots.append((folder, PurePosixPath(), hand))
+        known = _known(folder, hand)
         for archive in sorted(folder.rglob("*.zip")):  # files: a folder named x.zip is none
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or archive.is_dir():
                 continue
@@ -349,9 +372,9 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
                 _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
             except GradingError as exc:
                 remove_tree(root)
-                unopened.append((at, archive, str(exc), by_hand))
+                unopened.append((at, archive, str(exc), hand))
                 continue
-            roots.append((root, at, by_hand))
+            roots.append((root, at, hand))
     return roots, unopened
 
 
@@ -362,12 +385,13 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         raise GradingError(f"{source}: no such file or folder")
     roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
-    for root, at, by_hand in roots:
+    for root, at, hand in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
             if _hidden(rel) or path.is_dir():  # a folder named x.ipynb: its notebooks are read
                 continue
             whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
+            by_hand = _hand(rel, hand)  # (in a download looked into: the LMS's names)
             student_id, name = _whose(rel, at, pattern, by_hand)
             digest = sha256_file(path)  # by blocks: a file of any size
             participant = lms_id(whose, by_hand)
@@ -375,7 +399,8 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
                 Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
             )
     zip_notes: dict[str, list[str]] = {}
-    for at, archive, why, by_hand in unopened:  # its owner's note; their only file: as it is
+    for at, archive, why, hand in unopened:  # its owner's note; their only file: as it is
+        by_hand = _hand(at, hand)
         student_id, name = _whose(at, at, pattern, by_hand)
         if student_id not in found:
             digest = sha256_file(archive)

@@ -985,6 +985,30 @@ def test_groups_downloads_side_by_side_and_a_folder_made_for_one_student(tmp_pat
     }
 
 
+def test_moodles_download_in_its_folder_beside_a_folder_made_for_one_student(tmp_path):
+    """Moodle's download unpacked in a folder of its own (``TP-U-Net-1234/``) beside a folder
+    made for Carol, who e-mailed her notebook: the whole class became one student 'TP-U-Net-1234'
+    graded on its newest notebook. Carol's folder holding only a folder named as Moodle names Bob
+    (dated 2099) stays Carol's, not Bob's newest notebook."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "subs"
+    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
+        moodle = folder / "TP-U-Net-1234" / f"{name}_assignsubmission_file_"
+        moodle.mkdir(parents=True)
+        (moodle / "TP_sujet.ipynb").write_text(who)
+    forged = folder / "carol" / "Bob B_456_assignsubmission_file_" / "TP_sujet.ipynb"
+    forged.parent.mkdir(parents=True)
+    forged.write_text("carol")
+    os.utime(forged, (4070908800, 4070908800))  # 2099
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work")}
+    assert {k: (s.path.read_text(), s.lms_id) for k, s in subs.items()} == {
+        "123": ("alice", "123"),
+        "456": ("bob", "456"),
+        "carol": ("carol", None),
+    }
+
+
 def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path):
     """Two sections' Canvas downloads unpacked side by side (``g1/``, ``g2/``) were each one
     student graded on its newest notebook, the others dropped; a Canvas list of one submission
