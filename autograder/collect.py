@@ -266,18 +266,25 @@ def _names_the_class(archive: Path, known: frozenset[str] = frozenset()) -> bool
     the class's archive beside its unpacked folders names them all); an unreadable zip is
     read as the class's, whose error stops the run naming it. Else (``TP_sujet.ipynb`` alone) it
     is one student's."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            names = [PurePosixPath(n) for n in zf.namelist() if n.endswith((".ipynb", ".zip"))]
-    except _UNREADABLE_ZIP:
+    names = _zipped(archive)
+    if names is None:
         return True
-    names = [n for n in names if not _hidden(n)]
     named = _students_named(names)
     if len(named) == 1 and named <= known:
         return False  # a student's zip, named after a classmate already there
     if any(_lms_match(n) or len(n.parts) > 1 for n in names):
         return True  # folders named by the LMS or the instructor say whose
     return len(named) > 1
+
+
+def _zipped(archive: Path) -> list[PurePosixPath] | None:
+    """The notebooks and zips ``archive`` holds, not hidden ones (None: not a readable zip)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [PurePosixPath(n) for n in zf.namelist() if n.endswith((".ipynb", ".zip"))]
+    except _UNREADABLE_ZIP:
+        return None
+    return [n for n in names if not _hidden(n)]
 
 
 def _known(folder: Path, hand: frozenset[str] | None) -> frozenset[str]:
@@ -328,13 +335,17 @@ def _inside_wrapper(folder: Path) -> Path:
     folder of the class (``class/alice/TP.ipynb`` and ``class/bob/TP.ipynb``, Canvas's list
     unpacked in ``submissions/``: the wrapper's name is no student's, its files name several); a
     folder named by the LMS, or whose files name one student (that student's folder), stays as
-    it is."""
+    it is. The LMS names in the zips it holds count (``downloads/TP/`` holding Moodle's zip)."""
     entries = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     if len(entries) != 1 or not entries[0].is_dir() or _lms_match(PurePosixPath(entries[0].name)):
         return folder
     inner = entries[0]
     rels = (PurePosixPath(p.relative_to(inner).as_posix()) for p in inner.rglob("*.ipynb"))
     whose = _students_named(rel for rel in rels if not _hidden(rel))
+    for archive in (
+        p for p in inner.glob("*.zip") if p.is_file() and not _hidden(PurePosixPath(p.name))
+    ):
+        whose |= _students_named(n for n in _zipped(archive) or [] if _lms_match(n))
     return inner if len(whose) > 1 else folder
 
 

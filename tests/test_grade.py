@@ -1009,6 +1009,22 @@ def test_moodles_download_in_its_folder_beside_a_folder_made_for_one_student(tmp
     }
 
 
+def test_moodles_zips_in_the_one_folder_submissions_holds_are_the_class(tmp_path):
+    """``SUBMISSIONS/TP/`` holding Moodle's download zip (or two groups' zips): the zip was
+    opened as a student's, the whole class one student 'TP' graded on its newest notebook."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "subs" / "TP"
+    folder.mkdir(parents=True)
+    groups = {"g1": ("Alice A_123", "Bob B_456"), "g2": ("Carol C_789", "Dan D_790")}
+    for group, names in groups.items():
+        with zipfile.ZipFile(folder / f"{group}.zip", "w") as zf:
+            for name in names:
+                zf.writestr(f"{name}_assignsubmission_file_/TP_sujet.ipynb", name)
+    subs = {s.student_id: s for s in collect(folder.parent, tmp_path / "work")}
+    assert {k: s.lms_id for k, s in subs.items()} == {k: k for k in ("123", "456", "789", "790")}
+
+
 def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path):
     """Two sections' Canvas downloads unpacked side by side (``g1/``, ``g2/``) were each one
     student graded on its newest notebook, the others dropped; a Canvas list of one submission
