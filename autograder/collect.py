@@ -308,6 +308,13 @@ def _students_named(paths) -> set[str]:
     return whose
 
 
+def _file(path: Path) -> bool:
+    """Whether ``path`` is a file, not a folder nor a link: a student's zip unpacked by hand
+    (``unzip`` makes its links) holding ``x.ipynb`` linking nowhere stopped the whole class's run,
+    and one linking to a classmate's notebook or to the instructor's files was read as theirs."""
+    return path.is_file() and not path.is_symlink()
+
+
 def _hidden(rel: PurePosixPath) -> bool:
     """``.ipynb_checkpoints``, macOS resource forks (``__MACOSX/._TP.zip``): no one's file."""
     return any(p.startswith(".") or p == "__MACOSX" for p in rel.parts)
@@ -343,7 +350,7 @@ def _inside_wrapper(folder: Path) -> Path:
     rels = (PurePosixPath(p.relative_to(inner).as_posix()) for p in inner.rglob("*.ipynb"))
     whose = _students_named(rel for rel in rels if not _hidden(rel))
     for archive in (
-        p for p in inner.glob("*.zip") if p.is_file() and not _hidden(PurePosixPath(p.name))
+        p for p in inner.glob("*.zip") if _file(p) and not _hidden(PurePosixPath(p.name))
     ):
         whose |= _students_named(n for n in _zipped(archive) or [] if _lms_match(n))
     return inner if len(whose) > 1 else folder
@@ -370,7 +377,7 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
         roots.append((folder, PurePosixPath(), hand))
         known = _known(folder, hand)
         for archive in sorted(folder.rglob("*.zip")):  # files: a folder named x.zip is none
-            if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or archive.is_dir():
+            if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or not _file(archive):
                 continue
             at = _opened_at(folder, archive, known)
             if not at.parts and top:  # another class archive: in SOURCE's folder
@@ -399,8 +406,8 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     for root, at, hand in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
-            if _hidden(rel) or path.is_dir():  # a folder named x.ipynb: its notebooks are read
-                continue
+            if _hidden(rel) or not _file(path):  # a folder named x.ipynb: its notebooks are
+                continue  # read; a link (from a zip unpacked by hand) is no one's file
             whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
             by_hand = _hand(rel, hand)  # (in a download looked into: the LMS's names)
             student_id, name = _whose(rel, at, pattern, by_hand)

@@ -1025,6 +1025,23 @@ def test_moodles_zips_in_the_one_folder_submissions_holds_are_the_class(tmp_path
     assert {k: s.lms_id for k, s in subs.items()} == {k: k for k in ("123", "456", "789", "790")}
 
 
+def test_links_in_a_students_folder_are_no_ones_notebook(tmp_path):
+    """Carol's zip unpacked by hand (``unzip`` makes its links): ``x.ipynb`` linking nowhere
+    stopped the whole class's run on a traceback; one linking to Bob's notebook was hers."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "subs"
+    for who in ("bob", "carol"):
+        (folder / who).mkdir(parents=True)
+        (folder / who / "TP_sujet.ipynb").write_text(who)
+    (folder / "carol" / "dangling.ipynb").symlink_to(tmp_path / "nowhere.ipynb")
+    (folder / "carol" / "dangling.zip").symlink_to(tmp_path / "nowhere.zip")
+    (folder / "carol" / "copy.ipynb").symlink_to(folder / "bob" / "TP_sujet.ipynb")
+    os.utime(folder / "bob" / "TP_sujet.ipynb", (4070908800, 4070908800))  # newer than hers
+    subs = {s.student_id: s.path.read_text() for s in collect(folder, tmp_path / "work")}
+    assert subs == {"bob": "bob", "carol": "carol"}
+
+
 def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path):
     """Two sections' Canvas downloads unpacked side by side (``g1/``, ``g2/``) were each one
     student graded on its newest notebook, the others dropped; a Canvas list of one submission
