@@ -315,6 +315,15 @@ def _file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
+def _digest(path: Path) -> str | None:
+    """``path``'s sha256, or None when it cannot be read (a student's zip unpacked by hand keeps
+    its files' modes: one of mode 000 stopped the whole class's run on PermissionError)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
 def _hidden(rel: PurePosixPath) -> bool:
     """``.ipynb_checkpoints``, macOS resource forks (``__MACOSX/._TP.zip``): no one's file."""
     return any(p.startswith(".") or p == "__MACOSX" for p in rel.parts)
@@ -411,7 +420,9 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
             by_hand = _hand(rel, hand)  # (in a download looked into: the LMS's names)
             student_id, name = _whose(rel, at, pattern, by_hand)
-            digest = sha256_file(path)  # by blocks: a file of any size
+            digest = _digest(path)  # by blocks: a file of any size
+            if digest is None:
+                continue
             participant = lms_id(whose, by_hand)
             found.setdefault(student_id, []).append(
                 Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
@@ -420,8 +431,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     for at, archive, why, hand in unopened:  # its owner's note; their only file: as it is
         by_hand = _hand(at, hand)
         student_id, name = _whose(at, at, pattern, by_hand)
-        if student_id not in found:
-            digest = sha256_file(archive)
+        if student_id not in found and (digest := _digest(archive)) is not None:
             participant = lms_id(str(at), by_hand)
             sub = Submission(student_id, name, archive, at.as_posix(), digest, [], participant)
             found[student_id] = [sub]

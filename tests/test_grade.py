@@ -1042,6 +1042,27 @@ def test_links_in_a_students_folder_are_no_ones_notebook(tmp_path):
     assert subs == {"bob": "bob", "carol": "carol"}
 
 
+def test_a_file_that_cannot_be_read_does_not_stop_the_class(tmp_path, monkeypatch):
+    """Carol's zip unpacked by hand keeps its files' modes: ``x.ipynb`` of mode 000 stopped the
+    whole class's run on PermissionError (root reads it, so the refusal is simulated)."""
+    from autograder import collect as collecting
+
+    folder = tmp_path / "subs"
+    for rel in ("bob/TP_sujet.ipynb", "carol/TP_sujet.ipynb", "carol/x.ipynb"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(rel)
+    read = collecting.sha256_file
+
+    def refused(path):
+        if Path(path).name == "x.ipynb":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read(path)
+
+    monkeypatch.setattr(collecting, "sha256_file", refused)
+    subs = {s.student_id: s.relpath for s in collecting.collect(folder, tmp_path / "work")}
+    assert subs == {"bob": "bob/TP_sujet.ipynb", "carol": "carol/TP_sujet.ipynb"}
+
+
 def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path):
     """Two sections' Canvas downloads unpacked side by side (``g1/``, ``g2/``) were each one
     student graded on its newest notebook, the others dropped; a Canvas list of one submission
