@@ -9,6 +9,7 @@ import os
 import re
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -161,6 +162,7 @@ _UNREADABLE_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, 
 _UNREADABLE_ZIP += (NotImplementedError, ValueError)  # an unknown compression, a bad header
 
 
+_HELD = (".ipynb", ".zip")  # what the class's archive keeps
 NAME_MAX = 255  # bytes of one name in a path (Linux, macOS)
 MAX_PARTS = 16  # folders and file of a member unpacked as they are
 MAX_PATH_BYTES = 2048  # and their path's length (Linux's limit, 4096, counts the folder above)
@@ -287,6 +289,36 @@ def _zipped(archive: Path) -> list[PurePosixPath] | None:
     return [n for n in names if not _hidden(n)]
 
 
+def _a_copy(folder: Path, archive: Path) -> bool:
+    """Whether ``archive``, at the top of ``folder``, holds only notebooks and zips already
+    unpacked there (or in a folder named after it), the same bytes: Moodle's zip of one submission
+    beside the folder it was unpacked to was read as a student named after the zip."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = [i for i in zf.infolist() if i.filename.endswith(_HELD) and not i.is_dir()]
+    except _UNREADABLE_ZIP:
+        return False
+    infos = [i for i in infos if not _hidden(PurePosixPath(i.filename))]
+    if any(i.filename.startswith("/") or ".." in i.filename for i in infos):
+        return False  # (a name that would lead out of the folder: not a copy)
+    return bool(infos) and any(
+        all(_same(base / i.filename, i) for i in infos) for base in (folder, folder / archive.stem)
+    )
+
+
+def _same(path: Path, info: zipfile.ZipInfo) -> bool:
+    """Whether ``path`` is a file of the bytes of the zip's member ``info`` (its size and CRC)."""
+    with contextlib.suppress(OSError, ValueError):
+        if not _file(path) or path.stat().st_size != info.file_size:
+            return False
+        crc = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                crc = zlib.crc32(chunk, crc)
+        return crc == info.CRC
+    return False
+
+
 def _known(folder: Path, hand: frozenset[str] | None) -> frozenset[str]:
     """The students whose notebooks or zips are in ``folder``, outside the zips at its top."""
     known = set()
@@ -388,6 +420,8 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
         for archive in sorted(folder.rglob("*.zip")):  # files: a folder named x.zip is none
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or not _file(archive):
                 continue
+            if archive.parent == folder and _a_copy(folder, archive):
+                continue  # the LMS's zip beside the folder it was unpacked to
             at = _opened_at(folder, archive, known)
             if not at.parts and top:  # another class archive: in SOURCE's folder
                 classes.append(archive)

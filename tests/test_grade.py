@@ -1063,6 +1063,25 @@ def test_a_file_that_cannot_be_read_does_not_stop_the_class(tmp_path, monkeypatc
     assert subs == {"bob": "bob/TP_sujet.ipynb", "carol": "carol/TP_sujet.ipynb"}
 
 
+def test_moodles_zip_of_one_submission_beside_the_folder_it_was_unpacked_to(tmp_path):
+    """Moodle's zip of one submission beside the folder it was unpacked to was a student
+    'TP-U-Net-1234' graded on Alice's notebook again; a zip of other bytes stays its sender's."""
+    from autograder.collect import collect
+
+    folder = tmp_path / "subs"
+    moodle = folder / "Alice A_123_assignsubmission_file_"
+    moodle.mkdir(parents=True)
+    (moodle / "TP_sujet.ipynb").write_text("alice")
+    with zipfile.ZipFile(folder / "TP-U-Net-1234.zip", "w") as zf:
+        zf.write(moodle / "TP_sujet.ipynb", f"{moodle.name}/TP_sujet.ipynb")
+    subs = {s.student_id: s.path.read_text() for s in collect(folder, tmp_path / "work")}
+    assert subs == {"123": "alice"}
+    with zipfile.ZipFile(folder / "carol.zip", "w") as zf:
+        zf.writestr(f"{moodle.name}/TP_sujet.ipynb", "carol")
+    subs = {s.student_id: s.path.read_text() for s in collect(folder, tmp_path / "work2")}
+    assert subs == {"123": "alice", "carol": "carol"}
+
+
 def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path):
     """Two sections' Canvas downloads unpacked side by side (``g1/``, ``g2/``) were each one
     student graded on its newest notebook, the others dropped; a Canvas list of one submission
