@@ -347,6 +347,22 @@ def _file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
+def _unread_notes(unread: list, found: dict, workdir: Path) -> dict[str, list[str]]:
+    """Each student's notes on files not read; a student with no other file is graded on an
+    empty file (0, the note saying why), not left out of the grades without a word."""
+    notes: dict[str, list[str]] = {}
+    for student_id, name, participant, note in unread:
+        if student_id not in found:
+            empty = workdir / "not_read" / f"{len(notes)}.ipynb"
+            empty.parent.mkdir(parents=True, exist_ok=True)
+            empty.write_bytes(b"")
+            rel = note.split(": ")[0]
+            sub = Submission(student_id, name, empty, rel, sha256_file(empty), [], participant)
+            found[student_id] = [sub]
+        notes.setdefault(student_id, []).append(note)
+    return notes
+
+
 def _digest(path: Path) -> str | None:
     """``path``'s sha256, or None when it cannot be read (a student's zip unpacked by hand keeps
     its files' modes: one of mode 000 stopped the whole class's run on PermissionError)."""
@@ -446,22 +462,25 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         raise GradingError(f"{source}: no such file or folder")
     roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
+    unread: list[tuple[str, str, str | None, str]] = []  # (student, name, LMS id, note)
     for root, at, hand in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
-            if _hidden(rel) or not _file(path):  # a folder named x.ipynb: its notebooks are
-                continue  # read; a link (from a zip unpacked by hand) is no one's file
+            if _hidden(rel) or path.is_dir():  # a folder named x.ipynb: its notebooks are read
+                continue
             whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
             by_hand = _hand(rel, hand)  # (in a download looked into: the LMS's names)
             student_id, name = _whose(rel, at, pattern, by_hand)
-            digest = _digest(path)  # by blocks: a file of any size
-            if digest is None:
-                continue
             participant = lms_id(whose, by_hand)
+            digest = _digest(path) if _file(path) else None  # by blocks: a file of any size
+            if digest is None:  # a link (a zip unpacked by hand), an unreadable file: not read
+                why = M.LINK_NOT_READ if path.is_symlink() else M.FILE_NOT_READ
+                unread.append((student_id, name, participant, why.format(file=rel)))
+                continue
             found.setdefault(student_id, []).append(
                 Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
             )
-    zip_notes: dict[str, list[str]] = {}
+    zip_notes = _unread_notes(unread, found, workdir)
     for at, archive, why, hand in unopened:  # its owner's note; their only file: as it is
         by_hand = _hand(at, hand)
         student_id, name = _whose(at, at, pattern, by_hand)

@@ -1038,8 +1038,22 @@ def test_links_in_a_students_folder_are_no_ones_notebook(tmp_path):
     (folder / "carol" / "dangling.zip").symlink_to(tmp_path / "nowhere.zip")
     (folder / "carol" / "copy.ipynb").symlink_to(folder / "bob" / "TP_sujet.ipynb")
     os.utime(folder / "bob" / "TP_sujet.ipynb", (4070908800, 4070908800))  # newer than hers
-    subs = {s.student_id: s.path.read_text() for s in collect(folder, tmp_path / "work")}
-    assert subs == {"bob": "bob", "carol": "carol"}
+    (folder / "dave").mkdir()  # the instructor's link to Dave's file: Dave not left out silently
+    (folder / "dave" / "TP_sujet.ipynb").symlink_to(folder / "bob" / "TP_sujet.ipynb")
+    subs = {s.student_id: s for s in collect(folder, tmp_path / "work")}
+    assert {k: s.path.read_text() for k, s in subs.items()} == {
+        "bob": "bob",
+        "carol": "carol",
+        "dave": "",
+    }
+    assert sorted(subs["carol"].notes) == [
+        "carol/copy.ipynb: a link, not read (put the notebook itself there)",
+        "carol/dangling.ipynb: a link, not read (put the notebook itself there)",
+    ]
+    assert subs["dave"].notes == [
+        "dave/TP_sujet.ipynb: a link, not read (put the notebook itself there)"
+    ]
+    assert subs["dave"].relpath == "dave/TP_sujet.ipynb"
 
 
 def test_a_file_that_cannot_be_read_does_not_stop_the_class(tmp_path, monkeypatch):
@@ -1059,8 +1073,12 @@ def test_a_file_that_cannot_be_read_does_not_stop_the_class(tmp_path, monkeypatc
         return read(path)
 
     monkeypatch.setattr(collecting, "sha256_file", refused)
-    subs = {s.student_id: s.relpath for s in collecting.collect(folder, tmp_path / "work")}
-    assert subs == {"bob": "bob/TP_sujet.ipynb", "carol": "carol/TP_sujet.ipynb"}
+    subs = {s.student_id: s for s in collecting.collect(folder, tmp_path / "work")}
+    assert {k: s.relpath for k, s in subs.items()} == {
+        "bob": "bob/TP_sujet.ipynb",
+        "carol": "carol/TP_sujet.ipynb",
+    }
+    assert subs["carol"].notes == ["carol/x.ipynb: could not be read (its permissions?)"]
 
 
 def test_moodles_zip_of_one_submission_beside_the_folder_it_was_unpacked_to(tmp_path):
