@@ -1347,7 +1347,7 @@ def _loss_mistakes(logits, target, weight) -> dict[str, Callable]:
         ): lambda: -(F.one_hot(target).movedim(-1, 1).to(logits.dtype) * log_s).sum(1).mean(),
     }
     weighted = {} if weight is None else _weighted_mistakes(per_pixel, pw, weight)
-    return weighted | usual | _epsilon_mistakes(logits, onehot, pw)
+    return weighted | usual | _epsilon_mistakes(logits, target, weight)
 
 
 def _weighted_mistakes(per_pixel, pw, weight) -> dict[str, Callable]:
@@ -1369,14 +1369,12 @@ def _weighted_mistakes(per_pixel, pw, weight) -> dict[str, Callable]:
     }
 
 
-def _epsilon_mistakes(logits, onehot, pixel_weight) -> dict[str, Callable]:
+def _epsilon_mistakes(logits, target, weight) -> dict[str, Callable]:
     """log(softmax + eps) for the usual epsilons, each with the value it gives."""
+    weight = None if weight is None else weight.to(logits.dtype)
 
     def loss(eps: float) -> torch.Tensor:
-        per_pixel = -(onehot * torch.log(logits.softmax(1) + eps)).sum(1)
-        if pixel_weight is None:
-            return per_pixel.mean()
-        return (per_pixel * pixel_weight).sum() / pixel_weight.sum()
+        return F.nll_loss(torch.log(logits.softmax(1) + eps), target, weight=weight)
 
     return {
         tr(
