@@ -164,7 +164,7 @@ def test_float_labels_with_rounding_error_are_rounded(brats_copy):
         load_case(case)
 
 
-@pytest.mark.parametrize("extra", [(1,), (1, 1)])
+@pytest.mark.parametrize("extra", [(1,), pytest.param((1, 1), marks=pytest.mark.slow)])
 def test_trailing_singleton_dimensions_are_one_volume(brats_copy, extra):
     # some converters write a 3D volume as (X, Y, Z, 1) or, NIfTI's dim[0] = 5, (X, Y, Z, 1, 1)
     case = _one_case(brats_copy)

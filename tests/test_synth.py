@@ -32,6 +32,7 @@ def _regions(seed, index):
     return images, seg, grade, brain, wm_like
 
 
+@pytest.mark.slow  # 3 s: test_glioma_contrasts[0] keeps a generated case in the fast loop
 def test_skull_stripped_and_tumour_inside_brain():
     images, seg, _, brain, _ = _regions(0, 1)
     for vol in images.values():
