@@ -91,15 +91,12 @@ def _by_hand(folder: Path) -> frozenset[str] | None:
     folder is a student's, whatever its files or folders are named (``alice/Bob
     B_456_assignsubmission_file_/TP.ipynb``, dated 2099, was Bob's newest notebook), but a download
     unpacked in a folder of its own (:func:`_downloads`) is not."""
-    held = (".ipynb", ".zip")
     tops = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
     holding = [
         p
         for p in tops
-        if p.suffix == ".ipynb"
-        and p.is_file()
-        or p.is_dir()
-        and any(f.suffix in held and f.is_file() for f in p.rglob("*"))
+        if (p.suffix == ".ipynb" and p.is_file())
+        or (p.is_dir() and any(f.suffix in _HELD and f.is_file() for f in p.rglob("*")))
     ]
     named = [p for p in holding if p.is_dir() and not _lms_match(PurePosixPath(p.name))]
     if not named or len(holding) < 2:
@@ -283,7 +280,7 @@ def _zipped(archive: Path) -> list[PurePosixPath] | None:
     """The notebooks and zips ``archive`` holds, not hidden ones (None: not a readable zip)."""
     try:
         with zipfile.ZipFile(archive) as zf:
-            names = [PurePosixPath(n) for n in zf.namelist() if n.endswith((".ipynb", ".zip"))]
+            names = [PurePosixPath(n) for n in zf.namelist() if n.endswith(_HELD)]
     except _UNREADABLE_ZIP:
         return None
     return [n for n in names if not _hidden(n)]
@@ -325,7 +322,7 @@ def _known(folder: Path, hand: frozenset[str] | None) -> frozenset[str]:
     for path in folder.rglob("*"):
         rel = PurePosixPath(path.relative_to(folder).as_posix())
         top_zip = len(rel.parts) == 1 and not _lms_match(rel)
-        if path.suffix in (".ipynb", ".zip") and not top_zip and not _hidden(rel):
+        if path.suffix in _HELD and not top_zip and not _hidden(rel):
             with contextlib.suppress(GradingError):
                 known.add(identify(rel.as_posix(), by_hand=_hand(rel, hand))[0])
     return frozenset(known)
@@ -351,12 +348,11 @@ def _unread_notes(unread: list, found: dict, workdir: Path) -> dict[str, list[st
     """Each student's notes on files not read; a student with no other file is graded on an
     empty file (0, the note saying why), not left out of the grades without a word."""
     notes: dict[str, list[str]] = {}
-    for student_id, name, participant, note in unread:
+    for student_id, name, participant, rel, note in unread:
         if student_id not in found:
             empty = workdir / "not_read" / f"{len(notes)}.ipynb"
             empty.parent.mkdir(parents=True, exist_ok=True)
             empty.write_bytes(b"")
-            rel = note.split(": ")[0]
             sub = Submission(student_id, name, empty, rel, sha256_file(empty), [], participant)
             found[student_id] = [sub]
         notes.setdefault(student_id, []).append(note)
@@ -462,7 +458,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         raise GradingError(f"{source}: no such file or folder")
     roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
-    unread: list[tuple[str, str, str | None, str]] = []  # (student, name, LMS id, note)
+    unread: list[tuple[str, str, str | None, str, str]] = []  # (student, name, LMS id, file, note)
     for root, at, hand in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
@@ -475,7 +471,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             digest = _digest(path) if _file(path) else None  # by blocks: a file of any size
             if digest is None:  # a link (a zip unpacked by hand), an unreadable file: not read
                 why = M.LINK_NOT_READ if path.is_symlink() else M.FILE_NOT_READ
-                unread.append((student_id, name, participant, why.format(file=rel)))
+                unread.append((student_id, name, participant, rel.as_posix(), why.format(file=rel)))
                 continue
             found.setdefault(student_id, []).append(
                 Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
