@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -48,6 +47,7 @@ from autograder.probes import probe_source
 from autograder.regrade import (
     STATE_FILE,
     grading_inputs_hash,
+    inputs_hash,
     read_state,
     to_regrade,
     why_line,
@@ -487,16 +487,11 @@ def _prewarm(home: Path) -> None:
     """The sample cases and their slice cache the data cell makes, copied into ``home`` for every
     notebook's home; made once and kept between runs in the kit's working folder (``grading_home/``,
     by a hash of the student package, what the notebook is told and the versions)."""
-    import numpy
-    import torch
-
     from unet_tp.fileio import unet_tp_home
 
-    h = hashlib.sha256(repr([sys.version, torch.__version__, numpy.__version__]).encode())
-    h.update(json.dumps(GRADING_NOTEBOOK_ENV, sort_keys=True).encode())
-    for path in sorted(STUDENT_PACKAGE.rglob("*.py")):
-        h.update(path.relative_to(STUDENT_PACKAGE).as_posix().encode() + path.read_bytes())
-    kept = unet_tp_home() / "grading_home" / h.hexdigest()[:16]
+    files = sorted(STUDENT_PACKAGE.rglob("*.py"))
+    digest = inputs_hash(files, STUDENT_PACKAGE, [sorted(GRADING_NOTEBOOK_ENV.items())])
+    kept = unet_tp_home() / "grading_home" / digest[:16]
     building = kept.with_name(f".{kept.name}.{os.getpid()}")
     if not kept.is_dir():
         for old in kept.parent.glob("*"):  # an earlier package's (40 MB each), or a stopped run's

@@ -21,13 +21,29 @@ STATE_FILE = "grading_state.json"
 NOT_DECIDING = ("cli.py", "export.py", "model_commands.py", "publish.py", "report.py")
 
 
+def inputs_hash(files: list[Path], root: Path, versions: list) -> str:
+    """A hash of ``files`` (their paths under ``root`` and bytes), then ``versions`` and those of
+    Python, torch, numpy and torchvision (when installed)."""
+    import numpy
+    import torch
+
+    h = hashlib.sha256()
+    for path in files:
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    versions = [sys.version, torch.__version__, numpy.__version__, *versions]
+    with contextlib.suppress(ImportError):
+        import torchvision
+
+        versions.append(torchvision.__version__)
+    h.update(repr(versions).encode())
+    return h.hexdigest()
+
+
 def grading_inputs_hash(sandbox: str) -> str:
     """A hash of everything that decides a grade: the reference, the spec, the grader's
     comparisons and harness, the student package, the student notebooks (each language), the grading
     environment's versions and the sandbox mode."""
-    import numpy
-    import torch
-
     root = course.REPO_ROOT
     files = sorted(
         [*root.glob("solutions/*.py")]
@@ -36,17 +52,7 @@ def grading_inputs_hash(sandbox: str) -> str:
         + [*root.glob("autograder/*.json"), *root.glob("autograder/*.css")]
         + sorted({course.STUDENT_NOTEBOOK, *course.STUDENT_NOTEBOOKS.values()})
     )
-    h = hashlib.sha256()
-    for path in files:
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    versions = [sys.version, torch.__version__, numpy.__version__, sandbox]
-    with contextlib.suppress(ImportError):
-        import torchvision
-
-        versions.append(torchvision.__version__)
-    h.update(repr(versions).encode())
-    return h.hexdigest()
+    return inputs_hash(files, root, [sandbox])
 
 
 def read_state(data: bytes | None, path: Path) -> dict[str, dict]:
