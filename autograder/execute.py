@@ -56,6 +56,7 @@ MAX_NOTEBOOK_OUTPUT = 20_000_000  # and in the whole notebook (a cell each: thou
 # the worker's own memory: a kernel sending messages faster than they are read fills ZMQ's queue
 # in the worker (1000 messages of up to 64 MiB), outside the sandbox's limits
 WORKER_MEMORY_BYTES = 4 << 30
+FULL_DISK_FLOOR = 2 << 30  # free space under which a kernel is stopped, whatever it holds
 
 
 class OneConnectionClient(AsyncKernelClient):
@@ -125,11 +126,16 @@ class DiskWatch:
     ``Limits.disk_bytes`` in all, with the files it removed from them but holds open or mapped
     (:func:`held_use`): many files each under the file-size limit would fill the grading
     machine's disk. Read from here every ``interval`` seconds while the kernel runs, and
-    after each cell (:meth:`over`: a cell that passed the limit quickly is the one skipped)."""
+    after each cell (:meth:`over`: a cell that passed the limit quickly is the one skipped).
+    Whatever the count misses (a removed file whose only descriptor is in flight in a socket,
+    ``SCM_RIGHTS``), the kernel is also stopped when its disk's free space falls under
+    :data:`FULL_DISK_FLOOR` (or half of what was free when it started, if less)."""
 
     def __init__(self, box: Sandbox, pid: int | None, interval: float = 0.25):
         self.folders = [box.home, box.runtime, *([box.answers] if box.answers else [])]
         self.limit, self.pid, self.interval = box.limits.disk_bytes, pid, interval
+        self.root = box.home.parent  # the kernel's folders' own folder, which it cannot touch
+        self.floor = min(_free(self.root) // 2, FULL_DISK_FLOOR)
         self.tripped = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="disk-watch", daemon=True)
@@ -144,6 +150,8 @@ class DiskWatch:
             used = disk_use(self.folders, past=self.limit)
             if used <= self.limit:  # and what it wrote then removed while holding it open
                 used += held_use(self.pid, self.folders)
+            if _free(self.root) < self.floor:
+                used = float("inf")
         except OSError:  # a folder the kernel made unreadable: not measured, stopped
             used = float("inf")
         if used > self.limit:
@@ -160,6 +168,12 @@ class DiskWatch:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+
+
+def _free(folder: Path) -> int:
+    """Bytes free for us on the disk of ``folder``."""
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
 
 
 DEAD_CELL = (

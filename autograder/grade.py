@@ -97,7 +97,8 @@ _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.ob
     "network": "packets to the network, which the sandbox does not have",
     "processes": "processes past the limit",
     "memory": "processes killed for using too much memory",
-    "disk": "kernels stopped: their files passed the disk limit",
+    "disk": "kernels stopped: their files passed the disk limit, or the grading machine's disk "
+    "came close to full while they ran",
 }
 MAX_EXECUTED_BYTES = 256 << 20
 MAX_LOG_BYTES = 4 << 20  # of the kernel's standard error read back for its notes

@@ -233,6 +233,56 @@ def test_files_the_kernel_removed_but_holds_count_towards_the_disk_limit(tmp_pat
         proc.wait()
 
 
+# a removed file whose only descriptor is in flight in a socket (SCM_RIGHTS): no process holds
+# it, so no count of folders or descriptors sees it, and its disk is not given back
+HIDE_IN_A_SOCKET = r"""
+import os, socket, sys
+a, b = socket.socketpair()
+print("ready", flush=True)
+sys.stdin.readline()
+fd = os.open("hidden", os.O_CREAT | os.O_RDWR)
+for _ in range(64):
+    os.write(fd, bytes(4 << 20))
+os.fsync(fd)
+os.unlink("hidden")
+socket.send_fds(a, [b"x"], [fd])
+os.close(fd)
+print("written", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_disk_hidden_from_the_count_stops_the_kernel_when_the_disk_runs_low(tmp_path):
+    """What no count sees (a removed file passed into a socket) still takes the host's disk:
+    ``execute.DiskWatch`` stops the kernel when the disk's free space falls under its floor."""
+    from autograder.execute import DiskWatch, _free
+    from autograder.sandbox import Limits, disk_use, held_use
+
+    box = _box(tmp_path)
+    box.limits = Limits(disk_bytes=16 << 20)
+    proc = subprocess.Popen(
+        box.wrap([box.python(), "-c", HIDE_IN_A_SOCKET]),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        watch = DiskWatch(box, proc.pid, interval=3600)  # read here, not by its thread
+        assert watch.floor == min(_free(tmp_path) // 2, 2 << 30)
+        watch.floor = _free(tmp_path) - (128 << 20)  # as on a disk with 128 MiB left
+        assert not watch.over()
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "written"  # 256 MiB, in no folder, held by none
+        assert disk_use([box.home, box.runtime]) + held_use(proc.pid, [box.home]) < 16 << 20
+        assert watch.over()
+        assert proc.wait(timeout=30) != 0  # stopped
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_kernels_folders_are_removed_whatever_it_left(tmp_path):
     """``remove_tree`` (the kernel's folders once it stopped): a tree 3000 folders deep (past
     ``shutil.rmtree``'s recursion), folders made unreadable (``chmod 000``: rmtree left them
