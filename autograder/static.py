@@ -6,12 +6,13 @@ the code ``%time``-like magics run read as the cell's own), names followed throu
 block's answer (every statement of the student's above its test cell that binds one of its names,
 in nested blocks, by ``global``, ``:=``, a string or an attribute too, or that runs code from
 strings, files or pickles, or installs an IPython hook that rewrites the cells), and every
-definition of the student's it uses (and every statement that set an attribute it reads), loses
-its points, the line quoted, if it uses the
-course package's code (but ``unet_tp.unet_base``), names or code built from strings (``eval``,
-``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or what the block forbids
-(``assignment.toml``). :func:`review_reasons`: code a TP answer never needs (the
-harness, ``sys.modules``, frames, links...), quoted for the instructor; no grade depends on it.
+definition of the student's it uses (and every statement that set an attribute it reads, or
+changed an object of the student's it reads: ``box.append(v)``), loses its points, the line
+quoted, if it uses the course package's code (but ``unet_tp.unet_base``), names or code built
+from strings (``eval``, ``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or
+what the block forbids (``assignment.toml``). :func:`review_reasons`: code a TP answer never
+needs (the harness, ``sys.modules``, frames, links...), quoted for the instructor; no grade
+depends on it.
 """
 
 from __future__ import annotations
@@ -1118,11 +1119,55 @@ def _attribute_setters(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AS
     return found
 
 
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute or subscript chain hangs on (``box.fns[0].append``: box; not a
+    call's result: ``loss(x).item()`` changes nothing of ``loss``)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, object, ast.AST]]]:
+    """The student's top-level statements by the objects of the student's own they may change
+    without binding their name (``box.append(F.cross_entropy)``, ``box[0] = v``,
+    ``f.__defaults__ = (v,)``, ``fill(box)`` of a function of the student's): what such an object
+    holds is what the answer reading it uses. Only names the student binds otherwise than by an
+    import or an alias of a module (``F.x(...)`` changes nothing of the student's)."""
+    own = {
+        name
+        for name, defs in definitions.items()
+        if name not in nb.aliases
+        and any(
+            not isinstance(n, (ast.Import, ast.ImportFrom)) and name in _bound(n, direct=True)
+            for _, _, n in defs
+        )
+    }
+    found: dict[str, list[tuple[int, object, ast.AST]]] = {}
+    for i, cell, tree in nb.student_cells():
+        for stmt in tree.body if tree else ():
+            names = set()
+            for node in ast.walk(stmt):
+                if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(
+                    node.ctx, ast.Load
+                ):
+                    names.add(_root(node))
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    names.add(_root(node.func.value))
+                elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in own:
+                    # given to a function of the student's (`fill(box)`); a library's call
+                    # (`print(box, F.cross_entropy(x, y))`) is not read so
+                    names |= {_root(a) for a in (*node.args, *(k.value for k in node.keywords))}
+            for name in names & own:
+                found.setdefault(name, []).append((i, cell, stmt))
+    return found
+
+
 def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     """Per graded test id, why its block loses its points: its answer, or a definition of the
     student's it uses, uses what an answer may not (see the module's docstring)."""
     notebook = Notebook(nb)
     definitions, setters = _definitions(notebook), _attribute_setters(notebook)
+    mutators = _mutators(notebook, definitions)
     failed = {}
     for block in spec.blocks:
         defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
@@ -1133,7 +1178,11 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         before = [d for d in defined if d[0] < last_test]
         limit = last_test if before else len(nb.cells)
         found = _search(
-            notebook, before or defined, (definitions, setters), set(block.forbidden), limit
+            notebook,
+            before or defined,
+            (definitions, setters, mutators),
+            set(block.forbidden),
+            limit,
         )
         if found:
             i, cell, what, node, does = found
@@ -1235,22 +1284,32 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     ``by_name``, the statements by the names they bind and by the attributes they set on
     another's object; below ``limit`` (the block's test cell), only those that bind a name as a
     definition or an assignment does."""
-    definitions, setters = by_name
-    todo = collections.deque(d for d in start if d[2] is not None)
+    definitions, setters, mutators = by_name
+    # (cell index, cell, statement, whether it was reached through an attribute's name only: a
+    # key "mean" of a results dict, which `x.mean()` may read; its objects are not followed)
+    todo = collections.deque((*d, False) for d in start if d[2] is not None)
     seen = {id(d[2]) for d in todo}
     while todo:
-        i, cell, node = todo.popleft()
+        i, cell, node, by_attribute = todo.popleft()
         found = _misuse(nb, node, names)
         if found:
             return i, cell, *found
-        reached = [(name, d) for name in _global_names(node) for d in definitions.get(name, [])]
-        reached += [(name, d) for name in _attributes_read(node) for d in setters.get(name, [])]
-        for name, d in reached:
+        used = _global_names(node)
+        reached = [(name, d, False) for name in used for d in definitions.get(name, [])]
+        reached += [(n, d, True) for n in _attributes_read(node) for d in setters.get(n, [])]
+        # what changed an object of the student's before the test cell (`box.append(v)`)
+        reached += [
+            (name, d, False)
+            for name in ([] if by_attribute else used)
+            for d in mutators.get(name, [])
+            if d[0] < limit
+        ]
+        for name, d, attribute in reached:
             # an attribute or key set after the test cell (`self.step`, `out["torch"]` of a
             # later helper) is not what the answer read when it ran
             if id(d[2]) not in seen and (d[0] < limit or name in _bound(d[2], direct=True)):
                 seen.add(id(d[2]))
-                todo.append(d)
+                todo.append((*d, attribute))
     return None
 
 

@@ -1151,3 +1151,57 @@ def test_torch_cross_entropy_evaluated_from_an_annotation_costs_the_loss(evaluat
     nb = notebook({"cce_loss": evaluated + "\n" + LOSS.format("return ce(logits, target.long())")})
     assert "loss" in lost(nb)
     assert "runs code from strings (annotations)" in flagged(nb)
+
+
+_CALL_BOX = LOSS.format("return box[0](logits, target, weight=weight)")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "box = []\nbox.append(F.cross_entropy)\n" + _CALL_BOX,
+        "box = [None]\nbox[0] = F.cross_entropy\n" + _CALL_BOX,
+        "box = []\n\n\ndef fill(b):\n    b.insert(0, F.cross_entropy)\n\n\nfill(box)\n" + _CALL_BOX,
+        "class Box:\n    fns = []\n\n\nBox.fns.append(F.cross_entropy)\n"
+        + LOSS.format("return Box.fns[0](logits, target, weight=weight)"),
+        "def _h(logits, target, weight=None, f=None):\n    return f(logits, target, weight=weight)\n"
+        "\n\n_h.__defaults__ = (None, F.cross_entropy)\n"
+        + LOSS.format("return _h(logits, target, weight)"),
+    ],
+)
+def test_torch_cross_entropy_put_into_an_object_of_the_students_costs_the_loss(answer):
+    """The loss calls what a statement binding no name put into a list, class or function of the
+    student's (``box.append(F.cross_entropy)``, ``box[0] = ...``, ``f.__defaults__ = ...``):
+    only the statements binding the names the answer used were read, it kept (e)'s 4 points
+    (graded: 20/30 for the notebook with (e) otherwise empty, as with the solution)."""
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
+def test_course_answers_put_into_a_list_cost_their_blocks():
+    nb = notebook(
+        {
+            "train_step": "from unet_tp import train as T\nbox = []\nbox.append(T.reference_step)\n"
+            + STEP.format("return box[0](model, images, labels, optimizer, loss_fn)"),
+            "predict_dice": SOLUTIONS["predict_dice"].split("def dice_score")[0]
+            + "box2 = [None]\nbox2[0] = checks.exact_dice\n\n\ndef dice_score(a, b):\n"
+            "    return box2[0](a, b)\n",
+        }
+    )
+    assert {"train_step", "predict_dice"} <= lost(nb)
+
+
+def test_a_global_printed_beside_torchs_loss_costs_nothing():
+    """A constant of the loss's, given to print and to the student's own comparison after torch's
+    cross-entropy in a cell before the test: neither changes what the loss computes."""
+    answer = "EPS = 0.0\n" + LOSS.format(
+        "return -(F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1)"
+        " * (logits.log_softmax(1) + EPS)).sum(1).mean()"
+    )
+    nb = notebook({"cce_loss": answer})
+    insert_after(
+        nb,
+        "cce_loss",
+        _DEBUG_CE + "print(EPS, F.cross_entropy(x, y))\nhistory = []\n"
+        "history.append(F.cross_entropy(x, y).item())\n",
+    )
+    assert "loss" not in lost(nb)
