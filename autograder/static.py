@@ -575,7 +575,17 @@ class Notebook:
             parts.append(self.aliases.get(node.id, node.id))
         else:
             return ""
-        return ".".join(reversed(parts))
+        return self._in_main(".".join(reversed(parts)))
+
+    def _in_main(self, path: str) -> str:
+        """``__main__.checks.x`` is the notebook's own ``checks.x`` (``unet_tp.checks.x``)."""
+        for _ in range(8):  # `import __main__ as m; m.m.m.checks`
+            head, _, rest = path.partition(".")
+            if head != "__main__" or not rest:
+                return path
+            first, dot, tail = rest.partition(".")
+            path = self.aliases.get(first, first) + dot + tail
+        return path
 
     def _literal_getattr(self, node: ast.AST) -> bool:
         """``getattr(x, "name")`` (a default or not): the attribute ``x.name``."""

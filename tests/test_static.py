@@ -1205,3 +1205,19 @@ def test_a_global_printed_beside_torchs_loss_costs_nothing():
         "history.append(F.cross_entropy(x, y).item())\n",
     )
     assert "loss" not in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "reach",
+    [
+        "import __main__\ndice_score = __main__.checks.exact_dice\n",
+        "import __main__ as notebook\ndice_score = notebook.notebook.checks.exact_dice\n",
+        "from __main__ import checks as c\ndice_score = c.exact_dice\n",
+    ],
+)
+def test_the_course_package_reached_through_main_costs_the_block(reach):
+    """``__main__.checks`` is the set-up cell's ``unet_tp.checks``: a Dice taken from it as
+    ``__main__.checks.exact_dice`` kept (g)'s 2 points, and a crop ``__main__.checks._centre``
+    (c)'s, with nothing flagged."""
+    answer = SOLUTIONS["predict_dice"].split("def dice_score")[0] + reach
+    assert "predict_dice" in lost(notebook({"predict_dice": answer}))
