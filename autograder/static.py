@@ -108,6 +108,8 @@ _ATTRIBUTES = _by_reason(
         _LINKS: "symlink_to hardlink_to",
         "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
         "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
+        "reaches into the notebook's namespace (get_ipython().user_module)": "user_module",
+        "reaches into the notebook's namespace (get_ipython().ns_table)": "ns_table",
     }
 )
 # IPython's transformer re-reads the whole cell for each of its commands (%magic, !shell, x?):
@@ -154,7 +156,7 @@ _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 # what reaches a namespace, where a name built from a string can be set
-_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns"}
+_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns", "user_module", "ns_table"}
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
@@ -517,6 +519,19 @@ def _runs_elsewhere(nb, call: ast.Call) -> bool:
     return isinstance(owner, ast.Name) and owner.id in nb.profilers
 
 
+# modules a library re-exports as an attribute (`os.sys`, `torch.sys`): the path read from there
+_REEXPORTED = ("sys", "builtins", "importlib", "gc", "ctypes", "pickle", "marshal", "runpy")
+
+
+def _rebased(path: str) -> str:
+    """``os.sys.modules`` is ``sys.modules``: a path through a module another re-exports."""
+    parts = path.split(".")
+    for k in range(1, len(parts)):
+        if parts[k] in _REEXPORTED:
+            return ".".join(parts[k:])
+    return path
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
@@ -575,7 +590,7 @@ class Notebook:
             parts.append(self.aliases.get(node.id, node.id))
         else:
             return ""
-        return self._in_main(".".join(reversed(parts)))
+        return self._in_main(_rebased(".".join(reversed(parts))))
 
     def _in_main(self, path: str) -> str:
         """``__main__.checks.x`` is the notebook's own ``checks.x`` (``unet_tp.checks.x``)."""
@@ -983,9 +998,13 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             isinstance(sub, ast.Constant)
             and isinstance(sub.value, str)
             and id(sub) not in docstrings
-            and sub.value.strip().rsplit(".", 1)[-1] in names
+            and (
+                sub.value.strip().rsplit(".", 1)[-1] in names
+                or _course_code(sub.value.strip())  # sys.modules["unet_tp.checks"]
+            )
         ):
             what = sub.value.strip()
+            what = M.COURSE_CODE.format(path=what) if _course_code(what) else what
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None

@@ -1221,3 +1221,21 @@ def test_the_course_package_reached_through_main_costs_the_block(reach):
     (c)'s, with nothing flagged."""
     answer = SOLUTIONS["predict_dice"].split("def dice_score")[0] + reach
     assert "predict_dice" in lost(notebook({"predict_dice": answer}))
+
+
+@pytest.mark.parametrize(
+    "reach",
+    [
+        "dice_score = get_ipython().user_module.checks.exact_dice\n",
+        "dice_score = get_ipython().ns_table['user_global']['checks'].exact_dice\n",
+        "import os\ndice_score = os.sys.modules['unet_tp.checks'].exact_dice\n",
+        "dice_score = torch.sys.modules['unet_tp.checks'].exact_dice\n",
+    ],
+)
+def test_the_course_package_reached_through_ipython_or_a_reexported_sys_costs_the_block(reach):
+    """The set-up cell's ``checks`` through IPython's ``user_module`` or ``ns_table``, or
+    ``unet_tp.checks`` named in ``os.sys.modules``: each kept (g)'s 2 points, not flagged."""
+    answer = SOLUTIONS["predict_dice"].split("def dice_score")[0] + reach
+    nb = notebook({"predict_dice": answer})
+    assert "predict_dice" in lost(nb)
+    assert flagged(nb)
