@@ -1148,29 +1148,94 @@ def _attribute_setters(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AS
     return found
 
 
-def _root(node: ast.AST) -> str | None:
-    """The name an attribute or subscript chain hangs on (``box.fns[0].append``: box; not a
-    call's result: ``loss(x).item()`` changes nothing of ``loss``)."""
+def _root(node: ast.AST) -> ast.AST:
+    """What an attribute or subscript chain hangs on (``box.fns[0].append``: ``box``)."""
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
-    return node.id if isinstance(node, ast.Name) else None
+    return node
+
+
+_CONTAINERS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def _containers(definitions: dict, own: set[str]) -> set[str]:
+    """The student's names that hold a list, dict or set of theirs: what a library call given
+    one may change (``operator.setitem(box, 0, v)``, ``map(box.append,
+    ...)``); not a tensor or a number (``print(EPS, F.cross_entropy(x, y))``)."""
+    found = set()
+    for name in own:
+        for _, _, n in definitions[name]:
+            value = getattr(n, "value", None)
+            called = getattr(getattr(value, "func", None), "id", "")
+            if isinstance(value, _CONTAINERS) or called in ("list", "dict", "set"):
+                found.add(name)
+    return found
+
+
+class _Objects:
+    """The student's own names (bound otherwise than by an import or an alias of a module:
+    ``F.x(...)`` changes nothing of the student's) and what changing one may change."""
+
+    def __init__(self, nb: Notebook, definitions: dict):
+        self.own = {
+            name
+            for name, defs in definitions.items()
+            if name not in nb.aliases
+            and any(
+                not isinstance(n, (ast.Import, ast.ImportFrom)) and name in _bound(n, direct=True)
+                for _, _, n in defs
+            )
+        }
+        self.containers = _containers(definitions, self.own)
+        self.classes, self.functions = (
+            {n for n in self.own if all(isinstance(d, kind) for _, _, d in definitions[n])}
+            for kind in (ast.ClassDef, ast.FunctionDef)
+        )
+        # `b = box`: what changes b changes box; a function of the student's: the names it reads
+        self.same = {name: {name} for name in self.own}
+        for name in self.own:
+            for _, _, n in definitions[name]:
+                if isinstance(getattr(n, "value", None), ast.Name) and n.value.id in self.own:
+                    self.same[name].add(n.value.id)
+                elif isinstance(n, ast.FunctionDef):
+                    self.same[name] |= _global_names(n) & self.own
+
+    def reads(self, f: str) -> set[str]:
+        """What a call of ``f`` may hand out or change: the names a function of the student's
+        reads (``get`` returning ``box``), or what ``setf`` of ``setf, call = make()`` holds."""
+        return self.same[f] - {f} if f in self.functions else self.same[f]
+
+    def changed(self, node: ast.AST, through_call: bool = True) -> set[str]:
+        root = _root(node)
+        if isinstance(root, ast.Call) and through_call:  # get().append(v)
+            f = getattr(root.func, "id", None)
+            return self.reads(f) if f in self.own else set()
+        return self.same.get(root.id, set()) if isinstance(root, ast.Name) else set()
+
+    def in_call(self, call: ast.Call) -> set[str]:
+        """What a call may change: its receiver, the student's function it calls (``fill(v)``,
+        ``setf(v)``), what it is given: by a function of the student's (``fill(box)``), a
+        container of theirs by any call; a library's call given a tensor or a number
+        (``print(EPS, F.cross_entropy(x, y))``) is not read so."""
+        names = set()
+        if isinstance(call.func, ast.Attribute):
+            names |= self.changed(call.func.value)
+        own_call = getattr(call.func, "id", None) in self.own
+        if own_call and call.func.id not in self.classes:
+            names |= self.reads(call.func.id)
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            got = self.changed(arg, through_call=False)
+            names |= got if own_call else got & self.containers
+        return names
 
 
 def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, object, ast.AST]]]:
     """The student's top-level statements by the objects of the student's own they may change
     without binding their name (``box.append(F.cross_entropy)``, ``box[0] = v``,
-    ``f.__defaults__ = (v,)``, ``fill(box)`` of a function of the student's): what such an object
-    holds is what the answer reading it uses. Only names the student binds otherwise than by an
-    import or an alias of a module (``F.x(...)`` changes nothing of the student's)."""
-    own = {
-        name
-        for name, defs in definitions.items()
-        if name not in nb.aliases
-        and any(
-            not isinstance(n, (ast.Import, ast.ImportFrom)) and name in _bound(n, direct=True)
-            for _, _, n in defs
-        )
-    }
+    ``f.__defaults__ = (v,)``, ``fill(box)``, ``get().append(v)`` of a function ``get`` of the
+    student's returning ``box``, ``b = box; b.append(v)``, ``operator.setitem(box, 0, v)``): what
+    such an object holds is what the answer reading it uses."""
+    objects = _Objects(nb, definitions)
     found: dict[str, list[tuple[int, object, ast.AST]]] = {}
     for i, cell, tree in nb.student_cells():
         for stmt in tree.body if tree else ():
@@ -1179,14 +1244,10 @@ def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, obje
                 if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(
                     node.ctx, ast.Load
                 ):
-                    names.add(_root(node))
-                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                    names.add(_root(node.func.value))
-                elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in own:
-                    # given to a function of the student's (`fill(box)`); a library's call
-                    # (`print(box, F.cross_entropy(x, y))`) is not read so
-                    names |= {_root(a) for a in (*node.args, *(k.value for k in node.keywords))}
-            for name in names & own:
+                    names |= objects.changed(node)
+                elif isinstance(node, ast.Call):
+                    names |= objects.in_call(node)
+            for name in names & objects.own:
                 found.setdefault(name, []).append((i, cell, stmt))
     return found
 
@@ -1324,12 +1385,13 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
         if found:
             return i, cell, *found
         used = _global_names(node)
+        bound = _bound(node, direct=True) if not by_attribute else set()
         reached = [(name, d, False) for name in used for d in definitions.get(name, [])]
         reached += [(n, d, True) for n in _attributes_read(node) for d in setters.get(n, [])]
         # what changed an object of the student's before the test cell (`box.append(v)`)
         reached += [
             (name, d, False)
-            for name in ([] if by_attribute else used)
+            for name in ([] if by_attribute else used | bound)
             for d in mutators.get(name, [])
             if d[0] < limit
         ]
@@ -1338,7 +1400,7 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
             # later helper) is not what the answer read when it ran
             if id(d[2]) not in seen and (d[0] < limit or name in _bound(d[2], direct=True)):
                 seen.add(id(d[2]))
-                todo.append((*d, attribute))
+                todo.append((*d, attribute or by_attribute))
     return None
 
 

@@ -1167,6 +1167,15 @@ _CALL_BOX = LOSS.format("return box[0](logits, target, weight=weight)")
         "def _h(logits, target, weight=None, f=None):\n    return f(logits, target, weight=weight)\n"
         "\n\n_h.__defaults__ = (None, F.cross_entropy)\n"
         + LOSS.format("return _h(logits, target, weight)"),
+        # through a getter, an alias, a library call, a closure's setter
+        "box = []\n\n\ndef get():\n    return box\n\n\nget().append(F.cross_entropy)\n" + _CALL_BOX,
+        "box = []\nb = box\nb.append(F.cross_entropy)\n" + _CALL_BOX,
+        "import operator\n\nbox = [None]\noperator.setitem(box, 0, F.cross_entropy)\n" + _CALL_BOX,
+        "box = []\nlist(map(box.append, [F.cross_entropy]))\n" + _CALL_BOX,
+        "def make():\n    f = None\n\n    def setf(v):\n        nonlocal f\n        f = v\n\n"
+        "    def call(*a, **k):\n        return f(*a, **k)\n\n    return setf, call\n\n\n"
+        "setf, call = make()\nsetf(F.cross_entropy)\n"
+        + LOSS.format("return call(logits, target, weight=weight)"),
     ],
 )
 def test_torch_cross_entropy_put_into_an_object_of_the_students_costs_the_loss(answer):
