@@ -6,12 +6,13 @@ the code ``%time``-like magics run read as the cell's own), names followed throu
 block's answer (every statement of the student's above its test cell that binds one of its names,
 in nested blocks, by ``global``, ``:=``, a string or an attribute too, or that runs code from
 strings, files or pickles, or installs an IPython hook that rewrites the cells), and every
-definition of the student's it uses (and every statement that set an attribute it reads), loses
-its points, the line quoted, if it uses the
-course package's code (but ``unet_tp.unet_base``), names or code built from strings (``eval``,
-``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or what the block forbids
-(``assignment.toml``). :func:`review_reasons`: code a TP answer never needs (the
-harness, ``sys.modules``, frames, links...), quoted for the instructor; no grade depends on it.
+definition of the student's it uses (and every statement that set an attribute it reads, or
+changed an object of the student's it reads: ``box.append(v)``), loses its points, the line
+quoted, if it uses the course package's code (but ``unet_tp.unet_base``), names or code built
+from strings (``eval``, ``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or
+what the block forbids (``assignment.toml``). :func:`review_reasons`: code a TP answer never
+needs (the harness, ``sys.modules``, frames, links...), quoted for the instructor; no grade
+depends on it.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ _ATTRIBUTES = _by_reason(
         _LINKS: "symlink_to hardlink_to",
         "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
         "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
+        "reaches into the notebook's namespace (get_ipython().user_module)": "user_module",
+        "reaches into the notebook's namespace (get_ipython().ns_table)": "ns_table",
     }
 )
 # IPython's transformer re-reads the whole cell for each of its commands (%magic, !shell, x?):
@@ -153,7 +156,7 @@ _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 # what reaches a namespace, where a name built from a string can be set
-_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns"}
+_NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns", "user_module", "ns_table"}
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
@@ -516,6 +519,19 @@ def _runs_elsewhere(nb, call: ast.Call) -> bool:
     return isinstance(owner, ast.Name) and owner.id in nb.profilers
 
 
+# modules a library re-exports as an attribute (`os.sys`, `torch.sys`): the path read from there
+_REEXPORTED = ("sys", "builtins", "importlib", "gc", "ctypes", "pickle", "marshal", "runpy")
+
+
+def _rebased(path: str) -> str:
+    """``os.sys.modules`` is ``sys.modules``: a path through a module another re-exports."""
+    parts = path.split(".")
+    for k in range(1, len(parts)):
+        if parts[k] in _REEXPORTED:
+            return ".".join(parts[k:])
+    return path
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
@@ -574,7 +590,17 @@ class Notebook:
             parts.append(self.aliases.get(node.id, node.id))
         else:
             return ""
-        return ".".join(reversed(parts))
+        return self._in_main(_rebased(".".join(reversed(parts))))
+
+    def _in_main(self, path: str) -> str:
+        """``__main__.checks.x`` is the notebook's own ``checks.x`` (``unet_tp.checks.x``)."""
+        for _ in range(8):  # `import __main__ as m; m.m.m.checks`
+            head, _, rest = path.partition(".")
+            if head != "__main__" or not rest:
+                return path
+            first, dot, tail = rest.partition(".")
+            path = self.aliases.get(first, first) + dot + tail
+        return path
 
     def _literal_getattr(self, node: ast.AST) -> bool:
         """``getattr(x, "name")`` (a default or not): the attribute ``x.name``."""
@@ -972,9 +998,13 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             isinstance(sub, ast.Constant)
             and isinstance(sub.value, str)
             and id(sub) not in docstrings
-            and sub.value.strip().rsplit(".", 1)[-1] in names
+            and (
+                sub.value.strip().rsplit(".", 1)[-1] in names
+                or _course_code(sub.value.strip())  # sys.modules["unet_tp.checks"]
+            )
         ):
             what = sub.value.strip()
+            what = M.COURSE_CODE.format(path=what) if _course_code(what) else what
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
@@ -1118,11 +1148,116 @@ def _attribute_setters(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AS
     return found
 
 
+def _root(node: ast.AST) -> ast.AST:
+    """What an attribute or subscript chain hangs on (``box.fns[0].append``: ``box``)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node
+
+
+_CONTAINERS = (ast.List, ast.Dict, ast.Set, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def _containers(definitions: dict, own: set[str]) -> set[str]:
+    """The student's names that hold a list, dict or set of theirs: what a library call given
+    one may change (``operator.setitem(box, 0, v)``, ``map(box.append,
+    ...)``); not a tensor or a number (``print(EPS, F.cross_entropy(x, y))``)."""
+    found = set()
+    for name in own:
+        for _, _, n in definitions[name]:
+            value = getattr(n, "value", None)
+            called = getattr(getattr(value, "func", None), "id", "")
+            if isinstance(value, _CONTAINERS) or called in ("list", "dict", "set"):
+                found.add(name)
+    return found
+
+
+class _Objects:
+    """The student's own names (bound otherwise than by an import or an alias of a module:
+    ``F.x(...)`` changes nothing of the student's) and what changing one may change."""
+
+    def __init__(self, nb: Notebook, definitions: dict):
+        self.own = {
+            name
+            for name, defs in definitions.items()
+            if name not in nb.aliases
+            and any(
+                not isinstance(n, (ast.Import, ast.ImportFrom)) and name in _bound(n, direct=True)
+                for _, _, n in defs
+            )
+        }
+        self.containers = _containers(definitions, self.own)
+        self.classes, self.functions = (
+            {n for n in self.own if all(isinstance(d, kind) for _, _, d in definitions[n])}
+            for kind in (ast.ClassDef, ast.FunctionDef)
+        )
+        # `b = box`: what changes b changes box; a function of the student's: the names it reads
+        self.same = {name: {name} for name in self.own}
+        for name in self.own:
+            for _, _, n in definitions[name]:
+                if isinstance(getattr(n, "value", None), ast.Name) and n.value.id in self.own:
+                    self.same[name].add(n.value.id)
+                elif isinstance(n, ast.FunctionDef):
+                    self.same[name] |= _global_names(n) & self.own
+
+    def reads(self, f: str) -> set[str]:
+        """What a call of ``f`` may hand out or change: the names a function of the student's
+        reads (``get`` returning ``box``), or what ``setf`` of ``setf, call = make()`` holds."""
+        return self.same[f] - {f} if f in self.functions else self.same[f]
+
+    def changed(self, node: ast.AST, through_call: bool = True) -> set[str]:
+        root = _root(node)
+        if isinstance(root, ast.Call) and through_call:  # get().append(v)
+            f = getattr(root.func, "id", None)
+            return self.reads(f) if f in self.own else set()
+        return self.same.get(root.id, set()) if isinstance(root, ast.Name) else set()
+
+    def in_call(self, call: ast.Call) -> set[str]:
+        """What a call may change: its receiver, the student's function it calls (``fill(v)``,
+        ``setf(v)``), what it is given: by a function of the student's (``fill(box)``), a
+        container of theirs by any call; a library's call given a tensor or a number
+        (``print(EPS, F.cross_entropy(x, y))``) is not read so."""
+        names = set()
+        if isinstance(call.func, ast.Attribute):
+            names |= self.changed(call.func.value)
+        own_call = getattr(call.func, "id", None) in self.own
+        if own_call and call.func.id not in self.classes:
+            names |= self.reads(call.func.id)
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            got = self.changed(arg, through_call=False)
+            names |= got if own_call else got & self.containers
+        return names
+
+
+def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, object, ast.AST]]]:
+    """The student's top-level statements by the objects of the student's own they may change
+    without binding their name (``box.append(F.cross_entropy)``, ``box[0] = v``,
+    ``f.__defaults__ = (v,)``, ``fill(box)``, ``get().append(v)`` of a function ``get`` of the
+    student's returning ``box``, ``b = box; b.append(v)``, ``operator.setitem(box, 0, v)``): what
+    such an object holds is what the answer reading it uses."""
+    objects = _Objects(nb, definitions)
+    found: dict[str, list[tuple[int, object, ast.AST]]] = {}
+    for i, cell, tree in nb.student_cells():
+        for stmt in tree.body if tree else ():
+            names = set()
+            for node in ast.walk(stmt):
+                if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(
+                    node.ctx, ast.Load
+                ):
+                    names |= objects.changed(node)
+                elif isinstance(node, ast.Call):
+                    names |= objects.in_call(node)
+            for name in names & objects.own:
+                found.setdefault(name, []).append((i, cell, stmt))
+    return found
+
+
 def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     """Per graded test id, why its block loses its points: its answer, or a definition of the
     student's it uses, uses what an answer may not (see the module's docstring)."""
     notebook = Notebook(nb)
     definitions, setters = _definitions(notebook), _attribute_setters(notebook)
+    mutators = _mutators(notebook, definitions)
     failed = {}
     for block in spec.blocks:
         defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
@@ -1133,7 +1268,11 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         before = [d for d in defined if d[0] < last_test]
         limit = last_test if before else len(nb.cells)
         found = _search(
-            notebook, before or defined, (definitions, setters), set(block.forbidden), limit
+            notebook,
+            before or defined,
+            (definitions, setters, mutators),
+            set(block.forbidden),
+            limit,
         )
         if found:
             i, cell, what, node, does = found
@@ -1235,22 +1374,33 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     ``by_name``, the statements by the names they bind and by the attributes they set on
     another's object; below ``limit`` (the block's test cell), only those that bind a name as a
     definition or an assignment does."""
-    definitions, setters = by_name
-    todo = collections.deque(d for d in start if d[2] is not None)
+    definitions, setters, mutators = by_name
+    # (cell index, cell, statement, whether it was reached through an attribute's name only: a
+    # key "mean" of a results dict, which `x.mean()` may read; its objects are not followed)
+    todo = collections.deque((*d, False) for d in start if d[2] is not None)
     seen = {id(d[2]) for d in todo}
     while todo:
-        i, cell, node = todo.popleft()
+        i, cell, node, by_attribute = todo.popleft()
         found = _misuse(nb, node, names)
         if found:
             return i, cell, *found
-        reached = [(name, d) for name in _global_names(node) for d in definitions.get(name, [])]
-        reached += [(name, d) for name in _attributes_read(node) for d in setters.get(name, [])]
-        for name, d in reached:
+        used = _global_names(node)
+        bound = _bound(node, direct=True) if not by_attribute else set()
+        reached = [(name, d, False) for name in used for d in definitions.get(name, [])]
+        reached += [(n, d, True) for n in _attributes_read(node) for d in setters.get(n, [])]
+        # what changed an object of the student's before the test cell (`box.append(v)`)
+        reached += [
+            (name, d, False)
+            for name in ([] if by_attribute else used | bound)
+            for d in mutators.get(name, [])
+            if d[0] < limit
+        ]
+        for name, d, attribute in reached:
             # an attribute or key set after the test cell (`self.step`, `out["torch"]` of a
             # later helper) is not what the answer read when it ran
             if id(d[2]) not in seen and (d[0] < limit or name in _bound(d[2], direct=True)):
                 seen.add(id(d[2]))
-                todo.append(d)
+                todo.append((*d, attribute or by_attribute))
     return None
 
 

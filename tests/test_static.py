@@ -1151,3 +1151,100 @@ def test_torch_cross_entropy_evaluated_from_an_annotation_costs_the_loss(evaluat
     nb = notebook({"cce_loss": evaluated + "\n" + LOSS.format("return ce(logits, target.long())")})
     assert "loss" in lost(nb)
     assert "runs code from strings (annotations)" in flagged(nb)
+
+
+_CALL_BOX = LOSS.format("return box[0](logits, target, weight=weight)")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "box = []\nbox.append(F.cross_entropy)\n" + _CALL_BOX,
+        "box = [None]\nbox[0] = F.cross_entropy\n" + _CALL_BOX,
+        "box = []\n\n\ndef fill(b):\n    b.insert(0, F.cross_entropy)\n\n\nfill(box)\n" + _CALL_BOX,
+        "class Box:\n    fns = []\n\n\nBox.fns.append(F.cross_entropy)\n"
+        + LOSS.format("return Box.fns[0](logits, target, weight=weight)"),
+        "def _h(logits, target, weight=None, f=None):\n    return f(logits, target, weight=weight)\n"
+        "\n\n_h.__defaults__ = (None, F.cross_entropy)\n"
+        + LOSS.format("return _h(logits, target, weight)"),
+        # through a getter, an alias, a library call, a closure's setter
+        "box = []\n\n\ndef get():\n    return box\n\n\nget().append(F.cross_entropy)\n" + _CALL_BOX,
+        "box = []\nb = box\nb.append(F.cross_entropy)\n" + _CALL_BOX,
+        "import operator\n\nbox = [None]\noperator.setitem(box, 0, F.cross_entropy)\n" + _CALL_BOX,
+        "box = []\nlist(map(box.append, [F.cross_entropy]))\n" + _CALL_BOX,
+        "def make():\n    f = None\n\n    def setf(v):\n        nonlocal f\n        f = v\n\n"
+        "    def call(*a, **k):\n        return f(*a, **k)\n\n    return setf, call\n\n\n"
+        "setf, call = make()\nsetf(F.cross_entropy)\n"
+        + LOSS.format("return call(logits, target, weight=weight)"),
+    ],
+)
+def test_torch_cross_entropy_put_into_an_object_of_the_students_costs_the_loss(answer):
+    """The loss calls what a statement binding no name put into a list, class or function of the
+    student's (``box.append(F.cross_entropy)``, ``box[0] = ...``, ``f.__defaults__ = ...``):
+    only the statements binding the names the answer used were read, it kept (e)'s 4 points
+    (graded: 20/30 for the notebook with (e) otherwise empty, as with the solution)."""
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
+def test_course_answers_put_into_a_list_cost_their_blocks():
+    nb = notebook(
+        {
+            "train_step": "from unet_tp import train as T\nbox = []\nbox.append(T.reference_step)\n"
+            + STEP.format("return box[0](model, images, labels, optimizer, loss_fn)"),
+            "predict_dice": SOLUTIONS["predict_dice"].split("def dice_score")[0]
+            + "box2 = [None]\nbox2[0] = checks.exact_dice\n\n\ndef dice_score(a, b):\n"
+            "    return box2[0](a, b)\n",
+        }
+    )
+    assert {"train_step", "predict_dice"} <= lost(nb)
+
+
+def test_a_global_printed_beside_torchs_loss_costs_nothing():
+    """A constant of the loss's, given to print and to the student's own comparison after torch's
+    cross-entropy in a cell before the test: neither changes what the loss computes."""
+    answer = "EPS = 0.0\n" + LOSS.format(
+        "return -(F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1)"
+        " * (logits.log_softmax(1) + EPS)).sum(1).mean()"
+    )
+    nb = notebook({"cce_loss": answer})
+    insert_after(
+        nb,
+        "cce_loss",
+        _DEBUG_CE + "print(EPS, F.cross_entropy(x, y))\nhistory = []\n"
+        "history.append(F.cross_entropy(x, y).item())\n",
+    )
+    assert "loss" not in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "reach",
+    [
+        "import __main__\ndice_score = __main__.checks.exact_dice\n",
+        "import __main__ as notebook\ndice_score = notebook.notebook.checks.exact_dice\n",
+        "from __main__ import checks as c\ndice_score = c.exact_dice\n",
+    ],
+)
+def test_the_course_package_reached_through_main_costs_the_block(reach):
+    """``__main__.checks`` is the set-up cell's ``unet_tp.checks``: a Dice taken from it as
+    ``__main__.checks.exact_dice`` kept (g)'s 2 points, and a crop ``__main__.checks._centre``
+    (c)'s, with nothing flagged."""
+    answer = SOLUTIONS["predict_dice"].split("def dice_score")[0] + reach
+    assert "predict_dice" in lost(notebook({"predict_dice": answer}))
+
+
+@pytest.mark.parametrize(
+    "reach",
+    [
+        "dice_score = get_ipython().user_module.checks.exact_dice\n",
+        "dice_score = get_ipython().ns_table['user_global']['checks'].exact_dice\n",
+        "import os\ndice_score = os.sys.modules['unet_tp.checks'].exact_dice\n",
+        "dice_score = torch.sys.modules['unet_tp.checks'].exact_dice\n",
+    ],
+)
+def test_the_course_package_reached_through_ipython_or_a_reexported_sys_costs_the_block(reach):
+    """The set-up cell's ``checks`` through IPython's ``user_module`` or ``ns_table``, or
+    ``unet_tp.checks`` named in ``os.sys.modules``: each kept (g)'s 2 points, not flagged."""
+    answer = SOLUTIONS["predict_dice"].split("def dice_score")[0] + reach
+    nb = notebook({"predict_dice": answer})
+    assert "predict_dice" in lost(nb)
+    assert flagged(nb)
