@@ -1239,16 +1239,17 @@ def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, obje
     found: dict[str, list[tuple[int, object, ast.AST]]] = {}
     for i, cell, tree in nb.student_cells():
         for stmt in tree.body if tree else ():
-            names = set()
             for node in ast.walk(stmt):
                 if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(
                     node.ctx, ast.Load
                 ):
-                    names |= objects.changed(node)
-                elif isinstance(node, ast.Call):
-                    names |= objects.in_call(node)
-            for name in names & objects.own:
-                found.setdefault(name, []).append((i, cell, stmt))
+                    names, where = objects.changed(node), stmt  # `box[0] = v`: the statement
+                elif isinstance(node, ast.Call):  # the call and what it is given, not its
+                    names, where = objects.in_call(node), node  # neighbours: print(f(x), g(x))
+                else:
+                    continue
+                for name in names & objects.own:
+                    found.setdefault(name, []).append((i, cell, where))
     return found
 
 
