@@ -975,6 +975,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what, does = _passed_along(path), True
             elif _forbidden(path, names):
                 what = path
+            elif not path and isinstance(sub, ast.Attribute) and sub.attr.lstrip("_") in names:
+                what = f"….{sub.attr}"  # on what no name says: (F,)[0].cross_entropy
             elif _course_code(path):
                 what = M.COURSE_CODE.format(path=path)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):

@@ -117,6 +117,10 @@ def test_the_loss_must_not_call_torch_cross_entropy():
         "return my_loss(logits, target)",
         'return getattr(F, "cross_entropy")(logits, target)',
         "return nn.CrossEntropyLoss()(logits, target)",
+        # reached through what no name says: a tuple, a dict, the modules' table
+        "return (F,)[0].cross_entropy(logits, target)",
+        "return {'f': F}['f'].nll_loss(logits.log_softmax(1), target)",
+        "return sys.modules['torch.nn.functional']._nll_loss_nd(logits, target)",
     ]:
         helper = "def my_loss(a, b):\n    return F.nll_loss(F.log_softmax(a, 1), b)\n"
         assert graded(("cce_loss", answer.format(body)), (None, helper)) == {"test_loss"}, body
