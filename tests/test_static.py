@@ -1239,11 +1239,17 @@ def test_the_course_package_reached_through_main_costs_the_block(reach):
         "dice_score = get_ipython().ns_table['user_global']['checks'].exact_dice\n",
         "import os\ndice_score = os.sys.modules['unet_tp.checks'].exact_dice\n",
         "dice_score = torch.sys.modules['unet_tp.checks'].exact_dice\n",
+        # a namespace reached through a frame or a function, the key built at run time
+        "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n"
+        "    dice_score = e.__traceback__.tb_frame.f_globals['chec' + 'ks'].exact_dice\n",
+        "dice_score = predict.__globals__['chec' + 'ks'].exact_dice\n",
     ],
 )
 def test_the_course_package_reached_through_ipython_or_a_reexported_sys_costs_the_block(reach):
     """The set-up cell's ``checks`` through IPython's ``user_module`` or ``ns_table``, or
-    ``unet_tp.checks`` named in ``os.sys.modules``: each kept (g)'s 2 points, not flagged."""
+    ``unet_tp.checks`` named in ``os.sys.modules``: each kept (g)'s 2 points, not flagged; through
+    a frame's ``f_globals`` or a function's ``__globals__`` with a key built at run time, its
+    points (flagged only)."""
     answer = SOLUTIONS["predict_dice"].split("def dice_score")[0] + reach
     nb = notebook({"predict_dice": answer})
     assert "predict_dice" in lost(nb)
