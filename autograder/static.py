@@ -997,17 +997,14 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             does = what is not None
         elif isinstance(sub, ast.Match):
             what = _matched_attribute(nb, sub, names)
-        elif (
-            isinstance(sub, ast.Constant)
-            and isinstance(sub.value, str)
-            and id(sub) not in docstrings
-            and (
-                sub.value.strip().rsplit(".", 1)[-1] in names
-                or _course_code(sub.value.strip())  # sys.modules["unet_tp.checks"]
-            )
-        ):
-            what = sub.value.strip()
-            what = M.COURSE_CODE.format(path=what) if _course_code(what) else what
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            text = sub.value.strip()
+            if id(sub) in docstrings:
+                pass
+            elif _course_code(text):  # sys.modules["unet_tp.checks"]
+                what = M.COURSE_CODE.format(path=text)
+            elif text.rsplit(".", 1)[-1] in names:
+                what = text
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
@@ -1233,10 +1230,11 @@ class _Objects:
 
 
 def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, object, ast.AST]]]:
-    """The student's top-level statements by the objects of the student's own they may change
-    without binding their name (``box.append(F.cross_entropy)``, ``box[0] = v``,
-    ``f.__defaults__ = (v,)``, ``fill(box)``, ``get().append(v)`` of a function ``get`` of the
-    student's returning ``box``, ``b = box; b.append(v)``, ``operator.setitem(box, 0, v)``): what
+    """What may change an object of the student's without binding its name, by that name: the
+    call itself, not the statement around it (``box.append(F.cross_entropy)``, ``fill(box)``,
+    ``get().append(v)`` of a function ``get`` of the student's returning ``box``, ``b = box;
+    b.append(v)``, ``operator.setitem(box, 0, v)``; not the ``print`` a call sits in), or the
+    top-level statement that assigns into it (``box[0] = v``, ``f.__defaults__ = (v,)``): what
     such an object holds is what the answer reading it uses."""
     objects = _Objects(nb, definitions)
     found: dict[str, list[tuple[int, object, ast.AST]]] = {}
@@ -1389,16 +1387,11 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
         if found:
             return i, cell, *found
         used = _global_names(node)
-        bound = _bound(node, direct=True) if not by_attribute else set()
         reached = [(name, d, False) for name in used for d in definitions.get(name, [])]
         reached += [(n, d, True) for n in _attributes_read(node) for d in setters.get(n, [])]
         # what changed an object of the student's before the test cell (`box.append(v)`)
-        reached += [
-            (name, d, False)
-            for name in ([] if by_attribute else used | bound)
-            for d in mutators.get(name, [])
-            if d[0] < limit
-        ]
+        changed = set() if by_attribute else used | _bound(node, direct=True)
+        reached += [(n, d, False) for n in changed for d in mutators.get(n, []) if d[0] < limit]
         for name, d, attribute in reached:
             # an attribute or key set after the test cell (`self.step`, `out["torch"]` of a
             # later helper) is not what the answer read when it ran
