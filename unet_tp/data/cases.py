@@ -379,7 +379,9 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
             warnings += _suspicious_image(case.case_id, kind, path, data, affine, oriented)
             channels.append(data)
     transform = ornt_transform(io_orientation(ref[1]), _WORKING)
-    image = np.stack([apply_orientation(c, transform) for c in channels]).astype(np.float32)
+    image = np.empty((len(channels), *apply_orientation(channels[0], transform).shape), np.float32)
+    for channel, data in zip(image, channels, strict=True):
+        channel[...] = apply_orientation(data, transform)  # one copy, C order (NIfTI's is F)
     low = BRAIN_FRACTION_RANGE[0]
     brain = float(np.any(image != 0, axis=0).mean()) if image.size else 0.0
     if brain < low and not any("constant" in w for w in warnings):
@@ -391,7 +393,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         raise DataError(f"{warnings[0]} (an error with --strict)")
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
-    return CaseVolumes(case.case_id, np.ascontiguousarray(image), seg, ref[1], ref[0], warnings)
+    return CaseVolumes(case.case_id, image, seg, ref[1], ref[0], warnings)
 
 
 def _as_oriented(data: np.ndarray, affine: np.ndarray, like: np.ndarray):
