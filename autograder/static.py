@@ -364,6 +364,11 @@ def _within(name: str, module: str) -> bool:
     return (name == module or name.startswith(module + ".")) and name not in _PICKLE_WRITERS
 
 
+def _under(name: str, modules) -> bool:
+    """Whether ``name`` is one of ``modules`` or inside one (computed once, tested for each)."""
+    return any(_within(name, m) for m in modules)
+
+
 _IMPORT_PATHS = ("sys.path", "sys.meta_path", "sys.path_hooks", "site", "pkgutil")
 
 
@@ -496,10 +501,7 @@ def _profilers(nb, nodes: list) -> set[str]:
             name
             for name, value in pairs
             if (isinstance(value, ast.Name) and value.id in found)
-            or (
-                isinstance(value, ast.Call)
-                and any(_within(nb.resolve(value.func), p) for p in _PROFILERS)
-            )
+            or (isinstance(value, ast.Call) and _under(nb.resolve(value.func), _PROFILERS))
         }
         if more <= found:
             return found
@@ -509,14 +511,15 @@ def _profilers(nb, nodes: list) -> set[str]:
 def _runs_elsewhere(nb, call: ast.Call) -> bool:
     """``cProfile.run(s)``, ``pdb.run(s)``, ``doctest``, ``torch.jit.CompilationUnit(s)``...,
     ``run(s)`` or ``runctx(s, ...)`` of a profiler: code from strings (see ``_RUNNERS``)."""
-    if any(_within(nb.resolve(call.func), p) for p in _RUNNERS):
+    path = nb.resolve(call.func)
+    if _under(path, _RUNNERS):
         return True
     func = call.func
     if not (isinstance(func, ast.Attribute) and func.attr in ("run", "runctx")):
         return False
     owner = func.value
     if isinstance(owner, ast.Call):
-        return any(_within(nb.resolve(owner.func), p) for p in _PROFILERS)
+        return _under(nb.resolve(owner.func), _PROFILERS)
     return isinstance(owner, ast.Name) and owner.id in nb.profilers
 
 
@@ -533,10 +536,18 @@ def _rebased(path: str) -> str:
     return path
 
 
+@functools.cache
+def _walk(node: ast.AST) -> tuple[ast.AST, ...]:
+    """``ast.walk``'s nodes, kept: the reading walks the same statements many times (cleared
+    for each notebook read; a tree is never changed once parsed)."""
+    return tuple(ast.walk(node))
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
     def __init__(self, nb):
+        _walk.cache_clear()
         self.cells, total = [], 0
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
@@ -547,7 +558,7 @@ class Notebook:
         for _, _, tree in self.cells:
             for stmt in _module_statements(tree) if tree else []:
                 self._bind(stmt)
-        nodes = [node for _, _, tree in self.cells if tree for node in ast.walk(tree)]
+        nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
         # modules the notebook writes (%%writefile mine.py)
         self.written: set[str] = set().union(*map(_written_module, nodes))
         # whether the kernel may import from a folder the notebook writes: the sandbox keeps
@@ -555,9 +566,8 @@ class Notebook:
         self.plain_dicts = _plain_dicts([tree for _, _, tree in self.cells], nodes)
         self.profilers = _profilers(self, nodes)
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
-            isinstance(node, (ast.Name, ast.Attribute))
-            and any(_within(self.resolve(node), p) for p in _IMPORT_PATHS)
-            for node in nodes
+            _under(path, _IMPORT_PATHS)
+            for path in (self.resolve(n) for n in nodes if isinstance(n, (ast.Name, ast.Attribute)))
         )
 
     def _bind(self, stmt: ast.stmt) -> None:
@@ -662,7 +672,7 @@ def _set_within(scope: ast.AST, plain: frozenset[str] = frozenset()) -> set[str]
     own: as an attribute (``__main__.x = v``), by a string (``ns["x"] = v``, ``setattr(m, "x",
     v)``); not the keys of the notebook's ``plain`` dicts."""
     found: set[str] = set()
-    for node in ast.walk(scope):
+    for node in _walk(scope):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             found.add(node.attr)
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
@@ -688,9 +698,7 @@ def _bound(stmt: ast.stmt, plain: frozenset[str] = frozenset(), direct: bool = F
         node = todo.pop()
         if isinstance(node, _SCOPES):  # its own names are local, but what it declares global
             found.add(getattr(node, "name", ""))  # and what it sets by attribute or string
-            found.update(
-                n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names
-            )
+            found.update(n for sub in _walk(node) if isinstance(sub, ast.Global) for n in sub.names)
             found |= set() if direct else _set_within(node, plain)
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -759,7 +767,7 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     """Whether a call may unpickle: ``pickle.loads``, ``np.load(f, allow_pickle=True)``,
     ``torch.load(f, weights_only=False)``..."""
     path = nb.resolve(call.func)
-    if any(_within(path, p) for p in _UNPICKLERS):
+    if _under(path, _UNPICKLERS):
         return True
     if path in ("yaml.load", "yaml.load_all"):  # a Loader other than a safe one builds objects
         loader = [k.value for k in call.keywords if k.arg == "Loader"] + call.args[1:2]
@@ -784,7 +792,7 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement runs code it does not show: ``exec``, ``get_ipython().run_cell``,
     ``%run``, a magic whose code could not be read."""
-    for node in ast.walk(stmt):
+    for node in _walk(stmt):
         if _rewrites(node):
             return True
         if not isinstance(node, ast.Call):
@@ -796,7 +804,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
             or _runs_file(nb, node)
             or _unpickles(nb, node)
-            or any(_within(path, p) for p in _INTERPRETERS)
+            or _under(path, _INTERPRETERS)
             or _runs_elsewhere(nb, node)
         ):
             return True
@@ -849,8 +857,8 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     method), a namespace (an object's ``__dict__``, ``get_ipython().user_ns``, ``globals()``),
     ``get_ipython().push({name: v})``, ``setattr`` passed along (``s = setattr``)."""
     methods = _in_methods(stmt)
-    called = {id(node.func) for node in ast.walk(stmt) if isinstance(node, ast.Call)}
-    for node in ast.walk(stmt):
+    called = {id(node.func) for node in _walk(stmt) if isinstance(node, ast.Call)}
+    for node in _walk(stmt):
         if isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES:
             return True
         setter = isinstance(node, (ast.Name, ast.Attribute)) and _builtin(nb.resolve(node))
@@ -881,7 +889,7 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
 def _docstrings(tree: ast.AST) -> set[int]:
     """ids of the string constants that are docstrings."""
     found = set()
-    for node in ast.walk(tree):
+    for node in _walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
             value = body[0].value
@@ -891,7 +899,7 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 
 def _course_code(path: str) -> bool:
-    return _within(path, COURSE_PACKAGE) and not any(_within(path, b) for b in BUILT_ON)
+    return _within(path, COURSE_PACKAGE) and not _under(path, BUILT_ON)
 
 
 def _builtin(path: str) -> str:
@@ -907,12 +915,12 @@ def _in_methods(tree: ast.AST) -> set[int]:
     parameter or assignment rebinding it: where ``getattr(self, f"down{i}")`` reaches the
     module's own layers (a function of the notebook's top level could be handed any object)."""
     found: set[int] = set()
-    for cls in ast.walk(tree):
+    for cls in _walk(tree):
         for fn in getattr(cls, "body", []) if isinstance(cls, ast.ClassDef) else []:
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             params = fn.args.posonlyargs + fn.args.args
-            inside = list(ast.walk(fn))
+            inside = list(_walk(fn))
             selves = [n for n in inside if isinstance(n, ast.arg) and n.arg == "self"]
             rebinds = any(
                 isinstance(n, ast.Name) and n.id == "self" and not isinstance(n.ctx, ast.Load)
@@ -934,7 +942,7 @@ def _passed_along(path: str) -> str | None:
 
 def _class_pattern_attributes(node: ast.AST) -> list[str]:
     """The attributes the class patterns of ``node`` read (``case object(cross_entropy=ce)``)."""
-    return [a for sub in ast.walk(node) if isinstance(sub, ast.MatchClass) for a in sub.kwd_attrs]
+    return [a for sub in _walk(node) if isinstance(sub, ast.MatchClass) for a in sub.kwd_attrs]
 
 
 def _matched_attribute(nb: Notebook, match: ast.Match, names: set[str]) -> str | None:
@@ -960,8 +968,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
     verb: "runs code built from strings") rather than what it uses (a name), or None."""
     docstrings, own = _docstrings(node), _function_locals(node)
     methods = _in_methods(node)
-    called = {id(sub.func) for sub in ast.walk(node) if isinstance(sub, ast.Call)}
-    for sub in ast.walk(node):
+    called = {id(sub.func) for sub in _walk(node) if isinstance(sub, ast.Call)}
+    for sub in _walk(node):
         what, does = None, False
         if _rewrites(sub):
             what, does = REWRITES, True
@@ -1037,7 +1045,7 @@ def _function_locals(node: ast.AST) -> set[int]:
     the names it assigns and declares neither ``global`` nor ``nonlocal``): ``nll_loss = -(t *
     log_s).sum(1)`` is the student's, not torch's (what it holds, assigned there, is read)."""
     found: set[int] = set()
-    for scope in ast.walk(node):
+    for scope in _walk(node):
         if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             continue
         inside = list(_scope_nodes(scope))
@@ -1067,9 +1075,9 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
         return "runs code from strings through IPython"
     if _runs_file(nb, call):
         return "runs code from files (%run, %load_ext of a file the notebook wrote)"
-    if _unpickles(nb, call) and not any(_within(path, p) for p in _STRING_PATHS):
+    if _unpickles(nb, call) and not _under(path, _STRING_PATHS):
         return UNPICKLES
-    if any(_within(path, p) for p in _INTERPRETERS):
+    if _under(path, _INTERPRETERS):
         return RUNS_SOURCE
     if _runs_elsewhere(nb, call):
         return RUNS_ELSEWHERE
@@ -1115,13 +1123,13 @@ def _definitions(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
 def _own_attributes(stmt: ast.AST) -> set[int]:
     """ids of the ``self.x`` of a class's methods: an instance's own attributes."""
     own: set[int] = set()
-    for cls in (n for n in ast.walk(stmt) if isinstance(n, ast.ClassDef)):
+    for cls in (n for n in _walk(stmt) if isinstance(n, ast.ClassDef)):
         for f in cls.body:
             if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.args.args:
                 me = f.args.args[0].arg
                 own |= {
                     id(a)
-                    for a in ast.walk(f)
+                    for a in _walk(f)
                     if isinstance(a, ast.Attribute) and getattr(a.value, "id", None) == me
                 }
     return own
@@ -1135,7 +1143,7 @@ def _attribute_setters(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AS
     for i, cell, tree in nb.student_cells():
         for stmt in tree.body if tree else ():
             own, names = _own_attributes(stmt), set()
-            for node in ast.walk(stmt):
+            for node in _walk(stmt):
                 if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
                     if id(node) not in own:
                         names.add(node.attr)
@@ -1240,7 +1248,7 @@ def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, obje
     found: dict[str, list[tuple[int, object, ast.AST]]] = {}
     for i, cell, tree in nb.student_cells():
         for stmt in tree.body if tree else ():
-            for node in ast.walk(stmt):
+            for node in _walk(stmt):
                 if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(
                     node.ctx, ast.Load
                 ):
@@ -1346,7 +1354,7 @@ def _global_names(node: ast.AST) -> set[str]:
     try:
         tables = [symtable.symtable(ast.unparse(node), "<cell>", "exec")]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+        return {sub.id for sub in _walk(node) if isinstance(sub, ast.Name)}
     found: set[str] = set()
     while tables:
         table = tables.pop()
@@ -1365,7 +1373,7 @@ def _attributes_read(node: ast.AST) -> set[str]:
     have set on a library, ``setattr(F, "ce", ...)``)."""
     read = {
         sub.attr
-        for sub in ast.walk(node)
+        for sub in _walk(node)
         if isinstance(sub, ast.Attribute) and isinstance(sub.ctx, ast.Load)
     }
     return read | set(_class_pattern_attributes(node))
@@ -1422,7 +1430,7 @@ _SAVES_ONLY = {"pickle", "gc"}
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     found = []
     methods = _in_methods(tree)
-    for node in ast.walk(tree):
+    for node in _walk(tree):
         if _rewrites(node):
             found.append((node, REWRITES))
         if isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -333,12 +333,15 @@ def test_an_answer_unpickled_from_data_costs_its_block(loader):
     """The stub left in the answer cell, the name set by unpickling bytes (a pickle runs any code
     it names) or by the ``code`` module's interpreter: read as code run from data or strings, a
     definition of every name (``np.load(..., allow_pickle=True)`` and
-    ``code.InteractiveInterpreter().runsource`` were not even flagged); loading plain arrays or
-    weights is not."""
+    ``code.InteractiveInterpreter().runsource`` were not even flagged)."""
     nb = notebook({"cce_loss": STUBS["cce_loss"]})
     insert_after(nb, "cce_loss", loader.replace("PAYLOAD", repr(_PICKLED_CE)))
     assert "loss" in lost(nb)
     assert "runs code from" in flagged(nb)
+
+
+def test_loading_plain_arrays_or_weights_or_pickling_results_costs_no_block():
+    """What an honest notebook loads (arrays, weights, YAML) or saves with pickle runs no code."""
     plain_loads = ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')")
     for plain in (*plain_loads, "import yaml\nyaml.safe_load('a: 1')"):
         assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
