@@ -117,10 +117,8 @@ def test_tar_traversal_and_links_are_refused(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("out-")]
 
 
-def test_brats_zip_over_http_via_cli(served, brats_root, tmp_path, capsys):
-    archive = shutil.make_archive(
-        str(served.root / "brats2019"), "zip", brats_root.parent, brats_root.name
-    )
+def test_brats_zip_over_http_via_cli(served, brats_zip_made, tmp_path, capsys):
+    shutil.copy(brats_zip_made, served.root / "brats2019.zip")
     digest = sha256(served.root / "brats2019.zip")
     rc = main(
         [
@@ -138,7 +136,6 @@ def test_brats_zip_over_http_via_cli(served, brats_root, tmp_path, capsys):
     assert "4 cases ready" in capsys.readouterr().out
     assert len(find_cases(tmp_path / "data" / "brats2019")) == 4
     assert not (tmp_path / "data" / "downloads" / "brats2019.zip").exists()  # archive removed
-    assert archive
 
 
 def test_cli_bad_checksum_exit_code(served, tmp_path, capsys):
@@ -218,10 +215,12 @@ def test_zip_with_windows_separators_keeps_its_folders(brats_root, tmp_path):
         extract(bad, tmp_path / "out2")
 
 
-def test_a_rerun_does_not_download_an_unpacked_archive_again(served, brats_root, tmp_path, capsys):
+def test_a_rerun_does_not_download_an_unpacked_archive_again(
+    served, brats_zip_made, tmp_path, capsys
+):
     """The archive is removed once unpacked: running the data cell again used to download it all
     again (minutes to an hour for BraTS in Colab) before finding its folder already there."""
-    shutil.make_archive(str(served.root / "brats2019"), "zip", brats_root.parent, brats_root.name)
+    shutil.copy(brats_zip_made, served.root / "brats2019.zip")
     first = fetch_dataset(served.url("brats2019.zip"), tmp_path / "data", progress=False)
     assert len(served.requests) == 1
     again = fetch_dataset(served.url("brats2019.zip"), tmp_path / "data", progress=False)
@@ -256,7 +255,7 @@ def test_msd_rerun_downloads_nothing_and_an_interrupted_conversion_resumes(
 
 
 def test_another_url_into_the_folder_of_a_converted_msd_is_downloaded(
-    served, brats_root, tmp_path, capsys
+    served, brats_root, brats_zip_made, tmp_path, capsys
 ):
     """`unet-tp data download --source msd`, then `--source brats2019 --url URL`, both into the
     default `--out data`: the second found MSD's mark of a complete conversion and gave the MSD
@@ -264,7 +263,7 @@ def test_another_url_into_the_folder_of_a_converted_msd_is_downloaded(
     _msd_task(tmp_path / "src", n_cases=2)
     with tarfile.open(served.root / "Task01_BrainTumour.tar", "w") as tf:
         tf.add(tmp_path / "src" / "Task01_BrainTumour", arcname="Task01_BrainTumour")
-    shutil.make_archive(str(served.root / "brats2019"), "zip", brats_root.parent, brats_root.name)
+    shutil.copy(brats_zip_made, served.root / "brats2019.zip")
     data = tmp_path / "data"
     msd = fetch_dataset(served.url("Task01_BrainTumour.tar"), data, "msd", progress=False)
     brats = fetch_dataset(served.url("brats2019.zip"), data, progress=False)
@@ -275,20 +274,24 @@ def test_another_url_into_the_folder_of_a_converted_msd_is_downloaded(
     assert fetch_dataset(again, data, "msd", progress=False) == msd and len(served.requests) == 2
 
 
-def _brats_zip(brats_root, tmp_path):
-    return Path(
-        shutil.make_archive(str(tmp_path / "brats"), "zip", brats_root.parent, brats_root.name)
-    )
+@pytest.fixture(scope="module")
+def brats_zip_made(brats_root, tmp_path_factory) -> Path:
+    """The four sample cases zipped as Kaggle ships them (deflated), made once for the module."""
+    out = tmp_path_factory.mktemp("zip") / "brats"
+    return Path(shutil.make_archive(str(out), "zip", brats_root.parent, brats_root.name))
 
 
-def test_extracting_onto_a_disk_too_small_says_how_much_is_needed(
-    brats_root, tmp_path, monkeypatch
-):
-    archive = _brats_zip(brats_root, tmp_path)
-    unpacked = sum(i.file_size for i in zipfile.ZipFile(archive).infolist())
+@pytest.fixture
+def brats_zip(brats_zip_made, tmp_path) -> Path:
+    """A private copy of the sample zip: ``tmp_path / "brats.zip"``."""
+    return Path(shutil.copy(brats_zip_made, tmp_path / "brats.zip"))
+
+
+def test_extracting_onto_a_disk_too_small_says_how_much_is_needed(brats_zip, tmp_path, monkeypatch):
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(brats_zip).infolist())
     monkeypatch.setattr(fileio, "free_space", lambda folder: 1000)
     with pytest.raises(DataError) as info:
-        extract(archive, tmp_path / "out")
+        extract(brats_zip, tmp_path / "out")
     text = str(info.value)
     assert f"extracting brats.zip needs {fileio.size_text(unpacked)}" in text, text
     assert "1.0 kB free" in text and "another disk" in text, text
@@ -296,9 +299,8 @@ def test_extracting_onto_a_disk_too_small_says_how_much_is_needed(
 
 
 def test_a_disk_filling_up_while_extracting_is_one_message_and_nothing_half_done(
-    brats_root, tmp_path, monkeypatch
+    brats_zip, tmp_path, monkeypatch
 ):
-    archive = _brats_zip(brats_root, tmp_path)
     real, done = zipfile.ZipFile.extract, []
 
     def full_at_the_third_member(self, member, path=None, pwd=None):
@@ -309,7 +311,7 @@ def test_a_disk_filling_up_while_extracting_is_one_message_and_nothing_half_done
 
     monkeypatch.setattr(zipfile.ZipFile, "extract", full_at_the_third_member)
     with pytest.raises(DataError, match=r"filled up while extracting brats\.zip \(.* unpacked"):
-        extract(archive, tmp_path / "out")
+        extract(brats_zip, tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["brats.zip"]  # no partial folder
 
 
@@ -323,10 +325,9 @@ def test_a_download_larger_than_the_free_space_is_refused_before_it_starts(
     assert not list((tmp_path / "dl").iterdir())
 
 
-def test_what_a_reset_left_mid_extraction_is_removed_by_the_rerun(brats_root, tmp_path, capsys):
+def test_what_a_reset_left_mid_extraction_is_removed_by_the_rerun(brats_zip, tmp_path, capsys):
     """A Colab session reset (the process killed) while extracting leaves the half-extracted
     folder: every re-run used to leave one more, gigabytes each, and the disk filled up."""
-    archive = _brats_zip(brats_root, tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     left = tmp_path / "data" / f".cases.unfinished-{dead.stdout.strip()}-x1y2"
@@ -334,7 +335,7 @@ def test_what_a_reset_left_mid_extraction_is_removed_by_the_rerun(brats_root, tm
     (left / "HGG" / "BraTS19_X_0001_1" / "a.nii.gz").write_bytes(b"\0" * 5000)
     mine = tmp_path / "data" / f".cases.unfinished-{os.getpid()}-z9"  # a live process's: kept
     mine.mkdir()
-    out = extract(archive, tmp_path / "data" / "cases")
+    out = extract(brats_zip, tmp_path / "data" / "cases")
     assert len(find_cases(out)) == 4
     assert sorted(p.name for p in out.parent.iterdir()) == [mine.name, "cases"]
     said = capsys.readouterr().out
