@@ -135,9 +135,11 @@ def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
     kind = np.array([0, 3, 1, 0, 2], dtype=np.uint8)[seg[sub]]
     bias = 1.0 + 0.08 * _smooth_noise(rng, shape, (4, 4, 3))
     texture = 1.0 + 0.04 * _smooth_noise(rng, shape, (40, 40, 26))
-    gain = bias * texture  # the same for every modality
     heterogeneity = 1.0 + 0.10 * _smooth_noise(rng, sub_shape, (8, 8, 8))
     kinds = ("edema", "enhancing", "necrotic" if grade == "HGG" else "nonenhancing")
+    # the brain's box and the blur's reach around it: the voxels outside are zero in the end
+    box = _around(brain, margin=4)
+    gain = bias[box] * texture[box]  # the same for every modality
     images: dict[str, np.ndarray] = {}
     for m, modality in enumerate(MODALITIES):
         lut = np.array([0] + [_TISSUE[t][m] for t in ("wm", "gm", "csf")], dtype=np.float32)
@@ -148,14 +150,23 @@ def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
         region = vol[sub]
         region[kind > 0] = (tumour_lut[kind] * heterogeneity)[kind > 0]
         vol[sub] = region
-        vol = ndimage.gaussian_filter(vol, sigma=0.8)
+        vol = ndimage.gaussian_filter(vol[box], sigma=0.8)
         vol *= gain
-        vol += rng.standard_normal(shape, dtype=np.float32) * (0.035 * lut[1])
+        vol += rng.standard_normal(shape, dtype=np.float32)[box] * (0.035 * lut[1])
         np.clip(np.round(vol, out=vol), 1, 32000, out=vol)
-        image = vol.astype(np.int16)
-        image *= brain  # exactly zero outside the brain
+        image = np.zeros(shape, dtype=np.int16)
+        image[box] = vol.astype(np.int16) * brain[box]  # exactly zero outside the brain
         images[modality] = image
     return images
+
+
+def _around(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
+    """The box of ``mask``'s voxels grown by ``margin`` on each side (within the volume)."""
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(max(int(hit[0]) - margin, 0), int(hit[-1]) + margin + 1))
+    return tuple(box)
 
 
 def case_name(index: int) -> str:
