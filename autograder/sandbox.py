@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,6 +232,7 @@ class Sandbox:
                         os.kill(pid, signal.SIGKILL)
                 with contextlib.suppress(OSError):
                     (group / "cgroup.kill").write_text("1")
+                time.sleep(0.02)  # a killed process leaves its cgroup once it has exited
             with contextlib.suppress(OSError):
                 group.rmdir()
         self.cgroups = []

@@ -148,6 +148,22 @@ def test_a_kernel_in_many_sessions_keeps_to_one_share_of_the_processors(tmp_path
         box.close_cgroups()
 
 
+def test_a_sandbox_leaves_no_cgroup_behind(tmp_path):
+    """Its processes killed, the sandbox's cgroups are removed: each kernel start left some
+    behind (its processes had not yet exited when they were removed), hundreds in a term."""
+    box = _box(tmp_path)
+    box.open_cgroups()
+    groups = list(box.cgroups)
+    if not groups:
+        pytest.skip(box.process_limit)
+    code = "import time\nheld = bytearray(3 << 29)\nprint(1, flush=True)\ntime.sleep(60)"
+    proc = subprocess.Popen(box.wrap([box.python(), "-c", code]), stdout=subprocess.PIPE)
+    proc.stdout.readline()  # 1.5 GiB held: its exit takes a while
+    box.close_cgroups()  # as a kernel is stopped: what it left running killed, then removed
+    proc.wait()
+    assert [g for g in groups if g.exists()] == []
+
+
 def test_a_sandbox_that_cannot_start_says_what_to_do(tmp_path, monkeypatch):
     import autograder.sandbox as sandbox
 
