@@ -6,8 +6,9 @@ start gets fresh ones, and after that this process writes nothing into them and 
 them: requests appear in a read-only folder, answers are taken by directory file descriptor
 (:func:`autograder.answers.take`), and the client connects once and never reconnects. Cells run in
 order under a timeout; each test cell's requests are asked right after it (a probe only once every
-request testing its block was asked); a cell that kills the kernel is skipped in a new kernel. Out
-(in JOB_DIR): ``executed.ipynb``, ``answers/<step>.npz``, ``execute.json``. Nothing here grades.
+request testing its block was asked); a cell that kills the kernel is skipped in a new kernel (a
+test cell's requests still asked in its place). Out (in JOB_DIR): ``executed.ipynb``,
+``answers/<step>.npz``, ``execute.json``. Nothing here grades.
 """
 
 from __future__ import annotations
@@ -258,6 +259,11 @@ class Runner:
                         continue
                     if index in skip:
                         cell.outputs = [_error_output(*DEAD_CELL)]
+                        # a test cell's requests still asked here: past the cells after it, the
+                        # grader's own calls there (train_step given F.cross_entropy) answer them
+                        if grade_id(cell) and not self.ask_due(grade_id(cell)):
+                            dead_at = index
+                            break
                         continue
                     started = time.perf_counter()
                     try:

@@ -5,10 +5,10 @@ capabilities, killed with its parent, on a file system built from nothing: read-
 Python, the grader's third-party packages, ``unet_tp`` alone, the harness and the requests; the
 writable ``/home/student``, a capped ``/tmp``, the socket folder and the answers are the student's
 (the grader follows no path in them). What it is built from on the host stays in a private folder
-it cannot see. Limits: address space, processes (pids cgroup, else ``RLIMIT_NPROC``), CPU time,
-file size, the disk its host folders take in all (:func:`disk_use`, and :func:`held_use`: what it
-removed but holds; watched by the worker). If it cannot start, :class:`SandboxUnavailable` says
-what to do (or ``--sandbox none``).
+it cannot see. Limits: address space, processes (pids cgroup, else ``RLIMIT_NPROC``), CPU time
+and one share of the processors (a cpu cgroup), file size, the disk its host folders take in all
+(:func:`disk_use`, and :func:`held_use`: what it removed but holds; watched by the worker). If it
+cannot start, :class:`SandboxUnavailable` says what to do (or ``--sandbox none``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,6 +232,7 @@ class Sandbox:
                         os.kill(pid, signal.SIGKILL)
                 with contextlib.suppress(OSError):
                     (group / "cgroup.kill").write_text("1")
+                time.sleep(0.02)  # a killed process leaves its cgroup once it has exited
             with contextlib.suppress(OSError):
                 group.rmdir()
         self.cgroups = []
@@ -477,6 +479,11 @@ def _cgroup_roots(limits: Limits) -> list[tuple[Path, dict[str, str]]]:
         roots.append((unified / "pids", {"pids.max": str(limits.max_processes)}))
     if mem and (unified / "memory" / "cgroup.procs").exists():
         roots.append((unified / "memory", {"memory.limit_in_bytes": mem}))
+    # a CPU share of its own, whatever the number of processes (or of sessions: the scheduler's
+    # autogroups give each session a share) it runs: a sandbox busy in 255 processes would leave
+    # the other notebook graded beside it (--jobs) a 1/128th of the processors, past its timeouts
+    if (unified / "cpu" / "cpu.shares").exists():
+        roots.append((unified / "cpu", {"cpu.shares": "1024"}))
     return roots
 
 

@@ -105,6 +105,65 @@ def test_processes_are_limited(tmp_path):
         box.close_cgroups()
 
 
+def test_a_kernel_in_many_sessions_keeps_to_one_share_of_the_processors(tmp_path):
+    """Busy processes each in a session of its own (the scheduler's autogroups give each session
+    a share) would leave the notebook graded beside it (``--jobs 2``) a sliver of the processors,
+    past its timeouts: every process of the sandbox, in whatever session, is in its cpu group."""
+    from autograder.sandbox import _descendants
+
+    box = _box(tmp_path)
+    box.open_cgroups()
+    try:
+        v2 = Path("/sys/fs/cgroup/cgroup.subtree_control")
+        cpu_here = Path("/sys/fs/cgroup/cpu/cpu.shares").exists() or (
+            v2.exists() and "cpu" in v2.read_text().split()
+        )
+        if not (cpu_here and box.cgroups):
+            pytest.skip("no cpu cgroup here")
+        code = (
+            "import os, sys, time\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n"
+            "        time.sleep(30); os._exit(0)\nprint('started', flush=True)\ntime.sleep(30)"
+        )
+        proc = subprocess.Popen(
+            box.wrap([box.python(), "-c", code]), stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stdout.readline().strip() == "started"
+            pids = _descendants(proc.pid)
+            assert len(pids) >= 5  # bwrap, its init, python and its three children
+            for pid in pids:
+                lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+                cpu = [
+                    line.split(":", 2)[2]
+                    for line in lines
+                    if "cpu" in line.split(":")[1].split(",")
+                ]
+                unified = [line.split(":", 2)[2] for line in lines if line.startswith("0::")]
+                where = (cpu or unified)[0]
+                assert where.rstrip("/").endswith(box.cgroups[0].name), (pid, lines)
+        finally:
+            proc.kill()
+            proc.wait()
+    finally:
+        box.close_cgroups()
+
+
+def test_a_sandbox_leaves_no_cgroup_behind(tmp_path):
+    """Its processes killed, the sandbox's cgroups are removed: each kernel start left some
+    behind (its processes had not yet exited when they were removed), hundreds in a term."""
+    box = _box(tmp_path)
+    box.open_cgroups()
+    groups = list(box.cgroups)
+    if not groups:
+        pytest.skip(box.process_limit)
+    code = "import time\nheld = bytearray(3 << 29)\nprint(1, flush=True)\ntime.sleep(60)"
+    proc = subprocess.Popen(box.wrap([box.python(), "-c", code]), stdout=subprocess.PIPE)
+    proc.stdout.readline()  # 1.5 GiB held: its exit takes a while
+    box.close_cgroups()  # as a kernel is stopped: what it left running killed, then removed
+    proc.wait()
+    assert [g for g in groups if g.exists()] == []
+
+
 def test_a_sandbox_that_cannot_start_says_what_to_do(tmp_path, monkeypatch):
     import autograder.sandbox as sandbox
 
