@@ -220,7 +220,7 @@ class Sandbox:
     def close_cgroups(self) -> None:
         """Kill what is left in this sandbox's cgroups, then remove them."""
         for group in self.cgroups:
-            for _ in range(50):
+            for _ in range(250):  # 5 s at most for what it left to exit
                 try:
                     pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
                 except OSError:

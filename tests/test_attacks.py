@@ -274,17 +274,3 @@ def test_an_unreadable_file_gets_zero_and_the_batch_goes_on(batch):
     for name in UNREADABLE:
         row = batch.rows[name]
         assert row["total"] == "0" and "not a notebook" in row["notes"], row["notes"][:300]
-
-
-def test_a_test_cell_that_kills_the_kernel_has_its_requests_asked_in_its_place(tmp_path):
-    """Its requests asked once the notebook had run, (e)'s loss answered with the F.cross_entropy
-    that (f)'s test cell, after it, gives train_step: graded alone (the batch is long)."""
-    host = HOSTS["h32_dead_test_cell"]
-    subs, out = tmp_path / "subs", tmp_path / "out"
-    path = subs / host.name / "TP_sujet.ipynb"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(host.notebook(Targets(tmp_path, out)), indent=1))
-    grade_all(subs, out, cell_timeout=60, progress=lambda line: None)
-    row = _rows(out)[host.name]
-    assert _blocks(row) == untouched(host), row["notes"][:2000]
-    assert "DeadKernelError" in row["notes"]  # its test cell was skipped in a new kernel
