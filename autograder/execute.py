@@ -138,6 +138,7 @@ class DiskWatch:
         self.root = box.home.parent  # the kernel's folders' own folder, which it cannot touch
         self.floor = min(_free(self.root) // 2, FULL_DISK_FLOOR)
         self.tripped = False
+        self.low_disk = False  # stopped for the machine's free space, not its own folders
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="disk-watch", daemon=True)
         if self.limit and pid:
@@ -151,8 +152,8 @@ class DiskWatch:
             used = disk_use(self.folders, past=self.limit)
             if used <= self.limit:  # and what it wrote then removed while holding it open
                 used += held_use(self.pid, self.folders)
-            if _free(self.root) < self.floor:
-                used = float("inf")
+            if _free(self.root) < self.floor:  # its own folders within the limit or not
+                used, self.low_disk = float("inf"), used <= self.limit
         except OSError:  # a folder the kernel made unreadable: not measured, stopped
             used = float("inf")
         if used > self.limit:
@@ -205,6 +206,7 @@ class Runner:
         self.budget = MAX_SUBMISSION_BYTES
         self.disk: DiskWatch | None = None
         self.disk_stops = 0  # kernels stopped for the disk their folders took
+        self.low_disk_stops = 0  # of those, stopped because the machine's disk ran low
 
     def _fresh_box(self) -> Sandbox:
         """New folders for a new kernel, built from nothing: the student's code has not run yet."""
@@ -326,6 +328,7 @@ class Runner:
         if self.disk is not None:
             self.disk.stop()
             self.disk_stops += self.disk.tripped
+            self.low_disk_stops += self.disk.low_disk
             self.disk = None
         if self.client is not None and self.client.km is not None:
             with contextlib.suppress(Exception):
@@ -563,6 +566,8 @@ def main(job_dir: str) -> int:
     finally:
         report["plan"] = runner.log
         report["observed"] = runner.observed | runner.stopped_for_disk()
+        low = runner.low_disk_stops + bool(runner.disk is not None and runner.disk.low_disk)
+        report["low_disk"] = low  # the machine's disk, whoever filled it: graded again next run
         runner.close()
     (job_dir_path / "execute.json").write_text(json.dumps(report))
     return 0

@@ -123,6 +123,16 @@ class Context:
     notebook_timeout: int
     threads: int
 
+    def limits_run(self) -> dict:
+        """The limits a notebook is graded under, remembered with its grade: one graded under
+        other limits may grade differently, and is graded again."""
+        limits = {"memory": self.limits.memory_bytes, "disk": self.limits.disk_bytes}
+        return {
+            "cell_timeout": self.cell_timeout,
+            "notebook_timeout": self.notebook_timeout,
+            **limits,
+        }
+
 
 def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[dict, dict]:
     """``(plan, requests per test)``: each test's requests (in ``job/requests``) after its test
@@ -224,8 +234,9 @@ class _Workers:
 WORKERS = _Workers()
 
 
-def _run_worker(job: Path, ctx: Context) -> str | None:
-    """Run the notebook and the plan in a worker process; why it failed, if it did."""
+def _run_worker(job: Path, ctx: Context) -> tuple[str | None, str | None]:
+    """Run the notebook and the plan in a worker process: ``(why it failed, why the grading
+    machine cut it short)``, each None if not."""
     threads = str(ctx.threads)
     env = dict(
         os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, CUDA_VISIBLE_DEVICES=""
@@ -236,15 +247,18 @@ def _run_worker(job: Path, ctx: Context) -> str | None:
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         proc.communicate()
-        return M.STOPPED_AFTER.format(seconds=ctx.notebook_timeout)
+        return M.STOPPED_AFTER.format(seconds=ctx.notebook_timeout), None
     finally:
         WORKERS.done(proc)
     report = job / "execute.json"
     if not report.exists():
         tail = log.decode(errors="replace").strip().splitlines()[-3:]
-        return M.WORKER_FAILED.format(log=" | ".join(tail))
-    error = json.loads(report.read_text()).get("error")
-    return M.NOT_RUN_TO_END.format(error=error) if error else None
+        failed = M.WORKER_FAILED.format(log=" | ".join(tail))
+        return failed, failed
+    executed = json.loads(report.read_text())
+    error = executed.get("error")
+    low_disk = "the grading machine's disk ran low" if executed.get("low_disk") else None
+    return (M.NOT_RUN_TO_END.format(error=error) if error else None), low_disk
 
 
 def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
@@ -307,11 +321,11 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
             "graded without a sandbox (--sandbox none): the notebook ran with your rights"
         )
 
-    def result(blocks: dict, tests: dict, outputs: dict | None = None) -> Result:
+    def result(blocks: dict, tests: dict, outputs: dict | None = None, cut=None) -> Result:
         r = Result(
             sub.student_id, sub.name, sub.relpath, sub.sha256, blocks, tests, spec.max_points
         )
-        r.notes, r.review, r.outputs = notes, review, outputs or {}
+        r.notes, r.review, r.outputs, r.interrupted = notes, review, outputs or {}, cut
         r.seconds, r.lms_id = time.perf_counter() - t0, sub.lms_id
         r.questions = {q.id: None for q in spec.questions}
         return text_safe(r)
@@ -339,7 +353,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         forbidden = static.forbidden_calls(nb, spec, labels)
         table = comparisons()
         job, by_test = _write_job(nb, ctx, work, table)
-        failure = _run_worker(job, ctx)
+        failure, interrupted = _run_worker(job, ctx)
         if failure:
             notes.append(failure)
         run_notes, run_review = _run_notes(job, nb, labels)
@@ -349,12 +363,12 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         blocks, tests = _judge(spec, table, answered, by_test, forbidden)
         notes += _late_notes(nb, spec, labels, blocks)
         notes += _shown_passing_notes(spec, answered, shown_ok)
-        r = result(blocks, tests, outputs)
+        r = result(blocks, tests, outputs, interrupted)
         r.answers, r.language = text_safe(answers), language
         return r
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))
-        return result(*_zero(spec, M.NOT_GRADED_AT_ALL))
+        return result(*_zero(spec, M.NOT_GRADED_AT_ALL), cut=notes[-1])  # again next run
     finally:
         remove_tree(work)  # whatever the kernel left there (unreadable, deep folders)
 
@@ -585,8 +599,6 @@ def grade_all(
         subs = collect(Path(submissions), tmp, pattern)
         if not subs:
             raise GradingError(f"{submissions}: no .ipynb file found")
-        todo, kept = to_regrade(subs, state, inputs_hash, force)
-        _announce(len(subs), todo, kept, progress)
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),
@@ -598,6 +610,8 @@ def grade_all(
             notebook_timeout=notebook_timeout,
             threads=max(1, (os.cpu_count() or 1) // max(1, jobs)),
         )
+        todo, kept = to_regrade(subs, state, inputs_hash, force, ctx.limits_run())
+        _announce(len(subs), todo, kept, progress)
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
@@ -608,7 +622,7 @@ def grade_all(
             progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
         _write_course_folder(out, tmp / "autograded", db_url)
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
-        write_state(out / STATE_FILE, state, fresh, inputs_hash)
+        write_state(out / STATE_FILE, state, fresh, inputs_hash, ctx.limits_run())
     return results
 
 

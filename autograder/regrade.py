@@ -71,9 +71,10 @@ def read_state(data: bytes | None, path: Path) -> dict[str, dict]:
 
 
 def to_regrade(
-    subs: list[Submission], state: dict, inputs_hash: str, force: bool
+    subs: list[Submission], state: dict, inputs_hash: str, force: bool, limits: dict | None = None
 ) -> tuple[list[tuple[Submission, str]], list[Result]]:
-    """``(submissions to grade with why, results kept from the last run)``."""
+    """``(submissions to grade with why, results kept from the last run)``; ``limits``: the
+    run's time and memory limits (a notebook graded under others may grade differently)."""
     todo, kept = [], []
     for s in subs:
         old = state.get(s.student_id)
@@ -85,13 +86,19 @@ def to_regrade(
             todo.append((s, "the file changed"))
         elif old.get("inputs") != inputs_hash:
             todo.append((s, "the reference, tests or grading environment changed"))
+        elif old.get("limits") != limits:
+            todo.append((s, "the grading limits changed (timeouts, memory or disk)"))
         else:
             try:
-                kept.append(Result.from_json(old.get("result"), s.student_id))
+                result = Result.from_json(old.get("result"), s.student_id)
             except ValueError:
                 todo.append((s, "its saved grade could not be read"))
-            else:
-                kept[-1].regraded = None
+                continue
+            if result.interrupted:  # the machine's fault, not the notebook's
+                todo.append((s, "the grading machine cut its last grading short"))
+                continue
+            result.regraded = None
+            kept.append(result)
     return todo, kept
 
 
@@ -111,9 +118,16 @@ def why_line(todo: list[tuple[Submission, str]]) -> str:
     return "why: " + "; ".join(parts) if parts else ""
 
 
-def write_state(path: Path, state: dict, fresh: list[Result], inputs_hash: str) -> None:
-    """Remember what ``fresh`` was graded from."""
+def write_state(
+    path: Path, state: dict, fresh: list[Result], inputs_hash: str, limits: dict | None = None
+) -> None:
+    """Remember what ``fresh`` was graded from, and under which ``limits``."""
     for r in fresh:
-        state[r.student_id] = {"sha256": r.sha256, "inputs": inputs_hash, "result": r.as_json()}
+        state[r.student_id] = {
+            "sha256": r.sha256,
+            "inputs": inputs_hash,
+            "limits": limits,
+            "result": r.as_json(),
+        }
     with atomic_write(path, "w") as f:
         json.dump(state, f, indent=1)

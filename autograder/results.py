@@ -101,6 +101,9 @@ class Result:
     questions: dict[str, float | None] = field(default_factory=dict)  # by hand; None: pending
     answers: dict[str, str] = field(default_factory=dict)  # the written answers, as submitted
     language: str = "en"  # the notebook's (autograder.i18n): the feedback page's
+    # why the grading machine, not the notebook, cut this grade short (the worker failed, the
+    # machine's disk ran low): graded again at the next run
+    interrupted: str | None = None
 
     @property
     def total(self) -> float:

@@ -626,6 +626,50 @@ def test_an_output_folder_of_other_files_is_refused_not_overwritten(tmp_path):
         grade_all(tmp_path / "subs", a_file, progress=lambda line: None)
 
 
+def test_a_grade_cut_short_by_the_machine_or_under_other_limits_is_graded_again(
+    tmp_path, monkeypatch
+):
+    """A grade the grading machine cut short (the worker failed, its disk ran low, the grader's
+    own error) was kept by every re-run without --force; and so was every grade after the
+    instructor raised --cell-timeout for the notebooks that had timed out."""
+    from autograder import grade
+    from autograder.results import Result
+
+    subs = tmp_path / "subs"
+    for name in ["alice", "bob"]:
+        (subs / name).mkdir(parents=True)
+        (subs / name / "TP_sujet.ipynb").write_text("{}")
+
+    def graded(todo, *args):  # alice's worker fails every time
+        cut = "the grading worker failed: Killed"
+        return [
+            Result(s.student_id, s.name, s.relpath, s.sha256, {}, {}, 30.0,
+                   interrupted=cut if s.student_id == "alice" else None)
+            for s, _ in todo
+        ]  # fmt: skip
+
+    monkeypatch.setattr(grade, "_grade_many", graded)
+    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
+    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
+    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    out, lines = tmp_path / "out", []
+
+    def run(**limits) -> list[str]:
+        lines.clear()
+        grade.grade_all(subs, out, jobs=1, progress=lines.append, **limits)
+        return lines[:2]
+
+    assert run()[1] == "why: new submission (2: alice, bob)"
+    assert run() == [
+        "2 submissions: 1 to grade, 1 unchanged (--force regrades them)",
+        "why: the grading machine cut its last grading short (1: alice)",
+    ]
+    changed = "why: the grading limits changed (timeouts, memory or disk) (2: alice, bob)"
+    assert run(cell_timeout=300)[1] == changed
+    assert run(cell_timeout=300, memory_limit=4 << 30)[1] == changed
+    assert run(cell_timeout=300, memory_limit=4 << 30)[1].endswith("(1: alice)")
+
+
 def types_sub(student_id: str):
     import types
 

@@ -335,8 +335,10 @@ def test_disk_hidden_from_the_count_stops_the_kernel_when_the_disk_runs_low(tmp_
         proc.stdin.flush()
         assert proc.stdout.readline().strip() == "written"  # 256 MiB, in no folder, held by none
         assert disk_use([box.home, box.runtime]) + held_use(proc.pid, [box.home]) < 16 << 20
+        assert not watch.low_disk
         assert watch.over()
         assert proc.wait(timeout=30) != 0  # stopped
+        assert watch.low_disk  # the machine's disk, not its folders: graded again next run
     finally:
         proc.kill()
         proc.wait()
