@@ -560,11 +560,12 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     shutil.copytree(graded.out, out)
     lines: list[str] = []
     n = len(graded.expected)
-    grade_all(subs, out, jobs=1, progress=lines.append)
+    limits = {"cell_timeout": 60, "disk_limit": DISK_LIMIT}  # the batch's: other limits regrade
+    grade_all(subs, out, jobs=1, progress=lines.append, **limits)
     assert f"{n} submissions: 0 to grade, {n} unchanged" in lines[0]
     nbformat.write(copy.deepcopy(STUDENT), subs / "correct" / "Copy of TP_sujet.ipynb")
     lines.clear()
-    results = grade_all(subs, out, jobs=1, progress=lines.append)
+    results = grade_all(subs, out, jobs=1, progress=lines.append, **limits)
     assert "1 to grade" in lines[0]
     assert _rows(graded.out)["correct"]["total"] == "20"  # the original is untouched
     rows = _rows(out)
