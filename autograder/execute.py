@@ -57,6 +57,7 @@ MAX_NOTEBOOK_OUTPUT = 20_000_000  # and in the whole notebook (a cell each: thou
 # the worker's own memory: a kernel sending messages faster than they are read fills ZMQ's queue
 # in the worker (1000 messages of up to 64 MiB), outside the sandbox's limits
 WORKER_MEMORY_BYTES = 4 << 30
+FLOODED = 3  # the worker's exit status when a kernel flooded it (the notebook's doing)
 FULL_DISK_FLOOR = 2 << 30  # free space under which a kernel is stopped, whatever it holds
 
 
@@ -267,7 +268,7 @@ class Runner:
                         cell.outputs = [_error_output(*DEAD_CELL)]
                         # a test cell's requests still asked here: past the cells after it, the
                         # grader's own calls there (train_step given F.cross_entropy) answer them
-                        if grade_id(cell) and not self.ask_due(grade_id(cell)):
+                        if grade_id(cell) and not self.ask_due(grade_id(cell), once=True):
                             dead_at = index
                             break
                         continue
@@ -363,19 +364,22 @@ class Runner:
             return f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"[:500]
         return None
 
-    def ask_due(self, at: str | None, failed: bool = False) -> bool:
+    def ask_due(self, at: str | None, failed: bool = False, once: bool = False) -> bool:
         """Ask, once each, the requests due after test cell ``at`` (None: all still unasked)
-        whose probes may enter; a visible check only after a failed cell. False: kernel died."""
+        whose probes may enter; a visible check only after a failed cell. False: kernel died
+        (``once``: and the cell's other requests are not asked, one new kernel for all)."""
         if failed and at is not None:
             self.failed.add(at)
-        for step in self.plan["requests"]:
-            if step["name"] in self.done or (at is not None and step["at"] != at):
+        steps = [s for s in self.plan["requests"] if at is None or s["at"] == at]
+        for step in steps:
+            if step["name"] in self.done:
                 continue
             waiting = step.get("visible") and step["at"] not in self.failed
             if waiting or not self._probes_ready(step["probes"]):
                 continue
             self.done.add(step["name"])
             if not self._ask_request(step):
+                self.done |= {s["name"] for s in steps} if once else set()
                 return False
         return True
 
@@ -538,7 +542,7 @@ def watch_own_memory(limit: int = WORKER_MEMORY_BYTES, every: float = 0.2) -> No
                     file=sys.stderr,
                     flush=True,
                 )
-                os._exit(3)
+                os._exit(FLOODED)
             time.sleep(every)
 
     threading.Thread(target=watch, name="memory-watch", daemon=True).start()

@@ -39,6 +39,7 @@ from autograder import spec as assignment
 from autograder.cells import grade_id
 from autograder.collect import GradingError, Submission, collect, identify
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
+from autograder.execute import FLOODED
 from autograder.feedback import feedback_html, shorten
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import write_message
@@ -254,7 +255,7 @@ def _run_worker(job: Path, ctx: Context) -> tuple[str | None, str | None]:
     if not report.exists():
         tail = log.decode(errors="replace").strip().splitlines()[-3:]
         failed = M.WORKER_FAILED.format(log=" | ".join(tail))
-        return failed, failed
+        return failed, (None if proc.returncode == FLOODED else failed)  # flooded: its own doing
     executed = json.loads(report.read_text())
     error = executed.get("error")
     low_disk = "the grading machine's disk ran low" if executed.get("low_disk") else None

@@ -16,6 +16,7 @@ from autograder.results import Result
 from unet_tp.fileio import atomic_write
 
 STATE_FILE = "grading_state.json"
+CUT_SHORT = "the grading machine cut its last grading short"
 # the instructor's commands around grading, which decide no grade: editing them regrades no one
 # (the class report and the exports are written again from the results at each run)
 NOT_DECIDING = ("cli.py", "export.py", "model_commands.py", "publish.py", "report.py")
@@ -94,8 +95,8 @@ def to_regrade(
             except ValueError:
                 todo.append((s, "its saved grade could not be read"))
                 continue
-            if result.interrupted:  # the machine's fault, not the notebook's
-                todo.append((s, "the grading machine cut its last grading short"))
+            if result.interrupted and not old.get("retried"):  # once: a notebook may cause it
+                todo.append((s, CUT_SHORT))
                 continue
             result.regraded = None
             kept.append(result)
@@ -121,12 +122,14 @@ def why_line(todo: list[tuple[Submission, str]]) -> str:
 def write_state(
     path: Path, state: dict, fresh: list[Result], inputs_hash: str, limits: dict | None = None
 ) -> None:
-    """Remember what ``fresh`` was graded from, and under which ``limits``."""
+    """Remember what ``fresh`` was graded from, under which ``limits``, and whether it was cut
+    short again when graded again for it (then kept: the notebook itself may cut it short)."""
     for r in fresh:
         state[r.student_id] = {
             "sha256": r.sha256,
             "inputs": inputs_hash,
             "limits": limits,
+            "retried": bool(r.interrupted) and r.regraded == CUT_SHORT,
             "result": r.as_json(),
         }
     with atomic_write(path, "w") as f:

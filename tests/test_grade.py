@@ -641,12 +641,12 @@ def test_a_grade_cut_short_by_the_machine_or_under_other_limits_is_graded_again(
         (subs / name).mkdir(parents=True)
         (subs / name / "TP_sujet.ipynb").write_text("{}")
 
-    def graded(todo, *args):  # alice's worker fails every time
+    def graded(todo, *args):  # as _grade_many, alice's worker failing every time
         cut = "the grading worker failed: Killed"
         return [
-            Result(s.student_id, s.name, s.relpath, s.sha256, {}, {}, 30.0,
+            Result(s.student_id, s.name, s.relpath, s.sha256, {}, {}, 30.0, regraded=why,
                    interrupted=cut if s.student_id == "alice" else None)
-            for s, _ in todo
+            for s, why in todo
         ]  # fmt: skip
 
     monkeypatch.setattr(grade, "_grade_many", graded)
@@ -665,6 +665,8 @@ def test_a_grade_cut_short_by_the_machine_or_under_other_limits_is_graded_again(
         "2 submissions: 1 to grade, 1 unchanged (--force regrades them)",
         "why: the grading machine cut its last grading short (1: alice)",
     ]
+    # cut short again: kept (a notebook may cut its own grading short, every run)
+    assert run()[0] == "2 submissions: 0 to grade, 2 unchanged (--force regrades them)"
     changed = "why: the grading limits changed (timeouts, memory or disk) (2: alice, bob)"
     assert run(cell_timeout=300)[1] == changed
     assert run(cell_timeout=300, memory_limit=4 << 30)[1] == changed
@@ -1538,6 +1540,14 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
     results = Results("TP_sujet", spec.max_points, [], [late], "bwrap", "", infos, db_url)
     (student,) = with_manual_scores(results, tmp_path).students
     assert student.pending == [q2.id]
+    # the grader's own error on a re-submission (graded again next run): its answers were not
+    # read, and no score given by hand is cleared for them
+    broken = result({})
+    broken.interrupted = "grading error: ValueError"
+    assert write_gradebook(db_url, [broken], tmp_path / "four", previous={"4242": first}) == []
+    with Gradebook(db_url) as gb:
+        grade = gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242")
+        assert grade.manual_score == 1
     # the same file regraded (a new grader, --force): its answers read anew are no rewriting
     from autograder.grade import _old_answers
 
