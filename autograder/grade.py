@@ -47,6 +47,7 @@ from autograder.i18n import STUBS, notebook_language
 from autograder.probes import probe_source
 from autograder.regrade import (
     STATE_FILE,
+    answers_read,
     grading_inputs_hash,
     inputs_hash,
     read_state,
@@ -651,11 +652,10 @@ def _old_answers(state: dict, fresh: Result) -> dict[str, str] | None:
     """The written answers of ``fresh``'s student when last graded, from another file (None: not
     known, or the same file regraded: a new grader, ``--force``, whose reading of the answers may
     differ when the student rewrote nothing)."""
-    old = state.get(fresh.student_id, {})
-    if old.get("sha256") == fresh.sha256:
+    read = answers_read(state.get(fresh.student_id, {}))
+    if not read or read.get("sha256") == fresh.sha256:
         return None
-    result = old.get("result")
-    answers = result.get("answers") if isinstance(result, dict) else None
+    answers = read.get("answers")
     return answers if isinstance(answers, dict) else None
 
 

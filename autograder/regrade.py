@@ -103,6 +103,21 @@ def to_regrade(
     return todo, kept
 
 
+def answers_read(old: dict) -> dict | None:
+    """``{sha256, answers}``: the written answers last read of a student's state entry ``old``
+    and the file they were read from (None: none), what the gradebook's scores by hand were given
+    to; a run where the grader itself failed read none and keeps the earlier ones (the next run
+    compared a re-submission's answers with none, the file being the failed run's, and kept
+    the scores of the old answers)."""
+    read = old.get("answers_read")
+    if isinstance(read, dict):
+        return read
+    result = old.get("result")  # (a state written before answers_read)
+    if isinstance(result, dict) and "sha256" in old:
+        return {"sha256": old["sha256"], "answers": result.get("answers")}
+    return None
+
+
 SHOWN_WHO = 5  # students named per reason on the console
 
 
@@ -125,12 +140,16 @@ def write_state(
     """Remember what ``fresh`` was graded from, under which ``limits``, and whether it was cut
     short again when graded again for it (then kept: the notebook itself may cut it short)."""
     for r in fresh:
+        read = answers_read(state.get(r.student_id, {}))
+        if not (r.interrupted and not r.answers):  # (the grader's error: the last ones read)
+            read = {"sha256": r.sha256, "answers": r.answers}
         state[r.student_id] = {
             "sha256": r.sha256,
             "inputs": inputs_hash,
             "limits": limits,
             "retried": bool(r.interrupted) and r.regraded == CUT_SHORT,
             "result": r.as_json(),
+            "answers_read": read,
         }
     with atomic_write(path, "w") as f:
         json.dump(state, f, indent=1)

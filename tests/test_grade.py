@@ -2201,3 +2201,61 @@ def test_a_wrapper_folder_passed_as_the_submissions_is_looked_into(tmp_path):
     flat.mkdir()
     (flat / "dupont_marie_2026_01_TP.ipynb").write_text("marie")
     assert [s.student_id for s in collect(flat, tmp_path / "w3")] == ["dupont_marie_2026_01_TP"]
+
+
+def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission(
+    tmp_path, monkeypatch
+):
+    """Answers scored by hand in formgrader, then a re-submission with other answers on which
+    the grader itself failed (its answers not read: the scores kept, to be compared at the next
+    run): the next run read the new answers but compared them with none (the same file as the
+    failed run's) and kept the old answers' scores for them."""
+    from nbgrader.api import Gradebook
+
+    from autograder import grade
+    from autograder.results import BlockScore, Result
+
+    spec = load_spec()
+    q1 = spec.questions[0]
+    folder = tmp_path / "subs" / "Dupont Marie_4242_assignsubmission_file_"
+    folder.mkdir(parents=True)
+    notebook = folder / "TP_sujet.ipynb"
+    failing = {"now": False}
+
+    def graded(todo, *args):  # as _grade_many: the answers are the file's text
+        out = []
+        for s, why in todo:
+            tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
+            blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+            r = Result(s.student_id, s.name, s.relpath, s.sha256, blocks, tests, spec.max_points)
+            r.regraded, r.language = why, "en"
+            if failing["now"]:
+                r.interrupted = "grading error: ValueError"
+            else:
+                r.answers = {q.id: s.path.read_text() for q in spec.questions}
+            out.append(r)
+        return out
+
+    monkeypatch.setattr(grade, "_grade_many", graded)
+    out = tmp_path / "out"
+
+    def run():
+        grade.grade_all(tmp_path / "subs", out, jobs=1, progress=lambda line: None)
+
+    def score():
+        with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+            grade = gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242")
+            return grade.manual_score, grade.needs_manual_grade
+
+    notebook.write_text("a careful answer")
+    run()
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:  # formgrader
+        gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score = 2
+        gb.db.commit()
+    notebook.write_text("nothing worth a point")  # re-submitted; the grader fails on it
+    failing["now"] = True
+    run()
+    assert score()[0] == 2  # not read: kept for now
+    failing["now"] = False
+    run()  # graded again (cut short): the new answer is read
+    assert score() == (None, True)
