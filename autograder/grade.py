@@ -48,6 +48,7 @@ from autograder.probes import probe_source
 from autograder.regrade import (
     STATE_FILE,
     answers_read,
+    gone_line,
     grading_inputs_hash,
     inputs_hash,
     read_state,
@@ -614,6 +615,8 @@ def grade_all(
         )
         todo, kept = to_regrade(subs, state, inputs_hash, force, ctx.limits_run())
         _announce(len(subs), todo, kept, progress)
+        if gone := gone_line(state, subs):
+            progress(gone)
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)

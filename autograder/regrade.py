@@ -134,6 +134,26 @@ def why_line(todo: list[tuple[Submission, str]]) -> str:
     return "why: " + "; ".join(parts) if parts else ""
 
 
+def gone_line(state: dict, subs: list[Submission]) -> str:
+    """The console's warning on the students graded by an earlier run whose notebook this run
+    does not find (a re-submission the grader does not read: ``TP.IPYNB``, ``.TP.ipynb``, a
+    ``.py``), "" when none: they left the grades without a word, and the grade the LMS got
+    from the earlier run stood."""
+    found = {s.student_id for s in subs}
+    gone = []
+    for student_id in sorted(set(state) - found):
+        result = state[student_id].get("result")
+        name = result.get("name") if isinstance(result, dict) else None
+        gone.append(f"{name} ({student_id})" if name and name != student_id else student_id)
+    if not gone:
+        return ""
+    named = ", ".join(gone[:SHOWN_WHO]) + (", …" if len(gone) > SHOWN_WHO else "")
+    return (
+        f"WARNING: graded by an earlier run, no notebook of theirs found now ({len(gone)}: "
+        f"{named}): not in these grades; the grade the LMS got earlier stands until changed"
+    )
+
+
 def write_state(
     path: Path, state: dict, fresh: list[Result], inputs_hash: str, limits: dict | None = None
 ) -> None:

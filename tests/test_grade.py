@@ -2259,3 +2259,39 @@ def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission
     failing["now"] = False
     run()  # graded again (cut short): the new answer is read
     assert score() == (None, True)
+
+
+def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_path, monkeypatch):
+    """A re-submission the grader does not read (``TP_sujet.IPYNB``, a hidden ``.TP.ipynb``):
+    the student left the run's grades without a word, and the better grade the LMS got from
+    the earlier run stood."""
+    from autograder import grade
+    from autograder.results import Result
+
+    subs = tmp_path / "subs"
+    for name in ["Dupont Marie_4242", "Martin Alice_5001"]:
+        (subs / f"{name}_assignsubmission_file_").mkdir(parents=True)
+        (subs / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text("{}")
+
+    def graded(todo, *args):
+        return [
+            Result(s.student_id, s.name, s.relpath, s.sha256, {}, {}, 30.0, regraded=why)
+            for s, why in todo
+        ]
+
+    monkeypatch.setattr(grade, "_grade_many", graded)
+    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
+    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
+    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    out, lines = tmp_path / "out", []
+    grade.grade_all(subs, out, progress=lines.append)
+    assert not any("WARNING" in line for line in lines)
+    alice = subs / "Martin Alice_5001_assignsubmission_file_"
+    (alice / "TP_sujet.ipynb").rename(alice / "TP_sujet.IPYNB")
+    lines.clear()
+    results = grade.grade_all(subs, out, progress=lines.append)
+    assert [r.student_id for r in results] == ["4242"]
+    assert lines[1] == (
+        "WARNING: graded by an earlier run, no notebook of theirs found now (1: Martin Alice "
+        "(5001)): not in these grades; the grade the LMS got earlier stands until changed"
+    )
