@@ -178,19 +178,22 @@ def _unmatched(student: Result, why: str) -> str:
 
 def _place(results: Results, keys: dict[int, tuple[list[str], str]], report) -> dict[int, Result]:
     """``{roster row: student}`` from each student row's ``(ids, name)``: by the student's LMS id
-    or id, else by a unique name; who cannot be placed (or lands on a row already taken) goes to
-    ``report.unmatched``."""
-    by_id: dict[str, int] = {}
+    or id, in the row's first id column (the LMS's own id) before the others (a classmate's SIS
+    Login ID, a student number, equal to the Canvas ID of another: that other's grade went on the
+    classmate's row), else by a unique name; who cannot be placed (or lands on a row already
+    taken) goes to ``report.unmatched``."""
+    by_id: tuple[dict[str, int], dict[str, int]] = ({}, {})  # the first id column, the others
     by_name: dict[str, list[int]] = {}
     for i, (ids, name) in keys.items():
-        for value in filter(None, (v.strip().casefold() for v in ids)):
-            by_id.setdefault(value, i)
+        for n, value in enumerate(v.strip().casefold() for v in ids):
+            if value:
+                by_id[min(n, 1)].setdefault(value, i)
         if name_key(name):
             by_name.setdefault(name_key(name), []).append(i)
     graded: dict[int, Result] = {}
     for s in results.students:
         ids = [str(v).strip().casefold() for v in (s.lms_id, s.student_id) if v]
-        i = next((by_id[v] for v in ids if v in by_id), None)
+        i = next((table[v] for table in by_id for v in ids if v in table), None)
         named, why = by_name.get(name_key(s.name), []), "no roster row with this id or name"
         if i is None and len(named) > 1:
             why = "several roster rows have this name"

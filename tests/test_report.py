@@ -1105,3 +1105,17 @@ def test_results_graded_before_assignment_toml_changed_are_said_stale(tmp_path, 
     (fresh / "results.json").write_text(json.dumps(make_results()), encoding="utf-8")
     assert not any("graded out of" in w for w in lms.export(fresh, "canvas").warnings)
     assert main(["report", str(fresh)]) == 0 and "warning" not in capsys.readouterr().out
+
+
+def test_canvas_export_places_a_canvas_id_on_its_row_before_another_rows_sis_id(out_dir, tmp_path):
+    """A classmate's row earlier in the gradebook whose SIS Login ID (a student number) is the
+    Canvas ID of Marie's download: Marie's grade went on the classmate's row, and Marie's row
+    was marked missing."""
+    rows = [list(r) for r in CANVAS_EXPORT]
+    rows.insert(2, ["Roux, Jean", "7000", "S-7000", "4242", "Group A", "", "", "", "", ""])
+    roster = tmp_path / "gradebook.csv"
+    write_rows(roster, rows)
+    report = lms.export(out_dir, "canvas", roster=roster)
+    seen = canvas_import(report.path.read_bytes())
+    assert seen["grades"][("4242", "7301")] == 20.0
+    assert ("7000", "7301") not in seen["grades"] and "Roux, Jean" in report.missing
