@@ -2203,6 +2203,7 @@ def test_a_wrapper_folder_passed_as_the_submissions_is_looked_into(tmp_path):
     assert [s.student_id for s in collect(flat, tmp_path / "w3")] == ["dupont_marie_2026_01_TP"]
 
 
+@pytest.mark.slow  # the gradebook's assignment made from the source notebook: 5 s
 def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission(
     tmp_path, monkeypatch
 ):
