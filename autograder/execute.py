@@ -379,7 +379,8 @@ class Runner:
                 continue
             self.done.add(step["name"])
             if not self._ask_request(step):
-                self.done |= {s["name"] for s in steps} if once else set()
+                if once:
+                    self.done |= {s["name"] for s in steps}
                 return False
         return True
 
@@ -450,6 +451,10 @@ class Runner:
         """``{"disk": n}``: the kernels stopped for their folders' disk (none: empty)."""
         n = self.disk_stops + bool(self.disk is not None and self.disk.tripped)
         return {"disk": n} if n else {}
+
+    def stopped_for_low_disk(self) -> int:
+        """Of those, the kernels stopped because the machine's disk ran low, whoever filled it."""
+        return self.low_disk_stops + bool(self.disk is not None and self.disk.low_disk)
 
     def close(self) -> None:
         self._stop()
@@ -570,8 +575,7 @@ def main(job_dir: str) -> int:
     finally:
         report["plan"] = runner.log
         report["observed"] = runner.observed | runner.stopped_for_disk()
-        low = runner.low_disk_stops + bool(runner.disk is not None and runner.disk.low_disk)
-        report["low_disk"] = low  # the machine's disk, whoever filled it: graded again next run
+        report["low_disk"] = runner.stopped_for_low_disk()  # graded again at the next run
         runner.close()
     (job_dir_path / "execute.json").write_text(json.dumps(report))
     return 0

@@ -84,9 +84,9 @@ def write_gradebook(
                 grade = _grade(gb, gid, r.student_id)
                 grade.auto_score = p
                 grade.needs_manual_grade = False
-            if r.interrupted and not r.answers:  # the grader's error: answers not read
+            if r.answers_unread:  # their scores by hand kept, the next run reads them
                 gb.db.commit()
-                continue  # their scores by hand kept, the next run reads them
+                continue
             before = previous.get(r.student_id)
             unread = not r.answers  # not a notebook: no answer to grade, nothing to open
             for q in questions:

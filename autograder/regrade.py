@@ -121,16 +121,18 @@ def answers_read(old: dict) -> dict | None:
 SHOWN_WHO = 5  # students named per reason on the console
 
 
+def _counted(who: list[str]) -> str:
+    """``2: 4242, 77``, the first :data:`SHOWN_WHO` named (``…`` for the others)."""
+    return f"{len(who)}: " + ", ".join(who[:SHOWN_WHO]) + (", …" if len(who) > SHOWN_WHO else "")
+
+
 def why_line(todo: list[tuple[Submission, str]]) -> str:
     """Why the run grades what it grades, for the console (the report says it per student):
     ``why: the file changed (2: 4242, 77); new submission (1: 5001)``; "" when nothing."""
     by_why: dict[str, list[str]] = {}
     for sub, why in todo:
         by_why.setdefault(why, []).append(sub.student_id)
-    parts = []
-    for why, who in by_why.items():
-        named = ", ".join(who[:SHOWN_WHO]) + (", …" if len(who) > SHOWN_WHO else "")
-        parts.append(f"{why} ({len(who)}: {named})")
+    parts = [f"{why} ({_counted(who)})" for why, who in by_why.items()]
     return "why: " + "; ".join(parts) if parts else ""
 
 
@@ -147,10 +149,9 @@ def gone_line(state: dict, subs: list[Submission]) -> str:
         gone.append(f"{name} ({student_id})" if name and name != student_id else student_id)
     if not gone:
         return ""
-    named = ", ".join(gone[:SHOWN_WHO]) + (", …" if len(gone) > SHOWN_WHO else "")
     return (
-        f"WARNING: graded by an earlier run, no notebook of theirs found now ({len(gone)}: "
-        f"{named}): not in these grades; the grade the LMS got earlier stands until changed"
+        f"WARNING: graded by an earlier run, no notebook of theirs found now ({_counted(gone)}): "
+        "not in these grades; the grade the LMS got earlier stands until changed"
     )
 
 
@@ -160,8 +161,8 @@ def write_state(
     """Remember what ``fresh`` was graded from, under which ``limits``, and whether it was cut
     short again when graded again for it (then kept: the notebook itself may cut it short)."""
     for r in fresh:
-        read = answers_read(state.get(r.student_id, {}))
-        if not (r.interrupted and not r.answers):  # (the grader's error: the last ones read)
+        read = answers_read(state.get(r.student_id, {}))  # kept if this run read none
+        if not r.answers_unread:
             read = {"sha256": r.sha256, "answers": r.answers}
         state[r.student_id] = {
             "sha256": r.sha256,

@@ -106,6 +106,12 @@ class Result:
     interrupted: str | None = None
 
     @property
+    def answers_unread(self) -> bool:
+        """The grader's own error came before the written answers were read (not a notebook
+        without answers): their scores by hand stand, the next run reads them."""
+        return bool(self.interrupted) and not self.answers
+
+    @property
     def total(self) -> float:
         """The points so far: the code's, and the questions already graded by hand."""
         manual = sum(p for p in self.questions.values() if p is not None)

@@ -574,6 +574,17 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     assert why["correct"] == "the file changed" and why["blank"] is None
 
 
+def _without_running(monkeypatch, graded) -> None:
+    """``grade_all`` with ``graded`` for ``_grade_many`` and nothing written but the state: the
+    regrading decisions alone, in a second."""
+    from autograder import grade
+
+    monkeypatch.setattr(grade, "_grade_many", graded)
+    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
+    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
+    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+
+
 def test_the_console_says_why_a_rerun_grades_again(tmp_path, monkeypatch):
     """A re-run that grades every notebook again (the grader changed, here a new answer) says
     why on the console, not only "19 to grade, 0 unchanged" (the report says it per student)."""
@@ -584,10 +595,7 @@ def test_the_console_says_why_a_rerun_grades_again(tmp_path, monkeypatch):
     for name in ["alice", "bob"]:
         (subs / name).mkdir(parents=True)
         (subs / name / "TP_sujet.ipynb").write_text("{}")
-    monkeypatch.setattr(grade, "_grade_many", lambda todo, *a: [])
-    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
-    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
-    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    _without_running(monkeypatch, lambda todo, *a: [])
     lines: list[str] = []
     grade.grade_all(subs, tmp_path / "out", jobs=1, progress=lines.append)
     assert lines[:2] == [
@@ -649,10 +657,7 @@ def test_a_grade_cut_short_by_the_machine_or_under_other_limits_is_graded_again(
             for s, why in todo
         ]  # fmt: skip
 
-    monkeypatch.setattr(grade, "_grade_many", graded)
-    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
-    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
-    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    _without_running(monkeypatch, graded)
     out, lines = tmp_path / "out", []
 
     def run(**limits) -> list[str]:
@@ -2280,10 +2285,7 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
             for s, why in todo
         ]
 
-    monkeypatch.setattr(grade, "_grade_many", graded)
-    monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
-    monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
-    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    _without_running(monkeypatch, graded)
     out, lines = tmp_path / "out", []
     grade.grade_all(subs, out, progress=lines.append)
     assert not any("WARNING" in line for line in lines)
