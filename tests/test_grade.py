@@ -1505,8 +1505,11 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
 def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_path):
     """A re-submission after the written answers were graded in formgrader: the score of an
     answer the student rewrote is cleared (pending again, with a note); an unchanged answer
-    keeps its score. It kept every old score: the export gave points for unread answers."""
+    keeps its score. It kept every old score: the export gave points for unread answers. The
+    answers read are kept in the gradebook: with the state file deleted, or a new ``--out``
+    sharing the ``--db``, a rewritten answer kept the score given by hand to the old one."""
     from nbgrader.api import Gradebook
+    from sqlalchemy import text
 
     from autograder.gradebook import with_manual_scores, write_gradebook
     from autograder.results import BlockScore, QuestionInfo, Result, Results
@@ -1528,9 +1531,11 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
             gb.find_grade(q.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score = 1
         gb.db.commit()
     again = result(first)  # the file changed (its code, say), not its answers
-    assert write_gradebook(db_url, [again], tmp_path / "two", previous={"4242": first}) == []
+    again.sha256 = "1" * 64
+    assert write_gradebook(db_url, [again], tmp_path / "two") == []
     late = result({**first, q2.id: "rewritten after the deadline"})
-    cleared = write_gradebook(db_url, [late], tmp_path / "three", previous={"4242": first})
+    late.sha256 = "2" * 64
+    cleared = write_gradebook(db_url, [late], tmp_path / "three")  # no state file: the gradebook
     assert cleared == [f"Dupont Marie (4242) Q{q2.id[1:]}"]
     assert (
         f"your answer to question {q2.id[1:]} changed since it was graded by hand" in late.notes[0]
@@ -1548,11 +1553,26 @@ def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_pat
     # the grader's own error on a re-submission (graded again next run): its answers were not
     # read, and no score given by hand is cleared for them
     broken = result({})
-    broken.interrupted = "grading error: ValueError"
-    assert write_gradebook(db_url, [broken], tmp_path / "four", previous={"4242": first}) == []
+    broken.sha256, broken.interrupted = "3" * 64, "grading error: ValueError"
+    assert write_gradebook(db_url, [broken], tmp_path / "four") == []
     with Gradebook(db_url) as gb:
         grade = gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242")
         assert grade.manual_score == 1
+        gb.find_grade(q2.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score = 1
+        gb.db.commit()
+    # the next run reads them (the same as ``late``'s, in a new file): nothing is cleared; the
+    # same file graded again (--force) with its answers read anew is no rewriting either
+    assert write_gradebook(db_url, [result(late.answers)], tmp_path / "five") == []
+    assert write_gradebook(db_url, [result({})], tmp_path / "six") == []
+    # a gradebook from before it kept the answers: the state file's (``previous``) are used
+    older = f"sqlite:///{tmp_path / 'older.db'}"
+    write_gradebook(older, [result(first)], tmp_path / "seven")
+    with Gradebook(older) as gb:
+        gb.find_grade(q2.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score = 1
+        gb.db.execute(text("DROP TABLE unet_tp_answers_read"))
+        gb.db.commit()
+    cleared = write_gradebook(older, [late], tmp_path / "eight", previous={"4242": first})
+    assert cleared == [f"Dupont Marie (4242) Q{q2.id[1:]}"]
     # the same file regraded (a new grader, --force): its answers read anew are no rewriting
     from autograder.grade import _old_answers
 
