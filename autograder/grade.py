@@ -352,19 +352,19 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         autograded = ctx.template_home.parent / "autograded"
         answers = _written_answers(nb, spec, autograded, sub, ctx.student_nb)
         labels = repair.cell_labels(nb, ctx.student_nb, spec)
-        review += static.review_reasons(nb, labels)
-        forbidden = static.forbidden_calls(nb, spec, labels)
+        code = static.read(nb)  # parsed once for the four readings
+        review += static.review_reasons(code, labels)
+        forbidden = static.forbidden_calls(code, spec, labels)
         table = comparisons()
         job, by_test = _write_job(nb, ctx, work, table)
         failure, interrupted = _run_worker(job, ctx)
-        if failure:
-            notes.append(failure)
+        notes += [failure] if failure else []
         run_notes, run_review = _run_notes(job, nb, labels)
         notes += run_notes
         review += [line for line in run_review if line not in review]
         answered = _answers(job)
         blocks, tests = _judge(spec, table, answered, by_test, forbidden)
-        notes += _late_notes(nb, spec, labels, blocks)
+        notes += _late_notes(code, spec, labels, blocks)
         notes += _shown_passing_notes(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)
         r.answers, r.language = text_safe(answers), language

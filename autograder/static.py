@@ -113,15 +113,18 @@ _ATTRIBUTES = _by_reason(
     }
 )
 # IPython's transformer re-reads the whole cell for each of its commands (%magic, !shell, x?):
-# quadratic, 8 s for a cell of 499 (its limit). A notebook past these counts is not read: its
-# cells' text costs every block after them, not hours of the grader's thread.
+# quadratic, 8 s for a cell of 499 (its limit); and reading takes about 10 s per 100,000
+# characters of code (the course's answers: 19,000). A notebook past these counts is not read:
+# its cells' text costs every block after them, not hours of the grader's thread.
 _IPYTHON_COMMAND = re.compile(r"^\s*[%!?]|=\s*[%!]|\?\s*$", re.M)
 MAX_COMMANDS_PER_CELL = 100
 MAX_COMMANDS = 1000
+MAX_CODE = 500_000  # characters of code in the notebook
 UNREAD = "__cell_not_read__"  # the call a cell too costly to read stands for
 _STRING_CODE = {  # built-ins that run code or reach names built from strings
-    UNREAD: f"has too many IPython commands (%, !) to be read (over {MAX_COMMANDS_PER_CELL} in "
-    f"a cell, {MAX_COMMANDS} in the notebook)",
+    UNREAD: f"has too many IPython commands (%, !) or too much code to be read (over "
+    f"{MAX_COMMANDS_PER_CELL} commands in a cell, {MAX_COMMANDS} in the notebook, "
+    f"{MAX_CODE:,} characters of code)",
     "eval": "runs code built from strings (eval)",
     "exec": "runs code built from strings (exec)",
     "compile": "runs code built from strings (compile)",
@@ -543,17 +546,24 @@ def _walk(node: ast.AST) -> tuple[ast.AST, ...]:
     return tuple(ast.walk(node))
 
 
+def read(nb) -> Notebook:
+    """``nb`` (nbformat's) read, or kept if read already: the grader reads a submission once for
+    its four readings (review, forbidden calls, late definitions and helpers)."""
+    return nb if isinstance(nb, Notebook) else Notebook(nb)
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
     def __init__(self, nb):
         _walk.cache_clear()
-        self.cells, total = [], 0
+        self.nb, self.cells, total, size = nb, [], 0, 0
+        self._top_level: dict[int, dict[str, list[ast.AST]]] = {}
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
-                total += commands(cell.source)
-                tree = parse(cell.source) if total <= MAX_COMMANDS else _not_read()
-                self.cells.append((i, cell, tree))
+                total, size = total + commands(cell.source), size + len(cell.source)
+                readable = total <= MAX_COMMANDS and size <= MAX_CODE
+                self.cells.append((i, cell, parse(cell.source) if readable else _not_read()))
         self.aliases: dict[str, str] = {}
         for _, _, tree in self.cells:
             for stmt in _module_statements(tree) if tree else []:
@@ -626,6 +636,21 @@ class Notebook:
 
     def student_cells(self):
         return [(i, cell, tree) for i, cell, tree in self.cells if not _locked(cell)]
+
+    def top_level_names(self, tree: ast.Module) -> dict[str, list[ast.AST]]:
+        """:func:`_top_level_names` of ``tree``, read once."""
+        if id(tree) not in self._top_level:
+            self._top_level[id(tree)] = _top_level_names(self, tree)
+        return self._top_level[id(tree)]
+
+    @functools.cached_property
+    def definitions(self) -> dict[str, list[tuple[int, object, ast.AST]]]:
+        """Each name the student's cells define at the top: ``(cell index, cell, statement)``."""
+        found: dict[str, list[tuple[int, object, ast.AST]]] = {}
+        for i, cell, tree in self.student_cells():
+            for name, nodes in (self.top_level_names(tree) if tree else {}).items():
+                found.setdefault(name, []).extend((i, cell, n) for n in nodes)
+        return found
 
 
 # ---- what an answer may not use: it costs the block -----------------------------------------
@@ -1112,14 +1137,6 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     return None
 
 
-def _definitions(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
-    found: dict[str, list[tuple[int, object, ast.AST]]] = {}
-    for i, cell, tree in nb.student_cells():
-        for name, nodes in (_top_level_names(nb, tree) if tree else {}).items():
-            found.setdefault(name, []).extend((i, cell, n) for n in nodes)
-    return found
-
-
 def _own_attributes(stmt: ast.AST) -> set[int]:
     """ids of the ``self.x`` of a class's methods: an instance's own attributes."""
     own: set[int] = set()
@@ -1265,8 +1282,8 @@ def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, obje
 def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     """Per graded test id, why its block loses its points: its answer, or a definition of the
     student's it uses, uses what an answer may not (see the module's docstring)."""
-    notebook = Notebook(nb)
-    definitions, setters = _definitions(notebook), _attribute_setters(notebook)
+    notebook = read(nb)
+    nb, definitions, setters = notebook.nb, notebook.definitions, _attribute_setters(notebook)
     mutators = _mutators(notebook, definitions)
     failed = {}
     for block in spec.blocks:
@@ -1301,8 +1318,8 @@ def late_definitions(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
     """Per block id, where the student's own cell after the block's test cell defines its names
     again (``cell N (label)``, and the names): such a fix is not the answer graded (the answer
     is what the names held when the test cell ran, as in ``forbidden_calls``)."""
-    definitions = _definitions(Notebook(nb))
-    late = {}
+    notebook = read(nb)
+    nb, definitions, late = notebook.nb, notebook.definitions, {}
     for block in spec.blocks:
         tests = {t.grade_id for t in block.tests}
         last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=None)
@@ -1323,13 +1340,12 @@ def late_helpers(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
     """Per block id, where names its answer uses are first defined when that is only after the
     block's test cell (``cell N (label)``, and the names): a helper written in a later cell ran
     before the test in Colab, but run from the top the test meets a NameError."""
-    notebook = Notebook(nb)
+    notebook = read(nb)
     first: dict[str, int] = {}
     for i, _, tree in notebook.cells:
-        for name in _top_level_names(notebook, tree) if tree else {}:
+        for name in notebook.top_level_names(tree) if tree else {}:
             first.setdefault(name, i)
-    definitions = _definitions(notebook)
-    late = {}
+    nb, definitions, late = notebook.nb, notebook.definitions, {}
     for block in spec.blocks:
         tests = {t.grade_id for t in block.tests}
         last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=None)
@@ -1466,7 +1482,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
 def review_reasons(nb, labels: list[str]) -> list[str]:
     """Review lines for the student's cells that use code a TP answer never needs (its text, then
     each reason's first line quoted). No grade depends on them."""
-    notebook = Notebook(nb)
+    notebook = read(nb)
     lines = []
     for i, cell, tree in notebook.student_cells():
         where = f"cell {i + 1} ({labels[i]})"

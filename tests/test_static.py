@@ -420,6 +420,19 @@ def test_a_cell_of_too_many_ipython_commands_is_not_read_and_costs_the_blocks_af
     assert "loss" in lost(nb) and "too many IPython commands" in flagged(nb)
 
 
+def test_a_notebook_of_too_much_code_is_not_read_past_the_limit():
+    """Reading takes about 10 s per 100,000 characters of code (the course's answers: 19,000):
+    a notebook of millions would hold the grader for hours. Past ``MAX_CODE`` characters the
+    cells are not read, and what they may define costs the blocks tested after them."""
+    padding = "# " + "x" * 98 + "\n"
+    nb = notebook()
+    insert_after(nb, "cce_loss", padding * (static.MAX_CODE // len(padding) + 1))
+    assert "loss" in lost(nb) and "too much code" in flagged(nb)
+    nb = notebook()
+    insert_after(nb, "cce_loss", padding * 1000)  # 100,000 characters: read
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
 def test_a_local_name_of_an_answer_is_not_a_top_level_name():
     """A top-level loop's ``x`` (over the course package's data) is not the ``x`` of a
     ``forward``: the answer that uses its own local ``x`` costs nothing."""
