@@ -113,7 +113,7 @@ _ATTRIBUTES = _by_reason(
     }
 )
 # IPython's transformer re-reads the whole cell for each of its commands (%magic, !shell, x?):
-# quadratic, 8 s for a cell of 499 (its limit); and reading takes about 10 s per 100,000
+# quadratic, 8 s for a cell of 499 (its limit); and reading takes about 1.5 s per 100,000
 # characters of code (the course's answers: 19,000). A notebook past these counts is not read:
 # its cells' text costs every block after them, not hours of the grader's thread.
 _IPYTHON_COMMAND = re.compile(r"^\s*[%!?]|=\s*[%!]|\?\s*$", re.M)

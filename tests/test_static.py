@@ -421,8 +421,8 @@ def test_a_cell_of_too_many_ipython_commands_is_not_read_and_costs_the_blocks_af
 
 
 def test_a_notebook_of_too_much_code_is_not_read_past_the_limit():
-    """Reading takes about 10 s per 100,000 characters of code (the course's answers: 19,000):
-    a notebook of millions would hold the grader for hours. Past ``MAX_CODE`` characters the
+    """Reading takes about 1.5 s per 100,000 characters of code (the course's answers: 19,000):
+    a notebook of millions would hold the grader for minutes. Past ``MAX_CODE`` characters the
     cells are not read, and what they may define costs the blocks tested after them."""
     padding = "# " + "x" * 98 + "\n"
     nb = notebook()
