@@ -124,7 +124,7 @@ UNREAD = "__cell_not_read__"  # the call a cell too costly to read stands for
 _STRING_CODE = {  # built-ins that run code or reach names built from strings
     UNREAD: f"has too many IPython commands (%, !) or too much code to be read (over "
     f"{MAX_COMMANDS_PER_CELL} commands in a cell, {MAX_COMMANDS} in the notebook, "
-    f"{MAX_CODE:,} characters of code)",
+    f"{MAX_CODE:,} characters of code, or nested too deep)",
     "eval": "runs code built from strings (eval)",
     "exec": "runs code built from strings (exec)",
     "compile": "runs code built from strings (compile)",
@@ -243,13 +243,16 @@ def _not_read() -> ast.Module:
 def parse(source: str, depth: int = 0) -> ast.Module | None:
     """The cell as Python (IPython syntax turned into calls, the code a magic runs in the
     notebook's namespace read as the cell's own), or None if it does not parse; a cell of more
-    than ``MAX_COMMANDS_PER_CELL`` IPython commands is one call to ``UNREAD``."""
+    than ``MAX_COMMANDS_PER_CELL`` IPython commands, or nested too deep to read, is one call to
+    ``UNREAD``."""
     if commands(source) > MAX_COMMANDS_PER_CELL:
         return _not_read()
     try:
         with _PARSING:
             tree = ast.parse(_transformer().transform_cell(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError, RuntimeError):
+    except (RecursionError, MemoryError):  # nested past the grader's limit, not the kernel's
+        return _not_read()  # (sys.setrecursionlimit in a cell before): it runs there
+    except (SyntaxError, ValueError, RuntimeError):
         return None  # RuntimeError: IPython's transformer gives up (over 500 magics in a cell)
     if depth < _MAX_MAGIC_DEPTH:
         _expand_magics(tree, depth)

@@ -433,6 +433,16 @@ def test_a_notebook_of_too_much_code_is_not_read_past_the_limit():
     assert lost(nb) == set() and flagged(nb) == ""
 
 
+def test_a_cell_nested_past_the_graders_recursion_limit_costs_the_blocks_after_it():
+    """``sys.setrecursionlimit(100000)`` in a cell before, the kernel parses and runs a cell of
+    4,000 nested ``-``: the grader cannot, and the torch cross-entropy of its loss, unread,
+    kept the loss's 4 points. Such a cell is not read, and costs the blocks tested after it."""
+    deep = "_ = \\\n" + "-\\\n" * 4000 + "1\n"
+    cross_entropy = LOSS.format("return F.cross_entropy(logits, target, weight=weight)")
+    nb = notebook({"cce_loss": cross_entropy + deep})
+    assert "loss" in lost(nb) and "nested too deep" in flagged(nb)
+
+
 def test_a_local_name_of_an_answer_is_not_a_top_level_name():
     """A top-level loop's ``x`` (over the course package's data) is not the ``x`` of a
     ``forward``: the answer that uses its own local ``x`` costs nothing."""
