@@ -143,10 +143,11 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
 
 def _setting(line: str) -> str | None:
     """The name an upper-case setting line assigns (``CLASS_WEIGHTS = None  # ...``), or None
-    (another statement, two statements on the line, a line that does not parse)."""
+    (another statement, two statements on the line, a line that does not parse, or nested past
+    the grader's recursion limit: the static reading costs its blocks)."""
     try:
         tree = ast.parse(line.strip())
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
         return None

@@ -1403,6 +1403,20 @@ def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
         assert notes == ["1 of the TP's locked cells had been edited and were restored"], new
 
 
+def test_a_line_nested_past_the_graders_recursion_limit_is_read_as_no_setting():
+    """A line of a TP cell with 4,000 nested ``-`` (it runs in a kernel whose recursion limit
+    the notebook raised): its RecursionError stopped the repair, the notebook 'could not be
+    graded' (a traceback's line, not a grade). It is no setting; the static reading costs it."""
+    nb = _set(
+        solved(),
+        "cce_loss",
+        "def categorical_cross_entropy",
+        "_ = " + "-" * 4000 + "1\n" + "def categorical_cross_entropy",
+    )
+    fixed = in_source_order(nb, STUDENT, [])
+    assert number_answer(fixed, "RECEPTIVE_FIELD") == ""
+
+
 def test_a_file_that_cannot_be_read_gets_a_page_in_the_classs_language():
     """A broken notebook says nothing of its language: its feedback page and LMS comment were
     English in a French class. It takes its name's (``TP_sujet_fr.ipynb``), else the class's."""
