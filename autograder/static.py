@@ -1408,16 +1408,27 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     # key "mean" of a results dict, which `x.mean()` may read; its objects are not followed)
     todo = collections.deque((*d, False) for d in start if d[2] is not None)
     seen = {id(d[2]) for d in todo}
+    # each name's statements are gone through once: a statement reached is never queued again,
+    # and 20,000 `box.append(v)` each reading `box` went through all 20,000 for each (hours)
+    expanded: set[tuple[str, str]] = set()
+
+    def new(kind: str, found: set[str]) -> list[str]:
+        fresh = [n for n in found if (kind, n) not in expanded]
+        expanded.update((kind, n) for n in fresh)
+        return fresh
+
     while todo:
         i, cell, node, by_attribute = todo.popleft()
         found = _misuse(nb, node, names)
         if found:
             return i, cell, *found
         used = _global_names(node)
-        reached = [(name, d, False) for name in used for d in definitions.get(name, [])]
-        reached += [(n, d, True) for n in _attributes_read(node) for d in setters.get(n, [])]
+        reached = [(name, d, False) for name in new("def", used) for d in definitions.get(name, [])]
+        reached += [
+            (n, d, True) for n in new("set", _attributes_read(node)) for d in setters.get(n, [])
+        ]
         # what changed an object of the student's before the test cell (`box.append(v)`)
-        changed = set() if by_attribute else used | _bound(node, direct=True)
+        changed = set() if by_attribute else new("mut", used | _bound(node, direct=True))
         reached += [(n, d, False) for n in changed for d in mutators.get(n, []) if d[0] < limit]
         for name, d, attribute in reached:
             # an attribute or key set after the test cell (`self.step`, `out["torch"]` of a

@@ -443,6 +443,28 @@ def test_a_cell_nested_past_the_graders_recursion_limit_costs_the_blocks_after_i
     assert "loss" in lost(nb) and "nested too deep" in flagged(nb)
 
 
+def test_an_object_changed_by_many_statements_is_gone_through_once_per_block(monkeypatch):
+    """20,000 ``box.append(k)`` (280,000 characters) and a loss reading ``box``: each call
+    reached went through all the calls changing ``box`` again (8,000: 71 s, 20,000: hours of the
+    grader's thread). Each name's statements are gone through once for each block."""
+    passes = []
+
+    class Counted(list):
+        def __iter__(self):
+            passes.append(len(self))
+            return super().__iter__()
+
+    mutators = static._mutators
+    monkeypatch.setattr(
+        static, "_mutators", lambda *a: {n: Counted(d) for n, d in mutators(*a).items()}
+    )
+    box = "box = []\n" + "".join(f"box.append({k})\n" for k in range(200))
+    loss = LOSS.format("return box[-1](logits, target)")
+    nb = notebook({"cce_loss": box + "box.append(F.cross_entropy)\n" + loss})
+    assert "loss" in lost(nb)
+    assert 0 < len(passes) <= len(load().blocks)
+
+
 def test_a_local_name_of_an_answer_is_not_a_top_level_name():
     """A top-level loop's ``x`` (over the course package's data) is not the ``x`` of a
     ``forward``: the answer that uses its own local ``x`` costs nothing."""
