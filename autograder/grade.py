@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -384,9 +385,10 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
     at = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
     answers = {}
     for q in spec.questions:
-        text = _answer_text(_answer_cells(nb.cells, at[q.grade_id])) if q.grade_id in at else ""
+        cells = _answer_cells(nb.cells, at[q.grade_id]) if q.grade_id in at else []
+        text, images = _answer_text(cells), _attachments(cells)
         number = repair.number_answer(nb, q.setting) if q.setting else ""
-        answers[q.id] = "\n\n".join(part for part in (text, number) if part)
+        answers[q.id] = "\n\n".join(part for part in (text, images, number) if part)
     if spec.questions:
         folder = autograded / sub.student_id / spec.assignment
         folder.mkdir(parents=True, exist_ok=True)
@@ -413,6 +415,19 @@ def _answer_text(cells: list) -> str:
     return "\n\n".join(part for part in parts if part and part not in stubs)
 
 
+def _attachments(cells: list) -> str:
+    """The images attached to an answer's cells, each by its name and a digest of its data: an
+    image replaced under the same name is a rewritten answer (the text alone kept the score given
+    by hand to the old image)."""
+    lines = []
+    for cell in cells:
+        attached = cell.get("attachments")
+        for name, data in sorted(attached.items()) if isinstance(attached, dict) else []:
+            digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode())
+            lines.append(f"[attachment:{name} sha256:{digest.hexdigest()[:16]}]")
+    return "\n".join(lines)
+
+
 def _answers_in_their_cells(nb, grade_ids: set[str]):
     """``nb`` with each answer written below its answer cell moved into it: formgrader shows the
     graded cell, and showed the student's text as another cell under it."""
@@ -420,6 +435,12 @@ def _answers_in_their_cells(nb, grade_ids: set[str]):
         taken = _answer_cells(nb.cells, index)
         if len(taken) > 1 and nb.cells[index].cell_type == "markdown":
             nb.cells[index].source = _answer_text(taken)
+            attached = {}  # the images of the cells below, which their text shows
+            for cell in taken:
+                if isinstance(cell.get("attachments"), dict):
+                    attached |= cell.attachments
+            if attached:
+                nb.cells[index].attachments = attached
             del nb.cells[index + 1 : index + len(taken)]
     return nb
 

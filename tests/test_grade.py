@@ -5,6 +5,7 @@ Every notebook runs in the bubblewrap sandbox; the grades come from the grader's
 
 from __future__ import annotations
 
+import base64
 import copy
 import csv
 import html as html_module
@@ -1476,6 +1477,33 @@ def test_question_1s_number_is_part_of_its_answer(tmp_path):
     assert wrong.endswith("RECEPTIVE_FIELD = 100") and right != wrong
     assert "RECEPTIVE_FIELD" not in answers("RECEPTIVE_FIELD = None", "three")
     assert "RECEPTIVE_FIELD" not in answers("RECEPTIVE_FIELD = '140'", "four")  # restored
+
+
+def test_an_image_replaced_in_an_answer_is_a_rewritten_answer(tmp_path):
+    """An answer drawn and attached (``![](attachment:a.png)``), in a text cell added below the
+    answer cell: a re-submission that replaced only the image kept the score given by hand to
+    the old one (the text is the same), and formgrader showed the text without its image."""
+    from autograder.collect import Submission
+    from autograder.grade import _written_answers
+
+    spec = load_spec()
+    q = spec.questions[1]
+
+    def answer(png: bytes, folder: str) -> str:
+        nb = in_source_order(solved(), STUDENT, [])
+        at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
+        below = nbformat.v4.new_markdown_cell("My drawing: ![](attachment:a.png)")
+        below.attachments = {"a.png": {"image/png": base64.b64encode(png).decode()}}
+        nb.cells.insert(at + 1, below)
+        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
+        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+
+    first, same, other = answer(b"one", "1"), answer(b"one", "2"), answer(b"two", "3")
+    assert "My drawing" in first and first == same and first != other
+    shown = nbformat.read(tmp_path / "3" / "4242" / spec.assignment / spec.notebook, 4)
+    (cell,) = [c for c in shown.cells if _gid(c) == q.grade_id]
+    assert "attachment:a.png" in cell.source
+    assert cell.attachments["a.png"]["image/png"] == base64.b64encode(b"two").decode()
 
 
 DB_URLS = ["sqlite-elsewhere"] + (
