@@ -24,7 +24,7 @@ from autograder.collect import lms_id
 from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
 from autograder.report import spec_changed, write_report, write_student_files
-from autograder.results import PENDING, Result, Results, spreadsheet_text
+from autograder.results import PENDING, Result, Results, spreadsheet_text, terminal_text
 from unet_tp.fileio import atomic_write
 
 FORMATS = ("moodle", "canvas")
@@ -101,7 +101,7 @@ class ExportReport:
                 + "; ".join(self.unmatched)
             )
         lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
+        return terminal_text("\n".join(lines))  # names from files, and the roster's
 
 
 def name_key(name: object) -> str:

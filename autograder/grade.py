@@ -66,6 +66,7 @@ from autograder.results import (
     QuestionInfo,
     Result,
     Results,
+    terminal_text,
     text_safe,
     write_grades_csv,
 )
@@ -591,6 +592,11 @@ def _check_out(out: Path) -> None:
         )
 
 
+def _shown_by(progress):
+    """``progress`` given each line as a terminal shows it (:func:`terminal_text`)."""
+    return lambda text: progress(terminal_text(text))
+
+
 def grade_all(
     submissions: Path,
     out: Path,
@@ -614,6 +620,7 @@ def grade_all(
     out = Path(out)
     _check_out(out)
     out.mkdir(parents=True, exist_ok=True)
+    progress = _shown_by(progress)  # the names in its lines are the students' (a file's)
     db_arg, db_url = db_url, db_url or f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
     before = _snapshot(out)  # restored if anything writes into OUT while grading
     state = read_state(before.get(STATE_FILE), out / STATE_FILE)
@@ -793,4 +800,4 @@ def summary_table(results: list[Result]) -> str:
             + " ".join(f"{r.block(b.id).points:4g}" for b in blocks)
             + f"  {r.total:5g}  {first[:90]}{more}"
         )
-    return "\n".join(lines)
+    return "\n".join(map(terminal_text, lines))  # an exception's message raised by their code

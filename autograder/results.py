@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -251,6 +252,19 @@ def spreadsheet_text(text: str) -> str:
     """``text`` for a CSV cell a spreadsheet shows as text: one that would start a formula (a
     student's name ``=HYPERLINK(...)``, from a file name or an LMS profile) behind a ``'``."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+# what a terminal runs rather than shows: C0 controls but tab and newline (ESC starts a sequence
+# that moves the cursor, erases lines, sets the title or the clipboard; CR rewrites a line), DEL,
+# C1 controls, and the bidirectional overrides that show a line's text in another order
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` for the instructor's terminal: each control character written as Python does
+    (``\\x1b``), so a student's text (an exception message raised by their code, a file's name)
+    is shown, never run (a line erased, a row faked, the clipboard set)."""
+    return _TERMINAL_CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def write_grades_csv(path: Path, results: Results) -> None:

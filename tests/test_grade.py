@@ -1456,6 +1456,26 @@ def test_the_summary_says_a_message_once_and_the_files_notes_show():
     assert line.endswith(f"({ids}) {why} (+1 more)"), line
 
 
+def test_the_summary_shows_the_escape_sequences_of_a_students_message():
+    """A student's code raising ``ValueError("\\x1b]0;...\\x07\\x1b[2K\\x1b[1A...")`` had its
+    message run by the instructor's terminal (the window's title set, the lines above erased: a
+    row of the summary or the next student's hidden); a file's name in the progress lines too."""
+    from autograder.grade import _shown_by, summary_table
+    from autograder.results import BlockScore, Result
+
+    spec = load_spec()
+    why = "DoubleConv(3, 8): ValueError: \x1b]52;c;Y2F0\x07\x1b[2K\x1b[1A\rok\u202e"
+    blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+    blocks["a"] = BlockScore(0.0, 2.0, why)
+    r = Result("4242", "Dupont\x1b[8m Marie", "a.ipynb", "0" * 64, blocks, {}, spec.max_points)
+    line = summary_table([r]).splitlines()[1]
+    assert not any(c in line for c in "\x1b\x07\r\u202e"), repr(line)
+    assert "ValueError: \\x1b]52;c;Y2F0\\x07\\x1b[2K\\x1b[1A\\rok\\u202e" in line
+    said = []
+    _shown_by(said.append)("gone: Dupont\x1b[2K Marie\nand\tothers")
+    assert said == ["gone: Dupont\\x1b[2K Marie\nand\tothers"]
+
+
 def test_question_1s_number_is_part_of_its_answer(tmp_path):
     """Question 1 is answered in text and by RECEPTIVE_FIELD's number: the answer the hand
     grader reads, and compares with a re-submission's, holds both. A re-submission that changed

@@ -1003,6 +1003,18 @@ def test_a_name_that_starts_a_formula_is_text_in_every_csv(out_dir, tmp_path):
         assert not [c for c in cells if c.startswith(("=", "+", "@"))], path.name
 
 
+def test_the_export_summary_shows_the_escape_sequences_of_a_name(out_dir):
+    """A name read from a file (``\\x1b[1A\\x1b[2K``: the line above erased) went raw to the
+    instructor's terminal in the summary's list of students to enter by hand: the list hid."""
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    student = next(s for s in data["students"] if not (s.get("lms_id") or "").isdigit())
+    student["name"] = "Eve\x1b[1A\x1b[2K\x1b]0;all graded\x07"
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    summary = lms.export(out_dir, "moodle").summary()
+    assert "\x1b" not in summary and "\x07" not in summary
+    assert "Eve\\x1b[1A\\x1b[2K\\x1b]0;all graded\\x07" in summary
+
+
 def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, monkeypatch):
     """After formgrader, `unet-tp report` and `unet-tp export` rewrite grades.csv and every
     feedback page with the scores given by hand: those written at grading time said "pending
