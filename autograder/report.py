@@ -233,6 +233,37 @@ def _review(results: Results) -> str:
     )
 
 
+SHARED_MIN_CHARS = 40  # shorter answers ("140", "yes, it helps") are alike by chance
+
+
+def shared_answers(results: Results) -> list[tuple[str, list[str]]]:
+    """``(question id, students)`` for each written answer two students or more submitted word
+    for word (spaces aside; an attached image by its digest), of :data:`SHARED_MIN_CHARS` or
+    more: a classmate's text pasted in is graded by hand as one's own unless someone sees it."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    for s in results.students:
+        for qid, text in s.answers.items():
+            words = " ".join(str(text or "").split())
+            if len(words) >= SHARED_MIN_CHARS:
+                seen.setdefault((qid, words), []).append(s.who)
+    return [(qid, names) for (qid, _), names in seen.items() if len(names) > 1]
+
+
+def _shared(results: Results) -> str:
+    shared = shared_answers(results)
+    if not shared:
+        return "<p>No two students submitted the same written answer.</p>"
+    titles = {q.id: q.title for q in results.questions}
+    rows = [
+        f"<tr><td>{escape(titles.get(q, q))}</td><td>{_names(names)}</td></tr>"
+        for q, names in shared
+    ]
+    return (
+        f"<p>{len(shared)} written answer(s) submitted word for word by two students or more "
+        "(read them before grading by hand):</p>" + table("shared", ["question", "students"], rows)
+    )
+
+
 def _regraded(results: Results) -> str:
     fresh = [s for s in results.students if s.regraded]
     reasons = Counter(s.regraded for s in fresh)
@@ -291,6 +322,8 @@ def report_html(results: Results) -> str:
         _failures(results),
         "<h2>Flagged for review</h2>",
         _review(results),
+        "<h2>Same written answers</h2>",
+        _shared(results),
         "<h2>Regraded</h2>",
         _regraded(results),
         "<h2>Grading times</h2>",

@@ -1003,6 +1003,33 @@ def test_a_name_that_starts_a_formula_is_text_in_every_csv(out_dir, tmp_path):
         assert not [c for c in cells if c.startswith(("=", "+", "@"))], path.name
 
 
+def test_the_report_lists_written_answers_two_students_submitted_word_for_word(out_dir):
+    """Bob pasting Marie's answer to Question 2 into his notebook was seen by no one: each answer
+    is graded by hand alone in formgrader. The report names them; a short answer ("140") alike
+    by chance, an answer left blank, and an answer of Bob's own are not listed."""
+    from autograder.report import report_html, shared_answers
+
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    text = "Each unpadded 3x3 convolution trims one pixel per side, so the output is smaller."
+    data["questions"] = [
+        {"id": "q2", "grade_id": "answer_overlap_tile", "title": "Question 2", "points": 2.0},
+        {"id": "q1", "grade_id": "answer_receptive_field", "title": "Question 1", "points": 2.0},
+    ]
+    marie, paul, lea = data["students"][0], data["students"][2], data["students"][1]
+    marie["answers"] = {"q1": "140", "q2": text}
+    paul["answers"] = {"q1": "140", "q2": "  " + text.replace(" ", "\n", 3) + "\n"}
+    lea["answers"] = {
+        "q1": "",
+        "q2": "My own words: the network sees a larger tile than it labels.",
+    }
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    results = Results.load(out_dir)
+    assert shared_answers(results) == [("q2", ["Dupont Marie (4242)", "Bernard Paul (4244)"])]
+    html = report_html(results)
+    assert re.search(r"<td>Question 2</td><td>Dupont Marie \(4242\), Bernard Paul", html)
+    assert "Martin Léa" not in html.split("Same written answers")[1].split("Regraded")[0]
+
+
 def test_the_export_summary_shows_the_escape_sequences_of_a_name(out_dir):
     """A name read from a file (``\\x1b[1A\\x1b[2K``: the line above erased) went raw to the
     instructor's terminal in the summary's list of students to enter by hand: the list hid."""
