@@ -151,6 +151,7 @@ class Submission:
     sha256: str
     notes: list[str] = field(default_factory=list)
     lms_id: str | None = None  # the LMS's participant id, of the path that says whose it is
+    review: list[str] = field(default_factory=list)  # what the instructor must check
 
 
 SHOWN_OTHERS = 10  # a student's other files named in the note
@@ -410,24 +411,27 @@ def _inside_wrapper(folder: Path) -> Path:
 
 
 def _opened(source: Path, workdir: Path) -> tuple[list, list]:
-    """The folders to read, ``(folder, where its files are in SOURCE, laid out by hand)``:
+    """The folders to read, ``(folder, where its files are in SOURCE, laid out by hand, the
+    archive in SOURCE's folder it was unpacked from or None)``:
     SOURCE, the class's archives and the students' zips, unpacked under ``workdir``; and the
     students' zips that could not be opened, ``(where, file, why, laid out by hand)``."""
-    roots: list[tuple[Path, PurePosixPath, frozenset[str] | None]] = []
+    roots: list[tuple[Path, PurePosixPath, frozenset[str] | None, str | None]] = []
     unopened: list[tuple[PurePosixPath, Path, str, frozenset[str] | None]] = []
     unzipped = iter(workdir / "unzipped" / str(i) for i in itertools.count())
     classes = [source]  # the folders, and the class's archives (their students' zips in them)
+    origin: dict[Path, str | None] = {source: None}  # an archive beside folders: its name
     if source.is_file() and not zipfile.is_zipfile(source):
         raise GradingError(f"{source}: not a folder or a zip archive")
     while classes:
         folder = classes.pop(0)
+        came = origin[folder]
         top = folder == source and source.is_dir()  # (a class's archive there is opened too)
         if folder.is_file():  # the class's archive: whatever stops it stops the run
             folder, archive = next(unzipped), folder
             _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
         folder = _inside_wrapper(folder)
         hand = _by_hand(folder)
-        roots.append((folder, PurePosixPath(), hand))
+        roots.append((folder, PurePosixPath(), hand, came))
         known = _known(folder, hand)
         for archive in sorted(folder.rglob("*.zip")):  # files: a folder named x.zip is none
             if _hidden(PurePosixPath(archive.relative_to(folder).as_posix())) or not _file(archive):
@@ -437,6 +441,7 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             at = _opened_at(folder, archive, known)
             if not at.parts and top:  # another class archive: in SOURCE's folder
                 classes.append(archive)
+                origin[archive] = archive.relative_to(folder).as_posix()
                 continue
             if not at.parts:  # one in a class's archive: its sender's, named by its name
                 at = PurePosixPath(archive.relative_to(folder).as_posix())
@@ -447,8 +452,22 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
                 remove_tree(root)
                 unopened.append((at, archive, str(exc), hand))
                 continue
-            roots.append((root, at, hand))
+            roots.append((root, at, hand, came))
     return roots, unopened
+
+
+def _other_sources(items: list[Submission], came: dict[int, str | None]) -> list[str]:
+    """A review line when a student's notebooks come from a zip read as the class's archive and
+    from elsewhere (their folder, another archive): Carol's ``carol.zip`` holding ``bob.ipynb``,
+    dated 2099, and her own ``carol.ipynb`` names two students, so it is read as the class's, and
+    Bob was graded on her file, beside his own ``bob/``."""
+    sources = {came.get(id(s)) for s in items}
+    zips = sorted(z for z in sources if z)
+    if len(sources) < 2 or not zips:
+        return []
+    chosen = items[-1]
+    where = f"{chosen.relpath} in {came[id(chosen)]}" if came.get(id(chosen)) else chosen.relpath
+    return [M.OTHER_SOURCES.format(chosen=where, zips=", ".join(zips))]
 
 
 def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
@@ -459,7 +478,8 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
     unread: list[tuple[str, str, str | None, str, str]] = []  # (student, name, LMS id, file, note)
-    for root, at, hand in roots:
+    came: dict[int, str | None] = {}  # each Submission's archive at the top (by id())
+    for root, at, hand, archive in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
             if _hidden(rel) or path.is_dir():  # a folder named x.ipynb: its notebooks are read
@@ -473,9 +493,9 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
                 why = M.LINK_NOT_READ if path.is_symlink() else M.FILE_NOT_READ
                 unread.append((student_id, name, participant, rel.as_posix(), why.format(file=rel)))
                 continue
-            found.setdefault(student_id, []).append(
-                Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
-            )
+            sub = Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
+            found.setdefault(student_id, []).append(sub)
+            came[id(sub)] = archive
     zip_notes = _unread_notes(unread, found, workdir)
     for at, archive, why, hand in unopened:  # its owner's note; their only file: as it is
         by_hand = _hand(at, hand)
@@ -490,6 +510,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
         chosen = items[-1]
         chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
+        chosen.review += _other_sources(items, came)
         if len(items) > 1:
             others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
             if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line

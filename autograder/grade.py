@@ -320,7 +320,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
     """Grade one submission (never raises): repair it, run it in its sandbox, judge the answers."""
     t0 = time.perf_counter()
     spec = ctx.spec
-    notes, review = list(sub.notes), []
+    notes, review = list(sub.notes), list(sub.review)
     if ctx.sandbox == "none":
         review.append(
             "graded without a sandbox (--sandbox none): the notebook ran with your rights"

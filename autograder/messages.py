@@ -120,6 +120,10 @@ SHOWN_PASSING = (
 )
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
+OTHER_SOURCES = (
+    "notebooks of this student both in {zips}, read as the class's archive, and elsewhere; "
+    "graded {chosen}: check that it is theirs (a classmate's zip may hold a notebook named as theirs)"
+)
 ANSWER_CHANGED = "your answer to question {question} changed since it was graded by hand: it will be graded again"
 ZIP_NOT_OPENED = "a zip was not opened: {why}"
 LINK_NOT_READ = "{file}: a link, not read (put the notebook itself there)"

@@ -845,6 +845,40 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         collect(evil, tmp_path / "work2")
 
 
+def test_a_zip_naming_a_classmate_and_its_sender_is_flagged_where_the_classmate_is(tmp_path):
+    """Carol's ``carol.zip``, put at the top beside the others' folders, holding ``bob.ipynb``
+    (or Moodle's ``Bob B_456_assignsubmission_file_/``) dated 2099 and her own notebook names two
+    students: read as the class's archive, Bob was graded on her file without a flag (a note
+    "2 files" not naming the zip). Bob's row is flagged for review, naming the zip; a student
+    whose notebooks are all in the class's archive, or all outside it, is not."""
+    from autograder.collect import collect
+
+    hand, moodle = tmp_path / "hand", tmp_path / "moodle"
+    for who in ("alice", "bob"):
+        (hand / who).mkdir(parents=True)
+        (hand / who / "TP_sujet.ipynb").write_text(who)
+    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
+        (moodle / f"{name}_assignsubmission_file_").mkdir(parents=True)
+        (moodle / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text(who)
+    forged = {
+        hand / "carol.zip": ["bob.ipynb", "carol.ipynb"],
+        moodle / "carol.zip": [
+            "Bob B_456_assignsubmission_file_/TP_sujet.ipynb",
+            "Carol C_789_assignsubmission_file_/TP_sujet.ipynb",
+        ],
+    }
+    for zipped, members in forged.items():
+        with zipfile.ZipFile(zipped, "w") as zf:
+            for member in members:
+                zf.writestr(zipfile.ZipInfo(member, (2099, 1, 1, 0, 0, 0)), "carol")
+    for folder, bob, flagged in ((hand, "bob", "bob.ipynb"), (moodle, "456", "Bob B_456")):
+        subs = {s.student_id: s for s in collect(folder, tmp_path / f"w_{folder.name}")}
+        assert subs[bob].path.read_text() == "carol"  # the newest: still graded, but flagged
+        (line,) = subs[bob].review
+        assert f"{flagged}" in line and "in carol.zip" in line and "check that it is theirs" in line
+        assert [k for k, s in subs.items() if s.review] == [bob]
+
+
 def test_a_zipped_folder_of_the_class_is_its_students_not_one_student(tmp_path):
     """The class's folder zipped as it is (``class/alice/...``, or ``class/TP_sujet_bob.ipynb``,
     with macOS's ``__MACOSX`` beside it): each notebook is its student's, not all one student
