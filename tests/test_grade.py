@@ -845,6 +845,18 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         collect(evil, tmp_path / "work2")
 
 
+def _alice_and_bob(tmp_path: Path) -> tuple[Path, Path]:
+    """Alice's and Bob's notebooks in folders made by hand, and in Moodle's download."""
+    hand, moodle = tmp_path / "hand", tmp_path / "moodle"
+    for who in ("alice", "bob"):
+        (hand / who).mkdir(parents=True)
+        (hand / who / "TP_sujet.ipynb").write_text(who)
+    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
+        (moodle / f"{name}_assignsubmission_file_").mkdir(parents=True)
+        (moodle / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text(who)
+    return hand, moodle
+
+
 def test_a_zip_naming_a_classmate_and_its_sender_is_flagged_where_the_classmate_is(tmp_path):
     """Carol's ``carol.zip``, put at the top beside the others' folders, holding ``bob.ipynb``
     (or Moodle's ``Bob B_456_assignsubmission_file_/``) dated 2099 and her own notebook names two
@@ -853,13 +865,7 @@ def test_a_zip_naming_a_classmate_and_its_sender_is_flagged_where_the_classmate_
     whose notebooks are all in the class's archive, or all outside it, is not."""
     from autograder.collect import collect
 
-    hand, moodle = tmp_path / "hand", tmp_path / "moodle"
-    for who in ("alice", "bob"):
-        (hand / who).mkdir(parents=True)
-        (hand / who / "TP_sujet.ipynb").write_text(who)
-    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
-        (moodle / f"{name}_assignsubmission_file_").mkdir(parents=True)
-        (moodle / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text(who)
+    hand, moodle = _alice_and_bob(tmp_path)
     forged = {
         hand / "carol.zip": ["bob.ipynb", "carol.ipynb"],
         moodle / "carol.zip": [
@@ -2214,13 +2220,7 @@ def test_a_zip_at_the_top_naming_a_classmate_already_there_is_its_senders(tmp_pa
     naming a student whose files are already there is its sender's."""
     from autograder.collect import collect
 
-    hand, moodle = tmp_path / "hand", tmp_path / "moodle"
-    for who in ("alice", "bob"):
-        (hand / who).mkdir(parents=True)
-        (hand / who / "TP_sujet.ipynb").write_text(who)
-    for name, who in (("Alice A_123", "alice"), ("Bob B_456", "bob")):
-        (moodle / f"{name}_assignsubmission_file_").mkdir(parents=True)
-        (moodle / f"{name}_assignsubmission_file_" / "TP_sujet.ipynb").write_text(who)
+    hand, moodle = _alice_and_bob(tmp_path)
     forged = {
         hand / "dave.zip": "bob/TP_sujet.ipynb",
         moodle / "carol.zip": "Bob B_456_assignsubmission_file_/TP_sujet.ipynb",
