@@ -1,12 +1,14 @@
 """The nbgrader gradebook of a grading run (sqlite ``OUT/gradebook.db`` or any SQLAlchemy URL):
 each test cell's points per student, and the written answers, graded by hand in nbgrader's
 formgrader (``OUT`` is its course folder), whose ``manual_score`` :func:`with_manual_scores` reads
-back. A regrade never touches a score given by hand.
+back, and the answers those scores were given to. A regrade never touches a score given by
+hand but that of an answer since rewritten.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from pathlib import Path
 
@@ -48,6 +50,47 @@ def _gradebook(url: str):
         ) from exc
 
 
+ANSWERS_TABLE = "unet_tp_answers_read"  # beside nbgrader's tables, which it leaves alone
+
+
+def _answers_read(gb) -> dict[str, tuple[str, object]]:
+    """Each student's written answers as last read, with the sha256 of the file they were read
+    from: what the scores given by hand were given to, kept in the gradebook itself (a state
+    file deleted, or a new ``--out`` sharing the ``--db``, lost them and kept the old scores)."""
+    from sqlalchemy import text
+
+    gb.db.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {ANSWERS_TABLE} (student_id VARCHAR(128) PRIMARY KEY,"
+            " sha256 VARCHAR(64) NOT NULL, answers TEXT NOT NULL)"
+        )
+    )
+    read = {}
+    for student_id, sha256, answers in gb.db.execute(text(f"SELECT * FROM {ANSWERS_TABLE}")):
+        with contextlib.suppress(ValueError):
+            read[student_id] = (sha256, json.loads(answers))
+    return read
+
+
+def _remember_answers(gb, r: Result) -> None:
+    """Keep ``r``'s written answers as read (see :func:`_answers_read`)."""
+    from sqlalchemy import text
+
+    row = {"sid": r.student_id, "sha": r.sha256, "answers": json.dumps(r.answers)}
+    gb.db.execute(text(f"DELETE FROM {ANSWERS_TABLE} WHERE student_id = :sid"), row)
+    gb.db.execute(text(f"INSERT INTO {ANSWERS_TABLE} VALUES (:sid, :sha, :answers)"), row)
+
+
+def _answers_before(stored: dict, previous: dict, r: Result) -> dict | None:
+    """The written answers ``r``'s scores by hand were given to, when ``r`` was read from
+    another file (the same file graded again, ``--force``, rewrote nothing); ``previous``
+    (the state file of a run before the gradebook kept them) when the gradebook has none."""
+    if r.student_id not in stored:
+        return previous.get(r.student_id)
+    sha256, answers = stored[r.student_id]
+    return answers if sha256 != r.sha256 and isinstance(answers, dict) else None
+
+
 def _grade(gb, grade_id: str, student_id: str):
     return gb.find_grade(grade_id, course.ASSIGNMENT, course.ASSIGNMENT, student_id)
 
@@ -76,6 +119,7 @@ def write_gradebook(
     questions = load_spec().questions
     previous, cleared = previous or {}, []
     with _gradebook(db_url) as gb:
+        stored = _answers_read(gb)
         for r in results:
             first, _, last = r.name.partition(" ")
             gb.update_or_create_student(r.student_id, first_name=first, last_name=last or None)
@@ -87,7 +131,8 @@ def write_gradebook(
             if r.answers_unread:  # their scores by hand kept, the next run reads them
                 gb.db.commit()
                 continue
-            before = previous.get(r.student_id)
+            before = _answers_before(stored, previous, r)
+            _remember_answers(gb, r)
             unread = not r.answers  # not a notebook: no answer to grade, nothing to open
             for q in questions:
                 grade = _grade(gb, q.grade_id, r.student_id)
