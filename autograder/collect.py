@@ -152,6 +152,7 @@ class Submission:
     notes: list[str] = field(default_factory=list)
     lms_id: str | None = None  # the LMS's participant id, of the path that says whose it is
     review: list[str] = field(default_factory=list)  # what the instructor must check
+    archive: str | None = None  # the zip beside SOURCE's folders read as the class's, if from one
 
 
 SHOWN_OTHERS = 10  # a student's other files named in the note
@@ -456,17 +457,17 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     return roots, unopened
 
 
-def _other_sources(items: list[Submission], came: dict[int, str | None]) -> list[str]:
+def _other_sources(items: list[Submission]) -> list[str]:
     """A review line when a student's notebooks come from a zip read as the class's archive and
     from elsewhere (their folder, another archive): Carol's ``carol.zip`` holding ``bob.ipynb``,
     dated 2099, and her own ``carol.ipynb`` names two students, so it is read as the class's, and
     Bob was graded on her file, beside his own ``bob/``."""
-    sources = {came.get(id(s)) for s in items}
+    sources = {s.archive for s in items}
     zips = sorted(z for z in sources if z)
     if len(sources) < 2 or not zips:
         return []
     chosen = items[-1]
-    where = f"{chosen.relpath} in {came[id(chosen)]}" if came.get(id(chosen)) else chosen.relpath
+    where = f"{chosen.relpath} in {chosen.archive}" if chosen.archive else chosen.relpath
     return [M.OTHER_SOURCES.format(chosen=where, zips=", ".join(zips))]
 
 
@@ -478,7 +479,6 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
     unread: list[tuple[str, str, str | None, str, str]] = []  # (student, name, LMS id, file, note)
-    came: dict[int, str | None] = {}  # each Submission's archive at the top (by id())
     for root, at, hand, archive in roots:
         for path in sorted(root.rglob("*.ipynb")):
             rel = at / path.relative_to(root)
@@ -493,9 +493,11 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
                 why = M.LINK_NOT_READ if path.is_symlink() else M.FILE_NOT_READ
                 unread.append((student_id, name, participant, rel.as_posix(), why.format(file=rel)))
                 continue
-            sub = Submission(student_id, name, path, rel.as_posix(), digest, [], participant)
-            found.setdefault(student_id, []).append(sub)
-            came[id(sub)] = archive
+            found.setdefault(student_id, []).append(
+                Submission(
+                    student_id, name, path, rel.as_posix(), digest, [], participant, [], archive
+                )
+            )
     zip_notes = _unread_notes(unread, found, workdir)
     for at, archive, why, hand in unopened:  # its owner's note; their only file: as it is
         by_hand = _hand(at, hand)
@@ -510,7 +512,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
         chosen = items[-1]
         chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
-        chosen.review += _other_sources(items, came)
+        chosen.review += _other_sources(items)
         if len(items) > 1:
             others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
             if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line

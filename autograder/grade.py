@@ -422,11 +422,16 @@ def _attachments(cells: list) -> str:
     by hand to the old image)."""
     lines = []
     for cell in cells:
-        attached = cell.get("attachments")
-        for name, data in sorted(attached.items()) if isinstance(attached, dict) else []:
+        for name, data in sorted(_attached(cell).items()):
             digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode())
             lines.append(f"[attachment:{name} sha256:{digest.hexdigest()[:16]}]")
     return "\n".join(lines)
+
+
+def _attached(cell) -> dict:
+    """The cell's attachments (``{name: {mime type: data}}``), {} when none or not a mapping."""
+    attached = cell.get("attachments")
+    return attached if isinstance(attached, dict) else {}
 
 
 def _answers_in_their_cells(nb, grade_ids: set[str]):
@@ -438,8 +443,7 @@ def _answers_in_their_cells(nb, grade_ids: set[str]):
             nb.cells[index].source = _answer_text(taken)
             attached = {}  # the images of the cells below, which their text shows
             for cell in taken:
-                if isinstance(cell.get("attachments"), dict):
-                    attached |= cell.attachments
+                attached |= _attached(cell)
             if attached:
                 nb.cells[index].attachments = attached
             del nb.cells[index + 1 : index + len(taken)]
