@@ -471,6 +471,26 @@ def _other_sources(items: list[Submission]) -> list[str]:
     return [M.OTHER_SOURCES.format(chosen=where, zips=", ".join(zips))]
 
 
+def _lone_folders(found: dict[str, list[Submission]]) -> dict[str, str]:
+    """The participants whose LMS name is the only one in a folder no LMS named, and that folder:
+    ``late/alice/bobdupont_5002_9002_TP.ipynb`` (a name Alice can give her file) is read as Canvas's
+    5002, as a download unpacked in a folder of its own is; the instructor checks whose it is."""
+    tops: dict[tuple, set[str]] = {}
+    for s in itertools.chain.from_iterable(found.values()):
+        parts = PurePosixPath(s.relpath).parts
+        if s.lms_id and len(parts) > 1 and not _lms_match(PurePosixPath(parts[0])):
+            tops.setdefault((s.archive, parts[0]), set()).add(s.lms_id)
+    return {min(ids): top for (_, top), ids in tops.items() if len(ids) == 1}
+
+
+def _lone_review(chosen: Submission, lone: dict[str, str]) -> list[str]:
+    """A review line when ``chosen``'s LMS id is read in a folder of its own (:func:`_lone_folders`)."""
+    top = lone.get(chosen.lms_id or "")
+    if top is None or PurePosixPath(chosen.relpath).parts[0] != top:
+        return []
+    return [M.LONE_LMS_NAME.format(file=chosen.relpath, id=chosen.lms_id, folder=top)]
+
+
 def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
     """The submissions in a folder or a zip (zips inside the folder are opened too)."""
     source = Path(source)
@@ -507,12 +527,12 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             sub = Submission(student_id, name, archive, at.as_posix(), digest, [], participant)
             found[student_id] = [sub]
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
-    subs = []
+    subs, lone = [], _lone_folders(found)
     for student_id, items in sorted(found.items()):
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
         chosen = items[-1]
         chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
-        chosen.review += _other_sources(items)
+        chosen.review += _other_sources(items) + _lone_review(chosen, lone)
         if len(items) > 1:
             others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
             if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line

@@ -124,6 +124,10 @@ OTHER_SOURCES = (
     "notebooks of this student both in {zips}, read as the class's archive, and elsewhere; "
     "graded {chosen}: check that it is theirs (a classmate's zip may hold a notebook named as theirs)"
 )
+LONE_LMS_NAME = (
+    "{file}: graded as the LMS's participant {id}, the only one its file names in {folder}/, a folder "
+    "no LMS named: check that it is theirs (a student can give a file a classmate's LMS name)"
+)
 ANSWER_CHANGED = "your answer to question {question} changed since it was graded by hand: it will be graded again"
 ZIP_NOT_OPENED = "a zip was not opened: {why}"
 LINK_NOT_READ = "{file}: a link, not read (put the notebook itself there)"

@@ -1211,11 +1211,22 @@ def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path
     assert {k: s.lms_id for k, s in subs.items()} == {
         k: k for k in ("5001", "5002", "6001", "6002")
     }
+    assert not any(s.review for s in subs.values())
     one = tmp_path / "one" / "submissions" / "alicemartin_5001_9001_TP.ipynb"
     one.parent.mkdir(parents=True)
     one.write_text("alice")
     (sub,) = collect(tmp_path / "one", tmp_path / "work2")
     assert (sub.student_id, sub.lms_id) == ("5001", "5001")
+    # a folder of one LMS name is also how one late student is regraded (``late/alice/``), with
+    # a file Alice named as Bob's on Canvas or Moodle: Bob's id, so the instructor is told to check
+    for i, rel in enumerate(
+        ("alice/bobdupont_5002_9002_TP.ipynb", "alice/Bob B_456_assignsubmission_file_/TP.ipynb")
+    ):
+        late = tmp_path / f"late{i}" / rel
+        late.parent.mkdir(parents=True)
+        late.write_text("alice")
+        (sub,) = collect(tmp_path / f"late{i}", tmp_path / f"work_late{i}")
+        assert sub.review and "alice/" in sub.review[0] and sub.lms_id in sub.review[0]
     moodle = tmp_path / "moodle" / "Alice A_123_assignsubmission_file_"
     moodle.mkdir(parents=True)
     (moodle / "bobdurand_5002_9002_TP.ipynb").write_text("alice")
