@@ -655,6 +655,12 @@ class Notebook:
                 found.setdefault(name, []).extend((i, cell, n) for n in nodes)
         return found
 
+    def last_test(self, block) -> int | None:
+        """The index of ``block``'s last test cell (None: the notebook has none of them); its
+        answer is what its names hold when that cell runs."""
+        tests = {t.grade_id for t in block.tests}
+        return max((i for i, c in enumerate(self.nb.cells) if grade_id(c) in tests), default=None)
+
 
 # ---- what an answer may not use: it costs the block -----------------------------------------
 
@@ -1291,10 +1297,8 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     failed = {}
     for block in spec.blocks:
         defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
-        # the answer is what the names hold when the block's test cell runs: every definition
-        # above it (an experiment after the test is not the answer)
-        tests = {t.grade_id for t in block.tests}
-        last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=0)
+        # every definition above the test cell (an experiment after the test is not the answer)
+        last_test = notebook.last_test(block) or 0
         before = [d for d in defined if d[0] < last_test]
         limit = last_test if before else len(nb.cells)
         found = _search(
@@ -1322,10 +1326,9 @@ def late_definitions(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
     again (``cell N (label)``, and the names): such a fix is not the answer graded (the answer
     is what the names held when the test cell ran, as in ``forbidden_calls``)."""
     notebook = read(nb)
-    nb, definitions, late = notebook.nb, notebook.definitions, {}
+    definitions, late = notebook.definitions, {}
     for block in spec.blocks:
-        tests = {t.grade_id for t in block.tests}
-        last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=None)
+        last_test = notebook.last_test(block)
         found = sorted(
             (i, n)
             for n in block.names
@@ -1348,10 +1351,9 @@ def late_helpers(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
     for i, _, tree in notebook.cells:
         for name in notebook.top_level_names(tree) if tree else {}:
             first.setdefault(name, i)
-    nb, definitions, late = notebook.nb, notebook.definitions, {}
+    definitions, late = notebook.definitions, {}
     for block in spec.blocks:
-        tests = {t.grade_id for t in block.tests}
-        last_test = max((i for i, c in enumerate(nb.cells) if grade_id(c) in tests), default=None)
+        last_test = notebook.last_test(block)
         if last_test is None:
             continue
         used = set()
