@@ -246,12 +246,19 @@ def text_safe(value):
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads these as a formula
+FORMULA_STARTS += (
+    "\uff1d",
+    "\uff0b",
+    "\uff0d",
+    "\uff20",
+)  # and their full-width forms (East Asian)
 
 
 def spreadsheet_text(text: str) -> str:
     """``text`` for a CSV cell a spreadsheet shows as text: one that would start a formula (a
-    student's name ``=HYPERLINK(...)``, from a file name or an LMS profile) behind a ``'``."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    student's name ``=HYPERLINK(...)``, from a file name or an LMS profile) behind a ``'``; spaces
+    before it too (LibreOffice's import may trim them)."""
+    return "'" + text if text.lstrip(" \u3000").startswith(FORMULA_STARTS) else text
 
 
 # what a terminal runs rather than shows: C0 controls but tab and newline (ESC starts a sequence
