@@ -7,6 +7,7 @@ its numbers differ), the notebooks flagged for review, who was regraded and why,
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 import statistics
@@ -249,19 +250,39 @@ def shared_answers(results: Results) -> list[tuple[str, list[str]]]:
     return [(qid, names) for (qid, _), names in seen.items() if len(names) > 1]
 
 
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # a file not read (a link, a zip not opened)
+
+
+def same_files(results: Results) -> list[list[str]]:
+    """The students who submitted the same notebook file, byte for byte (its sha256): a
+    classmate's file downloaded and handed in as it is (a notebook saved by Colab again differs)."""
+    seen: dict[str, list[str]] = {}
+    for s in results.students:
+        if s.sha256 and s.sha256 != EMPTY_SHA256:
+            seen.setdefault(s.sha256, []).append(s.who)
+    return [names for names in seen.values() if len(names) > 1]
+
+
 def _shared(results: Results) -> str:
-    shared = shared_answers(results)
+    shared, files, parts = shared_answers(results), same_files(results), []
+    if files:
+        rows = [f"<tr><td>{_names(names)}</td></tr>" for names in files]
+        parts.append(
+            f"<p>{len(files)} notebook file(s) submitted byte for byte by two students or more:</p>"
+        )
+        parts.append(table("same-files", ["students"], rows))
     if not shared:
-        return "<p>No two students submitted the same written answer.</p>"
+        return "".join(parts) + "<p>No two students submitted the same written answer.</p>"
     titles = {q.id: q.title for q in results.questions}
     rows = [
         f"<tr><td>{escape(titles.get(q, q))}</td><td>{_names(names)}</td></tr>"
         for q, names in shared
     ]
-    return (
+    parts.append(
         f"<p>{len(shared)} written answer(s) submitted word for word by two students or more "
-        "(read them before grading by hand):</p>" + table("shared", ["question", "students"], rows)
+        "(read them before grading by hand):</p>"
     )
+    return "".join(parts) + table("shared", ["question", "students"], rows)
 
 
 def _regraded(results: Results) -> str:
@@ -322,7 +343,7 @@ def report_html(results: Results) -> str:
         _failures(results),
         "<h2>Flagged for review</h2>",
         _review(results),
-        "<h2>Same written answers</h2>",
+        "<h2>Same written answers and notebooks</h2>",
         _shared(results),
         "<h2>Regraded</h2>",
         _regraded(results),

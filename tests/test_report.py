@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import json
 import os
@@ -71,7 +72,7 @@ def student(sid, name, lost=None, *, lms_id=None, review=(), notes=(), regraded=
         "name": name,
         "file": f"{name}_{lms_id or sid}_assignsubmission_file_/TP_sujet.ipynb",
         "lms_id": lms_id,
-        "sha256": "ab" * 32,
+        "sha256": hashlib.sha256(sid.encode()).hexdigest(),  # (each student's own file)
         "total": sum(e["points"] for e in blocks.values()),
         "max_points": 20.0,
         "blocks": blocks,
@@ -1030,6 +1031,24 @@ def test_the_report_lists_written_answers_two_students_submitted_word_for_word(o
     html = report_html(results)
     assert re.search(r"<td>Question 2</td><td>Dupont Marie \(4242\), Bernard Paul", html)
     assert "Martin Léa" not in html.split("Same written answers")[1].split("Regraded")[0]
+    assert "byte for byte" not in html  # (each student's own file)
+
+
+def test_the_report_lists_notebook_files_two_students_submitted_byte_for_byte(out_dir):
+    """Léa handing in Marie's downloaded notebook as it is: the same sha256, listed; two files
+    not read (the empty file each is graded on) are not the same notebook."""
+    from autograder.report import report_html, same_files
+
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    marie, lea, paul = data["students"][0], data["students"][1], data["students"][2]
+    lea["sha256"] = marie["sha256"]
+    paul["sha256"] = data["students"][3]["sha256"] = hashlib.sha256(b"").hexdigest()
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    results = Results.load(out_dir)
+    assert same_files(results) == [["Dupont Marie (4242)", "Martin Léa (4243)"]]
+    section = report_html(results).split("Same written answers")[1].split("Regraded")[0]
+    assert "1 notebook file(s) submitted byte for byte" in section
+    assert "Dupont Marie (4242), Martin Léa (4243)" in section and "Bernard Paul" not in section
 
 
 def test_the_export_summary_shows_the_escape_sequences_of_a_name(out_dir):
