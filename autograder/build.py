@@ -8,6 +8,7 @@ region ``# --- notebook cell: ID ---`` ... ``# --- end of notebook cell ---`` in
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -142,19 +143,33 @@ def synced_source(nb, regions: dict[str, str], package: str) -> tuple[object, li
     return nb, changed
 
 
-def interpreter_bin_on_path() -> None:
-    """nbgrader runs ``alembic`` from PATH: put this interpreter's ``bin`` there, so that grading
-    and building work from ``.venv/bin/unet-tp`` without an activated environment."""
+def nbgrader_ready() -> None:
+    """nbgrader runs ``alembic`` from PATH: this interpreter's ``bin`` put there, so that grading
+    and building work from ``.venv/bin/unet-tp`` without an activated environment; and a new
+    gradebook's migration head read in this process, where nbgrader ran ``alembic heads`` in a
+    subprocess for it (5 s of each grading run)."""
+    from nbgrader import api
+
     here = str(Path(sys.executable).parent)
     if here not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+    api.get_alembic_version = _alembic_head
+
+
+@functools.cache
+def _alembic_head() -> str:
+    """The head of nbgrader's migrations (what ``alembic heads`` prints first)."""
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
 
 
 def generate_assignment(source_nb, root: Path, db_url: str | None = None):
     """nbgrader's ``generate_assignment`` of ``source_nb`` in the course folder ``root`` (the
     student version in ``root/release``, the gradebook at ``db_url``); its ``NbGraderAPI``.
     The configuration is ``autograder/nbgrader_config.py`` with the course root set."""
-    interpreter_bin_on_path()
+    nbgrader_ready()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader

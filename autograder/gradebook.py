@@ -33,7 +33,7 @@ def _gradebook(url: str):
     from sqlalchemy.exc import SQLAlchemyError
 
     warnings.filterwarnings("ignore", module="nbgrader.api")  # SQLAlchemy autoflush notices
-    course.interpreter_bin_on_path()  # nbgrader's Gradebook runs `alembic`
+    course.nbgrader_ready()  # a new Gradebook reads alembic's head
     try:
         with Gradebook(url) as gb:
             yield gb

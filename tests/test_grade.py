@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -1753,6 +1754,27 @@ def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
     results = Results("TP_sujet", 30.0, [], [], "bwrap", "", infos, "")
     with pytest.raises(GradebookError, match=r"gradebook.db: not a readable nbgrader gradebook"):
         with_manual_scores(results, tmp_path)
+
+
+def test_a_new_gradebook_is_stamped_with_the_migration_head_alembic_reports(tmp_path):
+    """A new gradebook records nbgrader's migration head (read in process, not by nbgrader's
+    ``alembic heads`` subprocess): the head ``alembic`` itself prints, which ``nbgrader db
+    upgrade`` and formgrader read."""
+    import nbgrader
+
+    from autograder.gradebook import _gradebook
+
+    db = tmp_path / "gradebook.db"
+    with _gradebook(f"sqlite:///{db}") as gb:
+        gb.add_student("alice")
+    (stamped,) = sqlite3.connect(db).execute("SELECT version_num FROM alembic_version").fetchone()
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {Path(nbgrader.__file__).parent / 'alembic'}\n")
+    alembic = Path(sys.executable).parent / "alembic"
+    heads = subprocess.run(
+        [alembic, "-c", ini, "heads"], capture_output=True, text=True, check=True
+    )
+    assert stamped and heads.stdout.split()[0] == stamped
 
 
 @pytest.mark.slow
