@@ -1235,6 +1235,24 @@ def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path
     assert (sub.student_id, sub.lms_id) == ("123", "123")
 
 
+def test_a_pattern_naming_a_classmate_in_another_participants_file_is_flagged(tmp_path):
+    """``--pattern`` reading student numbers in file names, in Moodle's download: Alice named her
+    file with Bob's number, newer than Bob's own; it was graded as Bob's, with Alice's participant
+    id (her row of the LMS got it, Bob's none), and no one told to check."""
+    from autograder.collect import collect
+
+    for who, rel in (("bob", "Bob B_456"), ("alice", "Alice A_123")):
+        path = tmp_path / "subs" / f"{rel}_assignsubmission_file_" / "TP_21000002.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(who)
+        os.utime(path, (1e9 if who == "bob" else 2e9,) * 2)
+    (sub,) = collect(tmp_path / "subs", tmp_path / "work", pattern=r"(?P<id>\d{8})")
+    assert sub.student_id == "21000002" and sub.path.read_text() == "alice"
+    assert sub.review and "123, 456" in sub.review[0] and "Alice A_123" in sub.review[0]
+    (mine,) = collect(tmp_path / "subs" / "Bob B_456_assignsubmission_file_", tmp_path / "w2")
+    assert not mine.review
+
+
 def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
     ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
