@@ -1253,6 +1253,33 @@ def test_a_pattern_naming_a_classmate_in_another_participants_file_is_flagged(tm
     assert not mine.review
 
 
+def test_lms_names_in_a_students_folder_beside_the_download_are_flagged(tmp_path):
+    """Canvas's download in ``canvas/`` beside ``alice/``, where the instructor put Alice's late
+    e-mail: two files she named as Bob's and Carol's Canvas files (two names: read as a download
+    unpacked in a folder of its own), newer than theirs, were Bob's and Carol's graded notebooks,
+    no one told to check."""
+    from autograder.collect import collect
+
+    for rel, text, stamp in (
+        ("canvas/bobdupont_5002_9002_TP.ipynb", "bob", 1e9),
+        ("canvas/caroldubois_5003_9003_TP.ipynb", "carol", 1e9),
+        ("alice/bobdupont_5002_9002_TP.ipynb", "alice", 2e9),
+        ("alice/caroldubois_5003_9003_TP.ipynb", "alice", 2e9),
+        ("dan/TP.ipynb", "dan", 2e9),
+    ):
+        (tmp_path / "subs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "subs" / rel).write_text(text)
+        os.utime(tmp_path / "subs" / rel, (stamp, stamp))
+    subs = {s.student_id: s for s in collect(tmp_path / "subs", tmp_path / "work")}
+    for sid in ("5002", "5003"):
+        assert subs[sid].path.read_text() == "alice"
+        assert subs[sid].review and "alice/, canvas/" in subs[sid].review[0]
+    assert not subs["dan"].review
+    shutil.rmtree(tmp_path / "subs" / "alice")
+    subs = collect(tmp_path / "subs", tmp_path / "work2")
+    assert len(subs) == 3 and not any(s.review for s in subs)
+
+
 def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
     ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
