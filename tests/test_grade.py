@@ -1623,6 +1623,31 @@ def test_an_image_replaced_in_an_answer_is_a_rewritten_answer(tmp_path):
     assert cell.attachments["a.png"]["image/png"] == base64.b64encode(b"two").decode()
 
 
+def test_an_answer_in_a_raw_cell_below_the_answer_cell_is_part_of_the_answer(tmp_path):
+    """An answer written in a raw cell added below the answer cell (formgrader shows it): a
+    re-submission that rewrote it kept the score given by hand to the old text (only the answer
+    cell and text cells were compared)."""
+    from autograder.collect import Submission
+    from autograder.grade import _written_answers
+
+    spec = load_spec()
+    q = spec.questions[1]
+
+    def answer(text: str, folder: str) -> str:
+        nb = in_source_order(solved(), STUDENT, [])
+        at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
+        nb.cells.insert(at + 1, nbformat.v4.new_raw_cell(text))
+        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
+        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+
+    first, other = answer("The receptive field is 140 <b>px</b>", "1"), answer("no idea", "2")
+    assert "receptive field is 140" in first and first != other
+    shown = nbformat.read(tmp_path / "1" / "4242" / spec.assignment / spec.notebook, 4)
+    (cell,) = [c for c in shown.cells if _gid(c) == q.grade_id]
+    assert "receptive field is 140" in cell.source and "<b>" not in cell.source  # made inert
+    assert not [c for c in shown.cells if c.cell_type == "raw"]
+
+
 DB_URLS = ["sqlite-elsewhere"] + (
     [os.environ["UNET_TP_TEST_DB_URL"]] if os.environ.get("UNET_TP_TEST_DB_URL") else []
 )
