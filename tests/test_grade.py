@@ -1280,6 +1280,25 @@ def test_lms_names_in_a_students_folder_beside_the_download_are_flagged(tmp_path
     assert len(subs) == 3 and not any(s.review for s in subs)
 
 
+def test_a_kept_grade_is_regraded_when_what_collecting_says_of_it_changed(tmp_path):
+    """Alice's late e-mail ``alice/bobdupont_5002_9002_TP.ipynb`` graded alone, then Bob's own
+    (older) Canvas file put beside it: Alice's file, unchanged, kept its grade with neither the
+    review line nor the '2 files' note."""
+    from autograder.collect import Submission
+    from autograder.regrade import to_regrade
+    from autograder.results import Result
+
+    sub = Submission("5002", "bobdupont", tmp_path / "a.ipynb", "alice/b.ipynb", "0" * 64)
+    old = Result("5002", "bobdupont", "alice/b.ipynb", "0" * 64, {}, {}, 20.0)
+    old.notes = ["a note of grading"]
+    state = {"5002": {"sha256": "0" * 64, "inputs": "h", "limits": None, "result": old.as_json()}}
+    todo, kept = to_regrade([sub], state, "h", False)
+    assert not todo and len(kept) == 1
+    sub.notes, sub.review = ["2 files; graded the newest (alice/b.ipynb), not x"], ["check"]
+    todo, kept = to_regrade([sub], state, "h", False)
+    assert [why for _, why in todo] == ["its other files or review lines changed"] and not kept
+
+
 def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
     ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
