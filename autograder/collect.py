@@ -471,6 +471,34 @@ def _other_sources(items: list[Submission]) -> list[str]:
     return [M.OTHER_SOURCES.format(chosen=where, zips=", ".join(zips))]
 
 
+def _participants(items: list[Submission]) -> list[str]:
+    """A review line when a student's files come from two LMS participants' submissions or more:
+    ``--pattern`` reading a student number in a file's name, Alice's ``Alice A_123_assignsubmission_
+    file_/TP_21000002.ipynb`` named with Bob's, newer than Bob's own, was graded as Bob's (and its
+    participant id put Bob's grade on Alice's row of the LMS, Bob's left with no submission)."""
+    ids = sorted({s.lms_id for s in items if s.lms_id})
+    if len(ids) < 2:
+        return []
+    return [M.PARTICIPANTS.format(ids=", ".join(ids), chosen=items[-1].relpath)]
+
+
+def _folders(items: list[Submission]) -> list[str]:
+    """A review line when a participant's LMS name is read in two places or more, one a folder no
+    LMS named: Canvas's download in ``canvas/`` beside ``alice/``, where Alice's late e-mail held
+    ``bobdupont_5002_9002_TP.ipynb`` and ``caroldubois_5003_...`` (two names: a download, not a lone
+    folder), newer than theirs, was Bob's and Carol's graded notebook."""
+    places = {}
+    for s in items:
+        parts = PurePosixPath(s.relpath).parts
+        top = parts[0] if len(parts) > 1 and not _lms_match(PurePosixPath(parts[0])) else None
+        places[(s.archive, top)] = f"{s.archive + ': ' if s.archive else ''}{top or '.'}/"
+    chosen = items[-1]
+    if not chosen.lms_id or len(places) < 2 or not any(top for _, top in places):
+        return []
+    shown = ", ".join(sorted(places.values()))
+    return [M.LMS_NAME_IN_FOLDERS.format(id=chosen.lms_id, folders=shown, chosen=chosen.relpath)]
+
+
 def _lone_folders(found: dict[str, list[Submission]]) -> dict[str, str]:
     """The participants whose LMS name is the only one in a folder no LMS named, and that folder:
     ``late/alice/bobdupont_5002_9002_TP.ipynb`` (a name Alice can give her file) is read as Canvas's
@@ -532,7 +560,8 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
         chosen = items[-1]
         chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
-        chosen.review += _other_sources(items) + _lone_review(chosen, lone)
+        chosen.review += _other_sources(items) + _lone_review(chosen, lone) + _participants(items)
+        chosen.review += _folders(items)
         if len(items) > 1:
             others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
             if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line

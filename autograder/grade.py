@@ -400,10 +400,12 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
 
 def _answer_cells(cells: list, index: int) -> list:
     """The answer cell at ``index`` and the student's own text cells right after it (an answer
-    written in a text cell added below the answer cell, its ``YOUR ANSWER HERE`` left as it was)."""
+    written in a text cell added below the answer cell, its ``YOUR ANSWER HERE`` left as it was;
+    a raw cell too, which formgrader shows: rewritten in a re-submission, it kept the score given
+    by hand to the old text)."""
     taken = [cells[index]]
     for cell in cells[index + 1 :]:
-        if grade_id(cell) or cell.cell_type != "markdown":
+        if grade_id(cell) or cell.cell_type not in ("markdown", "raw"):
             break
         taken.append(cell)
     return taken

@@ -128,6 +128,14 @@ LONE_LMS_NAME = (
     "{file}: graded as the LMS's participant {id}, the only one its file names in {folder}/, a folder "
     "no LMS named: check that it is theirs (a student can give a file a classmate's LMS name)"
 )
+PARTICIPANTS = (
+    "files of this student submitted by the LMS's participants {ids}; graded {chosen}: check that it "
+    "is theirs (a student can name a file as a classmate's)"
+)
+LMS_NAME_IN_FOLDERS = (
+    "the LMS's participant {id} has notebooks in {folders}; graded {chosen}: check that it is "
+    "theirs (a student can give a file a classmate's LMS name)"
+)
 ANSWER_CHANGED = "your answer to question {question} changed since it was graded by hand: it will be graded again"
 ZIP_NOT_OPENED = "a zip was not opened: {why}"
 LINK_NOT_READ = "{file}: a link, not read (put the notebook itself there)"

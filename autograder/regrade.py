@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder import build as course
 from autograder.collect import Submission
-from autograder.results import Result
+from autograder.results import Result, text_safe
 from unet_tp.fileio import atomic_write
 
 STATE_FILE = "grading_state.json"
@@ -94,12 +94,23 @@ def to_regrade(
             except ValueError:
                 todo.append((s, "its saved grade could not be read"))
                 continue
+            if not _still_said(result, s):
+                todo.append((s, "its other files or review lines changed"))
+                continue
             if result.interrupted and not old.get("retried"):  # once: a notebook may cause it
                 todo.append((s, CUT_SHORT))
                 continue
             result.regraded = None
             kept.append(result)
     return todo, kept
+
+
+def _still_said(result: Result, sub: Submission) -> bool:
+    """Whether ``result`` opens with what collecting says of ``sub`` now (its notes and review
+    lines come first): Alice's file named as Bob's, graded alone, kept its grade without the
+    review line and the '2 files' note once Bob's own, older, was put beside it."""
+    notes, review = text_safe(sub.notes), text_safe(sub.review)
+    return result.notes[: len(notes)] == notes and result.review[: len(review)] == review
 
 
 def answers_read(old: dict) -> dict | None:

@@ -1235,6 +1235,70 @@ def test_canvas_downloads_in_folders_of_their_own_keep_their_canvas_ids(tmp_path
     assert (sub.student_id, sub.lms_id) == ("123", "123")
 
 
+def test_a_pattern_naming_a_classmate_in_another_participants_file_is_flagged(tmp_path):
+    """``--pattern`` reading student numbers in file names, in Moodle's download: Alice named her
+    file with Bob's number, newer than Bob's own; it was graded as Bob's, with Alice's participant
+    id (her row of the LMS got it, Bob's none), and no one told to check."""
+    from autograder.collect import collect
+
+    for who, rel in (("bob", "Bob B_456"), ("alice", "Alice A_123")):
+        path = tmp_path / "subs" / f"{rel}_assignsubmission_file_" / "TP_21000002.ipynb"
+        path.parent.mkdir(parents=True)
+        path.write_text(who)
+        os.utime(path, (1e9 if who == "bob" else 2e9,) * 2)
+    (sub,) = collect(tmp_path / "subs", tmp_path / "work", pattern=r"(?P<id>\d{8})")
+    assert sub.student_id == "21000002" and sub.path.read_text() == "alice"
+    assert sub.review and "123, 456" in sub.review[0] and "Alice A_123" in sub.review[0]
+    (mine,) = collect(tmp_path / "subs" / "Bob B_456_assignsubmission_file_", tmp_path / "w2")
+    assert not mine.review
+
+
+def test_lms_names_in_a_students_folder_beside_the_download_are_flagged(tmp_path):
+    """Canvas's download in ``canvas/`` beside ``alice/``, where the instructor put Alice's late
+    e-mail: two files she named as Bob's and Carol's Canvas files (two names: read as a download
+    unpacked in a folder of its own), newer than theirs, were Bob's and Carol's graded notebooks,
+    no one told to check."""
+    from autograder.collect import collect
+
+    for rel, text, stamp in (
+        ("canvas/bobdupont_5002_9002_TP.ipynb", "bob", 1e9),
+        ("canvas/caroldubois_5003_9003_TP.ipynb", "carol", 1e9),
+        ("alice/bobdupont_5002_9002_TP.ipynb", "alice", 2e9),
+        ("alice/caroldubois_5003_9003_TP.ipynb", "alice", 2e9),
+        ("dan/TP.ipynb", "dan", 2e9),
+    ):
+        (tmp_path / "subs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "subs" / rel).write_text(text)
+        os.utime(tmp_path / "subs" / rel, (stamp, stamp))
+    subs = {s.student_id: s for s in collect(tmp_path / "subs", tmp_path / "work")}
+    for sid in ("5002", "5003"):
+        assert subs[sid].path.read_text() == "alice"
+        assert subs[sid].review and "alice/, canvas/" in subs[sid].review[0]
+    assert not subs["dan"].review
+    shutil.rmtree(tmp_path / "subs" / "alice")
+    subs = collect(tmp_path / "subs", tmp_path / "work2")
+    assert len(subs) == 3 and not any(s.review for s in subs)
+
+
+def test_a_kept_grade_is_regraded_when_what_collecting_says_of_it_changed(tmp_path):
+    """Alice's late e-mail ``alice/bobdupont_5002_9002_TP.ipynb`` graded alone, then Bob's own
+    (older) Canvas file put beside it: Alice's file, unchanged, kept its grade with neither the
+    review line nor the '2 files' note."""
+    from autograder.collect import Submission
+    from autograder.regrade import to_regrade
+    from autograder.results import Result
+
+    sub = Submission("5002", "bobdupont", tmp_path / "a.ipynb", "alice/b.ipynb", "0" * 64)
+    old = Result("5002", "bobdupont", "alice/b.ipynb", "0" * 64, {}, {}, 20.0)
+    old.notes = ["a note of grading"]
+    state = {"5002": {"sha256": "0" * 64, "inputs": "h", "limits": None, "result": old.as_json()}}
+    todo, kept = to_regrade([sub], state, "h", False)
+    assert not todo and len(kept) == 1
+    sub.notes, sub.review = ["2 files; graded the newest (alice/b.ipynb), not x"], ["check"]
+    todo, kept = to_regrade([sub], state, "h", False)
+    assert [why for _, why in todo] == ["its other files or review lines changed"] and not kept
+
+
 def test_a_notebook_in_a_students_zip_is_whose_the_zip_is(tmp_path):
     """Canvas's flat list: Alice's zip (``alicemartin_5002_..._TP.zip``) holding a Moodle-named
     ``Bob D_5001_assignsubmission_file_/TP_sujet.ipynb`` dated 2099 was Bob's notebook (the
@@ -1576,6 +1640,31 @@ def test_an_image_replaced_in_an_answer_is_a_rewritten_answer(tmp_path):
     (cell,) = [c for c in shown.cells if _gid(c) == q.grade_id]
     assert "attachment:a.png" in cell.source
     assert cell.attachments["a.png"]["image/png"] == base64.b64encode(b"two").decode()
+
+
+def test_an_answer_in_a_raw_cell_below_the_answer_cell_is_part_of_the_answer(tmp_path):
+    """An answer written in a raw cell added below the answer cell (formgrader shows it): a
+    re-submission that rewrote it kept the score given by hand to the old text (only the answer
+    cell and text cells were compared)."""
+    from autograder.collect import Submission
+    from autograder.grade import _written_answers
+
+    spec = load_spec()
+    q = spec.questions[1]
+
+    def answer(text: str, folder: str) -> str:
+        nb = in_source_order(solved(), STUDENT, [])
+        at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
+        nb.cells.insert(at + 1, nbformat.v4.new_raw_cell(text))
+        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
+        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+
+    first, other = answer("The receptive field is 140 <b>px</b>", "1"), answer("no idea", "2")
+    assert "receptive field is 140" in first and first != other
+    shown = nbformat.read(tmp_path / "1" / "4242" / spec.assignment / spec.notebook, 4)
+    (cell,) = [c for c in shown.cells if _gid(c) == q.grade_id]
+    assert "receptive field is 140" in cell.source and "<b>" not in cell.source  # made inert
+    assert not [c for c in shown.cells if c.cell_type == "raw"]
 
 
 DB_URLS = ["sqlite-elsewhere"] + (
