@@ -1845,6 +1845,7 @@ def test_a_damaged_gradebook_is_one_line_naming_it(tmp_path):
         with_manual_scores(results, tmp_path)
 
 
+@pytest.mark.slow  # (alembic's own command: seconds)
 def test_a_new_gradebook_is_stamped_with_the_migration_head_alembic_reports(tmp_path):
     """A new gradebook records nbgrader's migration head (read in process, not by nbgrader's
     ``alembic heads`` subprocess): the head ``alembic`` itself prints, which ``nbgrader db
