@@ -471,6 +471,12 @@ def _other_sources(items: list[Submission]) -> list[str]:
     return [M.OTHER_SOURCES.format(chosen=where, zips=", ".join(zips))]
 
 
+def _unnamed_top(s: Submission) -> str | None:
+    """The folder at the top of ``s``'s path when no LMS named it (``alice/``), else None."""
+    parts = PurePosixPath(s.relpath).parts
+    return parts[0] if len(parts) > 1 and not _lms_match(PurePosixPath(parts[0])) else None
+
+
 def _participants(items: list[Submission]) -> list[str]:
     """A review line when a student's files come from two LMS participants' submissions or more:
     ``--pattern`` reading a student number in a file's name, Alice's ``Alice A_123_assignsubmission_
@@ -489,8 +495,7 @@ def _folders(items: list[Submission]) -> list[str]:
     folder), newer than theirs, was Bob's and Carol's graded notebook."""
     places = {}
     for s in items:
-        parts = PurePosixPath(s.relpath).parts
-        top = parts[0] if len(parts) > 1 and not _lms_match(PurePosixPath(parts[0])) else None
+        top = _unnamed_top(s)
         places[(s.archive, top)] = f"{s.archive + ': ' if s.archive else ''}{top or '.'}/"
     chosen = items[-1]
     if not chosen.lms_id or len(places) < 2 or not any(top for _, top in places):
@@ -505,9 +510,8 @@ def _lone_folders(found: dict[str, list[Submission]]) -> dict[str, str]:
     5002, as a download unpacked in a folder of its own is; the instructor checks whose it is."""
     tops: dict[tuple, set[str]] = {}
     for s in itertools.chain.from_iterable(found.values()):
-        parts = PurePosixPath(s.relpath).parts
-        if s.lms_id and len(parts) > 1 and not _lms_match(PurePosixPath(parts[0])):
-            tops.setdefault((s.archive, parts[0]), set()).add(s.lms_id)
+        if s.lms_id and (top := _unnamed_top(s)):
+            tops.setdefault((s.archive, top), set()).add(s.lms_id)
     return {min(ids): top for (_, top), ids in tops.items() if len(ids) == 1}
 
 
