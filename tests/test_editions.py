@@ -1,4 +1,4 @@
-"""Every BraTS a user brings: 2019 / 2020 (case 355) / 2021 / 2023 naming and labels, MSD as a
+"""Every BraTS a user brings: 2019 / 2020 (case 355) / 2021 / 2023-2024 naming and labels, MSD as a
 folder, label advice, prediction-only sets, and suspicious data (on tiny generated cases)."""
 
 import re
@@ -22,6 +22,7 @@ from unet_tp.data.cache import CacheSettings, prepare_cache
         ("brats2020", "BraTS20_Training_001"),
         ("brats2021", "BraTS2021_00000"),
         ("brats2023", "BraTS-GLI-00000-000"),
+        ("brats2023-other", "BraTS-MET-00000-000"),
     ],
 )
 def test_each_edition_reads_to_brats_2019_labels(tmp_path, edition, case_id):
@@ -82,7 +83,7 @@ def test_info_names_the_edition_and_unrecognised_files(tmp_path, capsys):
     assert scan_cases(tmp_path / "d").unrecognised == [stray, stray.with_name("brain-seg.nii.gz")]
     assert main(["data", "info", str(tmp_path / "d")]) == 0
     out = capsys.readouterr().out
-    assert "2 cases" in out and "edition: BraTS 2023: 2" in out
+    assert "2 cases" in out and "edition: BraTS 2023-2024 glioma: 2" in out
     assert "2 NIfTI files not recognised" in out and str(stray) in out
 
 
@@ -124,7 +125,7 @@ def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
         load_case(case)
     msg = str(err.value)
     assert "holds labels [3] outside the BraTS 2019 set [0, 1, 2, 4]" in msg
-    assert "BraTS 2023 convention (1 NETC, 2 SNFH, 3 ET)" in msg
+    assert "BraTS 2023-2024 glioma convention (1 NETC, 2 SNFH, 3 ET, 4 RC" in msg
     # a whole 2023 name: BraTS19_X_1-seg.nii.gz would still be a 2019 case (label 3 refused)
     assert "e.g. BraTS-GLI-00000-000-seg.nii.gz, beside its t1n, t1c, t2w, t2f files" in msg
     assert "MSD Task01_BrainTumour convention" in msg and "imagesTr" in msg
@@ -136,9 +137,44 @@ def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
     assert renamed.edition == "brats2023" and load_case(renamed).seg.max() == 4
 
 
-def test_label_4_in_a_2023_named_seg_names_brats_2019(tmp_path):
+def test_brats_2024_resection_cavity_is_read_as_background(tmp_path, capsys):
+    # a post-treatment case: 1 NETC, 2 SNFH, 3 ET and 4 RC, the cavity left by surgery
+    case_dir = write_case(tmp_path / "d", "BraTS-GLI-02073-100", "brats2023")
+    seg_path = case_dir / "BraTS-GLI-02073-100-seg.nii.gz"
+    seg_img = nib.load(str(seg_path))
+    raw = np.asanyarray(seg_img.dataobj).copy()
+    cavity = np.zeros_like(raw, dtype=bool)
+    cavity[4:8, 4:8, 4:6] = True  # inside the brain, away from the tumour
+    assert not raw[cavity].any()
+    raw[cavity] = 4
+    nib.Nifti1Image(raw, seg_img.affine).to_filename(str(seg_path))
+    (case,) = find_cases(tmp_path / "d")
+    vol = load_case(case)
+    _, seg_2019 = volumes(0)
+    # the tumour as BraTS 2019 labels it, the cavity background; nothing suspicious to report
+    assert np.array_equal(vol.seg, np.transpose(seg_2019, (1, 0, 2))) and vol.warnings == []
+    assert main(["data", "info", str(tmp_path / "d")]) == 0
+    assert "edition: BraTS 2023-2024 glioma: 1" in capsys.readouterr().out
+
+
+def test_label_4_without_3_in_a_glioma_seg_is_read_as_the_cavity_and_said(tmp_path):
+    # 2024's convention (4: the cavity), or a BraTS 2019 seg (4: enhancing) given 2023's names
     write_case(tmp_path, "BraTS-GLI-00003-000", "brats2023", labels={0: 0, 1: 1, 2: 2, 4: 4})
     (case,) = find_cases(tmp_path)
+    vol = load_case(case)
+    assert sorted(np.unique(vol.seg).tolist()) == [0, 1, 2]
+    (warning,) = vol.warnings
+    assert "BraTS-GLI-00003-000-seg.nii.gz holds label 4 and no label 3" in warning
+    assert "RC (resection cavity: background)" in warning and "BraTS 2019 labels" in warning
+    with pytest.raises(DataError, match="holds label 4 and no label 3"):
+        load_case(case, strict=True)
+
+
+def test_label_4_in_another_2023_tumours_seg_names_brats_2019(tmp_path):
+    # BraTS 2023's other tumour types (MET, SSA, PED) have no label 4
+    write_case(tmp_path, "BraTS-MET-00003-000", "brats2023-other", labels={0: 0, 1: 1, 2: 2, 4: 4})
+    (case,) = find_cases(tmp_path)
+    assert case.edition == "brats2023-other"
     with pytest.raises(DataError, match=r"outside the BraTS 2023 set .*BraTS 2019 convention"):
         load_case(case)
 

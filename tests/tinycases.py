@@ -54,7 +54,8 @@ def write_case(
     for m, vol in images.items():
         nib.Nifti1Image(vol, affine).to_filename(str(out / e.file_name(case_id, m, suffix)))
     if seg:
-        inverse = labels or {v: k for k, v in e.labels.items()}
+        # the first file label of each BraTS 2019 label (2024's cavity, 4, is background too)
+        inverse = labels or {v: k for k, v in reversed(e.labels.items())}
         lut = np.zeros(256, dtype=np.uint8)
         for k, v in inverse.items():
             lut[k] = v

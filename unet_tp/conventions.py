@@ -75,6 +75,7 @@ class Edition:
 
 
 _BRATS_2019_KINDS = {"t1": "t1", "t1ce": "t1ce", "t2": "t2", "flair": "flair", "seg": "seg"}
+_BRATS_2023_KINDS = {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f", "seg": "seg"}
 _BRATS_2019 = (
     _BRATS_2019_KINDS,
     {0: 0, 1: 1, 2: 2, 4: 4},
@@ -89,16 +90,34 @@ EDITIONS: dict[str, Edition] = {
         # W39_1998.09.19_Segm.nii (see SEG_FILE_QUIRK); it is read as that case's seg.
         Edition("brats2020", "BraTS 2020", r"BraTS20_.+", "_", *_BRATS_2019),
         Edition("brats2021", "BraTS 2021", r"BraTS2021_\d+", "_", *_BRATS_2019),
-        # BraTS 2023 (BraTS-GLI-00000-000-t1n.nii.gz): 1 NETC, 2 SNFH, 3 ET; ET becomes 4 here.
+        # BraTS 2023 and 2024 glioma (BraTS-GLI-00000-000-t1n.nii.gz): 1 NETC, 2 SNFH, 3 ET (4
+        # here); 2024's post-treatment cases add 4, the resection cavity: no tumour, background.
         Edition(
             "brats2023",
+            "BraTS 2023-2024 glioma",
+            r"BraTS-GLI-\d+-\d+",
+            "-",
+            _BRATS_2023_KINDS,
+            {0: 0, 1: 1, 2: 2, 3: 4, 4: 0},
+            {
+                0: "background",
+                1: "NETC",
+                2: "SNFH",
+                3: "ET",
+                4: "RC (resection cavity: background)",
+            },
+            "BraTS-GLI-00000-000",
+        ),
+        # The other 2023 tumour types in the same naming (MET, SSA, PED 2023): 1 NETC, 2 SNFH, 3 ET.
+        Edition(
+            "brats2023-other",
             "BraTS 2023",
             r"BraTS-[A-Z]+-\d+-\d+",
             "-",
-            {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f", "seg": "seg"},
+            _BRATS_2023_KINDS,
             {0: 0, 1: 1, 2: 2, 3: 4},
             {0: "background", 1: "NETC", 2: "SNFH", 3: "ET"},
-            "BraTS-GLI-00000-000",
+            "BraTS-MET-00000-000",
         ),
         # Any other case id with the 2019-2021 file names (e.g. renamed cases, MSD converted).
         Edition("brats", "BraTS 2019-2021 naming", r".+", "_", *_BRATS_2019),

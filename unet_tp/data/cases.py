@@ -2,7 +2,7 @@
 
 Layouts (``.nii.gz`` or ``.nii``): the official releases
 (``MICCAI_BraTS_2019_Data_Training/{HGG,LGG}/<case>/<case>_<mod>.nii.gz``, BraTS 2020/2021), BraTS
-2023 (``<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz``) and any folder of case folders (the Kaggle
+2023-2024 (``<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz``) and any folder of case folders (the Kaggle
 mirror, a Drive); each edition's naming and labels are in :data:`unet_tp.conventions.EDITIONS`.
 """
 
@@ -370,7 +370,8 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
             data, affine = _as_oriented(data, affine, ref[1])
         _check_same_grid(case.case_id, path, data.shape, affine, ref, oriented)
         if kind == SEG:
-            seg = _validate_seg(case, path, data)
+            seg, seg_warnings = _validate_seg(case, path, data)
+            warnings += seg_warnings
         else:
             data = data.astype(np.float32, copy=False)
             if not np.isfinite(data).all():
@@ -502,7 +503,8 @@ def label_advice(values: list[int], edition: Edition) -> str:
     return "they match " + "; or ".join(parts)
 
 
-def _validate_seg(case: Case, path: Path, data: np.ndarray) -> np.ndarray:
+def _validate_seg(case: Case, path: Path, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The seg in BraTS 2019 labels, and a warning where its labels could be another edition's."""
     case_id, edition = case.case_id, case.conventions
     if np.issubdtype(data.dtype, np.floating):
         if not np.isfinite(data).all():
@@ -523,4 +525,12 @@ def _validate_seg(case: Case, path: Path, data: np.ndarray) -> np.ndarray:
             f"{edition.title} set {list(edition.labels)}; "
             + label_advice(values.astype(int).tolist(), edition)
         )
-    return edition.to_brats(data)
+    warnings = []
+    if edition.labels.get(4) == 0 and 4 in values and 3 not in values:
+        # 2024's resection cavity, or a 2019 seg (4 = enhancing) given 2023's names
+        warnings.append(
+            f"case {case_id}: {path} holds label 4 and no label 3: 4 is read as the {edition.title} "
+            f"convention's {edition.label_names[4]}; if the file holds BraTS 2019 labels (4 "
+            "enhancing tumour), name the case's files as BraTS 2019 names them"
+        )
+    return edition.to_brats(data), warnings
