@@ -401,14 +401,20 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
 def _answer_cells(cells: list, index: int) -> list:
     """The answer cell at ``index`` and the student's own text cells right after it (an answer
     written in a text cell added below the answer cell, its ``YOUR ANSWER HERE`` left as it was;
-    a raw cell too, which formgrader shows: rewritten in a re-submission, it kept the score given
-    by hand to the old text)."""
+    a raw cell, or a code cell of comments alone, which formgrader shows too: rewritten in a
+    re-submission, it kept the score given by hand to the old text)."""
     taken = [cells[index]]
     for cell in cells[index + 1 :]:
-        if grade_id(cell) or cell.cell_type not in ("markdown", "raw"):
+        if grade_id(cell) or not (cell.cell_type in ("markdown", "raw") or _comments_only(cell)):
             break
         taken.append(cell)
     return taken
+
+
+def _comments_only(cell) -> bool:
+    """Whether ``cell`` is a code cell of comment lines alone (an answer written as comments)."""
+    lines = [line.strip() for line in str(cell.source).splitlines() if line.strip()]
+    return cell.cell_type == "code" and bool(lines) and all(x.startswith("#") for x in lines)
 
 
 def _answer_text(cells: list) -> str:

@@ -1667,6 +1667,33 @@ def test_an_answer_in_a_raw_cell_below_the_answer_cell_is_part_of_the_answer(tmp
     assert not [c for c in shown.cells if c.cell_type == "raw"]
 
 
+def test_an_answer_written_as_comments_in_a_code_cell_below_is_part_of_the_answer(tmp_path):
+    """An answer written as comments in a code cell added below the answer cell (formgrader
+    shows it): a re-submission that rewrote it kept the score given by hand to the old text. A
+    code cell that runs code ends the answer."""
+    from autograder.collect import Submission
+    from autograder.grade import _written_answers
+
+    spec = load_spec()
+    q = spec.questions[1]
+
+    def answer(cells: list, folder: str) -> str:
+        nb = in_source_order(solved(), STUDENT, [])
+        at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
+        nb.cells[at + 1 : at + 1] = [nbformat.v4.new_code_cell(src) for src in cells]
+        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
+        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+
+    first = answer(["# The receptive field\n\n#   is 140 px"], "1")
+    assert "# The receptive field" in first and "is 140 px" in first
+    assert first != answer(["# no idea"], "2")
+    shown = nbformat.read(tmp_path / "1" / "4242" / spec.assignment / spec.notebook, 4)
+    (cell,) = [c for c in shown.cells if _gid(c) == q.grade_id]
+    assert "is 140 px" in cell.source
+    # code that runs is not an answer's text, nor what comes after it
+    assert "print" not in answer(["print(140)  # my answer", "# the field is 140"], "3")
+
+
 DB_URLS = ["sqlite-elsewhere"] + (
     [os.environ["UNET_TP_TEST_DB_URL"]] if os.environ.get("UNET_TP_TEST_DB_URL") else []
 )
