@@ -151,8 +151,9 @@ def write_gradebook(
 
 def with_manual_scores(results: Results, out_dir: Path) -> Results:
     """``results`` with each question's score as graded by hand in the gradebook (None: not
-    graded yet): the run's ``--db``, else ``out_dir/gradebook.db`` (the folder may have moved);
-    unchanged when the run has no questions or no gradebook."""
+    graded yet, or given to another file than the one this run could not read the answers of):
+    the run's ``--db``, else ``out_dir/gradebook.db`` (the folder may have moved); unchanged when
+    the run has no questions or no gradebook."""
     default = Path(out_dir) / "gradebook.db"
     url = results.gradebook or (f"sqlite:///{default.resolve()}" if default.is_file() else "")
     if not results.questions or not url:
@@ -160,8 +161,14 @@ def with_manual_scores(results: Results, out_dir: Path) -> Results:
     from nbgrader.api import MissingEntry
 
     with _gradebook(url) as gb:
+        read = _answers_read(gb)
         for r in results.students:
+            # a new file whose answers this run could not read: its old scores are not its own
+            unread = r.answers_unread and read.get(r.student_id, (r.sha256,))[0] != r.sha256
             for q in results.questions:
+                if unread:
+                    r.questions[q.id] = None
+                    continue
                 try:
                     grade = _grade(gb, q.grade_id, r.student_id)
                 except MissingEntry:  # graded before the gradebook knew this student

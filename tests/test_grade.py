@@ -2485,7 +2485,8 @@ def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission
     from nbgrader.api import Gradebook
 
     from autograder import grade
-    from autograder.results import BlockScore, Result
+    from autograder.gradebook import with_manual_scores
+    from autograder.results import BlockScore, Result, Results
 
     spec = load_spec()
     q1 = spec.questions[0]
@@ -2528,6 +2529,9 @@ def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission
     failing["now"] = True
     run()
     assert score()[0] == 2  # not read: kept for now
+    # but not the new file's: this run's grades hold the question as still to grade
+    (student,) = with_manual_scores(Results.load(out), out).students
+    assert student.questions[q1.id] is None and q1.id in student.pending
     failing["now"] = False
     run()  # graded again (cut short): the new answer is read
     assert score() == (None, True)
