@@ -667,6 +667,7 @@ def grade_all(
             progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
         _write_course_folder(out, tmp / "autograded", db_url)
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
+        _remove_pages(out, set(state) - {r.student_id for r in results})
         write_state(out / STATE_FILE, state, fresh, inputs_hash, ctx.limits_run())
     return results
 
@@ -785,6 +786,13 @@ def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str,
             f.write(feedback_html(r, results))
     write_grades_csv(out / GRADES_FILE, results)
     write_report(out, results)
+
+
+def _remove_pages(out: Path, gone: set[str]) -> None:
+    """Take out of ``OUT/feedback/`` the pages of students graded earlier and not in this run's
+    grades (:func:`gone_line` names them): a page handed out from the folder would be stale."""
+    for student_id in gone:
+        (out / "feedback" / f"{student_id}.html").unlink(missing_ok=True)
 
 
 def _info(cls, item):

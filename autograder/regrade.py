@@ -161,7 +161,8 @@ def gone_line(state: dict, subs: list[Submission]) -> str:
         return ""
     return (
         f"WARNING: graded by an earlier run, no notebook of theirs found now ({_counted(gone)}): "
-        "not in these grades; the grade the LMS got earlier stands until changed"
+        "not in these grades, their feedback pages taken out of feedback/; the grade the LMS got "
+        "earlier stands until changed"
     )
 
 

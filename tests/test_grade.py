@@ -2555,10 +2555,17 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
             for s, why in todo
         ]
 
+    def pages(out, spec, results, fresh, *args):  # the feedback pages alone
+        (out / "feedback").mkdir(exist_ok=True)
+        for r in fresh:
+            (out / "feedback" / f"{r.student_id}.html").write_text(r.name)
+
     _without_running(monkeypatch, graded)
+    monkeypatch.setattr(grade, "_write_outputs", pages)
     out, lines = tmp_path / "out", []
     grade.grade_all(subs, out, progress=lines.append)
     assert not any("WARNING" in line for line in lines)
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["4242.html", "5001.html"]
     alice = subs / "Martin Alice_5001_assignsubmission_file_"
     (alice / "TP_sujet.ipynb").rename(alice / "TP_sujet.IPYNB")
     lines.clear()
@@ -2566,5 +2573,8 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
     assert [r.student_id for r in results] == ["4242"]
     assert lines[1] == (
         "WARNING: graded by an earlier run, no notebook of theirs found now (1: Martin Alice "
-        "(5001)): not in these grades; the grade the LMS got earlier stands until changed"
+        "(5001)): not in these grades, their feedback pages taken out of feedback/; the grade "
+        "the LMS got earlier stands until changed"
     )
+    # her page from the earlier run is not left to be handed out beside this run's grades
+    assert [p.name for p in (out / "feedback").iterdir()] == ["4242.html"]
