@@ -1952,8 +1952,13 @@ TORCH_LOSS = "def categorical_cross_entropy(logits, target, weight=None):\n    r
             ".log_prob(target.long()).mean()",
             "distributions",
         ),
+        (
+            "F.kl_div(F.log_softmax(logits, dim=1), F.one_hot(target.long(), logits.shape[1])"
+            '.movedim(-1, 1).float(), reduction="sum") / target.numel()',
+            "kl_div",
+        ),
     ],
-    ids=["nll_of_log_softmax", "cross_entropy_module", "categorical_log_prob"],
+    ids=["nll_of_log_softmax", "cross_entropy_module", "categorical_log_prob", "kl_div_to_one_hot"],
 )
 def test_a_loss_computed_by_torch_fails_both_sides(body: str, name: str):
     """Right values, but the grader reads torch's cross-entropy in the answer's text and takes the

@@ -32,9 +32,17 @@ from unet_tp.metrics import dice as exact_dice
 TOLERANCE = {torch.float64: 1e-7, torch.float32: 1e-4}  # the grader's, relative to the scale
 GRADIENT_TOLERANCE = {dtype: 10 * tol for dtype, tol in TOLERANCE.items()}
 DTYPES = (torch.float64, torch.float32)  # float32 if the student's code cannot run in float64
-# torch's functions that compute the cross-entropy: the loss of (e) may not call them (the grader
-# reads the same names, and the classes built on them, from the answer's text: assignment.toml)
-TORCH_LOSSES = ("cross_entropy", "nll_loss", "cross_entropy_loss", "nll_loss2d", "nll_loss_nd")
+# torch's functions that compute the cross-entropy (kl_div: against one-hot targets, it is Eq. (1)):
+# the loss of (e) may not call them (the grader reads the same names, and the classes built on
+# them, from the answer's text: assignment.toml)
+TORCH_LOSSES = (
+    "cross_entropy",
+    "nll_loss",
+    "cross_entropy_loss",
+    "nll_loss2d",
+    "nll_loss_nd",
+    "kl_div",
+)
 Steps = list[tuple[str, object]]
 
 
