@@ -654,9 +654,7 @@ def grade_all(
             threads=max(1, (os.cpu_count() or 1) // max(1, jobs)),
         )
         todo, kept = to_regrade(subs, state, inputs_hash, force, ctx.limits_run())
-        _announce(len(subs), todo, kept, progress)
-        if gone := gone_line(state, subs):
-            progress(gone)
+        _announce(len(subs), todo, kept, progress, gone_line(state, subs))
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
@@ -672,14 +670,16 @@ def grade_all(
     return results
 
 
-def _announce(count: int, todo: list, kept: list, progress) -> None:
-    """The console's line on what the run grades, and the one on why."""
+def _announce(count: int, todo: list, kept: list, progress, gone: str) -> None:
+    """The console's line on what the run grades, the one on why, and ``gone`` (if any)."""
     progress(
         f"{count} submissions: {len(todo)} to grade, {len(kept)} unchanged"
         + (" (--force regrades them)" if kept else "")
     )
     if todo:
         progress(why_line(todo))
+    if gone:
+        progress(gone)
 
 
 def _unknown_language(results: list[Result]) -> None:
