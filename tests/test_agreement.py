@@ -1976,6 +1976,50 @@ def test_a_loss_computed_by_torch_fails_both_sides(body: str, name: str):
     assert set(checks.TORCH_LOSSES) <= set(SPEC.block("e").forbidden)
 
 
+LIBRARY_DICE = """def predict(model, images):
+    model.eval()
+    return model(images).argmax(dim=1)
+
+
+{helpers}
+def dice_score(pred, truth):
+    pred, truth = pred.astype(bool).ravel(), truth.astype(bool).ravel()
+    if not pred.any() and not truth.any():
+        return 1.0
+    return {body}
+"""
+
+
+@pytest.mark.parametrize(
+    "helpers, body",
+    [
+        ("from scipy.spatial.distance import dice\n", "1.0 - dice(pred, truth)"),
+        ("import scipy.spatial\n", "1.0 - scipy.spatial.distance.dice(pred, truth)"),
+        (  # in a helper of the student's
+            "from scipy.spatial import distance as d\n\n\ndef overlap(p, t):\n"
+            "    return 1.0 - d.dice(p, t)\n\n",
+            "overlap(pred, truth)",
+        ),
+    ],
+    ids=["imported_function", "module_attribute", "in_a_helper"],
+)
+def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
+    """Right values (SciPy's Dice dissimilarity, 1 minus the Dice), but the grader reads the
+    library in the answer's text and takes the block's points: the notebook's check says so
+    before the grade does."""
+    source = LIBRARY_DICE.format(helpers=helpers, body=body)
+    ns = notebook(extra={"predict_dice": source})
+    for with_probes in (True, False):
+        shown, message = visible(ns, "predict_dice", with_probes)
+        assert not shown, with_probes
+        assert "scipy.spatial.distance" in message and "yourself" in message, message
+    assert graded(ns, "predict_dice") == (True, "")  # the values are right
+    nb = with_cell(solved(), "predict_dice", source)
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_predict_dice"}
+    assert set(checks.DICE_LIBRARIES) == set(SPEC.block("g").forbidden)
+
+
 @pytest.mark.parametrize(
     "mistake", ["bn_after_relu", "no_last_relu", "crop_top_left", "crop_offsets_swapped"]
 )

@@ -1829,8 +1829,65 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
     return ""
 
 
+# libraries whose functions compute the Dice score (scikit-learn's f1_score, SciPy's dice
+# dissimilarity, ...): the dice_score of (g) may not use them (the grader reads the same modules
+# from the answer's text: assignment.toml)
+DICE_LIBRARIES = (
+    "sklearn.metrics",
+    "scipy.spatial.distance",
+    "torchmetrics",
+    "monai.metrics",
+    "monai.losses",
+    "medpy.metric",
+)
+
+
+def _library_of(obj: object, names: set[str], modules: tuple[str, ...]) -> str:
+    """The one of ``modules`` that ``obj`` (a global an answer reads) is or is from: a module, a
+    module above one reached through ``names`` (``scipy.spatial.distance.dice``), a function or
+    class defined there; '' when none."""
+    module = isinstance(obj, types.ModuleType)
+    where = obj.__name__ if module else getattr(obj, "__module__", None)
+    if not isinstance(where, str):
+        return ""
+    for m in modules:
+        if where == m or where.startswith(m + "."):
+            return m
+        if module and m.startswith(where + ".") and set(m[len(where) + 1 :].split(".")) <= names:
+            return m
+    return ""
+
+
+def _library_used(fn: Callable, modules: tuple[str, ...]) -> str:
+    """The first of ``modules`` whose code ``fn``, or a function of the notebook it calls, reads
+    through a global name; '' when none."""
+    seen, todo = set(), [getattr(fn, "func", fn)]
+    while todo:
+        f = todo.pop()
+        if id(f) in seen or not isinstance(f, types.FunctionType):
+            continue
+        seen.add(id(f))
+        names = _code_names(f)
+        for name in names & set(f.__globals__):
+            obj = f.__globals__[name]
+            if found := _library_of(obj, names, modules):
+                return found
+            if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__:
+                todo.append(obj)  # a helper of the notebook's
+    return ""
+
+
 def _check_dice(dice_score: Callable, pairs: list) -> None:
     """The Dice of hand-made masks (overlapping, disjoint, empty), then of the random pairs."""
+    if library := _library_used(dice_score, DICE_LIBRARIES):
+        raise AssertionError(
+            tr(
+                "dice_score uses {library}, which computes the Dice score for you: write "
+                "2 |P & T| / (|P| + |T|) yourself with NumPy (logical_and, sum); the grader gives "
+                "such a dice_score no points",
+                library=library,
+            )
+        )
     a, b = np.zeros((4, 4), bool), np.zeros((4, 4), bool)
     a[:2, :2] = True  # 4 pixels
     b[:2, :] = True  # 8 pixels, 4 shared
