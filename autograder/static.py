@@ -1056,10 +1056,17 @@ def _forbidden(path: str, names: set[str]) -> bool:
     """Whether a dotted path names what the block forbids: its last part, or a library's private
     variant of it (``torch._decomp.decompositions._nll_loss_forward`` is ``nll_loss_forward``);
     a name of the notebook's own (``_nll_loss``, no dot) only as it is spelt; a forbidden dotted
-    name is a whole module (``monai.losses``: ``monai.losses.DiceCELoss``)."""
+    name is a whole module (``monai.losses``: ``monai.losses.DiceCELoss``) or one function, also
+    where its module's private ones define it (``sklearn.metrics._classification.f1_score``)."""
     last = path.rsplit(".", 1)[-1]
     if any(_within(path, n) for n in names if "." in n):
         return True
+    # a function named by its module, reached through a private one of that module's
+    # (``sklearn.metrics._classification.f1_score`` is ``sklearn.metrics.f1_score``)
+    for n in names:
+        parent, _, attr = n.rpartition(".")
+        if parent and last == attr and path.startswith(parent + "._"):
+            return True
     return last in names or ("." in path and last.lstrip("_") in names)
 
 

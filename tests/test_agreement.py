@@ -1007,6 +1007,24 @@ def dice_score(pred, truth):
     return 2 * (pred & truth).sum().item() / (pred.sum() + truth.sum()).item()
 """
 
+# the formula written out, its disagreements counted by a library's helper that is no Dice
+HAMMING_DICE = """
+from scipy.spatial import distance
+
+
+def predict(model, images):
+    model.eval()
+    return model(images).argmax(dim=1)
+
+
+def dice_score(pred, truth):
+    pred, truth = pred.astype(bool).ravel(), truth.astype(bool).ravel()
+    both = np.logical_and(pred, truth).sum()
+    if not (pred.any() or truth.any()):
+        return 1.0
+    return float(2 * both / (2 * both + round(distance.hamming(pred, truth) * pred.size)))
+"""
+
 MILESIAL_DOWN = """
 class Down(nn.Module):
     def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
@@ -1800,6 +1818,7 @@ CORRECT = {
     ),
     "model_zero_grad": ({}, {"train_step": MODEL_ZERO_GRAD_STEP}),
     "numpy_predict_torch_dice": ({}, {"predict_dice": NUMPY_PREDICT_DICE}),
+    "dice_counted_with_scipy_hamming": ({}, {"predict_dice": HAMMING_DICE}),
     "padding_same_or_valid": (
         {"double_conv": [("pad = 1 if padding else 0", 'pad = "same" if padding else "valid"')]},
         {},
@@ -2000,8 +2019,9 @@ def dice_score(pred, truth):
             "    return 1.0 - d.dice(p, t)\n\n",
             "overlap(pred, truth)",
         ),
+        ("from scipy.spatial.distance import dice as _d\n", "1.0 - _d(pred, truth)"),
     ],
-    ids=["imported_function", "module_attribute", "in_a_helper"],
+    ids=["imported_function", "module_attribute", "in_a_helper", "renamed"],
 )
 def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
     """Right values (SciPy's Dice dissimilarity, 1 minus the Dice), but the grader reads the
@@ -2012,12 +2032,23 @@ def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
     for with_probes in (True, False):
         shown, message = visible(ns, "predict_dice", with_probes)
         assert not shown, with_probes
-        assert "scipy.spatial.distance" in message and "yourself" in message, message
+        assert "scipy.spatial.distance.dice" in message and "yourself" in message, message
     assert graded(ns, "predict_dice") == (True, "")  # the values are right
     nb = with_cell(solved(), "predict_dice", source)
     labels = [f"cell {i}" for i in range(len(nb.cells))]
     assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_predict_dice"}
     assert set(checks.DICE_LIBRARIES) == set(SPEC.block("g").forbidden)
+    # the formula written out, with another of SciPy's distances for a count, costs nothing
+    ok = with_cell(solved(), "predict_dice", HAMMING_DICE)
+    assert static.forbidden_calls(ok, SPEC, [f"cell {i}" for i in range(len(ok.cells))]) == {}
+    # scikit-learn's f1_score, also where its private module defines it
+    for line in (
+        "from sklearn.metrics import f1_score",
+        "from sklearn.metrics._classification import f1_score",
+    ):
+        source = LIBRARY_DICE.format(helpers=line + "\n", body="f1_score(truth, pred)")
+        nb = with_cell(solved(), "predict_dice", source)
+        assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_predict_dice"}, line
 
 
 @pytest.mark.parametrize(

@@ -1829,12 +1829,16 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
     return ""
 
 
-# libraries whose functions compute the Dice score (scikit-learn's f1_score, SciPy's dice
-# dissimilarity, ...): the dice_score of (g) may not use them (the grader reads the same modules
-# from the answer's text: assignment.toml)
+# what computes the Dice score for you (scikit-learn's f1_score, SciPy's dice dissimilarity, whole
+# libraries of segmentation metrics): the dice_score of (g) may not use it (the grader reads the
+# same names from the answer's text: assignment.toml)
 DICE_LIBRARIES = (
-    "sklearn.metrics",
-    "scipy.spatial.distance",
+    "sklearn.metrics.f1_score",
+    "sklearn.metrics.fbeta_score",
+    "sklearn.metrics.jaccard_score",
+    "sklearn.metrics.precision_recall_fscore_support",
+    "scipy.spatial.distance.dice",
+    "scipy.spatial.distance.jaccard",
     "torchmetrics",
     "monai.metrics",
     "monai.losses",
@@ -1842,24 +1846,35 @@ DICE_LIBRARIES = (
 )
 
 
-def _library_of(obj: object, names: set[str], modules: tuple[str, ...]) -> str:
-    """The one of ``modules`` that ``obj`` (a global an answer reads) is or is from: a module, a
-    module above one reached through ``names`` (``scipy.spatial.distance.dice``), a function or
-    class defined there; '' when none."""
+def _is_named(obj: object, name: str) -> bool:
+    """Whether ``obj`` is what the dotted ``name`` names: a module (or a function or class
+    defined in it), or the function a module holds under that name."""
     module = isinstance(obj, types.ModuleType)
     where = obj.__name__ if module else getattr(obj, "__module__", None)
-    if not isinstance(where, str):
-        return ""
-    for m in modules:
-        if where == m or where.startswith(m + "."):
-            return m
-        if module and m.startswith(where + ".") and set(m[len(where) + 1 :].split(".")) <= names:
-            return m
-    return ""
+    if isinstance(where, str) and (where == name or where.startswith(name + ".")):
+        return True
+    parent, _, attr = name.rpartition(".")
+    holder = sys.modules.get(parent)
+    return holder is not None and getattr(holder, attr, None) is obj
 
 
-def _library_used(fn: Callable, modules: tuple[str, ...]) -> str:
-    """The first of ``modules`` whose code ``fn``, or a function of the notebook it calls, reads
+def _reached(obj: object, names: set[str], depth: int = 4) -> list:
+    """``obj`` and what the attributes in ``names`` reach from it through modules
+    (``scipy.spatial.distance.dice`` from ``scipy``), without importing anything."""
+    reached, layer = [obj], [obj]
+    for _ in range(depth):
+        layer = [
+            vars(o)[n]
+            for o in layer
+            if isinstance(o, types.ModuleType)
+            for n in names & set(vars(o))
+        ]
+        reached += layer
+    return reached
+
+
+def _library_used(fn: Callable, forbidden: tuple[str, ...]) -> str:
+    """The first of ``forbidden`` that ``fn``, or a function of the notebook it calls, reads
     through a global name; '' when none."""
     seen, todo = set(), [getattr(fn, "func", fn)]
     while todo:
@@ -1870,8 +1885,9 @@ def _library_used(fn: Callable, modules: tuple[str, ...]) -> str:
         names = _code_names(f)
         for name in names & set(f.__globals__):
             obj = f.__globals__[name]
-            if found := _library_of(obj, names, modules):
-                return found
+            for reached in _reached(obj, names):
+                if found := next((n for n in forbidden if _is_named(reached, n)), ""):
+                    return found
             if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__:
                 todo.append(obj)  # a helper of the notebook's
     return ""
