@@ -2020,8 +2020,14 @@ def dice_score(pred, truth):
             "overlap(pred, truth)",
         ),
         ("from scipy.spatial.distance import dice as _d\n", "1.0 - _d(pred, truth)"),
+        (  # dice_score under a decorator of its own
+            "from scipy.spatial.distance import dice\nimport functools\n\n\ndef logged(f):\n"
+            "    @functools.wraps(f)\n    def wrapper(*args):\n        return f(*args)\n\n"
+            "    return wrapper\n\n\n@logged",
+            "1.0 - dice(pred, truth)",
+        ),
     ],
-    ids=["imported_function", "module_attribute", "in_a_helper", "renamed"],
+    ids=["imported_function", "module_attribute", "in_a_helper", "renamed", "decorated"],
 )
 def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
     """Right values (SciPy's Dice dissimilarity, 1 minus the Dice), but the grader reads the

@@ -1882,6 +1882,7 @@ def _library_used(fn: Callable, forbidden: tuple[str, ...]) -> str:
         if id(f) in seen or not isinstance(f, types.FunctionType):
             continue
         seen.add(id(f))
+        todo.append(getattr(f, "__wrapped__", None))  # under a decorator (functools.wraps)
         names = _code_names(f)
         for name in names & set(f.__globals__):
             obj = f.__globals__[name]
