@@ -152,7 +152,7 @@ def _contrasts(rng, brain, tissue, seg, sub, grade) -> dict[str, np.ndarray]:
         vol[sub] = region
         vol = ndimage.gaussian_filter(vol[box], sigma=0.8)
         vol *= gain
-        vol += rng.standard_normal(shape, dtype=np.float32)[box] * (0.035 * lut[1])
+        vol += rng.standard_normal(vol.shape, dtype=np.float32) * (0.035 * lut[1])  # the box's
         np.clip(np.round(vol, out=vol), 1, 32000, out=vol)
         image = np.zeros(shape, dtype=np.int16)
         image[box] = vol.astype(np.int16) * brain[box]  # exactly zero outside the brain
