@@ -1018,7 +1018,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what, does = _passed_along(path), True
             elif _forbidden(path, names):
                 what = path
-            elif not path and isinstance(sub, ast.Attribute) and sub.attr.lstrip("_") in names:
+            elif not path and isinstance(sub, ast.Attribute) and _named_attr(sub.attr, names):
                 what = f"….{sub.attr}"  # on what no name says: (F,)[0].cross_entropy
             elif _course_code(path):
                 what = M.COURSE_CODE.format(path=path)
@@ -1050,6 +1050,13 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
+
+
+def _named_attr(attr: str, names: set[str]) -> bool:
+    """Whether an attribute read on what no name says (``(F,)[0].cross_entropy``,
+    ``(distance,)[0].dice``) may be what the block forbids: a name, or the last part of a
+    dotted one (``scipy.spatial.distance.dice``), also as a private variant."""
+    return attr.lstrip("_") in names | {n.rpartition(".")[2] for n in names if "." in n}
 
 
 def _forbidden(path: str, names: set[str]) -> bool:
@@ -1317,7 +1324,11 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         )
         if found:
             i, cell, what, node, does = found
-            forbidden = not does and _forbidden(what, set(block.forbidden))
+            names = set(block.forbidden)
+            forbidden = not does and (
+                _forbidden(what, names)
+                or (what.startswith("….") and _named_attr(what[len("….") :], names))
+            )
             why = block.forbidden_why if forbidden else M.OWN_CODE.format(block=block.id)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
             template = M.FORBIDDEN_DOES if does else M.FORBIDDEN
