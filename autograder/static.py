@@ -1056,7 +1056,7 @@ def _named_attr(attr: str, names: set[str]) -> bool:
     """Whether an attribute read on what no name says (``(F,)[0].cross_entropy``,
     ``(distance,)[0].dice``) may be what the block forbids: a name, or the last part of a
     dotted one (``scipy.spatial.distance.dice``), also as a private variant."""
-    return attr.lstrip("_") in names | {n.rpartition(".")[2] for n in names if "." in n}
+    return attr.lstrip("_") in {n.rpartition(".")[2].lstrip("_") for n in names}
 
 
 def _forbidden(path: str, names: set[str]) -> bool:

@@ -2248,3 +2248,65 @@ def test_what_the_kits_packages_bring_is_no_package_the_grader_lacks():
     ns["f1_score"] = types.FunctionType((lambda: 0).__code__, {}, "f1_score")
     ns["f1_score"].__module__ = "sklearn.metrics._classification"
     assert checks.packages_the_grader_lacks((ns["categorical_cross_entropy"],)) == ["sklearn"]
+
+
+@pytest.mark.parametrize(
+    "helpers, body, library",
+    [
+        (
+            "from scipy.spatial.distance import cdist\n",
+            "1.0 - cdist(pred[None], truth[None], 'dice')[0, 0]",
+            "scipy.spatial.distance.cdist",
+        ),
+        (
+            "import scipy.spatial.distance as sd\n",
+            "1.0 - sd.pdist(np.stack([pred, truth]), metric='dice')[0]",
+            "scipy.spatial.distance.pdist",
+        ),
+        (
+            "import scipy.spatial.distance as sd\n",
+            "1.0 - sd._METRICS['dice'].dist_func(pred, truth)",
+            "scipy.spatial.distance._METRICS",
+        ),
+        (
+            "import scipy.spatial.distance as sd\n",
+            "1.0 - (sd,)[0]._METRICS['dice'].dist_func(pred, truth)",
+            "scipy.spatial.distance._METRICS",
+        ),
+    ],
+    ids=["cdist", "pdist", "metrics_table", "metrics_table_on_a_tuple"],
+)
+def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body, library):
+    """SciPy's Dice named by a string (cdist(p, t, "dice"), its table of metrics): right
+    values, and the same library's Dice as scipy.spatial.distance.dice, which the block forbids;
+    the notebook's check and the grade both say so."""
+    source = LIBRARY_DICE.format(helpers=helpers, body=body)
+    ns = notebook(extra={"predict_dice": source})
+    assert graded(ns, "predict_dice") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "predict_dice", with_probes)
+        assert not shown and library in message and "yourself" in message, message
+    nb = with_cell(solved(), "predict_dice", source)
+    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert set(failed) == {"test_predict_dice"}
+    assert SPEC.block("g").forbidden_why in failed["test_predict_dice"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from sklearn.metrics import pairwise_distances",
+        "from sklearn.metrics.pairwise import pairwise_distances",
+        "from sklearn.metrics import classification_report",
+        "from sklearn.metrics import DistanceMetric",
+        "from scipy.spatial._distance_pybind import cdist_dice",
+    ],
+)
+def test_a_library_dice_by_its_metric_name_is_read_by_the_grader(line):
+    """What computes a Dice by the metric's name (scikit-learn's too, not installed here),
+    used by a dice_score, costs the block."""
+    name = line.split()[-1]
+    source = LIBRARY_DICE.format(helpers=line + "\n", body=f"{name}(pred, truth)")
+    nb = with_cell(solved(), "predict_dice", source)
+    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert set(failed) == {"test_predict_dice"}, line

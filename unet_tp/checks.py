@@ -1843,6 +1843,21 @@ DICE_LIBRARIES = (
     "monai.metrics",
     "monai.losses",
     "medpy.metric",
+    # what computes them by the metric's name (cdist(p, t, "dice"), pairwise_distances(metric=
+    # "dice"), SciPy's table of metrics and its compiled ones; an F1 in scikit-learn's report)
+    "scipy.spatial.distance.cdist",
+    "scipy.spatial.distance.pdist",
+    "scipy.spatial.distance._METRICS",
+    "scipy.spatial.distance._METRICS_NAMES",
+    "scipy.spatial.distance._METRIC_ALIAS",
+    "scipy.spatial.distance._METRIC_INFOS",
+    "scipy.spatial.distance._TEST_METRICS",
+    "scipy.spatial._distance_pybind",
+    "scipy.spatial._distance_wrap",
+    "sklearn.metrics.pairwise",
+    "sklearn.metrics.pairwise_distances",
+    "sklearn.metrics.DistanceMetric",
+    "sklearn.metrics.classification_report",
 )
 
 
