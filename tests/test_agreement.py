@@ -2310,3 +2310,41 @@ def test_a_library_dice_by_its_metric_name_is_read_by_the_grader(line):
     nb = with_cell(solved(), "predict_dice", source)
     failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
     assert set(failed) == {"test_predict_dice"}, line
+
+
+HELD_DICE = {  # SciPy's Dice held where the code names no global: the grader reads it all
+    "default": "def dice_score(pred, truth, f=sd.dice):\n    return {call}\n",
+    "closure": (
+        "def _make(f=None):\n    f = f or sd.dice\n\n    def dice_score(pred, truth):\n"
+        "        return {call}\n\n    return dice_score\n\n\ndice_score = _make()\n"
+    ),
+    "callable_object": (
+        "class _Dice:\n    def __init__(self):\n        self.f = sd.dice\n\n"
+        "    def __call__(self, pred, truth):\n        f = self.f\n        return {call}\n\n\n"
+        "dice_score = _Dice()\n"
+    ),
+    "partial": (
+        "import functools\n\n\ndef _dice(pred, truth, f):\n    return {call}\n\n\n"
+        "dice_score = functools.partial(_dice, f=sd.dice)\n"
+    ),
+}
+HELD_CALL = "1.0 - f(pred.ravel(), truth.ravel()) if pred.any() or truth.any() else 1.0"
+
+
+@pytest.mark.parametrize("how", sorted(HELD_DICE))
+def test_a_library_dice_held_in_a_default_closure_or_object_fails_both_sides(how: str):
+    """The notebook's check passed these (it read the globals only) while the grader, reading
+    the text, took the block's points: both sides now fail them."""
+    predict = (
+        "def predict(model, images):\n    model.eval()\n    return model(images).argmax(dim=1)\n"
+    )
+    body = HELD_DICE[how].format(call=HELD_CALL)
+    source = f"{predict}\n\nimport scipy.spatial.distance as sd\n\n\n{body}"
+    ns = notebook(extra={"predict_dice": source})
+    assert graded(ns, "predict_dice") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "predict_dice", with_probes)
+        assert not shown and "scipy.spatial.distance.dice" in message, message
+    nb = with_cell(solved(), "predict_dice", source)
+    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert set(failed) == {"test_predict_dice"}

@@ -1888,24 +1888,58 @@ def _reached(obj: object, names: set[str], depth: int = 4) -> list:
     return reached
 
 
+def _held(obj: object) -> tuple[list, list]:
+    """``(functions, objects)``: the functions of ``obj`` (a function, a ``partial`` of one, an
+    object with methods) whose code to read, and what it holds besides their globals (defaults,
+    closure, a partial's arguments, an object's attributes): the grader reads those too."""
+    if isinstance(obj, functools.partial):
+        return [obj.func], [obj.func, *obj.args, *obj.keywords.values()]
+    if isinstance(obj, types.MethodType):
+        return [obj.__func__], [obj.__func__, obj.__self__]
+    if isinstance(obj, types.FunctionType):
+        held = [*(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()]
+        for cell in obj.__closure__ or ():
+            with contextlib.suppress(ValueError):  # a cell not filled yet
+                held.append(cell.cell_contents)
+        return [obj], held
+    if isinstance(obj, (type, types.ModuleType)) or not callable(obj):
+        return [], []
+    methods = [f for k in type(obj).__mro__ for f in vars(k).values()]
+    return [f for f in methods if isinstance(f, types.FunctionType)], list(
+        getattr(obj, "__dict__", {}).values()
+    )
+
+
 def _library_used(fn: Callable, forbidden: tuple[str, ...]) -> str:
     """The first of ``forbidden`` that ``fn``, or a function of the notebook it calls, reads
-    through a global name; '' when none."""
-    seen, todo = set(), [getattr(fn, "func", fn)]
+    through a global name, a default, its closure (or a partial's arguments, a callable object's
+    attributes); '' when none."""
+    seen, todo = set(), [fn]
     while todo:
         f = todo.pop()
-        if id(f) in seen or not isinstance(f, types.FunctionType):
+        if id(f) in seen:
             continue
         seen.add(id(f))
-        names = _code_names(f)
-        for name in names & set(f.__globals__):
-            obj = f.__globals__[name]
+        functions, held = _held(f)
+        names = set().union(*map(_code_names, functions))
+        for code in functions:
+            held += [code.__globals__[n] for n in _code_names(code) & set(code.__globals__)]
+        for obj in held:
             for reached in _reached(obj, names):
                 if found := next((n for n in forbidden if _is_named(reached, n)), ""):
                     return found
-            if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__:
+            if _notebooks(obj, fn):
                 todo.append(obj)  # a helper of the notebook's
     return ""
+
+
+def _notebooks(obj: object, fn: Callable) -> bool:
+    """Whether ``obj`` is a function or callable object of the notebook's that ``fn`` (defined
+    there) reads: the grader reads its code as part of the answer."""
+    where = getattr(getattr(fn, "func", fn), "__module__", None)
+    owner = obj if isinstance(obj, (types.FunctionType, functools.partial)) else type(obj)
+    owner = getattr(owner, "func", owner)
+    return callable(obj) and getattr(owner, "__module__", None) == where
 
 
 def _check_dice(dice_score: Callable, pairs: list) -> None:
