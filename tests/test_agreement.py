@@ -2348,3 +2348,28 @@ def test_a_library_dice_held_in_a_default_closure_or_object_fails_both_sides(how
     nb = with_cell(solved(), "predict_dice", source)
     failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
     assert set(failed) == {"test_predict_dice"}
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "kl_div", "NLLLoss"])
+def test_a_loss_helper_of_the_students_named_as_torchs_fails_both_sides(name: str):
+    """Eq. (1) written out, in a helper of the student's named as one of torch's losses: the
+    grader reads the name in the text and takes the block's points; the notebook's check said
+    ok. It now says so first (rename it)."""
+    source = (
+        f"def {name}(log_p, one_hot):\n    return -(one_hot * log_p).sum(dim=1)\n"
+        + PERMUTE_LOSS.replace(
+            "-(one_hot * F.log_softmax(logits, dim=1)).sum(dim=1)",
+            f"{name}(F.log_softmax(logits, dim=1), one_hot)",
+        )
+    )
+    assert f"{name}(F.log_softmax" in source
+    ns = notebook(extra={"cce_loss": source})
+    assert graded(ns, "loss") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "loss", with_probes)
+        assert not shown and name in message and "rename" in message, message
+    nb = with_cell(solved(), "cce_loss", source)
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    undotted = {n for n in SPEC.block("e").forbidden if "." not in n}
+    assert set(checks.LOSS_NAMES) == undotted

@@ -43,6 +43,19 @@ TORCH_LOSSES = (
     "nll_loss_nd",
     "kl_div",
 )
+# the names of torch's losses the grader reads in the answer's text (assignment.toml's
+# `forbidden` of (e), without its modules): one the loss reads costs the block, even where it
+# names a function of the student's own (the grader cannot tell it from torch's by its text)
+LOSS_NAMES = TORCH_LOSSES + (
+    "nll_loss_forward",
+    "nll_loss2d_forward",
+    "linear_cross_entropy",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "NLLLoss2d",
+    "LinearCrossEntropyLoss",
+    "KLDivLoss",
+)
 Steps = list[tuple[str, object]]
 
 
@@ -1426,6 +1439,24 @@ def _code_names(fn: Callable) -> set[str]:
     return names
 
 
+def _names_read(fn: Callable) -> set[str]:
+    """:func:`_code_names` of ``fn`` and of the notebook's functions it reads (its helpers)."""
+    seen, todo, names = set(), [getattr(fn, "func", fn)], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen or not isinstance(f, types.FunctionType):
+            continue
+        seen.add(id(f))
+        read = _code_names(f)
+        names |= read
+        todo += [
+            obj
+            for obj in (f.__globals__.get(n) for n in read)
+            if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__
+        ]
+    return names
+
+
 def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.Tensor:
     """The student's loss on one case, checked to be a scalar tensor written out, not torch's
     cross-entropy (``label``: as shown)."""
@@ -1456,6 +1487,15 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
             )
         )
     used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
+    if not used and (named := _names_read(loss_fn) & set(LOSS_NAMES)):
+        raise _Wrong(
+            tr(
+                "the loss reads the name {name}, one of torch's losses: the grader reads the "
+                "answer's text and gives such a loss no points, even where it is a function of "
+                "yours (rename it)",
+                name=min(named),
+            )
+        )
     if used:
         raise _Wrong(
             tr(
