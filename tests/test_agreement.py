@@ -2273,8 +2273,18 @@ def test_what_the_kits_packages_bring_is_no_package_the_grader_lacks():
             "1.0 - (sd,)[0]._METRICS['dice'].dist_func(pred, truth)",
             "scipy.spatial.distance._METRICS",
         ),
+        (  # imported by another module of SciPy's
+            "from scipy.cluster.vq import cdist\n",
+            "1.0 - cdist(pred[None], truth[None], 'dice')[0, 0]",
+            "scipy.spatial.distance.cdist",
+        ),
+        (
+            "from scipy.cluster.hierarchy import distance\n",
+            "1.0 - distance.dice(pred, truth)",
+            "scipy.spatial.distance.dice",
+        ),
     ],
-    ids=["cdist", "pdist", "metrics_table", "metrics_table_on_a_tuple"],
+    ids=["cdist", "pdist", "metrics_table", "metrics_table_on_a_tuple", "vq_cdist", "hierarchy"],
 )
 def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body, library):
     """SciPy's Dice named by a string (cdist(p, t, "dice"), its table of metrics): right
@@ -2300,6 +2310,8 @@ def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body,
         "from sklearn.metrics import classification_report",
         "from sklearn.metrics import DistanceMetric",
         "from scipy.spatial._distance_pybind import cdist_dice",
+        "from monai.handlers.mean_dice import DiceMetric",
+        "from monai.handlers import MeanDice",
     ],
 )
 def test_a_library_dice_by_its_metric_name_is_read_by_the_grader(line):

@@ -1898,6 +1898,7 @@ DICE_LIBRARIES = (
     "sklearn.metrics.pairwise_distances",
     "sklearn.metrics.DistanceMetric",
     "sklearn.metrics.classification_report",
+    "monai.handlers",  # MONAI's metrics again (monai.handlers.mean_dice.DiceMetric)
 )
 
 
