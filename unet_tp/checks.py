@@ -1457,6 +1457,20 @@ def _names_read(fn: Callable) -> set[str]:
     return names
 
 
+def _no_loss_names(loss_fn: Callable) -> None:
+    """A loss (or a helper of the notebook's it calls) that reads one of :data:`LOSS_NAMES` is
+    wrong: the grader reads the same names in its text."""
+    if named := _names_read(loss_fn) & set(LOSS_NAMES):
+        raise _Wrong(
+            tr(
+                "the loss reads the name {name}, one of torch's losses: the grader reads the "
+                "answer's text and gives such a loss no points, even where it is a function of "
+                "yours (rename it)",
+                name=min(named),
+            )
+        )
+
+
 def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.Tensor:
     """The student's loss on one case, checked to be a scalar tensor written out, not torch's
     cross-entropy (``label``: as shown)."""
@@ -1487,15 +1501,8 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
             )
         )
     used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
-    if not used and (named := _names_read(loss_fn) & set(LOSS_NAMES)):
-        raise _Wrong(
-            tr(
-                "the loss reads the name {name}, one of torch's losses: the grader reads the "
-                "answer's text and gives such a loss no points, even where it is a function of "
-                "yours (rename it)",
-                name=min(named),
-            )
-        )
+    if not used:
+        _no_loss_names(loss_fn)
     if used:
         raise _Wrong(
             tr(
