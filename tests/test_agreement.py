@@ -2335,6 +2335,11 @@ HELD_DICE = {  # SciPy's Dice held where the code names no global: the grader re
         "    def __call__(self, pred, truth):\n        f = self.f\n        return {call}\n\n\n"
         "dice_score = _Dice()\n"
     ),
+    "class_attribute": (
+        "class _Dice:\n    f = staticmethod(sd.dice)\n\n"
+        "    def __call__(self, pred, truth):\n        f = self.f\n        return {call}\n\n\n"
+        "dice_score = _Dice()\n"
+    ),
     "partial": (
         "import functools\n\n\ndef _dice(pred, truth, f):\n    return {call}\n\n\n"
         "dice_score = functools.partial(_dice, f=sd.dice)\n"

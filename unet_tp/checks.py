@@ -1952,10 +1952,10 @@ def _held(obj: object) -> tuple[list, list]:
         return [obj], held
     if isinstance(obj, (type, types.ModuleType)) or not callable(obj):
         return [], []
-    methods = [f for k in type(obj).__mro__ for f in vars(k).values()]
-    return [f for f in methods if isinstance(f, types.FunctionType)], list(
-        getattr(obj, "__dict__", {}).values()
-    )
+    own = [k for k in type(obj).__mro__ if k.__module__ == type(obj).__module__]
+    attrs = [getattr(a, "__func__", a) for k in own for a in vars(k).values()]  # staticmethod
+    functions = [a for a in attrs if isinstance(a, types.FunctionType)]
+    return functions, attrs + list(getattr(obj, "__dict__", {}).values())
 
 
 def _library_used(fn: Callable, forbidden: tuple[str, ...]) -> str:
