@@ -1071,12 +1071,13 @@ def _forbidden(path: str, names: set[str]) -> bool:
     # a function named by its module, reached through a private one of that module's
     # (``sklearn.metrics._classification.f1_score`` is ``sklearn.metrics.f1_score``)
     # or through another module of its library that imports it (``scipy.cluster.vq.cdist`` is
-    # ``scipy.spatial.distance.cdist``, ``scipy.cluster.hierarchy.distance.dice`` its ``dice``)
+    # ``scipy.spatial.distance.cdist``, ``scipy.cluster.hierarchy.distance.dice`` its ``dice``,
+    # ``monai.apps.pathology.losses.hovernet_loss.DiceLoss`` is of ``monai.losses``)
     for n in names:
         parent, _, attr = n.rpartition(".")
         if parent and last == attr and path.startswith(parent + "._"):
             return True
-        if parent and last == attr and path.split(".")[0] == n.split(".")[0] and "." in path:
+        if parent and path.split(".")[0] == n.split(".")[0] and attr in path.split(".")[1:]:
             return True
     return last in names or ("." in path and last.lstrip("_") in names)
 

@@ -2312,6 +2312,7 @@ def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body,
         "from scipy.spatial._distance_pybind import cdist_dice",
         "from monai.handlers.mean_dice import DiceMetric",
         "from monai.handlers import MeanDice",
+        "from monai.apps.pathology.losses.hovernet_loss import DiceLoss",
     ],
 )
 def test_a_library_dice_by_its_metric_name_is_read_by_the_grader(line):
