@@ -2391,3 +2391,47 @@ def test_a_loss_helper_of_the_students_named_as_torchs_fails_both_sides(name: st
     assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
     undotted = {n for n in SPEC.block("e").forbidden if "." not in n}
     assert set(checks.LOSS_NAMES) == undotted
+
+
+NLL_LOSS = """{helpers}
+
+def categorical_cross_entropy(logits, target, weight=None):
+    nll = {nll}
+    if weight is None:
+        return nll.mean()
+    w = weight[target.long()]
+    return (nll * w).sum() / w.sum()
+"""
+
+
+@pytest.mark.parametrize(
+    "helpers, nll, words",
+    [
+        (
+            "from torch.distributions.categorical import Categorical as C\n",
+            "-C(logits=logits.movedim(1, -1)).log_prob(target.long())",
+            "distributions",
+        ),
+        (  # the focal loss with gamma 0 is the cross-entropy, and calls none of torch's losses
+            "from monai.losses.focal_loss import softmax_focal_loss as fl\n",
+            "fl(logits, F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(logits.dtype),"
+            " 0.0).sum(1)",
+            "monai.losses",
+        ),
+    ],
+    ids=["renamed_categorical", "monai_focal"],
+)
+def test_a_loss_from_a_forbidden_module_under_another_name_fails_both_sides(helpers, nll, words):
+    """The notebook's check read the names of torch's distributions only: renamed, or MONAI's
+    focal loss, it said ok while the grader took the block's points."""
+    source = NLL_LOSS.format(helpers=helpers, nll=nll)
+    ns = notebook(extra={"cce_loss": source})
+    assert graded(ns, "loss") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "loss", with_probes)
+        assert not shown and words in message and "yourself" in message, message
+    nb = with_cell(solved(), "cce_loss", source)
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    dotted = {n for n in SPEC.block("e").forbidden if "." in n}
+    assert set(checks.LOSS_LIBRARIES) == dotted

@@ -1426,6 +1426,9 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
 
 
 TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
+# the modules the loss may not use (assignment.toml's dotted `forbidden` of (e)), read as the
+# Dice's libraries are: through globals, helpers, defaults and closures
+LOSS_LIBRARIES = ("torch.distributions", "monai.losses")
 
 
 def _code_names(fn: Callable) -> set[str]:
@@ -1455,6 +1458,29 @@ def _names_read(fn: Callable) -> set[str]:
             if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__
         ]
     return names
+
+
+def _no_loss_module(loss_fn: Callable) -> None:
+    """A loss that uses one of :data:`LOSS_LIBRARIES` (torch's distributions, MONAI's losses),
+    by any name, in a helper, a default or a closure, is wrong: the grader reads them too."""
+    library = _library_used(loss_fn, LOSS_LIBRARIES)
+    if library == "monai.losses":
+        raise _Wrong(
+            tr(
+                "the loss uses MONAI's losses (monai.losses), which compute the cross-entropy for "
+                "you: write Eq. (1) yourself with tensor operations (log-sum-exp, one-hot, sum "
+                "over the classes, mean over the pixels); the grader gives such a loss no points"
+            )
+        )
+    if library or _code_names(loss_fn) & TORCH_DISTRIBUTIONS:
+        raise _Wrong(
+            tr(
+                "the loss uses torch's distributions (Categorical(...).log_prob), which computes "
+                "the log-softmax of the true class for you: write Eq. (1) yourself with tensor "
+                "operations (log-sum-exp, one-hot, sum over the classes, mean over the pixels); "
+                "the grader gives such a loss no points"
+            )
+        )
 
 
 def _no_loss_names(loss_fn: Callable) -> None:
@@ -1491,15 +1517,7 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
         hint = _loss_error_hint(ops, tuple(logits.shape))
         what = tr("{label}: the loss", label=label)
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
-    if _code_names(loss_fn) & TORCH_DISTRIBUTIONS:
-        raise _Wrong(
-            tr(
-                "the loss uses torch's distributions (Categorical(...).log_prob), which computes "
-                "the log-softmax of the true class for you: write Eq. (1) yourself with tensor "
-                "operations (log-sum-exp, one-hot, sum over the classes, mean over the pixels); "
-                "the grader gives such a loss no points"
-            )
-        )
+    _no_loss_module(loss_fn)
     used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
     if not used:
         _no_loss_names(loss_fn)
