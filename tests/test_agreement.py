@@ -2418,8 +2418,14 @@ def categorical_cross_entropy(logits, target, weight=None):
             " 0.0).sum(1)",
             "monai.losses",
         ),
+        (  # Poisson's NLL of log-probabilities: -log p_y, plus the sum of p (1) per pixel
+            "",
+            "F.poisson_nll_loss(F.log_softmax(logits, 1), F.one_hot(target.long(), logits.shape[1])"
+            ".movedim(-1, 1).to(logits.dtype), log_input=True, reduction='none').sum(1) - 1",
+            "poisson_nll_loss",
+        ),
     ],
-    ids=["renamed_categorical", "monai_focal"],
+    ids=["renamed_categorical", "monai_focal", "poisson_nll"],
 )
 def test_a_loss_from_a_forbidden_module_under_another_name_fails_both_sides(helpers, nll, words):
     """The notebook's check read the names of torch's distributions only: renamed, or MONAI's

@@ -42,6 +42,7 @@ TORCH_LOSSES = (
     "nll_loss2d",
     "nll_loss_nd",
     "kl_div",
+    "poisson_nll_loss",  # of log-probabilities against one-hot targets: Eq. (1) plus 1 per pixel
 )
 # the names of torch's losses the grader reads in the answer's text (assignment.toml's
 # `forbidden` of (e), without its modules): one the loss reads costs the block, even where it
@@ -55,6 +56,7 @@ LOSS_NAMES = TORCH_LOSSES + (
     "NLLLoss2d",
     "LinearCrossEntropyLoss",
     "KLDivLoss",
+    "PoissonNLLLoss",
 )
 Steps = list[tuple[str, object]]
 
