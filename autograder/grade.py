@@ -10,6 +10,7 @@ changed submissions (:mod:`~autograder.regrade`). Here: the orchestration and a 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import dataclasses
@@ -405,16 +406,34 @@ def _answer_cells(cells: list, index: int) -> list:
     re-submission, it kept the score given by hand to the old text)."""
     taken = [cells[index]]
     for cell in cells[index + 1 :]:
-        if grade_id(cell) or not (cell.cell_type in ("markdown", "raw") or _comments_only(cell)):
+        if grade_id(cell) or not (cell.cell_type in ("markdown", "raw") or _text_only(cell)):
             break
         taken.append(cell)
     return taken
 
 
-def _comments_only(cell) -> bool:
-    """Whether ``cell`` is a code cell of comment lines alone (an answer written as comments)."""
-    lines = [line.strip() for line in str(cell.source).splitlines() if line.strip()]
-    return cell.cell_type == "code" and bool(lines) and all(x.startswith("#") for x in lines)
+_TEXT_MAGICS = ("%%markdown", "%%html", "%%latex")  # a cell of text IPython shows
+
+
+def _text_only(cell) -> bool:
+    """Whether ``cell`` is a code cell of text alone (an answer written as comments, as strings
+    or in a ``%%markdown`` cell: formgrader shows its text, which runs nothing)."""
+    source = str(cell.source)
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    if cell.cell_type != "code" or not lines:
+        return False
+    if all(x.startswith("#") for x in lines) or lines[0].split()[0] in _TEXT_MAGICS:
+        return True
+    try:
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return False
+    return all(
+        isinstance(s, ast.Expr)
+        and isinstance(s.value, ast.Constant)
+        and isinstance(s.value.value, str)
+        for s in body
+    )
 
 
 def _answer_text(cells: list) -> str:

@@ -1018,7 +1018,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what, does = _passed_along(path), True
             elif _forbidden(path, names):
                 what = path
-            elif not path and isinstance(sub, ast.Attribute) and sub.attr.lstrip("_") in names:
+            elif not path and isinstance(sub, ast.Attribute) and _named_attr(sub.attr, names):
                 what = f"….{sub.attr}"  # on what no name says: (F,)[0].cross_entropy
             elif _course_code(path):
                 what = M.COURSE_CODE.format(path=path)
@@ -1052,6 +1052,13 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
     return None
 
 
+def _named_attr(attr: str, names: set[str]) -> bool:
+    """Whether an attribute read on what no name says (``(F,)[0].cross_entropy``,
+    ``(distance,)[0].dice``) may be what the block forbids: a name, or the last part of a
+    dotted one (``scipy.spatial.distance.dice``), also as a private variant."""
+    return attr.lstrip("_") in {n.rpartition(".")[2].lstrip("_") for n in names}
+
+
 def _forbidden(path: str, names: set[str]) -> bool:
     """Whether a dotted path names what the block forbids: its last part, or a library's private
     variant of it (``torch._decomp.decompositions._nll_loss_forward`` is ``nll_loss_forward``);
@@ -1063,9 +1070,14 @@ def _forbidden(path: str, names: set[str]) -> bool:
         return True
     # a function named by its module, reached through a private one of that module's
     # (``sklearn.metrics._classification.f1_score`` is ``sklearn.metrics.f1_score``)
+    # or through another module of its library that imports it (``scipy.cluster.vq.cdist`` is
+    # ``scipy.spatial.distance.cdist``, ``scipy.cluster.hierarchy.distance.dice`` its ``dice``,
+    # ``monai.apps.pathology.losses.hovernet_loss.DiceLoss`` is of ``monai.losses``)
     for n in names:
         parent, _, attr = n.rpartition(".")
         if parent and last == attr and path.startswith(parent + "._"):
+            return True
+        if parent and path.split(".")[0] == n.split(".")[0] and attr in path.split(".")[1:]:
             return True
     return last in names or ("." in path and last.lstrip("_") in names)
 
@@ -1317,7 +1329,11 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
         )
         if found:
             i, cell, what, node, does = found
-            forbidden = not does and _forbidden(what, set(block.forbidden))
+            names = set(block.forbidden)
+            forbidden = not does and (
+                _forbidden(what, names)
+                or (what.startswith("….") and _named_attr(what[len("….") :], names))
+            )
             why = block.forbidden_why if forbidden else M.OWN_CODE.format(block=block.id)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
             template = M.FORBIDDEN_DOES if does else M.FORBIDDEN

@@ -2026,8 +2026,17 @@ def dice_score(pred, truth):
             "    return wrapper\n\n\n@logged",
             "1.0 - dice(pred, truth)",
         ),
+        # read on what no name says: the notebook's check follows the module all the same
+        ("import scipy.spatial.distance as sd\n", "1.0 - (sd,)[0].dice(pred, truth)"),
     ],
-    ids=["imported_function", "module_attribute", "in_a_helper", "renamed", "decorated"],
+    ids=[
+        "imported_function",
+        "module_attribute",
+        "in_a_helper",
+        "renamed",
+        "decorated",
+        "on_a_tuple",
+    ],
 )
 def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
     """Right values (SciPy's Dice dissimilarity, 1 minus the Dice), but the grader reads the
@@ -2042,7 +2051,9 @@ def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
     assert graded(ns, "predict_dice") == (True, "")  # the values are right
     nb = with_cell(solved(), "predict_dice", source)
     labels = [f"cell {i}" for i in range(len(nb.cells))]
-    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_predict_dice"}
+    failed = static.forbidden_calls(nb, SPEC, labels)
+    assert set(failed) == {"test_predict_dice"}
+    assert SPEC.block("g").forbidden_why in failed["test_predict_dice"]
     assert set(checks.DICE_LIBRARIES) == set(SPEC.block("g").forbidden)
     # the formula written out, with another of SciPy's distances for a count, costs nothing
     ok = with_cell(solved(), "predict_dice", HAMMING_DICE)
@@ -2250,3 +2261,196 @@ def test_what_the_kits_packages_bring_is_no_package_the_grader_lacks():
     ns["f1_score"] = types.FunctionType((lambda: 0).__code__, {}, "f1_score")
     ns["f1_score"].__module__ = "sklearn.metrics._classification"
     assert checks.packages_the_grader_lacks((ns["categorical_cross_entropy"],)) == ["sklearn"]
+
+
+@pytest.mark.parametrize(
+    "helpers, body, library",
+    [
+        (
+            "from scipy.spatial.distance import cdist\n",
+            "1.0 - cdist(pred[None], truth[None], 'dice')[0, 0]",
+            "scipy.spatial.distance.cdist",
+        ),
+        (
+            "import scipy.spatial.distance as sd\n",
+            "1.0 - sd.pdist(np.stack([pred, truth]), metric='dice')[0]",
+            "scipy.spatial.distance.pdist",
+        ),
+        (
+            "import scipy.spatial.distance as sd\n",
+            "1.0 - sd._METRICS['dice'].dist_func(pred, truth)",
+            "scipy.spatial.distance._METRICS",
+        ),
+        (
+            "import scipy.spatial.distance as sd\n",
+            "1.0 - (sd,)[0]._METRICS['dice'].dist_func(pred, truth)",
+            "scipy.spatial.distance._METRICS",
+        ),
+        (  # imported by another module of SciPy's
+            "from scipy.cluster.vq import cdist\n",
+            "1.0 - cdist(pred[None], truth[None], 'dice')[0, 0]",
+            "scipy.spatial.distance.cdist",
+        ),
+        (
+            "from scipy.cluster.hierarchy import distance\n",
+            "1.0 - distance.dice(pred, truth)",
+            "scipy.spatial.distance.dice",
+        ),
+    ],
+    ids=["cdist", "pdist", "metrics_table", "metrics_table_on_a_tuple", "vq_cdist", "hierarchy"],
+)
+def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body, library):
+    """SciPy's Dice named by a string (cdist(p, t, "dice"), its table of metrics): right
+    values, and the same library's Dice as scipy.spatial.distance.dice, which the block forbids;
+    the notebook's check and the grade both say so."""
+    source = LIBRARY_DICE.format(helpers=helpers, body=body)
+    ns = notebook(extra={"predict_dice": source})
+    assert graded(ns, "predict_dice") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "predict_dice", with_probes)
+        assert not shown and library in message and "yourself" in message, message
+    nb = with_cell(solved(), "predict_dice", source)
+    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert set(failed) == {"test_predict_dice"}
+    assert SPEC.block("g").forbidden_why in failed["test_predict_dice"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from sklearn.metrics import pairwise_distances",
+        "from sklearn.metrics.pairwise import pairwise_distances",
+        "from sklearn.metrics import classification_report",
+        "from sklearn.metrics import DistanceMetric",
+        "from scipy.spatial._distance_pybind import cdist_dice",
+        "from monai.handlers.mean_dice import DiceMetric",
+        "from monai.handlers import MeanDice",
+        "from monai.apps.pathology.losses.hovernet_loss import DiceLoss",
+    ],
+)
+def test_a_library_dice_by_its_metric_name_is_read_by_the_grader(line):
+    """What computes a Dice by the metric's name (scikit-learn's too, not installed here),
+    used by a dice_score, costs the block."""
+    name = line.split()[-1]
+    source = LIBRARY_DICE.format(helpers=line + "\n", body=f"{name}(pred, truth)")
+    nb = with_cell(solved(), "predict_dice", source)
+    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert set(failed) == {"test_predict_dice"}, line
+
+
+HELD_DICE = {  # SciPy's Dice held where the code names no global: the grader reads it all
+    "default": "def dice_score(pred, truth, f=sd.dice):\n    return {call}\n",
+    "closure": (
+        "def _make(f=None):\n    f = f or sd.dice\n\n    def dice_score(pred, truth):\n"
+        "        return {call}\n\n    return dice_score\n\n\ndice_score = _make()\n"
+    ),
+    "callable_object": (
+        "class _Dice:\n    def __init__(self):\n        self.f = sd.dice\n\n"
+        "    def __call__(self, pred, truth):\n        f = self.f\n        return {call}\n\n\n"
+        "dice_score = _Dice()\n"
+    ),
+    "class_attribute": (
+        "class _Dice:\n    f = staticmethod(sd.dice)\n\n"
+        "    def __call__(self, pred, truth):\n        f = self.f\n        return {call}\n\n\n"
+        "dice_score = _Dice()\n"
+    ),
+    "partial": (
+        "import functools\n\n\ndef _dice(pred, truth, f):\n    return {call}\n\n\n"
+        "dice_score = functools.partial(_dice, f=sd.dice)\n"
+    ),
+}
+HELD_CALL = "1.0 - f(pred.ravel(), truth.ravel()) if pred.any() or truth.any() else 1.0"
+
+
+@pytest.mark.parametrize("how", sorted(HELD_DICE))
+def test_a_library_dice_held_in_a_default_closure_or_object_fails_both_sides(how: str):
+    """The notebook's check passed these (it read the globals only) while the grader, reading
+    the text, took the block's points: both sides now fail them."""
+    predict = (
+        "def predict(model, images):\n    model.eval()\n    return model(images).argmax(dim=1)\n"
+    )
+    body = HELD_DICE[how].format(call=HELD_CALL)
+    source = f"{predict}\n\nimport scipy.spatial.distance as sd\n\n\n{body}"
+    ns = notebook(extra={"predict_dice": source})
+    assert graded(ns, "predict_dice") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "predict_dice", with_probes)
+        assert not shown and "scipy.spatial.distance.dice" in message, message
+    nb = with_cell(solved(), "predict_dice", source)
+    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert set(failed) == {"test_predict_dice"}
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "kl_div", "NLLLoss"])
+def test_a_loss_helper_of_the_students_named_as_torchs_fails_both_sides(name: str):
+    """Eq. (1) written out, in a helper of the student's named as one of torch's losses: the
+    grader reads the name in the text and takes the block's points; the notebook's check said
+    ok. It now says so first (rename it)."""
+    source = (
+        f"def {name}(log_p, one_hot):\n    return -(one_hot * log_p).sum(dim=1)\n"
+        + PERMUTE_LOSS.replace(
+            "-(one_hot * F.log_softmax(logits, dim=1)).sum(dim=1)",
+            f"{name}(F.log_softmax(logits, dim=1), one_hot)",
+        )
+    )
+    assert f"{name}(F.log_softmax" in source
+    ns = notebook(extra={"cce_loss": source})
+    assert graded(ns, "loss") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "loss", with_probes)
+        assert not shown and name in message and "rename" in message, message
+    nb = with_cell(solved(), "cce_loss", source)
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    undotted = {n for n in SPEC.block("e").forbidden if "." not in n}
+    assert set(checks.LOSS_NAMES) == undotted
+
+
+NLL_LOSS = """{helpers}
+
+def categorical_cross_entropy(logits, target, weight=None):
+    nll = {nll}
+    if weight is None:
+        return nll.mean()
+    w = weight[target.long()]
+    return (nll * w).sum() / w.sum()
+"""
+
+
+@pytest.mark.parametrize(
+    "helpers, nll, words",
+    [
+        (
+            "from torch.distributions.categorical import Categorical as C\n",
+            "-C(logits=logits.movedim(1, -1)).log_prob(target.long())",
+            "distributions",
+        ),
+        (  # the focal loss with gamma 0 is the cross-entropy, and calls none of torch's losses
+            "from monai.losses.focal_loss import softmax_focal_loss as fl\n",
+            "fl(logits, F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(logits.dtype),"
+            " 0.0).sum(1)",
+            "monai.losses",
+        ),
+        (  # Poisson's NLL of log-probabilities: -log p_y, plus the sum of p (1) per pixel
+            "",
+            "F.poisson_nll_loss(F.log_softmax(logits, 1), F.one_hot(target.long(), logits.shape[1])"
+            ".movedim(-1, 1).to(logits.dtype), log_input=True, reduction='none').sum(1) - 1",
+            "poisson_nll_loss",
+        ),
+    ],
+    ids=["renamed_categorical", "monai_focal", "poisson_nll"],
+)
+def test_a_loss_from_a_forbidden_module_under_another_name_fails_both_sides(helpers, nll, words):
+    """The notebook's check read the names of torch's distributions only: renamed, or MONAI's
+    focal loss, it said ok while the grader took the block's points."""
+    source = NLL_LOSS.format(helpers=helpers, nll=nll)
+    ns = notebook(extra={"cce_loss": source})
+    assert graded(ns, "loss") == (True, "")  # the values are right
+    for with_probes in (True, False):
+        shown, message = visible(ns, "loss", with_probes)
+        assert not shown and words in message and "yourself" in message, message
+    nb = with_cell(solved(), "cce_loss", source)
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    dotted = {n for n in SPEC.block("e").forbidden if "." in n}
+    assert set(checks.LOSS_LIBRARIES) == dotted

@@ -1694,6 +1694,35 @@ def test_an_answer_written_as_comments_in_a_code_cell_below_is_part_of_the_answe
     assert "print" not in answer(["print(140)  # my answer", "# the field is 140"], "3")
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['"""The receptive field\nis 140 px"""', "%%markdown\nThe receptive field\nis 140 px"],
+    ids=["strings", "markdown_magic"],
+)
+def test_an_answer_written_as_text_in_a_code_cell_below_is_part_of_the_answer(tmp_path, text):
+    """An answer written as a string or in a %%markdown code cell below the answer cell
+    (formgrader shows it; it runs nothing): a re-submission that rewrote it kept the score given
+    by hand to the old text."""
+    from autograder.collect import Submission
+    from autograder.grade import _written_answers
+
+    spec = load_spec()
+    q = spec.questions[1]
+
+    def answer(cells: list, folder: str) -> str:
+        nb = in_source_order(solved(), STUDENT, [])
+        at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
+        nb.cells[at + 1 : at + 1] = [nbformat.v4.new_code_cell(src) for src in cells]
+        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
+        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+
+    first = answer([text], "1")
+    assert "is 140 px" in first
+    assert first != answer([text.replace("140", "572")], "2")
+    # a string that a call uses runs code: not an answer's text
+    assert "140" not in answer(['print("is 140 px")'], "3")
+
+
 DB_URLS = ["sqlite-elsewhere"] + (
     [os.environ["UNET_TP_TEST_DB_URL"]] if os.environ.get("UNET_TP_TEST_DB_URL") else []
 )

@@ -42,6 +42,21 @@ TORCH_LOSSES = (
     "nll_loss2d",
     "nll_loss_nd",
     "kl_div",
+    "poisson_nll_loss",  # of log-probabilities against one-hot targets: Eq. (1) plus 1 per pixel
+)
+# the names of torch's losses the grader reads in the answer's text (assignment.toml's
+# `forbidden` of (e), without its modules): one the loss reads costs the block, even where it
+# names a function of the student's own (the grader cannot tell it from torch's by its text)
+LOSS_NAMES = TORCH_LOSSES + (
+    "nll_loss_forward",
+    "nll_loss2d_forward",
+    "linear_cross_entropy",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "NLLLoss2d",
+    "LinearCrossEntropyLoss",
+    "KLDivLoss",
+    "PoissonNLLLoss",
 )
 Steps = list[tuple[str, object]]
 
@@ -1413,6 +1428,9 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
 
 
 TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
+# the modules the loss may not use (assignment.toml's dotted `forbidden` of (e)), read as the
+# Dice's libraries are: through globals, helpers, defaults and closures
+LOSS_LIBRARIES = ("torch.distributions", "monai.losses")
 
 
 def _code_names(fn: Callable) -> set[str]:
@@ -1424,6 +1442,61 @@ def _code_names(fn: Callable) -> set[str]:
         names.update(code.co_names)
         todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
     return names
+
+
+def _names_read(fn: Callable) -> set[str]:
+    """:func:`_code_names` of ``fn`` and of the notebook's functions it reads (its helpers)."""
+    seen, todo, names = set(), [getattr(fn, "func", fn)], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen or not isinstance(f, types.FunctionType):
+            continue
+        seen.add(id(f))
+        read = _code_names(f)
+        names |= read
+        todo += [
+            obj
+            for obj in (f.__globals__.get(n) for n in read)
+            if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__
+        ]
+    return names
+
+
+def _no_loss_module(loss_fn: Callable) -> None:
+    """A loss that uses one of :data:`LOSS_LIBRARIES` (torch's distributions, MONAI's losses),
+    by any name, in a helper, a default or a closure, is wrong: the grader reads them too."""
+    library = _library_used(loss_fn, LOSS_LIBRARIES)
+    if library == "monai.losses":
+        raise _Wrong(
+            tr(
+                "the loss uses MONAI's losses (monai.losses), which compute the cross-entropy for "
+                "you: write Eq. (1) yourself with tensor operations (log-sum-exp, one-hot, sum "
+                "over the classes, mean over the pixels); the grader gives such a loss no points"
+            )
+        )
+    if library or _code_names(loss_fn) & TORCH_DISTRIBUTIONS:
+        raise _Wrong(
+            tr(
+                "the loss uses torch's distributions (Categorical(...).log_prob), which computes "
+                "the log-softmax of the true class for you: write Eq. (1) yourself with tensor "
+                "operations (log-sum-exp, one-hot, sum over the classes, mean over the pixels); "
+                "the grader gives such a loss no points"
+            )
+        )
+
+
+def _no_loss_names(loss_fn: Callable) -> None:
+    """A loss (or a helper of the notebook's it calls) that reads one of :data:`LOSS_NAMES` is
+    wrong: the grader reads the same names in its text."""
+    if named := _names_read(loss_fn) & set(LOSS_NAMES):
+        raise _Wrong(
+            tr(
+                "the loss reads the name {name}, one of torch's losses: the grader reads the "
+                "answer's text and gives such a loss no points, even where it is a function of "
+                "yours (rename it)",
+                name=min(named),
+            )
+        )
 
 
 def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.Tensor:
@@ -1446,16 +1519,10 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
         hint = _loss_error_hint(ops, tuple(logits.shape))
         what = tr("{label}: the loss", label=label)
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
-    if _code_names(loss_fn) & TORCH_DISTRIBUTIONS:
-        raise _Wrong(
-            tr(
-                "the loss uses torch's distributions (Categorical(...).log_prob), which computes "
-                "the log-softmax of the true class for you: write Eq. (1) yourself with tensor "
-                "operations (log-sum-exp, one-hot, sum over the classes, mean over the pixels); "
-                "the grader gives such a loss no points"
-            )
-        )
+    _no_loss_module(loss_fn)
     used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
+    if not used:
+        _no_loss_names(loss_fn)
     if used:
         raise _Wrong(
             tr(
@@ -1843,6 +1910,22 @@ DICE_LIBRARIES = (
     "monai.metrics",
     "monai.losses",
     "medpy.metric",
+    # what computes them by the metric's name (cdist(p, t, "dice"), pairwise_distances(metric=
+    # "dice"), SciPy's table of metrics and its compiled ones; an F1 in scikit-learn's report)
+    "scipy.spatial.distance.cdist",
+    "scipy.spatial.distance.pdist",
+    "scipy.spatial.distance._METRICS",
+    "scipy.spatial.distance._METRICS_NAMES",
+    "scipy.spatial.distance._METRIC_ALIAS",
+    "scipy.spatial.distance._METRIC_INFOS",
+    "scipy.spatial.distance._TEST_METRICS",
+    "scipy.spatial._distance_pybind",
+    "scipy.spatial._distance_wrap",
+    "sklearn.metrics.pairwise",
+    "sklearn.metrics.pairwise_distances",
+    "sklearn.metrics.DistanceMetric",
+    "sklearn.metrics.classification_report",
+    "monai.handlers",  # MONAI's metrics again (monai.handlers.mean_dice.DiceMetric)
 )
 
 
@@ -1873,25 +1956,59 @@ def _reached(obj: object, names: set[str], depth: int = 4) -> list:
     return reached
 
 
+def _held(obj: object) -> tuple[list, list]:
+    """``(functions, objects)``: the functions of ``obj`` (a function, a ``partial`` of one, an
+    object with methods) whose code to read, and what it holds besides their globals (defaults,
+    closure, a partial's arguments, an object's attributes): the grader reads those too."""
+    if isinstance(obj, functools.partial):
+        return [obj.func], [obj.func, *obj.args, *obj.keywords.values()]
+    if isinstance(obj, types.MethodType):
+        return [obj.__func__], [obj.__func__, obj.__self__]
+    if isinstance(obj, types.FunctionType):
+        held = [*(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()]
+        for cell in obj.__closure__ or ():
+            with contextlib.suppress(ValueError):  # a cell not filled yet
+                held.append(cell.cell_contents)
+        return [obj], held
+    if isinstance(obj, (type, types.ModuleType)) or not callable(obj):
+        return [], []
+    own = [k for k in type(obj).__mro__ if k.__module__ == type(obj).__module__]
+    attrs = [getattr(a, "__func__", a) for k in own for a in vars(k).values()]  # staticmethod
+    functions = [a for a in attrs if isinstance(a, types.FunctionType)]
+    return functions, attrs + list(getattr(obj, "__dict__", {}).values())
+
+
 def _library_used(fn: Callable, forbidden: tuple[str, ...]) -> str:
     """The first of ``forbidden`` that ``fn``, or a function of the notebook it calls, reads
-    through a global name; '' when none."""
-    seen, todo = set(), [getattr(fn, "func", fn)]
+    through a global name, a default, its closure (or a partial's arguments, a callable object's
+    attributes); '' when none."""
+    seen, todo = set(), [fn]
     while todo:
         f = todo.pop()
-        if id(f) in seen or not isinstance(f, types.FunctionType):
+        if id(f) in seen:
             continue
         seen.add(id(f))
-        todo.append(getattr(f, "__wrapped__", None))  # under a decorator (functools.wraps)
-        names = _code_names(f)
-        for name in names & set(f.__globals__):
-            obj = f.__globals__[name]
+        functions, held = _held(f)
+        held.append(getattr(f, "__wrapped__", None))  # under a decorator (functools.wraps)
+        names = set().union(*map(_code_names, functions))
+        for code in functions:
+            held += [code.__globals__[n] for n in _code_names(code) & set(code.__globals__)]
+        for obj in held:
             for reached in _reached(obj, names):
                 if found := next((n for n in forbidden if _is_named(reached, n)), ""):
                     return found
-            if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__:
+            if _notebooks(obj, fn):
                 todo.append(obj)  # a helper of the notebook's
     return ""
+
+
+def _notebooks(obj: object, fn: Callable) -> bool:
+    """Whether ``obj`` is a function or callable object of the notebook's that ``fn`` (defined
+    there) reads: the grader reads its code as part of the answer."""
+    where = getattr(getattr(fn, "func", fn), "__module__", None)
+    owner = obj if isinstance(obj, (types.FunctionType, functools.partial)) else type(obj)
+    owner = getattr(owner, "func", owner)
+    return callable(obj) and getattr(owner, "__module__", None) == where
 
 
 def _check_dice(dice_score: Callable, pairs: list) -> None:
