@@ -2437,15 +2437,22 @@ def categorical_cross_entropy(logits, target, weight=None):
             ".movedim(-1, 1).to(logits.dtype), log_input=True, reduction='none').sum(1) - 1",
             "poisson_nll_loss",
         ),
+        (  # the binary cross-entropy of the true class's probability against 1: -log p_y
+            "",
+            "F.binary_cross_entropy(logits.softmax(1).gather(1, target.long()[:, None])[:, 0], "
+            "torch.ones_like(logits[:, 0]), reduction='none')",
+            "binary_cross_entropy",
+        ),
     ],
-    ids=["renamed_categorical", "monai_focal", "poisson_nll"],
+    ids=["renamed_categorical", "monai_focal", "poisson_nll", "binary_of_the_true_class"],
 )
 def test_a_loss_from_a_forbidden_module_under_another_name_fails_both_sides(helpers, nll, words):
     """The notebook's check read the names of torch's distributions only: renamed, or MONAI's
     focal loss, it said ok while the grader took the block's points."""
     source = NLL_LOSS.format(helpers=helpers, nll=nll)
     ns = notebook(extra={"cce_loss": source})
-    assert graded(ns, "loss") == (True, "")  # the values are right
+    # the values are right (the binary cross-entropy's log is clamped at -100: not at extremes)
+    assert graded(ns, "loss")[0] == (words != "binary_cross_entropy")
     for with_probes in (True, False):
         shown, message = visible(ns, "loss", with_probes)
         assert not shown and words in message and "yourself" in message, message

@@ -43,6 +43,8 @@ TORCH_LOSSES = (
     "nll_loss_nd",
     "kl_div",
     "poisson_nll_loss",  # of log-probabilities against one-hot targets: Eq. (1) plus 1 per pixel
+    "binary_cross_entropy",  # of the true class's probability against 1: -log p_y, Eq. (1)
+    "binary_cross_entropy_with_logits",
 )
 # the names of torch's losses the grader reads in the answer's text (assignment.toml's
 # `forbidden` of (e), without its modules): one the loss reads costs the block, even where it
@@ -57,6 +59,8 @@ LOSS_NAMES = TORCH_LOSSES + (
     "LinearCrossEntropyLoss",
     "KLDivLoss",
     "PoissonNLLLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
 )
 Steps = list[tuple[str, object]]
 
