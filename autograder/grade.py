@@ -811,7 +811,9 @@ def _remove_pages(out: Path, gone: set[str]) -> None:
     """Take out of ``OUT/feedback/`` the pages of students graded earlier and not in this run's
     grades (:func:`gone_line` names them): a page handed out from the folder would be stale."""
     for student_id in gone:
-        (out / "feedback" / f"{student_id}.html").unlink(missing_ok=True)
+        page = out / "feedback" / f"{student_id}.html"
+        if page.parent == out / "feedback" and not student_id.startswith("."):  # a plain name
+            page.unlink(missing_ok=True)
 
 
 def _info(cls, item):

@@ -2028,6 +2028,12 @@ def dice_score(pred, truth):
         ),
         # read on what no name says: the notebook's check follows the module all the same
         ("import scipy.spatial.distance as sd\n", "1.0 - (sd,)[0].dice(pred, truth)"),
+        (  # beside an object that raises at any look: the check reads past it
+            "from scipy.spatial.distance import dice\n\n\nclass Shy:\n"
+            "    def __getattribute__(self, name):\n        raise RuntimeError(name)\n\n"
+            "    def __call__(self):\n        return 0\n\n\nshy = Shy()\n\n",
+            "1.0 - dice(pred, truth) + 0 * bool(shy)",
+        ),
     ],
     ids=[
         "imported_function",
@@ -2036,6 +2042,7 @@ def dice_score(pred, truth):
         "renamed",
         "decorated",
         "on_a_tuple",
+        "beside_an_object_that_raises",
     ],
 )
 def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):

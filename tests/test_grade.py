@@ -2607,3 +2607,7 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
     )
     # her page from the earlier run is not left to be handed out beside this run's grades
     assert [p.name for p in (out / "feedback").iterdir()] == ["4242.html"]
+    # only a page in feedback/ is taken out, whatever id the state file holds
+    (out / "report.html").write_text("the class report")
+    grade._remove_pages(out, {"../report", "sub/../../report"})
+    assert (out / "report.html").read_text() == "the class report"

@@ -1992,18 +1992,37 @@ def _library_used(fn: Callable, forbidden: tuple[str, ...]) -> str:
         if id(f) in seen:
             continue
         seen.add(id(f))
-        functions, held = _held(f)
-        held.append(getattr(f, "__wrapped__", None))  # under a decorator (functools.wraps)
-        names = set().union(*map(_code_names, functions))
-        for code in functions:
-            held += [code.__globals__[n] for n in _code_names(code) & set(code.__globals__)]
-        for obj in held:
-            for reached in _reached(obj, names):
-                if found := next((n for n in forbidden if _is_named(reached, n)), ""):
-                    return found
-            if _notebooks(obj, fn):
-                todo.append(obj)  # a helper of the notebook's
+        try:  # an object of the student's may raise at any look (__getattribute__): not read
+            found, helpers = _library_held(f, fn, forbidden)
+        except Exception:  # noqa: BLE001
+            continue
+        if found:
+            return found
+        todo += helpers
     return ""
+
+
+def _library_held(f: object, fn: Callable, forbidden: tuple[str, ...]) -> tuple[str, list]:
+    """``(the first of forbidden that f reads or '', the notebook's helpers it reads)``."""
+    functions, held = _held(f)
+    held.append(getattr(f, "__wrapped__", None))  # under a decorator (functools.wraps)
+    names = set().union(*map(_code_names, functions))
+    for code in functions:
+        held += [code.__globals__[n] for n in _code_names(code) & set(code.__globals__)]
+    helpers = []
+    for obj in held:
+        try:  # one object that raises at a look hides nothing else
+            found = next(
+                (n for r in _reached(obj, names) for n in forbidden if _is_named(r, n)), ""
+            )
+            helper = _notebooks(obj, fn)
+        except Exception:  # noqa: BLE001
+            continue
+        if found:
+            return found, []
+        if helper:
+            helpers.append(obj)  # a helper of the notebook's
+    return "", helpers
 
 
 def _notebooks(obj: object, fn: Callable) -> bool:
