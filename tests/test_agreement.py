@@ -1961,6 +1961,18 @@ def test_correct_code_written_differently_passes_both_sides(variant: str):
 TORCH_LOSS = "def categorical_cross_entropy(logits, target, weight=None):\n    return {}\n"
 
 
+def _fails_both_sides(cell: str, source: str, comparison: str, words: tuple[str, ...]) -> dict:
+    """``source`` in place of solution cell ``cell``: the notebook's check of ``comparison``
+    (with and without the block's probes) fails with ``words`` in its message; returns the
+    grader's reading of the answer's text (``{test id: why the block loses its points}``)."""
+    ns = notebook(extra={cell: source})
+    for with_probes in (True, False):
+        shown, message = visible(ns, comparison, with_probes)
+        assert not shown and all(w in message for w in words), (with_probes, message)
+    nb = with_cell(solved(), cell, source)
+    return static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+
+
 @pytest.mark.parametrize(
     "body, name",
     [
@@ -1984,14 +1996,8 @@ def test_a_loss_computed_by_torch_fails_both_sides(body: str, name: str):
     block's points (static.py, ``forbidden`` in assignment.toml): the notebook's check says so
     before the grade does."""
     source = TORCH_LOSS.format(body)
-    ns = notebook(extra={"cce_loss": source})
-    for with_probes in (True, False):
-        shown, message = visible(ns, "loss", with_probes)
-        assert not shown, with_probes
-        assert f"torch's {name}" in message and "yourself" in message, message
-    nb = with_cell(solved(), "cce_loss", source)
-    labels = [f"cell {i}" for i in range(len(nb.cells))]
-    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    failed = _fails_both_sides("cce_loss", source, "loss", (f"torch's {name}", "yourself"))
+    assert set(failed) == {"test_loss"}
     assert set(checks.TORCH_LOSSES) <= set(SPEC.block("e").forbidden)
 
 
@@ -2050,16 +2056,11 @@ def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
     library in the answer's text and takes the block's points: the notebook's check says so
     before the grade does."""
     source = LIBRARY_DICE.format(helpers=helpers, body=body)
-    ns = notebook(extra={"predict_dice": source})
-    for with_probes in (True, False):
-        shown, message = visible(ns, "predict_dice", with_probes)
-        assert not shown, with_probes
-        assert "scipy.spatial.distance.dice" in message and "yourself" in message, message
-    assert graded(ns, "predict_dice") == (True, "")  # the values are right
-    nb = with_cell(solved(), "predict_dice", source)
-    labels = [f"cell {i}" for i in range(len(nb.cells))]
-    failed = static.forbidden_calls(nb, SPEC, labels)
+    words = ("scipy.spatial.distance.dice", "yourself")
+    failed = _fails_both_sides("predict_dice", source, "predict_dice", words)
     assert set(failed) == {"test_predict_dice"}
+    ns = notebook(extra={"predict_dice": source})
+    assert graded(ns, "predict_dice") == (True, "")  # the values are right
     assert SPEC.block("g").forbidden_why in failed["test_predict_dice"]
     assert set(checks.DICE_LIBRARIES) == set(SPEC.block("g").forbidden)
     # the formula written out, with another of SciPy's distances for a count, costs nothing
@@ -2072,6 +2073,7 @@ def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
     ):
         source = LIBRARY_DICE.format(helpers=line + "\n", body="f1_score(truth, pred)")
         nb = with_cell(solved(), "predict_dice", source)
+        labels = [f"cell {i}" for i in range(len(nb.cells))]
         assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_predict_dice"}, line
 
 
@@ -2311,13 +2313,8 @@ def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body,
     values, and the same library's Dice as scipy.spatial.distance.dice, which the block forbids;
     the notebook's check and the grade both say so."""
     source = LIBRARY_DICE.format(helpers=helpers, body=body)
-    ns = notebook(extra={"predict_dice": source})
-    assert graded(ns, "predict_dice") == (True, "")  # the values are right
-    for with_probes in (True, False):
-        shown, message = visible(ns, "predict_dice", with_probes)
-        assert not shown and library in message and "yourself" in message, message
-    nb = with_cell(solved(), "predict_dice", source)
-    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert graded(notebook(extra={"predict_dice": source}), "predict_dice") == (True, "")
+    failed = _fails_both_sides("predict_dice", source, "predict_dice", (library, "yourself"))
     assert set(failed) == {"test_predict_dice"}
     assert SPEC.block("g").forbidden_why in failed["test_predict_dice"]
 
@@ -2378,14 +2375,11 @@ def test_a_library_dice_held_in_a_default_closure_or_object_fails_both_sides(how
     )
     body = HELD_DICE[how].format(call=HELD_CALL)
     source = f"{predict}\n\nimport scipy.spatial.distance as sd\n\n\n{body}"
-    ns = notebook(extra={"predict_dice": source})
-    assert graded(ns, "predict_dice") == (True, "")  # the values are right
-    for with_probes in (True, False):
-        shown, message = visible(ns, "predict_dice", with_probes)
-        assert not shown and "scipy.spatial.distance.dice" in message, message
-    nb = with_cell(solved(), "predict_dice", source)
-    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
-    assert set(failed) == {"test_predict_dice"}
+    assert graded(notebook(extra={"predict_dice": source}), "predict_dice") == (True, "")
+    words = ("scipy.spatial.distance.dice",)
+    assert set(_fails_both_sides("predict_dice", source, "predict_dice", words)) == {
+        "test_predict_dice"
+    }
 
 
 @pytest.mark.parametrize("name", ["cross_entropy", "kl_div", "NLLLoss"])
@@ -2401,14 +2395,8 @@ def test_a_loss_helper_of_the_students_named_as_torchs_fails_both_sides(name: st
         )
     )
     assert f"{name}(F.log_softmax" in source
-    ns = notebook(extra={"cce_loss": source})
-    assert graded(ns, "loss") == (True, "")  # the values are right
-    for with_probes in (True, False):
-        shown, message = visible(ns, "loss", with_probes)
-        assert not shown and name in message and "rename" in message, message
-    nb = with_cell(solved(), "cce_loss", source)
-    labels = [f"cell {i}" for i in range(len(nb.cells))]
-    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    assert graded(notebook(extra={"cce_loss": source}), "loss") == (True, "")  # right values
+    assert set(_fails_both_sides("cce_loss", source, "loss", (name, "rename"))) == {"test_loss"}
     undotted = {n for n in SPEC.block("e").forbidden if "." not in n}
     assert set(checks.LOSS_NAMES) == undotted
 
@@ -2457,14 +2445,9 @@ def test_a_loss_from_a_forbidden_module_under_another_name_fails_both_sides(help
     """The notebook's check read the names of torch's distributions only: renamed, or MONAI's
     focal loss, it said ok while the grader took the block's points."""
     source = NLL_LOSS.format(helpers=helpers, nll=nll)
-    ns = notebook(extra={"cce_loss": source})
     # the values are right (the binary cross-entropy's log is clamped at -100: not at extremes)
-    assert graded(ns, "loss")[0] == (words != "binary_cross_entropy")
-    for with_probes in (True, False):
-        shown, message = visible(ns, "loss", with_probes)
-        assert not shown and words in message and "yourself" in message, message
-    nb = with_cell(solved(), "cce_loss", source)
-    labels = [f"cell {i}" for i in range(len(nb.cells))]
-    assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_loss"}
+    right = graded(notebook(extra={"cce_loss": source}), "loss")[0]
+    assert right == (words != "binary_cross_entropy")
+    assert set(_fails_both_sides("cce_loss", source, "loss", (words, "yourself"))) == {"test_loss"}
     dotted = {n for n in SPEC.block("e").forbidden if "." in n}
     assert set(checks.LOSS_LIBRARIES) == dotted

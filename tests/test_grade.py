@@ -1667,22 +1667,29 @@ def test_an_answer_in_a_raw_cell_below_the_answer_cell_is_part_of_the_answer(tmp
     assert not [c for c in shown.cells if c.cell_type == "raw"]
 
 
-def test_an_answer_written_as_comments_in_a_code_cell_below_is_part_of_the_answer(tmp_path):
-    """An answer written as comments in a code cell added below the answer cell (formgrader
-    shows it): a re-submission that rewrote it kept the score given by hand to the old text. A
-    code cell that runs code ends the answer."""
+def _answer_with_code_cells_below(folder, cells: list) -> str:
+    """Question 2's answer as read from the solved notebook with code cells of ``cells`` added
+    below its answer cell (the notebook formgrader shows written under ``folder``)."""
     from autograder.collect import Submission
     from autograder.grade import _written_answers
 
     spec = load_spec()
     q = spec.questions[1]
+    nb = in_source_order(solved(), STUDENT, [])
+    at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
+    nb.cells[at + 1 : at + 1] = [nbformat.v4.new_code_cell(src) for src in cells]
+    sub = Submission("4242", "Dupont Marie", folder / "a.ipynb", "a.ipynb", "0" * 64)
+    return _written_answers(nb, spec, folder, sub, STUDENT)[q.id]
+
+
+def test_an_answer_written_as_comments_in_a_code_cell_below_is_part_of_the_answer(tmp_path):
+    """An answer written as comments in a code cell added below the answer cell (formgrader
+    shows it): a re-submission that rewrote it kept the score given by hand to the old text. A
+    code cell that runs code ends the answer."""
+    spec, q = load_spec(), load_spec().questions[1]
 
     def answer(cells: list, folder: str) -> str:
-        nb = in_source_order(solved(), STUDENT, [])
-        at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
-        nb.cells[at + 1 : at + 1] = [nbformat.v4.new_code_cell(src) for src in cells]
-        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
-        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+        return _answer_with_code_cells_below(tmp_path / folder, cells)
 
     first = answer(["# The receptive field\n\n#   is 140 px"], "1")
     assert "# The receptive field" in first and "is 140 px" in first
@@ -1703,18 +1710,9 @@ def test_an_answer_written_as_text_in_a_code_cell_below_is_part_of_the_answer(tm
     """An answer written as a string or in a %%markdown code cell below the answer cell
     (formgrader shows it; it runs nothing): a re-submission that rewrote it kept the score given
     by hand to the old text."""
-    from autograder.collect import Submission
-    from autograder.grade import _written_answers
-
-    spec = load_spec()
-    q = spec.questions[1]
 
     def answer(cells: list, folder: str) -> str:
-        nb = in_source_order(solved(), STUDENT, [])
-        at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
-        nb.cells[at + 1 : at + 1] = [nbformat.v4.new_code_cell(src) for src in cells]
-        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
-        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+        return _answer_with_code_cells_below(tmp_path / folder, cells)
 
     first = answer([text], "1")
     assert "is 140 px" in first
