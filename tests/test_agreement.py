@@ -2382,6 +2382,28 @@ def test_a_library_dice_held_in_a_default_closure_or_object_fails_both_sides(how
     }
 
 
+@pytest.mark.parametrize(
+    "text", ['print("cross_entropy")', 'name = "torch.nn.functional.nll_loss"']
+)
+def test_a_loss_holding_a_losss_name_as_text_fails_both_sides(text: str):
+    """Eq. (1) written out, with the name of one of torch's losses as a text in its body: the
+    grader reads it in the answer's text and takes the block's points; the notebook's check
+    said ok. It now says so first. A docstring naming them costs nothing."""
+    body = PERMUTE_LOSS.replace("    if weight is None:", f"    {text}\n    if weight is None:")
+    assert text in body
+    assert graded(notebook(extra={"cce_loss": body}), "loss") == (True, "")  # right values
+    assert set(_fails_both_sides("cce_loss", body, "loss", ("leave the name out",))) == {
+        "test_loss"
+    }
+    documented = PERMUTE_LOSS.replace(
+        "    one_hot =", '    """Eq. (1), not F.cross_entropy."""\n    one_hot =', 1
+    )
+    ns = notebook(extra={"cce_loss": documented})
+    assert visible(ns, "loss") == (True, "")
+    nb = with_cell(solved(), "cce_loss", documented)
+    assert static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))]) == {}
+
+
 @pytest.mark.parametrize("name", ["cross_entropy", "kl_div", "NLLLoss"])
 def test_a_loss_helper_of_the_students_named_as_torchs_fails_both_sides(name: str):
     """Eq. (1) written out, in a helper of the student's named as one of torch's losses: the

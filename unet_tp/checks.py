@@ -1448,8 +1448,22 @@ def _code_names(fn: Callable) -> set[str]:
     return names
 
 
-def _names_read(fn: Callable) -> set[str]:
-    """:func:`_code_names` of ``fn`` and of the notebook's functions it reads (its helpers)."""
+def _texts(code: types.CodeType) -> set[str]:
+    """The last dotted part of each text constant of ``code`` and its nested functions (their
+    docstrings left out): ``"cross_entropy"``, ``"torch.nn.functional.nll_loss"``."""
+    texts, todo = set(), [code]
+    while todo:
+        code = todo.pop()
+        first = code.co_consts[:1]  # a function's docstring, if it has one
+        consts = code.co_consts[1:] if first and isinstance(first[0], str) else code.co_consts
+        texts |= {c.strip().rsplit(".", 1)[-1] for c in consts if isinstance(c, str)}
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return texts
+
+
+def _names_read(fn: Callable, texts: bool = False) -> set[str]:
+    """:func:`_code_names` of ``fn`` and of the notebook's functions it reads (its helpers);
+    ``texts``: their text constants (:func:`_texts`) instead."""
     seen, todo, names = set(), [getattr(fn, "func", fn)], set()
     while todo:
         f = todo.pop()
@@ -1457,7 +1471,7 @@ def _names_read(fn: Callable) -> set[str]:
             continue
         seen.add(id(f))
         read = _code_names(f)
-        names |= read
+        names |= _texts(f.__code__) if texts else read
         todo += [
             obj
             for obj in (f.__globals__.get(n) for n in read)
@@ -1499,6 +1513,14 @@ def _no_loss_names(loss_fn: Callable) -> None:
                 "answer's text and gives such a loss no points, even where it is a function of "
                 "yours (rename it)",
                 name=min(named),
+            )
+        )
+    if quoted := _names_read(loss_fn, texts=True) & set(LOSS_NAMES):
+        raise _Wrong(
+            tr(
+                "the loss holds the text {text!r}, the name of one of torch's losses: the grader "
+                "reads the answer's text and gives such a loss no points (leave the name out)",
+                text=min(quoted),
             )
         )
 
