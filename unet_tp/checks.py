@@ -1461,23 +1461,24 @@ def _texts(code: types.CodeType) -> set[str]:
     return texts
 
 
-def _names_read(fn: Callable, texts: bool = False) -> set[str]:
-    """:func:`_code_names` of ``fn`` and of the notebook's functions it reads (its helpers);
-    ``texts``: their text constants (:func:`_texts`) instead."""
-    seen, todo, names = set(), [getattr(fn, "func", fn)], set()
+def _names_read(fn: Callable) -> tuple[set[str], set[str]]:
+    """``(names, texts)``: :func:`_code_names` and :func:`_texts` of ``fn`` and of the
+    notebook's functions it reads (its helpers)."""
+    seen, todo, names, texts = set(), [getattr(fn, "func", fn)], set(), set()
     while todo:
         f = todo.pop()
         if id(f) in seen or not isinstance(f, types.FunctionType):
             continue
         seen.add(id(f))
         read = _code_names(f)
-        names |= _texts(f.__code__) if texts else read
+        names |= read
+        texts |= _texts(f.__code__)
         todo += [
             obj
             for obj in (f.__globals__.get(n) for n in read)
             if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__
         ]
-    return names
+    return names, texts
 
 
 def _no_loss_module(loss_fn: Callable) -> None:
@@ -1506,7 +1507,8 @@ def _no_loss_module(loss_fn: Callable) -> None:
 def _no_loss_names(loss_fn: Callable) -> None:
     """A loss (or a helper of the notebook's it calls) that reads one of :data:`LOSS_NAMES` is
     wrong: the grader reads the same names in its text."""
-    if named := _names_read(loss_fn) & set(LOSS_NAMES):
+    names, texts = _names_read(loss_fn)
+    if named := names & set(LOSS_NAMES):
         raise _Wrong(
             tr(
                 "the loss reads the name {name}, one of torch's losses: the grader reads the "
@@ -1515,7 +1517,7 @@ def _no_loss_names(loss_fn: Callable) -> None:
                 name=min(named),
             )
         )
-    if quoted := _names_read(loss_fn, texts=True) & set(LOSS_NAMES):
+    if quoted := texts & set(LOSS_NAMES):
         raise _Wrong(
             tr(
                 "the loss holds the text {text!r}, the name of one of torch's losses: the grader "
@@ -1547,8 +1549,6 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
     _no_loss_module(loss_fn)
     used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
-    if not used:
-        _no_loss_names(loss_fn)
     if used:
         raise _Wrong(
             tr(
@@ -1559,6 +1559,7 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
                 name=used[0],
             )
         )
+    _no_loss_names(loss_fn)
     if not isinstance(value, torch.Tensor):
         raise _Wrong(
             tr(
