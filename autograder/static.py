@@ -1068,16 +1068,15 @@ def _forbidden(path: str, names: set[str]) -> bool:
     last = path.rsplit(".", 1)[-1]
     if any(_within(path, n) for n in names if "." in n):
         return True
-    # a function named by its module, reached through a private one of that module's
-    # (``sklearn.metrics._classification.f1_score`` is ``sklearn.metrics.f1_score``)
-    # or through another module of its library that imports it (``scipy.cluster.vq.cdist`` is
-    # ``scipy.spatial.distance.cdist``, ``scipy.cluster.hierarchy.distance.dice`` its ``dice``,
+    # a function named by its module, reached through another module of its library: a private
+    # one (``sklearn.metrics._classification.f1_score`` is ``sklearn.metrics.f1_score``) or one
+    # that imports it (``scipy.cluster.vq.cdist`` is ``scipy.spatial.distance.cdist``,
+    # ``scipy.cluster.hierarchy.distance.dice`` its ``dice``,
     # ``monai.apps.pathology.losses.hovernet_loss.DiceLoss`` is of ``monai.losses``)
+    parts = path.split(".")
     for n in names:
         parent, _, attr = n.rpartition(".")
-        if parent and last == attr and path.startswith(parent + "._"):
-            return True
-        if parent and path.split(".")[0] == n.split(".")[0] and attr in path.split(".")[1:]:
+        if parent and parts[0] == n.split(".")[0] and attr in parts[1:]:
             return True
     return last in names or ("." in path and last.lstrip("_") in names)
 
