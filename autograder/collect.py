@@ -45,6 +45,11 @@ def identify(relpath: str, pattern: str | None = None, by_hand: bool = False) ->
         m = re.search(pattern, path.as_posix())
         if not m or not m.groupdict().get("id"):
             raise GradingError(f"{relpath}: the pattern {pattern!r} finds no group 'id'")
+        if not re.search(r"[^\W_]", m["id"]):
+            raise GradingError(
+                f"{relpath}: the pattern {pattern!r} reads the id {m['id']!r}, which has no "
+                "letter or digit"
+            )
         return _slug(m["id"]), (m.groupdict().get("name") or m["id"]).strip()
     m = _lms_match(path, by_hand)
     if m:
@@ -137,7 +142,8 @@ def _hand(rel: PurePosixPath, hand: frozenset[str] | None) -> bool:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^\w.@-]+", "_", text.strip()).strip("_") or "unknown"
+    """``text`` as a name for files and folders: no separator, no ``.``/``..``, no hidden name."""
+    return re.sub(r"[^\w.@-]+", "_", text.strip()).strip("_.") or "unknown"
 
 
 @dataclass

@@ -706,6 +706,10 @@ def test_student_ids_from_what_really_arrives():
         identify("Copy of TP_sujet (1).ipynb")
     with pytest.raises(GradingError, match="finds no group 'id'"):
         identify("a.ipynb", pattern=r"zzz(?P<id>\d+)")
+    # an id is a folder's name in the output: never "..", never hidden
+    with pytest.raises(GradingError, match="reads the id '..', which has no letter or digit"):
+        identify("x/../a.ipynb", pattern=r"x/(?P<id>[^/]+)/")
+    assert identify("x/.bob./a.ipynb", pattern=r"x/(?P<id>[^/]+)/")[0] == "bob"
 
 
 def test_a_file_that_is_not_a_notebook_says_where_in_plain_words(tmp_path):
