@@ -2342,6 +2342,19 @@ def test_a_library_dice_by_its_metric_name_is_read_by_the_grader(line):
     assert set(failed) == {"test_predict_dice"}, line
 
 
+def test_a_library_loss_outside_its_losses_module_fails_both_sides():
+    """MONAI's HoVerNetLoss lives in ``monai.apps.pathology.losses``, not ``monai.losses``: the
+    grader read it as MONAI's losses (a ``losses`` part in MONAI's path) and took the block's
+    points while the notebook's check, reading the class's module, said nothing."""
+    source = LIBRARY_DICE.format(
+        helpers="import torch\nfrom monai.apps.pathology.losses import HoVerNetLoss\n",
+        body="1.0 - float(HoVerNetLoss().dice(torch.tensor(pred[None, None] * 1.0), "
+        "torch.tensor(truth[None, None] * 1.0)))",
+    )
+    failed = _fails_both_sides("predict_dice", source, "predict_dice", ("monai.losses", "yourself"))
+    assert set(failed) == {"test_predict_dice"}
+
+
 HELD_DICE = {  # SciPy's Dice held where the code names no global: the grader reads it all
     "default": "def dice_score(pred, truth, f=sd.dice):\n    return {call}\n",
     "closure": (

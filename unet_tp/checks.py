@@ -1958,14 +1958,19 @@ DICE_LIBRARIES = (
 
 def _is_named(obj: object, name: str) -> bool:
     """Whether ``obj`` is what the dotted ``name`` names: a module (or a function or class
-    defined in it), or the function a module holds under that name."""
+    defined in it), one of its library whose path has the name's last part (as the grader reads
+    ``monai.apps.pathology.losses.HoVerNetLoss`` as ``monai.losses``), or the function a module
+    holds under that name."""
     module = isinstance(obj, types.ModuleType)
     where = obj.__name__ if module else getattr(obj, "__module__", None)
     if isinstance(where, str) and (where == name or where.startswith(name + ".")):
         return True
-    parent, _, attr = name.rpartition(".")
+    parent, _, last = name.rpartition(".")
+    parts = where.split(".") if isinstance(where, str) else []
+    if parent and parts[:1] == parent.split(".")[:1] and last in parts[1:]:
+        return True
     holder = sys.modules.get(parent)
-    return holder is not None and getattr(holder, attr, None) is obj
+    return holder is not None and getattr(holder, last, None) is obj
 
 
 def _reached(obj: object, names: set[str], depth: int = 4) -> list:
