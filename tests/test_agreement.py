@@ -2396,7 +2396,15 @@ def test_a_library_dice_held_in_a_default_closure_or_object_fails_both_sides(how
 
 
 @pytest.mark.parametrize(
-    "text", ['print("cross_entropy")', 'name = "torch.nn.functional.nll_loss"']
+    "text",
+    [
+        'print("cross_entropy")',
+        'name = "torch.nn.functional.nll_loss"',
+        # a comprehension's or a lambda's first text is no docstring (Python 3.11 compiles the
+        # comprehension into code of its own, which has no docstring)
+        '[print("nll_loss") for _ in range(1)]',
+        '(lambda: "kl_div")()',
+    ],
 )
 def test_a_loss_holding_a_losss_name_as_text_fails_both_sides(text: str):
     """Eq. (1) written out, with the name of one of torch's losses as a text in its body: the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import math
 import re
 import sys
@@ -1454,11 +1455,20 @@ def _texts(code: types.CodeType) -> set[str]:
     texts, todo = set(), [code]
     while todo:
         code = todo.pop()
-        first = code.co_consts[:1]  # a function's docstring, if it has one
-        consts = code.co_consts[1:] if first and isinstance(first[0], str) else code.co_consts
+        consts = code.co_consts[1:] if _has_docstring(code) else code.co_consts
         texts |= {c.strip().rsplit(".", 1)[-1] for c in consts if isinstance(c, str)}
         todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
     return texts
+
+
+def _has_docstring(code: types.CodeType) -> bool:
+    """Whether ``code.co_consts[0]`` is a docstring: a function's first text, never a lambda's or
+    a comprehension's (``[print("nll_loss") for ...]``); Python 3.14 says so in a flag."""
+    flag = getattr(inspect, "CO_HAS_DOCSTRING", None)
+    if flag is not None:
+        return bool(code.co_flags & flag)
+    first = code.co_consts[:1]
+    return not code.co_name.startswith("<") and bool(first) and isinstance(first[0], str)
 
 
 def _names_read(fn: Callable) -> tuple[set[str], set[str]]:
