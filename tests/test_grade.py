@@ -1689,7 +1689,7 @@ def _answer_with_code_cells_below(folder, cells: list) -> str:
 def test_an_answer_written_as_comments_in_a_code_cell_below_is_part_of_the_answer(tmp_path):
     """An answer written as comments in a code cell added below the answer cell (formgrader
     shows it): a re-submission that rewrote it kept the score given by hand to the old text. A
-    code cell that runs code ends the answer."""
+    code cell that runs code is not part of it, the text after it is."""
     spec, q = load_spec(), load_spec().questions[1]
 
     def answer(cells: list, folder: str) -> str:
@@ -1701,8 +1701,14 @@ def test_an_answer_written_as_comments_in_a_code_cell_below_is_part_of_the_answe
     shown = nbformat.read(tmp_path / "1" / "4242" / spec.assignment / spec.notebook, 4)
     (cell,) = [c for c in shown.cells if _gid(c) == q.grade_id]
     assert "is 140 px" in cell.source
-    # code that runs is not an answer's text, nor what comes after it
-    assert "print" not in answer(["print(140)  # my answer", "# the field is 140"], "3")
+    # code that runs is not an answer's text; the text after it is (formgrader shows it)
+    after = answer(["print(140)  # my answer", "# the field is 140"], "3")
+    assert "print" not in after and "# the field is 140" in after
+    shown = nbformat.read(tmp_path / "3" / "4242" / spec.assignment / spec.notebook, 4)
+    at = next(i for i, c in enumerate(shown.cells) if _gid(c) == q.grade_id)
+    assert "# the field is 140" in shown.cells[at].source
+    assert shown.cells[at + 1].source == "print(140)  # my answer"
+    assert "# the field is 140" not in [c.source for c in shown.cells]
 
 
 @pytest.mark.parametrize(
