@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import autograder  # noqa: F401 - first: nbformat without its slow import (autograder/__init__.py)
 from unet_tp.data.synth import synth_dataset
 
 
