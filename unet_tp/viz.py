@@ -154,13 +154,24 @@ def layer_table(
     children and the items of its ``ModuleList``\\ s, in the order they run) for an input of
     ``input_size``."""
     try:  # shapes only: a copy on the meta device computes them without the arithmetic
-        return _trace_blocks(copy.deepcopy(model).to("meta"), input_size, torch.device("meta"))
+        return _trace_blocks(_on_meta(model), input_size, torch.device("meta"))
     except Exception:  # noqa: BLE001 - an op without a meta kernel, or a bug: run it for real
         device = next(model.parameters()).device
         try:
             return _trace_blocks(model, input_size, device)
         except Exception as exc:  # the student's network: say where, and what was expected
             raise _layer_table_error(exc, model, input_size) from None
+
+
+def _on_meta(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` on the meta device, its weights never copied (the paper's network
+    holds 31 million)."""
+    memo: dict[int, torch.Tensor] = {
+        id(p): torch.nn.Parameter(torch.empty_like(p, device="meta"), p.requires_grad)
+        for p in model.parameters()
+    }
+    memo |= {id(b): torch.empty_like(b, device="meta") for b in model.buffers()}
+    return copy.deepcopy(model, memo).to("meta")
 
 
 def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Exception:
