@@ -161,11 +161,13 @@ def test_tolerances_stand_far_above_the_references_own_spread(tmp_path):
 
     from autograder.compare import GRADIENT_TOLERANCE, TOLERANCE
 
-    runs = []
-    for threads in (1, 2, 1):
-        path = tmp_path / f"ref{len(runs)}.npz"
-        subprocess.run([sys.executable, "-c", SPREAD, str(path), str(threads)], check=True)
-        runs.append(dict(np.load(path)))
+    paths = [tmp_path / f"ref{i}.npz" for i in range(3)]
+    procs = [  # side by side: each process's own threads, whatever the others do
+        subprocess.Popen([sys.executable, "-c", SPREAD, str(path), str(threads)])
+        for path, threads in zip(paths, (1, 2, 1), strict=True)
+    ]
+    assert [p.wait() for p in procs] == [0, 0, 0]
+    runs = [dict(np.load(path)) for path in paths]
     worst = dict.fromkeys([("float64", False), ("float32", False), ("float64", True)], 0.0)
     worst[("float32", True)] = 0.0
     for other in runs[1:]:
