@@ -400,15 +400,17 @@ def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) ->
 
 
 def _answer_cells(cells: list, index: int) -> list:
-    """The answer cell at ``index`` and the student's own text cells right after it (an answer
-    written in a text cell added below the answer cell, its ``YOUR ANSWER HERE`` left as it was;
-    a raw cell, or a code cell of comments alone, which formgrader shows too: rewritten in a
-    re-submission, it kept the score given by hand to the old text)."""
+    """The answer cell at ``index`` and the student's own text cells after it, up to the next
+    cell of the kit's (an answer written in a text cell added below the answer cell, its ``YOUR
+    ANSWER HERE`` left as it was; a raw cell, or a code cell of comments alone, which formgrader
+    shows too: rewritten in a re-submission, it kept the score given by hand to the old text);
+    past the code cells that run code (a calculation, then the text that reads it)."""
     taken = [cells[index]]
     for cell in cells[index + 1 :]:
-        if grade_id(cell) or not (cell.cell_type in ("markdown", "raw") or _text_only(cell)):
+        if grade_id(cell):
             break
-        taken.append(cell)
+        if cell.cell_type in ("markdown", "raw") or _text_only(cell):
+            taken.append(cell)
     return taken
 
 
@@ -473,7 +475,8 @@ def _answers_in_their_cells(nb, grade_ids: set[str]):
                 attached |= _attached(cell)
             if attached:
                 nb.cells[index].attachments = attached
-            del nb.cells[index + 1 : index + len(taken)]
+            moved = {id(cell) for cell in taken[1:]}
+            nb.cells = [cell for cell in nb.cells if id(cell) not in moved]
     return nb
 
 
