@@ -13,6 +13,5 @@ echo "[test] ruff"
 ruff check .
 ruff format --check .
 echo "[test] pytest"
-# two workers (pytest-xdist), each test file on one of them, the two grading batches one after
-# the other on the same worker (tests/conftest.py): they each keep both cores busy
-python -m pytest -n "${UNET_TP_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# two workers (pytest-xdist), each test file on one of them (its module's fixtures made once)
+python -m pytest -n "${UNET_TP_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -19,20 +19,6 @@ import pytest
 import autograder  # noqa: F401 - first: nbformat without its slow import (autograder/__init__.py)
 from unet_tp.data.synth import synth_dataset
 
-# the two grading batches (2 sandboxed kernels each) run one after the other on one worker
-BATCHES = {"test_attacks", "test_grade"}
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``): each test file's tests on one worker, so a
-    module's fixtures are made once, and the grading batches on the same worker."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        module = item.path.stem
-        group = "grading_batches" if module in BATCHES else module
-        item.add_marker(pytest.mark.xdist_group(group))
-
 
 @pytest.fixture(scope="session")
 def brats_root(tmp_path_factory) -> Path:
