@@ -111,6 +111,9 @@ def _diff(before: dict, after: dict) -> list[str]:
     )
 
 
+KEPT = "changed_during_the_batch"  # beside OUT: what a file of autograder/ held after the batch
+
+
 @dataclass
 class Batch:
     out: Path
@@ -153,14 +156,16 @@ def batch(tmp_path_factory) -> Batch:
         seconds = time.perf_counter() - t0
         memory_growth = _peak_memory() - memory_before
         checkout_after = _checkout()
-        kept = tmp / "changed_during_the_batch"  # an attack's write, or a developer's edit
+        kept = tmp / KEPT  # an attack's write, or a developer's edit
         for name in _diff(checkout_before, checkout_after):  # put back what an attack broke
             name = name.split(":")[0]
             if name.startswith("autograder/"):  # (not a file someone is editing elsewhere)
-                with contextlib.suppress(KeyError, OSError):
+                changed = build.REPO_ROOT / name
+                with contextlib.suppress(OSError):  # (none to keep where an attack deleted it)
                     (kept / name).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(build.REPO_ROOT / name, kept / name)
-                    (build.REPO_ROOT / name).write_bytes(originals[name])
+                    shutil.copy2(changed, kept / name)
+                with contextlib.suppress(KeyError, OSError):
+                    changed.write_bytes(originals[name])
                     print(f"{name} changed during the batch: put back, the change kept in {kept}")
     print("\n".join(lines))
     print(f"{len(notebooks)} notebooks: {seconds:.0f} s, peak memory +{memory_growth >> 20} MiB")
@@ -209,7 +214,7 @@ def test_every_correct_notebook_keeps_full_marks(batch):
 def test_no_file_of_the_checkout_changes(batch):
     """(A file of ``autograder/`` that changed is put back after the batch; what it held then,
     a developer's edit made during the run perhaps, is kept next to the batch's output.)"""
-    kept = batch.out.parent / "changed_during_the_batch"
+    kept = batch.out.parent / KEPT
     assert not batch.checkout, (batch.checkout, f"the changed files are kept in {kept}")
 
 
