@@ -26,17 +26,20 @@ import sys
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import zmq
 import zmq.asyncio
 from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_output
+from traitlets import Type
 
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
 from autograder.cells import clear_outputs, grade_id
@@ -59,9 +62,46 @@ MAX_NOTEBOOK_OUTPUT = 20_000_000  # and in the whole notebook (a cell each: thou
 WORKER_MEMORY_BYTES = 4 << 30
 FLOODED = 3  # the worker's exit status when a kernel flooded it (the notebook's doing)
 FULL_DISK_FLOOR = 2 << 30  # free space under which a kernel is stopped, whatever it holds
+POLL_SLICE = 0.2  # seconds: the longest a message that has arrived waits to be seen
 
 
-class OneConnectionClient(AsyncKernelClient):
+class SlicedChannel(AsyncZMQSocketChannel):
+    """A channel that waits for a message in slices of ``POLL_SLICE``, looking again after each.
+
+    pyzmq's asyncio poll can miss the wake-up of a message that has arrived (zeromq/pyzmq#2173,
+    jupyter/nbclient#312): after a cell that shows a widget, one cell in about fifteen had its
+    ``execute_reply`` seen only when the cell's whole timeout ran out (the grader then marks it
+    timed out), and output waited for without a timeout could be dropped. A slice ends with a
+    non-blocking look at the socket, which finds such a message."""
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            step = POLL_SLICE if left is None else min(POLL_SLICE, left)
+            if await self.socket.poll(int(step * 1000)):
+                return await self._recv()
+            if left is not None and left <= step:
+                raise Empty
+
+
+class SlicedClient(AsyncKernelClient):
+    """An asynchronous kernel client whose channels are :class:`SlicedChannel`."""
+
+    shell_channel_class = Type(SlicedChannel)
+    iopub_channel_class = Type(SlicedChannel)
+    stdin_channel_class = Type(SlicedChannel)
+    control_channel_class = Type(SlicedChannel)
+
+
+class SlicedKernelManager(AsyncKernelManager):
+    """A kernel manager whose clients are :class:`SlicedClient` (``NotebookClient(...,
+    kernel_manager_class=SlicedKernelManager)``: the tests' notebook runs)."""
+
+    client_factory = Type(SlicedClient, klass=AsyncKernelClient)
+
+
+class OneConnectionClient(SlicedClient):
     """A kernel client that connects once and never reconnects, and runs no heartbeat (which
     would open a new connection to a socket path the kernel can replace)."""
 
@@ -100,7 +140,7 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
             "PATH": os.environ.get("PATH", ""),
         }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    km = AsyncKernelManager(
+    km = SlicedKernelManager(
         kernel_name=KERNEL_NAME,
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_root)]),
         transport="ipc",

@@ -68,3 +68,47 @@ def test_a_worker_past_its_memory_stops_saying_why():
     code = "from autograder import execute\nexecute.watch_own_memory()\nimport time\ntime.sleep(1)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # an honest worker holds far less
+
+
+class _MissedWakeUp:
+    """A socket whose message has arrived but whose blocking poll never wakes for it (pyzmq's
+    missed wake-up): only a non-blocking look (``poll(0)``) or the end of a poll's timeout sees it."""
+
+    def __init__(self):
+        self.polls: list[int | None] = []
+
+    async def poll(self, timeout_ms=None):
+        self.polls.append(timeout_ms)
+        return int(len(self.polls) > 1)  # the first poll sleeps through the message
+
+
+def test_a_message_whose_wake_up_is_missed_is_found_within_a_slice_not_at_the_timeout():
+    """Seen in the notebook tests: after a cell showing a widget, a cell's ``execute_reply`` was
+    found only when its 600 s timeout ran out (and the grader would have marked the cell timed
+    out). Each wait now polls at most ``POLL_SLICE`` and looks again."""
+    import asyncio
+    from queue import Empty
+
+    channel = execute.SlicedChannel.__new__(execute.SlicedChannel)
+    channel.socket = _MissedWakeUp()
+
+    async def _recv():
+        return {"msg_type": "execute_reply"}
+
+    channel._recv = _recv
+    assert asyncio.run(channel.get_msg(timeout=600))["msg_type"] == "execute_reply"
+    assert channel.socket.polls == [int(execute.POLL_SLICE * 1000)] * 2  # not one poll of 600 s
+    channel.socket = _MissedWakeUp()
+    assert asyncio.run(channel.get_msg(timeout=None))["msg_type"] == "execute_reply"
+
+    class _Silent(_MissedWakeUp):
+        async def poll(self, timeout_ms=None):
+            self.polls.append(timeout_ms)
+            await asyncio.sleep(timeout_ms / 1000)
+            return 0
+
+    channel.socket = _Silent()
+    with pytest.raises(Empty):  # nothing came: the timeout is still kept
+        asyncio.run(channel.get_msg(timeout=0.5))
+    assert max(channel.socket.polls) == int(execute.POLL_SLICE * 1000)
+    assert 480 <= sum(channel.socket.polls) <= 500  # slices adding up to the timeout

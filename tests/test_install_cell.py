@@ -14,6 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import build
+from autograder.execute import SlicedKernelManager
 from unet_tp import sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +137,7 @@ def test_the_kernel_shows_the_message_without_a_traceback(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell(fake), nbformat.v4.new_code_cell(_cell("setup"))]
     NotebookClient(
         nb,
+        kernel_manager_class=SlicedKernelManager,  # no missed replies
         timeout=120,
         kernel_name="python3",
         allow_errors=True,

@@ -16,6 +16,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import build
+from autograder.execute import SlicedKernelManager
 from autograder.publish import solution_lines
 from autograder.spec import load as load_spec
 
@@ -37,6 +38,7 @@ def _run(nb, cwd: Path, env: dict, timeout: int = 600) -> None:
     try:
         NotebookClient(
             nb,
+            kernel_manager_class=SlicedKernelManager,  # no missed replies
             timeout=timeout,
             kernel_name="python3",
             allow_errors=True,
@@ -243,7 +245,14 @@ def test_source_notebook_runs_end_to_end_on_cpu(tmp_path):
 
 def _nbgrader_validate(path: Path, *args: str) -> str:
     out = subprocess.run(
-        [shutil.which("nbgrader") or "nbgrader", "validate", *args, path.name],
+        [
+            shutil.which("nbgrader") or "nbgrader",
+            "validate",
+            *args,
+            path.name,
+            # nbgrader's client, with no missed replies (autograder.execute.SlicedChannel)
+            "--Execute.kernel_manager_class=autograder.execute.SlicedKernelManager",
+        ],
         cwd=path.parent,
         capture_output=True,
         text=True,

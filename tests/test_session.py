@@ -16,6 +16,7 @@ from nbclient import NotebookClient
 from tinycases import write_case
 
 from autograder import build
+from autograder.execute import SlicedKernelManager
 from solutions import UNet, categorical_cross_entropy
 from unet_tp import train
 from unet_tp.data.cache import CacheSettings, SliceDataset
@@ -48,6 +49,7 @@ def test_the_solved_notebook_runs_on_a_course_pack_served_over_http(tmp_path, mo
         assert build.set_pack(nb, server.url("course.tar.gz"), built.sha256)
         NotebookClient(
             nb,
+            kernel_manager_class=SlicedKernelManager,  # no missed replies
             timeout=600,
             kernel_name="python3",
             allow_errors=True,
