@@ -108,6 +108,10 @@ _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.ob
 }
 MAX_EXECUTED_BYTES = 256 << 20
 MAX_LOG_BYTES = 4 << 20  # of the kernel's standard error read back for its notes
+# the harness notes at most about 200 events, each once; past that, the lines are the notebook's
+# own (it can write to its standard error): a flood of review lines, cut here
+MAX_EVENTS = 200
+FLOODED_EVENTS = f"wrote more than {MAX_EVENTS} of the harness's notes itself (the rest not read)"
 
 
 def _zero(spec: assignment.Spec, message: str) -> tuple[dict, dict]:
@@ -521,6 +525,9 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     for kind, count in observed.items():
         review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
     for event in _events(job):
+        if event is None:
+            review.append(f"the notebook {FLOODED_EVENTS}")
+            break
         reason = _EVENT_REASONS.get(event["kind"], event["kind"])
         line = f"the notebook {reason}: {event['detail']}"
         if line not in review:
@@ -528,17 +535,24 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     return notes, review
 
 
-def _events(job: Path) -> list[dict]:
-    """What the kernel noted on its standard error (``unet_tp_harness._note``)."""
-    log, found = job / "kernel_stderr.log", []
+def _events(job: Path) -> list[dict | None]:
+    """What the kernel noted on its standard error (``unet_tp_harness._note``): each note once,
+    at most ``MAX_EVENTS`` of them, then None if there were more."""
+    log, found, seen = job / "kernel_stderr.log", [], set()
     with contextlib.suppress(FileNotFoundError), open(log, "rb") as f:
         text = f.read(MAX_LOG_BYTES).decode(errors="replace")
         for line in text.splitlines():
-            if line.startswith("[unet-tp-event] "):
-                with contextlib.suppress(json.JSONDecodeError):
-                    event = json.loads(line[len("[unet-tp-event] ") :])
-                    if isinstance(event, dict) and {"kind", "detail"} <= set(event):
-                        found.append({"kind": str(event["kind"]), "detail": str(event["detail"])})
+            if not line.startswith("[unet-tp-event] "):
+                continue
+            with contextlib.suppress(json.JSONDecodeError, RecursionError):
+                event = json.loads(line[len("[unet-tp-event] ") :])
+                if isinstance(event, dict) and {"kind", "detail"} <= set(event):
+                    key = (str(event["kind"])[:100], str(event["detail"])[:200])
+                    if key not in seen and len(seen) == MAX_EVENTS:
+                        return [*found, None]
+                    if key not in seen:
+                        seen.add(key)
+                        found.append({"kind": key[0], "detail": key[1]})
     return found
 
 

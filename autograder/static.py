@@ -155,6 +155,21 @@ _ENUMERATORS = {
     "torch._dynamo.trace_rules": _PATHS["torch._dynamo.trace_rules"],
     "__subclasses__": _ATTRIBUTES["__subclasses__"],
 }
+# IPython keeps each cell's displayed value (its last expression) in ``_``, ``__``, ``___``,
+# ``_<n>``, ``Out[n]`` and ``_oh[n]``: a value no line binds (a cell ``F.cross_entropy``, then
+# ``def loss(x, y, f=_)``); ``history_manager.output_hist`` and ``displayhook._`` hold them too
+OUTPUT_HISTORY = "reads IPython's output history (_, _<n>, Out)"
+_HISTORY_NAMES = re.compile(r"_{1,3}|_\d+")
+_HISTORY_DICTS = {"Out", "_oh"}  # IPython's, unless the student's cells bind the name
+_HISTORY_ATTRIBUTES = {"output_hist", "output_hist_reprs"}
+# what makes torch's functions run other code than their own, from any cell on (a mode entered
+# in a cell no answer reaches: ``F.multi_margin_loss`` then computes a cross-entropy)
+OVERRIDES_TORCH = "changes what torch's functions do (__torch_function__, modes, torch.library)"
+_TORCH_HOOKS = {"__torch_function__", "__torch_dispatch__", "py_impl"}  # py_impl: an operator's
+_TORCH_OVERRIDERS = ("torch.overrides", "torch.utils._device", "torch.utils._python_dispatch")
+_TORCH_OVERRIDERS += ("torch.library", "torch._library", "torch._ops", "torch._subclasses")
+_TORCH_OVERRIDERS += ("torch._C._push_on_torch_function_stack", "torch._C._set_torch_function_mode")
+_TORCH_OVERRIDERS += ("torch._C._push_on_torch_dispatch_stack", "torch._C._set_dispatch_mode")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
@@ -911,10 +926,12 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
 
 def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
     """The student's definitions of a cell: each top-level statement, by the names it binds (a
-    statement that runs code, or sets names, it does not show: every name)."""
+    statement that runs code, or sets names, it does not show, or overrides torch's functions:
+    every name)."""
     found: dict[str, list[ast.AST]] = {}
     for stmt in tree.body:
         hidden = _runs_code(nb, stmt) or _sets_by_name(nb, stmt)
+        hidden = hidden or any(_overrides_torch(nb, node) for node in _walk(stmt))
         for name in _bound(stmt, nb.plain_dicts) | ({ANY_NAME} if hidden else set()):
             found.setdefault(name, []).append(stmt)
     return found
@@ -1007,6 +1024,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         what, does = None, False
         if _rewrites(sub):
             what, does = REWRITES, True
+        elif _output_history(nb, sub) and id(sub) not in own | _comprehension_locals(node):
+            what, does = OUTPUT_HISTORY, True
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
             enumerates = _enumerates(sub, path)
@@ -1047,9 +1066,38 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what = M.COURSE_CODE.format(path=text)
             elif text.rsplit(".", 1)[-1] in names:
                 what = text
+        if not what and _overrides_torch(nb, sub):
+            what, does = OVERRIDES_TORCH, True
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
+
+
+def _overrides_torch(nb: Notebook, node: ast.AST) -> bool:
+    """Whether ``node`` defines or reaches an override of torch's functions (see
+    ``OVERRIDES_TORCH``): a ``__torch_function__`` or ``__torch_dispatch__`` (by name or text),
+    torch's modes, its operator registrations."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return node.name in _TORCH_HOOKS
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.strip() in _TORCH_HOOKS
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        last = node.id if isinstance(node, ast.Name) else node.attr
+        return last in _TORCH_HOOKS or _under(nb.resolve(node), _TORCH_OVERRIDERS)
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return any(_under(imported, _TORCH_OVERRIDERS) for imported in _imported(node))
+    return False
+
+
+def _output_history(nb: Notebook, node: ast.AST) -> bool:
+    """Whether ``node`` reads what IPython displayed (see ``OUTPUT_HISTORY``)."""
+    if isinstance(node, ast.Attribute):  # get_ipython().displayhook._ holds it too
+        return node.attr in _HISTORY_ATTRIBUTES or node.attr in ("_", "__", "___")
+    if not isinstance(node, ast.Name) or not isinstance(node.ctx, ast.Load):
+        return False
+    if node.id in _HISTORY_DICTS:
+        return node.id not in nb.definitions
+    return bool(_HISTORY_NAMES.fullmatch(node.id))
 
 
 def _named_attr(attr: str, names: set[str]) -> bool:
@@ -1111,6 +1159,19 @@ def _function_locals(node: ast.AST) -> set[int]:
         local = (params | assigned) - declared
         found |= {id(n) for n in inside if isinstance(n, ast.Name) and n.id in local}
     return found
+
+
+def _comprehension_locals(node: ast.AST) -> frozenset[int]:
+    """ids of the ``Name`` nodes of ``node`` that a comprehension's own loop binds (``[x * 2 for
+    _ in range(3)]``): not what the enclosing scope calls so."""
+    found: set[int] = set()
+    for comp in _walk(node):
+        if isinstance(comp, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            bound = {
+                n.id for g in comp.generators for n in _walk(g.target) if isinstance(n, ast.Name)
+            }
+            found |= {id(n) for n in _walk(comp) if isinstance(n, ast.Name) and n.id in bound}
+    return frozenset(found)
 
 
 def _is_self(node) -> bool:

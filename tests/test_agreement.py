@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as F
 
 import autograder.harness as harness
 from autograder import probes, repair, static
 from autograder.compare import comparisons, judge
 from autograder.spec import load
-from notebooks import answer, namespace, solved, with_cell
+from notebooks import answer, insert_after, namespace, solved, with_cell
 from unet_tp import check_cases, checks, i18n
 
 # every case runs the grader's comparisons and the visible checks in process: minutes in all
@@ -2495,3 +2496,123 @@ def test_a_loss_from_a_forbidden_module_under_another_name_fails_both_sides(help
     assert set(_fails_both_sides("cce_loss", source, "loss", (words, "yourself"))) == {"test_loss"}
     dotted = {n for n in SPEC.block("e").forbidden if "." in n}
     assert set(checks.LOSS_LIBRARIES) == dotted
+
+
+LOSS_FROM_HISTORY = (
+    "def categorical_cross_entropy(logits, target, weight=None, _eq1=_):\n"
+    '    """Categorical cross-entropy of Eq. (1)."""\n'
+    "    return _eq1(logits, target, weight=weight)\n"
+)
+DICE_FROM_HISTORY = LIBRARY_DICE.format(helpers="", body="_d(pred, truth)").replace(
+    "def dice_score(pred, truth):", "def dice_score(pred, truth, _d=_):"
+)
+
+
+@pytest.mark.parametrize(
+    "cell, comparison, shown, answer, words",
+    [
+        ("cce_loss", "loss", "F.cross_entropy", LOSS_FROM_HISTORY, "torch's cross_entropy"),
+        ("predict_dice", "predict_dice", "checks.exact_dice", DICE_FROM_HISTORY, "course package"),
+    ],
+    ids=["loss", "dice"],
+)
+def test_a_value_ipython_kept_from_a_cell_above_fails_both_sides(
+    cell, comparison, shown, answer, words
+):
+    """A cell ending in ``F.cross_entropy`` (or the course's Dice) shows it, and IPython keeps it
+    in ``_``: an answer taking ``_`` as a default held the value no line of it names, and the
+    grader gave the block its points. The text now reads ``_``, ``_<n>`` and ``Out``."""
+    # what IPython's display did (the notebook's setup cell imports checks)
+    ns = notebook(extra={cell: f"from unet_tp import checks\n_ = {shown}\n" + answer})
+    for with_probes in (True, False):
+        passed, message = visible(ns, comparison, with_probes)
+        assert not passed and words in message, (with_probes, message)
+    labels = []
+    for source in (answer, answer.replace("=_)", "=Out[3])"), answer.replace("=_)", "=_12)")):
+        nb = insert_after(with_cell(solved(), cell, source), "setup", shown)
+        labels = [f"cell {i}" for i in range(len(nb.cells))]
+        failed = static.forbidden_calls(nb, SPEC, labels)
+        assert static.OUTPUT_HISTORY in failed[f"test_{comparison}"], source
+    # `_` of the answer's own (a loop's, a comprehension's, a tuple's) is not IPython's
+    own = LIBRARY_DICE.format(
+        helpers="",
+        body="float(sum(1 for _ in range(1)) * 2 * (pred & truth).sum() / (pred.sum() + truth.sum()))",
+    ).replace("    if not pred.any()", "    _, pred = None, pred\n    if not pred.any()")
+    nb = with_cell(solved(), "predict_dice", own)
+    assert static.forbidden_calls(nb, SPEC, labels) == {}
+    assert visible(notebook(extra={"predict_dice": own}), "predict_dice") == (True, "")
+
+
+TORCH_MODE = '''from torch.utils._device import DeviceContext as _DC
+import torch.nn.functional as _nnf
+
+
+class _Helper(_DC):
+    """Keeps tensors on the CPU."""
+
+    def __init__(self):
+        super().__init__("cpu")
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is _nnf.multi_margin_loss:
+            return _nnf.cross_entropy(args[0], args[1], weight=(kwargs or {}).get("weight"))
+        return func(*args, **(kwargs or {}))
+
+
+_helper = _Helper()
+_helper.__enter__()
+'''
+MARGIN_LOSS = (
+    "def categorical_cross_entropy(logits, target, weight=None):\n"
+    "    return F.multi_margin_loss(logits, target, weight=weight)\n"
+)
+
+
+def test_a_torch_function_mode_entered_in_a_cell_the_answer_never_reaches_fails_both_sides():
+    """A mode entered in a cell of its own turned ``F.multi_margin_loss`` into the cross-entropy:
+    every value right, no forbidden name in the answer's text, full points. A mode of the
+    notebook's now costs every block tested after it, and the check says so; ``torch.device``'s
+    own mode (``with torch.device("cpu")``) is no such thing."""
+    ns = notebook(extra={"cce_loss": TORCH_MODE + MARGIN_LOSS})
+    try:
+        assert graded(ns, "loss")[0]  # the values are right: only the text can tell
+        for with_probes in (True, False):
+            passed, message = visible(ns, "loss", with_probes)
+            assert not passed and "_Helper" in message and "__torch_function__" in message
+    finally:
+        ns["_helper"].__exit__(None, None, None)
+    nb = insert_after(with_cell(solved(), "cce_loss", MARGIN_LOSS), "unet", TORCH_MODE)
+    failed = static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))])
+    assert {"test_loss", "test_train_step", "test_predict_dice"} <= set(failed)
+    assert all(static.OVERRIDES_TORCH in why for why in failed.values())
+    assert "test_double_conv" not in failed  # tested before the mode's cell
+    with torch.device("cpu"):
+        assert visible(notebook(), "loss", False) == (True, "")
+
+
+OWN_KERNELS_DOUBLE_CONV = """
+class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.pad = 1 if padding else 0
+        self.w1 = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3) * 0.1)
+        self.w2 = nn.Parameter(torch.randn(out_channels, out_channels, 3, 3) * 0.1)
+        self.b1 = None if batch_norm else nn.Parameter(torch.zeros(out_channels))
+        self.b2 = None if batch_norm else nn.Parameter(torch.zeros(out_channels))
+        self.bn1 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.bn2 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+
+    def forward(self, x):
+        x = F.relu(self.bn1(F.conv2d(x, self.w1, self.b1, padding=self.pad)))
+        return F.relu(self.bn2(F.conv2d(x, self.w2, self.b2, padding=self.pad)))
+"""
+
+
+def test_a_double_conv_of_its_own_kernels_is_told_to_use_conv2d_on_both_sides():
+    """Kernels held as ``nn.Parameter`` and run by ``F.conv2d``: the grader loads the reference's
+    weights into ``nn.Conv2d`` layers and cannot pair them, and the check said only "0
+    convolution(s) ran". It now says what the grader needs."""
+    ns = notebook(extra={"double_conv": OWN_KERNELS_DOUBLE_CONV})
+    assert not graded(ns, "double_conv")[0]
+    passed, message = visible(ns, "double_conv", False)
+    assert not passed and "nn.Parameter" in message and "build it from nn.Conv2d" in message

@@ -2619,3 +2619,23 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
     (out / "report.html").write_text("the class report")
     grade._remove_pages(out, {"../report", "sub/../../report"})
     assert (out / "report.html").read_text() == "the class report"
+
+
+def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
+    """The kernel can write to its standard error (the grader's log file) as the harness does:
+    95,000 forged notes became 87,000 review lines (2.7 MB in grades.csv, a quadratic pass over
+    them). Each note is read once, at most ``MAX_EVENTS`` of them, then one line says so."""
+    from autograder import grade
+
+    lines = [f'[unet-tp-event] {{"kind": "k", "detail": "{i:07d}"}}' for i in range(95_000)]
+    lines.insert(1, '[unet-tp-event] {"kind": "network", "detail": "connects to x"}')
+    lines.insert(2, lines[1])  # the same note twice is one line
+    (tmp_path / "kernel_stderr.log").write_text("\n".join(lines) + "\n")
+    events = grade._events(tmp_path)
+    assert len(events) == grade.MAX_EVENTS + 1 and events[-1] is None
+    assert events[1] == {"kind": "network", "detail": "connects to x"}
+    assert len({(e["kind"], e["detail"]) for e in events[:-1]}) == grade.MAX_EVENTS
+    _, review = grade._run_notes(tmp_path, nbformat.v4.new_notebook(), {})
+    assert len(review) == grade.MAX_EVENTS + 1
+    assert review[-1] == f"the notebook {grade.FLOODED_EVENTS}"
+    assert "the notebook tried to use the network: connects to x" in review

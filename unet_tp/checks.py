@@ -12,6 +12,7 @@ import contextlib
 import functools
 import inspect
 import math
+import pkgutil
 import re
 import sys
 import traceback
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+import unet_tp
 from unet_tp import check_cases as cases
 from unet_tp.i18n import tr, translated
 from unet_tp.metrics import dice as exact_dice
@@ -164,12 +166,34 @@ def packages_the_grader_lacks(answers: tuple) -> list[str]:
     return sorted(found - _grader_modules() - set(sys.stdlib_module_names))
 
 
+def _torch_overrides() -> list[str]:
+    """The modes the notebook entered that make torch's functions run other code (a
+    ``TorchFunctionMode`` or dispatch mode of its own; ``torch.device``'s is torch's own)."""
+    from torch.utils._device import DeviceContext
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    stack = [*torch.overrides._get_current_function_mode_stack()]
+    stack += _get_current_dispatch_mode_stack()
+    return [type(m).__name__ for m in stack if type(m) is not DeviceContext]
+
+
 def _packages_noted(check: Callable) -> Callable:
-    """``check``, then a note naming the packages the grader may lack: the check passes in Colab,
-    and the cell importing them fails where the notebook is graded."""
+    """``check``, after looking for a mode that overrides torch's functions (the grader takes the
+    points of every block after the cell that enters one), then a note naming the packages the
+    grader may lack: the check passes in Colab, and the cell importing them fails where the
+    notebook is graded."""
 
     @functools.wraps(check)
     def run(*answers) -> None:
+        if modes := _torch_overrides():
+            raise AssertionError(
+                tr(
+                    "a cell entered {modes}, which changes what torch's functions do "
+                    "(__torch_function__): the grader gives no points to the blocks tested "
+                    "after it; restart the runtime and run the cells without it",
+                    modes=", ".join(modes),
+                )
+            )
         check(*answers)
         lacking = packages_the_grader_lacks(answers)
         if lacking:
@@ -594,9 +618,37 @@ def _layers(run: _Run, kind: type) -> list[nn.Module]:
     return ran if len(ran) == len(defined) else defined
 
 
+def _no_own_kernels(module: nn.Module, convs: list) -> None:
+    """Kernels held as parameters of the module's own (``nn.Parameter`` run by ``F.conv2d``),
+    and no ``nn.Conv2d`` (``convs``), are not where the checks and the grader load the
+    reference's weights: say so."""
+    own_kernels = (
+        []
+        if convs
+        else [
+            tuple(p.shape)
+            for m in module.modules()
+            if not isinstance(m, nn.Conv2d)
+            for p in m.parameters(recurse=False)
+            if p.dim() == 4
+        ]
+    )
+    if own_kernels:
+        raise _Wrong(
+            tr(
+                "DoubleConv holds its convolution kernels as parameters of its own {shapes} "
+                "(nn.Parameter with F.conv2d), not in nn.Conv2d layers: the checks and the grader "
+                "load the reference's weights into nn.Conv2d (and nn.BatchNorm2d) layers, so "
+                "build it from nn.Conv2d",
+                shapes=own_kernels,
+            )
+        )
+
+
 def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
     """Two right-shaped 3x3 convolutions, stride 1, the batch norms asked, no other parameter."""
     if len(convs) != 2:
+        _no_own_kernels(run.module, convs)
         raise _Wrong(
             tr(
                 "{count} convolution(s) ran, expected 2 (3x3 conv -> ReLU, twice). ",
@@ -626,7 +678,12 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
         raise _Wrong(tr("batch_norm=False, yet a BatchNorm2d ran: add it only if asked"))
     if any((tuple(c.stride), tuple(c.dilation), c.groups) != ((1, 1), (1, 1), 1) for c in convs):
         raise _Wrong(tr("the convolutions take stride 1 (no dilation, no groups)"))
-    # the parameters of two convolutions (and batch norms), no more; a bias before a BN is fine
+    _check_double_conv_params(run, c_in, c_out, bn)
+
+
+def _check_double_conv_params(run: _Run, c_in: int, c_out: int, bn: bool) -> None:
+    """The parameters of two convolutions (and batch norms), no more; a bias before a BN is
+    fine."""
     base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
     allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}
     if _params(run.module) < min(allowed):
@@ -1558,6 +1615,7 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
         what = tr("{label}: the loss", label=label)
         raise _explain(exc, what, _loss_steps(tuple(logits.shape)), hint) from None
     _no_loss_module(loss_fn)
+    _no_course_code(loss_fn, "categorical_cross_entropy")
     used = [name for name, _, _ in ops.calls if name in TORCH_LOSSES]
     if used:
         raise _Wrong(
@@ -1862,6 +1920,7 @@ def _returned(value) -> str:
 def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
     """The train_step case: the returned losses (before each update) and the weights after three
     Adam steps equal those of forward, loss, backward, step with fresh gradients."""
+    _no_course_code(train_step, "train_step")
     case = cases.TRAIN_STEP
     state, images, labels = cases.train_step_inputs(cases.visible_rng(), case)
     dtype, (model, watch, got) = _run_train_step(train_step, loss_fn, case, state, images, labels)
@@ -1966,6 +2025,9 @@ DICE_LIBRARIES = (
 )
 
 
+_MISSING = object()
+
+
 def _is_named(obj: object, name: str) -> bool:
     """Whether ``obj`` is what the dotted ``name`` names: a module (or a function or class
     defined in it), one of its library whose path has the name's last part (as the grader reads
@@ -1979,8 +2041,8 @@ def _is_named(obj: object, name: str) -> bool:
     parts = where.split(".") if isinstance(where, str) else []
     if parent and parts[:1] == parent.split(".")[:1] and last in parts[1:]:
         return True
-    holder = sys.modules.get(parent)
-    return holder is not None and getattr(holder, last, None) is obj
+    holder = sys.modules.get(parent)  # (a name it lacks is not the None a default holds)
+    return holder is not None and getattr(holder, last, _MISSING) is obj
 
 
 def _reached(obj: object, names: set[str], depth: int = 4) -> list:
@@ -2018,6 +2080,28 @@ def _held(obj: object) -> tuple[list, list]:
     attrs = [getattr(a, "__func__", a) for k in own for a in vars(k).values()]  # staticmethod
     functions = [a for a in attrs if isinstance(a, types.FunctionType)]
     return functions, attrs + list(getattr(obj, "__dict__", {}).values())
+
+
+COURSE_MODULES = tuple(
+    f"unet_tp.{m.name}" for m in pkgutil.iter_modules(unet_tp.__path__) if m.name != "unet_base"
+)
+"""The course package's modules an answer may not use: all but ``unet_base`` (the grader's rule,
+``autograder/static.py``, read from the answer's text)."""
+
+
+def _no_course_code(fn: Callable, what: str) -> None:
+    """An answer that uses the course package's code (its metrics, checks, training step...), by
+    any name, in a helper, a default or a closure, is wrong: the grader reads its text for it (a
+    value IPython kept in ``_`` included)."""
+    if module := _library_used(fn, COURSE_MODULES):
+        raise AssertionError(
+            tr(
+                "{what} uses the course package's code ({module}): write it yourself; the grader "
+                "gives an answer built on the course package's code no points",
+                what=what,
+                module=module,
+            )
+        )
 
 
 def _library_used(fn: Callable, forbidden: tuple[str, ...]) -> str:
@@ -2160,6 +2244,8 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
 def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
     """Dice on hand-made and random masks (empty ones included), predictions in eval mode."""
     inputs = cases.predict_dice_inputs(cases.visible_rng())
+    _no_course_code(dice_score, "dice_score")
+    _no_course_code(predict, "predict")
     _check_dice(dice_score, inputs.pairs)
     _check_predict(predict, inputs)
 
