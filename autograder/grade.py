@@ -598,7 +598,12 @@ def _prewarm_in(home: Path) -> None:
 
     data_home = home / "unet_tp_home"
     release = sample_cases(cases=GRADING_SAMPLE_CASES, seed=0)
-    shutil.copytree(release, default_sample_dir(0, data_home) / release.name)
+    # not the hidden files of a write in progress (another grading run making the cases)
+    shutil.copytree(
+        release,
+        default_sample_dir(0, data_home) / release.name,
+        ignore=shutil.ignore_patterns(".*"),
+    )
     code = (
         "import torch\n"
         "from unet_tp.notebook import get_data, notebook_config, prepare_slices\n"

@@ -110,6 +110,7 @@ _ATTRIBUTES = _by_reason(
         "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
         "reaches into the notebook's namespace (get_ipython().user_module)": "user_module",
         "reaches into the notebook's namespace (get_ipython().ns_table)": "ns_table",
+        "reaches into the notebook's namespace (get_ipython().user_ns_hidden)": "user_ns_hidden",
     }
 )
 # IPython's transformer re-reads the whole cell for each of its commands (%magic, !shell, x?):
@@ -161,26 +162,42 @@ _ENUMERATORS = {
 OUTPUT_HISTORY = "reads IPython's output history (_, _<n>, Out)"
 _HISTORY_NAMES = re.compile(r"_{1,3}|_\d+")
 _HISTORY_DICTS = {"Out", "_oh"}  # IPython's, unless the student's cells bind the name
-_HISTORY_ATTRIBUTES = {"output_hist", "output_hist_reprs"}
+_HISTORY_ATTRIBUTES = {"output_hist", "output_hist_reprs", "last_execution_result"}
+# and the error the last failed cell raised, which IPython keeps (`raise X(F.cross_entropy)`)
+_LAST_ERROR = {"sys.last_value", "sys.last_exc", "sys.last_traceback", "sys.last_type"}
 # what makes torch's functions run other code than their own, from any cell on (a mode entered
 # in a cell no answer reaches: ``F.multi_margin_loss`` then computes a cross-entropy)
 OVERRIDES_TORCH = "changes what torch's functions do (__torch_function__, modes, torch.library)"
 _TORCH_HOOKS = {"__torch_function__", "__torch_dispatch__", "py_impl"}  # py_impl: an operator's
+# torch's mode classes, wherever imported from (torch.fx.experimental.proxy_tensor re-exports
+# TorchFunctionMode), and the global hooks of every module (one turns a module's forward into
+# a cross-entropy), and a class's hook on its subclasses set on a library's (nn.Module's)
+_TORCH_HOOKS |= {"TorchFunctionMode", "TorchDispatchMode", "BaseTorchFunctionMode"}
+_TORCH_HOOKS |= {"register_module_forward_hook", "register_module_forward_pre_hook"}
+_TORCH_HOOKS |= {"register_module_full_backward_hook", "register_module_backward_hook"}
+_TORCH_HOOKS |= {"register_module_full_backward_pre_hook", "__init_subclass__"}
 _TORCH_OVERRIDERS = ("torch.overrides", "torch.utils._device", "torch.utils._python_dispatch")
 _TORCH_OVERRIDERS += ("torch.library", "torch._library", "torch._ops", "torch._subclasses")
 _TORCH_OVERRIDERS += ("torch._C._push_on_torch_function_stack", "torch._C._set_torch_function_mode")
 _TORCH_OVERRIDERS += ("torch._C._push_on_torch_dispatch_stack", "torch._C._set_dispatch_mode")
+_TORCH_OVERRIDERS += ("torch._C._get_function_stack_at", "torch._C._get_dispatch_stack_at")
+# a compiler backend of the notebook's own runs what it likes for a compiled function
+_TORCH_OVERRIDERS += ("torch._dynamo", "torch._inductor", "torch.compiler.register_backend")
+# what lets torch.load(weights_only=True) rebuild any function the notebook saved
+_TORCH_OVERRIDERS += ("torch.serialization.add_safe_globals", "torch.serialization.safe_globals")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 # what reaches a namespace, where a name built from a string can be set
 _NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns", "user_module", "ns_table"}
+_NAMESPACE_ATTRIBUTES |= {"user_ns_hidden"}
 _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function's, a frame's
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
+_IPYTHON_CODE |= {"run_cell_async", "run_ast_nodes", "safe_execfile_ipy", "safe_run_module"}
 # IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
 # magics of the notebook's own, autocall): past one, no cell's text is what runs
 REWRITES = "rewrites the code IPython runs from the cells' text (IPython hooks)"
@@ -592,6 +609,22 @@ class Notebook:
         # whether the kernel may import from a folder the notebook writes: the sandbox keeps
         # its folder off sys.path (PYTHONSAFEPATH, Python >= 3.11) unless the notebook changes it
         self.plain_dicts = _plain_dicts([tree for _, _, tree in self.cells], nodes)
+        # names bound to what gc's lists hold (see _changes_from_gc)
+        self.from_gc = {
+            name
+            for _, _, tree in self.cells
+            for stmt in (tree.body if tree else [])
+            if _lists_objects(self, stmt)
+            for name in _bound(stmt)
+        }
+        # names a `del` gives back to IPython (its `_`, `__`...)
+        self.deleted = {
+            t.id
+            for n in nodes
+            if isinstance(n, ast.Delete)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
         self.profilers = _profilers(self, nodes)
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
             _under(path, _IMPORT_PATHS)
@@ -774,6 +807,8 @@ def _bound(stmt: ast.stmt, plain: frozenset[str] = frozenset(), direct: bool = F
 ANY_NAME = "*"
 _RUNS_STRINGS = {"exec", "eval", "compile", UNREAD}
 _IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magic_call decides
+# the same methods on a shell reached another way (`ip = IPython.get_ipython()`), by their name
+_IPYTHON_METHODS = _IPYTHON_RUNS - {"ev", "ex"}
 
 
 def _rewrites(node: ast.AST) -> bool:
@@ -851,6 +886,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             path in _RUNS_STRINGS
             or _magic_call(node)
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
+            or (isinstance(node.func, ast.Attribute) and node.func.attr in _IPYTHON_METHODS)
             or _runs_file(nb, node)
             or _unpickles(nb, node)
             or _under(path, _INTERPRETERS)
@@ -904,7 +940,8 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement may set a name built from a string, which its text does not show:
     ``setattr(__main__, name, v)``, ``__main__.__setattr__(name, v)`` (but on the ``self`` of a
     method), a namespace (an object's ``__dict__``, ``get_ipython().user_ns``, ``globals()``),
-    ``get_ipython().push({name: v})``, ``setattr`` passed along (``s = setattr``)."""
+    ``get_ipython().push({name: v})``, ``setattr`` passed along (``s = setattr``), a class made by
+    ``type(name, bases, namespace)`` of names not written out."""
     methods = _in_methods(stmt)
     called = {id(node.func) for node in _walk(stmt) if isinstance(node, ast.Call)}
     for node in _walk(stmt):
@@ -921,7 +958,14 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
             return True
         if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
             return True
+        if path == "type" and len(node.args) == 3 and not _literal_names(node.args[2]):
+            return True  # a class whose attribute names are built: type("M", (B,), {"__x" + ...})
     return False
+
+
+def _literal_names(node: ast.AST) -> bool:
+    """Whether ``node`` is a dict display whose keys are all written out (``**`` none)."""
+    return isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) for k in node.keys)
 
 
 def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
@@ -932,9 +976,43 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
     for stmt in tree.body:
         hidden = _runs_code(nb, stmt) or _sets_by_name(nb, stmt)
         hidden = hidden or any(_overrides_torch(nb, node) for node in _walk(stmt))
+        hidden = hidden or _changes_from_gc(nb, stmt)
         for name in _bound(stmt, nb.plain_dicts) | ({ANY_NAME} if hidden else set()):
             found.setdefault(name, []).append(stmt)
     return found
+
+
+def _lists_objects(nb: Notebook, stmt: ast.AST) -> bool:
+    """Whether ``stmt`` uses one of gc's (or another) lists of the interpreter's objects."""
+    return any(
+        _enumerates(node, nb.resolve(node))
+        for node in _walk(stmt)
+        if isinstance(node, (ast.Name, ast.Attribute))
+    )
+
+
+def _changes_from_gc(nb: Notebook, stmt: ast.stmt) -> bool:
+    """Whether ``stmt`` writes into an object found in gc's lists (a class's own dict, where a key
+    built from strings adds a tensor method; it, or a name bound to what such a statement found):
+    what no text shows. Reading them (a Colab habit: the tensors in memory) costs nothing."""
+    stores = [
+        n
+        for n in _walk(stmt)
+        if isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.ctx, (ast.Store, ast.Del))
+    ]
+    calls = [
+        n.func
+        for n in _walk(stmt)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr in _NAMESPACE_SETTERS | {"pop", "clear", "__delitem__"}
+    ]
+    if (stores or calls) and _lists_objects(nb, stmt):
+        return True
+    roots = {id(_root(n)) for n in (*stores, *calls)}
+    return any(
+        isinstance(n, ast.Name) and id(n) in roots and n.id in nb.from_gc for n in _walk(stmt)
+    )
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -1024,7 +1102,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         what, does = None, False
         if _rewrites(sub):
             what, does = REWRITES, True
-        elif _output_history(nb, sub) and id(sub) not in own | _comprehension_locals(node):
+        elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
             what, does = OUTPUT_HISTORY, True
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
@@ -1082,22 +1160,33 @@ def _overrides_torch(nb: Notebook, node: ast.AST) -> bool:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value.strip() in _TORCH_HOOKS
     if isinstance(node, (ast.Name, ast.Attribute)):
-        last = node.id if isinstance(node, ast.Name) else node.attr
-        return last in _TORCH_HOOKS or _under(nb.resolve(node), _TORCH_OVERRIDERS)
+        last, path = node.id if isinstance(node, ast.Name) else node.attr, nb.resolve(node)
+        return last in _TORCH_HOOKS or _torch_overrider(path)
     if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return any(_under(imported, _TORCH_OVERRIDERS) for imported in _imported(node))
+        return any(_torch_overrider(imported) for imported in _imported(node))
     return False
+
+
+def _torch_overrider(path: str) -> bool:
+    """Whether a dotted path is one of torch's ways to override its functions, or one of its
+    names imported from elsewhere (``torch.fx.experimental.proxy_tensor.TorchFunctionMode``)."""
+    return _under(path, _TORCH_OVERRIDERS) or path.rpartition(".")[2] in _TORCH_HOOKS
 
 
 def _output_history(nb: Notebook, node: ast.AST) -> bool:
     """Whether ``node`` reads what IPython displayed (see ``OUTPUT_HISTORY``)."""
     if isinstance(node, ast.Attribute):  # get_ipython().displayhook._ holds it too
-        return node.attr in _HISTORY_ATTRIBUTES or node.attr in ("_", "__", "___")
+        if node.attr in _HISTORY_ATTRIBUTES or node.attr in ("_", "__", "___"):
+            return True
+        return node.attr.startswith("last_") and nb.resolve(node) in _LAST_ERROR
     if not isinstance(node, ast.Name) or not isinstance(node.ctx, ast.Load):
         return False
     if node.id in _HISTORY_DICTS:
         return node.id not in nb.definitions
-    return bool(_HISTORY_NAMES.fullmatch(node.id))
+    # `_` the student binds at the top (`from gettext import gettext as _`) IPython leaves alone,
+    # unless a `del _` gives it back
+    own = node.id in nb.definitions and node.id not in nb.deleted
+    return bool(_HISTORY_NAMES.fullmatch(node.id)) and not own
 
 
 def _named_attr(attr: str, names: set[str]) -> bool:
@@ -1161,16 +1250,25 @@ def _function_locals(node: ast.AST) -> set[int]:
     return found
 
 
-def _comprehension_locals(node: ast.AST) -> frozenset[int]:
-    """ids of the ``Name`` nodes of ``node`` that a comprehension's own loop binds (``[x * 2 for
-    _ in range(3)]``): not what the enclosing scope calls so."""
+def _scope_locals(node: ast.AST) -> frozenset[int]:
+    """ids of the ``Name`` nodes of ``node`` that a function, lambda or comprehension in it binds
+    (its parameters, its assignments, a comprehension's loop), read there or in a function nested
+    in it: ``[x * 2 for _ in range(3)]``, a closure's ``_``, are not IPython's ``_``."""
     found: set[int] = set()
-    for comp in _walk(node):
-        if isinstance(comp, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            bound = {
-                n.id for g in comp.generators for n in _walk(g.target) if isinstance(n, ast.Name)
-            }
-            found |= {id(n) for n in _walk(comp) if isinstance(n, ast.Name) and n.id in bound}
+    for scope in _walk(node):
+        if isinstance(scope, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            targets = [n for g in scope.generators for n in _walk(g.target)]
+        elif isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = scope.args
+            params = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            targets = [n for n in _scope_nodes(scope) if isinstance(n, ast.Name)]
+            targets += [ast.Name(a.arg, ast.Store()) for a in params if a is not None]
+        else:
+            continue
+        bound = {
+            n.id for n in targets if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        }
+        found |= {id(n) for n in _walk(scope) if isinstance(n, ast.Name) and n.id in bound}
     return frozenset(found)
 
 
@@ -1222,6 +1320,8 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
         return _PATHS["inspect.get_annotations"]  # its annotations evaluated as code
     if path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_CODE:
         return "runs code from strings through IPython"
+    if isinstance(call.func, ast.Attribute) and call.func.attr in _IPYTHON_METHODS:
+        return "runs code from strings through IPython"  # ip = IPython.get_ipython(); ip.run_cell
     return None
 
 
@@ -1386,7 +1486,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
             (definitions, setters, mutators),
             set(block.forbidden),
             limit,
-        )
+        ) or _handed_over(notebook, last_test or len(nb.cells), set(block.forbidden))
         if found:
             i, cell, what, node, does = found
             names = set(block.forbidden)
@@ -1402,6 +1502,68 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
                     block=block.id, what=what, where=where, why=why
                 )
     return failed
+
+
+# what may be given a forbidden object without keeping it: the student's own functions and
+# containers are followed as they are read; these show or test it
+_SHOWS = {"print", "repr", "str", "type", "id", "isinstance", "issubclass", "callable", "help"}
+_SHOWS |= {"dir", "len", "format", "display", "IPython.display.display", "pprint.pprint"}
+# and what only wraps or iterates it, keeping nothing (its result, bound to a name, is followed)
+_SHOWS |= {"functools.partial", "list", "tuple", "dict", "set", "sorted", "map", "filter", "zip"}
+_SHOWS |= {"enumerate", "iter", "next", "any", "all", "sum", "min", "max", "abs", "round"}
+HANDED_OVER = "hands {what} to {where}, where an answer can take it back"
+
+
+def _handed_over(nb: Notebook, limit: int, names: set[str]):
+    """The first top-level statement of the student's above ``limit`` that gives a library (a
+    logging filter, ``torch.save``, an exception, a library's dict) what the block forbids,
+    uncalled: ``(i, cell, why, node, True)``, or None. An answer then reads it back through what
+    no name of the notebook says (``logging.getLogger("x").filters[0]``)."""
+    for i, cell, tree in nb.student_cells():
+        if i >= limit or tree is None:
+            continue
+        for stmt in tree.body:
+            for holder, value, course in _handing(nb, stmt):
+                for sub in _walk(value):
+                    if not isinstance(sub, (ast.Name, ast.Attribute)) or _is_callee(sub, value):
+                        continue
+                    path = nb.resolve(sub)
+                    if path and (_forbidden(path, names) or (course and _course_code(path))):
+                        why = HANDED_OVER.format(what=path, where=holder)
+                        return i, cell, why, sub, True
+    return None
+
+
+def _handing(nb: Notebook, stmt: ast.stmt):
+    """``(what receives it, the expression given, whether the course package's code counts)`` of
+    ``stmt``: each argument of a call to what is not the student's own nor :data:`_SHOWS` (the
+    course's code given to the course's functions is the TP's own cells), a value stored into a
+    library's object (``box = warnings.onceregistry; box[0] = v``), what a ``raise`` raises."""
+    if isinstance(stmt, ast.Raise) and stmt.exc is not None:
+        yield "an exception", stmt.exc, True
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            root = _root(target)
+            own = isinstance(root, ast.Name) and root.id in nb.definitions
+            if isinstance(target, (ast.Subscript, ast.Attribute)) and (
+                not own or root.id in nb.aliases
+            ):
+                yield ast.unparse(target)[:60], stmt.value, True
+    for call in (n for n in _walk(stmt) if isinstance(n, ast.Call)):
+        callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
+        own = isinstance(root, ast.Name) and root.id in nb.definitions and root.id not in nb.aliases
+        if own or callee in _SHOWS or _within(callee, f"{COURSE_PACKAGE}.checks"):
+            continue
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
+
+
+def _is_callee(node: ast.AST, within: ast.AST) -> bool:
+    """Whether ``node`` is (in) what a call in ``within`` calls (``F.cross_entropy(x, y)``: a
+    value computed with it, not the function given)."""
+    return any(
+        isinstance(c, ast.Call) and any(n is node for n in _walk(c.func)) for c in _walk(within)
+    )
 
 
 def late_definitions(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:

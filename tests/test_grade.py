@@ -344,7 +344,9 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
             {**FULL, "a": 0},
         ),
         "cheat_fake_pass": (insert_after(solved("down"), "setup", CHEAT_FAKE), {**FULL, "b": 0}),
-        "cheat_gc": (insert_after(solved("unet"), "setup", CHEAT_GC), {**FULL, "d": 0}),
+        # it writes into what gc lists (the harness's tests): no text shows what changed, so it
+        # costs every block tested after it
+        "cheat_gc": (insert_after(solved("unet"), "setup", CHEAT_GC), dict.fromkeys(FULL, 0)),
         "cheat_code_swap": (
             insert_after(solved("train_step"), "setup", CHEAT_CODE),
             {**FULL, "f": 0},
@@ -537,7 +539,7 @@ def test_feedback_for_each_student_and_a_gradebook_that_agrees(graded):
     buggy = (out / "feedback" / "double_conv_no_second_relu.html").read_text()
     assert f"18 {pending}" in buggy and "differs from the reference" in buggy
     cheat = (out / "feedback" / "cheat_gc.html").read_text()
-    assert f"16 {pending}" in cheat  # (d) left empty: the cheat earned nothing for it
+    assert f"0 {pending}" in cheat and "reaches into the interpreter (gc)" in cheat
     for page in (html, buggy, cheat):  # nothing of the instructor's machine or the grader
         assert str(build.REPO_ROOT) not in page and "/tmp/" not in page and "/root" not in page
         assert "hidden test" not in page.lower() and "solutions/" not in page

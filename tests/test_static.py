@@ -1302,3 +1302,111 @@ def test_the_course_package_reached_through_ipython_or_a_reexported_sys_costs_th
     nb = notebook({"predict_dice": answer})
     assert "predict_dice" in lost(nb)
     assert flagged(nb)
+
+
+# ---- channels a second reading of static.py found: each a cell of the student's, then an answer
+# that names nothing forbidden (each took the block's points in a real grading run)
+XENT = "F.cross_entropy(logits, target, weight=weight)"
+CHANNELS = {
+    "logging_filter": (  # a library's object keeps it, the answer takes it back
+        'import logging\nlogging.getLogger("tp").addFilter(F.cross_entropy)',
+        LOSS.format('return logging.getLogger("tp").filters[0](logits, target, weight=weight)'),
+        {"loss"},
+    ),
+    "library_dict": (
+        "import warnings\nbox = warnings.onceregistry\nbox[0] = F.cross_entropy",
+        LOSS.format("return box[0](logits, target, weight=weight)"),
+        {"loss"},
+    ),
+    "torch_load_safe_globals": (
+        'torch.save(F.cross_entropy, "f.pt")\ntorch.serialization.add_safe_globals([F.cross_entropy])',
+        LOSS.format('return torch.load("f.pt", weights_only=True)(logits, target, weight=weight)'),
+        {"loss", "train_step", "predict_dice"},
+    ),
+    "shell_by_another_name": (
+        "ip = get_ipython()\nip.run_cell('def categorical_cross_entropy(l, t, weight=None):\\n"
+        "    return F.cross' + '_entropy(l, t, weight=weight)')",
+        "",
+        {"loss", "train_step", "predict_dice"},
+    ),
+    "run_cell_async": (
+        "s = 'categorical_cross_entropy = F.cross' + '_entropy'\n"
+        "await get_ipython().run_cell_async(s, transformed_cell=s)",
+        "",
+        {"loss", "train_step", "predict_dice"},
+    ),
+    "hidden_namespace": (
+        "F.cross_entropy",
+        LOSS.format("f = get_ipython().user_ns_hidden['_oh'][3]\n    return f(logits, target)"),
+        {"loss"},
+    ),
+    "last_result": (
+        "F.cross_entropy",
+        LOSS.format("return get_ipython().last_execution_result.result(logits, target)"),
+        {"loss"},
+    ),
+    "last_error": (
+        "raise LookupError(F.cross_entropy)",
+        LOSS.format("import sys\n    return sys.last_value.args[0](logits, target)"),
+        {"loss"},
+    ),
+    "module_hook": (
+        "import torch.nn.modules.module as mm\nmm.register_module_forward_hook(print)",
+        LOSS.format("return (logits * 0).sum()"),
+        {"loss", "train_step", "predict_dice"},
+    ),
+    "init_subclass": (
+        "Base = nn.Module\nBase.__init_subclass__ = classmethod(print)",
+        LOSS.format("return (logits * 0).sum()"),
+        {"loss", "train_step", "predict_dice"},
+    ),
+    "compile_backend": (
+        "from torch._dynamo import register_backend",
+        LOSS.format("return (logits * 0).sum()"),
+        {"loss", "train_step", "predict_dice"},
+    ),
+    "mode_from_elsewhere": (
+        "from torch.fx.experimental.proxy_tensor import TorchFunctionMode as Base\n"
+        "R = type('R', (Base,), {'__torch_' + 'function__': print})\nR().__enter__()",
+        LOSS.format("return F.multi_margin_loss(logits, target, weight=weight)"),
+        {"loss", "train_step", "predict_dice"},
+    ),
+    "class_dict_by_gc": (
+        "import gc\nd = next(r for r in gc.get_referents(torch.Tensor) if type(r) is dict)\n"
+        "d['xe' + 'nt'] = lambda self, t, weight=None: F.cross_entropy(self, t, weight=weight)",
+        LOSS.format("return logits.xent(target, weight=weight)"),
+        {"loss", "train_step", "predict_dice"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANNELS))
+def test_what_a_cell_hands_over_or_rewires_costs_the_blocks_after_it(name):
+    cell, answer, blocks = CHANNELS[name]
+    nb = notebook({"cce_loss": answer or SOLUTIONS["cce_loss"]})
+    nb = insert_after(nb, "unet", cell)
+    assert blocks <= lost(nb) and "double_conv" not in lost(nb), lost(nb)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "from functools import partial\nref = partial(F.cross_entropy, weight=None)",
+        "for f in (categorical_cross_entropy, F.cross_entropy):\n    print(f)",
+        "losses = {'torch': F.cross_entropy}\nlosses['mine'] = categorical_cross_entropy",
+        "from gettext import gettext as _\nprint(_('loss'))",
+        "with torch.device('cpu'):\n    x = torch.zeros(1)\ntorch.set_default_device('cpu')",
+        "for _ in range(2):\n    print(_)\n_, DEVICE = None, 'cpu'",
+    ],
+    ids=["partial", "loop", "own_dict", "gettext", "device", "own_underscore"],
+)
+def test_what_honest_cells_do_with_torchs_loss_and_underscore_costs_nothing(cell):
+    """Comparisons with torch's loss, `_` of the student's own (gettext's, a loop's), torch's
+    device mode: none of it costs a block."""
+    answer = LOSS.format(
+        "def ratio(x):\n        return x / _\n    _ = logits.shape[0]\n"
+        "    return ratio(-(F.log_softmax(logits, 1) * F.one_hot(target.long(), logits.shape[1])"
+        ".movedim(-1, 1)).sum(1).sum())"
+    )
+    nb = insert_after(notebook({"cce_loss": answer}), "unet", cell)
+    assert lost(nb) == set()

@@ -91,3 +91,18 @@ def test_rerun_keeps_cases_and_other_seed_is_refused(tmp_path):
     assert f.stat().st_mtime_ns == mtime
     with pytest.raises(FileExistsError, match="seed 3"):
         synth_dataset(tmp_path, cases=1, seed=4)
+
+
+def test_two_processes_making_the_same_cases_do_not_trip_each_other(tmp_path):
+    """Two grading runs (the class's and a re-run) make the sample cases at once: one copied the
+    folder while the other rewrote the manifest (its temporary file vanished under the copy), and
+    the case the other wrote first made this one's rename fail. The manifest is written once and
+    a case already written is taken as it is (the same seed, the same bytes)."""
+    from unet_tp.data.synth import MANIFEST, synth_dataset, write_case
+
+    root = synth_dataset(tmp_path, cases=1, seed=3)
+    written = (root / MANIFEST).stat().st_mtime_ns
+    case = write_case(root, 3, 0)  # as the slower process does, the case being there already
+    assert case.is_dir() and not [p for p in root.rglob(".*")]
+    synth_dataset(tmp_path, cases=1, seed=3)
+    assert (root / MANIFEST).stat().st_mtime_ns == written

@@ -8,6 +8,7 @@ in four LGG-like (a non-enhancing core). The same seed gives the same files on a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -187,10 +188,14 @@ def write_case(out_root: Path, seed: int, index: int) -> Path:
     images, seg, grade = synth_volumes(seed, index)
     name = case_name(index)
     final = out_root / grade / name
-    with atomic_dir(final) as tmp:
-        for modality, vol in images.items():
-            _write_nifti(vol, tmp / f"{name}_{modality}.nii.gz")
-        _write_nifti(seg, tmp / f"{name}_seg.nii.gz")
+    try:
+        with atomic_dir(final) as tmp:
+            for modality, vol in images.items():
+                _write_nifti(vol, tmp / f"{name}_{modality}.nii.gz")
+            _write_nifti(seg, tmp / f"{name}_seg.nii.gz")
+    except OSError as exc:  # another process wrote the same case first: the same bytes
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not final.is_dir():
+            raise
     return final
 
 
@@ -219,7 +224,11 @@ def synth_dataset(
                 )
             shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
-    save_json(manifest_path, {"seed": seed, "generator": "unet_tp.data.synth"})
+    manifest = {"seed": seed, "generator": "unet_tp.data.synth"}
+    # written once: another process may be copying the folder (the grader's homes), and a
+    # rewrite's temporary file would vanish under it
+    if not manifest_path.exists() or json.loads(manifest_path.read_text()) != manifest:
+        save_json(manifest_path, manifest)
     existing = {p.name for grade in ("HGG", "LGG") for p in (root / grade).glob("BraTS19_SYN_*")}
     for i in range(cases):
         if case_name(i) not in existing:
