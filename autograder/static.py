@@ -176,13 +176,13 @@ _TORCH_HOOKS |= {"TorchFunctionMode", "TorchDispatchMode", "BaseTorchFunctionMod
 _TORCH_HOOKS |= {"register_module_forward_hook", "register_module_forward_pre_hook"}
 _TORCH_HOOKS |= {"register_module_full_backward_hook", "register_module_backward_hook"}
 _TORCH_HOOKS |= {"register_module_full_backward_pre_hook", "__init_subclass__"}
+_TORCH_HOOKS |= {"register_backend"}  # a compiler backend of the notebook's, named by a string
 _TORCH_OVERRIDERS = ("torch.overrides", "torch.utils._device", "torch.utils._python_dispatch")
 _TORCH_OVERRIDERS += ("torch.library", "torch._library", "torch._ops", "torch._subclasses")
 _TORCH_OVERRIDERS += ("torch._C._push_on_torch_function_stack", "torch._C._set_torch_function_mode")
 _TORCH_OVERRIDERS += ("torch._C._push_on_torch_dispatch_stack", "torch._C._set_dispatch_mode")
 _TORCH_OVERRIDERS += ("torch._C._get_function_stack_at", "torch._C._get_dispatch_stack_at")
-# a compiler backend of the notebook's own runs what it likes for a compiled function
-_TORCH_OVERRIDERS += ("torch._dynamo", "torch._inductor", "torch.compiler.register_backend")
+# (a compiler backend registered by name runs what it likes: `register_backend`, in _TORCH_HOOKS)
 # what lets torch.load(weights_only=True) rebuild any function the notebook saved
 _TORCH_OVERRIDERS += ("torch.serialization.add_safe_globals", "torch.serialization.safe_globals")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
@@ -996,23 +996,19 @@ def _changes_from_gc(nb: Notebook, stmt: ast.stmt) -> bool:
     built from strings adds a tensor method; it, or a name bound to what such a statement found):
     what no text shows. Reading them (a Colab habit: the tensors in memory) costs nothing."""
     stores = [
-        n
-        for n in _walk(stmt)
-        if isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.ctx, (ast.Store, ast.Del))
+        n for n in _walk(stmt) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)
     ]
-    calls = [
+    stores += [
         n.func
         for n in _walk(stmt)
         if isinstance(n, ast.Call)
         and isinstance(n.func, ast.Attribute)
-        and n.func.attr in _NAMESPACE_SETTERS | {"pop", "clear", "__delitem__"}
+        and n.func.attr in _NAMESPACE_SETTERS
     ]
-    if (stores or calls) and _lists_objects(nb, stmt):
-        return True
-    roots = {id(_root(n)) for n in (*stores, *calls)}
-    return any(
-        isinstance(n, ast.Name) and id(n) in roots and n.id in nb.from_gc for n in _walk(stmt)
-    )
+    # into what the statement found there, or a name bound to it (not a counter of the student's)
+    local = _lists_objects(nb, stmt) and nb.from_gc | _bound(stmt)
+    roots = [_root(n) for n in stores]
+    return any(isinstance(r, ast.Name) and r.id in (local or nb.from_gc) for r in roots)
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -1156,11 +1152,13 @@ def _overrides_torch(nb: Notebook, node: ast.AST) -> bool:
     ``OVERRIDES_TORCH``): a ``__torch_function__`` or ``__torch_dispatch__`` (by name or text),
     torch's modes, its operator registrations."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return node.name in _TORCH_HOOKS
+        return node.name in _TORCH_HOOKS - {"__init_subclass__"}
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value.strip() in _TORCH_HOOKS
     if isinstance(node, (ast.Name, ast.Attribute)):
         last, path = node.id if isinstance(node, ast.Name) else node.attr, nb.resolve(node)
+        if last == "__init_subclass__":  # a class's own is its business; set on another's, not
+            return isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
         return last in _TORCH_HOOKS or _torch_overrider(path)
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return any(_torch_overrider(imported) for imported in _imported(node))
@@ -1511,6 +1509,8 @@ _SHOWS |= {"dir", "len", "format", "display", "IPython.display.display", "pprint
 # and what only wraps or iterates it, keeping nothing (its result, bound to a name, is followed)
 _SHOWS |= {"functools.partial", "list", "tuple", "dict", "set", "sorted", "map", "filter", "zip"}
 _SHOWS |= {"enumerate", "iter", "next", "any", "all", "sum", "min", "max", "abs", "round"}
+_SHOWS |= {"collections.OrderedDict", "collections.namedtuple", "torch.compile", "torch.vmap"}
+_WRAPPERS = ("itertools", "torch.func", "torch.utils.benchmark", "torch.autograd.gradcheck")
 HANDED_OVER = "hands {what} to {where}, where an answer can take it back"
 
 
@@ -1524,8 +1524,11 @@ def _handed_over(nb: Notebook, limit: int, names: set[str]):
             continue
         for stmt in tree.body:
             for holder, value, course in _handing(nb, stmt):
+                read_on = {id(n.value) for n in _walk(value) if isinstance(n, ast.Attribute)}
                 for sub in _walk(value):
                     if not isinstance(sub, (ast.Name, ast.Attribute)) or _is_callee(sub, value):
+                        continue
+                    if id(sub) in read_on:  # F.cross_entropy.__name__: a name, not the function
                         continue
                     path = nb.resolve(sub)
                     if path and (_forbidden(path, names) or (course and _course_code(path))):
@@ -1552,7 +1555,7 @@ def _handing(nb: Notebook, stmt: ast.stmt):
     for call in (n for n in _walk(stmt) if isinstance(n, ast.Call)):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
         own = isinstance(root, ast.Name) and root.id in nb.definitions and root.id not in nb.aliases
-        if own or callee in _SHOWS or _within(callee, f"{COURSE_PACKAGE}.checks"):
+        if own or callee in _SHOWS or _under(callee, (*_WRAPPERS, f"{COURSE_PACKAGE}.checks")):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)

@@ -1397,8 +1397,23 @@ def test_what_a_cell_hands_over_or_rewires_costs_the_blocks_after_it(name):
         "from gettext import gettext as _\nprint(_('loss'))",
         "with torch.device('cpu'):\n    x = torch.zeros(1)\ntorch.set_default_device('cpu')",
         "for _ in range(2):\n    print(_)\n_, DEVICE = None, 'cpu'",
+        # a Colab habit: the tensors in memory, counted, their gradients dropped
+        "import gc\nfrom collections import Counter\ncounts = Counter()\n"
+        "for obj in gc.get_objects():\n    if torch.is_tensor(obj):\n"
+        "        counts[str(obj.device)] += 1\n        obj.grad = None",
+        "import torch._dynamo\ntorch._dynamo.config.suppress_errors = True",
+        "class Registry:\n    known = []\n\n    def __init_subclass__(cls, **kw):\n"
+        "        super().__init_subclass__(**kw)\n        Registry.known.append(cls)",
+        "import itertools\nfrom collections import OrderedDict\n"
+        "fs = OrderedDict(mine=categorical_cross_entropy, torch=F.cross_entropy)\n"
+        "pairs = list(itertools.product(['mean'], fs.values()))\n"
+        "grad = torch.func.grad(F.cross_entropy)\n"
+        "print(RuntimeError('not an alias of', F.cross_entropy.__name__))",
     ],
-    ids=["partial", "loop", "own_dict", "gettext", "device", "own_underscore"],
+    ids=[
+        *("partial", "loop", "own_dict", "gettext", "device", "own_underscore"),
+        *("gc_memory", "dynamo_config", "own_init_subclass", "wrappers"),
+    ],
 )
 def test_what_honest_cells_do_with_torchs_loss_and_underscore_costs_nothing(cell):
     """Comparisons with torch's loss, `_` of the student's own (gettext's, a loop's), torch's
