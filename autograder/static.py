@@ -1402,14 +1402,19 @@ class _Objects:
             {n for n in self.own if all(isinstance(d, kind) for _, _, d in definitions[n])}
             for kind in (ast.ClassDef, ast.FunctionDef)
         )
+        # a function's one definition: what it does with what it is given
+        self.bodies = {n: definitions[n][0][2] for n in self.functions if len(definitions[n]) == 1}
         # `b = box`: what changes b changes box; a function of the student's: the names it reads
         self.same = {name: {name} for name in self.own}
         for name in self.own:
             for _, _, n in definitions[name]:
                 if isinstance(getattr(n, "value", None), ast.Name) and n.value.id in self.own:
                     self.same[name].add(n.value.id)
-                elif isinstance(n, ast.FunctionDef):
-                    self.same[name] |= _global_names(n) & self.own
+                elif isinstance(n, ast.FunctionDef):  # (a name it only calls it leaves as is:
+                    # the student's own test of the answer beside torch's loss)
+                    self.same[name] |= {
+                        g for g in _global_names(n) & self.own if not _only_called(n, g)
+                    }
 
     def reads(self, f: str) -> set[str]:
         """What a call of ``f`` may hand out or change: the names a function of the student's
@@ -1434,10 +1439,35 @@ class _Objects:
         own_call = getattr(call.func, "id", None) in self.own
         if own_call and call.func.id not in self.classes:
             names |= self.reads(call.func.id)
-        for arg in (*call.args, *(k.value for k in call.keywords)):
+        for arg in self._given(call, own_call):
             got = self.changed(arg, through_call=False)
             names |= got if own_call else got & self.containers
         return names
+
+    def _given(self, call: ast.Call, own_call: bool) -> list[ast.AST]:
+        """The arguments of ``call`` it may change: not those a function of the student's only
+        calls (``compare(categorical_cross_entropy, F.cross_entropy)`` calling ``f1(x, y)``)."""
+        body = self.bodies.get(getattr(call.func, "id", None)) if own_call else None
+        if (
+            body is None
+            or any(isinstance(a, ast.Starred) for a in call.args)
+            or any(k.arg is None for k in call.keywords)
+        ):
+            return [*call.args, *(k.value for k in call.keywords)]
+        params = [a.arg for a in (*body.args.posonlyargs, *body.args.args)]
+        pairs = [*zip(params, call.args, strict=False)]
+        pairs += [(k.arg, k.value) for k in call.keywords]
+        if len(call.args) > len(params):  # into *args: kept
+            pairs += [("", a) for a in call.args[len(params) :]]
+        return [a for p, a in pairs if not (p and _only_called(body, p))]
+
+
+def _only_called(function: ast.AST, name: str) -> bool:
+    """Whether ``function`` uses ``name`` only to call it (``categorical_cross_entropy(x, y)``):
+    neither changing it nor handing it out."""
+    callees = {id(n.func) for n in _walk(function) if isinstance(n, ast.Call)}
+    uses = [n for n in _walk(function) if isinstance(n, ast.Name) and n.id == name]
+    return all(id(n) in callees for n in uses)
 
 
 def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, object, ast.AST]]]:

@@ -1409,10 +1409,16 @@ def test_what_a_cell_hands_over_or_rewires_costs_the_blocks_after_it(name):
         "pairs = list(itertools.product(['mean'], fs.values()))\n"
         "grad = torch.func.grad(F.cross_entropy)\n"
         "print(RuntimeError('not an alias of', F.cross_entropy.__name__))",
+        # the student's own tests of the answer beside torch's loss, before the test cell
+        "def test_matches_torch():\n    x, y = torch.randn(2, 4, 8, 8), torch.randint(0, 4, (2, 8, 8))\n"
+        "    assert torch.allclose(categorical_cross_entropy(x, y), F.cross_entropy(x, y))\n\n\n"
+        "test_matches_torch()\n\n\ndef compare(f1, f2):\n    x = torch.randn(2, 4, 3, 3)\n"
+        "    print(f1(x, x.argmax(1)), f2(x, x.argmax(1)))\n\n\n"
+        "compare(categorical_cross_entropy, F.cross_entropy)",
     ],
     ids=[
         *("partial", "loop", "own_dict", "gettext", "device", "own_underscore"),
-        *("gc_memory", "dynamo_config", "own_init_subclass", "wrappers"),
+        *("gc_memory", "dynamo_config", "own_init_subclass", "wrappers", "own_tests"),
     ],
 )
 def test_what_honest_cells_do_with_torchs_loss_and_underscore_costs_nothing(cell):
