@@ -546,13 +546,15 @@ def _events(job: Path) -> list[dict | None]:
                 continue
             with contextlib.suppress(json.JSONDecodeError, RecursionError):
                 event = json.loads(line[len("[unet-tp-event] ") :])
-                if isinstance(event, dict) and {"kind", "detail"} <= set(event):
-                    key = (str(event["kind"])[:100], str(event["detail"])[:200])
-                    if key not in seen and len(seen) == MAX_EVENTS:
-                        return [*found, None]
-                    if key not in seen:
-                        seen.add(key)
-                        found.append({"kind": key[0], "detail": key[1]})
+                if not isinstance(event, dict) or not {"kind", "detail"} <= set(event):
+                    continue
+                key = (str(event["kind"])[:100], str(event["detail"])[:200])
+                if key in seen:
+                    continue
+                if len(seen) == MAX_EVENTS:
+                    return [*found, None]
+                seen.add(key)
+                found.append({"kind": key[0], "detail": key[1]})
     return found
 
 

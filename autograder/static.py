@@ -958,14 +958,10 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
             return True
         if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
             return True
-        if path == "type" and len(node.args) == 3 and not _literal_names(node.args[2]):
+        names = node.args[2] if path == "type" and len(node.args) == 3 else None
+        if names is not None and not (isinstance(names, ast.Dict) and _constant_keys(names)):
             return True  # a class whose attribute names are built: type("M", (B,), {"__x" + ...})
     return False
-
-
-def _literal_names(node: ast.AST) -> bool:
-    """Whether ``node`` is a dict display whose keys are all written out (``**`` none)."""
-    return isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) for k in node.keys)
 
 
 def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
@@ -1005,10 +1001,10 @@ def _changes_from_gc(nb: Notebook, stmt: ast.stmt) -> bool:
         and isinstance(n.func, ast.Attribute)
         and n.func.attr in _NAMESPACE_SETTERS
     ]
-    # into what the statement found there, or a name bound to it (not a counter of the student's)
-    local = _lists_objects(nb, stmt) and nb.from_gc | _bound(stmt)
+    # into a name bound by a statement that listed them (this one too), not a counter of the
+    # student's
     roots = [_root(n) for n in stores]
-    return any(isinstance(r, ast.Name) and r.id in (local or nb.from_gc) for r in roots)
+    return any(isinstance(r, ast.Name) and r.id in nb.from_gc for r in roots)
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -1554,11 +1550,14 @@ def _handed_over(nb: Notebook, limit: int, names: set[str]):
             continue
         for stmt in tree.body:
             for holder, value, course in _handing(nb, stmt):
-                read_on = {id(n.value) for n in _walk(value) if isinstance(n, ast.Attribute)}
+                # not what a call calls (F.cross_entropy(x, y): a value computed with it), nor
+                # what an attribute is read on (F.cross_entropy.__name__: a name)
+                skip = {
+                    id(n) for c in _walk(value) if isinstance(c, ast.Call) for n in _walk(c.func)
+                }
+                skip |= {id(n.value) for n in _walk(value) if isinstance(n, ast.Attribute)}
                 for sub in _walk(value):
-                    if not isinstance(sub, (ast.Name, ast.Attribute)) or _is_callee(sub, value):
-                        continue
-                    if id(sub) in read_on:  # F.cross_entropy.__name__: a name, not the function
+                    if not isinstance(sub, (ast.Name, ast.Attribute)) or id(sub) in skip:
                         continue
                     path = nb.resolve(sub)
                     if path and (_forbidden(path, names) or (course and _course_code(path))):
@@ -1589,14 +1588,6 @@ def _handing(nb: Notebook, stmt: ast.stmt):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
-
-
-def _is_callee(node: ast.AST, within: ast.AST) -> bool:
-    """Whether ``node`` is (in) what a call in ``within`` calls (``F.cross_entropy(x, y)``: a
-    value computed with it, not the function given)."""
-    return any(
-        isinstance(c, ast.Call) and any(n is node for n in _walk(c.func)) for c in _walk(within)
-    )
 
 
 def late_definitions(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:

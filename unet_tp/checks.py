@@ -622,17 +622,15 @@ def _no_own_kernels(module: nn.Module, convs: list) -> None:
     """Kernels held as parameters of the module's own (``nn.Parameter`` run by ``F.conv2d``),
     and no ``nn.Conv2d`` (``convs``), are not where the checks and the grader load the
     reference's weights: say so."""
-    own_kernels = (
-        []
-        if convs
-        else [
-            tuple(p.shape)
-            for m in module.modules()
-            if not isinstance(m, nn.Conv2d)
-            for p in m.parameters(recurse=False)
-            if p.dim() == 4
-        ]
-    )
+    if convs:
+        return
+    own_kernels = [
+        tuple(p.shape)
+        for m in module.modules()
+        if not isinstance(m, nn.Conv2d)
+        for p in m.parameters(recurse=False)
+        if p.dim() == 4
+    ]
     if own_kernels:
         raise _Wrong(
             tr(

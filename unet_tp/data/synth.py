@@ -214,20 +214,20 @@ def synth_dataset(
     out = Path(out).expanduser()
     root = out / RELEASE_DIR
     manifest_path = root / MANIFEST
-    if root.exists():
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
-        if manifest is None or manifest.get("seed") != seed:
-            what = f"made with seed {manifest['seed']}" if manifest else "not made by unet-tp"
-            if not force:
-                raise FileExistsError(
-                    f"{root} exists and was {what}; choose another OUT or pass --force to replace it"
-                )
-            shutil.rmtree(root)
+    found = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    if root.exists() and (found is None or found.get("seed") != seed):
+        what = f"made with seed {found['seed']}" if found else "not made by unet-tp"
+        if not force:
+            raise FileExistsError(
+                f"{root} exists and was {what}; choose another OUT or pass --force to replace it"
+            )
+        shutil.rmtree(root)
+        found = None
     root.mkdir(parents=True, exist_ok=True)
     manifest = {"seed": seed, "generator": "unet_tp.data.synth"}
     # written once: another process may be copying the folder (the grader's homes), and a
     # rewrite's temporary file would vanish under it
-    if not manifest_path.exists() or json.loads(manifest_path.read_text()) != manifest:
+    if found != manifest:
         save_json(manifest_path, manifest)
     existing = {p.name for grade in ("HGG", "LGG") for p in (root / grade).glob("BraTS19_SYN_*")}
     for i in range(cases):
