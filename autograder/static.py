@@ -429,6 +429,15 @@ def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
     return [base] + [f"{base}.{a.name}" for a in node.names]
 
 
+def _import_binds(node: ast.Import | ast.ImportFrom, imported: str) -> str:
+    """What an import binds of ``imported``: ``import torch.distributions`` binds ``torch``, the
+    package (its submodule is then read as ``torch.distributions``, where it is used)."""
+    if isinstance(node, ast.Import):
+        alias = next(a for a in node.names if a.name == imported)
+        return imported if alias.asname else imported.split(".")[0]
+    return imported
+
+
 def _module_statements(tree: ast.Module):
     """The statements run in the notebook's namespace, in order: the top level and the blocks
     nested in it (``if``, ``with``, ``try``, loops), not the bodies of functions and classes."""
@@ -646,8 +655,8 @@ class Notebook:
                     if isinstance(target, ast.Name):
                         self.aliases[target.id] = path
 
-    def resolve(self, node: ast.AST) -> str:
-        """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
+    def chain(self, node: ast.AST) -> tuple[list[str], ast.AST]:
+        """The attributes an attribute chain reads, last first, and what it reads them on."""
         parts = []
         while isinstance(node, ast.Attribute) or self._literal_getattr(node):
             if isinstance(node, ast.Attribute):
@@ -656,6 +665,11 @@ class Notebook:
             else:  # getattr(cProfile, "run"): cProfile.run
                 parts.append(node.args[1].value)
                 node = node.args[0]
+        return parts, node
+
+    def resolve(self, node: ast.AST) -> str:
+        """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
+        parts, node = self.chain(node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             parts.append(f"{node.func.id}()")  # get_ipython().ev
         elif isinstance(node, ast.Name):
@@ -1096,6 +1110,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             what, does = REWRITES, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
             what, does = OUTPUT_HISTORY, True
+        elif on_a_variable := _read_on_a_variable(nb, sub, own, names):
+            what = on_a_variable  # `d = torch` (or `d, = (torch,)`), then d.distributions
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
             enumerates = _enumerates(sub, path)
@@ -1119,7 +1135,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                     what, does = M.IMPORTS_UNKNOWN.format(path=imported), True
                 elif _course_code(imported):
                     what = M.COURSE_CODE.format(path=imported)
-                elif _forbidden(imported, names):
+                elif _forbidden(_import_binds(sub, imported), names):
                     what = imported
                 if what:
                     break
@@ -1188,6 +1204,18 @@ def _named_attr(attr: str, names: set[str]) -> bool:
     ``(distance,)[0].dice``) may be what the block forbids: a name, or the last part of a
     dotted one (``scipy.spatial.distance.dice``), also as a private variant."""
     return attr.lstrip("_") in {n.rpartition(".")[2].lstrip("_") for n in names}
+
+
+def _read_on_a_variable(nb: Notebook, node: ast.AST, own: set[int], names: set[str]) -> str:
+    """``….distributions`` where ``node`` reads an attribute the block forbids by its name (the
+    last part of a dotted one) on a variable, which no import says what it holds: a function's
+    own (``d = torch``) or the notebook's (``d, = (torch,)``); ``getattr(d, "losses")`` too."""
+    if not isinstance(node, ast.Attribute) and not nb._literal_getattr(node):
+        return ""
+    parts, root = nb.chain(node)
+    if not isinstance(root, ast.Name) or (root.id in nb.aliases and id(root) not in own):
+        return ""
+    return next((f"….{p}" for p in parts if _named_attr(p, names)), "")
 
 
 def _forbidden(path: str, names: set[str]) -> bool:

@@ -679,6 +679,14 @@ _DEBUG_CE = "x = torch.randn(2, 4, 3, 3)\ny = torch.randint(0, 4, (2, 3, 3))\n"
             "        return hd95(pred, truth, spacing)",
             "train_step",
         ),
+        # `import torch.distributions` binds `torch`, the same module the answer reads (honest7)
+        (
+            {},
+            "test_loss",
+            "import torch.distributions\nprior = torch.distributions.Normal(0, 1)",
+            "loss",
+        ),
+        ({}, "setup", "import torch.distributions", "loss"),
     ],
 )
 def test_honest_habits_around_an_answer_cost_nothing(answers, cell, after, block):
@@ -883,6 +891,13 @@ def test_torch_cross_entropy_reached_by_a_name_built_from_strings_costs_the_loss
         + LOSS.format(
             "return -Categorical(logits=logits.movedim(1, -1)).log_prob(target.long()).mean()"
         ),
+        # the same module read on a variable that holds torch: the function's own, a default,
+        # the notebook's (a tuple unpacked, which no alias follows), through getattr
+        LOSS.format("d = torch\n    return -d.distributions.Categorical(logits=logits).mean()"),
+        LOSS.format("d = torch\n    D = getattr(d, 'distributions')\n    return D.Categorical"),
+        LOSS.format("return t.distributions.Categorical").replace("None)", "None, t=torch)"),
+        "d, = (torch,)\n" + LOSS.format("return -d.distributions.Categorical(logits=logits)"),
+        "box, = (monai,)\n" + LOSS.format("return box.losses.DiceCELoss(lambda_dice=0.0)"),
     ],
 )
 def test_torch_cross_entropy_under_another_name_costs_the_loss(answer):
