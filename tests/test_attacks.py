@@ -1,5 +1,5 @@
-"""The white-box attacks of ``tests/attacks.py`` graded in one batch, each followed by a correct
-notebook: no attack earns more than its notebook without the attack, the correct notebooks keep
+"""The white-box attacks of ``tests/attacks.py`` graded in one batch, every third followed by a
+correct notebook: no attack earns more than its notebook without the attack, the correct notebooks keep
 full marks, nothing of the grading machine changes (checkout, canary folders, OUT), the grader's
 memory stays bounded, and the attacks that reach into the interpreter, the harness or the course
 package's answers are flagged for review."""
@@ -42,7 +42,11 @@ UNREADABLE = {
     "h90_deep_json": deep_json_submission(),
     "h91_huge_integer": '{"cells": [' + "9" * 5000 + "]}",
 }
-CORRECT = sorted([h.follower for h in HOSTS.values()] + [n[:3] + "z_correct" for n in UNREADABLE])
+# a correct notebook after every third host and after the last: what an attack left behind (a
+# file, a process, a changed cache) shows in the next ones (a follower after each one cost 15
+# more notebooks, two minutes of the suite, and found nothing those do not)
+FOLLOWED = sorted(HOSTS)[2::3] + sorted(HOSTS)[-1:]
+CORRECT = sorted({HOSTS[h].follower for h in FOLLOWED} | {n[:3] + "z_correct" for n in UNREADABLE})
 # bytes of the grading process's peak memory: the batch of 45 notebooks measured +480 MiB
 # (2026-12-01; the reference runs in float64 of parallel jobs), a bomb read whole is GiBs
 MEMORY_GROWTH_LIMIT = 1 << 30
@@ -127,8 +131,9 @@ class Batch:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory) -> Batch:
-    """Every attack notebook, each followed by a correct notebook, graded in one batch (2 workers;
-    the student ids give the order: ``h01_...``, ``h01z_correct``, ``h02_...``...)."""
+    """Every attack notebook, every third followed by a correct notebook, graded in one batch (2
+    workers; the student ids give the order: ``h01_...``, ``h02_...``, ``h03_...``,
+    ``h03z_correct``...)."""
     tmp = tmp_path_factory.mktemp("attacks")
     subs, out, canary = tmp / "subs", tmp / "out", tmp / "canary"
     targets = Targets(canary=canary, out=out)

@@ -420,6 +420,11 @@ HONEST = [
 ]  # fmt: skip
 
 
+# seconds a cell of the batch may run: "hangs" waits it out; the slowest honest cell (the set-up)
+# takes 2 s alone, under 10 s on a loaded 2-core machine
+CELL_TIMEOUT = 30
+
+
 @dataclass
 class Graded:
     subs: Path
@@ -441,7 +446,7 @@ def graded(tmp_path_factory) -> Graded:
     assert sorted(expected) == sorted(CASES)
     lines: list[str] = []
     results = grade_all(
-        subs, out, jobs=2, cell_timeout=60, disk_limit=DISK_LIMIT, progress=lines.append
+        subs, out, jobs=2, cell_timeout=CELL_TIMEOUT, disk_limit=DISK_LIMIT, progress=lines.append
     )
     notes = {r.student_id: " ".join(r.notes) for r in results}
     as_json = {r.student_id: r.as_json() for r in results}
@@ -564,7 +569,7 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     shutil.copytree(graded.out, out)
     lines: list[str] = []
     n = len(graded.expected)
-    limits = {"cell_timeout": 60, "disk_limit": DISK_LIMIT}  # the batch's: other limits regrade
+    limits = {"cell_timeout": CELL_TIMEOUT, "disk_limit": DISK_LIMIT}  # the batch's: others regrade
     grade_all(subs, out, jobs=1, progress=lines.append, **limits)
     assert f"{n} submissions: 0 to grade, {n} unchanged" in lines[0]
     nbformat.write(copy.deepcopy(STUDENT), subs / "correct" / "Copy of TP_sujet.ipynb")
