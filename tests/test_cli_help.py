@@ -98,3 +98,11 @@ def test_instructor_commands_come_from_the_checkout_installed_in_place(tmp_path)
             text=True,
         )
         assert run.returncode == 0 and said in run.stdout, run.stderr
+
+
+def test_the_students_command_line_starts_without_torch():
+    """A student install's `unet-tp` (its `data` commands) reads its flags without importing
+    torch, two seconds of every `--help` on Colab's CPU."""
+    code = "import sys, unet_tp.cli\nunet_tp.cli.data_commands\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -8,10 +8,12 @@ back on the original slices.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+if TYPE_CHECKING:  # torch is imported where it computes: `unet-tp --help` starts without it
+    import torch
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class Grid:
             arr = _fit(arr, self.crop)
         if self.image_size is None or arr.shape[-1] == self.image_size:
             return arr
+        import torch
+        import torch.nn.functional as F
+
         size = (self.image_size, self.image_size)
         if is_label:
             t = torch.from_numpy(arr[:, None].astype(np.float32))
@@ -57,6 +62,8 @@ class Grid:
     def from_network(self, logits: torch.Tensor, height: int, width: int) -> torch.Tensor:
         """Classes ``(n, height, width)`` on the original slices from logits on this grid (the
         inverse of :meth:`to_network`; background outside the crop)."""
+        import torch.nn.functional as F
+
         crop_h, crop_w = (self.crop, self.crop) if self.crop is not None else (height, width)
         if logits.shape[-2:] != (crop_h, crop_w):
             logits = F.interpolate(
