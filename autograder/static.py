@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import copy
 import functools
 import importlib.machinery
 import importlib.metadata
@@ -67,7 +68,9 @@ _PATHS = _by_reason(
         "calls torch's internals (torch._C)": "torch._C",
         "reaches names built from strings (operator.attrgetter)": "operator.attrgetter",
         "reaches names built from strings (operator.methodcaller)": "operator.methodcaller",
-        "runs code from strings (timeit)": "timeit",
+        # (its default_timer is a clock)
+        "runs code from strings (timeit)": "timeit.timeit timeit.repeat timeit.Timer timeit.main"
+        " timeit.*",
         "runs code from strings (pickle)": "pickle",
         "runs code from strings (marshal)": "marshal",
         "runs code from files (runpy)": "runpy",
@@ -135,7 +138,8 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
     "locals": "reaches into the namespace (locals())",
 }
 # modules and callables that build code or names from strings: a call to one costs the block
-_STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "timeit", "pickle")
+_STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "pickle")
+_STRING_PATHS += ("timeit.timeit", "timeit.repeat", "timeit.Timer", "timeit.main", "timeit.*")
 _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc.locate")
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
 _STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock", "pydoc.resolve")
@@ -193,6 +197,7 @@ _NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns", "user_module",
 _NAMESPACE_ATTRIBUTES |= {"user_ns_hidden"}
 _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function's, a frame's
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
+_DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
@@ -635,6 +640,22 @@ class Notebook:
             if isinstance(t, ast.Name)
         }
         self.profilers = _profilers(self, nodes)
+        self.reads_namespace_only = _reads_namespace_only(self, nodes)
+        self.plain_objects = _plain_objects(self, nodes)
+        # what the student's classes define: a `dice` property, a `losses` field, `self.metric`
+        self.class_attributes = _class_attributes(nodes)
+        # what a function's variable holds where it is assigned a module or its attribute
+        # (`d = scipy.spatial.distance`): read as that path, whatever else it holds
+        self.local_aliases = {
+            n.targets[0].id: path
+            for n in nodes
+            if isinstance(n, ast.Assign)
+            and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name)
+            and isinstance(n.value, (ast.Name, ast.Attribute))
+            and (path := self.resolve(n.value))
+            and "." in path
+        }
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
             _under(path, _IMPORT_PATHS)
             for path in (self.resolve(n) for n in nodes if isinstance(n, (ast.Name, ast.Attribute)))
@@ -968,14 +989,27 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
             continue
         path = _builtin(nb.resolve(node.func))
         dunder = isinstance(node.func, ast.Attribute) and node.func.attr in _DUNDER_SETTERS
-        if (path in _SETTERS or dunder) and not _names_arg(node) and not _own_self(node, methods):
+        if (
+            (path in _SETTERS or dunder)
+            and not _names_arg(node)
+            and not _own_self(node, methods)
+            and not _on_plain_object(nb, node, path)
+        ):
             return True
-        if path in _NAMESPACE_CALLS or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
+        namespace = path in _NAMESPACE_CALLS and id(node) not in nb.reads_namespace_only
+        if namespace or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
             return True
         names = node.args[2] if path == "type" and len(node.args) == 3 else None
         if names is not None and not (isinstance(names, ast.Dict) and _constant_keys(names)):
             return True  # a class whose attribute names are built: type("M", (B,), {"__x" + ...})
     return False
+
+
+def _on_plain_object(nb: Notebook, call: ast.Call, path: str) -> bool:
+    """``setattr(args, name, v)`` (or getattr, hasattr, delattr) on a name of
+    :func:`_plain_objects`."""
+    target = call.args[0] if path in _NAME_BUILDERS and call.args else None
+    return isinstance(target, ast.Name) and target.id in nb.plain_objects
 
 
 def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
@@ -987,6 +1021,15 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
         hidden = _runs_code(nb, stmt) or _sets_by_name(nb, stmt)
         hidden = hidden or any(_overrides_torch(nb, node) for node in _walk(stmt))
         hidden = hidden or _changes_from_gc(nb, stmt)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and len(stmt.names) > 1 and not hidden:
+            # each name its own import: the answer uses `one_hot` of
+            # `from torch.nn.functional import one_hot, cross_entropy`, not `cross_entropy`
+            for alias in stmt.names:
+                one = copy.copy(stmt)
+                one.names = [alias]
+                for name in _bound(one):
+                    found.setdefault(name, []).append(one)
+            continue
         for name in _bound(stmt, nb.plain_dicts) | ({ANY_NAME} if hidden else set()):
             found.setdefault(name, []).append(stmt)
     return found
@@ -1121,7 +1164,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what, does = enumerates, True
             elif id(sub) not in called and _passed_along(path):
                 what, does = _passed_along(path), True
-            elif _forbidden(path, names):
+            elif _forbidden(path, names) and not _own_definition(nb, sub, path):
                 what = path
             elif not path and isinstance(sub, ast.Attribute) and _named_attr(sub.attr, names):
                 what = f"….{sub.attr}"  # on what no name says: (F,)[0].cross_entropy
@@ -1150,13 +1193,32 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 pass
             elif _course_code(text):  # sys.modules["unet_tp.checks"]
                 what = M.COURSE_CODE.format(path=text)
-            elif text.rsplit(".", 1)[-1] in names:
-                what = text
+            elif _DOTTED.fullmatch(text) and text.rsplit(".", 1)[-1] in names:
+                what = text  # "torch.nn.functional.cross_entropy", not a sentence naming it
         if not what and _overrides_torch(nb, sub):
             what, does = OVERRIDES_TORCH, True
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
+
+
+def _own_definition(nb: Notebook, node: ast.AST, path: str) -> bool:
+    """A bare name every binding of which is a ``def``/``class`` of the student's (its body is
+    followed as any helper's is), no star import or hidden binding in the notebook."""
+    if not isinstance(node, ast.Name) or "." in path or ANY_NAME in nb.definitions:
+        return False
+    defs = nb.definitions.get(path, [])
+    star = any(
+        isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+        for _, _, t in nb.cells
+        if t
+        for n in _walk(t)
+    )
+    return (
+        bool(defs)
+        and not star
+        and all(isinstance(d, (ast.FunctionDef, ast.ClassDef)) for _, _, d in defs)
+    )
 
 
 def _overrides_torch(nb: Notebook, node: ast.AST) -> bool:
@@ -1215,7 +1277,86 @@ def _read_on_a_variable(nb: Notebook, node: ast.AST, own: set[int], names: set[s
     parts, root = nb.chain(node)
     if not isinstance(root, ast.Name) or (root.id in nb.aliases and id(root) not in own):
         return ""
-    return next((f"….{p}" for p in parts if _named_attr(p, names)), "")
+    held = nb.local_aliases.get(root.id) if id(root) in own else None
+    if held and _forbidden(".".join([held, *reversed(parts)]), names):
+        return ".".join([held, *reversed(parts)])  # `d = scipy.spatial.distance`, then d.dice
+    found = (p for p in parts if _named_attr(p, names) and p not in nb.class_attributes)
+    return next((f"….{p}" for p in found), "")
+
+
+def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
+    """ids of the ``globals()``, ``locals()``, ``vars()`` calls that can bind no name: asked
+    whether it holds a name (``if "model" not in globals():``), or a function's own ``locals()``
+    (a copy of its variables: ``print(locals())`` while debugging ``train_step``)."""
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Compare):
+            pairs = zip(node.ops, node.comparators, strict=True)
+            found |= {id(c) for op, c in pairs if isinstance(op, (ast.In, ast.NotIn))}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            found |= {
+                id(n)
+                for n in _scope_nodes(node)
+                if isinstance(n, ast.Call)
+                and not n.args
+                and _builtin(nb.resolve(n.func)) in ("locals", "vars")
+            }
+    return frozenset(found)
+
+
+# what a student's settings object is made by: setattr on it sets its attributes, no name
+_PLAIN_MAKERS = {"argparse.Namespace", "types.SimpleNamespace"}
+
+
+def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
+    """The notebook's names that only ever hold an object made by a class of the student's or a
+    plain namespace (``args = Args()``, ``cfg = SimpleNamespace()``): ``setattr(args, k, v)``
+    in a loop sets its attributes, never a name of the notebook."""
+    classes = {n.name for n in nodes if isinstance(n, ast.ClassDef)}
+    made: dict[str, list[int]] = {}  # name: ids of the targets that bind it so
+    for node in nodes:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and (value.func.id in classes or nb.resolve(value.func) in _PLAIN_MAKERS)
+            ):
+                made.setdefault(target.id, []).append(id(target))
+    plain = {i for ids in made.values() for i in ids}
+    other = set()
+    for node in nodes:
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            other |= set() if id(node) in plain else {node.id}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            other.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
+            other |= {getattr(a, "asname", None) or str(getattr(a, "name", a)) for a in node.names}
+    return frozenset(set(made) - other)
+
+
+def _class_attributes(nodes) -> frozenset[str]:
+    """The attribute names the notebook's classes define: their methods and fields, and what
+    their methods set on ``self``."""
+    found = set()
+    for cls in (n for n in nodes if isinstance(n, ast.ClassDef)):
+        for stmt in cls.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found.add(stmt.name)
+            targets = (
+                stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+            )
+            found |= {t.id for t in targets if isinstance(t, ast.Name)}
+        found |= {
+            n.attr
+            for n in _walk(cls)
+            if isinstance(n, ast.Attribute)
+            and isinstance(n.ctx, ast.Store)
+            and isinstance(n.value, ast.Name)
+            and n.value.id == "self"
+        }
+    return frozenset(found)
 
 
 def _forbidden(path: str, names: set[str]) -> bool:
@@ -1302,7 +1443,7 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     """Why a call builds names or code from strings, or None. ``in_method``: the call is in a
     method of a class (``getattr(self, name)`` reaches the object's own attributes there)."""
     path = _builtin(nb.resolve(call.func))
-    if path in _STRING_CODE:
+    if path in _STRING_CODE and id(call) not in nb.reads_namespace_only:
         return _STRING_CODE[path]
     if _magic_call(call):  # a magic whose code could not be read as the cell's (parse)
         return "runs code from strings through IPython"
@@ -1328,9 +1469,11 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
         name = call.args[1] if len(call.args) > 1 else None
         if isinstance(name, ast.Constant) and name.value == "__dict__":
             return NAMESPACES
-        if not (
-            in_method and isinstance(owner, ast.Name) and owner.id == "self"
-        ) and not isinstance(name, ast.Constant):
+        if (
+            not (in_method and isinstance(owner, ast.Name) and owner.id == "self")
+            and not isinstance(name, ast.Constant)
+            and not _on_plain_object(nb, call, path)
+        ):
             return f"builds a name from a string ({path})"
     for prefix in _STRING_PATHS:
         if _within(path, prefix):
@@ -1563,6 +1706,8 @@ _SHOWS |= {"dir", "len", "format", "display", "IPython.display.display", "pprint
 # and what only wraps or iterates it, keeping nothing (its result, bound to a name, is followed)
 _SHOWS |= {"functools.partial", "list", "tuple", "dict", "set", "sorted", "map", "filter", "zip"}
 _SHOWS |= {"enumerate", "iter", "next", "any", "all", "sum", "min", "max", "abs", "round"}
+_SHOWS |= {"inspect.getsource", "inspect.getsourcelines", "inspect.signature", "inspect.getdoc"}
+_SHOWS |= {"inspect.getfile", "pydoc.render_doc"}
 _SHOWS |= {"collections.OrderedDict", "collections.namedtuple", "torch.compile", "torch.vmap"}
 _WRAPPERS = ("itertools", "torch.func", "torch.utils.benchmark", "torch.autograd.gradcheck")
 HANDED_OVER = "hands {what} to {where}, where an answer can take it back"

@@ -1446,3 +1446,174 @@ def test_what_honest_cells_do_with_torchs_loss_and_underscore_costs_nothing(cell
     )
     nb = insert_after(notebook({"cce_loss": answer}), "unet", cell)
     assert lost(nb) == set()
+
+
+_OWN_NLL = """\
+def log_softmax(logits, dim=1):
+    return logits - torch.logsumexp(logits, dim=dim, keepdim=True)
+
+
+def nll_loss(log_p, target, weight=None):
+    t = F.one_hot(target.long(), log_p.shape[1]).movedim(-1, 1).to(log_p.dtype)
+    per_pixel = -(t * log_p).sum(1)
+    if weight is None:
+        return per_pixel.mean()
+    w = weight.to(log_p.dtype)[target.long()]
+    return (per_pixel * w).sum() / w.sum()
+
+
+def categorical_cross_entropy(logits, target, weight=None):
+    return nll_loss(log_softmax(logits), target, weight)
+"""
+_OVERLAP = """\
+from dataclasses import dataclass
+
+
+@dataclass
+class Overlap:
+    inter: int
+    total: int
+
+    @property
+    def dice(self):
+        return 1.0 if self.total == 0 else 2 * self.inter / self.total
+"""
+_OWN_DICE = (
+    "def dice_score(pred, truth):\n    pred, truth = pred.astype(bool), truth.astype(bool)\n"
+)
+_OWN_DICE += "    o = Overlap(int((pred & truth).sum()), int(pred.sum() + truth.sum()))\n"
+_SETTINGS = "for k, v in dict(lr=1e-3, epochs=5).items():\n    setattr(args, k, v)"
+
+
+def _prepended(cell: str, line: str) -> str:
+    """The reference answer of ``cell`` with ``line`` first in its function's body."""
+    head, _, body = SOLUTIONS[cell].partition("):\n")
+    return f"{head}):\n    {line}\n{body}"
+
+
+@pytest.mark.parametrize(
+    "answers, cell, after",
+    [
+        # the student's own helpers named as torch's (their bodies are read)
+        ({"cce_loss": _OWN_NLL}, None, ""),
+        # one import line binding a helper the answer uses and torch's loss, to compare
+        (
+            {
+                "cce_loss": "from torch.nn.functional import one_hot, cross_entropy\n"
+                + SOLUTIONS["cce_loss"]
+            },
+            None,
+            "",
+        ),
+        # Colab's "only if not made yet"; a settings object filled in a loop
+        ({}, "train_step", "if 'model' not in globals():\n    model = UNet(in_channels=4)"),
+        ({}, "setup", "class Args:\n    pass\n\n\nargs = Args()\n" + _SETTINGS),
+        ({}, "setup", "from types import SimpleNamespace\nargs = SimpleNamespace()\n" + _SETTINGS),
+        # a dataclass of the student's with a `dice` property
+        ({"predict_dice": _OVERLAP + _OWN_DICE + "    return float(o.dice)\n"}, None, ""),
+        # a sentence naming torch's loss; a debugging print of the function's own variables
+        (
+            {
+                "cce_loss": _prepended(
+                    "cce_loss", "assert logits.dim() == 4, 'as for F.cross_entropy'"
+                )
+            },
+            None,
+            "",
+        ),
+        ({"train_step": _prepended("train_step", "print(locals().keys())")}, None, ""),
+        # reading torch's source or signature; timing with timeit's clock
+        (
+            {},
+            "cce_loss",
+            "import inspect\nprint(inspect.getsource(F.cross_entropy)[:200])\n"
+            "print(inspect.signature(F.cross_entropy))",
+        ),
+        (
+            {
+                "train_step": "from timeit import default_timer as timer\n"
+                + _prepended("train_step", "t0 = timer()")
+            },
+            None,
+            "",
+        ),
+    ],
+)
+def test_honest_habits_of_the_third_hunt_cost_nothing(answers, cell, after):
+    """Each of these correct notebooks lost blocks (honest7): a helper of the student's named
+    ``nll_loss``, a `globals()` membership test, `setattr` on a settings object, a property
+    ``dice``, an assertion's message, ``locals()`` in a function, ``inspect.getsource``,
+    ``timeit.default_timer``."""
+    nb = notebook(answers)
+    if cell:
+        insert_after(nb, cell, after)
+    assert lost(nb) == set()
+
+
+@pytest.mark.parametrize(
+    "answers, cell, after, block",
+    [
+        # the same shapes, where it is torch's
+        (
+            {
+                "cce_loss": "def nll_loss(a, b, weight=None):\n    return F.nll_loss(a, b, weight=weight)\n"
+                + LOSS.format("return nll_loss(logits.log_softmax(1), target, weight)")
+            },
+            None,
+            "",
+            "loss",
+        ),
+        (
+            {
+                "cce_loss": "from torch.nn.functional import one_hot, cross_entropy\n"
+                + LOSS.format("return cross_entropy(logits, target, weight=weight)")
+            },
+            None,
+            "",
+            "loss",
+        ),
+        (
+            {
+                "cce_loss": "if 'x' not in globals():\n"
+                "    globals()['categorical_cross_entropy'] = F.cross_entropy"
+            },
+            None,
+            "",
+            "loss",
+        ),
+        (
+            {
+                "cce_loss": "class A:\n    pass\n\n\nm = A()\nimport sys\n\nm = sys.modules['__main__']\n"
+                "k = 'categorical_cross_entropy'\nsetattr(m, k, F.cross_entropy)"
+            },
+            None,
+            "",
+            "loss",
+        ),
+        ({"cce_loss": "locals()['categorical_cross_entropy'] = F.cross_entropy"}, None, "", "loss"),
+        (
+            {
+                "cce_loss": "import timeit\ntimeit.timeit('categorical_cross_entropy = F.cross_entropy',"
+                " globals=globals(), number=1)"
+            },
+            None,
+            "",
+            "loss",
+        ),
+        # a `dice` of the student's class beside SciPy's, read on a variable holding its module
+        (
+            {
+                "predict_dice": _OVERLAP + _OWN_DICE + "    import scipy.spatial.distance\n"
+                "    d = scipy.spatial.distance\n    return 1 - d.dice(pred.ravel(), truth.ravel())\n"
+            },
+            None,
+            "",
+            "predict_dice",
+        ),
+    ],
+)
+def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, block):
+    nb = notebook(answers)
+    if cell:
+        insert_after(nb, cell, after)
+    assert block in lost(nb)
