@@ -23,11 +23,13 @@ import copy
 import functools
 import importlib.machinery
 import importlib.metadata
+import io
 import os
 import re
 import symtable
 import sys
 import threading
+import tokenize
 
 from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
@@ -474,7 +476,9 @@ def _written_module(node: ast.AST) -> set[str]:
     return {name[:-3]} if name.endswith(".py") else set()
 
 
-_DICT_READERS = {"items", "keys", "values", "get"}
+_DICT_READERS = {"items", "keys", "values", "get", "update", "setdefault"}
+# what could give a dict the notebook shows (a cell ending in `res`) to code of the student's
+_DISPLAY_HOOKS = {"display_formatter", "displayhook", "for_type", "for_type_by_name", "formatters"}
 _NAMESPACE_HOOKS = {"user_ns", "user_global_ns", "user_module"}
 _NAMED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.MatchAs, ast.MatchStar)
 _NAMED += (ast.ExceptHandler,)
@@ -482,9 +486,10 @@ _NAMED += (ast.ExceptHandler,)
 
 def _plain_dicts(trees: list, nodes: list) -> frozenset[str]:
     """Names that only ever hold a dict literal of the notebook's, never its namespace: every
-    binding anywhere is ``name = {...}``, and every use a subscript (``res["torch"] = x``),
-    ``.items()``, ``.keys()``, ``.values()``, ``.get()`` or the built-in ``print(name)``. Their
-    keys are no names of the notebook. Empty where code runs from strings, a star import or the
+    binding anywhere is ``name = {...}`` (or ``dict()``), and every use a subscript
+    (``res["torch"] = x``), ``.items()``, ``.keys()``, ``.values()``, ``.get()``, ``.update()``,
+    ``.setdefault()``, the built-in ``print(name)`` or a cell's display of it. Their keys are no
+    names of the notebook. Empty where code runs from strings, a star import or the
     shell's namespace could bind any name."""
     statements = [stmt for tree in trees if tree for stmt in tree.body]
     if any(
@@ -495,6 +500,7 @@ def _plain_dicts(trees: list, nodes: list) -> frozenset[str]:
     ):
         return frozenset()
     bound = set().union(*map(_bound, statements)) if statements else set()
+    shown = not any(isinstance(n, ast.Attribute) and n.attr in _DISPLAY_HOOKS for n in nodes)
     stored, used = set(), set()
     parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
     for node in nodes:
@@ -508,21 +514,25 @@ def _plain_dicts(trees: list, nodes: list) -> frozenset[str]:
             used.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             used.add(node.rest)
-        elif isinstance(node, ast.Name) and not _plain_use(node, parents, "print" in bound):
+        elif isinstance(node, ast.Name) and not _plain_use(node, parents, bound, shown):
             used.add(node.id)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             stored.add(node.id)
     return frozenset(stored - used)
 
 
-def _plain_use(name: ast.Name, parents: dict, print_rebound: bool) -> bool:
-    """Whether ``name`` is bound to a dict literal, or used as a plain dict only (see above)."""
+def _plain_use(name: ast.Name, parents: dict, bound: set[str], shown: bool) -> bool:
+    """Whether ``name`` is bound to a dict literal, or used as a plain dict only (see above;
+    ``bound``: the notebook's names, ``shown``: a dict displayed reaches no code of its own)."""
     parent = parents.get(id(name))
     if isinstance(name.ctx, ast.Store):
+        value = parent.value if isinstance(parent, ast.Assign) else None
+        made = isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+        made = made and value.func.id == "dict" and "dict" not in bound and not value.args
         return (
             isinstance(parent, ast.Assign)
             and name in parent.targets
-            and isinstance(parent.value, (ast.Dict, ast.DictComp))
+            and (isinstance(value, (ast.Dict, ast.DictComp)) or made)
         )
     if isinstance(name.ctx, ast.Del):  # not shown: a display formatter of the notebook's own
         return True  # (`for_type(dict, ...)`) would be given the dict
@@ -536,8 +546,8 @@ def _plain_use(name: ast.Name, parents: dict, print_rebound: bool) -> bool:
         and name in parent.args
         and isinstance(parent.func, ast.Name)
         and parent.func.id == "print"
-        and not print_rebound
-    )
+        and "print" not in bound
+    ) or (shown and isinstance(parent, ast.Expr))
 
 
 def _profilers(nb, nodes: list) -> set[str]:
@@ -641,6 +651,7 @@ class Notebook:
         }
         self.profilers = _profilers(self, nodes)
         self.reads_namespace_only = _reads_namespace_only(self, nodes)
+        self.shell_magics = _shell_magics(nodes)
         self.plain_objects = _plain_objects(self, nodes)
         # what the student's classes define: a `dice` property, a `losses` field, `self.metric`
         self.class_attributes = _class_attributes(nodes)
@@ -656,9 +667,11 @@ class Notebook:
             and (path := self.resolve(n.value))
             and "." in path
         }
+        read_only = self.reads_namespace_only
         self.imports_from_its_files = sys.version_info < (3, 11) or any(
-            _under(path, _IMPORT_PATHS)
-            for path in (self.resolve(n) for n in nodes if isinstance(n, (ast.Name, ast.Attribute)))
+            _under(self.resolve(n), _IMPORT_PATHS)
+            for n in nodes
+            if isinstance(n, (ast.Name, ast.Attribute)) and id(n) not in read_only
         )
 
     def _bind(self, stmt: ast.stmt) -> None:
@@ -757,12 +770,15 @@ def _strings(nodes) -> set[str]:
     return {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
-def _set_by_call(call: ast.Call) -> set[str]:
+def _set_by_call(call: ast.Call, plain: frozenset[str] = frozenset()) -> set[str]:
     """Names a call may set by string: ``setattr(m, "x", v)``, ``ns.update(x=v)``,
-    ``get_ipython().push({"x": v})``..."""
+    ``get_ipython().push({"x": v})``... (not the keys of the notebook's ``plain`` dicts)."""
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
     if name not in _NAMESPACE_SETTERS:
+        return set()
+    owner = func.value if isinstance(func, ast.Attribute) else None
+    if isinstance(owner, ast.Name) and owner.id in plain:  # res.update(torch=...): its key
         return set()
     found = {k.arg for k in call.keywords if k.arg} | _strings(call.args)
     for arg in call.args:
@@ -795,7 +811,7 @@ def _set_within(scope: ast.AST, plain: frozenset[str] = frozenset()) -> set[str]
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
             found |= set() if _plain_key(node, plain) else _strings([node.slice])
         elif isinstance(node, ast.Call):
-            found |= _set_by_call(node)
+            found |= _set_by_call(node, plain)
     return found
 
 
@@ -831,7 +847,7 @@ def _bound(stmt: ast.stmt, plain: frozenset[str] = frozenset(), direct: bool = F
         elif isinstance(node, (ast.MatchAs, ast.MatchStar, ast.ExceptHandler)) and node.name:
             found.add(node.name)
         elif isinstance(node, ast.Call):
-            found |= _set_by_call(node)
+            found |= _set_by_call(node, plain)
         todo.extend(ast.iter_child_nodes(node))
     found.discard("")
     return found
@@ -1285,14 +1301,17 @@ def _read_on_a_variable(nb: Notebook, node: ast.AST, own: set[int], names: set[s
 
 
 def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
-    """ids of the ``globals()``, ``locals()``, ``vars()`` calls that can bind no name: asked
-    whether it holds a name (``if "model" not in globals():``), or a function's own ``locals()``
+    """ids of the ``globals()``, ``locals()``, ``vars()`` calls (and ``sys.modules``,
+    ``sys.path``) that can bind no name: asked whether it holds a name (``if "model" not in
+    globals():``, ``"google.colab" in sys.modules``), printed, or a function's own ``locals()``
     (a copy of its variables: ``print(locals())`` while debugging ``train_step``)."""
     found = set()
     for node in nodes:
         if isinstance(node, ast.Compare):
             pairs = zip(node.ops, node.comparators, strict=True)
             found |= {id(c) for op, c in pairs if isinstance(op, (ast.In, ast.NotIn))}
+        elif isinstance(node, ast.Call) and nb.resolve(node.func) == "print":
+            found |= {id(a) for a in node.args if isinstance(a, ast.Attribute)}
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             found |= {
                 id(n)
@@ -1306,6 +1325,30 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
 
 # what a student's settings object is made by: setattr on it sets its attributes, no name
 _PLAIN_MAKERS = {"argparse.Namespace", "types.SimpleNamespace"}
+
+
+# cell magics whose text is not Python: it runs in a shell or is shown
+_SHELL_MAGICS = {"bash", "sh", "shell", "html", "HTML", "markdown", "latex", "svg", "javascript"}
+
+
+def _shell_magics(nodes) -> frozenset[int]:
+    """ids of the ``get_ipython().run_cell_magic("bash", ...)`` calls (and their ``.run_cell_
+    magic``) of ``%%bash``, ``%%shell`` (Colab's), ``%%html`` cells: a ``!`` line's kin."""
+    found = set()
+    for node in nodes:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "run_cell_magic"
+            and isinstance(node.func.value, ast.Call)
+            and isinstance(node.func.value.func, ast.Name)
+            and node.func.value.func.id == "get_ipython"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in _SHELL_MAGICS
+        ):
+            found |= {id(node), id(node.func)}
+    return frozenset(found)
 
 
 def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
@@ -1442,6 +1485,8 @@ def _is_self(node) -> bool:
 def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str | None:
     """Why a call builds names or code from strings, or None. ``in_method``: the call is in a
     method of a class (``getattr(self, name)`` reaches the object's own attributes there)."""
+    if id(call) in nb.shell_magics:
+        return None
     path = _builtin(nb.resolve(call.func))
     if path in _STRING_CODE and id(call) not in nb.reads_namespace_only:
         return _STRING_CODE[path]
@@ -1508,7 +1553,8 @@ def _own_attributes(stmt: ast.AST) -> set[int]:
 def _attribute_setters(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AST]]]:
     """The student's top-level statements by the attributes they may set on an object of
     another's (``F.ce = v``, ``setattr(F, "ce", v)``, ``vars(F)["ce"] = v``, in a function too);
-    not a variable named like one (``sum = ...``), nor an instance's ``self.sum``."""
+    not a variable named like one (``sum = ...``), an instance's ``self.sum``, nor a key of a
+    plain dict of the student's (``res["mean"] = ...``: no attribute reads it)."""
     found: dict[str, list[tuple[int, object, ast.AST]]] = {}
     for i, cell, tree in nb.student_cells():
         for stmt in tree.body if tree else ():
@@ -1518,9 +1564,9 @@ def _attribute_setters(nb: Notebook) -> dict[str, list[tuple[int, object, ast.AS
                     if id(node) not in own:
                         names.add(node.attr)
                 elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
-                    names |= _strings([node.slice])
+                    names |= set() if _plain_key(node, nb.plain_dicts) else _strings([node.slice])
                 elif isinstance(node, ast.Call):
-                    names |= _set_by_call(node)
+                    names |= _set_by_call(node, nb.plain_dicts)
             for name in names:
                 found.setdefault(name, []).append((i, cell, stmt))
     return found
@@ -1889,8 +1935,8 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
 _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
-    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.)[\w.]+\s*=[^=]", "patches a library"),
-    (r"\bos\.walk\(\s*['\"]/|glob\(\s*['\"]/(?!home|content)|rglob\(", "searches the disk"),
+    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.|_dynamo\.config\.)[\w.]+\s*=[^=]", "patches a library"),
+    (r"\b(?:os\.walk|glob)\(\s*['\"]/(?!home|content|kaggle)|Path\(\s*['\"]/(?!home|content|kaggle)[^'\"]*['\"]\)\.rglob\(", "searches the disk"),
     (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
     (r"os\.fork\(|fork\(\)", "starts processes"),
 ]]
@@ -1904,6 +1950,7 @@ _SAVES_ONLY = {"pickle", "gc"}
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     found = []
     methods = _in_methods(tree)
+    read_only = nb.reads_namespace_only | nb.shell_magics
     for node in _walk(tree):
         if _rewrites(node):
             found.append((node, REWRITES))
@@ -1912,7 +1959,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
                 if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged
                     continue
                 found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]
-        elif isinstance(node, ast.Attribute):
+        elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
             if node.attr in _ATTRIBUTES:
                 found.append((node, _ATTRIBUTES[node.attr]))
@@ -1937,6 +1984,19 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     return found
 
 
+def _without_comments(source: str) -> str:
+    """``source`` without its comments (as it is where a line does not tokenize)."""
+    lines = source.splitlines(keepends=True)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return source
+    for t in reversed([t for t in tokens if t.type == tokenize.COMMENT]):
+        row, col = t.start
+        lines[row - 1] = lines[row - 1][:col] + lines[row - 1][t.end[1] :]
+    return "".join(lines)
+
+
 def review_reasons(nb, labels: list[str]) -> list[str]:
     """Review lines for the student's cells that use code a TP answer never needs (its text, then
     each reason's first line quoted). No grade depends on them."""
@@ -1944,7 +2004,8 @@ def review_reasons(nb, labels: list[str]) -> list[str]:
     lines = []
     for i, cell, tree in notebook.student_cells():
         where = f"cell {i + 1} ({labels[i]})"
-        what = sorted({why for rx, why in _SUSPICIOUS if rx.search(cell.source)})
+        code = _without_comments(cell.source)  # "# deux solutions" names no folder
+        what = sorted({why for rx, why in _SUSPICIOUS if rx.search(code)})
         lines += [f"{where}: {', '.join(what)}"] if what else []
         by_reason: dict[str, ast.AST] = {}
         for node, why in _reasons(notebook, tree) if tree else []:

@@ -1617,3 +1617,80 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
     if cell:
         insert_after(nb, cell, after)
     assert block in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "# deux solutions possibles\nx = 1",  # a comment names no folder
+        "%%bash\nls -la",
+        "%%shell\nnvidia-smi",  # Colab's
+        "import os\nfor root, dirs, files in os.walk('/content/drive/MyDrive/BraTS'):\n    pass",
+        "import glob\nprint(glob.glob('/kaggle/input/*'))",
+        "from pathlib import Path\nprint(list(Path('runs').rglob('*.pt')))",
+        "import sys\nIN_COLAB = 'google.colab' in sys.modules",
+        "import sys\nprint(sys.path)",
+        "import torch._dynamo\ntorch._dynamo.config.suppress_errors = True",
+    ],
+)
+def test_colab_habits_are_not_flagged(cell):
+    nb = notebook()
+    insert_after(nb, "setup", cell)
+    assert flagged(nb) == "" and lost(nb) == set()
+
+
+@pytest.mark.parametrize(
+    "cell, reason",
+    [
+        ("print(open('solutions/unet.py').read())", "looks for the grader"),
+        ("%%script python\nprint(1)", "runs code from strings"),
+        ("import os\nfor root, dirs, files in os.walk('/'):\n    pass", "searches the disk"),
+        ("from pathlib import Path\nprint(list(Path('/').rglob('*.py')))", "searches the disk"),
+        ("import sys\nm = sys.modules['__main__']", "sys.modules"),
+        ("import sys\nsys.path.append('/tmp')", "sys.path"),
+    ],
+)
+def test_what_is_near_a_colab_habit_is_still_flagged(cell, reason):
+    nb = notebook()
+    insert_after(nb, "setup", cell)
+    assert reason in flagged(nb)
+
+
+_RES = _DEBUG_CE + "{made}\n{keys}\n{shown}"
+
+
+@pytest.mark.parametrize(
+    "made, keys, shown",
+    [
+        ("res = {}", "res['torch'] = F.cross_entropy(x, y).item()", "res"),  # the cell's display
+        ("res = dict()", "res['torch'] = F.cross_entropy(x, y).item()", "print(res)"),
+        ("res = {}", "res.update(torch=F.cross_entropy(x, y).item())", "print(res)"),
+        (
+            "res = {}",
+            "res['mean'] = F.cross_entropy(x, y).item()\n"
+            "res['sum'] = F.cross_entropy(x, y, reduction='sum').item()",
+            "print(res)",
+        ),
+        ("resultats = {}", "resultats['torch'] = F.cross_entropy(x, y).item()", "resultats"),
+    ],
+)
+def test_a_results_dict_keyed_like_what_the_answer_reads_costs_nothing(made, keys, shown):
+    """Keys "torch", "mean", "sum" of a dict of the student's (honest7): no name, no attribute."""
+    nb = notebook()
+    insert_after(nb, "cce_loss", _RES.format(made=made, keys=keys, shown=shown))
+    assert lost(nb) == set()
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "dict = globals\nres = dict()\nres['categorical_cross_entropy'] = F.cross_entropy",
+        "res = {}\nres.update(categorical_cross_entropy=F.cross_entropy)\nglobals().update(res)",
+        "import sys\nsys.displayhook = lambda d: globals().update(d)\n"
+        "res = {}\nres['categorical_cross_entropy'] = F.cross_entropy\nres",
+    ],
+)
+def test_a_dict_that_may_reach_the_namespace_still_costs_the_block(cell):
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", cell)
+    assert "loss" in lost(nb)
