@@ -89,6 +89,15 @@ _PATHS = _by_reason(
         "reaches names built from strings (logging.config)": "logging.config",
         "reaches names built from strings (pydoc.resolve)": "pydoc.resolve",
         "reaches names built from strings (torch._utils)": "torch._utils._import_dotted_name",
+        # what imports or reaches a dotted name given as a string, or runs an expression
+        "reaches names built from strings (import_item)": "traitlets.utils.importstring "
+        "IPython.utils.importstring tornado.util.import_object",
+        "reaches names built from strings (optional_import)": "monai.utils.optional_import "
+        "monai.utils.module",
+        "runs code from strings (jinja2)": "jinja2",
+        "runs code from strings (torch.fx)": "torch.fx",
+        "reaches functions by name (torch._inductor)": "torch._inductor",
+        "reaches functions by name (torch._C._jit_get_operation)": "torch._C._jit_get_operation",
         "sets names built from strings (unittest.mock)": "unittest.mock",
         "runs code from strings (annotations)": "typing.get_type_hints typing.ForwardRef "
         "typing._eval_type typing_extensions.get_type_hints inspect.get_annotations",
@@ -145,7 +154,10 @@ _STRING_PATHS += ("timeit.timeit", "timeit.repeat", "timeit.Timer", "timeit.main
 _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc.locate")
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
 _STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock", "pydoc.resolve")
-_STRING_PATHS += ("torch._utils._import_dotted_name",)
+_STRING_PATHS += ("torch._utils._import_dotted_name", "traitlets.utils.importstring")
+_STRING_PATHS += ("IPython.utils.importstring", "tornado.util.import_object", "jinja2", "torch.fx")
+_STRING_PATHS += ("monai.utils.optional_import", "monai.utils.module", "torch._inductor")
+_STRING_PATHS += ("torch._C._jit_get_operation",)
 # annotations are evaluated as code, ``f.__annotations__ = {"return": "F.cross" + "_entropy"}``
 _STRING_PATHS += ("typing.get_type_hints", "typing.ForwardRef", "typing._eval_type")
 _STRING_PATHS += ("typing_extensions.get_type_hints", "inspect.get_annotations")
@@ -205,6 +217,7 @@ _BUILTINS = ("builtins.", "__builtins__.")
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
 _IPYTHON_CODE |= {"run_cell_async", "run_ast_nodes", "safe_execfile_ipy", "safe_run_module"}
+_IPYTHON_CODE |= {"_ofind", "_object_find", "find_user_code"}  # an object by a name in a string
 # IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
 # magics of the notebook's own, autocall): past one, no cell's text is what runs
 REWRITES = "rewrites the code IPython runs from the cells' text (IPython hooks)"
@@ -214,7 +227,9 @@ _CELL_REWRITERS = {
     "register_magics", "magics_manager", "define_macro", "autocall",
     "register_cell_magic", "register_line_magic", "register_line_cell_magic", "magics_class",
 }  # fmt: skip
-_REWRITING_MAGICS = {"autocall", "alias_magic", "macro"}
+_REWRITING_MAGICS = {"autocall", "alias_magic", "macro", "code_wrap"}
+# magics that run the text they are given, or cells of the history, as code
+_RUNNING_MAGICS = {"recall", "rerun", "edit"}
 # loaders that unpickle (a pickle runs any code it names): by module, or by their keyword
 UNPICKLES = "runs code from data (unpickles)"
 _UNPICKLERS = (
@@ -872,7 +887,7 @@ def _rewrites(node: ast.AST) -> bool:
     if not (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "run_line_magic"
+        and node.func.attr in ("run_line_magic", "run_cell_magic")
         and node.args
         and isinstance(node.args[0], ast.Constant)
     ):
@@ -881,9 +896,37 @@ def _rewrites(node: ast.AST) -> bool:
         node.args[1].value if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) else ""
     )
     magic = node.args[0].value
-    return magic in _REWRITING_MAGICS or (
-        magic == "config" and any(w in str(line) for w in _CELL_REWRITERS)
+    return magic in _REWRITING_MAGICS | _RUNNING_MAGICS or (
+        magic == "config" and not _plain_config(str(line))
     )
+
+
+def _plain_config(line: str) -> bool:
+    """Whether ``%config`` is given a setting and a literal (``InlineBackend.figure_format =
+    'retina'``), or nothing: its line is run as code (``%config X.y = 1; f = ...`` binds f)."""
+    try:
+        body = ast.parse(f"cfg.{line}" if line.strip() else "cfg").body
+    except SyntaxError:
+        return False
+    if len(body) != 1 or not isinstance(body[0], (ast.Expr, ast.Assign)):
+        return False
+    stmt = body[0]
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.value]
+    if not all(_chain_of_names(t) for t in targets) or len(targets) != 1:
+        return False
+    if isinstance(stmt, ast.Assign):
+        try:
+            ast.literal_eval(stmt.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return not any(w in line for w in _CELL_REWRITERS)
+
+
+def _chain_of_names(node: ast.AST) -> bool:
+    """``a.b.c``: names and attributes only."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _torch_load_unpickles() -> bool:
@@ -1134,6 +1177,13 @@ def _passed_along(path: str) -> str | None:
     return None
 
 
+def _looks_up_by_string(node: ast.Name | ast.Attribute, path: str) -> bool:
+    """``x.__getattribute__``, ``x.__getattr__``, ``inspect.getattr_static``: what finds an
+    attribute by a string (called with a built one, passed along, or wrapped)."""
+    attr = node.attr if isinstance(node, ast.Attribute) else ""
+    return attr in _GETATTRIBUTE or path == "inspect.getattr_static"
+
+
 def _class_pattern_attributes(node: ast.AST) -> list[str]:
     """The attributes the class patterns of ``node`` read (``case object(cross_entropy=ce)``)."""
     return [a for sub in _walk(node) if isinstance(sub, ast.MatchClass) for a in sub.kwd_attrs]
@@ -1162,7 +1212,11 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
     verb: "runs code built from strings") rather than what it uses (a name), or None."""
     docstrings, own = _docstrings(node), _function_locals(node)
     methods = _in_methods(node)
-    called = {id(sub.func) for sub in _walk(node) if isinstance(sub, ast.Call)}
+    calls = [sub for sub in _walk(node) if isinstance(sub, ast.Call)]
+    called = {id(sub.func) for sub in calls}
+    # getattr-like lookups given their name as it is spelt: `F.__getattribute__("relu")`
+    spelt = {id(c.func) for c in calls if c.args and isinstance(c.args[-1], ast.Constant)}
+    inner = {id(sub.value) for sub in _walk(node) if isinstance(sub, ast.Attribute)}
     for sub in _walk(node):
         what, does = None, False
         if _rewrites(sub):
@@ -1180,6 +1234,10 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
                 what, does = enumerates, True
             elif id(sub) not in called and _passed_along(path):
                 what, does = _passed_along(path), True
+            elif _looks_up_by_string(sub, path) and id(sub) not in spelt:
+                what, does = PASSED_ALONG.format(name=path or sub.attr), True
+            elif id(sub) not in called | inner and _under(path, _STRING_PATHS):
+                what, does = PASSED_ALONG.format(name=path), True  # map(operator.attrgetter, ...)
             elif _forbidden(path, names) and not _own_definition(nb, sub, path):
                 what = path
             elif not path and isinstance(sub, ast.Attribute) and _named_attr(sub.attr, names):
@@ -1792,14 +1850,20 @@ def _handing(nb: Notebook, stmt: ast.stmt):
     library's object (``box = warnings.onceregistry; box[0] = v``), what a ``raise`` raises."""
     if isinstance(stmt, ast.Raise) and stmt.exc is not None:
         yield "an exception", stmt.exc, True
-    if isinstance(stmt, ast.Assign):
-        for target in stmt.targets:
-            root = _root(target)
-            own = isinstance(root, ast.Name) and root.id in nb.definitions
-            if isinstance(target, (ast.Subscript, ast.Attribute)) and (
-                not own or root.id in nb.aliases
-            ):
-                yield ast.unparse(target)[:60], stmt.value, True
+    for target, value in _stores(stmt):
+        root = _root(target)
+        own = isinstance(root, ast.Name) and root.id in nb.definitions
+        into = isinstance(target, (ast.Subscript, ast.Attribute)) and (
+            not own or root.id in nb.aliases
+        )
+        # `box |= {...}` on a library's dict (`box = warnings.onceregistry`)
+        into = into or (
+            isinstance(stmt, ast.AugAssign)
+            and isinstance(target, ast.Name)
+            and target.id in nb.aliases
+        )
+        if into:
+            yield ast.unparse(target)[:60], value, True
     for call in (n for n in _walk(stmt) if isinstance(n, ast.Call)):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
         own = isinstance(root, ast.Name) and root.id in nb.definitions and root.id not in nb.aliases
@@ -1807,6 +1871,28 @@ def _handing(nb: Notebook, stmt: ast.stmt):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
+
+
+def _stores(stmt: ast.stmt):
+    """``(target, value)`` of each place ``stmt`` stores into: ``=`` (a tuple's items too), ``|=``,
+    an annotated assignment, a ``for`` loop's or a ``with``'s target (given what it iterates)."""
+    pairs = []
+    if isinstance(stmt, ast.Assign):
+        pairs = [(t, stmt.value) for t in stmt.targets]
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and stmt.value is not None:
+        pairs = [(stmt.target, stmt.value)]
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        pairs = [(stmt.target, stmt.iter)]
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        pairs = [(w.optional_vars, w.context_expr) for w in stmt.items if w.optional_vars]
+    while pairs:
+        target, value = pairs.pop()
+        if isinstance(target, (ast.Tuple, ast.List)):
+            pairs += [(t, value) for t in target.elts]
+        elif isinstance(target, ast.Starred):
+            pairs.append((target.value, value))
+        else:
+            yield target, value
 
 
 def late_definitions(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:

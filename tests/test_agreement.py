@@ -2428,10 +2428,10 @@ def test_a_loss_holding_a_losss_name_as_text_fails_both_sides(text: str):
 
 
 @pytest.mark.parametrize("name", ["cross_entropy", "kl_div", "NLLLoss"])
-def test_a_loss_helper_of_the_students_named_as_torchs_fails_both_sides(name: str):
+def test_a_loss_helper_of_the_students_named_as_torchs_passes_both_sides(name: str):
     """Eq. (1) written out, in a helper of the student's named as one of torch's losses: the
-    grader reads the name in the text and takes the block's points; the notebook's check said
-    ok. It now says so first (rename it)."""
+    grader reads the helper's own code (it is the name's only definition), and so does the
+    notebook's check (honest7: both sides took the points, "rename it")."""
     source = (
         f"def {name}(log_p, one_hot):\n    return -(one_hot * log_p).sum(dim=1)\n"
         + PERMUTE_LOSS.replace(
@@ -2440,8 +2440,17 @@ def test_a_loss_helper_of_the_students_named_as_torchs_fails_both_sides(name: st
         )
     )
     assert f"{name}(F.log_softmax" in source
-    assert graded(notebook(extra={"cce_loss": source}), "loss") == (True, "")  # right values
-    assert set(_fails_both_sides("cce_loss", source, "loss", (name, "rename"))) == {"test_loss"}
+    ns = notebook(extra={"cce_loss": source})
+    assert graded(ns, "loss") == (True, "")  # right values
+    assert visible(ns, "loss") == visible(ns, "loss", False) == (True, "")
+    nb = with_cell(solved(), "cce_loss", source)
+    assert static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))]) == {}
+    # the same helper calling torch's loss of its name fails both sides
+    torchs = source.replace(
+        "return -(one_hot * log_p).sum(dim=1)", "return F.nll_loss(log_p, one_hot)"
+    )
+    assert "F.nll_loss" in torchs
+    assert set(_fails_both_sides("cce_loss", torchs, "loss", ("nll_loss",))) == {"test_loss"}
     undotted = {n for n in SPEC.block("e").forbidden if "." not in n}
     assert set(checks.LOSS_NAMES) == undotted
 

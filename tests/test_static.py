@@ -1694,3 +1694,104 @@ def test_a_dict_that_may_reach_the_namespace_still_costs_the_block(cell):
     nb = notebook({"cce_loss": STUBS["cce_loss"]})
     insert_after(nb, "cce_loss", cell)
     assert "loss" in lost(nb)
+
+
+def _torchs(expr: str) -> str:
+    return LOSS.format(f"return ({expr})(logits, target, weight=weight)")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # a lookup by a built name through __getattribute__ not called directly (red team 3)
+        _torchs('F.__getattribute__.__call__("cross" + "_entropy")'),
+        _torchs('object.__getattribute__.__get__(F)("cross" + "_entropy")'),
+        _torchs('(F,)[0].__getattribute__("cross" + "_entropy")'),
+        _torchs('next(map(F.__getattribute__, ["cross" + "_entropy"]))'),
+        # a resolver of names passed along uncalled
+        "import operator\n" + _torchs('next(map(operator.attrgetter, ["cross" + "_entropy"]))(F)'),
+        "import pydoc\n"
+        + _torchs('next(map(pydoc.locate, ["torch.nn.functional.cross" + "_entropy"]))'),
+        "import inspect\n"
+        + _torchs('next(map(inspect.getattr_static, [F], ["cross" + "_entropy"]))'),
+        # resolvers and code runners of other libraries
+        "import jinja2\n"
+        + _torchs('jinja2.Environment().compile_expression("F.cross" + "_entropy")(F=F)'),
+        "from traitlets.utils.importstring import import_item\n"
+        + _torchs('import_item("torch.nn.functional.cross" + "_entropy")'),
+        "from tornado.util import import_object\n"
+        + _torchs('import_object("torch.nn.functional.cross" + "_entropy")'),
+        _torchs('get_ipython()._ofind("F.cross" + "_entropy").obj'),
+        "from monai.utils import optional_import\n"
+        + _torchs("optional_import('torch.nn.functional', name='cross' + '_entropy')[0]"),
+        LOSS.format(
+            "op = torch._C._jit_get_operation('aten::cross_entropy_loss')[0]\n"
+            "    return op(logits, target, weight, 1, -100, 0.0)"
+        ),
+        "import torch.fx\n" + LOSS.format("g = torch.fx.Graph()\n    return g"),
+        "from torch._inductor.decomposition import decompositions as table\n"
+        + LOSS.format("return table"),
+        # torch's losses that give -log p_y too
+        _torchs("F.ctc_loss"),
+        LOSS.format("return nn.AdaptiveLogSoftmaxWithLoss(4, 4, cutoffs=[3])"),
+    ],
+)
+def test_what_the_third_red_team_found_costs_the_loss(answer):
+    assert "loss" in lost(notebook({"cce_loss": answer}))
+
+
+_KEPT = "import warnings\n" + LOSS.format(
+    "return warnings.onceregistry['ce'](logits, target, weight=weight)"
+)
+
+
+@pytest.mark.parametrize(
+    "handing",
+    [
+        "import warnings\nbox = warnings.onceregistry\nbox |= {'ce': F.cross_entropy}",
+        "import warnings\nfor warnings.onceregistry['ce'] in [F.cross_entropy]:\n    pass",
+        "import warnings\nwarnings.onceregistry['ce'], = [F.cross_entropy]",
+        "import warnings\nwarnings.onceregistry['ce']: object = F.cross_entropy",
+    ],
+)
+def test_torchs_loss_handed_to_a_library_by_any_store_costs_the_loss(handing):
+    nb = notebook({"cce_loss": _KEPT})
+    insert_after(nb, "setup", handing)
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "%config X.y = 1; global categorical_cross_entropy; "
+        "categorical_cross_entropy = F.cross_entropy; z = 0",
+        "%recall (categorical_cross_entropy := F.cross_entropy) and 0",
+    ],
+)
+def test_magics_that_run_their_line_cost_the_blocks_after_them(cell):
+    assert "loss" in lost(notebook({"cce_loss": cell}))
+
+
+def test_a_cell_template_of_code_wrap_costs_the_blocks_after_it():
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(
+        nb,
+        "setup",
+        "%%code_wrap ce\n__code__\ncategorical_cross_entropy = F.cross_entropy\n__ret__",
+    )
+    assert "loss" in lost(nb)
+
+
+def test_config_of_a_setting_costs_nothing():
+    nb = notebook()
+    insert_after(nb, "setup", "%config InlineBackend.figure_format = 'retina'\n%config Completer")
+    assert lost(nb) == set()
+
+
+def test_scipy_clustering_by_the_dice_distance_costs_the_dice():
+    dice = SOLUTIONS["predict_dice"].split("def dice_score")[0] + (
+        "import scipy.cluster.hierarchy as sch\n\n\ndef dice_score(pred, truth):\n"
+        "    pair = np.stack([pred.ravel(), truth.ravel()])\n"
+        "    return float(1 - sch.linkage(pair, metric='dice')[0, 2])\n"
+    )
+    assert "predict_dice" in lost(notebook({"predict_dice": dice}))

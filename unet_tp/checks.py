@@ -9,6 +9,7 @@ get its points.
 from __future__ import annotations
 
 import contextlib
+import dis
 import functools
 import inspect
 import math
@@ -48,6 +49,7 @@ TORCH_LOSSES = (
     "poisson_nll_loss",  # of log-probabilities against one-hot targets: Eq. (1) plus 1 per pixel
     "binary_cross_entropy",  # of the true class's probability against 1: -log p_y, Eq. (1)
     "binary_cross_entropy_with_logits",
+    "ctc_loss",  # of one frame, a blank never taken: -log p_y
 )
 # the names of torch's losses the grader reads in the answer's text (assignment.toml's
 # `forbidden` of (e), without its modules): one the loss reads costs the block, even where it
@@ -64,6 +66,9 @@ LOSS_NAMES = TORCH_LOSSES + (
     "PoissonNLLLoss",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "CTCLoss",
+    # its output, with an identity head and no tail, is log p_y
+    "AdaptiveLogSoftmaxWithLoss",
 )
 Steps = list[tuple[str, object]]
 
@@ -1504,6 +1509,29 @@ def _code_names(fn: Callable) -> set[str]:
     return names
 
 
+_DOTTED = re.compile(r"[A-Za-z_][\w.]*")
+
+
+def _own_functions(f: types.FunctionType) -> set[str]:
+    """The global names ``f`` reads (never as an attribute) that hold a function of the
+    notebook's own: a helper ``nll_loss`` of the student's is not torch's (its code is read)."""
+    loads, attributes, todo = set(), set(), [f.__code__]
+    while todo:
+        code = todo.pop()
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                loads.add(ins.argval)
+            elif "ATTR" in ins.opname or ins.opname == "LOAD_METHOD":
+                attributes.add(ins.argval)
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return {
+        name
+        for name in loads - attributes
+        if isinstance(value := f.__globals__.get(name), types.FunctionType)
+        and value.__module__ == f.__module__
+    }
+
+
 def _texts(code: types.CodeType) -> set[str]:
     """The last dotted part of each text constant of ``code`` and its nested functions (their
     docstrings left out): ``"cross_entropy"``, ``"torch.nn.functional.nll_loss"``."""
@@ -1511,7 +1539,11 @@ def _texts(code: types.CodeType) -> set[str]:
     while todo:
         code = todo.pop()
         consts = code.co_consts[1:] if _has_docstring(code) else code.co_consts
-        texts |= {c.strip().rsplit(".", 1)[-1] for c in consts if isinstance(c, str)}
+        texts |= {
+            c.strip().rsplit(".", 1)[-1]
+            for c in consts
+            if isinstance(c, str) and _DOTTED.fullmatch(c.strip())  # not a sentence naming one
+        }
         todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
     return texts
 
@@ -1536,7 +1568,7 @@ def _names_read(fn: Callable) -> tuple[set[str], set[str]]:
             continue
         seen.add(id(f))
         read = _code_names(f)
-        names |= read
+        names |= read - _own_functions(f)
         texts |= _texts(f.__code__)
         todo += [
             obj
@@ -2020,6 +2052,9 @@ DICE_LIBRARIES = (
     "sklearn.metrics.DistanceMetric",
     "sklearn.metrics.classification_report",
     "monai.handlers",  # MONAI's metrics again (monai.handlers.mean_dice.DiceMetric)
+    # hierarchical clustering by the Dice distance (it calls pdist)
+    "scipy.cluster.hierarchy.linkage",
+    "scipy.cluster.hierarchy.fclusterdata",
 )
 
 
