@@ -1245,34 +1245,48 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             elif _course_code(path):
                 what = M.COURSE_CODE.format(path=path)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            for imported in _imported(sub):
-                if imported.split(".")[0] in nb.written:
-                    what, does = M.IMPORTS_WRITTEN.format(path=imported), True
-                elif nb.imports_from_its_files and not _installed(imported.split(".")[0]):
-                    what, does = M.IMPORTS_UNKNOWN.format(path=imported), True
-                elif _course_code(imported):
-                    what = M.COURSE_CODE.format(path=imported)
-                elif _forbidden(_import_binds(sub, imported), names):
-                    what = imported
-                if what:
-                    break
+            what, does = _import_misuse(nb, sub, names)
         elif isinstance(sub, ast.Call):
             what = _string_code(nb, sub, id(sub) in methods)
             does = what is not None
         elif isinstance(sub, ast.Match):
             what = _matched_attribute(nb, sub, names)
-        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-            text = sub.value.strip()
-            if id(sub) in docstrings:
-                pass
-            elif _course_code(text):  # sys.modules["unet_tp.checks"]
-                what = M.COURSE_CODE.format(path=text)
-            elif _DOTTED.fullmatch(text) and text.rsplit(".", 1)[-1] in names:
-                what = text  # "torch.nn.functional.cross_entropy", not a sentence naming it
+        elif (
+            isinstance(sub, ast.Constant)
+            and isinstance(sub.value, str)
+            and id(sub) not in docstrings
+        ):
+            what = _text_misuse(sub.value.strip(), names)
         if not what and _overrides_torch(nb, sub):
             what, does = OVERRIDES_TORCH, True
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
+    return None
+
+
+def _import_misuse(nb: Notebook, node: ast.Import | ast.ImportFrom, names: set[str]):
+    """``(what, whether it is what the code does)`` of an import an answer may not use, or
+    ``(None, False)``."""
+    for imported in _imported(node):
+        if imported.split(".")[0] in nb.written:
+            return M.IMPORTS_WRITTEN.format(path=imported), True
+        if nb.imports_from_its_files and not _installed(imported.split(".")[0]):
+            return M.IMPORTS_UNKNOWN.format(path=imported), True
+        if _course_code(imported):
+            return M.COURSE_CODE.format(path=imported), False
+        if _forbidden(_import_binds(node, imported), names):
+            return imported, False
+    return None, False
+
+
+def _text_misuse(text: str, names: set[str]) -> str | None:
+    """A text of an answer that names what it may not use, or None: the course package's
+    module (``sys.modules["unet_tp.checks"]``), a forbidden name, or module
+    (``optional_import("torch.distributions")``); not a sentence naming one."""
+    if _course_code(text):
+        return M.COURSE_CODE.format(path=text)
+    if _DOTTED.fullmatch(text) and (text.rsplit(".", 1)[-1] in names or _forbidden(text, names)):
+        return text
     return None
 
 
