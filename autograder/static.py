@@ -9,10 +9,10 @@ strings, files or pickles, or installs an IPython hook that rewrites the cells),
 definition of the student's it uses (and every statement that set an attribute it reads, or
 changed an object of the student's it reads: ``box.append(v)``), loses its points, the line
 quoted, if it uses the course package's code (but ``unet_tp.unet_base``), names or code built
-from strings (``eval``, ``getattr(x, name)`` but on ``self``...), a module the notebook wrote, or
-what the block forbids (``assignment.toml``). :func:`review_reasons`: code a TP answer never
-needs (the harness, ``sys.modules``, frames, links...), quoted for the instructor; no grade
-depends on it.
+from strings (``eval``, ``getattr(x, name)`` but on ``self``, ``sys.modules[name]``...), a
+module the notebook wrote, or what the block forbids (``assignment.toml``).
+:func:`review_reasons`: code a TP answer never needs (the harness, ``sys.modules``, frames,
+links...), quoted for the instructor; no grade depends on it.
 """
 
 from __future__ import annotations
@@ -666,6 +666,7 @@ class Notebook:
         }
         self.profilers = _profilers(self, nodes)
         self.reads_namespace_only = _reads_namespace_only(self, nodes)
+        self.modules_read = _modules_read(self, nodes)
         self.shell_magics = _shell_magics(nodes)
         self.plain_objects = _plain_objects(self, nodes)
         # what the student's classes define: a `dice` property, a `losses` field, `self.metric`
@@ -1225,6 +1226,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
             what, does = OUTPUT_HISTORY, True
         elif on_a_variable := _read_on_a_variable(nb, sub, own, names):
             what = on_a_variable  # `d = torch` (or `d, = (torch,)`), then d.distributions
+        elif id(sub) in nb.modules_read:
+            what, does = _PATHS["sys.modules"], True
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
             path = nb.resolve(sub)
             enumerates = _enumerates(sub, path)
@@ -1393,6 +1396,39 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
                 and _builtin(nb.resolve(n.func)) in ("locals", "vars")
             }
     return frozenset(found)
+
+
+# what may be given ``sys.modules`` and hands back names only (``sorted(sys.modules)``)
+_NAMES_ONLY = {"list", "sorted", "set", "tuple", "len", "print"}
+
+
+def _modules_read(nb: Notebook, nodes) -> frozenset[int]:
+    """ids of the ``sys.modules`` (through any alias) that hand over modules by a name the text
+    does not spell (``sys.modules[name]``, ``.values()``, ``.items()``, ``m = sys.modules``): an
+    answer reaches the course's or a forbidden module there. Not what asks for, lists or deletes
+    a name (``"google.colab" in sys.modules``, ``for name in list(sys.modules): del
+    sys.modules[name]``), nor ``sys.modules["torch"]`` (its text is read as any string is)."""
+    names_only = set(nb.reads_namespace_only)
+    for n in nodes:
+        if isinstance(n, ast.Subscript) and (
+            isinstance(n.ctx, ast.Del) or isinstance(n.slice, ast.Constant)
+        ):
+            names_only.add(id(n.value))
+        elif isinstance(n, ast.Call) and _builtin(nb.resolve(n.func)) in _NAMES_ONLY:
+            names_only |= {id(a) for a in n.args}
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
+            spelt = all(isinstance(a, ast.Constant) for a in n.args)
+            if n.func.attr == "keys" or (n.func.attr == "get" and spelt):
+                names_only.add(id(n.func.value))
+        elif isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)):
+            names_only.add(id(n.iter))
+    return frozenset(
+        id(n)
+        for n in nodes
+        if isinstance(n, (ast.Name, ast.Attribute, ast.Call))  # getattr(sys, "modules")
+        and id(n) not in names_only
+        and nb.resolve(n) == "sys.modules"
+    )
 
 
 # what a student's settings object is made by: setattr on it sets its attributes, no name

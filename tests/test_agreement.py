@@ -2307,8 +2307,21 @@ def test_what_the_kits_packages_bring_is_no_package_the_grader_lacks():
             "1.0 - distance.dice(pred, truth)",
             "scipy.spatial.distance.dice",
         ),
+        (  # the Sokal-Sneath dissimilarity S of two masks is the Dice's: (4 - 4S) / (4 - 3S)
+            "import scipy.spatial.distance as sd\n",
+            "(lambda s: (4 - 4 * s) / (4 - 3 * s))(sd.sokalsneath(pred, truth))",
+            "scipy.spatial.distance.sokalsneath",
+        ),
     ],
-    ids=["cdist", "pdist", "metrics_table", "metrics_table_on_a_tuple", "vq_cdist", "hierarchy"],
+    ids=[
+        "cdist",
+        "pdist",
+        "metrics_table",
+        "metrics_table_on_a_tuple",
+        "vq_cdist",
+        "hierarchy",
+        "sokal_sneath",
+    ],
 )
 def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body, library):
     """SciPy's Dice named by a string (cdist(p, t, "dice"), its table of metrics): right

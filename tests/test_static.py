@@ -1319,6 +1319,42 @@ def test_the_course_package_reached_through_ipython_or_a_reexported_sys_costs_th
     assert flagged(nb)
 
 
+@pytest.mark.parametrize(
+    "reach",
+    [
+        "import sys\nm = [v for k, v in list(sys.modules.items()) if k[::-1] == 'skcehc.pt_tenu'][0]\n"
+        "dice_score = m.exact_dice\n",
+        "import sys\nm = sys.modules['unet_' + 'tp.checks']\ndice_score = m.exact_dice\n",
+        "import sys\nmods = sys.modules\ndice_score = mods['skcehc.pt_tenu'[::-1]].exact_dice\n",
+        "import sys\ndice_score = getattr(sys, 'modules').get('unet_tp.' + 'checks').exact_dice\n",
+        "from sys import modules\ndice_score = dict(modules)['unet_tp.' + 'checks'].exact_dice\n",
+    ],
+)
+def test_a_module_picked_from_sys_modules_by_a_name_the_text_does_not_spell_costs_the_block(reach):
+    """``unet_tp.checks`` found in ``sys.modules`` by a name built at run time (reversed, joined,
+    through an alias or ``.values()``): each kept (g)'s 2 points, flagged only (fourth reading);
+    the notebook's check already refused it."""
+    answer = SOLUTIONS["predict_dice"].split("def dice_score")[0] + reach
+    assert "predict_dice" in lost(notebook({"predict_dice": answer}))
+
+
+@pytest.mark.parametrize(
+    "honest",
+    [
+        "import sys\nfor name in list(sys.modules):\n    if name.startswith('unet_tp'):\n"
+        "        del sys.modules[name]",
+        "import sys\nprint(len(sys.modules), sorted(sys.modules)[:5], sys.modules.keys())",
+        "import sys\nprint(sys.modules['torch'].__version__, sys.modules.get('numpy'))",
+        "from sys import modules\nprint([m for m in modules if 'torch' in m][:3])",
+    ],
+)
+def test_asking_listing_or_deleting_names_in_sys_modules_costs_nothing(honest):
+    """A module re-imported after an update (``del sys.modules[name]``), the modules counted or
+    listed, one read by the name it is spelt with: no module by a hidden name, no block lost."""
+    answers = {cell: f"{honest}\n{SOLUTIONS[cell]}" for cell in ("double_conv", "cce_loss")}
+    assert lost(notebook(answers)) == set()
+
+
 # ---- channels a second reading of static.py found: each a cell of the student's, then an answer
 # that names nothing forbidden (each took the block's points in a real grading run)
 XENT = "F.cross_entropy(logits, target, weight=weight)"

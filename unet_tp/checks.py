@@ -2055,6 +2055,10 @@ DICE_LIBRARIES = (
     # hierarchical clustering by the Dice distance (it calls pdist)
     "scipy.cluster.hierarchy.linkage",
     "scipy.cluster.hierarchy.fclusterdata",
+    # SciPy's boolean dissimilarities that are the Dice's by a formula: Sokal-Sneath S gives
+    # (4 - 4S) / (4 - 3S), Kulczynski's K gives 2K / (2K + 1)
+    "scipy.spatial.distance.sokalsneath",
+    "scipy.spatial.distance.kulczynski1",
 )
 
 
