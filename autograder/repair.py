@@ -163,11 +163,17 @@ def _setting(line: str) -> str | None:
 # change what the grader's run does)
 
 
-def _number(value: ast.expr) -> bool:
-    """Whether ``value`` is a plain number literal (``140``, ``-1.5``)."""
+def _number(value: ast.expr, depth: int = 0) -> bool:
+    """Whether ``value`` is a number literal or sums and products of them (``140``, ``-1.5``,
+    ``1 + 2 * 69``: nothing that runs, nor a power that could take the kernel's time)."""
     if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)):
-        value = value.operand
+        return _number(value.operand, depth + 1)
+    if isinstance(value, ast.BinOp) and isinstance(value.op, _ARITHMETIC) and depth < 20:
+        return _number(value.left, depth + 1) and _number(value.right, depth + 1)
     return isinstance(value, ast.Constant) and type(value.value) in (int, float)
+
+
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)
 
 
 def _decimal_comma(value: ast.expr) -> bool:
@@ -200,6 +206,19 @@ def number_answer(nb, name: str) -> str:
                     return f"{name} = {value.elts[0].value},{value.elts[1].value}"
                 return ast.unparse(ast.parse(line.strip()))
     return ""
+
+
+def _answers_carried(source: str, original: str) -> str:
+    """The TP's ``original`` cell with the number answers the student wrote anywhere in a cell
+    they changed more than the TP asks (a line added, ``print(RECEPTIVE_FIELD)``): the cell is
+    restored, the last number of each setting kept for the hand grader."""
+    mine = {_setting(line): line for line in source.splitlines() if _number_answer(line)}
+    lines = []
+    for line in original.splitlines(keepends=True):
+        answer = mine.get(_setting(line)) if _setting(line) else None
+        end = line[len(line.rstrip("\n")) :]
+        lines.append(answer + end if answer is not None and _kept(answer, line) else line)
+    return "".join(lines)
 
 
 def _with_answers(source: str, original: str) -> str:
@@ -254,6 +273,7 @@ def _put_back(tp_cells: dict, groups: list, order: dict, seen: set) -> tuple[lis
             if edited and not _settings_only(cell, original):
                 if original.cell_type == "code":  # it changed what runs: said; the TP's
                     restored.append(gid)  # text is put back without a word (a typo fixed since)
+                    source = _answers_carried(cell.source, original.source)
             elif edited:
                 source = _with_answers(cell.source, original.source)
             cell.source, cell.cell_type = source, original.cell_type

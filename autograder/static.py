@@ -8,7 +8,7 @@ in nested blocks, by ``global``, ``:=``, a string or an attribute too, or that r
 strings, files or pickles, or installs an IPython hook that rewrites the cells), and every
 definition of the student's it uses (and every statement that set an attribute it reads, or
 changed an object of the student's it reads: ``box.append(v)``), loses its points, the line
-quoted, if it uses the course package's code (but ``unet_tp.unet_base``), names or code built
+quoted, if it uses the course package's code (but ``unet_tp.unet_base`` and ``.device``), names or code built
 from strings (``eval``, ``getattr(x, name)`` but on ``self``, ``sys.modules[name]``...), a
 module the notebook wrote, or what the block forbids (``assignment.toml``).
 :func:`review_reasons`: code a TP answer never needs (the harness, ``sys.modules``, frames,
@@ -35,7 +35,8 @@ from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
 
 COURSE_PACKAGE = "unet_tp"
-BUILT_ON = ("unet_tp.unet_base",)  # what the answers are meant to use of the course package
+# what the answers are meant to use of the course package: the base class, the set-up's device
+BUILT_ON = ("unet_tp.unet_base", "unet_tp.device")
 
 
 def _by_reason(table: dict[str, str]) -> dict[str, str]:
@@ -95,6 +96,11 @@ _PATHS = _by_reason(
         "reaches names built from strings (optional_import)": "monai.utils.optional_import "
         "monai.utils.module",
         "runs code from strings (jinja2)": "jinja2",
+        "runs code from strings (mako)": "mako",
+        "runs code from strings (sympy)": "sympy.sympify sympy.S sympy.parse_expr sympy.parsing "
+        "sympy.lambdify sympy.core.sympify sympy.utilities.lambdify",
+        "runs code from files (imp)": "imp",
+        "runs code from files (traitlets.config)": "traitlets.config",
         "runs code from strings (torch.fx)": "torch.fx",
         "reaches functions by name (torch._inductor)": "torch._inductor",
         "reaches functions by name (torch._C._jit_get_operation)": "torch._C._jit_get_operation",
@@ -158,6 +164,12 @@ _STRING_PATHS += ("torch._utils._import_dotted_name", "traitlets.utils.importstr
 _STRING_PATHS += ("IPython.utils.importstring", "tornado.util.import_object", "jinja2", "torch.fx")
 _STRING_PATHS += ("monai.utils.optional_import", "monai.utils.module", "torch._inductor")
 _STRING_PATHS += ("torch._C._jit_get_operation",)
+# runners of code given as text (templates, expression parsers, config files, imp): a
+# statement that calls one may bind any name (``import __main__`` inside a template)
+_TEMPLATES = ("mako", "imp", "traitlets.config", "jinja2", "sympy.sympify", "sympy.S")
+_TEMPLATES += ("sympy.parse_expr", "sympy.parsing", "sympy.lambdify", "sympy.core.sympify")
+_TEMPLATES += ("sympy.utilities.lambdify",)
+_STRING_PATHS += _TEMPLATES
 # annotations are evaluated as code, ``f.__annotations__ = {"return": "F.cross" + "_entropy"}``
 _STRING_PATHS += ("typing.get_type_hints", "typing.ForwardRef", "typing._eval_type")
 _STRING_PATHS += ("typing_extensions.get_type_hints", "inspect.get_annotations")
@@ -218,6 +230,7 @@ _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
 _IPYTHON_CODE |= {"run_cell_async", "run_ast_nodes", "safe_execfile_ipy", "safe_run_module"}
 _IPYTHON_CODE |= {"_ofind", "_object_find", "find_user_code"}  # an object by a name in a string
+_IPYTHON_CODE |= {"find_line_magic", "find_cell_magic", "find_magic"}  # a magic, called with code
 # IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
 # magics of the notebook's own, autocall): past one, no cell's text is what runs
 REWRITES = "rewrites the code IPython runs from the cells' text (IPython hooks)"
@@ -319,6 +332,15 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
 _CODE_LINE_MAGICS = {"time": "", "timeit": "n:r:tcp:qo", "prun": "D:l:rs:T:q", "debug": ""}
 _CODE_CELL_MAGICS = {"time", "timeit", "prun", "debug", "capture"}
 _MAX_MAGIC_DEPTH = 8  # %time %time ... nested deeper: left a call (code from strings)
+
+
+def _magic_by_built_name(call: ast.Call) -> bool:
+    """``run_line_magic(name, code)`` whose magic's name is not written out (``"ti" + "me"``)."""
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr in ("run_line_magic", "run_cell_magic")
+        and not (call.args and isinstance(call.args[0], ast.Constant))
+    )
 
 
 def _magic_call(node: ast.AST) -> tuple[str, str, list] | None:
@@ -980,6 +1002,8 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
         if (
             path in _RUNS_STRINGS
             or _magic_call(node)
+            or _magic_by_built_name(node)
+            or _under(path, _TEMPLATES)
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
             or (isinstance(node.func, ast.Attribute) and node.func.attr in _IPYTHON_METHODS)
             or _runs_file(nb, node)
@@ -1229,24 +1253,7 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         elif id(sub) in nb.modules_read:
             what, does = _PATHS["sys.modules"], True
         elif isinstance(sub, (ast.Name, ast.Attribute)) and id(sub) not in own:
-            path = nb.resolve(sub)
-            enumerates = _enumerates(sub, path)
-            if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES:
-                what, does = _ATTRIBUTES[sub.attr], True
-            elif enumerates:
-                what, does = enumerates, True
-            elif id(sub) not in called and _passed_along(path):
-                what, does = _passed_along(path), True
-            elif _looks_up_by_string(sub, path) and id(sub) not in spelt:
-                what, does = PASSED_ALONG.format(name=path or sub.attr), True
-            elif id(sub) not in called | inner and _under(path, _STRING_PATHS):
-                what, does = PASSED_ALONG.format(name=path), True  # map(operator.attrgetter, ...)
-            elif _forbidden(path, names) and not _own_definition(nb, sub, path):
-                what = path
-            elif not path and isinstance(sub, ast.Attribute) and _named_attr(sub.attr, names):
-                what = f"….{sub.attr}"  # on what no name says: (F,)[0].cross_entropy
-            elif _course_code(path):
-                what = M.COURSE_CODE.format(path=path)
+            what, does = _name_misuse(nb, sub, names, called, inner, spelt)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
             what, does = _import_misuse(nb, sub, names)
         elif isinstance(sub, ast.Call):
@@ -1265,6 +1272,34 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
         if what:
             return what, sub if hasattr(sub, "lineno") else node, does
     return None
+
+
+def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tuple:
+    """``(what, whether it is what the code does)`` of a name or attribute an answer may not
+    use (``called``, ``inner``, ``spelt``: ids of the called, of what an attribute is read on, of
+    getattr-like lookups given a spelt name), or ``(None, False)``."""
+    path = nb.resolve(sub)
+    if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES:
+        return _ATTRIBUTES[sub.attr], True
+    if enumerates := _enumerates(sub, path):
+        return enumerates, True
+    if id(sub) not in called and _passed_along(path):
+        return _passed_along(path), True
+    if _looks_up_by_string(sub, path) and id(sub) not in spelt:
+        return PASSED_ALONG.format(name=path or sub.attr), True
+    if id(sub) not in called | inner and _under(path, _STRING_PATHS):
+        return PASSED_ALONG.format(name=path), True  # map(operator.attrgetter, ...)
+    if (
+        _forbidden(path, names)
+        and not _own_definition(nb, sub, path)
+        and not _own_attribute(nb, sub)
+    ):
+        return path, False
+    if not path and isinstance(sub, ast.Attribute) and _named_attr(sub.attr, names):
+        return f"….{sub.attr}", False  # on what no name says: (F,)[0].cross_entropy
+    if _course_code(path) and id(sub) not in inner:  # unet_tp.unet_base.UNetBase
+        return M.COURSE_CODE.format(path=path), False
+    return None, False
 
 
 def _import_misuse(nb: Notebook, node: ast.Import | ast.ImportFrom, names: set[str]):
@@ -1288,28 +1323,62 @@ def _text_misuse(text: str, names: set[str]) -> str | None:
     (``optional_import("torch.distributions")``); not a sentence naming one."""
     if _course_code(text):
         return M.COURSE_CODE.format(path=text)
+    if "__import__" in text:  # code for a runner the reading does not know (a template's)
+        return _STRING_CODE["__import__"]
     if _DOTTED.fullmatch(text) and (text.rsplit(".", 1)[-1] in names or _forbidden(text, names)):
         return text
     return None
 
 
+# what a notebook star-imports that binds no name of a library's loss or Dice
+_PLAIN_STARS = {"numpy", "math", "pylab", "matplotlib.pyplot", "typing", "os", "glob", "random"}
+_PLAIN_STARS |= {"pathlib", "time", "tqdm", "tqdm.auto", "tqdm.notebook", "IPython.display"}
+_PLAIN_STARS |= {"collections", "itertools", "functools", "dataclasses", "ipywidgets"}
+
+
 def _own_definition(nb: Notebook, node: ast.AST, path: str) -> bool:
-    """A bare name every binding of which is a ``def``/``class`` of the student's (its body is
-    followed as any helper's is), no star import or hidden binding in the notebook."""
-    if not isinstance(node, ast.Name) or "." in path or ANY_NAME in nb.definitions:
+    """A bare name every binding of which is a ``def``/``class`` or ``name = lambda ...`` of the
+    student's (its body is followed as any helper's is), no star import of a library that could
+    bind it (``from numpy import *`` binds no loss) or hidden binding in the notebook."""
+    if not isinstance(node, ast.Name) or "." in path:
         return False
+    if not all(_plain_star(d) for _, _, d in nb.definitions.get(ANY_NAME, [])):
+        return False  # what binds any name: code from strings, a namespace's update
     defs = nb.definitions.get(path, [])
     star = any(
-        isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+        isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) and not _plain_star(n)
         for _, _, t in nb.cells
         if t
         for n in _walk(t)
     )
+    return bool(defs) and not star and all(_a_definition(d) for _, _, d in defs)
+
+
+def _plain_star(stmt: ast.AST) -> bool:
+    """``from numpy import *``: a star import of a module that holds no library's loss or Dice."""
     return (
-        bool(defs)
-        and not star
-        and all(isinstance(d, (ast.FunctionDef, ast.ClassDef)) for _, _, d in defs)
+        isinstance(stmt, ast.ImportFrom)
+        and not stmt.level
+        and stmt.module in _PLAIN_STARS
+        and [a.name for a in stmt.names] == ["*"]
     )
+
+
+def _own_attribute(nb: Notebook, node: ast.AST) -> bool:
+    """``self.cross_entropy`` where a class of the student's defines it (a method, a field, what
+    its methods set on ``self``): what it holds is read where it is defined or set."""
+    return (
+        isinstance(node, ast.Attribute)
+        and _is_self(node.value)
+        and node.attr in nb.class_attributes
+    )
+
+
+def _a_definition(stmt: ast.AST) -> bool:
+    """A ``def``, a ``class``, or ``name = lambda ...``."""
+    if isinstance(stmt, ast.Assign):
+        return len(stmt.targets) == 1 and isinstance(stmt.value, ast.Lambda)
+    return isinstance(stmt, (ast.FunctionDef, ast.ClassDef))
 
 
 def _overrides_torch(nb: Notebook, node: ast.AST) -> bool:
@@ -1507,7 +1576,23 @@ def _class_attributes(nodes) -> frozenset[str]:
             and isinstance(n.value, ast.Name)
             and n.value.id == "self"
         }
-    return frozenset(found)
+    return frozenset(found | _namedtuple_fields(nodes))
+
+
+def _namedtuple_fields(nodes) -> set[str]:
+    """The fields of the notebook's ``namedtuple("Overlap", "dice iou")`` (or a list of names)."""
+    found = set()
+    for n in nodes:
+        if not isinstance(n, ast.Call) or len(n.args) < 2:
+            continue
+        if getattr(n.func, "attr", getattr(n.func, "id", "")) != "namedtuple":
+            continue
+        fields = n.args[1]
+        if isinstance(fields, ast.Constant) and isinstance(fields.value, str):
+            found |= set(fields.value.replace(",", " ").split())
+        elif isinstance(fields, (ast.List, ast.Tuple)):
+            found |= {f.value for f in fields.elts if isinstance(f, ast.Constant)}
+    return {f for f in found if isinstance(f, str)}
 
 
 def _forbidden(path: str, names: set[str]) -> bool:
@@ -1543,6 +1628,9 @@ def _scope_nodes(scope: ast.AST):
             todo.extend(ast.iter_child_nodes(node))
 
 
+_DEFINES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
 def _function_locals(node: ast.AST) -> set[int]:
     """ids of the ``Name`` nodes of ``node`` that are a function's own variables (its parameters,
     the names it assigns and declares neither ``global`` nor ``nonlocal``): ``nll_loss = -(t *
@@ -1559,6 +1647,7 @@ def _function_locals(node: ast.AST) -> set[int]:
         assigned = {
             n.id for n in inside if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
         }
+        assigned |= {n.name for n in inside if isinstance(n, _DEFINES) and n is not scope}
         local = (params | assigned) - declared
         found |= {id(n) for n in inside if isinstance(n, ast.Name) and n.id in local}
     return found
@@ -1598,7 +1687,7 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     path = _builtin(nb.resolve(call.func))
     if path in _STRING_CODE and id(call) not in nb.reads_namespace_only:
         return _STRING_CODE[path]
-    if _magic_call(call):  # a magic whose code could not be read as the cell's (parse)
+    if _magic_call(call) or _magic_by_built_name(call):  # code not read as the cell's
         return "runs code from strings through IPython"
     if _runs_file(nb, call):
         return "runs code from files (%run, %load_ext of a file the notebook wrote)"
@@ -2069,7 +2158,8 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
 # code a TP answer never needs, found in the cells' plain text (beside what the code reaches)
 # fmt: off
 _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
-    (r"hidden_tests|autograder|import_solutions|\bsolutions\b", "looks for the grader or the reference"),
+    # a path or a module, not a word of a sentence ("les deux solutions", "ready for the autograder")
+    (r"hidden_tests|import_solutions|(?:['\"/\\]|\b(?:import|from)\s+)(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.\w)", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
     (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.|_dynamo\.config\.)[\w.]+\s*=[^=]", "patches a library"),
     (r"\b(?:os\.walk|glob)\(\s*['\"]/(?!home|content|kaggle)|Path\(\s*['\"]/(?!home|content|kaggle)[^'\"]*['\"]\)\.rglob\(", "searches the disk"),

@@ -2638,3 +2638,43 @@ def test_a_double_conv_of_its_own_kernels_is_told_to_use_conv2d_on_both_sides():
     assert not graded(ns, "double_conv")[0]
     passed, message = visible(ns, "double_conv", False)
     assert not passed and "nn.Parameter" in message and "build it from nn.Conv2d" in message
+
+
+_OWN_NAMED = {
+    # a helper nested in the answer, or a method of the student's class, named like torch's loss
+    "nested": "def categorical_cross_entropy(logits, target, weight=None):\n"
+    "    def nll_loss(log_s, t):\n"
+    "        return -log_s.gather(1, t.unsqueeze(1)).squeeze(1)\n\n"
+    "    per = nll_loss(torch.log_softmax(logits, 1), target)\n"
+    "    w = torch.ones_like(per) if weight is None else weight[target]\n"
+    "    return (w * per).sum() / w.sum()\n",
+    "method": "class Loss(nn.Module):\n"
+    "    def cross_entropy(self, logits, target, weight=None):\n"
+    "        per = -torch.log_softmax(logits, 1).gather(1, target.unsqueeze(1)).squeeze(1)\n"
+    "        w = torch.ones_like(per) if weight is None else weight[target]\n"
+    "        return (w * per).sum() / w.sum()\n\n"
+    "    def forward(self, logits, target, weight=None):\n"
+    "        return self.cross_entropy(logits, target, weight)\n\n\n"
+    "def categorical_cross_entropy(logits, target, weight=None):\n"
+    "    return Loss()(logits, target, weight)\n",
+    # a class of the student's named as torch's (the check said "rename it"; the grader, nothing)
+    "class": "class CrossEntropyLoss(nn.Module):\n"
+    "    def forward(self, logits, target, weight=None):\n"
+    "        per = -torch.log_softmax(logits, 1).gather(1, target.unsqueeze(1)).squeeze(1)\n"
+    "        w = torch.ones_like(per) if weight is None else weight[target]\n"
+    "        return (w * per).sum() / w.sum()\n\n\n"
+    "def categorical_cross_entropy(logits, target, weight=None):\n"
+    "    return CrossEntropyLoss()(logits, target, weight)\n",
+}
+
+
+@pytest.mark.parametrize("source", list(_OWN_NAMED.values()), ids=list(_OWN_NAMED))
+def test_a_students_own_loss_helper_named_like_torchs_passes_the_grade_and_the_check(source):
+    """The notebook's check passed the first two and the grader's reading took (e)'s 4 points
+    ("uses nll_loss", "uses self.cross_entropy"); the check refused the third, which the grader
+    passed: both now read the student's code as theirs."""
+    ns = notebook(extra={"cce_loss": source})
+    assert graded(ns, "loss") == (True, "")
+    assert visible(ns, "loss", with_probes=False) == (True, "")
+    nb = with_cell(solved(), "cce_loss", source)
+    assert static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))]) == {}

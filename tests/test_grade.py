@@ -1527,8 +1527,16 @@ def test_a_setting_the_tp_asks_for_is_no_edit_to_report():
         ("RECEPTIVE_FIELD = None  #", "RECEPTIVE_FIELD = 140\nprint(RECEPTIVE_FIELD)  #"),
     ):
         notes = []
-        in_source_order(_set(solved(), "receptive_field", old, new), STUDENT, notes)
+        fixed = in_source_order(_set(solved(), "receptive_field", old, new), STUDENT, notes)
         assert notes == ["1 of the TP's locked cells had been edited and were restored"], new
+    # restored all the same, the number written in the changed cell is kept for the hand grader
+    # (it read None); a sum of literals as written, not a power that could take the kernel's time
+    assert number_answer(fixed, "RECEPTIVE_FIELD") == "RECEPTIVE_FIELD = 140"
+    for number, kept in (("1 + 2 * 69", "1 + 2 * 69"), ("2 ** 9 ** 9", "")):
+        cell = f"# 3 -> 5 -> ... -> 140\nRECEPTIVE_FIELD = {number}\nprint(RECEPTIVE_FIELD)"
+        nb = _set(solved(), "receptive_field", originals["receptive_field"], cell)
+        fixed = in_source_order(nb, STUDENT, [])
+        assert number_answer(fixed, "RECEPTIVE_FIELD") == (kept and f"RECEPTIVE_FIELD = {kept}")
 
 
 def test_a_line_nested_past_the_graders_recursion_limit_is_read_as_no_setting():

@@ -1831,3 +1831,208 @@ def test_scipy_clustering_by_the_dice_distance_costs_the_dice():
         "    return float(1 - sch.linkage(pair, metric='dice')[0, 2])\n"
     )
     assert "predict_dice" in lost(notebook({"predict_dice": dice}))
+
+
+# ---- honest code a fourth reading found costing its block (helper, 2026-12-03)
+_PER_PIXEL = """    n = target.numel()
+    if weight is None:
+        return per.sum() / n
+    w = weight[target]
+    return (w * per).sum() / w.sum()
+"""
+_HEAD = "def categorical_cross_entropy(logits, target, weight=None):\n"
+_GATHER = "-lp.gather(1, t.unsqueeze(1)).squeeze(1)"
+_LOSS_CLASS = (
+    """class CCE(nn.Module):
+    def __init__(self, weight=None):
+        super().__init__()
+        self.weight = weight
+
+    def cross_entropy(self, logits, target, weight=None):
+        per = {per}
+        if weight is None:
+            return per.mean()
+        w = weight[target]
+        return (w * per).sum() / w.sum()
+
+    def forward(self, logits, target):
+        return self.cross_entropy(logits, target, self.weight)
+
+
+"""
+    + _HEAD
+    + "    return CCE(weight)(logits, target)\n"
+)
+_OWN_PER = "-torch.log_softmax(logits, 1).gather(1, target.unsqueeze(1)).squeeze(1)"
+_NESTED = _HEAD + f"    def nll_loss(lp, t):\n        return {_GATHER}\n\n"
+_NESTED += "    per = nll_loss(torch.log_softmax(logits, 1), target)\n" + _PER_PIXEL
+_LAMBDA = f"cross_entropy = lambda lp, t: {_GATHER}\n\n\n" + _HEAD
+_LAMBDA += "    per = cross_entropy(torch.log_softmax(logits, 1), target)\n" + _PER_PIXEL
+_TOP = f"def nll_loss(lp, t):\n    return {_GATHER}\n\n\n" + _HEAD
+_TOP += "    per = nll_loss(torch.log_softmax(logits, 1), target)\n" + _PER_PIXEL
+_DICE_NAMEDTUPLE = """from collections import namedtuple
+
+Overlap = namedtuple("Overlap", "dice iou")
+
+
+def dice_score(pred, truth):
+    p, t = pred.astype(bool), truth.astype(bool)
+    sizes = p.sum() + t.sum()
+    if sizes == 0:
+        return 1.0
+    return float(Overlap(2 * (p & t).sum() / sizes, 0.0).dice)
+"""
+_PREDICT = SOLUTIONS["predict_dice"].split("def dice_score")[0]
+
+
+@pytest.mark.parametrize(
+    "answers, extra",
+    [
+        ({"cce_loss": _NESTED}, ""),  # a helper nested in the answer, named like torch's
+        ({"cce_loss": _LAMBDA}, ""),  # a lambda named like torch's
+        ({"cce_loss": _LOSS_CLASS.format(per=_OWN_PER)}, ""),  # a method of the student's class
+        ({"cce_loss": _TOP}, "from numpy import *"),  # a star import that binds no loss
+        ({"cce_loss": _TOP}, "from pylab import *"),
+        ({"predict_dice": _PREDICT + _DICE_NAMEDTUPLE}, ""),  # a namedtuple's field `dice`
+        (
+            {
+                "unet": SOLUTIONS["unet"].replace(
+                    "class UNet(UNetBase)",
+                    "import unet_tp.unet_base\n\n\nclass UNet(unet_tp.unet_base.UNetBase)",
+                )
+            },
+            "",
+        ),
+        (
+            {
+                "predict_dice": SOLUTIONS["predict_dice"].replace(
+                    "    return model(images).argmax(dim=1)",
+                    "    return model(images.to(pick_device())).argmax(dim=1).cpu()",
+                )
+            },
+            "",
+        ),
+    ],
+    ids=[
+        "nested_nll_loss",
+        "lambda_cross_entropy",
+        "method_cross_entropy",
+        "numpy_star",
+        "pylab_star",
+        "namedtuple_dice",
+        "base_class_by_its_path",
+        "set_up_pick_device",
+    ],  # fmt: skip
+)
+def test_honest_code_a_fourth_reading_found_costs_nothing(answers, extra):
+    """Each cost its block (the nested helper, the lambda, the method and the star import
+    beside the student's own ``nll_loss`` (e)'s 4 points; the base class by its module's path
+    (a)-(e)'s...) while the notebook's check passed it."""
+    for cell, source in answers.items():
+        assert source != SOLUTIONS[cell]
+    assert lost(notebook(answers, extra)) == set()
+
+
+_TORCH_PER = "F.cross_entropy(logits, target, reduction='none')"
+_SET_ON_SELF = "        self.weight = weight\n        self.cross_entropy = F.cross_entropy\n"
+
+
+@pytest.mark.parametrize(
+    "answer, extra, after",
+    [
+        (_NESTED.replace(_GATHER, "F.nll_loss(lp, t, reduction='none')"), "", ""),
+        (_LAMBDA.replace(_GATHER, "F.nll_loss(lp, t, reduction='none')"), "", ""),
+        (_LOSS_CLASS.format(per=_TORCH_PER), "", ""),
+        (
+            _LOSS_CLASS.format(per=_OWN_PER).replace(
+                "        self.weight = weight\n", _SET_ON_SELF
+            ),
+            "",
+            "",
+        ),
+        (
+            _LOSS_CLASS.format(per=_OWN_PER),
+            "",
+            "CCE.cross_entropy = staticmethod(F.cross_entropy)",
+        ),
+        (_TOP, "from torch.nn.functional import *", ""),
+    ],
+    ids=["nested", "lambda", "method", "set_on_self", "set_on_the_class", "torch_star"],
+)
+def test_torchs_loss_behind_a_students_name_still_costs_the_loss(answer, extra, after):
+    """What those names hold is read where it is defined or set: torch's loss there (in a nested
+    helper, a lambda, a method, ``self.cross_entropy = F.cross_entropy``, the class's attribute
+    set after it) or a star import of torch's functions after the student's ``nll_loss``."""
+    nb = notebook({"cce_loss": answer}, extra)
+    if after:
+        insert_after(nb, "cce_loss", after)
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "cell, flagged_",
+    [
+        ("print('Les deux solutions donnent la même perte :', 1.0)", False),
+        ("print('Both solutions agree; ready for the autograder!')", False),
+        ("solutions = [categorical_cross_entropy, F.cross_entropy]", False),
+        ("print(open('solutions/unet.py').read())", True),
+        ("import solutions", True),
+        ("from autograder import grade", True),
+        ("from pathlib import Path\nprint(Path('..') / 'autograder' / 'static.py')", True),
+    ],
+)
+def test_the_words_solutions_and_autograder_are_flagged_as_a_path_not_in_a_sentence(cell, flagged_):
+    """ "Les deux solutions" is French for two solutions: every such print was flagged 'looks for
+    the grader or the reference'; a path or an import still is."""
+    assert ("looks for the grader" in flagged(notebook(extra=cell))) == flagged_
+
+
+# ---- channels a fourth reading found (helper, 2026-12-03): each took (e)'s 4 points in a real
+# grading run, unflagged; a thread hid the call from the notebook's check
+_IN_A_THREAD = """from concurrent.futures import ThreadPoolExecutor
+
+
+def categorical_cross_entropy(logits, target, weight=None):
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(CE, logits, target, weight=weight).result()
+"""
+_FOURTH = {
+    "torchvision_detection": "from torchvision.models.detection.roi_heads import fastrcnn_loss\n"
+    "def CE(logits, target, weight=None):\n"
+    "    n, c = logits.shape[:2]\n"
+    "    return fastrcnn_loss(logits, logits.new_zeros(n, 4 * c), [target], [logits.new_zeros(n, 4)])[0]\n",
+    "mako": "from mako.template import Template\n_b = []\nTemplate('<% import torch.nn.functional as G;"
+    " b.append(G.cross_entropy) %>').render(b=_b)\nCE = _b[0]\n",
+    "sympify": 'import sympy\nCE = sympy.sympify("getattr(__imp" + "ort__(\'torch\').nn.functional,'
+    " 'cross' + '_entropy')\")\n",
+    "parse_expr": 'from sympy.parsing.sympy_parser import parse_expr\nCE = parse_expr("getattr('
+    "torch.nn.functional, 'cross' + '_entropy')\", global_dict={'torch': torch}, transformations=())\n",
+    "import_in_a_text": "CE = some_runner(\"getattr(__import__('torch').nn.functional, 'x')\")\n",
+    "imp": "import imp\nCE = imp.load_source('h', 'h.py').CE\n",
+    "traitlets_config": "from traitlets.config.loader import PyFileConfigLoader\n"
+    "CE = PyFileConfigLoader('cfg.py', path='.').load_config().X.f\n",
+    "magic_by_a_built_name": "get_ipython().run_line_magic('ti' + 'me', \"CE = getattr(F, 'cross' + '_entropy')\")\n",
+    "find_line_magic": "get_ipython().find_line_magic('time')(\"CE = getattr(F, 'cross' + '_entropy')\")\n",
+}
+
+
+@pytest.mark.parametrize("channel", list(_FOURTH.values()), ids=list(_FOURTH))
+def test_a_fourth_readings_channels_cost_the_loss(channel):
+    assert "loss" in lost(notebook({"cce_loss": channel + "\n\n" + _IN_A_THREAD}))
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "from mako.template import Template\nTemplate('<% import __main__, torch.nn.functional as G;"
+        " __main__.categorical_cross_entropy = G.cross_entropy %>').render()",
+        "get_ipython().run_line_magic('ti' + 'me', 'categorical_cross_entropy = F.cross_entropy')",
+    ],
+    ids=["template", "magic_by_a_built_name"],
+)
+def test_a_template_or_a_magic_by_a_built_name_may_bind_the_answer(runner):
+    """The stub left, the answer set from inside a template or a magic whose name is built: read
+    as binding any name, it costs the blocks tested after it."""
+    nb = notebook({"cce_loss": STUBS["cce_loss"]})
+    insert_after(nb, "cce_loss", runner)
+    assert "loss" in lost(nb)

@@ -1495,7 +1495,7 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
 TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
 # the modules the loss may not use (assignment.toml's dotted `forbidden` of (e)), read as the
 # Dice's libraries are: through globals, helpers, defaults and closures
-LOSS_LIBRARIES = ("torch.distributions", "monai.losses")
+LOSS_LIBRARIES = ("torch.distributions", "monai.losses", "torchvision.models.detection")
 
 
 def _code_names(fn: Callable) -> set[str]:
@@ -1513,7 +1513,7 @@ _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 
 
 def _own_functions(f: types.FunctionType) -> set[str]:
-    """The global names ``f`` reads (never as an attribute) that hold a function of the
+    """The global names ``f`` reads (never as an attribute) that hold a function or class of the
     notebook's own: a helper ``nll_loss`` of the student's is not torch's (its code is read)."""
     loads, attributes, todo = set(), set(), [f.__code__]
     while todo:
@@ -1524,12 +1524,20 @@ def _own_functions(f: types.FunctionType) -> set[str]:
             elif "ATTR" in ins.opname or ins.opname == "LOAD_METHOD":
                 attributes.add(ins.argval)
         todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
-    return {
-        name
-        for name in loads - attributes
-        if isinstance(value := f.__globals__.get(name), types.FunctionType)
-        and value.__module__ == f.__module__
-    }
+    return {name for name in loads - attributes if _own_code(f.__globals__.get(name), f)}
+
+
+def _own_code(obj: object, f: types.FunctionType) -> list[types.FunctionType]:
+    """The functions of ``obj`` where it is a function or class of ``f``'s notebook: itself, or
+    its class's methods (a ``CrossEntropyLoss`` of the student's, its code read)."""
+    if getattr(obj, "__module__", None) != f.__module__:
+        return []
+    if isinstance(obj, types.FunctionType):
+        return [obj]
+    if isinstance(obj, type):
+        members = [getattr(m, "__func__", m) for m in vars(obj).values()]
+        return [m for m in members if isinstance(m, types.FunctionType)]
+    return []
 
 
 def _texts(code: types.CodeType) -> set[str]:
@@ -1562,6 +1570,7 @@ def _names_read(fn: Callable) -> tuple[set[str], set[str]]:
     """``(names, texts)``: :func:`_code_names` and :func:`_texts` of ``fn`` and of the
     notebook's functions it reads (its helpers)."""
     seen, todo, names, texts = set(), [getattr(fn, "func", fn)], set(), set()
+    own_attributes = set()  # what the student's classes define: `self.cross_entropy` is theirs
     while todo:
         f = todo.pop()
         if id(f) in seen or not isinstance(f, types.FunctionType):
@@ -1570,12 +1579,17 @@ def _names_read(fn: Callable) -> tuple[set[str], set[str]]:
         read = _code_names(f)
         names |= read - _own_functions(f)
         texts |= _texts(f.__code__)
-        todo += [
-            obj
-            for obj in (f.__globals__.get(n) for n in read)
-            if isinstance(obj, types.FunctionType) and obj.__module__ == f.__module__
-        ]
-    return names, texts
+        for n in read:
+            methods = _own_code(obj := f.__globals__.get(n), f)
+            todo += methods
+            if isinstance(obj, type):
+                own_attributes |= set(vars(obj)) | {
+                    i.argval
+                    for m in methods
+                    for i in dis.get_instructions(m)
+                    if i.opname == "STORE_ATTR"
+                }
+    return names - own_attributes, texts
 
 
 def _no_loss_module(loss_fn: Callable) -> None:
@@ -2120,9 +2134,12 @@ def _held(obj: object) -> tuple[list, list]:
 
 
 COURSE_MODULES = tuple(
-    f"unet_tp.{m.name}" for m in pkgutil.iter_modules(unet_tp.__path__) if m.name != "unet_base"
+    f"unet_tp.{m.name}"
+    for m in pkgutil.iter_modules(unet_tp.__path__)
+    if m.name not in ("unet_base", "device")
 )
-"""The course package's modules an answer may not use: all but ``unet_base`` (the grader's rule,
+"""The course package's modules an answer may not use: all but ``unet_base`` and ``device`` (the
+set-up's ``pick_device()``, ``in_colab()``; the grader's rule,
 ``autograder/static.py``, read from the answer's text)."""
 
 
