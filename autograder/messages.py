@@ -38,6 +38,11 @@ LOSS_GRADIENT = (
     "clamp in the log (log(softmax + eps))? Compute log(softmax) as logits - logsumexp; no "
     ".detach(), no in-place change of the logits"
 )
+LOSS_DTYPES = "{label}: {problem}. " + (
+    "float32 and float64 mixed: make the one-hot (or any tensor you build) in the logits' "
+    "dtype, F.one_hot(target, C).to(logits.dtype), not .float(); the grader passes float64 "
+    "logits too"
+)
 LOSS_WEIGHT_KEYWORD = (
     "categorical_cross_entropy takes no weight= argument, and the training cell calls it as "
     "partial(categorical_cross_entropy, weight=CLASS_WEIGHTS): keep the signature "

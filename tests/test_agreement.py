@@ -565,6 +565,18 @@ MISTAKES = [
         {"train_step"},
         ("model.train()",),
     ),
+    Mistake(  # right for the notebook's float32 logits; the checks pass float64 ones too
+        "one_hot_float_in_einsum",
+        "cce_loss",
+        [
+            (
+                "    per_pixel = -(t * log_s).sum(dim=1)",
+                "    t = t.float()\n    per_pixel = -torch.einsum('nchw,nchw->nhw', t, log_s)",
+            )
+        ],
+        {"loss"},
+        ("float64", ".to(logits.dtype)"),
+    ),
     # ---- (g) predict and dice_score
     Mistake(
         "dice_eps",
