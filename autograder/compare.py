@@ -29,7 +29,6 @@ from autograder.harness import _default_dtype as harness_default_dtype
 from autograder.harness import _params_by_execution, param_kinds, reference_weight
 from autograder.harness import _small_net as small_net
 from unet_tp import check_cases as cases
-from unet_tp.checks import MIXED_DTYPES
 
 DTYPES = ["float64", "float32"]  # the kernel answers in the first that runs
 TOLERANCE = {"float64": 1e-7, "float32": 1e-4}  # relative to the output's scale
@@ -405,7 +404,7 @@ class Loss(Comparison):
             if "error" in case:
                 if "unexpected keyword argument 'weight'" in str(case["error"]):
                     return M.LOSS_WEIGHT_KEYWORD
-                if MIXED_DTYPES.search(str(case["error"])[:500]):
+                if cases.MIXED_DTYPES.search(str(case["error"])[:500]):
                     return M.LOSS_DTYPES.format(label=label, problem=str(case["error"])[:300])
                 return M.LABELLED.format(label=label, problem=str(case["error"])[:500])
             got = _number(case.get("value"))

@@ -8,6 +8,7 @@ notebook runs. Nothing here knows the answers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -237,6 +238,11 @@ class LossCase:
     (``F.cross_entropy`` with the same weight, in the notebook)."""
 
     label: str
+
+
+# the loss's errors: torch's where float32 meets float64 (einsum, @, bmm): "expected scalar type Double but
+# found Float", "expected m1 and m2 to have the same dtype, but got: double != float"
+MIXED_DTYPES = re.compile(r"(?i)(?:scalar type|dtype).*(?:double.*float|float.*double)")
 
 
 def loss_inputs(

@@ -1365,11 +1365,6 @@ def _loss_steps(logits_shape: tuple) -> Steps:
     ]
 
 
-# torch's errors where float32 meets float64 (einsum, @, bmm): "expected scalar type Double but
-# found Float", "expected m1 and m2 to have the same dtype, but got: double != float"
-MIXED_DTYPES = re.compile(r"(?i)(?:scalar type|dtype).*(?:double.*float|float.*double)")
-
-
 def _loss_error_hint(ops: _Ops, shape: tuple) -> str:
     """Name the usual wiring mistake from the shapes of the call that raised."""
     if not ops.calls:
@@ -1661,7 +1656,7 @@ def _call_loss(loss_fn: Callable, label: str, logits, target, weight) -> torch.T
                 )
             ) from None
         hint = _loss_error_hint(ops, tuple(logits.shape))
-        if MIXED_DTYPES.search(str(exc)):
+        if cases.MIXED_DTYPES.search(str(exc)):
             hint = tr(
                 "float32 and float64 mixed: make the one-hot (or any tensor you build) in the "
                 "logits' dtype, F.one_hot(target, C).to(logits.dtype), not .float(); the check and "
