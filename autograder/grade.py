@@ -114,6 +114,16 @@ MAX_EVENTS = 200
 FLOODED_EVENTS = f"wrote more than {MAX_EVENTS} of the harness's notes itself (the rest not read)"
 
 
+def kernel_threads(jobs: int) -> int:
+    """Torch's threads in each kernel: the CPUs this process may use shared by ``jobs``, at most
+    ``$OMP_NUM_THREADS`` when set (more threads than cores makes every kernel spin-wait: two
+    2-thread trainings on 2 cores ran 12 times slower than one alone)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, (cpus or 1) // max(1, jobs))
+    asked = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(asked)) if asked.isdigit() and int(asked) > 0 else threads
+
+
 def _zero(spec: assignment.Spec, message: str) -> tuple[dict, dict]:
     verdicts = {gid: Verdict(False, message) for gid in spec.tests}
     return block_scores(spec, verdicts, {})
@@ -694,7 +704,7 @@ def grade_all(
             limits=Limits(memory_bytes=memory_limit, disk_bytes=disk_limit),
             cell_timeout=cell_timeout,
             notebook_timeout=notebook_timeout,
-            threads=max(1, (os.cpu_count() or 1) // max(1, jobs)),
+            threads=kernel_threads(jobs),
         )
         todo, kept = to_regrade(subs, state, inputs_hash, force, ctx.limits_run())
         _announce(len(subs), todo, kept, progress, gone_line(state, subs))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -112,3 +113,19 @@ def test_a_message_whose_wake_up_is_missed_is_found_within_a_slice_not_at_the_ti
         asyncio.run(channel.get_msg(timeout=0.5))
     assert max(channel.socket.polls) == int(execute.POLL_SLICE * 1000)
     assert 480 <= sum(channel.socket.polls) <= 500  # slices adding up to the timeout
+
+
+def test_each_kernel_gets_its_share_of_the_cores_and_no_more_than_omp_num_threads(monkeypatch):
+    """More torch threads than cores made every kernel spin-wait (two 2-thread trainings on 2
+    cores: 12 times slower than one alone): each of ``--jobs`` kernels gets its share of the
+    CPUs, at most ``$OMP_NUM_THREADS`` when the instructor set it."""
+    from autograder.grade import kernel_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert [kernel_threads(jobs) for jobs in (1, 2, 3, 8)] == [4, 2, 1, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert kernel_threads(1) == 1
+    for ignored in ("0", "many", ""):
+        monkeypatch.setenv("OMP_NUM_THREADS", ignored)
+        assert kernel_threads(2) == 2
