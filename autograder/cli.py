@@ -1,5 +1,5 @@
 """The instructor commands of ``unet-tp`` (``notebook build|publish``, ``grade``, ``report``,
-``export``, and :mod:`autograder.model_commands`'s): :func:`register` is the ``unet_tp.commands``
+``export``, and :mod:`autograder.model_flags`'s): :func:`register` is the ``unet_tp.commands``
 entry point of the checkout installed in place; a student install has none of them.
 """
 
@@ -9,14 +9,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder import model_commands
+from autograder import model_flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the instructor commands to ``unet-tp``'s sub-command parser."""
-    model_commands.register(sub)
+    model_flags.register(sub, _cmd_model)
     for add in (_add_notebook, _add_grade, _add_report, _add_export):
         add(sub)
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from autograder.model_commands import COMMANDS
+
+    return COMMANDS[args.command](args)
 
 
 def _cmd_notebook_build(args: argparse.Namespace) -> int:

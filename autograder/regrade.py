@@ -20,7 +20,9 @@ STATE_FILE = "grading_state.json"
 CUT_SHORT = "the grading machine cut its last grading short"
 # the instructor's commands around grading, which decide no grade: editing them regrades no one
 # (the class report and the exports are written again from the results at each run)
-NOT_DECIDING = ("cli.py", "export.py", "model_commands.py", "publish.py", "report.py")
+NOT_DECIDING = (
+    *("cli.py", "export.py", "model_commands.py", "model_flags.py", "publish.py", "report.py"),
+)
 
 
 def inputs_hash(files: list[Path], root: Path, versions: list) -> str:

@@ -106,3 +106,17 @@ def test_the_students_command_line_starts_without_torch():
     code = "import sys, unet_tp.cli\nunet_tp.cli.data_commands\nprint('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_instructors_command_line_starts_without_torch():
+    """Every command's flags, the instructor's too (train's presets, grade, report, export), are
+    read without importing torch: `unet-tp --help` or `unet-tp report OUT` starts at once, and
+    torch is loaded when train, evaluate, predict or figures runs."""
+    code = (
+        "import sys, unet_tp.cli\nparser = unet_tp.cli.build_parser()\n"
+        "names = sorted(unet_tp.cli._commands(parser))\n"
+        "print(names, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("] ")[-1].strip() == "False"
+    assert "'train'" in out.stdout and "'grade'" in out.stdout, out.stdout

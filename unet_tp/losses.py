@@ -9,6 +9,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from unet_tp.settings import LOSS_NAMES
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -36,7 +38,7 @@ def ce_dice_loss(
     return F.cross_entropy(logits, target, weight) + soft_dice_loss(logits, target)
 
 
-LOSSES: dict[str, LossFn] = {"ce": F.cross_entropy, "ce+dice": ce_dice_loss}
+LOSSES: dict[str, LossFn] = dict(zip(LOSS_NAMES, (F.cross_entropy, ce_dice_loss), strict=True))
 
 
 def loss_by_name(name: str) -> LossFn:

@@ -34,7 +34,7 @@ class Grid:
     @classmethod
     def of(cls, settings: object) -> Grid:
         """The grid of ``settings``: a Grid, or settings holding one as ``.grid``
-        (:class:`unet_tp.data.cache.CacheSettings`, :class:`unet_tp.settings.TrainConfig`)."""
+        (:class:`unet_tp.settings.CacheSettings`, :class:`unet_tp.settings.TrainConfig`)."""
         return settings if isinstance(settings, Grid) else settings.grid
 
     def input_size(self, height: int = 240, width: int = 240) -> tuple[int, int]:

@@ -2,7 +2,9 @@
 once (:meth:`TrainConfig.from_json`): ``seed`` (everything random in a run), ``grid`` (the
 network's input: :class:`unet_tp.preprocess.Grid`), ``sampling`` (which slices and patients),
 ``model`` (the network's arguments), ``optim`` (epochs, batch, lr, loss, flips, AMP, workers);
-and the presets. The device is not a setting: the command or the notebook chooses it once.
+the presets; and what a slice cache is made with (:class:`CacheSettings`). Torch-free, so that
+``unet-tp --help`` starts without it. The device is not a setting: the command or the notebook
+chooses it once.
 
 Example:
     >>> config = preset_config("cpu-quick", epochs=2)
@@ -14,9 +16,50 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from unet_tp.conventions import NUM_CLASSES
-from unet_tp.data.cache import CacheSettings
+from unet_tp.conventions import MODALITIES, NUM_CLASSES
 from unet_tp.preprocess import Grid
+
+CACHE_VERSION = 1
+LOSS_NAMES = ("ce", "ce+dice")
+"""The losses a run names (``optim.loss``): cross-entropy, and cross-entropy + soft Dice
+(:data:`unet_tp.losses.LOSSES`)."""
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """What a cache is made with (any change rebuilds it): the share of tumour-free brain slices
+    kept (every tumour slice is), the brain share that makes a brain slice, the network's grid
+    (``crop``, ``image_size``: :class:`unet_tp.preprocess.Grid`) and the seed of the choice."""
+
+    tumour_free_fraction: float = 0.25
+    min_brain_fraction: float = 0.02
+    crop: int | None = None
+    image_size: int | None = None
+    seed: int = 0
+    version: int = CACHE_VERSION
+    modalities: tuple[str, ...] = MODALITIES
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tumour_free_fraction <= 1:
+            raise ValueError("tumour_free_fraction must be in [0, 1]")
+        self.grid  # noqa: B018 - checks crop and image_size
+
+    @property
+    def grid(self) -> Grid:
+        """The network's input grid these slices are stored on."""
+        return Grid(self.crop, self.image_size)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "modalities": list(self.modalities)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> CacheSettings:
+        """The settings :meth:`to_json` wrote (a cache's metadata)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "modalities" in values:
+            values["modalities"] = tuple(values["modalities"])
+        return cls(**values)
 
 
 @dataclass

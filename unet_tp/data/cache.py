@@ -17,58 +17,21 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from unet_tp.conventions import MODALITIES, to_train_labels
+from unet_tp.conventions import to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
 from unet_tp.data.split import split_cases
 from unet_tp.fileio import disk_full, free_space, save_json, save_npy, size_text, unet_tp_home
-from unet_tp.preprocess import Grid, network_images, network_labels, normalise
+from unet_tp.preprocess import network_images, network_labels, normalise
+from unet_tp.settings import CacheSettings
 
-CACHE_VERSION = 1
 META = "unet_tp_cache.json"
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    """What a cache is made with (any change rebuilds it): the share of tumour-free brain slices
-    kept (every tumour slice is), the brain share that makes a brain slice, the network's grid
-    (``crop``, ``image_size``: :class:`unet_tp.preprocess.Grid`) and the seed of the choice."""
-
-    tumour_free_fraction: float = 0.25
-    min_brain_fraction: float = 0.02
-    crop: int | None = None
-    image_size: int | None = None
-    seed: int = 0
-    version: int = CACHE_VERSION
-    modalities: tuple[str, ...] = MODALITIES
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.tumour_free_fraction <= 1:
-            raise ValueError("tumour_free_fraction must be in [0, 1]")
-        self.grid  # noqa: B018 - checks crop and image_size
-
-    @property
-    def grid(self) -> Grid:
-        """The network's input grid these slices are stored on."""
-        return Grid(self.crop, self.image_size)
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "modalities": list(self.modalities)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> CacheSettings:
-        """The settings :meth:`to_json` wrote (a cache's metadata)."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "modalities" in values:
-            values["modalities"] = tuple(values["modalities"])
-        return cls(**values)
 
 
 @dataclass
