@@ -108,6 +108,10 @@ MISSING_PACKAGE = (
 )
 NOT_RUN_TO_END = "the notebook could not be run to the end: {error}"
 METADATA_RESTORED = "{count} cells had lost their nbgrader metadata; restored by content"
+ANSWERS_BY_PLACE = (
+    "written answers {questions} read from the text cell below the question (the answer cell "
+    "deleted, or its nbgrader metadata lost)"
+)
 COPIED_CELL = "a copy of the TP's cell {gid} was run as your own cell"
 LATE_DEFINITION = (
     "{where}: defines {names} again after the test cell of ({block}), but what is graded is the "

@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -106,24 +107,52 @@ def _defined_names(source: str) -> set[str]:
 
 
 def restore_metadata(nb, student_nb, notes: list[str] | None = None):
-    """Give back their nbgrader metadata to cells that lost it: a cell with the source of a
-    graded cell the notebook no longer has (or an answer cell defining its stub's names)."""
+    """Give back their nbgrader metadata to cells that lost it, or that took the place of a
+    graded cell the student deleted: a cell with the text of a graded cell the notebook no longer
+    has (a text several of the TP's cells share, ``YOUR ANSWER HERE``, names none), an answer cell
+    by the names its stub defines, Question 1's locked cell by its text around the student's
+    number, a written answer by its place (the first text cell below its question)."""
     present = {gid for c in nb.cells if (gid := grade_id(c))}
-    by_source = {
-        (c.cell_type, _normalised(c.source)): c
-        for c in student_nb.cells
-        if grade_id(c) and grade_id(c) not in present
-    }
-    restored = []
+    missing = {gid: c for c in student_nb.cells if (gid := grade_id(c)) and gid not in present}
+    restored = _by_text(nb, student_nb, missing)
+    restored += _by_names(nb, missing) + _by_setting(nb, missing)
+    placed = _by_place(nb, student_nb, missing)
+    if restored and notes is not None:
+        notes.append(M.METADATA_RESTORED.format(count=len(restored)))
+    if placed and notes is not None:
+        questions = [q.id for q in load_spec().questions if q.grade_id in placed]
+        notes.append(M.ANSWERS_BY_PLACE.format(questions=", ".join(questions)))
+    return nb
+
+
+def _adopt(cell, original, missing: dict, taken: list[str]) -> None:
+    """``cell`` becomes the TP's ``original`` (its nbgrader metadata), no longer missing."""
+    gid = grade_id(original)
+    cell.metadata["nbgrader"] = copy.deepcopy(nbgrader_meta(original))
+    del missing[gid]
+    taken.append(gid)
+
+
+def _by_text(nb, student_nb, missing: dict) -> list[str]:
+    """Cells holding a missing TP cell's text, that no other TP cell shares."""
+
+    def key(c) -> tuple[str, str]:
+        return c.cell_type, _normalised(c.source)
+
+    counts = Counter(key(c) for c in student_nb.cells if grade_id(c))
+    by_text = {key(c): c for c in missing.values() if counts[key(c)] == 1}
+    taken: list[str] = []
     for cell in nb.cells:
-        if grade_id(cell):
-            continue
-        original = by_source.pop((cell.cell_type, _normalised(cell.source)), None)
+        original = None if grade_id(cell) else by_text.pop(key(cell), None)
         if original is not None:
-            cell.metadata["nbgrader"] = copy.deepcopy(nbgrader_meta(original))
-            restored.append(grade_id(cell))
-    # an answer cell no longer holds the stub: it is the cell that defines the stub's names
-    for original in list(by_source.values()):
+            _adopt(cell, original, missing, taken)
+    return taken
+
+
+def _by_names(nb, missing: dict) -> list[str]:
+    """An answer cell no longer holding its stub: the cell that defines the stub's names."""
+    taken: list[str] = []
+    for original in list(missing.values()):
         names = _defined_names(original.source)
         if not nbgrader_meta(original).get("solution") or not names:
             continue
@@ -133,12 +162,59 @@ def restore_metadata(nb, student_nb, notes: list[str] | None = None):
                 and not grade_id(cell)
                 and names <= _defined_names(cell.source)
             ):
-                cell.metadata["nbgrader"] = copy.deepcopy(nbgrader_meta(original))
-                restored.append(grade_id(cell))
+                _adopt(cell, original, missing, taken)
                 break
-    if restored and notes is not None:
-        notes.append(M.METADATA_RESTORED.format(count=len(restored)))
-    return nb
+    return taken
+
+
+def _by_setting(nb, missing: dict) -> list[str]:
+    """A locked cell where the TP asks for a number (``RECEPTIVE_FIELD = 140``): the code cell
+    that sets it and holds the TP's other lines, in order (a line of the student's added)."""
+    wanted = {q.setting for q in load_spec().questions if q.setting}
+    taken: list[str] = []
+    for original in list(missing.values()):
+        lines = [line.strip() for line in original.source.splitlines() if line.strip()]
+        sets = {_setting(line) for line in lines} & wanted
+        if original.cell_type != "code" or nbgrader_meta(original).get("solution") or not sets:
+            continue
+        rest = [line for line in lines if _setting(line) not in sets]
+        for cell in nb.cells:
+            mine = [line.strip() for line in cell.source.splitlines()]
+            if cell.cell_type != "code" or grade_id(cell):
+                continue
+            if sets <= {_setting(line) for line in mine} and _in_order(rest, mine):
+                _adopt(cell, original, missing, taken)
+                break
+    return taken
+
+
+def _in_order(lines: list[str], within: list[str]) -> bool:
+    """Whether ``lines`` all appear in ``within``, in that order."""
+    rest = iter(within)
+    return all(line in rest for line in lines)
+
+
+def _by_place(nb, student_nb, missing: dict) -> list[str]:
+    """A written answer's cell, deleted (the answer written in a new text cell below the
+    question) or stripped of its metadata: the first text cell of the student's between the TP
+    cell above it and the next TP cell."""
+    above = {}
+    for prev, cell in zip(student_nb.cells, student_nb.cells[1:], strict=False):
+        if grade_id(cell) in missing and grade_id(prev):
+            above[grade_id(cell)] = grade_id(prev)
+    taken: list[str] = []
+    for gid, original in list(missing.items()):
+        meta = nbgrader_meta(original)
+        if original.cell_type != "markdown" or not meta.get("solution") or gid not in above:
+            continue
+        at = next((i for i, c in enumerate(nb.cells) if grade_id(c) == above[gid]), None)
+        for cell in nb.cells[at + 1 :] if at is not None else ():
+            if grade_id(cell):
+                break
+            if cell.cell_type == "markdown":
+                _adopt(cell, original, missing, taken)
+                break
+    return taken
 
 
 def _setting(line: str) -> str | None:

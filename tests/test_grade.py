@@ -1634,6 +1634,62 @@ def test_question_1s_number_is_part_of_its_answer(tmp_path):
     assert "RECEPTIVE_FIELD" not in answers("RECEPTIVE_FIELD = '140'", "four")  # restored
 
 
+def _answers_of(nb, folder: Path) -> tuple[dict[str, str], list[str]]:
+    """``{question id: text}`` of a submitted notebook as grading reads it, and the notes."""
+    from autograder import repair
+    from autograder.collect import Submission
+    from autograder.grade import _written_answers
+
+    notes: list[str] = []
+    nb = repair.restore_metadata(nb, STUDENT, notes)
+    nb = in_source_order(repair.without_outputs(nb), STUDENT, notes)
+    sub = Submission("4242", "Dupont Marie", folder / "a.ipynb", "a.ipynb", "0" * 64)
+    return _written_answers(nb, load_spec(), folder, sub, STUDENT), notes
+
+
+def _answered(nb):
+    """``nb`` with each written answer cell holding a different answer."""
+    for q in load_spec().questions:
+        cell = next(c for c in nb.cells if _gid(c) == q.grade_id)
+        cell.source = f"My answer to {q.id}: the background dominates."
+    return _set(nb, "receptive_field", "RECEPTIVE_FIELD = None", "RECEPTIVE_FIELD = 140")
+
+
+def test_an_answer_cell_deleted_and_written_again_below_its_question_is_read(tmp_path):
+    """A student deleted the answer cell of Question 3 (``YOUR ANSWER HERE``) and wrote the
+    answer in a new text cell in its place: the hand grader reads it, it is not scored 0 as a
+    blank, and the notes say where it was read from."""
+    q3 = load_spec().questions[2]
+    nb = _answered(solved())
+    at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q3.grade_id)
+    nb.cells[at] = nbformat.v4.new_markdown_cell("**Question 3.** Background is 97 % of pixels.")
+    answers, notes = _answers_of(nb, tmp_path)
+    assert answers[q3.id] == "**Question 3.** Background is 97 % of pixels."
+    assert any("q3 read from the text cell below the question" in n for n in notes), notes
+    del nb.cells[at]  # deleted with nothing in its place: no answer, as a blank
+    deleted, _ = _answers_of(nb, tmp_path / "2")
+    assert deleted[q3.id] == "" and deleted["q4"].startswith("My answer to q4")
+
+
+def test_written_answers_survive_a_save_that_dropped_every_cells_metadata(tmp_path):
+    """Every cell saved without its nbgrader metadata (markdown cells too): each written answer
+    is found below its own question (the five answer cells share one text, ``YOUR ANSWER HERE``,
+    which names none of them), and Question 1's locked cell, edited with the student's number and
+    a line of their own, keeps the number for the hand grader."""
+    nb = _answered(solved())
+    nb = _set(nb, "receptive_field", "checks.check_", "print(RECEPTIVE_FIELD)\nchecks.check_")
+    answers, notes = _answers_of(_metadata_lost(nb), tmp_path)
+    for q in load_spec().questions:
+        assert answers[q.id].startswith(f"My answer to {q.id}: "), (q.id, answers[q.id])
+    assert answers["q1"].endswith("RECEPTIVE_FIELD = 140")
+    assert not any("were missing and were put back" in n for n in notes), notes
+    left_blank = _metadata_lost(_answered(solved()))
+    cell = next(c for c in left_blank.cells if c.source.startswith("My answer to q2"))
+    cell.source = "YOUR ANSWER HERE"  # Question 2 left blank, the others answered
+    answers, _ = _answers_of(left_blank, tmp_path / "2")
+    assert answers["q2"] == "" and answers["q5"].startswith("My answer to q5")
+
+
 def test_an_image_replaced_in_an_answer_is_a_rewritten_answer(tmp_path):
     """An answer drawn and attached (``![](attachment:a.png)``), in a text cell added below the
     answer cell: a re-submission that replaced only the image kept the score given by hand to
