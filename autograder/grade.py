@@ -160,10 +160,11 @@ def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[di
     rng = fresh_rng()
     by_test: dict[str, list[Request]] = {}
     with REFERENCE_LOCK:  # one thread at a time computes the reference
-        for gid, (_, test) in spec.tests.items():
+        for gid, (block, test) in spec.tests.items():
             reqs = table[test.compare].requests(rng)
             for r in reqs:
                 r.name = f"{gid}.{r.name}"
+                r.meta["watch"] = _watch(block)
             by_test[gid] = reqs
     (job / "requests").mkdir()
     steps = []
@@ -188,6 +189,14 @@ def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[di
     )
     probes = {n: {"source": probe_source([n]), "requires": tested.get(n, [])} for n in wanted}
     return {"requests": steps, "probes": probes}, by_test
+
+
+def _watch(block: assignment.Block) -> dict:
+    """What the kernel notes if the answer runs it (``harness._Watch``): the block's forbidden
+    names of torch, its forbidden libraries, the course package's code but what answers build on."""
+    names = [n for n in block.forbidden if "." not in n]
+    paths = [n for n in block.forbidden if "." in n]
+    return {"names": names, "paths": paths, "allowed": list(static.BUILT_ON)}
 
 
 def _step(job: Path, request: Request, at: str) -> dict:
@@ -572,15 +581,34 @@ def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> 
     """Block and test scores: a forbidden call costs its block, else the answers are judged; a
     failed visible check gives its block's hint."""
     verdicts, hints = {}, {}
-    for gid, (_, test) in spec.tests.items():
+    for gid, (block, test) in spec.tests.items():
         if gid in forbidden:
             verdicts[gid] = Verdict(False, forbidden[gid])
+        elif ran := _ran(answers, by_test[gid]):
+            course = ran.split(".")[0] == static.COURSE_PACKAGE or not block.forbidden_why
+            why = M.OWN_CODE.format(block=block.id) if course else block.forbidden_why
+            verdicts[gid] = Verdict(
+                False, M.RAN_FORBIDDEN.format(block=block.id, what=ran, why=why)
+            )
         else:
             verdicts[gid] = judge(table[test.compare], answers, by_test[gid])
         visible = answers.get(f"{gid}.visible")
         if visible and visible[0].get("passed") is False and visible[0].get("message"):
             hints[gid] = str(visible[0]["message"])[:600]
     return block_scores(spec, verdicts, hints)
+
+
+def _ran(answers: dict, requests: list[Request]) -> str:
+    """The first thing the kernel says an answer ran that its block forbids ("": none). Believed
+    against the answer only: a kernel that hides it is judged on its values, as without it."""
+    for req in requests:
+        answer = answers.get(req.name)
+        meta = answer[0] if isinstance(answer, tuple) and isinstance(answer[0], dict) else {}
+        ran = meta.get("ran")
+        for what in ran if isinstance(ran, list) else ():
+            if isinstance(what, str) and what:
+                return what[:120]
+    return ""
 
 
 def _prewarm(home: Path) -> None:

@@ -1154,3 +1154,70 @@ def _dead_test_cell(nb, t: Targets):
     )
     step = solution("train_step", ("    model.train()\n", "    model.train()\n" + capture))
     return with_cell(nb, "train_step", step)
+
+
+# ---- helper's attacks (2026-12-04): the answer's code reached through a library's state ---------
+
+
+@attack("functions_in_logging_filters", "efg", host="h22_header_bomb")
+def _logging_filters(nb, t: Targets):
+    """Wrappers of F.cross_entropy, reference_step and dice kept as a logger's filters, called back.
+    9547659: (e) 4/4, (f) 3/3, (g) 2/2 (only the course package's import flagged)"""
+    append_after = (
+        "import logging\n"
+        "import torch.nn.functional as F\n"
+        "from unet_tp import train as _tr, metrics as _mt\n\n\n"
+        "def _ce(logits, target, weight=None):\n"
+        "    return F.cross_entropy(logits, target.long(), weight=weight)\n\n\n"
+        "def _step(*a):\n"
+        "    return _tr.reference_step(*a)\n\n\n"
+        "def _dice(a, b):\n"
+        "    return _mt.dice(a, b)\n\n\n"
+        '_box = logging.getLogger("tp.helpers")\n'
+        "for _f in (_ce, _step, _dice):\n"
+        "    _box.addFilter(_f)\n"
+    )
+    insert_after(nb, "data", append_after)
+    box = 'logging.getLogger("tp.helpers").filters'
+    with_cell(
+        nb,
+        "cce_loss",
+        f"def categorical_cross_entropy(logits, target, weight=None):\n"
+        f"    return {box}[0](logits, target, weight)\n",
+    )
+    with_cell(
+        nb,
+        "train_step",
+        "def train_step(model, images, labels, optimizer, loss_fn):\n"
+        f"    return {box}[1](model, images, labels, optimizer, loss_fn)\n",
+    )
+    return with_cell(
+        nb,
+        "predict_dice",
+        PREDICT + f"\n\ndef dice_score(pred, target):\n    return {box}[2](pred, target)\n",
+    )
+
+
+@attack("loss_in_a_threads_arguments", "e", host="h23_lone_surrogate", review=False)
+def _thread_arguments(nb, t: Targets):
+    """A wrapper of F.cross_entropy parked in a sleeping thread's arguments, found by its name.
+    9547659: (e) 4/4, not flagged"""
+    insert_after(
+        nb,
+        "data",
+        "import threading, time\n\n\n"
+        "def _idle(*parked):\n"
+        "    time.sleep(10**6)\n\n\n"
+        "def _ce(logits, target, weight=None):\n"
+        "    return F.cross_entropy(logits, target.long(), weight=weight)\n\n\n"
+        'threading.Thread(target=_idle, args=(_ce,), name="tqdm-monitor", daemon=True).start()\n',
+    )
+    return with_cell(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    for t in threading.enumerate():\n"
+        '        if t.name == "tqdm-monitor":\n'
+        "            return t._args[0](logits, target, weight)\n"
+        "    raise NotImplementedError\n",
+    )
