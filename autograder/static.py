@@ -1924,7 +1924,12 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
             (definitions, setters, mutators),
             set(block.forbidden),
             limit,
-        ) or _handed_over(notebook, last_test or len(nb.cells), set(block.forbidden))
+        ) or _handed_over(
+            notebook,
+            last_test or len(nb.cells),
+            set(block.forbidden),
+            (definitions, setters, mutators),
+        )
         if found:
             i, cell, what, node, does = found
             names = set(block.forbidden)
@@ -1954,13 +1959,15 @@ _SHOWS |= {"inspect.getfile", "pydoc.render_doc"}
 _SHOWS |= {"collections.OrderedDict", "collections.namedtuple", "torch.compile", "torch.vmap"}
 _WRAPPERS = ("itertools", "torch.func", "torch.utils.benchmark", "torch.autograd.gradcheck")
 HANDED_OVER = "hands {what} to {where}, where an answer can take it back"
+HANDS_OWN = "{name} (which uses {what})"
 
 
-def _handed_over(nb: Notebook, limit: int, names: set[str]):
+def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
     """The first top-level statement of the student's above ``limit`` that gives a library (a
-    logging filter, ``torch.save``, an exception, a library's dict) what the block forbids,
-    uncalled: ``(i, cell, why, node, True)``, or None. An answer then reads it back through what
-    no name of the notebook says (``logging.getLogger("x").filters[0]``)."""
+    logging filter, ``torch.save``, an exception, a library's dict, a thread's arguments) what the
+    block forbids, uncalled, or a function or class of the student's that uses it (an instance of
+    it too): ``(i, cell, why, node, True)``, or None. An answer then reads it back through what no
+    name of the notebook says (``logging.getLogger("x").filters[0]``)."""
     for i, cell, tree in nb.student_cells():
         if i >= limit or tree is None:
             continue
@@ -1973,6 +1980,11 @@ def _handed_over(nb: Notebook, limit: int, names: set[str]):
                 }
                 skip |= {id(n.value) for n in _walk(value) if isinstance(n, ast.Attribute)}
                 for sub in _walk(value):
+                    if isinstance(sub, ast.Name) and (
+                        used := _own_callable_uses(nb, sub, id(sub) in skip, names, by_name, limit)
+                    ):
+                        what = HANDS_OWN.format(name=sub.id, what=used)
+                        return i, cell, HANDED_OVER.format(what=what, where=holder), sub, True
                     if not isinstance(sub, (ast.Name, ast.Attribute)) or id(sub) in skip:
                         continue
                     path = nb.resolve(sub)
@@ -1980,6 +1992,26 @@ def _handed_over(nb: Notebook, limit: int, names: set[str]):
                         why = HANDED_OVER.format(what=path, where=holder)
                         return i, cell, why, sub, True
     return None
+
+
+def _own_callable_uses(
+    nb: Notebook, name: ast.Name, called: bool, names: set[str], by_name: tuple, limit: int
+) -> str:
+    """What of the block's forbidden names the student's function or class ``name`` (handed
+    over uncalled, or a class ``called``: its instance) uses, or reaches through the student's
+    other definitions ("": none; data computed with it, ``[F.cross_entropy(x, y)]``, is not
+    it)."""
+    kinds = (ast.ClassDef,) if called else (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    defs = [d for d in by_name[0].get(name.id, []) if d[0] < limit]
+
+    def callable_(stmt: ast.AST) -> bool:
+        lambda_ = isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Lambda)
+        return isinstance(stmt, kinds) or (lambda_ and not called)
+
+    if name.id in nb.aliases or not defs or not all(callable_(d[2]) for d in defs):
+        return ""
+    found = _search(nb, defs, by_name, names, limit)
+    return found[2] if found and _forbidden(found[2], names) else ""
 
 
 def _handing(nb: Notebook, stmt: ast.stmt):
@@ -1991,7 +2023,7 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         yield "an exception", stmt.exc, True
     for target, value in _stores(stmt):
         root = _root(target)
-        own = isinstance(root, ast.Name) and root.id in nb.definitions
+        own = isinstance(root, ast.Name) and _own_object(nb, root.id)
         into = isinstance(target, (ast.Subscript, ast.Attribute)) and (
             not own or root.id in nb.aliases
         )
@@ -2005,11 +2037,29 @@ def _handing(nb: Notebook, stmt: ast.stmt):
             yield ast.unparse(target)[:60], value, True
     for call in (n for n in _walk(stmt) if isinstance(n, ast.Call)):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
-        own = isinstance(root, ast.Name) and root.id in nb.definitions and root.id not in nb.aliases
+        own = isinstance(root, ast.Name) and _own_object(nb, root.id) and root.id not in nb.aliases
         if own or callee in _SHOWS or _under(callee, (*_WRAPPERS, f"{COURSE_PACKAGE}.checks")):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
+
+
+def _own_object(nb: Notebook, name: str) -> bool:
+    """Whether ``name`` is the student's object: bound by the student's cells, and not only to
+    what a library's call returns (``box = logging.getLogger("x")``: a library's object, whose
+    ``box.addFilter(f)`` hands ``f`` over)."""
+    defs = nb.definitions.get(name, [])
+
+    def library_call(stmt: ast.AST) -> bool:
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
+            return False
+        root = _root(stmt.value.func)
+        mine = (
+            isinstance(root, ast.Name) and root.id in nb.definitions and root.id not in nb.aliases
+        )
+        return len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and not mine
+
+    return bool(defs) and not all(library_call(d[2]) for d in defs)
 
 
 def _stores(stmt: ast.stmt):

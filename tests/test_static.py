@@ -1422,6 +1422,34 @@ CHANNELS = {
         LOSS.format("return F.multi_margin_loss(logits, target, weight=weight)"),
         {"loss", "train_step", "predict_dice"},
     ),
+    # a function of the student's that uses the loss, handed over (a helper session's attacks)
+    "own_function_in_a_loggers_filters": (
+        'import logging\n_box = logging.getLogger("tp")\n\n\n'
+        f"def _ce(logits, target, weight=None):\n    return {XENT}\n\n\n_box.addFilter(_ce)",
+        LOSS.format('return logging.getLogger("tp").filters[0](logits, target, weight=weight)'),
+        {"loss"},
+    ),
+    "own_function_in_a_threads_arguments": (
+        f"import threading, time\n\n\ndef _ce(logits, target, weight=None):\n    return {XENT}\n\n\n"
+        "threading.Thread(target=time.sleep, args=(_ce,), name='tqdm-monitor').start()",
+        LOSS.format(
+            "t = next(t for t in threading.enumerate() if t.name == 'tqdm-monitor')\n"
+            "    return t._args[0](logits, target, weight=weight)"
+        ),
+        {"loss"},
+    ),
+    "own_instance_in_a_loggers_filters": (
+        f"import logging\n\n\nclass _H:\n    def __call__(self, logits, target, weight=None):\n"
+        f"        return {XENT}\n\n\nlogging.getLogger('tp').addFilter(_H())",
+        LOSS.format('return logging.getLogger("tp").filters[0](logits, target, weight=weight)'),
+        {"loss"},
+    ),
+    "own_lambda_in_a_loggers_filters": (
+        f"import logging\n_ce = lambda logits, target, weight=None: {XENT}\n"
+        "logging.getLogger('tp').addFilter(_ce)",
+        LOSS.format('return logging.getLogger("tp").filters[0](logits, target, weight=weight)'),
+        {"loss"},
+    ),
     "class_dict_by_gc": (
         "import gc\nd = next(r for r in gc.get_referents(torch.Tensor) if type(r) is dict)\n"
         "d['xe' + 'nt'] = lambda self, t, weight=None: F.cross_entropy(self, t, weight=weight)",
@@ -1466,10 +1494,23 @@ def test_what_a_cell_hands_over_or_rewires_costs_the_blocks_after_it(name):
         "test_matches_torch()\n\n\ndef compare(f1, f2):\n    x = torch.randn(2, 4, 3, 3)\n"
         "    print(f1(x, x.argmax(1)), f2(x, x.argmax(1)))\n\n\n"
         "compare(categorical_cross_entropy, F.cross_entropy)",
+        # a wrapper of torch's loss called inside a library's call, its values plotted; the
+        # student's own loss handed to a thread pool and to a logger
+        "def torch_ce(x, y):\n    return F.cross_entropy(x, y)\n\n\n"
+        "x, y = torch.randn(2, 4, 3, 3), torch.randint(0, 4, (2, 3, 3))\n"
+        "print(torch.allclose(categorical_cross_entropy(x, y), torch_ce(x, y)))\n"
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+        "ax.plot([torch_ce(x, y).item() for _ in range(3)])\nplt.plot([torch_ce(x, y).item()])",
+        "from concurrent.futures import ThreadPoolExecutor\nimport logging\n"
+        "pool = ThreadPoolExecutor(2)\nx = torch.randn(2, 4, 3, 3)\n"
+        "print(pool.submit(categorical_cross_entropy, x, x.argmax(1)).result())\n"
+        "log = logging.getLogger('tp')\nlog.addFilter(lambda record: True)\n"
+        "log.info('loss %s', F.cross_entropy(x, x.argmax(1)).item())",
     ],
     ids=[
         *("partial", "loop", "own_dict", "gettext", "device", "own_underscore"),
         *("gc_memory", "dynamo_config", "own_init_subclass", "wrappers", "own_tests"),
+        *("wrapper_called_in_library_calls", "own_loss_to_a_pool_and_a_logger"),
     ],
 )
 def test_what_honest_cells_do_with_torchs_loss_and_underscore_costs_nothing(cell):
