@@ -2710,3 +2710,50 @@ def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     assert len(review) == grade.MAX_EVENTS + 1
     assert review[-1] == f"the notebook {grade.FLOODED_EVENTS}"
     assert "the notebook tried to use the network: connects to x" in review
+
+
+def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
+    """The kernel's watch (harness._Watch) notes torch's losses the block forbids, its forbidden
+    libraries and the course package's code (but what answers build on), however the answer
+    reached them; honest code, and a forbidden loss the grader itself hands over outside the
+    watch, are not noted. The grader denies the block on that note alone (grade._ran)."""
+    import logging
+
+    import numpy as np
+    import torch.nn.functional as F
+
+    from autograder import harness
+    from autograder.compare import Request
+    from autograder.grade import _ran, _watch
+    from autograder.spec import load as load_spec
+    from unet_tp import device, metrics
+
+    loss_block = load_spec().block("e")
+    x, y = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    box = logging.getLogger("unet-tp-test-watch")
+    box.addFilter(lambda logits, target: F.cross_entropy(logits, target))
+
+    def cheat(logits, target):
+        return box.filters[-1](logits, target)
+
+    def honest(logits, target):
+        one_hot = F.one_hot(target, logits.shape[1]).movedim(-1, 1)
+        return -(one_hot * logits.log_softmax(1)).sum(1).mean()
+
+    def ran(fn, *args, meta=None):
+        watch = harness._Watch({"watch": meta or _watch(loss_block)})
+        with watch.running():
+            fn(*args)
+        return watch.ran
+
+    assert ran(cheat, x, y)[0] == "torch.nn.functional.cross_entropy"
+    assert ran(honest, x, y) == [] and F.cross_entropy(x, y) is not None  # outside: not watched
+    course = {"names": [], "paths": [], "allowed": ["unet_tp.unet_base", "unet_tp.device"]}
+    a = np.zeros((4, 4), bool)
+    assert ran(metrics.dice, a, a, meta=course)[0].startswith("unet_tp.metrics.")
+    assert ran(device.pick_device, meta=course) == []
+    box.filters.clear()
+    req = Request("test_loss.x", {"label": "x"}, {})
+    said = {"test_loss.x": ({"ran": ["torch.nn.functional.cross_entropy"]}, {})}
+    assert _ran(said, [req]) == "torch.nn.functional.cross_entropy"
+    assert _ran({"test_loss.x": ({"ran": [3, None]}, {})}, [req]) == ""
