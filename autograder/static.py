@@ -35,8 +35,9 @@ from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
 
 COURSE_PACKAGE = "unet_tp"
-# what the answers are meant to use of the course package: the base class, the set-up's device
-BUILT_ON = ("unet_tp.unet_base", "unet_tp.device")
+# what the answers may use of the course package: the base class, the set-up's device, the
+# labels and regions (NUM_CLASSES; unet_tp.checks.COURSE_MODULES says the same to the notebook)
+BUILT_ON = ("unet_tp.unet_base", "unet_tp.device", "unet_tp.conventions")
 
 
 def _by_reason(table: dict[str, str]) -> dict[str, str]:
@@ -1232,9 +1233,12 @@ def _enumerates(node: ast.Name | ast.Attribute, path: str) -> str | None:
     return next((why for p, why in _ENUMERATORS.items() if _within(path, p)), None)
 
 
-def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST, bool] | None:
+def _misuse(
+    nb: Notebook, node: ast.AST, names: set[str], ignore: frozenset[int] = frozenset()
+) -> tuple[str, ast.AST, bool] | None:
     """What in ``node`` an answer may not use, where, and whether it is what the code does (a
-    verb: "runs code built from strings") rather than what it uses (a name), or None."""
+    verb: "runs code built from strings") rather than what it uses (a name), or None; the nodes
+    of ids ``ignore`` are not read."""
     docstrings, own = _docstrings(node), _function_locals(node)
     methods = _in_methods(node)
     calls = [sub for sub in _walk(node) if isinstance(sub, ast.Call)]
@@ -1244,6 +1248,8 @@ def _misuse(nb: Notebook, node: ast.AST, names: set[str]) -> tuple[str, ast.AST,
     inner = {id(sub.value) for sub in _walk(node) if isinstance(sub, ast.Attribute)}
     for sub in _walk(node):
         what, does = None, False
+        if id(sub) in ignore:
+            continue
         if _rewrites(sub):
             what, does = REWRITES, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
@@ -1957,6 +1963,8 @@ _SHOWS |= {"enumerate", "iter", "next", "any", "all", "sum", "min", "max", "abs"
 _SHOWS |= {"inspect.getsource", "inspect.getsourcelines", "inspect.signature", "inspect.getdoc"}
 _SHOWS |= {"inspect.getfile", "pydoc.render_doc"}
 _SHOWS |= {"collections.OrderedDict", "collections.namedtuple", "torch.compile", "torch.vmap"}
+# a timer keeps what it times only in the Timer a name of the student's holds (followed)
+_SHOWS |= {"timeit.Timer", "timeit.timeit", "timeit.repeat"}
 _WRAPPERS = ("itertools", "torch.func", "torch.utils.benchmark", "torch.autograd.gradcheck")
 HANDED_OVER = "hands {what} to {where}, where an answer can take it back"
 HANDS_OWN = "{name} (which uses {what})"
@@ -1979,9 +1987,18 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                     id(n) for c in _walk(value) if isinstance(c, ast.Call) for n in _walk(c.func)
                 }
                 skip |= {id(n.value) for n in _walk(value) if isinstance(n, ast.Attribute)}
+                # a name in a function's or class's body is that scope's (a parameter `x`)
+                bodies = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+                nested = {id(n) for s in _walk(stmt) if isinstance(s, bodies) for n in _walk(s)}
                 for sub in _walk(value):
-                    if isinstance(sub, ast.Name) and (
-                        used := _own_callable_uses(nb, sub, id(sub) in skip, names, by_name, limit)
+                    if (
+                        isinstance(sub, ast.Name)
+                        and id(sub) not in nested
+                        and (
+                            used := _own_callable_uses(
+                                nb, sub, id(sub) in skip, names, by_name, limit
+                            )
+                        )
                     ):
                         what = HANDS_OWN.format(name=sub.id, what=used)
                         return i, cell, HANDED_OVER.format(what=what, where=holder), sub, True
@@ -2004,9 +2021,12 @@ def _own_callable_uses(
     kinds = (ast.ClassDef,) if called else (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     defs = [d for d in by_name[0].get(name.id, []) if d[0] < limit]
 
-    def callable_(stmt: ast.AST) -> bool:
-        lambda_ = isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Lambda)
-        return isinstance(stmt, kinds) or (lambda_ and not called)
+    def callable_(stmt: ast.AST) -> bool:  # `def name`, `class name`, `name = lambda ...`
+        if isinstance(stmt, kinds):
+            return stmt.name == name.id
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        named = [t.id for t in targets if isinstance(t, ast.Name)] == [name.id]
+        return named and isinstance(stmt.value, ast.Lambda) and not called
 
     if name.id in nb.aliases or not defs or not all(callable_(d[2]) for d in defs):
         return ""
@@ -2037,11 +2057,32 @@ def _handing(nb: Notebook, stmt: ast.stmt):
             yield ast.unparse(target)[:60], value, True
     for call in (n for n in _walk(stmt) if isinstance(n, ast.Call)):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
+        if _under(nb.resolve(_made_by(call.func)), _TEST_RUNNERS):
+            continue  # unittest.TestLoader().loadTestsFromTestCase(MyTests): the student's tests
         own = isinstance(root, ast.Name) and _own_object(nb, root.id) and root.id not in nb.aliases
         if own or callee in _SHOWS or _under(callee, (*_WRAPPERS, f"{COURSE_PACKAGE}.checks")):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
+
+
+# what runs the student's tests and keeps them only in what it returns (a name holding that is
+# followed): the TestCase classes handed to them compare the answer with torch's loss
+_TEST_RUNNERS = ("unittest.TestLoader", "unittest.TextTestRunner", "unittest.TestSuite")
+_TEST_RUNNERS += ("unittest.main", "unittest.defaultTestLoader")
+
+
+def _made_by(func: ast.expr) -> ast.expr:
+    """The start of a chain of calls and attributes: ``unittest.TestLoader`` of
+    ``unittest.TestLoader().loadTestsFromTestCase``."""
+    while isinstance(func, (ast.Attribute, ast.Call)):
+        inner = func.value if isinstance(func, ast.Attribute) else func.func
+        if not isinstance(inner, (ast.Attribute, ast.Call, ast.Name)):
+            break
+        if isinstance(func, ast.Attribute) and not isinstance(inner, ast.Call):
+            break
+        func = inner
+    return func
 
 
 def _own_object(nb: Notebook, name: str) -> bool:
@@ -2172,6 +2213,7 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     # (cell index, cell, statement, whether it was reached through an attribute's name only: a
     # key "mean" of a results dict, which `x.mean()` may read; its objects are not followed)
     todo = collections.deque((*d, False) for d in start if d[2] is not None)
+    changes: set[int] = set()  # what changes an object the answer reads (`box.append(v)`)
     seen = {id(d[2]) for d in todo}
     # each name's statements are gone through once: a statement reached is never queued again,
     # and 20,000 `box.append(v)` each reading `box` went through all 20,000 for each (hours)
@@ -2184,7 +2226,8 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
 
     while todo:
         i, cell, node, by_attribute = todo.popleft()
-        found = _misuse(nb, node, names)
+        ignore = _computed_in_place(nb, node, names) if id(node) in changes else frozenset()
+        found = _misuse(nb, node, names, ignore)
         if found:
             return i, cell, *found
         used = _global_names(node)
@@ -2194,7 +2237,9 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
         ]
         # what changed an object of the student's before the test cell (`box.append(v)`)
         changed = set() if by_attribute else new("mut", used | _bound(node, direct=True))
-        reached += [(n, d, False) for n in changed for d in mutators.get(n, []) if d[0] < limit]
+        by_change = [(n, d, False) for n in changed for d in mutators.get(n, []) if d[0] < limit]
+        changes.update(id(d[2]) for _, d, _ in by_change)
+        reached += by_change
         for name, d, attribute in reached:
             # an attribute or key set after the test cell (`self.step`, `out["torch"]` of a
             # later helper) is not what the answer read when it ran
@@ -2202,6 +2247,20 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
                 seen.add(id(d[2]))
                 todo.append((*d, attribute or by_attribute))
     return None
+
+
+def _computed_in_place(nb: Notebook, node: ast.AST, names: set[str]) -> frozenset[int]:
+    """The ids of forbidden functions ``node`` calls where it runs (``box.append(F.cross_entropy(x,
+    y).item())``: the object keeps a value, not the function), not in a function or lambda it
+    defines there; never a class (``box.append(nn.CrossEntropyLoss())`` keeps a loss)."""
+    deferred = {id(n) for s in _walk(node) if isinstance(s, _SCOPES[:4]) for n in _walk(s)}
+    found: set[int] = set()
+    for call in (n for n in _walk(node) if isinstance(n, ast.Call) and id(n) not in deferred):
+        path = nb.resolve(call.func) if isinstance(call.func, (ast.Name, ast.Attribute)) else ""
+        last = path.rpartition(".")[2]
+        if last[:1].islower() and last in names and _forbidden(path, names):
+            found.update(id(n) for n in _walk(call.func))
+    return frozenset(found)
 
 
 # ---- review: the instructor reads ----------------------------------------------------------

@@ -2077,3 +2077,79 @@ def test_a_template_or_a_magic_by_a_built_name_may_bind_the_answer(runner):
     nb = notebook({"cce_loss": STUBS["cce_loss"]})
     insert_after(nb, "cce_loss", runner)
     assert "loss" in lost(nb)
+
+
+_HONEST_LOSS = (
+    "    one_hot = F.one_hot(target.long(), logits.shape[1]).movedim(-1, 1).to(logits.dtype)\n"
+    "    per_pixel = -(one_hot * (logits - logits.logsumexp(1, keepdim=True))).sum(1)\n"
+    "    value = per_pixel.mean()\n"
+)
+_HELPER_SESSION_HONEST = {
+    # a unittest class comparing with torch's loss, run by unittest's loader and runner
+    "unittest_class": (
+        "import unittest\n\n\nclass TestMyLoss(unittest.TestCase):\n    def setUp(self):\n"
+        "        self.x = torch.randn(2, 4, 3, 3)\n        self.y = self.x.argmax(1)\n\n"
+        "    def test_matches_torch(self):\n        mine = categorical_cross_entropy(self.x, self.y)\n"
+        "        self.assertTrue(torch.allclose(mine, F.cross_entropy(self.x, self.y)))\n\n\n"
+        "suite = unittest.TestLoader().loadTestsFromTestCase(TestMyLoss)\n"
+        "unittest.TextTestRunner(verbosity=2).run(suite)",
+        LOSS.format(_HONEST_LOSS.strip() + "\n    return value"),
+    ),
+    # torch's value computed and kept where the answer logs its own
+    "computed_values_kept": (
+        "import logging\nlogger = logging.getLogger('tp')\nloss_history = []\n"
+        "x = torch.randn(2, 4, 3, 3)\nloss_history.append(F.cross_entropy(x, x.argmax(1)).item())\n"
+        "logger.info('torch says %.5f', F.cross_entropy(x, x.argmax(1)).item())",
+        LOSS.format(
+            _HONEST_LOSS.strip() + "\n    loss_history.append(float(value))\n"
+            "    logger.debug('mine %.5f', float(value))\n    return value"
+        ),
+    ),
+    "timer_of_a_wrapper": (
+        "import functools, timeit\n\n\ndef torch_reference(x, y):\n    return F.cross_entropy(x, y)\n\n\n"
+        "x = torch.randn(2, 4, 3, 3)\n"
+        "ref = timeit.Timer(functools.partial(torch_reference, x, x.argmax(1))).timeit(number=5)",
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_HELPER_SESSION_HONEST))
+def test_honest_cells_a_helper_session_wrote_cost_nothing(name):
+    """Correct notebooks written by a helper session: unittest, values of torch's loss kept in a
+    list or a logger the answer also uses, a timer of a wrapper of torch's loss; and a class of
+    the student's that sets ``self.x`` above the TP's cells that pass ``x`` along."""
+    cell, answer = _HELPER_SESSION_HONEST[name]
+    nb = insert_after(notebook({"cce_loss": answer or SOLUTIONS["cce_loss"]}), "unet", cell)
+    assert lost(nb) == set()
+
+
+def test_a_class_setting_self_x_is_not_the_x_the_tps_cells_pass_along():
+    cell = (
+        "class Probe:\n    def __init__(self):\n        self.x = torch.randn(1, 4, 2, 2)\n\n"
+        "    def torch_value(self):\n        return F.cross_entropy(self.x, self.x.argmax(1))"
+    )
+    nb = notebook()
+    nb.cells.insert(1, nbformat.v4.new_code_cell(cell))  # above every answer
+    assert lost(nb) == set()
+
+
+def test_a_loss_kept_by_an_object_the_answer_reads_costs_the_block():
+    """A value computed by torch's loss may be kept where the answer reads; its class may not
+    (``box.append(nn.CrossEntropyLoss())``: the box then holds the loss)."""
+    cell = "box = []\nbox.append(nn.CrossEntropyLoss())"
+    nb = insert_after(
+        notebook({"cce_loss": LOSS.format("return box[0](logits, target.long())")}), "unet", cell
+    )
+    assert "loss" in lost(nb)
+
+
+def test_a_course_constant_in_the_dice_costs_nothing():
+    """``unet_tp.conventions`` (labels, regions) is what answers may use, as the notebook's
+    checks say."""
+    dice = (
+        SOLUTIONS["predict_dice"]
+        + "\n\nfrom unet_tp.conventions import NUM_CLASSES\n\n_dice = dice_score\n\n\n"
+        + "def dice_score(pred, target):\n    assert NUM_CLASSES == 4\n    return _dice(pred, target)\n"
+    )
+    assert lost(notebook({"predict_dice": dice})) == set()

@@ -1509,6 +1509,22 @@ def _code_names(fn: Callable) -> set[str]:
     return names
 
 
+def _globals_and_imports(fn: Callable) -> tuple[set[str], set[str]]:
+    """The global names ``fn``'s code loads (not an attribute's: ``loss.data`` is no global
+    ``data``) and the modules it imports (its nested functions' too)."""
+    code = getattr(getattr(fn, "func", fn), "__code__", None)
+    loads, imported, todo = set(), set(), [code] if code is not None else []
+    while todo:
+        code = todo.pop()
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                loads.add(ins.argval)
+            elif ins.opname == "IMPORT_NAME":
+                imported.add(ins.argval)
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return loads, imported
+
+
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 
 
@@ -2142,11 +2158,11 @@ def _held(obj: object) -> tuple[list, list]:
 COURSE_MODULES = tuple(
     f"unet_tp.{m.name}"
     for m in pkgutil.iter_modules(unet_tp.__path__)
-    if m.name not in ("unet_base", "device")
+    if m.name not in ("unet_base", "device", "conventions")
 )
-"""The course package's modules an answer may not use: all but ``unet_base`` and ``device`` (the
-set-up's ``pick_device()``, ``in_colab()``; the grader's rule,
-``autograder/static.py``, read from the answer's text)."""
+"""The course package's modules an answer may not use: all but ``unet_base``, ``device`` (the
+set-up's ``pick_device()``, ``in_colab()``) and ``conventions`` (the labels and regions:
+``NUM_CLASSES``); the grader's rule, ``autograder/static.py``, read from the answer's text."""
 
 
 def _no_course_code(fn: Callable, what: str) -> None:
@@ -2190,7 +2206,9 @@ def _library_held(f: object, fn: Callable, forbidden: tuple[str, ...]) -> tuple[
     held.append(getattr(f, "__wrapped__", None))  # under a decorator (functools.wraps)
     names = set().union(*map(_code_names, functions))
     for code in functions:
-        held += [code.__globals__[n] for n in _code_names(code) & set(code.__globals__)]
+        loads, imported = _globals_and_imports(code)
+        held += [code.__globals__[n] for n in loads & set(code.__globals__)]
+        held += [sys.modules[m] for m in imported if m in sys.modules]
     helpers = []
     for obj in held:
         try:  # one object that raises at a look hides nothing else
