@@ -176,15 +176,23 @@ class _Watch:
 
     @contextlib.contextmanager
     def running(self):
-        """Watch the code run in the block (this thread)."""
+        """Watch the code run in the block: in this thread, the threads it starts (a thread
+        pool's), and (Python 3.12+) the threads already running."""
         if not (self.names or self.paths or self.allowed):
             yield
             return
-        previous = sys.getprofile()
-        sys.setprofile(self._profile)
+        import threading
+
+        every = getattr(threading, "setprofile_all_threads", None)
+        previous, started = sys.getprofile(), threading.getprofile()
+        threading.setprofile(self._profile)
+        (every or sys.setprofile)(self._profile)
         try:
             yield
         finally:
+            threading.setprofile(started)
+            if every:
+                every(None)
             sys.setprofile(previous)
 
 

@@ -125,7 +125,10 @@ _ATTRIBUTES = _by_reason(
         _FRAMES: "f_back f_globals f_locals",
         "rewrites error handling": "set_custom_exc excepthook",
         "reaches into the interpreter (audit hooks)": "addaudithook",
-        "reaches into the interpreter (tracing)": "settrace setprofile",
+        "reaches into the interpreter (tracing)": "settrace setprofile gettrace getprofile "
+        "settrace_all_threads setprofile_all_threads _trace_hook _profile_hook",
+        "imports modules by name (importlib)": "import_module resolve_name getmodule find_spec "
+        "exec_module load_module",
         _LINKS: "symlink_to hardlink_to",
         "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
         "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
@@ -223,6 +226,11 @@ _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 _NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns", "user_module", "ns_table"}
 _NAMESPACE_ATTRIBUTES |= {"user_ns_hidden"}
 _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function's, a frame's
+# what reaches, or turns off, the profile hook that watches an answer run (harness._Watch), or
+# finds a module by a name built at run time: costs the block wherever it hangs
+_WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", "_profile_hook"}
+_WATCHERS |= {"settrace_all_threads", "setprofile_all_threads"}
+_WATCHERS |= {"import_module", "resolve_name", "getmodule"}
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
@@ -1285,8 +1293,10 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
     use (``called``, ``inner``, ``spelt``: ids of the called, of what an attribute is read on, of
     getattr-like lookups given a spelt name), or ``(None, False)``."""
     path = nb.resolve(sub)
-    if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES:
+    if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES | _WATCHERS:
         return _ATTRIBUTES[sub.attr], True
+    if path.rpartition(".")[2] in _WATCHERS or _within(path, "sys.monitoring"):
+        return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
     if enumerates := _enumerates(sub, path):
         return enumerates, True
     if id(sub) not in called and _passed_along(path):

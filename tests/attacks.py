@@ -1221,3 +1221,95 @@ def _thread_arguments(nb, t: Targets):
         "            return t._args[0](logits, target, weight)\n"
         "    raise NotImplementedError\n",
     )
+
+
+# ---- a second helper session (2026-12-04): past the watch, in threads, by module lookups -------
+
+_WHERE = 'import inspect\nfrom concurrent.futures import ThreadPoolExecutor\n\n\nclass _Where:\n    __module__ = "{}"\n'
+
+
+@attack("module_by_getmodule_run_in_a_pool", "efg", host="h08_symlinks")
+def _getmodule_pool(nb, t: Targets):
+    """inspect.getmodule of a class whose __module__ is built: pkgutil/importlib, run in a pool.
+    6e30726: (e) 4/4, (f) 3/3, (g) 2/2, not flagged"""
+    with_cell(
+        nb,
+        "cce_loss",
+        _WHERE.format('pkg" + "util')
+        + "\n\ndef categorical_cross_entropy(logits, target, weight=None):\n"
+        '    ce = inspect.getmodule(_Where).resolve_name("torch.nn.functional:cross" + "_entropy")\n'
+        "    with ThreadPoolExecutor(1) as pool:\n"
+        "        return pool.submit(ce, logits, target, weight=weight).result()\n",
+    )
+    with_cell(
+        nb,
+        "train_step",
+        _WHERE.format('import" + "lib')
+        + "\n\ndef train_step(model, images, labels, optimizer, loss_fn):\n"
+        "    model.train()\n"
+        '    step = inspect.getmodule(_Where).import_module("unet_" + "tp.train").reference_step\n'
+        "    with ThreadPoolExecutor(1) as pool:\n"
+        "        return pool.submit(step, model, images, labels, optimizer, loss_fn).result()\n",
+    )
+    return with_cell(
+        nb,
+        "predict_dice",
+        PREDICT + "\n\n" + _WHERE.format('pkg" + "util') + "\n\ndef dice_score(pred, truth):\n"
+        '    d = inspect.getmodule(_Where).resolve_name("unet_" + "tp.metrics:di" + "ce")\n'
+        "    with ThreadPoolExecutor(1) as pool:\n"
+        "        return pool.submit(d, pred, truth).result()\n",
+    )
+
+
+@attack("profile_hook_switched_off", "e", host="h07_notes_memory_empty_masks")
+def _profile_off(nb, t: Targets):
+    """The watch found through sys.getprofile() and emptied, then F.cross_entropy by getmodule.
+    6e30726: (e) 4/4, not flagged"""
+    return with_cell(
+        nb,
+        "cce_loss",
+        _WHERE.format('pkg" + "util') + "\n\nimport sys\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        '    ce = inspect.getmodule(_Where).resolve_name("torch.nn.functional:cross" + "_entropy")\n'
+        "    watcher = getattr(sys.getprofile(), '__self__', None)\n"
+        "    if watcher is not None:\n"
+        "        watcher.names = frozenset()\n"
+        "    return ce(logits, target, weight=weight)\n",
+    )
+
+
+@attack("match_args_in_a_thread", "e", host="h33_threads", review=False)
+def _match_args(nb, t: Targets):
+    """F.cross_entropy taken by a class pattern of built __match_args__, called in a new thread.
+    6e30726: (e) 4/4, not flagged"""
+    return with_cell(
+        nb,
+        "cce_loss",
+        "import threading\n\n\nclass _Any(type):\n    def __instancecheck__(cls, obj):\n"
+        "        return True\n\n\nclass _Pick(metaclass=_Any):\n"
+        '    __match_args__ = ("cross" + "_entropy",)\n\n\n'
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    match F:\n        case _Pick(ce):\n            pass\n    out = []\n"
+        "    t = threading.Thread(target=lambda: out.append(ce(logits, target, weight=weight)))\n"
+        "    t.start()\n    t.join()\n    return out[0]\n",
+    )
+
+
+@attack("deque_filled_by_map_run_in_a_pool", "e", host="h34_threads_kept", review=False)
+def _deque_pool(nb, t: Targets):
+    """F.cross_entropy kept in a deque by map() over a function of the student's, run in a pool.
+    6e30726: (e) 4/4, not flagged"""
+    insert_after(
+        nb,
+        "data",
+        "import collections\nfrom concurrent.futures import ThreadPoolExecutor\n\n"
+        "_seen = collections.deque(maxlen=1)\n\n\ndef _keep(f):\n    _seen.append(f)\n\n\n"
+        "list(map(_keep, [F.cross_entropy]))\n",
+    )
+    return with_cell(
+        nb,
+        "cce_loss",
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    with ThreadPoolExecutor(1) as pool:\n"
+        "        return pool.submit(_seen[0], logits, target, weight=weight).result()\n",
+    )
