@@ -176,23 +176,22 @@ class _Watch:
 
     @contextlib.contextmanager
     def running(self):
-        """Watch the code run in the block: in this thread, the threads it starts (a thread
-        pool's), and (Python 3.12+) the threads already running."""
+        """Watch the code run in the block: in this thread and the threads it starts (a thread
+        pool's). Not the threads already running: an honest notebook's background thread (a
+        training run) may use torch's loss or the course's code meanwhile; a cell that could
+        switch a thread's hooks off costs the blocks after it (``static._TRACERS``)."""
         if not (self.names or self.paths or self.allowed):
             yield
             return
         import threading
 
-        every = getattr(threading, "setprofile_all_threads", None)
         previous, started = sys.getprofile(), threading.getprofile()
         threading.setprofile(self._profile)
-        (every or sys.setprofile)(self._profile)
+        sys.setprofile(self._profile)
         try:
             yield
         finally:
             threading.setprofile(started)
-            if every:
-                every(None)
             sys.setprofile(previous)
 
 

@@ -230,6 +230,7 @@ _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function'
 # finds a module by a name built at run time: costs the block wherever it hangs
 _WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", "_profile_hook"}
 _WATCHERS |= {"settrace_all_threads", "setprofile_all_threads"}
+_TRACERS = frozenset(_WATCHERS)  # in any cell: it costs every block tested after it
 _WATCHERS |= {"import_module", "resolve_name", "getmodule"}
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
@@ -1113,6 +1114,7 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
     for stmt in tree.body:
         hidden = _runs_code(nb, stmt) or _sets_by_name(nb, stmt)
         hidden = hidden or any(_overrides_torch(nb, node) for node in _walk(stmt))
+        hidden = hidden or any(_traces(nb, node) for node in _walk(stmt))
         hidden = hidden or _changes_from_gc(nb, stmt)
         if isinstance(stmt, (ast.Import, ast.ImportFrom)) and len(stmt.names) > 1 and not hidden:
             # each name its own import: the answer uses `one_hot` of
@@ -1412,6 +1414,17 @@ def _overrides_torch(nb: Notebook, node: ast.AST) -> bool:
         return last in _TORCH_HOOKS or _torch_overrider(path)
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return any(_torch_overrider(imported) for imported in _imported(node))
+    return False
+
+
+def _traces(nb: Notebook, node: ast.AST) -> bool:
+    """Whether ``node`` reaches the interpreter's profile or trace hooks, which watch an answer
+    run (``harness._Watch``; a thread started without them runs unwatched)."""
+    if isinstance(node, ast.Attribute) and node.attr in _TRACERS:
+        return True
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        path = nb.resolve(node)
+        return path.rpartition(".")[2] in _TRACERS or _within(path, "sys.monitoring")
     return False
 
 

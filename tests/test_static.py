@@ -2153,3 +2153,20 @@ def test_a_course_constant_in_the_dice_costs_nothing():
         + "def dice_score(pred, target):\n    assert NUM_CLASSES == 4\n    return _dice(pred, target)\n"
     )
     assert lost(notebook({"predict_dice": dice})) == set()
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "import sys\nsys.setprofile(None)",
+        "import threading\nthreading.setprofile(None)",
+        "from sys import getprofile\nhook = getprofile()",
+        "import sys\nprint(sys.monitoring)",
+    ],
+)
+def test_touching_the_profile_hooks_in_any_cell_costs_the_blocks_after_it(cell):
+    """The hooks that watch an answer while the grader calls it (harness._Watch): a cell that
+    reaches them, answer or not, costs every block tested after it (a thread it then starts
+    would run unwatched)."""
+    nb = insert_after(notebook(), "unet", cell)
+    assert {"loss", "train_step", "predict_dice"} <= lost(nb) and "double_conv" not in lost(nb)
