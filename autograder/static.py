@@ -784,6 +784,39 @@ class Notebook:
     def student_cells(self):
         return [(i, cell, tree) for i, cell, tree in self.cells if not _locked(cell)]
 
+    @functools.cached_property
+    def loose_classes(self) -> frozenset[str]:
+        """The student's classes used otherwise than built, subclassed or shown
+        (``_Box.get(F, name)``: a method then gets any object as ``self``); every class if a
+        method is reached through ``type(x).m`` or ``x.__class__.m``."""
+        trees = [tree for _, _, tree in self.student_cells() if tree]
+        classes = {n.name for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)}
+        own = {n.name for t in trees for n in _walk(t) if isinstance(n, _SCOPES[:3])}
+        own |= {
+            t.id
+            for s in trees
+            for n in _walk(s)
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+        loose = set()
+        for tree in trees:
+            parents = {id(c): n for n in _walk(tree) for c in ast.iter_child_nodes(n)}
+            for node in _walk(tree):
+                if isinstance(node, ast.Attribute) and not node.attr.startswith("__"):
+                    via = node.value
+                    typed = isinstance(via, ast.Call) and _builtin(self.resolve(via.func)) == "type"
+                    if typed or (isinstance(via, ast.Attribute) and via.attr == "__class__"):
+                        return frozenset(classes)
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id in classes
+                    and isinstance(node.ctx, ast.Load)
+                ) and not _built_or_shown(own, node, parents.get(id(node))):
+                    loose.add(node.id)
+        return frozenset(loose)
+
     def top_level_names(self, tree: ast.Module) -> dict[str, list[ast.AST]]:
         """:func:`_top_level_names` of ``tree``, read once."""
         if id(tree) not in self._top_level:
@@ -1071,7 +1104,7 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     method), a namespace (an object's ``__dict__``, ``get_ipython().user_ns``, ``globals()``),
     ``get_ipython().push({name: v})``, ``setattr`` passed along (``s = setattr``), a class made by
     ``type(name, bases, namespace)`` of names not written out."""
-    methods = _in_methods(stmt)
+    methods = _in_methods(stmt, nb)
     called = {id(node.func) for node in _walk(stmt) if isinstance(node, ast.Call)}
     for node in _walk(stmt):
         if isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES:
@@ -1183,14 +1216,31 @@ def _builtin(path: str) -> str:
     return path
 
 
-def _in_methods(tree: ast.AST) -> set[int]:
+def _built_or_shown(own: set[str], name: ast.Name, parent: ast.AST | None) -> bool:
+    """Whether a class's name is used to build it (``Box()``), as a base, for a dunder
+    (``Box.__name__``), or given to what is not a function of the student's (``own``):
+    ``isinstance``, ``checks.check_unet(UNet)`` call no method of it on another object."""
+    if isinstance(parent, ast.Call):
+        root = _root(parent.func)
+        return parent.func is name or not (isinstance(root, ast.Name) and root.id in own)
+    if isinstance(parent, ast.Attribute):
+        return parent.attr.startswith("__")
+    return isinstance(parent, ast.ClassDef) and name in parent.bases
+
+
+def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
     """ids of the calls in the methods of a class whose first parameter is ``self``, no other
-    parameter or assignment rebinding it: where ``getattr(self, f"down{i}")`` reaches the
-    module's own layers (a function of the notebook's top level could be handed any object)."""
+    parameter or assignment rebinding it, undecorated, of a class only built or tested
+    (:attr:`Notebook.loose_classes`): where ``getattr(self, f"down{i}")`` reaches the module's
+    own layers (a function of the notebook's top level, or a method called on its class, could
+    be handed any object)."""
     found: set[int] = set()
+    loose = nb.loose_classes if nb is not None else frozenset()
     for cls in _walk(tree):
+        if isinstance(cls, ast.ClassDef) and cls.name in loose:
+            continue
         for fn in getattr(cls, "body", []) if isinstance(cls, ast.ClassDef) else []:
-            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or fn.decorator_list:
                 continue
             params = fn.args.posonlyargs + fn.args.args
             inside = list(_walk(fn))
@@ -1250,7 +1300,7 @@ def _misuse(
     verb: "runs code built from strings") rather than what it uses (a name), or None; the nodes
     of ids ``ignore`` are not read."""
     docstrings, own = _docstrings(node), _function_locals(node)
-    methods = _in_methods(node)
+    methods = _in_methods(node, nb)
     calls = [sub for sub in _walk(node) if isinstance(sub, ast.Call)]
     called = {id(sub.func) for sub in calls}
     # getattr-like lookups given their name as it is spelt: `F.__getattribute__("relu")`
@@ -1991,6 +2041,7 @@ _SHOWS |= {"timeit.Timer", "timeit.timeit", "timeit.repeat"}
 _WRAPPERS = ("itertools", "torch.func", "torch.utils.benchmark", "torch.autograd.gradcheck")
 HANDED_OVER = "hands {what} to {where}, where an answer can take it back"
 HANDS_OWN = "{name} (which uses {what})"
+HANDS_OWN_DOES = "{name} (which {what})"
 
 
 def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
@@ -2023,7 +2074,8 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                             )
                         )
                     ):
-                        what = HANDS_OWN.format(name=sub.id, what=used)
+                        template = HANDS_OWN if _forbidden(used, names) else HANDS_OWN_DOES
+                        what = template.format(name=sub.id, what=used)
                         return i, cell, HANDED_OVER.format(what=what, where=holder), sub, True
                     if not isinstance(sub, (ast.Name, ast.Attribute)) or id(sub) in skip:
                         continue
@@ -2039,8 +2091,8 @@ def _own_callable_uses(
 ) -> str:
     """What of the block's forbidden names the student's function or class ``name`` (handed
     over uncalled, or a class ``called``: its instance) uses, or reaches through the student's
-    other definitions ("": none; data computed with it, ``[F.cross_entropy(x, y)]``, is not
-    it)."""
+    other definitions, or what it does that the reading cannot follow (a name built from
+    strings) ("": none; data computed with it, ``[F.cross_entropy(x, y)]``, is not it)."""
     kinds = (ast.ClassDef,) if called else (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     defs = [d for d in by_name[0].get(name.id, []) if d[0] < limit]
 
@@ -2054,7 +2106,7 @@ def _own_callable_uses(
     if name.id in nb.aliases or not defs or not all(callable_(d[2]) for d in defs):
         return ""
     found = _search(nb, defs, by_name, names, limit)
-    return found[2] if found and _forbidden(found[2], names) else ""
+    return found[2] if found and (found[4] or _forbidden(found[2], names)) else ""
 
 
 def _handing(nb: Notebook, stmt: ast.stmt):
@@ -2307,7 +2359,7 @@ _SAVES_ONLY = {"pickle", "gc"}
 
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     found = []
-    methods = _in_methods(tree)
+    methods = _in_methods(tree, nb)
     read_only = nb.reads_namespace_only | nb.shell_magics
     for node in _walk(tree):
         if _rewrites(node):

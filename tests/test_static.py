@@ -2170,3 +2170,37 @@ def test_touching_the_profile_hooks_in_any_cell_costs_the_blocks_after_it(cell):
     would run unwatched)."""
     nb = insert_after(notebook(), "unet", cell)
     assert {"loss", "train_step", "predict_dice"} <= lost(nb) and "double_conv" not in lost(nb)
+
+
+_BOX = (
+    "import queue, threading\n\n\nclass _Box:\n    def get(self, name):\n"
+    "        return getattr(self, name)\n\n\n_jobs = queue.Queue()\n\n\ndef _serve():\n"
+    "    while True:\n        owner, name, args, out = _jobs.get()\n"
+    "        out.put(_Box.get(owner, name)(*args))\n\n\n"
+    "threading.Thread(target=_serve, daemon=True).start()\n\n\n"
+    "def _remote(owner, name, *args):\n    out = queue.Queue()\n"
+    "    _jobs.put((owner, name, args, out))\n    return out.get()"
+)
+
+
+def test_a_method_called_on_its_class_is_no_method_of_self():
+    """``getattr(self, name)`` in a method reaches the object's own attributes, unless the
+    method is called on its class with any object as ``self`` (``_Box.get(F, name)``), here in
+    a thread started before the grader asks (a third helper session's attack: (e) 4/4)."""
+    answer = LOSS.format('return _remote(F, "cross" + "_entropy", logits, target.long(), weight)')
+    nb = insert_after(notebook({"cce_loss": answer}), "unet", _BOX)
+    assert "loss" in lost(nb)
+
+
+def test_getattr_on_self_of_a_class_given_to_the_checks_costs_nothing():
+    """A network whose layers are found by ``getattr(self, f"down{i}")``, its class handed to
+    the course's checks in a cell of the student's own: the method gets its own ``self``."""
+    cell = (
+        "class Stack(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        for i in range(2):\n            setattr(self, f'down{i}', nn.Identity())\n\n"
+        "    def forward(self, x):\n        for i in range(2):\n"
+        "            x = getattr(self, f'down{i}')(x)\n        return x\n\n\n"
+        "print(isinstance(Stack(), nn.Module), Stack.__name__)\ncheck = checks.check_double_conv\n"
+        "print(callable(check), Stack)"
+    )
+    assert lost(insert_after(notebook(), "unet", cell)) == set()
