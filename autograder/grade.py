@@ -161,10 +161,10 @@ def _plan(spec: assignment.Spec, student_nb, job: Path, table: dict) -> tuple[di
     by_test: dict[str, list[Request]] = {}
     with REFERENCE_LOCK:  # one thread at a time computes the reference
         for gid, (block, test) in spec.tests.items():
-            reqs = table[test.compare].requests(rng)
+            reqs, watch = table[test.compare].requests(rng), _watch(block)
             for r in reqs:
                 r.name = f"{gid}.{r.name}"
-                r.meta["watch"] = _watch(block)
+                r.meta["watch"] = watch
             by_test[gid] = reqs
     (job / "requests").mkdir()
     steps = []

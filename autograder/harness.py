@@ -147,22 +147,25 @@ class _Watch:
     def __init__(self, meta: dict):
         watch = meta.get("watch") or {}
         self.names = frozenset(watch.get("names", ()))
-        self.paths = tuple(watch.get("paths", ()))
+        # (path, its module, its last part): sklearn.metrics.f1_score runs as
+        # sklearn.metrics._classification.f1_score
+        self.paths = tuple((p, *p.rpartition(".")[::2]) for p in watch.get("paths", ()))
         self.allowed = tuple(watch.get("allowed", ()))
         self.ran: list[str] = []
+        self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
 
     def _seen(self, module: str, qualname: str) -> None:
-        path = f"{module}.{qualname}"
-        parts = set(qualname.split("."))
+        if (module, qualname) in self._known:
+            return
+        self._known.add((module, qualname))
+        path, parts = f"{module}.{qualname}", set(qualname.split("."))
         torch_name = module.split(".")[0] == "torch" and bool(parts & self.names)
-        # sklearn.metrics.f1_score runs as sklearn.metrics._classification.f1_score
         library = any(
-            _within(path, p)
-            or (_within(module, p.rpartition(".")[0]) and p.rpartition(".")[2] in parts)
-            for p in self.paths
+            _within(path, p) or (_within(module, parent) and last in parts)
+            for p, parent, last in self.paths
         )
         course = _within(module, "unet_tp") and not any(_within(module, a) for a in self.allowed)
-        if (torch_name or library or course) and path not in self.ran and len(self.ran) < 10:
+        if (torch_name or library or course) and len(self.ran) < 10:
             self.ran.append(path)
 
     def _profile(self, frame, event: str, arg) -> None:

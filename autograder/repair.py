@@ -179,9 +179,9 @@ def _by_setting(nb, missing: dict) -> list[str]:
             continue
         rest = [line for line in lines if _setting(line) not in sets]
         for cell in nb.cells:
-            mine = [line.strip() for line in cell.source.splitlines()]
             if cell.cell_type != "code" or grade_id(cell):
                 continue
+            mine = [line.strip() for line in cell.source.splitlines()]
             if sets <= {_setting(line) for line in mine} and _in_order(rest, mine):
                 _adopt(cell, original, missing, taken)
                 break

@@ -1347,7 +1347,7 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
     path = nb.resolve(sub)
     if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES | _WATCHERS:
         return _ATTRIBUTES[sub.attr], True
-    if path.rpartition(".")[2] in _WATCHERS or _within(path, "sys.monitoring"):
+    if _hook_path(path, _WATCHERS):
         return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
     if enumerates := _enumerates(sub, path):
         return enumerates, True
@@ -1472,10 +1472,12 @@ def _traces(nb: Notebook, node: ast.AST) -> bool:
     run (``harness._Watch``; a thread started without them runs unwatched)."""
     if isinstance(node, ast.Attribute) and node.attr in _TRACERS:
         return True
-    if isinstance(node, (ast.Name, ast.Attribute)):
-        path = nb.resolve(node)
-        return path.rpartition(".")[2] in _TRACERS or _within(path, "sys.monitoring")
-    return False
+    return isinstance(node, (ast.Name, ast.Attribute)) and _hook_path(nb.resolve(node), _TRACERS)
+
+
+def _hook_path(path: str, names) -> bool:
+    """Whether a dotted path ends in one of ``names`` or is ``sys.monitoring``'s."""
+    return path.rpartition(".")[2] in names or _within(path, "sys.monitoring")
 
 
 def _torch_overrider(path: str) -> bool:
@@ -2054,6 +2056,8 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
         if i >= limit or tree is None:
             continue
         for stmt in tree.body:
+            # a name in a function's or class's body is that scope's (a parameter `x`)
+            nested = _in_scopes(stmt, _SCOPES[:3])
             for holder, value, course in _handing(nb, stmt):
                 # not what a call calls (F.cross_entropy(x, y): a value computed with it), nor
                 # what an attribute is read on (F.cross_entropy.__name__: a name)
@@ -2061,9 +2065,6 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                     id(n) for c in _walk(value) if isinstance(c, ast.Call) for n in _walk(c.func)
                 }
                 skip |= {id(n.value) for n in _walk(value) if isinstance(n, ast.Attribute)}
-                # a name in a function's or class's body is that scope's (a parameter `x`)
-                bodies = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-                nested = {id(n) for s in _walk(stmt) if isinstance(s, bodies) for n in _walk(s)}
                 for sub in _walk(value):
                     if (
                         isinstance(sub, ast.Name)
@@ -2134,7 +2135,7 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
         if _under(nb.resolve(_made_by(call.func)), _TEST_RUNNERS):
             continue  # unittest.TestLoader().loadTestsFromTestCase(MyTests): the student's tests
-        own = isinstance(root, ast.Name) and _own_object(nb, root.id) and root.id not in nb.aliases
+        own = _own_name(nb, root) and _own_object(nb, root.id)
         if own or callee in _SHOWS or _under(callee, (*_WRAPPERS, f"{COURSE_PACKAGE}.checks")):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
@@ -2169,13 +2170,15 @@ def _own_object(nb: Notebook, name: str) -> bool:
     def library_call(stmt: ast.AST) -> bool:
         if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
             return False
-        root = _root(stmt.value.func)
-        mine = (
-            isinstance(root, ast.Name) and root.id in nb.definitions and root.id not in nb.aliases
-        )
+        mine = _own_name(nb, _root(stmt.value.func))
         return len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and not mine
 
     return bool(defs) and not all(library_call(d[2]) for d in defs)
+
+
+def _own_name(nb: Notebook, node: ast.AST | None) -> bool:
+    """Whether ``node`` is a name the student's cells bind, not an alias of a library's."""
+    return isinstance(node, ast.Name) and node.id in nb.definitions and node.id not in nb.aliases
 
 
 def _stores(stmt: ast.stmt):
@@ -2324,11 +2327,17 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     return None
 
 
+def _in_scopes(node: ast.AST, kinds: tuple) -> set[int]:
+    """ids of the nodes of ``node`` inside a function, class or lambda (``kinds``) it defines:
+    run later, or names of their own."""
+    return {id(n) for s in _walk(node) if isinstance(s, kinds) for n in _walk(s)}
+
+
 def _computed_in_place(nb: Notebook, node: ast.AST, names: set[str]) -> frozenset[int]:
     """The ids of forbidden functions ``node`` calls where it runs (``box.append(F.cross_entropy(x,
     y).item())``: the object keeps a value, not the function), not in a function or lambda it
     defines there; never a class (``box.append(nn.CrossEntropyLoss())`` keeps a loss)."""
-    deferred = {id(n) for s in _walk(node) if isinstance(s, _SCOPES[:4]) for n in _walk(s)}
+    deferred = _in_scopes(node, _SCOPES[:4])
     found: set[int] = set()
     for call in (n for n in _walk(node) if isinstance(n, ast.Call) and id(n) not in deferred):
         path = nb.resolve(call.func) if isinstance(call.func, (ast.Name, ast.Attribute)) else ""

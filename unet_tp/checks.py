@@ -1509,19 +1509,25 @@ def _code_names(fn: Callable) -> set[str]:
     return names
 
 
+def _instructions(code: types.CodeType | None) -> Iterator[dis.Instruction]:
+    """The bytecode of ``code`` and of the functions nested in it."""
+    todo = [code] if code is not None else []
+    while todo:
+        code = todo.pop()
+        yield from dis.get_instructions(code)
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+
+
 def _globals_and_imports(fn: Callable) -> tuple[set[str], set[str]]:
     """The global names ``fn``'s code loads (not an attribute's: ``loss.data`` is no global
     ``data``) and the modules it imports (its nested functions' too)."""
     code = getattr(getattr(fn, "func", fn), "__code__", None)
-    loads, imported, todo = set(), set(), [code] if code is not None else []
-    while todo:
-        code = todo.pop()
-        for ins in dis.get_instructions(code):
-            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-                loads.add(ins.argval)
-            elif ins.opname == "IMPORT_NAME":
-                imported.add(ins.argval)
-        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    loads, imported = set(), set()
+    for ins in _instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            loads.add(ins.argval)
+        elif ins.opname == "IMPORT_NAME":
+            imported.add(ins.argval)
     return loads, imported
 
 
@@ -1531,15 +1537,12 @@ _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 def _own_functions(f: types.FunctionType) -> set[str]:
     """The global names ``f`` reads (never as an attribute) that hold a function or class of the
     notebook's own: a helper ``nll_loss`` of the student's is not torch's (its code is read)."""
-    loads, attributes, todo = set(), set(), [f.__code__]
-    while todo:
-        code = todo.pop()
-        for ins in dis.get_instructions(code):
-            if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-                loads.add(ins.argval)
-            elif "ATTR" in ins.opname or ins.opname == "LOAD_METHOD":
-                attributes.add(ins.argval)
-        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    loads, attributes = set(), set()
+    for ins in _instructions(f.__code__):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            loads.add(ins.argval)
+        elif "ATTR" in ins.opname or ins.opname == "LOAD_METHOD":
+            attributes.add(ins.argval)
     return {name for name in loads - attributes if _own_code(f.__globals__.get(name), f)}
 
 
