@@ -310,6 +310,9 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
                 review.append(
                     f"{where}: imports '{package}', missing where grading runs: check by hand"
                 )
+            elif re.search(r"fork|_execute_child|spawn", "\n".join(out.get("traceback", []))):
+                # the kernel starts no process (harness._one_process)
+                notes.append(M.ONE_PROCESS.format(where=where, ename=ename, evalue=evalue))
             else:
                 notes.append(M.CELL_ERROR.format(where=where, ename=ename, evalue=evalue))
     return notes, review

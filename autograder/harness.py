@@ -49,7 +49,7 @@ def _audit(event: str, args: tuple) -> None:
             _note("write outside home", full)
     elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
         _COUNTS["processes"] = _COUNTS.get("processes", 0) + 1
-        if _COUNTS["processes"] == 20:  # a data loader's workers are fine; a loop is not
+        if _COUNTS["processes"] == 20:  # tries, refused where the filter is loaded
             _note("processes", f"started 20 or more processes ({event})")
 
 
@@ -65,9 +65,67 @@ def _installs(cmd: str) -> bool:
     )
 
 
+# ---- one process: no other program, no child, in any thread, for good (a seccomp filter) -----
+# machine -> its audit architecture, then the syscalls of seccomp, execve, execveat, fork, vfork,
+# clone, clone3 (aarch64 has no fork nor vfork: a number no syscall has)
+_SYSCALLS = {
+    "x86_64": (0xC000003E, 317, 59, 322, 57, 58, 56, 435),
+    "aarch64": (0xC00000B7, 277, 221, 281, 0x3FFFFFFF, 0x3FFFFFFF, 220, 435),
+}
+
+
+def _one_process() -> bool:
+    """Deny the kernel any other process: ``python -c CODE``, ``!python``, ``%%bash``, a forked
+    server or a data loader's worker would run code that the grader does not read or that its
+    watch (:class:`_Watch`) does not see. Threads still start (``clone`` with ``CLONE_THREAD``;
+    ``clone3``, whose flags a filter cannot read, answers ENOSYS and the C library falls back to
+    ``clone``); a foreign syscall table (x32, i386) is denied whole. Every thread gets the filter
+    (ipykernel's too), and nothing can lift it."""
+    import ctypes
+    import platform
+
+    machine = _SYSCALLS.get(platform.machine())
+    if machine is None:
+        return False
+    arch, seccomp, execve, execveat, fork, vfork, clone, clone3 = machine
+    load, equal, at_least, has, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, JEQ, JGE, JSET
+    allow, deny, absent = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # ALLOW, EPERM, ENOSYS
+    program = [  # (code, jump if true, jump if false, k): a jump skips that many instructions
+        (load, 0, 0, 4),  # 0: seccomp_data.arch
+        (equal, 0, 11, arch),  # another: 13
+        (load, 0, 0, 0),  # 2: seccomp_data.nr
+        (at_least, 9, 0, 0x40000000),  # x32's: 13
+        (equal, 8, 0, execve),  # 13
+        (equal, 7, 0, execveat),  # 13
+        (equal, 6, 0, fork),  # 13
+        (equal, 5, 0, vfork),  # 13
+        (equal, 5, 0, clone3),  # 14
+        (equal, 0, 2, clone),  # any other syscall: 12
+        (load, 0, 0, 16),  # 10: clone's flags (args[0], its low half)
+        (has, 0, 1, 0x10000),  # CLONE_THREAD: 12, else 13
+        (ret, 0, 0, allow),  # 12
+        (ret, 0, 0, deny),  # 13
+        (ret, 0, 0, absent),  # 14
+    ]
+
+    class Instruction(ctypes.Structure):  # struct sock_filter
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte)]
+        _fields_ += [("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):  # struct sock_fprog
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    code = (Instruction * len(program))(*program)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: what lets a process load a filter
+    # SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC: all the process's threads
+    return libc.syscall(seccomp, 1, 1, ctypes.byref(Program(len(program), code))) == 0
+
+
 def start() -> None:
     """Called once by the kernel's start-up file."""
     sys.addaudithook(_audit)
+    programs_run = not _one_process()
     ip = None
     with contextlib.suppress(Exception):
         from IPython import get_ipython
@@ -76,16 +134,29 @@ def start() -> None:
     if ip is None:
         return
 
-    def refuse(what: str) -> None:
-        print(f"[grading] not run: {what.strip()} (installing is switched off while grading)")
+    def refuse(what: str, why: str = "installing") -> None:
+        print(f"[grading] not run: {what.strip()} ({why} is switched off while grading)")
 
-    def guard(run):
-        return lambda cmd, *a, **k: refuse("!" + cmd) if _installs(cmd) else run(cmd, *a, **k)
+    def guard(run, nothing=lambda: None):
+        def guarded(cmd, *args, **kwargs):
+            if programs_run and not _installs(cmd):
+                return run(cmd, *args, **kwargs)
+            refuse("!" + cmd, "installing" if _installs(cmd) else "running programs")
+            return nothing()  # `!ls` prints why, and the cell goes on
+
+        return guarded
+
+    from IPython.utils.text import SList
 
     ip.system = guard(ip.system)
-    ip.getoutput = guard(ip.getoutput)
+    ip.getoutput = guard(ip.getoutput, SList)  # `files = !ls`: an empty list
     for magic in ("pip", "conda", "mamba", "uv"):
         ip.register_magic_function(lambda line, m=magic: refuse(f"%{m} {line}"), "line", magic)
+    scripts = ("script", "bash", "sh", "perl", "ruby", "python", "python2", "python3", "pypy")
+    for magic in () if programs_run else scripts:  # IPython's script magics: other programs
+        ip.register_magic_function(
+            lambda line, cell, m=magic: refuse(f"%%{m} {line}", "running programs"), "cell", magic
+        )
 
 
 # ---- the wire format: npz, no pickle ----------------------------------------------------------

@@ -103,6 +103,10 @@ NOTEBOOK_TOP = "the top of the notebook"
 
 CELL = "cell {cell} ({cell_label})"
 CELL_ERROR = "{where}: {ename}: {evalue}"
+ONE_PROCESS = (
+    "{where}: {ename}: {evalue} (grading runs the notebook as one process: no other program, no "
+    "worker process; a DataLoader needs num_workers=0 there)"
+)
 NO_COLAB = "{where}: google.colab exists only in Colab; grading ran on without it"
 MISSING_PACKAGE = (
     "{where}: uses the package '{package}', which the grading environment does not have"

@@ -130,6 +130,7 @@ _ATTRIBUTES = _by_reason(
         "imports modules by name (importlib)": "import_module resolve_name getmodule find_spec "
         "exec_module load_module",
         _LINKS: "symlink_to hardlink_to",
+        "loads native code (load_library)": "load_library",
         "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
         "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
         "reaches into the notebook's namespace (get_ipython().user_module)": "user_module",
@@ -230,6 +231,7 @@ _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function'
 # finds a module by a name built at run time: costs the block wherever it hangs
 _WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", "_profile_hook"}
 _WATCHERS |= {"settrace_all_threads", "setprofile_all_threads"}
+_WATCHERS |= {"load_library"}  # torch.ops.load_library: native code, which no reading follows
 _TRACERS = frozenset(_WATCHERS)  # in any cell: it costs every block tested after it
 _WATCHERS |= {"import_module", "resolve_name", "getmodule"}
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
@@ -1469,7 +1471,8 @@ def _overrides_torch(nb: Notebook, node: ast.AST) -> bool:
 
 def _traces(nb: Notebook, node: ast.AST) -> bool:
     """Whether ``node`` reaches the interpreter's profile or trace hooks, which watch an answer
-    run (``harness._Watch``; a thread started without them runs unwatched)."""
+    run (``harness._Watch``; a thread started without them runs unwatched), or loads a native
+    library (torch.ops.load_library: its threads run what no reading follows)."""
     if isinstance(node, ast.Attribute) and node.attr in _TRACERS:
         return True
     return isinstance(node, (ast.Name, ast.Attribute)) and _hook_path(nb.resolve(node), _TRACERS)

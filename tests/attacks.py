@@ -1313,3 +1313,77 @@ def _deque_pool(nb, t: Targets):
         "    with ThreadPoolExecutor(1) as pool:\n"
         "        return pool.submit(_seen[0], logits, target, weight=weight).result()\n",
     )
+
+
+# ---- a fourth helper session (2026-12-04): code run by another process ---------------------------
+
+_FROM_ANOTHER_PROCESS = """\
+class _Remote(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits, target, weight):
+        got = _ask([logits.detach().double().tolist(), target.tolist(),
+                    None if weight is None else weight.double().tolist()])
+        ctx.save_for_backward(torch.tensor(got[1], dtype=logits.dtype))
+        return torch.tensor(got[0], dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return grad_out * ctx.saved_tensors[0], None, None
+
+
+def categorical_cross_entropy(logits, target, weight=None):
+    return _Remote.apply(logits, target, weight)
+"""
+_SERVED = """\
+import json, sys, torch
+import torch.nn.functional as F
+for line in sys.stdin:
+    x, t, w = json.loads(line)
+    x = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    w = None if w is None else torch.tensor(w, dtype=torch.float64)
+    v = F.cross_entropy(x, torch.tensor(t), weight=w)
+    v.backward()
+    print(json.dumps([v.item(), x.grad.tolist()]), flush=True)
+"""
+
+
+@attack("loss_by_python_c_in_a_child", "e", host="h35_processes")
+def _python_c(nb, t: Targets):
+    """F.cross_entropy run by `python -c CODE` started with subprocess, fed through a pipe.
+    2fa67c8: (e) 4/4, not flagged"""
+    return with_cell(
+        nb,
+        "cce_loss",
+        "import json, subprocess, sys\n\n"
+        f"_SERVER = {_SERVED!r}\n_child = []\n\n\n"
+        "def _ask(message):\n"
+        "    if not _child:\n"
+        "        _child.append(subprocess.Popen([sys.executable, '-c', _SERVER], text=True,\n"
+        "                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE))\n"
+        "    _child[0].stdin.write(json.dumps(message) + '\\n')\n"
+        "    _child[0].stdin.flush()\n"
+        "    return json.loads(_child[0].stdout.readline())\n\n\n" + _FROM_ANOTHER_PROCESS,
+    )
+
+
+@attack("dice_by_a_forked_server", "g", host="h35_processes")
+def _forked_server(nb, t: Targets):
+    """The course's dice run by a copy of the kernel forked in the cell, fed through pipes.
+    2fa67c8: (g) 2/2 (a review line only: "starts processes")"""
+    return with_cell(
+        nb,
+        "predict_dice",
+        PREDICT + "\n\nimport json, os\nfrom unet_tp.metrics import dice as _dice\n\n"
+        "_ask_r, _ask_w = os.pipe()\n_got_r, _got_w = os.pipe()\n"
+        "if os.fork() == 0:\n"
+        "    _out = os.fdopen(_got_w, 'w')\n"
+        "    for _line in os.fdopen(_ask_r):\n"
+        "        _a, _b = json.loads(_line)\n"
+        "        print(json.dumps(float(_dice(np.array(_a), np.array(_b)))), file=_out, flush=True)\n"
+        "    os._exit(0)\n"
+        "_to, _from = os.fdopen(_ask_w, 'w'), os.fdopen(_got_r)\n\n\n"
+        "def dice_score(pred, truth):\n"
+        "    pair = [np.asarray(pred).tolist(), np.asarray(truth).tolist()]\n"
+        "    print(json.dumps(pair), file=_to, flush=True)\n"
+        "    return json.loads(_from.readline())\n",
+    )

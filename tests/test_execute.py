@@ -129,3 +129,51 @@ def test_each_kernel_gets_its_share_of_the_cores_and_no_more_than_omp_num_thread
     for ignored in ("0", "many", ""):
         monkeypatch.setenv("OMP_NUM_THREADS", ignored)
         assert kernel_threads(2) == 2
+
+
+ONE_PROCESS = """\
+import os, subprocess, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+import torch
+from torch.utils.data import DataLoader
+from autograder import harness
+asleep = threading.Thread(target=threading.Event().wait, args=(30,), daemon=True)
+asleep.start()  # a thread already running gets the filter too (ipykernel's)
+print("filter", harness._one_process())
+for name, start in [
+    ("python -c", lambda: subprocess.run([sys.executable, "-c", "print(1)"])),
+    ("fork", os.fork),
+    ("posix_spawn", lambda: os.posix_spawn("/bin/true", ["true"], {})),
+    ("loader workers", lambda: list(DataLoader(range(4), num_workers=2))),
+]:
+    try:
+        start()
+        print(name, "ran")
+    except OSError as exc:
+        print(name, "refused", exc.errno)
+print("system", os.system("true"))
+with ThreadPoolExecutor(2) as pool:
+    print("threads", sum(pool.map(abs, [-1, -2])))
+print("loader", [b.tolist() for b in DataLoader(range(4), batch_size=2)])
+torch.set_num_threads(2)
+print("matmul", float((torch.ones(300, 300) @ torch.ones(300, 300)).sum()))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a seccomp filter: Linux only")
+def test_the_kernel_starts_no_other_process_and_still_runs_threads():
+    """The harness denies the kernel every other process for good (a seccomp filter): a `python
+    -c` server, a forked copy or a data loader's workers would run code the grader's watch does
+    not see. Threads, torch's among them, still run, and num_workers=0 still loads."""
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_PROCESS], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "filter True"
+    for name in ("python -c", "fork", "posix_spawn", "loader workers"):
+        assert f"{name} refused 1" in lines, done.stdout  # EPERM
+    assert "system 0" not in lines  # the shell never started
+    assert "threads 3" in lines
+    assert "loader [[0, 1], [2, 3]]" in lines
+    assert "matmul 27000000.0" in lines

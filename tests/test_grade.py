@@ -60,12 +60,14 @@ def _deleted(nb, gid):
 
 COLAB_CELLS = """\
 !pip install -q nibabel
+!nvidia-smi
+gpus = !nvidia-smi -L
 from google.colab import drive, files
 drive.mount("/content/drive")
 uploaded = files.upload()
 from google.colab.patches import cv2_imshow
 from typing import Optional
-assert Optional and not uploaded
+assert Optional and not uploaded and gpus == []
 """
 
 
@@ -320,9 +322,13 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         "reordered": (_reordered(solved()), FULL),
         "raises": (
             insert_after(
-                insert_after(solved(), "down", "raise ValueError('my own bug')"),
-                "up",
-                "import numpy as np\nx = np.empty(10 << 30, dtype=np.uint8)  # 10 GiB",
+                insert_after(
+                    insert_after(solved(), "down", "raise ValueError('my own bug')"),
+                    "up",
+                    "import numpy as np\nx = np.empty(10 << 30, dtype=np.uint8)  # 10 GiB",
+                ),
+                "unet",
+                "from torch.utils.data import DataLoader\nlist(DataLoader(range(4), num_workers=2))",
             ),
             FULL,
         ),
@@ -467,10 +473,12 @@ def test_the_notes_say_what_went_wrong(graded):
     assert "CellTimeoutError" in notes["hangs"]
     assert "ValueError: my own bug" in notes["raises"]
     assert "MemoryError" in notes["raises"]  # the address-space cap, not a machine out of memory
+    # the kernel is one process: a data loader's workers are refused, and the note says why
+    assert "a DataLoader needs num_workers=0 there" in notes["raises"]
     assert "DeadKernelError" in notes["kernel_dies"]
     assert "a copy of the TP's cell double_conv was run as your own cell" in notes["duplicated"]
     assert "restored by content" in notes["metadata_lost"]
-    # Colab's drive.mount, files.upload do nothing where grading runs: the cell runs on (the
+    # Colab's drive.mount, files.upload, `!nvidia-smi` do nothing where grading runs: the cell runs on (the
     # lines after them were never run: an import there cost the blocks using it their points)
     assert notes["colab"] == ""
     assert "invalid JSON" in notes["not_json"] and "empty" in notes["empty"]
@@ -507,7 +515,7 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "rewrites code objects" in review["cheat_code_swap"]
     assert "tried to use the network" in review["network"]
     assert "outside its home" in review["write_outside"]
-    assert "started many processes" in review["fork_loop"]
+    assert "starts processes" in review["fork_loop"]  # refused at once: one process
     # stopped once its folders passed the disk limit, the cell skipped in a new kernel
     # (a tree too deep to measure counts as past it; files removed but held count as in them)
     for filler in ["disk_fill", "deep_tree", "disk_held"]:

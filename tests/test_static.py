@@ -2162,12 +2162,15 @@ def test_a_course_constant_in_the_dice_costs_nothing():
         "import threading\nthreading.setprofile(None)",
         "from sys import getprofile\nhook = getprofile()",
         "import sys\nprint(sys.monitoring)",
+        'torch.ops.load_library("serve.so")',
+        'from torch import classes\nclasses.load_library("serve.so")',
     ],
 )
 def test_touching_the_profile_hooks_in_any_cell_costs_the_blocks_after_it(cell):
     """The hooks that watch an answer while the grader calls it (harness._Watch): a cell that
     reaches them, answer or not, costs every block tested after it (a thread it then starts
-    would run unwatched)."""
+    would run unwatched). So does a native library loaded (its threads run what no reading
+    follows; the kernel can no longer compile one: it starts no other program)."""
     nb = insert_after(notebook(), "unet", cell)
     assert {"loss", "train_step", "predict_dice"} <= lost(nb) and "double_conv" not in lost(nb)
 
