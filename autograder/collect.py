@@ -23,7 +23,9 @@ _MOODLE = re.compile(
 # Canvas's "Download submissions": ``lastnamefirstname[_late]_<user id>_<attachment id>_<file>``
 # (the user id is the gradebook's ID column; a re-submission is another attachment, "<file>-1")
 # (Canvas keeps a name's hyphens: ``garcia-lopezmaria_5002_9002_TP.ipynb``)
-_CANVAS = re.compile(r"^(?P<name>[^\W\d_]+(?:-[^\W\d_]+)*)_(?:late_)?(?P<id>\d+)_\d+_.+", re.I)
+_CANVAS = re.compile(
+    r"^(?P<name>[^\W\d_]+(?:-[^\W\d_]+)*)_(?:late_)?(?P<id>\d+)_(?P<upload>\d+)_.+", re.I
+)
 _DECORATIONS = re.compile(
     r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$|\.zip$",
     re.I,
@@ -463,6 +465,31 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     return roots, unopened
 
 
+TIE_SECONDS = (
+    2  # a zip's dates go to 2 s: files this close were handed in at once, for all they say
+)
+
+
+def _upload(s: Submission) -> int:
+    """Canvas's attachment id of a file (a later upload has a higher one), or -1."""
+    m = _CANVAS.match(PurePosixPath(s.relpath).name)
+    return int(m["upload"]) if m else -1
+
+
+def _in_handed_order(items: list[Submission]) -> list[Submission]:
+    """Sort a student's files so that the last is the one to grade: the newest, and among the
+    files within :data:`TIE_SECONDS` of it, Canvas's last upload (``bob_5003_9004_TP-1.ipynb``
+    after ``bob_late_5003_9003_TP.ipynb`` of the same zip date). Returns the files of that group
+    that nothing tells from the one graded (the instructor checks which is the last)."""
+    dated = {id(s): s.path.stat().st_mtime for s in items}
+    items.sort(key=lambda s: (dated[id(s)], s.relpath))
+    newest = dated[id(items[-1])]
+    recent = [s for s in items if dated[id(s)] >= newest - TIE_SECONDS]
+    recent.sort(key=lambda s: (_upload(s), dated[id(s)], s.relpath))
+    items[len(items) - len(recent) :] = recent
+    return [s for s in recent[:-1] if _upload(s) == _upload(recent[-1])]
+
+
 def _other_sources(items: list[Submission]) -> list[str]:
     """A review line when a student's notebooks come from a zip read as the class's archive and
     from elsewhere (their folder, another archive): Carol's ``carol.zip`` holding ``bob.ipynb``,
@@ -567,7 +594,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
     subs, lone = [], _lone_folders(found)
     for student_id, items in sorted(found.items()):
-        items.sort(key=lambda s: (s.path.stat().st_mtime, s.relpath))
+        tied = _in_handed_order(items)
         chosen = items[-1]
         chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
         chosen.review += _other_sources(items) + _lone_review(chosen, lone) + _participants(items)
@@ -576,8 +603,13 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
             if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line
                 others += f", … (+{len(items) - 1 - SHOWN_OTHERS})"
+            files = M.FILES_SAME_DATE if tied else M.FILES
             chosen.notes.append(
-                M.FILES.format(count=len(items), chosen=chosen.relpath, others=others)
+                files.format(count=len(items), chosen=chosen.relpath, others=others)
             )
+        if tied:
+            shown = ", ".join(s.relpath for s in tied[-SHOWN_OTHERS:])
+            shown += f", … (+{len(tied) - SHOWN_OTHERS})" if len(tied) > SHOWN_OTHERS else ""
+            chosen.review.append(M.SAME_DATE.format(chosen=chosen.relpath, others=shown))
         subs.append(chosen)
     return subs

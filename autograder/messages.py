@@ -134,6 +134,14 @@ SHOWN_PASSING = (
 )
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
+FILES_SAME_DATE = (
+    "{count} files; graded {chosen}, not {others}: the newest were handed in at the same time, "
+    "and your instructor checks which one is your last"
+)
+SAME_DATE = (
+    "files handed in at the same time (a zip's dates go to 2 s), nothing else tells them apart: "
+    "graded {chosen}, not {others}; check which one is the student's last"
+)
 OTHER_SOURCES = (
     "notebooks of this student both in {zips}, read as the class's archive, and elsewhere; "
     "graded {chosen}: check that it is theirs (a classmate's zip may hold a notebook named as theirs)"

@@ -855,14 +855,42 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
     with zipfile.ZipFile(many / "alice" / "TP.zip", "w") as zf:
         for i in range(2000):
             zf.writestr(zipfile.ZipInfo(f"{i:04}.ipynb", (2026, 1, 1, 0, 0, 0)), "{}")
-    (note,) = collect(many, tmp_path / "work3")[0].notes
-    assert note.startswith("2000 files; graded the newest (alice/TP.zip/1999.ipynb)")
-    assert note.endswith("alice/TP.zip/1998.ipynb, … (+1989)") and len(note) < 500, note
+    (alice,) = collect(many, tmp_path / "work3")
+    (note,) = alice.notes  # all of one date: the instructor checks which one is the last
+    assert note.startswith("2000 files; graded alice/TP.zip/1999.ipynb, not alice/TP.zip/1989")
+    assert "… (+1989): the newest were handed in at the same time" in note and len(note) < 600
+    (review,) = alice.review
+    assert "handed in at the same time" in review and len(review) < 600, review
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../escape.ipynb", "{}")
     with pytest.raises(GradingError, match="unsafe member"):
         collect(evil, tmp_path / "work2")
+
+
+def test_files_of_one_zip_date_are_told_apart_by_canvas_upload_or_flagged(tmp_path):
+    """A zip's dates go to 2 s: two files of one student handed in together are not ordered by
+    their names (``bob_late_`` after ``bob_``, ``TP_sujet`` after ``Copy of TP_sujet``, which
+    graded a half-blank notebook): Canvas's later upload wins, and a tie nothing breaks is
+    flagged for the instructor."""
+    from autograder.grade import collect
+
+    at = (2026, 1, 1, 9, 0, 0)
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("dupontbob_5003_9004_TP_sujet-1.ipynb", at), "{}")
+        zf.writestr(zipfile.ZipInfo("dupontbob_late_5003_9003_TP_sujet.ipynb", at), "{}")
+        zf.writestr(zipfile.ZipInfo("martinalice_5001_9001_TP_sujet.ipynb", at), "{}")
+    bob = next(s for s in collect(archive, tmp_path / "w1") if s.lms_id == "5003")
+    assert bob.relpath == "dupontbob_5003_9004_TP_sujet-1.ipynb"
+    assert "graded the newest" in bob.notes[0] and not bob.review
+    moodle = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(moodle, "w") as zf:
+        for name in ("TP_sujet.ipynb", "Copy of TP_sujet.ipynb"):
+            zf.writestr(zipfile.ZipInfo(f"Dupont Bob_77_assignsubmission_file_/{name}", at), "{}")
+    (bob,) = collect(moodle, tmp_path / "w2")
+    assert "handed in at the same time" in bob.notes[0]
+    assert "check which one is the student's last" in bob.review[0]
 
 
 def _alice_and_bob(tmp_path: Path) -> tuple[Path, Path]:
