@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from autograder import messages as M
 from autograder.sandbox import BLOCK, remove_tree
-from unet_tp.fileio import sha256_file
+from unet_tp.fileio import archive_problem, sha256_file
 
 _MOODLE = re.compile(
     r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|ment)_(?:file|onlinetext)_?", re.I
@@ -430,7 +430,9 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     classes = [source]  # the folders, and the class's archives (their students' zips in them)
     origin: dict[Path, str | None] = {source: None}  # an archive beside folders: its name
     if source.is_file() and not zipfile.is_zipfile(source):
-        raise GradingError(f"{source}: not a folder or a zip archive")
+        raise GradingError(
+            f"{source}: {archive_problem(source) or 'not a folder or a zip archive'}"
+        )
     while classes:
         folder = classes.pop(0)
         came = origin[folder]

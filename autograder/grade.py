@@ -80,7 +80,7 @@ from autograder.sandbox import (
     remove_tree,
 )
 from autograder.score import block_scores
-from unet_tp.fileio import atomic_write
+from unet_tp.fileio import atomic_write, os_error_message
 
 __all__ = ["GradingError", "Result", "grade_all", "identify", "in_source_order", "summary_table"]
 
@@ -675,6 +675,7 @@ def _check_out(out: Path) -> None:
     (or, reading the folder to restore it, load into memory) the files of any other folder."""
     if out.exists() and not out.is_dir():
         raise GradingError(f"{out}: not a folder; choose a new or empty folder for --out")
+    _check_writable(out)
     if not out.is_dir() or any(
         (out / name).is_file() for name in (STATE_FILE, RESULTS_FILE, GRADEBOOK_FILE)
     ):
@@ -686,6 +687,17 @@ def _check_out(out: Path) -> None:
             f"{out}: holds files of its own ({shown}) and is no earlier grading run's folder: "
             "grading would overwrite them; choose a new or empty folder for --out"
         )
+
+
+def _check_writable(out: Path) -> None:
+    """Grading writes ``out`` last: a folder it cannot write is said before the class is graded
+    (it makes nothing: ``out``'s nearest existing folder is tried)."""
+    base = next(p for p in (out.absolute(), *out.absolute().parents) if p.is_dir())
+    try:
+        with tempfile.TemporaryFile(dir=base, prefix=".unet-tp-write-test-"):
+            pass
+    except OSError as exc:
+        raise GradingError(os_error_message(OSError(exc.errno, exc.strerror, str(out)))) from None
 
 
 def _shown_by(progress):
@@ -715,10 +727,9 @@ def grade_all(
     """
     out = Path(out)
     _check_out(out)
-    out.mkdir(parents=True, exist_ok=True)
     progress = _shown_by(progress)  # the names in its lines are the students' (a file's)
     db_arg, db_url = db_url, db_url or f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
-    before = _snapshot(out)  # restored if anything writes into OUT while grading
+    before = _snapshot(out) if out.is_dir() else {}  # put back if anything writes into OUT
     state = read_state(before.get(STATE_FILE), out / STATE_FILE)
     inputs_hash = grading_inputs_hash(sandbox)
     with tempfile.TemporaryDirectory(prefix="unet-tp-grading-") as tmp:
@@ -726,6 +737,7 @@ def grade_all(
         subs = collect(Path(submissions), tmp, pattern)
         if not subs:
             raise GradingError(f"{submissions}: no .ipynb file found")
+        out.mkdir(parents=True, exist_ok=True)  # (not made for nothing to grade)
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),

@@ -1998,9 +1998,11 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
     failed = {}
     for block in spec.blocks:
         defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
-        # every definition above the test cell (an experiment after the test is not the answer)
+        # every definition above the test cell (an experiment after the test is not the answer),
+        # but a stand-in the answer replaced before anything read it
         last_test = notebook.last_test(block) or 0
         before = [d for d in defined if d[0] < last_test]
+        before = [d for d in before if not _replaced_unread(notebook, d, before, block.names)]
         limit = last_test if before else len(nb.cells)
         found = _search(
             notebook,
@@ -2029,6 +2031,68 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
                     block=block.id, what=what, where=where, why=why
                 )
     return failed
+
+
+def _binds(stmt: ast.stmt) -> str | None:
+    """The one name a top-level statement binds whatever runs (``def``, ``class``, ``x = ...``)."""
+    if isinstance(stmt, _SCOPES[:3]):
+        return stmt.name
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+    plain = isinstance(stmt, ast.Assign) or (isinstance(stmt, ast.AnnAssign) and stmt.value)
+    if plain and len(targets) == 1 and isinstance(targets[0], ast.Name):
+        return targets[0].id
+    return None
+
+
+def _run_at_once(stmt: ast.stmt) -> list[ast.AST]:
+    """What a statement runs where it stands: a function's decorators, defaults and annotations
+    (its body runs when called), all of anything else."""
+    if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return [stmt]
+    return [*stmt.decorator_list, stmt.args, *([stmt.returns] if stmt.returns else [])]
+
+
+def _replaced_unread(nb: Notebook, found: tuple, defined: list, names) -> bool:
+    """Whether a definition of the block's ``names`` is replaced before anything reads it: a
+    later statement at a cell's top level binds its name again, and no statement in between
+    (nor what that statement runs at once) mentions the name or runs code the reading does not
+    see. A stand-in above the answer cell (``def categorical_cross_entropy(...): return
+    F.cross_entropy(...)``, to try ``train_step`` first) is then no part of the answer."""
+    tops = {id(s): (k, s.lineno) for k, _, tree in nb.cells if tree for s in tree.body}
+    i, _, stmt = found
+    name = _binds(stmt) if id(stmt) in tops else None
+    if name not in names:
+        return False
+    hidden = {
+        id(s)
+        for _, _, t in nb.student_cells()
+        if t
+        for s in nb.top_level_names(t).get(ANY_NAME, [])
+    }
+    for _, _, later in defined:
+        if id(later) not in tops or tops[id(later)] <= tops[id(stmt)] or _binds(later) != name:
+            continue
+        between = [
+            s
+            for k, _, tree in nb.cells
+            if tree
+            for s in tree.body
+            if tops[id(stmt)] < (k, s.lineno) < tops[id(later)]
+        ]
+        parts = [node for s in between for node in _walk(s)]
+        parts += [node for part in _run_at_once(later) for node in _walk(part)]
+        if not any(id(s) in hidden for s in between) and not any(_mentions(n, name) for n in parts):
+            return True
+    return False
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` names ``name``: as a name, an attribute or a string."""
+    return (
+        (isinstance(node, ast.Name) and node.id == name)
+        or (isinstance(node, ast.Attribute) and node.attr == name)
+        or (isinstance(node, ast.Constant) and isinstance(node.value, str) and name in node.value)
+    )
 
 
 # what may be given a forbidden object without keeping it: the student's own functions and

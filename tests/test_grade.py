@@ -650,6 +650,38 @@ def test_an_output_folder_of_other_files_is_refused_not_overwritten(tmp_path):
     a_file.write_text("x")
     with pytest.raises(GradingError, match="out.txt: not a folder"):
         grade_all(tmp_path / "subs", a_file, progress=lambda line: None)
+    nothing = tmp_path / "nothing"  # nothing to grade: no output folder made for it
+    nothing.mkdir()
+    with pytest.raises(GradingError, match="nothing: no .ipynb file found"):
+        grade_all(nothing, tmp_path / "new_out", progress=lambda line: None)
+    assert not (tmp_path / "new_out").exists()
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_grading(tmp_path, monkeypatch):
+    """A read-only --out (a read-only mount) was found once the whole class was graded, as "not
+    a readable nbgrader gradebook ...; restore it from a copy": now said first, naming it."""
+    import errno
+    import tempfile
+
+    from autograder import grade as grading
+
+    subs = tmp_path / "subs" / "alice"
+    subs.mkdir(parents=True)
+    (subs / "TP_sujet.ipynb").write_text("{}")
+    real = tempfile.TemporaryFile
+
+    def read_only(*args, dir=None, **kwargs):
+        if Path(dir).is_relative_to(tmp_path / "ro"):
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(grading.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(grading, "collect", lambda *a: pytest.fail("graded before the check"))
+    (tmp_path / "ro").mkdir()
+    for out in (tmp_path / "ro", tmp_path / "ro" / "new" / "out"):
+        with pytest.raises(GradingError, match=f"^{out}: it is on a read-only file system"):
+            grade_all(tmp_path / "subs", out, progress=lambda line: None)
+    assert not (tmp_path / "ro" / "new").exists()
 
 
 def test_a_grade_cut_short_by_the_machine_or_under_other_limits_is_graded_again(

@@ -2207,3 +2207,47 @@ def test_getattr_on_self_of_a_class_given_to_the_checks_costs_nothing():
         "print(callable(check), Stack)"
     )
     assert lost(insert_after(notebook(), "unet", cell)) == set()
+
+
+_STAND_IN = (
+    "# TEMP: a stand-in to try train_step before writing (e)\n"
+    "def categorical_cross_entropy(logits, target, weight=None):\n"
+    "    return F.cross_entropy(logits, target, weight=weight)\n"
+)
+
+
+def test_a_stand_in_replaced_before_anything_reads_it_is_no_part_of_the_answer():
+    """A scratch stand-in above the answer cell that uses torch's loss, replaced by the
+    student's own `categorical_cross_entropy` before anything reads it: the answer is the
+    student's (a helper session's honest notebook: 0/4 for (e), though its check said ok)."""
+    nb = notebook()
+    answer = next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "cce_loss"
+    )
+    nb.cells.insert(answer, nbformat.v4.new_code_cell(_STAND_IN))
+    assert lost(nb) == set()
+    both = notebook({"cce_loss": _STAND_IN + "\n\n" + SOLUTIONS["cce_loss"]})  # in one cell
+    assert lost(both) == set()
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "_kept = categorical_cross_entropy",
+        "_kept = [globals()['categorical_' + 'cross_entropy']]",
+        "import __main__\n_kept = getattr(__main__, 'categorical_cross_entropy')",
+        "exec('_kept = categorical_' + 'cross_entropy')",
+    ],
+)
+def test_a_stand_in_read_before_it_is_replaced_still_counts(between):
+    """The same stand-in, read (kept) before the answer replaces it: the answer can call it."""
+    answer = "def categorical_cross_entropy(logits, target, weight=None):\n    return _kept(logits, target, weight)\n"
+    nb = notebook({"cce_loss": _STAND_IN + "\n" + between + "\n\n\n" + answer})
+    assert "loss" in lost(nb)
+    decorated = (
+        "import functools\n\n\n@functools.wraps(categorical_cross_entropy)\n"
+        + answer.replace("_kept(", "categorical_cross_entropy.__wrapped__(")
+    )
+    assert "loss" in lost(notebook({"cce_loss": _STAND_IN + "\n\n" + decorated}))

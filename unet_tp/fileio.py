@@ -232,6 +232,24 @@ def room_for(tmp: Path, total: int, what: str, error: type[Exception]) -> Iterat
         ) from None
 
 
+_MAGIC = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
+
+
+def archive_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why a file that starts as an archive does not open (a download cut short), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return None
+    kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), None)
+    if kind is None:
+        return None
+    return (
+        f"a damaged or truncated {kind} archive (it starts as one, then breaks off): get it again"
+    )
+
+
 def os_error_message(exc: OSError) -> str:
     """``"PATH: what went wrong; what to do"`` for an OSError (its ``filename`` names the path
     when the OS gave one), or its own message when it carries no errno (the kit's own text)."""

@@ -39,6 +39,7 @@ from unet_tp.data.cases import (
     unreadable_hint,
 )
 from unet_tp.fileio import (
+    archive_problem,
     atomic_dir,
     disk_full,
     free_space,
@@ -228,7 +229,7 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                         raise DataError(f"refusing to extract {archive.name}: {exc}") from None
                     bar.update(m.size)
     else:
-        raise DataError(f"{archive}: not a zip or tar archive")
+        raise DataError(f"{archive}: {archive_problem(archive) or 'not a zip or tar archive'}")
 
 
 def _read_msd(case_id: str, path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
