@@ -295,9 +295,11 @@ def _predict_targets(args: argparse.Namespace) -> list[tuple]:
             raise ValueError(f"{out}: with --data, --out is a folder (OUT_DIR/<case>.nii.gz)")
         targets = [(c, out / f"{c.case_id}.nii.gz") for c in find_cases(args.data)]
     existing = [str(t) for _, t in targets if t.exists()]
-    if existing and not args.force:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise FileExistsError(f"{existing[0]}{more} exists; pass --force to replace")
+    if existing and not args.force and args.case is not None:
+        raise FileExistsError(f"{existing[0]} exists; pass --force to replace")
+    if existing and not args.force:  # a run cut short: what it wrote is kept, the rest done
+        print(f"kept {len(existing)} segmentations already in {out} (--force redoes them)")
+        targets = [(c, t) for c, t in targets if not t.exists()]
     for folder in {t.parent for _, t in targets}:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder, prefix=".unet_tp-write-test-"):
@@ -309,11 +311,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import nibabel as nib
 
     targets = _predict_targets(args)
+    if not targets:
+        return 0
     model, _, config, device = _load_model(args.checkpoint, args)
-    many = len(targets) > 1
+    many, unread = args.data is not None, []
     bar = progress_bar(targets, "segmenting", enabled=many, unit="case")
     for case, target in bar:
-        vol = load_case(case, with_seg=False, strict=args.strict)
+        try:
+            vol = load_case(case, with_seg=False, strict=args.strict)
+        except DataError as exc:
+            if not many:
+                raise
+            unread.append(case.case_id)
+            bar.write(f"skipped {exc}")  # the other cases are still segmented
+            continue
         for line in vol.warnings:
             print(f"warning: {line}", file=sys.stderr)
         seg = train.predict_volume(model, vol, config.grid, device)
@@ -330,8 +341,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         )
         (bar.write if many else print)(line)
     if many:
-        print(f"{len(targets)} cases segmented into {args.out}")
-    return 0
+        print(f"{len(targets) - len(unread)} cases segmented into {args.out}")
+    if unread:
+        print(f"error: {len(unread)} cases could not be read: {', '.join(unread)}", file=sys.stderr)
+    return 1 if unread else 0
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:

@@ -139,6 +139,25 @@ def test_a_folder_that_is_not_a_cache_is_not_overwritten(brats_root, tmp_path):
     assert (mine / "chapter1.tex").read_text() == "precious"
 
 
+def test_a_cache_of_other_cases_is_not_replaced_without_force(brats_root, tmp_path):
+    """--cache pointed at another data set's cache (an instructor's BraTS 2019 cache given
+    BraTS 2021 cases) deleted its cases; now refused, naming both, unless --force."""
+    from tinycases import write_case
+
+    cache = tmp_path / "cache19"
+    prepare_cache(brats_root, cache)
+    held = set(load_cache_meta(cache)["cases"])
+    other = tmp_path / "b21"
+    for i in range(2):
+        write_case(other, f"BraTS2021_0000{i}", edition="brats2021", index=i)
+    with pytest.raises(
+        FileExistsError, match=rf"cache19 is the slice cache of .*none of them in {other}"
+    ):
+        prepare_cache(other, cache)
+    assert set(load_cache_meta(cache)["cases"]) == held
+    assert len(prepare_cache(other, cache, force=True).built) == 2
+
+
 @pytest.mark.slow
 def test_dataset_split_and_bounded_open_files(brats_root, tmp_path):
     prepare_cache(brats_root, tmp_path / "c")

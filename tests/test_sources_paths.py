@@ -351,14 +351,23 @@ def test_predict_every_case_of_a_folder_with_one_model_load(
     assert img.shape == SHAPE and np.allclose(img.affine, ras)
     assert set(np.unique(np.asanyarray(img.dataobj)).tolist()) <= {0, 1, 2, 4}
     assert "3 cases segmented" in capsys.readouterr().out
-    # again: nothing is overwritten without --force
-    assert main(["predict", "--data", str(val), "--checkpoint", ckpt, "--out", str(out)]) == 2
-    assert "pass --force" in capsys.readouterr().err
+    # again, one output lost and one case unreadable (a run cut short, a case gone bad): nothing
+    # is overwritten without --force, the missing one is done, the bad one named
+    before = (out / "BraTS19_T_0.nii.gz").stat().st_mtime_ns
+    (out / "BraTS19_T_1.nii.gz").unlink()
+    (out / "BraTS19_T_2.nii.gz").unlink()
+    (val / "BraTS19_T_2" / "BraTS19_T_2_flair.nii.gz").write_bytes(b"not a volume")
+    assert main(["predict", "--data", str(val), "--checkpoint", ckpt, "--out", str(out)]) == 1
+    said = capsys.readouterr()
+    assert "kept 1 segmentations already in" in said.out and "1 cases segmented" in said.out
+    assert "1 cases could not be read: BraTS19_T_2" in said.err
+    assert (out / "BraTS19_T_0.nii.gz").stat().st_mtime_ns == before
+    assert sorted(p.name for p in out.iterdir()) == ["BraTS19_T_0.nii.gz", "BraTS19_T_1.nii.gz"]
     # --case for one case stays; an --out without a NIfTI extension is refused before inference
     one = ["predict", "--case", str(val / "BraTS19_T_0"), "--checkpoint", ckpt]
     assert main([*one, "--out", str(tmp_path / "single" / "seg")]) == 2
     assert "must name a NIfTI file ending in .nii.gz or .nii" in capsys.readouterr().err
-    assert len(loads) == 1 and not (tmp_path / "single").exists()
+    assert len(loads) == 2 and not (tmp_path / "single").exists()  # (the second run: one)
     assert main([*one, "--out", str(tmp_path / "single" / "seg.nii")]) == 0
     assert [p.name for p in (tmp_path / "single").iterdir()] == ["seg.nii"]  # no .partial file
     assert os.path.getsize(tmp_path / "single" / "seg.nii") > 0

@@ -164,12 +164,26 @@ def prepare_cache(
     meta = _read_meta(cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases):
         return _unchanged_report(cache_dir, meta, strict, start)
+    if not force:
+        _other_cases(data, cache_dir, meta, {c.case_id for c in cases})
     run, old_cases = _Run.begin(data, cache_dir, meta, settings, force, skip_bad, strict)
     run.total = len(cases)
     for case in progress(cases) if progress is not None else cases:
         run.add(case, old_cases.get(case.case_id))
     run.finish(data)
     return _done(run.report, run.meta, start)
+
+
+def _other_cases(data, cache_dir: Path, meta: dict | None, case_ids: set[str]) -> None:
+    """Refuse to replace a cache none of whose cases are among ``case_ids`` (another data set's:
+    ``--cache`` pointed at the wrong folder would delete its cases)."""
+    held = set((meta or {}).get("cases", {}))
+    if held and not held & case_ids:
+        raise FileExistsError(
+            f"{cache_dir} is the slice cache of {meta.get('source') or 'other data'} ({len(held)} "
+            f"cases, none of them in {data}): preparing {data} there would remove them; choose "
+            "another --cache folder or pass --force to replace it"
+        )
 
 
 def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -> PrepareReport:
