@@ -84,6 +84,12 @@ def _lms_match(path: PurePosixPath, by_hand: bool = False) -> re.Match | None:
     return canvas or next((m for part in parts if (m := _MOODLE.match(part))), None)
 
 
+def lms_of(relpath: str) -> str | None:
+    """Which LMS named a file (``"moodle"``, ``"canvas"``), as :func:`lms_id` reads it, or None."""
+    m = _lms_match(PurePosixPath(relpath))
+    return None if m is None else "canvas" if m.re is _CANVAS else "moodle"
+
+
 def lms_id(relpath: str, by_hand: bool = False) -> str | None:
     """The participant id of an LMS zip's file or folder name, or None."""
     m = _lms_match(PurePosixPath(relpath), by_hand)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.collect import lms_id
+from autograder.collect import lms_id, lms_of
 from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
 from autograder.report import spec_changed, write_report, write_student_files
@@ -118,7 +118,7 @@ def _lms_grade(student: Result, spec: str) -> str:
 
 def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field, in the student's notebook's language: the total
-    and the blocks that lost points."""
+    and the blocks and written answers that lost points."""
     lang = student.language
     score = student.score_text(_t(lang, PENDING) if lang == "fr" else None)
     parts = [_t(lang, "Autograded: {}.", score)]
@@ -126,6 +126,11 @@ def feedback_comment(student: Result, results: Results) -> str:
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
         if (e := student.block(b.id)).lost
+    ]
+    lost += [  # the written answers graded by hand, as the blocks
+        f"{q.id} {p:g}/{q.points:g}"
+        for q in results.questions
+        if (p := student.questions.get(q.id)) is not None and p < q.points
     ]
     if lost:
         parts.append(_t(lang, "Points lost: {}.", ", ".join(lost)))
@@ -313,8 +318,10 @@ def _moodle_roster(results: Results, report: ExportReport) -> tuple[_Roster, Res
     results of the students it holds."""
     rows, placed, maximum = [], [], format(results.max_points, ".2f")
     for s in results.students:
-        if not s.lms_id or not s.lms_id.isdigit():
+        if not s.lms_id or not s.lms_id.isdigit() or lms_of(s.file) == "canvas":
             why = "no Moodle participant id in the file name; pass --roster"
+            if lms_of(s.file) == "canvas":  # a Canvas user id: another Moodle participant's
+                why = "its id is Canvas's (a Canvas download's file name), not Moodle's; pass --roster"
             report.unmatched.append(_unmatched(s, why))
             continue
         placed.append(s)

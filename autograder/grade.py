@@ -300,6 +300,8 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
             if out.get("output_type") != "error":
                 continue
             ename, evalue = out.get("ename", "Error"), shorten(str(out.get("evalue", "")), 400)
+            # IPython's name for the cell's code (`1455945111.py`) says nothing to a student
+            evalue = re.sub(r"\(\d+\.py, line (\d+)\)", r"(line \1)", evalue)
             where = M.CELL.format(cell=i + 1, cell_label=labels[i])
             missing = re.match(r"No module named '(\w+)", evalue)
             package = missing[1] if ename == "ModuleNotFoundError" and missing else None
@@ -310,6 +312,8 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
                 review.append(
                     f"{where}: imports '{package}', missing where grading runs: check by hand"
                 )
+            elif ename == "CellTimeoutError" and cell.metadata.get("nbgrader", {}).get("locked"):
+                notes.append(M.TP_CELL_TIMEOUT.format(where=where, ename=ename, evalue=evalue))
             elif re.search(r"fork|_execute_child|spawn", "\n".join(out.get("traceback", []))):
                 # the kernel starts no process (harness._one_process)
                 notes.append(M.ONE_PROCESS.format(where=where, ename=ename, evalue=evalue))
@@ -909,7 +913,11 @@ def summary_table(results: list[Result]) -> str:
             if v.message:
                 same.setdefault(v.message, []).append(k)
         messages = [f"REVIEW {x}" for x in r.review]
-        messages += [f"({', '.join(ks)}) {m}" for m, ks in same.items() if m not in r.notes]
+        messages += [  # a message that names its block already ("(e) uses ...") says it once
+            m if m.startswith(f"({ks[0]})") and len(ks) == 1 else f"({', '.join(ks)}) {m}"
+            for m, ks in same.items()
+            if m not in r.notes
+        ]
         messages += r.notes
         first = messages[0] if messages else ""
         more = f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""

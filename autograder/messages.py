@@ -103,6 +103,11 @@ NOTEBOOK_TOP = "the top of the notebook"
 
 CELL = "cell {cell} ({cell_label})"
 CELL_ERROR = "{where}: {ename}: {evalue}"
+TP_CELL_TIMEOUT = (
+    "{where}: {ename}: {evalue} (grading runs the TP's cells with a tiny setting that takes "
+    "seconds; a setting your cells raise, such as config.optim.epochs, makes them longer; no "
+    "point depends on this cell)"
+)
 ONE_PROCESS = (
     "{where}: {ename}: {evalue} (grading runs the notebook as one process: no other program, no "
     "worker process; a DataLoader needs num_workers=0 there)"

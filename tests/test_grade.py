@@ -2825,3 +2825,37 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
     said = {"test_loss.x": ({"ran": ["torch.nn.functional.cross_entropy"]}, {})}
     assert _ran(said, [req]) == "torch.nn.functional.cross_entropy"
     assert _ran({"test_loss.x": ({"ran": [3, None]}, {})}, [req]) == ""
+
+
+def test_cell_notes_say_why_in_the_students_words():
+    """A TP cell stopped by the timeout says that a setting the student raised is the likely
+    cause and that no point depends on it; a SyntaxError names its line, not IPython's file for
+    the cell (`1455945111.py`); a process refused says grading runs one process."""
+    from autograder.grade import _cell_notes
+
+    def cell(ename, evalue, locked=False, traceback=()):
+        c = nbformat.v4.new_code_cell("x")
+        c.metadata["nbgrader"] = {"locked": locked}
+        c.outputs = [
+            nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=list(traceback))
+        ]
+        return c
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        cell("CellTimeoutError", "the cell ran for more than 120 s and was stopped", locked=True),
+        cell("SyntaxError", "invalid syntax (1455945111.py, line 3)"),
+        cell(
+            "PermissionError",
+            "[Errno 1] Operation not permitted",
+            traceback=["popen_fork.py in _launch"],
+        ),
+        cell("CellTimeoutError", "the cell ran for more than 120 s and was stopped"),
+    ]
+    notes, review = _cell_notes(nb, ["the TP's cell", "your cell", "your cell", "your cell"])
+    assert (
+        "such as config.optim.epochs, makes them longer; no point depends on this cell" in notes[0]
+    )
+    assert notes[1].endswith("SyntaxError: invalid syntax (line 3)")
+    assert "a DataLoader needs num_workers=0 there" in notes[2]
+    assert notes[3].endswith("and was stopped") and not review  # the student's own cell: as is

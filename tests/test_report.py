@@ -697,6 +697,12 @@ def test_moodle_export_without_roster(out_dir):
     ]
     assert {r[5] for r in rows[1:]} == {"20.00"} and {r[6] for r in rows[1:]} == {"Yes"}
     moodle = {r[0].split()[1]: {"grade": None, "modified": 0} for r in rows[1:]}
+    canvas = next(s for s in data["students"] if s["student_id"] != "alice")
+    canvas["file"] = "martinalice_5001_9001_TP_sujet.ipynb"  # a Canvas download's: not Moodle's id
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    again = lms.export(out_dir, "moodle", out=out_dir / "again.csv")
+    assert not any(r.startswith("Participant 5001") for r in again.path.read_text().splitlines())
+    assert any("its id is Canvas's" in u for u in again.unmatched), again.unmatched
     updated = moodle_upload(report.path.read_bytes(), moodle)
     assert updated["4242"] == 20.0 and updated["4245"] == 0.0 and len(updated) == 11
     assert any("Allow updating records" in w for w in report.warnings)
@@ -951,6 +957,13 @@ def test_the_lms_comment_counts_the_questions_pending(out_dir):
     assert "pending manual grading of 1 question." in lms.feedback_comment(student, results)
     student.questions = {"q1": None, "q2": None, "q3": 1.0}
     assert "pending manual grading of 2 questions." in lms.feedback_comment(student, results)
+    # a written answer graded below its points is listed with the blocks that lost points
+    from autograder.results import QuestionInfo
+
+    results.questions = [QuestionInfo(q, f"{q}_answer", q, 2.0) for q in ("q1", "q2")]
+    student.questions = {"q1": 2.0, "q2": 0.5}
+    comment = lms.feedback_comment(student, results)
+    assert "q2 0.5/2" in comment and "Points lost:" in comment and "q1 " not in comment, comment
 
 
 def test_the_lms_comment_of_a_french_notebook_is_in_french(out_dir):
