@@ -253,10 +253,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.cases:
         print(f"evaluating {which} ({len(chosen)})")
     missing_seg = [c.case_id for c in chosen if not c.has_seg]
-    if missing_seg:
+    if missing_seg and (args.cases or len(missing_seg) == len(chosen)):
         raise DataError(
             f"cannot evaluate without ground truth: no seg file for {', '.join(missing_seg)}"
         )
+    if missing_seg:  # among every case: those with a ground truth are evaluated
+        print(f"left out, no seg file to compare with: {', '.join(missing_seg)}")
+        chosen = [c for c in chosen if c.has_seg]
     result = _metrics(
         model, chosen, config.grid, device, Path(args.out), checkpoint=args.checkpoint
     )

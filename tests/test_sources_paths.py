@@ -373,6 +373,24 @@ def test_predict_every_case_of_a_folder_with_one_model_load(
     assert os.path.getsize(tmp_path / "single" / "seg.nii") > 0
 
 
+@pytest.mark.slow
+def test_evaluate_every_case_leaves_out_those_without_a_seg(tiny_run, tmp_path, capsys):
+    """Evaluating every case of a folder where one case has no seg: it is left out and named
+    (it stopped the run); named with --cases, it is still refused."""
+    _, _, run = tiny_run
+    data = tmp_path / "mixed"
+    for i in range(3):  # not the run's patients: every case is evaluated
+        write_case(data, f"BraTS19_E_{i}", index=i, seg=i != 1)
+    ckpt, out = str(run / "checkpoint.pt"), str(tmp_path / "eval.json")
+    evaluate = ["evaluate", "--data", str(data), "--checkpoint", ckpt, "--out", out]
+    assert main(evaluate) == 0
+    said = capsys.readouterr().out
+    assert "left out, no seg file to compare with: BraTS19_E_1" in said
+    assert sorted(json.loads(Path(out).read_text())["cases"]) == ["BraTS19_E_0", "BraTS19_E_2"]
+    assert main([*evaluate, "--cases", "BraTS19_E_1"]) == 2
+    assert "no seg file for BraTS19_E_1" in capsys.readouterr().err
+
+
 def test_kagglehub_unpacking_gets_a_progress_bar(tmp_path):
     """kagglehub shows no bar while it unpacks: the bytes its folder gains are shown instead."""
     import time

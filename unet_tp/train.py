@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -417,8 +418,11 @@ def evaluate_cases(
 ) -> dict[str, dict[str, float]]:
     """BraTS metrics of every case (:class:`unet_tp.data.Case` with a seg), on whole 3D volumes."""
     results = {}
-    for case in progress_bar(cases, "evaluating", enabled=progress, unit="case"):
+    bar = progress_bar(cases, "evaluating", enabled=progress, unit="case")
+    for case in bar:
         vol = load_case(case, with_seg=True)
+        for line in vol.warnings:  # (a volume of zeros explains a Dice of 0)
+            bar.write(f"warning: {line}", file=sys.stderr)
         pred = predict_volume(model, vol, settings, device)
         results[case.case_id] = brats_metrics(pred, vol.seg)
     return results
