@@ -147,7 +147,11 @@ def translate_notebook(nb: dict, catalog: dict[str, str], language: str) -> dict
     missing = missing_texts(nb, catalog)
     if missing:
         shown = "\n".join(f"  - {t[:100]!r}" for t in missing[:5])
-        raise CatalogError(f"{len(missing)} text(s) without a '{language}' translation:\n{shown}")
+        where = (CATALOG_DIR / f"{language}.toml").relative_to(CATALOG_DIR.parents[2])
+        raise CatalogError(
+            f"{len(missing)} text(s) without a '{language}' translation: add a [[text]] entry "
+            f"(en = the text as it is, {language} = its translation) to {where}:\n{shown}"
+        )
     out = copy.deepcopy(nb)
     for cell, pieces in _pieces(out):
         cell["source"] = _translated(_source(cell), pieces, catalog)

@@ -43,7 +43,10 @@ def test_every_text_of_the_notebook_has_its_french_translation():
 def test_a_new_english_text_without_translation_stops_the_build():
     nb = nbformat.read(build.SOURCE_NOTEBOOK, 4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A new sentence nobody translated."))
-    with pytest.raises(CatalogError, match="A new sentence nobody translated"):
+    with pytest.raises(
+        CatalogError,
+        match=r"(?s)autograder/source/TP_sujet/fr.toml:.*A new sentence nobody translated",
+    ):
         translate_notebook(nb, load_catalog("fr"), "fr")
 
 
