@@ -287,6 +287,33 @@ def brats_zip(brats_zip_made, tmp_path) -> Path:
     return Path(shutil.copy(brats_zip_made, tmp_path / "brats.zip"))
 
 
+def test_an_archive_cut_short_says_so_and_leaves_nothing(tmp_path):
+    """A .tar.gz cut short past its first members (a download stopped) opens, then breaks off
+    mid-extraction: one message naming it, and nothing of the extraction left; a zip cut short
+    (no central directory) and a file that is no archive say which."""
+    src = tmp_path / "src" / "case"
+    src.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a.nii", "b.nii"):
+        (src / name).write_bytes(rng.bytes(1 << 20))
+    whole = shutil.make_archive(str(tmp_path / "whole"), "gztar", src.parent, "case")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(Path(whole).read_bytes()[:1_500_000])
+    with pytest.raises(
+        DataError, match=r"cut.tar.gz: a damaged or truncated archive .*get it again"
+    ):
+        extract(cut, tmp_path / "out")
+    zipped = Path(shutil.make_archive(str(tmp_path / "whole"), "zip", src.parent, "case"))
+    (tmp_path / "cut.zip").write_bytes(zipped.read_bytes()[:100_000])
+    with pytest.raises(DataError, match=r"cut.zip: a damaged or truncated zip archive"):
+        extract(tmp_path / "cut.zip", tmp_path / "out")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DataError, match=r"notes.txt: not a zip or tar archive"):
+        extract(tmp_path / "notes.txt", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 def test_extracting_onto_a_disk_too_small_says_how_much_is_needed(brats_zip, tmp_path, monkeypatch):
     unpacked = sum(i.file_size for i in zipfile.ZipFile(brats_zip).infolist())
     monkeypatch.setattr(fileio, "free_space", lambda folder: 1000)

@@ -898,6 +898,10 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         zf.writestr("../escape.ipynb", "{}")
     with pytest.raises(GradingError, match="unsafe member"):
         collect(evil, tmp_path / "work2")
+    cut = tmp_path / "cut.zip"  # a download cut short: it says so
+    cut.write_bytes(archive.read_bytes()[:-30])
+    with pytest.raises(GradingError, match="cut.zip: a damaged or truncated zip archive"):
+        collect(cut, tmp_path / "work4")
 
 
 def test_files_of_one_zip_date_are_told_apart_by_canvas_upload_or_flagged(tmp_path):

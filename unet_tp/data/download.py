@@ -23,6 +23,7 @@ import types
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import nibabel as nib
@@ -185,7 +186,13 @@ def extract(
         raise DataError(f"{target} already exists; remove it or choose another folder")
     with atomic_dir(target) as tmp:
         for one in archives:
-            _extract_into(one, target, tmp, progress)
+            try:
+                _extract_into(one, target, tmp, progress)
+            except (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error) as exc:
+                # a download cut short past its first members: nothing is left of the extraction
+                raise DataError(
+                    f"{one}: a damaged or truncated archive ({exc}): get it again"
+                ) from None
     return target
 
 
