@@ -908,17 +908,7 @@ def summary_table(results: list[Result]) -> str:
     blocks = assignment.load().blocks
     lines = [f"{'student':20s} " + " ".join(f"{b.id:>4s}" for b in blocks) + "  total  notes"]
     for r in results:
-        same: dict[str, list[str]] = {}  # a message once, with every block it is of
-        for k, v in r.blocks.items():
-            if v.message:
-                same.setdefault(v.message, []).append(k)
-        messages = [f"REVIEW {x}" for x in r.review]
-        messages += [  # a message that names its block already ("(e) uses ...") says it once
-            m if m.startswith(f"({ks[0]})") and len(ks) == 1 else f"({', '.join(ks)}) {m}"
-            for m, ks in same.items()
-            if m not in r.notes
-        ]
-        messages += r.notes
+        messages = r.messages()
         first = messages[0] if messages else ""
         more = f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""
         lines.append(

@@ -139,6 +139,22 @@ class Result:
     def block(self, block_id: str) -> BlockScore:
         return self.blocks.get(block_id) or BlockScore(0.0, 0.0)
 
+    def messages(self) -> list[str]:
+        """What went wrong, for the instructor: the review lines, each block's message once
+        (with every block it is of, unless it names its one block), then the notes."""
+        same: dict[str, list[str]] = {}
+        for k, v in self.blocks.items():
+            if v.message and v.message not in self.notes:
+                same.setdefault(v.message, []).append(k)
+        return [
+            *(f"REVIEW {x}" for x in self.review),
+            *(
+                m if m.startswith(f"({ks[0]})") and len(ks) == 1 else f"({', '.join(ks)}) {m}"
+                for m, ks in same.items()
+            ),
+            *self.notes,
+        ]
+
     def as_json(self) -> dict:
         return dataclasses.asdict(self) | {"total": self.total}
 
@@ -283,7 +299,7 @@ def write_grades_csv(path: Path, results: Results) -> None:
         for r in results.students:
             numbers = [r.block(b.id).points for b in results.blocks]
             numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
-            notes = "; ".join([*(f"REVIEW {x}" for x in r.review), *r.notes])
+            notes = "; ".join(r.messages())
             notes = "; ".join(filter(None, [notes, "pending manual grading" * bool(r.pending)]))
             texts = [spreadsheet_text(t) for t in (r.student_id, r.name, r.file)]
             row = [*texts, *("" if x is None else f"{x:g}" for x in numbers)]

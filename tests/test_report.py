@@ -1192,3 +1192,22 @@ def test_canvas_export_places_a_canvas_id_on_its_row_before_another_rows_sis_id(
     seen = canvas_import(report.path.read_bytes())
     assert seen["grades"][("4242", "7301")] == 20.0
     assert ("7000", "7301") not in seen["grades"] and "Roux, Jean" in report.missing
+
+
+def test_grades_csv_says_why_a_block_lost_its_points(out_dir, tmp_path):
+    """grades.csv's notes hold each block's message (a forbidden loss said only in the feedback
+    page left a 0 without a reason in the CSV), once, with its block's letter once."""
+    from autograder.results import write_grades_csv
+
+    results = Results.load(out_dir)
+    student = next(s for s in results.students if any(s.block(b.id).lost for b in results.blocks))
+    block = next(b.id for b in results.blocks if student.block(b.id).lost)
+    student.blocks[block].message = f"({block}) uses torch.nn.functional.cross_entropy"
+    write_grades_csv(tmp_path / "grades.csv", results)
+    rows = {
+        r["student_id"]: r
+        for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text()))
+    }
+    notes = rows[student.student_id]["notes"]
+    assert notes.count("uses torch.nn.functional.cross_entropy") == 1
+    assert f"({block}) ({block})" not in notes and f"({block}) uses" in notes, notes
