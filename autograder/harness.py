@@ -66,47 +66,51 @@ def _installs(cmd: str) -> bool:
 
 
 # ---- one process: no other program, no child, in any thread, for good (a seccomp filter) -----
-# machine -> its audit architecture, then the syscalls of seccomp, execve, execveat, fork, vfork,
-# clone, clone3 (aarch64 has no fork nor vfork: a number no syscall has)
+# machine -> its audit architecture, the syscall of seccomp, the syscalls denied (execve,
+# execveat, fork, vfork, ptrace, process_vm_writev, pidfd_getfd: aarch64 has no fork nor vfork),
+# then clone and clone3
 _SYSCALLS = {
-    "x86_64": (0xC000003E, 317, 59, 322, 57, 58, 56, 435),
-    "aarch64": (0xC00000B7, 277, 221, 281, 0x3FFFFFFF, 0x3FFFFFFF, 220, 435),
+    "x86_64": (0xC000003E, 317, (59, 322, 57, 58, 101, 311, 438), 56, 435),
+    "aarch64": (0xC00000B7, 277, (221, 281, 117, 271, 438), 220, 435),
 }
 
 
 def _one_process() -> bool:
     """Deny the kernel any other process: ``python -c CODE``, ``!python``, ``%%bash``, a forked
     server or a data loader's worker would run code that the grader does not read or that its
-    watch (:class:`_Watch`) does not see. Threads still start (``clone`` with ``CLONE_THREAD``;
-    ``clone3``, whose flags a filter cannot read, answers ENOSYS and the C library falls back to
-    ``clone``); a foreign syscall table (x32, i386) is denied whole. Every thread gets the filter
-    (ipykernel's too), and nothing can lift it."""
+    watch (:class:`_Watch`) does not see; nor may it reach into another process (ptrace). Threads
+    still start (``clone`` with ``CLONE_THREAD``; ``clone3``, whose flags a filter cannot read,
+    answers ENOSYS and the C library falls back to ``clone``); a foreign syscall table (x32,
+    i386) is denied whole. Every thread gets the filter (ipykernel's too), and nothing can lift
+    it."""
     import ctypes
     import platform
 
     machine = _SYSCALLS.get(platform.machine())
     if machine is None:
         return False
-    arch, seccomp, execve, execveat, fork, vfork, clone, clone3 = machine
+    arch, seccomp, denied, clone, clone3 = machine
     load, equal, at_least, has, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, JEQ, JGE, JSET
-    allow, deny, absent = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38  # ALLOW, EPERM, ENOSYS
-    program = [  # (code, jump if true, jump if false, k): a jump skips that many instructions
-        (load, 0, 0, 4),  # 0: seccomp_data.arch
-        (equal, 0, 11, arch),  # another: 13
-        (load, 0, 0, 0),  # 2: seccomp_data.nr
-        (at_least, 9, 0, 0x40000000),  # x32's: 13
-        (equal, 8, 0, execve),  # 13
-        (equal, 7, 0, execveat),  # 13
-        (equal, 6, 0, fork),  # 13
-        (equal, 5, 0, vfork),  # 13
-        (equal, 5, 0, clone3),  # 14
-        (equal, 0, 2, clone),  # any other syscall: 12
-        (load, 0, 0, 16),  # 10: clone's flags (args[0], its low half)
-        (has, 0, 1, 0x10000),  # CLONE_THREAD: 12, else 13
-        (ret, 0, 0, allow),  # 12
-        (ret, 0, 0, deny),  # 13
-        (ret, 0, 0, absent),  # 14
+    # (code, jump if true, jump if false, k), a jump to a label: the last three instructions
+    allow, deny, absent = "allow", "deny", "absent"
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (equal, 0, deny, arch),
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (at_least, deny, 0, 0x40000000),  # x32's table
+        *((equal, deny, 0, nr) for nr in denied),
+        (equal, absent, 0, clone3),
+        (equal, 0, allow, clone),
+        (load, 0, 0, 16),  # clone's flags (args[0], its low half)
+        (has, allow, deny, 0x10000),  # CLONE_THREAD
     ]
+    labels = {allow: len(program), deny: len(program) + 1, absent: len(program) + 2}
+    program = [
+        (code, *(labels[j] - i - 1 if j in labels else j for j in (jt, jf)), k)
+        for i, (code, jt, jf, k) in enumerate(program)
+    ]
+    # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO with EPERM, with ENOSYS
+    program += [(ret, 0, 0, 0x7FFF0000), (ret, 0, 0, 0x50001), (ret, 0, 0, 0x50026)]
 
     class Instruction(ctypes.Structure):  # struct sock_filter
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte)]

@@ -152,6 +152,9 @@ for name, start in [
     except OSError as exc:
         print(name, "refused", exc.errno)
 print("system", os.system("true"))
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print("ptrace", libc.ptrace(0, 0, 0, 0), ctypes.get_errno())  # PTRACE_TRACEME: refused
 with ThreadPoolExecutor(2) as pool:
     print("threads", sum(pool.map(abs, [-1, -2])))
 print("loader", [b.tolist() for b in DataLoader(range(4), batch_size=2)])
@@ -174,6 +177,7 @@ def test_the_kernel_starts_no_other_process_and_still_runs_threads():
     for name in ("python -c", "fork", "posix_spawn", "loader workers"):
         assert f"{name} refused 1" in lines, done.stdout  # EPERM
     assert "system 0" not in lines  # the shell never started
+    assert "ptrace -1 1" in lines  # nor is another process reached into
     assert "threads 3" in lines
     assert "loader [[0, 1], [2, 3]]" in lines
     assert "matmul 27000000.0" in lines
