@@ -2061,7 +2061,7 @@ def _replaced_unread(nb: Notebook, found: tuple, defined: list, names) -> bool:
     tops = {id(s): (k, s.lineno) for k, _, tree in nb.cells if tree for s in tree.body}
     i, _, stmt = found
     name = _binds(stmt) if id(stmt) in tops else None
-    if name not in names:
+    if name not in names or not _inert(nb, stmt):
         return False
     hidden = {
         id(s)
@@ -2084,6 +2084,33 @@ def _replaced_unread(nb: Notebook, found: tuple, defined: list, names) -> bool:
         if not any(id(s) in hidden for s in between) and not any(_mentions(n, name) for n in parts):
             return True
     return False
+
+
+# what a definition may hold and still run nothing of the notebook's as it is made: constants,
+# names, the attributes of imported modules (annotations: ``torch.Tensor | None``)
+_INERT = (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.BinOp, ast.BitOr, ast.Tuple)
+_INERT += (ast.Load, ast.arguments, ast.arg, ast.UnaryOp, ast.USub)
+
+
+def _inert(nb: Notebook, stmt: ast.stmt) -> bool:
+    """Whether a definition does nothing but bind its name: a function without decorators
+    whose defaults and annotations run no code, or ``name = <such a value>`` (a default that
+    calls, ``_=_keep(F.cross_entropy)``, would keep what it is given whatever replaces it)."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and not stmt.decorator_list:
+        parts = [stmt.args, stmt.returns]
+    elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        parts = [stmt.value, getattr(stmt, "annotation", None)]
+    else:
+        return False
+    for node in (n for part in parts if part is not None for n in _walk(part)):
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(node, _INERT) or (
+            isinstance(node, ast.Attribute) and getattr(root, "id", None) not in nb.aliases
+        ):
+            return False
+    return True
 
 
 def _mentions(node: ast.AST, name: str) -> bool:

@@ -2251,3 +2251,29 @@ def test_a_stand_in_read_before_it_is_replaced_still_counts(between):
         + answer.replace("_kept(", "categorical_cross_entropy.__wrapped__(")
     )
     assert "loss" in lost(notebook({"cce_loss": _STAND_IN + "\n\n" + decorated}))
+
+
+@pytest.mark.parametrize(
+    "stand_in",
+    [
+        # a default that keeps torch's loss as the stand-in is made
+        _STAND_IN.replace("weight=None)", "weight=None, _=_kept.append(F.cross_entropy))"),
+        # a decorator that keeps the stand-in itself
+        "@_kept.append\n" + _STAND_IN.split("\n", 1)[1],
+    ],
+)
+def test_a_stand_in_whose_making_keeps_something_still_counts(stand_in):
+    """A stand-in replaced unread is ignored only if making it ran nothing: a default or a
+    decorator that keeps what it is given outlives the name."""
+    answer = "def categorical_cross_entropy(logits, target, weight=None):\n    return _kept[0](logits, target, weight)\n"
+    nb = notebook({"cce_loss": "_kept = []\n\n\n" + stand_in + "\n\n" + answer})
+    assert "loss" in lost(nb)
+
+
+def test_a_stand_in_with_annotations_is_still_only_a_stand_in():
+    """Type hints on the stand-in (``torch.Tensor | None``) run no code of the notebook's."""
+    typed = _STAND_IN.replace(
+        "(logits, target, weight=None)",
+        "(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor",
+    )
+    assert lost(notebook({"cce_loss": typed + "\n\n" + SOLUTIONS["cce_loss"]})) == set()
