@@ -57,7 +57,8 @@ _PATHS = _by_reason(
         # `from gc import *` (``gc.*``), which binds it all
         "reaches into the interpreter (gc)": "gc.get_objects gc.get_referrers gc.get_referents"
         " gc.garbage gc.callbacks gc.*",
-        "reaches into the interpreter (ctypes)": "ctypes",
+        "reaches into the interpreter (ctypes)": "ctypes _ctypes numpy.ctypeslib "
+        "multiprocessing.sharedctypes",
         "imports modules by name (importlib)": "importlib",
         "rewrites built-ins": "builtins",
         "reaches into the interpreter (sys.modules)": "sys.modules",
@@ -1964,6 +1965,15 @@ def _only_called(function: ast.AST, name: str) -> bool:
     return all(id(n) in callees for n in uses)
 
 
+def _decorator_calls(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list:
+    """What its decorators do to a definition, as calls: ``@box.append`` is ``box.append(f)``."""
+    given = ast.copy_location(ast.Name(id=node.name, ctx=ast.Load()), node)
+    return [
+        ast.copy_location(ast.Call(func=d, args=[given], keywords=[]), d)
+        for d in node.decorator_list
+    ]
+
+
 def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, object, ast.AST]]]:
     """What may change an object of the student's without binding its name, by that name: the
     call itself, not the statement around it (``box.append(F.cross_entropy)``, ``fill(box)``,
@@ -1982,6 +1992,9 @@ def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, obje
                     names, where = objects.changed(node), stmt  # `box[0] = v`: the statement
                 elif isinstance(node, ast.Call):  # the call and what it is given, not its
                     names, where = objects.in_call(node), node  # neighbours: print(f(x), g(x))
+                elif isinstance(node, _SCOPES[:3]) and node.decorator_list:
+                    # `@box.append` over a def: box.append(the function), which holds its body
+                    names, where = set().union(*map(objects.in_call, _decorator_calls(node))), node
                 else:
                     continue
                 for name in names & objects.own:
@@ -2118,6 +2131,7 @@ def _mentions(node: ast.AST, name: str) -> bool:
     return (
         (isinstance(node, ast.Name) and node.id == name)
         or (isinstance(node, ast.Attribute) and node.attr == name)
+        or (isinstance(node, ast.alias) and name in node.name.split("."))  # from __main__ import
         or (isinstance(node, ast.Constant) and isinstance(node.value, str) and name in node.value)
     )
 

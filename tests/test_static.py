@@ -2277,3 +2277,30 @@ def test_a_stand_in_with_annotations_is_still_only_a_stand_in():
         "(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor",
     )
     assert lost(notebook({"cce_loss": typed + "\n\n" + SOLUTIONS["cce_loss"]})) == set()
+
+
+_WORKER = (
+    "import queue, threading\n\n_jobs, _done = queue.Queue(), queue.Queue()\n\n\n"
+    "def _serve():\n    while True:\n        _done.put(_kept(*_jobs.get()))\n\n\n"
+    "threading.Thread(target=_serve, daemon=True).start()\n\n\n"
+    "def categorical_cross_entropy(logits, target, weight=None):\n"
+    "    _jobs.put((logits, target, weight))\n    return _done.get()\n"
+)
+
+
+@pytest.mark.parametrize(
+    "keeps",
+    [
+        # the stand-in kept under another name by an import between it and the answer
+        _STAND_IN + "\nfrom __main__ import categorical_cross_entropy as _kept\n",
+        # a function of another name kept by its decorator
+        "_box = []\n\n\n@_box.append\n"
+        + _STAND_IN.split("\n", 1)[1].replace("categorical_cross_entropy", "_ce")
+        + "\n_kept = _box[0]\n",
+    ],
+)
+def test_a_function_kept_by_an_import_or_a_decorator_is_followed(keeps):
+    """A fifth helper session's attacks, each (e) 4/4 unflagged, the loss run by a worker thread
+    started before the grader asks: the stand-in kept by `from __main__ import ... as _kept`,
+    and a function kept by its decorator `@_box.append` (a call of `_box.append` on it)."""
+    assert "loss" in lost(notebook({"cce_loss": keeps + "\n\n" + _WORKER}))
