@@ -1391,7 +1391,8 @@ def _forked_server(nb, t: Targets):
 
 # ---- a fifth helper session (2026-12-04): past the one-process filter, and stand-ins ----------
 
-_PTRACE_PID1 = r"""import json, os, struct, sys
+_PTRACE_PID1 = (
+    r"""import json, os, struct, sys
 ctypes = np.ctypeslib.ctypes
 
 def _spawn(argv, env):
@@ -1450,22 +1451,9 @@ def _ask(message):
     return json.loads(_pipes[1].readline())
 
 
-class _Remote(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, logits, target, weight):
-        got = _ask([logits.detach().double().tolist(), target.tolist(),
-                    None if weight is None else weight.double().tolist()])
-        ctx.save_for_backward(torch.tensor(got[1], dtype=logits.dtype))
-        return torch.tensor(got[0], dtype=logits.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return grad_out * ctx.saved_tensors[0], None, None
-
-
-def categorical_cross_entropy(logits, target, weight=None):
-    return _Remote.apply(logits, target, weight)
 """
+    + _FROM_ANOTHER_PROCESS
+)
 
 
 @attack("loss_by_a_process_the_sandboxs_init_started", "e", host="h36_ptrace_init")
