@@ -784,6 +784,18 @@ class Notebook:
             and isinstance(node.args[1].value, str)
         )
 
+    @functools.cached_property
+    def top_statements(self) -> tuple[list[ast.stmt], dict[int, int]]:
+        """Every cell's top-level statements in order, and each one's place among them."""
+        tops = [stmt for _, _, tree in self.cells if tree for stmt in tree.body]
+        return tops, {id(stmt): n for n, stmt in enumerate(tops)}
+
+    @functools.cached_property
+    def hidden(self) -> frozenset[int]:
+        """The ids of the student's statements that may bind any name (code from strings...)."""
+        trees = [tree for _, _, tree in self.student_cells() if tree]
+        return frozenset(id(s) for t in trees for s in self.top_level_names(t).get(ANY_NAME, []))
+
     def student_cells(self):
         return [(i, cell, tree) for i, cell, tree in self.cells if not _locked(cell)]
 
@@ -2066,36 +2078,25 @@ def _run_at_once(stmt: ast.stmt) -> list[ast.AST]:
 
 
 def _replaced_unread(nb: Notebook, found: tuple, defined: list, names) -> bool:
-    """Whether a definition of the block's ``names`` is replaced before anything reads it: a
-    later statement at a cell's top level binds its name again, and no statement in between
-    (nor what that statement runs at once) mentions the name or runs code the reading does not
-    see. A stand-in above the answer cell (``def categorical_cross_entropy(...): return
-    F.cross_entropy(...)``, to try ``train_step`` first) is then no part of the answer."""
-    tops = {id(s): (k, s.lineno) for k, _, tree in nb.cells if tree for s in tree.body}
+    """Whether a definition of the block's ``names`` is replaced before anything reads it: the
+    next statement at a cell's top level that binds its name again is one of ``defined``, and no
+    statement in between (nor what that one runs at once) mentions the name or runs code the
+    reading does not see. A stand-in above the answer cell (``def categorical_cross_entropy(...):
+    return F.cross_entropy(...)``, to try ``train_step`` first) is then no part of the answer.
+    Only the next binding is looked at (a later one has it and its range in between): linear in
+    the notebook, whatever number of definitions it holds."""
+    tops, where = nb.top_statements
     i, _, stmt = found
-    name = _binds(stmt) if id(stmt) in tops else None
+    name = _binds(stmt) if id(stmt) in where else None
     if name not in names or not _inert(nb, stmt):
         return False
-    hidden = {
-        id(s)
-        for _, _, t in nb.student_cells()
-        if t
-        for s in nb.top_level_names(t).get(ANY_NAME, [])
-    }
-    for _, _, later in defined:
-        if id(later) not in tops or tops[id(later)] <= tops[id(stmt)] or _binds(later) != name:
-            continue
-        between = [
-            s
-            for k, _, tree in nb.cells
-            if tree
-            for s in tree.body
-            if tops[id(stmt)] < (k, s.lineno) < tops[id(later)]
-        ]
-        parts = [node for s in between for node in _walk(s)]
-        parts += [node for part in _run_at_once(later) for node in _walk(part)]
-        if not any(id(s) in hidden for s in between) and not any(_mentions(n, name) for n in parts):
-            return True
+    answers = {id(d[2]) for d in defined}
+    for later in tops[where[id(stmt)] + 1 :]:
+        if _binds(later) == name:
+            run = (node for part in _run_at_once(later) for node in _walk(part))
+            return id(later) in answers and not any(_mentions(n, name) for n in run)
+        if id(later) in nb.hidden or any(_mentions(n, name) for n in _walk(later)):
+            return False
     return False
 
 

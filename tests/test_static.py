@@ -2304,3 +2304,11 @@ def test_a_function_kept_by_an_import_or_a_decorator_is_followed(keeps):
     started before the grader asks: the stand-in kept by `from __main__ import ... as _kept`,
     and a function kept by its decorator `@_box.append` (a call of `_box.append` on it)."""
     assert "loss" in lost(notebook({"cce_loss": keeps + "\n\n" + _WORKER}))
+
+
+def test_many_stand_ins_are_read_in_one_pass():
+    """Thousands of stand-ins, each replaced by the next (`f = f` in the notebook's words):
+    each is judged by the next binding alone, so the reading stays linear (every pair of them,
+    and what lies between, would keep the grader's thread for hours, its batch waiting)."""
+    many = _STAND_IN + "categorical_cross_entropy = categorical_cross_entropy\n" * 3000
+    assert "loss" in lost(notebook({"cce_loss": many + "\n\n" + SOLUTIONS["cce_loss"]}))
