@@ -473,9 +473,8 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     return roots, unopened
 
 
-TIE_SECONDS = (
-    2  # a zip's dates go to 2 s: files this close were handed in at once, for all they say
-)
+# a zip's dates go to 2 s: files this close were handed in at once, for all they say
+TIE_SECONDS = 2
 
 
 def _upload(s: Submission) -> int:
@@ -493,9 +492,10 @@ def _in_handed_order(items: list[Submission]) -> list[Submission]:
     items.sort(key=lambda s: (dated[id(s)], s.relpath))
     newest = dated[id(items[-1])]
     recent = [s for s in items if dated[id(s)] >= newest - TIE_SECONDS]
-    recent.sort(key=lambda s: (_upload(s), dated[id(s)], s.relpath))
+    upload = {id(s): _upload(s) for s in recent}
+    recent.sort(key=lambda s: (upload[id(s)], dated[id(s)], s.relpath))
     items[len(items) - len(recent) :] = recent
-    return [s for s in recent[:-1] if _upload(s) == _upload(recent[-1])]
+    return [s for s in recent[:-1] if upload[id(s)] == upload[id(recent[-1])]]
 
 
 def _other_sources(items: list[Submission]) -> list[str]:

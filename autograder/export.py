@@ -318,9 +318,10 @@ def _moodle_roster(results: Results, report: ExportReport) -> tuple[_Roster, Res
     results of the students it holds."""
     rows, placed, maximum = [], [], format(results.max_points, ".2f")
     for s in results.students:
-        if not s.lms_id or not s.lms_id.isdigit() or lms_of(s.file) == "canvas":
+        canvas = lms_of(s.file) == "canvas"  # a Canvas user id: another Moodle participant's
+        if not s.lms_id or not s.lms_id.isdigit() or canvas:
             why = "no Moodle participant id in the file name; pass --roster"
-            if lms_of(s.file) == "canvas":  # a Canvas user id: another Moodle participant's
+            if canvas:
                 why = "its id is Canvas's (a Canvas download's file name), not Moodle's; pass --roster"
             report.unmatched.append(_unmatched(s, why))
             continue

@@ -80,7 +80,7 @@ from autograder.sandbox import (
     remove_tree,
 )
 from autograder.score import block_scores
-from unet_tp.fileio import atomic_write, os_error_message
+from unet_tp.fileio import atomic_write, check_writable, os_error_message
 
 __all__ = ["GradingError", "Result", "grade_all", "identify", "in_source_order", "summary_table"]
 
@@ -696,12 +696,10 @@ def _check_out(out: Path) -> None:
 def _check_writable(out: Path) -> None:
     """Grading writes ``out`` last: a folder it cannot write is said before the class is graded
     (it makes nothing: ``out``'s nearest existing folder is tried)."""
-    base = next(p for p in (out.absolute(), *out.absolute().parents) if p.is_dir())
     try:
-        with tempfile.TemporaryFile(dir=base, prefix=".unet-tp-write-test-"):
-            pass
+        check_writable(out)
     except OSError as exc:
-        raise GradingError(os_error_message(OSError(exc.errno, exc.strerror, str(out)))) from None
+        raise GradingError(os_error_message(exc)) from None
 
 
 def _shown_by(progress):

@@ -143,9 +143,10 @@ def start() -> None:
 
     def guard(run, nothing=lambda: None):
         def guarded(cmd, *args, **kwargs):
-            if programs_run and not _installs(cmd):
+            installs = _installs(cmd)
+            if programs_run and not installs:
                 return run(cmd, *args, **kwargs)
-            refuse("!" + cmd, "installing" if _installs(cmd) else "running programs")
+            refuse("!" + cmd, "installing" if installs else "running programs")
             return nothing()  # `!ls` prints why, and the cell goes on
 
         return guarded

@@ -8,7 +8,6 @@ import argparse
 import importlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ from unet_tp import train
 from unet_tp.data import cache, pack
 from unet_tp.data.cases import DataError, find_cases, load_case
 from unet_tp.device import run_device
-from unet_tp.fileio import atomic_path, save_json
+from unet_tp.fileio import atomic_path, check_writable, save_json
 from unet_tp.metrics import mean_metrics
 from unet_tp.progress import case_progress, progress_bar
 from unet_tp.settings import SETTING_NAMES, TrainConfig, preset_config
@@ -304,9 +303,8 @@ def _predict_targets(args: argparse.Namespace) -> list[tuple]:
         print(f"kept {len(existing)} segmentations already in {out} (--force redoes them)")
         targets = [(c, t) for c, t in targets if not t.exists()]
     for folder in {t.parent for _, t in targets}:
+        check_writable(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder, prefix=".unet_tp-write-test-"):
-            pass
     return targets
 
 

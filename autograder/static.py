@@ -793,8 +793,7 @@ class Notebook:
     @functools.cached_property
     def hidden(self) -> frozenset[int]:
         """The ids of the student's statements that may bind any name (code from strings...)."""
-        trees = [tree for _, _, tree in self.student_cells() if tree]
-        return frozenset(id(s) for t in trees for s in self.top_level_names(t).get(ANY_NAME, []))
+        return frozenset(id(stmt) for _, _, stmt in self.definitions.get(ANY_NAME, []))
 
     def student_cells(self):
         return [(i, cell, tree) for i, cell, tree in self.cells if not _locked(cell)]

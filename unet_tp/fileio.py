@@ -232,6 +232,18 @@ def room_for(tmp: Path, total: int, what: str, error: type[Exception]) -> Iterat
         ) from None
 
 
+def check_writable(folder: str | os.PathLike[str]) -> None:
+    """Raise the OSError (naming ``folder``) that writing a file into ``folder`` would meet, or
+    into its nearest existing parent while it does not exist; nothing is left behind."""
+    folder = Path(folder)
+    base = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.is_dir())
+    try:
+        with tempfile.TemporaryFile(dir=base, prefix=".unet-tp-write-test-"):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(folder)) from None
+
+
 _MAGIC = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
 
 
