@@ -825,9 +825,7 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
             r.regraded = why
             fresh.append(r)
             flag = "  REVIEW" if r.review else ""
-            progress(
-                f"  {r.student_id:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}"
-            )
+            progress(f"  {r.who:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}")
     except BaseException:  # Ctrl-C: no queued notebook starts (the pool's exit would run them all)
         pool.shutdown(wait=False, cancel_futures=True)
         WORKERS.stop()  # and the running ones stop
@@ -872,7 +870,7 @@ def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str,
         blocks=[_info(BlockInfo, b) for b in spec.blocks],
         students=students,
         sandbox=sandbox,
-        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        graded_at=_graded_at(out, fresh),
         questions=[_info(QuestionInfo, q) for q in spec.questions],
         gradebook=db,
     )
@@ -884,6 +882,16 @@ def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str,
             f.write(feedback_html(r, results))
     write_grades_csv(out / GRADES_FILE, results)
     write_report(out, results)
+
+
+def _graded_at(out: Path, fresh: list[Result]) -> str:
+    """Now, or when the results were last graded if this run graded nothing (a re-run that
+    found every notebook unchanged does not make the report look newer than its grades)."""
+    earlier = ""
+    if not fresh:
+        with contextlib.suppress(OSError, ValueError):
+            earlier = Results.load(out).graded_at
+    return earlier or datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _remove_pages(out: Path, gone: set[str]) -> None:
@@ -901,16 +909,25 @@ def _info(cls, item):
     return cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()})
 
 
+def _who(r: Result, width: int) -> str:
+    """``Dupont Marie (4242)`` in ``width`` characters, the name cut before the id: two students
+    of one name in an LMS download are told apart by their ids."""
+    if len(r.who) <= width or r.who == r.student_id:
+        return r.who[:width]
+    return f"{r.name[: max(1, width - len(r.student_id) - 4)]}… ({r.student_id})"
+
+
 def summary_table(results: list[Result]) -> str:
     """One line per student: points per block, total, and the first thing that went wrong."""
     blocks = assignment.load().blocks
-    lines = [f"{'student':20s} " + " ".join(f"{b.id:>4s}" for b in blocks) + "  total  notes"]
+    width = min(32, max([7, *(len(r.who) for r in results)]))
+    lines = [f"{'student':{width}s} " + " ".join(f"{b.id:>4s}" for b in blocks) + "  total  notes"]
     for r in results:
         messages = r.messages()
         first = messages[0] if messages else ""
         more = f" (+{len(messages) - 1} more)" if len(messages) > 1 else ""
         lines.append(
-            f"{r.student_id[:20]:20s} "
+            f"{_who(r, width):{width}s} "
             + " ".join(f"{r.block(b.id).points:4g}" for b in blocks)
             + f"  {r.total:5g}  {first[:90]}{more}"
         )

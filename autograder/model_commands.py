@@ -330,7 +330,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print(f"warning: {line}", file=sys.stderr)
         seg = train.predict_volume(model, vol, config.grid, device)
         seg = vol.to_source_orientation(seg).astype("uint8")
-        img = nib.Nifti1Image(seg, vol.affine)
+        edition = case.conventions  # written in the labels of the case's own seg files
+        img = nib.Nifti1Image(edition.from_brats(seg), vol.affine)
         img.set_qform(vol.affine, code=1)
         img.set_sform(vol.affine, code=1)
         with atomic_path(target) as tmp:  # a temporary file beside it, removed on any failure
@@ -340,6 +341,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             f"{case.case_id}: segmentation written to {target} "
             f"(voxels: NCR/NET {counts[1]}, ED {counts[2]}, ET {counts[4]})"
         )
+        written = {k: v for k, v in edition.labels.items() if v}
+        if any(k != v for k, v in written.items()):  # not 0/1/2/4: the line says which
+            names = ", ".join(f"{k} {edition.label_names[k]}" for k in written)
+            line += f"; labels as {edition.title} files: {names}"
         (bar.write if many else print)(line)
     if many:
         print(f"{len(targets) - len(unread)} cases segmented into {args.out}")

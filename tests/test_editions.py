@@ -10,7 +10,7 @@ import pytest
 from tinycases import volumes, write_case
 
 from unet_tp.cli import main
-from unet_tp.conventions import BRATS_SHAPE, MSD_CHANNELS
+from unet_tp.conventions import BRATS_SHAPE, EDITIONS, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data import DataError, find_cases, load_case, scan_cases
 from unet_tp.data.cache import CacheSettings, prepare_cache
 
@@ -34,6 +34,17 @@ def test_each_edition_reads_to_brats_2019_labels(tmp_path, edition, case_id):
     # the same voxels and BraTS 2019 labels whatever the edition (2023's 3 is stored as 4)
     assert sorted(np.unique(vol.seg).tolist()) == [0, 1, 2, 4]
     assert (vol.seg == 4).sum() == (seg_2019 == 4).sum() and vol.warnings == []
+
+
+@pytest.mark.parametrize("edition", [*EDITIONS.values(), MSD_EDITION], ids=lambda e: e.key)
+def test_a_segmentation_goes_back_to_each_editions_labels(edition):
+    """What ``predict`` writes: BraTS 2019 labels in the edition's own, read back unchanged."""
+    brats = np.array([0, 1, 2, 4], np.uint8)
+    written = edition.from_brats(brats)
+    np.testing.assert_array_equal(edition.to_brats(written), brats)
+    assert set(written.tolist()) <= set(edition.labels)
+    expected = {"brats2023": [0, 1, 2, 3], "brats2023-other": [0, 1, 2, 3], "msd": [0, 2, 1, 3]}
+    assert written.tolist() == expected.get(edition.key, [0, 1, 2, 4])
 
 
 def test_2023_seg_file_holds_label_3_for_enhancing(tmp_path):

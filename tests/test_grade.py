@@ -578,8 +578,12 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     lines: list[str] = []
     n = len(graded.expected)
     limits = {"cell_timeout": CELL_TIMEOUT, "disk_limit": DISK_LIMIT}  # the batch's: others regrade
+    graded_at = json.loads((out / "results.json").read_text())["graded_at"]
     grade_all(subs, out, jobs=1, progress=lines.append, **limits)
     assert f"{n} submissions: 0 to grade, {n} unchanged" in lines[0]
+    # nothing graded: the report still says when the grades were made
+    assert json.loads((out / "results.json").read_text())["graded_at"] == graded_at
+    assert f"graded at</th><td>{graded_at}" in (out / "report.html").read_text()
     nbformat.write(copy.deepcopy(STUDENT), subs / "correct" / "Copy of TP_sujet.ipynb")
     lines.clear()
     results = grade_all(subs, out, jobs=1, progress=lines.append, **limits)
@@ -1661,6 +1665,31 @@ def test_the_summary_says_a_message_once_and_the_files_notes_show():
     line = summary_table([r]).splitlines()[1]
     ids = ", ".join(b.id for b in spec.blocks)
     assert line.endswith(f"({ids}) {why} (+1 more)"), line
+
+
+def test_the_summary_tells_two_students_of_one_name_apart():
+    """Two Jean Duponts in a Moodle download (participants 5001 and 5002) were two rows "5001"
+    and "5002" on the console, with nothing to say which was which: each row names the student
+    and their id, a long name cut before the id."""
+    from autograder.grade import summary_table
+    from autograder.results import BlockScore, Result
+
+    spec = load_spec()
+    blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+
+    def result(sid: str, name: str) -> Result:
+        return Result(sid, name, "a.ipynb", "0" * 64, blocks, {}, spec.max_points)
+
+    long = "Marie-Charlotte de La Tour d'Auvergne-Lauraguais"
+    rows = summary_table(
+        [result("5001", "Jean Dupont"), result("5002", "Jean Dupont"), result("5003", long)]
+    ).splitlines()[1:]
+    assert [r.split("  ")[0].strip() for r in rows[:2]] == [
+        "Jean Dupont (5001)",
+        "Jean Dupont (5002)",
+    ]
+    assert "Marie-Charlotte" in rows[2] and "… (5003)" in rows[2]
+    assert len({len(r.rstrip()) for r in rows}) == 1  # the columns line up (no notes here)
 
 
 def test_the_summary_shows_the_escape_sequences_of_a_students_message():

@@ -15,7 +15,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from tinycases import SHAPE, write_case
+from tinycases import SHAPE, volumes, write_case
 
 from autograder import model_commands
 from unet_tp import fileio, notebook
@@ -371,6 +371,19 @@ def test_predict_every_case_of_a_folder_with_one_model_load(
     assert main([*one, "--out", str(tmp_path / "single" / "seg.nii")]) == 0
     assert [p.name for p in (tmp_path / "single").iterdir()] == ["seg.nii"]  # no .partial file
     assert os.path.getsize(tmp_path / "single" / "seg.nii") > 0
+    # a BraTS 2023 case: its segmentation in 2023's labels, ET 3, as its own seg files (it was
+    # 4, read by 2023's tools as the 2024 resection cavity); the network's answer is made up here
+    # (the tiny model finds no ET): the case's truth, in the working orientation
+    _, seg_2019 = volumes(0)
+    truth = np.transpose(seg_2019, (1, 0, 2))
+    monkeypatch.setattr(model_commands.train, "predict_volume", lambda *a: truth)
+    gli = write_case(tmp_path / "gli", "BraTS-GLI-00000-000", "brats2023", index=0, seg=False)
+    one = ["predict", "--case", str(gli), "--checkpoint", ckpt, "--out"]
+    assert main([*one, str(tmp_path / "gli.nii.gz")]) == 0
+    assert "labels as BraTS 2023-2024 glioma files: 1 NETC, 2 SNFH, 3 ET" in capsys.readouterr().out
+    seg_2023 = np.asanyarray(nib.load(str(tmp_path / "gli.nii.gz")).dataobj)
+    assert (seg_2019 == 4).any()
+    np.testing.assert_array_equal(seg_2023, np.where(seg_2019 == 4, 3, seg_2019))
 
 
 @pytest.mark.slow

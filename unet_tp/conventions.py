@@ -70,6 +70,16 @@ class Edition:
             lut[k] = v
         return lut[seg.astype(np.uint8)]
 
+    def from_brats(self, seg: np.ndarray) -> np.ndarray:
+        """BraTS 2019 labels back to this edition's (2023: ET 4 -> 3), as its seg files hold them."""
+        back = {v: k for k, v in self.labels.items() if v}  # (2024's 4, the cavity, is not made)
+        if all(k == v for k, v in back.items()):
+            return seg.astype(np.uint8)
+        lut = np.zeros(256, dtype=np.uint8)
+        for v, k in back.items():
+            lut[v] = k
+        return lut[seg.astype(np.uint8)]
+
     def describe_labels(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in self.label_names.items() if k)
 
