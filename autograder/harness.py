@@ -128,8 +128,11 @@ def _one_process() -> bool:
 
 def start() -> None:
     """Called once by the kernel's start-up file."""
+    global _THREAD_PARTS
     sys.addaudithook(_audit)
     programs_run = not _one_process()
+    _watch_new_threads()
+    _THREAD_PARTS = _thread_parts()
     ip = None
     with contextlib.suppress(Exception):
         from IPython import get_ipython
@@ -228,6 +231,7 @@ class _Watch:
         self.paths = tuple((p, *p.rpartition(".")[::2]) for p in watch.get("paths", ()))
         self.allowed = tuple(watch.get("allowed", ()))
         self.ran: list[str] = []
+        self.broken = False  # the hook met an error: the interpreter took it off
         self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
 
     def _seen(self, module: str, qualname: str) -> None:
@@ -245,33 +249,108 @@ class _Watch:
             self.ran.append(path)
 
     def _profile(self, frame, event: str, arg) -> None:
-        if event == "call":
-            code = frame.f_code
-            self._seen(
-                str(frame.f_globals.get("__name__")), getattr(code, "co_qualname", code.co_name)
-            )
-        elif event == "c_call":
-            self._seen(str(getattr(arg, "__module__", None)), str(getattr(arg, "__name__", "")))
+        # no code of the notebook's runs here (a __name__ whose __str__ raises would have the
+        # interpreter remove the hook): names read as plain str, any error noted
+        try:
+            if event == "call":
+                code = frame.f_code
+                module = _plain(dict.get(frame.f_globals, "__name__"))
+                self._seen(module, _plain(getattr(code, "co_qualname", code.co_name)))
+            elif event == "c_call":
+                self._seen(
+                    _plain(getattr(arg, "__module__", "")), _plain(getattr(arg, "__name__", ""))
+                )
+        except BaseException:
+            self.broken = True
 
     @contextlib.contextmanager
     def running(self):
         """Watch the code run in the block: in this thread and the threads it starts (a thread
-        pool's). Not the threads already running: an honest notebook's background thread (a
-        training run) may use torch's loss or the course's code meanwhile; a cell that could
-        switch a thread's hooks off costs the blocks after it (``static._TRACERS``)."""
+        pool's, ``_thread``'s). Not the threads already running: an honest notebook's background
+        thread (a training run) may use torch's loss or the course's code meanwhile; a cell that
+        could switch a thread's hooks off costs the blocks after it (``static._TRACERS``). A
+        watch found switched off when the answer returns is noted as something it ran."""
         if not (self.names or self.paths or self.allowed):
             yield
             return
         import threading
 
-        previous, started = sys.getprofile(), threading.getprofile()
-        threading.setprofile(self._profile)
-        sys.setprofile(self._profile)
+        hook, self.broken = self._profile, False
+        previous, started = _GETPROFILE(), threading.getprofile()
+        threading.setprofile(hook)
+        _SETPROFILE(hook)
+        _WATCHING.append(hook)
         try:
             yield
         finally:
+            intact = _GETPROFILE() is hook and vars(threading).get("_profile_hook") is hook
+            _WATCHING.remove(hook)
             threading.setprofile(started)
-            sys.setprofile(previous)
+            _SETPROFILE(previous)
+            now = _thread_parts()  # (start() took them at start-up: none before it ran)
+            changed = any(a is not b for a, b in zip(now, _THREAD_PARTS or now, strict=True))
+            if not intact or self.broken or changed:
+                self.ran.insert(0, UNWATCHED)
+
+
+UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
+_GETPROFILE, _SETPROFILE = sys.getprofile, sys.setprofile
+_WATCHING: list = []  # the hooks of the answers being watched (the newest last)
+
+
+def _plain(name: object) -> str:
+    """``name`` as a plain str, without running any method of a subclass's ("" if no str)."""
+    return str.__str__(name) if issubclass(type(name), str) else ""
+
+
+def _under_watch(function):
+    """``function`` to run in a new thread: under the watch of the thread that starts it."""
+    hook = _GETPROFILE()
+    if not any(hook is h for h in _WATCHING):
+        return function
+
+    def watched(*args, **kwargs):
+        _SETPROFILE(hook)
+        return function(*args, **kwargs)
+
+    return watched
+
+
+def _watch_new_threads() -> None:
+    """Every way to start a thread (``_thread``'s functions, threading's names for them) sets the
+    watch in the new thread when a watched answer starts it: a thread of
+    ``_thread.start_new_thread`` skips threading's own setting of the hook."""
+    import _thread
+    import threading
+
+    def wrap(start):
+        def start_thread(function, *args, **kwargs):
+            return start(_under_watch(function), *args, **kwargs)
+
+        return start_thread
+
+    for module, names in (
+        (_thread, ("start_new_thread", "start_new", "start_joinable_thread")),
+        (threading, ("_start_new_thread", "_start_joinable_thread")),
+    ):
+        for name in names:
+            if callable(vars(module).get(name)):
+                setattr(module, name, wrap(vars(module)[name]))
+
+
+def _thread_parts() -> tuple:
+    """What starts threads and sets their hooks, as found now (compared with start-up's)."""
+    import _thread
+    import threading
+
+    return (
+        *(vars(_thread).get(n) for n in ("start_new_thread", "start_new", "start_joinable_thread")),
+        *(vars(threading).get(n) for n in ("_start_new_thread", "_start_joinable_thread", "_sys")),
+        *(vars(threading.Thread).get(n) for n in ("_bootstrap", "_bootstrap_inner", "start")),
+    )
+
+
+_THREAD_PARTS: tuple = ()
 
 
 def _within(name: str, module: str) -> bool:

@@ -87,6 +87,8 @@ IMPORTS_WRITTEN = "imports code the notebook wrote into a file ({path})"
 IMPORTS_UNKNOWN = "imports a module that is not installed where grading runs ({path})"
 OWN_CODE = "({block}) must be your own code"
 RAN_FORBIDDEN = "({block}): run by the grader, your answer ran {what}: {why}"
+# what the kernel's watch says when the answer switched it off (autograder/harness.py's UNWATCHED)
+UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 COURSE_CODE = "the course package's code ({path})"
 QUOTED = "line {line}: `{code}`"
 CELL_AT = "cell {cell}, {cell_label}, {quote}"

@@ -234,6 +234,10 @@ _WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", 
 _WATCHERS |= {"settrace_all_threads", "setprofile_all_threads"}
 _WATCHERS |= {"load_library"}  # torch.ops.load_library: native code, which no reading follows
 _TRACERS = frozenset(_WATCHERS)  # in any cell: it costs every block tested after it
+# as do _thread and threading's inner parts (a thread started without the hook), and setting the
+# module's __name__ (which the hook reads)
+THREADS = "reaches into the interpreter (threads started without threading's hooks)"
+SETS_NAME = "reaches into the interpreter (sets the notebook's __name__)"
 _WATCHERS |= {"import_module", "resolve_name", "getmodule"}
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
@@ -260,6 +264,9 @@ _RUNNING_MAGICS = {"recall", "rerun", "edit"}
 UNPICKLES = "runs code from data (unpickles)"
 _UNPICKLERS = (
     "pickle",
+    "_pickle",
+    "multiprocessing.reduction",
+    "torch.multiprocessing.reductions",
     "marshal",
     "shelve",
     "dill",
@@ -271,6 +278,9 @@ _UNPICKLERS = (
     "yaml.unsafe_load_all",
 )
 _PICKLE_KEYWORDS = {"allow_pickle": False, "weights_only": True}  # the value that does not
+# loaders whose unpickling is a keyword's: given **options, or allow_pickle by its position
+_KEYWORD_LOADERS = {"numpy.load": 2, "numpy.lib.npyio.load": 2, "numpy.lib.format.read_array": 1}
+_KEYWORD_LOADERS |= {"torch.load": None, "torch.serialization.load": None}
 _YAML_SAFE = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader"}  # build no object
 _UNPICKLING_MAGICS = {"store"}  # %store -r: the variables IPython pickled in the kernel's home
 # the standard library's interpreters of strings (``code.InteractiveInterpreter().runsource``)
@@ -334,6 +344,9 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
         return _not_read()  # (sys.setrecursionlimit in a cell before): it runs there
     except (SyntaxError, ValueError, RuntimeError):
         return None  # RuntimeError: IPython's transformer gives up (over 500 magics in a cell)
+    blank = len(source.splitlines()) - len(source.lstrip(" \t\n\r\f\v").splitlines())
+    if blank > 0:  # IPython drops a cell's leading blank lines: the cell's own line numbers
+        ast.increment_lineno(tree, blank)
     if depth < _MAX_MAGIC_DEPTH:
         _expand_magics(tree, depth)
     return tree
@@ -1021,6 +1034,20 @@ def _torch_load_unpickles() -> bool:
 _TORCH_LOAD_UNPICKLES = _torch_load_unpickles()
 
 
+def _positional_pickle(call: ast.Call, path: str) -> bool:
+    """Whether a loader's ``allow_pickle`` is given by position (but as a constant False), or
+    any argument is unpacked before it (``np.load(*args)``)."""
+    at = _KEYWORD_LOADERS[path]
+    if at is None:
+        return False
+    before = call.args[: at + 1]
+    if any(isinstance(a, ast.Starred) for a in before):
+        return True
+    return len(call.args) > at and not (
+        isinstance(call.args[at], ast.Constant) and call.args[at].value is False
+    )
+
+
 def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     """Whether a call may unpickle: ``pickle.loads``, ``np.load(f, allow_pickle=True)``,
     ``torch.load(f, weights_only=False)``..."""
@@ -1033,6 +1060,8 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     keywords = {k.arg for k in call.keywords}
     if path == "torch.load" and _TORCH_LOAD_UNPICKLES and "weights_only" not in keywords:
         return True  # its default before torch 2.6
+    if path in _KEYWORD_LOADERS and (None in keywords or _positional_pickle(call, path)):
+        return True  # np.load(f, None, True), torch.load(f, **{"weights_only": False})
     magic = call.args[0] if call.args else None  # %store -r (%store x saves, -z clears)
     if path.endswith("().run_line_magic") and isinstance(magic, ast.Constant):
         line = call.args[1] if len(call.args) > 1 else ast.Constant("")
@@ -1363,6 +1392,12 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
         return _ATTRIBUTES[sub.attr], True
     if _hook_path(path, _WATCHERS):
         return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
+    if _thread_starter(path):
+        return THREADS, True
+    if isinstance(sub, ast.Name) and sub.id == "__name__" and not isinstance(sub.ctx, ast.Load):
+        return SETS_NAME, True
+    if (sub.id if isinstance(sub, ast.Name) else sub.attr) == "__match_args__":
+        return PASSED_ALONG.format(name="__match_args__"), True  # a class pattern's attributes
     if enumerates := _enumerates(sub, path):
         return enumerates, True
     if id(sub) not in called and _passed_along(path):
@@ -1388,6 +1423,8 @@ def _import_misuse(nb: Notebook, node: ast.Import | ast.ImportFrom, names: set[s
     """``(what, whether it is what the code does)`` of an import an answer may not use, or
     ``(None, False)``."""
     for imported in _imported(node):
+        if _thread_starter(imported):
+            return THREADS, True
         if imported.split(".")[0] in nb.written:
             return M.IMPORTS_WRITTEN.format(path=imported), True
         if nb.imports_from_its_files and not _installed(imported.split(".")[0]):
@@ -1407,6 +1444,10 @@ def _text_misuse(text: str, names: set[str]) -> str | None:
         return M.COURSE_CODE.format(path=text)
     if "__import__" in text:  # code for a runner the reading does not know (a template's)
         return _STRING_CODE["__import__"]
+    if text == "__match_args__":  # type("P", (), {"__match_args__": ...})
+        return PASSED_ALONG.format(name=text)
+    if _DOTTED.fullmatch(text) and _thread_starter(text):  # __import__("_thread")
+        return THREADS
     if _DOTTED.fullmatch(text) and (text.rsplit(".", 1)[-1] in names or _forbidden(text, names)):
         return text
     return None
@@ -1487,7 +1528,23 @@ def _traces(nb: Notebook, node: ast.AST) -> bool:
     library (torch.ops.load_library: its threads run what no reading follows)."""
     if isinstance(node, ast.Attribute) and node.attr in _TRACERS:
         return True
-    return isinstance(node, (ast.Name, ast.Attribute)) and _hook_path(nb.resolve(node), _TRACERS)
+    if isinstance(node, ast.Name) and node.id == "__name__" and not isinstance(node.ctx, ast.Load):
+        return True  # the module's name, which the watch reads for every call
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return any(_thread_starter(path) for path in _imported(node))
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # __import__("_thread")
+        return bool(_DOTTED.fullmatch(node.value)) and _thread_starter(node.value)
+    if not isinstance(node, (ast.Name, ast.Attribute)):
+        return False
+    path = nb.resolve(node)
+    return _hook_path(path, _TRACERS) or _thread_starter(path)
+
+
+def _thread_starter(path: str) -> bool:
+    """``_thread`` (a thread started without threading's hooks) or threading's inner parts."""
+    parts = path.split(".")
+    inner = any(p.startswith("_") and not p.endswith("__") for p in parts[1:])
+    return parts[0] == "_thread" or (parts[0] == "threading" and inner)
 
 
 def _hook_path(path: str, names) -> bool:

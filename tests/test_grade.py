@@ -2860,6 +2860,102 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
     assert _ran({"test_loss.x": ({"ran": [3, None]}, {})}, [req]) == ""
 
 
+_WATCH_ROUTES = """
+import _thread, json, queue, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+from autograder import harness
+harness.start()  # as the kernel's start-up file: the filter, the watch on every thread start
+import torch
+import torch.nn.functional as F
+from autograder.grade import _watch
+from autograder.spec import load
+
+x, y = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+
+
+def raw_thread():  # a thread of _thread's skips threading's hooks
+    box = queue.Queue()
+    _thread.start_new_thread(lambda: box.put(F.cross_entropy(x, y)), ())
+    return box.get()
+
+
+class Name(str):  # the watch read str(__name__) on each call: raising took the hook off
+    armed = []
+
+    def __str__(self):
+        if self.armed:
+            self.armed.clear()
+            raise LookupError("off")
+        return str.__str__(self)
+
+
+__name__ = Name(__name__)
+
+
+def nothing():
+    pass
+
+
+def name_unhooks():
+    Name.armed[:] = [1]
+    try:
+        nothing()
+    except LookupError:
+        pass
+    Name.armed.clear()
+    return F.cross_entropy(x, y)
+
+
+def switched_off():
+    sys.setprofile(None)
+    return F.cross_entropy(x, y)
+
+
+def threading_patched():  # (threads started from now on would skip the hook)
+    threading.Thread._bootstrap_inner = lambda self: self.run()
+
+
+def honest_pool():
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda t: -(t.log_softmax(1)).mean(), [x, x]))
+
+
+said = {}
+for fn in (raw_thread, name_unhooks, switched_off, honest_pool, threading_patched):
+    watch = harness._Watch({"watch": _watch(load().block("e"))})
+    with watch.running():
+        fn()
+    said[fn.__name__] = watch.ran
+print(json.dumps(said))
+"""
+
+
+def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
+    """A sixth helper session's routes past the kernel's watch (harness._Watch): the loss run in
+    a thread of ``_thread.start_new_thread`` (no profile hook), and a ``__name__`` whose
+    ``__str__`` raised inside the hook (the interpreter then removes it). The first is followed,
+    the second reads nothing of the notebook's; a watch switched off while the answer runs (the
+    hook removed, threading's parts replaced) is noted, which costs the block; a thread pool's
+    honest work is not."""
+    script = tmp_path / "routes.py"
+    script.write_text(_WATCH_ROUTES)
+    root = build.REPO_ROOT
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=root
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = json.loads(done.stdout.splitlines()[-1])
+    from autograder import messages as M
+    from autograder.harness import UNWATCHED
+
+    assert said["raw_thread"][0] == "torch.nn.functional.cross_entropy"
+    assert said["name_unhooks"][0] == "torch.nn.functional.cross_entropy"
+    assert said["switched_off"][0] == UNWATCHED == M.UNWATCHED
+    assert said["threading_patched"] == [UNWATCHED]
+    assert said["honest_pool"] == []
+
+
 def test_cell_notes_say_why_in_the_students_words():
     """A TP cell stopped by the timeout says that a setting the student raised is the likely
     cause and that no point depends on it; a SyntaxError names its line, not IPython's file for

@@ -327,6 +327,11 @@ _PICKLED_CE = (
         "import yaml\nyaml.unsafe_load(PAYLOAD)",
         "import yaml\nyaml.load(PAYLOAD, Loader=yaml.UnsafeLoader)",
         "import jsonpickle\njsonpickle.decode(PAYLOAD)",
+        # a sixth helper session's: unpicklers by other paths, and pickling given not by keyword
+        "import _pickle\n_pickle.loads(PAYLOAD)",
+        "from multiprocessing.reduction import ForkingPickler\nForkingPickler.loads(PAYLOAD)",
+        "import io\nimport numpy as np\nnp.load(io.BytesIO(PAYLOAD), None, True)",
+        "import io\ntorch.load(io.BytesIO(PAYLOAD), **{'weights_only': False})",
     ],
 )
 def test_an_answer_unpickled_from_data_costs_its_block(loader):
@@ -343,6 +348,7 @@ def test_an_answer_unpickled_from_data_costs_its_block(loader):
 def test_loading_plain_arrays_or_weights_or_pickling_results_costs_no_block():
     """What an honest notebook loads (arrays, weights, YAML) or saves with pickle runs no code."""
     plain_loads = ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')")
+    plain_loads += ("np.load('x.npy', 'r', False)",)
     for plain in (*plain_loads, "import yaml\nyaml.safe_load('a: 1')"):
         assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
     # saving one's results with pickle runs nothing: no block lost (the instructor reads it)
@@ -1182,6 +1188,69 @@ def test_an_attribute_read_by_a_class_pattern_costs_the_loss(matched):
     tree (the loss kept its 4 points)."""
     nb = notebook({"cce_loss": matched})
     assert "loss" in lost(nb)
+
+
+def test_a_class_pattern_of_positional_attributes_costs_the_loss():
+    """A class pattern's positional patterns read the attributes its class's ``__match_args__``
+    names: ``case _Pick(ce)`` with ``__match_args__ = ("cross" + "_entropy",)`` bound ``ce`` to
+    torch's cross-entropy, which no keyword, name or string of the tree spelt (a sixth helper
+    session: (e) 4/4). Built by ``type(...)``, the same."""
+    for picker in (
+        "class _Any(type):\n    def __instancecheck__(cls, obj):\n        return True\n\n\n"
+        "class _Pick(metaclass=_Any):\n    __match_args__ = ('cross' + '_entropy',)\n",
+        "_Pick = type('_Pick', (), {'__match_args__': ('cross' + '_entropy',)})\n",
+    ):
+        loss = LOSS.format(
+            "match F:\n        case _Pick(ce):\n            pass\n"
+            "    return ce(logits, target.long(), weight=weight)"
+        )
+        nb = notebook({"cce_loss": picker + "\n\n" + loss})
+        assert "loss" in lost(nb), picker
+
+
+@pytest.mark.parametrize(
+    "unwatched",
+    [
+        "import _thread\n_thread.start_new_thread(print, ('x',))",
+        "from _thread import start_new_thread as go",
+        "import threading\nthreading._start_new_thread(print, ('x',))",
+        "import threading\nthreading.Thread._bootstrap_inner = lambda self: self.run()",
+        "t = __import__('_thread')",
+        "class _Name(str):\n    pass\n\n\n__name__ = _Name(__name__)",
+    ],
+)
+def test_what_starts_threads_out_of_the_watch_or_renames_the_notebook_costs_later_blocks(
+    unwatched,
+):
+    """A thread of ``_thread`` (or threading's inner parts replaced) runs without the profile hook
+    that watches an answer; ``__name__`` is what the hook reads for each call: either, in a cell
+    before the loss, costs the blocks tested after it (a sixth helper session's routes)."""
+    nb = notebook()
+    insert_after(nb, "train_step", unwatched)
+    assert {"train_step", "predict_dice"} <= lost(nb), unwatched
+
+
+def test_threads_and_the_main_guard_of_an_honest_notebook_cost_nothing():
+    """What honest notebooks write: a thread, a pool, ``if __name__ == "__main__":``."""
+    honest = (
+        "import threading\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        "t = threading.Thread(target=print, args=('x',), daemon=True)\nt.start()\nt.join()\n"
+        "with ThreadPoolExecutor(2) as pool:\n    list(pool.map(print, [1, 2]))\n"
+        "if __name__ == '__main__':\n    print(threading.current_thread().name)"
+    )
+    nb = notebook(extra=honest)
+    insert_after(nb, "cce_loss", honest)
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
+def test_a_quote_is_the_cells_own_line_when_the_cell_starts_with_blank_lines():
+    """IPython drops a cell's leading blank lines before the reading: the quoted line was the
+    one that many lines above (an empty quote, or another line of the cell)."""
+    nb = notebook()
+    insert_after(nb, "cce_loss", "\n\n   \nimport _thread")
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    message = static.forbidden_calls(nb, load(), labels)["test_train_step"]
+    assert "line 4: `import _thread`" in message, message
 
 
 def test_a_match_statement_on_shapes_costs_nothing():
