@@ -1057,7 +1057,8 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     if path in ("yaml.load", "yaml.load_all"):  # a Loader other than a safe one builds objects
         loader = [k.value for k in call.keywords if k.arg == "Loader"] + call.args[1:2]
         return not loader or nb.resolve(loader[0]).rsplit(".", 1)[-1] not in _YAML_SAFE
-    keywords = {k.arg for k in call.keywords}
+    given = _spelt_keywords(call.keywords)  # **{"weights_only": False} as its keywords
+    keywords = {k.arg for k in given}
     if path == "torch.load" and _TORCH_LOAD_UNPICKLES and "weights_only" not in keywords:
         return True  # its default before torch 2.6
     if path in _KEYWORD_LOADERS and (None in keywords or _positional_pickle(call, path)):
@@ -1072,8 +1073,23 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     return any(
         k.arg in _PICKLE_KEYWORDS
         and not (isinstance(k.value, ast.Constant) and k.value.value == _PICKLE_KEYWORDS[k.arg])
-        for k in call.keywords
+        for k in given
     )
+
+
+def _spelt_keywords(keywords: list[ast.keyword]) -> list[ast.keyword]:
+    """A call's keywords, a ``**{...}`` of keys written out read as keywords (any other ``**``:
+    a keyword of no name, ``None``)."""
+    out = []
+    for k in keywords:
+        spelt = isinstance(k.value, ast.Dict) and all(
+            isinstance(key, ast.Constant) and isinstance(key.value, str) for key in k.value.keys
+        )
+        if k.arg is None and spelt:
+            out += [ast.keyword(key.value, v) for key, v in zip(k.value.keys, k.value.values, strict=True)]
+        else:
+            out.append(k)
+    return out
 
 
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:

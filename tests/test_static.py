@@ -348,7 +348,7 @@ def test_an_answer_unpickled_from_data_costs_its_block(loader):
 def test_loading_plain_arrays_or_weights_or_pickling_results_costs_no_block():
     """What an honest notebook loads (arrays, weights, YAML) or saves with pickle runs no code."""
     plain_loads = ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')")
-    plain_loads += ("np.load('x.npy', 'r', False)",)
+    plain_loads += ("np.load('x.npy', 'r', False)", "torch.load('w.pt', **{'map_location': 'cpu'})")
     for plain in (*plain_loads, "import yaml\nyaml.safe_load('a: 1')"):
         assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
     # saving one's results with pickle runs nothing: no block lost (the instructor reads it)
