@@ -1086,7 +1086,10 @@ def _spelt_keywords(keywords: list[ast.keyword]) -> list[ast.keyword]:
             isinstance(key, ast.Constant) and isinstance(key.value, str) for key in k.value.keys
         )
         if k.arg is None and spelt:
-            out += [ast.keyword(key.value, v) for key, v in zip(k.value.keys, k.value.values, strict=True)]
+            out += [
+                ast.keyword(key.value, v)
+                for key, v in zip(k.value.keys, k.value.values, strict=True)
+            ]
         else:
             out.append(k)
     return out
