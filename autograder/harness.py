@@ -67,11 +67,26 @@ def _installs(cmd: str) -> bool:
 
 # ---- one process: no other program, no child, in any thread, for good (a seccomp filter) -----
 # machine -> its audit architecture, the syscall of seccomp, the syscalls denied (execve,
-# execveat, fork, vfork, ptrace, process_vm_writev, pidfd_getfd: aarch64 has no fork nor vfork),
+# execveat, fork, vfork, ptrace, process_vm_writev, pidfd_getfd: aarch64 has no fork nor vfork;
+# then what no notebook needs and the kernel's attack surface holds: process_vm_readv, unshare,
+# setns, personality, bpf, userfaultfd, perf_event_open, mount, keyctl, io_uring's three),
 # then clone and clone3
+_IO_URING = (425, 426, 427)
 _SYSCALLS = {
-    "x86_64": (0xC000003E, 317, (59, 322, 57, 58, 101, 311, 438), 56, 435),
-    "aarch64": (0xC00000B7, 277, (221, 281, 117, 271, 438), 220, 435),
+    "x86_64": (
+        0xC000003E,
+        317,
+        (59, 322, 57, 58, 101, 311, 438, 310, 272, 308, 135, 321, 323, 298, 165, 250, *_IO_URING),
+        56,
+        435,
+    ),
+    "aarch64": (
+        0xC00000B7,
+        277,
+        (221, 281, 117, 271, 438, 270, 97, 268, 92, 280, 282, 241, 40, 219, *_IO_URING),
+        220,
+        435,
+    ),
 }
 
 
