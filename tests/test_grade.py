@@ -578,7 +578,9 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     lines: list[str] = []
     n = len(graded.expected)
     limits = {"cell_timeout": CELL_TIMEOUT, "disk_limit": DISK_LIMIT}  # the batch's: others regrade
-    graded_at = json.loads((out / "results.json").read_text())["graded_at"]
+    results_json = json.loads((out / "results.json").read_text())
+    graded_at = results_json["graded_at"] = "2026-01-05T08:00:00+00:00"  # as if graded then
+    (out / "results.json").write_text(json.dumps(results_json))
     grade_all(subs, out, jobs=1, progress=lines.append, **limits)
     assert f"{n} submissions: 0 to grade, {n} unchanged" in lines[0]
     # nothing graded: the report still says when the grades were made
