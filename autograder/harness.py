@@ -9,11 +9,13 @@ replace any of it, so nothing it reports decides a point: the grader compares th
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import io
 import json
 import os
 import sys
+import threading  # (these modules as they were at start-up, whatever sys.modules holds later)
 import traceback
 from pathlib import Path
 
@@ -288,8 +290,6 @@ class _Watch:
         if not (self.names or self.paths or self.allowed):
             yield
             return
-        import threading
-
         hook, self.broken = self._profile, False
         previous, started = _GETPROFILE(), threading.getprofile()
         threading.setprofile(hook)
@@ -335,8 +335,6 @@ def _watch_new_threads() -> None:
     """Every way to start a thread (``_thread``'s functions, threading's names for them) sets the
     watch in the new thread when a watched answer starts it: a thread of
     ``_thread.start_new_thread`` skips threading's own setting of the hook."""
-    import _thread
-    import threading
 
     def wrap(start):
         def start_thread(function, *args, **kwargs):
@@ -355,9 +353,6 @@ def _watch_new_threads() -> None:
 
 def _thread_parts() -> tuple:
     """What starts threads and sets their hooks, as found now (compared with start-up's)."""
-    import _thread
-    import threading
-
     return (
         *(vars(_thread).get(n) for n in ("start_new_thread", "start_new", "start_joinable_thread")),
         *(vars(threading).get(n) for n in ("_start_new_thread", "_start_joinable_thread", "_sys")),
