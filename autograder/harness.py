@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import functools
 import io
 import json
 import os
 import sys
 import threading  # (these modules as they were at start-up, whatever sys.modules holds later)
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HOME = os.environ.get("HOME", "/home/student")
@@ -280,6 +282,20 @@ class _Watch:
         except BaseException:
             self.broken = True
 
+    def torch_calls(self):
+        """A torch function mode telling the watch each of torch's functions the answer calls
+        (a C function called from C, ``functools.partial(torch._C._nn.cross_entropy_loss)``'s,
+        makes no profile event), or nothing when the block forbids none of torch's names."""
+        torch = sys.modules.get("torch")
+        return _calls_mode(torch)(self) if self.names and torch else contextlib.nullcontext()
+
+    def _seen_torch(self, func) -> None:
+        try:
+            module = _plain(getattr(func, "__module__", "")) or "torch"
+            self._seen(module, _plain(getattr(func, "__name__", "")))
+        except BaseException:
+            self.broken = True
+
     @contextlib.contextmanager
     def running(self):
         """Watch the code run in the block: in this thread and the threads it starts (a thread
@@ -296,7 +312,8 @@ class _Watch:
         _SETPROFILE(hook)
         _WATCHING.append(hook)
         try:
-            yield
+            with self.torch_calls():
+                yield
         finally:
             intact = _GETPROFILE() is hook and vars(threading).get("_profile_hook") is hook
             _WATCHING.remove(hook)
@@ -318,15 +335,36 @@ def _plain(name: object) -> str:
     return str.__str__(name) if issubclass(type(name), str) else ""
 
 
+@functools.cache
+def _calls_mode(torch):
+    class Calls(torch.overrides.TorchFunctionMode):
+        def __init__(self, watch: _Watch):
+            super().__init__()
+            self.watch = watch
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            self.watch._seen_torch(func)
+            return func(*args, **(kwargs or {}))
+
+    return Calls
+
+
 def _under_watch(function):
-    """``function`` to run in a new thread: under the watch of the thread that starts it."""
+    """``function`` to run in another thread (a new one, a pool's): under the watch of the
+    thread that hands it over."""
     hook = _GETPROFILE()
     if not any(hook is h for h in _WATCHING):
         return function
+    watch = hook.__self__
 
     def watched(*args, **kwargs):
+        previous = _GETPROFILE()
         _SETPROFILE(hook)
-        return function(*args, **kwargs)
+        try:
+            with watch.torch_calls():
+                return function(*args, **kwargs)
+        finally:
+            _SETPROFILE(previous)
 
     return watched
 
@@ -349,6 +387,12 @@ def _watch_new_threads() -> None:
         for name in names:
             if callable(vars(module).get(name)):
                 setattr(module, name, wrap(vars(module)[name]))
+    submit = ThreadPoolExecutor.submit  # a pool's thread started before the answer
+
+    def watched_submit(self, fn, /, *args, **kwargs):
+        return submit(self, _under_watch(fn), *args, **kwargs)
+
+    ThreadPoolExecutor.submit = watched_submit
 
 
 def _thread_parts() -> tuple:
@@ -357,6 +401,7 @@ def _thread_parts() -> tuple:
         *(vars(_thread).get(n) for n in ("start_new_thread", "start_new", "start_joinable_thread")),
         *(vars(threading).get(n) for n in ("_start_new_thread", "_start_joinable_thread", "_sys")),
         *(vars(threading.Thread).get(n) for n in ("_bootstrap", "_bootstrap_inner", "start")),
+        vars(ThreadPoolExecutor).get("submit"),
     )
 
 
@@ -612,22 +657,27 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
         # called as the training cell does: partial(categorical_cross_entropy, weight=...)
         given = arrays.get(f"weight_{i}")
         weight = {} if given is None else {"weight": torch.from_numpy(given)}
-        try:
+        try:  # the value read in the watch too (a Tensor subclass's detach could compute it)
             with watch.running():
                 value = fn(logits, target, **weight)
-            if not isinstance(value, torch.Tensor) or value.numel() != 1:
-                shape = tuple(getattr(value, "shape", ()))
-                error = f"returned {type(value).__name__} of shape {shape}, not a scalar tensor"
-                out_meta["cases"].append({"error": error})
-                continue
-            with watch.running():
-                value.backward()
+                scalar = type(value) is torch.Tensor and value.numel() == 1
+                if scalar:
+                    value.backward()
+                    found = float(value.detach())
+                    grad = (
+                        logits.grad.detach().double().numpy() if logits.grad is not None else None
+                    )
         except Exception as exc:
             out_meta["cases"].append({"error": _error(exc)})
             continue
-        out_meta["cases"].append({"value": float(value.detach())})
-        if logits.grad is not None:
-            out_arrays[f"grad_{i}"] = logits.grad.detach().double().numpy()
+        if not scalar:
+            shape = tuple(value.shape) if type(value) is torch.Tensor else ()
+            error = f"returned {type(value).__name__} of shape {shape}, not a scalar tensor"
+            out_meta["cases"].append({"error": error})
+            continue
+        out_meta["cases"].append({"value": found})
+        if grad is not None:
+            out_arrays[f"grad_{i}"] = grad
     return out_meta, out_arrays
 
 
@@ -656,14 +706,14 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
         images = torch.from_numpy(arrays["images"]).to(dtype)
         labels = torch.from_numpy(arrays["labels"])
         losses = []
-        for _ in range(meta["steps"]):
-            with watch.running():
+        with watch.running():  # the weights read in the watch too (what a step left to compute)
+            for _ in range(meta["steps"]):
                 got = fn(model, images, labels, opt, F.cross_entropy)
-            losses.append(got if isinstance(got, (int, float)) else type(got).__name__)
-        params = {
-            f"param_{i}": p.detach().double().numpy() for i, p in enumerate(model.parameters())
-        }
-        return {"losses": losses, "training_mode": bool(model.training)}, params
+                losses.append(float(got) if type(got) in (int, float) else type(got).__name__)
+            parameters = torch.nn.Module.parameters(model)
+            params = {f"param_{i}": p.detach().double().numpy() for i, p in enumerate(parameters)}
+            training = model.training is True
+        return {"losses": losses, "training_mode": training}, params
 
     out_meta, out_arrays = _in_dtypes(meta, run)
     return out_meta | {"ran": watch.ran}, out_arrays
@@ -686,10 +736,11 @@ def _predict_dice(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict
 
     def run(dtype):
         model = _small_net(meta, arrays, training=True)
-        with watch.running():
+        with watch.running():  # the prediction read in the watch too
             pred = namespace["predict"](model, torch.from_numpy(arrays["images"]).to(dtype))
-        pred = pred.detach().cpu() if hasattr(pred, "detach") else pred
-        return {}, {"pred": np.asarray(pred).astype(np.int64)}
+            pred = pred.detach().cpu() if hasattr(pred, "detach") else pred
+            pred = np.asarray(pred).astype(np.int64)
+        return {}, {"pred": pred}
 
     predicted_meta, predicted = _in_dtypes(meta, run)
     if "error" in predicted_meta:

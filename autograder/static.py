@@ -94,7 +94,7 @@ _PATHS = _by_reason(
         "reaches names built from strings (torch._utils)": "torch._utils._import_dotted_name",
         # what imports or reaches a dotted name given as a string, or runs an expression
         "reaches names built from strings (import_item)": "traitlets.utils.importstring "
-        "IPython.utils.importstring tornado.util.import_object",
+        "traitlets.import_item IPython.utils.importstring tornado.util.import_object",
         "reaches names built from strings (optional_import)": "monai.utils.optional_import "
         "monai.utils.module",
         "runs code from strings (jinja2)": "jinja2",
@@ -167,6 +167,7 @@ _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "p
 _STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
 _STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock", "pydoc.resolve")
 _STRING_PATHS += ("torch._utils._import_dotted_name", "traitlets.utils.importstring")
+_STRING_PATHS += ("traitlets.import_item",)  # (traitlets re-exports it)
 _STRING_PATHS += ("IPython.utils.importstring", "tornado.util.import_object", "jinja2", "torch.fx")
 _STRING_PATHS += ("monai.utils.optional_import", "monai.utils.module", "torch._inductor")
 _STRING_PATHS += ("torch._C._jit_get_operation",)
@@ -966,8 +967,9 @@ def _bound(stmt: ast.stmt, plain: frozenset[str] = frozenset(), direct: bool = F
 ANY_NAME = "*"
 _RUNS_STRINGS = {"exec", "eval", "compile", UNREAD}
 _IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magic_call decides
-# the same methods on a shell reached another way (`ip = IPython.get_ipython()`), by their name
-_IPYTHON_METHODS = _IPYTHON_RUNS - {"ev", "ex"}
+# the same methods on a shell reached another way (`ip = IPython.get_ipython()`,
+# `[get_ipython()][0].ev(...)`), by their name
+_IPYTHON_METHODS = _IPYTHON_RUNS
 
 
 def _rewrites(node: ast.AST) -> bool:
@@ -1098,8 +1100,10 @@ def _spelt_keywords(keywords: list[ast.keyword]) -> list[ast.keyword]:
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement runs code it does not show: ``exec``, ``get_ipython().run_cell``,
     ``%run``, a magic whose code could not be read."""
+    if _code_in_annotations(stmt):
+        return True
     for node in _walk(stmt):
-        if _rewrites(node):
+        if _rewrites(node) or _names_annotations(node):
             return True
         if not isinstance(node, ast.Call):
             continue
@@ -1118,6 +1122,59 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
         ):
             return True
     return False
+
+
+# an annotation given as a string is code that typing.get_type_hints, functools.singledispatch's
+# register, a dataclass library... evaluate in the notebook's namespace: more than a type's name
+# (`x: "(_ce := ...) and int"`), or annotations set by hand, run code no reading sees
+ANNOTATED_CODE = "runs code from strings (an annotation that is more than a type)"
+_TYPE_NODES = (ast.Expression, ast.Name, ast.Attribute, ast.Subscript, ast.Tuple, ast.List)
+_TYPE_NODES += (ast.Constant, ast.Load, ast.BitOr)
+
+
+def _annotations(node: ast.AST) -> list[ast.expr]:
+    """The annotations of the functions and annotated assignments in ``node``."""
+    found: list[ast.expr] = []
+    for sub in _walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = sub.args
+            found += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs) if x]
+            found += [x.annotation for x in (a.vararg, a.kwarg) if x]
+            found.append(sub.returns)
+        elif isinstance(sub, ast.AnnAssign):
+            found.append(sub.annotation)
+    return [a for a in found if a is not None]
+
+
+def _code_in_annotations(node: ast.AST) -> list[ast.AST]:
+    """What in ``node``'s annotations is more than a type (see ``ANNOTATED_CODE``): with ``from
+    __future__ import annotations`` every annotation is a string typing evaluates."""
+    return [c for a in _annotations(node) for c in _walk(a) if not _type_part(c)]
+
+
+def _type_part(node: ast.AST, depth: int = 0) -> bool:
+    """Whether a node of an annotation is part of a type: a name, a public attribute, a
+    subscript, ``|``, a string of the same (text that does not parse is never evaluated)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            tree = ast.parse(node.value.strip(), mode="eval")
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return True
+        return depth < 3 and all(_type_part(n, depth + 1) for n in ast.walk(tree))
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.BitOr)
+    if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        return False
+    return isinstance(node, _TYPE_NODES)
+
+
+def _names_annotations(node: ast.AST) -> bool:
+    """``f.__annotations__`` or ``__annotations__`` (set by hand, read as code by typing)."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__annotations__"
+    if isinstance(node, ast.Name):
+        return node.id == "__annotations__"
+    return isinstance(node, ast.Constant) and node.value == "__annotations__"
 
 
 def _runs_file(nb: Notebook, call: ast.Call) -> bool:
@@ -1368,12 +1425,15 @@ def _misuse(
     # getattr-like lookups given their name as it is spelt: `F.__getattribute__("relu")`
     spelt = {id(c.func) for c in calls if c.args and isinstance(c.args[-1], ast.Constant)}
     inner = {id(sub.value) for sub in _walk(node) if isinstance(sub, ast.Attribute)}
+    annotated = {id(c) for c in _code_in_annotations(node)}
     for sub in _walk(node):
         what, does = None, False
         if id(sub) in ignore:
             continue
         if _rewrites(sub):
             what, does = REWRITES, True
+        elif id(sub) in annotated or _names_annotations(sub):
+            what, does = ANNOTATED_CODE, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
             what, does = OUTPUT_HISTORY, True
         elif on_a_variable := _read_on_a_variable(nb, sub, own, names):
@@ -2584,6 +2644,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             found.append((node, _ATTRIBUTES.get(node.id) or _STRING_CODE[node.id]))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             found += [(node, why) for part, why in _STRINGS.items() if part in node.value]
+    found += [(node, ANNOTATED_CODE) for node in _code_in_annotations(tree)]
     return found
 
 

@@ -791,7 +791,7 @@ def _fake_result(sub):
     import types
 
     return types.SimpleNamespace(
-        student_id=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
+        student_id=str(sub), who=str(sub), total=0.0, max_points=20.0, seconds=0.0, review=[]
     )
 
 
@@ -2922,23 +2922,59 @@ def honest_pool():
         return list(pool.map(lambda t: -(t.log_softmax(1)).mean(), [x, x]))
 
 
+import functools
+_ce = functools.partial(torch._C._nn.cross_entropy_loss)  # C, called from C: no profile event
+
+
+def c_through_partial():
+    return _ce(x, y, None, 1, -100, 0.0)
+
+
+_pool = ThreadPoolExecutor(1)
+_pool.submit(int).result()  # its thread started before the watch
+
+
+def pool_started_before():
+    return _pool.submit(F.cross_entropy, x, y).result()
+
+
+class Later(torch.Tensor):  # the loss computed when the grader reads the value
+    def detach(self):
+        return F.cross_entropy(self.logits, self.target).detach()
+
+    def backward(self, *args, **kwargs):
+        pass
+
+
+def later(logits, target, weight=None):
+    value = torch.zeros(()).as_subclass(Later)
+    value.logits, value.target = logits, target
+    return value
+
+
 said = {}
-for fn in (raw_thread, name_unhooks, switched_off, honest_pool, threading_patched):
+routes = (raw_thread, name_unhooks, c_through_partial, pool_started_before, honest_pool)
+for fn in (*routes, switched_off, threading_patched):
     watch = harness._Watch({"watch": _watch(load().block("e"))})
     with watch.running():
         fn()
     said[fn.__name__] = watch.ran
+meta = {"name": "later", "cases": 1, "watch": _watch(load().block("e"))}
+arrays = {"logits_0": x.numpy(), "target_0": y.numpy()}
+said["later"] = harness._loss({"later": later}, meta, arrays)[0]["cases"]
 print(json.dumps(said))
 """
 
 
 def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
-    """A sixth helper session's routes past the kernel's watch (harness._Watch): the loss run in
-    a thread of ``_thread.start_new_thread`` (no profile hook), and a ``__name__`` whose
-    ``__str__`` raised inside the hook (the interpreter then removes it). The first is followed,
-    the second reads nothing of the notebook's; a watch switched off while the answer runs (the
-    hook removed, threading's parts replaced) is noted, which costs the block; a thread pool's
-    honest work is not."""
+    """Helper sessions' routes past the kernel's watch (harness._Watch): the loss run in a thread
+    of ``_thread.start_new_thread`` (no profile hook), a ``__name__`` whose ``__str__`` raised
+    inside the hook (the interpreter then removes it), torch's C loss called by a
+    ``functools.partial`` (C calling C: no profile event), a pool whose thread started before
+    the answer, and a Tensor subclass computing the loss when the grader reads it (``detach``).
+    Each is followed or refused; a watch switched off while the answer runs (the hook removed,
+    threading's parts replaced) is noted, which costs the block; a thread pool's honest work is
+    not."""
     script = tmp_path / "routes.py"
     script.write_text(_WATCH_ROUTES)
     root = build.REPO_ROOT
@@ -2953,6 +2989,9 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
 
     assert said["raw_thread"][0] == "torch.nn.functional.cross_entropy"
     assert said["name_unhooks"][0] == "torch.nn.functional.cross_entropy"
+    assert said["c_through_partial"] == ["torch._C._nn.cross_entropy_loss"]
+    assert said["pool_started_before"][0] == "torch.nn.functional.cross_entropy"
+    assert said["later"] == [{"error": "returned Later of shape (), not a scalar tensor"}]
     assert said["switched_off"][0] == UNWATCHED == M.UNWATCHED
     assert said["threading_patched"] == [UNWATCHED]
     assert said["honest_pool"] == []

@@ -1243,6 +1243,41 @@ def test_threads_and_the_main_guard_of_an_honest_notebook_cost_nothing():
     assert lost(nb) == set() and flagged(nb) == ""
 
 
+@pytest.mark.parametrize(
+    "reached",
+    [
+        # a seventh helper session's: functools.singledispatch's register evaluates a string
+        # annotation in the notebook's namespace (typing.get_type_hints, inside the library)
+        "import functools\n\n\n@functools.singledispatch\ndef _d(x):\n    pass\n\n\n"
+        "def _hint(x: \"(_ce := F.__dict__['cross' '_entropy']) and int\"):\n    pass\n\n\n"
+        "_d.register(_hint)\n",
+        "import typing\n\n\ndef _hint(x):\n    pass\n\n\n"
+        "_hint.__annotations__['x'] = '(_ce := F.__dict__[\"cross_entropy\"]) and int'\n"
+        "typing.get_type_hints(_hint)\n",
+        # traitlets' re-export of import_item, IPython's ev on a shell no name says
+        "from traitlets import import_item\n_ce = import_item('torch.nn.functional.cross' + '_entropy')\n",
+        "_ce = [get_ipython()][0].ev('F.cross' + '_entropy')\n",
+    ],
+)
+def test_torch_cross_entropy_reached_by_an_annotation_or_a_re_export_costs_the_loss(reached):
+    """Each kept (e)'s 4 points with nothing flagged (a seventh helper session)."""
+    nb = notebook({"cce_loss": reached + "\n\n" + LOSS.format("return _ce(logits, target.long())")})
+    assert "loss" in lost(nb), reached
+
+
+def test_honest_annotations_cost_nothing():
+    """Types in annotations, strings of types, ``from __future__ import annotations``."""
+    honest = (
+        "from __future__ import annotations\n\nfrom typing import Callable, Literal, Optional\n\n\n"
+        "def f(x: torch.Tensor, y: 'Optional[list[int]]', *a: int | None, mode: Literal['a', 1] = 'a',"
+        " fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[int, ...]:\n"
+        "    n: int = 0\n    return (n,)\n"
+    )
+    nb = notebook(extra=honest)
+    insert_after(nb, "cce_loss", honest)
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
 def test_a_quote_is_the_cells_own_line_when_the_cell_starts_with_blank_lines():
     """IPython drops a cell's leading blank lines before the reading: the quoted line was the
     one that many lines above (an empty quote, or another line of the cell)."""
