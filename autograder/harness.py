@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import threading  # (these modules as they were at start-up, whatever sys.modules holds later)
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -242,8 +243,9 @@ class _Watch:
     reached it (a logging filter, a thread's arguments). Noted as the answer's ``ran``: the grader
     believes it against the answer only (a notebook that hides it gains nothing by it)."""
 
-    def __init__(self, meta: dict):
+    def __init__(self, meta: dict, namespace: dict | None = None):
         watch = meta.get("watch") or {}
+        self.namespace = namespace  # the notebook's: its threads' frames run in it
         self.names = frozenset(watch.get("names", ()))
         # (path, its module, its last part): sklearn.metrics.f1_score runs as
         # sklearn.metrics._classification.f1_score
@@ -311,6 +313,7 @@ class _Watch:
         threading.setprofile(hook)
         _SETPROFILE(hook)
         _WATCHING.append(hook)
+        servers = _notebook_threads(self.namespace)
         try:
             with self.torch_calls():
                 yield
@@ -323,9 +326,39 @@ class _Watch:
             changed = any(a is not b for a, b in zip(now, _THREAD_PARTS or now, strict=True))
             if not intact or self.broken or changed:
                 self.ran.insert(0, UNWATCHED)
+            if any(_cpu_ns(ident) > spent for ident, spent in servers.items()):
+                self.ran.insert(0, SERVED)
 
 
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
+SERVED = (
+    "code out of the grader's sight (a thread of the notebook's, running before the answer, "
+    "ran while it ran)"
+)
+
+
+def _notebook_threads(namespace: dict | None) -> dict[int, int]:
+    """The CPU time of each other thread running the notebook's code now (a frame of a cell's
+    function on its stack: a server the answer may feed through a queue), by thread id."""
+    found: dict[int, int] = {}
+    for ident, frame in sys._current_frames().items() if namespace is not None else ():
+        depth = 0
+        while frame is not None and depth < 200 and ident != threading.get_ident():
+            if frame.f_globals is namespace:
+                found[ident] = _cpu_ns(ident)
+                break
+            frame, depth = frame.f_back, depth + 1
+    return found
+
+
+def _cpu_ns(ident: int) -> int:
+    """A thread's CPU time in nanoseconds (-1 where the system cannot say, or it ended)."""
+    try:
+        return time.clock_gettime_ns(time.pthread_getcpuclockid(ident))
+    except (AttributeError, OSError, ValueError, OverflowError):
+        return -1
+
+
 _GETPROFILE, _SETPROFILE = sys.getprofile, sys.setprofile
 _WATCHING: list = []  # the hooks of the answers being watched (the newest last)
 
@@ -648,7 +681,7 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     """The student's loss and its gradient for each case of the request."""
     import torch
 
-    fn, watch = namespace[meta["name"]], _Watch(meta)
+    fn, watch = namespace[meta["name"]], _Watch(meta, namespace)
     out_meta: dict = {"cases": [], "ran": watch.ran}
     out_arrays: dict = {}
     for i in range(meta["cases"]):
@@ -698,7 +731,7 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     import torch
     import torch.nn.functional as F
 
-    fn, watch = namespace[meta["name"]], _Watch(meta)
+    fn, watch = namespace[meta["name"]], _Watch(meta, namespace)
 
     def run(dtype):
         model = _small_net(meta, arrays, training=False)  # train_step must call model.train()
@@ -724,7 +757,7 @@ def _predict_dice(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict
     import numpy as np
     import torch
 
-    dice, watch = namespace["dice_score"], _Watch(meta)
+    dice, watch = namespace["dice_score"], _Watch(meta, namespace)
     out_meta: dict = {"dice": [], "ran": watch.ran}
     for i in range(meta["pairs"]):
         try:

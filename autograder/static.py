@@ -2319,7 +2319,8 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                             )
                         )
                     ):
-                        template = HANDS_OWN if _forbidden(used, names) else HANDS_OWN_DOES
+                        uses = _forbidden(used, names) or used.startswith(_COURSE_CODE_SAYS)
+                        template = HANDS_OWN if uses else HANDS_OWN_DOES
                         what = template.format(name=sub.id, what=used)
                         return i, cell, HANDED_OVER.format(what=what, where=holder), sub, True
                     if not isinstance(sub, (ast.Name, ast.Attribute)) or id(sub) in skip:
@@ -2351,7 +2352,8 @@ def _own_callable_uses(
     if name.id in nb.aliases or not defs or not all(callable_(d[2]) for d in defs):
         return ""
     found = _search(nb, defs, by_name, names, limit)
-    return found[2] if found and (found[4] or _forbidden(found[2], names)) else ""
+    course = found and found[2].startswith(_COURSE_CODE_SAYS)  # its unet_tp.train
+    return found[2] if found and (found[4] or course or _forbidden(found[2], names)) else ""
 
 
 def _handing(nb: Notebook, stmt: ast.stmt):
@@ -2379,11 +2381,31 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
         if _under(nb.resolve(_made_by(call.func)), _TEST_RUNNERS):
             continue  # unittest.TestLoader().loadTestsFromTestCase(MyTests): the student's tests
+        if isinstance(call.func, ast.Name) and _thread_class(nb, call.func.id):
+            yield "a thread (the class's run)", call.func, False  # class Server(Thread)
         own = _own_name(nb, root) and _own_object(nb, root.id)
         if own or callee in _SHOWS or _under(callee, (*_WRAPPERS, f"{COURSE_PACKAGE}.checks")):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
+
+
+_COURSE_CODE_SAYS = M.COURSE_CODE.split("{")[0]
+_THREAD_CLASSES = ("threading.Thread", "threading.Timer", "multiprocessing.dummy.Process")
+
+
+def _thread_class(nb: Notebook, name: str, depth: int = 0) -> bool:
+    """Whether ``name`` is a class of the student's deriving from a thread's (its ``run`` runs in
+    another thread, a server the answer may feed through a queue), through their own classes."""
+    classes = [d for _, _, d in nb.definitions.get(name, []) if isinstance(d, ast.ClassDef)]
+    for cls in classes if depth < 5 else []:
+        for base in cls.bases:
+            path = nb.resolve(base)
+            if _under(path, _THREAD_CLASSES) or (
+                isinstance(base, ast.Name) and _thread_class(nb, base.id, depth + 1)
+            ):
+                return True
+    return False
 
 
 # what runs the student's tests and keeps them only in what it returns (a name holding that is

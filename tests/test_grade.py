@@ -2953,9 +2953,29 @@ def later(logits, target, weight=None):
 
 
 said = {}
-routes = (raw_thread, name_unhooks, c_through_partial, pool_started_before, honest_pool)
+requests, replies = queue.Queue(), queue.Queue()
+
+
+class Server(threading.Thread):  # started before the answer, fed through a queue
+    def run(self):
+        while True:
+            logits, target = requests.get()
+            replies.put(F.cross_entropy(logits, target))
+
+
+Server(daemon=True).start()
+idle = threading.Event()
+threading.Thread(target=lambda: idle.wait(), daemon=True).start()  # the notebook's, asleep
+
+
+def served():
+    requests.put((x, y))
+    return replies.get()
+
+
+routes = (raw_thread, name_unhooks, c_through_partial, pool_started_before, honest_pool, served)
 for fn in (*routes, switched_off, threading_patched):
-    watch = harness._Watch({"watch": _watch(load().block("e"))})
+    watch = harness._Watch({"watch": _watch(load().block("e"))}, globals())
     with watch.running():
         fn()
     said[fn.__name__] = watch.ran
@@ -2971,7 +2991,8 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     of ``_thread.start_new_thread`` (no profile hook), a ``__name__`` whose ``__str__`` raised
     inside the hook (the interpreter then removes it), torch's C loss called by a
     ``functools.partial`` (C calling C: no profile event), a pool whose thread started before
-    the answer, and a Tensor subclass computing the loss when the grader reads it (``detach``).
+    the answer, a Tensor subclass computing the loss when the grader reads it (``detach``), and
+    a thread of the notebook's started before the answer and fed through a queue.
     Each is followed or refused; a watch switched off while the answer runs (the hook removed,
     threading's parts replaced) is noted, which costs the block; a thread pool's honest work is
     not."""
@@ -2984,6 +3005,7 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     said = json.loads(done.stdout.splitlines()[-1])
+    from autograder import harness
     from autograder import messages as M
     from autograder.harness import UNWATCHED
 
@@ -2994,7 +3016,8 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     assert said["later"] == [{"error": "returned Later of shape (), not a scalar tensor"}]
     assert said["switched_off"][0] == UNWATCHED == M.UNWATCHED
     assert said["threading_patched"] == [UNWATCHED]
-    assert said["honest_pool"] == []
+    assert said["honest_pool"] == []  # (the sleeping thread of the notebook's noted nothing)
+    assert said["served"] == [M.SERVED] == [harness.SERVED]
 
 
 def test_cell_notes_say_why_in_the_students_words():

@@ -1265,6 +1265,49 @@ def test_torch_cross_entropy_reached_by_an_annotation_or_a_re_export_costs_the_l
     assert "loss" in lost(nb), reached
 
 
+SERVER = """import queue
+import threading
+
+_req, _resp = queue.Queue(), queue.Queue()
+
+
+class _Base(threading.Thread):
+    pass
+
+
+class _Server(_Base):
+    def run(self):
+        {body}
+
+
+_Server(daemon=True).start()
+
+
+def categorical_cross_entropy(logits, target, weight=None):
+    _req.put((logits, target, weight))
+    return _resp.get()
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "while True:\n            l, t, w = _req.get()\n"
+        "            _resp.put(F.cross_entropy(l, t.long(), weight=w))",
+        "import unet_tp.runs\n        import unet_tp as course\n"
+        "        fns = {'e': F.cross_entropy, 'g': lambda *a: course.metrics.dice(*a)}\n"
+        "        while True:\n            l, t, w = _req.get()\n"
+        "            _resp.put(fns['e'](l, t.long(), weight=w))",
+    ],
+)
+def test_a_thread_class_serving_the_answer_costs_the_loss(body):
+    """An eighth helper session's: a ``threading.Thread`` subclass started in the answer cell
+    computes torch's loss (or the course's code) for the answer, fed through queues: its ``run``
+    is a function handed to a thread (e) kept its 4 points, unflagged."""
+    nb = notebook({"cce_loss": SERVER.replace("{body}", body)})
+    assert "loss" in lost(nb)
+
+
 def test_honest_annotations_cost_nothing():
     """Types in annotations, strings of types, ``from __future__ import annotations``."""
     honest = (
