@@ -96,6 +96,7 @@ GRADING_NOTEBOOK_ENV = {
 _CHECK_CALL = re.compile(r"checks\.(?P<check>check_\w+)\((?P<args>[^)]*)\)")
 _EVENT_REASONS = {
     "network": "tried to use the network",
+    "watch": "ran code out of the grader's sight",
     "write outside home": "wrote (or tried to) outside its home",
     "processes": "started many processes",
 }

@@ -148,11 +148,16 @@ def _one_process() -> bool:
 
 def start() -> None:
     """Called once by the kernel's start-up file."""
-    global _THREAD_PARTS
+    global _THREAD_PARTS, _KERNEL_THREADS
     sys.addaudithook(_audit)
     programs_run = not _one_process()
     _watch_new_threads()
     _THREAD_PARTS = _thread_parts()
+    _KERNEL_THREADS = frozenset(sys._current_frames())
+    with contextlib.suppress(Exception):  # no tqdm monitor thread waking while an answer runs
+        import tqdm
+
+        tqdm.tqdm.monitor_interval = 0
     ip = None
     with contextlib.suppress(Exception):
         from IPython import get_ipython
@@ -243,9 +248,8 @@ class _Watch:
     reached it (a logging filter, a thread's arguments). Noted as the answer's ``ran``: the grader
     believes it against the answer only (a notebook that hides it gains nothing by it)."""
 
-    def __init__(self, meta: dict, namespace: dict | None = None):
+    def __init__(self, meta: dict):
         watch = meta.get("watch") or {}
-        self.namespace = namespace  # the notebook's: its threads' frames run in it
         self.names = frozenset(watch.get("names", ()))
         # (path, its module, its last part): sklearn.metrics.f1_score runs as
         # sklearn.metrics._classification.f1_score
@@ -313,7 +317,7 @@ class _Watch:
         threading.setprofile(hook)
         _SETPROFILE(hook)
         _WATCHING.append(hook)
-        servers = _notebook_threads(self.namespace)
+        others = _other_threads()
         try:
             with self.torch_calls():
                 yield
@@ -326,29 +330,28 @@ class _Watch:
             changed = any(a is not b for a, b in zip(now, _THREAD_PARTS or now, strict=True))
             if not intact or self.broken or changed:
                 self.ran.insert(0, UNWATCHED)
-            if any(_cpu_ns(ident) > spent for ident, spent in servers.items()):
+                _note("watch", "the watch of what an answer runs was switched off")
+            ran = [i for i, spent in others.items() if i not in _FOLLOWED and _cpu_ns(i) != spent]
+            if ran:  # (a thread that ended meanwhile ran too)
                 self.ran.insert(0, SERVED)
+                _note("watch", "a thread started before an answer ran while it ran")
 
 
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 SERVED = (
-    "code out of the grader's sight (a thread of the notebook's, running before the answer, "
+    "code out of the grader's sight (a thread started before the answer, not the kernel's own, "
     "ran while it ran)"
 )
+_KERNEL_THREADS: frozenset[int] = frozenset()  # the threads running when the kernel started
+_FOLLOWED: set[int] = set()  # the threads that ran what a watched answer handed them
 
 
-def _notebook_threads(namespace: dict | None) -> dict[int, int]:
-    """The CPU time of each other thread running the notebook's code now (a frame of a cell's
-    function on its stack: a server the answer may feed through a queue), by thread id."""
-    found: dict[int, int] = {}
-    for ident, frame in sys._current_frames().items() if namespace is not None else ():
-        depth = 0
-        while frame is not None and depth < 200 and ident != threading.get_ident():
-            if frame.f_globals is namespace:
-                found[ident] = _cpu_ns(ident)
-                break
-            frame, depth = frame.f_back, depth + 1
-    return found
+def _other_threads() -> dict[int, int]:
+    """The CPU time of each thread but this one and the kernel's own, by thread id: a thread the
+    notebook started earlier, idle unless the answer feeds it (a server fed through a queue, its
+    stack of library frames only while it waits)."""
+    me = threading.get_ident()
+    return {i: _cpu_ns(i) for i in sys._current_frames() if i != me and i not in _KERNEL_THREADS}
 
 
 def _cpu_ns(ident: int) -> int:
@@ -391,6 +394,7 @@ def _under_watch(function):
     watch = hook.__self__
 
     def watched(*args, **kwargs):
+        _FOLLOWED.add(threading.get_ident())  # a pool's: it may finish up in the next answer
         previous = _GETPROFILE()
         _SETPROFILE(hook)
         try:
@@ -681,7 +685,7 @@ def _loss(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     """The student's loss and its gradient for each case of the request."""
     import torch
 
-    fn, watch = namespace[meta["name"]], _Watch(meta, namespace)
+    fn, watch = namespace[meta["name"]], _Watch(meta)
     out_meta: dict = {"cases": [], "ran": watch.ran}
     out_arrays: dict = {}
     for i in range(meta["cases"]):
@@ -731,7 +735,7 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     import torch
     import torch.nn.functional as F
 
-    fn, watch = namespace[meta["name"]], _Watch(meta, namespace)
+    fn, watch = namespace[meta["name"]], _Watch(meta)
 
     def run(dtype):
         model = _small_net(meta, arrays, training=False)  # train_step must call model.train()
@@ -757,7 +761,7 @@ def _predict_dice(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict
     import numpy as np
     import torch
 
-    dice, watch = namespace["dice_score"], _Watch(meta, namespace)
+    dice, watch = namespace["dice_score"], _Watch(meta)
     out_meta: dict = {"dice": [], "ran": watch.ran}
     for i in range(meta["pairs"]):
         try:
