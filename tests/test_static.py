@@ -1230,6 +1230,13 @@ def test_what_starts_threads_out_of_the_watch_or_renames_the_notebook_costs_late
     assert {"train_step", "predict_dice"} <= lost(nb), unwatched
 
 
+def _costs_nothing(honest: str) -> None:
+    """``honest`` in a cell of its own after the loss and at the end: nothing lost or flagged."""
+    nb = notebook(extra=honest)
+    insert_after(nb, "cce_loss", honest)
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
 def test_threads_and_the_main_guard_of_an_honest_notebook_cost_nothing():
     """What honest notebooks write: a thread, a pool, ``if __name__ == "__main__":``."""
     honest = (
@@ -1238,9 +1245,7 @@ def test_threads_and_the_main_guard_of_an_honest_notebook_cost_nothing():
         "with ThreadPoolExecutor(2) as pool:\n    list(pool.map(print, [1, 2]))\n"
         "if __name__ == '__main__':\n    print(threading.current_thread().name)"
     )
-    nb = notebook(extra=honest)
-    insert_after(nb, "cce_loss", honest)
-    assert lost(nb) == set() and flagged(nb) == ""
+    _costs_nothing(honest)
 
 
 @pytest.mark.parametrize(
@@ -1316,9 +1321,7 @@ def test_honest_annotations_cost_nothing():
         " fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[int, ...]:\n"
         "    n: int = 0\n    return (n,)\n"
     )
-    nb = notebook(extra=honest)
-    insert_after(nb, "cce_loss", honest)
-    assert lost(nb) == set() and flagged(nb) == ""
+    _costs_nothing(honest)
 
 
 def test_a_quote_is_the_cells_own_line_when_the_cell_starts_with_blank_lines():
