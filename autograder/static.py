@@ -1473,7 +1473,7 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
         return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
     if _thread_starter(path):
         return THREADS, True
-    if isinstance(sub, ast.Name) and sub.id == "__name__" and not isinstance(sub.ctx, ast.Load):
+    if _sets_name(sub):
         return SETS_NAME, True
     if (sub.id if isinstance(sub, ast.Name) else sub.attr) == "__match_args__":
         return PASSED_ALONG.format(name="__match_args__"), True  # a class pattern's attributes
@@ -1607,8 +1607,8 @@ def _traces(nb: Notebook, node: ast.AST) -> bool:
     library (torch.ops.load_library: its threads run what no reading follows)."""
     if isinstance(node, ast.Attribute) and node.attr in _TRACERS:
         return True
-    if isinstance(node, ast.Name) and node.id == "__name__" and not isinstance(node.ctx, ast.Load):
-        return True  # the module's name, which the watch reads for every call
+    if _sets_name(node):
+        return True
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return any(_thread_starter(path) for path in _imported(node))
     if isinstance(node, ast.Constant) and isinstance(node.value, str):  # __import__("_thread")
@@ -1617,6 +1617,13 @@ def _traces(nb: Notebook, node: ast.AST) -> bool:
         return False
     path = nb.resolve(node)
     return _hook_path(path, _TRACERS) or _thread_starter(path)
+
+
+def _sets_name(node: ast.AST) -> bool:
+    """``__name__ = ...``: the module's name, which the watch reads for every call."""
+    return (
+        isinstance(node, ast.Name) and node.id == "__name__" and not isinstance(node.ctx, ast.Load)
+    )
 
 
 def _thread_starter(path: str) -> bool:

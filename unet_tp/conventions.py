@@ -63,25 +63,24 @@ class Edition:
 
     def to_brats(self, seg: np.ndarray) -> np.ndarray:
         """Map this edition's labels to BraTS 2019 labels {0, 1, 2, 4} (identity for 2019-2021)."""
-        if all(k == v for k, v in self.labels.items()):
-            return seg.astype(np.uint8)
-        lut = np.zeros(256, dtype=np.uint8)
-        for k, v in self.labels.items():
-            lut[k] = v
-        return lut[seg.astype(np.uint8)]
+        return _relabel(seg, self.labels)
 
     def from_brats(self, seg: np.ndarray) -> np.ndarray:
         """BraTS 2019 labels back to this edition's (2023: ET 4 -> 3), as its seg files hold them."""
-        back = {v: k for k, v in self.labels.items() if v}  # (2024's 4, the cavity, is not made)
-        if all(k == v for k, v in back.items()):
-            return seg.astype(np.uint8)
-        lut = np.zeros(256, dtype=np.uint8)
-        for v, k in back.items():
-            lut[v] = k
-        return lut[seg.astype(np.uint8)]
+        return _relabel(seg, {v: k for k, v in self.labels.items() if v})  # (2024's 4 not made)
 
     def describe_labels(self) -> str:
         return ", ".join(f"{k} {v}" for k, v in self.label_names.items() if k)
+
+
+def _relabel(seg: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
+    """``seg`` as uint8 with each label ``k`` of ``mapping`` made ``mapping[k]`` (others 0)."""
+    if all(k == v for k, v in mapping.items()):
+        return seg.astype(np.uint8)
+    lut = np.zeros(256, dtype=np.uint8)
+    for k, v in mapping.items():
+        lut[k] = v
+    return lut[seg.astype(np.uint8)]
 
 
 _BRATS_2019_KINDS = {"t1": "t1", "t1ce": "t1ce", "t2": "t2", "flair": "flair", "seg": "seg"}
