@@ -331,7 +331,7 @@ class _Watch:
             if not intact or self.broken or changed:
                 self.ran.insert(0, UNWATCHED)
                 _note("watch", "the watch of what an answer runs was switched off")
-            ran = [i for i, spent in others.items() if i not in _FOLLOWED and _cpu_ns(i) != spent]
+            ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
             if ran:  # (a thread that ended meanwhile ran too)
                 self.ran.insert(0, SERVED)
                 _note("watch", "a thread started before an answer ran while it ran")
@@ -343,7 +343,14 @@ SERVED = (
     "ran while it ran)"
 )
 _KERNEL_THREADS: frozenset[int] = frozenset()  # the threads running when the kernel started
-_FOLLOWED: set[int] = set()  # the threads that ran what a watched answer handed them
+_FOLLOWED: dict[int, object] = {}  # the threads that ran what a watched answer handed them
+
+
+def _followed(ident: int) -> bool:
+    """Whether the thread of this id ran what a watched answer handed it: the same thread, not a
+    later one given its id (ids are reused as soon as a thread ends)."""
+    thread = _FOLLOWED.get(ident)
+    return thread is not None and vars(threading).get("_active", {}).get(ident) is thread
 
 
 def _other_threads() -> dict[int, int]:
@@ -394,7 +401,8 @@ def _under_watch(function):
     watch = hook.__self__
 
     def watched(*args, **kwargs):
-        _FOLLOWED.add(threading.get_ident())  # a pool's: it may finish up in the next answer
+        _FOLLOWED[threading.get_ident()] = threading.current_thread()  # (a pool's: it may
+        # finish up in the next answer)
         previous = _GETPROFILE()
         _SETPROFILE(hook)
         try:
