@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HOME = os.environ.get("HOME", "/home/student")
+_LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
 _EVENTS_SEEN: set[str] = set()
 _COUNTS: dict[str, int] = {}
 
@@ -35,7 +36,8 @@ def _note(kind: str, detail: str) -> None:
     _EVENTS_SEEN.add(key)
     with contextlib.suppress(Exception):
         os.write(
-            2, f"\n[unet-tp-event] {json.dumps({'kind': kind, 'detail': detail[:200]})}\n".encode()
+            _LOG_FD,
+            f"\n[unet-tp-event] {json.dumps({'kind': kind, 'detail': detail[:200]})}\n".encode(),
         )
 
 
@@ -148,12 +150,12 @@ def _one_process() -> bool:
 
 def start() -> None:
     """Called once by the kernel's start-up file."""
-    global _THREAD_PARTS, _KERNEL_THREADS
+    global _THREAD_PARTS
     sys.addaudithook(_audit)
     programs_run = not _one_process()
     _watch_new_threads()
     _THREAD_PARTS = _thread_parts()
-    _KERNEL_THREADS = frozenset(sys._current_frames())
+    _hold_kernel_threads()
     with contextlib.suppress(Exception):  # no tqdm monitor thread waking while an answer runs
         import tqdm
 
@@ -305,19 +307,23 @@ class _Watch:
     @contextlib.contextmanager
     def running(self):
         """Watch the code run in the block: in this thread and the threads it starts (a thread
-        pool's, ``_thread``'s). Not the threads already running: an honest notebook's background
-        thread (a training run) may use torch's loss or the course's code meanwhile; a cell that
-        could switch a thread's hooks off costs the blocks after it (``static._TRACERS``). A
-        watch found switched off when the answer returns is noted as something it ran."""
+        pool's, ``_thread``'s). Any other thread (the kernel's held still meanwhile,
+        :func:`_kernel_held`) that uses the processor while the answer runs, or a watch found
+        switched off when it returns, is noted as something it ran; a cell that could switch a
+        thread's hooks off costs the blocks after it (``static._TRACERS``)."""
         if not (self.names or self.paths or self.allowed):
             yield
             return
+        with _kernel_held() as (others, parked), self._hooked(others, parked):
+            yield
+
+    @contextlib.contextmanager
+    def _hooked(self, others: dict[int, int], parked: bool):
         hook, self.broken = self._profile, False
         previous, started = _GETPROFILE(), threading.getprofile()
         threading.setprofile(hook)
         _SETPROFILE(hook)
         _WATCHING.append(hook)
-        others = _other_threads()
         try:
             with self.torch_calls():
                 yield
@@ -332,17 +338,16 @@ class _Watch:
                 self.ran.insert(0, UNWATCHED)
                 _note("watch", "the watch of what an answer runs was switched off")
             ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
-            if ran:  # (a thread that ended meanwhile ran too)
+            if ran or not parked:  # (a thread that ended meanwhile ran too)
                 self.ran.insert(0, SERVED)
                 _note("watch", "a thread started before an answer ran while it ran")
 
 
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 SERVED = (
-    "code out of the grader's sight (a thread started before the answer, not the kernel's own, "
-    "ran while it ran)"
+    "code out of the grader's sight (a thread started before the answer, the kernel's own or "
+    "the notebook's, ran while it ran)"
 )
-_KERNEL_THREADS: frozenset[int] = frozenset()  # the threads running when the kernel started
 _FOLLOWED: dict[int, object] = {}  # the threads that ran what a watched answer handed them
 
 
@@ -354,11 +359,94 @@ def _followed(ident: int) -> bool:
 
 
 def _other_threads() -> dict[int, int]:
-    """The CPU time of each thread but this one and the kernel's own, by thread id: a thread the
-    notebook started earlier, idle unless the answer feeds it (a server fed through a queue, its
-    stack of library frames only while it waits)."""
+    """The CPU time of each thread but this one, by thread id: the kernel's own (its loops, its
+    history, its readers of standard output) and the notebook's, idle unless the answer feeds
+    them (a server fed through a queue, a coroutine the notebook handed a kernel's loop)."""
     me = threading.get_ident()
-    return {i: _cpu_ns(i) for i in sys._current_frames() if i != me and i not in _KERNEL_THREADS}
+    return {i: _cpu_ns(i) for i in sys._current_frames() if i != me}
+
+
+# ---- the kernel's threads held still while an answer runs -------------------------------------
+# Any thread may serve an answer (the kernel's too: a coroutine handed its loop, a function put in
+# place of what its history thread calls), so any thread that uses the processor while an answer
+# runs is noted. The kernel's own work is kept out of that time: the loop that sends outputs
+# (IOPub) waits in a callback of the grader's, standard output and error at the level of
+# files go to /dev/null (ipykernel's readers of them sleep), and the answer starts once every
+# thread sleeps (the history written for the request's cell).
+_KERNEL_LOOPS: list = []  # the event loop of the kernel's thread that sends outputs (IOPub)
+_QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
+_NATIVE_IDS: dict[int, int] = {}  # thread id -> the system's, for the kernel's threads
+
+
+def _hold_kernel_threads() -> None:
+    """At start-up (no notebook code has run): the kernel's loops, the file descriptors to quiet,
+    where the grader reads the notes."""
+    global _LOG_FD
+    with contextlib.suppress(Exception):
+        _LOG_FD = os.dup(getattr(sys.stderr, "_original_stdstream_copy", 2))
+    outputs = getattr(getattr(getattr(sys.stdout, "pub_thread", None), "thread", None), "ident", 0)
+    for ident, frame in sys._current_frames().items():
+        thread = vars(threading).get("_active", {}).get(ident)
+        with contextlib.suppress(Exception):
+            _NATIVE_IDS[ident] = int(thread.native_id)
+        while frame is not None and ident == outputs:  # (the control loop is left to run: an
+            # interrupt, the grader's way to stop an answer that runs too long, goes through it)
+            if frame.f_code.co_name == "run_forever" and "asyncio" in frame.f_code.co_filename:
+                _KERNEL_LOOPS.append(frame.f_locals.get("self"))
+                break
+            frame = frame.f_back
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        _QUIET_FDS.update({1: os.dup(1), 2: os.dup(2), -1: null})
+
+
+def _parked(arrived: threading.Event, release: threading.Event) -> None:
+    arrived.set()
+    release.wait(600)
+
+
+def _sleeping(ident: int) -> bool:
+    """Whether the system has the thread asleep, waiting (True where it cannot say)."""
+    native = _NATIVE_IDS.get(ident)
+    if native is None:
+        thread = vars(threading).get("_active", {}).get(ident)
+        native = getattr(thread, "native_id", None)
+    try:
+        with open(f"/proc/self/task/{int(native)}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] in (b"S", b"I")
+    except (OSError, ValueError, TypeError, IndexError):
+        return True
+
+
+@contextlib.contextmanager
+def _kernel_held(limit: float = 0.2):
+    """While the answer runs: the kernel's loops parked, standard output and error quiet; yields
+    the threads' CPU times once all sleep (or ``limit`` seconds have gone: one keeps working)."""
+    release, arrivals = threading.Event(), []
+    for loop in _KERNEL_LOOPS:
+        arrived = threading.Event()
+        with contextlib.suppress(Exception):
+            loop.call_soon_threadsafe(_parked, arrived, release)
+        arrivals.append(arrived)
+    with contextlib.suppress(OSError, KeyError):  # (start() not run: nothing to quiet)
+        for fd in (1, 2):
+            os.dup2(_QUIET_FDS[-1], fd)
+    try:
+        parked = all(a.wait(5) for a in arrivals)  # a loop that never gets there serves
+        deadline, before = time.monotonic() + limit, _other_threads()
+        now = before
+        while time.monotonic() < deadline:
+            time.sleep(0.002)
+            now = _other_threads()
+            if now == before and all(_sleeping(i) for i in now):
+                break
+            before = now
+        yield now, parked
+    finally:
+        with contextlib.suppress(OSError, KeyError):
+            for fd in (1, 2):
+                os.dup2(_QUIET_FDS[fd], fd)
+        release.set()
 
 
 def _cpu_ns(ident: int) -> int:
@@ -802,7 +890,7 @@ def _visible(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
 
     args = [F.cross_entropy if n == "F.cross_entropy" else namespace[n] for n in meta["args"]]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             getattr(checks, meta["check"])(*args)
     except AssertionError as exc:
         return {"passed": False, "message": str(exc)[:1500]}, {}
@@ -843,7 +931,8 @@ def serve(request: str, answer: str) -> None:
     probes = {name: _PROBES[name] for name in meta.get("probes", []) if name in _PROBES}
     torch.set_grad_enabled(True)
     try:
-        with _substituted(namespace, probes), contextlib.redirect_stdout(io.StringIO()):
+        quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+        with _substituted(namespace, probes), quiet[0], quiet[1]:
             out_meta, out_arrays = _KINDS[meta["kind"]](namespace, meta, arrays)
     except Exception as exc:
         out_meta, out_arrays = {"error": _error(exc)}, {}

@@ -90,8 +90,8 @@ RAN_FORBIDDEN = "({block}): run by the grader, your answer ran {what}: {why}"
 # what the kernel's watch says when the answer switched it off (autograder/harness.py's UNWATCHED)
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 SERVED = (
-    "code out of the grader's sight (a thread started before the answer, not the kernel's own, "
-    "ran while it ran)"
+    "code out of the grader's sight (a thread started before the answer, the kernel's own or "
+    "the notebook's, ran while it ran)"
 )
 COURSE_CODE = "the course package's code ({path})"
 QUOTED = "line {line}: `{code}`"

@@ -2863,10 +2863,45 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
 
 
 _WATCH_ROUTES = """
-import _thread, collections, json, queue, sys, threading
+import _thread, asyncio, collections, json, os, queue, sys, threading, types
 from concurrent.futures import ThreadPoolExecutor
 from autograder import harness
+
+
+class Loop:  # a kernel's thread running an event loop (ipykernel's IOPub, its control thread)
+    def __init__(self):
+        self.loop, ready = asyncio.new_event_loop(), threading.Event()
+        self.loop.call_soon(ready.set)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        ready.wait()
+
+
+outputs, control = Loop(), Loop()
+saving = threading.Event()
+
+
+def history():  # the kernel's history thread: it writes when a cell has run
+    while saving.wait():
+        saving.clear()
+        sum(range(300_000))
+
+
+threading.Thread(target=history, daemon=True).start()
+pipe_out, pipe_in = os.pipe()  # ipykernel's reader of the process's standard error
+stderr_copy = os.dup(2)
+os.dup2(pipe_in, 2)
+
+
+def read_stderr():
+    while data := os.read(pipe_out, 1000):
+        os.write(stderr_copy, data)
+
+
+threading.Thread(target=read_stderr, daemon=True).start()
+stdout, sys.stdout = sys.stdout, types.SimpleNamespace(pub_thread=outputs)  # (OutStream's)
 harness.start()  # as the kernel's start-up file: the filter, the watch on every thread start
+sys.stdout = stdout
 import torch
 import torch.nn.functional as F
 from autograder.grade import _watch
@@ -2986,7 +3021,8 @@ def work(job):
 
 
 # a server with no frame of the notebook's while it waits: deque(map(work, iter(get, None)))
-threading.Thread(target=collections.deque, args=(map(work, iter(jobs.get, None)), 0)).start()
+serving_jobs = (map(work, iter(jobs.get, None)), 0)
+threading.Thread(target=collections.deque, args=serving_jobs, daemon=True).start()
 
 
 def served_by_library_frames():
@@ -2999,6 +3035,58 @@ def served():
     return replies.get()
 
 
+def outputs_then_work():  # honest: an output sent (the loop's work), a C library's warning
+    outputs.loop.call_soon_threadsafe(sum, range(3_000_000))
+    os.write(2, b"[W] a warning of a C library\\n")
+    return -(x.log_softmax(1)).mean()
+
+
+def history_then_answer():
+    return -(x.log_softmax(1)).mean()
+
+
+run_routes(outputs_then_work)
+saving.set()  # (the request's cell has run: the history thread writes as the answer starts)
+run_routes(history_then_answer)
+loop_jobs, loop_replies = queue.Queue(), queue.Queue()
+
+
+async def serve():  # a coroutine of the notebook's handed a kernel's loop
+    while True:
+        try:
+            job = loop_jobs.get_nowait()
+        except queue.Empty:
+            await asyncio.sleep(0.001)
+            continue
+        loop_replies.put(F.cross_entropy(*job))
+
+
+def served_by_a_loop():
+    loop_jobs.put((x, y))
+    return loop_replies.get(timeout=10)
+
+
+def not_served_by_outputs():  # the outputs' loop waits while the answer runs: no reply
+    loop_jobs.put((x, y))
+    try:
+        return loop_replies.get(timeout=1)
+    except queue.Empty:
+        said["outputs_parked"] = True
+
+
+def served_by_outputs_busy():  # its loop kept busy, waiting for the job: never held
+    return served_by_a_loop()
+
+
+serving = asyncio.run_coroutine_threadsafe(serve(), control.loop)
+run_routes(served_by_a_loop)
+serving.cancel()
+serving = asyncio.run_coroutine_threadsafe(serve(), outputs.loop)
+run_routes(not_served_by_outputs)
+loop_replies.get(timeout=10)  # (answered once the loop was let go)
+serving.cancel()
+outputs.loop.call_soon_threadsafe(lambda: loop_replies.put(F.cross_entropy(*loop_jobs.get())))
+run_routes(served_by_outputs_busy)
 run_routes(served, served_by_library_frames, switched_off, threading_patched)
 meta = {"name": "later", "cases": 1, "watch": _watch(load().block("e"))}
 arrays = {"logits_0": x.numpy(), "target_0": y.numpy()}
@@ -3023,7 +3111,12 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     root = build.REPO_ROOT
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=root
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     said = json.loads(done.stdout.splitlines()[-1])
@@ -3042,6 +3135,11 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     assert said["honest_pool"] == []
     assert said["served"] == [M.SERVED] == [harness.SERVED]
     assert said["served_by_library_frames"] == [M.SERVED]
+    # the kernel's threads: held still (outputs, standard error, history), or noted if they serve
+    assert said["outputs_then_work"] == said["history_then_answer"] == []
+    assert said["served_by_a_loop"][0] == M.SERVED
+    assert said["outputs_parked"] is True and said["not_served_by_outputs"] == []
+    assert said["served_by_outputs_busy"][0] == M.SERVED
 
 
 def test_cell_notes_say_why_in_the_students_words():
