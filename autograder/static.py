@@ -223,6 +223,9 @@ _TORCH_OVERRIDERS += ("torch._C._get_function_stack_at", "torch._C._get_dispatch
 # what lets torch.load(weights_only=True) rebuild any function the notebook saved
 _TORCH_OVERRIDERS += ("torch.serialization.add_safe_globals", "torch.serialization.safe_globals")
 _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
+# modules whose classes a notebook looks up by a name it holds (``getattr(nn, activation)``, an
+# optimiser's name): what the answer then calls, the kernel's watch sees (harness._Watch)
+_LOOKED_UP_BY_NAME = {"torch.nn", "torch.optim", "torch.optim.lr_scheduler", "torch.nn.init"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 # what reaches a namespace, where a name built from a string can be set
@@ -1954,6 +1957,7 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
             not (in_method and isinstance(owner, ast.Name) and owner.id == "self")
             and not isinstance(name, ast.Constant)
             and not _on_plain_object(nb, call, path)
+            and not (path == "getattr" and owner and nb.resolve(owner) in _LOOKED_UP_BY_NAME)
         ):
             return f"builds a name from a string ({path})"
     for prefix in _STRING_PATHS:

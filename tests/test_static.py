@@ -1237,6 +1237,23 @@ def _costs_nothing(honest: str) -> None:
     assert lost(nb) == set() and flagged(nb) == ""
 
 
+def test_a_layer_looked_up_by_a_name_the_student_holds_costs_nothing():
+    """A helper session's honest ``DoubleConv(..., activation="ReLU")`` calling
+    ``getattr(nn, activation)`` lost every block (a name built from a string, handed on to the
+    TP's layer table): a class of ``torch.nn`` or ``torch.optim`` looked up by name is plain (the
+    kernel's watch sees what the answer then calls); the same lookup on the notebook's namespace
+    or the functional module still costs."""
+    honest = (
+        SOLUTIONS["double_conv"]
+        .replace("batch_norm=False):", 'batch_norm=False, activation="ReLU"):')
+        .replace("nn.ReLU(inplace=True)", "getattr(nn, activation)(inplace=True)")
+    )
+    nb = notebook({"double_conv": honest})
+    assert lost(nb) == set() and flagged(nb) == ""
+    hidden = honest.replace("getattr(nn, activation)", "getattr(F, activation)")
+    assert "double_conv" in lost(notebook({"double_conv": hidden}))
+
+
 def test_threads_and_the_main_guard_of_an_honest_notebook_cost_nothing():
     """What honest notebooks write: a thread, a pool, ``if __name__ == "__main__":``."""
     honest = (
