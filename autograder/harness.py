@@ -338,9 +338,12 @@ class _Watch:
                 self.ran.insert(0, UNWATCHED)
                 _note("watch", "the watch of what an answer runs was switched off")
             ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
-            if ran or not parked:  # (a thread that ended meanwhile ran too)
+            if not parked or not all(map(_kernels_own, ran)):  # (one that ended ran too)
                 self.ran.insert(0, SERVED)
                 _note("watch", "a thread started before an answer ran while it ran")
+            elif ran:  # the kernel's: for the instructor to read (one in 60 honest gradings
+                # saw one wake while an answer ran, which no run since has shown again)
+                _note("watch", "a thread of the kernel's ran while an answer ran")
 
 
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
@@ -376,6 +379,14 @@ def _other_threads() -> dict[int, int]:
 _KERNEL_LOOPS: list = []  # the event loop of the kernel's thread that sends outputs (IOPub)
 _QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
 _NATIVE_IDS: dict[int, int] = {}  # thread id -> the system's, for the kernel's threads
+_KERNEL_THREADS: dict[int, object] = {}  # the threads running at start-up, by id
+
+
+def _kernels_own(ident: int) -> bool:
+    """Whether the thread of this id is one the kernel ran at start-up (not a later one given
+    its id)."""
+    thread = _KERNEL_THREADS.get(ident)
+    return thread is not None and vars(threading).get("_active", {}).get(ident) is thread
 
 
 def _hold_kernel_threads() -> None:
@@ -387,6 +398,7 @@ def _hold_kernel_threads() -> None:
     outputs = getattr(getattr(getattr(sys.stdout, "pub_thread", None), "thread", None), "ident", 0)
     for ident, frame in sys._current_frames().items():
         thread = vars(threading).get("_active", {}).get(ident)
+        _KERNEL_THREADS[ident] = thread
         with contextlib.suppress(Exception):
             _NATIVE_IDS[ident] = int(thread.native_id)
         while frame is not None and ident == outputs:  # (the control loop is left to run: an
