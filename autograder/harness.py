@@ -373,10 +373,10 @@ def _other_threads() -> dict[int, int]:
 # Any thread may serve an answer (the kernel's too: a coroutine handed its loop, a function put in
 # place of what its history thread calls), so any thread that uses the processor while an answer
 # runs is noted. The kernel's own work is kept out of that time: the loop that sends outputs
-# (IOPub) waits in a callback of the grader's, standard output and error at the level of
-# files go to /dev/null (ipykernel's readers of them sleep), and the answer starts once every
-# thread sleeps (the history written for the request's cell).
-_KERNEL_LOOPS: list = []  # the event loop of the kernel's thread that sends outputs (IOPub)
+# (IOPub) and ipykernel 7's shell-channel loop wait in a callback of the grader's, standard
+# output and error at the level of files go to /dev/null (ipykernel's readers of them sleep),
+# and the answer starts once every thread sleeps (the history written for the request's cell).
+_KERNEL_LOOPS: list = []  # the event loops of the kernel's IOPub and shell-channel threads
 _QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
 _NATIVE_IDS: dict[int, int] = {}  # thread id -> the system's, for the kernel's threads
 _KERNEL_THREADS: dict[int, object] = {}  # the threads running at start-up, by id
@@ -396,13 +396,20 @@ def _hold_kernel_threads() -> None:
     with contextlib.suppress(Exception):
         _LOG_FD = os.dup(getattr(sys.stderr, "_original_stdstream_copy", 2))
     outputs = getattr(getattr(getattr(sys.stdout, "pub_thread", None), "thread", None), "ident", 0)
+    kernel = None
+    with contextlib.suppress(Exception):
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+    shell_channel = getattr(getattr(kernel, "shell_channel_thread", None), "ident", 0)
     for ident, frame in sys._current_frames().items():
         thread = vars(threading).get("_active", {}).get(ident)
         _KERNEL_THREADS[ident] = thread
         with contextlib.suppress(Exception):
             _NATIVE_IDS[ident] = int(thread.native_id)
-        while frame is not None and ident == outputs:  # (the control loop is left to run: an
-            # interrupt, the grader's way to stop an answer that runs too long, goes through it)
+        while frame is not None and ident in (outputs, shell_channel) and ident:  # (the control
+            # loop is left to run: an interrupt, the grader's way to stop an answer that runs too
+            # long, goes through it)
             if frame.f_code.co_name == "run_forever" and "asyncio" in frame.f_code.co_filename:
                 _KERNEL_LOOPS.append(frame.f_locals.get("self"))
                 break
