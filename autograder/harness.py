@@ -338,11 +338,11 @@ class _Watch:
                 self.ran.insert(0, UNWATCHED)
                 _note("watch", "the watch of what an answer runs was switched off")
             ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
-            if not parked or not all(map(_kernels_own, ran)):  # (one that ended ran too)
+            if not all(map(_kernels_own, ran)):  # (one that ended meanwhile ran too)
                 self.ran.insert(0, SERVED)
                 _note("watch", "a thread started before an answer ran while it ran")
-            elif ran:  # the kernel's: for the instructor to read (one in 60 honest gradings
-                # saw one wake while an answer ran, which no run since has shown again)
+            elif ran or not parked:  # the kernel's: for the instructor to read (honest
+                # gradings saw rare wakes while an answer ran, not seen again when logged)
                 _note("watch", "a thread of the kernel's ran while an answer ran")
 
 

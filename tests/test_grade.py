@@ -3141,7 +3141,7 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     assert "a thread of the kernel's ran while an answer ran" in done.stderr
     assert M.SERVED not in said["served_by_a_loop"]
     assert said["outputs_parked"] is True and said["not_served_by_outputs"] == []
-    assert said["served_by_outputs_busy"][0] == M.SERVED  # (never held: it costs)
+    assert M.SERVED not in said["served_by_outputs_busy"]  # (never held: noted as the kernel's)
 
 
 def test_cell_notes_say_why_in_the_students_words():
