@@ -155,7 +155,7 @@ def start() -> None:
     programs_run = not _one_process()
     _watch_new_threads()
     _THREAD_PARTS = _thread_parts()
-    _hold_kernel_threads()
+    _find_kernel_threads()
     with contextlib.suppress(Exception):  # no tqdm monitor thread waking while an answer runs
         import tqdm
 
@@ -354,11 +354,20 @@ SERVED = (
 _FOLLOWED: dict[int, object] = {}  # the threads that ran what a watched answer handed them
 
 
+def _running_thread(ident: int):
+    """The running thread of this id, as threading holds it (None if none)."""
+    return vars(threading).get("_active", {}).get(ident)
+
+
+def _still_running(thread, ident: int) -> bool:
+    """Whether ``thread`` is still the thread of this id (ids are reused as one ends)."""
+    return thread is not None and _running_thread(ident) is thread
+
+
 def _followed(ident: int) -> bool:
     """Whether the thread of this id ran what a watched answer handed it: the same thread, not a
     later one given its id (ids are reused as soon as a thread ends)."""
-    thread = _FOLLOWED.get(ident)
-    return thread is not None and vars(threading).get("_active", {}).get(ident) is thread
+    return _still_running(_FOLLOWED.get(ident), ident)
 
 
 def _other_threads() -> dict[int, int]:
@@ -378,18 +387,16 @@ def _other_threads() -> dict[int, int]:
 # and the answer starts once every thread sleeps (the history written for the request's cell).
 _KERNEL_LOOPS: list = []  # the event loops of the kernel's IOPub and shell-channel threads
 _QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
-_NATIVE_IDS: dict[int, int] = {}  # thread id -> the system's, for the kernel's threads
 _KERNEL_THREADS: dict[int, object] = {}  # the threads running at start-up, by id
 
 
 def _kernels_own(ident: int) -> bool:
     """Whether the thread of this id is one the kernel ran at start-up (not a later one given
     its id)."""
-    thread = _KERNEL_THREADS.get(ident)
-    return thread is not None and vars(threading).get("_active", {}).get(ident) is thread
+    return _still_running(_KERNEL_THREADS.get(ident), ident)
 
 
-def _hold_kernel_threads() -> None:
+def _find_kernel_threads() -> None:
     """At start-up (no notebook code has run): the kernel's loops, the file descriptors to quiet,
     where the grader reads the notes."""
     global _LOG_FD
@@ -403,10 +410,7 @@ def _hold_kernel_threads() -> None:
         kernel = getattr(get_ipython(), "kernel", None)
     shell_channel = getattr(getattr(kernel, "shell_channel_thread", None), "ident", 0)
     for ident, frame in sys._current_frames().items():
-        thread = vars(threading).get("_active", {}).get(ident)
-        _KERNEL_THREADS[ident] = thread
-        with contextlib.suppress(Exception):
-            _NATIVE_IDS[ident] = int(thread.native_id)
+        _KERNEL_THREADS[ident] = _running_thread(ident)
         while frame is not None and ident in (outputs, shell_channel) and ident:  # (the control
             # loop is left to run: an interrupt, the grader's way to stop an answer that runs too
             # long, goes through it)
@@ -426,10 +430,7 @@ def _parked(arrived: threading.Event, release: threading.Event) -> None:
 
 def _sleeping(ident: int) -> bool:
     """Whether the system has the thread asleep, waiting (True where it cannot say)."""
-    native = _NATIVE_IDS.get(ident)
-    if native is None:
-        thread = vars(threading).get("_active", {}).get(ident)
-        native = getattr(thread, "native_id", None)
+    native = getattr(_KERNEL_THREADS.get(ident) or _running_thread(ident), "native_id", None)
     try:
         with open(f"/proc/self/task/{int(native)}/stat", "rb") as f:
             return f.read().rpartition(b")")[2].split()[0] in (b"S", b"I")
@@ -451,7 +452,7 @@ def _kernel_held(limit: float = 0.2):
         for fd in (1, 2):
             os.dup2(_QUIET_FDS[-1], fd)
     try:
-        parked = all(a.wait(5) for a in arrivals)  # a loop that never gets there serves
+        parked = all(a.wait(5) for a in arrivals)  # (one never there may be serving)
         deadline, before = time.monotonic() + limit, _other_threads()
         now = before
         while time.monotonic() < deadline:
@@ -901,6 +902,13 @@ def _predict_dice(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict
     return out_meta, predicted
 
 
+@contextlib.contextmanager
+def _quiet():
+    """What the answer prints, kept out of the kernel's outputs."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
 def _visible(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     """The notebook's visible self-check of a block (its message explains a lost block)."""
     import torch.nn.functional as F
@@ -909,7 +917,7 @@ def _visible(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
 
     args = [F.cross_entropy if n == "F.cross_entropy" else namespace[n] for n in meta["args"]]
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with _quiet():
             getattr(checks, meta["check"])(*args)
     except AssertionError as exc:
         return {"passed": False, "message": str(exc)[:1500]}, {}
@@ -950,8 +958,7 @@ def serve(request: str, answer: str) -> None:
     probes = {name: _PROBES[name] for name in meta.get("probes", []) if name in _PROBES}
     torch.set_grad_enabled(True)
     try:
-        quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
-        with _substituted(namespace, probes), quiet[0], quiet[1]:
+        with _substituted(namespace, probes), _quiet():
             out_meta, out_arrays = _KINDS[meta["kind"]](namespace, meta, arrays)
     except Exception as exc:
         out_meta, out_arrays = {"error": _error(exc)}, {}
