@@ -3137,8 +3137,7 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     assert said["served_by_library_frames"] == [M.SERVED]
     # the kernel's threads: held still (outputs, standard error, history), or noted if they serve
     assert said["outputs_then_work"] == said["history_then_answer"] == []
-    # a kernel's thread that ran is for the instructor to read (its spurious wakes cost nothing)
-    assert "a thread of the kernel's ran while an answer ran" in done.stderr
+    # a kernel's thread is not noted (under load it wakes while honest answers run)
     assert M.SERVED not in said["served_by_a_loop"]
     assert said["outputs_parked"] is True and said["not_served_by_outputs"] == []
     assert M.SERVED not in said["served_by_outputs_busy"]  # (never held: noted as the kernel's)
