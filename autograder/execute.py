@@ -54,7 +54,11 @@ from autograder.sandbox import (
 )
 
 KERNEL_NAME = "unet-tp-sandbox"
-STARTUP = "import unet_tp_harness\nunet_tp_harness.start()\ndel unet_tp_harness\n"
+STARTUP = "import unet_tp_harness\nunet_tp_harness.start({seconds})\ndel unet_tp_harness\n"
+ANSWER_MARGIN = 5  # seconds: the kernel stops an answer this long before the request's timeout
+# no thread of the kernel's that runs code the notebook can replace while an answer runs (the
+# history's writer, the readers of standard output and error): what they would do is not graded
+KERNEL_OPTIONS = ["--HistoryManager.enabled=False", "--IPKernelApp.capture_fd_output=False"]
 MAX_CELL_OUTPUT = 200_000  # characters of output kept per cell
 MAX_NOTEBOOK_OUTPUT = 20_000_000  # and in the whole notebook (a cell each: thousands of cells)
 # the worker's own memory: a kernel sending messages faster than they are read fills ZMQ's queue
@@ -123,7 +127,7 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
     spec_dir.mkdir(parents=True)
     # interrupts as messages: a signal to bwrap would not reach the kernel inside
     spec = {"display_name": "unet-tp grading", "language": "python", "interrupt_mode": "message"}
-    launch = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    launch = ["-m", "ipykernel_launcher", "-f", "{connection_file}", *KERNEL_OPTIONS]
     if sandboxed:
         spec["argv"] = box.wrap([box.python(), "-s", *launch])
     else:  # --sandbox none: the grader's own interpreter, the harness beside it
@@ -261,7 +265,8 @@ class Runner:
         shutil.copy(self.dir / "notebook.ipynb", home / self.job["notebook"])
         startup = home / ".ipython" / "profile_default" / "startup"
         startup.mkdir(parents=True)
-        (startup / "00-unet-tp-grading.py").write_text(STARTUP)
+        seconds = self.job["request_timeout"] - ANSWER_MARGIN
+        (startup / "00-unet-tp-grading.py").write_text(STARTUP.format(seconds=seconds))
         for folder in (runtime, private, requests, answers):
             folder.mkdir(parents=True)
         env = dict(self.job.get("env", {}))

@@ -9,6 +9,7 @@ replace any of it, so nothing it reports decides a point: the grader compares th
 
 from __future__ import annotations
 
+import _signal
 import _thread
 import contextlib
 import functools
@@ -24,6 +25,7 @@ from pathlib import Path
 
 HOME = os.environ.get("HOME", "/home/student")
 _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
+_ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
 _EVENTS_SEEN: set[str] = set()
 _COUNTS: dict[str, int] = {}
 
@@ -148,9 +150,12 @@ def _one_process() -> bool:
     return libc.syscall(seccomp, 1, 1, ctypes.byref(Program(len(program), code))) == 0
 
 
-def start() -> None:
-    """Called once by the kernel's start-up file."""
-    global _THREAD_PARTS
+def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
+    """Called once by the kernel's start-up file; ``answer_seconds``: the longest an answer runs
+    (under the grader's own limit for the request: the kernel's loops are held meanwhile, so an
+    interrupt sent by the grader would wait)."""
+    global _THREAD_PARTS, _ANSWER_SECONDS
+    _ANSWER_SECONDS = float(answer_seconds)
     sys.addaudithook(_audit)
     programs_run = not _one_process()
     _watch_new_threads()
@@ -314,7 +319,7 @@ class _Watch:
         if not (self.names or self.paths or self.allowed):
             yield
             return
-        with _kernel_held() as others, self._hooked(others):
+        with _kernel_held() as others, self._hooked(others), _time_limited(_ANSWER_SECONDS):
             yield
 
     @contextlib.contextmanager
@@ -338,10 +343,11 @@ class _Watch:
                 self.ran.insert(0, UNWATCHED)
                 _note("watch", "the watch of what an answer runs was switched off")
             ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
-            if not all(map(_kernels_own, ran)):  # (one that ended meanwhile ran too; the
-                # kernel's own wake now and then under load while honest answers run: not noted)
+            if ran:  # (a thread that ended meanwhile ran too)
                 self.ran.insert(0, SERVED)
-                _note("watch", "a thread started before an answer ran while it ran")
+                _note(
+                    "watch", f"a thread started before an answer ran while it ran ({_named(ran)})"
+                )
 
 
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
@@ -368,50 +374,56 @@ def _followed(ident: int) -> bool:
     return _still_running(_FOLLOWED.get(ident), ident)
 
 
+def _named(idents: list[int]) -> str:
+    """Where these threads were, for the instructor (frames and code: nothing of the notebook's
+    runs to say it)."""
+    frames, said = sys._current_frames(), []
+    for i in idents[:3]:
+        code = getattr(frames.get(i), "f_code", None)
+        name = getattr(code, "co_qualname", getattr(code, "co_name", "?"))
+        where = f"{name} in {Path(code.co_filename).name}" if code else "ended"
+        said.append(f"{'the kernel' if i in _KERNEL_THREADS else 'the notebook'}'s, {where}")
+    return "; ".join(said)
+
+
 def _other_threads() -> dict[int, int]:
     """The CPU time of each thread but this one, by thread id: the kernel's own (its loops, its
-    history, its readers of standard output) and the notebook's, idle unless the answer feeds
-    them (a server fed through a queue, a coroutine the notebook handed a kernel's loop)."""
+    heartbeat) and the notebook's, idle unless the answer feeds them (a server fed through a
+    queue, a coroutine the notebook handed a kernel's loop)."""
     me = threading.get_ident()
-    return {i: _cpu_ns(i) for i in sys._current_frames() if i != me}
+    return {i: _cpu_ns(i) for i in sys._current_frames() if i not in (me, _PARENT_POLLER)}
 
 
 # ---- the kernel's threads held still while an answer runs -------------------------------------
 # Any thread may serve an answer (the kernel's too: a coroutine handed its loop, a function put in
-# place of what its history thread calls), so any thread that uses the processor while an answer
-# runs is noted. The kernel's own work is kept out of that time: the loop that sends outputs
-# (IOPub) and ipykernel 7's shell-channel loop wait in a callback of the grader's, standard
-# output and error at the level of files go to /dev/null (ipykernel's readers of them sleep),
-# and the answer starts once every thread sleeps (the history written for the request's cell).
-_KERNEL_LOOPS: list = []  # the event loops of the kernel's IOPub and shell-channel threads
+# place of one its thread calls), so any thread that uses the processor while an answer runs is
+# noted. The kernel's own work is kept out of that time. The grader starts the kernel with no
+# history thread and no readers of standard output and error at the level of files
+# (execute.KERNEL_OPTIONS); every event loop running at start-up (ipykernel's IOPub, control and
+# shell-channel threads) waits in a callback of the grader's while the answer runs, which is
+# stopped after ``_ANSWER_SECONDS`` (an interrupt, through the control loop, would wait);
+# standard output and error at the level of files go to /dev/null; the answer starts once every
+# thread sleeps.
+_KERNEL_LOOPS: list = []  # the event loops running at start-up
 _QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
 _KERNEL_THREADS: dict[int, object] = {}  # the threads running at start-up, by id
-
-
-def _kernels_own(ident: int) -> bool:
-    """Whether the thread of this id is one the kernel ran at start-up (not a later one given
-    its id)."""
-    return _still_running(_KERNEL_THREADS.get(ident), ident)
+_PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether its parent lives:
+# only without the sandbox (bwrap clears the variable that names the parent), which does not
+# hold against a hostile notebook anyway
 
 
 def _find_kernel_threads() -> None:
     """At start-up (no notebook code has run): the kernel's loops, the file descriptors to quiet,
     where the grader reads the notes."""
-    global _LOG_FD
+    global _LOG_FD, _PARENT_POLLER
     with contextlib.suppress(Exception):
         _LOG_FD = os.dup(getattr(sys.stderr, "_original_stdstream_copy", 2))
-    outputs = getattr(getattr(getattr(sys.stdout, "pub_thread", None), "thread", None), "ident", 0)
-    kernel = None
-    with contextlib.suppress(Exception):
-        from IPython import get_ipython
-
-        kernel = getattr(get_ipython(), "kernel", None)
-    shell_channel = getattr(getattr(kernel, "shell_channel_thread", None), "ident", 0)
+    me = threading.get_ident()
     for ident, frame in sys._current_frames().items():
         _KERNEL_THREADS[ident] = _running_thread(ident)
-        while frame is not None and ident in (outputs, shell_channel) and ident:  # (the control
-            # loop is left to run: an interrupt, the grader's way to stop an answer that runs too
-            # long, goes through it)
+        if type(_KERNEL_THREADS[ident]).__name__ == "ParentPollerUnix":
+            _PARENT_POLLER = ident
+        while frame is not None and ident != me:
             if frame.f_code.co_name == "run_forever" and "asyncio" in frame.f_code.co_filename:
                 _KERNEL_LOOPS.append(frame.f_locals.get("self"))
                 break
@@ -423,7 +435,7 @@ def _find_kernel_threads() -> None:
 
 def _parked(arrived: threading.Event, release: threading.Event) -> None:
     arrived.set()
-    release.wait(600)
+    release.wait(_ANSWER_SECONDS + 1)  # (an answer left running: interrupts come through again)
 
 
 def _sleeping(ident: int) -> bool:
@@ -466,6 +478,25 @@ def _kernel_held(limit: float = 0.2):
             for fd in (1, 2):
                 os.dup2(_QUIET_FDS[fd], fd)
         release.set()
+
+
+def _stop_answer(signum, frame) -> None:
+    raise KeyboardInterrupt("the answer ran past the grader's time limit")
+
+
+@contextlib.contextmanager
+def _time_limited(seconds: float):
+    """A KeyboardInterrupt in the answer after ``seconds`` (the main thread's: a request's)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = _signal.signal(_signal.SIGALRM, _stop_answer) or _signal.SIG_DFL
+    _signal.setitimer(_signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _signal.signal(_signal.SIGALRM, previous)
 
 
 def _cpu_ns(ident: int) -> int:

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import execute
+from autograder import REPO_ROOT, execute
 
 
 def _client(cells: int):
@@ -192,3 +192,92 @@ def test_the_kernel_starts_no_other_process_and_still_runs_threads():
     assert "threads 3" in lines
     assert "loader [[0, 1], [2, 3]]" in lines
     assert "matmul 27000000.0" in lines
+
+
+_KERNEL_THREADS = r"""
+import asyncio, json, queue, sys, threading, time
+sys.path.insert(0, ROOT)
+from autograder import harness
+harness.start(2)  # as the start-up file: an answer stopped after 2 s
+import torch, torch.nn.functional as F
+from autograder.grade import _watch
+from autograder.spec import load
+
+names = sorted(t.name for t in threading.enumerate())
+jobs, replies = queue.Queue(), queue.Queue()
+
+
+async def serve():  # a coroutine of the notebook's handed the kernel's control loop
+    while True:
+        try:
+            job = jobs.get_nowait()
+        except queue.Empty:
+            await asyncio.sleep(0.001)
+            continue
+        replies.put(F.cross_entropy(*job))
+
+
+control = get_ipython().kernel.control_thread.io_loop.asyncio_loop
+asyncio.run_coroutine_threadsafe(serve(), control)
+x, y = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+watch = harness._Watch({"watch": _watch(load().block("e"))})
+with watch.running():
+    jobs.put((x, y))
+    try:
+        answered = bool(replies.get(timeout=1).shape == ())
+    except queue.Empty:
+        answered = False
+later = replies.get(timeout=10).shape == ()  # once the loop was let go
+try:
+    with harness._Watch({"watch": _watch(load().block("e"))}).running():
+        time.sleep(30)
+    stopped = False
+except KeyboardInterrupt:
+    stopped = True
+said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
+        "later": later, "ran": watch.ran, "stopped": stopped}
+print("SAID", json.dumps(said))
+"""
+
+
+def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_path):
+    """The kernel as the grader starts it (execute.KERNEL_OPTIONS) runs no history thread and no
+    readers of standard output and error, whose code a notebook can replace (a red team's routes:
+    ``writeout_cache``, ``sys.stdout.write`` fed through a copy of the pipe); its event loops, the
+    control loop among them, are held while an answer runs, so a coroutine handed one cannot
+    answer; and the answer is stopped at the harness's time limit (an interrupt, through the
+    held control loop, would wait)."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = tmp_path / "kernels" / "grading"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv + execute.KERNEL_OPTIONS, "language": "python",
+                    "display_name": "grading", "interrupt_mode": "message"})
+    )  # fmt: skip
+    km = KernelManager(
+        kernel_name="grading",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
+    )
+    km.start_kernel(cwd=str(tmp_path), env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipy")})
+    kc = km.client()
+    kc.start_channels(hb=False)  # (as the grader's client: the heartbeat thread stays asleep)
+    printed = []
+    try:
+        kc.wait_for_ready(timeout=120)
+        code = f"ROOT = {str(REPO_ROOT)!r}\n" + _KERNEL_THREADS
+        hook = lambda msg: printed.append(msg["content"].get("text", ""))  # noqa: E731
+        reply = kc.execute_interactive(code, output_hook=hook, timeout=180)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    text = "".join(printed)
+    assert reply["content"]["status"] == "ok", text[-2000:]
+    said = json.loads(text.split("SAID ", 1)[1].splitlines()[0])
+    assert "IPythonHistorySavingThread" not in said["names"]
+    assert not any("_watch_pipe_fd" in name for name in said["names"]), said["names"]
+    assert "Control" in said["names"] and said["loops"] >= 2  # (IOPub, control; shell channel)
+    assert said["answered"] is False and said["later"] is True and said["ran"] == []
+    assert said["stopped"] is True

@@ -2863,7 +2863,7 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
 
 
 _WATCH_ROUTES = """
-import _thread, asyncio, collections, json, os, queue, sys, threading, types
+import _thread, asyncio, collections, json, os, queue, sys, threading, time, types
 from concurrent.futures import ThreadPoolExecutor
 from autograder import harness
 
@@ -3066,27 +3066,47 @@ def served_by_a_loop():
     return loop_replies.get(timeout=10)
 
 
-def not_served_by_outputs():  # the outputs' loop waits while the answer runs: no reply
+def not_served_by_a_loop():  # each loop waits while the answer runs: no reply
     loop_jobs.put((x, y))
     try:
         return loop_replies.get(timeout=1)
     except queue.Empty:
-        said["outputs_parked"] = True
+        said["parked"] = said.get("parked", 0) + 1
 
 
 def served_by_outputs_busy():  # its loop kept busy, waiting for the job: never held
     return served_by_a_loop()
 
 
+def loops_let_go():  # the answer finds the grader's event and lets the loops go
+    import gc
+
+    for held in gc.get_objects():
+        if type(held) is threading.Event and held is not saving and not held.is_set():
+            held.set()
+    return served_by_a_loop()
+
+
+def stopped_in_time():  # an answer past the harness's time limit (the grader's, less a margin)
+    try:
+        time.sleep(10)
+    except KeyboardInterrupt:
+        said["stopped"] = True
+
+
+for loop in (control, outputs):
+    serving = asyncio.run_coroutine_threadsafe(serve(), loop.loop)
+    run_routes(not_served_by_a_loop)
+    loop_replies.get(timeout=10)  # (answered once the loop was let go)
+    serving.cancel()
 serving = asyncio.run_coroutine_threadsafe(serve(), control.loop)
-run_routes(served_by_a_loop)
-serving.cancel()
-serving = asyncio.run_coroutine_threadsafe(serve(), outputs.loop)
-run_routes(not_served_by_outputs)
-loop_replies.get(timeout=10)  # (answered once the loop was let go)
+run_routes(loops_let_go)
 serving.cancel()
 outputs.loop.call_soon_threadsafe(lambda: loop_replies.put(F.cross_entropy(*loop_jobs.get())))
 run_routes(served_by_outputs_busy)
+harness._ANSWER_SECONDS = 1.0
+run_routes(stopped_in_time)
+harness._ANSWER_SECONDS = 25.0
 run_routes(served, served_by_library_frames, switched_off, threading_patched)
 meta = {"name": "later", "cases": 1, "watch": _watch(load().block("e"))}
 arrays = {"logits_0": x.numpy(), "target_0": y.numpy()}
@@ -3135,12 +3155,12 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     assert said["honest_pool"] == []
     assert said["served"] == [M.SERVED] == [harness.SERVED]
     assert said["served_by_library_frames"] == [M.SERVED]
-    # the kernel's threads: held still (outputs, standard error, history), or noted if they serve
+    # the kernel's threads: held still (outputs, standard error, a thread busy as the answer
+    # starts), or noted if they serve (a loop kept busy, loops let go by the answer)
     assert said["outputs_then_work"] == said["history_then_answer"] == []
-    # a kernel's thread is not noted (under load it wakes while honest answers run)
-    assert M.SERVED not in said["served_by_a_loop"]
-    assert said["outputs_parked"] is True and said["not_served_by_outputs"] == []
-    assert M.SERVED not in said["served_by_outputs_busy"]  # (never held: noted as the kernel's)
+    assert said["parked"] == 2 and said["not_served_by_a_loop"] == []  # control, outputs
+    assert said["served_by_outputs_busy"] == said["loops_let_go"] == [M.SERVED]
+    assert said["stopped"] is True
 
 
 def test_cell_notes_say_why_in_the_students_words():
