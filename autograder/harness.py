@@ -17,9 +17,11 @@ import io
 import json
 import os
 import sys
+import sysconfig
 import threading  # (these modules as they were at start-up, whatever sys.modules holds later)
 import time
 import traceback
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -172,6 +174,9 @@ def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
         ip = get_ipython()
     if ip is None:
         return
+    _EVENTS.extend([ip, type(ip), ip.events, type(ip.events), type(ip.events).trigger])
+    paths = {*sys.path, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))}
+    _LIBRARIES.extend(p for p in paths if os.path.isabs(p) and not p.startswith(HOME))
 
     def refuse(what: str, why: str = "installing") -> None:
         print(f"[grading] not run: {what.strip()} ({why} is switched off while grading)")
@@ -351,6 +356,9 @@ class _Watch:
 
 
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
+AROUND = (
+    "code out of the grader's sight (the notebook's own runs around every cell: IPython events)"
+)
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
     "the notebook's, ran while it ran)"
@@ -974,10 +982,42 @@ def load_probes(path: str) -> None:
     _PROBES.update(namespace["PROBES"])
 
 
+_EVENTS: list = []  # the shell and its class, its events, their class and its trigger at start-up
+_AROUND = ("pre_execute", "pre_run_cell", "post_execute", "post_run_cell")
+_LIBRARIES: list[str] = []  # where the kernel's modules were found at start-up (not its home)
+
+
+def _code_around_cells() -> bool:
+    """Whether code other than a library's runs before or after each cell (IPython's events: the
+    grader's request is a cell), or the events were replaced. Nothing of the notebook's runs to
+    tell: the callbacks' code is read through the function type, never their attributes."""
+    if not _EVENTS:
+        return False
+    shell, shell_kind, events, kind, trigger = _EVENTS
+    if type(shell) is not shell_kind or type(events) is not kind:
+        return True
+    if dict.get(vars(shell), "events") is not events or vars(kind).get("trigger") is not trigger:
+        return True
+    callbacks = dict.get(vars(events), "callbacks")
+    for name in _AROUND:
+        for callback in dict.get(callbacks, name, ()) if type(callbacks) is dict else [None]:
+            if type(callback) is types.MethodType:
+                callback = types.MethodType.__func__.__get__(callback)
+            if type(callback) is not types.FunctionType:
+                return True
+            filename = types.FunctionType.__code__.__get__(callback).co_filename
+            if not (type(filename) is str and filename.startswith(tuple(_LIBRARIES))):
+                return True
+    return False
+
+
 def serve(request: str, answer: str) -> None:
     """Answer one request of the grader (a request file in, an answer file out)."""
     import torch
 
+    around = _code_around_cells()
+    if around:
+        _note("watch", "code of its own runs around every cell (IPython events)")
     meta, arrays = read_message(request)
     namespace = sys.modules["__main__"].__dict__
     missing = [n for n in meta.get("needs", []) if n not in namespace]
@@ -992,4 +1032,6 @@ def serve(request: str, answer: str) -> None:
             out_meta, out_arrays = _KINDS[meta["kind"]](namespace, meta, arrays)
     except Exception as exc:
         out_meta, out_arrays = {"error": _error(exc)}, {}
+    if around and meta.get("watch"):
+        out_meta["ran"] = [AROUND, *out_meta.get("ran", [])]
     write_message(answer, out_meta, out_arrays)

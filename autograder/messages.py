@@ -89,6 +89,9 @@ OWN_CODE = "({block}) must be your own code"
 RAN_FORBIDDEN = "({block}): run by the grader, your answer ran {what}: {why}"
 # what the kernel's watch says when the answer switched it off (autograder/harness.py's UNWATCHED)
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
+AROUND = (
+    "code out of the grader's sight (the notebook's own runs around every cell: IPython events)"
+)
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
     "the notebook's, ran while it ran)"

@@ -262,6 +262,11 @@ _CELL_REWRITERS = {
     "register_cell_magic", "register_line_magic", "register_line_cell_magic", "magics_class",
 }  # fmt: skip
 _REWRITING_MAGICS = {"autocall", "alias_magic", "macro", "code_wrap"}
+# IPython's events: code of the notebook's run before and after every cell, the grader's requests
+# too (a red team's answered the loss with torch's before the request ran, out of the kernel's
+# watch, or took torch's name out of the answer after it)
+AROUND_CELLS = "runs code of its own around every cell, the grader's requests too (IPython events)"
+_AROUND_CELLS = {"events", "register_post_execute", "EventManager"}
 # magics that run the text they are given, or cells of the history, as code
 _RUNNING_MAGICS = {"recall", "rerun", "edit"}
 # loaders that unpickle (a pickle runs any code it names): by module, or by their keyword
@@ -975,13 +980,16 @@ _IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magi
 _IPYTHON_METHODS = _IPYTHON_RUNS
 
 
-def _rewrites(node: ast.AST) -> bool:
-    """Whether ``node`` reaches an IPython hook that changes the code a cell runs from its text
-    (``get_ipython().input_transformers_post``, ``@register_cell_magic``, ``%autocall``...)."""
-    if isinstance(node, ast.Attribute):
-        return node.attr in _CELL_REWRITERS
+def _rewrites(node: ast.AST) -> str | None:
+    """Why ``node`` reaches an IPython hook that changes the code a cell runs from its text
+    (``get_ipython().input_transformers_post``, ``@register_cell_magic``, ``%autocall``...) or runs
+    code around it (``get_ipython().events``); None if it does not."""
+    if isinstance(node, ast.Attribute):  # (`events` as an attribute only: a list named so is not)
+        around = node.attr in _AROUND_CELLS
+        return REWRITES if node.attr in _CELL_REWRITERS else AROUND_CELLS if around else None
     if isinstance(node, ast.Name):
-        return node.id in _CELL_REWRITERS
+        around = node.id in _AROUND_CELLS - {"events"}
+        return REWRITES if node.id in _CELL_REWRITERS else AROUND_CELLS if around else None
     if not (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -989,14 +997,13 @@ def _rewrites(node: ast.AST) -> bool:
         and node.args
         and isinstance(node.args[0], ast.Constant)
     ):
-        return False
+        return None
     line = (
         node.args[1].value if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) else ""
     )
     magic = node.args[0].value
-    return magic in _REWRITING_MAGICS | _RUNNING_MAGICS or (
-        magic == "config" and not _plain_config(str(line))
-    )
+    rewrites = magic in _REWRITING_MAGICS | _RUNNING_MAGICS
+    return REWRITES if rewrites or (magic == "config" and not _plain_config(str(line))) else None
 
 
 def _plain_config(line: str) -> bool:
@@ -1017,7 +1024,7 @@ def _plain_config(line: str) -> bool:
             ast.literal_eval(stmt.value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return False
-    return not any(w in line for w in _CELL_REWRITERS)
+    return not any(w in line for w in _CELL_REWRITERS | _AROUND_CELLS)
 
 
 def _chain_of_names(node: ast.AST) -> bool:
@@ -1433,8 +1440,8 @@ def _misuse(
         what, does = None, False
         if id(sub) in ignore:
             continue
-        if _rewrites(sub):
-            what, does = REWRITES, True
+        if around := _rewrites(sub):
+            what, does = around, True
         elif id(sub) in annotated or _names_annotations(sub):
             what, does = ANNOTATED_CODE, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
@@ -2648,8 +2655,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     methods = _in_methods(tree, nb)
     read_only = nb.reads_namespace_only | nb.shell_magics
     for node in _walk(tree):
-        if _rewrites(node):
-            found.append((node, REWRITES))
+        if around := _rewrites(node):
+            found.append((node, around))
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for name in _imported(node):
                 if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged

@@ -2324,6 +2324,11 @@ def test_what_the_kits_packages_bring_is_no_package_the_grader_lacks():
             "(lambda s: (4 - 4 * s) / (4 - 3 * s))(sd.sokalsneath(pred, truth))",
             "scipy.spatial.distance.sokalsneath",
         ),
+        (  # Bray-Curtis on two masks is one minus the Dice (a red team's (g), unflagged)
+            "from scipy.spatial.distance import braycurtis\n",
+            "1.0 - float(braycurtis(pred, truth))",
+            "scipy.spatial.distance.braycurtis",
+        ),
     ],
     ids=[
         "cdist",
@@ -2333,6 +2338,7 @@ def test_what_the_kits_packages_bring_is_no_package_the_grader_lacks():
         "vq_cdist",
         "hierarchy",
         "sokal_sneath",
+        "bray_curtis",
     ],
 )
 def test_a_dice_named_to_a_library_by_its_metric_fails_both_sides(helpers, body, library):

@@ -234,8 +234,16 @@ try:
     stopped = False
 except KeyboardInterrupt:
     stopped = True
+ip = get_ipython()
+ip.run_line_magic("load_ext", "autoreload")  # (a library's callbacks: autoreload's, the
+ip.run_line_magic("autoreload", "2")  # inline backend's)
+ip.run_line_magic("matplotlib", "inline")
+libraries_only = not harness._code_around_cells()
+ip.events.register("post_run_cell", lambda result: None)
+around = harness._code_around_cells()
 said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
-        "later": later, "ran": watch.ran, "stopped": stopped}
+        "later": later, "ran": watch.ran, "stopped": stopped, "libraries_only": libraries_only,
+        "around": around}
 print("SAID", json.dumps(said))
 """
 
@@ -246,7 +254,8 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     ``writeout_cache``, ``sys.stdout.write`` fed through a copy of the pipe); its event loops, the
     control loop among them, are held while an answer runs, so a coroutine handed one cannot
     answer; and the answer is stopped at the harness's time limit (an interrupt, through the
-    held control loop, would wait)."""
+    held control loop, would wait). IPython's event callbacks of the notebook's (code run before
+    and after every cell, the grader's requests too) are told from a library's."""
     from jupyter_client import KernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -281,3 +290,9 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     assert "Control" in said["names"] and said["loops"] >= 2  # (IOPub, control; shell channel)
     assert said["answered"] is False and said["later"] is True and said["ran"] == []
     assert said["stopped"] is True
+    # a callback of the notebook's run around every cell (the grader's requests are cells): told
+    assert said["libraries_only"] is True and said["around"] is True
+    from autograder import harness
+    from autograder import messages as M
+
+    assert harness.AROUND == M.AROUND  # (what the grader reads the answer's word against)

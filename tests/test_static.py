@@ -305,6 +305,36 @@ def test_an_ipython_hook_that_rewrites_cells_costs_the_blocks_after_it(hook):
     assert "réécrit le code qu'IPython exécute" in french(message), french(message)
 
 
+@pytest.mark.parametrize(
+    "hook",
+    [
+        "get_ipython().events.register('pre_run_cell', lambda info: None)",
+        "get_ipython().events.callbacks['post_run_cell'].append(lambda result: None)",
+        "ip = get_ipython()\nhooks = ip.events\nhooks.register('post_execute', print)",
+        "from IPython.core.events import EventManager\nEventManager.trigger = print",
+    ],
+)
+def test_code_run_around_every_cell_costs_the_blocks_after_it(hook):
+    """IPython's events run the notebook's code before and after every cell, the grader's
+    requests too: a red team answered the loss with torch's in a ``pre_run_cell`` callback (out
+    of the kernel's watch, which starts inside the request) and took torch's name out of the
+    answer's file in a ``post_run_cell`` one, 4/4 unflagged. Every block tested after it loses
+    its points, and it is flagged; a list of the student's named ``events`` is not."""
+    nb = notebook()
+    insert_after(nb, "setup", hook)
+    assert lost(nb) == {"double_conv", "down", "center_crop", "up", "unet", "loss", "train_step",
+                        "predict_dice"}  # fmt: skip
+    assert "around every cell, the grader's requests too (IPython events)" in flagged(nb)
+    from autograder.messages_fr import french
+
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    message = static.forbidden_calls(nb, load(), labels)["test_loss"]
+    assert "événements d'IPython" in french(message), french(message)
+    honest = notebook()
+    insert_after(honest, "setup", "events = []\nevents.append('start')\nprint(len(events))")
+    assert lost(honest) == set() and flagged(honest) == ""
+
+
 _PICKLED_CE = (
     b"\x80\x04cbuiltins\nexec\n(Vimport __main__, torch.nn.functional as F\\u000a__main__."
     b"categorical_cross_entropy = lambda l, t, weight=None: F.cross_entropy(l, t, weight=weight)"

@@ -2095,9 +2095,10 @@ DICE_LIBRARIES = (
     "scipy.cluster.hierarchy.linkage",
     "scipy.cluster.hierarchy.fclusterdata",
     # SciPy's boolean dissimilarities that are the Dice's by a formula: Sokal-Sneath S gives
-    # (4 - 4S) / (4 - 3S), Kulczynski's K gives 2K / (2K + 1)
+    # (4 - 4S) / (4 - 3S), Kulczynski's K gives 2K / (2K + 1); Bray-Curtis is 1 - Dice
     "scipy.spatial.distance.sokalsneath",
     "scipy.spatial.distance.kulczynski1",
+    "scipy.spatial.distance.braycurtis",  # one minus the Dice on boolean masks
 )
 
 
