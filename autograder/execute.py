@@ -393,7 +393,9 @@ class Runner:
         """``unet_tp_harness.<function>(*paths)`` in the kernel (not a notebook cell); the error
         it raised, if any."""
         args = ", ".join(map(repr, paths))
-        cell = new_code_cell(f"import unet_tp_harness as _h\n_h.{function}({args})\ndel _h")
+        h = f"_unet_tp_{secrets.token_hex(8)}"  # a name the notebook cannot have bound (a red
+        # team's object bound to a fixed `_h`, dropped by the import, put a proxy in its place)
+        cell = new_code_cell(f"import unet_tp_harness as {h}\n{h}.{function}({args})\ndel {h}")
         cell_timeout, self.client.timeout = self.client.timeout, self.job["request_timeout"]
         cells = self.client.nb.cells
         cells.append(cell)
