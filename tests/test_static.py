@@ -295,14 +295,20 @@ def test_an_ipython_hook_that_rewrites_cells_costs_the_blocks_after_it(hook):
     the loss's points, unflagged). Every block tested after it loses its points; it is flagged."""
     nb = notebook({"cce_loss": _RENAMED})
     insert_after(nb, "setup", hook)
+    _costs_every_block(nb, "rewrites the code IPython runs", "réécrit le code qu'IPython exécute")
+
+
+def _costs_every_block(nb, said: str, said_in_french: str) -> None:
+    """Every block tested after the notebook's set-up loses its points, and the reason, in
+    English and in French, is flagged."""
     assert lost(nb) == {"double_conv", "down", "center_crop", "up", "unet", "loss", "train_step",
                         "predict_dice"}  # fmt: skip
-    assert "rewrites the code IPython runs" in flagged(nb)
+    assert said in flagged(nb)
     from autograder.messages_fr import french
 
     labels = [f"cell {i}" for i in range(len(nb.cells))]
     message = static.forbidden_calls(nb, load(), labels)["test_loss"]
-    assert "réécrit le code qu'IPython exécute" in french(message), french(message)
+    assert said_in_french in french(message), french(message)
 
 
 @pytest.mark.parametrize(
@@ -322,14 +328,8 @@ def test_code_run_around_every_cell_costs_the_blocks_after_it(hook):
     its points, and it is flagged; a list of the student's named ``events`` is not."""
     nb = notebook()
     insert_after(nb, "setup", hook)
-    assert lost(nb) == {"double_conv", "down", "center_crop", "up", "unet", "loss", "train_step",
-                        "predict_dice"}  # fmt: skip
-    assert "around every cell, the grader's requests too (IPython events)" in flagged(nb)
-    from autograder.messages_fr import french
-
-    labels = [f"cell {i}" for i in range(len(nb.cells))]
-    message = static.forbidden_calls(nb, load(), labels)["test_loss"]
-    assert "événements d'IPython" in french(message), french(message)
+    _costs_every_block(nb, "around every cell, the grader's requests too (IPython events)",
+                       "événements d'IPython")  # fmt: skip
     honest = notebook()
     insert_after(honest, "setup", "events = []\nevents.append('start')\nprint(len(events))")
     assert lost(honest) == set() and flagged(honest) == ""
