@@ -1282,6 +1282,39 @@ def test_a_layer_looked_up_by_a_name_the_student_holds_costs_nothing():
     assert lost(nb) == set() and flagged(nb) == ""
     hidden = honest.replace("getattr(nn, activation)", "getattr(F, activation)")
     assert "double_conv" in lost(notebook({"double_conv": hidden}))
+    # the name held as a class's attribute, given by a keyword, or a spelt list's item
+    held = honest.replace("getattr(nn, activation)", "getattr(nn, self.act)").replace(
+        "        pad = 1", "        self.act = activation\n        pad = 1"
+    )
+    tried = "for opt in ['SGD', 'Adam']:\n    getattr(torch.optim, opt)\nDoubleConv(1, 2, activation='ELU')"
+    nb = notebook({"double_conv": held}, extra=tried)
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
+_SEARCHED = 'next(n for n in dir(nn) if n.startswith("Cro"))'
+
+
+@pytest.mark.parametrize(
+    "loss, extra",
+    [
+        (f"return getattr(nn, {_SEARCHED})(weight=weight)(logits, target)", ""),
+        (
+            "return getattr(nn, 'Cross' + KIND)(weight=weight)(logits, target)",
+            "KIND = 'EntropyLoss'",
+        ),
+        ("return getattr(nn, KIND)(weight=weight)(logits, target)", "KIND = 'CrossEntropyLoss'"),
+        ("return getattr(nn, LAST)(weight=weight)(logits, target)", "for LAST in dir(nn): pass"),
+    ],
+)
+def test_a_class_looked_up_by_a_name_the_notebook_builds_costs_the_block(loss, extra):
+    """A red team reached torch's loss as ``getattr(nn, next(n for n in dir(nn) if
+    n.startswith("Cro")))`` in hooks IPython runs around the grader's requests (stop 49 let any
+    name look up a class of ``torch.nn``): the name must be spelt wherever the notebook gives it
+    one, and not be what the block forbids."""
+    answer = f"def categorical_cross_entropy(logits, target, weight=None, kind='ReLU'):\n    {loss}"
+    nb = notebook({"cce_loss": answer})
+    insert_after(nb, "setup", extra)
+    assert lost(nb) == {"loss"}
 
 
 def test_threads_and_the_main_guard_of_an_honest_notebook_cost_nothing():
