@@ -226,6 +226,10 @@ _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 # modules whose classes a notebook looks up by a name it holds (``getattr(nn, activation)``, an
 # optimiser's name): what the answer then calls, the kernel's watch sees (harness._Watch)
 _LOOKED_UP_BY_NAME = {"torch.nn", "torch.optim", "torch.optim.lr_scheduler", "torch.nn.init"}
+# a tensor's reductions, called by a name the notebook spells (`getattr(per_pixel, reduction)()`
+# with `reduction="mean"`, as torch's losses take it), on whatever the name is read
+_REDUCTIONS = {"mean", "sum", "nanmean", "nansum", "prod", "amax", "amin", "max", "min", "median"}
+_REDUCTIONS |= {"std", "var", "norm", "logsumexp", "item", "tolist"}
 _SETTERS = {"setattr", "delattr"}
 _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 # what reaches a namespace, where a name built from a string can be set
@@ -1272,6 +1276,14 @@ def _by_held_name(nb: Notebook, call: ast.Call, path: str) -> bool:
     return path == "getattr" and owner is not None and nb.resolve(owner) in _LOOKED_UP_BY_NAME
 
 
+def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
+    """``getattr(x, reduction)`` where each string the notebook gives ``reduction`` is spelt, and
+    is one of a tensor's reductions (:data:`_REDUCTIONS`)."""
+    where = nb.held.chain_of.get(id(call))
+    held = nb.held.values(call.args[1], where) if len(call.args) == 2 and where else None
+    return held is not None and held <= _REDUCTIONS
+
+
 def _looked_up(nb: Notebook, call: ast.Call) -> set[str] | None:
     """The paths ``getattr(nn, name)`` can reach, each string the notebook gives ``name`` (a
     default, a keyword, an argument, an assignment, a literal loop) spelt; None if one is not
@@ -2142,6 +2154,7 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
             and not isinstance(name, ast.Constant)
             and not _on_plain_object(nb, call, path)
             and not (_by_held_name(nb, call, path) and _looked_up(nb, call) is not None)
+            and not (path == "getattr" and _held_reduction(nb, call))
         ):
             return f"builds a name from a string ({path})"
     for prefix in _STRING_PATHS:

@@ -1291,6 +1291,18 @@ def test_a_layer_looked_up_by_a_name_the_student_holds_costs_nothing():
     assert lost(nb) == set() and flagged(nb) == ""
 
 
+def test_a_reduction_called_by_a_name_the_student_spells_costs_nothing():
+    """An honest loss taking ``reduction="mean"`` as torch's do, and calling
+    ``getattr(per_pixel, reduction)()``, lost (e); a name the notebook builds still costs."""
+    loss = SOLUTIONS["cce_loss"].replace("weight=None):", 'weight=None, reduction="mean"):')
+    loss = loss.replace("return per_pixel.mean()", "return getattr(per_pixel, reduction)()")
+    assert "getattr(per_pixel" in loss
+    nb = notebook({"cce_loss": loss}, extra="categorical_cross_entropy(x, y, reduction='sum')")
+    assert lost(nb) == set() and flagged(nb) == ""
+    built = loss.replace('reduction="mean"', 'reduction="me" + "an"')
+    assert lost(notebook({"cce_loss": built})) == {"loss"}
+
+
 _SEARCHED = 'next(n for n in dir(nn) if n.startswith("Cro"))'
 
 
