@@ -202,6 +202,7 @@ def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
         ip.register_magic_function(
             lambda line, cell, m=magic: refuse(f"%%{m} {line}", "running programs"), "cell", magic
         )
+    _hooks(ip)  # (as the guards above left them)
 
 
 # ---- the wire format: npz, no pickle ----------------------------------------------------------
@@ -357,7 +358,8 @@ class _Watch:
 
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 AROUND = (
-    "code out of the grader's sight (the notebook's own runs around every cell: IPython events)"
+    "code out of the grader's sight (the notebook's own runs with every cell: IPython "
+    "events, or the shell's or kernel's functions replaced)"
 )
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
@@ -1001,23 +1003,108 @@ def _code_around_cells() -> bool:
     callbacks = dict.get(vars(events), "callbacks")
     for name in _AROUND:
         for callback in dict.get(callbacks, name, ()) if type(callbacks) is dict else [None]:
-            if type(callback) is types.MethodType:
-                callback = types.MethodType.__func__.__get__(callback)
-            if type(callback) is not types.FunctionType:
-                return True
-            filename = types.FunctionType.__code__.__get__(callback).co_filename
-            if not (type(filename) is str and filename.startswith(tuple(_LIBRARIES))):
+            if not _libraries(callback):
                 return True
     return False
+
+
+# what runs the grader's request cell or sends its reply, and that a notebook could swap for code
+# of its own (a red team's: should_run_async, compile.ast_parse, transform_cell, the payload
+# manager, shell_handlers, pre_handler_hook, the display trap, sys.stdout.flush): each object,
+# its class, its own attributes and its classes' as start() found them
+_HOOKED: list[tuple] = []
+_CLASS_DICT = type.__dict__["__dict__"]  # a class's attributes, read without its code
+# what they hold for the cell being run, whose value differs in every cell (the display hook
+# before the cell's, the input functions the kernel puts back after it)
+_PER_CELL = {"old_hook", "_save_getpass", "_sys_raw_input", "_sys_eval_input"}
+_CELL_CONTENTS = types.CellType.cell_contents  # what a closure holds
+
+
+def _own_dict(obj) -> tuple:
+    """``obj``'s attribute dictionary and the descriptor that reads it (None: it has none)."""
+    for cls in type(obj).__mro__:
+        found = _CLASS_DICT.__get__(cls).get("__dict__")
+        if type(found).__name__ == "getset_descriptor":
+            return found, found.__get__(obj)
+    return None, None
+
+
+def _hooks(ip) -> None:
+    """Keep the objects that run a cell and send its reply, as they are (start-up)."""
+    kernel = getattr(ip, "kernel", None)
+    parts = {"shell": ip, "kernel": kernel, "stdout": sys.stdout, "stderr": sys.stderr}
+    for name in ("compile", "payload_manager", "displayhook", "display_trap", "display_pub"):
+        parts[name] = getattr(ip, name, None)
+    parts["session"] = getattr(kernel, "session", None)
+    for name, obj in parts.items():
+        getset, own = _own_dict(obj)
+        classes = [(c, dict(_CLASS_DICT.__get__(c))) for c in type(obj).__mro__[:-1]]
+        _HOOKED.append((name, obj, type(obj), getset, own, dict(own or {}), classes))
+    for name in ("shell_handlers", "control_handlers"):
+        handlers = getattr(kernel, name, None)
+        if type(handlers) is dict:
+            _HOOKED.append((name, handlers, dict, None, handlers, dict(handlers), []))
+
+
+def _swapped(before: dict, now) -> list[str]:
+    """The names whose function differs from ``before`` and is not a library's."""
+    names = list(now) if type(now) is dict or type(now).__name__ == "mappingproxy" else [0]
+    if not all(type(name) is str for name in names):  # (a key of its own would run its code)
+        return ["*"]
+    found = []
+    for name in {*before, *names}:
+        old, new = before.get(name), now.get(name)
+        if new is not old and (callable(old) or callable(new)) and not _libraries(new):
+            found.append(str(name))
+    return found
+
+
+def _libraries(code, depth: int = 0) -> bool:
+    """Whether ``code`` is a function (or method) of a library's file, and so are the functions
+    it closes over (``torch.no_grad()(f)`` is torch's function around ``f``); read through the
+    types, never the objects' own attributes."""
+    if type(code) is types.MethodType:
+        code = types.MethodType.__func__.__get__(code)
+    if type(code) is not types.FunctionType or depth > 4:
+        return False
+    filename = types.FunctionType.__code__.__get__(code).co_filename
+    if not (type(filename) is str and filename.startswith(tuple(_LIBRARIES))):
+        return False
+    for cell in types.FunctionType.__closure__.__get__(code) or ():
+        try:
+            held = _CELL_CONTENTS.__get__(cell)
+        except ValueError:  # (an empty cell)
+            continue
+        plain = issubclass(type(held), type) or type(held) is types.BuiltinFunctionType
+        if callable(held) and not plain and not _libraries(held, depth + 1):
+            return False
+    return True
+
+
+def _hooks_swapped() -> list[str]:
+    """What of :func:`_hooks`'s objects was given code of the notebook's: ``shell.transform_cell``."""
+    found = []
+    for name, obj, kind, getset, own, before, classes in _HOOKED:
+        if type(obj) is not kind or (getset is not None and getset.__get__(obj) is not own):
+            found.append(f"{name}.__class__" if type(obj) is not kind else f"{name}.__dict__")
+            continue
+        own_names = _swapped(before, own) if own is not None else []
+        found += [f"{name}.{k}" for k in own_names if k not in _PER_CELL]
+        for cls, attributes in classes:
+            found += [f"{cls.__name__}.{k}" for k in _swapped(attributes, _CLASS_DICT.__get__(cls))]
+    return sorted(set(found))
 
 
 def serve(request: str, answer: str) -> None:
     """Answer one request of the grader (a request file in, an answer file out)."""
     import torch
 
-    around = _code_around_cells()
+    around, swapped = _code_around_cells(), _hooks_swapped()
     if around:
         _note("watch", "code of its own runs around every cell (IPython events)")
+    if swapped:  # (a red team's: shell.should_run_async, kernel.pre_handler_hook...)
+        _note("watch", f"code of its own runs the grader's requests ({', '.join(swapped[:6])})")
+        around = True
     meta, arrays = read_message(request)
     namespace = sys.modules["__main__"].__dict__
     missing = [n for n in meta.get("needs", []) if n not in namespace]

@@ -90,7 +90,8 @@ RAN_FORBIDDEN = "({block}): run by the grader, your answer ran {what}: {why}"
 # what the kernel's watch says when the answer switched it off (autograder/harness.py's UNWATCHED)
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 AROUND = (
-    "code out of the grader's sight (the notebook's own runs around every cell: IPython events)"
+    "code out of the grader's sight (the notebook's own runs with every cell: IPython "
+    "events, or the shell's or kernel's functions replaced)"
 )
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "

@@ -238,12 +238,21 @@ ip = get_ipython()
 ip.run_line_magic("load_ext", "autoreload")  # (a library's callbacks: autoreload's, the
 ip.run_line_magic("autoreload", "2")  # inline backend's)
 ip.run_line_magic("matplotlib", "inline")
-libraries_only = not harness._code_around_cells()
+libraries_only = not harness._code_around_cells() and not harness._hooks_swapped()
 ip.events.register("post_run_cell", lambda result: None)
 around = harness._code_around_cells()
+# what runs the grader's next request, given code of the notebook's (a red team's routes)
+kept, run_cell = ip.kernel.shell_handlers["execute_request"], vars(type(ip)).get("run_cell")
+ip.should_run_async = lambda code, *args, **kwargs: False
+ip.kernel.shell_handlers["execute_request"] = torch.no_grad()(lambda *args: None)
+type(ip).run_cell = lambda self, *args, **kwargs: None
+swapped = harness._hooks_swapped()
+del ip.should_run_async
+type(ip).run_cell = run_cell
+ip.kernel.shell_handlers["execute_request"] = kept
 said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
         "later": later, "ran": watch.ran, "stopped": stopped, "libraries_only": libraries_only,
-        "around": around}
+        "around": around, "swapped": swapped, "put_back": harness._hooks_swapped()}
 print("SAID", json.dumps(said))
 """
 
@@ -255,7 +264,8 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     control loop among them, are held while an answer runs, so a coroutine handed one cannot
     answer; and the answer is stopped at the harness's time limit (an interrupt, through the
     held control loop, would wait). IPython's event callbacks of the notebook's (code run before
-    and after every cell, the grader's requests too) are told from a library's."""
+    and after every cell, the grader's requests too) are told from a library's, and so are the
+    shell's and kernel's functions that run a request, replaced by the notebook's."""
     from jupyter_client import KernelManager
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -292,6 +302,12 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     assert said["stopped"] is True
     # a callback of the notebook's run around every cell (the grader's requests are cells): told
     assert said["libraries_only"] is True and said["around"] is True
+    # the shell's and kernel's functions that run the next request, replaced: named (torch's
+    # decorator around the notebook's function too); put back, not
+    assert said["swapped"] == [
+        "ZMQInteractiveShell.run_cell", "shell.should_run_async", "shell_handlers.execute_request"
+    ], said["swapped"]  # fmt: skip
+    assert said["put_back"] == []
     from autograder import harness
     from autograder import messages as M
 
