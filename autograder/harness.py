@@ -301,17 +301,29 @@ class _Watch:
         except BaseException:
             self.broken = True
 
+    @contextlib.contextmanager
     def torch_calls(self):
-        """A torch function mode telling the watch each of torch's functions the answer calls
-        (a C function called from C, ``functools.partial(torch._C._nn.cross_entropy_loss)``'s,
-        makes no profile event), or nothing when the block forbids none of torch's names."""
+        """Torch's function and dispatch modes telling the watch each of torch's functions and
+        operators the answer runs (a C function called from C, ``functools.partial(torch._C._nn.
+        cross_entropy_loss)``'s, makes no profile event, nor does TorchScript's
+        ``nll_loss2d_forward``), or nothing when the block forbids none of torch's names."""
         torch = sys.modules.get("torch")
-        return _calls_mode(torch)(self) if self.names and torch else contextlib.nullcontext()
+        if not (self.names and torch):
+            yield
+            return
+        with _calls_mode(torch)(self), _ops_mode(torch)(self):
+            yield
 
     def _seen_torch(self, func) -> None:
         try:
             module = _plain(getattr(func, "__module__", "")) or "torch"
             self._seen(module, _plain(getattr(func, "__name__", "")))
+        except BaseException:
+            self.broken = True
+
+    def _seen_op(self, op) -> None:
+        try:  # (an operator of torch's: aten.nll_loss2d_forward.default)
+            self._seen("torch.ops", _plain(op.overloadpacket.__name__))
         except BaseException:
             self.broken = True
 
@@ -538,6 +550,21 @@ def _calls_mode(torch):
             return func(*args, **(kwargs or {}))
 
     return Calls
+
+
+def _ops_mode(torch):
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Ops(TorchDispatchMode):  # (below autograd: what scripted and traced code runs too)
+        def __init__(self, watch: _Watch):
+            super().__init__()
+            self.watch = watch
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.watch._seen_op(func)
+            return func(*args, **(kwargs or {}))
+
+    return Ops
 
 
 def _under_watch(function):

@@ -33,6 +33,7 @@ import tokenize
 
 from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
+from autograder.held import HeldStrings
 
 COURSE_PACKAGE = "unet_tp"
 # what the answers may use of the course package: the base class, the set-up's device, the
@@ -752,9 +753,9 @@ class Notebook:
         )
 
     @functools.cached_property
-    def held(self) -> _HeldStrings:
+    def held(self) -> HeldStrings:
         """What each name is given, for a class of torch.nn looked up by a name it holds."""
-        return _HeldStrings([tree for _, _, tree in self.cells if tree])
+        return HeldStrings([tree for _, _, tree in self.cells if tree])
 
     def _bind(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Import):
@@ -1292,160 +1293,6 @@ def _looked_up(nb: Notebook, call: ast.Call) -> set[str] | None:
     where = nb.held.chain_of.get(id(call))
     held = nb.held.values(call.args[1], where) if len(call.args) > 1 and where else None
     return None if held is None else {f"{owner}.{name}" for name in held}
-
-
-class _HeldStrings:
-    """What each name is given where the notebook binds it (by function), and each attribute
-    (``self.act = act``): the expressions, with the functions they are in."""
-
-    def __init__(self, trees: list[ast.Module]):
-        self.given: dict[tuple[int, str], list[tuple[ast.AST | None, tuple]]] = {}
-        self.chain_of: dict[int, tuple] = {}  # a call's functions, outermost first, after a 0
-        self.declared: dict[int, set[str]] = {}  # a function's global and nonlocal names
-        todo, functions, classes = [(tree, (0,)) for tree in trees], [], []
-        while todo:  # (not recursive: an expression may nest thousands deep)
-            node, chain = todo.pop()
-            if isinstance(node, ast.Call):
-                self.chain_of[id(node)] = chain
-            for target, value in _binding(node):
-                self._bind(target, value, chain)
-            inner = chain
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                functions.append((node, chain))
-                self.declared[id(node)] = {
-                    name for n in _walk(node) if isinstance(n, (ast.Global, ast.Nonlocal))
-                    for name in n.names
-                }  # fmt: skip
-                inner = (*chain, node)
-                todo += [(d, chain) for d in node.args.defaults + node.args.kw_defaults if d]
-                todo += [(d, chain) for d in getattr(node, "decorator_list", [])]
-                body = node.body if isinstance(node.body, list) else [node.body]
-                todo += [(stmt, inner) for stmt in body]
-                continue
-            if isinstance(node, ast.ClassDef):
-                classes.append(node)
-                for target, value in (b for stmt in node.body for b in _binding(stmt)):
-                    if isinstance(target, ast.Name):  # `act = "ReLU"`, read as `self.act`
-                        self.given.setdefault((0, f".{target.id}"), []).append((value, chain))
-            todo += [(child, inner) for child in ast.iter_child_nodes(node)]
-        calls: dict[str | None, list] = {}  # by the name called
-        for tree in trees:
-            for c in (n for n in _walk(tree) if isinstance(n, ast.Call)):
-                calls.setdefault(_last_name(c.func), []).append((c, self.chain_of[id(c)]))
-        for f, chain in functions:
-            self._parameters(f, self._call_sites(f, calls, classes), chain)
-
-    def _bind(self, target: ast.AST, value: ast.AST | None, chain: tuple) -> None:
-        if isinstance(target, ast.Attribute):
-            self.given.setdefault((0, f".{target.attr}"), []).append((value, chain))
-        elif isinstance(target, ast.Name):
-            scope = id(chain[-1]) if len(chain) > 1 else 0
-            # a name declared global is given in another scope: no reading follows it
-            declared = target.id in self.declared.get(scope, ())
-            key = (scope, target.id)
-            self.given.setdefault(key, []).append((None if declared else value, chain))
-        else:  # a, b = ...
-            for name in (n for n in _walk(target) if isinstance(n, ast.Name)):
-                self._bind(name, None, chain)
-
-    @staticmethod
-    def _call_sites(f, calls, classes) -> list[tuple[ast.Call, tuple, int]]:
-        """The calls of ``f`` (a class's for its ``__init__``; a subclass's ``super().__init__``),
-        each with its functions and how many parameters it does not give (``self``)."""
-        if isinstance(f, ast.Lambda):
-            return [(ast.Call(ast.Name("?"), [ast.Name("?")], []), (0,), 0)]  # unread
-        owner = next((c for c in classes if f in c.body), None)
-        if owner is None or f.name != "__init__":
-            return [(c, chain, 1 if owner else 0) for c, chain in calls.get(f.name, [])]
-        found = [(c, chain, 1) for c, chain in calls.get(owner.name, [])]
-        subclasses = [c for c in classes if owner.name in map(_last_name, c.bases)]
-        for c, chain in calls.get("__init__", []) if subclasses else []:
-            if any(c in _walk(sub) for sub in subclasses):  # Base.__init__(self, ...): self given
-                found.append((c, chain, 0 if _last_name(c.func.value) == owner.name else 1))
-        return found
-
-    def _parameters(self, f, sites, chain: tuple) -> None:
-        """What ``f``'s parameters are given: their defaults, and the arguments of each call."""
-        args = f.args
-        params = args.posonlyargs + args.args
-        defaults = [None] * (len(params) - len(args.defaults)) + args.defaults
-        pairs = [
-            *zip(params, defaults, strict=True),
-            *zip(args.kwonlyargs, args.kw_defaults, strict=True),
-        ]
-        for param, default in pairs:
-            self.given.setdefault((id(f), param.arg), []).extend(
-                [(default, chain)] if default else []
-            )
-        for rest in filter(None, (args.vararg, args.kwarg)):
-            self.given.setdefault((id(f), rest.arg), []).append((None, chain))
-        for call, where, skip in sites:
-            spread = any(isinstance(a, ast.Starred) for a in call.args) or any(
-                k.arg is None for k in call.keywords
-            )
-            for param, arg in zip(params[skip:], call.args, strict=False):
-                self.given[(id(f), param.arg)].append((None if spread else arg, where))
-            for k in call.keywords:
-                if (id(f), k.arg) in self.given:
-                    self.given[(id(f), k.arg)].append((k.value, where))
-            for param in params[skip:] if spread else []:
-                self.given[(id(f), param.arg)].append((None, where))
-
-    def values(self, node: ast.AST, chain: tuple, seen: frozenset = frozenset()) -> set[str] | None:
-        """The strings ``node`` (in the functions ``chain``) can hold, if each way it is given
-        one is spelt, or None."""
-        if isinstance(node, ast.Constant):
-            return {node.value} if isinstance(node.value, str) else None
-        if isinstance(node, ast.IfExp):
-            held = [self.values(n, chain, seen) for n in (node.body, node.orelse)]
-            return None if None in held else held[0] | held[1]
-        if isinstance(node, ast.Attribute):
-            key = (0, f".{node.attr}")
-        elif isinstance(node, ast.Name):
-            scopes = [id(f) for f in reversed(chain[1:])] + [0]
-            key = next(((s, node.id) for s in scopes if (s, node.id) in self.given), (0, node.id))
-        else:
-            return None
-        if key in seen or len(seen) > 8 or not self.given.get(key):
-            return None
-        found: set[str] = set()
-        for value, where in self.given[key]:
-            held = None if value is None else self.values(value, where, seen | {key})
-            if held is None or len(found | held) > 64:
-                return None
-            found |= held
-        return found
-
-
-def _last_name(node: ast.AST) -> str | None:
-    """``f`` of ``f``, ``m.f`` and ``self.f``."""
-    return getattr(node, "id", getattr(node, "attr", None))
-
-
-def _binding(node: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
-    """What a statement or expression binds, each target with what it is given (None: unread)."""
-    if isinstance(node, ast.Assign):
-        return [(target, node.value) for target in node.targets]
-    if isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
-        return [(node.target, node.value)]
-    if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-        spelt = isinstance(node.iter, (ast.List, ast.Tuple, ast.Set)) and node.iter.elts
-        if spelt and isinstance(node.target, ast.Name):  # for name in ("SGD", "Adam")
-            return [(node.target, value) for value in node.iter.elts]
-        return [(node.target, None)]
-    if isinstance(node, ast.AugAssign):
-        return [(node.target, None)]
-    if isinstance(node, ast.withitem) and node.optional_vars is not None:
-        return [(node.optional_vars, None)]
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return [(ast.Name((a.asname or a.name).split(".")[0]), None) for a in node.names]
-    if isinstance(node, ast.ExceptHandler) and node.name:
-        return [(ast.Name(node.name), None)]
-    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setattr" and node.args:
-        name = node.args[1] if len(node.args) == 3 else None  # setattr(self, "act", act)
-        if isinstance(name, ast.Constant) and isinstance(name.value, str):
-            return [(ast.Attribute(node.args[0], name.value), node.args[2])]
-    return []
 
 
 def _on_plain_object(nb: Notebook, call: ast.Call, path: str) -> bool:

@@ -2970,6 +2970,13 @@ with harness._Watch({"watch": _watch(load().block("e"))}).running():  # (a watch
     _pool.submit(int).result()  # thread's finishing up is the answer's, not a server's)
 
 
+_scripted = torch.jit.script(torch.nn.CrossEntropyLoss())  # (its operators run from C++)
+
+
+def scripted():
+    return _scripted(x, y)
+
+
 def pool_started_before():
     return _pool.submit(F.cross_entropy, x, y).result()
 
@@ -3000,6 +3007,7 @@ def run_routes(*routes):
 
 
 run_routes(raw_thread, name_unhooks, c_through_partial, pool_started_before, honest_pool)
+run_routes(scripted)
 # the servers started after the routes above: a thread still starting while an answer runs
 # uses the processor then (those below expect the note, or check another one is there too)
 requests, replies = queue.Queue(), queue.Queue()
@@ -3120,8 +3128,8 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     """Helper sessions' routes past the kernel's watch (harness._Watch): the loss run in a thread
     of ``_thread.start_new_thread`` (no profile hook), a ``__name__`` whose ``__str__`` raised
     inside the hook (the interpreter then removes it), torch's C loss called by a
-    ``functools.partial`` (C calling C: no profile event), a pool whose thread started before
-    the answer, a Tensor subclass computing the loss when the grader reads it (``detach``), and
+    ``functools.partial`` (C calling C: no profile event), TorchScript's loss (its operators run
+    from C++: seen by a dispatch mode), a pool whose thread started before the answer, a Tensor subclass computing the loss when the grader reads it (``detach``), and
     a thread of the notebook's started before the answer and fed through a queue.
     Each is followed or refused; a watch switched off while the answer runs (the hook removed,
     threading's parts replaced) is noted, which costs the block; a thread pool's honest work is
@@ -3146,7 +3154,8 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
 
     assert said["raw_thread"][0] == "torch.nn.functional.cross_entropy"
     assert said["name_unhooks"][0] == "torch.nn.functional.cross_entropy"
-    assert said["c_through_partial"] == ["torch._C._nn.cross_entropy_loss"]
+    assert said["c_through_partial"][0] == "torch._C._nn.cross_entropy_loss"
+    assert "torch.ops.nll_loss2d_forward" in said["scripted"]  # (torch's operator, from C++)
     assert said["pool_started_before"][0] == "torch.nn.functional.cross_entropy"
     assert said["later"] == [{"error": "returned Later of shape (), not a scalar tensor"}]
     # (the server's thread above may finish putting its reply in the next watch: a note more)

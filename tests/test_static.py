@@ -1299,8 +1299,87 @@ def test_a_reduction_called_by_a_name_the_student_spells_costs_nothing():
     assert "getattr(per_pixel" in loss
     nb = notebook({"cce_loss": loss}, extra="categorical_cross_entropy(x, y, reduction='sum')")
     assert lost(nb) == set() and flagged(nb) == ""
-    built = loss.replace('reduction="mean"', 'reduction="me" + "an"')
+    built = loss.replace('reduction="mean"', 'reduction="".join(["me", "an"])')
     assert lost(notebook({"cce_loss": built})) == {"loss"}
+
+
+_BUILT = '"".join(["Cross", "EntropyLoss"])'  # a name no reading spells
+_MAKE = "def make(kind='ReLU'):\n    return getattr(nn, kind)()\n"
+_HANDED_OVER = {
+    "global written in a function": "KIND = 'ReLU'\ndef configure(k):\n    global KIND\n"
+    f"    KIND = k\nconfigure({_BUILT})\nLOSS = getattr(nn, KIND)()",
+    "alias": f"{_MAKE}build = make\nLOSS = build({_BUILT})",
+    "partial": f"import functools\n{_MAKE}LOSS = functools.partial(make, {_BUILT})()",
+    "__defaults__": f"{_MAKE}make.__defaults__ = ({_BUILT},)\nLOSS = make()",
+    "map": f"{_MAKE}LOSS = list(map(make, [{_BUILT}]))[0]",
+    "sorted key": f"{_MAKE}LOSS = sorted([{_BUILT}], key=make)",
+    "dataclass": "import dataclasses\n@dataclasses.dataclass\nclass Cfg:\n    act: str = 'ReLU'\n"
+    f"LOSS = getattr(nn, Cfg({_BUILT}).act)()",
+    "subclass without __init__": "class Block:\n    def __init__(self, kind='ReLU'):\n"
+    "        self.f = getattr(nn, kind)()\nclass LossBlock(Block):\n    pass\n"
+    f"LOSS = LossBlock({_BUILT}).f",
+    "staticmethod": "class K:\n    @staticmethod\n    def make(kind='ReLU'):\n"
+    f"        return getattr(nn, kind)()\nLOSS = K.make({_BUILT})",
+    "match capture": f"kind = 'ReLU'\nmatch {{'loss': {_BUILT}}}:\n    case {{'loss': kind}}:\n"
+    "        pass\nLOSS = getattr(nn, kind)()",
+    "namespace": "import types\nclass A:\n    act = 'ReLU'\n"
+    f"LOSS = getattr(nn, types.SimpleNamespace(act={_BUILT}).act)()",
+    "spread options": f"import types\nOPTIONS = dict(zip(['act'], [{_BUILT}]))\n"
+    "LOSS = getattr(nn, types.SimpleNamespace(**OPTIONS).act)()",
+    "built in a cycle": "k = 'Cross'\nk = k + 'EntropyLoss'\nLOSS = getattr(nn, k)()",
+    "list changed": f"NAMES = ['ReLU']\nNAMES.append({_BUILT})\n"
+    "for n in NAMES:\n    LOSS = getattr(nn, n)()",
+    "lambda": f"LOSS = (lambda kind='ReLU': getattr(nn, kind)())({_BUILT})",
+    "dict given a key": f"D = {{'ReLU': 1}}\nD[{_BUILT}] = 2\nfor n in D:\n    LOSS = getattr(nn, n)()",
+}
+
+
+@pytest.mark.parametrize("setup", _HANDED_OVER.values(), ids=_HANDED_OVER)
+def test_a_name_handed_over_where_reading_cannot_follow_it_costs_the_block(setup):
+    """Round 13's ways of giving ``getattr(nn, name)`` a name the reading did not see (it saw
+    only a decoy ``"ReLU"``), with torch's loss then run past the kernel's watch (TorchScript):
+    each makes the name unknown, or is read, and costs (e)."""
+    nb = notebook({"cce_loss": "def categorical_cross_entropy(logits, target, weight=None):\n"
+                               "    return LOSS(logits, target.long())"})  # fmt: skip
+    insert_after(nb, "setup", setup)
+    assert lost(nb) == {"loss"}
+
+
+_DOUBLE_CONV = """{top}class DoubleConv(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False, {sig}):
+        super().__init__()
+{pre}        layers = []
+        for c_in in (in_channels, out_channels):
+            layers.append(nn.Conv2d(c_in, out_channels, 3, padding=int(padding), bias=not batch_norm))
+            if batch_norm:
+                layers.append({norm})
+            layers.append({act})
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.block(x)
+{tail}"""
+_NORM, _ACT = "nn.BatchNorm2d(out_channels)", "getattr(nn, activation)()"
+_BY_NAME = {
+    "f-string": dict(sig='norm="Batch"', norm='getattr(nn, f"{norm}Norm2d")(out_channels)',
+                     act="nn.ReLU(inplace=True)"),
+    "or a default": dict(sig="activation=None", pre='        activation = activation or "ReLU"\n'),
+    "config dict": dict(top='CONFIG = {"activation": "ReLU"}\n',
+                        tail='probe = DoubleConv(1, 2, activation=CONFIG["activation"])\n'),
+    "list looped over": dict(top='ACTIVATIONS = ["ReLU", "GELU"]\n',
+                             tail="probes = [DoubleConv(1, 2, activation=a) for a in ACTIVATIONS]\n"),
+    "lower-cased": dict(sig='activation="relu"', act="getattr(nn, {'relu': 'ReLU'}[activation])()"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("parts", _BY_NAME.values(), ids=_BY_NAME)
+def test_a_layer_picked_by_a_name_students_write_costs_nothing(parts):
+    """How a red team's honest notebooks pick a layer by name (an f-string, ``x or "ReLU"``, a
+    config dictionary, a list looped over): read, each costs nothing (they cost every block)."""
+    fields = {"top": "", "sig": 'activation="ReLU"', "pre": "", "norm": _NORM, "act": _ACT}
+    source = _DOUBLE_CONV.format(**{**fields, "tail": "", **parts})
+    nb = notebook({"double_conv": source})
+    assert lost(nb) == set() and flagged(nb) == "", lost(nb)
 
 
 _SEARCHED = 'next(n for n in dir(nn) if n.startswith("Cro"))'

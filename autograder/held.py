@@ -1,0 +1,490 @@
+"""What strings a name can hold, read from a notebook's code: for ``getattr(nn, activation)``.
+
+Static reading lets an answer look up a class of ``torch.nn`` or ``torch.optim`` by a name it
+holds only where every way the notebook gives that name a value is spelt (a default, an argument
+or keyword of a call, an assignment, a literal list looped over, a dictionary literal's key...).
+Red teams handed ``"Cross" + "EntropyLoss"`` over through what a first reading did not follow (a
+``global`` written in a function, an alias or ``functools.partial`` of the function, its
+``__defaults__``, a dataclass's generated ``__init__``, a subclass without one, a ``match``
+capture, ``SimpleNamespace(act=...)``): each of these makes the value unknown, or is read.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+
+_MAX_VALUES = 64
+_BUILT = (0, "+")  # (in what is seen: a string was built on the way)
+_STRING_METHODS = {"lower", "upper", "capitalize", "title", "strip", "lstrip", "rstrip"}
+_STRING_METHODS |= {"casefold", "swapcase"}
+# what changes a container in place (its items then unknown)
+_MUTATORS = {"append", "extend", "insert", "update", "setdefault", "__setitem__", "add", "__ior__"}
+_MUTATORS |= {"__iadd__", "__init__", "clear", "pop", "popitem", "remove", "sort", "reverse"}
+_METHOD_KINDS = {"staticmethod", "classmethod"}  # decorators that keep a function's call sites
+_NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
+
+
+class HeldStrings:
+    """What each name is given where the notebook binds it (by function), each attribute
+    (``self.act = act``, ``act=`` of any call) and each dictionary item (``CONFIG["act"]``): the
+    expressions, with the functions they are in (outermost first, after a 0)."""
+
+    def __init__(self, trees: list[ast.Module]):
+        self.given: dict[tuple[int, str], list[tuple[ast.AST | None, tuple]]] = {}
+        self.chain_of: dict[int, tuple] = {}  # a call's functions
+        self.declared: dict[int, tuple[set[str], set[str]]] = {}  # global and nonlocal names
+        self.changed: set[str] = set()  # containers changed in place: their items unknown
+        self.keyed: set[str] = set()  # containers given an item: `d[key] = value`
+        self.spread = False  # a call given **options no reading follows: attributes unknown
+        self.spreads: list[tuple[ast.AST, tuple]] = []
+        self.functions: list[tuple[ast.AST, tuple]] = []
+        self.classes: list[ast.ClassDef] = []
+        for tree in trees:
+            self._read(tree)
+        self.spread |= not all(self._kwargs_param(node, chain) for node, chain in self.spreads)
+        own = {n.name for n, _ in self.functions if not isinstance(n, ast.Lambda)}
+        own |= {c.name for c in self.classes}
+        self.handed, aliases, partials = _handed(trees, own)
+        self.names = {name: {name} for name in own}  # what each is called by (aliases)
+        for _ in range(4):
+            for name, more in aliases.items():
+                for alias in list(more):
+                    self.names[name] |= self.names.get(alias, {alias})
+        self.partials = partials
+        self.calls: dict[str | None, list] = {}  # by the name called
+        for tree in trees:
+            for c in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+                self.calls.setdefault(_last_name(c.func), []).append((c, self.chain_of[id(c)]))
+        for f, chain in self.functions:
+            self._parameters(f, self._call_sites(f), chain)
+        for cls in self.classes:
+            self._fields(cls)
+
+    def _read(self, tree: ast.AST) -> None:
+        todo = [(tree, (0,))]
+        while todo:  # (not recursive: an expression may nest thousands deep)
+            node, chain = todo.pop()
+            if isinstance(node, ast.Call):
+                self.chain_of[id(node)] = chain
+                self._call(node, chain)
+            for target, value in _binding(node):
+                self._bind(target, value, chain)
+            inner = chain
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                self.functions.append((node, chain))
+                inside = list(ast.walk(node))
+                self.declared[id(node)] = (
+                    {n for s in inside if isinstance(s, ast.Global) for n in s.names},
+                    {n for s in inside if isinstance(s, ast.Nonlocal) for n in s.names},
+                )
+                inner = (*chain, node)
+                todo += [(d, chain) for d in node.args.defaults + node.args.kw_defaults if d]
+                todo += [(d, chain) for d in getattr(node, "decorator_list", [])]
+                body = node.body if isinstance(node.body, list) else [node.body]
+                todo += [(stmt, inner) for stmt in body]
+                continue
+            if isinstance(node, ast.ClassDef):
+                self.classes.append(node)
+                for target, value in (b for stmt in node.body for b in _binding(stmt)):
+                    if isinstance(target, ast.Name):  # `act = "ReLU"`, read as `self.act`
+                        self._add((0, f".{target.id}"), value, chain)
+            todo += [(child, inner) for child in ast.iter_child_nodes(node)]
+
+    def _add(self, key: tuple[int, str], value: ast.AST | None, chain: tuple) -> None:
+        self.given.setdefault(key, []).append((value, chain))
+
+    def _call(self, call: ast.Call, chain: tuple) -> None:
+        """A call's keywords (``SimpleNamespace(act=...)``: any object's attribute ``act``), its
+        spread mappings, and what it changes in place (``names.append(...)``)."""
+        for k in call.keywords:
+            if k.arg is not None:
+                self._add((0, f".{k.arg}"), k.value, chain)
+            elif isinstance(k.value, ast.Dict) and all(_spelt(key) for key in k.value.keys):
+                for key, value in zip(k.value.keys, k.value.values, strict=True):
+                    self._add((0, f".{key.value}"), value, chain)
+            else:  # f(**options): any keyword, any attribute, unless a function's own **kwargs
+                self.spreads.append((k.value, chain))
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
+            self.changed.add(_last_name(func.value) or "")
+        name = getattr(func, "id", "")
+        if name in ("setattr", "delattr") and (len(call.args) < 2 or not _spelt(call.args[1])):
+            self.spread = True  # setattr(self, key, value) over a dictionary's items
+
+    def _kwargs_param(self, node: ast.AST, chain: tuple) -> bool:
+        """``**kwargs`` handed on where ``kwargs`` is the function's own, unchanged: its keys
+        are the keywords of its calls (read as attributes anyway)."""
+        f = chain[-1] if len(chain) > 1 else None
+        kwarg = getattr(getattr(f, "args", None), "kwarg", None)
+        return (
+            isinstance(node, ast.Name)
+            and kwarg is not None
+            and node.id == kwarg.arg
+            and node.id not in self.changed
+        )
+
+    def _bind(self, target: ast.AST, value: ast.AST | None, chain: tuple) -> None:
+        if isinstance(target, ast.Attribute):  # (`__main__.KIND = ...` is the name KIND too)
+            self._add((0, f".{target.attr}"), value, chain)
+            self._add((0, target.attr), value, chain)
+        elif isinstance(target, ast.Subscript):
+            container = _last_name(target.value) or ""
+            self._add((0, f"{container}[]"), value, chain)  # (any of its items)
+            self.keyed.add(container)  # (its keys, looped over, unknown)
+            if _spelt(target.slice):  # CONFIG["act"] = ...: the item, and an attribute
+                self._add((0, f"{container}[{target.slice.value}]"), value, chain)
+                self._add((0, f".{target.slice.value}"), value, chain)
+        elif isinstance(target, ast.Name):
+            f = chain[-1] if len(chain) > 1 else None
+            declared, nonlocal_ = self.declared.get(id(f), (set(), set()))
+            if target.id in nonlocal_:  # an enclosing function's: unknown there and above
+                for scope in chain[1:-1]:
+                    self._add((id(scope), target.id), None, chain)
+                self._add((0, target.id), None, chain)
+            scope = 0 if f is None or target.id in declared else id(f)
+            self._add((scope, target.id), value, chain)
+        else:  # a, b = ...; [x, *rest] = ...
+            for name in (n for n in ast.walk(target) if isinstance(n, (ast.Name, ast.Subscript))):
+                self._bind(name, None, chain)
+
+    def _call_sites(self, f) -> list[tuple[ast.Call, tuple, int]] | None:
+        """The calls of ``f`` (a class's for its ``__init__``, a subclass's without one of its
+        own, a subclass's ``super().__init__``), each with its functions and how many parameters
+        it does not give (``self``); None if ``f`` is handed on (an alias, ``partial``, ``map``,
+        ``__defaults__``), decorated, or a lambda: its calls are not read."""
+        if isinstance(f, ast.Lambda):
+            return None
+        kinds = {getattr(d, "id", "") for d in f.decorator_list}
+        if f.name in self.handed or kinds - _METHOD_KINDS:
+            return None
+        owner = next((c for c in self.classes if f in c.body), None)
+        if owner is None:
+            return self._calls_of({f.name}, 0)
+        if f.name != "__init__":
+            classes = {c.name for c in self.classes}
+            return [
+                (c, chain, _skipped(c, kinds, classes))
+                for c, chain, _ in self._calls_of({f.name}, 0)
+            ]
+        heirs = self._heirs(owner)
+        if heirs & self.handed or owner.decorator_list:
+            return None
+        found = self._calls_of(heirs, 1)
+        subclasses = [c for c in self.classes if owner.name in map(_last_name, c.bases)]
+        inside = {id(n) for sub in subclasses for n in ast.walk(sub)}
+        for c, chain in self.calls.get("__init__", []):
+            if id(c) in inside:  # Base.__init__(self, ...): self given
+                found.append((c, chain, 0 if _last_name(c.func.value) == owner.name else 1))
+        return found
+
+    def _calls_of(self, names: set[str], skip: int) -> list[tuple[ast.Call, tuple, int]]:
+        """The calls of ``names`` and their aliases, and their ``partial(name, ...)``."""
+        called = set().union(*(self.names.get(n, {n}) for n in names))
+        found = [(c, chain, skip) for n in called for c, chain in self.calls.get(n, [])]
+        for name, call in self.partials:
+            if name in names:
+                given = ast.Call(call.func, call.args[1:], call.keywords)
+                found.append((given, self.chain_of.get(id(call), (0,)), 0))
+        return found
+
+    def _heirs(self, owner: ast.ClassDef) -> set[str]:
+        """``owner``'s name and its subclasses' that have no ``__init__`` of their own."""
+        found, todo = {owner.name}, [owner.name]
+        while todo:
+            base = todo.pop()
+            for c in self.classes:
+                own_init = any(getattr(f, "name", "") == "__init__" for f in c.body)
+                if base in map(_last_name, c.bases) and not own_init and c.name not in found:
+                    found.add(c.name)
+                    todo.append(c.name)
+        return found
+
+    def _parameters(self, f, sites, chain: tuple) -> None:
+        """What ``f``'s parameters are given: their defaults, and the arguments of each call
+        (``sites``; None: unknown)."""
+        args = f.args
+        params = args.posonlyargs + args.args
+        defaults = [None] * (len(params) - len(args.defaults)) + args.defaults
+        pairs = [*zip(params, defaults, strict=True)]
+        pairs += zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        for param, default in pairs:
+            self.given.setdefault((id(f), param.arg), [])
+            if default is not None:
+                self._add((id(f), param.arg), default, chain)
+            if sites is None:
+                self._add((id(f), param.arg), None, chain)
+        for rest in filter(None, (args.vararg, args.kwarg)):
+            self._add((id(f), rest.arg), None, chain)
+        for call, where, skip in sites or []:
+            spread = any(isinstance(a, ast.Starred) for a in call.args) or any(
+                k.arg is None for k in call.keywords
+            )
+            for param, arg in zip(params[skip:], call.args, strict=False):
+                self._add((id(f), param.arg), None if spread else arg, where)
+            for k in call.keywords:
+                if (id(f), k.arg) in self.given:
+                    self._add((id(f), k.arg), k.value, where)
+            for param in params[skip:] if spread else []:
+                self._add((id(f), param.arg), None, where)
+
+    def _fields(self, cls: ast.ClassDef) -> None:
+        """A class without an ``__init__`` of the notebook's (a dataclass, a NamedTuple): its
+        fields given by position, or spread, at a call are unknown (by keyword: attributes)."""
+        if any(getattr(f, "name", "") == "__init__" for f in cls.body):
+            return
+        fields = [t.id for stmt in cls.body for t, _ in _binding(stmt) if isinstance(t, ast.Name)]
+        for call, chain in self.calls.get(cls.name, []):
+            if call.args or any(k.arg is None for k in call.keywords):
+                for name in fields:
+                    self._add((0, f".{name}"), None, chain)
+
+    def values(self, node: ast.AST, chain: tuple, seen: frozenset = frozenset()) -> set[str] | None:
+        """The strings ``node`` (in the functions ``chain``) can hold, if each way it is given
+        one is spelt, or None."""
+        if len(seen) > 12:
+            return None
+        if isinstance(node, ast.Constant):  # (None, a number: no attribute's name)
+            return {node.value} if isinstance(node.value, str) else set()
+        if isinstance(node, (ast.IfExp, ast.BoolOp)):  # either side
+            parts = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
+            return _union(self.values(n, chain, seen) for n in parts)
+        if isinstance(node, (ast.JoinedStr, ast.BinOp)):  # f"{norm}Norm2d", "Batch" + "Norm2d"
+            return self._joined(node, chain, seen)
+        if isinstance(node, ast.FormattedValue):
+            plain = node.conversion in (-1, ord("s")) and node.format_spec is None
+            return self.values(node.value, chain, seen) if plain else None
+        if isinstance(node, ast.Call):  # activation.lower()
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _STRING_METHODS and not node.args:
+                held = self.values(func.value, chain, seen | {_BUILT})
+                return None if held is None else {getattr(s, func.attr)() for s in held}
+            return None
+        if isinstance(node, ast.Starred):  # (a loop's variable: the items of what it loops on)
+            return self._items(node.value, chain, seen)
+        if isinstance(node, ast.Subscript):
+            return self._item(node, chain, seen)
+        if isinstance(node, ast.Attribute):
+            key = (0, f".{node.attr}")
+            if self.spread:
+                return None
+        elif isinstance(node, ast.Name):
+            scopes = [id(f) for f in reversed(chain[1:])] + [0]
+            key = next(((s, node.id) for s in scopes if (s, node.id) in self.given), (0, node.id))
+        else:
+            return None
+        return self._given(key, seen)
+
+    def _given(self, key: tuple[int, str], seen: frozenset) -> set[str] | None:
+        if key in seen:  # a cycle: nothing more, unless a string was built on the way
+            return None if _BUILT in seen else set()
+        if not self.given.get(key):
+            return None
+        return _union(
+            None if value is None else self.values(value, where, seen | {key})
+            for value, where in self.given[key]
+        )
+
+    def _joined(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
+            return None
+        parts = node.values if isinstance(node, ast.JoinedStr) else [node.left, node.right]
+        held = [self.values(p, chain, seen | {_BUILT}) for p in parts]
+        if any(h is None for h in held) or _count(held) > _MAX_VALUES:
+            return None
+        return {"".join(p) for p in itertools.product(*held)}
+
+    def _items(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
+        """The strings a loop over ``node`` can give: a literal list's, tuple's, set's, a dict
+        literal's keys, or those of a name bound only to such and never changed in place."""
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            if any(isinstance(e, ast.Starred) for e in node.elts):
+                return None
+            return _union(self.values(e, chain, seen) for e in node.elts) if node.elts else set()
+        if isinstance(node, ast.Dict):
+            return _union(self.values(k, chain, seen) if k else None for k in node.keys)
+        if not isinstance(node, ast.Name) or node.id in self.changed | self.keyed:
+            return None
+        scopes = [id(f) for f in reversed(chain[1:])] + [0]
+        key = next(((s, node.id) for s in scopes if (s, node.id) in self.given), (0, node.id))
+        if key in seen or not self.given.get(key):
+            return None
+        return _union(
+            None if value is None else self._items(value, where, seen | {key})
+            for value, where in self.given[key]
+        )
+
+    def _item(self, node: ast.Subscript, chain: tuple, seen: frozenset) -> set[str] | None:
+        """``CONFIG["act"]`` (or ``TABLE[name]``: any item): the items of each dict literal the
+        name is bound to, and of each ``CONFIG[...] = ...``; unknown if changed otherwise."""
+        container, spelt = node.value, _spelt(node.slice)
+        if isinstance(container, ast.Dict):
+            literals = [(container, chain)]
+        elif isinstance(container, ast.Name) and container.id not in self.changed:
+            scopes = [id(f) for f in reversed(chain[1:])] + [0]
+            key = next(
+                ((s, container.id) for s in scopes if (s, container.id) in self.given),
+                (0, container.id),
+            )
+            if key in seen or not self.given.get(key):
+                return None
+            literals, seen = self.given[key], seen | {key}
+        else:
+            return None
+        found: list[set[str] | None] = []
+        for value, where in literals:
+            if not (isinstance(value, ast.Dict) and all(_spelt(k) for k in value.keys)):
+                return None
+            items = dict(zip((k.value for k in value.keys), value.values, strict=True))
+            picked = [items.get(node.slice.value)] if spelt else list(items.values())
+            found += [self.values(item, where, seen) for item in picked if item is not None]
+        if isinstance(container, ast.Name):
+            stored = (0, f"{container.id}[{node.slice.value}]" if spelt else f"{container.id}[]")
+            found += [self._given(stored, seen)] if self.given.get(stored) else []
+        return _union(found)
+
+
+def _union(parts) -> set[str] | None:
+    found: set[str] = set()
+    for held in parts:
+        if held is None or len(found | held) > _MAX_VALUES:
+            return None
+        found |= held
+    return found
+
+
+def _count(held: list[set[str]]) -> int:
+    total = 1
+    for h in held:
+        total *= max(len(h), 1)
+    return total
+
+
+def _spelt(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _skipped(call: ast.Call, kinds: set[str], classes: set[str]) -> int:
+    """How many of a method's parameters a call does not give: ``self`` (or ``cls``), unless
+    the method is static, or called on its class by name (``Block.make(self, ...)``)."""
+    if "staticmethod" in kinds:
+        return 0
+    on_class = isinstance(call.func, ast.Attribute) and _last_name(call.func.value) in classes
+    return 0 if on_class and "classmethod" not in kinds else 1
+
+
+def _last_name(node: ast.AST) -> str | None:
+    """``f`` of ``f``, ``m.f`` and ``self.f``."""
+    return getattr(node, "id", getattr(node, "attr", None))
+
+
+_PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a call's
+_FORWARDING = {"key", "args", "kwargs"}  # keywords of a call that calls what it is handed with
+# its items or arguments (sorted(key=), Thread(target=, args=))
+_ITS_OWN = {"__name__", "__qualname__", "__doc__", "__module__"}  # what a function tells of itself
+
+
+def _handed(trees: list[ast.Module], own: set[str]) -> tuple[set[str], dict, list]:
+    """How the notebook's functions and classes (``own``: their names) are read other than by a
+    call: the names handed where what they are given is not read (in a list, returned, to a
+    function of the notebook's, with arguments after them ``map(make, names)``, to ``sorted(
+    key=)``, their ``__defaults__`` read); the other names each is bound to (``build = make``:
+    its calls are ``make``'s); and ``partial(make, ...)`` calls (a call of ``make``). A library's
+    check given the function alone (``checks.check_loss(categorical_cross_entropy)``), or by a
+    keyword (``loss_fn=partial(...)``), is not handing it its values."""
+    parents: dict[int, ast.AST] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+    unknown: set[str] = set()
+    aliases: dict[str, set[str]] = {}
+    partials: list[tuple[str, ast.Call]] = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            name = _last_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+            if name not in own or not isinstance(node.ctx, ast.Load):
+                continue
+            how = _how_handed(node, parents.get(id(node)), own, parents)
+            if how == "alias":
+                targets = (
+                    parents[id(node)].targets
+                    if isinstance(parents[id(node)], ast.Assign)
+                    else [parents[id(node)].target]
+                )
+                aliases.setdefault(name, set()).update(_last_name(t) or "" for t in targets)
+            elif how == "partial":
+                partials.append((name, parents[id(node)]))
+            elif how == "unknown":
+                unknown.add(name)
+    return unknown, aliases, partials
+
+
+def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: dict) -> str:
+    """``"call"``, ``"plain"`` (a base, a type, ``isinstance``, a library's check), ``"alias"``,
+    ``"partial"`` or ``"unknown"``: how a name of the notebook's function or class is read."""
+    if isinstance(parent, ast.Call) and parent.func is node:
+        return "call"
+    if isinstance(parent, ast.ClassDef) and node in parent.bases:
+        return "plain"
+    if isinstance(parent, (ast.arg, ast.AnnAssign)) or (
+        isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and parent.returns is node
+    ):
+        return "plain"  # an annotation
+    if isinstance(parent, ast.Attribute):
+        return "plain" if parent.attr in _ITS_OWN else "unknown"
+    if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and parent.value is node:
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        plain = all(isinstance(t, (ast.Name, ast.Attribute)) for t in targets)
+        return "alias" if plain else "unknown"
+    keyword = parent if isinstance(parent, ast.keyword) else None
+    call = parents.get(id(parent)) if keyword else parent
+    if not isinstance(call, ast.Call):
+        return "unknown"  # in a list, a dict, returned, in a lambda...
+    callee = _last_name(call.func)
+    if callee in _NAMES_A_CLASS:
+        return "plain"
+    if callee in _PARTIALS and call.args and call.args[0] is node:
+        return (
+            "partial"
+            if _how_handed(call, parents.get(id(call)), own, parents) == "plain"
+            else "unknown"
+        )
+    if callee in own or any(k.arg in _FORWARDING for k in call.keywords):
+        return "unknown"
+    after = (
+        keyword is None and call.args.index(node) < len(call.args) - 1
+        if node in call.args
+        else False
+    )
+    return "unknown" if after else "plain"
+
+
+def _binding(node: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
+    """What a statement or expression binds, each target with what it is given (None: unread;
+    a loop's variable: ``*iterable``, its items)."""
+    if isinstance(node, ast.Assign):
+        return [(target, node.value) for target in node.targets]
+    if isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+        return [(node.target, node.value)]
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+        if isinstance(node.target, ast.Name):  # for name in ("SGD", "Adam")
+            return [(node.target, ast.Starred(node.iter, ast.Load()))]
+        return [(node.target, None)]
+    if isinstance(node, ast.AugAssign):
+        return [(node.target, None)]
+    if isinstance(node, ast.withitem) and node.optional_vars is not None:
+        return [(node.optional_vars, None)]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(ast.Name((a.asname or a.name).split(".")[0]), None) for a in node.names]
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        return [(ast.Name(node.name), None)]
+    if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:  # case {"loss": kind}
+        return [(ast.Name(node.name), None)]
+    if isinstance(node, ast.MatchMapping) and node.rest:
+        return [(ast.Name(node.rest), None)]
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setattr" and node.args:
+        name = node.args[1] if len(node.args) == 3 else None  # setattr(self, "act", act)
+        if _spelt(name):
+            return [(ast.Attribute(node.args[0], name.value, ast.Store()), node.args[2])]
+    return []
