@@ -23,6 +23,14 @@ _MUTATORS = {"append", "extend", "insert", "update", "setdefault", "__setitem__"
 _MUTATORS |= {"__iadd__", "__init__", "clear", "pop", "popitem", "remove", "sort", "reverse"}
 _METHOD_KINDS = {"staticmethod", "classmethod"}  # decorators that keep a function's call sites
 _NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
+_SETTERS = {"setattr", "__setattr__"}
+_MODULE_BASES = {"Module", "object"}  # what a class of the notebook's may be built on (nn.Module)
+_NAMESPACES = {"SimpleNamespace", "Namespace"}  # objects whose attributes are their keywords
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# what reads a container without changing it or handing it on (``OPTIONS.get("act")``)
+_READERS = {"get", "keys", "values", "items", "copy", "count", "index"}
+_PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
+_PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
 
 
 class HeldStrings:
@@ -37,11 +45,15 @@ class HeldStrings:
         self.changed: set[str] = set()  # containers changed in place: their items unknown
         self.keyed: set[str] = set()  # containers given an item: `d[key] = value`
         self.spread = False  # a call given **options no reading follows: attributes unknown
+        self.unseen_inits = False  # a class built by a call no reading follows: its parameters
+        self.constructors: list[ast.AST] = []
         self.spreads: list[tuple[ast.AST, tuple]] = []
         self.functions: list[tuple[ast.AST, tuple]] = []
         self.classes: list[ast.ClassDef] = []
         for tree in trees:
             self._read(tree)
+        self.changed |= _shared(trees)
+        self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         self.spread |= not all(self._kwargs_param(node, chain) for node, chain in self.spreads)
         own = {n.name for n, _ in self.functions if not isinstance(n, ast.Lambda)}
         own |= {c.name for c in self.classes}
@@ -68,8 +80,9 @@ class HeldStrings:
             if isinstance(node, ast.Call):
                 self.chain_of[id(node)] = chain
                 self._call(node, chain)
-            for target, value in _binding(node):
-                self._bind(target, value, chain)
+            for target, value in _binding(node):  # (a := ... in a comprehension: its function's)
+                walrus = isinstance(node, ast.NamedExpr)
+                self._bind(target, value, _functions(chain) if walrus else chain)
             inner = chain
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 self.functions.append((node, chain))
@@ -83,6 +96,17 @@ class HeldStrings:
                 todo += [(d, chain) for d in getattr(node, "decorator_list", [])]
                 body = node.body if isinstance(node.body, list) else [node.body]
                 todo += [(stmt, inner) for stmt in body]
+                continue
+            if isinstance(node, _COMPREHENSIONS):  # a scope of its own (its first iterable not)
+                inner = (*chain, node)
+                todo.append((node.generators[0].iter, chain))
+                todo += [
+                    (c, inner) for c in ast.iter_child_nodes(node) if c is not node.generators[0]
+                ]
+                todo += [(c, inner) for c in ast.iter_child_nodes(node.generators[0])
+                         if c is not node.generators[0].iter]  # fmt: skip
+                for target, value in _binding(node.generators[0]):
+                    self._bind(target, value, inner)
                 continue
             if isinstance(node, ast.ClassDef):
                 self.classes.append(node)
@@ -108,14 +132,20 @@ class HeldStrings:
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
             self.changed.add(_last_name(func.value) or "")
-        name = getattr(func, "id", "")
-        if name in ("setattr", "delattr") and (len(call.args) < 2 or not _spelt(call.args[1])):
-            self.spread = True  # setattr(self, key, value) over a dictionary's items
+        name, args = _last_name(func), call.args
+        if name in _SETTERS:  # setattr(self, key, value) over a dictionary's items
+            named = args[1] if name == "setattr" or len(args) == 3 else args[0] if args else None
+            self.spread |= not _spelt(named if len(args) > 1 else None)
+        if name in ("__init__", "__new__", "__call__"):
+            self.constructors.append(func)  # obj.__init__(K): unless super()'s, or a base's
+        if isinstance(func, ast.Call) and _last_name(func.func) == "type":
+            self.unseen_inits = True  # type(obj)(K)
 
     def _kwargs_param(self, node: ast.AST, chain: tuple) -> bool:
         """``**kwargs`` handed on where ``kwargs`` is the function's own, unchanged: its keys
         are the keywords of its calls (read as attributes anyway)."""
-        f = chain[-1] if len(chain) > 1 else None
+        scopes = _functions(chain)
+        f = scopes[-1] if len(scopes) > 1 else None
         kwarg = getattr(getattr(f, "args", None), "kwarg", None)
         return (
             isinstance(node, ast.Name)
@@ -158,6 +188,9 @@ class HeldStrings:
         kinds = {getattr(d, "id", "") for d in f.decorator_list}
         if f.name in self.handed or kinds - _METHOD_KINDS:
             return None
+        dunder = f.name.startswith("__") and f.name.endswith("__")
+        if (dunder and f.name != "__init__") or (f.name == "__init__" and self.unseen_inits):
+            return None  # __call__, __getitem__: called by Python, not by their name
         owner = next((c for c in self.classes if f in c.body), None)
         if owner is None:
             return self._calls_of({f.name}, 0)
@@ -264,9 +297,9 @@ class HeldStrings:
             return self._items(node.value, chain, seen)
         if isinstance(node, ast.Subscript):
             return self._item(node, chain, seen)
-        if isinstance(node, ast.Attribute):
+        if isinstance(node, ast.Attribute):  # self.act, cfg.act: a class of the notebook's
             key = (0, f".{node.attr}")
-            if self.spread:
+            if self.spread or not self._plain_owner(node.value, chain, seen):
                 return None
         elif isinstance(node, ast.Name):
             scopes = [id(f) for f in reversed(chain[1:])] + [0]
@@ -274,6 +307,43 @@ class HeldStrings:
         else:
             return None
         return self._given(key, seen)
+
+    def _plain_owner(self, owner: ast.AST, chain: tuple, seen: frozenset) -> bool:
+        """Whether the attributes of ``owner`` are all the notebook sets: ``self`` in a method of
+        a class of the notebook's on ``nn.Module`` (not ``nn.L1Loss``, whose ``__init__`` sets
+        ``reduction`` from its arguments), or a name bound only to such a class's instances or
+        a ``SimpleNamespace``."""
+        if not isinstance(owner, ast.Name):
+            return False
+        method = _functions(chain)[-1]
+        cls = next((c for c in self.classes if method in c.body), None)
+        args = getattr(getattr(method, "args", None), "args", [])
+        if cls is not None and args and owner.id == args[0].arg:
+            return self._plain_class(cls.name, 0)
+        scopes = [id(f) for f in reversed(chain[1:])] + [0]
+        key = next(((s, owner.id) for s in scopes if (s, owner.id) in self.given), (0, owner.id))
+        if key in seen or not self.given.get(key):
+            return False
+        return all(
+            isinstance(value, ast.Call)
+            and (
+                _last_name(value.func) in _NAMESPACES
+                or self._plain_class(_last_name(value.func), 0)
+            )
+            for value, _ in self.given[key]
+        )
+
+    def _plain_class(self, name: str | None, depth: int) -> bool:
+        found = [c for c in self.classes if c.name == name]
+        return (
+            bool(found)
+            and depth < 8
+            and all(
+                _last_name(base) in _MODULE_BASES or self._plain_class(_last_name(base), depth + 1)
+                for c in found
+                for base in c.bases
+            )
+        )
 
     def _given(self, key: tuple[int, str], seen: frozenset) -> set[str] | None:
         if key in seen:  # a cycle: nothing more, unless a string was built on the way
@@ -342,6 +412,53 @@ class HeldStrings:
             stored = (0, f"{container.id}[{node.slice.value}]" if spelt else f"{container.id}[]")
             found += [self._given(stored, seen)] if self.given.get(stored) else []
         return _union(found)
+
+
+def _super_or_class(func: ast.AST, held: HeldStrings) -> bool:
+    """``super().__init__`` or ``Base.__init__``: read as a subclass's call of its base's."""
+    on = getattr(func, "value", None)
+    called = isinstance(on, ast.Call) and getattr(on.func, "id", "") == "super"
+    return called or (isinstance(on, ast.Name) and on.id in {c.name for c in held.classes})
+
+
+def _functions(chain: tuple) -> tuple:
+    """``chain`` without its comprehensions (where ``:=`` binds)."""
+    while len(chain) > 1 and isinstance(chain[-1], _COMPREHENSIONS):
+        chain = chain[:-1]
+    return chain
+
+
+def _shared(trees: list[ast.Module]) -> set[str]:
+    """Names read other than to read their items (``opts = OPTIONS``, ``f(OPTIONS)``,
+    ``dict.update(OPTIONS, ...)``, ``OPTIONS.update(...)``): a container changed through
+    another name, or by a function, is unknown."""
+    parents: dict[int, ast.AST] = {}
+    names = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                names.append(node)
+    found = set()
+    for name in names:
+        parent = parents.get(id(name))
+        if isinstance(parent, ast.Subscript) and parent.value is name:
+            continue  # OPTIONS["act"]
+        if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is name:
+            continue
+        if isinstance(parent, ast.Attribute) and parent.attr in _READERS:
+            continue
+        if isinstance(parent, ast.keyword) and parent.arg is None:
+            continue  # f(**options): read
+        if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _PURE:
+            continue
+        if isinstance(parent, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Expr, ast.FormattedValue)):
+            continue
+        if isinstance(parent, ast.Call) and parent.func is name:
+            continue
+        found.add(name.id)
+    return found
 
 
 def _union(parts) -> set[str] | None:
@@ -483,8 +600,9 @@ def _binding(node: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
         return [(ast.Name(node.name), None)]
     if isinstance(node, ast.MatchMapping) and node.rest:
         return [(ast.Name(node.rest), None)]
-    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setattr" and node.args:
-        name = node.args[1] if len(node.args) == 3 else None  # setattr(self, "act", act)
-        if _spelt(name):
-            return [(ast.Attribute(node.args[0], name.value, ast.Store()), node.args[2])]
+    if isinstance(node, ast.Call) and _last_name(node.func) in _SETTERS and node.args:
+        # setattr(self, "act", act), object.__setattr__(self, "act", act), self.__setattr__(...)
+        on, *rest = node.args if len(node.args) == 3 else [node.func.value, *node.args]
+        if len(rest) == 2 and _spelt(rest[0]):
+            return [(ast.Attribute(on, rest[0].value, ast.Store()), rest[1])]
     return []

@@ -1280,6 +1280,9 @@ def _by_held_name(nb: Notebook, call: ast.Call, path: str) -> bool:
 def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
     """``getattr(x, reduction)`` where each string the notebook gives ``reduction`` is spelt, and
     is one of a tensor's reductions (:data:`_REDUCTIONS`)."""
+    root = _root(call.args[0]) if call.args else None
+    if isinstance(root, ast.Name) and (root.id in nb.aliases or root.id in sys.modules):
+        return False  # a module's (getattr(torch, name), torch.special's): not a tensor's
     where = nb.held.chain_of.get(id(call))
     held = nb.held.values(call.args[1], where) if len(call.args) == 2 and where else None
     return held is not None and held <= _REDUCTIONS

@@ -2851,6 +2851,11 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
 
     assert ran(cheat, x, y)[0] == "torch.nn.functional.cross_entropy"
     assert ran(honest, x, y) == [] and F.cross_entropy(x, y) is not None  # outside: not watched
+    # torch's private twins of a forbidden name (a red team's CTC over one frame is the loss)
+    blank = torch.full((2, 1, 4, 4), -1e30)
+    log_s = torch.cat([blank, x], 1).log_softmax(1).permute(2, 3, 0, 1).reshape(1, 32, 4)
+    ctc = (log_s, (y + 1).reshape(32, 1), [1] * 32, [1] * 32, 0, False)
+    assert any("_ctc_loss" in name for name in ran(torch._ctc_loss, *ctc))
     course = {"names": [], "paths": [], "allowed": ["unet_tp.unet_base", "unet_tp.device"]}
     a = np.zeros((4, 4), bool)
     assert ran(metrics.dice, a, a, meta=course)[0].startswith("unet_tp.metrics.")

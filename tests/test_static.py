@@ -1291,6 +1291,14 @@ def test_a_layer_looked_up_by_a_name_the_student_holds_costs_nothing():
     assert lost(nb) == set() and flagged(nb) == ""
 
 
+def test_a_module_looked_up_by_a_reduction_name_costs_the_block():
+    """``getattr(torch, name)`` is not a tensor's reduction, whatever ``name`` seems to hold (a
+    red team's ``"mean"`` that was ``"_ctc_loss"``)."""
+    loss = SOLUTIONS["cce_loss"].replace("weight=None):", 'weight=None, reduction="mean"):')
+    loss = loss.replace("return per_pixel.mean()", "return getattr(torch, reduction)(per_pixel)")
+    assert lost(notebook({"cce_loss": loss})) == {"loss"}
+
+
 def test_a_reduction_called_by_a_name_the_student_spells_costs_nothing():
     """An honest loss taking ``reduction="mean"`` as torch's do, and calling
     ``getattr(per_pixel, reduction)()``, lost (e); a name the notebook builds still costs."""
@@ -1330,6 +1338,22 @@ _HANDED_OVER = {
     "list changed": f"NAMES = ['ReLU']\nNAMES.append({_BUILT})\n"
     "for n in NAMES:\n    LOSS = getattr(nn, n)()",
     "lambda": f"LOSS = (lambda kind='ReLU': getattr(nn, kind)())({_BUILT})",
+    "dict changed through another name": f"OPTIONS = {{'k': 'ReLU'}}\nopts = OPTIONS\n"
+    f"opts['k'] = {_BUILT}\nLOSS = getattr(nn, OPTIONS['k'])()",
+    "operator.setitem": f"import operator\nOPTIONS = {{'k': 'ReLU'}}\n"
+    f"operator.setitem(OPTIONS, 'k', {_BUILT})\nLOSS = getattr(nn, OPTIONS['k'])()",
+    "object.__setattr__": "class A(nn.Module):\n    act = 'ReLU'\n    def __init__(self):\n"
+    f"        super().__init__()\n        object.__setattr__(self, 'act', {_BUILT})\n"
+    "        self.f = getattr(nn, self.act)()\nLOSS = A().f",
+    "attribute set by a library's class": f"class A(nn.L1Loss):\n    reduction = 'ReLU'\n"
+    f"    def make(self):\n        return getattr(nn, self.reduction)()\n"
+    f"LOSS = A(None, None, {_BUILT}).make()",
+    "__call__": "class K:\n    def __call__(self, kind='ReLU'):\n        return getattr(nn, kind)()\n"
+    f"LOSS = K()({_BUILT})",
+    "type(obj)(...)": "class K:\n    def __init__(self, kind='ReLU'):\n"
+    f"        self.f = getattr(nn, kind)()\nLOSS = type(K())({_BUILT}).f",
+    "comprehension's own name": f"KIND = {_BUILT}\ndef make():\n"
+    "    names = [KIND for KIND in ('ReLU',)]\n    return getattr(nn, KIND)()\nLOSS = make()",
     "dict given a key": f"D = {{'ReLU': 1}}\nD[{_BUILT}] = 2\nfor n in D:\n    LOSS = getattr(nn, n)()",
 }
 
