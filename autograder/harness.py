@@ -277,7 +277,7 @@ class _Watch:
             return
         self._known.add((module, qualname))
         path, parts = f"{module}.{qualname}", set(qualname.split("."))
-        parts |= {part.lstrip("_") for part in parts}  # torch._ctc_loss, decompositions' _nll_loss_forward
+        parts |= {part.lstrip("_") for part in parts}  # torch._ctc_loss, _nll_loss_forward
         torch_name = module.split(".")[0] == "torch" and bool(parts & self.names)
         library = any(
             _within(path, p) or (_within(module, parent) and last in parts)
