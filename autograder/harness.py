@@ -1045,6 +1045,9 @@ _CLASS_DICT = type.__dict__["__dict__"]  # a class's attributes, read without it
 # what they hold for the cell being run, whose value differs in every cell (the display hook
 # before the cell's, the input functions the kernel puts back after it)
 _PER_CELL = {"old_hook", "_save_getpass", "_sys_raw_input", "_sys_eval_input"}
+# and the shell's handler of a cell's error (set_custom_exc: static reading flags it for review;
+# a request cell raises no error of its own)
+_PER_CELL |= {"CustomTB", "custom_exceptions"}
 _CELL_CONTENTS = types.CellType.cell_contents  # what a closure holds
 
 

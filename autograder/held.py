@@ -20,7 +20,7 @@ _STRING_METHODS = {"lower", "upper", "capitalize", "title", "strip", "lstrip", "
 _STRING_METHODS |= {"casefold", "swapcase"}
 # what changes a container in place (its items then unknown)
 _MUTATORS = {"append", "extend", "insert", "update", "setdefault", "__setitem__", "add", "__ior__"}
-_MUTATORS |= {"__iadd__", "__init__", "clear", "pop", "popitem", "remove", "sort", "reverse"}
+_MUTATORS |= {"__iadd__", "__init__", "sort", "reverse"}
 _METHOD_KINDS = {"staticmethod", "classmethod"}  # decorators that keep a function's call sites
 _NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
 _SETTERS = {"setattr", "__setattr__"}
@@ -28,7 +28,8 @@ _MODULE_BASES = {"Module", "object"}  # what a class of the notebook's may be bu
 _NAMESPACES = {"SimpleNamespace", "Namespace"}  # objects whose attributes are their keywords
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # what reads a container without changing it or handing it on (``OPTIONS.get("act")``)
-_READERS = {"get", "keys", "values", "items", "copy", "count", "index"}
+_READERS = {"get", "keys", "values", "items", "copy", "count", "index", "split"}
+_READERS |= {"pop", "popitem", "remove", "clear", "discard"}  # (fewer items: none new)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
 
@@ -54,7 +55,14 @@ class HeldStrings:
             self._read(tree)
         self.changed |= _shared(trees)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
-        self.spread |= not all(self._kwargs_param(node, chain) for node, chain in self.spreads)
+        for node, chain in self.spreads:  # **kwargs handed on; **OPTIONS, a dict literal's
+            dicts = (
+                None if self._kwargs_param(node, chain) else self._dicts(node, chain, frozenset())
+            )
+            for items, where in dicts or []:
+                for name, value in items.items():
+                    self._add((0, f".{name}"), value, where)
+            self.spread |= dicts is None and not self._kwargs_param(node, chain)
         own = {n.name for n, _ in self.functions if not isinstance(n, ast.Lambda)}
         own |= {c.name for c in self.classes}
         self.handed, aliases, partials = _handed(trees, own)
@@ -249,28 +257,88 @@ class HeldStrings:
                 self._add((id(f), param.arg), None, chain)
         for rest in filter(None, (args.vararg, args.kwarg)):
             self._add((id(f), rest.arg), None, chain)
+        named = [p.arg for p in params + args.kwonlyargs]
         for call, where, skip in sites or []:
-            spread = any(isinstance(a, ast.Starred) for a in call.args) or any(
-                k.arg is None for k in call.keywords
-            )
+            starred = any(isinstance(a, ast.Starred) for a in call.args)
             for param, arg in zip(params[skip:], call.args, strict=False):
-                self._add((id(f), param.arg), None if spread else arg, where)
+                self._add((id(f), param.arg), None if starred else arg, where)
+            given = {k.arg for k in call.keywords}
+            for param in params[skip + len(call.args) :] if starred else []:
+                if param.arg not in given:  # (f(*args, activation="GELU"))
+                    self._add((id(f), param.arg), None, where)
             for k in call.keywords:
-                if (id(f), k.arg) in self.given:
+                if k.arg is not None and (id(f), k.arg) in self.given:
                     self._add((id(f), k.arg), k.value, where)
-            for param in params[skip:] if spread else []:
-                self._add((id(f), param.arg), None, where)
+                elif k.arg is None:  # **kwargs handed on, **OPTIONS
+                    for name, given in self._spread(k.value, where, named).items():
+                        self.given[(id(f), name)] += given
+
+    def _spread(self, node: ast.AST, chain: tuple, names: list[str]) -> dict:
+        """What ``**node`` gives each of ``names``: the keywords of the function's own calls
+        (its unchanged ``**kwargs``: read as attributes, ``_Keyword``), a dict literal's items;
+        None each where not read."""
+        if self._kwargs_param(node, chain):
+            return {name: [(_Keyword(name), chain)] for name in names}
+        literals = self._dicts(node, chain, frozenset())
+        if literals is None:
+            return {name: [(None, chain)] for name in names}
+        found: dict = {}
+        for items, where in literals:
+            for name in set(names) & set(items):
+                found.setdefault(name, []).append((items[name], where))
+        return found
+
+    def _dicts(
+        self, node: ast.AST, chain: tuple, seen: frozenset, keyed: bool = False
+    ) -> list | None:
+        """The items of each dict literal (or ``dict(act=...)``) ``node`` can be, by their spelt
+        keys, with their functions; None if it can be another."""
+        if isinstance(node, ast.Dict) and all(k is None or _spelt(k) for k in node.keys):
+            pairs = list(zip(node.keys, node.values, strict=True))
+            found = [({k.value: v for k, v in pairs if k is not None}, chain)]
+            for spread in (v for k, v in pairs if k is None):  # {**DEFAULTS, "act": ...}
+                more = self._dicts(spread, chain, seen, keyed)
+                if more is None:
+                    return None
+                found += more
+            return found
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
+            if all(k.arg for k in node.keywords):
+                return [({k.arg: k.value for k in node.keywords}, chain)]
+            return None
+        if not isinstance(node, ast.Name) or node.id in self.changed:
+            return None
+        if node.id in self.keyed and not keyed:  # (given keys of its own: **CFG unknown)
+            return None
+        scopes = [id(f) for f in reversed(chain[1:])] + [0]
+        key = next(((s, node.id) for s in scopes if (s, node.id) in self.given), (0, node.id))
+        if key in seen or not self.given.get(key):
+            return None
+        found = []
+        for value, where in self.given[key]:
+            more = None if value is None else self._dicts(value, where, seen | {key}, keyed)
+            if more is None:
+                return None
+            found += more
+        return found
 
     def _fields(self, cls: ast.ClassDef) -> None:
         """A class without an ``__init__`` of the notebook's (a dataclass, a NamedTuple): its
         fields given by position, or spread, at a call are unknown (by keyword: attributes)."""
         if any(getattr(f, "name", "") == "__init__" for f in cls.body):
             return
-        fields = [t.id for stmt in cls.body for t, _ in _binding(stmt) if isinstance(t, ast.Name)]
-        for call, chain in self.calls.get(cls.name, []):
-            if call.args or any(k.arg is None for k in call.keywords):
-                for name in fields:
+        names = [t.id for stmt in cls.body for t, _ in _binding(stmt) if isinstance(t, ast.Name)]
+        fields = [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign)]  # a dataclass's
+        for call, chain in self.calls.get(cls.name, []):  # ModelConfig("ReLU", 32): in order
+            starred = any(isinstance(a, ast.Starred) for a in call.args)
+            unread = any(k.arg is None for k in call.keywords) or (
+                call.args and (starred or cls.bases or len(call.args) > len(fields))
+            )
+            for name in names:
+                if unread:
                     self._add((0, f".{name}"), None, chain)
+                elif name in fields[: len(call.args)]:
+                    self._add((0, f".{name}"), call.args[fields.index(name)], chain)
 
     def values(self, node: ast.AST, chain: tuple, seen: frozenset = frozenset()) -> set[str] | None:
         """The strings ``node`` (in the functions ``chain``) can hold, if each way it is given
@@ -287,12 +355,10 @@ class HeldStrings:
         if isinstance(node, ast.FormattedValue):
             plain = node.conversion in (-1, ord("s")) and node.format_spec is None
             return self.values(node.value, chain, seen) if plain else None
-        if isinstance(node, ast.Call):  # activation.lower()
-            func = node.func
-            if isinstance(func, ast.Attribute) and func.attr in _STRING_METHODS and not node.args:
-                held = self.values(func.value, chain, seen | {_BUILT})
-                return None if held is None else {getattr(s, func.attr)() for s in held}
-            return None
+        if isinstance(node, _Keyword):
+            return self._keyword(node.name, seen)
+        if isinstance(node, ast.Call):
+            return self._called(node, chain, seen)
         if isinstance(node, ast.Starred):  # (a loop's variable: the items of what it loops on)
             return self._items(node.value, chain, seen)
         if isinstance(node, ast.Subscript):
@@ -324,14 +390,13 @@ class HeldStrings:
         key = next(((s, owner.id) for s in scopes if (s, owner.id) in self.given), (0, owner.id))
         if key in seen or not self.given.get(key):
             return False
-        return all(
-            isinstance(value, ast.Call)
-            and (
-                _last_name(value.func) in _NAMESPACES
-                or self._plain_class(_last_name(value.func), 0)
-            )
-            for value, _ in self.given[key]
-        )
+        for value, where in self.given[key]:  # cfg=MODEL_CFG, MODEL_CFG = ModelConfig()
+            called = _last_name(value.func) if isinstance(value, ast.Call) else None
+            plain = called in _NAMESPACES or self._plain_class(called, 0)
+            plain |= isinstance(value, ast.Constant) and value.value is None
+            if not (plain or self._plain_owner(value, where, seen | {key})):
+                return False
+        return True
 
     def _plain_class(self, name: str | None, depth: int) -> bool:
         found = [c for c in self.classes if c.name == name]
@@ -345,6 +410,48 @@ class HeldStrings:
             )
         )
 
+    def _called(self, node: ast.Call, chain: tuple, seen: frozenset) -> set[str] | None:
+        """``act.lower()``, ``"{}Norm2d".format(norm)``, ``"".join([norm, "Norm2d"])``,
+        ``CONFIG.get("act", "ReLU")``, ``kwargs.pop("act", "ReLU")``, ``field(default="ReLU")``."""
+        func, args, built = node.func, node.args, seen | {_BUILT}
+        method = func.attr if isinstance(func, ast.Attribute) else None
+        if method in _STRING_METHODS and not args:
+            held = self.values(func.value, chain, built)
+            return None if held is None else {getattr(s, method)() for s in held}
+        if method in ("format", "join") and not node.keywords and len(args) >= (method == "join"):
+            parts = (
+                [func.value, *args]
+                if method == "format"
+                else [func.value, *args[0].elts]
+                if isinstance(args[0], (ast.List, ast.Tuple))
+                else None
+            )
+            held = None if parts is None else [self.values(p, chain, built) for p in parts]
+            if held is None or any(h is None for h in held) or _count(held) > _MAX_VALUES:
+                return None
+            if method == "join":
+                return {combo[0].join(combo[1:]) for combo in itertools.product(*held)}
+            return _formatted(held)
+        if method in ("get", "pop") and args and len(args) <= 2:
+            default = self.values(args[1], chain, seen) if len(args) == 2 else set()
+            if self._kwargs_param(func.value, chain) and _spelt(args[0]):
+                found = self._keyword(args[0].value, seen)
+            else:
+                found = self._item(ast.Subscript(func.value, args[0], ast.Load()), chain, seen)
+            return _union([found, default])
+        if getattr(func, "id", "") == "str" and len(args) == 1 and not node.keywords:
+            return self.values(args[0], chain, seen)
+        if getattr(func, "id", "") == "field":  # a dataclass's field(default=...)
+            given = [k.value for k in node.keywords if k.arg == "default"]
+            return self.values(given[0], chain, seen) if given and len(node.keywords) == 1 else None
+        return None
+
+    def _keyword(self, name: str, seen: frozenset) -> set[str] | None:
+        """What the keyword ``name`` of any call gives (nothing if none does), unless a call
+        spreads a mapping no reading follows."""
+        key = (0, f".{name}")
+        return None if self.spread else self._given(key, seen) if self.given.get(key) else set()
+
     def _given(self, key: tuple[int, str], seen: frozenset) -> set[str] | None:
         if key in seen:  # a cycle: nothing more, unless a string was built on the way
             return None if _BUILT in seen else set()
@@ -356,6 +463,15 @@ class HeldStrings:
         )
 
     def _joined(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):  # "%sNorm2d" % norm
+            right = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+            held = [self.values(p, chain, seen | {_BUILT}) for p in [node.left, *right]]
+            if any(h is None for h in held) or _count(held) > _MAX_VALUES:
+                return None
+            try:
+                return {combo[0] % tuple(combo[1:]) for combo in itertools.product(*held)}
+            except (TypeError, ValueError, KeyError):
+                return None
         if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
             return None
         parts = node.values if isinstance(node, ast.JoinedStr) else [node.left, node.right]
@@ -364,15 +480,39 @@ class HeldStrings:
             return None
         return {"".join(p) for p in itertools.product(*held)}
 
-    def _items(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
+    def _items(
+        self, node: ast.AST, chain: tuple, seen: frozenset, sequences_only: bool = False
+    ) -> set[str] | None:
         """The strings a loop over ``node`` can give: a literal list's, tuple's, set's, a dict
         literal's keys, or those of a name bound only to such and never changed in place."""
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             if any(isinstance(e, ast.Starred) for e in node.elts):
                 return None
             return _union(self.values(e, chain, seen) for e in node.elts) if node.elts else set()
-        if isinstance(node, ast.Dict):
+        if isinstance(node, ast.Dict) and not sequences_only:
             return _union(self.values(k, chain, seen) if k else None for k in node.keys)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and not sequences_only
+        ):
+            if node.func.attr == "split" and len(node.args) <= 1:  # "ReLU ELU".split()
+                held = self.values(node.func.value, chain, seen | {_BUILT})
+                sep = [self.values(a, chain, seen) for a in node.args]
+                if held is None or None in sep or any(len(x) != 1 for x in sep):
+                    return None
+                return {part for h in held for part in h.split(*[next(iter(x)) for x in sep])}
+            if node.func.attr in ("keys", "values") and not node.args:  # a dict's
+                dicts = self._dicts(node.func.value, chain, seen)
+                if dicts is None:
+                    return None
+                pick = (
+                    (lambda d: [ast.Constant(k) for k in d])
+                    if node.func.attr == "keys"
+                    else dict.values
+                )
+                return _union(self.values(v, w, seen) for d, w in dicts for v in pick(d))
+            return None
         if not isinstance(node, ast.Name) or node.id in self.changed | self.keyed:
             return None
         scopes = [id(f) for f in reversed(chain[1:])] + [0]
@@ -380,32 +520,20 @@ class HeldStrings:
         if key in seen or not self.given.get(key):
             return None
         return _union(
-            None if value is None else self._items(value, where, seen | {key})
+            None if value is None else self._items(value, where, seen | {key}, sequences_only)
             for value, where in self.given[key]
         )
 
     def _item(self, node: ast.Subscript, chain: tuple, seen: frozenset) -> set[str] | None:
-        """``CONFIG["act"]`` (or ``TABLE[name]``: any item): the items of each dict literal the
-        name is bound to, and of each ``CONFIG[...] = ...``; unknown if changed otherwise."""
+        """``CONFIG["act"]`` (``TABLE[name]``: any item), ``ACTIVATIONS[0]``: the items of each
+        dict literal (or list, tuple) the container can be, and of each ``CONFIG[...] = ...``;
+        unknown if it is changed otherwise."""
         container, spelt = node.value, _spelt(node.slice)
-        if isinstance(container, ast.Dict):
-            literals = [(container, chain)]
-        elif isinstance(container, ast.Name) and container.id not in self.changed:
-            scopes = [id(f) for f in reversed(chain[1:])] + [0]
-            key = next(
-                ((s, container.id) for s in scopes if (s, container.id) in self.given),
-                (0, container.id),
-            )
-            if key in seen or not self.given.get(key):
-                return None
-            literals, seen = self.given[key], seen | {key}
-        else:
-            return None
+        dicts = self._dicts(container, chain, seen, keyed=True)
+        if dicts is None:  # a list's or tuple's item: any of them
+            return self._items(container, chain, seen, sequences_only=True)
         found: list[set[str] | None] = []
-        for value, where in literals:
-            if not (isinstance(value, ast.Dict) and all(_spelt(k) for k in value.keys)):
-                return None
-            items = dict(zip((k.value for k in value.keys), value.values, strict=True))
+        for items, where in dicts:
             picked = [items.get(node.slice.value)] if spelt else list(items.values())
             found += [self.values(item, where, seen) for item in picked if item is not None]
         if isinstance(container, ast.Name):
@@ -461,6 +589,12 @@ def _shared(trees: list[ast.Module]) -> set[str]:
     return found
 
 
+class _Keyword(ast.expr):
+    """What the keyword ``name`` of any call gives (a ``**kwargs`` handed on holds them)."""
+
+    _fields = ("name",)
+
+
 def _union(parts) -> set[str] | None:
     found: set[str] = set()
     for held in parts:
@@ -468,6 +602,14 @@ def _union(parts) -> set[str] | None:
             return None
         found |= held
     return found
+
+
+def _formatted(held: list[set[str]]) -> set[str] | None:
+    """``template.format(*parts)`` for each choice, or None if one fails."""
+    try:
+        return {combo[0].format(*combo[1:]) for combo in itertools.product(*held)}
+    except (IndexError, KeyError, ValueError, AttributeError, TypeError):
+        return None
 
 
 def _count(held: list[set[str]]) -> int:
@@ -577,17 +719,50 @@ def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: d
     return "unknown" if after else "plain"
 
 
+def _pairs(target: ast.AST, value: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
+    """``a, b = x, y``: each name with its value."""
+    plain = isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
+    if (
+        plain
+        and len(target.elts) == len(value.elts)
+        and not any(isinstance(e, ast.Starred) for e in target.elts + value.elts)
+    ):
+        return [pair for t, v in zip(target.elts, value.elts, strict=True) for pair in _pairs(t, v)]
+    return [(target, value)]
+
+
+def _looped(target: ast.AST, iterable: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
+    """A loop's names, each with what it is given (``*iterable``: its items): ``for name in
+    NAMES``, ``for i, name in enumerate(NAMES)``, ``for name, bn in zip(NAMES, ...)``,
+    ``for key, name in TABLE.items()``."""
+    if isinstance(target, ast.Name):  # for name in ("SGD", "Adam")
+        return [(target, ast.Starred(iterable, ast.Load()))]
+    names = target.elts if isinstance(target, ast.Tuple) else []
+    called = _last_name(iterable.func) if isinstance(iterable, ast.Call) else None
+    args = iterable.args if isinstance(iterable, ast.Call) else []
+    if called == "enumerate" and len(names) == 2 and len(args) == 1:
+        return [(names[0], None), *_looped(names[1], args[0])]
+    if called == "zip" and len(names) == len(args) and not iterable.keywords:
+        return [pair for t, a in zip(names, args, strict=True) for pair in _looped(t, a)]
+    if called == "items" and len(names) == 2 and not args:
+        on = iterable.func.value
+        keys, values = (
+            ast.Call(ast.Attribute(on, m, ast.Load()), [], []) for m in ("keys", "values")
+        )
+        return [*_looped(names[0], keys), *_looped(names[1], values)]
+    return [(target, None)]
+
+
 def _binding(node: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
     """What a statement or expression binds, each target with what it is given (None: unread;
     a loop's variable: ``*iterable``, its items)."""
-    if isinstance(node, ast.Assign):
-        return [(target, node.value) for target in node.targets]
+    if isinstance(node, ast.Assign):  # (act, kw = "ReLU", {}: each its own)
+        pairs = [_pairs(target, node.value) for target in node.targets]
+        return [pair for found in pairs for pair in found]
     if isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
         return [(node.target, node.value)]
     if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-        if isinstance(node.target, ast.Name):  # for name in ("SGD", "Adam")
-            return [(node.target, ast.Starred(node.iter, ast.Load()))]
-        return [(node.target, None)]
+        return _looped(node.target, node.iter)
     if isinstance(node, ast.AugAssign):
         return [(node.target, None)]
     if isinstance(node, ast.withitem) and node.optional_vars is not None:

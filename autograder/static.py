@@ -227,6 +227,7 @@ _NAME_BUILDERS = {"getattr", "setattr", "delattr", "hasattr"}
 # modules whose classes a notebook looks up by a name it holds (``getattr(nn, activation)``, an
 # optimiser's name): what the answer then calls, the kernel's watch sees (harness._Watch)
 _LOOKED_UP_BY_NAME = {"torch.nn", "torch.optim", "torch.optim.lr_scheduler", "torch.nn.init"}
+_LOOKED_UP_BY_NAME |= {"torch.nn.functional"}  # (getattr(F, self.activation)(x), "relu")
 # a tensor's reductions, called by a name the notebook spells (`getattr(per_pixel, reduction)()`
 # with `reduction="mean"`, as torch's losses take it), on whatever the name is read
 _REDUCTIONS = {"mean", "sum", "nanmean", "nansum", "prod", "amax", "amin", "max", "min", "median"}
@@ -1272,9 +1273,12 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
 
 
 def _by_held_name(nb: Notebook, call: ast.Call, path: str) -> bool:
-    """``getattr(nn, name)``: a class of a module of :data:`_LOOKED_UP_BY_NAME` by a name held."""
+    """``getattr(nn, name)``: a class of a module of :data:`_LOOKED_UP_BY_NAME` by a name held
+    (``hasattr(nn, name)``, whatever the name: it only tells whether there is one)."""
     owner = call.args[0] if call.args else None
-    return path == "getattr" and owner is not None and nb.resolve(owner) in _LOOKED_UP_BY_NAME
+    if owner is None or nb.resolve(owner) not in _LOOKED_UP_BY_NAME:
+        return False
+    return path == "getattr" or (path == "hasattr" and len(call.args) == 2)
 
 
 def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
@@ -1494,7 +1498,7 @@ def _misuse(
         elif isinstance(sub, ast.Call):
             what = _string_code(nb, sub, id(sub) in methods)
             does = what is not None
-            if not what and _by_held_name(nb, sub, nb.resolve(sub.func)):
+            if not what and _by_held_name(nb, sub, _builtin(nb.resolve(sub.func))):
                 what = next((p for p in _looked_up(nb, sub) or () if _forbidden(p, names)), None)
         elif isinstance(sub, ast.Match):
             what = _matched_attribute(nb, sub, names)
@@ -2003,6 +2007,7 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
             not (in_method and isinstance(owner, ast.Name) and owner.id == "self")
             and not isinstance(name, ast.Constant)
             and not _on_plain_object(nb, call, path)
+            and not (_by_held_name(nb, call, path) and path == "hasattr")
             and not (_by_held_name(nb, call, path) and _looked_up(nb, call) is not None)
             and not (path == "getattr" and _held_reduction(nb, call))
         ):

@@ -1270,9 +1270,9 @@ def _costs_nothing(honest: str) -> None:
 def test_a_layer_looked_up_by_a_name_the_student_holds_costs_nothing():
     """A helper session's honest ``DoubleConv(..., activation="ReLU")`` calling
     ``getattr(nn, activation)`` lost every block (a name built from a string, handed on to the
-    TP's layer table): a class of ``torch.nn`` or ``torch.optim`` looked up by name is plain (the
-    kernel's watch sees what the answer then calls); the same lookup on the notebook's namespace
-    or the functional module still costs."""
+    TP's layer table): a class of ``torch.nn`` or ``torch.optim``, or a function of
+    ``torch.nn.functional``, looked up by a name the notebook spells is plain; one it builds
+    still costs."""
     honest = (
         SOLUTIONS["double_conv"]
         .replace("batch_norm=False):", 'batch_norm=False, activation="ReLU"):')
@@ -1280,8 +1280,10 @@ def test_a_layer_looked_up_by_a_name_the_student_holds_costs_nothing():
     )
     nb = notebook({"double_conv": honest})
     assert lost(nb) == set() and flagged(nb) == ""
-    hidden = honest.replace("getattr(nn, activation)", "getattr(F, activation)")
+    hidden = honest.replace("getattr(nn, activation)", 'getattr(F, "".join(activation))')
     assert "double_conv" in lost(notebook({"double_conv": hidden}))
+    functional = honest.replace("getattr(nn, activation)", "getattr(F, activation.lower())")
+    assert lost(notebook({"double_conv": functional})) == set()  # F.relu
     # the name held as a class's attribute, given by a keyword, or a spelt list's item
     held = honest.replace("getattr(nn, activation)", "getattr(nn, self.act)").replace(
         "        pad = 1", "        self.act = activation\n        pad = 1"
@@ -1307,7 +1309,7 @@ def test_a_reduction_called_by_a_name_the_student_spells_costs_nothing():
     assert "getattr(per_pixel" in loss
     nb = notebook({"cce_loss": loss}, extra="categorical_cross_entropy(x, y, reduction='sum')")
     assert lost(nb) == set() and flagged(nb) == ""
-    built = loss.replace('reduction="mean"', 'reduction="".join(["me", "an"])')
+    built = loss.replace('reduction="mean"', 'reduction="".join(reversed("naem"))')
     assert lost(notebook({"cce_loss": built})) == {"loss"}
 
 
@@ -1393,6 +1395,25 @@ _BY_NAME = {
     "list looped over": dict(top='ACTIVATIONS = ["ReLU", "GELU"]\n',
                              tail="probes = [DoubleConv(1, 2, activation=a) for a in ACTIVATIONS]\n"),
     "lower-cased": dict(sig='activation="relu"', act="getattr(nn, {'relu': 'ReLU'}[activation])()"),
+    "format": dict(sig='norm="Batch"', norm='getattr(nn, "{}Norm2d".format(norm))(out_channels)', act="nn.ReLU()"),
+    "percent": dict(sig='norm="Batch"', norm='getattr(nn, "%sNorm2d" % norm)(out_channels)', act="nn.ReLU()"),
+    "join": dict(sig='norm="Batch"', norm='getattr(nn, "".join([norm, "Norm2d"]))(out_channels)', act="nn.ReLU()"),
+    "dict() and get": dict(top='CONFIG = dict(activation="ReLU")\n',
+                           tail='probe = DoubleConv(1, 2, activation=CONFIG.get("activation", "ELU"))\n'),
+    "tuple's item": dict(top='ACTIVATIONS = ("ReLU", "GELU")\n', sig="activation=ACTIVATIONS[0]"),
+    "hasattr check": dict(pre="        if not hasattr(nn, activation):\n"
+                              "            raise ValueError(activation)\n"),
+    "kwargs popped": dict(sig="**kwargs", pre='        activation = kwargs.pop("activation", "ReLU")\n',
+                          tail='probe = DoubleConv(1, 2, activation="ELU")\n'),
+    "enumerate": dict(top='ACTIVATIONS = ["ReLU", "GELU"]\n',
+                      tail="for i, a in enumerate(ACTIVATIONS):\n    DoubleConv(1, 2, activation=a)\n"),
+    "zip": dict(tail="for a, bn in zip(['ReLU', 'ELU'], [True, False]):\n"
+                     "    DoubleConv(1, 2, batch_norm=bn, activation=a)\n"),
+    "dataclass handed": dict(top="import dataclasses\n@dataclasses.dataclass\nclass Cfg:\n"
+                                 '    activation: str = "ReLU"\nCFG = Cfg()\n',
+                             sig="cfg=CFG", pre="        activation = cfg.activation\n"),
+    "kwargs handed on": dict(tail="class Wide(DoubleConv):\n    def __init__(self, *args, **kwargs):\n"
+                                  '        super().__init__(*args, activation="ELU", **kwargs)\n'),
 }  # fmt: skip
 
 
