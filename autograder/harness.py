@@ -553,6 +553,7 @@ def _calls_mode(torch):
     return Calls
 
 
+@functools.cache
 def _ops_mode(torch):
     from torch.utils._python_dispatch import TorchDispatchMode
 
