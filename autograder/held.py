@@ -65,13 +65,19 @@ class HeldStrings:
             self.spread |= dicts is None and not self._kwargs_param(node, chain)
         own = {n.name for n, _ in self.functions if not isinstance(n, ast.Lambda)}
         own |= {c.name for c in self.classes}
-        self.handed, aliases, partials = _handed(trees, own)
-        self.names = {name: {name} for name in own}  # what each is called by (aliases)
+        read = set(own)  # and the names each is bound to (build = make), handed on in turn
+        for _ in range(4):
+            self.handed, aliases, self.partials = _handed(trees, read)
+            more = set().union(*aliases.values()) - read
+            if not more:
+                break
+            read |= more
+        self.names = {name: {name} for name in read}  # what each is called by (aliases)
         for _ in range(4):
             for name, more in aliases.items():
                 for alias in list(more):
                     self.names[name] |= self.names.get(alias, {alias})
-        self.partials = partials
+        self.handed |= {name for name in own if self.names[name] & self.handed}
         self.calls: dict[str | None, list] = {}  # by the name called
         for tree in trees:
             for c in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
@@ -224,7 +230,7 @@ class HeldStrings:
         called = set().union(*(self.names.get(n, {n}) for n in names))
         found = [(c, chain, skip) for n in called for c, chain in self.calls.get(n, [])]
         for name, call in self.partials:
-            if name in names:
+            if name in called:
                 given = ast.Call(call.func, call.args[1:], call.keywords)
                 found.append((given, self.chain_of.get(id(call), (0,)), 0))
         return found

@@ -1319,6 +1319,9 @@ _HANDED_OVER = {
     "global written in a function": "KIND = 'ReLU'\ndef configure(k):\n    global KIND\n"
     f"    KIND = k\nconfigure({_BUILT})\nLOSS = getattr(nn, KIND)()",
     "alias": f"{_MAKE}build = make\nLOSS = build({_BUILT})",
+    "alias handed to map": f"{_MAKE}build = make\nLOSS = list(map(build, [{_BUILT}]))[0]",
+    "alias's partial": f"import functools\n{_MAKE}build = make\n"
+    f"LOSS = functools.partial(build, {_BUILT})()",
     "partial": f"import functools\n{_MAKE}LOSS = functools.partial(make, {_BUILT})()",
     "__defaults__": f"{_MAKE}make.__defaults__ = ({_BUILT},)\nLOSS = make()",
     "map": f"{_MAKE}LOSS = list(map(make, [{_BUILT}]))[0]",
