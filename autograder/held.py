@@ -51,6 +51,7 @@ class HeldStrings:
         self.spreads: list[tuple[ast.AST, tuple]] = []
         self.functions: list[tuple[ast.AST, tuple]] = []
         self.classes: list[ast.ClassDef] = []
+        self.calls: dict[str | None, list] = {}  # by the name called
         for tree in trees:
             self._read(tree)
         self.changed |= _shared(trees)
@@ -78,10 +79,6 @@ class HeldStrings:
                 for alias in list(more):
                     self.names[name] |= self.names.get(alias, {alias})
         self.handed |= {name for name in own if self.names[name] & self.handed}
-        self.calls: dict[str | None, list] = {}  # by the name called
-        for tree in trees:
-            for c in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-                self.calls.setdefault(_last_name(c.func), []).append((c, self.chain_of[id(c)]))
         for f, chain in self.functions:
             self._parameters(f, self._call_sites(f), chain)
         for cls in self.classes:
@@ -93,6 +90,7 @@ class HeldStrings:
             node, chain = todo.pop()
             if isinstance(node, ast.Call):
                 self.chain_of[id(node)] = chain
+                self.calls.setdefault(_last_name(node.func), []).append((node, chain))
                 self._call(node, chain)
             for target, value in _binding(node):  # (a := ... in a comprehension: its function's)
                 walrus = isinstance(node, ast.NamedExpr)
@@ -108,6 +106,10 @@ class HeldStrings:
                 inner = (*chain, node)
                 todo += [(d, chain) for d in node.args.defaults + node.args.kw_defaults if d]
                 todo += [(d, chain) for d in getattr(node, "decorator_list", [])]
+                params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+                params += [p for p in (node.args.vararg, node.args.kwarg) if p]
+                notes = [p.annotation for p in params] + [getattr(node, "returns", None)]
+                todo += [(a, chain) for a in notes if a is not None]  # (run as the def runs)
                 body = node.body if isinstance(node.body, list) else [node.body]
                 todo += [(stmt, inner) for stmt in body]
                 continue

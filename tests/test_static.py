@@ -1430,6 +1430,19 @@ def test_a_layer_picked_by_a_name_students_write_costs_nothing(parts):
     assert lost(nb) == set() and flagged(nb) == "", lost(nb)
 
 
+def test_a_call_in_an_annotation_beside_a_layer_picked_by_name_is_read():
+    """The reading of held names met a call in a parameter's annotation (``Annotated[str,
+    Doc(...)]``) it had not read, and raised KeyError: it reads it, and the annotation costs
+    as the code it is."""
+    source = SOLUTIONS["double_conv"].replace(
+        "batch_norm=False):", 'batch_norm=False, activation: Annotated[str, Doc("a")] = "ReLU"):'
+    )
+    source = source.replace("nn.ReLU(inplace=True)", "getattr(nn, activation)(inplace=True)")
+    nb = notebook({"double_conv": "from typing import Annotated\n" + source})
+    assert "double_conv" in lost(nb)
+    assert "an annotation that is more than a type" in flagged(nb)
+
+
 _SEARCHED = 'next(n for n in dir(nn) if n.startswith("Cro"))'
 
 
