@@ -1056,7 +1056,7 @@ def _own_dict(obj) -> tuple:
     """``obj``'s attribute dictionary and the descriptor that reads it (None: it has none)."""
     for cls in type(obj).__mro__:
         found = _CLASS_DICT.__get__(cls).get("__dict__")
-        if type(found).__name__ == "getset_descriptor":
+        if type(found) is types.GetSetDescriptorType:
             return found, found.__get__(obj)
     return None, None
 
@@ -1080,7 +1080,9 @@ def _hooks(ip) -> None:
 
 def _swapped(before: dict, now) -> list[str]:
     """The names whose function differs from ``before`` and is not a library's."""
-    names = list(now) if type(now) is dict or type(now).__name__ == "mappingproxy" else [0]
+    if type(now) is not dict and type(now) is not types.MappingProxyType:
+        return ["*"]
+    names = list(now)
     if not all(type(name) is str for name in names):  # (a key of its own would run its code)
         return ["*"]
     found = []

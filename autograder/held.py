@@ -54,21 +54,24 @@ class HeldStrings:
         self.calls: dict[str | None, list] = {}  # by the name called
         for tree in trees:
             self._read(tree)
-        self.changed |= _shared(trees)
+        parents = {
+            id(c): node for t in trees for node in ast.walk(t) for c in ast.iter_child_nodes(node)
+        }
+        self.changed |= _shared(trees, parents)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         for node, chain in self.spreads:  # **kwargs handed on; **OPTIONS, a dict literal's
-            dicts = (
-                None if self._kwargs_param(node, chain) else self._dicts(node, chain, frozenset())
-            )
+            if self._kwargs_param(node, chain):
+                continue
+            dicts = self._dicts(node, chain, frozenset())
+            self.spread |= dicts is None
             for items, where in dicts or []:
                 for name, value in items.items():
                     self._add((0, f".{name}"), value, where)
-            self.spread |= dicts is None and not self._kwargs_param(node, chain)
         own = {n.name for n, _ in self.functions if not isinstance(n, ast.Lambda)}
         own |= {c.name for c in self.classes}
         read = set(own)  # and the names each is bound to (build = make), handed on in turn
         for _ in range(4):
-            self.handed, aliases, self.partials = _handed(trees, read)
+            self.handed, aliases, self.partials = _handed(trees, read, parents)
             more = set().union(*aliases.values()) - read
             if not more:
                 break
@@ -318,8 +321,7 @@ class HeldStrings:
             return None
         if node.id in self.keyed and not keyed:  # (given keys of its own: **CFG unknown)
             return None
-        scopes = [id(f) for f in reversed(chain[1:])] + [0]
-        key = next(((s, node.id) for s in scopes if (s, node.id) in self.given), (0, node.id))
+        key = self._key(node.id, chain)
         if key in seen or not self.given.get(key):
             return None
         found = []
@@ -376,11 +378,16 @@ class HeldStrings:
             if self.spread or not self._plain_owner(node.value, chain, seen):
                 return None
         elif isinstance(node, ast.Name):
-            scopes = [id(f) for f in reversed(chain[1:])] + [0]
-            key = next(((s, node.id) for s in scopes if (s, node.id) in self.given), (0, node.id))
+            key = self._key(node.id, chain)
         else:
             return None
         return self._given(key, seen)
+
+    def _key(self, name: str, chain: tuple) -> tuple[int, str]:
+        """Where ``name``, read in the functions ``chain``, is bound: the innermost of them that
+        binds it, else the notebook's top level."""
+        scopes = [id(f) for f in reversed(chain[1:])]
+        return next(((s, name) for s in scopes if (s, name) in self.given), (0, name))
 
     def _plain_owner(self, owner: ast.AST, chain: tuple, seen: frozenset) -> bool:
         """Whether the attributes of ``owner`` are all the notebook sets: ``self`` in a method of
@@ -394,8 +401,7 @@ class HeldStrings:
         args = getattr(getattr(method, "args", None), "args", [])
         if cls is not None and args and owner.id == args[0].arg:
             return self._plain_class(cls.name, 0)
-        scopes = [id(f) for f in reversed(chain[1:])] + [0]
-        key = next(((s, owner.id) for s in scopes if (s, owner.id) in self.given), (0, owner.id))
+        key = self._key(owner.id, chain)
         if key in seen or not self.given.get(key):
             return False
         for value, where in self.given[key]:  # cfg=MODEL_CFG, MODEL_CFG = ModelConfig()
@@ -426,16 +432,11 @@ class HeldStrings:
         if method in _STRING_METHODS and not args:
             held = self.values(func.value, chain, built)
             return None if held is None else {getattr(s, method)() for s in held}
-        if method in ("format", "join") and not node.keywords and len(args) >= (method == "join"):
-            parts = (
-                [func.value, *args]
-                if method == "format"
-                else [func.value, *args[0].elts]
-                if isinstance(args[0], (ast.List, ast.Tuple))
-                else None
-            )
-            held = None if parts is None else [self.values(p, chain, built) for p in parts]
-            if held is None or any(h is None for h in held) or _count(held) > _MAX_VALUES:
+        spelt_list = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
+        if (method == "format" or (method == "join" and spelt_list)) and not node.keywords:
+            parts = [func.value, *(args if method == "format" else args[0].elts)]
+            held = [self.values(p, chain, built) for p in parts]
+            if any(h is None for h in held) or _count(held) > _MAX_VALUES:
                 return None
             if method == "join":
                 return {combo[0].join(combo[1:]) for combo in itertools.product(*held)}
@@ -523,8 +524,7 @@ class HeldStrings:
             return None
         if not isinstance(node, ast.Name) or node.id in self.changed | self.keyed:
             return None
-        scopes = [id(f) for f in reversed(chain[1:])] + [0]
-        key = next(((s, node.id) for s in scopes if (s, node.id) in self.given), (0, node.id))
+        key = self._key(node.id, chain)
         if key in seen or not self.given.get(key):
             return None
         return _union(
@@ -564,18 +564,14 @@ def _functions(chain: tuple) -> tuple:
     return chain
 
 
-def _shared(trees: list[ast.Module]) -> set[str]:
+def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[str]:
     """Names read other than to read their items (``opts = OPTIONS``, ``f(OPTIONS)``,
     ``dict.update(OPTIONS, ...)``, ``OPTIONS.update(...)``): a container changed through
-    another name, or by a function, is unknown."""
-    parents: dict[int, ast.AST] = {}
-    names = []
-    for tree in trees:
-        for node in ast.walk(tree):
-            for child in ast.iter_child_nodes(node):
-                parents[id(child)] = node
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                names.append(node)
+    another name, or by a function, is unknown (``parents``: each node's, by id)."""
+    names = [
+        node for tree in trees for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    ]  # fmt: skip
     found = set()
     for name in names:
         parent = parents.get(id(name))
@@ -651,7 +647,7 @@ _FORWARDING = {"key", "args", "kwargs"}  # keywords of a call that calls what it
 _ITS_OWN = {"__name__", "__qualname__", "__doc__", "__module__"}  # what a function tells of itself
 
 
-def _handed(trees: list[ast.Module], own: set[str]) -> tuple[set[str], dict, list]:
+def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set[str], dict, list]:
     """How the notebook's functions and classes (``own``: their names) are read other than by a
     call: the names handed where what they are given is not read (in a list, returned, to a
     function of the notebook's, with arguments after them ``map(make, names)``, to ``sorted(
@@ -659,11 +655,6 @@ def _handed(trees: list[ast.Module], own: set[str]) -> tuple[set[str], dict, lis
     its calls are ``make``'s); and ``partial(make, ...)`` calls (a call of ``make``). A library's
     check given the function alone (``checks.check_loss(categorical_cross_entropy)``), or by a
     keyword (``loss_fn=partial(...)``), is not handing it its values."""
-    parents: dict[int, ast.AST] = {}
-    for tree in trees:
-        for node in ast.walk(tree):
-            for child in ast.iter_child_nodes(node):
-                parents[id(child)] = node
     unknown: set[str] = set()
     aliases: dict[str, set[str]] = {}
     partials: list[tuple[str, ast.Call]] = []

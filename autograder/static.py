@@ -1287,8 +1287,7 @@ def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
     root = _root(call.args[0]) if call.args else None
     if isinstance(root, ast.Name) and (root.id in nb.aliases or root.id in sys.modules):
         return False  # a module's (getattr(torch, name), torch.special's): not a tensor's
-    where = nb.held.chain_of.get(id(call))
-    held = nb.held.values(call.args[1], where) if len(call.args) == 2 and where else None
+    held = _held_names(nb, call) if len(call.args) == 2 else None
     return held is not None and held <= _REDUCTIONS
 
 
@@ -1297,9 +1296,14 @@ def _looked_up(nb: Notebook, call: ast.Call) -> set[str] | None:
     default, a keyword, an argument, an assignment, a literal loop) spelt; None if one is not
     (``next(n for n in dir(nn) if ...)``, a red team's way to torch's loss)."""
     owner = nb.resolve(call.args[0]) if call.args else ""
-    where = nb.held.chain_of.get(id(call))
-    held = nb.held.values(call.args[1], where) if len(call.args) > 1 and where else None
+    held = _held_names(nb, call)
     return None if held is None else {f"{owner}.{name}" for name in held}
+
+
+def _held_names(nb: Notebook, call: ast.Call) -> set[str] | None:
+    """The strings the name ``getattr(x, name)`` is given can be (autograder/held.py), or None."""
+    where = nb.held.chain_of.get(id(call))
+    return nb.held.values(call.args[1], where) if len(call.args) > 1 and where else None
 
 
 def _on_plain_object(nb: Notebook, call: ast.Call, path: str) -> bool:
@@ -2007,8 +2011,10 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
             not (in_method and isinstance(owner, ast.Name) and owner.id == "self")
             and not isinstance(name, ast.Constant)
             and not _on_plain_object(nb, call, path)
-            and not (_by_held_name(nb, call, path) and path == "hasattr")
-            and not (_by_held_name(nb, call, path) and _looked_up(nb, call) is not None)
+            and not (
+                _by_held_name(nb, call, path)
+                and (path == "hasattr" or _looked_up(nb, call) is not None)
+            )
             and not (path == "getattr" and _held_reduction(nb, call))
         ):
             return f"builds a name from a string ({path})"
