@@ -149,7 +149,10 @@ class HeldStrings:
             else:  # f(**options): any keyword, any attribute, unless a function's own **kwargs
                 self.spreads.append((k.value, chain))
         func = call.func
-        if isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
+        if _keyed_update(call):  # CONFIG.update(act="ReLU"): CONFIG["act"] = "ReLU"
+            for key, value in _updates(call):
+                self._bind(ast.Subscript(func.value, ast.Constant(key), ast.Store()), value, chain)
+        elif isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
             self.changed.add(_last_name(func.value) or "")
         name, args = _last_name(func), call.args
         if name in _SETTERS:  # setattr(self, key, value) over a dictionary's items
@@ -308,7 +311,7 @@ class HeldStrings:
             pairs = list(zip(node.keys, node.values, strict=True))
             found = [({k.value: v for k, v in pairs if k is not None}, chain)]
             for spread in (v for k, v in pairs if k is None):  # {**DEFAULTS, "act": ...}
-                more = self._dicts(spread, chain, seen, keyed)
+                more = self._dicts(spread, chain, seen)  # (given keys: unknown)
                 if more is None:
                     return None
                 found += more
@@ -581,6 +584,12 @@ def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[str]:
             continue
         if isinstance(parent, ast.Attribute) and parent.attr in _READERS:
             continue
+        if isinstance(parent, ast.Attribute) and _keyed_update(parents.get(id(parent))):
+            continue  # (read as its items given)
+        if isinstance(parent, ast.Dict) and any(
+            k is None and v is name for k, v in zip(parent.keys, parent.values, strict=True)
+        ):
+            continue  # {**DEFAULTS, "lr": 3e-4}: a copy of its items
         if isinstance(parent, ast.keyword) and parent.arg is None:
             continue  # f(**options): read
         if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _PURE:
@@ -591,6 +600,27 @@ def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[str]:
             continue
         found.add(name.id)
     return found
+
+
+def _keyed_update(call: ast.AST | None) -> bool:
+    """``CONFIG.update(act="ReLU")`` or ``CONFIG.update({"act": "ReLU"})``: spelt keys."""
+    func = getattr(call, "func", None)
+    if not (isinstance(func, ast.Attribute) and func.attr == "update"):
+        return False
+    if not isinstance(func.value, ast.Name) or len(call.args) > 1:
+        return False
+    literal = not call.args or isinstance(call.args[0], ast.Dict)
+    return literal and all(isinstance(key, str) for key, _ in _updates(call))
+
+
+def _updates(call: ast.Call) -> list[tuple[str | None, ast.AST]]:
+    """The keys and values an ``update`` call gives (None: a key not spelt, ``**``)."""
+    pairs = [(k.arg, k.value) for k in call.keywords]
+    for d in call.args:
+        pairs += [
+            (k.value if _spelt(k) else None, v) for k, v in zip(d.keys, d.values, strict=True)
+        ]
+    return pairs
 
 
 class _Keyword(ast.expr):
@@ -671,8 +701,11 @@ def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set[
                     else [parents[id(node)].target]
                 )
                 aliases.setdefault(name, set()).update(_last_name(t) or "" for t in targets)
-            elif how == "partial":
+            elif how in ("partial", "named partial"):  # (Block = partial(DoubleConv, act=...))
                 partials.append((name, parents[id(node)]))
+                if how == "named partial":
+                    assign = parents[id(parents[id(node)])]
+                    aliases.setdefault(name, set()).update(map(_last_name, assign.targets))
             elif how == "unknown":
                 unknown.add(name)
     return unknown, aliases, partials
@@ -703,11 +736,9 @@ def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: d
     if callee in _NAMES_A_CLASS:
         return "plain"
     if callee in _PARTIALS and call.args and call.args[0] is node:
-        return (
-            "partial"
-            if _how_handed(call, parents.get(id(call)), own, parents) == "plain"
-            else "unknown"
-        )
+        how = _how_handed(call, parents.get(id(call)), own, parents)
+        named = how == "alias" and len(call.args) == 1 and isinstance(parents[id(call)], ast.Assign)
+        return "partial" if how == "plain" else "named partial" if named else "unknown"
     if callee in own or any(k.arg in _FORWARDING for k in call.keywords):
         return "unknown"
     after = (

@@ -1360,6 +1360,18 @@ _HANDED_OVER = {
     "comprehension's own name": f"KIND = {_BUILT}\ndef make():\n"
     "    names = [KIND for KIND in ('ReLU',)]\n    return getattr(nn, KIND)()\nLOSS = make()",
     "dict given a key": f"D = {{'ReLU': 1}}\nD[{_BUILT}] = 2\nfor n in D:\n    LOSS = getattr(nn, n)()",
+    "update": f"D = {{'k': 'ReLU'}}\nD.update(k={_BUILT})\nLOSS = getattr(nn, D['k'])()",
+    "update by a dict": f"D = {{'k': 'ReLU'}}\nD.update({{'k': {_BUILT}}})\nLOSS = getattr(nn, D['k'])()",
+    "update by a key not spelt": f"K = 'k'\nD = {{'k': 'ReLU'}}\nD.update({{K: {_BUILT}}})\n"
+    "LOSS = getattr(nn, D['k'])()",
+    "copy of a dict updated": f"D = {{'k': 'ReLU'}}\nD.update(k={_BUILT})\nC = {{**D}}\n"
+    "LOSS = getattr(nn, C['k'])()",
+    "copy given a key": f"D = {{'k': 'ReLU'}}\nC = {{**D}}\nC['k'] = {_BUILT}\nLOSS = getattr(nn, C['k'])()",
+    "named partial": f"import functools\n{_MAKE}build = functools.partial(make, kind={_BUILT})\n"
+    "LOSS = build()",
+    "named partial called": f"import functools\n{_MAKE}build = functools.partial(make)\nLOSS = build({_BUILT})",
+    "named partial's keywords": f"import functools\n{_MAKE}build = functools.partial(make, kind='ReLU')\n"
+    f"build.keywords['kind'] = {_BUILT}\nLOSS = build()",
 }
 
 
@@ -1417,6 +1429,12 @@ _BY_NAME = {
                              sig="cfg=CFG", pre="        activation = cfg.activation\n"),
     "kwargs handed on": dict(tail="class Wide(DoubleConv):\n    def __init__(self, *args, **kwargs):\n"
                                   '        super().__init__(*args, activation="ELU", **kwargs)\n'),
+    "config updated": dict(top='CONFIG = {"activation": "ReLU"}\nCONFIG.update(activation="GELU", lr=1e-3)\n',
+                           sig='activation=CONFIG["activation"]'),
+    "config merged": dict(top='DEFAULTS = {"activation": "ReLU"}\nCONFIG = {**DEFAULTS, "lr": 3e-4}\n',
+                          sig='activation=CONFIG["activation"]'),
+    "named partial": dict(tail='import functools\nELUConv = functools.partial(DoubleConv, activation="ELU")\n'
+                               "probe = ELUConv(4, 8, padding=True)\n"),
 }  # fmt: skip
 
 
