@@ -24,7 +24,10 @@ _MUTATORS |= {"__iadd__", "__init__", "sort", "reverse"}
 _METHOD_KINDS = {"staticmethod", "classmethod"}  # decorators that keep a function's call sites
 _NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
 _SETTERS = {"setattr", "__setattr__"}
-_MODULE_BASES = {"Module", "object"}  # what a class of the notebook's may be built on (nn.Module)
+# what a class of the notebook's may be built on (their __init__ sets no string of its arguments)
+_PLAIN_BASES = {"torch.nn.Module", "torch.nn.modules.module.Module", "builtins.object"}
+_PLAIN_BASES |= {"unet_tp.unet_base.UNetBase", "unet_tp.UNetBase"}
+_REBASED = {"__bases__", "__class__"}  # (a class given other bases, an object another class)
 _NAMESPACES = {"SimpleNamespace", "Namespace"}  # objects whose attributes are their keywords
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # what reads a container without changing it or handing it on (``OPTIONS.get("act")``)
@@ -52,6 +55,8 @@ class HeldStrings:
         self.functions: list[tuple[ast.AST, tuple]] = []
         self.classes: list[ast.ClassDef] = []
         self.calls: dict[str | None, list] = {}  # by the name called
+        self.imported: dict[str, set[str]] = {}  # what a name is bound to by imports
+        self.rebound: set[str] = set()  # names (and attributes) bound other than by an import
         for tree in trees:
             self._read(tree)
         parents = {
@@ -95,6 +100,7 @@ class HeldStrings:
                 self.chain_of[id(node)] = chain
                 self.calls.setdefault(_last_name(node.func), []).append((node, chain))
                 self._call(node, chain)
+            self._imports_or_rebinds(node)
             for target, value in _binding(node):  # (a := ... in a comprehension: its function's)
                 walrus = isinstance(node, ast.NamedExpr)
                 self._bind(target, value, _functions(chain) if walrus else chain)
@@ -133,6 +139,33 @@ class HeldStrings:
                     if isinstance(target, ast.Name):  # `act = "ReLU"`, read as `self.act`
                         self._add((0, f".{target.id}"), value, chain)
             todo += [(child, inner) for child in ast.iter_child_nodes(node)]
+
+    def _imports_or_rebinds(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Import):  # import torch.nn as nn: nn; import torch.nn: torch
+            for a in node.names:
+                bound = a.asname or a.name.split(".")[0]
+                self.imported.setdefault(bound, set()).add(a.name if a.asname else bound)
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                full = f"{'.' * node.level}{node.module or ''}.{a.name}"
+                self.imported.setdefault(a.asname or a.name, set()).add(full)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.rebound.add(node.name)
+        else:
+            targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
+            self.rebound |= {_last_name(t) or "" for t in targets}
+
+    def _plain_base(self, base: ast.AST) -> bool:
+        """``nn.Module``, ``object``, ``UNetBase``: spelt so, imported as such, bound by nothing
+        else of the notebook's (``class Module(nn.L1Loss)``, ``nn.Module = ...``)."""
+        parts = []
+        while isinstance(base, ast.Attribute):
+            parts.insert(0, base.attr)
+            base = base.value
+        if not isinstance(base, ast.Name) or {base.id, *parts} & self.rebound:
+            return False
+        roots = self.imported.get(base.id, {"builtins." + base.id})
+        return all(".".join([root, *parts]) in _PLAIN_BASES for root in roots)
 
     def _add(self, key: tuple[int, str], value: ast.AST | None, chain: tuple) -> None:
         self.given.setdefault(key, []).append((value, chain))
@@ -420,8 +453,9 @@ class HeldStrings:
         return (
             bool(found)
             and depth < 8
+            and not self.rebound & _REBASED
             and all(
-                _last_name(base) in _MODULE_BASES or self._plain_class(_last_name(base), depth + 1)
+                self._plain_base(base) or self._plain_class(_last_name(base), depth + 1)
                 for c in found
                 for base in c.bases
             )

@@ -1315,6 +1315,11 @@ def test_a_reduction_called_by_a_name_the_student_spells_costs_nothing():
 
 _BUILT = '"".join(["Cross", "EntropyLoss"])'  # a name no reading spells
 _MAKE = "def make(kind='ReLU'):\n    return getattr(nn, kind)()\n"
+_SUPER = (  # a class whose base's __init__ (nn.L1Loss's) sets `reduction` from its arguments
+    "\n    reduction = 'ReLU'\n    def __init__(self, k):\n        super().__init__(None, None, k)\n"
+    "    def make(self):\n        return getattr(nn, self.reduction)()\n"
+    f"LOSS = A({_BUILT}).make()"
+)
 _HANDED_OVER = {
     "global written in a function": "KIND = 'ReLU'\ndef configure(k):\n    global KIND\n"
     f"    KIND = k\nconfigure({_BUILT})\nLOSS = getattr(nn, KIND)()",
@@ -1360,6 +1365,11 @@ _HANDED_OVER = {
     "comprehension's own name": f"KIND = {_BUILT}\ndef make():\n"
     "    names = [KIND for KIND in ('ReLU',)]\n    return getattr(nn, KIND)()\nLOSS = make()",
     "dict given a key": f"D = {{'ReLU': 1}}\nD[{_BUILT}] = 2\nfor n in D:\n    LOSS = getattr(nn, n)()",
+    "base named like nn.Module": f"class Module(nn.L1Loss):\n    pass\nclass A(Module):{_SUPER}",
+    "base imported as Module": f"from torch.nn import L1Loss as Module\nclass A(Module):{_SUPER}",
+    "nn.Module replaced": f"nn.Module = nn.L1Loss\nclass A(nn.Module):{_SUPER}",
+    "object replaced": f"object = nn.L1Loss\nclass A(object):{_SUPER}",
+    "__bases__ replaced": f"class A(nn.Module):{_SUPER}\nA.__bases__ = (nn.L1Loss,)",
     "update": f"D = {{'k': 'ReLU'}}\nD.update(k={_BUILT})\nLOSS = getattr(nn, D['k'])()",
     "update by a dict": f"D = {{'k': 'ReLU'}}\nD.update({{'k': {_BUILT}}})\nLOSS = getattr(nn, D['k'])()",
     "update by a key not spelt": f"K = 'k'\nD = {{'k': 'ReLU'}}\nD.update({{K: {_BUILT}}})\n"
@@ -2346,6 +2356,20 @@ _PREDICT = SOLUTIONS["predict_dice"].split("def dice_score")[0]
         ),
         (
             {
+                "unet": SOLUTIONS["unet"]
+                .replace(
+                    "class UNet(UNetBase):", 'class UNet(UNetBase):\n    FINAL = "Identity"', 1
+                )
+                .replace(
+                    "        ### END SOLUTION",
+                    "        self.final = getattr(nn, self.FINAL)()\n        ### END SOLUTION",
+                    1,
+                )
+            },
+            "",
+        ),
+        (
+            {
                 "predict_dice": SOLUTIONS["predict_dice"].replace(
                     "    return model(images).argmax(dim=1)",
                     "    return model(images.to(pick_device())).argmax(dim=1).cpu()",
@@ -2362,6 +2386,7 @@ _PREDICT = SOLUTIONS["predict_dice"].split("def dice_score")[0]
         "pylab_star",
         "namedtuple_dice",
         "base_class_by_its_path",
+        "layer_named_by_a_class_attribute",
         "set_up_pick_device",
     ],  # fmt: skip
 )
