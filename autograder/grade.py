@@ -107,12 +107,16 @@ _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.ob
     "disk": "kernels stopped: their files passed the disk limit, or the grading machine's disk "
     "came close to full while they ran",
 }
-MAX_EXECUTED_BYTES = 256 << 20
-MAX_LOG_BYTES = 4 << 20  # of the kernel's standard error read back for its notes
+# the kernel's standard error, read back for the harness's notes: all of it up to this; the
+# notebook can write there too, and a larger log (text the harness never writes) is flagged, so
+# that a flood cannot push the notes out of what is read unseen
+MAX_LOG_BYTES = 64 << 20
+_EVENT = b"[unet-tp-event] "
 # the harness notes at most about 200 events, each once; past that, the lines are the notebook's
 # own (it can write to its standard error): a flood of review lines, cut here
 MAX_EVENTS = 200
 FLOODED_EVENTS = f"wrote more than {MAX_EVENTS} of the harness's notes itself (the rest not read)"
+FLOODED_LOG = f"wrote more than {MAX_LOG_BYTES >> 20} MiB to its standard error (not all read)"
 
 
 def kernel_threads(jobs: int) -> int:
@@ -543,15 +547,17 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     """``(notes, review lines)`` of the run: failed cells, what the sandbox refused (read from
     outside the kernel) and what the kernel itself reported (:func:`_events`)."""
     executed = nb
-    executed_file = job / "executed.ipynb"
-    if executed_file.exists() and executed_file.stat().st_size < MAX_EXECUTED_BYTES:
-        executed = nbformat.read(executed_file, 4)
+    with contextlib.suppress(FileNotFoundError, GradingError):  # (read as a submission is: the
+        executed = repair.read_submission(job / "executed.ipynb")  # kernel made its outputs)
     notes, review = _cell_notes(executed, labels)
     report = job / "execute.json"
     observed = json.loads(report.read_text()).get("observed", {}) if report.exists() else {}
     for kind, count in observed.items():
         review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
-    for event in _events(job):
+    log = job / "kernel_stderr.log"
+    if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
+        review.append(f"the notebook {FLOODED_LOG}")
+    for event in _events(log):
         if event is None:
             review.append(f"the notebook {FLOODED_EVENTS}")
             break
@@ -562,17 +568,15 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     return notes, review
 
 
-def _events(job: Path) -> list[dict | None]:
-    """What the kernel noted on its standard error (``unet_tp_harness._note``): each note once,
-    at most ``MAX_EVENTS`` of them, then None if there were more."""
-    log, found, seen = job / "kernel_stderr.log", [], set()
+def _events(log: Path) -> list[dict | None]:
+    """What the kernel noted on its standard error (``unet_tp_harness._note``), read line by
+    line: each note once, at most ``MAX_EVENTS`` of them, then None if there were more."""
+    found, seen = [], set()
     with contextlib.suppress(FileNotFoundError), open(log, "rb") as f:
-        text = f.read(MAX_LOG_BYTES).decode(errors="replace")
-        for line in text.splitlines():
-            if not line.startswith("[unet-tp-event] "):
-                continue
-            with contextlib.suppress(json.JSONDecodeError, RecursionError):
-                event = json.loads(line[len("[unet-tp-event] ") :])
+        lines = (line for line in _lines(f, MAX_LOG_BYTES) if line.startswith(_EVENT))
+        for line in lines:
+            with contextlib.suppress(json.JSONDecodeError, RecursionError, UnicodeDecodeError):
+                event = json.loads(line[len(_EVENT) :])
                 if not isinstance(event, dict) or not {"kind", "detail"} <= set(event):
                     continue
                 key = (str(event["kind"])[:100], str(event["detail"])[:200])
@@ -583,6 +587,19 @@ def _events(job: Path) -> list[dict | None]:
                 seen.add(key)
                 found.append({"kind": key[0], "detail": key[1]})
     return found
+
+
+def _lines(f, limit: int, longest: int = 1 << 16):
+    """The lines of the first ``limit`` bytes of ``f``, those over ``longest`` bytes left out (a
+    note is one short line), read a MiB at a time."""
+    left, rest = limit, b""
+    while left > 0 and (chunk := f.read(min(1 << 20, left))):
+        left -= len(chunk)
+        *whole, rest = (rest + chunk).split(b"\n")
+        yield from (line for line in whole if len(line) <= longest)
+        rest = rest if len(rest) <= longest else b"x" * (longest + 1)  # (its end: not a note)
+    if len(rest) <= longest:
+        yield rest
 
 
 def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> tuple[dict, dict]:

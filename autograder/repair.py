@@ -13,7 +13,10 @@ import ast
 import copy
 import json
 import re
+import resource
 import secrets
+import subprocess
+import sys
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -26,17 +29,104 @@ from autograder.collect import GradingError
 from autograder.spec import load as load_spec
 
 MAX_NOTEBOOK_BYTES = 256 << 20  # a Colab notebook with all its figures is tens of MiB
+# A notebook is parsed in a process of its own: a file of small JSON objects takes about 200
+# times its size to read (a red team's 28 MiB of metadata, 48 KiB zipped, killed the grader and
+# the class's grades with it). A 256 MiB notebook of figures takes about 1.5 GiB.
+READER_MEMORY_BYTES = 3 << 30
+READER_SECONDS = 300
+MAX_CELLS = 2_000  # (the TP has about a hundred)
+MAX_OUTPUTS = 100  # of a cell's, the last, kept: grading reads their text and errors
+MAX_ALL_OUTPUTS = 20_000  # and of the notebook's
+_TOO_LARGE = "ask for a copy without outputs (Edit > Clear all outputs, then save)"
 
 
 def read_submission(path: Path):
-    """The notebook, or a ``GradingError`` that says what is wrong with the file."""
+    """The notebook as grading reads it (its cells, their nbgrader metadata, the text and errors
+    of their outputs, its language), or a ``GradingError`` that says what is wrong with the file:
+    read in a process of its own, its memory capped."""
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:  # read whole, it would take the grader's memory
         raise GradingError(
             f"the file is too large for a notebook ({size >> 20} MiB, over "
-            f"{MAX_NOTEBOOK_BYTES >> 20} MiB): ask for a copy without outputs "
-            "(Edit > Clear all outputs, then save)"
+            f"{MAX_NOTEBOOK_BYTES >> 20} MiB): {_TOO_LARGE}"
         )
+    command = [sys.executable, "-m", "autograder.repair", str(path), str(READER_MEMORY_BYTES)]
+    try:
+        proc = subprocess.run(command, capture_output=True, timeout=READER_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        raise GradingError(
+            f"not a readable notebook: still read after {READER_SECONDS} s"
+        ) from None
+    try:
+        reply = json.loads(proc.stdout)
+    except ValueError:
+        error = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        raise GradingError(f"not a readable notebook: {''.join(error)[:300]}") from None
+    if "error" in reply:
+        raise GradingError(reply["error"])
+    return nbformat.from_dict(reply["notebook"])
+
+
+def _read_here(path: str, memory: int) -> dict:
+    """(The reading process.) What grading reads of the notebook at ``path``, or its error."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        return {"notebook": _kept(_parsed(Path(path)))}
+    except GradingError as exc:
+        return {"error": str(exc)}
+    except MemoryError:
+        return {"error": f"the notebook takes more than {memory >> 20} MiB to read: {_TOO_LARGE}"}
+
+
+def _kept(nb) -> dict:
+    """The notebook with what grading reads of it only (a notebook of the TP is about 1 MiB
+    without its figures; what Colab adds, widgets' state, attachments, figures, is left out)."""
+    if len(nb.cells) > MAX_CELLS:
+        raise GradingError(f"not a notebook of the TP: {len(nb.cells):,} cells")
+    language = nb.metadata.get("unet_tp", {})
+    language = language.get("language") if isinstance(language, dict) else None
+    cells, budget = [], MAX_ALL_OUTPUTS
+    for cell in nb.cells:
+        kept = {"cell_type": cell.cell_type, "metadata": {}, "source": cell.source}
+        kept |= {"id": cell.id} if "id" in cell else {}
+        if meta := nbgrader_meta(cell):
+            plain = (str, int, float, bool, type(None))
+            kept["metadata"]["nbgrader"] = {k: v for k, v in meta.items() if isinstance(v, plain)}
+        if cell.cell_type == "code":
+            kept["execution_count"] = cell.get("execution_count")
+            outputs = cell.get("outputs", [])[-min(MAX_OUTPUTS, budget) :] if budget else []
+            kept["outputs"] = [_kept_output(o) for o in outputs]
+            budget -= len(outputs)
+        cells.append(kept)
+    meta = {"unet_tp": {"language": language}} if isinstance(language, str) else {}
+    for key in ("kernelspec", "language_info"):  # (nbconvert's highlighting: strings)
+        given = nb.metadata.get(key)
+        if isinstance(given, dict):
+            meta[key] = {k: v for k, v in given.items() if isinstance(v, str) and len(v) < 200}
+    return {
+        "nbformat": nb.nbformat,
+        "nbformat_minor": nb.nbformat_minor,
+        "metadata": meta,
+        "cells": cells,
+    }
+
+
+def _kept_output(out) -> dict:
+    """An output's text: a stream's, an error's name, value and traceback, ``text/plain``."""
+    kind = out.output_type
+    if kind == "stream":
+        return {"output_type": kind, "name": out.name, "text": out.text}
+    if kind == "error":
+        return {"output_type": kind, "ename": out.ename, "evalue": out.evalue,
+                "traceback": ["\n".join(out.traceback)[-20_000:]]}  # fmt: skip
+    kept = {"output_type": kind, "metadata": {}, "data": {}}
+    if "text/plain" in out.get("data", {}):
+        kept["data"]["text/plain"] = out.data["text/plain"]
+    return kept | ({"execution_count": out.execution_count} if kind == "execute_result" else {})
+
+
+def _parsed(path: Path):
+    """The notebook at ``path``, or a ``GradingError`` that says what is wrong with the file."""
     raw = path.read_bytes()
     if not raw.strip():
         raise GradingError("the file is empty")
@@ -54,9 +144,15 @@ def read_submission(path: Path):
         with warnings.catch_warnings():  # duplicate cell ids: nbformat renames them, and says so
             warnings.simplefilter("ignore")
             nb = nbformat.reads(json.dumps(data), as_version=4)
+    except MemoryError:
+        raise
     except Exception as exc:  # nbformat raises several types for malformed notebooks
         raise GradingError(f"not a readable notebook: {exc}") from exc
     return nb
+
+
+if __name__ == "__main__":  # the reading process of read_submission
+    sys.stdout.write(json.dumps(_read_here(sys.argv[1], int(sys.argv[2]))))
 
 
 def without_outputs(nb):

@@ -786,6 +786,47 @@ def test_a_file_that_is_not_a_notebook_says_where_in_plain_words(tmp_path):
         read_submission(broken)
 
 
+def test_a_notebook_is_read_in_a_process_of_its_own_and_kept_to_what_grading_reads(
+    tmp_path, monkeypatch
+):
+    """A red team's notebook held 10 million empty objects in its metadata (28 MiB, 48 KiB
+    zipped): parsed in the grader's process it took 190 bytes of memory per byte and killed the
+    whole class's grading. It is read in a process of its own, its memory capped: too much says
+    so, on that student's row; what is kept is what grading reads (no figure, no widget state)."""
+    from autograder import repair
+    from autograder.repair import read_submission
+
+    nb = nbformat.v4.new_notebook(metadata={"unet_tp": {"language": "fr"}, "widgets": {"a": [1]}})
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    cell = nbformat.v4.new_code_cell("print('ok')", metadata={"colab": {"id": "x"}})
+    cell.metadata["nbgrader"] = {"grade_id": "test_loss", "locked": True, "points": 4}
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="ok: the loss\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBO", "text/plain": "<Fig>"}),
+        nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=["a", "b"]),
+    ]
+    nb.cells.append(cell)
+    path = tmp_path / "TP_sujet.ipynb"
+    nbformat.write(nb, path)
+    read = read_submission(path)
+    assert read.metadata == {
+        "unet_tp": {"language": "fr"},
+        "kernelspec": {"name": "python3", "display_name": "Python 3"},
+    }
+    (kept,) = read.cells
+    assert kept.source == "print('ok')" and kept.metadata == {"nbgrader": cell.metadata.nbgrader}
+    assert [o.output_type for o in kept.outputs] == ["stream", "display_data", "error"]
+    assert kept.outputs[0].text == "ok: the loss\n"
+    assert kept.outputs[1].data == {"text/plain": "<Fig>"}
+    assert kept.outputs[2].traceback == ["a\nb"] and kept.outputs[2].evalue == "bad"
+
+    text = nbformat.writes(nb)
+    path.write_text(text[: text.rindex("}")] + ', "x": [' + ",".join(["{}"] * 3_000_000) + "]}")
+    monkeypatch.setattr(repair, "READER_MEMORY_BYTES", 512 << 20)
+    with pytest.raises(GradingError, match="the notebook takes more than 512 MiB to read: ask for"):
+        read_submission(path)
+
+
 def _fake_result(sub):
     """What grade_submission returns, as much of it as _grade_many reads."""
     import types
@@ -2805,7 +2846,7 @@ def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     lines.insert(1, '[unet-tp-event] {"kind": "network", "detail": "connects to x"}')
     lines.insert(2, lines[1])  # the same note twice is one line
     (tmp_path / "kernel_stderr.log").write_text("\n".join(lines) + "\n")
-    events = grade._events(tmp_path)
+    events = grade._events(tmp_path / "kernel_stderr.log")
     assert len(events) == grade.MAX_EVENTS + 1 and events[-1] is None
     assert events[1] == {"kind": "network", "detail": "connects to x"}
     assert len({(e["kind"], e["detail"]) for e in events[:-1]}) == grade.MAX_EVENTS
@@ -2813,6 +2854,23 @@ def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     assert len(review) == grade.MAX_EVENTS + 1
     assert review[-1] == f"the notebook {grade.FLOODED_EVENTS}"
     assert "the notebook tried to use the network: connects to x" in review
+
+
+def test_the_harness_notes_are_read_past_a_flood_of_other_text(tmp_path, monkeypatch):
+    """A red team wrote 5.4 MB of plain text to the kernel's standard error before its write
+    outside home: only the first 4 MiB were read, and the note was lost. Every line is read now,
+    a long one or a note split across reads included; a log past ``MAX_LOG_BYTES`` is flagged."""
+    from autograder import grade
+
+    note = '[unet-tp-event] {"kind": "write outside home", "detail": "/opt/grading/evil.txt"}'
+    flood = ("x" * 999 + "\n") * 5_400 + "y" * 200_000  # and a line longer than a note can be
+    log = tmp_path / "kernel_stderr.log"
+    log.write_text(flood + "\n" + note + "\n")
+    _, review = grade._run_notes(tmp_path, nbformat.v4.new_notebook(), {})
+    assert review == ["the notebook wrote (or tried to) outside its home: /opt/grading/evil.txt"]
+    monkeypatch.setattr(grade, "MAX_LOG_BYTES", 1 << 20)
+    _, review = grade._run_notes(tmp_path, nbformat.v4.new_notebook(), {})
+    assert review == [f"the notebook {grade.FLOODED_LOG}"]
 
 
 def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
