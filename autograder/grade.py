@@ -116,6 +116,7 @@ _EVENT = b"[unet-tp-event] "
 # own (it can write to its standard error): a flood of review lines, cut here
 MAX_EVENTS = 200
 FLOODED_EVENTS = f"wrote more than {MAX_EVENTS} of the harness's notes itself (the rest not read)"
+MISSING_CHECK = "missing where grading runs: check by hand"
 FLOODED_LOG = f"wrote more than {MAX_LOG_BYTES >> 20} MiB to its standard error (not all read)"
 
 
@@ -314,9 +315,7 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
                 notes.append(M.NO_COLAB.format(where=where))
             elif package:
                 notes.append(M.MISSING_PACKAGE.format(where=where, package=package))
-                review.append(
-                    f"{where}: imports '{package}', missing where grading runs: check by hand"
-                )
+                review.append(f"{where}: imports '{package}', {MISSING_CHECK}")
             elif ename == "CellTimeoutError" and cell.metadata.get("nbgrader", {}).get("locked"):
                 notes.append(M.TP_CELL_TIMEOUT.format(where=where, ename=ename, evalue=evalue))
             elif re.search(r"fork|_execute_child|spawn", "\n".join(out.get("traceback", []))):
@@ -402,6 +401,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         review += [line for line in run_review if line not in review]
         answered = _answers(job)
         blocks, tests = _judge(spec, table, answered, by_test, forbidden)
+        if not any(b.lost for b in blocks.values()):  # (nothing a missing package could cost)
+            review = [line for line in review if not line.endswith(MISSING_CHECK)]
         notes += _late_notes(code, spec, labels, blocks)
         notes += _shown_passing_notes(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)

@@ -58,6 +58,8 @@ def _deleted(nb, gid):
     return nb
 
 
+# a package Colab has and grading does not (sklearn), in a cell of the student's after (g)
+MISSING_IMPORT = "from colab_only_package import f1_score"
 COLAB_CELLS = """\
 !pip install -q nibabel
 !nvidia-smi
@@ -303,11 +305,15 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
             {**FULL, "e": 0},
         ),
         "mean_over_classes": (
-            solved(
-                cce_loss=(
-                    "per_pixel = -(t * log_s).sum(dim=1)",
-                    "per_pixel = -(t * log_s).mean(dim=1)",
-                )
+            insert_after(
+                solved(
+                    cce_loss=(
+                        "per_pixel = -(t * log_s).sum(dim=1)",
+                        "per_pixel = -(t * log_s).mean(dim=1)",
+                    )
+                ),
+                "predict_dice",
+                MISSING_IMPORT,
             ),
             {**FULL, "e": 0},
         ),
@@ -316,7 +322,14 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
             {**FULL, "f": 0},
         ),
         # what Colab and students do to notebooks
-        "colab": (colab_resave(insert_after(solved(), "setup", COLAB_CELLS)), FULL),
+        "colab": (
+            colab_resave(
+                insert_after(
+                    insert_after(solved(), "setup", COLAB_CELLS), "predict_dice", MISSING_IMPORT
+                )
+            ),
+            FULL,
+        ),
         "metadata_lost": (_metadata_lost(solved()), FULL),
         "deleted_test": (_deleted(solved(), "test_down"), FULL),
         "reordered": (_reordered(solved()), FULL),
@@ -511,6 +524,10 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     for honest in HONEST:
         assert rows[honest]["review"] == "", (honest, rows[honest]["notes"][:500])
     review = {sid: " ".join(r["review"]) for sid, r in graded.results.items()}
+    # a package grading lacks: noted, and for the instructor to check only where points were lost
+    for case in ("colab", "mean_over_classes"):
+        assert "uses the package 'colab_only_package'" in graded.notes[case]
+    assert "imports 'colab_only_package', missing where grading runs" in review["mean_over_classes"]
     assert "reaches into the interpreter" in review["cheat_gc"]
     assert "rewrites code objects" in review["cheat_code_swap"]
     assert "tried to use the network" in review["network"]
