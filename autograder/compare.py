@@ -14,6 +14,7 @@ import contextlib
 import functools
 import importlib
 import math
+import re
 import secrets
 import sys
 import threading
@@ -29,6 +30,7 @@ from autograder.harness import _default_dtype as harness_default_dtype
 from autograder.harness import _params_by_execution, param_kinds, reference_weight
 from autograder.harness import _small_net as small_net
 from unet_tp import check_cases as cases
+from unet_tp import checks
 
 DTYPES = ["float64", "float32"]  # the kernel answers in the first that runs
 TOLERANCE = {"float64": 1e-7, "float32": 1e-4}  # relative to the output's scale
@@ -144,8 +146,18 @@ def _missing(answer: Answer, what: str) -> str | None:
         names = ", ".join(str(n) for n in meta["missing"])[:200]
         return M.NOT_DEFINED.format(names=names)
     if meta.get("error"):
-        return M.LABELLED.format(label=what, problem=str(meta["error"])[:500])
+        return M.LABELLED.format(label=what, problem=_readable(str(meta["error"])))
     return None
+
+
+def _readable(error: str) -> str:
+    """An error the kernel sent (``harness._error``) as a student reads it: torch's page of
+    signatures told by the argument whose type does not fit, else its first 500 characters."""
+    where = re.search(r" \(in your code: `[^`]*`\)$", error)
+    name, _, text = error[: where.start() if where else None].partition(": ")
+    if wrong := checks.wrong_argument(text):
+        return f"{name}: {wrong}{where[0] if where else ''}"
+    return error if len(error) <= 500 else error[:500].rsplit(" ", 1)[0] + " …"
 
 
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -301,7 +313,7 @@ class ModuleComparison(Comparison):
                 problems.append(M.NOT_FINITE)
             elif got is None:
                 candidate = _dict(_dict(meta.get("candidates")).get(key))
-                problems.append(str(candidate.get("error", M.NO_OUTPUT)))
+                problems.append(_readable(str(candidate.get("error", M.NO_OUTPUT))))
             elif not _close(got, expected, TOLERANCE[dtype]):
                 problems.append(M.OUTPUT_DIFFERS.format(diff=_max_diff(got, expected)))
             else:
@@ -317,13 +329,28 @@ class ModuleComparison(Comparison):
                 )
         problem = _best_problem(problems)
         if problem.startswith("shapes"):
-            shapes = [tuple(s) for s in meta.get("param_shapes", [])][:40]
-            reference_shapes = [tuple(s) for s in req.meta["weights"]["shapes"]]
-            problem = M.PARAM_SHAPES.format(shapes=shapes, reference=reference_shapes)
+            problem = _first_shape_differing(meta.get("param_shapes", []), req)
             hidden = meta.get("unregistered")
             if isinstance(hidden, list) and hidden and all(isinstance(h, str) for h in hidden):
                 problem = M.UNREGISTERED.format(names=", ".join(h[:80] for h in hidden[:4]))
         return M.LABELLED.format(label=req.meta["label"], problem=problem)
+
+
+def _first_shape_differing(given, req: Request) -> str:
+    """How the parameters' shapes (the kernel's list) differ from the reference's: their count,
+    and the first that differs (a list of 30 shapes each was hard to read)."""
+    shapes = (
+        [tuple(s) if isinstance(s, list) else s for s in given[:1000]]
+        if isinstance(given, list)
+        else []
+    )
+    reference = [tuple(s) for s in req.meta["weights"]["shapes"]]
+    pairs = zip(shapes + [None] * len(reference), reference + [None] * len(shapes), strict=False)
+    first = ((i, p) for i, p in enumerate(pairs) if p[0] != p[1])
+    index, (got, want) = next(first, (len(shapes), (None, None)))
+    return M.PARAM_SHAPES.format(
+        count=len(shapes), reference_count=len(reference), index=index + 1, got=got, want=want
+    )
 
 
 def _candidates(req: Request):
@@ -406,7 +433,7 @@ class Loss(Comparison):
                     return M.LOSS_WEIGHT_KEYWORD
                 if cases.MIXED_DTYPES.search(str(case["error"])[:500]):
                     return M.LOSS_DTYPES.format(label=label, problem=str(case["error"])[:300])
-                return M.LABELLED.format(label=label, problem=str(case["error"])[:500])
+                return M.LABELLED.format(label=label, problem=_readable(str(case["error"])))
             got = _number(case.get("value"))
             tol = 1e-5 if dtype == np.float64 else 1e-4
             if got is None:

@@ -22,7 +22,10 @@ OUTPUT_DIFFERS = (
     "(max |difference| {diff:.3g})"
 )
 NO_GRADIENT = "{label}: no gradient (or a wrong one) reaches the parameters of shape {shapes}"
-PARAM_SHAPES = "its parameters have shapes {shapes}, the reference's {reference}"
+PARAM_SHAPES = (
+    "its parameters are not the reference's: {count} tensors, the reference {reference_count}; "
+    "the first that differs, number {index}, has shape {got}, the reference's {want}"
+)
 UNREGISTERED = (
     "{names} holds modules PyTorch does not see (a plain Python list or dict: their parameters "
     "are not the model's): use nn.ModuleList or nn.ModuleDict"

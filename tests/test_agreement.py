@@ -2243,6 +2243,59 @@ def test_a_double_conv_created_in_another_order_passes_the_checks_built_on_it():
         assert visible(ns, name, with_probes=False) == (True, ""), name
 
 
+def test_the_grader_names_the_first_parameter_whose_shape_differs():
+    """The grade's message listed every parameter's shape, the student's then the reference's
+    (30 of each for a U-Net: honest round 3); it names the count and the first that differs."""
+    ns = notebook({"up": [("kernel_size=2, stride=2)", "kernel_size=4, stride=2, padding=1)")]})
+    passed, message = graded(ns, "up")
+    assert not passed and message.endswith(
+        "its parameters are not the reference's: 6 tensors, the reference 6; the first that "
+        "differs, number 1, has shape (16, 8, 4, 4), the reference's (16, 8, 2, 2)"
+    ), message
+
+
+def test_a_bool_given_as_padding_is_told_by_name_on_both_sides():
+    """``nn.Conv2d(..., padding=padding)`` with the bool: torch's TypeError is a page of
+    signatures, cut mid-word after 300 characters ("...int groups = 1) didn'") on both sides.
+    Both now name the argument that does not fit and what it takes, in French too."""
+    from autograder.messages_fr import french
+
+    ns = notebook({"double_conv": [("padding=pad,", "padding=padding,")]})
+    told = "conv2d(): padding is tuple of (bool, bool) where it takes tuple of ints (a bool is"
+    for passed, message in (graded(ns, "double_conv"), visible(ns, "double_conv", False)):
+        assert not passed and told in message, message
+    assert "padding est de type tuple of (bool, bool), là où il faut" in french(
+        graded(ns, "double_conv")[1]
+    )
+
+
+def test_a_check_lists_the_layers_in_the_order_they_ran():
+    """Honest round 3: a DoubleConv that made conv1, conv2, relu1, relu2 and ran them in turn,
+    padding ignored, read "Layers found: Conv2d -> Conv2d -> ReLU -> ReLU", a ReLU misplaced that
+    was not; a ReLU module run twice is listed twice."""
+    made_apart = (
+        "class DoubleConv(nn.Module):\n"
+        "    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):\n"
+        "        super().__init__()\n"
+        "        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)\n"
+        "        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)\n"
+        "        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()\n\n"
+        "    def forward(self, x):\n"
+        "        return self.relu2(self.conv2(self.relu1(self.conv1(x))))\n"
+    )
+    one_relu = made_apart.replace(
+        "self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()", "self.relu = nn.ReLU()"
+    )
+    for source in (
+        made_apart,
+        one_relu.replace("self.relu1", "self.relu").replace("self.relu2", "self.relu"),
+    ):
+        passed, message = visible(
+            notebook(extra={"double_conv": source}), "double_conv", with_probes=False
+        )
+        assert not passed and "Layers found: Conv2d -> ReLU -> Conv2d -> ReLU." in message, message
+
+
 def test_a_package_the_grader_may_lack_is_named_by_the_check_that_passes():
     """einops, sklearn... exist in Colab: the check passed there, and the cell importing them
     failed where the notebook is graded (0 for that block). The check that passes now says so;

@@ -98,10 +98,15 @@ def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _found(module: nn.Module) -> str:
-    """The layers of ``module`` (its leaves), as messages end with them."""
+def _found(module: nn.Module, calls: _Calls | None = None) -> str:
+    """The layers of ``module`` (its leaves) as messages end with them: in the order they ran
+    (a layer run twice, twice), else in the order they were made."""
     leaves = [m for m in module.modules() if not list(m.children())]
-    layers = [type(m).__name__ for m in leaves if not isinstance(m, nn.Identity)]
+    leaves = [m for m in leaves if not isinstance(m, nn.Identity)]
+    ran = [m for m in (calls.sequence if calls else []) if any(m is leaf for leaf in leaves)]
+    layers = [type(m).__name__ for m in ran or leaves]
+    if len(layers) > 40:
+        layers = [*layers[:40], "..."]
     return tr("Layers found: {layers}.", layers=" -> ".join(layers) or tr("no layers"))
 
 
@@ -236,12 +241,11 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
     trace = traceback.extract_tb(exc.__traceback__)
     if isinstance(exc, NotImplementedError) and trace and is_student_frame(trace[-1].filename):
         return exc  # a blank not filled in yet: its own error says it best
-    message = tr(
-        "{what} raised {error}: {text}",
-        what=what,
-        error=type(exc).__name__,
-        text=str(exc).strip()[:300],
+    text = str(exc).strip()
+    text = wrong_argument(text) or (
+        text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0] + " …"
     )
+    message = tr("{what} raised {error}: {text}", what=what, error=type(exc).__name__, text=text)
     lines = []  # the lines of the student's cells the error went through, outermost first
     for frame in [f for f in trace if is_student_frame(f.filename)][-3:]:
         code = (frame.line or "").strip()[:120]
@@ -252,6 +256,50 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
     hint = hint or _module_method_hint(exc)
     message += f"\n  {hint}" if hint else ""
     return AssertionError(message + _expected(steps))
+
+
+def wrong_argument(text: str) -> str:
+    """torch's "invalid combination of arguments" (a page of signatures, every argument marked):
+    the arguments whose type does not fit, by name (``nn.Conv2d(..., padding=False)``: conv2d
+    given ``padding`` as a tuple of bools)."""
+    func = re.match(r"(\w+)\(\) received an invalid combination of arguments", text)
+    first = re.search(r"\* \((.*)\)\n\s*didn't match because .*?: \((.*)\)", text)
+    if not (func and first):
+        return ""
+    wrong = []
+    for param, given in zip(_top_level(first[1]), _top_level(first[2]), strict=False):
+        kind, _, name = param.split(" =")[0].rpartition(" ")
+        given = given.strip("!")
+        allowed = {"Tensor": {"Tensor", "Parameter"}, "float": {"float", "int"}}.get(kind, {kind})
+        items = re.fullmatch(r"tuple of \((.*)\)", given)
+        fits = (
+            given in allowed
+            or (given == "NoneType" and param.endswith("= None"))
+            or (
+                kind.startswith("tuple of ") and items and set(_top_level(items[1])) <= {kind[9:-1]}
+            )
+        )
+        if not fits:
+            wrong.append(
+                tr("{name} is {given} where it takes {kind}", name=name, given=given, kind=kind)
+            )
+            wrong[-1] += (
+                tr(" (a bool is not a size: give an int, e.g. 1 if padding else 0)")
+                if "bool" in given
+                else ""
+            )
+    return tr("{func}(): {wrong}", func=func[1], wrong="; ".join(wrong)) if wrong else ""
+
+
+def _top_level(text: str) -> list[str]:
+    """``text`` split at its commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    return [*parts, text[start:].strip()]
 
 
 def _module_method_hint(exc: BaseException) -> str:
@@ -296,6 +344,7 @@ class _Calls:
 
     def __init__(self, module: nn.Module):
         self.module, self.order, self.stack, self.hooks = module, [], [], []
+        self.sequence: list[nn.Module] = []  # every call (the first 1,000)
         self.names = {id(m): name for name, m in module.named_modules()}
 
     def __enter__(self) -> _Calls:
@@ -307,6 +356,8 @@ class _Calls:
     def _enter(self, m, _args) -> None:
         if all(m is not seen for seen in self.order):
             self.order.append(m)
+        if len(self.sequence) < 1_000:
+            self.sequence.append(m)
         self.stack.append(m)
 
     def _leave(self, m, _args, _out) -> None:
@@ -537,7 +588,9 @@ class _Run:
             hint=hint,
         )
         message += _expected(self.steps)
-        return AssertionError(message + ("\n  " + _found(self.module) if layers else ""))
+        return AssertionError(
+            message + ("\n  " + _found(self.module, self.calls) if layers else "")
+        )
 
     def gradients(self, expected: torch.Tensor) -> None:
         """The parameters' gradients must be those ``expected`` gives (if the case says so)."""
@@ -657,7 +710,7 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
                 "{count} convolution(s) ran, expected 2 (3x3 conv -> ReLU, twice). ",
                 count=len(convs),
             )
-            + _found(run.module)
+            + _found(run.module, run.calls)
         )
     want = [(c_out, c_in, 3, 3), (c_out, c_out, 3, 3)]
     if [tuple(c.weight.shape) for c in convs] != want:
@@ -699,7 +752,7 @@ def _check_double_conv_params(run: _Run, c_in: int, c_out: int, bn: bool) -> Non
                 count=_params(run.module),
                 want=min(allowed),
             )
-            + _found(run.module)
+            + _found(run.module, run.calls)
         )
     if _params(run.module) not in allowed:
         owners = tr("its two convolutions and batch norms") if bn else tr("its two convolutions")
@@ -712,7 +765,7 @@ def _check_double_conv_params(run: _Run, c_in: int, c_out: int, bn: bool) -> Non
                 want=min(allowed),
                 owners=owners,
             )
-            + _found(run.module)
+            + _found(run.module, run.calls)
         )
 
 
@@ -757,7 +810,7 @@ def _double_conv_case(cls: type, case: cases.ModuleCase) -> str:
             "nn.ReLU (no other activation, no dropout). ",
             layers=", ".join(foreign),
             **shown,
-        ) + _found(run.module)
+        ) + _found(run.module, run.calls)
     run.mistake(
         {
             why: lambda o=order: _conv_bn_relu(x, convs, bns, padding, o)
@@ -1012,7 +1065,7 @@ def _up_conv(run: _Run, c_in: int) -> nn.Module:
                 "{count} nn.ConvTranspose2d ran, expected 1 (the 2x2 up-convolution). ",
                 count=len(ups),
             )
-            + _found(run.module)
+            + _found(run.module, run.calls)
         )
     up = ups[0]
     if tuple(up.weight.shape) != (c_in, c_in // 2, 2, 2) or tuple(up.stride) != (2, 2):
