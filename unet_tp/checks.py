@@ -12,6 +12,7 @@ import contextlib
 import dis
 import functools
 import inspect
+import io
 import math
 import pkgutil
 import re
@@ -930,7 +931,7 @@ def _down_case(cls: type, case: cases.ModuleCase) -> str:
 @_packages_noted
 def check_down(Down: type) -> None:  # noqa: N803
     """The Down cases: max-pooling then its DoubleConv, built with the block's arguments."""
-    _check_modules(Down, "down", _down_case)
+    _check_built_on(Down, "down", _down_case)
 
 
 # ---- (c) center_crop and Up ----------------------------------------------------------------
@@ -1138,7 +1139,7 @@ def _up_case(cls: type, case: cases.ModuleCase) -> str:
 def check_up(Up: type) -> None:  # noqa: N803
     """The Up cases: up-convolution, the skip's centre window, [skip, x], its DoubleConv."""
     with _replaced(_namespace(Up), "center_crop", _centre):
-        _check_modules(Up, "up", _up_case)
+        _check_built_on(Up, "up", _up_case)
 
 
 # ---- (d) UNet ------------------------------------------------------------------------------
@@ -1384,7 +1385,46 @@ def _unet_shapes(run: _Run, roles: dict) -> None:
 def check_unet(UNet: type) -> None:  # noqa: N803
     """The UNet cases: small networks against Figure 1's wiring of their own blocks, the paper's
     network (31,030,658 parameters, 572 -> 388) on the meta device."""
-    _check_modules(UNet, "unet", _unet_case)
+    _check_built_on(UNet, "unet", _unet_case)
+
+
+def _check_built_on(cls: type, block: str, check: Callable) -> None:
+    """:func:`_check_modules`; a failure names the blocks ``cls`` is built on that fail their
+    own checks: the grade judges ``block`` with correct ones in their place (a wrong Up failed
+    the UNet's check, and the UNet still got its points)."""
+    try:
+        _check_modules(cls, block, check)
+    except AssertionError as exc:
+        below = {"down": "double_conv", "up": "double_conv", "unet": "double_conv down up"}
+        ns, wrong = _namespace(cls), []
+        for key in below[block].split():
+            name, letter, check_below = _BLOCKS[key]
+            if name in ns:
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        check_below(ns[name])
+                except Exception:  # noqa: BLE001 (any failure of theirs)
+                    wrong.append(f"{name} ({letter})")
+        if not wrong:
+            raise
+        letter = _BLOCKS[block][1]
+        note = tr(
+            "\n  Built on blocks that fail their own checks: {names}. Fix those first: the grade "
+            "judges ({block}) with correct blocks in their place, so this failure may be theirs "
+            "alone.",
+            names=", ".join(wrong),
+            block=letter,
+        )
+        raise AssertionError(str(exc) + note) from None
+
+
+# each module block's name in the notebook, its letter, its check
+_BLOCKS = {
+    "double_conv": ("DoubleConv", "a", check_double_conv),
+    "down": ("Down", "b", check_down),
+    "up": ("Up", "c", check_up),
+    "unet": ("UNet", "d", check_unet),
+}
 
 
 # ---- (e) categorical cross-entropy -----------------------------------------------------------
