@@ -116,6 +116,7 @@ _EVENT = b"[unet-tp-event] "
 # own (it can write to its standard error): a flood of review lines, cut here
 MAX_EVENTS = 200
 FLOODED_EVENTS = f"wrote more than {MAX_EVENTS} of the harness's notes itself (the rest not read)"
+NO_SANDBOX = "graded without a sandbox (--sandbox none): the notebook ran with your rights"
 MISSING_CHECK = "missing where grading runs: check by hand"
 FLOODED_LOG = f"wrote more than {MAX_LOG_BYTES >> 20} MiB to its standard error (not all read)"
 
@@ -356,10 +357,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
     t0 = time.perf_counter()
     spec = ctx.spec
     notes, review = list(sub.notes), list(sub.review)
-    if ctx.sandbox == "none":
-        review.append(
-            "graded without a sandbox (--sandbox none): the notebook ran with your rights"
-        )
+    review += [NO_SANDBOX] if ctx.sandbox == "none" else []
 
     def result(blocks: dict, tests: dict, outputs: dict | None = None, cut=None) -> Result:
         r = Result(
@@ -401,8 +399,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         review += [line for line in run_review if line not in review]
         answered = _answers(job)
         blocks, tests = _judge(spec, table, answered, by_test, forbidden)
-        if not any(b.lost for b in blocks.values()):  # (nothing a missing package could cost)
-            review = [line for line in review if not line.endswith(MISSING_CHECK)]
+        review = _needed(review, blocks)
         notes += _late_notes(code, spec, labels, blocks)
         notes += _shown_passing_notes(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)
@@ -413,6 +410,14 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         return result(*_zero(spec, M.NOT_GRADED_AT_ALL), cut=notes[-1])  # again next run
     finally:
         remove_tree(work)  # whatever the kernel left there (unreadable, deep folders)
+
+
+def _needed(review: list[str], blocks: dict) -> list[str]:
+    """The review lines, but a package grading lacks where no block lost a point (nothing the
+    missing package could have cost: a scratch cell comparing with sklearn's Dice)."""
+    if any(b.lost for b in blocks.values()):
+        return review
+    return [line for line in review if not line.endswith(MISSING_CHECK)]
 
 
 def _written_answers(nb, spec, autograded: Path, sub: Submission, student_nb) -> dict[str, str]:

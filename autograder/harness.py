@@ -278,6 +278,8 @@ class _Watch:
         self._known.add((module, qualname))
         path, parts = f"{module}.{qualname}", set(qualname.split("."))
         parts |= {part.lstrip("_") for part in parts}  # torch._ctc_loss, _nll_loss_forward
+        # a loss's backward (nll_loss2d_backward): its forward may have run where no mode saw it
+        parts |= {part.removesuffix("_backward") for part in parts}
         torch_name = module.split(".")[0] == "torch" and bool(parts & self.names)
         library = any(
             _within(path, p) or (_within(module, parent) and last in parts)

@@ -41,6 +41,20 @@ COURSE_PACKAGE = "unet_tp"
 BUILT_ON = ("unet_tp.unet_base", "unet_tp.device", "unet_tp.conventions")
 
 
+# TorchScript: a red team's `# type: (KEEP[F.torch._C._nn.cross_entropy_loss]) -> Tensor`, read
+# by torch.jit.script, put torch's loss in a dict no reading of the code saw it enter
+RUNS_COMMENTS = "runs code from comments (TorchScript)"
+_TORCHSCRIPT = ("torch.jit", "torch._jit_internal", "torch._C._jit_script_compile")
+_TORCHSCRIPT += ("torch._C._jit_script_class_compile",)
+_TYPE_COMMENT = re.compile(r"#\s*type\s*:")
+
+
+def _scripts_comments(nb, node: ast.AST) -> bool:
+    """TorchScript in a notebook with a ``# type:`` comment (scripting one's module costs
+    nothing where there is none)."""
+    return nb.type_comments and _under(nb.resolve(node), _TORCHSCRIPT)
+
+
 def _by_reason(table: dict[str, str]) -> dict[str, str]:
     """``{reason: "name name..."}`` read as ``{name: reason}``."""
     return {name: why for why, names in table.items() for name in names.split()}
@@ -118,7 +132,11 @@ _PATHS = _by_reason(
 # attribute names that mean the same whatever they hang on
 _ATTRIBUTES = _by_reason(
     {
-        "switches off torch's function overrides": "DisableTorchFunction",
+        "switches off torch's function overrides": "DisableTorchFunction "
+        "DisableTorchFunctionSubclass _DisableTorchDispatch _DisablePythonDispatcher "
+        "ExcludeDispatchKeyGuard _ExcludeDispatchKeyGuard _SetExcludeDispatchKeyGuard "
+        "_IncludeDispatchKeyGuard _pop_torch_dispatch_stack _pop_torch_function_stack "
+        "_unset_dispatch_mode _disabled_torch_function_impl _disabled_torch_dispatch_impl",
         NAMESPACES: "__dict__",
         "reaches into the interpreter (__globals__)": "__globals__",
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
@@ -692,6 +710,11 @@ def read(nb) -> Notebook:
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
+    @functools.cached_property
+    def type_comments(self) -> bool:
+        """A ``# type:`` comment, which TorchScript evaluates (no reading of code sees it)."""
+        return any(_TYPE_COMMENT.search(cell.source) for _, cell, _ in self.cells)
+
     def __init__(self, nb):
         _walk.cache_clear()
         self.nb, self.cells, total, size = nb, [], 0, 0
@@ -1120,11 +1143,13 @@ def _spelt_keywords(keywords: list[ast.keyword]) -> list[ast.keyword]:
 
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement runs code it does not show: ``exec``, ``get_ipython().run_cell``,
-    ``%run``, a magic whose code could not be read."""
+    ``%run``, a magic whose code could not be read, TorchScript (its ``# type:`` comments)."""
     if _code_in_annotations(stmt):
         return True
     for node in _walk(stmt):
         if _rewrites(node) or _names_annotations(node):
+            return True
+        if isinstance(node, (ast.Name, ast.Attribute)) and _scripts_comments(nb, node):
             return True
         if not isinstance(node, ast.Call):
             continue
@@ -1530,6 +1555,8 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
         return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
     if _thread_starter(path):
         return THREADS, True
+    if _scripts_comments(nb, sub):
+        return RUNS_COMMENTS, True
     if _sets_name(sub):
         return SETS_NAME, True
     if (sub.id if isinstance(sub, ast.Name) else sub.attr) == "__match_args__":
@@ -2720,6 +2747,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             found += [(node, why) for p, why in _PATHS.items() if "." in p and _within(path, p)]
             if path.startswith("get_ipython().") and node.attr in _IPYTHON_CODE:
                 found.append((node, "runs code from strings through IPython"))
+            if _scripts_comments(nb, node):
+                found.append((node, RUNS_COMMENTS))
         elif isinstance(node, ast.Call):
             why = _string_code(nb, node, id(node) in methods)
             if why:

@@ -2931,6 +2931,15 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
     log_s = torch.cat([blank, x], 1).log_softmax(1).permute(2, 3, 0, 1).reshape(1, 32, 4)
     ctc = (log_s, (y + 1).reshape(32, 1), [1] * 32, [1] * 32, 0, False)
     assert any("_ctc_loss" in name for name in ran(torch._ctc_loss, *ctc))
+    # torch's off-switches on, the loss called from C (map): its backward is still seen (round 16)
+    logits = x.clone().requires_grad_()
+
+    def switched_off(logits, target):
+        with torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch():
+            (value,) = map(torch._C._nn.cross_entropy_loss, [logits], [target], [None], [1])
+        value.backward()
+
+    assert "torch.ops.nll_loss2d_backward" in ran(switched_off, logits, y)
     course = {"names": [], "paths": [], "allowed": ["unet_tp.unet_base", "unet_tp.device"]}
     a = np.zeros((4, 4), bool)
     assert ran(metrics.dice, a, a, meta=course)[0].startswith("unet_tp.metrics.")

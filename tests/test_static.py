@@ -1396,6 +1396,25 @@ def test_a_name_handed_over_where_reading_cannot_follow_it_costs_the_block(setup
     assert lost(nb) == {"loss"}
 
 
+def test_torchscript_costs_every_block_after_it():
+    """Round 16: TorchScript evaluates a function's ``# type:`` comment in the notebook's
+    namespace (a comment: no reading of the code sees it), and a red team's put torch's loss and
+    torch's off-switches in a dict the answer then read, unseen by the reading and the watch."""
+    probe = (
+        "import collections\nKEEP = collections.defaultdict(int)\n"
+        "def _probe(a):\n    # type: (KEEP[F.torch._C._nn.cross_entropy_loss]) -> Tensor\n"
+        "    return a\n"
+    )
+    answer = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    (loss,) = list(KEEP)\n    return loss(logits, target, weight, 1)"
+    )
+    for run in ("torch.jit.script(_probe)", "list(map(torch.jit.script, [_probe]))"):
+        nb = notebook({"cce_loss": answer})
+        insert_after(nb, "setup", probe + run)
+        assert lost(nb) >= {"loss", "double_conv"} and "runs code from comments" in flagged(nb)
+
+
 _DOUBLE_CONV = """{top}class DoubleConv(nn.Module):
     def __init__(self, in_channels, out_channels, padding=False, batch_norm=False, {sig}):
         super().__init__()
