@@ -238,7 +238,8 @@ ip = get_ipython()
 ip.run_line_magic("load_ext", "autoreload")  # (a library's callbacks: autoreload's, the
 ip.run_line_magic("autoreload", "2")  # inline backend's)
 ip.run_line_magic("matplotlib", "inline")
-libraries_only = not harness._code_around_cells() and not harness._hooks_swapped()
+at_start = harness._hooks_swapped()  # (a library's changes: none)
+libraries_only = not harness._code_around_cells() and not at_start
 ip.events.register("post_run_cell", lambda result: None)
 around = harness._code_around_cells()
 # what runs the grader's next request, given code of the notebook's (a red team's routes)
@@ -246,13 +247,25 @@ kept, run_cell = ip.kernel.shell_handlers["execute_request"], vars(type(ip)).get
 ip.should_run_async = lambda code, *args, **kwargs: False
 ip.kernel.shell_handlers["execute_request"] = torch.no_grad()(lambda *args: None)
 type(ip).run_cell = lambda self, *args, **kwargs: None
+# and what requests are read and answers written through (json is not: the harness's own)
+import json as json_module, numpy, pathlib, zipfile
+savez, writestr, suffix = numpy.savez, zipfile.ZipFile.writestr, type(pathlib.Path(".")).with_suffix
+numpy.savez = lambda *args, **kwargs: savez(*args, **kwargs)
+zipfile.ZipFile.writestr = lambda self, *args: writestr(self, *args)
+type(pathlib.Path(".")).with_suffix = lambda self, s: suffix(self, s)
+dumps, json_module.dumps = json_module.dumps, lambda *args, **kwargs: "{}"
+written = harness._dumps({"ran": ["torch.nn.functional.cross_entropy"]})
+json_module.dumps = dumps  # (the kernel's messages are written with it)
 swapped = harness._hooks_swapped()
+numpy.savez, zipfile.ZipFile.writestr = savez, writestr
+del type(pathlib.Path(".")).with_suffix
 del ip.should_run_async
 type(ip).run_cell = run_cell
 ip.kernel.shell_handlers["execute_request"] = kept
 said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
         "later": later, "ran": watch.ran, "stopped": stopped, "libraries_only": libraries_only,
-        "around": around, "swapped": swapped, "put_back": harness._hooks_swapped()}
+        "around": around, "swapped": swapped, "put_back": harness._hooks_swapped(),
+        "written": written, "at_start": at_start}
 print("SAID", json.dumps(said))
 """
 
@@ -301,13 +314,16 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     assert said["answered"] is False and said["later"] is True and said["ran"] == []
     assert said["stopped"] is True
     # a callback of the notebook's run around every cell (the grader's requests are cells): told
-    assert said["libraries_only"] is True and said["around"] is True
+    assert said["libraries_only"] is True and said["around"] is True, said["at_start"]
     # the shell's and kernel's functions that run the next request, replaced: named (torch's
     # decorator around the notebook's function too); put back, not
     assert said["swapped"] == [
-        "ZMQInteractiveShell.run_cell", "shell.should_run_async", "shell_handlers.execute_request"
+        "PosixPath.with_suffix", "ZMQInteractiveShell.run_cell", "ZipFile.writestr",
+        "numpy.savez", "shell.should_run_async", "shell_handlers.execute_request",
     ], said["swapped"]  # fmt: skip
     assert said["put_back"] == []
+    # json.dumps replaced: the harness's answers say what the watch saw all the same
+    assert said["written"] == '{"ran": ["torch.nn.functional.cross_entropy"]}'
     from autograder import harness
     from autograder import messages as M
 
