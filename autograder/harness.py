@@ -16,14 +16,19 @@ import functools
 import io
 import json
 import os
+import re
+import struct
 import sys
 import sysconfig
 import threading  # (these modules as they were at start-up, whatever sys.modules holds later)
 import time
 import traceback
 import types
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
 
 HOME = os.environ.get("HOME", "/home/student")
 _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
@@ -235,23 +240,95 @@ def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
 
 
 # ---- the wire format: npz, no pickle ----------------------------------------------------------
+# Messages are read and written with functions held since start-up, C functions all: numpy's
+# writer, zipfile and os are the notebook's to replace (a red team replaced numpy's header writer
+# and wiped the watch's findings out of every answer). An npz of stored (uncompressed) .npy
+# members, as np.load and the grader's reader (autograder.answers) read it.
+_PACK, _UNPACK, _CRC32 = struct.pack, struct.unpack_from, zlib.crc32
+_OPEN, _READ, _WRITE, _CLOSE = os.open, os.read, os.write, os.close
+_REPLACE, _FSPATH, _FSTAT = os.replace, os.fspath, os.fstat
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+_READ_ONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_NDARRAY, _ASARRAY, _DTYPE, _FROMBUFFER = np.ndarray, np.asarray, np.dtype, np.frombuffer
+_TOBYTES = np.ndarray.tobytes
+_NPY_HEADER = re.compile(
+    r"\{'descr': '([<>|=]?[a-zA-Z]\d*)', 'fortran_order': False, 'shape': \(([\d, ]*)\), \}"
+)
+_LOCAL, _CENTRAL, _END = 0x04034B50, 0x02014B50, 0x06054B50
+
+
+def _npy(value) -> bytes:
+    array = value if type(value) is _NDARRAY else _ASARRAY(value)
+    shape = ", ".join(str(int(n)) for n in array.shape) + ("," if len(array.shape) == 1 else "")
+    header = f"{{'descr': '{array.dtype.str}', 'fortran_order': False, 'shape': ({shape}), }}"
+    header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + _PACK("<H", len(header)) + header.encode() + _TOBYTES(array, "C")
+
+
+def _npz(members: dict) -> bytes:
+    """An npz of ``members`` (name: array), its .npy members stored."""
+    files, central, offset = [], [], 0
+    for name, value in members.items():
+        body, filename = _npy(value), f"{name}.npy".encode()
+        sizes = (_CRC32(body), len(body), len(body), len(filename))
+        files.append(_PACK("<IHHHHHIIIHH", _LOCAL, 20, 0, 0, 0, 0, *sizes, 0) + filename + body)
+        central.append(
+            _PACK("<IHHHHHHIIIHHHHHII", _CENTRAL, 20, 20, 0, 0, 0, 0, *sizes, 0, 0, 0, 0, 0, offset)
+            + filename
+        )
+        offset += len(files[-1])
+    directory = b"".join(central)
+    count = len(central)
+    return b"".join(
+        [*files, directory, _PACK("<IHHHHIIH", _END, 0, 0, count, count, len(directory), offset, 0)]
+    )
+
+
+def _members(data: bytes) -> dict:
+    """The arrays of an npz :func:`_npz` wrote (stored members, read through its directory)."""
+    (_, _, _, _, count, size, start, _) = _UNPACK("<IHHHHIIH", data, len(data) - 22)
+    found, at = {}, start
+    for _ in range(count):
+        fields = _UNPACK("<IHHHHHHIIIHHHHHII", data, at)
+        length, name_length, offset = fields[8], fields[10], fields[16]
+        name = data[at + 46 : at + 46 + name_length].decode()
+        body = offset + 30 + _UNPACK("<H", data, offset + 26)[0]
+        npy = data[body : body + length]
+        header_length = _UNPACK("<H", npy, 8)[0]
+        descr, shape = _NPY_HEADER.match(npy[10 : 10 + header_length].decode()).groups()
+        dims = tuple(int(n) for n in shape.replace(",", " ").split())
+        array = _FROMBUFFER(npy[10 + header_length :], dtype=_DTYPE(descr))
+        found[name.removesuffix(".npy")] = array.reshape(dims).copy()
+        at += 46 + name_length
+    return found
+
+
 def read_message(path: str | os.PathLike[str]) -> tuple[dict, dict]:
     """``(meta, arrays)`` of a request (the grader reads answers with ``autograder.answers``)."""
-    import numpy as np
-
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files if k != "__meta__"}
-        meta = _loads(str(data["__meta__"])) if "__meta__" in data.files else {}
+    fd = _OPEN(_FSPATH(path), _READ_ONLY)
+    try:
+        chunks, size = [], _FSTAT(fd).st_size
+        while size > 0 and (chunk := _READ(fd, size)):
+            chunks.append(chunk)
+            size -= len(chunk)
+    finally:
+        _CLOSE(fd)
+    arrays = _members(b"".join(chunks))
+    meta = _loads(str(arrays.pop("__meta__"))) if "__meta__" in arrays else {}
     return meta, arrays
 
 
 def write_message(path: str | os.PathLike[str], meta: dict, arrays: dict) -> None:
     """Write an ``.npz`` message (temporary name, then rename)."""
-    import numpy as np
-
-    tmp = Path(f"{path}.part.npz")
-    np.savez(tmp, __meta__=np.array(_dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    data = memoryview(_npz({"__meta__": _ASARRAY(_dumps(meta)), **arrays}))
+    tmp = f"{_FSPATH(path)}.part.npz"
+    fd = _OPEN(tmp, _NEW_FILE, 0o600)
+    try:
+        while data:
+            data = data[_WRITE(fd, data) :]
+    finally:
+        _CLOSE(fd)
+    _REPLACE(tmp, _FSPATH(path))
 
 
 # ---- running the student's objects ------------------------------------------------------------

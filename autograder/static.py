@@ -42,17 +42,17 @@ BUILT_ON = ("unet_tp.unet_base", "unet_tp.device", "unet_tp.conventions")
 
 
 # TorchScript: a red team's `# type: (KEEP[F.torch._C._nn.cross_entropy_loss]) -> Tensor`, read
-# by torch.jit.script, put torch's loss in a dict no reading of the code saw it enter
+# by torch.jit.script, put torch's loss in a dict no reading of the code saw it enter; another's
+# wrote that comment into linecache's copy of a cell, where TorchScript reads a function's source
 RUNS_COMMENTS = "runs code from comments (TorchScript)"
 _TORCHSCRIPT = ("torch.jit", "torch._jit_internal", "torch._C._jit_script_compile")
 _TORCHSCRIPT += ("torch._C._jit_script_class_compile",)
-_TYPE_COMMENT = re.compile(r"#\s*type\s*:")
 
 
 def _scripts_comments(nb, node: ast.AST) -> bool:
-    """TorchScript in a notebook with a ``# type:`` comment (scripting one's module costs
-    nothing where there is none)."""
-    return nb.type_comments and _under(nb.resolve(node), _TORCHSCRIPT)
+    """TorchScript: it evaluates the ``# type:`` comments of the source it reads, which is
+    ``linecache``'s, which a cell can rewrite (round 17): no reading of the cells sees them."""
+    return _under(nb.resolve(node), _TORCHSCRIPT)
 
 
 def _by_reason(table: dict[str, str]) -> dict[str, str]:
@@ -709,11 +709,6 @@ def read(nb) -> Notebook:
 
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
-
-    @functools.cached_property
-    def type_comments(self) -> bool:
-        """A ``# type:`` comment, which TorchScript evaluates (no reading of code sees it)."""
-        return any(_TYPE_COMMENT.search(cell.source) for _, cell, _ in self.cells)
 
     def __init__(self, nb):
         _walk.cache_clear()

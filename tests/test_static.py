@@ -1114,12 +1114,11 @@ def test_a_loss_compiled_from_a_torchscript_string_costs_its_block():
     [
         "import cProfile\np = cProfile.Profile()\np.enable()\nx = categorical_cross_entropy(torch.zeros(1, 2, 1, 1), torch.zeros(1, 1, 1).long())\np.disable()\np.print_stats()",
         "import pdb\nif False:\n    pdb.set_trace()",
-        "scripted = torch.jit.script(DoubleConv(1, 2))",
     ],
 )
-def test_profiling_debugging_and_scripting_a_module_cost_nothing(profiling):
-    """A profiler switched on and off around code, a ``pdb.set_trace()`` left behind,
-    ``torch.jit.script`` of one's module: no code from strings."""
+def test_profiling_and_debugging_cost_nothing(profiling):
+    """A profiler switched on and off around code, a ``pdb.set_trace()`` left behind: no code
+    from strings (TorchScript costs: test_torchscript_costs_every_block_after_it)."""
     nb = notebook()
     insert_after(nb, "cce_loss", profiling)
     assert lost(nb) == set()
@@ -1399,7 +1398,8 @@ def test_a_name_handed_over_where_reading_cannot_follow_it_costs_the_block(setup
 def test_torchscript_costs_every_block_after_it():
     """Round 16: TorchScript evaluates a function's ``# type:`` comment in the notebook's
     namespace (a comment: no reading of the code sees it), and a red team's put torch's loss and
-    torch's off-switches in a dict the answer then read, unseen by the reading and the watch."""
+    torch's off-switches in a dict the answer then read, unseen by the reading and the watch;
+    round 17 wrote the comment into linecache's copy of a cell, which no cell's text shows."""
     probe = (
         "import collections\nKEEP = collections.defaultdict(int)\n"
         "def _probe(a):\n    # type: (KEEP[F.torch._C._nn.cross_entropy_loss]) -> Tensor\n"
@@ -1413,6 +1413,11 @@ def test_torchscript_costs_every_block_after_it():
         nb = notebook({"cce_loss": answer})
         insert_after(nb, "setup", probe + run)
         assert lost(nb) >= {"loss", "double_conv"} and "runs code from comments" in flagged(nb)
+    # round 17: no comment in any cell; one written into linecache's copy of the cell, where
+    # TorchScript reads the function's source. Scripting costs the blocks after it, whatever.
+    nb = notebook({"cce_loss": answer})
+    insert_after(nb, "setup", "scripted = torch.jit.script(DoubleConv(1, 2))")
+    assert lost(nb) >= {"loss", "train_step"} and "runs code from comments" in flagged(nb)
 
 
 _DOUBLE_CONV = """{top}class DoubleConv(nn.Module):
