@@ -11,6 +11,7 @@ import csv
 import html as html_module
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -148,6 +149,7 @@ except OSError as exc:
 """
 WRITE_OUTSIDE = """\
 import os
+import re
 for target in ["/opt/grading/lib/unet_tp/checks.py", "/etc/passwd", "/usr/evil"]:
     try:
         with open(target, "a") as f:
@@ -198,6 +200,7 @@ time.sleep(600)
 # stopped the batch), unreadable (chmod 000: left on a grader not root)
 DEEP_TREE = """\
 import os
+import re
 fd = os.open(".", os.O_RDONLY)
 for _ in range(1200):
     os.mkdir("d", dir_fd=fd)
@@ -493,7 +496,12 @@ def test_the_notes_say_what_went_wrong(graded):
     assert "restored by content" in notes["metadata_lost"]
     # Colab's drive.mount, files.upload, `!nvidia-smi` do nothing where grading runs: the cell runs on (the
     # lines after them were never run: an import there cost the blocks using it their points)
-    assert notes["colab"] == ""
+    # (but a package grading lacks, imported after (g): a note, and no review where no point is lost)
+    assert re.fullmatch(
+        r"cell \d+ \(your cell after \(g\)\): uses the package 'colab_only_package', which the "
+        r"grading environment does not have",
+        notes["colab"],
+    ), notes["colab"]
     assert "invalid JSON" in notes["not_json"] and "empty" in notes["empty"]
     assert results["not_json"]["language"] == "en"  # the class's: not known from the file
     assert notes["correct"] == notes["correct_fr"] == ""  # an honest notebook, nothing to say
