@@ -401,12 +401,17 @@ class _Watch:
         try:
             if event == "call":
                 code = frame.f_code
-                module = _plain(dict.get(frame.f_globals, "__name__"))
-                self._seen(module, _plain(getattr(code, "co_qualname", code.co_name)))
+                name = _plain(getattr(code, "co_qualname", code.co_name))
+                self._seen(_plain(dict.get(frame.f_globals, "__name__")), name)
+                # and by its file, which no notebook renames (a red team set scipy's distance
+                # module's __name__ to another's, and the watch read that)
+                self._seen(_module_of(_plain(code.co_filename)), name)
             elif event == "c_call":
-                self._seen(
-                    _plain(getattr(arg, "__module__", "")), _plain(getattr(arg, "__name__", ""))
-                )
+                name = _plain(getattr(arg, "__name__", ""))
+                self._seen(_plain(getattr(arg, "__module__", "")), name)
+                owner = getattr(arg, "__self__", None)  # (a module's function: its module)
+                if type(owner) is types.ModuleType:
+                    self._seen(_registered(owner), name)
         except BaseException:
             self.broken = True
 
@@ -640,6 +645,32 @@ def _cpu_ns(ident: int) -> int:
 
 _GETPROFILE, _SETPROFILE = sys.getprofile, sys.setprofile
 _WATCHING: list = []  # the hooks of the answers being watched (the newest last)
+
+
+@functools.lru_cache(maxsize=8192)
+def _module_of(filename: str) -> str:
+    """The module a library's file is, by its path (``.../site-packages/scipy/spatial/
+    distance.py``: ``scipy.spatial.distance``); "" outside the libraries start-up found."""
+    for root in sorted(_LIBRARIES, key=len, reverse=True):
+        root = root.rstrip("/") + "/"
+        if filename.startswith(root):
+            parts = filename[len(root) :].split("/")
+            parts[-1] = parts[-1].split(".")[0]  # (distance.py, _distance_pybind.cpython-...so)
+            return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return ""
+
+
+_REGISTERED: dict[int, tuple[object, str]] = {}
+
+
+def _registered(module) -> str:
+    """The name ``sys.modules`` holds a module under (its ``__name__`` and ``__module__``s are
+    the notebook's to change; sys.modules' keys, static reading watches)."""
+    known = _REGISTERED.get(id(module))
+    if known is None or known[0] is not module:
+        name = next((k for k, m in list(sys.modules.items()) if m is module), "")
+        known = _REGISTERED[id(module)] = (module, _plain(name))
+    return known[1]
 
 
 def _plain(name: object) -> str:

@@ -265,7 +265,7 @@ _TRACERS = frozenset(_WATCHERS)  # in any cell: it costs every block tested afte
 # as do _thread and threading's inner parts (a thread started without the hook), and setting the
 # module's __name__ (which the hook reads)
 THREADS = "reaches into the interpreter (threads started without threading's hooks)"
-SETS_NAME = "reaches into the interpreter (sets the notebook's __name__)"
+SETS_NAME = "reaches into the interpreter (sets a module's or a function's name)"
 _WATCHERS |= {"import_module", "resolve_name", "getmodule"}
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
@@ -1520,7 +1520,9 @@ def _misuse(
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
             what, does = _import_misuse(nb, sub, names)
         elif isinstance(sub, ast.Call):
-            what = _string_code(nb, sub, id(sub) in methods)
+            what = _string_code(nb, sub, id(sub) in methods) or (
+                SETS_NAME if _sets_name(sub) else None
+            )
             does = what is not None
             if not what and _by_held_name(nb, sub, _builtin(nb.resolve(sub.func))):
                 what = next((p for p in _looked_up(nb, sub) or () if _forbidden(p, names)), None)
@@ -1698,11 +1700,24 @@ def _traces(nb: Notebook, node: ast.AST) -> bool:
     return _hook_path(path, _TRACERS) or _thread_starter(path)
 
 
+_NAMES_OF_CODE = {"__name__", "__module__", "__qualname__", "__file__", "__spec__"}
+
+
 def _sets_name(node: ast.AST) -> bool:
-    """``__name__ = ...``: the module's name, which the watch reads for every call."""
-    return (
-        isinstance(node, ast.Name) and node.id == "__name__" and not isinstance(node.ctx, ast.Load)
-    )
+    """``__name__ = ...``, ``module.__name__ = ...``, ``f.__module__ = ...``, ``setattr(f,
+    "__module__", ...)``: the names the watch tells code by (a red team renamed SciPy's distance
+    module and its C functions, and the watch read numpy's)."""
+    if isinstance(node, ast.Name):
+        return node.id == "__name__" and not isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.Attribute):
+        return node.attr in _NAMES_OF_CODE and not isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.Call) and _last_attr(node.func) in ("setattr", "__setattr__"):
+        return any(isinstance(a, ast.Constant) and a.value in _NAMES_OF_CODE for a in node.args)
+    return False
+
+
+def _last_attr(func: ast.AST) -> str:
+    return getattr(func, "attr", getattr(func, "id", ""))
 
 
 def _thread_starter(path: str) -> bool:

@@ -2948,6 +2948,28 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
         value.backward()
 
     assert "torch.ops.nll_loss2d_backward" in ran(switched_off, logits, y)
+    # a module and a C function renamed (round 18): told by the file and by sys.modules' key
+    import sysconfig
+
+    import scipy.spatial.distance as distance
+
+    lib = [sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")]
+    c_loss = torch._C._nn.cross_entropy_loss
+    renamed = [(distance, "__name__", "renamed"), (c_loss, "__module__", "numpy")]
+    saved = [getattr(obj, attr) for obj, attr, _ in renamed]
+    harness._LIBRARIES[:] = lib
+    try:
+        for obj, attr, value in renamed:
+            setattr(obj, attr, value)
+        masks = np.zeros((2, 4), bool)
+        seen = ran(lambda: distance.pdist(masks, "dice"), meta=_watch(load_spec().block("g")))
+        assert "scipy.spatial.distance.pdist" in seen, seen
+        assert "torch._C._nn.cross_entropy_loss" in ran(c_loss, x, y, None, 1, -100, 0.0)
+    finally:
+        for (obj, attr, _), value in zip(renamed, saved, strict=True):
+            setattr(obj, attr, value)
+        harness._LIBRARIES.clear()
+        harness._module_of.cache_clear()
     course = {"names": [], "paths": [], "allowed": ["unet_tp.unet_base", "unet_tp.device"]}
     a = np.zeros((4, 4), bool)
     assert ran(metrics.dice, a, a, meta=course)[0].startswith("unet_tp.metrics.")

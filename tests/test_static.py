@@ -1420,6 +1420,23 @@ def test_torchscript_costs_every_block_after_it():
     assert lost(nb) >= {"loss", "train_step"} and "runs code from comments" in flagged(nb)
 
 
+@pytest.mark.parametrize(
+    "rename",
+    [
+        "import scipy.spatial.distance as d\nd.__name__ = 'scipy_distance'",
+        "import scipy.spatial._distance_pybind as p\np.pdist_dice.__module__ = 'numpy'",
+        "import scipy.spatial.distance as d\nsetattr(d.pdist, '__qualname__', 'add')",
+    ],
+)
+def test_renaming_a_module_or_a_function_costs_every_block_after_it(rename):
+    """Round 18: the watch told code by its module's ``__name__`` and a C function's
+    ``__module__``, which a cell renamed (SciPy's distance module as numpy's): (g) 2/2 with
+    SciPy's Dice. The watch reads files and sys.modules' keys now; renaming costs too."""
+    nb = notebook()
+    insert_after(nb, "setup", rename)
+    assert lost(nb) >= {"double_conv", "predict_dice"}
+
+
 _DOUBLE_CONV = """{top}class DoubleConv(nn.Module):
     def __init__(self, in_channels, out_channels, padding=False, batch_norm=False, {sig}):
         super().__init__()
