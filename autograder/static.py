@@ -2745,6 +2745,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     for node in _walk(tree):
         if around := _rewrites(node):
             found.append((node, around))
+        if _sets_name(node):
+            found.append((node, SETS_NAME))
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for name in _imported(node):
                 if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged
