@@ -1395,6 +1395,18 @@ def test_a_name_handed_over_where_reading_cannot_follow_it_costs_the_block(setup
     assert lost(nb) == {"loss"}
 
 
+def test_torchs_chunked_linear_cross_entropy_op_costs_the_loss():
+    """Round 19: torch's op behind ``F.linear_cross_entropy(..., options=...)`` computes the
+    weighted loss and its gradient from plain tensor operations (an identity weight: Eq. (1)),
+    reached through ``torch.ops`` under a longer name than any the block forbade: (e) 4/4."""
+    answer = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    op = torch.ops.torch_nn._linear_cross_entropy_batch_chunked\n"
+        "    return op(logits, target)"
+    )
+    assert lost(notebook({"cce_loss": answer})) == {"loss"}
+
+
 def test_torchscript_costs_every_block_after_it():
     """Round 16: TorchScript evaluates a function's ``# type:`` comment in the notebook's
     namespace (a comment: no reading of the code sees it), and a red team's put torch's loss and
