@@ -70,6 +70,8 @@ LOSS_NAMES = TORCH_LOSSES + (
     "CTCLoss",
     # its output, with an identity head and no tail, is log p_y
     "AdaptiveLogSoftmaxWithLoss",
+    # torch's chunked linear cross-entropy op: with an identity weight, Eq. (1) and its gradient
+    "linear_cross_entropy_batch_chunked",
 )
 Steps = list[tuple[str, object]]
 
@@ -1589,6 +1591,7 @@ TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
 # the modules the loss may not use (assignment.toml's dotted `forbidden` of (e)), read as the
 # Dice's libraries are: through globals, helpers, defaults and closures
 LOSS_LIBRARIES = ("torch.distributions", "monai.losses", "torchvision.models.detection")
+LOSS_LIBRARIES += ("torch.nn.modules.linear_cross_entropy", "torch.ops.torch_nn")
 
 
 def _code_names(fn: Callable) -> set[str]:
