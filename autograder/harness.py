@@ -73,7 +73,7 @@ def _note(kind: str, detail: str) -> None:
         return
     _EVENTS_SEEN.add(key)
     with contextlib.suppress(Exception):
-        os.write(
+        _WRITE(  # (held since start-up: os.write is the notebook's to replace)
             _LOG_FD,
             f"\n[unet-tp-event] {_dumps({'kind': kind, 'detail': detail[:200]})}\n".encode(),
         )
@@ -1225,19 +1225,20 @@ def _hooks(ip) -> None:
 
 
 def _message_parts() -> list[tuple[str, object]]:
-    """The modules and classes requests are read and answers written through (``np.load``,
-    ``np.savez``, zipfile, ``os.replace``, paths): a function of the notebook's there could read
-    the watch's names out of a request or its findings out of an answer."""
+    """Modules and classes the harness reads and writes files through (``os``, ``io``, paths:
+    the probes' source; numpy) and those its messages went through before it held its own
+    writer (numpy's npz, zipfile): a function of the notebook's there is named all the same."""
     import importlib
     import pathlib
     import zipfile
 
-    import numpy as np
-
-    names = ["numpy", "numpy.lib.format", "numpy.lib._npyio_impl", "numpy.lib.npyio", "zipfile"]
-    names += ["os", "io", "pathlib", "shutil"]
-    parts = [(n, sys.modules.get(n) or importlib.import_module(n)) for n in names[:2] + names[4:]]
-    parts += [(n, sys.modules[n]) for n in names[2:4] if n in sys.modules]
+    names = ["numpy", "numpy.lib.format", "zipfile", "os", "io", "pathlib", "shutil"]
+    parts = [(n, importlib.import_module(n)) for n in names]
+    parts += [
+        (n, sys.modules[n])
+        for n in ("numpy.lib._npyio_impl", "numpy.lib.npyio")
+        if n in sys.modules
+    ]
     classes = [zipfile.ZipFile, zipfile.ZipInfo, *type(pathlib.Path(".")).__mro__[:-1]]
     parts += [(c.__qualname__, c) for c in classes]
     return parts + [("numpy.lib.npyio.NpzFile", np.lib.npyio.NpzFile)]

@@ -33,7 +33,7 @@ import tokenize
 
 from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
-from autograder.held import HeldStrings
+from autograder.held import HeldStrings, _last_name
 
 COURSE_PACKAGE = "unet_tp"
 # what the answers may use of the course package: the base class, the set-up's device, the
@@ -1711,13 +1711,9 @@ def _sets_name(node: ast.AST) -> bool:
         return node.id == "__name__" and not isinstance(node.ctx, ast.Load)
     if isinstance(node, ast.Attribute):
         return node.attr in _NAMES_OF_CODE and not isinstance(node.ctx, ast.Load)
-    if isinstance(node, ast.Call) and _last_attr(node.func) in ("setattr", "__setattr__"):
+    if isinstance(node, ast.Call) and _last_name(node.func) in ("setattr", "__setattr__"):
         return any(isinstance(a, ast.Constant) and a.value in _NAMES_OF_CODE for a in node.args)
     return False
-
-
-def _last_attr(func: ast.AST) -> str:
-    return getattr(func, "attr", getattr(func, "id", ""))
 
 
 def _thread_starter(path: str) -> bool:

@@ -2269,6 +2269,18 @@ def test_a_bool_given_as_padding_is_told_by_name_on_both_sides():
     )
 
 
+def test_a_check_on_blocks_that_fail_their_own_names_them():
+    """Honest round 3: an Up without its concatenation failed the UNet's check while the grade,
+    which judges the UNet with the grader's Up in its place, gave (d) its points. The check names
+    the blocks below that fail their own checks (those the grader replaces: check_cases.MODULES'
+    probes); a right UNet on right blocks says nothing of the kind."""
+    ns = notebook({"up": [("torch.cat([skip, x], dim=1)", "x")]})
+    passed, message = visible(ns, "unet", with_probes=False)
+    assert not passed and "Built on blocks that fail their own checks: Up (c)." in message
+    assert graded(ns, "unet") == (True, "")
+    assert visible(notebook(), "unet", with_probes=False) == (True, "")
+
+
 def test_a_check_lists_the_layers_in_the_order_they_ran():
     """Honest round 3: a DoubleConv that made conv1, conv2, relu1, relu2 and ran them in turn,
     padding ignored, read "Layers found: Conv2d -> Conv2d -> ReLU -> ReLU", a ReLU misplaced that

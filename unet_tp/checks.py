@@ -1397,10 +1397,9 @@ def _check_built_on(cls: type, block: str, check: Callable) -> None:
     try:
         _check_modules(cls, block, check)
     except AssertionError as exc:
-        below = {"down": "double_conv", "up": "double_conv", "unet": "double_conv down up"}
         ns, wrong = _namespace(cls), []
-        for key in below[block].split():
-            name, letter, check_below = _BLOCKS[key]
+        for name in cases.MODULES[block].probes:  # (what the grader puts in their place)
+            letter, check_below = _BLOCKS[name]
             if name in ns:
                 try:
                     with contextlib.redirect_stdout(io.StringIO()):
@@ -1409,7 +1408,7 @@ def _check_built_on(cls: type, block: str, check: Callable) -> None:
                     wrong.append(f"{name} ({letter})")
         if not wrong:
             raise
-        letter = _BLOCKS[block][1]
+        letter = _BLOCKS[cases.MODULES[block].name][0]
         note = tr(
             "\n  Built on blocks that fail their own checks: {names}. Fix those first: the grade "
             "judges ({block}) with correct blocks in their place, so this failure may be theirs "
@@ -1420,12 +1419,13 @@ def _check_built_on(cls: type, block: str, check: Callable) -> None:
         raise AssertionError(str(exc) + note) from None
 
 
-# each module block's name in the notebook, its letter, its check
+# each block's name in the notebook: its letter, its check
 _BLOCKS = {
-    "double_conv": ("DoubleConv", "a", check_double_conv),
-    "down": ("Down", "b", check_down),
-    "up": ("Up", "c", check_up),
-    "unet": ("UNet", "d", check_unet),
+    "DoubleConv": ("a", check_double_conv),
+    "Down": ("b", check_down),
+    "Up": ("c", check_up),
+    "center_crop": ("c", check_center_crop),
+    "UNet": ("d", check_unet),
 }
 
 
