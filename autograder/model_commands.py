@@ -150,7 +150,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         _train(args, config, spec, distributed)
     finally:
-        if distributed:
+        if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
     return 0
 
@@ -181,6 +181,10 @@ def _train(args: argparse.Namespace, config: TrainConfig, spec: str, distributed
     train.fit(
         net, train_set, val_set, config, args.out, resume=args.resume, state=state, device=device
     )
+    if distributed:  # the ranks part together, then the main one evaluates alone
+        del net
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     if main:
         _record_run(args, state, model, cache_dir, source, device)
 
