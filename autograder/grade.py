@@ -99,6 +99,7 @@ _EVENT_REASONS = {
     "watch": "ran code out of the grader's sight",
     "write outside home": "wrote (or tried to) outside its home",
     "processes": "started many processes",
+    "code from a file": "ran code from a file the grader does not read (a module it wrote?)",
 }
 _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.observe)
     "network": "packets to the network, which the sandbox does not have",

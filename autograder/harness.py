@@ -92,10 +92,41 @@ def _audit(event: str, args: tuple) -> None:
         full = os.path.abspath(os.fsdecode(args[0]))
         if writing and not full.startswith((HOME, "/tmp", "/dev/", "/opt/grading/answers")):
             _note("write outside home", full)
+        elif not writing and full.endswith(_COMPILED) and _outside_libraries(full):
+            _note("code from a file", full)  # (bytecode a loader runs; a C library)
+    elif event in ("exec", "compile") and args and _LIBRARIES:
+        name = getattr(args[0], "co_filename", None) if event == "exec" else args[-1]
+        if _outside_libraries(name) and _is_file(name):  # (a cell's name is no file)
+            _note("code from a file", name)
+    elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
+        _note("code from a file", args[0])
     elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
         _COUNTS["processes"] = _COUNTS.get("processes", 0) + 1
         if _COUNTS["processes"] == 20:  # tries, refused where the filter is loaded
             _note("processes", f"started 20 or more processes ({event})")
+
+
+# Code the static reading never read, run from a file the notebook wrote (a red team hid its
+# answer in a string, wrote it to a .py file and ran it with pydoc.importfile, a loader no list
+# named): noted whichever loader ran it, by the file an executed or compiled code comes from
+_COMPILED = (".pyc", ".so", ".pyd")
+_STAT, _S_ISREG = os.stat, __import__("stat").S_ISREG
+
+
+def _outside_libraries(name: object, *others: str) -> bool:
+    """Whether ``name`` is a path outside the libraries start-up found (and ``others``)."""
+    return (
+        type(name) is str
+        and name.startswith("/")
+        and not name.startswith((*_LIBRARY_ROOTS, *others))
+    )
+
+
+def _is_file(name: str) -> bool:
+    try:
+        return _S_ISREG(_STAT(name).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 _TOOLS = {"pip", "pip3", "conda", "mamba", "micromamba", "uv", "apt", "apt-get"}
@@ -192,6 +223,12 @@ def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
     interrupt sent by the grader would wait)."""
     global _THREAD_PARTS, _ANSWER_SECONDS
     _ANSWER_SECONDS = float(answer_seconds)
+    paths = {*sys.path, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))}
+    for name, module in list(sys.modules.items()):  # an editable install's packages (--sandbox
+        mapping = getattr(module, "MAPPING", None) if name.startswith("__editable__") else None
+        paths |= {os.path.dirname(p) for p in (mapping or {}).values() if isinstance(p, str)}
+    _LIBRARIES.extend(p for p in paths if os.path.isabs(p) and not p.startswith(HOME))
+    _LIBRARY_ROOTS.extend(p.rstrip("/") + "/" for p in _LIBRARIES)
     sys.addaudithook(_audit)
     programs_run = not _one_process()
     _watch_new_threads()
@@ -209,8 +246,6 @@ def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
     if ip is None:
         return
     _EVENTS.extend([ip, type(ip), ip.events, type(ip.events), type(ip.events).trigger])
-    paths = {*sys.path, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))}
-    _LIBRARIES.extend(p for p in paths if os.path.isabs(p) and not p.startswith(HOME))
 
     def refuse(what: str, why: str = "installing") -> None:
         print(f"[grading] not run: {what.strip()} ({why} is switched off while grading)")
@@ -425,8 +460,52 @@ class _Watch:
         if not (self.names and torch):
             yield
             return
-        with _calls_mode(torch)(self), _ops_mode(torch)(self):
+        with _calls_mode(torch)(self), _ops_mode(torch)(self), self._recorded(torch):
             yield
+
+    @contextlib.contextmanager
+    def _recorded(self, torch):
+        """The operators this thread runs, as torch's profiler records them: below Python, where
+        torch's modes switched off by the notebook (a red team, from code in a file it wrote)
+        hide none of them. One profiler a thread: a watch within another's (a pool's thread,
+        started under a watch, given an answer's task) takes it over meanwhile. A profiler the
+        notebook left running, or stopped, is noted."""
+        profiler = _profiler(torch)
+        if profiler is None:  # (a torch without it: the modes alone)
+            yield
+            return
+        ident = _IDENT()
+        outer = _RECORDING.get(ident)
+        if outer is not None:
+            outer._record_stop(profiler)
+        started = self._record_start(profiler)
+        if started:
+            _RECORDING[ident] = self
+        try:
+            yield
+        finally:
+            if started:
+                self._record_stop(profiler)
+            _RECORDING.pop(ident, None)
+            if outer is not None and outer._record_start(profiler):
+                _RECORDING[ident] = outer
+
+    def _record_start(self, profiler) -> bool:
+        enable, _, config = profiler
+        try:
+            enable(config)
+            return True
+        except BaseException:
+            self.broken = True
+            return False
+
+    def _record_stop(self, profiler) -> None:
+        try:
+            for thread in profiler[1]():
+                for event in thread:
+                    self._seen("torch.ops", _plain(event.name()).rpartition("::")[2])
+        except BaseException:
+            self.broken = True
 
     def _seen_torch(self, func) -> None:
         try:
@@ -644,6 +723,8 @@ def _cpu_ns(ident: int) -> int:
 
 
 _GETPROFILE, _SETPROFILE = sys.getprofile, sys.setprofile
+_IDENT = _thread.get_ident
+_RECORDING: dict = {}  # thread -> the watch whose profiler of torch's operators runs there
 _WATCHING: list = []  # the hooks of the answers being watched (the newest last)
 
 
@@ -690,6 +771,19 @@ def _calls_mode(torch):
             return func(*args, **(kwargs or {}))
 
     return Calls
+
+
+@functools.cache
+def _profiler(torch):
+    """``(enable, disable, settings)`` of torch's CPU profiler of operators, or None."""
+    try:
+        from torch._C._autograd import _disable_profiler_legacy, _enable_profiler_legacy
+        from torch._C._profiler import ProfilerConfig, ProfilerState, _ExperimentalConfig
+
+        config = ProfilerConfig(ProfilerState.CPU, *[False] * 5, _ExperimentalConfig())
+    except (ImportError, AttributeError, TypeError, RuntimeError):
+        return None
+    return _enable_profiler_legacy, _disable_profiler_legacy, config
 
 
 @functools.cache
@@ -1155,6 +1249,7 @@ def load_probes(path: str) -> None:
 _EVENTS: list = []  # the shell and its class, its events, their class and its trigger at start-up
 _AROUND = ("pre_execute", "pre_run_cell", "post_execute", "post_run_cell")
 _LIBRARIES: list[str] = []  # where the kernel's modules were found at start-up (not its home)
+_LIBRARY_ROOTS: list[str] = []  # (each ending in /)
 
 
 def _code_around_cells() -> bool:

@@ -94,6 +94,11 @@ _PATHS = _by_reason(
         "runs code from strings (pickle)": "pickle",
         "runs code from strings (marshal)": "marshal",
         "runs code from files (runpy)": "runpy",
+        # (round 20: loaders of a file the notebook wrote, and bundles' "$..." expressions)
+        "runs code from files (pydoc.importfile)": "pydoc.importfile",
+        "runs code from files (alembic)": "alembic",
+        "runs code from files (pytest's importer)": "_pytest pytest.importorskip",
+        "runs code from strings (monai.bundle)": "monai.bundle",
         "reaches names built from strings (pydoc.locate)": "pydoc.locate",
         "reaches names built from strings (pkgutil.resolve_name)": "pkgutil.resolve_name",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
@@ -189,7 +194,8 @@ _STRING_PATHS += ("torch._utils._import_dotted_name", "traitlets.utils.importstr
 _STRING_PATHS += ("traitlets.import_item",)  # (traitlets re-exports it)
 _STRING_PATHS += ("IPython.utils.importstring", "tornado.util.import_object", "jinja2", "torch.fx")
 _STRING_PATHS += ("monai.utils.optional_import", "monai.utils.module", "torch._inductor")
-_STRING_PATHS += ("torch._C._jit_get_operation",)
+_STRING_PATHS += ("torch._C._jit_get_operation", "pydoc.importfile", "alembic", "_pytest")
+_STRING_PATHS += ("pytest.importorskip", "monai.bundle")
 # runners of code given as text (templates, expression parsers, config files, imp): a
 # statement that calls one may bind any name (``import __main__`` inside a template)
 _TEMPLATES = ("mako", "imp", "traitlets.config", "jinja2", "sympy.sympify", "sympy.S")

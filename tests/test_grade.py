@@ -3323,3 +3323,59 @@ def test_cell_notes_say_why_in_the_students_words():
     assert notes[1].endswith("SyntaxError: invalid syntax (line 3)")
     assert "a DataLoader needs num_workers=0 there" in notes[2]
     assert notes[3].endswith("and was stopped") and not review  # the student's own cell: as is
+
+
+_LOADED_FROM_A_FILE = """
+import json, os, sys, tempfile
+from autograder import harness
+from autograder.grade import _watch
+from autograder.spec import load
+
+harness.start()
+import torch
+from sympy.utilities._compilation.util import import_module_from_file
+
+SOURCE = '''
+import torch
+
+def cce(logits, target):
+    C = torch._C
+    with C.DisableTorchFunction(), C._DisableTorchDispatch():
+        [value] = [*map(C._nn.cross_entropy_loss, [logits], [target], [None], [1])]
+    return value
+'''
+path = os.path.join(tempfile.mkdtemp(), "helpers.py")
+with open(path, "w") as f:
+    f.write(SOURCE)
+helpers = import_module_from_file(path)
+watch = harness._Watch({"watch": _watch(load().block("e"))})
+with watch.running():
+    helpers.cce(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)))
+print(json.dumps({"path": path, "ran": watch.ran}))
+"""
+
+
+@pytest.mark.slow
+def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_hide_no_loss(
+    tmp_path,
+):
+    """Round 20: an answer kept in a file the notebook wrote, loaded by a library's loader that no
+    list names (here sympy's), with torch's function and dispatch modes switched off and the loss
+    called from C: the kernel notes the file, and torch's profiler still names the loss's
+    operators."""
+    script = tmp_path / "loaded.py"
+    script.write_text(_LOADED_FROM_A_FILE)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(build.REPO_ROOT), "HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = json.loads(done.stdout.splitlines()[-1])
+    note = {"kind": "code from a file", "detail": said["path"]}
+    assert f"[unet-tp-event] {json.dumps(note)}" in done.stderr.splitlines()
+    assert "torch.ops.nll_loss2d_forward" in said["ran"]
+    from autograder.grade import _EVENT_REASONS
+
+    assert "ran code from a file" in _EVENT_REASONS["code from a file"]

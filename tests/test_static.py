@@ -2790,3 +2790,27 @@ def test_many_stand_ins_are_read_in_one_pass():
     and what lies between, would keep the grader's thread for hours, its batch waiting)."""
     many = _STAND_IN + "categorical_cross_entropy = categorical_cross_entropy\n" * 3000
     assert "loss" in lost(notebook({"cce_loss": many + "\n\n" + SOLUTIONS["cce_loss"]}))
+
+
+@pytest.mark.parametrize(
+    "loader",
+    [
+        "import pydoc\nhelpers = pydoc.importfile(PATH)",
+        "from alembic.util import pyfiles\nhelpers = pyfiles.load_module_py('helpers', PATH)",
+        "from _pytest.pathlib import import_path\nhelpers = import_path(PATH, root='/tmp')",
+        "from monai.bundle import ConfigParser\n"
+        "helpers = ConfigParser({'h': '$' + SOURCE}).get_parsed_content('h')",
+    ],
+)
+def test_a_module_the_notebook_wrote_and_loaded_by_a_library_costs_the_loss(loader):
+    """Round 20: the answer in a reversed string, written to a file and loaded by a library's
+    loader (or evaluated by monai's bundle parser), which no cell's text names."""
+    written = (
+        "SOURCE = 'yportne_ssorc.lanoitcnuf.nn.hcrot'[::-1]\n"
+        "PATH = '/tmp/helpers.py'\n"
+        "with open(PATH, 'w') as f:\n"
+        "    f.write('import torch\\ncce = ' + SOURCE)\n" + loader
+    )
+    nb = notebook({"cce_loss": LOSS.format("return helpers.cce(logits, target, weight)")})
+    insert_after(nb, "data", written)
+    assert "loss" in lost(nb)
