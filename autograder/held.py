@@ -28,6 +28,9 @@ _SETTERS = {"setattr", "__setattr__"}
 _PLAIN_BASES = {"torch.nn.Module", "torch.nn.modules.module.Module", "builtins.object"}
 _PLAIN_BASES |= {"unet_tp.unet_base.UNetBase", "unet_tp.UNetBase"}
 _REBASED = {"__bases__", "__class__"}  # (a class given other bases, an object another class)
+_ENUMS = {"enum.Enum", "enum.StrEnum"}  # (what an Enum's members are built on)
+# what would give an Enum's members other values (enum's own tables, a member's value)
+_ENUM_PARTS = {"_value_", "_value2member_map_", "_member_map_", "_missing_", "_name_", "value"}
 _NAMESPACES = {"SimpleNamespace", "Namespace"}  # objects whose attributes are their keywords
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # what reads a container without changing it or handing it on (``OPTIONS.get("act")``)
@@ -63,6 +66,7 @@ class HeldStrings:
             id(c): node for t in trees for node in ast.walk(t) for c in ast.iter_child_nodes(node)
         }
         self.changed |= _shared(trees, parents)
+        self.nested = _read_nested_only(trees, parents)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         for node, chain in self.spreads:  # **kwargs handed on; **OPTIONS, a dict literal's
             if self._kwargs_param(node, chain):
@@ -158,14 +162,20 @@ class HeldStrings:
     def _plain_base(self, base: ast.AST) -> bool:
         """``nn.Module``, ``object``, ``UNetBase``: spelt so, imported as such, bound by nothing
         else of the notebook's (``class Module(nn.L1Loss)``, ``nn.Module = ...``)."""
+        dotted = self._dotted(base)
+        return bool(dotted) and dotted <= _PLAIN_BASES
+
+    def _dotted(self, base: ast.AST) -> set[str]:
+        """What a base class spelt ``a.b.C`` can be, by the imports (none if a part of it is
+        bound otherwise)."""
         parts = []
         while isinstance(base, ast.Attribute):
             parts.insert(0, base.attr)
             base = base.value
         if not isinstance(base, ast.Name) or {base.id, *parts} & self.rebound:
-            return False
+            return set()
         roots = self.imported.get(base.id, {"builtins." + base.id})
-        return all(".".join([root, *parts]) in _PLAIN_BASES for root in roots)
+        return {".".join([root, *parts]) for root in roots}
 
     def _add(self, key: tuple[int, str], value: ast.AST | None, chain: tuple) -> None:
         self.given.setdefault(key, []).append((value, chain))
@@ -349,6 +359,17 @@ class HeldStrings:
                     return None
                 found += more
             return found
+        if isinstance(node, ast.Subscript) and _spelt(node.slice):  # CFG["model"]: its dicts
+            if (getattr(node.value, "id", None), node.slice.value) not in self.nested:
+                return None
+            found = []
+            for items, where in self._dicts(node.value, chain, seen) or [({}, chain)]:
+                item = items.get(node.slice.value)
+                more = None if item is None else self._dicts(item, where, seen, keyed)
+                if more is None:
+                    return None
+                found += more
+            return found
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
             if all(k.arg for k in node.keywords):
                 return [({k.arg: k.value for k in node.keywords}, chain)]
@@ -409,6 +430,8 @@ class HeldStrings:
             return self._items(node.value, chain, seen)
         if isinstance(node, ast.Subscript):
             return self._item(node, chain, seen)
+        if isinstance(node, ast.Attribute) and (members := self._members(node)) is not None:
+            return members  # Activation.RELU, Activation.RELU.value, Activation(act).value
         if isinstance(node, ast.Attribute):  # self.act, cfg.act: a class of the notebook's
             key = (0, f".{node.attr}")
             if self.spread or not self._plain_owner(node.value, chain, seen):
@@ -430,6 +453,14 @@ class HeldStrings:
         a class of the notebook's on ``nn.Module`` (not ``nn.L1Loss``, whose ``__init__`` sets
         ``reduction`` from its arguments), or a name bound only to such a class's instances or
         a ``SimpleNamespace``."""
+        if isinstance(owner, ast.Attribute):  # CFG.model: each value given .model is plain
+            key = (0, f".{owner.attr}")
+            return (
+                key not in seen
+                and bool(self.given.get(key))
+                and self._plain_owner(owner.value, chain, seen)
+                and all(self._plain_value(v, w, seen | {key}) for v, w in self.given[key])
+            )
         if not isinstance(owner, ast.Name):
             return False
         method = _functions(chain)[-1]
@@ -440,13 +471,61 @@ class HeldStrings:
         key = self._key(owner.id, chain)
         if key in seen or not self.given.get(key):
             return False
-        for value, where in self.given[key]:  # cfg=MODEL_CFG, MODEL_CFG = ModelConfig()
-            called = _last_name(value.func) if isinstance(value, ast.Call) else None
-            plain = called in _NAMESPACES or self._plain_class(called, 0)
-            plain |= isinstance(value, ast.Constant) and value.value is None
-            if not (plain or self._plain_owner(value, where, seen | {key})):
-                return False
-        return True
+        # cfg=MODEL_CFG, MODEL_CFG = ModelConfig()
+        return all(self._plain_value(v, w, seen | {key}) for v, w in self.given[key])
+
+    def _plain_value(self, value: ast.AST | None, where: tuple, seen: frozenset) -> bool:
+        """Whether ``value`` is None, a plain class's instance, a namespace, or a plain owner's
+        (``field(default_factory=ModelConfig)``: an instance of it)."""
+        if value is None:
+            return False
+        called = _last_name(value.func) if isinstance(value, ast.Call) else None
+        if called == "field" and isinstance(value, ast.Call) and not value.args:
+            factory = [k.value for k in value.keywords if k.arg == "default_factory"]
+            called = _last_name(factory[0]) if len(value.keywords) == 1 and factory else None
+        plain = called in _NAMESPACES or self._plain_class(called, 0)
+        plain |= isinstance(value, ast.Constant) and value.value is None
+        return plain or self._plain_owner(value, where, seen)
+
+    def _members(self, node: ast.Attribute) -> set[str] | None:
+        """The strings of an Enum of the notebook's: ``E.M`` (a ``str`` one), ``E.M.value``,
+        ``E(x).value`` (any member's); None if ``node`` is none of these."""
+        owner, member = node.value, node.attr
+        if member == "value" and isinstance(owner, ast.Call):
+            members = self._enum(_last_name(owner.func) if isinstance(owner.func, ast.Name) else "")
+            return None if members is None else {v for v in members.values()}
+        if member == "value" and isinstance(owner, ast.Attribute):
+            owner, member = owner.value, owner.attr
+        elif member == "value" or not self._enum(getattr(owner, "id", ""), str_too=True):
+            return None
+        members = self._enum(getattr(owner, "id", ""))
+        return None if members is None or member not in members else {members[member]}
+
+    def _enum(self, name: str | None, str_too: bool = False) -> dict[str, str] | None:
+        """The members of ``class NAME(Enum)`` (``str_too``: on ``str`` as well), its body only
+        ``MEMBER = "string"``, its name and members bound by nothing else; or None."""
+        found = [c for c in self.classes if c.name == name]
+        if len(found) != 1 or self.given.get((0, name)) or self.rebound & _ENUM_PARTS:
+            return None
+        cls, members = found[0], {}
+        bases = set().union(*(self._dotted(b) for b in cls.bases))
+        if not bases & _ENUMS or not bases <= _ENUMS | {"builtins.str"} or cls.keywords:
+            return None
+        if str_too and "builtins.str" not in bases and "enum.StrEnum" not in bases:
+            return None
+        for stmt in cls.body:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # (its docstring)
+            if not (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(stmt.value, ast.Constant)
+                and isinstance(stmt.value.value, str)
+            ):
+                return None
+            members[stmt.targets[0].id] = stmt.value.value
+        return None if cls.decorator_list else members
 
     def _plain_class(self, name: str | None, depth: int) -> bool:
         found = [c for c in self.classes if c.name == name]
@@ -634,6 +713,34 @@ def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[str]:
             continue
         found.add(name.id)
     return found
+
+
+def _read_nested_only(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[tuple]:
+    """``(name, key)`` of each item a name's nested dicts are read by (``CFG["model"]["act"]``)
+    where every use of the name reads an item's item, reads a spelt item other than these, or
+    shows it (``print(CFG)``): none of its inner dicts is then handed anywhere to be changed."""
+    uses: dict[str, bool] = {}
+    nested, flat = set(), set()
+    for name in (n for t in trees for n in ast.walk(t) if isinstance(n, ast.Name)):
+        parent = parents.get(id(name))
+        ok = isinstance(name.ctx, ast.Load) and (
+            (isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _SHOWN)
+            or isinstance(parent, (ast.Compare, ast.FormattedValue, ast.Expr))
+        )
+        if isinstance(parent, ast.Subscript) and parent.value is name:
+            key = parent.slice.value if _spelt(parent.slice) else None
+            outer = parents.get(id(parent))
+            inner = isinstance(outer, ast.Subscript) and outer.value is parent
+            ok = isinstance(parent.ctx, ast.Load) and key is not None
+            ok &= not inner or isinstance(outer.ctx, ast.Load)
+            (nested if inner else flat).add((name.id, key))
+        if isinstance(name.ctx, ast.Store) and isinstance(parent, ast.Assign):
+            ok = parent.targets == [name]  # its one binding (read by _dicts)
+        uses[name.id] = uses.get(name.id, True) and ok
+    return {(n, key) for n, key in nested - flat if uses[n]}
+
+
+_SHOWN = {"print", "len", "str", "repr"}
 
 
 def _keyed_update(call: ast.AST | None) -> bool:

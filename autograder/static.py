@@ -1782,8 +1782,9 @@ def _read_on_a_variable(nb: Notebook, node: ast.AST, own: set[int], names: set[s
 def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
     """ids of the ``globals()``, ``locals()``, ``vars()`` calls (and ``sys.modules``,
     ``sys.path``) that can bind no name: asked whether it holds a name (``if "model" not in
-    globals():``, ``"google.colab" in sys.modules``), printed, or a function's own ``locals()``
-    (a copy of its variables: ``print(locals())`` while debugging ``train_step``)."""
+    globals():``, ``"google.colab" in sys.modules``), printed, its names listed (``sorted(k
+    for k in globals())``), or a function's own ``locals()`` (a copy of its variables:
+    ``print(locals())`` while debugging ``train_step``)."""
     found = set()
     for node in nodes:
         if isinstance(node, ast.Compare):
@@ -1791,6 +1792,13 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
             found |= {id(c) for op, c in pairs if isinstance(op, (ast.In, ast.NotIn))}
         elif isinstance(node, ast.Call) and nb.resolve(node.func) == "print":
             found |= {id(a) for a in node.args if isinstance(a, ast.Attribute)}
+        # its names listed (`sorted(k for k in globals() if ...)`, `globals().keys()`)
+        if isinstance(node, ast.Call) and _builtin(nb.resolve(node.func)) in _NAMES_ONLY:
+            found |= {id(a) for a in node.args}
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            found.add(id(node.iter))
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "keys":
+            found.add(id(node.func.value))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             found |= {
                 id(n)

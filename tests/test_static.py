@@ -996,6 +996,8 @@ def test_a_students_own_helper_with_a_leading_underscore_costs_nothing():
         "import __main__\nns = __main__.__dict__\nns['categorical_' + 'cross_entropy'] = ce",
         "import __main__\ns = setattr\ns(__main__, 'categorical_' + 'cross_entropy', ce)",
         "k = 'categorical_' + 'cross_entropy'\nglobals()[k] = ce",
+        "for k in sorted(globals()):\n    if k.startswith('categorical_'):\n        globals()[k] = ce",
+        "[globals().update({k: ce}) for k in list(globals()) if k.startswith('categorical')]",
         "k = 'categorical_' + 'cross_entropy'\nget_ipython().user_ns[k] = ce",
         "k = 'categorical_' + 'cross_entropy'\nget_ipython().push({k: ce})",
         "d = {'categorical_' + 'cross_entropy': ce}\nget_ipython().push(d)",
@@ -1498,6 +1500,19 @@ _BY_NAME = {
                           sig='activation=CONFIG["activation"]'),
     "named partial": dict(tail='import functools\nELUConv = functools.partial(DoubleConv, activation="ELU")\n'
                                "probe = ELUConv(4, 8, padding=True)\n"),
+    # honest round 4: an Enum, a nested dict, a nested dataclass
+    "enum called": dict(top='from enum import Enum\nclass Act(str, Enum):\n    RELU = "ReLU"\n    ELU = "ELU"\n',
+                        act="getattr(nn, Act(activation).value)()"),
+    "enum member": dict(top='import enum\nclass Act(enum.Enum):\n    """Activations."""\n    RELU = "ReLU"\n',
+                        act="getattr(nn, Act.RELU.value)()"),
+    "str enum member": dict(top='from enum import Enum\nclass Act(str, Enum):\n    RELU = "ReLU"\n',
+                            act="getattr(nn, Act.RELU)()"),
+    "nested dict": dict(top='CFG = {"model": {"act": "ReLU", "width": 64}, "lr": 1e-3}\nprint(CFG)\n',
+                        sig='activation=CFG["model"]["act"]', tail='opt_lr = CFG["lr"]\n'),
+    "nested dataclass": dict(top="from dataclasses import dataclass, field\n@dataclass\nclass Model:\n"
+                                 '    act: str = "ReLU"\n@dataclass\nclass Config:\n'
+                                 "    model: Model = field(default_factory=Model)\nCFG = Config()\n",
+                             act="getattr(nn, CFG.model.act)()"),
 }  # fmt: skip
 
 
@@ -1509,6 +1524,70 @@ def test_a_layer_picked_by_a_name_students_write_costs_nothing(parts):
     source = _DOUBLE_CONV.format(**{**fields, "tail": "", **parts})
     nb = notebook({"double_conv": source})
     assert lost(nb) == set() and flagged(nb) == "", lost(nb)
+
+
+_LOSS_BY_NAME = "getattr(nn, {})(weight=weight)(logits, target)"
+
+
+@pytest.mark.parametrize(
+    "top, name",
+    [  # an inner dict handed on and changed, or changed in place: its items unknown
+        (
+            'CFG = {"m": {"k": "ReLU"}}\ninner = CFG["m"]\ninner["k"] = "Cross" + "EntropyLoss"',
+            'CFG["m"]["k"]',
+        ),
+        ('CFG = {"m": {"k": "ReLU"}}\nCFG["m"]["k"] = "Cross" + "EntropyLoss"', 'CFG["m"]["k"]'),
+        (
+            'CFG = {"m": {"k": "ReLU"}}\nfor v in CFG.values():\n    v["k"] = "Cross" + "EntropyLoss"',
+            'CFG["m"]["k"]',
+        ),
+        ('CFG = {"m": {"k": "ReLU"}}\nCFG["m"].update(k="Cross" + "EntropyLoss")', 'CFG["m"]["k"]'),
+        (
+            'CFG = {"m": {"k": "ReLU"}}\nsetattr(CFG, "x", 1)\nCFG.get("m")["k"] = "Cross" + "EntropyLoss"',
+            'CFG["m"]["k"]',
+        ),
+        # an Enum whose values are built, looked up in other ways, or changed
+        (
+            'from enum import Enum\nclass K(str, Enum):\n    A = "Cross" + "EntropyLoss"',
+            "K.A.value",
+        ),
+        (
+            'from enum import Enum\nclass K(Enum):\n    A = "ReLU"\n'
+            '    @classmethod\n    def _missing_(cls, v):\n        return "CrossEntropyLoss"',
+            "K('x').value",
+        ),
+        (
+            'from enum import Enum\nclass K(Enum):\n    A = "ReLU"\nK.A._value_ = "Cross" + "EntropyLoss"',
+            "K.A.value",
+        ),
+        (
+            'from enum import Enum\nclass K(Enum):\n    A = "ReLU"\nK = {"A": "Cross" + "EntropyLoss"}',
+            "K['A']",
+        ),
+        (
+            'class Enum:\n    pass\nclass K(Enum):\n    A = "ReLU"\nK.value = "Cross" + "EntropyLoss"',
+            "K.A.value",
+        ),
+        # a nested attribute given a built value
+        (
+            "from types import SimpleNamespace as N\nCFG = N(model=N(act='ReLU'))\n"
+            "CFG.model.act = 'Cross' + 'EntropyLoss'",
+            "CFG.model.act",
+        ),
+        (
+            "from types import SimpleNamespace as N\nCFG = N(model=N(act='ReLU'))\n"
+            "CFG.model = {'act': 'x'}\nCFG.model['act'] = 'Cross' + 'EntropyLoss'",
+            "CFG.model['act']",
+        ),
+    ],
+)
+def test_a_name_held_in_a_nested_config_or_an_enum_the_notebook_changes_costs_the_loss(top, name):
+    """Honest round 4's nested configs and Enums are read; what would change what they hold
+    (an inner dict handed on, an Enum's table or value rewritten, a built member) is not."""
+    answer = "def categorical_cross_entropy(logits, target, weight=None):\n    return "
+    nb = notebook({"cce_loss": answer + _LOSS_BY_NAME.format(name)})
+    insert_after(nb, "setup", top)
+    assert lost(nb) == {"loss"}
 
 
 def test_a_call_in_an_annotation_beside_a_layer_picked_by_name_is_read():
@@ -2047,6 +2126,9 @@ def _prepended(cell: str, line: str) -> str:
         ),
         # Colab's "only if not made yet"; a settings object filled in a loop
         ({}, "train_step", "if 'model' not in globals():\n    model = UNet(in_channels=4)"),
+        # the names defined so far, listed (honest round 4)
+        ({}, "unet", "print(sorted(k for k in globals() if not k.startswith('_'))[:10])"),
+        ({}, "unet", "for name in list(globals().keys()):\n    print(name)"),
         ({}, "setup", "class Args:\n    pass\n\n\nargs = Args()\n" + _SETTINGS),
         ({}, "setup", "from types import SimpleNamespace\nargs = SimpleNamespace()\n" + _SETTINGS),
         # a dataclass of the student's with a `dice` property
