@@ -1791,6 +1791,8 @@ CORRECT = {
         {},
     ),
     "sequential_down": ({}, {"down": SEQUENTIAL_DOWN}),
+    # honest round 4: the last layer's forward called by hand (no module hook runs)
+    "outc_forward_called": ({"unet": [("return self.outc(x)", "return self.outc.forward(x)")]}, {}),
     "crop_rounded_up": (
         {
             "up": [

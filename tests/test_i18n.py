@@ -188,8 +188,8 @@ TOP_LEFT_CROP = [
             "check_double_conv",
             "double_conv",
             BN_AFTER_RELU,
-            "the batch norm comes after the ReLU",
-            "la batch norm vient après la ReLU",
+            "the batch norm is applied after the ReLU",
+            "la batch norm est appliquée après la ReLU",
         ),
         (
             "check_center_crop",

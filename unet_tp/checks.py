@@ -795,7 +795,10 @@ def _double_conv_case(cls: type, case: cases.ModuleCase) -> str:
     if run.matches([expected]):
         return tr("{label}: {input} -> {output}, conv -> {bn}ReLU twice", **shown)
     mistakes = {
-        "relu bn|relu bn": tr("the batch norm comes after the ReLU: conv -> BatchNorm2d -> ReLU"),
+        "relu bn|relu bn": tr(
+            "the batch norm is applied after the ReLU; it goes between them: "
+            "conv -> BatchNorm2d -> ReLU"
+        ),
         "bn relu|bn": tr("no ReLU after the second convolution (the last one too)"),
         "bn|bn relu": tr("no ReLU after the first convolution"),
     }
@@ -1296,6 +1299,21 @@ def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
     return fresh_roles
 
 
+def _forward_runs(run: _Run, part: nn.Module) -> bool:
+    """Whether ``part`` of the run's module runs when the module does, called or its
+    ``forward`` called by hand (``self.outc.forward(x)``: no hook of the part runs)."""
+    ran, forward = [], part.forward
+    part.forward = lambda *args, **kwargs: ran.append(1) or forward(*args, **kwargs)
+    try:
+        with torch.no_grad(), run.context():
+            run.module(*[x.clone() for x in run.inputs])
+    except Exception:  # noqa: BLE001 - (it ran once already: never applied, then)
+        return False
+    finally:
+        del part.forward
+    return bool(ran)
+
+
 def _unet_case(cls: type, case: cases.ModuleCase) -> str:
     """A UNet case, against Figure 1's wiring of its own blocks, each built again with the
     UNet's arguments (on the meta device: shapes and parameter count only)."""
@@ -1303,12 +1321,15 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> str:
     run = _Run(cls, case, steps)
     roles = _unet_blocks(run.module, _namespace(cls), kw)
     fresh_roles = _fresh_blocks(run, roles, _namespace(cls))
-    if not any(roles["outc"] is m for m in run.calls.order):
+    channels = _shape(run.out)[1] if len(_shape(run.out)) > 1 else None
+    if not any(roles["outc"] is m for m in run.calls.order) and not _forward_runs(
+        run, roles["outc"]
+    ):
         raise _Wrong(
             tr(
                 "outc is built but never applied (the output has {channels} channels where "
                 "{num_classes} classes were asked): end forward with return self.outc(x).",
-                channels=_shape(run.out)[1:2],
+                channels=channels,
                 **kw,
             )
         )
@@ -1578,7 +1599,7 @@ def _loss_value_hint(label, value, logits, target, weight) -> str:
         except RuntimeError:  # a mistake this case's shapes cannot make
             continue
         if math.isfinite(cand) and abs(cand - value) <= 1e-6 * max(1.0, abs(value)):
-            return tr(" Your value matches {mistake}.", mistake=mistake)
+            return tr(" Your value matches this mistake: {mistake}.", mistake=mistake)
     if "extreme" in label:
         return tr(
             " Right on ordinary logits, wrong at large logits: a clamped or rounded log? Compute "
