@@ -100,6 +100,7 @@ _EVENT_REASONS = {
     "write outside home": "wrote (or tried to) outside its home",
     "processes": "started many processes",
     "code from a file": "ran code from a file the grader does not read (a module it wrote?)",
+    "code from a string": "had a library run code from a string the grader does not read",
 }
 _OBSERVED = {  # what the worker read from outside the kernel (execute.Runner.observe)
     "network": "packets to the network, which the sandbox does not have",

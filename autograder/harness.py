@@ -98,6 +98,11 @@ def _audit(event: str, args: tuple) -> None:
         name = getattr(args[0], "co_filename", None) if event == "exec" else args[-1]
         if _outside_libraries(name) and _is_file(name):  # (a cell's name is no file)
             _note("code from a file", name)
+        elif type(name) is str and not name.startswith("/"):  # (<string>: built from text)
+            caller = _module_of(_plain(_GETFRAME(1).f_code.co_filename))
+            generated = any(_within(caller, g) for g in _GENERATORS)
+            if caller and not generated and not _importing():
+                _note("code from a string", f"{caller} compiled or ran {name}")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
     elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
@@ -110,6 +115,29 @@ def _audit(event: str, args: tuple) -> None:
 # answer in a string, wrote it to a .py file and ran it with pydoc.importfile, a loader no list
 # named): noted whichever loader ran it, by the file an executed or compiled code comes from
 _COMPILED = (".pyc", ".so", ".pyd")
+# and code a library builds from text (a red team's answer in a string that torch's benchmark
+# Timer, IPython's EvalFormatter or tornado's templates ran): noted unless the library is one
+# that writes code of its own from names it checked (a dataclass's __init__, a namedtuple's)
+# or compiles the notebook's cells
+_GENERATORS = ("dataclasses", "collections", "typing", "typing_extensions", "enum", "codeop", "ast")
+_GENERATORS += ("IPython.core", "ipykernel", "unet_tp_harness")  # (cells, probes)
+_GETFRAME = sys._getframe
+_IMPORTING = "<frozen importlib._bootstrap>"
+
+
+def _importing() -> bool:
+    """Whether a module is being imported (numpy's and SciPy's modules write code of their own
+    as they load: a cell's code, not the caller's text)."""
+    frame = _GETFRAME(2)
+    for _ in range(200):
+        if frame is None:
+            return False
+        if frame.f_code.co_filename == _IMPORTING:
+            return True
+        frame = frame.f_back
+    return False
+
+
 _STAT, _S_ISREG = os.stat, __import__("stat").S_ISREG
 
 
@@ -471,7 +499,8 @@ class _Watch:
         started under a watch, given an answer's task) takes it over meanwhile. A profiler the
         notebook left running, or stopped, is noted."""
         profiler = _profiler(torch)
-        if profiler is None:  # (a torch without it: the modes alone)
+        if profiler is None or profiler is _TAMPERED:  # (a torch without it: the modes alone)
+            self.broken |= profiler is _TAMPERED
             yield
             return
         ident = _IDENT()
@@ -773,6 +802,9 @@ def _calls_mode(torch):
     return Calls
 
 
+_TAMPERED = ()
+
+
 @functools.cache
 def _profiler(torch):
     """``(enable, disable, settings)`` of torch's CPU profiler of operators, or None."""
@@ -783,6 +815,9 @@ def _profiler(torch):
         config = ProfilerConfig(ProfilerState.CPU, *[False] * 5, _ExperimentalConfig())
     except (ImportError, AttributeError, TypeError, RuntimeError):
         return None
+    for f, name in ((_enable_profiler_legacy, "enable"), (_disable_profiler_legacy, "disable")):
+        if type(f) is not types.BuiltinFunctionType or f.__name__ != f"_{name}_profiler_legacy":
+            return _TAMPERED  # (a red team set them to bool and list before the first answer)
     return _enable_profiler_legacy, _disable_profiler_legacy, config
 
 

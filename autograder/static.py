@@ -99,6 +99,11 @@ _PATHS = _by_reason(
         "runs code from files (alembic)": "alembic",
         "runs code from files (pytest's importer)": "_pytest pytest.importorskip",
         "runs code from strings (monai.bundle)": "monai.bundle",
+        # (round 21: runners of text, found by the kernel's note of code compiled from strings)
+        "runs code from strings (torch.utils.benchmark)": "torch.utils.benchmark",
+        "runs code from strings (IPython's formatters)": "IPython.utils.text.EvalFormatter "
+        "IPython.utils.text.FullEvalFormatter IPython.utils.text.DollarFormatter",
+        "runs code from strings (tornado.template)": "tornado.template",
         "reaches names built from strings (pydoc.locate)": "pydoc.locate",
         "reaches names built from strings (pkgutil.resolve_name)": "pkgutil.resolve_name",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
@@ -200,7 +205,9 @@ _STRING_PATHS += ("pytest.importorskip", "monai.bundle")
 # statement that calls one may bind any name (``import __main__`` inside a template)
 _TEMPLATES = ("mako", "imp", "traitlets.config", "jinja2", "sympy.sympify", "sympy.S")
 _TEMPLATES += ("sympy.parse_expr", "sympy.parsing", "sympy.lambdify", "sympy.core.sympify")
-_TEMPLATES += ("sympy.utilities.lambdify",)
+_TEMPLATES += ("sympy.utilities.lambdify", "torch.utils.benchmark", "tornado.template")
+_TEMPLATES += ("IPython.utils.text.EvalFormatter", "IPython.utils.text.FullEvalFormatter")
+_TEMPLATES += ("IPython.utils.text.DollarFormatter", "monai.bundle")
 _STRING_PATHS += _TEMPLATES
 # annotations are evaluated as code, ``f.__annotations__ = {"return": "F.cross" + "_entropy"}``
 _STRING_PATHS += ("typing.get_type_hints", "typing.ForwardRef", "typing._eval_type")

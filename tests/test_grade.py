@@ -2236,7 +2236,11 @@ def test_without_a_sandbox_grading_stops_or_says_so(tmp_path, monkeypatch):
             grade_all(subs.parent, tmp_path / "out", progress=lambda _: None)
     lines: list[str] = []
     (result,) = grade_all(subs.parent, tmp_path / "out", sandbox="none", progress=lines.append)
-    assert result.total == 20
+    assert result.total == 20, {
+        k: (b.points, (b.message or "")[:900])
+        for k, b in result.blocks.items()
+        if b.points != b.max
+    }
     assert any("without a sandbox" in r for r in result.review)
     assert any("NONE" in line for line in lines)
     assert _rows(tmp_path / "out")["alice"]["review"] == "yes"
@@ -3351,6 +3355,19 @@ helpers = import_module_from_file(path)
 watch = harness._Watch({"watch": _watch(load().block("e"))})
 with watch.running():
     helpers.cce(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)))
+# code a library builds from a string (timeit's), and code of honest generators
+import collections, dataclasses, timeit
+
+box = {}
+timeit.timeit("pass", setup="box['x'] = 1", number=1, globals={"box": box})
+dataclasses.make_dataclass("Config", [("act", str, "ReLU")])
+collections.namedtuple("Pair", "a b")
+if sys.argv[1:] == ["tampered"]:  # the profiler's functions replaced before the first answer
+    torch._C._autograd._enable_profiler_legacy = bool
+    harness._profiler.cache_clear()
+    watch = harness._Watch({"watch": _watch(load().block("e"))})
+    with watch.running():
+        pass
 print(json.dumps({"path": path, "ran": watch.ran}))
 """
 
@@ -3359,6 +3376,8 @@ print(json.dumps({"path": path, "ran": watch.ran}))
 def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_hide_no_loss(
     tmp_path,
 ):
+    from autograder import harness
+
     """Round 20: an answer kept in a file the notebook wrote, loaded by a library's loader that no
     list names (here sympy's), with torch's function and dispatch modes switched off and the loss
     called from C: the kernel notes the file, and torch's profiler still names the loss's
@@ -3373,9 +3392,18 @@ def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_h
     )
     assert done.returncode == 0, done.stderr[-2000:]
     said = json.loads(done.stdout.splitlines()[-1])
-    note = {"kind": "code from a file", "detail": said["path"]}
-    assert f"[unet-tp-event] {json.dumps(note)}" in done.stderr.splitlines()
+    notes = [json.loads(line.split(" ", 1)[1]) for line in done.stderr.splitlines()
+             if line.startswith("[unet-tp-event]")]  # fmt: skip
+    assert {"kind": "code from a file", "detail": said["path"]} in notes
     assert "torch.ops.nll_loss2d_forward" in said["ran"]
+    # round 21: code built from a string by a library is noted, an honest generator's is not
+    strings = [n["detail"] for n in notes if n["kind"] == "code from a string"]
+    assert strings == ["timeit compiled or ran <timeit-src>"]
     from autograder.grade import _EVENT_REASONS
 
     assert "ran code from a file" in _EVENT_REASONS["code from a file"]
+    assert "from a string" in _EVENT_REASONS["code from a string"]
+    tampered = subprocess.run(
+        [sys.executable, str(script), "tampered"], capture_output=True, text=True, env=env
+    )
+    assert json.loads(tampered.stdout.splitlines()[-1])["ran"] == [harness.UNWATCHED]

@@ -2896,3 +2896,23 @@ def test_a_module_the_notebook_wrote_and_loaded_by_a_library_costs_the_loss(load
     nb = notebook({"cce_loss": LOSS.format("return helpers.cce(logits, target, weight)")})
     insert_after(nb, "data", written)
     assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [
+        "import torch.utils.benchmark as bench\n"
+        "bench.Timer(setup=SOURCE, globals={'box': box}).timeit(1)",
+        "from IPython.utils.text import EvalFormatter\nEvalFormatter().format('{' + SOURCE + '}')",
+        "import tornado.template\ntornado.template.Template('{{ ' + SOURCE + ' }}').generate()",
+    ],
+)
+def test_a_library_running_a_string_that_fills_a_dict_costs_the_loss(runner):
+    """Round 21: the answer's code in a reversed string run by torch's benchmark Timer, IPython's
+    EvalFormatter or a tornado template, leaving torch's loss in a dict the answer reads."""
+    written = (
+        "box = {}\nSOURCE = \"yportne_ssorc.lanoitcnuf.nn.hcrot = ]'ecc'[xob\"[::-1]\n" + runner
+    )
+    nb = notebook({"cce_loss": LOSS.format("return box['cce'](logits, target, weight)")})
+    insert_after(nb, "data", written)
+    assert "loss" in lost(nb)
