@@ -1299,6 +1299,20 @@ def _fresh_blocks(run: _Run, roles: dict, ns: dict) -> dict:
     return fresh_roles
 
 
+def _check_outc_applied(run: _Run, outc: nn.Module, kw: dict) -> None:
+    """A UNet whose ``outc`` never runs (its output is the last Up's) fails."""
+    if any(outc is m for m in run.calls.order) or _forward_runs(run, outc):
+        return
+    raise _Wrong(
+        tr(
+            "outc is built but never applied (the output has {channels} channels where "
+            "{num_classes} classes were asked): end forward with return self.outc(x).",
+            channels=_shape(run.out)[1] if len(_shape(run.out)) > 1 else None,
+            **kw,
+        )
+    )
+
+
 def _forward_runs(run: _Run, part: nn.Module) -> bool:
     """Whether ``part`` of the run's module runs when the module does, called or its
     ``forward`` called by hand (``self.outc.forward(x)``: no hook of the part runs)."""
@@ -1321,18 +1335,7 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> str:
     run = _Run(cls, case, steps)
     roles = _unet_blocks(run.module, _namespace(cls), kw)
     fresh_roles = _fresh_blocks(run, roles, _namespace(cls))
-    channels = _shape(run.out)[1] if len(_shape(run.out)) > 1 else None
-    if not any(roles["outc"] is m for m in run.calls.order) and not _forward_runs(
-        run, roles["outc"]
-    ):
-        raise _Wrong(
-            tr(
-                "outc is built but never applied (the output has {channels} channels where "
-                "{num_classes} classes were asked): end forward with return self.outc(x).",
-                channels=channels,
-                **kw,
-            )
-        )
+    _check_outc_applied(run, roles["outc"], kw)
     x = run.inputs[0]
     expected = run.guard(run.label, lambda: _canonical(fresh_roles, x.clone(), kw["depth"]))
     own = run.guard(run.label, lambda: _canonical(roles, x.clone(), kw["depth"]))
