@@ -147,6 +147,9 @@ _ATTRIBUTES = _by_reason(
         "ExcludeDispatchKeyGuard _ExcludeDispatchKeyGuard _SetExcludeDispatchKeyGuard "
         "_IncludeDispatchKeyGuard _pop_torch_dispatch_stack _pop_torch_function_stack "
         "_unset_dispatch_mode _disabled_torch_function_impl _disabled_torch_dispatch_impl",
+        # torch's operator profiler, which the watch reads (stopped and restarted in an answer)
+        "switches off torch's operator profiler": "_disable_profiler _disable_profiler_legacy "
+        "_enable_profiler _enable_profiler_legacy profiler_legacy",
         NAMESPACES: "__dict__",
         "reaches into the interpreter (__globals__)": "__globals__",
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
@@ -2769,6 +2772,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
                 if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged
                     continue
                 found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]
+                if (last := name.rpartition(".")[2]) in _ATTRIBUTES:  # (from m import name)
+                    found.append((node, _ATTRIBUTES[last]))
         elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
             if node.attr in _ATTRIBUTES:

@@ -2916,3 +2916,21 @@ def test_a_library_running_a_string_that_fills_a_dict_costs_the_loss(runner):
     nb = notebook({"cce_loss": LOSS.format("return box['cce'](logits, target, weight)")})
     insert_after(nb, "data", written)
     assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        "torch.autograd._disable_profiler()",
+        "torch.autograd.profiler_legacy.profile().__enter__()",
+        "from torch.autograd import _enable_profiler_legacy as on\non",
+    ],
+)
+def test_stopping_or_restarting_torchs_operator_profiler_is_flagged(stop):
+    """Round 21: the watch reads torch's operator profiler while the loss answers; an answer that
+    stops it (``torch.autograd._disable_profiler()`` stops the grader's) and starts another
+    would hide the loss's operators: flagged, as torch's modes switched off are."""
+    body = stop.replace("\n", "\n    ") + "\n    return logits.sum()"
+    assert "switches off torch's operator profiler" in flagged(
+        notebook({"cce_loss": LOSS.format(body)})
+    )
