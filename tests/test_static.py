@@ -2874,47 +2874,55 @@ def test_many_stand_ins_are_read_in_one_pass():
     assert "loss" in lost(notebook({"cce_loss": many + "\n\n" + SOLUTIONS["cce_loss"]}))
 
 
-@pytest.mark.parametrize(
-    "loader",
-    [
-        "import pydoc\nhelpers = pydoc.importfile(PATH)",
-        "from alembic.util import pyfiles\nhelpers = pyfiles.load_module_py('helpers', PATH)",
-        "from _pytest.pathlib import import_path\nhelpers = import_path(PATH, root='/tmp')",
-        "from monai.bundle import ConfigParser\n"
-        "helpers = ConfigParser({'h': '$' + SOURCE}).get_parsed_content('h')",
-    ],
+_WRITTEN = (  # round 20: the answer's module written from a reversed string, then loaded
+    "SOURCE = 'yportne_ssorc.lanoitcnuf.nn.hcrot'[::-1]\nPATH = '/tmp/helpers.py'\n"
+    "with open(PATH, 'w') as f:\n    f.write('import torch\\ncce = ' + SOURCE)\n"
 )
-def test_a_module_the_notebook_wrote_and_loaded_by_a_library_costs_the_loss(loader):
-    """Round 20: the answer in a reversed string, written to a file and loaded by a library's
-    loader (or evaluated by monai's bundle parser), which no cell's text names."""
-    written = (
-        "SOURCE = 'yportne_ssorc.lanoitcnuf.nn.hcrot'[::-1]\n"
-        "PATH = '/tmp/helpers.py'\n"
-        "with open(PATH, 'w') as f:\n"
-        "    f.write('import torch\\ncce = ' + SOURCE)\n" + loader
-    )
-    nb = notebook({"cce_loss": LOSS.format("return helpers.cce(logits, target, weight)")})
-    insert_after(nb, "data", written)
-    assert "loss" in lost(nb)
+_BOX = "box = {}\nSOURCE = \"yportne_ssorc.lanoitcnuf.nn.hcrot = ]'ecc'[xob\"[::-1]\n"
 
 
 @pytest.mark.parametrize(
-    "runner",
+    "cell, used",
     [
-        "import torch.utils.benchmark as bench\n"
-        "bench.Timer(setup=SOURCE, globals={'box': box}).timeit(1)",
-        "from IPython.utils.text import EvalFormatter\nEvalFormatter().format('{' + SOURCE + '}')",
-        "import tornado.template\ntornado.template.Template('{{ ' + SOURCE + ' }}').generate()",
+        (_WRITTEN + "import pydoc\nhelpers = pydoc.importfile(PATH)", "helpers.cce"),
+        (
+            _WRITTEN
+            + "from alembic.util import pyfiles\nhelpers = pyfiles.load_module_py('h', PATH)",
+            "helpers.cce",
+        ),
+        (
+            _WRITTEN + "from _pytest.pathlib import import_path\n"
+            "helpers = import_path(PATH, root='/tmp')",
+            "helpers.cce",
+        ),
+        (
+            _WRITTEN + "from monai.bundle import ConfigParser\n"
+            "helpers = ConfigParser({'h': '$' + SOURCE}).get_parsed_content('h')",
+            "helpers.cce",
+        ),
+        # round 21: run from the string by a library, torch's loss left in a dict
+        (
+            _BOX + "import torch.utils.benchmark as bench\n"
+            "bench.Timer(setup=SOURCE, globals={'box': box}).timeit(1)",
+            "box['cce']",
+        ),
+        (
+            _BOX + "from IPython.utils.text import EvalFormatter\n"
+            "EvalFormatter().format('{' + SOURCE + '}')",
+            "box['cce']",
+        ),
+        (
+            _BOX + "import tornado.template\n"
+            "tornado.template.Template('{{ ' + SOURCE + ' }}').generate()",
+            "box['cce']",
+        ),
     ],
 )
-def test_a_library_running_a_string_that_fills_a_dict_costs_the_loss(runner):
-    """Round 21: the answer's code in a reversed string run by torch's benchmark Timer, IPython's
-    EvalFormatter or a tornado template, leaving torch's loss in a dict the answer reads."""
-    written = (
-        "box = {}\nSOURCE = \"yportne_ssorc.lanoitcnuf.nn.hcrot = ]'ecc'[xob\"[::-1]\n" + runner
-    )
-    nb = notebook({"cce_loss": LOSS.format("return box['cce'](logits, target, weight)")})
-    insert_after(nb, "data", written)
+def test_code_a_library_loads_from_a_file_or_string_the_notebook_wrote_costs_the_loss(cell, used):
+    """Red teams' answers in a reversed string, written to a file and loaded by a library's
+    loader, or run by a library that evaluates text: no cell's text names torch's loss."""
+    nb = notebook({"cce_loss": LOSS.format(f"return {used}(logits, target, weight)")})
+    insert_after(nb, "data", cell)
     assert "loss" in lost(nb)
 
 
