@@ -2878,7 +2878,7 @@ _WRITTEN = (  # round 20: the answer's module written from a reversed string, th
     "SOURCE = 'yportne_ssorc.lanoitcnuf.nn.hcrot'[::-1]\nPATH = '/tmp/helpers.py'\n"
     "with open(PATH, 'w') as f:\n    f.write('import torch\\ncce = ' + SOURCE)\n"
 )
-_BOX = "box = {}\nSOURCE = \"yportne_ssorc.lanoitcnuf.nn.hcrot = ]'ecc'[xob\"[::-1]\n"
+_FILLS_A_DICT = "box = {}\nSOURCE = \"yportne_ssorc.lanoitcnuf.nn.hcrot = ]'ecc'[xob\"[::-1]\n"
 
 
 @pytest.mark.parametrize(
@@ -2902,17 +2902,17 @@ _BOX = "box = {}\nSOURCE = \"yportne_ssorc.lanoitcnuf.nn.hcrot = ]'ecc'[xob\"[::
         ),
         # round 21: run from the string by a library, torch's loss left in a dict
         (
-            _BOX + "import torch.utils.benchmark as bench\n"
+            _FILLS_A_DICT + "import torch.utils.benchmark as bench\n"
             "bench.Timer(setup=SOURCE, globals={'box': box}).timeit(1)",
             "box['cce']",
         ),
         (
-            _BOX + "from IPython.utils.text import EvalFormatter\n"
+            _FILLS_A_DICT + "from IPython.utils.text import EvalFormatter\n"
             "EvalFormatter().format('{' + SOURCE + '}')",
             "box['cce']",
         ),
         (
-            _BOX + "import tornado.template\n"
+            _FILLS_A_DICT + "import tornado.template\n"
             "tornado.template.Template('{{ ' + SOURCE + ' }}').generate()",
             "box['cce']",
         ),
