@@ -71,14 +71,14 @@ def _read_here(path: str, memory: int) -> dict:
     """(The reading process.) What grading reads of the notebook at ``path``, or its error."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     try:
-        return {"notebook": _kept(_parsed(Path(path)))}
+        return {"notebook": _what_grading_reads(_parsed(Path(path)))}
     except GradingError as exc:
         return {"error": str(exc)}
     except MemoryError:
         return {"error": f"the notebook takes more than {memory >> 20} MiB to read: {_TOO_LARGE}"}
 
 
-def _kept(nb) -> dict:
+def _what_grading_reads(nb) -> dict:
     """The notebook with what grading reads of it only (a notebook of the TP is about 1 MiB
     without its figures; what Colab adds, widgets' state, attachments, figures, is left out)."""
     if len(nb.cells) > MAX_CELLS:
@@ -149,10 +149,6 @@ def _parsed(path: Path):
     except Exception as exc:  # nbformat raises several types for malformed notebooks
         raise GradingError(f"not a readable notebook: {exc}") from exc
     return nb
-
-
-if __name__ == "__main__":  # the reading process of read_submission
-    sys.stdout.write(json.dumps(_read_here(sys.argv[1], int(sys.argv[2]))))
 
 
 def without_outputs(nb):
@@ -562,3 +558,7 @@ def submitted_outputs(nb, student_nb) -> dict[str, str]:
                     text += error.removesuffix(": ") + "\n"
         out["evaluation" if key == "evaluate" else key] = text[-5000:]
     return out
+
+
+if __name__ == "__main__":  # the reading process of read_submission
+    sys.stdout.write(json.dumps(_read_here(sys.argv[1], int(sys.argv[2]))))

@@ -85,3 +85,29 @@ def test_the_readme_layout_names_every_module():
         and p.parent.name != "solutions"
     ]
     assert missing == [], f"README's layout table does not name: {missing}"
+
+
+def _top_level_names(tree: ast.Module) -> list[str]:
+    """The names a module's top-level statements bind (functions, classes, plain assignments)."""
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def test_no_module_binds_a_top_level_name_twice():
+    """A second ``def _kept`` or ``_BOX =`` silently replaces the first for every caller that
+    runs after it (a test then checks another cell than it says; repair's reading process
+    worked only because its ``__main__`` block ran before the second definition)."""
+    paths = list(_modules().values()) + sorted((ROOT / "tests").glob("*.py"))
+    twice = []
+    for path in paths:
+        names = _top_level_names(ast.parse(path.read_text()))
+        twice += [
+            f"{path.relative_to(ROOT)}: {n}" for n in sorted(set(names)) if names.count(n) > 1
+        ]
+    assert twice == []
