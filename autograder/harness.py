@@ -98,10 +98,9 @@ def _audit(event: str, args: tuple) -> None:
         name = getattr(args[0], "co_filename", None) if event == "exec" else args[-1]
         if _outside_libraries(name) and _is_file(name):  # (a cell's name is no file)
             _note("code from a file", name)
-        elif type(name) is str and not name.startswith("/"):  # (<string>: built from text)
-            caller = _module_of(_plain(_GETFRAME(1).f_code.co_filename))
-            generated = any(_within(caller, g) for g in _GENERATORS)
-            if caller and not generated and not _importing():
+        elif type(name) is str and not name.startswith(("/", "<ipython-input-")):  # (<string>)
+            caller = _string_compiler(event)
+            if caller and not _importing():
                 _note("code from a string", f"{caller} compiled or ran {name}")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
@@ -119,9 +118,38 @@ _COMPILED = (".pyc", ".so", ".pyd")
 # Timer, IPython's EvalFormatter or tornado's templates ran): noted unless the library is one
 # that writes code of its own from names it checked (a dataclass's __init__, a namedtuple's)
 # or compiles the notebook's cells
-_GENERATORS = ("dataclasses", "collections", "typing", "typing_extensions", "enum", "codeop", "ast")
-_GENERATORS += ("IPython.core", "ipykernel", "unet_tp_harness")  # (cells, probes)
+_GENERATORS = ("dataclasses", "collections", "enum", "IPython.core", "ipykernel", "unet_tp_harness")
+# but not IPython's evaluators of the completer and the debugger (a red team's answer ran by
+# guarded_eval, "dangerous" or interpreted), nor typing's evaluation of a forward reference (a
+# string annotation that get_type_hints evaluates: only its compiling is a generator's)
+_EVALUATORS = ("IPython.core.guarded_eval", "IPython.core.completer", "IPython.core.debugger")
+_FORWARD_REFERENCES = ("typing", "typing_extensions")
+_PASSING = ("ast", "codeop")  # (compile for their callers: IPython's cells, guarded_eval)
 _GETFRAME = sys._getframe
+
+
+def _string_compiler(event: str) -> str:
+    """Who compiles or runs code from a string: a library's module, the pseudo file name of
+    code itself built from a string (``<string>``: a red team's exec inside guarded_eval's
+    eval), or "" for a generator of code, a cell or the notebook's own file."""
+    frame = _GETFRAME(2)  # (_audit's caller: who called compile or exec)
+    while frame is not None:
+        filename = _plain(frame.f_code.co_filename)
+        module = _module_of(filename)
+        if not any(_within(module, m) for m in _PASSING):
+            break
+        frame = frame.f_back
+    if frame is None:
+        return ""
+    if not module:
+        return filename if filename.startswith("<") and not filename.startswith("<frozen") else ""
+    if any(_within(module, m) for m in _EVALUATORS):
+        return module
+    if any(_within(module, m) for m in _FORWARD_REFERENCES):
+        return module if event == "exec" else ""
+    return "" if any(_within(module, g) for g in _GENERATORS) else module
+
+
 _IMPORTING = "<frozen importlib._bootstrap>"
 
 
@@ -504,35 +532,48 @@ class _Watch:
             yield
             return
         ident = _IDENT()
-        outer = _RECORDING.get(ident)
+        outer = _RECORDING.get(ident)  # (its watch, its mark)
         if outer is not None:
-            outer._record_stop(profiler)
-        started = self._record_start(profiler)
-        if started:
-            _RECORDING[ident] = self
+            outer[0]._record_stop(profiler, outer[1])
+        mark = self._record_start(profiler)
+        if mark:
+            _RECORDING[ident] = (self, mark)
         try:
             yield
         finally:
-            if started:
-                self._record_stop(profiler)
+            if mark:
+                self._record_stop(profiler, mark)
             _RECORDING.pop(ident, None)
-            if outer is not None and outer._record_start(profiler):
-                _RECORDING[ident] = outer
+            if outer is not None and (again := outer[0]._record_start(profiler)):
+                _RECORDING[ident] = (outer[0], again)
 
-    def _record_start(self, profiler) -> bool:
-        enable, _, config = profiler
+    def _record_start(self, profiler) -> str:
+        """Start the profiler, its first record a mark of this start ("" if it did not start)."""
+        enable, _, config, marker = profiler
         try:
             enable(config)
-            return True
+            mark = _URANDOM(12).hex()
+            with marker(mark):
+                pass
+            return mark
         except BaseException:
             self.broken = True
-            return False
+            return ""
 
-    def _record_stop(self, profiler) -> None:
+    def _record_stop(self, profiler, mark: str) -> None:
+        """The operators recorded since ``mark``'s start: the watch is broken where the profiler
+        was started again meanwhile (a red team stopped it, ran the loss, started it again: the
+        mark is gone) or where torch's recording of functions was left switched off (the end
+        mark is not recorded)."""
+        _, disable, _, marker = profiler
         try:
-            for thread in profiler[1]():
-                for event in thread:
-                    self._seen("torch.ops", _plain(event.name()).rpartition("::")[2])
+            with marker(mark + "."):
+                pass
+            names = [_plain(event.name()) for thread in disable() for event in thread]
+            if mark not in names or mark + "." not in names:
+                self.broken = True
+            for name in names:
+                self._seen("torch.ops", name.rpartition("::")[2])
         except BaseException:
             self.broken = True
 
@@ -754,6 +795,8 @@ def _cpu_ns(ident: int) -> int:
 _GETPROFILE, _SETPROFILE = sys.getprofile, sys.setprofile
 _IDENT = _thread.get_ident
 _RECORDING: dict = {}  # thread -> the watch whose profiler of torch's operators runs there
+_URANDOM = os.urandom
+_HEAP_TYPE = 1 << 9  # (Py_TPFLAGS_HEAPTYPE: a class made at run time, not one of C's)
 _WATCHING: list = []  # the hooks of the answers being watched (the newest last)
 
 
@@ -807,7 +850,7 @@ _TAMPERED = ()
 
 @functools.cache
 def _profiler(torch):
-    """``(enable, disable, settings)`` of torch's CPU profiler of operators, or None."""
+    """``(enable, disable, settings, marker)`` of torch's CPU profiler of operators, or None."""
     try:
         from torch._C._autograd import _disable_profiler_legacy, _enable_profiler_legacy
         from torch._C._profiler import ProfilerConfig, ProfilerState, _ExperimentalConfig
@@ -818,7 +861,10 @@ def _profiler(torch):
     for f, name in ((_enable_profiler_legacy, "enable"), (_disable_profiler_legacy, "disable")):
         if type(f) is not types.BuiltinFunctionType or f.__name__ != f"_{name}_profiler_legacy":
             return _TAMPERED  # (a red team set them to bool and list before the first answer)
-    return _enable_profiler_legacy, _disable_profiler_legacy, config
+    marker = getattr(torch._C._profiler, "_RecordFunctionFast", None)  # (torch 2.2 and later)
+    if type(marker) is not type or marker.__flags__ & _HEAP_TYPE:  # (a class of C's, not made)
+        return None if marker is None else _TAMPERED
+    return _enable_profiler_legacy, _disable_profiler_legacy, config, marker
 
 
 @functools.cache

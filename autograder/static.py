@@ -104,6 +104,7 @@ _PATHS = _by_reason(
         "runs code from strings (IPython's formatters)": "IPython.utils.text.EvalFormatter "
         "IPython.utils.text.FullEvalFormatter IPython.utils.text.DollarFormatter",
         "runs code from strings (tornado.template)": "tornado.template",
+        "runs code from strings (IPython's guarded_eval)": "IPython.core.guarded_eval",
         "reaches names built from strings (pydoc.locate)": "pydoc.locate",
         "reaches names built from strings (pkgutil.resolve_name)": "pkgutil.resolve_name",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
@@ -149,7 +150,12 @@ _ATTRIBUTES = _by_reason(
         "_unset_dispatch_mode _disabled_torch_function_impl _disabled_torch_dispatch_impl",
         # torch's operator profiler, which the watch reads (stopped and restarted in an answer)
         "switches off torch's operator profiler": "_disable_profiler _disable_profiler_legacy "
-        "_enable_profiler _enable_profiler_legacy profiler_legacy",
+        "_enable_profiler _enable_profiler_legacy profiler_legacy _enable_record_function "
+        "_toggle_collection_dynamic _set_empty_test_observer",
+        # IPython's evaluator of text (round 22: "dangerous" evaluates, "unsafe" interprets) and
+        # what evaluates string annotations, under any module's name for them
+        "runs code from strings (IPython's guarded_eval)": "guarded_eval",
+        "runs code from strings (annotations)": "get_type_hints _eval_type get_annotations",
         NAMESPACES: "__dict__",
         "reaches into the interpreter (__globals__)": "__globals__",
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
@@ -210,8 +216,11 @@ _TEMPLATES = ("mako", "imp", "traitlets.config", "jinja2", "sympy.sympify", "sym
 _TEMPLATES += ("sympy.parse_expr", "sympy.parsing", "sympy.lambdify", "sympy.core.sympify")
 _TEMPLATES += ("sympy.utilities.lambdify", "torch.utils.benchmark", "tornado.template")
 _TEMPLATES += ("IPython.utils.text.EvalFormatter", "IPython.utils.text.FullEvalFormatter")
-_TEMPLATES += ("IPython.utils.text.DollarFormatter", "monai.bundle")
+_TEMPLATES += ("IPython.utils.text.DollarFormatter", "monai.bundle", "IPython.core.guarded_eval")
 _STRING_PATHS += _TEMPLATES
+# and such runners called by their own name under any module's (IPython.core.completer's
+# guarded_eval, torch.jit.annotations' get_type_hints)
+_EVALUATOR_NAMES = {"guarded_eval", "get_type_hints", "_eval_type", "get_annotations"}
 # annotations are evaluated as code, ``f.__annotations__ = {"return": "F.cross" + "_entropy"}``
 _STRING_PATHS += ("typing.get_type_hints", "typing.ForwardRef", "typing._eval_type")
 _STRING_PATHS += ("typing_extensions.get_type_hints", "inspect.get_annotations")
@@ -1170,6 +1179,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or _magic_call(node)
             or _magic_by_built_name(node)
             or _under(path, _TEMPLATES)
+            or path.rpartition(".")[2] in _EVALUATOR_NAMES
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
             or (isinstance(node.func, ast.Attribute) and node.func.attr in _IPYTHON_METHODS)
             or _runs_file(nb, node)

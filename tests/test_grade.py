@@ -3362,12 +3362,40 @@ box = {}
 timeit.timeit("pass", setup="box['x'] = 1", number=1, globals={"box": box})
 dataclasses.make_dataclass("Config", [("act", str, "ReLU")])
 collections.namedtuple("Pair", "a b")
+# round 22: IPython's guarded_eval, "dangerous" (an exec in its eval) and "unsafe" (the text
+# interpreted), and typing's evaluation of a string annotation (get_type_hints)
+import typing
+from IPython.core.guarded_eval import EvaluationContext, guarded_eval
+
+for policy, text in (("dangerous", "exec(S)"), ("unsafe", "box.update(y=2)")):
+    space = {"S": "box['z'] = 3", "box": box, "exec": exec}
+    guarded_eval(text, EvaluationContext(globals=space, locals={}, evaluation=policy))
+
+
+def annotated(x: "box.update(w=4) or int"):
+    pass
+
+
+typing.get_type_hints(annotated)
+typing.ForwardRef("int")  # (compiled, not evaluated: no note)
+assert box == {"x": 1, "z": 3, "y": 2, "w": 4}
 if sys.argv[1:] == ["tampered"]:  # the profiler's functions replaced before the first answer
     torch._C._autograd._enable_profiler_legacy = bool
     harness._profiler.cache_clear()
     watch = harness._Watch({"watch": _watch(load().block("e"))})
     with watch.running():
         pass
+elif sys.argv[1:] == ["restarted"]:  # round 22: stopped and started again in the answer
+    off, on = torch._C._autograd._disable_profiler_legacy, torch._C._autograd._enable_profiler_legacy
+    watch = harness._Watch({"watch": _watch(load().block("e"))})
+    with watch.running():
+        off()
+        torch.nn.functional.cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]))
+        on(harness._profiler(torch)[2])
+elif sys.argv[1:] == ["unrecorded"]:  # torch's recording of functions left switched off
+    watch = harness._Watch({"watch": _watch(load().block("e"))})
+    with watch.running():
+        torch._C._autograd._enable_record_function(False)
 print(json.dumps({"path": path, "ran": watch.ran}))
 """
 
@@ -3397,8 +3425,15 @@ def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_h
     assert {"kind": "code from a file", "detail": said["path"]} in notes
     assert "torch.ops.nll_loss2d_forward" in said["ran"]
     # round 21: code built from a string by a library is noted, an honest generator's is not
-    strings = [n["detail"] for n in notes if n["kind"] == "code from a string"]
-    assert strings == ["timeit compiled or ran <timeit-src>"]
+    strings = {n["detail"] for n in notes if n["kind"] == "code from a string"}
+    assert strings == {
+        "timeit compiled or ran <timeit-src>",
+        # round 22: IPython's guarded_eval and typing no longer pass for generators
+        "IPython.core.guarded_eval compiled or ran <string>",
+        "<string> compiled or ran <string>",  # (the exec inside guarded_eval's eval)
+        "IPython.core.guarded_eval compiled or ran <unknown>",  # (its ast.parse)
+        "typing compiled or ran <string>",
+    }
     from autograder.grade import _EVENT_REASONS
 
     assert "ran code from a file" in _EVENT_REASONS["code from a file"]
@@ -3407,3 +3442,10 @@ def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_h
         [sys.executable, str(script), "tampered"], capture_output=True, text=True, env=env
     )
     assert json.loads(tampered.stdout.splitlines()[-1])["ran"] == [harness.UNWATCHED]
+    # round 22: the profiler stopped and started again within the answer (the loss run between
+    # goes unrecorded), or torch's recording of functions left off: the watch says so
+    for how in ("restarted", "unrecorded"):
+        done = subprocess.run(
+            [sys.executable, str(script), how], capture_output=True, text=True, env=env
+        )
+        assert harness.UNWATCHED in json.loads(done.stdout.splitlines()[-1])["ran"], how

@@ -2932,6 +2932,9 @@ def test_code_a_library_loads_from_a_file_or_string_the_notebook_wrote_costs_the
         "torch.autograd._disable_profiler()",
         "torch.autograd.profiler_legacy.profile().__enter__()",
         "from torch.autograd import _enable_profiler_legacy as on\non",
+        # round 22: torch's recording of functions, which the profiler reads, switched off
+        "torch._C._autograd._enable_record_function(False)",
+        "torch.autograd._toggle_collection_dynamic(False, [])",
     ],
 )
 def test_stopping_or_restarting_torchs_operator_profiler_is_flagged(stop):
@@ -2942,3 +2945,32 @@ def test_stopping_or_restarting_torchs_operator_profiler_is_flagged(stop):
     assert "switches off torch's operator profiler" in flagged(
         notebook({"cce_loss": LOSS.format(body)})
     )
+
+
+@pytest.mark.parametrize(
+    "cell, reason",
+    [
+        (
+            "from IPython.core.guarded_eval import EvaluationContext, guarded_eval\n"
+            "guarded_eval(SOURCE, EvaluationContext({}, {'box': box}, 'dangerous'))",
+            "IPython's guarded_eval",
+        ),
+        (
+            "import IPython.core.guarded_eval as g\n"
+            "g.guarded_eval(SOURCE, g.EvaluationContext({}, {'box': box}, 'unsafe'))",
+            "IPython's guarded_eval",
+        ),
+        (
+            "import torch.jit.annotations as a\n\n\ndef f(x):\n    pass\n\n\n"
+            "f.__annotations__ = {'x': SOURCE}\na.get_type_hints(f)",
+            "annotations",
+        ),
+    ],
+)
+def test_libraries_that_evaluate_text_under_other_names_are_flagged(cell, reason):
+    """Round 22: IPython's guarded_eval (which evaluates, or interprets, the text it is given)
+    and typing's get_type_hints (which evaluates string annotations), reached under another
+    module's name for them: they cost the blocks after them, and are flagged."""
+    nb = notebook({"cce_loss": LOSS.format("return box['cce'](logits, target, weight)")})
+    insert_after(nb, "data", _FILLS_A_DICT + cell)
+    assert "loss" in lost(nb) and f"runs code from strings ({reason})" in flagged(nb)
