@@ -238,6 +238,7 @@ class Runner:
         self.job, self.dir = job, job_dir
         self.sandboxed = job["sandbox"] == "bwrap"
         self.stderr = open(job_dir / "kernel_stderr.log", "ab")  # noqa: SIM115
+        self.drains: list[threading.Thread] = []
         self.client = None
         self.box: Sandbox | None = None
         self.starts = 0
@@ -342,9 +343,14 @@ class Runner:
 
     @contextlib.contextmanager
     def _kernel(self):
-        run_sync(self.client.km.start_kernel)(
-            stdout=self.stderr, stderr=self.stderr, cwd=str(self.box.home)
-        )
+        read_end, write_end = os.pipe()
+        try:
+            run_sync(self.client.km.start_kernel)(
+                stdout=write_end, stderr=write_end, cwd=str(self.box.home)
+            )
+        finally:
+            os.close(write_end)
+            self.drains.append(_drain(read_end, self.stderr))
         provisioner = getattr(self.client.km, "provisioner", None)
         self.disk = DiskWatch(self.box, getattr(provisioner, "pid", None))
         try:
@@ -506,7 +512,33 @@ class Runner:
     def close(self) -> None:
         self._stop()
         self._close_answers()
+        for drain in self.drains:  # (each ends as its kernel's end of the pipe closes)
+            drain.join(timeout=30)
         self.stderr.close()
+
+
+# The kernel's standard error, where the harness writes its notes, is a pipe the grader reads
+# (a file, the kernel could truncate: ``open("/proc/self/fd/2", "w")``), copied to the job's log
+# up to this size (a larger one is flagged by the grader, and the rest read and dropped)
+LOG_COPIED = (64 << 20) + (1 << 20)
+
+
+def _drain(read_end: int, log) -> threading.Thread:
+    """A thread copying the pipe ``read_end`` to ``log`` until the kernel's end closes."""
+
+    def copy() -> None:
+        copied = 0
+        with open(read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(1 << 16):
+                if copied < LOG_COPIED and not log.closed:
+                    with contextlib.suppress(OSError, ValueError):
+                        log.write(chunk[: LOG_COPIED - copied])
+                        log.flush()
+                copied += len(chunk)
+
+    thread = threading.Thread(target=copy, name="kernel-stderr", daemon=True)
+    thread.start()
+    return thread
 
 
 def _accepts(path: str) -> bool:

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import io
 import json
+import opcode
 import os
 import re
 import struct
@@ -99,7 +100,7 @@ def _audit(event: str, args: tuple) -> None:
         if _outside_libraries(name) and _is_file(name):  # (a cell's name is no file)
             _note("code from a file", name)
         elif type(name) is str and not name.startswith(("/", "<ipython-input-")):  # (<string>)
-            caller = _string_compiler(event)
+            caller = _string_compiler(event, args)
             if caller and not _importing():
                 _note("code from a string", f"{caller} compiled or ran {name}")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
@@ -125,29 +126,55 @@ _GENERATORS = ("dataclasses", "collections", "enum", "IPython.core", "ipykernel"
 _EVALUATORS = ("IPython.core.guarded_eval", "IPython.core.completer", "IPython.core.debugger")
 _FORWARD_REFERENCES = ("typing", "typing_extensions")
 _PASSING = ("ast", "codeop")  # (compile for their callers: IPython's cells, guarded_eval)
+# what parses text into a tree it only reads (ast.parse, ast.literal_eval: no code comes of
+# it): np.load's header, the tracebacks' readers of source (IPython's, of an error in a
+# library); an evaluator's parse is noted (guarded_eval interprets the tree), as is any other
+_PARSERS = ("numpy", "asttokens", "executing", "stack_data", "traceback", "inspect")
 _GETFRAME = sys._getframe
+_CALLS = frozenset(op for name, op in opcode.opmap.items() if name.startswith(("CALL", "PRECALL")))
 
 
-def _string_compiler(event: str) -> str:
+def _string_compiler(event: str, args: tuple) -> str:
     """Who compiles or runs code from a string: a library's module, the pseudo file name of
     code itself built from a string (``<string>``: a red team's exec inside guarded_eval's
-    eval), or "" for a generator of code, a cell or the notebook's own file."""
-    frame = _GETFRAME(2)  # (_audit's caller: who called compile or exec)
+    eval), or "" for a generator of code, a parser, a cell or the notebook's own file."""
+    frame, parsed = _GETFRAME(2), False  # (_audit's caller: who called compile or exec)
     while frame is not None:
         filename = _plain(frame.f_code.co_filename)
         module = _module_of(filename)
         if not any(_within(module, m) for m in _PASSING):
             break
+        parsed = parsed or _within(module, "ast")
         frame = frame.f_back
     if frame is None:
         return ""
-    if not module:
-        return filename if filename.startswith("<") and not filename.startswith("<frozen") else ""
     if any(_within(module, m) for m in _EVALUATORS):
         return module
-    if any(_within(module, m) for m in _FORWARD_REFERENCES):
-        return module if event == "exec" else ""
+    if parsed and (not module or any(_within(module, m) for m in _PARSERS)):
+        return ""
+    if not module:
+        return filename if filename.startswith("<") and not filename.startswith("<frozen") else ""
+    if any(_within(module, m) for m in _FORWARD_REFERENCES):  # (a type's name calls nothing)
+        return module if event == "exec" and _calls(args[0]) else ""
+    if module == "timeit" and _within(_module_of(_caller_file(frame)), "IPython.core.magics"):
+        return ""  # (%timeit: IPython's Timer compiles timeit's template of "pass")
     return "" if any(_within(module, g) for g in _GENERATORS) else module
+
+
+def _calls(code: object) -> bool:
+    """Whether a code object (or one it holds: a lambda's) calls anything."""
+    if type(code) is not type(_calls.__code__):
+        return True
+    ops = code.co_code[::2]  # (an instruction, then its argument: caches are instructions 0)
+    return any(op in _CALLS for op in ops) or any(map(_calls, _code_consts(code)))
+
+
+def _caller_file(frame) -> str:
+    return _plain(frame.f_back.f_code.co_filename) if frame.f_back is not None else ""
+
+
+def _code_consts(code) -> list:
+    return [c for c in code.co_consts if type(c) is type(code)]
 
 
 _IMPORTING = "<frozen importlib._bootstrap>"
@@ -202,7 +229,9 @@ def _installs(cmd: str) -> bool:
 # execveat, fork, vfork, ptrace, process_vm_writev, pidfd_getfd: aarch64 has no fork nor vfork;
 # then what no notebook needs and the kernel's attack surface holds: process_vm_readv, unshare,
 # setns, personality, bpf, userfaultfd, perf_event_open, mount, keyctl, io_uring's three),
-# then clone and clone3
+# then clone and clone3; then what takes the log's descriptor from the harness: by its first
+# argument (close, fcntl, ioctl: closed, made non-blocking), by its second (dup2, dup3: another
+# file put in its place), and close_range whole (CPython closes one by one where it is refused)
 _IO_URING = (425, 426, 427)
 _SYSCALLS = {
     "x86_64": (
@@ -211,6 +240,7 @@ _SYSCALLS = {
         (59, 322, 57, 58, 101, 311, 438, 310, 272, 308, 135, 321, 323, 298, 165, 250, *_IO_URING),
         56,
         435,
+        ((3, 72, 16), (33, 292), 436),
     ),
     "aarch64": (
         0xC00000B7,
@@ -218,46 +248,68 @@ _SYSCALLS = {
         (221, 281, 117, 271, 438, 270, 97, 268, 92, 280, 282, 241, 40, 219, *_IO_URING),
         220,
         435,
+        ((57, 25, 29), (24,), 436),
     ),
 }
 
 
-def _one_process() -> bool:
+def _one_process(log_fd: int = -1) -> bool:
     """Deny the kernel any other process: ``python -c CODE``, ``!python``, ``%%bash``, a forked
     server or a data loader's worker would run code that the grader does not read or that its
     watch (:class:`_Watch`) does not see; nor may it reach into another process (ptrace). Threads
     still start (``clone`` with ``CLONE_THREAD``; ``clone3``, whose flags a filter cannot read,
     answers ENOSYS and the C library falls back to ``clone``); a foreign syscall table (x32,
     i386) is denied whole. Every thread gets the filter (ipykernel's too), and nothing can lift
-    it."""
+    it. ``log_fd``, the descriptor the harness writes its notes to, is the harness's alone:
+    it cannot be closed, replaced or made non-blocking."""
     import ctypes
     import platform
 
     machine = _SYSCALLS.get(platform.machine())
     if machine is None:
         return False
-    arch, seccomp, denied, clone, clone3 = machine
+    arch, seccomp, denied, clone, clone3, (by_first, by_second, close_range) = machine
+    if log_fd <= 2:  # (no descriptor of its own: standard error, which the kernel quiets)
+        by_first, by_second, close_range = (), (), -1
     load, equal, at_least, has, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, JEQ, JGE, JSET
-    # (code, jump if true, jump if false, k), a jump to a label: the last three instructions
-    allow, deny, absent = "allow", "deny", "absent"
+    # (code, jump if true, jump if false, k), a jump to a label (a string in the list)
+    allow, deny, absent, first, second = "allow", "deny", "absent", "first", "second"
     program = [
         (load, 0, 0, 4),  # seccomp_data.arch
         (equal, 0, deny, arch),
         (load, 0, 0, 0),  # seccomp_data.nr
         (at_least, deny, 0, 0x40000000),  # x32's table
         *((equal, deny, 0, nr) for nr in denied),
+        *((equal, first, 0, nr) for nr in by_first),
+        *((equal, second, 0, nr) for nr in by_second),
+        (equal, deny, 0, close_range),
         (equal, absent, 0, clone3),
         (equal, 0, allow, clone),
         (load, 0, 0, 16),  # clone's flags (args[0], its low half)
         (has, allow, deny, 0x10000),  # CLONE_THREAD
+        first,
+        (load, 0, 0, 16),  # args[0]'s low half (the kernel reads a descriptor's 32 bits)
+        (equal, deny, allow, log_fd),
+        second,
+        (load, 0, 0, 24),  # args[1]'s
+        (equal, deny, allow, log_fd),
+        allow,
+        (ret, 0, 0, 0x7FFF0000),  # SECCOMP_RET_ALLOW
+        deny,
+        (ret, 0, 0, 0x50001),  # SECCOMP_RET_ERRNO with EPERM
+        absent,
+        (ret, 0, 0, 0x50026),  # with ENOSYS
     ]
-    labels = {allow: len(program), deny: len(program) + 1, absent: len(program) + 2}
+    labels, at = {}, 0
+    for step in program:
+        if isinstance(step, str):
+            labels[step] = at
+        else:
+            at += 1
     program = [
         (code, *(labels[j] - i - 1 if j in labels else j for j in (jt, jf)), k)
-        for i, (code, jt, jf, k) in enumerate(program)
+        for i, (code, jt, jf, k) in enumerate(s for s in program if not isinstance(s, str))
     ]
-    # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO with EPERM, with ENOSYS
-    program += [(ret, 0, 0, 0x7FFF0000), (ret, 0, 0, 0x50001), (ret, 0, 0, 0x50026)]
 
     class Instruction(ctypes.Structure):  # struct sock_filter
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte)]
@@ -273,6 +325,21 @@ def _one_process() -> bool:
     return libc.syscall(seccomp, 1, 1, ctypes.byref(Program(len(program), code))) == 0
 
 
+def _find_log() -> None:
+    """Where the grader reads the notes: the kernel's standard error as it started (ipykernel
+    puts a pipe of its own in its place), opened again, so that its flags are the harness's
+    alone (not made non-blocking through another descriptor of it); the filter then keeps the
+    notebook from closing it or putting another file in its place (round 23: a red team's
+    ``os.dup2(null, fd)`` on every descriptor of the log silenced every note)."""
+    global _LOG_FD
+    with contextlib.suppress(Exception):
+        given = getattr(sys.stderr, "_original_stdstream_copy", 2)
+        try:
+            _LOG_FD = os.open(f"/proc/self/fd/{given}", os.O_WRONLY | os.O_APPEND)
+        except OSError:
+            _LOG_FD = os.dup(given)
+
+
 def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
     """Called once by the kernel's start-up file; ``answer_seconds``: the longest an answer runs
     (under the grader's own limit for the request: the kernel's loops are held meanwhile, so an
@@ -285,8 +352,9 @@ def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
         paths |= {os.path.dirname(p) for p in (mapping or {}).values() if isinstance(p, str)}
     _LIBRARIES.extend(p for p in paths if os.path.isabs(p) and not p.startswith(HOME))
     _LIBRARY_ROOTS.extend(p.rstrip("/") + "/" for p in _LIBRARIES)
+    _find_log()  # (before the audit hook: its opening is the harness's, not a note)
     sys.addaudithook(_audit)
-    programs_run = not _one_process()
+    programs_run = not _one_process(_LOG_FD)
     _watch_new_threads()
     _THREAD_PARTS = _thread_parts()
     _find_kernel_threads()
@@ -541,9 +609,11 @@ class _Watch:
         try:
             yield
         finally:
-            if mark:
-                self._record_stop(profiler, mark)
-            _RECORDING.pop(ident, None)
+            current = _RECORDING.pop(ident, None)  # (its mark: a new one if a watch within took
+            if current is not None and current[0] is self:  # the profiler over meanwhile)
+                self._record_stop(profiler, current[1])
+            elif mark:
+                self.broken = True
             if outer is not None and (again := outer[0]._record_start(profiler)):
                 _RECORDING[ident] = (outer[0], again)
 
@@ -698,11 +768,9 @@ _PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether 
 
 
 def _find_kernel_threads() -> None:
-    """At start-up (no notebook code has run): the kernel's loops, the file descriptors to quiet,
-    where the grader reads the notes."""
-    global _LOG_FD, _PARENT_POLLER
-    with contextlib.suppress(Exception):
-        _LOG_FD = os.dup(getattr(sys.stderr, "_original_stdstream_copy", 2))
+    """At start-up (no notebook code has run): the kernel's loops, the file descriptors to
+    quiet."""
+    global _PARENT_POLLER
     me = threading.get_ident()
     for ident, frame in sys._current_frames().items():
         _KERNEL_THREADS[ident] = _running_thread(ident)
@@ -900,9 +968,19 @@ def _under_watch(function):
             with watch.torch_calls():
                 return function(*args, **kwargs)
         finally:
-            _SETPROFILE(previous)
+            live = any(previous is h for h in _WATCHING)  # (a watch this thread runs within)
+            _SETPROFILE(previous if live else _follower)
 
     return watched
+
+
+def _follower(frame, event: str, arg) -> None:
+    """The profile hook a thread keeps once it ran what a watched answer handed it (a pool's):
+    what it runs later, while an answer runs, that answer's watch sees (round 23: work put
+    straight into a pool's queue, bypassing its submit, ran unwatched in a thread the CPU
+    check trusted)."""
+    if _WATCHING:
+        _WATCHING[-1](frame, event, arg)
 
 
 def _watch_new_threads() -> None:

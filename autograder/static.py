@@ -62,6 +62,7 @@ def _by_reason(table: dict[str, str]) -> dict[str, str]:
 
 _FRAMES = "reaches into the interpreter (frames)"
 _CODE_OBJECTS = "rewrites code objects"
+THREADS = "reaches into the interpreter (threads started without threading's hooks)"
 _LINKS = "plants links in the file system"
 NAMESPACES = "reaches into objects' namespaces (__dict__)"
 PASSED_ALONG = "passes {name} along (names or code built from strings)"
@@ -168,6 +169,9 @@ _ATTRIBUTES = _by_reason(
         "settrace_all_threads setprofile_all_threads _trace_hook _profile_hook",
         "imports modules by name (importlib)": "import_module resolve_name getmodule find_spec "
         "exec_module load_module",
+        "imports modules by name (a library's importer)": "_import_class import_object "
+        "import_string import_item _import_dotted_name",
+        THREADS: "_work_queue _WorkItem _taskqueue _inqueue",
         _LINKS: "symlink_to hardlink_to",
         "loads native code (load_library)": "load_library",
         "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
@@ -289,9 +293,17 @@ _WATCHERS |= {"load_library"}  # torch.ops.load_library: native code, which no r
 _TRACERS = frozenset(_WATCHERS)  # in any cell: it costs every block tested after it
 # as do _thread and threading's inner parts (a thread started without the hook), and setting the
 # module's __name__ (which the hook reads)
-THREADS = "reaches into the interpreter (threads started without threading's hooks)"
 SETS_NAME = "reaches into the interpreter (sets a module's or a function's name)"
 _WATCHERS |= {"import_module", "resolve_name", "getmodule"}
+# and libraries' own importers of a dotted name given as a string (round 23: fsspec's
+# _import_class gave torch's loss), under any module's name
+_WATCHERS |= {"_import_class", "import_object", "import_string", "import_item"}
+_WATCHERS |= {"_import_dotted_name"}
+# and a pool's inner parts: work put straight into its queue runs without the watch the pool's
+# submit sets (round 23, concurrent.futures' _WorkItem into a ThreadPoolExecutor's _work_queue)
+_POOL_PARTS = {"_work_queue", "_WorkItem", "_taskqueue", "_inqueue"}
+_WATCHERS |= _POOL_PARTS
+_TRACERS |= _POOL_PARTS  # (a pool's thread serves any later answer)
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
@@ -708,15 +720,23 @@ def _runs_elsewhere(nb, call: ast.Call) -> bool:
 
 # modules a library re-exports as an attribute (`os.sys`, `torch.sys`): the path read from there
 _REEXPORTED = ("sys", "builtins", "importlib", "gc", "ctypes", "pickle", "marshal", "runpy")
+_REEXPORTED += ("operator", "_operator")
+
+
+# the C modules behind modules read by name: ``_operator.attrgetter`` is operator's (round 23)
+_TWINS = {"_operator": "operator", "_frozen_importlib": "importlib"}
+_TWINS |= {"_frozen_importlib_external": "importlib", "_imp": "importlib"}
 
 
 def _rebased(path: str) -> str:
-    """``os.sys.modules`` is ``sys.modules``: a path through a module another re-exports."""
+    """``os.sys.modules`` is ``sys.modules``: a path through a module another re-exports;
+    ``_operator.attrgetter`` is ``operator.attrgetter``."""
     parts = path.split(".")
     for k in range(1, len(parts)):
         if parts[k] in _REEXPORTED:
-            return ".".join(parts[k:])
-    return path
+            parts = parts[k:]
+            break
+    return ".".join([_TWINS.get(parts[0], parts[0]), *parts[1:]])
 
 
 @functools.cache
@@ -762,6 +782,8 @@ class Notebook:
             if _lists_objects(self, stmt)
             for name in _bound(stmt)
         }
+        # the built-ins that show a value that the notebook binds to something of its own
+        self.showers_bound = {name for n in nodes for name in _names_bound(n)} & _SHOWERS
         # names a `del` gives back to IPython (its `_`, `__`...)
         self.deleted = {
             t.id
@@ -1166,8 +1188,9 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     ``%run``, a magic whose code could not be read, TorchScript (its ``# type:`` comments)."""
     if _code_in_annotations(stmt):
         return True
+    shown = _only_shown(nb, stmt)
     for node in _walk(stmt):
-        if _rewrites(node) or _names_annotations(node):
+        if _rewrites(node) or (_names_annotations(node) and id(node) not in shown):
             return True
         if isinstance(node, (ast.Name, ast.Attribute)) and _scripts_comments(nb, node):
             return True
@@ -1242,6 +1265,38 @@ def _names_annotations(node: ast.AST) -> bool:
     if isinstance(node, ast.Name):
         return node.id == "__annotations__"
     return isinstance(node, ast.Constant) and node.value == "__annotations__"
+
+
+_SHOWERS = {"print", "repr", "len", "sorted", "display"}
+
+
+def _only_shown(nb: Notebook, node: ast.AST) -> set[int]:
+    """The ids of the ``f.__annotations__`` in ``node`` read only to be shown (``print(
+    f.__annotations__)``, the built-in ``print``: the notebook binds no name ``print``)."""
+    return {
+        id(arg)
+        for call in _walk(node)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+        if call.func.id in _SHOWERS - nb.showers_bound
+        for arg in call.args
+        if isinstance(arg, (ast.Name, ast.Attribute)) and _names_annotations(arg)
+    }
+
+
+def _names_bound(node: ast.AST) -> list[str]:
+    """The names a node binds: a name stored to, a function's, a class's or its arguments', an
+    import's (``from builtins import *`` binds them all: costed as a rewrite of built-ins)."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return [node.id]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).partition(".")[0] for a in node.names]
+    if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        return [node.name]
+    return []
 
 
 def _runs_file(nb: Notebook, call: ast.Call) -> bool:
@@ -1527,13 +1582,14 @@ def _misuse(
     spelt = {id(c.func) for c in calls if c.args and isinstance(c.args[-1], ast.Constant)}
     inner = {id(sub.value) for sub in _walk(node) if isinstance(sub, ast.Attribute)}
     annotated = {id(c) for c in _code_in_annotations(node)}
+    shown = _only_shown(nb, node)
     for sub in _walk(node):
         what, does = None, False
         if id(sub) in ignore:
             continue
         if around := _rewrites(sub):
             what, does = around, True
-        elif id(sub) in annotated or _names_annotations(sub):
+        elif id(sub) in annotated or (_names_annotations(sub) and id(sub) not in shown):
             what, does = ANNOTATED_CODE, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
             what, does = OUTPUT_HISTORY, True
@@ -1742,11 +1798,18 @@ def _sets_name(node: ast.AST) -> bool:
     return False
 
 
+# native threads (round 23: cffi's pthread_create, its callback into Python), and the inner
+# parts of threading and of the pools that start threads
+_NATIVE_THREADS = ("_thread", "cffi", "_cffi_backend")
+_POOLS = ("threading", "concurrent", "multiprocessing")
+
+
 def _thread_starter(path: str) -> bool:
-    """``_thread`` (a thread started without threading's hooks) or threading's inner parts."""
+    """``_thread`` (a thread started without threading's hooks), cffi (native threads), or the
+    inner parts of threading and of the pools of threads."""
     parts = path.split(".")
     inner = any(p.startswith("_") and not p.endswith("__") for p in parts[1:])
-    return parts[0] == "_thread" or (parts[0] == "threading" and inner)
+    return parts[0] in _NATIVE_THREADS or (parts[0] in _POOLS and inner)
 
 
 def _hook_path(path: str, names) -> bool:

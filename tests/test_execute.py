@@ -139,7 +139,8 @@ from torch.utils.data import DataLoader
 from autograder import harness
 asleep = threading.Thread(target=threading.Event().wait, args=(30,), daemon=True)
 asleep.start()  # a thread already running gets the filter too (ipykernel's)
-print("filter", harness._one_process())
+log = os.dup(2)  # the harness's descriptor of the log (harness._find_log)
+print("filter", harness._one_process(log))
 for name, start in [
     ("python -c", lambda: subprocess.run([sys.executable, "-c", "print(1)"])),
     ("fork", os.fork),
@@ -166,6 +167,23 @@ for name, nr, args in [
     print(name, libc.syscall(nr, *args), ctypes.get_errno())
 with ThreadPoolExecutor(2) as pool:
     print("threads", sum(pool.map(abs, [-1, -2])))
+# round 23: the log's descriptor neither closed, replaced nor made non-blocking; others are
+null = os.open(os.devnull, os.O_WRONLY)
+for name, take in [
+    ("dup2", lambda: os.dup2(null, log)),
+    ("close", lambda: os.close(log)),
+    ("non-blocking", lambda: os.set_blocking(log, False)),
+]:
+    try:
+        take()
+        print(name, "ran")
+    except OSError as exc:
+        print(name, "refused", exc.errno)
+print("close_range", libc.syscall(436, log, log, 0), ctypes.get_errno())
+os.closerange(log, log + 1)  # (CPython's then closes one by one: refused, its errors ignored)
+os.write(log, b"the log still written\\n")
+other = os.dup(null)
+print("dup2 elsewhere", os.dup2(null, other) == other)  # any other descriptor: as before
 print("loader", [b.tolist() for b in DataLoader(range(4), batch_size=2)])
 torch.set_num_threads(2)
 print("matmul", float((torch.ones(300, 300) @ torch.ones(300, 300)).sum()))
@@ -190,6 +208,10 @@ def test_the_kernel_starts_no_other_process_and_still_runs_threads():
     for name in ("unshare", "io_uring_setup", "personality"):
         assert f"{name} -1 1" in lines, done.stdout
     assert "threads 3" in lines
+    for name in ("dup2", "close", "non-blocking"):
+        assert f"{name} refused 1" in lines, done.stdout
+    assert "close_range -1 1" in lines and "dup2 elsewhere True" in lines
+    assert "the log still written" in done.stderr
     assert "loader [[0, 1], [2, 3]]" in lines
     assert "matmul 27000000.0" in lines
 

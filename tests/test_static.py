@@ -1248,6 +1248,11 @@ def test_a_class_pattern_of_positional_attributes_costs_the_loss():
         "import threading\nthreading.Thread._bootstrap_inner = lambda self: self.run()",
         "t = __import__('_thread')",
         "class _Name(str):\n    pass\n\n\n__name__ = _Name(__name__)",
+        # round 23: cffi's native threads, work put straight into a pool's queue
+        "import cffi\nffi = cffi.FFI()\nlibc = ffi.dlopen(None)",
+        "from concurrent.futures.thread import _WorkItem",
+        "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(1)\n"
+        "pool._work_queue.put(None)",
     ],
 )
 def test_what_starts_threads_out_of_the_watch_or_renames_the_notebook_costs_later_blocks(
@@ -1756,6 +1761,16 @@ def test_torch_cross_entropy_evaluated_from_an_annotation_costs_the_loss(evaluat
     nb = notebook({"cce_loss": evaluated + "\n" + LOSS.format("return ce(logits, target.long())")})
     assert "loss" in lost(nb)
     assert "runs code from strings (annotations)" in flagged(nb)
+
+
+def test_annotations_printed_cost_nothing_and_a_print_of_the_notebooks_does():
+    """An honest student prints a function's annotations (a helper's round 5: every block tested
+    after it was lost); a ``print`` the notebook defines may write into them."""
+    shown = "def g(x: int) -> int:\n    return x\n\n\nprint(g.__annotations__)\n\n\n"
+    assert lost(notebook({"cce_loss": shown + SOLUTIONS["cce_loss"]})) == set()
+    mine = "def print(a):\n    a['x'] = 'F.cross' + '_entropy'\n\n\n"
+    nb = notebook({"cce_loss": mine + shown + SOLUTIONS["cce_loss"]})
+    assert "loss" in lost(nb)
 
 
 _CALL_BOX = LOSS.format("return box[0](logits, target, weight=weight)")
@@ -2974,3 +2989,21 @@ def test_libraries_that_evaluate_text_under_other_names_are_flagged(cell, reason
     nb = notebook({"cce_loss": LOSS.format("return box['cce'](logits, target, weight)")})
     insert_after(nb, "data", _FILLS_A_DICT + cell)
     assert "loss" in lost(nb) and f"runs code from strings ({reason})" in flagged(nb)
+
+
+@pytest.mark.parametrize(
+    "reach",
+    [
+        "import _operator\n\nce = _operator.attrgetter('cross' + '_entropy')(F)",
+        "from _operator import attrgetter\n\nce = attrgetter('cross' + '_entropy')(F)",
+        "from fsspec.registry import _import_class\n\n"
+        "ce = _import_class('torch.nn.functional.cross' + '_entropy')",
+        "from fsspec.utils import _import_class\n\n"
+        "ce = _import_class('torch.nn.functional.cross' + '_entropy')",
+    ],
+)
+def test_torch_cross_entropy_reached_through_c_twins_and_library_importers_costs_the_loss(reach):
+    """Round 23: ``_operator`` (operator's C module, which no list named) and fsspec's
+    ``_import_class`` gave the loss torch's cross-entropy by a name built from strings."""
+    nb = notebook({"cce_loss": reach + "\n\n\n" + LOSS.format("return ce(logits, target)")})
+    assert "loss" in lost(nb)
