@@ -253,22 +253,9 @@ _SYSCALLS = {
 }
 
 
-def _one_process(log_fd: int = -1) -> bool:
-    """Deny the kernel any other process: ``python -c CODE``, ``!python``, ``%%bash``, a forked
-    server or a data loader's worker would run code that the grader does not read or that its
-    watch (:class:`_Watch`) does not see; nor may it reach into another process (ptrace). Threads
-    still start (``clone`` with ``CLONE_THREAD``; ``clone3``, whose flags a filter cannot read,
-    answers ENOSYS and the C library falls back to ``clone``); a foreign syscall table (x32,
-    i386) is denied whole. Every thread gets the filter (ipykernel's too), and nothing can lift
-    it. ``log_fd``, the descriptor the harness writes its notes to, is the harness's alone:
-    it cannot be closed, replaced or made non-blocking."""
-    import ctypes
-    import platform
-
-    machine = _SYSCALLS.get(platform.machine())
-    if machine is None:
-        return False
-    arch, seccomp, denied, clone, clone3, (by_first, by_second, close_range) = machine
+def _filter_program(machine: tuple, log_fd: int) -> list[tuple]:
+    """The seccomp filter's instructions ``(code, jt, jf, k)`` (see :func:`_one_process`)."""
+    arch, _, denied, clone, clone3, (by_first, by_second, close_range) = machine
     if log_fd <= 2:  # (no descriptor of its own: standard error, which the kernel quiets)
         by_first, by_second, close_range = (), (), -1
     load, equal, at_least, has, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, JEQ, JGE, JSET
@@ -308,8 +295,27 @@ def _one_process(log_fd: int = -1) -> bool:
             at += 1
     program = [
         (code, *(labels[j] - i - 1 if j in labels else j for j in (jt, jf)), k)
-        for i, (code, jt, jf, k) in enumerate(s for s in program if not isinstance(s, str))
+        for i, (code, jt, jf, k) in enumerate(x for x in program if not isinstance(x, str))
     ]
+    return program
+
+
+def _one_process(log_fd: int = -1) -> bool:
+    """Deny the kernel any other process: ``python -c CODE``, ``!python``, ``%%bash``, a forked
+    server or a data loader's worker would run code that the grader does not read or that its
+    watch (:class:`_Watch`) does not see; nor may it reach into another process (ptrace). Threads
+    still start (``clone`` with ``CLONE_THREAD``; ``clone3``, whose flags a filter cannot read,
+    answers ENOSYS and the C library falls back to ``clone``); a foreign syscall table (x32,
+    i386) is denied whole. Every thread gets the filter (ipykernel's too), and nothing can lift
+    it. ``log_fd``, the descriptor the harness writes its notes to, is the harness's alone:
+    it cannot be closed, replaced or made non-blocking."""
+    import ctypes
+    import platform
+
+    machine = _SYSCALLS.get(platform.machine())
+    if machine is None:
+        return False
+    seccomp, program = machine[1], _filter_program(machine, log_fd)
 
     class Instruction(ctypes.Structure):  # struct sock_filter
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte)]

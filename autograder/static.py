@@ -782,8 +782,6 @@ class Notebook:
             if _lists_objects(self, stmt)
             for name in _bound(stmt)
         }
-        # the built-ins that show a value that the notebook binds to something of its own
-        self.showers_bound = {name for n in nodes for name in _names_bound(n)} & _SHOWERS
         # names a `del` gives back to IPython (its `_`, `__`...)
         self.deleted = {
             t.id
@@ -849,6 +847,12 @@ class Notebook:
                 parts.append(node.args[1].value)
                 node = node.args[0]
         return parts, node
+
+    @functools.cached_property
+    def showers_bound(self) -> set[str]:
+        """The built-ins that show a value (``print``...) the notebook binds to its own."""
+        nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
+        return {name for n in nodes for name in _names_bound(n)} & _SHOWERS
 
     def resolve(self, node: ast.AST) -> str:
         """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
