@@ -72,12 +72,17 @@ def _note(kind: str, detail: str) -> None:
     key = f"{kind}:{detail}"
     if key in _EVENTS_SEEN or len(_EVENTS_SEEN) > 200:
         return
-    _EVENTS_SEEN.add(key)
-    with contextlib.suppress(Exception):
-        _WRITE(  # (held since start-up: os.write is the notebook's to replace)
-            _LOG_FD,
-            f"\n[unet-tp-event] {_dumps({'kind': kind, 'detail': detail[:200]})}\n".encode(),
-        )
+    line = f"\n[unet-tp-event] {_dumps({'kind': kind, 'detail': detail[:200]})}\n".encode()
+    deadline = _MONOTONIC() + 10
+    while _MONOTONIC() < deadline:  # (a pipe the notebook filled: the grader reads it meanwhile)
+        try:
+            _WRITE(_LOG_FD, line)  # (held since start-up: os.write is the notebook's to replace;
+            _EVENTS_SEEN.add(key)  # under PIPE_BUF bytes: written whole or not at all)
+            return
+        except (BlockingIOError, InterruptedError):
+            _SLEEP(0.001)
+        except Exception:
+            return
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -131,6 +136,8 @@ _PASSING = ("ast", "codeop")  # (compile for their callers: IPython's cells, gua
 # library); an evaluator's parse is noted (guarded_eval interprets the tree), as is any other
 _PARSERS = ("numpy", "asttokens", "executing", "stack_data", "traceback", "inspect")
 _GETFRAME = sys._getframe
+_MONOTONIC, _SLEEP = time.monotonic, time.sleep
+_HARNESS_FILE = __file__
 _CALLS = frozenset(op for name, op in opcode.opmap.items() if name.startswith(("CALL", "PRECALL")))
 
 
@@ -154,19 +161,24 @@ def _string_compiler(event: str, args: tuple) -> str:
         return ""
     if not module:
         return filename if filename.startswith("<") and not filename.startswith("<frozen") else ""
-    if any(_within(module, m) for m in _FORWARD_REFERENCES):  # (a type's name calls nothing)
-        return module if event == "exec" and _calls(args[0]) else ""
+    if any(_within(module, m) for m in _FORWARD_REFERENCES):  # (a type's name calls nothing,
+        return module if event == "exec" and not _names_a_type(args[0]) else ""  # reads no _x)
     if module == "timeit" and _within(_module_of(_caller_file(frame)), "IPython.core.magics"):
         return ""  # (%timeit: IPython's Timer compiles timeit's template of "pass")
     return "" if any(_within(module, g) for g in _GENERATORS) else module
 
 
-def _calls(code: object) -> bool:
-    """Whether a code object (or one it holds: a lambda's) calls anything."""
-    if type(code) is not type(_calls.__code__):
-        return True
+def _names_a_type(code: object) -> bool:
+    """Whether a code object typing evaluates is a type's name: it calls nothing (nor does a
+    lambda it holds) and reads no private name (round 24: ``List[name]``, ``name`` a string
+    built at run time, evaluated ``torch._C._nn.cross_entropy_loss`` for singledispatch)."""
+    if type(code) is not type(_names_a_type.__code__):
+        return False
     ops = code.co_code[::2]  # (an instruction, then its argument: caches are instructions 0)
-    return any(op in _CALLS for op in ops) or any(map(_calls, _code_consts(code)))
+    private = any(_plain(n).startswith("_") for n in code.co_names)
+    return not (private or any(op in _CALLS for op in ops)) and all(
+        map(_names_a_type, _code_consts(code))
+    )
 
 
 def _caller_file(frame) -> str:
@@ -230,8 +242,10 @@ def _installs(cmd: str) -> bool:
 # then what no notebook needs and the kernel's attack surface holds: process_vm_readv, unshare,
 # setns, personality, bpf, userfaultfd, perf_event_open, mount, keyctl, io_uring's three),
 # then clone and clone3; then what takes the log's descriptor from the harness: by its first
-# argument (close, fcntl, ioctl: closed, made non-blocking), by its second (dup2, dup3: another
-# file put in its place), and close_range whole (CPython closes one by one where it is refused)
+# argument (close, fcntl, ioctl, dup: closed, made non-blocking, copied), by either (dup2, dup3:
+# copied, or another file put in its place; round 24 made a copy, which shares the file's
+# flags, non-blocking, and filled the pipe), and close_range whole (CPython then closes one by
+# one)
 _IO_URING = (425, 426, 427)
 _SYSCALLS = {
     "x86_64": (
@@ -240,7 +254,7 @@ _SYSCALLS = {
         (59, 322, 57, 58, 101, 311, 438, 310, 272, 308, 135, 321, 323, 298, 165, 250, *_IO_URING),
         56,
         435,
-        ((3, 72, 16), (33, 292), 436),
+        ((3, 72, 16, 32), (33, 292), 436),
     ),
     "aarch64": (
         0xC00000B7,
@@ -248,7 +262,7 @@ _SYSCALLS = {
         (221, 281, 117, 271, 438, 270, 97, 268, 92, 280, 282, 241, 40, 219, *_IO_URING),
         220,
         435,
-        ((57, 25, 29), (24,), 436),
+        ((57, 25, 29, 23), (24,), 436),
     ),
 }
 
@@ -260,7 +274,7 @@ def _filter_program(machine: tuple, log_fd: int) -> list[tuple]:
         by_first, by_second, close_range = (), (), -1
     load, equal, at_least, has, ret = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, JEQ, JGE, JSET
     # (code, jump if true, jump if false, k), a jump to a label (a string in the list)
-    allow, deny, absent, first, second = "allow", "deny", "absent", "first", "second"
+    allow, deny, absent, first, either = "allow", "deny", "absent", "first", "either"
     program = [
         (load, 0, 0, 4),  # seccomp_data.arch
         (equal, 0, deny, arch),
@@ -268,7 +282,7 @@ def _filter_program(machine: tuple, log_fd: int) -> list[tuple]:
         (at_least, deny, 0, 0x40000000),  # x32's table
         *((equal, deny, 0, nr) for nr in denied),
         *((equal, first, 0, nr) for nr in by_first),
-        *((equal, second, 0, nr) for nr in by_second),
+        *((equal, either, 0, nr) for nr in by_second),
         (equal, deny, 0, close_range),
         (equal, absent, 0, clone3),
         (equal, 0, allow, clone),
@@ -277,7 +291,9 @@ def _filter_program(machine: tuple, log_fd: int) -> list[tuple]:
         first,
         (load, 0, 0, 16),  # args[0]'s low half (the kernel reads a descriptor's 32 bits)
         (equal, deny, allow, log_fd),
-        second,
+        either,
+        (load, 0, 0, 16),
+        (equal, deny, 0, log_fd),
         (load, 0, 0, 24),  # args[1]'s
         (equal, deny, allow, log_fd),
         allow,
@@ -364,6 +380,7 @@ def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
     _watch_new_threads()
     _THREAD_PARTS = _thread_parts()
     _find_kernel_threads()
+    _bookkeeping_code()  # (the pools' code as it is now: before any notebook code runs)
     with contextlib.suppress(Exception):  # no tqdm monitor thread waking while an answer runs
         import tqdm
 
@@ -541,9 +558,15 @@ class _Watch:
         self.allowed = tuple(watch.get("allowed", ()))
         self.ran: list[str] = []
         self.broken = False  # the hook met an error: the interpreter took it off
+        self.finished = False  # its answer returned: a thread still holding its hook reports on
+        self.outside: list[str] = []  # what a pool's thread ran that the answer did not hand it
         self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
 
     def _seen(self, module: str, qualname: str) -> None:
+        if self.finished:  # (torch's modes in a thread started under it: the running answer's)
+            if _WATCHING and _WATCHING[-1].__self__ is not self:
+                _WATCHING[-1].__self__._seen(module, qualname)
+            return
         if (module, qualname) in self._known:
             return
         self._known.add((module, qualname))
@@ -563,6 +586,9 @@ class _Watch:
     def _profile(self, frame, event: str, arg) -> None:
         # no code of the notebook's runs here (a __name__ whose __str__ raises would have the
         # interpreter remove the hook): names read as plain str, any error noted
+        if self.finished:  # (a thread started under an answer that has returned: a follower)
+            _follower(frame, event, arg)
+            return
         try:
             if event == "call":
                 code = frame.f_code
@@ -681,7 +707,7 @@ class _Watch:
 
     @contextlib.contextmanager
     def _hooked(self, others: dict[int, int]):
-        hook, self.broken = self._profile, False
+        hook, self.broken, self.outside = self._profile, False, []
         previous, started = _GETPROFILE(), threading.getprofile()
         threading.setprofile(hook)
         _SETPROFILE(hook)
@@ -699,8 +725,15 @@ class _Watch:
             if not intact or self.broken or changed:
                 self.ran.insert(0, UNWATCHED)
                 _note("watch", "the watch of what an answer runs was switched off")
+            self.finished = True
             ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
-            if ran:  # (a thread that ended meanwhile ran too)
+            if self.outside:
+                self.ran.insert(0, SERVED)
+                _note(
+                    "watch",
+                    f"a pool's thread ran what the answer did not hand it: {self.outside[0]}",
+                )
+            elif ran:  # (a thread that ended meanwhile ran too)
                 self.ran.insert(0, SERVED)
                 _note(
                     "watch", f"a thread started before an answer ran while it ran ({_named(ran)})"
@@ -966,27 +999,98 @@ def _under_watch(function):
     watch = hook.__self__
 
     def watched(*args, **kwargs):
-        _FOLLOWED[threading.get_ident()] = threading.current_thread()  # (a pool's: it may
-        # finish up in the next answer)
+        ident = _IDENT()
+        _FOLLOWED[ident] = threading.current_thread()  # (a pool's: it may finish up in the next
+        serving = _SERVING.setdefault(ident, [])  # answer)
+        serving.append(watch)
         previous = _GETPROFILE()
         _SETPROFILE(hook)
         try:
             with watch.torch_calls():
                 return function(*args, **kwargs)
         finally:
+            serving.pop()
             live = any(previous is h for h in _WATCHING)  # (a watch this thread runs within)
             _SETPROFILE(previous if live else _follower)
 
     return watched
 
 
+_SERVING: dict[int, list] = {}  # by thread: the watches whose handed work it runs now
+
+
 def _follower(frame, event: str, arg) -> None:
-    """The profile hook a thread keeps once it ran what a watched answer handed it (a pool's):
-    what it runs later, while an answer runs, that answer's watch sees (round 23: work put
-    straight into a pool's queue, bypassing its submit, ran unwatched in a thread the CPU
-    check trusted)."""
-    if _WATCHING:
-        _WATCHING[-1](frame, event, arg)
+    """The profile hook of a thread that ran what a watched answer handed it (a pool's), once
+    that work returned: while another answer runs, what the thread runs that is not its pool's
+    own bookkeeping (taking work from its queue, setting a future's result) the answer did not
+    hand it (rounds 23 and 24: work put straight into a pool's queue ran unwatched, torch's C
+    loss called from C, in a thread the CPU check trusted): noted, and the answer's watch sees
+    it too."""
+    if not _WATCHING:
+        return
+    active = _WATCHING[-1].__self__
+    if event in ("call", "c_call") and not _bookkeeping(frame, event, arg):
+        with contextlib.suppress(Exception):
+            if len(active.outside) < 3:
+                active.outside.append(_callee(frame, event, arg))
+    active._profile(frame, event, arg)
+
+
+# what a pool's thread runs between the tasks it is handed: the pools' modules, threading's
+# and queue's, the watch's wrapper; of C, the locks', the queue's and deque's methods it calls
+_BOOKKEEPING = ("concurrent.futures", "threading", "queue")
+_BOOKKEEPING_C = {f"RLock.{m}" for m in ("__enter__", "__exit__", "_is_owned", "acquire")}
+_BOOKKEEPING_C |= {f"RLock.{m}" for m in ("release", "_release_save", "_acquire_restore")}
+_BOOKKEEPING_C |= {f"lock.{m}" for m in ("__enter__", "__exit__", "acquire", "release")}
+_BOOKKEEPING_C |= {"lock.locked", "SimpleQueue.get", "SimpleQueue.put", "deque.remove"}
+_BOOKKEEPING_C |= {"deque.append", "deque.popleft", "get_ident", "getprofile", "setprofile"}
+_BOOKKEEPING_C |= {"len", "monotonic", "allocate_lock"}
+_C_FUNCTIONS = (type(len), type(__import__("queue").SimpleQueue().get))  # (and builtin_method)
+
+
+def _bookkeeping(frame, event: str, arg) -> bool:
+    """Whether a call a pool's thread makes between tasks is its pool's own (see above): the
+    code of those modules as start-up found it (by identity: their files may lie anywhere)."""
+    if _plain(frame.f_code.co_filename) == _HARNESS_FILE:
+        return True  # (the watch's wrapper, and what it calls)
+    if event == "call":
+        return id(frame.f_code) in _bookkeeping_code()
+    return type(arg) in _C_FUNCTIONS and _plain(arg.__qualname__) in _BOOKKEEPING_C
+
+
+@functools.cache
+def _bookkeeping_code() -> frozenset[int]:
+    """The ids of the code objects of the functions of ``_BOOKKEEPING``'s modules (and of their
+    classes), as start-up found them (held alive by the modules)."""
+    found: set[int] = set()
+
+    def add(code) -> None:
+        found.add(id(code))
+        for const in code.co_consts:
+            if type(const) is type(code):
+                add(const)
+
+    for name, module in list(sys.modules.items()):
+        if type(module) is not types.ModuleType or not any(_within(name, m) for m in _BOOKKEEPING):
+            continue
+        for value in list(vars(module).values()):
+            members = list(vars(value).values()) if isinstance(value, type) else [value]
+            for member in members:
+                member = getattr(member, "__func__", member)  # (static and class methods)
+                if type(member) is types.FunctionType:
+                    add(member.__code__)
+                elif type(member) is property:
+                    for f in (member.fget, member.fset, member.fdel):
+                        if type(f) is types.FunctionType:
+                            add(f.__code__)
+    return frozenset(found)
+
+
+def _callee(frame, event: str, arg) -> str:
+    """What a call runs, for the instructor."""
+    if event == "call":
+        return f"{frame.f_code.co_qualname} in {Path(_plain(frame.f_code.co_filename)).name}"
+    return _plain(getattr(arg, "__qualname__", "")) or type(arg).__name__
 
 
 def _watch_new_threads() -> None:

@@ -79,7 +79,9 @@ _PATHS = _by_reason(
         "rewrites built-ins": "builtins",
         "reaches into the interpreter (sys.modules)": "sys.modules",
         "changes where modules are imported from (sys.path)": "sys.path",
-        _FRAMES: "sys._getframe inspect.currentframe inspect.stack inspect.getouterframes",
+        _FRAMES: "sys._getframe inspect.currentframe inspect.stack inspect.getouterframes "
+        "inspect.getinnerframes inspect.trace inspect.getargvalues inspect.getframeinfo "
+        "traceback.walk_tb traceback.walk_stack",
         "reaches into the grading harness": "unet_tp_harness",
         "looks for the reference": "solutions",
         "looks for the grader": "autograder",
@@ -162,7 +164,7 @@ _ATTRIBUTES = _by_reason(
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
         "rewrites built-ins": "__builtins__",
         "reaches into the interpreter (__subclasses__)": "__subclasses__",
-        _FRAMES: "f_back f_globals f_locals",
+        _FRAMES: "f_back f_globals f_locals tb_frame gi_frame cr_frame ag_frame",
         "rewrites error handling": "set_custom_exc excepthook",
         "reaches into the interpreter (audit hooks)": "addaudithook",
         "reaches into the interpreter (tracing)": "settrace setprofile gettrace getprofile "
@@ -171,7 +173,11 @@ _ATTRIBUTES = _by_reason(
         "exec_module load_module",
         "imports modules by name (a library's importer)": "_import_class import_object "
         "import_string import_item _import_dotted_name",
-        THREADS: "_work_queue _WorkItem _taskqueue _inqueue",
+        THREADS: "_work_queue _WorkItem _taskqueue _inqueue _threads",
+        # (round 24: the loader imports a dotted name, then calls what it found; the error's
+        # frames held it)
+        "reaches names built from strings (unittest's loader)": "loadTestsFromName "
+        "loadTestsFromNames",
         _LINKS: "symlink_to hardlink_to",
         "loads native code (load_library)": "load_library",
         "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
@@ -298,10 +304,10 @@ _WATCHERS |= {"import_module", "resolve_name", "getmodule"}
 # and libraries' own importers of a dotted name given as a string (round 23: fsspec's
 # _import_class gave torch's loss), under any module's name
 _WATCHERS |= {"_import_class", "import_object", "import_string", "import_item"}
-_WATCHERS |= {"_import_dotted_name"}
+_WATCHERS |= {"_import_dotted_name", "loadTestsFromName", "loadTestsFromNames"}
 # and a pool's inner parts: work put straight into its queue runs without the watch the pool's
 # submit sets (round 23, concurrent.futures' _WorkItem into a ThreadPoolExecutor's _work_queue)
-_POOL_PARTS = {"_work_queue", "_WorkItem", "_taskqueue", "_inqueue"}
+_POOL_PARTS = {"_work_queue", "_WorkItem", "_taskqueue", "_inqueue", "_threads"}
 _WATCHERS |= _POOL_PARTS
 _TRACERS |= _POOL_PARTS  # (a pool's thread serves any later answer)
 _NAMESPACE_CALLS = {"globals", "vars", "locals"}

@@ -173,6 +173,8 @@ for name, take in [
     ("dup2", lambda: os.dup2(null, log)),
     ("close", lambda: os.close(log)),
     ("non-blocking", lambda: os.set_blocking(log, False)),
+    ("copied", lambda: os.dup2(log, 500)),  # (round 24: a copy shares its flags)
+    ("dup", lambda: os.dup(log)),
 ]:
     try:
         take()
@@ -208,7 +210,7 @@ def test_the_kernel_starts_no_other_process_and_still_runs_threads():
     for name in ("unshare", "io_uring_setup", "personality"):
         assert f"{name} -1 1" in lines, done.stdout
     assert "threads 3" in lines
-    for name in ("dup2", "close", "non-blocking"):
+    for name in ("dup2", "close", "non-blocking", "copied", "dup"):
         assert f"{name} refused 1" in lines, done.stdout
     assert "close_range -1 1" in lines and "dup2 elsewhere True" in lines
     assert "the log still written" in done.stderr

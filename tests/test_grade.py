@@ -3114,6 +3114,58 @@ def pool_queue_bypassed():  # round 23: work put straight into the queue of a fo
     return done.result()
 
 
+class Job:  # round 24: any object with a run method will do for the pool's worker
+    def __init__(self, function):
+        self.function, self.done = function, threading.Event()
+
+    def run(self):
+        self.out = self.function()
+        self.done.set()
+
+
+def served_by_a_pool(pool, function):
+    _pool.submit(int).result()
+    job = Job(function)
+    next(iter(pool._threads))._args[1].put(job)  # (the worker's queue, as its thread holds it)
+    job.done.wait()
+    return job.out
+
+
+_c_loss = functools.partial(torch._C._nn.cross_entropy_loss, x, y, None, 1, -100, 0.0)
+
+
+def pool_job_from_c():  # torch's C loss called from C, in the pool's thread
+    return served_by_a_pool(_pool, _c_loss)
+
+
+def pool_library_only():  # nothing of the notebook's runs there: threading's run, map, extend
+    box = []
+    losses = map(_c_loss.func, *[[a] for a in _c_loss.args])
+    task = threading.Thread(target=box.extend, args=(losses,))
+    job = Job(int)
+    job.run = task.run
+    next(iter(_pool._threads))._args[1].put(job)
+    while not box:
+        time.sleep(0.001)
+    _pool.submit(int).result()  # (its task over: the worker took the next)
+    return box[0]
+
+
+def pool_started_in_an_answer():  # a pool started by an earlier answer, its thread still up
+    global _answers_pool
+    _answers_pool = ThreadPoolExecutor(1)
+    _answers_pool.submit(int).result()
+
+
+def pool_of_an_answer_reused():
+    return served_by_a_pool(_answers_pool, _c_loss)
+
+
+def honest_pool_reused():
+    _answers_pool.submit(int).result()
+    return list(_pool.map(abs, range(50)))
+
+
 class Later(torch.Tensor):  # the loss computed when the grader reads the value
     def detach(self):
         return F.cross_entropy(self.logits, self.target).detach()
@@ -3140,7 +3192,8 @@ def run_routes(*routes):
 
 
 run_routes(raw_thread, name_unhooks, c_through_partial, pool_started_before, honest_pool)
-run_routes(pool_queue_bypassed)
+run_routes(pool_started_in_an_answer, pool_queue_bypassed, pool_job_from_c, pool_library_only)
+run_routes(honest_pool_reused, pool_of_an_answer_reused)
 run_routes(scripted)
 # the servers started after the routes above: a thread still starting while an answer runs
 # uses the processor then (those below expect the note, or check another one is there too)
@@ -3292,6 +3345,11 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     assert "torch.ops.nll_loss2d_forward" in said["scripted"]  # (torch's operator, from C++)
     assert said["pool_started_before"][0] == "torch.nn.functional.cross_entropy"
     assert "torch.nn.functional.cross_entropy" in said["pool_queue_bypassed"]
+    # round 24: a pool's thread that runs what the answer did not hand it, whatever it is
+    for route in ("pool_queue_bypassed", "pool_job_from_c", "pool_library_only"):
+        assert said[route][0] == M.SERVED, route
+    assert said["pool_of_an_answer_reused"][0] == M.SERVED
+    assert said["pool_started_in_an_answer"] == said["honest_pool_reused"] == []
     assert said["later"] == [{"error": "returned Later of shape (), not a scalar tensor"}]
     # (the server's thread above may finish putting its reply in the next watch: a note more)
     assert UNWATCHED == M.UNWATCHED and UNWATCHED in said["switched_off"]
@@ -3375,6 +3433,21 @@ shell = InteractiveShell.instance()
 shell.run_line_magic("timeit", "-n 1 -r 1 pass")
 shell.run_cell("import json; json.loads('{')")  # (its traceback, read by stack_data and asttokens)
 print("[honest notebooks done]", file=sys.stderr, flush=True)
+# round 24: a type's name built at run time, evaluated by singledispatch's register
+import typing
+
+private = "torch._C._nn.cross" + "_entropy_loss"
+
+
+def probe(x: typing.List[private]):
+    pass
+
+
+try:
+    typing.get_type_hints(probe)
+except NameError:  # (torch is imported below: evaluated all the same)
+    pass
+print("[private name done]", file=sys.stderr, flush=True)
 import torch
 from sympy.utilities._compilation.util import import_module_from_file
 
@@ -3463,8 +3536,9 @@ def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_h
              if line.startswith("[unet-tp-event]")]  # fmt: skip
     assert {"kind": "code from a file", "detail": said["path"]} in notes
     assert "torch.ops.nll_loss2d_forward" in said["ran"]
-    honest = done.stderr.split("[honest notebooks done]")[0]
+    honest, rest = done.stderr.split("[honest notebooks done]")
     assert "[unet-tp-event]" not in honest, honest[-2000:]
+    assert "typing compiled or ran <string>" in rest.split("[private name done]")[0]
     # round 21: code built from a string by a library is noted, an honest generator's is not
     strings = {n["detail"] for n in notes if n["kind"] == "code from a string"}
     assert strings == {

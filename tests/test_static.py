@@ -1253,6 +1253,9 @@ def test_a_class_pattern_of_positional_attributes_costs_the_loss():
         "from concurrent.futures.thread import _WorkItem",
         "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(1)\n"
         "pool._work_queue.put(None)",
+        # round 24: the queue as the pool's thread was given it
+        "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(1)\n"
+        "queue = next(iter(pool._threads))._args[1]",
     ],
 )
 def test_what_starts_threads_out_of_the_watch_or_renames_the_notebook_costs_later_blocks(
@@ -3000,10 +3003,15 @@ def test_libraries_that_evaluate_text_under_other_names_are_flagged(cell, reason
         "ce = _import_class('torch.nn.functional.cross' + '_entropy')",
         "from fsspec.utils import _import_class\n\n"
         "ce = _import_class('torch.nn.functional.cross' + '_entropy')",
+        # round 24: unittest's loader finds it, and the error's frames hold it
+        "import inspect\nimport unittest\n\ntry:\n"
+        "    unittest.TestLoader().loadTestsFromName('torch.nn.functional.cross' + '_entropy')\n"
+        "except TypeError as e:\n    ce = inspect.getargvalues(e.__traceback__.tb_frame).locals",
     ],
 )
 def test_torch_cross_entropy_reached_through_c_twins_and_library_importers_costs_the_loss(reach):
     """Round 23: ``_operator`` (operator's C module, which no list named) and fsspec's
-    ``_import_class`` gave the loss torch's cross-entropy by a name built from strings."""
+    ``_import_class`` gave the loss torch's cross-entropy by a name built from strings; round
+    24, unittest's loader (what it found read from its frame's locals)."""
     nb = notebook({"cce_loss": reach + "\n\n\n" + LOSS.format("return ce(logits, target)")})
     assert "loss" in lost(nb)
