@@ -564,8 +564,9 @@ class _Watch:
 
     def _seen(self, module: str, qualname: str) -> None:
         if self.finished:  # (torch's modes in a thread started under it: the running answer's)
-            if _WATCHING and _WATCHING[-1].__self__ is not self:
-                _WATCHING[-1].__self__._seen(module, qualname)
+            active = _WATCHING[-1].__self__ if _WATCHING else None
+            if active is not None and not active.finished:
+                active._seen(module, qualname)
             return
         if (module, qualname) in self._known:
             return
@@ -707,7 +708,7 @@ class _Watch:
 
     @contextlib.contextmanager
     def _hooked(self, others: dict[int, int]):
-        hook, self.broken, self.outside = self._profile, False, []
+        hook, self.broken, self.outside, self.finished = self._profile, False, [], False
         previous, started = _GETPROFILE(), threading.getprofile()
         threading.setprofile(hook)
         _SETPROFILE(hook)
@@ -1026,9 +1027,9 @@ def _follower(frame, event: str, arg) -> None:
     hand it (rounds 23 and 24: work put straight into a pool's queue ran unwatched, torch's C
     loss called from C, in a thread the CPU check trusted): noted, and the answer's watch sees
     it too."""
-    if not _WATCHING:
+    active = _WATCHING[-1].__self__ if _WATCHING else None
+    if active is None or active.finished:
         return
-    active = _WATCHING[-1].__self__
     if event in ("call", "c_call") and not _bookkeeping(frame, event, arg):
         with contextlib.suppress(Exception):
             if len(active.outside) < 3:

@@ -3194,6 +3194,12 @@ def run_routes(*routes):
 run_routes(raw_thread, name_unhooks, c_through_partial, pool_started_before, honest_pool)
 run_routes(pool_started_in_an_answer, pool_queue_bypassed, pool_job_from_c, pool_library_only)
 run_routes(honest_pool_reused, pool_of_an_answer_reused)
+reused = harness._Watch({"watch": _watch(load().block("e"))})  # (one watch for a request's
+for _ in range(2):  # cases, as the loss's: the second case runs where the first finished)
+    with reused.running():
+        honest_pool()
+        -(x.log_softmax(1)).mean()
+said["reused_watch"] = reused.ran
 run_routes(scripted)
 # the servers started after the routes above: a thread still starting while an answer runs
 # uses the processor then (those below expect the note, or check another one is there too)
@@ -3350,6 +3356,7 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
         assert said[route][0] == M.SERVED, route
     assert said["pool_of_an_answer_reused"][0] == M.SERVED
     assert said["pool_started_in_an_answer"] == said["honest_pool_reused"] == []
+    assert said["reused_watch"] == []
     assert said["later"] == [{"error": "returned Later of shape (), not a scalar tensor"}]
     # (the server's thread above may finish putting its reply in the next watch: a note more)
     assert UNWATCHED == M.UNWATCHED and UNWATCHED in said["switched_off"]
