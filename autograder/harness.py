@@ -786,7 +786,18 @@ def _other_threads() -> dict[int, int]:
     heartbeat) and the notebook's, idle unless the answer feeds them (a server fed through a
     queue, a coroutine the notebook handed a kernel's loop)."""
     me = threading.get_ident()
-    return {i: _cpu_ns(i) for i in sys._current_frames() if i not in (me, _PARENT_POLLER)}
+    return {
+        i: _cpu_ns(i)
+        for i in sys._current_frames()
+        if i not in (me, _PARENT_POLLER) and not _parent_poller(i)
+    }
+
+
+def _parent_poller(ident: int) -> bool:
+    """Whether a thread is ipykernel's parent poller as start-up found its class (ipykernel
+    starts it after the start-up files ran: a CI run found it waking during an answer)."""
+    cls, run = _POLLER or (None, None)
+    return cls is not None and type(_running_thread(ident)) is cls and vars(cls).get("run") is run
 
 
 # ---- the kernel's threads held still while an answer runs -------------------------------------
@@ -802,6 +813,7 @@ def _other_threads() -> dict[int, int]:
 _KERNEL_LOOPS: list = []  # the event loops running at start-up
 _QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
 _KERNEL_THREADS: dict[int, object] = {}  # the threads running at start-up, by id
+_POLLER: tuple | None = None  # its class and its run, as start-up found them
 _PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether its parent lives:
 # only without the sandbox (bwrap clears the variable that names the parent), which does not
 # hold against a hostile notebook anyway
@@ -810,7 +822,10 @@ _PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether 
 def _find_kernel_threads() -> None:
     """At start-up (no notebook code has run): the kernel's loops, the file descriptors to
     quiet."""
-    global _PARENT_POLLER
+    global _PARENT_POLLER, _POLLER
+    with contextlib.suppress(Exception):
+        cls = vars(sys.modules["ipykernel.parentpoller"])["ParentPollerUnix"]
+        _POLLER = (cls, vars(cls)["run"])
     me = threading.get_ident()
     for ident, frame in sys._current_frames().items():
         _KERNEL_THREADS[ident] = _running_thread(ident)
