@@ -564,8 +564,7 @@ class _Watch:
 
     def _seen(self, module: str, qualname: str) -> None:
         if self.finished:  # (torch's modes in a thread started under it: the running answer's)
-            active = _WATCHING[-1].__self__ if _WATCHING else None
-            if active is not None and not active.finished:
+            if (active := _running_watch()) is not None:
                 active._seen(module, qualname)
             return
         if (module, qualname) in self._known:
@@ -1032,6 +1031,12 @@ def _under_watch(function):
     return watched
 
 
+def _running_watch():
+    """The watch of the answer running now (None between answers)."""
+    active = _WATCHING[-1].__self__ if _WATCHING else None
+    return None if active is None or active.finished else active
+
+
 _SERVING: dict[int, list] = {}  # by thread: the watches whose handed work it runs now
 
 
@@ -1042,8 +1047,8 @@ def _follower(frame, event: str, arg) -> None:
     hand it (rounds 23 and 24: work put straight into a pool's queue ran unwatched, torch's C
     loss called from C, in a thread the CPU check trusted): noted, and the answer's watch sees
     it too."""
-    active = _WATCHING[-1].__self__ if _WATCHING else None
-    if active is None or active.finished:
+    active = _running_watch()
+    if active is None:
         return
     if event in ("call", "c_call") and not _bookkeeping(frame, event, arg):
         with contextlib.suppress(Exception):
