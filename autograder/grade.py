@@ -392,6 +392,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         code = static.read(nb)  # parsed once for the four readings
         review += static.review_reasons(code, labels)
         forbidden = static.forbidden_calls(code, spec, labels)
+        review += [line for line in forbidden.does if line not in review]
         table = comparisons()
         job, by_test = _write_job(nb, ctx, work, table)
         failure, interrupted = _run_worker(job, ctx)

@@ -89,6 +89,16 @@ FORBIDDEN_DOES = "({block}): the notebook {what} ({where}): {why}"
 IMPORTS_WRITTEN = "imports code the notebook wrote into a file ({path})"
 IMPORTS_UNKNOWN = "imports a module that is not installed where grading runs ({path})"
 OWN_CODE = "({block}) must be your own code"
+# why a block is lost to what the whole notebook does (the grader cannot follow what it runs)
+NOT_FOLLOWED = (
+    "the grader cannot follow what such code runs, so it credits no block tested after it: "
+    "remove that line (or move it below the last test) and run the notebook again"
+)
+UNPICKLED = (
+    "unpickling runs whatever the file holds, which the grader cannot follow: save numbers with "
+    "json, a model with torch.save(model.state_dict(), path), and load it with "
+    "torch.load(path, weights_only=True)"
+)
 RAN_FORBIDDEN = "({block}): run by the grader, your answer ran {what}: {why}"
 # what the kernel's watch says when the answer switched it off (autograder/harness.py's UNWATCHED)
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"

@@ -860,6 +860,26 @@ class Notebook:
         nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
         return {name for n in nodes for name in _names_bound(n)} & _SHOWERS
 
+    @functools.cached_property
+    def plain_annotations(self) -> bool:
+        """Whether every annotation of the notebook is a type (no :data:`ANNOTATED_CODE`) and
+        none is set by hand (``__annotations__`` but shown, ``__annotate__``): evaluating them
+        (``typing.get_type_hints(train_step)``) then runs no code of the notebook's."""
+        for _, _, tree in self.cells:
+            if tree is None:
+                continue
+            if _code_in_annotations(tree):
+                return False
+            shown = _only_shown(self, tree)
+            for node in _walk(tree):
+                if _names_annotations(node) and id(node) not in shown:
+                    return False
+                if "__annotate__" in (getattr(node, "attr", None), getattr(node, "id", None)):
+                    return False
+                if isinstance(node, ast.Constant) and node.value == "__annotate__":
+                    return False
+        return True
+
     def resolve(self, node: ast.AST) -> str:
         """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
         parts, node = self.chain(node)
@@ -1193,6 +1213,24 @@ def _spelt_keywords(keywords: list[ast.keyword]) -> list[ast.keyword]:
     return out
 
 
+_EVALUATES_ANNOTATIONS = ("typing.get_type_hints", "typing_extensions.get_type_hints")
+_EVALUATES_ANNOTATIONS += ("inspect.get_annotations", "inspect.signature")
+_EVALUATES_ANNOTATIONS += ("inspect.Signature.from_callable",)
+
+
+def _types_evaluated(nb: Notebook, call: ast.Call) -> bool:
+    """Whether a call evaluates only a function's (or class's) annotations, in their own module,
+    all of them types (:attr:`Notebook.plain_annotations`): ``print(get_type_hints(step))``,
+    ``inspect.signature(f, eval_str=True)`` (honest round 6); not given namespaces."""
+    if nb.resolve(call.func) not in _EVALUATES_ANNOTATIONS or len(call.args) != 1:
+        return False
+    plain = all(
+        k.arg in ("eval_str", "include_extras") and isinstance(k.value, ast.Constant)
+        for k in call.keywords
+    )
+    return plain and nb.plain_annotations
+
+
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement runs code it does not show: ``exec``, ``get_ipython().run_cell``,
     ``%run``, a magic whose code could not be read, TorchScript (its ``# type:`` comments)."""
@@ -1212,7 +1250,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or _magic_call(node)
             or _magic_by_built_name(node)
             or _under(path, _TEMPLATES)
-            or path.rpartition(".")[2] in _EVALUATOR_NAMES
+            or (path.rpartition(".")[2] in _EVALUATOR_NAMES and not _types_evaluated(nb, node))
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
             or (isinstance(node.func, ast.Attribute) and node.func.attr in _IPYTHON_METHODS)
             or _runs_file(nb, node)
@@ -1282,8 +1320,9 @@ _SHOWERS = {"print", "repr", "len", "sorted", "display"}
 
 def _only_shown(nb: Notebook, node: ast.AST) -> set[int]:
     """The ids of the ``f.__annotations__`` in ``node`` read only to be shown (``print(
-    f.__annotations__)``, the built-in ``print``: the notebook binds no name ``print``)."""
-    return {
+    f.__annotations__)``, the built-in ``print``: the notebook binds no name ``print``), and
+    the namespaces shown or filled by a method of their own (:func:`_own_namespace`)."""
+    annotations = {
         id(arg)
         for call in _walk(node)
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
@@ -1291,6 +1330,41 @@ def _only_shown(nb: Notebook, node: ast.AST) -> set[int]:
         for arg in call.args
         if isinstance(arg, (ast.Name, ast.Attribute)) and _names_annotations(arg)
     }
+    return annotations | _namespace_shown(nb, node) | _own_namespace(nb, node)
+
+
+def _own_namespace(nb: Notebook, node: ast.AST) -> set[int]:
+    """The ids of the ``self.__dict__`` in ``node`` a method reads or fills as ``setattr(self,
+    ...)`` does (``self.__dict__.update(kw)`` in a config class: honest round 6), where
+    :func:`_in_methods` allows that."""
+    methods = _in_methods(node, nb)
+    return {
+        id(call.func.value)
+        for call in _walk(node)
+        if id(call) in methods and isinstance(call.func, ast.Attribute)
+        if isinstance(call.func.value, ast.Attribute) and call.func.value.attr == "__dict__"
+        if _is_self(call.func.value.value)
+    }
+
+
+def _namespace_shown(nb: Notebook, node: ast.AST) -> set[int]:
+    """The ids of the ``x.__dict__`` in ``node`` read only to be shown: ``print(x.__dict__)``,
+    ``print(x.__dict__.keys())`` (a helper's honest round 6: every block after it was lost, and
+    nothing said so)."""
+    shown = set()
+    for call in _walk(node):
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+            continue
+        if call.func.id not in _SHOWERS - nb.showers_bound:
+            continue
+        for arg in call.args:
+            if isinstance(arg, ast.Call) and not arg.args and not arg.keywords:
+                method = arg.func  # (x.__dict__.keys())
+                if isinstance(method, ast.Attribute) and method.attr in ("keys", "values", "items"):
+                    arg = method.value
+            if isinstance(arg, ast.Attribute) and arg.attr == "__dict__":
+                shown.add(id(arg))
+    return shown
 
 
 def _names_bound(node: ast.AST) -> list[str]:
@@ -1357,8 +1431,10 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     ``type(name, bases, namespace)`` of names not written out."""
     methods = _in_methods(stmt, nb)
     called = {id(node.func) for node in _walk(stmt) if isinstance(node, ast.Call)}
+    shown = _namespace_shown(nb, stmt) | _own_namespace(nb, stmt)
     for node in _walk(stmt):
-        if isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES:
+        attribute = isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES
+        if attribute and id(node) not in shown:
             return True
         setter = isinstance(node, (ast.Name, ast.Attribute)) and _builtin(nb.resolve(node))
         if setter in _SETTERS and id(node) not in called:
@@ -1501,15 +1577,19 @@ def _builtin(path: str) -> str:
     return path
 
 
+_DESCRIBES_A_CLASS = {"__name__", "__qualname__", "__doc__", "__module__", "__mro__", "__bases__"}
+
+
 def _built_or_shown(own: set[str], name: ast.Name, parent: ast.AST | None) -> bool:
-    """Whether a class's name is used to build it (``Box()``), as a base, for a dunder
-    (``Box.__name__``), or given to what is not a function of the student's (``own``):
-    ``isinstance``, ``checks.check_unet(UNet)`` call no method of it on another object."""
+    """Whether a class's name is used to build it (``Box()``), as a base, for what describes it
+    (``Box.__name__``; not ``Box.__init__(F, ...)``, which hands a method another ``self``), or
+    given to what is not a function of the student's (``own``): ``isinstance``,
+    ``checks.check_unet(UNet)`` call no method of it on another object."""
     if isinstance(parent, ast.Call):
         root = _root(parent.func)
         return parent.func is name or not (isinstance(root, ast.Name) and root.id in own)
     if isinstance(parent, ast.Attribute):
-        return parent.attr.startswith("__")
+        return parent.attr in _DESCRIBES_A_CLASS
     return isinstance(parent, ast.ClassDef) and name in parent.bases
 
 
@@ -1599,7 +1679,9 @@ def _misuse(
             continue
         if around := _rewrites(sub):
             what, does = around, True
-        elif id(sub) in annotated or (_names_annotations(sub) and id(sub) not in shown):
+        elif id(sub) in shown:
+            continue
+        elif id(sub) in annotated or _names_annotations(sub):
             what, does = ANNOTATED_CODE, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
             what, does = OUTPUT_HISTORY, True
@@ -2158,6 +2240,8 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
             and not (path == "getattr" and _held_reduction(nb, call))
         ):
             return f"builds a name from a string ({path})"
+    if _types_evaluated(nb, call):
+        return None
     for prefix in _STRING_PATHS:
         if _within(path, prefix):
             return _PATHS[prefix]
@@ -2358,13 +2442,30 @@ def _mutators(nb: Notebook, definitions: dict) -> dict[str, list[tuple[int, obje
     return found
 
 
-def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
+def _why_not_credited(block, what: str, does: bool) -> str:
+    """Why a block is lost to what is not a name it forbids: code of the course package, or what
+    the notebook does (unpickling said plainly: a student loading their own checkpoint)."""
+    if not does:
+        return M.OWN_CODE.format(block=block.id)
+    return M.UNPICKLED if what in (UNPICKLES, _PATHS["pickle"]) else M.NOT_FOLLOWED
+
+
+class Lost(dict):
+    """``{graded test id: why its block loses its points}``; ``does``: the messages among them
+    of what the whole notebook does (not a forbidden call of the answer's own): the instructor
+    reads them (an honest notebook can lose blocks to them)."""
+
+    does: list[str]
+
+
+def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
     """Per graded test id, why its block loses its points: its answer, or a definition of the
     student's it uses, uses what an answer may not (see the module's docstring)."""
     notebook = read(nb)
     nb, definitions, setters = notebook.nb, notebook.definitions, _attribute_setters(notebook)
     mutators = _mutators(notebook, definitions)
-    failed = {}
+    failed = Lost()
+    failed.does = []
     for block in spec.blocks:
         defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
         # every definition above the test cell (an experiment after the test is not the answer),
@@ -2392,13 +2493,12 @@ def forbidden_calls(nb, spec, labels: list[str]) -> dict[str, str]:
                 _forbidden(what, names)
                 or (what.startswith("….") and _named_attr(what[len("….") :], names))
             )
-            why = block.forbidden_why if forbidden else M.OWN_CODE.format(block=block.id)
+            why = block.forbidden_why if forbidden else _why_not_credited(block, what, does)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
             template = M.FORBIDDEN_DOES if does else M.FORBIDDEN
-            for test in block.tests:
-                failed[test.grade_id] = template.format(
-                    block=block.id, what=what, where=where, why=why
-                )
+            message = template.format(block=block.id, what=what, where=where, why=why)
+            failed |= {test.grade_id: message for test in block.tests}
+            failed.does += [message] if does else []
     return failed
 
 
@@ -2824,14 +2924,18 @@ def _computed_in_place(nb: Notebook, node: ast.AST, names: set[str]) -> frozense
 
 # ---- review: the instructor reads ----------------------------------------------------------
 # code a TP answer never needs, found in the cells' plain text (beside what the code reaches)
+# Colab's own folders (its home /root, where kagglehub caches, /content, /tmp), no ".." after
+_OWN_FOLDERS = r"(?:home|content|kaggle|root/|tmp/)(?:(?!\.\.)[^'\"])*['\"]"
 # fmt: off
 _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     # a path or a module, not a word of a sentence ("les deux solutions", "ready for the autograder")
-    (r"hidden_tests|import_solutions|(?:['\"/\\]|\b(?:import|from)\s+)(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.\w)", "looks for the grader or the reference"),
+    # (a list of one's own called `solutions`: `solutions.append(...)`)
+    (r"hidden_tests|import_solutions|(?:['\"/\\]|\b(?:import|from)\s+)(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.(?!(?:append|extend|insert|pop|sort|clear|copy|index|count|remove|reverse)\()\w)", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
     (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.|_dynamo\.config\.)[\w.]+\s*=[^=]", "patches a library"),
-    (r"\b(?:os\.walk|glob)\(\s*['\"]/(?!home|content|kaggle)|Path\(\s*['\"]/(?!home|content|kaggle)[^'\"]*['\"]\)\.rglob\(", "searches the disk"),
-    (r"\bsocket\.|urllib\.request|\brequests\.(?:get|post)|http\.client", "uses the network"),
+    (r"\b(?:os\.walk|glob)\(\s*['\"]/(?!" + _OWN_FOLDERS + r")|Path\(\s*['\"]/(?!" + _OWN_FOLDERS + r")[^'\"]*['\"]\)\.rglob\(", "searches the disk"),
+    # (requests imported: a dict called `requests` and its `.get` are not the network)
+    (r"\bsocket\.|urllib\.request|^\s*(?:import|from)\s+requests\b|http\.client", "uses the network"),
     (r"os\.fork\(|fork\(\)", "starts processes"),
 ]]
 # fmt: on
@@ -2844,7 +2948,7 @@ _SAVES_ONLY = {"pickle", "gc"}
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     found = []
     methods = _in_methods(tree, nb)
-    read_only = nb.reads_namespace_only | nb.shell_magics
+    read_only = nb.reads_namespace_only | nb.shell_magics | _only_shown(nb, tree)
     for node in _walk(tree):
         if around := _rewrites(node):
             found.append((node, around))

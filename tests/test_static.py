@@ -11,6 +11,7 @@ import re
 import nbformat
 import pytest
 
+from autograder import messages as M
 from autograder import repair, static
 from autograder.repair import in_source_order
 from autograder.spec import load
@@ -520,10 +521,18 @@ def test_code_run_from_strings_is_told_as_what_the_notebook_does_in_english_and_
     assert message.startswith("(a): the notebook runs code built from strings (eval) (cell 4"), (
         message
     )
-    assert message.endswith("(a) must be your own code"), message
+    assert message.endswith(M.NOT_FOLLOWED), message
     assert french(message).startswith(
         "(a) : le notebook exécute du code construit à partir de chaînes (eval) (cellule 4"
     ), french(message)
+    assert french(message).endswith("et exécutez de nouveau le notebook"), french(message)
+    # one's own checkpoint unpickled: said plainly, with what to do instead
+    nb = notebook(extra="")
+    nb.cells.insert(
+        3, nbformat.v4.new_code_cell("ckpt = torch.load('ckpt.pt', weights_only=False)")
+    )
+    message = static.forbidden_calls(nb, load(), labels)["test_double_conv"]
+    assert "weights_only=True" in message and "weights_only=True" in french(message), message
     # a name the block forbids is still what the answer uses
     nb = notebook({"cce_loss": LOSS.format("return F.cross_entropy(logits, target, weight)")})
     message = static.forbidden_calls(nb, load(), labels)["test_loss"]
@@ -1776,6 +1785,80 @@ def test_annotations_printed_cost_nothing_and_a_print_of_the_notebooks_does():
     assert "loss" in lost(nb)
 
 
+_TYPED = "def g(x: torch.Tensor, n: int = 2) -> 'torch.Tensor':\n    return x\n\n\n"
+
+
+@pytest.mark.parametrize(
+    "evaluated",
+    [
+        "import typing\nprint(typing.get_type_hints(g))",
+        "from typing import get_type_hints\nprint(get_type_hints(g, include_extras=True))",
+        "import inspect\nprint(inspect.signature(g, eval_str=True))",
+    ],
+)
+def test_type_hints_of_plain_types_evaluated_cost_nothing(evaluated):
+    """Honest round 6: ``print(typing.get_type_hints(train_step))`` lost every block tested
+    after it; with an annotation set by hand, or namespaces handed over, it still costs them."""
+    assert (
+        lost(notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + evaluated})) == set()
+    )
+    by_hand = "g.__annotations__['n'] = 'int'\n"
+    nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + by_hand + evaluated})
+    assert "loss" in lost(nb)
+    handed = "import typing\nprint(typing.get_type_hints(g, None, {'int': int}))"
+    nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + handed})
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "shown", ["print(config.__dict__)", "print(config.__dict__.keys())", "display(config.__dict__)"]
+)
+def test_a_namespace_printed_costs_nothing_and_one_written_does(shown):
+    """A helper's honest round 6: ``print(config.__dict__)`` lost every block tested after it,
+    and nothing said so; written into, it still costs them (and is flagged)."""
+    cell = "class Config:\n    lr = 1e-3\n\n\nconfig = Config()\n"
+    nb = notebook()
+    insert_after(nb, "cce_loss", cell + shown)
+    assert lost(nb) == set()
+    nb = notebook()
+    insert_after(nb, "cce_loss", cell + "config.__dict__['lr'] = 1\n" + shown)
+    assert {"train_step", "predict_dice"} <= lost(nb) and "__dict__" in flagged(nb)
+
+
+_HPARAMS = "class Hparams:\n    def __init__(self, **kw):\n        {}\n\n\n"
+
+
+@pytest.mark.parametrize(
+    "fills",
+    ["self.__dict__.update(kw)", "for k, v in kw.items():\n            setattr(self, k, v)"],
+)
+def test_a_config_class_filling_its_own_namespace_costs_nothing(fills):
+    """Honest round 6: ``self.__dict__.update(kw)`` in a config class lost every block tested
+    after it; its ``__init__`` handed another object (a module) still costs them (it was read
+    as describing the class, as ``Hparams.__name__`` does)."""
+    nb = notebook()
+    cell = _HPARAMS.format(fills) + "hp = Hparams(lr=1e-3, epochs=8)\nprint(hp.lr)\n"
+    insert_after(nb, "cce_loss", cell)
+    assert lost(nb) == set() and "__dict__" not in flagged(nb)
+    nb = notebook()
+    insert_after(nb, "cce_loss", _HPARAMS.format(fills) + "Hparams.__init__(F, relu=torch.relu)\n")
+    assert {"train_step", "predict_dice"} <= lost(nb)
+
+
+def test_blocks_lost_to_what_the_notebook_does_are_for_the_instructor_to_read():
+    """A block lost to the whole notebook (not to a forbidden call of its answer) is a line the
+    instructor reads: an honest notebook can lose blocks that way (honest round 6)."""
+    nb = notebook()
+    insert_after(nb, "cce_loss", "class Config:\n    lr = 1e-3\n\n\nConfig.__dict__['lr']\n")
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    found = static.forbidden_calls(nb, load(), labels)
+    assert found.does and all("__dict__" in line for line in found.does)
+    assert set(found.does) <= set(found.values())
+    nb = notebook({"cce_loss": LOSS.format("return F.cross_entropy(logits, target, weight)")})
+    found = static.forbidden_calls(nb, load(), labels)
+    assert "loss" in {gid.split("_", 1)[1] for gid in found} and found.does == []
+
+
 _CALL_BOX = LOSS.format("return box[0](logits, target, weight=weight)")
 
 
@@ -2271,6 +2354,10 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
         "import sys\nIN_COLAB = 'google.colab' in sys.modules",
         "import sys\nprint(sys.path)",
         "import torch._dynamo\ntorch._dynamo.config.suppress_errors = True",
+        # honest round 6: a list, a dict, kagglehub's cache named like what is flagged
+        "solutions = []\nsolutions.append(1)\nprint(len(solutions))",
+        "requests = {'a': 1}\nprint(requests.get('a'))",
+        "import glob\nprint(glob.glob('/root/.cache/kagglehub/datasets/*'))",
     ],
 )
 def test_colab_habits_are_not_flagged(cell):
@@ -2288,6 +2375,10 @@ def test_colab_habits_are_not_flagged(cell):
         ("from pathlib import Path\nprint(list(Path('/').rglob('*.py')))", "searches the disk"),
         ("import sys\nm = sys.modules['__main__']", "sys.modules"),
         ("import sys\nsys.path.append('/tmp')", "sys.path"),
+        ("import solutions.unet", "looks for the grader"),
+        ("print(solutions.unet)", "looks for the grader"),
+        ("import requests\nprint(requests.get('http://example.org'))", "uses the network"),
+        ("import glob\nprint(glob.glob('/root/../**', recursive=True))", "searches the disk"),
     ],
 )
 def test_what_is_near_a_colab_habit_is_still_flagged(cell, reason):
