@@ -2958,11 +2958,15 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             for name in _imported(node):
                 if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged
                     continue
+                if name in _EVALUATES_ANNOTATIONS and nb.plain_annotations:
+                    continue  # `from typing import get_type_hints`: its calls are read
                 found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]
                 if (last := name.rpartition(".")[2]) in _ATTRIBUTES:  # (from m import name)
                     found.append((node, _ATTRIBUTES[last]))
         elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
+            if path in _EVALUATES_ANNOTATIONS and nb.plain_annotations:
+                continue  # `typing.get_type_hints`: its calls are read (_string_code)
             if node.attr in _ATTRIBUTES:
                 found.append((node, _ATTRIBUTES[node.attr]))
             found += [(node, why) for p, why in _PATHS.items() if "." in p and _within(path, p)]

@@ -1799,15 +1799,14 @@ _TYPED = "def g(x: torch.Tensor, n: int = 2) -> 'torch.Tensor':\n    return x\n\
 def test_type_hints_of_plain_types_evaluated_cost_nothing(evaluated):
     """Honest round 6: ``print(typing.get_type_hints(train_step))`` lost every block tested
     after it; with an annotation set by hand, or namespaces handed over, it still costs them."""
-    assert (
-        lost(notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + evaluated})) == set()
-    )
+    nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + evaluated})
+    assert lost(nb) == set() and "annotations" not in flagged(nb)
     by_hand = "g.__annotations__['n'] = 'int'\n"
     nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + by_hand + evaluated})
     assert "loss" in lost(nb)
     handed = "import typing\nprint(typing.get_type_hints(g, None, {'int': int}))"
     nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + handed})
-    assert "loss" in lost(nb)
+    assert "loss" in lost(nb) and "runs code from strings (annotations)" in flagged(nb)
 
 
 @pytest.mark.parametrize(
