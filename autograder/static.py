@@ -860,26 +860,6 @@ class Notebook:
         nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
         return {name for n in nodes for name in _names_bound(n)} & _SHOWERS
 
-    @functools.cached_property
-    def plain_annotations(self) -> bool:
-        """Whether every annotation of the notebook is a type (no :data:`ANNOTATED_CODE`) and
-        none is set by hand (``__annotations__`` but shown, ``__annotate__``): evaluating them
-        (``typing.get_type_hints(train_step)``) then runs no code of the notebook's."""
-        for _, _, tree in self.cells:
-            if tree is None:
-                continue
-            if _code_in_annotations(tree):
-                return False
-            shown = _only_shown(self, tree)
-            for node in _walk(tree):
-                if _names_annotations(node) and id(node) not in shown:
-                    return False
-                if "__annotate__" in (getattr(node, "attr", None), getattr(node, "id", None)):
-                    return False
-                if isinstance(node, ast.Constant) and node.value == "__annotate__":
-                    return False
-        return True
-
     def resolve(self, node: ast.AST) -> str:
         """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
         parts, node = self.chain(node)
@@ -946,6 +926,8 @@ class Notebook:
         for tree in trees:
             parents = {id(c): n for n in _walk(tree) for c in ast.iter_child_nodes(n)}
             for node in _walk(tree):
+                if isinstance(node, ast.Attribute) and node.attr == "__func__":
+                    return frozenset(classes)  # `Box().put.__func__(F, ...)` (red team 25)
                 if isinstance(node, ast.Attribute) and not node.attr.startswith("__"):
                     via = node.value
                     typed = isinstance(via, ast.Call) and _builtin(self.resolve(via.func)) == "type"
@@ -1213,24 +1195,6 @@ def _spelt_keywords(keywords: list[ast.keyword]) -> list[ast.keyword]:
     return out
 
 
-_EVALUATES_ANNOTATIONS = ("typing.get_type_hints", "typing_extensions.get_type_hints")
-_EVALUATES_ANNOTATIONS += ("inspect.get_annotations", "inspect.signature")
-_EVALUATES_ANNOTATIONS += ("inspect.Signature.from_callable",)
-
-
-def _types_evaluated(nb: Notebook, call: ast.Call) -> bool:
-    """Whether a call evaluates only a function's (or class's) annotations, in their own module,
-    all of them types (:attr:`Notebook.plain_annotations`): ``print(get_type_hints(step))``,
-    ``inspect.signature(f, eval_str=True)`` (honest round 6); not given namespaces."""
-    if nb.resolve(call.func) not in _EVALUATES_ANNOTATIONS or len(call.args) != 1:
-        return False
-    plain = all(
-        k.arg in ("eval_str", "include_extras") and isinstance(k.value, ast.Constant)
-        for k in call.keywords
-    )
-    return plain and nb.plain_annotations
-
-
 def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     """Whether a statement runs code it does not show: ``exec``, ``get_ipython().run_cell``,
     ``%run``, a magic whose code could not be read, TorchScript (its ``# type:`` comments)."""
@@ -1250,7 +1214,7 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
             or _magic_call(node)
             or _magic_by_built_name(node)
             or _under(path, _TEMPLATES)
-            or (path.rpartition(".")[2] in _EVALUATOR_NAMES and not _types_evaluated(nb, node))
+            or path.rpartition(".")[2] in _EVALUATOR_NAMES
             or (path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_RUNS)
             or (isinstance(node.func, ast.Attribute) and node.func.attr in _IPYTHON_METHODS)
             or _runs_file(nb, node)
@@ -1321,7 +1285,7 @@ _SHOWERS = {"print", "repr", "len", "sorted", "display"}
 def _only_shown(nb: Notebook, node: ast.AST) -> set[int]:
     """The ids of the ``f.__annotations__`` in ``node`` read only to be shown (``print(
     f.__annotations__)``, the built-in ``print``: the notebook binds no name ``print``), and
-    the namespaces shown or filled by a method of their own (:func:`_own_namespace`)."""
+    the namespaces printed (:func:`_namespace_shown`)."""
     annotations = {
         id(arg)
         for call in _walk(node)
@@ -1330,37 +1294,25 @@ def _only_shown(nb: Notebook, node: ast.AST) -> set[int]:
         for arg in call.args
         if isinstance(arg, (ast.Name, ast.Attribute)) and _names_annotations(arg)
     }
-    return annotations | _namespace_shown(nb, node) | _own_namespace(nb, node)
-
-
-def _own_namespace(nb: Notebook, node: ast.AST) -> set[int]:
-    """The ids of the ``self.__dict__`` in ``node`` a method reads or fills as ``setattr(self,
-    ...)`` does (``self.__dict__.update(kw)`` in a config class: honest round 6), where
-    :func:`_in_methods` allows that."""
-    methods = _in_methods(node, nb)
-    return {
-        id(call.func.value)
-        for call in _walk(node)
-        if id(call) in methods and isinstance(call.func, ast.Attribute)
-        if isinstance(call.func.value, ast.Attribute) and call.func.value.attr == "__dict__"
-        if _is_self(call.func.value.value)
-    }
+    return annotations | _namespace_shown(nb, node)
 
 
 def _namespace_shown(nb: Notebook, node: ast.AST) -> set[int]:
-    """The ids of the ``x.__dict__`` in ``node`` read only to be shown: ``print(x.__dict__)``,
-    ``print(x.__dict__.keys())`` (a helper's honest round 6: every block after it was lost, and
-    nothing said so)."""
+    """The ids of the ``x.__dict__`` in ``node`` only printed: a statement ``print(x.__dict__)``
+    or ``print(x.__dict__.keys())`` (``display`` too), its value thrown away (honest round 6:
+    every block after it was lost, and nothing said so). Not ``sorted(x.__dict__.items())``,
+    which hands the namespace over (red team 25)."""
     shown = set()
-    for call in _walk(node):
+    for stmt in _walk(node):
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
             continue
-        if call.func.id not in _SHOWERS - nb.showers_bound:
+        if call.func.id not in {"print", "display"} - nb.showers_bound:
             continue
         for arg in call.args:
             if isinstance(arg, ast.Call) and not arg.args and not arg.keywords:
                 method = arg.func  # (x.__dict__.keys())
-                if isinstance(method, ast.Attribute) and method.attr in ("keys", "values", "items"):
+                if isinstance(method, ast.Attribute) and method.attr == "keys":
                     arg = method.value
             if isinstance(arg, ast.Attribute) and arg.attr == "__dict__":
                 shown.add(id(arg))
@@ -1431,7 +1383,7 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     ``type(name, bases, namespace)`` of names not written out."""
     methods = _in_methods(stmt, nb)
     called = {id(node.func) for node in _walk(stmt) if isinstance(node, ast.Call)}
-    shown = _namespace_shown(nb, stmt) | _own_namespace(nb, stmt)
+    shown = _namespace_shown(nb, stmt)
     for node in _walk(stmt):
         attribute = isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES
         if attribute and id(node) not in shown:
@@ -1587,6 +1539,8 @@ def _built_or_shown(own: set[str], name: ast.Name, parent: ast.AST | None) -> bo
     ``checks.check_unet(UNet)`` call no method of it on another object."""
     if isinstance(parent, ast.Call):
         root = _root(parent.func)
+        if isinstance(parent.func, ast.Name) and parent.func.id in ("getattr", "vars"):
+            return False  # `getattr(Box, "put")(F, ...)`: a method handed another self
         return parent.func is name or not (isinstance(root, ast.Name) and root.id in own)
     if isinstance(parent, ast.Attribute):
         return parent.attr in _DESCRIBES_A_CLASS
@@ -2240,8 +2194,6 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
             and not (path == "getattr" and _held_reduction(nb, call))
         ):
             return f"builds a name from a string ({path})"
-    if _types_evaluated(nb, call):
-        return None
     for prefix in _STRING_PATHS:
         if _within(path, prefix):
             return _PATHS[prefix]
@@ -2958,15 +2910,11 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             for name in _imported(node):
                 if name in _SAVES_ONLY:  # `import pickle` to save: its loads are flagged
                     continue
-                if name in _EVALUATES_ANNOTATIONS and nb.plain_annotations:
-                    continue  # `from typing import get_type_hints`: its calls are read
                 found += [(node, why) for p, why in _PATHS.items() if _within(name, p)]
                 if (last := name.rpartition(".")[2]) in _ATTRIBUTES:  # (from m import name)
                     found.append((node, _ATTRIBUTES[last]))
         elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
-            if path in _EVALUATES_ANNOTATIONS and nb.plain_annotations:
-                continue  # `typing.get_type_hints`: its calls are read (_string_code)
             if node.attr in _ATTRIBUTES:
                 found.append((node, _ATTRIBUTES[node.attr]))
             found += [(node, why) for p, why in _PATHS.items() if "." in p and _within(path, p)]

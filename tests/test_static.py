@@ -1785,30 +1785,6 @@ def test_annotations_printed_cost_nothing_and_a_print_of_the_notebooks_does():
     assert "loss" in lost(nb)
 
 
-_TYPED = "def g(x: torch.Tensor, n: int = 2) -> 'torch.Tensor':\n    return x\n\n\n"
-
-
-@pytest.mark.parametrize(
-    "evaluated",
-    [
-        "import typing\nprint(typing.get_type_hints(g))",
-        "from typing import get_type_hints\nprint(get_type_hints(g, include_extras=True))",
-        "import inspect\nprint(inspect.signature(g, eval_str=True))",
-    ],
-)
-def test_type_hints_of_plain_types_evaluated_cost_nothing(evaluated):
-    """Honest round 6: ``print(typing.get_type_hints(train_step))`` lost every block tested
-    after it; with an annotation set by hand, or namespaces handed over, it still costs them."""
-    nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + evaluated})
-    assert lost(nb) == set() and "annotations" not in flagged(nb)
-    by_hand = "g.__annotations__['n'] = 'int'\n"
-    nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + by_hand + evaluated})
-    assert "loss" in lost(nb)
-    handed = "import typing\nprint(typing.get_type_hints(g, None, {'int': int}))"
-    nb = notebook({"cce_loss": SOLUTIONS["cce_loss"] + "\n\n" + _TYPED + handed})
-    assert "loss" in lost(nb) and "runs code from strings (annotations)" in flagged(nb)
-
-
 @pytest.mark.parametrize(
     "shown", ["print(config.__dict__)", "print(config.__dict__.keys())", "display(config.__dict__)"]
 )
@@ -1824,23 +1800,42 @@ def test_a_namespace_printed_costs_nothing_and_one_written_does(shown):
     assert {"train_step", "predict_dice"} <= lost(nb) and "__dict__" in flagged(nb)
 
 
+@pytest.mark.parametrize(
+    "handed",
+    [
+        "_ns = dict(sorted(F.__dict__.items()))",
+        "print(len(F.__dict__)); _ns = F.__dict__",
+        "_ns = print(F.__dict__) or dict(F.__dict__.items())",
+    ],
+)
+def test_a_namespace_handed_over_still_costs_the_loss(handed):
+    """Red team 25: ``sorted(F.__dict__.items())`` read as "shown" handed torch's namespace over."""
+    loss = handed + "\n\n\n" + LOSS.format("return _ns['cross_' + 'entropy'](logits, target)")
+    assert "loss" in lost(notebook({"cce_loss": loss}))
+
+
 _HPARAMS = "class Hparams:\n    def __init__(self, **kw):\n        {}\n\n\n"
 
 
 @pytest.mark.parametrize(
-    "fills",
-    ["self.__dict__.update(kw)", "for k, v in kw.items():\n            setattr(self, k, v)"],
+    "hands",
+    [
+        "Hparams.__init__(F, relu=torch.relu)",
+        "Hparams().__init__.__func__(F, relu=torch.relu)",
+        "getattr(Hparams, '__init__')(F, relu=torch.relu)",
+    ],
 )
-def test_a_config_class_filling_its_own_namespace_costs_nothing(fills):
-    """Honest round 6: ``self.__dict__.update(kw)`` in a config class lost every block tested
-    after it; its ``__init__`` handed another object (a module) still costs them (it was read
-    as describing the class, as ``Hparams.__name__`` does)."""
+def test_a_method_setting_its_own_self_by_name_costs_nothing_until_handed_another(hands):
+    """``setattr(self, k, v)`` in a config class costs nothing; its ``__init__`` handed another
+    object (a module) costs the blocks after it: it was read as describing the class (round 6),
+    and ``.__func__``/``getattr`` of a method were not seen (red team 25)."""
+    fills = "for k, v in kw.items():\n            setattr(self, k, v)"
     nb = notebook()
     cell = _HPARAMS.format(fills) + "hp = Hparams(lr=1e-3, epochs=8)\nprint(hp.lr)\n"
     insert_after(nb, "cce_loss", cell)
-    assert lost(nb) == set() and "__dict__" not in flagged(nb)
+    assert lost(nb) == set()
     nb = notebook()
-    insert_after(nb, "cce_loss", _HPARAMS.format(fills) + "Hparams.__init__(F, relu=torch.relu)\n")
+    insert_after(nb, "cce_loss", _HPARAMS.format(fills) + hands + "\n")
     assert {"train_step", "predict_dice"} <= lost(nb)
 
 
