@@ -294,10 +294,23 @@ del type(pathlib.Path(".")).with_suffix
 del ip.should_run_async
 type(ip).run_cell = run_cell
 ip.kernel.shell_handlers["execute_request"] = kept
+# the harness's own functions and lists (red team 25 replaced _plain, which the watch calls)
+plain, running = harness._plain, vars(harness._Watch)["running"]
+harness.len = lambda value: 0  # (a builtin's name, shadowed)
+own_added = harness._hooks_swapped()
+del harness.len
+harness._plain = lambda name: ""
+harness._Watch.running = lambda self: None
+harness._LIBRARIES.append("/")
+harness._note.__defaults__ = ("watch",)
+own_swapped = harness._hooks_swapped()
+harness._plain, harness._Watch.running, harness._note.__defaults__ = plain, running, None
+harness._LIBRARIES.pop()
 said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
         "later": later, "ran": watch.ran, "stopped": stopped, "libraries_only": libraries_only,
         "around": around, "swapped": swapped, "put_back": harness._hooks_swapped(),
-        "written": written, "at_start": at_start, "written_npz": written_npz}
+        "written": written, "at_start": at_start, "written_npz": written_npz,
+        "own_added": own_added, "own_swapped": own_swapped}
 print("SAID", json.dumps(said))
 """
 
@@ -339,7 +352,7 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     text = "".join(printed)
-    assert reply["content"]["status"] == "ok", text[-2000:]
+    assert reply["content"]["status"] == "ok", (text[-2000:], reply["content"])
     said = json.loads(text.split("SAID ", 1)[1].splitlines()[0])
     assert "IPythonHistorySavingThread" not in said["names"]
     assert not any("_watch_pipe_fd" in name for name in said["names"]), said["names"]
@@ -355,6 +368,12 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
         "numpy.savez", "shell.should_run_async", "shell_handlers.execute_request",
     ], said["swapped"]  # fmt: skip
     assert said["put_back"] == []
+    # the harness's own: a name added (a builtin's, shadowed), a function, its class's method,
+    # a function's defaults, a list start() filled
+    assert said["own_added"] == ["harness.len"]
+    assert said["own_swapped"] == [
+        "harness._LIBRARIES", "harness._Watch", "harness._note", "harness._plain",
+    ], said["own_swapped"]  # fmt: skip
     # json.dumps replaced: the harness's answers say what the watch saw all the same
     assert said["written"] == '{"ran": ["torch.nn.functional.cross_entropy"]}'
     assert said["written_npz"] == [said["written"], [1.0, 1.0]]
