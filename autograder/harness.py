@@ -774,9 +774,7 @@ def _named(idents: list[int]) -> str:
     runs to say it)."""
     frames, said = sys._current_frames(), []
     for i in idents[:3]:
-        code = getattr(frames.get(i), "f_code", None)
-        name = getattr(code, "co_qualname", getattr(code, "co_name", "?"))
-        where = f"{name} in {Path(code.co_filename).name}" if code else "ended"
+        where = _where(frames[i].f_code) if i in frames else "ended"
         said.append(f"{'the kernel' if i in _KERNEL_THREADS else 'the notebook'}'s, {where}")
     return "; ".join(said)
 
@@ -1111,8 +1109,14 @@ def _bookkeeping_code() -> frozenset[int]:
 def _callee(frame, event: str, arg) -> str:
     """What a call runs, for the instructor."""
     if event == "call":
-        return f"{frame.f_code.co_qualname} in {Path(_plain(frame.f_code.co_filename)).name}"
+        return _where(frame.f_code)
     return _plain(getattr(arg, "__qualname__", "")) or type(arg).__name__
+
+
+def _where(code) -> str:
+    """A function's name and file, for the instructor: ``UNet.forward in 1234.py``."""
+    name = getattr(code, "co_qualname", code.co_name)  # (Python 3.10: co_name)
+    return f"{name} in {Path(_plain(code.co_filename)).name}"
 
 
 def _watch_new_threads() -> None:

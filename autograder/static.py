@@ -2407,7 +2407,9 @@ class Lost(dict):
     of what the whole notebook does (not a forbidden call of the answer's own): the instructor
     reads them (an honest notebook can lose blocks to them)."""
 
-    does: list[str]
+    def __init__(self):
+        super().__init__()
+        self.does: list[str] = []
 
 
 def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
@@ -2417,7 +2419,6 @@ def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
     nb, definitions, setters = notebook.nb, notebook.definitions, _attribute_setters(notebook)
     mutators = _mutators(notebook, definitions)
     failed = Lost()
-    failed.does = []
     for block in spec.blocks:
         defined = [d for n in (*block.names, ANY_NAME) for d in definitions.get(n, [])]
         # every definition above the test cell (an experiment after the test is not the answer),
