@@ -22,5 +22,6 @@ order=(tests/test_attacks.py tests/test_grade.py tests/test_agreement.py tests)
 for arg in "$@"; do
     if [[ "$arg" != -* && -e "${arg%%::*}" ]]; then order=(); fi
 done
+# --durations: the 25 slowest tests, where to look when the suite grows slower
 python -m pytest -n "${UNET_TP_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder \
-    "$@" "${order[@]}"
+    --durations=25 "$@" "${order[@]}"
