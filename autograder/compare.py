@@ -477,7 +477,7 @@ class TrainStep(Comparison):
         if dtype not in req.expected:
             return M.STEP_DTYPE
         losses, params = req.expected[dtype]
-        tol = TOLERANCE[dtype]
+        tol = max(TOLERANCE[dtype], checks.STEP_TOLERANCE)
         got_losses = meta.get("losses")
         if not isinstance(got_losses, list) or len(got_losses) != len(losses):
             return M.STEP_CALLS.format(steps=self.steps)

@@ -1672,45 +1672,60 @@ def _libraries(code, depth: int = 0) -> bool:
 
 
 # the harness's own names as start() left them, its functions' code and defaults, its class's
-# attributes, the lists start() filled (red team 25 put a function of its own in place of
-# ``_plain``, which the watch calls at every step)
-_HELD: dict = {}
+# attributes, the lists and table start() filled (red team 25 put a function of its own in place
+# of ``_plain``, which the watch calls at every step; red team 26 one in ``_KINDS``)
 _FUNCTION_PARTS = tuple(
     types.FunctionType.__dict__[n] for n in ("__code__", "__defaults__", "__kwdefaults__")
 )
-_FILLED = ("_LIBRARIES", "_LIBRARY_ROOTS", "_EVENTS", "_HOOKED", "_KERNEL_LOOPS")
+_FILLED = ("_LIBRARIES", "_LIBRARY_ROOTS", "_EVENTS", "_HOOKED", "_KERNEL_LOOPS", "_KINDS")
 
 
 def _parts(name: str, value) -> list:
     """What of ``value`` the harness relies on staying: a function's code and defaults, its
-    class's attributes, a list start() filled (read through their types, never their own code)."""
+    class's attributes, a list or table start() filled (read through their types, never their
+    own code)."""
     if type(value) is types.FunctionType:
         return [part.__get__(value) for part in _FUNCTION_PARTS]
     if value is _Watch:
-        return [*_CLASS_DICT.__get__(value).keys(), *_CLASS_DICT.__get__(value).values()]
-    return list.copy(value) if name in _FILLED and type(value) is list else []
+        value = _CLASS_DICT.__get__(value)
+    elif name not in _FILLED:
+        return []
+    if type(value) in (dict, types.MappingProxyType):
+        return [*value.keys(), *value.values()]
+    return list.copy(value) if type(value) is list else []
 
 
-def _hold_harness(names: dict = globals()) -> None:  # noqa: B008 (its own names, bound now)
-    """Keep what :func:`_harness_changed` compares (start-up, after :func:`_hooks`)."""
-    _HELD.update((name, (value, _parts(name, value))) for name, value in list(names.items()))
+def _holder() -> tuple:
+    """:func:`_hold_harness` and :func:`_harness_changed`, what they hold in their closure (red
+    team 26 emptied a table of the module's, and nothing was compared any more)."""
+    held: dict = {}
+
+    def hold(names: dict = globals()) -> None:  # noqa: B008 (its own names, bound now)
+        """Keep what ``changed`` compares (once, at start-up, after :func:`_hooks`)."""
+        if not held:
+            held.update((name, (value, _parts(name, value))) for name, value in list(names.items()))
+
+    def changed(names: dict = globals(), parts_of=_parts) -> list[str]:  # noqa: B008
+        """The harness's names the notebook added, rebound, or whose code, defaults or items
+        changed since start-up."""
+        found = [name for name in names if held and name not in held]  # (a builtin's name:
+        for name, (value, parts) in () if found else held.items():  # no builtin below is)
+            now = parts_of(name, value)
+            same = len(now) == len(parts) and all(a is b for a, b in zip(now, parts, strict=True))
+            if dict.get(names, name, _MISSING) is not value or not same:
+                found.append(name)
+        return [f"harness.{name}" for name in found]
+
+    return hold, changed
 
 
-def _harness_changed(names: dict = globals(), held: dict = _HELD, parts_of=_parts) -> list[str]:  # noqa: B008
-    """The harness's names the notebook added, rebound, or whose code, defaults or items changed."""
-    found = [name for name in names if name not in held]  # (a builtin's name: no builtin below is)
-    for name, (value, parts) in () if found else held.items():
-        now = parts_of(name, value)
-        same = len(now) == len(parts) and all(a is b for a, b in zip(now, parts, strict=True))
-        if dict.get(names, name, _MISSING) is not value or not same:
-            found.append(name)
-    return [f"harness.{name}" for name in found]
+_hold_harness, _harness_changed = _holder()
 
 
 def _hooks_swapped() -> list[str]:
     """What of :func:`_hooks`'s objects was given code of the notebook's: ``shell.transform_cell``;
     and what of the harness's own (:func:`_harness_changed`)."""
-    found = _harness_changed() if _HELD else []
+    found = _harness_changed()
     for name, obj, kind, getset, own, before, classes in _HOOKED:
         if type(obj) is not kind or (getset is not None and getset.__get__(obj) is not own):
             found.append(f"{name}.__class__" if type(obj) is not kind else f"{name}.__dict__")

@@ -98,7 +98,10 @@ _PATHS = _by_reason(
         "runs code from strings (marshal)": "marshal",
         "runs code from files (runpy)": "runpy",
         # (round 20: loaders of a file the notebook wrote, and bundles' "$..." expressions)
-        "runs code from files (pydoc.importfile)": "pydoc.importfile",
+        # (red team 26: pydoc.safeimport("unet" + "_tp_harness"); every pydoc and pkgutil
+        # function that imports or resolves a name, a file: help() is what a notebook uses)
+        "imports modules by name (pydoc)": "pydoc",
+        "imports modules by name (pkgutil)": "pkgutil",
         "runs code from files (alembic)": "alembic",
         "runs code from files (pytest's importer)": "_pytest pytest.importorskip",
         "runs code from strings (monai.bundle)": "monai.bundle",
@@ -108,8 +111,6 @@ _PATHS = _by_reason(
         "IPython.utils.text.FullEvalFormatter IPython.utils.text.DollarFormatter",
         "runs code from strings (tornado.template)": "tornado.template",
         "runs code from strings (IPython's guarded_eval)": "IPython.core.guarded_eval",
-        "reaches names built from strings (pydoc.locate)": "pydoc.locate",
-        "reaches names built from strings (pkgutil.resolve_name)": "pkgutil.resolve_name",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
         "reaches functions by name (torch.overrides)": "torch.overrides",
@@ -119,7 +120,6 @@ _PATHS = _by_reason(
         "torch._prims torch._dynamo.trace_rules",
         "reaches names built from strings (string.Formatter)": "string.Formatter",
         "reaches names built from strings (logging.config)": "logging.config",
-        "reaches names built from strings (pydoc.resolve)": "pydoc.resolve",
         "reaches names built from strings (torch._utils)": "torch._utils._import_dotted_name",
         # what imports or reaches a dotted name given as a string, or runs an expression
         "reaches names built from strings (import_item)": "traitlets.utils.importstring "
@@ -160,6 +160,10 @@ _ATTRIBUTES = _by_reason(
         "runs code from strings (IPython's guarded_eval)": "guarded_eval",
         "runs code from strings (annotations)": "get_type_hints _eval_type get_annotations",
         NAMESPACES: "__dict__",
+        # (red team 26: display() hands the object itself to a printer registered for its type)
+        "hands objects to a printer of its own (IPython's formatters)": "for_type "
+        "for_type_by_name type_printers deferred_printers singleton_printers _type_pprinters "
+        "_deferred_type_pprinters _singleton_pprinters",
         "reaches into the interpreter (__globals__)": "__globals__",
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
         "rewrites built-ins": "__builtins__",
@@ -211,14 +215,14 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
 # modules and callables that build code or names from strings: a call to one costs the block
 _STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "pickle")
 _STRING_PATHS += ("timeit.timeit", "timeit.repeat", "timeit.Timer", "timeit.main", "timeit.*")
-_STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc.locate")
-_STRING_PATHS += ("pkgutil.resolve_name", "inspect.getmembers", "inspect.getmembers_static")
-_STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock", "pydoc.resolve")
+_STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc")
+_STRING_PATHS += ("pkgutil", "inspect.getmembers", "inspect.getmembers_static")
+_STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock")
 _STRING_PATHS += ("torch._utils._import_dotted_name", "traitlets.utils.importstring")
 _STRING_PATHS += ("traitlets.import_item",)  # (traitlets re-exports it)
 _STRING_PATHS += ("IPython.utils.importstring", "tornado.util.import_object", "jinja2", "torch.fx")
 _STRING_PATHS += ("monai.utils.optional_import", "monai.utils.module", "torch._inductor")
-_STRING_PATHS += ("torch._C._jit_get_operation", "pydoc.importfile", "alembic", "_pytest")
+_STRING_PATHS += ("torch._C._jit_get_operation", "alembic", "_pytest")
 _STRING_PATHS += ("pytest.importorskip", "monai.bundle")
 # runners of code given as text (templates, expression parsers, config files, imp): a
 # statement that calls one may bind any name (``import __main__`` inside a template)
@@ -1299,15 +1303,16 @@ def _only_shown(nb: Notebook, node: ast.AST) -> set[int]:
 
 def _namespace_shown(nb: Notebook, node: ast.AST) -> set[int]:
     """The ids of the ``x.__dict__`` in ``node`` only printed: a statement ``print(x.__dict__)``
-    or ``print(x.__dict__.keys())`` (``display`` too), its value thrown away (honest round 6:
-    every block after it was lost, and nothing said so). Not ``sorted(x.__dict__.items())``,
-    which hands the namespace over (red team 25)."""
+    or ``print(x.__dict__.keys())``, its value thrown away (honest round 6: every block after it
+    was lost, and nothing said so). Not ``sorted(x.__dict__.items())``, which hands the
+    namespace over (red team 25), nor ``display(x.__dict__)``, which hands it to any printer
+    the notebook registered for dicts (red team 26)."""
     shown = set()
     for stmt in _walk(node):
         call = stmt.value if isinstance(stmt, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
             continue
-        if call.func.id not in {"print", "display"} - nb.showers_bound:
+        if call.func.id != "print" or "print" in nb.showers_bound:
             continue
         for arg in call.args:
             if isinstance(arg, ast.Call) and not arg.args and not arg.keywords:
@@ -2542,7 +2547,7 @@ _SHOWS |= {"dir", "len", "format", "display", "IPython.display.display", "pprint
 _SHOWS |= {"functools.partial", "list", "tuple", "dict", "set", "sorted", "map", "filter", "zip"}
 _SHOWS |= {"enumerate", "iter", "next", "any", "all", "sum", "min", "max", "abs", "round"}
 _SHOWS |= {"inspect.getsource", "inspect.getsourcelines", "inspect.signature", "inspect.getdoc"}
-_SHOWS |= {"inspect.getfile", "pydoc.render_doc"}
+_SHOWS |= {"inspect.getfile"}
 _SHOWS |= {"collections.OrderedDict", "collections.namedtuple", "torch.compile", "torch.vmap"}
 # a timer keeps what it times only in the Timer a name of the student's holds (followed)
 _SHOWS |= {"timeit.Timer", "timeit.timeit", "timeit.repeat"}

@@ -303,8 +303,10 @@ harness._plain = lambda name: ""
 harness._Watch.running = lambda self: None
 harness._LIBRARIES.append("/")
 harness._note.__defaults__ = ("watch",)
+loss_kind, harness._KINDS["loss"] = harness._KINDS["loss"], lambda *args: ({"ran": []}, {})
 own_swapped = harness._hooks_swapped()
 harness._plain, harness._Watch.running, harness._note.__defaults__ = plain, running, None
+harness._KINDS["loss"] = loss_kind
 harness._LIBRARIES.pop()
 said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
         "later": later, "ran": watch.ran, "stopped": stopped, "libraries_only": libraries_only,
@@ -369,10 +371,10 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     ], said["swapped"]  # fmt: skip
     assert said["put_back"] == []
     # the harness's own: a name added (a builtin's, shadowed), a function, its class's method,
-    # a function's defaults, a list start() filled
+    # a function's defaults, a list and a table start() filled (red teams 25, 26)
     assert said["own_added"] == ["harness.len"]
     assert said["own_swapped"] == [
-        "harness._LIBRARIES", "harness._Watch", "harness._note", "harness._plain",
+        "harness._KINDS", "harness._LIBRARIES", "harness._Watch", "harness._note", "harness._plain",
     ], said["own_swapped"]  # fmt: skip
     # json.dumps replaced: the harness's answers say what the watch saw all the same
     assert said["written"] == '{"ran": ["torch.nn.functional.cross_entropy"]}'

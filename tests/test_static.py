@@ -131,6 +131,19 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
         ("get_ipython().user_ns['x'] = 1", "namespace"),
         ("import importlib\nimportlib.import_module('unet_tp_harness')", "importlib"),
         ("import sys\nsys.path.insert(0, '.')", "changes where modules are imported from"),
+        # red team 26: pydoc's importer of a name built from strings; a printer of its own
+        ("import pydoc\npydoc.safeimport('unet' + '_tp_harness')", "(pydoc)"),
+        ("from pydoc import safeimport as s\ns('x')", "(pydoc)"),
+        ("import pkgutil\npkgutil.get_loader('x' + 'y')", "(pkgutil)"),
+        (
+            "f = get_ipython().display_formatter.formatters['text/plain']\nf.for_type(dict, print)",
+            "printer of its own",
+        ),
+        ("from IPython.lib.pretty import for_type\nfor_type(dict, print)", "printer of its own"),
+        (
+            "get_ipython().display_formatter.formatters['text/plain'].type_printers[dict] = print",
+            "printer of its own",
+        ),
     ],
 )
 def test_what_a_tp_answer_never_needs_is_flagged_through_aliases(extra, reason):
@@ -1785,9 +1798,7 @@ def test_annotations_printed_cost_nothing_and_a_print_of_the_notebooks_does():
     assert "loss" in lost(nb)
 
 
-@pytest.mark.parametrize(
-    "shown", ["print(config.__dict__)", "print(config.__dict__.keys())", "display(config.__dict__)"]
-)
+@pytest.mark.parametrize("shown", ["print(config.__dict__)", "print(config.__dict__.keys())"])
 def test_a_namespace_printed_costs_nothing_and_one_written_does(shown):
     """A helper's honest round 6: ``print(config.__dict__)`` lost every block tested after it,
     and nothing said so; written into, it still costs them (and is flagged)."""
@@ -1806,10 +1817,13 @@ def test_a_namespace_printed_costs_nothing_and_one_written_does(shown):
         "_ns = dict(sorted(F.__dict__.items()))",
         "print(len(F.__dict__)); _ns = F.__dict__",
         "_ns = print(F.__dict__) or dict(F.__dict__.items())",
+        "_ns = {}\nIPython.display.display(F.__dict__)",
+        "_ns = {}\ndisplay(F.__dict__)",
     ],
 )
 def test_a_namespace_handed_over_still_costs_the_loss(handed):
-    """Red team 25: ``sorted(F.__dict__.items())`` read as "shown" handed torch's namespace over."""
+    """Red team 25: ``sorted(F.__dict__.items())`` read as "shown" handed torch's namespace over;
+    red team 26: ``display(F.__dict__)`` hands it to a printer registered for dicts."""
     loss = handed + "\n\n\n" + LOSS.format("return _ns['cross_' + 'entropy'](logits, target)")
     assert "loss" in lost(notebook({"cce_loss": loss}))
 
