@@ -86,6 +86,12 @@ BUILT_ON_WRONG = (
 
 FORBIDDEN = "({block}) uses {what} ({where}): {why}"
 FORBIDDEN_DOES = "({block}): the notebook {what} ({where}): {why}"
+# a forbidden name handed to code the answer reads, or named in a string it reads: inferred
+FORBIDDEN_REACHED = (
+    "({block}) may reach {what} ({where}): the grader cannot tell that your answer does not use "
+    "it there, as that line hands it to, or names it in, code your answer reads before its test; "
+    "move that line below the block's test cell, or write it without {what}"
+)
 IMPORTS_WRITTEN = "imports code the notebook wrote into a file ({path})"
 IMPORTS_UNKNOWN = "imports a module that is not installed where grading runs ({path})"
 OWN_CODE = "({block}) must be your own code"
@@ -95,7 +101,8 @@ NOT_FOLLOWED = (
     "remove that line (or move it below the last test) and run the notebook again"
 )
 UNPICKLED = (
-    "unpickling runs whatever the file holds, which the grader cannot follow: save numbers with "
+    "unpickling runs whatever the file holds, which the grader cannot follow: load arrays "
+    "with np.load(path) (no allow_pickle=True: numbers load without it), save other numbers with "
     "json, a model with torch.save(model.state_dict(), path), and load it with "
     "torch.load(path, weights_only=True)"
 )

@@ -429,7 +429,42 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
         ast.increment_lineno(tree, blank)
     if depth < _MAX_MAGIC_DEPTH:
         _expand_magics(tree, depth)
+    _mark_own_renames(tree)
     return tree
+
+
+_WRAPPER_NAMES = {"__name__", "__qualname__", "__module__"}
+
+
+def _mark_own_renames(tree: ast.AST) -> None:
+    """``wrapper.__name__ = fn.__name__`` in a decorator: a function it defines itself (bound
+    nowhere else), given the wrapped function's name as ``functools.wraps`` gives it: not code of
+    a library's renamed (:func:`_sets_name`; honest round 7 lost every block after it)."""
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        inner = [node for node in ast.walk(func) if node is not func]
+        bound = collections.Counter(name for node in inner for name in _names_bound(node))
+        own = {
+            s.name
+            for s in func.body
+            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and bound[s.name] == 1
+        }
+        for node in inner:
+            target = (
+                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+            )
+            value = getattr(node, "value", None)
+            if (
+                isinstance(target, ast.Attribute)
+                and target.attr in _WRAPPER_NAMES
+                and isinstance(target.value, ast.Name)
+                and target.value.id in own
+                and isinstance(value, ast.Attribute)
+                and value.attr == target.attr
+                and isinstance(value.value, ast.Name)
+            ):
+                target.own_rename = True
 
 
 # IPython magics that run their argument as Python in the notebook's namespace (``%time x = f()``
@@ -1843,7 +1878,8 @@ def _sets_name(node: ast.AST) -> bool:
     if isinstance(node, ast.Name):
         return node.id == "__name__" and not isinstance(node.ctx, ast.Load)
     if isinstance(node, ast.Attribute):
-        return node.attr in _NAMES_OF_CODE and not isinstance(node.ctx, ast.Load)
+        renames = node.attr in _NAMES_OF_CODE and not isinstance(node.ctx, ast.Load)
+        return renames and not getattr(node, "own_rename", False)
     if isinstance(node, ast.Call) and _last_name(node.func) in ("setattr", "__setattr__"):
         return any(isinstance(a, ast.Constant) and a.value in _NAMES_OF_CODE for a in node.args)
     return False
@@ -2445,7 +2481,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
             (definitions, setters, mutators),
         )
         if found:
-            i, cell, what, node, does = found
+            i, cell, what, node, does, inferred = found
             names = set(block.forbidden)
             forbidden = not does and (
                 _forbidden(what, names)
@@ -2453,10 +2489,12 @@ def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
             )
             why = block.forbidden_why if forbidden else _why_not_credited(block, what, does)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
+            inferred = inferred and forbidden  # (honest round 7: a timing decorator, a config)
             template = M.FORBIDDEN_DOES if does else M.FORBIDDEN
+            template = M.FORBIDDEN_REACHED if inferred else template
             message = template.format(block=block.id, what=what, where=where, why=why)
             failed |= {test.grade_id: message for test in block.tests}
-            failed.does += [message] if does else []
+            failed.does += [message] if does or inferred else []
     return failed
 
 
@@ -2589,13 +2627,20 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                         uses = _forbidden(used, names) or used.startswith(_COURSE_CODE_SAYS)
                         template = HANDS_OWN if uses else HANDS_OWN_DOES
                         what = template.format(name=sub.id, what=used)
-                        return i, cell, HANDED_OVER.format(what=what, where=holder), sub, True
+                        return (
+                            i,
+                            cell,
+                            HANDED_OVER.format(what=what, where=holder),
+                            sub,
+                            True,
+                            False,
+                        )
                     if not isinstance(sub, (ast.Name, ast.Attribute)) or id(sub) in skip:
                         continue
                     path = nb.resolve(sub)
                     if path and (_forbidden(path, names) or (course and _course_code(path))):
                         why = HANDED_OVER.format(what=path, where=holder)
-                        return i, cell, why, sub, True
+                        return i, cell, why, sub, True, False
     return None
 
 
@@ -2839,8 +2884,9 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
         i, cell, node, by_attribute = todo.popleft()
         ignore = _computed_in_place(nb, node, names) if id(node) in changes else frozenset()
         found = _misuse(nb, node, names, ignore)
-        if found:
-            return i, cell, *found
+        if found:  # (and whether it is inferred: handed to what the answer reads, or a string)
+            inferred = id(node) in changes or isinstance(found[1], ast.Constant)
+            return i, cell, *found, inferred
         used = _global_names(node)
         reached = [(name, d, False) for name in new("def", used) for d in definitions.get(name, [])]
         reached += [

@@ -2317,7 +2317,7 @@ def test_a_check_lists_the_layers_in_the_order_they_ran():
 
 
 def test_a_package_the_grader_may_lack_is_named_by_the_check_that_passes():
-    """einops, sklearn... exist in Colab: the check passed there, and the cell importing them
+    """seaborn, sklearn... exist in Colab: the check passed there, and the cell importing them
     failed where the notebook is graded (0 for that block). The check that passes now says so;
     the TP's own imports (torch, numpy, the kit) say nothing."""
     import types
@@ -2329,14 +2329,15 @@ def test_a_package_the_grader_may_lack_is_named_by_the_check_that_passes():
 
     ns = namespace()
     assert "note" not in out(ns)
-    ns["einops"] = types.ModuleType("einops")
+    ns["sns"] = types.ModuleType("seaborn")
+    ns["einops"] = types.ModuleType("einops")  # (the grader has it, as Colab does)
     ns["f1_score"] = types.FunctionType((lambda: 0).__code__, {}, "f1_score")
     ns["f1_score"].__module__ = "sklearn.metrics._classification"
     printed = out(ns)
-    assert "ok" in printed and "imports einops, sklearn, which the grading machine" in printed
+    assert "ok" in printed and "imports seaborn, sklearn, which the grading machine" in printed
     i18n.set_language("fr")
     try:
-        assert "votre notebook importe einops, sklearn" in out(ns)
+        assert "votre notebook importe seaborn, sklearn" in out(ns)
     finally:
         i18n.set_language("en")
 

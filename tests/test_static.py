@@ -3114,3 +3114,79 @@ def test_torch_cross_entropy_reached_through_c_twins_and_library_importers_costs
     24, unittest's loader (what it found read from its frame's locals)."""
     nb = notebook({"cce_loss": reach + "\n\n\n" + LOSS.format("return ce(logits, target)")})
     assert "loss" in lost(nb)
+
+
+_DECORATOR = """import time
+
+
+def log_calls(fn):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        print(fn.__name__, time.perf_counter() - start)
+        return out
+
+    {}
+    return wrapper
+
+
+"""
+
+
+@pytest.mark.parametrize(
+    "renames, costs",
+    [
+        ("wrapper.__name__ = fn.__name__", False),
+        ("wrapper.__qualname__ = fn.__qualname__", False),
+        ("wrapper.__name__ = 'cross_entropy'", True),
+        ("wrapper.__name__ = F.__name__", False),  # (its own code stays the notebook's)
+        ("wrapper = F.cross_entropy\n    wrapper.__name__ = fn.__name__", True),
+        ("fn.__name__ = wrapper.__name__", True),  # (the wrapped function, not its own)
+    ],
+)
+def test_a_decorator_giving_its_wrapper_the_wrapped_name_costs_nothing(renames, costs):
+    """Honest round 7: ``wrapper.__name__ = fn.__name__`` (what functools.wraps does) in a timing
+    decorator cost every block after it; a name set otherwise still does."""
+    loss = _DECORATOR.format(renames) + "@log_calls\n" + SOLUTIONS["cce_loss"]
+    assert ("loss" in lost(notebook({"cce_loss": loss}))) is costs
+
+
+_TIMED = """import functools, time
+
+TIMINGS = {}
+
+
+def timed(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        TIMINGS.setdefault(fn.__name__, []).append(time.perf_counter() - t0)
+        return out
+
+    return wrapper
+
+
+"""
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        _TIMED + "@timed\n" + SOLUTIONS["cce_loss"] + "\n\ntorch_ce = timed(F.cross_entropy)\n",
+        'HPARAMS = {"loss": "cross_entropy", "class_dim": 1}\n\n\n'
+        + SOLUTIONS["cce_loss"].replace("    ### BEGIN SOLUTION", "    _ = HPARAMS['class_dim']"),
+        SOLUTIONS["cce_loss"] + "\n\ndef compare(mine, reference):\n    print(mine.__name__)\n\n\n"
+        "compare(categorical_cross_entropy, F.cross_entropy)\n",
+    ],
+    ids=["a_timing_decorator", "a_config_string", "a_comparison_helper"],
+)
+def test_a_forbidden_name_only_handed_to_or_named_in_what_the_answer_reads_is_for_review(loss):
+    """Honest round 7: torch's loss handed to the student's timing decorator or comparison helper,
+    or named in a config dict the loss reads, lost (e) with "uses torch's cross_entropy" and no
+    review flag. The reading cannot tell it is not used: still lost, said so, and for review."""
+    nb = notebook({"cce_loss": loss})
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    found = static.forbidden_calls(nb, load(), labels)
+    lines = [line for gid, line in found.items() if gid.endswith("loss")]
+    assert lines and all("may reach" in line and line in found.does for line in lines), found

@@ -121,7 +121,7 @@ def _found(module: nn.Module, calls: _Calls | None = None) -> str:
 # beside Python's own modules: the kit's dependencies (pyproject.toml) and what they bring
 GRADER_PACKAGES = frozenset(
     {"torch", "torchvision", "numpy", "scipy", "nibabel", "matplotlib", "PIL", "ipywidgets"}
-    | {"tqdm", "pooch", "unet_tp", "IPython", "ipykernel"}
+    | {"tqdm", "pooch", "unet_tp", "IPython", "ipykernel", "einops"}
 )
 
 
@@ -168,7 +168,7 @@ def _namespace_of(answer) -> dict:
 
 def packages_the_grader_lacks(answers: tuple) -> list[str]:
     """The packages the notebook holds (imported, or things made by them) that the grading
-    machine may not have: Colab's einops, sklearn, seaborn..."""
+    machine may not have: Colab's sklearn, seaborn..."""
     found = set()
     for answer in answers:
         for name, value in list(_namespace_of(answer).items()):
