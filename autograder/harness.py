@@ -130,6 +130,7 @@ _GENERATORS = ("dataclasses", "collections", "enum", "IPython.core", "ipykernel"
 # string annotation that get_type_hints evaluates: only its compiling is a generator's)
 _EVALUATORS = ("IPython.core.guarded_eval", "IPython.core.completer", "IPython.core.debugger")
 _FORWARD_REFERENCES = ("typing", "typing_extensions")
+_SHELL_EVALUATORS = ("ev", "ex", "user_expressions")  # the shell's, not what runs a cell
 _PASSING = ("ast", "codeop")  # (compile for their callers: IPython's cells, guarded_eval)
 # what parses text into a tree it only reads (ast.parse, ast.literal_eval: no code comes of
 # it): np.load's header, the tracebacks' readers of source (IPython's, of an error in a
@@ -165,6 +166,8 @@ def _string_compiler(event: str, args: tuple) -> str:
         return module if event == "exec" and not _names_a_type(args[0]) else ""  # reads no _x)
     if module == "timeit" and _within(_module_of(_caller_file(frame)), "IPython.core.magics"):
         return ""  # (%timeit: IPython's Timer compiles timeit's template of "pass")
+    if module == "IPython.core.interactiveshell" and frame.f_code.co_name in _SHELL_EVALUATORS:
+        return f"{module}.{frame.f_code.co_name}"  # (red team 27: user_expressions({"a": "..."}))
     return "" if any(_within(module, g) for g in _GENERATORS) else module
 
 
@@ -718,6 +721,8 @@ class _Watch:
                 yield
         finally:
             intact = _GETPROFILE() is hook and vars(threading).get("_profile_hook") is hook
+            # (red team 27: a set whose `in` says yes to all put in place of _known, blinding it)
+            intact = intact and type(self._known) is set and type(self.ran) is list
             _WATCHING.remove(hook)
             threading.setprofile(started)
             _SETPROFILE(previous)

@@ -102,6 +102,12 @@ _PATHS = _by_reason(
         # function that imports or resolves a name, a file: help() is what a notebook uses)
         "imports modules by name (pydoc)": "pydoc",
         "imports modules by name (pkgutil)": "pkgutil",
+        # (red team 27: traitlets' Instance("a.b")._resolve_classes(), matplotlib's
+        # backend_registry.load_backend_module("module://a.b"), each handing the module back)
+        "imports modules by name (traitlets)": "traitlets",
+        "imports modules by name (matplotlib's backends)": "matplotlib.backends.registry "
+        "matplotlib.backends.backend_registry matplotlib.pyplot.switch_backend "
+        "matplotlib.pyplot._backend_mod matplotlib.pyplot._get_backend_mod",
         "runs code from files (alembic)": "alembic",
         "runs code from files (pytest's importer)": "_pytest pytest.importorskip",
         "runs code from strings (monai.bundle)": "monai.bundle",
@@ -170,13 +176,15 @@ _ATTRIBUTES = _by_reason(
         "reaches into the interpreter (__subclasses__)": "__subclasses__",
         _FRAMES: "f_back f_globals f_locals tb_frame gi_frame cr_frame ag_frame",
         "rewrites error handling": "set_custom_exc excepthook",
+        # (red team 27: `_ue = get_ipython().user_expressions`, then `_ue({"a": "..."})`)
+        "runs code from strings through IPython": "ev ex user_expressions run_cell run_code "
+        "run_cell_async run_ast_nodes safe_execfile safe_execfile_ipy safe_run_module _ofind "
+        "_object_find find_user_code do_execute execute_request",
         "reaches into the interpreter (audit hooks)": "addaudithook",
         "reaches into the interpreter (tracing)": "settrace setprofile gettrace getprofile "
         "settrace_all_threads setprofile_all_threads _trace_hook _profile_hook",
         "imports modules by name (importlib)": "import_module resolve_name getmodule find_spec "
         "exec_module load_module",
-        "imports modules by name (a library's importer)": "_import_class import_object "
-        "import_string import_item _import_dotted_name",
         THREADS: "_work_queue _WorkItem _taskqueue _inqueue _threads",
         # (round 24: the loader imports a dotted name, then calls what it found; the error's
         # frames held it)
@@ -184,6 +192,9 @@ _ATTRIBUTES = _by_reason(
         "loadTestsFromNames",
         _LINKS: "symlink_to hardlink_to",
         "loads native code (load_library)": "load_library",
+        "imports modules by name (a library's importer)": "_import_class import_object "
+        "import_string import_item _import_dotted_name load_backend_module backend_registry "
+        "_resolve_classes _resolve_string _backend_mod _get_backend_mod",
         "reaches into the notebook's namespace (get_ipython().user_ns)": "user_ns",
         "reaches into the notebook's namespace (get_ipython().user_global_ns)": "user_global_ns",
         "reaches into the notebook's namespace (get_ipython().user_module)": "user_module",
@@ -216,7 +227,8 @@ _STRING_CODE = {  # built-ins that run code or reach names built from strings
 _STRING_PATHS = ("importlib", "operator.attrgetter", "operator.methodcaller", "pickle")
 _STRING_PATHS += ("timeit.timeit", "timeit.repeat", "timeit.Timer", "timeit.main", "timeit.*")
 _STRING_PATHS += ("marshal", "runpy", "types.FunctionType", "types.CodeType", "pydoc")
-_STRING_PATHS += ("pkgutil", "inspect.getmembers", "inspect.getmembers_static")
+_STRING_PATHS += ("pkgutil", "inspect.getmembers", "inspect.getmembers_static", "traitlets")
+_STRING_PATHS += ("matplotlib.backends.registry", "matplotlib.pyplot.switch_backend")
 _STRING_PATHS += ("string.Formatter", "logging.config", "unittest.mock")
 _STRING_PATHS += ("torch._utils._import_dotted_name", "traitlets.utils.importstring")
 _STRING_PATHS += ("traitlets.import_item",)  # (traitlets re-exports it)
@@ -322,6 +334,7 @@ _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
 _IPYTHON_CODE |= {"run_cell_async", "run_ast_nodes", "safe_execfile_ipy", "safe_run_module"}
 _IPYTHON_CODE |= {"_ofind", "_object_find", "find_user_code"}  # an object by a name in a string
+_IPYTHON_CODE |= {"user_expressions", "do_execute", "execute_request"}  # (red team 27)
 _IPYTHON_CODE |= {"find_line_magic", "find_cell_magic", "find_magic"}  # a magic, called with code
 # IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
 # magics of the notebook's own, autocall): past one, no cell's text is what runs
@@ -445,6 +458,9 @@ def _mark_own_renames(tree: ast.AST) -> None:
             continue
         inner = [node for node in ast.walk(func) if node is not func]
         bound = collections.Counter(name for node in inner for name in _names_bound(node))
+        for node in inner:  # (red team 27: `global wrapper` in a nested function renamed a
+            if isinstance(node, (ast.Global, ast.Nonlocal)):  # library's, bound at top level)
+                bound.update(node.names * 2)
         own = {
             s.name
             for s in func.body

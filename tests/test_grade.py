@@ -3478,6 +3478,9 @@ with watch.running():
 import collections, dataclasses, timeit
 
 box = {}
+# round 27: the shell's evaluators of a string (an expression of user_expressions binds any name)
+shell.user_expressions({"a": "1 + 1"})
+shell.ev("2 + 2")
 timeit.timeit("pass", setup="box['x'] = 1", number=1, globals={"box": box})
 dataclasses.make_dataclass("Config", [("act", str, "ReLU")])
 collections.namedtuple("Pair", "a b")
@@ -3515,6 +3518,15 @@ elif sys.argv[1:] == ["unrecorded"]:  # torch's recording of functions left swit
     watch = harness._Watch({"watch": _watch(load().block("e"))})
     with watch.running():
         torch._C._autograd._enable_record_function(False)
+elif sys.argv[1:] == ["blinded"]:  # round 27: a set saying yes to all in place of what it knows
+    class All(set):
+        def __contains__(self, key):
+            return True
+
+    watch = harness._Watch({"watch": _watch(load().block("e"))})
+    with watch.running():
+        sys.getprofile().__self__._known = All()
+        torch.nn.functional.cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]))
 print(json.dumps({"path": path, "ran": watch.ran}))
 """
 
@@ -3555,6 +3567,8 @@ def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_h
         "<string> compiled or ran <string>",  # (the exec inside guarded_eval's eval)
         "IPython.core.guarded_eval compiled or ran <unknown>",  # (its ast.parse)
         "typing compiled or ran <string>",
+        "IPython.core.interactiveshell.user_expressions compiled or ran <string>",
+        "IPython.core.interactiveshell.ev compiled or ran <string>",
     }
     from autograder.grade import _EVENT_REASONS
 
@@ -3566,7 +3580,7 @@ def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_h
     assert json.loads(tampered.stdout.splitlines()[-1])["ran"] == [harness.UNWATCHED]
     # round 22: the profiler stopped and started again within the answer (the loss run between
     # goes unrecorded), or torch's recording of functions left off: the watch says so
-    for how in ("restarted", "unrecorded"):
+    for how in ("restarted", "unrecorded", "blinded"):
         done = subprocess.run(
             [sys.executable, str(script), how], capture_output=True, text=True, env=env
         )

@@ -140,6 +140,12 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
             "printer of its own",
         ),
         ("from IPython.lib.pretty import for_type\nfor_type(dict, print)", "printer of its own"),
+        # red team 27: a shell's evaluator taken, called later; importers of libraries'
+        ("_ue = get_ipython().user_expressions\n_ue({'a': '1'})", "through IPython"),
+        ("f = get_ipython().ev", "through IPython"),
+        ("from traitlets import Instance\nInstance('x.y')._resolve_classes()", "(traitlets)"),
+        ("from matplotlib.backends.registry import backend_registry", "matplotlib's backends"),
+        ("import matplotlib.pyplot as plt\nplt._backend_mod", "importer"),
         (
             "get_ipython().display_formatter.formatters['text/plain'].type_printers[dict] = print",
             "printer of its own",
@@ -3142,6 +3148,12 @@ def log_calls(fn):
         ("wrapper.__name__ = F.__name__", False),  # (its own code stays the notebook's)
         ("wrapper = F.cross_entropy\n    wrapper.__name__ = fn.__name__", True),
         ("fn.__name__ = wrapper.__name__", True),  # (the wrapped function, not its own)
+        # red team 27: declared global in a nested function, it is the notebook's top-level name
+        (
+            "def inner():\n        global wrapper\n        wrapper.__module__ = fn.__module__\n\n"
+            "    inner()",
+            True,
+        ),
     ],
 )
 def test_a_decorator_giving_its_wrapper_the_wrapped_name_costs_nothing(renames, costs):
