@@ -88,9 +88,9 @@ FORBIDDEN = "({block}) uses {what} ({where}): {why}"
 FORBIDDEN_DOES = "({block}): the notebook {what} ({where}): {why}"
 # a forbidden name handed to code the answer reads, or named in a string it reads: inferred
 FORBIDDEN_REACHED = (
-    "({block}) may reach {what} ({where}): the grader cannot tell that your answer does not use "
-    "it there, as that line hands it to, or names it in, code your answer reads before its test; "
-    "move that line below the block's test cell, or write it without {what}"
+    "({block}) is not credited: {what} is handed to, or named in, code your answer reads before "
+    "its test ({where}), so the grader cannot tell whether your answer uses it; move that line "
+    "below the block's test cell, or write it without {what}"
 )
 IMPORTS_WRITTEN = "imports code the notebook wrote into a file ({path})"
 IMPORTS_UNKNOWN = "imports a module that is not installed where grading runs ({path})"

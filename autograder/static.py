@@ -450,37 +450,40 @@ _WRAPPER_NAMES = {"__name__", "__qualname__", "__module__"}
 
 
 def _mark_own_renames(tree: ast.AST) -> None:
-    """``wrapper.__name__ = fn.__name__`` in a decorator: a function it defines itself (bound
-    nowhere else), given the wrapped function's name as ``functools.wraps`` gives it: not code of
-    a library's renamed (:func:`_sets_name`; honest round 7 lost every block after it)."""
+    """``wrapper.__name__ = fn.__name__`` in a decorator: a statement of its body naming a
+    function it defines there and binds nowhere else (nor declares ``global``/``nonlocal``: red
+    team 27 renamed a library's function so), as ``functools.wraps`` does: not code of a
+    library's renamed (:func:`_sets_name`; honest round 7 lost every block after it). Only the
+    functions holding such a statement are walked again, the first 20 of a cell (a deep cell
+    costs no more)."""
+    budget = 20
     for func in ast.walk(tree):
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        inner = [node for node in ast.walk(func) if node is not func]
-        bound = collections.Counter(name for node in inner for name in _names_bound(node))
-        for node in inner:  # (red team 27: `global wrapper` in a nested function renamed a
-            if isinstance(node, (ast.Global, ast.Nonlocal)):  # library's, bound at top level)
-                bound.update(node.names * 2)
-        own = {
-            s.name
-            for s in func.body
-            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and bound[s.name] == 1
+        renames = [
+            stmt.targets[0]
+            for stmt in func.body
+            if isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Attribute)
+            and stmt.targets[0].attr in _WRAPPER_NAMES
+            and isinstance(stmt.targets[0].value, ast.Name)
+        ]
+        defined = {
+            s.name for s in func.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        for node in inner:
-            target = (
-                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
-            )
-            value = getattr(node, "value", None)
-            if (
-                isinstance(target, ast.Attribute)
-                and target.attr in _WRAPPER_NAMES
-                and isinstance(target.value, ast.Name)
-                and target.value.id in own
-                and isinstance(value, ast.Attribute)
-                and value.attr == target.attr
-                and isinstance(value.value, ast.Name)
-            ):
-                target.own_rename = True
+        renames = [target for target in renames if target.value.id in defined]
+        budget -= 1 if renames else 0
+        if not renames or budget < 0:  # (past a few, nested: renames cost as they did)
+            continue
+        bound = collections.Counter()
+        for node in ast.walk(func):
+            if node is not func:
+                bound.update(_names_bound(node))
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                bound.update(node.names * 2)
+        for target in renames:
+            target.own_rename = bound[target.value.id] == 1
 
 
 # IPython magics that run their argument as Python in the notebook's namespace (``%time x = f()``
@@ -2887,6 +2890,7 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     todo = collections.deque((*d, False) for d in start if d[2] is not None)
     changes: set[int] = set()  # what changes an object the answer reads (`box.append(v)`)
     seen = {id(d[2]) for d in todo}
+    answers = set(seen)  # (a string in the answer itself is its own use, not an inference)
     # each name's statements are gone through once: a statement reached is never queued again,
     # and 20,000 `box.append(v)` each reading `box` went through all 20,000 for each (hours)
     expanded: set[tuple[str, str]] = set()
@@ -2901,7 +2905,9 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
         ignore = _computed_in_place(nb, node, names) if id(node) in changes else frozenset()
         found = _misuse(nb, node, names, ignore)
         if found:  # (and whether it is inferred: handed to what the answer reads, or a string)
-            inferred = id(node) in changes or isinstance(found[1], ast.Constant)
+            inferred = id(node) in changes or (
+                isinstance(found[1], ast.Constant) and id(node) not in answers
+            )
             return i, cell, *found, inferred
         used = _global_names(node)
         reached = [(name, d, False) for name in new("def", used) for d in definitions.get(name, [])]

@@ -3144,7 +3144,7 @@ def log_calls(fn):
     [
         ("wrapper.__name__ = fn.__name__", False),
         ("wrapper.__qualname__ = fn.__qualname__", False),
-        ("wrapper.__name__ = 'cross_entropy'", True),
+        ("wrapper.__name__ = f'timed_{fn.__name__}'", False),  # (its own: any name)
         ("wrapper.__name__ = F.__name__", False),  # (its own code stays the notebook's)
         ("wrapper = F.cross_entropy\n    wrapper.__name__ = fn.__name__", True),
         ("fn.__name__ = wrapper.__name__", True),  # (the wrapped function, not its own)
@@ -3158,7 +3158,8 @@ def log_calls(fn):
 )
 def test_a_decorator_giving_its_wrapper_the_wrapped_name_costs_nothing(renames, costs):
     """Honest round 7: ``wrapper.__name__ = fn.__name__`` (what functools.wraps does) in a timing
-    decorator cost every block after it; a name set otherwise still does."""
+    decorator cost every block after it; a name set on what is not the decorator's own function
+    still does."""
     loss = _DECORATOR.format(renames) + "@log_calls\n" + SOLUTIONS["cce_loss"]
     assert ("loss" in lost(notebook({"cce_loss": loss}))) is costs
 
@@ -3201,4 +3202,14 @@ def test_a_forbidden_name_only_handed_to_or_named_in_what_the_answer_reads_is_fo
     labels = [f"cell {i}" for i in range(len(nb.cells))]
     found = static.forbidden_calls(nb, load(), labels)
     lines = [line for gid, line in found.items() if gid.endswith("loss")]
-    assert lines and all("may reach" in line and line in found.does for line in lines), found
+    assert lines and all("is not credited" in line and line in found.does for line in lines), found
+
+
+def test_a_forbidden_name_spelt_in_the_answer_itself_is_its_own_use():
+    """A string in the answer's own body naming torch's loss is the answer's use, said plainly
+    (not "move that line below the test", which the answer cannot), not an inference."""
+    loss = LOSS.format("name = 'cross_entropy'\n    return getattr(F, name)(logits, target)")
+    nb = notebook({"cce_loss": loss})
+    found = static.forbidden_calls(nb, load(), [f"cell {i}" for i in range(len(nb.cells))])
+    lines = [line for gid, line in found.items() if gid.endswith("loss")]
+    assert lines and not any("is not credited" in line for line in lines) and found.does == [], found
