@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 HOME = os.environ.get("HOME", "/home/student")
+__warningregistry__: dict = {}  # (a warning of a harness frame: kept here, no name added)
 _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
 _ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
 _EVENTS_SEEN: set[str] = set()
@@ -1070,6 +1071,7 @@ _BOOKKEEPING_C |= {f"lock.{m}" for m in ("__enter__", "__exit__", "acquire", "re
 _BOOKKEEPING_C |= {"lock.locked", "SimpleQueue.get", "SimpleQueue.put", "deque.remove"}
 _BOOKKEEPING_C |= {"deque.append", "deque.popleft", "get_ident", "getprofile", "setprofile"}
 _BOOKKEEPING_C |= {"len", "monotonic", "allocate_lock"}
+_BOOKKEEPING_C = frozenset(_BOOKKEEPING_C)  # (never changed: a notebook cannot add to it)
 _C_FUNCTIONS = (type(len), type(__import__("queue").SimpleQueue().get))  # (and builtin_method)
 
 
@@ -1584,6 +1586,7 @@ _PER_CELL = {"old_hook", "_save_getpass", "_sys_raw_input", "_sys_eval_input"}
 # and the shell's handler of a cell's error (set_custom_exc: static reading flags it for review;
 # a request cell raises no error of its own)
 _PER_CELL |= {"CustomTB", "custom_exceptions"}
+_PER_CELL = frozenset(_PER_CELL)
 _CELL_CONTENTS = types.CellType.cell_contents  # what a closure holds
 
 
@@ -1606,17 +1609,21 @@ def _hooks(ip) -> None:
     for name, obj in parts.items():
         getset, own = _own_dict(obj)
         classes = [(c, dict(_CLASS_DICT.__get__(c))) for c in type(obj).__mro__[:-1]]
-        _HOOKED.append((name, obj, type(obj), getset, own, dict(own or {}), classes))
+        before = types.MappingProxyType(dict(own or {}))  # (read-only, as what follows)
+        classes = tuple((c, types.MappingProxyType(attributes)) for c, attributes in classes)
+        _HOOKED.append((name, obj, type(obj), getset, own, before, classes))
     for name in ("shell_handlers", "control_handlers"):
         handlers = getattr(kernel, name, None)
         if type(handlers) is dict:
-            _HOOKED.append((name, handlers, dict, None, handlers, dict(handlers), []))
+            before = types.MappingProxyType(dict(handlers))
+            _HOOKED.append((name, handlers, dict, None, handlers, before, ()))
     for name, obj in _message_parts():
         if isinstance(obj, type):  # (its attributes read as a base class's are)
-            attributes = dict(_CLASS_DICT.__get__(obj))
-            _HOOKED.append((name, obj, type(obj), None, None, {}, [(obj, attributes)]))
+            attributes = types.MappingProxyType(dict(_CLASS_DICT.__get__(obj)))
+            _HOOKED.append((name, obj, type(obj), None, None, {}, ((obj, attributes),)))
         else:
-            _HOOKED.append((name, obj, type(obj), _MODULE_DICT, vars(obj), dict(vars(obj)), []))
+            before = types.MappingProxyType(dict(vars(obj)))
+            _HOOKED.append((name, obj, type(obj), _MODULE_DICT, vars(obj), before, ()))
 
 
 def _message_parts() -> list[tuple[str, object]]:
@@ -1683,6 +1690,7 @@ _FUNCTION_PARTS = tuple(
     types.FunctionType.__dict__[n] for n in ("__code__", "__defaults__", "__kwdefaults__")
 )
 _FILLED = ("_LIBRARIES", "_LIBRARY_ROOTS", "_EVENTS", "_HOOKED", "_KERNEL_LOOPS", "_KINDS")
+_FILLED += ("_KERNEL_THREADS", "_QUIET_FDS")
 
 
 def _parts(name: str, value) -> list:
@@ -1702,22 +1710,42 @@ def _parts(name: str, value) -> list:
 
 def _holder() -> tuple:
     """:func:`_hold_harness` and :func:`_harness_changed`, what they hold in their closure (red
-    team 26 emptied a table of the module's, and nothing was compared any more)."""
+    team 26 emptied a table of the module's, and nothing was compared any more); the built-ins
+    they call bound now. A defence in depth: the static reading's flag of what reaches the
+    harness is the barrier (a notebook holding the module could replace its ``serve``)."""
     held: dict = {}
+    done = False
 
     def hold(names: dict = globals()) -> None:  # noqa: B008 (its own names, bound now)
         """Keep what ``changed`` compares (once, at start-up, after :func:`_hooks`)."""
-        if not held:
+        nonlocal done
+        if not done:
+            done = True
             held.update((name, (value, _parts(name, value))) for name, value in list(names.items()))
 
-    def changed(names: dict = globals(), parts_of=_parts) -> list[str]:  # noqa: B008
+    def changed(
+        names: dict = globals(),  # noqa: B008
+        parts_of=_parts,
+        _list=list,
+        _len=len,
+        _type=type,
+        _str=str,
+        _zip=zip,
+        _get=dict.get,
+    ) -> list[str]:
         """The harness's names the notebook added, rebound, or whose code, defaults or items
-        changed since start-up."""
-        found = [name for name in names if held and name not in held]  # (a builtin's name:
-        for name, (value, parts) in () if found else held.items():  # no builtin below is)
+        changed since start-up (all of it when start-up did not hold them)."""
+        if not held:
+            return ["harness (not held at start-up)"]
+        keys = _list(names)
+        if [1 for name in keys if _type(name) is not _str]:  # (its hash would run its code)
+            return ["harness.*"]
+        found = [name for name in keys if name not in held]
+        for name, (value, parts) in held.items():
             now = parts_of(name, value)
-            same = len(now) == len(parts) and all(a is b for a, b in zip(now, parts, strict=True))
-            if dict.get(names, name, _MISSING) is not value or not same:
+            same = _len(now) == _len(parts)
+            same = same and not [1 for a, b in _zip(now, parts) if a is not b]
+            if _get(names, name, _MISSING) is not value or not same:
                 found.append(name)
         return [f"harness.{name}" for name in found]
 
@@ -1742,11 +1770,11 @@ def _hooks_swapped() -> list[str]:
     return sorted(set(found))
 
 
-def serve(request: str, answer: str) -> None:
+def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     """Answer one request of the grader (a request file in, an answer file out)."""
     import torch
 
-    around, swapped = _code_around_cells(), _hooks_swapped()
+    around, swapped = _code_around_cells(), _swapped_hooks()
     if around:
         _note("watch", "code of its own runs around every cell (IPython events)")
     if swapped:  # (a red team's: shell.should_run_async, kernel.pre_handler_hook...)

@@ -308,11 +308,32 @@ own_swapped = harness._hooks_swapped()
 harness._plain, harness._Watch.running, harness._note.__defaults__ = plain, running, None
 harness._KINDS["loss"] = loss_kind
 harness._LIBRARIES.pop()
+# a warning of a harness frame (torch's, or a student's stacklevel=2) adds no name to it
+import types, warnings
+
+
+def _warn(warn=warnings.warn):
+    warn("from a harness frame", UserWarning)
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    types.FunctionType(_warn.__code__, vars(harness), None, _warn.__defaults__)()
+warned = harness._hooks_swapped()
+# what it holds, emptied (a closure's cell): no longer held, said so; its fixed tables frozen
+held = next(c.cell_contents for c in harness._harness_changed.__closure__
+            if type(c.cell_contents) is dict)
+saved = dict(held)
+held.clear()
+cleared = harness._hooks_swapped()
+held.update(saved)
+frozen = type(harness._PER_CELL) is frozenset and type(harness._HOOKED[0][5]) is types.MappingProxyType
 said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
         "later": later, "ran": watch.ran, "stopped": stopped, "libraries_only": libraries_only,
         "around": around, "swapped": swapped, "put_back": harness._hooks_swapped(),
         "written": written, "at_start": at_start, "written_npz": written_npz,
-        "own_added": own_added, "own_swapped": own_swapped}
+        "own_added": own_added, "own_swapped": own_swapped, "warned": warned,
+        "cleared": cleared, "frozen": frozen}
 print("SAID", json.dumps(said))
 """
 
@@ -376,6 +397,8 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     assert said["own_swapped"] == [
         "harness._KINDS", "harness._LIBRARIES", "harness._Watch", "harness._note", "harness._plain",
     ], said["own_swapped"]  # fmt: skip
+    assert said["warned"] == [] and said["cleared"] == ["harness (not held at start-up)"]
+    assert said["frozen"] is True
     # json.dumps replaced: the harness's answers say what the watch saw all the same
     assert said["written"] == '{"ran": ["torch.nn.functional.cross_entropy"]}'
     assert said["written_npz"] == [said["written"], [1.0, 1.0]]

@@ -3212,4 +3212,6 @@ def test_a_forbidden_name_spelt_in_the_answer_itself_is_its_own_use():
     nb = notebook({"cce_loss": loss})
     found = static.forbidden_calls(nb, load(), [f"cell {i}" for i in range(len(nb.cells))])
     lines = [line for gid, line in found.items() if gid.endswith("loss")]
-    assert lines and not any("is not credited" in line for line in lines) and found.does == [], found
+    assert lines and not any("is not credited" in line for line in lines) and found.does == [], (
+        found
+    )
