@@ -308,6 +308,12 @@ own_swapped = harness._hooks_swapped()
 harness._plain, harness._Watch.running, harness._note.__defaults__ = plain, running, None
 harness._KINDS["loss"] = loss_kind
 harness._LIBRARIES.pop()
+# a method's code swapped in place (the class holds the same function), the JSON decoder's scanner
+seen_code = harness._Watch._seen.__code__
+harness._Watch._seen.__code__ = (lambda self, module, qualname: None).__code__
+scan, harness._DECODER.scan_once = harness._DECODER.scan_once, lambda text, end: ({}, end)
+in_place = harness._hooks_swapped()
+harness._Watch._seen.__code__, harness._DECODER.scan_once = seen_code, scan
 # a warning of a harness frame (torch's, or a student's stacklevel=2) adds no name to it
 import types, warnings
 
@@ -333,7 +339,7 @@ said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answere
         "around": around, "swapped": swapped, "put_back": harness._hooks_swapped(),
         "written": written, "at_start": at_start, "written_npz": written_npz,
         "own_added": own_added, "own_swapped": own_swapped, "warned": warned,
-        "cleared": cleared, "frozen": frozen}
+        "cleared": cleared, "frozen": frozen, "in_place": in_place}
 print("SAID", json.dumps(said))
 """
 
@@ -399,6 +405,7 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     ], said["own_swapped"]  # fmt: skip
     assert said["warned"] == [] and said["cleared"] == ["harness (not held at start-up)"]
     assert said["frozen"] is True
+    assert said["in_place"] == ["harness._DECODER", "harness._Watch"], said["in_place"]
     # json.dumps replaced: the harness's answers say what the watch saw all the same
     assert said["written"] == '{"ran": ["torch.nn.functional.cross_entropy"]}'
     assert said["written_npz"] == [said["written"], [1.0, 1.0]]
