@@ -1065,13 +1065,12 @@ def _follower(frame, event: str, arg) -> None:
 # what a pool's thread runs between the tasks it is handed: the pools' modules, threading's
 # and queue's, the watch's wrapper; of C, the locks', the queue's and deque's methods it calls
 _BOOKKEEPING = ("concurrent.futures", "threading", "queue")
-_BOOKKEEPING_C = {f"RLock.{m}" for m in ("__enter__", "__exit__", "_is_owned", "acquire")}
+_BOOKKEEPING_C = frozenset(f"RLock.{m}" for m in ("__enter__", "__exit__", "_is_owned", "acquire"))
 _BOOKKEEPING_C |= {f"RLock.{m}" for m in ("release", "_release_save", "_acquire_restore")}
 _BOOKKEEPING_C |= {f"lock.{m}" for m in ("__enter__", "__exit__", "acquire", "release")}
 _BOOKKEEPING_C |= {"lock.locked", "SimpleQueue.get", "SimpleQueue.put", "deque.remove"}
 _BOOKKEEPING_C |= {"deque.append", "deque.popleft", "get_ident", "getprofile", "setprofile"}
 _BOOKKEEPING_C |= {"len", "monotonic", "allocate_lock"}
-_BOOKKEEPING_C = frozenset(_BOOKKEEPING_C)  # (never changed: a notebook cannot add to it)
 _C_FUNCTIONS = (type(len), type(__import__("queue").SimpleQueue().get))  # (and builtin_method)
 
 
@@ -1582,11 +1581,10 @@ _CLASS_DICT = type.__dict__["__dict__"]  # a class's attributes, read without it
 _MODULE_DICT = types.ModuleType.__dict__["__dict__"]  # and a module's
 # what they hold for the cell being run, whose value differs in every cell (the display hook
 # before the cell's, the input functions the kernel puts back after it)
-_PER_CELL = {"old_hook", "_save_getpass", "_sys_raw_input", "_sys_eval_input"}
+_PER_CELL = frozenset({"old_hook", "_save_getpass", "_sys_raw_input", "_sys_eval_input"})
 # and the shell's handler of a cell's error (set_custom_exc: static reading flags it for review;
 # a request cell raises no error of its own)
 _PER_CELL |= {"CustomTB", "custom_exceptions"}
-_PER_CELL = frozenset(_PER_CELL)
 _CELL_CONTENTS = types.CellType.cell_contents  # what a closure holds
 
 
