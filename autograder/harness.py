@@ -35,7 +35,6 @@ HOME = os.environ.get("HOME", "/home/student")
 __warningregistry__: dict = {}  # (a warning of a harness frame: kept here, no name added)
 _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
 _ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
-_EVENTS_SEEN: set[str] = set()
 _COUNTS: dict[str, int] = {}
 
 
@@ -69,21 +68,32 @@ def _loads(text: str):
 
 
 # ---- start-up: notes for the instructor, no installs -----------------------------------------
-def _note(kind: str, detail: str) -> None:
-    key = f"{kind}:{detail}"
-    if key in _EVENTS_SEEN or len(_EVENTS_SEEN) > 200:
-        return
-    line = f"\n[unet-tp-event] {_dumps({'kind': kind, 'detail': detail[:200]})}\n".encode()
-    deadline = _MONOTONIC() + 10
-    while _MONOTONIC() < deadline:  # (a pipe the notebook filled: the grader reads it meanwhile)
-        try:
-            _WRITE(_LOG_FD, line)  # (held since start-up: os.write is the notebook's to replace;
-            _EVENTS_SEEN.add(key)  # under PIPE_BUF bytes: written whole or not at all)
+def _noter():
+    """:func:`_note`, the notes it wrote in its closure (a table of the module's, filled by a
+    notebook holding it, would have silenced every note: review of red team 26's)."""
+    seen: set[str] = set()
+
+    def note(kind: str, detail: str) -> None:
+        """Write a note for the instructor on the kernel's log, once each, 200 at most."""
+        key = f"{kind}:{detail}"
+        if key in seen or len(seen) > 200:
             return
-        except (BlockingIOError, InterruptedError):
-            _SLEEP(0.001)
-        except Exception:
-            return
+        line = f"\n[unet-tp-event] {_dumps({'kind': kind, 'detail': detail[:200]})}\n".encode()
+        deadline = _MONOTONIC() + 10
+        while _MONOTONIC() < deadline:  # (a pipe the notebook filled: the grader reads it)
+            try:
+                _WRITE(_LOG_FD, line)  # (held since start-up: os.write is the notebook's to
+                seen.add(key)  # replace; under PIPE_BUF bytes: written whole or not at all)
+                return
+            except (BlockingIOError, InterruptedError):
+                _SLEEP(0.001)
+            except Exception:
+                return
+
+    return note
+
+
+_note = _noter()
 
 
 def _audit(event: str, args: tuple) -> None:
