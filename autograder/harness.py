@@ -1707,21 +1707,16 @@ def _parts(name: str, value) -> list:
     own code)."""
     if type(value) is types.FunctionType:
         return [part.__get__(value) for part in _FUNCTION_PARTS]
+    code = []
     if value is _Watch:  # (its methods' code too: swapped in place, the class holds the same)
-        attributes = _CLASS_DICT.__get__(value)
-        methods = [v for v in attributes.values() if type(v) is types.FunctionType]
-        return [
-            *attributes.keys(),
-            *attributes.values(),
-            *(p for m in methods for p in _parts("", m)),
-        ]
-    if value is _DECODER:  # (its scan_once set, a notebook's would rewrite each request read)
-        attributes = _own_dict(value)[1] or {}
-        return [*attributes.keys(), *attributes.values()]
-    if name not in _FILLED:
+        value = _CLASS_DICT.__get__(value)
+        code = [p for m in value.values() if type(m) is types.FunctionType for p in _parts("", m)]
+    elif value is _DECODER:  # (its scan_once set, a notebook's would rewrite each request read)
+        value = _own_dict(value)[1] or {}
+    elif name not in _FILLED:
         return []
     if type(value) in (dict, types.MappingProxyType):
-        return [*value.keys(), *value.values()]
+        return [*value.keys(), *value.values(), *code]
     return list.copy(value) if type(value) is list else []
 
 

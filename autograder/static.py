@@ -66,6 +66,11 @@ THREADS = "reaches into the interpreter (threads started without threading's hoo
 _LINKS = "plants links in the file system"
 NAMESPACES = "reaches into objects' namespaces (__dict__)"
 PASSED_ALONG = "passes {name} along (names or code built from strings)"
+# the shell's methods that run or look up code given as a string (``get_ipython().ev(...)``,
+# ``_ofind``: an object by a name in a string), under any name they are reached by
+_SHELL_RUNNERS = "ev ex user_expressions run_cell run_code run_cell_async run_ast_nodes "
+_SHELL_RUNNERS += "safe_execfile safe_execfile_ipy safe_run_module _ofind _object_find "
+_SHELL_RUNNERS += "find_user_code do_execute execute_request"
 # dotted paths (through aliases) and what using them means
 _PATHS = _by_reason(
     {
@@ -177,9 +182,7 @@ _ATTRIBUTES = _by_reason(
         _FRAMES: "f_back f_globals f_locals tb_frame gi_frame cr_frame ag_frame",
         "rewrites error handling": "set_custom_exc excepthook",
         # (red team 27: `_ue = get_ipython().user_expressions`, then `_ue({"a": "..."})`)
-        "runs code from strings through IPython": "ev ex user_expressions run_cell run_code "
-        "run_cell_async run_ast_nodes safe_execfile safe_execfile_ipy safe_run_module _ofind "
-        "_object_find find_user_code do_execute execute_request",
+        "runs code from strings through IPython": _SHELL_RUNNERS,
         "reaches into the interpreter (audit hooks)": "addaudithook",
         "reaches into the interpreter (tracing)": "settrace setprofile gettrace getprofile "
         "settrace_all_threads setprofile_all_threads _trace_hook _profile_hook",
@@ -331,10 +334,7 @@ _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
-_IPYTHON_CODE = {"ev", "ex", "run_cell", "run_code", "run_cell_magic", "safe_execfile"}
-_IPYTHON_CODE |= {"run_cell_async", "run_ast_nodes", "safe_execfile_ipy", "safe_run_module"}
-_IPYTHON_CODE |= {"_ofind", "_object_find", "find_user_code"}  # an object by a name in a string
-_IPYTHON_CODE |= {"user_expressions", "do_execute", "execute_request"}  # (red team 27)
+_IPYTHON_CODE = {*_SHELL_RUNNERS.split(), "run_cell_magic"}
 _IPYTHON_CODE |= {"find_line_magic", "find_cell_magic", "find_magic"}  # a magic, called with code
 # IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
 # magics of the notebook's own, autocall): past one, no cell's text is what runs
@@ -469,13 +469,17 @@ def _mark_own_renames(tree: ast.AST) -> None:
             and stmt.targets[0].attr in _WRAPPER_NAMES
             and isinstance(stmt.targets[0].value, ast.Name)
         ]
+        if not renames:
+            continue
         defined = {
             s.name for s in func.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
         renames = [target for target in renames if target.value.id in defined]
-        budget -= 1 if renames else 0
-        if not renames or budget < 0:  # (past a few, nested: renames cost as they did)
+        if not renames:
             continue
+        budget -= 1
+        if budget < 0:  # (past a few, nested: renames cost as they did)
+            return
         bound = collections.Counter()
         for node in ast.walk(func):
             if node is not func:
