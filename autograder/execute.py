@@ -54,7 +54,7 @@ from autograder.sandbox import (
 )
 
 KERNEL_NAME = "unet-tp-sandbox"
-STARTUP = "import unet_tp_harness\nunet_tp_harness.start({seconds})\ndel unet_tp_harness\n"
+STARTUP = "import unet_tp_harness\nunet_tp_harness.start({seconds}, {key!r})\ndel unet_tp_harness\n"
 ANSWER_MARGIN = 5  # seconds: the kernel stops an answer this long before the request's timeout
 # no thread of the kernel's that runs code the notebook can replace while an answer runs (the
 # history's writer, the readers of standard output and error): what they would do is not graded
@@ -267,7 +267,10 @@ class Runner:
         startup = home / ".ipython" / "profile_default" / "startup"
         startup.mkdir(parents=True)
         seconds = self.job["request_timeout"] - ANSWER_MARGIN
-        (startup / "00-unet-tp-grading.py").write_text(STARTUP.format(seconds=seconds))
+        # the name the requests import the harness by, in a file gone once the kernel started
+        self.harness_key = f"_unet_tp_harness_{secrets.token_hex(16)}"
+        self.startup_file = startup / "00-unet-tp-grading.py"
+        self.startup_file.write_text(STARTUP.format(seconds=seconds, key=self.harness_key))
         for folder in (runtime, private, requests, answers):
             folder.mkdir(parents=True)
         env = dict(self.job.get("env", {}))
@@ -355,7 +358,8 @@ class Runner:
         self.disk = DiskWatch(self.box, getattr(provisioner, "pid", None))
         try:
             self._wait_for_sockets()
-            self.client.start_new_kernel_client()
+            self.client.start_new_kernel_client()  # (the start-up file has run)
+            self.startup_file.unlink()
             yield
         except BaseException:
             self._stop()
@@ -396,17 +400,18 @@ class Runner:
             self.answers_fd = None
 
     def _call(self, function: str, *paths: str) -> str | None:
-        """``unet_tp_harness.<function>(*paths)`` in the kernel (not a notebook cell); the error
+        """``<harness>.<function>(*paths)`` in the kernel (not a notebook cell); the error
         it raised, if any."""
         args = ", ".join(map(repr, paths))
         h = f"_unet_tp_{secrets.token_hex(8)}"  # a name the notebook cannot have bound (a red
         # team's object bound to a fixed `_h`, dropped by the import, put a proxy in its place)
-        cell = new_code_cell(f"import unet_tp_harness as {h}\n{h}.{function}({args})\ndel {h}")
+        cell = new_code_cell(f"import {self.harness_key} as {h}\n{h}.{function}({args})\ndel {h}")
         cell_timeout, self.client.timeout = self.client.timeout, self.job["request_timeout"]
         cells = self.client.nb.cells
         cells.append(cell)
         try:
-            self.client.execute_cell(cell, len(cells) - 1)
+            # (not in the kernel's history: In, _i; the harness drops it from linecache)
+            self.client.execute_cell(cell, len(cells) - 1, store_history=False)
         except DeadKernelError:
             return "DeadKernelError: the kernel died answering this request"
         finally:

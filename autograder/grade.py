@@ -640,8 +640,8 @@ def _ran(answers: dict, requests: list[Request]) -> str:
         meta = answer[0] if isinstance(answer, tuple) and isinstance(answer[0], dict) else {}
         ran = meta.get("ran")
         for what in ran if isinstance(ran, list) else ():
-            if isinstance(what, str) and what:
-                return what[:120]
+            if isinstance(what, str) and what:  # (the watch's own sentences whole)
+                return what if what in (M.UNWATCHED, M.AROUND, M.SERVED) else what[:120]
     return ""
 
 

@@ -1,4 +1,5 @@
-"""The kernel side of grading, mounted read-only in the sandbox as ``unet_tp_harness``.
+"""The kernel side of grading, mounted read-only in the sandbox as ``unet_tp_harness`` (a name that
+imports nothing once :func:`start` has run: the grader's requests import it by a key of its own).
 
 It holds no answer, only the protocol: :func:`start` (the kernel's start-up file) refuses installs
 and notes on standard error what a TP answer never does; :func:`serve` reads a request (``.npz``,
@@ -15,6 +16,7 @@ import contextlib
 import functools
 import io
 import json
+import linecache
 import opcode
 import os
 import re
@@ -36,6 +38,8 @@ __warningregistry__: dict = {}  # (a warning of a harness frame: kept here, no n
 _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
 _ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
 _COUNTS: dict[str, int] = {}
+_KEY = ""  # the name sys.modules holds the module under once started (start(): the grader's)
+_LINES, _LINECACHE = linecache.cache, linecache  # where IPython keeps each cell's text
 
 
 def _unserialisable(value):
@@ -376,12 +380,17 @@ def _find_log() -> None:
             _LOG_FD = os.dup(given)
 
 
-def start(answer_seconds: float = _ANSWER_SECONDS) -> None:
+def start(answer_seconds: float = _ANSWER_SECONDS, key: str = "") -> None:
     """Called once by the kernel's start-up file; ``answer_seconds``: the longest an answer runs
     (under the grader's own limit for the request: the kernel's loops are held meanwhile, so an
-    interrupt sent by the grader would wait)."""
-    global _THREAD_PARTS, _ANSWER_SECONDS
+    interrupt sent by the grader would wait); ``key``: the name the grader's requests import the
+    module by from now on (its own name then imports nothing: rounds 26 and 27 imported it by
+    name through pydoc, traitlets and matplotlib; the notebook is never told the key)."""
+    global _THREAD_PARTS, _ANSWER_SECONDS, _KEY
     _ANSWER_SECONDS = float(answer_seconds)
+    if key:
+        _KEY = str(key)
+        sys.modules[_KEY], sys.modules[__name__] = sys.modules[__name__], None
     paths = {*sys.path, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))}
     for name, module in list(sys.modules.items()):  # an editable install's packages (--sandbox
         mapping = getattr(module, "MAPPING", None) if name.startswith("__editable__") else None
@@ -1552,6 +1561,7 @@ _PROBES: dict = {}
 
 def load_probes(path: str) -> None:
     """Define the grader's probe blocks sent in this file (those whose blocks were answered)."""
+    _forget_requests()
     namespace: dict = {"__name__": "unet_tp_probes"}
     exec(compile(Path(path).read_text(), "unet_tp_probes", "exec"), namespace)  # noqa: S102
     _PROBES.update(namespace["PROBES"])
@@ -1767,10 +1777,24 @@ def _holder() -> tuple:
 _hold_harness, _harness_changed = _holder()
 
 
+def _forget_requests() -> list[str]:
+    """Drop the grader's request cells from linecache, where IPython keeps each cell's text (for
+    tracebacks), before any code of the notebook's runs: the key is left nowhere to read.
+    ``["linecache.cache"]`` when the notebook put another cache in its place (it was told)."""
+    cache = _MODULE_DICT.__get__(_LINECACHE).get("cache")
+    if cache is not _LINES or type(cache) is not dict:
+        return ["linecache.cache"]
+    for name, entry in list(dict.items(cache)) if _KEY else ():
+        lines = entry[2] if type(entry) is tuple and len(entry) > 2 else None
+        if type(lines) is list and [1 for line in lines if type(line) is str and _KEY in line]:
+            dict.pop(cache, name, None)
+    return []
+
+
 def _hooks_swapped() -> list[str]:
     """What of :func:`_hooks`'s objects was given code of the notebook's: ``shell.transform_cell``;
     and what of the harness's own (:func:`_harness_changed`)."""
-    found = _harness_changed()
+    found = _harness_changed() + _forget_requests()
     for name, obj, kind, getset, own, before, classes in _HOOKED:
         if type(obj) is not kind or (getset is not None and getset.__get__(obj) is not own):
             found.append(f"{name}.__class__" if type(obj) is not kind else f"{name}.__dict__")
@@ -1784,9 +1808,9 @@ def _hooks_swapped() -> list[str]:
 
 def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     """Answer one request of the grader (a request file in, an answer file out)."""
-    import torch
+    around, swapped = _code_around_cells(), _swapped_hooks()  # (before any import: __import__
+    import torch  # is the notebook's to replace)
 
-    around, swapped = _code_around_cells(), _swapped_hooks()
     if around:
         _note("watch", "code of its own runs around every cell (IPython events)")
     if swapped:  # (a red team's: shell.should_run_async, kernel.pre_handler_hook...)

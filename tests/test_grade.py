@@ -147,6 +147,24 @@ try:
 except OSError as exc:
     print("no network:", exc)
 """
+# reaches for the harness by its name, and for the name the grader's requests import it by where
+# the kernel keeps what ran (linecache, the history, the start-up files); found, it empties the
+# harness's table of answers (every later request would fail)
+HARNESS_BY_NAME = """\
+import glob, importlib, linecache, os, pydoc, re
+texts = [line for entry in list(linecache.cache.values()) for line in entry[2]]
+texts += list(In) + [open(f).read() for f in glob.glob(os.path.expanduser("~/.ipython/*/*/*"))]
+found = []
+for name in ["unet_tp_harness"] + re.findall(r"_unet_tp_harness_\\w+", " ".join(texts)):
+    for importer in (importlib.import_module, pydoc.safeimport, __import__):
+        try:
+            found.append(importer(name))
+        except Exception as exc:
+            print(name, type(exc).__name__)
+for module in found:
+    if module is not None:
+        module._KINDS.clear()
+"""
 WRITE_OUTSIDE = """\
 import os
 import re
@@ -389,6 +407,7 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         ),
         "network": (insert_after(solved(), "setup", NETWORK), FULL),
         "write_outside": (insert_after(solved(), "setup", WRITE_OUTSIDE), FULL),
+        "harness_by_name": (insert_after(solved(), "test_up", HARNESS_BY_NAME), FULL),
         "fork_loop": (insert_after(solved(), "down", FORK_LOOP), FULL),
         "disk_fill": (insert_after(solved(), "setup", DISK_FILL), FULL),
         "deep_tree": (insert_after(solved(), "setup", DEEP_TREE), FULL),
@@ -432,7 +451,7 @@ CASES = [
     "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
     "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
     "cheat_gc", "cheat_code_swap", "cheat_exec_reference", "cheat_reference", "network",
-    "write_outside", "fork_loop", "disk_fill", "deep_tree", "disk_held", "drive", "cheat_write", "not_json", "empty",
+    "write_outside", "harness_by_name", "fork_loop", "disk_fill", "deep_tree", "disk_held", "drive", "cheat_write", "not_json", "empty",
 ]  # fmt: skip
 CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
 HONEST = [
@@ -522,6 +541,7 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
         "cheat_reference",
         "network",
         "write_outside",
+        "harness_by_name",
         "fork_loop",
         "disk_fill",
         "deep_tree",
