@@ -39,6 +39,7 @@ _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds
 _ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
 _COUNTS: dict[str, int] = {}
 _KEY = ""  # the name sys.modules holds the module under once started (start(): the grader's)
+_MODULES, _SELF = sys.modules, None  # (and the module: start() holds it)
 _LINES, _LINECACHE = linecache.cache, linecache  # where IPython keeps each cell's text
 
 
@@ -386,11 +387,11 @@ def start(answer_seconds: float = _ANSWER_SECONDS, key: str = "") -> None:
     interrupt sent by the grader would wait); ``key``: the name the grader's requests import the
     module by from now on (its own name then imports nothing: rounds 26 and 27 imported it by
     name through pydoc, traitlets and matplotlib; the notebook is never told the key)."""
-    global _THREAD_PARTS, _ANSWER_SECONDS, _KEY
+    global _THREAD_PARTS, _ANSWER_SECONDS, _KEY, _SELF
     _ANSWER_SECONDS = float(answer_seconds)
     if key:
-        _KEY = str(key)
-        sys.modules[_KEY], sys.modules[__name__] = sys.modules[__name__], None
+        _KEY, _SELF = str(key), sys.modules[__name__]
+        sys.modules[_KEY], sys.modules[__name__] = _SELF, None
     paths = {*sys.path, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))}
     for name, module in list(sys.modules.items()):  # an editable install's packages (--sandbox
         mapping = getattr(module, "MAPPING", None) if name.startswith("__editable__") else None
@@ -1780,7 +1781,11 @@ _hold_harness, _harness_changed = _holder()
 def _forget_requests() -> list[str]:
     """Drop the grader's request cells from linecache, where IPython keeps each cell's text (for
     tracebacks), before any code of the notebook's runs: the key is left nowhere to read.
-    ``["linecache.cache"]`` when the notebook put another cache in its place (it was told)."""
+    ``["linecache.cache"]`` when the notebook put another cache in its place (it was told), and
+    ``"sys.modules"`` when the key imports another module (red team 28 put one of its own there,
+    answering the loss's requests itself and handing the others to this one)."""
+    if _KEY and dict.get(_MODULES, _KEY) is not _SELF:
+        return ["sys.modules"]
     cache = _MODULE_DICT.__get__(_LINECACHE).get("cache")
     if cache is not _LINES or type(cache) is not dict:
         return ["linecache.cache"]

@@ -176,6 +176,8 @@ _ATTRIBUTES = _by_reason(
         "for_type_by_name type_printers deferred_printers singleton_printers _type_pprinters "
         "_deferred_type_pprinters _singleton_pprinters",
         "reaches into the interpreter (__globals__)": "__globals__",
+        # (red team 28: getclosurevars(traceback.print_exc).globals["sys"].modules)
+        "reaches into the interpreter (a function's globals: getclosurevars)": "getclosurevars",
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
         "rewrites built-ins": "__builtins__",
         "reaches into the interpreter (__subclasses__)": "__subclasses__",
@@ -315,6 +317,7 @@ _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function'
 _WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", "_profile_hook"}
 _WATCHERS |= {"settrace_all_threads", "setprofile_all_threads"}
 _WATCHERS |= {"load_library"}  # torch.ops.load_library: native code, which no reading follows
+_WATCHERS |= {"getclosurevars"}  # a function's globals: sys and its modules (red team 28)
 _TRACERS = frozenset(_WATCHERS)  # in any cell: it costs every block tested after it
 # as do _thread and threading's inner parts (a thread started without the hook), and setting the
 # module's __name__ (which the hook reads)
@@ -1525,6 +1528,7 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
         hidden = hidden or any(_overrides_torch(nb, node) for node in _walk(stmt))
         hidden = hidden or any(_traces(nb, node) for node in _walk(stmt))
         hidden = hidden or _changes_from_gc(nb, stmt)
+        hidden = hidden or any(id(node) in nb.modules_read for node in _walk(stmt))
         if isinstance(stmt, (ast.Import, ast.ImportFrom)) and len(stmt.names) > 1 and not hidden:
             # each name its own import: the answer uses `one_hot` of
             # `from torch.nn.functional import one_hot, cross_entropy`, not `cross_entropy`
@@ -2013,8 +2017,10 @@ def _modules_read(nb: Notebook, nodes) -> frozenset[int]:
     answer reaches the course's or a forbidden module there. Not what asks for, lists or deletes
     a name (``"google.colab" in sys.modules``, ``for name in list(sys.modules): del
     sys.modules[name]``), nor ``sys.modules["torch"]`` (its text is read as any string is)."""
-    names_only = set(nb.reads_namespace_only)
+    names_only, called = set(nb.reads_namespace_only), set()
     for n in nodes:
+        if isinstance(n, ast.Call):
+            called.add(id(n.func))
         if isinstance(n, ast.Subscript) and (
             isinstance(n.ctx, ast.Del) or isinstance(n.slice, ast.Constant)
         ):
@@ -2032,8 +2038,18 @@ def _modules_read(nb: Notebook, nodes) -> frozenset[int]:
         for n in nodes
         if isinstance(n, (ast.Name, ast.Attribute, ast.Call))  # getattr(sys, "modules")
         and id(n) not in names_only
-        and nb.resolve(n) == "sys.modules"
+        and (nb.resolve(n) == "sys.modules" or _any_modules(nb, n, called))
     )
+
+
+def _any_modules(nb: Notebook, node: ast.AST, called: set[int]) -> bool:
+    """Whether ``node`` reads a ``modules`` that can be ``sys.modules`` reached another way (red
+    team 28: ``getclosurevars(f).globals["sys"].modules``): not called (``model.modules()``),
+    nor a module's submodule (``nn.modules.batchnorm``)."""
+    if not isinstance(node, ast.Attribute) or node.attr != "modules" or id(node) in called:
+        return False
+    root = _root(node)
+    return not (isinstance(root, ast.Name) and root.id in nb.aliases and root.id != "sys")
 
 
 # what a student's settings object is made by: setattr on it sets its attributes, no name
@@ -2995,6 +3011,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             path = nb.resolve(node)
             if node.attr in _ATTRIBUTES:
                 found.append((node, _ATTRIBUTES[node.attr]))
+            if node.attr == "modules" and id(node) in nb.modules_read:  # (sys's, reached
+                found.append((node, _PATHS["sys.modules"]))  # another way: red team 28)
             found += [(node, why) for p, why in _PATHS.items() if "." in p and _within(path, p)]
             if path.startswith("get_ipython().") and node.attr in _IPYTHON_CODE:
                 found.append((node, "runs code from strings through IPython"))

@@ -218,6 +218,47 @@ def test_the_kernel_starts_no_other_process_and_still_runs_threads():
     assert "matmul 27000000.0" in lines
 
 
+HIDDEN = r"""
+import linecache, shutil, sys
+shutil.copy(HARNESS, "unet_tp_harness.py")
+sys.path.insert(0, ".")
+import unet_tp_harness
+unet_tp_harness.start(5, "_unet_tp_harness_k")  # as the grader's start-up file
+del unet_tp_harness
+try:
+    import unet_tp_harness
+    print("by its name: imported")
+except ImportError:
+    print("by its name: nothing")
+import _unet_tp_harness_k as h
+linecache.cache["<request>"] = (1, None, ["import _unet_tp_harness_k as h\n"], "<request>")
+linecache.cache["<cell>"] = (1, None, ["x = 1\n"], "<cell>")
+print("swapped", h._forget_requests(), "<request>" in linecache.cache, "<cell>" in linecache.cache)
+sys.modules["_unet_tp_harness_k"] = type(sys)("unet_tp_harness")
+print("replaced", h._forget_requests())
+sys.modules["_unet_tp_harness_k"] = h
+linecache.cache = dict(linecache.cache)
+print("cache", h._forget_requests())
+"""
+
+
+def test_the_harness_is_reached_by_the_graders_key_alone(tmp_path):
+    """Once started, the harness's own name imports nothing (red teams 26, 27 imported it by name
+    through pydoc, traitlets, matplotlib's backends); the request cells (IPython keeps each cell's
+    text in linecache) are dropped there before the notebook's code runs; another module under
+    the key, or another linecache.cache, is named as a swapped hook (it costs the answers)."""
+    code = f"HARNESS = {str(REPO_ROOT / 'autograder' / 'harness.py')!r}\n" + HIDDEN
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "by its name: nothing" in lines, done.stdout
+    assert "swapped [] False True" in lines, done.stdout
+    assert "replaced ['sys.modules']" in lines, done.stdout
+    assert "cache ['linecache.cache']" in lines, done.stdout
+
+
 _KERNEL_THREADS = r"""
 import asyncio, json, queue, sys, threading, time
 sys.path.insert(0, ROOT)

@@ -123,6 +123,12 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
     [
         ("import sys as interpreter\ninterpreter.modules['unet_tp_harness']", "sys.modules"),
         ("from sys import modules\nmodules['x']", "sys.modules"),
+        # red team 28: sys out of a function's globals, its modules read on what it was put in
+        (
+            "import inspect, traceback\ng = inspect.getclosurevars(traceback.print_exc).globals",
+            "getclosurevars",
+        ),
+        ("import traceback\nbox = {'s': traceback.sys}\nm = box['s'].modules", "sys.modules"),
         ("import sys\ngetattr(sys, 'modules')", "sys.modules"),
         ("from torch import _C", "torch._C"),
         ("import inspect\ninspect.currentframe().f_back", "frames"),
@@ -2347,6 +2353,21 @@ def test_honest_habits_of_the_third_hunt_cost_nothing(answers, cell, after):
             "",
             "predict_dice",
         ),
+        # red team 28: sys.modules reached through a function's globals, or a container, and a
+        # module of the notebook's put under the harness's key: every block after it
+        (
+            {},
+            "setup",
+            "import inspect, traceback\n"
+            "_mods = inspect.getclosurevars(traceback.print_exc).globals['sys'].modules",
+            "loss",
+        ),
+        (
+            {},
+            "setup",
+            "import traceback\nbox = [traceback.sys]\nfor k in [1]:\n    box[0].modules.update(x=1)",
+            "predict_dice",
+        ),
     ],
 )
 def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, block):
@@ -2372,6 +2393,9 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
         "solutions = []\nsolutions.append(1)\nprint(len(solutions))",
         "requests = {'a': 1}\nprint(requests.get('a'))",
         "import glob\nprint(glob.glob('/root/.cache/kagglehub/datasets/*'))",
+        # a network's modules (a method), torch's submodules of that name
+        "import torch.nn as nn\nm = nn.Sequential(nn.ReLU())\nprint(len(list(m.modules())))",
+        "import torch.nn as nn\nprint(nn.modules.batchnorm._BatchNorm)",
     ],
 )
 def test_colab_habits_are_not_flagged(cell):
