@@ -733,6 +733,7 @@ class _Watch:
     @contextlib.contextmanager
     def _hooked(self, others: dict[int, int]):
         hook, self.broken, self.outside, self.finished = self._profile, False, [], False
+        settings, own = (self.names, self.paths, self.allowed), set(vars(self))
         previous, started = _GETPROFILE(), threading.getprofile()
         threading.setprofile(hook)
         _SETPROFILE(hook)
@@ -744,6 +745,13 @@ class _Watch:
             intact = _GETPROFILE() is hook and vars(threading).get("_profile_hook") is hook
             # (red team 27: a set whose `in` says yes to all put in place of _known, blinding it)
             intact = intact and type(self._known) is set and type(self.ran) is list
+            # (red team 29: names emptied and the course package allowed, through the module's
+            # dict, mid-answer; a method shadowed by an attribute of the instance's)
+            now_set = (self.names, self.paths, self.allowed)
+            intact = intact and type(self) is _Watch and set(vars(self)) == own
+            intact = intact and not [
+                1 for a, b in zip(now_set, settings, strict=True) if a is not b
+            ]
             _WATCHING.remove(hook)
             threading.setprofile(started)
             _SETPROFILE(previous)

@@ -65,6 +65,10 @@ _CODE_OBJECTS = "rewrites code objects"
 THREADS = "reaches into the interpreter (threads started without threading's hooks)"
 _LINKS = "plants links in the file system"
 NAMESPACES = "reaches into objects' namespaces (__dict__)"
+# (red team 29: since Python 3.11 ``sys.__getstate__()`` is sys.__dict__ itself, and
+# ``__reduce_ex__(2)``'s state an object's; copyreg reduces an object to them)
+STATE = "reaches into objects' namespaces (__getstate__, __reduce__, copyreg)"
+_STATE_READERS = "__getstate__ __reduce__ __reduce_ex__"
 PASSED_ALONG = "passes {name} along (names or code built from strings)"
 # the shell's methods that run or look up code given as a string (``get_ipython().ev(...)``,
 # ``_ofind``: an object by a name in a string), under any name they are reached by
@@ -152,6 +156,7 @@ _PATHS = _by_reason(
         "builds functions from code objects": "types.FunctionType",
         "builds code objects": "types.CodeType",
         _LINKS: "os.link os.symlink",
+        STATE: "copyreg",
     }
 )
 # attribute names that mean the same whatever they hang on
@@ -171,6 +176,7 @@ _ATTRIBUTES = _by_reason(
         "runs code from strings (IPython's guarded_eval)": "guarded_eval",
         "runs code from strings (annotations)": "get_type_hints _eval_type get_annotations",
         NAMESPACES: "__dict__",
+        STATE: _STATE_READERS,
         # (red team 26: display() hands the object itself to a printer registered for its type)
         "hands objects to a printer of its own (IPython's formatters)": "for_type "
         "for_type_by_name type_printers deferred_printers singleton_printers _type_pprinters "
@@ -312,6 +318,7 @@ _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 _NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns", "user_module", "ns_table"}
 _NAMESPACE_ATTRIBUTES |= {"user_ns_hidden"}
 _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function's, a frame's
+_NAMESPACE_ATTRIBUTES |= set(_STATE_READERS.split())  # (an object's __dict__ by another name)
 # what reaches, or turns off, the profile hook that watches an answer run (harness._Watch), or
 # finds a module by a name built at run time: costs the block wherever it hangs
 _WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", "_profile_hook"}
@@ -2261,8 +2268,8 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     if path in _NAME_BUILDERS or path == "inspect.getattr_static":
         owner = call.args[0] if call.args else None
         name = call.args[1] if len(call.args) > 1 else None
-        if isinstance(name, ast.Constant) and name.value == "__dict__":
-            return NAMESPACES
+        if isinstance(name, ast.Constant) and name.value in _NAMESPACE_ATTRIBUTES:
+            return _ATTRIBUTES.get(name.value, NAMESPACES)
         if (
             not (in_method and isinstance(owner, ast.Name) and owner.id == "self")
             and not isinstance(name, ast.Constant)

@@ -299,6 +299,16 @@ try:
     stopped = False
 except KeyboardInterrupt:
     stopped = True
+# the watch's settings changed mid-answer, or a method shadowed on the instance (red team 29)
+blinded = []
+for change in ("names", "allowed", "_seen"):
+    w = harness._Watch({"watch": _watch(load().block("e"))})
+    with w.running():
+        if change == "_seen":
+            w._seen = lambda module, qualname: None
+        else:
+            setattr(w, change, type(getattr(w, change))())
+    blinded.append(w.ran[:1] == [harness.UNWATCHED])
 ip = get_ipython()
 ip.run_line_magic("load_ext", "autoreload")  # (a library's callbacks: autoreload's, the
 ip.run_line_magic("autoreload", "2")  # inline backend's)
@@ -380,7 +390,7 @@ said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answere
         "around": around, "swapped": swapped, "put_back": harness._hooks_swapped(),
         "written": written, "at_start": at_start, "written_npz": written_npz,
         "own_added": own_added, "own_swapped": own_swapped, "warned": warned,
-        "cleared": cleared, "frozen": frozen, "in_place": in_place}
+        "cleared": cleared, "frozen": frozen, "in_place": in_place, "blinded": blinded}
 print("SAID", json.dumps(said))
 """
 
@@ -429,6 +439,7 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     assert "Control" in said["names"] and said["loops"] >= 2  # (IOPub, control; shell channel)
     assert said["answered"] is False and said["later"] is True and said["ran"] == []
     assert said["stopped"] is True
+    assert said["blinded"] == [True, True, True]
     # a callback of the notebook's run around every cell (the grader's requests are cells): told
     assert said["libraries_only"] is True and said["around"] is True, said["at_start"]
     # the shell's and kernel's functions that run the next request, replaced: named (torch's

@@ -129,6 +129,10 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
             "getclosurevars",
         ),
         ("import traceback\nbox = {'s': traceback.sys}\nm = box['s'].modules", "sys.modules"),
+        # red team 29: a module's __dict__ by another name (Python 3.11's object.__getstate__)
+        ("import sys\ntable = sys.__getstate__()", "__getstate__"),
+        ("state = object().__reduce_ex__(2)", "__getstate__"),
+        ("import copyreg", "copyreg"),
         ("import sys\ngetattr(sys, 'modules')", "sys.modules"),
         ("from torch import _C", "torch._C"),
         ("import inspect\ninspect.currentframe().f_back", "frames"),
@@ -2367,6 +2371,17 @@ def test_honest_habits_of_the_third_hunt_cost_nothing(answers, cell, after):
             "setup",
             "import traceback\nbox = [traceback.sys]\nfor k in [1]:\n    box[0].modules.update(x=1)",
             "predict_dice",
+        ),
+        # red team 29: torch's loss out of the module's dict, by another name for it
+        (
+            {
+                "cce_loss": LOSS.format(
+                    "return F.__getstate__()['cross_' + 'entropy'](logits, target)"
+                )
+            },
+            None,
+            "",
+            "loss",
         ),
     ],
 )
