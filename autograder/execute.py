@@ -267,7 +267,8 @@ class Runner:
         startup = home / ".ipython" / "profile_default" / "startup"
         startup.mkdir(parents=True)
         seconds = self.job["request_timeout"] - ANSWER_MARGIN
-        # the name the requests import the harness by, in a file gone once the kernel started
+        # the attribute of sys the requests find the harness as, in a file gone once the kernel
+        # started
         self.harness_key = f"_unet_tp_harness_{secrets.token_hex(16)}"
         self.startup_file = startup / "00-unet-tp-grading.py"
         self.startup_file.write_text(STARTUP.format(seconds=seconds, key=self.harness_key))
@@ -405,7 +406,8 @@ class Runner:
         args = ", ".join(map(repr, paths))
         h = f"_unet_tp_{secrets.token_hex(8)}"  # a name the notebook cannot have bound (a red
         # team's object bound to a fixed `_h`, dropped by the import, put a proxy in its place)
-        cell = new_code_cell(f"import {self.harness_key} as {h}\n{h}.{function}({args})\ndel {h}")
+        code = f"import sys as {h}\n{h}.{self.harness_key}.{function}({args})\ndel {h}"
+        cell = new_code_cell(code)
         cell_timeout, self.client.timeout = self.client.timeout, self.job["request_timeout"]
         cells = self.client.nb.cells
         cells.append(cell)

@@ -1,5 +1,5 @@
 """The kernel side of grading, mounted read-only in the sandbox as ``unet_tp_harness`` (a name that
-imports nothing once :func:`start` has run: the grader's requests import it by a key of its own).
+imports nothing once :func:`start` has run: the grader's requests find it as ``sys.<key>``).
 
 It holds no answer, only the protocol: :func:`start` (the kernel's start-up file) refuses installs
 and notes on standard error what a TP answer never does; :func:`serve` reads a request (``.npz``,
@@ -38,8 +38,8 @@ __warningregistry__: dict = {}  # (a warning of a harness frame: kept here, no n
 _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
 _ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
 _COUNTS: dict[str, int] = {}
-_KEY = ""  # the name sys.modules holds the module under once started (start(): the grader's)
-_MODULES, _SELF = sys.modules, None  # (and the module: start() holds it)
+_KEY = ""  # the attribute of sys the module is once started, and no more in sys.modules
+_SYS, _SELF = sys, None  # (and the module: start() holds it)
 _LINES, _LINECACHE = linecache.cache, linecache  # where IPython keeps each cell's text
 
 
@@ -381,23 +381,37 @@ def _find_log() -> None:
             _LOG_FD = os.dup(given)
 
 
-def start(answer_seconds: float = _ANSWER_SECONDS, key: str = "") -> None:
-    """Called once by the kernel's start-up file; ``answer_seconds``: the longest an answer runs
-    (under the grader's own limit for the request: the kernel's loops are held meanwhile, so an
-    interrupt sent by the grader would wait); ``key``: the name the grader's requests import the
-    module by from now on (its own name then imports nothing: rounds 26 and 27 imported it by
-    name through pydoc, traitlets and matplotlib; the notebook is never told the key)."""
-    global _THREAD_PARTS, _ANSWER_SECONDS, _KEY, _SELF
-    _ANSWER_SECONDS = float(answer_seconds)
-    if key:
-        _KEY, _SELF = str(key), sys.modules[__name__]
-        sys.modules[_KEY], sys.modules[__name__] = _SELF, None
+def _find_libraries() -> None:
+    """Where the kernel's modules are found at start-up (not its home)."""
     paths = {*sys.path, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))}
     for name, module in list(sys.modules.items()):  # an editable install's packages (--sandbox
         mapping = getattr(module, "MAPPING", None) if name.startswith("__editable__") else None
         paths |= {os.path.dirname(p) for p in (mapping or {}).values() if isinstance(p, str)}
     _LIBRARIES.extend(p for p in paths if os.path.isabs(p) and not p.startswith(HOME))
     _LIBRARY_ROOTS.extend(p.rstrip("/") + "/" for p in _LIBRARIES)
+
+
+def _hide(key: str) -> None:
+    """The module as ``sys.<key>`` alone, ``key`` the grader's, never told the notebook: its own
+    name imports nothing (rounds 26 and 27 imported it by name through pydoc, traitlets and
+    matplotlib), and no module of sys.modules is the harness (red team 28 found it there, by its
+    functions; an attribute of sys is read by a name the notebook spells, or listed by what the
+    reading flags: vars, __dict__, getattr of a name built at run time)."""
+    global _KEY, _SELF
+    _KEY, _SELF = str(key), sys.modules[__name__]
+    setattr(sys, _KEY, _SELF)
+    sys.modules[__name__] = None
+
+
+def start(answer_seconds: float = _ANSWER_SECONDS, key: str = "") -> None:
+    """Called once by the kernel's start-up file; ``answer_seconds``: the longest an answer runs
+    (under the grader's own limit for the request: the kernel's loops are held meanwhile, so an
+    interrupt sent by the grader would wait); ``key``: see :func:`_hide`."""
+    global _THREAD_PARTS, _ANSWER_SECONDS
+    _ANSWER_SECONDS = float(answer_seconds)
+    if key:
+        _hide(key)
+    _find_libraries()
     _find_log()  # (before the audit hook: its opening is the harness's, not a note)
     sys.addaudithook(_audit)
     programs_run = not _one_process(_LOG_FD)
@@ -641,7 +655,8 @@ class _Watch:
         if not (self.names and torch):
             yield
             return
-        with _calls_mode(torch)(self), _ops_mode(torch)(self), self._recorded(torch):
+        calls, ops = _calls_mode(torch, self._seen_torch), _ops_mode(torch, self._seen_op)
+        with calls, ops, self._recorded(torch):
             yield
 
     @contextlib.contextmanager
@@ -986,18 +1001,17 @@ def _plain(name: object) -> str:
     return str.__str__(name) if issubclass(type(name), str) else ""
 
 
-@functools.cache
-def _calls_mode(torch):
-    class Calls(torch.overrides.TorchFunctionMode):
-        def __init__(self, watch: _Watch):
-            super().__init__()
-            self.watch = watch
+def _calls_mode(torch, seen):
+    """Torch's function mode telling ``seen`` each function the answer calls; made for each
+    answer, holding ``seen`` in its closure (red team 30 read the running watch off the mode's
+    attribute, the mode found through a re-export of torch's getter of the current one)."""
 
+    class Calls(torch.overrides.TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            self.watch._seen_torch(func)
+            seen(func)
             return func(*args, **(kwargs or {}))
 
-    return Calls
+    return Calls()
 
 
 _TAMPERED = ()
@@ -1022,20 +1036,17 @@ def _profiler(torch):
     return _enable_profiler_legacy, _disable_profiler_legacy, config, marker
 
 
-@functools.cache
-def _ops_mode(torch):
+def _ops_mode(torch, seen):
+    """Torch's dispatch mode telling ``seen`` each operator (below autograd: what scripted and
+    traced code runs too); as :func:`_calls_mode`, made for each answer."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    class Ops(TorchDispatchMode):  # (below autograd: what scripted and traced code runs too)
-        def __init__(self, watch: _Watch):
-            super().__init__()
-            self.watch = watch
-
+    class Ops(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            self.watch._seen_op(func)
+            seen(func)
             return func(*args, **(kwargs or {}))
 
-    return Ops
+    return Ops()
 
 
 def _under_watch(function):
@@ -1790,10 +1801,10 @@ def _forget_requests() -> list[str]:
     """Drop the grader's request cells from linecache, where IPython keeps each cell's text (for
     tracebacks), before any code of the notebook's runs: the key is left nowhere to read.
     ``["linecache.cache"]`` when the notebook put another cache in its place (it was told), and
-    ``"sys.modules"`` when the key imports another module (red team 28 put one of its own there,
-    answering the loss's requests itself and handing the others to this one)."""
-    if _KEY and dict.get(_MODULES, _KEY) is not _SELF:
-        return ["sys.modules"]
+    ``"sys.<harness>"`` when the key names another module (red team 28 put one of its own in
+    its place, answering the loss's requests itself and handing the others to this one)."""
+    if _KEY and _MODULE_DICT.__get__(_SYS).get(_KEY) is not _SELF:
+        return ["sys.<harness>"]
     cache = _MODULE_DICT.__get__(_LINECACHE).get("cache")
     if cache is not _LINES or type(cache) is not dict:
         return ["linecache.cache"]

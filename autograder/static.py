@@ -65,6 +65,15 @@ _CODE_OBJECTS = "rewrites code objects"
 THREADS = "reaches into the interpreter (threads started without threading's hooks)"
 _LINKS = "plants links in the file system"
 NAMESPACES = "reaches into objects' namespaces (__dict__)"
+MODES = "reaches torch's active modes (the grader's watch among them)"
+_MODE_GETTERS = "_get_current_dispatch_mode _get_current_dispatch_mode_stack "
+_MODE_GETTERS += "_get_current_dispatch_mode_pre_dispatch _get_current_function_mode "
+_MODE_GETTERS += "_get_current_function_mode_stack _len_torch_function_stack "
+_MODE_GETTERS += "_len_torch_dispatch_stack _len_torch_dispatch_stack_pre_dispatch "
+_MODE_GETTERS += "_get_function_stack_at _get_dispatch_stack_at _get_dispatch_mode "
+_MODE_GETTERS += "_get_dispatch_mode_pre_dispatch _pop_mode _pop_mode_temporarily "
+_MODE_GETTERS += "_pop_mode_from_pre_dispatch _pop_mode_for_inlining _push_mode "
+_MODE_GETTERS += "_disable_current_modes"
 # (red team 29: since Python 3.11 ``sys.__getstate__()`` is sys.__dict__ itself, and
 # ``__reduce_ex__(2)``'s state an object's; copyreg reduces an object to them)
 STATE = "reaches into objects' namespaces (__getstate__, __reduce__, copyreg)"
@@ -196,6 +205,13 @@ _ATTRIBUTES = _by_reason(
         "settrace_all_threads setprofile_all_threads _trace_hook _profile_hook",
         "imports modules by name (importlib)": "import_module resolve_name getmodule find_spec "
         "exec_module load_module",
+        # (red team 30: inspect's and operator's, re-exported by monai and torch's profiler)
+        "reaches names built from strings (inspect.getmembers)": "getmembers getmembers_static "
+        "getattr_static",
+        "reaches names built from strings (operator.attrgetter)": "attrgetter methodcaller",
+        # (red team 30: torch._higher_order_ops.cond re-exports the getter of the dispatch mode
+        # running, the grader's, which held its watch)
+        MODES: _MODE_GETTERS,
         THREADS: "_work_queue _WorkItem _taskqueue _inqueue _threads",
         # (round 24: the loader imports a dotted name, then calls what it found; the error's
         # frames held it)
@@ -325,11 +341,15 @@ _WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", 
 _WATCHERS |= {"settrace_all_threads", "setprofile_all_threads"}
 _WATCHERS |= {"load_library"}  # torch.ops.load_library: native code, which no reading follows
 _WATCHERS |= {"getclosurevars"}  # a function's globals: sys and its modules (red team 28)
+_WATCHERS |= set(_MODE_GETTERS.split())  # torch's modes running: the watch's (red team 30)
 _TRACERS = frozenset(_WATCHERS)  # in any cell: it costs every block tested after it
 # as do _thread and threading's inner parts (a thread started without the hook), and setting the
 # module's __name__ (which the hook reads)
 SETS_NAME = "reaches into the interpreter (sets a module's or a function's name)"
 _WATCHERS |= {"import_module", "resolve_name", "getmodule"}
+# and what hands over an attribute by a name built at run time, under any module's name (red
+# team 30: monai.transforms.utils.getmembers, torch.autograd.profiler_util.attrgetter)
+_WATCHERS |= {"getmembers", "getmembers_static", "getattr_static", "attrgetter", "methodcaller"}
 # and libraries' own importers of a dotted name given as a string (round 23: fsspec's
 # _import_class gave torch's loss), under any module's name
 _WATCHERS |= {"_import_class", "import_object", "import_string", "import_item"}
@@ -994,6 +1014,7 @@ class Notebook:
             for t in n.targets
             if isinstance(t, ast.Name)
         }
+        data = _class_data(trees)
         loose = set()
         for tree in trees:
             parents = {id(c): n for n in _walk(tree) for c in ast.iter_child_nodes(n)}
@@ -1009,7 +1030,7 @@ class Notebook:
                     isinstance(node, ast.Name)
                     and node.id in classes
                     and isinstance(node.ctx, ast.Load)
-                ) and not _built_or_shown(own, node, parents.get(id(node))):
+                ) and not _built_or_shown(own, node, parents.get(id(node)), data):
                     loose.add(node.id)
         return frozenset(loose)
 
@@ -1535,7 +1556,6 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
         hidden = hidden or any(_overrides_torch(nb, node) for node in _walk(stmt))
         hidden = hidden or any(_traces(nb, node) for node in _walk(stmt))
         hidden = hidden or _changes_from_gc(nb, stmt)
-        hidden = hidden or any(id(node) in nb.modules_read for node in _walk(stmt))
         if isinstance(stmt, (ast.Import, ast.ImportFrom)) and len(stmt.names) > 1 and not hidden:
             # each name its own import: the answer uses `one_hot` of
             # `from torch.nn.functional import one_hot, cross_entropy`, not `cross_entropy`
@@ -1606,18 +1626,49 @@ def _builtin(path: str) -> str:
 _DESCRIBES_A_CLASS = {"__name__", "__qualname__", "__doc__", "__module__", "__mro__", "__bases__"}
 
 
-def _built_or_shown(own: set[str], name: ast.Name, parent: ast.AST | None) -> bool:
+def _class_data(trees) -> dict[str, set[str]]:
+    """The names each class's body binds to literals only (``names = ("a", "b")``: no method
+    under another name), and never to a function."""
+    found: dict[str, set[str]] = {}
+    for cls in (n for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)):
+        literal = {
+            b
+            for stmt in cls.body
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value)
+            for b in _bound(stmt)
+        }
+        other = {
+            b
+            for stmt in cls.body
+            if not (isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value))
+            for b in _bound(stmt)
+        }
+        found.setdefault(cls.name, set()).update(literal - other)
+    return found
+
+
+def _is_literal(node: ast.AST | None) -> bool:
+    """Whether ``node`` is a literal (numbers, strings, their tuples, lists, sets and dicts)."""
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return node is not None
+
+
+def _built_or_shown(own: set[str], name: ast.Name, parent: ast.AST | None, data=None) -> bool:
     """Whether a class's name is used to build it (``Box()``), as a base, for what describes it
-    (``Box.__name__``; not ``Box.__init__(F, ...)``, which hands a method another ``self``), or
-    given to what is not a function of the student's (``own``): ``isinstance``,
-    ``checks.check_unet(UNet)`` call no method of it on another object."""
+    (``Box.__name__``; not ``Box.__init__(F, ...)``, which hands a method another ``self``) or
+    one of its data (``data``: ``print(UNet.names)``, honest round 8), or given to what is not a
+    function of the student's (``own``): ``isinstance``, ``checks.check_unet(UNet)`` call no
+    method of it on another object."""
     if isinstance(parent, ast.Call):
         root = _root(parent.func)
         if isinstance(parent.func, ast.Name) and parent.func.id in ("getattr", "vars"):
             return False  # `getattr(Box, "put")(F, ...)`: a method handed another self
         return parent.func is name or not (isinstance(root, ast.Name) and root.id in own)
     if isinstance(parent, ast.Attribute):
-        return parent.attr in _DESCRIBES_A_CLASS
+        return parent.attr in _DESCRIBES_A_CLASS or parent.attr in (data or {}).get(name.id, ())
     return isinstance(parent, ast.ClassDef) and name in parent.bases
 
 
@@ -1748,7 +1799,8 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
     use (``called``, ``inner``, ``spelt``: ids of the called, of what an attribute is read on, of
     getattr-like lookups given a spelt name), or ``(None, False)``."""
     path = nb.resolve(sub)
-    if isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES | _WATCHERS:
+    namespace = isinstance(sub, ast.Attribute) and sub.attr in _NAMESPACE_ATTRIBUTES | _WATCHERS
+    if namespace and not _own_state(sub):
         return _ATTRIBUTES[sub.attr], True
     if _hook_path(path, _WATCHERS):
         return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
@@ -1787,6 +1839,12 @@ def _import_misuse(nb: Notebook, node: ast.Import | ast.ImportFrom, names: set[s
     for imported in _imported(node):
         if _thread_starter(imported):
             return THREADS, True
+        # (an alias the function binds is not one the reading resolves: the import itself)
+        if _hook_path(imported, _WATCHERS):
+            return _ATTRIBUTES.get(imported.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
+        if imported not in _SAVES_ONLY and _under(imported, _STRING_PATHS):
+            reason = next((why for p, why in _PATHS.items() if _within(imported, p)), None)
+            return reason or f"runs code from strings ({imported})", True
         if imported.split(".")[0] in nb.written:
             return M.IMPORTS_WRITTEN.format(path=imported), True
         if nb.imports_from_its_files and not _installed(imported.split(".")[0]):
@@ -2024,10 +2082,8 @@ def _modules_read(nb: Notebook, nodes) -> frozenset[int]:
     answer reaches the course's or a forbidden module there. Not what asks for, lists or deletes
     a name (``"google.colab" in sys.modules``, ``for name in list(sys.modules): del
     sys.modules[name]``), nor ``sys.modules["torch"]`` (its text is read as any string is)."""
-    names_only, called = set(nb.reads_namespace_only), set()
+    names_only = set(nb.reads_namespace_only)
     for n in nodes:
-        if isinstance(n, ast.Call):
-            called.add(id(n.func))
         if isinstance(n, ast.Subscript) and (
             isinstance(n.ctx, ast.Del) or isinstance(n.slice, ast.Constant)
         ):
@@ -2045,18 +2101,33 @@ def _modules_read(nb: Notebook, nodes) -> frozenset[int]:
         for n in nodes
         if isinstance(n, (ast.Name, ast.Attribute, ast.Call))  # getattr(sys, "modules")
         and id(n) not in names_only
-        and (nb.resolve(n) == "sys.modules" or _any_modules(nb, n, called))
+        and nb.resolve(n) == "sys.modules"
     )
 
 
-def _any_modules(nb: Notebook, node: ast.AST, called: set[int]) -> bool:
-    """Whether ``node`` reads a ``modules`` that can be ``sys.modules`` reached another way (red
-    team 28: ``getclosurevars(f).globals["sys"].modules``): not called (``model.modules()``),
-    nor a module's submodule (``nn.modules.batchnorm``)."""
-    if not isinstance(node, ast.Attribute) or node.attr != "modules" or id(node) in called:
-        return False
-    root = _root(node)
-    return not (isinstance(root, ast.Name) and root.id in nb.aliases and root.id != "sys")
+def _own_state(node: ast.Attribute) -> bool:
+    """``super().__getstate__()`` (or ``__reduce__``...): a class's own state, in its own
+    ``__getstate__`` (honest round 8: a Dataset's, for a data loader's workers)."""
+    owner = node.value
+    return (
+        node.attr in _STATE_READERS.split()
+        and isinstance(owner, ast.Call)
+        and isinstance(owner.func, ast.Name)
+        and owner.func.id == "super"
+    )
+
+
+def _modules_of_a_value(node: ast.AST, called: set[int]) -> bool:
+    """Whether ``node`` reads ``modules`` on what a subscript or a call gave (red team 28:
+    ``getclosurevars(f).globals["sys"].modules``): sys's perhaps, for review. Not a name's
+    (``cfg.modules``, ``self.modules = []``), nor a method called (``model.modules()``)."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "modules"
+        and isinstance(node.ctx, ast.Load)
+        and isinstance(node.value, (ast.Subscript, ast.Call))
+        and id(node) not in called
+    )
 
 
 # what a student's settings object is made by: setattr on it sets its attributes, no name
@@ -3001,6 +3072,7 @@ _SAVES_ONLY = {"pickle", "gc"}
 def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     found = []
     methods = _in_methods(tree, nb)
+    called = {id(node.func) for node in _walk(tree) if isinstance(node, ast.Call)}
     read_only = nb.reads_namespace_only | nb.shell_magics | _only_shown(nb, tree)
     for node in _walk(tree):
         if around := _rewrites(node):
@@ -3016,10 +3088,10 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
                     found.append((node, _ATTRIBUTES[last]))
         elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
-            if node.attr in _ATTRIBUTES:
+            if node.attr in _ATTRIBUTES and not _own_state(node):
                 found.append((node, _ATTRIBUTES[node.attr]))
-            if node.attr == "modules" and id(node) in nb.modules_read:  # (sys's, reached
-                found.append((node, _PATHS["sys.modules"]))  # another way: red team 28)
+            if _modules_of_a_value(node, called):
+                found.append((node, _PATHS["sys.modules"]))
             found += [(node, why) for p, why in _PATHS.items() if "." in p and _within(path, p)]
             if path.startswith("get_ipython().") and node.attr in _IPYTHON_CODE:
                 found.append((node, "runs code from strings through IPython"))

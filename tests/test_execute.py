@@ -230,13 +230,14 @@ try:
     print("by its name: imported")
 except ImportError:
     print("by its name: nothing")
-import _unet_tp_harness_k as h
+h = sys._unet_tp_harness_k
+print("in sys.modules", [k for k, m in list(sys.modules.items()) if m is h])
 linecache.cache["<request>"] = (1, None, ["import _unet_tp_harness_k as h\n"], "<request>")
 linecache.cache["<cell>"] = (1, None, ["x = 1\n"], "<cell>")
 print("swapped", h._forget_requests(), "<request>" in linecache.cache, "<cell>" in linecache.cache)
-sys.modules["_unet_tp_harness_k"] = type(sys)("unet_tp_harness")
+sys._unet_tp_harness_k = type(sys)("unet_tp_harness")
 print("replaced", h._forget_requests())
-sys.modules["_unet_tp_harness_k"] = h
+sys._unet_tp_harness_k = h
 linecache.cache = dict(linecache.cache)
 print("cache", h._forget_requests())
 """
@@ -244,7 +245,8 @@ print("cache", h._forget_requests())
 
 def test_the_harness_is_reached_by_the_graders_key_alone(tmp_path):
     """Once started, the harness's own name imports nothing (red teams 26, 27 imported it by name
-    through pydoc, traitlets, matplotlib's backends); the request cells (IPython keeps each cell's
+    through pydoc, traitlets, matplotlib's backends), nor is it among sys.modules' (red team 28
+    found it there): it is an attribute of sys by the grader's key; the request cells (IPython keeps each cell's
     text in linecache) are dropped there before the notebook's code runs; another module under
     the key, or another linecache.cache, is named as a swapped hook (it costs the answers)."""
     code = f"HARNESS = {str(REPO_ROOT / 'autograder' / 'harness.py')!r}\n" + HIDDEN
@@ -255,7 +257,8 @@ def test_the_harness_is_reached_by_the_graders_key_alone(tmp_path):
     lines = done.stdout.splitlines()
     assert "by its name: nothing" in lines, done.stdout
     assert "swapped [] False True" in lines, done.stdout
-    assert "replaced ['sys.modules']" in lines, done.stdout
+    assert "in sys.modules []" in lines, done.stdout  # (nor found there among the modules)
+    assert "replaced ['sys.<harness>']" in lines, done.stdout
     assert "cache ['linecache.cache']" in lines, done.stdout
 
 

@@ -133,6 +133,10 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
         ("import sys\ntable = sys.__getstate__()", "__getstate__"),
         ("state = object().__reduce_ex__(2)", "__getstate__"),
         ("import copyreg", "copyreg"),
+        # red team 30: inspect's and operator's under other modules' names; torch's mode getters
+        ("from monai.transforms.utils import getmembers", "inspect.getmembers"),
+        ("from torch.autograd.profiler_util import attrgetter", "operator.attrgetter"),
+        ("from torch._higher_order_ops.cond import _get_current_dispatch_mode", "active modes"),
         ("import sys\ngetattr(sys, 'modules')", "sys.modules"),
         ("from torch import _C", "torch._C"),
         ("import inspect\ninspect.currentframe().f_back", "frames"),
@@ -2366,11 +2370,17 @@ def test_honest_habits_of_the_third_hunt_cost_nothing(answers, cell, after):
             "_mods = inspect.getclosurevars(traceback.print_exc).globals['sys'].modules",
             "loss",
         ),
+        # red team 30: torch's loss by a re-export of operator.attrgetter
         (
-            {},
-            "setup",
-            "import traceback\nbox = [traceback.sys]\nfor k in [1]:\n    box[0].modules.update(x=1)",
-            "predict_dice",
+            {
+                "cce_loss": LOSS.format(
+                    "from torch.autograd.profiler_util import attrgetter as a\n"
+                    "    return a('cross_' + 'entropy')(F)(logits, target)"
+                )
+            },
+            None,
+            "",
+            "loss",
         ),
         # red team 29: torch's loss out of the module's dict, by another name for it
         (
@@ -2411,6 +2421,15 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
         # a network's modules (a method), torch's submodules of that name
         "import torch.nn as nn\nm = nn.Sequential(nn.ReLU())\nprint(len(list(m.modules())))",
         "import torch.nn as nn\nprint(nn.modules.batchnorm._BatchNorm)",
+        # honest round 8: attributes named modules, a class's own state, a class's data read
+        "class Recorder:\n    def __init__(self):\n        self.modules = []\n\n\n"
+        "r = Recorder()\nprint(len(r.modules), r.modules)",
+        "import argparse\nargs = argparse.Namespace(modules='inc,outc')\nnames = args.modules",
+        "class Cases:\n    def __getstate__(self):\n        state = super().__getstate__()\n"
+        "        return state",
+        "import torch.nn as nn\n\n\nclass Parts(nn.Module):\n    names = ('a', 'b')\n\n"
+        "    def counts(self):\n        return {n: getattr(self, n) for n in self.names}\n\n\n"
+        "print(Parts.names)",
     ],
 )
 def test_colab_habits_are_not_flagged(cell):
