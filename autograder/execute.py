@@ -41,6 +41,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_output
 from traitlets import Type
 
+from autograder import messages as M
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
 from autograder.cells import clear_outputs, grade_id
 from autograder.sandbox import (
@@ -54,6 +55,24 @@ from autograder.sandbox import (
 )
 
 KERNEL_NAME = "unet-tp-sandbox"
+# the request cell: the harness's function asked for, and the functions its defaults hold, must
+# be the harness file's own before it runs (red team 31 put a serve of its own in its place,
+# which answered the loss's requests with torch's): read through the function type, whose
+# attributes no notebook changes; else no request is asked of this kernel
+REQUEST_CELL = """\
+import sys as {h}_sys
+{h}_f, {h}_t = getattr(getattr({h}_sys, {key!r}), {function!r}, None), type(lambda: 0)
+{h}_held = [{h}_f]
+if type({h}_f) is {h}_t:
+    {h}_held += {h}_t.__defaults__.__get__({h}_f) or ()
+    {h}_held += ({h}_t.__kwdefaults__.__get__({h}_f) or {{}}).values()
+if type({h}_f) is not {h}_t or {h}_t.__code__.__get__({h}_f).co_name != {function!r} or [
+    1 for g in {h}_held if type(g) is {h}_t and {h}_t.__code__.__get__(g).co_filename != {path!r}
+]:
+    raise RuntimeError({replaced!r})
+{h}_f({args})
+del {h}_sys, {h}_f, {h}_t, {h}_held
+"""
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start({seconds}, {key!r})\ndel unet_tp_harness\n"
 ANSWER_MARGIN = 5  # seconds: the kernel stops an answer this long before the request's timeout
 # no thread of the kernel's that runs code the notebook can replace while an answer runs (the
@@ -244,6 +263,7 @@ class Runner:
         self.starts = 0
         self.answers_fd: int | None = None
         self.observed: dict = {}
+        self.replaced = 0  # requests whose harness function the notebook had replaced
         self.plan = job["plan"]
         self.done: set[str] = set()  # requests asked (once each, whatever came back)
         self.loaded: set[str] = set()  # probes in the current kernel
@@ -404,10 +424,18 @@ class Runner:
         """``<harness>.<function>(*paths)`` in the kernel (not a notebook cell); the error
         it raised, if any."""
         args = ", ".join(map(repr, paths))
-        h = f"_unet_tp_{secrets.token_hex(8)}"  # a name the notebook cannot have bound (a red
+        h = f"_unet_tp_{secrets.token_hex(8)}"  # names the notebook cannot have bound (a red
         # team's object bound to a fixed `_h`, dropped by the import, put a proxy in its place)
-        code = f"import sys as {h}\n{h}.{self.harness_key}.{function}({args})\ndel {h}"
-        cell = new_code_cell(code)
+        cell = new_code_cell(
+            REQUEST_CELL.format(
+                h=h,
+                key=self.harness_key,
+                function=function,
+                path=self.harness_file,
+                replaced=M.HARNESS_REPLACED,
+                args=args,
+            )
+        )
         cell_timeout, self.client.timeout = self.client.timeout, self.job["request_timeout"]
         cells = self.client.nb.cells
         cells.append(cell)
@@ -479,7 +507,11 @@ class Runner:
         err = self._call(
             "serve", self._inside("requests", request), self._inside("answers", answer)
         )
-        got = take(self.answers_fd, answer, min(MAX_ANSWER_BYTES, self.budget))
+        replaced = err == f"RuntimeError: {M.HARNESS_REPLACED}"
+        self.replaced += replaced  # (then no answer is taken: what wrote it is not the harness)
+        got = (
+            None if replaced else take(self.answers_fd, answer, min(MAX_ANSWER_BYTES, self.budget))
+        )
         (self.box.requests / request).unlink()
         entry = {"step": step["name"], "error": err, "seconds": round(time.perf_counter() - t0, 3)}
         if isinstance(got, bytes):
@@ -492,6 +524,13 @@ class Runner:
         self.log.append(entry)
         return not (err and err.startswith("DeadKernelError"))
 
+    @property
+    def harness_file(self) -> str:
+        """The harness's file as the kernel imported it (its functions' ``co_filename``)."""
+        if self.sandboxed:
+            return f"{GRADING}/harness/unet_tp_harness.py"
+        return str(self.box.private / "kernels" / "harness" / "unet_tp_harness.py")
+
     def _inside(self, folder: str, name: str) -> str:
         """Where a file of the requests or answers folder is, as the kernel sees it."""
         if not self.sandboxed:
@@ -500,9 +539,10 @@ class Runner:
 
     def observe(self) -> None:
         """What the sandbox refused, read from outside the kernel, before it is stopped."""
+        self.observed = {"harness": self.replaced} if self.replaced else {}
         if self.box is None or not self.sandboxed:
             return
-        self.observed = dict(self.box.refusals())
+        self.observed |= dict(self.box.refusals())
         sent = self.box.network_attempts()
         if sent:
             self.observed["network"] = sent

@@ -562,7 +562,10 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
     report = job / "execute.json"
     observed = json.loads(report.read_text()).get("observed", {}) if report.exists() else {}
     for kind, count in observed.items():
-        review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
+        if kind == "harness":  # (the worker's request cells found it, not the sandbox)
+            review.append(f"{M.HARNESS_REPLACED} ({count} requests not asked)")
+        else:
+            review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
     log = job / "kernel_stderr.log"
     if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
         review.append(f"the notebook {FLOODED_LOG}")

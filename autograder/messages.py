@@ -118,6 +118,8 @@ SERVED = (
     "the notebook's, ran while it ran)"
 )
 COURSE_CODE = "the course package's code ({path})"
+# the worker's request cell found the harness's function not the harness file's (execute.py)
+HARNESS_REPLACED = "the grader's harness was replaced by the notebook's code"
 QUOTED = "line {line}: `{code}`"
 CELL_AT = "cell {cell}, {cell_label}, {quote}"
 

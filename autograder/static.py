@@ -1555,7 +1555,7 @@ def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]
         hidden = _runs_code(nb, stmt) or _sets_by_name(nb, stmt)
         hidden = hidden or any(_overrides_torch(nb, node) for node in _walk(stmt))
         hidden = hidden or any(_traces(nb, node) for node in _walk(stmt))
-        hidden = hidden or _changes_from_gc(nb, stmt)
+        hidden = hidden or _changes_from_gc(nb, stmt) or bool(_handed_builders(nb, stmt))
         if isinstance(stmt, (ast.Import, ast.ImportFrom)) and len(stmt.names) > 1 and not hidden:
             # each name its own import: the answer uses `one_hot` of
             # `from torch.nn.functional import one_hot, cross_entropy`, not `cross_entropy`
@@ -1696,6 +1696,24 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
             if params and params[0].arg == "self" and selves == [params[0]] and not rebinds:
                 found |= {id(n) for n in inside if isinstance(n, ast.Call)}
     return found
+
+
+_HANDED = _NAME_BUILDERS | {"eval", "exec", "compile", "__import__"}
+
+
+def _handed_builders(nb: Notebook, stmt: ast.AST) -> list[tuple[ast.AST, str]]:
+    """The built-ins of names from strings ``stmt`` hands along, not called, in any cell (red team
+    31: ``functools.reduce(getattr, [name], sys)``, a name found in ``dir(sys)``, gave the harness
+    in a cell no answer reads): it may then read or set anything (every block after it)."""
+    called = {id(n.func) for n in _walk(stmt) if isinstance(n, ast.Call)}
+    return [
+        (n, PASSED_ALONG.format(name=name))
+        for n in _walk(stmt)
+        if isinstance(n, (ast.Name, ast.Attribute))
+        and isinstance(n.ctx, ast.Load)
+        and id(n) not in called
+        and (name := _builtin(nb.resolve(n))) in _HANDED
+    ]
 
 
 def _passed_along(path: str) -> str | None:
@@ -3113,7 +3131,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             found += [(node, why) for part, why in _STRINGS.items() if part in node.value]
     found += [(node, ANNOTATED_CODE) for node in _code_in_annotations(tree)]
-    return found
+    return found + _handed_builders(nb, tree)
 
 
 def _without_comments(source: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder import REPO_ROOT, execute
+from autograder import messages as M
 
 
 def _client(cells: int):
@@ -260,6 +261,51 @@ def test_the_harness_is_reached_by_the_graders_key_alone(tmp_path):
     assert "in sys.modules []" in lines, done.stdout  # (nor found there among the modules)
     assert "replaced ['sys.<harness>']" in lines, done.stdout
     assert "cache ['linecache.cache']" in lines, done.stdout
+
+
+def test_a_request_cell_asks_only_the_harness_files_own_function(tmp_path):
+    """The worker's request cell calls the harness's function only if it, and the functions its
+    defaults hold, are the harness file's (red team 31 put a serve of its own in its place and
+    answered the loss's requests with torch's; a default swapped, the check it holds would not
+    run); else it raises, and the worker takes no answer (execute.Runner)."""
+    harness = tmp_path / "unet_tp_harness.py"
+    harness.write_text(
+        "def _hooks_swapped():\n    return []\n\n\n"
+        "def serve(request, answer, *, _swapped_hooks=_hooks_swapped):\n"
+        "    print('served', request, answer)\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import unet_tp_harness as module
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("unet_tp_harness", None)
+    cell = execute.REQUEST_CELL.format(
+        h="_h", key="_unet_tp_test_key", function="serve", path=str(harness),
+        replaced=M.HARNESS_REPLACED, args="'req', 'ans'",
+    )  # fmt: skip
+
+    def run() -> str:
+        try:
+            exec(cell, {})  # noqa: S102 (the cell the worker sends)
+        except RuntimeError as exc:
+            return str(exc)
+        return "asked"
+
+    sys._unet_tp_test_key = module
+    try:
+        assert run() == "asked"
+        genuine = module.serve
+        module.serve = lambda request, answer: None  # the notebook's own
+        assert run() == M.HARNESS_REPLACED
+        module.serve = genuine
+        genuine.__kwdefaults__ = {"_swapped_hooks": lambda: []}
+        assert run() == M.HARNESS_REPLACED
+        genuine.__kwdefaults__ = {"_swapped_hooks": module._hooks_swapped}
+        module.serve = module._hooks_swapped  # the file's, but not the function asked for
+        assert run() == M.HARNESS_REPLACED
+    finally:
+        del sys._unet_tp_test_key
 
 
 _KERNEL_THREADS = r"""

@@ -2370,6 +2370,14 @@ def test_honest_habits_of_the_third_hunt_cost_nothing(answers, cell, after):
             "_mods = inspect.getclosurevars(traceback.print_exc).globals['sys'].modules",
             "loss",
         ),
+        # red team 31: getattr handed along in a cell no answer reads, the harness found by it
+        (
+            {},
+            "setup",
+            "import functools, sys\n"
+            "found = [functools.reduce(getattr, [n], sys) for n in dir(sys) if n[:5] == '_unet']",
+            "predict_dice",
+        ),
         # red team 30: torch's loss by a re-export of operator.attrgetter
         (
             {
