@@ -156,7 +156,7 @@ texts = [line for entry in list(linecache.cache.values()) for line in entry[2]]
 texts += list(In) + [open(f).read() for f in glob.glob(os.path.expanduser("~/.ipython/*/*/*"))]
 found = []
 for name in ["unet_tp_harness"] + re.findall(r"_unet_tp_harness_\\w+", " ".join(texts)):
-    for importer in (importlib.import_module, pydoc.safeimport, __import__):
+    for importer in (importlib.import_module, pydoc.safeimport):
         try:
             found.append(importer(name))
         except Exception as exc:
