@@ -47,6 +47,7 @@ from autograder.cells import clear_outputs, grade_id
 from autograder.sandbox import (
     COLAB_STUB,
     GRADING,
+    HARNESS_INSIDE,
     Limits,
     Sandbox,
     disk_use,
@@ -528,7 +529,7 @@ class Runner:
     def harness_file(self) -> str:
         """The harness's file as the kernel imported it (its functions' ``co_filename``)."""
         if self.sandboxed:
-            return f"{GRADING}/harness/unet_tp_harness.py"
+            return HARNESS_INSIDE
         return str(self.box.private / "kernels" / "harness" / "unet_tp_harness.py")
 
     def _inside(self, folder: str, name: str) -> str:
@@ -539,10 +540,9 @@ class Runner:
 
     def observe(self) -> None:
         """What the sandbox refused, read from outside the kernel, before it is stopped."""
-        self.observed = {"harness": self.replaced} if self.replaced else {}
         if self.box is None or not self.sandboxed:
             return
-        self.observed |= dict(self.box.refusals())
+        self.observed = dict(self.box.refusals())
         sent = self.box.network_attempts()
         if sent:
             self.observed["network"] = sent
@@ -701,6 +701,7 @@ def main(job_dir: str) -> int:
     finally:
         report["plan"] = runner.log
         report["observed"] = runner.observed | runner.stopped_for_disk()
+        report["replaced"] = runner.replaced  # (requests whose harness function was replaced)
         report["low_disk"] = runner.stopped_for_low_disk()  # graded again at the next run
         runner.close()
     (job_dir_path / "execute.json").write_text(json.dumps(report))

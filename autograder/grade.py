@@ -560,12 +560,11 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
         executed = repair.read_submission(job / "executed.ipynb")  # kernel made its outputs)
     notes, review = _cell_notes(executed, labels)
     report = job / "execute.json"
-    observed = json.loads(report.read_text()).get("observed", {}) if report.exists() else {}
-    for kind, count in observed.items():
-        if kind == "harness":  # (the worker's request cells found it, not the sandbox)
-            review.append(f"{M.HARNESS_REPLACED} ({count} requests not asked)")
-        else:
-            review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
+    executed_report = json.loads(report.read_text()) if report.exists() else {}
+    for kind, count in executed_report.get("observed", {}).items():
+        review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
+    if replaced := executed_report.get("replaced"):  # (found by the worker's request cells)
+        review.append(f"{M.HARNESS_REPLACED} ({replaced} requests not asked)")
     log = job / "kernel_stderr.log"
     if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
         review.append(f"the notebook {FLOODED_LOG}")

@@ -30,6 +30,7 @@ from pathlib import Path
 HOME = "/home/student"
 GRADING = "/opt/grading"
 HARNESS_FILE = Path(__file__).with_name("harness.py")
+HARNESS_INSIDE = f"{GRADING}/harness/unet_tp_harness.py"  # (its functions' co_filename)
 COLAB_STUB = Path(__file__).with_name("colab_stub") / "google"  # Colab's module, doing nothing
 STUDENT_PACKAGE = Path(__file__).resolve().parents[1] / "unet_tp"
 SANDBOX_UID = 1000
@@ -160,7 +161,7 @@ class Sandbox:
         for leftover in _editable_leftovers(site):
             args += ["--ro-bind", "/dev/null", f"{GRADING}/site/{leftover.relative_to(site)}"]
         args += ["--ro-bind", str(STUDENT_PACKAGE), f"{GRADING}/lib/unet_tp"]
-        args += ["--ro-bind", str(HARNESS_FILE), f"{GRADING}/harness/unet_tp_harness.py"]
+        args += ["--ro-bind", str(HARNESS_FILE), HARNESS_INSIDE]
         args += ["--ro-bind", str(COLAB_STUB), f"{GRADING}/harness/google"]
         uid = SANDBOX_UID
         for name, line in [("passwd", f"{uid}:{uid}:student:{HOME}:/bin/sh"), ("group", f"{uid}:")]:

@@ -78,6 +78,7 @@ _MODE_GETTERS += "_disable_current_modes"
 # ``__reduce_ex__(2)``'s state an object's; copyreg reduces an object to them)
 STATE = "reaches into objects' namespaces (__getstate__, __reduce__, copyreg)"
 _STATE_READERS = "__getstate__ __reduce__ __reduce_ex__"
+_STATE_NAMES = frozenset(_STATE_READERS.split())
 PASSED_ALONG = "passes {name} along (names or code built from strings)"
 # the shell's methods that run or look up code given as a string (``get_ipython().ev(...)``,
 # ``_ofind``: an object by a name in a string), under any name they are reached by
@@ -334,7 +335,7 @@ _DUNDER_SETTERS = {"__setattr__", "__delattr__"}
 _NAMESPACE_ATTRIBUTES = {"__dict__", "user_ns", "user_global_ns", "user_module", "ns_table"}
 _NAMESPACE_ATTRIBUTES |= {"user_ns_hidden"}
 _NAMESPACE_ATTRIBUTES |= {"__globals__", "f_globals", "f_locals"}  # a function's, a frame's
-_NAMESPACE_ATTRIBUTES |= set(_STATE_READERS.split())  # (an object's __dict__ by another name)
+_NAMESPACE_ATTRIBUTES |= _STATE_NAMES  # (an object's __dict__ by another name)
 # what reaches, or turns off, the profile hook that watches an answer run (harness._Watch), or
 # finds a module by a name built at run time: costs the block wherever it hangs
 _WATCHERS = {"gettrace", "getprofile", "settrace", "setprofile", "_trace_hook", "_profile_hook"}
@@ -1631,18 +1632,11 @@ def _class_data(trees) -> dict[str, set[str]]:
     under another name), and never to a function."""
     found: dict[str, set[str]] = {}
     for cls in (n for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)):
-        literal = {
-            b
-            for stmt in cls.body
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value)
-            for b in _bound(stmt)
-        }
-        other = {
-            b
-            for stmt in cls.body
-            if not (isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value))
-            for b in _bound(stmt)
-        }
+        literal: set[str] = set()
+        other: set[str] = set()
+        for stmt in cls.body:
+            data = isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value)
+            (literal if data else other).update(_bound(stmt))
         found.setdefault(cls.name, set()).update(literal - other)
     return found
 
@@ -1714,6 +1708,11 @@ def _handed_builders(nb: Notebook, stmt: ast.AST) -> list[tuple[ast.AST, str]]:
         and id(n) not in called
         and (name := _builtin(nb.resolve(n))) in _HANDED
     ]
+
+
+def _watcher_reason(path: str) -> str:
+    """Why a path of :data:`_WATCHERS` (by its last name, or ``sys.monitoring``'s) costs."""
+    return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"])
 
 
 def _passed_along(path: str) -> str | None:
@@ -1821,7 +1820,7 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
     if namespace and not _own_state(sub):
         return _ATTRIBUTES[sub.attr], True
     if _hook_path(path, _WATCHERS):
-        return _ATTRIBUTES.get(path.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
+        return _watcher_reason(path), True
     if _thread_starter(path):
         return THREADS, True
     if _scripts_comments(nb, sub):
@@ -1859,7 +1858,7 @@ def _import_misuse(nb: Notebook, node: ast.Import | ast.ImportFrom, names: set[s
             return THREADS, True
         # (an alias the function binds is not one the reading resolves: the import itself)
         if _hook_path(imported, _WATCHERS):
-            return _ATTRIBUTES.get(imported.rpartition(".")[2], _ATTRIBUTES["getprofile"]), True
+            return _watcher_reason(imported), True
         if imported not in _SAVES_ONLY and _under(imported, _STRING_PATHS):
             reason = next((why for p, why in _PATHS.items() if _within(imported, p)), None)
             return reason or f"runs code from strings ({imported})", True
@@ -2128,7 +2127,7 @@ def _own_state(node: ast.Attribute) -> bool:
     ``__getstate__`` (honest round 8: a Dataset's, for a data loader's workers)."""
     owner = node.value
     return (
-        node.attr in _STATE_READERS.split()
+        node.attr in _STATE_NAMES
         and isinstance(owner, ast.Call)
         and isinstance(owner.func, ast.Name)
         and owner.func.id == "super"
