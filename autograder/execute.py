@@ -47,6 +47,7 @@ from autograder.cells import clear_outputs, grade_id
 from autograder.sandbox import (
     COLAB_STUB,
     GRADING,
+    HARNESS_FILE,
     HARNESS_INSIDE,
     Limits,
     Sandbox,
@@ -141,8 +142,9 @@ class OneConnectionClient(SlicedClient):
         return super().start_channels(*args, **kwargs)
 
 
-def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
+def _kernel_manager(box: Sandbox, sandboxed: bool):
     """The kernel's manager: its command line (in the sandbox), sockets in the runtime folder."""
+    spec_root = box.private / "kernels"
     spec_dir = spec_root / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     # interrupts as messages: a signal to bwrap would not reach the kernel inside
@@ -151,9 +153,9 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
     if sandboxed:
         spec["argv"] = box.wrap([box.python(), "-s", *launch])
     else:  # --sandbox none: the grader's own interpreter, the harness beside it
-        harness = spec_root / "harness"
+        harness = Path(_harness_file(box, sandboxed)).parent
         harness.mkdir()
-        shutil.copy(Path(__file__).with_name("harness.py"), harness / "unet_tp_harness.py")
+        shutil.copy(HARNESS_FILE, harness / "unet_tp_harness.py")
         shutil.copytree(COLAB_STUB, harness / "google")
         spec["argv"] = [sys.executable, *launch]
         spec["env"] = box.environment() | {
@@ -173,6 +175,13 @@ def _kernel_manager(box: Sandbox, sandboxed: bool, spec_root: Path):
     )
     km.client_factory = OneConnectionClient
     return km
+
+
+def _harness_file(box: Sandbox, sandboxed: bool) -> str:
+    """The harness's file as the kernel imports it (its functions' ``co_filename``)."""
+    if sandboxed:
+        return HARNESS_INSIDE
+    return str(box.private / "kernels" / "harness" / "unet_tp_harness.py")
 
 
 def _error_output(ename: str, evalue: str, more: str = ""):
@@ -306,7 +315,7 @@ class Runner:
         )
 
     def _client(self, nb):
-        km = _kernel_manager(self.box, self.sandboxed, self.box.private / "kernels")
+        km = _kernel_manager(self.box, self.sandboxed)
         timeout = self.job["cell_timeout"]
         error = {k: _timeout_error(timeout)[k] for k in ("ename", "evalue", "traceback")}
         client = _bounded_client(nb, km=km, timeout=timeout, error_on_timeout=error)
@@ -432,7 +441,7 @@ class Runner:
                 h=h,
                 key=self.harness_key,
                 function=function,
-                path=self.harness_file,
+                path=_harness_file(self.box, self.sandboxed),
                 replaced=M.HARNESS_REPLACED,
                 args=args,
             )
@@ -524,13 +533,6 @@ class Runner:
             entry["answer"] = got
         self.log.append(entry)
         return not (err and err.startswith("DeadKernelError"))
-
-    @property
-    def harness_file(self) -> str:
-        """The harness's file as the kernel imported it (its functions' ``co_filename``)."""
-        if self.sandboxed:
-            return HARNESS_INSIDE
-        return str(self.box.private / "kernels" / "harness" / "unet_tp_harness.py")
 
     def _inside(self, folder: str, name: str) -> str:
         """Where a file of the requests or answers folder is, as the kernel sees it."""
