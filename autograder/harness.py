@@ -14,6 +14,7 @@ import _signal
 import _thread
 import contextlib
 import functools
+import gc
 import io
 import json
 import linecache
@@ -541,7 +542,17 @@ def read_message(path: str | os.PathLike[str]) -> tuple[dict, dict]:
 
 def write_message(path: str | os.PathLike[str], meta: dict, arrays: dict) -> None:
     """Write an ``.npz`` message (temporary name, then rename)."""
-    data = memoryview(_npz({"__meta__": _ASARRAY(_dumps(meta)), **arrays}))
+    _write_bytes(path, _message(meta, arrays))
+
+
+def _message(meta: dict, arrays: dict) -> bytes:
+    """An ``.npz`` message's bytes (copies: no view of a tensor the notebook holds)."""
+    return _npz({"__meta__": _ASARRAY(_dumps(meta)), **arrays})
+
+
+def _write_bytes(path: str | os.PathLike[str], message: bytes) -> None:
+    """Write a message's bytes (temporary name, then rename)."""
+    data = memoryview(message)
     tmp = f"{_FSPATH(path)}.part.npz"
     fd = _OPEN(tmp, _NEW_FILE, 0o600)
     try:
@@ -963,6 +974,7 @@ def _cpu_ns(ident: int) -> int:
 
 
 _GETPROFILE, _SETPROFILE = sys.getprofile, sys.setprofile
+_THREADS, _COLLECT = _thread._count, gc.collect  # (Python's threads but the main one)
 _IDENT = _thread.get_ident
 _RECORDING: dict = {}  # thread -> the watch whose profiler of torch's operators runs there
 _URANDOM = os.urandom
@@ -1835,6 +1847,8 @@ def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     around, swapped = _code_around_cells(), _swapped_hooks()  # (before any import: __import__
     import torch  # is the notebook's to replace)
 
+    threads = _THREADS()
+
     if around:
         _note("watch", "code of its own runs around every cell (IPython events)")
     if swapped:  # (a red team's: shell.should_run_async, kernel.pre_handler_hook...)
@@ -1856,4 +1870,12 @@ def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
         out_meta, out_arrays = {"error": _error(exc)}, {}
     if around and meta.get("watch"):
         out_meta["ran"] = [AROUND, *out_meta.get("ran", [])]
-    write_message(answer, out_meta, out_arrays)
+    message = _message(out_meta, out_arrays)
+    # red team 32: a finalizer of the notebook's (an object's __del__ dropped as this function
+    # returned) rewrote the answer file after it was written. The answer's bytes are made first,
+    # every object of the notebook's dropped and collected, then the file is written
+    del out_meta, out_arrays, arrays, namespace, probes
+    _COLLECT()
+    if _THREADS() > threads:
+        _note("watch", "a thread of the notebook's started while the grader asked")
+    _write_bytes(answer, message)

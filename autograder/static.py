@@ -18,6 +18,7 @@ links...), quoted for the instructor; no grade depends on it.
 from __future__ import annotations
 
 import ast
+import builtins
 import collections
 import copy
 import functools
@@ -364,6 +365,9 @@ _NAMESPACE_CALLS = {"globals", "vars", "locals"}
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
+_BUILTIN_NAMES = frozenset(dir(builtins))
+# the path of a student's function named as a built-in (Notebook.own_builtins): no built-in's
+OWN = "__notebook__."
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
 _IPYTHON_CODE = {*_SHELL_RUNNERS.split(), "run_cell_magic"}
 _IPYTHON_CODE |= {"find_line_magic", "find_cell_magic", "find_magic"}  # a magic, called with code
@@ -958,11 +962,45 @@ class Notebook:
         parts, node = self.chain(node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             parts.append(f"{node.func.id}()")  # get_ipython().ev
+        elif isinstance(node, ast.Name) and node.id in self.own_builtins:
+            parts.append(f"{OWN}{node.id}")  # the student's `def eval(model, loader)`
         elif isinstance(node, ast.Name):
             parts.append(self.aliases.get(node.id, node.id))
         else:
             return ""
         return self._in_main(_rebased(".".join(reversed(parts))))
+
+    @functools.cached_property
+    def own_builtins(self) -> frozenset[str]:
+        """The built-ins' names the notebook makes its own functions before any use (honest
+        round 9: a beginner's ``def eval(model, images, labels)``, called in the training loop,
+        read as the built-in ``eval``): bound only by ``def`` statements of a cell's top level,
+        never deleted, and named by no statement before the first of them (nor by its
+        decorators, defaults or annotations, evaluated before it binds the name)."""
+        tops, _ = self.top_statements
+        bound = collections.Counter(
+            name
+            for stmt in tops
+            for node in _walk(stmt)
+            for name in _names_bound(node)
+            if name in _BUILTIN_NAMES
+        )
+        own: set[str] = set()
+        named: set[str] = set()
+        for stmt in tops:
+            mentions = {n.id for n in _walk(stmt) if isinstance(n, ast.Name)}
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                header = {
+                    n.id for p in _def_header(stmt) for n in _walk(p) if isinstance(n, ast.Name)
+                }
+                if stmt.name not in named | header:
+                    own.add(stmt.name)
+                mentions.add(stmt.name)
+            named |= mentions
+        tops_defs = collections.Counter(
+            s.name for s in tops if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+        )
+        return frozenset(n for n in own if bound[n] == tops_defs[n])
 
     def _in_main(self, path: str) -> str:
         """``__main__.checks.x`` is the notebook's own ``checks.x`` (``unet_tp.checks.x``)."""
@@ -1016,6 +1054,7 @@ class Notebook:
             if isinstance(t, ast.Name)
         }
         data = _class_data(trees)
+        signatures = set() if self.reads_annotations else _in_signatures(trees)
         loose = set()
         for tree in trees:
             parents = {id(c): n for n in _walk(tree) for c in ast.iter_child_nodes(n)}
@@ -1031,9 +1070,29 @@ class Notebook:
                     isinstance(node, ast.Name)
                     and node.id in classes
                     and isinstance(node.ctx, ast.Load)
-                ) and not _built_or_shown(own, node, parents.get(id(node)), data):
+                ) and not (
+                    id(node) in signatures or _built_or_shown(self, own, node, parents, data)
+                ):
                     loose.add(node.id)
         return frozenset(loose)
+
+    @functools.cached_property
+    def reads_annotations(self) -> bool:
+        """Whether any cell may read a function's annotations back (``__annotations__``,
+        ``inspect.signature(f).parameters[...].annotation``, a ``singledispatch`` registry): a
+        class named in an annotation is then handed over."""
+        for _, _, tree in self.cells:
+            for n in _walk(tree) if tree else []:
+                text = n.attr if isinstance(n, ast.Attribute) else getattr(n, "id", None)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                    text = n.value
+                if text in _ANNOTATION_READERS:
+                    return True
+                if isinstance(n, (ast.Name, ast.Attribute)) and _under(
+                    self.resolve(n), _ANNOTATION_PATHS
+                ):
+                    return True
+        return False
 
     def top_level_names(self, tree: ast.Module) -> dict[str, list[ast.AST]]:
         """:func:`_top_level_names` of ``tree``, read once."""
@@ -1414,6 +1473,12 @@ def _namespace_shown(nb: Notebook, node: ast.AST) -> set[int]:
     return shown
 
 
+def _def_header(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    """What a ``def`` evaluates before it binds its name: decorators, defaults, annotations."""
+    a = fn.args
+    return [*fn.decorator_list, *a.defaults, *filter(None, a.kw_defaults), *_annotations(fn)]
+
+
 def _names_bound(node: ast.AST) -> list[str]:
     """The names a node binds: a name stored to, a function's, a class's or its arguments', an
     import's (``from builtins import *`` binds them all: costed as a rewrite of built-ins)."""
@@ -1481,7 +1546,7 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     shown = _namespace_shown(nb, stmt)
     for node in _walk(stmt):
         attribute = isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES
-        if attribute and id(node) not in shown:
+        if attribute and id(node) not in shown and not _own_namespace(node, methods):
             return True
         setter = isinstance(node, (ast.Name, ast.Attribute)) and _builtin(nb.resolve(node))
         if setter in _SETTERS and id(node) not in called:
@@ -1498,6 +1563,7 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
         ):
             return True
         namespace = path in _NAMESPACE_CALLS and id(node) not in nb.reads_namespace_only
+        namespace = namespace and not _own_namespace(node, methods)
         if namespace or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
             return True
         names = node.args[2] if path == "type" and len(node.args) == 3 else None
@@ -1629,16 +1695,24 @@ _DESCRIBES_A_CLASS = {"__name__", "__qualname__", "__doc__", "__module__", "__mr
 
 def _class_data(trees) -> dict[str, set[str]]:
     """The names each class's body binds to literals only (``names = ("a", "b")``: no method
-    under another name), and never to a function."""
+    under another name) or to static and class methods, and never to another function."""
     found: dict[str, set[str]] = {}
     for cls in (n for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)):
         literal: set[str] = set()
         other: set[str] = set()
         for stmt in cls.body:
             data = isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value)
-            (literal if data else other).update(_bound(stmt))
+            (literal if data or _no_self(stmt) else other).update(_bound(stmt))
         found.setdefault(cls.name, set()).update(literal - other)
     return found
+
+
+def _no_self(stmt: ast.stmt) -> bool:
+    """Whether a class's statement defines a static or class method (given no ``self``)."""
+    return isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
+        isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
+        for d in stmt.decorator_list or [ast.Name("self")]
+    )
 
 
 def _is_literal(node: ast.AST | None) -> bool:
@@ -1650,24 +1724,64 @@ def _is_literal(node: ast.AST | None) -> bool:
     return node is not None
 
 
-def _built_or_shown(own: set[str], name: ast.Name, parent: ast.AST | None, data=None) -> bool:
+def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, data) -> bool:
     """Whether a class's name is used to build it (``Box()``), as a base, for what describes it
-    (``Box.__name__``; not ``Box.__init__(F, ...)``, which hands a method another ``self``) or
-    one of its data (``data``: ``print(UNet.names)``, honest round 8), or given to what is not a
-    function of the student's (``own``): ``isinstance``, ``checks.check_unet(UNet)`` call no
-    method of it on another object."""
+    (``Box.__name__``; not ``Box.__init__(F, ...)``, which hands a method another ``self``), one
+    of its data or static and class methods (``data``: ``print(UNet.names)``, honest round 8;
+    ``Hparams.default()``, honest round 9), compared by identity (``type(m) is Box``) or given
+    to what keeps no class: ``isinstance`` (a tuple of classes too), ``print``, the course's
+    ``checks.check_unet(UNet)``. Not ``copy.copy(Box)`` or ``setattr(o, "c", Box)``, which hand
+    it back (a method then gets any object as ``self``)."""
+    parent = parents.get(id(name))
+    if isinstance(parent, ast.Tuple) and _class_check(nb, parents.get(id(parent))):
+        return parent in parents[id(parent)].args[1:]
+    if isinstance(parent, ast.Compare):
+        return all(isinstance(op, (ast.Is, ast.IsNot)) for op in parent.ops)
     if isinstance(parent, ast.Call):
+        if parent.func is name:
+            return True
         root = _root(parent.func)
-        if isinstance(parent.func, ast.Name) and parent.func.id in ("getattr", "vars"):
-            return False  # `getattr(Box, "put")(F, ...)`: a method handed another self
-        return parent.func is name or not (isinstance(root, ast.Name) and root.id in own)
+        if isinstance(root, ast.Name) and root.id in own:
+            return False
+        path = _builtin(nb.resolve(parent.func))
+        return path in _TAKES_A_CLASS or _under(path, ("unet_tp", "inspect.getsource"))
     if isinstance(parent, ast.Attribute):
-        return parent.attr in _DESCRIBES_A_CLASS or parent.attr in (data or {}).get(name.id, ())
+        return parent.attr in _DESCRIBES_A_CLASS or parent.attr in data.get(name.id, ())
     return isinstance(parent, ast.ClassDef) and name in parent.bases
 
 
+def _class_check(nb: Notebook, call: ast.AST | None) -> bool:
+    """Whether ``call`` is ``isinstance(...)`` or ``issubclass(...)`` (the built-ins)."""
+    return isinstance(call, ast.Call) and _builtin(nb.resolve(call.func)) in _CLASS_CHECKS
+
+
+def _in_signatures(trees) -> set[int]:
+    """ids of the nodes of the functions' parameter and return annotations (``def f(block:
+    DoubleConv)``): kept by the function, read back only through what
+    :attr:`Notebook.reads_annotations` looks for."""
+    found: set[int] = set()
+    for fn in (n for t in trees for n in _walk(t)):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = fn.args
+            parts = [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs) if x]
+            parts += [x.annotation for x in (a.vararg, a.kwarg) if x] + [fn.returns]
+            found |= {id(n) for part in parts if part is not None for n in _walk(part)}
+    return found
+
+
+_CLASS_CHECKS = {"isinstance", "issubclass"}
+# what is given a class and keeps it nowhere an answer can read it back
+_TAKES_A_CLASS = _CLASS_CHECKS | {"print", "help", "repr", "str", "id", "hash", "callable"}
+_TAKES_A_CLASS |= {"type", "super", "inspect.isclass", "inspect.signature"}
+# what reads a function's annotations back (a class named in one is then handed over)
+_ANNOTATION_READERS = {"annotation", "return_annotation", "__annotations__", "__annotate__"}
+_ANNOTATION_READERS |= {"registry", "__signature__", "get_type_hints", "get_annotations"}
+_ANNOTATION_PATHS = ("annotationlib", "functools.singledispatch", "pydantic", "beartype")
+_ANNOTATION_PATHS += ("functools.singledispatchmethod", "typeguard", "torch.jit")
+
+
 def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
-    """ids of the calls in the methods of a class whose first parameter is ``self``, no other
+    """ids of the nodes in the methods of a class whose first parameter is ``self``, no other
     parameter or assignment rebinding it, undecorated, of a class only built or tested
     (:attr:`Notebook.loose_classes`): where ``getattr(self, f"down{i}")`` reaches the module's
     own layers (a function of the notebook's top level, or a method called on its class, could
@@ -1688,8 +1802,26 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
                 for n in inside
             )
             if params and params[0].arg == "self" and selves == [params[0]] and not rebinds:
-                found |= {id(n) for n in inside if isinstance(n, ast.Call)}
+                found |= {id(n) for n in inside}
     return found
+
+
+def _own_namespace(node: ast.AST, methods: set[int]) -> bool:
+    """``self.__dict__`` or ``vars(self)`` in a method of :func:`_in_methods`: the object's own
+    attributes (honest round 9: ``self.__dict__.update(kwargs)`` in a settings class cost every
+    block after it)."""
+    if id(node) not in methods:
+        return False
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__dict__" and _is_self(node.value)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "vars"
+        and len(node.args) == 1
+        and not node.keywords
+        and _is_self(node.args[0])
+    )
 
 
 _HANDED = _NAME_BUILDERS | {"eval", "exec", "compile", "__import__"}
@@ -1775,7 +1907,7 @@ def _misuse(
             continue
         if around := _rewrites(sub):
             what, does = around, True
-        elif id(sub) in shown:
+        elif id(sub) in shown or _own_namespace(sub, methods):
             continue
         elif id(sub) in annotated or _names_annotations(sub):
             what, does = ANNOTATED_CODE, True
@@ -2071,6 +2203,14 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
             found |= {id(c) for op, c in pairs if isinstance(op, (ast.In, ast.NotIn))}
         elif isinstance(node, ast.Call) and nb.resolve(node.func) == "print":
             found |= {id(a) for a in node.args if isinstance(a, ast.Attribute)}
+            # print(f"{vars(hparams)}") (honest round 9), as print(vars(hparams))
+            found |= {
+                id(v.value)
+                for a in node.args
+                if isinstance(a, ast.JoinedStr)
+                for v in a.values
+                if isinstance(v, ast.FormattedValue)
+            }
         # its names listed (`sorted(k for k in globals() if ...)`, `globals().keys()`)
         if isinstance(node, ast.Call) and _builtin(nb.resolve(node.func)) in _NAMES_ONLY:
             found |= {id(a) for a in node.args}
@@ -2078,6 +2218,8 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
             found.add(id(node.iter))
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "keys":
             found.add(id(node.func.value))
+        elif _one_global(nb, node):  # globals().get("model"): the notebook's `model`
+            found.add(id(node.func.value if isinstance(node, ast.Call) else node.value))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             found |= {
                 id(n)
@@ -2089,6 +2231,31 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
     return frozenset(found)
 
 
+def _one_global(nb: Notebook, node: ast.AST) -> bool:
+    """``globals().get("model")`` or ``globals()["model"]``: a variable of the notebook named in
+    the text (honest round 9: a re-run guard, ``big = globals().get("big")``), as ``model`` is.
+    Not a private name (``__builtins__``), IPython's (``Out``) nor an import's."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        one = node.func.attr == "get" and len(node.args) in (1, 2) and not node.keywords
+        owner, key = node.func.value, node.args[0] if one else None
+    elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        owner, key = node.value, node.slice
+    else:
+        return False
+    name = key.value if isinstance(key, ast.Constant) else None
+    return (
+        isinstance(owner, ast.Call)
+        and not owner.args
+        and _builtin(nb.resolve(owner.func)) == "globals"
+        and isinstance(name, str)
+        and name.isidentifier()
+        and not name.startswith("_")
+        and name not in _IPYTHON_NAMES
+        and name not in nb.aliases
+    )
+
+
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 # what may be given ``sys.modules`` and hands back names only (``sorted(sys.modules)``)
 _NAMES_ONLY = {"list", "sorted", "set", "tuple", "len", "print"}
 
@@ -2332,7 +2499,8 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     if id(call) in nb.shell_magics:
         return None
     path = _builtin(nb.resolve(call.func))
-    if path in _STRING_CODE and id(call) not in nb.reads_namespace_only:
+    own = in_method and _own_namespace(call, {id(call)})  # vars(self)
+    if path in _STRING_CODE and id(call) not in nb.reads_namespace_only and not own:
         return _STRING_CODE[path]
     if _magic_call(call) or _magic_by_built_name(call):  # code not read as the cell's
         return "runs code from strings through IPython"
@@ -2834,6 +3002,31 @@ def _handing(nb: Notebook, stmt: ast.stmt):
             continue
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
+    yield from _decorating(nb, stmt)
+
+
+def _decorating(nb: Notebook, stmt: ast.stmt):
+    """What a decorator not the student's is given: the function or class it decorates
+    (red team 32: ``@codecs.register`` on a function using torch's loss, which an answer then
+    reached through ``codecs.lookup("...")``, a registry looked up by a string). Not what only
+    wraps it under its own name (``@torch.no_grad()``, ``@staticmethod``, ``@functools.cache``)."""
+    for fn in _walk(stmt):
+        for decorator in getattr(fn, "decorator_list", []):
+            func = decorator.func if isinstance(decorator, ast.Call) else decorator
+            callee, root = _builtin(nb.resolve(func)), _root(func)
+            own = _own_name(nb, root) and _own_object(nb, root.id)
+            if own or callee in _SHOWS or _under(callee, _PURE_DECORATORS):
+                continue
+            name = ast.copy_location(ast.Name(id=fn.name, ctx=ast.Load()), fn)
+            yield (callee or ast.unparse(func))[:60], name, False
+
+
+# decorators that wrap a function and keep it under its name, in no registry of theirs
+_PURE_DECORATORS = ("staticmethod", "classmethod", "property", "functools.wraps", "typing")
+_PURE_DECORATORS += ("functools.cache", "functools.lru_cache", "functools.cached_property")
+_PURE_DECORATORS += ("functools.total_ordering", "contextlib.contextmanager", "abc")
+_PURE_DECORATORS += ("dataclasses.dataclass", "torch.no_grad", "torch.inference_mode")
+_PURE_DECORATORS += ("torch.enable_grad", "torch.autocast", "torch.amp.autocast")
 
 
 _COURSE_CODE_SAYS = M.COURSE_CODE.split("{")[0]
@@ -3105,7 +3298,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
                     found.append((node, _ATTRIBUTES[last]))
         elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
-            if node.attr in _ATTRIBUTES and not _own_state(node):
+            if node.attr in _ATTRIBUTES and not (_own_state(node) or _own_namespace(node, methods)):
                 found.append((node, _ATTRIBUTES[node.attr]))
             if _modules_of_a_value(node, called):
                 found.append((node, _PATHS["sys.modules"]))

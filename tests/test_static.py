@@ -3281,3 +3281,89 @@ def test_a_forbidden_name_spelt_in_the_answer_itself_is_its_own_use():
     assert lines and not any("is not credited" in line for line in lines) and found.does == [], (
         found
     )
+
+
+def _after_setup(source: str):
+    """The solved notebook with a cell of the student's right after the TP's set-up cell (every
+    block is tested after it)."""
+    nb = notebook()
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells.insert(gids.index("setup") + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+_SETTINGS_CLASS = """
+class Config:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    def as_dict(self):
+        return dict(vars(self))
+
+    def __repr__(self):
+        return f"Config({self.__dict__})"
+"""
+_SETATTR_CLASS = """
+class Hparams:
+    def __init__(self, **kwargs):
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    @staticmethod
+    def default():
+        return Hparams(lr=1e-3)
+"""
+# honest round 9: idioms of correct notebooks that cost every block after them
+_HONEST_IDIOMS = {
+    "own namespace": _SETTINGS_CLASS + "cfg = Config(lr=1e-3)\nprint(cfg, cfg.as_dict())",
+    "class in hints": _SETATTR_CLASS
+    + "def small(hp: Hparams) -> int:\n    return 1\n\nhp = Hparams.default()\n"
+    + "print(isinstance(hp, (Hparams, dict)), type(hp) is Hparams, small(hp))",
+    "re-run guard": 'big = globals().get("big")\nif big is None:\n    big = 3',
+    "vars shown": "from types import SimpleNamespace\nhp = SimpleNamespace(lr=1e-3)\n"
+    'print(f"hyper-parameters: {vars(hp)}")',
+    "own eval": "def eval(model, x):\n    return model(x)\n\n"
+    "for epoch in range(2):\n    score = round(eval(lambda v: v, 0.5), 4)",
+}
+
+
+@pytest.mark.parametrize("source", list(_HONEST_IDIOMS.values()), ids=list(_HONEST_IDIOMS))
+def test_a_students_own_class_namespace_and_functions_cost_nothing(source):
+    nb = _after_setup(source)
+    assert lost(nb) == set()
+    assert flagged(nb) == ""
+
+
+# the same classes handed another `self`, and the built-in reached past the student's function
+_STILL_COSTS = {
+    "unbound method": _SETTINGS_CLASS + "import sys\nd = Config.as_dict(sys)",
+    "unbound init": _SETTINGS_CLASS + "import sys\nConfig.__init__(sys, x=1)",
+    "copied class": _SETTINGS_CLASS + "import copy, sys\nd = copy.copy(Config).as_dict(sys)",
+    "class stored": _SETATTR_CLASS + "import types\nbox = types.SimpleNamespace()\n"
+    'setattr(box, "c", Hparams)\nbox.c.__init__(box, x=1)',
+    "hint read back": _SETATTR_CLASS + "import inspect\ndef small(hp: Hparams):\n    return 1\n"
+    'c = inspect.signature(small).parameters["hp"].annotation',
+    "eval before the def": 'x = eval("1 + 1")\ndef eval(model, x):\n    return model(x)\n'
+    "for k in range(2):\n    y = eval(abs, k)",
+    "eval deleted": "def eval(model, x):\n    return model(x)\n\ndel eval\n"
+    'for k in range(2):\n    y = eval("k")',
+    "a default": 'def getattr(o, n, _g=getattr):\n    return _g(o, n)\n\ny = getattr(1, "real")',
+    "a private global": 'b = globals().get("__builtins__")',
+}
+
+
+@pytest.mark.parametrize("source", list(_STILL_COSTS.values()), ids=list(_STILL_COSTS))
+def test_a_class_handed_another_self_or_a_builtin_reached_still_costs(source):
+    assert lost(_after_setup(source))
+
+
+def test_a_function_given_to_a_librarys_decorator_is_handed_over():
+    """Red team 32: ``@codecs.register`` kept a function using torch's loss, which the loss's
+    stub reached through ``codecs.lookup(name)`` (a registry looked up by a string)."""
+    forge = (
+        "import codecs\n\n@codecs.register\ndef _forge(name):\n"
+        "    return F.cross_entropy(torch.zeros(1, 2), torch.zeros(1).long())\n"
+    )
+    assert "loss" in lost(_after_setup(forge))
+    wrapped = forge.replace("@codecs.register", "@torch.no_grad()")
+    assert lost(_after_setup(wrapped)) == set()
