@@ -2613,11 +2613,23 @@ def _containers(definitions: dict, own: set[str]) -> set[str]:
     return found
 
 
+# torch.nn.Module's methods that change the module they are called on only
+_MODULE_METHODS = {"to", "cpu", "cuda", "double", "float", "half", "eval", "train"}
+_MODULE_METHODS |= {"requires_grad_", "zero_grad", "type", "bfloat16"}
+_MODULE_BASES = ("torch.nn", "unet_tp.unet_base.UNetBase", "unet_tp.UNetBase")  # (none of them)
+
+
+def _bound_in(cls: ast.ClassDef) -> set[str]:
+    """The names a class's body binds (its methods and attributes)."""
+    return {name for stmt in cls.body for name in _bound(stmt)}
+
+
 class _Objects:
     """The student's own names (bound otherwise than by an import or an alias of a module:
     ``F.x(...)`` changes nothing of the student's) and what changing one may change."""
 
     def __init__(self, nb: Notebook, definitions: dict):
+        self.nb, self.definitions = nb, definitions
         self.own = {
             name
             for name, defs in definitions.items()
@@ -2664,7 +2676,7 @@ class _Objects:
         container of theirs by any call; a library's call given a tensor or a number
         (``print(EPS, F.cross_entropy(x, y))``) is not read so."""
         names = set()
-        if isinstance(call.func, ast.Attribute):
+        if isinstance(call.func, ast.Attribute) and not self._torch_method_of_new(call.func):
             names |= self.changed(call.func.value)
         own_call = getattr(call.func, "id", None) in self.own
         if own_call and call.func.id not in self.classes:
@@ -2673,6 +2685,23 @@ class _Objects:
             got = self.changed(arg, through_call=False)
             names |= got if own_call else got & self.containers
         return names
+
+    def _torch_method_of_new(self, func: ast.Attribute) -> bool:
+        """``UNet(...).to(dtype)``: torch's own method of a module just built, of a class of the
+        student's deriving from torch.nn's (or the course's UNetBase) only and not defining it:
+        it changes that instance, not the class (honest round 9: the dtype's definition was
+        read as the class's)."""
+        new = func.value
+        name = getattr(new.func, "id", None) if isinstance(new, ast.Call) else None
+        if func.attr not in _MODULE_METHODS or name not in self.classes:
+            return False
+        classes = [d for _, _, d in self.definitions[name]]
+        return all(
+            all(_under(self.nb.resolve(b), _MODULE_BASES) for b in c.bases)
+            and not (_bound_in(c) & {func.attr, "_apply", "__getattr__", "__getattribute__"})
+            and not c.keywords
+            for c in classes
+        )
 
     def _given(self, call: ast.Call, own_call: bool) -> list[ast.AST]:
         """The arguments of ``call`` it may change: not those a function of the student's only
@@ -2921,22 +2950,20 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                         isinstance(sub, ast.Name)
                         and id(sub) not in nested
                         and (
-                            used := _own_callable_uses(
+                            found := _own_callable_uses(
                                 nb, sub, id(sub) in skip, names, by_name, limit
                             )
                         )
                     ):
+                        used = found[2]
                         uses = _forbidden(used, names) or used.startswith(_COURSE_CODE_SAYS)
                         template = HANDS_OWN if uses else HANDS_OWN_DOES
                         what = template.format(name=sub.id, what=used)
-                        return (
-                            i,
-                            cell,
-                            HANDED_OVER.format(what=what, where=holder),
-                            sub,
-                            True,
-                            False,
-                        )
+                        # where the student's code does it (honest round 9: not the TP's own
+                        # cell that handed the student's class to the course package)
+                        where_i, where_cell, where_node = found[0], found[1], found[3]
+                        why = HANDED_OVER.format(what=what, where=holder)
+                        return where_i, where_cell, why, where_node, True, False
                     if not isinstance(sub, (ast.Name, ast.Attribute)) or id(sub) in skip:
                         continue
                     path = nb.resolve(sub)
@@ -2948,11 +2975,12 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
 
 def _own_callable_uses(
     nb: Notebook, name: ast.Name, called: bool, names: set[str], by_name: tuple, limit: int
-) -> str:
+) -> tuple | None:
     """What of the block's forbidden names the student's function or class ``name`` (handed
     over uncalled, or a class ``called``: its instance) uses, or reaches through the student's
     other definitions, or what it does that the reading cannot follow (a name built from
-    strings) ("": none; data computed with it, ``[F.cross_entropy(x, y)]``, is not it)."""
+    strings): :func:`_search`'s finding, or None (data computed with it, ``[F.cross_entropy(x,
+    y)]``, is not it)."""
     kinds = (ast.ClassDef,) if called else (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     defs = [d for d in by_name[0].get(name.id, []) if d[0] < limit]
 
@@ -2964,10 +2992,10 @@ def _own_callable_uses(
         return named and isinstance(stmt.value, ast.Lambda) and not called
 
     if name.id in nb.aliases or not defs or not all(callable_(d[2]) for d in defs):
-        return ""
+        return None
     found = _search(nb, defs, by_name, names, limit)
     course = found and found[2].startswith(_COURSE_CODE_SAYS)  # its unet_tp.train
-    return found[2] if found and (found[4] or course or _forbidden(found[2], names)) else ""
+    return found if found and (found[4] or course or _forbidden(found[2], names)) else None
 
 
 def _handing(nb: Notebook, stmt: ast.stmt):
@@ -3259,12 +3287,12 @@ def _computed_in_place(nb: Notebook, node: ast.AST, names: set[str]) -> frozense
 # ---- review: the instructor reads ----------------------------------------------------------
 # code a TP answer never needs, found in the cells' plain text (beside what the code reaches)
 # Colab's own folders (its home /root, where kagglehub caches, /content, /tmp), no ".." after
-_OWN_FOLDERS = r"(?:home|content|kaggle|root/|tmp/)(?:(?!\.\.)[^'\"])*['\"]"
+_OWN_FOLDERS = r"(?:home|Users/|content|kaggle|root/|tmp/|mnt/|media/)(?:(?!\.\.)[^'\"])*['\"]"
 # fmt: off
 _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     # a path or a module, not a word of a sentence ("les deux solutions", "ready for the autograder")
     # (a list of one's own called `solutions`: `solutions.append(...)`)
-    (r"hidden_tests|import_solutions|(?:['\"/\\]|\b(?:import|from)\s+)(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.(?!(?:append|extend|insert|pop|sort|clear|copy|index|count|remove|reverse)\()\w)", "looks for the grader or the reference"),
+    (r"hidden_tests|import_solutions|['\"/\\](?:solutions|autograder)(?:['\"/\\.]|$)|\b(?:import|from)\s+(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.(?!(?:append|extend|insert|pop|sort|clear|copy|index|count|remove|reverse|items|keys|values|get|update|setdefault)\()\w)", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
     (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.|_dynamo\.config\.)[\w.]+\s*=[^=]", "patches a library"),
     (r"\b(?:os\.walk|glob)\(\s*['\"]/(?!" + _OWN_FOLDERS + r")|Path\(\s*['\"]/(?!" + _OWN_FOLDERS + r")[^'\"]*['\"]\)\.rglob\(", "searches the disk"),

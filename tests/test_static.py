@@ -3367,3 +3367,42 @@ def test_a_function_given_to_a_librarys_decorator_is_handed_over():
     assert "loss" in lost(_after_setup(forge))
     wrapped = forge.replace("@codecs.register", "@torch.no_grad()")
     assert lost(_after_setup(wrapped)) == set()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'solutions = {"log-sum-exp": abs}\nfor nom, f in solutions.items():\n    print(nom)',
+        'print("solutions testées :", 3)',
+        'import glob\nfiles = glob.glob("/Users/lea/BraTS/*/*_flair.nii.gz")',
+    ],
+    ids=["a dict named solutions", "a sentence", "a macOS home"],
+)
+def test_a_students_words_and_folders_are_not_flagged(source):
+    """Honest round 9: a French dict of one's own versions (`solutions`), and a macOS home."""
+    assert flagged(_after_setup(source)) == ""
+
+
+@pytest.mark.parametrize(
+    "source",
+    ['import importlib\nm = importlib.import_module("solutions")', 'p = "/opt/solutions/unet.py"'],
+)
+def test_the_reference_named_as_a_module_or_a_path_is_flagged(source):
+    assert "looks for the grader or the reference" in flagged(_after_setup(source))
+
+
+def test_torchs_method_of_a_new_module_does_not_change_its_class():
+    """Honest round 9: ``UNet(...).to(dt)``, ``dt`` from ``getattr(torch, name)``, was read as a
+    change of the class UNet, which the TP's own layer-table cell hands to the course package
+    (every block after it lost, the TP's cell named)."""
+    cell = (
+        'SETTINGS = {"dtype": "float64"}\ndt = getattr(torch, SETTINGS["dtype"])\n'
+        "tiny = UNet(in_channels=1, num_classes=2).to(dt)"
+    )
+    nb = notebook()
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells.insert(gids.index("test_unet") + 1, nbformat.v4.new_code_cell(cell))
+    assert lost(nb) == set()
+    # a method of the class's own is the class's code: what it is given may be kept there
+    nb.cells[gids.index("unet")].source += "\n\n    def to(self, *args):\n        return self\n"
+    assert lost(nb)
