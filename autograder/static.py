@@ -1077,6 +1077,13 @@ class Notebook:
         return frozenset(loose)
 
     @functools.cached_property
+    def compares_its_own(self) -> bool:
+        """Whether the notebook defines an ``__eq__`` or ``__ne__`` (which ``x == Box`` hands
+        ``Box``), or a metaclass (a class given keywords, or deriving from ``type``)."""
+        nodes = (n for _, _, tree in self.cells if tree for n in _walk(tree))
+        return any(_equality(self, n) for n in nodes)
+
+    @functools.cached_property
     def reads_annotations(self) -> bool:
         """Whether any cell may read a function's annotations back (``__annotations__``,
         ``inspect.signature(f).parameters[...].annotation``, a ``singledispatch`` registry): a
@@ -1724,19 +1731,33 @@ def _is_literal(node: ast.AST | None) -> bool:
     return node is not None
 
 
+def _equality(nb: Notebook, node: ast.AST) -> bool:
+    """Whether ``node`` defines or names an ``__eq__`` or ``__ne__``, or makes a metaclass."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return node.name in ("__eq__", "__ne__")
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("__eq__", "__ne__")
+    return isinstance(node, ast.ClassDef) and (
+        bool(node.keywords) or any(_builtin(nb.resolve(b)) == "type" for b in node.bases)
+    )
+
+
 def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, data) -> bool:
     """Whether a class's name is used to build it (``Box()``), as a base, for what describes it
     (``Box.__name__``; not ``Box.__init__(F, ...)``, which hands a method another ``self``), one
     of its data or static and class methods (``data``: ``print(UNet.names)``, honest round 8;
-    ``Hparams.default()``, honest round 9), compared by identity (``type(m) is Box``) or given
-    to what keeps no class: ``isinstance`` (a tuple of classes too), ``print``, the course's
-    ``checks.check_unet(UNet)``. Not ``copy.copy(Box)`` or ``setattr(o, "c", Box)``, which hand
+    ``Hparams.default()``, honest round 9), compared (``type(m) is Box``, ``==`` where the
+    notebook defines no ``__eq__``) or given to what keeps no class: ``isinstance`` (a tuple
+    of classes too), ``print``, the course's ``checks.check_unet(UNet)``. Not ``copy.copy(Box)`` or ``setattr(o, "c", Box)``, which hand
     it back (a method then gets any object as ``self``)."""
     parent = parents.get(id(name))
     if isinstance(parent, ast.Tuple) and _class_check(nb, parents.get(id(parent))):
         return parent in parents[id(parent)].args[1:]
-    if isinstance(parent, ast.Compare):
-        return all(isinstance(op, (ast.Is, ast.IsNot)) for op in parent.ops)
+    if isinstance(parent, ast.Compare):  # (`==` calls an __eq__ of the notebook's, if any)
+        equal = (
+            (ast.Is, ast.IsNot) if nb.compares_its_own else (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)
+        )
+        return all(isinstance(op, equal) for op in parent.ops)
     if isinstance(parent, ast.Call):
         if parent.func is name:
             return True

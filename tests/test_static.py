@@ -3318,7 +3318,8 @@ _HONEST_IDIOMS = {
     "own namespace": _SETTINGS_CLASS + "cfg = Config(lr=1e-3)\nprint(cfg, cfg.as_dict())",
     "class in hints": _SETATTR_CLASS
     + "def small(hp: Hparams) -> int:\n    return 1\n\nhp = Hparams.default()\n"
-    + "print(isinstance(hp, (Hparams, dict)), type(hp) is Hparams, small(hp))",
+    + "print(isinstance(hp, (Hparams, dict)), type(hp) is Hparams, small(hp))\n"
+    + "print(type(hp) == Hparams)",
     "re-run guard": 'big = globals().get("big")\nif big is None:\n    big = 3',
     "vars shown": "from types import SimpleNamespace\nhp = SimpleNamespace(lr=1e-3)\n"
     'print(f"hyper-parameters: {vars(hp)}")',
@@ -3341,6 +3342,10 @@ _STILL_COSTS = {
     "copied class": _SETTINGS_CLASS + "import copy, sys\nd = copy.copy(Config).as_dict(sys)",
     "class stored": _SETATTR_CLASS + "import types\nbox = types.SimpleNamespace()\n"
     'setattr(box, "c", Hparams)\nbox.c.__init__(box, x=1)',
+    "compared with an __eq__ of its own": _SETATTR_CLASS
+    + "import sys\nbox = []\nclass Catch:\n    def __eq__(self, other):\n"
+    + "        box.append(other)\n        return False\n\n"
+    + "print(Catch() == Hparams)\nbox[0].__init__(sys, x=1)",
     "hint read back": _SETATTR_CLASS + "import inspect\ndef small(hp: Hparams):\n    return 1\n"
     'c = inspect.signature(small).parameters["hp"].annotation',
     "eval before the def": 'x = eval("1 + 1")\ndef eval(model, x):\n    return model(x)\n'
