@@ -1054,6 +1054,8 @@ class Notebook:
             if isinstance(t, ast.Name)
         }
         data = _class_data(trees)
+        aliases = _class_aliases(trees, classes)  # `Bloc = DoubleConv` (honest round 9)
+        data |= {alias: data.get(cls, set()) for alias, cls in aliases.items()}
         signatures = set() if self.reads_annotations else _in_signatures(trees)
         loose = set()
         for tree in trees:
@@ -1068,12 +1070,14 @@ class Notebook:
                         return frozenset(classes)
                 if (
                     isinstance(node, ast.Name)
-                    and node.id in classes
+                    and (node.id in classes or node.id in aliases)
                     and isinstance(node.ctx, ast.Load)
                 ) and not (
-                    id(node) in signatures or _built_or_shown(self, own, node, parents, data)
+                    id(node) in signatures
+                    or _built_or_shown(self, own, node, parents, data)
+                    or _aliased(node, parents.get(id(node)), aliases)
                 ):
-                    loose.add(node.id)
+                    loose.add(aliases.get(node.id, node.id))
         return frozenset(loose)
 
     @functools.cached_property
@@ -1771,6 +1775,33 @@ def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, 
     return isinstance(parent, ast.ClassDef) and name in parent.bases
 
 
+def _class_aliases(trees, classes: set[str]) -> dict[str, str]:
+    """``{alias: class}`` of the student's ``Bloc = DoubleConv``, the alias bound nowhere else:
+    its uses are the class's."""
+    bound = collections.Counter(name for t in trees for n in _walk(t) for name in _names_bound(n))
+    return {
+        n.targets[0].id: n.value.id
+        for t in trees
+        for n in _walk(t)
+        if isinstance(n, ast.Assign)
+        and len(n.targets) == 1
+        and isinstance(n.targets[0], ast.Name)
+        and isinstance(n.value, ast.Name)
+        and n.value.id in classes
+        and n.targets[0].id not in classes
+        and bound[n.targets[0].id] == 1
+    }
+
+
+def _aliased(name: ast.Name, parent: ast.AST | None, aliases: dict[str, str]) -> bool:
+    """Whether ``name`` is the class an alias of :func:`_class_aliases` is bound to."""
+    return (
+        isinstance(parent, ast.Assign)
+        and parent.value is name
+        and aliases.get(getattr(parent.targets[0], "id", None)) == name.id
+    )
+
+
 def _class_check(nb: Notebook, call: ast.AST | None) -> bool:
     """Whether ``call`` is ``isinstance(...)`` or ``issubclass(...)`` (the built-ins)."""
     return isinstance(call, ast.Call) and _builtin(nb.resolve(call.func)) in _CLASS_CHECKS
@@ -2241,6 +2272,8 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
             found.add(id(node.func.value))
         elif _one_global(nb, node):  # globals().get("model"): the notebook's `model`
             found.add(id(node.func.value if isinstance(node, ast.Call) else node.value))
+        if _written_out(nb, node):  # json.dump(vars(hparams), f) (honest round 9)
+            found.add(id(node.args[0]))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             found |= {
                 id(n)
@@ -2250,6 +2283,20 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
                 and _builtin(nb.resolve(n.func)) in ("locals", "vars")
             }
     return frozenset(found)
+
+
+def _written_out(nb: Notebook, node: ast.AST) -> bool:
+    """``json.dump(x, f)`` or ``pprint.pprint(x)``: ``x`` written as text, handed to no code of
+    the notebook's (no ``default=`` nor ``cls=``)."""
+    return (
+        isinstance(node, ast.Call)
+        and bool(node.args)
+        and nb.resolve(node.func) in _WRITERS
+        and not any(k.arg in (None, "default", "cls") for k in node.keywords)
+    )
+
+
+_WRITERS = {"json.dump", "json.dumps", "pprint.pprint", "pprint.pformat", "pprint.pp"}
 
 
 def _one_global(nb: Notebook, node: ast.AST) -> bool:

@@ -3320,6 +3320,9 @@ _HONEST_IDIOMS = {
     + "def small(hp: Hparams) -> int:\n    return 1\n\nhp = Hparams.default()\n"
     + "print(isinstance(hp, (Hparams, dict)), type(hp) is Hparams, small(hp))\n"
     + "print(type(hp) == Hparams)",
+    "an alias": _SETATTR_CLASS + "Bloc = Hparams\nhp = Bloc(lr=1e-3)",
+    "json of a namespace": "import json\nfrom types import SimpleNamespace\n"
+    'hp = SimpleNamespace(lr=1e-3)\nwith open("hp.json", "w") as f:\n    json.dump(vars(hp), f)',
     "re-run guard": 'big = globals().get("big")\nif big is None:\n    big = 3',
     "vars shown": "from types import SimpleNamespace\nhp = SimpleNamespace(lr=1e-3)\n"
     'print(f"hyper-parameters: {vars(hp)}")',
@@ -3346,6 +3349,9 @@ _STILL_COSTS = {
     + "import sys\nbox = []\nclass Catch:\n    def __eq__(self, other):\n"
     + "        box.append(other)\n        return False\n\n"
     + "print(Catch() == Hparams)\nbox[0].__init__(sys, x=1)",
+    "an alias's method": _SETATTR_CLASS + "import sys\nBloc = Hparams\nBloc.__init__(sys, x=1)",
+    "json's default": "import json, sys\n"
+    'with open("m.json", "w") as f:\n    json.dump(vars(sys), f, default=lambda o: o)',
     "hint read back": _SETATTR_CLASS + "import inspect\ndef small(hp: Hparams):\n    return 1\n"
     'c = inspect.signature(small).parameters["hp"].annotation',
     "eval before the def": 'x = eval("1 + 1")\ndef eval(model, x):\n    return model(x)\n'
