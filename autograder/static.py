@@ -862,6 +862,7 @@ class Notebook:
         _walk.cache_clear()
         self.nb, self.cells, total, size = nb, [], 0, 0
         self._top_level: dict[int, dict[str, list[ast.AST]]] = {}
+        self._attributes_named: dict[str, bool] = {}
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
                 total, size = total + commands(cell.source), size + len(cell.source)
@@ -1054,6 +1055,16 @@ class Notebook:
             if isinstance(t, ast.Name)
         }
         data = _class_data(trees)
+        # a class's data, a method of none: `self.__class__.count += 1` (honest round 10)
+        only_data = {
+            name
+            for t in trees
+            for cls in _walk(t)
+            if isinstance(cls, ast.ClassDef)
+            for stmt in cls.body
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value)
+            for name in _bound(stmt)
+        } - {n.name for t in trees for n in _walk(t) if isinstance(n, _SCOPES[:3])}
         aliases = _class_aliases(trees, classes)  # `Bloc = DoubleConv` (honest round 9)
         data |= {alias: data.get(cls, set()) for alias, cls in aliases.items()}
         signatures = set() if self.reads_annotations else _in_signatures(trees)
@@ -1066,7 +1077,8 @@ class Notebook:
                 if isinstance(node, ast.Attribute) and not node.attr.startswith("__"):
                     via = node.value
                     typed = isinstance(via, ast.Call) and _builtin(self.resolve(via.func)) == "type"
-                    if typed or (isinstance(via, ast.Attribute) and via.attr == "__class__"):
+                    typed = typed or (isinstance(via, ast.Attribute) and via.attr == "__class__")
+                    if typed and node.attr not in only_data:  # (`type(self).count += 1`)
                         return frozenset(classes)
                 if (
                     isinstance(node, ast.Name)
@@ -1079,6 +1091,17 @@ class Notebook:
                 ):
                     loose.add(aliases.get(node.id, node.id))
         return frozenset(loose)
+
+    def reads_attribute(self, name: str) -> bool:
+        """Whether any cell names the attribute ``name`` (``p.func``, ``getattr(p, "func")``)."""
+        if name not in self._attributes_named:
+            self._attributes_named[name] = any(
+                (isinstance(n, ast.Attribute) and n.attr == name)
+                or (isinstance(n, ast.Constant) and n.value == name)
+                for _, _, tree in self.cells
+                for n in (_walk(tree) if tree else ())
+            )
+        return self._attributes_named[name]
 
     @functools.cached_property
     def compares_its_own(self) -> bool:
@@ -1443,6 +1466,17 @@ def _names_annotations(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value == "__annotations__"
 
 
+def _own_fields(node: ast.AST, methods: set[int]) -> bool:
+    """``self.__annotations__`` read in a method of :func:`_in_methods`: its class's fields, as
+    written (``{k: getattr(self, k) for k in self.__annotations__}``, honest round 10)."""
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Load)
+        and _is_self(node.value)
+        and id(node) in methods
+    )
+
+
 _SHOWERS = {"print", "repr", "len", "sorted", "display"}
 
 
@@ -1552,12 +1586,12 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
     method), a namespace (an object's ``__dict__``, ``get_ipython().user_ns``, ``globals()``),
     ``get_ipython().push({name: v})``, ``setattr`` passed along (``s = setattr``), a class made by
     ``type(name, bases, namespace)`` of names not written out."""
-    methods = _in_methods(stmt, nb)
+    methods, plain = _in_methods(stmt, nb), nb.plain_objects
     called = {id(node.func) for node in _walk(stmt) if isinstance(node, ast.Call)}
     shown = _namespace_shown(nb, stmt)
     for node in _walk(stmt):
         attribute = isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_ATTRIBUTES
-        if attribute and id(node) not in shown and not _own_namespace(node, methods):
+        if attribute and id(node) not in shown and not _own_namespace(node, methods, plain):
             return True
         setter = isinstance(node, (ast.Name, ast.Attribute)) and _builtin(nb.resolve(node))
         if setter in _SETTERS and id(node) not in called:
@@ -1574,7 +1608,7 @@ def _sets_by_name(nb: Notebook, stmt: ast.stmt) -> bool:
         ):
             return True
         namespace = path in _NAMESPACE_CALLS and id(node) not in nb.reads_namespace_only
-        namespace = namespace and not _own_namespace(node, methods)
+        namespace = namespace and not _own_namespace(node, methods, plain)
         if namespace or _pushes_by_name(nb, node) or _within(path, "unittest.mock"):
             return True
         names = node.args[2] if path == "type" and len(node.args) == 3 else None
@@ -1755,13 +1789,23 @@ def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, 
     of classes too), ``print``, the course's ``checks.check_unet(UNet)``. Not ``copy.copy(Box)`` or ``setattr(o, "c", Box)``, which hand
     it back (a method then gets any object as ``self``)."""
     parent = parents.get(id(name))
-    if isinstance(parent, ast.Tuple) and _class_check(nb, parents.get(id(parent))):
-        return parent in parents[id(parent)].args[1:]
-    if isinstance(parent, ast.Compare):  # (`==` calls an __eq__ of the notebook's, if any)
-        equal = (
-            (ast.Is, ast.IsNot) if nb.compares_its_own else (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)
-        )
+    # (`==`, `in` and a dict's key call an __eq__ of the notebook's, if any)
+    equal = (ast.Is, ast.IsNot) if nb.compares_its_own else (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)
+    if isinstance(parent, (ast.Tuple, ast.List, ast.Set)):
+        outer = parents.get(id(parent))
+        if _class_check(nb, outer):  # isinstance(m, (DoubleConv, Down))
+            return parent in outer.args[1:]
+        if isinstance(outer, ast.Compare) and not nb.compares_its_own:  # type(m) in (A, B)
+            return parent in outer.comparators and all(
+                isinstance(op, (ast.In, ast.NotIn)) for op in outer.ops
+            )
+        return False
+    if isinstance(parent, ast.Compare):
         return all(isinstance(op, equal) for op in parent.ops)
+    if isinstance(parent, ast.MatchClass):  # case DoubleConv(): an isinstance
+        return parent.cls is name
+    if isinstance(parent, ast.Subscript) and isinstance(parent.ctx, ast.Load):
+        return parent.slice is name and not nb.compares_its_own  # counts[DoubleConv]
     if isinstance(parent, ast.Call):
         if parent.func is name:
             return True
@@ -1769,6 +1813,8 @@ def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, 
         if isinstance(root, ast.Name) and root.id in own:
             return False
         path = _builtin(nb.resolve(parent.func))
+        if path == "functools.partial":  # partial(DoubleConv, padding=True): kept in its .func
+            return not nb.reads_attribute("func")
         return path in _TAKES_A_CLASS or _under(path, ("unet_tp", "inspect.getsource"))
     if isinstance(parent, ast.Attribute):
         return parent.attr in _DESCRIBES_A_CLASS or parent.attr in data.get(name.id, ())
@@ -1824,7 +1870,7 @@ def _in_signatures(trees) -> set[int]:
 _CLASS_CHECKS = {"isinstance", "issubclass"}
 # what is given a class and keeps it nowhere an answer can read it back
 _TAKES_A_CLASS = _CLASS_CHECKS | {"print", "help", "repr", "str", "id", "hash", "callable"}
-_TAKES_A_CLASS |= {"type", "super", "inspect.isclass", "inspect.signature"}
+_TAKES_A_CLASS |= {"type", "super", "inspect.isclass", "inspect.signature", "hasattr"}
 # what reads a function's annotations back (a class named in one is then handed over)
 _ANNOTATION_READERS = {"annotation", "return_annotation", "__annotations__", "__annotate__"}
 _ANNOTATION_READERS |= {"registry", "__signature__", "get_type_hints", "get_annotations"}
@@ -1858,22 +1904,26 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
     return found
 
 
-def _own_namespace(node: ast.AST, methods: set[int]) -> bool:
+def _own_namespace(node: ast.AST, methods: set[int], plain: frozenset[str]) -> bool:
     """``self.__dict__`` or ``vars(self)`` in a method of :func:`_in_methods`: the object's own
     attributes (honest round 9: ``self.__dict__.update(kwargs)`` in a settings class cost every
-    block after it)."""
-    if id(node) not in methods:
-        return False
-    if isinstance(node, ast.Attribute):
-        return node.attr == "__dict__" and _is_self(node.value)
-    return (
+    block after it); or of a settings object (``plain``, :func:`_plain_objects`: ``for k, v in
+    vars(args).items()``, honest round 10)."""
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        target = node.value
+    elif (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id == "vars"
         and len(node.args) == 1
         and not node.keywords
-        and _is_self(node.args[0])
-    )
+    ):
+        target = node.args[0]
+    else:
+        return False
+    if isinstance(target, ast.Name) and target.id in plain:
+        return True
+    return id(node) in methods and _is_self(target)
 
 
 _HANDED = _NAME_BUILDERS | {"eval", "exec", "compile", "__import__"}
@@ -1959,9 +2009,9 @@ def _misuse(
             continue
         if around := _rewrites(sub):
             what, does = around, True
-        elif id(sub) in shown or _own_namespace(sub, methods):
+        elif id(sub) in shown or _own_namespace(sub, methods, nb.plain_objects):
             continue
-        elif id(sub) in annotated or _names_annotations(sub):
+        elif id(sub) in annotated or (_names_annotations(sub) and not _own_fields(sub, methods)):
             what, does = ANNOTATED_CODE, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
             what, does = OUTPUT_HISTORY, True
@@ -2384,6 +2434,8 @@ def _modules_of_a_value(node: ast.AST, called: set[int]) -> bool:
 
 # what a student's settings object is made by: setattr on it sets its attributes, no name
 _PLAIN_MAKERS = {"argparse.Namespace", "types.SimpleNamespace"}
+# a class binding these finds its attributes (and its namespace) elsewhere: not a plain object
+_FINDS_ATTRIBUTES = {"__dict__", "__getattr__", "__getattribute__", "__class__", "__slots__"}
 
 
 # cell magics whose text is not Python: it runs in a shell or is shown
@@ -2414,7 +2466,11 @@ def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
     """The notebook's names that only ever hold an object made by a class of the student's or a
     plain namespace (``args = Args()``, ``cfg = SimpleNamespace()``): ``setattr(args, k, v)``
     in a loop sets its attributes, never a name of the notebook."""
-    classes = {n.name for n in nodes if isinstance(n, ast.ClassDef)}
+    classes = {
+        n.name
+        for n in nodes
+        if isinstance(n, ast.ClassDef) and not (_bound_in(n) & _FINDS_ATTRIBUTES) and not n.keywords
+    }
     made: dict[str, list[int]] = {}  # name: ids of the targets that bind it so
     for node in nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -2422,8 +2478,11 @@ def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
             if (
                 isinstance(target, ast.Name)
                 and isinstance(value, ast.Call)
-                and isinstance(value.func, ast.Name)
-                and (value.func.id in classes or nb.resolve(value.func) in _PLAIN_MAKERS)
+                and isinstance(value.func, (ast.Name, ast.Attribute))
+                and (
+                    getattr(value.func, "id", None) in classes
+                    or nb.resolve(value.func) in _PLAIN_MAKERS
+                )
             ):
                 made.setdefault(target.id, []).append(id(target))
     plain = {i for ids in made.values() for i in ids}
@@ -2567,7 +2626,7 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
     if id(call) in nb.shell_magics:
         return None
     path = _builtin(nb.resolve(call.func))
-    own = in_method and _own_namespace(call, {id(call)})  # vars(self)
+    own = _own_namespace(call, {id(call)} if in_method else set(), nb.plain_objects)
     if path in _STRING_CODE and id(call) not in nb.reads_namespace_only and not own:
         return _STRING_CODE[path]
     if _magic_call(call) or _magic_by_built_name(call):  # code not read as the cell's
@@ -3394,7 +3453,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
                     found.append((node, _ATTRIBUTES[last]))
         elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
-            if node.attr in _ATTRIBUTES and not (_own_state(node) or _own_namespace(node, methods)):
+            own = _own_state(node) or _own_namespace(node, methods, nb.plain_objects)
+            if node.attr in _ATTRIBUTES and not own:
                 found.append((node, _ATTRIBUTES[node.attr]))
             if _modules_of_a_value(node, called):
                 found.append((node, _PATHS["sys.modules"]))

@@ -3417,3 +3417,69 @@ def test_torchs_method_of_a_new_module_does_not_change_its_class():
     # a method of the class's own is the class's code: what it is given may be kept there
     nb.cells[gids.index("unet")].source += "\n\n    def to(self, *args):\n        return self\n"
     assert lost(nb)
+
+
+_SETATTR_DOUBLE_CONV = '''class DoubleConv(nn.Module):
+    """(conv => [BN] => ReLU) * 2, its layers named in a loop."""
+
+    def __init__(self, in_channels, out_channels, mid_channels=None, padding=False, batch_norm=False):
+        super().__init__()
+        mid = mid_channels or out_channels
+        p = 1 if padding else 0
+        for k, (a, b) in enumerate(((in_channels, mid), (mid, out_channels)), start=1):
+            setattr(self, f"conv{k}", nn.Conv2d(a, b, 3, padding=p, bias=not batch_norm))
+            setattr(self, f"bn{k}", nn.BatchNorm2d(b) if batch_norm else nn.Identity())
+
+    def forward(self, x):
+        for k in (1, 2):
+            x = torch.relu(getattr(self, f"bn{k}")(getattr(self, f"conv{k}")(x)))
+        return x
+'''
+
+
+def _after_test_a(source: str):
+    """The solved notebook, its DoubleConv naming its layers with setattr and getattr on self,
+    and a cell of the student's right after the test of (a)."""
+    nb = notebook({"double_conv": _SETATTR_DOUBLE_CONV})
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells.insert(gids.index("test_double_conv") + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+# honest round 10: how students use their classes and settings objects
+_HONEST_USES = {
+    "partial": "from functools import partial\nmake = partial(DoubleConv, padding=True)\nb = make(1, 2)",
+    "in a tuple": "m = DoubleConv(1, 2)\nprint(type(m) in (DoubleConv, nn.Conv2d), type(m) == DoubleConv)",
+    "a class pattern": "m = DoubleConv(1, 2)\nmatch m:\n    case DoubleConv():\n        print('dc')",
+    "hasattr": "print(hasattr(DoubleConv, 'forward'))",
+    "a counter's key": "from collections import Counter\n"
+    "c = Counter(type(m) for m in [DoubleConv(1, 2)])\nprint(c[DoubleConv])",
+    "an instance counter": "class Timer:\n    count = 0\n\n    def __init__(self):\n"
+    "        self.__class__.count += 1\n\nt = Timer()",
+    "fields from annotations": "class Cfg:\n    lr: float = 1e-3\n\n    def as_dict(self):\n"
+    "        return {k: getattr(self, k) for k in self.__annotations__}\n\nprint(Cfg().as_dict())",
+    "a namespace's items": "import argparse\nargs = argparse.Namespace(lr=1e-3, epochs=3)\n"
+    "for k, v in vars(args).items():\n    print(k, v)\nsaved = dict(vars(args))\nprint(args.__dict__.copy())",
+}
+
+
+@pytest.mark.parametrize("source", list(_HONEST_USES.values()), ids=list(_HONEST_USES))
+def test_a_students_uses_of_their_classes_and_settings_cost_nothing(source):
+    nb = _after_test_a(source)
+    assert lost(nb) == set()
+    assert flagged(nb) == ""
+
+
+_HANDED_BACK = {
+    "partial's func": "import sys\nfrom functools import partial\n"
+    "make = partial(DoubleConv, padding=True)\nmake.func.__init__(sys, 1, 2)",
+    "a __dict__ of its own": "import sys\nclass Cfg:\n    @property\n    def __dict__(self):\n"
+    "        return {}\n\ncfg = Cfg()\nfor k, v in vars(cfg).items():\n    print(k)",
+    "a namespace rebound": "import sys, argparse\nargs = argparse.Namespace()\nargs = sys\n"
+    "for k, v in vars(args).items():\n    print(k)",
+}
+
+
+@pytest.mark.parametrize("source", list(_HANDED_BACK.values()), ids=list(_HANDED_BACK))
+def test_a_class_or_a_namespace_handed_back_still_costs(source):
+    assert lost(_after_test_a(source))
