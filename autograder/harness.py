@@ -20,6 +20,7 @@ import json
 import linecache
 import opcode
 import os
+import posix
 import re
 import struct
 import sys
@@ -100,6 +101,23 @@ def _noter():
 
 
 _note = _noter()
+# held at start-up: the notebook's os.path.abspath or time.clock_gettime_ns would run in the
+# audit hook (at the harness's own writes) or blind the watch's clock of threads (red team 33)
+_GETCWD, _NORMPATH = os.getcwd, getattr(posix, "_path_normpath", None) or os.path.normpath
+_CLOCK_NS = time.clock_gettime_ns
+_CPU_CLOCK = getattr(time, "pthread_getcpuclockid", None)
+
+
+def _absolute(path: str | bytes) -> str:
+    """The absolute, normalised path an "open" event names, through no function the notebook
+    can replace (os.path.abspath reads os.fspath, posixpath's functions, at each call)."""
+    if isinstance(path, bytes):
+        text = bytes.decode(bytes.__add__(b"", path), "utf-8", "surrogateescape")
+    else:
+        text = str.__add__("", path)  # (a str of the notebook's class: its own methods)
+    if not str.startswith(text, "/"):
+        text = str.__add__(_GETCWD() + "/", text)
+    return _NORMPATH(text) or "/"
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -112,7 +130,7 @@ def _audit(event: str, args: tuple) -> None:
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
             flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
         )
-        full = os.path.abspath(os.fsdecode(args[0]))
+        full = _absolute(args[0])
         if writing and not full.startswith((HOME, "/tmp", "/dev/", "/opt/grading/answers")):
             _note("write outside home", full)
         elif not writing and full.endswith(_COMPILED) and _outside_libraries(full):
@@ -968,8 +986,8 @@ def _time_limited(seconds: float):
 def _cpu_ns(ident: int) -> int:
     """A thread's CPU time in nanoseconds (-1 where the system cannot say, or it ended)."""
     try:
-        return time.clock_gettime_ns(time.pthread_getcpuclockid(ident))
-    except (AttributeError, OSError, ValueError, OverflowError):
+        return _CLOCK_NS(_CPU_CLOCK(ident))
+    except (AttributeError, TypeError, OSError, ValueError, OverflowError):
         return -1
 
 

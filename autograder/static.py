@@ -25,6 +25,7 @@ import functools
 import importlib.machinery
 import importlib.metadata
 import io
+import itertools
 import os
 import re
 import symtable
@@ -862,7 +863,6 @@ class Notebook:
         _walk.cache_clear()
         self.nb, self.cells, total, size = nb, [], 0, 0
         self._top_level: dict[int, dict[str, list[ast.AST]]] = {}
-        self._attributes_named: dict[str, bool] = {}
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
                 total, size = total + commands(cell.source), size + len(cell.source)
@@ -976,9 +976,15 @@ class Notebook:
         """The built-ins' names the notebook makes its own functions before any use (honest
         round 9: a beginner's ``def eval(model, images, labels)``, called in the training loop,
         read as the built-in ``eval``): bound only by ``def`` statements of a cell's top level,
-        never deleted, and named by no statement before the first of them (nor by its
-        decorators, defaults or annotations, evaluated before it binds the name)."""
+        never deleted, and named by no statement before the first of them; each of them sure
+        to run (red team 33: a `def` after a statement that raises never binds its name): no
+        decorator, annotation or default but a constant, after only such ``def`` in its cell."""
         tops, _ = self.top_statements
+        sure = {
+            id(stmt)
+            for _, _, tree in self.cells
+            for stmt in itertools.takewhile(_sure_to_bind, tree.body if tree else [])
+        }
         bound = collections.Counter(
             name
             for stmt in tops
@@ -994,7 +1000,7 @@ class Notebook:
                 header = {
                     n.id for p in _def_header(stmt) for n in _walk(p) if isinstance(n, ast.Name)
                 }
-                if stmt.name not in named | header:
+                if stmt.name not in named | header and id(stmt) in sure:
                     own.add(stmt.name)
                 mentions.add(stmt.name)
             named |= mentions
@@ -1094,14 +1100,18 @@ class Notebook:
 
     def reads_attribute(self, name: str) -> bool:
         """Whether any cell names the attribute ``name`` (``p.func``, ``getattr(p, "func")``)."""
-        if name not in self._attributes_named:
-            self._attributes_named[name] = any(
-                (isinstance(n, ast.Attribute) and n.attr == name)
-                or (isinstance(n, ast.Constant) and n.value == name)
-                for _, _, tree in self.cells
-                for n in (_walk(tree) if tree else ())
-            )
-        return self._attributes_named[name]
+        return name in self._attributes_named
+
+    @functools.cached_property
+    def _attributes_named(self) -> set[str]:
+        """Every attribute read or set, and every string, of the notebook's cells."""
+        nodes = (n for _, _, tree in self.cells if tree for n in _walk(tree))
+        return {
+            n.attr if isinstance(n, ast.Attribute) else n.value
+            for n in nodes
+            if isinstance(n, ast.Attribute)
+            or (isinstance(n, ast.Constant) and isinstance(n.value, str))
+        }
 
     @functools.cached_property
     def compares_its_own(self) -> bool:
@@ -1518,6 +1528,17 @@ def _namespace_shown(nb: Notebook, node: ast.AST) -> set[int]:
     return shown
 
 
+def _sure_to_bind(stmt: ast.stmt) -> bool:
+    """Whether a statement is a ``def`` that cannot raise: no decorator nor annotation, its
+    defaults constants."""
+    return (
+        isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and not stmt.decorator_list
+        and not _annotations(stmt)
+        and all(isinstance(d, ast.Constant) for d in _def_header(stmt))
+    )
+
+
 def _def_header(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
     """What a ``def`` evaluates before it binds its name: decorators, defaults, annotations."""
     a = fn.args
@@ -1748,7 +1769,8 @@ def _class_data(trees) -> dict[str, set[str]]:
         for stmt in cls.body:
             data = isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value)
             (literal if data or _no_self(stmt) else other).update(_bound(stmt))
-        found.setdefault(cls.name, set()).update(literal - other)
+        # a class defined twice: data in each (red team 33: `take = 0`, then `def take`)
+        found[cls.name] = found.get(cls.name, literal - other) & (literal - other)
     return found
 
 
@@ -3110,10 +3132,16 @@ def _own_callable_uses(
     y)]``, is not it)."""
     kinds = (ast.ClassDef,) if called else (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     defs = [d for d in by_name[0].get(name.id, []) if d[0] < limit]
+    accepted = {name.id}
+    made = {_instance_of(d[2], name.id) for d in defs}
+    if defs and None not in made:  # `_tidy = _Tidy(...)`, then `_tidy.handle` handed over (red
+        # team 33: a bound method, or the instance, runs its class's code): its class's
+        kinds, accepted = (ast.ClassDef,), made
+        defs = [d for cls in made for d in by_name[0].get(cls, []) if d[0] < limit]
 
     def callable_(stmt: ast.AST) -> bool:  # `def name`, `class name`, `name = lambda ...`
         if isinstance(stmt, kinds):
-            return stmt.name == name.id
+            return stmt.name in accepted
         targets = stmt.targets if isinstance(stmt, ast.Assign) else []
         named = [t.id for t in targets if isinstance(t, ast.Name)] == [name.id]
         return named and isinstance(stmt.value, ast.Lambda) and not called
@@ -3123,6 +3151,15 @@ def _own_callable_uses(
     found = _search(nb, defs, by_name, names, limit)
     course = found and found[2].startswith(_COURSE_CODE_SAYS)  # its unet_tp.train
     return found if found and (found[4] or course or _forbidden(found[2], names)) else None
+
+
+def _instance_of(stmt: ast.AST, name: str) -> str | None:
+    """The class ``stmt`` makes ``name`` an instance of (``name = Cls(...)``), or None."""
+    value = stmt.value if isinstance(stmt, ast.Assign) else None
+    targets = [t.id for t in stmt.targets if isinstance(t, ast.Name)] if value else []
+    if targets == [name] and isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        return value.func.id
+    return None
 
 
 def _handing(nb: Notebook, stmt: ast.stmt):
@@ -3421,7 +3458,10 @@ _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     # (a list of one's own called `solutions`: `solutions.append(...)`)
     (r"hidden_tests|import_solutions|['\"/\\](?:solutions|autograder)(?:['\"/\\.]|$)|\b(?:import|from)\s+(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.(?!(?:append|extend|insert|pop|sort|clear|copy|index|count|remove|reverse|items|keys|values|get|update|setdefault)\()\w)", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
-    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest)\.(?!backends\.|_dynamo\.config\.)[\w.]+\s*=[^=]", "patches a library"),
+    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest|time|os|sys|posixpath|threading|signal|io|json|builtins)\.(?!backends\.|_dynamo\.config\.|environ\b)[\w.]+\s*=[^=]", "patches a library"),
+    # code the kernel runs when a signal or a file's change comes (red team 33: SIGIO on the
+    # answers folder), or that makes the notebook's threads run between the grader's lines
+    (r"\bsignal\.(?:signal|setitimer|alarm|set_wakeup_fd)\(|\bfcntl\b|\bsetswitchinterval\(", "runs code when a signal comes"),
     (r"\b(?:os\.walk|glob)\(\s*['\"]/(?!" + _OWN_FOLDERS + r")|Path\(\s*['\"]/(?!" + _OWN_FOLDERS + r")[^'\"]*['\"]\)\.rglob\(", "searches the disk"),
     # (requests imported: a dict called `requests` and its `.get` are not the network)
     (r"\bsocket\.|urllib\.request|^\s*(?:import|from)\s+requests\b|http\.client", "uses the network"),

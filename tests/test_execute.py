@@ -514,3 +514,20 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     from autograder import messages as M
 
     assert harness.AROUND == M.AROUND  # (what the grader reads the answer's word against)
+
+
+def test_the_harness_reads_an_opened_path_through_no_function_the_notebook_can_replace(
+    monkeypatch,
+):
+    """Red team 33: the audit hook called os.path.abspath and os.fsdecode at each "open", the
+    harness's own write of the answer included: a notebook's abspath ran there (and could hide
+    a write outside its home)."""
+    from autograder import harness
+
+    ran = []
+    monkeypatch.setattr(os.path, "abspath", lambda p: ran.append(p) or "/home/x")
+    monkeypatch.setattr(os, "fspath", lambda p: ran.append(p) or p)
+    assert harness._absolute("/tmp/../work/answers.npz") == "/work/answers.npz"
+    assert harness._absolute(b"/tmp/./a") == "/tmp/a"
+    assert harness._absolute("rel").startswith("/")
+    assert ran == []

@@ -3483,3 +3483,69 @@ _HANDED_BACK = {
 @pytest.mark.parametrize("source", list(_HANDED_BACK.values()), ids=list(_HANDED_BACK))
 def test_a_class_or_a_namespace_handed_back_still_costs(source):
     assert lost(_after_test_a(source))
+
+
+_FORGER = """
+class _Tidy:
+    def handle(self, *args):
+        return F.cross_entropy(torch.zeros(1, 2), torch.zeros(1).long())
+"""
+
+
+@pytest.mark.parametrize(
+    "hands",
+    [
+        "import signal\n_tidy = _Tidy()\nsignal.signal(signal.SIGIO, _tidy.handle)",
+        "import time\n_nap = _Tidy()\ntime.sleep = _nap.handle",
+        "import atexit\n_obj = _Tidy()\natexit.register(_obj)",
+    ],
+    ids=["a bound method to a signal", "a bound method patched in", "an instance"],
+)
+def test_an_instance_of_a_class_using_torchs_loss_is_handed_over_as_its_class(hands):
+    """Red team 33: a bound method of the student's object, given to the kernel's signals or put
+    in place of time.sleep, rewrote the answer file with torch's loss after the harness wrote it;
+    `obj.m` was read as data of `obj`, whose definition (`obj = Cls()`) is no class."""
+    assert "loss" in lost(_after_setup(_FORGER + hands))
+
+
+def test_a_class_defined_twice_keeps_only_the_data_of_both():
+    """Red team 33: `take = 0` in one definition made `_Pick.take(F, name)` a read of data of
+    the second, whose `take` returned `vars(self)[name]` of the module handed as `self`."""
+    cell = (
+        "class _Pick:\n    take = 0\n\nclass _Pick:\n    def take(self, name):\n"
+        "        return vars(self)[name]\n"
+    )
+    answer = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        '    return _Pick.take(F, "cross" + "_entropy")(logits, target, weight=weight)\n'
+    )
+    nb = _after_setup(cell)
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells[gids.index("cce_loss")].source = answer
+    assert "loss" in lost(nb)
+
+
+def test_a_def_named_as_a_built_in_after_a_statement_that_may_raise_is_not_its_own():
+    """Red team 33: a statement failing under grading kept the `def getattr` after it from
+    binding: the answer's getattr(F, built name) was the built-in."""
+    cell = 'assert "torch" not in dir()\ndef getattr(obj, name, *default):\n    return 0\n'
+    answer = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        '    return getattr(F, "cross" + "_entropy")(logits, target, weight=weight)\n'
+    )
+    nb = _after_setup(cell)
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells[gids.index("cce_loss")].source = answer
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import signal\nsignal.signal(signal.SIGIO, print)",
+        "import sys\nsys.setswitchinterval(1e-4)",
+        "import time\ntime.sleep = print",
+    ],
+)
+def test_signal_handlers_switch_intervals_and_patched_modules_are_flagged(source):
+    assert flagged(_after_setup(source))
