@@ -3283,10 +3283,10 @@ def test_a_forbidden_name_spelt_in_the_answer_itself_is_its_own_use():
     )
 
 
-def _after_setup(source: str):
+def _after_setup(source: str, loss: str | None = None):
     """The solved notebook with a cell of the student's right after the TP's set-up cell (every
-    block is tested after it)."""
-    nb = notebook()
+    block is tested after it), and its loss's answer ``loss`` if given."""
+    nb = notebook({"cce_loss": loss} if loss else None)
     gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     nb.cells.insert(gids.index("setup") + 1, nbformat.v4.new_code_cell(source))
     return nb
@@ -3331,11 +3331,14 @@ _HONEST_IDIOMS = {
 }
 
 
-@pytest.mark.parametrize("source", list(_HONEST_IDIOMS.values()), ids=list(_HONEST_IDIOMS))
-def test_a_students_own_class_namespace_and_functions_cost_nothing(source):
-    nb = _after_setup(source)
+def _costs_nothing(nb) -> None:
     assert lost(nb) == set()
     assert flagged(nb) == ""
+
+
+@pytest.mark.parametrize("source", list(_HONEST_IDIOMS.values()), ids=list(_HONEST_IDIOMS))
+def test_a_students_own_class_namespace_and_functions_cost_nothing(source):
+    _costs_nothing(_after_setup(source))
 
 
 # the same classes handed another `self`, and the built-in reached past the student's function
@@ -3465,9 +3468,7 @@ _HONEST_USES = {
 
 @pytest.mark.parametrize("source", list(_HONEST_USES.values()), ids=list(_HONEST_USES))
 def test_a_students_uses_of_their_classes_and_settings_cost_nothing(source):
-    nb = _after_test_a(source)
-    assert lost(nb) == set()
-    assert flagged(nb) == ""
+    _costs_nothing(_after_test_a(source))
 
 
 _HANDED_BACK = {
@@ -3519,10 +3520,7 @@ def test_a_class_defined_twice_keeps_only_the_data_of_both():
         "def categorical_cross_entropy(logits, target, weight=None):\n"
         '    return _Pick.take(F, "cross" + "_entropy")(logits, target, weight=weight)\n'
     )
-    nb = _after_setup(cell)
-    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
-    nb.cells[gids.index("cce_loss")].source = answer
-    assert "loss" in lost(nb)
+    assert "loss" in lost(_after_setup(cell, loss=answer))
 
 
 def test_a_def_named_as_a_built_in_after_a_statement_that_may_raise_is_not_its_own():
@@ -3533,10 +3531,7 @@ def test_a_def_named_as_a_built_in_after_a_statement_that_may_raise_is_not_its_o
         "def categorical_cross_entropy(logits, target, weight=None):\n"
         '    return getattr(F, "cross" + "_entropy")(logits, target, weight=weight)\n'
     )
-    nb = _after_setup(cell)
-    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
-    nb.cells[gids.index("cce_loss")].source = answer
-    assert "loss" in lost(nb)
+    assert "loss" in lost(_after_setup(cell, loss=answer))
 
 
 @pytest.mark.parametrize(
