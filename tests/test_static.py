@@ -3331,14 +3331,14 @@ _HONEST_IDIOMS = {
 }
 
 
-def _costs_nothing(nb) -> None:
+def _clean(nb) -> None:
     assert lost(nb) == set()
     assert flagged(nb) == ""
 
 
 @pytest.mark.parametrize("source", list(_HONEST_IDIOMS.values()), ids=list(_HONEST_IDIOMS))
 def test_a_students_own_class_namespace_and_functions_cost_nothing(source):
-    _costs_nothing(_after_setup(source))
+    _clean(_after_setup(source))
 
 
 # the same classes handed another `self`, and the built-in reached past the student's function
@@ -3468,7 +3468,7 @@ _HONEST_USES = {
 
 @pytest.mark.parametrize("source", list(_HONEST_USES.values()), ids=list(_HONEST_USES))
 def test_a_students_uses_of_their_classes_and_settings_cost_nothing(source):
-    _costs_nothing(_after_test_a(source))
+    _clean(_after_test_a(source))
 
 
 _HANDED_BACK = {
