@@ -367,6 +367,7 @@ _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
 # what an answer reaches them through: ``builtins.eval``, ``__builtins__.getattr``
 _BUILTINS = ("builtins.", "__builtins__.")
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_MAGIC_RUNNERS = {"run_line_magic", "run_cell_magic", "magic", "system", "getoutput"}
 # the path of a student's function named as a built-in (Notebook.own_builtins): no built-in's
 OWN = "__notebook__."
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
@@ -980,11 +981,21 @@ class Notebook:
         to run (red team 33: a `def` after a statement that raises never binds its name): no
         decorator, annotation or default but a constant, after only such ``def`` in its cell."""
         tops, _ = self.top_statements
-        sure = {
+        sure = {  # (not in a cell magic's body: %%timeit runs it in a function of its own)
             id(stmt)
-            for _, _, tree in self.cells
+            for _, cell, tree in self.cells
+            if not cell.source.lstrip().startswith("%%")
             for stmt in itertools.takewhile(_sure_to_bind, tree.body if tree else [])
         }
+        # a name a magic is given (`%xdel getattr`): never the student's own then
+        strings = " ".join(
+            n.value
+            for stmt in tops
+            for call in _walk(stmt)
+            if isinstance(call, ast.Call) and getattr(call.func, "attr", "") in _MAGIC_RUNNERS
+            for n in _walk(call)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        )
         bound = collections.Counter(
             name
             for stmt in tops
@@ -1000,7 +1011,11 @@ class Notebook:
                 header = {
                     n.id for p in _def_header(stmt) for n in _walk(p) if isinstance(n, ast.Name)
                 }
-                if stmt.name not in named | header and id(stmt) in sure:
+                if (
+                    stmt.name not in named | header
+                    and id(stmt) in sure
+                    and not re.search(rf"\b{stmt.name}\b", strings)
+                ):
                     own.add(stmt.name)
                 mentions.add(stmt.name)
             named |= mentions
@@ -1061,16 +1076,7 @@ class Notebook:
             if isinstance(t, ast.Name)
         }
         data = _class_data(trees)
-        # a class's data, a method of none: `self.__class__.count += 1` (honest round 10)
-        only_data = {
-            name
-            for t in trees
-            for cls in _walk(t)
-            if isinstance(cls, ast.ClassDef)
-            for stmt in cls.body
-            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value)
-            for name in _bound(stmt)
-        } - {n.name for t in trees for n in _walk(t) if isinstance(n, _SCOPES[:3])}
+        only_data = _only_data(trees)  # `self.__class__.count += 1` (honest round 10)
         aliases = _class_aliases(trees, classes)  # `Bloc = DoubleConv` (honest round 9)
         data |= {alias: data.get(cls, set()) for alias, cls in aliases.items()}
         signatures = set() if self.reads_annotations else _in_signatures(trees)
@@ -1096,7 +1102,7 @@ class Notebook:
                     or _aliased(node, parents.get(id(node)), aliases)
                 ):
                     loose.add(aliases.get(node.id, node.id))
-        return frozenset(loose)
+        return frozenset(_with_bases(trees, loose))
 
     def reads_attribute(self, name: str) -> bool:
         """Whether any cell names the attribute ``name`` (``p.func``, ``getattr(p, "func")``)."""
@@ -1106,12 +1112,21 @@ class Notebook:
     def _attributes_named(self) -> set[str]:
         """Every attribute read or set, and every string, of the notebook's cells."""
         nodes = (n for _, _, tree in self.cells if tree for n in _walk(tree))
-        return {
-            n.attr if isinstance(n, ast.Attribute) else n.value
-            for n in nodes
-            if isinstance(n, ast.Attribute)
-            or (isinstance(n, ast.Constant) and isinstance(n.value, str))
-        }
+        found: set[str] = set()
+        for n in nodes:
+            if isinstance(n, ast.Attribute):
+                found.add(n.attr)
+            elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+                found.add(n.value)
+            elif isinstance(n, ast.MatchClass):  # case partial(func=c)
+                found.update(n.kwd_attrs)
+        return found
+
+    @functools.cached_property
+    def class_names(self) -> frozenset[str]:
+        """The names of the notebook's classes."""
+        trees = [tree for _, _, tree in self.cells if tree]
+        return frozenset(n.name for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef))
 
     @functools.cached_property
     def compares_its_own(self) -> bool:
@@ -1476,17 +1491,6 @@ def _names_annotations(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value == "__annotations__"
 
 
-def _own_fields(node: ast.AST, methods: set[int]) -> bool:
-    """``self.__annotations__`` read in a method of :func:`_in_methods`: its class's fields, as
-    written (``{k: getattr(self, k) for k in self.__annotations__}``, honest round 10)."""
-    return (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.ctx, ast.Load)
-        and _is_self(node.value)
-        and id(node) in methods
-    )
-
-
 _SHOWERS = {"print", "repr", "len", "sorted", "display"}
 
 
@@ -1557,6 +1561,8 @@ def _names_bound(node: ast.AST) -> list[str]:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return [(a.asname or a.name).partition(".")[0] for a in node.names]
     if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        return [node.name]
+    if isinstance(node, ast.ExceptHandler) and node.name:  # (and deleted at the handler's end)
         return [node.name]
     return []
 
@@ -1756,7 +1762,8 @@ def _builtin(path: str) -> str:
     return path
 
 
-_DESCRIBES_A_CLASS = {"__name__", "__qualname__", "__doc__", "__module__", "__mro__", "__bases__"}
+# (not __mro__ nor __bases__: `Box.__mro__[0]` is the class, red team 34)
+_DESCRIBES_A_CLASS = {"__name__", "__qualname__", "__doc__", "__module__"}
 
 
 def _class_data(trees) -> dict[str, set[str]]:
@@ -1777,7 +1784,8 @@ def _class_data(trees) -> dict[str, set[str]]:
 def _no_self(stmt: ast.stmt) -> bool:
     """Whether a class's statement defines a static or class method (given no ``self``)."""
     return isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
-        isinstance(d, ast.Name) and d.id in ("staticmethod", "classmethod")
+        isinstance(d, ast.Name) and d.id == "staticmethod"  # (a class method's cls is the
+        # class: `return cls.get` handed it out, red team 34)
         for d in stmt.decorator_list or [ast.Name("self")]
     )
 
@@ -1792,14 +1800,25 @@ def _is_literal(node: ast.AST | None) -> bool:
 
 
 def _equality(nb: Notebook, node: ast.AST) -> bool:
-    """Whether ``node`` defines or names an ``__eq__`` or ``__ne__``, or makes a metaclass."""
+    """Whether ``node`` defines or names a hook Python or a library calls with the operands of a
+    comparison or a class check (``__eq__``, ``__array_ufunc__``, ``__subclasshook__``...: red
+    team 34), or makes a metaclass."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return node.name in ("__eq__", "__ne__")
+        dunder = node.name.startswith("__") and node.name.endswith("__")
+        return dunder and node.name not in _PLAIN_DUNDERS
     if isinstance(node, ast.Attribute):
-        return node.attr in ("__eq__", "__ne__")
+        return node.attr in _HOOKS
     return isinstance(node, ast.ClassDef) and (
         bool(node.keywords) or any(_builtin(nb.resolve(b)) == "type" for b in node.bases)
     )
+
+
+# a class's methods Python calls that are handed no other class: not a hook of a comparison
+_PLAIN_DUNDERS = {"__init__", "__repr__", "__str__", "__len__", "__getitem__", "__iter__"}
+_PLAIN_DUNDERS |= {"__next__", "__call__", "__enter__", "__exit__", "__post_init__", "__del__"}
+_HOOKS = {"__eq__", "__ne__", "__array_ufunc__", "__array_function__", "__torch_function__"}
+_HOOKS |= {"__subclasshook__", "__instancecheck__", "__subclasscheck__", "__get__", "__hash__"}
+_HOOKS |= {"__set_name__", "__init_subclass__", "__class_getitem__", "__contains__"}
 
 
 def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, data) -> bool:
@@ -1816,7 +1835,7 @@ def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, 
     if isinstance(parent, (ast.Tuple, ast.List, ast.Set)):
         outer = parents.get(id(parent))
         if _class_check(nb, outer):  # isinstance(m, (DoubleConv, Down))
-            return parent in outer.args[1:]
+            return parent in outer.args[1:] and not nb.compares_its_own
         if isinstance(outer, ast.Compare) and not nb.compares_its_own:  # type(m) in (A, B)
             return parent in outer.comparators and all(
                 isinstance(op, (ast.In, ast.NotIn)) for op in outer.ops
@@ -1825,9 +1844,7 @@ def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, 
     if isinstance(parent, ast.Compare):
         return all(isinstance(op, equal) for op in parent.ops)
     if isinstance(parent, ast.MatchClass):  # case DoubleConv(): an isinstance
-        return parent.cls is name
-    if isinstance(parent, ast.Subscript) and isinstance(parent.ctx, ast.Load):
-        return parent.slice is name and not nb.compares_its_own  # counts[DoubleConv]
+        return parent.cls is name and not nb.compares_its_own
     if isinstance(parent, ast.Call):
         if parent.func is name:
             return True
@@ -1835,12 +1852,44 @@ def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, 
         if isinstance(root, ast.Name) and root.id in own:
             return False
         path = _builtin(nb.resolve(parent.func))
+        if path in _CLASS_CHECKS and nb.compares_its_own:  # (a __subclasshook__ of its own)
+            return False
         if path == "functools.partial":  # partial(DoubleConv, padding=True): kept in its .func
             return not nb.reads_attribute("func")
         return path in _TAKES_A_CLASS or _under(path, ("unet_tp", "inspect.getsource"))
     if isinstance(parent, ast.Attribute):
         return parent.attr in _DESCRIBES_A_CLASS or parent.attr in data.get(name.id, ())
     return isinstance(parent, ast.ClassDef) and name in parent.bases
+
+
+def _only_data(trees) -> set[str]:
+    """The names the classes' bodies bind to literals only, in every class, and that name no
+    function or class (``count = 0``; not ``get = _g`` in another class: red team 34)."""
+    literal, other = set(), set()
+    for cls in (n for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)):
+        for stmt in cls.body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _is_literal(stmt.value):
+                literal |= _bound(stmt)
+            elif isinstance(stmt, _SCOPES[:3]):
+                other.add(stmt.name)
+            else:
+                other |= _bound(stmt)
+    return literal - other - {n.name for t in trees for n in _walk(t) if isinstance(n, _SCOPES[:3])}
+
+
+def _with_bases(trees, loose: set[str]) -> set[str]:
+    """``loose`` and the student's classes each of them derives from (red team 34: `Sub.get(F,
+    name)` runs the method `get` of its base with another ``self``)."""
+    bases = collections.defaultdict(set)
+    for cls in (n for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)):
+        bases[cls.name] |= {b.id for b in cls.bases if isinstance(b, ast.Name)}
+    todo, found = list(loose), set(loose)
+    while todo:
+        for base in bases.get(todo.pop(), ()):
+            if base not in found:
+                found.add(base)
+                todo.append(base)
+    return found
 
 
 def _class_aliases(trees, classes: set[str]) -> dict[str, str]:
@@ -1892,10 +1941,12 @@ def _in_signatures(trees) -> set[int]:
 _CLASS_CHECKS = {"isinstance", "issubclass"}
 # what is given a class and keeps it nowhere an answer can read it back
 _TAKES_A_CLASS = _CLASS_CHECKS | {"print", "help", "repr", "str", "id", "hash", "callable"}
-_TAKES_A_CLASS |= {"type", "super", "inspect.isclass", "inspect.signature", "hasattr"}
+_TAKES_A_CLASS |= {"type", "super", "inspect.isclass", "inspect.signature"}
 # what reads a function's annotations back (a class named in one is then handed over)
 _ANNOTATION_READERS = {"annotation", "return_annotation", "__annotations__", "__annotate__"}
 _ANNOTATION_READERS |= {"registry", "__signature__", "get_type_hints", "get_annotations"}
+_ANNOTATION_READERS |= {"annotations", "_annotation", "_return_annotation", "getfullargspec"}
+_ANNOTATION_READERS |= {"getargspec", "signature", "from_callable", "getcallargs"}
 _ANNOTATION_PATHS = ("annotationlib", "functools.singledispatch", "pydantic", "beartype")
 _ANNOTATION_PATHS += ("functools.singledispatchmethod", "typeguard", "torch.jit")
 
@@ -2033,7 +2084,7 @@ def _misuse(
             what, does = around, True
         elif id(sub) in shown or _own_namespace(sub, methods, nb.plain_objects):
             continue
-        elif id(sub) in annotated or (_names_annotations(sub) and not _own_fields(sub, methods)):
+        elif id(sub) in annotated or _names_annotations(sub):
             what, does = ANNOTATED_CODE, True
         elif _output_history(nb, sub) and id(sub) not in own | _scope_locals(node):
             what, does = OUTPUT_HISTORY, True
@@ -2392,6 +2443,7 @@ def _one_global(nb: Notebook, node: ast.AST) -> bool:
         and not name.startswith("_")
         and name not in _IPYTHON_NAMES
         and name not in nb.aliases
+        and name not in nb.class_names  # (globals()["Box"].get(F, ...): red team 34)
     )
 
 
@@ -2514,6 +2566,8 @@ def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
             other |= set() if id(node) in plain else {node.id}
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             other.add(node.name)
+        elif isinstance(node, (ast.arg, ast.MatchAs, ast.MatchStar, ast.ExceptHandler)):
+            other.update(_names_bound(node))  # (a parameter `cfg` is any object: red team 34)
         elif isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
             other |= {getattr(a, "asname", None) or str(getattr(a, "name", a)) for a in node.names}
     return frozenset(set(made) - other)
@@ -3214,9 +3268,9 @@ def _decorating(nb: Notebook, stmt: ast.stmt):
 
 
 # decorators that wrap a function and keep it under its name, in no registry of theirs
-_PURE_DECORATORS = ("staticmethod", "classmethod", "property", "functools.wraps", "typing")
+_PURE_DECORATORS = ("staticmethod", "classmethod", "property", "functools.wraps", "typing.final")
 _PURE_DECORATORS += ("functools.cache", "functools.lru_cache", "functools.cached_property")
-_PURE_DECORATORS += ("functools.total_ordering", "contextlib.contextmanager", "abc")
+_PURE_DECORATORS += ("functools.total_ordering", "contextlib.contextmanager", "abc.abstractmethod")
 _PURE_DECORATORS += ("dataclasses.dataclass", "torch.no_grad", "torch.inference_mode")
 _PURE_DECORATORS += ("torch.enable_grad", "torch.autocast", "torch.amp.autocast")
 
@@ -3368,6 +3422,25 @@ def _global_names(node: ast.AST) -> set[str]:
     return found
 
 
+def _globals_named(node: ast.AST) -> set[str]:
+    """The names ``globals()["name"]`` or ``globals().get("name")`` read in ``node`` (red team
+    34: the string key is no name to Python's scoping, and the definition was not followed)."""
+    found = set()
+    for sub in _walk(node):
+        owner = sub.value if isinstance(sub, ast.Subscript) else None
+        key = sub.slice if owner is not None else None
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.args:
+            owner, key = sub.func.value, sub.args[0]
+        if (
+            isinstance(owner, ast.Call)
+            and getattr(owner.func, "id", None) == "globals"
+            and isinstance(key, ast.Constant)
+            and isinstance(key.value, str)
+        ):
+            found.add(key.value)
+    return found
+
+
 def _attributes_read(node: ast.AST) -> set[str]:
     """The attributes a definition reads (``F.ce``: ``ce``, which a statement of the student's may
     have set on a library, ``setattr(F, "ce", ...)``)."""
@@ -3409,7 +3482,7 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
                 isinstance(found[1], ast.Constant) and id(node) not in answers
             )
             return i, cell, *found, inferred
-        used = _global_names(node)
+        used = _global_names(node) | _globals_named(node)
         reached = [(name, d, False) for name in new("def", used) for d in definitions.get(name, [])]
         reached += [
             (n, d, True) for n in new("set", _attributes_read(node)) for d in setters.get(n, [])

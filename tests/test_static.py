@@ -3454,13 +3454,8 @@ _HONEST_USES = {
     "partial": "from functools import partial\nmake = partial(DoubleConv, padding=True)\nb = make(1, 2)",
     "in a tuple": "m = DoubleConv(1, 2)\nprint(type(m) in (DoubleConv, nn.Conv2d), type(m) == DoubleConv)",
     "a class pattern": "m = DoubleConv(1, 2)\nmatch m:\n    case DoubleConv():\n        print('dc')",
-    "hasattr": "print(hasattr(DoubleConv, 'forward'))",
-    "a counter's key": "from collections import Counter\n"
-    "c = Counter(type(m) for m in [DoubleConv(1, 2)])\nprint(c[DoubleConv])",
     "an instance counter": "class Timer:\n    count = 0\n\n    def __init__(self):\n"
     "        self.__class__.count += 1\n\nt = Timer()",
-    "fields from annotations": "class Cfg:\n    lr: float = 1e-3\n\n    def as_dict(self):\n"
-    "        return {k: getattr(self, k) for k in self.__annotations__}\n\nprint(Cfg().as_dict())",
     "a namespace's items": "import argparse\nargs = argparse.Namespace(lr=1e-3, epochs=3)\n"
     "for k, v in vars(args).items():\n    print(k, v)\nsaved = dict(vars(args))\nprint(args.__dict__.copy())",
 }
@@ -3544,3 +3539,95 @@ def test_a_def_named_as_a_built_in_after_a_statement_that_may_raise_is_not_its_o
 )
 def test_signal_handlers_switch_intervals_and_patched_modules_are_flagged(source):
     assert flagged(_after_setup(source))
+
+
+_VARS_BOX = "class Box:\n    def get(self, name):\n        return vars(self)[name]\n"
+_TAKES = "def categorical_cross_entropy(logits, target, weight=None):\n    return {}\n"
+_CE = '(F, "cross_" + "entropy")(logits, target, weight=weight)'
+# red team 34: the relaxations of this round, each handed torch's loss to a blank answer
+_RELAXED = {
+    "a def under %%timeit": (
+        "%%timeit -n1 -r1\ndef getattr(o, n):\n    return o\n",
+        "getattr" + _CE,
+    ),
+    "a def deleted by a magic": (
+        "def getattr(o, n):\n    return o\n\n%xdel getattr\n",
+        "getattr" + _CE,
+    ),
+    "a def deleted by except": (
+        "def getattr(o, n):\n    return o\n\ntry:\n    1 / 0\nexcept ZeroDivisionError as getattr:\n"
+        "    pass\n",
+        "getattr" + _CE,
+    ),
+    "a settings name as a parameter": (
+        "from types import SimpleNamespace\ncfg = SimpleNamespace(lr=1e-3)\n"
+        'def pick(cfg):\n    return vars(cfg)["cross_" + "entropy"]\n',
+        "pick(F)(logits, target, weight=weight)",
+    ),
+    "a class as a key": (
+        _VARS_BOX
+        + "class Reg:\n    def __getitem__(self, k):\n        return k.get\nREG = Reg()\n",
+        "REG[Box]" + _CE,
+    ),
+    "typing.overload": (
+        "import typing\n@typing.overload\ndef _ce(logits, target, weight=None):\n"
+        "    return F.cross_entropy(logits, target, weight=weight)\n",
+        "typing.get_overloads(typing.SimpleNamespace)[0](logits, target, weight)",
+    ),
+    "a global by its key": (
+        "hold = [F.cross_entropy]\n",
+        'globals()["hold"][0](logits, target, weight=weight)',
+    ),
+    "a class by its key": (_VARS_BOX, 'globals()["Box"].get' + _CE),
+    "partial's func in a pattern": (
+        _VARS_BOX + "import functools\nPB = functools.partial(Box)\n"
+        "match PB:\n    case functools.partial(func=c):\n        HELD = c\n",
+        "HELD.get" + _CE,
+    ),
+    "a descriptor": (
+        "HELD = []\nclass Desc:\n    def __get__(self, obj, owner):\n        HELD.append(owner)\n"
+        "        return 0\n\n"
+        + _VARS_BOX.replace("class Box:\n", "class Box:\n    x = Desc()\n")
+        + 'hasattr(Box, "x")\n',
+        "HELD[0].get" + _CE,
+    ),
+    "a subclass hook": (
+        "import abc\nHELD = []\n"
+        + _VARS_BOX.replace(
+            "class Box:\n",
+            "class Box(abc.ABC):\n"
+            "    @classmethod\n    def __subclasshook__(cls, sub):\n        HELD.append(cls)\n"
+            "        return NotImplemented\n\n",
+        )
+        + "issubclass(int, Box)\n",
+        "HELD[0].get" + _CE,
+    ),
+    "a class method's cls": (
+        _VARS_BOX.replace(
+            "class Box:\n",
+            "class Box:\n    @classmethod\n    def mk(cls):\n        return cls.get\n\n",
+        ),
+        "Box.mk()" + _CE,
+    ),
+    "data of another class": (
+        "class A:\n    get = 0\n\nclass Box:\n    def _g(self, name):\n        return vars(self)[name]\n\n"
+        "    get = _g\n",
+        "type(Box()).get" + _CE,
+    ),
+    "an annotation read back": (
+        "import inspect\n" + _VARS_BOX + "def describe(block: Box):\n    return block\n",
+        'inspect.getfullargspec(describe)[6]["block"].get' + _CE,
+    ),
+    "an inherited method": (_VARS_BOX + "class Sub(Box):\n    pass\n", "Sub.get" + _CE),
+    "the class's mro": (_VARS_BOX, "Box.__mro__[0].get" + _CE),
+    "abc's register": (
+        "import abc\nclass K(abc.ABC):\n    pass\n\n@K.register\nclass Hold:\n"
+        "    def __call__(self, *a, **k):\n        return F.cross_entropy(*a, **k)\n",
+        "Hold()(logits, target, weight=weight)",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, returned", list(_RELAXED.values()), ids=list(_RELAXED))
+def test_this_rounds_relaxations_hand_no_one_torchs_loss(cell, returned):
+    assert "loss" in lost(_after_setup(cell, loss=_TAKES.format(returned)))
