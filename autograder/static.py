@@ -2860,6 +2860,10 @@ class _Objects:
                     self.same[name] |= {
                         g for g in _global_names(n) & self.own if not _only_called(n, g)
                     }
+                elif (cls := _instance_of(n, name)) in self.classes:  # `b = Box()`: what changes
+                    # b may change what its class holds (red team 34: `b.put(F.cross_entropy)`
+                    # filled a dict of the class's, read by the answer's `Box().take()`)
+                    self.same[name].add(cls)
 
     def reads(self, f: str) -> set[str]:
         """What a call of ``f`` may hand out or change: the names a function of the student's
@@ -2896,6 +2900,10 @@ class _Objects:
         read as the class's)."""
         new = func.value
         name = getattr(new.func, "id", None) if isinstance(new, ast.Call) else None
+        if isinstance(new, ast.Name):  # `tiny = UNet(...)`, then `tiny.to(dt)`
+            defs = [d for _, _, d in self.definitions.get(new.id, []) if not _moved(d, new.id)]
+            made = {_instance_of(d, new.id) for d in defs}
+            name = made.pop() if len(made) == 1 else None
         if func.attr not in _MODULE_METHODS or name not in self.classes:
             return False
         classes = [d for _, _, d in self.definitions[name]]
@@ -3205,6 +3213,20 @@ def _own_callable_uses(
     found = _search(nb, defs, by_name, names, limit)
     course = found and found[2].startswith(_COURSE_CODE_SAYS)  # its unet_tp.train
     return found if found and (found[4] or course or _forbidden(found[2], names)) else None
+
+
+def _moved(stmt: ast.AST, name: str) -> bool:
+    """``tiny = tiny.to(dt)``: ``name`` given back by torch's method of a module."""
+    value = stmt.value if isinstance(stmt, ast.Assign) else None
+    return (
+        [getattr(t, "id", None) for t in stmt.targets] == [name]
+        and isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in _MODULE_METHODS
+        and getattr(value.func.value, "id", None) == name
+        if value
+        else False
+    )
 
 
 def _instance_of(stmt: ast.AST, name: str) -> str | None:

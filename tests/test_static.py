@@ -3631,3 +3631,21 @@ _RELAXED = {
 @pytest.mark.parametrize("cell, returned", list(_RELAXED.values()), ids=list(_RELAXED))
 def test_this_rounds_relaxations_hand_no_one_torchs_loss(cell, returned):
     assert "loss" in lost(_after_setup(cell, loss=_TAKES.format(returned)))
+
+
+def test_what_an_instance_is_given_may_fill_its_class():
+    """Red team 34: `b.put(F.cross_entropy)` stored torch's loss in a dict of the class's, which
+    the answer read through a new instance (`Box().take()`); the change was b's only."""
+    cell = (
+        "class Box:\n    store = {}\n\n    def put(self, v):\n        self.store['h'] = v\n\n"
+        "    def take(self):\n        return self.store['h']\n\nb = Box()\nb.put(F.cross_entropy)\n"
+    )
+    assert "loss" in lost(_after_setup(cell, loss=_TAKES.format("Box().take()(logits, target)")))
+    honest = (
+        'SETTINGS = {"dtype": "float64"}\ndt = getattr(torch, SETTINGS["dtype"])\n'
+        "tiny = UNet(in_channels=1, num_classes=2)\ntiny = tiny.to(dt)"
+    )
+    nb = notebook()
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells.insert(gids.index("test_unet") + 1, nbformat.v4.new_code_cell(honest))
+    assert lost(nb) == set()
