@@ -3405,19 +3405,25 @@ def test_the_reference_named_as_a_module_or_a_path_is_flagged(source):
     assert "looks for the grader or the reference" in flagged(_after_setup(source))
 
 
+_DTYPE = 'SETTINGS = {"dtype": "float64"}\ndt = getattr(torch, SETTINGS["dtype"])\n'
+
+
+def _after_test_d(source: str):
+    """The solved notebook with a cell of the student's right after the test of (d)."""
+    nb = notebook()
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    nb.cells.insert(gids.index("test_unet") + 1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
 def test_torchs_method_of_a_new_module_does_not_change_its_class():
     """Honest round 9: ``UNet(...).to(dt)``, ``dt`` from ``getattr(torch, name)``, was read as a
     change of the class UNet, which the TP's own layer-table cell hands to the course package
     (every block after it lost, the TP's cell named)."""
-    cell = (
-        'SETTINGS = {"dtype": "float64"}\ndt = getattr(torch, SETTINGS["dtype"])\n'
-        "tiny = UNet(in_channels=1, num_classes=2).to(dt)"
-    )
-    nb = notebook()
-    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
-    nb.cells.insert(gids.index("test_unet") + 1, nbformat.v4.new_code_cell(cell))
+    nb = _after_test_d(_DTYPE + "tiny = UNet(in_channels=1, num_classes=2).to(dt)")
     assert lost(nb) == set()
     # a method of the class's own is the class's code: what it is given may be kept there
+    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     nb.cells[gids.index("unet")].source += "\n\n    def to(self, *args):\n        return self\n"
     assert lost(nb)
 
@@ -3641,11 +3647,5 @@ def test_what_an_instance_is_given_may_fill_its_class():
         "    def take(self):\n        return self.store['h']\n\nb = Box()\nb.put(F.cross_entropy)\n"
     )
     assert "loss" in lost(_after_setup(cell, loss=_TAKES.format("Box().take()(logits, target)")))
-    honest = (
-        'SETTINGS = {"dtype": "float64"}\ndt = getattr(torch, SETTINGS["dtype"])\n'
-        "tiny = UNet(in_channels=1, num_classes=2)\ntiny = tiny.to(dt)"
-    )
-    nb = notebook()
-    gids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
-    nb.cells.insert(gids.index("test_unet") + 1, nbformat.v4.new_code_cell(honest))
-    assert lost(nb) == set()
+    honest = _DTYPE + "tiny = UNet(in_channels=1, num_classes=2)\ntiny = tiny.to(dt)"
+    assert lost(_after_test_d(honest)) == set()
