@@ -1130,8 +1130,9 @@ class Notebook:
 
     @functools.cached_property
     def compares_its_own(self) -> bool:
-        """Whether the notebook defines an ``__eq__`` or ``__ne__`` (which ``x == Box`` hands
-        ``Box``), or a metaclass (a class given keywords, or deriving from ``type``)."""
+        """Whether the notebook defines or names a hook of comparisons or class checks
+        (``__eq__``, ``__array_ufunc__``, ``__subclasshook__``...: :func:`_equality`), which
+        ``x == Box`` or ``isinstance(x, Box)`` hands ``Box``, or makes a metaclass."""
         nodes = (n for _, _, tree in self.cells if tree for n in _walk(tree))
         return any(_equality(self, n) for n in nodes)
 
@@ -1768,7 +1769,7 @@ _DESCRIBES_A_CLASS = {"__name__", "__qualname__", "__doc__", "__module__"}
 
 def _class_data(trees) -> dict[str, set[str]]:
     """The names each class's body binds to literals only (``names = ("a", "b")``: no method
-    under another name) or to static and class methods, and never to another function."""
+    under another name) or to static methods, and never to another function."""
     found: dict[str, set[str]] = {}
     for cls in (n for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)):
         literal: set[str] = set()
@@ -1782,7 +1783,7 @@ def _class_data(trees) -> dict[str, set[str]]:
 
 
 def _no_self(stmt: ast.stmt) -> bool:
-    """Whether a class's statement defines a static or class method (given no ``self``)."""
+    """Whether a class's statement defines a static method (given no ``self``)."""
     return isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
         isinstance(d, ast.Name) and d.id == "staticmethod"  # (a class method's cls is the
         # class: `return cls.get` handed it out, red team 34)
@@ -1824,13 +1825,13 @@ _HOOKS |= {"__set_name__", "__init_subclass__", "__class_getitem__", "__contains
 def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, data) -> bool:
     """Whether a class's name is used to build it (``Box()``), as a base, for what describes it
     (``Box.__name__``; not ``Box.__init__(F, ...)``, which hands a method another ``self``), one
-    of its data or static and class methods (``data``: ``print(UNet.names)``, honest round 8;
+    of its data or static methods (``data``: ``print(UNet.names)``, honest round 8;
     ``Hparams.default()``, honest round 9), compared (``type(m) is Box``, ``==`` where the
     notebook defines no ``__eq__``) or given to what keeps no class: ``isinstance`` (a tuple
     of classes too), ``print``, the course's ``checks.check_unet(UNet)``. Not ``copy.copy(Box)`` or ``setattr(o, "c", Box)``, which hand
     it back (a method then gets any object as ``self``)."""
     parent = parents.get(id(name))
-    # (`==`, `in` and a dict's key call an __eq__ of the notebook's, if any)
+    # (`==`, `in` and class checks call the notebook's hooks, if any: Notebook.compares_its_own)
     equal = (ast.Is, ast.IsNot) if nb.compares_its_own else (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)
     if isinstance(parent, (ast.Tuple, ast.List, ast.Set)):
         outer = parents.get(id(parent))
