@@ -440,11 +440,13 @@ _STRINGS = {
 }
 
 
-@functools.cache
-def _transformer():
+@functools.lru_cache(maxsize=2048)
+def _as_python(source: str) -> str:
+    """The cell with IPython's syntax turned into calls (the same text again and again: a
+    class's notebooks share the TP's cells)."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    return TransformerManager()
+    return TransformerManager().transform_cell(source)
 
 
 _PARSING = threading.Lock()  # CPython's ast conversion is not thread-safe (a deep cell in one
@@ -469,7 +471,7 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
         return _not_read()
     try:
         with _PARSING:
-            tree = ast.parse(_transformer().transform_cell(source))
+            tree = ast.parse(_as_python(source))
     except (RecursionError, MemoryError):  # nested past the grader's limit, not the kernel's
         return _not_read()  # (sys.setrecursionlimit in a cell before): it runs there
     except (SyntaxError, ValueError, RuntimeError):
@@ -857,22 +859,33 @@ def read(nb) -> Notebook:
     return nb if isinstance(nb, Notebook) else Notebook(nb)
 
 
+def _code_cells(nb) -> list[tuple[int, dict, ast.Module | None]]:
+    """Each code cell, by its index, parsed; past ``MAX_COMMANDS`` or ``MAX_CODE`` in all, read
+    as one call to ``UNREAD``."""
+    cells, total, size = [], 0, 0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            total, size = total + commands(cell.source), size + len(cell.source)
+            readable = total <= MAX_COMMANDS and size <= MAX_CODE
+            cells.append((i, cell, parse(cell.source) if readable else _not_read()))
+    return cells
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
     def __init__(self, nb):
-        _walk.cache_clear()
-        self.nb, self.cells, total, size = nb, [], 0, 0
+        _walk.cache_clear(), _global_names.cache_clear()
+        self.nb, self.cells = nb, _code_cells(nb)
         self._top_level: dict[int, dict[str, list[ast.AST]]] = {}
-        for i, cell in enumerate(nb.cells):
-            if cell.cell_type == "code":
-                total, size = total + commands(cell.source), size + len(cell.source)
-                readable = total <= MAX_COMMANDS and size <= MAX_CODE
-                self.cells.append((i, cell, parse(cell.source) if readable else _not_read()))
         self.aliases: dict[str, str] = {}
+        self._paths: dict[ast.AST, str] | None = None  # resolve's, once the aliases are known
         for _, _, tree in self.cells:
             for stmt in _module_statements(tree) if tree else []:
                 self._bind(stmt)
+        # resolve's paths by node; what a statement misuses, by statement, block names and
+        # ignored nodes (each block's search reaches the same definitions again: see _search)
+        self._paths, self.misuses = {}, {}
         nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
         # modules the notebook writes (%%writefile mine.py)
         self.written: set[str] = set().union(*map(_written_module, nodes))
@@ -961,6 +974,13 @@ class Notebook:
 
     def resolve(self, node: ast.AST) -> str:
         """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
+        if self._paths is None:
+            return self._resolve(node)
+        if node not in self._paths:  # (a node held as the key: its id is never reused)
+            self._paths[node] = self._resolve(node)
+        return self._paths[node]
+
+    def _resolve(self, node: ast.AST) -> str:
         parts, node = self.chain(node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             parts.append(f"{node.func.id}()")  # get_ipython().ev
@@ -3424,14 +3444,15 @@ def late_helpers(nb, spec, labels: list[str]) -> dict[str, tuple[str, str]]:
     return late
 
 
-def _global_names(node: ast.AST) -> set[str]:
+@functools.cache
+def _global_names(node: ast.AST) -> frozenset[str]:
     """The notebook's names a definition uses: not the parameters and locals of its functions
     (a loop's ``x`` at the top level is not the ``x`` of a ``forward``). Python's own scoping
-    (symtable); every name if the definition cannot be read so."""
+    (symtable); every name if the definition cannot be read so (kept, as ``_walk``)."""
     try:
         tables = [symtable.symtable(ast.unparse(node), "<cell>", "exec")]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return {sub.id for sub in _walk(node) if isinstance(sub, ast.Name)}
+        return frozenset(sub.id for sub in _walk(node) if isinstance(sub, ast.Name))
     found: set[str] = set()
     while tables:
         table = tables.pop()
@@ -3442,7 +3463,7 @@ def _global_names(node: ast.AST) -> set[str]:
             if s.is_referenced() and (module or s.is_global())
         )
         tables += table.get_children()
-    return found
+    return frozenset(found)
 
 
 def _globals_named(node: ast.AST) -> set[str]:
@@ -3499,7 +3520,10 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     while todo:
         i, cell, node, by_attribute = todo.popleft()
         ignore = _computed_in_place(nb, node, names) if id(node) in changes else frozenset()
-        found = _misuse(nb, node, names, ignore)
+        key = (id(node), frozenset(names), ignore)
+        if key not in nb.misuses:
+            nb.misuses[key] = _misuse(nb, node, names, ignore)
+        found = nb.misuses[key]
         if found:  # (and whether it is inferred: handed to what the answer reads, or a string)
             inferred = id(node) in changes or (
                 isinstance(found[1], ast.Constant) and id(node) not in answers
