@@ -193,6 +193,7 @@ print("matmul", float((torch.ones(300, 300) @ torch.ones(300, 300)).sum()))
 """
 
 
+@pytest.mark.slow  # runs a kernel
 @pytest.mark.skipif(sys.platform != "linux", reason="a seccomp filter: Linux only")
 def test_the_kernel_starts_no_other_process_and_still_runs_threads():
     """The harness denies the kernel every other process for good (a seccomp filter): a `python
@@ -444,6 +445,7 @@ print("SAID", json.dumps(said))
 """
 
 
+@pytest.mark.slow  # runs a kernel
 def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_path):
     """The kernel as the grader starts it (execute.KERNEL_OPTIONS) runs no history thread and no
     readers of standard output and error, whose code a notebook can replace (a red team's routes:

@@ -2922,6 +2922,7 @@ def test_the_harness_notes_are_read_past_a_flood_of_other_text(tmp_path, monkeyp
     assert review == [f"the notebook {grade.FLOODED_LOG}"]
 
 
+@pytest.mark.slow  # runs a kernel
 def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
     """The kernel's watch (harness._Watch) notes torch's losses the block forbids, its forbidden
     libraries and the course package's code (but what answers build on), however the answer
@@ -3337,6 +3338,7 @@ print(json.dumps(said))
 """
 
 
+@pytest.mark.slow  # runs a kernel
 def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     """Helper sessions' routes past the kernel's watch (harness._Watch): the loss run in a thread
     of ``_thread.start_new_thread`` (no profile hook), a ``__name__`` whose ``__str__`` raised
