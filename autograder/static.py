@@ -3520,7 +3520,7 @@ def _search(nb: Notebook, start, by_name, names: set[str], limit: int):
     while todo:
         i, cell, node, by_attribute = todo.popleft()
         ignore = _computed_in_place(nb, node, names) if id(node) in changes else frozenset()
-        key = (id(node), frozenset(names), ignore)
+        key = (node, frozenset(names), ignore)  # (the node held: its id is never reused)
         if key not in nb.misuses:
             nb.misuses[key] = _misuse(nb, node, names, ignore)
         found = nb.misuses[key]
