@@ -1025,9 +1025,11 @@ class Notebook:
         )
         own: set[str] = set()
         named: set[str] = set()
+        defs: collections.Counter = collections.Counter()  # the names each `def` binds
         for stmt in tops:
             mentions = {n.id for n in _walk(stmt) if isinstance(n, ast.Name)}
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                defs[stmt.name] += 1
                 header = {
                     n.id for p in _def_header(stmt) for n in _walk(p) if isinstance(n, ast.Name)
                 }
@@ -1039,10 +1041,7 @@ class Notebook:
                     own.add(stmt.name)
                 mentions.add(stmt.name)
             named |= mentions
-        tops_defs = collections.Counter(
-            s.name for s in tops if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
-        )
-        return frozenset(n for n in own if bound[n] == tops_defs[n])
+        return frozenset(n for n in own if bound[n] == defs[n])
 
     def _in_main(self, path: str) -> str:
         """``__main__.checks.x`` is the notebook's own ``checks.x`` (``unet_tp.checks.x``)."""
@@ -1161,18 +1160,11 @@ class Notebook:
         """Whether any cell may read a function's annotations back (``__annotations__``,
         ``inspect.signature(f).parameters[...].annotation``, a ``singledispatch`` registry): a
         class named in an annotation is then handed over."""
-        for _, _, tree in self.cells:
-            for n in _walk(tree) if tree else []:
-                text = n.attr if isinstance(n, ast.Attribute) else getattr(n, "id", None)
-                if isinstance(n, ast.Constant) and isinstance(n.value, str):
-                    text = n.value
-                if text in _ANNOTATION_READERS:
-                    return True
-                if isinstance(n, (ast.Name, ast.Attribute)) and _under(
-                    self.resolve(n), _ANNOTATION_PATHS
-                ):
-                    return True
-        return False
+        names = [n for _, _, tree in self.cells if tree for n in _walk(tree)]
+        names = [n for n in names if isinstance(n, (ast.Name, ast.Attribute))]
+        if (self._attributes_named | {getattr(n, "id", "") for n in names}) & _ANNOTATION_READERS:
+            return True  # (attributes and strings named; names)
+        return any(_under(self.resolve(n), _ANNOTATION_PATHS) for n in names)
 
     def top_level_names(self, tree: ast.Module) -> dict[str, list[ast.AST]]:
         """:func:`_top_level_names` of ``tree``, read once."""
@@ -1467,18 +1459,22 @@ _TYPE_NODES = (ast.Expression, ast.Name, ast.Attribute, ast.Subscript, ast.Tuple
 _TYPE_NODES += (ast.Constant, ast.Load, ast.BitOr)
 
 
+def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    """A function's parameter and return annotations."""
+    a = fn.args
+    found = [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x]
+    return [x for x in (*found, fn.returns) if x is not None]
+
+
 def _annotations(node: ast.AST) -> list[ast.expr]:
     """The annotations of the functions and annotated assignments in ``node``."""
     found: list[ast.expr] = []
     for sub in _walk(node):
         if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            a = sub.args
-            found += [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs) if x]
-            found += [x.annotation for x in (a.vararg, a.kwarg) if x]
-            found.append(sub.returns)
+            found += _signature(sub)
         elif isinstance(sub, ast.AnnAssign):
             found.append(sub.annotation)
-    return [a for a in found if a is not None]
+    return found
 
 
 def _code_in_annotations(node: ast.AST) -> list[ast.AST]:
@@ -1949,14 +1945,8 @@ def _in_signatures(trees) -> set[int]:
     """ids of the nodes of the functions' parameter and return annotations (``def f(block:
     DoubleConv)``): kept by the function, read back only through what
     :attr:`Notebook.reads_annotations` looks for."""
-    found: set[int] = set()
-    for fn in (n for t in trees for n in _walk(t)):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            a = fn.args
-            parts = [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs) if x]
-            parts += [x.annotation for x in (a.vararg, a.kwarg) if x] + [fn.returns]
-            found |= {id(n) for part in parts if part is not None for n in _walk(part)}
-    return found
+    functions = (n for t in trees for n in _walk(t) if isinstance(n, _SCOPES[:2]))
+    return {id(n) for fn in functions for part in _signature(fn) for n in _walk(part)}
 
 
 _CLASS_CHECKS = {"isinstance", "issubclass"}
