@@ -211,7 +211,8 @@ _ATTRIBUTES = _by_reason(
         # (red team 30: inspect's and operator's, re-exported by monai and torch's profiler)
         "reaches names built from strings (inspect.getmembers)": "getmembers getmembers_static "
         "getattr_static",
-        "reaches names built from strings (operator.attrgetter)": "attrgetter methodcaller",
+        "reaches names built from strings (operator.attrgetter)": "attrgetter",
+        "reaches names built from strings (operator.methodcaller)": "methodcaller",
         # (red team 30: torch._higher_order_ops.cond re-exports the getter of the dispatch mode
         # running, the grader's, which held its watch)
         MODES: _MODE_GETTERS,
@@ -1000,6 +1001,8 @@ class Notebook:
         never deleted, and named by no statement before the first of them; each of them sure
         to run (red team 33: a `def` after a statement that raises never binds its name): no
         decorator, annotation or default but a constant, after only such ``def`` in its cell."""
+        if self._attributes_named & _RESETS:  # `%reset_selective -f ^getatt` (red team 35)
+            return frozenset()  # gives the built-in back, whatever its pattern
         tops, _ = self.top_statements
         sure = {  # (not in a cell magic's body: %%timeit runs it in a function of its own)
             id(stmt)
@@ -1099,18 +1102,17 @@ class Notebook:
         aliases = _class_aliases(trees, classes)  # `Bloc = DoubleConv` (honest round 9)
         data |= {alias: data.get(cls, set()) for alias, cls in aliases.items()}
         signatures = set() if self.reads_annotations else _in_signatures(trees)
-        loose = set()
+        loose = {
+            n.name
+            for t in trees
+            for n in _walk(t)
+            if isinstance(n, ast.ClassDef) and not self._pure_decorators(n)
+        }  # (red team 35: `@reg class Box`, reg kept it)
         for tree in trees:
             parents = {id(c): n for n in _walk(tree) for c in ast.iter_child_nodes(n)}
+            if _class_escapes(self, tree, parents, only_data, classes):
+                return frozenset(classes)
             for node in _walk(tree):
-                if isinstance(node, ast.Attribute) and node.attr == "__func__":
-                    return frozenset(classes)  # `Box().put.__func__(F, ...)` (red team 25)
-                if isinstance(node, ast.Attribute) and not node.attr.startswith("__"):
-                    via = node.value
-                    typed = isinstance(via, ast.Call) and _builtin(self.resolve(via.func)) == "type"
-                    typed = typed or (isinstance(via, ast.Attribute) and via.attr == "__class__")
-                    if typed and node.attr not in only_data:  # (`type(self).count += 1`)
-                        return frozenset(classes)
                 if (
                     isinstance(node, ast.Name)
                     and (node.id in classes or node.id in aliases)
@@ -1122,6 +1124,11 @@ class Notebook:
                 ):
                     loose.add(aliases.get(node.id, node.id))
         return frozenset(_with_bases(trees, loose))
+
+    def _pure_decorators(self, cls: ast.ClassDef) -> bool:
+        """Whether a class's decorators keep nothing of it (``@dataclass``)."""
+        paths = [self.resolve(d.func if isinstance(d, ast.Call) else d) for d in cls.decorator_list]
+        return all(_under(p, _PURE_CLASS_DECORATORS) for p in paths)
 
     def reads_attribute(self, name: str) -> bool:
         """Whether any cell names the attribute ``name`` (``p.func``, ``getattr(p, "func")``)."""
@@ -1699,7 +1706,8 @@ def _on_plain_object(nb: Notebook, call: ast.Call, path: str) -> bool:
     """``setattr(args, name, v)`` (or getattr, hasattr, delattr) on a name of
     :func:`_plain_objects`."""
     target = call.args[0] if path in _NAME_BUILDERS and call.args else None
-    return isinstance(target, ast.Name) and target.id in nb.plain_objects
+    plain = isinstance(target, (ast.Name, ast.Attribute))
+    return plain and ast.unparse(target) in nb.plain_objects
 
 
 def _top_level_names(nb: Notebook, tree: ast.Module) -> dict[str, list[ast.AST]]:
@@ -1873,6 +1881,8 @@ def _built_or_shown(nb: Notebook, own: set[str], name: ast.Name, parents: dict, 
             return False
         if path == "functools.partial":  # partial(DoubleConv, padding=True): kept in its .func
             return not nb.reads_attribute("func")
+        if path == "super" and len(parent.args) > 1:  # super(Sub, Sub).get: the base's function
+            return _is_self(parent.args[1])  # (red team 35); super(Sub, self) binds the object
         return path in _TAKES_A_CLASS or _under(path, ("unet_tp", "inspect.getsource"))
     if isinstance(parent, ast.Attribute):
         return parent.attr in _DESCRIBES_A_CLASS or parent.attr in data.get(name.id, ())
@@ -1892,6 +1902,71 @@ def _only_data(trees) -> set[str]:
             else:
                 other |= _bound(stmt)
     return literal - other - {n.name for t in trees for n in _walk(t) if isinstance(n, _SCOPES[:3])}
+
+
+# IPython's ways of deleting the notebook's names (a magic's name is one of its strings)
+_RESETS = {"reset", "reset_selective", "xdel", "del_var", "drop_by_id"}
+_PURE_CLASS_DECORATORS = ("dataclasses.dataclass", "functools.total_ordering", "typing.final")
+_PURE_CLASS_DECORATORS += ("typing.runtime_checkable", "enum.unique")
+# what a class statement hands the class or its bases to (red team 35), defined by the notebook
+_CLASS_HOOKS = {"__init_subclass__", "__set_name__", "__mro_entries__", "__prepare__"}
+_CLASS_OF = ("type", "__class__")  # (`type(x)`, `x.__class__`, a method's `__class__`)
+
+
+def _class_escapes(nb: Notebook, tree: ast.AST, parents: dict, only_data, classes) -> bool:
+    """Whether any class of the notebook may reach code as itself, not its instance: a method
+    reached through ``__func__`` (red team 25), the class of an object used otherwise than
+    described, compared, shown, built or read a datum of (``t = type(Box())``, ``return
+    type(self)``, then ``t.get(F, name)``: red team 35), a hook of the notebook's that class
+    statements call (``__init_subclass__``...) or a metaclass of its own."""
+    for node in _walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "__func__":
+            return True
+        if isinstance(node, _SCOPES[:2]) and node.name in _CLASS_HOOKS:
+            return True
+        if isinstance(node, ast.ClassDef) and (
+            any(k.arg == "metaclass" and not _library(nb, k.value, classes) for k in node.keywords)
+            or any(_builtin(nb.resolve(b)) == "type" for b in node.bases)
+        ):
+            return True
+        if _class_of(nb, node) and not _class_described(nb, node, parents, only_data):
+            return True
+    return False
+
+
+def _library(nb: Notebook, node: ast.AST, classes) -> bool:
+    """Whether ``node`` is a library's name (``abc.ABCMeta``), not one of the notebook's."""
+    path = nb.resolve(node)
+    return "." in path and path.split(".")[0] not in classes
+
+
+def _class_of(nb: Notebook, node: ast.AST) -> bool:
+    """``type(x)``, ``x.__class__``, ``getattr(x, "__class__")``, a method's ``__class__``."""
+    if isinstance(node, ast.Call):
+        path = _builtin(nb.resolve(node.func))
+        spelt = node.args[1:2] and isinstance(node.args[1], ast.Constant)
+        if path == "getattr" and spelt and node.args[1].value == "__class__":
+            return True
+        return path == "type" and len(node.args) == 1 and not node.keywords
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__class__"
+    return isinstance(node, ast.Name) and node.id == "__class__"
+
+
+def _class_described(nb: Notebook, node: ast.AST, parents: dict, only_data) -> bool:
+    """Whether the class ``node`` gives is only described (``type(x).__name__``), compared
+    (``type(m) in (A, B)``), shown, built (``type(self)(**cfg)``) or read a datum of
+    (``self.__class__.count``)."""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Attribute):
+        return parent.attr in _DESCRIBES_A_CLASS or parent.attr in only_data
+    if isinstance(parent, ast.Compare):
+        return True
+    if isinstance(parent, ast.Call):
+        if parent.func is node:
+            return True
+        return _builtin(nb.resolve(parent.func)) in _SHOWERS | _TAKES_A_CLASS - {"super"}
+    return isinstance(parent, ast.FormattedValue)
 
 
 def _with_bases(trees, loose: set[str]) -> set[str]:
@@ -1978,12 +2053,14 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
                 continue
             params = fn.args.posonlyargs + fn.args.args
             inside = list(_walk(fn))
-            selves = [n for n in inside if isinstance(n, ast.arg) and n.arg == "self"]
+            # bound again by anything (red team 35: `import torch.nn.functional as self`,
+            # `case self:`), or a parameter `self` of an inner function or lambda
             rebinds = any(
-                isinstance(n, ast.Name) and n.id == "self" and not isinstance(n.ctx, ast.Load)
+                "self" in _names_bound(n) or "self" in getattr(n, "names", ())
                 for n in inside
+                if not params or n is not params[0]
             )
-            if params and params[0].arg == "self" and selves == [params[0]] and not rebinds:
+            if params and params[0].arg == "self" and not rebinds:
                 found |= {id(n) for n in inside}
     return found
 
@@ -2005,8 +2082,8 @@ def _own_namespace(node: ast.AST, methods: set[int], plain: frozenset[str]) -> b
         target = node.args[0]
     else:
         return False
-    if isinstance(target, ast.Name) and target.id in plain:
-        return True
+    if isinstance(target, (ast.Name, ast.Attribute)) and ast.unparse(target) in plain:
+        return True  # (a settings object, or a part of the kit's settings)
     return id(node) in methods and _is_self(target)
 
 
@@ -2519,6 +2596,9 @@ def _modules_of_a_value(node: ast.AST, called: set[int]) -> bool:
 
 # what a student's settings object is made by: setattr on it sets its attributes, no name
 _PLAIN_MAKERS = {"argparse.Namespace", "types.SimpleNamespace"}
+# the kit's settings (the TP's set-up cell: `PRESET, config = notebook_config(...)`): dataclasses
+# of plain values, their parts (`config.optim`) too (honest round 11: `vars(config.optim)`)
+_SETTINGS_MAKERS = {"unet_tp.notebook.notebook_config", "unet_tp.settings.preset_config"}
 # a class binding these finds its attributes (and its namespace) elsewhere: not a plain object
 _FINDS_ATTRIBUTES = {"__dict__", "__getattr__", "__getattribute__", "__class__", "__slots__"}
 
@@ -2557,19 +2637,20 @@ def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
         if isinstance(n, ast.ClassDef) and not (_bound_in(n) & _FINDS_ATTRIBUTES) and not n.keywords
     }
     made: dict[str, list[int]] = {}  # name: ids of the targets that bind it so
+    settings: set[str] = set()  # names bound to the kit's settings
     for node in nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
-            if (
-                isinstance(target, ast.Name)
-                and isinstance(value, ast.Call)
-                and isinstance(value.func, (ast.Name, ast.Attribute))
-                and (
-                    getattr(value.func, "id", None) in classes
-                    or nb.resolve(value.func) in _PLAIN_MAKERS
-                )
+            maker = value.func if isinstance(value, ast.Call) else None
+            path = nb.resolve(maker) if isinstance(maker, (ast.Name, ast.Attribute)) else ""
+            if isinstance(target, ast.Name) and (
+                getattr(maker, "id", None) in classes or path in _PLAIN_MAKERS
             ):
                 made.setdefault(target.id, []).append(id(target))
+            elif path in _SETTINGS_MAKERS:  # (a name, or a tuple of names)
+                for name in (t for t in _walk(target) if isinstance(t, ast.Name)):
+                    made.setdefault(name.id, []).append(id(name))
+                    settings.add(name.id)
     plain = {i for ids in made.values() for i in ids}
     other = set()
     for node in nodes:
@@ -2581,7 +2662,42 @@ def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
             other.update(_names_bound(node))  # (a parameter `cfg` is any object: red team 34)
         elif isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
             other |= {getattr(a, "asname", None) or str(getattr(a, "name", a)) for a in node.names}
-    return frozenset(set(made) - other)
+    names = set(made) - other
+    return frozenset(names | _settings_parts(nb, nodes, settings & names))
+
+
+def _settings_parts(nb: Notebook, nodes, settings: set[str]) -> set[str]:
+    """The parts of the kit's settings ``settings`` the notebook reads (``config.optim``, as
+    written) that no code could have replaced: no attribute of the part's name is set or
+    deleted anywhere (``config.optim = F``), and what holds the part (``config``) is only ever
+    read an attribute of (not a dunder: ``config.__dict__``), given to the kit or shown; given
+    to anything else (``setattr(config, k, F)``, ``vars(config)``, ``super(C, config)``) its parts
+    are not plain."""
+    reset = {
+        n.attr for n in nodes if isinstance(n, ast.Attribute) and not isinstance(n.ctx, ast.Load)
+    }
+    parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
+    loose, parts = set(), set()
+    for node in nodes:
+        chain, root = [], node
+        while isinstance(root, ast.Attribute):
+            chain, root = [root.attr, *chain], root.value
+        if not (
+            isinstance(root, ast.Name) and root.id in settings and isinstance(node.ctx, ast.Load)
+        ):
+            continue
+        text = ".".join([root.id, *chain])
+        parts |= {text} if chain and not set(chain) & reset else set()
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.Call) and node in parent.args:
+            path = nb.resolve(parent.func)
+            shown = _builtin(path) in _SHOWERS - nb.showers_bound or path.startswith("unet_tp.")
+        else:
+            shown = isinstance(parent, ast.FormattedValue) or (
+                isinstance(parent, ast.Attribute) and not parent.attr.startswith("__")
+            )
+        loose |= set() if shown else {text}
+    return {part for part in parts if not any(part.startswith(holder + ".") for holder in loose)}
 
 
 def _class_attributes(nodes) -> frozenset[str]:

@@ -1821,13 +1821,18 @@ def test_annotations_printed_cost_nothing_and_a_print_of_the_notebooks_does():
 @pytest.mark.parametrize("shown", ["print(config.__dict__)", "print(config.__dict__.keys())"])
 def test_a_namespace_printed_costs_nothing_and_one_written_does(shown):
     """A helper's honest round 6: ``print(config.__dict__)`` lost every block tested after it,
-    and nothing said so; written into, it still costs them (and is flagged)."""
+    and nothing said so; written into, it still costs them (and is flagged), but on a settings
+    object (a plain object of the student's class, or the kit's ``config``)."""
     cell = "class Config:\n    lr = 1e-3\n\n\nconfig = Config()\n"
     nb = notebook()
     insert_after(nb, "cce_loss", cell + shown)
     assert lost(nb) == set()
     nb = notebook()
     insert_after(nb, "cce_loss", cell + "config.__dict__['lr'] = 1\n" + shown)
+    assert lost(nb) == set()
+    nb = notebook()
+    held = cell.replace("config = Config()", "config = [Config()][0]")  # (any object)
+    insert_after(nb, "cce_loss", held + "config.__dict__['lr'] = 1\n" + shown)
     assert {"train_step", "predict_dice"} <= lost(nb) and "__dict__" in flagged(nb)
 
 
@@ -3649,3 +3654,156 @@ def test_what_an_instance_is_given_may_fill_its_class():
     assert "loss" in lost(_after_setup(cell, loss=_TAKES.format("Box().take()(logits, target)")))
     honest = _DTYPE + "tiny = UNet(in_channels=1, num_classes=2)\ntiny = tiny.to(dt)"
     assert lost(_after_test_d(honest)) == set()
+
+
+# honest round 11: the kit's settings (`PRESET, config = notebook_config(...)`, the TP's set-up
+# cell) listed, copied or overridden by name cost every block tested after them (two at 0/30)
+_KIT_SETTINGS = {
+    "listed": "for k, v in vars(config.optim).items():\n    print(f'{k:>20s}: {v}')",
+    "a dict of them": "print({k: v for k, v in vars(config.optim).items() if k != 'lr'})",
+    "copied": "hp = dict(vars(config.optim))\nprint(hp)",
+    "their __dict__": "for k, v in config.optim.__dict__.items():\n    print(k, v)",
+    "overridden": "OVERRIDES = {'epochs': 8, 'batch_size': 16}\n"
+    "for k, v in OVERRIDES.items():\n    setattr(config.optim, k, v)",
+    "read by names": "for k in ('epochs', 'batch_size', 'lr'):\n    print(k, getattr(config.optim, k))",
+}
+
+
+@pytest.mark.parametrize("cell", list(_KIT_SETTINGS.values()), ids=list(_KIT_SETTINGS))
+def test_the_kits_settings_listed_or_overridden_by_name_cost_nothing(cell):
+    nb = notebook()
+    insert_after(nb, "setup", cell)
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
+# ... unless what holds a part could have been given another object
+_SETTINGS_REPLACED = {
+    "an attribute set": "config.optim = F",
+    "set by name": "setattr(config, 'op' + 'tim', F)",
+    "its namespace written": "vars(config)['op' + 'tim'] = F",
+    "its __dict__ updated": "config.__dict__.update({'op' + 'tim': F})",
+    "object.__setattr__": "object.__setattr__(config, 'op' + 'tim', F)",
+    "super's __setattr__": "super(type(config), config).__setattr__('op' + 'tim', F)",
+    "its class's attribute": "type(config).optim = F",
+    "a function of the student's": "def f(c):\n    setattr(c, 'op' + 'tim', F)\n\n\nf(config)",
+    "held in a list": "H = [config]\nsetattr(H[0], 'op' + 'tim', F)",
+    "an alias": "c2 = config\nsetattr(c2, 'op' + 'tim', F)",
+    "replaced": "import dataclasses\nconfig = dataclasses.replace(config, optim=F)",
+}
+
+
+@pytest.mark.parametrize("cell", list(_SETTINGS_REPLACED.values()), ids=list(_SETTINGS_REPLACED))
+def test_a_part_of_the_kits_settings_that_may_hold_another_object_is_no_settings(cell):
+    for read in (
+        'vars(config.optim)["cross_" + "entropy"]',
+        'getattr(config.optim, "cross_" + "entropy")',
+    ):
+        loss = _TAKES.format(read + "(logits, target, weight=weight)")
+        assert "loss" in lost(_after_setup(cell, loss=loss)), read
+
+
+def test_what_is_stored_in_the_kits_settings_is_followed():
+    for cell, read in [
+        ("setattr(config.optim, 'x', F)", 'getattr(vars(config.optim)["x"], "cross_" + "entropy")'),
+        ("config.optim.x = F", 'vars(config.optim)["x"].cross_entropy'),
+        ("setattr(config.optim, 'x' + '', F.cross_entropy)", 'vars(config.optim)["x"]'),
+    ]:
+        loss = _TAKES.format(read + "(logits, target, weight=weight)")
+        assert "loss" in lost(_after_setup(cell, loss=loss)), cell
+
+
+def test_importing_methodcaller_says_methodcaller():
+    nb = notebook(extra="from operator import methodcaller")
+    assert flagged(nb).count("reaches names built from strings") == 1
+    assert "(operator.methodcaller)" in flagged(nb)
+
+
+_GET = "    def get(self, name):\n        return vars(self)[name]\n"
+_GOT_BY_NAME = 'Box().get("cross_" + "entropy")(logits, target, weight=weight)'
+# red team 35: routes by which a class of the student's, or another object as `self`, reached a
+# method reading `vars(self)`, each with a blank answer returning torch's loss
+_CLASS_ROUTES = {
+    "a class decorator of the student's": (
+        "HELD = []\n\n\ndef reg(c):\n    HELD.append(c)\n    return c\n\n\n@reg\nclass Box:\n"
+        + _GET,
+        "HELD[0].get" + _CE,
+    ),
+    "__init_subclass__": (
+        "HELD = []\n\n\nclass Box:\n    def __init_subclass__(cls, **kw):\n        HELD.append(cls)\n\n"
+        + _GET
+        + "\n\nclass Sub(Box):\n    pass\n",
+        "HELD[0].get" + _CE,
+    ),
+    "__set_name__": (
+        "HELD = []\n\n\nclass Desc:\n    def __set_name__(self, owner, name):\n"
+        "        HELD.append(owner)\n\n\nclass Box:\n    x = Desc()\n\n" + _GET,
+        "HELD[0].get" + _CE,
+    ),
+    "__mro_entries__": (
+        "HELD = []\n\n\nclass Hook:\n    def __mro_entries__(self, bases):\n        HELD.extend(bases)\n"
+        "        return ()\n\n\n" + _VARS_BOX + "\n\nclass Sub(Box, Hook()):\n    pass\n",
+        "HELD[0].get" + _CE,
+    ),
+    "a metaclass of the student's": (
+        "HELD = []\n\n\nclass Meta(type):\n    def __new__(mcs, name, bases, ns):\n"
+        "        HELD.extend(bases)\n        return super().__new__(mcs, name, bases, ns)\n\n\n"
+        + _VARS_BOX
+        + "\n\nclass Sub(Box, metaclass=Meta):\n    pass\n",
+        "HELD[0].get" + _CE,
+    ),
+    "super(Sub, Sub)": (_VARS_BOX + "\n\nclass Sub(Box):\n    pass\n", "super(Sub, Sub).get" + _CE),
+    "type(x) held": (_VARS_BOX + "t = type(Box())\n", "t.get" + _CE),
+    "x.__class__ held": (_VARS_BOX + "c = Box().__class__\n", "c.get" + _CE),
+    "getattr(x, '__class__')": (_VARS_BOX + "c = getattr(Box(), '__class__')\n", "c.get" + _CE),
+    "the class's mro through type(x)": (_VARS_BOX + "c = type(Box()).__mro__[0]\n", "c.get" + _CE),
+    "a method returning type(self)": (
+        "class Box:\n    def me(self):\n        return type(self)\n\n" + _GET,
+        "Box().me().get" + _CE,
+    ),
+    "a method returning __class__": (
+        "class Box:\n    def me(self):\n        return __class__\n\n" + _GET,
+        "Box().me().get" + _CE,
+    ),
+    "self imported": (
+        "class Box:\n    def get(self, name):\n        import torch.nn.functional as self\n"
+        "        return vars(self)[name]\n",
+        _GOT_BY_NAME,
+    ),
+    "self captured by a match": (
+        "class Box:\n    def get(self, name):\n        match F:\n            case self:\n"
+        "                return vars(self)[name]\n",
+        _GOT_BY_NAME,
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, returned", list(_CLASS_ROUTES.values()), ids=list(_CLASS_ROUTES))
+def test_a_class_handed_out_by_python_itself_is_loose(cell, returned):
+    assert "loss" in lost(_after_setup(cell, loss=_TAKES.format(returned)))
+
+
+@pytest.mark.parametrize(
+    "reset", ["%reset_selective -f ^getatt", "get_ipython().reset_selective('get.ttr')"]
+)
+def test_a_reset_by_pattern_gives_the_built_in_back(reset):
+    """Red team 35: the student's own `getattr`, deleted by a pattern that does not spell it."""
+    nb = _after_setup("def getattr(o, n):\n    return o\n", loss=_TAKES.format("getattr" + _CE))
+    insert_after(nb, "double_conv", reset)
+    assert "loss" in lost(nb)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "class Net(nn.Module):\n    def __init__(self):\n        super(Net, self).__init__()\n"
+        "        self.c = nn.Conv2d(1, 1, 1)\n\n    def describe(self):\n"
+        "        return f'{type(self).__name__}: {vars(self)[\"training\"]}'\n\n\n"
+        "print(Net().describe(), type(Net()) is Net, str(type(Net())))",
+        "import dataclasses\n\n\n@dataclasses.dataclass\nclass Hp:\n    lr: float = 1e-3\n\n"
+        "    def show(self):\n        return vars(self)\n\n\nprint(Hp().show(), type(Hp())(lr=1.0))",
+    ],
+)
+def test_the_class_of_an_object_described_or_built_costs_nothing(cell):
+    nb = notebook()
+    insert_after(nb, "setup", cell)
+    assert lost(nb) == set() and flagged(nb) == ""
