@@ -11,6 +11,7 @@ changed submissions (:mod:`~autograder.regrade`). Here: the orchestration and a 
 from __future__ import annotations
 
 import ast
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -44,7 +45,7 @@ from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fr
 from autograder.execute import FLOODED
 from autograder.feedback import feedback_html, shorten
 from autograder.gradebook import with_manual_scores, write_gradebook
-from autograder.harness import write_message
+from autograder.harness import ANSWER_SAID, write_message
 from autograder.i18n import STUBS, notebook_language
 from autograder.probes import probe_source
 from autograder.regrade import (
@@ -217,16 +218,36 @@ def _step(job: Path, request: Request, at: str) -> dict:
 
 
 def _answers(job: Path) -> dict[str, tuple[dict, dict]]:
-    """The answers the worker took, read with every size bounded; a malformed one is none."""
-    found, budget = {}, wire.MAX_SUBMISSION_BYTES
+    """The answers the worker took, read with every size bounded; a malformed one is none, and
+    so is one the harness did not say it wrote (:func:`_changed_answers`)."""
+    found, budget, changed = {}, wire.MAX_SUBMISSION_BYTES, _changed_answers(job)
     folder = job / "answers"
     for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        if path.stem in changed:
+            found[path.stem] = ({"error": M.ANSWER_NOT_TAKEN}, {})
+            continue
         data = path.read_bytes()  # written by the worker, at most MAX_ANSWER_BYTES
         with contextlib.suppress(wire.BadAnswer):
             meta, arrays = wire.parse(data, min(wire.MAX_ARRAY_BYTES, budget))
             budget -= sum(a.nbytes for a in arrays.values())
             found[path.stem] = (meta, arrays)
     return found
+
+
+def _changed_answers(job: Path) -> list[str]:
+    """The requests whose answer the worker took is not the one the harness said it wrote on
+    the kernel's log (its file's name and SHA-256): the notebook's code wrote it, or changed it
+    after the harness (red teams 32 and 33: a finalizer, a signal handler, a thread)."""
+    report = job / "execute.json"
+    plan = json.loads(report.read_text()).get("plan", []) if report.exists() else []
+    taken = {e["step"]: e for e in plan if isinstance(e, dict) and "sha256" in e}  # (the last)
+    said = collections.defaultdict(set)
+    prefix = ANSWER_SAID.encode()
+    with contextlib.suppress(FileNotFoundError), open(job / "kernel_stderr.log", "rb") as f:
+        for line in (line for line in _lines(f, MAX_LOG_BYTES) if line.startswith(prefix)):
+            name, _, digest = line[len(prefix) :].decode("ascii", "replace").partition(" ")
+            said[name].add(digest.strip())
+    return sorted(step for step, e in taken.items() if said.get(e.get("file")) != {e["sha256"]})
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -565,6 +586,8 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
         review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
     if replaced := executed_report.get("replaced"):  # (found by the worker's request cells)
         review.append(f"{M.HARNESS_REPLACED} ({replaced} requests not asked)")
+    if changed := _changed_answers(job):
+        review.append(M.ANSWERS_CHANGED.format(steps=", ".join(changed)))
     log = job / "kernel_stderr.log"
     if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
         review.append(f"the notebook {FLOODED_LOG}")

@@ -15,6 +15,7 @@ import _thread
 import contextlib
 import functools
 import gc
+import hashlib
 import io
 import json
 import linecache
@@ -86,18 +87,25 @@ def _noter():
         if key in seen or len(seen) > 200:
             return
         line = f"\n[unet-tp-event] {_dumps({'kind': kind, 'detail': detail[:200]})}\n".encode()
-        deadline = _MONOTONIC() + 10
-        while _MONOTONIC() < deadline:  # (a pipe the notebook filled: the grader reads it)
-            try:
-                _WRITE(_LOG_FD, line)  # (held since start-up: os.write is the notebook's to
-                seen.add(key)  # replace; under PIPE_BUF bytes: written whole or not at all)
-                return
-            except (BlockingIOError, InterruptedError):
-                _SLEEP(0.001)
-            except Exception:
-                return
+        if _say(line):
+            seen.add(key)
 
     return note
+
+
+def _say(line: bytes) -> bool:
+    """Write one line on the kernel's log (under PIPE_BUF bytes: whole or not at all), waiting
+    up to 10 s for a pipe the notebook filled (the grader reads it); whether it was written."""
+    deadline = _MONOTONIC() + 10
+    while _MONOTONIC() < deadline:
+        try:
+            _WRITE(_LOG_FD, line)  # (held since start-up: os.write is the notebook's to replace)
+            return True
+        except (BlockingIOError, InterruptedError):
+            _SLEEP(0.001)
+        except Exception:
+            return False
+    return False
 
 
 _note = _noter()
@@ -561,6 +569,20 @@ def read_message(path: str | os.PathLike[str]) -> tuple[dict, dict]:
 def write_message(path: str | os.PathLike[str], meta: dict, arrays: dict) -> None:
     """Write an ``.npz`` message (temporary name, then rename)."""
     _write_bytes(path, _message(meta, arrays))
+
+
+# the line by which the harness says which bytes it wrote as an answer: the grader takes an
+# answer only if its bytes are those (red teams 32 and 33 rewrote the file after the harness,
+# from a finalizer, a signal handler, a thread or a function ipykernel calls)
+ANSWER_SAID = "[unet-tp-answer] "
+_SHA256 = hashlib.sha256
+
+
+def _answer(path: str, message: bytes) -> None:
+    """Write an answer, then say on the kernel's log its name and its bytes' SHA-256."""
+    _write_bytes(path, message)
+    name = _FSPATH(path).rpartition("/")[2]
+    _say(f"\n{ANSWER_SAID}{name} {_SHA256(message).hexdigest()}\n".encode())
 
 
 def _message(meta: dict, arrays: dict) -> bytes:
@@ -1877,7 +1899,7 @@ def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     missing = [n for n in meta.get("needs", []) if n not in namespace]
     if missing:
         error = {"error": f"not defined: {', '.join(missing)}", "missing": missing}
-        write_message(answer, error, {})
+        _answer(answer, _message(error, {}))
         return
     probes = {name: _PROBES[name] for name in meta.get("probes", []) if name in _PROBES}
     torch.set_grad_enabled(True)
@@ -1896,4 +1918,4 @@ def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     _COLLECT()
     if _THREADS() > threads:
         _note("watch", "a thread of the notebook's started while the grader asked")
-    _write_bytes(answer, message)
+    _answer(answer, message)

@@ -120,6 +120,11 @@ SERVED = (
 COURSE_CODE = "the course package's code ({path})"
 # the worker's request cell found the harness's function not the harness file's (execute.py)
 HARNESS_REPLACED = "the grader's harness was replaced by the notebook's code"
+ANSWER_NOT_TAKEN = "not taken: the notebook's code wrote or changed it after the grader's harness"
+ANSWERS_CHANGED = (
+    "answers not taken: the notebook's code wrote or changed them after the grader's harness"
+    " ({steps})"
+)
 QUOTED = "line {line}: `{code}`"
 CELL_AT = "cell {cell}, {cell_label}, {quote}"
 

@@ -175,6 +175,32 @@ for target in ["/opt/grading/lib/unet_tp/checks.py", "/etc/passwd", "/usr/evil"]
     except OSError as exc:
         print(target, exc)
 """
+# red teams 32 and 33: the notebook's code changes each answer after the harness wrote it and
+# before the worker takes it (here from time.sleep, which ipykernel calls before every reply;
+# the same arrays saved again: the bytes are no longer those the harness said it wrote)
+ANSWERS_RESAVED = """\
+import os
+import time
+
+import numpy as np
+
+_sleep = time.sleep
+
+
+def _resaved(seconds):
+    folder = "/opt/grading/answers"
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if name.startswith("ans-") and name.endswith(".npz"):
+            with np.load(os.path.join(folder, name)) as data:
+                arrays = {k: data[k] for k in data.files}
+            with open(os.path.join(folder, name), "wb") as f:
+                np.savez(f, **arrays)
+    _sleep(seconds)
+
+
+time.sleep = _resaved
+"""
+
 FORK_LOOP = """\
 import os, time
 children = []
@@ -409,6 +435,10 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         "write_outside": (insert_after(solved(), "setup", WRITE_OUTSIDE), FULL),
         "harness_by_name": (insert_after(solved(), "test_up", HARNESS_BY_NAME), FULL),
         "fork_loop": (insert_after(solved(), "down", FORK_LOOP), FULL),
+        "answers_rewritten": (
+            insert_after(solved(), "setup", ANSWERS_RESAVED),
+            dict.fromkeys(FULL, 0),
+        ),
         "disk_fill": (insert_after(solved(), "setup", DISK_FILL), FULL),
         "deep_tree": (insert_after(solved(), "setup", DEEP_TREE), FULL),
         "disk_held": (insert_after(solved(), "setup", DISK_HELD), FULL),
@@ -451,7 +481,7 @@ CASES = [
     "mean_over_classes", "no_zero_grad", "colab", "metadata_lost", "deleted_test", "reordered",
     "raises", "duplicated", "kernel_dies", "hangs", "huge_output", "cheat_patch", "cheat_fake_pass",
     "cheat_gc", "cheat_code_swap", "cheat_exec_reference", "cheat_reference", "network",
-    "write_outside", "harness_by_name", "fork_loop", "disk_fill", "deep_tree", "disk_held", "drive", "cheat_write", "not_json", "empty",
+    "write_outside", "harness_by_name", "fork_loop", "answers_rewritten", "disk_fill", "deep_tree", "disk_held", "drive", "cheat_write", "not_json", "empty",
 ]  # fmt: skip
 CHEATS = ["cheat_patch", "cheat_fake_pass", "cheat_gc", "cheat_code_swap", "cheat_exec_reference"]
 HONEST = [
@@ -543,6 +573,7 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
         "write_outside",
         "harness_by_name",
         "fork_loop",
+        "answers_rewritten",
         "disk_fill",
         "deep_tree",
         "disk_held",
@@ -561,6 +592,8 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     assert "tried to use the network" in review["network"]
     assert "outside its home" in review["write_outside"]
     assert "starts processes" in review["fork_loop"]  # refused at once: one process
+    assert "answers not taken" in review["answers_rewritten"]
+    assert "not taken" in graded.results["answers_rewritten"]["blocks"]["a"]["message"]
     # stopped once its folders passed the disk limit, the cell skipped in a new kernel
     # (a tree too deep to measure counts as past it; files removed but held count as in them)
     for filler in ["disk_fill", "deep_tree", "disk_held"]:
@@ -3607,3 +3640,42 @@ def test_code_run_from_a_file_the_notebook_wrote_is_noted_and_torchs_modes_off_h
             [sys.executable, str(script), how], capture_output=True, text=True, env=env
         )
         assert harness.UNWATCHED in json.loads(done.stdout.splitlines()[-1])["ran"], how
+
+
+def test_an_answer_is_taken_only_as_the_harness_said_it_wrote_it(tmp_path):
+    """The harness says each answer's name and SHA-256 on the kernel's log as it writes it; an
+    answer whose bytes differ (changed after it: red teams 32 and 33), with no such line, or
+    with a second, other digest (a forged line beside the harness's) is not taken."""
+    import hashlib
+
+    from autograder import grade
+    from autograder import messages as M
+    from autograder.harness import ANSWER_SAID
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    kept, changed, unsaid, doubled = b"kept", b"changed", b"unsaid", b"doubled"
+    plan = [
+        {"step": "a.kept", "file": "ans-1.npz", "sha256": sha(kept)},
+        {"step": "b.changed", "file": "ans-2.npz", "sha256": sha(changed)},
+        {"step": "c.unsaid", "file": "ans-3.npz", "sha256": sha(unsaid)},
+        {"step": "d.doubled", "file": "ans-4.npz", "sha256": sha(doubled)},
+        {"step": "e.none", "file": "ans-5.npz", "answer": "no answer file"},
+        {"step": "probe x", "error": None},
+    ]
+    (tmp_path / "execute.json").write_text(json.dumps({"plan": plan}))
+    lines = [
+        f"noise{ANSWER_SAID}ans-3.npz {sha(unsaid)}",  # (not at a line's start: not the harness's)
+        f"{ANSWER_SAID}ans-1.npz {sha(kept)}",
+        f"{ANSWER_SAID}ans-2.npz {sha(b'what the harness wrote')}",
+        f"{ANSWER_SAID}ans-4.npz {sha(doubled)}",
+        f"{ANSWER_SAID}ans-4.npz {sha(b'another')}",
+    ]
+    (tmp_path / "kernel_stderr.log").write_text("\n".join(lines) + "\n")
+    assert grade._changed_answers(tmp_path) == ["b.changed", "c.unsaid", "d.doubled"]
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    for step in ("a.kept", "b.changed"):  # (a malformed answer is none; a changed one says why)
+        (answers / f"{step}.npz").write_bytes(b"not an npz")
+    assert grade._answers(tmp_path) == {"b.changed": ({"error": M.ANSWER_NOT_TAKEN}, {})}
