@@ -24,6 +24,7 @@ import copy
 import functools
 import importlib.machinery
 import importlib.metadata
+import inspect
 import io
 import itertools
 import os
@@ -913,9 +914,9 @@ class Notebook:
         self.reads_namespace_only = _reads_namespace_only(self, nodes)
         self.modules_read = _modules_read(self, nodes)
         self.shell_magics = _shell_magics(nodes)
-        self.plain_objects = _plain_objects(self, nodes)
         # what the student's classes define: a `dice` property, a `losses` field, `self.metric`
         self.class_attributes = _class_attributes(nodes)
+        self.plain_objects = _plain_objects(self, nodes)
         # what a function's variable holds where it is assigned a module or its attribute
         # (`d = scipy.spatial.distance`): read as that path, whatever else it holds
         self.local_aliases = {
@@ -966,6 +967,18 @@ class Notebook:
                 parts.append(node.args[1].value)
                 node = node.args[0]
         return parts, node
+
+    @functools.cached_property
+    def own_callables(self) -> frozenset[str]:
+        """The names of the student's functions and classes, wherever defined."""
+        nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
+        return frozenset(n.name for n in nodes if isinstance(n, _SCOPES[:3]))
+
+    @functools.cached_property
+    def names_bound(self) -> frozenset[str]:
+        """Every name a cell binds anywhere (a parameter, a local, an import...)."""
+        nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
+        return frozenset(name for n in nodes for name in _names_bound(n))
 
     @functools.cached_property
     def showers_bound(self) -> set[str]:
@@ -1106,8 +1119,9 @@ class Notebook:
             n.name
             for t in trees
             for n in _walk(t)
-            if isinstance(n, ast.ClassDef) and not self._pure_decorators(n)
-        }  # (red team 35: `@reg class Box`, reg kept it)
+            if isinstance(n, ast.ClassDef)
+            and (not self._pure_decorators(n) or any(self._exception(b) for b in n.bases))
+        }  # (red team 35: `@reg class Box`, reg kept it; red team 36: sys.exc_info()[0])
         for tree in trees:
             parents = {id(c): n for n in _walk(tree) for c in ast.iter_child_nodes(n)}
             if _class_escapes(self, tree, parents, only_data, classes):
@@ -1124,6 +1138,11 @@ class Notebook:
                 ):
                     loose.add(aliases.get(node.id, node.id))
         return frozenset(_with_bases(trees, loose))
+
+    def _exception(self, base: ast.expr) -> bool:
+        """Whether a base is a built-in exception (its class is handed out where it is raised)."""
+        found = getattr(builtins, _builtin(self.resolve(base)), None)
+        return isinstance(found, type) and issubclass(found, BaseException)
 
     def _pure_decorators(self, cls: ast.ClassDef) -> bool:
         """Whether a class's decorators keep nothing of it (``@dataclass``)."""
@@ -1910,7 +1929,9 @@ _PURE_CLASS_DECORATORS = ("dataclasses.dataclass", "functools.total_ordering", "
 _PURE_CLASS_DECORATORS += ("typing.runtime_checkable", "enum.unique")
 # what a class statement hands the class or its bases to (red team 35), defined by the notebook
 _CLASS_HOOKS = {"__init_subclass__", "__set_name__", "__mro_entries__", "__prepare__"}
-_CLASS_OF = ("type", "__class__")  # (`type(x)`, `x.__class__`, a method's `__class__`)
+_CLASS_HOOKS |= {"__get__", "__class_getitem__"}  # (red team 36: a descriptor's owner)
+# what gives an object's class (`x.__class__`, `super().__thisclass__`: red team 36)
+_CLASS_ATTRIBUTES = {"__class__", "__thisclass__", "__self_class__", "__objclass__"}
 
 
 def _class_escapes(nb: Notebook, tree: ast.AST, parents: dict, only_data, classes) -> bool:
@@ -1919,19 +1940,49 @@ def _class_escapes(nb: Notebook, tree: ast.AST, parents: dict, only_data, classe
     described, compared, shown, built or read a datum of (``t = type(Box())``, ``return
     type(self)``, then ``t.get(F, name)``: red team 35), a hook of the notebook's that class
     statements call (``__init_subclass__``...) or a metaclass of its own."""
+    own_cls = _classmethod_classes(tree)
     for node in _walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == "__func__":
             return True
         if isinstance(node, _SCOPES[:2]) and node.name in _CLASS_HOOKS:
+            return True
+        if isinstance(node, ast.ClassDef) and _hands_its_methods(node):
             return True
         if isinstance(node, ast.ClassDef) and (
             any(k.arg == "metaclass" and not _library(nb, k.value, classes) for k in node.keywords)
             or any(_builtin(nb.resolve(b)) == "type" for b in node.bases)
         ):
             return True
-        if _class_of(nb, node) and not _class_described(nb, node, parents, only_data):
+        of = _class_of(nb, node) or id(node) in own_cls
+        if of and not _class_described(nb, node, parents, only_data):
             return True
     return False
+
+
+def _classmethod_classes(tree: ast.AST) -> set[int]:
+    """ids of the uses of a class method's ``cls`` (red team 36: ``return cls``)."""
+    found = set()
+    for fn in (n for n in _walk(tree) if isinstance(n, _SCOPES[:2])):
+        params = fn.args.posonlyargs + fn.args.args
+        if params and any(getattr(d, "id", None) == "classmethod" for d in fn.decorator_list):
+            found |= {
+                id(n)
+                for n in _walk(fn)
+                if isinstance(n, ast.Name) and n.id == params[0].arg and isinstance(n.ctx, ast.Load)
+            }
+    return found
+
+
+def _hands_its_methods(cls: ast.ClassDef) -> bool:
+    """Whether a class's body names one of its methods outside a method (red team 36:
+    ``sg = staticmethod(get)``, ``h = [get]``: the function, any ``self``)."""
+    methods = {s.name for s in cls.body if isinstance(s, _SCOPES[:2])}
+    return any(
+        isinstance(n, ast.Name) and n.id in methods and isinstance(n.ctx, ast.Load)
+        for stmt in cls.body
+        if not isinstance(stmt, _SCOPES[:3])
+        for n in _walk(stmt)
+    )
 
 
 def _library(nb: Notebook, node: ast.AST, classes) -> bool:
@@ -1941,32 +1992,35 @@ def _library(nb: Notebook, node: ast.AST, classes) -> bool:
 
 
 def _class_of(nb: Notebook, node: ast.AST) -> bool:
-    """``type(x)``, ``x.__class__``, ``getattr(x, "__class__")``, a method's ``__class__``."""
+    """``type(x)``, ``x.__class__`` (and :data:`_CLASS_ATTRIBUTES`), ``getattr(x,
+    "__class__")`` or ``object.__getattribute__(x, "__class__")``, a method's ``__class__``."""
     if isinstance(node, ast.Call):
         path = _builtin(nb.resolve(node.func))
-        spelt = node.args[1:2] and isinstance(node.args[1], ast.Constant)
-        if path == "getattr" and spelt and node.args[1].value == "__class__":
+        getter = path == "getattr" or getattr(node.func, "attr", "") in _GETTERS
+        name = node.args[-1] if getter and len(node.args) > 1 else None
+        if isinstance(name, ast.Constant) and name.value in _CLASS_ATTRIBUTES:
             return True
         return path == "type" and len(node.args) == 1 and not node.keywords
     if isinstance(node, ast.Attribute):
-        return node.attr == "__class__"
+        return node.attr in _CLASS_ATTRIBUTES
     return isinstance(node, ast.Name) and node.id == "__class__"
 
 
+_GETTERS = {"__getattribute__", "__getattr__"}
+
+
 def _class_described(nb: Notebook, node: ast.AST, parents: dict, only_data) -> bool:
-    """Whether the class ``node`` gives is only described (``type(x).__name__``), compared
-    (``type(m) in (A, B)``), shown, built (``type(self)(**cfg)``) or read a datum of
-    (``self.__class__.count``)."""
+    """Whether the class ``node`` gives is only described (``type(x).__name__``), read a datum
+    of (``self.__class__.count``), built (``type(self)(**cfg)``), given to ``super`` with the
+    object (``super(self.__class__, self)``) or goes nowhere else (:func:`_goes_nowhere`)."""
     parent = parents.get(id(node))
     if isinstance(parent, ast.Attribute):
         return parent.attr in _DESCRIBES_A_CLASS or parent.attr in only_data
-    if isinstance(parent, ast.Compare):
+    if isinstance(parent, ast.Call) and parent.func is node:
         return True
-    if isinstance(parent, ast.Call):
-        if parent.func is node:
-            return True
-        return _builtin(nb.resolve(parent.func)) in _SHOWERS | _TAKES_A_CLASS - {"super"}
-    return isinstance(parent, ast.FormattedValue)
+    if isinstance(parent, ast.Call) and _builtin(nb.resolve(parent.func)) == "super":
+        return len(parent.args) == 2 and _is_self(parent.args[1])
+    return _goes_nowhere(nb, node, parents)
 
 
 def _with_bases(trees, loose: set[str]) -> set[str]:
@@ -2049,12 +2103,23 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
         if isinstance(cls, ast.ClassDef) and cls.name in loose:
             continue
         for fn in getattr(cls, "body", []) if isinstance(cls, ast.ClassDef) else []:
-            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or fn.decorator_list:
+            if not isinstance(fn, _SCOPES[:2]) or not all(
+                _a_property(d, cls, nb) for d in fn.decorator_list
+            ):
                 continue
             params = fn.args.posonlyargs + fn.args.args
-            inside = list(_walk(fn))
+            # an inner function's or lambda's own `self` (honest round 12: a forward hook's
+            # `lambda self, inp, out: ...`) is not the method's: its nodes are not counted
+            inner = {
+                id(n)
+                for sub in _walk(fn)
+                if sub is not fn and isinstance(sub, (*_SCOPES[:2], ast.Lambda))
+                if "self" in {a.arg for a in _parameters(sub)}
+                for n in _walk(sub)
+            }
+            inside = [n for n in _walk(fn) if id(n) not in inner]
             # bound again by anything (red team 35: `import torch.nn.functional as self`,
-            # `case self:`), or a parameter `self` of an inner function or lambda
+            # `case self:`)
             rebinds = any(
                 "self" in _names_bound(n) or "self" in getattr(n, "names", ())
                 for n in inside
@@ -2063,6 +2128,29 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
             if params and params[0].arg == "self" and not rebinds:
                 found |= {id(n) for n in inside}
     return found
+
+
+def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.arg]:
+    a = fn.args
+    return [*a.posonlyargs, *a.args, *a.kwonlyargs, *(x for x in (a.vararg, a.kwarg) if x)]
+
+
+def _a_property(decorator: ast.expr, cls: ast.ClassDef, nb: Notebook | None) -> bool:
+    """``@property``, ``@functools.cached_property``, ``@x.setter`` of a property ``x`` of the
+    class: the method is given the object as ``self`` (honest round 12), as a plain method is;
+    not where the notebook binds its own ``property``."""
+    if nb is None:
+        return False
+    if isinstance(decorator, ast.Attribute) and decorator.attr in {"setter", "getter", "deleter"}:
+        named = getattr(decorator.value, "id", None)
+        return "property" not in nb.names_bound and any(
+            isinstance(s, _SCOPES[:2])
+            and s.name == named
+            and [getattr(d, "id", None) for d in s.decorator_list] == ["property"]
+            for s in cls.body
+        )
+    path = _builtin(nb.resolve(decorator))
+    return path in {"property", "functools.cached_property"} and "property" not in nb.names_bound
 
 
 def _own_namespace(node: ast.AST, methods: set[int], plain: frozenset[str]) -> bool:
@@ -2601,6 +2689,7 @@ _PLAIN_MAKERS = {"argparse.Namespace", "types.SimpleNamespace"}
 _SETTINGS_MAKERS = {"unet_tp.notebook.notebook_config", "unet_tp.settings.preset_config"}
 # a class binding these finds its attributes (and its namespace) elsewhere: not a plain object
 _FINDS_ATTRIBUTES = {"__dict__", "__getattr__", "__getattribute__", "__class__", "__slots__"}
+_FINDS_ATTRIBUTES |= {"__new__"}  # (red team 36: `Args()` gave torch.nn.functional)
 
 
 # cell magics whose text is not Python: it runs in a shell or is shown
@@ -2629,13 +2718,11 @@ def _shell_magics(nodes) -> frozenset[int]:
 
 def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
     """The notebook's names that only ever hold an object made by a class of the student's or a
-    plain namespace (``args = Args()``, ``cfg = SimpleNamespace()``): ``setattr(args, k, v)``
-    in a loop sets its attributes, never a name of the notebook."""
-    classes = {
-        n.name
-        for n in nodes
-        if isinstance(n, ast.ClassDef) and not (_bound_in(n) & _FINDS_ATTRIBUTES) and not n.keywords
-    }
+    plain namespace (``args = Args()``, ``cfg = SimpleNamespace()``), or the kit's settings, or
+    a part of them no code could have replaced (:func:`_settings_parts`), and the names given
+    only such a part (``opt = config.optim``): ``setattr(args, k, v)`` in a loop sets its
+    attributes, never a name of the notebook."""
+    classes = _plain_classes(nodes)
     made: dict[str, list[int]] = {}  # name: ids of the targets that bind it so
     settings: set[str] = set()  # names bound to the kit's settings
     for node in nodes:
@@ -2651,6 +2738,37 @@ def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
                 for name in (t for t in _walk(target) if isinstance(t, ast.Name)):
                     made.setdefault(name.id, []).append(id(name))
                     settings.add(name.id)
+    parts = _settings_parts(nb, nodes, settings & (set(made) - _bound_otherwise(nodes, made)))
+    for node in nodes:  # (honest round 12)
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        if isinstance(target, ast.Name) and len(node.targets) == 1:
+            value = node.value
+            if isinstance(value, ast.Attribute) and ast.unparse(value) in parts:
+                made.setdefault(target.id, []).append(id(target))
+    return frozenset((set(made) - _bound_otherwise(nodes, made)) | parts)
+
+
+def _plain_classes(nodes) -> set[str]:
+    """The student's classes whose instances are plain objects: binding none of
+    :data:`_FINDS_ATTRIBUTES`, no metaclass, each base ``object`` or such a class."""
+    defs = [n for n in nodes if isinstance(n, ast.ClassDef)]
+    found: set[str] = set()
+    while True:
+        fails = {
+            n.name
+            for n in defs
+            if _bound_in(n) & _FINDS_ATTRIBUTES
+            or n.keywords
+            or not all(isinstance(b, ast.Name) and b.id in found | {"object"} for b in n.bases)
+        }
+        more = {n.name for n in defs} - fails  # (a class defined twice: both plain)
+        if more <= found:
+            return found
+        found |= more
+
+
+def _bound_otherwise(nodes, made: dict[str, list[int]]) -> set[str]:
+    """The names bound otherwise than by the targets ``made`` holds the ids of."""
     plain = {i for ids in made.values() for i in ids}
     other = set()
     for node in nodes:
@@ -2662,42 +2780,164 @@ def _plain_objects(nb: Notebook, nodes) -> frozenset[str]:
             other.update(_names_bound(node))  # (a parameter `cfg` is any object: red team 34)
         elif isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)):
             other |= {getattr(a, "asname", None) or str(getattr(a, "name", a)) for a in node.names}
-    names = set(made) - other
-    return frozenset(names | _settings_parts(nb, nodes, settings & names))
+    return other
 
 
 def _settings_parts(nb: Notebook, nodes, settings: set[str]) -> set[str]:
     """The parts of the kit's settings ``settings`` the notebook reads (``config.optim``, as
-    written) that no code could have replaced: no attribute of the part's name is set or
-    deleted anywhere (``config.optim = F``), and what holds the part (``config``) is only ever
-    read an attribute of (not a dunder: ``config.__dict__``), given to the kit or shown; given
-    to anything else (``setattr(config, k, F)``, ``vars(config)``, ``super(C, config)``) its parts
-    are not plain."""
-    reset = {
-        n.attr for n in nodes if isinstance(n, ast.Attribute) and not isinstance(n.ctx, ast.Load)
-    }
+    written) that no code could have replaced: none set or deleted (``config.optim = F``; but
+    ``dataclasses.replace`` of itself), and what holds the part (``config``) only ever read an
+    attribute of (not a dunder: ``config.__dict__``) or given where it goes nowhere
+    (:func:`_goes_nowhere`: the kit, print, ``asdict``); bound to another name, or given to
+    ``setattr``, ``vars``, ``super`` or the student's code, its parts are not plain."""
+    if any(_names_the_namespace(nb, n) for n in nodes):
+        return set()  # (red team 36: `setattr(__main__.config, "tools", F)`)
     parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
-    loose, parts = set(), set()
+    loose, parts, stored = set(), set(), set()
     for node in nodes:
         chain, root = [], node
         while isinstance(root, ast.Attribute):
             chain, root = [root.attr, *chain], root.value
-        if not (
-            isinstance(root, ast.Name) and root.id in settings and isinstance(node.ctx, ast.Load)
-        ):
+        if not (isinstance(root, ast.Name) and root.id in settings):
             continue
         text = ".".join([root.id, *chain])
-        parts |= {text} if chain and not set(chain) & reset else set()
+        if not isinstance(node.ctx, ast.Load) and chain:
+            parent = parents.get(id(node))
+            value = getattr(parent, "value", None) if isinstance(parent, ast.Assign) else None
+            replaced = isinstance(value, ast.Call) and value.args
+            replaced = replaced and nb.resolve(value.func) == "dataclasses.replace"
+            if not (replaced and ast.unparse(value.args[0]) == text):  # (config.optim =
+                stored.add(text)  # dataclasses.replace(config.optim, epochs=2): the kit's)
+            continue
+        if not isinstance(node.ctx, ast.Load):
+            continue  # (the name bound: by notebook_config only, see _plain_objects)
+        parts |= {text} if chain else set()
         parent = parents.get(id(node))
-        if isinstance(parent, ast.Call) and node in parent.args:
-            path = nb.resolve(parent.func)
-            shown = _builtin(path) in _SHOWERS - nb.showers_bound or path.startswith("unet_tp.")
+        if isinstance(parent, ast.Attribute):  # a field read, not a method called (red team
+            called = getattr(parents.get(id(parent)), "func", None) is parent  # 36: its
+            shown = not parent.attr.startswith("__") and not called  # for_model gave config)
         else:
-            shown = isinstance(parent, ast.FormattedValue) or (
-                isinstance(parent, ast.Attribute) and not parent.attr.startswith("__")
-            )
+            shown = _goes_nowhere(nb, node, parents, libraries=True)
         loose |= set() if shown else {text}
-    return {part for part in parts if not any(part.startswith(holder + ".") for holder in loose)}
+    replaced = [p for p in parts if any(p == held or p.startswith(held + ".") for held in stored)]
+    return {p for p in parts if p not in replaced and not any(p.startswith(h + ".") for h in loose)}
+
+
+def _names_the_namespace(nb: Notebook, node: ast.AST) -> bool:
+    """Whether ``node`` reaches the notebook's names otherwise than by their names
+    (``__main__``, ``globals()``, ``get_ipython().user_ns``, ``sys.modules``)."""
+    if isinstance(node, ast.Name):
+        return node.id in {"__main__", "globals", "locals"}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return "__main__" in (getattr(node, "module", None), *(a.name for a in node.names))
+    if isinstance(node, ast.Attribute) and node.attr == "modules":
+        return nb.resolve(node) == "sys.modules"
+    return isinstance(node, ast.Attribute) and node.attr in _NAMESPACE_HOOKS
+
+
+_LOGGING = {"debug", "info", "warning", "warn", "error", "critical", "exception", "log"}
+# what a value goes through on its way to where it is used (`print((type(a), type(b)))`)
+_THROUGH = (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.IfExp, ast.BoolOp)
+_THROUGH += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension)
+
+
+def _goes_nowhere(nb: Notebook, node: ast.AST, parents: dict, libraries: bool = False) -> bool:
+    """Whether a value (a class, the kit's settings) reaches only what keeps nothing of it for
+    the notebook: a bare expression (shown), a comparison, an f-string or a text's ``%``, an
+    assert's message, a key looked up, what shows it (:data:`_SINKS`, logging, a text's
+    ``format``), through tuples, lists and comprehensions, and with ``libraries`` a library's
+    function, then where its result goes (``next(iter([config]))`` is ``config``); not bound to
+    a name, returned, stored or given to the student's code (honest round 12: ``type(sample)``
+    alone in a cell cost 20 points)."""
+    parent = parents.get(id(node))
+    while parent is not None:
+        if isinstance(parent, _THROUGH):
+            node, parent = parent, parents.get(id(parent))
+            continue
+        if isinstance(parent, ast.keyword):  # (the call's argument: the keyword)
+            node, parent = parent, parents.get(id(parent))
+        if not isinstance(parent, ast.Call) or node is parent.func:
+            break
+        kept = _kept(nb, parent, _as_settings(nb, parent, node))
+        if kept is None:
+            return True
+        if not (kept and libraries):
+            return False
+        node, parent = parent, parents.get(id(parent))
+    if isinstance(parent, (ast.Expr, ast.Compare, ast.FormattedValue)):
+        return True
+    if isinstance(parent, ast.Assert):
+        return node is parent.msg
+    if isinstance(parent, ast.BinOp):  # "got %s" % type(x)
+        return isinstance(parent.op, ast.Mod) and node is parent.right
+    return isinstance(parent, ast.Subscript) and node is parent.slice and _loads(parent)
+
+
+def _loads(node: ast.AST) -> bool:
+    return isinstance(getattr(node, "ctx", None), ast.Load)
+
+
+def _as_settings(nb: Notebook, call: ast.Call, node: ast.AST) -> bool:
+    """Whether ``node`` is given to a function of the kit as its ``config`` parameter (the kit
+    reads its settings there, and hands them to no function it is given)."""
+    path = nb.resolve(call.func)
+    names = _kit_parameters(path) if path.startswith(COURSE_PACKAGE + ".") else None
+    if names is None:
+        return False
+    if isinstance(node, ast.keyword):
+        return node.arg == "config"
+    return node in call.args and names[: call.args.index(node) + 1][-1:] == ("config",)
+
+
+@functools.cache
+def _kit_parameters(path: str) -> tuple[str, ...] | None:
+    """The parameters' names of the kit's function ``path``, or None."""
+    module, _, name = path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+        return tuple(inspect.signature(found).parameters)
+    except Exception:  # not the kit's function, or no signature: read as any library's
+        return None
+
+
+# what shows a value and gives nothing of it back
+_SINKS = {"print", "repr", "str", "len", "display", "help", "id", "hash", "callable", "format"}
+_SINKS |= _CLASS_CHECKS | {"pprint.pprint", "pprint.pp", "pprint.pformat", "inspect.isclass"}
+
+
+def _kept(nb: Notebook, call: ast.Call, settings: bool = False) -> bool | None:
+    """What ``call`` does with a value it is given: None where it only shows it (:data:`_SINKS`,
+    a text's ``format``, a plain dict's ``get``, a logging method no class of the student's
+    defines), True where it is a library's or a built-in's function (its result may be the value
+    itself), False where it may keep it for the notebook or change it: ``setattr``, ``vars``,
+    ``super``, ``type``, a dunder method, the student's code, or a call also given the student's
+    functions; None too where the kit's function is given the value as its ``config``
+    (``settings``)."""
+    path, name = _builtin(nb.resolve(call.func)), getattr(call.func, "attr", "")
+    if path in _SETTERS | {"vars", "super", "type"} or name.startswith("__"):
+        return False
+    if settings:  # (the kit reads them there, and gives none of its functions its `config`)
+        return None
+    given = [n for arg in (*call.args, *(k.value for k in call.keywords)) for n in _walk(arg)]
+    if path not in _SINKS and any(  # (red team 36: the kit's predict_patient
+        isinstance(n, ast.Lambda) or (isinstance(n, ast.Name) and n.id in nb.own_callables)
+        for n in given  # called the student's function with what it was given)
+    ):
+        return False
+    root = _root(call.func)
+    if isinstance(root, (ast.Constant, ast.JoinedStr)):
+        return None  # "{} {}".format(type(img), img.dtype)
+    if not isinstance(root, ast.Name):
+        return False
+    if root.id in nb.plain_dicts:
+        return None if name == "get" else False
+    if name in _LOGGING and name not in nb.class_attributes and root.id not in nb.class_names:
+        return None  # log.info("%s", type(x))
+    head = nb.aliases.get(root.id, "").split(".")[0]
+    builtin = root.id in _BUILTIN_NAMES and root.id not in nb.names_bound
+    if path in _SINKS and (builtin or head):
+        return None
+    return (bool(head) and head not in nb.written and head not in nb.class_names) or builtin
 
 
 def _class_attributes(nodes) -> frozenset[str]:

@@ -3807,3 +3807,124 @@ def test_the_class_of_an_object_described_or_built_costs_nothing(cell):
     nb = notebook()
     insert_after(nb, "setup", cell)
     assert lost(nb) == set() and flagged(nb) == ""
+
+
+# honest round 12: a class built in a loop (`setattr(self, f"conv{k}", ...)`) with any of these
+# elsewhere cost 20 points (the class of an object read as handed out), or the kit's settings
+# listed beside ordinary code
+_LOOP_BUILT = (
+    "class Stack(nn.Module):\n    def __init__(self, n):\n        super(self.__class__, self).__init__()\n"
+    "        for k in range(n):\n            setattr(self, f'conv{k}', nn.Conv2d(1, 1, 1))\n"
+    "        self.register_forward_hook(lambda self, inp, out: None)\n        self.n = n\n\n"
+    "    @property\n    def first(self):\n        return getattr(self, 'conv0')\n\n"
+    "    def forward(self, x):\n        for k in range(self.n):\n            x = getattr(self, f'conv{k}')(x)\n"
+    "        return x\n\n\nsample = torch.zeros(1, 1, 2, 2)\n"
+)
+_HONEST_12 = {
+    "a bare type(x)": "type(sample)",
+    "types in a tuple": "type(sample), type(sample.shape)",
+    "an assert's message": "assert isinstance(sample, torch.Tensor), type(sample)",
+    "a TypeError's text": "if not torch.is_tensor(sample):\n    raise TypeError('got %s' % type(sample))",
+    "a text's format": "print('{} {}'.format(type(sample), sample.dtype))",
+    "logged": "import logging\nlog = logging.getLogger('tp')\nlog.info('%s', [type(t) for t in (sample,)])",
+    "a dispatch table": "INITS = {nn.Conv2d: nn.init.kaiming_normal_}\ninit = INITS.get(type(sample))",
+    "the settings pretty-printed": "from pprint import pprint\npprint(config)\nprint(vars(config.optim))",
+    "their dict saved": "import dataclasses, json\nprint(json.dumps(dataclasses.asdict(config), default=str))\n"
+    "for k, v in vars(config.optim).items():\n    print(k, v)",
+    "a trainer's self.model": "class Trainer:\n    def __init__(self, model):\n        self.model = model\n\n\n"
+    "for name, value in vars(config.model).items():\n    print(name, value)",
+    "a part given a name": "opt = config.optim\nfor k, v in vars(opt).items():\n    print(k, v)",
+    "a part replaced by the kit's way": "import dataclasses\n"
+    "config.optim = dataclasses.replace(config.optim, epochs=2)\nprint(vars(config.optim))",
+    "saved with the checkpoint": "torch.save({'config': config}, 'ckpt.pt')\nprint(vars(config.optim))",
+}
+
+
+@pytest.mark.parametrize("cell", list(_HONEST_12.values()), ids=list(_HONEST_12))
+def test_a_class_described_or_the_settings_listed_beside_ordinary_code_cost_nothing(cell):
+    nb = notebook()
+    insert_after(nb, "setup", _LOOP_BUILT + cell)
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
+_NEW_N = "'cross_' + 'entropy'"
+# red team 36: the kit's settings reached another way, a plain class that is not, classes (or
+# their methods) handed out by Python, each with a blank answer returning torch's loss
+_ROUTES_36 = {
+    "__main__'s config": (
+        "import __main__\nsetattr(__main__.config, 'tools', F)",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+    "a kit method returning the settings": (
+        "same = config.for_model(None)\nsetattr(same, 'tools', F)",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+    "a kit function calling the student's": (
+        "from types import SimpleNamespace\nfrom unet_tp.notebook import predict_patient\n\n\n"
+        "def hook(model, images):\n    setattr(model, 'tools', F)\n"
+        "    return torch.zeros(len(images), 1, 1, dtype=torch.long)\n\n\n"
+        "predict_patient(config, SimpleNamespace(image=np.zeros((4, 1, 1, 1))), hook, 'cpu')",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+    "__new__": (
+        "class Args:\n    def __new__(cls):\n        return F\n\n\nargs = Args()",
+        f"vars(args)[{_NEW_N}]",
+    ),
+    "an inherited __new__": (
+        "class Base:\n    def __new__(cls):\n        return F\n\n\nclass Args(Base):\n    pass\n\n\nargs = Args()",
+        f"vars(args)[{_NEW_N}]",
+    ),
+    "a descriptor's owner": (
+        "HELD = []\n\n\nclass Grab:\n    def __get__(self, obj, owner):\n        HELD.append(owner)\n"
+        "        return 0\n\n\n" + _VARS_BOX + "    x = Grab()\n\n\nBox().x",
+        f"HELD[0].get(F, {_NEW_N})",
+    ),
+    "__class_getitem__": (
+        "HELD = []\n\n\n"
+        + _VARS_BOX
+        + "\n    def __class_getitem__(cls, item):\n        HELD.append(cls)\n"
+        "        return cls\n\n\ndef f(a: Box[0]):\n    pass",
+        f"HELD[0].get(F, {_NEW_N})",
+    ),
+    "a class method's cls": (
+        _VARS_BOX + "\n    @classmethod\n    def me(cls):\n        return cls",
+        f"Box().me().get(F, {_NEW_N})",
+    ),
+    "super().__thisclass__": (
+        _VARS_BOX + "\n    def k(self):\n        return super().__thisclass__",
+        f"Box().k().get(F, {_NEW_N})",
+    ),
+    "object.__getattribute__": (
+        _VARS_BOX,
+        f"object.__getattribute__(Box(), '__class__').get(F, {_NEW_N})",
+    ),
+    "an exception's class": (
+        "import sys\n\n\nclass Box(Exception):\n    def get(self, name):\n        return vars(self)[name]\n\n\n"
+        "try:\n    raise Box()\nexcept Exception:\n    C = sys.exc_info()[0]",
+        f"C.get(F, {_NEW_N})",
+    ),
+    "a method named in the class's body": (
+        _VARS_BOX + "\n    sg = staticmethod(get)",
+        f"Box().sg(F, {_NEW_N})",
+    ),
+    "a student's property": (
+        "HELD = []\n\n\ndef property(f):\n    HELD.append(f)\n    return f\n\n\n"
+        "class Box:\n    @property\n    def get(self, name):\n        return vars(self)[name]\n",
+        f"HELD[0](F, {_NEW_N})",
+    ),
+    "a class of classes in a Counter": (
+        "from collections import Counter\n" + _VARS_BOX + "\n\nc = Counter([type(Box())])",
+        f"next(iter(c)).get(F, {_NEW_N})",
+    ),
+    "the settings in a list": (
+        "same = next(iter([config]))\nsetattr(same, 'tools', F)",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, returned", list(_ROUTES_36.values()), ids=list(_ROUTES_36))
+def test_python_and_the_kit_hand_out_no_class_or_settings_unseen(cell, returned):
+    loss = "def categorical_cross_entropy(logits, target, weight=None):\n"
+    loss += f"    return {returned}(logits, target, weight=weight)\n"
+    assert "loss" in lost(_after_setup(cell, loss=loss))
