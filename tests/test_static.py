@@ -3669,13 +3669,6 @@ _KIT_SETTINGS = {
 }
 
 
-@pytest.mark.parametrize("cell", list(_KIT_SETTINGS.values()), ids=list(_KIT_SETTINGS))
-def test_the_kits_settings_listed_or_overridden_by_name_cost_nothing(cell):
-    nb = notebook()
-    insert_after(nb, "setup", cell)
-    assert lost(nb) == set() and flagged(nb) == ""
-
-
 # ... unless what holds a part could have been given another object
 _SETTINGS_REPLACED = {
     "an attribute set": "config.optim = F",
@@ -3840,7 +3833,9 @@ _HONEST_12 = {
 }
 
 
-@pytest.mark.parametrize("cell", list(_HONEST_12.values()), ids=list(_HONEST_12))
+@pytest.mark.parametrize(
+    "cell", [*_KIT_SETTINGS.values(), *_HONEST_12.values()], ids=[*_KIT_SETTINGS, *_HONEST_12]
+)
 def test_a_class_described_or_the_settings_listed_beside_ordinary_code_cost_nothing(cell):
     nb = notebook()
     insert_after(nb, "setup", _LOOP_BUILT + cell)
