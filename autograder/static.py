@@ -969,6 +969,29 @@ class Notebook:
         return parts, node
 
     @functools.cached_property
+    def logs_plainly(self) -> bool:
+        """Whether the notebook's logging runs no code of its own: no filter, handler,
+        formatter or record factory of its own, no class of a logging class (red team 37:
+        ``log.addFilter(grab)`` was handed what ``log.warning`` logged)."""
+        nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
+        named = {getattr(n, "attr", getattr(n, "id", None)) for n in nodes}
+        bases = [b for n in nodes if isinstance(n, ast.ClassDef) for b in n.bases]
+        return not (named & _LOG_HOOKS or any(_within(self.resolve(b), "logging") for b in bases))
+
+    @functools.cached_property
+    def student_objects(self) -> frozenset[str]:
+        """The names that may hold code of the student's: its functions and classes, what
+        calling them gave, a lambda, any parameter (``with open(p) as f`` is a library's)."""
+        nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
+        found = set(self.own_callables) | {n.arg for n in nodes if isinstance(n, ast.arg)}
+        for n in nodes:
+            value = getattr(n, "value", None) if isinstance(n, _ASSIGNS) else None
+            made = isinstance(value, ast.Call) and getattr(_root(value.func), "id", None) in found
+            if made or isinstance(value, ast.Lambda):
+                found |= {t.id for t in _walk(n) if isinstance(t, ast.Name) and _is_store(t)}
+        return frozenset(found)
+
+    @functools.cached_property
     def own_callables(self) -> frozenset[str]:
         """The names of the student's functions and classes, wherever defined."""
         nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
@@ -1826,10 +1849,12 @@ def _class_data(trees) -> dict[str, set[str]]:
 
 
 def _no_self(stmt: ast.stmt) -> bool:
-    """Whether a class's statement defines a static method (given no ``self``)."""
+    """Whether a class's statement defines a static or class method (given no ``self``; a
+    class method's ``cls`` used otherwise than built or described, `return cls.get` of red team
+    34, makes every class loose: :func:`_classmethod_classes`; honest round 13 lost 13 points
+    to ``UNet.from_config(cfg)`` returning ``cls(...)``)."""
     return isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
-        isinstance(d, ast.Name) and d.id == "staticmethod"  # (a class method's cls is the
-        # class: `return cls.get` handed it out, red team 34)
+        isinstance(d, ast.Name) and d.id in {"staticmethod", "classmethod"}
         for d in stmt.decorator_list or [ast.Name("self")]
     )
 
@@ -2836,6 +2861,8 @@ def _names_the_namespace(nb: Notebook, node: ast.AST) -> bool:
 
 
 _LOGGING = {"debug", "info", "warning", "warn", "error", "critical", "exception", "log"}
+_LOG_HOOKS = {"addFilter", "addHandler", "setFormatter", "setLogRecordFactory", "setLoggerClass"}
+_LOG_HOOKS |= {"filters", "handlers", "makeRecord", "handle", "callHandlers"}
 # what a value goes through on its way to where it is used (`print((type(a), type(b)))`)
 _THROUGH = (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.IfExp, ast.BoolOp)
 _THROUGH += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension)
@@ -2843,13 +2870,14 @@ _THROUGH += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comp
 
 def _goes_nowhere(nb: Notebook, node: ast.AST, parents: dict, libraries: bool = False) -> bool:
     """Whether a value (a class, the kit's settings) reaches only what keeps nothing of it for
-    the notebook: a bare expression (shown), a comparison, an f-string or a text's ``%``, an
-    assert's message, a key looked up, what shows it (:data:`_SINKS`, logging, a text's
-    ``format``), through tuples, lists and comprehensions, and with ``libraries`` a library's
-    function, then where its result goes (``next(iter([config]))`` is ``config``); not bound to
-    a name, returned, stored or given to the student's code (honest round 12: ``type(sample)``
-    alone in a cell cost 20 points)."""
-    parent = parents.get(id(node))
+    the notebook: a bare expression (shown), a comparison (where the notebook defines no hook
+    of comparisons), an f-string or a text's ``%``, a key looked up in a dict literal, what
+    shows it (:data:`_SINKS`, logging, a text's ``format``), through tuples, lists and
+    comprehensions, and with ``libraries`` a library's function given nothing else of the
+    student's, then where its result goes (``next(iter([config]))`` is ``config``); not bound
+    to a name, returned, stored, raised in an assert's message or given to the student's code
+    (honest round 12: ``type(sample)`` alone in a cell cost 20 points; red team 37)."""
+    parent, value = parents.get(id(node)), node
     while parent is not None:
         if isinstance(parent, _THROUGH):
             node, parent = parent, parents.get(id(parent))
@@ -2861,20 +2889,45 @@ def _goes_nowhere(nb: Notebook, node: ast.AST, parents: dict, libraries: bool = 
         kept = _kept(nb, parent, _as_settings(nb, parent, node))
         if kept is None:
             return True
-        if not (kept and libraries):
+        if not (kept and libraries and _given_nothing_else(nb, parent, value)):
             return False
         node, parent = parent, parents.get(id(parent))
-    if isinstance(parent, (ast.Expr, ast.Compare, ast.FormattedValue)):
+    if isinstance(parent, (ast.Expr, ast.FormattedValue)):
         return True
-    if isinstance(parent, ast.Assert):
-        return node is parent.msg
-    if isinstance(parent, ast.BinOp):  # "got %s" % type(x)
-        return isinstance(parent.op, ast.Mod) and node is parent.right
-    return isinstance(parent, ast.Subscript) and node is parent.slice and _loads(parent)
+    if isinstance(parent, ast.Compare):  # (red team 37: an `__eq__` of the student's)
+        return not nb.compares_its_own
+    if isinstance(parent, ast.BinOp):  # "got %s" % type(x) (not an object's own `__mod__`)
+        text = isinstance(parent.left, ast.JoinedStr) or isinstance(
+            getattr(parent.left, "value", None), str
+        )
+        return isinstance(parent.op, ast.Mod) and node is parent.right and text
+    key = isinstance(parent, ast.Subscript) and node is parent.slice and _loads(parent)
+    return key and getattr(parent.value, "id", None) in nb.plain_dicts  # (a dict literal's)
+
+
+def _given_nothing_else(nb: Notebook, call: ast.Call, value: ast.AST) -> bool:
+    """Whether a library's ``call`` is given, beside ``value``, none of the student's objects
+    (:attr:`Notebook.student_objects`; red team 37: ``max([config, k])`` ran a ``__gt__`` of
+    the student's)."""
+    own = {id(n) for n in _walk(value)}
+    given = (*call.args, *(k.value for k in call.keywords))
+    return not any(
+        isinstance(n, ast.Lambda) or (isinstance(n, ast.Name) and n.id in nb.student_objects)
+        for arg in given
+        for n in _walk(arg)
+        if id(n) not in own
+    )
 
 
 def _loads(node: ast.AST) -> bool:
     return isinstance(getattr(node, "ctx", None), ast.Load)
+
+
+def _is_store(node: ast.AST) -> bool:
+    return isinstance(getattr(node, "ctx", None), ast.Store)
+
+
+_ASSIGNS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
 
 
 def _as_settings(nb: Notebook, call: ast.Call, node: ast.AST) -> bool:
@@ -2931,10 +2984,13 @@ def _kept(nb: Notebook, call: ast.Call, settings: bool = False) -> bool | None:
         return False
     if root.id in nb.plain_dicts:
         return None if name == "get" else False
-    if name in _LOGGING and name not in nb.class_attributes and root.id not in nb.class_names:
+    plain_logs = name in _LOGGING and name not in nb.class_attributes and nb.logs_plainly
+    if plain_logs and root.id not in nb.class_names:
         return None  # log.info("%s", type(x))
     head = nb.aliases.get(root.id, "").split(".")[0]
     builtin = root.id in _BUILTIN_NAMES and root.id not in nb.names_bound
+    if path in _CLASS_CHECKS and nb.compares_its_own:  # (an `__instancecheck__` of its own)
+        return False
     if path in _SINKS and (builtin or head):
         return None
     return (bool(head) and head not in nb.written and head not in nb.class_names) or builtin

@@ -3816,9 +3816,10 @@ _LOOP_BUILT = (
 _HONEST_12 = {
     "a bare type(x)": "type(sample)",
     "types in a tuple": "type(sample), type(sample.shape)",
-    "an assert's message": "assert isinstance(sample, torch.Tensor), type(sample)",
     "a TypeError's text": "if not torch.is_tensor(sample):\n    raise TypeError('got %s' % type(sample))",
     "a text's format": "print('{} {}'.format(type(sample), sample.dtype))",
+    "a class method building its class": "class Net(nn.Module):\n    @classmethod\n"
+    "    def tiny(cls):\n        return cls()\n\n\nnet = Net.tiny()\nprint(type(net).__name__)",
     "logged": "import logging\nlog = logging.getLogger('tp')\nlog.info('%s', [type(t) for t in (sample,)])",
     "a dispatch table": "INITS = {nn.Conv2d: nn.init.kaiming_normal_}\ninit = INITS.get(type(sample))",
     "the settings pretty-printed": "from pprint import pprint\npprint(config)\nprint(vars(config.optim))",
@@ -3920,6 +3921,55 @@ _ROUTES_36 = {
 
 @pytest.mark.parametrize("cell, returned", list(_ROUTES_36.values()), ids=list(_ROUTES_36))
 def test_python_and_the_kit_hand_out_no_class_or_settings_unseen(cell, returned):
+    loss = "def categorical_cross_entropy(logits, target, weight=None):\n"
+    loss += f"    return {returned}(logits, target, weight=weight)\n"
+    assert "loss" in lost(_after_setup(cell, loss=loss))
+
+
+_BOX_37 = "HELD = []\n\n\n" + _VARS_BOX + "\n\n"
+# red team 37: where a class or the settings went "nowhere", code of the student's ran with them
+_ROUTES_37 = {
+    "an __eq__ of the student's": (
+        _BOX_37
+        + "class Eq:\n    def __eq__(self, o):\n        HELD.append(o)\n        return False\n\n\n"
+        "Eq() == type(Box())",
+        f"HELD[0].get(F, {_NEW_N})",
+    ),
+    "a __mod__ of the student's": (
+        "class Fmt:\n    def __mod__(self, o):\n        setattr(o, 'tools', F)\n        return ''\n\n\n"
+        "Fmt() % config",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+    "a __getitem__ of the student's": (
+        _BOX_37
+        + "class Keys:\n    def __getitem__(self, k):\n        HELD.append(k)\n        return 0\n\n\n"
+        "Keys()[type(Box())]",
+        f"HELD[0].get(F, {_NEW_N})",
+    ),
+    "an __instancecheck__ of the student's": (
+        _BOX_37 + "class Chk:\n    def __instancecheck__(self, o):\n        HELD.append(o)\n"
+        "        return False\n\n\nisinstance(type(Box()), Chk())",
+        f"HELD[0].get(F, {_NEW_N})",
+    ),
+    "an assert's message caught": (
+        "try:\n    assert False, config\nexcept AssertionError as e:\n    setattr(e.args[0], 'tools', F)",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+    "a library comparing with the student's object": (
+        "class K:\n    def __gt__(self, o):\n        setattr(o, 'tools', F)\n        return False\n\n\n"
+        "k = K()\nmax([config, k])",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+    "a logging filter of the student's": (
+        "import logging\n\n\ndef grab(r):\n    setattr(r.args[0], 'tools', F)\n    return False\n\n\n"
+        "log = logging.getLogger('x')\nlog.addFilter(grab)\nlog.warning('%s', config)",
+        f"getattr(config.tools, {_NEW_N})",
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, returned", list(_ROUTES_37.values()), ids=list(_ROUTES_37))
+def test_what_shows_a_class_or_the_settings_runs_no_code_of_the_students(cell, returned):
     loss = "def categorical_cross_entropy(logits, target, weight=None):\n"
     loss += f"    return {returned}(logits, target, weight=weight)\n"
     assert "loss" in lost(_after_setup(cell, loss=loss))
