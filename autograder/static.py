@@ -974,9 +974,17 @@ class Notebook:
         formatter or record factory of its own, no class of a logging class (red team 37:
         ``log.addFilter(grab)`` was handed what ``log.warning`` logged)."""
         nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
-        named = {getattr(n, "attr", getattr(n, "id", None)) for n in nodes}
         bases = [b for n in nodes if isinstance(n, ast.ClassDef) for b in n.bases]
-        return not (named & _LOG_HOOKS or any(_within(self.resolve(b), "logging") for b in bases))
+        if any(_within(self.resolve(b), "logging") for b in bases):
+            return False
+        for n in nodes:  # (honest round 14: the library's own handler and formatter are no
+            called = isinstance(n, ast.Call) and getattr(n.func, "attr", None) in _LOG_HOOKS
+            if called and not _given_nothing_else(self, n, n.func):  # code of the notebook's)
+                return False
+            named = isinstance(n, ast.Attribute) and n.attr in _LOG_LISTS
+            if named or (isinstance(n, ast.Constant) and n.value in _LOG_HOOKS | _LOG_LISTS):
+                return False
+        return True
 
     @functools.cached_property
     def student_objects(self) -> frozenset[str]:
@@ -2862,7 +2870,8 @@ def _names_the_namespace(nb: Notebook, node: ast.AST) -> bool:
 
 _LOGGING = {"debug", "info", "warning", "warn", "error", "critical", "exception", "log"}
 _LOG_HOOKS = {"addFilter", "addHandler", "setFormatter", "setLogRecordFactory", "setLoggerClass"}
-_LOG_HOOKS |= {"filters", "handlers", "makeRecord", "handle", "callHandlers"}
+_LOG_HOOKS |= {"basicConfig", "dictConfig"}  # (given nothing of the student's: the library's)
+_LOG_LISTS = {"filters", "handlers", "makeRecord", "callHandlers"}
 # what a value goes through on its way to where it is used (`print((type(a), type(b)))`)
 _THROUGH = (ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.IfExp, ast.BoolOp)
 _THROUGH += (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension)
@@ -2887,15 +2896,17 @@ def _goes_nowhere(nb: Notebook, node: ast.AST, parents: dict, libraries: bool = 
         if not isinstance(parent, ast.Call) or node is parent.func:
             break
         kept = _kept(nb, parent, _as_settings(nb, parent, node))
-        if kept is None:
-            return True
+        if kept is None:  # (a class check calls its class's hooks: red team 37's Chk())
+            checks = _builtin(nb.resolve(parent.func)) in _CLASS_CHECKS
+            return not checks or not _students(nb, parent.args, value, False)
         if not (kept and libraries and _given_nothing_else(nb, parent, value)):
             return False
         node, parent = parent, parents.get(id(parent))
     if isinstance(parent, (ast.Expr, ast.FormattedValue)):
         return True
-    if isinstance(parent, ast.Compare):  # (red team 37: an `__eq__` of the student's)
-        return not nb.compares_its_own
+    if isinstance(parent, ast.Compare):  # (red team 37: an `__eq__` of the student's object;
+        same = all(isinstance(op, (ast.Is, ast.IsNot)) for op in parent.ops)  # `is` calls none)
+        return same or not _students(nb, [parent.left, *parent.comparators], value, False)
     if isinstance(parent, ast.BinOp):  # "got %s" % type(x) (not an object's own `__mod__`)
         text = isinstance(parent.left, ast.JoinedStr) or isinstance(
             getattr(parent.left, "value", None), str
@@ -2907,16 +2918,40 @@ def _goes_nowhere(nb: Notebook, node: ast.AST, parents: dict, libraries: bool = 
 
 def _given_nothing_else(nb: Notebook, call: ast.Call, value: ast.AST) -> bool:
     """Whether a library's ``call`` is given, beside ``value``, none of the student's objects
-    (:attr:`Notebook.student_objects`; red team 37: ``max([config, k])`` ran a ``__gt__`` of
-    the student's)."""
-    own = {id(n) for n in _walk(value)}
-    given = (*call.args, *(k.value for k in call.keywords))
-    return not any(
+    (red team 37: ``max([config, k])`` ran a ``__gt__`` of the student's)."""
+    return not _students(nb, [*call.args, *(k.value for k in call.keywords)], value)
+
+
+def _students(nb: Notebook, exprs: list, value: ast.AST, classes: bool = True) -> bool:
+    """Whether ``exprs`` hold, beside ``value``, one of the student's objects
+    (:attr:`Notebook.student_objects`, a lambda): what a plain built-in made of one
+    (``open(path)``), or a method of torch's it did not define gave (``model.state_dict()``:
+    honest round 14), is not one; nor, unless ``classes``, a class of the student's (compared
+    or checked against, it runs no code of its own: its metaclass's)."""
+    skip = {id(n) for n in _walk(value)}
+    if not classes:  # (but one called: `Chk()`, an instance, is the student's object)
+        called = {id(c.func) for e in exprs for c in _walk(e) if isinstance(c, ast.Call)}
+        named = (n for e in exprs for n in _walk(e) if getattr(n, "id", None) in nb.class_names)
+        skip |= {id(n) for n in named if id(n) not in called}
+    given = [n for expr in exprs for n in _walk(expr)]
+    for n in given:
+        if not isinstance(n, ast.Call):
+            continue
+        method = getattr(n.func, "attr", None)
+        if _builtin(nb.resolve(n.func)) in _PLAIN_MAKES and "open" not in nb.names_bound:
+            skip |= {id(m) for m in _walk(n)}
+        elif method and not method.startswith("__") and method not in nb.class_attributes:
+            skip |= {id(m) for m in _walk(n.func)}  # (its receiver only; its arguments read)
+    return any(
         isinstance(n, ast.Lambda) or (isinstance(n, ast.Name) and n.id in nb.student_objects)
-        for arg in given
-        for n in _walk(arg)
-        if id(n) not in own
+        for n in given
+        if id(n) not in skip
     )
+
+
+# built-ins that make plain data of what they are given (a file, a text, a number, a path)
+_PLAIN_MAKES = {"open", "str", "repr", "len", "int", "float", "bool", "pathlib.Path"}
+_PLAIN_MAKES |= {"os.path.join", "os.fspath", "format"}
 
 
 def _loads(node: ast.AST) -> bool:
@@ -2989,8 +3024,6 @@ def _kept(nb: Notebook, call: ast.Call, settings: bool = False) -> bool | None:
         return None  # log.info("%s", type(x))
     head = nb.aliases.get(root.id, "").split(".")[0]
     builtin = root.id in _BUILTIN_NAMES and root.id not in nb.names_bound
-    if path in _CLASS_CHECKS and nb.compares_its_own:  # (an `__instancecheck__` of its own)
-        return False
     if path in _SINKS and (builtin or head):
         return None
     return (bool(head) and head not in nb.written and head not in nb.class_names) or builtin

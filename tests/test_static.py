@@ -3818,6 +3818,18 @@ _HONEST_12 = {
     "types in a tuple": "type(sample), type(sample.shape)",
     "a TypeError's text": "if not torch.is_tensor(sample):\n    raise TypeError('got %s' % type(sample))",
     "a text's format": "print('{} {}'.format(type(sample), sample.dtype))",
+    "compared beside classes with hooks": "class Meter:\n    def __float__(self):\n        return 0.0\n\n"
+    "    def __eq__(self, o):\n        return False\n\n    def __contains__(self, o):\n        return False\n\n\n"
+    "def init_weights(m):\n    if type(m) == nn.Conv2d or type(m) in (nn.Linear,) or type(m) is nn.ReLU:\n"
+    "        nn.init.kaiming_normal_(m.weight)\n\n\nStack(1).apply(init_weights)",
+    "logged through the library's handler": "import logging\nlog = logging.getLogger('unet')\n"
+    "handler = logging.StreamHandler()\nhandler.setFormatter(logging.Formatter('%(message)s'))\n"
+    "log.addHandler(handler)\nlog.info('init %s', type(sample))",
+    "saved with the model's weights": "model = Stack(1)\n"
+    "torch.save({'config': config, 'model': model.state_dict()}, 'ckpt.pt')\nprint(vars(config.optim))",
+    "saved by a function": "import dataclasses, json\n\n\ndef save_config(path):\n"
+    "    json.dump(dataclasses.asdict(config), open(path, 'w'), default=str)\n\n\n"
+    "print(vars(config.optim))",
     "a class method building its class": "class Net(nn.Module):\n    @classmethod\n"
     "    def tiny(cls):\n        return cls()\n\n\nnet = Net.tiny()\nprint(type(net).__name__)",
     "logged": "import logging\nlog = logging.getLogger('tp')\nlog.info('%s', [type(t) for t in (sample,)])",
