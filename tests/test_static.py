@@ -3931,13 +3931,6 @@ _ROUTES_36 = {
 }
 
 
-@pytest.mark.parametrize("cell, returned", list(_ROUTES_36.values()), ids=list(_ROUTES_36))
-def test_python_and_the_kit_hand_out_no_class_or_settings_unseen(cell, returned):
-    loss = "def categorical_cross_entropy(logits, target, weight=None):\n"
-    loss += f"    return {returned}(logits, target, weight=weight)\n"
-    assert "loss" in lost(_after_setup(cell, loss=loss))
-
-
 _BOX_37 = "HELD = []\n\n\n" + _VARS_BOX + "\n\n"
 # red team 37: where a class or the settings went "nowhere", code of the student's ran with them
 _ROUTES_37 = {
@@ -3980,8 +3973,10 @@ _ROUTES_37 = {
 }
 
 
-@pytest.mark.parametrize("cell, returned", list(_ROUTES_37.values()), ids=list(_ROUTES_37))
-def test_what_shows_a_class_or_the_settings_runs_no_code_of_the_students(cell, returned):
+@pytest.mark.parametrize(
+    "cell, returned", [*_ROUTES_36.values(), *_ROUTES_37.values()], ids=[*_ROUTES_36, *_ROUTES_37]
+)
+def test_python_the_kit_and_what_shows_them_hand_out_no_class_or_settings_unseen(cell, returned):
     loss = "def categorical_cross_entropy(logits, target, weight=None):\n"
     loss += f"    return {returned}(logits, target, weight=weight)\n"
     assert "loss" in lost(_after_setup(cell, loss=loss))
