@@ -726,7 +726,7 @@ _NAMED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.MatchAs, ast.
 _NAMED += (ast.ExceptHandler,)
 
 
-def _plain_dicts(trees: list, nodes: list) -> frozenset[str]:
+def _plain_dicts(trees: list, nodes: list, parents: dict) -> frozenset[str]:
     """Names that only ever hold a dict literal of the notebook's, never its namespace: every
     binding anywhere is ``name = {...}`` (or ``dict()``), and every use a subscript
     (``res["torch"] = x``), ``.items()``, ``.keys()``, ``.values()``, ``.get()``, ``.update()``,
@@ -744,7 +744,6 @@ def _plain_dicts(trees: list, nodes: list) -> frozenset[str]:
     bound = set().union(*map(_bound, statements)) if statements else set()
     shown = not any(isinstance(n, ast.Attribute) and n.attr in _DISPLAY_HOOKS for n in nodes)
     stored, used = set(), set()
-    parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
     for node in nodes:
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             used.update(node.names)
@@ -880,6 +879,9 @@ class Notebook:
         _walk.cache_clear(), _global_names.cache_clear()
         self.nb, self.cells = nb, _code_cells(nb)
         self._top_level: dict[int, dict[str, list[ast.AST]]] = {}
+        # every node of the cells, and each one's parent (the readings below share them)
+        self.nodes = nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
+        self.parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
         self.aliases: dict[str, str] = {}
         self._paths: dict[ast.AST, str] | None = None  # resolve's, once the aliases are known
         for _, _, tree in self.cells:
@@ -888,12 +890,11 @@ class Notebook:
         # resolve's paths by node; what a statement misuses, by statement, block names and
         # ignored nodes (each block's search reaches the same definitions again: see _search)
         self._paths, self.misuses = {}, {}
-        nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
         # modules the notebook writes (%%writefile mine.py)
         self.written: set[str] = set().union(*map(_written_module, nodes))
         # whether the kernel may import from a folder the notebook writes: the sandbox keeps
         # its folder off sys.path (PYTHONSAFEPATH, Python >= 3.11) unless the notebook changes it
-        self.plain_dicts = _plain_dicts([tree for _, _, tree in self.cells], nodes)
+        self.plain_dicts = _plain_dicts([tree for _, _, tree in self.cells], nodes, self.parents)
         # names bound to what gc's lists hold (see _changes_from_gc)
         self.from_gc = {
             name
@@ -901,14 +902,6 @@ class Notebook:
             for stmt in (tree.body if tree else [])
             if _lists_objects(self, stmt)
             for name in _bound(stmt)
-        }
-        # names a `del` gives back to IPython (its `_`, `__`...)
-        self.deleted = {
-            t.id
-            for n in nodes
-            if isinstance(n, ast.Delete)
-            for t in n.targets
-            if isinstance(t, ast.Name)
         }
         self.profilers = _profilers(self, nodes)
         self.reads_namespace_only = _reads_namespace_only(self, nodes)
@@ -969,11 +962,17 @@ class Notebook:
         return parts, node
 
     @functools.cached_property
+    def deleted(self) -> set[str]:
+        """The names a ``del`` gives back to IPython (its ``_``, ``__``...)."""
+        dels = (n for n in self.nodes if isinstance(n, ast.Delete))
+        return {t.id for n in dels for t in n.targets if isinstance(t, ast.Name)}
+
+    @functools.cached_property
     def logs_plainly(self) -> bool:
         """Whether the notebook's logging runs no code of its own: no filter, handler,
         formatter or record factory of its own, no class of a logging class (red team 37:
         ``log.addFilter(grab)`` was handed what ``log.warning`` logged)."""
-        nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
+        nodes = self.nodes
         bases = [b for n in nodes if isinstance(n, ast.ClassDef) for b in n.bases]
         if any(_within(self.resolve(b), "logging") for b in bases):
             return False
@@ -990,7 +989,7 @@ class Notebook:
     def student_objects(self) -> frozenset[str]:
         """The names that may hold code of the student's: its functions and classes, what
         calling them gave, a lambda, any parameter (``with open(p) as f`` is a library's)."""
-        nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
+        nodes = self.nodes
         found = set(self.own_callables) | {n.arg for n in nodes if isinstance(n, ast.arg)}
         for n in nodes:
             value = getattr(n, "value", None) if isinstance(n, _ASSIGNS) else None
@@ -1002,20 +1001,17 @@ class Notebook:
     @functools.cached_property
     def own_callables(self) -> frozenset[str]:
         """The names of the student's functions and classes, wherever defined."""
-        nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
-        return frozenset(n.name for n in nodes if isinstance(n, _SCOPES[:3]))
+        return frozenset(n.name for n in self.nodes if isinstance(n, _SCOPES[:3]))
 
     @functools.cached_property
     def names_bound(self) -> frozenset[str]:
         """Every name a cell binds anywhere (a parameter, a local, an import...)."""
-        nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
-        return frozenset(name for n in nodes for name in _names_bound(n))
+        return frozenset(name for n in self.nodes for name in _names_bound(n))
 
     @functools.cached_property
-    def showers_bound(self) -> set[str]:
+    def showers_bound(self) -> frozenset[str]:
         """The built-ins that show a value (``print``...) the notebook binds to its own."""
-        nodes = (node for _, _, tree in self.cells if tree for node in _walk(tree))
-        return {name for n in nodes for name in _names_bound(n)} & _SHOWERS
+        return self.names_bound & _SHOWERS
 
     def resolve(self, node: ast.AST) -> str:
         """The dotted path a name or attribute chain stands for, through the aliases, or ''."""
@@ -1153,8 +1149,8 @@ class Notebook:
             if isinstance(n, ast.ClassDef)
             and (not self._pure_decorators(n) or any(self._exception(b) for b in n.bases))
         }  # (red team 35: `@reg class Box`, reg kept it; red team 36: sys.exc_info()[0])
+        parents = self.parents
         for tree in trees:
-            parents = {id(c): n for n in _walk(tree) for c in ast.iter_child_nodes(n)}
             if _class_escapes(self, tree, parents, only_data, classes):
                 return frozenset(classes)
             for node in _walk(tree):
@@ -1187,9 +1183,8 @@ class Notebook:
     @functools.cached_property
     def _attributes_named(self) -> set[str]:
         """Every attribute read or set, and every string, of the notebook's cells."""
-        nodes = (n for _, _, tree in self.cells if tree for n in _walk(tree))
         found: set[str] = set()
-        for n in nodes:
+        for n in self.nodes:
             if isinstance(n, ast.Attribute):
                 found.add(n.attr)
             elif isinstance(n, ast.Constant) and isinstance(n.value, str):
@@ -1201,24 +1196,21 @@ class Notebook:
     @functools.cached_property
     def class_names(self) -> frozenset[str]:
         """The names of the notebook's classes."""
-        trees = [tree for _, _, tree in self.cells if tree]
-        return frozenset(n.name for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef))
+        return frozenset(n.name for n in self.nodes if isinstance(n, ast.ClassDef))
 
     @functools.cached_property
     def compares_its_own(self) -> bool:
         """Whether the notebook defines or names a hook of comparisons or class checks
         (``__eq__``, ``__array_ufunc__``, ``__subclasshook__``...: :func:`_equality`), which
         ``x == Box`` or ``isinstance(x, Box)`` hands ``Box``, or makes a metaclass."""
-        nodes = (n for _, _, tree in self.cells if tree for n in _walk(tree))
-        return any(_equality(self, n) for n in nodes)
+        return any(_equality(self, n) for n in self.nodes)
 
     @functools.cached_property
     def reads_annotations(self) -> bool:
         """Whether any cell may read a function's annotations back (``__annotations__``,
         ``inspect.signature(f).parameters[...].annotation``, a ``singledispatch`` registry): a
         class named in an annotation is then handed over."""
-        names = [n for _, _, tree in self.cells if tree for n in _walk(tree)]
-        names = [n for n in names if isinstance(n, (ast.Name, ast.Attribute))]
+        names = [n for n in self.nodes if isinstance(n, (ast.Name, ast.Attribute))]
         if (self._attributes_named | {getattr(n, "id", "") for n in names}) & _ANNOTATION_READERS:
             return True  # (attributes and strings named; names)
         return any(_under(self.resolve(n), _ANNOTATION_PATHS) for n in names)
@@ -2825,7 +2817,7 @@ def _settings_parts(nb: Notebook, nodes, settings: set[str]) -> set[str]:
     ``setattr``, ``vars``, ``super`` or the student's code, its parts are not plain."""
     if any(_names_the_namespace(nb, n) for n in nodes):
         return set()  # (red team 36: `setattr(__main__.config, "tools", F)`)
-    parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
+    parents = nb.parents
     loose, parts, stored = set(), set(), set()
     for node in nodes:
         chain, root = [], node
