@@ -217,10 +217,10 @@ def _step(job: Path, request: Request, at: str) -> dict:
     return {"name": request.name, "request": str(path), "at": at, "probes": probes}
 
 
-def _answers(job: Path) -> dict[str, tuple[dict, dict]]:
+def _answers(job: Path, changed: list[str]) -> dict[str, tuple[dict, dict]]:
     """The answers the worker took, read with every size bounded; a malformed one is none, and
-    so is one the harness did not say it wrote (:func:`_changed_answers`)."""
-    found, budget, changed = {}, wire.MAX_SUBMISSION_BYTES, _changed_answers(job)
+    one of ``changed`` (the harness did not say it wrote it: :func:`_changed_answers`) says so."""
+    found, budget = {}, wire.MAX_SUBMISSION_BYTES
     folder = job / "answers"
     for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
         if path.stem in changed:
@@ -418,10 +418,11 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         job, by_test = _write_job(nb, ctx, work, table)
         failure, interrupted = _run_worker(job, ctx)
         notes += [failure] if failure else []
-        run_notes, run_review = _run_notes(job, nb, labels)
+        changed = _changed_answers(job)  # (read once: the notes say so, the answers are none)
+        run_notes, run_review = _run_notes(job, nb, labels, changed)
         notes += run_notes
         review += [line for line in run_review if line not in review]
-        answered = _answers(job)
+        answered = _answers(job, changed)
         blocks, tests = _judge(spec, table, answered, by_test, forbidden)
         review = _needed(review, blocks)
         notes += _late_notes(code, spec, labels, blocks)
@@ -573,7 +574,7 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
     return job, by_test
 
 
-def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
+def _run_notes(job: Path, nb, labels: dict, changed=()) -> tuple[list[str], list[str]]:
     """``(notes, review lines)`` of the run: failed cells, what the sandbox refused (read from
     outside the kernel) and what the kernel itself reported (:func:`_events`)."""
     executed = nb
@@ -586,7 +587,7 @@ def _run_notes(job: Path, nb, labels: dict) -> tuple[list[str], list[str]]:
         review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
     if replaced := executed_report.get("replaced"):  # (found by the worker's request cells)
         review.append(f"{M.HARNESS_REPLACED} ({replaced} requests not asked)")
-    if changed := _changed_answers(job):
+    if changed:  # (answers the harness did not say it wrote: _changed_answers)
         review.append(M.ANSWERS_CHANGED.format(steps=", ".join(changed)))
     log = job / "kernel_stderr.log"
     if log.exists() and log.stat().st_size > MAX_LOG_BYTES:

@@ -3678,4 +3678,5 @@ def test_an_answer_is_taken_only_as_the_harness_said_it_wrote_it(tmp_path):
     answers.mkdir()
     for step in ("a.kept", "b.changed"):  # (a malformed answer is none; a changed one says why)
         (answers / f"{step}.npz").write_bytes(b"not an npz")
-    assert grade._answers(tmp_path) == {"b.changed": ({"error": M.ANSWER_NOT_TAKEN}, {})}
+    changed = grade._changed_answers(tmp_path)
+    assert grade._answers(tmp_path, changed) == {"b.changed": ({"error": M.ANSWER_NOT_TAKEN}, {})}
