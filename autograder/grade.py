@@ -234,19 +234,28 @@ def _answers(job: Path, changed: list[str]) -> dict[str, tuple[dict, dict]]:
     return found
 
 
-def _changed_answers(job: Path) -> list[str]:
-    """The requests whose answer the worker took is not the one the harness said it wrote on
-    the kernel's log (its file's name and SHA-256): the notebook's code wrote it, or changed it
-    after the harness (red teams 32 and 33: a finalizer, a signal handler, a thread)."""
+def _kernel_log(job: Path) -> tuple[list[str], list[dict | None]]:
+    """What the kernel said on its standard error, read once: the requests whose answer the
+    harness did not say it wrote (:func:`_changed_answers`), and its notes (:func:`_add_event`)."""
+    said, events, seen = collections.defaultdict(set), [], set()
+    prefix = ANSWER_SAID.encode()
+    with contextlib.suppress(FileNotFoundError), open(job / "kernel_stderr.log", "rb") as f:
+        for line in _lines(f, MAX_LOG_BYTES):
+            if line.startswith(prefix):
+                name, _, digest = line[len(prefix) :].decode("ascii", "replace").partition(" ")
+                said[name].add(digest.strip())
+            elif line.startswith(_EVENT) and None not in events[-1:]:
+                _add_event(events, seen, line)
+    return _changed_answers(job, said), events
+
+
+def _changed_answers(job: Path, said: dict[str, set[str]]) -> list[str]:
+    """The requests whose answer the worker took is not the one the harness ``said`` it wrote
+    on the kernel's log (its file's name and SHA-256): the notebook's code wrote it, or changed
+    it after the harness (red teams 32 and 33: a finalizer, a signal handler, a thread)."""
     report = job / "execute.json"
     plan = json.loads(report.read_text()).get("plan", []) if report.exists() else []
     taken = {e["step"]: e for e in plan if isinstance(e, dict) and "sha256" in e}  # (the last)
-    said = collections.defaultdict(set)
-    prefix = ANSWER_SAID.encode()
-    with contextlib.suppress(FileNotFoundError), open(job / "kernel_stderr.log", "rb") as f:
-        for line in (line for line in _lines(f, MAX_LOG_BYTES) if line.startswith(prefix)):
-            name, _, digest = line[len(prefix) :].decode("ascii", "replace").partition(" ")
-            said[name].add(digest.strip())
     return sorted(step for step, e in taken.items() if said.get(e.get("file")) != {e["sha256"]})
 
 
@@ -418,8 +427,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         job, by_test = _write_job(nb, ctx, work, table)
         failure, interrupted = _run_worker(job, ctx)
         notes += [failure] if failure else []
-        changed = _changed_answers(job)  # (read once: the notes say so, the answers are none)
-        run_notes, run_review = _run_notes(job, nb, labels, changed)
+        changed, events = _kernel_log(job)  # (the notes say so, the answers are none)
+        run_notes, run_review = _run_notes(job, nb, labels, changed, events)
         notes += run_notes
         review += [line for line in run_review if line not in review]
         answered = _answers(job, changed)
@@ -574,9 +583,9 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
     return job, by_test
 
 
-def _run_notes(job: Path, nb, labels: dict, changed=()) -> tuple[list[str], list[str]]:
+def _run_notes(job: Path, nb, labels: dict, changed=(), events=()) -> tuple[list[str], list[str]]:
     """``(notes, review lines)`` of the run: failed cells, what the sandbox refused (read from
-    outside the kernel) and what the kernel itself reported (:func:`_events`)."""
+    outside the kernel) and what the kernel itself reported (:func:`_kernel_log`)."""
     executed = nb
     with contextlib.suppress(FileNotFoundError, GradingError):  # (read as a submission is: the
         executed = repair.read_submission(job / "executed.ipynb")  # kernel made its outputs)
@@ -587,12 +596,12 @@ def _run_notes(job: Path, nb, labels: dict, changed=()) -> tuple[list[str], list
         review.append(f"the sandbox refused: {_OBSERVED.get(kind, kind)} ({count})")
     if replaced := executed_report.get("replaced"):  # (found by the worker's request cells)
         review.append(f"{M.HARNESS_REPLACED} ({replaced} requests not asked)")
-    if changed:  # (answers the harness did not say it wrote: _changed_answers)
+    if changed:  # (answers the harness did not say it wrote: _kernel_log)
         review.append(M.ANSWERS_CHANGED.format(steps=", ".join(changed)))
     log = job / "kernel_stderr.log"
     if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
         review.append(f"the notebook {FLOODED_LOG}")
-    for event in _events(log):
+    for event in events:
         if event is None:
             review.append(f"the notebook {FLOODED_EVENTS}")
             break
@@ -603,25 +612,21 @@ def _run_notes(job: Path, nb, labels: dict, changed=()) -> tuple[list[str], list
     return notes, review
 
 
-def _events(log: Path) -> list[dict | None]:
-    """What the kernel noted on its standard error (``unet_tp_harness._note``), read line by
-    line: each note once, at most ``MAX_EVENTS`` of them, then None if there were more."""
-    found, seen = [], set()
-    with contextlib.suppress(FileNotFoundError), open(log, "rb") as f:
-        lines = (line for line in _lines(f, MAX_LOG_BYTES) if line.startswith(_EVENT))
-        for line in lines:
-            with contextlib.suppress(json.JSONDecodeError, RecursionError, UnicodeDecodeError):
-                event = json.loads(line[len(_EVENT) :])
-                if not isinstance(event, dict) or not {"kind", "detail"} <= set(event):
-                    continue
-                key = (str(event["kind"])[:100], str(event["detail"])[:200])
-                if key in seen:
-                    continue
-                if len(seen) == MAX_EVENTS:
-                    return [*found, None]
-                seen.add(key)
-                found.append({"kind": key[0], "detail": key[1]})
-    return found
+def _add_event(events: list, seen: set, line: bytes) -> None:
+    """A note the kernel wrote on its standard error (``unet_tp_harness._note``) added to
+    ``events``: each note once, at most ``MAX_EVENTS`` of them, then None if there were more."""
+    with contextlib.suppress(json.JSONDecodeError, RecursionError, UnicodeDecodeError):
+        event = json.loads(line[len(_EVENT) :])
+        if not isinstance(event, dict) or not {"kind", "detail"} <= set(event):
+            return
+        key = (str(event["kind"])[:100], str(event["detail"])[:200])
+        if key in seen:
+            return
+        if len(seen) == MAX_EVENTS:
+            events.append(None)
+            return
+        seen.add(key)
+        events.append({"kind": key[0], "detail": key[1]})
 
 
 def _lines(f, limit: int, longest: int = 1 << 16):

@@ -2921,18 +2921,26 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
 def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     """The kernel can write to its standard error (the grader's log file) as the harness does:
     95,000 forged notes became 87,000 review lines (2.7 MB in grades.csv, a quadratic pass over
-    them). Each note is read once, at most ``MAX_EVENTS`` of them, then one line says so."""
+    them). Each note is read once, at most ``MAX_EVENTS`` of them, then one line says so; the
+    harness's digests after them are read all the same."""
     from autograder import grade
+    from autograder.harness import ANSWER_SAID
 
     lines = [f'[unet-tp-event] {{"kind": "k", "detail": "{i:07d}"}}' for i in range(95_000)]
     lines.insert(1, '[unet-tp-event] {"kind": "network", "detail": "connects to x"}')
     lines.insert(2, lines[1])  # the same note twice is one line
+    lines.append(f"{ANSWER_SAID}ans-1.npz {'0' * 64}")  # (read past the notes: one pass)
     (tmp_path / "kernel_stderr.log").write_text("\n".join(lines) + "\n")
-    events = grade._events(tmp_path / "kernel_stderr.log")
+    plan = [{"step": "a.kept", "file": "ans-1.npz", "sha256": "0" * 64}]
+    (tmp_path / "execute.json").write_text(json.dumps({"plan": plan}))
+    changed, events = grade._kernel_log(tmp_path)
+    assert changed == []
     assert len(events) == grade.MAX_EVENTS + 1 and events[-1] is None
     assert events[1] == {"kind": "network", "detail": "connects to x"}
     assert len({(e["kind"], e["detail"]) for e in events[:-1]}) == grade.MAX_EVENTS
-    _, review = grade._run_notes(tmp_path, nbformat.v4.new_notebook(), {})
+    _, review = grade._run_notes(
+        tmp_path, nbformat.v4.new_notebook(), {}, *grade._kernel_log(tmp_path)
+    )
     assert len(review) == grade.MAX_EVENTS + 1
     assert review[-1] == f"the notebook {grade.FLOODED_EVENTS}"
     assert "the notebook tried to use the network: connects to x" in review
@@ -2948,10 +2956,14 @@ def test_the_harness_notes_are_read_past_a_flood_of_other_text(tmp_path, monkeyp
     flood = ("x" * 999 + "\n") * 5_400 + "y" * 200_000  # and a line longer than a note can be
     log = tmp_path / "kernel_stderr.log"
     log.write_text(flood + "\n" + note + "\n")
-    _, review = grade._run_notes(tmp_path, nbformat.v4.new_notebook(), {})
+    _, review = grade._run_notes(
+        tmp_path, nbformat.v4.new_notebook(), {}, *grade._kernel_log(tmp_path)
+    )
     assert review == ["the notebook wrote (or tried to) outside its home: /opt/grading/evil.txt"]
     monkeypatch.setattr(grade, "MAX_LOG_BYTES", 1 << 20)
-    _, review = grade._run_notes(tmp_path, nbformat.v4.new_notebook(), {})
+    _, review = grade._run_notes(
+        tmp_path, nbformat.v4.new_notebook(), {}, *grade._kernel_log(tmp_path)
+    )
     assert review == [f"the notebook {grade.FLOODED_LOG}"]
 
 
@@ -3673,10 +3685,10 @@ def test_an_answer_is_taken_only_as_the_harness_said_it_wrote_it(tmp_path):
         f"{ANSWER_SAID}ans-4.npz {sha(b'another')}",
     ]
     (tmp_path / "kernel_stderr.log").write_text("\n".join(lines) + "\n")
-    assert grade._changed_answers(tmp_path) == ["b.changed", "c.unsaid", "d.doubled"]
+    assert grade._kernel_log(tmp_path)[0] == ["b.changed", "c.unsaid", "d.doubled"]
     answers = tmp_path / "answers"
     answers.mkdir()
     for step in ("a.kept", "b.changed"):  # (a malformed answer is none; a changed one says why)
         (answers / f"{step}.npz").write_bytes(b"not an npz")
-    changed = grade._changed_answers(tmp_path)
+    changed = grade._kernel_log(tmp_path)[0]
     assert grade._answers(tmp_path, changed) == {"b.changed": ({"error": M.ANSWER_NOT_TAKEN}, {})}
