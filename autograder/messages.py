@@ -127,6 +127,8 @@ ANSWERS_CHANGED = (
 )
 QUOTED = "line {line}: `{code}`"
 CELL_AT = "cell {cell}, {cell_label}, {quote}"
+# a use of `self` in a method of a class handed out (static._loose_cause): where, then why
+LOOSE_CLASS = "{where}; self may be any object there, {cls} itself is handed out in {cause}"
 
 # ---- repair.py: the cells' names ---------------------------------------------------------------
 

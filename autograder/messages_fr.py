@@ -27,6 +27,7 @@ LABEL_TEMPLATES = ("center_crop of a {height}x{width} map to {target_h}x{target_
 NESTED = ("problem", "message", "where", "why", "what", "quote", "cell_label", "last", "empty")
 NESTED += ("error",)  # an exception of the student's code: its '(in your code: ...)' part
 NESTED += ("wrong",)  # the arguments of a torch function whose type does not fit
+NESTED += ("cause",)  # where a class was handed out (static._loose_cause)
 # fields of a known shape: "({block}) must be your own code" cannot swallow a sentence, nor a
 # `what` that holds parentheses end where `where` (always "cell N...") has not begun
 WORDS = {"block": r"\w+", "cell": r"\d+", "line": r"\d+", "where": r"cell \d+.*?"}

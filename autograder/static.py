@@ -1122,10 +1122,11 @@ class Notebook:
         return [(i, cell, tree) for i, cell, tree in self.cells if not _locked(cell)]
 
     @functools.cached_property
-    def loose_classes(self) -> frozenset[str]:
+    def loose_classes(self) -> dict[str, ast.AST]:
         """The student's classes used otherwise than built, subclassed or shown
         (``_Box.get(F, name)``: a method then gets any object as ``self``); every class if a
-        method is reached through ``type(x).m`` or ``x.__class__.m``."""
+        method is reached through ``type(x).m`` or ``x.__class__.m``. Each with the node that
+        made it loose (the message quotes it: :func:`_loose_cause`)."""
         trees = [tree for _, _, tree in self.student_cells() if tree]
         classes = {n.name for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)}
         own = {n.name for t in trees for n in _walk(t) if isinstance(n, _SCOPES[:3])}
@@ -1143,7 +1144,7 @@ class Notebook:
         data |= {alias: data.get(cls, set()) for alias, cls in aliases.items()}
         signatures = set() if self.reads_annotations else _in_signatures(trees)
         loose = {
-            n.name
+            n.name: n
             for t in trees
             for n in _walk(t)
             if isinstance(n, ast.ClassDef)
@@ -1151,8 +1152,8 @@ class Notebook:
         }  # (red team 35: `@reg class Box`, reg kept it; red team 36: sys.exc_info()[0])
         parents = self.parents
         for tree in trees:
-            if _class_escapes(self, tree, parents, only_data, classes):
-                return frozenset(classes)
+            if escapes := _class_escapes(self, tree, parents, only_data, classes):
+                return dict.fromkeys(classes, escapes)
             for node in _walk(tree):
                 if (
                     isinstance(node, ast.Name)
@@ -1163,8 +1164,8 @@ class Notebook:
                     or _built_or_shown(self, own, node, parents, data)
                     or _aliased(node, parents.get(id(node)), aliases)
                 ):
-                    loose.add(aliases.get(node.id, node.id))
-        return frozenset(_with_bases(trees, loose))
+                    loose.setdefault(aliases.get(node.id, node.id), node)
+        return _with_bases(trees, loose)
 
     def _exception(self, base: ast.expr) -> bool:
         """Whether a base is a built-in exception (its class is handed out where it is raised)."""
@@ -1959,8 +1960,10 @@ _CLASS_HOOKS |= {"__get__", "__class_getitem__"}  # (red team 36: a descriptor's
 _CLASS_ATTRIBUTES = {"__class__", "__thisclass__", "__self_class__", "__objclass__"}
 
 
-def _class_escapes(nb: Notebook, tree: ast.AST, parents: dict, only_data, classes) -> bool:
-    """Whether any class of the notebook may reach code as itself, not its instance: a method
+def _class_escapes(
+    nb: Notebook, tree: ast.AST, parents: dict, only_data, classes
+) -> ast.AST | None:
+    """Where any class of the notebook may reach code as itself, not its instance: a method
     reached through ``__func__`` (red team 25), the class of an object used otherwise than
     described, compared, shown, built or read a datum of (``t = type(Box())``, ``return
     type(self)``, then ``t.get(F, name)``: red team 35), a hook of the notebook's that class
@@ -1968,20 +1971,20 @@ def _class_escapes(nb: Notebook, tree: ast.AST, parents: dict, only_data, classe
     own_cls = _classmethod_classes(tree)
     for node in _walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == "__func__":
-            return True
+            return node
         if isinstance(node, _SCOPES[:2]) and node.name in _CLASS_HOOKS:
-            return True
+            return node
         if isinstance(node, ast.ClassDef) and _hands_its_methods(node):
-            return True
+            return node
         if isinstance(node, ast.ClassDef) and (
             any(k.arg == "metaclass" and not _library(nb, k.value, classes) for k in node.keywords)
             or any(_builtin(nb.resolve(b)) == "type" for b in node.bases)
         ):
-            return True
+            return node
         of = _class_of(nb, node) or id(node) in own_cls
         if of and not _class_described(nb, node, parents, only_data):
-            return True
-    return False
+            return node
+    return None
 
 
 def _classmethod_classes(tree: ast.AST) -> set[int]:
@@ -2048,17 +2051,18 @@ def _class_described(nb: Notebook, node: ast.AST, parents: dict, only_data) -> b
     return _goes_nowhere(nb, node, parents)
 
 
-def _with_bases(trees, loose: set[str]) -> set[str]:
-    """``loose`` and the student's classes each of them derives from (red team 34: `Sub.get(F,
-    name)` runs the method `get` of its base with another ``self``)."""
+def _with_bases(trees, loose: dict[str, ast.AST]) -> dict[str, ast.AST]:
+    """``loose`` and the student's classes each of them derives from, with its cause (red team
+    34: `Sub.get(F, name)` runs the method `get` of its base with another ``self``)."""
     bases = collections.defaultdict(set)
     for cls in (n for t in trees for n in _walk(t) if isinstance(n, ast.ClassDef)):
         bases[cls.name] |= {b.id for b in cls.bases if isinstance(b, ast.Name)}
-    todo, found = list(loose), set(loose)
+    todo, found = list(loose), dict(loose)
     while todo:
-        for base in bases.get(todo.pop(), ()):
+        cls = todo.pop()
+        for base in bases.get(cls, ()):
             if base not in found:
-                found.add(base)
+                found[base] = found[cls]
                 todo.append(base)
     return found
 
@@ -2123,7 +2127,7 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
     own layers (a function of the notebook's top level, or a method called on its class, could
     be handed any object)."""
     found: set[int] = set()
-    loose = nb.loose_classes if nb is not None else frozenset()
+    loose = nb.loose_classes if nb is not None else {}
     for cls in _walk(tree):
         if isinstance(cls, ast.ClassDef) and cls.name in loose:
             continue
@@ -3479,6 +3483,7 @@ def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
             )
             why = block.forbidden_why if forbidden else _why_not_credited(block, what, does)
             where = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, node))
+            where = _loose_cause(notebook, node, where, labels)
             inferred = inferred and forbidden  # (honest round 7: a timing decorator, a config)
             template = M.FORBIDDEN_DOES if does else M.FORBIDDEN
             template = M.FORBIDDEN_REACHED if inferred else template
@@ -3486,6 +3491,21 @@ def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
             failed |= {test.grade_id: message for test in block.tests}
             failed.does += [message] if does or inferred else []
     return failed
+
+
+def _loose_cause(nb: Notebook, node: ast.AST, where: str, labels: list[str]) -> str:
+    """``where``, and, for a use of ``self`` in a method of a loose class (honest rounds 12-14:
+    a loop-built U-Net's ``setattr(self, f"down{k}", ...)`` beside ``t = type(m)``), the line
+    that handed the class out: what the student can change."""
+    cls = nb.parents.get(id(node))
+    while cls is not None and not isinstance(cls, ast.ClassDef):
+        cls = nb.parents.get(id(cls))
+    cause = nb.loose_classes.get(cls.name) if cls is not None else None
+    if cause is None or not any(getattr(n, "id", None) == "self" for n in _walk(node)):
+        return where
+    i, cell = next((i, c) for i, c, tree in nb.cells if tree and cause in _walk(tree))
+    at = M.CELL_AT.format(cell=i + 1, cell_label=labels[i], quote=_quote(cell, cause))
+    return M.LOOSE_CLASS.format(where=where, cls=cls.name, cause=at)
 
 
 def _binds(stmt: ast.stmt) -> str | None:

@@ -13,6 +13,7 @@ import pytest
 
 from autograder import messages as M
 from autograder import repair, static
+from autograder.messages_fr import french
 from autograder.repair import in_source_order
 from autograder.spec import load
 from notebooks import SOLUTIONS, STUBS, STUDENT, insert_after
@@ -1081,6 +1082,14 @@ def test_a_module_reaching_its_own_layers_by_name_keeps_its_points():
     assert "setattr(self, f'down{i}'" in unet and "getattr(self, f'down{i}')" in unet
     nb = notebook({"unet": unet})
     assert lost(nb) == set() and flagged(nb) == ""
+    # every class handed out by a cell of the student's (a known cost, honest round 12): the
+    # message quotes that cell's line too, what the student can change, in French as well
+    handed = notebook({"unet": unet}, extra="def init(m):\n    kind = type(m)\n    print(kind)\n")
+    labels = [f"cell {i}" for i in range(len(handed.cells))]
+    message = static.forbidden_calls(handed, load(), labels)["test_unet"]
+    assert "`setattr(self, f'down{i}'" in message, message
+    assert "UNet itself is handed out in cell" in message and "`kind = type(m)`" in message
+    assert "la classe UNet elle-même étant transmise en cellule" in french(message)
 
 
 def test_a_helper_defined_only_after_the_test_cell_is_named():
