@@ -672,7 +672,8 @@ def _ran(answers: dict, requests: list[Request]) -> str:
         ran = meta.get("ran")
         for what in ran if isinstance(ran, list) else ():
             if isinstance(what, str) and what:  # (the watch's own sentences whole)
-                return what if what in (M.UNWATCHED, M.AROUND, M.SERVED) else what[:120]
+                whole = what in (M.UNWATCHED, M.AROUND, M.SERVED, M.REBUILT)
+                return what if whole else what[:120]
     return ""
 
 

@@ -153,10 +153,28 @@ def _audit(event: str, args: tuple) -> None:
                 _note("code from a string", f"{caller} compiled or ran {name}")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
+    elif event == "sys.addaudithook" and not _library_hook(_GETFRAME(1)):
+        _COUNTS["audit hooks"] = _COUNTS.get("audit hooks", 0) + 1  # (red team 38's, run at
+        _note("watch", "added an audit hook: its code runs at every file the grader opens")
+    elif event == "code.__new__" and not _module_of(_plain(_GETFRAME(1).f_code.co_filename)):
+        _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # (red team 38: a library's
+        _note("watch", "built a code object: a function renamed or rewritten")  # as `h`)
     elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
         _COUNTS["processes"] = _COUNTS.get("processes", 0) + 1
         if _COUNTS["processes"] == 20:  # tries, refused where the filter is loaded
             _note("processes", f"started 20 or more processes ({event})")
+
+
+# the libraries that add an audit hook of their own (filelock's fork guard, on Python 3.12 and
+# later): any other's, the notebook's, runs its code at every event, the grader's reading of a
+# request (its open) before the watch starts, and every answer after it is out of sight
+_AUDITING_LIBRARIES = ("filelock",)
+
+
+def _library_hook(frame) -> bool:
+    """Whether ``frame``, adding an audit hook, is one of :data:`_AUDITING_LIBRARIES`'s."""
+    module = _module_of(_plain(frame.f_code.co_filename))
+    return any(_within(module, m) for m in _AUDITING_LIBRARIES)
 
 
 # Code the static reading never read, run from a file the notebook wrote (a red team hid its
@@ -844,12 +862,13 @@ class _Watch:
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 AROUND = (
     "code out of the grader's sight (the notebook's own runs with every cell: IPython "
-    "events, or the shell's or kernel's functions replaced)"
+    "events, an audit hook, or the shell's or kernel's functions replaced)"
 )
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
     "the notebook's, ran while it ran)"
 )
+REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
 _FOLLOWED: dict[int, object] = {}  # the threads that ran what a watched answer handed them
 
 
@@ -1882,6 +1901,15 @@ def _hooks_swapped() -> list[str]:
     return sorted(set(found))
 
 
+def _out_of_sight(around: bool) -> list[str]:
+    """What ran out of the watch's sight for every answer: code run around every cell
+    (``around``) or at every event (an audit hook of the notebook's), code objects the notebook
+    built (the watch knows a function by its module and name: red team 38 ran SciPy's ``dice``
+    as ``h``). Each noted when :func:`_audit` saw it."""
+    hooked, rebuilt = _COUNTS.get("audit hooks", 0), _COUNTS.get("code objects", 0)
+    return [AROUND] * bool(around or hooked) + [REBUILT] * bool(rebuilt)
+
+
 def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     """Answer one request of the grader (a request file in, an answer file out)."""
     around, swapped = _code_around_cells(), _swapped_hooks()  # (before any import: __import__
@@ -1908,8 +1936,8 @@ def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
             out_meta, out_arrays = _KINDS[meta["kind"]](namespace, meta, arrays)
     except Exception as exc:
         out_meta, out_arrays = {"error": _error(exc)}, {}
-    if around and meta.get("watch"):
-        out_meta["ran"] = [AROUND, *out_meta.get("ran", [])]
+    if meta.get("watch"):
+        out_meta["ran"] = [*_out_of_sight(around), *out_meta.get("ran", [])]
     message = _message(out_meta, out_arrays)
     # red team 32: a finalizer of the notebook's (an object's __del__ dropped as this function
     # returned) rewrote the answer file after it was written. The answer's bytes are made first,

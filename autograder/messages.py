@@ -111,12 +111,13 @@ RAN_FORBIDDEN = "({block}): run by the grader, your answer ran {what}: {why}"
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 AROUND = (
     "code out of the grader's sight (the notebook's own runs with every cell: IPython "
-    "events, or the shell's or kernel's functions replaced)"
+    "events, an audit hook, or the shell's or kernel's functions replaced)"
 )
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
     "the notebook's, ran while it ran)"
 )
+REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
 COURSE_CODE = "the course package's code ({path})"
 # the worker's request cell found the harness's function not the harness file's (execute.py)
 HARNESS_REPLACED = "the grader's harness was replaced by the notebook's code"

@@ -24,7 +24,7 @@ import copy
 import functools
 import importlib.machinery
 import importlib.metadata
-import inspect
+import importlib.util
 import io
 import itertools
 import os
@@ -33,6 +33,7 @@ import symtable
 import sys
 import threading
 import tokenize
+from pathlib import Path
 
 from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta
@@ -413,6 +414,9 @@ _PICKLE_KEYWORDS = {"allow_pickle": False, "weights_only": True}  # the value th
 # loaders whose unpickling is a keyword's: given **options, or allow_pickle by its position
 _KEYWORD_LOADERS = {"numpy.load": 2, "numpy.lib.npyio.load": 2, "numpy.lib.format.read_array": 1}
 _KEYWORD_LOADERS |= {"torch.load": None, "torch.serialization.load": None}
+# writers that take a loader's keyword: `np.save(f, a, allow_pickle=True)` writes a pickle, loads
+# none (honest round 15: 2 points), where nothing of the notebook's sets the name otherwise
+_KEYWORD_WRITERS = {"numpy.save", "numpy.savez", "numpy.savez_compressed"}
 _YAML_SAFE = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader"}  # build no object
 _UNPICKLING_MAGICS = {"store"}  # %store -r: the variables IPython pickled in the kernel's home
 # the standard library's interpreters of strings (``code.InteractiveInterpreter().runsource``)
@@ -1144,11 +1148,15 @@ class Notebook:
         data |= {alias: data.get(cls, set()) for alias, cls in aliases.items()}
         signatures = set() if self.reads_annotations else _in_signatures(trees)
         loose = {
-            n.name: n
+            n.name: _odd_decorator(self, n) or n
             for t in trees
             for n in _walk(t)
             if isinstance(n, ast.ClassDef)
-            and (not self._pure_decorators(n) or any(self._exception(b) for b in n.bases))
+            and (
+                not self._pure_decorators(n)
+                or any(self._exception(b) for b in n.bases)
+                or _odd_decorator(self, n)
+            )
         }  # (red team 35: `@reg class Box`, reg kept it; red team 36: sys.exc_info()[0])
         parents = self.parents
         for tree in trees:
@@ -1343,16 +1351,18 @@ _IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magi
 _IPYTHON_METHODS = _IPYTHON_RUNS
 
 
-def _rewrites(node: ast.AST) -> str | None:
+def _rewrites(nb: Notebook, node: ast.AST, in_method: bool = False) -> str | None:
     """Why ``node`` reaches an IPython hook that changes the code a cell runs from its text
     (``get_ipython().input_transformers_post``, ``@register_cell_magic``, ``%autocall``...) or runs
-    code around it (``get_ipython().events``); None if it does not."""
+    code around it (``get_ipython().events``, ``getattr(ip, "events")``); None if it does not, or
+    if it is an attribute of the student's own object (:func:`_on_own_object`). ``in_method``:
+    ``node`` is in a method of :func:`_in_methods`."""
     if isinstance(node, ast.Attribute):  # (`events` as an attribute only: a list named so is not)
-        around = node.attr in _AROUND_CELLS
-        return REWRITES if node.attr in _CELL_REWRITERS else AROUND_CELLS if around else None
-    if isinstance(node, ast.Name):
-        around = node.id in _AROUND_CELLS - {"events"}
-        return REWRITES if node.id in _CELL_REWRITERS else AROUND_CELLS if around else None
+        return None if _on_own_object(nb, node, in_method) else _hook_named(node.attr)
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id != "events":
+        return _hook_named(node.id)  # (a class's `autocall = False` binds, reaches nothing)
+    if spelt := _spelt_attributes(nb, node):  # (red team 38's reading: `getattr(ip, "events")`)
+        return next(filter(None, map(_hook_named, spelt)), None)
     if not (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -1367,6 +1377,42 @@ def _rewrites(node: ast.AST) -> str | None:
     magic = node.args[0].value
     rewrites = magic in _REWRITING_MAGICS | _RUNNING_MAGICS
     return REWRITES if rewrites or (magic == "config" and not _plain_config(str(line))) else None
+
+
+def _hook_named(name: str) -> str | None:
+    """Why an attribute ``name`` is an IPython hook (:func:`_rewrites`), or None."""
+    return REWRITES if name in _CELL_REWRITERS else AROUND_CELLS if name in _AROUND_CELLS else None
+
+
+# what reaches an attribute by the name a string spells: `getattr(ip, "events")`,
+# `operator.attrgetter("shell.events")`, `ip.__getattribute__("events")`
+_SPELLERS = {"getattr", "setattr", "delattr", "inspect.getattr_static", "operator.attrgetter"}
+_SPELLERS |= {"operator.methodcaller"}
+
+
+def _spelt_attributes(nb: Notebook, node: ast.AST) -> list[str]:
+    """The attribute names the strings given to a call of :data:`_SPELLERS` (or of an object's
+    ``__getattribute__``, ``__setattr__``...) spell, dotted ones split."""
+    if not isinstance(node, ast.Call):
+        return []
+    method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+    if method not in _GETATTRIBUTE | _DUNDER_SETTERS and _builtin(nb.resolve(node.func)) not in (
+        _SPELLERS
+    ):
+        return []
+    texts = [a.value for a in node.args if isinstance(a, ast.Constant)]
+    return [part for text in texts if isinstance(text, str) for part in text.split(".")]
+
+
+def _on_own_object(nb: Notebook, node: ast.Attribute, in_method: bool) -> bool:
+    """``journal.events``, ``self.ex``: an attribute named as an IPython hook on the student's
+    own object, a name of :func:`_plain_objects` or the ``self`` of a method of
+    :func:`_in_methods` (``in_method``), which holds what code the reading saw set it to (honest
+    round 15: a log's ``self.events = []`` cost every block, an ``Up``'s ``self.ex`` 16 points)."""
+    owner = node.value
+    return isinstance(owner, ast.Name) and (
+        owner.id in nb.plain_objects or (in_method and _is_self(owner))
+    )
 
 
 def _plain_config(line: str) -> bool:
@@ -1445,10 +1491,22 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
             w.startswith("-") and "r" in w for w in str(line.value).split()
         )
         return magic.value in _UNPICKLING_MAGICS and restores
+    if path in _KEYWORD_WRITERS and not _set_by_notebook(nb, path.rsplit(".", 1)[1]):
+        return False
     return any(
         k.arg in _PICKLE_KEYWORDS
         and not (isinstance(k.value, ast.Constant) and k.value.value == _PICKLE_KEYWORDS[k.arg])
         for k in given
+    )
+
+
+def _set_by_notebook(nb: Notebook, name: str) -> bool:
+    """Whether the notebook sets an attribute ``name`` of anything (``np.save = np.load``,
+    ``setattr(np, "save", ...)``)."""
+    return any(
+        (isinstance(n, ast.Attribute) and n.attr == name and not isinstance(n.ctx, ast.Load))
+        or name in _spelt_attributes(nb, n)
+        for n in nb.nodes
     )
 
 
@@ -1475,9 +1533,11 @@ def _runs_code(nb: Notebook, stmt: ast.stmt) -> bool:
     ``%run``, a magic whose code could not be read, TorchScript (its ``# type:`` comments)."""
     if _code_in_annotations(stmt):
         return True
-    shown = _only_shown(nb, stmt)
+    shown, methods = _only_shown(nb, stmt), _in_methods(stmt, nb)
     for node in _walk(stmt):
-        if _rewrites(node) or (_names_annotations(node) and id(node) not in shown):
+        if _rewrites(nb, node, id(node) in methods) or (
+            _names_annotations(node) and id(node) not in shown
+        ):
             return True
         if isinstance(node, (ast.Name, ast.Attribute)) and _scripts_comments(nb, node):
             return True
@@ -1968,7 +2028,7 @@ def _class_escapes(
     described, compared, shown, built or read a datum of (``t = type(Box())``, ``return
     type(self)``, then ``t.get(F, name)``: red team 35), a hook of the notebook's that class
     statements call (``__init_subclass__``...) or a metaclass of its own."""
-    own_cls = _classmethod_classes(tree)
+    own_cls = _classmethod_classes(tree, nb)
     for node in _walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == "__func__":
             return node
@@ -1987,12 +2047,14 @@ def _class_escapes(
     return None
 
 
-def _classmethod_classes(tree: ast.AST) -> set[int]:
-    """ids of the uses of a class method's ``cls`` (red team 36: ``return cls``)."""
+def _classmethod_classes(tree: ast.AST, nb: Notebook) -> set[int]:
+    """ids of the uses of a class method's ``cls`` (red team 36: ``return cls``; 38: under
+    another name, ``from builtins import classmethod as cm``)."""
     found = set()
     for fn in (n for n in _walk(tree) if isinstance(n, _SCOPES[:2])):
         params = fn.args.posonlyargs + fn.args.args
-        if params and any(getattr(d, "id", None) == "classmethod" for d in fn.decorator_list):
+        named = {n for d in fn.decorator_list for n in (getattr(d, "id", ""), nb.resolve(d))}
+        if params and {"classmethod", "builtins.classmethod"} & named:
             found |= {
                 id(n)
                 for n in _walk(fn)
@@ -2133,7 +2195,7 @@ def _in_methods(tree: ast.AST, nb: Notebook | None = None) -> set[int]:
             continue
         for fn in getattr(cls, "body", []) if isinstance(cls, ast.ClassDef) else []:
             if not isinstance(fn, _SCOPES[:2]) or not all(
-                _a_property(d, cls, nb) for d in fn.decorator_list
+                _a_property(d, cls, nb, fn) for d in fn.decorator_list
             ):
                 continue
             params = fn.args.posonlyargs + fn.args.args
@@ -2164,22 +2226,48 @@ def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list
     return [*a.posonlyargs, *a.args, *a.kwonlyargs, *(x for x in (a.vararg, a.kwarg) if x)]
 
 
-def _a_property(decorator: ast.expr, cls: ast.ClassDef, nb: Notebook | None) -> bool:
+def _a_property(decorator: ast.expr, cls: ast.ClassDef, nb: Notebook | None, fn=None) -> bool:
     """``@property``, ``@functools.cached_property``, ``@x.setter`` of a property ``x`` of the
-    class: the method is given the object as ``self`` (honest round 12), as a plain method is;
-    not where the notebook binds its own ``property``."""
-    if nb is None:
+    class: the method ``fn`` is given the object as ``self`` (honest round 12), as a plain
+    method is; not where the notebook binds its own ``property``, nor where ``x`` holds
+    anything but that property when ``fn`` is defined (red team 38: ``x = Hold()`` between, whose
+    ``setter`` kept the function)."""
+    if nb is None or "property" in nb.names_bound:
         return False
-    if isinstance(decorator, ast.Attribute) and decorator.attr in {"setter", "getter", "deleter"}:
+    if isinstance(decorator, ast.Attribute) and decorator.attr in _ACCESSORS:
         named = getattr(decorator.value, "id", None)
-        return "property" not in nb.names_bound and any(
+        before = cls.body[: cls.body.index(fn)] if fn in cls.body else cls.body
+        binding = [s for s in before if named in _bound(s)]
+        return bool(binding) and all(
             isinstance(s, _SCOPES[:2])
             and s.name == named
-            and [getattr(d, "id", None) for d in s.decorator_list] == ["property"]
-            for s in cls.body
+            and len(s.decorator_list) == 1
+            and (_a_property(s.decorator_list[0], cls, nb, s) if n else _property(nb, s))
+            for n, s in enumerate(binding)
         )
-    path = _builtin(nb.resolve(decorator))
-    return path in {"property", "functools.cached_property"} and "property" not in nb.names_bound
+    return _builtin(nb.resolve(decorator)) in {"property", "functools.cached_property"}
+
+
+_ACCESSORS = {"setter", "getter", "deleter"}
+
+
+def _property(nb: Notebook, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether ``fn`` is decorated ``@property`` alone (the built-in's)."""
+    return [_builtin(nb.resolve(d)) for d in fn.decorator_list] == ["property"]
+
+
+def _odd_decorator(nb: Notebook, cls: ast.ClassDef) -> ast.expr | None:
+    """A decorator of a method of ``cls`` that may keep or change it (the student's, or a
+    built-in the notebook binds again: red team 38's ``cm = classmethod``, ``staticmethod =
+    classmethod`` handed the class out): not one of :data:`_PURE_DECORATORS`, nor a property's."""
+    for fn in (s for s in cls.body if isinstance(s, _SCOPES[:2])):
+        for d in fn.decorator_list:
+            path = _builtin(nb.resolve(d.func if isinstance(d, ast.Call) else d))
+            pure = _under(path, _PURE_DECORATORS) and path not in nb.names_bound
+            pure = pure and not _set_by_notebook(nb, path.rsplit(".", 1)[-1])
+            if not (pure or _a_property(d, cls, nb, fn)):
+                return d
+    return None
 
 
 def _own_namespace(node: ast.AST, methods: set[int], plain: frozenset[str]) -> bool:
@@ -2285,7 +2373,7 @@ def _misuse(
         what, does = None, False
         if id(sub) in ignore:
             continue
-        if around := _rewrites(sub):
+        if around := _rewrites(nb, sub, id(sub) in methods):
             what, does = around, True
         elif id(sub) in shown or _own_namespace(sub, methods, nb.plain_objects):
             continue
@@ -2974,14 +3062,45 @@ def _as_settings(nb: Notebook, call: ast.Call, node: ast.AST) -> bool:
 
 
 @functools.cache
-def _kit_parameters(path: str) -> tuple[str, ...] | None:
-    """The parameters' names of the kit's function ``path``, or None."""
+def _kit_parameters(path: str, hops: int = 3) -> tuple[str, ...] | None:
+    """The parameters' names of the kit's function (or class) ``path``, read from the kit's
+    source, following its own imports ``hops`` times, or None. Nothing is imported while a
+    notebook is read (red team 38: ``unet_tp.__main__`` named in a cell ran the grader's own
+    command line inside it, and the two gradings waited on each other for ever)."""
     module, _, name = path.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module), name)
-        return tuple(inspect.signature(found).parameters)
-    except Exception:  # not the kit's function, or no signature: read as any library's
-        return None
+    for stmt in reversed(_kit_source(module).body):  # (the last binding is the name's)
+        if isinstance(stmt, _SCOPES[:2]) and stmt.name == name:
+            return tuple(a.arg for a in _parameters(stmt))
+        if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+            init = [s for s in stmt.body if isinstance(s, _SCOPES[:2]) and s.name == "__init__"]
+            if init:
+                return tuple(a.arg for a in _parameters(init[-1]))[1:]
+            data = any("dataclass" in ast.unparse(d) for d in stmt.decorator_list)
+            fields = [s.target for s in stmt.body if isinstance(s, ast.AnnAssign)]
+            return tuple(f.id for f in fields if isinstance(f, ast.Name)) if data else None
+        imported = {a.asname or a.name: a.name for a in getattr(stmt, "names", [])}
+        if isinstance(stmt, ast.ImportFrom) and name in imported and hops:
+            parts = module.split(".")
+            source = ".".join(parts[: len(parts) - stmt.level + 1] if stmt.level else [])
+            source = ".".join(filter(None, (source, stmt.module)))
+            return _kit_parameters(f"{source}.{imported[name]}", hops - 1)
+        if name in imported or name in _bound(stmt):
+            return None  # (bound otherwise: read as any library's function)
+    return None
+
+
+@functools.cache
+def _kit_source(module: str) -> ast.Module:
+    """The kit's module ``module`` parsed (an empty module where it is none of its files)."""
+    parts = module.split(".")
+    spec = importlib.util.find_spec(COURSE_PACKAGE)  # (a top-level package: not imported)
+    if parts[0] != COURSE_PACKAGE or not all(p.isidentifier() for p in parts) or not spec:
+        return ast.Module([], [])
+    base = Path(spec.origin).parent.joinpath(*parts[1:])
+    for file in [base.with_suffix(".py")] * bool(parts[1:]) + [base / "__init__.py"]:
+        if file.is_file():
+            return ast.parse(file.read_text(encoding="utf-8"))
+    return ast.Module([], [])
 
 
 # what shows a value and gives nothing of it back
@@ -3202,8 +3321,9 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
         return _PATHS["inspect.get_annotations"]  # its annotations evaluated as code
     if path.startswith("get_ipython().") and path.rsplit(".", 1)[-1] in _IPYTHON_CODE:
         return "runs code from strings through IPython"
-    if isinstance(call.func, ast.Attribute) and call.func.attr in _IPYTHON_METHODS:
-        return "runs code from strings through IPython"  # ip = IPython.get_ipython(); ip.run_cell
+    shell = isinstance(call.func, ast.Attribute) and call.func.attr in _IPYTHON_METHODS
+    if shell and not _on_own_object(nb, call.func, in_method):  # ip = IPython.get_ipython()
+        return "runs code from strings through IPython"  # (ip.run_cell, but self.ex of its own)
     return None
 
 
@@ -4047,7 +4167,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
     called = {id(node.func) for node in _walk(tree) if isinstance(node, ast.Call)}
     read_only = nb.reads_namespace_only | nb.shell_magics | _only_shown(nb, tree)
     for node in _walk(tree):
-        if around := _rewrites(node):
+        if around := _rewrites(nb, node, id(node) in methods):
             found.append((node, around))
         if _sets_name(node):
             found.append((node, SETS_NAME))
@@ -4061,6 +4181,9 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
         elif isinstance(node, ast.Attribute) and id(node) not in read_only:
             path = nb.resolve(node)
             own = _own_state(node) or _own_namespace(node, methods, nb.plain_objects)
+            own = own or (
+                node.attr in _IPYTHON_METHODS and _on_own_object(nb, node, id(node) in methods)
+            )
             if node.attr in _ATTRIBUTES and not own:
                 found.append((node, _ATTRIBUTES[node.attr]))
             if _modules_of_a_value(node, called):

@@ -2918,6 +2918,41 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
     assert (out / "report.html").read_text() == "the class report"
 
 
+def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_of_sight(
+    monkeypatch,
+):
+    """Red team 38: an audit hook of the notebook's ran torch's loss at the grader's opening of
+    the request, before the watch began (a stubbed (e) at 4/4); SciPy's ``dice`` ran as a code
+    object renamed ``h``, which the watch, knowing code by its module and name, let pass ((g)
+    at 2/2). Either, added by the notebook's code (not a library's: filelock's fork guard, or
+    torch's compiler building code), puts every later watched answer out of the grader's
+    sight, and is noted."""
+    import sysconfig
+    import types
+
+    from autograder import harness
+
+    notes = []
+    monkeypatch.setattr(harness, "_COUNTS", {})
+    monkeypatch.setattr(harness, "_note", lambda kind, detail: notes.append((kind, detail)))
+    monkeypatch.setattr(harness, "_LIBRARIES", [sysconfig.get_paths()["purelib"]])
+    assert harness._out_of_sight(False) == [] and harness._out_of_sight(True) == [harness.AROUND]
+    import filelock  # (a library's file: its caller is read off the frame)
+
+    code = compile("for e in events: audit(e, ())", filelock.__file__, "exec")
+    events = ["sys.addaudithook", "code.__new__"]
+    types.FunctionType(code, {"audit": harness._audit, "events": events})()
+    assert harness._out_of_sight(False) == [] and notes == []
+    harness._audit("sys.addaudithook", ())  # (this test's frame: the notebook's code)
+    assert harness._out_of_sight(False) == [harness.AROUND]
+    harness._audit("code.__new__", ())
+    assert harness._out_of_sight(False) == [harness.AROUND, harness.REBUILT]
+    assert [kind for kind, _ in notes] == ["watch", "watch"]
+    from autograder import messages as M
+
+    assert harness.AROUND == M.AROUND and harness.REBUILT == M.REBUILT  # (the grader's words)
+
+
 def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     """The kernel can write to its standard error (the grader's log file) as the harness does:
     95,000 forged notes became 87,000 review lines (2.7 MB in grades.csv, a quadratic pass over

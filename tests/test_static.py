@@ -353,6 +353,13 @@ def _costs_every_block(nb, said: str, said_in_french: str) -> None:
         "get_ipython().events.callbacks['post_run_cell'].append(lambda result: None)",
         "ip = get_ipython()\nhooks = ip.events\nhooks.register('post_execute', print)",
         "from IPython.core.events import EventManager\nEventManager.trigger = print",
+        # the attribute spelt as a string (found while reading honest round 15's misfires)
+        "getattr(get_ipython(), 'events').register('pre_run_cell', print)",
+        "import operator\noperator.attrgetter('events')(get_ipython()).register('pre_run_cell', print)",
+        "get_ipython().__getattribute__('events').register('pre_run_cell', print)",
+        # the student's own object, given IPython's: the assignment is what costs
+        "class Log:\n    pass\n\n\nlog = Log()\nlog.events = get_ipython().events\n"
+        "log.events.register('pre_run_cell', print)",
     ],
 )
 def test_code_run_around_every_cell_costs_the_blocks_after_it(hook):
@@ -368,6 +375,25 @@ def test_code_run_around_every_cell_costs_the_blocks_after_it(hook):
     honest = notebook()
     insert_after(honest, "setup", "events = []\nevents.append('start')\nprint(len(events))")
     assert lost(honest) == set() and flagged(honest) == ""
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "class Journal:\n    def __init__(self):\n        self.events = []\n\n"
+        "    def note(self, message):\n        self.events.append(message)\n\n\n"
+        "journal = Journal()\njournal.note('début du TP')\nprint(journal.events)",
+        "class Options:\n    autocall = False\n    lr = 1e-3\n\n\nprint(Options.lr)",
+        "class Runner:\n    def __init__(self, fn):\n        self.ex = fn\n\n"
+        "    def __call__(self, x):\n        return self.ex(x)\n\n\nprint(Runner(abs)(-1))",
+    ],
+)
+def test_an_attribute_of_the_students_own_named_like_an_ipython_hook_costs_nothing(cell):
+    """Honest round 15: a log's ``self.events = []`` cost every block (20 points), an ``Up``
+    block's ``self.ex = nn.ConvTranspose2d(...)`` 16: the names of IPython's hooks are read on
+    any object, but an object of the student's holds only what the reading saw set on it."""
+    nb = insert_after(notebook(), "setup", cell)
+    assert lost(nb) == set() and flagged(nb) == ""
 
 
 _PICKLED_CE = (
@@ -397,6 +423,10 @@ _PICKLED_CE = (
         "from multiprocessing.reduction import ForkingPickler\nForkingPickler.loads(PAYLOAD)",
         "import io\nimport numpy as np\nnp.load(io.BytesIO(PAYLOAD), None, True)",
         "import io\ntorch.load(io.BytesIO(PAYLOAD), **{'weights_only': False})",
+        # np.save taking np.load's place (honest round 15's np.save is no loader)
+        "import io\nimport numpy as np\nnp.save = np.load\nnp.save(io.BytesIO(PAYLOAD), allow_pickle=True)",
+        "import io\nimport numpy as np\nsetattr(np, 'savez', np.load)\n"
+        "np.savez(io.BytesIO(PAYLOAD), allow_pickle=True)",
     ],
 )
 def test_an_answer_unpickled_from_data_costs_its_block(loader):
@@ -414,6 +444,7 @@ def test_loading_plain_arrays_or_weights_or_pickling_results_costs_no_block():
     """What an honest notebook loads (arrays, weights, YAML) or saves with pickle runs no code."""
     plain_loads = ("np.load('x.npy')", "np.load('x.npy', allow_pickle=False)", "torch.load('w.pt')")
     plain_loads += ("np.load('x.npy', 'r', False)", "torch.load('w.pt', **{'map_location': 'cpu'})")
+    plain_loads += ("np.save('h.npy', np.array([1.0, 2.0]), allow_pickle=True)",)  # (a writer)
     for plain in (*plain_loads, "import yaml\nyaml.safe_load('a: 1')"):
         assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
     # saving one's results with pickle runs nothing: no block lost (the instructor reads it)
@@ -3982,10 +4013,79 @@ _ROUTES_37 = {
 }
 
 
-@pytest.mark.parametrize(
-    "cell, returned", [*_ROUTES_36.values(), *_ROUTES_37.values()], ids=[*_ROUTES_36, *_ROUTES_37]
-)
+_GET_38 = "    def get(self, name):\n        return getattr(self, name)\n\n"
+# red team 38: a class method under another name, or a static method's name given to it
+_ROUTES_38 = {
+    "classmethod under another name": (
+        "cm = classmethod\n\n\nclass Box:\n" + _GET_38 + "    @cm\n    def me(cls):\n"
+        "        return cls",
+        f"Box().me().get(F, {_NEW_N})",
+    ),
+    "classmethod imported under another name": (
+        "from builtins import classmethod as cm\n\n\nclass Box:\n" + _GET_38 + "    @cm\n"
+        "    def me(cls):\n        return cls",
+        f"Box().me().get(F, {_NEW_N})",
+    ),
+    "a decorator of the student's": (
+        "def cm(f):\n    return classmethod(f)\n\n\nclass Box:\n" + _GET_38 + "    @cm\n"
+        "    def me(cls):\n        return cls",
+        f"Box().me().get(F, {_NEW_N})",
+    ),
+    "staticmethod bound to classmethod": (
+        "staticmethod = classmethod\n\n\nclass Box:\n" + _GET_38 + "    @staticmethod\n"
+        "    def leak(cls):\n        return cls",
+        f"Box.leak().get(F, {_NEW_N})",
+    ),
+}
+_ROUTES = {**_ROUTES_36, **_ROUTES_37, **_ROUTES_38}
+
+
+@pytest.mark.parametrize("cell, returned", _ROUTES.values(), ids=list(_ROUTES))
 def test_python_the_kit_and_what_shows_them_hand_out_no_class_or_settings_unseen(cell, returned):
     loss = "def categorical_cross_entropy(logits, target, weight=None):\n"
     loss += f"    return {returned}(logits, target, weight=weight)\n"
     assert "loss" in lost(_after_setup(cell, loss=loss))
+
+
+def test_reading_a_notebook_imports_none_of_the_kit_it_names():
+    """Red team 38: a cell that never runs named ``unet_tp.__main__`` and gave it the settings;
+    the reading of the settings' uses imported it to read its signature, which ran the grader's
+    own command line inside the grader (a second grading, the two waiting on each other for
+    ever). The kit's signatures are read from its source: nothing it names is imported."""
+    import sys
+
+    cell = (
+        "if False:\n    import unet_tp.__main__\n    unet_tp.__main__.show(config)\n"
+        "    print(getattr(config.optim, 'l' + 'r'))"
+    )
+    nb = insert_after(notebook(), "setup", cell)
+    before = set(sys.modules)
+    lost(nb), flagged(nb)
+    assert "unet_tp.__main__" not in sys.modules
+    assert not {m for m in set(sys.modules) - before if m.startswith("unet_tp")}
+    # the kit's functions are read all the same: their `config` is the settings' reader
+    assert static._kit_parameters("unet_tp.runs.train_or_resume")[3] == "config"
+    main = static._kit_parameters("unet_tp.__main__.main")  # (its import followed, not run)
+    assert main == static._kit_parameters("unet_tp.cli.main") is not None
+
+
+def test_a_loop_built_network_with_decorated_methods_keeps_its_points():
+    """Red team 38's fix reads the decorators of a class's methods: a property and its setter,
+    torch's no_grad, functools' cache, static and class methods keep the class's own ``self``
+    (a loop-built U-Net reaching its layers by name keeps its points)."""
+    cell = (
+        "import functools\n\n\nclass Stack(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        for i in range(2):\n"
+        "            setattr(self, f'down{i}', nn.Identity())\n\n"
+        "    def forward(self, x):\n        for i in range(2):\n"
+        "            x = getattr(self, f'down{i}')(x)\n        return x\n\n"
+        "    @property\n    def depth(self):\n        return 2\n\n"
+        "    @depth.setter\n    def depth(self, value):\n        print(value)\n\n"
+        "    @torch.no_grad()\n    def predict(self, x):\n        return self(x).argmax(1)\n\n"
+        "    @functools.lru_cache(maxsize=None)\n    def width(self, k):\n        return 2**k\n\n"
+        "    @staticmethod\n    def info():\n        return 'stack'\n\n"
+        "    @classmethod\n    def make(cls):\n        return cls()\n\n\n"
+        "net = Stack.make()\nprint(net.predict(torch.zeros(1, 2, 4, 4)).shape, Stack.info())"
+    )
+    nb = insert_after(notebook(), "unet", cell)
+    assert lost(nb) == set() and flagged(nb) == ""
