@@ -151,6 +151,9 @@ def _audit(event: str, args: tuple) -> None:
             caller = _string_compiler(event, args)
             if caller and not _importing():
                 _note("code from a string", f"{caller} compiled or ran {name}")
+        elif event == "compile" and _disguised(name):  # (a library's file name: the watch knows
+            _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # code by its file)
+            _note("watch", f"compiled code under a library's file name ({name})")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
     elif event == "sys.addaudithook" and not _library_hook(_GETFRAME(1)):
@@ -169,6 +172,24 @@ def _audit(event: str, args: tuple) -> None:
 # later): any other's, the notebook's, runs its code at every event, the grader's reading of a
 # request (its open) before the watch starts, and every answer after it is out of sight
 _AUDITING_LIBRARIES = ("filelock",)
+
+
+def _disguised(name: object) -> bool:
+    """Whether the notebook's own code (not an import, a library, nor a parse by ``ast``)
+    compiles text under a library's file name ``name``: its functions would pass for the
+    library's in the watch, which knows code by its file and name."""
+    if not _LIBRARY_ROOTS or type(name) is not str or not name.startswith(tuple(_LIBRARY_ROOTS)):
+        return False
+    frame = _GETFRAME(2)  # (compile's caller: this, then _audit, are above it)
+    while frame is not None:
+        module = _module_of(_plain(frame.f_code.co_filename))
+        if not any(_within(module, m) for m in _PASSING):
+            break
+        if _within(module, "ast"):
+            return False  # (ast.parse: a tree, no code)
+        frame = frame.f_back
+    frozen = frame is None or _plain(frame.f_code.co_filename).startswith("<frozen")
+    return not (frozen or _module_of(_plain(frame.f_code.co_filename)) or _importing())
 
 
 def _library_hook(frame) -> bool:

@@ -2924,8 +2924,9 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     """Red team 38: an audit hook of the notebook's ran torch's loss at the grader's opening of
     the request, before the watch began (a stubbed (e) at 4/4); SciPy's ``dice`` ran as a code
     object renamed ``h``, which the watch, knowing code by its module and name, let pass ((g)
-    at 2/2). Either, added by the notebook's code (not a library's: filelock's fork guard, or
-    torch's compiler building code), puts every later watched answer out of the grader's
+    at 2/2); text compiled under a library's file name would pass for the library's code. Each,
+    by the notebook's code (not a library's: filelock's fork guard, torch's compiler building
+    code, an import, a parse by ``ast``), puts every later watched answer out of the grader's
     sight, and is noted."""
     import sysconfig
     import types
@@ -2935,19 +2936,32 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     notes = []
     monkeypatch.setattr(harness, "_COUNTS", {})
     monkeypatch.setattr(harness, "_note", lambda kind, detail: notes.append((kind, detail)))
-    monkeypatch.setattr(harness, "_LIBRARIES", [sysconfig.get_paths()["purelib"]])
+    libraries = [sysconfig.get_paths()[k] for k in ("stdlib", "purelib")]
+    monkeypatch.setattr(harness, "_LIBRARIES", libraries)
+    monkeypatch.setattr(harness, "_LIBRARY_ROOTS", [p.rstrip("/") + "/" for p in libraries])
     assert harness._out_of_sight(False) == [] and harness._out_of_sight(True) == [harness.AROUND]
+    import ast
+
     import filelock  # (a library's file: its caller is read off the frame)
 
     code = compile("for e in events: audit(e, ())", filelock.__file__, "exec")
     events = ["sys.addaudithook", "code.__new__"]
     types.FunctionType(code, {"audit": harness._audit, "events": events})()
+    # text compiled under a library's file name, by a library or parsed by ast: theirs
+    compiled = ("compile", ("x = 1", torch.__file__))
+    for file in (filelock.__file__, ast.__file__):
+        code = compile("audit(*compiled)", file, "exec")
+        types.FunctionType(code, {"audit": harness._audit, "compiled": compiled})()
     assert harness._out_of_sight(False) == [] and notes == []
     harness._audit("sys.addaudithook", ())  # (this test's frame: the notebook's code)
     assert harness._out_of_sight(False) == [harness.AROUND]
     harness._audit("code.__new__", ())
     assert harness._out_of_sight(False) == [harness.AROUND, harness.REBUILT]
     assert [kind for kind, _ in notes] == ["watch", "watch"]
+    harness._COUNTS.clear()  # and by the notebook's code: its functions would pass for torch's
+    harness._audit(*compiled)
+    assert harness._out_of_sight(False) == [harness.REBUILT]
+    assert notes[-1] == ("watch", f"compiled code under a library's file name ({torch.__file__})")
     from autograder import messages as M
 
     assert harness.AROUND == M.AROUND and harness.REBUILT == M.REBUILT  # (the grader's words)
