@@ -159,7 +159,7 @@ def _audit(event: str, args: tuple) -> None:
     elif event == "sys.addaudithook" and not _library_hook(_GETFRAME(1)):
         _COUNTS["audit hooks"] = _COUNTS.get("audit hooks", 0) + 1  # (red team 38's, run at
         _note("watch", "added an audit hook: its code runs at every file the grader opens")
-    elif event == "code.__new__" and not _module_of(_plain(_GETFRAME(1).f_code.co_filename)):
+    elif event == "code.__new__" and not _built_by(_GETFRAME(1), _BUILDERS):
         _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # (red team 38: a library's
         _note("watch", "built a code object: a function renamed or rewritten")  # as `h`)
     elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
@@ -174,10 +174,26 @@ def _audit(event: str, args: tuple) -> None:
 _AUDITING_LIBRARIES = ("filelock",)
 
 
+# what builds code objects, or compiles a library's own files, in an honest notebook: torch's
+# compiler, types.coroutine, the import system; any other caller, a library's too (red team 39:
+# torch's tree_map over a partial of `code.replace`, contextlib's callbacks), is the notebook's
+_BUILDERS = ("torch._dynamo", "torch._inductor", "torch.fx", "types")
+_COMPILERS = ("torch._dynamo", "torch._inductor", "torch.fx", "torch.jit", "torch.package")
+_COMPILERS += ("py_compile", "compileall", "importlib")
+
+
+def _built_by(frame, builders: tuple[str, ...]) -> bool:
+    """Whether ``frame``, the code that built a code object or compiled a library's file, is
+    one of ``builders``, or an import is under way."""
+    frozen = frame is None or _plain(frame.f_code.co_filename).startswith("<frozen")
+    module = "" if frozen else _module_of(_plain(frame.f_code.co_filename))
+    return frozen or any(_within(module, m) for m in builders) or _importing()
+
+
 def _disguised(name: object) -> bool:
-    """Whether the notebook's own code (not an import, a library, nor a parse by ``ast``)
-    compiles text under a library's file name ``name``: its functions would pass for the
-    library's in the watch, which knows code by its file and name."""
+    """Whether code other than an import, a compiler of :data:`_COMPILERS` or a parse by
+    ``ast`` compiles text under a library's file name ``name``: its functions would pass for
+    the library's in the watch, which knows code by its file and name."""
     if not _LIBRARY_ROOTS or type(name) is not str or not name.startswith(tuple(_LIBRARY_ROOTS)):
         return False
     frame = _GETFRAME(2)  # (compile's caller: this, then _audit, are above it)
@@ -188,8 +204,7 @@ def _disguised(name: object) -> bool:
         if _within(module, "ast"):
             return False  # (ast.parse: a tree, no code)
         frame = frame.f_back
-    frozen = frame is None or _plain(frame.f_code.co_filename).startswith("<frozen")
-    return not (frozen or _module_of(_plain(frame.f_code.co_filename)) or _importing())
+    return not _built_by(frame, _COMPILERS)
 
 
 def _library_hook(frame) -> bool:
@@ -1807,10 +1822,23 @@ def _libraries(code, depth: int = 0) -> bool:
             held = _CELL_CONTENTS.__get__(cell)
         except ValueError:  # (an empty cell)
             continue
-        plain = issubclass(type(held), type) or type(held) is types.BuiltinFunctionType
-        if callable(held) and not plain and not _libraries(held, depth + 1):
+        if not _held_by_library(held, depth + 1):
             return False
     return True
+
+
+def _held_by_library(held, depth: int) -> bool:
+    """Whether what a library's function closes over runs only libraries' code: a class, a
+    built-in, a library's function, data; a dict, list, tuple or set of them (red team 39:
+    ``functools.singledispatch(f)`` holds ``f`` in a dict of its closure's closure)."""
+    kind = type(held)
+    if kind in (dict, list, tuple, set, frozenset):
+        items = list(dict.values(held) if kind is dict else held)
+        return (
+            depth <= 4 and len(items) <= 1000 and all(_held_by_library(x, depth + 1) for x in items)
+        )
+    plain = issubclass(kind, type) or kind is types.BuiltinFunctionType
+    return plain or not callable(held) or _libraries(held, depth)
 
 
 # the harness's own names as start() left them, its functions' code and defaults, its class's

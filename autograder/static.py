@@ -1156,6 +1156,7 @@ class Notebook:
                 not self._pure_decorators(n)
                 or any(self._exception(b) for b in n.bases)
                 or _odd_decorator(self, n)
+                or self._foreign_base(n, classes)
             )
         }  # (red team 35: `@reg class Box`, reg kept it; red team 36: sys.exc_info()[0])
         parents = self.parents
@@ -1174,6 +1175,15 @@ class Notebook:
                 ):
                     loose.setdefault(aliases.get(node.id, node.id), node)
         return _with_bases(trees, loose)
+
+    def _foreign_base(self, cls: ast.ClassDef, classes: set[str]) -> ast.expr | None:
+        """A base of ``cls`` none of :data:`_KNOWN_BASES` nor a class of the student's (red team
+        39: tqdm's ``ObjectWrapper`` forwards every attribute of ``self`` to what it wraps)."""
+        for base in cls.bases:
+            path = _builtin(self.resolve(base))
+            if not (path in classes or path == "object" or _under(path, _KNOWN_BASES)):
+                return base
+        return None
 
     def _exception(self, base: ast.expr) -> bool:
         """Whether a base is a built-in exception (its class is handed out where it is raised)."""
@@ -1500,14 +1510,23 @@ def _unpickles(nb: Notebook, call: ast.Call) -> bool:
     )
 
 
-def _set_by_notebook(nb: Notebook, name: str) -> bool:
+def _set_by_notebook(nb: Notebook, name: str, built: bool = True) -> bool:
     """Whether the notebook sets an attribute ``name`` of anything (``np.save = np.load``,
-    ``setattr(np, "save", ...)``)."""
+    ``setattr(np, "save", ...)``), or may (``built``: a setter given a name no string spells)."""
     return any(
         (isinstance(n, ast.Attribute) and n.attr == name and not isinstance(n.ctx, ast.Load))
         or name in _spelt_attributes(nb, n)
+        or (built and isinstance(n, ast.Call) and _by_built_name(nb, n))
         for n in nb.nodes
     )
+
+
+def _by_built_name(nb: Notebook, call: ast.Call) -> bool:
+    """``setattr(x, name, v)``, ``x.__setattr__(name, v)`` of a name no string spells (red team
+    39: ``setattr(self, "sa" + "ve", np.load)`` on a wrapper of numpy)."""
+    method = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+    setter = method in _DUNDER_SETTERS or _builtin(nb.resolve(call.func)) in _SETTERS
+    return setter and not (len(call.args) > 1 and isinstance(call.args[-2], ast.Constant))
 
 
 def _spelt_keywords(keywords: list[ast.keyword]) -> list[ast.keyword]:
@@ -2264,7 +2283,7 @@ def _odd_decorator(nb: Notebook, cls: ast.ClassDef) -> ast.expr | None:
         for d in fn.decorator_list:
             path = _builtin(nb.resolve(d.func if isinstance(d, ast.Call) else d))
             pure = _under(path, _PURE_DECORATORS) and path not in nb.names_bound
-            pure = pure and not _set_by_notebook(nb, path.rsplit(".", 1)[-1])
+            pure = pure and not _set_by_notebook(nb, path.rsplit(".", 1)[-1], built=False)
             if not (pure or _a_property(d, cls, nb, fn)):
                 return d
     return None
@@ -3875,6 +3894,10 @@ def _decorating(nb: Notebook, stmt: ast.stmt):
                 continue
             name = ast.copy_location(ast.Name(id=fn.name, ctx=ast.Load()), fn)
             yield (callee or ast.unparse(func))[:60], name, False
+
+
+# bases whose instances hold their own attributes (torch's modules and datasets, the kit's U-Net)
+_KNOWN_BASES = ("torch.nn", "torch.utils.data", "unet_tp.unet_base", "abc.ABC")
 
 
 # decorators that wrap a function and keep it under its name, in no registry of theirs

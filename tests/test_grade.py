@@ -2941,17 +2941,19 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     monkeypatch.setattr(harness, "_LIBRARY_ROOTS", [p.rstrip("/") + "/" for p in libraries])
     assert harness._out_of_sight(False) == [] and harness._out_of_sight(True) == [harness.AROUND]
     import ast
+    import py_compile
 
     import filelock  # (a library's file: its caller is read off the frame)
 
-    code = compile("for e in events: audit(e, ())", filelock.__file__, "exec")
-    events = ["sys.addaudithook", "code.__new__"]
-    types.FunctionType(code, {"audit": harness._audit, "events": events})()
-    # text compiled under a library's file name, by a library or parsed by ast: theirs
+    def run_as(file, source, **names):  # (code whose frame is a library file's)
+        types.FunctionType(compile(source, file, "exec"), {"audit": harness._audit, **names})()
+
+    run_as(filelock.__file__, "audit('sys.addaudithook', ())")  # filelock's fork guard
+    run_as(types.__file__, "audit('code.__new__', ())")  # types.coroutine
+    # text compiled under a library's file name by a compiler of the kit's list, or parsed
     compiled = ("compile", ("x = 1", torch.__file__))
-    for file in (filelock.__file__, ast.__file__):
-        code = compile("audit(*compiled)", file, "exec")
-        types.FunctionType(code, {"audit": harness._audit, "compiled": compiled})()
+    for file in (py_compile.__file__, ast.__file__):
+        run_as(file, "audit(*compiled)", compiled=compiled)
     assert harness._out_of_sight(False) == [] and notes == []
     harness._audit("sys.addaudithook", ())  # (this test's frame: the notebook's code)
     assert harness._out_of_sight(False) == [harness.AROUND]
@@ -2962,6 +2964,24 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     harness._audit(*compiled)
     assert harness._out_of_sight(False) == [harness.REBUILT]
     assert notes[-1] == ("watch", f"compiled code under a library's file name ({torch.__file__})")
+    # or by a library calling what the notebook gave it (red team 39: torch's tree_map over a
+    # partial of code.replace; contextlib's callbacks)
+    harness._COUNTS.clear()
+    run_as(filelock.__file__, "audit('code.__new__', ())")
+    assert harness._out_of_sight(False) == [harness.REBUILT]
+    harness._COUNTS.clear()
+    run_as(filelock.__file__, "audit(*compiled)", compiled=compiled)
+    assert harness._out_of_sight(False) == [harness.REBUILT]
+    # a callback of a library's holding the notebook's function in a dict (singledispatch)
+    import functools
+
+    def around(info):
+        return info
+
+    import json
+
+    assert harness._libraries(functools.singledispatch(around)) is False
+    assert harness._libraries(functools.singledispatch(json.dumps)) is True  # (a library's)
     from autograder import messages as M
 
     assert harness.AROUND == M.AROUND and harness.REBUILT == M.REBUILT  # (the grader's words)

@@ -391,9 +391,14 @@ def test_code_run_around_every_cell_costs_the_blocks_after_it(hook):
 def test_an_attribute_of_the_students_own_named_like_an_ipython_hook_costs_nothing(cell):
     """Honest round 15: a log's ``self.events = []`` cost every block (20 points), an ``Up``
     block's ``self.ex = nn.ConvTranspose2d(...)`` 16: the names of IPython's hooks are read on
-    any object, but an object of the student's holds only what the reading saw set on it."""
+    any object, but an object of the student's holds only what the reading saw set on it (not
+    one of a class whose library base forwards its attributes: red team 39)."""
     nb = insert_after(notebook(), "setup", cell)
     assert lost(nb) == set() and flagged(nb) == ""
+    wrapper = "from tqdm.utils import ObjectWrapper\n\n\nclass Tap(ObjectWrapper):\n"
+    wrapper += "    def hook(self, cb):\n        self.events.register('pre_run_cell', cb)\n\n\n"
+    wrapper += "Tap(get_ipython()).hook(print)"
+    assert "loss" in lost(insert_after(notebook(), "setup", wrapper))
 
 
 _PICKLED_CE = (
@@ -423,7 +428,11 @@ _PICKLED_CE = (
         "from multiprocessing.reduction import ForkingPickler\nForkingPickler.loads(PAYLOAD)",
         "import io\nimport numpy as np\nnp.load(io.BytesIO(PAYLOAD), None, True)",
         "import io\ntorch.load(io.BytesIO(PAYLOAD), **{'weights_only': False})",
-        # np.save taking np.load's place (honest round 15's np.save is no loader)
+        # np.save taking np.load's place (honest round 15's np.save is no loader), by a name
+        # no string spells too (red team 39)
+        "import io\nimport numpy as np\n\n\nclass Box:\n    def put(self, name, value):\n"
+        "        setattr(self, name, value)\n\n\nBox().put('sa' + 've', np.load)\n"
+        "np.save(io.BytesIO(PAYLOAD), allow_pickle=True)",
         "import io\nimport numpy as np\nnp.save = np.load\nnp.save(io.BytesIO(PAYLOAD), allow_pickle=True)",
         "import io\nimport numpy as np\nsetattr(np, 'savez', np.load)\n"
         "np.savez(io.BytesIO(PAYLOAD), allow_pickle=True)",
@@ -4037,6 +4046,12 @@ _ROUTES_38 = {
         f"Box.leak().get(F, {_NEW_N})",
     ),
 }
+# red team 39: a library's base forwarding every attribute of self (tqdm's ObjectWrapper)
+_ROUTES_38["a base forwarding self's attributes"] = (
+    "from tqdm.utils import ObjectWrapper\n\n\nclass Box(ObjectWrapper):\n"
+    "    def get(self, name):\n        return getattr(self, name)",
+    f"Box(F).get({_NEW_N})",
+)
 _ROUTES = {**_ROUTES_36, **_ROUTES_37, **_ROUTES_38}
 
 
