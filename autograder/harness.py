@@ -151,7 +151,9 @@ def _audit(event: str, args: tuple) -> None:
             caller = _string_compiler(event, args)
             if caller and not _importing():
                 _note("code from a string", f"{caller} compiled or ran {name}")
-        elif event == "compile" and _disguised(name):  # (a library's file name: the watch knows
+        elif event == "compile" and _disguised(
+            name, args[0]
+        ):  # (a library's file name: the watch knows
             _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # code by its file)
             _note("watch", f"compiled code under a library's file name ({name})")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
@@ -159,7 +161,7 @@ def _audit(event: str, args: tuple) -> None:
     elif event == "sys.addaudithook" and not _library_hook(_GETFRAME(1)):
         _COUNTS["audit hooks"] = _COUNTS.get("audit hooks", 0) + 1  # (red team 38's, run at
         _note("watch", "added an audit hook: its code runs at every file the grader opens")
-    elif event == "code.__new__" and not _built_by(_GETFRAME(1), _BUILDERS):
+    elif event == "code.__new__" and not _built_by(_GETFRAME(1)):
         _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # (red team 38: a library's
         _note("watch", "built a code object: a function renamed or rewritten")  # as `h`)
     elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
@@ -177,23 +179,36 @@ _AUDITING_LIBRARIES = ("filelock",)
 # what builds code objects, or compiles a library's own files, in an honest notebook: torch's
 # compiler, types.coroutine, the import system; any other caller, a library's too (red team 39:
 # torch's tree_map over a partial of `code.replace`, contextlib's callbacks), is the notebook's
-_BUILDERS = ("torch._dynamo", "torch._inductor", "torch.fx", "types")
-_COMPILERS = ("torch._dynamo", "torch._inductor", "torch.fx", "torch.jit", "torch.package")
-_COMPILERS += ("py_compile", "compileall", "importlib")
+_BUILDERS = ("torch._dynamo", "torch._inductor", "torch.fx", "torch.jit")
 
 
-def _built_by(frame, builders: tuple[str, ...]) -> bool:
-    """Whether ``frame``, the code that built a code object or compiled a library's file, is
-    one of ``builders``, or an import is under way."""
-    frozen = frame is None or _plain(frame.f_code.co_filename).startswith("<frozen")
-    module = "" if frozen else _module_of(_plain(frame.f_code.co_filename))
-    return frozen or any(_within(module, m) for m in builders) or _importing()
+def _library_module(frame) -> str:
+    """The library module ``frame`` runs ("" for the notebook's, a frozen module's, none)."""
+    name = _plain(frame.f_code.co_filename) if frame is not None else ""
+    return "" if name.startswith("<frozen") else _module_of(name)
 
 
-def _disguised(name: object) -> bool:
-    """Whether code other than an import, a compiler of :data:`_COMPILERS` or a parse by
-    ``ast`` compiles text under a library's file name ``name``: its functions would pass for
-    the library's in the watch, which knows code by its file and name."""
+def _built_by(frame) -> bool:
+    """Whether ``frame``, the code that built a code object, is torch's compiler, or
+    ``types.coroutine`` run by a library's module as it loads (asyncio's), through library
+    frames only (red team 40: ``types.coroutine`` given a fake function, importlib's
+    ``_call_with_frames_removed`` called by the notebook)."""
+    if any(_within(_library_module(frame), m) for m in _BUILDERS):
+        return True
+    if _library_module(frame) != "types":
+        return False
+    while frame is not None and _library_module(frame):
+        if _plain(frame.f_code.co_name) == "<module>":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _disguised(name: object, source: object) -> bool:
+    """Whether code other than torch's compiler or a parse by ``ast`` compiles ``source``
+    under a library's file name ``name``, other than that file's own text (an import): its
+    functions would pass for the library's in the watch, which knows code by its file and
+    name (red team 40 compiled through importlib's frames)."""
     if not _LIBRARY_ROOTS or type(name) is not str or not name.startswith(tuple(_LIBRARY_ROOTS)):
         return False
     frame = _GETFRAME(2)  # (compile's caller: this, then _audit, are above it)
@@ -204,13 +219,32 @@ def _disguised(name: object) -> bool:
         if _within(module, "ast"):
             return False  # (ast.parse: a tree, no code)
         frame = frame.f_back
-    return not _built_by(frame, _COMPILERS)
+    if any(_within(_library_module(frame), m) for m in _BUILDERS):
+        return False
+    return not _its_own_text(name, source)
+
+
+def _its_own_text(name: str, source: object) -> bool:
+    """Whether ``source`` (str or bytes) is the text of the file ``name``."""
+    if type(source) not in (str, bytes):
+        return False
+    try:
+        fd = _OS_OPEN(name, _O_RDONLY)  # (a library's file: start-up found it, read-only)
+    except (OSError, ValueError):
+        return False
+    try:
+        text = _OS_READ(fd, 1 << 24)
+    finally:
+        _OS_CLOSE(fd)
+    return text == (source if type(source) is bytes else str.encode(source, "utf-8", "replace"))
 
 
 def _library_hook(frame) -> bool:
-    """Whether ``frame``, adding an audit hook, is one of :data:`_AUDITING_LIBRARIES`'s."""
+    """Whether ``frame``, adding an audit hook, is one of :data:`_AUDITING_LIBRARIES`'s own
+    functions that add theirs (red team 40: filelock's ``capture_call`` runs any callable)."""
     module = _module_of(_plain(frame.f_code.co_filename))
-    return any(_within(module, m) for m in _AUDITING_LIBRARIES)
+    own = _plain(frame.f_code.co_name) in ("_register_fork_hooks", "install_hooks")
+    return own and any(_within(module, m) for m in _AUDITING_LIBRARIES)
 
 
 # Code the static reading never read, run from a file the notebook wrote (a red team hid its
@@ -306,6 +340,7 @@ def _importing() -> bool:
 
 
 _STAT, _S_ISREG = os.stat, __import__("stat").S_ISREG
+_OS_OPEN, _OS_READ, _OS_CLOSE, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
 
 
 def _outside_libraries(name: object, *others: str) -> bool:
@@ -1810,7 +1845,10 @@ def _libraries(code, depth: int = 0) -> bool:
     """Whether ``code`` is a function (or method) of a library's file, and so are the functions
     it closes over (``torch.no_grad()(f)`` is torch's function around ``f``); read through the
     types, never the objects' own attributes."""
-    if type(code) is types.MethodType:
+    if type(code) is types.MethodType:  # (red team 40: json's encode bound to an object of
+        owner = types.MethodType.__self__.__get__(code)  # the notebook's, calling its method)
+        if not _object_of_libraries(owner):
+            return False
         code = types.MethodType.__func__.__get__(code)
     if type(code) is not types.FunctionType or depth > 4:
         return False
@@ -1825,6 +1863,29 @@ def _libraries(code, depth: int = 0) -> bool:
         if not _held_by_library(held, depth + 1):
             return False
     return True
+
+
+def _object_of_libraries(obj) -> bool:
+    """Whether no class of ``obj`` holds a function of a file outside the libraries (a cell's),
+    nor its own attributes one directly (a thread's target): a library's method bound to it
+    calls only libraries' code (red team 40: json's ``encode`` called its ``iterencode``)."""
+    kind = obj if issubclass(type(obj), type) else type(obj)
+    held = [list(_CLASS_DICT.__get__(c).values()) for c in type.__dict__["__mro__"].__get__(kind)]
+    _, own = _own_dict(obj)
+    held.append(list(dict.values(own)) if type(own) is dict else [])
+    code = types.FunctionType.__code__
+    return not [
+        1
+        for values in held
+        for value in values
+        if type(value) is types.FunctionType and _a_cells(code.__get__(value).co_filename)
+    ]
+
+
+def _a_cells(filename: object) -> bool:
+    """Whether ``filename`` is a file outside the libraries or an IPython cell's."""
+    cell = type(filename) is str and str.startswith(filename, "<ipython-input-")
+    return cell or _outside_libraries(filename)
 
 
 def _held_by_library(held, depth: int) -> bool:

@@ -2931,6 +2931,8 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     import sysconfig
     import types
 
+    import torch._dynamo
+
     from autograder import harness
 
     notes = []
@@ -2940,20 +2942,31 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     monkeypatch.setattr(harness, "_LIBRARIES", libraries)
     monkeypatch.setattr(harness, "_LIBRARY_ROOTS", [p.rstrip("/") + "/" for p in libraries])
     assert harness._out_of_sight(False) == [] and harness._out_of_sight(True) == [harness.AROUND]
-    import ast
-    import py_compile
+    import functools
+    import json
 
-    import filelock  # (a library's file: its caller is read off the frame)
+    import filelock
 
-    def run_as(file, source, **names):  # (code whose frame is a library file's)
-        types.FunctionType(compile(source, file, "exec"), {"audit": harness._audit, **names})()
+    def run_as(file, source, function="<module>", caller=None, **names):
+        """``source`` run by code of ``file`` (a library's), in a function of that name, called
+        from a module's top level of the file ``caller``, if given."""
+        names = {"audit": harness._audit, **names}
+        if function == "<module>":
+            return types.FunctionType(compile(source, file, "exec"), names)()
+        exec(compile(f"def {function}():\n    {source}\n", file, "exec"), names)  # noqa: S102
+        if caller is None:
+            return names[function]()
+        return types.FunctionType(compile(f"{function}()", caller, "exec"), names)()
 
-    run_as(filelock.__file__, "audit('sys.addaudithook', ())")  # filelock's fork guard
-    run_as(types.__file__, "audit('code.__new__', ())")  # types.coroutine
-    # text compiled under a library's file name by a compiler of the kit's list, or parsed
+    # a library's own: filelock's fork guard, types.coroutine as asyncio loads, torch's compiler
+    run_as(filelock.__file__, "audit('sys.addaudithook', ())", "_register_fork_hooks")
+    run_as(types.__file__, "audit('code.__new__', ())", "coroutine", caller=json.__file__)
+    run_as(torch._dynamo.__file__, "audit('code.__new__', ())", "transform")
+    # a library's file compiled as it is (an import), a parse of text by ast
     compiled = ("compile", ("x = 1", torch.__file__))
-    for file in (py_compile.__file__, ast.__file__):
-        run_as(file, "audit(*compiled)", compiled=compiled)
+    own = ("compile", (Path(json.__file__).read_bytes(), json.__file__))
+    run_as(filelock.__file__, "audit(*own)", own=own)
+    run_as(__import__("ast").__file__, "audit(*compiled)", compiled=compiled)
     assert harness._out_of_sight(False) == [] and notes == []
     harness._audit("sys.addaudithook", ())  # (this test's frame: the notebook's code)
     assert harness._out_of_sight(False) == [harness.AROUND]
@@ -2965,23 +2978,33 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     assert harness._out_of_sight(False) == [harness.REBUILT]
     assert notes[-1] == ("watch", f"compiled code under a library's file name ({torch.__file__})")
     # or by a library calling what the notebook gave it (red team 39: torch's tree_map over a
-    # partial of code.replace; contextlib's callbacks)
-    harness._COUNTS.clear()
-    run_as(filelock.__file__, "audit('code.__new__', ())")
-    assert harness._out_of_sight(False) == [harness.REBUILT]
-    harness._COUNTS.clear()
-    run_as(filelock.__file__, "audit(*compiled)", compiled=compiled)
-    assert harness._out_of_sight(False) == [harness.REBUILT]
-    # a callback of a library's holding the notebook's function in a dict (singledispatch)
-    import functools
+    # partial of code.replace; red team 40: filelock's capture_call, types.coroutine given a
+    # fake function, importlib's _call_with_frames_removed, a library's compile of other text)
+    routes = [
+        (filelock.__file__, "audit('sys.addaudithook', ())", "capture_call", None),
+        (filelock.__file__, "audit('code.__new__', ())", "tree_map", None),
+        (types.__file__, "audit('code.__new__', ())", "coroutine", None),
+        ("<frozen importlib._bootstrap>", "audit('code.__new__', ())", "_call_with_frames", None),
+        ("<frozen importlib._bootstrap>", "audit(*compiled)", "_call_with_frames", None),
+    ]
+    for file, source, function, caller in routes:
+        harness._COUNTS.clear()
+        run_as(file, source, function, caller, compiled=compiled)
+        assert harness._out_of_sight(False) != [], (file, function)
 
+    # a callback of a library's holding the notebook's function in a dict (singledispatch), or
+    # a library's method bound to an object of the notebook's (red team 40: json's encode)
     def around(info):
         return info
 
-    import json
+    class Around:
+        def iterencode(self, info, _one_shot=False):
+            return []
 
     assert harness._libraries(functools.singledispatch(around)) is False
     assert harness._libraries(functools.singledispatch(json.dumps)) is True  # (a library's)
+    assert harness._libraries(types.MethodType(json.JSONEncoder.encode, Around())) is False
+    assert harness._libraries(json.JSONEncoder().encode) is True
     from autograder import messages as M
 
     assert harness.AROUND == M.AROUND and harness.REBUILT == M.REBUILT  # (the grader's words)
