@@ -1883,9 +1883,13 @@ def _object_of_libraries(obj) -> bool:
 
 
 def _a_cells(filename: object) -> bool:
-    """Whether ``filename`` is a file outside the libraries or an IPython cell's."""
-    cell = type(filename) is str and str.startswith(filename, "<ipython-input-")
-    return cell or _outside_libraries(filename)
+    """Whether ``filename`` is a cell's: IPython's name for it, or ipykernel's file of it."""
+    return type(filename) is str and str.startswith(filename, _CELL_FILES)
+
+
+# where ipykernel (its compiler's get_tmp_directory) and IPython name the code of a cell
+_TMP = next(filter(None, map(os.environ.get, ("TMPDIR", "TEMP", "TMP"))), "/tmp").rstrip("/")
+_CELL_FILES = (f"{_TMP}/ipykernel_{os.getpid()}/", "<ipython-input-")
 
 
 def _held_by_library(held, depth: int) -> bool:

@@ -3003,6 +3003,7 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
 
     assert harness._libraries(functools.singledispatch(around)) is False
     assert harness._libraries(functools.singledispatch(json.dumps)) is True  # (a library's)
+    monkeypatch.setattr(harness, "_CELL_FILES", (__file__,))  # (a class of a cell's, as here)
     assert harness._libraries(types.MethodType(json.JSONEncoder.encode, Around())) is False
     assert harness._libraries(json.JSONEncoder().encode) is True
     from autograder import messages as M
