@@ -151,10 +151,8 @@ def _audit(event: str, args: tuple) -> None:
             caller = _string_compiler(event, args)
             if caller and not _importing():
                 _note("code from a string", f"{caller} compiled or ran {name}")
-        elif event == "compile" and _disguised(
-            name, args[0]
-        ):  # (a library's file name: the watch knows
-            _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # code by its file)
+        elif event == "compile" and _disguised(name, args[0]):  # (the watch knows code by its
+            _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # file: a library's)
             _note("watch", f"compiled code under a library's file name ({name})")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
@@ -176,9 +174,9 @@ def _audit(event: str, args: tuple) -> None:
 _AUDITING_LIBRARIES = ("filelock",)
 
 
-# what builds code objects, or compiles a library's own files, in an honest notebook: torch's
-# compiler, types.coroutine, the import system; any other caller, a library's too (red team 39:
-# torch's tree_map over a partial of `code.replace`, contextlib's callbacks), is the notebook's
+# torch's compiler: what builds code objects, or compiles under a library's file name, in an
+# honest notebook (and types.coroutine as a library loads: _built_by); any other caller, a
+# library's too (red team 39: torch's tree_map over a partial of `code.replace`), is the notebook's
 _BUILDERS = ("torch._dynamo", "torch._inductor", "torch.fx", "torch.jit")
 
 
@@ -242,9 +240,8 @@ def _its_own_text(name: str, source: object) -> bool:
 def _library_hook(frame) -> bool:
     """Whether ``frame``, adding an audit hook, is one of :data:`_AUDITING_LIBRARIES`'s own
     functions that add theirs (red team 40: filelock's ``capture_call`` runs any callable)."""
-    module = _module_of(_plain(frame.f_code.co_filename))
     own = _plain(frame.f_code.co_name) in ("_register_fork_hooks", "install_hooks")
-    return own and any(_within(module, m) for m in _AUDITING_LIBRARIES)
+    return own and any(_within(_library_module(frame), m) for m in _AUDITING_LIBRARIES)
 
 
 # Code the static reading never read, run from a file the notebook wrote (a red team hid its
