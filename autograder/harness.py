@@ -152,20 +152,27 @@ def _audit(event: str, args: tuple) -> None:
             if caller and not _importing():
                 _note("code from a string", f"{caller} compiled or ran {name}")
         elif event == "compile" and _disguised(name, args[0]):  # (the watch knows code by its
-            _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # file: a library's)
+            _count("code objects")  # file: a library's)
             _note("watch", f"compiled code under a library's file name ({name})")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
     elif event == "sys.addaudithook" and not _library_hook(_GETFRAME(1)):
-        _COUNTS["audit hooks"] = _COUNTS.get("audit hooks", 0) + 1  # (red team 38's, run at
+        _count("audit hooks")  # (red team 38's: it runs at every file the grader opens)
         _note("watch", "added an audit hook: its code runs at every file the grader opens")
     elif event == "code.__new__" and not _built_by(_GETFRAME(1)):
-        _COUNTS["code objects"] = _COUNTS.get("code objects", 0) + 1  # (red team 38: a library's
-        _note("watch", "built a code object: a function renamed or rewritten")  # as `h`)
-    elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system"):
-        _COUNTS["processes"] = _COUNTS.get("processes", 0) + 1
-        if _COUNTS["processes"] == 20:  # tries, refused where the filter is loaded
-            _note("processes", f"started 20 or more processes ({event})")
+        _count("code objects")  # (red team 38: a library's function renamed `h`)
+        _note("watch", "built a code object: a function renamed or rewritten")
+    elif event in _PROCESSES and _count("processes") == 20:  # (refused where the filter is)
+        _note("processes", f"started 20 or more processes ({event})")
+
+
+_PROCESSES = ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system")
+
+
+def _count(what: str) -> int:
+    """One more of ``what`` the notebook did (:data:`_COUNTS`); how many now."""
+    _COUNTS[what] = _COUNTS.get(what, 0) + 1
+    return _COUNTS[what]
 
 
 # the libraries that add an audit hook of their own (filelock's fork guard, on Python 3.12 and
@@ -209,14 +216,9 @@ def _disguised(name: object, source: object) -> bool:
     name (red team 40 compiled through importlib's frames)."""
     if not _LIBRARY_ROOTS or type(name) is not str or not name.startswith(tuple(_LIBRARY_ROOTS)):
         return False
-    frame = _GETFRAME(2)  # (compile's caller: this, then _audit, are above it)
-    while frame is not None:
-        module = _module_of(_plain(frame.f_code.co_filename))
-        if not any(_within(module, m) for m in _PASSING):
-            break
-        if _within(module, "ast"):
-            return False  # (ast.parse: a tree, no code)
-        frame = frame.f_back
+    frame, parsed = _past_parsers(_GETFRAME(2))  # (this, then _audit, are above compile's)
+    if parsed:
+        return False  # (ast.parse: a tree, no code)
     if any(_within(_library_module(frame), m) for m in _BUILDERS):
         return False
     return not _its_own_text(name, source)
@@ -270,20 +272,28 @@ _HARNESS_FILE = __file__
 _CALLS = frozenset(op for name, op in opcode.opmap.items() if name.startswith(("CALL", "PRECALL")))
 
 
-def _string_compiler(event: str, args: tuple) -> str:
-    """Who compiles or runs code from a string: a library's module, the pseudo file name of
-    code itself built from a string (``<string>``: a red team's exec inside guarded_eval's
-    eval), or "" for a generator of code, a parser, a cell or the notebook's own file."""
-    frame, parsed = _GETFRAME(2), False  # (_audit's caller: who called compile or exec)
+def _past_parsers(frame) -> tuple:
+    """The first frame from ``frame`` on that is not ``ast``'s or ``codeop``'s (None if none),
+    and whether ``ast``'s was among those passed (a parse: a tree, no code)."""
+    parsed = False
     while frame is not None:
-        filename = _plain(frame.f_code.co_filename)
-        module = _module_of(filename)
+        module = _module_of(_plain(frame.f_code.co_filename))
         if not any(_within(module, m) for m in _PASSING):
             break
         parsed = parsed or _within(module, "ast")
         frame = frame.f_back
+    return frame, parsed
+
+
+def _string_compiler(event: str, args: tuple) -> str:
+    """Who compiles or runs code from a string: a library's module, the pseudo file name of
+    code itself built from a string (``<string>``: a red team's exec inside guarded_eval's
+    eval), or "" for a generator of code, a parser, a cell or the notebook's own file."""
+    frame, parsed = _past_parsers(_GETFRAME(2))  # (_audit's caller: who called compile or exec)
     if frame is None:
         return ""
+    filename = _plain(frame.f_code.co_filename)
+    module = _module_of(filename)
     if any(_within(module, m) for m in _EVALUATORS):
         return module
     if parsed and (not module or any(_within(module, m) for m in _PARSERS)):

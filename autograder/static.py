@@ -3094,7 +3094,7 @@ def _kit_parameters(path: str, hops: int = 3) -> tuple[str, ...] | None:
             init = [s for s in stmt.body if isinstance(s, _SCOPES[:2]) and s.name == "__init__"]
             if init:
                 return tuple(a.arg for a in _parameters(init[-1]))[1:]
-            data = any("dataclass" in ast.unparse(d) for d in stmt.decorator_list)
+            data = any(_decorator_name(d) == "dataclass" for d in stmt.decorator_list)
             fields = [s.target for s in stmt.body if isinstance(s, ast.AnnAssign)]
             return tuple(f.id for f in fields if isinstance(f, ast.Name)) if data else None
         imported = {a.asname or a.name: a.name for a in getattr(stmt, "names", [])}
@@ -3106,6 +3106,12 @@ def _kit_parameters(path: str, hops: int = 3) -> tuple[str, ...] | None:
         if name in imported or name in _bound(stmt):
             return None  # (bound otherwise: read as any library's function)
     return None
+
+
+def _decorator_name(node: ast.expr) -> str:
+    """The last name of a decorator: ``dataclass`` for ``@dataclasses.dataclass(frozen=True)``."""
+    node = node.func if isinstance(node, ast.Call) else node
+    return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
 
 
 @functools.cache
