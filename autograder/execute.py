@@ -61,20 +61,32 @@ KERNEL_NAME = "unet-tp-sandbox"
 # the request cell: the harness's function asked for, and the functions its defaults hold, must
 # be the harness file's own before it runs (red team 31 put a serve of its own in its place,
 # which answered the loss's requests with torch's): read through the function type, whose
-# attributes no notebook changes; else no request is asked of this kernel
+# attributes no notebook changes; else no request is asked of this kernel. The cell calls no
+# name the notebook could bind (red team 41's `def type(obj)` ran in it, before the harness,
+# and answered the loss from the request file): the types come from a lambda's, the modules'
+# dictionaries through the module type's own descriptor, and `import` runs only where
+# `__import__` is the interpreter's (a lookup, not a call); a failed check raises a KeyError
+# from a dict of its own, no class the notebook could have bound; the defaults are read through
+# tuple's and dict's own methods (a subclass's `__len__` or `values` would run)
 REQUEST_CELL = """\
+{h}_t = (lambda: 0).__class__
+{h}_type, {h}_i = {h}_t.__class__, __import__
+if {h}_type({h}_i) is not {h}_type([].append) or {h}_i.__name__ != "__import__":
+    {{}}[{replaced!r}]
 import sys as {h}_sys
-{h}_f, {h}_t = getattr(getattr({h}_sys, {key!r}), {function!r}, None), type(lambda: 0)
+{h}_dict = {h}_type({h}_i.__self__).__dict__["__dict__"].__get__
+{h}_f = {h}_dict({h}_dict({h}_sys)[{key!r}]).get({function!r})
 {h}_held = [{h}_f]
-if type({h}_f) is {h}_t:
-    {h}_held += {h}_t.__defaults__.__get__({h}_f) or ()
-    {h}_held += ({h}_t.__kwdefaults__.__get__({h}_f) or {{}}).values()
-if type({h}_f) is not {h}_t or {h}_t.__code__.__get__({h}_f).co_name != {function!r} or [
-    1 for g in {h}_held if type(g) is {h}_t and {h}_t.__code__.__get__(g).co_filename != {path!r}
+if {h}_type({h}_f) is {h}_t:
+    {h}_d, {h}_kw = {h}_t.__defaults__.__get__({h}_f), {h}_t.__kwdefaults__.__get__({h}_f)
+    {h}_held += [] if {h}_d is None else [*{h}_type(()).__iter__({h}_d)]
+    {h}_held += [] if {h}_kw is None else [*{h}_type({{}}).values({h}_kw)]
+if {h}_type({h}_f) is not {h}_t or {h}_t.__code__.__get__({h}_f).co_name != {function!r} or [
+    1 for g in {h}_held if {h}_type(g) is {h}_t and {h}_t.__code__.__get__(g).co_filename != {path!r}
 ]:
-    raise RuntimeError({replaced!r})
+    {{}}[{replaced!r}]
 {h}_f({args})
-del {h}_sys, {h}_f, {h}_t, {h}_held
+del {h}_t, {h}_type, {h}_i, {h}_sys, {h}_dict, {h}_f, {h}_held, {h}_d, {h}_kw
 """
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start({seconds}, {key!r})\ndel unet_tp_harness\n"
 ANSWER_MARGIN = 5  # seconds: the kernel stops an answer this long before the request's timeout
@@ -518,7 +530,7 @@ class Runner:
         err = self._call(
             "serve", self._inside("requests", request), self._inside("answers", answer)
         )
-        replaced = err == f"RuntimeError: {M.HARNESS_REPLACED}"
+        replaced = err == f"KeyError: {M.HARNESS_REPLACED!r}"
         self.replaced += replaced  # (then no answer is taken: what wrote it is not the harness)
         got = (
             None if replaced else take(self.answers_fd, answer, min(MAX_ANSWER_BYTES, self.budget))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _signal
 import _thread
+import builtins
 import contextlib
 import functools
 import gc
@@ -36,6 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+# the built-ins as the harness found them as it loaded (the kernel's start-up, before any cell):
+# its functions look their names up in this copy, not in the builtins module a notebook can
+# rewrite (`len.__self__.type = f` would run f inside the harness, before any of its checks)
+__builtins__ = dict(vars(builtins))
 HOME = os.environ.get("HOME", "/home/student")
 __warningregistry__: dict = {}  # (a warning of a harness frame: kept here, no name added)
 _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds it)
@@ -1774,6 +1779,10 @@ _PER_CELL = frozenset({"old_hook", "_save_getpass", "_sys_raw_input", "_sys_eval
 # and the shell's handler of a cell's error (set_custom_exc: static reading flags it for review;
 # a request cell raises no error of its own)
 _PER_CELL |= {"CustomTB", "custom_exceptions"}
+# and the display hook's last three values shown (IPython's `_`, `__`, `___`), which nothing
+# calls: data, a module or a function shown as a cell's last line (honest round 16: `model`,
+# `model.eval()`, `DoubleConv(4, 8)` shown cost every block tested after them)
+_PER_CELL |= {"_", "__", "___"}
 _CELL_CONTENTS = types.CellType.cell_contents  # what a closure holds
 
 
@@ -1816,12 +1825,14 @@ def _hooks(ip) -> None:
 def _message_parts() -> list[tuple[str, object]]:
     """Modules and classes the harness reads and writes files through (``os``, ``io``, paths:
     the probes' source; numpy) and those its messages went through before it held its own
-    writer (numpy's npz, zipfile): a function of the notebook's there is named all the same."""
+    writer (numpy's npz, zipfile): a function of the notebook's there is named all the same;
+    and the built-ins, which every library's code calls by name (red team 41: a notebook's
+    `type` ran in the request cell, before the harness)."""
     import importlib
     import pathlib
     import zipfile
 
-    names = ["numpy", "numpy.lib.format", "zipfile", "os", "io", "pathlib", "shutil"]
+    names = ["numpy", "numpy.lib.format", "zipfile", "os", "io", "pathlib", "shutil", "builtins"]
     parts = [(n, importlib.import_module(n)) for n in names]
     parts += [
         (n, sys.modules[n])

@@ -842,12 +842,15 @@ _TWINS |= {"_frozen_importlib_external": "importlib", "_imp": "importlib"}
 
 def _rebased(path: str) -> str:
     """``os.sys.modules`` is ``sys.modules``: a path through a module another re-exports;
-    ``_operator.attrgetter`` is ``operator.attrgetter``."""
+    ``_operator.attrgetter`` is ``operator.attrgetter``; ``len.__self__`` is ``builtins``, the
+    module of a built-in function (red team 41 rewrote the built-ins through it, unread)."""
     parts = path.split(".")
     for k in range(1, len(parts)):
         if parts[k] in _REEXPORTED:
             parts = parts[k:]
             break
+    if parts[1:2] == ["__self__"] and parts[0] in _BUILTIN_NAMES:
+        parts = ["builtins", *parts[2:]]
     return ".".join([_TWINS.get(parts[0], parts[0]), *parts[1:]])
 
 
@@ -948,7 +951,7 @@ class Notebook:
                 self.aliases[a.asname or a.name] = f"{stmt.module}.{a.name}"
         elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, (ast.Name, ast.Attribute)):
             path = self.resolve(stmt.value)
-            if path and ("." in path or path in self.aliases.values()):
+            if path and ("." in path or path in {*self.aliases.values(), "builtins"}):
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
                         self.aliases[target.id] = path
@@ -3862,8 +3865,8 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         root = _root(target)
         own = isinstance(root, ast.Name) and _own_object(nb, root.id)
         into = isinstance(target, (ast.Subscript, ast.Attribute)) and (
-            not own or root.id in nb.aliases
-        )
+            not own or root.id in nb.aliases or _within(nb.resolve(target), "builtins")
+        )  # (`len.__self__.len = f` binds no name of the student's: red team 41)
         # `box |= {...}` on a library's dict (`box = warnings.onceregistry`)
         into = into or (
             isinstance(stmt, ast.AugAssign)
@@ -4218,6 +4221,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             if _modules_of_a_value(node, called):
                 found.append((node, _PATHS["sys.modules"]))
             found += [(node, why) for p, why in _PATHS.items() if "." in p and _within(path, p)]
+            if _within(path, "builtins") and not _within(nb.resolve(node.value), "builtins"):
+                found.append((node, _PATHS["builtins"]))  # (`len.__self__`: red team 41)
             if path.startswith("get_ipython().") and node.attr in _IPYTHON_CODE:
                 found.append((node, "runs code from strings through IPython"))
             if _scripts_comments(nb, node):
@@ -4229,7 +4234,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             elif nb.resolve(node.func) in _NAME_BUILDERS and len(node.args) > 1:
                 owner, name = nb.resolve(node.args[0]), node.args[1]
                 if owner and isinstance(name, ast.Constant) and isinstance(name.value, str):
-                    path = f"{owner}.{name.value}"
+                    path = _rebased(f"{owner}.{name.value}")  # (getattr(len, "__self__"))
                     found += [(node, why) for p, why in _PATHS.items() if _within(path, p)]
                     if name.value in _ATTRIBUTES:
                         found.append((node, _ATTRIBUTES[name.value]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import subprocess
@@ -286,11 +287,17 @@ def test_a_request_cell_asks_only_the_harness_files_own_function(tmp_path):
         replaced=M.HARNESS_REPLACED, args="'req', 'ans'",
     )  # fmt: skip
 
-    def run() -> str:
+    called = []
+
+    def spy(*args, **kwargs):  # a function of the notebook's, bound to a built-in's name
+        called.append(args)
+        return type(args[0]) if args else None
+
+    def run(**bound) -> str:
         try:
-            exec(cell, {})  # noqa: S102 (the cell the worker sends)
-        except RuntimeError as exc:
-            return str(exc)
+            exec(cell, dict(bound))  # noqa: S102 (the cell the worker sends)
+        except KeyError as exc:
+            return exc.args[0]
         return "asked"
 
     sys._unet_tp_test_key = module
@@ -305,6 +312,14 @@ def test_a_request_cell_asks_only_the_harness_files_own_function(tmp_path):
         genuine.__kwdefaults__ = {"_swapped_hooks": module._hooks_swapped}
         module.serve = module._hooks_swapped  # the file's, but not the function asked for
         assert run() == M.HARNESS_REPLACED
+        module.serve = genuine
+        # red team 41: a `def type(obj)` of the notebook's ran in the cell, before the harness
+        # (it answered the loss from the request file); none of its names is called now
+        shadows = {n: spy for n in ("type", "getattr", "RuntimeError", "list", "dict", "tuple")}
+        assert run(**shadows) == "asked" and called == []
+        # and an `__import__` of the notebook's (built-ins rewritten) is never called
+        own = {**vars(builtins), "__import__": spy}
+        assert run(__builtins__=own) == M.HARNESS_REPLACED and called == []
     finally:
         del sys._unet_tp_test_key
 
@@ -395,6 +410,11 @@ del type(pathlib.Path(".")).with_suffix
 del ip.should_run_async
 type(ip).run_cell = run_cell
 ip.kernel.shell_handlers["execute_request"] = kept
+# the built-ins rewritten through a built-in's module (red team 41: a notebook's function run
+# by every library, the harness's own reading of the request before its checks)
+real_divmod, len.__self__.divmod = divmod, lambda a, b: (0, 0)
+rewritten = harness._hooks_swapped()
+len.__self__.divmod = real_divmod
 # the harness's own functions and lists (red team 25 replaced _plain, which the watch calls)
 plain, running = harness._plain, vars(harness._Watch)["running"]
 harness.len = lambda value: 0  # (a builtin's name, shadowed)
@@ -440,7 +460,8 @@ said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answere
         "around": around, "swapped": swapped, "put_back": harness._hooks_swapped(),
         "written": written, "at_start": at_start, "written_npz": written_npz,
         "own_added": own_added, "own_swapped": own_swapped, "warned": warned,
-        "cleared": cleared, "frozen": frozen, "in_place": in_place, "blinded": blinded}
+        "cleared": cleared, "frozen": frozen, "in_place": in_place, "blinded": blinded,
+        "rewritten": rewritten}
 print("SAID", json.dumps(said))
 """
 
@@ -499,7 +520,7 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
         "PosixPath.with_suffix", "ZMQInteractiveShell.run_cell", "ZipFile.writestr",
         "numpy.savez", "shell.should_run_async", "shell_handlers.execute_request",
     ], said["swapped"]  # fmt: skip
-    assert said["put_back"] == []
+    assert said["put_back"] == [] and said["rewritten"] == ["builtins.divmod"]
     # the harness's own: a name added (a builtin's, shadowed), a function, its class's method,
     # a function's defaults, a list and a table start() filled (red teams 25, 26)
     assert said["own_added"] == ["harness.len"]

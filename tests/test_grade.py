@@ -54,11 +54,22 @@ def colab_resave(nb):
     return nb
 
 
+def _colab_cells(nb):
+    """A Colab student's own cells: installs, Drive, a module shown, a package grading lacks."""
+    insert_after(nb, "setup", COLAB_CELLS)
+    insert_after(nb, "double_conv", SHOWN_MODULE)
+    insert_after(nb, "training", "model.eval()")  # (shown too: a callable, IPython's `_`)
+    return insert_after(nb, "predict_dice", MISSING_IMPORT)
+
+
 def _deleted(nb, gid):
     nb.cells = [c for c in nb.cells if _gid(c) != gid]
     return nb
 
 
+# a module shown as a cell's last line (IPython's display hook keeps it: honest round 16, every
+# block tested after it was lost), as a Colab student looks at what they built
+SHOWN_MODULE = "DoubleConv(4, 8, batch_norm=True)"
 # a package Colab has and grading does not (sklearn), in a cell of the student's after (g)
 MISSING_IMPORT = "from colab_only_package import f1_score"
 COLAB_CELLS = """\
@@ -369,14 +380,7 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
             {**FULL, "f": 0},
         ),
         # what Colab and students do to notebooks
-        "colab": (
-            colab_resave(
-                insert_after(
-                    insert_after(solved(), "setup", COLAB_CELLS), "predict_dice", MISSING_IMPORT
-                )
-            ),
-            FULL,
-        ),
+        "colab": (colab_resave(_colab_cells(solved())), FULL),
         "metadata_lost": (_metadata_lost(solved()), FULL),
         "deleted_test": (_deleted(solved(), "test_down"), FULL),
         "reordered": (_reordered(solved()), FULL),

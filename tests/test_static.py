@@ -3425,6 +3425,26 @@ def test_a_class_handed_another_self_or_a_builtin_reached_still_costs(source):
     assert lost(_after_setup(source))
 
 
+@pytest.mark.parametrize(
+    "reach",
+    ["len.__self__", "m = print.__self__\nm", 'getattr(abs, "__self__")', "__import__.__self__"],
+)
+def test_the_built_ins_reached_through_a_built_in_function_are_the_builtins_module(reach):
+    """Red team 41: ``len.__self__`` is the builtins module; a function of the notebook's put
+    there (``len.__self__.type = hook``) runs in every library and in the grader's own request
+    before the watch: flagged, and what the function uses costs the blocks tested after it."""
+    hook = "def hook(o):\n    F.cross_entropy(torch.zeros(1, 2), torch.zeros(1).long())\n"
+    hook += "    return o.__class__\n\n"
+    *before, last = reach.split("\n")
+    rewrite = "\n".join([*before, f"setattr({last}, 'type', hook)"])
+    nb = _after_setup(hook + rewrite)
+    assert "loss" in lost(nb) and "rewrites built-ins" in flagged(nb)
+    assert "loss" in lost(_after_setup(hook + "\n".join([*before, f"{last}.type = hook"])))
+    assert "rewrites built-ins" in flagged(notebook(extra=reach))
+    # a bound method's object, the student's own, is no module of built-ins
+    assert flagged(notebook(extra="box = []\nowner = box.append.__self__")) == ""
+
+
 def test_a_function_given_to_a_librarys_decorator_is_handed_over():
     """Red team 32: ``@codecs.register`` kept a function using torch's loss, which the loss's
     stub reached through ``codecs.lookup(name)`` (a registry looked up by a string)."""
