@@ -2693,6 +2693,11 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
             found |= {id(c) for op, c in pairs if isinstance(op, (ast.In, ast.NotIn))}
         elif isinstance(node, ast.Call) and nb.resolve(node.func) == "print":
             found |= {id(a) for a in node.args if isinstance(a, ast.Attribute)}
+            found |= {  # print(sys.path[:3]) (honest round 16)
+                id(a.value)
+                for a in node.args
+                if isinstance(a, ast.Subscript) and isinstance(a.value, ast.Attribute)
+            }
             # print(f"{vars(hparams)}") (honest round 9), as print(vars(hparams))
             found |= {
                 id(v.value)
@@ -2706,6 +2711,8 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
             found |= {id(a) for a in node.args}
         elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
             found.add(id(node.iter))
+            if isinstance(node, ast.For) and _values_only_printed(nb, node):
+                found.add(id(node.iter.func.value))  # for k, v in globals().items(): print(k, v)
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "keys":
             found.add(id(node.func.value))
         elif _one_global(nb, node):  # globals().get("model"): the notebook's `model`
@@ -2721,6 +2728,35 @@ def _reads_namespace_only(nb: Notebook, nodes) -> frozenset[int]:
                 and _builtin(nb.resolve(n.func)) in ("locals", "vars")
             }
     return frozenset(found)
+
+
+def _values_only_printed(nb: Notebook, loop: ast.For) -> bool:
+    """``for k, v in globals().items():`` (or ``.values()``) whose body only prints ``v`` (honest
+    round 16: a student listing their settings, ``if k.isupper(): print(k, v)``, lost (g)): the
+    values go to ``print`` as text, never to a name or a call of the notebook's."""
+    it = loop.iter
+    if not (isinstance(it, ast.Call) and not it.args and isinstance(it.func, ast.Attribute)):
+        return False
+    target = loop.target
+    if it.func.attr == "items" and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        target = target.elts[1]
+    elif it.func.attr != "values":
+        return False
+    if not isinstance(target, ast.Name) or "print" in nb.showers_bound:
+        return False
+    body = [n for stmt in loop.body + loop.orelse for n in _walk(stmt)]
+    printed = set()
+    for call in body:
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "print":
+            args = [*call.args]
+            args += [v.value for a in call.args if isinstance(a, ast.JoinedStr) for v in a.values]
+            printed |= {id(a) for a in args if isinstance(a, ast.Name)}
+    uses = [n for n in body if isinstance(n, ast.Name) and n.id == target.id]
+    if not all(id(n) in printed and isinstance(n.ctx, ast.Load) for n in uses):
+        return False
+    # and the name no other code reads: the loop leaves it bound to the namespace's last value
+    inside = {id(n) for n in body} | {id(target)}
+    return not [n for n in nb.nodes if getattr(n, "id", None) == target.id and id(n) not in inside]
 
 
 def _written_out(nb: Notebook, node: ast.AST) -> bool:

@@ -2475,6 +2475,8 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
         "from pathlib import Path\nprint(list(Path('runs').rglob('*.pt')))",
         "import sys\nIN_COLAB = 'google.colab' in sys.modules",
         "import sys\nprint(sys.path)",
+        "import sys\nprint(sys.path[:3], sys.path[0])",  # honest round 16
+        "for k, v in globals().items():\n    if k.isupper():\n        print(k, v)",
         "import torch._dynamo\ntorch._dynamo.config.suppress_errors = True",
         # honest round 6: a list, a dict, kagglehub's cache named like what is flagged
         "solutions = []\nsolutions.append(1)\nprint(len(solutions))",
@@ -3445,6 +3447,22 @@ def test_the_built_ins_reached_through_a_built_in_function_are_the_builtins_modu
     assert flagged(notebook(extra="box = []\nowner = box.append.__self__")) == ""
 
 
+def test_the_namespaces_values_only_printed_cost_nothing_handed_on_they_cost():
+    """Honest round 16: listing one's settings, ``for k, v in globals().items(): if k.isupper():
+    print(k, v)``, cost (g); the values only printed are text. Given anything else (a name, a
+    list, ``print``'s file), or the loop's name read after it (the namespace's last value), the
+    namespace is reached still."""
+    listing = "for k, v in globals().items():\n    if k.isupper():\n        print({})\n"
+    for shown in ("k, v", 'f"{k} = {v}"'):
+        assert lost(_after_setup(listing.format(shown))) == set()
+    assert lost(_after_setup("for v in vars().values():\n    print(v)\n")) == set()
+    for handed in ("G = v", "box.append(v)", "print(k, file=v)", "print(v.__dict__)"):
+        loop = "box = []\nfor k, v in globals().items():\n    if k == 'F':\n        "
+        assert lost(_after_setup(loop + handed + "\n")), handed
+    read_after = listing.format("k, v") + "print(v)\n"
+    assert lost(_after_setup(read_after))
+
+
 def test_a_function_given_to_a_librarys_decorator_is_handed_over():
     """Red team 32: ``@codecs.register`` kept a function using torch's loss, which the loss's
     stub reached through ``codecs.lookup(name)`` (a registry looked up by a string)."""
@@ -3550,9 +3568,9 @@ _HANDED_BACK = {
     "partial's func": "import sys\nfrom functools import partial\n"
     "make = partial(DoubleConv, padding=True)\nmake.func.__init__(sys, 1, 2)",
     "a __dict__ of its own": "import sys\nclass Cfg:\n    @property\n    def __dict__(self):\n"
-    "        return {}\n\ncfg = Cfg()\nfor k, v in vars(cfg).items():\n    print(k)",
+    "        return {}\n\ncfg = Cfg()\nsaved = dict(vars(cfg))",
     "a namespace rebound": "import sys, argparse\nargs = argparse.Namespace()\nargs = sys\n"
-    "for k, v in vars(args).items():\n    print(k)",
+    "saved = dict(vars(args))",
 }
 
 
