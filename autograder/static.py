@@ -3993,16 +3993,22 @@ def _made_by(func: ast.expr) -> ast.expr:
 def _own_object(nb: Notebook, name: str) -> bool:
     """Whether ``name`` is the student's object: bound by the student's cells, and not only to
     what a library's call returns (``box = logging.getLogger("x")``: a library's object, whose
-    ``box.addFilter(f)`` hands ``f`` over)."""
+    ``box.addFilter(f)`` hands ``f`` over) or a library's object holds (``m =
+    sys.modules["builtins"]``, whose ``m.type = f`` hands ``f`` to every library)."""
     defs = nb.definitions.get(name, [])
 
-    def library_call(stmt: ast.AST) -> bool:
-        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
+    def library_value(stmt: ast.AST) -> bool:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
             return False
-        mine = _own_name(nb, _root(stmt.value.func))
-        return len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and not mine
+        value = stmt.value
+        if isinstance(value, ast.Subscript):
+            held_by = _root(value.value)
+            return not _own_name(nb, held_by) and bool(nb.resolve(value.value))
+        mine = isinstance(value, ast.Call) and _own_name(nb, _root(value.func))
+        plain = isinstance(stmt.targets[0], ast.Name)
+        return isinstance(value, ast.Call) and plain and not mine
 
-    return bool(defs) and not all(library_call(d[2]) for d in defs)
+    return bool(defs) and not all(library_value(d[2]) for d in defs)
 
 
 def _own_name(nb: Notebook, node: ast.AST | None) -> bool:

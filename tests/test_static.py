@@ -3443,6 +3443,9 @@ def test_the_built_ins_reached_through_a_built_in_function_are_the_builtins_modu
     assert "loss" in lost(nb) and "rewrites built-ins" in flagged(nb)
     assert "loss" in lost(_after_setup(hook + "\n".join([*before, f"{last}.type = hook"])))
     assert "rewrites built-ins" in flagged(notebook(extra=reach))
+    # what a library's object holds is the library's: `m.type = hook` hands hook over
+    held = _after_setup(hook + 'import sys\nm = sys.modules["builtins"]\nm.type = hook')
+    assert "loss" in lost(held)
     # a bound method's object, the student's own, is no module of built-ins
     assert flagged(notebook(extra="box = []\nowner = box.append.__self__")) == ""
 
