@@ -1782,7 +1782,7 @@ _PER_CELL |= {"CustomTB", "custom_exceptions"}
 # and the display hook's last three values shown (IPython's `_`, `__`, `___`), which nothing
 # calls: data, a module or a function shown as a cell's last line (honest round 16: `model`,
 # `model.eval()`, `DoubleConv(4, 8)` shown cost every block tested after them)
-_PER_CELL |= {"_", "__", "___"}
+_SHOWN = types.MappingProxyType({"displayhook": frozenset({"_", "__", "___"})})
 _CELL_CONTENTS = types.CellType.cell_contents  # what a closure holds
 
 
@@ -2027,7 +2027,8 @@ def _hooks_swapped() -> list[str]:
             found.append(f"{name}.__class__" if type(obj) is not kind else f"{name}.__dict__")
             continue
         own_names = _swapped(before, own) if own is not None else []
-        found += [f"{name}.{k}" for k in own_names if k not in _PER_CELL]
+        shown = _SHOWN.get(name, ())
+        found += [f"{name}.{k}" for k in own_names if k not in _PER_CELL and k not in shown]
         for cls, attributes in classes:
             found += [f"{cls.__name__}.{k}" for k in _swapped(attributes, _CLASS_DICT.__get__(cls))]
     return sorted(set(found))

@@ -454,7 +454,7 @@ saved = dict(held)
 held.clear()
 cleared = harness._hooks_swapped()
 held.update(saved)
-frozen = type(harness._PER_CELL) is frozenset and type(harness._HOOKED[0][5]) is types.MappingProxyType
+frozen = type(harness._PER_CELL) is frozenset and type(harness._SHOWN) is types.MappingProxyType and type(harness._HOOKED[0][5]) is types.MappingProxyType
 said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answered,
         "later": later, "ran": watch.ran, "stopped": stopped, "libraries_only": libraries_only,
         "around": around, "swapped": swapped, "put_back": harness._hooks_swapped(),
