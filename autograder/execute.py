@@ -63,19 +63,19 @@ KERNEL_NAME = "unet-tp-sandbox"
 # which answered the loss's requests with torch's): read through the function type, whose
 # attributes no notebook changes; else no request is asked of this kernel. The cell calls no
 # name the notebook could bind (red team 41's `def type(obj)` ran in it, before the harness,
-# and answered the loss from the request file): the types come from a lambda's, the modules'
-# dictionaries through the module type's own descriptor, and `import` runs only where
-# `__import__` is the interpreter's (a lookup, not a call); a failed check raises a KeyError
-# from a dict of its own, no class the notebook could have bound; the defaults are read through
-# tuple's and dict's own methods (a subclass's `__len__` or `values` would run)
+# and answered the loss from the request file) and imports nothing (red team 42's `__len__` on
+# `sys.__spec__._initializing` ran as `import sys` read it): the types come from a lambda's,
+# the harness from the built-ins' module, the interpreter's `__import__`'s own (a lookup, not a
+# call), the modules' dictionaries through the module type's own descriptor; a failed check
+# raises a KeyError from a dict of its own, no class the notebook could have bound; the
+# defaults are read through tuple's and dict's own methods (a subclass's `__len__` would run)
 REQUEST_CELL = """\
 {h}_t = (lambda: 0).__class__
 {h}_type, {h}_i = {h}_t.__class__, __import__
 if {h}_type({h}_i) is not {h}_type([].append) or {h}_i.__name__ != "__import__":
     {{}}[{replaced!r}]
-import sys as {h}_sys
 {h}_dict = {h}_type({h}_i.__self__).__dict__["__dict__"].__get__
-{h}_f = {h}_dict({h}_dict({h}_sys)[{key!r}]).get({function!r})
+{h}_f = {h}_dict({h}_dict({h}_i.__self__)[{key!r}]).get({function!r})
 {h}_held = [{h}_f]
 if {h}_type({h}_f) is {h}_t:
     {h}_d, {h}_kw = {h}_t.__defaults__.__get__({h}_f), {h}_t.__kwdefaults__.__get__({h}_f)
@@ -86,7 +86,7 @@ if {h}_type({h}_f) is not {h}_t or {h}_t.__code__.__get__({h}_f).co_name != {fun
 ]:
     {{}}[{replaced!r}]
 {h}_f({args})
-del {h}_t, {h}_type, {h}_i, {h}_sys, {h}_dict, {h}_f, {h}_held, {h}_d, {h}_kw
+del {h}_t, {h}_type, {h}_i, {h}_dict, {h}_f, {h}_held, {h}_d, {h}_kw
 """
 STARTUP = "import unet_tp_harness\nunet_tp_harness.start({seconds}, {key!r})\ndel unet_tp_harness\n"
 ANSWER_MARGIN = 5  # seconds: the kernel stops an answer this long before the request's timeout

@@ -47,7 +47,7 @@ _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds
 _ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
 _COUNTS: dict[str, int] = {}
 _KEY = ""  # the attribute of sys the module is once started, and no more in sys.modules
-_SYS, _SELF = sys, None  # (and the module: start() holds it)
+_SYS, _SELF, _BUILTINS = sys, None, builtins  # (and the module: start() holds it)
 _LINES, _LINECACHE = linecache.cache, linecache  # where IPython keeps each cell's text
 
 
@@ -520,14 +520,16 @@ def _find_libraries() -> None:
 
 
 def _hide(key: str) -> None:
-    """The module as ``sys.<key>`` alone, ``key`` the grader's, never told the notebook: its own
-    name imports nothing (rounds 26 and 27 imported it by name through pydoc, traitlets and
-    matplotlib), and no module of sys.modules is the harness (red team 28 found it there, by its
-    functions; an attribute of sys is read by a name the notebook spells, or listed by what the
-    reading flags: vars, __dict__, getattr of a name built at run time)."""
+    """The module as ``sys.<key>`` and ``builtins.<key>`` alone, ``key`` the grader's, never told
+    the notebook: its own name imports nothing (rounds 26 and 27 imported it by name through
+    pydoc, traitlets and matplotlib), and no module of sys.modules is the harness (red team 28
+    found it there, by its functions; an attribute of sys or of the built-ins is read by a name
+    the notebook spells, or listed by what the reading flags: vars, __dict__, getattr of a name
+    built at run time, the built-ins' module)."""
     global _KEY, _SELF
     _KEY, _SELF = str(key), sys.modules[__name__]
     setattr(sys, _KEY, _SELF)
+    vars(builtins)[_KEY] = _SELF  # (where the request cell reads it: no import, red team 42)
     sys.modules[__name__] = None
 
 
@@ -2008,6 +2010,8 @@ def _forget_requests() -> list[str]:
     its place, answering the loss's requests itself and handing the others to this one)."""
     if _KEY and _MODULE_DICT.__get__(_SYS).get(_KEY) is not _SELF:
         return ["sys.<harness>"]
+    if _KEY and _MODULE_DICT.__get__(_BUILTINS).get(_KEY) is not _SELF:
+        return ["builtins.<harness>"]
     cache = _MODULE_DICT.__get__(_LINECACHE).get("cache")
     if cache is not _LINES or type(cache) is not dict:
         return ["linecache.cache"]

@@ -3363,7 +3363,8 @@ def _string_code(nb: Notebook, call: ast.Call, in_method: bool = False) -> str |
         owner = call.args[0] if call.args else None
         name = call.args[1] if len(call.args) > 1 else None
         if isinstance(name, ast.Constant) and name.value in _NAMESPACE_ATTRIBUTES:
-            return _ATTRIBUTES.get(name.value, NAMESPACES)
+            # (but hasattr's answer, a bool: `hasattr(config, "__dict__")`, honest round 16)
+            return None if path == "hasattr" else _ATTRIBUTES.get(name.value, NAMESPACES)
         if (
             not (in_method and isinstance(owner, ast.Name) and owner.id == "self")
             and not isinstance(name, ast.Constant)
@@ -3799,8 +3800,10 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
         if i >= limit or tree is None:
             continue
         for stmt in tree.body:
-            # a name in a function's or class's body is that scope's (a parameter `x`)
-            nested = _in_scopes(stmt, _SCOPES[:3])
+            # a name a function binds is that scope's (a parameter `x`); a global one is the
+            # notebook's (red team 42 stored an object of its own class into a library's from
+            # inside a function: `def _install(): sys.__spec__._initializing = _Flag()`)
+            nested = _function_locals(stmt) | _scope_locals(stmt)
             for holder, value, course in _handing(nb, stmt):
                 # not what a call calls (F.cross_entropy(x, y): a value computed with it), nor
                 # what an attribute is read on (F.cross_entropy.__name__: a name)
@@ -3911,6 +3914,7 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         )
         if into:
             yield ast.unparse(target)[:60], value, True
+    yield from _stored_within(nb, stmt)
     for call in (n for n in _walk(stmt) if isinstance(n, ast.Call)):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
         if _under(nb.resolve(_made_by(call.func)), _TEST_RUNNERS):
@@ -3923,6 +3927,25 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
     yield from _decorating(nb, stmt)
+
+
+def _stored_within(nb: Notebook, stmt: ast.stmt):
+    """``(what receives it, the value, True)`` of the stores a function of ``stmt`` makes into a
+    library's object it does not bind (red team 42: ``def _install(): sys.__spec__._initializing
+    = _Flag()``, the flag's ``__len__`` run as ``import sys`` read it); not into its own
+    variables, ``self`` among them."""
+    own = _function_locals(stmt) | _scope_locals(stmt)
+    for inner in _walk(stmt):
+        if inner is stmt or not isinstance(inner, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            continue
+        for target, value in _stores(inner):
+            root = _root(target)
+            if not isinstance(target, (ast.Subscript, ast.Attribute)):
+                continue
+            if not isinstance(root, ast.Name) or id(root) in own:
+                continue
+            if root.id in nb.aliases or not _own_object(nb, root.id):
+                yield ast.unparse(target)[:60], value, True
 
 
 def _decorating(nb: Notebook, stmt: ast.stmt):
@@ -4273,7 +4296,7 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             why = _string_code(nb, node, id(node) in methods)
             if why:
                 found.append((node, why))
-            elif nb.resolve(node.func) in _NAME_BUILDERS and len(node.args) > 1:
+            elif nb.resolve(node.func) in _NAME_BUILDERS - {"hasattr"} and len(node.args) > 1:
                 owner, name = nb.resolve(node.args[0]), node.args[1]
                 if owner and isinstance(name, ast.Constant) and isinstance(name.value, str):
                     path = _rebased(f"{owner}.{name.value}")  # (getattr(len, "__self__"))

@@ -300,7 +300,7 @@ def test_a_request_cell_asks_only_the_harness_files_own_function(tmp_path):
             return exc.args[0]
         return "asked"
 
-    sys._unet_tp_test_key = module
+    vars(builtins)["_unet_tp_test_key"] = module  # (as harness._hide puts it)
     try:
         assert run() == "asked"
         genuine = module.serve
@@ -320,8 +320,22 @@ def test_a_request_cell_asks_only_the_harness_files_own_function(tmp_path):
         # and an `__import__` of the notebook's (built-ins rewritten) is never called
         own = {**vars(builtins), "__import__": spy}
         assert run(__builtins__=own) == M.HARNESS_REPLACED and called == []
+        # red team 42: `import sys` read `sys.__spec__._initializing`, an object of the
+        # notebook's whose `__len__` ran; the cell imports nothing now
+
+        class Flag:
+            def __len__(self):
+                called.append("import")
+                return 0
+
+        spec = sys.__spec__
+        had, spec._initializing = getattr(spec, "_initializing", None), Flag()
+        try:
+            assert run() == "asked" and called == []
+        finally:
+            spec._initializing = had
     finally:
-        del sys._unet_tp_test_key
+        del vars(builtins)["_unet_tp_test_key"]
 
 
 _KERNEL_THREADS = r"""

@@ -2476,6 +2476,7 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
         "import sys\nIN_COLAB = 'google.colab' in sys.modules",
         "import sys\nprint(sys.path)",
         "import sys\nprint(sys.path[:3], sys.path[0])",  # honest round 16
+        "class C:\n    pass\n\nprint(hasattr(C(), '__dict__'))",
         "for k, v in globals().items():\n    if k.isupper():\n        print(k, v)",
         "import torch._dynamo\ntorch._dynamo.config.suppress_errors = True",
         # honest round 6: a list, a dict, kagglehub's cache named like what is flagged
@@ -3464,6 +3465,23 @@ def test_the_namespaces_values_only_printed_cost_nothing_handed_on_they_cost():
         assert lost(_after_setup(loop + handed + "\n")), handed
     read_after = listing.format("k, v") + "print(v)\n"
     assert lost(_after_setup(read_after))
+
+
+def test_an_object_stored_into_a_librarys_from_inside_a_function_is_handed_over():
+    """Red team 42: ``def _install(): sys.__spec__._initializing = _Flag()``, the flag's
+    ``__len__`` computing torch's loss when an ``import sys`` read it; stored at the top level it
+    cost the blocks already. A function's own variables (``self`` too) are its own."""
+    flag = (
+        "import sys as _s\n\nclass _Flag:\n    def __len__(self):\n"
+        "        F.cross_entropy(torch.zeros(1, 2), torch.zeros(1).long())\n        return 0\n\n"
+    )
+    assert "loss" in lost(
+        _after_setup(
+            flag + "def _install():\n    _s.__spec__._initializing = _Flag()\n\n_install()"
+        )
+    )
+    own = flag + "def keep():\n    box = {}\n    box['f'] = _Flag()\n    return 1\n\nkeep()"
+    assert lost(_after_setup(own)) == set()
 
 
 def test_a_function_given_to_a_librarys_decorator_is_handed_over():
