@@ -88,7 +88,10 @@ if {h}_type({h}_f) is not {h}_t or {h}_t.__code__.__get__({h}_f).co_name != {fun
 {h}_f({args})
 del {h}_t, {h}_type, {h}_i, {h}_dict, {h}_f, {h}_held, {h}_d, {h}_kw
 """
-STARTUP = "import unet_tp_harness\nunet_tp_harness.start({seconds}, {key!r})\ndel unet_tp_harness\n"
+STARTUP = (
+    "import unet_tp_harness\nunet_tp_harness.start({seconds}, {key!r}, {requests!r})\n"
+    "del unet_tp_harness\n"
+)
 ANSWER_MARGIN = 5  # seconds: the kernel stops an answer this long before the request's timeout
 # no thread of the kernel's that runs code the notebook can replace while an answer runs (the
 # history's writer, the readers of standard output and error): what they would do is not graded
@@ -314,7 +317,10 @@ class Runner:
         # started
         self.harness_key = f"_unet_tp_harness_{secrets.token_hex(16)}"
         self.startup_file = startup / "00-unet-tp-grading.py"
-        self.startup_file.write_text(STARTUP.format(seconds=seconds, key=self.harness_key))
+        requests_inside = str(requests) if not self.sandboxed else f"{GRADING}/requests"
+        self.startup_file.write_text(
+            STARTUP.format(seconds=seconds, key=self.harness_key, requests=requests_inside)
+        )
         for folder in (runtime, private, requests, answers):
             folder.mkdir(parents=True)
         env = dict(self.job.get("env", {}))

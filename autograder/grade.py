@@ -672,7 +672,7 @@ def _ran(answers: dict, requests: list[Request]) -> str:
         ran = meta.get("ran")
         for what in ran if isinstance(ran, list) else ():
             if isinstance(what, str) and what:  # (the watch's own sentences whole)
-                whole = what in (M.UNWATCHED, M.AROUND, M.SERVED, M.REBUILT)
+                whole = what in (M.UNWATCHED, M.AROUND, M.SERVED, M.REBUILT, M.REQUESTS_READ)
                 return what if whole else what[:120]
     return ""
 

@@ -47,6 +47,12 @@ _LOG_FD = 2  # the kernel's standard error as the grader reads it (start() finds
 _ANSWER_SECONDS = 25.0  # an answer is stopped past this (start() is told the grader's limit)
 _COUNTS: dict[str, int] = {}
 _KEY = ""  # the attribute of sys the module is once started, and no more in sys.modules
+# the folder the grader puts its requests in (start() is told it), and the request the harness
+# itself reads now: any other reading of that folder is the notebook's (red team 43's finalizer,
+# run by the garbage collector before the watch began, read each request and computed torch's
+# loss for the answer to look up)
+_REQUESTS: tuple = ()  # (its device and inode: a link to it, /proc/self/root/..., is the same)
+_READING: list[str] = []
 _SYS, _SELF, _BUILTINS = sys, None, builtins  # (and the module: start() holds it)
 _LINES, _LINECACHE = linecache.cache, linecache  # where IPython keeps each cell's text
 
@@ -117,6 +123,7 @@ _note = _noter()
 # held at start-up: the notebook's os.path.abspath or time.clock_gettime_ns would run in the
 # audit hook (at the harness's own writes) or blind the watch's clock of threads (red team 33)
 _GETCWD, _NORMPATH = os.getcwd, getattr(posix, "_path_normpath", None) or os.path.normpath
+_READLINK, _STAT = os.readlink, posix.stat
 _CLOCK_NS = time.clock_gettime_ns
 _CPU_CLOCK = getattr(time, "pthread_getcpuclockid", None)
 
@@ -144,6 +151,7 @@ def _audit(event: str, args: tuple) -> None:
             flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
         )
         full = _absolute(args[0])
+        _request_read(full)
         if writing and not full.startswith((HOME, "/tmp", "/dev/", "/opt/grading/answers")):
             _note("write outside home", full)
         elif not writing and full.endswith(_COMPILED) and _outside_libraries(full):
@@ -169,6 +177,45 @@ def _audit(event: str, args: tuple) -> None:
         _note("watch", "built a code object: a function renamed or rewritten")
     elif event in _PROCESSES and _count("processes") == 20:  # (refused where the filter is)
         _note("processes", f"started 20 or more processes ({event})")
+    elif event in ("os.listdir", "os.scandir") and args and type(args[0]) in (str, bytes):
+        _request_read(_absolute(args[0]))
+    elif event in ("os.listdir", "os.scandir") and args and type(args[0]) is int:
+        _request_read(_absolute(_fd_path(args[0])))
+
+
+def _request_read(full: str) -> None:
+    """Note a reading of the requests' folder or of a file in it (``full``, an absolute path,
+    the folder known by its device and inode), but the harness's own of the request it answers
+    (:data:`_READING`): what a request holds is read by the notebook's code only in the watch."""
+    if not _REQUESTS or full in _READING:
+        return
+    for place in (full, str.rpartition(full, "/")[0] or "/"):
+        try:
+            found = _STAT(place)
+        except (OSError, ValueError):
+            continue
+        if (found.st_dev, found.st_ino) == _REQUESTS:
+            _count("request reads")
+            _note("watch", f"read the grader's requests ({full})")
+            return
+
+
+def _own_read(read, path: str):
+    """``read(path)``, the harness's own reading of a request (:func:`_request_read`)."""
+    full = _absolute(path)
+    _READING.append(full)
+    try:
+        return read(path)
+    finally:
+        _READING.remove(full)
+
+
+def _fd_path(fd: int) -> str:
+    """The path of the open file ``fd`` ("" where it has none)."""
+    try:
+        return _READLINK(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
 
 
 _PROCESSES = ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system")
@@ -533,12 +580,16 @@ def _hide(key: str) -> None:
     sys.modules[__name__] = None
 
 
-def start(answer_seconds: float = _ANSWER_SECONDS, key: str = "") -> None:
+def start(answer_seconds: float = _ANSWER_SECONDS, key: str = "", requests: str = "") -> None:
     """Called once by the kernel's start-up file; ``answer_seconds``: the longest an answer runs
     (under the grader's own limit for the request: the kernel's loops are held meanwhile, so an
-    interrupt sent by the grader would wait); ``key``: see :func:`_hide`."""
-    global _THREAD_PARTS, _ANSWER_SECONDS
+    interrupt sent by the grader would wait); ``key``: see :func:`_hide`; ``requests``: the
+    folder of the grader's requests (:data:`_REQUESTS`)."""
+    global _THREAD_PARTS, _ANSWER_SECONDS, _REQUESTS
     _ANSWER_SECONDS = float(answer_seconds)
+    with contextlib.suppress(OSError, ValueError):
+        found = _STAT(requests) if requests else None
+        _REQUESTS = (found.st_dev, found.st_ino) if found else ()
     if key:
         _hide(key)
     _find_libraries()
@@ -954,6 +1005,7 @@ SERVED = (
     "the notebook's, ran while it ran)"
 )
 REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
+REQUESTS_READ = "code out of the grader's sight (the notebook's code read the grader's requests)"
 _FOLLOWED: dict[int, object] = {}  # the threads that ran what a watched answer handed them
 
 
@@ -1739,7 +1791,8 @@ def load_probes(path: str) -> None:
     """Define the grader's probe blocks sent in this file (those whose blocks were answered)."""
     _forget_requests()
     namespace: dict = {"__name__": "unet_tp_probes"}
-    exec(compile(Path(path).read_text(), "unet_tp_probes", "exec"), namespace)  # noqa: S102
+    source = _own_read(lambda p: Path(p).read_text(), path)
+    exec(compile(source, "unet_tp_probes", "exec"), namespace)  # noqa: S102
     _PROBES.update(namespace["PROBES"])
 
 
@@ -2042,9 +2095,11 @@ def _out_of_sight(around: bool) -> list[str]:
     """What ran out of the watch's sight for every answer: code run around every cell
     (``around``) or at every event (an audit hook of the notebook's), code objects the notebook
     built (the watch knows a function by its module and name: red team 38 ran SciPy's ``dice``
-    as ``h``). Each noted when :func:`_audit` saw it."""
+    as ``h``), the grader's requests read by the notebook's code (red team 43). Each noted when
+    :func:`_audit` saw it."""
     hooked, rebuilt = _COUNTS.get("audit hooks", 0), _COUNTS.get("code objects", 0)
-    return [AROUND] * bool(around or hooked) + [REBUILT] * bool(rebuilt)
+    read = [REQUESTS_READ] * bool(_COUNTS.get("request reads", 0))
+    return [AROUND] * bool(around or hooked) + [REBUILT] * bool(rebuilt) + read
 
 
 def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
@@ -2059,7 +2114,7 @@ def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     if swapped:  # (a red team's: shell.should_run_async, kernel.pre_handler_hook...)
         _note("watch", f"code of its own runs the grader's requests ({', '.join(swapped[:6])})")
         around = True
-    meta, arrays = read_message(request)
+    meta, arrays = _own_read(read_message, request)
     namespace = sys.modules["__main__"].__dict__
     missing = [n for n in meta.get("needs", []) if n not in namespace]
     if missing:

@@ -118,6 +118,7 @@ SERVED = (
     "the notebook's, ran while it ran)"
 )
 REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
+REQUESTS_READ = "code out of the grader's sight (the notebook's code read the grader's requests)"
 COURSE_CODE = "the course package's code ({path})"
 # the worker's request cell found the harness's function not the harness file's (execute.py)
 HARNESS_REPLACED = "the grader's harness was replaced by the notebook's code"

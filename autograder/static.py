@@ -3915,6 +3915,7 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         if into:
             yield ast.unparse(target)[:60], value, True
     yield from _stored_within(nb, stmt)
+    yield from _finalized(stmt)
     for call in (n for n in _walk(stmt) if isinstance(n, ast.Call)):
         callee, root = _builtin(nb.resolve(call.func)), _root(call.func)
         if _under(nb.resolve(_made_by(call.func)), _TEST_RUNNERS):
@@ -3927,6 +3928,17 @@ def _handing(nb: Notebook, stmt: ast.stmt):
         for arg in (*call.args, *(k.value for k in call.keywords)):
             yield (callee or ast.unparse(call.func))[:60], arg, False  # (the course's own calls)
     yield from _decorating(nb, stmt)
+
+
+def _finalized(stmt: ast.stmt):
+    """A class of ``stmt`` with a ``__del__``, handed to the garbage collector, which runs it
+    whenever a collection comes, the grader's reading of a request among them (red team 43: a
+    finalizer leaving a new cycle behind it each time computed torch's loss for every request
+    before the watch began): ``(the collector, the class's name, False)``."""
+    for cls in (n for n in _walk(stmt) if isinstance(n, ast.ClassDef)):
+        if any(isinstance(f, _SCOPES[:2]) and f.name == "__del__" for f in cls.body):
+            name = ast.copy_location(ast.Name(cls.name, ast.Load()), cls)
+            yield "the garbage collector (its __del__)", name, False
 
 
 def _stored_within(nb: Notebook, stmt: ast.stmt):
@@ -4241,7 +4253,7 @@ _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     # a path or a module, not a word of a sentence ("les deux solutions", "ready for the autograder")
     # (a list of one's own called `solutions`: `solutions.append(...)`)
     (r"hidden_tests|import_solutions|['\"/\\](?:solutions|autograder)(?:['\"/\\.]|$)|\b(?:import|from)\s+(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.(?!(?:append|extend|insert|pop|sort|clear|copy|index|count|remove|reverse|items|keys|values|get|update|setdefault)\()\w)", "looks for the grader or the reference"),
-    (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook", "looks for the grader or the reference"),
+    (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook|/opt/grading", "looks for the grader or the reference"),
     (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest|time|os|sys|posixpath|threading|signal|io|json|builtins)\.(?!backends\.|_dynamo\.config\.|environ\b)[\w.]+\s*=[^=]", "patches a library"),
     # code the kernel runs when a signal or a file's change comes (red team 33: SIGIO on the
     # answers folder), or that makes the notebook's threads run between the grader's lines

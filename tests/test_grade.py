@@ -3015,6 +3015,53 @@ def test_an_audit_hook_or_a_code_object_of_the_notebooks_puts_later_answers_out_
     assert harness.AROUND == M.AROUND and harness.REBUILT == M.REBUILT  # (the grader's words)
 
 
+def test_the_notebooks_reading_of_the_requests_puts_later_answers_out_of_sight(
+    monkeypatch, tmp_path
+):
+    """Red team 43: a finalizer run by the garbage collector before the watch began listed the
+    requests' folder, read each request and computed torch's loss for the answer to look up.
+    Any reading of that folder, through any path to it (a link, ``/proc/self/root``), but the
+    harness's own of the request it answers, puts every later answer out of sight."""
+    import numpy as np
+
+    from autograder import harness
+    from autograder import messages as M
+
+    requests, home = tmp_path / "requests", tmp_path / "home"
+    requests.mkdir(), home.mkdir()
+    request = requests / "req-0.npz"
+    harness.write_message(request, {"kind": "loss"}, {"x": np.zeros(2)})
+    (home / "r").symlink_to(requests)
+    notes = []
+    monkeypatch.setattr(harness, "_COUNTS", {})
+    monkeypatch.setattr(harness, "_note", lambda kind, detail: notes.append((kind, detail)))
+    found = requests.stat()
+    monkeypatch.setattr(harness, "_REQUESTS", (found.st_dev, found.st_ino))
+    assert harness._own_read(harness.read_message, str(request))[0] == {"kind": "loss"}
+    # the harness's own reading as its audit hook sees it, and a file of the home: nothing
+    harness._own_read(lambda path: harness._audit("open", (path, "rb", 0)), str(request))
+    harness._audit("open", (str(home), "r", 0))
+    assert harness._out_of_sight(False) == [] and notes == []
+    routes = [
+        ("os.listdir", (str(requests),)),
+        ("os.scandir", (str(home / "r"),)),
+        ("open", (str(home / "r" / "req-0.npz"), "rb", 0)),
+        ("open", (f"/proc/self/root{request}", "rb", 0)),
+    ]
+    for event, args in routes:
+        harness._COUNTS.clear()
+        harness._audit(event, args)
+        assert harness._out_of_sight(False) == [harness.REQUESTS_READ], event
+    fd = os.open(requests, os.O_RDONLY)
+    try:
+        harness._COUNTS.clear()
+        harness._audit("os.listdir", (fd,))
+        assert harness._out_of_sight(False) == [harness.REQUESTS_READ]
+    finally:
+        os.close(fd)
+    assert notes[-1][0] == "watch" and harness.REQUESTS_READ == M.REQUESTS_READ
+
+
 def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     """The kernel can write to its standard error (the grader's log file) as the harness does:
     95,000 forged notes became 87,000 review lines (2.7 MB in grades.csv, a quadratic pass over

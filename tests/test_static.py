@@ -3484,6 +3484,23 @@ def test_an_object_stored_into_a_librarys_from_inside_a_function_is_handed_over(
     assert lost(_after_setup(own)) == set()
 
 
+def test_a_class_with_a_finalizer_is_handed_to_the_garbage_collector():
+    """Red team 43: a ``__del__`` that left a new cycle behind it ran at every collection, the
+    grader's reading of a request among them, and computed torch's loss for the answer to look
+    up from a file. A class with a ``__del__`` reaching torch's loss costs the blocks tested
+    after it; one that prints costs nothing; naming the grader's folders is flagged."""
+    ticker = (
+        "import os\n\ndef _tick():\n    for name in os.listdir('/opt/grading/requests'):\n"
+        "        F.cross_entropy(torch.zeros(1, 2), torch.zeros(1).long())\n\n"
+        "class _Ticker:\n    def __del__(self):\n        _tick()\n"
+        "        t = _Ticker()\n        t.me = t\n\n_t = _Ticker()\n_t.me = _t\ndel _t\n"
+    )
+    nb = _after_setup(ticker)
+    assert "loss" in lost(nb) and "looks for the grader" in flagged(nb)
+    timer = "class Timer:\n    def __del__(self):\n        print('bye')\n\nt = Timer()\n"
+    assert lost(_after_setup(timer)) == set() and flagged(_after_setup(timer)) == ""
+
+
 def test_a_function_given_to_a_librarys_decorator_is_handed_over():
     """Red team 32: ``@codecs.register`` kept a function using torch's loss, which the loss's
     stub reached through ``codecs.lookup(name)`` (a registry looked up by a string)."""
