@@ -51,6 +51,7 @@ _KEY = ""  # the attribute of sys the module is once started, and no more in sys
 # itself reads now: any other reading of that folder is the notebook's (red team 43's finalizer,
 # run by the garbage collector before the watch began, read each request and computed torch's
 # loss for the answer to look up)
+_ANSWERS = "/opt/grading/answers"
 _REQUESTS: tuple = ()  # (its device and inode: a link to it, /proc/self/root/..., is the same)
 _READING: list[str] = []
 _SYS, _SELF, _BUILTINS = sys, None, builtins  # (and the module: start() holds it)
@@ -152,7 +153,7 @@ def _audit(event: str, args: tuple) -> None:
         )
         full = _absolute(args[0])
         _request_read(full)
-        if writing and not full.startswith((HOME, "/tmp", "/dev/", "/opt/grading/answers")):
+        if writing and not full.startswith((HOME, "/content/", "/tmp", "/dev/", _ANSWERS)):
             _note("write outside home", full)
         elif not writing and full.endswith(_COMPILED) and _outside_libraries(full):
             _note("code from a file", full)  # (bytecode a loader runs; a C library)
@@ -354,8 +355,10 @@ def _string_compiler(event: str, args: tuple) -> str:
         return filename if filename.startswith("<") and not filename.startswith("<frozen") else ""
     if any(_within(module, m) for m in _FORWARD_REFERENCES):  # (a type's name calls nothing,
         return module if event == "exec" and not _names_a_type(args[0]) else ""  # reads no _x)
-    if module == "timeit" and _within(_module_of(_caller_file(frame)), "IPython.core.magics"):
-        return ""  # (%timeit: IPython's Timer compiles timeit's template of "pass")
+    if module in ("timeit", "cProfile", "profile") and _within(
+        _module_of(_caller_file(frame)), "IPython.core.magics"
+    ):  # (%timeit: IPython's Timer compiles timeit's template of "pass"; %prun runs its line,
+        return ""  # which the reading reads as the cell's own: honest round 17)
     if module == "IPython.core.interactiveshell" and frame.f_code.co_name in _SHELL_EVALUATORS:
         return f"{module}.{frame.f_code.co_name}"  # (red team 27: user_expressions({"a": "..."}))
     return "" if any(_within(module, g) for g in _GENERATORS) else module
@@ -957,6 +960,7 @@ class _Watch:
         previous, started = _GETPROFILE(), threading.getprofile()
         threading.setprofile(hook)
         _SETPROFILE(hook)
+        _gc_let_go()  # (what a collection runs now, the watch sees)
         _WATCHING.append(hook)
         try:
             with self.torch_calls():
@@ -1171,6 +1175,11 @@ def _cpu_ns(ident: int) -> int:
 
 _GETPROFILE, _SETPROFILE = sys.getprofile, sys.setprofile
 _THREADS, _COLLECT = _thread._count, gc.collect  # (Python's threads but the main one)
+# the garbage collector held from a request's start to its first watch: no finalizer of the
+# notebook's runs while the harness reads the request (red team 43's read the requests folder;
+# one run during the reading could read the harness's open file by its descriptor, unaudited)
+_GC_ENABLE, _GC_DISABLE, _GC_ENABLED = gc.enable, gc.disable, gc.isenabled
+_GC_HELD: list[bool] = []
 _IDENT = _thread.get_ident
 _RECORDING: dict = {}  # thread -> the watch whose profiler of torch's operators runs there
 _URANDOM = os.urandom
@@ -1827,6 +1836,7 @@ def _code_around_cells() -> bool:
 # its class, its own attributes and its classes' as start() found them
 _HOOKED: list[tuple] = []
 _CLASS_DICT = type.__dict__["__dict__"]  # a class's attributes, read without its code
+_MRO = type.__dict__["__mro__"]
 _MODULE_DICT = types.ModuleType.__dict__["__dict__"]  # and a module's
 # what they hold for the cell being run, whose value differs in every cell (the display hook
 # before the cell's, the input functions the kernel puts back after it)
@@ -1899,8 +1909,10 @@ def _message_parts() -> list[tuple[str, object]]:
     return parts + [("numpy.lib.npyio.NpzFile", np.lib.npyio.NpzFile)]
 
 
-def _swapped(before: dict, now) -> list[str]:
-    """The names whose function differs from ``before`` and is not a library's."""
+def _swapped(before: dict, now, bases=()) -> list[str]:
+    """The names whose function differs from ``before`` and is not a library's; a name new since
+    then that no class of ``bases`` holds (nothing called it: ``np.int``, ``Path.ls``) only if
+    it is a special method's."""
     if type(now) is not dict and type(now) is not types.MappingProxyType:
         return ["*"]
     names = list(now)
@@ -1909,9 +1921,39 @@ def _swapped(before: dict, now) -> list[str]:
     found = []
     for name in {*before, *names}:
         old, new = before.get(name), now.get(name)
-        if new is not old and (callable(old) or callable(new)) and not _libraries(new):
-            found.append(str(name))
+        if new is old or not (callable(old) or callable(new)) or _libraries(new):
+            continue
+        new_name = name not in before and not _dunder(name) and not _held_by(bases, name)
+        if _interpreters(new) or new_name:
+            continue  # (honest round 17: `np.int = int`, `Path.ls = lambda self: ...`)
+        found.append(str(name))
     return found
+
+
+_TYPE_FLAGS = type.__dict__["__flags__"]
+_BUILTIN_SELF = types.BuiltinFunctionType.__dict__["__self__"]
+
+
+def _interpreters(value) -> bool:
+    """Whether ``value`` is a class of C (``int``, ``np.float64``) or a module's function of C
+    (``len``): it runs no code of the notebook's."""
+    if type(value) is type:
+        return not _TYPE_FLAGS.__get__(value) & _HEAP_TYPE
+    if type(value) is types.BuiltinFunctionType:
+        return type(_BUILTIN_SELF.__get__(value)) in (types.ModuleType, type(None))
+    return False
+
+
+def _held_by(bases, name: str) -> bool:
+    """Whether a class of ``bases`` holds ``name`` (an instance's, or a subclass's, own name
+    hides it: ``shell.should_run_async``, ``PosixPath.with_suffix``)."""
+    return bool([1 for base in bases if name in _CLASS_DICT.__get__(base)])
+
+
+def _dunder(name: str) -> bool:
+    """A special method's name (``__del__``, a module's ``__getattr__``): the interpreter calls
+    it by that name, a name new since start-up too."""
+    return str.startswith(name, "__") and str.endswith(name, "__")
 
 
 def _libraries(code, depth: int = 0) -> bool:
@@ -2083,11 +2125,12 @@ def _hooks_swapped() -> list[str]:
         if type(obj) is not kind or (getset is not None and getset.__get__(obj) is not own):
             found.append(f"{name}.__class__" if type(obj) is not kind else f"{name}.__dict__")
             continue
-        own_names = _swapped(before, own) if own is not None else []
+        own_names = _swapped(before, own, _MRO.__get__(kind)) if own is not None else []
         shown = _SHOWN.get(name, ())
         found += [f"{name}.{k}" for k in own_names if k not in _PER_CELL and k not in shown]
         for cls, attributes in classes:
-            found += [f"{cls.__name__}.{k}" for k in _swapped(attributes, _CLASS_DICT.__get__(cls))]
+            now, bases = _CLASS_DICT.__get__(cls), _MRO.__get__(cls)[1:]
+            found += [f"{cls.__name__}.{k}" for k in _swapped(attributes, now, bases)]
     return sorted(set(found))
 
 
@@ -2102,8 +2145,21 @@ def _out_of_sight(around: bool) -> list[str]:
     return [AROUND] * bool(around or hooked) + [REBUILT] * bool(rebuilt) + read
 
 
-def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
-    """Answer one request of the grader (a request file in, an answer file out)."""
+def _gc_hold() -> None:
+    """Hold the garbage collector (:data:`_GC_HELD`) until :func:`_gc_let_go`."""
+    _GC_HELD.append(_GC_ENABLED())
+    _GC_DISABLE()
+
+
+def _gc_let_go() -> None:
+    """Give the garbage collector back as :func:`_gc_hold` found it (once)."""
+    while _GC_HELD:
+        if _GC_HELD.pop():
+            _GC_ENABLE()
+
+
+def _serve(request: str, answer: str, _swapped_hooks) -> None:
+    """:func:`serve`'s work."""
     around, swapped = _code_around_cells(), _swapped_hooks()  # (before any import: __import__
     import torch  # is the notebook's to replace)
 
@@ -2139,3 +2195,22 @@ def serve(request: str, answer: str, *, _swapped_hooks=_hooks_swapped) -> None:
     if _THREADS() > threads:
         _note("watch", "a thread of the notebook's started while the grader asked")
     _answer(answer, message)
+
+
+def serve(
+    request: str,
+    answer: str,
+    *,
+    _swapped_hooks=_hooks_swapped,
+    _answering=_serve,
+    _hold=_gc_hold,
+    _let_go=_gc_let_go,
+) -> None:
+    """Answer one request of the grader (a request file in, an answer file out), the garbage
+    collector held until the watch starts. (Its defaults are the functions it runs: the request
+    cell checks each is the harness file's.)"""
+    _hold()
+    try:
+        _answering(request, answer, _swapped_hooks)
+    finally:
+        _let_go()

@@ -169,6 +169,7 @@ class Sandbox:
             args += ["--ro-bind", str(self.private / name), f"/etc/{name}"]
         args += ["--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp"]
         args += ["--bind", str(self.home), HOME]
+        args += ["--symlink", HOME, "/content"]  # (Colab's working folder: `/content/curve.png`)
         args += ["--bind", str(self.runtime), str(self.runtime)]
         if self.requests is not None:
             args += ["--ro-bind", str(self.requests), f"{GRADING}/requests"]

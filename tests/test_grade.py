@@ -58,6 +58,7 @@ def _colab_cells(nb):
     """A Colab student's own cells: installs, Drive, a module shown, a package grading lacks."""
     insert_after(nb, "setup", COLAB_CELLS)
     insert_after(nb, "double_conv", SHOWN_MODULE)
+    insert_after(nb, "double_conv", OLD_NUMPY)
     insert_after(nb, "training", "model.eval()")  # (shown too: a callable, IPython's `_`)
     return insert_after(nb, "predict_dice", MISSING_IMPORT)
 
@@ -70,6 +71,12 @@ def _deleted(nb, gid):
 # a module shown as a cell's last line (IPython's display hook keeps it: honest round 16, every
 # block tested after it was lost), as a Colab student looks at what they built
 SHOWN_MODULE = "DoubleConv(4, 8, batch_norm=True)"
+# numpy's removed aliases put back for an old library, fastai's Path.ls (honest round 17: each
+# cost every later block, as code of the notebook's in numpy's and pathlib's place)
+OLD_NUMPY = (
+    "import numpy as np\nfrom pathlib import Path\n\nnp.int = int\nnp.float = np.float64\n"
+    "Path.ls = lambda self: sorted(self.iterdir())"
+)
 # a package Colab has and grading does not (sklearn), in a cell of the student's after (g)
 MISSING_IMPORT = "from colab_only_package import f1_score"
 COLAB_CELLS = """\
@@ -3062,6 +3069,35 @@ def test_the_notebooks_reading_of_the_requests_puts_later_answers_out_of_sight(
     assert notes[-1][0] == "watch" and harness.REQUESTS_READ == M.REQUESTS_READ
 
 
+def test_a_c_class_put_in_a_librarys_place_or_a_new_name_is_no_code_of_the_notebooks():
+    """Honest round 17: ``np.int = int`` (old code on numpy 2), ``np.float = np.float64`` and
+    fastai's ``Path.ls = lambda self: ...`` cost every block tested after them: a class or a
+    module's function of C runs none of the notebook's code, and a name no library had at
+    start-up is called by none. A function of the notebook's in a library's place, or a special
+    method (``__del__``, a module's ``__getattr__``) new or changed, is still named."""
+    import numpy as np
+
+    from autograder import harness
+
+    honest = [
+        ({"int": None}, {"int": int}),
+        ({"bool": np.bool_}, {"bool": bool}),
+        ({}, {"float": np.float64}),
+        ({}, {"ls": lambda self: sorted(self.iterdir())}),
+        ({"load": np.load}, {"load": len}),
+    ]
+    for before, now in honest:
+        assert harness._swapped({k: v for k, v in before.items() if v}, now) == [], now
+
+    class Own:
+        pass
+
+    assert harness._swapped({"load": np.load}, {"load": lambda path: 0}) == ["load"]
+    assert harness._swapped({"load": np.load}, {"load": Own}) == ["load"]
+    assert harness._swapped({}, {"__del__": lambda self: 0}) == ["__del__"]
+    assert harness._swapped({}, {"__getattr__": lambda name: 0}) == ["__getattr__"]
+
+
 def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     """The kernel can write to its standard error (the grader's log file) as the harness does:
     95,000 forged notes became 87,000 review lines (2.7 MB in grades.csv, a quadratic pass over
@@ -3626,7 +3662,8 @@ from autograder.spec import load
 harness.start()
 # and what honest notebooks do (a helper's round 5): np.load (its header read by
 # ast.literal_eval), an error's traceback in a library, singledispatch's register of a function whose annotations are strings (a
-# type's name calls nothing), %timeit (IPython's Timer compiles timeit's template of "pass")
+# type's name calls nothing), %timeit (IPython's Timer compiles timeit's template of "pass"),
+# %prun (cProfile runs the magic's line)
 import functools
 import numpy as np
 from IPython.core.interactiveshell import InteractiveShell
@@ -3649,6 +3686,7 @@ def _(x: "list"):
 assert describe([1]) == "list"
 shell = InteractiveShell.instance()
 shell.run_line_magic("timeit", "-n 1 -r 1 pass")
+shell.run_line_magic("prun", "-q sum(range(10))")  # (honest round 17: its line, as the cell's)
 shell.run_cell("import json; json.loads('{')")  # (its traceback, read by stack_data and asttokens)
 print("[honest notebooks done]", file=sys.stderr, flush=True)
 # round 24: a type's name built at run time, evaluated by singledispatch's register

@@ -88,6 +88,16 @@ def test_a_kernel_sees_nothing_of_the_instructor_side(tmp_path):
     assert seen["pids"] <= 3  # its own PID namespace: bwrap's init and this process
 
 
+def test_colabs_working_folder_is_the_kernels_home(tmp_path):
+    """A Colab habit, ``plt.savefig("/content/curve.png")``: ``/content`` is the kernel's home
+    (honest round 17: the write failed, flagged as one outside its home)."""
+    box = _box(tmp_path)
+    code = "open('/content/curve.png', 'w').write('png')"
+    proc = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (box.home / "curve.png").read_text() == "png"
+
+
 def test_processes_are_limited(tmp_path):
     box = _box(tmp_path)
     box.limits.max_processes = 40

@@ -2477,6 +2477,7 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
         "import sys\nprint(sys.path)",
         "import sys\nprint(sys.path[:3], sys.path[0])",  # honest round 16
         "class C:\n    pass\n\nprint(hasattr(C(), '__dict__'))",
+        "import numpy as np\nnp.int = int\nnp.float = np.float64  # for an old library",
         "for k, v in globals().items():\n    if k.isupper():\n        print(k, v)",
         "import torch._dynamo\ntorch._dynamo.config.suppress_errors = True",
         # honest round 6: a list, a dict, kagglehub's cache named like what is flagged
