@@ -188,9 +188,20 @@ def _request_read(full: str) -> None:
     """Note a reading of the requests' folder or of a file in it (``full``, an absolute path,
     the folder known by its device and inode), but the harness's own of the request it answers
     (:data:`_READING`): what a request holds is read by the notebook's code only in the watch."""
-    if not _REQUESTS or full in _READING:
+    if not _REQUESTS:
         return
-    for place in (full, str.rpartition(full, "/")[0] or "/"):
+    if full in _READING:  # (its one opening: any other, during the reading too, is noted)
+        _READING.remove(full)
+        return
+    try:  # (a link to one of its files, `/proc/self/fd/<n>` the harness's own open request)
+        target = _READLINK(full)
+    except (OSError, ValueError):
+        target = ""
+    places = [full, str.rpartition(full, "/")[0] or "/"]
+    if target:
+        target = _absolute(target if str.startswith(target, "/") else places[1] + "/" + target)
+        places += [target, str.rpartition(target, "/")[0] or "/"]
+    for place in places:
         try:
             found = _STAT(place)
         except (OSError, ValueError):
@@ -208,7 +219,8 @@ def _own_read(read, path: str):
     try:
         return read(path)
     finally:
-        _READING.remove(full)
+        if full in _READING:  # (not opened: an error)
+            _READING.remove(full)
 
 
 def _fd_path(fd: int) -> str:
@@ -689,6 +701,9 @@ def _npz(members: dict) -> bytes:
     )
 
 
+_ITEM = np.ndarray.item
+
+
 def _members(data: bytes) -> dict:
     """The arrays of an npz :func:`_npz` wrote (stored members, read through its directory)."""
     (_, _, _, _, count, size, start, _) = _UNPACK("<IHHHHIIH", data, len(data) - 22)
@@ -719,7 +734,9 @@ def read_message(path: str | os.PathLike[str]) -> tuple[dict, dict]:
     finally:
         _CLOSE(fd)
     arrays = _members(b"".join(chunks))
-    meta = _loads(str(arrays.pop("__meta__"))) if "__meta__" in arrays else {}
+    # (the array's own item, a str: `str(array)` ran numpy's printing, whose options hold what
+    # the notebook gave them; red team 44's `legacy=` object compared itself there)
+    meta = _loads(_ITEM(arrays.pop("__meta__"))) if "__meta__" in arrays else {}
     return meta, arrays
 
 

@@ -191,6 +191,9 @@ _ATTRIBUTES = _by_reason(
         "runs code from strings (annotations)": "get_type_hints _eval_type get_annotations",
         NAMESPACES: "__dict__",
         STATE: _STATE_READERS,
+        # (red team 44 read the path of the grader's request in the cell being run)
+        "reads the cell being run (the grader's requests too)": "exec_result get_parent "
+        "parent_header",
         # (red team 26: display() hands the object itself to a printer registered for its type)
         "hands objects to a printer of its own (IPython's formatters)": "for_type "
         "for_type_by_name type_printers deferred_printers singleton_printers _type_pprinters "

@@ -3066,6 +3066,23 @@ def test_the_notebooks_reading_of_the_requests_puts_later_answers_out_of_sight(
         assert harness._out_of_sight(False) == [harness.REQUESTS_READ]
     finally:
         os.close(fd)
+    # red team 44: code of the notebook's run inside the harness's own reading (numpy's
+    # printing of the meta) opened the request again; or its open file by its descriptor
+    harness._COUNTS.clear()
+
+    def twice(path):
+        harness._audit("open", (path, "rb", 0))  # (the harness's)
+        harness._audit("open", (path, "rb", 0))  # (the notebook's, during the reading)
+
+    harness._own_read(twice, str(request))
+    assert harness._out_of_sight(False) == [harness.REQUESTS_READ]
+    fd = os.open(request, os.O_RDONLY)
+    try:
+        harness._COUNTS.clear()
+        harness._audit("open", (f"/proc/self/fd/{fd}", "rb", 0))
+        assert harness._out_of_sight(False) == [harness.REQUESTS_READ]
+    finally:
+        os.close(fd)
     assert notes[-1][0] == "watch" and harness.REQUESTS_READ == M.REQUESTS_READ
 
 
