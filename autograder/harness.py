@@ -124,7 +124,7 @@ _note = _noter()
 # held at start-up: the notebook's os.path.abspath or time.clock_gettime_ns would run in the
 # audit hook (at the harness's own writes) or blind the watch's clock of threads (red team 33)
 _GETCWD, _NORMPATH = os.getcwd, getattr(posix, "_path_normpath", None) or os.path.normpath
-_READLINK, _STAT = os.readlink, posix.stat
+_READLINK = os.readlink
 _CLOCK_NS = time.clock_gettime_ns
 _CPU_CLOCK = getattr(time, "pthread_getcpuclockid", None)
 
@@ -178,10 +178,9 @@ def _audit(event: str, args: tuple) -> None:
         _note("watch", "built a code object: a function renamed or rewritten")
     elif event in _PROCESSES and _count("processes") == 20:  # (refused where the filter is)
         _note("processes", f"started 20 or more processes ({event})")
-    elif event in ("os.listdir", "os.scandir") and args and type(args[0]) in (str, bytes):
-        _request_read(_absolute(args[0]))
-    elif event in ("os.listdir", "os.scandir") and args and type(args[0]) is int:
-        _request_read(_absolute(_fd_path(args[0])))
+    elif event in ("os.listdir", "os.scandir") and args and type(args[0]) in (str, bytes, int):
+        listed = _link(f"/proc/self/fd/{args[0]}") if type(args[0]) is int else args[0]
+        _request_read(_absolute(listed))
 
 
 def _request_read(full: str) -> None:
@@ -193,10 +192,7 @@ def _request_read(full: str) -> None:
     if full in _READING:  # (its one opening: any other, during the reading too, is noted)
         _READING.remove(full)
         return
-    try:  # (a link to one of its files, `/proc/self/fd/<n>` the harness's own open request)
-        target = _READLINK(full)
-    except (OSError, ValueError):
-        target = ""
+    target = _link(full)  # (to one of its files: `/proc/self/fd/<n>`, the harness's own request)
     places = [full, str.rpartition(full, "/")[0] or "/"]
     if target:
         target = _absolute(target if str.startswith(target, "/") else places[1] + "/" + target)
@@ -223,11 +219,11 @@ def _own_read(read, path: str):
             _READING.remove(full)
 
 
-def _fd_path(fd: int) -> str:
-    """The path of the open file ``fd`` ("" where it has none)."""
+def _link(path: str) -> str:
+    """What the link ``path`` names ("" where it is none: a file, a folder, nothing)."""
     try:
-        return _READLINK(f"/proc/self/fd/{fd}")
-    except OSError:
+        return _READLINK(path)
+    except (OSError, ValueError):
         return ""
 
 
@@ -294,13 +290,13 @@ def _its_own_text(name: str, source: object) -> bool:
     if type(source) not in (str, bytes):
         return False
     try:
-        fd = _OS_OPEN(name, _O_RDONLY)  # (a library's file: start-up found it, read-only)
+        fd = _OPEN(name, _READ_ONLY)  # (a library's file: start-up found it, read-only)
     except (OSError, ValueError):
         return False
     try:
-        text = _OS_READ(fd, 1 << 24)
+        text = _READ(fd, 1 << 24)
     finally:
-        _OS_CLOSE(fd)
+        _CLOSE(fd)
     return text == (source if type(source) is bytes else str.encode(source, "utf-8", "replace"))
 
 
@@ -414,7 +410,6 @@ def _importing() -> bool:
 
 
 _STAT, _S_ISREG = os.stat, __import__("stat").S_ISREG
-_OS_OPEN, _OS_READ, _OS_CLOSE, _O_RDONLY = os.open, os.read, os.close, os.O_RDONLY
 
 
 def _outside_libraries(name: object, *others: str) -> bool:
@@ -2002,7 +1997,7 @@ def _object_of_libraries(obj) -> bool:
     nor its own attributes one directly (a thread's target): a library's method bound to it
     calls only libraries' code (red team 40: json's ``encode`` called its ``iterencode``)."""
     kind = obj if issubclass(type(obj), type) else type(obj)
-    held = [list(_CLASS_DICT.__get__(c).values()) for c in type.__dict__["__mro__"].__get__(kind)]
+    held = [list(_CLASS_DICT.__get__(c).values()) for c in _MRO.__get__(kind)]
     _, own = _own_dict(obj)
     held.append(list(dict.values(own)) if type(own) is dict else [])
     code = types.FunctionType.__code__

@@ -3308,6 +3308,13 @@ def _function_locals(node: ast.AST) -> set[int]:
     return found
 
 
+@functools.cache
+def _bound_locally(stmt: ast.stmt) -> frozenset[int]:
+    """ids of the names of ``stmt`` a function, lambda or comprehension in it binds (read once
+    for the hand-overs of every block: :func:`_handed_over`, :func:`_stored_within`)."""
+    return frozenset(_function_locals(stmt)) | _scope_locals(stmt)
+
+
 def _scope_locals(node: ast.AST) -> frozenset[int]:
     """ids of the ``Name`` nodes of ``node`` that a function, lambda or comprehension in it binds
     (its parameters, its assignments, a comprehension's loop), read there or in a function nested
@@ -3806,7 +3813,7 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
             # a name a function binds is that scope's (a parameter `x`); a global one is the
             # notebook's (red team 42 stored an object of its own class into a library's from
             # inside a function: `def _install(): sys.__spec__._initializing = _Flag()`)
-            nested = _function_locals(stmt) | _scope_locals(stmt)
+            nested = _bound_locally(stmt)
             for holder, value, course in _handing(nb, stmt):
                 # not what a call calls (F.cross_entropy(x, y): a value computed with it), nor
                 # what an attribute is read on (F.cross_entropy.__name__: a name)
@@ -3949,7 +3956,7 @@ def _stored_within(nb: Notebook, stmt: ast.stmt):
     library's object it does not bind (red team 42: ``def _install(): sys.__spec__._initializing
     = _Flag()``, the flag's ``__len__`` run as ``import sys`` read it); not into its own
     variables, ``self`` among them."""
-    own = _function_locals(stmt) | _scope_locals(stmt)
+    own = _bound_locally(stmt)
     for inner in _walk(stmt):
         if inner is stmt or not isinstance(inner, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             continue
