@@ -88,10 +88,13 @@ def _one_case(root):
 
 def test_missing_modality_names_case_and_file(brats_copy):
     case = _one_case(brats_copy)
-    case.files["t1ce"].unlink()
+    t1ce = case.files["t1ce"]
+    t1ce.rename(t1ce.with_name(f"{case.case_id}_t1c.nii.gz"))  # another edition's name for it
     case = _one_case(brats_copy)
     with pytest.raises(
-        DataError, match=rf"case {case.case_id}: missing t1ce file .*_t1ce\.nii\.gz"
+        DataError,
+        match=rf"case {case.case_id}: missing t1ce file .*_t1ce\.nii\.gz.*"
+        rf"the folder also holds {case.case_id}_t1c\.nii\.gz",
     ):
         load_case(case)
 
@@ -124,6 +127,20 @@ def test_damaged_header_is_one_error_naming_the_file(brats_copy, offset, fmt, va
         load_case(case)
 
 
+@pytest.mark.parametrize("damage", ["zero axis", "nan"])
+def test_a_damaged_affine_is_one_error_naming_the_file(brats_copy, damage):
+    case = _one_case(brats_copy)
+    img = nib.load(str(case.files["seg"]))
+    affine = img.affine.copy()
+    affine[:3, 2] = 0.0 if damage == "zero axis" else np.nan
+    damaged = nib.Nifti1Image(np.asanyarray(img.dataobj), None)
+    damaged.header.set_sform(affine, code=1)  # as a broken converter writes it
+    damaged.header.set_qform(None, code=0)
+    damaged.to_filename(str(case.files["seg"]))
+    with pytest.raises(DataError, match=rf"case {case.case_id}: .*_seg\.nii\.gz has a damaged"):
+        load_case(case)
+
+
 def test_shape_mismatch(brats_copy):
     case = _one_case(brats_copy)
     img = nib.load(str(case.files["t2"]))
@@ -141,7 +158,8 @@ def test_labels_outside_brats_set(brats_copy):
     seg[seg == 4] = 3
     seg[0, 0, 0] = 7
     nib.Nifti1Image(seg, img.affine).to_filename(str(case.files["seg"]))
-    with pytest.raises(DataError, match=r"_seg\.nii\.gz holds labels \[3, 7\] outside"):
+    match = r"_seg\.nii\.gz holds labels \[3, 7\] \(3 on [0-9,]+ voxels, 7 on 1 voxel\) outside"
+    with pytest.raises(DataError, match=match):
         load_case(case)
 
 

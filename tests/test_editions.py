@@ -82,6 +82,12 @@ def test_brats2020_grades_come_from_its_name_mapping_csv(tmp_path, capsys):
     assert main(["data", "info", str(release)]) == 0
     out = capsys.readouterr().out
     assert "HGG" in out and "LGG" in out
+    # 2019's copy of patient 001 beside it: one patient under two names, refused by name
+    write_case(tmp_path, "BraTS19_CBICA_AAB_1", index=1)
+    with pytest.raises(
+        DataError, match=r"BraTS20_Training_001 .* and case BraTS19_CBICA_AAB_1 .*two editions"
+    ):
+        find_cases(tmp_path)
 
 
 def test_info_names_the_edition_and_unrecognised_files(tmp_path, capsys):
@@ -128,6 +134,32 @@ def test_a_file_there_twice_compressed_and_not_says_to_keep_one(tmp_path, capsys
     assert "keep one of them" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("name", ["seg.nii.gz", "BraTS19_Pred_1_autoseg.nii.gz", "my_segm.nii"])
+def test_a_prediction_saved_beside_a_case_without_seg_is_no_ground_truth(tmp_path, name):
+    case_dir = write_case(tmp_path, "BraTS19_Pred_1")
+    (case_dir / "BraTS19_Pred_1_seg.nii.gz").rename(case_dir / name)  # a student's prediction
+    scan = scan_cases(tmp_path)
+    (case,) = scan.cases
+    assert not case.has_seg and scan.unrecognised == [case_dir / name]
+
+
+def test_a_link_back_up_the_tree_is_walked_once(tmp_path):
+    case_dir = write_case(tmp_path / "data", "BraTS19_Loop_1")
+    (case_dir / "loop").symlink_to(tmp_path / "data")  # a loop, as `ln -s .. loop` leaves
+    (tmp_path / "data" / "again").symlink_to(case_dir)  # the same folder twice
+    (case,) = find_cases(tmp_path / "data")
+    assert case.directory == case_dir
+
+
+def test_a_folder_of_archives_names_the_largest_to_unpack(tmp_path):
+    # Kaggle's BraTS 2021: the release beside two one-case archives
+    (tmp_path / "BraTS2021_00495.tar").write_bytes(b"x" * 10)
+    (tmp_path / "BraTS2021_Training_Data.tar").write_bytes(b"x" * 1000)
+    (tmp_path / "BraTS2021_00621.tar").write_bytes(b"x" * 10)
+    with pytest.raises(DataError, match=r"3 archive\(s\).*--url \S*BraTS2021_Training_Data\.tar "):
+        find_cases(tmp_path)
+
+
 def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
     # a 2023 seg saved with 2019 names: labels 0/1/2/3
     write_case(tmp_path, "BraTS19_X_1", "brats2019", labels={0: 0, 1: 1, 2: 2, 4: 3})
@@ -135,7 +167,7 @@ def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
     with pytest.raises(DataError) as err:
         load_case(case)
     msg = str(err.value)
-    assert "holds labels [3] outside the BraTS 2019 set [0, 1, 2, 4]" in msg
+    assert "holds labels [3] (3 on " in msg and "outside the BraTS 2019 set [0, 1, 2, 4]" in msg
     assert "BraTS 2023-2024 glioma convention (1 NETC, 2 SNFH, 3 ET, 4 RC" in msg
     # a whole 2023 name: BraTS19_X_1-seg.nii.gz would still be a 2019 case (label 3 refused)
     assert "e.g. BraTS-GLI-00000-000-seg.nii.gz, beside its t1n, t1c, t2w, t2f files" in msg
@@ -146,6 +178,25 @@ def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
         f.rename(f.with_name(f"BraTS-GLI-00000-000-{kind}.nii.gz"))
     (renamed,) = find_cases(tmp_path)
     assert renamed.edition == "brats2023" and load_case(renamed).seg.max() == 4
+
+
+def test_stray_3s_in_a_2019_seg_are_not_advised_as_2023s(tmp_path):
+    # a 2019 seg (4 = enhancing) with a few voxels of 3 left by an edit: read with 2023's
+    # names, its 4s would be 2024's resection cavity, background: the enhancing tumour lost
+    case_dir = write_case(tmp_path, "BraTS19_Edit_1")
+    seg_path = case_dir / "BraTS19_Edit_1_seg.nii.gz"
+    seg_img = nib.load(str(seg_path))
+    raw = np.asanyarray(seg_img.dataobj).copy()
+    assert (raw == 4).sum() > 4
+    raw[tuple(np.argwhere(raw == 4)[:2].T)] = 3
+    nib.Nifti1Image(raw, seg_img.affine).to_filename(str(seg_path))
+    (case,) = find_cases(tmp_path)
+    with pytest.raises(DataError) as err:
+        load_case(case)
+    msg = str(err.value)
+    assert "holds labels [3] (3 on 2 voxels) outside the BraTS 2019 set" in msg
+    assert "2023" not in msg.split("outside")[1].split("match no known convention")[0]
+    assert "match no known convention" in msg and "stray voxels: relabel them" in msg
 
 
 def test_brats_2024_resection_cavity_is_read_as_background(tmp_path, capsys):
@@ -208,12 +259,15 @@ def _msd_folder(root, n=2):
 
 def test_unpacked_msd_folder_is_converted(tmp_path, capsys):
     task = _msd_folder(tmp_path / "src")
+    (task / "imagesTs").mkdir()  # the challenge's test images: no labels
+    shutil.copy(task / "imagesTr" / "BRATS_001.nii.gz", task / "imagesTs" / "BRATS_485.nii.gz")
     with pytest.raises(DataError, match=r"MSD Task01_BrainTumour folder .*--source msd"):
         find_cases(task)
     rc = main(
         ["data", "download", "--source", "msd", "--url", str(task), "--out", str(tmp_path / "o")]
     )
     assert rc == 0, capsys.readouterr().err
+    assert "imagesTs: 1 test images without labels, left out" in capsys.readouterr().out
     cases = find_cases(tmp_path / "o" / "MSD_Task01_BraTS_layout")
     assert [c.case_id for c in cases] == ["BRATS_001", "BRATS_002"]
     vol = load_case(cases[0])
@@ -346,6 +400,25 @@ def test_all_zero_case_and_lost_header_on_the_brats_grid(tmp_path):
     )
     with pytest.raises(DataError, match=r"BraTS19_L_1_t1\.nii has an identity affine .*--strict"):
         load_case(case, strict=True)
+    # an ITK (LPS) affine copied into NIfTI without its sign change, and 2 mm voxels: said
+    itk = tmp_path / "itk" / "BraTS19_I_1"
+    itk.mkdir(parents=True)
+    naive = np.diag([1.0, 1.0, 1.0, 1.0])
+    naive[1, 3] = -239.0
+    for m, v in images.items():
+        nib.Nifti1Image(v, naive).to_filename(str(itk / f"BraTS19_I_1_{m}.nii"))
+    nib.Nifti1Image(seg, naive).to_filename(str(itk / "BraTS19_I_1_seg.nii"))
+    (warning, *_) = load_case(find_cases(itk)[0]).warnings
+    assert "BraTS19_I_1_t1.nii has an affine on the BraTS" in warning
+    assert "x 0..239, y -239..0" in warning and "x -239..0, y 0..239" in warning
+    coarse = write_case(tmp_path / "coarse", "BraTS19_C_1")
+    for f in coarse.iterdir():
+        img = nib.load(str(f))
+        nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine @ np.diag([2, 2, 2, 1])).to_filename(
+            str(f)
+        )
+    (warning,) = load_case(find_cases(coarse)[0]).warnings
+    assert "voxels of (2.0, 2.0, 2.0) mm, not BraTS's 1 mm" in warning
 
 
 def test_header_without_orientation_codes_is_a_lost_header(tmp_path):

@@ -495,3 +495,15 @@ def test_msd_task_on_drive_is_converted_locally_and_left_as_it_was(tmp_path, mon
     assert notebook.get_data("drive", str(task)).data_dir == data.data_dir  # a re-run
     with pytest.raises(DataError, match=r"--url '.*/Mon Drive/Task01_BrainTumour' --out DIR"):
         find_cases(task)  # the command it names can be pasted into a shell
+
+
+def test_a_refused_atomic_write_names_the_file_it_would_have_made(tmp_path):
+    # the write goes through a temporary ".NAME.XXXXXXXX.tmp": the user asked for NAME
+    target = tmp_path / "p.tar.gz"
+    with pytest.raises(OSError) as err, fileio.atomic_write(target):
+        (tmp,) = tmp_path.iterdir()
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp))
+    assert Path(err.value.filename).name != "p.tar.gz"  # the temporary file's name
+    message = fileio.os_error_message(err.value)
+    assert message.startswith(f"{target}: it is on a read-only file system")
+    assert not target.exists() and not list(tmp_path.iterdir())

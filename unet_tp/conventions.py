@@ -151,9 +151,10 @@ MSD_EDITION = Edition(
 LABEL_CONVENTIONS: tuple[Edition, ...] = (EDITIONS["brats2019"], EDITIONS["brats2023"], MSD_EDITION)
 """The label conventions an unexpected label set is compared with, for advice."""
 
-SEG_FILE_QUIRK = r"(?i).*segm?\.nii(\.gz)?"
+SEG_FILE_QUIRK = r"(?i)[^_]+_\d{4}\.\d{2}\.\d{2}_segm\.nii(\.gz)?"
 """A lone file of this name in a case folder without a seg is that case's seg (BraTS 2020's
-case 355: ``W39_1998.09.19_Segm.nii``); it is named when read."""
+case 355: ``W39_1998.09.19_Segm.nii``); it is named when read. Narrow on purpose: a file a
+student saved beside a case (``seg.nii.gz``, ``<case>_autoseg.nii.gz``) is no ground truth."""
 
 BRAIN_FRACTION_RANGE: tuple[float, float] = (0.01, 0.6)
 """Plausible share of the volume inside the brain mask (about 0.16 on BraTS; 1.0 means the

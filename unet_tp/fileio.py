@@ -262,12 +262,18 @@ def archive_problem(path: str | os.PathLike[str]) -> str | None:
     )
 
 
+_TEMPORARY = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp")
+"""The name of an atomic write's temporary file (``mkstemp``'s ``.NAME.XXXXXXXX.tmp``)."""
+
+
 def os_error_message(exc: OSError) -> str:
     """``"PATH: what went wrong; what to do"`` for an OSError (its ``filename`` names the path
     when the OS gave one), or its own message when it carries no errno (the kit's own text)."""
     if exc.errno is None:
         return str(exc)
     where = exc.filename if exc.filename is not None else "a file"
+    if isinstance(where, str) and (temporary := _TEMPORARY.fullmatch(os.path.basename(where))):
+        where = os.path.join(os.path.dirname(where), temporary[1])  # the file it would become
     if exc.filename2 is not None:
         where = f"{where} -> {exc.filename2}"
     advice = _ADVICE.get(exc.errno, exc.strerror or os.strerror(exc.errno))

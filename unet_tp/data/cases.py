@@ -31,6 +31,7 @@ from nibabel.orientations import (
 
 from unet_tp.conventions import (
     BRAIN_FRACTION_RANGE,
+    BRATS_AFFINE,
     BRATS_SHAPE,
     EDITIONS,
     LABEL_CONVENTIONS,
@@ -172,8 +173,16 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
         raise DataError(f"{root}: not a folder (expected a folder of BraTS cases){hint}")
     cases: dict[tuple[Path, str], Case] = {}
     unmatched: list[Path] = []
+    seen = {_folder_key(root)}  # a link back up (a loop) or to a folder already walked
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not _is_junk(d) and d != "__MACOSX")
+        kept = []
+        for d in dirnames:
+            key = _folder_key(Path(dirpath, d))
+            if key not in seen:
+                seen.add(key)
+                kept.append(d)
+        dirnames[:] = kept
         for name in sorted(filenames):
             if _is_junk(name):
                 continue
@@ -206,34 +215,52 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     return Scan(root, found, unrecognised)
 
 
+def _folder_key(path: Path) -> tuple[int, int] | None:
+    """A folder's (device, inode), through links; None if it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _graded(cases: list[Case]) -> list[Case]:
     """Cases without a HGG/LGG folder graded by the release's ``name_mapping.csv`` (BraTS 2020
-    names the grade only there), in their folder or the one above it."""
-    grades_in = functools.cache(lambda folder: _name_mapping_grades(folder / "name_mapping.csv"))
+    names the grade only there), in their folder or the one above it; a DataError for one
+    patient found under two editions' names (the same file's row: 2019's and 2020's copies of
+    one case would sit on both sides of a split)."""
+    rows_in = functools.cache(lambda folder: _name_mapping_rows(folder / "name_mapping.csv"))
+    where = {c.case_id: c for c in cases}
     out = []
     for case in cases:
         folders = (case.directory, case.directory.parent)
-        grade = case.grade or next(
-            filter(None, (grades_in(f).get(case.case_id) for f in folders)), None
-        )
+        rows = [row for f in folders for row in rows_in(f) if case.case_id in row[1]]
+        twins = sorted({i for _, ids in rows for i in ids if i in where and i != case.case_id})
+        if twins:
+            raise DataError(
+                f"case {case.case_id} ({case.directory}) and case {twins[0]} "
+                f"({where[twins[0]].directory}) are one patient under two editions' names (so "
+                "says name_mapping.csv): keep one of the two folders"
+            )
+        grade = case.grade or next((g for g, _ in rows if g), None)
         out.append(case if grade == case.grade else replace(case, grade=grade))
     return out
 
 
-def _name_mapping_grades(path: Path) -> dict[str, str]:
-    """``{subject id: HGG or LGG}`` of a BraTS ``name_mapping.csv`` (every id column), empty if
-    there is none or it cannot be read."""
+def _name_mapping_rows(path: Path) -> list[tuple[str | None, set[str]]]:
+    """``(HGG, LGG or None, the row's subject ids)`` of each row of a BraTS ``name_mapping.csv``
+    (every id column), none if there is none or it cannot be read."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error):
-        return {}
-    grades = {}
+        return []
+    out = []
     for row in rows:
         grade = str(row.get("Grade") or "").strip().upper()
-        if grade in GRADES:
-            grades.update({str(v).strip(): grade for k, v in row.items() if k != "Grade" and v})
-    return grades
+        ids = {str(v).strip() for k, v in row.items() if k != "Grade" and isinstance(v, str) and v}
+        out.append((grade if grade in GRADES else None, ids - {"NA", ""}))
+    return out
 
 
 def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> list[Path]:
@@ -265,9 +292,11 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
         )
     archives = sorted(p.name for p in root.iterdir() if ARCHIVE_NAME.fullmatch(p.name))
     if archives:
+        # the largest: Kaggle's BraTS 2021 holds the release beside two one-case archives
+        largest = max(archives, key=lambda name: _size(root / name))
         raise DataError(
             f"{root}: no BraTS case, but {len(archives)} archive(s) ({', '.join(archives[:3])}); "
-            + _UNPACK.format(shlex.quote(str(root / archives[0])))
+            + _UNPACK.format(shlex.quote(str(root / largest)))
         )
     seen = ""
     if found.unrecognised:
@@ -307,7 +336,14 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
         raise DataError(f"case {case_id}: {path} has data type {data.dtype}, expected numbers")
     header = img.header
     oriented = any(int(header.get(code, 1)) > 0 for code in ("qform_code", "sform_code"))
-    return data, img.affine, oriented
+    affine = img.affine
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-6:
+        raise DataError(
+            f"case {case_id}: {path} has a damaged affine in its header (not finite, or a voxel "
+            f"axis of length 0: {np.round(affine[:3, :3], 3).tolist()}); restore the header from "
+            "the case's other files"
+        )
+    return data, affine, oriented
 
 
 def load_nifti(path: Path) -> nib.Nifti1Image:
@@ -358,7 +394,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         hint = " (a prediction-only case: no ground truth)" if kind == SEG else ""
         raise DataError(
             f"case {case.case_id}: missing {kind} file{hint} (expected "
-            f"{case.expected_path(kind)} or the same name ending in .nii)"
+            f"{case.expected_path(kind)} or the same name ending in .nii){_beside(case)}"
         )
     channels, seg, warnings = [], None, []
     ref = None  # (shape, affine, path) of the first file: every file must share its voxel grid
@@ -389,6 +425,12 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         warnings.append(
             f"case {case.case_id}: {case.directory}: only {brain:.1%} of the volume is non-zero "
             f"in any modality (below {low:.0%}): an empty or cropped-away brain"
+        )
+    zooms = _zooms(ref[1])
+    if max(abs(z - 1.0) for z in zooms) > 0.05:
+        warnings.append(
+            f"case {case.case_id}: {case.directory}: voxels of {zooms} mm, not BraTS's 1 mm: the "
+            "network sees this brain at another scale than the other cases' (resample it to 1 mm)"
         )
     if strict and warnings:
         raise DataError(f"{warnings[0]} (an error with --strict)")
@@ -458,10 +500,13 @@ def _suspicious_image(
                 f"(above {BRAIN_FRACTION_RANGE[1]:.0%}): a non-zero background, so the brain mask "
                 "would be the whole volume; BraTS images are 0 outside the brain"
             )
-    if data.shape == BRATS_SHAPE and np.allclose(affine, np.eye(4)):
+    if data.shape == BRATS_SHAPE and oriented and _off_brats_box(affine):
+        what = "an identity affine" if np.allclose(affine, np.eye(4)) else "an affine"
         out.append(
-            f"case {case_id}: {kind} file {path} has an identity affine on the BraTS "
-            f"{'x'.join(map(str, BRATS_SHAPE))} grid (a lost header): it reads rotated 180 "
+            f"case {case_id}: {kind} file {path} has {what} on the BraTS "
+            f"{'x'.join(map(str, BRATS_SHAPE))} grid that puts it where no BraTS volume lies "
+            f"({_box_text(affine)} against BraTS's {_box_text(BRATS_AFFINE)}; a lost header, or "
+            "an ITK affine copied without its sign change): it reads flipped or rotated 180 "
             "degrees against the other cases; restore the BraTS header (affine diag(-1, -1, 1), "
             "origin 0, 239, 0)"
         )
@@ -475,16 +520,65 @@ def _suspicious_image(
     return out
 
 
+def _world_box(affine: np.ndarray) -> np.ndarray:
+    """The lowest and highest world coordinates (mm) of the BraTS grid's voxel centres."""
+    corners = np.array(np.meshgrid(*[[0, n - 1] for n in BRATS_SHAPE])).reshape(3, -1)
+    world = affine[:3, :3] @ corners + affine[:3, 3:]
+    return np.stack([world.min(axis=1), world.max(axis=1)])
+
+
+def _off_brats_box(affine: np.ndarray, tolerance_mm: float = 20.0) -> bool:
+    """Whether the BraTS grid under ``affine`` lies elsewhere in space than under BraTS's own
+    affine (a re-saved file in another orientation lies in the same place; a shifted origin of
+    a few mm is a header quirk)."""
+    return bool(np.abs(_world_box(affine) - _world_box(BRATS_AFFINE)).max() > tolerance_mm)
+
+
+def _box_text(affine: np.ndarray) -> str:
+    low, high = _world_box(affine)
+    return ", ".join(f"{a} {lo:g}..{hi:g}" for a, lo, hi in zip("xyz", low, high, strict=True))
+
+
+def _beside(case: Case) -> str:
+    """The NIfTI files in a case's folder that are none of its files (a modality named another
+    way: ``_t1c``, ``_T1Gd``), for a message."""
+    try:
+        names = sorted(p.name for p in case.directory.iterdir() if re.search(_NII, p.name, re.I))
+    except OSError:
+        return ""
+    others = [n for n in names if n not in {f.name for f in case.files.values()}]
+    return f"; the folder also holds {', '.join(others[:4])}" if others else ""
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def _voxels(n: int) -> str:
+    return f"{n:,} voxel{'s' if n != 1 else ''}"
+
+
 def _zooms(affine: np.ndarray) -> tuple[float, ...]:
     return tuple(round(float(z), 3) for z in np.sqrt((affine[:3, :3] ** 2).sum(axis=0)))
 
 
 def label_advice(values: list[int], edition: Edition) -> str:
     """What to do about a seg whose labels do not follow ``edition``: the conventions they match."""
-    matches = [e for e in matching_conventions(values) if e.key != edition.key]
+    # a convention that reads a tumour label of this edition's as background (2024's 4, the
+    # resection cavity) is no advice for a seg that holds it: a 2019 seg's stray 3s read so
+    # would lose the enhancing tumour
+    erased = [v for v in values if edition.labels.get(v)]
+    matches = [
+        e
+        for e in matching_conventions(values)
+        if e.key != edition.key and all(e.labels.get(v) for v in erased)
+    ]
     if not matches:
         known = "; ".join(f"{e.title}: {e.describe_labels()}" for e in LABEL_CONVENTIONS)
-        return f"they match no known convention ({known})"
+        return f"they match no known convention ({known}); a few stray voxels: relabel them"
     parts = []
     for e in matches:
         if e.key == "msd":
@@ -520,9 +614,10 @@ def _validate_seg(case: Case, path: Path, data: np.ndarray) -> tuple[np.ndarray,
     values = np.unique(data)
     bad = np.setdiff1d(values, list(edition.labels))
     if bad.size:
+        counts = ", ".join(f"{int(v)} on {_voxels(int((data == v).sum()))}" for v in bad)
         raise DataError(
-            f"case {case_id}: {path} holds labels {bad.astype(int).tolist()} outside the "
-            f"{edition.title} set {list(edition.labels)}; "
+            f"case {case_id}: {path} holds labels {bad.astype(int).tolist()} ({counts}) outside "
+            f"the {edition.title} set {list(edition.labels)}; "
             + label_advice(values.astype(int).tolist(), edition)
         )
     warnings = []

@@ -309,6 +309,12 @@ def convert_msd(
         if not final.exists():
             _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
     save_json(out / CONVERTED_MARK, {"from": str(task_dir), "cases": len(images), "url": url})
+    unlabelled = [p for p in (task_dir / "imagesTs").glob("*.nii*") if not p.name.startswith(".")]
+    if unlabelled:
+        print(
+            f"{task_dir / 'imagesTs'}: {len(unlabelled)} test images without labels, left out "
+            f"(the {len(images)} cases of imagesTr/ converted)"
+        )
     return out
 
 
