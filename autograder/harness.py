@@ -1483,27 +1483,49 @@ def param_kinds(module, params) -> list[str]:
     return [kinds.get(id(p), "?") for p in params]
 
 
+def _layers(kinds: list[str]) -> dict[str, list[tuple[int | None, int | None]]]:
+    """The parameters' indices by layer type, a layer at a time: ``{"Conv2d": [(weight, bias or
+    None)...]}`` (a layer's weight, then its bias, as torch lists them), others alone."""
+    layers: dict[str, list] = {}
+    i = 0
+    while i < len(kinds):
+        layer, _, name = kinds[i].rpartition(".")
+        if name == "weight" and i + 1 < len(kinds) and kinds[i + 1] == f"{layer}.bias":
+            layers.setdefault(layer, []).append((i, i + 1))
+            i += 2
+            continue
+        if name in ("weight", "bias"):
+            layers.setdefault(layer, []).append((i, None) if name == "weight" else (None, i))
+        else:
+            layers.setdefault(kinds[i], []).append((i, None))
+        i += 1
+    return layers
+
+
 def _plan_by_kind(student_params, student_kinds, ref_shapes, ref_kinds) -> list | None:
-    """The student's parameters paired kind by kind with the reference's (the n-th convolution
-    weight with the n-th...): ``[(param, reference index)]``, or None. A bias kind the reference
-    lacks (a convolution bias before a batch norm) is paired with None: zeroed."""
-    by_kind: dict[str, list] = {}
-    for p, kind in zip(student_params, student_kinds, strict=True):
-        by_kind.setdefault(kind, []).append(p)
-    ref_by_kind: dict[str, list[int]] = {}
-    for index, kind in enumerate(ref_kinds):
-        ref_by_kind.setdefault(kind, []).append(index)
-    if set(ref_by_kind) - set(by_kind):
+    """The student's parameters paired layer type by layer type with the reference's (the n-th
+    convolution with the n-th...): ``[(param, reference index)]``, or None. A bias the
+    reference's layer lacks (a convolution's before a batch norm) is paired with None: zeroed."""
+    ours, theirs = _layers(student_kinds), _layers(ref_kinds)
+    if set(theirs) - set(ours):
         return None
     plan = []
-    for kind, params in by_kind.items():
-        refs = ref_by_kind.get(kind, [None] * len(params) if kind.endswith(".bias") else [])
-        if len(refs) != len(params) or any(
-            r is not None and tuple(p.shape) != tuple(ref_shapes[r])
-            for p, r in zip(params, refs, strict=True)
-        ):
+    for layer, units in ours.items():
+        refs = theirs.get(layer)
+        if refs is None:  # a layer type the reference lacks: only biases, zeroed
+            refs = [(None, None)] * len(units) if all(w is None for w, _ in units) else []
+        if len(refs) != len(units):
             return None
-        plan += list(zip(params, refs, strict=True))
+        for (weight, bias), (ref_weight, ref_bias) in zip(units, refs, strict=True):
+            for mine, ref in ((weight, ref_weight), (bias, ref_bias)):
+                if mine is None:
+                    if ref is not None:  # the reference's layer has it, the student's not
+                        return None
+                    continue
+                param = student_params[mine]
+                if ref is not None and tuple(param.shape) != tuple(ref_shapes[ref]):
+                    return None
+                plan.append((param, ref))
     return plan
 
 

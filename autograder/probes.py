@@ -2,7 +2,9 @@
 
 A request for (b) ``Down`` runs with the grader's ``DoubleConv``, (c) ``Up`` with its
 ``DoubleConv`` and ``center_crop``, (d) ``UNet`` with every block but ``OutConv``: a wrong
-``DoubleConv`` costs (a) only. A probe enters the kernel once every request testing its block was
+``DoubleConv`` costs (a) only. They have the reference's attributes (``pool``, ``conv``, ``up``)
+and the channels (``in_channels``, ``out_channels``) a network may read, and take the options a
+student's blocks add (``dropout=0.0``, ``bilinear=False``: honest round 18's lost (d)). A probe enters the kernel once every request testing its block was
 answered; its parameters are created in the reference's order.
 """
 
@@ -18,8 +20,9 @@ from torch import nn
 class ProbeDoubleConv(nn.Module):
     """(3x3 conv -> [BN] -> ReLU) x 2."""
 
-    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False, *_, **__):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         pad = int(bool(padding))
         layers = []
         for c_in in (in_channels, out_channels):
@@ -35,12 +38,14 @@ class ProbeDoubleConv(nn.Module):
 class ProbeDown(nn.Module):
     """2x2 max-pool, then a DoubleConv."""
 
-    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False, *_, **__):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.pool = nn.MaxPool2d(2)
         self.conv = ProbeDoubleConv(in_channels, out_channels, padding, batch_norm)
 
     def forward(self, x):
-        return self.conv(F.max_pool2d(x, 2))
+        return self.conv(self.pool(x))
 
 
 def probe_center_crop(x, height, width):
@@ -52,8 +57,9 @@ def probe_center_crop(x, height, width):
 class ProbeUp(nn.Module):
     """2x2 up-convolution, crop (or pad) the skip, concatenate [skip, x], DoubleConv."""
 
-    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False, *_, **__):
         super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.padding = padding
         self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, stride=2)
         self.conv = ProbeDoubleConv(in_channels, out_channels, padding, batch_norm)

@@ -33,6 +33,7 @@ import symtable
 import sys
 import threading
 import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 from autograder import messages as M
@@ -247,7 +248,10 @@ MAX_COMMANDS_PER_CELL = 100
 MAX_COMMANDS = 1000
 MAX_CODE = 500_000  # characters of code in the notebook
 UNREAD = "__cell_not_read__"  # the call a cell too costly to read stands for
+EXPANDED = "__text_expanded__"  # IPython's var_expand of a text built at run time
 _STRING_CODE = {  # built-ins that run code or reach names built from strings
+    EXPANDED: "runs code from strings (IPython evaluates `{...}` and `$name` in the text of a "
+    "shell command or magic, here built at run time)",
     UNREAD: f"has too many IPython commands (%, !) or too much code to be read (over "
     f"{MAX_COMMANDS_PER_CELL} commands in a cell, {MAX_COMMANDS} in the notebook, "
     f"{MAX_CODE:,} characters of code, or nested too deep)",
@@ -389,6 +393,11 @@ _CELL_REWRITERS = {
     "register_cell_magic", "register_line_magic", "register_line_cell_magic", "magics_class",
 }  # fmt: skip
 _REWRITING_MAGICS = {"autocall", "alias_magic", "macro", "code_wrap"}
+# the shell's runner of async cells, which it imports by a dotted name (`%autoawait torch.x.y`,
+# `ip.loop_runner = "torch.x.y"`: red team 45 had any object so, named by no reading); the names
+# IPython knows for it
+_CELL_REWRITERS |= {"loop_runner", "loop_runner_map"}
+_PLAIN_AUTOAWAIT = {"", "true", "false", "on", "off", "asyncio", "curio", "trio", "sync"}
 # IPython's events: code of the notebook's run before and after every cell, the grader's requests
 # too (a red team's answered the loss with torch's before the request ran, out of the kernel's
 # watch, or took torch's name out of the answer after it)
@@ -488,10 +497,81 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
     blank = len(source.splitlines()) - len(source.lstrip(" \t\n\r\f\v").splitlines())
     if blank > 0:  # IPython drops a cell's leading blank lines: the cell's own line numbers
         ast.increment_lineno(tree, blank)
+    _expand_variables(tree)
     if depth < _MAX_MAGIC_DEPTH:
         _expand_magics(tree, depth)
     _mark_own_renames(tree)
     return tree
+
+
+# the shell's calls that expand `{expression}` and `$name` in the text they are given before
+# anything else (IPython's var_expand: `!ls {folder}`, `%cd $folder`; red team 45 ran code so in
+# `%pwd {...}`), and the magics that opt out (their code is read by _magic_code)
+_EXPANDING = {"run_line_magic": 1, "run_cell_magic": 1, "getoutput": 0}
+_EXPANDING |= {"system": 0, "system_piped": 0, "system_raw": 0}
+_NOT_EXPANDED = {"time", "timeit", "prun", "debug"}
+
+
+def _expanded_text(call: ast.AST) -> ast.AST | None:
+    """The argument a call of :data:`_EXPANDING` expands (a string, or what builds one), or None."""
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return None
+    at = _EXPANDING.get(call.func.attr)
+    if at is None or len(call.args) <= at:
+        return None
+    magic = call.args[0] if at else None
+    if isinstance(magic, ast.Constant) and magic.value in _NOT_EXPANDED:
+        return None
+    return call.args[at]
+
+
+def _expressions_of(text: ast.AST) -> list[ast.expr]:
+    """The expressions IPython's var_expand evaluates in ``text`` (a call of EXPANDED where the
+    text is built at run time, of UNREAD where it cannot be read)."""
+    from IPython.utils.text import DollarFormatter
+
+    unread = ast.Call(ast.Name(UNREAD, ast.Load()), [], [])
+    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
+        return [ast.Call(ast.Name(EXPANDED, ast.Load()), [text], [])]
+    found = []
+    try:
+        for _, field, spec, _ in DollarFormatter().parse(text.value):
+            if field is not None:
+                code = f"{field}:{spec}" if spec else field
+                found.append(ast.parse(code.strip(), mode="eval").body)
+    except (ValueError, SyntaxError):  # unbalanced braces, `find -exec ls {} ;`: the fields
+        return found  # before it evaluated, and no more (IPython gives up, the text as it is)
+    except (RecursionError, MemoryError):  # too deep for the grader, maybe not for the kernel
+        return [*found, unread]
+    return found
+
+
+def _header(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """The nodes of a statement outside the statements it holds (an ``if``'s test, not its body)."""
+    for _, value in ast.iter_fields(stmt):
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, ast.AST) and not isinstance(item, (ast.stmt, ast.excepthandler)):
+                yield from ast.walk(item)
+
+
+def _expand_variables(tree: ast.Module) -> None:
+    """The expressions var_expand evaluates (:data:`_EXPANDING`) read as statements of the cell
+    just before the statement holding the call (in place)."""
+    for parent in list(ast.walk(tree)):
+        for field, value in ast.iter_fields(parent):
+            if not (isinstance(value, list) and value and isinstance(value[0], ast.stmt)):
+                continue
+            new: list = []
+            for stmt in value:
+                for node in list(_header(stmt)):
+                    text = _expanded_text(node)
+                    for expr in _expressions_of(text) if text is not None else ():
+                        new.append(ast.Expr(expr))
+                        ast.copy_location(new[-1], stmt)
+                        for sub in ast.walk(expr):  # numbered as the statement's line
+                            ast.copy_location(sub, stmt)
+                new.append(stmt)
+            setattr(parent, field, new)
 
 
 _WRAPPER_NAMES = {"__name__", "__qualname__", "__module__"}
@@ -1360,7 +1440,7 @@ def _bound(stmt: ast.stmt, plain: frozenset[str] = frozenset(), direct: bool = F
 # a statement that runs code from strings or files may bind any name: it is read as a
 # definition of every block's names
 ANY_NAME = "*"
-_RUNS_STRINGS = {"exec", "eval", "compile", UNREAD}
+_RUNS_STRINGS = {"exec", "eval", "compile", UNREAD, EXPANDED}
 _IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magic_call decides
 # the same methods on a shell reached another way (`ip = IPython.get_ipython()`,
 # `[get_ipython()][0].ev(...)`), by their name
@@ -1392,6 +1472,7 @@ def _rewrites(nb: Notebook, node: ast.AST, in_method: bool = False) -> str | Non
     )
     magic = node.args[0].value
     rewrites = magic in _REWRITING_MAGICS | _RUNNING_MAGICS
+    rewrites |= magic == "autoawait" and str(line).strip().lower() not in _PLAIN_AUTOAWAIT
     return REWRITES if rewrites or (magic == "config" and not _plain_config(str(line))) else None
 
 
@@ -2344,7 +2425,7 @@ def _passed_along(path: str) -> str | None:
     """Why a built-in that runs code or reaches names from strings, named but not called
     (``e = eval``, ``reduce(getattr, names, F)``), costs the block, or None."""
     name = _builtin(path)
-    if name in _NAME_BUILDERS or (name in _STRING_CODE and name != UNREAD):
+    if name in _NAME_BUILDERS or (name in _STRING_CODE and name not in (UNREAD, EXPANDED)):
         return PASSED_ALONG.format(name=name)
     return None
 

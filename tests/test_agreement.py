@@ -1790,6 +1790,42 @@ class DoubleConv(nn.Module):
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
+    # honest round 18: what the grader's stand-in blocks lacked, each (d) 0/4 unflagged
+    "unet_calls_down_parts": ({"unet": [("x = down(x)", "x = down.conv(down.pool(x))")]}, {}),
+    "blocks_take_an_option": (
+        {
+            "down": [("batch_norm=False):", "batch_norm=False, dropout=0.0):")],
+            "unet": [
+                (
+                    "padding, batch_norm) for i in range(depth)",
+                    "padding, batch_norm, dropout=0.0) for i in range(depth)",
+                )
+            ],
+        },
+        {},
+    ),  # fmt: skip
+    "unet_reads_a_blocks_channels": (
+        {
+            "double_conv": [
+                (
+                    "super().__init__()",
+                    "super().__init__()\n        self.out_channels = out_channels",
+                )
+            ],
+            "unet": [("OutConv(widths[0],", "OutConv(self.inc.out_channels,")],
+        },
+        {},
+    ),  # fmt: skip
+    # the student's own DoubleConv (a bias before BN) through a class attribute: no stand-in
+    "block_through_a_class_attribute": (
+        {
+            "unet": [
+                ("class UNet(UNetBase):", "class UNet(UNetBase):\n    block = DoubleConv\n"),
+                ("self.inc = DoubleConv(", "self.inc = self.block("),
+            ]
+        },
+        {"double_conv": ONE_RELU_DOUBLE_CONV},
+    ),
     "functional_double_conv": ({}, {"double_conv": FUNCTIONAL_DOUBLE_CONV}),
     "functional_max_pool": (
         {"down": [("return self.conv(self.pool(x))", "return self.conv(F.max_pool2d(x, 2))")]},

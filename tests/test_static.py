@@ -325,6 +325,10 @@ _RENAMED = LOSS.format("return CE(logits, target, weight=weight)")
         "%alias_magic mine time",
         "%autocall 2",
         "%config InteractiveShell.autocall = 2",
+        # the runner of async cells, imported by a dotted name: any object, named by no reading
+        # (red team 45 had torch's loss and the watch's profile function so)
+        "%autoawait torch.nn.functional.cross_entropy\nCE = get_ipython().loop_runner",
+        "ip = get_ipython()\nip.loop_runner = 'torch.nn.' + 'functional.cross_entropy'",
     ],
 )
 def test_an_ipython_hook_that_rewrites_cells_costs_the_blocks_after_it(hook):
@@ -334,6 +338,36 @@ def test_an_ipython_hook_that_rewrites_cells_costs_the_blocks_after_it(hook):
     nb = notebook({"cce_loss": _RENAMED})
     insert_after(nb, "setup", hook)
     _costs_every_block(nb, "rewrites the code IPython runs", "réécrit le code qu'IPython exécute")
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "%pwd {setattr(__import__('__main__'), 'center_crop', print)}",
+        "!echo {__import__('builtins').setattr(__import__('__main__'), 'center_crop', print)}",
+        "files = !ls {__import__('__main__').__setattr__('center_crop', print)}",
+        "%cd $__import__",
+        "text = 'pwd {x}'\nget_ipython().system(text)",
+    ],
+)
+def test_code_in_a_commands_braces_is_read_as_the_cells(cell):
+    """IPython evaluates ``{expression}`` and ``$name`` in a shell command's or a magic's text
+    (but %time's, %timeit's, %prun's, %debug's) before running it: red team 45 set an answer so
+    in ``%pwd {...}``, a point unflagged by the static reading. The expressions are read as the
+    cell's own statements; a text built at run time runs code from strings."""
+    nb = insert_after(notebook(), "setup", cell)
+    assert "center_crop" in lost(nb) and flagged(nb)
+
+
+def test_a_commands_plain_braces_and_names_cost_nothing():
+    nb = insert_after(
+        notebook(),
+        "setup",
+        "folder = '/content'\n!ls {folder}\n!echo $folder {len(folder)}\nfiles = !ls {folder}\n"
+        "%cd {folder}\n!find . -name '*.py' -exec ls {} \\;\n!awk '{print $1}' notes.txt\n"
+        "%autoawait asyncio\n%autoawait off\n%time d = {1: 2}\n%pip install -q nibabel",
+    )
+    assert lost(nb) == set() and flagged(nb) == ""
 
 
 def _costs_every_block(nb, said: str, said_in_french: str) -> None:
