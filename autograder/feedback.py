@@ -201,7 +201,7 @@ def _note_with_context(note: str, student: Result) -> str:
     wrong block this one builds on (the student must not go hunting in a right block)."""
     m, lang = _TEST_CELL.match(note), student.language
     entry = student.blocks.get(m[1]) if m else None
-    note = shorten(_message(lang, note))
+    note = shorten(_message(lang, note).strip())
     if entry is None or entry.message or entry.points != entry.max:
         return note
     if entry.warning:
@@ -261,8 +261,8 @@ def feedback_html(student: Result, results: Results) -> str:
             else f"<p class='muted'>{_t(lang, NO_OUTPUT)}</p>"
         )
         parts.append(f"<h3>{escape(label)}</h3>{shown}")
-    notes = [scrub(n).strip() for n in student.notes]
-    notes = [_note_with_context(n, student) for n in notes if n]
+    notes = [scrub(n) for n in student.notes]  # (stripped once translated: "NotImplementedError: ")
+    notes = [_note_with_context(n, student) for n in notes if n.strip()]
     if notes:
         parts.append(f"<h2>{_t(lang, 'Notes')}</h2><ul class='notes'>")
         parts += [f"<li>{escape(n)}</li>" for n in notes]

@@ -126,8 +126,14 @@ def _page(language: str) -> str:
     blocks["c"] = BlockScore(0.0, 3.0, crop, "c")
     blocks["d"].warning = M.BUILT_ON_WRONG.format(block="d", names="(c)")
     note = M.NO_COLAB.format(where=M.CELL.format(cell=3, cell_label=M.NOTEBOOK_TOP))
+    # a stub's error, of an empty message (instructor round 19: it stayed English)
+    stub = M.CELL_ERROR.format(
+        where=M.CELL.format(cell=25, cell_label=M.TEST_CELL.format(block="c")),
+        ename="NotImplementedError",
+        evalue="",
+    )
     student = Result("7100", "Durand Paul", "TP_sujet.ipynb", "ab" * 32, blocks, {}, 20.0,
-                     notes=[note], language=language)  # fmt: skip
+                     notes=[note, stub], language=language)  # fmt: skip
     info = [
         BlockInfo(
             b.id, b.key, b.title, b.section, b.points, list(b.depends_on), b.title_fr, b.section_fr
@@ -142,6 +148,7 @@ def test_a_french_page_shows_the_messages_in_french_an_english_one_in_english():
     assert "center_crop d&#x27;une carte 9x9 en 9x9 : forme 1, attendu 2" in fr
     assert "est juste en soi, mais il s&#x27;appuie sur (c)" in fr
     assert "cellule 3 (le début du notebook) : google.colab n&#x27;existe que dans Colab" in fr
+    assert "cellule 25 (cellule de test de (c)) : NotImplementedError :" in fr
     assert "center_crop of a 9x9 map to 9x9: shape 1, expected 2" in en
     assert "is right on its own, but it is built on (c)" in en
     assert "cell 3 (the top of the notebook): google.colab exists only in Colab" in en

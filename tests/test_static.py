@@ -146,6 +146,9 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
         ("get_ipython().user_ns['x'] = 1", "namespace"),
         ("import importlib\nimportlib.import_module('unet_tp_harness')", "importlib"),
         ("import sys\nsys.path.insert(0, '.')", "changes where modules are imported from"),
+        # red team 46: the kernel's folder put back on the path, unflagged
+        ("import site, os\nsite.addsitedir(os.getcwd())", "changes where modules are imported"),
+        ("import sys\nsys.path_hooks.insert(0, print)", "changes where modules are imported"),
         # red team 44: the grader's request read in the cell being run
         ("r = get_ipython().displayhook.exec_result.info.raw_cell", "the cell being run"),
         ("m = get_ipython().kernel.get_parent()", "the cell being run"),
