@@ -445,7 +445,7 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
         top = folder == source and source.is_dir()  # (a class's archive there is opened too)
         if folder.is_file():  # the class's archive: whatever stops it stops the run
             folder, archive = next(unzipped), folder
-            _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip"))
+            _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip", *STRAY_SUFFIXES))
         folder = _inside_wrapper(folder)
         hand = _by_hand(folder)
         roots.append((folder, PurePosixPath(), hand, came))
@@ -564,6 +564,66 @@ def _lone_review(chosen: Submission, lone: dict[str, str]) -> list[str]:
     return [M.LONE_LMS_NAME.format(file=chosen.relpath, id=chosen.lms_id, folder=top)]
 
 
+def _folders_apart(found: dict[str, list[Submission]]) -> dict[str, list[Submission]]:
+    """Students whose id is one only because their folders' names differ by punctuation
+    (``Marie Dupont/``, ``Marie_Dupont/``) read apart: the folder named as its id keeps it, the
+    others get it with a short digest of their name; each says so for review."""
+    out: dict[str, list[Submission]] = {}
+    for student_id, items in found.items():
+        tops = {PurePosixPath(s.relpath).parts[0] for s in items}
+        in_folders = all(len(PurePosixPath(s.relpath).parts) > 1 for s in items)
+        if len(tops) < 2 or not in_folders or any(s.lms_id for s in items):
+            out[student_id] = items
+            continue
+        ids = {}
+        for top in sorted(tops):
+            digest = hashlib.sha256(top.encode()).hexdigest()[:6]
+            ids[top] = student_id if top == student_id else f"{student_id}-{digest}"
+        review = M.FOLDERS_APART.format(
+            folders=", ".join(f"{t}/" for t in sorted(tops)),
+            id=student_id,
+            count=len(tops),
+            ids=", ".join(ids[t] for t in sorted(tops)),
+        )
+        for s in items:
+            top = PurePosixPath(s.relpath).parts[0]
+            s.student_id, s.name = ids[top], top
+            if review not in s.review:
+                s.review.append(review)
+            out.setdefault(ids[top], []).append(s)
+    return out
+
+
+# a notebook handed in another form (Colab's other downloads, a print): its student's only file
+STRAY_SUFFIXES = (".pdf", ".py", ".html", ".txt", ".json", ".docx", ".odt")
+
+
+def _add_stray_files(found: dict[str, list[Submission]], roots: list, pattern: str | None) -> None:
+    """A student who handed in no notebook but a file of :data:`STRAY_SUFFIXES` (in a folder of theirs,
+    or named by the LMS): that file, which grades as not a notebook (0, with why)."""
+    strays: dict[str, Submission] = {}
+    for root, at, hand, archive in roots:
+        for path in sorted(root.rglob("*")):
+            rel = at / path.relative_to(root)
+            if path.suffix.lower() not in STRAY_SUFFIXES or _hidden(rel) or not _file(path):
+                continue
+            if len(rel.parts) < 2 and lms_id(rel.as_posix()) is None:
+                continue  # a file at the top: the instructor's (a roster, a README)
+            try:
+                student_id, name = _whose(rel, at, pattern, _hand(rel, hand))
+            except GradingError:
+                continue
+            if student_id in found or student_id in strays:
+                continue
+            digest = _digest(path)
+            if digest is not None:
+                participant = lms_id((at if at.parts else rel).as_posix(), _hand(rel, hand))
+                strays[student_id] = Submission(
+                    student_id, name, path, rel.as_posix(), digest, [], participant, [], archive
+                )
+    found.update({k: [v] for k, v in strays.items()})
+
+
 def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
     """The submissions in a folder or a zip (zips inside the folder are opened too)."""
     source = Path(source)
@@ -591,6 +651,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
                     student_id, name, path, rel.as_posix(), digest, [], participant, [], archive
                 )
             )
+    _add_stray_files(found, roots, pattern)
     zip_notes = _unread_notes(unread, found, workdir)
     for at, archive, why, hand in unopened:  # its owner's note; their only file: as it is
         by_hand = _hand(at, hand)
@@ -600,6 +661,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             sub = Submission(student_id, name, archive, at.as_posix(), digest, [], participant)
             found[student_id] = [sub]
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
+    found = _folders_apart(found)
     subs, lone = [], _lone_folders(found)
     for student_id, items in sorted(found.items()):
         tied = _in_handed_order(items)

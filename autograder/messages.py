@@ -192,6 +192,14 @@ OTHER_SOURCES = (
     "notebooks of this student both in {zips}, read as the class's archive, and elsewhere; "
     "graded {chosen}: check that it is theirs (a classmate's zip may hold a notebook named as theirs)"
 )
+FOLDERS_APART = (
+    "the folders {folders} name students whose ids would be the same ({id}): read as {count} "
+    "students, {ids}; check that they are not one student's"
+)
+NOT_A_NOTEBOOK_FILE = (
+    "not a notebook: {file} is a {kind} file; hand in the notebook itself (.ipynb; in Colab: File "
+    "> Download > Download .ipynb)"
+)
 LONE_LMS_NAME = (
     "{file}: graded as the LMS's participant {id}, the only one its file names in {folder}/, a folder "
     "no LMS named: check that it is theirs (a student can give a file a classmate's LMS name)"

@@ -25,7 +25,7 @@ import nbformat
 
 from autograder import messages as M
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta
-from autograder.collect import GradingError
+from autograder.collect import STRAY_SUFFIXES, GradingError
 from autograder.spec import load as load_spec
 
 MAX_NOTEBOOK_BYTES = 256 << 20  # a Colab notebook with all its figures is tens of MiB
@@ -127,6 +127,9 @@ def _kept_output(out) -> dict:
 
 def _parsed(path: Path):
     """The notebook at ``path``, or a ``GradingError`` that says what is wrong with the file."""
+    if path.suffix.lower() != ".ipynb" and path.suffix.lower() in STRAY_SUFFIXES:
+        kind = path.suffix.lower().lstrip(".").upper()
+        raise GradingError(M.NOT_A_NOTEBOOK_FILE.format(file=path.name, kind=kind))
     raw = path.read_bytes()
     if not raw.strip():
         raise GradingError("the file is empty")

@@ -1040,6 +1040,35 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         collect(cut, tmp_path / "work4")
 
 
+def test_a_pdf_handed_in_is_a_row_and_folders_of_one_id_are_two_students(tmp_path):
+    """Instructor round 19: a student whose only file was a PDF vanished from every output, and
+    `Marie Dupont/` and `Marie_Dupont/` (one id once slugged) were read as one student's two
+    files, one of the notebooks never graded."""
+    from autograder.grade import collect
+    from autograder.repair import read_submission
+
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Nina Pdf_1009_assignsubmission_file_/TP_sujet.pdf", "%PDF-1.4")
+        zf.writestr("Paul Ok_1010_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.writestr("Paul Ok_1010_assignsubmission_file_/notes.txt", "mes notes")
+    subs = {s.student_id: s for s in collect(archive, tmp_path / "work")}
+    assert sorted(subs) == ["1009", "1010"] and subs["1010"].relpath.endswith(".ipynb")
+    with pytest.raises(GradingError, match=r"^not a notebook: TP_sujet\.pdf is a PDF file; hand"):
+        read_submission(subs["1009"].path)
+    folders = tmp_path / "class"
+    for name in ("Marie Dupont", "Marie_Dupont", "Zoé"):
+        (folders / name).mkdir(parents=True)
+        (folders / name / "TP_sujet.ipynb").write_text("{}")
+    (folders / "roster.txt").write_text("the instructor's")  # no student
+    subs = collect(folders, tmp_path / "work2")
+    ids = [s.student_id for s in subs]
+    assert len(ids) == 3 and "Marie_Dupont" in ids and "Zoé" in ids
+    apart = [s for s in subs if s.student_id.startswith("Marie_Dupont")]
+    assert {s.name for s in apart} == {"Marie Dupont", "Marie_Dupont"}
+    assert all("read as 2 students" in s.review[0] and not s.notes for s in apart)
+
+
 def test_files_of_one_zip_date_are_told_apart_by_canvas_upload_or_flagged(tmp_path):
     """A zip's dates go to 2 s: two files of one student handed in together are not ordered by
     their names (``bob_late_`` after ``bob_``, ``TP_sujet`` after ``Copy of TP_sujet``, which
