@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import time
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ _CANVAS = re.compile(
     r"^(?P<name>[^\W\d_]+(?:-[^\W\d_]+)*)_(?:late_)?(?P<id>\d+)_(?P<upload>\d+)_.+", re.I
 )
 _DECORATIONS = re.compile(
-    r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet|solution|\.ipynb$|\.zip$",
+    r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet(?:[_ -]fr(?=[\s_.(-]|$))?"
+    r"|solution|\.ipynb$|\.zip$",
     re.I,
 )
 
@@ -151,6 +153,7 @@ def _hand(rel: PurePosixPath, hand: frozenset[str] | None) -> bool:
 
 def _slug(text: str) -> str:
     """``text`` as a name for files and folders: no separator, no ``.``/``..``, no hidden name."""
+    text = unicodedata.normalize("NFC", text)  # (macOS's zips: an accent as a mark of its own)
     return re.sub(r"[^\w.@-]+", "_", text.strip()).strip("_.") or "unknown"
 
 
@@ -446,6 +449,7 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
         if folder.is_file():  # the class's archive: whatever stops it stops the run
             folder, archive = next(unzipped), folder
             _safe_unzip(archive, folder, str(archive), kept=(".ipynb", ".zip", *STRAY_SUFFIXES))
+            folder.mkdir(parents=True, exist_ok=True)  # (a zip of nothing kept: no notebook)
         folder = _inside_wrapper(folder)
         hand = _by_hand(folder)
         roots.append((folder, PurePosixPath(), hand, came))
@@ -629,6 +633,10 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     source = Path(source)
     if not source.exists():
         raise GradingError(f"{source}: no such file or folder")
+    try:
+        re.compile(pattern or "")
+    except re.error as exc:
+        raise GradingError(f"--pattern {pattern!r}: not a regular expression ({exc})") from None
     roots, unopened = _opened(source, workdir)
     found: dict[str, list[Submission]] = {}
     unread: list[tuple[str, str, str | None, str, str]] = []  # (student, name, LMS id, file, note)

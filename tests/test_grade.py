@@ -843,6 +843,16 @@ def test_student_ids_from_what_really_arrives():
     assert identify("garcíamaría_late_5002_9102_TP_sujet-1.ipynb") == ("5002", "garcíamaría")
     assert identify("patelpriya_5010_9010_Copy_of_TP_sujet.ipynb")[0] == "5010"
     assert identify("Copy_of_TP_sujet_jdupont.ipynb")[0] == "jdupont"
+    # the French notebook's name is a decoration too (instructor round 19: two students' files,
+    # "Copie de TP_sujet_fr.ipynb" and "TP_sujet_fr (1).ipynb", were one student "fr")
+    assert identify("TP_sujet_fr_jdupont.ipynb")[0] == "jdupont"
+    assert identify("TP_sujet_fred.ipynb")[0] == "fred"
+    with pytest.raises(GradingError, match="does not say whose notebook"):
+        identify("Copie de TP_sujet_fr (1).ipynb")
+    # one name, its accent stored as a mark of its own (macOS's zips) or not: one student
+    assert (
+        identify("E\u0301lodie/TP.ipynb")[0] == identify("\u00c9lodie/TP.ipynb")[0] == "\u00c9lodie"
+    )
     assert identify("x/g12_bob.ipynb", pattern=r"g\d+_(?P<id>\w+)\.ipynb")[0] == "bob"
     with pytest.raises(GradingError, match="does not say whose notebook"):
         identify("Copy of TP_sujet (1).ipynb")
@@ -1034,6 +1044,12 @@ def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
         zf.writestr("../escape.ipynb", "{}")
     with pytest.raises(GradingError, match="unsafe member"):
         collect(evil, tmp_path / "work2")
+    with pytest.raises(GradingError, match=r"^--pattern '\(': not a regular expression"):
+        collect(archive, tmp_path / "work5", pattern="(")
+    empty = tmp_path / "empty.zip"  # the wrong download: no notebook in it, no student
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("photo.png", "x")
+    assert collect(empty, tmp_path / "work6") == []
     cut = tmp_path / "cut.zip"  # a download cut short: it says so
     cut.write_bytes(archive.read_bytes()[:-30])
     with pytest.raises(GradingError, match="cut.zip: a damaged or truncated zip archive"):

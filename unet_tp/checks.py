@@ -54,6 +54,9 @@ TORCH_LOSSES = (
     "binary_cross_entropy",  # of the true class's probability against 1: -log p_y, Eq. (1)
     "binary_cross_entropy_with_logits",
     "ctc_loss",  # of one frame, a blank never taken: -log p_y
+    "soft_margin_loss",  # of the true class's log-sum-exp margin: -log p_y by a formula
+    "multilabel_soft_margin_loss",
+    "gaussian_nll_loss",
 )
 # the names of torch's losses the grader reads in the answer's text (assignment.toml's
 # `forbidden` of (e), without its modules): one the loss reads costs the block, even where it
@@ -73,6 +76,9 @@ LOSS_NAMES = TORCH_LOSSES + (
     "CTCLoss",
     # its output, with an identity head and no tail, is log p_y
     "AdaptiveLogSoftmaxWithLoss",
+    "SoftMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "GaussianNLLLoss",
     # torch's chunked linear cross-entropy op: with an identity weight, Eq. (1) and its gradient
     "linear_cross_entropy_batch_chunked",
 )
@@ -2227,6 +2233,7 @@ DICE_LIBRARIES = (
     "scipy.spatial.distance.sokalsneath",
     "scipy.spatial.distance.kulczynski1",
     "scipy.spatial.distance.braycurtis",  # one minus the Dice on boolean masks
+    "scipy.spatial.distance",  # the rest give it by a formula too (a weighted Hamming: 1 - Dice)
 )
 
 
