@@ -54,11 +54,14 @@ def _patterns() -> list[tuple[re.Pattern, str, str]]:
     return out
 
 
+_NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?%?|[-+]?(?:nan|inf)"
+
+
 def _regex(template: str, label: str = "") -> re.Pattern:
     """``template`` as an anchored regex, each field lazy (``label``: the alternatives a field
     named ``label`` tries first)."""
     parts, seen = [], set()
-    for literal, name, _, _ in string.Formatter().parse(template):
+    for literal, name, spec, _ in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if name is None:
             continue
@@ -66,8 +69,9 @@ def _regex(template: str, label: str = "") -> re.Pattern:
             parts.append(f"(?P={name})")
         elif name in LABELS and label:
             parts.append(f"(?P<{name}>{label}|.*?)")
-        else:
-            parts.append(f"(?P<{name}>{WORDS.get(name, '.*?')})")
+        else:  # a number formatted as one (`{want:.6f}`) is one: not the sentence after it
+            field = _NUMBER if spec and spec[-1] in "eEfFgGd%" else WORDS.get(name, ".*?")
+            parts.append(f"(?P<{name}>{field})")
         seen.add(name)
     return re.compile(r"\A" + "".join(parts) + r"\Z", re.S)
 

@@ -203,3 +203,15 @@ def test_a_questions_french_name_is_the_notebooks_own():
     for question, heading in zip(questions, headings, strict=True):
         words = set(re.findall(r"\w{4,}", question.title_fr.lower()))
         assert words <= set(re.findall(r"\w{4,}", heading)), (question.title_fr, heading)
+
+
+def test_a_number_field_ends_at_the_number_not_the_sentence_after_it():
+    """Instructor round 19: a wrong step's loss with the notebook's self-check after it stayed
+    English ("... expected the loss 1.374467. The notebook's self-check says: ..."): the loss's
+    field took the sentence after it."""
+    step = M.STEP_LOSS.format(step=3, got=1.375251, want=1.374467)
+    message = M.SELF_CHECK.format(message=step, hint="au deuxième pas, zero_grad")
+    assert french(message) == (
+        "pas 3 : 1.375251 renvoyé, attendu la perte 1.374467. Le test du notebook indique : "
+        "au deuxième pas, zero_grad"
+    )
