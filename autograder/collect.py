@@ -670,24 +670,26 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             found[student_id] = [sub]
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
     found = _folders_apart(found)
-    subs, lone = [], _lone_folders(found)
-    for student_id, items in sorted(found.items()):
-        tied = _in_handed_order(items)
-        chosen = items[-1]
-        chosen.notes += zip_notes.get(student_id, [])  # on the notebook graded
-        chosen.review += _other_sources(items) + _lone_review(chosen, lone) + _participants(items)
-        chosen.review += _folders(items)
-        if len(items) > 1:
-            others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
-            if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line
-                others += f", … (+{len(items) - 1 - SHOWN_OTHERS})"
-            files = M.FILES_SAME_DATE if tied else M.FILES
-            chosen.notes.append(
-                files.format(count=len(items), chosen=chosen.relpath, others=others)
-            )
-        if tied:
-            shown = ", ".join(s.relpath for s in tied[-SHOWN_OTHERS:])
-            shown += f", … (+{len(tied) - SHOWN_OTHERS})" if len(tied) > SHOWN_OTHERS else ""
-            chosen.review.append(M.SAME_DATE.format(chosen=chosen.relpath, others=shown))
-        subs.append(chosen)
-    return subs
+    lone = _lone_folders(found)
+    return [_chosen(items, zip_notes.get(i, []), lone) for i, items in sorted(found.items())]
+
+
+def _chosen(items: list[Submission], zip_notes: list[str], lone: dict[str, str]) -> Submission:
+    """The one of a student's files graded (the newest), with what the others and the zips it
+    came from say (``zip_notes``) in its notes and review."""
+    tied = _in_handed_order(items)
+    chosen = items[-1]
+    chosen.notes += zip_notes  # on the notebook graded
+    chosen.review += _other_sources(items) + _lone_review(chosen, lone) + _participants(items)
+    chosen.review += _folders(items)
+    if len(items) > 1:
+        others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
+        if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line
+            others += f", … (+{len(items) - 1 - SHOWN_OTHERS})"
+        files = M.FILES_SAME_DATE if tied else M.FILES
+        chosen.notes.append(files.format(count=len(items), chosen=chosen.relpath, others=others))
+    if tied:
+        shown = ", ".join(s.relpath for s in tied[-SHOWN_OTHERS:])
+        shown += f", … (+{len(tied) - SHOWN_OTHERS})" if len(tied) > SHOWN_OTHERS else ""
+        chosen.review.append(M.SAME_DATE.format(chosen=chosen.relpath, others=shown))
+    return chosen
