@@ -2233,7 +2233,6 @@ DICE_LIBRARIES = (
     "scipy.spatial.distance.sokalsneath",
     "scipy.spatial.distance.kulczynski1",
     "scipy.spatial.distance.braycurtis",  # one minus the Dice on boolean masks
-    "scipy.spatial.distance",  # the rest give it by a formula too (a weighted Hamming: 1 - Dice)
 )
 
 
