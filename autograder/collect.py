@@ -409,6 +409,17 @@ def _whose(
     return identify(at.as_posix(), pattern, by_hand)
 
 
+def _identified(
+    rel: PurePosixPath, at: PurePosixPath, hand: frozenset[str] | None, pattern: str | None
+) -> tuple[str, str, str | None]:
+    """``(student id, name, the LMS's participant id or None)`` of a file at ``rel`` in SOURCE
+    (in a student's zip opened at ``at``: of the zip's path), ``hand`` as :func:`_hand` takes it
+    (in a download looked into, the LMS's names)."""
+    by_hand = _hand(rel, hand)
+    student_id, name = _whose(rel, at, pattern, by_hand)
+    return student_id, name, lms_id((at if at.parts else rel).as_posix(), by_hand)
+
+
 def _inside_wrapper(folder: Path) -> Path:
     """SOURCE or an unpacked class archive ``folder``, or the one folder it holds when that is a
     folder of the class (``class/alice/TP.ipynb`` and ``class/bob/TP.ipynb``, Canvas's list
@@ -614,14 +625,13 @@ def _add_stray_files(found: dict[str, list[Submission]], roots: list, pattern: s
             if len(rel.parts) < 2 and lms_id(rel.as_posix()) is None:
                 continue  # a file at the top: the instructor's (a roster, a README)
             try:
-                student_id, name = _whose(rel, at, pattern, _hand(rel, hand))
+                student_id, name, participant = _identified(rel, at, hand, pattern)
             except GradingError:
                 continue
             if student_id in found or student_id in strays:
                 continue
             digest = _digest(path)
             if digest is not None:
-                participant = lms_id((at if at.parts else rel).as_posix(), _hand(rel, hand))
                 strays[student_id] = Submission(
                     student_id, name, path, rel.as_posix(), digest, [], participant, [], archive
                 )
@@ -645,10 +655,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
             rel = at / path.relative_to(root)
             if _hidden(rel) or path.is_dir():  # a folder named x.ipynb: its notebooks are read
                 continue
-            whose = (at if at.parts else rel).as_posix()  # a student's zip: its path
-            by_hand = _hand(rel, hand)  # (in a download looked into: the LMS's names)
-            student_id, name = _whose(rel, at, pattern, by_hand)
-            participant = lms_id(whose, by_hand)
+            student_id, name, participant = _identified(rel, at, hand, pattern)
             digest = _digest(path) if _file(path) else None  # by blocks: a file of any size
             if digest is None:  # a link (a zip unpacked by hand), an unreadable file: not read
                 why = M.LINK_NOT_READ if path.is_symlink() else M.FILE_NOT_READ
@@ -662,10 +669,8 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     _add_stray_files(found, roots, pattern)
     zip_notes = _unread_notes(unread, found, workdir)
     for at, archive, why, hand in unopened:  # its owner's note; their only file: as it is
-        by_hand = _hand(at, hand)
-        student_id, name = _whose(at, at, pattern, by_hand)
+        student_id, name, participant = _identified(at, at, hand, pattern)
         if student_id not in found and (digest := _digest(archive)) is not None:
-            participant = lms_id(str(at), by_hand)
             sub = Submission(student_id, name, archive, at.as_posix(), digest, [], participant)
             found[student_id] = [sub]
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))

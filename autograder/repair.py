@@ -127,7 +127,7 @@ def _kept_output(out) -> dict:
 
 def _parsed(path: Path):
     """The notebook at ``path``, or a ``GradingError`` that says what is wrong with the file."""
-    if path.suffix.lower() != ".ipynb" and path.suffix.lower() in STRAY_SUFFIXES:
+    if path.suffix.lower() in STRAY_SUFFIXES:
         kind = path.suffix.lower().lstrip(".").upper()
         raise GradingError(M.NOT_A_NOTEBOOK_FILE.format(file=path.name, kind=kind))
     raw = path.read_bytes()

@@ -300,7 +300,7 @@ def convert_msd(
     affine replacing MSD's identity one; cases already converted are kept. ``url``: where the
     task was downloaded from, in the mark of a complete conversion."""
     task_dir, out = Path(task_dir), Path(out)
-    images = sorted(p for p in (task_dir / "imagesTr").glob("*.nii*") if not p.name.startswith("."))
+    images = _nifti_files(task_dir / "imagesTr")
     if not images:
         raise DataError(f"{task_dir}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?")
     out.mkdir(parents=True, exist_ok=True)
@@ -309,13 +309,18 @@ def convert_msd(
         if not final.exists():
             _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
     save_json(out / CONVERTED_MARK, {"from": str(task_dir), "cases": len(images), "url": url})
-    unlabelled = [p for p in (task_dir / "imagesTs").glob("*.nii*") if not p.name.startswith(".")]
+    unlabelled = _nifti_files(task_dir / "imagesTs")
     if unlabelled:
         print(
             f"{task_dir / 'imagesTs'}: {len(unlabelled)} test images without labels, left out "
             f"(the {len(images)} cases of imagesTr/ converted)"
         )
     return out
+
+
+def _nifti_files(folder: Path) -> list[Path]:
+    """The NIfTI files of an MSD folder, sorted, not macOS's ``._`` resource forks."""
+    return sorted(p for p in folder.glob("*.nii*") if not p.name.startswith("."))
 
 
 def _converted_from(folder: Path) -> str | None:
