@@ -1,9 +1,32 @@
-"""nbgrader's cell metadata and output clearing: the one place the kit reads or resets them."""
+"""nbgrader's cell metadata and output clearing: the one place the kit reads or resets them;
+and the one way the grader parses a cell's code."""
 
 from __future__ import annotations
 
+import ast
+import threading
 from collections.abc import Mapping
 from typing import Any
+
+# CPython 3.11 keeps the depth of its tree conversion in one counter for all threads: two grading
+# threads parsing at once (a collection run in between lets the other one in) fail with
+# "SystemError: AST constructor recursion depth mismatch" (a CI run, a notebook of `!` commands)
+_PARSING = threading.RLock()
+_DEPTH_MISMATCH = "recursion depth mismatch"
+
+
+def parse_code(source: str, mode: str = "exec") -> ast.AST:
+    """``ast.parse`` under the grader's lock (tried again where a thread outside it, a traceback
+    being formatted, still upset the counter)."""
+    for _ in range(2):
+        try:
+            with _PARSING:
+                return ast.parse(source, mode=mode)
+        except SystemError as e:
+            if _DEPTH_MISMATCH not in str(e):
+                raise
+    with _PARSING:
+        return ast.parse(source, mode=mode)
 
 
 def nbgrader_meta(cell: Mapping[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from autograder import build as course
 from autograder import messages as M
 from autograder import repair, static
 from autograder import spec as assignment
-from autograder.cells import grade_id
+from autograder.cells import grade_id, parse_code
 from autograder.collect import GradingError, Submission, collect, identify
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.execute import FLOODED
@@ -502,7 +502,7 @@ def _text_only(cell) -> bool:
     if all(x.startswith("#") for x in lines) or lines[0].split()[0] in _TEXT_MAGICS:
         return True
     try:
-        body = ast.parse(source).body
+        body = parse_code(source).body
     except (SyntaxError, ValueError):
         return False
     return all(

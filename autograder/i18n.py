@@ -14,7 +14,7 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.cells import grade_id
+from autograder.cells import grade_id, parse_code
 
 try:
     import tomllib
@@ -54,7 +54,7 @@ def code_pieces(source: str) -> list[Piece]:
     """The comments and the strings a reader sees in a code cell (docstrings, the arguments of
     ``print`` and of exceptions; an f-string is one text, written as in the source), in order."""
     try:
-        tree = ast.parse(source)
+        tree = parse_code(source)
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (SyntaxError, tokenize.TokenError, ValueError):
         return []

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import messages as M
-from autograder.cells import clear_outputs, grade_id, nbgrader_meta
+from autograder.cells import clear_outputs, grade_id, nbgrader_meta, parse_code
 from autograder.collect import STRAY_SUFFIXES, GradingError
 from autograder.spec import load as load_spec
 
@@ -317,7 +317,7 @@ def _setting(line: str) -> str | None:
     (another statement, two statements on the line, a line that does not parse, or nested past
     the grader's recursion limit: the static reading costs its blocks)."""
     try:
-        tree = ast.parse(line.strip())
+        tree = parse_code(line.strip())
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
@@ -361,7 +361,7 @@ def _number_answer(line: str) -> bool:
     or ``140,5`` as a French student writes a decimal)."""
     if _setting(line) not in {q.setting for q in load_spec().questions if q.setting}:
         return False
-    value = ast.parse(line.strip()).body[0].value
+    value = parse_code(line.strip()).body[0].value
     return _number(value) or _decimal_comma(value)
 
 
@@ -372,10 +372,10 @@ def number_answer(nb, name: str) -> str:
     for cell in nb.cells:
         for line in cell.source.splitlines() if grade_id(cell) else ():
             if _setting(line) == name and _number_answer(line):
-                value = ast.parse(line.strip()).body[0].value
+                value = parse_code(line.strip()).body[0].value
                 if _decimal_comma(value):
                     return f"{name} = {value.elts[0].value},{value.elts[1].value}"
-                return ast.unparse(ast.parse(line.strip()))
+                return ast.unparse(parse_code(line.strip()))
     return ""
 
 

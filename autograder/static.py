@@ -31,13 +31,12 @@ import os
 import re
 import symtable
 import sys
-import threading
 import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
 from autograder import messages as M
-from autograder.cells import grade_id, nbgrader_meta
+from autograder.cells import grade_id, nbgrader_meta, parse_code
 from autograder.held import HeldStrings, _last_name
 
 COURSE_PACKAGE = "unet_tp"
@@ -468,17 +467,13 @@ def _as_python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
-_PARSING = threading.Lock()  # CPython's ast conversion is not thread-safe (a deep cell in one
-# grading thread beside another: "SystemError: AST constructor recursion depth mismatch")
-
-
 def commands(source: str) -> int:
     """How many IPython commands a cell may hold (an upper bound)."""
     return len(_IPYTHON_COMMAND.findall(source))
 
 
 def _not_read() -> ast.Module:
-    return ast.parse(f"{UNREAD}()")
+    return parse_code(f"{UNREAD}()")
 
 
 def parse(source: str, depth: int = 0) -> ast.Module | None:
@@ -489,8 +484,7 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
     if commands(source) > MAX_COMMANDS_PER_CELL:
         return _not_read()
     try:
-        with _PARSING:
-            tree = ast.parse(_as_python(source))
+        tree = parse_code(_as_python(source))
     except (RecursionError, MemoryError):  # nested past the grader's limit, not the kernel's
         return _not_read()  # (sys.setrecursionlimit in a cell before): it runs there
     except (SyntaxError, ValueError, RuntimeError):
@@ -539,7 +533,7 @@ def _expressions_of(text: ast.AST) -> list[ast.expr]:
         for _, field, spec, _ in DollarFormatter().parse(text.value):
             if field is not None:
                 code = f"{field}:{spec}" if spec else field
-                found.append(ast.parse(code.strip(), mode="eval").body)
+                found.append(parse_code(code.strip(), mode="eval").body)
     except (ValueError, SyntaxError):  # unbalanced braces, `find -exec ls {} ;`: the fields
         return found  # before it evaluated, and no more (IPython gives up, the text as it is)
     except (RecursionError, MemoryError):  # too deep for the grader, maybe not for the kernel
@@ -1517,7 +1511,7 @@ def _plain_config(line: str) -> bool:
     """Whether ``%config`` is given a setting and a literal (``InlineBackend.figure_format =
     'retina'``), or nothing: its line is run as code (``%config X.y = 1; f = ...`` binds f)."""
     try:
-        body = ast.parse(f"cfg.{line}" if line.strip() else "cfg").body
+        body = parse_code(f"cfg.{line}" if line.strip() else "cfg").body
     except SyntaxError:
         return False
     if len(body) != 1 or not isinstance(body[0], (ast.Expr, ast.Assign)):
@@ -1705,7 +1699,7 @@ def _type_part(node: ast.AST, depth: int = 0) -> bool:
     subscript, ``|``, a string of the same (text that does not parse is never evaluated)."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         try:
-            tree = ast.parse(node.value.strip(), mode="eval")
+            tree = parse_code(node.value.strip(), mode="eval")
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             return True
         return depth < 3 and all(_type_part(n, depth + 1) for n in ast.walk(tree))
@@ -3248,7 +3242,7 @@ def _kit_source(module: str) -> ast.Module:
     base = Path(spec.origin).parent.joinpath(*parts[1:])
     for file in [base.with_suffix(".py")] * bool(parts[1:]) + [base / "__init__.py"]:
         if file.is_file():
-            return ast.parse(file.read_text(encoding="utf-8"))
+            return parse_code(file.read_text(encoding="utf-8"))
     return ast.Module([], [])
 
 

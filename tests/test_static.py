@@ -4221,3 +4221,43 @@ def test_a_loop_built_network_with_decorated_methods_keeps_its_points():
     )
     nb = insert_after(notebook(), "unet", cell)
     assert lost(nb) == set() and flagged(nb) == ""
+
+
+def test_a_cell_read_while_another_grading_thread_reads_one_parses():
+    """`grade --jobs 2` reads two notebooks at once; CPython 3.11 counts its tree conversion's
+    depth in one counter for all threads (a CI run: "SystemError: AST constructor recursion
+    depth mismatch", a whole notebook ungraded). Here a collection in the middle of one parse has
+    another thread parse a cell, the interleaving that broke it, every time."""
+    import gc
+    import threading
+
+    cell = "x = " + "(" * 30 + "[1, 2]" + ")" * 30 + "\n!ls {x}\n"
+    static.parse(cell)  # (IPython's transformer imported before the race)
+    other = []
+
+    class Interrupts:
+        """Garbage whose collection has another thread parse a cell and wait for it."""
+
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            reader = threading.Thread(target=lambda: other.append(static.parse(cell)))
+            reader.start()
+            reader.join(timeout=0.3)  # (it waits for the lock where the parse holds it)
+
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.disable()
+    Interrupts()
+    gc.set_threshold(5)
+    gc.enable()
+    try:
+        tree = static.parse(cell)
+    finally:
+        gc.set_threshold(*threshold)
+    for _ in range(50):
+        if other:
+            break
+        threading.Event().wait(0.1)
+    assert tree is not None and other and other[0] is not None
