@@ -34,6 +34,12 @@ _DECORATIONS = re.compile(
 )
 
 
+def _notebook_name(path: Path) -> bool:
+    """Whether ``path`` is named as a notebook (``TP.ipynb``, and ``TP.IPYNB`` as Windows may
+    write it)."""
+    return path.suffix.lower() == ".ipynb"
+
+
 class GradingError(RuntimeError):
     """The submissions cannot be graded (an unknown student, a bad pattern...)."""
 
@@ -110,8 +116,8 @@ def _by_hand(folder: Path) -> frozenset[str] | None:
     holding = [
         p
         for p in tops
-        if (p.suffix == ".ipynb" and p.is_file())
-        or (p.is_dir() and any(f.suffix in _HELD and f.is_file() for f in p.rglob("*")))
+        if (_notebook_name(p) and p.is_file())
+        or (p.is_dir() and any(f.suffix.lower() in _HELD and f.is_file() for f in p.rglob("*")))
     ]
     named = [p for p in holding if p.is_dir() and not _lms_match(PurePosixPath(p.name))]
     if not named or len(holding) < 2:
@@ -226,7 +232,7 @@ def _safe_unzip(
                 unsafe = member.is_absolute() or ".." in member.parts
                 if unsafe or (deep and limit is not None):
                     raise GradingError(f"{name}: unsafe member {info.filename[:200]!r}")
-                if info.is_dir() or member.suffix not in kept:  # only notebooks are graded
+                if info.is_dir() or member.suffix.lower() not in kept:  # only notebooks are graded
                     continue
                 if deep:  # its folders in one name, under its two outermost
                     parts = [*parts[:2], _short("~".join(member.parts[2:]))]
@@ -341,7 +347,7 @@ def _known(folder: Path, hand: frozenset[str] | None) -> frozenset[str]:
     for path in folder.rglob("*"):
         rel = PurePosixPath(path.relative_to(folder).as_posix())
         top_zip = len(rel.parts) == 1 and not _lms_match(rel)
-        if path.suffix in _HELD and not top_zip and not _hidden(rel):
+        if path.suffix.lower() in _HELD and not top_zip and not _hidden(rel):
             with contextlib.suppress(GradingError):
                 known.add(identify(rel.as_posix(), by_hand=_hand(rel, hand))[0])
     return frozenset(known)
@@ -430,7 +436,8 @@ def _inside_wrapper(folder: Path) -> Path:
     if len(entries) != 1 or not entries[0].is_dir() or _lms_match(PurePosixPath(entries[0].name)):
         return folder
     inner = entries[0]
-    rels = (PurePosixPath(p.relative_to(inner).as_posix()) for p in inner.rglob("*.ipynb"))
+    notebooks = filter(_notebook_name, inner.rglob("*"))
+    rels = (PurePosixPath(p.relative_to(inner).as_posix()) for p in notebooks)
     whose = _students_named(rel for rel in rels if not _hidden(rel))
     for archive in (
         p for p in inner.glob("*.zip") if _file(p) and not _hidden(PurePosixPath(p.name))
@@ -651,7 +658,7 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
     found: dict[str, list[Submission]] = {}
     unread: list[tuple[str, str, str | None, str, str]] = []  # (student, name, LMS id, file, note)
     for root, at, hand, archive in roots:
-        for path in sorted(root.rglob("*.ipynb")):
+        for path in sorted(filter(_notebook_name, root.rglob("*"))):
             rel = at / path.relative_to(root)
             if _hidden(rel) or path.is_dir():  # a folder named x.ipynb: its notebooks are read
                 continue

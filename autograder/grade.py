@@ -205,7 +205,7 @@ def _watch(block: assignment.Block) -> dict:
     """What the kernel notes if the answer runs it (``harness._Watch``): the block's forbidden
     names of torch, its forbidden libraries, the course package's code but what answers build on."""
     names = [n for n in block.forbidden if "." not in n]
-    paths = [n for n in block.forbidden if "." in n]
+    paths = [n for n in block.forbidden if "." in n and not n.endswith(static.WEIGHTED)]
     return {"names": names, "paths": paths, "allowed": list(static.BUILT_ON)}
 
 

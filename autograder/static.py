@@ -2538,6 +2538,8 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
         return PASSED_ALONG.format(name=path or sub.attr), True
     if id(sub) not in called | inner and _under(path, _STRING_PATHS):
         return PASSED_ALONG.format(name=path), True  # map(operator.attrgetter, ...)
+    if weighted := _weighted(nb, sub, path, names):
+        return weighted, False
     if (
         _forbidden(path, names)
         and not _own_definition(nb, sub, path)
@@ -2549,6 +2551,56 @@ def _name_misuse(nb: Notebook, sub, names: set[str], called, inner, spelt) -> tu
     if _course_code(path) and id(sub) not in inner:  # unet_tp.unet_base.UNetBase
         return M.COURSE_CODE.format(path=path), False
     return None, False
+
+
+# assignment.toml's `module(w)`: the module's functions may be called on two arrays, never given
+# weights (red team 46: SciPy's Hamming distance weighted by the masks is one minus the Dice, its
+# count of mismatches an honest helper; Russell-Rao's so weighted too)
+WEIGHTED = "(w)"
+
+
+@functools.cache
+def _weight_positions(module: str) -> dict[str, int]:
+    """``{function: the position of its weights}`` for ``module``'s functions taking ``w``
+    (read from the installed module; empty where it is not installed)."""
+    import inspect
+
+    try:
+        found = vars(importlib.import_module(module))
+    except ImportError:
+        return {}
+    positions = {}
+    for name, value in found.items():
+        try:
+            parameters = list(inspect.signature(value).parameters) if callable(value) else []
+        except (TypeError, ValueError):
+            continue
+        if "w" in parameters:
+            positions[name] = parameters.index("w")
+    return positions
+
+
+def _weighted(nb: Notebook, sub: ast.AST, path: str | None, names: set[str]) -> str:
+    """``module.function(w)`` where ``sub`` is a function of a module the block forbids weighted
+    given weights, or handed on where it may be (a partial, a variable, ``*args``); ''
+    otherwise. On what no name says (``(distance,)[0].hamming``) its name is enough."""
+    for module in (n[: -len(WEIGHTED)] for n in names if n.endswith(WEIGHTED)):
+        positions = _weight_positions(module)
+        if path and path.startswith(module + "."):
+            name = path[len(module) + 1 :]
+        elif not path and isinstance(sub, ast.Attribute):
+            name = sub.attr
+        else:
+            continue
+        if name not in positions:
+            continue
+        call = nb.parents.get(id(sub))
+        plain = isinstance(call, ast.Call) and call.func is sub
+        plain = plain and len(call.args) <= positions[name]
+        plain = plain and not any(isinstance(a, ast.Starred) for a in call.args)
+        if not (plain and all(k.arg not in (None, "w") for k in call.keywords)):
+            return f"{module}.{name}{WEIGHTED}"
+    return ""
 
 
 def _import_misuse(nb: Notebook, node: ast.Import | ast.ImportFrom, names: set[str]):
@@ -3332,6 +3384,8 @@ def _forbidden(path: str, names: set[str]) -> bool:
     a name of the notebook's own (``_nll_loss``, no dot) only as it is spelt; a forbidden dotted
     name is a whole module (``monai.losses``: ``monai.losses.DiceCELoss``) or one function, also
     where its module's private ones define it (``sklearn.metrics._classification.f1_score``)."""
+    if path.endswith(WEIGHTED):  # (a function given weights: _weighted)
+        return path[: -len(WEIGHTED)].rpartition(".")[0] + WEIGHTED in names
     last = path.rsplit(".", 1)[-1]
     if any(_within(path, n) for n in names if "." in n):
         return True

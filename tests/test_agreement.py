@@ -2135,6 +2135,53 @@ def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
         assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_predict_dice"}, line
 
 
+# red team 46: SciPy's counting distances weighted by the masks are one minus the Dice
+WEIGHTED_MASKS = "pred.astype(int) + truth"
+
+
+@pytest.mark.parametrize(
+    "helpers, body",
+    [
+        (
+            "from scipy.spatial.distance import hamming\n",
+            f"1.0 - hamming(pred, truth, w={WEIGHTED_MASKS})",
+        ),
+        (
+            "from scipy.spatial import distance\n",
+            f"1.0 - distance.russellrao(pred, truth, {WEIGHTED_MASKS})",
+        ),
+        (  # handed on with its weights
+            "import functools\nfrom scipy.spatial import distance\n",
+            f"1.0 - functools.partial(distance.hamming, w={WEIGHTED_MASKS})(pred, truth)",
+        ),
+        (  # under a name of the notebook's, the weights among the arguments
+            "from scipy.spatial import distance\n\ncount = distance.hamming\n\n",
+            f"1.0 - count(*(pred, truth, {WEIGHTED_MASKS}))",
+        ),
+    ],
+    ids=["hamming_keyword", "russellrao_positional", "partial", "alias_starred"],
+)
+def test_a_dice_from_a_weighted_distance_fails_both_sides(helpers: str, body: str):
+    """Right values (a weighted Hamming or Russell-Rao is one minus the Dice), a library's Dice
+    all the same: the notebook's check and the grader both say so, naming the weights; SciPy's
+    distances called on the two masks alone (a count of their mismatches) cost nothing."""
+    source = LIBRARY_DICE.format(helpers=helpers, body=body)
+    failed = _fails_both_sides("predict_dice", source, "predict_dice", ("(w)", "yourself"))
+    assert set(failed) == {"test_predict_dice"} and "(w)" in failed["test_predict_dice"]
+    assert graded(notebook(extra={"predict_dice": source}), "predict_dice") == (True, "")
+    counted = LIBRARY_DICE.format(
+        helpers=helpers,
+        body="1.0 - distance.cityblock(pred.astype(int), truth.astype(int)) / (pred.sum() + truth.sum())",
+    )
+    counted = counted.replace(
+        "from scipy.spatial.distance import hamming", "from scipy.spatial import distance"
+    )
+    shown, message = visible(notebook(extra={"predict_dice": counted}), "predict_dice", True)
+    assert shown, message
+    nb = with_cell(solved(), "predict_dice", counted)
+    assert static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))]) == {}
+
+
 @pytest.mark.parametrize(
     "mistake", ["bn_after_relu", "no_last_relu", "crop_top_left", "crop_offsets_swapped"]
 )

@@ -1083,6 +1083,17 @@ def test_a_pdf_handed_in_is_a_row_and_folders_of_one_id_are_two_students(tmp_pat
     apart = [s for s in subs if s.student_id.startswith("Marie_Dupont")]
     assert {s.name for s in apart} == {"Marie Dupont", "Marie_Dupont"}
     assert all("read as 2 students" in s.review[0] and not s.notes for s in apart)
+    # a notebook's suffix in capitals (Windows): read as any notebook, in a folder and a zip
+    shouting = tmp_path / "shouting"
+    (shouting / "alice").mkdir(parents=True)
+    (shouting / "alice" / "TP_sujet.IPYNB").write_text("{}")
+    with zipfile.ZipFile(shouting / "bob.zip", "w") as zf:
+        zf.writestr("TP_sujet.Ipynb", "{}")
+    subs = collect(shouting, tmp_path / "work3")
+    assert [(s.student_id, s.relpath) for s in subs] == [
+        ("alice", "alice/TP_sujet.IPYNB"),
+        ("bob", "bob.zip/TP_sujet.Ipynb"),
+    ]
 
 
 def test_files_of_one_zip_date_are_told_apart_by_canvas_upload_or_flagged(tmp_path):

@@ -8,6 +8,7 @@ get its points.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dis
 import functools
@@ -17,6 +18,7 @@ import math
 import pkgutil
 import re
 import sys
+import textwrap
 import traceback
 import types
 from collections.abc import Callable, Iterator
@@ -2233,7 +2235,11 @@ DICE_LIBRARIES = (
     "scipy.spatial.distance.sokalsneath",
     "scipy.spatial.distance.kulczynski1",
     "scipy.spatial.distance.braycurtis",  # one minus the Dice on boolean masks
+    # any of SciPy's distances given weights: Hamming's or Russell-Rao's weighted by the masks is
+    # one minus the Dice (called on the two masks, a count of their mismatches is fair)
+    "scipy.spatial.distance(w)",
 )
+WEIGHTED = "(w)"  # (above: a module whose functions may not be given weights ``w``)
 
 
 _MISSING = object()
@@ -2353,6 +2359,10 @@ def _library_held(f: object, fn: Callable, forbidden: tuple[str, ...]) -> tuple[
             found = next(
                 (n for r in _reached(obj, names) for n in forbidden if _is_named(r, n)), ""
             )
+            found = found or next(
+                (w for r in _reached(obj, names) if (w := _given_weights(r, functions, forbidden))),
+                "",
+            )
             helper = _notebooks(obj, fn)
         except Exception:  # noqa: BLE001
             continue
@@ -2361,6 +2371,47 @@ def _library_held(f: object, fn: Callable, forbidden: tuple[str, ...]) -> tuple[
         if helper:
             helpers.append(obj)  # a helper of the notebook's
     return "", helpers
+
+
+def _given_weights(obj: object, functions: list, forbidden: tuple[str, ...]) -> str:
+    """``module.name(w)`` where ``obj`` is a function of a module ``forbidden`` names weighted
+    (``scipy.spatial.distance(w)``) that the code of ``functions`` gives weights or hands on (a
+    partial of it given them too); '' otherwise (or where no source can be read)."""
+    partial = obj if isinstance(obj, functools.partial) else None
+    target = partial.func if partial else obj
+    name, module = getattr(target, "__name__", ""), getattr(target, "__module__", None)
+    if module is None or module + WEIGHTED not in forbidden:
+        return ""
+    try:
+        position = list(inspect.signature(target).parameters).index("w")
+    except (TypeError, ValueError):
+        return ""
+    given = f"{module}.{name}{WEIGHTED}"
+    if partial and ("w" in partial.keywords or len(partial.args) > position):
+        return given
+    holders = {name} | {n for f in functions for n, v in f.__globals__.items() if v is obj}
+    return given if any(_weights_in(f, holders, position) for f in functions) else ""
+
+
+def _weights_in(f: types.FunctionType, holders: set[str], position: int) -> bool:
+    """Whether ``f``'s source calls one of ``holders`` given weights (a keyword ``w``, an
+    argument at ``position``, ``*args``, ``**kwargs``) or hands it on uncalled."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    parents = {id(c): p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    for node in ast.walk(tree):
+        named = getattr(node, "id", None) or getattr(node, "attr", None)
+        if named not in holders or not isinstance(node, (ast.Name, ast.Attribute)):
+            continue
+        call = parents.get(id(node))
+        if not (isinstance(call, ast.Call) and call.func is node):
+            return True
+        starred = any(isinstance(a, ast.Starred) for a in call.args)
+        if starred or len(call.args) > position or {"w", None} & {k.arg for k in call.keywords}:
+            return True
+    return False
 
 
 def _notebooks(obj: object, fn: Callable) -> bool:
