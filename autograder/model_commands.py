@@ -336,8 +336,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         seg = vol.to_source_orientation(seg).astype("uint8")
         edition = case.conventions  # written in the labels of the case's own seg files
         img = nib.Nifti1Image(edition.from_brats(seg), vol.affine)
-        img.set_qform(vol.affine, code=1)
-        img.set_sform(vol.affine, code=1)
+        code = 1 if vol.oriented else 0  # a source without orientation: nor its segmentation,
+        img.set_qform(vol.affine, code=code)  # which every tool then reads on the source's grid
+        img.set_sform(vol.affine, code=code)
         with atomic_path(target) as tmp:  # a temporary file beside it, removed on any failure
             img.to_filename(str(tmp))
         counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}

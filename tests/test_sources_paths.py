@@ -384,6 +384,18 @@ def test_predict_every_case_of_a_folder_with_one_model_load(
     seg_2023 = np.asanyarray(nib.load(str(tmp_path / "gli.nii.gz")).dataobj)
     assert (seg_2019 == 4).any()
     np.testing.assert_array_equal(seg_2023, np.where(seg_2019 == 4, 3, seg_2019))
+    # a case whose headers give no orientation (codes 0): its segmentation gives none either, so
+    # every tool reads it on the grid it reads the case on (not an orientation made up for it)
+    lost = write_case(tmp_path / "lost", "BraTS19_L_0", index=0, seg=False)
+    for f in lost.iterdir():
+        nib.Nifti1Image(np.asanyarray(nib.load(str(f)).dataobj), None).to_filename(str(f))
+    assert main([*one[:2], str(lost), *one[3:], str(tmp_path / "lost.nii.gz")]) == 0
+    source, written = (
+        nib.load(str(lost / "BraTS19_L_0_flair.nii.gz")),
+        nib.load(str(tmp_path / "lost.nii.gz")),
+    )
+    assert (written.header["qform_code"], written.header["sform_code"]) == (0, 0)
+    assert np.allclose(written.affine, source.affine) and written.shape == source.shape
 
 
 @pytest.mark.slow

@@ -110,7 +110,8 @@ class Case:
 class CaseVolumes:
     """A case read into memory in the working orientation: raw float32 ``image`` ``(4, rows,
     cols, slices)`` in ``MODALITIES`` order, uint8 ``seg`` with BraTS labels (or None), the
-    sources' affine and shape, and the suspicious data found (``warnings``, one line each)."""
+    sources' affine and shape, the suspicious data found (``warnings``, one line each), and
+    whether the sources' headers gave an orientation (``oriented``: qform or sform code set)."""
 
     case_id: str
     image: np.ndarray
@@ -118,6 +119,7 @@ class CaseVolumes:
     affine: np.ndarray
     source_shape: tuple[int, ...]
     warnings: list[str] = field(default_factory=list)
+    oriented: bool = True
 
     @property
     def spacing(self) -> tuple[float, ...]:
@@ -436,7 +438,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         raise DataError(f"{warnings[0]} (an error with --strict)")
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
-    return CaseVolumes(case.case_id, image, seg, ref[1], ref[0], warnings)
+    return CaseVolumes(case.case_id, image, seg, ref[1], ref[0], warnings, oriented=ref[3])
 
 
 def _as_oriented(data: np.ndarray, affine: np.ndarray, like: np.ndarray):
