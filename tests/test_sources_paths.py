@@ -131,6 +131,7 @@ def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
 
 
 def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
+    real_access = os.access
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     src = _mirror(tmp_path / "src")
@@ -144,12 +145,19 @@ def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
     again = notebook.get_data("drive", str(drive / "MICCAI_BraTS_2019_Data_Training.zip"))
     assert again.data_dir == data.data_dir and "extracting" not in capsys.readouterr().out
     # the same from the command line: the folder holding the zip, and a mistyped folder
-    out = tmp_path / "cli"
+    out = tmp_path / "my cli"  # (a Drive folder's space: the next line quotes it for a shell)
     assert main(["data", "download", "--url", str(drive), "--out", str(out)]) == 0
-    assert (
-        "2 cases ready in " + str(out / "MICCAI_BraTS_2019_Data_Training")
-        in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "2 cases ready in " + str(out / "MICCAI_BraTS_2019_Data_Training") in said
+    root = out / "MICCAI_BraTS_2019_Data_Training"
+    assert f"next: unet-tp data prepare '{root}' --cache '{out / 'cache'}'" in said
+    # found again in an --out that cannot be written (a read-only mount): a cache here instead
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(path) != out and real_access(path, mode)
     )
+    assert main(["data", "download", "--url", str(drive), "--out", str(out)]) == 0
+    assert f"next: unet-tp data prepare '{root}' --cache brats_cache" in capsys.readouterr().out
+    monkeypatch.setattr(os, "access", real_access)
     assert main(["data", "download", "--url", str(drive.parent / "bratz"), "--out", str(out)]) == 2
     assert f"did you mean {drive}?" in capsys.readouterr().err
 
@@ -460,7 +468,7 @@ def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
         f"PermissionError: {tmp_path / 'home'}: permission denied: choose a folder you can write "
         "to, or fix its permissions"
     ]
-    monkeypatch.undo()
+    monkeypatch.setattr(os, "access", real_access)
     with pytest.raises(AttributeError):  # a bug keeps its traceback
         notebook.split_datasets(None, None)
 

@@ -129,8 +129,19 @@ def _cmd_download(args: argparse.Namespace) -> int:
             keep_archive=args.keep_archive,
         )
     print(f"{len(find_cases(root))} cases ready in {root}{note}")
-    print(f"next: unet-tp data prepare {root} --cache {args.out}/cache")
+    print(f"next: unet-tp data prepare {_next_cache(root, Path(args.out))}")
     return 0
+
+
+def _next_cache(root: Path, out: Path) -> str:
+    """``DATA --cache DIR`` for the line after a download, quoted for a shell (a Drive folder's
+    spaces); the cache in ``out``, or in the current folder where ``out`` cannot be written (a
+    read-only mount the download found unpacked)."""
+    import os
+    import shlex
+
+    cache = out / "cache" if os.access(out, os.W_OK) else Path("brats_cache")
+    return f"{shlex.quote(str(root))} --cache {shlex.quote(str(cache))}"
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
