@@ -243,6 +243,12 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
         made = dict(enumerate(results.students))
     header, maximum = roster.header, results.max_points
     lang, col = _moodle_columns(header, maximum)
+    if "feedback" not in col:  # (feedback comments off, or a heading of another Moodle's)
+        report.warnings.append(
+            f"the worksheet has no '{lang['feedback']}' column, so no comments are written: "
+            "turn on 'Feedback comments' in the assignment's settings and download the "
+            "worksheet again (or rename its comments column so)"
+        )
     for m in sorted({r[col["maxgrade"]].strip() for r in roster.rows} if "maxgrade" in col else ()):
         if _other_maximum(m, maximum) is not None:
             report.warnings.append(

@@ -728,6 +728,15 @@ def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):
     assert rows[1][4] == "20.00" and rows[1][9].startswith("Autograded: 20 / 20")
     assert rows[2][3:5] == ["Pas de travail remis", ""]
     assert report.missing == ["Zoé Absent"] and not report.warnings
+    # the comments column under another heading (or feedback comments off): said, not silent
+    header[-1] = "Commentaires"
+    write_rows(roster, [header, ["Participant4242", "Marie Dupont", "m@example.org", "Remis pour évaluation", "", "20,00", "Oui", "-", "-", ""]])  # fmt: skip
+    report = lms.export(out_dir, "moodle", roster=roster)
+    assert report.warnings == [
+        "the worksheet has no 'Commentaires de feedback' column, so no comments are written: turn "
+        "on 'Feedback comments' in the assignment's settings and download the worksheet again "
+        "(or rename its comments column so)"
+    ]
 
 
 def test_moodle_locked_grades_and_scales(out_dir, tmp_path):

@@ -468,7 +468,7 @@ def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
         f"PermissionError: {tmp_path / 'home'}: permission denied: choose a folder you can write "
         "to, or fix its permissions"
     ]
-    monkeypatch.setattr(os, "access", real_access)
+    monkeypatch.undo()
     with pytest.raises(AttributeError):  # a bug keeps its traceback
         notebook.split_datasets(None, None)
 
