@@ -2135,6 +2135,17 @@ def test_a_dice_computed_by_a_library_fails_both_sides(helpers: str, body: str):
         assert set(static.forbidden_calls(nb, SPEC, labels)) == {"test_predict_dice"}, line
 
 
+def test_a_dice_from_a_librarys_own_tests_fails_both_sides():
+    """Red team 47: SciPy's test module holds its Dice under another name (``wdice``, the
+    weight-checked ``dice``): a library's Dice, said by the notebook's check and the grader."""
+    source = LIBRARY_DICE.format(
+        helpers="from scipy.spatial.tests import test_distance as td\n",
+        body="float(1.0 - td.wdice(pred, truth))",
+    )
+    failed = _fails_both_sides("predict_dice", source, "predict_dice", ("scipy.spatial.tests",))
+    assert set(failed) == {"test_predict_dice"}
+
+
 # red team 46: SciPy's counting distances weighted by the masks are one minus the Dice
 WEIGHTED_MASKS = "pred.astype(int) + truth"
 

@@ -1632,6 +1632,7 @@ TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
 # Dice's libraries are: through globals, helpers, defaults and closures
 LOSS_LIBRARIES = ("torch.distributions", "monai.losses", "torchvision.models.detection")
 LOSS_LIBRARIES += ("torch.nn.modules.linear_cross_entropy", "torch.ops.torch_nn")
+LOSS_LIBRARIES += ("torch.testing._internal",)  # (torch's test helpers: nllloss_reference)
 
 
 def _code_names(fn: Callable) -> set[str]:
@@ -2238,6 +2239,9 @@ DICE_LIBRARIES = (
     # any of SciPy's distances given weights: Hamming's or Russell-Rao's weighted by the masks is
     # one minus the Dice (called on the two masks, a count of their mismatches is fair)
     "scipy.spatial.distance(w)",
+    # the libraries' own tests: their reference metrics under other names (SciPy's wdice)
+    "scipy.spatial.tests",
+    "sklearn.metrics.tests",
 )
 WEIGHTED = "(w)"  # (above: a module whose functions may not be given weights ``w``)
 
