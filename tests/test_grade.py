@@ -2939,7 +2939,7 @@ def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission
 
 
 def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_path, monkeypatch):
-    """A re-submission the grader does not read (``TP_sujet.IPYNB``, a hidden ``.TP.ipynb``):
+    """A re-submission the grader does not read (a hidden ``.TP_sujet.ipynb``):
     the student left the run's grades without a word, and the better grade the LMS got from
     the earlier run stood."""
     from autograder import grade
@@ -2968,7 +2968,7 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
     assert not any("WARNING" in line for line in lines)
     assert sorted(p.name for p in (out / "feedback").iterdir()) == ["4242.html", "5001.html"]
     alice = subs / "Martin Alice_5001_assignsubmission_file_"
-    (alice / "TP_sujet.ipynb").rename(alice / "TP_sujet.IPYNB")
+    (alice / "TP_sujet.ipynb").rename(alice / ".TP_sujet.ipynb")
     lines.clear()
     results = grade.grade_all(subs, out, progress=lines.append)
     assert [r.student_id for r in results] == ["4242"]
