@@ -483,6 +483,8 @@ class TrainStep(Comparison):
             return M.STEP_CALLS.format(steps=self.steps)
         for step, (raw, want) in enumerate(zip(got_losses, losses, strict=True), start=1):
             got = _number(raw)
+            if got is None and isinstance(raw, str):  # the kernel's name of the type it got
+                return M.STEP_NOT_FLOAT_TYPE.format(step=step, kind=raw[:40])
             if got is None:
                 return M.STEP_NOT_FLOAT.format(step=step, got=raw)
             if not _near(got, want, tol):

@@ -1741,10 +1741,12 @@ def _small_net(meta: dict, arrays: dict, training: bool):
 
 def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     """Three steps of the student's ``train_step`` on a small network, from given weights."""
+    import numpy as np
     import torch
     import torch.nn.functional as F
 
     fn, watch = namespace[meta["name"]], _Watch(meta)
+    floats = (int, float, np.float64)  # (NumPy's float64 is a float: np.float64(loss.item()))
 
     def run(dtype):
         model = _small_net(meta, arrays, training=False)  # train_step must call model.train()
@@ -1755,7 +1757,7 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
         with watch.running():  # the weights read in the watch too (what a step left to compute)
             for _ in range(meta["steps"]):
                 got = fn(model, images, labels, opt, F.cross_entropy)
-                losses.append(float(got) if type(got) in (int, float) else type(got).__name__)
+                losses.append(float(got) if type(got) in floats else type(got).__name__)
             parameters = torch.nn.Module.parameters(model)
             params = {f"param_{i}": p.detach().double().numpy() for i, p in enumerate(parameters)}
             training = model.training is True

@@ -57,6 +57,10 @@ STEP_NOT_FLOAT = (
     "step {step}: train_step returned {got!r:.40}, not the loss as a finite Python float "
     "(loss.item())"
 )
+STEP_NOT_FLOAT_TYPE = (
+    "step {step}: train_step returned a {kind} object, not the loss as a finite Python float "
+    "(loss.item())"
+)
 STEP_LOSS = "step {step}: returned {got:.6f}, expected the loss {want:.6f}"
 STEP_EVAL = "the model was left in evaluation mode: train_step must call model.train()"
 STEP_WEIGHTS = (

@@ -1787,6 +1787,23 @@ class DoubleConv(nn.Module):
         return x
 """
 
+# honest round 19: the up-convolution applied through its weights, or its forward by hand (the
+# notebook's check counted only the layers whose hooks ran: "0 nn.ConvTranspose2d ran"), and a
+# loss returned as NumPy's float64, a float (the grader took it for no float: (f) 0/3)
+FUNCTIONAL_UP = FPAD_UP.replace(
+    "x = self.up(x)", "x = F.conv_transpose2d(x, self.up.weight, self.up.bias, stride=2)"
+)
+FORWARD_UP = FPAD_UP.replace("x = self.up(x)", "x = self.up.forward(x)")
+NUMPY_FLOAT_STEP = """
+def train_step(model, images, labels, optimizer, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return np.float64(loss.item())
+"""
+
 CORRECT = {
     "sequential_double_conv": ({}, {"double_conv": SEQUENTIAL_DOUBLE_CONV}),
     "one_relu_twice_bias_before_bn": ({}, {"double_conv": ONE_RELU_DOUBLE_CONV}),
@@ -1965,6 +1982,9 @@ CORRECT = {
     "unet_inline_final_conv_skips_inserted": ({}, {"unet": INLINE_FINAL_CONV_UNET}),
     "unet_levels_of_down_up_dicts": ({}, {"unet": LEVELS_UNET}),
     "dc_relus_in_a_plain_list": ({}, {"double_conv": RELUS_IN_A_LIST_DOUBLE_CONV}),
+    "up_functional_conv_transpose": ({}, {"up": FUNCTIONAL_UP}),
+    "up_forward_called_by_hand": ({}, {"up": FORWARD_UP}),
+    "step_returns_numpy_float64": ({}, {"train_step": NUMPY_FLOAT_STEP}),
 }
 
 
@@ -2014,6 +2034,26 @@ def test_correct_code_written_differently_passes_both_sides(variant: str):
             assert graded(ns, name) == (True, ""), (name, "grader")
             assert visible(ns, name) == (True, ""), (name, "visible")
             assert visible(ns, name, with_probes=False) == (True, ""), (name, "notebook")
+
+
+def test_a_step_and_predict_moving_the_batch_to_the_notebooks_device_pass_on_a_gpu():
+    """Honest round 19: `images.to(device)` in train_step or predict, `device` the notebook's
+    (a T4's cuda): the grade (on the CPU) gave full points, the check on Colab's GPU failed, its
+    small network on the CPU. The check runs with the notebook's device as the CPU, as the
+    grader does; a GPU is stood in for by the meta device."""
+    moved = {
+        "train_step": NUMPY_FLOAT_STEP.replace("model(images)", "model(images.to(device))"),
+        "predict_dice": RESTORING_PREDICT.replace("model(images)", "model(images.to(device))"),
+    }
+    assert all("images.to(device)" in source for source in moved.values())
+    on_the_cpu = notebook(extra={k: "device = torch.device('cpu')\n" + v for k, v in moved.items()})
+    for name in ("train_step", "predict_dice"):
+        assert graded(on_the_cpu, name) == (True, ""), name
+    on_a_gpu = notebook(extra={k: "device = torch.device('meta')\n" + v for k, v in moved.items()})
+    for name in ("train_step", "predict_dice"):
+        assert visible(on_a_gpu, name) == (True, ""), name
+        assert visible(on_a_gpu, name, with_probes=False) == (True, ""), name
+    assert on_a_gpu["device"] == torch.device("meta")  # (given back after the check)
 
 
 TORCH_LOSS = "def categorical_cross_entropy(logits, target, weight=None):\n    return {}\n"
@@ -2290,7 +2330,7 @@ def test_the_check_shows_the_tensor_train_step_returned_whole():
 def test_the_grader_names_what_train_step_returned_once_quoted():
     m = next(m for m in MISTAKES if m.id == "returns_tensor")
     passed, message = graded(notebook({m.cell: m.edits}), "train_step")
-    assert not passed and "train_step returned 'Tensor', not" in message, message
+    assert not passed and "train_step returned a Tensor object, not" in message, message
 
 
 @pytest.mark.parametrize(
