@@ -305,8 +305,9 @@ def _moodle_feedback_zip(results: Results, out_dir: Path, worksheet: Path, repor
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for s in results.students:
             page = out_dir / "feedback" / f"{s.student_id}.html"
-            name = moodle_feedback_name(s)
             placed = not any(u.startswith(f"{s.who} ") for u in report.unmatched)
+            # (an id of Canvas's is another Moodle participant's: their page is never zipped)
+            name = moodle_feedback_name(s) if lms_of(s.file) != "canvas" else None
             if name is None and placed:  # the unmatched are already listed, to enter by hand
                 report.warnings.append(
                     f"{s.who}: no Moodle participant id in the file name, so no page of theirs "

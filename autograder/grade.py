@@ -206,7 +206,9 @@ def _watch(block: assignment.Block) -> dict:
     names of torch, its forbidden libraries, the course package's code but what answers build on."""
     names = [n for n in block.forbidden if "." not in n]
     paths = [n for n in block.forbidden if "." in n and not n.endswith(static.WEIGHTED)]
-    return {"names": names, "paths": paths, "allowed": list(static.BUILT_ON)}
+    weighted = [n[: -len(static.WEIGHTED)] for n in block.forbidden if n.endswith(static.WEIGHTED)]
+    watch = {"names": names, "paths": paths, "allowed": list(static.BUILT_ON)}
+    return watch | ({"weighted": weighted} if weighted else {})
 
 
 def _step(job: Path, request: Request, at: str) -> dict:
@@ -405,14 +407,14 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
     except Exception as exc:  # one bad file never stops the batch
         known = isinstance(exc, GradingError)
         notes.append(str(exc) if known else M.NOT_READABLE.format(error=type(exc).__name__))
-        r = result(*_zero(spec, str(exc) if known else M.FILE_UNREADABLE))
-        r.language = ""  # not known: the class's (grade_all)
-        return r
+        review.append(M.NOTHING_TO_GRADE.format(why=notes[-1]))  # (a 0 to chase, not to post)
+        return _language_unknown(result(*_zero(spec, str(exc) if known else M.FILE_UNREADABLE)))
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
         language = notebook_language(nb)
         ctx = dataclasses.replace(ctx, student_nb=ctx.student_nbs.get(language, ctx.student_nb))
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
+        review += _not_the_tp(nb, ctx.student_nb)
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         shown_ok = repair.shown_passing(nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
@@ -444,6 +446,22 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         return result(*_zero(spec, M.NOT_GRADED_AT_ALL), cut=notes[-1])  # again next run
     finally:
         remove_tree(work)  # whatever the kernel left there (unreadable, deep folders)
+
+
+def _language_unknown(r: Result) -> Result:
+    """``r`` of a file not read, its language not known: the class's (:func:`grade_all`)."""
+    r.language = ""
+    return r
+
+
+def _not_the_tp(nb, student_nb) -> list[str]:
+    """A review line where most of the TP's cells are missing from ``nb`` (another course's
+    notebook: a 0 to chase, instructor round 20), else none."""
+    tp = {gid for c in student_nb.cells if (gid := grade_id(c))}
+    missing = tp - {grade_id(c) for c in nb.cells}
+    if len(missing) * 2 <= len(tp):
+        return []
+    return [M.NOT_THE_TP.format(count=len(missing), total=len(tp))]
 
 
 def _needed(review: list[str], blocks: dict) -> list[str]:
@@ -731,11 +749,14 @@ def _snapshot(out: Path) -> dict[str, bytes]:
 GRADEBOOK_FILE = "gradebook.db"
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, submissions: Path | None = None) -> None:
     """``out`` is new, empty or an earlier run's (its ``grading_state.json``, ``results.json``, or
     ``gradebook.db``, written first: a run stopped before the others):
     grading writes ``grades.csv``, ``report.html``, ``feedback/``... there, and would overwrite
-    (or, reading the folder to restore it, load into memory) the files of any other folder."""
+    (or, reading the folder to restore it, load into memory) the files of any other folder; and
+    not inside ``submissions`` (:func:`_check_apart`)."""
+    if submissions is not None:
+        _check_apart(submissions, out)
     if out.exists() and not out.is_dir():
         raise GradingError(f"{out}: not a folder; choose a new or empty folder for --out")
     _check_writable(out)
@@ -750,6 +771,30 @@ def _check_out(out: Path) -> None:
             f"{out}: holds files of its own ({shown}) and is no earlier grading run's folder: "
             "grading would overwrite them; choose a new or empty folder for --out"
         )
+
+
+def _check_apart(submissions: Path, out: Path) -> None:
+    """``out`` is not inside the submissions folder: a later run read its ``autograded/``
+    notebooks as a student's (instructor round 20: a student "graded", 0)."""
+    inside = submissions.is_dir() and out.resolve().is_relative_to(submissions.resolve())
+    if inside:
+        raise GradingError(
+            f"{out}: inside the submissions folder {submissions}, where a later run would read "
+            "its notebooks as a student's; choose an --out outside it"
+        )
+
+
+def _check_same_class(out: Path, state: dict, subs: list, force: bool) -> None:
+    """An earlier run's ``out`` is graded again for its own class: not one of its students in
+    the submissions (another group's, instructor round 20: its grades and pages were replaced
+    by this group's with a warning line) is refused but with ``--force``."""
+    if force or len(state) < 2 or set(state) & {s.student_id for s in subs}:
+        return
+    raise GradingError(
+        f"{out}: holds the grades of {len(state)} students of whom none is in these "
+        "submissions (another group's?): grade them into another --out, or pass --force to "
+        "replace those grades"
+    )
 
 
 def _check_writable(out: Path) -> None:
@@ -787,7 +832,7 @@ def grade_all(
         SandboxUnavailable: ``sandbox="bwrap"`` and no sandbox can start here.
     """
     out = Path(out)
-    _check_out(out)
+    _check_out(out, Path(submissions))
     progress = _shown_by(progress)  # the names in its lines are the students' (a file's)
     db_arg, db_url = db_url, db_url or f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
     before = _snapshot(out) if out.is_dir() else {}  # put back if anything writes into OUT
@@ -810,6 +855,7 @@ def grade_all(
             notebook_timeout=notebook_timeout,
             threads=kernel_threads(jobs),
         )
+        _check_same_class(out, state, subs, force)
         todo, kept = to_regrade(subs, state, inputs_hash, force, ctx.limits_run())
         _announce(len(subs), todo, kept, progress, gone_line(state, subs))
         fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
@@ -820,7 +866,7 @@ def grade_all(
         cleared = write_gradebook(db_url, fresh, tmp, previous=previous)
         if cleared:
             progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
-        _write_course_folder(out, tmp / "autograded", db_url)
+        _write_course_folder(out, tmp / "autograded", db_url, ctx.spec.assignment)
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
         _remove_pages(out, set(state) - {r.student_id for r in results})
         write_state(out / STATE_FILE, state, fresh, inputs_hash, ctx.limits_run())
@@ -906,16 +952,27 @@ def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
             progress(f"  restored {rel}: changed during grading")
 
 
-def _write_course_folder(out: Path, autograded: Path, db_url: str) -> None:
-    """``OUT`` as nbgrader's course folder for formgrader (``autograded/``, the config)."""
+def _write_course_folder(out: Path, autograded: Path, db_url: str, assignment: str) -> None:
+    """``OUT`` as nbgrader's course folder for formgrader (``autograded/``, the config, and
+    ``source/<assignment>/``, empty, by which formgrader lists the assignment: without it its
+    Manual Grading page was empty). The config finds OUT and its gradebook from where it lies:
+    a folder moved or copied keeps its own (it read and wrote the old folder's gradebook)."""
     for notebook in sorted(autograded.glob("*/*/*.ipynb")):
         target = out / "autograded" / notebook.relative_to(autograded)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(notebook, target)
+    (out / "source" / assignment).mkdir(parents=True, exist_ok=True)
+    own = db_url == f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
     config = (
         "# written by `unet-tp grade`: grade the written answers here with nbgrader's formgrader\n"
-        f"c.CourseDirectory.root = {str(out.resolve())!r}\n"
-        f"c.CourseDirectory.db_url = {db_url!r}\n"
+        "import os\n\n"
+        "here = os.path.dirname(os.path.abspath(__file__))  # (OUT, wherever it is moved)\n"
+        "c.CourseDirectory.root = here\n"
+        + (
+            f"c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(here, {GRADEBOOK_FILE!r})\n"
+            if own
+            else f"c.CourseDirectory.db_url = {db_url!r}\n"
+        )
     )
     with atomic_write(out / "nbgrader_config.py", "w") as f:
         f.write(config)

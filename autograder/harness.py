@@ -815,6 +815,8 @@ class _Watch:
         # sklearn.metrics._classification.f1_score
         self.paths = tuple((p, *p.rpartition(".")[::2]) for p in watch.get("paths", ()))
         self.allowed = tuple(watch.get("allowed", ()))
+        # modules whose functions the answer may not give weights (SciPy's distances)
+        self.weighted = tuple(watch.get("weighted", ()))
         self.ran: list[str] = []
         self.broken = False  # the hook met an error: the interpreter took it off
         self.finished = False  # its answer returned: a thread still holding its hook reports on
@@ -856,6 +858,8 @@ class _Watch:
                 # and by its file, which no notebook renames (a red team set scipy's distance
                 # module's __name__ to another's, and the watch read that)
                 self._seen(_module_of(_plain(code.co_filename)), name)
+                if self.weighted and "w" in code.co_varnames[: code.co_argcount]:
+                    self._weighed(frame, _module_of(_plain(code.co_filename)), name)
             elif event == "c_call":
                 name = _plain(getattr(arg, "__name__", ""))
                 self._seen(_plain(getattr(arg, "__module__", "")), name)
@@ -864,6 +868,13 @@ class _Watch:
                     self._seen(_registered(owner), name)
         except BaseException:
             self.broken = True
+
+    def _weighed(self, frame, module: str, name: str) -> None:
+        """A function of a module in ``weighted`` given weights ``w`` (read from its frame, the
+        library's own), noted as what the answer ran."""
+        weighed = any(_within(module, m) for m in self.weighted) and len(self.ran) < 10
+        if weighed and frame.f_locals.get("w") is not None:
+            self.ran.append(f"{module}.{name}(w)")
 
     @contextlib.contextmanager
     def torch_calls(self):
@@ -968,7 +979,7 @@ class _Watch:
     @contextlib.contextmanager
     def _hooked(self, others: dict[int, int]):
         hook, self.broken, self.outside, self.finished = self._profile, False, [], False
-        settings, own = (self.names, self.paths, self.allowed), set(vars(self))
+        settings, own = (self.names, self.paths, self.allowed, self.weighted), set(vars(self))
         previous, started = _GETPROFILE(), threading.getprofile()
         threading.setprofile(hook)
         _SETPROFILE(hook)
@@ -983,7 +994,7 @@ class _Watch:
             intact = intact and type(self._known) is set and type(self.ran) is list
             # (red team 29: names emptied and the course package allowed, through the module's
             # dict, mid-answer; a method shadowed by an attribute of the instance's)
-            now_set = (self.names, self.paths, self.allowed)
+            now_set = (self.names, self.paths, self.allowed, self.weighted)
             intact = intact and type(self) is _Watch and set(vars(self)) == own
             intact = intact and not [
                 1 for a, b in zip(now_set, settings, strict=True) if a is not b

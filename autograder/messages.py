@@ -225,5 +225,10 @@ NOT_READABLE = "not a readable notebook ({error})"
 FILE_UNREADABLE = "the file could not be read"
 GRADING_ERROR = "grading error: {error}"
 NOT_GRADED_AT_ALL = "the notebook could not be graded"
+NOTHING_TO_GRADE = "no notebook to grade ({why}): ask the student for theirs"
+NOT_THE_TP = (
+    "{count} of the TP's {total} cells were missing: another notebook than the TP's? ask the "
+    "student for theirs"
+)
 WORKER_FAILED = "the grading worker failed: {log}"
 STOPPED_AFTER = "grading stopped after {seconds} s (a cell that never ends?)"

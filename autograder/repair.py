@@ -37,6 +37,8 @@ READER_SECONDS = 300
 MAX_CELLS = 2_000  # (the TP has about a hundred)
 MAX_OUTPUTS = 100  # of a cell's, the last, kept: grading reads their text and errors
 MAX_ALL_OUTPUTS = 20_000  # and of the notebook's
+MAX_ATTACHED = 16 << 20  # characters of base64 of the images attached to text cells, in all
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")  # (an SVG is markup: not kept)
 _TOO_LARGE = "ask for a copy without outputs (Edit > Clear all outputs, then save)"
 
 
@@ -78,16 +80,33 @@ def _read_here(path: str, memory: int) -> dict:
         return {"error": f"the notebook takes more than {memory >> 20} MiB to read: {_TOO_LARGE}"}
 
 
+def _images(cell, left: int) -> tuple[dict, int]:
+    """``(the PNG, JPEG and GIF images attached to cell, within left characters, what is left)``."""
+    attached, kept = cell.get("attachments"), {}
+    for name, data in attached.items() if isinstance(attached, dict) else ():
+        if not (isinstance(name, str) and isinstance(data, dict)):
+            continue
+        image = {t: v for t, v in data.items() if t in IMAGE_TYPES and isinstance(v, str)}
+        size = sum(len(v) for v in image.values())
+        if image and size <= left:
+            kept[name[:200]], left = image, left - size
+    return kept, left
+
+
 def _what_grading_reads(nb) -> dict:
     """The notebook with what grading reads of it only (a notebook of the TP is about 1 MiB
-    without its figures; what Colab adds, widgets' state, attachments, figures, is left out)."""
+    without its figures; what Colab adds, widgets' state, figures, is left out; the images
+    attached to text cells are kept, :data:`MAX_ATTACHED` in all)."""
     if len(nb.cells) > MAX_CELLS:
         raise GradingError(f"not a notebook of the TP: {len(nb.cells):,} cells")
     language = nb.metadata.get("unet_tp", {})
     language = language.get("language") if isinstance(language, dict) else None
-    cells, budget = [], MAX_ALL_OUTPUTS
+    cells, budget, images = [], MAX_ALL_OUTPUTS, MAX_ATTACHED
     for cell in nb.cells:
         kept = {"cell_type": cell.cell_type, "metadata": {}, "source": cell.source}
+        if cell.cell_type == "markdown":  # (a written answer's drawing: the hand grader sees it)
+            attached, images = _images(cell, images)
+            kept |= {"attachments": attached} if attached else {}
         kept |= {"id": cell.id} if "id" in cell else {}
         if meta := nbgrader_meta(cell):
             plain = (str, int, float, bool, type(None))
@@ -175,7 +194,8 @@ def inert_markdown(text: str) -> str:
 
 
 def for_formgrader(nb, student_nb):
-    """The notebook as formgrader may show it: no outputs, the student's markdown inert. Only
+    """The notebook as formgrader may show it: no outputs, the student's markdown and raw cells
+    inert (a raw cell as markdown: its text, not its HTML). Only
     the text of one of the TP's own markdown cells (``student_nb``'s, answer cells aside) is
     kept as it is: by its text, not by the metadata the upload carries (a forged ``locked``)."""
     tp_text = {
@@ -184,6 +204,10 @@ def for_formgrader(nb, student_nb):
         if c.cell_type == "markdown" and not nbgrader_meta(c).get("solution")
     }
     for cell in without_outputs(nb).cells:
+        if cell.cell_type == "raw":  # (red team 48: a raw cell of text/html drew a grading panel)
+            cell.cell_type = "markdown"
+            cell.metadata.pop("format", None)
+            cell.metadata.pop("raw_mimetype", None)
         if cell.cell_type == "markdown" and cell.source not in tp_text:
             cell.source = inert_markdown(cell.source)
     return nb

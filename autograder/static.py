@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import collections
+import contextlib
 import copy
 import functools
 import importlib.machinery
@@ -27,6 +28,7 @@ import importlib.metadata
 import importlib.util
 import io
 import itertools
+import keyword
 import os
 import re
 import symtable
@@ -141,6 +143,8 @@ _PATHS = _by_reason(
         "IPython.utils.text.FullEvalFormatter IPython.utils.text.DollarFormatter",
         "runs code from strings (tornado.template)": "tornado.template",
         "runs code from strings (IPython's guarded_eval)": "IPython.core.guarded_eval",
+        # (red team 48: a Macro's text runs when a one-line cell names it, IPython's prefilter)
+        "runs code from strings (IPython's macros)": "IPython.core.macro",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
         "reaches functions by name (torch.overrides)": "torch.overrides",
@@ -467,6 +471,47 @@ def _as_python(source: str) -> str:
     return TransformerManager().transform_cell(source)
 
 
+_IFUN = re.compile(r"\s*([A-Za-z_][\w.]*)(.*)\Z", re.S)
+
+
+@functools.cache
+def _line_magic_names() -> frozenset[str]:
+    """The line magics and aliases of the kernel's IPython: what automagic runs a one-line
+    cell's first word as."""
+    import pkgutil
+
+    from IPython.core import magics
+    from IPython.core.alias import default_aliases
+
+    modules = [f"IPython.core.magics.{m.name}" for m in pkgutil.iter_modules(magics.__path__)]
+    modules.append("ipykernel.zmqshell")  # (the kernel's own: %edit, %autosave...)
+    classes = []
+    for name in modules:
+        with contextlib.suppress(ImportError):
+            found = vars(importlib.import_module(name)).values()
+            classes += [c for c in found if isinstance(c, type) and hasattr(c, "magics")]
+    names = {n for c in classes for n in (c.magics or {}).get("line", {})}
+    return frozenset(names | {alias for alias, _ in default_aliases()})
+
+
+def _prefiltered(python: str) -> str:
+    """A one-line cell as IPython's prefilter runs it (on a single line only): its first word a
+    line magic or alias, or any word where the line is no Python, run as that magic (automagic:
+    red team 48's `time dice_score = ...` ran unread, a SyntaxError to the reading); else as it
+    is. Not an assignment to the word (`time = 3`)."""
+    found = _IFUN.match(python) if len(python.splitlines()) == 1 else None
+    if not found or keyword.iskeyword(found[1]) or found[2].lstrip()[:1] in ("=", ","):
+        return python
+    try:
+        parse_code(python)
+    except (SyntaxError, ValueError):
+        pass
+    else:
+        if found[1] not in _line_magic_names():
+            return python
+    return _as_python(f"%{found[1]} {found[2].strip()}")  # (`time(x)` is `%time (x)`)
+
+
 def commands(source: str) -> int:
     """How many IPython commands a cell may hold (an upper bound)."""
     return len(_IPYTHON_COMMAND.findall(source))
@@ -484,7 +529,7 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
     if commands(source) > MAX_COMMANDS_PER_CELL:
         return _not_read()
     try:
-        tree = parse_code(_as_python(source))
+        tree = parse_code(_prefiltered(_as_python(source)))
     except (RecursionError, MemoryError):  # nested past the grader's limit, not the kernel's
         return _not_read()  # (sys.setrecursionlimit in a cell before): it runs there
     except (SyntaxError, ValueError, RuntimeError):

@@ -249,7 +249,7 @@ def test_out_holds_only_what_the_grader_writes(batch):
         for rel, what in _tree(batch.out).items()
         if not (
             rel in OUT_FILES
-            or (rel == "feedback" and what == "dir")
+            or (rel in ("feedback", "source", "source/TP_sujet") and what == "dir")
             or (
                 rel.startswith("feedback/")
                 and rel.endswith(".html")

@@ -594,6 +594,8 @@ def test_cheats_earn_nothing_and_are_flagged_and_honest_notebooks_are_not(graded
     for honest in HONEST:
         assert rows[honest]["review"] == "", (honest, rows[honest]["notes"][:500])
     review = {sid: " ".join(r["review"]) for sid, r in graded.results.items()}
+    for unread in ("empty", "not_json"):  # a 0 to chase, not to post (instructor round 20)
+        assert review[unread].startswith("no notebook to grade (") and "ask the" in review[unread]
     # a package grading lacks: noted, and for the instructor to check only where points were lost
     for case in ("colab", "mean_over_classes"):
         assert "uses the package 'colab_only_package'" in graded.notes[case]
@@ -1985,6 +1987,7 @@ def test_an_image_replaced_in_an_answer_is_a_rewritten_answer(tmp_path):
     the old one (the text is the same), and formgrader showed the text without its image."""
     from autograder.collect import Submission
     from autograder.grade import _written_answers
+    from autograder.repair import read_submission
 
     spec = load_spec()
     q = spec.questions[1]
@@ -1994,9 +1997,12 @@ def test_an_image_replaced_in_an_answer_is_a_rewritten_answer(tmp_path):
         at = next(i for i, c in enumerate(nb.cells) if _gid(c) == q.grade_id)
         below = nbformat.v4.new_markdown_cell("My drawing: ![](attachment:a.png)")
         below.attachments = {"a.png": {"image/png": base64.b64encode(png).decode()}}
+        below.attachments["b.svg"] = {"image/svg+xml": "<svg onload='alert(1)'/>"}  # (markup)
         nb.cells.insert(at + 1, below)
-        sub = Submission("4242", "Dupont Marie", tmp_path / "a.ipynb", "a.ipynb", "0" * 64)
-        return _written_answers(nb, spec, tmp_path / folder, sub, STUDENT)[q.id]
+        path = tmp_path / f"{folder}.ipynb"  # read as grading reads a file (instructor round
+        nbformat.write(nb, path)  # 20: the attachments were dropped before the answer was read)
+        sub = Submission("4242", "Dupont Marie", path, path.name, "0" * 64)
+        return _written_answers(read_submission(path), spec, tmp_path / folder, sub, STUDENT)[q.id]
 
     first, same, other = answer(b"one", "1"), answer(b"one", "2"), answer(b"two", "3")
     assert "My drawing" in first and first == same and first != other
@@ -2004,6 +2010,7 @@ def test_an_image_replaced_in_an_answer_is_a_rewritten_answer(tmp_path):
     (cell,) = [c for c in shown.cells if _gid(c) == q.grade_id]
     assert "attachment:a.png" in cell.source
     assert cell.attachments["a.png"]["image/png"] == base64.b64encode(b"two").decode()
+    assert "b.svg" not in cell.attachments
 
 
 def test_an_answer_in_a_raw_cell_below_the_answer_cell_is_part_of_the_answer(tmp_path):
@@ -2434,7 +2441,18 @@ def test_written_answers_are_pending_until_graded_by_hand_in_the_gradebook(grade
     out = tmp_path / "out"
     shutil.copytree(graded.out, out)
     questions = load_spec().questions
-    assert (out / "nbgrader_config.py").is_file()  # OUT is formgrader's course folder
+    # OUT is formgrader's course folder, where it was copied to (its config found the old one's
+    # gradebook), the assignment listed (its Manual Grading page was empty without source/)
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(out)).load_config()
+    assert config.CourseDirectory.root == str(out)
+    assert config.CourseDirectory.db_url == f"sqlite:///{out / 'gradebook.db'}"
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    assert [a["name"] for a in api.get_assignments()] == ["TP_sujet"]
+    assert {s["student"] for s in api.get_submissions("TP_sujet")} >= {"correct", "blank"}
     assert (out / "autograded" / "correct" / "TP_sujet" / "TP_sujet.ipynb").is_file()
     answers = json.loads((out / "results.json").read_text())["students"]
     correct = next(s for s in answers if s["student_id"] == "correct")
@@ -3287,6 +3305,15 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
         masks = np.zeros((2, 4), bool)
         seen = ran(lambda: distance.pdist(masks, "dice"), meta=_watch(load_spec().block("g")))
         assert "scipy.spatial.distance.pdist" in seen, seen
+        # a distance given weights (red team 46-48: Hamming weighted by the masks is one minus
+        # the Dice), however the call was hidden from the reading; on the two masks alone, not
+        dice = _watch(load_spec().block("g"))
+        assert "weighted" not in _watch(load_spec().block("e"))
+        p, t = np.array([1, 1, 0, 1], bool), np.array([1, 0, 1, 1], bool)
+        weighed = ran(lambda: distance.hamming(p, t, w=p.astype(int) + t), meta=dice)
+        assert weighed[0] == "scipy.spatial.distance.hamming(w)", weighed
+        honest = ran(lambda: distance.hamming(p, t) + distance.cityblock(p * 1, t * 1), meta=dice)
+        assert honest == [], honest
         assert "torch._C._nn.cross_entropy_loss" in ran(c_loss, x, y, None, 1, -100, 0.0)
     finally:
         for (obj, attr, _), value in zip(renamed, saved, strict=True):
@@ -3947,3 +3974,51 @@ def test_an_answer_is_taken_only_as_the_harness_said_it_wrote_it(tmp_path):
         (answers / f"{step}.npz").write_bytes(b"not an npz")
     changed = grade._kernel_log(tmp_path)[0]
     assert grade._answers(tmp_path, changed) == {"b.changed": ({"error": M.ANSWER_NOT_TAKEN}, {})}
+
+
+def test_another_groups_out_and_an_out_inside_the_submissions_are_refused(tmp_path, monkeypatch):
+    """Instructor round 20: group B graded into group A's --out replaced A's grades and pages
+    (one warning line), and an --out inside the submissions folder was read by the next run as
+    a student's ("graded", 0): both refused, saying what to do; --force replaces the group."""
+    from autograder import grade
+    from autograder.results import Result
+
+    def graded(todo, *args):
+        return [
+            Result(s.student_id, s.name, s.relpath, s.sha256, {}, {}, 30.0, regraded=why)
+            for s, why in todo
+        ]
+
+    _without_running(monkeypatch, graded)
+    for group, names in {"a": ["alice", "bob"], "b": ["carol", "dan"]}.items():
+        for name in names:
+            (tmp_path / group / name).mkdir(parents=True)
+            (tmp_path / group / name / "TP_sujet.ipynb").write_text("{}")
+    out, said = tmp_path / "out", []
+    grade.grade_all(tmp_path / "a", out, progress=said.append)
+    with pytest.raises(GradingError, match=r"holds the grades of 2 students of whom none is in"):
+        grade.grade_all(tmp_path / "b", out, progress=said.append)
+    assert set(json.loads((out / "grading_state.json").read_text())) >= {"alice", "bob"}
+    assert [r.student_id for r in grade.grade_all(tmp_path / "b", out, force=True)] == [
+        "carol",
+        "dan",
+    ]
+    # the same group again, one student gone: graded (a warning line, as before)
+    shutil.rmtree(tmp_path / "b" / "dan")
+    assert [r.student_id for r in grade.grade_all(tmp_path / "b", out)] == ["carol"]
+    inside = tmp_path / "a" / "graded"
+    with pytest.raises(GradingError, match=r"inside the submissions folder .*outside it"):
+        grade.grade_all(tmp_path / "a", inside, progress=said.append)
+    assert not inside.exists()
+
+
+def test_another_courses_notebook_is_flagged_for_review():
+    """Instructor round 20: a notebook of another course (most of the TP's cells missing) was a
+    0 nobody was asked to look at."""
+    from autograder.grade import _not_the_tp
+
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('TP 3: SVMs')")])
+    (line,) = _not_the_tp(other, STUDENT)
+    assert re.fullmatch(r"(\d+) of the TP's \1 cells were missing: another notebook .*", line)
+    assert _not_the_tp(solved(), STUDENT) == []
+    assert _not_the_tp(solved("cce_loss", "unet"), STUDENT) == []

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -706,6 +707,20 @@ def test_moodle_export_without_roster(out_dir):
     updated = moodle_upload(report.path.read_bytes(), moodle)
     assert updated["4242"] == 20.0 and updated["4245"] == 0.0 and len(updated) == 11
     assert any("Allow updating records" in w for w in report.warnings)
+
+
+def test_a_canvas_class_exported_for_moodle_zips_no_page(out_dir, tmp_path):
+    """Instructor round 20: a Canvas download's grades exported for Moodle were refused, yet
+    each page went into the feedback zip under its Canvas id, another Moodle participant's."""
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    for i, s in enumerate(data["students"]):
+        s["student_id"] = s["lms_id"] = str(2001 + i)
+        s["file"] = f"martinalice_{2001 + i}_9001_TP_sujet.ipynb"
+    (out_dir / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    report = lms.export(out_dir, "moodle", out=tmp_path / "m.csv")
+    assert all("its id is Canvas's" in u for u in report.unmatched) and report.unmatched
+    with zipfile.ZipFile(report.feedback_zip) as zf:
+        assert zf.namelist() == []
 
 
 def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):

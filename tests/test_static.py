@@ -727,6 +727,16 @@ def test_a_students_written_answer_is_inert_in_formgrader():
         shown = html_text.unescape(html).replace("\u200b", "")  # what the instructor reads
         assert "<img src=x onerror" in shown and "<i>code</i>" in shown, shown
     assert out.cells[1].source == "<b>TP</b>"
+    # a raw cell of HTML (red team 48: a forged grading panel and a link in formgrader's page)
+    panel = "<div class='panel panel-success'>verified: full marks</div><a href='https://x.org'>regrade</a>"
+    raw = nbformat.v4.new_raw_cell(
+        panel, metadata={"format": "text/html", "raw_mimetype": "text/html"}
+    )
+    nb.cells.append(raw)
+    (shown,) = repair.for_formgrader(copy.deepcopy(nb), tp).cells[4:]
+    assert shown.cell_type == "markdown" and "format" not in shown.metadata
+    html = markdown2html(shown.source).lower()
+    assert "<div" not in html and "https://x.org" not in re.findall(r'href="([^"]*)"', html)
 
 
 def test_a_fix_after_the_test_cell_is_named_as_not_the_answer():
@@ -4261,3 +4271,25 @@ def test_a_cell_read_while_another_grading_thread_reads_one_parses():
             break
         threading.Event().wait(0.1)
     assert tree is not None and other and other[0] is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "time from scipy.spatial.distance import hamming; dice_score = lambda p, t: "
+        "1 - hamming(p.ravel(), t.ravel(), w=p.ravel() + t.ravel())",
+        "prun -q from sklearn.metrics import f1_score; dice_score = lambda p, t: f1_score(t, p)",
+        "time(dice_score := __import__('sklearn.metrics').metrics.f1_score)",
+    ],
+    ids=["time_statement", "prun_statement", "time_call"],
+)
+def test_a_one_line_cell_is_read_as_ipython_runs_it(line):
+    """Red team 48: IPython runs a one-line cell's first word as a line magic (automagic, the
+    prefilter: `time x = ...` is `%time x = ...`), which is no Python to the reading: such a cell
+    was left unread, a library's Dice in it 20/20 unflagged. Read as the magic it is, it costs
+    its block; honest one-line commands and Python lines cost nothing."""
+    nb = insert_after(notebook({"predict_dice": STUBS["predict_dice"]}), "predict_dice", line)
+    assert "predict_dice" in lost(nb)
+    for honest in ("pip install nibabel", "pwd", "ls", "time x = 1 + 1", "time = 3", "print(1)"):
+        nb = insert_after(notebook(), "predict_dice", honest)
+        assert not lost(nb) and not flagged(nb), honest

@@ -1645,7 +1645,6 @@ TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
 # Dice's libraries are: through globals, helpers, defaults and closures
 LOSS_LIBRARIES = ("torch.distributions", "monai.losses", "torchvision.models.detection")
 LOSS_LIBRARIES += ("torch.nn.modules.linear_cross_entropy", "torch.ops.torch_nn")
-LOSS_LIBRARIES += ("torch.testing._internal",)  # (torch's test helpers: nllloss_reference)
 
 
 def _code_names(fn: Callable) -> set[str]:
