@@ -519,8 +519,13 @@ def export(
         report.feedback_zip = _moodle_feedback_zip(results, out_dir, path, report)
     else:
         header, rows = _canvas(results, table, report, assignment)
+    if table and table.delimiter != ",":  # (what the LMS's upload reads without being told)
+        report.warnings.append(
+            f"{roster}: its columns were separated by '{table.delimiter}' (a spreadsheet's "
+            f"re-save); {path.name} separates them by commas, as the LMS's upload reads by default"
+        )
     buf = io.StringIO(newline="")
-    writer = csv.writer(buf, delimiter=table.delimiter if table else ",", lineterminator="\r\n")
+    writer = csv.writer(buf, delimiter=",", lineterminator="\r\n")
     writer.writerows([header, *rows])
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, "wb") as f:

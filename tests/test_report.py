@@ -754,6 +754,21 @@ def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):
     ]
 
 
+def test_a_worksheet_resaved_by_french_excel_is_written_back_as_moodle_reads_it(out_dir, tmp_path):
+    """Instructor round 20: a worksheet re-saved by a French Excel (cp1252, `;`) was written
+    back with `;`, which Moodle's upload reads only when told: commas now, said."""
+    roster = tmp_path / "feuille.csv"
+    buf = io.StringIO(newline="")
+    csv.writer(buf, delimiter=";").writerows(MOODLE_WORKSHEET)
+    roster.write_bytes(buf.getvalue().encode("cp1252"))
+    report = lms.export(out_dir, "moodle", roster=roster)
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    assert rows[0] == lms.MOODLE_HEADER and len(rows) == len(MOODLE_WORKSHEET)
+    assert any("separated by ';'" in w and "by commas" in w for w in report.warnings)
+    moodle = {r[0].split()[1]: {"grade": None, "modified": 0} for r in rows[1:]}
+    assert moodle_upload(report.path.read_bytes(), moodle)["4242"] == 20.0
+
+
 def test_moodle_locked_grades_and_scales(out_dir, tmp_path):
     roster = tmp_path / "worksheet.csv"
     rows = [list(r) for r in MOODLE_WORKSHEET]
