@@ -494,11 +494,12 @@ def _line_magic_names() -> frozenset[str]:
     return frozenset(names | {alias for alias, _ in default_aliases()})
 
 
-def _prefiltered(python: str) -> str:
+def _prefiltered(python: str, bound: frozenset[str] = frozenset()) -> str:
     """A one-line cell as IPython's prefilter runs it (on a single line only): its first word a
     line magic or alias, or any word where the line is no Python, run as that magic (automagic:
     red team 48's `time dice_score = ...` ran unread, a SyntaxError to the reading); else as it
-    is. Not an assignment to the word (`time = 3`)."""
+    is. Not an assignment to the word (`time = 3`), nor, where the line is Python, a word the
+    notebook binds at its top level (``bound``: `run = train(...)`, then `run` shows it)."""
     found = _IFUN.match(python) if len(python.splitlines()) == 1 else None
     if not found or keyword.iskeyword(found[1]) or found[2].lstrip()[:1] in ("=", ","):
         return python
@@ -507,7 +508,7 @@ def _prefiltered(python: str) -> str:
     except (SyntaxError, ValueError):
         pass
     else:
-        if found[1] not in _line_magic_names():
+        if found[1] not in _line_magic_names() or found[1] in bound:
             return python
     return _as_python(f"%{found[1]} {found[2].strip()}")  # (`time(x)` is `%time (x)`)
 
@@ -521,7 +522,7 @@ def _not_read() -> ast.Module:
     return parse_code(f"{UNREAD}()")
 
 
-def parse(source: str, depth: int = 0) -> ast.Module | None:
+def parse(source: str, depth: int = 0, bound: frozenset[str] = frozenset()) -> ast.Module | None:
     """The cell as Python (IPython syntax turned into calls, the code a magic runs in the
     notebook's namespace read as the cell's own), or None if it does not parse; a cell of more
     than ``MAX_COMMANDS_PER_CELL`` IPython commands, or nested too deep to read, is one call to
@@ -529,7 +530,7 @@ def parse(source: str, depth: int = 0) -> ast.Module | None:
     if commands(source) > MAX_COMMANDS_PER_CELL:
         return _not_read()
     try:
-        tree = parse_code(_prefiltered(_as_python(source)))
+        tree = parse_code(_prefiltered(_as_python(source), bound))
     except (RecursionError, MemoryError):  # nested past the grader's limit, not the kernel's
         return _not_read()  # (sys.setrecursionlimit in a cell before): it runs there
     except (SyntaxError, ValueError, RuntimeError):
@@ -994,12 +995,34 @@ def _code_cells(nb) -> list[tuple[int, dict, ast.Module | None]]:
     """Each code cell, by its index, parsed; past ``MAX_COMMANDS`` or ``MAX_CODE`` in all, read
     as one call to ``UNREAD``."""
     cells, total, size = [], 0, 0
+    bound = _names_bound_in(nb)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             total, size = total + commands(cell.source), size + len(cell.source)
             readable = total <= MAX_COMMANDS and size <= MAX_CODE
-            cells.append((i, cell, parse(cell.source) if readable else _not_read()))
+            cells.append((i, cell, parse(cell.source, 0, bound) if readable else _not_read()))
     return cells
+
+
+_BINDS = re.compile(
+    r"^(?:def|class)\s+(\w+)|^(\w+)\s*(?::[^=\n]*)?=(?!=)|^(?:from\s+[\w.]+\s+)?import\s+([^\n#;]+)",
+    re.M,
+)
+
+
+def _names_bound_in(nb) -> frozenset[str]:
+    """The names the notebook's code cells bind at their top level (``x = ...``, ``def``,
+    ``class``, ``import``): a one-line cell of Python naming one shows it, no magic."""
+    names = set()
+    for cell in nb.cells:
+        for found in _BINDS.finditer(cell.source if cell.cell_type == "code" else ""):
+            names |= {found[1], found[2]} - {None}
+            for part in (found[3] or "").strip("() ").split(","):
+                words = part.split()
+                names |= (
+                    {words[-1] if "as" in words else words[0].split(".")[0]} if words else set()
+                )
+    return frozenset(names)
 
 
 class Notebook:

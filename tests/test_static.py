@@ -4293,3 +4293,12 @@ def test_a_one_line_cell_is_read_as_ipython_runs_it(line):
     for honest in ("pip install nibabel", "pwd", "ls", "time x = 1 + 1", "time = 3", "print(1)"):
         nb = insert_after(notebook(), "predict_dice", honest)
         assert not lost(nb) and not flagged(nb), honest
+    # a name of the notebook's shown, or its function called, on a line of its own: no magic
+    # (IPython's automagic yields to a name the notebook binds)
+    for binding, line in [
+        ("run = {'loss': 1.0}", "run"),
+        ("def rerun(x):\n    return x", "rerun(1)"),
+    ]:
+        nb = insert_after(insert_after(notebook(), "training", binding), "evaluate", line)
+        assert not lost(nb) and not flagged(nb), line
+        assert flagged(insert_after(notebook(), "evaluate", line)), line  # (unbound: the magic)
