@@ -157,6 +157,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         roster=Path(args.roster) if args.roster else None,
         out=Path(args.out) if args.out else None,
         assignment=args.assignment,
+        force=args.force,
     )
     print(report.summary())
     if report.unmatched and not report.graded:  # an empty file: say so to scripts too
@@ -181,4 +182,9 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", metavar="FILE", help="file to write (default: a file in OUT)")
     p.add_argument("--assignment", help="Canvas: the assignment column, 'Title (id)' or its id")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the file (and Moodle's feedback zip) even if edited since export wrote it",
+    )
     p.set_defaults(func=_cmd_export)

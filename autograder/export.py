@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
+import json
 import re
 import unicodedata
 import zipfile
@@ -29,6 +31,7 @@ from unet_tp.fileio import atomic_write
 
 FORMATS = ("moodle", "canvas")
 DEFAULT_NAMES = {"moodle": "moodle_grading_worksheet.csv", "canvas": "canvas_gradebook_import.csv"}
+FEEDBACK_ZIP = "moodle_feedback_files.zip"  # beside the Moodle worksheet
 
 # Moodle (mod/assign): the worksheet's column names and statuses in the language of the Moodle
 # account that downloads it (its upload reads the columns by these names), English and French
@@ -300,7 +303,7 @@ def moodle_feedback_name(student: Result) -> str | None:
 def _moodle_feedback_zip(results: Results, out_dir: Path, worksheet: Path, report) -> Path:
     """``moodle_feedback_files.zip`` beside the worksheet: each student's feedback page named
     for Moodle's feedback-files upload (a page named ``<student>.html`` is ignored there)."""
-    path = worksheet.with_name("moodle_feedback_files.zip")
+    path = worksheet.with_name(FEEDBACK_ZIP)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for s in results.students:
@@ -479,6 +482,7 @@ def export(
     roster: Path | None = None,
     out: Path | None = None,
     assignment: str | None = None,
+    force: bool = False,
 ) -> ExportReport:
     """Write the grades of ``OUT/results.json`` for an LMS (``fmt``: ``moodle`` or ``canvas``)
     into ``out`` (default: a file in ``out_dir``), filling in ``roster`` (the worksheet or
@@ -495,8 +499,6 @@ def export(
     for s in results.students:  # results.json of a grader before lms_id: the file's name says it
         found = lms_id(s.file)  # (not ``alice/Bob_456_assignsubmission_file_/``: Alice's file)
         s.lms_id = s.lms_id or (found if found == s.student_id else None)
-    write_student_files(out_dir, results)  # the pages the comment points to, as complete
-    write_report(out_dir, results)  # and the class report: no longer "pending"
     path = Path(out) if out else out_dir / DEFAULT_NAMES[fmt]
     table = None
     if roster is not None:
@@ -505,6 +507,10 @@ def export(
         if path.resolve() == Path(roster).resolve():
             raise ExportError(f"{path}: would overwrite the roster; choose another --out")
         table = read_roster(Path(roster))
+    written = [path, path.with_name(FEEDBACK_ZIP)] if fmt == "moodle" else [path]
+    _check_replaceable(out_dir, written, force)
+    write_student_files(out_dir, results)  # the pages the comment points to, as complete
+    write_report(out_dir, results)  # and the class report: no longer "pending"
     report = ExportReport(path=path, format=fmt)
     report.warnings += [w for w in [spec_changed(results)] if w]
     pending = [s.who for s in results.students if s.pending]
@@ -519,15 +525,66 @@ def export(
         report.feedback_zip = _moodle_feedback_zip(results, out_dir, path, report)
     else:
         header, rows = _canvas(results, table, report, assignment)
-    if table and table.delimiter != ",":  # (what the LMS's upload reads without being told)
+    _write_table(path, [header, *rows], table, report)
+    _record_written(out_dir, written)
+    return report
+
+
+def _write_table(path: Path, rows: list, table: _Roster | None, report: ExportReport) -> None:
+    """The LMS's file: comma-separated UTF-8 (with the roster's BOM), whatever separator the
+    roster's re-save used (Moodle's upload reads commas unless told), said in a warning."""
+    if table and table.delimiter != ",":
         report.warnings.append(
-            f"{roster}: its columns were separated by '{table.delimiter}' (a spreadsheet's "
+            f"the roster's columns were separated by '{table.delimiter}' (a spreadsheet's "
             f"re-save); {path.name} separates them by commas, as the LMS's upload reads by default"
         )
     buf = io.StringIO(newline="")
-    writer = csv.writer(buf, delimiter=",", lineterminator="\r\n")
-    writer.writerows([header, *rows])
+    csv.writer(buf, delimiter=",", lineterminator="\r\n").writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, "wb") as f:
         f.write((b"\xef\xbb\xbf" if table and table.bom else b"") + buf.getvalue().encode("utf-8"))
-    return report
+
+
+EXPORTS_FILE = ".unet-tp-exports.json"  # in OUT: the files export wrote, by their digest
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _key(out_dir: Path, path: Path) -> str:
+    """``path`` as the record names it: relative to OUT where inside (OUT may be moved)."""
+    path, out_dir = path.resolve(), out_dir.resolve()
+    return path.relative_to(out_dir).as_posix() if path.is_relative_to(out_dir) else str(path)
+
+
+def _exports(out_dir: Path) -> dict[str, str]:
+    """``{file export wrote: its digest then}`` (none where OUT has no record)."""
+    try:
+        found = json.loads((out_dir / EXPORTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _check_replaceable(out_dir: Path, paths: list[Path], force: bool) -> None:
+    """Each of ``paths`` that is there is as export wrote it, or ``force``: a worksheet edited
+    by hand since (instructor round 20: a grade typed there was reverted), or a file export never
+    wrote, is not replaced unasked. OUT without a record (an older kit's) replaces its own.
+
+    Raises:
+        ExportError: naming the file and what to do.
+    """
+    record = _exports(out_dir)
+    for path in [p for p in paths if p.is_file()] if not force else []:
+        known = record.get(_key(out_dir, path))
+        if known == _digest(path) or (not record and path.parent == out_dir):
+            continue
+        why = "changed since export wrote it (edited by hand?)" if known else "not export's"
+        raise ExportError(f"{path}: {why}; pass --force to replace it, or choose another --out")
+
+
+def _record_written(out_dir: Path, paths: list[Path]) -> None:
+    record = _exports(out_dir) | {_key(out_dir, p): _digest(p) for p in paths if p.is_file()}
+    with atomic_write(out_dir / EXPORTS_FILE, "w") as f:
+        json.dump(record, f, indent=1)

@@ -769,6 +769,32 @@ def test_a_worksheet_resaved_by_french_excel_is_written_back_as_moodle_reads_it(
     assert moodle_upload(report.path.read_bytes(), moodle)["4242"] == 20.0
 
 
+def test_an_export_edited_by_hand_is_not_replaced_unasked(out_dir, tmp_path):
+    """Instructor round 20: a grade typed into the exported worksheet was reverted by the next
+    export, and a file of the instructor's at --out replaced: refused, naming the file; --force
+    replaces; an export left as written is replaced again without a word."""
+    roster = tmp_path / "worksheet.csv"
+    write_rows(roster, MOODLE_WORKSHEET)
+    first = lms.export(out_dir, "moodle", roster=roster)
+    assert lms.export(out_dir, "moodle", roster=roster).path == first.path  # as written: again
+    edited = first.path.read_text(encoding="utf-8").replace("20.00", "25.00", 1)
+    first.path.write_text(edited, encoding="utf-8")
+    with pytest.raises(
+        lms.ExportError, match=r"worksheet\.csv: changed since export wrote it .*--force"
+    ):
+        lms.export(out_dir, "moodle", roster=roster)
+    assert first.path.read_text(encoding="utf-8") == edited
+    assert "25.00" not in lms.export(out_dir, "moodle", roster=roster, force=True).path.read_text()
+    mine = tmp_path / "mine.csv"
+    mine.write_text("the instructor's own notes")
+    with pytest.raises(lms.ExportError, match=r"mine\.csv: not export's; pass --force"):
+        lms.export(out_dir, "canvas", out=mine)
+    assert mine.read_text() == "the instructor's own notes"
+    moved = tmp_path / "moved"  # OUT moved or copied: its own exports are still its own
+    shutil.copytree(out_dir, moved)
+    assert lms.export(moved, "moodle", roster=roster).path == moved / first.path.name
+
+
 def test_moodle_locked_grades_and_scales(out_dir, tmp_path):
     roster = tmp_path / "worksheet.csv"
     rows = [list(r) for r in MOODLE_WORKSHEET]
