@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import re
@@ -27,7 +26,7 @@ from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
 from autograder.report import spec_changed, write_report, write_student_files
 from autograder.results import PENDING, Result, Results, spreadsheet_text, terminal_text
-from unet_tp.fileio import atomic_write
+from unet_tp.fileio import atomic_write, sha256_file
 
 FORMATS = ("moodle", "canvas")
 DEFAULT_NAMES = {"moodle": "moodle_grading_worksheet.csv", "canvas": "canvas_gradebook_import.csv"}
@@ -548,10 +547,6 @@ def _write_table(path: Path, rows: list, table: _Roster | None, report: ExportRe
 EXPORTS_FILE = ".unet-tp-exports.json"  # in OUT: the files export wrote, by their digest
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _key(out_dir: Path, path: Path) -> str:
     """``path`` as the record names it: relative to OUT where inside (OUT may be moved)."""
     path, out_dir = path.resolve(), out_dir.resolve()
@@ -578,13 +573,13 @@ def _check_replaceable(out_dir: Path, paths: list[Path], force: bool) -> None:
     record = _exports(out_dir)
     for path in [p for p in paths if p.is_file()] if not force else []:
         known = record.get(_key(out_dir, path))
-        if known == _digest(path) or (not record and path.parent == out_dir):
+        if known == sha256_file(path) or (not record and path.parent == out_dir):
             continue
         why = "changed since export wrote it (edited by hand?)" if known else "not export's"
         raise ExportError(f"{path}: {why}; pass --force to replace it, or choose another --out")
 
 
 def _record_written(out_dir: Path, paths: list[Path]) -> None:
-    record = _exports(out_dir) | {_key(out_dir, p): _digest(p) for p in paths if p.is_file()}
+    record = _exports(out_dir) | {_key(out_dir, p): sha256_file(p) for p in paths if p.is_file()}
     with atomic_write(out_dir / EXPORTS_FILE, "w") as f:
         json.dump(record, f, indent=1)

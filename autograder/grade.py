@@ -866,7 +866,7 @@ def grade_all(
         cleared = write_gradebook(db_url, fresh, tmp, previous=previous)
         if cleared:
             progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
-        _write_course_folder(out, tmp / "autograded", db_url, ctx.spec.assignment)
+        _write_course_folder(out, tmp / "autograded", db_arg, ctx.spec.assignment)
         _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
         _remove_pages(out, set(state) - {r.student_id for r in results})
         write_state(out / STATE_FILE, state, fresh, inputs_hash, ctx.limits_run())
@@ -952,7 +952,7 @@ def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
             progress(f"  restored {rel}: changed during grading")
 
 
-def _write_course_folder(out: Path, autograded: Path, db_url: str, assignment: str) -> None:
+def _write_course_folder(out: Path, autograded: Path, db_arg: str | None, assignment: str) -> None:
     """``OUT`` as nbgrader's course folder for formgrader (``autograded/``, the config, and
     ``source/<assignment>/``, empty, by which formgrader lists the assignment: without it its
     Manual Grading page was empty). The config finds OUT and its gradebook from where it lies:
@@ -962,7 +962,6 @@ def _write_course_folder(out: Path, autograded: Path, db_url: str, assignment: s
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(notebook, target)
     (out / "source" / assignment).mkdir(parents=True, exist_ok=True)
-    own = db_url == f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
     config = (
         "# written by `unet-tp grade`: grade the written answers here with nbgrader's formgrader\n"
         "import os\n\n"
@@ -970,8 +969,8 @@ def _write_course_folder(out: Path, autograded: Path, db_url: str, assignment: s
         "c.CourseDirectory.root = here\n"
         + (
             f"c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(here, {GRADEBOOK_FILE!r})\n"
-            if own
-            else f"c.CourseDirectory.db_url = {db_url!r}\n"
+            if db_arg is None  # (OUT's own gradebook; else the --db given)
+            else f"c.CourseDirectory.db_url = {db_arg!r}\n"
         )
     )
     with atomic_write(out / "nbgrader_config.py", "w") as f:

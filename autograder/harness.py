@@ -857,9 +857,10 @@ class _Watch:
                 self._seen(_plain(dict.get(frame.f_globals, "__name__")), name)
                 # and by its file, which no notebook renames (a red team set scipy's distance
                 # module's __name__ to another's, and the watch read that)
-                self._seen(_module_of(_plain(code.co_filename)), name)
+                module = _module_of(_plain(code.co_filename))
+                self._seen(module, name)
                 if self.weighted and "w" in code.co_varnames[: code.co_argcount]:
-                    self._weighed(frame, _module_of(_plain(code.co_filename)), name)
+                    self._weighed(frame, module, name)
             elif event == "c_call":
                 name = _plain(getattr(arg, "__name__", ""))
                 self._seen(_plain(getattr(arg, "__module__", "")), name)

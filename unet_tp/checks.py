@@ -2375,12 +2375,10 @@ def _library_held(f: object, fn: Callable, forbidden: tuple[str, ...]) -> tuple[
     helpers = []
     for obj in held:
         try:  # one object that raises at a look hides nothing else
-            found = next(
-                (n for r in _reached(obj, names) for n in forbidden if _is_named(r, n)), ""
-            )
+            reached = _reached(obj, names)
+            found = next((n for r in reached for n in forbidden if _is_named(r, n)), "")
             found = found or next(
-                (w for r in _reached(obj, names) if (w := _given_weights(r, functions, forbidden))),
-                "",
+                (w for r in reached if (w := _given_weights(r, functions, forbidden))), ""
             )
             helper = _notebooks(obj, fn)
         except Exception:  # noqa: BLE001
