@@ -123,14 +123,16 @@ def feedback_comment(student: Result, results: Results) -> str:
     and the blocks and written answers that lost points."""
     lang = student.language
     score = student.score_text(_t(lang, PENDING) if lang == "fr" else None)
-    parts = [_t(lang, "Autograded: {}.", score)]
+    parts = [_t(lang, "Total: {}.", score)]  # (the code's points and those given by hand)
     lost = [
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
         if (e := student.block(b.id)).lost
     ]
     lost += [  # the written answers graded by hand, as the blocks
-        f"{q.id} {p:g}/{q.points:g}"
+        f"« {q.title_in(lang)} » {p:g}/{q.points:g}"
+        if lang == "fr"
+        else f'"{q.title}" {p:g}/{q.points:g}'
         for q in results.questions
         if (p := student.questions.get(q.id)) is not None and p < q.points
     ]

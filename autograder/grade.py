@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -49,14 +50,19 @@ from autograder.harness import ANSWER_SAID, write_message
 from autograder.i18n import STUBS, notebook_language
 from autograder.probes import probe_source
 from autograder.regrade import (
+    INPUTS_FILE,
     STATE_FILE,
     answers_read,
     gone_line,
+    grading_inputs,
     grading_inputs_hash,
+    inputs_changed,
     inputs_hash,
+    read_inputs,
     read_state,
     to_regrade,
     why_line,
+    write_inputs,
     write_state,
 )
 from autograder.repair import in_source_order
@@ -408,13 +414,13 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         known = isinstance(exc, GradingError)
         notes.append(str(exc) if known else M.NOT_READABLE.format(error=type(exc).__name__))
         review.append(M.NOTHING_TO_GRADE.format(why=notes[-1]))  # (a 0 to chase, not to post)
-        return _language_unknown(result(*_zero(spec, str(exc) if known else M.FILE_UNREADABLE)))
+        return _no_notebook(result(*_zero(spec, str(exc) if known else M.FILE_UNREADABLE)))
     work = Path(tempfile.mkdtemp(prefix="unet-tp-grade-"))
     try:
         language = notebook_language(nb)
         ctx = dataclasses.replace(ctx, student_nb=ctx.student_nbs.get(language, ctx.student_nb))
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
-        review += _not_the_tp(nb, ctx.student_nb)
+        review += (not_the_tp := _not_the_tp(nb, ctx.student_nb))
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         shown_ok = repair.shown_passing(nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
@@ -439,7 +445,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes += _late_notes(code, spec, labels, blocks)
         notes += _shown_passing_notes(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)
-        r.answers, r.language = text_safe(answers), language
+        r.answers, r.language, r.no_notebook = text_safe(answers), language, bool(not_the_tp)
         return r
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))
@@ -448,9 +454,9 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         remove_tree(work)  # whatever the kernel left there (unreadable, deep folders)
 
 
-def _language_unknown(r: Result) -> Result:
+def _no_notebook(r: Result) -> Result:
     """``r`` of a file not read, its language not known: the class's (:func:`grade_all`)."""
-    r.language = ""
+    r.language, r.no_notebook = "", True
     return r
 
 
@@ -837,7 +843,7 @@ def grade_all(
     db_arg, db_url = db_url, db_url or f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
     before = _snapshot(out) if out.is_dir() else {}  # put back if anything writes into OUT
     state = read_state(before.get(STATE_FILE), out / STATE_FILE)
-    inputs_hash = grading_inputs_hash(sandbox)
+    inputs = grading_inputs(sandbox)
     with tempfile.TemporaryDirectory(prefix="unet-tp-grading-") as tmp:
         tmp = Path(tmp)
         subs = collect(Path(submissions), tmp, pattern)
@@ -855,22 +861,99 @@ def grade_all(
             notebook_timeout=notebook_timeout,
             threads=kernel_threads(jobs),
         )
-        _check_same_class(out, state, subs, force)
-        todo, kept = to_regrade(subs, state, inputs_hash, force, ctx.limits_run())
-        _announce(len(subs), todo, kept, progress, gone_line(state, subs))
-        fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
+        run = _Run(out, ctx, state, inputs, db_arg, db_url, tmp, progress)
+        todo, kept = run.plan(subs, force, read_inputs(before.get(INPUTS_FILE)))
+        try:
+            fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
+        except Interrupted as stop:
+            _undo_writes(out, before, progress)
+            raise run.stopped(kept, stop.fresh, len(todo)) from None
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        _unknown_language(results)
-        previous = {r.student_id: a for r in fresh if (a := _old_answers(state, r)) is not None}
-        cleared = write_gradebook(db_url, fresh, tmp, previous=previous)
-        if cleared:
-            progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
-        _write_course_folder(out, tmp / "autograded", db_arg, ctx.spec.assignment)
-        _write_outputs(out, ctx.spec, results, fresh, sandbox, db_url if db_arg else "")
+        run.write_outputs(run.keep(results, fresh))
         _remove_pages(out, set(state) - {r.student_id for r in results})
-        write_state(out / STATE_FILE, state, fresh, inputs_hash, ctx.limits_run())
     return results
+
+
+@dataclass
+class _Run:
+    """What a grading run writes in OUT once its notebooks are graded."""
+
+    out: Path
+    ctx: Context
+    state: dict
+    inputs: dict[str, str]  # what decides a grade (regrade.grading_inputs)
+    db_arg: str | None
+    db_url: str
+    tmp: Path
+    progress: Callable[[str], object]
+
+    def plan(self, subs: list[Submission], force: bool, last_inputs: dict | None):
+        """``(to grade with why, kept)``, said on the console; ``last_inputs``: the last run's
+        :func:`grading_inputs` (the why line names what changed)."""
+        _check_same_class(self.out, self.state, subs, force)
+        why = inputs_changed(last_inputs, self.inputs)
+        limits = self.ctx.limits_run()
+        todo, kept = to_regrade(
+            subs, self.state, grading_inputs_hash(self.inputs), force, limits, why
+        )
+        _announce(len(subs), todo, kept, self.progress, gone_line(self.state, subs))
+        return todo, kept
+
+    def keep(self, students: list[Result], fresh: list[Result]) -> Results:
+        """Store ``fresh`` (the gradebook, formgrader's folder, the feedback pages, the state
+        the next run reads to keep them); the class's results (``students``, kept and fresh)."""
+        _unknown_language(students)
+        state = self.state
+        previous = {r.student_id: a for r in fresh if (a := _old_answers(state, r)) is not None}
+        cleared = write_gradebook(self.db_url, fresh, self.tmp, previous=previous)
+        if cleared:
+            self.progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
+        _write_course_folder(
+            self.out, self.tmp / "autograded", self.db_arg, self.ctx.spec.assignment
+        )
+        results = self.results(students, fresh)
+        _write_pages(self.out, results, fresh)
+        inputs = grading_inputs_hash(self.inputs)
+        write_state(self.out / STATE_FILE, state, fresh, inputs, self.ctx.limits_run())
+        write_inputs(self.out, self.inputs)
+        return results
+
+    def stopped(self, kept: list[Result], fresh: list[Result], todo: int) -> KeyboardInterrupt:
+        """Ctrl-C: ``fresh`` (what finished) stored, the next run grades only the others; what
+        the console says of it."""
+        if not fresh:
+            return KeyboardInterrupt(
+                "grading stopped before a notebook was graded; nothing in the output folder changed"
+            )
+        self.keep(sorted(kept + fresh, key=lambda r: r.student_id), fresh)
+        return KeyboardInterrupt(
+            f"grading stopped: {len(fresh)} of the {todo} notebooks to grade were graded and are "
+            "kept (their feedback pages and gradebook rows written); the same command grades the "
+            f"{todo - len(fresh)} others; {self.out / GRADES_FILE}, {RESULTS_FILE} and the report "
+            "are still the last finished run's"
+        )
+
+    def results(self, students: list[Result], fresh: list[Result]) -> Results:
+        """The class's :class:`Results` (questions' scores from the gradebook)."""
+        spec = self.ctx.spec
+        results = Results(
+            assignment=spec.assignment,
+            max_points=spec.max_points,
+            blocks=[_info(BlockInfo, b) for b in spec.blocks],
+            students=students,
+            sandbox=self.ctx.sandbox,
+            graded_at=_graded_at(self.out, fresh),
+            questions=[_info(QuestionInfo, q) for q in spec.questions],
+            gradebook=self.db_url if self.db_arg else "",
+        )
+        return with_manual_scores(results, self.out)
+
+    def write_outputs(self, results: Results) -> None:
+        """``results.json``, ``grades.csv`` and the report."""
+        results.save(self.out)
+        write_grades_csv(self.out / GRADES_FILE, results)
+        write_report(self.out, results)
 
 
 def _announce(count: int, todo: list, kept: list, progress, gone: str) -> None:
@@ -931,12 +1014,22 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
             fresh.append(r)
             flag = "  REVIEW" if r.review else ""
             progress(f"  {r.who:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}")
-    except BaseException:  # Ctrl-C: no queued notebook starts (the pool's exit would run them all)
+    except BaseException as exc:  # Ctrl-C: no queued notebook starts (the pool's exit ran them all)
         pool.shutdown(wait=False, cancel_futures=True)
         WORKERS.stop()  # and the running ones stop
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(fresh) from None
         raise
     pool.shutdown()
     return fresh
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during grading, with the results of the notebooks that finished before it."""
+
+    def __init__(self, fresh: list[Result]) -> None:
+        super().__init__()
+        self.fresh = fresh
 
 
 def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
@@ -977,26 +1070,12 @@ def _write_course_folder(out: Path, autograded: Path, db_arg: str | None, assign
         f.write(config)
 
 
-def _write_outputs(out: Path, spec, students: list[Result], fresh, sandbox: str, db: str) -> None:
-    """``results.json`` (questions' scores from the gradebook), feedback, ``grades.csv``, report."""
-    results = Results(
-        assignment=spec.assignment,
-        max_points=spec.max_points,
-        blocks=[_info(BlockInfo, b) for b in spec.blocks],
-        students=students,
-        sandbox=sandbox,
-        graded_at=_graded_at(out, fresh),
-        questions=[_info(QuestionInfo, q) for q in spec.questions],
-        gradebook=db,
-    )
-    results = with_manual_scores(results, out)
-    results.save(out)
+def _write_pages(out: Path, results: Results, fresh: list[Result]) -> None:
+    """The feedback pages of the students graded in this run."""
     (out / "feedback").mkdir(exist_ok=True)
     for r in fresh:
         with atomic_write(out / "feedback" / f"{r.student_id}.html", "w") as f:
             f.write(feedback_html(r, results))
-    write_grades_csv(out / GRADES_FILE, results)
-    write_report(out, results)
 
 
 def _graded_at(out: Path, fresh: list[Result]) -> str:

@@ -42,10 +42,10 @@ def inputs_hash(files: list[Path], root: Path, versions: list) -> str:
     return h.hexdigest()
 
 
-def grading_inputs_hash(sandbox: str) -> str:
-    """A hash of everything that decides a grade: the reference, the spec, the grader's
-    comparisons and harness, the student package, the student notebooks (each language), the grading
-    environment's versions and the sandbox mode."""
+def grading_inputs(sandbox: str) -> dict[str, str]:
+    """What decides a grade, each file by its path and digest: the reference, the spec, the
+    grader's comparisons and harness, the student package, the student notebooks (each language);
+    then the grading environment's versions and the sandbox mode."""
     root = course.REPO_ROOT
     files = sorted(
         [*root.glob("solutions/*.py")]
@@ -54,7 +54,50 @@ def grading_inputs_hash(sandbox: str) -> str:
         + [*root.glob("autograder/*.json"), *root.glob("autograder/*.css")]
         + sorted({course.STUDENT_NOTEBOOK, *course.STUDENT_NOTEBOOKS.values()})
     )
-    return inputs_hash(files, root, [sandbox])
+    inputs = {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
+    }
+    inputs[VERSIONS] = inputs_hash([], root, [])  # Python, torch, numpy, torchvision
+    inputs[SANDBOX] = sandbox
+    return inputs
+
+
+VERSIONS, SANDBOX = "(versions of Python, torch, numpy, torchvision)", "(the sandbox)"
+SHOWN_CHANGES = 4  # inputs named in the why line
+
+
+def grading_inputs_hash(inputs: dict[str, str]) -> str:
+    """One hash of :func:`grading_inputs`."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def inputs_changed(old: dict | None, new: dict[str, str]) -> str:
+    """``the grader changed (autograder/static.py, solutions/unet.py)``: what decides a grade
+    and changed since ``old`` (the last run's :func:`grading_inputs`; None: not known): an
+    instructor who fixed a typo in a comment sees why the whole class is graded again."""
+    if not isinstance(old, dict):
+        return INPUTS_CHANGED
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    named = ", ".join(changed[:SHOWN_CHANGES]) + (", …" if len(changed) > SHOWN_CHANGES else "")
+    return f"{INPUTS_CHANGED}: {named}" if changed else INPUTS_CHANGED
+
+
+def read_inputs(data: bytes | None) -> dict | None:
+    """The last run's :func:`grading_inputs` from its file's bytes (None: none, or unreadable)."""
+    with contextlib.suppress(ValueError, TypeError):
+        inputs = json.loads(data)
+        return inputs if isinstance(inputs, dict) else None
+    return None
+
+
+def write_inputs(out: Path, inputs: dict[str, str]) -> None:
+    """Remember this run's :func:`grading_inputs` in ``out`` for the next run's why line."""
+    with atomic_write(out / INPUTS_FILE, "w") as f:
+        json.dump(inputs, f, indent=1)
+
+
+INPUTS_CHANGED = "the reference, tests or grading environment changed"
+INPUTS_FILE = "grading_inputs.json"  # the last run's grading_inputs, read by inputs_changed
 
 
 def read_state(data: bytes | None, path: Path) -> dict[str, dict]:
@@ -73,10 +116,16 @@ def read_state(data: bytes | None, path: Path) -> dict[str, dict]:
 
 
 def to_regrade(
-    subs: list[Submission], state: dict, inputs_hash: str, force: bool, limits: dict | None = None
+    subs: list[Submission],
+    state: dict,
+    inputs_hash: str,
+    force: bool,
+    limits: dict | None = None,
+    inputs_why: str = INPUTS_CHANGED,
 ) -> tuple[list[tuple[Submission, str]], list[Result]]:
     """``(submissions to grade with why, results kept from the last run)``; ``limits``: the
-    run's time and memory limits (a notebook graded under others may grade differently)."""
+    run's time and memory limits (a notebook graded under others may grade differently);
+    ``inputs_why``: what changed in what decides a grade (:func:`inputs_changed`)."""
     todo, kept = [], []
     for s in subs:
         old = state.get(s.student_id)
@@ -87,7 +136,7 @@ def to_regrade(
         elif old.get("sha256") != s.sha256:
             todo.append((s, "the file changed"))
         elif old.get("inputs") != inputs_hash:
-            todo.append((s, "the reference, tests or grading environment changed"))
+            todo.append((s, inputs_why))
         elif old.get("limits") != limits:
             todo.append((s, "the grading limits changed (timeouts, memory or disk)"))
         else:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from autograder.feedback import HEX_TOKEN, POSIX_PATH, WINDOWS_PATH, feedback_html, page, table
 from autograder.gradebook import with_manual_scores
-from autograder.results import GRADES_FILE, BlockInfo, Results, write_grades_csv
+from autograder.results import GRADES_FILE, BlockInfo, Result, Results, write_grades_csv
 from unet_tp.fileio import atomic_write
 
 REPORT = "report.html"
@@ -70,7 +70,7 @@ def failure_groups(results: Results) -> dict[str, list[FailureGroup]]:
     out: dict[str, list[FailureGroup]] = {}
     for block in results.blocks:
         groups: dict[str, FailureGroup] = {}
-        for student in results.students:
+        for student in filter(Result.graded.fget, results.students):
             entry = student.block(block.id)
             if not entry.lost:
                 continue
@@ -97,9 +97,10 @@ class BlockRate:
 
 def block_rates(results: Results) -> list[BlockRate]:
     """Per block: students with full marks, partial, zero; the full-marks rate; mean points."""
-    n, rows = len(results.students), []
+    graded = list(filter(Result.graded.fget, results.students))  # (a file not read: no rate)
+    n, rows = len(graded), []
     for block in results.blocks:
-        entries = [s.block(block.id) for s in results.students]
+        entries = [s.block(block.id) for s in graded]
         full = sum(e.max > 0 and e.points >= e.max for e in entries)
         partial = sum(e.points > 0 for e in entries) - full
         mean = sum(e.points for e in entries) / n if n else 0.0
@@ -163,6 +164,15 @@ def _summary(results: Results) -> str:
             ("lowest, highest", f"{min(totals):g}, {max(totals):g}"),
             ("full marks", str(sum(t >= maximum for t in totals))),
         ]
+    ungraded = [s for s in results.students if not s.graded]
+    if ungraded:
+        rows.append(
+            (
+                "code not graded",
+                f"{len(ungraded)}: out of the rates and failures below "
+                "(no TP notebook: flagged for review; or the grader failed: graded again by the next run)",
+            )
+        )
     pending = sum(bool(s.pending) for s in results.students)
     if results.questions:
         graded = f"pending manual grading for {pending} student(s): totals so far"

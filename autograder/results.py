@@ -105,6 +105,14 @@ class Result:
     # why the grading machine, not the notebook, cut this grade short (the worker failed, the
     # machine's disk ran low): graded again at the next run
     interrupted: str | None = None
+    no_notebook: bool = (
+        False  # no TP notebook to grade (unreadable, another course's): a 0 to chase
+    )
+
+    @property
+    def graded(self) -> bool:
+        """Whether the code was graded: the class report's rates and failures count it."""
+        return not (self.no_notebook or self.interrupted)
 
     @property
     def answers_unread(self) -> bool:
@@ -239,9 +247,9 @@ def _convert(tp, value: object, where: str):
         return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if tp is str and isinstance(value, str):
+    if tp in (str, bool) and isinstance(value, tp):
         return value
-    expected = "a number" if tp is float else "a string"
+    expected = {float: "a number", bool: "true or false"}.get(tp, "a string")
     raise ValueError(f"{where}: expected {expected}, got {value!r:.60}")
 
 

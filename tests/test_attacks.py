@@ -53,7 +53,7 @@ MEMORY_GROWTH_LIMIT = 1 << 30
 # what the grader writes in OUT; anything else there was put by a notebook
 OUT_FILES = {
     "grades.csv", "results.json", "grading_state.json", "gradebook.db", "report.html",
-    "nbgrader_config.py",
+    "nbgrader_config.py", "grading_inputs.json",
 }  # fmt: skip
 
 

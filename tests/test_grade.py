@@ -696,7 +696,9 @@ def _without_running(monkeypatch, graded) -> None:
     monkeypatch.setattr(grade, "_grade_many", graded)
     monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
     monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
-    monkeypatch.setattr(grade, "_write_outputs", lambda *a: None)
+    monkeypatch.setattr(grade._Run, "results", lambda *a: None)
+    monkeypatch.setattr(grade, "_write_pages", lambda *a: None)
+    monkeypatch.setattr(grade._Run, "write_outputs", lambda *a: None)
 
 
 def test_the_console_says_why_a_rerun_grades_again(tmp_path, monkeypatch):
@@ -1005,6 +1007,53 @@ def test_ctrl_c_stops_the_notebooks_being_graded(tmp_path, monkeypatch):
 
 
 SLEEP = "import time; time.sleep(600)"
+
+
+@pytest.mark.slow  # the gradebook's assignment made from the source notebook: 5 s
+def test_ctrl_c_keeps_the_notebooks_already_graded(tmp_path, monkeypatch):
+    """Ctrl-C after 2 of 3 notebooks: the 2 keep their grades, pages and gradebook rows, and
+    the same command grades only the third (an hour of a class's grading was thrown away)."""
+    from nbgrader.api import Gradebook
+
+    from autograder import grade
+    from autograder.results import BlockScore, Result
+
+    spec = load_spec()
+    subs = tmp_path / "subs"
+    for name in ["alice", "bob", "carol"]:
+        (subs / name).mkdir(parents=True)
+        (subs / name / "TP_sujet.ipynb").write_text(name)
+    graded: list[str] = []
+
+    def grade_many(todo, *args):  # as _grade_many, Ctrl-C after the second notebook
+        out = []
+        for s, why in todo:
+            if len(graded) == 2 and len(todo) == 3:  # (the first run)
+                raise grade.Interrupted(out)
+            blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+            r = Result(s.student_id, s.name, s.relpath, s.sha256, blocks, {}, spec.max_points)
+            r.regraded, r.language = why, "en"
+            out.append(r)
+            graded.append(s.student_id)
+        return out
+
+    monkeypatch.setattr(grade, "_grade_many", grade_many)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt, match="2 of the 3 notebooks to grade were graded"):
+        grade.grade_all(subs, out, progress=lambda line: None)
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["alice.html", "bob.html"]
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert sorted(s.id for s in gb.students) == ["alice", "bob"]
+    assert not (out / "results.json").exists()  # a class's grades are written once all are
+    lines: list[str] = []
+    results = grade.grade_all(subs, out, progress=lines.append)
+    assert lines[:2] == [
+        "3 submissions: 1 to grade, 2 unchanged (--force regrades them)",
+        "why: new submission (1: carol)",
+    ]
+    assert graded == ["alice", "bob", "carol"]
+    assert [r.total for r in results] == [sum(b.points for b in spec.blocks)] * 3
+    assert (out / "results.json").exists() and (out / "feedback" / "carol.html").exists()
 
 
 def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
@@ -2334,20 +2383,31 @@ def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "STUDENT_NOTEBOOK", root / "notebooks" / "TP_sujet.ipynb")
     notebooks = {k: root / "notebooks" / p.name for k, p in build.STUDENT_NOTEBOOKS.items()}
     monkeypatch.setattr(build, "STUDENT_NOTEBOOKS", notebooks)
-    seen = {grade.grading_inputs_hash("bwrap")}
+    from autograder.regrade import inputs_changed
+
+    def digest(sandbox):
+        return grade.grading_inputs_hash(grade.grading_inputs(sandbox))
+
+    seen, first = {digest("bwrap")}, grade.grading_inputs("bwrap")
     changes = ["solutions/unet.py", "unet_tp/metrics.py", "autograder/assignment.toml"]
     for changed in [*changes, "notebooks/TP_sujet_fr.ipynb"]:  # French students repaired from it
         with open(root / changed, "a") as f:
             f.write("\n# changed\n")
-        seen.add(grade.grading_inputs_hash("bwrap"))
-    seen.add(grade.grading_inputs_hash("none"))
+        seen.add(digest("bwrap"))
+    seen.add(digest("none"))
     assert len(seen) == 6
+    # the why line names what changed (a typo fixed in a comment regrades the class: it says so)
+    assert inputs_changed(first, grade.grading_inputs("none")) == (
+        "the reference, tests or grading environment changed: (the sandbox), "
+        "autograder/assignment.toml, notebooks/TP_sujet_fr.ipynb, solutions/unet.py, …"
+    )
+    assert inputs_changed(None, first).endswith("environment changed")  # the last run's unknown
     # the class report, the exports and the commands decide no grade: 300 notebooks are not
     # graded again for a change of the report's layout
     for changed in ("autograder/report.py", "autograder/export.py", "autograder/cli.py"):
         with open(root / changed, "a") as f:
             f.write("\n# changed\n")
-    assert grade.grading_inputs_hash("none") in seen
+    assert digest("none") in seen
 
 
 @pytest.mark.slow
@@ -2974,13 +3034,13 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
             for s, why in todo
         ]
 
-    def pages(out, spec, results, fresh, *args):  # the feedback pages alone
+    def pages(out, results, fresh):  # the feedback pages alone
         (out / "feedback").mkdir(exist_ok=True)
         for r in fresh:
             (out / "feedback" / f"{r.student_id}.html").write_text(r.name)
 
     _without_running(monkeypatch, graded)
-    monkeypatch.setattr(grade, "_write_outputs", pages)
+    monkeypatch.setattr(grade, "_write_pages", pages)
     out, lines = tmp_path / "out", []
     grade.grade_all(subs, out, progress=lines.append)
     assert not any("WARNING" in line for line in lines)

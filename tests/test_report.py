@@ -447,6 +447,28 @@ def test_block_rates_and_failure_groups():
     assert sum(g.count for g in groups["c"]) == 5  # + the cheat and the blank notebook
 
 
+def test_students_without_a_tp_notebook_are_out_of_the_rates_and_failures():
+    """An unreadable file or another course's notebook is a 0 to chase, not a class that failed
+    every block: the rates and the failures count the notebooks graded (instructor round 20)."""
+    from autograder.report import report_html
+
+    students = make_class()
+    before = {r.block.id: (r.full, r.zero, r.rate) for r in block_rates(typed(make_results()))}
+    lost = {b["id"]: {"points": 0.0, "max": b["points"], "message": "not written"} for b in BLOCKS}
+    ghosts = [
+        dict(students[0], student_id="9001", name="Ghost A", blocks=lost, no_notebook=True),
+        dict(students[0], student_id="9002", name="Ghost B", blocks=lost,
+             interrupted="grading error: OSError"),
+    ]  # fmt: skip
+    results = typed(make_results(students + ghosts))
+    assert {r.block.id: (r.full, r.zero, r.rate) for r in block_rates(results)} == before
+    assert not any(
+        "Ghost" in w for gs in failure_groups(results).values() for g in gs for w in g.students
+    )
+    assert "code not graded</th><td>2: out of the rates" in report_html(results)
+    assert "code not graded" not in report_html(typed(make_results()))
+
+
 def chromium() -> str:
     """The headless browser; a clear skip only where it cannot be installed (not root)."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -740,7 +762,7 @@ def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):
     report = lms.export(out_dir, "moodle", roster=roster)
     rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
     assert rows[0] == header
-    assert rows[1][4] == "20.00" and rows[1][9].startswith("Autograded: 20 / 20")
+    assert rows[1][4] == "20.00" and rows[1][9].startswith("Total: 20 / 20")
     assert rows[2][3:5] == ["Pas de travail remis", ""]
     assert report.missing == ["Zoé Absent"] and not report.warnings
     # the comments column under another heading (or feedback comments off): said, not silent
@@ -1025,10 +1047,16 @@ def test_the_lms_comment_counts_the_questions_pending(out_dir):
     # a written answer graded below its points is listed with the blocks that lost points
     from autograder.results import QuestionInfo
 
-    results.questions = [QuestionInfo(q, f"{q}_answer", q, 2.0) for q in ("q1", "q2")]
+    results.questions = [
+        QuestionInfo(q, f"{q}_answer", f"Title {q}", 2.0, f"Titre {q}") for q in ("q1", "q2")
+    ]
     student.questions = {"q1": 2.0, "q2": 0.5}
     comment = lms.feedback_comment(student, results)
-    assert "q2 0.5/2" in comment and "Points lost:" in comment and "q1 " not in comment, comment
+    # named as on the feedback page (a student never saw "q2"), the hand's points in the total
+    assert '"Title q2" 0.5/2' in comment and "Points lost:" in comment and "q1" not in comment
+    assert comment.startswith("Total: ") and "Autograded" not in comment, comment
+    student.language = "fr"
+    assert "« Titre q2 » 0.5/2" in lms.feedback_comment(student, results)
 
 
 def test_the_lms_comment_of_a_french_notebook_is_in_french(out_dir):
@@ -1038,7 +1066,7 @@ def test_the_lms_comment_of_a_french_notebook_is_in_french(out_dir):
     student = next(s for s in results.students if any(s.block(b.id).lost for b in results.blocks))
     student.language, student.questions, student.review = "fr", {"q1": None}, True
     comment = lms.feedback_comment(student, results)
-    assert comment.startswith("Corrigé automatiquement : ") and "Points perdus : (" in comment
+    assert comment.startswith("Total : ") and "Points perdus : (" in comment
     assert "1 question(s) en attente de correction à la main" in comment
     assert "À relire par l'enseignant." in comment and "Détails : votre page de retour." in comment
     assert not re.search(r"Autograded|Points lost|pending|Details|reviewed", comment), comment
