@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -251,6 +252,7 @@ def _chosen_cases(data: str, wanted: list[str] | None, ckpt: dict | None) -> tup
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    _check_replaceable(Path(args.out), args.force)
     model, ckpt, config, device = _load_model(args.checkpoint, args)
     chosen, which = _chosen_cases(args.data, args.cases, ckpt)
     if not args.cases:
@@ -275,6 +277,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{case_id:{width}s} " + " ".join(cells))
     print(f"written to {args.out}")
     return 0
+
+
+def _check_replaceable(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` that exists and is no metrics file evaluate wrote (a case's seg file
+    was replaced by JSON), unless ``force``."""
+    if not out.exists() or force:
+        return
+    try:
+        ours = {"checkpoint", "cases", "mean"} <= json.loads(out.read_bytes()).keys()
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if out.is_dir() or not ours:
+        raise FileExistsError(
+            f"{out} exists and is not a metrics file of `unet-tp evaluate`; choose another --out "
+            "(a .json file) or pass --force to replace it"
+        )
 
 
 def _nifti_name(out: Path) -> bool:
@@ -370,7 +388,8 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     model = ckpt = None
     if args.run:
         model, ckpt, config, device = _load_model(str(Path(args.run) / "checkpoint.pt"), args)
-    case = _chosen_cases(args.data, [args.case] if args.case else None, ckpt)[0][0]
+    chosen = _chosen_cases(args.data, [args.case] if args.case else None, ckpt)[0]
+    case = next((c for c in chosen if c.has_seg or args.case), chosen[0])  # one to compare with
     vol = load_case(case, with_seg=True)
     written = []
 

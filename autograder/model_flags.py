@@ -92,6 +92,7 @@ ARGUMENTS = {  # command: its arguments, (flags, help, the other keywords of add
         CHECKPOINT,
         ("--out", "JSON file of the metrics", REQUIRED),
         ("--cases", "case ids (default: the run's validation patients)", {"nargs": "+"}),
+        ("--force", "replace an --out file that evaluate did not write", SWITCH),
     ],
     "figures": [
         ("--data", "folder of BraTS cases", REQUIRED),

@@ -104,6 +104,14 @@ def test_bad_case_stops_names_it_and_skip_bad_goes_on(brats_copy, tmp_path):
     ds = SliceDataset(cache)
     assert bad.case_id not in ds.case_ids and len(ds.case_ids) == 3
     assert bad.case_id in json.loads((cache / META).read_text())["skipped"]
+    # the same cache asked for without --skip-bad: the bad case stops the run again
+    with pytest.raises(DataError, match=rf"case {bad.case_id}: cannot read"):
+        prepare_cache(brats_copy, cache)
+    # the file mended: read again, not "skipped" from the last run's memory (data round 19)
+    bad.files["flair"].write_bytes(data)
+    report = prepare_cache(brats_copy, cache, skip_bad=True)
+    assert bad.case_id in report.built and not report.skipped
+    assert len(SliceDataset(cache).case_ids) == 4
 
 
 @pytest.mark.slow
@@ -137,6 +145,42 @@ def test_a_folder_that_is_not_a_cache_is_not_overwritten(brats_root, tmp_path):
     with pytest.raises(FileExistsError, match="not a unet-tp slice cache"):
         prepare_cache(brats_root, mine)
     assert (mine / "chapter1.tex").read_text() == "precious"
+
+
+def test_force_into_a_folder_deletes_nothing_the_cache_did_not_write(brats_root, tmp_path):
+    """``--force`` into a folder that is no cache writes its arrays there and deletes nothing
+    else (it removed every file of ``cases/`` it had not written: a user's NIfTI files); a cache
+    whose cases/ folder is the data's is refused, --force or not (data round 19)."""
+    mine = tmp_path / "mine"
+    (mine / "cases").mkdir(parents=True)
+    (mine / "cases" / "notes.txt").write_text("precious")
+    (mine / "cases" / "old_run").mkdir()
+    prepare_cache(brats_root, mine, force=True)
+    assert (mine / "cases" / "notes.txt").read_text() == "precious"
+    assert (mine / "cases" / "old_run").is_dir() and len(SliceDataset(mine).case_ids) == 4
+    flat = tmp_path / "proj" / "cases"
+    shutil.copytree(brats_root, flat)
+    before = sorted(p.name for p in flat.rglob("*"))
+    for force in (False, True):
+        with pytest.raises(DataError, match=r"proj: its cases/ folder, .*holds the data"):
+            prepare_cache(flat, tmp_path / "proj", force=force)
+    assert sorted(p.name for p in flat.rglob("*")) == before
+
+
+def test_a_case_without_a_slice_to_keep_is_left_out_saying_why(brats_root, tmp_path):
+    """A tumour-free case with no tumour-free slice asked for gave an array of 0 slices (a
+    validation Dice of nan, or a sampler's error naming nothing)."""
+    from tinycases import write_case
+
+    data = tmp_path / "data"
+    shutil.copytree(brats_root, data)
+    write_case(data, "BraTS19_TCIA01_999_1", index=5, labels={1: 0, 2: 0, 4: 0})
+    settings = CacheSettings(tumour_free_fraction=0.0)
+    report = prepare_cache(data, tmp_path / "c", settings)
+    assert report.skipped == {
+        "BraTS19_TCIA01_999_1": "no slice to keep (no tumour slice, and a tumour-free share of 0)"
+    }
+    assert "BraTS19_TCIA01_999_1" not in SliceDataset(tmp_path / "c").case_ids
 
 
 def test_a_cache_of_other_cases_is_not_replaced_without_force(brats_root, tmp_path):

@@ -314,6 +314,57 @@ def test_an_archive_cut_short_says_so_and_leaves_nothing(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_a_zip_python_cannot_unpack_says_so_and_what_to_do(tmp_path):
+    """A Deflate64 zip (Windows' Explorer, files over 2 GB) and a password-protected one said
+    only "That compression method is not supported" or dumped a ZipInfo (data round 19)."""
+    import zipfile
+
+    made = tmp_path / "w.zip"
+    with zipfile.ZipFile(made, "w") as zf:
+        zf.writestr("case/a_flair.nii", b"x" * 100)
+    data = bytearray(made.read_bytes())
+    for header in (b"PK\x03\x04", b"PK\x01\x02"):  # the method: 9 (Deflate64) everywhere
+        at = -1
+        while (at := data.find(header, at + 1)) >= 0:
+            offset = at + (8 if header == b"PK\x03\x04" else 10)
+            data[offset : offset + 2] = (9).to_bytes(2, "little")
+    (tmp_path / "win64.zip").write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"win64.zip: a zip compressed in a way .*7z x"):
+        extract(tmp_path / "win64.zip", tmp_path / "out")
+    data = bytearray(made.read_bytes())
+    for header, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # the "encrypted" bit
+        at = data.find(header)
+        data[at + offset] |= 1
+    (tmp_path / "locked.zip").write_bytes(bytes(data))
+    with pytest.raises(
+        DataError, match=r"locked.zip: a zip password-protected .*case/a_flair"
+    ) as e:
+        extract(tmp_path / "locked.zip", tmp_path / "out")
+    assert "ZipInfo" not in str(e.value) and not (tmp_path / "out").exists()
+
+
+def test_a_killed_writers_hidden_file_is_removed_by_the_next_write(tmp_path):
+    """A predict or a cache killed mid-write left ``.partial-<pid>-x.nii.gz`` (or
+    ``.x.json.<pid>.*.tmp``) for good: the next write of the file removes it, not a live one's."""
+    from unet_tp.fileio import atomic_path, atomic_write
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(dead.stdout)
+    left = [tmp_path / f".partial-{pid}-case.nii.gz", tmp_path / f".meta.json.{pid}.abc.tmp"]
+    alive = tmp_path / f".partial-{os.getppid()}-case.nii.gz"
+    for path in [*left, alive]:
+        path.write_bytes(b"")
+    with atomic_path(tmp_path / "case.nii.gz") as tmp:
+        tmp.write_bytes(b"seg")
+    with atomic_write(tmp_path / "meta.json", "w") as f:
+        f.write("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["case.nii.gz", "meta.json", alive.name]
+    )
+
+
 def test_extracting_onto_a_disk_too_small_says_how_much_is_needed(brats_zip, tmp_path, monkeypatch):
     unpacked = sum(i.file_size for i in zipfile.ZipFile(brats_zip).infolist())
     monkeypatch.setattr(fileio, "free_space", lambda folder: 1000)

@@ -55,3 +55,19 @@ def test_brats_regions_on_original_labels():
     assert m["dice_wt"] == 1.0  # {1,2,4} identical
     assert m["dice_tc"] == 1.0  # {1,4}: same voxels
     assert m["dice_et"] == 0.0 and m["hd95_et"] == HD95_EMPTY  # ET missed entirely
+
+
+def test_a_cases_voxel_sizes_follow_it_into_the_working_orientation():
+    """HD95 is in mm: a case of 2 mm slices stored slices-first (155x240x240) has its 2 mm on
+    the working orientation's slice axis (evaluate measured HD95 in voxels, data round 19)."""
+    from unet_tp.data.cases import CaseVolumes
+
+    def spacing(affine):
+        return CaseVolumes(
+            "c", np.zeros((4, 2, 2, 2)), None, np.array(affine, float), (2, 2, 2)
+        ).spacing
+
+    assert spacing(np.diag([-1.0, -1.0, 2.0, 1.0])) == (1.0, 1.0, 2.0)
+    slices_first = [[0, -1, 0, 0], [0, 0, -1, 0], [2, 0, 0, 0], [0, 0, 0, 1]]  # axis 0: S, 2 mm
+    assert spacing(slices_first) == (1.0, 1.0, 2.0)
+    assert spacing([[0, -0.5, 0, 0], [-1, 0, 0, 0], [0, 0, 3, 0], [0, 0, 0, 1]]) == (1.0, 0.5, 3.0)

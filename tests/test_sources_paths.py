@@ -144,6 +144,10 @@ def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
     assert "extracting" in capsys.readouterr().out
     again = notebook.get_data("drive", str(drive / "MICCAI_BraTS_2019_Data_Training.zip"))
     assert again.data_dir == data.data_dir and "extracting" not in capsys.readouterr().out
+    # the archive replaced since (a new copy on Drive): the old folder is used, and that is said
+    os.utime(drive / "MICCAI_BraTS_2019_Data_Training.zip", ns=(1, 1))
+    notebook.get_data("drive", str(drive))
+    assert "changed since it was unpacked to" in capsys.readouterr().err
     # the same from the command line: the folder holding the zip, and a mistyped folder
     out = tmp_path / "my cli"  # (a Drive folder's space: the next line quotes it for a shell)
     assert main(["data", "download", "--url", str(drive), "--out", str(out)]) == 0
@@ -422,6 +426,17 @@ def test_evaluate_every_case_leaves_out_those_without_a_seg(tiny_run, tmp_path, 
     assert sorted(json.loads(Path(out).read_text())["cases"]) == ["BraTS19_E_0", "BraTS19_E_2"]
     assert main([*evaluate, "--cases", "BraTS19_E_1"]) == 2
     assert "no seg file for BraTS19_E_1" in capsys.readouterr().err
+    assert main(evaluate) == 0  # its own metrics file is replaced
+    # a file evaluate did not write (the case's own seg, data round 19) is not, unless --force
+    seg = next(data.glob("BraTS19_E_0/*seg*"))
+    before = seg.read_bytes()
+    assert main([*evaluate[:-1], str(seg)]) == 2
+    assert "is not a metrics file of `unet-tp evaluate`" in capsys.readouterr().err
+    assert seg.read_bytes() == before
+    # figures of the folder, no case named: one with a seg to compare with, not the first
+    figures = ["figures", "--data", str(data), "--run", str(run), "--out", str(tmp_path / "f")]
+    assert main([*figures[:2], str(data / "BraTS19_E_1"), *figures[3:]]) == 2
+    assert main(figures) == 0 and (tmp_path / "f" / "prediction.png").is_file()
 
 
 def test_kagglehub_unpacking_gets_a_progress_bar(tmp_path):

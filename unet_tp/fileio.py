@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -56,7 +57,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     """Open a temporary file next to ``path``; on success it replaces ``path`` in one rename, on
     any error it is removed and ``path`` is left as it was."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _clear_left_overs(path, f".{path.name}.", ".tmp")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; keep the usual permissions
         with os.fdopen(fd, mode) as f:
@@ -67,6 +71,16 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _clear_left_overs(path: Path, prefix: str, suffix: str) -> None:
+    """Remove the temporary files of ``path`` a killed writer left beside it (``prefix<pid>...
+    suffix``, its process gone): a killed ``predict`` left a hidden empty ``.nii.gz`` for good."""
+    with contextlib.suppress(OSError):
+        for left in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+            pid = left.name[len(prefix) :].partition("." if suffix == ".tmp" else "-")[0]
+            if pid.isdigit() and not _alive(int(pid)) and left.is_file():
+                left.unlink(missing_ok=True)
 
 
 def save_npy(path: str | os.PathLike[str], array: np.ndarray) -> None:
@@ -140,6 +154,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary file name beside ``path`` (same suffix: nibabel compresses by the name);
     on success it replaces ``path`` in one rename, on any error it is removed."""
     path = Path(path)
+    _clear_left_overs(path, ".partial-", f"-{path.name}")
     tmp = path.parent / f".partial-{os.getpid()}-{path.name}"
     try:
         yield tmp
@@ -262,8 +277,8 @@ def archive_problem(path: str | os.PathLike[str]) -> str | None:
     )
 
 
-_TEMPORARY = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp")
-"""The name of an atomic write's temporary file (``mkstemp``'s ``.NAME.XXXXXXXX.tmp``)."""
+_TEMPORARY = re.compile(r"\.(.+?)(?:\.\d+)?\.[A-Za-z0-9_]{8}\.tmp")
+"""The name of an atomic write's temporary file (``mkstemp``'s ``.NAME.PID.XXXXXXXX.tmp``)."""
 
 
 def os_error_message(exc: OSError) -> str:

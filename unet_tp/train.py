@@ -424,7 +424,7 @@ def evaluate_cases(
         for line in vol.warnings:  # (a volume of zeros explains a Dice of 0)
             bar.write(f"warning: {line}", file=sys.stderr)
         pred = predict_volume(model, vol, settings, device)
-        results[case.case_id] = brats_metrics(pred, vol.seg)
+        results[case.case_id] = brats_metrics(pred, vol.seg, vol.spacing)  # HD95 in mm
     return results
 
 

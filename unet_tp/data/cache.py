@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -100,6 +101,15 @@ def case_slices(
     return images, network_labels(classes, z, settings.grid), z
 
 
+def _arrays(entry: object) -> list[str]:
+    """The array files a case's cache entry names (``cases/<case>.images.npy``), those alone."""
+    names = [entry.get(k) for k in ("images", "labels")] if isinstance(entry, dict) else []
+    return [n for n in names if isinstance(n, str) and _ARRAY.fullmatch(n)]
+
+
+_ARRAY = re.compile(r"cases/[^/\\]+\.(images|labels)\.npy")
+
+
 def _read_meta(cache_dir: Path) -> dict | None:
     """The cache's metadata, or None (no such file, or not JSON)."""
     path = cache_dir / META
@@ -123,15 +133,19 @@ def _reusable(cache_dir: Path, entry: dict | None, signature: dict) -> bool:
 
 
 def _unchanged(
-    cache_dir: Path, meta: dict | None, settings: CacheSettings, cases: list[Case]
+    cache_dir: Path, meta: dict | None, settings: CacheSettings, cases: list[Case], skip_bad: bool
 ) -> bool:
     """A complete cache of these settings whose cases all match their unchanged sources."""
     if meta is None or not meta.get("complete") or meta.get("settings") != settings.to_json():
         return False
     entries, skipped = meta.get("cases", {}), meta.get("skipped", {})
-    # a case skipped last time, and still there: the same run would skip it again
+    skipped_sources = meta.get("skipped_sources", {})
+    # a case skipped last time, its files unchanged: the same run would skip it again (a file
+    # mended or a seg put back since: read again; a bad case without --skip-bad: said again)
     return set(entries) | set(skipped) == {c.case_id for c in cases} and all(
-        c.case_id not in entries or _reusable(cache_dir, entries[c.case_id], _source_signature(c))
+        _reusable(cache_dir, entries[c.case_id], _source_signature(c))
+        if c.case_id in entries
+        else skipped_sources.get(c.case_id) == _source_signature(c) and (skip_bad or not c.has_seg)
         for c in cases
     )
 
@@ -162,7 +176,8 @@ def prepare_cache(
             "CKPT --out OUT_DIR`"
         )
     meta = _read_meta(cache_dir)
-    if not force and _unchanged(cache_dir, meta, settings, cases):
+    _check_apart(data, cache_dir)
+    if not force and _unchanged(cache_dir, meta, settings, cases, skip_bad):
         return _unchanged_report(cache_dir, meta, strict, start)
     if not force:
         _other_cases(data, cache_dir, meta, {c.case_id for c in cases})
@@ -172,6 +187,17 @@ def prepare_cache(
         run.add(case, old_cases.get(case.case_id))
     run.finish(data)
     return _done(run.report, run.meta, start)
+
+
+def _check_apart(data, cache_dir: Path) -> None:
+    """Refuse a cache whose ``cases/`` folder is the data's, or holds it (``--cache`` one folder
+    too high: the arrays written among the NIfTI files)."""
+    data_dir, cases_dir = Path(data).expanduser().resolve(), (cache_dir / "cases").resolve()
+    if data_dir == cases_dir or cases_dir in data_dir.parents:
+        raise DataError(
+            f"{cache_dir}: its cases/ folder, where the slice cache writes its arrays, holds the "
+            f"data ({data}); choose another --cache folder (e.g. {cache_dir / 'slice_cache'})"
+        )
 
 
 def _other_cases(data, cache_dir: Path, meta: dict | None, case_ids: set[str]) -> None:
@@ -214,6 +240,7 @@ class _Run:
     skip_bad: bool
     strict: bool
     total: int = 0  # cases in this run
+    written: set[str] = field(default_factory=set)  # the arrays the last run's metadata names
 
     @classmethod
     def begin(cls, data, cache_dir: Path, meta: dict | None, settings, force, skip_bad, strict):
@@ -231,14 +258,17 @@ class _Run:
         source = str(Path(data).expanduser().resolve())
         new = {"settings": settings.to_json(), "source": source, "complete": False}
         save_json(cache_dir / META, {**new, "cases": dict(old_cases), "skipped": {}})
-        new |= {"cases": {}, "skipped": {}}
-        return cls(cache_dir, settings, new, PrepareReport(cache_dir), skip_bad, strict), old_cases
+        new |= {"cases": {}, "skipped": {}, "skipped_sources": {}}
+        run = cls(cache_dir, settings, new, PrepareReport(cache_dir), skip_bad, strict)
+        run.written = {n for e in (meta or {}).get("cases", {}).values() for n in _arrays(e)}
+        return run, old_cases
 
     def save(self) -> None:
         save_json(self.cache_dir / META, self.meta)
 
-    def skip(self, case_id: str, why: str) -> None:
+    def skip(self, case_id: str, why: str, signature: dict) -> None:
         self.meta["skipped"][case_id] = self.report.skipped[case_id] = why
+        self.meta["skipped_sources"][case_id] = signature
 
     def add(self, case: Case, old: dict | None) -> None:
         """Reuse, build or skip one case; its entry enters the metadata (saved) once its arrays
@@ -254,7 +284,7 @@ class _Run:
             return
         if not case.has_seg:  # not training data; always left out, and said so
             why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
-            return self.skip(case.case_id, why)
+            return self.skip(case.case_id, why, signature)
         warnings: list[str] = []
         try:
             images, labels, z = case_slices(case, self.settings, self.strict, warnings)
@@ -262,7 +292,11 @@ class _Run:
             if not self.skip_bad:
                 self.save()
                 raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
-            return self.skip(case.case_id, str(exc))
+            return self.skip(case.case_id, str(exc), signature)
+        if not len(images):  # (a tumour-free case, no tumour-free slice asked for)
+            share = self.settings.tumour_free_fraction
+            why = f"no slice to keep (no tumour slice, and a tumour-free share of {share:g})"
+            return self.skip(case.case_id, why, signature)
         tumour = (labels > 0).sum(axis=(1, 2)).tolist()
         entry = {k: f"cases/{case.case_id}.{k}.npy" for k in ("images", "labels")}
         entry |= {
@@ -312,10 +346,9 @@ class _Run:
                 f"{data}: no usable case, all {len(reasons)} were skipped: "
                 f"{'; '.join(reasons[:3])}{more}"
             )
-        keep = {self.cache_dir / e[k] for e in cases.values() for k in ("images", "labels")}
-        for path in (self.cache_dir / "cases").iterdir():
-            if path not in keep:
-                path.unlink()
+        keep = {n for e in cases.values() for n in _arrays(e)}
+        for name in self.written - keep:  # only arrays a cache of the folder wrote: --force
+            (self.cache_dir / name).unlink(missing_ok=True)  # into a folder deletes nothing else
         self.meta["complete"] = True
         self.save()
 

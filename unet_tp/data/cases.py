@@ -123,8 +123,13 @@ class CaseVolumes:
 
     @property
     def spacing(self) -> tuple[float, ...]:
-        """Voxel size in mm along each axis (what HD95 measures in)."""
-        return _zooms(self.affine)
+        """Voxel size in mm along each axis of the working orientation (what HD95 measures in:
+        a source stored in another axis order has its sizes in that order)."""
+        to_working = ornt_transform(io_orientation(self.affine), _WORKING)
+        sizes = [0.0] * 3
+        for zoom, (axis, _) in zip(_zooms(self.affine), to_working, strict=True):
+            sizes[int(axis)] = zoom
+        return tuple(sizes)
 
     def to_source_orientation(self, volume: np.ndarray) -> np.ndarray:
         """Reorient a working-orientation volume back to the array layout of the source files."""

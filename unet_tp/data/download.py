@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tarfile
 import threading
 import types
@@ -193,7 +194,28 @@ def extract(
                 raise DataError(
                     f"{one}: a damaged or truncated archive ({exc}): get it again"
                 ) from None
+            except (NotImplementedError, RuntimeError) as exc:  # zipfile's: method, password
+                what = "password-protected" if "encrypted" in str(exc) else "compressed in a way"
+                raise DataError(
+                    f"{one}: a zip {what} Python's zipfile cannot read ({_short(exc)}): unpack "
+                    "it with another tool (7-Zip: `7z x ARCHIVE`) and give the folder"
+                ) from None
+        with contextlib.suppress(OSError):  # what a re-run compares the archives with
+            (tmp / UNPACKED_FROM).write_text(json.dumps(_stamps(archives)))
     return target
+
+
+UNPACKED_FROM = ".unet-tp-unpacked-from.json"  # (a hidden file: no case reads it)
+
+
+def _stamps(archives: list[Path]) -> dict[str, list[int]]:
+    """Each archive's size and modification time, by name."""
+    return {a.name: [(st := a.stat()).st_size, st.st_mtime_ns] for a in archives}
+
+
+def _short(exc: Exception) -> str:
+    """An exception's text without the ``<ZipInfo ...>`` dump zipfile puts in it."""
+    return re.sub(r"<ZipInfo filename='([^']*)'[^>]*>", r"\1", str(exc))
 
 
 def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> None:
@@ -525,4 +547,18 @@ def use_archive_or_folder(
     if not target.exists():  # extract() says if it is no archive
         print(f"extracting {', '.join(str(a) for a in archives)} to {target}")
         extract(archives, target, progress=progress)
+    elif _unpacked_from(target) not in (None, _stamps(archives)):
+        print(
+            f"warning: {', '.join(str(a) for a in archives)} changed since it was unpacked to "
+            f"{target}, which is used as it is: delete that folder to unpack the new archive",
+            file=sys.stderr,
+        )
     return target
+
+
+def _unpacked_from(target: Path) -> dict | None:
+    """The archives' stamps recorded when ``target`` was unpacked (None: not known)."""
+    try:
+        return json.loads((target / UNPACKED_FROM).read_text())
+    except (OSError, ValueError):
+        return None
