@@ -113,9 +113,23 @@ def name_key(name: object) -> str:
     return " ".join(sorted(t for t in re.split(r"[^0-9a-z]+", text) if t))
 
 
+def _unposted(results: Results) -> list[str]:
+    """The warning on the students without a TP notebook, whose 0 is not posted."""
+    who = [s.who for s in results.students if s.no_notebook and not s.reviewed and not s.pending]
+    if not who:
+        return []
+    return [
+        f"{len(who)} student(s) without a TP notebook to grade (e.g. {who[0]}): their grade is "
+        "left empty, a 0 to chase, not to post; once you have their notebook, grade it, or set "
+        "a test cell's points by hand in formgrader to post what they have"
+    ]
+
+
 def _lms_grade(student: Result, spec: str) -> str:
-    """The grade the LMS gets: empty while written answers wait for manual grading."""
-    return "" if student.pending else format(student.total, spec)
+    """The grade the LMS gets: empty while written answers wait for manual grading, and for a
+    student without a TP notebook (a 0 to chase, not to post) until scored by hand."""
+    unposted = student.pending or (student.no_notebook and not student.reviewed)
+    return "" if unposted else format(student.total, spec)
 
 
 def feedback_comment(student: Result, results: Results) -> str:
@@ -138,10 +152,27 @@ def feedback_comment(student: Result, results: Results) -> str:
     ]
     if lost:
         parts.append(_t(lang, "Points lost: {}.", ", ".join(lost)))
-    if student.review:
+    if student.to_review:
         parts.append(_t(lang, "To be reviewed by the instructor."))
     parts.append(_t(lang, "Details: your feedback page."))
     return scrub(" ".join(parts))
+
+
+# a comment of this kit's, in either language and either version (the worksheet downloaded
+# again after an upload holds the last one)
+_OURS = re.compile(
+    r"(?:Total|Autograded|Corrigé automatiquement) ?: .*?"
+    r"(?:Details: your feedback page\.|Détails : votre page de retour\.)",
+    re.S,
+)
+
+
+def with_their_comment(cell: str, ours: str) -> tuple[str, bool]:
+    """The worksheet's feedback ``cell`` with ``ours`` in place of an earlier comment of the
+    kit's, after the instructor's own text, kept (instructor round 21: a comment typed in
+    Moodle was replaced by the upload); and whether there was such text."""
+    theirs = _OURS.sub("", cell).strip()
+    return (f"{theirs}\n\n{ours}" if theirs else ours), bool(theirs)
 
 
 def _other_maximum(lms_number: str, maximum: float) -> float | None:
@@ -238,6 +269,24 @@ def _fill(
     return roster.header, rows
 
 
+def _worksheet_warnings(roster: _Roster, lang: dict, col: dict, maximum: float) -> list[str]:
+    """What the worksheet's columns lack or say otherwise than the TP."""
+    warnings = []
+    if "feedback" not in col:  # (feedback comments off, or a heading of another Moodle's)
+        warnings.append(
+            f"the worksheet has no '{lang['feedback']}' column, so no comments are written: "
+            "turn on 'Feedback comments' in the assignment's settings and download the "
+            "worksheet again (or rename its comments column so)"
+        )
+    for m in sorted({r[col["maxgrade"]].strip() for r in roster.rows} if "maxgrade" in col else ()):
+        if _other_maximum(m, maximum) is not None:
+            warnings.append(
+                f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: set the "
+                "assignment's maximum grade to match (Moodle skips grades above its maximum)"
+            )
+    return warnings
+
+
 def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
     """Moodle's grading worksheet: the downloaded one with grades and feedback filled in, or,
     without a roster, one of the participant ids in the file names."""
@@ -247,18 +296,8 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
         made = dict(enumerate(results.students))
     header, maximum = roster.header, results.max_points
     lang, col = _moodle_columns(header, maximum)
-    if "feedback" not in col:  # (feedback comments off, or a heading of another Moodle's)
-        report.warnings.append(
-            f"the worksheet has no '{lang['feedback']}' column, so no comments are written: "
-            "turn on 'Feedback comments' in the assignment's settings and download the "
-            "worksheet again (or rename its comments column so)"
-        )
-    for m in sorted({r[col["maxgrade"]].strip() for r in roster.rows} if "maxgrade" in col else ()):
-        if _other_maximum(m, maximum) is not None:
-            report.warnings.append(
-                f"the Moodle assignment is graded out of {m}, the TP out of {maximum:g}: set the "
-                "assignment's maximum grade to match (Moodle skips grades above its maximum)"
-            )
+    report.warnings += _worksheet_warnings(roster, lang, col, maximum)
+    said: list[str] = []  # whose worksheet held a comment of the instructor's
 
     def keys(row):
         m = _TRAILING_ID.search(row[col["identifier"]])  # "Participant 4242"
@@ -273,7 +312,10 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
                 f"{lang['no']}); the upload will skip it"
             )
         if "feedback" in col:
-            row[col["feedback"]] = feedback_comment(s, results)
+            row[col["feedback"]], kept = with_their_comment(
+                row[col["feedback"]], feedback_comment(s, results)
+            )
+            said.extend([s.who] * kept)
 
     def missing(row):
         label = row[col["fullname"]] if "fullname" in col else row[col["identifier"]]
@@ -287,7 +329,13 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
         row[col["grade"]] = ""
         report.missing.append(label)
 
-    return _fill(roster, results, report, keys, grade, missing, made)
+    filled = _fill(roster, results, report, keys, grade, missing, made)
+    if said:
+        report.warnings.append(
+            f"{len(said)} feedback comment(s) already in the worksheet kept (e.g. {said[0]}'s), "
+            "the grader's put after them"
+        )
+    return filled
 
 
 def moodle_feedback_name(student: Result) -> str | None:
@@ -521,6 +569,7 @@ def export(
             f"{pending[0]}): their grade is left empty; grade the answers in nbgrader's "
             "formgrader (OUT is its course folder), then export again"
         )
+    report.warnings += _unposted(results)
     if fmt == "moodle":
         header, rows = _moodle(results, table, report)
         report.feedback_zip = _moodle_feedback_zip(results, out_dir, path, report)

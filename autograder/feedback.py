@@ -226,6 +226,9 @@ def _questions(student: Result, results: Results) -> list[str]:
         answer = student.answers.get(q.id) or _t(lang, "(no answer)")
         parts.append(f"<h3>{escape(q.title_in(lang))} <span class='muted'>({points})</span></h3>")
         parts.append(f"<pre class='answer'>{safe(cut(answer))}</pre>")
+        if comment := student.comments.get(q.id):  # formgrader's comment box
+            said = _t(lang, "Instructor's comment:")
+            parts.append(f"<p class='comment'><b>{said}</b> {safe(cut(comment))}</p>")
     return parts
 
 
@@ -242,7 +245,7 @@ def feedback_html(student: Result, results: Results) -> str:
         + f"{graded}</p>",
         f"<p class='total' id='total'>{_t(lang, 'Total: {}', escape(total))}</p>",
     ]
-    if student.review:
+    if student.to_review:
         parts.append(f"<p class='warn'>{_t(lang, REVIEWED)}</p>")
     parts += [f"<h2>{_t(lang, 'Points per block')}</h2>", _blocks_table(student, results)]
     parts += _questions(student, results)

@@ -8,6 +8,7 @@ hand but that of an answer since rewritten.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -116,18 +117,23 @@ def write_gradebook(
     except MissingEntry:
         source = nbformat.read(course.SOURCE_NOTEBOOK, as_version=4)
         course.generate_assignment(source, workdir / "master", db_url)
-    questions = load_spec().questions
-    previous, cleared = previous or {}, []
+    spec = load_spec()
+    questions, previous, cleared = spec.questions, previous or {}, []
     with _gradebook(db_url) as gb:
+        _sync_points(gb, spec)
         stored = _answers_read(gb)
         for r in results:
             first, _, last = r.name.partition(" ")
             gb.update_or_create_student(r.student_id, first_name=first, last_name=last or None)
             gb.update_or_create_submission(course.ASSIGNMENT, r.student_id)
+            new_file = stored.get(r.student_id, (r.sha256,))[0] != r.sha256
             for gid, p in r.tests.items():
                 grade = _grade(gb, gid, r.student_id)
                 grade.auto_score = p
                 grade.needs_manual_grade = False
+                if new_file and grade.manual_score is not None:  # set for the last file's code
+                    grade.manual_score = None
+                    cleared.append(f"{r.who} {gid}")
             if r.answers_unread:  # their scores by hand kept, the next run reads them
                 gb.db.commit()
                 continue
@@ -149,33 +155,96 @@ def write_gradebook(
     return cleared
 
 
-def with_manual_scores(results: Results, out_dir: Path) -> Results:
-    """``results`` with each question's score as graded by hand in the gradebook (None: not
-    graded yet, or given to another file than the one this run could not read the answers of):
-    the run's ``--db``, else ``out_dir/gradebook.db`` (the folder may have moved); unchanged when
-    the run has no questions or no gradebook."""
-    default = Path(out_dir) / "gradebook.db"
-    url = results.gradebook or (f"sqlite:///{default.resolve()}" if default.is_file() else "")
-    if not results.questions or not url:
-        return results
+def _sync_points(gb, spec) -> None:
+    """Each graded cell's points in the gradebook as the spec says now (a question's points
+    raised in ``assignment.toml``: formgrader capped a score at the old maximum)."""
     from nbgrader.api import MissingEntry
 
+    cells = [(q.grade_id, q.points) for q in spec.questions]
+    cells += [(gid, test.points) for gid, (_, test) in spec.tests.items()]
+    for gid, points in cells:
+        try:
+            cell = gb.find_grade_cell(gid, course.ASSIGNMENT, course.ASSIGNMENT)
+        except MissingEntry:
+            continue
+        if cell.max_score != points:
+            cell.max_score = points
+    gb.db.commit()
+
+
+def with_manual_scores(results: Results, out_dir: Path) -> Results:
+    """``results`` with what was graded by hand in formgrader: each question's score (None: not
+    graded yet, or given to another file than the one this run could not read the answers of),
+    its extra credit and comment, and a test cell's score set by hand in place of the grader's
+    (a block corrected by the instructor); the run's ``--db``, else ``out_dir/gradebook.db``
+    (the folder may have moved); unchanged when the run has no gradebook. A score is kept within
+    its cell's points (a question's points lowered since it was given)."""
+    default = Path(out_dir) / "gradebook.db"
+    url = results.gradebook or (f"sqlite:///{default.resolve()}" if default.is_file() else "")
+    if not url:
+        return results
+    tests = load_spec().tests
     with _gradebook(url) as gb:
         read = _answers_read(gb)
         for r in results.students:
             # a new file whose answers this run could not read: its old scores are not its own
             unread = r.answers_unread and read.get(r.student_id, (r.sha256,))[0] != r.sha256
             for q in results.questions:
-                if unread:
-                    r.questions[q.id] = None
-                    continue
-                try:
-                    grade = _grade(gb, q.grade_id, r.student_id)
-                except MissingEntry:  # graded before the gradebook knew this student
-                    score = None
-                else:  # by hand, else the 0 of a file that was not a notebook
-                    score = grade.manual_score
-                    if score is None and not grade.needs_manual_grade:
-                        score = grade.auto_score
-                r.questions[q.id] = None if score is None else float(score)
+                r.questions[q.id] = None if unread else _by_hand(gb, q.grade_id, r, q.points)
+                if not unread and (comment := _comment(gb, q.grade_id, r.student_id)):
+                    r.comments[q.id] = comment
+            _tests_by_hand(gb, r, tests)
     return results
+
+
+def _by_hand(gb, grade_id: str, r: Result, points: float) -> float | None:
+    """A question's score as graded by hand, with its extra credit (else the 0 of a file that
+    was not a notebook; None: still to grade)."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        grade = _grade(gb, grade_id, r.student_id)
+    except MissingEntry:  # graded before the gradebook knew this student
+        return None
+    score = grade.manual_score
+    if score is None and not grade.needs_manual_grade:
+        score = grade.auto_score
+    if score is None:
+        return None
+    return min(max(float(score), 0.0), points) + float(grade.extra_credit or 0.0)
+
+
+def _comment(gb, grade_id: str, student_id: str) -> str:
+    """The comment written in formgrader under an answer ("" if none)."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        comment = gb.find_comment(grade_id, course.ASSIGNMENT, course.ASSIGNMENT, student_id)
+    except MissingEntry:
+        return ""
+    return (comment.manual_comment or "").strip()
+
+
+def _tests_by_hand(gb, r: Result, tests: dict) -> None:
+    """A test cell's points set by hand in formgrader (a block the instructor corrected after
+    reading it) in place of the grader's, and its block's points with them."""
+    from nbgrader.api import MissingEntry
+
+    changed = set()
+    for gid in list(r.tests):
+        try:
+            grade = _grade(gb, gid, r.student_id)
+        except MissingEntry:
+            continue
+        if grade.manual_score is not None and gid in tests:
+            points = tests[gid][1].points
+            extra = float(grade.extra_credit or 0.0)
+            r.tests[gid] = min(max(float(grade.manual_score), 0.0), points) + extra
+            changed.add(tests[gid][0])
+            r.reviewed = True  # read and decided: no longer "to be reviewed"
+    for block in changed:
+        was = r.block(block.id)
+        got = sum(r.tests.get(t.grade_id, 0.0) for t in block.tests)
+        note = M.SET_BY_HAND.format(points=f"{got:g}", of=f"{was.max:g}")
+        message = f"{was.message} {note}" if was.message else note
+        r.blocks[block.id] = dataclasses.replace(was, points=got, message=message)

@@ -1842,6 +1842,7 @@ _KINDS = {
     "visible": _visible,
 }
 _PROBES: dict = {}
+_FIT = [lambda probe, block: probe]  # the probes' own fitted(): a probe called as the block is
 
 
 def load_probes(path: str) -> None:
@@ -1851,6 +1852,7 @@ def load_probes(path: str) -> None:
     source = _own_read(lambda p: Path(p).read_text(), path)
     exec(compile(source, "unet_tp_probes", "exec"), namespace)  # noqa: S102
     _PROBES.update(namespace["PROBES"])
+    _FIT[0] = namespace["FIT"]
 
 
 _EVENTS: list = []  # the shell and its class, its events, their class and its trigger at start-up
@@ -2225,7 +2227,11 @@ def _serve(request: str, answer: str, _swapped_hooks) -> None:
         error = {"error": f"not defined: {', '.join(missing)}", "missing": missing}
         _answer(answer, _message(error, {}))
         return
-    probes = {name: _PROBES[name] for name in meta.get("probes", []) if name in _PROBES}
+    probes = {
+        name: _FIT[0](_PROBES[name], namespace.get(name))
+        for name in meta.get("probes", [])
+        if name in _PROBES
+    }
     torch.set_grad_enabled(True)
     try:
         with _substituted(namespace, probes), _quiet():

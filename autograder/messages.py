@@ -216,6 +216,7 @@ LMS_NAME_IN_FOLDERS = (
     "the LMS's participant {id} has notebooks in {folders}; graded {chosen}: check that it is "
     "theirs (a student can give a file a classmate's LMS name)"
 )
+SET_BY_HAND = "(points set by your instructor after reading it: {points} / {of})"
 ANSWER_CHANGED = "your answer to question {question} changed since it was graded by hand: it will be graded again"
 ZIP_NOT_OPENED = "a zip was not opened: {why}"
 LINK_NOT_READ = "{file}: a link, not read (put the notebook itself there)"

@@ -74,6 +74,46 @@ class ProbeUp(nn.Module):
         return self.conv(torch.cat([skip, x], dim=1))
 
 
+def fitted(probe, block):
+    """``probe`` called as the notebook's own ``block`` class is: its arguments bound by the
+    block's signature (``DoubleConv(in_ch=..., out_ch=...)``, milesial's ``mid_channels`` or
+    ``bilinear`` third), the first two the channels, ``pad*`` the padding, ``*norm*``/``bn``
+    the batch norm (honest round 20: a U-Net that called its blocks so lost (d) to the probes)."""
+    import inspect
+
+    try:
+        signature = inspect.signature(block) if isinstance(block, type) else None
+    except (TypeError, ValueError):
+        signature = None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    named = [
+        p.name for p in (signature.parameters.values() if signature else ()) if p.kind in kinds
+    ]
+    if not isinstance(probe, type) or len(named) < 2:
+        return probe
+
+    def option(arguments: dict, *words: str):
+        return next((v for k, v in arguments.items() if any(w in k.lower() for w in words)), False)
+
+    class Fitted(probe):
+        def __init__(self, *args, **kwargs):
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError:
+                super().__init__(*args, **kwargs)
+                return
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            for p in signature.parameters.values():
+                if p.kind is inspect.Parameter.VAR_KEYWORD:
+                    arguments.update(arguments.pop(p.name, {}))
+            c_in, c_out = arguments.pop(named[0]), arguments.pop(named[1])
+            super().__init__(c_in, c_out, option(arguments, "pad"), option(arguments, "norm", "bn"))
+
+    Fitted.__name__ = Fitted.__qualname__ = probe.__name__
+    return Fitted
+
+
 PROBES = {
     "DoubleConv": ProbeDoubleConv,
     "Down": ProbeDown,
@@ -92,6 +132,6 @@ def probe_source(names: list[str]) -> str:
         for part in [*BUILT_FROM.get(name, []), name]:
             if part not in needed:
                 needed.append(part)
-    body = "\n\n".join(inspect.getsource(PROBES[n]) for n in needed)
+    body = "\n\n".join(inspect.getsource(f) for f in [*(PROBES[n] for n in needed), fitted])
     table = ", ".join(f"{n!r}: {PROBES[n].__name__}" for n in names)
-    return f"{_HEADER}{body}\n\nPROBES = {{{table}}}\n"
+    return f"{_HEADER}{body}\n\nPROBES = {{{table}}}\nFIT = fitted\n"

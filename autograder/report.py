@@ -236,11 +236,15 @@ def _review(results: Results) -> str:
         return "<p>No notebook was flagged.</p>"
     rows = [
         f"<tr><td>{escape(s.who)}</td><td>{escape(s.file)}</td><td class='num'>{s.total:g}</td>"
-        f"<td><ul>{''.join(f'<li>{escape(r)}</li>' for r in s.review)}</ul></td></tr>"
+        f"<td><ul>{''.join(f'<li>{escape(r)}</li>' for r in s.review)}</ul>"
+        + ("<b>read: points set by hand in formgrader</b>" if s.reviewed else "")
+        + "</td></tr>"
         for s in flagged
     ]
-    return f"<p>{len(flagged)} notebook(s) to read before publishing the grades:</p>" + table(
-        "review", ["student", "file", "#total", "why"], rows
+    left = sum(s.to_review for s in flagged)
+    return (
+        f"<p>{left} notebook(s) to read before publishing the grades ({len(flagged) - left} read):</p>"
+        + table("review", ["student", "file", "#total", "why"], rows)
     )
 
 

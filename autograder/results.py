@@ -105,9 +105,14 @@ class Result:
     # why the grading machine, not the notebook, cut this grade short (the worker failed, the
     # machine's disk ran low): graded again at the next run
     interrupted: str | None = None
-    no_notebook: bool = (
-        False  # no TP notebook to grade (unreadable, another course's): a 0 to chase
-    )
+    no_notebook: bool = False  # no TP notebook (unreadable, another course's): a 0 to chase
+    comments: dict[str, str] = field(default_factory=dict)  # formgrader's, by question id
+    reviewed: bool = False  # the instructor set a test cell's points by hand: read, decided
+
+    @property
+    def to_review(self) -> bool:
+        """Flagged, and not yet read (a test cell's points set by hand in formgrader)."""
+        return bool(self.review) and not self.reviewed
 
     @property
     def graded(self) -> bool:
@@ -311,4 +316,5 @@ def write_grades_csv(path: Path, results: Results) -> None:
             notes = "; ".join(filter(None, [notes, "pending manual grading" * bool(r.pending)]))
             texts = [spreadsheet_text(t) for t in (r.student_id, r.name, r.file)]
             row = [*texts, *("" if x is None else f"{x:g}" for x in numbers)]
-            writer.writerow([*row, "yes" if r.review else "", spreadsheet_text(notes)])
+            flag = "read" if r.review and r.reviewed else "yes" if r.review else ""
+            writer.writerow([*row, flag, spreadsheet_text(notes)])

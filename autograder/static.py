@@ -104,7 +104,7 @@ _PATHS = _by_reason(
         "rewrites built-ins": "builtins",
         "reaches into the interpreter (sys.modules)": "sys.modules",
         "changes where modules are imported from (sys.path)": "sys.path sys.meta_path "
-        "sys.path_hooks sys.path_importer_cache site.addsitedir site.addpackage site.main",
+        "sys.path_hooks sys.path_importer_cache site",  # (its .pth files run their lines)
         _FRAMES: "sys._getframe inspect.currentframe inspect.stack inspect.getouterframes "
         "inspect.getinnerframes inspect.trace inspect.getargvalues inspect.getframeinfo "
         "traceback.walk_tb traceback.walk_stack",

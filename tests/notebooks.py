@@ -119,7 +119,7 @@ def namespace(edits: dict[str, list[tuple[str, str]]] | None = None, extra: dict
 
 def answer(ns: dict, request) -> tuple[dict, dict]:
     """What the sandboxed kernel answers to ``request`` with this namespace."""
-    subs = {p: probes.PROBES[p] for p in request.meta.get("probes", [])}
+    subs = {p: probes.fitted(probes.PROBES[p], ns.get(p)) for p in request.meta.get("probes", [])}
     missing = [n for n in request.meta.get("needs", []) if n not in ns]
     if missing:
         return {"missing": missing}, {}

@@ -24,7 +24,7 @@ import autograder.harness as harness
 from autograder import probes, repair, static
 from autograder.compare import comparisons, judge
 from autograder.spec import load
-from notebooks import answer, insert_after, namespace, solved, with_cell
+from notebooks import SOLUTIONS, answer, insert_after, namespace, solved, with_cell
 from unet_tp import check_cases, checks, i18n
 
 # every case runs the grader's comparisons and the visible checks in process: minutes in all
@@ -67,7 +67,7 @@ def visible(ns: dict, name: str, with_probes: bool = True) -> tuple[bool, str]:
     place of the blocks it is built from), or as the notebook does."""
     names = [p for p in getattr(comparisons()[name], "probes", [])] if with_probes else []
     args = [F.cross_entropy if a == "F.cross_entropy" else ns[a] for a in ARGS[name]]
-    subs = {p: probes.PROBES[p] for p in names}
+    subs = {p: probes.fitted(probes.PROBES[p], ns.get(p)) for p in names}
     with harness._substituted(ns, subs), contextlib.redirect_stdout(io.StringIO()):
         try:
             getattr(checks, check_cases.CHECKS[name])(*args)
@@ -2904,3 +2904,116 @@ def test_a_students_own_loss_helper_named_like_torchs_passes_the_grade_and_the_c
     assert visible(ns, "loss", with_probes=False) == (True, "")
     nb = with_cell(solved(), "cce_loss", source)
     assert static.forbidden_calls(nb, SPEC, [f"cell {i}" for i in range(len(nb.cells))]) == {}
+
+
+# honest round 20: blocks whose arguments are named or ordered otherwise, called so by the student's
+# own U-Net (the grader's stand-in blocks took (in_channels, out_channels, padding, batch_norm))
+_IN_CH = """class DoubleConv(nn.Module):
+    def __init__(self, in_ch, out_ch, padding=False, batch_norm=False):
+        super().__init__()
+        p = 1 if padding else 0
+        layers = [nn.Conv2d(in_ch, out_ch, 3, padding=p, bias=not batch_norm)]
+        layers += [nn.BatchNorm2d(out_ch)] if batch_norm else []
+        layers += [nn.ReLU(inplace=True), nn.Conv2d(out_ch, out_ch, 3, padding=p, bias=not batch_norm)]
+        layers += [nn.BatchNorm2d(out_ch)] if batch_norm else []
+        self.double_conv = nn.Sequential(*layers, nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        return self.double_conv(x)
+"""
+_MID = _IN_CH.replace("in_ch, out_ch, padding", "in_ch, out_ch, mid_ch=None, padding")
+_UNET_CALLS = """class OutConv(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class UNet(UNetBase):
+    def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
+        super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
+        w = self.widths
+        self.inc = DoubleConv({inc})
+        self.downs = nn.ModuleList([Down({down}) for i in range(depth)])
+        self.ups = nn.ModuleList([Up({up}) for i in reversed(range(depth))])
+        self.outc = OutConv(w[0], num_classes)
+        self.reset_parameters()
+
+    def forward(self, x):
+        self.check_input(x)
+        skips = []
+        x = self.inc(x)
+        for down in self.downs:
+            skips.append(x)
+            x = down(x)
+        for up in self.ups:
+            x = up(x, skips.pop())
+        return self.outc(x)
+"""
+_KEYWORDS = "in_ch={}, out_ch={}, padding=padding, batch_norm=batch_norm"
+_BILINEAR_UP = """def center_crop(x, height, width):
+    top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
+    return x[:, :, top:top + height, left:left + width]
+
+
+class Up(nn.Module):
+    def __init__(self, in_channels, out_channels, bilinear=False, padding=False, batch_norm=False):
+        super().__init__()
+        self.padding = padding
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+        self.conv = DoubleConv(in_channels, out_channels, padding=padding, batch_norm=batch_norm)
+
+    def forward(self, x1, x2):
+        x1 = self.up(x1)
+        if not self.padding:
+            x2 = center_crop(x2, x1.shape[2], x1.shape[3])
+        return self.conv(torch.cat([x2, x1], dim=1))
+"""
+_WITH_MID = "DoubleConv(in_channels, out_channels, None, padding, batch_norm)"
+_CALLED_OTHERWISE = {
+    "in_ch_keywords": {
+        "double_conv": _IN_CH,
+        **{  # every block's arguments so named
+            cell: SOLUTIONS[cell].replace("in_channels", "in_ch").replace("out_channels", "out_ch")
+            for cell in ("down", "up")
+        },
+        "unet": _UNET_CALLS.format(
+            inc=_KEYWORDS.format("in_channels", "w[0]"),
+            down=_KEYWORDS.format("w[i]", "w[i + 1]"),
+            up=_KEYWORDS.format("w[i + 1]", "w[i]"),
+        ),
+    },
+    "bilinear_third": {
+        "up": _BILINEAR_UP,
+        "unet": _UNET_CALLS.format(
+            inc="in_channels, w[0], padding, batch_norm",
+            down="w[i], w[i + 1], padding, batch_norm",
+            up="w[i + 1], w[i], False, padding, batch_norm",
+        ),
+    },
+    "mid_channels_third": {
+        "double_conv": _MID,
+        **{  # milesial's: every DoubleConv given its mid_channels (None)
+            cell: SOLUTIONS[cell].replace(_WITH_MID.replace("None, ", ""), _WITH_MID)
+            for cell in ("down", "up")
+        },
+        "unet": _UNET_CALLS.format(
+            inc="in_channels, w[0], None, padding, batch_norm",
+            down="w[i], w[i + 1], padding, batch_norm",
+            up="w[i + 1], w[i], padding, batch_norm",
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("cells", list(_CALLED_OTHERWISE.values()), ids=list(_CALLED_OTHERWISE))
+def test_blocks_called_with_the_students_own_arguments_pass_both_sides(cells):
+    """A U-Net calling its blocks as they are written (``in_ch=``, milesial's ``bilinear`` or
+    ``mid_channels`` third) passed the notebook's checks and lost (d) (and (b), (c)) to the
+    grader's stand-in blocks, called with arguments they do not take (honest round 20)."""
+    ns = notebook(extra=cells)
+    for name in ("double_conv", "down", "up", "unet"):
+        assert graded(ns, name) == (True, ""), name
+        assert visible(ns, name)[0] and visible(ns, name, with_probes=False)[0], name

@@ -2954,6 +2954,82 @@ def test_a_wrapper_folder_passed_as_the_submissions_is_looked_into(tmp_path):
 
 
 @pytest.mark.slow  # the gradebook's assignment made from the source notebook: 5 s
+def test_what_formgrader_sets_by_hand_reaches_the_grades_pages_and_lms(tmp_path, monkeypatch):
+    """Instructor round 21: a test cell's points set in formgrader after reading a flagged
+    notebook were ignored (and the flag never cleared); formgrader's comments and extra credit
+    were dropped; a question's score above its (lowered) points was posted; a student without a
+    TP notebook was posted a 0; a question's points raised in the spec stayed capped there."""
+    from nbgrader.api import Gradebook
+
+    from autograder import export as lms
+    from autograder import grade
+    from autograder.feedback import feedback_html
+    from autograder.gradebook import with_manual_scores
+    from autograder.results import BlockScore, Result, Results
+
+    spec = load_spec()
+    q1, (crop_gid, (crop_block, crop_test)) = (
+        spec.questions[0],
+        next((gid, bt) for gid, bt in spec.tests.items() if bt[0].id == "c"),
+    )
+    subs = tmp_path / "subs"
+    for name in ["alice", "bob"]:
+        (subs / name).mkdir(parents=True)
+        (subs / name / "TP_sujet.ipynb").write_text(name)
+
+    def graded(todo, *args):
+        out = []
+        for s, why in todo:
+            tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
+            blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+            r = Result(s.student_id, s.name, s.relpath, s.sha256, blocks, tests, spec.max_points)
+            r.regraded, r.language = why, "en"
+            r.answers = {q.id: "an answer" for q in spec.questions}
+            if s.student_id == "alice":  # flagged, (c)'s crop test lost
+                tests[crop_gid] = 0.0
+                blocks["c"] = BlockScore(
+                    crop_block.points - crop_test.points, crop_block.points, "crop wrong"
+                )
+                r.review = ["runs code of its own around every cell"]
+            else:  # a file that is no TP notebook
+                r.no_notebook, r.review, r.answers = True, ["no notebook to grade"], {}
+            out.append(r)
+        return out
+
+    monkeypatch.setattr(grade, "_grade_many", graded)
+    out = tmp_path / "out"
+    grade.grade_all(subs, out, progress=lambda line: None)
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:  # as formgrader saves them
+        a = build.ASSIGNMENT
+        gb.find_grade(crop_gid, a, a, "alice").manual_score = crop_test.points
+        gb.find_grade(q1.grade_id, a, a, "alice").manual_score = q1.points + 5  # over its points
+        gb.find_grade(q1.grade_id, a, a, "alice").extra_credit = 1
+        gb.find_comment(q1.grade_id, a, a, "alice").manual_comment = "Compare the two runs."
+        gb.find_grade_cell(q1.grade_id, a, a).max_score = 99  # the points of an older spec
+        gb.db.commit()
+    results = with_manual_scores(Results.load(out), out)
+    alice, bob = results.students
+    assert alice.block("c").points == crop_block.points and alice.reviewed and not alice.to_review
+    assert alice.questions[q1.id] == q1.points + 1  # its points, and the extra credit
+    page = feedback_html(alice, results)
+    assert "Compare the two runs." in page and "will be read by the instructor" not in page
+    assert "To be reviewed" not in lms.feedback_comment(alice, results)
+    report = lms.export(out, "canvas")
+    assert any("without a TP notebook to grade (e.g. bob)" in w for w in report.warnings), (
+        report.warnings
+    )
+    with open(report.path, encoding="utf-8") as f:
+        (bob_row,) = [r for r in csv.DictReader(f) if r["Student"] == "bob"]
+    assert bob_row["TP_sujet"] == ""  # not a 0
+    grade.grade_all(subs, out, progress=lambda line: None, force=True)  # the spec's points again
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert (
+            gb.find_grade_cell(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT).max_score
+            == q1.points
+        )
+
+
+@pytest.mark.slow  # the gradebook's assignment made from the source notebook: 5 s
 def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission(
     tmp_path, monkeypatch
 ):

@@ -1,5 +1,7 @@
 """The loss of Eq. (1) against torch's cross-entropy, in value and gradient."""
 
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -64,3 +66,34 @@ def test_soft_dice_and_combination():
     assert both.item() == pytest.approx(
         (categorical_cross_entropy(logits, tgt) + soft_dice_loss(logits, tgt)).item()
     )
+
+
+CHECK_TEST_SUITE_LOSS = """
+import sys, types, unittest
+shim = types.ModuleType("expecttest")  # (the test suite's dependencies, not installed here)
+shim.TestCase = unittest.TestCase
+sys.modules.update(expecttest=shim, hypothesis=None)
+import torch
+from torch.testing._internal.common_nn import nlllossNd_reference
+from unet_tp import checks
+
+def categorical_cross_entropy(logits, target, weight=None):
+    return nlllossNd_reference(torch.log_softmax(logits, 1), target, weight)
+
+try:
+    checks.check_loss(categorical_cross_entropy)
+except AssertionError as exc:
+    print(exc)
+"""
+
+
+def test_the_check_refuses_torchs_test_suite_loss_naming_it():
+    """Red team 49: torch's test suite's ``nlllossNd_reference`` after a log-softmax is the
+    cross-entropy; the grader forbids its module, so does the notebook's check, naming it (in a
+    process of its own: importing the test suite changes torch's global flags)."""
+    import subprocess
+
+    said = subprocess.run(
+        [sys.executable, "-c", CHECK_TEST_SUITE_LOSS], capture_output=True, text=True, timeout=300
+    ).stdout
+    assert "the loss uses torch.testing._internal.common_nn, which computes" in said, said

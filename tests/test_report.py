@@ -704,6 +704,24 @@ def test_moodle_export_with_roster(out_dir, tmp_path):
     assert moodle_upload(data, moodle, ignore_modified=True) == {"4243": 18.0}
 
 
+def test_a_comment_typed_in_moodle_is_kept_and_the_graders_put_after_it(out_dir, tmp_path):
+    """Instructor round 21: a worksheet whose feedback column held the instructor's own comment
+    was written back with the grader's alone: the upload wiped it in Moodle. A worksheet
+    downloaded again after an upload holds the grader's last comment: replaced, not stacked."""
+    worksheet = [list(r) for r in MOODLE_WORKSHEET]
+    worksheet[1][9] = "Q4: you never compared the two runs (-1)."
+    roster = tmp_path / "worksheet.csv"
+    write_rows(roster, worksheet, bom=True)
+    report = lms.export(out_dir, "moodle", roster=roster, out=tmp_path / "w1.csv")
+    assert any("1 feedback comment(s) already in the worksheet kept" in w for w in report.warnings)
+    rows = list(csv.reader(io.StringIO(report.path.read_text("utf-8-sig"), newline="")))
+    comment = rows[1][9]
+    assert comment.startswith("Q4: you never compared the two runs (-1).\n\nTotal: 20")
+    again = lms.export(out_dir, "moodle", roster=report.path, out=tmp_path / "w2.csv")
+    rows = list(csv.reader(io.StringIO(again.path.read_text("utf-8-sig"), newline="")))
+    assert rows[1][9] == comment and rows[2][9].count("Total:") == 1
+
+
 def test_moodle_export_without_roster(out_dir):
     data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
     for s in data["students"]:  # a results.json written before lms_id was: the file names it

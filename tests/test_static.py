@@ -148,6 +148,12 @@ def test_what_an_answer_may_not_use_costs_its_block(answers, extra, block):
         ("import sys\nsys.path.insert(0, '.')", "changes where modules are imported from"),
         # red team 46: the kernel's folder put back on the path, unflagged
         ("import site, os\nsite.addsitedir(os.getcwd())", "changes where modules are imported"),
+        # red team 49: the user's site folder turned back on, its .pth file's line run
+        (
+            "import site\nsite.ENABLE_USER_SITE = True\nsite.addusersitepackages(set())",
+            "imported from",
+        ),
+        ("from site import addsitepackages\naddsitepackages(set())", "changes where modules are"),
         ("import sys\nsys.path_hooks.insert(0, print)", "changes where modules are imported"),
         # red team 44: the grader's request read in the cell being run
         ("r = get_ipython().displayhook.exec_result.info.raw_cell", "the cell being run"),
@@ -2907,6 +2913,10 @@ _FOURTH = {
     "torch.nn.functional, 'cross' + '_entropy')\", global_dict={'torch': torch}, transformations=())\n",
     "import_in_a_text": "CE = some_runner(\"getattr(__import__('torch').nn.functional, 'x')\")\n",
     "imp": "import imp\nCE = imp.load_source('h', 'h.py').CE\n",
+    # red team 49: torch's test suite's reference loss
+    "torch_test_reference": "from torch.testing._internal.common_nn import nlllossNd_reference\n"
+    "def CE(logits, target, weight=None):\n"
+    "    return nlllossNd_reference(torch.log_softmax(logits, 1), target, weight)\n",
     "traitlets_config": "from traitlets.config.loader import PyFileConfigLoader\n"
     "CE = PyFileConfigLoader('cfg.py', path='.').load_config().X.f\n",
     "magic_by_a_built_name": "get_ipython().run_line_magic('ti' + 'me', \"CE = getattr(F, 'cross' + '_entropy')\")\n",

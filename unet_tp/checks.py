@@ -1645,6 +1645,7 @@ TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
 # Dice's libraries are: through globals, helpers, defaults and closures
 LOSS_LIBRARIES = ("torch.distributions", "monai.losses", "torchvision.models.detection")
 LOSS_LIBRARIES += ("torch.nn.modules.linear_cross_entropy", "torch.ops.torch_nn")
+LOSS_LIBRARIES += ("torch.testing._internal.common_nn",)  # the test suite's reference losses
 
 
 def _code_names(fn: Callable) -> set[str]:
@@ -1770,6 +1771,15 @@ def _no_loss_module(loss_fn: Callable) -> None:
                 "the loss uses MONAI's losses (monai.losses), which compute the cross-entropy for "
                 "you: write Eq. (1) yourself with tensor operations (log-sum-exp, one-hot, sum "
                 "over the classes, mean over the pixels); the grader gives such a loss no points"
+            )
+        )
+    if library and library != "torch.distributions":  # torchvision's, the test suite's...
+        raise _Wrong(
+            tr(
+                "the loss uses {library}, which computes the cross-entropy for you: write Eq. (1) "
+                "yourself with tensor operations (log-sum-exp, one-hot, sum over the classes, "
+                "mean over the pixels); the grader gives such a loss no points",
+                library=library,
             )
         )
     if library or _code_names(loss_fn) & TORCH_DISTRIBUTIONS:
