@@ -3017,3 +3017,89 @@ def test_blocks_called_with_the_students_own_arguments_pass_both_sides(cells):
     for name in ("double_conv", "down", "up", "unet"):
         assert graded(ns, name) == (True, ""), name
         assert visible(ns, name)[0] and visible(ns, name, with_probes=False)[0], name
+
+
+_GUARDED = {
+    "nan_guard_in_double_conv": (
+        "double_conv",
+        SOLUTIONS["double_conv"].replace(
+            "        return self.block(x)",
+            "        out = self.block(x)\n        assert not torch.isnan(out).any()\n        return out",
+        ),
+    ),
+    "item_in_unet_forward": (
+        "unet",
+        SOLUTIONS["unet"].replace(
+            "        skips = []",
+            "        if self.training and x.abs().max().item() > 1e4:\n            print('large input')\n"
+            "        skips = []",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("cell, source", list(_GUARDED.values()), ids=list(_GUARDED))
+def test_a_value_read_in_forward_passes_both_sides(cell, source):
+    """A debug guard reading a value in forward (`.item()`, a NaN assert) failed the notebook's
+    check of the paper's network, run on the meta device for speed ("Tensor.item() cannot be
+    called on meta tensors"); the grader runs it for real and gave the points (honest round 20)."""
+    assert source != SOLUTIONS[cell]
+    ns = notebook(extra={cell: source})
+    assert graded(ns, "unet") == (True, "")
+    assert visible(ns, "unet")[0] and visible(ns, "unet", with_probes=False)[0]
+
+
+OVERLAP_TILE_PREDICT = """from unet_tp.unet_base import predict_overlap_tile
+
+
+@torch.no_grad()
+def predict(model, images):
+    model.eval()
+    return predict_overlap_tile(model, images).argmax(dim=1)
+
+
+def dice_score(pred, truth):
+    pred, truth = pred.astype(bool), truth.astype(bool)
+    s = pred.sum() + truth.sum()
+    return 1.0 if s == 0 else float(2 * (pred & truth).sum() / s)
+"""
+
+
+def test_a_predict_on_the_course_overlap_tile_passes_both_sides():
+    """Going further 2's predict_overlap_tile in predict: both sides ran it on a small network
+    without a U-Net's config and failed naming 'config' (honest round 20)."""
+    ns = notebook(extra={"predict_dice": OVERLAP_TILE_PREDICT})
+    assert graded(ns, "predict_dice") == (True, "") and visible(ns, "predict_dice")[0]
+
+
+UP_INLINE_CONVS = """def center_crop(x, height, width):
+    top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
+    return x[..., top:top + height, left:left + width]
+
+
+class Up(nn.Module):
+    def __init__(self, in_channels, out_channels, padding=False, batch_norm=False):
+        super().__init__()
+        self.padding = padding
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+        layers = []
+        for c in (in_channels, out_channels):
+            layers.append(nn.Conv2d(c, out_channels, 3, padding=int(padding), bias=not batch_norm))
+            layers += [nn.BatchNorm2d(out_channels)] if batch_norm else []
+            layers.append(nn.ReLU(inplace=True))
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x, skip):
+        x = self.up(x)
+        if not self.padding:
+            skip = center_crop(skip, x.shape[-2], x.shape[-1])
+        return self.conv(torch.cat([skip, x], dim=1))
+"""
+
+
+def test_an_up_with_its_convolutions_written_in_it_passes_both_sides():
+    """No DoubleConv in Up, its two convolutions inline: the check counted the up-convolution's
+    parameters as "parameters that do not belong to its two convolutions" (honest round 20)."""
+    ns = notebook(extra={"up": UP_INLINE_CONVS})
+    assert graded(ns, "up") == (True, "")
+    assert visible(ns, "up")[0] and visible(ns, "up", with_probes=False)[0]

@@ -84,3 +84,24 @@ def test_overlap_tile_gives_a_whole_prediction():
     window = _mirror_pad(image, 92, 92, 92, 92)[..., :in_tile, :in_tile]
     with torch.no_grad():
         torch.testing.assert_close(tiled[..., :tile, :tile], net(window))
+
+
+def test_a_unet_that_stores_its_arguments_as_most_tutorials_do():
+    """``self.in_channels = in_channels`` (and ``self.widths = ...``) in a student's __init__:
+    "property 'in_channels' of 'UNet' object has no setter" on both sides (honest round 20)."""
+    from unet_tp.unet_base import UNetBase
+
+    net = UNetBase(in_channels=4, base_channels=8, depth=2)
+    net.in_channels = 4
+    net.widths = [8, 16, 32]
+    assert net.in_channels == 4 and net.config["in_channels"] == 4
+    with pytest.raises(ValueError, match=r"computes the widths from base_channels and depth"):
+        net.widths = [8, 16, 64]
+
+
+def test_overlap_tile_takes_any_model_that_keeps_the_size():
+    """A predict built on predict_overlap_tile (Going further 2) met the checks' small network,
+    an nn.Sequential: "'Sequential' object has no attribute 'config'" on both sides."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(4, 3, 3, padding=1))
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.equal(predict_overlap_tile(net, x), net(x))

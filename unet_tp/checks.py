@@ -553,10 +553,10 @@ class _Run:
             with self.context():
                 torch.manual_seed(0)
                 self.module = cls(*case.args, **case.keywords)
-                if not case.meta:
+                if not self.meta:
                     _randomize(self.module, 1)
                 self.module.train()
-                if case.meta:
+                if self.meta:
                     self.inputs = [torch.zeros(s) for s in case.inputs]
                 else:
                     self.inputs = [x.to(dtype) for x in case.draw(cases.visible_rng())]
@@ -565,7 +565,15 @@ class _Run:
 
         dtypes = (torch.float32,) if case.meta else DTYPES
         try:
-            self.dtype, self.out = _first_dtype(attempt, dtypes)
+            try:
+                self.dtype, self.out = _first_dtype(attempt, dtypes)
+            except Exception as exc:  # noqa: BLE001
+                if not (self.meta and "meta" in str(exc)):
+                    raise
+                # a value read in forward (`.item()`, a NaN guard): the meta device has none;
+                # run for real, as the grader does (honest round 20)
+                self.meta = False
+                self.dtype, self.out = _first_dtype(attempt, dtypes)
         except Exception as exc:  # noqa: BLE001 - shown to the student
             inside = calls[dtypes[0]].inside() if dtypes[0] in calls else ""
             hint = tr("(inside {block})", block=inside) if inside else ""
@@ -767,29 +775,32 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
 
 def _check_double_conv_params(run: _Run, c_in: int, c_out: int, bn: bool) -> None:
     """The parameters of two convolutions (and batch norms), no more; a bias before a BN is
-    fine."""
+    fine (an Up's up-convolution aside: its convolutions written in it, honest round 20)."""
     base = 9 * c_out * (c_in + c_out) + (0 if bn else 2 * c_out)
     allowed = {base} if not bn else {base + 4 * c_out, base + 6 * c_out}
-    if _params(run.module) < min(allowed):
+    count = _params(run.module) - sum(
+        _params(m) for m in run.module.modules() if isinstance(m, nn.ConvTranspose2d)
+    )
+    if count < min(allowed):
         raise AssertionError(
             tr(
                 "{label} has {count:,} parameters, expected {want:,}: some are missing (a "
                 "convolution without bias needs batch_norm=True; BatchNorm2d keeps its affine "
                 "weight and bias). ",
                 label=run.label,
-                count=_params(run.module),
+                count=count,
                 want=min(allowed),
             )
             + _found(run.module, run.calls)
         )
-    if _params(run.module) not in allowed:
+    if count not in allowed:
         owners = tr("its two convolutions and batch norms") if bn else tr("its two convolutions")
         raise AssertionError(
             tr(
                 "{label} has {count:,} parameters, expected {want:,}: parameters that do not "
                 "belong to {owners} (an unused layer?). ",
                 label=run.label,
-                count=_params(run.module),
+                count=count,
                 want=min(allowed),
                 owners=owners,
             )
@@ -1264,7 +1275,18 @@ def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> dict:
     have = [f"{k} {c[0]}->{c[1]}" for k, bs in found.items() for b in bs if (c := _channels(b))]
     need = [f"{kind} {c[0]}->{c[1]}" for kind, c in want.values()]
     need.append(f"outc {widths[0]}->{kw['num_classes']}")
-    if not found["Down"] and not found["Up"]:
+    functions = [
+        k
+        for k in ("DoubleConv", "Down", "Up")
+        if callable(ns.get(k)) and _block_class(ns, k) is None
+    ]
+    if functions:  # a factory returning nn.Sequential (honest round 20): the grader reads it
+        words = tr(
+            "{names} is a function here, not a class: this check finds your blocks by their "
+            "classes; write it as a class (nn.Module), as its cell starts",
+            names=", ".join(functions),
+        )
+    elif not found["Down"] and not found["Up"]:
         words = tr("build it from your DoubleConv, Down and Up classes")
     else:
         words = tr(

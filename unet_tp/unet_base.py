@@ -57,6 +57,14 @@ class UNetBase(nn.Module):
         """Channels of each level, top to bottom: ``base_channels * 2**level``."""
         return [self.config["base_channels"] * 2**i for i in range(self.config["depth"] + 1)]
 
+    @widths.setter
+    def widths(self, value) -> None:  # ``self.widths = [...]``, a habit: the same list is fine
+        if list(value) != self.widths:
+            raise ValueError(
+                f"self.widths = {list(value)}: UNetBase computes the widths from base_channels "
+                f"and depth ({self.widths}); read self.widths instead of setting it"
+            )
+
     def reset_parameters(self) -> None:
         """He-normal weights (std sqrt(2 / fan_in)) and zero biases, as in the paper."""
         for m in self.modules():
@@ -68,6 +76,10 @@ class UNetBase(nn.Module):
     @property
     def in_channels(self) -> int:
         return self.config["in_channels"]
+
+    @in_channels.setter
+    def in_channels(self, value: int) -> None:  # ``self.in_channels = in_channels``, a habit
+        self.config["in_channels"] = value
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ValueError that says what to do for a wrong channel count or spatial size."""
@@ -141,9 +153,11 @@ def predict_overlap_tile(
 ) -> torch.Tensor:
     """``(N, classes, H, W)`` logits of a whole ``(N, C, H, W)`` image by the paper's overlap-tile
     strategy: mirror-padded by the network's border loss, predicted tile by tile (``tile``: output
-    tile size, default the image's, at most 388). A padded U-Net predicts the image at once.
+    tile size, default the image's, at most 388). A padded U-Net predicts the image at once, as
+    does a model that is no :class:`UNetBase` (no ``config``: taken to keep the image's size).
     """
-    if model.config["padding"]:
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict) or config.get("padding", True):
         return model(image)
     n, _, h, w = image.shape
     in_tile, tile, margin, rows, cols = model.tiles(h, w, tile or min(max(h, w), 388))
