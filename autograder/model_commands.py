@@ -16,7 +16,7 @@ import torch
 from autograder.model_flags import DEFAULT_MODEL
 from unet_tp import train
 from unet_tp.data import cache, pack
-from unet_tp.data.cases import DataError, find_cases, load_case
+from unet_tp.data.cases import MODALITIES, DataError, find_cases, load_case
 from unet_tp.device import run_device
 from unet_tp.fileio import atomic_path, check_writable, save_json
 from unet_tp.metrics import mean_metrics
@@ -330,6 +330,18 @@ def _predict_targets(args: argparse.Namespace) -> list[tuple]:
     return targets
 
 
+def _header_as_source(img, vol, source) -> None:
+    """The segmentation's header codes and units as its case's first file's (a scanner's
+    qform_code 2 and sform_code 4 kept; data round 19): a source without orientation, nor its
+    segmentation, which every tool then reads on the source's grid."""
+    codes = [int(source[k]) if vol.oriented else 0 for k in ("qform_code", "sform_code")]
+    if vol.oriented and not any(codes):  # (oriented by a code nibabel read as set)
+        codes = [1, 1]
+    img.set_qform(vol.affine, code=codes[0])
+    img.set_sform(vol.affine, code=codes[1])
+    img.header.set_xyzt_units(*source.get_xyzt_units())
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import nibabel as nib
 
@@ -354,9 +366,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         seg = vol.to_source_orientation(seg).astype("uint8")
         edition = case.conventions  # written in the labels of the case's own seg files
         img = nib.Nifti1Image(edition.from_brats(seg), vol.affine)
-        code = 1 if vol.oriented else 0  # a source without orientation: nor its segmentation,
-        img.set_qform(vol.affine, code=code)  # which every tool then reads on the source's grid
-        img.set_sform(vol.affine, code=code)
+        _header_as_source(img, vol, nib.load(str(case.files[MODALITIES[0]])).header)
         with atomic_path(target) as tmp:  # a temporary file beside it, removed on any failure
             img.to_filename(str(tmp))
         counts = {lab: int((seg == lab).sum()) for lab in (1, 2, 4)}

@@ -408,6 +408,18 @@ def test_predict_every_case_of_a_folder_with_one_model_load(
     )
     assert (written.header["qform_code"], written.header["sform_code"]) == (0, 0)
     assert np.allclose(written.affine, source.affine) and written.shape == source.shape
+    # a scanner's codes (qform 2, sform 4) and units (mm, s) are the segmentation's too
+    scanner = write_case(tmp_path / "scanner", "BraTS19_S_0", index=0, seg=False)
+    for f in scanner.iterdir():
+        img = nib.load(str(f))
+        img.set_qform(img.affine, code=2)
+        img.set_sform(img.affine, code=4)
+        img.header.set_xyzt_units("mm", "sec")
+        img.to_filename(str(f))
+    assert main([*one[:2], str(scanner), *one[3:], str(tmp_path / "scanner.nii.gz")]) == 0
+    written = nib.load(str(tmp_path / "scanner.nii.gz")).header
+    assert (int(written["qform_code"]), int(written["sform_code"])) == (2, 4)
+    assert written.get_xyzt_units() == ("mm", "sec")
 
 
 @pytest.mark.slow
