@@ -120,8 +120,8 @@ def _unposted(results: Results) -> list[str]:
         return []
     return [
         f"{len(who)} student(s) without a TP notebook to grade (e.g. {who[0]}): their grade is "
-        "left empty, a 0 to chase, not to post; once you have their notebook, grade it, or set "
-        "a test cell's points by hand in formgrader to post what they have"
+        "left empty, a 0 to chase, not to post: ask for their notebook and grade again, or "
+        "enter their grade in the LMS by hand"
     ]
 
 
