@@ -10,6 +10,7 @@ import re
 from html import escape
 from pathlib import Path
 
+from autograder import messages as M
 from autograder.messages_fr import PAGE_FRENCH, french
 from autograder.results import PENDING, BlockInfo, BlockScore, Result, Results
 
@@ -171,6 +172,9 @@ def _blocks_table(student: Result, results: Results) -> str:
             fault = _at_fault(block, entry, results, lang)
             if fault:
                 what += f"<br><span class='muted'>{_t(lang, 'at fault: {}', fault)}</span>"
+        if entry.by_hand:  # (its note apart from the grader's message, in the page's language)
+            note = M.SET_BY_HAND.format(points=f"{entry.points:g}", of=f"{entry.max:g}")
+            what += f"<br><b>{escape(_message(lang, note))}</b>"
         rows.append(
             f"<tr class='{'lost' if entry.lost else 'full'}' data-block='{escape(block.id)}'>"
             f"<td><b>{escape(block.label_in(lang))}</b><br>"

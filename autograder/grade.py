@@ -867,7 +867,7 @@ def grade_all(
             fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         except Interrupted as stop:
             _undo_writes(out, before, progress)
-            raise run.stopped(kept, stop.fresh, len(todo)) from None
+            raise run.stopped(kept, stop.fresh, [s for s, _ in todo], force) from None
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
         run.write_outputs(run.keep(results, fresh))
@@ -909,8 +909,9 @@ class _Run:
         cleared = write_gradebook(self.db_url, fresh, self.tmp, previous=previous)
         if cleared:
             self.progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
+        ids = {r.student_id for r in fresh}  # (not those still being graded at a Ctrl-C)
         _write_course_folder(
-            self.out, self.tmp / "autograded", self.db_arg, self.ctx.spec.assignment
+            self.out, self.tmp / "autograded", self.db_arg, self.ctx.spec.assignment, ids
         )
         results = self.results(students, fresh)
         _write_pages(self.out, results, fresh)
@@ -919,19 +920,27 @@ class _Run:
         write_inputs(self.out, self.inputs)
         return results
 
-    def stopped(self, kept: list[Result], fresh: list[Result], todo: int) -> KeyboardInterrupt:
-        """Ctrl-C: ``fresh`` (what finished) stored, the next run grades only the others; what
-        the console says of it."""
+    def stopped(
+        self, kept: list[Result], fresh: list[Result], todo: list[Submission], force: bool
+    ) -> KeyboardInterrupt:
+        """Ctrl-C: ``fresh`` (what finished) stored, the next run grades only the others (a
+        ``--force`` run's others forgotten: graded by a run without it); what the console says."""
         if not fresh:
             return KeyboardInterrupt(
                 "grading stopped before a notebook was graded; nothing in the output folder changed"
             )
+        if force:  # their old grades are what --force was to replace
+            done = {r.student_id for r in fresh}
+            for sub in todo:
+                if sub.student_id not in done:
+                    self.state.pop(sub.student_id, None)
         self.keep(sorted(kept + fresh, key=lambda r: r.student_id), fresh)
+        again = "the same command without --force" if force else "the same command"
         return KeyboardInterrupt(
-            f"grading stopped: {len(fresh)} of the {todo} notebooks to grade were graded and are "
-            "kept (their feedback pages and gradebook rows written); the same command grades the "
-            f"{todo - len(fresh)} others; {self.out / GRADES_FILE}, {RESULTS_FILE} and the report "
-            "are still the last finished run's"
+            f"grading stopped: {len(fresh)} of the {len(todo)} notebooks to grade were graded and "
+            f"are kept (their feedback pages and gradebook rows written); {again} grades the "
+            f"{len(todo) - len(fresh)} others; {self.out / GRADES_FILE}, {RESULTS_FILE} and the "
+            "report are still the last finished run's"
         )
 
     def results(self, students: list[Result], fresh: list[Result]) -> Results:
@@ -1045,12 +1054,16 @@ def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
             progress(f"  restored {rel}: changed during grading")
 
 
-def _write_course_folder(out: Path, autograded: Path, db_arg: str | None, assignment: str) -> None:
+def _write_course_folder(
+    out: Path, autograded: Path, db_arg: str | None, assignment: str, ids: set[str]
+) -> None:
     """``OUT`` as nbgrader's course folder for formgrader (``autograded/``, the config, and
     ``source/<assignment>/``, empty, by which formgrader lists the assignment: without it its
     Manual Grading page was empty). The config finds OUT and its gradebook from where it lies:
     a folder moved or copied keeps its own (it read and wrote the old folder's gradebook)."""
     for notebook in sorted(autograded.glob("*/*/*.ipynb")):
+        if notebook.relative_to(autograded).parts[0] not in ids:
+            continue
         target = out / "autograded" / notebook.relative_to(autograded)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(notebook, target)

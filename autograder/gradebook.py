@@ -189,6 +189,7 @@ def with_manual_scores(results: Results, out_dir: Path) -> Results:
         for r in results.students:
             # a new file whose answers this run could not read: its old scores are not its own
             unread = r.answers_unread and read.get(r.student_id, (r.sha256,))[0] != r.sha256
+            r.comments = {}
             for q in results.questions:
                 r.questions[q.id] = None if unread else _by_hand(gb, q.grade_id, r, q.points)
                 if not unread and (comment := _comment(gb, q.grade_id, r.student_id)):
@@ -226,25 +227,29 @@ def _comment(gb, grade_id: str, student_id: str) -> str:
 
 
 def _tests_by_hand(gb, r: Result, tests: dict) -> None:
-    """A test cell's points set by hand in formgrader (a block the instructor corrected after
-    reading it) in place of the grader's, and its block's points with them."""
+    """Each test cell's points as the gradebook holds them now: set by hand in formgrader (a
+    block the instructor corrected after reading it), else the grader's own (``auto_score``: a
+    score by hand cleared since is undone), and its block's points with them; read afresh each
+    time (the results saved hold what a run read, never twice)."""
     from nbgrader.api import MissingEntry
 
-    changed = set()
-    for gid in list(r.tests):
+    r.reviewed, by_hand, read = False, set(), set()
+    for gid in [g for g in r.tests if g in tests]:
         try:
             grade = _grade(gb, gid, r.student_id)
         except MissingEntry:
             continue
-        if grade.manual_score is not None and gid in tests:
-            points = tests[gid][1].points
-            extra = float(grade.extra_credit or 0.0)
-            r.tests[gid] = min(max(float(grade.manual_score), 0.0), points) + extra
-            changed.add(tests[gid][0])
-            r.reviewed = True  # read and decided: no longer "to be reviewed"
-    for block in changed:
-        was = r.block(block.id)
+        block, test = tests[gid]
+        read.add(block)
+        if grade.manual_score is None:
+            auto = grade.auto_score
+            r.tests[gid] = float(r.tests[gid] if auto is None else auto)
+            continue
+        extra = float(grade.extra_credit or 0.0)
+        r.tests[gid] = min(max(float(grade.manual_score), 0.0), test.points) + extra
+        by_hand.add(block.id)
+        r.reviewed = True  # read and decided: no longer "to be reviewed"
+    for block in read:
         got = sum(r.tests.get(t.grade_id, 0.0) for t in block.tests)
-        note = M.SET_BY_HAND.format(points=f"{got:g}", of=f"{was.max:g}")
-        message = f"{was.message} {note}" if was.message else note
-        r.blocks[block.id] = dataclasses.replace(was, points=got, message=message)
+        hand = block.id in by_hand
+        r.blocks[block.id] = dataclasses.replace(r.block(block.id), points=got, by_hand=hand)

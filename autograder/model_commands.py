@@ -285,7 +285,7 @@ def _check_replaceable(out: Path, force: bool) -> None:
     if not out.exists() or force:
         return
     try:
-        ours = {"checkpoint", "cases", "mean"} <= json.loads(out.read_bytes()).keys()
+        ours = {"cases", "mean"} <= json.loads(out.read_bytes()).keys()  # (a run's metrics.json)
     except (OSError, ValueError, AttributeError):
         ours = False
     if out.is_dir() or not ours:

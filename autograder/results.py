@@ -30,6 +30,7 @@ class BlockScore:
     message: str | None = None  # what differs, when the block lost points
     at_fault: str | None = None  # the block whose mistake it is
     warning: str | None = None  # right, but built on a wrong block
+    by_hand: bool = False  # its points set by the instructor in formgrader
 
     @property
     def lost(self) -> bool:

@@ -181,6 +181,8 @@ def test_a_case_without_a_slice_to_keep_is_left_out_saying_why(brats_root, tmp_p
         "BraTS19_TCIA01_999_1": "no slice to keep (no tumour slice, and a tumour-free share of 0)"
     }
     assert "BraTS19_TCIA01_999_1" not in SliceDataset(tmp_path / "c").case_ids
+    # not bad data: the cache is unchanged without --skip-bad too (nothing written)
+    assert prepare_cache(data, tmp_path / "c", settings).wrote is False
 
 
 def test_a_cache_of_other_cases_is_not_replaced_without_force(brats_root, tmp_path):

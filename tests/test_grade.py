@@ -1054,6 +1054,13 @@ def test_ctrl_c_keeps_the_notebooks_already_graded(tmp_path, monkeypatch):
     assert graded == ["alice", "bob", "carol"]
     assert [r.total for r in results] == [sum(b.points for b in spec.blocks)] * 3
     assert (out / "results.json").exists() and (out / "feedback" / "carol.html").exists()
+    # the same with --force: the one not graded again is not kept at its old grade
+    graded.clear()
+    with pytest.raises(KeyboardInterrupt, match="the same command without --force grades the 1"):
+        grade.grade_all(subs, out, progress=lambda line: None, force=True)
+    lines.clear()
+    grade.grade_all(subs, out, progress=lines.append)
+    assert lines[1] == "why: new submission (1: carol)" and graded == ["alice", "bob", "carol"]
 
 
 def test_collects_an_lms_zip_and_keeps_the_newest_of_two_files(tmp_path):
@@ -3007,9 +3014,13 @@ def test_what_formgrader_sets_by_hand_reaches_the_grades_pages_and_lms(tmp_path,
         gb.find_comment(q1.grade_id, a, a, "alice").manual_comment = "Compare the two runs."
         gb.find_grade_cell(q1.grade_id, a, a).max_score = 99  # the points of an older spec
         gb.db.commit()
-    results = with_manual_scores(Results.load(out), out)
+    results = with_manual_scores(with_manual_scores(Results.load(out), out), out)  # (twice)
     alice, bob = results.students
     assert alice.block("c").points == crop_block.points and alice.reviewed and not alice.to_review
+    assert alice.block("c").by_hand and alice.block("c").message == "crop wrong"  # its own note
+    alice.language = "fr"
+    assert "points fixés par votre enseignant après lecture" in feedback_html(alice, results)
+    alice.language = "en"
     assert alice.questions[q1.id] == q1.points + 1  # its points, and the extra credit
     page = feedback_html(alice, results)
     assert "Compare the two runs." in page and "will be read by the instructor" not in page
@@ -3027,6 +3038,12 @@ def test_what_formgrader_sets_by_hand_reaches_the_grades_pages_and_lms(tmp_path,
             gb.find_grade_cell(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT).max_score
             == q1.points
         )
+        gb.find_grade(crop_gid, build.ASSIGNMENT, build.ASSIGNMENT, "alice").manual_score = None
+        gb.db.commit()
+    # the score by hand taken back in formgrader: the grader's own points and flag are back
+    alice = with_manual_scores(Results.load(out), out).students[0]
+    assert alice.block("c").points < crop_block.points and alice.to_review
+    assert not alice.block("c").by_hand and alice.tests[crop_gid] == 0.0
 
 
 @pytest.mark.slow  # the gradebook's assignment made from the source notebook: 5 s

@@ -1278,7 +1278,7 @@ def _unet_blocks(net: nn.Module, ns: dict, kw: dict) -> dict:
     functions = [
         k
         for k in ("DoubleConv", "Down", "Up")
-        if callable(ns.get(k)) and _block_class(ns, k) is None
+        if isinstance(ns.get(k), types.FunctionType)  # (a class of no nn.Module: not this)
     ]
     if functions:  # a factory returning nn.Sequential (honest round 20): the grader reads it
         words = tr(

@@ -145,7 +145,8 @@ def _unchanged(
     return set(entries) | set(skipped) == {c.case_id for c in cases} and all(
         _reusable(cache_dir, entries[c.case_id], _source_signature(c))
         if c.case_id in entries
-        else skipped_sources.get(c.case_id) == _source_signature(c) and (skip_bad or not c.has_seg)
+        else skipped_sources.get(c.case_id) == _source_signature(c)
+        and (skip_bad or c.case_id not in meta.get("skipped_bad", []))
         for c in cases
     )
 
@@ -258,7 +259,7 @@ class _Run:
         source = str(Path(data).expanduser().resolve())
         new = {"settings": settings.to_json(), "source": source, "complete": False}
         save_json(cache_dir / META, {**new, "cases": dict(old_cases), "skipped": {}})
-        new |= {"cases": {}, "skipped": {}, "skipped_sources": {}}
+        new |= {"cases": {}, "skipped": {}, "skipped_sources": {}, "skipped_bad": []}
         run = cls(cache_dir, settings, new, PrepareReport(cache_dir), skip_bad, strict)
         run.written = {n for e in (meta or {}).get("cases", {}).values() for n in _arrays(e)}
         return run, old_cases
@@ -266,9 +267,13 @@ class _Run:
     def save(self) -> None:
         save_json(self.cache_dir / META, self.meta)
 
-    def skip(self, case_id: str, why: str, signature: dict) -> None:
+    def skip(self, case_id: str, why: str, signature: dict, bad: bool = False) -> None:
+        """Leave a case out, saying ``why``; ``bad``: its data could not be read (left out by
+        --skip-bad only: a later run without it stops there), not a case with nothing to train."""
         self.meta["skipped"][case_id] = self.report.skipped[case_id] = why
         self.meta["skipped_sources"][case_id] = signature
+        if bad:
+            self.meta["skipped_bad"].append(case_id)
 
     def add(self, case: Case, old: dict | None) -> None:
         """Reuse, build or skip one case; its entry enters the metadata (saved) once its arrays
@@ -292,7 +297,7 @@ class _Run:
             if not self.skip_bad:
                 self.save()
                 raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
-            return self.skip(case.case_id, str(exc), signature)
+            return self.skip(case.case_id, str(exc), signature, bad=True)
         if not len(images):  # (a tumour-free case, no tumour-free slice asked for)
             share = self.settings.tumour_free_fraction
             why = f"no slice to keep (no tumour slice, and a tumour-free share of {share:g})"
