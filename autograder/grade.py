@@ -870,9 +870,10 @@ def grade_all(
             raise run.stopped(kept, stop.fresh, [s for s, _ in todo], force) from None
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
-        run.write_outputs(run.keep(results, fresh))
+        graded, shown = run.keep(results, fresh)
+        run.write_outputs(graded, shown)
         _remove_pages(out, set(state) - {r.student_id for r in results})
-    return results
+    return shown.students
 
 
 @dataclass
@@ -900,9 +901,13 @@ class _Run:
         _announce(len(subs), todo, kept, self.progress, gone_line(self.state, subs))
         return todo, kept
 
-    def keep(self, students: list[Result], fresh: list[Result]) -> Results:
+    def keep(
+        self, students: list[Result], fresh: list[Result], stopped: bool = False
+    ) -> tuple[Results, Results]:
         """Store ``fresh`` (the gradebook, formgrader's folder, the feedback pages, the state
-        the next run reads to keep them); the class's results (``students``, kept and fresh)."""
+        the next run reads to keep them); the class's results (``students``, kept and fresh) as
+        graded, and as shown (what formgrader set read from the gradebook: never saved, so a
+        score by hand taken back there is undone). ``stopped``: by Ctrl-C."""
         _unknown_language(students)
         state = self.state
         previous = {r.student_id: a for r in fresh if (a := _old_answers(state, r)) is not None}
@@ -914,11 +919,13 @@ class _Run:
             self.out, self.tmp / "autograded", self.db_arg, self.ctx.spec.assignment, ids
         )
         results = self.results(students, fresh)
-        _write_pages(self.out, results, fresh)
+        shown = with_manual_scores(copy.deepcopy(results), self.out)
+        _write_pages(self.out, shown, [s for s in shown.students if s.student_id in ids])
         inputs = grading_inputs_hash(self.inputs)
-        write_state(self.out / STATE_FILE, state, fresh, inputs, self.ctx.limits_run())
-        write_inputs(self.out, self.inputs)
-        return results
+        write_state(self.out / STATE_FILE, state, fresh, inputs, self.ctx.limits_run(), stopped)
+        if not stopped:  # (the next run names again what changed for the others)
+            write_inputs(self.out, self.inputs)
+        return results, shown
 
     def stopped(
         self, kept: list[Result], fresh: list[Result], todo: list[Submission], force: bool
@@ -934,7 +941,7 @@ class _Run:
             for sub in todo:
                 if sub.student_id not in done:
                     self.state.pop(sub.student_id, None)
-        self.keep(sorted(kept + fresh, key=lambda r: r.student_id), fresh)
+        self.keep(sorted(kept + fresh, key=lambda r: r.student_id), fresh, stopped=True)
         again = "the same command without --force" if force else "the same command"
         return KeyboardInterrupt(
             f"grading stopped: {len(fresh)} of the {len(todo)} notebooks to grade were graded and "
@@ -944,7 +951,7 @@ class _Run:
         )
 
     def results(self, students: list[Result], fresh: list[Result]) -> Results:
-        """The class's :class:`Results` (questions' scores from the gradebook)."""
+        """The class's :class:`Results`, as graded."""
         spec = self.ctx.spec
         results = Results(
             assignment=spec.assignment,
@@ -956,13 +963,13 @@ class _Run:
             questions=[_info(QuestionInfo, q) for q in spec.questions],
             gradebook=self.db_url if self.db_arg else "",
         )
-        return with_manual_scores(results, self.out)
+        return results
 
-    def write_outputs(self, results: Results) -> None:
-        """``results.json``, ``grades.csv`` and the report."""
+    def write_outputs(self, results: Results, shown: Results) -> None:
+        """``results.json`` (as graded), ``grades.csv`` and the report (as shown)."""
         results.save(self.out)
-        write_grades_csv(self.out / GRADES_FILE, results)
-        write_report(self.out, results)
+        write_grades_csv(self.out / GRADES_FILE, shown)
+        write_report(self.out, shown)
 
 
 def _announce(count: int, todo: list, kept: list, progress, gone: str) -> None:

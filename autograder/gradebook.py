@@ -241,15 +241,19 @@ def _tests_by_hand(gb, r: Result, tests: dict) -> None:
             continue
         block, test = tests[gid]
         read.add(block)
-        if grade.manual_score is None:
+        extra = float(grade.extra_credit or 0.0)  # (formgrader's, with or without a score)
+        if grade.manual_score is None and not extra:
             auto = grade.auto_score
             r.tests[gid] = float(r.tests[gid] if auto is None else auto)
             continue
-        extra = float(grade.extra_credit or 0.0)
-        r.tests[gid] = min(max(float(grade.manual_score), 0.0), test.points) + extra
+        score = grade.auto_score if grade.manual_score is None else grade.manual_score
+        r.tests[gid] = min(max(float(score or 0.0), 0.0), test.points) + extra
         by_hand.add(block.id)
         r.reviewed = True  # read and decided: no longer "to be reviewed"
     for block in read:
         got = sum(r.tests.get(t.grade_id, 0.0) for t in block.tests)
         hand = block.id in by_hand
         r.blocks[block.id] = dataclasses.replace(r.block(block.id), points=got, by_hand=hand)
+    for block in read if by_hand else ():  # "built on (a), which is wrong": (a) set right by hand
+        if r.block(block.id).warning and not any(r.block(d).lost for d in block.depends_on):
+            r.blocks[block.id] = dataclasses.replace(r.block(block.id), warning=None)

@@ -151,7 +151,8 @@ def to_regrade(
             if result.interrupted and not old.get("retried"):  # once: a notebook may cause it
                 todo.append((s, CUT_SHORT))
                 continue
-            result.regraded = None
+            if not old.get("stopped"):  # (graded by a run Ctrl-C stopped: said as such)
+                result.regraded = None
             kept.append(result)
     return todo, kept
 
@@ -218,10 +219,19 @@ def gone_line(state: dict, subs: list[Submission]) -> str:
 
 
 def write_state(
-    path: Path, state: dict, fresh: list[Result], inputs_hash: str, limits: dict | None = None
+    path: Path,
+    state: dict,
+    fresh: list[Result],
+    inputs_hash: str,
+    limits: dict | None = None,
+    stopped: bool = False,
 ) -> None:
     """Remember what ``fresh`` was graded from, under which ``limits``, and whether it was cut
-    short again when graded again for it (then kept: the notebook itself may cut it short)."""
+    short again when graded again for it (then kept: the notebook itself may cut it short);
+    ``stopped``: by a run Ctrl-C stopped (the next run reports them as graded, and why)."""
+    if not stopped:  # a run that ended: what a stopped one graded is its last run's now
+        for entry in state.values():
+            entry.pop("stopped", None)
     for r in fresh:
         read = answers_read(state.get(r.student_id, {}))  # kept if this run read none
         if not r.answers_unread:
@@ -233,6 +243,7 @@ def write_state(
             "retried": bool(r.interrupted) and r.regraded == CUT_SHORT,
             "result": r.as_json(),
             "answers_read": read,
+            **({"stopped": True} if stopped else {}),
         }
     with atomic_write(path, "w") as f:
         json.dump(state, f, indent=1)

@@ -688,6 +688,11 @@ def test_a_rerun_grades_only_what_changed(graded, tmp_path):
     assert why["correct"] == "the file changed" and why["blank"] is None
 
 
+@dataclass
+class _Students:
+    students: list
+
+
 def _without_running(monkeypatch, graded) -> None:
     """``grade_all`` with ``graded`` for ``_grade_many`` and nothing written but the state: the
     regrading decisions alone, in a second."""
@@ -696,7 +701,8 @@ def _without_running(monkeypatch, graded) -> None:
     monkeypatch.setattr(grade, "_grade_many", graded)
     monkeypatch.setattr(grade, "write_gradebook", lambda *a, **k: [])
     monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
-    monkeypatch.setattr(grade._Run, "results", lambda *a: None)
+    monkeypatch.setattr(grade._Run, "results", lambda self, students, fresh: _Students(students))
+    monkeypatch.setattr(grade, "with_manual_scores", lambda results, out: results)
     monkeypatch.setattr(grade, "_write_pages", lambda *a: None)
     monkeypatch.setattr(grade._Run, "write_outputs", lambda *a: None)
 
