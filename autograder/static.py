@@ -1025,6 +1025,9 @@ def _names_bound_in(nb) -> frozenset[str]:
     return frozenset(names)
 
 
+MAX_ALIAS_PARTS = 32  # the dots of a path an alias is read as (longer: the student's own object)
+
+
 class Notebook:
     """The repaired notebook's code cells, parsed once, with the aliases they bind."""
 
@@ -1097,6 +1100,8 @@ class Notebook:
                 self.aliases[a.asname or a.name] = f"{stmt.module}.{a.name}"
         elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, (ast.Name, ast.Attribute)):
             path = self.resolve(stmt.value)
+            if path and path.count(".") > MAX_ALIAS_PARTS:  # (no library's: `w = w.a` again
+                path = None  # and again grew a path read at each use, red team 50)
             if path and ("." in path or path in {*self.aliases.values(), "builtins"}):
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
@@ -4004,6 +4009,14 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
     block forbids, uncalled, or a function or class of the student's that uses it (an instance of
     it too): ``(i, cell, why, node, True)``, or None. An answer then reads it back through what no
     name of the notebook says (``logging.getLogger("x").filters[0]``)."""
+    uses: dict[tuple[str, bool], tuple | None] = {}  # each name's reading once (red team 50:
+    # `w.a = w; w = w.a` 5,000 times read w's 10,000 statements at each: minutes)
+
+    def own_uses(sub: ast.Name, called: bool):
+        if (sub.id, called) not in uses:
+            uses[sub.id, called] = _own_callable_uses(nb, sub, called, names, by_name, limit)
+        return uses[sub.id, called]
+
     for i, cell, tree in nb.student_cells():
         if i >= limit or tree is None:
             continue
@@ -4023,11 +4036,7 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                     if (
                         isinstance(sub, ast.Name)
                         and id(sub) not in nested
-                        and (
-                            found := _own_callable_uses(
-                                nb, sub, id(sub) in skip, names, by_name, limit
-                            )
-                        )
+                        and (found := own_uses(sub, id(sub) in skip))
                     ):
                         used = found[2]
                         uses = _forbidden(used, names) or used.startswith(_COURSE_CODE_SAYS)

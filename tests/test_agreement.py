@@ -3103,3 +3103,32 @@ def test_an_up_with_its_convolutions_written_in_it_passes_both_sides():
     ns = notebook(extra={"up": UP_INLINE_CONVS})
     assert graded(ns, "up") == (True, "")
     assert visible(ns, "up")[0] and visible(ns, "up", with_probes=False)[0]
+
+
+STEP_CALLING = """def train_step(model, images, labels, optimizer, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    loss = {call}
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+"""
+
+
+@pytest.mark.parametrize(
+    "call, passes",
+    [
+        ("loss_fn(model(images), target=labels)", True),
+        ("loss_fn(logits=model(images), target=labels)", True),
+        ("loss_fn(input=model(images), target=labels)", False),  # torch's name, not the TP's
+    ],
+    ids=["target_by_name", "both_by_name", "torchs_names"],
+)
+def test_a_step_calls_the_loss_as_the_notebooks_loss_takes_it(call, passes):
+    """The check's loss took (a, b): ``target=labels`` failed it naming the check's insides,
+    while the grader (F.cross_entropy itself) gave the points, even to ``input=``, which the
+    notebook's categorical_cross_entropy refuses in the training cell (honest round 21)."""
+    ns = notebook(extra={"train_step": STEP_CALLING.format(call=call)})
+    assert graded(ns, "train_step")[0] == passes
+    shown, message = visible(ns, "train_step", with_probes=False)
+    assert shown == passes and "_run_train_step" not in message and "<locals>" not in message

@@ -97,3 +97,12 @@ def test_the_check_refuses_torchs_test_suite_loss_naming_it():
         [sys.executable, "-c", CHECK_TEST_SUITE_LOSS], capture_output=True, text=True, timeout=300
     ).stdout
     assert "the loss uses torch.testing._internal.common_nn, which computes" in said, said
+
+
+def test_the_check_says_a_scripted_loss_costs_the_blocks_after_it():
+    """Honest round 21: @torch.jit.script on a right loss passed the check while the grader
+    (which cannot follow TorchScript) gave (e), (f) and (g) no points."""
+    from unet_tp import checks
+
+    with pytest.raises(AssertionError, match=r"is TorchScript \(@torch.jit.script\)"):
+        checks.check_loss(torch.jit.script(categorical_cross_entropy))

@@ -124,3 +124,33 @@ def test_on_a_gpu_the_students_step_follows_float32(dtype):
         ref_loss = train_step(reference, images, labels, opt_ref, F.cross_entropy)
         loss = step(model, images, labels, opt, F.cross_entropy)
         assert loss == pytest.approx(ref_loss, rel=2e-2 if dtype == torch.float16 else 5e-2)
+
+
+def test_a_step_by_closure_runs_under_the_scaler():
+    """Honest round 21: ``optimizer.step(closure)`` (torch.optim's documented form) passed the
+    check and the grade, then failed on a T4: "a closure cannot be used with the gradient
+    scaler". The closure is run first; the update is the plain step's."""
+
+    def closure_step(model, images, labels, optimizer, loss_fn):
+        model.train()
+
+        def closure():
+            optimizer.zero_grad()
+            loss = loss_fn(model(images), labels)
+            loss.backward()
+            return loss
+
+        return optimizer.step(closure).item()
+
+    images, labels = _batch()
+    plain, by_closure = _model(), _model()
+    expected = _fp16_step()(
+        plain, images, labels, torch.optim.SGD(plain.parameters(), 0.1), F.cross_entropy
+    )
+    opt = torch.optim.SGD(by_closure.parameters(), 0.1)
+    step = HalfPrecisionStep(
+        closure_step, torch.float16, torch.amp.GradScaler("cpu", init_scale=SCALE)
+    )
+    assert step(by_closure, images, labels, opt, F.cross_entropy) == expected
+    for p, q in zip(by_closure.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(p, q)

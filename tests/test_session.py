@@ -155,3 +155,28 @@ def test_fewer_sample_cases_than_last_time_means_fewer_patients(brats_root, tmp_
         notebook.cached_patient(cache, "BraTS19_SYN_0002_1")
     assert "patient BraTS19_SYN_0002_1 is not in the slice cache" in str(err.value)
     assert "run the data cell again" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "predict",
+    [
+        lambda model, images: model(images).argmax(1).cpu().numpy(),  # NumPy's classes
+        lambda model, images: model(images).argmax(1, keepdim=True).squeeze(),  # a batch of 1
+    ],
+    ids=["numpy", "squeezed"],
+)
+def test_the_evaluation_cell_takes_a_predict_the_checks_take(predict):
+    """Honest round 21: a predict returning NumPy (correct for the check and the grader) broke
+    the evaluation cell (`.cpu()` of an array), and one ending in `.squeeze()` broke it on a
+    patient of 16 k + 1 slices (the last batch of one squeezed to (H, W))."""
+    import numpy as np
+
+    from unet_tp.data.cases import CaseVolumes
+    from unet_tp.notebook import predict_patient
+
+    model = torch.nn.Conv2d(4, 4, 1)
+    image = np.random.default_rng(0).normal(size=(4, 6, 6, 17)).astype(np.float32)
+    patient = CaseVolumes("p", image, None, np.eye(4), image.shape[1:])
+    expected = predict_patient(model, patient, lambda m, x: m(x).argmax(1), "cpu")
+    assert expected.shape == (6, 6, 17)
+    np.testing.assert_array_equal(predict_patient(model, patient, predict, "cpu"), expected)

@@ -4312,3 +4312,51 @@ def test_a_one_line_cell_is_read_as_ipython_runs_it(line):
         nb = insert_after(insert_after(notebook(), "training", binding), "evaluate", line)
         assert not lost(nb) and not flagged(nb), line
         assert flagged(insert_after(notebook(), "evaluate", line)), line  # (unbound: the magic)
+
+
+_SEQUENCE_DICE = """@torch.no_grad()
+def predict(model, images):
+    model.eval()
+    return model(images).max(dim=1).indices
+
+{imports}
+
+def dice_score(pred, truth):
+    p, t = np.flatnonzero(pred).tolist(), np.flatnonzero(truth).tolist()
+    return {ratio}
+"""
+
+
+@pytest.mark.parametrize(
+    "imports, ratio",
+    [
+        ("import difflib", "difflib.SequenceMatcher(None, p, t, autojunk=False).ratio()"),
+        ("from difflib import SequenceMatcher as S", "S(None, p, t).ratio()"),
+        ("from rapidfuzz.distance import Indel", "Indel.normalized_similarity(p, t)"),
+        ("import textdistance", "textdistance.sorensen_dice(p, t)"),
+    ],
+    ids=["difflib", "difflib_alias", "rapidfuzz", "textdistance"],
+)
+def test_a_sequence_similarity_that_is_the_dice_costs_g(imports, ratio):
+    """Red team 50: difflib's ratio of the two masks' sorted index lists is 2M / T, the Dice
+    exactly (so are rapidfuzz's Indel and textdistance's Sorensen-Dice): (g) 2/2, unflagged."""
+    assert "predict_dice" in lost(
+        notebook({"predict_dice": _SEQUENCE_DICE.format(imports=imports, ratio=ratio)})
+    )
+
+
+def test_a_name_rebound_thousands_of_times_is_read_once_per_block(monkeypatch):
+    """Red team 50: `w.a = w; w = w.a` 5,000 times kept a class's grading 4 minutes in the
+    grader's own reading (each statement read all of w's; w's path grew by one `.a` each time):
+    each name is read once per block, and a path that long is no library's."""
+    from autograder.spec import load as load_spec
+
+    nb = notebook()
+    insert_after(nb, "setup", "class Box:\n    pass\n\n\nw = Box()\n" + "w.a = w\nw = w.a\n" * 300)
+    calls = []
+    real = static._own_callable_uses
+    monkeypatch.setattr(static, "_own_callable_uses", lambda *a: calls.append(a[1].id) or real(*a))
+    code = static.read(nb)
+    assert "w" not in code.aliases or code.aliases["w"].count(".") <= static.MAX_ALIAS_PARTS
+    static.forbidden_calls(code, load_spec(), [f"cell {i}" for i in range(len(nb.cells))])
+    assert 0 < calls.count("w") <= 2 * len(load_spec().blocks)  # (called and uncalled)

@@ -10,6 +10,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from solutions import UNet, categorical_cross_entropy
 from unet_tp.cli import main
@@ -321,3 +322,16 @@ def test_a_run_records_its_network_class(brats_root, tiny_cache, tmp_path, monke
     assert main([*bad, "--model", "torch.nn:Linear"]) == 2
     err = capsys.readouterr().err
     assert "cannot build it with the run's model settings" in err and "Traceback" not in err
+
+
+def test_the_class_weights_of_the_training_cell_follow_the_model_to_its_device():
+    """Honest round 21: CLASS_WEIGHTS made on the CPU in the training cell, indexed by a GPU's
+    labels in the loss, would stop Question 4's training on Colab (the meta device stands in)."""
+    import functools
+
+    from unet_tp.train import on_device
+
+    loss = functools.partial(F.cross_entropy, weight=torch.ones(4), reduction="mean")
+    moved = on_device(loss, torch.device("meta"))
+    assert moved.keywords["weight"].device.type == "meta" and moved.keywords["reduction"] == "mean"
+    assert on_device(F.cross_entropy, torch.device("meta")) is F.cross_entropy

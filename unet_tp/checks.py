@@ -1954,6 +1954,7 @@ def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
 def check_loss(loss_fn: Callable) -> None:
     """The loss cases: value and gradient equal to ``F.cross_entropy`` (with class weights, one
     class, C = 1, extreme logits, float32)."""
+    _not_scripted(loss_fn, "categorical_cross_entropy")
     for label, logits, target, weight in cases.loss_inputs(cases.visible_rng()):
         weight = None if weight is None else torch.from_numpy(weight)
         logits = torch.from_numpy(logits).clone().requires_grad_()
@@ -2045,16 +2046,21 @@ def _train_reference(state, images, labels, loss_fn, case) -> tuple[list, list, 
     return losses, grads, [p.detach().clone() for p in params]
 
 
-def _run_train_step(train_step, loss_fn, case, state, images, labels) -> tuple:
+def _run_train_step(train_step, criterion, case, state, images, labels) -> tuple:
     """``(dtype, (model, watch, returned values))`` of ``case.steps`` calls of the student's
-    step, on a model handed over in evaluation mode; an explained AssertionError if it raises."""
+    step, on a model handed over in evaluation mode; an explained AssertionError if it raises.
+    The loss is called as the notebook's is (``categorical_cross_entropy(logits, target,
+    weight=None)``: ``target=`` by name too; honest round 21)."""
     swapped: set[torch.dtype] = set()
 
     def attempt(dtype: torch.dtype) -> tuple:
-        def watched_loss(a, b, *rest, **kw):
-            if isinstance(a, torch.Tensor) and not a.is_floating_point():
+        def loss_fn(logits, target, *rest, **kw):
+            if isinstance(logits, torch.Tensor) and not logits.is_floating_point():
                 swapped.add(dtype)
-            return loss_fn(a, b, *rest, **kw)
+            return criterion(logits, target, *rest, **kw)
+
+        loss_fn.__qualname__ = "loss_fn"  # (as an error names it: not the check's insides)
+        watched_loss = loss_fn
 
         model = _small_net(case.net, state).eval()  # train_step must switch to training mode
         opt = torch.optim.Adam(model.parameters(), lr=case.lr)
@@ -2171,6 +2177,7 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
     """The train_step case: the returned losses (before each update) and the weights after three
     Adam steps equal those of forward, loss, backward, step with fresh gradients."""
     _no_course_code(train_step, "train_step")
+    _not_scripted(train_step, "train_step")
     case = cases.TRAIN_STEP
     state, images, labels = cases.train_step_inputs(cases.visible_rng(), case)
     with _on_the_cpu(train_step):
@@ -2289,6 +2296,17 @@ DICE_LIBRARIES = (
     # the libraries' own tests: their reference metrics under other names (SciPy's wdice)
     "scipy.spatial.tests",
     "sklearn.metrics.tests",
+    # sequence similarities that are the Dice of two sorted lists of indices (red team 50:
+    # difflib's ratio 2M / T; rapidfuzz's Indel; textdistance's and NLTK's Sorensen-Dice)
+    "difflib.SequenceMatcher",
+    "rapidfuzz.distance",
+    "rapidfuzz.fuzz",
+    "rapidfuzz.process",
+    "textdistance.algorithms",
+    "textdistance.sorensen",
+    "textdistance.sorensen_dice",
+    "nltk.metrics",
+    "Levenshtein.ratio",
 )
 WEIGHTED = "(w)"  # (above: a module whose functions may not be given weights ``w``)
 
@@ -2358,6 +2376,20 @@ COURSE_MODULES = tuple(
 """The course package's modules an answer may not use: all but ``unet_base``, ``device`` (the
 set-up's ``pick_device()``, ``in_colab()``) and ``conventions`` (the labels and regions:
 ``NUM_CLASSES``); the grader's rule, ``autograder/static.py``, read from the answer's text."""
+
+
+def _not_scripted(fn: Callable, what: str) -> None:
+    """An answer compiled by TorchScript costs its block and those tested after it: the grader
+    cannot follow what TorchScript runs (it reads code from comments), so the check says so."""
+    if isinstance(fn, (torch.jit.ScriptFunction, torch.jit.ScriptModule)):
+        raise AssertionError(
+            tr(
+                "{what} is TorchScript (@torch.jit.script): the grader cannot follow what "
+                "TorchScript runs and gives this block, and the blocks tested after it, no "
+                "points: remove @torch.jit.script",
+                what=what,
+            )
+        )
 
 
 def _no_course_code(fn: Callable, what: str) -> None:
@@ -2562,6 +2594,8 @@ def check_predict_dice(predict: Callable, dice_score: Callable) -> None:
     inputs = cases.predict_dice_inputs(cases.visible_rng())
     _no_course_code(dice_score, "dice_score")
     _no_course_code(predict, "predict")
+    _not_scripted(predict, "predict")
+    _not_scripted(dice_score, "dice_score")
     _check_dice(dice_score, inputs.pairs)
     with _on_the_cpu(predict):
         _check_predict(predict, inputs)

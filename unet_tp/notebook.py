@@ -261,9 +261,10 @@ def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolum
 @torch.no_grad()
 def predict_patient(model, patient: CaseVolumes, predict_fn, device, batch_size: int = 16):
     """BraTS labels (H, W, n) of a :func:`cached_patient` by ``predict_fn(model, images)``."""
-    slices = np.moveaxis(patient.image, -1, 0)
-    classes = [
-        predict_fn(model, torch.from_numpy(slices[i : i + batch_size]).to(device)).cpu().numpy()
-        for i in range(0, len(slices), batch_size)
-    ]
+    slices, classes = np.moveaxis(patient.image, -1, 0), []
+    for i in range(0, len(slices), batch_size):
+        batch = slices[i : i + batch_size]
+        out = predict_fn(model, torch.from_numpy(batch).to(device))
+        out = out.cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)  # (NumPy's)
+        classes.append(out.reshape(len(batch), *batch.shape[-2:]))  # a squeezed batch of one
     return to_brats_labels(np.moveaxis(np.concatenate(classes).astype(np.uint8), 0, -1))

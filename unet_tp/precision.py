@@ -40,14 +40,19 @@ class ScaledOptimizer:
         self.scaled = False  # set by the loss function once a loss of this step was scaled
 
     def step(self, closure=None):
+        """One update; ``closure`` (torch.optim's ``step(closure)``: zero_grad, forward, loss,
+        backward) is run first, as the scaler cannot take it (honest round 21: a T4 only)."""
+        loss = None
         if closure is not None:
-            raise ValueError("a closure cannot be used with the gradient scaler")
+            with torch.enable_grad():
+                loss = closure()
         has_grad = any(p.grad is not None for g in self.param_groups for p in g["params"])
         if not (self.scaled and has_grad):  # nothing scaled (no loss or no backward yet)
-            return self.optimizer.step()
+            return self.optimizer.step() if closure is None else (self.optimizer.step(), loss)[1]
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scaled = False
+        return loss
 
     def __getattr__(self, name: str):
         return getattr(self.optimizer, name)

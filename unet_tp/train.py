@@ -10,6 +10,7 @@ Checkpoints hold the weights, the optimizer and scaler states and the run's :cla
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -90,6 +91,15 @@ def torch_settings(deterministic: bool, device: torch.device) -> Iterator[None]:
 def cosine_schedule(optimizer: torch.optim.Optimizer, epochs: int) -> LambdaLR:
     """Cosine decay, stepped once per epoch: epoch ``e`` at ``lr (1 + cos(pi e / epochs)) / 2``."""
     return LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / max(epochs, 1))))
+
+
+def on_device(loss_fn: LossFn, device: torch.device) -> LossFn:
+    """``partial(loss, weight=CLASS_WEIGHTS)`` with its tensors on ``device``: the training
+    cell makes the weights on the CPU, where a GPU's labels cannot index them (honest round 21)."""
+    if not isinstance(loss_fn, functools.partial):
+        return loss_fn
+    moved = {k: v.to(device) if torch.is_tensor(v) else v for k, v in loss_fn.keywords.items()}
+    return functools.partial(loss_fn.func, *loss_fn.args, **moved)
 
 
 def reference_step(model, images, labels, optimizer, loss_fn) -> float:
@@ -282,7 +292,7 @@ def fit(
     """
     optim, main = config.optim, _is_main()
     device = device or next(model.parameters()).device
-    loss_fn = loss_fn or loss_by_name(optim.loss)
+    loss_fn = on_device(loss_fn or loss_by_name(optim.loss), device)
     out = Path(out_dir) if out_dir is not None else None
     state = state or RunState(config, {}, "", None)
     state.config = state.config.for_model(unwrap(model))
