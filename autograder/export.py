@@ -125,6 +125,19 @@ def _unposted(results: Results) -> list[str]:
     ]
 
 
+def _over_maximum(results: Results) -> list[str]:
+    """The warning on the students whose total passes the maximum (formgrader's extra credit):
+    the LMS skips such a grade (Moodle: "out of range") but takes its comment."""
+    who = [s.who for s in results.students if s.total > results.max_points and not s.pending]
+    if not who:
+        return []
+    return [
+        f"{len(who)} student(s) above the maximum of {results.max_points:g} (extra credit; e.g. "
+        f"{who[0]}): the LMS skips a grade above the assignment's maximum; raise it there, or "
+        "enter theirs by hand"
+    ]
+
+
 def _lms_grade(student: Result, spec: str) -> str:
     """The grade the LMS gets: empty while written answers wait for manual grading, and for a
     student without a TP notebook (a 0 to chase, not to post) until scored by hand."""
@@ -569,7 +582,7 @@ def export(
             f"{pending[0]}): their grade is left empty; grade the answers in nbgrader's "
             "formgrader (OUT is its course folder), then export again"
         )
-    report.warnings += _unposted(results)
+    report.warnings += _unposted(results) + _over_maximum(results)
     if fmt == "moodle":
         header, rows = _moodle(results, table, report)
         report.feedback_zip = _moodle_feedback_zip(results, out_dir, path, report)

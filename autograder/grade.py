@@ -15,6 +15,7 @@ import collections
 import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -813,8 +814,18 @@ def _check_writable(out: Path) -> None:
 
 
 def _shown_by(progress):
-    """``progress`` given each line as a terminal shows it (:func:`terminal_text`)."""
-    return lambda text: progress(terminal_text(text))
+    """``progress`` given each line as a terminal shows it (:func:`terminal_text`); a console
+    closed (``| head``, ``less`` quit) ends the lines, not the grading (instructor round 22)."""
+    closed = []
+
+    def show(text: str) -> None:
+        if not closed:
+            try:
+                progress(terminal_text(text))
+            except BrokenPipeError:
+                closed.append(True)
+
+    return show
 
 
 def grade_all(
@@ -866,8 +877,8 @@ def grade_all(
         try:
             fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         except Interrupted as stop:
-            _undo_writes(out, before, progress)
-            raise run.stopped(kept, stop.fresh, [s for s, _ in todo], force) from None
+            undo = functools.partial(_undo_writes, out, before, progress)
+            raise run.stopped(stop, kept, [s for s, _ in todo], force, undo) from None
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
         graded, shown = run.keep(results, fresh)
@@ -913,7 +924,9 @@ class _Run:
         previous = {r.student_id: a for r in fresh if (a := _old_answers(state, r)) is not None}
         cleared = write_gradebook(self.db_url, fresh, self.tmp, previous=previous)
         if cleared:
-            self.progress(f"scores given by hand cleared, the answer changed: {', '.join(cleared)}")
+            self.progress(
+                f"scores given by hand cleared, the file changed since: {', '.join(cleared)}"
+            )
         ids = {r.student_id for r in fresh}  # (not those still being graded at a Ctrl-C)
         _write_course_folder(
             self.out, self.tmp / "autograded", self.db_arg, self.ctx.spec.assignment, ids
@@ -928,10 +941,21 @@ class _Run:
         return results, shown
 
     def stopped(
+        self, stop: Interrupted, kept: list[Result], todo: list, force: bool, undo
+    ) -> KeyboardInterrupt:
+        """Ctrl-C: what finished stored (after ``undo``, what the kernels wrote into OUT), the
+        next run grades only the others (a ``--force`` run's others forgotten: graded by a run
+        without it), Ctrl-C taken again once done; what the console says."""
+        try:
+            undo()
+            return self._stopped(kept, stop.fresh, todo, force)
+        finally:
+            if stop.handler is not None:
+                signal.signal(signal.SIGINT, stop.handler)
+
+    def _stopped(
         self, kept: list[Result], fresh: list[Result], todo: list[Submission], force: bool
     ) -> KeyboardInterrupt:
-        """Ctrl-C: ``fresh`` (what finished) stored, the next run grades only the others (a
-        ``--force`` run's others forgotten: graded by a run without it); what the console says."""
         if not fresh:
             return KeyboardInterrupt(
                 "grading stopped before a notebook was graded; nothing in the output folder changed"
@@ -1031,21 +1055,34 @@ def _grade_many(todo: list, ctx: Context, tmp: Path, jobs: int, progress) -> lis
             flag = "  REVIEW" if r.review else ""
             progress(f"  {r.who:20s} {r.total:5.1f} / {r.max_points:g}  ({r.seconds:.0f} s){flag}")
     except BaseException as exc:  # Ctrl-C: no queued notebook starts (the pool's exit ran them all)
+        handler = None
+        if isinstance(exc, KeyboardInterrupt):  # a second Ctrl-C while the graded are kept
+            handler = _hold_interrupts()  # lost them all (instructor round 22)
+            with contextlib.suppress(OSError):
+                progress(f"stopping: keeping the {len(fresh)} notebook(s) graded (a few seconds)")
         pool.shutdown(wait=False, cancel_futures=True)
         WORKERS.stop()  # and the running ones stop
         if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted(fresh) from None
+            raise Interrupted(fresh, handler) from None
         raise
     pool.shutdown()
     return fresh
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during grading, with the results of the notebooks that finished before it."""
+    """Ctrl-C during grading, with the results of the notebooks that finished before it, and
+    the Ctrl-C handler to put back once they are kept."""
 
-    def __init__(self, fresh: list[Result]) -> None:
+    def __init__(self, fresh: list[Result], handler=None) -> None:
         super().__init__()
-        self.fresh = fresh
+        self.fresh, self.handler = fresh, handler
+
+
+def _hold_interrupts():
+    """Ignore Ctrl-C (in the main thread) while what was graded is kept; the handler it had."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:

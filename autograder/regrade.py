@@ -54,6 +54,8 @@ def grading_inputs(sandbox: str) -> dict[str, str]:
         + [*root.glob("autograder/*.json"), *root.glob("autograder/*.css")]
         + sorted({course.STUDENT_NOTEBOOK, *course.STUDENT_NOTEBOOKS.values()})
     )
+    files = [p for p in files if p.is_file() and not p.name.startswith(".")]  # (an editor's
+    # lock file, `.#unet.py`, a dangling link: no input, and no stop)
     inputs = {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
     }

@@ -1015,6 +1015,43 @@ def test_ctrl_c_stops_the_notebooks_being_graded(tmp_path, monkeypatch):
 SLEEP = "import time; time.sleep(600)"
 
 
+def test_a_second_ctrl_c_does_not_stop_what_was_graded_being_kept(tmp_path, monkeypatch):
+    """Instructor round 22: a second Ctrl-C in the seconds the running kernels are stopped and
+    the graded notebooks kept lost them all: Ctrl-C is ignored until then, and said."""
+    before = signal.getsignal(signal.SIGINT)
+    lines = []
+    try:
+        with pytest.raises(KeyboardInterrupt) as stop:
+            monkeypatch.setattr(grade_module(), "_prewarm", lambda home: None)
+            monkeypatch.setattr(
+                grade_module(), "grade_submission", lambda sub, ctx: _fake_result(sub)
+            )
+            ctx = types_namespace(sandbox="none", template_home=tmp_path / "home")
+
+            def progress(line):
+                lines.append(line)
+                if line.startswith("  0 "):
+                    raise KeyboardInterrupt
+
+            grade_module()._grade_many([(0, "new"), (1, "new")], ctx, tmp_path, 1, progress)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN and stop.value.handler == before
+        assert lines[-1] == "stopping: keeping the 1 notebook(s) graded (a few seconds)"
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def grade_module():
+    from autograder import grade
+
+    return grade
+
+
+def types_namespace(**kw):
+    import types
+
+    return types.SimpleNamespace(**kw)
+
+
 @pytest.mark.slow  # the gradebook's assignment made from the source notebook: 5 s
 def test_ctrl_c_keeps_the_notebooks_already_graded(tmp_path, monkeypatch):
     """Ctrl-C after 2 of 3 notebooks: the 2 keep their grades, pages and gradebook rows, and
@@ -4181,3 +4218,21 @@ def test_another_courses_notebook_is_flagged_for_review():
     assert re.fullmatch(r"(\d+) of the TP's \1 cells were missing: another notebook .*", line)
     assert _not_the_tp(solved(), STUDENT) == []
     assert _not_the_tp(solved("cce_loss", "unet"), STUDENT) == []
+
+
+def test_a_console_closed_ends_the_lines_not_the_grading():
+    """Instructor round 22: `unet-tp grade ... | head -3` stopped the run at the fourth line
+    ("error: a file: Broken pipe"), keeping nothing graded."""
+    from autograder import grade
+
+    shown = []
+
+    def console(line):
+        if len(shown) == 2:
+            raise BrokenPipeError
+        shown.append(line)
+
+    show = grade._shown_by(console)
+    for i in range(5):
+        show(f"line {i}")  # no error: the run goes on
+    assert shown == ["line 0", "line 1"]

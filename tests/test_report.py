@@ -1322,3 +1322,25 @@ def test_grades_csv_says_why_a_block_lost_its_points(out_dir, tmp_path):
     notes = rows[student.student_id]["notes"]
     assert notes.count("uses torch.nn.functional.cross_entropy") == 1
     assert f"({block}) ({block})" not in notes and f"({block}) uses" in notes, notes
+
+
+def test_a_grade_above_the_maximum_is_said_before_the_lms_skips_it(tmp_path):
+    """Instructor round 22: formgrader's extra credit took a total to 31 / 30; Moodle's upload
+    skips a grade above the maximum ("out of range") and keeps the comment, with no warning."""
+    students = make_class()
+    students[0]["blocks"]["a"]["points"] += 1  # (as extra credit would)
+    out = tmp_path / "OUT"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps(make_results(students)), encoding="utf-8")
+    report = lms.export(out, "moodle")
+    assert any("1 student(s) above the maximum of 20 (extra credit" in w for w in report.warnings)
+    assert not any(
+        "above the maximum" in w for w in lms.export(out_dir_of(tmp_path), "moodle").warnings
+    )
+
+
+def out_dir_of(tmp_path: Path) -> Path:
+    out = tmp_path / "OUT2"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps(make_results()), encoding="utf-8")
+    return out

@@ -86,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `| head`: the reader left; nothing more to say (Python's advice)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # read-only, permission, not a folder, disk full: one line
         return _error(os_error_message(exc))
     except (DataError, ValueError, RuntimeError) as exc:
