@@ -3132,3 +3132,23 @@ def test_a_step_calls_the_loss_as_the_notebooks_loss_takes_it(call, passes):
     assert graded(ns, "train_step")[0] == passes
     shown, message = visible(ns, "train_step", with_probes=False)
     assert shown == passes and "_run_train_step" not in message and "<locals>" not in message
+
+
+FOUR_CLASSES_LOSS = """def categorical_cross_entropy(logits, target, weight=None):
+    one_hot = F.one_hot(target.long(), 4).permute(0, 3, 1, 2).to(logits.dtype)  # BraTS's 4
+    per_pixel = -(one_hot * F.log_softmax(logits, dim=1)).sum(1)
+    if weight is None:
+        return per_pixel.mean()
+    w = weight.to(logits.dtype)[target.long()]
+    return (per_pixel * w).sum() / w.sum()
+"""
+
+
+def test_a_loss_made_for_four_classes_only_fails_both_sides():
+    """Honest round 21: the check ran the docstring's example (two classes) and failed a loss
+    hard-coding BraTS's 4 classes; the grader had no such case and gave (e) 4/4, saying "your
+    (e) itself matches the reference". The example is a case of both now."""
+    ns = notebook(extra={"cce_loss": FOUR_CLASSES_LOSS})
+    passed, message = graded(ns, "loss")
+    assert not passed and "one pixel, two classes" in message
+    assert not visible(ns, "loss", with_probes=False)[0]

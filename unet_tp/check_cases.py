@@ -262,6 +262,8 @@ def loss_inputs(
         ("extreme logits (+-1e4)", np.sign(rand) * 1e4, target, None),  # log(0), a clamped log
         ("extreme logits with weights", rand * 1e3, target, weight),
         ("float32 logits", rand.astype(np.float32), target, None),
+        # the docstring's example: a loss made for BraTS's 4 classes only (honest round 21)
+        ("one pixel, two classes", np.zeros((1, 2, 1, 1)), np.zeros((1, 1, 1), np.int64), None),
     ]
 
 
