@@ -3015,7 +3015,7 @@ def test_what_formgrader_sets_by_hand_reaches_the_grades_pages_and_lms(tmp_path,
     from autograder import grade
     from autograder.feedback import feedback_html
     from autograder.gradebook import with_manual_scores
-    from autograder.results import BlockScore, Result, Results
+    from autograder.results import BlockScore, Results
 
     spec = load_spec()
     q1, (crop_gid, (crop_block, crop_test)) = (
@@ -3030,10 +3030,8 @@ def test_what_formgrader_sets_by_hand_reaches_the_grades_pages_and_lms(tmp_path,
     def graded(todo, *args):
         out = []
         for s, why in todo:
-            tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
-            blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
-            r = Result(s.student_id, s.name, s.relpath, s.sha256, blocks, tests, spec.max_points)
-            r.regraded, r.language = why, "en"
+            r = _full_marks(s, why, spec)
+            tests, blocks = r.tests, r.blocks
             r.answers = {q.id: "an answer" for q in spec.questions}
             if s.student_id == "alice":  # flagged, (c)'s crop test lost
                 tests[crop_gid] = 0.0
@@ -3101,7 +3099,7 @@ def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission
 
     from autograder import grade
     from autograder.gradebook import with_manual_scores
-    from autograder.results import BlockScore, Result, Results
+    from autograder.results import Results
 
     spec = load_spec()
     q1 = spec.questions[0]
@@ -3113,10 +3111,7 @@ def test_a_score_by_hand_is_cleared_after_the_grader_failed_on_the_re_submission
     def graded(todo, *args):  # as _grade_many: the answers are the file's text
         out = []
         for s, why in todo:
-            tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
-            blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
-            r = Result(s.student_id, s.name, s.relpath, s.sha256, blocks, tests, spec.max_points)
-            r.regraded, r.language = why, "en"
+            r = _full_marks(s, why, spec)
             if failing["now"]:
                 r.interrupted = "grading error: ValueError"
             else:
@@ -4236,3 +4231,14 @@ def test_a_console_closed_ends_the_lines_not_the_grading():
     for i in range(5):
         show(f"line {i}")  # no error: the run goes on
     assert shown == ["line 0", "line 1"]
+
+
+def _full_marks(sub, why: str, spec):
+    """What grade_submission returns for ``sub``'s notebook with every block right."""
+    from autograder.results import BlockScore, Result
+
+    tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
+    blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+    r = Result(sub.student_id, sub.name, sub.relpath, sub.sha256, blocks, tests, spec.max_points)
+    r.regraded, r.language = why, "en"
+    return r
