@@ -4333,9 +4333,11 @@ def dice_score(pred, truth):
         ("import difflib", "difflib.SequenceMatcher(None, p, t, autojunk=False).ratio()"),
         ("from difflib import SequenceMatcher as S", "S(None, p, t).ratio()"),
         ("from rapidfuzz.distance import Indel", "Indel.normalized_similarity(p, t)"),
+        # red team 51: its compiled module, under none of the names above
+        ("from rapidfuzz import fuzz_cpp", "fuzz_cpp.QRatio(p, t) / 100"),
         ("import textdistance", "textdistance.sorensen_dice(p, t)"),
     ],
-    ids=["difflib", "difflib_alias", "rapidfuzz", "textdistance"],
+    ids=["difflib", "difflib_alias", "rapidfuzz", "rapidfuzz_compiled", "textdistance"],
 )
 def test_a_sequence_similarity_that_is_the_dice_costs_g(imports, ratio):
     """Red team 50: difflib's ratio of the two masks' sorted index lists is 2M / T, the Dice

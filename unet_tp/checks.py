@@ -2286,9 +2286,17 @@ DICE_LIBRARIES = (
     # sequence similarities that are the Dice of two sorted lists of indices (red team 50:
     # difflib's ratio 2M / T; rapidfuzz's Indel; textdistance's and NLTK's Sorensen-Dice)
     "difflib.SequenceMatcher",
+    # (rapidfuzz's compiled modules too: fuzz.ratio runs as fuzz_cpp_avx2's, red team 51)
     "rapidfuzz.distance",
     "rapidfuzz.fuzz",
+    "rapidfuzz.fuzz_cpp",
+    "rapidfuzz.fuzz_cpp_avx2",
+    "rapidfuzz.fuzz_cpp_sse2",
+    "rapidfuzz.fuzz_py",
     "rapidfuzz.process",
+    "rapidfuzz.process_cpp",
+    "rapidfuzz.process_cpp_impl",
+    "rapidfuzz.process_py",
     "textdistance.algorithms",
     "textdistance.sorensen",
     "textdistance.sorensen_dice",
