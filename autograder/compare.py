@@ -533,10 +533,10 @@ class PredictDice(Comparison):
             got = _number(raw)
             if got is None or not abs(got - want) <= 1e-9:
                 empty = M.EMPTY_MASKS if want == 1.0 else ""
-                shown = f"{got:.6g}" if got is not None else repr(raw)[:40]
-                if shown == f"{want:.6g}":  # close, not equal: the digits that differ
-                    shown = f"{got:.12g}"
-                return M.DICE_VALUE.format(shape=shape, got=shown, want=want, empty=empty)
+                shown, wanted = (f"{got:.6g}" if got is not None else repr(raw)[:40]), f"{want:.6g}"
+                if shown == wanted:  # close, not equal: the digits that differ, on both sides
+                    shown, wanted = f"{got:.12g}", f"{want:.12g}"
+                return M.DICE_VALUE.format(shape=shape, got=shown, want=wanted, empty=empty)
         if meta.get("predict_error"):
             return M.PREDICT_ERROR.format(error=str(meta["predict_error"])[:500])
         pred = preds.get(meta.get("dtype"), preds["float64"])

@@ -71,7 +71,7 @@ DICE_PAIRS = "dice_score: not one answer per pair of masks"
 DICE_ERROR = "dice_score of two {shape} masks: {error}"
 # an exception of the student's code, as harness._error writes it in the kernel
 ERROR_IN_YOUR_CODE = "{error} (in your code: `{code}`)"
-DICE_VALUE = "dice_score of two {shape} masks: {got}, expected {want:.6g}{empty}"
+DICE_VALUE = "dice_score of two {shape} masks: {got}, expected {want}{empty}"
 EMPTY_MASKS = " (two empty masks agree perfectly: 1.0)"
 PREDICT_ERROR = "predict: {error}"
 PREDICT_SHAPE = "predict returned shape {got}, expected {want} (the argmax over the classes)"

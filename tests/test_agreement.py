@@ -2317,6 +2317,7 @@ def test_the_grader_shows_the_digits_where_a_close_dice_differs():
     assert not passed and got != want and float(got) == pytest.approx(float(want), rel=1e-5), (
         message
     )
+    assert len(got) == len(want) > 9, message  # the expected value to as many digits (round 22)
 
 
 def test_the_check_shows_the_tensor_train_step_returned_whole():
