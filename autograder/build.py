@@ -271,8 +271,14 @@ def build(
         report.synced_cells += set_pack(synced, *pack)
     problems = notebook_problems(synced)
     if problems:
+        source_nb, spec_file = (
+            p.relative_to(REPO_ROOT) if p.is_relative_to(REPO_ROOT) else p
+            for p in (SOURCE_NOTEBOOK, SPEC_FILE)
+        )  # (the files to edit, as the instructor finds them: instructor round 22)
         raise BuildError(
-            f"{SOURCE_NOTEBOOK.name} disagrees with {SPEC_FILE.name}: " + "; ".join(problems)
+            f"{source_nb} disagrees with {spec_file}: {'; '.join(problems)}; make them agree (a "
+            "cell's points are its nbgrader metadata `points` in the notebook: Jupyter's Create "
+            "Assignment toolbar, or the .ipynb's JSON; keep the heading's points the same)"
         )
     with tempfile.TemporaryDirectory(prefix="unet-tp-build-") as tmp:
         for language, path in STUDENT_NOTEBOOKS.items():

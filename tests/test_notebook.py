@@ -338,3 +338,20 @@ def test_commands_work_without_an_activated_environment(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "notebooks up to date" in out.stdout
+
+
+def test_a_build_that_disagrees_with_the_spec_names_the_files_to_edit(monkeypatch):
+    """Instructor round 22: "TP_sujet.ipynb disagrees with assignment.toml" named neither
+    folder nor what to change (a cell's nbgrader points)."""
+    monkeypatch.setattr(
+        build,
+        "notebook_problems",
+        lambda nb: ["answer_hd95: 2 points in the notebook, 3 in the spec"],
+    )
+    with pytest.raises(build.BuildError) as err:
+        build.build(check=True)
+    message = str(err.value)
+    assert message.startswith(
+        "autograder/source/TP_sujet/TP_sujet.ipynb disagrees with autograder/assignment.toml: answer_hd95"
+    )
+    assert "nbgrader metadata `points`" in message
