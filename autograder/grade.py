@@ -15,7 +15,6 @@ import collections
 import contextlib
 import copy
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -872,13 +871,12 @@ def grade_all(
             notebook_timeout=notebook_timeout,
             threads=kernel_threads(jobs),
         )
-        run = _Run(out, ctx, state, inputs, db_arg, db_url, tmp, progress)
+        run = _Run(out, ctx, state, inputs, db_arg, db_url, tmp, progress, before)
         todo, kept = run.plan(subs, force, read_inputs(before.get(INPUTS_FILE)))
         try:
             fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         except Interrupted as stop:
-            undo = functools.partial(_undo_writes, out, before, progress)
-            raise run.stopped(stop, kept, [s for s, _ in todo], force, undo) from None
+            raise run.stopped(stop, kept, [s for s, _ in todo], force) from None
         _undo_writes(out, before, progress)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
         graded, shown = run.keep(results, fresh)
@@ -899,6 +897,7 @@ class _Run:
     db_url: str
     tmp: Path
     progress: Callable[[str], object]
+    before: dict[str, bytes]  # OUT's files before the run (put back if a kernel wrote there)
 
     def plan(self, subs: list[Submission], force: bool, last_inputs: dict | None):
         """``(to grade with why, kept)``, said on the console; ``last_inputs``: the last run's
@@ -941,13 +940,13 @@ class _Run:
         return results, shown
 
     def stopped(
-        self, stop: Interrupted, kept: list[Result], todo: list, force: bool, undo
+        self, stop: Interrupted, kept: list[Result], todo: list, force: bool
     ) -> KeyboardInterrupt:
-        """Ctrl-C: what finished stored (after ``undo``, what the kernels wrote into OUT), the
+        """Ctrl-C: what finished stored (once what the kernels wrote into OUT is undone), the
         next run grades only the others (a ``--force`` run's others forgotten: graded by a run
         without it), Ctrl-C taken again once done; what the console says."""
         try:
-            undo()
+            _undo_writes(self.out, self.before, self.progress)
             return self._stopped(kept, stop.fresh, todo, force)
         finally:
             if stop.handler is not None:

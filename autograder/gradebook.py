@@ -210,8 +210,11 @@ def _by_hand(gb, grade_id: str, r: Result, points: float) -> float | None:
     score = grade.manual_score
     if score is None and not grade.needs_manual_grade:
         score = grade.auto_score
-    if score is None:
-        return None
+    return None if score is None else _within(score, points, grade)
+
+
+def _within(score: float, points: float, grade) -> float:
+    """A score given by hand kept within its cell's ``points``, plus formgrader's extra credit."""
     return min(max(float(score), 0.0), points) + float(grade.extra_credit or 0.0)
 
 
@@ -247,7 +250,7 @@ def _tests_by_hand(gb, r: Result, tests: dict) -> None:
             r.tests[gid] = float(r.tests[gid] if auto is None else auto)
             continue
         score = grade.auto_score if grade.manual_score is None else grade.manual_score
-        r.tests[gid] = min(max(float(score or 0.0), 0.0), test.points) + extra
+        r.tests[gid] = _within(score or 0.0, test.points, grade)
         by_hand.add(block.id)
         r.reviewed = True  # read and decided: no longer "to be reviewed"
     for block in read:
