@@ -145,12 +145,15 @@ def _lms_grade(student: Result, spec: str) -> str:
     return "" if unposted else format(student.total, spec)
 
 
+_FIRST, _LAST = "Total: {}.", "Details: your feedback page."  # the LMS comment's ends
+
+
 def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field, in the student's notebook's language: the total
     and the blocks and written answers that lost points."""
     lang = student.language
     score = student.score_text(_t(lang, PENDING) if lang == "fr" else None)
-    parts = [_t(lang, "Total: {}.", score)]  # (the code's points and those given by hand)
+    parts = [_t(lang, _FIRST, score)]  # (the code's points and those given by hand)
     lost = [
         f"({b.id}) {e.points:g}/{e.max:g}"
         for b in results.blocks
@@ -167,17 +170,22 @@ def feedback_comment(student: Result, results: Results) -> str:
         parts.append(_t(lang, "Points lost: {}.", ", ".join(lost)))
     if student.to_review:
         parts.append(_t(lang, "To be reviewed by the instructor."))
-    parts.append(_t(lang, "Details: your feedback page."))
+    parts.append(_t(lang, _LAST))
     return scrub(" ".join(parts))
 
 
-# a comment of this kit's, in either language and either version (the worksheet downloaded
-# again after an upload holds the last one)
-_OURS = re.compile(
-    r"(?:Total|Autograded|Corrigé automatiquement) ?: .*?"
-    r"(?:Details: your feedback page\.|Détails : votre page de retour\.)",
-    re.S,
-)
+def _ours() -> re.Pattern[str]:
+    """A comment of this kit's, in either language and either version (the worksheet downloaded
+    again after an upload holds the last one): from its first phrase to its last, as
+    ``feedback_comment`` writes them (``Autograded``: the kit's earlier versions)."""
+    firsts = [_t(lang, _FIRST, "\0").split("\0")[0] for lang in ("en", "fr")]
+    firsts += ["Autograded: ", "Corrigé automatiquement : "]
+    lasts = [_t(lang, _LAST) for lang in ("en", "fr")]
+    first, last = ("|".join(map(re.escape, phrases)) for phrases in (firsts, lasts))
+    return re.compile(f"(?:{first}).*?(?:{last})", re.S)
+
+
+_OURS = _ours()
 
 
 def with_their_comment(cell: str, ours: str) -> tuple[str, bool]:

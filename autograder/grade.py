@@ -15,6 +15,7 @@ import collections
 import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -899,15 +900,18 @@ class _Run:
     progress: Callable[[str], object]
     before: dict[str, bytes]  # OUT's files before the run (put back if a kernel wrote there)
 
+    @functools.cached_property
+    def inputs_hash(self) -> str:
+        """The hash a notebook's state keeps of what decided its grade."""
+        return grading_inputs_hash(self.inputs)
+
     def plan(self, subs: list[Submission], force: bool, last_inputs: dict | None):
         """``(to grade with why, kept)``, said on the console; ``last_inputs``: the last run's
         :func:`grading_inputs` (the why line names what changed)."""
         _check_same_class(self.out, self.state, subs, force)
         why = inputs_changed(last_inputs, self.inputs)
         limits = self.ctx.limits_run()
-        todo, kept = to_regrade(
-            subs, self.state, grading_inputs_hash(self.inputs), force, limits, why
-        )
+        todo, kept = to_regrade(subs, self.state, self.inputs_hash, force, limits, why)
         _announce(len(subs), todo, kept, self.progress, gone_line(self.state, subs))
         return todo, kept
 
@@ -933,8 +937,8 @@ class _Run:
         results = self.results(students, fresh)
         shown = with_manual_scores(copy.deepcopy(results), self.out)
         _write_pages(self.out, shown, [s for s in shown.students if s.student_id in ids])
-        inputs = grading_inputs_hash(self.inputs)
-        write_state(self.out / STATE_FILE, state, fresh, inputs, self.ctx.limits_run(), stopped)
+        limits = self.ctx.limits_run()
+        write_state(self.out / STATE_FILE, state, fresh, self.inputs_hash, limits, stopped)
         if not stopped:  # (the next run names again what changed for the others)
             write_inputs(self.out, self.inputs)
         return results, shown

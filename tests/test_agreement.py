@@ -1487,17 +1487,9 @@ class Up(nn.Module):
             skip = center_crop(skip, *x.shape[2:])
         return self.conv(torch.cat((skip, x), 1))
 """
-MODULEDICT_UNET = """
-class OutConv(nn.Module):
-    def __init__(self, in_channels, num_classes):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class UNet(UNetBase):
+MODULEDICT_UNET = (
+    _OUT_CONV
+    + """class UNet(UNetBase):
     def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
         super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
         widths = self.widths
@@ -1520,6 +1512,7 @@ class UNet(UNetBase):
             x = self.blocs[f"montee{niveau}"](x, sauts[niveau - 1])
         return self.blocs["sortie"](x)
 """
+)
 FLAT_WHERE_LOSS = """
 def categorical_cross_entropy(logits, target, weight=None):
     C = logits.shape[1]
@@ -1641,17 +1634,9 @@ def categorical_cross_entropy(logits, target, weight=None):
     w = weight.gather(0, target.long().flatten()).view_as(log_p)
     return -(w * log_p).sum() / w.sum()
 """
-APPEND_LOOP_UNET = """
-class OutConv(nn.Module):
-    def __init__(self, in_channels, num_classes):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class UNet(UNetBase):
+APPEND_LOOP_UNET = (
+    _OUT_CONV
+    + """class UNet(UNetBase):
     def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
         super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
         widths = self.widths
@@ -1675,6 +1660,7 @@ class UNet(UNetBase):
             x = up(x, skip)
         return self.outc(x)
 """
+)
 
 TUPLE_PADDING_DOUBLE_CONV = """
 class DoubleConv(nn.Module):
@@ -1706,18 +1692,8 @@ def train_step(model, images, labels, optimizer, loss_fn):
     valeur: float = loss.item()
     return valeur
 """
-OUT_CONV = """
-class OutConv(nn.Module):
-    def __init__(self, in_channels, num_classes):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-"""
 INLINE_FINAL_CONV_UNET = (
-    OUT_CONV
+    _OUT_CONV
     + """
 class UNet(UNetBase):
     def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
@@ -1743,7 +1719,7 @@ class UNet(UNetBase):
 """
 )
 LEVELS_UNET = (
-    OUT_CONV
+    _OUT_CONV
     + """
 class UNet(UNetBase):
     def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
@@ -2923,16 +2899,9 @@ _IN_CH = """class DoubleConv(nn.Module):
         return self.double_conv(x)
 """
 _MID = _IN_CH.replace("in_ch, out_ch, padding", "in_ch, out_ch, mid_ch=None, padding")
-_UNET_CALLS = """class OutConv(nn.Module):
-    def __init__(self, in_channels, num_classes):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, num_classes, kernel_size=1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class UNet(UNetBase):
+_UNET_CALLS = (
+    _OUT_CONV
+    + """class UNet(UNetBase):
     def __init__(self, in_channels=4, num_classes=4, base_channels=64, depth=4, padding=False, batch_norm=False):
         super().__init__(in_channels, num_classes, base_channels, depth, padding, batch_norm)
         w = self.widths
@@ -2953,6 +2922,7 @@ class UNet(UNetBase):
             x = up(x, skips.pop())
         return self.outc(x)
 """
+)
 _KEYWORDS = "in_ch={}, out_ch={}, padding=padding, batch_norm=batch_norm"
 _BILINEAR_UP = """def center_crop(x, height, width):
     top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
