@@ -70,6 +70,15 @@ def safe(text: object) -> str:
     return escape(scrub(text))
 
 
+def markdown(text: str) -> str:
+    """An instructor's comment as formgrader shows it, Markdown (its raw HTML escaped, a line
+    break kept): the comment box is Markdown, whose marks showed literally."""
+    import mistune  # (nbconvert's, in the grading environment)
+
+    render = mistune.create_markdown(escape=True, hard_wrap=True, plugins=["strikethrough"])
+    return render(scrub(text))
+
+
 def cut(text: str, max_lines: int = 80, max_chars: int = 6000) -> str:
     """The end of a long output (where the final numbers are), with a line saying what was cut."""
     lines = text.rstrip("\n").split("\n")
@@ -232,7 +241,7 @@ def _questions(student: Result, results: Results) -> list[str]:
         parts.append(f"<pre class='answer'>{safe(cut(answer))}</pre>")
         if comment := student.comments.get(q.id):  # formgrader's comment box
             said = _t(lang, "Instructor's comment:")
-            parts.append(f"<p class='comment'><b>{said}</b> {safe(cut(comment))}</p>")
+            parts.append(f"<div class='comment'><b>{said}</b>{markdown(cut(comment))}</div>")
     return parts
 
 

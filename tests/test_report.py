@@ -26,7 +26,7 @@ import pytest
 from autograder import export as lms
 from autograder.feedback import feedback_html, scrub
 from autograder.report import block_rates, failure_groups, normalise_message, write_report
-from autograder.results import BlockScore, Result, Results
+from autograder.results import BlockScore, QuestionInfo, Result, Results
 
 S3 = "3. The U-Net, block by block"
 ROOT = Path(__file__).resolve().parents[1]
@@ -1063,7 +1063,6 @@ def test_the_lms_comment_counts_the_questions_pending(out_dir):
     student.questions = {"q1": None, "q2": None, "q3": 1.0}
     assert "pending manual grading of 2 questions." in lms.feedback_comment(student, results)
     # a written answer graded below its points is listed with the blocks that lost points
-    from autograder.results import QuestionInfo
 
     results.questions = [
         QuestionInfo(q, f"{q}_answer", f"Title {q}", 2.0, f"Titre {q}") for q in ("q1", "q2")
@@ -1193,7 +1192,6 @@ def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, m
     manual grading", and they are the pages students are handed."""
     import autograder.gradebook
     import autograder.report
-    from autograder.results import QuestionInfo
 
     results = Results.load(out_dir)
     results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
@@ -1344,3 +1342,17 @@ def out_dir_of(tmp_path: Path) -> Path:
     out.mkdir()
     (out / "results.json").write_text(json.dumps(make_results()), encoding="utf-8")
     return out
+
+
+def test_an_instructors_comment_is_shown_as_markdown_with_its_html_escaped():
+    """Formgrader's comment box is Markdown: its marks showed literally on the page, and its
+    lines ran together; raw HTML in it stays text."""
+    results = typed(make_results())
+    student = by_id("4242")
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    student.questions, student.answers = {"q1": 1.0}, {"q1": "an answer"}
+    student.comments = {"q1": "Good **start**.\nSee `x.view`.\n\n- one <script>x</script>"}
+    html = feedback_html(student, results)
+    assert "Good <strong>start</strong>.<br />" in html and "<code>x.view</code>" in html
+    assert "<li>one &lt;script&gt;x&lt;/script&gt;</li>" in html and "**" not in html
+    assert_clean(html)
