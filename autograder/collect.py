@@ -11,6 +11,7 @@ import time
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -645,8 +646,14 @@ def _add_stray_files(found: dict[str, list[Submission]], roots: list, pattern: s
     found.update({k: [v] for k, v in strays.items()})
 
 
-def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Submission]:
-    """The submissions in a folder or a zip (zips inside the folder are opened too)."""
+def collect(
+    source: Path,
+    workdir: Path,
+    pattern: str | None = None,
+    as_given: Callable[[Path], bool] = lambda path: False,
+) -> list[Submission]:
+    """The submissions in a folder or a zip (zips inside the folder are opened too);
+    ``as_given``: whether a file is the handout as given (a student's other file graded)."""
     source = Path(source)
     if not source.exists():
         raise GradingError(f"{source}: no such file or folder")
@@ -683,23 +690,35 @@ def collect(source: Path, workdir: Path, pattern: str | None = None) -> list[Sub
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
     found = _folders_apart(found)
     lone = _lone_folders(found)
-    return [_chosen(items, zip_notes.get(i, []), lone) for i, items in sorted(found.items())]
+    return [
+        _chosen(items, zip_notes.get(i, []), lone, as_given) for i, items in sorted(found.items())
+    ]
 
 
-def _chosen(items: list[Submission], zip_notes: list[str], lone: dict[str, str]) -> Submission:
-    """The one of a student's files graded (the newest), with what the others and the zips it
-    came from say (``zip_notes``) in its notes and review."""
-    tied = _in_handed_order(items)
+def _chosen(
+    items: list[Submission], zip_notes: list[str], lone: dict[str, str], as_given: Callable
+) -> Submission:
+    """The one of a student's files graded (the newest; a file of the handout as given, beside
+    one they wrote in, never: instructor round 23, the handout graded and its 0 posted), with
+    what the others and the zips it came from say (``zip_notes``) in its notes and review."""
+    handouts = [s for s in items if as_given(s.path)] if 1 < len(items) <= SHOWN_OTHERS else []
+    handouts = handouts if len(handouts) < len(items) else []
+    worked = [s for s in items if all(s is not h for h in handouts)]
+    tied = _in_handed_order(worked)
+    items[:] = handouts + worked
     chosen = items[-1]
+    if handouts:
+        given = ", ".join(s.relpath for s in handouts)
+        chosen.notes.append(M.HANDOUT_NOT_GRADED.format(handouts=given, chosen=chosen.relpath))
     chosen.notes += zip_notes  # on the notebook graded
     chosen.review += _other_sources(items) + _lone_review(chosen, lone) + _participants(items)
     chosen.review += _folders(items)
-    if len(items) > 1:
-        others = ", ".join(s.relpath for s in items[-1 - SHOWN_OTHERS : -1])
-        if len(items) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line
-            others += f", … (+{len(items) - 1 - SHOWN_OTHERS})"
+    if len(worked) > 1:
+        others = ", ".join(s.relpath for s in worked[-1 - SHOWN_OTHERS : -1])
+        if len(worked) - 1 > SHOWN_OTHERS:  # a zip of thousands: the note stays a line
+            others += f", … (+{len(worked) - 1 - SHOWN_OTHERS})"
         files = M.FILES_SAME_DATE if tied else M.FILES
-        chosen.notes.append(files.format(count=len(items), chosen=chosen.relpath, others=others))
+        chosen.notes.append(files.format(count=len(worked), chosen=chosen.relpath, others=others))
     if tied:
         shown = ", ".join(s.relpath for s in tied[-SHOWN_OTHERS:])
         shown += f", … (+{len(tied) - SHOWN_OTHERS})" if len(tied) > SHOWN_OTHERS else ""

@@ -66,8 +66,8 @@ from autograder.regrade import (
     write_inputs,
     write_state,
 )
-from autograder.repair import in_source_order
-from autograder.report import write_report
+from autograder.repair import handouts_as_given, in_source_order
+from autograder.report import write_report, write_student_files
 from autograder.results import (
     GRADES_FILE,
     RESULTS_FILE,
@@ -77,7 +77,6 @@ from autograder.results import (
     Results,
     terminal_text,
     text_safe,
-    write_grades_csv,
 )
 from autograder.sandbox import (
     HOME,
@@ -857,14 +856,16 @@ def grade_all(
     inputs = grading_inputs(sandbox)
     with tempfile.TemporaryDirectory(prefix="unet-tp-grading-") as tmp:
         tmp = Path(tmp)
-        subs = collect(Path(submissions), tmp, pattern)
+        student_nbs = {k: nbformat.read(p, 4) for k, p in course.STUDENT_NOTEBOOKS.items()}
+        as_given = handouts_as_given(list(student_nbs.values()))
+        subs = collect(Path(submissions), tmp, pattern, as_given)
         if not subs:
             raise GradingError(f"{submissions}: no .ipynb file found")
         out.mkdir(parents=True, exist_ok=True)  # (not made for nothing to grade)
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),
-            student_nbs={k: nbformat.read(p, 4) for k, p in course.STUDENT_NOTEBOOKS.items()},
+            student_nbs=student_nbs,
             template_home=tmp / "home",
             sandbox=sandbox,
             limits=Limits(memory_bytes=memory_limit, disk_bytes=disk_limit),
@@ -936,7 +937,8 @@ class _Run:
         )
         results = self.results(students, fresh)
         shown = with_manual_scores(copy.deepcopy(results), self.out)
-        _write_pages(self.out, shown, [s for s in shown.students if s.student_id in ids])
+        if stopped:  # (else every page: write_outputs)
+            _write_pages(self.out, shown, [s for s in shown.students if s.student_id in ids])
         limits = self.ctx.limits_run()
         write_state(self.out / STATE_FILE, state, fresh, self.inputs_hash, limits, stopped)
         if not stopped:  # (the next run names again what changed for the others)
@@ -993,9 +995,10 @@ class _Run:
         return results
 
     def write_outputs(self, results: Results, shown: Results) -> None:
-        """``results.json`` (as graded), ``grades.csv`` and the report (as shown)."""
+        """``results.json`` (as graded), ``grades.csv``, every feedback page (their look or
+        French edited since regrades no one) and the report (as shown)."""
         results.save(self.out)
-        write_grades_csv(self.out / GRADES_FILE, shown)
+        write_student_files(self.out, shown)
         write_report(self.out, shown)
 
 

@@ -15,6 +15,7 @@ import ast
 import itertools
 
 _MAX_VALUES = 64
+_MAX_STEPS = 20_000  # readings of one value (each cached)
 _BUILT = (0, "+")  # (in what is seen: a string was built on the way)
 _STRING_METHODS = {"lower", "upper", "capitalize", "title", "strip", "lstrip", "rstrip"}
 _STRING_METHODS |= {"casefold", "swapcase"}
@@ -60,6 +61,8 @@ class HeldStrings:
         self.calls: dict[str | None, list] = {}  # by the name called
         self.imported: dict[str, set[str]] = {}  # what a name is bound to by imports
         self.rebound: set[str] = set()  # names (and attributes) bound other than by an import
+        self._memo: dict[tuple, set[str] | None] = {}  # what _values read
+        self._steps = 0
         for tree in trees:
             self._read(tree)
         parents = {
@@ -95,6 +98,7 @@ class HeldStrings:
             self._parameters(f, self._call_sites(f), chain)
         for cls in self.classes:
             self._fields(cls)
+        self._memo.clear()  # (what was read before all was given)
 
     def _read(self, tree: ast.AST) -> None:
         todo = [(tree, (0,))]
@@ -407,21 +411,41 @@ class HeldStrings:
                 elif name in fields[: len(call.args)]:
                     self._add((0, f".{name}"), call.args[fields.index(name)], chain)
 
-    def values(self, node: ast.AST, chain: tuple, seen: frozenset = frozenset()) -> set[str] | None:
+    def values(self, node: ast.AST, chain: tuple) -> set[str] | None:
         """The strings ``node`` (in the functions ``chain``) can hold, if each way it is given
-        one is spelt, or None."""
-        if len(seen) > 12:
+        one is spelt, or None (as None past :data:`_MAX_STEPS` readings: red team 52's names
+        built from names built 20 times each, 12 deep, kept the class's grading for ever)."""
+        self._steps = 0
+        return self._values(node, chain, frozenset())
+
+    def _values(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
+        key = (id(node), chain, seen)
+        if key in self._memo:
+            return self._memo[key]
+        self._steps += 1
+        if len(seen) > 12 or self._steps > _MAX_STEPS:
             return None
-        if isinstance(node, ast.Constant):  # (None, a number: no attribute's name)
-            return {node.value} if isinstance(node.value, str) else set()
+        found = self._read_values(node, chain, seen)
+        if self._steps <= _MAX_STEPS:  # (not an answer cut short)
+            self._memo[key] = found
+        return found
+
+    def _read_values(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
+        if isinstance(node, ast.Constant):  # (None, a number: no attribute's name, but a part
+            # of one built: "cross_entropy%.0s" % 0, red team 52)
+            plain = isinstance(node.value, str) or _BUILT not in seen
+            return ({node.value} if isinstance(node.value, str) else set()) if plain else None
         if isinstance(node, (ast.IfExp, ast.BoolOp)):  # either side
             parts = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
-            return _union(self.values(n, chain, seen) for n in parts)
+            return _union(self._values(n, chain, seen) for n in parts)
         if isinstance(node, (ast.JoinedStr, ast.BinOp)):  # f"{norm}Norm2d", "Batch" + "Norm2d"
             return self._joined(node, chain, seen)
         if isinstance(node, ast.FormattedValue):
             plain = node.conversion in (-1, ord("s")) and node.format_spec is None
-            return self.values(node.value, chain, seen) if plain else None
+            number = isinstance(node.value, ast.Constant) and type(node.value.value) in (int, float)
+            if plain and number:  # f"Conv{2}d"
+                return {str(node.value.value)}
+            return self._values(node.value, chain, seen) if plain else None
         if isinstance(node, _Keyword):
             return self._keyword(node.name, seen)
         if isinstance(node, ast.Call):
@@ -546,29 +570,31 @@ class HeldStrings:
         func, args, built = node.func, node.args, seen | {_BUILT}
         method = func.attr if isinstance(func, ast.Attribute) else None
         if method in _STRING_METHODS and not args:
-            held = self.values(func.value, chain, built)
+            held = self._values(func.value, chain, built)
             return None if held is None else {getattr(s, method)() for s in held}
         spelt_list = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
         if (method == "format" or (method == "join" and spelt_list)) and not node.keywords:
             parts = [func.value, *(args if method == "format" else args[0].elts)]
-            held = [self.values(p, chain, built) for p in parts]
-            if any(h is None for h in held) or _count(held) > _MAX_VALUES:
+            held = [self._values(p, chain, built) for p in parts]
+            if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
                 return None
             if method == "join":
                 return {combo[0].join(combo[1:]) for combo in itertools.product(*held)}
             return _formatted(held)
         if method in ("get", "pop") and args and len(args) <= 2:
-            default = self.values(args[1], chain, seen) if len(args) == 2 else set()
+            default = self._values(args[1], chain, seen) if len(args) == 2 else set()
             if self._kwargs_param(func.value, chain) and _spelt(args[0]):
                 found = self._keyword(args[0].value, seen)
             else:
                 found = self._item(ast.Subscript(func.value, args[0], ast.Load()), chain, seen)
             return _union([found, default])
         if getattr(func, "id", "") == "str" and len(args) == 1 and not node.keywords:
-            return self.values(args[0], chain, seen)
+            return self._values(args[0], chain, seen)
         if getattr(func, "id", "") == "field":  # a dataclass's field(default=...)
             given = [k.value for k in node.keywords if k.arg == "default"]
-            return self.values(given[0], chain, seen) if given and len(node.keywords) == 1 else None
+            return (
+                self._values(given[0], chain, seen) if given and len(node.keywords) == 1 else None
+            )
         return None
 
     def _keyword(self, name: str, seen: frozenset) -> set[str] | None:
@@ -583,15 +609,15 @@ class HeldStrings:
         if not self.given.get(key):
             return None
         return _union(
-            None if value is None else self.values(value, where, seen | {key})
+            None if value is None else self._values(value, where, seen | {key})
             for value, where in self.given[key]
         )
 
     def _joined(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):  # "%sNorm2d" % norm
             right = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-            held = [self.values(p, chain, seen | {_BUILT}) for p in [node.left, *right]]
-            if any(h is None for h in held) or _count(held) > _MAX_VALUES:
+            held = [self._values(p, chain, seen | {_BUILT}) for p in [node.left, *right]]
+            if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
                 return None
             try:
                 return {combo[0] % tuple(combo[1:]) for combo in itertools.product(*held)}
@@ -600,8 +626,8 @@ class HeldStrings:
         if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add):
             return None
         parts = node.values if isinstance(node, ast.JoinedStr) else [node.left, node.right]
-        held = [self.values(p, chain, seen | {_BUILT}) for p in parts]
-        if any(h is None for h in held) or _count(held) > _MAX_VALUES:
+        held = [self._values(p, chain, seen | {_BUILT}) for p in parts]
+        if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
             return None
         return {"".join(p) for p in itertools.product(*held)}
 
@@ -613,17 +639,17 @@ class HeldStrings:
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             if any(isinstance(e, ast.Starred) for e in node.elts):
                 return None
-            return _union(self.values(e, chain, seen) for e in node.elts) if node.elts else set()
+            return _union(self._values(e, chain, seen) for e in node.elts) if node.elts else set()
         if isinstance(node, ast.Dict) and not sequences_only:
-            return _union(self.values(k, chain, seen) if k else None for k in node.keys)
+            return _union(self._values(k, chain, seen) if k else None for k in node.keys)
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and not sequences_only
         ):
             if node.func.attr == "split" and len(node.args) <= 1:  # "ReLU ELU".split()
-                held = self.values(node.func.value, chain, seen | {_BUILT})
-                sep = [self.values(a, chain, seen) for a in node.args]
+                held = self._values(node.func.value, chain, seen | {_BUILT})
+                sep = [self._values(a, chain, seen) for a in node.args]
                 if held is None or None in sep or any(len(x) != 1 for x in sep):
                     return None
                 return {part for h in held for part in h.split(*[next(iter(x)) for x in sep])}
@@ -636,7 +662,7 @@ class HeldStrings:
                     if node.func.attr == "keys"
                     else dict.values
                 )
-                return _union(self.values(v, w, seen) for d, w in dicts for v in pick(d))
+                return _union(self._values(v, w, seen) for d, w in dicts for v in pick(d))
             return None
         if not isinstance(node, ast.Name) or node.id in self.changed | self.keyed:
             return None
@@ -659,7 +685,7 @@ class HeldStrings:
         found: list[set[str] | None] = []
         for items, where in dicts:
             picked = [items.get(node.slice.value)] if spelt else list(items.values())
-            found += [self.values(item, where, seen) for item in picked if item is not None]
+            found += [self._values(item, where, seen) for item in picked if item is not None]
         if isinstance(container, ast.Name):
             stored = (0, f"{container.id}[{node.slice.value}]" if spelt else f"{container.id}[]")
             found += [self._given(stored, seen)] if self.given.get(stored) else []

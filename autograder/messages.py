@@ -183,6 +183,9 @@ SHOWN_PASSING = (
     "that test ran?); run the whole notebook again (Runtime > Run all) before handing it in"
 )
 LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were restored"
+HANDOUT_NOT_GRADED = (
+    "{handouts}: the handout as given (nothing written in it), not graded; graded {chosen}"
+)
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
 FILES_SAME_DATE = (
     "{count} files; graded {chosen}, not {others}: the newest were handed in at the same time, "

@@ -18,10 +18,13 @@ from unet_tp.fileio import atomic_write
 
 STATE_FILE = "grading_state.json"
 CUT_SHORT = "the grading machine cut its last grading short"
-# the instructor's commands around grading, which decide no grade: editing them regrades no one
-# (the class report and the exports are written again from the results at each run)
+# the instructor's commands around grading and the pages' look and French, which decide no
+# grade: editing them regrades no one (instructor round 23: a rule added to page.css regraded the
+# class; the pages, the class report and the exports are written again from the results at
+# each run)
 NOT_DECIDING = (
     *("cli.py", "export.py", "model_commands.py", "model_flags.py", "publish.py", "report.py"),
+    *("feedback.py", "messages_fr.py"),  # (messages_fr.json and page.css: not read either)
 )
 
 
@@ -45,13 +48,14 @@ def inputs_hash(files: list[Path], root: Path, versions: list) -> str:
 def grading_inputs(sandbox: str) -> dict[str, str]:
     """What decides a grade, each file by its path and digest: the reference, the spec, the
     grader's comparisons and harness, the student package, the student notebooks (each language);
-    then the grading environment's versions and the sandbox mode."""
+    the ``google.colab`` every kernel imports; then the grading environment's versions and the
+    sandbox mode."""
     root = course.REPO_ROOT
     files = sorted(
         [*root.glob("solutions/*.py")]
         + [p for p in root.glob("autograder/*.py") if p.name not in NOT_DECIDING]
-        + [*root.glob("autograder/*.toml"), *root.glob("unet_tp/**/*.py")]
-        + [*root.glob("autograder/*.json"), *root.glob("autograder/*.css")]
+        + [*root.glob("autograder/*.toml"), *root.glob("autograder/colab_stub/**/*.py")]
+        + [*root.glob("unet_tp/**/*.py")]
         + sorted({course.STUDENT_NOTEBOOK, *course.STUDENT_NOTEBOOKS.values()})
     )
     files = [p for p in files if p.is_file() and not p.name.startswith(".")]  # (an editor's

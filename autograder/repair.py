@@ -19,6 +19,7 @@ import subprocess
 import sys
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -211,6 +212,24 @@ def for_formgrader(nb, student_nb):
         if cell.cell_type == "markdown" and cell.source not in tp_text:
             cell.source = inert_markdown(cell.source)
     return nb
+
+
+def handouts_as_given(handouts: list) -> Callable[[Path], bool]:
+    """Whether a file is one of the ``handouts`` as given: its cells' text theirs, nothing
+    written (Colab's outputs and metadata aside; an unreadable file is not)."""
+    texts = {_texts(nb) for nb in handouts}
+
+    def as_given(path: Path) -> bool:
+        try:
+            return _texts(read_submission(path)) in texts
+        except (GradingError, OSError, ValueError):
+            return False
+
+    return as_given
+
+
+def _texts(nb) -> tuple[str, ...]:
+    return tuple(_normalised(c.source) for c in nb.cells if c.cell_type != "raw")
 
 
 def _normalised(source: str) -> str:

@@ -1976,7 +1976,8 @@ def _looked_up(nb: Notebook, call: ast.Call) -> set[str] | None:
 def _held_names(nb: Notebook, call: ast.Call) -> set[str] | None:
     """The strings the name ``getattr(x, name)`` is given can be (autograder/held.py), or None."""
     where = nb.held.chain_of.get(id(call))
-    return nb.held.values(call.args[1], where) if len(call.args) > 1 and where else None
+    held = nb.held.values(call.args[1], where) if len(call.args) > 1 and where else None
+    return held or None  # (no string at all: a name no reading spelt, red team 52)
 
 
 def _on_plain_object(nb: Notebook, call: ast.Call, path: str) -> bool:

@@ -1222,6 +1222,45 @@ def test_files_of_one_zip_date_are_told_apart_by_canvas_upload_or_flagged(tmp_pa
     assert "check which one is the student's last" in bob.review[0]
 
 
+def test_the_handout_handed_in_beside_a_students_work_is_not_graded(tmp_path):
+    """Instructor round 23: Moodle's ``TP_sujet.ipynb`` (the handout, opened in Colab, nothing
+    written) beside ``Copie de TP_sujet.ipynb`` (the work), of one zip date, graded the handout
+    (a 0 posted); a Canvas submission's later attachment being the handout, the same, unflagged."""
+    from autograder.grade import collect
+    from autograder.repair import handouts_as_given
+
+    handout = nbformat.read(build.STUDENT_NOTEBOOK, 4)
+    colab = copy.deepcopy(handout)  # opened in Colab and run: outputs and metadata, no answer
+    colab.metadata["colab"] = {"provenance": []}
+    colab.cells[0].outputs = [nbformat.v4.new_output("stream", text="ok\n")]
+    worked = copy.deepcopy(handout)
+    next(c for c in worked.cells if _gid(c) == "double_conv").source += "\n# started"
+    at = (2026, 1, 1, 9, 0, 0)
+    moodle = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(moodle, "w") as zf:
+        for name, nb in (("TP_sujet.ipynb", colab), ("Copie de TP_sujet.ipynb", worked)):
+            info = zipfile.ZipInfo(f"Curie Marie_2001_assignsubmission_file_/{name}", at)
+            zf.writestr(info, nbformat.writes(nb))
+        info = zipfile.ZipInfo("Dupont Bob_77_assignsubmission_file_/TP_sujet.ipynb", at)
+        zf.writestr(info, nbformat.writes(handout))  # their only file: graded, as it is
+    as_given = handouts_as_given([handout])
+    marie, bob = collect(moodle, tmp_path / "w1", as_given=as_given)
+    assert marie.relpath.endswith("Copie de TP_sujet.ipynb") and not marie.review, marie
+    assert (
+        "TP_sujet.ipynb: the handout as given (nothing written in it), not graded"
+        in (marie.notes[0])
+    )
+    assert bob.relpath.endswith("/TP_sujet.ipynb") and not bob.notes
+    canvas = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(canvas, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("curiemarie_5001_9001_Copie_de_TP_sujet.ipynb", at),
+                    nbformat.writes(worked))  # fmt: skip
+        zf.writestr(zipfile.ZipInfo("curiemarie_5001_9002_TP_sujet.ipynb", at),
+                    nbformat.writes(handout))  # fmt: skip
+    (marie,) = collect(canvas, tmp_path / "w2", as_given=as_given)
+    assert marie.relpath == "curiemarie_5001_9001_Copie_de_TP_sujet.ipynb", marie
+
+
 def _alice_and_bob(tmp_path: Path) -> tuple[Path, Path]:
     """Alice's and Bob's notebooks in folders made by hand, and in Moodle's download."""
     hand, moodle = tmp_path / "hand", tmp_path / "moodle"
@@ -2440,21 +2479,25 @@ def test_what_decides_a_grade_is_in_the_regrading_hash(tmp_path, monkeypatch):
 
     seen, first = {digest("bwrap")}, grade.grading_inputs("bwrap")
     changes = ["solutions/unet.py", "unet_tp/metrics.py", "autograder/assignment.toml"]
+    changes += ["autograder/colab_stub/google/colab/__init__.py"]  # run by every kernel
     for changed in [*changes, "notebooks/TP_sujet_fr.ipynb"]:  # French students repaired from it
         with open(root / changed, "a") as f:
             f.write("\n# changed\n")
         seen.add(digest("bwrap"))
     seen.add(digest("none"))
-    assert len(seen) == 6
+    assert len(seen) == 7
     # the why line names what changed (a typo fixed in a comment regrades the class: it says so)
     assert inputs_changed(first, grade.grading_inputs("none")) == (
         "the reference, tests or grading environment changed: (the sandbox), "
-        "autograder/assignment.toml, notebooks/TP_sujet_fr.ipynb, solutions/unet.py, …"
+        "autograder/assignment.toml, autograder/colab_stub/google/colab/__init__.py, "
+        "notebooks/TP_sujet_fr.ipynb, …"
     )
     assert inputs_changed(None, first).endswith("environment changed")  # the last run's unknown
     # the class report, the exports and the commands decide no grade: 300 notebooks are not
     # graded again for a change of the report's layout
-    for changed in ("autograder/report.py", "autograder/export.py", "autograder/cli.py"):
+    # nor the pages' look and French (instructor round 23: a rule of page.css regraded a class)
+    pages = ("autograder/page.css", "autograder/messages_fr.json", "autograder/feedback.py")
+    for changed in ("autograder/report.py", "autograder/export.py", "autograder/cli.py", *pages):
         with open(root / changed, "a") as f:
             f.write("\n# changed\n")
     assert digest("none") in seen

@@ -4362,3 +4362,40 @@ def test_a_name_rebound_thousands_of_times_is_read_once_per_block(monkeypatch):
     assert "w" not in code.aliases or code.aliases["w"].count(".") <= static.MAX_ALIAS_PARTS
     static.forbidden_calls(code, load_spec(), [f"cell {i}" for i in range(len(nb.cells))])
     assert 0 < calls.count("w") <= 2 * len(load_spec().blocks)  # (called and uncalled)
+
+
+def test_a_name_built_with_a_number_hides_no_getattr():
+    """Red team 52: `"cross_entropy%.0s" % 0` was read as a name that can be no string (the
+    number held none, so the built name none): `getattr(F, ...)` gave torch's loss unread, and
+    `getattr(sys, "getprofile%.0s" % 0)().__self__` the watch of what an answer runs, (e) 4/4
+    and (g) 2/2 with the libraries' own functions; a number in an f-string is read as it is."""
+    loss = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    f = F\n"
+        '    return getattr(f, "cross_entropy%.0s" % 0)(logits, target.long(), weight=weight)\n'
+    )
+    nb = notebook({"cce_loss": loss})
+    assert "loss" in lost(nb)
+    assert 'getattr(f, "cross_entropy%.0s" % 0)' in flagged(nb)
+    nb = notebook(extra='import sys\nm = sys\nw = getattr(m, "getprofile%.0s" % 0)()\n')
+    assert "builds a name from a string" in flagged(nb)
+    nb = notebook(extra='import torch.nn as nn\nlayer = getattr(nn, f"Conv{2}d")(1, 1, 3)\n')
+    assert flagged(nb) == "" and lost(nb) == set()
+
+
+def test_names_built_from_names_built_many_times_are_read_in_bounded_steps(monkeypatch):
+    """Red team 52: `a{i} = a{i-1} + ... (20 times)`, 12 deep, then `getattr(nn, a12 + "ReLU")`
+    kept the grader's own reading of the class's first notebook for ever (20**12 readings):
+    each value is read once, within a budget of readings."""
+    import ast
+
+    from autograder import held
+
+    lines = ['a0 = ""'] + [f"a{i} = " + " + ".join([f"a{i - 1}"] * 20) for i in range(1, 13)]
+    lines += ["import torch.nn as nn", 'act = getattr(nn, a12 + "ReLU")']
+    assert "builds a name from a string" in flagged(notebook(extra="\n".join(lines)))
+    tree = ast.parse("\n".join(lines))
+    reading = held.HeldStrings([tree])
+    name = tree.body[-1].value.args[1]  # a12 + "ReLU"
+    found = reading.values(name, (0,))
+    assert found in ({"ReLU"}, None) and 0 < reading._steps <= held._MAX_STEPS
