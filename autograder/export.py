@@ -237,7 +237,17 @@ def _unmatched(student: Result, why: str) -> str:
     return f"{student.who} {student.total:g}/{student.max_points:g} ({why})"
 
 
-def _place(results: Results, keys: dict[int, tuple[list[str], str]], report) -> dict[int, Result]:
+def _own_ids(s: Result, lms: str) -> list[str]:
+    """The ids of ``s`` an ``lms`` roster may match: none read from the other LMS's file names
+    (instructor round 23: a Moodle participant id equal to a Canvas ID put a grade on another
+    student's row)."""
+    other = lms_of(s.file) not in (None, lms)
+    return [] if other else [str(v).strip().casefold() for v in (s.lms_id, s.student_id) if v]
+
+
+def _place(
+    results: Results, keys: dict[int, tuple[list[str], str]], report, lms: str
+) -> dict[int, Result]:
     """``{roster row: student}`` from each student row's ``(ids, name)``: by the student's LMS id
     or id, in the row's first id column (the LMS's own id) before the others (a classmate's SIS
     Login ID, a student number, equal to the Canvas ID of another: that other's grade went on the
@@ -253,7 +263,7 @@ def _place(results: Results, keys: dict[int, tuple[list[str], str]], report) -> 
             by_name.setdefault(name_key(name), []).append(i)
     graded: dict[int, Result] = {}
     for s in results.students:
-        ids = [str(v).strip().casefold() for v in (s.lms_id, s.student_id) if v]
+        ids = _own_ids(s, lms)
         i = next((table[v] for table in by_id for v in ids if v in table), None)
         named, why = by_name.get(name_key(s.name), []), "no roster row with this id or name"
         if i is None and len(named) > 1:
@@ -277,12 +287,13 @@ def _fill(
     grade: Callable[[list[str], Result], None],
     missing: Callable[[list[str]], None],
     made: dict[int, Result] | None = None,
+    lms: str = "moodle",
 ) -> tuple[list[str], list[list[str]]]:
     """The roster's rows, each student row (``keys(row)``: its ids and name, None for another
     row) given its student's grade by ``grade(row, student)`` or marked by ``missing(row)``;
     ``made``: the rows of a roster made from the results, each its student's (nothing to match)."""
     student_rows = {i: k for i, row in enumerate(roster.rows) if (k := keys(row)) is not None}
-    graded = made if made is not None else _place(results, student_rows, report)
+    graded = made if made is not None else _place(results, student_rows, report, lms)
     rows = [list(row) for row in roster.rows]
     for i in student_rows:
         grade(rows[i], graded[i]) if i in graded else missing(rows[i])
@@ -510,7 +521,7 @@ def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assi
         if row[0].strip() != CANVAS_TEST_STUDENT:
             report.missing.append(row[0])  # left as it was: Canvas changes nothing
 
-    return _fill(roster, results, report, keys, grade, missing, made)
+    return _fill(roster, results, report, keys, grade, missing, made, "canvas")
 
 
 def _canvas_student_row(row: list[str]) -> bool:
@@ -520,9 +531,12 @@ def _canvas_student_row(row: list[str]) -> bool:
     return not all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", c or "", re.I) for c in row)
 
 
-def _sis_id(student: Result) -> str:
-    """The SIS User ID column: the student's id where no Canvas ID was read (a folder's name)."""
-    return "" if student.lms_id else student.student_id
+def _canvas_ids(student: Result) -> tuple[str, str]:
+    """The ID and SIS User ID columns: the Canvas ID read in the file name, else the student's
+    id (a folder's name) as SIS's; none from a Moodle download (its ids are no Canvas's)."""
+    if lms_of(student.file) == "moodle":
+        return "", ""
+    return (student.lms_id, "") if student.lms_id else ("", student.student_id)
 
 
 def _canvas_roster(results: Results, report: ExportReport, assignment: str | None) -> _Roster:
@@ -535,7 +549,7 @@ def _canvas_roster(results: Results, report: ExportReport, assignment: str | Non
         )
     rows = [[CANVAS_POINTS_POSSIBLE, "", "", "", "", f"{results.max_points:g}"]]
     rows += [
-        [*map(spreadsheet_text, (s.name or s.student_id, s.lms_id or "", _sis_id(s))), "", "", ""]
+        [*map(spreadsheet_text, (s.name or s.student_id, *_canvas_ids(s))), "", "", ""]
         for s in results.students
     ]
     report.warnings.append(

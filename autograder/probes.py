@@ -75,40 +75,84 @@ class ProbeUp(nn.Module):
 
 
 def fitted(probe, block):
-    """``probe`` called as the notebook's own ``block`` class is: its arguments bound by the
-    block's signature (``DoubleConv(in_ch=..., out_ch=...)``, milesial's ``mid_channels`` or
-    ``bilinear`` third), the first two the channels, ``pad*`` the padding, ``*norm*``/``bn``
-    the batch norm (honest round 20: a U-Net that called its blocks so lost (d) to the probes)."""
+    """``probe`` called as the notebook's own ``block`` is: its arguments bound by the block's
+    signature (``DoubleConv(in_ch=..., out_ch=...)``, milesial's ``mid_channels`` or
+    ``bilinear`` third, ``up(x1=x, x2=skip)``, ``center_crop(x, target_h=...)``), the first two
+    the channels, ``pad*`` the padding, ``*norm*``/``bn`` the batch norm; an attribute the probe
+    lacks (``self.ups[-1].out_ch``) read from the block built alike, if a number, string or
+    tuple (honest rounds 20 and 23: a U-Net that called or read its blocks so lost (d))."""
     import inspect
 
-    try:
-        signature = inspect.signature(block) if isinstance(block, type) else None
-    except (TypeError, ValueError):
-        signature = None
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    named = [
-        p.name for p in (signature.parameters.values() if signature else ()) if p.kind in kinds
-    ]
-    if not isinstance(probe, type) or len(named) < 2:
+    def positional(function, skip: int = 0):
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            return None
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        params = list(signature.parameters.values())[skip:]
+        named = [p for p in params if p.kind in kinds]
+        return signature.replace(parameters=params) if len(named) >= 2 else None
+
+    def bound(signature, args, kwargs):
+        try:
+            return signature.bind(*args, **kwargs) if signature else None
+        except TypeError:
+            return None
+
+    if not isinstance(probe, type):  # center_crop
+        crop_signature = positional(block)
+
+        def fitted_crop(*args, **kwargs):
+            given = bound(crop_signature, args, kwargs)
+            return probe(*given.args[:3]) if given else probe(*args, **kwargs)
+
+        fitted_crop.__signature__ = crop_signature  # (the check reads it: called as theirs)
+        return fitted_crop
+    if not isinstance(block, type):
         return probe
+    signature = positional(block)
+    forward = positional(getattr(block, "forward", None), 1)
 
     def option(arguments: dict, *words: str):
         return next((v for k, v in arguments.items() if any(w in k.lower() for w in words)), False)
 
     class Fitted(probe):
         def __init__(self, *args, **kwargs):
-            try:
-                bound = signature.bind(*args, **kwargs)
-            except TypeError:
+            self.__dict__["_as_built"] = (args, kwargs)
+            given = bound(signature, args, kwargs)
+            if given is None:
                 super().__init__(*args, **kwargs)
                 return
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
+            given.apply_defaults()
+            arguments = dict(given.arguments)
             for p in signature.parameters.values():
                 if p.kind is inspect.Parameter.VAR_KEYWORD:
                     arguments.update(arguments.pop(p.name, {}))
+            named = list(arguments)
             c_in, c_out = arguments.pop(named[0]), arguments.pop(named[1])
             super().__init__(c_in, c_out, option(arguments, "pad"), option(arguments, "norm", "bn"))
+
+        def forward(self, *args, **kwargs):
+            given = bound(forward, args, kwargs)
+            return super().forward(*given.args) if given else super().forward(*args, **kwargs)
+
+        def __getattr__(self, name: str):
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                if name.startswith("_") or "_as_built" not in self.__dict__:
+                    raise
+            args, kwargs = self.__dict__.pop("_as_built")
+            with torch.random.fork_rng(devices=[]):  # (the probes' weights: the reference's)
+                try:
+                    own = vars(block(*args, **kwargs))
+                except Exception:
+                    own = {}
+            plain = (int, float, bool, str, tuple, type(None))
+            for key, value in own.items():
+                if isinstance(value, plain) and key not in self.__dict__:
+                    self.__dict__[key] = value
+            return super().__getattr__(name) if name not in self.__dict__ else self.__dict__[name]
 
     Fitted.__name__ = Fitted.__qualname__ = probe.__name__
     return Fitted

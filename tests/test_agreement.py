@@ -272,6 +272,13 @@ MISTAKES = [
         {"up"},
         ("swapped",),
     ),
+    Mistake(  # honest round 23: passed both sides while every case's x was square
+        "up_crop_height_width_swapped",
+        "up",
+        [(SKIP_CROP, "skip = center_crop(skip, x.shape[-1], x.shape[-2])")],
+        {"up"},
+        ("raised",),
+    ),
     Mistake(
         "up_no_crop",
         "up",
@@ -2977,6 +2984,32 @@ _CALLED_OTHERWISE = {
         ),
     },
 }
+
+
+_UP = SOLUTIONS["up"]
+_UNET_PLAIN = _UNET_CALLS.format(
+    inc="in_channels, w[0], padding, batch_norm",
+    down="w[i], w[i + 1], padding, batch_norm",
+    up="w[i + 1], w[i], padding, batch_norm",
+)
+# honest round 23: a U-Net reading its blocks' own attributes, or calling them by their own
+# parameters' names, lost (d) to the probes (which lacked them); a crop whose parameters are
+# named otherwise, called so, lost (c) on both sides
+_CALLED_OTHERWISE |= {
+    "unet_reads_an_attribute_of_its_up": {
+        "up": _UP.replace("self.padding = padding", "self.padding = padding\n        self.out_ch = out_channels"),
+        "unet": _UNET_PLAIN.replace("OutConv(w[0], num_classes)", "OutConv(self.ups[-1].out_ch, num_classes)"),
+    },
+    "up_forward_x1_x2_called_by_name": {
+        "up": _UP.replace("def forward(self, x, skip):", "def forward(self, x1, x2):\n        x, skip = x1, x2"),
+        "unet": _UNET_PLAIN.replace("x = up(x, skips.pop())", "x = up(x1=x, x2=skips.pop())"),
+    },
+    "crop_parameters_named_otherwise_called_by_name": {
+        "up": _UP.replace("def center_crop(x, height, width):", "def center_crop(x, target_h, target_w):\n    height, width = target_h, target_w").replace(
+            "center_crop(skip, x.shape[-2], x.shape[-1])", "center_crop(skip, target_h=x.shape[-2], target_w=x.shape[-1])"
+        ),
+    },
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("cells", list(_CALLED_OTHERWISE.values()), ids=list(_CALLED_OTHERWISE))

@@ -102,9 +102,9 @@ def test_the_judges_messages_come_out_french(index):
 def test_labels_and_self_checks_in_french():
     crop = french(M.CROP_SHAPE.format(label="center_crop of a 64x64 map to 56x56", got=1, want=2))
     assert crop == "center_crop d'une carte 64x64 en 56x56 : forme 1, attendu 2"
-    label = "Up(16, 8, batch_norm=True) (skip 17x23 cropped to 12x12: unequal, odd margins)"
+    label = "Up(16, 8, batch_norm=True) (x 6x8, skip 17x23 cropped to 12x16: unequal, odd margins)"
     up = french(M.LABELLED.format(label=label, problem=M.NOT_FINITE))
-    assert up.startswith("Up(16, 8, batch_norm=True) (skip 17x23 recadré en 12x12 : marges")
+    assert up.startswith("Up(16, 8, batch_norm=True) (x 6x8, skip 17x23 recadré en 12x16 : marges")
     assert up.endswith(" : la sortie n'est pas finie (NaN ou inf)")
     hint = "logits aléatoires : perte 1, attendu 2"  # the notebook's own, already French
     checked = french(M.SELF_CHECK.format(message=M.NOT_GRADED, hint=hint))

@@ -931,6 +931,18 @@ def test_canvas_export_with_roster(out_dir, tmp_path):
 
 
 def test_canvas_export_without_roster_and_assignment_choice(out_dir, tmp_path):
+    report = lms.export(out_dir, "canvas", out=tmp_path / "moodle.csv")
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    # instructor round 23: a Moodle download's participant ids are no Canvas IDs (another
+    # student's, maybe): matched by name
+    assert [r[1:3] for r in rows[2:] if r[0] == "Dupont Marie"] == [["", ""]]
+    data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    for s in data["students"]:  # as a Canvas download names them
+        if s["lms_id"]:
+            s["file"] = (
+                f"{s['name'].replace(' ', '').lower()}_{s['lms_id']}_9{s['lms_id']}_TP.ipynb"
+            )
+    (out_dir / "results.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     report = lms.export(out_dir, "canvas", out=tmp_path / "c.csv")
     rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "TP_sujet"]
@@ -1356,3 +1368,15 @@ def test_an_instructors_comment_is_shown_as_markdown_with_its_html_escaped():
     assert "Good <strong>start</strong>.<br />" in html and "<code>x.view</code>" in html
     assert "<li>one &lt;script&gt;x&lt;/script&gt;</li>" in html and "**" not in html
     assert_clean(html)
+
+
+def test_a_moodle_participant_id_is_not_taken_for_a_canvas_id(out_dir, tmp_path):
+    """Instructor round 23: a class downloaded from Moodle exported for Canvas put Léa Martin's
+    grade (Moodle participant 4243) on Alice Smith's row (Canvas ID 4243), without a word."""
+    rows = [list(r) for r in CANVAS_EXPORT]
+    rows.insert(2, ["Smith, Alice", "4243", "S-1", "asmith", "Group A", "12", "", "", "", ""])
+    roster = tmp_path / "gradebook.csv"
+    write_rows(roster, rows)
+    seen = canvas_import(lms.export(out_dir, "canvas", roster=roster).path.read_bytes())
+    assert seen["grades"][("4243", "7301")] == 12.0  # her own, left as it was
+    assert seen["grades"][("9001", "7301")] == 18.0  # Léa's, on her row, by name

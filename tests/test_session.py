@@ -180,3 +180,23 @@ def test_the_evaluation_cell_takes_a_predict_the_checks_take(predict):
     expected = predict_patient(model, patient, lambda m, x: m(x).argmax(1), "cpu")
     assert expected.shape == (6, 6, 17)
     np.testing.assert_array_equal(predict_patient(model, patient, predict, "cpu"), expected)
+
+
+def test_the_hd95_of_a_cached_patient_measures_its_slices_where_they_were(tmp_path):
+    """Data round 20: a cached patient's slices (every tumour slice, a share of the others) were
+    stacked side by side, 1 mm apart: a false positive on the first cached slice, 49 slices from
+    the tumour, measured 13 mm."""
+    import numpy as np
+
+    from unet_tp.data.cases import CaseVolumes
+    from unet_tp.metrics import hd95
+
+    z = (20, 23, 69, 70, 71)
+    truth = np.zeros((8, 8, 5), bool)
+    truth[2:4, 2:4, 2:] = True  # the tumour, on slices 69-71
+    pred = truth.copy()
+    pred[2:4, 2:4, 0] = True  # and on slice 20
+    patient = CaseVolumes("p", np.zeros((4, 8, 8, 5)), None, np.eye(4), (8, 8, 5), slice_z=z)
+    assert hd95(pred, truth, patient.spacing) == pytest.approx(49.0)
+    assert hd95(pred, truth, (1.0, 1.0, 1.0)) == pytest.approx(2.0)  # side by side: wrong
+    assert hd95(truth, truth, patient.spacing) == 0.0

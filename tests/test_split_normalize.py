@@ -27,6 +27,18 @@ def test_split_keeps_one_validation_case_for_tiny_sets():
         split_cases(["a"], val_fraction=1.0)
 
 
+def test_a_patients_timepoints_stay_on_one_side_of_the_split():
+    """Data round 20: BraTS 2024's two scans of a patient (BraTS-GLI-02101-100 and -101) were
+    put one in training and one in validation, a leak the README rules out."""
+    ids = [f"BraTS-GLI-0210{p}-10{t}" for p in range(5) for t in range(2)] + ["BraTS-GLI-00007-000"]
+    for seed in range(6):
+        train, val = split_cases(ids, val_fraction=0.3, seed=seed)
+        assert val and {c[:15] for c in train}.isdisjoint({c[:15] for c in val}), (train, val)
+        assert sorted(train + val) == sorted(ids)
+    one = ["BraTS-GLI-02100-100", "BraTS-GLI-02100-101"]  # one patient: nothing to hold out
+    assert split_cases(one, val_fraction=0.2) == (one, [])
+
+
 def test_zscore_over_the_brain_only():
     rng = np.random.default_rng(0)
     image = np.zeros((2, 10, 10, 4), dtype=np.float32)

@@ -130,12 +130,13 @@ MODULES: dict[str, BlockCases] = {
         # torch.cat([x, skip]) order, the skip cropped at its top-left corner
         ({}, ((2, 16, 6, 6), (2, 8, 20, 20)), (2, 8, 8, 8), "(skip 20x20 cropped to 12x12)"),
         (_PAD_BN, ((2, 16, 6, 6), (2, 8, 12, 12)), (2, 8, 12, 12)),  # flags not passed on
-        # crop offsets swapped, either rounding of an odd margin is right, flags swapped
+        # crop offsets swapped, either rounding of an odd margin is right, flags swapped, the
+        # height and width swapped (x not square: honest round 23's passed both sides)
         (
             _BN,
-            ((2, 16, 6, 6), (2, 8, 17, 23)),
-            (2, 8, 8, 8),
-            "(skip 17x23 cropped to 12x12: unequal, odd margins)",
+            ((2, 16, 6, 8), (2, 8, 17, 23)),
+            (2, 8, 8, 12),
+            "(x 6x8, skip 17x23 cropped to 12x16: unequal, odd margins)",
         ),
     ),
     "unet": BlockCases(

@@ -985,6 +985,24 @@ def _centre(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x.narrow(-2, top, height).narrow(-1, left, width)
 
 
+def _called_as(own: Callable, theirs: object) -> Callable:
+    """``own`` called as the notebook's ``theirs`` is: its parameters named their way
+    (``center_crop(skip, target_h=..., target_w=...)``, honest round 23)."""
+    try:
+        signature = inspect.signature(theirs)
+    except (TypeError, ValueError):
+        return own
+
+    def as_theirs(*args, **kwargs):
+        try:
+            given = signature.bind(*args, **kwargs)
+        except TypeError:
+            return own(*args, **kwargs)
+        return own(*given.args, **given.kwargs)
+
+    return as_theirs
+
+
 def _crop_mistake(case: cases.CropCase, first: int) -> str:
     """Name the window whose top-left value (of an arange map) is ``first``."""
     top, left = divmod(first, case.width)
@@ -1181,7 +1199,8 @@ def _up_case(cls: type, case: cases.ModuleCase) -> str:
 @_packages_noted
 def check_up(Up: type) -> None:  # noqa: N803
     """The Up cases: up-convolution, the skip's centre window, [skip, x], its DoubleConv."""
-    with _replaced(_namespace(Up), "center_crop", _centre):
+    ns = _namespace(Up)
+    with _replaced(ns, "center_crop", _called_as(_centre, ns.get("center_crop"))):
         _check_built_on(Up, "up", _up_case)
 
 

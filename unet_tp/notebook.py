@@ -255,7 +255,8 @@ def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolum
     image, seg = np.moveaxis(images, 0, -1), to_brats_labels(np.moveaxis(labels, 0, -1))
     grid = CacheSettings.from_json(meta["settings"]).grid
     mm = (grid.crop or 240) / (grid.image_size or grid.crop or 240)  # BraTS voxels are 1 mm
-    return CaseVolumes(case_id, image, seg, np.diag([mm, mm, 1.0, 1.0]), image.shape[1:])
+    affine, z = np.diag([mm, mm, 1.0, 1.0]), tuple(entry["z"])  # (where each slice was: HD95)
+    return CaseVolumes(case_id, image, seg, affine, image.shape[1:], slice_z=z)
 
 
 @torch.no_grad()

@@ -41,6 +41,7 @@ from unet_tp.conventions import (
     Edition,
     matching_conventions,
 )
+from unet_tp.metrics import SliceSpacing
 
 SEG = "seg"
 GRADES = ("HGG", "LGG")
@@ -120,16 +121,18 @@ class CaseVolumes:
     source_shape: tuple[int, ...]
     warnings: list[str] = field(default_factory=list)
     oriented: bool = True
+    slice_z: tuple[int, ...] | None = None  # some slices of the case only: which (a cache's)
 
     @property
     def spacing(self) -> tuple[float, ...]:
         """Voxel size in mm along each axis of the working orientation (what HD95 measures in:
-        a source stored in another axis order has its sizes in that order)."""
+        a source stored in another axis order has its sizes in that order; where the volume
+        holds some slices only, which: ``metrics.SliceSpacing``)."""
         to_working = ornt_transform(io_orientation(self.affine), _WORKING)
         sizes = [0.0] * 3
         for zoom, (axis, _) in zip(_zooms(self.affine), to_working, strict=True):
             sizes[int(axis)] = zoom
-        return tuple(sizes)
+        return tuple(sizes) if self.slice_z is None else SliceSpacing(sizes, self.slice_z)
 
     def to_source_orientation(self, volume: np.ndarray) -> np.ndarray:
         """Reorient a working-orientation volume back to the array layout of the source files."""
