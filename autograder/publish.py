@@ -27,7 +27,7 @@ from autograder.build import (
     build,
     solution_regions,
 )
-from unet_tp.fileio import temp_dir_beside
+from unet_tp.fileio import sha256_file, temp_dir_beside
 
 MARKER = ".unet-tp-student"
 PLACEHOLDER = "unet-tp/unet-tp"  # unet_tp/sources.py's REPOSITORY until a build names one
@@ -177,9 +177,33 @@ def _write_tree(tree: Path, root: Path) -> None:
     shutil.copy2(root / "setup.py", tree / "setup.py")
     (tree / "pyproject.toml").write_text(student_pyproject((root / "pyproject.toml").read_text()))
     (tree / "README.md").write_text(student_readme(sources.REPOSITORY, sources.REF))
-    (tree / MARKER).write_text(
-        f"written by `unet-tp notebook publish` for {sources.REPOSITORY}@{sources.REF}\n"
-    )
+    written = {
+        p.relative_to(tree).as_posix(): sha256_file(p) for p in tree.rglob("*") if p.is_file()
+    }
+    marker = {"written by": f"unet-tp notebook publish, for {sources.REPOSITORY}@{sources.REF}"}
+    (tree / MARKER).write_text(json.dumps(marker | {"files": written}, indent=1) + "\n")
+
+
+_BUILT = {"build", "dist", "__pycache__"}  # what `pip wheel` there leaves: no one's work
+
+
+def _not_written(out: Path) -> list[str]:
+    """The files of ``out`` (a publish's) that the last publish did not write, or that were
+    edited since (instructor round 23: a publish deleted an instructor's slides and notes
+    without a word), by the list of its marker (none in a marker of an older kit)."""
+    try:
+        written = json.loads((out / MARKER).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    found = []
+    for path in sorted(out.rglob("*")):
+        rel = path.relative_to(out)
+        built = any(p in _BUILT for p in rel.parts) or rel.parts[0].endswith(".egg-info")
+        if kept(rel.parts[0]) or rel.as_posix() == MARKER or built or not path.is_file():
+            continue
+        if written.get(rel.as_posix()) != sha256_file(path):
+            found.append(rel.as_posix() + (" (edited)" if rel.as_posix() in written else ""))
+    return found
 
 
 def publish(
@@ -217,6 +241,14 @@ def publish(
             f"{out} holds files that `unet-tp notebook publish` did not write: choose an empty "
             "folder or a clone of the public repository, or pass --force to replace its "
             "contents (its .git, .github, .gitignore and LICENSE are kept)"
+        )
+    mine = [] if force or not (out / MARKER).exists() else _not_written(out)
+    if mine:
+        shown = ", ".join(mine[:5]) + (f", … (+{len(mine) - 5})" if len(mine) > 5 else "")
+        raise PublishError(
+            f"{out}: {len(mine)} files the last publish did not write, or edited since ({shown}): "
+            "publish replaces them; move them out (the README students see is written from "
+            "autograder/student_README.md), or pass --force to replace them"
         )
     tree = temp_dir_beside(out)
     try:

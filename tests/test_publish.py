@@ -1,6 +1,7 @@
 """The public student repository holds the course package and the student notebook, nothing of
 the instructor side, and installs as students install it."""
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -105,8 +106,22 @@ def test_publishing_again_keeps_the_clone_and_refuses_a_foreign_folder(
     (student_repo / ".git").mkdir()
     (student_repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (student_repo / "stale.txt").write_text("from an older publish")
+    marker = json.loads((student_repo / publish.MARKER).read_text())
+    marker["files"]["stale.txt"] = publish.sha256_file(student_repo / "stale.txt")
+    (student_repo / publish.MARKER).write_text(json.dumps(marker))
     (student_repo / "LICENSE").write_text("added on GitHub")
-    assert main(["notebook", "publish", str(student_repo)]) == 0
+    # instructor round 23: the instructor's own files, and one edited, were deleted unsaid
+    (student_repo / "slides").mkdir()
+    (student_repo / "slides" / "cours1.md").write_text("mine")
+    with open(student_repo / "README.md", "a") as f:
+        f.write("a line of mine\n")
+    assert main(["notebook", "publish", str(student_repo)]) == 2
+    err = capsys.readouterr().err
+    assert "2 files the last publish did not write, or edited since" in err, err
+    assert "README.md (edited), slides/cours1.md" in err and "--force" in err
+    assert (student_repo / "slides" / "cours1.md").read_text() == "mine"
+    (student_repo / "slides" / "cours1.md").unlink()
+    assert main(["notebook", "publish", str(student_repo), "--force"]) == 0  # README's replaced
     assert (student_repo / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
     assert (student_repo / "LICENSE").read_text() == "added on GitHub"
     assert not (student_repo / "stale.txt").exists() and (student_repo / "unet_tp").is_dir()
