@@ -74,6 +74,39 @@ class ProbeUp(nn.Module):
         return self.conv(torch.cat([skip, x], dim=1))
 
 
+def _positional(function, skip: int = 0) -> inspect.Signature | None:
+    """``function``'s signature without its first ``skip`` parameters, if it names two
+    positional ones at least (else None: called as the probe is)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = list(signature.parameters.values())[skip:]
+    named = [p for p in params if p.kind in kinds]
+    return signature.replace(parameters=params) if len(named) >= 2 else None
+
+
+def _bound(signature: inspect.Signature | None, args: tuple, kwargs: dict):
+    """``args`` and ``kwargs`` bound by ``signature``, or None."""
+    try:
+        return signature.bind(*args, **kwargs) if signature else None
+    except TypeError:
+        return None
+
+
+def _fitted_function(probe, block):
+    """The probe ``center_crop`` called as the notebook's (``center_crop(x, target_h=...)``)."""
+    signature = _positional(block)
+
+    def fitted_crop(*args, **kwargs):
+        given = _bound(signature, args, kwargs)
+        return probe(*given.args[:3]) if given else probe(*args, **kwargs)
+
+    fitted_crop.__signature__ = signature  # (the check reads it: called as theirs)
+    return fitted_crop
+
+
 def fitted(probe, block):
     """``probe`` called as the notebook's own ``block`` is: its arguments bound by the block's
     signature (``DoubleConv(in_ch=..., out_ch=...)``, milesial's ``mid_channels`` or
@@ -81,37 +114,12 @@ def fitted(probe, block):
     the channels, ``pad*`` the padding, ``*norm*``/``bn`` the batch norm; an attribute the probe
     lacks (``self.ups[-1].out_ch``) read from the block built alike, if a number, string or
     tuple (honest rounds 20 and 23: a U-Net that called or read its blocks so lost (d))."""
-    import inspect
-
-    def positional(function, skip: int = 0):
-        try:
-            signature = inspect.signature(function)
-        except (TypeError, ValueError):
-            return None
-        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        params = list(signature.parameters.values())[skip:]
-        named = [p for p in params if p.kind in kinds]
-        return signature.replace(parameters=params) if len(named) >= 2 else None
-
-    def bound(signature, args, kwargs):
-        try:
-            return signature.bind(*args, **kwargs) if signature else None
-        except TypeError:
-            return None
-
-    if not isinstance(probe, type):  # center_crop
-        crop_signature = positional(block)
-
-        def fitted_crop(*args, **kwargs):
-            given = bound(crop_signature, args, kwargs)
-            return probe(*given.args[:3]) if given else probe(*args, **kwargs)
-
-        fitted_crop.__signature__ = crop_signature  # (the check reads it: called as theirs)
-        return fitted_crop
+    if not isinstance(probe, type):
+        return _fitted_function(probe, block)
     if not isinstance(block, type):
         return probe
-    signature = positional(block)
-    forward = positional(getattr(block, "forward", None), 1)
+    signature = _positional(block)
+    forward = _positional(getattr(block, "forward", None), 1)
 
     def option(arguments: dict, *words: str):
         return next((v for k, v in arguments.items() if any(w in k.lower() for w in words)), False)
@@ -119,21 +127,21 @@ def fitted(probe, block):
     class Fitted(probe):
         def __init__(self, *args, **kwargs):
             self.__dict__["_as_built"] = (args, kwargs)
-            given = bound(signature, args, kwargs)
+            given = _bound(signature, args, kwargs)
             if given is None:
                 super().__init__(*args, **kwargs)
                 return
             given.apply_defaults()
             arguments = dict(given.arguments)
             for p in signature.parameters.values():
-                if p.kind is inspect.Parameter.VAR_KEYWORD:
+                if p.kind is p.VAR_KEYWORD:
                     arguments.update(arguments.pop(p.name, {}))
             named = list(arguments)
             c_in, c_out = arguments.pop(named[0]), arguments.pop(named[1])
             super().__init__(c_in, c_out, option(arguments, "pad"), option(arguments, "norm", "bn"))
 
         def forward(self, *args, **kwargs):
-            given = bound(forward, args, kwargs)
+            given = _bound(forward, args, kwargs)
             return super().forward(*given.args) if given else super().forward(*args, **kwargs)
 
         def __getattr__(self, name: str):
@@ -166,7 +174,9 @@ PROBES = {
 }
 # the probes each probe is built from (their source goes with it)
 BUILT_FROM = {"Down": ["DoubleConv"], "Up": ["DoubleConv", "center_crop"]}
-_HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+_HEADER = (
+    "import inspect\n\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+)
 
 
 def probe_source(names: list[str]) -> str:
@@ -176,6 +186,7 @@ def probe_source(names: list[str]) -> str:
         for part in [*BUILT_FROM.get(name, []), name]:
             if part not in needed:
                 needed.append(part)
-    body = "\n\n".join(inspect.getsource(f) for f in [*(PROBES[n] for n in needed), fitted])
+    helpers = [_positional, _bound, _fitted_function, fitted]
+    body = "\n\n".join(inspect.getsource(f) for f in [*(PROBES[n] for n in needed), *helpers])
     table = ", ".join(f"{n!r}: {PROBES[n].__name__}" for n in names)
     return f"{_HEADER}{body}\n\nPROBES = {{{table}}}\nFIT = fitted\n"

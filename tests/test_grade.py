@@ -3214,7 +3214,9 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
             (out / "feedback" / f"{r.student_id}.html").write_text(r.name)
 
     _without_running(monkeypatch, graded)
-    monkeypatch.setattr(grade, "_write_pages", pages)
+    monkeypatch.setattr(grade._Run, "write_outputs", lambda run, results, shown: pages(
+        run.out, shown, shown.students
+    ))  # fmt: skip
     out, lines = tmp_path / "out", []
     grade.grade_all(subs, out, progress=lines.append)
     assert not any("WARNING" in line for line in lines)
