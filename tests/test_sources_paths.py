@@ -554,3 +554,25 @@ def test_a_refused_atomic_write_names_the_file_it_would_have_made(tmp_path):
     message = fileio.os_error_message(err.value)
     assert message.startswith(f"{target}: it is on a read-only file system")
     assert not target.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError("Not enough free space to write 24883200 bytes after offset 128"),  # NumPy's
+        OSError(errno.ENOSPC, "No space left on device"),  # gzip's: no file named
+    ],
+    ids=["numpy", "gzip"],
+)
+def test_a_full_disk_while_writing_names_the_file_and_says_the_disk_is_full(tmp_path, error):
+    """Data round 20: a cache written to a full disk said NumPy's words with no path (and its
+    "cached cases kept" message never came: errno None); a download or a pack, "a file: ..."."""
+    for write in (fileio.atomic_write, fileio.atomic_path):
+        target = tmp_path / "BraTS19_A.images.npy"
+        with pytest.raises(OSError) as err, write(target):
+            raise OSError(*error.args)
+        assert fileio.disk_full(err.value)
+        assert fileio.os_error_message(err.value) == (
+            f"{target}: the disk is full: free some space or choose a folder on another disk"
+        )
+        assert not list(tmp_path.iterdir())

@@ -335,3 +335,26 @@ def test_the_class_weights_of_the_training_cell_follow_the_model_to_its_device()
     moved = on_device(loss, torch.device("meta"))
     assert moved.keywords["weight"].device.type == "meta" and moved.keywords["reduction"] == "mean"
     assert on_device(F.cross_entropy, torch.device("meta")) is F.cross_entropy
+
+
+def test_a_checkpoint_on_a_full_disk_says_so_naming_the_file(tmp_path, monkeypatch):
+    """Data round 20: `train --out` on a full disk ended in torch's "[enforce fail at
+    inline_container.cc:672] . unexpected pos 49920 vs 49816"."""
+    import errno
+
+    from unet_tp import train
+    from unet_tp.fileio import os_error_message
+
+    def failing(payload, f):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 49920 vs 1")
+
+    monkeypatch.setattr(train.torch, "save", failing)
+    monkeypatch.setattr(train, "free_space", lambda folder: 10)  # (bytes: not the weights)
+    model = torch.nn.Conv2d(1, 1, 3)
+    state = train.RunState(preset_config("tiny"), {"train": [], "val": []}, "cache", None)
+    path = tmp_path / "checkpoint.pt"
+    with pytest.raises(OSError) as err:
+        train.save_checkpoint(path, model, torch.optim.SGD(model.parameters(), 0.1), None, 1, state)
+    assert err.value.errno == errno.ENOSPC
+    assert os_error_message(err.value).startswith(f"{path}: the disk is full")
+    assert not list(tmp_path.iterdir())

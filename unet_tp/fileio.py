@@ -68,9 +68,22 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _name(exc, path)
         raise
+
+
+def _name(exc: BaseException, path: Path) -> None:
+    """An error writing ``path`` that names no file (gzip's, NumPy's "Not enough free space",
+    whose errno is None) named as that file's, a full disk said as one (data round 20: "a
+    file: the disk is full", and NumPy's words with no path)."""
+    if not isinstance(exc, OSError):
+        return
+    if exc.errno is None and "free space" in str(exc):
+        exc.errno, exc.strerror = errno.ENOSPC, os.strerror(errno.ENOSPC)
+    if exc.filename is None and exc.errno is not None:
+        exc.filename = str(path)
 
 
 def _clear_left_overs(path: Path, prefix: str, suffix: str) -> None:
@@ -159,6 +172,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except BaseException as exc:
+        _name(exc, path)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

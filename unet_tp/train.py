@@ -10,6 +10,7 @@ Checkpoints hold the weights, the optimizer and scaler states and the run's :cla
 
 from __future__ import annotations
 
+import errno
 import functools
 import math
 import os
@@ -32,7 +33,7 @@ from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_l
 from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes, load_case
 from unet_tp.device import amp_dtype
-from unet_tp.fileio import atomic_write, save_json
+from unet_tp.fileio import atomic_write, free_space, save_json
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.precision import student_step
@@ -477,8 +478,15 @@ def save_checkpoint(
         "history": state.history,
         "model_class": state.model_class,
     }
-    with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
+    try:
+        with atomic_write(path, "wb") as f:
+            torch.save(payload, f)
+    except RuntimeError as exc:  # torch's words for a write that failed (data round 20)
+        if "unexpected pos" not in str(exc):
+            raise
+        full = (free_space(path.parent) or 0) < 2 * sum(t.nbytes for t in payload["model"].values())
+        code = errno.ENOSPC if full else errno.EIO
+        raise OSError(code, os.strerror(code), str(path)) from exc
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict:
