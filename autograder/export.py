@@ -514,14 +514,26 @@ def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assi
     def keys(row):
         return ([row[i] for i in id_columns], row[0]) if _canvas_student_row(row) else None
 
+    kept: list[str] = []
+
     def grade(row, s):
-        row[target] = _lms_grade(s, "g")
+        given = _lms_grade(s, "g")
+        if given or not row[target].strip():
+            row[target] = given
+        else:  # (instructor round 23: a blank cell might clear Canvas's grade)
+            kept.append(s.who)
 
     def missing(row):
         if row[0].strip() != CANVAS_TEST_STUDENT:
             report.missing.append(row[0])  # left as it was: Canvas changes nothing
 
-    return _fill(roster, results, report, keys, grade, missing, made, "canvas")
+    filled = _fill(roster, results, report, keys, grade, missing, made, "canvas")
+    if kept:
+        report.warnings.append(
+            f"{len(kept)} student(s) not graded yet (written answers pending, or no TP notebook: "
+            f"e.g. {kept[0]}) keep the grade Canvas has; export again once they are graded"
+        )
+    return filled
 
 
 def _canvas_student_row(row: list[str]) -> bool:

@@ -1380,3 +1380,21 @@ def test_a_moodle_participant_id_is_not_taken_for_a_canvas_id(out_dir, tmp_path)
     seen = canvas_import(lms.export(out_dir, "canvas", roster=roster).path.read_bytes())
     assert seen["grades"][("4243", "7301")] == 12.0  # her own, left as it was
     assert seen["grades"][("9001", "7301")] == 18.0  # Léa's, on her row, by name
+
+
+def test_a_canvas_grade_of_a_student_not_graded_yet_is_left_as_it_was(out_dir, tmp_path):
+    """Instructor round 23: a student whose written answers wait for formgrader got an empty
+    cell in place of the grade Canvas had (the README says Canvas then changes nothing)."""
+    results = Results.load(out_dir)
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    for s in results.students:
+        s.questions = {"q1": None}  # pending
+    results.save(out_dir)
+    rows = [list(r) for r in CANVAS_EXPORT]
+    rows[2][5] = "12.00"  # Marie's grade in Canvas
+    roster = tmp_path / "gradebook.csv"
+    write_rows(roster, rows)
+    report = lms.export(out_dir, "canvas", roster=roster)
+    seen = canvas_import(report.path.read_bytes())
+    assert seen["grades"][("4242", "7301")] == 12.0 and ("9001", "7301") not in seen["grades"]
+    assert any("keep the grade Canvas has" in w and "Dupont Marie" in w for w in report.warnings)
