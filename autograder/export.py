@@ -441,8 +441,10 @@ def _moodle_columns(header: list[str], maximum: float) -> tuple[dict, dict]:
     if lang is None:
         wanted = " / ".join(", ".join(repr(s[k]) for k in MOODLE_REQUIRED) for s in langs)
         raise ExportError(
-            f"the roster is not a Moodle grading worksheet (no columns {wanted}): download it "
-            "from the assignment's 'View all submissions' > 'Download grading worksheet'"
+            f"the roster is not a Moodle grading worksheet in English or French (no columns "
+            f"{wanted}): download it from the assignment's 'View all submissions' > 'Download "
+            "grading worksheet', with Moodle's language set to English or French (its column "
+            "names are in the language of the page)"
         )
     col = {role: header.index(name) for role, name in lang.items() if name in header}
     if "scale" in col and "maxgrade" not in col:

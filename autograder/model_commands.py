@@ -17,6 +17,7 @@ from autograder.model_flags import DEFAULT_MODEL
 from unet_tp import train
 from unet_tp.data import cache, pack
 from unet_tp.data.cases import MODALITIES, DataError, find_cases, load_case
+from unet_tp.data.split import patient_of
 from unet_tp.device import run_device
 from unet_tp.fileio import atomic_path, check_writable, save_json
 from unet_tp.metrics import mean_metrics
@@ -251,12 +252,26 @@ def _chosen_cases(data: str, wanted: list[str] | None, ckpt: dict | None) -> tup
     return (val, "the run's validation patients") if val else (cases, "every case")
 
 
+def _trained_on(chosen: list, ckpt: dict) -> None:
+    """Say which of the ``chosen`` cases are of the run's training patients (data round 20:
+    their scores, optimistic, were given as every case's without a word)."""
+    trained = {patient_of(c) for c in ckpt.get("split", {}).get("train", [])}
+    seen = [c.case_id for c in chosen if patient_of(c.case_id) in trained]
+    if seen:
+        print(
+            f"warning: {len(seen)} of these {len(chosen)} cases are of the run's training "
+            f"patients (e.g. {seen[0]}): their scores are optimistic; evaluate the validation "
+            "patients (no --cases, the run's data) for a fair one"
+        )
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     _check_replaceable(Path(args.out), args.force)
     model, ckpt, config, device = _load_model(args.checkpoint, args)
     chosen, which = _chosen_cases(args.data, args.cases, ckpt)
     if not args.cases:
         print(f"evaluating {which} ({len(chosen)})")
+    _trained_on(chosen, ckpt)
     missing_seg = [c.case_id for c in chosen if not c.has_seg]
     if missing_seg and (args.cases or len(missing_seg) == len(chosen)):
         raise DataError(

@@ -134,6 +134,11 @@ def test_train_evaluate_predict_commands(brats_root, tmp_path, capsys):
     )
     result = json.loads(out_json.read_text())
     assert sorted(result["cases"]) == ids[:2] and "dice_et" in result["mean"]
+    # data round 20: training patients' scores were given without a word
+    trained = json.loads(json.dumps(load_checkpoint(run / "checkpoint.pt")["split"]))["train"]
+    said = capsys.readouterr().out
+    of_training = [c for c in ids[:2] if c in trained]
+    assert ("of the run's training patients" in said) == bool(of_training), said
 
     case_dir = find_cases(brats_root)[0].directory
     seg_path = tmp_path / "pred" / "seg.nii.gz"
