@@ -418,3 +418,27 @@ def test_what_a_reset_left_mid_extraction_is_removed_by_the_rerun(brats_zip, tmp
     assert sorted(p.name for p in out.parent.iterdir()) == [mine.name, "cases"]
     said = capsys.readouterr().out
     assert f"removed the unfinished copy an interrupted run left ({left.name}, 5.0 kB)" in said
+
+
+def test_the_instructors_archive_keeps_each_case_and_its_grade(brats_copy, tmp_path):
+    """Data round 20: `make_archive.py` filed a BraTS 2021 case under HGG (the round trip made
+    11 cases 10 HGG), and `--cases N` took the first N by name."""
+    src = brats_copy / "HGG" / next(p.name for p in (brats_copy / "HGG").iterdir())
+    other = brats_copy / "BraTS2021_00001"  # a case whose data names no grade
+    other.mkdir()
+    for path in src.iterdir():
+        shutil.copy(path, other / path.name.replace(src.name, other.name))
+    archive = tmp_path / "class.tar.gz"
+    script = Path(__file__).resolve().parents[1] / "data_scripts" / "make_archive.py"
+    subprocess.run([sys.executable, str(script), str(brats_copy), str(archive)], check=True,
+                   capture_output=True)  # fmt: skip
+    out = tmp_path / "out"
+    extract(archive, out)
+    grades = {c.case_id: c.grade for c in find_cases(out)}
+    assert grades == {c.case_id: c.grade for c in find_cases(brats_copy)}
+    assert grades["BraTS2021_00001"] is None
+    drawn = tmp_path / "three.tar"
+    subprocess.run([sys.executable, str(script), str(brats_copy), str(drawn), "--cases", "3"],
+                   check=True, capture_output=True)  # fmt: skip
+    with tarfile.open(drawn) as tf:
+        assert len({Path(n).parent.name for n in tf.getnames()}) == 3
