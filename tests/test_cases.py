@@ -219,9 +219,14 @@ def test_grids_must_match_but_an_origin_shift_is_tolerated(brats_copy):
     img = nib.load(str(case.files["seg"]))
     seg = np.asanyarray(img.dataobj)
     shifted = img.affine.copy()
-    shifted[:3, 3] += 5.0  # header quirk: another origin, same voxel grid
+    shifted[:3, 3] += 1.0  # header quirk: another origin, same voxel grid
     nib.Nifti1Image(seg, shifted).to_filename(str(case.files["seg"]))
-    assert load_case(case).seg.shape == (240, 240, 155)
+    loaded = load_case(case)
+    assert loaded.seg.shape == (240, 240, 155) and not loaded.warnings
+    shifted[:3, 3] += 60.0  # data round 20: a seg of another registration, read unsaid
+    nib.Nifti1Image(seg, shifted).to_filename(str(case.files["seg"]))
+    (warning,) = load_case(case).warnings
+    assert "_seg.nii.gz's origin is 105.7 mm from" in warning and "registration" in warning
     flipped = img.affine @ np.diag([-1.0, 1.0, 1.0, 1.0])  # another orientation
     nib.Nifti1Image(seg, flipped).to_filename(str(case.files["seg"]))
     with pytest.raises(

@@ -414,7 +414,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         ref = ref or (data.shape, affine, path, oriented)
         if oriented and ref[3]:  # a file stored in another orientation (a seg re-saved by a tool)
             data, affine = _as_oriented(data, affine, ref[1])
-        _check_same_grid(case.case_id, path, data.shape, affine, ref, oriented)
+        warnings += _check_same_grid(case.case_id, path, data.shape, affine, ref, oriented)
         if kind == SEG:
             seg, seg_warnings = _validate_seg(case, path, data)
             warnings += seg_warnings
@@ -464,9 +464,10 @@ def _as_oriented(data: np.ndarray, affine: np.ndarray, like: np.ndarray):
 
 def _check_same_grid(
     case_id: str, path: Path, shape, affine: np.ndarray, ref, oriented: bool = True
-) -> None:
+) -> list[str]:
     """Refuse a file whose shape, orientation or voxel size differ from the first file's (a
-    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted);
+    shift of the origin alone is a header quirk: the voxels still line up, so it is accepted,
+    with a warning past :data:`ORIGIN_SHIFT_MM`: a seg of another registration, data round 20);
     ``oriented``: whether the file's header says its orientation (if either file's does not,
     the message says so)."""
     ref_shape, ref_affine, ref_path, ref_oriented = ref
@@ -489,6 +490,16 @@ def _check_same_grid(
                 else ""
             )
         )
+    shift = float(np.linalg.norm(affine[:3, 3] - ref_affine[:3, 3]))
+    if shift <= ORIGIN_SHIFT_MM:
+        return []
+    return [
+        f"case {case_id}: {path.name}'s origin is {shift:.1f} mm from {ref_path.name}'s (the "
+        "voxels are read as lining up): a file of another registration? check it in a viewer"
+    ]
+
+
+ORIGIN_SHIFT_MM = 5.0  # (scanner headers differ by a voxel or so; a registration, by more)
 
 
 def _suspicious_image(
