@@ -154,3 +154,38 @@ def test_a_step_by_closure_runs_under_the_scaler():
     assert step(by_closure, images, labels, opt, F.cross_entropy) == expected
     for p, q in zip(by_closure.parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(p, q)
+
+
+CLIPPING_STEP = '''
+from torch.nn.utils import clip_grad_norm_
+
+
+def clipping_step(model, images, labels, optimizer, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(images), labels)
+    loss.backward()
+    {clip}(model.parameters(), 1.0)
+    optimizer.step()
+    return loss.item()
+'''
+
+
+@pytest.mark.parametrize("clip", ["clip_grad_norm_", "torch.nn.utils.clip_grad_norm_"])
+def test_a_step_clipping_its_gradients_clips_them_unscaled(clip):
+    """Honest round 23: a train_step clipping its gradients (`clip_grad_norm_(..., 1.0)`, as
+    imported or through torch.nn.utils) clipped the scaled ones on a T4's path: SGD hardly moved.
+    Its update is now the float32 step's, within half precision."""
+    namespace = {"torch": torch}
+    exec(CLIPPING_STEP.format(clip=clip), namespace)
+    step_fn = namespace["clipping_step"]
+    images, labels = _batch()
+    full, half = _model(), _model()
+    step_fn(full, images, labels, torch.optim.SGD(full.parameters(), 0.5), F.cross_entropy)
+    scaler = torch.amp.GradScaler("cpu", init_scale=SCALE)
+    step = HalfPrecisionStep(step_fn, torch.float16, scaler)
+    step(half, images, labels, torch.optim.SGD(half.parameters(), 0.5), F.cross_entropy)
+    for p, q in zip(half.parameters(), full.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=2e-2, atol=2e-3)
+    assert namespace["clip_grad_norm_"] is torch.nn.utils.clip_grad_norm_  # (put back)
+    assert torch.nn.utils.clip_grad_norm_.__name__ == "clip_grad_norm_"

@@ -9,6 +9,8 @@ returned is divided by the scale. With bf16 only the forward changes; on a CPU, 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable
 
 import torch
@@ -38,6 +40,14 @@ class ScaledOptimizer:
     def __init__(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler):
         self.optimizer, self.scaler = optimizer, scaler
         self.scaled = False  # set by the loss function once a loss of this step was scaled
+        self.unscaled = False  # the gradients divided by the scale already (before a clipping)
+
+    def unscale(self) -> None:
+        """Divide the gradients by the scale now (once a step): before torch's gradient
+        clipping, which would clip the scaled ones (honest round 23: SGD stalled on a T4)."""
+        if self.scaled and not self.unscaled:
+            self.scaler.unscale_(self.optimizer)
+            self.unscaled = True
 
     def step(self, closure=None):
         """One update; ``closure`` (torch.optim's ``step(closure)``: zero_grad, forward, loss,
@@ -51,7 +61,7 @@ class ScaledOptimizer:
             return self.optimizer.step() if closure is None else (self.optimizer.step(), loss)[1]
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scaled = False
+        self.scaled = self.unscaled = False
         return loss
 
     def __getattr__(self, name: str):
@@ -79,13 +89,43 @@ class HalfPrecisionStep:
             proxy.scaled = True
             return scaler.scale(loss)
 
-        result = self.train_step(model, images, labels, proxy, scaled_loss)
+        with _clipping_unscaled(proxy, getattr(self.train_step, "__globals__", {})):
+            result = self.train_step(model, images, labels, proxy, scaled_loss)
         if not used or result is None:
             return result
         try:
             return result / used[-1]
         except TypeError:  # not a number: left for the checks to report
             return result
+
+
+@contextlib.contextmanager
+def _clipping_unscaled(proxy: ScaledOptimizer, namespace: dict):
+    """torch's gradient clippings unscale the gradients first, for the time of a step: as
+    ``torch.nn.utils``'s functions and as the names the notebook imported them by."""
+    from torch.nn.utils import clip_grad
+
+    originals = [getattr(clip_grad, n) for n in ("clip_grad_norm_", "clip_grad_value_")]
+
+    def unscaling(clip: Callable) -> Callable:
+        @functools.wraps(clip)
+        def clip_unscaled(*args, **kwargs):
+            proxy.unscale()
+            return clip(*args, **kwargs)
+
+        return clip_unscaled
+
+    swaps = {id(f): unscaling(f) for f in originals}
+    places = [(vars(m), f.__name__) for m in (torch.nn.utils, clip_grad) for f in originals]
+    places += [(namespace, k) for k, v in list(namespace.items()) if id(v) in swaps]
+    saved = [(where, key, where[key]) for where, key in places if id(where.get(key)) in swaps]
+    for where, key, original in saved:
+        where[key] = swaps[id(original)]
+    try:
+        yield
+    finally:
+        for where, key, original in saved:
+            where[key] = original
 
 
 def student_step(
