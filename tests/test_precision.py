@@ -156,7 +156,7 @@ def test_a_step_by_closure_runs_under_the_scaler():
         torch.testing.assert_close(p, q)
 
 
-CLIPPING_STEP = '''
+CLIPPING_STEP = """
 from torch.nn.utils import clip_grad_norm_
 
 
@@ -168,7 +168,7 @@ def clipping_step(model, images, labels, optimizer, loss_fn):
     {clip}(model.parameters(), 1.0)
     optimizer.step()
     return loss.item()
-'''
+"""
 
 
 @pytest.mark.parametrize("clip", ["clip_grad_norm_", "torch.nn.utils.clip_grad_norm_"])
