@@ -125,6 +125,19 @@ def _unposted(results: Results) -> list[str]:
     ]
 
 
+def _to_review(results: Results) -> list[str]:
+    """The warning on the students whose notebook is flagged for review and not read yet: their
+    grade is posted as the grader gave it (instructor round 23: a 0 went out unsaid)."""
+    who = [s.who for s in results.students if s.to_review and not s.no_notebook]
+    if not who:
+        return []
+    return [
+        f"{len(who)} student(s) flagged for review and not read yet (e.g. {who[0]}): their grade "
+        "is the grader's, unread; read the report's reasons (and their notebook in formgrader) "
+        "before you upload"
+    ]
+
+
 def _over_maximum(results: Results) -> list[str]:
     """The warning on the students whose total passes the maximum (formgrader's extra credit):
     the LMS skips such a grade (Moodle: "out of range") but takes its comment."""
@@ -618,7 +631,7 @@ def export(
             f"{pending[0]}): their grade is left empty; grade the answers in nbgrader's "
             "formgrader (OUT is its course folder), then export again"
         )
-    report.warnings += _unposted(results) + _over_maximum(results)
+    report.warnings += _unposted(results) + _to_review(results) + _over_maximum(results)
     if fmt == "moodle":
         header, rows = _moodle(results, table, report)
         report.feedback_zip = _moodle_feedback_zip(results, out_dir, path, report)
