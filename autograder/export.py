@@ -192,7 +192,7 @@ def _ours() -> re.Pattern[str]:
     again after an upload holds the last one): from its first phrase to its last, as
     ``feedback_comment`` writes them (``Autograded``: the kit's earlier versions)."""
     firsts = [_t(lang, _FIRST, "\0").split("\0")[0] for lang in ("en", "fr")]
-    firsts += ["Autograded: ", "Corrigé automatiquement : "]
+    firsts += ["Autograded: ", "Autograded : ", "Corrigé automatiquement : "]
     lasts = [_t(lang, _LAST) for lang in ("en", "fr")]
     first, last = ("|".join(map(re.escape, phrases)) for phrases in (firsts, lasts))
     return re.compile(f"(?:{first}).*?(?:{last})", re.S)

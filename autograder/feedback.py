@@ -12,7 +12,7 @@ from pathlib import Path
 
 from autograder import messages as M
 from autograder.messages_fr import PAGE_FRENCH, french
-from autograder.results import PENDING, BlockInfo, BlockScore, Result, Results
+from autograder.results import PENDING, BlockInfo, BlockScore, Result, Results, shorten
 
 STUDENT_HOME = "/home/student"
 PATH_PLACEHOLDER = "[path]"
@@ -88,14 +88,6 @@ def cut(text: str, max_lines: int = 80, max_chars: int = 6000) -> str:
     if len(lines) > max_lines:
         return f"[... {len(lines) - max_lines} lines cut ...]\n{text}"
     return text
-
-
-def shorten(text: str, max_chars: int = 1500) -> str:
-    """The start of a long line (a note, a message), cut at a word, with a mark where it was cut."""
-    if len(text) <= max_chars:
-        return text
-    cut = text[:max_chars]
-    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:->") + " […]"
 
 
 # offline by construction: the browser may load nothing but inline styles and data: images

@@ -45,7 +45,7 @@ from autograder.cells import grade_id, parse_code
 from autograder.collect import GradingError, Submission, collect, identify
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.execute import FLOODED
-from autograder.feedback import feedback_html, shorten
+from autograder.feedback import feedback_html
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import ANSWER_SAID, write_message
 from autograder.i18n import STUBS, notebook_language
@@ -75,6 +75,7 @@ from autograder.results import (
     QuestionInfo,
     Result,
     Results,
+    shorten,
     terminal_text,
     text_safe,
 )
@@ -428,7 +429,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         answers = _written_answers(nb, spec, autograded, sub, ctx.student_nb)
         labels = repair.cell_labels(nb, ctx.student_nb, spec)
         code = static.read(nb)  # parsed once for the four readings
-        review += static.review_reasons(code, labels)
+        review += static.review_reasons(code, labels) + _rubric_copied(answers, spec)
         forbidden = static.forbidden_calls(code, spec, labels)
         review += [line for line in forbidden.does if line not in review]
         table = comparisons()
@@ -468,6 +469,22 @@ def _not_the_tp(nb, student_nb) -> list[str]:
     if len(missing) * 2 <= len(tp):
         return []
     return [M.NOT_THE_TP.format(count=len(missing), total=len(tp))]
+
+
+# the solution notebook's rubric of a written question, English or French
+_RUBRIC = re.compile(r"\*\*(?:Rubric|Barème) \(\d+(?:\.\d+)? points?\)\.\*\*")
+
+
+def _rubric_copied(answers: dict[str, str], spec) -> list[str]:
+    """A review line for each written answer holding the solution notebook's rubric (instructor
+    round 23: it was shown as the student's answer, unflagged: the solution reached them?)."""
+    titles = {q.id: q.title for q in spec.questions}
+    return [
+        f'the answer to "{titles[qid]}" holds the solution notebook\'s rubric ("{m[0]}"): a copy '
+        "of the solution notebook?"
+        for qid, text in answers.items()
+        if (m := _RUBRIC.search(text or ""))
+    ]
 
 
 def _needed(review: list[str], blocks: dict) -> list[str]:

@@ -822,6 +822,7 @@ class _Watch:
         self.finished = False  # its answer returned: a thread still holding its hook reports on
         self.outside: list[str] = []  # what a pool's thread ran that the answer did not hand it
         self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
+        self._judged = 0  # how many were (a pair put in _known otherwise blinds the watch)
 
     def _seen(self, module: str, qualname: str) -> None:
         if self.finished:  # (torch's modes in a thread started under it: the running answer's)
@@ -831,6 +832,7 @@ class _Watch:
         if (module, qualname) in self._known:
             return
         self._known.add((module, qualname))
+        self._judged += 1
         path, parts = f"{module}.{qualname}", set(qualname.split("."))
         parts |= {part.lstrip("_") for part in parts}  # torch._ctc_loss, _nll_loss_forward
         # a loss's backward (nll_loss2d_backward): its forward may have run where no mode saw it
@@ -993,6 +995,9 @@ class _Watch:
             intact = _GETPROFILE() is hook and vars(threading).get("_profile_hook") is hook
             # (red team 27: a set whose `in` says yes to all put in place of _known, blinding it)
             intact = intact and type(self._known) is set and type(self.ran) is list
+            # (red team 53: `finished` set mid-answer sent every event to no watch; pairs added
+            # to _known, unjudged, were never noted)
+            intact = intact and self.finished is False and len(self._known) == self._judged
             # (red team 29: names emptied and the course package allowed, through the module's
             # dict, mid-answer; a method shadowed by an attribute of the instance's)
             now_set = (self.names, self.paths, self.allowed, self.weighted)

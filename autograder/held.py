@@ -61,7 +61,7 @@ class HeldStrings:
         self.calls: dict[str | None, list] = {}  # by the name called
         self.imported: dict[str, set[str]] = {}  # what a name is bound to by imports
         self.rebound: set[str] = set()  # names (and attributes) bound other than by an import
-        self._memo: dict[tuple, set[str] | None] = {}  # what _values read
+        self._memo: dict[tuple, set[str] | None] = {}  # what _values read, by node
         self._steps = 0
         for tree in trees:
             self._read(tree)
@@ -263,12 +263,8 @@ class HeldStrings:
         owner = next((c for c in self.classes if f in c.body), None)
         if owner is None:
             return self._calls_of({f.name}, 0)
-        if f.name != "__init__":
-            classes = {c.name for c in self.classes}
-            return [
-                (c, chain, _skipped(c, kinds, classes))
-                for c, chain, _ in self._calls_of({f.name}, 0)
-            ]
+        if f.name != "__init__":  # (red team 53: `forward` run by the module's call, with
+            return None  # its default read as the only name given; apply's, print's write)
         heirs = self._heirs(owner)
         if heirs & self.handed or owner.decorator_list:
             return None
@@ -419,7 +415,8 @@ class HeldStrings:
         return self._values(node, chain, frozenset())
 
     def _values(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
-        key = (id(node), chain, seen)
+        key = (node, chain, seen)  # (the node itself, kept alive: a node made for a reading
+        # and freed, its id taken by the next one, read as that one: the review's)
         if key in self._memo:
             return self._memo[key]
         self._steps += 1
@@ -575,7 +572,8 @@ class HeldStrings:
         spelt_list = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
         if (method == "format" or (method == "join" and spelt_list)) and not node.keywords:
             parts = [func.value, *(args if method == "format" else args[0].elts)]
-            held = [self._values(p, chain, built) for p in parts]
+            held = [self._values(parts[0], chain, built)]
+            held += [self._operand(p, chain, built, method == "format") for p in parts[1:]]
             if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
                 return None
             if method == "join":
@@ -613,10 +611,17 @@ class HeldStrings:
             for value, where in self.given[key]
         )
 
+    def _operand(self, node: ast.AST, chain: tuple, seen: frozenset, numbers: bool = True):
+        """What a part formatted into a string can be: a number as it is (``"Conv%dd" % 2``)."""
+        if numbers and isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return {node.value}
+        return self._values(node, chain, seen)
+
     def _joined(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):  # "%sNorm2d" % norm
             right = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-            held = [self._values(p, chain, seen | {_BUILT}) for p in [node.left, *right]]
+            held = [self._values(node.left, chain, seen | {_BUILT})]
+            held += [self._operand(p, chain, seen | {_BUILT}) for p in right]
             if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
                 return None
             try:
@@ -822,15 +827,6 @@ def _count(held: list[set[str]]) -> int:
 
 def _spelt(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
-
-
-def _skipped(call: ast.Call, kinds: set[str], classes: set[str]) -> int:
-    """How many of a method's parameters a call does not give: ``self`` (or ``cls``), unless
-    the method is static, or called on its class by name (``Block.make(self, ...)``)."""
-    if "staticmethod" in kinds:
-        return 0
-    on_class = isinstance(call.func, ast.Attribute) and _last_name(call.func.value) in classes
-    return 0 if on_class and "classmethod" not in kinds else 1
 
 
 def _last_name(node: ast.AST) -> str | None:

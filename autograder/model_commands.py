@@ -157,6 +157,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _patients(case_ids: list[str]) -> str:
+    """``"12"``, or ``"12 (14 scans)"`` where a patient has several (BraTS 2024's timepoints)."""
+    patients = len({patient_of(c) for c in case_ids})
+    return f"{patients}" if patients == len(case_ids) else f"{patients} ({len(case_ids)} scans)"
+
+
 def _train(args: argparse.Namespace, config: TrainConfig, spec: str, distributed: bool) -> None:
     """Cache, split, model, ``fit``, then (main process) the run's record and its validation."""
     main = not distributed or torch.distributed.get_rank() == 0
@@ -166,8 +172,8 @@ def _train(args: argparse.Namespace, config: TrainConfig, spec: str, distributed
     split = {"train": ids[0], "val": ids[1]}
     if main:
         print(
-            f"patients: {len(split['train'])} training, {len(split['val'])} validation "
-            f"(split by patient, seed {config.seed})"
+            f"patients: {_patients(split['train'])} training, {_patients(split['val'])} "
+            f"validation (split by patient, seed {config.seed})"
         )
     torch.manual_seed(config.seed)
     model = build_model(spec, config)

@@ -74,8 +74,8 @@ class ProbeUp(nn.Module):
         return self.conv(torch.cat([skip, x], dim=1))
 
 
-def _positional(function, skip: int = 0) -> inspect.Signature | None:
-    """``function``'s signature without its first ``skip`` parameters, if it names two
+def _positional(function, skip: int = 0, least: int = 2) -> inspect.Signature | None:
+    """``function``'s signature without its first ``skip`` parameters, if it names ``least``
     positional ones at least (else None: called as the probe is)."""
     try:
         signature = inspect.signature(function)
@@ -84,7 +84,7 @@ def _positional(function, skip: int = 0) -> inspect.Signature | None:
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     params = list(signature.parameters.values())[skip:]
     named = [p for p in params if p.kind in kinds]
-    return signature.replace(parameters=params) if len(named) >= 2 else None
+    return signature.replace(parameters=params) if len(named) >= least else None
 
 
 def _bound(signature: inspect.Signature | None, args: tuple, kwargs: dict):
@@ -119,7 +119,7 @@ def fitted(probe, block):
     if not isinstance(block, type):
         return probe
     signature = _positional(block)
-    forward = _positional(getattr(block, "forward", None), 1)
+    forward = _positional(getattr(block, "forward", None), 1, 1)
 
     def option(arguments: dict, *words: str):
         return next((v for k, v in arguments.items() if any(w in k.lower() for w in words)), False)

@@ -319,3 +319,12 @@ def write_grades_csv(path: Path, results: Results) -> None:
             row = [*texts, *("" if x is None else f"{x:g}" for x in numbers)]
             flag = "read" if r.review and r.reviewed else "yes" if r.review else ""
             writer.writerow([*row, flag, spreadsheet_text(notes)])
+
+
+def shorten(text: str, max_chars: int = 1500) -> str:
+    """The start of a long line (a note, a message), cut at a word, with a mark where it was cut
+    (here: the notes ``results.json`` keeps are cut so; feedback.py decides no grade)."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:->") + " […]"

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta, parse_code
-from autograder.held import HeldStrings, _last_name
+from autograder.held import HeldStrings, _binding, _last_name
 
 COURSE_PACKAGE = "unet_tp"
 # what the answers may use of the course package: the base class, the set-up's device, the
@@ -1120,6 +1120,26 @@ class Notebook:
         return parts, node
 
     @functools.cached_property
+    def bound_locally(self) -> frozenset[str]:
+        """The names bound other than by an import or an assignment of a cell's top level: a
+        parameter, a loop's or comprehension's variable, a function's own assignment, ``with``,
+        ``except``, ``match`` (where the name is, an alias read through the imports may be
+        something else)."""
+        tops = {id(stmt) for _, _, tree in self.cells if tree for stmt in tree.body}
+        found = set()
+        for node in self.nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                a = node.args
+                every = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+                found |= {p.arg for p in every if p is not None}
+            elif not isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign)) or (
+                isinstance(node, ast.Assign) and id(node) not in tops
+            ):
+                targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
+                found |= {t.id for t in targets if isinstance(t, ast.Name)}
+        return frozenset(found)
+
+    @functools.cached_property
     def deleted(self) -> set[str]:
         """The names a ``del`` gives back to IPython (its ``_``, ``__``...)."""
         dels = (n for n in self.nodes if isinstance(n, ast.Delete))
@@ -1967,7 +1987,12 @@ def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
 def _looked_up(nb: Notebook, call: ast.Call) -> set[str] | None:
     """The paths ``getattr(nn, name)`` can reach, each string the notebook gives ``name`` (a
     default, a keyword, an argument, an assignment, a literal loop) spelt; None if one is not
-    (``next(n for n in dir(nn) if ...)``, a red team's way to torch's loss)."""
+    (``next(n for n in dir(nn) if ...)``, a red team's way to torch's loss), or if ``nn`` is a
+    name the notebook also binds in a function, loop or comprehension (red team 53: ``[getattr(
+    F, "get" + "profile")() for F in (sys,)]`` was read as torch.nn.functional's)."""
+    root = _root(call.args[0]) if call.args else None
+    if isinstance(root, ast.Name) and root.id in nb.bound_locally:
+        return None
     owner = nb.resolve(call.args[0]) if call.args else ""
     held = _held_names(nb, call)
     return None if held is None else {f"{owner}.{name}" for name in held}

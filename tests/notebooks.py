@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import linecache
+import re
 
 import nbformat
 import numpy as np
@@ -58,7 +59,23 @@ def gid(cell) -> str | None:
 def solved(*empty: str, **replace: tuple[str, str]):
     """The student notebook with every blank filled from the reference, but the answer cells
     ``empty`` (their stubs), then ``replace``d (``cell=(old, new)``) to make a realistic
-    mistake."""
+    mistake; a written answer is its rubric's text without the mark ``**Rubric (2 points).**``
+    (a student's answer holding it is flagged: a copy of the solution notebook)."""
+    return without_rubric_marks(_solved(*empty, **replace))
+
+
+def without_rubric_marks(nb):
+    """``nb`` with the rubric marks taken out of its text cells."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = RUBRIC_MARK.sub("", cell.source)
+    return nb
+
+
+RUBRIC_MARK = re.compile(r"\*\*(?:Rubric|Barème) \(\d+ points?\)\.\*\* ?")
+
+
+def _solved(*empty: str, **replace: tuple[str, str]):
     nb = copy.deepcopy(STUDENT)
     for cell in nb.cells:
         cell_id = gid(cell)
@@ -76,12 +93,12 @@ def solved_french():
     (its badge and its ``LANGUAGE = "fr"`` set up cell), every blank filled from the reference."""
     from autograder.i18n import load_catalog, translate_notebook
 
-    nb = translate_notebook(solved(), load_catalog("fr"), "fr")
+    nb = translate_notebook(_solved(), load_catalog("fr"), "fr")
     french = {gid(c): c for c in nbformat.read(build.STUDENT_NOTEBOOKS["fr"], 4).cells}
     for cell in nb.cells:
         if gid(cell) in ("badge", "setup"):
             cell.source = french[gid(cell)].source
-    return nb
+    return without_rubric_marks(nb)
 
 
 def with_cell(nb, cell_id: str, source: str):

@@ -2750,7 +2750,7 @@ def test_an_answer_written_in_a_text_cell_below_the_answer_cell_is_the_answer(tm
     sub = SimpleNamespace(student_id="dupont")
     written = _written_answers(nb, load_spec(), tmp_path, sub, student_fr)
     assert written["q3"] == written["q4"] == f"{answer}\n\n(suite) $w_0 = 0.1$"
-    assert written["q5"].startswith("**Barème") and "pas une réponse" not in written["q5"]
+    assert written["q5"].startswith("0.5 : ") and "pas une réponse" not in written["q5"]
     # formgrader shows the answer in the graded cell, not in a cell under it
     shown = nbformat.read(tmp_path / "dupont" / build.ASSIGNMENT / "TP_sujet.ipynb", 4)
     for cell_id in ("answer_class_balance", "answer_weighted_loss"):
@@ -4287,3 +4287,17 @@ def _full_marks(sub, why: str, spec):
     r = Result(sub.student_id, sub.name, sub.relpath, sub.sha256, blocks, tests, spec.max_points)
     r.regraded, r.language = why, "en"
     return r
+
+
+def test_a_written_answer_holding_the_solutions_rubric_is_flagged():
+    """Instructor round 23: answers copied from the solution notebook (its rubric, "**Rubric (2
+    points).** ...") were shown as the student's own, unflagged."""
+    from autograder.grade import _rubric_copied
+    from notebooks import SOLUTIONS
+
+    spec = load_spec()
+    q1, q2 = spec.questions[:2]
+    answers = {q1.id: SOLUTIONS[q1.grade_id], q2.id: "140 pixels: more than half the slice."}
+    (line,) = _rubric_copied(answers, spec)
+    assert f'the answer to "{q1.title}" holds the solution notebook\'s rubric' in line
+    assert _rubric_copied({q1.id: "**Barème (2 points).** 0.5 : ..."}, spec)

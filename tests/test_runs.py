@@ -182,3 +182,7 @@ def test_code_without_source_is_recognised_by_its_compiled_code(tmp_path, capsys
     assert "already complete" in capsys.readouterr().out and len(_folders(tmp_path)) == 1
     _train(tmp_path, loss_fn=made(ce.format(2.0)))
     assert len(_folders(tmp_path)) == 2
+    by_default = "def exec_ce(logits, target, scale={}):\n    return F.cross_entropy(logits, target) * scale\n"
+    assert runs.source_text(made(by_default.format(1.0))) != runs.source_text(
+        made(by_default.format(2.0))
+    )  # (a default changed: another function, the review's)

@@ -200,3 +200,6 @@ def test_the_hd95_of_a_cached_patient_measures_its_slices_where_they_were(tmp_pa
     assert hd95(pred, truth, patient.spacing) == pytest.approx(49.0)
     assert hd95(pred, truth, (1.0, 1.0, 1.0)) == pytest.approx(2.0)  # side by side: wrong
     assert hd95(truth, truth, patient.spacing) == 0.0
+    import pickle
+
+    assert pickle.loads(pickle.dumps(patient.spacing)).z == z  # (a worker's copy keeps them)

@@ -4399,3 +4399,16 @@ def test_names_built_from_names_built_many_times_are_read_in_bounded_steps(monke
     name = tree.body[-1].value.args[1]  # a12 + "ReLU"
     found = reading.values(name, (0,))
     assert found in ({"ReLU"}, None) and 0 < reading._steps <= held._MAX_STEPS
+
+
+def test_a_name_read_from_a_dicts_keys_is_read_for_each_dict():
+    """The review of red team 52's mend: the readings' memo was keyed by a node's id, and the
+    nodes made for a dict's keys, freed, gave theirs to the next dict's: `for name in
+    BAD.keys()` was read as SAFE's names, and torch's loss unread."""
+    loss = (
+        "BAD = dict(CrossEntropyLoss=1)\nSAFE = dict(ReLU=1)\n"
+        "for zzname in BAD.keys():\n    pass\nfor zzname in SAFE.keys():\n    pass\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return getattr(nn, zzname)(weight=weight)(logits, target.long())\n"
+    )
+    assert "loss" in lost(notebook({"cce_loss": loss}))

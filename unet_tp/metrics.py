@@ -52,6 +52,9 @@ class SliceSpacing(tuple):
         spacing.z = tuple(int(i) for i in z)
         return spacing
 
+    def __getnewargs__(self) -> tuple:  # (copied and pickled with its slices)
+        return tuple(self), self.z
+
 
 def _where_they_were(mask: np.ndarray, z: tuple[int, ...]) -> np.ndarray:
     """``mask``'s slices (last axis) at the case's slices ``z``, the others empty."""
@@ -68,7 +71,7 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, ...] | None 
     if pred.shape != truth.shape:
         raise ValueError(f"shapes differ: {pred.shape} vs {truth.shape}")
     z = getattr(spacing, "z", None)
-    if z is not None and len(z) == pred.shape[-1]:
+    if z and len(z) == pred.shape[-1] and len(set(z)) == len(z):
         pred, truth = _where_they_were(pred, z), _where_they_were(truth, z)
     has_pred, has_truth = pred.any(), truth.any()
     if not has_pred and not has_truth:

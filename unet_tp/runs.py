@@ -60,7 +60,8 @@ def source_text(obj: object) -> str | None:
         try:
             return inspect.getsource(obj)
         except (OSError, TypeError):  # a cell run under %%time (honest round 23), exec
-            return _code_text(obj.__code__)
+            defaults = (obj.__defaults__, sorted((obj.__kwdefaults__ or {}).items()))
+            return _parts([_code_text(obj.__code__), *(source_text(v) for v in defaults)])
     if inspect.isclass(obj):
         methods = [m for k in obj.__mro__ if not _library(k) for m in vars(k).values()]
         return _parts([obj.__name__, *(source_text(m) for m in methods if inspect.isfunction(m))])

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from unet_tp.conventions import to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case
-from unet_tp.data.split import split_cases
+from unet_tp.data.split import patient_of, split_cases
 from unet_tp.fileio import disk_full, free_space, save_json, save_npy, size_text, unet_tp_home
 from unet_tp.preprocess import network_images, network_labels, normalise
 from unet_tp.settings import CacheSettings
@@ -391,9 +391,10 @@ def split_patients(
     DataError for fewer than 2 patients (named by ``source``, default the cache folder)."""
     meta = load_cache_meta(cache_dir)
     ids = sorted(meta["cases"])
-    if len(ids) < 2:
+    if (patients := len({patient_of(c) for c in ids})) < 2:
         raise DataError(
-            f"{source or cache_dir}: {len(ids)} case(s); training needs at least 2 (one held out)"
+            f"{source or cache_dir}: {len(ids)} case(s) of {patients} patient(s); training needs "
+            "at least 2 patients (one held out)"
         )
     grades = [meta["cases"][c].get("grade") for c in ids]
     return split_cases(ids, val_fraction, seed, grades)
