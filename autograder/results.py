@@ -314,7 +314,7 @@ def write_grades_csv(path: Path, results: Results) -> None:
             numbers = [r.block(b.id).points for b in results.blocks]
             numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
             notes = "; ".join(r.messages())
-            notes = "; ".join(filter(None, [notes, "pending manual grading" * bool(r.pending)]))
+            notes = "; ".join(filter(None, [notes, r.score_text() * bool(r.pending)]))
             texts = [spreadsheet_text(t) for t in (r.student_id, r.name, r.file)]
             row = [*texts, *("" if x is None else f"{x:g}" for x in numbers)]
             flag = "read" if r.review and r.reviewed else "yes" if r.review else ""

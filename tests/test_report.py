@@ -1406,3 +1406,20 @@ def test_an_export_says_which_grades_are_flagged_and_unread(out_dir):
     report = lms.export(out_dir, "moodle")
     flagged = [w for w in report.warnings if "flagged for review and not read yet" in w]
     assert len(flagged) == 1 and "e.g. " in flagged[0], report.warnings
+
+
+def test_grades_csv_says_a_pending_total_is_so_far(out_dir, tmp_path):
+    """Instructor round 23: a total without the written answers read as final in grades.csv
+    (its notes said "pending manual grading" only; the README, "N / 30 so far")."""
+    from autograder.results import write_grades_csv
+
+    results = Results.load(out_dir)
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    for s in results.students:
+        s.questions, s.max_points = {"q1": None}, 22.0
+    write_grades_csv(tmp_path / "grades.csv", results)
+    rows = {
+        r["student_id"]: r
+        for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text()))
+    }
+    assert rows["4242"]["notes"].endswith("20 / 22 so far, pending manual grading of 1 question")
