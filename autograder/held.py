@@ -263,8 +263,14 @@ class HeldStrings:
         owner = next((c for c in self.classes if f in c.body), None)
         if owner is None:
             return self._calls_of({f.name}, 0)
-        if f.name != "__init__":  # (red team 53: `forward` run by the module's call, with
-            return None  # its default read as the only name given; apply's, print's write)
+        if f.name != "__init__":  # (a method run by Python, `forward` by the module's call,
+            # is read by its spelt calls only: the run-time watch sees what it runs; red team
+            # 53's needed the watch reached, and honest round 24's methods lost every block)
+            classes = {c.name for c in self.classes}
+            return [
+                (c, chain, _skipped(c, kinds, classes))
+                for c, chain, _ in self._calls_of({f.name}, 0)
+            ]
         heirs = self._heirs(owner)
         if heirs & self.handed or owner.decorator_list:
             return None
@@ -428,10 +434,12 @@ class HeldStrings:
         return found
 
     def _read_values(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
-        if isinstance(node, ast.Constant):  # (None, a number: no attribute's name, but a part
-            # of one built: "cross_entropy%.0s" % 0, red team 52)
-            plain = isinstance(node.value, str) or _BUILT not in seen
-            return ({node.value} if isinstance(node.value, str) else set()) if plain else None
+        if isinstance(node, ast.Constant):  # (None, a number: no attribute's name, but a
+            # number is a part of one built: "cross_entropy%.0s" % 0, red team 52; "Conv%dd" %
+            # NDIM, honest round 24: formatted as Python does, anything else unknown)
+            if isinstance(node.value, str) or (_BUILT in seen and _number(node.value)):
+                return {node.value}
+            return set() if _BUILT not in seen else None
         if isinstance(node, (ast.IfExp, ast.BoolOp)):  # either side
             parts = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
             return _union(self._values(n, chain, seen) for n in parts)
@@ -439,10 +447,8 @@ class HeldStrings:
             return self._joined(node, chain, seen)
         if isinstance(node, ast.FormattedValue):
             plain = node.conversion in (-1, ord("s")) and node.format_spec is None
-            number = isinstance(node.value, ast.Constant) and type(node.value.value) in (int, float)
-            if plain and number:  # f"Conv{2}d"
-                return {str(node.value.value)}
-            return self._values(node.value, chain, seen) if plain else None
+            held = self._values(node.value, chain, seen | {_BUILT}) if plain else None
+            return None if held is None else {str(v) for v in held}  # f"Conv{dim}d"
         if isinstance(node, _Keyword):
             return self._keyword(node.name, seen)
         if isinstance(node, ast.Call):
@@ -568,16 +574,20 @@ class HeldStrings:
         method = func.attr if isinstance(func, ast.Attribute) else None
         if method in _STRING_METHODS and not args:
             held = self._values(func.value, chain, built)
-            return None if held is None else {getattr(s, method)() for s in held}
+            if held is None or not all(isinstance(s, str) for s in held):
+                return None
+            return {getattr(s, method)() for s in held}
         spelt_list = len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple))
         if (method == "format" or (method == "join" and spelt_list)) and not node.keywords:
             parts = [func.value, *(args if method == "format" else args[0].elts)]
-            held = [self._values(parts[0], chain, built)]
-            held += [self._operand(p, chain, built, method == "format") for p in parts[1:]]
+            held = [self._values(p, chain, built) for p in parts]
             if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
                 return None
             if method == "join":
-                return {combo[0].join(combo[1:]) for combo in itertools.product(*held)}
+                try:
+                    return {combo[0].join(combo[1:]) for combo in itertools.product(*held)}
+                except TypeError:  # (a number joined: Python's error too)
+                    return None
             return _formatted(held)
         if method in ("get", "pop") and args and len(args) <= 2:
             default = self._values(args[1], chain, seen) if len(args) == 2 else set()
@@ -611,17 +621,10 @@ class HeldStrings:
             for value, where in self.given[key]
         )
 
-    def _operand(self, node: ast.AST, chain: tuple, seen: frozenset, numbers: bool = True):
-        """What a part formatted into a string can be: a number as it is (``"Conv%dd" % 2``)."""
-        if numbers and isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return {node.value}
-        return self._values(node, chain, seen)
-
     def _joined(self, node: ast.AST, chain: tuple, seen: frozenset) -> set[str] | None:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):  # "%sNorm2d" % norm
             right = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
-            held = [self._values(node.left, chain, seen | {_BUILT})]
-            held += [self._operand(p, chain, seen | {_BUILT}) for p in right]
+            held = [self._values(p, chain, seen | {_BUILT}) for p in [node.left, *right]]
             if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
                 return None
             try:
@@ -633,6 +636,8 @@ class HeldStrings:
         parts = node.values if isinstance(node, ast.JoinedStr) else [node.left, node.right]
         held = [self._values(p, chain, seen | {_BUILT}) for p in parts]
         if not all(held) or _count(held) > _MAX_VALUES:  # (a part no string: unknown)
+            return None
+        if not all(isinstance(v, str) for h in held for v in h):  # ("a" + 2: Python's error)
             return None
         return {"".join(p) for p in itertools.product(*held)}
 
@@ -656,6 +661,8 @@ class HeldStrings:
                 held = self._values(node.func.value, chain, seen | {_BUILT})
                 sep = [self._values(a, chain, seen) for a in node.args]
                 if held is None or None in sep or any(len(x) != 1 for x in sep):
+                    return None
+                if not all(isinstance(h, str) for h in [*held, *(next(iter(x)) for x in sep)]):
                     return None
                 return {part for h in held for part in h.split(*[next(iter(x)) for x in sep])}
             if node.func.attr in ("keys", "values") and not node.args:  # a dict's
@@ -827,6 +834,20 @@ def _count(held: list[set[str]]) -> int:
 
 def _spelt(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _skipped(call: ast.Call, kinds: set[str], classes: set[str]) -> int:
+    """How many of a method's parameters a call does not give: ``self`` (or ``cls``), unless
+    the method is static, or called on its class by name (``Block.make(self, ...)``)."""
+    if "staticmethod" in kinds:
+        return 0
+    on_class = isinstance(call.func, ast.Attribute) and _last_name(call.func.value) in classes
+    return 0 if on_class and "classmethod" not in kinds else 1
+
+
+def _number(value: object) -> bool:
+    """An int or a float (not a bool): what formatting reads as a number."""
+    return type(value) in (int, float)
 
 
 def _last_name(node: ast.AST) -> str | None:

@@ -120,6 +120,7 @@ def fitted(probe, block):
         return probe
     signature = _positional(block)
     forward = _positional(getattr(block, "forward", None), 1, 1)
+    inputs = len(inspect.signature(probe.forward).parameters) - 1  # (self aside)
 
     def option(arguments: dict, *words: str):
         return next((v for k, v in arguments.items() if any(w in k.lower() for w in words)), False)
@@ -140,9 +141,11 @@ def fitted(probe, block):
             c_in, c_out = arguments.pop(named[0]), arguments.pop(named[1])
             super().__init__(c_in, c_out, option(arguments, "pad"), option(arguments, "norm", "bn"))
 
-        def forward(self, *args, **kwargs):
+        def forward(self, *args, **kwargs):  # (its own inputs: a student's `crop=` aside)
             given = _bound(forward, args, kwargs)
-            return super().forward(*given.args) if given else super().forward(*args, **kwargs)
+            if given is None:
+                return super().forward(*args, **kwargs)
+            return super().forward(*given.args[:inputs])
 
         def __getattr__(self, name: str):
             try:

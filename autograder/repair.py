@@ -67,7 +67,19 @@ def read_submission(path: Path):
         raise GradingError(f"not a readable notebook: {''.join(error)[:300]}") from None
     if "error" in reply:
         raise GradingError(reply["error"])
-    return nbformat.from_dict(reply["notebook"])
+    return nbformat.from_dict(_encodable(reply["notebook"]))
+
+
+def _encodable(value):
+    """``value`` (JSON's) with each lone surrogate of its strings made "?": valid JSON, but no
+    UTF-8 file can hold it (red team 54: a "\\ud800" in an answer made its notebook ungradable)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    return value
 
 
 def _read_here(path: str, memory: int) -> dict:

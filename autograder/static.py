@@ -1038,6 +1038,7 @@ class Notebook:
         # every node of the cells, and each one's parent (the readings below share them)
         self.nodes = nodes = [node for _, _, tree in self.cells if tree for node in _walk(tree)]
         self.parents = {id(c): p for p in nodes for c in ast.iter_child_nodes(p)}
+        self._scopes: dict[int, frozenset[str]] = {}  # the names each scope binds (by id)
         self.aliases: dict[str, str] = {}
         self._paths: dict[ast.AST, str] | None = None  # resolve's, once the aliases are known
         for _, _, tree in self.cells:
@@ -1119,25 +1120,23 @@ class Notebook:
                 node = node.args[0]
         return parts, node
 
-    @functools.cached_property
-    def bound_locally(self) -> frozenset[str]:
-        """The names bound other than by an import or an assignment of a cell's top level: a
-        parameter, a loop's or comprehension's variable, a function's own assignment, ``with``,
-        ``except``, ``match`` (where the name is, an alias read through the imports may be
-        something else)."""
-        tops = {id(stmt) for _, _, tree in self.cells if tree for stmt in tree.body}
-        found = set()
-        for node in self.nodes:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                a = node.args
-                every = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
-                found |= {p.arg for p in every if p is not None}
-            elif not isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign)) or (
-                isinstance(node, ast.Assign) and id(node) not in tops
-            ):
-                targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
-                found |= {t.id for t in targets if isinstance(t, ast.Name)}
-        return frozenset(found)
+    def bound_where(self, node: ast.AST, name: str) -> bool:
+        """Whether ``name`` is bound, in the scope ``node`` is in or one around it, other than by
+        an import or an assignment of a cell's top level: a parameter, a loop's or
+        comprehension's variable, a function's own assignment, ``with``, ``except``, ``match``
+        (there, an import's alias of that name may be something else)."""
+        while (node := self.parents.get(id(node))) is not None:
+            if isinstance(node, _NAME_SCOPES) and name in self._bound_in(node):
+                return True
+        return name in self._bound_in(None)
+
+    def _bound_in(self, scope: ast.AST | None) -> frozenset[str]:
+        """The names ``scope`` (a function, lambda or comprehension; None: the cells' top
+        level, but its plain assignments and imports) binds, not those of scopes within it."""
+        key = id(scope)
+        if key not in self._scopes:
+            self._scopes[key] = frozenset(_scope_binds(scope, self.cells))
+        return self._scopes[key]
 
     @functools.cached_property
     def deleted(self) -> set[str]:
@@ -1984,6 +1983,43 @@ def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
     return held is not None and held <= _REDUCTIONS
 
 
+_NAME_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp)
+_NAME_SCOPES += (ast.DictComp, ast.GeneratorExp)
+
+
+def _scope_binds(scope: ast.AST | None, cells) -> set[str]:
+    """See :meth:`Notebook._bound_in`."""
+    if scope is None:
+        todo = [s for _, _, tree in cells if tree for s in tree.body]
+        todo = [s for s in todo if not isinstance(s, (ast.Assign, ast.Import, ast.ImportFrom))]
+    elif isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = scope.args
+        every = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+        found = {p.arg for p in every if p is not None}
+        return found | _body_binds(scope.body if isinstance(scope.body, list) else [])
+    else:  # a comprehension: its loops' variables
+        return {
+            t.id for g in scope.generators for t in ast.walk(g.target) if isinstance(t, ast.Name)
+        }
+    return _body_binds(todo)
+
+
+def _body_binds(statements: list) -> set[str]:
+    """The names ``statements`` bind, not those of the functions and classes within them."""
+    found, todo = set(), list(statements)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+            continue
+        if isinstance(node, (ast.Lambda, *_NAME_SCOPES[3:])):
+            continue
+        targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
+        found |= {t.id for t in targets if isinstance(t, ast.Name)}
+        todo += ast.iter_child_nodes(node)
+    return found
+
+
 def _looked_up(nb: Notebook, call: ast.Call) -> set[str] | None:
     """The paths ``getattr(nn, name)`` can reach, each string the notebook gives ``name`` (a
     default, a keyword, an argument, an assignment, a literal loop) spelt; None if one is not
@@ -1991,7 +2027,7 @@ def _looked_up(nb: Notebook, call: ast.Call) -> set[str] | None:
     name the notebook also binds in a function, loop or comprehension (red team 53: ``[getattr(
     F, "get" + "profile")() for F in (sys,)]`` was read as torch.nn.functional's)."""
     root = _root(call.args[0]) if call.args else None
-    if isinstance(root, ast.Name) and root.id in nb.bound_locally:
+    if isinstance(root, ast.Name) and root.id in nb.aliases and nb.bound_where(call, root.id):
         return None
     owner = nb.resolve(call.args[0]) if call.args else ""
     held = _held_names(nb, call)

@@ -3009,6 +3009,11 @@ _CALLED_OTHERWISE |= {
             "center_crop(skip, x.shape[-2], x.shape[-1])", "center_crop(skip, target_h=x.shape[-2], target_w=x.shape[-1])"
         ),
     },
+    # honest round 24: an Up taking an option of its own in forward, given by the U-Net
+    "up_forward_with_an_option_of_its_own": {
+        "up": _UP.replace("def forward(self, x, skip):", "def forward(self, x, skip, crop=True):"),
+        "unet": _UNET_PLAIN.replace("x = up(x, skips.pop())", "x = up(x, skips.pop(), crop=True)"),
+    },
 }  # fmt: skip
 
 
@@ -3156,3 +3161,21 @@ def test_a_loss_made_for_four_classes_only_fails_both_sides():
     passed, message = graded(ns, "loss")
     assert not passed and "one pixel, two classes" in message
     assert not visible(ns, "loss", with_probes=False)[0]
+
+
+def test_a_train_step_run_by_a_librarys_training_loop_fails_both_sides():
+    """Red team 54: MONAI's learning-rate finder's `_train_batch` is the whole step (train,
+    zero_grad, forward, loss, backward, step): (f) 3/3 with its blank unwritten."""
+    source = (
+        "def train_step(model, images, labels, optimizer, loss_fn):\n"
+        "    from types import SimpleNamespace\n"
+        "    from monai.optimizers.lr_finder import LearningRateFinder\n\n"
+        "    finder = SimpleNamespace(model=model, optimizer=optimizer, criterion=loss_fn,\n"
+        "                             device=images.device, amp=False)\n"
+        "    model.train()\n"
+        "    return LearningRateFinder._train_batch(finder, iter([(images, labels)]), 1)\n"
+    )
+    failed = _fails_both_sides("train_step", source, "train_step", ("monai.optimizers",))
+    assert set(failed) == {"test_train_step"}
+    assert SPEC.block("f").forbidden_why in failed["test_train_step"]
+    assert set(checks.STEP_LIBRARIES) == set(SPEC.block("f").forbidden)

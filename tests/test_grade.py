@@ -4301,3 +4301,17 @@ def test_a_written_answer_holding_the_solutions_rubric_is_flagged():
     (line,) = _rubric_copied(answers, spec)
     assert f'the answer to "{q1.title}" holds the solution notebook\'s rubric' in line
     assert _rubric_copied({q1.id: "**Barème (2 points).** 0.5 : ..."}, spec)
+
+
+def test_a_lone_surrogate_in_a_notebook_is_read_as_a_question_mark(tmp_path):
+    """Red team 54: a written answer holding "\\ud800" (valid JSON, read by nbformat) made the
+    notebook ungradable (UnicodeEncodeError writing it for formgrader), regraded at every run."""
+    from autograder.repair import read_submission
+
+    nb = solved()
+    nb.cells.append(nbformat.v4.new_markdown_cell("odd \ud800 text"))
+    path = tmp_path / "TP_sujet.ipynb"
+    path.write_text(json.dumps(nb), encoding="ascii")  # (escaped: how JSON can hold it)
+    read = read_submission(path)
+    assert read.cells[-1].source == "odd ? text"
+    nbformat.write(read, tmp_path / "again.ipynb")  # (UTF-8: no error)

@@ -2184,6 +2184,15 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
     Adam steps equal those of forward, loss, backward, step with fresh gradients."""
     _no_course_code(train_step, "train_step")
     _not_scripted(train_step, "train_step")
+    if library := _library_used(train_step, STEP_LIBRARIES):
+        raise AssertionError(
+            tr(
+                "train_step uses {library}, which runs the training step for you: write "
+                "zero_grad, forward, loss, backward and step yourself; the grader gives such a "
+                "train_step no points",
+                library=library,
+            )
+        )
     case = cases.TRAIN_STEP
     state, images, labels = cases.train_step_inputs(cases.visible_rng(), case)
     with _on_the_cpu(train_step):
@@ -2257,6 +2266,18 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
         )
     return ""
 
+
+# the libraries' training loops that run the whole step for you: the train_step of (f) may not
+# use them (the grader reads the same names: assignment.toml)
+STEP_LIBRARIES = (
+    "monai.optimizers",
+    "monai.engines",
+    "ignite.engine",
+    "pytorch_lightning",
+    "lightning",
+    "fastai",
+    "accelerate",
+)
 
 # what computes the Dice score for you (scikit-learn's f1_score, SciPy's dice dissimilarity, whole
 # libraries of segmentation metrics): the dice_score of (g) may not use it (the grader reads the
@@ -2450,6 +2471,9 @@ def _library_held(f: object, fn: Callable, forbidden: tuple[str, ...]) -> tuple[
         loads, imported = _globals_and_imports(code)
         held += [code.__globals__[n] for n in loads & set(code.__globals__)]
         held += [sys.modules[m] for m in imported if m in sys.modules]
+        for module in imported:  # (imported by the function itself: not yet, maybe)
+            if found := next((n for n in forbidden if f"{module}.".startswith(f"{n}.")), ""):
+                return found, []
     helpers = []
     for obj in held:
         try:  # one object that raises at a look hides nothing else
