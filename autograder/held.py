@@ -146,6 +146,11 @@ class HeldStrings:
                 for target, value in (b for stmt in node.body for b in _binding(stmt)):
                     if isinstance(target, ast.Name):  # `act = "ReLU"`, read as `self.act`
                         self._add((0, f".{target.id}"), value, chain)
+                todo += [(d, chain) for d in [*node.bases, *node.keywords, *node.decorator_list]]
+                # its body a scope of its own (red team 55: a class's `n = "relu"` in a function
+                # was read as the function's n, the global "cross_entropy" unread)
+                todo += [(stmt, (*chain, node)) for stmt in node.body]
+                continue
             todo += [(child, inner) for child in ast.iter_child_nodes(node)]
 
     def _imports_or_rebinds(self, node: ast.AST) -> None:
@@ -472,7 +477,11 @@ class HeldStrings:
     def _key(self, name: str, chain: tuple) -> tuple[int, str]:
         """Where ``name``, read in the functions ``chain``, is bound: the innermost of them that
         binds it, else the notebook's top level."""
-        scopes = [id(f) for f in reversed(chain[1:])]
+        scopes = [  # (a class's names are seen in its body only, not by its methods)
+            id(f)
+            for i, f in enumerate(reversed(chain[1:]))
+            if i == 0 or not isinstance(f, ast.ClassDef)
+        ]
         return next(((s, name) for s in scopes if (s, name) in self.given), (0, name))
 
     def _plain_owner(self, owner: ast.AST, chain: tuple, seen: frozenset) -> bool:

@@ -2632,6 +2632,8 @@ def _misuse(
             does = what is not None
             if not what and _by_held_name(nb, sub, _builtin(nb.resolve(sub.func))):
                 what = next((p for p in _looked_up(nb, sub) or () if _forbidden(p, names)), None)
+            if not what and nb._literal_getattr(sub) and _forbidden(nb.resolve(sub), names):
+                what = nb.resolve(sub)  # getattr(distance, "dice"): red team 55's, (g)'s paths
         elif isinstance(sub, ast.Match):
             what = _matched_attribute(nb, sub, names)
         elif (

@@ -4412,3 +4412,22 @@ def test_a_name_read_from_a_dicts_keys_is_read_for_each_dict():
         "    return getattr(nn, zzname)(weight=weight)(logits, target.long())\n"
     )
     assert "loss" in lost(notebook({"cce_loss": loss}))
+
+
+def test_a_literal_getattr_of_a_forbidden_function_and_a_class_bodys_names_are_read():
+    """Red team 55 (caught at run time, read here too): `getattr(distance, "dice")` was not read
+    against (g)'s dotted paths, and a class body's `n = "relu"` inside the loss was read as the
+    function's `n` (the global "cross_entropy" unread)."""
+    dice = SOLUTIONS["predict_dice"].replace(
+        "def dice_score(pred, truth):",
+        "import scipy.spatial.distance as D\n\n\ndef dice_score(pred, truth):\n"
+        "    return float(1 - getattr(D, 'dice')(pred.ravel(), truth.ravel()))",
+    )
+    assert "predict_dice" in lost(notebook({"predict_dice": dice}))
+    loss = (
+        "n = 'cross_' + 'entropy'\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    class C:\n        n = 'relu'\n\n"
+        "    return getattr(torch.nn.functional, n)(logits, target, weight=weight)\n"
+    )
+    assert "loss" in lost(notebook({"cce_loss": loss}))
