@@ -505,6 +505,8 @@ class HeldStrings:
         if cls is not None and args and owner.id == args[0].arg:
             return self._plain_class(cls.name, 0)
         key = self._key(owner.id, chain)
+        if owner.id in {c.name for c in self.classes} and not self.given.get(key):
+            return self._plain_class(owner.id, 0)  # Config.activation (honest round 24)
         if key in seen or not self.given.get(key):
             return False
         # cfg=MODEL_CFG, MODEL_CFG = ModelConfig()

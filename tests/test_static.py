@@ -4431,3 +4431,18 @@ def test_a_literal_getattr_of_a_forbidden_function_and_a_class_bodys_names_are_r
         "    return getattr(torch.nn.functional, n)(logits, target, weight=weight)\n"
     )
     assert "loss" in lost(notebook({"cce_loss": loss}))
+
+
+def test_a_name_held_by_a_class_attribute_of_the_notebooks_is_read():
+    """Honest round 24: `getattr(nn, Config.activation)` (a class of the student's holding the
+    name) was unknown, and cost every block after DoubleConv: read as the class's attribute,
+    and whatever the notebook sets it to elsewhere."""
+    config = 'class Config:\n    activation = "ReLU"\n\n\n'
+    honest = config + "layer = getattr(nn, Config.activation)(inplace=True)\n"
+    assert lost(notebook(extra=honest)) == set() and flagged(notebook(extra=honest)) == ""
+    loss = (
+        config + 'Config.activation = "cross_" + "entropy"\n\n\n'
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return getattr(F, Config.activation)(logits, target.long(), weight=weight)\n"
+    )
+    assert "loss" in lost(notebook({"cce_loss": loss}))
