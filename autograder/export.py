@@ -113,42 +113,45 @@ def name_key(name: object) -> str:
     return " ".join(sorted(t for t in re.split(r"[^0-9a-z]+", text) if t))
 
 
+def _said(who: list[str], says: str) -> list[str]:
+    """The warning ``says`` on the students ``who`` (``{n}``: how many; ``{first}``: the first
+    of them), or none."""
+    return [says.format(n=len(who), first=who[0])] if who else []
+
+
 def _unposted(results: Results) -> list[str]:
     """The warning on the students without a TP notebook, whose 0 is not posted."""
     who = [s.who for s in results.students if s.no_notebook and not s.reviewed and not s.pending]
-    if not who:
-        return []
-    return [
-        f"{len(who)} student(s) without a TP notebook to grade (e.g. {who[0]}): their grade is "
-        "left empty, a 0 to chase, not to post: ask for their notebook and grade again, or "
-        "enter their grade in the LMS by hand"
-    ]
+    return _said(
+        who,
+        "{n} student(s) without a TP notebook to grade (e.g. {first}): their grade is left "
+        "empty, a 0 to chase, not to post: ask for their notebook and grade again, or enter their "
+        "grade in the LMS by hand",
+    )
 
 
 def _to_review(results: Results) -> list[str]:
     """The warning on the students whose notebook is flagged for review and not read yet: their
     grade is posted as the grader gave it (instructor round 23: a 0 went out unsaid)."""
     who = [s.who for s in results.students if s.to_review and not s.no_notebook]
-    if not who:
-        return []
-    return [
-        f"{len(who)} student(s) flagged for review and not read yet (e.g. {who[0]}): their grade "
-        "is the grader's, unread; read the report's reasons (and their notebook in formgrader) "
-        "before you upload"
-    ]
+    return _said(
+        who,
+        "{n} student(s) flagged for review and not read yet (e.g. {first}): their grade is the "
+        "grader's, unread; read the report's reasons (and their notebook in formgrader) before "
+        "you upload",
+    )
 
 
 def _over_maximum(results: Results) -> list[str]:
     """The warning on the students whose total passes the maximum (formgrader's extra credit):
     the LMS skips such a grade (Moodle: "out of range") but takes its comment."""
     who = [s.who for s in results.students if s.total > results.max_points and not s.pending]
-    if not who:
-        return []
-    return [
-        f"{len(who)} student(s) above the maximum of {results.max_points:g} (extra credit; e.g. "
-        f"{who[0]}): the LMS skips a grade above the assignment's maximum; raise it there, or "
-        "enter theirs by hand"
-    ]
+    return _said(
+        who,
+        f"{{n}} student(s) above the maximum of {results.max_points:g} (extra credit; e.g. "
+        "{first}): the LMS skips a grade above the assignment's maximum; raise it there, or "
+        "enter theirs by hand",
+    )
 
 
 def _lms_grade(student: Result, spec: str) -> str:
@@ -543,11 +546,11 @@ def _canvas(results: Results, roster: _Roster | None, report: ExportReport, assi
             report.missing.append(row[0])  # left as it was: Canvas changes nothing
 
     filled = _fill(roster, results, report, keys, grade, missing, made, "canvas")
-    if kept:
-        report.warnings.append(
-            f"{len(kept)} student(s) not graded yet (written answers pending, or no TP notebook: "
-            f"e.g. {kept[0]}) keep the grade Canvas has; export again once they are graded"
-        )
+    report.warnings += _said(
+        kept,
+        "{n} student(s) not graded yet (written answers pending, or no TP notebook: e.g. "
+        "{first}) keep the grade Canvas has; export again once they are graded",
+    )
     return filled
 
 

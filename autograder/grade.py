@@ -45,7 +45,6 @@ from autograder.cells import grade_id, parse_code
 from autograder.collect import GradingError, Submission, collect, identify
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.execute import FLOODED
-from autograder.feedback import feedback_html
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import ANSWER_SAID, write_message
 from autograder.i18n import STUBS, notebook_language
@@ -67,7 +66,7 @@ from autograder.regrade import (
     write_state,
 )
 from autograder.repair import handouts_as_given, in_source_order
-from autograder.report import write_report, write_student_files
+from autograder.report import write_pages, write_report, write_student_files
 from autograder.results import (
     GRADES_FILE,
     RESULTS_FILE,
@@ -955,7 +954,7 @@ class _Run:
         results = self.results(students, fresh)
         shown = with_manual_scores(copy.deepcopy(results), self.out)
         if stopped:  # (else every page: write_outputs)
-            _write_pages(self.out, shown, [s for s in shown.students if s.student_id in ids])
+            write_pages(self.out, shown, [s for s in shown.students if s.student_id in ids])
         limits = self.ctx.limits_run()
         write_state(self.out / STATE_FILE, state, fresh, self.inputs_hash, limits, stopped)
         if not stopped:  # (the next run names again what changed for the others)
@@ -1148,14 +1147,6 @@ def _write_course_folder(
     )
     with atomic_write(out / "nbgrader_config.py", "w") as f:
         f.write(config)
-
-
-def _write_pages(out: Path, results: Results, fresh: list[Result]) -> None:
-    """The feedback pages of the students graded in this run."""
-    (out / "feedback").mkdir(exist_ok=True)
-    for r in fresh:
-        with atomic_write(out / "feedback" / f"{r.student_id}.html", "w") as f:
-            f.write(feedback_html(r, results))
 
 
 def _graded_at(out: Path, fresh: list[Result]) -> str:

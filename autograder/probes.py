@@ -97,11 +97,11 @@ def _bound(signature: inspect.Signature | None, args: tuple, kwargs: dict):
 
 def _fitted_function(probe, block):
     """The probe ``center_crop`` called as the notebook's (``center_crop(x, target_h=...)``)."""
-    signature = _positional(block)
+    signature, inputs = _positional(block), len(inspect.signature(probe).parameters)
 
-    def fitted_crop(*args, **kwargs):
+    def fitted_crop(*args, **kwargs):  # (its own inputs: x, height, width)
         given = _bound(signature, args, kwargs)
-        return probe(*given.args[:3]) if given else probe(*args, **kwargs)
+        return probe(*given.args[:inputs]) if given else probe(*args, **kwargs)
 
     fitted_crop.__signature__ = signature  # (the check reads it: called as theirs)
     return fitted_crop

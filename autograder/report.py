@@ -371,12 +371,16 @@ def write_student_files(out_dir: Path, results: Results) -> None:
     """``OUT/grades.csv`` and every ``OUT/feedback/<student>.html`` from ``results``: after the
     written answers were scored in formgrader, the totals there are complete too (a page or a
     CSV written at grading time said "pending manual grading")."""
-    out_dir = Path(out_dir)
+    write_pages(Path(out_dir), results, results.students)
+    write_grades_csv(Path(out_dir) / GRADES_FILE, results)
+
+
+def write_pages(out_dir: Path, results: Results, students: list[Result]) -> None:
+    """``OUT/feedback/<student>.html`` of each of ``students`` (of ``results``)."""
     (out_dir / "feedback").mkdir(exist_ok=True)
-    for student in results.students:
+    for student in students:
         with atomic_write(out_dir / "feedback" / f"{student.student_id}.html", "w") as f:
             f.write(feedback_html(student, results))
-    write_grades_csv(out_dir / GRADES_FILE, results)
 
 
 def spec_changed(results: Results) -> str:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from autograder import messages as M
 from autograder.cells import grade_id, nbgrader_meta, parse_code
-from autograder.held import HeldStrings, _binding, _last_name
+from autograder.held import _COMPREHENSIONS, HeldStrings, _binding, _last_name
 
 COURSE_PACKAGE = "unet_tp"
 # what the answers may use of the course package: the base class, the set-up's device, the
@@ -1983,8 +1983,7 @@ def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
     return held is not None and held <= _REDUCTIONS
 
 
-_NAME_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp)
-_NAME_SCOPES += (ast.DictComp, ast.GeneratorExp)
+_NAME_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, *_COMPREHENSIONS)
 
 
 def _scope_binds(scope: ast.AST | None, cells) -> set[str]:
@@ -2012,7 +2011,7 @@ def _body_binds(statements: list) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             found.add(node.name)
             continue
-        if isinstance(node, (ast.Lambda, *_NAME_SCOPES[3:])):
+        if isinstance(node, (ast.Lambda, *_COMPREHENSIONS)):
             continue
         targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
         found |= {t.id for t in targets if isinstance(t, ast.Name)}
@@ -2632,8 +2631,8 @@ def _misuse(
             does = what is not None
             if not what and _by_held_name(nb, sub, _builtin(nb.resolve(sub.func))):
                 what = next((p for p in _looked_up(nb, sub) or () if _forbidden(p, names)), None)
-            if not what and nb._literal_getattr(sub) and _forbidden(nb.resolve(sub), names):
-                what = nb.resolve(sub)  # getattr(distance, "dice"): red team 55's, (g)'s paths
+            if not what and nb._literal_getattr(sub) and _forbidden(path := nb.resolve(sub), names):
+                what = path  # getattr(distance, "dice"): red team 55's, (g)'s paths
         elif isinstance(sub, ast.Match):
             what = _matched_attribute(nb, sub, names)
         elif (

@@ -703,7 +703,7 @@ def _without_running(monkeypatch, graded) -> None:
     monkeypatch.setattr(grade, "_write_course_folder", lambda *a: None)
     monkeypatch.setattr(grade._Run, "results", lambda self, students, fresh: _Students(students))
     monkeypatch.setattr(grade, "with_manual_scores", lambda results, out: results)
-    monkeypatch.setattr(grade, "_write_pages", lambda *a: None)
+    monkeypatch.setattr(grade, "write_pages", lambda *a: None)
     monkeypatch.setattr(grade._Run, "write_outputs", lambda *a: None)
 
 

@@ -2066,15 +2066,11 @@ def _run_train_step(train_step, criterion, case, state, images, labels) -> tuple
             return criterion(logits, target, *rest, **kw)
 
         loss_fn.__qualname__ = "loss_fn"  # (as an error names it: not the check's insides)
-        watched_loss = loss_fn
 
         model = _small_net(case.net, state).eval()  # train_step must switch to training mode
         opt = torch.optim.Adam(model.parameters(), lr=case.lr)
         watch = _Watch(model, opt)
-        got = [
-            train_step(model, images.to(dtype), labels, opt, watched_loss)
-            for _ in range(case.steps)
-        ]
+        got = [train_step(model, images.to(dtype), labels, opt, loss_fn) for _ in range(case.steps)]
         return model, watch, got
 
     try:

@@ -32,21 +32,16 @@ RUN_FILE = "run.json"
 # settings that do not change what is trained: more epochs continue a run; workers only load
 NOT_IDENTIFYING = ("epochs", "num_workers", "time_budget_minutes")
 LIBRARIES = ("torch", "numpy", "builtins", "typing", "abc")
-NO_SOURCE = "(no source)"
 
 
 def _library(obj: object) -> bool:
     return str(getattr(obj, "__module__", None)).split(".")[0] in LIBRARIES
 
 
-def _parts(parts: list[str | None]) -> str | None:
-    return None if None in parts else "\n".join(parts)  # type: ignore[arg-type]
-
-
-def source_text(obj: object) -> str | None:
-    """What ``obj`` computes, as text: the source of a function, of each method of a class and
-    its bases, of a partial with what it binds, of a callable object's class with its state;
-    None where Python kept no source."""
+def source_text(obj: object) -> str:
+    """What ``obj`` computes, as text: the source of a function (its compiled code where Python
+    kept none), of each method of a class and its bases, of a partial with what it binds, of a
+    callable object's class with its state."""
     if isinstance(obj, torch.Tensor):
         return f"tensor{obj.detach().cpu().tolist()}"
     if inspect.ismethod(obj):
@@ -55,20 +50,22 @@ def source_text(obj: object) -> str | None:
         return f"{obj.__module__}.{obj.__qualname__}"
     if isinstance(obj, functools.partial):
         bound = [*obj.args, *sorted(obj.keywords.items())]
-        return _parts([source_text(obj.func), *(source_text(v) for v in bound)])
+        return "\n".join([source_text(obj.func), *(source_text(v) for v in bound)])
     if inspect.isfunction(obj):
         try:
             return inspect.getsource(obj)
         except (OSError, TypeError):  # a cell run under %%time (honest round 23), exec
             defaults = (obj.__defaults__, sorted((obj.__kwdefaults__ or {}).items()))
-            return _parts([_code_text(obj.__code__), *(source_text(v) for v in defaults)])
+            return "\n".join([_code_text(obj.__code__), *(source_text(v) for v in defaults)])
     if inspect.isclass(obj):
         methods = [m for k in obj.__mro__ if not _library(k) for m in vars(k).values()]
-        return _parts([obj.__name__, *(source_text(m) for m in methods if inspect.isfunction(m))])
+        return "\n".join(
+            [obj.__name__, *(source_text(m) for m in methods if inspect.isfunction(m))]
+        )
     if isinstance(obj, tuple):
-        return _parts([source_text(v) for v in obj])
+        return "\n".join([source_text(v) for v in obj])
     if callable(obj):  # a callable object (nn.CrossEntropyLoss(weight=...)): code and state
-        return _parts([source_text(type(obj)), *(source_text(v) for v in vars(obj).items())])
+        return "\n".join([source_text(type(obj)), *(source_text(v) for v in vars(obj).items())])
     # object addresses ("<... at 0x7f...>") change from one session to the next
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj))
 
@@ -87,8 +84,8 @@ def _code_text(code: types.CodeType) -> str:
     return repr((code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars))
 
 
-def _digest(text: str | None) -> str:
-    return NO_SOURCE if text is None else hashlib.sha1(text.encode()).hexdigest()[:12]
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def run_identity(
@@ -112,13 +109,6 @@ def run_key(identity: dict) -> str:
     return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-def _unknown(identity: dict) -> list[str]:
-    """The parts of a run whose source Python did not keep."""
-    code = identity["network code"]
-    parts = [f"the network's {k}" for k in sorted(code) if code[k] == NO_SOURCE]
-    return parts + [p for p in ("loss function", "train_step") if identity[p] == NO_SOURCE]
-
-
 def _changes(old: dict, new: dict) -> list[str]:
     said = []
     for part in new:
@@ -139,11 +129,6 @@ def _changes(old: dict, new: dict) -> list[str]:
 
 def _from_scratch(runs_dir: Path, name: str, folder: Path, identity: dict) -> str:
     """Why the run is trained from scratch, and what changed since the latest other run."""
-    if unknown := _unknown(identity):
-        return (
-            f"Python kept no source of {', '.join(unknown)} (made by exec?): this run cannot be "
-            f"recognised again, so it is trained from scratch in {folder}."
-        )
     if (folder / "checkpoint.pt").exists():
         return f"RETRAIN = True: training {folder} again from scratch."
     others = [p for p in runs_dir.glob(f"{name}-*") if p != folder and (p / RUN_FILE).exists()]
@@ -178,7 +163,7 @@ def train_or_resume(
     identity = run_identity(model, config, loss_fn, train_step)
     folder = Path(runs_dir) / f"{name}-{run_key(identity)}"
     ckpt_path = folder / "checkpoint.pt"
-    resume = ckpt_path.exists() and not retrain and not _unknown(identity)
+    resume = ckpt_path.exists() and not retrain
     if resume:
         ckpt = load_checkpoint(ckpt_path)
         done = ckpt["epoch"] + 1

@@ -37,7 +37,7 @@ def split_cases(
     by_group: dict[str, set[str]] = {}
     for case_id, group in zip(case_ids, groups, strict=True):
         scans.setdefault(patient := patient_of(case_id), []).append(case_id)
-        if not any(patient in g for g in by_group.values()):  # (its first scan's group)
+        if len(scans[patient]) == 1:  # (in its first scan's group)
             by_group.setdefault(str(group), set()).add(patient)
     val: list[str] = []
     for name in sorted(by_group):
