@@ -79,8 +79,9 @@ class HeldStrings:
             for items, where in dicts or []:
                 for name, value in items.items():
                     self._add((0, f".{name}"), value, where)
+        self.lambda_names = _named_lambdas(trees, parents)
         own = {n.name for n, _ in self.functions if not isinstance(n, ast.Lambda)}
-        own |= {c.name for c in self.classes}
+        own |= {c.name for c in self.classes} | set(self.lambda_names.values())
         read = set(own)  # and the names each is bound to (build = make), handed on in turn
         for _ in range(4):
             self.handed, aliases, self.partials = _handed(trees, read, parents)
@@ -256,9 +257,11 @@ class HeldStrings:
         """The calls of ``f`` (a class's for its ``__init__``, a subclass's without one of its
         own, a subclass's ``super().__init__``), each with its functions and how many parameters
         it does not give (``self``); None if ``f`` is handed on (an alias, ``partial``, ``map``,
-        ``__defaults__``), decorated, or a lambda: its calls are not read."""
+        ``__defaults__``), decorated, or a lambda no plain assignment names: its calls are not
+        read."""
         if isinstance(f, ast.Lambda):
-            return None
+            name = self.lambda_names.get(id(f))
+            return None if name is None or name in self.handed else self._calls_of({name}, 0)
         kinds = {getattr(d, "id", "") for d in f.decorator_list}
         if f.name in self.handed or kinds - _METHOD_KINDS:
             return None
@@ -870,6 +873,20 @@ _PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a ca
 _FORWARDING = {"key", "args", "kwargs"}  # keywords of a call that calls what it is handed with
 # its items or arguments (sorted(key=), Thread(target=, args=))
 _ITS_OWN = {"__name__", "__qualname__", "__doc__", "__module__"}  # what a function tells of itself
+
+
+def _named_lambdas(trees: list[ast.Module], parents: dict) -> dict[int, str]:
+    """The lambdas a module's or a function's plain assignment names (``act = lambda name="ReLU":
+    ...``), by node: called by that name, as a function is (not a class body's: a method)."""
+    named = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Lambda):
+                continue
+            plain = len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            if plain and not isinstance(parents.get(id(node)), ast.ClassDef):
+                named[id(node.value)] = node.targets[0].id
+    return named
 
 
 def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set[str], dict, list]:

@@ -1975,10 +1975,14 @@ def _by_held_name(nb: Notebook, call: ast.Call, path: str) -> bool:
 
 def _held_reduction(nb: Notebook, call: ast.Call) -> bool:
     """``getattr(x, reduction)`` where each string the notebook gives ``reduction`` is spelt, and
-    is one of a tensor's reductions (:data:`_REDUCTIONS`)."""
+    is one of a tensor's reductions (:data:`_REDUCTIONS`), or torch's or NumPy's own function of
+    that name (``getattr(torch, reduction)(per_pixel)``, honest round 24)."""
     root = _root(call.args[0]) if call.args else None
-    if isinstance(root, ast.Name) and (root.id in nb.aliases or root.id in sys.modules):
-        return False  # a module's (getattr(torch, name), torch.special's): not a tensor's
+    module = isinstance(root, ast.Name) and (root.id in nb.aliases or root.id in sys.modules)
+    if module and (
+        nb.resolve(call.args[0]) not in ("torch", "numpy") or nb.bound_where(call, root.id)
+    ):
+        return False  # another module's (torch.special's): not a tensor's
     held = _held_names(nb, call) if len(call.args) == 2 else None
     return held is not None and held <= _REDUCTIONS
 

@@ -1449,14 +1449,6 @@ def test_a_layer_looked_up_by_a_name_the_student_holds_costs_nothing():
     assert lost(nb) == set() and flagged(nb) == ""
 
 
-def test_a_module_looked_up_by_a_reduction_name_costs_the_block():
-    """``getattr(torch, name)`` is not a tensor's reduction, whatever ``name`` seems to hold (a
-    red team's ``"mean"`` that was ``"_ctc_loss"``)."""
-    loss = SOLUTIONS["cce_loss"].replace("weight=None):", 'weight=None, reduction="mean"):')
-    loss = loss.replace("return per_pixel.mean()", "return getattr(torch, reduction)(per_pixel)")
-    assert lost(notebook({"cce_loss": loss})) == {"loss"}
-
-
 def test_a_reduction_called_by_a_name_the_student_spells_costs_nothing():
     """An honest loss taking ``reduction="mean"`` as torch's do, and calling
     ``getattr(per_pixel, reduction)()``, lost (e); a name the notebook builds still costs."""
@@ -4446,3 +4438,37 @@ def test_a_name_held_by_a_class_attribute_of_the_notebooks_is_read():
         "    return getattr(F, Config.activation)(logits, target.long(), weight=weight)\n"
     )
     assert "loss" in lost(notebook({"cce_loss": loss}))
+
+
+def test_a_named_lambdas_default_is_read_as_a_functions():
+    """Honest rounds 22-24: `act = lambda name="ReLU": getattr(nn, name)(inplace=True)` was
+    unknown and cost every block; a lambda a plain assignment names is read from its calls, as
+    a function is, and what they hand it still counts."""
+    lam = 'act = lambda name="ReLU": getattr(nn, name)(inplace=True)\n'
+    nb = notebook(extra=lam + "layer = act()\n")
+    assert lost(nb) == set() and flagged(nb) == ""
+    loss = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return make(logits, target.long(), weight=weight)\n"
+    )
+    lam_f = 'make = lambda name="relu": getattr(F, name)\n'
+    called = lam_f + "make = make('cross_' + 'entropy')\n" + loss
+    assert "loss" in lost(notebook({"cce_loss": called}))
+    handed = lam_f + "makers = [make]\nmake = makers[0]('cross_entropy')\n" + loss
+    assert "loss" in lost(notebook({"cce_loss": handed}))
+
+
+def test_torchs_own_reduction_by_a_held_name_costs_nothing():
+    """Honest rounds 22-24: `getattr(torch, reduction)(per_pixel)` with `reduction="mean"` cost
+    (e); torch's or NumPy's function of a reduction's name is read as a tensor's method is,
+    another module's (`torch.special`) or another name is not (red team 14's "mean" that was
+    "_ctc_loss" is the run-time watch's: torch's private twins of a loss are told)."""
+    loss = SOLUTIONS["cce_loss"].replace("weight=None)", 'weight=None, reduction="mean")')
+    loss = loss.replace("return per_pixel.mean()", "return getattr(torch, reduction)(per_pixel)")
+    assert "getattr(torch, reduction)" in loss
+    assert lost(notebook({"cce_loss": loss})) == set()
+    assert flagged(notebook({"cce_loss": loss})) == ""
+    special = loss.replace("getattr(torch,", "getattr(torch.special,")
+    assert "loss" in lost(notebook({"cce_loss": special}))
+    other = loss.replace('reduction="mean"', 'reduction="cross_entropy"')
+    assert "loss" in lost(notebook({"cce_loss": other}))
