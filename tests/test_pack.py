@@ -5,6 +5,7 @@ import errno
 import io
 import json
 import tarfile
+from types import SimpleNamespace
 
 import pytest
 from loopback import LoopbackServer
@@ -23,6 +24,7 @@ from unet_tp.data.pack import (
     open_pack,
     pack_info,
     read_manifest,
+    summarise,
 )
 from unet_tp.preprocess import Grid
 
@@ -98,6 +100,23 @@ def test_patients_are_chosen_by_seed_and_grade(pack):
     assert chosen == [c.case_id for c in choose_patients(cases[::-1], 3, seed=1)]
     # 2 HGG, 1 LGG, 2 without a grade (2023): one of each, in proportion
     assert sorted(str(c.grade) for c in choose_patients(cases, 3)) == ["HGG", "LGG", "None"]
+
+
+def test_patients_not_scans_are_chosen():
+    """`--patients N` counts patients: BraTS 2024's two timepoints of a patient come together
+    (they were counted as two patients), and the manifest says patients and scans."""
+    ids = ["BraTS-GLI-00001-100", "BraTS-GLI-00001-101", "BraTS-GLI-00002-100"]
+    ids += ["BraTS-GLI-00003-100", "BraTS-GLI-00003-101"]
+    cases = [SimpleNamespace(case_id=i, grade=None) for i in ids]
+    for seed in range(5):
+        chosen = [c.case_id for c in choose_patients(cases, 2, seed=seed)]
+        assert len({c[:15] for c in chosen}) == 2
+        assert all(i in chosen for i in ids if i[:15] in {c[:15] for c in chosen})
+    manifest = {"format": 1, "kit_version": "0", "patients": 2, "scans": 3, "slices": 9}
+    manifest |= {"grid": {"crop": 8, "image_size": None}, "editions": ["BraTS 2024"]}
+    manifest["split"] = {"train": ids[:2], "val": ids[2:3]}
+    text = summarise(manifest, None, "p.tar")
+    assert "2 patients (1 training, 1 validation; 3 scans)" in text
 
 
 def test_download_is_resumed_after_a_dropped_connection(pack, tmp_path):

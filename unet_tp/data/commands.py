@@ -200,7 +200,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     from unet_tp.data.cache import CacheSettings
+    from unet_tp.data.cases import find_cases
     from unet_tp.data.pack import build_pack
+    from unet_tp.data.split import patient_of
 
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -212,11 +214,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     print(built.summary())
     got, skipped = built.manifest["patients"], len(built.skipped)
     if got < args.patients:
-        why = (
-            [f"{args.data} holds {got + skipped} with a seg file"]
-            if got + skipped < args.patients
-            else []
-        )
+        held = len({patient_of(c.case_id) for c in find_cases(args.data) if c.has_seg})
+        why = [f"{args.data} holds {held} with a seg file"] if held < args.patients else []
         why += [f"{skipped} skipped"] if skipped else []
         print(f"note: {got} patients, not the {args.patients} asked ({'; '.join(why)})")
     print(f"then: unet-tp notebook build --pack URL --pack-sha256 {built.sha256}")

@@ -37,6 +37,7 @@ from unet_tp.data.cache import (
     split_patients,
 )
 from unet_tp.data.cases import Case, DataError, find_cases
+from unet_tp.data.split import patient_of
 from unet_tp.fileio import (
     atomic_dir,
     atomic_write,
@@ -71,18 +72,20 @@ class BuiltPack:
 
 
 def choose_patients(cases: list[Case], n: int, seed: int = 0) -> list[Case]:
-    """``n`` cases chosen by ``seed`` alone (not the listing order), in proportion to each grade
-    (HGG/LGG) when the layout gives grades: each grade is shuffled, then the cases are taken by
-    their rank within their grade."""
-    by_grade: dict[str, list[Case]] = {}
+    """The cases of ``n`` patients (a patient's scans, one per timepoint, together) chosen by
+    ``seed`` alone (not the listing order), in proportion to each grade (HGG/LGG) when the layout
+    gives grades: each grade's patients are shuffled, then taken by their rank within it."""
+    by_grade: dict[str, dict[str, list[Case]]] = {}
     for case in sorted(cases, key=lambda c: c.case_id):
-        by_grade.setdefault(str(case.grade), []).append(case)
+        group = by_grade.setdefault(str(case.grade), {})
+        group.setdefault(patient_of(case.case_id), []).append(case)
     ranked = []
     for grade, group in by_grade.items():
-        order = np.random.default_rng([seed, *grade.encode()]).permutation(len(group))
-        ranked += [((rank + 0.5) / len(group), grade, group[i]) for rank, i in enumerate(order)]
+        scans = list(group.values())
+        order = np.random.default_rng([seed, *grade.encode()]).permutation(len(scans))
+        ranked += [((rank + 0.5) / len(scans), grade, scans[i]) for rank, i in enumerate(order)]
     ranked.sort(key=lambda r: (r[0], r[1]))
-    return sorted((r[2] for r in ranked[:n]), key=lambda c: c.case_id)
+    return sorted((c for r in ranked[:n] for c in r[2]), key=lambda c: c.case_id)
 
 
 def build_pack(
@@ -171,7 +174,8 @@ def _manifest(meta, meta_bytes, chosen, settings, split: dict, cache_dir: Path) 
         "editions": sorted({c.edition for c in chosen if c.case_id in meta["cases"]}),
         "grid": {"crop": settings.crop, "image_size": settings.image_size},
         "settings": settings.to_json(),
-        "patients": len(meta["cases"]),
+        "patients": _patients(meta["cases"]),
+        "scans": len(meta["cases"]),
         "slices": sum(e["shape"][0] for e in meta["cases"].values()),
         "split": split,
         "members": members,
@@ -377,13 +381,19 @@ def summarise(manifest: dict, size: int | None, where: object) -> str:
     """A short printable summary of a pack's manifest."""
     split, grid = manifest["split"], manifest["grid"]
     side = grid["image_size"] or grid["crop"] or 240
+    scans = manifest.get("scans", manifest["patients"])  # (an older pack's: no "scans")
+    scans = f"; {scans} scans" if scans != manifest["patients"] else ""
     text = (
         f"{where}: unet-tp pack (format {manifest['format']}, kit {manifest['kit_version']}), "
-        f"{manifest['patients']} patients ({len(split['train'])} training, {len(split['val'])} "
-        f"validation), {manifest['slices']} slices of {side}x{side} (crop {grid['crop']}), "
+        f"{manifest['patients']} patients ({_patients(split['train'])} training, "
+        f"{_patients(split['val'])} validation{scans}), {manifest['slices']} slices of {side}x{side} (crop {grid['crop']}), "
         f"{', '.join(manifest['editions'])}"
     )
     return text + (f", {size / 2**20:.2f} MiB" if size is not None else "")
+
+
+def _patients(case_ids: list[str]) -> int:
+    return len({patient_of(case_id) for case_id in case_ids})
 
 
 def pack_info(
