@@ -325,8 +325,11 @@ _SHELL_EVALUATORS = ("ev", "ex", "user_expressions")  # the shell's, not what ru
 _PASSING = ("ast", "codeop")  # (compile for their callers: IPython's cells, guarded_eval)
 # what parses text into a tree it only reads (ast.parse, ast.literal_eval: no code comes of
 # it): np.load's header, the tracebacks' readers of source (IPython's, of an error in a
-# library); an evaluator's parse is noted (guarded_eval interprets the tree), as is any other
+# library), the notebook's own checks' reading of an answer's source (red team 56: a fair
+# `distance.hamming` had the check's parse flagged); an evaluator's parse is noted (guarded_eval
+# interprets the tree), as is any other
 _PARSERS = ("numpy", "asttokens", "executing", "stack_data", "traceback", "inspect")
+_PARSERS += ("unet_tp.checks",)
 _GETFRAME = sys._getframe
 _MONOTONIC, _SLEEP = time.monotonic, time.sleep
 _HARNESS_FILE = __file__

@@ -51,6 +51,7 @@ BUILT_ON = ("unet_tp.unet_base", "unet_tp.device", "unet_tp.conventions")
 # by torch.jit.script, put torch's loss in a dict no reading of the code saw it enter; another's
 # wrote that comment into linecache's copy of a cell, where TorchScript reads a function's source
 RUNS_COMMENTS = "runs code from comments (TorchScript)"
+PATCHES = "patches a library"
 _TORCHSCRIPT = ("torch.jit", "torch._jit_internal", "torch._C._jit_script_compile")
 _TORCHSCRIPT += ("torch._C._jit_script_class_compile",)
 
@@ -4529,6 +4530,12 @@ def _computed_in_place(nb: Notebook, node: ast.AST, names: set[str]) -> frozense
 
 
 # ---- review: the instructor reads ----------------------------------------------------------
+# the libraries' names whose attributes set are read in the text (any other import's, in the code:
+# red team 56's `nx.common_neighbors = ...`), and the settings that are a library's to set
+_PATCHED_BY_TEXT = ("torch", "np", "numpy", "math", "F", "nn", "checks", "unittest", "time", "os")
+_PATCHED_BY_TEXT += ("sys", "posixpath", "threading", "signal", "io", "json", "builtins")
+_SETTINGS = ("pandas.options", "matplotlib.rcParams", "tqdm", "PIL.Image.MAX_IMAGE_PIXELS")
+_SETTINGS += ("torch.backends", "torch._dynamo.config", "torch._inductor.config", "os.environ")
 # code a TP answer never needs, found in the cells' plain text (beside what the code reaches)
 # Colab's own folders (its home /root, where kagglehub caches, /content, /tmp), no ".." after
 _OWN_FOLDERS = r"(?:home|Users/|content|kaggle|root/|tmp/|mnt/|media/)(?:(?!\.\.)[^'\"])*['\"]"
@@ -4539,7 +4546,7 @@ _SUSPICIOUS = [(re.compile(rx, re.M), why) for rx, why in [
     (r"hidden_tests|import_solutions|['\"/\\](?:solutions|autograder)(?:['\"/\\.]|$)|\b(?:import|from)\s+(?:solutions|autograder)\b|\b(?:solutions|autograder)(?:[/\\]|\.(?!(?:append|extend|insert|pop|sort|clear|copy|index|count|remove|reverse|items|keys|values|get|update|setdefault)\()\w)", "looks for the grader or the reference"),
     (r"NBGRADER|UNET_TP_GRADING|grading_state|gradebook|/opt/grading", "looks for the grader or the reference"),
     # (not numpy's removed aliases put back, `np.int = int`: old code on numpy 2, honest round 17)
-    (r"^\s*(?:torch|np|numpy|math|F|nn|checks|unittest|time|os|sys|posixpath|threading|signal|io|json|builtins)\.(?!backends\.|_dynamo\.config\.|environ\b)(?!(?:int|float|bool|object|str|complex)\s*=\s*(?:int|float|bool|object|str|complex|np\.\w+|numpy\.\w+)\s*(?:#.*)?$)[\w.]+\s*=[^=]", "patches a library"),
+    (r"^\s*(?:" + "|".join(_PATCHED_BY_TEXT) + r")\.(?!backends\.|_dynamo\.config\.|environ\b)(?!(?:int|float|bool|object|str|complex)\s*=\s*(?:int|float|bool|object|str|complex|np\.\w+|numpy\.\w+)\s*(?:#.*)?$)[\w.]+\s*=[^=]", PATCHES),
     # code the kernel runs when a signal or a file's change comes (red team 33: SIGIO on the
     # answers folder), or that makes the notebook's threads run between the grader's lines
     (r"\bsignal\.(?:signal|setitimer|alarm|set_wakeup_fd)\(|\bfcntl\b|\bsetswitchinterval\(", "runs code when a signal comes"),
@@ -4589,6 +4596,8 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
                 found.append((node, "runs code from strings through IPython"))
             if _scripts_comments(nb, node):
                 found.append((node, RUNS_COMMENTS))
+            if _patches_a_library(nb, node):
+                found.append((node, PATCHES))
         elif isinstance(node, ast.Call):
             why = _string_code(nb, node, id(node) in methods)
             if why:
@@ -4606,6 +4615,17 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
             found += [(node, why) for part, why in _STRINGS.items() if part in node.value]
     found += [(node, ANNOTATED_CODE) for node in _code_in_annotations(tree)]
     return found + _handed_builders(nb, tree)
+
+
+def _patches_a_library(nb: Notebook, node: ast.Attribute) -> bool:
+    """``nx.common_neighbors = ...`` (or ``del``, ``+=``): an attribute set on what an import
+    binds (not a setting of :data:`_SETTINGS`, nor a name :data:`_PATCHED_BY_TEXT` reads)."""
+    root = _root(node)
+    if isinstance(node.ctx, ast.Load) or not isinstance(root, ast.Name):
+        return False
+    if root.id not in nb.aliases or root.id in _PATCHED_BY_TEXT or nb.bound_where(node, root.id):
+        return False
+    return not any(_within(nb.resolve(node), setting) for setting in _SETTINGS)
 
 
 def _without_comments(source: str) -> str:

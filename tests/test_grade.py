@@ -319,6 +319,13 @@ def cheat_write(out: Path, host: Path) -> str:
     )
 
 
+# |P| + |T| as 2 |P & T| + the mismatches SciPy's Hamming counts
+HAMMING_SIZES = (
+    "/ (2 * np.logical_and(pred, truth).sum()"
+    " + round(hamming(pred.ravel(), truth.ravel()) * pred.size)))"
+)
+
+
 def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]]:
     """Write every case; returns the expected points per block of each student. A cheat is
     planted in a solved notebook whose one blank it targets is left empty: a cheat that works
@@ -358,7 +365,20 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
             solved(up=("torch.cat([skip, x], dim=1)", "torch.cat([x, skip], dim=1)")),
             {**FULL, "c": 1},
         ),
-        "one_relu_module": (with_cell(solved(), "double_conv", DOUBLE_CONV_ONE_RELU), FULL),
+        # (and its Dice's mismatches counted by SciPy's Hamming, fair: the check's own reading
+        # of the answer's source was flagged as a library running code, red team 56)
+        "one_relu_module": (
+            with_cell(
+                insert_after(
+                    solved(predict_dice=("/ sizes)", HAMMING_SIZES)),
+                    "train_step",
+                    "from scipy.spatial.distance import hamming",
+                ),
+                "double_conv",
+                DOUBLE_CONV_ONE_RELU,
+            ),
+            FULL,
+        ),
         "torchvision_up": (solved(up=TORCHVISION_UP), FULL),
         "softmax_missing": (
             solved(

@@ -4472,3 +4472,38 @@ def test_torchs_own_reduction_by_a_held_name_costs_nothing():
     assert "loss" in lost(notebook({"cce_loss": special}))
     other = loss.replace('reduction="mean"', 'reduction="cross_entropy"')
     assert "loss" in lost(notebook({"cce_loss": other}))
+
+
+def test_a_library_of_any_name_patched_is_flagged_and_its_settings_are_not():
+    """Red team 56: `nx.common_neighbors = nx.common_neighbors.__wrapped__` (networkx's
+    compile taken away) went unflagged: the text's rule named a fixed list of modules. An
+    attribute set on what any import binds is flagged; a library's settings are not."""
+    patched = "import networkx as nx\n\nnx.common_neighbors = nx.common_neighbors.__wrapped__\n"
+    assert "patches a library" in flagged(notebook(extra=patched))
+    assert "patches a library" in flagged(notebook(extra="import pandas as pd\ndel pd.concat\n"))
+    honest = (
+        "import pandas as pd\nimport torch.backends.cudnn as cudnn\nimport matplotlib as mpl\n"
+        "from tqdm import tqdm\n\npd.options.display.max_rows = 20\ncudnn.benchmark = True\n"
+        "mpl.rcParams['figure.dpi'] = 120\ntqdm.monitor_interval = 0\n\n\n"
+        "def f(nx):\n    nx.value = 1\n"
+    )
+    assert flagged(notebook(extra=honest)) == ""
+
+
+def test_networkx_and_scipys_other_boolean_dissimilarities_cost_the_dice():
+    """Red team 56: networkx's jaccard_coefficient of a mask node and a truth node, and SciPy's
+    Russell-Rao over the union of the masks, are Jaccard's: the Dice by 2J / (1 + J)."""
+    graph = SOLUTIONS["predict_dice"].replace(
+        "def dice_score(pred, truth):",
+        "import networkx as nx\n\n\ndef dice_score(pred, truth):\n"
+        "    g = nx.Graph()\n    (_, _, j), = nx.jaccard_coefficient(g, [('P', 'T')])\n"
+        "    return 2 * j / (1 + j)\n",
+    )
+    assert "predict_dice" in lost(notebook({"predict_dice": graph}))
+    union = SOLUTIONS["predict_dice"].replace(
+        "def dice_score(pred, truth):",
+        "from scipy.spatial import distance\n\n\ndef dice_score(pred, truth):\n"
+        "    u = pred | truth\n    j = 1.0 - distance.russellrao(pred[u], truth[u])\n"
+        "    return 2 * j / (1 + j)\n",
+    )
+    assert "predict_dice" in lost(notebook({"predict_dice": union}))

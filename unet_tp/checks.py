@@ -2313,6 +2313,13 @@ DICE_LIBRARIES = (
     "scipy.spatial.distance.sokalsneath",
     "scipy.spatial.distance.kulczynski1",
     "scipy.spatial.distance.braycurtis",  # one minus the Dice on boolean masks
+    # the others, over the union of the masks Jaccard's by a formula (Russell-Rao's); networkx's
+    # link predictions (jaccard_coefficient of a mask node and a truth node)
+    "scipy.spatial.distance.russellrao",
+    "scipy.spatial.distance.rogerstanimoto",
+    "scipy.spatial.distance.sokalmichener",
+    "scipy.spatial.distance.yule",
+    "networkx",
     # any of SciPy's distances given weights: Hamming's or Russell-Rao's weighted by the masks is
     # one minus the Dice (called on the two masks, a count of their mismatches is fair)
     "scipy.spatial.distance(w)",
