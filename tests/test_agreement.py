@@ -621,6 +621,26 @@ MISTAKES = [
         {"predict_dice"},
         ("empty", "nan"),
     ),
+    Mistake(  # (honest round 25: a missed tumour scored 1.0; no case had one empty mask)
+        "one_for_one_empty_mask",
+        "predict_dice",
+        [("    if sizes == 0:", "    if pred.sum() == 0 or truth.sum() == 0:")],
+        {"predict_dice"},
+        ("one mask is empty",),
+    ),
+    Mistake(  # (honest round 25: the grader's only volume was sparse: it passed one grading in 2)
+        "dice_mean_over_slices",
+        "predict_dice",
+        [
+            (
+                "    pred, truth = pred.astype(bool), truth.astype(bool)\n",
+                "    pred, truth = pred.astype(bool), truth.astype(bool)\n    if pred.ndim == 3:\n"
+                "        return float(np.mean([dice_score(p, t) for p, t in zip(pred, truth)]))\n",
+            )
+        ],
+        {"predict_dice"},
+        ("mean of the dice of each slice",),
+    ),
     Mistake(
         "zero_for_empty_masks",
         "predict_dice",
@@ -2182,7 +2202,7 @@ WEIGHTED_MASKS = "pred.astype(int) + truth"
         ),
         (
             "from scipy.spatial import distance\n",
-            f"1.0 - distance.russellrao(pred, truth, {WEIGHTED_MASKS})",
+            f"1.0 - distance.hamming(pred, truth, {WEIGHTED_MASKS})",
         ),
         (  # handed on with its weights
             "import functools\nfrom scipy.spatial import distance\n",
@@ -2193,10 +2213,10 @@ WEIGHTED_MASKS = "pred.astype(int) + truth"
             f"1.0 - count(*(pred, truth, {WEIGHTED_MASKS}))",
         ),
     ],
-    ids=["hamming_keyword", "russellrao_positional", "partial", "alias_starred"],
+    ids=["hamming_keyword", "hamming_positional", "partial", "alias_starred"],
 )
 def test_a_dice_from_a_weighted_distance_fails_both_sides(helpers: str, body: str):
-    """Right values (a weighted Hamming or Russell-Rao is one minus the Dice), a library's Dice
+    """Right values (a Hamming weighted by the masks is one minus the Dice), a library's Dice
     all the same: the notebook's check and the grader both say so, naming the weights; SciPy's
     distances called on the two masks alone (a count of their mismatches) cost nothing."""
     source = LIBRARY_DICE.format(helpers=helpers, body=body)

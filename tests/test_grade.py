@@ -4335,3 +4335,34 @@ def test_a_lone_surrogate_in_a_notebook_is_read_as_a_question_mark(tmp_path):
     read = read_submission(path)
     assert read.cells[-1].source == "odd ? text"
     nbformat.write(read, tmp_path / "again.ipynb")  # (UTF-8: no error)
+
+
+def test_a_block_replaced_for_a_request_is_replaced_wherever_the_notebook_holds_it():
+    """Honest round 25: a wrong DoubleConv held by `Bloc = DoubleConv`, a class's attribute, a
+    default `block=DoubleConv` or as Down's base stayed in Down while the grader judged (b) with
+    its own DoubleConv (one mistake, two blocks lost); each is replaced, then given back."""
+    from autograder import harness
+
+    class DoubleConv:
+        pass
+
+    class Probe:
+        pass
+
+    class Down(DoubleConv):
+        block = DoubleConv
+
+        def __init__(self, block=DoubleConv, *, other=DoubleConv):
+            pass
+
+    def make(block=DoubleConv):
+        return block
+
+    ns = {"DoubleConv": DoubleConv, "Bloc": DoubleConv, "Down": Down, "make": make, "n": 1}
+    with harness._substituted(ns, {"DoubleConv": Probe}):
+        assert ns["DoubleConv"] is ns["Bloc"] is Down.block is make() is Probe
+        assert Down.__bases__ == (Probe,) and Down.__init__.__defaults__ == (Probe,)
+        assert Down.__init__.__kwdefaults__ == {"other": Probe}
+    assert ns["DoubleConv"] is ns["Bloc"] is Down.block is make() is DoubleConv
+    assert Down.__bases__ == (DoubleConv,) and Down.__init__.__defaults__ == (DoubleConv,)
+    assert Down.__init__.__kwdefaults__ == {"other": DoubleConv} and ns["n"] == 1

@@ -319,17 +319,23 @@ def train_step_inputs(
 
 @dataclass(frozen=True)
 class DiceCase:
-    """A pair of random masks of ``shape``, each pixel set with probability ``p`` (p = 0: two empty
-    masks, whose Dice is 1.0)."""
+    """A pair of random masks of ``shape``, each pixel of the first set with probability ``p``, of
+    the second with ``q`` (None: ``p``; p = 0: two empty masks, whose Dice is 1.0)."""
 
     shape: tuple[int, ...]
     p: float
+    q: float | None = None
 
 
+# (one empty mask: Dice 0, honest round 25's 1.0 passed; a volume's Dice is not the mean of its
+# slices': a (3, 6, 6) pair dense enough that they always differ)
 DICE_PAIRS: tuple[DiceCase, ...] = tuple(
-    DiceCase(shape, p)
-    for shape, p in [((5, 6), 0.3), ((4, 8, 3), 0.05), ((10,), 0.0), ((3, 3), 1.0), ((7, 7), 0.5)]
-)
+    DiceCase(shape, p, q)
+    for shape, p, q in [
+        ((5, 6), 0.3, None), ((4, 8, 3), 0.05, None), ((10,), 0.0, None), ((3, 3), 1.0, None),
+        ((7, 7), 0.5, None), ((6, 5), 0.4, 0.0), ((6, 5), 0.0, 0.4), ((3, 6, 6), 0.4, 0.3),
+    ]
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -356,7 +362,10 @@ class PredictDiceInputs:
 
 def predict_dice_inputs(rng: np.random.Generator) -> PredictDiceInputs:
     """The mask pairs of :data:`DICE_PAIRS`, then the predict network's state and images."""
-    pairs = [(rng.random(c.shape) < c.p, rng.random(c.shape) < c.p) for c in DICE_PAIRS]
+    pairs = [
+        (rng.random(c.shape) < c.p, rng.random(c.shape) < (c.p if c.q is None else c.q))
+        for c in DICE_PAIRS
+    ]
     torch.manual_seed(int(rng.integers(2**31)))
     model = small_net(PREDICT.net)
     with torch.no_grad():

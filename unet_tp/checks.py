@@ -2224,6 +2224,11 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
 # ---- (g) prediction and Dice -----------------------------------------------------------------
 
 
+def _dice_of(a: np.ndarray, b: np.ndarray) -> float:
+    sizes = a.sum() + b.sum()
+    return 1.0 if sizes == 0 else 2 * np.logical_and(a, b).sum() / sizes
+
+
 def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
     inter, union = np.logical_and(a, b).sum(), np.logical_or(a, b).sum()
     sizes = a.sum() + b.sum()
@@ -2234,6 +2239,17 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
         )
     if sizes == 0:
         return tr(" Two empty masks agree perfectly: Dice 1.0 by the BraTS convention.")
+    if value == 1 and not (a.any() and b.any()):
+        return tr(
+            " One mask is empty and the other is not: no overlap, Dice 0 (1.0 only when both "
+            "are empty: a missed tumour is not a perfect score)."
+        )
+    slices = [_dice_of(x, y) for x, y in zip(a, b, strict=True)] if a.ndim > 1 else []
+    if slices and abs(value - np.mean(slices)) < 1e-9:
+        return tr(
+            " That is the mean of the Dice of each slice along the first axis; the Dice of the "
+            "whole masks counts all their pixels at once."
+        )
     if union and abs(value - inter / union) < 1e-9:
         return tr(
             " That is the IoU (Jaccard index) |P & T| / |P | T|; the Dice is "
@@ -2559,7 +2575,9 @@ def _check_dice(dice_score: Callable, pairs: list) -> None:
     a, b = np.zeros((4, 4), bool), np.zeros((4, 4), bool)
     a[:2, :2] = True  # 4 pixels
     b[:2, :] = True  # 8 pixels, 4 shared
-    hand = [((4, 4), a, b), ((4, 4), a, ~a), ((4, 4), np.zeros_like(a), np.zeros_like(a))]
+    empty = np.zeros_like(a)
+    hand = [((4, 4), a, b), ((4, 4), a, ~a), ((4, 4), empty, empty), ((4, 4), empty, b)]
+    hand.append(((4, 4), a, empty))  # (a missed tumour: 0, not the empty pair's 1.0)
     steps = [("pred, truth", tr("boolean masks of one shape")), ("|P & T|, |P|, |T|", tr("counts"))]
     steps.append(("Dice", tr("2 |P & T| / (|P| + |T|), 1.0 if both are empty")))
     drawn = [(c.shape, p, t) for c, (p, t) in zip(cases.DICE_PAIRS, pairs, strict=True)]
