@@ -72,7 +72,7 @@ class Grid:
         classes = logits.argmax(dim=1)
         out = classes.new_zeros((classes.shape[0], height, width))
         # the same centre offsets as _fit, for crop (positive) and pad (negative)
-        top, left = (height - crop_h) // 2, (width - crop_w) // 2
+        top, left = _offset(height, crop_h), _offset(width, crop_w)
         src_t, src_l = max(-top, 0), max(-left, 0)
         dst_t, dst_l = max(top, 0), max(left, 0)
         h, w = min(crop_h, height), min(crop_w, width)
@@ -82,16 +82,22 @@ class Grid:
         return out
 
 
+def _offset(n: int, size: int) -> int:
+    """Where a centre crop of ``n`` pixels to ``size`` starts; a pad's, negative (its padding
+    before: data round 21, a 121-pixel slice padded by 35 was read back from 36)."""
+    return (n - size) // 2 if n >= size else -((size - n) // 2)
+
+
 def _fit(arr: np.ndarray, size: int) -> np.ndarray:
     """Centre crop or zero pad the last two axes to ``size x size``."""
     out = arr
     for axis in (-2, -1):
         n = out.shape[axis]
         if n > size:
-            start = (n - size) // 2
+            start = _offset(n, size)
             out = np.take(out, np.arange(start, start + size), axis=axis)
         elif n < size:
-            before = (size - n) // 2
+            before = -_offset(n, size)
             pad = [(0, 0)] * out.ndim
             pad[axis] = (before, size - n - before)
             out = np.pad(out, pad)
