@@ -197,6 +197,26 @@ def test_msd_archive_is_converted_to_brats_layout(served, tmp_path):
     assert vol.image.shape == (4, 16, 16, 8)
 
 
+def test_a_task_folder_the_user_unpacked_is_kept_and_a_local_archive_unpacked_once(
+    tmp_path, capsys
+):
+    """Data round 21: `data download --source msd --url DIR/Task01_BrainTumour.tar --out DIR`
+    deleted the Task01_BrainTumour/ the user had unpacked there (a notes file in it), and a
+    local archive was unpacked again (7 GB) at every run."""
+    task = _msd_task(tmp_path / "data")
+    (task / "notes.txt").write_text("mine")
+    with tarfile.open(tmp_path / "data" / "Task01_BrainTumour.tar", "w") as tf:
+        tf.add(task, arcname="Task01_BrainTumour")
+    archive = str(tmp_path / "data" / "Task01_BrainTumour.tar")
+    out = fetch_dataset(archive, tmp_path / "data", layout="msd", progress=False)
+    assert len(find_cases(out)) == 2 and (task / "notes.txt").read_text() == "mine"
+    other = tmp_path / "other"  # unpacked by the kit: removed once converted, then not again
+    out = fetch_dataset(archive, other, layout="msd", progress=False)
+    assert "extracting" in capsys.readouterr().out and not (other / "Task01_BrainTumour").exists()
+    assert fetch_dataset(archive, other, layout="msd", progress=False) == out
+    assert "extracting" not in capsys.readouterr().out and len(find_cases(out)) == 2
+
+
 def test_zip_with_windows_separators_keeps_its_folders(brats_root, tmp_path):
     """Some Windows zip tools write ``MICCAI...\\HGG\\case\\file.nii``: extracted on Linux, each
     name would be one file in one folder, the grades (and the case folders) lost."""

@@ -392,6 +392,8 @@ def fetch_dataset(
         else:
             archive = _fetched_before(url, unpacked)
     elif (archive := Path(url).expanduser()).is_file():
+        if _converted_from(out / MSD_CONVERTED) == str(archive.resolve()):
+            return _fetched_before(url, out / MSD_CONVERTED)  # (7 GB not unpacked again)
         verify_checksum(archive, sha256, md5)
     cases = use_archive_or_folder(archive, out, progress=progress)
     if downloaded and not keep_archive:
@@ -405,9 +407,11 @@ def fetch_dataset(
             "a folder of BraTS cases needs no conversion: use it as it is"
         )
     origin = url.split("?")[0] if remote else None  # a signed URL's query changes
+    origin = str(archive.resolve()) if not remote and archive.is_file() else origin
     converted = convert_msd(task, out / MSD_CONVERTED, progress, origin)
-    if (remote or cases != archive) and not keep_archive:
-        shutil.rmtree(cases)  # extracted here, the 4D originals: the converted cases replace them
+    if _unpacked_from(cases) is not None and not keep_archive:  # (the kit's own unpacking only:
+        shutil.rmtree(cases)  # a folder the user unpacked is theirs, data round 21)
+        print(f"removed {cases} (unpacked here; the converted cases replace its 4D originals)")
     return converted
 
 
