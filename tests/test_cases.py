@@ -247,3 +247,25 @@ def test_grids_must_match_but_an_origin_shift_is_tolerated(brats_copy):
     lost.to_filename(str(case.files["seg"]))
     with pytest.raises(DataError, match=r"one voxel grid \(.*_seg\.nii\.gz has no orientation"):
         load_case(case)
+
+
+def test_a_copy_left_beside_a_case_is_not_a_case(tmp_path):
+    """Data round 21: Drive's `Copy of BraTS2021_00001_seg.nii.gz` (or `<case>_flair_seg.nii`)
+    in a case's folder was a seg-only case: `data info` counted it, `prepare` stopped on its
+    missing t1. A file of an incomplete case whose id holds its folder's case is a stray copy."""
+    from tinycases import write_case
+
+    from unet_tp.data.cases import scan_cases
+
+    folder = write_case(tmp_path / "data", "BraTS2021_00001", "brats2021")
+    seg = next(folder.glob("*_seg.nii.gz"))
+    shutil.copy(seg, folder / "Copy of BraTS2021_00001_seg.nii.gz")
+    shutil.copy(seg, folder / "BraTS2021_00001_flair_seg.nii.gz")
+    scan = scan_cases(tmp_path / "data")
+    assert [c.case_id for c in scan.cases] == ["BraTS2021_00001"]
+    assert {p.name for p in scan.unrecognised} == {
+        "Copy of BraTS2021_00001_seg.nii.gz", "BraTS2021_00001_flair_seg.nii.gz"
+    }  # fmt: skip
+    alone = write_case(tmp_path / "other", "BraTS2021_00002", "brats2021")
+    next(alone.glob("*_t1.nii.gz")).unlink()  # a case of its own missing a file: still named
+    assert [c.missing() for c in find_cases(tmp_path / "other")] == [["t1"]]

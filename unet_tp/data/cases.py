@@ -216,7 +216,7 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
                     f"{directory}; keep one of them (e.g. delete the copy gunzip -k left)"
                 )
             cases[key].files[kind] = directory / name
-    unrecognised = _quirk_segs(cases, unmatched)
+    unrecognised = _quirk_segs(cases, unmatched) + _stray_copies(cases)
     found = _graded(sorted(cases.values(), key=lambda c: c.case_id))
     dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
     if dupes:
@@ -285,6 +285,19 @@ def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> l
         else:
             unrecognised.append(path)
     return unrecognised
+
+
+def _stray_copies(cases: dict[tuple[Path, str], Case]) -> list[Path]:
+    """The files of an incomplete "case" whose id holds another's of its folder (data round 21:
+    Drive's ``Copy of BraTS2021_00001_seg.nii.gz``, a ``BraTS19_X_1_flair_seg.nii``): copies
+    left beside a case, taken out of the cases and returned (unrecognised files)."""
+    strays = []
+    for (folder, case_id), case in list(cases.items()):
+        others = [i for d, i in cases if d == folder and i != case_id and i in case_id]
+        if others and case.missing(with_seg=False):
+            strays += case.files.values()
+            del cases[(folder, case_id)]
+    return sorted(strays)
 
 
 def find_cases(root: str | os.PathLike[str]) -> list[Case]:
