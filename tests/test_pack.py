@@ -4,6 +4,8 @@ read with the cache's own Dataset; every broken pack is one clear line."""
 import errno
 import io
 import json
+import os
+import shutil
 import tarfile
 from types import SimpleNamespace
 
@@ -83,6 +85,14 @@ def test_same_cases_give_the_same_bytes(pack, tmp_path):
         pack.path.parents[1] / "data", tmp_path / "again.tar", 5, SETTINGS, work_dir=tmp_path
     )
     assert again.sha256 == pack.sha256
+    # the same cases copied elsewhere, their dates changed (data round 21: the sizes and dates
+    # of the sources were packed, and a rebuilt pack no longer matched the notebook's SHA-256)
+    copied = tmp_path / "copied"
+    shutil.copytree(pack.path.parents[1] / "data", copied, copy_function=shutil.copy)
+    for f in copied.rglob("*.nii*"):
+        os.utime(f, ns=(10**18, 10**18))
+    moved = build_pack(copied, tmp_path / "moved.tar", 5, SETTINGS, work_dir=tmp_path / "w2")
+    assert moved.sha256 == pack.sha256
     plain = build_pack(
         pack.path.parents[1] / "data", tmp_path / "plain.tar", 5, SETTINGS, work_dir=tmp_path,
         compress=False,
@@ -100,6 +110,17 @@ def test_patients_are_chosen_by_seed_and_grade(pack):
     assert chosen == [c.case_id for c in choose_patients(cases[::-1], 3, seed=1)]
     # 2 HGG, 1 LGG, 2 without a grade (2023): one of each, in proportion
     assert sorted(str(c.grade) for c in choose_patients(cases, 3)) == ["HGG", "LGG", "None"]
+
+
+def test_a_packs_warnings_name_files_not_the_instructors_folders(tmp_path):
+    """Data round 21: a case's warning ("t1 file /home/me/BraTS/X/X_t1.nii is constant") was
+    packed as it was, naming the instructor's folders."""
+    folder = tmp_path / "BraTS" / "X"
+    case = SimpleNamespace(case_id="X", directory=folder)
+    entry = {"source": {"X_t1.nii": [1, 2]}, "warnings": [f"t1 file {folder}/X_t1.nii is constant"]}
+    meta = {"source": str(tmp_path), "cases": {"X": entry}, "skipped": {"Y": str(tmp_path)}}
+    packed = json.dumps(pack_mod._packed_meta(meta, [case]))
+    assert str(tmp_path) not in packed and "t1 file X_t1.nii is constant" in packed
 
 
 def test_patients_not_scans_are_chosen():

@@ -131,8 +131,7 @@ def build_pack(
         cases=chosen,
     )
     meta = load_cache_meta(report.cache_dir)
-    # nothing of the instructor's disk: no source path, no skip reason (they name files)
-    meta_bytes = json.dumps({**meta, "source": "unet-tp pack", "skipped": {}}).encode()
+    meta_bytes = json.dumps(_packed_meta(meta, chosen)).encode()
     train, val = split_patients(report.cache_dir, val_fraction, seed, source=data_dir)
     split = {"val_fraction": val_fraction, "seed": seed, "train": train, "val": val}
     manifest = _manifest(meta, meta_bytes, chosen, settings, split, report.cache_dir)
@@ -148,6 +147,23 @@ def build_pack(
     built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest, report.skipped)
     (out.parent / f"{out.name}.sha256").write_text(f"{built.sha256}  {out.name}\n")
     return built
+
+
+def _packed_meta(meta: dict, chosen: list[Case]) -> dict:
+    """The cache's meta as a pack holds it: nothing of the instructor's disk (no source path, no
+    skip reason, a warning's file by its name: data round 21 found them), nor of when its files
+    were copied (their sizes and dates: a pack rebuilt from a copy changed its SHA-256)."""
+    folders = {c.case_id: f"{c.directory}{os.sep}" for c in chosen}
+    cases = {
+        case_id: {
+            **entry,
+            "source": {},
+            "warnings": [w.replace(folders.get(case_id, "\0"), "") for w in entry["warnings"]],
+        }
+        for case_id, entry in meta["cases"].items()
+    }
+    meta = {**meta, "source": "unet-tp pack", "skipped": {}, "cases": cases}
+    return meta | {"skipped_sources": {}, "skipped_bad": []}
 
 
 @contextlib.contextmanager
