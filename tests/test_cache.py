@@ -268,3 +268,14 @@ def test_a_disk_full_to_the_last_byte_is_the_same_one_message(brats_root, tmp_pa
     with pytest.raises(DataError, match=f"the disk of {re.escape(str(cache))} is full"):
         prepare_cache(brats_root, cache, CacheSettings(tumour_free_fraction=0.0))
     assert len(saved) == 2
+
+
+def test_many_cases_skipped_for_one_reason_are_said_in_one_line(tmp_path):
+    """Data round 21: a release's 125 validation cases (no seg file) were 125 lines at each run
+    of the data cell."""
+    report = cache_mod.PrepareReport(tmp_path)
+    report.skipped = {f"BraTS20_Validation_{i:03d}": "no seg file" for i in range(125)}
+    report.skipped["BraTS20_Training_007"] = "cannot read its t1"
+    lines = report.summary().splitlines()
+    assert len(lines) == 3 and "  skipped BraTS20_Training_007: cannot read its t1" in lines
+    assert "skipped 125 cases (BraTS20_Validation_000, BraTS20_Validation_001, " in lines[1]

@@ -56,7 +56,15 @@ class PrepareReport:
             + ("" if self.wrote else " (complete and unchanged: nothing written)")
         ]
         lines += [f"  warning: {line}" for line in self.warnings]
-        return "\n".join(lines + [f"  skipped {c}: {why}" for c, why in self.skipped.items()])
+        by_why: dict[str, list[str]] = {}
+        for case_id, why in self.skipped.items():
+            by_why.setdefault(why, []).append(case_id)
+        for why, ids in by_why.items():  # (a release's 125 validation cases: one line)
+            if len(ids) > 3:
+                lines.append(f"  skipped {len(ids)} cases ({', '.join(ids[:3])}, ...): {why}")
+            else:
+                lines += [f"  skipped {case_id}: {why}" for case_id in ids]
+        return "\n".join(lines)
 
 
 def _source_signature(case: Case) -> dict:
