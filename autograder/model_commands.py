@@ -221,8 +221,12 @@ def _record_run(args, state, model, cache_dir: Path, source: str | None, device)
 
 def _metrics(model, cases: list, grid, device, out: Path, **record) -> dict:
     """BraTS metrics of ``cases`` in 3D, per case and their mean, written to ``out`` (JSON)."""
-    per_case = train.evaluate_cases(model, cases, grid, device)
+    skipped: dict[str, str] = {}
+    per_case = train.evaluate_cases(model, cases, grid, device, skipped=skipped)
+    if not per_case and skipped:
+        raise DataError(f"no case could be read ({len(skipped)}): {next(iter(skipped.values()))}")
     result = {**record, "cases": per_case, "mean": mean_metrics(per_case)}
+    result |= {"skipped": skipped} if skipped else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     save_json(out, result, indent=1)
     return result

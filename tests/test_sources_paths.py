@@ -428,14 +428,19 @@ def test_evaluate_every_case_leaves_out_those_without_a_seg(tiny_run, tmp_path, 
     (it stopped the run); named with --cases, it is still refused."""
     _, _, run = tiny_run
     data = tmp_path / "mixed"
-    for i in range(3):  # not the run's patients: every case is evaluated
+    for i in range(4):  # not the run's patients: every case is evaluated
         write_case(data, f"BraTS19_E_{i}", index=i, seg=i != 1)
+    cut = next(data.glob("BraTS19_E_3/*_t1.nii*"))  # unreadable: said, the others evaluated
+    cut.write_bytes(cut.read_bytes()[:100])  # (data round 21: it stopped the run, no JSON)
     ckpt, out = str(run / "checkpoint.pt"), str(tmp_path / "eval.json")
     evaluate = ["evaluate", "--data", str(data), "--checkpoint", ckpt, "--out", out]
     assert main(evaluate) == 0
-    said = capsys.readouterr().out
-    assert "left out, no seg file to compare with: BraTS19_E_1" in said
-    assert sorted(json.loads(Path(out).read_text())["cases"]) == ["BraTS19_E_0", "BraTS19_E_2"]
+    said = capsys.readouterr()
+    assert "left out, no seg file to compare with: BraTS19_E_1" in said.out
+    assert "skipped case BraTS19_E_3" in said.err and str(cut) in said.err
+    written = json.loads(Path(out).read_text())
+    assert sorted(written["cases"]) == ["BraTS19_E_0", "BraTS19_E_2"]
+    assert list(written["skipped"]) == ["BraTS19_E_3"]
     assert main([*evaluate, "--cases", "BraTS19_E_1"]) == 2
     assert "no seg file for BraTS19_E_1" in capsys.readouterr().err
     assert main(evaluate) == 0  # its own metrics file is replaced

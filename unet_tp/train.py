@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from unet_tp.conventions import NUM_CLASSES, REGIONS, region_classes, to_brats_labels
 from unet_tp.data.cache import CacheSettings
-from unet_tp.data.cases import CaseVolumes, load_case
+from unet_tp.data.cases import CaseVolumes, DataError, load_case
 from unet_tp.device import amp_dtype
 from unet_tp.fileio import atomic_write, free_space, save_json
 from unet_tp.losses import LossFn, loss_by_name
@@ -426,12 +426,22 @@ def evaluate_cases(
     settings: Grid | CacheSettings | TrainConfig,
     device: torch.device | None = None,
     progress: bool = True,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """BraTS metrics of every case (:class:`unet_tp.data.Case` with a seg), on whole 3D volumes."""
+    """BraTS metrics of every case (:class:`unet_tp.data.Case` with a seg), on whole 3D volumes;
+    a case that cannot be read stops the run, unless ``skipped`` is given: then it is said and
+    added there (the others still evaluated: data round 21 lost a whole run to one)."""
     results = {}
     bar = progress_bar(cases, "evaluating", enabled=progress, unit="case")
     for case in bar:
-        vol = load_case(case, with_seg=True)
+        try:
+            vol = load_case(case, with_seg=True)
+        except DataError as exc:
+            if skipped is None:
+                raise
+            skipped[case.case_id] = str(exc)
+            bar.write(f"skipped {exc}", file=sys.stderr)
+            continue
         for line in vol.warnings:  # (a volume of zeros explains a Dice of 0)
             bar.write(f"warning: {line}", file=sys.stderr)
         pred = predict_volume(model, vol, settings, device)
