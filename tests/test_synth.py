@@ -106,3 +106,14 @@ def test_two_processes_making_the_same_cases_do_not_trip_each_other(tmp_path):
     assert case.is_dir() and not [p for p in root.rglob(".*")]
     synth_dataset(tmp_path, cases=1, seed=3)
     assert (root / MANIFEST).stat().st_mtime_ns == written
+
+
+def test_sample_cases_are_not_mixed_into_a_real_dataset(tmp_path):
+    """Data round 21: `data synth OUT` on a folder of real cases added BraTS19_SYN_* beside them
+    (`info` then counted them, `prepare` and `train` used them all)."""
+    from tinycases import write_case
+
+    write_case(tmp_path / "real", "BraTS2021_00001", "brats2021")
+    with pytest.raises(FileExistsError, match="BraTS2021_00001"):
+        synth_dataset(tmp_path / "real", cases=1, seed=3)
+    assert not (tmp_path / "real" / "MICCAI_BraTS_2019_Data_Training").exists()

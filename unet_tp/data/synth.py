@@ -213,6 +213,7 @@ def synth_dataset(
         raise ValueError("cases must be at least 1")
     out = Path(out).expanduser()
     root = out / RELEASE_DIR
+    _refuse_mixing(out, root)
     manifest_path = root / MANIFEST
     found = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     if root.exists() and (found is None or found.get("seed") != seed):
@@ -236,6 +237,25 @@ def synth_dataset(
         if progress is not None:
             progress(i + 1, cases)
     return root
+
+
+def _refuse_mixing(out: Path, root: Path) -> None:
+    """A FileExistsError if ``out`` holds BraTS cases other than the sample's (data round 21:
+    sample cases were added beside a real release, then prepared and trained on with it)."""
+    from unet_tp.data.cases import DataError, scan_cases
+
+    if not out.is_dir():
+        return
+    try:
+        found = scan_cases(out).cases
+    except DataError:
+        found = []
+    own = [c for c in found if not c.directory.is_relative_to(root)]
+    if own:
+        raise FileExistsError(
+            f"{out} holds {len(own)} BraTS cases of its own (e.g. {own[0].case_id} in "
+            f"{own[0].directory}): sample cases there would be mixed with them; choose another OUT"
+        )
 
 
 def default_sample_dir(seed: int = 0, home: str | os.PathLike[str] | None = None) -> Path:
