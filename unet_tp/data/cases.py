@@ -528,6 +528,13 @@ def _suspicious_image(
         )
     else:
         share = float(np.count_nonzero(data)) / max(data.size, 1)
+        top, mean = float(np.abs(data).max()), float(np.abs(data).sum()) / max(share * data.size, 1)
+        if top > OUTLIER_RATIO * mean:  # (data round 21: one voxel at 3e9 flattened a t1ce)
+            out.append(
+                f"case {case_id}: {kind} file {path} has voxels up to {top:.3g}, {top / mean:.0f} "
+                "times its mean inside the brain: a few outliers squash the other voxels' "
+                "contrast once z-scored; check the file (a failed conversion?)"
+            )
         if share > BRAIN_FRACTION_RANGE[1]:
             out.append(
                 f"case {case_id}: {kind} file {path} is non-zero on {share:.0%} of the volume "
@@ -552,6 +559,9 @@ def _suspicious_image(
             "affine diag(-1, -1, 1), origin 0, 239, 0)"
         )
     return out
+
+
+OUTLIER_RATIO = 100  # a voxel this many times a modality's mean (MRI: under 10 times)
 
 
 def _world_box(affine: np.ndarray) -> np.ndarray:
