@@ -487,6 +487,10 @@ def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
     with pytest.raises(notebook.NotebookError) as err:
         notebook.get_data("sampel")
     assert err.value._render_traceback_()[0].startswith("ValueError: DATA_SOURCE must be one of")
+    monkeypatch.setenv("UNET_TP_DATA_SOURCE", "Drive")  # (data round 21: the URL was missing)
+    with pytest.raises(notebook.NotebookError, match=r"\$UNET_TP_DATA_SOURCE must be one of"):
+        notebook.get_data("sample")
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE")
 
     data = _tiny_set(tmp_path / "Mon Drive" / "cases é", n=2)
 

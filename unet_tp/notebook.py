@@ -166,9 +166,10 @@ def get_data(
             and ``$UNET_TP_SAMPLE_CASES`` override the arguments.
         sample_count: how many sample cases.
     """
-    if source not in DATA_SOURCES:
-        raise ValueError(f"DATA_SOURCE must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
+    given = "DATA_SOURCE" if not os.environ.get(SOURCE_ENV) else f"${SOURCE_ENV}"
     source = os.environ.get(SOURCE_ENV) or source
+    if source not in DATA_SOURCES:
+        raise ValueError(f"{given} must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
     if source == "pack":
         from unet_tp.data.pack import open_pack
 
