@@ -465,9 +465,12 @@ def test_unreadable_files_are_one_line_saying_why(tmp_path):
     plain = write_case(tmp_path / "b", "BraTS19_Gz_1", suffix=".nii") / "BraTS19_Gz_1_t1.nii"
     plain.with_name(plain.name + ".gz").write_bytes(plain.read_bytes()[:2000])  # named .gz
     plain.unlink()
+    empty = write_case(tmp_path / "c", "BraTS19_Zero_1") / "BraTS19_Zero_1_flair.nii.gz"
+    empty.write_bytes(b"")  # (a Drive placeholder: data round 21 read it as not gzipped)
     expected = {
         "a": ("BraTS19_Cut_1_t2.nii", "truncated or not a NIfTI image"),
         "b": ("BraTS19_Gz_1_t1.nii.gz", "not gzip-compressed but named .gz, and its content is"),
+        "c": ("BraTS19_Zero_1_flair.nii.gz", "the file is empty (0 bytes"),
     }
     for folder, (name, why) in expected.items():
         (case,) = find_cases(tmp_path / folder)

@@ -402,7 +402,12 @@ def _compression_mismatch(path: Path) -> str | None:
 
 
 def unreadable_hint(path: Path) -> str:
-    """Why a NIfTI file cannot be read: its name and its compression disagree, or it is cut."""
+    """Why a NIfTI file cannot be read: empty, its name and its compression disagree, or cut."""
+    try:
+        if path.stat().st_size == 0:  # (a Drive placeholder, a failed copy: data round 21)
+            return "the file is empty (0 bytes: a copy or a download that did not finish)"
+    except OSError:
+        pass
     mismatch = _compression_mismatch(path)
     if mismatch:  # read from its bytes, it still failed: the content is damaged too
         return f"the file is {mismatch}, and its content is truncated or not a NIfTI image"
