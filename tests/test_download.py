@@ -330,6 +330,10 @@ def test_an_archive_cut_short_says_so_and_leaves_nothing(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(DataError, match=r"notes.txt: not a zip or tar archive"):
         extract(tmp_path / "notes.txt", tmp_path / "out")
+    page = tmp_path / "BraTS2019.zip"  # Drive's virus-scan page, saved under the file's name
+    page.write_text("<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning")
+    with pytest.raises(DataError, match=r"BraTS2019.zip: a web page, not an archive"):
+        extract(page, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 

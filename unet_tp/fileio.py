@@ -279,12 +279,19 @@ _MAGIC = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ
 
 
 def archive_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why a file that starts as an archive does not open (a download cut short), or None."""
+    """Why a file that starts as an archive does not open (a download cut short), or that is a
+    web page, or None."""
     try:
         with open(path, "rb") as f:
-            head = f.read(6)
+            head = f.read(512)
     except OSError:
         return None
+    if re.match(rb"\s*(<!doctype html|<html)", head, re.IGNORECASE):  # (data round 21)
+        return (
+            "a web page, not an archive (Google Drive's 'cannot scan for viruses' page, a login "
+            "or an error page): download the file itself (its direct link, or the notebook's "
+            "DATA_SOURCE = 'drive')"
+        )
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), None)
     if kind is None:
         return None
