@@ -279,3 +279,10 @@ def test_many_cases_skipped_for_one_reason_are_said_in_one_line(tmp_path):
     lines = report.summary().splitlines()
     assert len(lines) == 3 and "  skipped BraTS20_Training_007: cannot read its t1" in lines
     assert "skipped 125 cases (BraTS20_Validation_000, BraTS20_Validation_001, " in lines[1]
+
+
+def test_a_slice_cache_given_as_cases_is_said_to_be_one(brats_root, tmp_path):
+    """Data round 21: `data info CACHE` (a folder `train --data` takes) said "no BraTS case"."""
+    prepare_cache(brats_root, tmp_path / "c", CacheSettings(crop=16))
+    with pytest.raises(DataError, match="a slice cache .* not a folder of cases"):
+        find_cases(tmp_path / "c")

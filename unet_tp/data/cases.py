@@ -313,6 +313,12 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
             f"convert it with `unet-tp data download --source msd --url {shlex.quote(str(root))} "
             "--out DIR` (in the notebook: DATA_SOURCE = 'drive' converts it)"
         )
+    if (root / "unet_tp_cache.json").is_file():  # (cache.META; data round 21)
+        raise DataError(
+            f"{root}: a slice cache (`unet-tp data prepare` wrote it), not a folder of cases: "
+            "`unet-tp train --data` takes it as it is; `info`, `prepare` and `evaluate` need "
+            "the cases it was made from"
+        )
     archives = sorted(p.name for p in root.iterdir() if ARCHIVE_NAME.fullmatch(p.name))
     if archives:
         # the largest: Kaggle's BraTS 2021 holds the release beside two one-case archives
