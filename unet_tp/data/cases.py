@@ -446,7 +446,11 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
             data = data.astype(np.float32, copy=False)
             if not np.isfinite(data).all():
                 n_bad = int((~np.isfinite(data)).sum())
-                raise DataError(f"case {case.case_id}: {path} holds {n_bad} NaN or infinite values")
+                raise DataError(
+                    f"case {case.case_id}: {path} holds {n_bad} NaN or infinite values (a "
+                    "converter's background?): set them to 0 (e.g. numpy.nan_to_num) and save it "
+                    "again, or leave the case out with --skip-bad"
+                )
             warnings += _suspicious_image(case.case_id, kind, path, data, affine, oriented)
             channels.append(data)
     transform = ornt_transform(io_orientation(ref[1]), _WORKING)
