@@ -123,6 +123,26 @@ def test_a_packs_warnings_name_files_not_the_instructors_folders(tmp_path):
     assert str(tmp_path) not in packed and "t1 file X_t1.nii is constant" in packed
 
 
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys):
+    """Data round 21: `--out afile/p.tar.gz` said "afile: it already exists", a read-only --out
+    was refused once the whole cache was built."""
+    (tmp_path / "afile").write_text("x")
+    data = str(tmp_path / "nowhere")  # (no data: any work would fail on it first)
+    assert (
+        main(
+            ["data", "pack", data, "--out", str(tmp_path / "afile" / "p.tar.gz"), "--patients", "2"]
+        )
+        == 2
+    )
+    assert "afile: a file, not a folder" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):  # (root writes anywhere)
+        return
+    assert main(["data", "pack", data, "--out", str(locked / "p.tar.gz"), "--patients", "2"]) == 2
+    assert "no permission to write there" in capsys.readouterr().err
+
+
 def test_patients_not_scans_are_chosen():
     """`--patients N` counts patients: BraTS 2024's two timepoints of a patient come together
     (they were counted as two patients), and the manifest says patients and scans."""
