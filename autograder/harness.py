@@ -790,7 +790,6 @@ _MISSING = object()
 
 
 _BASES = type.__dict__["__bases__"]  # (type's own: no metaclass's code runs)
-_CLASS_DICT = type.__dict__["__dict__"]
 _DEFAULTS = types.FunctionType.__dict__["__defaults__"]
 _KWDEFAULTS = types.FunctionType.__dict__["__kwdefaults__"]
 
