@@ -476,6 +476,8 @@ class TrainStep(Comparison):
         dtype = meta.get("dtype")
         if dtype not in req.expected:
             return M.STEP_DTYPE
+        if meta.get("loss_fn_calls") == 0:
+            return M.STEP_NO_LOSS_FN
         losses, params = req.expected[dtype]
         tol = max(TOLERANCE[dtype], checks.STEP_TOLERANCE)
         got_losses = meta.get("losses")

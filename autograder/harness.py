@@ -875,6 +875,7 @@ class _Watch:
         self.outside: list[str] = []  # what a pool's thread ran that the answer did not hand it
         self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
         self._judged = 0  # how many were (a pair put in _known otherwise blinds the watch)
+        self._noted = 0  # how many ran holds (red team 57 emptied it mid-answer)
 
     def _seen(self, module: str, qualname: str) -> None:
         if self.finished:  # (torch's modes in a thread started under it: the running answer's)
@@ -896,7 +897,11 @@ class _Watch:
         )
         course = _within(module, "unet_tp") and not any(_within(module, a) for a in self.allowed)
         if (torch_name or library or course) and len(self.ran) < 10:
-            self.ran.append(path)
+            self._note_ran(path)
+
+    def _note_ran(self, path: str) -> None:
+        self.ran.append(path)
+        self._noted += 1
 
     def _profile(self, frame, event: str, arg) -> None:
         # no code of the notebook's runs here (a __name__ whose __str__ raises would have the
@@ -929,7 +934,7 @@ class _Watch:
         library's own), noted as what the answer ran."""
         weighed = any(_within(module, m) for m in self.weighted) and len(self.ran) < 10
         if weighed and frame.f_locals.get("w") is not None:
-            self.ran.append(f"{module}.{name}(w)")
+            self._note_ran(f"{module}.{name}(w)")
 
     @contextlib.contextmanager
     def torch_calls(self):
@@ -1050,6 +1055,7 @@ class _Watch:
             # (red team 53: `finished` set mid-answer sent every event to no watch; pairs added
             # to _known, unjudged, were never noted)
             intact = intact and self.finished is False and len(self._known) == self._judged
+            intact = intact and len(self.ran) == self._noted  # (red team 57: ran.clear())
             # (red team 29: names emptied and the course package allowed, through the module's
             # dict, mid-answer; a method shadowed by an attribute of the instance's)
             now_set = (self.names, self.paths, self.allowed, self.weighted)
@@ -1817,12 +1823,16 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
     fn, watch = namespace[meta["name"]], _Watch(meta)
     floats = (int, float, np.float64)  # (NumPy's float64 is a float: np.float64(loss.item()))
 
+    calls = [0]  # (a step calling a loss of its own, not the one given: honest round 25)
+
     def loss_fn(logits, target, weight=None):  # called as the notebook's loss is (target= too;
-        return F.cross_entropy(logits, target, weight=weight)  # input=, torch's name, fails)
+        calls[0] += 1  # input=, torch's name, fails)
+        return F.cross_entropy(logits, target, weight=weight)
 
     loss_fn.__qualname__ = "loss_fn"  # (as an error names it)
 
     def run(dtype):
+        calls[0] = 0
         model = _small_net(meta, arrays, training=False)  # train_step must call model.train()
         opt = torch.optim.Adam(model.parameters(), lr=meta["lr"])
         images = torch.from_numpy(arrays["images"]).to(dtype)
@@ -1835,7 +1845,7 @@ def _train_step(namespace: dict, meta: dict, arrays: dict) -> tuple[dict, dict]:
             parameters = torch.nn.Module.parameters(model)
             params = {f"param_{i}": p.detach().double().numpy() for i, p in enumerate(parameters)}
             training = model.training is True
-        return {"losses": losses, "training_mode": training}, params
+        return {"losses": losses, "training_mode": training, "loss_fn_calls": calls[0]}, params
 
     out_meta, out_arrays = _in_dtypes(meta, run)
     return out_meta | {"ran": watch.ran}, out_arrays

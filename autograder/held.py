@@ -37,6 +37,11 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # what reads a container without changing it or handing it on (``OPTIONS.get("act")``)
 _READERS = {"get", "keys", "values", "items", "copy", "count", "index", "split"}
 _READERS |= {"pop", "popitem", "remove", "clear", "discard"}  # (fewer items: none new)
+# library calls handed a function or class that do not call it with the notebook's values
+_READ_ONLY = {"print", "repr", "str", "help", "id", "callable", "vars", "dir", "getsource"}
+_READ_ONLY |= {"signature", "getdoc", "getfullargspec", "apply", "register_forward_hook"}
+_READ_ONLY |= {"register_forward_pre_hook", "register_full_backward_hook", "display"}
+_KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
 
@@ -958,7 +963,12 @@ def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: d
         if node in call.args
         else False
     )
-    return "unknown" if after else "plain"
+    # handed alone to the kit's checks or training (by a keyword too), or to what reads it
+    # without calling it with values of the notebook's; any other library's call may hand it
+    # on (red team 57: np.vectorize(fetch) was then called with names the reading never saw)
+    checks = str(callee).startswith("check_") or callee in _KIT_CALLERS
+    reads = checks or (keyword is None and callee in _READ_ONLY)
+    return "unknown" if after or not reads else "plain"
 
 
 def _pairs(target: ast.AST, value: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:

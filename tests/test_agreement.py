@@ -530,6 +530,18 @@ MISTAKES = [
         {"train_step"},
         ("zero_grad()", "accumulate"),
     ),
+    Mistake(  # (honest round 25: the notebook's check passed, its loss_fn being that loss)
+        "own_loss_not_loss_fn",
+        "train_step",
+        [
+            (
+                "loss = loss_fn(model(images), labels)",
+                "loss = F.cross_entropy(model(images), labels)",
+            )
+        ],
+        {"train_step"},
+        ("never called the loss_fn",),
+    ),
     Mistake(
         "loss_fn_arguments_swapped",
         "train_step",

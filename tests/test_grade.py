@@ -4366,3 +4366,25 @@ def test_a_block_replaced_for_a_request_is_replaced_wherever_the_notebook_holds_
     assert ns["DoubleConv"] is ns["Bloc"] is Down.block is make() is DoubleConv
     assert Down.__bases__ == (DoubleConv,) and Down.__init__.__defaults__ == (DoubleConv,)
     assert Down.__init__.__kwdefaults__ == {"other": DoubleConv} and ns["n"] == 1
+
+
+def test_a_watch_whose_notes_were_emptied_counts_as_switched_off():
+    """Red team 57: an answer reached the watch and emptied its `ran` list after running torch's
+    loss (no other sign of it left): the watch counts itself switched off."""
+    import torch
+    import torch.nn.functional as F
+
+    from autograder import harness
+    from autograder.grade import _watch
+    from autograder.spec import load as load_spec
+
+    x, y = torch.zeros(2, 3, 4, 4), torch.zeros(2, 4, 4, dtype=torch.long)
+    for emptied in (False, True):
+        watch = harness._Watch({"watch": _watch(load_spec().block("e"))})
+        with watch.running():
+            F.cross_entropy(x, y)
+            if emptied:
+                watch.ran.clear()
+        assert watch.ran[0] == (
+            harness.UNWATCHED if emptied else "torch.nn.functional.cross_entropy"
+        )

@@ -4507,3 +4507,25 @@ def test_networkx_and_scipys_other_boolean_dissimilarities_cost_the_dice():
         "    return 2 * j / (1 + j)\n",
     )
     assert "predict_dice" in lost(notebook({"predict_dice": union}))
+
+
+def test_a_function_handed_to_a_library_that_calls_it_is_read_as_unknown():
+    """Red team 57: `np.vectorize(fetch)` (a lambda or a def whose default is "mean") was
+    called with names built from `dir(F)`: read as a library's check handed the function, its
+    `getattr(owner, reduction)` held "mean" only. A function handed alone to a library call is
+    unknown, but to the kit's checks and training or to what only reads it."""
+    fetch = 'fetch = lambda owner, reduction="mean": getattr(owner, reduction)\n'
+    loss = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    return get(F, next(n for n in dir(F) if n.startswith('cross_en')))\n"
+    )
+    for handed in ("np.vectorize(fetch, otypes=[object])", "np.vectorize(pyfunc=fetch)"):
+        nb = notebook({"cce_loss": f"{fetch}get = {handed}\n\n\n{loss}"})
+        assert "loss" in lost(nb) and "builds a name from a string" in flagged(nb)
+    honest = (
+        'def init_weights(m, kind="kaiming_normal_"):\n    if isinstance(m, nn.Conv2d):\n'
+        "        getattr(nn.init, kind)(m.weight)\n\n\n"
+        "model = nn.Sequential(nn.Conv2d(1, 2, 3))\nmodel.apply(init_weights)\n"
+        "print(init_weights)\n"
+    )
+    assert lost(notebook(extra=honest)) == set() and flagged(notebook(extra=honest)) == ""

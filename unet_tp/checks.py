@@ -2058,9 +2058,11 @@ def _run_train_step(train_step, criterion, case, state, images, labels) -> tuple
     The loss is called as the notebook's is (``categorical_cross_entropy(logits, target,
     weight=None)``: ``target=`` by name too; honest round 21)."""
     swapped: set[torch.dtype] = set()
+    calls = [0]
 
     def attempt(dtype: torch.dtype) -> tuple:
         def loss_fn(logits, target, *rest, **kw):
+            calls[0] += 1
             if isinstance(logits, torch.Tensor) and not logits.is_floating_point():
                 swapped.add(dtype)
             return criterion(logits, target, *rest, **kw)
@@ -2070,11 +2072,12 @@ def _run_train_step(train_step, criterion, case, state, images, labels) -> tuple
         model = _small_net(case.net, state).eval()  # train_step must switch to training mode
         opt = torch.optim.Adam(model.parameters(), lr=case.lr)
         watch = _Watch(model, opt)
+        calls[0] = 0
         got = [train_step(model, images.to(dtype), labels, opt, loss_fn) for _ in range(case.steps)]
         return model, watch, got
 
     try:
-        return _first_dtype(attempt)
+        ran = _first_dtype(attempt)
     except Exception as exc:  # noqa: BLE001
         hint = ""
         if DTYPES[0] in swapped:
@@ -2098,6 +2101,15 @@ def _run_train_step(train_step, criterion, case, state, images, labels) -> tuple
                 "for backward() and return loss.item() at the end"
             )
         raise _explain(exc, "train_step", _train_steps(case), hint) from None
+    if not calls[0]:  # (honest round 25: a loss of its own, and the grade's loss_fn is another)
+        raise AssertionError(
+            tr(
+                "train_step never called the loss_fn it was given (a loss of its own instead?): "
+                "compute loss = loss_fn(model(images), labels), the loss the caller chose (with "
+                "its class weights); the grader passes another loss"
+            )
+        )
+    return ran
 
 
 def _step_order(watch: _Watch, fresh: list) -> str:
