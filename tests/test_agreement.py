@@ -323,6 +323,16 @@ MISTAKES = [
         {"unet"},
         ("base_channels", "depth"),
     ),
+    Mistake(  # (honest round 25: the paper's drop-out was said as a wiring fault)
+        "paper_dropout",
+        "unet",
+        [
+            ("        self.outc = ", "        self.drop = nn.Dropout2d(0.5)\n        self.outc = "),
+            ("            x = down(x)\n", "            x = down(x)\n        x = self.drop(x)\n"),
+        ],
+        {"unet"},
+        ("dropout",),
+    ),
     Mistake(
         "depth_ignored",
         "unet",

@@ -1433,6 +1433,14 @@ def _unet_case(cls: type, case: cases.ModuleCase) -> str:
                         name=name,
                     )
                 )
+        if any(isinstance(m, nn.modules.dropout._DropoutNd) for m in run.module.modules()):
+            raise _Wrong(  # (honest round 25: the paper's drop-out, said as a wiring fault)
+                tr(
+                    "the output differs from Figure 1's wiring of your own blocks: a Dropout "
+                    "layer (the paper's, at the end of the contracting path) zeroes values at "
+                    "random in training mode; this TP's U-Net has none: remove it"
+                )
+            )
         raise _Wrong(
             tr(
                 "the output differs from Figure 1's wiring of your own blocks (max |difference| "
