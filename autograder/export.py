@@ -250,7 +250,12 @@ def read_roster(path: Path) -> _Roster:
 
 
 def _unmatched(student: Result, why: str) -> str:
-    return f"{student.who} {student.total:g}/{student.max_points:g} ({why})"
+    """A student to enter by hand, with what may be posted (instructor round 24: a partial
+    total, or a file that was no notebook, was given as a grade)."""
+    if student.no_notebook or student.interrupted:
+        return f"{student.who}: no grade to post ({why}; no notebook graded: a 0 to chase)"
+    pending = " (not to post yet)" if student.pending else ""
+    return f"{student.who} {student.score_text()}{pending} ({why})"
 
 
 def _own_ids(s: Result, lms: str) -> list[str]:

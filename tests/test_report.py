@@ -734,7 +734,7 @@ def test_moodle_export_without_roster(out_dir):
     assert rows[0] == lms.MOODLE_HEADER
     assert all(re.fullmatch(r"Participant \d+", r[0]) for r in rows[1:])
     assert len(rows) - 1 == 11 and report.unmatched == [
-        "alice 17/20 (no Moodle participant id in the file name; pass --roster)"
+        "alice 17 / 20 (no Moodle participant id in the file name; pass --roster)"
     ]
     assert {r[5] for r in rows[1:]} == {"20.00"} and {r[6] for r in rows[1:]} == {"Yes"}
     moodle = {r[0].split()[1]: {"grade": None, "modified": 0} for r in rows[1:]}
@@ -1423,3 +1423,21 @@ def test_grades_csv_says_a_pending_total_is_so_far(out_dir, tmp_path):
         for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text()))
     }
     assert rows["4242"]["notes"].endswith("20 / 22 so far, pending manual grading of 1 question")
+
+
+def test_a_student_to_enter_by_hand_is_given_with_what_may_be_posted():
+    """Instructor round 24: "enter these by hand" gave a partial total (two questions still to
+    grade by hand) and a file that was no notebook (a 0 to chase) as grades to post."""
+    from autograder.export import _unmatched
+    from autograder.results import BlockScore, Result
+
+    bob = Result("456", "Bob Brun", "b.ipynb", "", {"a": BlockScore(2, 2)}, {}, 30)
+    bob.questions = {"q1": 2.0, "q2": None}
+    assert _unmatched(bob, "not in the file") == (
+        "Bob Brun (456) 4 / 30 so far, pending manual grading of 1 question (not to post yet) "
+        "(not in the file)"
+    )
+    zoe = Result("99", "Zoé", "z.ipynb", "", {}, {}, 30, no_notebook=True)
+    assert "no grade to post" in _unmatched(zoe, "not in the file") and "0 / 30" not in _unmatched(
+        zoe, "x"
+    )
