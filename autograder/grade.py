@@ -27,6 +27,11 @@ import sys
 import tempfile
 import threading
 import time
+
+try:
+    import fcntl
+except ModuleNotFoundError:  # (Windows: no lock, and no sandbox either)
+    fcntl = None
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -760,12 +765,45 @@ def _prewarm_in(home: Path) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
 
 
-def _snapshot(out: Path) -> dict[str, bytes]:
+def _snapshot(out: Path, everything: bool) -> dict[str, bytes]:
+    """OUT's files by path, what the run reads of them only (its state and inputs) unless
+    ``everything`` (a run without a sandbox, whose kernels could write there: put back)."""
+    if not out.is_dir():
+        return {}
+    files = out.rglob("*") if everything else (out / STATE_FILE, out / INPUTS_FILE)
     return {
         str(p.relative_to(out)): p.read_bytes()
-        for p in out.rglob("*")
-        if p.is_file() and p.stat().st_size < 200_000_000
+        for p in files
+        if p.is_file() and p.name != LOCK_FILE and p.stat().st_size < 200_000_000
     }
+
+
+LOCK_FILE = ".unet-tp-grading.lock"
+
+
+@contextlib.contextmanager
+def _only_run(out: Path):
+    """OUT held by this run alone (instructor round 24: two runs on one OUT each removed what
+    the other wrote): a second run is refused while the first holds the lock."""
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(out / LOCK_FILE, "a+") as lock:
+            try:
+                if fcntl is not None:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise GradingError(
+                    f"{out}: another `unet-tp grade` is writing this folder; wait for it to "
+                    "finish (or grade into another --out)"
+                ) from None
+            try:
+                yield
+            finally:
+                (out / LOCK_FILE).unlink(missing_ok=True)
+    finally:
+        if made and not any(out.iterdir()):  # (nothing graded: no folder made for nothing)
+            out.rmdir()
 
 
 GRADEBOOK_FILE = "gradebook.db"
@@ -807,16 +845,31 @@ def _check_apart(submissions: Path, out: Path) -> None:
 
 
 def _check_same_class(out: Path, state: dict, subs: list, force: bool) -> None:
-    """An earlier run's ``out`` is graded again for its own class: not one of its students in
-    the submissions (another group's, instructor round 20: its grades and pages were replaced
-    by this group's with a warning line) is refused but with ``--force``."""
-    if force or len(state) < 2 or set(state) & {s.student_id for s in subs}:
+    """An earlier run's ``out`` is graded again for its own class: fewer than half of its
+    students in the submissions (another group's, instructor round 20: its grades and pages were
+    replaced by this group's with a warning line; one late file, round 24: the others dropped
+    from grades.csv) is refused but with ``--force``."""
+    last = _last_class(out) or set(state)  # (the state keeps every student ever graded)
+    here = last & {s.student_id for s in subs}
+    if force or len(last) < 2 or 2 * len(here) >= len(last):
         return
+    whose = "another group's?" if not here else "one student's late file?"
     raise GradingError(
-        f"{out}: holds the grades of {len(state)} students of whom none is in these "
-        "submissions (another group's?): grade them into another --out, or pass --force to "
-        "replace those grades"
+        f"{out}: holds the grades of {len(last)} students of whom {len(here) or 'none'} "
+        f"{'is' if len(here) < 2 else 'are'} in these submissions ({whose}); grading them here "
+        f"would drop the other {len(last) - len(here)} from grades.csv and the LMS files: "
+        "grade the class's whole download (only new or changed notebooks are graded again) or "
+        "another --out, or pass --force to drop them"
     )
+
+
+def _last_class(out: Path) -> set[str]:
+    """The students of the last run's ``results.json`` (none if it cannot be read)."""
+    try:
+        data = json.loads((out / RESULTS_FILE).read_text(encoding="utf-8"))
+        return {str(s["student_id"]) for s in data["students"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
 
 
 def _check_writable(out: Path) -> None:
@@ -867,17 +920,16 @@ def grade_all(
     _check_out(out, Path(submissions))
     progress = _shown_by(progress)  # the names in its lines are the students' (a file's)
     db_arg, db_url = db_url, db_url or f"sqlite:///{(out / GRADEBOOK_FILE).resolve()}"
-    before = _snapshot(out) if out.is_dir() else {}  # put back if anything writes into OUT
-    state = read_state(before.get(STATE_FILE), out / STATE_FILE)
-    inputs = grading_inputs(sandbox)
-    with tempfile.TemporaryDirectory(prefix="unet-tp-grading-") as tmp:
+    with _only_run(out), tempfile.TemporaryDirectory(prefix="unet-tp-grading-") as tmp:
+        before = _snapshot(out, everything=sandbox == "none")  # (put back what a kernel wrote)
+        state = read_state(before.get(STATE_FILE), out / STATE_FILE)
+        inputs = grading_inputs(sandbox)
         tmp = Path(tmp)
         student_nbs = {k: nbformat.read(p, 4) for k, p in course.STUDENT_NOTEBOOKS.items()}
         as_given = handouts_as_given(list(student_nbs.values()))
         subs = collect(Path(submissions), tmp, pattern, as_given)
         if not subs:
             raise GradingError(f"{submissions}: no .ipynb file found")
-        out.mkdir(parents=True, exist_ok=True)  # (not made for nothing to grade)
         ctx = Context(
             spec=assignment.load(),
             student_nb=nbformat.read(course.STUDENT_NOTEBOOK, 4),
@@ -895,7 +947,7 @@ def grade_all(
             fresh = _grade_many(todo, ctx, tmp, jobs, progress) if todo else []
         except Interrupted as stop:
             raise run.stopped(stop, kept, [s for s, _ in todo], force) from None
-        _undo_writes(out, before, progress)
+        _undo_writes(out, before, progress, sandbox)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
         graded, shown = run.keep(results, fresh)
         run.write_outputs(graded, shown)
@@ -968,7 +1020,7 @@ class _Run:
         next run grades only the others (a ``--force`` run's others forgotten: graded by a run
         without it), Ctrl-C taken again once done; what the console says."""
         try:
-            _undo_writes(self.out, self.before, self.progress)
+            _undo_writes(self.out, self.before, self.progress, self.ctx.sandbox)
             return self._stopped(kept, stop.fresh, todo, force)
         finally:
             if stop.handler is not None:
@@ -1107,9 +1159,14 @@ def _hold_interrupts():
     return signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _undo_writes(out: Path, before: dict[str, bytes], progress) -> None:
-    """Remove or restore what appeared or changed in OUT while grading."""
-    for rel in {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - set(before):
+def _undo_writes(out: Path, before: dict[str, bytes], progress, sandbox: str) -> None:
+    """Remove or restore what appeared or changed in OUT while grading without a sandbox (its
+    kernels could write there; a sandbox's see no OUT, and what changed there is the
+    instructor's: formgrader's scores, an export, instructor round 24)."""
+    if sandbox != "none":
+        return
+    now = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {LOCK_FILE}
+    for rel in now - set(before):
         (out / rel).unlink()
         progress(f"  removed {rel}: written into the output folder during grading")
     for rel, data in before.items():

@@ -724,7 +724,13 @@ def _without_running(monkeypatch, graded) -> None:
     monkeypatch.setattr(grade._Run, "results", lambda self, students, fresh: _Students(students))
     monkeypatch.setattr(grade, "with_manual_scores", lambda results, out: results)
     monkeypatch.setattr(grade, "write_pages", lambda *a: None)
-    monkeypatch.setattr(grade._Run, "write_outputs", lambda *a: None)
+    monkeypatch.setattr(grade._Run, "write_outputs", _class_only)
+
+
+def _class_only(run, graded, shown) -> None:
+    """What ``_without_running``'s runs write of their outputs: the class, in results.json."""
+    students = [{"student_id": s.student_id} for s in graded.students]
+    (run.out / "results.json").write_text(json.dumps({"students": students}))
 
 
 def test_the_console_says_why_a_rerun_grades_again(tmp_path, monkeypatch):
@@ -4388,3 +4394,42 @@ def test_a_watch_whose_notes_were_emptied_counts_as_switched_off():
         assert watch.ran[0] == (
             harness.UNWATCHED if emptied else "torch.nn.functional.cross_entropy"
         )
+
+
+def test_one_run_at_a_time_and_what_the_instructor_writes_meanwhile_is_kept(tmp_path, monkeypatch):
+    """Instructor round 24: formgrader's scores (or an export) written into OUT while `grade`
+    ran were undone ("changed during grading": a sandbox's kernels never see OUT); two runs on
+    one OUT each removed the other's files; one late file graded into the class's OUT dropped
+    the others from grades.csv. The instructor's writes stay, a second run is refused, a
+    class's late file alone is refused but with --force."""
+    import fcntl
+
+    from autograder import grade
+    from autograder.results import Result
+
+    out, seen = tmp_path / "out", []
+
+    def graded(todo, *args):
+        (out / "canvas.csv").write_text("mine")  # the instructor's, meanwhile
+        seen.append(grade.LOCK_FILE in {p.name for p in out.iterdir()})
+        return [
+            Result(s.student_id, s.name, s.relpath, s.sha256, {}, {}, 30.0, regraded=why)
+            for s, why in todo
+        ]
+
+    _without_running(monkeypatch, graded)
+    for name in ("a1", "a2", "a3", "a4"):
+        (tmp_path / "class" / name).mkdir(parents=True)
+        (tmp_path / "class" / name / "TP_sujet.ipynb").write_text("{}")
+    grade.grade_all(tmp_path / "class", out, progress=lambda _: None)
+    assert (out / "canvas.csv").read_text() == "mine" and seen == [True]
+    assert not (out / grade.LOCK_FILE).exists()
+    (tmp_path / "late" / "a1").mkdir(parents=True)
+    (tmp_path / "late" / "a1" / "TP_sujet.ipynb").write_text('{"late": 1}')
+    with pytest.raises(GradingError, match=r"of whom 1 is in .*drop the other 3"):
+        grade.grade_all(tmp_path / "late", out, progress=lambda _: None)
+    with open(out / grade.LOCK_FILE, "a+") as lock:  # another run holds OUT
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(GradingError, match="another `unet-tp grade` is writing"):
+            grade.grade_all(tmp_path / "class", out, progress=lambda _: None)
+    assert [r.student_id for r in grade.grade_all(tmp_path / "late", out, force=True)] == ["a1"]
