@@ -674,6 +674,11 @@ def _key(out_dir: Path, path: Path) -> str:
     return path.relative_to(out_dir).as_posix() if path.is_relative_to(out_dir) else str(path)
 
 
+def exported_files(out_dir: Path) -> list[str]:
+    """The files export wrote (OUT's record: relative to OUT where inside)."""
+    return list(_exports(out_dir))
+
+
 def _exports(out_dir: Path) -> dict[str, str]:
     """``{file export wrote: its digest then}`` (none where OUT has no record)."""
     try:

@@ -50,6 +50,7 @@ from autograder.cells import grade_id, parse_code
 from autograder.collect import GradingError, Submission, collect, identify
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
 from autograder.execute import FLOODED
+from autograder.export import exported_files
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import ANSWER_SAID, write_message
 from autograder.i18n import STUBS, notebook_language
@@ -950,7 +951,7 @@ def grade_all(
         _undo_writes(out, before, progress, sandbox)
         results = sorted(kept + fresh, key=lambda r: r.student_id)
         graded, shown = run.keep(results, fresh)
-        run.write_outputs(graded, shown)
+        run.write_outputs(graded, shown, fresh)
         _remove_pages(out, set(state) - {r.student_id for r in results})
     return shown.students
 
@@ -1062,12 +1063,19 @@ class _Run:
         )
         return results
 
-    def write_outputs(self, results: Results, shown: Results) -> None:
+    def write_outputs(self, results: Results, shown: Results, fresh: list[Result]) -> None:
         """``results.json`` (as graded), ``grades.csv``, every feedback page (their look or
-        French edited since regrades no one) and the report (as shown)."""
+        French edited since regrades no one) and the report (as shown); the LMS files exported
+        before a run that graded again said to hold the old grades (instructor round 24)."""
         results.save(self.out)
         write_student_files(self.out, shown)
         write_report(self.out, shown)
+        exported = sorted(p for p in exported_files(self.out) if (self.out / p).is_file())
+        if fresh and exported:
+            self.progress(
+                f"note: the LMS files exported before this run ({', '.join(exported[:3])}) hold "
+                "the grades before it: run `unet-tp export` again before uploading them"
+            )
 
 
 def _announce(count: int, todo: list, kept: list, progress, gone: str) -> None:

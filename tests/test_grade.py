@@ -727,7 +727,7 @@ def _without_running(monkeypatch, graded) -> None:
     monkeypatch.setattr(grade._Run, "write_outputs", _class_only)
 
 
-def _class_only(run, graded, shown) -> None:
+def _class_only(run, graded, shown, fresh) -> None:
     """What ``_without_running``'s runs write of their outputs: the class, in results.json."""
     students = [{"student_id": s.student_id} for s in graded.students]
     (run.out / "results.json").write_text(json.dumps({"students": students}))
@@ -3240,7 +3240,7 @@ def test_a_student_graded_before_whose_re_submission_is_not_read_is_named(tmp_pa
             (out / "feedback" / f"{r.student_id}.html").write_text(r.name)
 
     _without_running(monkeypatch, graded)
-    monkeypatch.setattr(grade._Run, "write_outputs", lambda run, results, shown: pages(
+    monkeypatch.setattr(grade._Run, "write_outputs", lambda run, results, shown, fresh: pages(
         run.out, shown, shown.students
     ))  # fmt: skip
     out, lines = tmp_path / "out", []
@@ -4433,3 +4433,26 @@ def test_one_run_at_a_time_and_what_the_instructor_writes_meanwhile_is_kept(tmp_
         with pytest.raises(GradingError, match="another `unet-tp grade` is writing"):
             grade.grade_all(tmp_path / "class", out, progress=lambda _: None)
     assert [r.student_id for r in grade.grade_all(tmp_path / "late", out, force=True)] == ["a1"]
+
+
+def test_lms_files_exported_before_a_run_that_graded_again_are_said_to_be_old(
+    tmp_path, monkeypatch
+):
+    """Instructor round 24: a re-run regraded Carl (28 to 30), the Moodle worksheet already in
+    OUT still said 28 and nothing said so: an upload posted the old grade."""
+    import types
+
+    from autograder import grade
+    from autograder.export import EXPORTS_FILE
+
+    for name in ("write_student_files", "write_report"):
+        monkeypatch.setattr(grade, name, lambda *a: None)
+    (tmp_path / "moodle_grading_worksheet.csv").write_text("old")
+    (tmp_path / EXPORTS_FILE).write_text('{"moodle_grading_worksheet.csv": "x"}')
+    said: list[str] = []
+    run = types.SimpleNamespace(out=tmp_path, progress=said.append)
+    results = types.SimpleNamespace(save=lambda out: None)
+    grade._Run.write_outputs(run, results, results, fresh=[])
+    assert said == []  # nothing graded again: the files hold these grades
+    grade._Run.write_outputs(run, results, results, fresh=["carl"])
+    assert "moodle_grading_worksheet.csv" in said[0] and "export` again" in said[0]
