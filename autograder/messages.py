@@ -64,8 +64,8 @@ STEP_NOT_FLOAT_TYPE = (
 STEP_LOSS = "step {step}: returned {got:.6f}, expected the loss {want:.6f}"
 STEP_EVAL = "the model was left in evaluation mode: train_step must call model.train()"
 STEP_NO_LOSS_FN = (
-    "train_step never called the loss_fn it was given (a loss of its own instead?): compute "
-    "loss = loss_fn(model(images), labels), the loss the caller chose (with its class weights)"
+    "train_step never called the loss_fn it was given (a loss of its own instead?): compute the "
+    "loss as loss_fn(model(images), labels), the loss the caller chose (with its class weights)"
 )
 STEP_WEIGHTS = (
     "after {steps} Adam steps the weights differ from the reference's by {diff:.3g}: are the "

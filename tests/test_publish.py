@@ -2,6 +2,7 @@
 the instructor side, and installs as students install it."""
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -113,14 +114,17 @@ def test_publishing_again_keeps_the_clone_and_refuses_a_foreign_folder(
     # instructor round 23: the instructor's own files, and one edited, were deleted unsaid
     (student_repo / "slides").mkdir()
     (student_repo / "slides" / "cours1.md").write_text("mine")
+    (student_repo / "docs" / "build").mkdir(parents=True)  # (round 24: any build/ was pip's)
+    (student_repo / "docs" / "build" / "cours2.md").write_text("mine")
     with open(student_repo / "README.md", "a") as f:
         f.write("a line of mine\n")
     assert main(["notebook", "publish", str(student_repo)]) == 2
     err = capsys.readouterr().err
-    assert "2 files the last publish did not write, or edited since" in err, err
-    assert "README.md (edited), slides/cours1.md" in err and "--force" in err
+    assert "3 files the last publish did not write, or edited since" in err, err
+    assert "README.md (edited), docs/build/cours2.md, slides/cours1.md" in err and "--force" in err
     assert (student_repo / "slides" / "cours1.md").read_text() == "mine"
     (student_repo / "slides" / "cours1.md").unlink()
+    shutil.rmtree(student_repo / "docs")
     assert main(["notebook", "publish", str(student_repo), "--force"]) == 0  # README's replaced
     assert (student_repo / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
     assert (student_repo / "LICENSE").read_text() == "added on GitHub"
@@ -143,3 +147,17 @@ def test_publishing_again_keeps_the_clone_and_refuses_a_foreign_folder(
     assert (foreign / "notes.txt").read_text() == "mine"
     assert main(["notebook", "publish", str(ROOT / "public")]) == 2
     assert "inside this checkout" in capsys.readouterr().err
+
+
+def test_a_solution_reformatted_into_the_package_is_a_leak(tmp_path):
+    """Instructor round 24: a solution's lines, their comments dropped and their spacing
+    changed, went unseen (each line was looked for whole, comment included)."""
+    shutil.copytree(
+        ROOT / "unet_tp", tmp_path / "unet_tp", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    assert publish.leaks(tmp_path) == []
+    body = (ROOT / "solutions" / "losses.py").read_text().split("### BEGIN SOLUTION")[1]
+    body = body.split("### END SOLUTION")[0]
+    reformatted = [line.split("  #")[0].replace(" ", "  ") for line in body.splitlines()]
+    (tmp_path / "unet_tp" / "ref.py").write_text("\n".join(reformatted))
+    assert [f for f in publish.leaks(tmp_path) if f.startswith("unet_tp/ref.py: solution")]

@@ -2113,7 +2113,7 @@ def _run_train_step(train_step, criterion, case, state, images, labels) -> tuple
         raise AssertionError(
             tr(
                 "train_step never called the loss_fn it was given (a loss of its own instead?): "
-                "compute loss = loss_fn(model(images), labels), the loss the caller chose (with "
+                "compute the loss as loss_fn(model(images), labels), the loss the caller chose (with "
                 "its class weights); the grader passes another loss"
             )
         )
