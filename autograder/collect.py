@@ -177,6 +177,7 @@ class Submission:
     lms_id: str | None = None  # the LMS's participant id, of the path that says whose it is
     review: list[str] = field(default_factory=list)  # what the instructor must check
     archive: str | None = None  # the zip beside SOURCE's folders read as the class's, if from one
+    as_given: bool = False  # the handout as given, alone: a 0 to chase, not to post
 
 
 SHOWN_OTHERS = 10  # a student's other files named in the note
@@ -710,6 +711,9 @@ def _chosen(
     if handouts:
         given = ", ".join(s.relpath for s in handouts)
         chosen.notes.append(M.HANDOUT_NOT_GRADED.format(handouts=given, chosen=chosen.relpath))
+    elif len(items) == 1 and as_given(chosen.path):  # (instructor round 24: its 0 posted)
+        chosen.as_given = True
+        chosen.review.append(M.NOTHING_TO_GRADE.format(why=M.HANDOUT_ONLY))
     chosen.notes += zip_notes  # on the notebook graded
     chosen.review += _other_sources(items) + _lone_review(chosen, lone) + _participants(items)
     chosen.review += _folders(items)

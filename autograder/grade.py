@@ -451,7 +451,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes += _late_notes(code, spec, labels, blocks)
         notes += _shown_passing_notes(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)
-        r.answers, r.language, r.no_notebook = text_safe(answers), language, bool(not_the_tp)
+        r.answers, r.language = text_safe(answers), language
+        r.no_notebook = bool(not_the_tp) or sub.as_given
         return r
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))

@@ -190,6 +190,7 @@ LOCKED_RESTORED = "{count} of the TP's locked cells had been edited and were res
 HANDOUT_NOT_GRADED = (
     "{handouts}: the handout as given (nothing written in it), not graded; graded {chosen}"
 )
+HANDOUT_ONLY = "the handout as given, nothing written in it (the wrong file handed in?)"
 FILES = "{count} files; graded the newest ({chosen}), not {others}"
 FILES_SAME_DATE = (
     "{count} files; graded {chosen}, not {others}: the newest were handed in at the same time, "

@@ -1268,7 +1268,7 @@ def test_the_handout_handed_in_beside_a_students_work_is_not_graded(tmp_path):
             info = zipfile.ZipInfo(f"Curie Marie_2001_assignsubmission_file_/{name}", at)
             zf.writestr(info, nbformat.writes(nb))
         info = zipfile.ZipInfo("Dupont Bob_77_assignsubmission_file_/TP_sujet.ipynb", at)
-        zf.writestr(info, nbformat.writes(handout))  # their only file: graded, as it is
+        zf.writestr(info, nbformat.writes(handout))  # their only file: a 0 to chase (round 24)
     as_given = handouts_as_given([handout])
     marie, bob = collect(moodle, tmp_path / "w1", as_given=as_given)
     assert marie.relpath.endswith("Copie de TP_sujet.ipynb") and not marie.review, marie
@@ -1276,7 +1276,11 @@ def test_the_handout_handed_in_beside_a_students_work_is_not_graded(tmp_path):
         "TP_sujet.ipynb: the handout as given (nothing written in it), not graded"
         in (marie.notes[0])
     )
-    assert bob.relpath.endswith("/TP_sujet.ipynb") and not bob.notes
+    assert bob.relpath.endswith("/TP_sujet.ipynb") and not bob.notes and bob.as_given
+    assert bob.review == [
+        "no notebook to grade (the handout as given, nothing written in it (the wrong file "
+        "handed in?)): ask the student for theirs"
+    ]
     canvas = tmp_path / "canvas.zip"
     with zipfile.ZipFile(canvas, "w") as zf:
         zf.writestr(zipfile.ZipInfo("curiemarie_5001_9001_Copie_de_TP_sujet.ipynb", at),
