@@ -160,8 +160,9 @@ class Result:
         for k, v in self.blocks.items():
             if v.message and v.message not in self.notes:
                 same.setdefault(v.message, []).append(k)
+        mark = "READ" if self.reviewed else "REVIEW"  # (instructor round 24: read, said so)
         return [
-            *(f"REVIEW {x}" for x in self.review),
+            *(f"{mark} {x}" for x in self.review),
             *(
                 m if m.startswith(f"({ks[0]})") and len(ks) == 1 else f"({', '.join(ks)}) {m}"
                 for m, ks in same.items()

@@ -3131,6 +3131,7 @@ def test_what_formgrader_sets_by_hand_reaches_the_grades_pages_and_lms(tmp_path,
     results = with_manual_scores(with_manual_scores(Results.load(out), out), out)  # (twice)
     alice, bob = results.students
     assert alice.block("c").points == crop_block.points and alice.reviewed and not alice.to_review
+    assert alice.messages()[0] == "READ runs code of its own around every cell"  # (round 24)
     assert alice.block("c").by_hand and alice.block("c").message == "crop wrong"  # its own note
     alice.language = "fr"
     assert "points fixés par votre enseignant après lecture" in feedback_html(alice, results)
