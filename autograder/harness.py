@@ -21,6 +21,7 @@ import io
 import json
 import linecache
 import opcode
+import operator
 import os
 import posix
 import re
@@ -875,7 +876,8 @@ class _Watch:
         self.outside: list[str] = []  # what a pool's thread ran that the answer did not hand it
         self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
         self._judged = 0  # how many were (a pair put in _known otherwise blinds the watch)
-        self._noted = 0  # how many ran holds (red team 57 emptied it mid-answer)
+        self._noted: list[str] = []  # what ran holds (red teams 57, 58 emptied or blanked it)
+        self._digest = 0  # of _known's pairs (red team 58 swapped some for forbidden ones)
 
     def _seen(self, module: str, qualname: str) -> None:
         if self.finished:  # (torch's modes in a thread started under it: the running answer's)
@@ -884,8 +886,10 @@ class _Watch:
             return
         if (module, qualname) in self._known:
             return
-        self._known.add((module, qualname))
+        pair_hash = hash((module, qualname))  # (first: a call here is an event of its own, the
+        self._known.add((module, qualname))  # hook's _seen run in it: ^= would lose its update)
         self._judged += 1
+        self._digest ^= pair_hash
         path, parts = f"{module}.{qualname}", set(qualname.split("."))
         parts |= {part.lstrip("_") for part in parts}  # torch._ctc_loss, _nll_loss_forward
         # a loss's backward (nll_loss2d_backward): its forward may have run where no mode saw it
@@ -901,7 +905,20 @@ class _Watch:
 
     def _note_ran(self, path: str) -> None:
         self.ran.append(path)
-        self._noted += 1
+        self._noted.append(path)
+
+    def _untouched(self) -> bool:
+        """Whether the notes and the pairs judged are the watch's own (red teams 57, 58: ``ran``
+        emptied or blanked, pairs of ``_known`` swapped for forbidden ones); read unwatched."""
+        noted, digest = self._noted, self._digest
+        if type(noted) is not list or type(digest) is not int or type(self._known) is not set:
+            return False
+        known = functools.reduce(operator.xor, map(hash, self._known), 0)
+        return self.ran == noted and known == digest
+
+    def _note_first(self, what: str) -> None:
+        self.ran.insert(0, what)
+        self._noted.insert(0, what)
 
     def _profile(self, frame, event: str, arg) -> None:
         # no code of the notebook's runs here (a __name__ whose __str__ raises would have the
@@ -1055,7 +1072,6 @@ class _Watch:
             # (red team 53: `finished` set mid-answer sent every event to no watch; pairs added
             # to _known, unjudged, were never noted)
             intact = intact and self.finished is False and len(self._known) == self._judged
-            intact = intact and len(self.ran) == self._noted  # (red team 57: ran.clear())
             # (red team 29: names emptied and the course package allowed, through the module's
             # dict, mid-answer; a method shadowed by an attribute of the instance's)
             now_set = (self.names, self.paths, self.allowed, self.weighted)
@@ -1066,21 +1082,22 @@ class _Watch:
             _WATCHING.remove(hook)
             threading.setprofile(started)
             _SETPROFILE(previous)
+            intact = intact and self._untouched()
             now = _thread_parts()  # (start() took them at start-up: none before it ran)
             changed = any(a is not b for a, b in zip(now, _THREAD_PARTS or now, strict=True))
             if not intact or self.broken or changed:
-                self.ran.insert(0, UNWATCHED)
+                self._note_first(UNWATCHED)
                 _note("watch", "the watch of what an answer runs was switched off")
             self.finished = True
             ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
             if self.outside:
-                self.ran.insert(0, SERVED)
+                self._note_first(SERVED)
                 _note(
                     "watch",
                     f"a pool's thread ran what the answer did not hand it: {self.outside[0]}",
                 )
             elif ran:  # (a thread that ended meanwhile ran too)
-                self.ran.insert(0, SERVED)
+                self._note_first(SERVED)
                 _note(
                     "watch", f"a thread started before an answer ran while it ran ({_named(ran)})"
                 )

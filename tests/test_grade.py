@@ -4461,3 +4461,35 @@ def test_lms_files_exported_before_a_run_that_graded_again_are_said_to_be_old(
     assert said == []  # nothing graded again: the files hold these grades
     grade._Run.write_outputs(run, results, results, fresh=["carl"])
     assert "moodle_grading_worksheet.csv" in said[0] and "export` again" in said[0]
+
+
+def test_a_watch_whose_judged_pairs_were_swapped_or_notes_blanked_counts_as_switched_off():
+    """Red team 58: pairs of the watch's `_known` swapped for forbidden ones (their count kept:
+    torch's loss then never judged), or its notes blanked in place (their count kept): both
+    count as the watch switched off."""
+    import torch
+    import torch.nn.functional as F
+
+    from autograder import harness
+    from autograder.grade import _watch
+    from autograder.spec import load as load_spec
+
+    x, y = torch.zeros(2, 3, 4, 4), torch.zeros(2, 4, 4, dtype=torch.long)
+
+    def swapped(watch):
+        watch._known.discard(next(iter(watch._known)))
+        watch._known.add(("torch.nn.functional", "cross_entropy"))
+
+    def blanked(watch):
+        watch.ran[:] = [""] * len(watch.ran)
+
+    for tamper, before in ((swapped, True), (blanked, False)):
+        watch = harness._Watch({"watch": _watch(load_spec().block("e"))})
+        with watch.running():
+            torch.zeros(1).sum()  # (a pair judged)
+            if before:
+                tamper(watch)
+            F.cross_entropy(x, y)
+            if not before:
+                tamper(watch)
+        assert watch.ran[0] == harness.UNWATCHED, (tamper.__name__, watch.ran)
