@@ -44,6 +44,7 @@ _READ_ONLY |= {"register_forward_pre_hook", "register_full_backward_hook", "disp
 # the methods torch runs for their object's call (a Module's, a Function's apply): their
 # parameters hold what those calls are given, whatever the spelt calls of their name
 _RUN_BY_TORCH = {"forward", "backward", "setup_context", "jvp", "vjp", "_call_impl"}
+_MODULE_BASES = {"Module", "Sequential", "ModuleList", "ModuleDict"}  # (torch.nn's)
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
@@ -64,6 +65,7 @@ class HeldStrings:
         self.unseen_inits = False  # a class built by a call no reading follows: its parameters
         self.constructors: list[ast.AST] = []
         self.spreads: list[tuple[ast.AST, tuple]] = []
+        self.setters: list[ast.AST | None] = []  # the values setattr gives an unspelt name
         self.functions: list[tuple[ast.AST, tuple]] = []
         self.classes: list[ast.ClassDef] = []
         self.calls: dict[str | None, list] = {}  # by the name called
@@ -79,6 +81,8 @@ class HeldStrings:
         self.changed |= _shared(trees, parents)
         self.nested = _read_nested_only(trees, parents)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
+        # (honest round 26: `setattr(self, f"down{i}", Down(...))` made every attribute unknown)
+        self.spread |= not all(self._makes_a_module(v) for v in self.setters)
         for node, chain in self.spreads:  # **kwargs handed on; **OPTIONS, a dict literal's
             if self._kwargs_param(node, chain):
                 continue
@@ -218,11 +222,40 @@ class HeldStrings:
         name, args = _last_name(func), call.args
         if name in _SETTERS:  # setattr(self, key, value) over a dictionary's items
             named = args[1] if name == "setattr" or len(args) == 3 else args[0] if args else None
-            self.spread |= not _spelt(named if len(args) > 1 else None)
+            if not _spelt(named if len(args) > 1 else None):  # (read once the classes are known)
+                self.setters.append(args[-1] if len(args) > 1 else None)
         if name in ("__init__", "__new__", "__call__"):
             self.constructors.append(func)  # obj.__init__(K): unless super()'s, or a base's
         if isinstance(func, ast.Call) and _last_name(func.func) == "type":
             self.unseen_inits = True  # type(obj)(K)
+
+    def _makes_a_module(self, value: ast.AST | None) -> bool:
+        """Whether ``value`` builds a network module, never a string: a class of torch's
+        (``nn.Conv2d(...)``) or of the notebook's on such bases, without ``__new__`` or a
+        metaclass of its own."""
+        if not isinstance(value, ast.Call):
+            return False
+        name, root = _last_name(value.func), value.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and root is not value.func:  # nn.Conv2d, torch.nn.ReLU
+            imported = self.imported.get(root.id, set())
+            torchs = bool(imported) and all(i.split(".")[0] == "torch" for i in imported)
+            return torchs and root.id not in self.rebound and str(name)[:1].isupper()
+        return self._module_class(str(name), set())
+
+    def _module_class(self, name: str, seen: set[str]) -> bool:
+        found = [c for c in self.classes if c.name == name]
+        assigned = any(key[1] == name for key in self.given)  # (bound otherwise too)
+        if len(found) != 1 or name in seen or assigned or found[0].keywords:
+            return False
+        cls = found[0]
+        if any(getattr(f, "name", "") in ("__new__", "__class_getitem__") for f in cls.body):
+            return False
+        bases = [_last_name(b) for b in cls.bases]
+        return bool(bases) and all(
+            b in _MODULE_BASES or self._module_class(str(b), seen | {name}) for b in bases
+        )
 
     def _kwargs_param(self, node: ast.AST, chain: tuple) -> bool:
         """``**kwargs`` handed on where ``kwargs`` is the function's own, unchanged: its keys
@@ -390,6 +423,18 @@ class HeldStrings:
             for items, where in self._dicts(node.value, chain, seen) or [({}, chain)]:
                 item = items.get(node.slice.value)
                 more = None if item is None else self._dicts(item, where, seen, keyed)
+                if more is None:
+                    return None
+                found += more
+            return found
+        if isinstance(node, ast.Constant) and node.value is None:  # (None["act"] fails)
+            return []
+        if isinstance(node, (ast.IfExp, ast.BoolOp)):  # `config = config or {...}` (round 26)
+            either = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
+            found = []
+            for e in either:  # (the name read: its other values are those being read)
+                looped = isinstance(e, ast.Name) and self._key(e.id, chain) in seen
+                more = [] if looped else self._dicts(e, chain, seen, keyed)
                 if more is None:
                     return None
                 found += more
@@ -674,6 +719,9 @@ class HeldStrings:
             if any(isinstance(e, ast.Starred) for e in node.elts):
                 return None
             return _union(self._values(e, chain, seen) for e in node.elts) if node.elts else set()
+        if isinstance(node, (ast.IfExp, ast.BoolOp)):  # either's items (honest round 26)
+            either = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
+            return _union(self._items(e, chain, seen, sequences_only) for e in either)
         if isinstance(node, ast.Dict) and not sequences_only:
             return _union(self._values(k, chain, seen) if k else None for k in node.keys)
         if (

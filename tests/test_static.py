@@ -4529,3 +4529,53 @@ def test_a_function_handed_to_a_library_that_calls_it_is_read_as_unknown():
         "print(init_weights)\n"
     )
     assert lost(notebook(extra=honest)) == set() and flagged(notebook(extra=honest)) == ""
+
+
+def test_honest_names_of_the_sixth_hunt_are_read():
+    """Honest round 26, each 0/20 (every block after DoubleConv uncredited): a class attribute
+    as getattr's name beside `setattr(self, f"down{i}", Down(...))` (any setattr of an unspelt
+    name made every attribute unknown), a loop over `[...] if batch_norm else [...]`, and
+    `cfg = cfg or {"act": "ReLU"}`. A setattr of a module keeps attributes read; of a string,
+    or of a str subclass's object, does not."""
+    dc = (
+        SOLUTIONS["double_conv"]
+        .replace(
+            "class DoubleConv(nn.Module):",
+            'class DoubleConv(nn.Module):\n    activation = "ReLU"\n',
+        )
+        .replace("nn.ReLU(inplace=True)", "getattr(nn, self.activation)(inplace=True)")
+    )
+    holder = (
+        "class Holder(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        for i in range(3):\n"
+        "            setattr(self, f'down{i + 1}', Down(2, 4))\n"
+        "            setattr(self, f'conv{i}', nn.Conv2d(1, 1, 3))\n"
+    )
+    nb = notebook({"double_conv": dc}, extra=holder)
+    assert lost(nb) == set() and flagged(nb) == ""
+    for setter in (
+        'for k, v in {"activation": "CrossEntropyLoss"}.items():\n    setattr(DoubleConv, k, v)\n',
+        'class S(str):\n    pass\n\n\nsetattr(DoubleConv, "activ" + "ation", S("Cross"))\n',
+    ):
+        assert "double_conv" in lost(notebook({"double_conv": dc}, extra=setter)), setter
+    looped = SOLUTIONS["double_conv"].replace(
+        "            if batch_norm:\n                layers.append(nn.BatchNorm2d(out_channels))\n"
+        "            layers.append(nn.ReLU(inplace=True))",
+        '            for name in (["BatchNorm2d", "ReLU"] if batch_norm else ["ReLU"]):\n'
+        '                layers.append(getattr(nn, name)(out_channels) if name != "ReLU" '
+        "else getattr(nn, name)(inplace=True))",
+    )
+    assert "for name in" in looped
+    assert lost(notebook({"double_conv": looped})) == set()
+    defaulted = (
+        SOLUTIONS["double_conv"]
+        .replace("batch_norm=False):", "batch_norm=False, cfg=None):")
+        .replace(
+            "        pad = 1 if padding else 0",
+            '        cfg = cfg or {"act": "ReLU", "k": 3}\n        pad = 1 if padding else 0',
+        )
+        .replace("nn.ReLU(inplace=True)", 'getattr(nn, cfg["act"])(inplace=True)')
+    )
+    assert "cfg or" in defaulted and lost(notebook({"double_conv": defaulted})) == set()
+    other = defaulted.replace('"act": "ReLU"', '"act": "CrossEntropyLoss"')
+    assert lost(notebook({"double_conv": other})) == {"loss"}  # (read: torch's loss)
