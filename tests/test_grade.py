@@ -2664,8 +2664,9 @@ def test_written_answers_are_pending_until_graded_by_hand_in_the_gradebook(grade
     report = export(out, "moodle", roster=roster)
     assert any("pending manual grading" in w for w in report.warnings)
     moodle = list(csv.reader(report.path.read_text(encoding="utf-8-sig").splitlines()))
-    # no grade while the answers wait; answers left blank score 0, as nbgrader's autograde
-    assert [r[4] for r in moodle[1:]] == ["", "0.00"]
+    # no grade while the answers wait; the handout handed in as given is a 0 to chase, not
+    # posted (instructor round 24), until its answers are scored by hand
+    assert [r[4] for r in moodle[1:]] == ["", ""]
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         grade = gb.find_grade(questions[0].grade_id, "TP_sujet", "TP_sujet", "correct")
         assert grade.needs_manual_grade and grade.manual_score is None
