@@ -4579,3 +4579,41 @@ def test_honest_names_of_the_sixth_hunt_are_read():
     assert "cfg or" in defaulted and lost(notebook({"double_conv": defaulted})) == set()
     other = defaulted.replace('"act": "ReLU"', '"act": "CrossEntropyLoss"')
     assert lost(notebook({"double_conv": other})) == {"loss"}  # (read: torch's loss)
+
+
+def test_a_method_a_library_base_calls_is_read_as_unknown():
+    """Red team 59: HTMLParser's handle_data (its data read by feed()), an Enum's _missing_
+    classmethod, a class-body alias of a function (`handle_data = _fetch`): each called by the
+    base class's code with names built from dir(F), read from its default "mean" only. Their
+    parameters are unknown, and a method of a Module's own name (torch calls it) too."""
+    run = (
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    p = _Reader()\n    p.owner = F\n"
+        "    p.feed(next(n for n in dir(F) if n.startswith('cross_en')))\n"
+        "    return p.got(logits, target.long(), weight=weight)\n"
+    )
+    method = (
+        '    def handle_data(self, data="mean"):\n        self.got = getattr(self.owner, data)\n'
+    )
+    fetch = 'def _fetch(self, data="mean"):\n    self.got = getattr(self.owner, data)\n\n\n'
+    for reader in (
+        f"class _Reader(HTMLParser):\n{method}",
+        f"{fetch}class _Reader(HTMLParser):\n    handle_data = _fetch\n",
+    ):
+        loss = f"from html.parser import HTMLParser\n\n\n{reader}\n\n{run}"
+        assert "loss" in lost(notebook({"cce_loss": loss})), reader
+    missing = (
+        "import enum\n\n\nclass _Kind(enum.Enum):\n    A = 1\n\n    @classmethod\n"
+        '    def _missing_(cls, value="mean"):\n        cls.got = getattr(F, value)\n'
+        "        return cls.A\n\n\n"
+        "def categorical_cross_entropy(logits, target, weight=None):\n"
+        "    _Kind(next(n for n in dir(F) if n.startswith('cross_en')))\n"
+        "    return _Kind.got(logits, target.long(), weight=weight)\n"
+    )
+    assert "loss" in lost(notebook({"cce_loss": missing}))
+    override = (
+        "class Net(nn.Module):\n"
+        '    def _load_from_state_dict(self, state_dict, prefix="mean", *rest):\n'
+        "        self.got = getattr(F, prefix)\n"
+    )
+    assert "builds a name from a string" in flagged(notebook(extra=override))
