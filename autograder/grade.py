@@ -387,7 +387,7 @@ def _late_notes(nb, spec, labels: list[str], blocks) -> list[str]:
     return notes
 
 
-def _shown_passing_notes(spec, answers: dict, shown_ok: set[str]) -> list[str]:
+def _shown_passing(spec, answers: dict, shown_ok: set[str]) -> list[str]:
     """For each test the saved notebook showed passing that fails run from the top (a cell
     edited after its test ran): say so, the grade then differs from what the student saw."""
     notes = []
@@ -410,7 +410,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
             sub.student_id, sub.name, sub.relpath, sub.sha256, blocks, tests, spec.max_points
         )
         r.notes, r.review, r.outputs, r.interrupted = notes, review, outputs or {}, cut
-        r.seconds, r.lms_id = time.perf_counter() - t0, sub.lms_id
+        r.seconds, r.lms_id, r.no_notebook = time.perf_counter() - t0, sub.lms_id, sub.as_given
         r.questions = {q.id: None for q in spec.questions}
         return text_safe(r)
 
@@ -448,11 +448,10 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         answered = _answers(job, changed)
         blocks, tests = _judge(spec, table, answered, by_test, forbidden)
         review = _needed(review, blocks)
-        notes += _late_notes(code, spec, labels, blocks)
-        notes += _shown_passing_notes(spec, answered, shown_ok)
+        notes += _late_notes(code, spec, labels, blocks) + _shown_passing(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)
         r.answers, r.language = text_safe(answers), language
-        r.no_notebook = bool(not_the_tp) or sub.as_given
+        r.no_notebook |= bool(not_the_tp)
         return r
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))

@@ -12,7 +12,6 @@ capture, ``SimpleNamespace(act=...)``): each of these makes the value unknown, o
 from __future__ import annotations
 
 import ast
-import functools
 import itertools
 
 _MAX_VALUES = 64
@@ -46,6 +45,14 @@ _READ_ONLY |= {"register_forward_pre_hook", "register_full_backward_hook", "disp
 # parameters hold what those calls are given, whatever the spelt calls of their name
 _RUN_BY_TORCH = {"forward", "backward", "setup_context", "jvp", "vjp", "_call_impl"}
 _MODULE_BASES = {"Module", "Sequential", "ModuleList", "ModuleDict"}  # (torch.nn's)
+_CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}
+_CONTAINERS |= {f"torch.nn.modules.container.{c}" for c in ("Sequential", "ModuleList")}
+# what Module's own code calls given names (prefixes, module names, targets)
+_CALLED_WITH_NAMES = {"_load_from_state_dict", "_save_to_state_dict", "state_dict"}
+_CALLED_WITH_NAMES |= {"load_state_dict", "named_modules", "named_parameters", "named_buffers"}
+_CALLED_WITH_NAMES |= {"named_children", "_named_members", "get_submodule", "get_parameter"}
+_CALLED_WITH_NAMES |= {"get_buffer", "set_extra_state", "register_module", "add_module"}
+_CALLED_WITH_NAMES |= {"register_buffer", "register_parameter", "_get_name", "extra_repr"}
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
@@ -97,7 +104,7 @@ class HeldStrings:
         own |= {c.name for c in self.classes} | set(self.lambda_names.values())
         read = set(own)  # and the names each is bound to (build = make), handed on in turn
         for _ in range(4):
-            self.handed, aliases, self.partials = _handed(trees, read, parents)
+            self.handed, aliases, self.partials, in_classes = _handed(trees, read, parents)
             more = set().union(*aliases.values()) - read
             if not more:
                 break
@@ -108,6 +115,9 @@ class HeldStrings:
                 for alias in list(more):
                     self.names[name] |= self.names.get(alias, {alias})
         self.handed |= {name for name in own if self.names[name] & self.handed}
+        self.handed |= {
+            n for n, cls, alias in in_classes if self._run_by_its_base(cls, alias, set())
+        }
         for f, chain in self.functions:
             self._parameters(f, self._call_sites(f), chain)
         for cls in self.classes:
@@ -339,16 +349,21 @@ class HeldStrings:
     def _run_by_its_base(self, owner: ast.ClassDef, name: str, seen: set[str]) -> bool:
         """Whether a method ``name`` of ``owner`` may be called by a base class's code, with
         what it is given: any method of a class built on a library's class other than torch's
-        Module (HTMLParser's handle_data, Cmd's do_*, an Enum's _missing_), or one of Module's
-        own names (its _load_from_state_dict is given the module names)."""
+        modules (HTMLParser's handle_data, Cmd's do_*, an Enum's _missing_: red team 59), or,
+        built on a module, one of the names Module's code calls with names (its
+        _load_from_state_dict is given the module names as prefix)."""
+        module = False
         for base in owner.bases:
             own = [c for c in self.classes if c.name == _last_name(base) and c is not owner]
             if isinstance(base, ast.Name) and len(own) == 1 and own[0].name not in seen:
                 if self._run_by_its_base(own[0], name, seen | {owner.name}):
                     return True
-            elif not self._plain_base(base):
+                module = True  # (its own bases judged it)
+            elif not (dotted := self._dotted(base)) or not dotted <= _PLAIN_BASES | _CONTAINERS:
                 return True
-        return name in _module_names()
+            else:
+                module |= not dotted <= {"builtins.object"}
+        return module and name in _CALLED_WITH_NAMES
 
     def _calls_of(self, names: set[str], skip: int) -> list[tuple[ast.Call, tuple, int]]:
         """The calls of ``names`` and their aliases, and their ``partial(name, ...)``."""
@@ -950,14 +965,6 @@ _FORWARDING = {"key", "args", "kwargs"}  # keywords of a call that calls what it
 _ITS_OWN = {"__name__", "__qualname__", "__doc__", "__module__"}  # what a function tells of itself
 
 
-@functools.cache
-def _module_names() -> frozenset[str]:
-    """The names of torch's Module and the TP's UNetBase: what their own code may call."""
-    from unet_tp.unet_base import UNetBase
-
-    return frozenset(dir(UNetBase))
-
-
 def _named_lambdas(trees: list[ast.Module], parents: dict) -> dict[int, str]:
     """The lambdas a module's or a function's plain assignment names (``act = lambda name="ReLU":
     ...``), by node: called by that name, as a function is (not a class body's: a method)."""
@@ -972,30 +979,32 @@ def _named_lambdas(trees: list[ast.Module], parents: dict) -> dict[int, str]:
     return named
 
 
-def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set[str], dict, list]:
+def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set, dict, list, list]:
     """How the notebook's functions and classes (``own``: their names) are read other than by a
     call: the names handed where what they are given is not read (in a list, returned, to a
     function of the notebook's, with arguments after them ``map(make, names)``, to ``sorted(
     key=)``, their ``__defaults__`` read); the other names each is bound to (``build = make``:
     its calls are ``make``'s); and ``partial(make, ...)`` calls (a call of ``make``). A library's
     check given the function alone (``checks.check_loss(categorical_cross_entropy)``), or by a
-    keyword (``loss_fn=partial(...)``), is not handing it its values."""
+    keyword (``loss_fn=partial(...)``), is not handing it its values; and the aliases in a
+    class's body, by class (its base may call them)."""
     unknown: set[str] = set()
     aliases: dict[str, set[str]] = {}
     partials: list[tuple[str, ast.Call]] = []
+    in_classes: list[tuple[str, ast.ClassDef, str]] = []
     for tree in trees:
         for node in ast.walk(tree):
             name = _last_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
             if name not in own or not isinstance(node.ctx, ast.Load):
                 continue
             how = _how_handed(node, parents.get(id(node)), own, parents)
-            if how == "alias":
-                targets = (
-                    parents[id(node)].targets
-                    if isinstance(parents[id(node)], ast.Assign)
-                    else [parents[id(node)].target]
-                )
+            if how in ("alias", "class alias"):
+                assign = parents[id(node)]
+                targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
                 aliases.setdefault(name, set()).update(_last_name(t) or "" for t in targets)
+                if how == "class alias":
+                    cls = parents[id(assign)]
+                    in_classes += [(name, cls, _last_name(t) or "") for t in targets]
             elif how in ("partial", "named partial"):  # (Block = partial(DoubleConv, act=...))
                 partials.append((name, parents[id(node)]))
                 if how == "named partial":
@@ -1003,7 +1012,7 @@ def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set[
                     aliases.setdefault(name, set()).update(map(_last_name, assign.targets))
             elif how == "unknown":
                 unknown.add(name)
-    return unknown, aliases, partials
+    return unknown, aliases, partials, in_classes
 
 
 def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: dict) -> str:
@@ -1021,7 +1030,7 @@ def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: d
         return "plain" if parent.attr in _ITS_OWN else "unknown"
     if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and parent.value is node:
         if isinstance(parents.get(id(parent)), ast.ClassDef):  # a method's other name: its
-            return "unknown"  # class's base may call it (red team 59: handle_data = _fetch)
+            return "class alias"  # base may call it (red team 59: handle_data = _fetch)
         targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
         plain = all(isinstance(t, (ast.Name, ast.Attribute)) for t in targets)
         return "alias" if plain else "unknown"

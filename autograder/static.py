@@ -26,6 +26,7 @@ import functools
 import importlib.machinery
 import importlib.metadata
 import importlib.util
+import inspect
 import io
 import itertools
 import keyword
@@ -4625,7 +4626,29 @@ def _patches_a_library(nb: Notebook, node: ast.Attribute) -> bool:
         return False
     if root.id not in nb.aliases or root.id in _PATCHED_BY_TEXT or nb.bound_where(node, root.id):
         return False
-    return not any(_within(nb.resolve(node), setting) for setting in _SETTINGS)
+    path = nb.resolve(node)
+    return not any(_within(path, setting) for setting in _SETTINGS) and not _new_attribute(path)
+
+
+def _new_attribute(path: str) -> bool:
+    """Whether ``path`` names an attribute its object (of a module already imported here) does
+    not have: one added, no library's code replaced (Colab's habit `Path.ls = lambda self:
+    sorted(self.iterdir())`, honest: the grade's own test)."""
+    parts = path.split(".")
+    if parts[-1].startswith("__"):  # (a module's __getattr__ added changes what it gives)
+        return False
+    for i in range(len(parts) - 1, 0, -1):
+        if (module := sys.modules.get(".".join(parts[:i]))) is not None:
+            break
+    else:
+        return False
+    owner = module
+    for j, part in enumerate(parts[i:], start=i):
+        try:
+            owner = inspect.getattr_static(owner, part)
+        except AttributeError:
+            return j == len(parts) - 1  # (only the last part missing: added)
+    return False
 
 
 def _without_comments(source: str) -> str:

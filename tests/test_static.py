@@ -4481,6 +4481,10 @@ def test_a_library_of_any_name_patched_is_flagged_and_its_settings_are_not():
     patched = "import networkx as nx\n\nnx.common_neighbors = nx.common_neighbors.__wrapped__\n"
     assert "patches a library" in flagged(notebook(extra=patched))
     assert "patches a library" in flagged(notebook(extra="import pandas as pd\ndel pd.concat\n"))
+    added = "from pathlib import Path\n\nPath.ls = lambda self: sorted(self.iterdir())\n"
+    assert flagged(notebook(extra=added)) == ""  # (Colab's habit: an attribute added)
+    getattr_added = "import pathlib\n\npathlib.__getattr__ = print\n"
+    assert "patches a library" in flagged(notebook(extra=getattr_added))
     honest = (
         "import pandas as pd\nimport torch.backends.cudnn as cudnn\nimport matplotlib as mpl\n"
         "from tqdm import tqdm\n\npd.options.display.max_rows = 20\ncudnn.benchmark = True\n"
@@ -4617,3 +4621,39 @@ def test_a_method_a_library_base_calls_is_read_as_unknown():
         "        self.got = getattr(F, prefix)\n"
     )
     assert "builds a name from a string" in flagged(notebook(extra=override))
+
+
+def test_honest_classes_of_the_seventh_hunt_cost_nothing():
+    """Honest round 27, after red team 59's reading: a class alias in a class body (`block =
+    DoubleConv`), a helper method of an nn.Sequential subclass, a `reset_parameters(self,
+    init="kaiming_normal_")` or a `train(self, ..., optimizer_name="Adam")` of the student's
+    (Module's names, but not ones its code calls with names) each lost every block."""
+    dc = (
+        SOLUTIONS["double_conv"]
+        .replace("batch_norm=False):", 'batch_norm=False, activation="ReLU"):')
+        .replace("nn.ReLU(inplace=True)", "getattr(nn, activation)(inplace=True)")
+    )
+    unet = (
+        SOLUTIONS["unet"]
+        .replace("        self.inc = DoubleConv(", "        self.inc = self.block(")
+        .replace("class UNet(UNetBase):", "class UNet(UNetBase):\n    block = DoubleConv\n")
+    )
+    assert "self.block(" in unet
+    nb = notebook({"double_conv": dc, "unet": unet})
+    assert lost(nb) == set() and flagged(nb) == ""
+    seq = (
+        "class Block(nn.Sequential):\n    def __init__(self, cin, cout):\n"
+        "        super().__init__(*self._layers(cin, cout))\n\n"
+        '    def _layers(self, cin, cout, act="ReLU"):\n'
+        "        return [nn.Conv2d(cin, cout, 3), getattr(nn, act)(inplace=True)]\n\n\n"
+        "class Init(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(1, 1, 3)\n        self.reset_parameters()\n\n"
+        '    def reset_parameters(self, init="kaiming_normal_"):\n'
+        "        getattr(nn.init, init)(self.conv.weight)\n\n\n"
+        "class Trainer:\n"
+        '    def train(self, model, optimizer_name="Adam"):\n'
+        "        return getattr(torch.optim, optimizer_name)(model.parameters())\n\n\n"
+        "Trainer().train(Block(1, 2), 'SGD')\n"
+    )
+    nb = notebook(extra=seq)
+    assert lost(nb) == set() and flagged(nb) == ""
