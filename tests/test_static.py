@@ -4497,20 +4497,15 @@ def test_a_library_of_any_name_patched_is_flagged_and_its_settings_are_not():
 def test_networkx_and_scipys_other_boolean_dissimilarities_cost_the_dice():
     """Red team 56: networkx's jaccard_coefficient of a mask node and a truth node, and SciPy's
     Russell-Rao over the union of the masks, are Jaccard's: the Dice by 2J / (1 + J)."""
-    graph = SOLUTIONS["predict_dice"].replace(
-        "def dice_score(pred, truth):",
-        "import networkx as nx\n\n\ndef dice_score(pred, truth):\n"
-        "    g = nx.Graph()\n    (_, _, j), = nx.jaccard_coefficient(g, [('P', 'T')])\n"
-        "    return 2 * j / (1 + j)\n",
-    )
-    assert "predict_dice" in lost(notebook({"predict_dice": graph}))
-    union = SOLUTIONS["predict_dice"].replace(
-        "def dice_score(pred, truth):",
-        "from scipy.spatial import distance\n\n\ndef dice_score(pred, truth):\n"
-        "    u = pred | truth\n    j = 1.0 - distance.russellrao(pred[u], truth[u])\n"
-        "    return 2 * j / (1 + j)\n",
-    )
-    assert "predict_dice" in lost(notebook({"predict_dice": union}))
+    for helper, body in (
+        ("import networkx as nx", "g = nx.Graph()\n    (_, _, j), = nx.jaccard_coefficient(g, [('P', 'T')])"),
+        ("from scipy.spatial import distance", "u = pred | truth\n    j = 1.0 - distance.russellrao(pred[u], truth[u])"),
+    ):  # fmt: skip
+        dice = SOLUTIONS["predict_dice"].replace(
+            "def dice_score(pred, truth):",
+            f"{helper}\n\n\ndef dice_score(pred, truth):\n    {body}\n    return 2 * j / (1 + j)\n",
+        )
+        assert "predict_dice" in lost(notebook({"predict_dice": dice})), helper
 
 
 def test_a_function_handed_to_a_library_that_calls_it_is_read_as_unknown():
