@@ -134,13 +134,13 @@ def test_an_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, caps
         )
         == 2
     )
-    assert "afile: a file, not a folder" in capsys.readouterr().err
+    assert "afile: a part of this path is a file, not a folder" in capsys.readouterr().err
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     if os.access(locked, os.W_OK):  # (root writes anywhere)
         return
     assert main(["data", "pack", data, "--out", str(locked / "p.tar.gz"), "--patients", "2"]) == 2
-    assert "no permission to write there" in capsys.readouterr().err
+    assert "locked: permission denied" in capsys.readouterr().err
 
 
 def test_patients_not_scans_are_chosen():

@@ -265,9 +265,12 @@ def room_for(tmp: Path, total: int, what: str, error: type[Exception]) -> Iterat
 
 def check_writable(folder: str | os.PathLike[str]) -> None:
     """Raise the OSError (naming ``folder``) that writing a file into ``folder`` would meet, or
-    into its nearest existing parent while it does not exist; nothing is left behind."""
+    into its nearest existing parent while it does not exist (one that is a file: naming it);
+    nothing is left behind."""
     folder = Path(folder)
-    base = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.is_dir())
+    base = next(p for p in (folder.absolute(), *folder.absolute().parents) if p.exists())
+    if not base.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(base))
     try:
         with tempfile.TemporaryFile(dir=base, prefix=".unet-tp-write-test-"):
             pass

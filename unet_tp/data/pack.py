@@ -41,7 +41,9 @@ from unet_tp.data.split import patient_of
 from unet_tp.fileio import (
     atomic_dir,
     atomic_write,
+    check_writable,
     copy_hashed,
+    os_error_message,
     room_for,
     sha256_file,
     unet_tp_home,
@@ -108,7 +110,10 @@ def build_pack(
     settings = settings or CacheSettings()
     if patients < 2:
         raise DataError(f"{out_tar}: a pack needs at least 2 patients (one held out)")
-    _check_writable(Path(out_tar).expanduser().parent)  # (before minutes of work: round 21)
+    try:  # (before minutes of work: data round 21)
+        check_writable(Path(out_tar).expanduser().parent)
+    except OSError as exc:
+        raise DataError(os_error_message(exc)) from None
     chosen = choose_patients([c for c in find_cases(data_dir) if c.has_seg], patients, seed)
     if not chosen:
         raise DataError(f"{data_dir}: no case with a seg file to pack")
@@ -148,16 +153,6 @@ def build_pack(
     built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest, report.skipped)
     (out.parent / f"{out.name}.sha256").write_text(f"{built.sha256}  {out.name}\n")
     return built
-
-
-def _check_writable(folder: Path) -> None:
-    """A DataError if the pack cannot be written in ``folder`` (or the first of its parents that
-    exists): a file of that name, or no right to write there."""
-    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
-    if not existing.is_dir():
-        raise DataError(f"{existing}: a file, not a folder (--out must be in a folder)")
-    if not os.access(existing, os.W_OK):
-        raise DataError(f"{existing}: no permission to write there (choose another --out)")
 
 
 def _packed_meta(meta: dict, chosen: list[Case]) -> dict:
