@@ -110,10 +110,7 @@ def build_pack(
     settings = settings or CacheSettings()
     if patients < 2:
         raise DataError(f"{out_tar}: a pack needs at least 2 patients (one held out)")
-    try:  # (before minutes of work: data round 21)
-        check_writable(Path(out_tar).expanduser().parent)
-    except OSError as exc:
-        raise DataError(os_error_message(exc)) from None
+    _writable(Path(out_tar).expanduser().parent)  # (before minutes of work: data round 21)
     chosen = choose_patients([c for c in find_cases(data_dir) if c.has_seg], patients, seed)
     if not chosen:
         raise DataError(f"{data_dir}: no case with a seg file to pack")
@@ -153,6 +150,14 @@ def build_pack(
     built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest, report.skipped)
     (out.parent / f"{out.name}.sha256").write_text(f"{built.sha256}  {out.name}\n")
     return built
+
+
+def _writable(folder: Path) -> None:
+    """A DataError saying why the pack cannot be written into ``folder``, if it cannot."""
+    try:
+        check_writable(folder)
+    except OSError as exc:
+        raise DataError(os_error_message(exc)) from None
 
 
 def _packed_meta(meta: dict, chosen: list[Case]) -> dict:
