@@ -44,7 +44,6 @@ _READ_ONLY |= {"register_forward_pre_hook", "register_full_backward_hook", "disp
 # the methods torch runs for their object's call (a Module's, a Function's apply): their
 # parameters hold what those calls are given, whatever the spelt calls of their name
 _RUN_BY_TORCH = {"forward", "backward", "setup_context", "jvp", "vjp", "_call_impl"}
-_MODULE_BASES = {"Module", "Sequential", "ModuleList", "ModuleDict"}  # (torch.nn's)
 _CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}
 _CONTAINERS |= {f"torch.nn.modules.container.{c}" for c in ("Sequential", "ModuleList")}
 # what Module's own code calls given names (prefixes, module names, targets)
@@ -246,14 +245,12 @@ class HeldStrings:
         metaclass of its own."""
         if not isinstance(value, ast.Call):
             return False
-        name, root = _last_name(value.func), value.func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if isinstance(root, ast.Name) and root is not value.func:  # nn.Conv2d, torch.nn.ReLU
-            imported = self.imported.get(root.id, set())
-            torchs = bool(imported) and all(i.split(".")[0] == "torch" for i in imported)
-            return torchs and root.id not in self.rebound and str(name)[:1].isupper()
-        return self._module_class(str(name), set())
+        name = str(_last_name(value.func))
+        if isinstance(value.func, ast.Attribute):  # nn.Conv2d, torch.nn.ReLU
+            dotted = self._dotted(value.func)
+            torchs = bool(dotted) and all(d.split(".")[0] == "torch" for d in dotted)
+            return torchs and name[:1].isupper()
+        return self._module_class(name, set())
 
     def _module_class(self, name: str, seen: set[str]) -> bool:
         found = [c for c in self.classes if c.name == name]
@@ -263,10 +260,16 @@ class HeldStrings:
         cls = found[0]
         if any(getattr(f, "name", "") in ("__new__", "__class_getitem__") for f in cls.body):
             return False
-        bases = [_last_name(b) for b in cls.bases]
-        return bool(bases) and all(
-            b in _MODULE_BASES or self._module_class(str(b), seen | {name}) for b in bases
+        return bool(cls.bases) and all(
+            self._module_base(b) or self._module_class(str(_last_name(b)), seen | {name})
+            for b in cls.bases
         )
+
+    def _module_base(self, base: ast.AST) -> bool:
+        """``nn.Module``, ``nn.Sequential``... (or ``object``, ``UNetBase``): spelt so, imported
+        as such (:meth:`_dotted`)."""
+        dotted = self._dotted(base)
+        return bool(dotted) and dotted <= _PLAIN_BASES | _CONTAINERS
 
     def _kwargs_param(self, node: ast.AST, chain: tuple) -> bool:
         """``**kwargs`` handed on where ``kwargs`` is the function's own, unchanged: its keys
@@ -359,10 +362,10 @@ class HeldStrings:
                 if self._run_by_its_base(own[0], name, seen | {owner.name}):
                     return True
                 module = True  # (its own bases judged it)
-            elif not (dotted := self._dotted(base)) or not dotted <= _PLAIN_BASES | _CONTAINERS:
+            elif not self._module_base(base):
                 return True
             else:
-                module |= not dotted <= {"builtins.object"}
+                module |= not self._dotted(base) <= {"builtins.object"}
         return module and name in _CALLED_WITH_NAMES
 
     def _calls_of(self, names: set[str], skip: int) -> list[tuple[ast.Call, tuple, int]]:
@@ -461,8 +464,7 @@ class HeldStrings:
             return found
         if isinstance(node, ast.Constant) and node.value is None:  # (None["act"] fails)
             return []
-        if isinstance(node, (ast.IfExp, ast.BoolOp)):  # `config = config or {...}` (round 26)
-            either = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
+        if either := _either(node):  # `config = config or {...}` (honest round 26)
             found = []
             for e in either:  # (the name read: its other values are those being read)
                 looped = isinstance(e, ast.Name) and self._key(e.id, chain) in seen
@@ -535,8 +537,7 @@ class HeldStrings:
             if isinstance(node.value, str) or (_BUILT in seen and _number(node.value)):
                 return {node.value}
             return set() if _BUILT not in seen else None
-        if isinstance(node, (ast.IfExp, ast.BoolOp)):  # either side
-            parts = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
+        if parts := _either(node):  # either side
             return _union(self._values(n, chain, seen) for n in parts)
         if isinstance(node, (ast.JoinedStr, ast.BinOp)):  # f"{norm}Norm2d", "Batch" + "Norm2d"
             return self._joined(node, chain, seen)
@@ -751,8 +752,7 @@ class HeldStrings:
             if any(isinstance(e, ast.Starred) for e in node.elts):
                 return None
             return _union(self._values(e, chain, seen) for e in node.elts) if node.elts else set()
-        if isinstance(node, (ast.IfExp, ast.BoolOp)):  # either's items (honest round 26)
-            either = [node.body, node.orelse] if isinstance(node, ast.IfExp) else node.values
+        if either := _either(node):  # either's items (honest round 26)
             return _union(self._items(e, chain, seen, sequences_only) for e in either)
         if isinstance(node, ast.Dict) and not sequences_only:
             return _union(self._values(k, chain, seen) if k else None for k in node.keys)
@@ -963,6 +963,13 @@ _PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a ca
 _FORWARDING = {"key", "args", "kwargs"}  # keywords of a call that calls what it is handed with
 # its items or arguments (sorted(key=), Thread(target=, args=))
 _ITS_OWN = {"__name__", "__qualname__", "__doc__", "__module__"}  # what a function tells of itself
+
+
+def _either(node: ast.AST) -> list[ast.AST]:
+    """What ``a if c else b`` or ``a or b`` (``and``) can be: its operands (none otherwise)."""
+    if isinstance(node, ast.IfExp):
+        return [node.body, node.orelse]
+    return list(node.values) if isinstance(node, ast.BoolOp) else []
 
 
 def _named_lambdas(trees: list[ast.Module], parents: dict) -> dict[int, str]:

@@ -4627,7 +4627,7 @@ def _patches_a_library(nb: Notebook, node: ast.Attribute) -> bool:
     if root.id not in nb.aliases or root.id in _PATCHED_BY_TEXT or nb.bound_where(node, root.id):
         return False
     path = nb.resolve(node)
-    return not any(_within(path, setting) for setting in _SETTINGS) and not _new_attribute(path)
+    return not _under(path, _SETTINGS) and not _new_attribute(path)
 
 
 def _new_attribute(path: str) -> bool:
