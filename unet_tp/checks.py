@@ -2244,11 +2244,6 @@ def check_train_step(train_step: Callable, loss_fn: Callable) -> None:
 # ---- (g) prediction and Dice -----------------------------------------------------------------
 
 
-def _dice_of(a: np.ndarray, b: np.ndarray) -> float:
-    sizes = a.sum() + b.sum()
-    return 1.0 if sizes == 0 else 2 * np.logical_and(a, b).sum() / sizes
-
-
 def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
     inter, union = np.logical_and(a, b).sum(), np.logical_or(a, b).sum()
     sizes = a.sum() + b.sum()
@@ -2264,7 +2259,7 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
             " One mask is empty and the other is not: no overlap, Dice 0 (1.0 only when both "
             "are empty: a missed tumour is not a perfect score)."
         )
-    slices = [_dice_of(x, y) for x, y in zip(a, b, strict=True)] if a.ndim > 1 else []
+    slices = [exact_dice(x, y) for x, y in zip(a, b, strict=True)] if a.ndim > 1 else []
     if slices and abs(value - np.mean(slices)) < 1e-9:
         return tr(
             " That is the mean of the Dice of each slice along the first axis; the Dice of the "
