@@ -109,6 +109,9 @@ def student_pyproject(text: str) -> str:
 def leaks(tree: Path) -> list[str]:
     """What of the instructor side a tree holds: paths named after it, lines of the solutions."""
     lines = solution_lines()
+    # each line's code without its comment and whitespace: found reformatted (instructor round
+    # 24), three of them in one file (not the hints' idioms)
+    codes = {c: _bare(c) for line in lines if len(c := line.split("  #")[0].strip()) > 20}
     found = []
     for path in sorted(tree.rglob("*")):
         rel = path.relative_to(tree).as_posix()
@@ -120,12 +123,13 @@ def leaks(tree: Path) -> list[str]:
         text = path.read_bytes().decode("utf-8", errors="replace")
         if path.suffix == ".ipynb":  # the cells' text, not its JSON escapes
             text += "\n".join(_cell_sources(text))
-        found += [f"{rel}: a solution line ({line!r})" for line in lines if line in text][:1]
-        if not found or not found[-1].startswith(f"{rel}:"):  # reformatted, comments dropped
-            bare = _bare(text)  # (instructor round 24); three lines: not the hints' idioms
-            code = {c for line in lines if (c := line.split("  #")[0].strip()) and len(c) > 20}
-            hits = sorted(c for c in code if _bare(c) in bare)
-            found += [f"{rel}: solution lines ({hits[0]!r}...)"] if len(hits) >= 3 else []
+        whole = [line for line in lines if line in text]
+        if whole:
+            found.append(f"{rel}: a solution line ({whole[0]!r})")
+            continue
+        bare = _bare(text)
+        hits = sorted(c for c, bare_code in codes.items() if bare_code in bare)
+        found += [f"{rel}: solution lines ({hits[0]!r}...)"] if len(hits) >= 3 else []
     return found
 
 
