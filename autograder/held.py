@@ -34,6 +34,7 @@ _ENUMS = {"enum.Enum", "enum.StrEnum"}  # (what an Enum's members are built on)
 _ENUM_PARTS = {"_value_", "_value2member_map_", "_member_map_", "_missing_", "_name_", "value"}
 _NAMESPACES = {"SimpleNamespace", "Namespace"}  # objects whose attributes are their keywords
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, *_COMPREHENSIONS)
 # what reads a container without changing it or handing it on (``OPTIONS.get("act")``)
 _READERS = {"get", "keys", "values", "items", "copy", "count", "index", "split"}
 _READERS |= {"pop", "popitem", "remove", "clear", "discard"}  # (fewer items: none new)
@@ -67,6 +68,7 @@ class HeldStrings:
         self.chain_of: dict[int, tuple] = {}  # a call's functions
         self.declared: dict[int, tuple[set[str], set[str]]] = {}  # global and nonlocal names
         self.changed: set[str] = set()  # containers changed in place: their items unknown
+        self.shared: dict[str, set[int]] = {}  # containers handed on, by the scopes around
         self.keyed: set[str] = set()  # containers given an item: `d[key] = value`
         self.spread = False  # a call given **options no reading follows: attributes unknown
         self.unseen_inits = False  # a class built by a call no reading follows: its parameters
@@ -85,7 +87,7 @@ class HeldStrings:
         parents = {
             id(c): node for t in trees for node in ast.walk(t) for c in ast.iter_child_nodes(node)
         }
-        self.changed |= _shared(trees, parents)
+        self.shared = _shared(trees, parents)
         self.nested = _read_nested_only(trees, parents)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         # (honest round 26: `setattr(self, f"down{i}", Down(...))` made every attribute unknown)
@@ -281,8 +283,14 @@ class HeldStrings:
             isinstance(node, ast.Name)
             and kwarg is not None
             and node.id == kwarg.arg
-            and node.id not in self.changed
+            and not self._changed(node.id, chain)
         )
+
+    def _changed(self, name: str, chain: tuple) -> bool:
+        """Whether the container ``name`` (read in ``chain``) may be changed other than by its
+        spelt items: changed in place anywhere, or handed on where its binding is seen (a
+        function's own ``config`` is not the notebook's, honest round 28)."""
+        return name in self.changed or self._key(name, chain)[0] in self.shared.get(name, ())
 
     def _bind(self, target: ast.AST, value: ast.AST | None, chain: tuple) -> None:
         if isinstance(target, ast.Attribute):  # (`__main__.KIND = ...` is the name KIND too)
@@ -477,7 +485,7 @@ class HeldStrings:
             if all(k.arg for k in node.keywords):
                 return [({k.arg: k.value for k in node.keywords}, chain)]
             return None
-        if not isinstance(node, ast.Name) or node.id in self.changed:
+        if not isinstance(node, ast.Name) or self._changed(node.id, chain):
             return None
         if node.id in self.keyed and not keyed:  # (given keys of its own: **CFG unknown)
             return None
@@ -780,7 +788,7 @@ class HeldStrings:
                 )
                 return _union(self._values(v, w, seen) for d, w in dicts for v in pick(d))
             return None
-        if not isinstance(node, ast.Name) or node.id in self.changed | self.keyed:
+        if not isinstance(node, ast.Name) or node.id in self.keyed or self._changed(node.id, chain):
             return None
         key = self._key(node.id, chain)
         if key in seen or not self.given.get(key):
@@ -822,15 +830,16 @@ def _functions(chain: tuple) -> tuple:
     return chain
 
 
-def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[str]:
+def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> dict[str, set[int]]:
     """Names read other than to read their items (``opts = OPTIONS``, ``f(OPTIONS)``,
     ``dict.update(OPTIONS, ...)``, ``OPTIONS.update(...)``): a container changed through
-    another name, or by a function, is unknown (``parents``: each node's, by id)."""
+    another name, or by a function, is unknown (``parents``: each node's, by id): by name, with
+    the scopes around each such read (0, the notebook's top level, around all)."""
     names = [
         node for tree in trees for node in ast.walk(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     ]  # fmt: skip
-    found = set()
+    found: dict[str, set[int]] = {}
     for name in names:
         parent = parents.get(id(name))
         if isinstance(parent, ast.Subscript) and parent.value is name:
@@ -853,7 +862,11 @@ def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[str]:
             continue
         if isinstance(parent, ast.Call) and parent.func is name:
             continue
-        found.add(name.id)
+        scopes, node = found.setdefault(name.id, {0}), parent
+        while node is not None:
+            if isinstance(node, _SCOPES):
+                scopes.add(id(node))
+            node = parents.get(id(node))
     return found
 
 

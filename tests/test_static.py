@@ -4580,6 +4580,30 @@ def test_honest_names_of_the_sixth_hunt_are_read():
     assert lost(notebook({"double_conv": other})) == {"loss"}  # (read: torch's loss)
 
 
+def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
+    """DoubleConv's `config=None` (`config = config or {"act": "ReLU"}`) lost every block: the
+    notebook hands its own `config` (the kit's settings) to functions, and a container handed on
+    was unknown by its name anywhere. It is unknown where its binding is seen: the function's
+    own `config` handed on inside it (or in a lambda there) is unknown still."""
+    own = (
+        SOLUTIONS["double_conv"]
+        .replace("batch_norm=False):", "batch_norm=False, config=None):")
+        .replace(
+            "        pad = 1 if padding else 0",
+            '        config = config or {"act": "ReLU"}\n        pad = 1 if padding else 0',
+        )
+        .replace("nn.ReLU(inplace=True)", 'getattr(nn, config["act"])(inplace=True)')
+    )
+    assert "config or" in own and lost(notebook({"double_conv": own})) == set()
+    tweak = 'def _tweak(c):\n    c["act"] = "CrossEntropyLoss"\n\n\n'
+    for handed in ("_tweak(config)", "(lambda: _tweak(config))()"):
+        changed = tweak + own.replace(
+            "        pad = 1 if padding else 0",
+            f"        {handed}\n        pad = 1 if padding else 0",
+        )
+        assert lost(notebook({"double_conv": changed})) >= {"double_conv", "loss"}, handed
+
+
 def test_a_method_a_library_base_calls_is_read_as_unknown():
     """Red team 59: HTMLParser's handle_data (its data read by feed()), an Enum's _missing_
     classmethod, a class-body alias of a function (`handle_data = _fetch`): each called by the
