@@ -4496,16 +4496,26 @@ def test_a_library_of_any_name_patched_is_flagged_and_its_settings_are_not():
 
 def test_networkx_and_scipys_other_boolean_dissimilarities_cost_the_dice():
     """Red team 56: networkx's jaccard_coefficient of a mask node and a truth node, and SciPy's
-    Russell-Rao over the union of the masks, are Jaccard's: the Dice by 2J / (1 + J)."""
+    Russell-Rao over the union of the masks, are Jaccard's: the Dice by 2J / (1 + J); so is
+    torchvision's box_iou of two boxes laid on a line (red team 60). A training loop of torch's
+    test suite costs the training step."""
     for helper, body in (
         ("import networkx as nx", "g = nx.Graph()\n    (_, _, j), = nx.jaccard_coefficient(g, [('P', 'T')])"),
         ("from scipy.spatial import distance", "u = pred | truth\n    j = 1.0 - distance.russellrao(pred[u], truth[u])"),
+        # red team 60: the boxes [0, |P|) and [|P - T|, |P - T| + |T|) of a line
+        ("from torchvision.ops import box_iou", "b = torch.tensor([[0.0, 0, 3, 1], [1, 0, 4, 1]])\n    j = float(box_iou(b[:1], b[1:])[0, 0])"),
     ):  # fmt: skip
         dice = SOLUTIONS["predict_dice"].replace(
             "def dice_score(pred, truth):",
             f"{helper}\n\n\ndef dice_score(pred, truth):\n    {body}\n    return 2 * j / (1 + j)\n",
         )
         assert "predict_dice" in lost(notebook({"predict_dice": dice})), helper
+    loop = (
+        "from torch.testing._internal.common_quantization import train_one_epoch\n\n\n"
+        "def train_step(model, images, labels, optimizer, loss_fn):\n"
+        "    train_one_epoch(model, loss_fn, optimizer, [(images, labels)], images.device, 1)\n"
+    )
+    assert "train_step" in lost(notebook({"train_step": loop}))
 
 
 def test_a_function_handed_to_a_library_that_calls_it_is_read_as_unknown():

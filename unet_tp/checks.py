@@ -2304,6 +2304,7 @@ STEP_LIBRARIES = (
     "lightning",
     "fastai",
     "accelerate",
+    "torch.testing._internal",
 )
 
 # what computes the Dice score for you (scikit-learn's f1_score, SciPy's dice dissimilarity, whole
@@ -2376,6 +2377,9 @@ DICE_LIBRARIES = (
     "textdistance.sorensen_dice",
     "nltk.metrics",
     "Levenshtein.ratio",
+    "torchvision.ops",
+    "monai.data.box_utils",
+    "monai.apps.detection",
 )
 WEIGHTED = "(w)"  # (above: a module whose functions may not be given weights ``w``)
 
