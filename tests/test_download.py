@@ -466,3 +466,73 @@ def test_the_instructors_archive_keeps_each_case_and_its_grade(brats_copy, tmp_p
                    check=True, capture_output=True)  # fmt: skip
     with tarfile.open(drawn) as tf:
         assert len({Path(n).parent.name for n in tf.getnames()}) == 3
+
+
+def _one_case_zip(brats_root, path: Path) -> Path:
+    """A zip of the first sample case alone, in a folder of the release's name."""
+    first = sorted(p for p in brats_root.rglob("*_seg.nii.gz"))[0].parent
+    with zipfile.ZipFile(path, "w") as zf:
+        for f in sorted(first.iterdir()):
+            zf.write(f, f"{brats_root.name}/{first.name}/{f.name}")
+    return path
+
+
+def test_urls_of_the_same_name_are_not_given_each_others_cases(
+    served, brats_root, brats_zip_made, tmp_path, capsys
+):
+    """Every Drive link ends in ``uc?id=...``, and two releases may both be ``brats.zip``: the
+    second URL used to be found "already downloaded" in the first one's folder, and its cases
+    given (even with the second's --sha256; data round 22)."""
+    shutil.copy(brats_zip_made, served.root / "uc?id=one")
+    _one_case_zip(brats_root, served.root / "uc?id=two")
+    data = tmp_path / "data"
+    four = fetch_dataset(served.url("uc?id=one"), data, progress=False)
+    one = fetch_dataset(served.url("uc?id=two"), data, progress=False)
+    assert four != one and len(find_cases(four)) == 4 and len(find_cases(one)) == 1
+    assert fetch_dataset(served.url("uc?id=one"), data, progress=False) == four
+    assert len(served.requests) == 2  # the first one's folder still found: not downloaded
+    (served.root / "v2").mkdir()
+    shutil.copy(brats_zip_made, served.root / "brats.zip")
+    _one_case_zip(brats_root, served.root / "v2" / "brats.zip")
+    first = fetch_dataset(served.url("brats.zip"), data, progress=False)
+    capsys.readouterr()
+    v2 = served.url("v2/brats.zip")
+    again = fetch_dataset(v2, data, sha256=sha256(served.root / "v2" / "brats.zip"))
+    assert again == first and len(find_cases(again)) == 1  # the second URL's case
+    assert "was unpacked from another source" in capsys.readouterr().out
+    assert fetch_dataset(v2 + "?token=2", data, progress=False) == again  # (a signed URL)
+    assert "already downloaded and unpacked" in capsys.readouterr().out
+    with pytest.raises(DownloadError, match="does not match the expected 0{64}"):
+        fetch_dataset(v2, data, sha256="0" * 64, progress=False)  # another sha256: downloaded
+
+
+def test_a_download_that_does_not_unpack_is_removed_and_downloaded_again(
+    served, brats_zip_made, tmp_path
+):
+    """A web page (Drive's virus-scan page) or a damaged zip was kept in downloads/ and pooch
+    reused it at every run: mending the address never helped (data round 22)."""
+    (served.root / "brats.zip").write_text("<!DOCTYPE html><html>virus scan</html>")
+    data = tmp_path / "data"
+    with pytest.raises(DataError, match=r"brats\.zip: a web page.*the download was removed"):
+        fetch_dataset(served.url("brats.zip"), data, progress=False)
+    assert not list((data / "downloads").iterdir())
+    damaged = bytearray(Path(brats_zip_made).read_bytes())
+    damaged[len(damaged) // 3 : len(damaged) // 3 + 100] = bytes(100)
+    (served.root / "brats.zip").write_bytes(damaged)
+    with pytest.raises(DataError, match="damaged or truncated.*the download was removed"):
+        fetch_dataset(served.url("brats.zip"), data, progress=False)
+    shutil.copy(brats_zip_made, served.root / "brats.zip")  # the server mended
+    assert len(find_cases(fetch_dataset(served.url("brats.zip"), data, progress=False))) == 4
+
+
+def test_a_part_longer_than_the_file_is_not_taken_for_it(served, tmp_path):
+    """A 416 (nothing left from that offset) used to take any leftover ``.part`` for the whole
+    file, one longer than it (another file's) too: only one of the file's size is."""
+    blob = _blob(served.root / "d.bin", 100_000)
+    dest = tmp_path / "d.bin"
+    dest.with_name("d.bin.part").write_bytes(b"y" * 150_000)
+    assert download(served.url("d.bin"), dest, progress=False).read_bytes() == blob.read_bytes()
+    dest.unlink()
+    dest.with_name("d.bin.part").write_bytes(blob.read_bytes())  # whole: 416, nothing fetched
+    assert download(served.url("d.bin"), dest, progress=False).read_bytes() == blob.read_bytes()
+    assert served.requests[-1]["range"] == "bytes=100000-"

@@ -144,10 +144,15 @@ def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):
     assert "extracting" in capsys.readouterr().out
     again = notebook.get_data("drive", str(drive / "MICCAI_BraTS_2019_Data_Training.zip"))
     assert again.data_dir == data.data_dir and "extracting" not in capsys.readouterr().out
-    # the archive replaced since (a new copy on Drive): the old folder is used, and that is said
-    os.utime(drive / "MICCAI_BraTS_2019_Data_Training.zip", ns=(1, 1))
-    notebook.get_data("drive", str(drive))
-    assert "changed since it was unpacked to" in capsys.readouterr().err
+    # another archive of that name in another Drive folder (Kaggle names every download
+    # archive.zip): unpacked again, its cases given, not the first one's (data round 22)
+    shutil.rmtree(src / "MICCAI_BraTS_2019_Data_Training" / "LGG")
+    other = tmp_path / "MyDrive" / "TP2"
+    shutil.make_archive(str(other / "MICCAI_BraTS_2019_Data_Training"), "zip", src)
+    data = notebook.get_data("drive", str(other))
+    assert data.num_cases == 1 and data.data_dir == again.data_dir
+    assert "was unpacked from another archive than" in capsys.readouterr().out
+    assert notebook.get_data("drive", str(drive)).num_cases == 2  # and back to the first
     # the same from the command line: the folder holding the zip, and a mistyped folder
     out = tmp_path / "my cli"  # (a Drive folder's space: the next line quotes it for a shell)
     assert main(["data", "download", "--url", str(drive), "--out", str(out)]) == 0

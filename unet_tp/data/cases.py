@@ -78,6 +78,11 @@ class DataError(ValueError):
     """A case or file that cannot be used; the message names the case and the file."""
 
 
+class BadArchive(DataError):
+    """An archive that does not open or unpack (a web page, a download cut short or damaged): a
+    download of the kit's own is removed, so that the next run downloads it again."""
+
+
 @dataclass(frozen=True)
 class Case:
     """One patient on disk: its id, folder, file of each modality and ``"seg"``, grade (HGG/LGG

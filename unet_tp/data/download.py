@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import json
 import os
 import re
 import shutil
-import sys
 import tarfile
 import threading
 import types
@@ -35,6 +35,7 @@ from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MSD_CHANNELS, MSD_EDI
 from unet_tp.data.cases import (
     ARCHIVE_NAME,
     LABEL_TOLERANCE,
+    BadArchive,
     DataError,
     load_nifti,
     scan_cases,
@@ -48,6 +49,7 @@ from unet_tp.fileio import (
     no_space_message,
     room_for,
     save_json,
+    sha256_file,
     size_text,
     tree_size,
 )
@@ -89,8 +91,12 @@ def _resuming(part: Path, progress: bool, timeout: float):
         try:
             response = urllib.request.urlopen(request, timeout=timeout)
         except urllib.error.HTTPError as exc:
-            if exc.code != 416 or not have:  # 416: nothing left to fetch, the part is whole
+            if exc.code != 416 or not have:
                 raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+            if _file_size(exc.headers) != have:  # a part longer than the file: not of it
+                part.unlink()
+                return get(url, output_file, _pooch)  # (no part now: no Range, no 416)
+            # 416 with the file's size that of the part: nothing left to fetch, the part is whole
         except (urllib.error.URLError, OSError) as exc:
             raise DownloadError(f"{url}: {exc}; check the address and the connection") from None
         else:
@@ -99,6 +105,12 @@ def _resuming(part: Path, progress: bool, timeout: float):
         os.replace(part, output_file)
 
     return get
+
+
+def _file_size(headers) -> int | None:
+    """The whole file's size a 416 answer gives (``Content-Range: bytes */SIZE``), or None."""
+    m = re.fullmatch(r"bytes \*/(\d+)", (headers or {}).get("Content-Range", "").strip())
+    return int(m[1]) if m else None
 
 
 def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
@@ -191,7 +203,7 @@ def extract(
                 _extract_into(one, target, tmp, progress)
             except (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error) as exc:
                 # a download cut short past its first members: nothing is left of the extraction
-                raise DataError(
+                raise BadArchive(
                     f"{one}: a damaged or truncated archive ({exc}): get it again"
                 ) from None
             except (NotImplementedError, RuntimeError) as exc:  # zipfile's: method, password
@@ -258,7 +270,7 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                         raise DataError(f"refusing to extract {archive.name}: {exc}") from None
                     bar.update(m.size)
     else:
-        raise DataError(f"{archive}: {archive_problem(archive) or 'not a zip or tar archive'}")
+        raise BadArchive(f"{archive}: {archive_problem(archive) or 'not a zip or tar archive'}")
 
 
 def _read_msd(case_id: str, path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
@@ -383,19 +395,23 @@ def fetch_dataset(
         url = urllib.request.url2pathname(url[len("file://") :])
     remote = downloaded = "://" in url
     if remote:
-        name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name or "download"
+        name = _download_name(url)
         unpacked = out / (archive_stem(name) or name)
-        if _converted_from(out / MSD_CONVERTED) == url.split("?")[0]:  # not another URL's
+        if _converted_from(out / MSD_CONVERTED) == _source_key(url):  # not another URL's
             return _fetched_before(url, out / MSD_CONVERTED)
-        if downloaded := not unpacked.is_dir():  # an earlier run unpacked it (and removed it)
-            archive = download(url, out / "downloads" / name, sha256, md5, progress=progress)
-        else:
+        if downloaded := not _unpacked_before(unpacked, url, sha256):
+            archive = _download_anew(url, out / "downloads" / name, sha256, md5, progress)
+        else:  # an earlier run unpacked it (and removed it)
             archive = _fetched_before(url, unpacked)
     elif (archive := Path(url).expanduser()).is_file():
         if _converted_from(out / MSD_CONVERTED) == str(archive.resolve()):
             return _fetched_before(url, out / MSD_CONVERTED)  # (7 GB not unpacked again)
         verify_checksum(archive, sha256, md5)
-    cases = use_archive_or_folder(archive, out, progress=progress)
+    cases = (
+        _unpack_download(url, archive, out, sha256, progress)
+        if downloaded
+        else use_archive_or_folder(archive, out, progress=progress)
+    )
     if downloaded and not keep_archive:
         archive.unlink()
     task = msd_task(cases)
@@ -406,13 +422,85 @@ def fetch_dataset(
             f"{cases}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
             "a folder of BraTS cases needs no conversion: use it as it is"
         )
-    origin = url.split("?")[0] if remote else None  # a signed URL's query changes
+    origin = _source_key(url) if remote else None  # a signed URL's query changes
     origin = str(archive.resolve()) if not remote and archive.is_file() else origin
     converted = convert_msd(task, out / MSD_CONVERTED, progress, origin)
     if _unpacked_from(cases) is not None and not keep_archive:  # (the kit's own unpacking only:
         shutil.rmtree(cases)  # a folder the user unpacked is theirs, data round 21)
         print(f"removed {cases} (unpacked here; the converted cases replace its 4D originals)")
     return converted
+
+
+SOURCE = ".unet-tp-source.json"
+"""Written in the folder a download was unpacked to: its URL and the archive's SHA-256, which a
+re-run compares (another source of the same file name is downloaded, not the old cases given)."""
+
+
+def _source_key(url: str) -> str:
+    """What tells a download's source: ``url`` less its query where its path names the archive (a
+    signed URL's query changes), whole where the query names it (Drive's ``uc?id=...``)."""
+    base = url.split("?")[0]
+    return base if archive_stem(PurePosixPath(base).name) else url
+
+
+def _download_name(url: str) -> str:
+    """The file name of ``url``'s download: its path's last part, with a digest of the URL where
+    the query names the file (every Drive link ends in ``uc``: they must not share a folder)."""
+    name = PurePosixPath(urllib.request.url2pathname(url.split("?")[0])).name or "download"
+    if archive_stem(name) or _source_key(url) == url.split("?")[0]:
+        return name
+    return f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+
+
+def _unpacked_before(folder: Path, url: str, sha256: str | None) -> bool:
+    """Whether ``folder`` holds what an earlier run unpacked from ``url`` (with ``sha256``, when
+    given): False if it is not there or holds another source's (said: it is unpacked again)."""
+    if not folder.is_dir():
+        return False
+    try:
+        source = json.loads((folder / SOURCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        source = None
+    if not isinstance(source, dict):  # unpacked by an older kit, or by hand: source not known
+        if sha256 and _unpacked_from(folder) is None:
+            raise DataError(
+                f"{folder} exists and was not unpacked by unet-tp, so whether it holds {url} "
+                f"(SHA-256 {sha256}) is not known; remove it or choose another --out"
+            )
+        return not sha256  # (the kit's own: unpacked again from the download, checked)
+    if source.get("url") == _source_key(url) and (
+        not sha256 or source.get("sha256") == sha256.lower()
+    ):
+        return True
+    print(
+        f"{folder} was unpacked from another source ({source.get('url')}, SHA-256 "
+        f"{source.get('sha256')}): downloading {url} to unpack it again"
+    )
+    return False
+
+
+def _download_anew(url: str, dest: Path, sha256: str | None, md5: str | None, progress) -> Path:
+    """:func:`download`, a file already at ``dest`` downloaded again when no checksum tells it is
+    this URL's (pooch keeps a file of that name: another source's, or a download kept)."""
+    if not (sha256 or md5):
+        dest.unlink(missing_ok=True)
+    return download(url, dest, sha256, md5, progress=progress)
+
+
+def _unpack_download(url: str, archive: Path, out: Path, sha256: str | None, progress) -> Path:
+    """The cases folder ``archive`` (downloaded from ``url``) unpacks to, marked with its source;
+    a download that does not unpack is removed (said), so that the next run downloads it again."""
+    try:
+        cases = use_archive_or_folder(archive, out, progress=progress)
+    except BadArchive as exc:
+        archive.unlink(missing_ok=True)
+        raise BadArchive(
+            f"{exc} (the download was removed: run the same command again to download it again)"
+        ) from None
+    with contextlib.suppress(OSError):
+        digest = sha256.lower() if sha256 else sha256_file(archive)
+        save_json(cases / SOURCE, {"url": _source_key(url), "sha256": digest})
+    return cases
 
 
 def _fetched_before(url: str, folder: Path) -> Path:
@@ -548,15 +636,15 @@ def use_archive_or_folder(
             )
         stem = parts.pop()[0]  # the parts of one Google Drive download: one folder of cases
     target = Path(local_root).expanduser() / stem
+    shown = ", ".join(str(a) for a in archives)
+    if target.exists() and _unpacked_from(target) not in (None, _stamps(archives)):
+        # the kit's own unpacking of another archive of that name (Kaggle names every download
+        # archive.zip; a Drive folder's archive replaced): unpacked again, not the old cases
+        print(f"{target} was unpacked from another archive than {shown}: unpacking it again")
+        shutil.rmtree(target)
     if not target.exists():  # extract() says if it is no archive
-        print(f"extracting {', '.join(str(a) for a in archives)} to {target}")
+        print(f"extracting {shown} to {target}")
         extract(archives, target, progress=progress)
-    elif _unpacked_from(target) not in (None, _stamps(archives)):
-        print(
-            f"warning: {', '.join(str(a) for a in archives)} changed since it was unpacked to "
-            f"{target}, which is used as it is: delete that folder to unpack the new archive",
-            file=sys.stderr,
-        )
     return target
 
 
