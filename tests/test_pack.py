@@ -312,3 +312,26 @@ def test_a_disk_too_small_or_filling_up_while_unpacking(pack, tmp_path, monkeypa
     text = _error(pack.path, tmp_path)
     assert "filled up while unpacking the course pack course.tar" in text, text
     assert not list((tmp_path / "packs").iterdir())  # nothing half-unpacked left
+
+
+def test_packs_of_urls_of_one_name_and_a_bad_download_fetched_again(pack, tmp_path):
+    """Every Drive link ends in ``uc?id=...``: the second pack's URL was given the first one's
+    pack (pooch keeps a file of that name unchecked), and a web page or a damaged download
+    was kept and reused at every run, mending the server never helping (data round 22)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    shutil.copy(pack.path, www / "uc?id=course")
+    data = pack.path.parent.parent / "data"
+    small = build_pack(data, www / "small.tar", 2, SETTINGS, work_dir=tmp_path / "w")
+    shutil.copy(small.path, www / "uc?id=small")
+    (www / "late.tar").write_text("<!doctype html><html>Google Drive can't scan</html>")
+    with LoopbackServer(www) as server:
+        course = open_pack(server.url("uc?id=course"), tmp_path / "packs", progress=False)
+        other = open_pack(server.url("uc?id=small"), tmp_path / "packs", progress=False)
+        assert read_manifest(course)["patients"] == 5 and read_manifest(other)["patients"] == 2
+        text = _error(server.url("late.tar"), tmp_path)
+        assert "late.tar: not a unet-tp pack (a web page" in text
+        assert "the download was removed" in text
+        shutil.copy(pack.path, www / "late.tar")  # the server mended
+        late = open_pack(server.url("late.tar"), tmp_path / "packs", progress=False)
+    assert late == course

@@ -36,9 +36,10 @@ from unet_tp.data.cache import (
     prepare_cache,
     split_patients,
 )
-from unet_tp.data.cases import Case, DataError, find_cases
+from unet_tp.data.cases import BadArchive, Case, DataError, find_cases
 from unet_tp.data.split import patient_of
 from unet_tp.fileio import (
+    archive_problem,
     atomic_dir,
     atomic_write,
     check_writable,
@@ -271,15 +272,16 @@ def check_grid(manifest: dict, expected_grid: Grid | None, where: object) -> Non
 def _read_tar_manifest(path: Path) -> tuple[dict, bytes]:
     """The manifest of a pack archive (its first member) and its bytes."""
     if not tarfile.is_tarfile(path):
-        raise DataError(f"{path}: not a unet-tp pack (not a tar archive)")
+        why = archive_problem(path) or "not a tar archive"  # (a web page: Drive's, a login's)
+        raise BadArchive(f"{path}: not a unet-tp pack ({why})")
     try:
         with tarfile.open(path, "r:*") as tf:
             first = tf.next()
             if first is None or first.name != MANIFEST or not first.isfile():
-                raise DataError(f"{path}: not a unet-tp pack (no {MANIFEST} first)")
+                raise BadArchive(f"{path}: not a unet-tp pack (no {MANIFEST} first)")
             raw = tf.extractfile(first).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{path}: truncated or damaged pack ({exc})") from None
+        raise BadArchive(f"{path}: truncated or damaged pack ({exc})") from None
     return _check_manifest(raw, path), raw
 
 
@@ -307,12 +309,12 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
                     bar.update(info.size)
             missing = sorted(set(members) - seen)
             if missing:
-                raise DataError(
+                raise BadArchive(
                     f"{path}: truncated pack, {len(missing)} of {len(members)} files missing "
                     f"(first {missing[0]}); download it again"
                 )
     except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: truncated or damaged pack ({exc}); download it again") from None
+        raise BadArchive(f"{path}: truncated or damaged pack ({exc}); download it again") from None
 
 
 def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
@@ -323,7 +325,7 @@ def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
         info.size != expected["bytes"]
         or copy_hashed(tf.extractfile(info), dest) != expected["sha256"]
     ):
-        raise DataError(
+        raise BadArchive(
             f"{path}: {info.name} does not match the pack's manifest ({info.size} bytes, expected "
             f"{expected['bytes']}; checksum differs); the pack is damaged, download it again"
         )
@@ -334,7 +336,10 @@ def _download(url: str, dest_root: Path, sha256: str | None, progress: bool) -> 
     from unet_tp.data.download import DownloadError, download
 
     name = Path(urlparse(url).path).name or "pack.tar"
-    name = f"{sha256[:12]}-{name}" if sha256 else name
+    # named by the checksum, or else by the URL: pooch keeps a file already there unchecked, and
+    # two URLs of one name (Drive's uc?id=...) gave the first one's pack (data round 22)
+    key = sha256 or hashlib.sha256(url.encode()).hexdigest()
+    name = f"{key[:12]}-{name}"
     try:
         return download(url, dest_root / "downloads" / name, sha256=sha256, progress=progress)
     except DownloadError as exc:  # named by the URL, on one line
@@ -367,6 +372,19 @@ def open_pack(
                 f"{path}: SHA-256 is {got}, expected {expected_sha256}; not the pack "
                 "expected (or damaged): download it again"
             )
+    try:
+        return _open_archive(path, dest_root, expected_grid, progress)
+    except BadArchive as exc:
+        if not _is_url(text):
+            raise
+        path.unlink(missing_ok=True)  # the kit's own download: not kept to be reused as it is
+        raise BadArchive(
+            f"{exc} (the download was removed: the next run downloads it again)"
+        ) from None
+
+
+def _open_archive(path: Path, dest_root: Path, expected_grid: Grid | None, progress) -> Path:
+    """The folder the pack archive ``path`` is unpacked to, once, under ``dest_root``."""
     manifest, raw = _read_tar_manifest(path)
     check_grid(manifest, expected_grid, path)
     target = dest_root / f"pack-{hashlib.sha256(raw).hexdigest()[:16]}"
