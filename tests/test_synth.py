@@ -117,3 +117,26 @@ def test_sample_cases_are_not_mixed_into_a_real_dataset(tmp_path):
     with pytest.raises(FileExistsError, match="BraTS2021_00001"):
         synth_dataset(tmp_path / "real", cases=1, seed=3)
     assert not (tmp_path / "real" / "MICCAI_BraTS_2019_Data_Training").exists()
+
+
+def test_force_replaces_only_sample_cases_the_kit_wrote(tmp_path):
+    """Data round 22: `data synth OUT --force` deleted a real release found at
+    OUT/MICCAI_BraTS_2019_Data_Training (the release's own name), and a link there failed
+    with "Cannot call rmtree on a symbolic link"."""
+    from tinycases import write_case
+
+    real = tmp_path / "out" / "MICCAI_BraTS_2019_Data_Training"
+    write_case(real / "HGG", "BraTS19_CBICA_AAA_1", "brats2019")
+    (real / "name_mapping.csv").write_text("Grade,BraTS_2019_subject_ID\n")
+    before = sorted(p.relative_to(real) for p in real.rglob("*"))
+    with pytest.raises(FileExistsError, match="not made by unet-tp.*even with --force"):
+        synth_dataset(tmp_path / "out", cases=1, seed=3, force=True)
+    assert sorted(p.relative_to(real) for p in real.rglob("*")) == before
+    made = synth_dataset(tmp_path / "made", cases=1, seed=3)
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / made.name).symlink_to(made)
+    with pytest.raises(FileExistsError, match="is a symbolic link"):
+        synth_dataset(tmp_path / "link", cases=1, seed=4, force=True)
+    assert (made / "unet_tp_synth.json").is_file()
+    again = synth_dataset(tmp_path / "made", cases=1, seed=4, force=True)  # the kit's own
+    assert again == made and '"seed": 4' in (made / "unet_tp_synth.json").read_text()

@@ -217,11 +217,7 @@ def synth_dataset(
     manifest_path = root / MANIFEST
     found = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     if root.exists() and (found is None or found.get("seed") != seed):
-        what = f"made with seed {found['seed']}" if found else "not made by unet-tp"
-        if not force:
-            raise FileExistsError(
-                f"{root} exists and was {what}; choose another OUT or pass --force to replace it"
-            )
+        _replaceable(root, found, force)
         shutil.rmtree(root)
         found = None
     root.mkdir(parents=True, exist_ok=True)
@@ -237,6 +233,27 @@ def synth_dataset(
         if progress is not None:
             progress(i + 1, cases)
     return root
+
+
+def _replaceable(root: Path, found: dict | None, force: bool) -> None:
+    """A FileExistsError unless ``root`` (there, of another seed or not the kit's) may be deleted:
+    sample cases the kit wrote (its manifest there), with ``force``. A real release bears that
+    name (data round 22: ``--force`` deleted one), and a link's target is not the kit's."""
+    if root.is_symlink():
+        raise FileExistsError(
+            f"{root} is a symbolic link (to {os.readlink(root)}), not sample cases written here: "
+            "it is not replaced, even with --force; choose another OUT"
+        )
+    if found is None:
+        raise FileExistsError(
+            f"{root} exists and was not made by unet-tp (no {MANIFEST}: a BraTS release bears "
+            "that name); it is not replaced, even with --force: choose another OUT"
+        )
+    if not force:
+        raise FileExistsError(
+            f"{root} exists and was made with seed {found['seed']}; choose another OUT or pass "
+            "--force to replace it"
+        )
 
 
 def _refuse_mixing(out: Path, root: Path) -> None:
