@@ -269,3 +269,29 @@ def test_a_copy_left_beside_a_case_is_not_a_case(tmp_path):
     alone = write_case(tmp_path / "other", "BraTS2021_00002", "brats2021")
     next(alone.glob("*_t1.nii.gz")).unlink()  # a case of its own missing a file: still named
     assert [c.missing() for c in find_cases(tmp_path / "other")] == [["t1"]]
+
+
+def test_a_whole_copy_of_a_case_is_left_out_with_a_note(tmp_path):
+    """Data round 22: Drive's "Make a copy" of a case's five files (``Copy of <id>_*``) or a
+    ``<id> (1)`` copy was a second case of the same patient: `data info` listed both, and the
+    split could put one in training and the other in validation."""
+    from tinycases import write_case
+
+    from unet_tp.data.cases import scan_cases
+
+    folder = write_case(tmp_path / "data", "BraTS19_CBICA_A0_1", "brats2019")
+    write_case(tmp_path / "data", "BraTS19_CBICA_A1_1", "brats2019", index=1)
+    for f in sorted(folder.iterdir()):
+        shutil.copy(f, folder / f"Copy of {f.name}")
+    other = write_case(tmp_path / "data", "BraTS19_CBICA_A1_1 (1)", "brats2019", index=1)
+    scan = scan_cases(tmp_path / "data")
+    assert [c.case_id for c in scan.cases] == ["BraTS19_CBICA_A0_1", "BraTS19_CBICA_A1_1"]
+    assert len(scan.unrecognised) == 10 and all(
+        p.name.startswith("Copy of") or p.parent == other for p in scan.unrecognised
+    )
+    first, second = scan.cases
+    assert first.notes == [
+        f"left out Copy of BraTS19_CBICA_A0_1 (5 files in {folder}): a copy of this case "
+        "(Drive's 'Make a copy'), the same patient twice"
+    ]
+    assert "left out BraTS19_CBICA_A1_1 (1)" in second.notes[0]

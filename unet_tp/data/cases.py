@@ -292,16 +292,30 @@ def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> l
     return unrecognised
 
 
+_COPY_OF = re.compile(r"Copy of (.+)|(.+) \(\d+\)")
+"""The id of a copy of a case: Drive's "Make a copy" (``Copy of <id>``), a browser's ``<id> (1)``."""
+
+
 def _stray_copies(cases: dict[tuple[Path, str], Case]) -> list[Path]:
     """The files of an incomplete "case" whose id holds another's of its folder (data round 21:
-    Drive's ``Copy of BraTS2021_00001_seg.nii.gz``, a ``BraTS19_X_1_flair_seg.nii``): copies
-    left beside a case, taken out of the cases and returned (unrecognised files)."""
+    Drive's ``Copy of BraTS2021_00001_seg.nii.gz``, a ``BraTS19_X_1_flair_seg.nii``), or of a
+    complete copy of another case (``Copy of <id>``, ``<id> (1)``: one patient twice, on both sides
+    of a split; data round 22, with a note on the case copied): taken out of the cases and
+    returned (unrecognised files)."""
     strays = []
+    ids = {i: c for (_, i), c in sorted(cases.items(), key=lambda kv: kv[0][1])}
     for (folder, case_id), case in list(cases.items()):
         others = [i for d, i in cases if d == folder and i != case_id and i in case_id]
-        if others and case.missing(with_seg=False):
+        stray = bool(others) and bool(case.missing(with_seg=False))
+        copied = None if stray else (m := _COPY_OF.fullmatch(case_id)) and ids.get(m[1] or m[2])
+        if stray or copied:
             strays += case.files.values()
             del cases[(folder, case_id)]
+        if copied:
+            copied.notes.append(
+                f"left out {case_id} ({len(case.files)} files in {folder}): a copy of this "
+                "case (Drive's 'Make a copy'), the same patient twice"
+            )
     return sorted(strays)
 
 
