@@ -508,3 +508,15 @@ def test_a_few_outlier_voxels_are_warned(tmp_path):
     nib.Nifti1Image(data, img.affine).to_filename(str(t1ce))
     (warning,) = load_case(find_cases(case_dir)[0]).warnings
     assert f"t1ce file {t1ce} has voxels up to 3e+09" in warning and "outliers" in warning
+
+
+def test_brats_axes_with_the_origin_at_zero_are_not_called_flipped(tmp_path):
+    """Data round 22: BraTS's orientation diag(-1, -1, 1) with the origin at 0, 0, 0 (nibabel's
+    and SimpleITK's default) read exactly as the BraTS header's copy, yet gave one warning per
+    modality, "reads flipped or rotated 180 degrees", and --strict refused the case."""
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0])
+    origin0 = write_case(tmp_path / "o", "BraTS19_O_1", affine=affine, shape=BRATS_SHAPE)
+    ref = write_case(tmp_path / "ref", "BraTS19_O_1", shape=BRATS_SHAPE)
+    vol = load_case(find_cases(origin0)[0], strict=True)
+    assert vol.warnings == []
+    assert np.array_equal(vol.seg, load_case(find_cases(ref)[0]).seg)
