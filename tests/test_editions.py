@@ -520,3 +520,17 @@ def test_brats_axes_with_the_origin_at_zero_are_not_called_flipped(tmp_path):
     vol = load_case(find_cases(origin0)[0], strict=True)
     assert vol.warnings == []
     assert np.array_equal(vol.seg, load_case(find_cases(ref)[0]).seg)
+
+
+def test_brats_peds_segs_are_refused_and_a_binary_mask_is_said(tmp_path):
+    """Data round 22: BraTS-PEDs 2024 labels (1 ET, 2 NET, 3 cystic component, 4 edema) were
+    read as 2023's (1 NETC, 2 SNFH, 3 ET): refused, the year not being in the file; a 0/1 mask
+    was read silently as necrotic core everywhere."""
+    write_case(tmp_path / "ped", "BraTS-PED-00002-000", "brats2023-other")
+    (case,) = find_cases(tmp_path / "ped")
+    with pytest.raises(DataError, match=r"BraTS-PEDs seg, whose labels differ by year"):
+        load_case(case)
+    assert load_case(case, with_seg=False).seg is None  # its images alone are read
+    write_case(tmp_path / "bin", "BraTS19_B_1", labels={0: 0, 1: 1, 2: 1, 4: 1})
+    (warning,) = load_case(find_cases(tmp_path / "bin")[0]).warnings
+    assert "holds label 1 alone: a binary whole-tumour mask?" in warning

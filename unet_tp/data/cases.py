@@ -681,6 +681,12 @@ def label_advice(values: list[int], edition: Edition) -> str:
 def _validate_seg(case: Case, path: Path, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """The seg in BraTS 2019 labels, and a warning where its labels could be another edition's."""
     case_id, edition = case.case_id, case.conventions
+    if case_id.startswith("BraTS-PED-"):  # (data round 22: read as 2023's, 2024's were wrong)
+        raise DataError(
+            f"case {case_id}: {path} is a BraTS-PEDs seg, whose labels differ by year (2023: 1 "
+            "NETC, 2 SNFH, 3 ET; 2024: 1 ET, 2 NET, 3 cystic component, 4 edema): not supported, "
+            "the file does not say which; leave the case out (--skip-bad)"
+        )
     if np.issubdtype(data.dtype, np.floating):
         if not np.isfinite(data).all():
             raise DataError(f"case {case_id}: {path} holds NaN or infinite labels")
@@ -702,6 +708,11 @@ def _validate_seg(case: Case, path: Path, data: np.ndarray) -> tuple[np.ndarray,
             + label_advice(values.astype(int).tolist(), edition)
         )
     warnings = []
+    if values.tolist() == [0, 1]:  # (data round 22: read silently as all necrotic core)
+        warnings.append(
+            f"case {case_id}: {path} holds label 1 alone: a binary whole-tumour mask? It is read "
+            f"as {edition.label_names[1]} everywhere, no other tumour region"
+        )
     if edition.labels.get(4) == 0 and 4 in values and 3 not in values:
         # 2024's resection cavity, or a 2019 seg (4 = enhancing) given 2023's names
         warnings.append(
