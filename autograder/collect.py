@@ -226,7 +226,7 @@ def _safe_unzip(
     assignsubmission_file_/x.ipynb`` and ``.../x.ipynb/TP.ipynb``): the one unpacked first is
     kept."""
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with _open_zip(archive) as zf:
             for info in zf.infolist():
                 member = PurePosixPath(info.filename)
                 parts = [_short(part) for part in member.parts]
@@ -303,10 +303,23 @@ def _names_the_class(archive: Path, known: frozenset[str] = frozenset()) -> bool
     return len(named) > 1
 
 
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    """``archive`` opened, its members' names without the UTF-8 flag read as UTF-8 where they are
+    (zips made by Linux's zip or older Windows and macOS tools: "Étienne" was "├ëtienne", read as
+    zipfile reads them, CP437), else as CP437."""
+    zf = zipfile.ZipFile(archive)
+    for info in zf.infolist():
+        if not info.flag_bits & 0x800 and not info.filename.isascii():
+            with contextlib.suppress(UnicodeError):
+                info.filename = info.filename.encode("cp437").decode("utf-8")
+    zf.NameToInfo = {info.filename: info for info in zf.infolist()}
+    return zf
+
+
 def _zipped(archive: Path) -> list[PurePosixPath] | None:
     """The notebooks and zips ``archive`` holds, not hidden ones (None: not a readable zip)."""
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with _open_zip(archive) as zf:
             names = [PurePosixPath(n) for n in zf.namelist() if n.endswith(_HELD)]
     except _UNREADABLE_ZIP:
         return None
@@ -318,7 +331,7 @@ def _a_copy(folder: Path, archive: Path) -> bool:
     unpacked there (or in a folder named after it), the same bytes: Moodle's zip of one submission
     beside the folder it was unpacked to was read as a student named after the zip."""
     try:
-        with zipfile.ZipFile(archive) as zf:
+        with _open_zip(archive) as zf:
             infos = [i for i in zf.infolist() if i.filename.endswith(_HELD) and not i.is_dir()]
     except _UNREADABLE_ZIP:
         return False

@@ -1223,6 +1223,32 @@ def test_a_pdf_handed_in_is_a_row_and_folders_of_one_id_are_two_students(tmp_pat
     ]
 
 
+def test_accented_names_in_a_zip_without_the_utf8_flag_are_read_as_utf8(tmp_path):
+    """Linux's zip and older Windows and macOS tools write UTF-8 names without the flag that
+    says so: zipfile reads them as CP437 ("Étienne Zoé" was "├ëtienne Zo├⌐" in grades.csv, the
+    feedback pages and the LMS files, and a student id "zoé" was "zo" from the zip, "zoé" from
+    the folder). Read as UTF-8 where they are; a CP437 name stays CP437."""
+    from autograder.grade import collect
+
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:  # (placeholders of the UTF-8 bytes' length)
+        zf.writestr("XXtienne ZoXX_5001_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.writestr("zoXX/TP_sujet.ipynb", "{}")
+        zf.writestr("caf\u00e9 X_5002_assignsubmission_file_/TP_sujet.ipynb", "{}")
+    data = archive.read_bytes()
+    data = data.replace(b"XXtienne ZoXX", "Étienne Zoé".encode()).replace(b"zoXX", "zoé".encode())
+    archive.write_bytes(data)
+    with zipfile.ZipFile(archive) as zf:
+        assert not zf.infolist()[0].flag_bits & 0x800  # (as such tools write them)
+        assert zf.infolist()[0].filename.startswith("├ëtienne")
+    subs = collect(archive, tmp_path / "work")
+    assert {s.student_id: s.name for s in subs if s.student_id != "zoé"} == {
+        "5001": "Étienne Zoé",
+        "5002": "café X",
+    }
+    assert "zoé" in {s.student_id for s in subs}
+
+
 def test_files_of_one_zip_date_are_told_apart_by_canvas_upload_or_flagged(tmp_path):
     """A zip's dates go to 2 s: two files of one student handed in together are not ordered by
     their names (``bob_late_`` after ``bob_``, ``TP_sujet`` after ``Copy of TP_sujet``, which
