@@ -45,7 +45,7 @@ _MOODLE_STRINGS = [  # role, English, French
     ("canchange", "Grade can be changed", "La note peut être modifiée"),
     ("lastmodsubmission", "Last modified (submission)", "Dernière modification (travail remis)"),
     ("lastmodgrade", "Last modified (grade)", "Dernière modification (note)"),
-    ("feedback", "Feedback comments", "Commentaires de feedback"),
+    ("feedback", "Feedback comments", "Feedback par commentaires"),
     ("scale", "Scale", "Barème"),
     ("no_submission", "No submission", "Pas de travail remis"),
     ("submitted", "Submitted for grading", "Remis pour évaluation"),
@@ -56,6 +56,9 @@ MOODLE_LANGS = {
     lang: {role: names[i] for role, *names in _MOODLE_STRINGS}
     for i, lang in enumerate(("en", "fr"))
 }
+# headings of other Moodles' language packs (instructor round 25: real French worksheets say
+# "Feedback par commentaires", the kit read "Commentaires de feedback" only)
+_MOODLE_ALIASES = {"feedback": ("Commentaires de feedback",)}
 MOODLE_HEADER = [english for _, english, _ in _MOODLE_STRINGS[:10]]  # a worksheet's columns
 MOODLE_REQUIRED = ("identifier", "grade", "lastmodgrade")
 _TRAILING_ID = re.compile(r"(\d+)\s*$")
@@ -468,6 +471,10 @@ def _moodle_columns(header: list[str], maximum: float) -> tuple[dict, dict]:
             "names are in the language of the page)"
         )
     col = {role: header.index(name) for role, name in lang.items() if name in header}
+    for role, names in _MOODLE_ALIASES.items():
+        found = [header.index(name) for name in names if name in header]
+        if role not in col and found:
+            col[role] = found[0]
     if "scale" in col and "maxgrade" not in col:
         raise ExportError(
             "the Moodle assignment is graded with a scale: set its grade type to 'Point' "

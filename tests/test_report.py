@@ -784,12 +784,19 @@ def test_moodle_export_with_a_french_worksheet(out_dir, tmp_path):
     assert rows[2][3:5] == ["Pas de travail remis", ""]
     assert report.missing == ["Zoé Absent"]
     assert [w for w in report.warnings if "flagged for review" not in w] == []
+    # real French worksheets say "Feedback par commentaires"; another pack's heading is read too
+    assert fr["feedback"] == "Feedback par commentaires"
+    header[-1] = "Commentaires de feedback"
+    write_rows(roster, [header, ["Participant4242", "Marie Dupont", "m@example.org", "Remis pour évaluation", "", "20,00", "Oui", "-", "-", ""]])  # fmt: skip
+    report = lms.export(out_dir, "moodle", roster=roster)
+    rows = list(csv.reader(io.StringIO(report.path.read_text(encoding="utf-8"), newline="")))
+    assert rows[1][9].startswith("Total: 20 / 20")
     # the comments column under another heading (or feedback comments off): said, not silent
     header[-1] = "Commentaires"
     write_rows(roster, [header, ["Participant4242", "Marie Dupont", "m@example.org", "Remis pour évaluation", "", "20,00", "Oui", "-", "-", ""]])  # fmt: skip
     report = lms.export(out_dir, "moodle", roster=roster)
     assert [w for w in report.warnings if "flagged for review" not in w] == [
-        "the worksheet has no 'Commentaires de feedback' column, so no comments are written: turn "
+        "the worksheet has no 'Feedback par commentaires' column, so no comments are written: turn "
         "on 'Feedback comments' in the assignment's settings and download the worksheet again "
         "(or rename its comments column so)"
     ]
