@@ -1073,9 +1073,16 @@ class _Run:
         exported = sorted(p for p in exported_files(self.out) if (self.out / p).is_file())
         if fresh and exported:
             self.progress(
-                f"note: the LMS files exported before this run ({', '.join(exported[:3])}) hold "
+                f"note: the LMS files exported before this run ({_listed(exported)}) hold "
                 "the grades before it: run `unet-tp export` again before uploading them"
             )
+
+
+def _listed(paths: list[str], shown: int = 8) -> str:
+    """``paths`` joined, past ``shown`` counted (instructor round 25: the worksheet to upload
+    was left out of three)."""
+    more = f", … (+{len(paths) - shown} more)" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
 
 
 def _announce(count: int, todo: list, kept: list, progress, gone: str) -> None:

@@ -4489,6 +4489,18 @@ def test_lms_files_exported_before_a_run_that_graded_again_are_said_to_be_old(
     assert said == []  # nothing graded again: the files hold these grades
     grade._Run.write_outputs(run, results, results, fresh=["carl"])
     assert "moodle_grading_worksheet.csv" in said[0] and "export` again" in said[0]
+    # exported elsewhere too (round 25: the worksheet, sorted after three paths, went unsaid)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    record = {"moodle_grading_worksheet.csv": "x", "moodle_feedback_files.zip": "x"}
+    for name in ("a.csv", "b.csv", "moodle_feedback_files.zip"):
+        (other / name).write_text("old")
+        record[str(other / name)] = "x"
+    (tmp_path / "moodle_feedback_files.zip").write_text("old")
+    (tmp_path / EXPORTS_FILE).write_text(json.dumps(record))
+    said.clear()
+    grade._Run.write_outputs(run, results, results, fresh=["carl"])
+    assert all(name in said[0] for name in record), said
 
 
 def test_a_watch_whose_judged_pairs_were_swapped_or_notes_blanked_counts_as_switched_off():
