@@ -157,11 +157,16 @@ def _over_maximum(results: Results) -> list[str]:
     )
 
 
+def _posted(student: Result) -> bool:
+    """Whether the LMS gets ``student``'s grade (and comment, and page): not while written
+    answers wait for manual grading, nor for a student without a TP notebook (a 0 to chase, not
+    to post) until scored by hand."""
+    return not (student.pending or (student.no_notebook and not student.reviewed))
+
+
 def _lms_grade(student: Result, spec: str) -> str:
-    """The grade the LMS gets: empty while written answers wait for manual grading, and for a
-    student without a TP notebook (a 0 to chase, not to post) until scored by hand."""
-    unposted = student.pending or (student.no_notebook and not student.reviewed)
-    return "" if unposted else format(student.total, spec)
+    """The grade the LMS gets (see :func:`_posted`), else empty."""
+    return format(student.total, spec) if _posted(student) else ""
 
 
 _FIRST, _LAST = "Total: {}.", "Details: your feedback page."  # the LMS comment's ends
@@ -212,7 +217,7 @@ def with_their_comment(cell: str, ours: str) -> tuple[str, bool]:
     kit's, after the instructor's own text, kept (instructor round 21: a comment typed in
     Moodle was replaced by the upload); and whether there was such text."""
     theirs = _OURS.sub("", cell).strip()
-    return (f"{theirs}\n\n{ours}" if theirs else ours), bool(theirs)
+    return "\n\n".join(filter(None, (theirs, ours))), bool(theirs)
 
 
 def _other_maximum(lms_number: str, maximum: float) -> float | None:
@@ -368,9 +373,8 @@ def _moodle(results: Results, roster: _Roster | None, report: ExportReport):
                 f"{lang['no']}); the upload will skip it"
             )
         if "feedback" in col:
-            row[col["feedback"]], kept = with_their_comment(
-                row[col["feedback"]], feedback_comment(s, results)
-            )
+            ours = feedback_comment(s, results) if _posted(s) else ""  # (Moodle posts it
+            row[col["feedback"]], kept = with_their_comment(row[col["feedback"]], ours)  # alone)
             said.extend([s.who] * kept)
 
     def missing(row):
@@ -421,7 +425,7 @@ def _moodle_feedback_zip(results: Results, out_dir: Path, worksheet: Path, repor
                     f"{s.who}: no Moodle participant id in the file name, so no page of theirs "
                     "in the feedback zip; upload it by hand"
                 )
-            elif name is not None and page.is_file():
+            elif name is not None and page.is_file() and _posted(s):
                 zf.writestr(name, page.read_bytes())
     with atomic_write(path, "wb") as f:
         f.write(buf.getvalue())

@@ -1408,6 +1408,33 @@ def test_a_canvas_grade_of_a_student_not_graded_yet_is_left_as_it_was(out_dir, t
     assert any("keep the grade Canvas has" in w and "Dupont Marie" in w for w in report.warnings)
 
 
+def test_a_moodle_student_not_graded_yet_gets_no_comment_nor_page(out_dir, tmp_path):
+    """Instructor round 25: a student whose grade is left empty (written answers pending, no
+    notebook) still got the comment "Total: 22 / 30 so far" and a feedback page in the zip,
+    which Moodle's upload posts alone. Neither now; an instructor's own comment is kept."""
+    results = Results.load(out_dir)
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    for s in results.students:
+        s.questions = {"q1": None}  # pending
+    results.save(out_dir)
+    report = lms.export(out_dir, "moodle", out=tmp_path / "m.csv")
+    rows = list(csv.DictReader(io.StringIO(report.path.read_text(encoding="utf-8"))))
+    assert rows and all(r["Grade"] == "" and r["Feedback comments"] == "" for r in rows), rows
+    with zipfile.ZipFile(report.feedback_zip) as zf:
+        assert zf.namelist() == []
+    assert lms.with_their_comment(
+        "Well done.\n\nTotal: 3 / 30 so far. Details: your feedback page.", ""
+    ) == ("Well done.", True)
+    for s in results.students:
+        s.questions = {"q1": 2.0}  # graded by hand: posted, comment and page
+    results.save(out_dir)
+    report = lms.export(out_dir, "moodle", out=tmp_path / "m.csv", force=True)
+    rows = list(csv.DictReader(io.StringIO(report.path.read_text(encoding="utf-8"))))
+    assert all(r["Grade"] and r["Feedback comments"].startswith("Total:") for r in rows), rows
+    with zipfile.ZipFile(report.feedback_zip) as zf:
+        assert len(zf.namelist()) == len(rows)
+
+
 def test_an_export_says_which_grades_are_flagged_and_unread(out_dir):
     """Instructor round 23: a notebook flagged for review went to the LMS with its 0 unsaid."""
     report = lms.export(out_dir, "moodle")
