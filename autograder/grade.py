@@ -1266,6 +1266,8 @@ def summary_table(results: list[Result]) -> str:
         lines.append(
             f"{_who(r, width):{width}s} "
             + " ".join(f"{r.block(b.id).points:4g}" for b in blocks)
-            + f"  {r.total:5g}  {first[:90]}{more}"
+            + f"  {r.total:5g}{'*' if r.pending else ' '} {first[:90]}{more}"
         )
+    if any(r.pending for r in results):  # (instructor round 25: a partial total read as final)
+        lines.append("* so far: written answers to grade by hand in formgrader")
     return "\n".join(map(terminal_text, lines))  # an exception's message raised by their code

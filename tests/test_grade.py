@@ -2074,6 +2074,10 @@ def test_the_summary_tells_two_students_of_one_name_apart():
     ]
     assert "Marie-Charlotte" in rows[2] and "… (5003)" in rows[2]
     assert len({len(r.rstrip()) for r in rows}) == 1  # the columns line up (no notes here)
+    pending = result("5004", "Zoé Martin")  # (round 25: a partial total read as final)
+    pending.questions = {"q1": None}
+    *_, row, footer = summary_table([result("5001", "Jean Dupont"), pending]).splitlines()
+    assert f"  {pending.total:5g}* " in row and footer.startswith("* so far: written answers")
 
 
 def test_the_summary_shows_the_escape_sequences_of_a_students_message():
