@@ -31,6 +31,7 @@ NESTED += ("cause",)  # where a class was handed out (static._loose_cause)
 # fields of a known shape: "({block}) must be your own code" cannot swallow a sentence, nor a
 # `what` that holds parentheses end where `where` (always "cell N...") has not begun
 WORDS = {"block": r"\w+", "cell": r"\d+", "line": r"\d+", "where": r"cell \d+.*?"}
+WORDS["empty"] = r"(?: \(.+\))?"  # (round 28: "expected {want}{empty}" left it to `want`)
 
 
 def fields(template: str) -> list[str]:
