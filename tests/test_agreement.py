@@ -2343,6 +2343,10 @@ def test_the_grader_shows_the_digits_where_a_close_dice_differs():
         message
     )
     assert len(got) == len(want) > 9, message  # the expected value to as many digits (round 22)
+    # the self-check too (honest round 28: "0.666666686534, expected 0.666667")
+    shown, said = visible(notebook({m.cell: m.edits}), "predict_dice", with_probes=False)
+    got, want = re.search(r"pixels\): (\S+), expected (\S+?)\.(?: |$)", said).groups()
+    assert not shown and got != want and len(got) == len(want) > 9, said
 
 
 def test_the_check_shows_the_tensor_train_step_returned_whole():
