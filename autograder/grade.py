@@ -447,7 +447,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         review += [line for line in run_review if line not in review]
         answered = _answers(job, changed)
         blocks, tests = _judge(spec, table, answered, by_test, forbidden)
-        review = _needed(review, blocks)
+        review = _needed(review, _blamed_on_packages(blocks, run_notes))
         notes += _late_notes(code, spec, labels, blocks) + _shown_passing(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)
         r.answers, r.language = text_safe(answers), language
@@ -490,6 +490,30 @@ def _rubric_copied(answers: dict[str, str], spec) -> list[str]:
         for qid, text in answers.items()
         if (m := _RUBRIC.search(text or ""))
     ]
+
+
+def _blamed_on_packages(blocks: dict, notes: list[str]) -> dict:
+    """``blocks``, each one whose names were not defined told it was for a package grading lacks
+    where the notebook imports one (honest round 28: "did its cell run without error?" when in
+    Colab it did, torchinfo's import stopping it here)."""
+    found = [m for note in notes if (m := _MISSING_PACKAGE.fullmatch(note))]
+    for block in blocks.values() if found else ():
+        names = _NOT_DEFINED.fullmatch(block.message or "")
+        if names:
+            block.message = M.NOT_DEFINED_PACKAGE.format(names=names[1], **found[0].groupdict())
+    return blocks
+
+
+def _template(message: str, **fields: str) -> re.Pattern:
+    """A message of :mod:`autograder.messages` as a regex, each of ``fields`` its pattern."""
+    pattern = re.escape(message)
+    for name, field in fields.items():
+        pattern = pattern.replace(re.escape(f"{{{name}}}"), f"(?P<{name}>{field})")
+    return re.compile(pattern)
+
+
+_MISSING_PACKAGE = _template(M.MISSING_PACKAGE, where=".+", package=r"[\w.]+")
+_NOT_DEFINED = _template(M.NOT_DEFINED, names=".+")
 
 
 def _needed(review: list[str], blocks: dict) -> list[str]:

@@ -68,7 +68,6 @@ class HeldStrings:
         self.chain_of: dict[int, tuple] = {}  # a call's functions
         self.declared: dict[int, tuple[set[str], set[str]]] = {}  # global and nonlocal names
         self.changed: set[str] = set()  # containers changed in place: their items unknown
-        self.shared: dict[str, set[int]] = {}  # containers handed on, by the scopes around
         self.keyed: set[str] = set()  # containers given an item: `d[key] = value`
         self.spread = False  # a call given **options no reading follows: attributes unknown
         self.unseen_inits = False  # a class built by a call no reading follows: its parameters
@@ -87,7 +86,7 @@ class HeldStrings:
         parents = {
             id(c): node for t in trees for node in ast.walk(t) for c in ast.iter_child_nodes(node)
         }
-        self.shared = _shared(trees, parents)
+        self.shared: dict[str, set[int]] = _shared(trees, parents)  # containers handed on
         self.nested = _read_nested_only(trees, parents)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         # (honest round 26: `setattr(self, f"down{i}", Down(...))` made every attribute unknown)

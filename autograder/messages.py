@@ -13,6 +13,11 @@ UNREADABLE = "the answer could not be read ({error})"
 NO_VERDICT = "no verdict"
 NO_ANSWER = "{label}: no answer from your code (the request timed out or the kernel died)"
 NOT_DEFINED = "{names} is not defined when its test cell has run: did its cell run without error?"
+NOT_DEFINED_PACKAGE = (
+    "{names} is not defined when its test cell has run: the grading environment does not have "
+    "the package '{package}' your notebook imports ({where}); the instructor checks this block "
+    "by hand"
+)
 LABELLED = "{label}: {problem}"  # the label of a case, then what went wrong on it
 OUTPUT_SHAPE = "output shape {got}, expected {want}"
 NOT_FINITE = "the output is not finite (NaN or inf)"

@@ -2051,6 +2051,32 @@ def test_the_summary_says_a_message_once_and_the_files_notes_show():
     assert line.endswith(f"({ids}) {why} (+1 more)"), line
 
 
+def test_a_block_undefined_for_a_package_grading_lacks_says_so():
+    """Honest round 28: `from torchinfo import summary` in the UNet cell (fine in Colab) left
+    UNet undefined where grading runs; the page said "did its cell run without error?". It says
+    which package, where, and that the instructor checks the block (French too)."""
+    from autograder import messages as M
+    from autograder.grade import _blamed_on_packages
+    from autograder.messages_fr import french
+    from autograder.results import BlockScore
+
+    def blocks():
+        return {
+            "d": BlockScore(0.0, 4.0, M.NOT_DEFINED.format(names="UNet"), "d"),
+            "e": BlockScore(0.0, 4.0, "loss 3, expected 2", "e"),
+        }
+
+    where = "cell 28 ((d) UNet)"
+    notes = ["x", M.MISSING_PACKAGE.format(where=where, package="torchinfo")]
+    told = _blamed_on_packages(blocks(), notes)
+    assert told["d"].message == M.NOT_DEFINED_PACKAGE.format(
+        names="UNet", package="torchinfo", where=where
+    )
+    assert told["e"].message == "loss 3, expected 2"
+    assert "torchinfo" in french(told["d"].message) and "à la main" in french(told["d"].message)
+    assert _blamed_on_packages(blocks(), ["x"])["d"].message == M.NOT_DEFINED.format(names="UNet")
+
+
 def test_the_summary_tells_two_students_of_one_name_apart():
     """Two Jean Duponts in a Moodle download (participants 5001 and 5002) were two rows "5001"
     and "5002" on the console, with nothing to say which was which: each row names the student
