@@ -409,10 +409,19 @@ def moodle_feedback_name(student: Result) -> str | None:
     return f"{name}_{student.lms_id}_assignfeedback_file_feedback.html"
 
 
+def feedback_zip_path(worksheet: Path) -> Path:
+    """The feedback zip beside ``worksheet``: ``moodle_feedback_files.zip`` beside the default
+    worksheet, ``<worksheet>_feedback_files.zip`` beside another (instructor round 25: two groups'
+    worksheets in one folder shared one zip, the second export refused as "not export's")."""
+    if worksheet.name == DEFAULT_NAMES["moodle"]:
+        return worksheet.with_name(FEEDBACK_ZIP)
+    return worksheet.with_name(f"{worksheet.stem}_feedback_files.zip")
+
+
 def _moodle_feedback_zip(results: Results, out_dir: Path, worksheet: Path, report) -> Path:
-    """``moodle_feedback_files.zip`` beside the worksheet: each student's feedback page named
-    for Moodle's feedback-files upload (a page named ``<student>.html`` is ignored there)."""
-    path = worksheet.with_name(FEEDBACK_ZIP)
+    """The feedback zip (:func:`feedback_zip_path`): each student's feedback page named for
+    Moodle's feedback-files upload (a page named ``<student>.html`` is ignored there)."""
+    path = feedback_zip_path(worksheet)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for s in results.students:
@@ -637,7 +646,7 @@ def export(
         if path.resolve() == Path(roster).resolve():
             raise ExportError(f"{path}: would overwrite the roster; choose another --out")
         table = read_roster(Path(roster))
-    written = [path, path.with_name(FEEDBACK_ZIP)] if fmt == "moodle" else [path]
+    written = [path, feedback_zip_path(path)] if fmt == "moodle" else [path]
     _check_replaceable(out_dir, written, force)
     write_student_files(out_dir, results)  # the pages the comment points to, as complete
     write_report(out_dir, results)  # and the class report: no longer "pending"

@@ -1261,6 +1261,11 @@ def test_moodle_export_writes_the_feedback_pages_as_moodle_imports_them(out_dir,
     report = lms.export(out_dir, "moodle", roster=roster)
     assert report.feedback_zip == out_dir / "moodle_feedback_files.zip"
     assert "moodle_feedback_files.zip" in report.summary()
+    # two groups' worksheets in one folder: a zip each (instructor round 25: one, refused)
+    for group in ("groupA", "groupB"):
+        other = lms.export(out_dir, "moodle", roster=roster, out=tmp_path / f"{group}.csv")
+        assert other.feedback_zip == tmp_path / f"{group}_feedback_files.zip"
+        assert other.feedback_zip.is_file()
     results = Results.load(out_dir)
     with zipfile.ZipFile(report.feedback_zip) as zf:
         names = zf.namelist()
