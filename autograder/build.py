@@ -96,11 +96,13 @@ class BuildReport:
 
     changed: list[str] = field(default_factory=list)
     synced_cells: list[str] = field(default_factory=list)
+    checked: bool = False  # (nothing written: what a build would change)
 
     def summary(self) -> str:
         if not self.changed:
             return "notebooks up to date"
-        return "changed: " + ", ".join(self.changed)
+        said = "out of date (run `unet-tp notebook build`): " if self.checked else "changed: "
+        return said + ", ".join(self.changed)
 
 
 def solution_regions(root: Path = REPO_ROOT) -> dict[str, str]:
@@ -293,6 +295,7 @@ def build(
             if language == "en":
                 outputs[SOURCE_NOTEBOOK] = _normalise(copy.deepcopy(nb))
                 outputs[SOLUTION_NOTEBOOK] = solution
+    report.checked = check
     for path, text in outputs.items():
         if not path.exists() or path.read_text() != text:
             report.changed.append(str(path.relative_to(REPO_ROOT)))
