@@ -250,6 +250,8 @@ def publish(
             f"the notebooks are out of date ({', '.join(stale)}): run `unet-tp notebook build` "
             "(with --repository OWNER/NAME --ref TAG to name the public repository) first"
         )
+    if out.exists() and not out.is_dir():  # (it named publish's temporary folder beside it)
+        raise PublishError(f"{out}: a file, not a folder; choose a folder for the repository")
     foreign = out.is_dir() and any(not kept(p.name) for p in out.iterdir())
     if foreign and not (out / MARKER).exists() and not force:
         raise PublishError(

@@ -118,6 +118,11 @@ def test_publishing_again_keeps_the_clone_and_refuses_a_foreign_folder(
     (student_repo / "docs" / "build" / "cours2.md").write_text("mine")
     with open(student_repo / "README.md", "a") as f:
         f.write("a line of mine\n")
+    log = tmp_path / "grade1.log"  # (round 25: a file named publish's temporary folder)
+    log.write_text("mine")
+    assert main(["notebook", "publish", str(log)]) == 2
+    assert f"{log}: a file, not a folder" in capsys.readouterr().err
+    assert log.read_text() == "mine" and sorted(tmp_path.glob(".*partial*")) == []
     assert main(["notebook", "publish", str(student_repo)]) == 2
     err = capsys.readouterr().err
     assert "3 files the last publish did not write, or edited since" in err, err
