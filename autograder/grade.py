@@ -75,6 +75,7 @@ from autograder.repair import handouts_as_given, in_source_order
 from autograder.report import write_pages, write_report, write_student_files
 from autograder.results import (
     GRADES_FILE,
+    LOCK_FILE,
     RESULTS_FILE,
     BlockInfo,
     QuestionInfo,
@@ -801,9 +802,6 @@ def _snapshot(out: Path, everything: bool) -> dict[str, bytes]:
         for p in files
         if p.is_file() and p.name != LOCK_FILE and p.stat().st_size < 200_000_000
     }
-
-
-LOCK_FILE = ".unet-tp-grading.lock"
 
 
 @contextlib.contextmanager

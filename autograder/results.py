@@ -16,6 +16,7 @@ from pathlib import Path
 
 from unet_tp.fileio import atomic_write
 
+LOCK_FILE = ".unet-tp-grading.lock"  # (held by `unet-tp grade` while it writes OUT)
 RESULTS_FILE = "results.json"
 GRADES_FILE = "grades.csv"
 PENDING = "so far, pending manual grading of {} question(s)"
@@ -214,6 +215,11 @@ class Results:
             ValueError: the file is not results of ``unet-tp grade`` (one line, naming it).
         """
         path = Path(out_dir) / RESULTS_FILE
+        if not path.is_file() and (Path(out_dir) / LOCK_FILE).exists():  # (instructor round 25)
+            raise FileNotFoundError(
+                f"{out_dir}: no grading results yet: a `unet-tp grade` run is writing this "
+                "folder (or was killed before its end); wait for it to finish"
+            )
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path}: no grading results; run `unet-tp grade SUBMISSIONS --out {out_dir}` first"

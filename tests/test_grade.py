@@ -4468,13 +4468,15 @@ def test_one_run_at_a_time_and_what_the_instructor_writes_meanwhile_is_kept(tmp_
     import fcntl
 
     from autograder import grade
-    from autograder.results import Result
+    from autograder.results import Result, Results
 
     out, seen = tmp_path / "out", []
 
     def graded(todo, *args):
         (out / "canvas.csv").write_text("mine")  # the instructor's, meanwhile
         seen.append(grade.LOCK_FILE in {p.name for p in out.iterdir()})
+        with pytest.raises(FileNotFoundError, match="a `unet-tp grade` run is writing"):
+            Results.load(out)  # `unet-tp report OUT` meanwhile (round 25: "run grade first")
         return [
             Result(s.student_id, s.name, s.relpath, s.sha256, {}, {}, 30.0, regraded=why)
             for s, why in todo
