@@ -467,6 +467,10 @@ def test_students_without_a_tp_notebook_are_out_of_the_rates_and_failures():
     )
     assert "code not graded</th><td>2: out of the rates" in report_html(results)
     assert "code not graded" not in report_html(typed(make_results()))
+    # the class's mean and median of the notebooks graded (round 25: the 0s pulled them down)
+    mean = re.search(r"mean</th><td>([\d.]+) /", report_html(results))[1]
+    assert mean == re.search(r"mean</th><td>([\d.]+) /", report_html(typed(make_results())))[1]
+    assert "students</th><td>" + str(len(students) + 2) in report_html(results)
 
 
 def chromium() -> str:
