@@ -12,6 +12,7 @@ capture, ``SimpleNamespace(act=...)``): each of these makes the value unknown, o
 from __future__ import annotations
 
 import ast
+import importlib
 import itertools
 
 _MAX_VALUES = 64
@@ -53,6 +54,9 @@ _CALLED_WITH_NAMES |= {"load_state_dict", "named_modules", "named_parameters", "
 _CALLED_WITH_NAMES |= {"named_children", "_named_members", "get_submodule", "get_parameter"}
 _CALLED_WITH_NAMES |= {"get_buffer", "set_extra_state", "register_module", "add_module"}
 _CALLED_WITH_NAMES |= {"register_buffer", "register_parameter", "_get_name", "extra_repr"}
+# modules whose attributes looked up by a spelt name give no string but their dunders' (read)
+_LOOKED_UP_IN = {"torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.nn.init"}
+_LOOKED_UP_IN |= {"numpy"}
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
@@ -707,12 +711,27 @@ class HeldStrings:
             return _union([found, default])
         if getattr(func, "id", "") == "str" and len(args) == 1 and not node.keywords:
             return self._values(args[0], chain, seen)
+        if getattr(func, "id", "") == "getattr" and len(args) in (2, 3) and not node.keywords:
+            return self._looked_up(args, chain, seen)
         if getattr(func, "id", "") == "field":  # a dataclass's field(default=...)
             given = [k.value for k in node.keywords if k.arg == "default"]
             return (
                 self._values(given[0], chain, seen) if given and len(node.keywords) == 1 else None
             )
         return None
+
+    def _looked_up(self, args: list, chain: tuple, seen: frozenset) -> set[str] | None:
+        """The strings ``getattr(nn, name[, default])`` can give: none but its default's where
+        ``nn`` is one of torch's or NumPy's modules and no ``name`` is one of its strings (honest
+        round 29: ``activation = getattr(nn, activation)`` made ``activation`` unknown)."""
+        paths = self._dotted(args[0]) if "getattr" not in self.rebound else set()
+        if len(paths) != 1 or not paths <= _LOOKED_UP_IN:
+            return None
+        names = self._values(args[1], chain, seen)
+        module = importlib.import_module(next(iter(paths)))
+        if names is None or any(isinstance(getattr(module, n, None), str) for n in names):
+            return None  # (torch.__version__, nn.__name__: strings)
+        return self._values(args[2], chain, seen) if len(args) == 3 else set()
 
     def _keyword(self, name: str, seen: frozenset) -> set[str] | None:
         """What the keyword ``name`` of any call gives (nothing if none does), unless a call

@@ -4612,6 +4612,23 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
             f"        {handed}\n        pad = 1 if padding else 0",
         )
         assert lost(notebook({"double_conv": changed})) >= {"double_conv", "loss"}, handed
+    # the parameter rebound to what getattr found (honest round 29): its strings, the default's
+    rebound = (
+        SOLUTIONS["double_conv"]
+        .replace("batch_norm=False):", 'batch_norm=False, activation="ReLU"):')
+        .replace(
+            "        pad = 1 if padding else 0",
+            "        activation = getattr(nn, activation)\n        pad = 1 if padding else 0",
+        )
+        .replace("nn.ReLU(inplace=True)", "activation(inplace=True)")
+    )
+    assert lost(notebook({"double_conv": rebound})) == set()
+    for name in ('"__name__"', '"CrossEntropyLoss"'):  # (a string of the module's: unknown)
+        other = rebound.replace('activation="ReLU"', f"activation={name}").replace(
+            "        pad = 1 if padding else 0",
+            "        self.f = getattr(F, getattr(nn, activation))\n        pad = 1 if padding else 0",
+        )
+        assert lost(notebook({"double_conv": other})) >= {"double_conv", "loss"}, name
 
 
 def test_a_method_a_library_base_calls_is_read_as_unknown():
