@@ -140,6 +140,7 @@ class HeldStrings:
             for target, value in _binding(node):  # (a := ... in a comprehension: its function's)
                 walrus = isinstance(node, ast.NamedExpr)
                 self._bind(target, value, _functions(chain) if walrus else chain)
+            self.changed |= _aliased(node)
             inner = chain
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 self.functions.append((node, chain))
@@ -983,6 +984,17 @@ def _skipped(call: ast.Call, kinds: set[str], classes: set[str]) -> int:
 def _number(value: object) -> bool:
     """An int or a float (not a bool): what formatting reads as a number."""
     return type(value) in (int, float)
+
+
+def _aliased(node: ast.AST) -> set[str]:
+    """The names bound to one object under another name at once, their items then unknown (red
+    team 62: ``held = spot = {"k": "sum"}``, ``spot["k"] = key`` changed ``held``; ``(opts :=
+    {...}).__setitem__(...)`` was never read as ``opts``)."""
+    if isinstance(node, ast.Assign) and len(node.targets) > 1:
+        return {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if isinstance(node, ast.NamedExpr):
+        return {node.target.id}
+    return set()
 
 
 def _last_name(node: ast.AST) -> str | None:

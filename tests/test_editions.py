@@ -534,3 +534,21 @@ def test_brats_peds_segs_are_refused_and_a_binary_mask_is_said(tmp_path):
     write_case(tmp_path / "bin", "BraTS19_B_1", labels={0: 0, 1: 1, 2: 1, 4: 1})
     (warning,) = load_case(find_cases(tmp_path / "bin")[0]).warnings
     assert "holds label 1 alone: a binary whole-tumour mask?" in warning
+
+
+def test_a_header_whose_qform_and_sform_disagree_is_warned(tmp_path):
+    """Data round 22: a qform and an sform pointing the axes other ways were read by the sform
+    unsaid (ITK's tools read the qform: a seg drawn there lies flipped here)."""
+    case_dir = write_case(tmp_path / "d", "BraTS19_Q_1")
+    t2 = case_dir / "BraTS19_Q_1_t2.nii.gz"
+    img = nib.load(str(t2))
+    data, sform = np.asanyarray(img.dataobj), img.affine
+    both = nib.Nifti1Image(data, sform)
+    both.set_qform(sform, code=1)
+    both.set_sform(sform, code=1)
+    both.to_filename(str(t2))
+    assert load_case(find_cases(case_dir)[0]).warnings == []  # (the same: nothing said)
+    both.set_qform(sform @ np.diag([-1.0, 1.0, 1.0, 1.0]), code=1)
+    both.to_filename(str(t2))
+    (warning,) = load_case(find_cases(case_dir)[0]).warnings
+    assert f"{t2}: its header's qform" in warning and "read by its sform" in warning

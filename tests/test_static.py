@@ -4631,6 +4631,25 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
         assert lost(notebook({"double_conv": other})) >= {"double_conv", "loss"}, name
 
 
+def test_one_dict_under_two_names_at_once_is_unknown():
+    """Red team 62, (e) 4/4 unflagged (the watch then blinded through a frame): `held = spot =
+    {"k": "sum"}` then `spot["k"] = key` changed `held`, read as "sum" (a reduction: getattr
+    allowed on any object); `(opts := {...}).__setitem__("k", ...)` was never read as opts'."""
+    for body in (
+        '    held = spot = {"k": "sum"}\n    spot["k"] = key\n    return getattr(obj, held["k"])\n',
+        '    (held := {"k": "sum"}).__setitem__("k", key)\n    return getattr(obj, held["k"])\n',
+    ):
+        pick = f"def _pick(obj, key):\n{body}\n\n"
+        loss = pick + LOSS.format(
+            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+        )
+        nb = notebook({"cce_loss": loss})
+        assert "loss" in lost(nb) and "builds a name from a string" in flagged(nb), body
+    honest = '    held = {"k": "sum"}\n    return getattr(obj, held["k"])\n'
+    nb = notebook(extra=f"def _pick(obj, key):\n{honest}\n\nprint(_pick(torch.ones(2), 1))\n")
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
 def test_a_method_a_library_base_calls_is_read_as_unknown():
     """Red team 59: HTMLParser's handle_data (its data read by feed()), an Enum's _missing_
     classmethod, a class-body alias of a function (`handle_data = _fetch`): each called by the

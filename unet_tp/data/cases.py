@@ -354,10 +354,10 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
     raise DataError(f"{root}: no BraTS case found (expected {_expected_names()}){seen}")
 
 
-def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Read one NIfTI file fully: ``(data, affine, whether the header says its orientation)``
-    (qform_code and sform_code 0: nibabel falls back to an affine the file never gave); every
-    failure becomes a DataError naming case and file."""
+def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool, list[str]]:
+    """Read one NIfTI file fully: ``(data, affine, whether the header says its orientation,
+    warnings)`` (qform_code and sform_code 0: nibabel falls back to an affine the file never
+    gave); every failure becomes a DataError naming case and file."""
     try:
         img = load_nifti(path)
         data = np.asanyarray(img.dataobj)
@@ -391,7 +391,25 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
             f"axis of length 0: {np.round(affine[:3, :3], 3).tolist()}); restore the header from "
             "the case's other files"
         )
-    return data, affine, oriented
+    return data, affine, oriented, _forms_disagree(case_id, path, img)
+
+
+def _forms_disagree(case_id: str, path: Path, img: nib.Nifti1Image) -> list[str]:
+    """A warning where the header's qform and sform both hold and point the voxel axes other
+    ways: nibabel (and the kit) read the sform, ITK's tools (ITK-SNAP, SimpleITK) the qform, so
+    a seg drawn in one lies flipped or turned in the other (data round 22)."""
+    header = img.header
+    if int(header["qform_code"]) <= 0 or int(header["sform_code"]) <= 0:
+        return []
+    qform, sform = img.get_qform(), img.get_sform()
+    if np.array_equal(io_orientation(qform), io_orientation(sform)):
+        return []
+    q, s = ("".join(nib.aff2axcodes(a)) for a in (qform, sform))
+    return [
+        f"case {case_id}: {path}: its header's qform ({q}) and sform ({s}) point the axes other "
+        "ways: read by its sform, as nibabel reads it; ITK-SNAP and SimpleITK read the qform "
+        "(a seg drawn there may lie turned here: check it in the patient browser)"
+    ]
 
 
 def load_nifti(path: Path) -> nib.Nifti1Image:
@@ -453,7 +471,8 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     ref = None  # (shape, affine, path) of the first file: every file must share its voxel grid
     for kind in list(MODALITIES) + ([SEG] if with_seg else []):
         path = case.files[kind]
-        data, affine, oriented = _read(case.case_id, path)
+        data, affine, oriented, read_warnings = _read(case.case_id, path)
+        warnings += read_warnings
         ref = ref or (data.shape, affine, path, oriented)
         if oriented and ref[3]:  # a file stored in another orientation (a seg re-saved by a tool)
             data, affine = _as_oriented(data, affine, ref[1])
