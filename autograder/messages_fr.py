@@ -14,6 +14,7 @@ import re
 import string
 from pathlib import Path
 
+from autograder import messages as M
 from unet_tp.i18n import catalog, translated
 
 _CATALOG = json.loads(Path(__file__).with_suffix(".json").read_text(encoding="utf-8"))
@@ -31,7 +32,10 @@ NESTED += ("cause",)  # where a class was handed out (static._loose_cause)
 # fields of a known shape: "({block}) must be your own code" cannot swallow a sentence, nor a
 # `what` that holds parentheses end where `where` (always "cell N...") has not begun
 WORDS = {"block": r"\w+", "cell": r"\d+", "line": r"\d+", "where": r"cell \d+.*?"}
-WORDS["empty"] = r"(?: \(.+\))?"  # (round 28: "expected {want}{empty}" left it to `want`)
+# fields of one template (honest rounds 28, 29: the Dice's `{want}{empty}` took its note, or a
+# self-check's whole sentence after it, as the number)
+_DICE_NUMBERS = {"got": r"\S+", "want": r"\S+?", "empty": f"(?:{re.escape(M.EMPTY_MASKS)})?"}
+TEMPLATE_WORDS = {M.DICE_VALUE: _DICE_NUMBERS}
 
 
 def fields(template: str) -> list[str]:
@@ -61,7 +65,7 @@ _NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?%?|[-+]?(?:nan|inf
 def _regex(template: str, label: str = "") -> re.Pattern:
     """``template`` as an anchored regex, each field lazy (``label``: the alternatives a field
     named ``label`` tries first)."""
-    parts, seen = [], set()
+    parts, seen, words = [], set(), WORDS | TEMPLATE_WORDS.get(template, {})
     for literal, name, spec, _ in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if name is None:
@@ -71,7 +75,7 @@ def _regex(template: str, label: str = "") -> re.Pattern:
         elif name in LABELS and label:
             parts.append(f"(?P<{name}>{label}|.*?)")
         else:  # a number formatted as one (`{want:.6f}`) is one: not the sentence after it
-            field = _NUMBER if spec and spec[-1] in "eEfFgGd%" else WORDS.get(name, ".*?")
+            field = _NUMBER if spec and spec[-1] in "eEfFgGd%" else words.get(name, ".*?")
             parts.append(f"(?P<{name}>{field})")
         seen.add(name)
     return re.compile(r"\A" + "".join(parts) + r"\Z", re.S)

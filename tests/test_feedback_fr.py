@@ -101,6 +101,17 @@ def test_the_judges_messages_come_out_french(index):
     assert not ENGLISH.search(re.sub(r"`[^`]*`", "", text)), (english, text)
 
 
+def test_a_dice_message_with_the_self_checks_comes_out_french():
+    """Honest round 29: a wrong Dice's message followed by the notebook's self-check kept "The
+    notebook's self-check says:" in English (the Dice's `{want}` took the rest as its number)."""
+    hint = "dice_score de deux masques (4, 4) (0 et 0 pixels) : 0.0, attendu 1."
+    for empty, want in ((M.EMPTY_MASKS, "1"), ("", "0.666667")):
+        dice = M.DICE_VALUE.format(shape="(10,)", got="0", want=want, empty=empty)
+        text = french(M.SELF_CHECK.format(message=dice, hint=hint))
+        assert text.endswith(hint) and not ENGLISH.search(text.removesuffix(hint)), text
+        assert f"attendu {want}" in text
+
+
 def test_labels_and_self_checks_in_french():
     crop = french(M.CROP_SHAPE.format(label="center_crop of a 64x64 map to 56x56", got=1, want=2))
     assert crop == "center_crop d'une carte 64x64 en 56x56 : forme 1, attendu 2"
