@@ -90,6 +90,10 @@ PREDICT_DIFFERS = "predict differs from the argmax of the model in evaluation mo
 
 NOT_GRADED = "not graded"
 SELF_CHECK = "{message}. The notebook's self-check says: {hint}"
+# the static reading's: a function of the student's handed to what can give it back
+HANDED_OVER = "hands {what} to {where}, where an answer can take it back"
+HANDS_OWN = "{name} (which uses {what})"
+HANDS_OWN_DOES = "{name} (which {what})"
 BUILT_ON_WRONG = (
     "({block}) is right on its own, but it is built on {names}, which is wrong: "
     "your network will not train well until {names} is fixed"

@@ -35,7 +35,7 @@ WORDS = {"block": r"\w+", "cell": r"\d+", "line": r"\d+", "where": r"cell \d+.*?
 # fields of one template (honest rounds 28, 29: the Dice's `{want}{empty}` took its note, or a
 # self-check's whole sentence after it, as the number)
 _DICE_NUMBERS = {"got": r"\S+", "want": r"\S+?", "empty": f"(?:{re.escape(M.EMPTY_MASKS)})?"}
-TEMPLATE_WORDS = {M.DICE_VALUE: _DICE_NUMBERS}
+TEMPLATE_WORDS = {M.DICE_VALUE: _DICE_NUMBERS, M.HANDED_OVER: {"where": ".*?"}}
 
 
 def fields(template: str) -> list[str]:

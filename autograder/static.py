@@ -4067,9 +4067,6 @@ _SHOWS |= {"collections.OrderedDict", "collections.namedtuple", "torch.compile",
 # a timer keeps what it times only in the Timer a name of the student's holds (followed)
 _SHOWS |= {"timeit.Timer", "timeit.timeit", "timeit.repeat"}
 _WRAPPERS = ("itertools", "torch.func", "torch.utils.benchmark", "torch.autograd.gradcheck")
-HANDED_OVER = "hands {what} to {where}, where an answer can take it back"
-HANDS_OWN = "{name} (which uses {what})"
-HANDS_OWN_DOES = "{name} (which {what})"
 
 
 def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
@@ -4109,18 +4106,18 @@ def _handed_over(nb: Notebook, limit: int, names: set[str], by_name: tuple):
                     ):
                         used = found[2]
                         uses = _forbidden(used, names) or used.startswith(_COURSE_CODE_SAYS)
-                        template = HANDS_OWN if uses else HANDS_OWN_DOES
+                        template = M.HANDS_OWN if uses else M.HANDS_OWN_DOES
                         what = template.format(name=sub.id, what=used)
                         # where the student's code does it (honest round 9: not the TP's own
                         # cell that handed the student's class to the course package)
                         where_i, where_cell, where_node = found[0], found[1], found[3]
-                        why = HANDED_OVER.format(what=what, where=holder)
+                        why = M.HANDED_OVER.format(what=what, where=holder)
                         return where_i, where_cell, why, where_node, True, False
                     if not isinstance(sub, (ast.Name, ast.Attribute)) or id(sub) in skip:
                         continue
                     path = nb.resolve(sub)
                     if path and (_forbidden(path, names) or (course and _course_code(path))):
-                        why = HANDED_OVER.format(what=path, where=holder)
+                        why = M.HANDED_OVER.format(what=path, where=holder)
                         return i, cell, why, sub, True, False
     return None
 

@@ -110,6 +110,10 @@ def test_a_dice_message_with_the_self_checks_comes_out_french():
         text = french(M.SELF_CHECK.format(message=dice, hint=hint))
         assert text.endswith(hint) and not ENGLISH.search(text.removesuffix(hint)), text
         assert f"attendu {want}" in text
+    # a block handed to a module of torch's (its `where` no cell: it was read as one)
+    what = M.HANDS_OWN_DOES.format(name="Down", what="builds a name from a string (getattr)")
+    text = french(M.HANDED_OVER.format(what=what, where="torch.nn.ModuleList"))
+    assert text.startswith("donne Down (qui construit") and not ENGLISH.search(text), text
 
 
 def test_labels_and_self_checks_in_french():
