@@ -620,6 +620,12 @@ class HeldStrings:
         (``field(default_factory=ModelConfig)``: an instance of it)."""
         if value is None:
             return False
+        if parts := _either(value):  # cfg = cfg or Cfg() (honest round 29): the other side's
+            return all(
+                self._plain_value(p, where, seen)
+                for p in parts
+                if not (isinstance(p, ast.Name) and self._key(p.id, where) in seen)
+            )
         called = _last_name(value.func) if isinstance(value, ast.Call) else None
         if called == "field" and isinstance(value, ast.Call) and not value.args:
             factory = [k.value for k in value.keywords if k.arg == "default_factory"]
@@ -860,33 +866,49 @@ def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> dict[str, s
     ]  # fmt: skip
     found: dict[str, set[int]] = {}
     for name in names:
-        parent = parents.get(id(name))
-        if isinstance(parent, ast.Subscript) and parent.value is name:
-            continue  # OPTIONS["act"]
-        if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is name:
+        node, parent = name, parents.get(id(name))
+        while isinstance(parent, ast.BoolOp) or (
+            isinstance(parent, ast.IfExp) and parent.test is not node
+        ):  # (what `a or b`, `a if c else b` gives is one of them: red team 63, `spot = held
+            node, parent = parent, parents.get(id(parent))  # or {}` then `spot["k"] = key`)
+        if _only_read(node, parent, parents):
             continue
-        if isinstance(parent, ast.Attribute) and parent.attr in _READERS:
-            continue
-        if isinstance(parent, ast.Attribute) and _keyed_update(parents.get(id(parent))):
-            continue  # (read as its items given)
-        if isinstance(parent, ast.Dict) and any(
-            k is None and v is name for k, v in zip(parent.keys, parent.values, strict=True)
-        ):
-            continue  # {**DEFAULTS, "lr": 3e-4}: a copy of its items
-        if isinstance(parent, ast.keyword) and parent.arg is None:
-            continue  # f(**options): read
-        if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _PURE:
-            continue
-        if isinstance(parent, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Expr, ast.FormattedValue)):
-            continue
-        if isinstance(parent, ast.Call) and parent.func is name:
-            continue
+        own = isinstance(parent, ast.Assign) and len(parent.targets) == 1 and node is not name
+        if own and getattr(parent.targets[0], "id", None) == name.id:
+            continue  # config = config or {...}: the same name's items
         scopes, node = found.setdefault(name.id, {0}), parent
         while node is not None:
             if isinstance(node, _SCOPES):
                 scopes.add(id(node))
             node = parents.get(id(node))
     return found
+
+
+def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST]) -> bool:
+    """Whether ``node`` is read for its items, shown, tested or called, not handed on."""
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        return True  # OPTIONS["act"]
+    if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node:
+        return True
+    if isinstance(parent, ast.comprehension) and node in parent.ifs:
+        return True
+    if isinstance(parent, (ast.If, ast.While, ast.Assert, ast.IfExp)) and parent.test is node:
+        return True
+    if isinstance(parent, ast.Attribute) and parent.attr in _READERS:
+        return True
+    if isinstance(parent, ast.Attribute) and _keyed_update(parents.get(id(parent))):
+        return True  # (read as its items given)
+    if isinstance(parent, ast.Dict) and any(
+        k is None and v is node for k, v in zip(parent.keys, parent.values, strict=True)
+    ):
+        return True  # {**DEFAULTS, "lr": 3e-4}: a copy of its items
+    if isinstance(parent, ast.keyword) and parent.arg is None:
+        return True  # f(**options): read
+    if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _PURE:
+        return True
+    if isinstance(parent, (ast.Compare, ast.UnaryOp, ast.Expr, ast.FormattedValue)):
+        return True
+    return isinstance(parent, ast.Call) and parent.func is node
 
 
 def _read_nested_only(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[tuple]:

@@ -4605,6 +4605,21 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
         .replace("nn.ReLU(inplace=True)", 'getattr(nn, config["act"])(inplace=True)')
     )
     assert "config or" in own and lost(notebook({"double_conv": own})) == set()
+    # honest round 29: the default by `if ... else`, or a dataclass's instance made by `or`
+    tested = own.replace("config or {", "config if config is not None else {")
+    assert "else {" in tested and lost(notebook({"double_conv": tested})) == set()
+    made = (
+        own.replace('config = config or {"act": "ReLU"}', "config = config or Cfg()")
+        .replace('config["act"]', "config.act")
+        .replace(
+            "class DoubleConv",
+            '@dataclass\nclass Cfg:\n    act: str = "ReLU"\n\n\nclass DoubleConv',
+        )
+    )
+    made = "from dataclasses import dataclass\n" + made
+    assert "config.act" in made and lost(notebook({"double_conv": made})) == set()
+    evil = made.replace('act: str = "ReLU"', 'act: str = "CrossEntropyLoss"')
+    assert "loss" in lost(notebook({"double_conv": evil}))
     tweak = 'def _tweak(c):\n    c["act"] = "CrossEntropyLoss"\n\n\n'
     for handed in ("_tweak(config)", "(lambda: _tweak(config))()"):
         changed = tweak + own.replace(
@@ -4645,6 +4660,14 @@ def test_one_dict_under_two_names_at_once_is_unknown():
         )
         nb = notebook({"cce_loss": loss})
         assert "loss" in lost(nb) and "builds a name from a string" in flagged(nb), body
+    # one of `a or b`, `a if c else b` bound to another name (red team 63's way, the same)
+    for alias in ("spot = held or {}", "spot = held if key else {}", "spot = key and held"):
+        body = f'    held = {{"k": "sum"}}\n    {alias}\n    spot["k"] = key\n'
+        pick = f'def _pick(obj, key):\n{body}    return getattr(obj, held["k"])\n\n\n'
+        loss = pick + LOSS.format(
+            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+        )
+        assert "loss" in lost(notebook({"cce_loss": loss})), alias
     honest = '    held = {"k": "sum"}\n    return getattr(obj, held["k"])\n'
     nb = notebook(extra=f"def _pick(obj, key):\n{honest}\n\nprint(_pick(torch.ones(2), 1))\n")
     assert lost(nb) == set() and flagged(nb) == ""
