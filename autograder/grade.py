@@ -731,7 +731,11 @@ def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> 
         visible = answers.get(f"{gid}.visible")
         if visible and visible[0].get("passed") is False and visible[0].get("message"):
             hints[gid] = str(visible[0]["message"])[:600]
-    return block_scores(spec, verdicts, hints)
+    blocks, tests = block_scores(spec, verdicts, hints)
+    for gid, (block, _) in spec.tests.items():  # (honest round 29: (a)'s line, "this block")
+        if fault := getattr(forbidden, "at_fault", {}).get(gid):
+            blocks[block.id].at_fault = fault
+    return blocks, tests
 
 
 def _ran(answers: dict, requests: list[Request]) -> str:

@@ -60,6 +60,8 @@ _LOOKED_UP_IN |= {"numpy"}
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
+# which give back nothing they are given (min, max, sum may give the object itself: red team 63)
+_KEEPS_NOTHING = _PURE - {"min", "max", "sum"}
 
 
 class HeldStrings:
@@ -835,8 +837,8 @@ class HeldStrings:
         for items, where in dicts:
             picked = [items.get(node.slice.value)] if spelt else list(items.values())
             found += [self._values(item, where, seen) for item in picked if item is not None]
-        if isinstance(container, ast.Name):
-            stored = (0, f"{container.id}[{node.slice.value}]" if spelt else f"{container.id}[]")
+        if isinstance(container, ast.Name):  # (any item stored, `[]`: red team 63's `held[kk]
+            stored = (0, f"{container.id}[]")  # = key` read "k" as the literal's "sum" alone)
             found += [self._given(stored, seen)] if self.given.get(stored) else []
         return _union(found)
 
@@ -904,9 +906,13 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST
         return True  # {**DEFAULTS, "lr": 3e-4}: a copy of its items
     if isinstance(parent, ast.keyword) and parent.arg is None:
         return True  # f(**options): read
-    if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _PURE:
+    if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _KEEPS_NOTHING:
         return True
-    if isinstance(parent, (ast.Compare, ast.UnaryOp, ast.Expr, ast.FormattedValue)):
+    if isinstance(parent, ast.Compare):  # (`held == _K(key)`: _K's reflected __eq__ is given it)
+        others = [n for n in (parent.left, *parent.comparators) if n is not node]
+        identity = all(isinstance(op, (ast.Is, ast.IsNot)) for op in parent.ops)
+        return identity or all(isinstance(n, ast.Constant) for n in others)
+    if isinstance(parent, (ast.UnaryOp, ast.Expr, ast.FormattedValue)):
         return True
     return isinstance(parent, ast.Call) and parent.func is node
 

@@ -3912,6 +3912,7 @@ class Lost(dict):
     def __init__(self):
         super().__init__()
         self.does: list[str] = []
+        self.at_fault: dict[str, str] = {}  # the block whose answer cell holds the line
 
 
 def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
@@ -3957,6 +3958,8 @@ def forbidden_calls(nb, spec, labels: list[str]) -> Lost:
             message = template.format(block=block.id, what=what, where=where, why=why)
             failed |= {test.grade_id: message for test in block.tests}
             failed.does += [message] if does or inferred else []
+            owner = next((b.id for b in spec.blocks if b.solution_cell == grade_id(cell)), None)
+            failed.at_fault |= {test.grade_id: owner or block.id for test in block.tests}
     return failed
 
 

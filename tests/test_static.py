@@ -4646,6 +4646,22 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
         assert lost(notebook({"double_conv": other})) >= {"double_conv", "loss"}, name
 
 
+def test_a_line_in_another_blocks_cell_puts_that_block_at_fault():
+    """Honest round 29: a getattr DoubleConv's cell could not read cost every block after it,
+    each page row saying "at fault: this block" (the line is (a)'s)."""
+    from autograder.grade import _judge
+
+    unread = SOLUTIONS["double_conv"].replace(
+        "nn.ReLU(inplace=True)", "getattr(nn, next(iter(dir(nn))))(inplace=True)"
+    )
+    nb = notebook({"double_conv": unread})
+    labels = [f"cell {i}" for i in range(len(nb.cells))]
+    found = static.forbidden_calls(nb, load(), labels)
+    assert found.at_fault["test_loss"] == found.at_fault["test_double_conv"] == "a"
+    blocks, _ = _judge(load(), {}, {}, {}, found)
+    assert blocks["e"].at_fault == blocks["a"].at_fault == "a" and blocks["e"].points == 0
+
+
 def test_one_dict_under_two_names_at_once_is_unknown():
     """Red team 62, (e) 4/4 unflagged (the watch then blinded through a frame): `held = spot =
     {"k": "sum"}` then `spot["k"] = key` changed `held`, read as "sum" (a reduction: getattr
@@ -4661,13 +4677,35 @@ def test_one_dict_under_two_names_at_once_is_unknown():
         nb = notebook({"cce_loss": loss})
         assert "loss" in lost(nb) and "builds a name from a string" in flagged(nb), body
     # one of `a or b`, `a if c else b` bound to another name (red team 63's way, the same)
-    for alias in ("spot = held or {}", "spot = held if key else {}", "spot = key and held"):
+    for alias in (
+        "spot = held or {}",
+        "spot = held if key else {}",
+        "spot = key and held",
+        "spot = max(held, {}, key=len)",  # (red team 63: these give back their argument)
+        "spot = sum([], held)",
+        "spot = held",
+    ):
         body = f'    held = {{"k": "sum"}}\n    {alias}\n    spot["k"] = key\n'
         pick = f'def _pick(obj, key):\n{body}    return getattr(obj, held["k"])\n\n\n'
         loss = pick + LOSS.format(
             'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
         )
         assert "loss" in lost(notebook({"cce_loss": loss})), alias
+    # an item stored under a key the text does not spell, or by a reflected __eq__ (red team 63)
+    for body in (
+        '    held = {"k": "sum"}\n    kk = "k"\n    held[kk] = key\n',
+        '    held = {"k": "sum"}\n    held[f"k"] = key\n',
+        '    held = {"k": "sum"}\n    held == _K(key)\n',
+    ):
+        keyed = (
+            "class _K:\n    def __init__(self, key):\n        self.key = key\n\n"
+            "    def __eq__(self, other):\n        other['k'] = self.key\n        return True\n\n\n"
+            f'def _pick(obj, key):\n{body}    return getattr(obj, held["k"])\n\n\n'
+        )
+        loss = keyed + LOSS.format(
+            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+        )
+        assert "loss" in lost(notebook({"cce_loss": loss})), body
     honest = '    held = {"k": "sum"}\n    return getattr(obj, held["k"])\n'
     nb = notebook(extra=f"def _pick(obj, key):\n{honest}\n\nprint(_pick(torch.ones(2), 1))\n")
     assert lost(nb) == set() and flagged(nb) == ""
