@@ -12,6 +12,7 @@ capture, ``SimpleNamespace(act=...)``): each of these makes the value unknown, o
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import itertools
 
@@ -57,6 +58,12 @@ _CALLED_WITH_NAMES |= {"register_buffer", "register_parameter", "_get_name", "ex
 # modules whose attributes looked up by a spelt name give no string but their dunders' (read)
 _LOOKED_UP_IN = {"torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.nn.init"}
 _LOOKED_UP_IN |= {"numpy"}
+# the names recognised by their spelling that an import may give as such (others: builtins)
+_EXPECTED = {"partial": "functools.partial", "partialmethod": "functools.partialmethod"}
+_EXPECTED |= {"field": "dataclasses.field", "SimpleNamespace": "types.SimpleNamespace"}
+_EXPECTED |= {"Namespace": "argparse.Namespace", "signature": "inspect.signature"}
+_EXPECTED |= {"getdoc": "inspect.getdoc", "getfullargspec": "inspect.getfullargspec"}
+_EXPECTED |= {"getsource": "inspect.getsource", "display": "IPython.display.display"}
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
@@ -89,11 +96,9 @@ class HeldStrings:
         self._steps = 0
         for tree in trees:
             self._read(tree)
-        parents = {
-            id(c): node for t in trees for node in ast.walk(t) for c in ast.iter_child_nodes(node)
-        }
-        self.shared: dict[str, set[int]] = _shared(trees, parents)  # containers handed on
-        self.nested = _read_nested_only(trees, parents)
+        parents = _parents(trees)
+        self.shared: dict[str, set[int]] = _shared(trees, parents, self.shadowed)  # handed on
+        self.nested = _read_nested_only(trees, parents, self.shadowed)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         # (honest round 26: `setattr(self, f"down{i}", Down(...))` made every attribute unknown)
         self.spread |= not all(self._makes_a_module(v) for v in self.setters)
@@ -110,7 +115,9 @@ class HeldStrings:
         own |= {c.name for c in self.classes} | set(self.lambda_names.values())
         read = set(own)  # and the names each is bound to (build = make), handed on in turn
         for _ in range(4):
-            self.handed, aliases, self.partials, in_classes = _handed(trees, read, parents)
+            self.handed, aliases, self.partials, in_classes = _handed(
+                trees, read, parents, self.shadowed
+            )
             more = set().union(*aliases.values()) - read
             if not more:
                 break
@@ -156,6 +163,7 @@ class HeldStrings:
                 todo += [(d, chain) for d in getattr(node, "decorator_list", [])]
                 params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
                 params += [p for p in (node.args.vararg, node.args.kwarg) if p]
+                self.rebound |= {p.arg for p in params}  # (a parameter `dict`: not the builtin)
                 notes = [p.annotation for p in params] + [getattr(node, "returns", None)]
                 todo += [(a, chain) for a in notes if a is not None]  # (run as the def runs)
                 body = node.body if isinstance(node.body, list) else [node.body]
@@ -198,6 +206,20 @@ class HeldStrings:
         else:
             targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
             self.rebound |= {_last_name(t) or "" for t in targets}
+
+    @functools.cached_property
+    def shadowed(self) -> frozenset[str]:
+        """The names the reading knows by their spelling (``dict``, ``str``, ``print``,
+        ``partial``, ``field``...) that the notebook binds to something else anywhere: an
+        assignment, a parameter, a loop, a ``def``, another import (red team 64: ``dict = lambda
+        **kw: {"k": key}`` made ``dict(k="sum")`` read as "sum")."""
+        other = {n for n, paths in self.imported.items() if not _as_expected(n, paths)}
+        bound = self.rebound | other
+        return frozenset(n for n in bound if n in _SPELT or n.startswith("check_"))
+
+    def _builtin(self, func: ast.AST, name: str) -> bool:
+        """Whether ``func`` is the name ``name`` as the reading knows it (not shadowed)."""
+        return isinstance(func, ast.Name) and func.id == name and name not in self.shadowed
 
     def _plain_base(self, base: ast.AST) -> bool:
         """``nn.Module``, ``object``, ``UNetBase``: spelt so, imported as such, bound by nothing
@@ -487,7 +509,7 @@ class HeldStrings:
                     return None
                 found += more
             return found
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
+        if isinstance(node, ast.Call) and self._builtin(node.func, "dict") and not node.args:
             if all(k.arg for k in node.keywords):
                 return [({k.arg: k.value for k in node.keywords}, chain)]
             return None
@@ -629,6 +651,7 @@ class HeldStrings:
                 if not (isinstance(p, ast.Name) and self._key(p.id, where) in seen)
             )
         called = _last_name(value.func) if isinstance(value, ast.Call) else None
+        called = None if called in self.shadowed else called
         if called == "field" and isinstance(value, ast.Call) and not value.args:
             factory = [k.value for k in value.keywords if k.arg == "default_factory"]
             called = _last_name(factory[0]) if len(value.keywords) == 1 and factory else None
@@ -718,11 +741,11 @@ class HeldStrings:
             else:
                 found = self._item(ast.Subscript(func.value, args[0], ast.Load()), chain, seen)
             return _union([found, default])
-        if getattr(func, "id", "") == "str" and len(args) == 1 and not node.keywords:
+        if self._builtin(func, "str") and len(args) == 1 and not node.keywords:
             return self._values(args[0], chain, seen)
-        if getattr(func, "id", "") == "getattr" and len(args) in (2, 3) and not node.keywords:
+        if self._builtin(func, "getattr") and len(args) in (2, 3) and not node.keywords:
             return self._looked_up(args, chain, seen)
-        if getattr(func, "id", "") == "field":  # a dataclass's field(default=...)
+        if self._builtin(func, "field"):  # a dataclass's field(default=...)
             given = [k.value for k in node.keywords if k.arg == "default"]
             return (
                 self._values(given[0], chain, seen) if given and len(node.keywords) == 1 else None
@@ -733,7 +756,7 @@ class HeldStrings:
         """The strings ``getattr(nn, name[, default])`` can give: none but its default's where
         ``nn`` is one of torch's or NumPy's modules and no ``name`` is one of its strings (honest
         round 29: ``activation = getattr(nn, activation)`` made ``activation`` unknown)."""
-        paths = self._dotted(args[0]) if "getattr" not in self.rebound else set()
+        paths = self._dotted(args[0])
         if len(paths) != 1 or not paths <= _LOOKED_UP_IN:
             return None
         names = self._values(args[1], chain, seen)
@@ -857,7 +880,7 @@ def _functions(chain: tuple) -> tuple:
     return chain
 
 
-def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> dict[str, set[int]]:
+def _shared(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> dict[str, set[int]]:
     """Names read other than to read their items (``opts = OPTIONS``, ``f(OPTIONS)``,
     ``dict.update(OPTIONS, ...)``, ``OPTIONS.update(...)``): a container changed through
     another name, or by a function, is unknown (``parents``: each node's, by id): by name, with
@@ -873,7 +896,7 @@ def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> dict[str, s
             isinstance(parent, ast.IfExp) and parent.test is not node
         ):  # (what `a or b`, `a if c else b` gives is one of them: red team 63, `spot = held
             node, parent = parent, parents.get(id(parent))  # or {}` then `spot["k"] = key`)
-        if _only_read(node, parent, parents):
+        if _only_read(node, parent, parents, shadowed):
             continue
         own = isinstance(parent, ast.Assign) and len(parent.targets) == 1 and node is not name
         if own and getattr(parent.targets[0], "id", None) == name.id:
@@ -886,7 +909,7 @@ def _shared(trees: list[ast.Module], parents: dict[int, ast.AST]) -> dict[str, s
     return found
 
 
-def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST]) -> bool:
+def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: frozenset) -> bool:
     """Whether ``node`` is read for its items, shown, tested or called, not handed on."""
     if isinstance(parent, ast.Subscript) and parent.value is node:
         return True  # OPTIONS["act"]
@@ -906,7 +929,7 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST
         return True  # {**DEFAULTS, "lr": 3e-4}: a copy of its items
     if isinstance(parent, ast.keyword) and parent.arg is None:
         return True  # f(**options): read
-    if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _KEEPS_NOTHING:
+    if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _KEEPS_NOTHING - shadowed:
         return True
     if isinstance(parent, ast.Compare):  # (`held == _K(key)`: _K's reflected __eq__ is given it)
         others = [n for n in (parent.left, *parent.comparators) if n is not node]
@@ -917,7 +940,7 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST
     return isinstance(parent, ast.Call) and parent.func is node
 
 
-def _read_nested_only(trees: list[ast.Module], parents: dict[int, ast.AST]) -> set[tuple]:
+def _read_nested_only(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> set[tuple]:
     """``(name, key)`` of each item a name's nested dicts are read by (``CFG["model"]["act"]``)
     where every use of the name reads an item's item, reads a spelt item other than these, or
     shows it (``print(CFG)``): none of its inner dicts is then handed anywhere to be changed."""
@@ -926,7 +949,7 @@ def _read_nested_only(trees: list[ast.Module], parents: dict[int, ast.AST]) -> s
     for name in (n for t in trees for n in ast.walk(t) if isinstance(n, ast.Name)):
         parent = parents.get(id(name))
         ok = isinstance(name.ctx, ast.Load) and (
-            (isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _SHOWN)
+            (isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _SHOWN - shadowed)
             or isinstance(parent, (ast.Compare, ast.FormattedValue, ast.Expr))
         )
         if isinstance(parent, ast.Subscript) and parent.value is name:
@@ -1014,6 +1037,17 @@ def _number(value: object) -> bool:
     return type(value) in (int, float)
 
 
+def _parents(trees: list[ast.Module]) -> dict[int, ast.AST]:
+    """Each node's parent, by the node's id."""
+    return {id(c): n for t in trees for n in ast.walk(t) for c in ast.iter_child_nodes(n)}
+
+
+def _as_expected(name: str, paths: set[str]) -> bool:
+    """Whether an import binds ``name`` to what the reading knows by that name."""
+    kit = name in _KIT_CALLERS and all(p.startswith("unet_tp.") for p in paths)
+    return kit or paths == {_EXPECTED.get(name)}
+
+
 def _aliased(node: ast.AST) -> set[str]:
     """The names bound to one object under another name at once, their items then unknown (red
     team 62: ``held = spot = {"k": "sum"}``, ``spot["k"] = key`` changed ``held``; ``(opts :=
@@ -1031,6 +1065,9 @@ def _last_name(node: ast.AST) -> str | None:
 
 
 _PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a call's
+# every name the reading knows by its spelling (see HeldStrings.shadowed)
+_SPELT = _PURE | _SHOWN | _READ_ONLY | _NAMES_A_CLASS | _PARTIALS | _SETTERS | _NAMESPACES
+_SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field"}
 _FORWARDING = {"key", "args", "kwargs"}  # keywords of a call that calls what it is handed with
 # its items or arguments (sorted(key=), Thread(target=, args=))
 _ITS_OWN = {"__name__", "__qualname__", "__doc__", "__module__"}  # what a function tells of itself
@@ -1057,7 +1094,9 @@ def _named_lambdas(trees: list[ast.Module], parents: dict) -> dict[int, str]:
     return named
 
 
-def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set, dict, list, list]:
+def _handed(
+    trees: list[ast.Module], own: set[str], parents: dict, shadowed: frozenset
+) -> tuple[set, dict, list, list]:
     """How the notebook's functions and classes (``own``: their names) are read other than by a
     call: the names handed where what they are given is not read (in a list, returned, to a
     function of the notebook's, with arguments after them ``map(make, names)``, to ``sorted(
@@ -1075,7 +1114,7 @@ def _handed(trees: list[ast.Module], own: set[str], parents: dict) -> tuple[set,
             name = _last_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
             if name not in own or not isinstance(node.ctx, ast.Load):
                 continue
-            how = _how_handed(node, parents.get(id(node)), own, parents)
+            how = _how_handed(node, parents.get(id(node)), own | shadowed, parents)
             if how in ("alias", "class alias"):
                 assign = parents[id(node)]
                 targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
@@ -1117,6 +1156,8 @@ def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: d
     if not isinstance(call, ast.Call):
         return "unknown"  # in a list, a dict, returned, in a lambda...
     callee = _last_name(call.func)
+    if callee in own:  # (own: the notebook's names, and those it shadows: `print = ...`)
+        return "unknown"
     if callee in _NAMES_A_CLASS:
         return "plain"
     if callee in _PARTIALS and call.args and call.args[0] is node:

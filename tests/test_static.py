@@ -4646,6 +4646,34 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
         assert lost(notebook({"double_conv": other})) >= {"double_conv", "loss"}, name
 
 
+def test_a_name_the_reading_knows_by_its_spelling_bound_otherwise_is_unknown():
+    """Red team 64, (e) 4/4 and (g) 2/2 unflagged: `dict = lambda **kw: {"k": key}` then
+    `dict(k="sum")`, `str = lambda s: key` then `str("sum")`, a `field` of the student's: read
+    as the builtins (and dataclasses' field), "sum" while any name at run time; `print`, a
+    `partial`, a kit's `check_*` rebound: handing a function to them is handing it on."""
+    for body in (
+        '    dict = lambda **kw: {"k": key}\n    held = dict(k="sum")\n    return getattr(obj, held["k"])\n',
+        '    str = lambda s: key\n    return getattr(obj, str("sum"))\n',
+        '    field = lambda default: key\n    return getattr(obj, field(default="sum"))\n',
+    ):  # fmt: skip
+        pick = f"def _pick(obj, key):\n{body}\n\n"
+        loss = pick + LOSS.format(
+            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+        )
+        assert "loss" in lost(notebook({"cce_loss": loss})), body
+    fetch = 'def fetch(owner, name="mean"):\n    return getattr(owner, name)\n\n\n'
+    for rebound in (
+        "print = lambda f: f(F, next(n for n in dir(F) if n.startswith('cross_en')))\n",
+        "def check_loss(f):\n    return f(F, next(n for n in dir(F) if n.startswith('cross_en')))\n",
+    ):
+        called = rebound.split("(")[0].split()[-1].split("=")[0].strip()
+        nb = notebook({"cce_loss": fetch + rebound + LOSS.format(f"return {called}(fetch)")})
+        assert "loss" in lost(nb), rebound
+    honest = '    held = dict(k="sum")\n    return getattr(obj, str(held["k"]))\n'
+    nb = notebook(extra=f"def _pick(obj):\n{honest}\n\nprint(_pick(torch.ones(2)))\n")
+    assert lost(nb) == set() and flagged(nb) == ""
+
+
 def test_a_line_in_another_blocks_cell_puts_that_block_at_fault():
     """Honest round 29: a getattr DoubleConv's cell could not read cost every block after it,
     each page row saying "at fault: this block" (the line is (a)'s)."""
