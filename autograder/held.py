@@ -97,7 +97,7 @@ class HeldStrings:
         for tree in trees:
             self._read(tree)
         parents = _parents(trees)
-        self.shared: dict[str, set[int]] = _shared(trees, parents, self.shadowed)  # handed on
+        self.shared, self.aliases_of = _shared(trees, parents, self.shadowed)  # handed on
         self.nested = _read_nested_only(trees, parents, self.shadowed)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         # (honest round 26: `setattr(self, f"down{i}", Down(...))` made every attribute unknown)
@@ -318,7 +318,20 @@ class HeldStrings:
         """Whether the container ``name`` (read in ``chain``) may be changed other than by its
         spelt items: changed in place anywhere, or handed on where its binding is seen (a
         function's own ``config`` is not the notebook's, honest round 28)."""
-        return name in self.changed or self._key(name, chain)[0] in self.shared.get(name, ())
+        if name in self.changed or self._key(name, chain)[0] in self.shared.get(name, ()):
+            return True
+        return self._alias_changed(name, frozenset({name}))
+
+    def _alias_changed(self, name: str, seen: frozenset) -> bool:
+        """Whether a name bound to what ``name`` holds (``cfg = config or DEFAULTS``: honest
+        round 30) may change it: changed, given items, handed on anywhere, or one of its own
+        such names so."""
+        for alias in self.aliases_of.get(name, set()) - seen:
+            if alias in self.changed | self.keyed or alias in self.shared:
+                return True
+            if self._alias_changed(alias, seen | {alias}):
+                return True
+        return False
 
     def _bind(self, target: ast.AST, value: ast.AST | None, chain: tuple) -> None:
         if isinstance(target, ast.Attribute):  # (`__main__.KIND = ...` is the name KIND too)
@@ -880,16 +893,18 @@ def _functions(chain: tuple) -> tuple:
     return chain
 
 
-def _shared(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> dict[str, set[int]]:
+def _shared(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> tuple[dict, dict]:
     """Names read other than to read their items (``opts = OPTIONS``, ``f(OPTIONS)``,
     ``dict.update(OPTIONS, ...)``, ``OPTIONS.update(...)``): a container changed through
     another name, or by a function, is unknown (``parents``: each node's, by id): by name, with
-    the scopes around each such read (0, the notebook's top level, around all)."""
+    the scopes around each such read (0, the notebook's top level, around all); and the names
+    bound to what a name holds (``cfg = DEFAULTS``, ``cfg = config or DEFAULTS``), by name."""
     names = [
         node for tree in trees for node in ast.walk(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     ]  # fmt: skip
     found: dict[str, set[int]] = {}
+    aliases: dict[str, set[str]] = {}
     for name in names:
         node, parent = name, parents.get(id(name))
         while isinstance(parent, ast.BoolOp) or (
@@ -898,15 +913,19 @@ def _shared(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> dict
             node, parent = parent, parents.get(id(parent))  # or {}` then `spot["k"] = key`)
         if _only_read(node, parent, parents, shadowed):
             continue
-        own = isinstance(parent, ast.Assign) and len(parent.targets) == 1 and node is not name
-        if own and getattr(parent.targets[0], "id", None) == name.id:
+        one = isinstance(parent, ast.Assign) and len(parent.targets) == 1
+        target = getattr(parent.targets[0], "id", None) if one else None
+        if target == name.id and node is not name:
             continue  # config = config or {...}: the same name's items
+        if target is not None:  # cfg = config or DEFAULTS: DEFAULTS changed where cfg is
+            aliases.setdefault(name.id, set()).add(target)
+            continue
         scopes, node = found.setdefault(name.id, {0}), parent
         while node is not None:
             if isinstance(node, _SCOPES):
                 scopes.add(id(node))
             node = parents.get(id(node))
-    return found
+    return found, aliases
 
 
 def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: frozenset) -> bool:
@@ -929,15 +948,37 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: f
         return True  # {**DEFAULTS, "lr": 3e-4}: a copy of its items
     if isinstance(parent, ast.keyword) and parent.arg is None:
         return True  # f(**options): read
-    if isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _KEEPS_NOTHING - shadowed:
+    callee = getattr(parent.func, "id", "") if isinstance(parent, ast.Call) else None
+    if callee in _KEEPS_NOTHING - shadowed:
         return True
+    if callee in {"min", "max", "sum"} - shadowed and parent.args == [node]:
+        return True  # (one iterable: an item, not itself; honest round 30's `min(ACTS)`)
     if isinstance(parent, ast.Compare):  # (`held == _K(key)`: _K's reflected __eq__ is given it)
-        others = [n for n in (parent.left, *parent.comparators) if n is not node]
-        identity = all(isinstance(op, (ast.Is, ast.IsNot)) for op in parent.ops)
-        return identity or all(isinstance(n, ast.Constant) for n in others)
+        return _compared_only(node, parent)
     if isinstance(parent, (ast.UnaryOp, ast.Expr, ast.FormattedValue)):
         return True
     return isinstance(parent, ast.Call) and parent.func is node
+
+
+def _compared_only(node: ast.AST, compare: ast.Compare) -> bool:
+    """Whether ``compare`` hands ``node`` to nothing of the student's: compared by identity,
+    with literals (``CONFIG == {"act": "ReLU"}``: dict's own ``__eq__``), or asked whether it
+    holds something (``act in ACTIVATIONS``: its own ``__contains__``; honest round 30)."""
+    operands = [compare.left, *compare.comparators]
+    at = next(i for i, n in enumerate(operands) if n is node)
+    if at > 0 and isinstance(compare.ops[at - 1], (ast.In, ast.NotIn)) and len(operands) == 2:
+        return True
+    if all(isinstance(op, (ast.Is, ast.IsNot)) for op in compare.ops):
+        return True
+    return all(_literal(n) for n in operands if n is not node)
+
+
+def _literal(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _read_nested_only(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> set[tuple]:
@@ -1056,6 +1097,8 @@ def _aliased(node: ast.AST) -> set[str]:
         return {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     if isinstance(node, ast.NamedExpr):
         return {node.target.id}
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        return {node.target.id}  # (`spot |= {...}` changes in place what spot = held holds)
     return set()
 
 

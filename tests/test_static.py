@@ -4646,6 +4646,61 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
         assert lost(notebook({"double_conv": other})) >= {"double_conv", "loss"}, name
 
 
+def _configured_block(head: str, act: str, before: str = "") -> str:
+    """A DoubleConv whose activation is ``act`` (read in ``__init__``, after ``before``)."""
+    return (
+        SOLUTIONS["double_conv"]
+        .replace("batch_norm=False):", f"batch_norm=False{head}):")
+        .replace(
+            "        pad = 1 if padding else 0",
+            f"{before}        Act = {act}\n        pad = 1 if padding else 0",
+        )
+        .replace("nn.ReLU(inplace=True)", "Act()")
+    )
+
+
+def test_honest_checks_of_a_config_and_its_other_names_cost_nothing():
+    """Honest round 30, each 0/30 after red team 63's stricter reading: `if activation not in
+    ACTIVATIONS: raise`, `CONFIG == {"act": "ReLU"}`, `min(ACTS)`, `cfg = config or DEFAULTS`.
+    A membership test, a comparison with a literal, one iterable's min, another name read only:
+    none hands the container on; that name changed, or compared with an object, does."""
+    tables = "ACTIVATIONS = {'relu': 'ReLU', 'elu': 'ELU'}\nDEFAULTS = {'act': 'ReLU'}\n\n\n"
+    check = "        if activation not in ACTIVATIONS:\n            raise ValueError(activation)\n"
+    honest = [
+        (", activation='relu'", "getattr(nn, ACTIVATIONS[activation])", check),
+        ("", "getattr(nn, DEFAULTS['act'])", "        assert DEFAULTS == {'act': 'ReLU'}\n"),
+        (", config=None", "getattr(nn, cfg['act'])", "        cfg = config or DEFAULTS\n"),
+        (
+            ", config=None",
+            "getattr(nn, cfg['act'])",
+            "        cfg = DEFAULTS if config is None else config\n",
+        ),
+    ]
+    for head, act, before in honest:
+        nb = notebook({"double_conv": tables + _configured_block(head, act, before)})
+        assert lost(nb) == set() and flagged(nb) == "", before
+    tried = "ACTS = ['ReLU', 'ELU']\nprint(min(ACTS))\nfor a in ACTS:\n    DoubleConv(4, 8, activation=a)\n"
+    nb = notebook(
+        {"double_conv": _configured_block(", activation='ReLU'", "getattr(nn, activation)")},
+        extra=tried,
+    )
+    assert lost(nb) == set() and flagged(nb) == ""
+    for changed in ("        cfg['act'] = 'CrossEntropyLoss'\n", "        cfg |= {'act': 'x'}\n"):
+        before = "        cfg = config or DEFAULTS\n" + changed
+        nb = notebook(
+            {
+                "double_conv": tables
+                + _configured_block(", config=None", "getattr(nn, DEFAULTS['act'])", before)
+            }
+        )
+        assert lost(nb) >= {"double_conv", "loss"}, changed
+    spot = "        spot = DEFAULTS\n        spot |= {'act': 'x'}\n"  # (in place, through another name)
+    nb = notebook(
+        {"double_conv": tables + _configured_block("", "getattr(nn, DEFAULTS['act'])", spot)}
+    )
+    assert lost(nb) >= {"double_conv", "loss"}
+
+
 def test_a_name_the_reading_knows_by_its_spelling_bound_otherwise_is_unknown():
     """Red team 64, (e) 4/4 and (g) 2/2 unflagged: `dict = lambda **kw: {"k": key}` then
     `dict(k="sum")`, `str = lambda s: key` then `str("sum")`, a `field` of the student's: read
