@@ -67,8 +67,10 @@ _EXPECTED |= {"getsource": "inspect.getsource", "display": "IPython.display.disp
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
-# which give back nothing they are given (min, max, sum may give the object itself: red team 63)
-_KEEPS_NOTHING = _PURE - {"min", "max", "sum"}
+# which give back nothing they are given (min, max, sum may give the object itself: red team 63;
+# isinstance gives it to a metaclass's __instancecheck__: red team 65)
+_KEEPS_NOTHING = _PURE - {"min", "max", "sum", "isinstance"}
+_BUILTIN_CLASSES = {"dict", "list", "tuple", "str", "int", "float", "bool", "set", "frozenset"}
 
 
 class HeldStrings:
@@ -938,8 +940,8 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: f
         return True
     if isinstance(parent, (ast.If, ast.While, ast.Assert, ast.IfExp)) and parent.test is node:
         return True
-    if isinstance(parent, ast.Attribute) and parent.attr in _READERS:
-        return True
+    if isinstance(parent, ast.Attribute) and parent.attr in _READERS:  # called, not held:
+        return getattr(parents.get(id(parent)), "func", None) is parent  # (held.get.__self__)
     if isinstance(parent, ast.Attribute) and _keyed_update(parents.get(id(parent))):
         return True  # (read as its items given)
     if isinstance(parent, ast.Dict) and any(
@@ -953,11 +955,20 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: f
         return True
     if callee in {"min", "max", "sum"} - shadowed and parent.args == [node]:
         return True  # (one iterable: an item, not itself; honest round 30's `min(ACTS)`)
+    if callee == "isinstance" and "isinstance" not in shadowed and parent.args[:1] == [node]:
+        return _builtin_classes(parent.args[1:], shadowed)  # (a metaclass's __instancecheck__
+        # of the student's is given what it checks: red team 65)
     if isinstance(parent, ast.Compare):  # (`held == _K(key)`: _K's reflected __eq__ is given it)
         return _compared_only(node, parent)
     if isinstance(parent, (ast.UnaryOp, ast.Expr, ast.FormattedValue)):
         return True
     return isinstance(parent, ast.Call) and parent.func is node
+
+
+def _builtin_classes(args: list[ast.AST], shadowed: frozenset) -> bool:
+    """Whether ``isinstance``'s classes are builtins' (``dict``, ``(list, tuple)``)."""
+    names = [e for a in args for e in (a.elts if isinstance(a, ast.Tuple) else [a])]
+    return bool(names) and all(getattr(n, "id", None) in _BUILTIN_CLASSES - shadowed for n in names)
 
 
 def _compared_only(node: ast.AST, compare: ast.Compare) -> bool:

@@ -4779,8 +4779,14 @@ def test_one_dict_under_two_names_at_once_is_unknown():
         '    held = {"k": "sum"}\n    kk = "k"\n    held[kk] = key\n',
         '    held = {"k": "sum"}\n    held[f"k"] = key\n',
         '    held = {"k": "sum"}\n    held == _K(key)\n',
+        # red team 65: a reader's method's __self__ is the dict; a metaclass's __instancecheck__
+        '    held = {"k": "sum"}\n    cfg = held.get.__self__\n    cfg["k"] = key\n',
+        '    held = {"k": "sum"}\n    isinstance(held, _Any)\n',
     ):
         keyed = (
+            "class _Meta(type):\n    def __instancecheck__(cls, inst):\n"
+            "        inst['k'] = 'cross_entropy'\n        return True\n\n\n"
+            "class _Any(metaclass=_Meta):\n    pass\n\n\n"
             "class _K:\n    def __init__(self, key):\n        self.key = key\n\n"
             "    def __eq__(self, other):\n        other['k'] = self.key\n        return True\n\n\n"
             f'def _pick(obj, key):\n{body}    return getattr(obj, held["k"])\n\n\n'
@@ -4789,7 +4795,8 @@ def test_one_dict_under_two_names_at_once_is_unknown():
             'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
         )
         assert "loss" in lost(notebook({"cce_loss": loss})), body
-    honest = '    held = {"k": "sum"}\n    return getattr(obj, held["k"])\n'
+    honest = '    held = {"k": "sum"}\n    assert isinstance(held, dict) and held.get("k")\n'
+    honest += '    return getattr(obj, held["k"])\n'
     nb = notebook(extra=f"def _pick(obj, key):\n{honest}\n\nprint(_pick(torch.ones(2), 1))\n")
     assert lost(nb) == set() and flagged(nb) == ""
 
