@@ -15,6 +15,7 @@ import ast
 import functools
 import importlib
 import itertools
+from collections.abc import Callable
 
 _MAX_VALUES = 64
 _MAX_STEPS = 20_000  # readings of one value (each cached)
@@ -24,7 +25,15 @@ _STRING_METHODS |= {"casefold", "swapcase"}
 # what changes a container in place (its items then unknown)
 _MUTATORS = {"append", "extend", "insert", "update", "setdefault", "__setitem__", "add", "__ior__"}
 _MUTATORS |= {"__iadd__", "__init__", "sort", "reverse"}
-_METHOD_KINDS = {"staticmethod", "classmethod"}  # decorators that keep a function's call sites
+_METHOD_KINDS = {"staticmethod", "classmethod"}
+# a class's own ways of answering (or setting) an attribute (red team 66)
+_ANSWERS_ATTRIBUTES = {"__getattribute__", "__getattr__", "__setattr__", "__init_subclass__"}
+_ANSWERS_ATTRIBUTES |= {
+    "__class_getitem__",
+    "__new__",
+    "__set_name__",
+    "__get__",
+}  # decorators that keep a function's call sites
 _NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
 _SETTERS = {"setattr", "__setattr__"}
 # what a class of the notebook's may be built on (their __init__ sets no string of its arguments)
@@ -86,24 +95,24 @@ class HeldStrings:
         self.keyed: set[str] = set()  # containers given an item: `d[key] = value`
         self.spread = False  # a call given **options no reading follows: attributes unknown
         self.unseen_inits = False  # a class built by a call no reading follows: its parameters
-        self.constructors: list[ast.AST] = []
-        self.spreads: list[tuple[ast.AST, tuple]] = []
+        self.constructors, self.spreads = list[ast.AST](), list[tuple[ast.AST, tuple]]()
         self.setters: list[ast.AST | None] = []  # the values setattr gives an unspelt name
         self.functions: list[tuple[ast.AST, tuple]] = []
         self.classes: list[ast.ClassDef] = []
         self.calls: dict[str | None, list] = {}  # by the name called
         self.imported: dict[str, set[str]] = {}  # what a name is bound to by imports
-        self.rebound: set[str] = set()  # names (and attributes) bound other than by an import
+        # names (and attributes) bound other than by an import; of them, at the top level
+        self.rebound, self.rebound_top = set[str](), set[str]()  # (or declared global)
         self._memo: dict[tuple, set[str] | None] = {}  # what _values read, by node
         self._steps = 0
         for tree in trees:
             self._read(tree)
         parents = _parents(trees)
-        self.shared, self.aliases_of = _shared(trees, parents, self.shadowed)  # handed on
-        self.nested = _read_nested_only(trees, parents, self.shadowed)
+        self._parents, shadowed = parents, self._shadowed_at
+        self.shared, self.aliases_of = _shared(trees, parents, shadowed)  # handed on
+        self.nested = _read_nested_only(trees, parents, shadowed)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
-        # (honest round 26: `setattr(self, f"down{i}", Down(...))` made every attribute unknown)
-        self.spread |= not all(self._makes_a_module(v) for v in self.setters)
+        self.spread |= not all(self._makes_a_module(v) for v in self.setters)  # (round 26)
         for node, chain in self.spreads:  # **kwargs handed on; **OPTIONS, a dict literal's
             if self._kwargs_param(node, chain):
                 continue
@@ -118,7 +127,7 @@ class HeldStrings:
         read = set(own)  # and the names each is bound to (build = make), handed on in turn
         for _ in range(4):
             self.handed, aliases, self.partials, in_classes = _handed(
-                trees, read, parents, self.shadowed
+                trees, read, parents, shadowed
             )
             more = set().union(*aliases.values()) - read
             if not more:
@@ -147,7 +156,7 @@ class HeldStrings:
                 self.chain_of[id(node)] = chain
                 self.calls.setdefault(_last_name(node.func), []).append((node, chain))
                 self._call(node, chain)
-            self._imports_or_rebinds(node)
+            self._imports_or_rebinds(node, chain)
             for target, value in _binding(node):  # (a := ... in a comprehension: its function's)
                 walrus = isinstance(node, ast.NamedExpr)
                 self._bind(target, value, _functions(chain) if walrus else chain)
@@ -166,6 +175,8 @@ class HeldStrings:
                 params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
                 params += [p for p in (node.args.vararg, node.args.kwarg) if p]
                 self.rebound |= {p.arg for p in params}  # (a parameter `dict`: not the builtin)
+                for p in params:  # (its scope's: read as such before its calls are)
+                    self.given.setdefault((id(node), p.arg), [])
                 notes = [p.annotation for p in params] + [getattr(node, "returns", None)]
                 todo += [(a, chain) for a in notes if a is not None]  # (run as the def runs)
                 body = node.body if isinstance(node.body, list) else [node.body]
@@ -194,7 +205,15 @@ class HeldStrings:
                 continue
             todo += [(child, inner) for child in ast.iter_child_nodes(node)]
 
-    def _imports_or_rebinds(self, node: ast.AST) -> None:
+    def _imports_or_rebinds(self, node: ast.AST, chain: tuple) -> None:
+        bound = self._imported_or_rebound(node)
+        if len(chain) == 1:
+            self.rebound_top |= bound
+        if isinstance(node, ast.Global):
+            self.rebound_top |= set(node.names)
+
+    def _imported_or_rebound(self, node: ast.AST) -> set[str]:
+        """The names ``node`` binds other than by an import (its imports noted)."""
         if isinstance(node, ast.Import):  # import torch.nn as nn: nn; import torch.nn: torch
             for a in node.names:
                 bound = a.asname or a.name.split(".")[0]
@@ -205,23 +224,42 @@ class HeldStrings:
                 self.imported.setdefault(a.asname or a.name, set()).add(full)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self.rebound.add(node.name)
+            return {node.name}
         else:
             targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
-            self.rebound |= {_last_name(t) or "" for t in targets}
+            bound = {_last_name(t) or "" for t in targets}
+            self.rebound |= bound
+            return bound
+        return set()
 
     @functools.cached_property
-    def shadowed(self) -> frozenset[str]:
-        """The names the reading knows by their spelling (``dict``, ``str``, ``print``,
-        ``partial``, ``field``...) that the notebook binds to something else anywhere: an
-        assignment, a parameter, a loop, a ``def``, another import (red team 64: ``dict = lambda
-        **kw: {"k": key}`` made ``dict(k="sum")`` read as "sum")."""
+    def _top_shadowed(self) -> frozenset[str]:
+        """The names the reading knows by their spelling that the top level (or a ``global``)
+        binds to something else, or an import does."""
         other = {n for n, paths in self.imported.items() if not _as_expected(n, paths)}
-        bound = self.rebound | other
-        return frozenset(n for n in bound if n in _SPELT or n.startswith("check_"))
+        return frozenset(n for n in self.rebound_top | other if _spelt_name(n))
 
-    def _builtin(self, func: ast.AST, name: str) -> bool:
+    def _shadowed_in(self, name: str, chain: tuple) -> bool:
+        """Whether ``name``, read in the functions ``chain``, is not what the reading knows by
+        that spelling (``dict``, ``str``, ``print``, ``partial``, ``field``, ``check_*``...):
+        bound in one of them (red team 64: ``dict = lambda **kw: {"k": key}`` made ``dict(k=
+        "sum")`` read as "sum"), or at the top level, or imported otherwise; a helper's own
+        parameter ``len`` elsewhere is not (honest round 31)."""
+        if not _spelt_name(name):
+            return False
+        return self._key(name, chain)[0] != 0 or name in self._top_shadowed
+
+    def _shadowed_at(self, name: str, node: ast.AST) -> bool:
+        """:meth:`_shadowed_in` where ``node`` is."""
+        scopes, at = [], self._parents.get(id(node))
+        while at is not None:
+            scopes += [at] if isinstance(at, _SCOPES) else []
+            at = self._parents.get(id(at))
+        return self._shadowed_in(name, (0, *reversed(scopes)))
+
+    def _builtin(self, func: ast.AST, name: str, chain: tuple) -> bool:
         """Whether ``func`` is the name ``name`` as the reading knows it (not shadowed)."""
-        return isinstance(func, ast.Name) and func.id == name and name not in self.shadowed
+        return isinstance(func, ast.Name) and func.id == name and not self._shadowed_in(name, chain)
 
     def _plain_base(self, base: ast.AST) -> bool:
         """``nn.Module``, ``object``, ``UNetBase``: spelt so, imported as such, bound by nothing
@@ -261,6 +299,7 @@ class HeldStrings:
                 self._bind(ast.Subscript(func.value, ast.Constant(key), ast.Store()), value, chain)
         elif isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
             self.changed.add(_last_name(func.value) or "")
+            self.spread |= _namespace(func.value)  # vars(self).update(...): red team 66
         name, args = _last_name(func), call.args
         if name in _SETTERS:  # setattr(self, key, value) over a dictionary's items
             named = args[1] if name == "setattr" or len(args) == 3 else args[0] if args else None
@@ -340,6 +379,7 @@ class HeldStrings:
             self._add((0, f".{target.attr}"), value, chain)
             self._add((0, target.attr), value, chain)
         elif isinstance(target, ast.Subscript):
+            self.spread |= _namespace(target.value)  # self.__dict__[name] = v: any attribute
             container = _last_name(target.value) or ""
             self._add((0, f"{container}[]"), value, chain)  # (any of its items)
             self.keyed.add(container)  # (its keys, looped over, unknown)
@@ -375,8 +415,13 @@ class HeldStrings:
         if (dunder and f.name != "__init__") or (f.name == "__init__" and self.unseen_inits):
             return None  # __call__, __getitem__: called by Python, not by their name
         owner = next((c for c in self.classes if f in c.body), None)
-        if owner is None:
-            return self._calls_of({f.name}, 0)
+        if owner is None:  # (not a module's function of its name: `subprocess.run`, `np.mean`)
+            names = self.names.get(f.name, {f.name})
+            return [
+                c
+                for c in self._calls_of({f.name}, 0)
+                if not (_last_name(c[0].func) in names and self._a_modules(c[0].func))
+            ]
         if f.name in _RUN_BY_TORCH:  # called through the module's call or Function.apply:
             return None  # with whatever that is given (red team 58: forward's "mean" default)
         if f.name != "__init__" and self._run_by_its_base(owner, f.name, set()):
@@ -399,6 +444,15 @@ class HeldStrings:
             if id(c) in inside:  # Base.__init__(self, ...): self given
                 found.append((c, chain, 0 if _last_name(c.func.value) == owner.name else 1))
         return found
+
+    def _a_modules(self, func: ast.AST) -> bool:
+        """Whether ``func`` is ``module.name`` of a module an import binds (honest round 31: the
+        set-up cell's ``subprocess.run`` read as a call of the student's ``run``)."""
+        root = func.value if isinstance(func, ast.Attribute) else None
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        name = getattr(root, "id", None)
+        return name in self.imported and name not in self.rebound
 
     def _run_by_its_base(self, owner: ast.ClassDef, name: str, seen: set[str]) -> bool:
         """Whether a method ``name`` of ``owner`` may be called by a base class's code, with
@@ -524,7 +578,7 @@ class HeldStrings:
                     return None
                 found += more
             return found
-        if isinstance(node, ast.Call) and self._builtin(node.func, "dict") and not node.args:
+        if isinstance(node, ast.Call) and self._builtin(node.func, "dict", chain) and not node.args:
             if all(k.arg for k in node.keywords):
                 return [({k.arg: k.value for k in node.keywords}, chain)]
             return None
@@ -666,7 +720,7 @@ class HeldStrings:
                 if not (isinstance(p, ast.Name) and self._key(p.id, where) in seen)
             )
         called = _last_name(value.func) if isinstance(value, ast.Call) else None
-        called = None if called in self.shadowed else called
+        called = None if called and self._shadowed_in(called, where) else called
         if called == "field" and isinstance(value, ast.Call) and not value.args:
             factory = [k.value for k in value.keywords if k.arg == "default_factory"]
             called = _last_name(factory[0]) if len(value.keywords) == 1 and factory else None
@@ -720,12 +774,37 @@ class HeldStrings:
             bool(found)
             and depth < 8
             and not self.rebound & _REBASED
+            and all(self._plain_body(c) for c in found)
             and all(
                 self._plain_base(base) or self._plain_class(_last_name(base), depth + 1)
                 for c in found
                 for base in c.bases
             )
         )
+
+    def _plain_body(self, cls: ast.ClassDef) -> bool:
+        """Whether reading ``cls``'s attributes from what it is given holds: no metaclass, no
+        decorator but dataclasses', no way of its own to answer an attribute (red team 66: a
+        property named as its class attribute, a ``__getattribute__``)."""
+        chain = (0, cls)
+        if cls.keywords or not all(self._dataclass(d, chain) for d in cls.decorator_list):
+            return False
+        for f in cls.body:
+            kinds = getattr(f, "decorator_list", [])
+            if getattr(f, "name", "") in _ANSWERS_ATTRIBUTES or any(
+                getattr(d, "id", None) not in _METHOD_KINDS for d in kinds
+            ):
+                return False
+        return True
+
+    def _dataclass(self, decorator: ast.AST, chain: tuple) -> bool:
+        """Whether ``decorator`` is dataclasses' ``dataclass`` (called or not)."""
+        func = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(func, ast.Attribute):
+            return self._dotted(func) == {"dataclasses.dataclass"}
+        return self._builtin(func, "dataclass", chain) and self.imported.get("dataclass") == {
+            "dataclasses.dataclass"
+        }
 
     def _called(self, node: ast.Call, chain: tuple, seen: frozenset) -> set[str] | None:
         """``act.lower()``, ``"{}Norm2d".format(norm)``, ``"".join([norm, "Norm2d"])``,
@@ -756,11 +835,11 @@ class HeldStrings:
             else:
                 found = self._item(ast.Subscript(func.value, args[0], ast.Load()), chain, seen)
             return _union([found, default])
-        if self._builtin(func, "str") and len(args) == 1 and not node.keywords:
+        if self._builtin(func, "str", chain) and len(args) == 1 and not node.keywords:
             return self._values(args[0], chain, seen)
-        if self._builtin(func, "getattr") and len(args) in (2, 3) and not node.keywords:
+        if self._builtin(func, "getattr", chain) and len(args) in (2, 3) and not node.keywords:
             return self._looked_up(args, chain, seen)
-        if self._builtin(func, "field"):  # a dataclass's field(default=...)
+        if self._builtin(func, "field", chain):  # a dataclass's field(default=...)
             given = [k.value for k in node.keywords if k.arg == "default"]
             return (
                 self._values(given[0], chain, seen) if given and len(node.keywords) == 1 else None
@@ -895,7 +974,7 @@ def _functions(chain: tuple) -> tuple:
     return chain
 
 
-def _shared(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> tuple[dict, dict]:
+def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple[dict, dict]:
     """Names read other than to read their items (``opts = OPTIONS``, ``f(OPTIONS)``,
     ``dict.update(OPTIONS, ...)``, ``OPTIONS.update(...)``): a container changed through
     another name, or by a function, is unknown (``parents``: each node's, by id): by name, with
@@ -930,7 +1009,7 @@ def _shared(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> tupl
     return found, aliases
 
 
-def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: frozenset) -> bool:
+def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: Callable) -> bool:
     """Whether ``node`` is read for its items, shown, tested or called, not handed on."""
     if isinstance(parent, ast.Subscript) and parent.value is node:
         return True  # OPTIONS["act"]
@@ -951,11 +1030,12 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: f
     if isinstance(parent, ast.keyword) and parent.arg is None:
         return True  # f(**options): read
     callee = getattr(parent.func, "id", "") if isinstance(parent, ast.Call) else None
-    if callee in _KEEPS_NOTHING - shadowed:
+    known = callee is not None and not shadowed(callee, parent)  # (the builtin, where it is)
+    if known and callee in _KEEPS_NOTHING:
         return True
-    if callee in {"min", "max", "sum"} - shadowed and parent.args == [node]:
+    if known and callee in {"min", "max", "sum"} and parent.args == [node]:
         return True  # (one iterable: an item, not itself; honest round 30's `min(ACTS)`)
-    if callee == "isinstance" and "isinstance" not in shadowed and parent.args[:1] == [node]:
+    if known and callee == "isinstance" and parent.args[:1] == [node]:
         return _builtin_classes(parent.args[1:], shadowed)  # (a metaclass's __instancecheck__
         # of the student's is given what it checks: red team 65)
     if isinstance(parent, ast.Compare):  # (`held == _K(key)`: _K's reflected __eq__ is given it)
@@ -965,10 +1045,13 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: f
     return isinstance(parent, ast.Call) and parent.func is node
 
 
-def _builtin_classes(args: list[ast.AST], shadowed: frozenset) -> bool:
+def _builtin_classes(args: list[ast.AST], shadowed: Callable) -> bool:
     """Whether ``isinstance``'s classes are builtins' (``dict``, ``(list, tuple)``)."""
     names = [e for a in args for e in (a.elts if isinstance(a, ast.Tuple) else [a])]
-    return bool(names) and all(getattr(n, "id", None) in _BUILTIN_CLASSES - shadowed for n in names)
+    found = [getattr(n, "id", None) for n in names]
+    return bool(names) and all(
+        f in _BUILTIN_CLASSES and not shadowed(f, n) for f, n in zip(found, names, strict=True)
+    )
 
 
 def _compared_only(node: ast.AST, compare: ast.Compare) -> bool:
@@ -992,7 +1075,7 @@ def _literal(node: ast.AST) -> bool:
     return True
 
 
-def _read_nested_only(trees: list[ast.Module], parents: dict, shadowed: frozenset) -> set[tuple]:
+def _read_nested_only(trees: list[ast.Module], parents: dict, shadowed: Callable) -> set[tuple]:
     """``(name, key)`` of each item a name's nested dicts are read by (``CFG["model"]["act"]``)
     where every use of the name reads an item's item, reads a spelt item other than these, or
     shows it (``print(CFG)``): none of its inner dicts is then handed anywhere to be changed."""
@@ -1001,7 +1084,7 @@ def _read_nested_only(trees: list[ast.Module], parents: dict, shadowed: frozense
     for name in (n for t in trees for n in ast.walk(t) if isinstance(n, ast.Name)):
         parent = parents.get(id(name))
         ok = isinstance(name.ctx, ast.Load) and (
-            (isinstance(parent, ast.Call) and getattr(parent.func, "id", "") in _SHOWN - shadowed)
+            (isinstance(parent, ast.Call) and _shown(parent, shadowed))
             or isinstance(parent, (ast.Compare, ast.FormattedValue, ast.Expr))
         )
         if isinstance(parent, ast.Subscript) and parent.value is name:
@@ -1018,6 +1101,12 @@ def _read_nested_only(trees: list[ast.Module], parents: dict, shadowed: frozense
 
 
 _SHOWN = {"print", "len", "str", "repr"}
+
+
+def _shown(call: ast.Call, shadowed: Callable) -> bool:
+    """Whether ``call`` only shows what it is given (the builtins of :data:`_SHOWN`)."""
+    name = getattr(call.func, "id", "")
+    return name in _SHOWN and not shadowed(name, call)
 
 
 def _keyed_update(call: ast.AST | None) -> bool:
@@ -1094,6 +1183,13 @@ def _parents(trees: list[ast.Module]) -> dict[int, ast.AST]:
     return {id(c): n for t in trees for n in ast.walk(t) for c in ast.iter_child_nodes(n)}
 
 
+def _namespace(node: ast.AST) -> bool:
+    """Whether ``node`` is an object's namespace: ``x.__dict__``, ``vars(x)``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__dict__"
+    return isinstance(node, ast.Call) and getattr(node.func, "id", "") == "vars"
+
+
 def _as_expected(name: str, paths: set[str]) -> bool:
     """Whether an import binds ``name`` to what the reading knows by that name."""
     kit = name in _KIT_CALLERS and all(p.startswith("unet_tp.") for p in paths)
@@ -1121,7 +1217,13 @@ def _last_name(node: ast.AST) -> str | None:
 _PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a call's
 # every name the reading knows by its spelling (see HeldStrings.shadowed)
 _SPELT = _PURE | _SHOWN | _READ_ONLY | _NAMES_A_CLASS | _PARTIALS | _SETTERS | _NAMESPACES
-_SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field"}
+_SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field"} | _BUILTIN_CLASSES
+
+
+def _spelt_name(name: str) -> bool:
+    return name in _SPELT or name.startswith("check_")
+
+
 _FORWARDING = {"key", "args", "kwargs"}  # keywords of a call that calls what it is handed with
 # its items or arguments (sorted(key=), Thread(target=, args=))
 _ITS_OWN = {"__name__", "__qualname__", "__doc__", "__module__"}  # what a function tells of itself
@@ -1149,7 +1251,7 @@ def _named_lambdas(trees: list[ast.Module], parents: dict) -> dict[int, str]:
 
 
 def _handed(
-    trees: list[ast.Module], own: set[str], parents: dict, shadowed: frozenset
+    trees: list[ast.Module], own: set[str], parents: dict, shadowed: Callable
 ) -> tuple[set, dict, list, list]:
     """How the notebook's functions and classes (``own``: their names) are read other than by a
     call: the names handed where what they are given is not read (in a list, returned, to a
@@ -1168,7 +1270,7 @@ def _handed(
             name = _last_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
             if name not in own or not isinstance(node.ctx, ast.Load):
                 continue
-            how = _how_handed(node, parents.get(id(node)), own | shadowed, parents)
+            how = _how_handed(node, parents.get(id(node)), own, parents, shadowed)
             if how in ("alias", "class alias"):
                 assign = parents[id(node)]
                 targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
@@ -1186,7 +1288,9 @@ def _handed(
     return unknown, aliases, partials, in_classes
 
 
-def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: dict) -> str:
+def _how_handed(
+    node: ast.AST, parent: ast.AST | None, own: set[str], parents: dict, shadowed: Callable
+) -> str:
     """``"call"``, ``"plain"`` (a base, a type, ``isinstance``, a library's check), ``"alias"``,
     ``"partial"`` or ``"unknown"``: how a name of the notebook's function or class is read."""
     if isinstance(parent, ast.Call) and parent.func is node:
@@ -1210,12 +1314,12 @@ def _how_handed(node: ast.AST, parent: ast.AST | None, own: set[str], parents: d
     if not isinstance(call, ast.Call):
         return "unknown"  # in a list, a dict, returned, in a lambda...
     callee = _last_name(call.func)
-    if callee in own:  # (own: the notebook's names, and those it shadows: `print = ...`)
+    if callee in own or (callee and shadowed(callee, call)):  # (`print = ...`: red team 64)
         return "unknown"
     if callee in _NAMES_A_CLASS:
         return "plain"
     if callee in _PARTIALS and call.args and call.args[0] is node:
-        how = _how_handed(call, parents.get(id(call)), own, parents)
+        how = _how_handed(call, parents.get(id(call)), own, parents, shadowed)
         named = how == "alias" and len(call.args) == 1 and isinstance(parents[id(call)], ast.Assign)
         return "partial" if how == "plain" else "named partial" if named else "unknown"
     if callee in own or any(k.arg in _FORWARDING for k in call.keywords):

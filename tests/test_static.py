@@ -4727,6 +4727,43 @@ def test_a_name_the_reading_knows_by_its_spelling_bound_otherwise_is_unknown():
     honest = '    held = dict(k="sum")\n    return getattr(obj, str(held["k"]))\n'
     nb = notebook(extra=f"def _pick(obj):\n{honest}\n\nprint(_pick(torch.ones(2)))\n")
     assert lost(nb) == set() and flagged(nb) == ""
+    # a helper's own parameter or local of that name elsewhere shadows nothing here (honest
+    # round 31: `def crop(x, len)`, a local `dict = {}` cost every block); nor is the set-up
+    # cell's `subprocess.run` a call of the student's `run`
+    for helper in (
+        "def crop(x, len):\n    return x[:len]\n",
+        "def count(labels):\n    dict = {}\n    for label in labels:\n        dict[label] = 1\n    return dict\n",
+        "def shout(str):\n    return str.upper()\n",
+        "def run(name):\n    return name\n\n\nrun('sum')\n",
+    ):
+        nb = notebook(
+            extra=f"{helper}\n\ndef _pick(obj):\n{honest}\n\nprint(_pick(torch.ones(2)))\n"
+        )
+        assert lost(nb) == set() and flagged(nb) == "", helper
+
+
+def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
+    """Red team 66, (e) 4/4 and (g) 2/2 unflagged: a class attribute `act = "sum"` read as what
+    `self.act` holds, while `self.__dict__[name] = key`, `vars(self)[name] = key`, a property
+    named `act` or a `__getattribute__` gave another name at run time."""
+    ways = (
+        "    def __init__(self, key, name='act'):\n        self.__dict__[name] = key\n",
+        "    def __init__(self, key, name='act'):\n        vars(self)[name] = key\n",
+        "    def __init__(self, key):\n        self.k = key\n\n    @property\n    def act(self):\n        return self.k\n",
+        "    def __init__(self, key):\n        self.k = key\n\n    def __getattribute__(self, name):\n        return object.__getattribute__(self, 'k')\n",
+    )  # fmt: skip
+    for way in ways:
+        box = f'class _Box:\n    act = "sum"\n\n{way}\n\n'
+        pick = box + "def _pick(obj, key):\n    b = _Box(key)\n    return getattr(obj, b.act)\n\n\n"
+        loss = pick + LOSS.format(
+            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+        )
+        assert "loss" in lost(notebook({"cce_loss": loss})), way
+    plain = (
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass Cfg:\n    act: str = 'sum'\n\n\n"
+        "cfg = Cfg()\nprint(getattr(torch.ones(2), cfg.act)())\n"
+    )
+    assert lost(notebook(extra=plain)) == set() and flagged(notebook(extra=plain)) == ""
 
 
 def test_a_line_in_another_blocks_cell_puts_that_block_at_fault():
