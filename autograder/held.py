@@ -789,10 +789,11 @@ class HeldStrings:
         chain = (0, cls)
         if cls.keywords or not all(self._dataclass(d, chain) for d in cls.decorator_list):
             return False
-        for f in cls.body:
-            kinds = getattr(f, "decorator_list", [])
-            if getattr(f, "name", "") in _ANSWERS_ATTRIBUTES or any(
-                getattr(d, "id", None) not in _METHOD_KINDS for d in kinds
+        for f in cls.body:  # (a decorated method answers its own name: an attribute read?)
+            kinds = [getattr(d, "id", None) for d in getattr(f, "decorator_list", [])]
+            read = (0, f".{getattr(f, 'name', '')}") in self.given
+            if getattr(f, "name", "") in _ANSWERS_ATTRIBUTES or (
+                read and set(kinds) - _METHOD_KINDS
             ):
                 return False
         return True

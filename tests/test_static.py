@@ -4759,6 +4759,12 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
             'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
         )
         assert "loss" in lost(notebook({"cce_loss": loss})), way
+    honest = (  # a method decorated under a name no one reads as an attribute: still read
+        "class _Box:\n    act = 'sum'\n\n    @torch.no_grad()\n    def count(self):\n        return 1\n\n"
+        "    @property\n    def width(self):\n        return 3\n\n\nb = _Box()\n"
+        "print(getattr(torch.ones(2), b.act)())\n"
+    )
+    assert lost(notebook(extra=honest)) == set() and flagged(notebook(extra=honest)) == ""
     plain = (
         "from dataclasses import dataclass\n\n\n@dataclass\nclass Cfg:\n    act: str = 'sum'\n\n\n"
         "cfg = Cfg()\nprint(getattr(torch.ones(2), cfg.act)())\n"
