@@ -772,6 +772,7 @@ class HeldStrings:
         found = [c for c in self.classes if c.name == name]
         return (
             bool(found)
+            and not self._bound_otherwise(name)
             and depth < 8
             and not self.rebound & _REBASED
             and all(self._plain_body(c) for c in found)
@@ -781,6 +782,16 @@ class HeldStrings:
                 for base in c.bases
             )
         )
+
+    def _bound_otherwise(self, name: str | None) -> bool:
+        """Whether a class's ``name`` is also bound by other than its ``class`` statements (red
+        team 67: ``_Box = _Other`` after ``class _Box``, read as the plain class): an assignment,
+        a loop, an import, a ``def`` in any scope."""
+        size = len(self.given) + len(self.functions)  # (read again as more is given)
+        if getattr(self, "_bound_at", None) != size:
+            defs = {f.name for f, _ in self.functions if not isinstance(f, ast.Lambda)}
+            self._bound_at, self._bound_names = size, defs | {k[1] for k in self.given}
+        return name in self.imported or name in self._bound_names
 
     def _plain_body(self, cls: ast.ClassDef) -> bool:
         """Whether reading ``cls``'s attributes from what it is given holds: no metaclass, no

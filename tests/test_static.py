@@ -4746,6 +4746,14 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
     """Red team 66, (e) 4/4 and (g) 2/2 unflagged: a class attribute `act = "sum"` read as what
     `self.act` holds, while `self.__dict__[name] = key`, `vars(self)[name] = key`, a property
     named `act` or a `__getattribute__` gave another name at run time."""
+    other = "class _Other:\n    def __init__(self, key):\n        self.k = key\n\n    def __getattr__(self, name):\n        return self.k\n\n\n"
+    for rebound in ("_Box = _Other\n", "def _Box(key):\n    return _Other(key)\n"):  # (red team 67)
+        box = f'class _Box:\n    act = "sum"\n\n    def __init__(self, key):\n        self.k = key\n\n\n{other}{rebound}\n\n'
+        pick = box + "def _pick(obj, key):\n    b = _Box(key)\n    return getattr(obj, b.act)\n\n\n"
+        loss = pick + LOSS.format(
+            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+        )
+        assert "loss" in lost(notebook({"cce_loss": loss})), rebound
     ways = (
         "    def __init__(self, key, name='act'):\n        self.__dict__[name] = key\n",
         "    def __init__(self, key, name='act'):\n        vars(self)[name] = key\n",
