@@ -92,7 +92,7 @@ class HeldStrings:
         self.chain_of: dict[int, tuple] = {}  # a call's functions
         self.declared: dict[int, tuple[set[str], set[str]]] = {}  # global and nonlocal names
         self.changed: set[str] = set()  # containers changed in place: their items unknown
-        self.keyed: set[str] = set()  # containers given an item: `d[key] = value`
+        self.keyed, self.namespace_written = set[str](), set[int]()  # d[k] = v; self.__dict__
         self.spread = False  # a call given **options no reading follows: attributes unknown
         self.unseen_inits = False  # a class built by a call no reading follows: its parameters
         self.constructors, self.spreads = list[ast.AST](), list[tuple[ast.AST, tuple]]()
@@ -299,7 +299,7 @@ class HeldStrings:
                 self._bind(ast.Subscript(func.value, ast.Constant(key), ast.Store()), value, chain)
         elif isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
             self.changed.add(_last_name(func.value) or "")
-            self.spread |= _namespace(func.value)  # vars(self).update(...): red team 66
+            self._namespace_written(func.value, chain)  # vars(self).update(...)
         name, args = _last_name(func), call.args
         if name in _SETTERS:  # setattr(self, key, value) over a dictionary's items
             named = args[1] if name == "setattr" or len(args) == 3 else args[0] if args else None
@@ -309,6 +309,20 @@ class HeldStrings:
             self.constructors.append(func)  # obj.__init__(K): unless super()'s, or a base's
         if isinstance(func, ast.Call) and _last_name(func.func) == "type":
             self.unseen_inits = True  # type(obj)(K)
+
+    def _namespace_written(self, node: ast.AST, chain: tuple) -> None:
+        """``self.__dict__`` or ``vars(self)`` written in a method: its class's attributes
+        unknown; another object's: every attribute (red team 66; honest round 32: an
+        AverageMeter's ``self.__dict__.update(...)`` made every class unknown)."""
+        if not _namespace(node):
+            return
+        owner = node.value if isinstance(node, ast.Attribute) else (node.args or [None])[0]
+        method = chain[-1] if len(chain) > 2 and isinstance(chain[-2], ast.ClassDef) else None
+        args = getattr(getattr(method, "args", None), "args", [])
+        if args and isinstance(owner, ast.Name) and owner.id == args[0].arg:
+            self.namespace_written.add(id(chain[-2]))
+        else:
+            self.spread = True
 
     def _makes_a_module(self, value: ast.AST | None) -> bool:
         """Whether ``value`` builds a network module, never a string: a class of torch's
@@ -379,7 +393,7 @@ class HeldStrings:
             self._add((0, f".{target.attr}"), value, chain)
             self._add((0, target.attr), value, chain)
         elif isinstance(target, ast.Subscript):
-            self.spread |= _namespace(target.value)  # self.__dict__[name] = v: any attribute
+            self._namespace_written(target.value, chain)  # self.__dict__[name] = v
             container = _last_name(target.value) or ""
             self._add((0, f"{container}[]"), value, chain)  # (any of its items)
             self.keyed.add(container)  # (its keys, looped over, unknown)
@@ -798,7 +812,11 @@ class HeldStrings:
         decorator but dataclasses', no way of its own to answer an attribute (red team 66: a
         property named as its class attribute, a ``__getattribute__``)."""
         chain = (0, cls)
-        if cls.keywords or not all(self._dataclass(d, chain) for d in cls.decorator_list):
+        if (
+            id(cls) in self.namespace_written
+            or cls.keywords
+            or not all(self._dataclass(d, chain) for d in cls.decorator_list)
+        ):
             return False
         for f in cls.body:  # (a decorated method answers its own name: an attribute read?)
             kinds = [getattr(d, "id", None) for d in getattr(f, "decorator_list", [])]

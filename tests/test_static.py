@@ -4773,6 +4773,12 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
         "print(getattr(torch.ones(2), b.act)())\n"
     )
     assert lost(notebook(extra=honest)) == set() and flagged(notebook(extra=honest)) == ""
+    meter = (  # another class writing its own namespace (honest round 32: every class unread)
+        "class AverageMeter:\n    def __init__(self, **kw):\n        self.__dict__.update(kw)\n\n\n"
+        "m = AverageMeter(loss=0.0)\nprint(m.loss)\n"
+    )
+    nb = notebook(extra=honest + meter)
+    assert lost(nb) == set() and flagged(nb) == ""
     plain = (
         "from dataclasses import dataclass\n\n\n@dataclass\nclass Cfg:\n    act: str = 'sum'\n\n\n"
         "cfg = Cfg()\nprint(getattr(torch.ones(2), cfg.act)())\n"
