@@ -4595,14 +4595,10 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
     notebook hands its own `config` (the kit's settings) to functions, and a container handed on
     was unknown by its name anywhere. It is unknown where its binding is seen: the function's
     own `config` handed on inside it (or in a lambda there) is unknown still."""
-    own = (
-        SOLUTIONS["double_conv"]
-        .replace("batch_norm=False):", "batch_norm=False, config=None):")
-        .replace(
-            "        pad = 1 if padding else 0",
-            '        config = config or {"act": "ReLU"}\n        pad = 1 if padding else 0',
-        )
-        .replace("nn.ReLU(inplace=True)", 'getattr(nn, config["act"])(inplace=True)')
+    own = _configured_block(
+        ", config=None",
+        'getattr(nn, config["act"])',
+        '        config = config or {"act": "ReLU"}\n',
     )
     assert "config or" in own and lost(notebook({"double_conv": own})) == set()
     # honest round 29: the default by `if ... else`, or a dataclass's instance made by `or`
