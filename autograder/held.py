@@ -1245,7 +1245,7 @@ def _last_name(node: ast.AST) -> str | None:
 
 
 _PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a call's
-# every name the reading knows by its spelling (see HeldStrings.shadowed)
+# every name the reading knows by its spelling (see HeldStrings._shadowed_in)
 _SPELT = _PURE | _SHOWN | _READ_ONLY | _NAMES_A_CLASS | _PARTIALS | _SETTERS | _NAMESPACES
 _SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field"} | _BUILTIN_CLASSES
 
