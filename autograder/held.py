@@ -104,7 +104,7 @@ class HeldStrings:
         # names (and attributes) bound other than by an import; of them, at the top level
         self.rebound, self.rebound_top = set[str](), set[str]()  # (or declared global)
         self._memo: dict[tuple, set[str] | None] = {}  # what _values read, by node
-        self._steps = 0
+        self._steps, self._read_namespaces, self._shown_namespaces = 0, set[int](), list[tuple]()
         for tree in trees:
             self._read(tree)
         parents = _parents(trees)
@@ -157,6 +157,7 @@ class HeldStrings:
                 self.calls.setdefault(_last_name(node.func), []).append((node, chain))
                 self._call(node, chain)
             self._imports_or_rebinds(node, chain)
+            self._note_namespaces(node, chain)
             for target, value in _binding(node):  # (a := ... in a comprehension: its function's)
                 walrus = isinstance(node, ast.NamedExpr)
                 self._bind(target, value, _functions(chain) if walrus else chain)
@@ -299,7 +300,6 @@ class HeldStrings:
                 self._bind(ast.Subscript(func.value, ast.Constant(key), ast.Store()), value, chain)
         elif isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
             self.changed.add(_last_name(func.value) or "")
-            self._namespace_written(func.value, chain)  # vars(self).update(...)
         name, args = _last_name(func), call.args
         if name in _SETTERS:  # setattr(self, key, value) over a dictionary's items
             named = args[1] if name == "setattr" or len(args) == 3 else args[0] if args else None
@@ -309,6 +309,31 @@ class HeldStrings:
             self.constructors.append(func)  # obj.__init__(K): unless super()'s, or a base's
         if isinstance(func, ast.Call) and _last_name(func.func) == "type":
             self.unseen_inits = True  # type(obj)(K)
+
+    def _note_namespaces(self, node: ast.AST, chain: tuple) -> None:
+        """An object's namespace (``x.__dict__``, ``vars(x)``) used other than read (a spelt
+        item, a reader's call, a loop, shown: red team 68's ``d = vars(b)`` then ``d[k] =
+        key``) is written; ``node``'s children judged here, ``node`` itself if it is one."""
+        if _namespace(node) and id(node) not in self._read_namespaces:
+            self._namespace_written(node, chain)
+        for child in ast.iter_child_nodes(node):
+            if not _namespace(child):
+                continue
+            called = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
+            shown = called in _SHOWN | _COPIES  # (dict(vars(args)): a copy)
+            if shown and child in node.args:  # (print(vars(cfg)): if print is the builtin)
+                self._shown_namespaces.append((node.func.id, chain))
+            if shown or _namespace_read(child, node):
+                self._read_namespaces.add(id(child))
+        func = node.func if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Attribute) and func.attr in _NAMESPACE_READERS:
+            self._read_namespaces.add(id(func.value))  # vars(cfg).items()
+
+    @functools.cached_property
+    def _spread_all(self) -> bool:
+        """Whether any attribute may be set where no reading looks (``spread``, or a namespace
+        shown by a ``print`` that is not the builtin)."""
+        return self.spread or any(self._shadowed_in(n, c) for n, c in self._shown_namespaces)
 
     def _namespace_written(self, node: ast.AST, chain: tuple) -> None:
         """``self.__dict__`` or ``vars(self)`` written in a method: its class's attributes
@@ -393,7 +418,6 @@ class HeldStrings:
             self._add((0, f".{target.attr}"), value, chain)
             self._add((0, target.attr), value, chain)
         elif isinstance(target, ast.Subscript):
-            self._namespace_written(target.value, chain)  # self.__dict__[name] = v
             container = _last_name(target.value) or ""
             self._add((0, f"{container}[]"), value, chain)  # (any of its items)
             self.keyed.add(container)  # (its keys, looped over, unknown)
@@ -676,7 +700,7 @@ class HeldStrings:
             return members  # Activation.RELU, Activation.RELU.value, Activation(act).value
         if isinstance(node, ast.Attribute):  # self.act, cfg.act: a class of the notebook's
             key = (0, f".{node.attr}")
-            if self.spread or not self._plain_owner(node.value, chain, seen):
+            if self._spread_all or not self._plain_owner(node.value, chain, seen):
                 return None
         elif isinstance(node, ast.Name):
             key = self._key(node.id, chain)
@@ -893,7 +917,9 @@ class HeldStrings:
         """What the keyword ``name`` of any call gives (nothing if none does), unless a call
         spreads a mapping no reading follows."""
         key = (0, f".{name}")
-        return None if self.spread else self._given(key, seen) if self.given.get(key) else set()
+        return (
+            None if self._spread_all else self._given(key, seen) if self.given.get(key) else set()
+        )
 
     def _given(self, key: tuple[int, str], seen: frozenset) -> set[str] | None:
         if key in seen:  # a cycle: nothing more, unless a string was built on the way
@@ -1211,6 +1237,24 @@ def _number(value: object) -> bool:
 def _parents(trees: list[ast.Module]) -> dict[int, ast.AST]:
     """Each node's parent, by the node's id."""
     return {id(c): n for t in trees for n in ast.walk(t) for c in ast.iter_child_nodes(n)}
+
+
+_NAMESPACE_READERS = {"get", "keys", "values", "items", "copy"}
+_COPIES = {"dict", "list", "tuple", "sorted", "set"}  # (what a namespace given gives new)
+
+
+def _namespace_read(node: ast.AST, parent: ast.AST) -> bool:
+    """Whether the namespace ``node`` is only read where ``parent`` uses it (see
+    :meth:`HeldStrings._note_namespaces`)."""
+    if isinstance(parent, ast.Subscript):
+        return parent.value is node and isinstance(parent.ctx, ast.Load)
+    if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)):
+        return parent.iter is node
+    if isinstance(parent, ast.keyword):
+        return parent.arg is None  # f(**vars(cfg)): a copy
+    if isinstance(parent, ast.Dict):
+        return any(k is None and v is node for k, v in zip(parent.keys, parent.values, strict=True))
+    return isinstance(parent, ast.FormattedValue)
 
 
 def _namespace(node: ast.AST) -> bool:

@@ -4750,6 +4750,19 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
             'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
         )
         assert "loss" in lost(notebook({"cce_loss": loss})), rebound
+    for written in (
+        "d = vars(b)\n    d[''.join(('a', 'ct'))] = key",
+        "d = b.__dict__\n    d[b.k and 'act'] = key",
+    ):
+        box = 'class _Box:\n    act = "sum"\n\n    def __init__(self, key):\n        self.k = key\n\n\n'
+        pick = (
+            box
+            + f"def _pick(obj, key):\n    b = _Box(key)\n    {written}\n    return getattr(obj, b.act)\n\n\n"
+        )
+        loss = pick + LOSS.format(
+            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+        )
+        assert "loss" in lost(notebook({"cce_loss": loss})), written  # (red team 68)
     ways = (
         "    def __init__(self, key, name='act'):\n        self.__dict__[name] = key\n",
         "    def __init__(self, key, name='act'):\n        vars(self)[name] = key\n",
@@ -4774,6 +4787,9 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
         "m = AverageMeter(loss=0.0)\nprint(m.loss)\n"
     )
     nb = notebook(extra=honest + meter)
+    assert lost(nb) == set() and flagged(nb) == ""
+    shown = "print(vars(b))\nfor k, v in vars(b).items():\n    print(k, v)\ncopy = dict(vars(b))\ncopy['x'] = 1\n"
+    nb = notebook(extra=honest + shown)
     assert lost(nb) == set() and flagged(nb) == ""
     plain = (
         "from dataclasses import dataclass\n\n\n@dataclass\nclass Cfg:\n    act: str = 'sum'\n\n\n"
