@@ -4590,6 +4590,13 @@ def test_honest_names_of_the_sixth_hunt_are_read():
     assert lost(notebook({"double_conv": other})) == {"loss"}  # (read: torch's loss)
 
 
+def _through_pick(pick: str) -> str:
+    """``pick`` (a ``_pick(obj, key)`` of a red team's) and a loss calling torch's through it."""
+    return pick + LOSS.format(
+        'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
+    )
+
+
 def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
     """DoubleConv's `config=None` (`config = config or {"act": "ReLU"}`) lost every block: the
     notebook hands its own `config` (the kit's settings) to functions, and a container handed on
@@ -4708,9 +4715,7 @@ def test_a_name_the_reading_knows_by_its_spelling_bound_otherwise_is_unknown():
         '    field = lambda default: key\n    return getattr(obj, field(default="sum"))\n',
     ):  # fmt: skip
         pick = f"def _pick(obj, key):\n{body}\n\n"
-        loss = pick + LOSS.format(
-            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
-        )
+        loss = _through_pick(pick)
         assert "loss" in lost(notebook({"cce_loss": loss})), body
     fetch = 'def fetch(owner, name="mean"):\n    return getattr(owner, name)\n\n\n'
     for rebound in (
@@ -4746,9 +4751,7 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
     for rebound in ("_Box = _Other\n", "def _Box(key):\n    return _Other(key)\n"):  # (red team 67)
         box = f'class _Box:\n    act = "sum"\n\n    def __init__(self, key):\n        self.k = key\n\n\n{other}{rebound}\n\n'
         pick = box + "def _pick(obj, key):\n    b = _Box(key)\n    return getattr(obj, b.act)\n\n\n"
-        loss = pick + LOSS.format(
-            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
-        )
+        loss = _through_pick(pick)
         assert "loss" in lost(notebook({"cce_loss": loss})), rebound
     for written in (
         "d = vars(b)\n    d[''.join(('a', 'ct'))] = key",
@@ -4759,9 +4762,7 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
             box
             + f"def _pick(obj, key):\n    b = _Box(key)\n    {written}\n    return getattr(obj, b.act)\n\n\n"
         )
-        loss = pick + LOSS.format(
-            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
-        )
+        loss = _through_pick(pick)
         assert "loss" in lost(notebook({"cce_loss": loss})), written  # (red team 68)
     ways = (
         "    def __init__(self, key, name='act'):\n        self.__dict__[name] = key\n",
@@ -4772,9 +4773,7 @@ def test_a_class_with_its_own_ways_to_answer_an_attribute_is_not_read():
     for way in ways:
         box = f'class _Box:\n    act = "sum"\n\n{way}\n\n'
         pick = box + "def _pick(obj, key):\n    b = _Box(key)\n    return getattr(obj, b.act)\n\n\n"
-        loss = pick + LOSS.format(
-            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
-        )
+        loss = _through_pick(pick)
         assert "loss" in lost(notebook({"cce_loss": loss})), way
     honest = (  # a method decorated under a name no one reads as an attribute: still read
         "class _Box:\n    act = 'sum'\n\n    @torch.no_grad()\n    def count(self):\n        return 1\n\n"
@@ -4823,9 +4822,7 @@ def test_one_dict_under_two_names_at_once_is_unknown():
         '    (held := {"k": "sum"}).__setitem__("k", key)\n    return getattr(obj, held["k"])\n',
     ):
         pick = f"def _pick(obj, key):\n{body}\n\n"
-        loss = pick + LOSS.format(
-            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
-        )
+        loss = _through_pick(pick)
         nb = notebook({"cce_loss": loss})
         assert "loss" in lost(nb) and "builds a name from a string" in flagged(nb), body
     # one of `a or b`, `a if c else b` bound to another name (red team 63's way, the same)
@@ -4839,9 +4836,7 @@ def test_one_dict_under_two_names_at_once_is_unknown():
     ):
         body = f'    held = {{"k": "sum"}}\n    {alias}\n    spot["k"] = key\n'
         pick = f'def _pick(obj, key):\n{body}    return getattr(obj, held["k"])\n\n\n'
-        loss = pick + LOSS.format(
-            'return _pick(F, "".join(("cross", "_entropy")))(logits, target.long())'
-        )
+        loss = _through_pick(pick)
         assert "loss" in lost(notebook({"cce_loss": loss})), alias
     # an item stored under a key the text does not spell, or by a reflected __eq__ (red team 63)
     for body in (
