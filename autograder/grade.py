@@ -54,6 +54,7 @@ from autograder.export import exported_files
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import ANSWER_SAID, write_message
 from autograder.i18n import STUBS, notebook_language
+from autograder.messages_fr import template_regex
 from autograder.probes import probe_source
 from autograder.regrade import (
     INPUTS_FILE,
@@ -505,16 +506,8 @@ def _blamed_on_packages(blocks: dict, notes: list[str]) -> dict:
     return blocks
 
 
-def _template(message: str, **fields: str) -> re.Pattern:
-    """A message of :mod:`autograder.messages` as a regex, each of ``fields`` its pattern."""
-    pattern = re.escape(message)
-    for name, field in fields.items():
-        pattern = pattern.replace(re.escape(f"{{{name}}}"), f"(?P<{name}>{field})")
-    return re.compile(pattern)
-
-
-_MISSING_PACKAGE = _template(M.MISSING_PACKAGE, where=".+", package=r"[\w.]+")
-_NOT_DEFINED = _template(M.NOT_DEFINED, names=".+")
+_MISSING_PACKAGE = template_regex(M.MISSING_PACKAGE)  # (the French pages' reading of them)
+_NOT_DEFINED = template_regex(M.NOT_DEFINED)
 
 
 def _needed(review: list[str], blocks: dict) -> list[str]:

@@ -54,7 +54,7 @@ def _known_labels() -> str:
 @functools.cache
 def _patterns() -> list[tuple[re.Pattern, str, str]]:
     """``(regex, English, French)`` of each template, the longest literal text first."""
-    out = [(_regex(en, _known_labels()), en, fr) for en, fr in FRENCH.items()]
+    out = [(template_regex(en, _known_labels()), en, fr) for en, fr in FRENCH.items()]
     out.sort(key=lambda p: -len(re.sub(r"\{[^}]*\}", "", p[1])))
     return out
 
@@ -62,7 +62,7 @@ def _patterns() -> list[tuple[re.Pattern, str, str]]:
 _NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?%?|[-+]?(?:nan|inf)"
 
 
-def _regex(template: str, label: str = "") -> re.Pattern:
+def template_regex(template: str, label: str = "") -> re.Pattern:
     """``template`` as an anchored regex, each field lazy (``label``: the alternatives a field
     named ``label`` tries first)."""
     parts, seen, words = [], set(), WORDS | TEMPLATE_WORDS.get(template, {})
@@ -85,7 +85,7 @@ def _label(value: str) -> str:
     """A case's label in French: the notebook's catalog, as the notebook's self-checks say it."""
     text = translated(value, "fr")
     for template in LABEL_TEMPLATES if text == value else ():
-        m = _regex(template).match(value)
+        m = template_regex(template).match(value)
         if m:
             return catalog("fr")[template].format(**m.groupdict())
     return text
