@@ -73,12 +73,13 @@ _EXPECTED |= {"field": "dataclasses.field", "SimpleNamespace": "types.SimpleName
 _EXPECTED |= {"Namespace": "argparse.Namespace", "signature": "inspect.signature"}
 _EXPECTED |= {"getdoc": "inspect.getdoc", "getfullargspec": "inspect.getfullargspec"}
 _EXPECTED |= {"getsource": "inspect.getsource", "display": "IPython.display.display"}
+_EXPECTED |= {"json": "json"}
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
 # which give back nothing they are given (min, max, sum may give the object itself: red team 63;
 # isinstance gives it to a metaclass's __instancecheck__: red team 65)
-_KEEPS_NOTHING = _PURE - {"min", "max", "sum", "isinstance"}
+_KEEPS_NOTHING = _PURE - {"min", "max", "sum", "isinstance"} | {"display"}
 _BUILTIN_CLASSES = {"dict", "list", "tuple", "str", "int", "float", "bool", "set", "frozenset"}
 
 
@@ -86,6 +87,8 @@ class HeldStrings:
     """What each name is given where the notebook binds it (by function), each attribute
     (``self.act = act``, ``act=`` of any call) and each dictionary item (``CONFIG["act"]``): the
     expressions, with the functions they are in (outermost first, after a 0)."""
+
+    _read_all = False  # (every function's calls read: what one is handed judged by it)
 
     def __init__(self, trees: list[ast.Module]):
         self.given: dict[tuple[int, str], list[tuple[ast.AST | None, tuple]]] = {}
@@ -109,7 +112,7 @@ class HeldStrings:
             self._read(tree)
         parents = _parents(trees)
         self._parents, shadowed = parents, self._shadowed_at
-        self.shared, self.aliases_of = _shared(trees, parents, shadowed)  # handed on
+        self.shared, self.aliases_of, self.given_to = _shared(trees, parents, shadowed)
         self.nested = _read_nested_only(trees, parents, shadowed)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
         self.spread |= not all(self._makes_a_module(v) for v in self.setters)  # (round 26)
@@ -146,7 +149,7 @@ class HeldStrings:
             self._parameters(f, self._call_sites(f), chain)
         for cls in self.classes:
             self._fields(cls)
-        self._memo.clear()  # (what was read before all was given)
+        self._memo, self._read_all = {}, True  # (what was read before all was given)
 
     def _read(self, tree: ast.AST) -> None:
         todo = [(tree, (0,))]
@@ -252,11 +255,15 @@ class HeldStrings:
 
     def _shadowed_at(self, name: str, node: ast.AST) -> bool:
         """:meth:`_shadowed_in` where ``node`` is."""
+        return self._shadowed_in(name, self._chain_at(node))
+
+    def _chain_at(self, node: ast.AST) -> tuple:
+        """The scopes around ``node``, outermost first, after a 0."""
         scopes, at = [], self._parents.get(id(node))
         while at is not None:
             scopes += [at] if isinstance(at, _SCOPES) else []
             at = self._parents.get(id(at))
-        return self._shadowed_in(name, (0, *reversed(scopes)))
+        return (0, *reversed(scopes))
 
     def _builtin(self, func: ast.AST, name: str, chain: tuple) -> bool:
         """Whether ``func`` is the name ``name`` as the reading knows it (not shadowed)."""
@@ -394,24 +401,75 @@ class HeldStrings:
             and not self._changed(node.id, chain)
         )
 
-    def _changed(self, name: str, chain: tuple) -> bool:
+    def _changed(self, name: str, chain: tuple, seen: frozenset = frozenset()) -> bool:
         """Whether the container ``name`` (read in ``chain``) may be changed other than by its
         spelt items: changed in place anywhere, or handed on where its binding is seen (a
-        function's own ``config`` is not the notebook's, honest round 28)."""
-        if name in self.changed or self._key(name, chain)[0] in self.shared.get(name, ()):
+        function's own ``config`` is not the notebook's, honest round 28) to other than a
+        function of the notebook's that only reads it (``DoubleConv(..., config=config)``), or
+        through a name bound to what it holds (``cfg = config or DEFAULTS``: honest round 30)
+        that gives it items or is so changed."""
+        scope = self._key(name, chain)[0]
+        if name in self.changed or scope in self.shared.get(name, ()):
             return True
-        return self._alias_changed(name, frozenset({name}))
-
-    def _alias_changed(self, name: str, seen: frozenset) -> bool:
-        """Whether a name bound to what ``name`` holds (``cfg = config or DEFAULTS``: honest
-        round 30) may change it: changed, given items, handed on anywhere, or one of its own
-        such names so."""
-        for alias in self.aliases_of.get(name, set()) - seen:
-            if alias in self.changed | self.keyed or alias in self.shared:
+        for scopes, call, slot in self.given_to.get(name, ()):
+            if scope in scopes and self._changed_by(call, slot, seen):
                 return True
-            if self._alias_changed(alias, seen | {alias}):
+        for alias, assign in self.aliases_of.get(name, ()):
+            if alias in seen or alias == name:
+                continue
+            if alias in self.keyed or self._changed(
+                alias, self._chain_at(assign), seen | {name, alias}
+            ):
                 return True
         return False
+
+    def _changed_by(self, call: ast.Call, slot: int | str, seen: frozenset) -> bool:
+        """Whether what ``call`` is given at ``slot`` (a position, a keyword) may be changed by
+        the function it runs: unless a function of the notebook's whose parameter is not."""
+        callees = self._callees(call) if self._read_all else None
+        if callees is None:
+            return True
+        for f, skip, inner in callees:
+            params = [*f.args.posonlyargs, *f.args.args]
+            if isinstance(slot, int):
+                at = skip + slot
+                param = params[at].arg if at < len(params) else None
+            else:
+                named = {p.arg for p in params[skip:] + f.args.kwonlyargs}
+                param = slot if slot in named else None
+            key = (id(f), param)
+            if key in seen:  # (a recursive call: read at its first)
+                continue
+            if param is None or param in self.keyed or self._changed(param, inner, seen | {key}):
+                return True
+        return False
+
+    def _callees(self, call: ast.Call) -> list[tuple[ast.AST, int, tuple]] | None:
+        """The function of the notebook's ``call`` runs (a top-level ``def``, a plain class's
+        own ``__init__``), with the parameters it skips and its scopes; None if it may be
+        another (a name bound otherwise, imported, nested, decorated, handed on)."""
+        name = getattr(call.func, "id", None)
+        if name is None or name in self.imported or name in self._given_names:
+            return None
+        defs = [(f, c) for f, c in self.functions if getattr(f, "name", None) == name]
+        classes = [c for c in self.classes if c.name == name]
+        top = [n for n, _ in defs] + classes
+        if len(top) != 1 or not isinstance(self._parents.get(id(top[0])), ast.Module):
+            return None
+        if classes and not self._plain_class(name, 0):
+            return None
+        if classes:  # (its own __init__ only)
+            inits = [f for f in classes[0].body if getattr(f, "name", "") == "__init__"]
+            defs = [(f, c) for f, c in self.functions if len(inits) == 1 and f is inits[0]]
+        for f, chain in defs:
+            sites = self._call_sites(f) or []
+            return [(f, skip, (*chain, f)) for c, _, skip in sites if c is call] or None
+        return None
+
+    @functools.cached_property
+    def _given_names(self) -> frozenset[str]:
+        """The names bound by other than a ``def`` or ``class`` (read once all is given)."""
+        return frozenset(k[1] for k in self.given)
 
     def _bind(self, target: ast.AST, value: ast.AST | None, chain: tuple) -> None:
         if isinstance(target, ast.Attribute):  # (`__main__.KIND = ...` is the name KIND too)
@@ -616,10 +674,16 @@ class HeldStrings:
                     return None
                 found += more
             return found
-        if isinstance(node, ast.Call) and self._builtin(node.func, "dict", chain) and not node.args:
-            if all(k.arg for k in node.keywords):
-                return [({k.arg: k.value for k in node.keywords}, chain)]
-            return None
+        if isinstance(node, ast.Call) and self._builtin(node.func, "dict", chain):
+            if len(node.args) > 1:  # dict(DEFAULTS, **(config or {})): as {**DEFAULTS, ...}
+                return None
+            found = [({k.arg: k.value for k in node.keywords if k.arg}, chain)]
+            for part in [*node.args, *(k.value for k in node.keywords if k.arg is None)]:
+                more = self._dicts(part, chain, seen)
+                if more is None:
+                    return None
+                found += more
+            return found
         if not isinstance(node, ast.Name) or self._changed(node.id, chain):
             return None
         if node.id in self.keyed and not keyed:  # (given keys of its own: **CFG unknown)
@@ -1030,18 +1094,20 @@ def _functions(chain: tuple) -> tuple:
     return chain
 
 
-def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple[dict, dict]:
+def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple[dict, dict, dict]:
     """Names read other than to read their items (``opts = OPTIONS``, ``f(OPTIONS)``,
     ``dict.update(OPTIONS, ...)``, ``OPTIONS.update(...)``): a container changed through
     another name, or by a function, is unknown (``parents``: each node's, by id): by name, with
     the scopes around each such read (0, the notebook's top level, around all); and the names
-    bound to what a name holds (``cfg = DEFAULTS``, ``cfg = config or DEFAULTS``), by name."""
+    bound to what a name holds (``cfg = DEFAULTS``, ``cfg = config or DEFAULTS``), by name, with
+    the assignment binding each."""
     names = [
         node for tree in trees for node in ast.walk(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     ]  # fmt: skip
     found: dict[str, set[int]] = {}
-    aliases: dict[str, set[str]] = {}
+    aliases: dict[str, set[tuple[str, ast.AST]]] = {}
+    given_to: dict[str, list[tuple[set[int], ast.Call, int | str]]] = {}
     for name in names:
         node, parent = name, parents.get(id(name))
         while isinstance(parent, ast.BoolOp) or (
@@ -1055,14 +1121,30 @@ def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple
         if target == name.id and node is not name:
             continue  # config = config or {...}: the same name's items
         if target is not None:  # cfg = config or DEFAULTS: DEFAULTS changed where cfg is
-            aliases.setdefault(name.id, set()).add(target)
+            aliases.setdefault(name.id, set()).add((target, parent))
             continue
-        scopes, node = found.setdefault(name.id, {0}), parent
-        while node is not None:
-            if isinstance(node, _SCOPES):
-                scopes.add(id(node))
-            node = parents.get(id(node))
-    return found, aliases
+        scopes, at = {0}, parent
+        while at is not None:
+            if isinstance(at, _SCOPES):
+                scopes.add(id(at))
+            at = parents.get(id(at))
+        if slot := _argument(node, parent, parents):  # f(config): as f's parameter is
+            given_to.setdefault(name.id, []).append((scopes, *slot))
+        else:
+            found.setdefault(name.id, set()).update(scopes)
+    return found, aliases, given_to
+
+
+def _argument(node: ast.AST, parent: ast.AST, parents: dict) -> tuple[ast.Call, int | str] | None:
+    """The call of a name ``node`` is handed to, and where (a position, a keyword)."""
+    if isinstance(parent, ast.keyword) and parent.arg is not None:
+        call = parents.get(id(parent))
+        return (call, parent.arg) if isinstance(getattr(call, "func", None), ast.Name) else None
+    if not (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)):
+        return None
+    at = next((i for i, a in enumerate(parent.args) if a is node), None)
+    starred = any(isinstance(a, ast.Starred) for a in parent.args)
+    return None if at is None or starred else (parent, at)
 
 
 def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: Callable) -> bool:
@@ -1089,6 +1171,8 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: C
     known = callee is not None and not shadowed(callee, parent)  # (the builtin, where it is)
     if known and callee in _KEEPS_NOTHING:
         return True
+    if _json_text(node, parent, shadowed):
+        return True
     if known and callee in {"min", "max", "sum"} and parent.args == [node]:
         return True  # (one iterable: an item, not itself; honest round 30's `min(ACTS)`)
     if known and callee == "isinstance" and parent.args[:1] == [node]:
@@ -1099,6 +1183,20 @@ def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: C
     if isinstance(parent, (ast.UnaryOp, ast.Expr, ast.FormattedValue)):
         return True
     return isinstance(parent, ast.Call) and parent.func is node
+
+
+def _json_text(node: ast.AST, parent: ast.AST | None, shadowed: Callable) -> bool:
+    """Whether ``parent`` is ``json.dumps(node)`` or ``json.dump(node, file)``, its keywords
+    literals (``indent=2``; a ``cls=`` or ``default=`` of the student's is handed things)."""
+    func = getattr(parent, "func", None)
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr in ("dumps", "dump")
+        and getattr(func.value, "id", None) == "json"
+        and not shadowed("json", parent)
+        and parent.args[:1] == [node]
+        and all(_literal(k.value) for k in parent.keywords)
+    )
 
 
 def _builtin_classes(args: list[ast.AST], shadowed: Callable) -> bool:
@@ -1291,7 +1389,7 @@ def _last_name(node: ast.AST) -> str | None:
 _PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a call's
 # every name the reading knows by its spelling (see HeldStrings._shadowed_in)
 _SPELT = _PURE | _SHOWN | _READ_ONLY | _NAMES_A_CLASS | _PARTIALS | _SETTERS | _NAMESPACES
-_SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field"} | _BUILTIN_CLASSES
+_SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field", "json"} | _BUILTIN_CLASSES
 
 
 def _spelt_name(name: str) -> bool:

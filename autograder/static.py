@@ -161,7 +161,8 @@ _PATHS = _by_reason(
         "reaches names built from strings (import_item)": "traitlets.utils.importstring "
         "traitlets.import_item IPython.utils.importstring tornado.util.import_object",
         "reaches names built from strings (optional_import)": "monai.utils.optional_import "
-        "monai.utils.module",
+        "monai.utils.module monai.utils.instantiate monai.utils.load_submodules "
+        "monai.utils.require_pkg monai.utils.get_package_version monai.load_submodules",
         "runs code from strings (jinja2)": "jinja2",
         "runs code from strings (mako)": "mako",
         "runs code from strings (sympy)": "sympy.sympify sympy.S sympy.parse_expr sympy.parsing "
@@ -280,6 +281,10 @@ _STRING_PATHS += ("torch._utils._import_dotted_name", "traitlets.utils.importstr
 _STRING_PATHS += ("traitlets.import_item",)  # (traitlets re-exports it)
 _STRING_PATHS += ("IPython.utils.importstring", "tornado.util.import_object", "jinja2", "torch.fx")
 _STRING_PATHS += ("monai.utils.optional_import", "monai.utils.module", "torch._inductor")
+# (monai.utils.module's, re-exported by monai.utils and monai: red team 69's instantiate)
+_STRING_PATHS += ("monai.utils.instantiate", "monai.utils.load_submodules")
+_STRING_PATHS += ("monai.utils.require_pkg", "monai.utils.get_package_version")
+_STRING_PATHS += ("monai.load_submodules",)
 _STRING_PATHS += ("torch._C._jit_get_operation", "alembic", "_pytest")
 _STRING_PATHS += ("pytest.importorskip", "monai.bundle")
 # runners of code given as text (templates, expression parsers, config files, imp): a

@@ -2641,6 +2641,11 @@ def _torchs(expr: str) -> str:
         _torchs('get_ipython()._ofind("F.cross" + "_entropy").obj'),
         "from monai.utils import optional_import\n"
         + _torchs("optional_import('torch.nn.functional', name='cross' + '_entropy')[0]"),
+        # red team 69: monai.utils.module's instantiate, as monai.utils re-exports it
+        "from monai.utils import instantiate\n"
+        + _torchs('instantiate("torch.nn.functional." + "cross_" + "entropy", "callable")'),
+        "import monai.utils\n"
+        + _torchs('monai.utils.instantiate("builtins.get" + "attr", "callable")(F, "x")'),
         LOSS.format(
             "op = torch._C._jit_get_operation('aten::cross_entropy_loss')[0]\n"
             "    return op(logits, target, weight, 1, -100, 0.0)"
@@ -4647,6 +4652,72 @@ def test_a_functions_own_dict_named_like_the_notebooks_settings_is_read():
             "        self.f = getattr(F, getattr(nn, activation))\n        pad = 1 if padding else 0",
         )
         assert lost(notebook({"double_conv": other})) >= {"double_conv", "loss"}, name
+
+
+def test_a_dict_handed_to_a_function_of_the_notebooks_is_read_as_that_function_reads_it():
+    """A config handed from Down to DoubleConv (``DoubleConv(..., config=config)``) lost every
+    block, as would any container handed to a function: one of the notebook's own top-level
+    functions or plain classes whose parameter only reads it leaves it as it was; one that
+    changes it, keeps it, hands it on elsewhere, or may be another function does not."""
+    block = 'CONFIG = {"act": "ReLU"}\n\n\n' + _configured_block(
+        ", config=None", 'getattr(nn, config["act"])', "        config = config or CONFIG\n"
+    )
+    for handed in ("config=config", "config", "config=CONFIG", "CONFIG"):
+        down = (
+            SOLUTIONS["down"]
+            .replace("batch_norm=False):", "batch_norm=False, config=None):")
+            .replace("padding, batch_norm)", f"padding, batch_norm, {handed})")
+        )
+        assert lost(notebook({"double_conv": block, "down": down})) == set(), handed
+    use = LOSS.format('return getattr(F, held["k"])(logits, target.long())')
+    read = 'def look(c):\n    return len(c)\n\n\nheld = {"k": "sum"}\nlook(held)\n'
+    assert lost(notebook({"cce_loss": read + use})) == set()
+    changed = {  # (each a way of changing `held` once handed to `tweak`)
+        "keyed": 'def tweak(c):\n    c["k"] = "cross_entropy"\n',
+        "alias": 'def tweak(c):\n    g = c\n    g.update(k="cross_entropy")\n',
+        "method": 'def tweak(c):\n    c.__setitem__("k", "cross_entropy")\n',
+        "kept": "box = []\n\n\ndef tweak(c):\n    box.append(c)\n",
+        "kwargs": 'def tweak(**kw):\n    kw["c"]["k"] = "cross_entropy"\n',
+        "recursive": 'def tweak(c, n=1):\n    if n:\n        tweak(c, n - 1)\n    c["k"] = "x"\n',
+        "decorated": "import functools\n\n\n@functools.cache\ndef tweak(c):\n    pass\n",
+        "nested": 'def tweak(c):\n    pass\n\n\ndef f():\n    def tweak(c):\n        c["k"] = 1\n',
+        "metaclass": (
+            'class M(type):\n    def __call__(cls, c):\n        c["k"] = "cross_entropy"\n\n\n'
+            "class tweak(metaclass=M):\n    def __init__(self, c):\n        pass\n"
+        ),
+        "base's new": (
+            'class B:\n    def __new__(cls, c):\n        c["k"] = "cross_entropy"\n'
+            "        return object.__new__(cls)\n\n\n"
+            "class tweak(B):\n    def __init__(self, c):\n        pass\n"
+        ),
+    }
+    for how, tweak in changed.items():
+        handed = (
+            tweak + '\n\nheld = {"k": "sum"}\ntweak(c=held)\n'
+            if how == "kwargs"
+            else (tweak + '\n\nheld = {"k": "sum"}\ntweak(held)\n')
+        )
+        nb = notebook({"cce_loss": handed + use})
+        assert "loss" in lost(nb) and "getattr" in flagged(nb), how
+
+
+def test_defaults_merged_by_dict_shown_or_written_as_json_are_read():
+    """Honest configs lost every block: ``dict(DEFAULTS, **(config or {}))`` (read as the
+    literal ``{**DEFAULTS, **(config or {})}``), ``display(DEFAULTS)``, ``json.dumps(DEFAULTS,
+    indent=2)``; an encoder or ``default=`` of the student's is handed the dict, unknown."""
+    top = 'import json\n\nDEFAULTS = {"act": "ReLU"}\n'
+    merged = "        cfg = dict(DEFAULTS, **(config or {}))\n"
+    block = _configured_block(", config=None", 'getattr(nn, cfg["act"])', merged)
+    for shown in ("", "display(DEFAULTS)\n", "print(json.dumps(DEFAULTS, indent=2))\n"):
+        assert lost(notebook({"double_conv": top + shown + "\n\n" + block})) == set(), shown
+    use = LOSS.format('return getattr(F, held["k"])(logits, target.long())')
+    encoder = (
+        "class E(json.JSONEncoder):\n    def encode(self, c):\n"
+        '        c["k"] = "cross_entropy"\n        return ""\n\n\n'
+    )
+    for given in ("json.dumps(held, cls=E)", "json.dumps(held, default=E().encode)"):
+        nb = notebook({"cce_loss": f'import json\n{encoder}held = {{"k": "sum"}}\n{given}\n{use}'})
+        assert "loss" in lost(nb), given
 
 
 def _configured_block(head: str, act: str, before: str = "") -> str:
