@@ -19,6 +19,8 @@ from typing import IO, BinaryIO
 
 import numpy as np
 
+from unet_tp.i18n import language, tr
+
 
 def unet_tp_home() -> Path:
     """Working folder of the kit: ``$UNET_TP_HOME`` or ``~/.cache/unet_tp``."""
@@ -142,8 +144,13 @@ def remove_unfinished(target: str | os.PathLike[str]) -> None:
             size = tree_size(folder)
             shutil.rmtree(folder, ignore_errors=True)
             print(
-                f"{target}: removed the unfinished copy an interrupted run left ({folder.name}, "
-                f"{size_text(size)}); writing it again"
+                tr(
+                    "{target}: removed the unfinished copy an interrupted run left ({name}, "
+                    "{size}); writing it again",
+                    target=target,
+                    name=folder.name,
+                    size=size_text(size),
+                )
             )
 
 
@@ -180,27 +187,56 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 _ADVICE = {
-    errno.EROFS: "it is on a read-only file system (e.g. /kaggle/input or a read-only mount): "
-    "choose a folder you can write to (e.g. /kaggle/working, /content or ~/)",
-    errno.EACCES: "permission denied: choose a folder you can write to, or fix its permissions",
-    errno.EPERM: "operation not permitted: choose a folder you can write to",
-    errno.ENOTDIR: "a part of this path is a file, not a folder: choose another path",
-    errno.EISDIR: "it is a folder, not a file: give a file name",
-    errno.ENOSPC: "the disk is full: free some space or choose a folder on another disk",
-    errno.EDQUOT: "the disk quota is exhausted: free some space or choose another disk",
-    errno.ENOENT: "no such file or folder: check the path",
-    errno.EEXIST: "it already exists: remove it or choose another path",
-    errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+    errno.EROFS: lambda where: tr(
+        "{where}: it is on a read-only file system (e.g. /kaggle/input or a read-only mount): "
+        "choose a folder you can write to (e.g. /kaggle/working, /content or ~/)",
+        where=where,
+    ),
+    errno.EACCES: lambda where: tr(
+        "{where}: permission denied: choose a folder you can write to, or fix its permissions",
+        where=where,
+    ),
+    errno.EPERM: lambda where: tr(
+        "{where}: operation not permitted: choose a folder you can write to", where=where
+    ),
+    errno.ENOTDIR: lambda where: tr(
+        "{where}: a part of this path is a file, not a folder: choose another path", where=where
+    ),
+    errno.EISDIR: lambda where: tr(
+        "{where}: it is a folder, not a file: give a file name", where=where
+    ),
+    errno.ENOSPC: lambda where: tr(
+        "{where}: the disk is full: free some space or choose a folder on another disk",
+        where=where,
+    ),
+    errno.EDQUOT: lambda where: tr(
+        "{where}: the disk quota is exhausted: free some space or choose another disk",
+        where=where,
+    ),
+    errno.ENOENT: lambda where: tr("{where}: no such file or folder: check the path", where=where),
+    errno.EEXIST: lambda where: tr(
+        "{where}: it already exists: remove it or choose another path", where=where
+    ),
+    errno.ENAMETOOLONG: lambda where: tr(
+        "{where}: the name is too long: choose a shorter path", where=where
+    ),
 }
+"""What to do about an OSError of each errno, the path named (its message's whole sentence)."""
 
 
 def size_text(n: float) -> str:
-    """A size for people: ``"512 bytes"``, ``"3.4 MB"``, ``"30.1 GB"`` (powers of 1000, as disks)."""
+    """A size for people: ``"512 bytes"``, ``"3.4 MB"``, ``"30.1 GB"`` (powers of 1000, as disks;
+    in French ``"512 octets"``, ``"3,4 Mo"``)."""
     for unit in ("bytes", "kB", "MB", "GB"):
         if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+            break
         n /= 1000
-    raise AssertionError  # pragma: no cover
+    if unit == "bytes":
+        return tr("{n:.0f} bytes", n=n)
+    size = f"{n:.1f}".replace(".", "," if language() == "fr" else ".")
+    if unit == "kB":
+        return tr("{size} kB", size=size)
+    return tr("{size} MB", size=size) if unit == "MB" else tr("{size} GB", size=size)
 
 
 def disk_full(exc: BaseException) -> bool:
@@ -226,10 +262,14 @@ def no_space_message(folder: str | os.PathLike[str], needed: int, what: str) -> 
     free = free_space(folder)
     if free is None or needed <= free:
         return None
-    return (
-        f"{what} needs {size_text(needed)}; the disk of {folder} has {size_text(free)} free: "
-        f"free {size_text(needed - free)} (delete downloads, old runs or caches you no longer "
-        "use) or choose a folder on another disk"
+    return tr(
+        "{what} needs {needed}; the disk of {folder} has {free} free: free {missing} (delete "
+        "downloads, old runs or caches you no longer use) or choose a folder on another disk",
+        what=what,
+        needed=size_text(needed),
+        folder=folder,
+        free=size_text(free),
+        missing=size_text(needed - free),
     )
 
 
@@ -257,9 +297,15 @@ def room_for(tmp: Path, total: int, what: str, error: type[Exception]) -> Iterat
             raise
         free = (free_space(tmp.parent) or 0) + tree_size(tmp)
         raise error(
-            f"the disk of {tmp.parent} filled up while {what} ({size_text(total)} unpacked; "
-            f"{size_text(free)} free once the partial copy is removed): free some space (delete "
-            "downloads, old runs or caches you no longer use) or choose a folder on another disk"
+            tr(
+                "the disk of {folder} filled up while {what} ({total} unpacked; {free} free once "
+                "the partial copy is removed): free some space (delete downloads, old runs or "
+                "caches you no longer use) or choose a folder on another disk",
+                folder=tmp.parent,
+                what=what,
+                total=size_text(total),
+                free=size_text(free),
+            )
         ) from None
 
 
@@ -290,7 +336,7 @@ def archive_problem(path: str | os.PathLike[str]) -> str | None:
     except OSError:
         return None
     if re.match(rb"\s*(<!doctype html|<html)", head, re.IGNORECASE):  # (data round 21)
-        return (
+        return tr(
             "a web page, not an archive (Google Drive's 'cannot scan for viruses' page, a login "
             "or an error page): download the file itself (its direct link, or the notebook's "
             "DATA_SOURCE = 'drive')"
@@ -298,8 +344,9 @@ def archive_problem(path: str | os.PathLike[str]) -> str | None:
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), None)
     if kind is None:
         return None
-    return (
-        f"a damaged or truncated {kind} archive (it starts as one, then breaks off): get it again"
+    return tr(
+        "a damaged or truncated {kind} archive (it starts as one, then breaks off): get it again",
+        kind=kind,
     )
 
 
@@ -312,10 +359,11 @@ def os_error_message(exc: OSError) -> str:
     when the OS gave one), or its own message when it carries no errno (the kit's own text)."""
     if exc.errno is None:
         return str(exc)
-    where = exc.filename if exc.filename is not None else "a file"
+    where = exc.filename if exc.filename is not None else tr("a file")
     if isinstance(where, str) and (temporary := _TEMPORARY.fullmatch(os.path.basename(where))):
         where = os.path.join(os.path.dirname(where), temporary[1])  # the file it would become
     if exc.filename2 is not None:
         where = f"{where} -> {exc.filename2}"
-    advice = _ADVICE.get(exc.errno, exc.strerror or os.strerror(exc.errno))
-    return f"{where}: {advice}"
+    if advice := _ADVICE.get(exc.errno):
+        return advice(where)
+    return f"{where}: {exc.strerror or os.strerror(exc.errno)}"
