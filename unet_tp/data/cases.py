@@ -41,6 +41,7 @@ from unet_tp.conventions import (
     Edition,
     matching_conventions,
 )
+from unet_tp.i18n import tr
 from unet_tp.metrics import SliceSpacing
 
 SEG = "seg"
@@ -50,7 +51,6 @@ ARCHIVE_NAME = re.compile(r"(.+?)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)", re.I
 """An archive's name: the stem, then the suffix."""
 LABEL_TOLERANCE = 1e-3
 """How far a label stored as a float may be from an integer and still be read as it."""
-_UNPACK = "unpack it first: `unet-tp data download --url {} --out DIR`"
 
 
 def _naming(e: Edition) -> tuple[re.Pattern[str], Edition, dict[str, str]]:
@@ -176,16 +176,7 @@ def _expected_names() -> str:
 def scan_cases(root: str | os.PathLike[str]) -> Scan:
     """Every BraTS case below ``root`` (a release, a folder of case folders, one case folder),
     possibly none, and the NIfTI files that follow no known naming."""
-    root = Path(root).expanduser()
-    if not root.exists():
-        raise DataError(f"{root}: no such folder")
-    if not root.is_dir():
-        hint = (
-            f"; an archive: {_UNPACK.format(shlex.quote(str(root)))}"
-            if ARCHIVE_NAME.fullmatch(root.name)
-            else ""
-        )
-        raise DataError(f"{root}: not a folder (expected a folder of BraTS cases){hint}")
+    root = _folder_of_cases(Path(root).expanduser())
     cases: dict[tuple[Path, str], Case] = {}
     unmatched: list[Path] = []
     seen = {_folder_key(root)}  # a link back up (a loop) or to a folder already walked
@@ -217,8 +208,15 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
             previous = cases[key].files.get(kind)
             if previous is not None:
                 raise DataError(
-                    f"case {case_id}: two {kind} files, {previous.name} and {name}, in "
-                    f"{directory}; keep one of them (e.g. delete the copy gunzip -k left)"
+                    tr(
+                        "case {case_id}: two {kind} files, {first} and {second}, in {directory}; "
+                        "keep one of them (e.g. delete the copy gunzip -k left)",
+                        case_id=case_id,
+                        kind=kind,
+                        first=previous.name,
+                        second=name,
+                        directory=directory,
+                    )
                 )
             cases[key].files[kind] = directory / name
     unrecognised = _quirk_segs(cases, unmatched) + _stray_copies(cases)
@@ -226,8 +224,32 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
     if dupes:
         where = [str(c.directory) for c in found if c.case_id == dupes[0]]
-        raise DataError(f"case {dupes[0]} appears in several folders: {', '.join(where)}")
+        raise DataError(
+            tr(
+                "case {case_id} appears in several folders: {folders}",
+                case_id=dupes[0],
+                folders=", ".join(where),
+            )
+        )
     return Scan(root, found, unrecognised)
+
+
+def _folder_of_cases(root: Path) -> Path:
+    """``root``, or a DataError where it is not a folder (an archive: how to unpack it)."""
+    if not root.exists():
+        raise DataError(tr("{root}: no such folder", root=root))
+    if root.is_dir():
+        return root
+    if ARCHIVE_NAME.fullmatch(root.name):
+        raise DataError(
+            tr(
+                "{root}: not a folder (expected a folder of BraTS cases); an archive: unpack it "
+                "first: `unet-tp data download --url {archive} --out DIR`",
+                root=root,
+                archive=shlex.quote(str(root)),
+            )
+        )
+    raise DataError(tr("{root}: not a folder (expected a folder of BraTS cases)", root=root))
 
 
 def _folder_key(path: Path) -> tuple[int, int] | None:
@@ -253,9 +275,15 @@ def _graded(cases: list[Case]) -> list[Case]:
         twins = sorted({i for _, ids in rows for i in ids if i in where and i != case.case_id})
         if twins:
             raise DataError(
-                f"case {case.case_id} ({case.directory}) and case {twins[0]} "
-                f"({where[twins[0]].directory}) are one patient under two editions' names (so "
-                "says name_mapping.csv): keep one of the two folders"
+                tr(
+                    "case {case_id} ({directory}) and case {twin} ({twin_directory}) are one "
+                    "patient under two editions' names (so says name_mapping.csv): keep one of "
+                    "the two folders",
+                    case_id=case.case_id,
+                    directory=case.directory,
+                    twin=twins[0],
+                    twin_directory=where[twins[0]].directory,
+                )
             )
         grade = case.grade or next((g for g, _ in rows if g), None)
         out.append(case if grade == case.grade else replace(case, grade=grade))
@@ -286,7 +314,13 @@ def _quirk_segs(cases: dict[tuple[Path, str], Case], unmatched: list[Path]) -> l
         here = [c for (d, _), c in cases.items() if d == path.parent]
         if len(here) == 1 and SEG not in here[0].files and _QUIRK_RE.fullmatch(path.name):
             here[0].files[SEG] = path
-            here[0].notes.append(f"seg read from {path.name} (not named {here[0].case_id}_seg)")
+            here[0].notes.append(
+                tr(
+                    "seg read from {name} (not named {case_id}_seg)",
+                    name=path.name,
+                    case_id=here[0].case_id,
+                )
+            )
         else:
             unrecognised.append(path)
     return unrecognised
@@ -313,8 +347,13 @@ def _stray_copies(cases: dict[tuple[Path, str], Case]) -> list[Path]:
             del cases[(folder, case_id)]
         if copied:
             copied.notes.append(
-                f"left out {case_id} ({len(case.files)} files in {folder}): a copy of this "
-                "case (Drive's 'Make a copy'), the same patient twice"
+                tr(
+                    "left out {case_id} ({count} files in {folder}): a copy of this case "
+                    "(Drive's 'Make a copy'), the same patient twice",
+                    case_id=case_id,
+                    count=len(case.files),
+                    folder=folder,
+                )
             )
     return sorted(strays)
 
@@ -328,30 +367,59 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
     root = found.root
     if any(p.parent.name == "imagesTr" for p in found.unrecognised):
         raise DataError(
-            f"{root}: an MSD Task01_BrainTumour folder (4D images in imagesTr/), not BraTS cases; "
-            f"convert it with `unet-tp data download --source msd --url {shlex.quote(str(root))} "
-            "--out DIR` (in the notebook: DATA_SOURCE = 'drive' converts it)"
+            tr(
+                "{root}: an MSD Task01_BrainTumour folder (4D images in imagesTr/), not BraTS "
+                "cases; convert it with `unet-tp data download --source msd --url {url} --out "
+                "DIR` (in the notebook: DATA_SOURCE = 'drive' converts it)",
+                root=root,
+                url=shlex.quote(str(root)),
+            )
         )
     if (root / "unet_tp_cache.json").is_file():  # (cache.META; data round 21)
         raise DataError(
-            f"{root}: a slice cache (`unet-tp data prepare` wrote it), not a folder of cases: "
-            "`unet-tp train --data` takes it as it is; `info`, `prepare` and `evaluate` need "
-            "the cases it was made from"
+            tr(
+                "{root}: a slice cache (`unet-tp data prepare` wrote it), not a folder of cases: "
+                "`unet-tp train --data` takes it as it is; `info`, `prepare` and `evaluate` need "
+                "the cases it was made from",
+                root=root,
+            )
         )
     archives = sorted(p.name for p in root.iterdir() if ARCHIVE_NAME.fullmatch(p.name))
     if archives:
         # the largest: Kaggle's BraTS 2021 holds the release beside two one-case archives
         largest = max(archives, key=lambda name: _size(root / name))
         raise DataError(
-            f"{root}: no BraTS case, but {len(archives)} archive(s) ({', '.join(archives[:3])}); "
-            + _UNPACK.format(shlex.quote(str(root / largest)))
+            tr(
+                "{root}: no BraTS case, but {count} archive(s) ({names}); unpack it first: "
+                "`unet-tp data download --url {archive} --out DIR`",
+                root=root,
+                count=len(archives),
+                names=", ".join(archives[:3]),
+                archive=shlex.quote(str(root / largest)),
+            )
         )
-    seen = ""
-    if found.unrecognised:
-        names = [p.name for p in found.unrecognised[:3]]
-        more = len(found.unrecognised) - len(names)
-        seen = f"; found {', '.join(names)}{f' and {more} more' if more else ''}"
-    raise DataError(f"{root}: no BraTS case found (expected {_expected_names()}){seen}")
+    raise DataError(_no_case_found(root, found.unrecognised))
+
+
+def _no_case_found(root: Path, unrecognised: list[Path]) -> str:
+    """No BraTS case in ``root``: the names expected, and the first NIfTI files found."""
+    expected, names = _expected_names(), ", ".join(p.name for p in unrecognised[:3])
+    if (more := len(unrecognised) - 3) > 0:
+        return tr(
+            "{root}: no BraTS case found (expected {expected}); found {names} and {more} more",
+            root=root,
+            expected=expected,
+            names=names,
+            more=more,
+        )
+    if names:
+        return tr(
+            "{root}: no BraTS case found (expected {expected}); found {names}",
+            root=root,
+            expected=expected,
+            names=names,
+        )
+    return tr("{root}: no BraTS case found (expected {expected})", root=root, expected=expected)
 
 
 def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool, list[str]]:
@@ -362,7 +430,9 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool, list[
         img = load_nifti(path)
         data = np.asanyarray(img.dataobj)
     except FileNotFoundError:
-        raise DataError(f"case {case_id}: file {path} does not exist") from None
+        raise DataError(
+            tr("case {case_id}: file {path} does not exist", case_id=case_id, path=path)
+        ) from None
     except (
         EOFError,
         zlib.error,
@@ -372,24 +442,40 @@ def _read(case_id: str, path: Path) -> tuple[np.ndarray, np.ndarray, bool, list[
         nib.filebasedimages.ImageFileError,
         nib.spatialimages.HeaderDataError,  # an unknown data type code, dim[0] above 7
     ) as exc:
-        raise DataError(
-            f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}); {unreadable_hint(path)}"
-        ) from None
+        raise DataError(unreadable(case_id, path, exc)) from None
     while data.ndim > 3 and data.shape[-1] == 1:  # (X, Y, Z, 1) or (X, Y, Z, 1, 1): one volume
         data = data[..., 0]
     if data.ndim != 3:
-        raise DataError(f"case {case_id}: {path} has shape {data.shape}, expected a 3D volume")
+        raise DataError(
+            tr(
+                "case {case_id}: {path} has shape {shape}, expected a 3D volume",
+                case_id=case_id,
+                path=path,
+                shape=data.shape,
+            )
+        )
     if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
-        raise DataError(f"case {case_id}: {path} has data type {data.dtype}, expected numbers")
+        raise DataError(
+            tr(
+                "case {case_id}: {path} has data type {dtype}, expected numbers",
+                case_id=case_id,
+                path=path,
+                dtype=data.dtype,
+            )
+        )
     header = img.header
     oriented = any(int(header.get(code, 1)) > 0 for code in ("qform_code", "sform_code"))
     affine = img.affine
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-6:
         raise DataError(
-            f"case {case_id}: {path} has a damaged affine in its header (not finite, or a voxel "
-            f"axis of length 0: {np.round(affine[:3, :3], 3).tolist()}); restore the header from "
-            "the case's other files"
+            tr(
+                "case {case_id}: {path} has a damaged affine in its header (not finite, or a "
+                "voxel axis of length 0: {matrix}); restore the header from the case's other "
+                "files",
+                case_id=case_id,
+                path=path,
+                matrix=np.round(affine[:3, :3], 3).tolist(),
+            )
         )
     return data, affine, oriented, _forms_disagree(case_id, path, img)
 
@@ -406,9 +492,15 @@ def _forms_disagree(case_id: str, path: Path, img: nib.Nifti1Image) -> list[str]
         return []
     q, s = ("".join(nib.aff2axcodes(a)) for a in (qform, sform))
     return [
-        f"case {case_id}: {path}: its header's qform ({q}) and sform ({s}) point the axes other "
-        "ways: read by its sform, as nibabel reads it; ITK-SNAP and SimpleITK read the qform "
-        "(a seg drawn there may lie turned here: check it in the patient browser)"
+        tr(
+            "case {case_id}: {path}: its header's qform ({q}) and sform ({s}) point the axes "
+            "other ways: read by its sform, as nibabel reads it; ITK-SNAP and SimpleITK read the "
+            "qform (a seg drawn there may lie turned here: check it in the patient browser)",
+            case_id=case_id,
+            path=path,
+            q=q,
+            s=s,
+        )
     ]
 
 
@@ -448,13 +540,32 @@ def unreadable_hint(path: Path) -> str:
     """Why a NIfTI file cannot be read: empty, its name and its compression disagree, or cut."""
     try:
         if path.stat().st_size == 0:  # (a Drive placeholder, a failed copy: data round 21)
-            return "the file is empty (0 bytes: a copy or a download that did not finish)"
+            return tr("the file is empty (0 bytes: a copy or a download that did not finish)")
     except OSError:
         pass
-    mismatch = _compression_mismatch(path)
-    if mismatch:  # read from its bytes, it still failed: the content is damaged too
-        return f"the file is {mismatch}, and its content is truncated or not a NIfTI image"
-    return "the file is truncated or not a NIfTI image"
+    # read from its bytes, it still failed: the content is damaged too
+    if (mismatch := _compression_mismatch(path)) == "gzip-compressed but not named .gz":
+        return tr(
+            "the file is gzip-compressed but not named .gz, and its content is truncated or not "
+            "a NIfTI image"
+        )
+    if mismatch:
+        return tr(
+            "the file is not gzip-compressed but named .gz, and its content is truncated or not "
+            "a NIfTI image"
+        )
+    return tr("the file is truncated or not a NIfTI image")
+
+
+def unreadable(case_id: str, path: Path, exc: Exception) -> str:
+    """A case's file that cannot be read: the reader's error in one line, and why."""
+    return tr(
+        "case {case_id}: cannot read {path} ({error}); {hint}",
+        case_id=case_id,
+        path=path,
+        error=f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+        hint=unreadable_hint(path),
+    )
 
 
 def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVolumes:
@@ -462,11 +573,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     grid, finite intensities, the edition's labels (as BraTS 2019's); a DataError names case and
     file. Suspicious data gives warnings (a DataError when ``strict``)."""
     for kind in case.missing(with_seg):
-        hint = " (a prediction-only case: no ground truth)" if kind == SEG else ""
-        raise DataError(
-            f"case {case.case_id}: missing {kind} file{hint} (expected "
-            f"{case.expected_path(kind)} or the same name ending in .nii){_beside(case)}"
-        )
+        raise DataError(_missing_file(case, kind))
     channels, seg, warnings = [], None, []
     ref = None  # (shape, affine, path) of the first file: every file must share its voxel grid
     for kind in list(MODALITIES) + ([SEG] if with_seg else []):
@@ -483,11 +590,15 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
         else:
             data = data.astype(np.float32, copy=False)
             if not np.isfinite(data).all():
-                n_bad = int((~np.isfinite(data)).sum())
                 raise DataError(
-                    f"case {case.case_id}: {path} holds {n_bad} NaN or infinite values (a "
-                    "converter's background?): set them to 0 (e.g. numpy.nan_to_num) and save it "
-                    "again, or leave the case out with --skip-bad"
+                    tr(
+                        "case {case_id}: {path} holds {count} NaN or infinite values (a "
+                        "converter's background?): set them to 0 (e.g. numpy.nan_to_num) and save "
+                        "it again, or leave the case out with --skip-bad",
+                        case_id=case.case_id,
+                        path=path,
+                        count=int((~np.isfinite(data)).sum()),
+                    )
                 )
             warnings += _suspicious_image(case.case_id, kind, path, data, affine, oriented)
             channels.append(data)
@@ -495,24 +606,67 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     image = np.empty((len(channels), *apply_orientation(channels[0], transform).shape), np.float32)
     for channel, data in zip(image, channels, strict=True):
         channel[...] = apply_orientation(data, transform)  # one copy, C order (NIfTI's is F)
-    low = BRAIN_FRACTION_RANGE[0]
-    brain = float(np.any(image != 0, axis=0).mean()) if image.size else 0.0
-    if brain < low and not any("constant" in w for w in warnings):
-        warnings.append(
-            f"case {case.case_id}: {case.directory}: only {brain:.1%} of the volume is non-zero "
-            f"in any modality (below {low:.0%}): an empty or cropped-away brain"
-        )
-    zooms = _zooms(ref[1])
-    if max(abs(z - 1.0) for z in zooms) > 0.05:
-        warnings.append(
-            f"case {case.case_id}: {case.directory}: voxels of {zooms} mm, not BraTS's 1 mm: the "
-            "network sees this brain at another scale than the other cases' (resample it to 1 mm)"
-        )
+    constant = any(c.size and c.min() == c.max() for c in channels)  # (said per modality)
+    warnings += _volume_warnings(case, image, ref[1], constant)
     if strict and warnings:
-        raise DataError(f"{warnings[0]} (an error with --strict)")
+        raise DataError(strict_error(warnings[0]))
     if seg is not None:
         seg = np.ascontiguousarray(apply_orientation(seg, transform))
     return CaseVolumes(case.case_id, image, seg, ref[1], ref[0], warnings, oriented=ref[3])
+
+
+def strict_error(warning: str) -> str:
+    """A warning made an error by ``--strict``."""
+    return tr("{warning} (an error with --strict)", warning=warning)
+
+
+def _missing_file(case: Case, kind: str) -> str:
+    """A case's missing file: the name expected, and the NIfTI files its folder holds."""
+    fields = {"case_id": case.case_id, "kind": kind, "path": case.expected_path(kind)}
+    if kind == SEG:
+        return tr(
+            "case {case_id}: missing {kind} file (a prediction-only case: no ground truth) "
+            "(expected {path} or the same name ending in .nii){beside}",
+            beside=_beside(case),
+            **fields,
+        )
+    return tr(
+        "case {case_id}: missing {kind} file (expected {path} or the same name ending in "
+        ".nii){beside}",
+        beside=_beside(case),
+        **fields,
+    )
+
+
+def _volume_warnings(case: Case, image: np.ndarray, affine: np.ndarray, constant: bool):
+    """Warnings for a whole case: little brain in any modality (unless one is constant, said
+    already), voxels not of 1 mm."""
+    warnings, low = [], BRAIN_FRACTION_RANGE[0]
+    brain = float(np.any(image != 0, axis=0).mean()) if image.size else 0.0
+    if brain < low and not constant:
+        warnings.append(
+            tr(
+                "case {case_id}: {directory}: only {brain:.1%} of the volume is non-zero in any "
+                "modality (below {low:.0%}): an empty or cropped-away brain",
+                case_id=case.case_id,
+                directory=case.directory,
+                brain=brain,
+                low=low,
+            )
+        )
+    zooms = _zooms(affine)
+    if max(abs(z - 1.0) for z in zooms) > 0.05:
+        warnings.append(
+            tr(
+                "case {case_id}: {directory}: voxels of {zooms} mm, not BraTS's 1 mm: the "
+                "network sees this brain at another scale than the other cases' (resample it to "
+                "1 mm)",
+                case_id=case.case_id,
+                directory=case.directory,
+                zooms=zooms,
+            )
+        )
+    return warnings
 
 
 def _as_oriented(data: np.ndarray, affine: np.ndarray, like: np.ndarray):
@@ -538,30 +692,54 @@ def _check_same_grid(
     the message says so)."""
     ref_shape, ref_affine, ref_path, ref_oriented = ref
     lost = [p.name for p, o in ((path, oriented), (ref_path, ref_oriented)) if not o]
+    names = {"case_id": case_id, "name": path.name, "ref": ref_path.name}
     if shape != ref_shape:
         raise DataError(
-            f"case {case_id}: {path.name} has shape {shape} but {ref_path.name} has "
-            f"{ref_shape}; all modalities and seg must share one grid"
+            tr(
+                "case {case_id}: {name} has shape {shape} but {ref} has {ref_shape}; all "
+                "modalities and seg must share one grid",
+                shape=shape,
+                ref_shape=ref_shape,
+                **names,
+            )
         )
     if not np.allclose(affine[:3, :3], ref_affine[:3, :3], atol=1e-3):
+        grids = {
+            "axes": "".join(nib.aff2axcodes(affine)),
+            "zooms": _zooms(affine),
+            "ref_axes": "".join(nib.aff2axcodes(ref_affine)),
+            "ref_zooms": _zooms(ref_affine),
+        }
+        if lost:
+            raise DataError(
+                tr(
+                    "case {case_id}: {name} is stored with orientation {axes} / voxel size "
+                    "{zooms} but {ref} with {ref_axes} / {ref_zooms}; the files are not on one "
+                    "voxel grid ({lost} has no orientation in its header, qform_code and "
+                    "sform_code 0: a lost header; restore it from the case's other files)",
+                    lost=lost[0],
+                    **names,
+                    **grids,
+                )
+            )
         raise DataError(
-            f"case {case_id}: {path.name} is stored with orientation "
-            f"{''.join(nib.aff2axcodes(affine))} / voxel size {_zooms(affine)} but "
-            f"{ref_path.name} with {''.join(nib.aff2axcodes(ref_affine))} / {_zooms(ref_affine)}; "
-            "the files are not on one voxel grid"
-            + (
-                f" ({lost[0]} has no orientation in its header, qform_code and sform_code 0: a "
-                "lost header; restore it from the case's other files)"
-                if lost
-                else ""
+            tr(
+                "case {case_id}: {name} is stored with orientation {axes} / voxel size {zooms} "
+                "but {ref} with {ref_axes} / {ref_zooms}; the files are not on one voxel grid",
+                **names,
+                **grids,
             )
         )
     shift = float(np.linalg.norm(affine[:3, 3] - ref_affine[:3, 3]))
     if shift <= ORIGIN_SHIFT_MM:
         return []
     return [
-        f"case {case_id}: {path.name}'s origin is {shift:.1f} mm from {ref_path.name}'s (the "
-        "voxels are read as lining up): a file of another registration? check it in a viewer"
+        tr(
+            "case {case_id}: {name}'s origin is {shift:.1f} mm from {ref}'s (the voxels are read "
+            "as lining up): a file of another registration? check it in a viewer",
+            shift=shift,
+            **names,
+        )
     ]
 
 
@@ -573,45 +751,91 @@ def _suspicious_image(
 ) -> list[str]:
     """Warnings for one modality: constant, non-zero background, identity affine on BraTS grid,
     no orientation in the header."""
-    out = []
+    out, file = [], {"case_id": case_id, "kind": kind, "path": path}
     if data.size and data.min() == data.max():
         out.append(
-            f"case {case_id}: {kind} file {path} is constant (every voxel {float(data.min()):g}): "
-            "an empty or failed export"
+            tr(
+                "case {case_id}: {kind} file {path} is constant (every voxel {value:g}): an "
+                "empty or failed export",
+                value=float(data.min()),
+                **file,
+            )
         )
     else:
-        share = float(np.count_nonzero(data)) / max(data.size, 1)
-        top, mean = float(np.abs(data).max()), float(np.abs(data).sum()) / max(share * data.size, 1)
-        if top > OUTLIER_RATIO * mean:  # (data round 21: one voxel at 3e9 flattened a t1ce)
-            out.append(
-                f"case {case_id}: {kind} file {path} has voxels up to {top:.3g}, {top / mean:.0f} "
-                "times its mean inside the brain: a few outliers squash the other voxels' "
-                "contrast once z-scored; check the file (a failed conversion?)"
-            )
-        if share > BRAIN_FRACTION_RANGE[1]:
-            out.append(
-                f"case {case_id}: {kind} file {path} is non-zero on {share:.0%} of the volume "
-                f"(above {BRAIN_FRACTION_RANGE[1]:.0%}): a non-zero background, so the brain mask "
-                "would be the whole volume; BraTS images are 0 outside the brain"
-            )
+        out += _intensity_warnings(data, file)
     if data.shape == BRATS_SHAPE and oriented and _off_brats_box(affine):
-        what = "an identity affine" if np.allclose(affine, np.eye(4)) else "an affine"
-        out.append(
-            f"case {case_id}: {kind} file {path} has {what} on the BraTS "
-            f"{'x'.join(map(str, BRATS_SHAPE))} grid that puts it where no BraTS volume lies "
-            f"({_box_text(affine)} against BraTS's {_box_text(BRATS_AFFINE)}; a lost header, or "
-            "an ITK affine copied without its sign change): it reads flipped or rotated 180 "
-            "degrees against the other cases; restore the BraTS header (affine diag(-1, -1, 1), "
-            "origin 0, 239, 0)"
-        )
+        identity = np.allclose(affine, np.eye(4))
+        out.append(_off_box_warning(affine, identity, file))
     if not oriented:
         out.append(
-            f"case {case_id}: {kind} file {path} has no orientation in its header (qform_code "
-            f"and sform_code 0, a lost header): it is read as {''.join(nib.aff2axcodes(affine))}, "
-            "which may show it flipped against the other cases; restore the header (BraTS: "
-            "affine diag(-1, -1, 1), origin 0, 239, 0)"
+            tr(
+                "case {case_id}: {kind} file {path} has no orientation in its header (qform_code "
+                "and sform_code 0, a lost header): it is read as {axes}, which may show it "
+                "flipped against the other cases; restore the header (BraTS: affine diag(-1, -1, "
+                "1), origin 0, 239, 0)",
+                axes="".join(nib.aff2axcodes(affine)),
+                **file,
+            )
         )
     return out
+
+
+def _intensity_warnings(data: np.ndarray, file: dict) -> list[str]:
+    """Warnings for a modality that is not constant: a few huge outliers, a non-zero
+    background."""
+    out = []
+    share = float(np.count_nonzero(data)) / max(data.size, 1)
+    top, mean = float(np.abs(data).max()), float(np.abs(data).sum()) / max(share * data.size, 1)
+    if top > OUTLIER_RATIO * mean:  # (data round 21: one voxel at 3e9 flattened a t1ce)
+        out.append(
+            tr(
+                "case {case_id}: {kind} file {path} has voxels up to {top:.3g}, {ratio:.0f} times "
+                "its mean inside the brain: a few outliers squash the other voxels' contrast once "
+                "z-scored; check the file (a failed conversion?)",
+                top=top,
+                ratio=top / mean,
+                **file,
+            )
+        )
+    if share > BRAIN_FRACTION_RANGE[1]:
+        out.append(
+            tr(
+                "case {case_id}: {kind} file {path} is non-zero on {share:.0%} of the volume "
+                "(above {high:.0%}): a non-zero background, so the brain mask would be the whole "
+                "volume; BraTS images are 0 outside the brain",
+                share=share,
+                high=BRAIN_FRACTION_RANGE[1],
+                **file,
+            )
+        )
+    return out
+
+
+def _off_box_warning(affine: np.ndarray, identity: bool, file: dict) -> str:
+    """A BraTS-grid file whose affine puts it where no BraTS volume lies."""
+    where = {
+        "grid": "x".join(map(str, BRATS_SHAPE)),
+        "box": _box_text(affine),
+        "brats_box": _box_text(BRATS_AFFINE),
+    }
+    if identity:
+        return tr(
+            "case {case_id}: {kind} file {path} has an identity affine on the BraTS {grid} grid "
+            "that puts it where no BraTS volume lies ({box} against BraTS's {brats_box}; a lost "
+            "header, or an ITK affine copied without its sign change): it reads flipped or "
+            "rotated 180 degrees against the other cases; restore the BraTS header (affine "
+            "diag(-1, -1, 1), origin 0, 239, 0)",
+            **where,
+            **file,
+        )
+    return tr(
+        "case {case_id}: {kind} file {path} has an affine on the BraTS {grid} grid that puts it "
+        "where no BraTS volume lies ({box} against BraTS's {brats_box}; a lost header, or an ITK "
+        "affine copied without its sign change): it reads flipped or rotated 180 degrees against "
+        "the other cases; restore the BraTS header (affine diag(-1, -1, 1), origin 0, 239, 0)",
+        **where,
+        **file,
+    )
 
 
 OUTLIER_RATIO = 100  # a voxel this many times a modality's mean (MRI: under 10 times)
@@ -647,7 +871,7 @@ def _beside(case: Case) -> str:
     except OSError:
         return ""
     others = [n for n in names if n not in {f.name for f in case.files.values()}]
-    return f"; the folder also holds {', '.join(others[:4])}" if others else ""
+    return tr("; the folder also holds {names}", names=", ".join(others[:4])) if others else ""
 
 
 def _size(path: Path) -> int:
@@ -658,7 +882,7 @@ def _size(path: Path) -> int:
 
 
 def _voxels(n: int) -> str:
-    return f"{n:,} voxel{'s' if n != 1 else ''}"
+    return tr("{n:,} voxel", n=n) if n == 1 else tr("{n:,} voxels", n=n)
 
 
 def _zooms(affine: np.ndarray) -> tuple[float, ...]:
@@ -678,23 +902,34 @@ def label_advice(values: list[int], edition: Edition) -> str:
     ]
     if not matches:
         known = "; ".join(f"{e.title}: {e.describe_labels()}" for e in LABEL_CONVENTIONS)
-        return f"they match no known convention ({known}); a few stray voxels: relabel them"
+        return tr(
+            "they match no known convention ({known}); a few stray voxels: relabel them",
+            known=known,
+        )
     parts = []
     for e in matches:
         if e.key == "msd":
-            how = (
-                "convert an MSD folder (imagesTr/labelsTr) with `unet-tp data download "
-                "--source msd --url FOLDER --out DIR`"
+            parts.append(
+                tr(
+                    "the {title} convention ({labels}): convert an MSD folder (imagesTr/labelsTr) "
+                    "with `unet-tp data download --source msd --url FOLDER --out DIR`",
+                    title=e.title,
+                    labels=e.describe_labels(),
+                )
             )
-        else:
-            # the case id too: a 2019 case id with 2023's "-seg" is not a 2023 case
-            kinds = ", ".join(e.file_kinds[k] for k in MODALITIES)
-            how = (
-                f"a case whose files are all named as {e.title} names them is read with it "
-                f"(e.g. {e.file_name(e.example_id, 'seg')}, beside its {kinds} files)"
+            continue
+        # the case id too: a 2019 case id with 2023's "-seg" is not a 2023 case
+        parts.append(
+            tr(
+                "the {title} convention ({labels}): a case whose files are all named as {title} "
+                "names them is read with it (e.g. {example}, beside its {kinds} files)",
+                title=e.title,
+                labels=e.describe_labels(),
+                example=e.file_name(e.example_id, "seg"),
+                kinds=", ".join(e.file_kinds[k] for k in MODALITIES),
             )
-        parts.append(f"the {e.title} convention ({e.describe_labels()}): {how}")
-    return "they match " + "; or ".join(parts)
+        )
+    return tr("they match {conventions}", conventions=tr("; or ").join(parts))
 
 
 def _validate_seg(case: Case, path: Path, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -702,41 +937,74 @@ def _validate_seg(case: Case, path: Path, data: np.ndarray) -> tuple[np.ndarray,
     case_id, edition = case.case_id, case.conventions
     if case_id.startswith("BraTS-PED-"):  # (data round 22: read as 2023's, 2024's were wrong)
         raise DataError(
-            f"case {case_id}: {path} is a BraTS-PEDs seg, whose labels differ by year (2023: 1 "
-            "NETC, 2 SNFH, 3 ET; 2024: 1 ET, 2 NET, 3 cystic component, 4 edema): not supported, "
-            "the file does not say which; leave the case out (--skip-bad)"
+            tr(
+                "case {case_id}: {path} is a BraTS-PEDs seg, whose labels differ by year (2023: 1 "
+                "NETC, 2 SNFH, 3 ET; 2024: 1 ET, 2 NET, 3 cystic component, 4 edema): not "
+                "supported, the file does not say which; leave the case out (--skip-bad)",
+                case_id=case_id,
+                path=path,
+            )
         )
+    file = {"case_id": case_id, "path": path}
     if np.issubdtype(data.dtype, np.floating):
         if not np.isfinite(data).all():
-            raise DataError(f"case {case_id}: {path} holds NaN or infinite labels")
+            raise DataError(tr("case {case_id}: {path} holds NaN or infinite labels", **file))
         # labels stored as floats may carry rounding error (3.9999999, or an scl_slope of 0.1)
         rounded = np.round(data)
         off = np.abs(data - rounded) > LABEL_TOLERANCE
         if off.any():
             raise DataError(
-                f"case {case_id}: {path} holds non-integer labels (e.g. {float(data[off][0]):g})"
+                tr(
+                    "case {case_id}: {path} holds non-integer labels (e.g. {value:g})",
+                    value=float(data[off][0]),
+                    **file,
+                )
             )
         data = rounded
     values = np.unique(data)
     bad = np.setdiff1d(values, list(edition.labels))
     if bad.size:
-        counts = ", ".join(f"{int(v)} on {_voxels(int((data == v).sum()))}" for v in bad)
-        raise DataError(
-            f"case {case_id}: {path} holds labels {bad.astype(int).tolist()} ({counts}) outside "
-            f"the {edition.title} set {list(edition.labels)}; "
-            + label_advice(values.astype(int).tolist(), edition)
+        counts = ", ".join(
+            tr("{label} on {voxels}", label=int(v), voxels=_voxels(int((data == v).sum())))
+            for v in bad
         )
+        raise DataError(
+            tr(
+                "case {case_id}: {path} holds labels {bad} ({counts}) outside the {title} set "
+                "{labels}; {advice}",
+                bad=bad.astype(int).tolist(),
+                counts=counts,
+                title=edition.title,
+                labels=list(edition.labels),
+                advice=label_advice(values.astype(int).tolist(), edition),
+                **file,
+            )
+        )
+    return edition.to_brats(data), _label_warnings(values.tolist(), edition, file)
+
+
+def _label_warnings(values: list, edition: Edition, file: dict) -> list[str]:
+    """Warnings for a seg whose labels are valid but read oddly: a binary mask, 4 without 3."""
     warnings = []
-    if values.tolist() == [0, 1]:  # (data round 22: read silently as all necrotic core)
+    if values == [0, 1]:  # (data round 22: read silently as all necrotic core)
         warnings.append(
-            f"case {case_id}: {path} holds label 1 alone: a binary whole-tumour mask? It is read "
-            f"as {edition.label_names[1]} everywhere, no other tumour region"
+            tr(
+                "case {case_id}: {path} holds label 1 alone: a binary whole-tumour mask? It is "
+                "read as {name} everywhere, no other tumour region",
+                name=edition.label_names[1],
+                **file,
+            )
         )
     if edition.labels.get(4) == 0 and 4 in values and 3 not in values:
         # 2024's resection cavity, or a 2019 seg (4 = enhancing) given 2023's names
         warnings.append(
-            f"case {case_id}: {path} holds label 4 and no label 3: 4 is read as the {edition.title} "
-            f"convention's {edition.label_names[4]}; if the file holds BraTS 2019 labels (4 "
-            "enhancing tumour), name the case's files as BraTS 2019 names them"
+            tr(
+                "case {case_id}: {path} holds label 4 and no label 3: 4 is read as the {title} "
+                "convention's {name}; if the file holds BraTS 2019 labels (4 enhancing tumour), "
+                "name the case's files as BraTS 2019 names them",
+                title=edition.title,
+                name=edition.label_names[4],
+                **file,
+            )
         )
-    return edition.to_brats(data), warnings
+    return warnings
