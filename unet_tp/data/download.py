@@ -39,7 +39,7 @@ from unet_tp.data.cases import (
     DataError,
     load_nifti,
     scan_cases,
-    unreadable_hint,
+    unreadable,
 )
 from unet_tp.fileio import (
     archive_problem,
@@ -53,6 +53,7 @@ from unet_tp.fileio import (
     size_text,
     tree_size,
 )
+from unet_tp.i18n import tr
 from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
@@ -75,8 +76,14 @@ def verify_checksum(path: Path, sha256: str | None = None, md5: str | None = Non
     for algorithm, expected in (("sha256", sha256), ("md5", md5)):
         if expected and (got := pooch.file_hash(str(path), alg=algorithm)) != expected.lower():
             raise DownloadError(
-                f"{path.name}: {algorithm.upper()} is {got}, expected {expected}; "
-                "the file is corrupt or not the expected archive"
+                tr(
+                    "{name}: {algorithm} is {got}, expected {expected}; the file is corrupt or not "
+                    "the expected archive",
+                    name=path.name,
+                    algorithm=algorithm.upper(),
+                    got=got,
+                    expected=expected,
+                )
             )
 
 
@@ -98,7 +105,9 @@ def _resuming(part: Path, progress: bool, timeout: float):
                 return get(url, output_file, _pooch)  # (no part now: no Range, no 416)
             # 416 with the file's size that of the part: nothing left to fetch, the part is whole
         except (urllib.error.URLError, OSError) as exc:
-            raise DownloadError(f"{url}: {exc}; check the address and the connection") from None
+            raise DownloadError(
+                tr("{url}: {error}; check the address and the connection", url=url, error=exc)
+            ) from None
         else:
             with response:
                 _receive(url, response, part, have if response.status == 206 else 0, progress)
@@ -131,20 +140,48 @@ def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
                 bar.update(len(block))
     except (OSError, urllib.error.URLError) as exc:
         if disk_full(exc):
-            free = size_text(free_space(part.parent) or 0)
-            left = f" of {size_text(total)}" if total is not None else ""
-            raise DownloadError(
-                f"{url}: the disk of {part.parent} is full after {size_text(got)}{left} ({free} "
-                "free): free some space (delete downloads, old runs or caches you no longer "
-                "use), then run the same command again to resume"
-            ) from None
+            raise DownloadError(_disk_full(url, part.parent, got, total)) from None
         raise DownloadError(
-            f"{url}: interrupted after {got} bytes ({exc}); run the same command again to resume"
+            tr(
+                "{url}: interrupted after {got} bytes ({error}); run the same command again to "
+                "resume",
+                url=url,
+                got=got,
+                error=exc,
+            )
         ) from None
     if total is not None and got != total:
         raise DownloadError(
-            f"{url}: got {got} of {total} bytes; run the same command again to resume"
+            tr(
+                "{url}: got {got} of {total} bytes; run the same command again to resume",
+                url=url,
+                got=got,
+                total=total,
+            )
         )
+
+
+def _disk_full(url: str, folder: Path, got: int, total: int | None) -> str:
+    """A download stopped by a full disk: how much came, how much is free, how to resume."""
+    sizes = {"got": size_text(got), "free": size_text(free_space(folder) or 0)}
+    if total is None:
+        return tr(
+            "{url}: the disk of {folder} is full after {got} ({free} free): free some space "
+            "(delete downloads, old runs or caches you no longer use), then run the same command "
+            "again to resume",
+            url=url,
+            folder=folder,
+            **sizes,
+        )
+    return tr(
+        "{url}: the disk of {folder} is full after {got} of {total} ({free} free): free some "
+        "space (delete downloads, old runs or caches you no longer use), then run the same "
+        "command again to resume",
+        url=url,
+        folder=folder,
+        total=size_text(total),
+        **sizes,
+    )
 
 
 def download(
@@ -168,9 +205,15 @@ def download(
     except ValueError as exc:  # pooch: the checksum does not match (the download is deleted)
         got = re.search(r"got (?:\w+:)?([0-9a-f]{32,64})", str(exc))
         raise DownloadError(
-            f"{url}: {'SHA-256' if sha256 else 'MD5'} {got[1] if got else '?'} does not match the "
-            f"expected {sha256 or md5}: a damaged download, or the address serves another file "
-            "(deleted; check the address and the checksum you were given)"
+            tr(
+                "{url}: {algorithm} {got} does not match the expected {expected}: a damaged "
+                "download, or the address serves another file (deleted; check the address and "
+                "the checksum you were given)",
+                url=url,
+                algorithm="SHA-256" if sha256 else "MD5",
+                got=got[1] if got else "?",
+                expected=sha256 or md5,
+            )
         ) from None
     finally:
         logger.setLevel(level)
@@ -182,7 +225,13 @@ def download(
 def _check_member(name: str, target: Path) -> None:
     p = PurePosixPath(name.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
-        raise DataError(f"refusing to extract {name!r}: its path leads outside {target}")
+        raise DataError(
+            tr(
+                "refusing to extract {name}: its path leads outside {target}",
+                name=repr(name),
+                target=target,
+            )
+        )
 
 
 def extract(
@@ -196,7 +245,9 @@ def extract(
     archives = [Path(a) for a in (archive if isinstance(archive, list) else [archive])]
     target = Path(target)
     if target.exists():
-        raise DataError(f"{target} already exists; remove it or choose another folder")
+        raise DataError(
+            tr("{target} already exists; remove it or choose another folder", target=target)
+        )
     with atomic_dir(target) as tmp:
         for one in archives:
             try:
@@ -204,14 +255,14 @@ def extract(
             except (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error) as exc:
                 # a download cut short past its first members: nothing is left of the extraction
                 raise BadArchive(
-                    f"{one}: a damaged or truncated archive ({exc}): get it again"
+                    tr(
+                        "{archive}: a damaged or truncated archive ({error}): get it again",
+                        archive=one,
+                        error=exc,
+                    )
                 ) from None
             except (NotImplementedError, RuntimeError) as exc:  # zipfile's: method, password
-                what = "password-protected" if "encrypted" in str(exc) else "compressed in a way"
-                raise DataError(
-                    f"{one}: a zip {what} Python's zipfile cannot read ({_short(exc)}): unpack "
-                    "it with another tool (7-Zip: `7z x ARCHIVE`) and give the folder"
-                ) from None
+                raise DataError(_unreadable_zip(one, exc)) from None
         with contextlib.suppress(OSError):  # what a re-run compares the archives with
             (tmp / UNPACKED_FROM).write_text(json.dumps(_stamps(archives)))
     return target
@@ -225,6 +276,23 @@ def _stamps(archives: list[Path]) -> dict[str, list[int]]:
     return {a.name: [(st := a.stat()).st_size, st.st_mtime_ns] for a in archives}
 
 
+def _unreadable_zip(archive: Path, exc: Exception) -> str:
+    """A zip Python cannot read (encrypted, or another compression method): how to unpack it."""
+    if "encrypted" in str(exc):
+        return tr(
+            "{archive}: a zip password-protected Python's zipfile cannot read ({error}): unpack "
+            "it with another tool (7-Zip: `7z x ARCHIVE`) and give the folder",
+            archive=archive,
+            error=_short(exc),
+        )
+    return tr(
+        "{archive}: a zip compressed in a way Python's zipfile cannot read ({error}): unpack it "
+        "with another tool (7-Zip: `7z x ARCHIVE`) and give the folder",
+        archive=archive,
+        error=_short(exc),
+    )
+
+
 def _short(exc: Exception) -> str:
     """An exception's text without the ``<ZipInfo ...>`` dump zipfile puts in it."""
     return re.sub(r"<ZipInfo filename='([^']*)'[^>]*>", r"\1", str(exc))
@@ -232,7 +300,7 @@ def _short(exc: Exception) -> str:
 
 def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> None:
     """Extract one archive into ``tmp`` (what becomes ``target``), every member checked first."""
-    label = f"extracting {archive.name}"
+    label = tr("extracting {name}", name=archive.name)
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -241,12 +309,14 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                 info.filename = info.filename.replace("\\", "/")
                 _check_member(info.filename, target)
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise DataError(f"refusing to extract {info.filename!r}: a symbolic link")
+                    raise DataError(
+                        tr(
+                            "refusing to extract {name}: a symbolic link",
+                            name=repr(info.filename),
+                        )
+                    )
             total = sum(i.file_size for i in zf.infolist())
-            with (
-                room_for(tmp, total, f"extracting {archive.name}", DataError),
-                byte_bar(total, label, progress) as bar,
-            ):
+            with room_for(tmp, total, label, DataError), byte_bar(total, label, progress) as bar:
                 for info in zf.infolist():
                     zf.extract(info, tmp)
                     bar.update(info.file_size)
@@ -259,18 +329,18 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                     _check_member(str(PurePosixPath(m.name).parent / m.linkname), target)
             kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             total = sum(m.size for m in members)
-            with (
-                room_for(tmp, total, f"extracting {archive.name}", DataError),
-                byte_bar(total, label, progress) as bar,
-            ):
+            with room_for(tmp, total, label, DataError), byte_bar(total, label, progress) as bar:
                 for m in members:
                     try:  # the data filter: Python >= 3.11.4, 3.10.12
                         tf.extract(m, tmp, **kwargs)
                     except tarfile.FilterError as exc:
-                        raise DataError(f"refusing to extract {archive.name}: {exc}") from None
+                        raise DataError(
+                            tr("refusing to extract {name}: {error}", name=archive.name, error=exc)
+                        ) from None
                     bar.update(m.size)
     else:
-        raise BadArchive(f"{archive}: {archive_problem(archive) or 'not a zip or tar archive'}")
+        problem = archive_problem(archive) or tr("not a zip or tar archive")
+        raise BadArchive(f"{archive}: {problem}")
 
 
 def _read_msd(case_id: str, path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
@@ -279,10 +349,7 @@ def _read_msd(case_id: str, path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
         img = load_nifti(path)
         return img, np.asanyarray(img.dataobj)
     except Exception as exc:  # noqa: BLE001 - any read failure names the file
-        raise DataError(
-            f"case {case_id}: cannot read {path} ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}); {unreadable_hint(path)}"
-        ) from None
+        raise DataError(unreadable(case_id, path, exc)) from None
 
 
 def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
@@ -292,7 +359,12 @@ def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
     label = _read_msd(case_id, label_path)[1] if label_path.exists() else None
     if data.ndim != 4 or data.shape[3] != len(MSD_CHANNELS):
         raise DataError(
-            f"case {case_id}: {image_path} has shape {data.shape}, expected (X, Y, Z, 4)"
+            tr(
+                "case {case_id}: {path} has shape {shape}, expected (X, Y, Z, 4)",
+                case_id=case_id,
+                path=image_path,
+                shape=data.shape,
+            )
         )
     affine = img.affine
     if np.allclose(affine, np.eye(4)) and data.shape[:3] == BRATS_SHAPE:
@@ -315,9 +387,14 @@ def _write_msd_case(image_path: Path, label_path: Path, final: Path) -> None:
             bad = np.setdiff1d(np.unique(label), list(MSD_EDITION.labels))
             if bad.size:  # a few of them: an interpolated label holds millions
                 shown = ", ".join(f"{v:g}" for v in bad[:5].tolist())
-                shown += f", … ({bad.size} values)" if bad.size > 5 else ""
+                shown += tr(", … ({count} values)", count=bad.size) if bad.size > 5 else ""
                 raise DataError(
-                    f"case {case_id}: {label_path} holds labels [{shown}], expected MSD 0..3"
+                    tr(
+                        "case {case_id}: {path} holds labels [{labels}], expected MSD 0..3",
+                        case_id=case_id,
+                        path=label_path,
+                        labels=shown,
+                    )
                 )
             seg = MSD_EDITION.to_brats(label)
             nib.Nifti1Image(seg, affine).to_filename(str(tmp / f"{case_id}_seg.nii.gz"))
@@ -336,9 +413,11 @@ def convert_msd(
     task_dir, out = Path(task_dir), Path(out)
     images = _nifti_files(task_dir / "imagesTr")
     if not images:
-        raise DataError(f"{task_dir}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?")
+        raise DataError(
+            tr("{folder}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?", folder=task_dir)
+        )
     out.mkdir(parents=True, exist_ok=True)
-    for image_path in progress_bar(images, "converting MSD to BraTS layout", progress):
+    for image_path in progress_bar(images, tr("converting MSD to BraTS layout"), progress):
         final = out / image_path.name.split(".nii")[0]
         if not final.exists():
             _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
@@ -346,8 +425,13 @@ def convert_msd(
     unlabelled = _nifti_files(task_dir / "imagesTs")
     if unlabelled:
         print(
-            f"{task_dir / 'imagesTs'}: {len(unlabelled)} test images without labels, left out "
-            f"(the {len(images)} cases of imagesTr/ converted)"
+            tr(
+                "{folder}: {count} test images without labels, left out (the {cases} cases of "
+                "imagesTr/ converted)",
+                folder=task_dir / "imagesTs",
+                count=len(unlabelled),
+                cases=len(images),
+            )
         )
     return out
 
@@ -419,15 +503,23 @@ def fetch_dataset(
         return cases
     if task is None:
         raise DataError(
-            f"{cases}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); "
-            "a folder of BraTS cases needs no conversion: use it as it is"
+            tr(
+                "{folder}: not an MSD Task01_BrainTumour folder (no imagesTr/ inside); a folder "
+                "of BraTS cases needs no conversion: use it as it is",
+                folder=cases,
+            )
         )
     origin = _source_key(url) if remote else None  # a signed URL's query changes
     origin = str(archive.resolve()) if not remote and archive.is_file() else origin
     converted = convert_msd(task, out / MSD_CONVERTED, progress, origin)
     if _unpacked_from(cases) is not None and not keep_archive:  # (the kit's own unpacking only:
         shutil.rmtree(cases)  # a folder the user unpacked is theirs, data round 21)
-        print(f"removed {cases} (unpacked here; the converted cases replace its 4D originals)")
+        print(
+            tr(
+                "removed {folder} (unpacked here; the converted cases replace its 4D originals)",
+                folder=cases,
+            )
+        )
     return converted
 
 
@@ -464,8 +556,13 @@ def _unpacked_before(folder: Path, url: str, sha256: str | None) -> bool:
     if not isinstance(source, dict):  # unpacked by an older kit, or by hand: source not known
         if sha256 and _unpacked_from(folder) is None:
             raise DataError(
-                f"{folder} exists and was not unpacked by unet-tp, so whether it holds {url} "
-                f"(SHA-256 {sha256}) is not known; remove it or choose another --out"
+                tr(
+                    "{folder} exists and was not unpacked by unet-tp, so whether it holds {url} "
+                    "(SHA-256 {sha256}) is not known; remove it or choose another --out",
+                    folder=folder,
+                    url=url,
+                    sha256=sha256,
+                )
             )
         return not sha256  # (the kit's own: unpacked again from the download, checked)
     if source.get("url") == _source_key(url) and (
@@ -473,8 +570,14 @@ def _unpacked_before(folder: Path, url: str, sha256: str | None) -> bool:
     ):
         return True
     print(
-        f"{folder} was unpacked from another source ({source.get('url')}, SHA-256 "
-        f"{source.get('sha256')}): downloading {url} to unpack it again"
+        tr(
+            "{folder} was unpacked from another source ({source}, SHA-256 {sha256}): downloading "
+            "{url} to unpack it again",
+            folder=folder,
+            source=source.get("url"),
+            sha256=source.get("sha256"),
+            url=url,
+        )
     )
     return False
 
@@ -495,7 +598,11 @@ def _unpack_download(url: str, archive: Path, out: Path, sha256: str | None, pro
     except BadArchive as exc:
         archive.unlink(missing_ok=True)
         raise BadArchive(
-            f"{exc} (the download was removed: run the same command again to download it again)"
+            tr(
+                "{error} (the download was removed: run the same command again to download it "
+                "again)",
+                error=exc,
+            )
         ) from None
     with contextlib.suppress(OSError):
         digest = sha256.lower() if sha256 else sha256_file(archive)
@@ -507,8 +614,12 @@ def _fetched_before(url: str, folder: Path) -> Path:
     """``folder``, where an earlier run unpacked (and converted) ``url``: said, not downloaded
     again (its archive was removed once unpacked)."""
     print(
-        f"{url}: already downloaded and unpacked in {folder}, not downloaded again (delete that "
-        "folder to download it again)"
+        tr(
+            "{url}: already downloaded and unpacked in {folder}, not downloaded again (delete "
+            "that folder to download it again)",
+            url=url,
+            folder=folder,
+        )
     )
     return folder
 
@@ -550,30 +661,23 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
         import kagglehub  # type: ignore[import-not-found]  # ships in Colab and on Kaggle
     except ModuleNotFoundError:
         raise DataError(
-            "the kaggle source needs kagglehub: pip install kagglehub (it ships in Colab)"
+            tr("the kaggle source needs kagglehub: pip install kagglehub (it ships in Colab)")
         ) from None
     cache = Path(os.environ.get("KAGGLEHUB_CACHE") or Path.home() / ".cache" / "kagglehub")
     try:
         with watch_growth(cache / "datasets" / handle, f"kagglehub: {handle}"):
             path = Path(kagglehub.dataset_download(handle))
     except Exception as exc:  # noqa: BLE001 - network or Kaggle errors of any type, in one line
-        if disk_full(exc) or disk_full(exc.__cause__) or disk_full(exc.__context__):
-            got = tree_size(cache / "datasets" / handle)
-            raise DataError(
-                f"kagglehub could not fetch {handle}: the disk of {cache} is full after "
-                f"{size_text(got)} ({size_text(free_space(cache) or 0)} free; the mirror needs "
-                "about 30 GB once unpacked). Free some space "
-                "(delete downloads, old runs or caches you no longer use), use a course pack "
-                "(DATA_SOURCE = 'pack') or the sample cases, or set KAGGLEHUB_CACHE to a folder "
-                "on a larger disk"
-            ) from None
-        raise DataError(
-            f"kagglehub could not fetch {handle} ({type(exc).__name__}: {exc}); check the "
-            "connection, or download the dataset from kaggle.com and use --url FOLDER"
-        ) from None
+        raise DataError(_kaggle_failed(exc, cache, handle)) from None
     release = _release_folder(path)
     if not scan_cases(release).cases:
-        raise DataError(f"{release}: kagglehub returned no BraTS case for {handle}")
+        raise DataError(
+            tr(
+                "{folder}: kagglehub returned no BraTS case for {handle}",
+                folder=release,
+                handle=handle,
+            )
+        )
     # HGG/LGG right in kagglehub's folder: named after the dataset, not its version number
     name = release.name if release != path else handle.rsplit("/", 1)[-1]
     link = Path(out).expanduser() / name
@@ -581,8 +685,12 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
         if link.resolve() == release.resolve():
             return link if link.is_symlink() else release
         raise DataError(
-            f"{link} exists and is not the kagglehub download ({release}); remove it or choose "
-            "another --out"
+            tr(
+                "{link} exists and is not the kagglehub download ({release}); remove it or "
+                "choose another --out",
+                link=link,
+                release=release,
+            )
         )
     link.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -590,6 +698,27 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
     except OSError:
         return release  # no links on this file system: the cases stay where kagglehub put them
     return link
+
+
+def _kaggle_failed(exc: Exception, cache: Path, handle: str) -> str:
+    """Why kagglehub could not fetch ``handle``: a full disk (sizes, what to do), or its error."""
+    if disk_full(exc) or disk_full(exc.__cause__) or disk_full(exc.__context__):
+        return tr(
+            "kagglehub could not fetch {handle}: the disk of {cache} is full after {got} ({free} "
+            "free; the mirror needs about 30 GB once unpacked). Free some space (delete "
+            "downloads, old runs or caches you no longer use), use a course pack (DATA_SOURCE = "
+            "'pack') or the sample cases, or set KAGGLEHUB_CACHE to a folder on a larger disk",
+            handle=handle,
+            cache=cache,
+            got=size_text(tree_size(cache / "datasets" / handle)),
+            free=size_text(free_space(cache) or 0),
+        )
+    return tr(
+        "kagglehub could not fetch {handle} ({error}); check the connection, or download the "
+        "dataset from kaggle.com and use --url FOLDER",
+        handle=handle,
+        error=f"{type(exc).__name__}: {exc}",
+    )
 
 
 def _no_such_folder(folder: Path) -> DataError:
@@ -602,9 +731,27 @@ def _no_such_folder(folder: Path) -> DataError:
     except OSError:
         names = []
     close = difflib.get_close_matches(folder.name, names, n=1, cutoff=0.4)
-    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-    hint = f"; did you mean {parent / close[0]}?" if close else ""
-    return DataError(f"{folder}: no such folder; {parent} holds: {shown or 'nothing'}{hint}")
+    shown = ", ".join(names[:12]) or tr("nothing")
+    if len(names) > 12:
+        shown = tr("{names} and {more} more", names=shown, more=len(names) - 12)
+    if close:
+        return DataError(
+            tr(
+                "{folder}: no such folder; {parent} holds: {names}; did you mean {close}?",
+                folder=folder,
+                parent=parent,
+                names=shown,
+                close=parent / close[0],
+            )
+        )
+    return DataError(
+        tr(
+            "{folder}: no such folder; {parent} holds: {names}",
+            folder=folder,
+            parent=parent,
+            names=shown,
+        )
+    )
 
 
 def use_archive_or_folder(
@@ -631,8 +778,11 @@ def use_archive_or_folder(
         }
         if len(parts) > 1:
             raise DataError(
-                f"{folder}: no BraTS case, and several archives "
-                f"({', '.join(a.name for a in archives)}); point to one of them"
+                tr(
+                    "{folder}: no BraTS case, and several archives ({names}); point to one of them",
+                    folder=folder,
+                    names=", ".join(a.name for a in archives),
+                )
             )
         stem = parts.pop()[0]  # the parts of one Google Drive download: one folder of cases
     target = Path(local_root).expanduser() / stem
@@ -640,10 +790,16 @@ def use_archive_or_folder(
     if target.exists() and _unpacked_from(target) not in (None, _stamps(archives)):
         # the kit's own unpacking of another archive of that name (Kaggle names every download
         # archive.zip; a Drive folder's archive replaced): unpacked again, not the old cases
-        print(f"{target} was unpacked from another archive than {shown}: unpacking it again")
+        print(
+            tr(
+                "{target} was unpacked from another archive than {archives}: unpacking it again",
+                target=target,
+                archives=shown,
+            )
+        )
         shutil.rmtree(target)
     if not target.exists():  # extract() says if it is no archive
-        print(f"extracting {shown} to {target}")
+        print(tr("extracting {archives} to {target}", archives=shown, target=target))
         extract(archives, target, progress=progress)
     return target
 
