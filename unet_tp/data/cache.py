@@ -26,9 +26,10 @@ import torch
 from torch.utils.data import Dataset
 
 from unet_tp.conventions import to_train_labels
-from unet_tp.data.cases import Case, DataError, find_cases, load_case
+from unet_tp.data.cases import Case, DataError, find_cases, load_case, strict_error
 from unet_tp.data.split import patient_of, split_cases
 from unet_tp.fileio import disk_full, free_space, save_json, save_npy, size_text, unet_tp_home
+from unet_tp.i18n import tr
 from unet_tp.preprocess import network_images, network_labels, normalise
 from unet_tp.settings import CacheSettings
 
@@ -49,21 +50,42 @@ class PrepareReport:
     wrote: bool = True
 
     def summary(self) -> str:
-        lines = [
-            f"slice cache {self.cache_dir}: {len(self.built) + len(self.reused)} cases, "
-            f"{self.n_slices} slices ({len(self.built)} prepared, {len(self.reused)} reused) "
-            f"in {self.seconds:.1f} s"
-            + ("" if self.wrote else " (complete and unchanged: nothing written)")
-        ]
-        lines += [f"  warning: {line}" for line in self.warnings]
+        counts = {
+            "cache_dir": self.cache_dir,
+            "cases": len(self.built) + len(self.reused),
+            "slices": self.n_slices,
+            "built": len(self.built),
+            "reused": len(self.reused),
+            "seconds": self.seconds,
+        }
+        if self.wrote:
+            first = tr(
+                "slice cache {cache_dir}: {cases} cases, {slices} slices ({built} prepared, "
+                "{reused} reused) in {seconds:.1f} s",
+                **counts,
+            )
+        else:
+            first = tr(
+                "slice cache {cache_dir}: {cases} cases, {slices} slices ({built} prepared, "
+                "{reused} reused) in {seconds:.1f} s (complete and unchanged: nothing written)",
+                **counts,
+            )
+        lines = [first] + [tr("  warning: {warning}", warning=line) for line in self.warnings]
         by_why: dict[str, list[str]] = {}
         for case_id, why in self.skipped.items():
             by_why.setdefault(why, []).append(case_id)
         for why, ids in by_why.items():  # (a release's 125 validation cases: one line)
             if len(ids) > 3:
-                lines.append(f"  skipped {len(ids)} cases ({', '.join(ids[:3])}, ...): {why}")
+                lines.append(
+                    tr(
+                        "  skipped {count} cases ({ids}, ...): {why}",
+                        count=len(ids),
+                        ids=", ".join(ids[:3]),
+                        why=why,
+                    )
+                )
             else:
-                lines += [f"  skipped {case_id}: {why}" for case_id in ids]
+                lines += [tr("  skipped {case_id}: {why}", case_id=c, why=why) for c in ids]
         return "\n".join(lines)
 
 
@@ -180,9 +202,13 @@ def prepare_cache(
     cases = find_cases(data) if cases is None else list(cases)
     if not any(c.has_seg for c in cases):
         raise DataError(
-            f"{data}: none of its {len(cases)} cases has a seg file: a prediction-only set (e.g. "
-            "a BraTS validation set); segment it with `unet-tp predict --data DIR --checkpoint "
-            "CKPT --out OUT_DIR`"
+            tr(
+                "{data}: none of its {count} cases has a seg file: a prediction-only set (e.g. a "
+                "BraTS validation set); segment it with `unet-tp predict --data DIR --checkpoint "
+                "CKPT --out OUT_DIR`",
+                data=data,
+                count=len(cases),
+            )
         )
     meta = _read_meta(cache_dir)
     _check_apart(data, cache_dir)
@@ -204,8 +230,13 @@ def _check_apart(data, cache_dir: Path) -> None:
     data_dir, cases_dir = Path(data).expanduser().resolve(), (cache_dir / "cases").resolve()
     if data_dir == cases_dir or cases_dir in data_dir.parents:
         raise DataError(
-            f"{cache_dir}: its cases/ folder, where the slice cache writes its arrays, holds the "
-            f"data ({data}); choose another --cache folder (e.g. {cache_dir / 'slice_cache'})"
+            tr(
+                "{cache_dir}: its cases/ folder, where the slice cache writes its arrays, holds "
+                "the data ({data}); choose another --cache folder (e.g. {example})",
+                cache_dir=cache_dir,
+                data=data,
+                example=cache_dir / "slice_cache",
+            )
         )
 
 
@@ -214,10 +245,24 @@ def _other_cases(data, cache_dir: Path, meta: dict | None, case_ids: set[str]) -
     ``--cache`` pointed at the wrong folder would delete its cases)."""
     held = set((meta or {}).get("cases", {}))
     if held and not held & case_ids:
+        fields = {"cache_dir": cache_dir, "count": len(held), "data": data}
+        if meta.get("source"):
+            raise FileExistsError(
+                tr(
+                    "{cache_dir} is the slice cache of {source} ({count} cases, none of them in "
+                    "{data}): preparing {data} there would remove them; choose another --cache "
+                    "folder or pass --force to replace it",
+                    source=meta["source"],
+                    **fields,
+                )
+            )
         raise FileExistsError(
-            f"{cache_dir} is the slice cache of {meta.get('source') or 'other data'} ({len(held)} "
-            f"cases, none of them in {data}): preparing {data} there would remove them; choose "
-            "another --cache folder or pass --force to replace it"
+            tr(
+                "{cache_dir} is the slice cache of other data ({count} cases, none of them in "
+                "{data}): preparing {data} there would remove them; choose another --cache "
+                "folder or pass --force to replace it",
+                **fields,
+            )
         )
 
 
@@ -225,7 +270,7 @@ def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -
     """The report of a complete, unchanged cache (nothing written)."""
     warnings = [w for e in meta["cases"].values() for w in e.get("warnings", [])]
     if strict and warnings:
-        raise DataError(f"{warnings[0]} (an error with --strict)")
+        raise DataError(strict_error(warnings[0]))
     report = PrepareReport(cache_dir, reused=sorted(meta["cases"]), warnings=warnings, wrote=False)
     report.skipped = dict(meta.get("skipped", {}))
     return _done(report, meta, start)
@@ -258,8 +303,11 @@ class _Run:
         A non-empty folder that is not a cache is refused unless ``force``."""
         if cache_dir.exists() and meta is None and any(cache_dir.iterdir()) and not force:
             raise FileExistsError(
-                f"{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty "
-                "folder or pass --force to write into it"
+                tr(
+                    "{cache_dir} is not empty and is not a unet-tp slice cache; choose an empty "
+                    "folder or pass --force to write into it",
+                    cache_dir=cache_dir,
+                )
             )
         (cache_dir / "cases").mkdir(parents=True, exist_ok=True)
         same = meta is not None and meta.get("settings") == settings.to_json() and not force
@@ -290,13 +338,13 @@ class _Run:
         if _reusable(self.cache_dir, old, signature):
             if self.strict and old.get("warnings"):
                 self.save()
-                raise DataError(f"{old['warnings'][0]} (an error with --strict)")
+                raise DataError(strict_error(old["warnings"][0]))
             self.meta["cases"][case.case_id] = old
             report.reused.append(case.case_id)
             report.warnings += old.get("warnings", [])
             return
         if not case.has_seg:  # not training data; always left out, and said so
-            why = "no seg file (prediction only: `unet-tp predict --data DIR` segments it)"
+            why = tr("no seg file (prediction only: `unet-tp predict --data DIR` segments it)")
             return self.skip(case.case_id, why, signature)
         warnings: list[str] = []
         try:
@@ -304,11 +352,16 @@ class _Run:
         except DataError as exc:
             if not self.skip_bad:
                 self.save()
-                raise DataError(f"{exc}\n(re-run with --skip-bad to leave this case out)") from None
+                raise DataError(
+                    tr("{error}\n(re-run with --skip-bad to leave this case out)", error=exc)
+                ) from None
             return self.skip(case.case_id, str(exc), signature, bad=True)
         if not len(images):  # (a tumour-free case, no tumour-free slice asked for)
             share = self.settings.tumour_free_fraction
-            why = f"no slice to keep (no tumour slice, and a tumour-free share of {share:g})"
+            why = tr(
+                "no slice to keep (no tumour slice, and a tumour-free share of {share:g})",
+                share=share,
+            )
             return self.skip(case.case_id, why, signature)
         tumour = (labels > 0).sum(axis=(1, 2)).tolist()
         entry = {k: f"cases/{case.case_id}.{k}.npy" for k in ("images", "labels")}
@@ -339,12 +392,17 @@ class _Run:
         done = len(self.report.built) + len(self.report.reused) + len(self.report.skipped)
         left = max(self.total - done, 1)
         free = free_space(self.cache_dir) or 0
-        return (
-            f"the disk of {self.cache_dir} is full: the slice cache needs about "
-            f"{size_text(nbytes)} per case ({case_id}), {size_text(nbytes * left)} for the "
-            f"{left} case(s) left, and {size_text(free)} is free. Free some space (delete "
-            "downloads, old runs or caches you no longer use) or choose a cache folder on "
-            "another disk, then run again: the cases already cached are kept"
+        return tr(
+            "the disk of {cache_dir} is full: the slice cache needs about {per_case} per case "
+            "({case_id}), {needed} for the {left} case(s) left, and {free} is free. Free some "
+            "space (delete downloads, old runs or caches you no longer use) or choose a cache "
+            "folder on another disk, then run again: the cases already cached are kept",
+            cache_dir=self.cache_dir,
+            per_case=size_text(nbytes),
+            case_id=case_id,
+            needed=size_text(nbytes * left),
+            left=left,
+            free=size_text(free),
         )
 
     def finish(self, data) -> None:
@@ -354,10 +412,18 @@ class _Run:
         if not cases:  # (a set without any seg file was refused before anything was written)
             self.save()
             reasons = list(self.report.skipped.values())
-            more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+            fields = {"data": data, "count": len(reasons), "reasons": "; ".join(reasons[:3])}
+            if len(reasons) > 3:
+                raise DataError(
+                    tr(
+                        "{data}: no usable case, all {count} were skipped: {reasons}; and {more} "
+                        "more",
+                        more=len(reasons) - 3,
+                        **fields,
+                    )
+                )
             raise DataError(
-                f"{data}: no usable case, all {len(reasons)} were skipped: "
-                f"{'; '.join(reasons[:3])}{more}"
+                tr("{data}: no usable case, all {count} were skipped: {reasons}", **fields)
             )
         keep = {n for e in cases.values() for n in _arrays(e)}
         for name in self.written - keep:  # only arrays a cache of the folder wrote: --force
@@ -373,12 +439,19 @@ def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
     meta = _read_meta(cache_dir)
     if meta is None:
         raise DataError(
-            f"{cache_dir}: not a slice cache (run `unet-tp data prepare DATA --cache {cache_dir}`)"
+            tr(
+                "{cache_dir}: not a slice cache (run `unet-tp data prepare DATA --cache "
+                "{cache_dir}`)",
+                cache_dir=cache_dir,
+            )
         )
     if not meta.get("complete"):
         raise DataError(
-            f"{cache_dir}: the slice cache is incomplete (its preparation stopped); "
-            "re-run `unet-tp data prepare` to finish it"
+            tr(
+                "{cache_dir}: the slice cache is incomplete (its preparation stopped); re-run "
+                "`unet-tp data prepare` to finish it",
+                cache_dir=cache_dir,
+            )
         )
     return meta
 
@@ -401,8 +474,13 @@ def split_patients(
     ids = sorted(meta["cases"])
     if (patients := len({patient_of(c) for c in ids})) < 2:
         raise DataError(
-            f"{source or cache_dir}: {len(ids)} case(s) of {patients} patient(s); training needs "
-            "at least 2 patients (one held out)"
+            tr(
+                "{source}: {cases} case(s) of {patients} patient(s); training needs at least 2 "
+                "patients (one held out)",
+                source=source or cache_dir,
+                cases=len(ids),
+                patients=patients,
+            )
         )
     grades = [meta["cases"][c].get("grade") for c in ids]
     return split_cases(ids, val_fraction, seed, grades)
@@ -428,7 +506,13 @@ class SliceDataset(Dataset):
             case_ids = sorted(available)
         missing = [c for c in case_ids if c not in available]
         if missing:
-            raise DataError(f"{self.cache_dir}: cases not in the cache: {', '.join(missing[:5])}")
+            raise DataError(
+                tr(
+                    "{cache_dir}: cases not in the cache: {cases}",
+                    cache_dir=self.cache_dir,
+                    cases=", ".join(missing[:5]),
+                )
+            )
         self.case_ids = list(case_ids)
         self.transform = transform
         self.max_open = max_open
