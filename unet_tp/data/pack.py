@@ -49,6 +49,7 @@ from unet_tp.fileio import (
     sha256_file,
     unet_tp_home,
 )
+from unet_tp.i18n import language, tr
 from unet_tp.preprocess import Grid
 from unet_tp.progress import byte_bar, case_progress
 
@@ -110,17 +111,12 @@ def build_pack(
     192x192 (the zeros outside the brain) for a quarter more unpacking time."""
     settings = settings or CacheSettings()
     if patients < 2:
-        raise DataError(f"{out_tar}: a pack needs at least 2 patients (one held out)")
+        raise DataError(tr("{out}: a pack needs at least 2 patients (one held out)", out=out_tar))
     _writable(Path(out_tar).expanduser().parent)  # (before minutes of work: data round 21)
     chosen = choose_patients([c for c in find_cases(data_dir) if c.has_seg], patients, seed)
     if not chosen:
-        raise DataError(f"{data_dir}: no case with a seg file to pack")
-    for case in chosen:  # before any work: the pack's member names are made of the case ids
-        if not re.fullmatch(_CASE_ID, case.case_id):
-            raise DataError(
-                f"case {case.case_id!r} ({case.directory}): a pack holds case ids of letters, "
-                "digits, '.', '_' and '-' only; rename its files (e.g. BraTS19_X_1_t1.nii.gz)"
-            )
+        raise DataError(tr("{data}: no case with a seg file to pack", data=data_dir))
+    _check_case_ids(chosen)  # before any work: the pack's member names are made of the case ids
     key = json.dumps(
         [str(Path(data_dir).resolve()), [c.case_id for c in chosen], settings.to_json()]
     )
@@ -151,6 +147,20 @@ def build_pack(
     built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest, report.skipped)
     (out.parent / f"{out.name}.sha256").write_text(f"{built.sha256}  {out.name}\n")
     return built
+
+
+def _check_case_ids(cases: list[Case]) -> None:
+    """A DataError for a case whose id cannot name a pack's member."""
+    for case in cases:
+        if not re.fullmatch(_CASE_ID, case.case_id):
+            raise DataError(
+                tr(
+                    "case {case_id} ({directory}): a pack holds case ids of letters, digits, '.', "
+                    "'_' and '-' only; rename its files (e.g. BraTS19_X_1_t1.nii.gz)",
+                    case_id=repr(case.case_id),
+                    directory=case.directory,
+                )
+            )
 
 
 def _writable(folder: Path) -> None:
@@ -244,17 +254,40 @@ def _check_manifest(manifest: dict | bytes, where: object) -> dict:
     try:
         manifest = json.loads(manifest) if isinstance(manifest, bytes) else manifest
     except ValueError:
-        raise DataError(f"{where}: not a unet-tp pack ({MANIFEST} is not JSON)") from None
+        raise DataError(
+            tr(
+                "{where}: not a unet-tp pack ({manifest} is not JSON)",
+                where=where,
+                manifest=MANIFEST,
+            )
+        ) from None
     if not isinstance(manifest, dict) or "format" not in manifest:
-        raise DataError(f"{where}: not a unet-tp pack ({MANIFEST} is not a pack manifest)")
+        raise DataError(
+            tr(
+                "{where}: not a unet-tp pack ({manifest} is not a pack manifest)",
+                where=where,
+                manifest=MANIFEST,
+            )
+        )
     if manifest["format"] != PACK_FORMAT:
         raise DataError(
-            f"{where}: pack format {manifest['format']}, this unet-tp reads format "
-            f"{PACK_FORMAT}; rebuild the pack with this kit (`unet-tp data pack`) or update it"
+            tr(
+                "{where}: pack format {format}, this unet-tp reads format {reads}; rebuild the "
+                "pack with this kit (`unet-tp data pack`) or update it",
+                where=where,
+                format=manifest["format"],
+                reads=PACK_FORMAT,
+            )
         )
     bad = [n for n in manifest.get("members", {}) if not _MEMBER.match(n)]
     if bad or META not in manifest.get("members", {}):
-        raise DataError(f"{where}: not a unet-tp pack (member {(bad or [META])[0]!r})")
+        raise DataError(
+            tr(
+                "{where}: not a unet-tp pack (member {member})",
+                where=where,
+                member=repr((bad or [META])[0]),
+            )
+        )
     return manifest
 
 
@@ -262,26 +295,41 @@ def check_grid(manifest: dict, expected_grid: Grid | None, where: object) -> Non
     """One line if the pack's grid is not ``expected_grid`` (None: any grid)."""
     grid = Grid(manifest["grid"]["crop"], manifest["grid"]["image_size"])
     if expected_grid is not None and (want := Grid.of(expected_grid)) != grid:
-        text = "crop {0.crop}, image_size {0.image_size}".format
         raise DataError(
-            f"{where}: a pack of grid {text(grid)}, but this run asks for "
-            f"{text(want)}; set crop/image_size to the pack's or build a pack of that grid"
+            tr(
+                "{where}: a pack of grid crop {crop}, image_size {size}, but this run asks for "
+                "crop {want_crop}, image_size {want_size}; set crop/image_size to the pack's or "
+                "build a pack of that grid",
+                where=where,
+                crop=grid.crop,
+                size=grid.image_size,
+                want_crop=want.crop,
+                want_size=want.image_size,
+            )
         )
 
 
 def _read_tar_manifest(path: Path) -> tuple[dict, bytes]:
     """The manifest of a pack archive (its first member) and its bytes."""
     if not tarfile.is_tarfile(path):
-        why = archive_problem(path) or "not a tar archive"  # (a web page: Drive's, a login's)
-        raise BadArchive(f"{path}: not a unet-tp pack ({why})")
+        why = archive_problem(path) or tr("not a tar archive")  # (a web page: Drive's, a login's)
+        raise BadArchive(tr("{path}: not a unet-tp pack ({why})", path=path, why=why))
     try:
         with tarfile.open(path, "r:*") as tf:
             first = tf.next()
             if first is None or first.name != MANIFEST or not first.isfile():
-                raise BadArchive(f"{path}: not a unet-tp pack (no {MANIFEST} first)")
+                raise BadArchive(
+                    tr(
+                        "{path}: not a unet-tp pack (no {manifest} first)",
+                        path=path,
+                        manifest=MANIFEST,
+                    )
+                )
             raw = tf.extractfile(first).read()
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise BadArchive(f"{path}: truncated or damaged pack ({exc})") from None
+        raise BadArchive(
+            tr("{path}: truncated or damaged pack ({error})", path=path, error=exc)
+        ) from None
     return _check_manifest(raw, path), raw
 
 
@@ -290,31 +338,49 @@ def _unpack(path: Path, manifest: dict, target: Path, progress: bool) -> None:
     members = manifest["members"]
     seen: set[str] = set()
     total = sum(m["bytes"] for m in members.values())
-    what = f"unpacking the course pack {path.name}"
+    what = tr("unpacking the course pack {name}", name=path.name)
     try:
         with (
             atomic_dir(target) as tmp,
             room_for(tmp, total, what, DataError),
             tarfile.open(path, "r:*") as tf,
         ):
-            with byte_bar(total, f"unpacking {path.name}", progress) as bar:
+            with byte_bar(total, tr("unpacking {name}", name=path.name), progress) as bar:
                 for info in tf:
                     if info.name == MANIFEST:
                         (tmp / MANIFEST).write_bytes(tf.extractfile(info).read())
                         continue
                     if info.name not in members or not info.isfile() or info.name in seen:
-                        raise DataError(f"{path}: unexpected member {info.name!r} in the pack")
+                        raise DataError(
+                            tr(
+                                "{path}: unexpected member {member} in the pack",
+                                path=path,
+                                member=repr(info.name),
+                            )
+                        )
                     _extract_checked(tf, info, tmp / info.name, members[info.name], path)
                     seen.add(info.name)
                     bar.update(info.size)
             missing = sorted(set(members) - seen)
             if missing:
                 raise BadArchive(
-                    f"{path}: truncated pack, {len(missing)} of {len(members)} files missing "
-                    f"(first {missing[0]}); download it again"
+                    tr(
+                        "{path}: truncated pack, {count} of {total} files missing (first "
+                        "{first}); download it again",
+                        path=path,
+                        count=len(missing),
+                        total=len(members),
+                        first=missing[0],
+                    )
                 )
     except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise BadArchive(f"{path}: truncated or damaged pack ({exc}); download it again") from None
+        raise BadArchive(
+            tr(
+                "{path}: truncated or damaged pack ({error}); download it again",
+                path=path,
+                error=exc,
+            )
+        ) from None
 
 
 def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
@@ -326,8 +392,14 @@ def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
         or copy_hashed(tf.extractfile(info), dest) != expected["sha256"]
     ):
         raise BadArchive(
-            f"{path}: {info.name} does not match the pack's manifest ({info.size} bytes, expected "
-            f"{expected['bytes']}; checksum differs); the pack is damaged, download it again"
+            tr(
+                "{path}: {member} does not match the pack's manifest ({size} bytes, expected "
+                "{expected}; checksum differs); the pack is damaged, download it again",
+                path=path,
+                member=info.name,
+                size=info.size,
+                expected=expected["bytes"],
+            )
         )
 
 
@@ -366,11 +438,16 @@ def open_pack(
         if path.is_dir():
             return _open_folder(path, expected_grid)
         if not path.is_file():
-            raise DataError(f"{path}: no such pack (a .tar file, its folder or an https URL)")
+            raise DataError(_no_such_pack(path))
         if expected_sha256 and (got := sha256_file(path)) != expected_sha256.lower():
             raise DataError(
-                f"{path}: SHA-256 is {got}, expected {expected_sha256}; not the pack "
-                "expected (or damaged): download it again"
+                tr(
+                    "{path}: SHA-256 is {got}, expected {expected}; not the pack expected (or "
+                    "damaged): download it again",
+                    path=path,
+                    got=got,
+                    expected=expected_sha256,
+                )
             )
     try:
         return _open_archive(path, dest_root, expected_grid, progress)
@@ -379,8 +456,12 @@ def open_pack(
             raise
         path.unlink(missing_ok=True)  # the kit's own download: not kept to be reused as it is
         raise BadArchive(
-            f"{exc} (the download was removed: the next run downloads it again)"
+            tr("{error} (the download was removed: the next run downloads it again)", error=exc)
         ) from None
+
+
+def _no_such_pack(path: Path) -> str:
+    return tr("{path}: no such pack (a .tar file, its folder or an https URL)", path=path)
 
 
 def _open_archive(path: Path, dest_root: Path, expected_grid: Grid | None, progress) -> Path:
@@ -410,13 +491,17 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict:
     try:
         return _check_manifest((folder / MANIFEST).read_bytes(), folder)
     except FileNotFoundError:
-        raise DataError(f"{folder}: not a unet-tp pack (no {MANIFEST})") from None
+        raise DataError(
+            tr("{folder}: not a unet-tp pack (no {manifest})", folder=folder, manifest=MANIFEST)
+        ) from None
 
 
 def _open_folder(folder: Path, expected_grid: Grid | None) -> Path:
     manifest = read_manifest(folder)
     if not _sizes_ok(folder, manifest):
-        raise DataError(f"{folder}: an incomplete unpacked pack (files missing or cut short)")
+        raise DataError(
+            tr("{folder}: an incomplete unpacked pack (files missing or cut short)", folder=folder)
+        )
     check_grid(manifest, expected_grid, folder)
     load_cache_meta(folder)
     return folder
@@ -427,14 +512,27 @@ def summarise(manifest: dict, size: int | None, where: object) -> str:
     split, grid = manifest["split"], manifest["grid"]
     side = grid["image_size"] or grid["crop"] or 240
     scans = manifest.get("scans", manifest["patients"])  # (an older pack's: no "scans")
-    scans = f"; {scans} scans" if scans != manifest["patients"] else ""
-    text = (
-        f"{where}: unet-tp pack (format {manifest['format']}, kit {manifest['kit_version']}), "
-        f"{manifest['patients']} patients ({_patients(split['train'])} training, "
-        f"{_patients(split['val'])} validation{scans}), {manifest['slices']} slices of {side}x{side} (crop {grid['crop']}), "
-        f"{', '.join(manifest['editions'])}"
+    scans = tr("; {scans} scans", scans=scans) if scans != manifest["patients"] else ""
+    text = tr(
+        "{where}: unet-tp pack (format {format}, kit {kit}), {patients} patients ({train} "
+        "training, {val} validation{scans}), {slices} slices of {side}x{side} (crop {crop}), "
+        "{editions}",
+        where=where,
+        format=manifest["format"],
+        kit=manifest["kit_version"],
+        patients=manifest["patients"],
+        train=_patients(split["train"]),
+        val=_patients(split["val"]),
+        scans=scans,
+        slices=manifest["slices"],
+        side=side,
+        crop=grid["crop"],
+        editions=", ".join(manifest["editions"]),
     )
-    return text + (f", {size / 2**20:.2f} MiB" if size is not None else "")
+    if size is None:
+        return text
+    mib = f"{size / 2**20:.2f}".replace(".", "," if language() == "fr" else ".")
+    return tr("{summary}, {size} MiB", summary=text, size=mib)
 
 
 def _patients(case_ids: list[str]) -> int:
@@ -453,6 +551,6 @@ def pack_info(
         manifest = read_manifest(path)
         return summarise(manifest, sum(m["bytes"] for m in manifest["members"].values()), path)
     if not path.is_file():
-        raise DataError(f"{path}: no such pack (a .tar file, its folder or an https URL)")
+        raise DataError(_no_such_pack(path))
     manifest, _ = _read_tar_manifest(path)
     return summarise(manifest, path.stat().st_size, path)
