@@ -31,7 +31,7 @@ from unet_tp.data.cases import Case, CaseVolumes, DataError, find_cases, scan_ca
 from unet_tp.data.download import DownloadError
 from unet_tp.device import in_colab
 from unet_tp.fileio import os_error_message, unet_tp_home
-from unet_tp.i18n import set_language
+from unet_tp.i18n import set_language, tr
 from unet_tp.preprocess import Grid
 from unet_tp.progress import case_progress
 from unet_tp.settings import TrainConfig, preset_config
@@ -127,7 +127,7 @@ def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
         return download.fetch_kaggle(unet_tp_home() / "kaggle", sources()["kaggle"].url)
     if source == "drive":
         if not drive_folder:
-            raise ValueError("set DRIVE_FOLDER to the Drive folder holding your BraTS cases")
+            raise ValueError(tr("set DRIVE_FOLDER to the Drive folder holding your BraTS cases"))
         if in_colab() and not Path("/content/drive/MyDrive").exists():
             from google.colab import drive  # type: ignore[import-not-found]
 
@@ -140,8 +140,11 @@ def _fetch(source: str, drive_folder: str | None, url: str | None) -> Path:
     src = sources()["msd" if source == "msd" else "brats2019"]
     if (url := url or src.url) is None:
         raise ValueError(
-            "no BraTS 2019 URL is configured: ask your instructor for it, then set "
-            "os.environ['UNET_TP_BRATS_URL'] (or use DATA_SOURCE = 'kaggle', 'drive' or 'sample')"
+            tr(
+                "no BraTS 2019 URL is configured: ask your instructor for it, then set "
+                "os.environ['UNET_TP_BRATS_URL'] (or use DATA_SOURCE = 'kaggle', 'drive' or "
+                "'sample')"
+            )
         )
     home = unet_tp_home() / src.name
     return download.fetch_dataset(url, home, src.layout, sha256=src.sha256, md5=src.md5)
@@ -169,14 +172,23 @@ def get_data(
     given = "DATA_SOURCE" if not os.environ.get(SOURCE_ENV) else f"${SOURCE_ENV}"
     source = os.environ.get(SOURCE_ENV) or source
     if source not in DATA_SOURCES:
-        raise ValueError(f"{given} must be one of {', '.join(DATA_SOURCES)}, not {source!r}")
+        raise ValueError(
+            tr(
+                "{given} must be one of {sources}, not {source}",
+                given=given,
+                sources=", ".join(DATA_SOURCES),
+                source=repr(source),
+            )
+        )
     if source == "pack":
         from unet_tp.data.pack import open_pack
 
         if not url:
             raise ValueError(
-                "no course pack is configured: set PACK_URL to the address your instructor "
-                "gave, or choose another DATA_SOURCE ('sample' works offline)"
+                tr(
+                    "no course pack is configured: set PACK_URL to the address your instructor "
+                    "gave, or choose another DATA_SOURCE ('sample' works offline)"
+                )
             )
         cache_dir = open_pack(url, expected_sha256=pack_sha256)
         return NotebookData(None, source, len(load_cache_meta(cache_dir)["cases"]), cache_dir)
@@ -203,10 +215,14 @@ def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainCon
         grid = Grid(manifest["grid"]["crop"], manifest["grid"]["image_size"])
         if grid != config.grid:  # the instructor chose the pack's grid for the course
             print(
-                f"the pack's grid (crop {grid.crop}, size {grid.image_size}) replaces the preset's"
+                tr(
+                    "the pack's grid (crop {crop}, size {size}) replaces the preset's",
+                    crop=grid.crop,
+                    size=grid.image_size,
+                )
             )
             config.grid = grid
-        print(summarise(manifest, None, "course pack"))
+        print(summarise(manifest, None, tr("course pack")))
         return data.cache_dir
     data_dir = data.data_dir if isinstance(data, NotebookData) else data
     settings = config.cache_settings()
@@ -246,9 +262,14 @@ def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolum
     meta = load_cache_meta(cache_dir)
     if case_id not in meta["cases"]:  # a split from before the data cell was run again
         raise DataError(
-            f"{cache_dir}: patient {case_id} is not in the slice cache (it holds "
-            f"{len(meta['cases'])} patients, changed since): run the data cell again "
-            "(get_data, prepare_slices, split_datasets), then the cells after it"
+            tr(
+                "{cache_dir}: patient {case_id} is not in the slice cache (it holds {count} "
+                "patients, changed since): run the data cell again (get_data, prepare_slices, "
+                "split_datasets), then the cells after it",
+                cache_dir=cache_dir,
+                case_id=case_id,
+                count=len(meta["cases"]),
+            )
         )
     entry = meta["cases"][case_id]
     images = np.load(cache_dir / entry["images"]).astype(np.float32)  # (n, 4, H, W)
