@@ -7,6 +7,8 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from unet_tp.i18n import tr
+
 REQUIRED = object()
 """A flag's default that makes it required."""
 STRICT = ("--strict", bool, False, "suspicious data (constant modality, non-zero background, "
@@ -98,7 +100,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         root = synth_dataset(
             args.out, args.cases, args.seed, args.force, lambda n, _: bar.update(n - bar.n)
         )
-    print(f"{args.cases} BraTS-format cases in {root}")
+    print(tr("{count} BraTS-format cases in {root}", count=args.cases, root=root))
     return 0
 
 
@@ -110,14 +112,18 @@ def _cmd_download(args: argparse.Namespace) -> int:
     from unet_tp.sources import sources
 
     src, own = sources()[args.source], bool(args.url)
-    note = ""
-    if src.layout == "kaggle" and not own:
+    kaggle = src.layout == "kaggle" and not own
+    if kaggle:
         root = download.fetch_kaggle(args.out, src.url)
-        note = " (linked from the kagglehub download)"
     elif (args.url or src.url) is None:
         raise ValueError(
-            f"no URL configured for source {src.name!r} ({src.description}). Set it in "
-            "unet_tp/sources.py, export UNET_TP_BRATS_URL, or pass --url (an archive or a folder)."
+            tr(
+                "no URL configured for source {name} ({description}). Set it in "
+                "unet_tp/sources.py, export UNET_TP_BRATS_URL, or pass --url (an archive or a "
+                "folder).",
+                name=repr(src.name),
+                description=src.description,
+            )
         )
     else:
         root = download.fetch_dataset(
@@ -128,8 +134,18 @@ def _cmd_download(args: argparse.Namespace) -> int:
             md5=None if own else src.md5,
             keep_archive=args.keep_archive,
         )
-    print(f"{len(find_cases(root))} cases ready in {root}{note}")
-    print(f"next: unet-tp data prepare {_next_cache(root, Path(args.out))}")
+    count = len(find_cases(root))
+    if kaggle:
+        print(
+            tr(
+                "{count} cases ready in {root} (linked from the kagglehub download)",
+                count=count,
+                root=root,
+            )
+        )
+    else:
+        print(tr("{count} cases ready in {root}", count=count, root=root))
+    print(tr("next: unet-tp data prepare {args}", args=_next_cache(root, Path(args.out))))
     return 0
 
 
@@ -171,8 +187,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     no_seg = [c for c in cases if not c.has_seg]
     for case in cases:
         missing = case.missing(with_seg=False)
-        notes = [f"missing: {', '.join(missing)}"] if missing else []
-        notes += ([] if case.has_seg else ["prediction only (no seg)"]) + case.notes
+        notes = [tr("missing: {kinds}", kinds=", ".join(missing))] if missing else []
+        notes += ([] if case.has_seg else [tr("prediction only (no seg)")]) + case.notes
         if (notes and len(no_seg) < len(cases)) or missing or case.notes or args.verbose:
             note = f"  {'; '.join(notes)}" if notes else ""
             print(f"{case.case_id:30s} {case.grade or '-':4s} {case.directory}{note}")
@@ -180,22 +196,50 @@ def _cmd_info(args: argparse.Namespace) -> int:
         f"{k}: {v}" for k, v in sorted(Counter(c.grade or "?" for c in cases).items())
     )
     editions = ", ".join(f"{k}: {v}" for k, v in scan.editions().items())
-    print(f"{len(cases)} cases ({grades}); edition: {editions}")
+    print(
+        tr(
+            "{count} cases ({grades}); edition: {editions}",
+            count=len(cases),
+            grades=grades,
+            editions=editions,
+        )
+    )
     if no_seg:
-        which = "all" if len(no_seg) == len(cases) else f"{len(no_seg)} of {len(cases)}"
-        print(
-            f"{which} cases have no seg file: prediction only (`unet-tp predict --data "
-            f"{args.data} --checkpoint CKPT --out OUT_DIR`); training and evaluation leave them out"
-        )
+        print(_no_seg_note(len(no_seg), len(cases), args.data))
     if scan.unrecognised:
-        shown = scan.unrecognised[: None if args.verbose else 10]
-        print(
-            f"{len(scan.unrecognised)} NIfTI files not recognised (their names follow no edition):"
-        )
-        print("\n".join(f"  {path}" for path in shown))
-        if len(shown) < len(scan.unrecognised):
-            print(f"  ... and {len(scan.unrecognised) - 10} more (-v lists all)")
+        _print_unrecognised(scan.unrecognised, args.verbose)
     return 0
+
+
+def _no_seg_note(count: int, total: int, data: str) -> str:
+    """The cases without a seg file: what they are good for."""
+    if count == total:
+        return tr(
+            "all cases have no seg file: prediction only (`unet-tp predict --data {data} "
+            "--checkpoint CKPT --out OUT_DIR`); training and evaluation leave them out",
+            data=data,
+        )
+    return tr(
+        "{count} of {total} cases have no seg file: prediction only (`unet-tp predict --data "
+        "{data} --checkpoint CKPT --out OUT_DIR`); training and evaluation leave them out",
+        count=count,
+        total=total,
+        data=data,
+    )
+
+
+def _print_unrecognised(unrecognised: list[Path], verbose: bool) -> None:
+    """The NIfTI files no edition names (the first 10 unless ``verbose``)."""
+    shown = unrecognised[: None if verbose else 10]
+    print(
+        tr(
+            "{count} NIfTI files not recognised (their names follow no edition):",
+            count=len(unrecognised),
+        )
+    )
+    print("\n".join(f"  {path}" for path in shown))
+    if len(shown) < len(unrecognised):
+        print(tr("  ... and {more} more (-v lists all)", more=len(unrecognised) - 10))
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
@@ -206,7 +250,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.exists() and not args.force:
-        raise FileExistsError(f"{out} exists: pass --force to replace it")
+        raise FileExistsError(tr("{out} exists: pass --force to replace it", out=out))
     settings = CacheSettings(args.tumour_free_fraction, crop=args.crop, image_size=args.image_size)
     built = build_pack(
         args.data, out, args.patients, settings, seed=args.seed, skip_bad=args.skip_bad
@@ -215,8 +259,16 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     got, skipped = built.manifest["patients"], len(built.skipped)
     if got < args.patients:
         held = len({patient_of(c.case_id) for c in find_cases(args.data) if c.has_seg})
-        why = [f"{args.data} holds {held} with a seg file"] if held < args.patients else []
-        why += [f"{skipped} skipped"] if skipped else []
-        print(f"note: {got} patients, not the {args.patients} asked ({'; '.join(why)})")
-    print(f"then: unet-tp notebook build --pack URL --pack-sha256 {built.sha256}")
+        why = [tr("{data} holds {held} with a seg file", data=args.data, held=held)]
+        why = why if held < args.patients else []
+        why += [tr("{count} skipped", count=skipped)] if skipped else []
+        print(
+            tr(
+                "note: {got} patients, not the {asked} asked ({why})",
+                got=got,
+                asked=args.patients,
+                why="; ".join(why),
+            )
+        )
+    print(tr("then: unet-tp notebook build --pack URL --pack-sha256 {sha256}", sha256=built.sha256))
     return 0

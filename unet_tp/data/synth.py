@@ -23,6 +23,7 @@ from scipy import ndimage
 
 from unet_tp.conventions import BRATS_AFFINE, BRATS_SHAPE, MODALITIES
 from unet_tp.fileio import atomic_dir, save_json, unet_tp_home
+from unet_tp.i18n import tr
 
 RELEASE_DIR = "MICCAI_BraTS_2019_Data_Training"
 MANIFEST = "unet_tp_synth.json"
@@ -210,7 +211,7 @@ def synth_dataset(
     (returned; ``{HGG,LGG}/<case>/``), keeping those already there; another seed over an existing
     dataset is refused unless ``force``. ``progress(done, total)`` is called after each case."""
     if cases < 1:
-        raise ValueError("cases must be at least 1")
+        raise ValueError(tr("cases must be at least 1"))
     out = Path(out).expanduser()
     root = out / RELEASE_DIR
     _refuse_mixing(out, root)
@@ -241,18 +242,30 @@ def _replaceable(root: Path, found: dict | None, force: bool) -> None:
     name (data round 22: ``--force`` deleted one), and a link's target is not the kit's."""
     if root.is_symlink():
         raise FileExistsError(
-            f"{root} is a symbolic link (to {os.readlink(root)}), not sample cases written here: "
-            "it is not replaced, even with --force; choose another OUT"
+            tr(
+                "{root} is a symbolic link (to {target}), not sample cases written here: it is "
+                "not replaced, even with --force; choose another OUT",
+                root=root,
+                target=os.readlink(root),
+            )
         )
     if found is None:
         raise FileExistsError(
-            f"{root} exists and was not made by unet-tp (no {MANIFEST}: a BraTS release bears "
-            "that name); it is not replaced, even with --force: choose another OUT"
+            tr(
+                "{root} exists and was not made by unet-tp (no {manifest}: a BraTS release bears "
+                "that name); it is not replaced, even with --force: choose another OUT",
+                root=root,
+                manifest=MANIFEST,
+            )
         )
     if not force:
         raise FileExistsError(
-            f"{root} exists and was made with seed {found['seed']}; choose another OUT or pass "
-            "--force to replace it"
+            tr(
+                "{root} exists and was made with seed {seed}; choose another OUT or pass --force "
+                "to replace it",
+                root=root,
+                seed=found["seed"],
+            )
         )
 
 
@@ -270,8 +283,14 @@ def _refuse_mixing(out: Path, root: Path) -> None:
     own = [c for c in found if not c.directory.is_relative_to(root)]
     if own:
         raise FileExistsError(
-            f"{out} holds {len(own)} BraTS cases of its own (e.g. {own[0].case_id} in "
-            f"{own[0].directory}): sample cases there would be mixed with them; choose another OUT"
+            tr(
+                "{out} holds {count} BraTS cases of its own (e.g. {case_id} in {directory}): "
+                "sample cases there would be mixed with them; choose another OUT",
+                out=out,
+                count=len(own),
+                case_id=own[0].case_id,
+                directory=own[0].directory,
+            )
         )
 
 
