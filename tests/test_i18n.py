@@ -26,7 +26,7 @@ from autograder.i18n import (
 )
 from notebooks import namespace
 from unet_tp import check_cases, checks, i18n
-from unet_tp.notebook import notebook_config
+from unet_tp.notebook import SOURCE_ENV, NotebookError, get_data, notebook_config
 
 SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
 EN, FR = (nbformat.read(p, 4) for p in build.STUDENT_NOTEBOOKS.values())
@@ -296,3 +296,64 @@ def test_a_decimal_comma_in_question_1_is_explained(french):
     assert "la virgule sépare deux valeurs" in printed and "140.5" in printed, printed
     printed, _ = _run(checks.check_receptive_field, (1, 2, 3))
     assert "virgule" not in printed, printed
+
+
+# ---- the data package's messages: the notebook's data cell and `unet-tp data` ----
+
+
+@pytest.fixture
+def french_shell(monkeypatch):
+    """French chosen as a student's session chooses it outside the notebook: $UNET_TP_LANGUAGE."""
+    monkeypatch.setattr(i18n, "_current", None)
+    monkeypatch.setenv(i18n.LANGUAGE_ENV, "fr")
+    monkeypatch.delenv(SOURCE_ENV, raising=False)
+
+
+def test_a_misspelt_drive_folder_is_said_in_french_in_the_data_cell(french_shell, tmp_path):
+    (tmp_path / "BraTS2019").mkdir()
+    missing = tmp_path / "BraTS_2019"
+    with pytest.raises(NotebookError) as info:
+        get_data("drive", drive_folder=str(missing))
+    message = str(info.value)
+    assert message.startswith(f"{missing} : dossier introuvable ; {tmp_path} contient : BraTS2019")
+    assert message.endswith(f"vouliez-vous dire {tmp_path / 'BraTS2019'} ?"), message
+    assert not _english_left(message), message
+    assert info.value._render_traceback_() == [f"DataError: {message}"]  # one line, no traceback
+
+
+@pytest.mark.parametrize(
+    ("damage", "english", "french"),
+    [
+        (
+            lambda flair: flair.unlink(),
+            "missing flair file (expected {flair} or the same name ending in .nii)",
+            "fichier flair manquant (attendu : {flair} ou le même nom finissant par .nii)",
+        ),
+        (
+            lambda flair: flair.write_bytes(b""),
+            "cannot read {flair} (",
+            "impossible de lire {flair} (",
+        ),
+    ],
+)
+def test_a_bad_case_stops_unet_tp_data_prepare_in_french(
+    french_shell, monkeypatch, tmp_path, capsys, damage, english, french
+):
+    from tinycases import write_case
+
+    from unet_tp.cli import main
+
+    case = write_case(tmp_path / "data", "BraTS19_TST_1_1")
+    flair = case / "BraTS19_TST_1_1_flair.nii.gz"
+    damage(flair)
+    argv = ["data", "prepare", str(tmp_path / "data"), "--cache", str(tmp_path / "cache")]
+    assert main(argv) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("erreur : cas BraTS19_TST_1_1 : " + french.format(flair=flair)), said
+    assert said.rstrip().endswith("(relancez avec --skip-bad pour écarter ce cas)"), said
+    assert not _english_left(said), said
+    monkeypatch.setenv(i18n.LANGUAGE_ENV, "en")  # the English session's words are as they were
+    assert main(argv) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("error: case BraTS19_TST_1_1: " + english.format(flair=flair)), said
+    assert said.rstrip().endswith("(re-run with --skip-bad to leave this case out)"), said

@@ -14,6 +14,7 @@ from unet_tp import __version__
 from unet_tp.data import commands as data_commands
 from unet_tp.data.cases import DataError
 from unet_tp.fileio import os_error_message
+from unet_tp.i18n import tr
 
 PLUGINS = "unet_tp.commands"
 """Entry-point group of further sub-commands (``register(subparsers)`` functions)."""
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _error(text: str) -> int:
     """Say ``error: text`` on stderr; the exit status of a failed command."""
-    print(f"error: {text}", file=sys.stderr)
+    print(tr("error: {text}", text=text), file=sys.stderr)
     return 2
 
 
