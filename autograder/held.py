@@ -435,7 +435,8 @@ class HeldStrings:
                 at = skip + slot
                 param = params[at].arg if at < len(params) else None
             else:
-                named = {p.arg for p in params[skip:] + f.args.kwonlyargs}
+                past = f.args.args[max(0, skip - len(f.args.posonlyargs)) :]  # (positional-
+                named = {p.arg for p in past + f.args.kwonlyargs}  # only: **kwargs' keys)
                 param = slot if slot in named else None
             key = (id(f), param)
             if key in seen:  # (a recursive call: read at its first)

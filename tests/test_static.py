@@ -4678,6 +4678,7 @@ def test_a_dict_handed_to_a_function_of_the_notebooks_is_read_as_that_function_r
         "method": 'def tweak(c):\n    c.__setitem__("k", "cross_entropy")\n',
         "kept": "box = []\n\n\ndef tweak(c):\n    box.append(c)\n",
         "kwargs": 'def tweak(**kw):\n    kw["c"]["k"] = "cross_entropy"\n',
+        "positional-only": 'def tweak(c=0, /, **kw):\n    kw["c"]["k"] = "cross_entropy"\n',
         "recursive": 'def tweak(c, n=1):\n    if n:\n        tweak(c, n - 1)\n    c["k"] = "x"\n',
         "decorated": "import functools\n\n\n@functools.cache\ndef tweak(c):\n    pass\n",
         "nested": 'def tweak(c):\n    pass\n\n\ndef f():\n    def tweak(c):\n        c["k"] = 1\n',
@@ -4694,7 +4695,7 @@ def test_a_dict_handed_to_a_function_of_the_notebooks_is_read_as_that_function_r
     for how, tweak in changed.items():
         handed = (
             tweak + '\n\nheld = {"k": "sum"}\ntweak(c=held)\n'
-            if how == "kwargs"
+            if how in ("kwargs", "positional-only")
             else (tweak + '\n\nheld = {"k": "sum"}\ntweak(held)\n')
         )
         nb = notebook({"cce_loss": handed + use})
