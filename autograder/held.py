@@ -448,9 +448,10 @@ class HeldStrings:
     def _callees(self, call: ast.Call) -> list[tuple[ast.AST, int, tuple]] | None:
         """The function of the notebook's ``call`` runs (a top-level ``def``, a plain class's
         own ``__init__``), with the parameters it skips and its scopes; None if it may be
-        another (a name bound otherwise, imported, nested, decorated, handed on)."""
+        another (a name bound otherwise, imported, by a ``*`` import too, nested, decorated,
+        handed on; an ``__init__`` bound otherwise in its class: red team 70)."""
         name = getattr(call.func, "id", None)
-        if name is None or name in self.imported or name in self._given_names:
+        if name is None or {name, "*"} & set(self.imported) or name in self._given_names:
             return None
         defs = [(f, c) for f, c in self.functions if getattr(f, "name", None) == name]
         classes = [c for c in self.classes if c.name == name]
@@ -459,10 +460,13 @@ class HeldStrings:
             return None
         if classes and not self._plain_class(name, 0):
             return None
-        if classes:  # (its own __init__ only)
-            inits = [f for f in classes[0].body if getattr(f, "name", "") == "__init__"]
-            defs = [(f, c) for f, c in self.functions if len(inits) == 1 and f is inits[0]]
+        if classes:  # (its own __init__ only, a plain def of its body's, bound once)
+            inits = [n for n in ast.walk(classes[0]) if _binds(n, "__init__")]
+            plain = len(inits) == 1 and inits[0] in classes[0].body
+            defs = [(f, c) for f, c in self.functions if plain and f is inits[0]]
         for f, chain in defs:
+            if f.decorator_list:
+                return None
             sites = self._call_sites(f) or []
             return [(f, skip, (*chain, f)) for c, _, skip in sites if c is call] or None
         return None
@@ -1134,6 +1138,14 @@ def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple
         else:
             found.setdefault(name.id, set()).update(scopes)
     return found, aliases, given_to
+
+
+def _binds(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` binds ``name`` (a ``def``, an assignment, a loop, an import...)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == name
+    targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
+    return any(isinstance(t, ast.Name) and t.id == name for t in targets)
 
 
 def _argument(node: ast.AST, parent: ast.AST, parents: dict) -> tuple[ast.Call, int | str] | None:

@@ -4679,6 +4679,17 @@ def test_a_dict_handed_to_a_function_of_the_notebooks_is_read_as_that_function_r
         "kept": "box = []\n\n\ndef tweak(c):\n    box.append(c)\n",
         "kwargs": 'def tweak(**kw):\n    kw["c"]["k"] = "cross_entropy"\n',
         "positional-only": 'def tweak(c=0, /, **kw):\n    kw["c"]["k"] = "cross_entropy"\n',
+        # red team 70: an __init__ static, or bound again in its class; a * import's name
+        "static init": (
+            "class tweak:\n    @staticmethod\n    def __init__(c, d=None):\n"
+            '        c["k"] = "cross_entropy"\n'
+        ),
+        "init bound again": (
+            'def _t(self, c):\n    c["k"] = "cross_entropy"\n\n\n'
+            "class tweak:\n    def __init__(self, c):\n        pass\n\n    if True:\n"
+            "        __init__ = _t\n"
+        ),
+        "star import": "def tweak(c, k=None, v=None):\n    pass\n\n\nfrom operator import *\n",
         "recursive": 'def tweak(c, n=1):\n    if n:\n        tweak(c, n - 1)\n    c["k"] = "x"\n',
         "decorated": "import functools\n\n\n@functools.cache\ndef tweak(c):\n    pass\n",
         "nested": 'def tweak(c):\n    pass\n\n\ndef f():\n    def tweak(c):\n        c["k"] = 1\n',
