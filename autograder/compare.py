@@ -31,6 +31,7 @@ from autograder.harness import _params_by_execution, param_kinds, reference_weig
 from autograder.harness import _small_net as small_net
 from unet_tp import check_cases as cases
 from unet_tp import checks
+from unet_tp.metrics import dice_agrees
 
 DTYPES = ["float64", "float32"]  # the kernel answers in the first that runs
 TOLERANCE = {"float64": 1e-7, "float32": 1e-4}  # relative to the output's scale
@@ -533,7 +534,7 @@ class PredictDice(Comparison):
             if isinstance(raw, str):
                 return M.DICE_ERROR.format(shape=shape, error=raw[:300])
             got = _number(raw)
-            if got is None or not abs(got - want) <= 1e-9:
+            if got is None or not dice_agrees(got, want):
                 empty = M.EMPTY_MASKS if want == 1.0 else ""
                 shown, wanted = (f"{got:.6g}" if got is not None else repr(raw)[:40]), f"{want:.6g}"
                 if shown == wanted:  # close, not equal: the digits that differ, on both sides

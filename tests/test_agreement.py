@@ -678,18 +678,6 @@ MISTAKES = [
         ("model.eval()",),
     ),
     Mistake(
-        "dice_in_float32",
-        "predict_dice",
-        [
-            (
-                DICE_LAST,
-                "return float(np.float32(2 * np.logical_and(pred, truth).sum()) / np.float32(sizes))",
-            )
-        ],
-        {"predict_dice"},
-        ("float32",),
-    ),
-    Mistake(
         "argmax_wrong_dim",
         "predict_dice",
         [("argmax(dim=1)", "argmax(dim=0)")],
@@ -1944,6 +1932,30 @@ CORRECT = {
         },
         {},
     ),
+    # honest round 33: a Dice of counts divided in torch's float32 (2/3 as 0.6666666865) lost (g)
+    "dice_in_float32": (
+        {
+            "predict_dice": [
+                (
+                    DICE_LAST,
+                    "return float(np.float32(2 * np.logical_and(pred, truth).sum()) / np.float32(sizes))",
+                )
+            ]
+        },
+        {},
+    ),
+    "dice_in_torch": (
+        {
+            "predict_dice": [
+                (
+                    DICE_LAST,
+                    "p, t = torch.from_numpy(np.asarray(pred)), torch.from_numpy(np.asarray(truth))\n"
+                    "    return (2 * (p & t).sum() / sizes).item()",
+                )
+            ]
+        },
+        {},
+    ),
     "dice_of_means": (
         {
             "predict_dice": [
@@ -2334,19 +2346,20 @@ def test_every_grader_case_has_a_visible_counterpart():
 
 
 def test_the_grader_shows_the_digits_where_a_close_dice_differs():
-    """A Dice computed in float32 is close, not equal: the grader's message shows the digits that
-    differ (it said 'dice_score of two (5, 6) masks: 0.153846, expected 0.153846')."""
-    m = next(m for m in MISTAKES if m.id == "dice_in_float32")
-    passed, message = graded(notebook({m.cell: m.edits}), "predict_dice")
-    got, want = re.search(r"masks: (\S+), expected (\S+?)(?: \(|$)", message).groups()
-    assert not passed and got != want and float(got) == pytest.approx(float(want), rel=1e-5), (
-        message
-    )
-    assert len(got) == len(want) > 9, message  # the expected value to as many digits (round 22)
-    # the self-check too (honest round 28: "0.666666686534, expected 0.666667")
-    shown, said = visible(notebook({m.cell: m.edits}), "predict_dice", with_probes=False)
-    got, want = re.search(r"pixels\): (\S+), expected (\S+?)\.(?: |$)", said).groups()
-    assert not shown and got != want and len(got) == len(want) > 9, said
+    """A Dice close to the right one, not within float32's precision: the messages show the
+    digits that differ (the grader said 'dice_score of two (5, 6) masks: 0.153846, expected
+    0.153846'; honest round 28's self-check "0.666666686534, expected 0.666667")."""
+    from autograder.compare import PredictDice, Request
+
+    close = 2 / 3 * (1 + 1.2e-6)  # (0.666667 to 6 digits)
+    request = Request("predict_dice", {}, {}, ([((5, 6), 2 / 3)], {}))
+    message = PredictDice().check(request, {"dice": [close]}, {})
+    assert "masks: 0.666667466667, expected 0.666666666667" in message, message
+    edits = [
+        (DICE_LAST, "return float(2 * np.logical_and(pred, truth).sum() / sizes * (1 + 1.2e-6))")
+    ]
+    shown, said = visible(notebook({"predict_dice": edits}), "predict_dice", with_probes=False)
+    assert not shown and "pixels): 0.666667466667, expected 0.666666666667." in said, said
 
 
 def test_the_check_shows_the_tensor_train_step_returned_whole():
