@@ -32,6 +32,7 @@ NESTED += ("cause",)  # where a class was handed out (static._loose_cause)
 # fields of a known shape: "({block}) must be your own code" cannot swallow a sentence, nor a
 # `what` that holds parentheses end where `where` (always "cell N...") has not begun
 WORDS = {"block": r"\w+", "cell": r"\d+", "line": r"\d+", "where": r"cell \d+.*?"}
+WORDS["cell_label"] = r"(?:(?!\): ).)*?"  # (not a note after it: "cell 44 ((f) test cell): ...")
 # fields of one template (honest rounds 28, 29: the Dice's `{want}{empty}` took its note, or a
 # self-check's whole sentence after it, as the number)
 _DICE_NUMBERS = {"got": r"\S+", "want": r"\S+?", "empty": f"(?:{re.escape(M.EMPTY_MASKS)})?"}
@@ -59,6 +60,8 @@ def _patterns() -> list[tuple[re.Pattern, str, str]]:
     return out
 
 
+# an exception's "(in your code: `...`)" at the end of a message: its own part, translated
+_IN_YOUR_CODE = re.compile(r"\A(?P<error>.*) \(in your code: `(?P<code>[^`]*)`\)\Z", re.S)
 _NUMBER = r"[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?%?|[-+]?(?:nan|inf)"
 
 
@@ -103,6 +106,8 @@ def french(message: str) -> str:
     fields has a French: a student's ``ValueError: ...`` stays as it is."""
     if not message:
         return message
+    if m := _IN_YOUR_CODE.match(message):  # (its own, not a field's end: honest round 33)
+        return FRENCH[M.ERROR_IN_YOUR_CODE].format(error=french(m["error"]), code=m["code"])
     for regex, english, french_text in _patterns():
         m = regex.match(message)
         if m is None:

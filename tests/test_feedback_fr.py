@@ -202,6 +202,24 @@ def test_the_line_of_the_students_code_that_raised_comes_out_french():
         assert french(message).endswith("(dans votre code : `return self_double(x)`)"), message
 
 
+def test_a_note_ending_in_a_bracket_and_a_hint_before_the_line_of_code_come_out_french():
+    """Honest round 33: a note of a test cell whose message ended in ")" (``loss.item())``) kept
+    "cell 44 ((f) test cell): AssertionError:" (the cell's label took the rest); a torch type
+    error's hint before "(in your code: ...)" stayed English, and that part with it."""
+    note = "cell 44 ((f) test cell): AssertionError: step 1: return loss.item() (loss.item())"
+    assert french(note).startswith("cellule 44 (cellule de test de (f)) : AssertionError : "), (
+        french(note)
+    )
+    wrong = (
+        "padding is tuple of (bool, bool) where it takes tuple of ints (a bool is not a size: "
+        "give an int, e.g. 1 if padding else 0)"  # (unet_tp.checks's, in English)
+    )
+    error = M.ERROR_IN_YOUR_CODE.format(error=f"TypeError: conv2d(): {wrong}", code="return x")
+    said = french(M.LABELLED.format(label="DoubleConv(3, 8)", problem=error))
+    assert "un booléen n'est pas une taille" in said, said
+    assert said.endswith("(dans votre code : `return x`)"), said
+
+
 def test_a_questions_french_name_is_the_notebooks_own():
     """The French page named Question 1 'le champ récepteur' where the notebook asks for the
     'champ réceptif': each question's French title says what its heading in the notebook says."""
