@@ -228,6 +228,18 @@ MISTAKES = [
         {"center_crop"},
         ("swapped",),
     ),
+    Mistake(  # honest round 33's: one row and column too many where the margin is odd
+        "crop_ends_at_the_far_margin",
+        "up",
+        [
+            (
+                "return x[..., top : top + height, left : left + width]",
+                "return x[..., top : x.shape[-2] - top, left : x.shape[-1] - left]",
+            )
+        ],
+        {"center_crop"},
+        ("one too many", "top + height"),
+    ),
     Mistake(
         "crop_changes_dtype",
         "up",

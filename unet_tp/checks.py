@@ -1032,6 +1032,17 @@ def _crop_case(center_crop: Callable, case: cases.CropCase, label: str) -> None:
         raise _explain(exc, label, [*steps, (tr("window"), want)]) from None
     if not isinstance(out, torch.Tensor):
         raise _Wrong(tr("returned {kind}, not a tensor", kind=type(out).__name__))
+    odd = [(case.height - th) % 2, (case.width - tw) % 2]
+    if _shape(out) != want and any(odd) and _shape(out) == (2, 3, th + odd[0], tw + odd[1]):
+        raise _Wrong(  # x[..., top:H - top]: honest round 33's most common crop
+            tr(
+                "expected shape {want}, got {got}: the window ends at H - top (or W - left), one "
+                "too many where the margin is odd; end it at top + height and left + width, "
+                "x[..., top:top + height, left:left + width]",
+                want=want,
+                got=_shape(out),
+            )
+        )
     if _shape(out) != want:
         swapped = tr(" (height and width swapped?)") if _shape(out)[-2:] == want[:-3:-1] else ""
         raise _Wrong(
