@@ -2357,6 +2357,43 @@ def test_every_grader_case_has_a_visible_counterpart():
     assert pd.arrays["images"].shape == check_cases.PREDICT.images
 
 
+def test_a_unet_of_four_levels_written_out_is_told_it_ignores_depth():
+    """Honest round 33: down1..down4 written out, the depth=3 case failed with torch's "Kernel
+    size can't be greater than actual input size" alone; the self-check says why."""
+    src = SOLUTIONS["unet"]
+    start, end = src.index("        self.inc = DoubleConv"), src.index("        ### END SOLUTION")
+    levels = "".join(
+        f"        self.down{i + 1} = Down(widths[{i}], widths[{i}] * 2, padding, batch_norm)\n"
+        f"        self.up{4 - i} = Up(widths[{i}] * 2, widths[{i}], padding, batch_norm)\n"
+        for i in range(4)
+    )
+    src = (
+        src[:start]
+        + (
+            "        self.inc = DoubleConv(in_channels, widths[0], padding, batch_norm)\n"
+            + levels
+            + "        self.outc = OutConv(widths[0], num_classes)\n"
+        )
+        + src[end:]
+    )
+    start = src.index("        skips = []")
+    end = src.index("        ### END SOLUTION", start)
+    src = (
+        src[:start]
+        + (
+            "        x1 = self.inc(x)\n        x2 = self.down1(x1)\n        x3 = self.down2(x2)\n"
+            "        x4 = self.down3(x3)\n        x5 = self.down4(x4)\n"
+            "        x = self.up1(x5, x4)\n        x = self.up2(x, x3)\n        x = self.up3(x, x2)\n"
+            "        x = self.up4(x, x1)\n        return self.outc(x)\n"
+        )
+        + src[end:]
+    )
+    ns = notebook({}, {"unet": src})
+    passed, said = visible(ns, "unet", with_probes=False)
+    assert not passed and "this UNet has 4 Down blocks for depth=3" in said, said
+    assert graded(ns, "unet")[0] is False
+
+
 def test_the_grader_shows_the_digits_where_a_close_dice_differs():
     """A Dice close to the right one, not within float32's precision: the messages show the
     digits that differ (the grader said 'dice_score of two (5, 6) masks: 0.153846, expected

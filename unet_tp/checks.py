@@ -578,8 +578,27 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - shown to the student
             inside = calls[dtypes[0]].inside() if dtypes[0] in calls else ""
             hint = tr("(inside {block})", block=inside) if inside else ""
+            hint = " ".join(filter(None, [hint, self._levels()]))
             raise _explain(exc, self.label, steps, hint) from None
         self.calls, self.tol = calls[self.dtype], TOLERANCE[self.dtype]
+        self._checked()
+
+    def _levels(self) -> str:
+        """Where a UNet case failed: its Down blocks not ``depth`` of them (four written out,
+        ``down1`` to ``down4``, with ``depth=3``: honest round 33's torch error said nothing)."""
+        depth, module = self.kw.get("depth"), getattr(self, "module", None)
+        downs = sum(type(m).__name__ == "Down" for m in module.modules()) if module else 0
+        if depth is None or not downs or downs == depth:
+            return ""
+        return tr(
+            "(this UNet has {downs} Down blocks for depth={depth}: build one per level, in a loop "
+            "over range(depth))",
+            downs=downs,
+            depth=depth,
+        )
+
+    def _checked(self) -> None:
+        """The run's output and modules, as a network's must be."""
         hidden = unregistered_modules(self.module)
         if hidden:
             raise _Wrong(
