@@ -706,6 +706,12 @@ def _lines(f, limit: int, longest: int = 1 << 16):
         yield rest
 
 
+def self_check_hint(said: str, longest: int = 600) -> str:
+    """What a failed self-check said, for the block's message: cut at the end of a line (honest
+    round 33's page ended in "ups.0 (x, skip")."""
+    return said if len(said) <= longest else said[:longest].rsplit("\n", 1)[0] + "\n  …"
+
+
 def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> tuple[dict, dict]:
     """Block and test scores: a forbidden call costs its block, else the answers are judged; a
     failed visible check gives its block's hint."""
@@ -723,7 +729,7 @@ def _judge(spec, table: dict, answers: dict, by_test: dict, forbidden: dict) -> 
             verdicts[gid] = judge(table[test.compare], answers, by_test[gid])
         visible = answers.get(f"{gid}.visible")
         if visible and visible[0].get("passed") is False and visible[0].get("message"):
-            hints[gid] = str(visible[0]["message"])[:600]
+            hints[gid] = self_check_hint(str(visible[0]["message"]))
     blocks, tests = block_scores(spec, verdicts, hints)
     for gid, (block, _) in spec.tests.items():  # (honest round 29: (a)'s line, "this block")
         if fault := getattr(forbidden, "at_fault", {}).get(gid):

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from autograder import build
-from autograder.grade import GradingError, grade_all, identify, in_source_order
+from autograder.grade import GradingError, grade_all, identify, in_source_order, self_check_hint
 from autograder.repair import number_answer
 from autograder.spec import load as load_spec
 from notebooks import (
@@ -4566,3 +4566,15 @@ def test_a_watch_whose_judged_pairs_were_swapped_or_notes_blanked_counts_as_swit
             if not before:
                 tamper(watch)
         assert watch.ran[0] == harness.UNWATCHED, (tamper.__name__, watch.ran)
+
+
+def test_a_long_self_check_message_is_cut_at_the_end_of_a_line():
+    """The page showed a self-check's table of shapes cut mid-row ("ups.0 (x, skip")."""
+    rows = [f"    ups.{i} (x, skip = downs.{i}'s output)  (1, 16, 8, 8)" for i in range(20)]
+    said = "UNet(...) raised RuntimeError: ...\n  Expected shapes, step by step:\n" + "\n".join(
+        rows
+    )
+    hint = self_check_hint(said)
+    assert len(hint) <= 610 and hint.endswith("\n  …")
+    assert all(line in rows or not line.startswith("    ups") for line in hint.splitlines())
+    assert self_check_hint("short") == "short"
