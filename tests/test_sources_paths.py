@@ -522,6 +522,39 @@ def test_the_notebook_steps_say_what_went_wrong_in_one_line_without_a_traceback(
     assert not isinstance(err.value, notebook.NotebookError)
 
 
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_full_disk_in_the_notebook_data_cell_says_re_run_the_cell(tmp_path, monkeypatch, lang):
+    """A French tester's notebook: NumPy's raw "OSError: 950272 requested and 739264 written"
+    (no errno, no folder, no step) while the slice cache was written; now the cache folder, the
+    free space and a step a student takes there (re-run the cell), in the notebook's language."""
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("UNET_TP_LANGUAGE", lang)
+    data = _tiny_set(tmp_path / "cases", n=2)
+
+    def short_write(*args, **kwargs):  # np.save's tofile on a file system that filled up
+        raise OSError("950272 requested and 739264 written")
+
+    monkeypatch.setattr(fileio.np, "save", short_write)
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.prepare_slices(data, notebook.preset_config("tiny"))
+    (line,) = err.value._render_traceback_()
+    cache = notebook.default_cache_dir(data, notebook.preset_config("tiny").cache_settings())
+    if lang == "en":
+        assert line.startswith(f"DataError: {cache}: the disk is full while writing the slice "), (
+            line
+        )
+        assert "free). Free some space (downloads, old caches), then re-run the cell: " in line
+    else:
+        assert line.startswith(f"DataError: {cache} : le disque est plein pendant l'écriture du"), (
+            line
+        )
+        assert (
+            "libres). Libérez de l'espace (téléchargements, anciens caches) puis ré-exécutez "
+            in line
+        )
+    assert "requested" not in line and "unet-tp" not in line
+
+
 def test_kagglehub_filling_the_disk_says_so_not_check_the_connection(kagglehub, tmp_path, capsys):
     module, _ = kagglehub
     module.FAIL = OSError(errno.ENOSPC, "No space left on device")
@@ -574,9 +607,10 @@ def test_a_refused_atomic_write_names_the_file_it_would_have_made(tmp_path):
     "error",
     [
         OSError("Not enough free space to write 24883200 bytes after offset 128"),  # NumPy's
+        OSError("950272 requested and 739264 written"),  # NumPy's tofile, in np.save
         OSError(errno.ENOSPC, "No space left on device"),  # gzip's: no file named
     ],
-    ids=["numpy", "gzip"],
+    ids=["numpy", "numpy-tofile", "gzip"],
 )
 def test_a_full_disk_while_writing_names_the_file_and_says_the_disk_is_full(tmp_path, error):
     """Data round 20: a cache written to a full disk said NumPy's words with no path (and its

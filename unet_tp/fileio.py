@@ -76,13 +76,18 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
         raise
 
 
+_SHORT_WRITE = re.compile(r"free space|\d+ requested and \d+ written")
+"""NumPy's words for a write the disk could not take (its OSError has no errno): "Not enough
+free space to write N bytes", or ``tofile``'s "950272 requested and 739264 written"."""
+
+
 def _name(exc: BaseException, path: Path) -> None:
-    """An error writing ``path`` that names no file (gzip's, NumPy's "Not enough free space",
-    whose errno is None) named as that file's, a full disk said as one (data round 20: "a
-    file: the disk is full", and NumPy's words with no path)."""
+    """An error writing ``path`` that names no file (gzip's, NumPy's "Not enough free space" or
+    "N requested and M written", whose errno is None) named as that file's, a full disk said as
+    one (data round 20: "a file: the disk is full", and NumPy's words with no path)."""
     if not isinstance(exc, OSError):
         return
-    if exc.errno is None and "free space" in str(exc):
+    if exc.errno is None and _SHORT_WRITE.search(str(exc)):
         exc.errno, exc.strerror = errno.ENOSPC, os.strerror(errno.ENOSPC)
     if exc.filename is None and exc.errno is not None:
         exc.filename = str(path)

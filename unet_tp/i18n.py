@@ -6,6 +6,8 @@ checks that every template has one).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import json
 import os
@@ -16,6 +18,7 @@ LANGUAGES = ("en", "fr")
 LANGUAGE_ENV = "UNET_TP_LANGUAGE"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 _current: str | None = None
+_notebook_step = contextvars.ContextVar("unet_tp_notebook_step", default=False)
 
 
 def set_language(language: str) -> None:
@@ -65,3 +68,20 @@ def translated(text: str, lang: str | None = None) -> str:
     """``text`` (not a template: a case's label, say) in ``lang`` (default: the current language),
     if the catalog has it; else as it is."""
     return catalog(lang or language()).get(text, text)
+
+
+def in_notebook() -> bool:
+    """Whether a step of the student notebook (:mod:`unet_tp.notebook`'s ``get_data``,
+    ``prepare_slices``...) is running: its messages then give a step a student can take there
+    (re-run the cell, set DATA_SOURCE, DRIVE_FOLDER or PACK_URL), not a ``unet-tp`` command."""
+    return _notebook_step.get()
+
+
+@contextlib.contextmanager
+def notebook_step():
+    """Run the block as a step of the student notebook (:func:`in_notebook` is true in it)."""
+    token = _notebook_step.set(True)
+    try:
+        yield
+    finally:
+        _notebook_step.reset(token)

@@ -31,7 +31,7 @@ from unet_tp.data.cases import Case, CaseVolumes, DataError, find_cases, scan_ca
 from unet_tp.data.download import DownloadError
 from unet_tp.device import in_colab
 from unet_tp.fileio import os_error_message, unet_tp_home
-from unet_tp.i18n import set_language, tr
+from unet_tp.i18n import notebook_step, set_language, tr
 from unet_tp.preprocess import Grid
 from unet_tp.progress import case_progress
 from unet_tp.settings import TrainConfig, preset_config
@@ -78,7 +78,8 @@ def _one_line(step: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(step)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return step(*args, **kwargs)
+            with notebook_step():  # the messages: steps a student takes in the notebook
+                return step(*args, **kwargs)
         except NotebookError:
             raise
         except OSError as exc:

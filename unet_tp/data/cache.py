@@ -29,7 +29,7 @@ from unet_tp.conventions import to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case, strict_error
 from unet_tp.data.split import patient_of, split_cases
 from unet_tp.fileio import disk_full, free_space, save_json, save_npy, size_text, unet_tp_home
-from unet_tp.i18n import tr
+from unet_tp.i18n import in_notebook, tr
 from unet_tp.preprocess import network_images, network_labels, normalise
 from unet_tp.settings import CacheSettings
 
@@ -392,6 +392,14 @@ class _Run:
         done = len(self.report.built) + len(self.report.reused) + len(self.report.skipped)
         left = max(self.total - done, 1)
         free = free_space(self.cache_dir) or 0
+        if in_notebook():
+            return tr(
+                "{cache_dir}: the disk is full while writing the slice cache ({free} free). Free "
+                "some space (downloads, old caches), then re-run the cell: the cases already "
+                "cached are kept.",
+                cache_dir=self.cache_dir,
+                free=size_text(free),
+            )
         return tr(
             "the disk of {cache_dir} is full: the slice cache needs about {per_case} per case "
             "({case_id}), {needed} for the {left} case(s) left, and {free} is free. Free some "
