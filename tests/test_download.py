@@ -78,9 +78,15 @@ def test_server_without_range_support_restarts_cleanly(served, tmp_path):
     assert dest.read_bytes() == blob.read_bytes()
 
 
-def test_http_error_is_clear(served, tmp_path):
-    with pytest.raises(DownloadError, match="HTTP 404"):
-        download(served.url("missing.zip"), tmp_path / "x.zip", progress=False)
+def test_http_error_is_clear(served, tmp_path, monkeypatch):
+    url = served.url("missing.zip")
+    with pytest.raises(DownloadError) as err:
+        download(url, tmp_path / "x.zip", progress=False)
+    assert str(err.value).startswith(f"{url}: not found (HTTP 404): check the address")
+    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")  # a French tester: English, and no step
+    with pytest.raises(DownloadError) as err:
+        download(url, tmp_path / "x.zip", progress=False)
+    assert str(err.value).startswith(f"{url} : introuvable (HTTP 404) : vérifiez l'adresse")
 
 
 def _zip_with(path, names):

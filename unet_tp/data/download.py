@@ -99,7 +99,7 @@ def _resuming(part: Path, progress: bool, timeout: float):
             response = urllib.request.urlopen(request, timeout=timeout)
         except urllib.error.HTTPError as exc:
             if exc.code != 416 or not have:
-                raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+                raise DownloadError(_http_error(url, exc.code, exc.reason)) from None
             if _file_size(exc.headers) != have:  # a part longer than the file: not of it
                 part.unlink()
                 return get(url, output_file, _pooch)  # (no part now: no Range, no 416)
@@ -114,6 +114,31 @@ def _resuming(part: Path, progress: bool, timeout: float):
         os.replace(part, output_file)
 
     return get
+
+
+def _http_error(url: str, code: int, reason: str) -> str:
+    """A server's refusal of ``url``, with what to check."""
+    if code in (404, 410):
+        return tr(
+            "{url}: not found (HTTP {code}): check the address (a typo, or a file moved or "
+            "removed since); ask whoever gave it for the current one",
+            url=url,
+            code=code,
+        )
+    if code in (401, 403):
+        return tr(
+            "{url}: access refused (HTTP {code} {reason}): the file is not shared publicly; ask "
+            "whoever gave the address for a public direct link",
+            url=url,
+            code=code,
+            reason=reason,
+        )
+    return tr(
+        "{url}: the server answered HTTP {code} {reason}: check the address, or try again later",
+        url=url,
+        code=code,
+        reason=reason,
+    )
 
 
 def _file_size(headers) -> int | None:
