@@ -222,7 +222,7 @@ def _edit_manifest(edit):
 def test_not_a_pack_foreign_and_tampered_packs(pack, tmp_path):
     junk = tmp_path / "junk.tar"
     junk.write_bytes(b"hello" * 200)
-    assert _error(junk, tmp_path) == f"{junk}: not a unet-tp pack (not a tar archive)"
+    assert _error(junk, tmp_path) == f"{junk}: not a unet-tp pack: not a tar archive"
     foreign = tmp_path / "foreign.tar"
     _rewrite(pack, foreign, lambda m: m.pop(MANIFEST))
     assert _error(foreign, tmp_path) == f"{foreign}: not a unet-tp pack (no pack.json first)"
@@ -330,8 +330,41 @@ def test_packs_of_urls_of_one_name_and_a_bad_download_fetched_again(pack, tmp_pa
         other = open_pack(server.url("uc?id=small"), tmp_path / "packs", progress=False)
         assert read_manifest(course)["patients"] == 5 and read_manifest(other)["patients"] == 2
         text = _error(server.url("late.tar"), tmp_path)
-        assert "late.tar: not a unet-tp pack (a web page" in text
+        assert "late.tar: the address gives a web page, not the pack" in text
         assert "the download was removed" in text
         shutil.copy(pack.path, www / "late.tar")  # the server mended
         late = open_pack(server.url("late.tar"), tmp_path / "packs", progress=False)
     assert late == course
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_brats_zip_or_a_web_page_as_pack_url_says_what_to_set_in_the_notebook(
+    tmp_path, monkeypatch, lang
+):
+    """A French tester's PACK_URL: a valid zip of BraTS cases was called "a damaged or truncated
+    zip", and a web page's advice ended in ``...notebook)) (the download was removed: ...)``."""
+    from unet_tp import notebook
+
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("UNET_TP_LANGUAGE", lang)
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    www = tmp_path / "www"
+    write_case(tmp_path / "cases", "BraTS19_T_0", index=0)
+    shutil.make_archive(str(www / "brats"), "zip", tmp_path / "cases")
+    (www / "page.tar").write_text("<!doctype html><html>Google Drive can't scan</html>")
+    with LoopbackServer(www) as server:
+        with pytest.raises(notebook.NotebookError) as zipped:
+            notebook.get_data("pack", url=server.url("brats.zip"))
+        with pytest.raises(notebook.NotebookError) as page:
+            notebook.get_data("pack", url=server.url("page.tar"))
+    zipped, page = str(zipped.value), str(page.value)
+    assert "\n" not in zipped + page and "))" not in page
+    if lang == "en":
+        assert zipped.startswith(f"{server.url('brats.zip')}: an archive of BraTS cases")
+        assert "not a course pack: set DATA_SOURCE = 'download'" in zipped, zipped
+        assert page.startswith(f"{server.url('page.tar')}: the address gives a web page, not")
+        assert "ask your instructor for a direct link to the pack; the download was" in page
+    else:
+        assert "une archive de cas BraTS (fichiers NIfTI), pas un pack de cours" in zipped
+        assert "DATA_SOURCE = 'download'" in zipped
+        assert "demandez à votre enseignant un lien direct vers le pack ; le téléch" in page

@@ -332,15 +332,25 @@ def check_writable(folder: str | os.PathLike[str]) -> None:
 _MAGIC = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ": "xz"}
 
 
+def _head(path: str | os.PathLike[str]) -> bytes:
+    """The first 512 bytes of a file (none if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(512)
+    except OSError:
+        return b""
+
+
+def is_web_page(path: str | os.PathLike[str]) -> bool:
+    """Whether the file is an HTML page (saved in place of an archive: Drive's virus-scan page)."""
+    return re.match(rb"\s*(<!doctype html|<html)", _head(path), re.IGNORECASE) is not None
+
+
 def archive_problem(path: str | os.PathLike[str]) -> str | None:
     """Why a file that starts as an archive does not open (a download cut short), or that is a
     web page, or None."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
-        return None
-    if re.match(rb"\s*(<!doctype html|<html)", head, re.IGNORECASE):  # (data round 21)
+    head = _head(path)
+    if is_web_page(path):  # (data round 21)
         return tr(
             "a web page, not an archive (Google Drive's 'cannot scan for viruses' page, a login "
             "or an error page): download the file itself (its direct link, or the notebook's "

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tarfile
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,12 +45,13 @@ from unet_tp.fileio import (
     atomic_write,
     check_writable,
     copy_hashed,
+    is_web_page,
     os_error_message,
     room_for,
     sha256_file,
     unet_tp_home,
 )
-from unet_tp.i18n import language, tr
+from unet_tp.i18n import in_notebook, language, tr
 from unet_tp.preprocess import Grid
 from unet_tp.progress import byte_bar, case_progress
 
@@ -309,11 +311,54 @@ def check_grid(manifest: dict, expected_grid: Grid | None, where: object) -> Non
         )
 
 
-def _read_tar_manifest(path: Path) -> tuple[dict, bytes]:
-    """The manifest of a pack archive (its first member) and its bytes."""
+def _not_a_tar(path: Path, url: str | None = None) -> str:
+    """Why the file ``path`` (downloaded from ``url``) is no pack: a zip of BraTS cases, a web
+    page in its place (Drive's, a login's), or else what :func:`archive_problem` says."""
+    where = url or path
+    if _holds_nifti(path):
+        if in_notebook():
+            return tr(
+                "{where}: an archive of BraTS cases (NIfTI files), not a course pack: set "
+                "DATA_SOURCE = 'download' to download and unpack these cases (from PACK_URL's "
+                "address), or put the zip in your Drive and set DATA_SOURCE = 'drive'",
+                where=where,
+            )
+        return tr(
+            "{where}: an archive of BraTS cases (NIfTI files), not a unet-tp pack (the .tar "
+            "`unet-tp data pack` writes): unpack it with `unet-tp data download --url {where}`",
+            where=where,
+        )
+    if url is not None and is_web_page(path) and not in_notebook():
+        return tr(
+            "{url}: the address gives a web page, not the pack (Google Drive's 'cannot scan for "
+            "viruses' page, a login or an error page): use a direct link to the .tar file",
+            url=url,
+        )
+    if url is not None and is_web_page(path):
+        return tr(
+            "{url}: the address gives a web page, not the pack (Google Drive's 'cannot scan for "
+            "viruses' page, a login or an error page): ask your instructor for a direct link to "
+            "the pack",
+            url=url,
+        )
+    why = archive_problem(path) or tr("not a tar archive")
+    return tr("{path}: not a unet-tp pack: {why}", path=path, why=why)
+
+
+def _holds_nifti(path: Path) -> bool:
+    """Whether ``path`` is a zip holding NIfTI files (BraTS cases, as distributed)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.endswith((".nii", ".nii.gz")) for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def _read_tar_manifest(path: Path, url: str | None = None) -> tuple[dict, bytes]:
+    """The manifest of a pack archive (its first member) and its bytes (``url``: where it was
+    downloaded from, named in the message of a file that is no pack)."""
     if not tarfile.is_tarfile(path):
-        why = archive_problem(path) or tr("not a tar archive")  # (a web page: Drive's, a login's)
-        raise BadArchive(tr("{path}: not a unet-tp pack ({why})", path=path, why=why))
+        raise BadArchive(_not_a_tar(path, url))
     try:
         with tarfile.open(path, "r:*") as tf:
             first = tf.next()
@@ -449,14 +494,15 @@ def open_pack(
                     expected=expected_sha256,
                 )
             )
+    url = text if _is_url(text) else None
     try:
-        return _open_archive(path, dest_root, expected_grid, progress)
+        return _open_archive(path, dest_root, expected_grid, progress, url)
     except BadArchive as exc:
-        if not _is_url(text):
+        if url is None:
             raise
         path.unlink(missing_ok=True)  # the kit's own download: not kept to be reused as it is
         raise BadArchive(
-            tr("{error} (the download was removed: the next run downloads it again)", error=exc)
+            tr("{error}; the download was removed: the next run downloads it again", error=exc)
         ) from None
 
 
@@ -464,9 +510,12 @@ def _no_such_pack(path: Path) -> str:
     return tr("{path}: no such pack (a .tar file, its folder or an https URL)", path=path)
 
 
-def _open_archive(path: Path, dest_root: Path, expected_grid: Grid | None, progress) -> Path:
-    """The folder the pack archive ``path`` is unpacked to, once, under ``dest_root``."""
-    manifest, raw = _read_tar_manifest(path)
+def _open_archive(
+    path: Path, dest_root: Path, expected_grid: Grid | None, progress, url: str | None = None
+) -> Path:
+    """The folder the pack archive ``path`` (downloaded from ``url``) is unpacked to, once,
+    under ``dest_root``."""
+    manifest, raw = _read_tar_manifest(path, url)
     check_grid(manifest, expected_grid, path)
     target = dest_root / f"pack-{hashlib.sha256(raw).hexdigest()[:16]}"
     if target.is_dir() and (target / MANIFEST).is_file():
