@@ -555,6 +555,30 @@ def test_a_full_disk_in_the_notebook_data_cell_says_re_run_the_cell(tmp_path, mo
     assert "requested" not in line and "unet-tp" not in line
 
 
+def test_a_nifti_file_or_a_web_page_on_drive_says_what_to_do_there(tmp_path, monkeypatch):
+    """A French tester's DRIVE_FOLDER: a .nii.gz began an "extraction", then "damaged gzip
+    archive"; a zip that was Drive's web page advised "or DATA_SOURCE = 'drive'", already set."""
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    data = _tiny_set(tmp_path / "Drive" / "cases", n=1)
+    image = next(data.glob("*/*_t1.nii.gz"))
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.get_data("drive", str(image))
+    assert str(err.value) == (
+        f"{image}: a NIfTI image, not a folder: set DRIVE_FOLDER to the folder that holds the "
+        f"cases' folders (perhaps {data})"
+    )
+    page = tmp_path / "Drive" / "zip" / "BraTS2019.zip"
+    page.parent.mkdir()
+    page.write_text("<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning")
+    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.get_data("drive", str(page.parent))
+    assert str(err.value).startswith(f"{page} : une page web enregistrée à la place du zip")
+    assert str(err.value).endswith("placez-le dans le dossier Drive"), err.value
+    assert "DATA_SOURCE" not in str(err.value)
+
+
 def test_kagglehub_filling_the_disk_says_so_not_check_the_connection(kagglehub, tmp_path, capsys):
     module, _ = kagglehub
     module.FAIL = OSError(errno.ENOSPC, "No space left on device")

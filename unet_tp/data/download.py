@@ -46,6 +46,7 @@ from unet_tp.fileio import (
     atomic_dir,
     disk_full,
     free_space,
+    is_web_page,
     no_space_message,
     room_for,
     save_json,
@@ -53,7 +54,7 @@ from unet_tp.fileio import (
     size_text,
     tree_size,
 )
-from unet_tp.i18n import tr
+from unet_tp.i18n import in_notebook, tr
 from unet_tp.progress import byte_bar, progress_bar
 from unet_tp.sources import KAGGLE_BRATS2019
 
@@ -141,6 +142,11 @@ def _http_error(url: str, code: int, reason: str) -> str:
     )
 
 
+def _again() -> str:
+    """The step that runs a download again: the cell in the notebook, the command elsewhere."""
+    return tr("re-run the cell") if in_notebook() else tr("run the same command again")
+
+
 def _file_size(headers) -> int | None:
     """The whole file's size a 416 answer gives (``Content-Range: bytes */SIZE``), or None."""
     m = re.fullmatch(r"bytes \*/(\d+)", (headers or {}).get("Content-Range", "").strip())
@@ -168,8 +174,8 @@ def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
             raise DownloadError(_disk_full(url, part.parent, got, total)) from None
         raise DownloadError(
             tr(
-                "{url}: interrupted after {got} bytes ({error}); run the same command again to "
-                "resume",
+                "{url}: interrupted after {got} bytes ({error}); {again} to resume",
+                again=_again(),
                 url=url,
                 got=got,
                 error=exc,
@@ -178,7 +184,8 @@ def _receive(url: str, response, part: Path, have: int, progress: bool) -> None:
     if total is not None and got != total:
         raise DownloadError(
             tr(
-                "{url}: got {got} of {total} bytes; run the same command again to resume",
+                "{url}: got {got} of {total} bytes; {again} to resume",
+                again=_again(),
                 url=url,
                 got=got,
                 total=total,
@@ -192,16 +199,16 @@ def _disk_full(url: str, folder: Path, got: int, total: int | None) -> str:
     if total is None:
         return tr(
             "{url}: the disk of {folder} is full after {got} ({free} free): free some space "
-            "(delete downloads, old runs or caches you no longer use), then run the same command "
-            "again to resume",
+            "(delete downloads, old runs or caches you no longer use), then {again} to resume",
+            again=_again(),
             url=url,
             folder=folder,
             **sizes,
         )
     return tr(
         "{url}: the disk of {folder} is full after {got} of {total} ({free} free): free some "
-        "space (delete downloads, old runs or caches you no longer use), then run the same "
-        "command again to resume",
+        "space (delete downloads, old runs or caches you no longer use), then {again} to resume",
+        again=_again(),
         url=url,
         folder=folder,
         total=size_text(total),
@@ -364,8 +371,20 @@ def _extract_into(archive: Path, target: Path, tmp: Path, progress: bool) -> Non
                         ) from None
                     bar.update(m.size)
     else:
-        problem = archive_problem(archive) or tr("not a zip or tar archive")
-        raise BadArchive(f"{archive}: {problem}")
+        raise BadArchive(_not_an_archive(archive))
+
+
+def _not_an_archive(archive: Path) -> str:
+    """Why ``archive`` does not unpack: a web page saved in its place (Drive's), a damaged one..."""
+    if in_notebook() and is_web_page(archive):  # on Drive: a download from Drive went wrong
+        return tr(
+            "{archive}: a web page saved in place of the zip (Google Drive's 'cannot scan for "
+            "viruses' page, a login or an error page): delete it, download the real zip to your "
+            "computer and put it in the Drive folder",
+            archive=archive,
+        )
+    problem = archive_problem(archive) or tr("not a zip or tar archive")
+    return tr("{archive}: {problem}", archive=archive, problem=problem)
 
 
 def _read_msd(case_id: str, path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
@@ -621,12 +640,22 @@ def _unpack_download(url: str, archive: Path, out: Path, sha256: str | None, pro
     try:
         cases = use_archive_or_folder(archive, out, progress=progress)
     except BadArchive as exc:
+        page = is_web_page(archive)
         archive.unlink(missing_ok=True)
+        if page and in_notebook():
+            raise BadArchive(
+                tr(
+                    "{url}: the address gives a web page, not the archive (Google Drive's "
+                    "'cannot scan for viruses' page, a login or an error page; the download was "
+                    "removed): check the address, or ask your instructor for a direct link",
+                    url=url,
+                )
+            ) from None
         raise BadArchive(
             tr(
-                "{error} (the download was removed: run the same command again to download it "
-                "again)",
+                "{error}; the download was removed: {again} to download it again",
                 error=exc,
+                again=_again(),
             )
         ) from None
     with contextlib.suppress(OSError):
@@ -788,6 +817,8 @@ def use_archive_or_folder(
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise _no_such_folder(folder)
+    if folder.is_file() and folder.name.endswith((".nii", ".nii.gz")):
+        raise DataError(_a_nifti_file(folder))
     archives = (
         [folder]
         if folder.is_file()
@@ -827,6 +858,23 @@ def use_archive_or_folder(
         print(tr("extracting {archives} to {target}", archives=shown, target=target))
         extract(archives, target, progress=progress)
     return target
+
+
+def _a_nifti_file(path: Path) -> str:
+    """A NIfTI image given where the folder of cases (or their archive) was expected."""
+    if in_notebook():
+        return tr(
+            "{path}: a NIfTI image, not a folder: set DRIVE_FOLDER to the folder that holds the "
+            "cases' folders (perhaps {example})",
+            path=path,
+            example=path.parent.parent,
+        )
+    return tr(
+        "{path}: a NIfTI image, not a folder of cases or an archive: give the folder that holds "
+        "the cases' folders (perhaps {example})",
+        path=path,
+        example=path.parent.parent,
+    )
 
 
 def _unpacked_from(target: Path) -> dict | None:
