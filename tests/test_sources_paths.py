@@ -116,6 +116,32 @@ def test_notebook_kaggle_source(kagglehub, tmp_path, monkeypatch):
     assert data.data_dir.parent == tmp_path / "home" / "kaggle"
 
 
+def test_the_notebook_gives_notebook_steps_not_commands(kagglehub, tmp_path, monkeypatch, capsys):
+    """A French tester's data cell: kagglehub's failure said `--url FOLDER`, its absence a bare
+    `pip install`, a case without its seg `unet-tp predict` (no file named), a non-cache folder
+    given to cached_patient `unet-tp data prepare`: commands a student has no use for there."""
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    module, _ = kagglehub
+    module.FAIL = ConnectionError("Name or service not known")
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.get_data("kaggle")
+    assert "re-run the cell" in str(err.value) and "DATA_SOURCE = 'drive'" in str(err.value)
+    assert "--url" not in str(err.value)
+    monkeypatch.setitem(sys.modules, "kagglehub", None)  # not installed
+    with pytest.raises(notebook.NotebookError, match=r"run `!pip install kagglehub` in a cell"):
+        notebook.get_data("kaggle")
+    data = _tiny_set(tmp_path / "cases", n=2)
+    write_case(data, "BraTS19_T_9", index=9, seg=False)
+    cache = notebook.prepare_slices(data, notebook.preset_config("tiny"))
+    out = capsys.readouterr().out
+    assert "skipped BraTS19_T_9: no seg file (BraTS19_T_9_seg.nii.gz expected): without" in out
+    assert "unet-tp" not in out
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.cached_patient(cache.parent, "BraTS19_T_0")
+    assert "re-run the data cell" in str(err.value) and "unet-tp" not in str(err.value)
+
+
 def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
     monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     drive = tmp_path / "MyDrive"

@@ -344,8 +344,7 @@ class _Run:
             report.warnings += old.get("warnings", [])
             return
         if not case.has_seg:  # not training data; always left out, and said so
-            why = tr("no seg file (prediction only: `unet-tp predict --data DIR` segments it)")
-            return self.skip(case.case_id, why, signature)
+            return self.skip(case.case_id, _no_seg(case), signature)
         warnings: list[str] = []
         try:
             images, labels, z = case_slices(case, self.settings, self.strict, warnings)
@@ -440,16 +439,47 @@ class _Run:
         self.save()
 
 
+def _no_seg(case: Case) -> str:
+    """Why a case without its seg file is left out, naming the file expected."""
+    name = case.expected_path("seg").name
+    if in_notebook():
+        return tr(
+            "no seg file ({name} expected): without its labels the case cannot train; it is "
+            "left out",
+            name=name,
+        )
+    return tr(
+        "no seg file ({name} expected; prediction only: `unet-tp predict --data DIR` segments it)",
+        name=name,
+    )
+
+
 def load_cache_meta(cache_dir: str | os.PathLike[str]) -> dict:
     """Metadata of a complete cache (a DataError for a folder that is not a cache or whose
     preparation did not finish)."""
     cache_dir = Path(cache_dir).expanduser()
     meta = _read_meta(cache_dir)
+    if meta is None and in_notebook():
+        raise DataError(
+            tr(
+                "{cache_dir}: not a slice cache: give the cache_dir the data cell made "
+                "(cache_dir = prepare_slices(data, config)); re-run the data cell if it is gone",
+                cache_dir=cache_dir,
+            )
+        )
     if meta is None:
         raise DataError(
             tr(
                 "{cache_dir}: not a slice cache (run `unet-tp data prepare DATA --cache "
                 "{cache_dir}`)",
+                cache_dir=cache_dir,
+            )
+        )
+    if not meta.get("complete") and in_notebook():
+        raise DataError(
+            tr(
+                "{cache_dir}: the slice cache is incomplete (its preparation stopped); re-run "
+                "the data cell to finish it",
                 cache_dir=cache_dir,
             )
         )

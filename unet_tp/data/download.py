@@ -714,6 +714,13 @@ def fetch_kaggle(out: str | os.PathLike[str], handle: str = KAGGLE_BRATS2019) ->
     try:
         import kagglehub  # type: ignore[import-not-found]  # ships in Colab and on Kaggle
     except ModuleNotFoundError:
+        if in_notebook():
+            raise DataError(
+                tr(
+                    "DATA_SOURCE = 'kaggle' needs kagglehub (it ships in Colab): run "
+                    "`!pip install kagglehub` in a cell, then re-run the data cell"
+                )
+            ) from None
         raise DataError(
             tr("the kaggle source needs kagglehub: pip install kagglehub (it ships in Colab)")
         ) from None
@@ -766,6 +773,14 @@ def _kaggle_failed(exc: Exception, cache: Path, handle: str) -> str:
             cache=cache,
             got=size_text(tree_size(cache / "datasets" / handle)),
             free=size_text(free_space(cache) or 0),
+        )
+    if in_notebook():
+        return tr(
+            "kagglehub could not fetch {handle} ({error}); check the connection and re-run the "
+            "cell, or download the dataset from kaggle.com, put it on your Drive and set "
+            "DATA_SOURCE = 'drive' and DRIVE_FOLDER",
+            handle=handle,
+            error=f"{type(exc).__name__}: {exc}",
         )
     return tr(
         "kagglehub could not fetch {handle} ({error}); check the connection, or download the "
