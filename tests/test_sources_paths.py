@@ -142,6 +142,30 @@ def test_the_notebook_gives_notebook_steps_not_commands(kagglehub, tmp_path, mon
     assert "re-run the data cell" in str(err.value) and "unet-tp" not in str(err.value)
 
 
+def test_one_patient_in_the_notebook_names_the_data_folder_and_the_bar_is_french(
+    tmp_path, monkeypatch
+):
+    """A French tester: too few patients named the kit's hashed cache folder (slices/88a7...),
+    with no step; the slice cache's bar said "preparing slices", "case"."""
+    from unet_tp import progress
+
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")
+    data = _tiny_set(tmp_path / "Drive" / "cases", n=1)
+    config = notebook.preset_config("tiny")
+    cache = notebook.prepare_slices(data, config)
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.split_datasets(cache, config)
+    assert str(err.value) == (
+        f"{data.resolve()} : un seul patient utilisable ; il en faut au moins 2 (dont un pour la "
+        "validation) : ajoutez des cas, corrigez ceux écartés ci-dessus, ou augmentez sample_count"
+    )
+    bars = []
+    monkeypatch.setattr(progress, "progress_bar", lambda *args, **kw: bars.append((args, kw)))
+    progress.case_progress()([1, 2])
+    assert bars == [(([1, 2], "préparation des coupes"), {"unit": "cas"})]
+
+
 def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
     monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     drive = tmp_path / "MyDrive"

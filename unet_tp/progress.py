@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
+from unet_tp.i18n import tr
+
 
 def progress_bar(
     iterable: Iterable | None = None, desc: str | None = None, enabled: bool = True, **kwargs
@@ -21,6 +23,7 @@ def byte_bar(total: int | None, desc: str, enabled: bool = True, **kwargs) -> tq
     )
 
 
-def case_progress(desc: str = "preparing slices") -> Callable[[Sequence], Iterable]:
-    """What :func:`unet_tp.data.cache.prepare_cache` takes as ``progress``: a bar over the cases."""
-    return lambda cases: progress_bar(cases, desc, unit="case")
+def case_progress(desc: str | None = None) -> Callable[[Sequence], Iterable]:
+    """What :func:`unet_tp.data.cache.prepare_cache` takes as ``progress``: a bar over the cases
+    (``desc`` default: "preparing slices", in the current language)."""
+    return lambda cases: progress_bar(cases, desc or tr("preparing slices"), unit=tr("case"))

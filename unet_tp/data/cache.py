@@ -510,7 +510,15 @@ def split_patients(
     DataError for fewer than 2 patients (named by ``source``, default the cache folder)."""
     meta = load_cache_meta(cache_dir)
     ids = sorted(meta["cases"])
-    if (patients := len({patient_of(c) for c in ids})) < 2:
+    if (patients := len({patient_of(c) for c in ids})) < 2 and in_notebook():
+        raise DataError(  # (a complete cache holds a case: one patient)
+            tr(
+                "{source}: only one usable patient; at least 2 are needed (one for validation): "
+                "add cases, fix those skipped above, or raise sample_count",
+                source=source or meta.get("source") or cache_dir,
+            )
+        )
+    if patients < 2:
         raise DataError(
             tr(
                 "{source}: {cases} case(s) of {patients} patient(s); training needs at least 2 "
