@@ -166,6 +166,25 @@ def test_one_patient_in_the_notebook_names_the_data_folder_and_the_bar_is_french
     assert bars == [(([1, 2], "préparation des coupes"), {"unit": "cas"})]
 
 
+def test_a_stray_image_on_drive_is_no_prediction_only_set(tmp_path, monkeypatch):
+    """A French tester's Drive folder of one stray images/scan_t1.nii.gz: « aucun de ses 1 cas
+    n'a de fichier seg : un jeu pour la prédiction seulement ... `unet-tp predict` »."""
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    case = _tiny_set(tmp_path / "cases", n=1) / "BraTS19_T_0"
+    stray = tmp_path / "Drive" / "images" / "scan_t1.nii.gz"
+    stray.parent.mkdir(parents=True)
+    shutil.copy(next(case.glob("*_t1.nii.gz")), stray)
+    data = notebook.get_data("drive", str(stray.parent.parent))
+    with pytest.raises(notebook.NotebookError) as err:
+        notebook.prepare_slices(data, notebook.preset_config("tiny"))
+    assert str(err.value) == (
+        f"{stray.parent.parent}: no complete BraTS case: the files found (e.g. {stray}) lack "
+        "t1ce, t2, flair and the seg; training needs the labels: set DRIVE_FOLDER to the folder "
+        "holding the cases' folders, or choose another DATA_SOURCE"
+    )
+
+
 def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
     monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     drive = tmp_path / "MyDrive"

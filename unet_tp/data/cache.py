@@ -201,15 +201,7 @@ def prepare_cache(
     cache_dir = Path(cache_dir).expanduser()
     cases = find_cases(data) if cases is None else list(cases)
     if not any(c.has_seg for c in cases):
-        raise DataError(
-            tr(
-                "{data}: none of its {count} cases has a seg file: a prediction-only set (e.g. a "
-                "BraTS validation set); segment it with `unet-tp predict --data DIR --checkpoint "
-                "CKPT --out OUT_DIR`",
-                data=data,
-                count=len(cases),
-            )
-        )
+        raise DataError(_no_seg_set(data, cases))
     meta = _read_meta(cache_dir)
     _check_apart(data, cache_dir)
     if not force and _unchanged(cache_dir, meta, settings, cases, skip_bad):
@@ -222,6 +214,41 @@ def prepare_cache(
         run.add(case, old_cases.get(case.case_id))
     run.finish(data)
     return _done(run.report, run.meta, start)
+
+
+def _no_seg_set(data, cases: list[Case]) -> str:
+    """Why no case of ``data`` can train: stray files (no case has its four images), or a
+    prediction-only set (no seg file)."""
+    if in_notebook():
+        step = tr(
+            "training needs the labels: set DRIVE_FOLDER to the folder holding the cases' "
+            "folders, or choose another DATA_SOURCE"
+        )
+    else:
+        step = tr("segment it with `unet-tp predict --data DIR --checkpoint CKPT --out OUT_DIR`")
+    if all(c.missing(with_seg=False) for c in cases):  # no case has its four modalities
+        return tr(
+            "{data}: no complete BraTS case: the files found (e.g. {first}) lack {missing} and "
+            "the seg; {step}",
+            data=data,
+            first=next(iter(cases[0].files.values())),
+            missing=", ".join(cases[0].missing(with_seg=False)),
+            step=step,
+        )
+    if len(cases) == 1:
+        return tr(
+            "{data}: its only case has no seg file: a prediction-only set (e.g. a BraTS "
+            "validation set); {step}",
+            data=data,
+            step=step,
+        )
+    return tr(
+        "{data}: none of its {count} cases has a seg file: a prediction-only set (e.g. a BraTS "
+        "validation set); {step}",
+        data=data,
+        count=len(cases),
+        step=step,
+    )
 
 
 def _check_apart(data, cache_dir: Path) -> None:
