@@ -368,3 +368,18 @@ def test_a_brats_zip_or_a_web_page_as_pack_url_says_what_to_set_in_the_notebook(
         assert "une archive de cas BraTS (fichiers NIfTI), pas un pack de cours" in zipped
         assert "DATA_SOURCE = 'download'" in zipped
         assert "demandez à votre enseignant un lien direct vers le pack ; le téléch" in page
+
+
+def test_the_pack_grid_in_the_notebook_shows_no_none(pack, tmp_path, monkeypatch, capsys):
+    """A French tester: « (recadrage 192, taille None) » for a pack whose slices are not
+    resized."""
+    from unet_tp import notebook
+
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    data = notebook.get_data("pack", url=str(pack.path))
+    notebook.prepare_slices(data, notebook.preset_config("tiny"))
+    out = capsys.readouterr().out
+    assert "la grille du pack (recadrage 16, taille 16, sans redimensionnement) remplace" in out
+    assert "None" not in out

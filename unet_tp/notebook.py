@@ -215,11 +215,12 @@ def prepare_slices(data: NotebookData | str | os.PathLike[str], config: TrainCon
         manifest = read_manifest(data.cache_dir)
         grid = Grid(manifest["grid"]["crop"], manifest["grid"]["image_size"])
         if grid != config.grid:  # the instructor chose the pack's grid for the course
+            side = grid.crop or 240  # (no resizing: the crop's size, or BraTS's 240)
             print(
                 tr(
                     "the pack's grid (crop {crop}, size {size}) replaces the preset's",
-                    crop=grid.crop,
-                    size=grid.image_size,
+                    crop=grid.crop if grid.crop is not None else tr("none"),
+                    size=grid.image_size or tr("{side}, no resizing", side=side),
                 )
             )
             config.grid = grid
