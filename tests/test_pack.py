@@ -383,3 +383,21 @@ def test_the_pack_grid_in_the_notebook_shows_no_none(pack, tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert "la grille du pack (recadrage 16, taille 16, sans redimensionnement) remplace" in out
     assert "None" not in out
+
+
+def test_a_pack_checksum_mismatch_in_the_notebook_names_pack_url_and_pack_sha256(
+    pack, tmp_path, monkeypatch
+):
+    """A French tester: the mismatch said "(deleted; check ... the checksum you were given)":
+    deleted what, and which setting is the checksum?"""
+    from unet_tp import notebook
+
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
+    with LoopbackServer(pack.path.parent) as server:
+        url = server.url(pack.path.name)
+        with pytest.raises(notebook.NotebookError) as err:
+            notebook.get_data("pack", url=url, pack_sha256="0" * 64)
+    assert str(err.value).startswith(f"{url}: its SHA-256 is {pack.sha256}, not PACK_SHA256's ")
+    assert "the downloaded file was deleted: check that PACK_URL and PACK_SHA256" in str(err.value)
+    assert not list((tmp_path / "home" / "packs" / "downloads").iterdir())

@@ -72,6 +72,14 @@ class DownloadError(RuntimeError):
     """A download that failed; the partial file is kept for resuming unless said otherwise."""
 
 
+class ChecksumMismatch(DownloadError):
+    """A download whose digest is not the one expected (deleted); ``got`` is its digest."""
+
+    def __init__(self, message: str, got: str) -> None:
+        super().__init__(message)
+        self.got = got
+
+
 def verify_checksum(path: Path, sha256: str | None = None, md5: str | None = None) -> None:
     """Raise DownloadError if ``path`` does not have the expected digest."""
     for algorithm, expected in (("sha256", sha256), ("md5", md5)):
@@ -235,17 +243,19 @@ def download(
     try:
         pooch.retrieve(url, known, fname=dest.name, path=dest.parent, downloader=get)
     except ValueError as exc:  # pooch: the checksum does not match (the download is deleted)
-        got = re.search(r"got (?:\w+:)?([0-9a-f]{32,64})", str(exc))
-        raise DownloadError(
+        found = re.search(r"got (?:\w+:)?([0-9a-f]{32,64})", str(exc))
+        got = found[1] if found else "?"
+        raise ChecksumMismatch(
             tr(
                 "{url}: {algorithm} {got} does not match the expected {expected}: a damaged "
-                "download, or the address serves another file (deleted; check the address and "
-                "the checksum you were given)",
+                "download, or the address serves another file; the downloaded file was deleted: "
+                "check the address and the checksum you were given",
                 url=url,
                 algorithm="SHA-256" if sha256 else "MD5",
-                got=got[1] if got else "?",
+                got=got,
                 expected=sha256 or md5,
-            )
+            ),
+            got,
         ) from None
     finally:
         logger.setLevel(level)

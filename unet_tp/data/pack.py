@@ -450,7 +450,7 @@ def _extract_checked(tf, info, dest: Path, expected: dict, path: Path) -> None:
 
 def _download(url: str, dest_root: Path, sha256: str | None, progress: bool) -> Path:
     """The pack at ``url`` under ``dest_root/downloads`` (resumed, checked against ``sha256``)."""
-    from unet_tp.data.download import DownloadError, download
+    from unet_tp.data.download import ChecksumMismatch, DownloadError, download
 
     name = Path(urlparse(url).path).name or "pack.tar"
     # named by the checksum, or else by the URL: pooch keeps a file already there unchecked, and
@@ -459,6 +459,20 @@ def _download(url: str, dest_root: Path, sha256: str | None, progress: bool) -> 
     name = f"{key[:12]}-{name}"
     try:
         return download(url, dest_root / "downloads" / name, sha256=sha256, progress=progress)
+    except ChecksumMismatch as exc:
+        if not in_notebook():
+            raise DataError(str(exc)) from None
+        raise DataError(
+            tr(
+                "{url}: its SHA-256 is {got}, not PACK_SHA256's {expected}: a damaged download, "
+                "or PACK_URL serves another file; the downloaded file was deleted: check that "
+                "PACK_URL and PACK_SHA256 are the two lines your instructor gave, then re-run the "
+                "cell",
+                url=url,
+                got=exc.got,
+                expected=sha256,
+            )
+        ) from None
     except DownloadError as exc:  # named by the URL, on one line
         text = " ".join(str(exc).split())
         raise DataError(text if text.startswith(url) else f"{url}: {text}") from None
