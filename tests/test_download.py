@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from loopback import LoopbackServer
 
-from unet_tp import fileio
+from unet_tp import fileio, i18n
 from unet_tp.cli import main
 from unet_tp.data import DataError, find_cases, load_case
 from unet_tp.data import download as download_module
@@ -83,7 +83,7 @@ def test_http_error_is_clear(served, tmp_path, monkeypatch):
     with pytest.raises(DownloadError) as err:
         download(url, tmp_path / "x.zip", progress=False)
     assert str(err.value).startswith(f"{url}: not found (HTTP 404): check the address")
-    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")  # a French tester: English, and no step
+    monkeypatch.setattr(i18n, "_current", "fr")  # a French tester: English, and no step
     with pytest.raises(DownloadError) as err:
         download(url, tmp_path / "x.zip", progress=False)
     assert str(err.value).startswith(f"{url} : introuvable (HTTP 404) : vérifiez l'adresse")

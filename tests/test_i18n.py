@@ -357,3 +357,20 @@ def test_a_bad_case_stops_unet_tp_data_prepare_in_french(
     said = capsys.readouterr().err
     assert said.startswith("error: case BraTS19_TST_1_1: " + english.format(flair=flair)), said
     assert said.rstrip().endswith("(re-run with --skip-bad to leave this case out)"), said
+
+
+def test_the_data_lines_read_as_french(french, tmp_path):
+    """A French tester: « 1 préparés », « 0 octets », « elles correspondent » (labels), « ; »
+    without its space, « Mio » beside « Mo »."""
+    from unet_tp.data.cache import PrepareReport
+    from unet_tp.fileio import size_text
+
+    report = PrepareReport(tmp_path, built=["a"], skipped={"b": "pas de fichier seg"})
+    lines = report.summary().splitlines()
+    assert (
+        "(préparés : 1, réutilisés : 0)" in lines[0]
+        and lines[1] == "  b écarté : pas de fichier seg"
+    )
+    assert (size_text(0), size_text(1), size_text(999)) == ("0 octet", "1 octet", "999 octets")
+    assert i18n.tr("; ") == " ; " and i18n.tr("{name}: {count}", name="HGG", count=3) == "HGG : 3"
+    assert "Mio" not in str(PACKAGE_CATALOG) and "elles correspondent" not in str(PACKAGE_CATALOG)

@@ -13,7 +13,7 @@ import pytest
 from loopback import LoopbackServer
 from tinycases import write_case
 
-from unet_tp import fileio
+from unet_tp import fileio, i18n
 from unet_tp.cli import main
 from unet_tp.data import pack as pack_mod
 from unet_tp.data.cache import CacheSettings, SliceDataset, split_patients
@@ -346,7 +346,7 @@ def test_a_brats_zip_or_a_web_page_as_pack_url_says_what_to_set_in_the_notebook(
     from unet_tp import notebook
 
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("UNET_TP_LANGUAGE", lang)
+    monkeypatch.setattr(i18n, "_current", lang)
     monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     www = tmp_path / "www"
     write_case(tmp_path / "cases", "BraTS19_T_0", index=0)
@@ -376,7 +376,7 @@ def test_the_pack_grid_in_the_notebook_shows_no_none(pack, tmp_path, monkeypatch
     from unet_tp import notebook
 
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")
+    monkeypatch.setattr(i18n, "_current", "fr")
     monkeypatch.delenv("UNET_TP_DATA_SOURCE", raising=False)
     data = notebook.get_data("pack", url=str(pack.path))
     notebook.prepare_slices(data, notebook.preset_config("tiny"))

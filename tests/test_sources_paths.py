@@ -18,7 +18,7 @@ import pytest
 from tinycases import SHAPE, volumes, write_case
 
 from autograder import model_commands
-from unet_tp import fileio, notebook
+from unet_tp import fileio, i18n, notebook
 from unet_tp.cli import main
 from unet_tp.conventions import BRATS_AFFINE
 from unet_tp.data import DataError, download, find_cases
@@ -150,7 +150,7 @@ def test_one_patient_in_the_notebook_names_the_data_folder_and_the_bar_is_french
     from unet_tp import progress
 
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")
+    monkeypatch.setattr(i18n, "_current", "fr")
     data = _tiny_set(tmp_path / "Drive" / "cases", n=1)
     config = notebook.preset_config("tiny")
     cache = notebook.prepare_slices(data, config)
@@ -597,7 +597,7 @@ def test_a_full_disk_in_the_notebook_data_cell_says_re_run_the_cell(tmp_path, mo
     (no errno, no folder, no step) while the slice cache was written; now the cache folder, the
     free space and a step a student takes there (re-run the cell), in the notebook's language."""
     monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("UNET_TP_LANGUAGE", lang)
+    monkeypatch.setattr(i18n, "_current", lang)
     data = _tiny_set(tmp_path / "cases", n=2)
 
     def short_write(*args, **kwargs):  # np.save's tofile on a file system that filled up
@@ -640,7 +640,7 @@ def test_a_nifti_file_or_a_web_page_on_drive_says_what_to_do_there(tmp_path, mon
     page = tmp_path / "Drive" / "zip" / "BraTS2019.zip"
     page.parent.mkdir()
     page.write_text("<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning")
-    monkeypatch.setenv("UNET_TP_LANGUAGE", "fr")
+    monkeypatch.setattr(i18n, "_current", "fr")
     with pytest.raises(notebook.NotebookError) as err:
         notebook.get_data("drive", str(page.parent))
     assert str(err.value).startswith(f"{page} : une page web enregistrée à la place du zip")

@@ -236,6 +236,8 @@ def size_text(n: float) -> str:
         if n < 1000 or unit == "GB":
             break
         n /= 1000
+    if unit == "bytes" and (n == 1 or (n == 0 and language() == "fr")):  # « 0 octet »
+        return tr("{n:.0f} byte", n=n)
     if unit == "bytes":
         return tr("{n:.0f} bytes", n=n)
     size = f"{n:.1f}".replace(".", "," if language() == "fr" else ".")

@@ -446,7 +446,7 @@ class _Run:
         if not cases:  # (a set without any seg file was refused before anything was written)
             self.save()
             reasons = list(self.report.skipped.values())
-            fields = {"data": data, "count": len(reasons), "reasons": "; ".join(reasons[:3])}
+            fields = {"data": data, "count": len(reasons), "reasons": tr("; ").join(reasons[:3])}
             if len(reasons) > 3:
                 raise DataError(
                     tr(

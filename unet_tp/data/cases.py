@@ -167,7 +167,7 @@ class Scan:
 
 
 def _expected_names() -> str:
-    return "; ".join(
+    return tr("; ").join(
         f"{e.title}: <case>{e.separator}{{{','.join(dict.fromkeys(e.file_kinds.values()))}}}.nii[.gz]"
         for e in (EDITIONS["brats2019"], EDITIONS["brats2023"])
     )

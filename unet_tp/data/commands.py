@@ -190,12 +190,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
         notes = [tr("missing: {kinds}", kinds=", ".join(missing))] if missing else []
         notes += ([] if case.has_seg else [tr("prediction only (no seg)")]) + case.notes
         if (notes and len(no_seg) < len(cases)) or missing or case.notes or args.verbose:
-            note = f"  {'; '.join(notes)}" if notes else ""
+            note = f"  {tr('; ').join(notes)}" if notes else ""
             print(f"{case.case_id:30s} {case.grade or '-':4s} {case.directory}{note}")
     grades = ", ".join(
-        f"{k}: {v}" for k, v in sorted(Counter(c.grade or "?" for c in cases).items())
+        tr("{name}: {count}", name=k, count=v)
+        for k, v in sorted(Counter(c.grade or "?" for c in cases).items())
     )
-    editions = ", ".join(f"{k}: {v}" for k, v in scan.editions().items())
+    editions = ", ".join(tr("{name}: {count}", name=k, count=v) for k, v in scan.editions().items())
     print(
         tr(
             "{count} cases ({grades}); edition: {editions}",
@@ -213,6 +214,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _no_seg_note(count: int, total: int, data: str) -> str:
     """The cases without a seg file: what they are good for."""
+    if count == 1 and total > 1:
+        return tr(
+            "1 of {total} cases has no seg file: prediction only (`unet-tp predict --data "
+            "{data} --checkpoint CKPT --out OUT_DIR`); training and evaluation leave it out",
+            total=total,
+            data=data,
+        )
     if count == total:
         return tr(
             "all cases have no seg file: prediction only (`unet-tp predict --data {data} "
@@ -267,7 +275,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
                 "note: {got} patients, not the {asked} asked ({why})",
                 got=got,
                 asked=args.patients,
-                why="; ".join(why),
+                why=tr("; ").join(why),
             )
         )
     print(tr("then: unet-tp notebook build --pack URL --pack-sha256 {sha256}", sha256=built.sha256))

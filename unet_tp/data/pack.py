@@ -74,7 +74,10 @@ class BuiltPack:
 
     def summary(self) -> str:
         lines = [summarise(self.manifest, self.size, self.path), f"  sha256 {self.sha256}"]
-        return "\n".join(lines + [f"  skipped {c}: {why}" for c, why in self.skipped.items()])
+        skipped = [
+            tr("  skipped {case_id}: {why}", case_id=c, why=why) for c, why in self.skipped.items()
+        ]
+        return "\n".join(lines + skipped)
 
 
 def choose_patients(cases: list[Case], n: int, seed: int = 0) -> list[Case]:
