@@ -26,6 +26,9 @@ _STRING_METHODS |= {"casefold", "swapcase"}
 _MUTATORS = {"append", "extend", "insert", "update", "setdefault", "__setitem__", "add", "__ior__"}
 _MUTATORS |= {"__iadd__", "__init__", "sort", "reverse"}
 _METHOD_KINDS = {"staticmethod", "classmethod"}
+# what reaches an object's attribute by a name given as a string, or its whole namespace
+_REACHES_ATTRIBUTES = {"getattr", "vars", "__dict__", "__getattribute__", "__getattr__"}
+_REACHES_ATTRIBUTES |= {"getattr_static", "attrgetter", "getmembers", "getmembers_static"}
 # a class's own ways of answering (or setting) an attribute (red team 66)
 _ANSWERS_ATTRIBUTES = {"__getattribute__", "__getattr__", "__setattr__", "__init_subclass__"}
 _ANSWERS_ATTRIBUTES |= {
@@ -73,13 +76,13 @@ _EXPECTED |= {"field": "dataclasses.field", "SimpleNamespace": "types.SimpleName
 _EXPECTED |= {"Namespace": "argparse.Namespace", "signature": "inspect.signature"}
 _EXPECTED |= {"getdoc": "inspect.getdoc", "getfullargspec": "inspect.getfullargspec"}
 _EXPECTED |= {"getsource": "inspect.getsource", "display": "IPython.display.display"}
-_EXPECTED |= {"json": "json"}
+_EXPECTED |= {"json": "json", "pprint": "pprint.pprint"}
 _KIT_CALLERS = {"train_or_resume", "fit", "predict_patient"}  # (the kit's: tensors only)
 _PURE = {"len", "print", "list", "tuple", "sorted", "set", "frozenset", "str", "repr", "enumerate"}
 _PURE |= {"zip", "reversed", "any", "all", "min", "max", "sum", "iter", "dict", "isinstance"}
 # which give back nothing they are given (min, max, sum may give the object itself: red team 63;
 # isinstance gives it to a metaclass's __instancecheck__: red team 65)
-_KEEPS_NOTHING = _PURE - {"min", "max", "sum", "isinstance"} | {"display"}
+_KEEPS_NOTHING = _PURE - {"min", "max", "sum", "isinstance"} | {"display", "pprint"}
 _BUILTIN_CLASSES = {"dict", "list", "tuple", "str", "int", "float", "bool", "set", "frozenset"}
 
 
@@ -111,7 +114,7 @@ class HeldStrings:
         for tree in trees:
             self._read(tree)
         parents = _parents(trees)
-        self._parents, shadowed = parents, self._shadowed_at
+        self._parents, self._trees, shadowed = parents, trees, self._shadowed_at
         self.shared, self.aliases_of, self.given_to = _shared(trees, parents, shadowed)
         self.nested = _read_nested_only(trees, parents, shadowed)
         self.unseen_inits |= not all(_super_or_class(f, self) for f in self.constructors)
@@ -408,8 +411,8 @@ class HeldStrings:
         function of the notebook's that only reads it (``DoubleConv(..., config=config)``), or
         through a name bound to what it holds (``cfg = config or DEFAULTS``: honest round 30)
         that gives it items or is so changed."""
-        scope = self._key(name, chain)[0]
-        if name in self.changed or scope in self.shared.get(name, ()):
+        scope, bare = self._key(name, chain)[0], name.lstrip(".")
+        if bare in self.changed or scope in self.shared.get(name, ()):
             return True
         for scopes, call, slot in self.given_to.get(name, ()):
             if scope in scopes and self._changed_by(call, slot, seen):
@@ -417,7 +420,7 @@ class HeldStrings:
         for alias, assign in self.aliases_of.get(name, ()):
             if alias in seen or alias == name:
                 continue
-            if alias in self.keyed or self._changed(
+            if alias.lstrip(".") in self.keyed or self._changed(
                 alias, self._chain_at(assign), seen | {name, alias}
             ):
                 return True
@@ -470,6 +473,33 @@ class HeldStrings:
             sites = self._call_sites(f) or []
             return [(f, skip, (*chain, f)) for c, _, skip in sites if c is call] or None
         return None
+
+    def _dict_attribute(self, node: ast.Attribute, chain: tuple, seen: frozenset) -> bool:
+        """Whether ``self.cfg`` is read by what ``.cfg`` is given: a plain class's attribute
+        (not ``_cfg``), no attribute reached otherwise than by its name in the notebook."""
+        return (
+            not node.attr.startswith("_")
+            and self._by_name_only
+            and not self._spread_all
+            and self._plain_owner(node.value, chain, seen)
+        )
+
+    @functools.cached_property
+    def _by_name_only(self) -> bool:
+        """Whether every attribute is reached by its name: no ``getattr`` but on a module,
+        ``vars``, ``__dict__``, ``__getattribute__`` (they hand over an attribute's object
+        where no reading of ``.cfg`` sees it)."""
+        for node in (n for tree in self._trees for n in ast.walk(tree)):
+            if isinstance(node, ast.Attribute) and node.attr in _REACHES_ATTRIBUTES:
+                return False
+            if isinstance(node, ast.Name) and node.id in _REACHES_ATTRIBUTES - {"getattr"}:
+                return False
+            call = node if isinstance(node, ast.Call) else None
+            if call and getattr(call.func, "id", "") == "getattr":
+                on = call.args[0] if call.args else None
+                if not (isinstance(on, ast.Name) and self._a_modules(ast.Attribute(on, "x"))):
+                    return False
+        return True
 
     @functools.cached_property
     def _given_names(self) -> frozenset[str]:
@@ -689,11 +719,21 @@ class HeldStrings:
                     return None
                 found += more
             return found
-        if not isinstance(node, ast.Name) or self._changed(node.id, chain):
+        return self._given_dicts(node, chain, seen, keyed)
+
+    def _given_dicts(
+        self, node: ast.AST, chain: tuple, seen: frozenset, keyed: bool
+    ) -> list | None:
+        """:meth:`_dicts` of a name, or of a plain class's attribute (``self.cfg``: honest round
+        34), by what it is given."""
+        if isinstance(node, ast.Attribute) and self._dict_attribute(node, chain, seen):
+            name, key = node.attr, (0, f".{node.attr}")
+        elif isinstance(node, ast.Name):
+            name, key = node.id, self._key(node.id, chain)
+        else:
             return None
-        if node.id in self.keyed and not keyed:  # (given keys of its own: **CFG unknown)
-            return None
-        key = self._key(node.id, chain)
+        if self._changed(key[1], chain) or (name in self.keyed and not keyed):
+            return None  # (given keys of its own: **CFG unknown)
         if key in seen or not self.given.get(key):
             return None
         found = []
@@ -1079,8 +1119,9 @@ class HeldStrings:
         for items, where in dicts:
             picked = [items.get(node.slice.value)] if spelt else list(items.values())
             found += [self._values(item, where, seen) for item in picked if item is not None]
-        if isinstance(container, ast.Name):  # (any item stored, `[]`: red team 63's `held[kk]
-            stored = (0, f"{container.id}[]")  # = key` read "k" as the literal's "sum" alone)
+        if isinstance(container, (ast.Name, ast.Attribute)):  # (any item stored, `[]`: red
+            stored = (0, f"{_last_name(container)}[]")  # team 63's `held[kk] = key` read "k"
+            # as the literal's "sum" alone)
             found += [self._given(stored, seen)] if self.given.get(stored) else []
         return _union(found)
 
@@ -1107,13 +1148,16 @@ def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple
     bound to what a name holds (``cfg = DEFAULTS``, ``cfg = config or DEFAULTS``), by name, with
     the assignment binding each."""
     names = [
-        node for tree in trees for node in ast.walk(tree)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    ]  # fmt: skip
+        node
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load)
+    ]  # fmt: skip  (an attribute by its name: ".cfg")
     found: dict[str, set[int]] = {}
     aliases: dict[str, set[tuple[str, ast.AST]]] = {}
     given_to: dict[str, list[tuple[set[int], ast.Call, int | str]]] = {}
     for name in names:
+        key = name.id if isinstance(name, ast.Name) else f".{name.attr}"
         node, parent = name, parents.get(id(name))
         while isinstance(parent, ast.BoolOp) or (
             isinstance(parent, ast.IfExp) and parent.test is not node
@@ -1122,11 +1166,11 @@ def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple
         if _only_read(node, parent, parents, shadowed):
             continue
         one = isinstance(parent, ast.Assign) and len(parent.targets) == 1
-        target = getattr(parent.targets[0], "id", None) if one else None
-        if target == name.id and node is not name:
+        target = _alias_target(parent.targets[0]) if one else None
+        if target == key and node is not name:
             continue  # config = config or {...}: the same name's items
         if target is not None:  # cfg = config or DEFAULTS: DEFAULTS changed where cfg is
-            aliases.setdefault(name.id, set()).add((target, parent))
+            aliases.setdefault(key, set()).add((target, parent))
             continue
         scopes, at = {0}, parent
         while at is not None:
@@ -1134,10 +1178,20 @@ def _shared(trees: list[ast.Module], parents: dict, shadowed: Callable) -> tuple
                 scopes.add(id(at))
             at = parents.get(id(at))
         if slot := _argument(node, parent, parents):  # f(config): as f's parameter is
-            given_to.setdefault(name.id, []).append((scopes, *slot))
+            given_to.setdefault(key, []).append((scopes, *slot))
         else:
-            found.setdefault(name.id, set()).update(scopes)
+            found.setdefault(key, set()).update(scopes)
     return found, aliases, given_to
+
+
+def _alias_target(target: ast.AST) -> str | None:
+    """The name an assignment binds to what it is given: ``cfg``, or ``.cfg`` for
+    ``self.cfg = ...`` (not an attribute of ``_`` or ``__``: ``b.__dict__ = held`` makes
+    ``b``'s attributes its items, torch's ``_modules`` are written by torch)."""
+    if isinstance(target, ast.Name):
+        return target.id
+    attr = getattr(target, "attr", "_")
+    return None if attr.startswith("_") else f".{attr}"
 
 
 def _binds(node: ast.AST, name: str) -> bool:
@@ -1385,12 +1439,13 @@ def _aliased(node: ast.AST) -> set[str]:
     """The names bound to one object under another name at once, their items then unknown (red
     team 62: ``held = spot = {"k": "sum"}``, ``spot["k"] = key`` changed ``held``; ``(opts :=
     {...}).__setitem__(...)`` was never read as ``opts``)."""
-    if isinstance(node, ast.Assign) and len(node.targets) > 1:
-        return {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if isinstance(node, ast.Assign) and len(node.targets) > 1:  # (self.cfg = spot = {...})
+        named = (_last_name(n) for t in node.targets for n in ast.walk(t))
+        return {n for n in named if n}
     if isinstance(node, ast.NamedExpr):
         return {node.target.id}
-    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-        return {node.target.id}  # (`spot |= {...}` changes in place what spot = held holds)
+    if isinstance(node, ast.AugAssign):  # (`spot |= {...}` changes in place what spot = held
+        return {_last_name(node.target) or ""}  # holds; `self.cfg |= {...}` too)
     return set()
 
 
@@ -1402,7 +1457,7 @@ def _last_name(node: ast.AST) -> str | None:
 _PARTIALS = {"partial", "partialmethod"}  # functools': their arguments are a call's
 # every name the reading knows by its spelling (see HeldStrings._shadowed_in)
 _SPELT = _PURE | _SHOWN | _READ_ONLY | _NAMES_A_CLASS | _PARTIALS | _SETTERS | _NAMESPACES
-_SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field", "json"} | _BUILTIN_CLASSES
+_SPELT |= _KIT_CALLERS | {"dict", "str", "getattr", "field", "json", "pprint"} | _BUILTIN_CLASSES
 
 
 def _spelt_name(name: str) -> bool:

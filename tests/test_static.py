@@ -4720,7 +4720,9 @@ def test_defaults_merged_by_dict_shown_or_written_as_json_are_read():
     top = 'import json\n\nDEFAULTS = {"act": "ReLU"}\n'
     merged = "        cfg = dict(DEFAULTS, **(config or {}))\n"
     block = _configured_block(", config=None", 'getattr(nn, cfg["act"])', merged)
-    for shown in ("", "display(DEFAULTS)\n", "print(json.dumps(DEFAULTS, indent=2))\n"):
+    shows = ["display(DEFAULTS)", "print(json.dumps(DEFAULTS, indent=2))"]
+    shows.append("from pprint import pprint\n\npprint(DEFAULTS)")  # (honest round 34)
+    for shown in ["", *(f"{show}\n" for show in shows)]:
         assert lost(notebook({"double_conv": top + shown + "\n\n" + block})) == set(), shown
     use = LOSS.format('return getattr(F, held["k"])(logits, target.long())')
     encoder = (
@@ -4730,6 +4732,51 @@ def test_defaults_merged_by_dict_shown_or_written_as_json_are_read():
     for given in ("json.dumps(held, cls=E)", "json.dumps(held, default=E().encode)"):
         nb = notebook({"cce_loss": f'import json\n{encoder}held = {{"k": "sum"}}\n{given}\n{use}'})
         assert "loss" in lost(nb), given
+
+
+def test_a_config_kept_as_an_attribute_is_read_by_what_the_attribute_is_given():
+    """Honest round 34: ``self.cfg = config or CONFIG`` then ``getattr(nn, self.cfg[...])``
+    (and Down's ``self.config`` handed to DoubleConv) lost every block. An attribute of a plain
+    class, of a notebook that reaches no attribute by a string, holds what it is given; one
+    changed, kept or handed on anywhere, or any reached otherwise, is unknown."""
+    top = 'CONFIG = {"act": "ReLU"}\n\n\n'
+    kept = "        self.cfg = config or CONFIG\n"
+    block = top + _configured_block(", config=None", 'getattr(nn, self.cfg["act"])', kept)
+    down = (
+        SOLUTIONS["down"]
+        .replace("batch_norm=False):", "batch_norm=False, config=None):")
+        .replace("        self.pool", "        self.config = config or CONFIG\n        self.pool")
+        .replace("padding, batch_norm)", "padding, batch_norm, self.config)")
+    )
+    assert lost(notebook({"double_conv": block})) == set()
+    assert lost(notebook({"double_conv": block, "down": down})) == set()
+    held = (
+        "class H(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        '        self.cfg = {"k": "sum"}\n\n\nh = H()\n'
+    )
+    use = LOSS.format('return getattr(F, h.cfg["k"])(logits, target.long())')
+    assert lost(notebook({"cce_loss": held + use})) == set()
+    key = '"cross_entropy"'
+    for changed in (
+        f'x = h.cfg\nx["k"] = {key}',
+        f"h.cfg.update(k={key})",
+        f'def t(c):\n    c["k"] = {key}\n\n\nt(h.cfg)',
+        f'getattr(h, "cfg")["k"] = {key}',
+        f'vars(h)["cfg"]["k"] = {key}',
+        f'h.__dict__["cfg"]["k"] = {key}',
+        f'h.cfg |= {{"k": {key}}}',
+        f'h.cfg = spot = {{"k": "sum"}}\nspot["k"] = {key}',
+        f'box = [h.cfg]\nbox[0]["k"] = {key}',
+        f'H.m = lambda self: self.cfg\nh.m()["k"] = {key}',
+        f'(lambda: h.cfg)()["k"] = {key}',
+        f'h.cfg.setdefault("j", {key})',
+        f"class B:\n    pass\n\n\nb = B()\nb.__dict__ = h.cfg\nb.k = {key}",
+        f'class B:\n    pass\n\n\nb = B()\nb.other = h.cfg\nb.other["k"] = {key}',
+    ):
+        nb = notebook({"cce_loss": held + changed + "\n" + use})
+        assert "loss" in lost(nb) and "getattr" in flagged(nb), changed
+    for seen in (f'h.cfg["k"] = {key}', f'setattr(h, "cfg", {{"k": {key}}})'):
+        assert "loss" in lost(notebook({"cce_loss": held + seen + "\n" + use})), seen
 
 
 def _configured_block(head: str, act: str, before: str = "") -> str:
