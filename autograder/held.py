@@ -709,6 +709,10 @@ class HeldStrings:
                     return None
                 found += more
             return found
+        if isinstance(node, ast.Call) and _copied(node):  # CONFIG.copy(): its items (the
+            inner = node.func.value  # name read: `CONFIG = CONFIG.copy()`, its other values)
+            looped = isinstance(inner, ast.Name) and self._key(inner.id, chain) in seen
+            return [] if looped else self._dicts(inner, chain, seen, keyed)
         if isinstance(node, ast.Call) and self._builtin(node.func, "dict", chain):
             if len(node.args) > 1:  # dict(DEFAULTS, **(config or {})): as {**DEFAULTS, ...}
                 return None
@@ -1192,6 +1196,12 @@ def _alias_target(target: ast.AST) -> str | None:
         return target.id
     attr = getattr(target, "attr", "_")
     return None if attr.startswith("_") else f".{attr}"
+
+
+def _copied(call: ast.Call) -> bool:
+    """``x.copy()`` (a dict's copy, where ``x`` is read as dict literals: honest round 34)."""
+    func = call.func
+    return isinstance(func, ast.Attribute) and func.attr == "copy" and not call.args + call.keywords
 
 
 def _binds(node: ast.AST, name: str) -> bool:

@@ -631,6 +631,13 @@ MISTAKES = [
         {"predict_dice"},
         ("smoothing", "eps"),
     ),
+    Mistake(  # honest round 34: right to 3 digits, the message said nothing of why
+        "dice_in_float16",
+        "predict_dice",
+        [(DICE_LAST, "return float(np.float16(2 * np.logical_and(pred, truth).sum() / sizes))")],
+        {"predict_dice"},
+        ("float16", "float32 or float64"),
+    ),
     Mistake(
         "iou",
         "predict_dice",

@@ -4722,6 +4722,7 @@ def test_defaults_merged_by_dict_shown_or_written_as_json_are_read():
     block = _configured_block(", config=None", 'getattr(nn, cfg["act"])', merged)
     shows = ["display(DEFAULTS)", "print(json.dumps(DEFAULTS, indent=2))"]
     shows.append("from pprint import pprint\n\npprint(DEFAULTS)")  # (honest round 34)
+    shows.append("DEFAULTS = DEFAULTS.copy()")
     for shown in ["", *(f"{show}\n" for show in shows)]:
         assert lost(notebook({"double_conv": top + shown + "\n\n" + block})) == set(), shown
     use = LOSS.format('return getattr(F, held["k"])(logits, target.long())')

@@ -2316,6 +2316,11 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
             "(eps) changes the Dice; compute it exactly and handle two empty masks with an if.",
             smooth=10 ** round(math.log10(smooth)),
         )
+    if value != want and float(np.float16(value)) == value and abs(value - want) < 1e-3:
+        return tr(
+            " That is the Dice rounded to float16 (half precision, 3 digits): compute it in "
+            "float32 or float64."
+        )
     if abs(value - want) < 1e-4:
         return tr(
             " Close but not exact: a smoothing term (eps) changes the Dice; compute it from the "
