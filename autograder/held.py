@@ -29,6 +29,7 @@ _METHOD_KINDS = {"staticmethod", "classmethod"}
 # what reaches an object's attribute by a name given as a string, or its whole namespace
 _REACHES_ATTRIBUTES = {"getattr", "vars", "__dict__", "__getattribute__", "__getattr__"}
 _REACHES_ATTRIBUTES |= {"getattr_static", "attrgetter", "getmembers", "getmembers_static"}
+_REACHES_ATTRIBUTES |= {"add_module", "register_module", "_modules", "_buffers", "_parameters"}
 # a class's own ways of answering (or setting) an attribute (red team 66)
 _ANSWERS_ATTRIBUTES = {"__getattribute__", "__getattr__", "__setattr__", "__init_subclass__"}
 _ANSWERS_ATTRIBUTES |= {
@@ -38,10 +39,14 @@ _ANSWERS_ATTRIBUTES |= {
     "__get__",
 }  # decorators that keep a function's call sites
 _NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
-_SETTERS = {"setattr", "__setattr__"}
+_SETTERS = {"setattr", "__setattr__"}  # (and Module's: an attribute given a child module)
+_SETTERS |= {"add_module", "register_module", "register_buffer", "register_parameter"}
 # what a class of the notebook's may be built on (their __init__ sets no string of its arguments)
 _PLAIN_BASES = {"torch.nn.Module", "torch.nn.modules.module.Module", "builtins.object"}
 _PLAIN_BASES |= {"unet_tp.unet_base.UNetBase", "unet_tp.UNetBase"}
+# what UNetBase sets from its arguments (self.config) or answers (its properties, methods)
+_KIT_ATTRIBUTES = {"config", "widths", "in_channels", "check_input", "reset_parameters"}
+_KIT_ATTRIBUTES |= {"input_size_for", "nearest_valid_sizes", "output_size", "tiles"}
 _REBASED = {"__bases__", "__class__"}  # (a class given other bases, an object another class)
 _ENUMS = {"enum.Enum", "enum.StrEnum"}  # (what an Enum's members are built on)
 # what would give an Enum's members other values (enum's own tables, a member's value)
@@ -479,10 +484,31 @@ class HeldStrings:
         (not ``_cfg``), no attribute reached otherwise than by its name in the notebook."""
         return (
             not node.attr.startswith("_")
+            and (node.attr not in _KIT_ATTRIBUTES or self._own_attributes(node.value, chain))
             and self._by_name_only
             and not self._spread_all
             and self._plain_owner(node.value, chain, seen)
         )
+
+    def _own_attributes(self, owner: ast.AST, chain: tuple) -> bool:
+        """Whether ``owner`` is ``self`` in a method of a class not built on ``UNetBase``, whose
+        ``config``, ``in_channels``... are the kit's (red team 72: set from its arguments)."""
+        method = _functions(chain)[-1]
+        cls = next((c for c in self.classes if method in c.body), None)
+        args = getattr(getattr(method, "args", None), "args", [])
+        if cls is None or not args or getattr(owner, "id", None) != args[0].arg:
+            return False
+        todo, seen = [cls], set()
+        while todo:
+            c = todo.pop()
+            seen.add(c.name)
+            for base in c.bases:
+                if self._dotted(base) & {"unet_tp.unet_base.UNetBase", "unet_tp.UNetBase"}:
+                    return False
+                todo += [
+                    k for k in self.classes if k.name == _last_name(base) and k.name not in seen
+                ]
+        return True
 
     @functools.cached_property
     def _by_name_only(self) -> bool:
@@ -740,7 +766,9 @@ class HeldStrings:
             return None  # (given keys of its own: **CFG unknown)
         if key in seen or not self.given.get(key):
             return None
-        found = []
+        stored = self.given.get((0, f"{name}[]"), []) if keyed else []  # (its own items
+        found = [(_AnyItem(v), w) for v, w in stored]  # stored, each name's passed through:
+        # `cfg = CONFIG`, then `CONFIG["k"] = key`, read "k" as the literal's: red team 72)
         for value, where in self.given[key]:
             more = None if value is None else self._dicts(value, where, seen | {key}, keyed)
             if more is None:
@@ -814,6 +842,8 @@ class HeldStrings:
         if isinstance(node, ast.Attribute):  # self.act, cfg.act: a class of the notebook's
             key = (0, f".{node.attr}")
             if self._spread_all or not self._plain_owner(node.value, chain, seen):
+                return None
+            if node.attr in _KIT_ATTRIBUTES and not self._own_attributes(node.value, chain):
                 return None
         elif isinstance(node, ast.Name):
             key = self._key(node.id, chain)
@@ -1359,6 +1389,20 @@ def _updates(call: ast.Call) -> list[tuple[str | None, ast.AST]]:
             (k.value if _spelt(k) else None, v) for k, v in zip(d.keys, d.values, strict=True)
         ]
     return pairs
+
+
+class _AnyItem(dict):
+    """What ``CONFIG[k] = value`` stores, as a dict: ``value`` under any key (unknown: None)."""
+
+    def __init__(self, value: ast.AST | None):
+        super().__init__()
+        self.value = value if value is not None else ast.Name(" unknown")
+
+    def get(self, key, default=None):
+        return self.value
+
+    def values(self):
+        return [self.value]
 
 
 class _Keyword(ast.expr):

@@ -4780,6 +4780,45 @@ def test_a_config_kept_as_an_attribute_is_read_by_what_the_attribute_is_given():
         assert "loss" in lost(notebook({"cce_loss": held + seen + "\n" + use})), seen
 
 
+def test_what_an_alias_or_an_attribute_is_given_is_read_with_its_sources_changes():
+    """Red team 72: ``cfg = CONFIG`` (or ``self.cfg = config or CONFIG``), then ``CONFIG["k"]
+    = ...`` read ``cfg["k"]`` as the literal's alone; a child module registered as ``cfg``
+    (``add_module``) and UNetBase's ``config`` and ``in_channels``, set from its arguments,
+    were read as the notebook's assignments alone."""
+    use = LOSS.format("return getattr(F, {x})(logits, target.long())")
+    key = '"cross_" + "entropy"'
+    kept = (
+        'CONFIG = {"k": "sum"}\n\n\nclass H(nn.Module):\n    def __init__(self, config=None):\n'
+        "        super().__init__()\n        self.cfg = config or CONFIG\n\n\nh = H()\n"
+    )
+    assert lost(notebook({"cce_loss": kept + use.replace("{x}", 'h.cfg["k"]')})) == set()
+    for pre, x in [
+        (f'CONFIG = {{"k": "sum"}}\ncfg = CONFIG\nCONFIG["k"] = {key}\n', 'cfg["k"]'),
+        (f'CONFIG = {{"k": "sum"}}\ncfg = CONFIG\nCONFIG.update(k={key})\n', 'cfg["k"]'),
+        (f'{kept}CONFIG["k"] = {key}\n', 'h.cfg["k"]'),
+        (
+            "class M(nn.Module):\n    def __getitem__(self, k):\n"
+            f"        return {key}\n\n\nclass H(nn.Module):\n    def __init__(self):\n"
+            '        super().__init__()\n        self.add_module("cfg", M())\n\n'
+            '    def reset(self):\n        self.cfg = {"k": "sum"}\n\n\nh = H()\n',
+            'h.cfg["k"]',
+        ),
+        *(
+            (
+                "class H(UNetBase):\n    def __init__(self):\n"
+                f"        super().__init__(in_channels={key})\n\n    def r(self):\n"
+                f"        self.{attr}\n\n\nh = H()\n",
+                x,
+            )
+            for attr, x in [
+                ('config = {"in_channels": "sum"}', 'h.config["in_channels"]'),
+                ('in_channels = "sum"', "h.in_channels"),
+            ]
+        ),
+    ]:
+        assert "loss" in lost(notebook({"cce_loss": pre + use.replace("{x}", x)})), pre
+
+
 def _configured_block(head: str, act: str, before: str = "") -> str:
     """A DoubleConv whose activation is ``act`` (read in ``__init__``, after ``before``)."""
     return (
