@@ -537,10 +537,11 @@ class Runner:
             "serve", self._inside("requests", request), self._inside("answers", answer)
         )
         replaced = err == f"KeyError: {M.HARNESS_REPLACED!r}"
-        self.replaced += replaced  # (then no answer is taken: what wrote it is not the harness)
-        got = (
-            None if replaced else take(self.answers_fd, answer, min(MAX_ANSWER_BYTES, self.budget))
-        )
+        self.replaced += replaced  # (then no answer is taken: what wrote it is not the harness;
+        # nor where serving raised: red team 71's answer, written by the notebook while the
+        # harness's own write failed, was judged)
+        budget = min(MAX_ANSWER_BYTES, self.budget)
+        got = None if replaced or err else take(self.answers_fd, answer, budget)
         (self.box.requests / request).unlink()
         entry = {"step": step["name"], "error": err, "seconds": round(time.perf_counter() - t0, 3)}
         entry["file"] = answer  # (the grader compares its bytes with what the harness said)

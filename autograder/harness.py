@@ -663,7 +663,9 @@ def start(answer_seconds: float = _ANSWER_SECONDS, key: str = "", requests: str 
 _PACK, _UNPACK, _CRC32 = struct.pack, struct.unpack_from, zlib.crc32
 _OPEN, _READ, _WRITE, _CLOSE = os.open, os.read, os.write, os.close
 _REPLACE, _FSPATH, _FSTAT = os.replace, os.fspath, os.fstat
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+# a new file, never one the notebook made in its place (red team 71: a folder made at the
+# temporary name stopped the harness before it said its answer's bytes), nor a link's target
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _READ_ONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _NDARRAY, _ASARRAY, _DTYPE, _FROMBUFFER = np.ndarray, np.asarray, np.dtype, np.frombuffer
 _TOBYTES = np.ndarray.tobytes

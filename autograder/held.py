@@ -39,6 +39,7 @@ _ANSWERS_ATTRIBUTES |= {
     "__get__",
 }  # decorators that keep a function's call sites
 _NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
+_DEEPEST = 12  # names followed, one through another, before what they hold is unknown
 _SETTERS = {"setattr", "__setattr__"}  # (and Module's: an attribute given a child module)
 _SETTERS |= {"add_module", "register_module", "register_buffer", "register_parameter"}
 # what a class of the notebook's may be built on (their __init__ sets no string of its arguments)
@@ -417,8 +418,8 @@ class HeldStrings:
         through a name bound to what it holds (``cfg = config or DEFAULTS``: honest round 30)
         that gives it items or is so changed."""
         scope, bare = self._key(name, chain)[0], name.lstrip(".")
-        if bare in self.changed or scope in self.shared.get(name, ()):
-            return True
+        if bare in self.changed or scope in self.shared.get(name, ()) or len(seen) > _DEEPEST:
+            return True  # (past 12 names deep: unknown, as red team 71's chains of 1,000)
         for scopes, call, slot in self.given_to.get(name, ()):
             if scope in scopes and self._changed_by(call, slot, seen):
                 return True
@@ -756,6 +757,8 @@ class HeldStrings:
     ) -> list | None:
         """:meth:`_dicts` of a name, or of a plain class's attribute (``self.cfg``: honest round
         34), by what it is given."""
+        if len(seen) > _DEEPEST:  # (a chain of 1,000 aliases: unknown, not a RecursionError)
+            return None
         if isinstance(node, ast.Attribute) and self._dict_attribute(node, chain, seen):
             name, key = node.attr, (0, f".{node.attr}")
         elif isinstance(node, ast.Name):
@@ -866,6 +869,8 @@ class HeldStrings:
         a class of the notebook's on ``nn.Module`` (not ``nn.L1Loss``, whose ``__init__`` sets
         ``reduction`` from its arguments), or a name bound only to such a class's instances or
         a ``SimpleNamespace``."""
+        if len(seen) > _DEEPEST:  # (red team 71's chains of 1,000: not a RecursionError)
+            return False
         if isinstance(owner, ast.Attribute):  # CFG.model: each value given .model is plain
             key = (0, f".{owner.attr}")
             return (
@@ -1134,7 +1139,7 @@ class HeldStrings:
         if not isinstance(node, ast.Name) or node.id in self.keyed or self._changed(node.id, chain):
             return None
         key = self._key(node.id, chain)
-        if key in seen or not self.given.get(key):
+        if key in seen or not self.given.get(key) or len(seen) > _DEEPEST:
             return None
         return _union(
             None if value is None else self._items(value, where, seen | {key}, sequences_only)

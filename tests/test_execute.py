@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import nbformat
+import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -568,3 +569,24 @@ def test_the_harness_reads_an_opened_path_through_no_function_the_notebook_can_r
     assert harness._absolute(b"/tmp/./a") == "/tmp/a"
     assert harness._absolute("rel").startswith("/")
     assert ran == []
+
+
+def test_the_harness_writes_an_answer_only_to_a_new_file_of_its_own(tmp_path):
+    """Red team 71: a folder made at the answer's temporary name stopped the harness before it
+    said the answer's bytes, and the notebook wrote its own answer there, which was judged. The
+    harness writes only a file it creates (not a folder's place, not a link's target); where
+    serving raised, the grader takes no answer (:meth:`execute.Kernel._ask_request`)."""
+    from autograder import harness
+
+    answer = tmp_path / "ans-1.npz"
+    (tmp_path / "ans-1.npz.part.npz").mkdir()
+    with pytest.raises(OSError):
+        harness.write_message(answer, {"kind": "loss"}, {"x": np.zeros(2)})
+    assert not answer.exists()
+    target = tmp_path / "elsewhere.npz"
+    (tmp_path / "ans-2.npz.part.npz").symlink_to(target)
+    with pytest.raises(OSError):
+        harness.write_message(tmp_path / "ans-2.npz", {"kind": "loss"}, {"x": np.zeros(2)})
+    assert not target.exists()
+    harness.write_message(tmp_path / "ans-3.npz", {"kind": "loss"}, {"x": np.zeros(2)})
+    assert (tmp_path / "ans-3.npz").exists()

@@ -4819,6 +4819,37 @@ def test_what_an_alias_or_an_attribute_is_given_is_read_with_its_sources_changes
         assert "loss" in lost(notebook({"cce_loss": pre + use.replace("{x}", x)})), pre
 
 
+def test_classes_are_plain_by_their_bases_in_one_pass_and_long_chains_are_read():
+    """Red team 71: a cell of 5,000 subclasses, each on the one before, held the grading of the
+    whole class for an hour (plain classes found one per pass); 1,000 aliases of a dict, or of
+    an attribute, raised a RecursionError in the reading."""
+    import ast
+
+    def plain(src: str) -> set[str]:
+        return static._plain_classes(list(ast.walk(ast.parse(src))))
+
+    chain = "class C0:\n    pass\n" + "".join(
+        f"class C{i + 1}(C{i}):\n    pass\n" for i in range(3000)
+    )
+    assert plain(chain) == {f"C{i}" for i in range(3001)}
+    assert plain("class A(B):\n    pass\nclass B(A):\n    pass\n") == set()  # (a cycle)
+    assert plain("class A(Exception):\n    pass\nclass B(A):\n    pass\n") == set()
+    assert plain("class M(type):\n    pass\nclass A(metaclass=M):\n    pass\n") == set()
+    twice = "class A:\n    pass\nclass A:\n    __getattr__ = print\nclass B(A):\n    pass\n"
+    assert plain(twice) == set()  # (one of A's definitions finds attributes of its own)
+    use = LOSS.format("return getattr(F, {x})(logits, target.long())")
+    for pre, x in [
+        ('d0 = {"k": "sum"}\n' + "".join(f"d{i + 1} = d{i}\n" for i in range(1500)), 'd1500["k"]'),
+        (
+            "class A(nn.Module):\n    pass\n\n\na = A()\na.b0 = A()\n"
+            + "".join(f"a.b{i + 1} = a.b{i}\n" for i in range(1500)),
+            "a.b1500.act",
+        ),
+    ]:
+        nb = notebook({"cce_loss": pre + use.replace("{x}", x)})
+        assert "loss" in lost(nb) and "getattr" in flagged(nb)  # (unknown: too deep to read)
+
+
 def _configured_block(head: str, act: str, before: str = "") -> str:
     """A DoubleConv whose activation is ``act`` (read in ``__init__``, after ``before``)."""
     return (
