@@ -39,6 +39,7 @@ _ANSWERS_ATTRIBUTES |= {
     "__get__",
 }  # decorators that keep a function's call sites
 _NAMES_A_CLASS = {"super", "isinstance", "issubclass", "type"}  # a class named there: not handed
+_REWRITES_NAMESPACE = {"__setstate__"}  # an object's attributes all given (red team 73)
 _DEEPEST = 12  # names followed, one through another, before what they hold is unknown
 _SETTERS = {"setattr", "__setattr__"}  # (and Module's: an attribute given a child module)
 _SETTERS |= {"add_module", "register_module", "register_buffer", "register_parameter"}
@@ -208,7 +209,7 @@ class HeldStrings:
                 continue
             if isinstance(node, ast.ClassDef):
                 self.classes.append(node)
-                for target, value in (b for stmt in node.body for b in _binding(stmt)):
+                for target, value in (b for n in _class_level(node) for b in _binding(n)):
                     if isinstance(target, ast.Name):  # `act = "ReLU"`, read as `self.act`
                         self._add((0, f".{target.id}"), value, chain)
                 todo += [(d, chain) for d in [*node.bases, *node.keywords, *node.decorator_list]]
@@ -321,6 +322,7 @@ class HeldStrings:
             named = args[1] if name == "setattr" or len(args) == 3 else args[0] if args else None
             if not _spelt(named if len(args) > 1 else None):  # (read once the classes are known)
                 self.setters.append(args[-1] if len(args) > 1 else None)
+        self.spread |= name in _REWRITES_NAMESPACE  # (Module's: `self.__dict__.update(state)`)
         if name in ("__init__", "__new__", "__call__"):
             self.constructors.append(func)  # obj.__init__(K): unless super()'s, or a base's
         if isinstance(func, ast.Call) and _last_name(func.func) == "type":
@@ -418,6 +420,8 @@ class HeldStrings:
         through a name bound to what it holds (``cfg = config or DEFAULTS``: honest round 30)
         that gives it items or is so changed."""
         scope, bare = self._key(name, chain)[0], name.lstrip(".")
+        if scope in self._own_namespaces:  # (locals()["c"]["k"] = ...: red team 73)
+            return True
         if bare in self.changed or scope in self.shared.get(name, ()) or len(seen) > _DEEPEST:
             return True  # (past 12 names deep: unknown, as red team 71's chains of 1,000)
         for scopes, call, slot in self.given_to.get(name, ()):
@@ -527,6 +531,17 @@ class HeldStrings:
                 if not (isinstance(on, ast.Name) and self._a_modules(ast.Attribute(on, "x"))):
                     return False
         return True
+
+    @functools.cached_property
+    def _own_namespaces(self) -> frozenset[int]:
+        """The functions (by id) whose names a ``locals()`` or ``vars()`` in them, or in a
+        function inside them (its free names), hands over as a dict."""
+        found = set()
+        for f, chain in self.functions:
+            inside = [n for n in ast.walk(f) if isinstance(n, ast.Call) and not n.args]
+            if any(getattr(n.func, "id", None) in ("locals", "vars") for n in inside):
+                found |= {id(f)} | {id(c) for c in chain[1:]}
+        return frozenset(found)
 
     @functools.cached_property
     def _given_names(self) -> frozenset[str]:
@@ -984,8 +999,11 @@ class HeldStrings:
         decorator but dataclasses', no way of its own to answer an attribute (red team 66: a
         property named as its class attribute, a ``__getattribute__``)."""
         chain = (0, cls)
+        defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        nested = [n for n in _class_level(cls) if isinstance(n, defs) and n not in cls.body]
         if (
-            id(cls) in self.namespace_written
+            nested  # (a method or property made in an `if` of the class body: red team 73)
+            or id(cls) in self.namespace_written
             or cls.keywords
             or not all(self._dataclass(d, chain) for d in cls.decorator_list)
         ):
@@ -1239,6 +1257,19 @@ def _copied(call: ast.Call) -> bool:
     return isinstance(func, ast.Attribute) and func.attr == "copy" and not call.args + call.keywords
 
 
+def _class_level(cls: ast.ClassDef) -> list[ast.AST]:
+    """The nodes of ``cls``'s body run as the class is made (in ``if``, ``try``, ``with``,
+    ``match`` blocks too: red team 73's ``if True: cfg = {...}``), not its functions' nor its
+    nested classes' bodies."""
+    found, todo = [], list(cls.body)
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if not isinstance(node, (*_SCOPES, ast.ClassDef)):
+            todo += ast.iter_child_nodes(node)
+    return found
+
+
 def _binds(node: ast.AST, name: str) -> bool:
     """Whether ``node`` binds ``name`` (a ``def``, an assignment, a loop, an import...)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -1261,8 +1292,9 @@ def _argument(node: ast.AST, parent: ast.AST, parents: dict) -> tuple[ast.Call, 
 
 def _only_read(node: ast.AST, parent: ast.AST | None, parents: dict, shadowed: Callable) -> bool:
     """Whether ``node`` is read for its items, shown, tested or called, not handed on."""
-    if isinstance(parent, ast.Subscript) and parent.value is node:
-        return True  # OPTIONS["act"]
+    if isinstance(parent, ast.Subscript) and parent.value is node:  # OPTIONS["act"]; a store
+        # through `(held or None)["k"] = ...` is no name's (red team 73)
+        return isinstance(node, (ast.Name, ast.Attribute)) or isinstance(parent.ctx, ast.Load)
     if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node:
         return True
     if isinstance(parent, ast.comprehension) and node in parent.ifs:
@@ -1694,6 +1726,8 @@ def _binding(node: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
         return [(ast.Name(node.rest), None)]
     if isinstance(node, ast.Call) and _last_name(node.func) in _SETTERS and node.args:
         # setattr(self, "act", act), object.__setattr__(self, "act", act), self.__setattr__(...)
+        if len(node.args) != 3 and not isinstance(node.func, ast.Attribute):
+            return []  # (setattr(obj, *pair): unread, its values unknown: red team 73's crash)
         on, *rest = node.args if len(node.args) == 3 else [node.func.value, *node.args]
         if len(rest) == 2 and _spelt(rest[0]):
             return [(ast.Attribute(on, rest[0].value, ast.Store()), rest[1])]

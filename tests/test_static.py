@@ -4850,6 +4850,42 @@ def test_classes_are_plain_by_their_bases_in_one_pass_and_long_chains_are_read()
         assert "loss" in lost(nb) and "getattr" in flagged(nb)  # (unknown: too deep to read)
 
 
+def test_stores_through_unnamed_containers_class_blocks_locals_and_setstate_are_read():
+    """Red team 73: ``(held or None)["k"] = ...``, a class's ``cfg`` bound in an ``if`` or
+    ``with`` of its body, a function's ``locals()["c"][...]`` (of its own, or of a function
+    inside it), Module's ``__setstate__``: each changed what the reading read as "sum"; and
+    ``setattr(obj, *pair)`` crashed the reading (the whole notebook 0)."""
+    use = LOSS.format("return getattr(F, {x})(logits, target.long())")
+    key = '"cross_" + "entropy"'
+    unread = "\n\n\nh = H()\n"
+    reset = '    def reset(self):\n        self.cfg = {"k": "sum"}' + unread
+    for pre, x in [
+        (f'held = {{"k": "sum"}}\n(held or None)["k"] = {key}\n', 'held["k"]'),
+        (f'held = {{"k": "sum"}}\n(held if held else None)["k"] = {key}\n', 'held["k"]'),
+        (
+            f'class H(nn.Module):\n    if True:\n        cfg = {{"k": {key}}}\n\n{reset}',
+            'h.cfg["k"]',
+        ),
+        (
+            f'def tweak(c):\n    locals()["c"]["k"] = {key}\n\n\nheld = {{"k": "sum"}}\ntweak(held)\n',
+            'held["k"]',
+        ),
+        (
+            "def tweak(c):\n    def inner():\n        c\n"
+            f'        locals()["c"]["k"] = {key}\n\n    inner()\n\n\n'
+            'held = {"k": "sum"}\ntweak(held)\n',
+            'held["k"]',
+        ),
+        (f'class H(nn.Module):\n{reset}h.__setstate__({{"cfg": {{"k": {key}}}}})\n', 'h.cfg["k"]'),
+    ]:
+        assert "loss" in lost(notebook({"cce_loss": pre + use.replace("{x}", x)})), pre
+    starred = (
+        "from types import SimpleNamespace\n\nsettings = SimpleNamespace()\n"
+        'for pair in [("act", "sum"), ("epochs", 5)]:\n    setattr(settings, *pair)\n'
+    )
+    assert "loss" in lost(notebook({"cce_loss": starred + use.replace("{x}", "settings.act")}))
+
+
 def _configured_block(head: str, act: str, before: str = "") -> str:
     """A DoubleConv whose activation is ``act`` (read in ``__init__``, after ``before``)."""
     return (
