@@ -27,9 +27,11 @@ _MUTATORS = {"append", "extend", "insert", "update", "setdefault", "__setitem__"
 _MUTATORS |= {"__iadd__", "__init__", "sort", "reverse"}
 _METHOD_KINDS = {"staticmethod", "classmethod"}
 # what reaches an object's attribute by a name given as a string, or its whole namespace
-_REACHES_ATTRIBUTES = {"getattr", "vars", "__dict__", "__getattribute__", "__getattr__"}
-_REACHES_ATTRIBUTES |= {"getattr_static", "attrgetter", "getmembers", "getmembers_static"}
-_REACHES_ATTRIBUTES |= {"add_module", "register_module", "_modules", "_buffers", "_parameters"}
+_REACHES_ATTRIBUTES = {"vars", "__dict__", "getattr_static", "attrgetter", "getmembers"}
+_REACHES_ATTRIBUTES |= {"getmembers_static", "_modules", "_buffers", "_parameters"}
+# what reaches (or sets) one attribute by a name given as a string: where it is
+_BY_NAME = {"getattr": 1, "__getattribute__": 0, "__getattr__": 0, "add_module": 0}
+_BY_NAME |= {"register_module": 0}
 # a class's own ways of answering (or setting) an attribute (red team 66)
 _ANSWERS_ATTRIBUTES = {"__getattribute__", "__getattr__", "__setattr__", "__init_subclass__"}
 _ANSWERS_ATTRIBUTES |= {
@@ -490,7 +492,7 @@ class HeldStrings:
         return (
             not node.attr.startswith("_")
             and (node.attr not in _KIT_ATTRIBUTES or self._own_attributes(node.value, chain))
-            and self._by_name_only
+            and self._by_name_only(node.attr)
             and not self._spread_all
             and self._plain_owner(node.value, chain, seen)
         )
@@ -515,22 +517,41 @@ class HeldStrings:
                 ]
         return True
 
+    def _by_name_only(self, attr: str) -> bool:
+        """Whether ``attr`` is reached by its name alone: no string the notebook hands to
+        ``getattr`` (but on a module), ``add_module``... may be it (``getattr(net, "module",
+        net)`` is not ``.cfg``, nor ``f"down{i}"``: honest round 35), and nothing reaches a
+        whole namespace (``vars``, ``__dict__``, ``_modules``)."""
+        reached = self._reached_by_name
+        return reached is not None and attr not in reached[0] and not attr.startswith(reached[1])
+
     @functools.cached_property
-    def _by_name_only(self) -> bool:
-        """Whether every attribute is reached by its name: no ``getattr`` but on a module,
-        ``vars``, ``__dict__``, ``__getattribute__`` (they hand over an attribute's object
-        where no reading of ``.cfg`` sees it)."""
+    def _reached_by_name(self) -> tuple[frozenset[str], tuple[str, ...]] | None:
+        """The attribute names strings reach (:meth:`_by_name_only`): spelt ones, and the
+        beginnings of those built (``f"down{i}"``); None if any may be."""
+        exact, starts = set(), []
         for node in (n for tree in self._trees for n in ast.walk(tree)):
             if isinstance(node, ast.Attribute) and node.attr in _REACHES_ATTRIBUTES:
-                return False
-            if isinstance(node, ast.Name) and node.id in _REACHES_ATTRIBUTES - {"getattr"}:
-                return False
-            call = node if isinstance(node, ast.Call) else None
-            if call and getattr(call.func, "id", "") == "getattr":
-                on = call.args[0] if call.args else None
-                if not (isinstance(on, ast.Name) and self._a_modules(ast.Attribute(on, "x"))):
-                    return False
-        return True
+                return None
+            if isinstance(node, ast.Name) and node.id in _REACHES_ATTRIBUTES:
+                return None
+            at = _BY_NAME.get(_last_name(node.func)) if isinstance(node, ast.Call) else None
+            if at is None or (at == 1 and self._on_a_module(node)):
+                continue
+            name = node.args[at] if len(node.args) > at else None
+            start = _spelt_start(name)
+            if start is None:
+                return None
+            if _spelt(name):
+                exact.add(start)
+            else:
+                starts.append(start)
+        return frozenset(exact), tuple(starts)
+
+    def _on_a_module(self, call: ast.Call) -> bool:
+        """``getattr(nn, ...)``, ``getattr(torch.optim, ...)``: on a module an import binds."""
+        on = call.args[0] if call.args else None
+        return isinstance(on, (ast.Name, ast.Attribute)) and self._a_modules(ast.Attribute(on, "x"))
 
     @functools.cached_property
     def _own_namespaces(self) -> frozenset[int]:
@@ -782,7 +803,9 @@ class HeldStrings:
             return None
         if self._changed(key[1], chain) or (name in self.keyed and not keyed):
             return None  # (given keys of its own: **CFG unknown)
-        if key in seen or not self.given.get(key):
+        if key in seen:  # a cycle (Down's self.cfg handed to DoubleConv's config, kept as its
+            return []  # self.cfg: honest round 35): nothing but what the first visit reads
+        if not self.given.get(key):
             return None
         stored = self.given.get((0, f"{name}[]"), []) if keyed else []  # (its own items
         found = [(_AnyItem(v), w) for v, w in stored]  # stored, each name's passed through:
@@ -1268,6 +1291,18 @@ def _class_level(cls: ast.ClassDef) -> list[ast.AST]:
         if not isinstance(node, (*_SCOPES, ast.ClassDef)):
             todo += ast.iter_child_nodes(node)
     return found
+
+
+def _spelt_start(node: ast.AST | None) -> str | None:
+    """A spelt string, or the spelt beginning of one built (``f"down{i}"``, ``"down" + s``);
+    None if it may begin otherwise."""
+    if _spelt(node):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values and _spelt(node.values[0]):
+        return node.values[0].value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _spelt(node.left):
+        return node.left.value
+    return None
 
 
 def _binds(node: ast.AST, name: str) -> bool:

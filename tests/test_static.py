@@ -4886,6 +4886,43 @@ def test_stores_through_unnamed_containers_class_blocks_locals_and_setstate_are_
     assert "loss" in lost(notebook({"cce_loss": starred + use.replace("{x}", "settings.act")}))
 
 
+def test_an_attribute_config_is_read_beside_getattr_of_other_names_and_handed_back_and_forth():
+    """Honest round 35: ``self.cfg`` lost every block beside any ``getattr(net, "module",
+    net)``, ``getattr(torch.backends, "mps", None)``, ``self.add_module(f"down{i}", ...)``, and
+    where Down kept its own ``self.cfg`` (or ``config=self.config``) for DoubleConv's. A string
+    that may be the attribute's name (spelt, or built from its beginning) still makes it
+    unknown."""
+    top = 'CONFIG = {"act": "ReLU"}\n\n\n'
+    kept = "        self.cfg = config or CONFIG\n"
+    block = top + _configured_block(", config=None", 'getattr(nn, self.cfg["act"])', kept)
+
+    def down(attr: str, handed: str) -> str:
+        return (
+            SOLUTIONS["down"]
+            .replace("batch_norm=False):", "batch_norm=False, config=None):")
+            .replace("        self.pool", f"        self.{attr} = config\n        self.pool")
+            .replace("padding, batch_norm)", f"padding, batch_norm, {handed})")
+        )
+
+    for attr, handed in [("cfg", "self.cfg"), ("config", "config=self.config")]:
+        assert lost(notebook({"double_conv": block, "down": down(attr, handed)})) == set()
+    for extra in (
+        "net = None\nm = getattr(net, 'module', net)\n",
+        "mps = getattr(torch.backends, 'mps', None)\n",
+        "class D(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        for i in range(2):\n            self.add_module(f'down{i}', nn.Identity())\n",
+    ):
+        assert lost(notebook({"double_conv": block}, extra=extra)) == set(), extra
+    held = (
+        "class H(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        '        self.cfg = {"k": "sum"}\n\n\nh = H()\n'
+    )
+    use = LOSS.format('return getattr(F, h.cfg["k"])(logits, target.long())')
+    for reach in ('getattr(h, "cfg")', 'getattr(h, "c" + k)', "getattr(h, f'{k}')"):
+        changed = f'k = "fg"\n{reach}["k"] = "cross_" + "entropy"\n'
+        assert "loss" in lost(notebook({"cce_loss": held + changed + use})), reach
+
+
 def _configured_block(head: str, act: str, before: str = "") -> str:
     """A DoubleConv whose activation is ``act`` (read in ``__init__``, after ``before``)."""
     return (
