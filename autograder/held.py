@@ -47,7 +47,8 @@ _SETTERS = {"setattr", "__setattr__"}  # (and Module's: an attribute given a chi
 _SETTERS |= {"add_module", "register_module", "register_buffer", "register_parameter"}
 # what a class of the notebook's may be built on (their __init__ sets no string of its arguments)
 _PLAIN_BASES = {"torch.nn.Module", "torch.nn.modules.module.Module", "builtins.object"}
-_PLAIN_BASES |= {"unet_tp.unet_base.UNetBase", "unet_tp.UNetBase"}
+_UNET_BASE = {"unet_tp.unet_base.UNetBase", "unet_tp.UNetBase"}
+_PLAIN_BASES |= _UNET_BASE
 # what UNetBase sets from its arguments (self.config) or answers (its properties, methods)
 _KIT_ATTRIBUTES = {"config", "widths", "in_channels", "check_input", "reset_parameters"}
 _KIT_ATTRIBUTES |= {"input_size_for", "nearest_valid_sizes", "output_size", "tiles"}
@@ -491,31 +492,38 @@ class HeldStrings:
         (not ``_cfg``), no attribute reached otherwise than by its name in the notebook."""
         return (
             not node.attr.startswith("_")
-            and (node.attr not in _KIT_ATTRIBUTES or self._own_attributes(node.value, chain))
+            and not self._the_kits(node, chain)
             and self._by_name_only(node.attr)
             and not self._spread_all
             and self._plain_owner(node.value, chain, seen)
         )
 
-    def _own_attributes(self, owner: ast.AST, chain: tuple) -> bool:
-        """Whether ``owner`` is ``self`` in a method of a class not built on ``UNetBase``, whose
-        ``config``, ``in_channels``... are the kit's (red team 72: set from its arguments)."""
+    def _self_class(self, owner: ast.AST, chain: tuple) -> ast.ClassDef | None:
+        """The class of the method ``chain`` is in, where ``owner`` is its ``self``."""
         method = _functions(chain)[-1]
         cls = next((c for c in self.classes if method in c.body), None)
         args = getattr(getattr(method, "args", None), "args", [])
-        if cls is None or not args or getattr(owner, "id", None) != args[0].arg:
+        return cls if args and getattr(owner, "id", None) == args[0].arg else None
+
+    def _the_kits(self, node: ast.Attribute, chain: tuple) -> bool:
+        """Whether ``node`` may be an attribute UNetBase sets or answers (``config``,
+        ``in_channels``...: red team 72, set from its arguments): unless of ``self`` in a
+        method of a class not built on it."""
+        if node.attr not in _KIT_ATTRIBUTES:
             return False
+        if (cls := self._self_class(node.value, chain)) is None:
+            return True
         todo, seen = [cls], set()
         while todo:
             c = todo.pop()
             seen.add(c.name)
             for base in c.bases:
-                if self._dotted(base) & {"unet_tp.unet_base.UNetBase", "unet_tp.UNetBase"}:
-                    return False
+                if self._dotted(base) & _UNET_BASE:
+                    return True
                 todo += [
                     k for k in self.classes if k.name == _last_name(base) and k.name not in seen
                 ]
-        return True
+        return False
 
     def _by_name_only(self, attr: str) -> bool:
         """Whether ``attr`` is reached by its name alone: no string the notebook hands to
@@ -848,7 +856,7 @@ class HeldStrings:
         if key in self._memo:
             return self._memo[key]
         self._steps += 1
-        if len(seen) > 12 or self._steps > _MAX_STEPS:
+        if len(seen) > _DEEPEST or self._steps > _MAX_STEPS:
             return None
         found = self._read_values(node, chain, seen)
         if self._steps <= _MAX_STEPS:  # (not an answer cut short)
@@ -884,7 +892,7 @@ class HeldStrings:
             key = (0, f".{node.attr}")
             if self._spread_all or not self._plain_owner(node.value, chain, seen):
                 return None
-            if node.attr in _KIT_ATTRIBUTES and not self._own_attributes(node.value, chain):
+            if self._the_kits(node, chain):
                 return None
         elif isinstance(node, ast.Name):
             key = self._key(node.id, chain)
@@ -919,10 +927,7 @@ class HeldStrings:
             )
         if not isinstance(owner, ast.Name):
             return False
-        method = _functions(chain)[-1]
-        cls = next((c for c in self.classes if method in c.body), None)
-        args = getattr(getattr(method, "args", None), "args", [])
-        if cls is not None and args and owner.id == args[0].arg:
+        if cls := self._self_class(owner, chain):
             return self._plain_class(cls.name, 0)
         key = self._key(owner.id, chain)
         if owner.id in {c.name for c in self.classes} and not self.given.get(key):
