@@ -331,17 +331,17 @@ def _not_a_tar(path: Path, url: str | None = None) -> str:
             "`unet-tp data pack` writes): unpack it with `unet-tp data download --url {where}`",
             where=where,
         )
-    if url is not None and is_web_page(path) and not in_notebook():
+    if url is not None and is_web_page(path):  # (the file read once)
+        if in_notebook():
+            return tr(
+                "{url}: the address gives a web page, not the pack (Google Drive's 'cannot scan "
+                "for viruses' page, a login or an error page): ask your instructor for a direct "
+                "link to the pack",
+                url=url,
+            )
         return tr(
             "{url}: the address gives a web page, not the pack (Google Drive's 'cannot scan for "
             "viruses' page, a login or an error page): use a direct link to the .tar file",
-            url=url,
-        )
-    if url is not None and is_web_page(path):
-        return tr(
-            "{url}: the address gives a web page, not the pack (Google Drive's 'cannot scan for "
-            "viruses' page, a login or an error page): ask your instructor for a direct link to "
-            "the pack",
             url=url,
         )
     why = archive_problem(path) or tr("not a tar archive")
