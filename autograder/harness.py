@@ -14,11 +14,13 @@ import _signal
 import _thread
 import builtins
 import contextlib
+import dataclasses
 import functools
 import gc
 import hashlib
 import io
 import json
+import keyword
 import linecache
 import opcode
 import operator
@@ -166,6 +168,8 @@ def _audit(event: str, args: tuple) -> None:
             caller = _string_compiler(event, args)
             if caller and not _importing():
                 _note("code from a string", f"{caller} compiled or ran {name}")
+            if caller == "dataclasses":  # (its code not run: see _FIELD)
+                raise TypeError("a dataclass field whose name is not a name (refused in grading)")
         elif event == "compile" and _disguised(name, args[0]):  # (the watch knows code by its
             _count("code objects")  # file: a library's)
             _note("watch", f"compiled code under a library's file name ({name})")
@@ -316,7 +320,14 @@ _COMPILED = (".pyc", ".so", ".pyd")
 # Timer, IPython's EvalFormatter or tornado's templates ran): noted unless the library is one
 # that writes code of its own from names it checked (a dataclass's __init__, a namedtuple's)
 # or compiles the notebook's cells
-_GENERATORS = ("dataclasses", "collections", "enum", "IPython.core", "ipykernel", "unet_tp_harness")
+_GENERATORS = ("collections", "enum", "IPython.core", "ipykernel", "unet_tp_harness")
+# a dataclass's methods are written from its fields' names, which dataclasses does not check: a
+# generator only where each is a name, its code refused otherwise (red team 74 named a field
+# "a,(lambda ...)(...)" in a class type() made, and dataclasses ran it in __eq__: 3 blocks of
+# blanks), read through Field as it was at start-up
+_FIELD, _FIELD_NAME = dataclasses.Field, dataclasses.Field.__dict__["name"].__get__
+_FIELD_PARTS = tuple(vars(_FIELD).items())
+_KEYWORDS = frozenset(keyword.kwlist)
 # but not IPython's evaluators of the completer and the debugger (a red team's answer ran by
 # guarded_eval, "dangerous" or interpreted), nor typing's evaluation of a forward reference (a
 # string annotation that get_type_hints evaluates: only its compiling is a generator's)
@@ -373,7 +384,38 @@ def _string_compiler(event: str, args: tuple) -> str:
         return ""  # which the reading reads as the cell's own: honest round 17)
     if module == "IPython.core.interactiveshell" and frame.f_code.co_name in _SHELL_EVALUATORS:
         return f"{module}.{frame.f_code.co_name}"  # (red team 27: user_expressions({"a": "..."}))
+    if _within(module, "dataclasses"):
+        return "" if _named_fields(frame) else module
     return "" if any(_within(module, g) for g in _GENERATORS) else module
+
+
+def _named_fields(frame) -> bool:
+    """Whether the dataclass dataclasses writes code for from ``frame`` (its own frames, up to
+    its ``_process_class``) has fields each named by a name (see :data:`_FIELD`)."""
+    for _ in range(8):
+        if frame is None or not _within(
+            _module_of(_plain(frame.f_code.co_filename)), "dataclasses"
+        ):
+            return False
+        if frame.f_code.co_name == "_process_class":
+            break
+        frame = frame.f_back
+    else:
+        return False
+    fields, parts = frame.f_locals.get("fields"), _CLASS_DICT.__get__(_FIELD)
+    if type(fields) is not dict or len(parts) != len(_FIELD_PARTS):
+        return False
+    if any(parts.get(key) is not value for key, value in _FIELD_PARTS):  # (Field's own reading)
+        return False
+    for name, field in dict.items(fields):
+        if type(name) is not str or not str.isidentifier(name) or name in _KEYWORDS:
+            return False
+        try:
+            if type(field) is not _FIELD or _FIELD_NAME(field) is not name:
+                return False
+        except AttributeError:
+            return False
+    return True
 
 
 def _names_a_type(code: object) -> bool:
