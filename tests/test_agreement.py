@@ -631,6 +631,13 @@ MISTAKES = [
         {"predict_dice"},
         ("smoothing", "eps"),
     ),
+    Mistake(  # honest round 36: rounded to 4 digits, the message spoke of a smoothing term
+        "dice_rounded",
+        "predict_dice",
+        [(DICE_LAST, "return round(float(2 * np.logical_and(pred, truth).sum() / sizes), 4)")],
+        {"predict_dice"},
+        ("rounded to 4 decimals", "as computed"),
+    ),
     Mistake(  # honest round 34: right to 3 digits, the message said nothing of why
         "dice_in_float16",
         "predict_dice",

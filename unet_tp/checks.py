@@ -2321,6 +2321,13 @@ def _dice_hint(value: float, a: np.ndarray, b: np.ndarray, want: float) -> str:
             " That is the Dice rounded to float16 (half precision, 3 digits): compute it in "
             "float32 or float64."
         )
+    rounded = [k for k in range(1, 10) if value != want and abs(value - round(want, k)) < 1e-12]
+    if rounded:  # (honest round 36: round(dice, 4) read as a smoothing term)
+        return tr(
+            " That is the Dice rounded to {digits} decimals: return it as computed (round it "
+            "only to print it).",
+            digits=rounded[0],
+        )
     if abs(value - want) < 1e-4:
         return tr(
             " Close but not exact: a smoothing term (eps) changes the Dice; compute it from the "
