@@ -374,7 +374,7 @@ MISTAKES = [
         "unet",
         [("zip(self.ups, reversed(skips), strict=True)", "zip(self.ups, skips, strict=True)")],
         {"unet"},
-        ("raised", "skip = ", "line"),
+        ("raised", "skip = ", "line", "reversed(skips)"),  # (honest round 36: the hint)
     ),
     Mistake(
         "bottom_map_as_skip",

@@ -578,7 +578,7 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - shown to the student
             inside = calls[dtypes[0]].inside() if dtypes[0] in calls else ""
             hint = tr("(inside {block})", block=inside) if inside else ""
-            hint = " ".join(filter(None, [hint, self._levels()]))
+            hint = " ".join(filter(None, [hint, self._levels(), self._skips(calls, dtypes[0])]))
             raise _explain(exc, self.label, steps, hint) from None
         self.calls, self.tol = calls[self.dtype], TOLERANCE[self.dtype]
         self._checked()
@@ -595,6 +595,20 @@ class _Run:
             "over range(depth))",
             downs=downs,
             depth=depth,
+        )
+
+    def _skips(self, calls: dict, dtype: torch.dtype) -> str:
+        """Where a UNet case failed inside an Up: the skips given in another order (honest round
+        36: torch's count of channels said nothing of them)."""
+        running = calls[dtype].stack if dtype in calls else []
+        if self.kw.get("depth") is None or not any(
+            type(m).__name__.endswith("Up") for m in running
+        ):
+            return ""
+        return tr(
+            "(in an Up: if Up passes its own check, it was given the skip of another level: each "
+            "Up takes the skip saved at its own level, the last saved first: reversed(skips) or "
+            "skips.pop())"
         )
 
     def _checked(self) -> None:
