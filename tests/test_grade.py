@@ -4578,3 +4578,23 @@ def test_a_long_self_check_message_is_cut_at_the_end_of_a_line():
     assert len(hint) <= 610 and hint.endswith("\n  …")
     assert all(line in rows or not line.startswith("    ups") for line in hint.splitlines())
     assert self_check_hint("short") == "short"
+
+
+def test_a_test_cells_note_that_repeats_its_blocks_message_is_not_said_twice():
+    """Honest round 36: grades.csv said the self-check's text in (b)'s message, then again as
+    (b)'s test cell's note; a note saying something else stays."""
+    from autograder.results import BlockScore, Result
+
+    quoted = (
+        "Down(8, 16) raised TypeError: Module.double() takes 1 positional argument but 2 were given"
+    )
+    block = BlockScore(
+        0.0, 2.0, f"(b) Down(8, 16): TypeError. The notebook's self-check says: {quoted}\n  more"
+    )
+    notes = [
+        f"cell 22 ((b) test cell): AssertionError: {quoted} […]",
+        "cell 46 (the TP's cell in 'Training the network'): TypeError: Module.double()",
+    ]
+    r = Result("s", "S", "s.ipynb", "0" * 64, {"b": block}, {}, 2.0, notes=notes)
+    said = r.messages()
+    assert said == [block.message, notes[1]]
