@@ -40,6 +40,17 @@ def test_default_slice_has_the_largest_tumour_area(vol):
     assert f"axial slice {z}" in fig._suptitle.get_text()
 
 
+def test_a_cached_patients_figures_give_the_volumes_slice_number(vol):
+    """Tester: a cached patient's figure said "axial slice 28" (its 28th cached slice) for the
+    volume's z=88: slice_z (cached_patient's) numbers them."""
+    z = viz.largest_tumour_slice(vol.seg)
+    slice_z = tuple(range(60, 60 + vol.seg.shape[2]))
+    fig = viz.show_case(vol.image, vol.seg, title=vol.case_id, slice_z=slice_z)
+    assert fig._suptitle.get_text().endswith(f"axial slice {60 + z}")
+    fig = viz.show_prediction(vol.image, vol.seg, vol.seg, slice_z=slice_z)
+    assert fig._suptitle.get_text().startswith(f"axial slice {60 + z} (FLAIR)")
+
+
 def test_overlay_colours_sit_where_the_labels_are(vol):
     fig = viz.show_case(vol.image, vol.seg)
     z = viz.largest_tumour_slice(vol.seg)

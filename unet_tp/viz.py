@@ -68,23 +68,31 @@ def _gray(ax, image_slice, title: str, seg_slice=None, alpha: float = 0.5):
         ax.imshow(label_overlay(seg_slice, alpha), interpolation="nearest")
 
 
+def _axial_title(z: int, slice_z: Sequence[int] | None) -> str:
+    """ "axial slice Z", Z the volume's index of slice ``z``: ``slice_z[z]`` for a volume of some
+    slices only (a cached patient's ``slice_z``)."""
+    return f"axial slice {slice_z[z] if slice_z is not None else z}"
+
+
 def show_case(
     image: np.ndarray,
     seg: np.ndarray | None = None,
     z: int | None = None,
     alpha: float = 0.45,
     title: str | None = None,
+    slice_z: Sequence[int] | None = None,
 ) -> Figure:
     """The four modalities of axial slice ``z`` (default: the largest tumour area) of a
     ``(4, H, W, D)`` volume, the ``(H, W, D)`` BraTS labels ``seg`` overlaid with opacity
-    ``alpha``; returns the figure."""
+    ``alpha``; returns the figure. ``slice_z``: where the volume holds some slices only (a
+    cached patient's), the source volume's index of each, the one the title gives."""
     z = _first_slice(image, seg) if z is None else z
     fig, axes = plt.subplots(1, 4, figsize=(12.8, 3.9), layout="constrained")
     for c, (ax, name) in enumerate(zip(axes, MODALITIES, strict=True)):
         labels = seg[:, :, z] if seg is not None else None
         _gray(ax, image[c, :, :, z], name.upper() if name != "t1ce" else "T1ce", labels, alpha)
         _orientation_marks(ax)
-    fig.suptitle(f"{title + ' — ' if title else ''}axial slice {z}")
+    fig.suptitle(f"{title + ' — ' if title else ''}{_axial_title(z, slice_z)}")
     if seg is not None:
         _legend(fig, loc="outside lower center")
     return fig
@@ -96,10 +104,11 @@ def show_prediction(
     pred: np.ndarray,
     z: int | None = None,
     modality: str = "flair",
+    slice_z: Sequence[int] | None = None,
 ) -> Figure:
     """Ground truth, prediction (``(H, W, D)`` BraTS labels) and the whole tumour's errors
     (magenta missed, cyan invented) on axial slice ``z`` of ``modality``, the slice's Dice per
-    region in the title."""
+    region in the title (``slice_z``: as for :func:`show_case`)."""
     from unet_tp.metrics import dice
 
     if z is None:
@@ -120,7 +129,7 @@ def show_prediction(
     scores = "  ".join(
         f"{r.upper()} {dice(np.isin(p, labs), np.isin(t, labs)):.2f}" for r, labs in REGIONS.items()
     )
-    fig.suptitle(f"axial slice {z} ({modality.upper()}) — slice Dice {scores}")
+    fig.suptitle(f"{_axial_title(z, slice_z)} ({modality.upper()}) — slice Dice {scores}")
     _legend(fig, loc="outside lower center")
     return fig
 
