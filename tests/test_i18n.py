@@ -25,7 +25,8 @@ from autograder.i18n import (
     translate_notebook,
 )
 from notebooks import namespace
-from unet_tp import check_cases, checks, i18n
+from unet_tp import check_cases, checks, i18n, viz
+from unet_tp.conventions import LABEL_NAMES
 from unet_tp.notebook import SOURCE_ENV, NotebookError, get_data, notebook_config
 
 SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
@@ -112,9 +113,11 @@ def _templates() -> dict[str, str]:
 
 
 def _case_labels() -> set[str]:
-    """The case labels the checks show that have words in them (translated by ``translated``)."""
+    """The case labels the checks show that have words in them, and the figures' legend labels
+    (translated by ``translated``)."""
     labels = {c.label for block in check_cases.MODULES.values() for c in block.cases}
     labels |= {c.label for c in check_cases.LOSSES}
+    labels |= {LABEL_NAMES[lab] for lab in viz.LABEL_COLOURS} | set(viz.ERROR_COLOURS)
     return {label for label in labels if not CODE_LABEL.match(label)}
 
 
@@ -140,6 +143,28 @@ def french():
     i18n.set_language("fr")
     yield
     i18n._current = before
+
+
+def test_the_french_notebooks_figures_are_in_french(french):
+    """Tester: the French notebook's figures said "axial slice" and named the labels in
+    English."""
+    image, seg = torch.rand(4, 16, 16, 5).numpy(), torch.zeros(16, 16, 5, dtype=torch.uint8)
+    seg[4:9, 4:9, 2] = 2
+    fig = viz.show_case(image, seg.numpy(), title="BraTS19_X_1", slice_z=(40, 41, 42, 43, 44))
+    assert fig._suptitle.get_text() == "BraTS19_X_1 — coupe axiale 42"
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["1: cœur nécrotique / non rehaussé", "2: œdème", "4: tumeur rehaussée"]
+    fig = viz.show_prediction(image, seg.numpy(), seg.numpy())
+    assert fig._suptitle.get_text().startswith("coupe axiale 2 (FLAIR) — Dice de la coupe WT")
+    assert [ax.get_title() for ax in fig.axes[:3]] == [
+        "vérité terrain",
+        "prédiction",
+        "erreurs sur la tumeur entière",
+    ]
+    assert [t.get_text() for t in fig.axes[2].get_legend().get_texts()] == [
+        "manqué",
+        "fausse alarme",
+    ]
 
 
 def _run(check, *args) -> tuple[str, str]:

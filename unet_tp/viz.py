@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from unet_tp.conventions import LABEL_NAMES, MODALITIES, REGIONS
+from unet_tp.i18n import tr, translated
 
 LABEL_COLOURS: dict[int, str] = {1: "#ff0000", 2: "#00c000", 4: "#ffff00"}
 """NCR/NET red, edema green, enhancing tumour yellow."""
@@ -47,7 +48,8 @@ def label_overlay(seg_slice: np.ndarray, alpha: float = 0.5) -> np.ndarray:
 
 def _legend(fig_or_ax, loc="lower center", **kwargs):
     handles = [
-        Patch(color=c, label=f"{lab}: {LABEL_NAMES[lab]}") for lab, c in LABEL_COLOURS.items()
+        Patch(color=c, label=f"{lab}: {translated(LABEL_NAMES[lab])}")
+        for lab, c in LABEL_COLOURS.items()
     ]
     return fig_or_ax.legend(handles=handles, loc=loc, ncol=3, frameon=False, **kwargs)
 
@@ -69,9 +71,9 @@ def _gray(ax, image_slice, title: str, seg_slice=None, alpha: float = 0.5):
 
 
 def _axial_title(z: int, slice_z: Sequence[int] | None) -> str:
-    """ "axial slice Z", Z the volume's index of slice ``z``: ``slice_z[z]`` for a volume of some
-    slices only (a cached patient's ``slice_z``)."""
-    return f"axial slice {slice_z[z] if slice_z is not None else z}"
+    """The title "axial slice Z" in the current language, Z the volume's index of slice ``z``:
+    ``slice_z[z]`` for a volume of some slices only (a cached patient's ``slice_z``)."""
+    return tr("axial slice {z}", z=slice_z[z] if slice_z is not None else z)
 
 
 def show_case(
@@ -116,20 +118,27 @@ def show_prediction(
     c = MODALITIES.index(modality)
     t, p = truth[:, :, z], pred[:, :, z]
     fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), layout="constrained")
-    for ax, labels, name in ((axes[0], t, "ground truth"), (axes[1], p, "prediction")):
+    for ax, labels, name in ((axes[0], t, tr("ground truth")), (axes[1], p, tr("prediction"))):
         _gray(ax, image[c, :, :, z], name, labels)
-    _gray(axes[2], image[c, :, :, z], "whole-tumour errors")
+    _gray(axes[2], image[c, :, :, z], tr("whole-tumour errors"))
     err = np.zeros((*t.shape, 4), dtype=np.float32)
     err[(t > 0) & (p == 0)] = to_rgba(ERROR_COLOURS["missed"], 0.8)
     err[(t == 0) & (p > 0)] = to_rgba(ERROR_COLOURS["false alarm"], 0.8)
     axes[2].imshow(err, interpolation="nearest")
-    handles = [Patch(color=v, label=k) for k, v in ERROR_COLOURS.items()]
+    handles = [Patch(color=v, label=translated(k)) for k, v in ERROR_COLOURS.items()]
     style = {"frameon": False, "labelcolor": "white", "fontsize": 8}
     axes[2].legend(handles=handles, loc="lower center", ncol=2, **style)
     scores = "  ".join(
         f"{r.upper()} {dice(np.isin(p, labs), np.isin(t, labs)):.2f}" for r, labs in REGIONS.items()
     )
-    fig.suptitle(f"{_axial_title(z, slice_z)} ({modality.upper()}) — slice Dice {scores}")
+    fig.suptitle(
+        tr(
+            "{slice} ({modality}) — slice Dice {scores}",
+            slice=_axial_title(z, slice_z),
+            modality=modality.upper(),
+            scores=scores,
+        )
+    )
     _legend(fig, loc="outside lower center")
     return fig
 
@@ -187,7 +196,6 @@ def _layer_table_error(exc: Exception, model, input_size: tuple[int, ...]) -> Ex
     """The error of a network that fails on ``input_size``: the student's line that raised and,
     for a U-Net, the expected output of each block."""
     from unet_tp import checks
-    from unet_tp.i18n import tr
 
     config = getattr(model, "config", None)
     steps = []
