@@ -185,6 +185,33 @@ def test_a_case_without_a_slice_to_keep_is_left_out_saying_why(brats_root, tmp_p
     assert prepare_cache(data, tmp_path / "c", settings).wrote is False
 
 
+def test_skip_reasons_are_said_in_the_language_of_the_run_that_reads_the_cache(
+    brats_root, tmp_path, monkeypatch
+):
+    """Tester: a cache built in English, read by the French notebook, printed its skip reasons
+    in English; an older cache's reasons (plain text) are said as they are."""
+    from tinycases import write_case
+
+    from unet_tp import i18n
+
+    data, cache = tmp_path / "data", tmp_path / "c"
+    shutil.copytree(brats_root, data)
+    write_case(data, "BraTS19_TCIA01_999_1", index=5, seg=False)
+    english = prepare_cache(data, cache).skipped["BraTS19_TCIA01_999_1"]
+    assert english.startswith("no seg file (BraTS19_TCIA01_999_1_seg.nii.gz expected;")
+    monkeypatch.setattr(i18n, "_current", "fr")
+    report = prepare_cache(data, cache)
+    assert report.wrote is False
+    assert report.skipped == {
+        "BraTS19_TCIA01_999_1": "pas de fichier seg (BraTS19_TCIA01_999_1_seg.nii.gz attendu ; "
+        "prédiction seulement : `unet-tp predict --data DIR` le segmente)"
+    }
+    meta = json.loads((cache / META).read_text())
+    meta["skipped"]["BraTS19_TCIA01_999_1"] = english
+    (cache / META).write_text(json.dumps(meta))
+    assert prepare_cache(data, cache).skipped == {"BraTS19_TCIA01_999_1": english}
+
+
 def test_a_cache_of_other_cases_is_not_replaced_without_force(brats_root, tmp_path):
     """--cache pointed at another data set's cache (an instructor's BraTS 2019 cache given
     BraTS 2021 cases) deleted its cases; now refused, naming both, unless --force."""

@@ -56,12 +56,51 @@ class _FrenchNumbers(string.Formatter):
         return text.replace(",", "\N{NARROW NO-BREAK SPACE}").replace(".", ",")
 
 
-def tr(template: str, **fields) -> str:
+class Message(str):
+    """A :func:`tr` message: its text, and the ``template`` and ``fields`` it was made of (what
+    :func:`stored` keeps, to say it again in another language)."""
+
+    template: str
+    fields: dict
+
+
+def tr(template: str, **fields) -> Message:
     """``template`` in the current language, with ``.format(**fields)`` applied (a template
     without its translation stays English)."""
+    return _said(template, fields)
+
+
+def _said(template: str, fields: dict) -> Message:
     lang = language()
     text = catalog(lang).get(template, template)
-    return _FrenchNumbers().format(text, **fields) if lang == "fr" else text.format(**fields)
+    message = Message(
+        _FrenchNumbers().format(text, **fields) if lang == "fr" else text.format(**fields)
+    )
+    message.template, message.fields = template, fields
+    return message
+
+
+def stored(text):
+    """``text`` (a message, an error, a field of a message) as JSON that :func:`said` says again
+    in the language of whoever reads it: a :func:`tr` message (or an error raised with one) as
+    its template, fields and text; a number as it is; anything else as its text."""
+    if isinstance(text, BaseException):
+        text = text.args[0] if text.args and isinstance(text.args[0], Message) else str(text)
+    if isinstance(text, Message):
+        fields = {k: stored(v) for k, v in text.fields.items()}
+        return {"text": str(text), "template": text.template, "fields": fields}
+    return text if isinstance(text, int | float) else str(text)
+
+
+def said(value):
+    """What :func:`stored` kept, in the current language (plain text, e.g. an older file's: as
+    it is; a template the catalog's French no longer fits: its text as it was said)."""
+    if not isinstance(value, dict):
+        return value
+    try:
+        return _said(value["template"], {k: said(v) for k, v in value["fields"].items()})
+    except (KeyError, IndexError, ValueError, TypeError):
+        return value.get("text", "")
 
 
 def translated(text: str, lang: str | None = None) -> str:

@@ -29,7 +29,7 @@ from unet_tp.conventions import to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case, strict_error
 from unet_tp.data.split import patient_of, split_cases
 from unet_tp.fileio import disk_full, free_space, save_json, save_npy, size_text, unet_tp_home
-from unet_tp.i18n import in_notebook, tr
+from unet_tp.i18n import in_notebook, said, stored, tr
 from unet_tp.preprocess import network_images, network_labels, normalise
 from unet_tp.settings import CacheSettings
 
@@ -299,7 +299,7 @@ def _unchanged_report(cache_dir: Path, meta: dict, strict: bool, start: float) -
     if strict and warnings:
         raise DataError(strict_error(warnings[0]))
     report = PrepareReport(cache_dir, reused=sorted(meta["cases"]), warnings=warnings, wrote=False)
-    report.skipped = dict(meta.get("skipped", {}))
+    report.skipped = {case_id: said(why) for case_id, why in meta.get("skipped", {}).items()}
     return _done(report, meta, start)
 
 
@@ -350,10 +350,11 @@ class _Run:
     def save(self) -> None:
         save_json(self.cache_dir / META, self.meta)
 
-    def skip(self, case_id: str, why: str, signature: dict, bad: bool = False) -> None:
-        """Leave a case out, saying ``why``; ``bad``: its data could not be read (left out by
-        --skip-bad only: a later run without it stops there), not a case with nothing to train."""
-        self.meta["skipped"][case_id] = self.report.skipped[case_id] = why
+    def skip(self, case_id: str, why: str | DataError, signature: dict, bad: bool = False) -> None:
+        """Leave a case out, saying ``why`` (kept to be said in the language of the run that
+        reads it); ``bad``: its data could not be read (left out by --skip-bad only: a later run
+        without it stops there), not a case with nothing to train."""
+        self.report.skipped[case_id], self.meta["skipped"][case_id] = str(why), stored(why)
         self.meta["skipped_sources"][case_id] = signature
         if bad:
             self.meta["skipped_bad"].append(case_id)
@@ -381,7 +382,7 @@ class _Run:
                 raise DataError(
                     tr("{error}\n(re-run with --skip-bad to leave this case out)", error=exc)
                 ) from None
-            return self.skip(case.case_id, str(exc), signature, bad=True)
+            return self.skip(case.case_id, exc, signature, bad=True)
         if not len(images):  # (a tumour-free case, no tumour-free slice asked for)
             share = self.settings.tumour_free_fraction
             why = tr(
