@@ -11,6 +11,7 @@ import shutil
 import nbformat
 import pytest
 import torch
+from conftest import case_dirs
 from loopback import LoopbackServer
 from nbclient import NotebookClient
 from tinycases import write_case
@@ -155,6 +156,40 @@ def test_fewer_sample_cases_than_last_time_means_fewer_patients(brats_root, tmp_
         notebook.cached_patient(cache, "BraTS19_SYN_0002_1")
     assert "patient BraTS19_SYN_0002_1 is not in the slice cache" in str(err.value)
     assert "run the data cell again" in str(err.value)
+
+
+def test_one_usable_patient_is_told_what_fits_where_the_cases_came_from(
+    brats_root, tmp_path, monkeypatch
+):
+    """Tester: DRIVE_FOLDER set to one case's folder was told to "raise sample_count", which
+    only the sample cases have."""
+    from unet_tp import notebook
+    from unet_tp.data.synth import MANIFEST, default_sample_dir
+
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(notebook.SAMPLES_ENV, raising=False)
+    monkeypatch.delenv(notebook.SOURCE_ENV, raising=False)
+    config = preset_config("tiny")
+    first, second = case_dirs(brats_root)[:2]
+    two = tmp_path / "two"
+    for case_dir in (first, second):
+        shutil.copytree(case_dir, two / case_dir.name)
+    next((two / second.name).glob("*seg*")).unlink()  # one case left out
+    made = default_sample_dir() / brats_root.name
+    shutil.copytree(brats_root, made)
+    (made / MANIFEST).write_text('{"seed": 0, "generator": "unet_tp.data.synth"}\n')
+    for data, step in (
+        (
+            two / first.name,
+            "it holds one case: set DRIVE_FOLDER to the folder holding the "
+            "case folders, not to a case's folder",
+        ),
+        (two, "add cases to it, or fix those skipped above"),
+        (notebook.get_data("sample", sample_count=1), "raise sample_count"),
+    ):
+        with pytest.raises(notebook.NotebookError) as err:
+            notebook.split_datasets(notebook.prepare_slices(data, config), config)
+        assert str(err.value).endswith(f"one for validation): {step}")
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ def test_one_patient_in_the_notebook_names_the_data_folder_and_the_bar_is_french
         notebook.split_datasets(cache, config)
     assert str(err.value) == (
         f"{data.resolve()} : un seul patient utilisable ; il en faut au moins 2 (dont un pour la "
-        "validation) : ajoutez des cas, corrigez ceux écartés ci-dessus, ou augmentez sample_count"
+        "validation) : ajoutez-y des cas, ou corrigez ceux écartés ci-dessus"
     )
     bars = []
     monkeypatch.setattr(progress, "progress_bar", lambda *args, **kw: bars.append((args, kw)))

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from unet_tp.conventions import to_train_labels
 from unet_tp.data.cases import Case, DataError, find_cases, load_case, strict_error
 from unet_tp.data.split import patient_of, split_cases
+from unet_tp.data.synth import default_sample_dir
 from unet_tp.fileio import disk_full, free_space, save_json, save_npy, size_text, unet_tp_home
 from unet_tp.i18n import in_notebook, said, stored, tr
 from unet_tp.preprocess import network_images, network_labels, normalise
@@ -542,8 +543,9 @@ def split_patients(
         raise DataError(  # (a complete cache holds a case: one patient)
             tr(
                 "{source}: only one usable patient; at least 2 are needed (one for validation): "
-                "add cases, fix those skipped above, or raise sample_count",
+                "{step}",
                 source=source or meta.get("source") or cache_dir,
+                step=_more_patients(meta),
             )
         )
     if patients < 2:
@@ -558,6 +560,21 @@ def split_patients(
         )
     grades = [meta["cases"][c].get("grade") for c in ids]
     return split_cases(ids, val_fraction, seed, grades)
+
+
+def _more_patients(meta: dict) -> str:
+    """What a student can do about a cache of one patient, from where its cases came: the sample
+    cases, a case's own folder (DRIVE_FOLDER set to it: named as its only case), or a folder of
+    cases."""
+    source = Path(meta.get("source", ""))
+    if source.is_relative_to(default_sample_dir().parent.resolve()):
+        return tr("raise sample_count")
+    if {source.name} == set(meta["cases"]) | set(meta.get("skipped", {})):
+        return tr(
+            "it holds one case: set DRIVE_FOLDER to the folder holding the case folders, not to "
+            "a case's folder"
+        )
+    return tr("add cases to it, or fix those skipped above")
 
 
 class SliceDataset(Dataset):
