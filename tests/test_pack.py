@@ -282,6 +282,27 @@ def test_pack_of_a_flat_folder_and_a_bad_case_named_where_it_is(tmp_path, capsys
     assert f"not the 9 asked ({flat} holds 4 with a seg file; 1 skipped)" in capsys.readouterr().out
 
 
+def test_skip_bad_takes_other_cases_in_place_of_the_bad_ones(tmp_path, monkeypatch):
+    """Tester: 8 cases, 2 of them bad, --patients 5 --skip-bad gave 3 patients: the bad ones
+    were chosen, then dropped. A case missing a file is not chosen, and one that cannot be read
+    is replaced by the next one chosen."""
+    monkeypatch.setenv("UNET_TP_HOME", str(tmp_path / "home"))
+    data = tmp_path / "data"
+    for i in range(8):
+        write_case(data, f"BraTS19_G_{i}_1", index=i)
+    chosen = {c.case_id for c in choose_patients(find_cases(data), 5)}
+    no_t2, cut = sorted(chosen)[:2]
+    (data / no_t2 / f"{no_t2}_t2.nii.gz").unlink()
+    flair = data / cut / f"{cut}_flair.nii.gz"
+    flair.write_bytes(flair.read_bytes()[:100])
+    built = build_pack(data, tmp_path / "p.tar", 5, SETTINGS, skip_bad=True, progress=False)
+    assert built.manifest["patients"] == 5
+    assert sorted(built.skipped) == [no_t2, cut]
+    assert f"missing t2 file (expected {data / no_t2 / no_t2}_t2.nii.gz" in built.skipped[no_t2]
+    assert f"cannot read {flair}" in built.skipped[cut]
+    assert not {no_t2, cut} & set(built.manifest["split"]["train"] + built.manifest["split"]["val"])
+
+
 def test_case_id_a_pack_cannot_hold_is_refused_before_any_work(tmp_path):
     for i in range(2):
         write_case(tmp_path / "data", f"Patient 0{i}", index=i)

@@ -573,7 +573,7 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     grid, finite intensities, the edition's labels (as BraTS 2019's); a DataError names case and
     file. Suspicious data gives warnings (a DataError when ``strict``)."""
     for kind in case.missing(with_seg):
-        raise DataError(_missing_file(case, kind))
+        raise DataError(missing_file(case, kind))
     channels, seg, warnings = [], None, []
     ref = None  # (shape, affine, path) of the first file: every file must share its voxel grid
     for kind in list(MODALITIES) + ([SEG] if with_seg else []):
@@ -620,7 +620,7 @@ def strict_error(warning: str) -> str:
     return tr("{warning} (an error with --strict)", warning=warning)
 
 
-def _missing_file(case: Case, kind: str) -> str:
+def missing_file(case: Case, kind: str) -> str:
     """A case's missing file: the name expected, and the NIfTI files its folder holds."""
     fields = {"case_id": case.case_id, "kind": kind, "path": case.expected_path(kind)}
     if kind == SEG:

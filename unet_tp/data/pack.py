@@ -37,7 +37,7 @@ from unet_tp.data.cache import (
     prepare_cache,
     split_patients,
 )
-from unet_tp.data.cases import BadArchive, Case, DataError, find_cases
+from unet_tp.data.cases import BadArchive, Case, DataError, find_cases, missing_file
 from unet_tp.data.split import patient_of
 from unet_tp.fileio import (
     archive_problem,
@@ -111,14 +111,21 @@ def build_pack(
 ) -> BuiltPack:
     """Write a pack of ``patients`` cases of ``data_dir`` (chosen by :func:`choose_patients`) to
     ``out_tar``, with the split by patient in its manifest. The slice cache is kept in
-    ``work_dir`` (a re-run reuses it). ``skip_bad``: leave out a chosen case that cannot be read
-    (the pack holds fewer patients) instead of stopping. ``compress``: gzip level 1, 3.7x smaller at
-    192x192 (the zeros outside the brain) for a quarter more unpacking time."""
+    ``work_dir`` (a re-run reuses it). ``skip_bad``: leave out the cases that cannot be used
+    instead of stopping, choosing among the others (a case missing a file is not chosen; a chosen
+    case that cannot be read is replaced by the next one), so that the pack holds fewer patients
+    only when too few are left. ``compress``: gzip level 1, 3.7x smaller at 192x192 (the zeros
+    outside the brain) for a quarter more unpacking time."""
     settings = settings or CacheSettings()
     if patients < 2:
         raise DataError(tr("{out}: a pack needs at least 2 patients (one held out)", out=out_tar))
     _writable(Path(out_tar).expanduser().parent)  # (before minutes of work: data round 21)
-    chosen = choose_patients([c for c in find_cases(data_dir) if c.has_seg], patients, seed)
+    found = [c for c in find_cases(data_dir) if c.has_seg]
+    skipped = {
+        c.case_id: missing_file(c, c.missing()[0]) for c in found if skip_bad and c.missing()
+    }
+    usable = [c for c in found if c.case_id not in skipped]
+    chosen = choose_patients(usable, patients, seed)
     if not chosen:
         raise DataError(tr("{data}: no case with a seg file to pack", data=data_dir))
     _check_case_ids(chosen)  # before any work: the pack's member names are made of the case ids
@@ -127,14 +134,10 @@ def build_pack(
     )
     work = Path(work_dir) if work_dir else unet_tp_home() / "packs" / "work"
     work = work / hashlib.sha1(key.encode()).hexdigest()[:12]
-    report = prepare_cache(
-        data_dir,
-        work / "cache",
-        settings,
-        skip_bad,
-        progress=case_progress() if progress else None,
-        cases=chosen,
-    )
+    build = dict(data=data_dir, cache_dir=work / "cache", settings=settings, skip_bad=skip_bad)
+    build["progress"] = case_progress() if progress else None
+    report, chosen, failed = _cache_of(build, chosen, usable, patients, seed)
+    skipped |= failed
     meta = load_cache_meta(report.cache_dir)
     meta_bytes = json.dumps(_packed_meta(meta, chosen)).encode()
     train, val = split_patients(report.cache_dir, val_fraction, seed, source=data_dir)
@@ -149,9 +152,26 @@ def build_pack(
         for name in sorted(manifest["members"]):
             if name != META:
                 tf.add(report.cache_dir / name, arcname=name, recursive=False, filter=_plain)
-    built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest, report.skipped)
+    built = BuiltPack(out, sha256_file(out), out.stat().st_size, manifest, skipped)
     (out.parent / f"{out.name}.sha256").write_text(f"{built.sha256}  {out.name}\n")
     return built
+
+
+def _cache_of(build: dict, chosen: list[Case], usable: list[Case], patients: int, seed: int):
+    """``(the report of prepare_cache(**build, cases=...), the cases chosen, {case id: why} of the
+    chosen cases left out)``: a chosen case left out (``skip_bad``) is replaced by the next one
+    :func:`choose_patients` takes among ``usable``, until none is left out or no other is left."""
+    failed: dict[str, str] = {}
+    while True:
+        report = prepare_cache(**build, cases=chosen)
+        failed |= {
+            c.case_id: report.skipped[c.case_id] for c in chosen if c.case_id in report.skipped
+        }
+        usable = [c for c in usable if c.case_id not in failed]
+        kept = [c for c in chosen if c.case_id not in failed]
+        if (chosen := choose_patients(usable, patients, seed)) == kept:
+            return report, chosen, failed
+        _check_case_ids(chosen)
 
 
 def _check_case_ids(cases: list[Case]) -> None:
