@@ -83,6 +83,23 @@ def test_kaggle_source_links_the_mirror(kagglehub, tmp_path, capsys):
     assert "exists and is not the kagglehub download" in capsys.readouterr().err
 
 
+def test_kaggle_download_counts_complete_cases_and_names_the_others(kagglehub, tmp_path, capsys):
+    """Tester: "4 cases ready" where one case lacked its t2 and a file was cut short."""
+    _, version = kagglehub
+    hgg = version / "MICCAI_BraTS_2019_Data_Training" / "HGG"
+    write_case(hgg, "BraTS19_CBICA_BBB_1", index=3, suffix=".nii")
+    write_case(hgg, "BraTS19_CBICA_CCC_1", index=4, suffix=".nii")
+    (hgg / "BraTS19_CBICA_BBB_1" / "BraTS19_CBICA_BBB_1_t2.nii").unlink()
+    cut = hgg / "BraTS19_CBICA_CCC_1" / "BraTS19_CBICA_CCC_1_flair.nii"
+    cut.write_bytes(cut.read_bytes()[:-1000])
+    assert main(["data", "download", "--source", "kaggle", "--out", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "2 cases ready" in out
+    assert "incomplete, not counted: case BraTS19_CBICA_BBB_1: missing t2 file" in out
+    link = tmp_path / "data" / cut.relative_to(version)  # (the download's link to it)
+    assert f"incomplete, not counted: case BraTS19_CBICA_CCC_1: {link} is cut short: " in out
+
+
 def test_kaggle_version_holding_hgg_lgg_itself_is_named_after_the_dataset(
     kagglehub, tmp_path, monkeypatch
 ):

@@ -620,6 +620,34 @@ def strict_error(warning: str) -> str:
     return tr("{warning} (an error with --strict)", warning=warning)
 
 
+def incomplete(case: Case) -> str | None:
+    """Why a case is not complete, found without reading its images (a download's count): a
+    missing image, or an uncompressed .nii shorter than its header says; None if complete."""
+    if missing := case.missing(with_seg=False):
+        return missing_file(case, missing[0])
+    for path in case.files.values():
+        if path.name.lower().endswith(".gz") or _compression_mismatch(path):
+            continue  # (a gzipped file's size says nothing without unpacking it)
+        try:
+            header = nib.load(str(path)).header
+            size = path.stat().st_size
+        except Exception as exc:  # noqa: BLE001 - its header is not even there: say why
+            return unreadable(case.case_id, path, exc)
+        expected = int(header.get_data_offset()) + header.get_data_dtype().itemsize * int(
+            np.prod(header.get_data_shape())
+        )
+        if size < expected:
+            return tr(
+                "case {case_id}: {path} is cut short: {size} bytes, its header says {expected} (a "
+                "copy or a download that did not finish)",
+                case_id=case.case_id,
+                path=path,
+                size=size,
+                expected=expected,
+            )
+    return None
+
+
 def missing_file(case: Case, kind: str) -> str:
     """A case's missing file: the name expected, and the NIfTI files its folder holds."""
     fields = {"case_id": case.case_id, "kind": kind, "path": case.expected_path(kind)}

@@ -108,7 +108,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
     """The source's archive (or ``--url``), unpacked into ``--out``; the Kaggle mirror through
     kagglehub. A URL of one's own is checked only against ``--sha256``."""
     from unet_tp.data import download
-    from unet_tp.data.cases import find_cases
+    from unet_tp.data.cases import find_cases, incomplete
     from unet_tp.sources import sources
 
     src, own = sources()[args.source], bool(args.url)
@@ -134,7 +134,9 @@ def _cmd_download(args: argparse.Namespace) -> int:
             md5=None if own else src.md5,
             keep_archive=args.keep_archive,
         )
-    count = len(find_cases(root))
+    cases = find_cases(root)
+    left_out = [why for c in cases if (why := incomplete(c))]
+    count = len(cases) - len(left_out)
     if kaggle:
         print(
             tr(
@@ -145,6 +147,8 @@ def _cmd_download(args: argparse.Namespace) -> int:
         )
     else:
         print(tr("{count} cases ready in {root}", count=count, root=root))
+    for why in left_out:
+        print(tr("  incomplete, not counted: {why}", why=why))
     print(tr("next: unet-tp data prepare {args}", args=_next_cache(root, Path(args.out))))
     return 0
 
