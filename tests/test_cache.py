@@ -212,6 +212,25 @@ def test_skip_reasons_are_said_in_the_language_of_the_run_that_reads_the_cache(
     assert prepare_cache(data, cache).skipped == {"BraTS19_TCIA01_999_1": english}
 
 
+def test_a_seg_without_tumour_is_warned_naming_it_and_the_case_kept(brats_root, tmp_path):
+    """Tester: a case whose seg is all zero (every BraTS case holds a tumour: likely the wrong
+    file) was kept silently."""
+    from tinycases import write_case
+
+    data = tmp_path / "data"
+    shutil.copytree(brats_root, data)
+    case = write_case(data, "BraTS19_TCIA01_999_1", index=5, labels={1: 0, 2: 0, 4: 0})
+    report = prepare_cache(data, tmp_path / "c")
+    (warning,) = [w for w in report.warnings if "BraTS19_TCIA01_999_1" in w]
+    assert warning.startswith(
+        f"case BraTS19_TCIA01_999_1: {case / 'BraTS19_TCIA01_999_1_seg.nii.gz'} is all "
+        "background (label 0 only)"
+    )
+    assert "BraTS19_TCIA01_999_1" in report.built and "  warning: case BraTS19_TCIA01_999_1: " in (
+        report.summary()
+    )
+
+
 def test_a_cache_of_other_cases_is_not_replaced_without_force(brats_root, tmp_path):
     """--cache pointed at another data set's cache (an instructor's BraTS 2019 cache given
     BraTS 2021 cases) deleted its cases; now refused, naming both, unless --force."""

@@ -1012,8 +1012,18 @@ def _validate_seg(case: Case, path: Path, data: np.ndarray) -> tuple[np.ndarray,
 
 
 def _label_warnings(values: list, edition: Edition, file: dict) -> list[str]:
-    """Warnings for a seg whose labels are valid but read oddly: a binary mask, 4 without 3."""
+    """Warnings for a seg whose labels are valid but read oddly: no tumour at all, a binary mask,
+    4 without 3."""
     warnings = []
+    if values == [0]:  # (a BraTS case always holds a tumour: an empty mask, another case's file)
+        warnings.append(
+            tr(
+                "case {case_id}: {path} is all background (label 0 only), while every BraTS case "
+                "holds a tumour: the wrong file, or an empty mask? The case is kept, as "
+                "tumour-free",
+                **file,
+            )
+        )
     if values == [0, 1]:  # (data round 22: read silently as all necrotic core)
         warnings.append(
             tr(
