@@ -134,6 +134,21 @@ def test_a_file_there_twice_compressed_and_not_says_to_keep_one(tmp_path, capsys
     assert "keep one of them" in err and err.count("\n") == 1
 
 
+def test_a_file_there_twice_in_one_case_of_several_leaves_that_case_out(tmp_path, capsys):
+    """Tester: a .nii left beside its .nii.gz in one case made `data info` and the notebook's
+    data cell fail for all; that case is left out, as unreadable ones are, saying why."""
+    write_case(tmp_path / "d", "BraTS19_One_1", index=1, suffix=".nii")
+    case_dir = write_case(tmp_path / "d", "BraTS19_Two_1", index=2, suffix=".nii")
+    seg = case_dir / "BraTS19_Two_1_seg.nii"
+    nib.save(nib.load(str(seg)), str(seg.with_name(seg.name + ".gz")))
+    twice = "two seg files, BraTS19_Two_1_seg.nii and BraTS19_Two_1_seg.nii.gz"
+    assert main(["data", "info", str(tmp_path / "d")]) == 0
+    (line,) = [s for s in capsys.readouterr().out.splitlines() if s.startswith("BraTS19_Two_1")]
+    assert twice in line and "keep one of them" in line
+    report = prepare_cache(tmp_path / "d", tmp_path / "c", CacheSettings(crop=16), skip_bad=True)
+    assert report.built == ["BraTS19_One_1"] and twice in report.skipped["BraTS19_Two_1"]
+
+
 @pytest.mark.parametrize("name", ["seg.nii.gz", "BraTS19_Pred_1_autoseg.nii.gz", "my_segm.nii"])
 def test_a_prediction_saved_beside_a_case_without_seg_is_no_ground_truth(tmp_path, name):
     case_dir = write_case(tmp_path, "BraTS19_Pred_1")

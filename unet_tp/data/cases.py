@@ -86,7 +86,9 @@ class BadArchive(DataError):
 @dataclass(frozen=True)
 class Case:
     """One patient on disk: its id, folder, file of each modality and ``"seg"``, grade (HGG/LGG
-    when the layout says so), edition key, and what was read in an unusual way (``notes``)."""
+    when the layout says so), edition key, what was read in an unusual way (``notes``), and why
+    the scan found it unusable (``problem``: reading it raises it, a case left out as the
+    unreadable ones are)."""
 
     case_id: str
     directory: Path
@@ -94,6 +96,7 @@ class Case:
     grade: str | None = None
     edition: str = "brats2019"
     notes: list[str] = field(default_factory=list)
+    problem: str | None = None
 
     @property
     def conventions(self) -> Edition:
@@ -179,6 +182,7 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     root = _folder_of_cases(Path(root).expanduser())
     cases: dict[tuple[Path, str], Case] = {}
     unmatched: list[Path] = []
+    twice: dict[tuple[Path, str], str] = {}  # a case with a file there twice: why it is unusable
     seen = {_folder_key(root)}  # a link back up (a loop) or to a folder already walked
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not _is_junk(d) and d != "__MACOSX")
@@ -207,18 +211,18 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
                 cases[key] = Case(case_id, directory, {}, grade, edition.key)
             previous = cases[key].files.get(kind)
             if previous is not None:
-                raise DataError(
-                    tr(
-                        "case {case_id}: two {kind} files, {first} and {second}, in {directory}; "
-                        "keep one of them (e.g. delete the copy gunzip -k left)",
-                        case_id=case_id,
-                        kind=kind,
-                        first=previous.name,
-                        second=name,
-                        directory=directory,
-                    )
+                twice[key] = tr(
+                    "case {case_id}: two {kind} files, {first} and {second}, in {directory}; "
+                    "keep one of them (e.g. delete the copy gunzip -k left)",
+                    case_id=case_id,
+                    kind=kind,
+                    first=previous.name,
+                    second=name,
+                    directory=directory,
                 )
+                continue
             cases[key].files[kind] = directory / name
+    cases |= {key: replace(cases[key], problem=why) for key, why in twice.items()}
     unrecognised = _quirk_segs(cases, unmatched) + _stray_copies(cases)
     found = _graded(sorted(cases.values(), key=lambda c: c.case_id))
     dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
@@ -362,8 +366,10 @@ def find_cases(root: str | os.PathLike[str]) -> list[Case]:
     """Every BraTS case below ``root`` (as :func:`scan_cases`), sorted by id; a DataError that
     names the NIfTI files found when there is none."""
     found = scan_cases(root)
-    if found.cases:
+    if found.cases and not all(c.problem for c in found.cases):
         return found.cases
+    if found.cases:  # (no case is usable: the first one's problem)
+        raise DataError(found.cases[0].problem)
     root = found.root
     if any(p.parent.name == "imagesTr" for p in found.unrecognised):
         raise DataError(
@@ -572,6 +578,8 @@ def load_case(case: Case, with_seg: bool = True, strict: bool = False) -> CaseVo
     """Read and validate a case in the working orientation: files present and readable, one
     grid, finite intensities, the edition's labels (as BraTS 2019's); a DataError names case and
     file. Suspicious data gives warnings (a DataError when ``strict``)."""
+    if case.problem:
+        raise DataError(case.problem)
     for kind in case.missing(with_seg):
         raise DataError(missing_file(case, kind))
     channels, seg, warnings = [], None, []
@@ -621,8 +629,11 @@ def strict_error(warning: str) -> str:
 
 
 def incomplete(case: Case) -> str | None:
-    """Why a case is not complete, found without reading its images (a download's count): a
-    missing image, or an uncompressed .nii shorter than its header says; None if complete."""
+    """Why a case is not complete, found without reading its images (a download's count): the
+    scan's problem, a missing image, or an uncompressed .nii shorter than its header says; None if
+    complete."""
+    if case.problem:
+        return case.problem
     if missing := case.missing(with_seg=False):
         return missing_file(case, missing[0])
     for path in case.files.values():

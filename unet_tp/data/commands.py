@@ -193,7 +193,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         missing = case.missing(with_seg=False)
         notes = [tr("missing: {kinds}", kinds=", ".join(missing))] if missing else []
         notes += ([] if case.has_seg else [tr("prediction only (no seg)")]) + case.notes
-        if (notes and len(no_seg) < len(cases)) or missing or case.notes or args.verbose:
+        notes += [case.problem] if case.problem else []
+        worth = missing or case.notes or case.problem or args.verbose
+        if (notes and len(no_seg) < len(cases)) or worth:
             note = f"  {tr('; ').join(notes)}" if notes else ""
             print(f"{case.case_id:30s} {case.grade or '-':4s} {case.directory}{note}")
     grades = ", ".join(

@@ -37,7 +37,7 @@ from unet_tp.data.cache import (
     prepare_cache,
     split_patients,
 )
-from unet_tp.data.cases import BadArchive, Case, DataError, find_cases, missing_file
+from unet_tp.data.cases import BadArchive, Case, DataError, find_cases, incomplete
 from unet_tp.data.split import patient_of
 from unet_tp.fileio import (
     archive_problem,
@@ -121,9 +121,7 @@ def build_pack(
         raise DataError(tr("{out}: a pack needs at least 2 patients (one held out)", out=out_tar))
     _writable(Path(out_tar).expanduser().parent)  # (before minutes of work: data round 21)
     found = [c for c in find_cases(data_dir) if c.has_seg]
-    skipped = {
-        c.case_id: missing_file(c, c.missing()[0]) for c in found if skip_bad and c.missing()
-    }
+    skipped = {c.case_id: why for c in found if skip_bad and (why := incomplete(c))}
     usable = [c for c in found if c.case_id not in skipped]
     chosen = choose_patients(usable, patients, seed)
     if not chosen:
