@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from tinycases import volumes, write_case
 
+from unet_tp import i18n
 from unet_tp.cli import main
 from unet_tp.conventions import BRATS_SHAPE, EDITIONS, MSD_CHANNELS, MSD_EDITION
 from unet_tp.data import DataError, find_cases, load_case, scan_cases
@@ -195,7 +196,7 @@ def test_label_3_in_a_2019_named_seg_names_the_matching_conventions(tmp_path):
     assert renamed.edition == "brats2023" and load_case(renamed).seg.max() == 4
 
 
-def test_stray_3s_in_a_2019_seg_are_not_advised_as_2023s(tmp_path):
+def test_stray_3s_in_a_2019_seg_are_not_advised_as_2023s(tmp_path, monkeypatch):
     # a 2019 seg (4 = enhancing) with a few voxels of 3 left by an edit: read with 2023's
     # names, its 4s would be 2024's resection cavity, background: the enhancing tumour lost
     case_dir = write_case(tmp_path, "BraTS19_Edit_1")
@@ -212,6 +213,17 @@ def test_stray_3s_in_a_2019_seg_are_not_advised_as_2023s(tmp_path):
     assert "holds labels [3] (3 on 2 voxels) outside the BraTS 2019 set" in msg
     assert "2023" not in msg.split("outside")[1].split("match no known convention")[0]
     assert "match no known convention" in msg and "stray voxels: relabel them" in msg
+    # in French: "ils" (the labels), the conventions' names translated (a tester's round)
+    monkeypatch.setattr(i18n, "_current", "fr")
+    with pytest.raises(DataError) as err:
+        load_case(case)
+    assert " ; ils ne correspondent à aucune convention connue (BraTS 2019: 1 NCR/NET" in str(
+        err.value
+    )
+    assert "BraTS 2023-2024 gliome: 1 NETC, 2 SNFH, 3 ET, 4 RC (cavité de résection : fond) ; " in (
+        str(err.value)
+    )
+    assert "1 œdème, 2 tumeur non rehaussée, 3 tumeur rehaussée)" in str(err.value)
 
 
 def test_brats_2024_resection_cavity_is_read_as_background(tmp_path, capsys):
@@ -282,7 +294,19 @@ def test_unpacked_msd_folder_is_converted(tmp_path, capsys):
         ["data", "download", "--source", "msd", "--url", str(task), "--out", str(tmp_path / "o")]
     )
     assert rc == 0, capsys.readouterr().err
-    assert "imagesTs: 1 test images without labels, left out" in capsys.readouterr().out
+    assert "imagesTs: 1 test image without labels, left out" in capsys.readouterr().out
+    rerun = [
+        "data",
+        "download",
+        "--source",
+        "msd",
+        "--url",
+        str(task),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(rerun) == 0  # (a Drive folder's notebook re-run: nothing converted, nothing said)
+    assert "imagesTs" not in capsys.readouterr().out
     cases = find_cases(tmp_path / "o" / "MSD_Task01_BraTS_layout")
     assert [c.case_id for c in cases] == ["BRATS_001", "BRATS_002"]
     vol = load_case(cases[0])

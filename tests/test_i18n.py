@@ -26,7 +26,7 @@ from autograder.i18n import (
 )
 from notebooks import namespace
 from unet_tp import check_cases, checks, i18n, viz
-from unet_tp.conventions import LABEL_NAMES
+from unet_tp.conventions import LABEL_CONVENTIONS, LABEL_NAMES
 from unet_tp.notebook import SOURCE_ENV, NotebookError, get_data, notebook_config
 
 SOURCE = nbformat.read(build.SOURCE_NOTEBOOK, 4)
@@ -118,6 +118,9 @@ def _case_labels() -> set[str]:
     labels = {c.label for block in check_cases.MODULES.values() for c in block.cases}
     labels |= {c.label for c in check_cases.LOSSES}
     labels |= {LABEL_NAMES[lab] for lab in viz.LABEL_COLOURS} | set(viz.ERROR_COLOURS)
+    for convention in LABEL_CONVENTIONS:  # (label_advice's names of each convention)
+        names = [convention.title, *convention.label_names.values()]
+        labels |= {n for n in names if re.search(r"\b[a-z]{4,}\b", n) and n != "background"}
     return {label for label in labels if not CODE_LABEL.match(label)}
 
 

@@ -214,6 +214,10 @@ def test_missing_drive_folder_lists_its_parent(tmp_path, monkeypatch):
         f"{drive / 'BraTS2019'}: no such folder; {drive} holds: BraTS_2019, Colab Notebooks" in msg
     )
     assert f"did you mean {drive / 'BraTS_2019'}?" in msg
+    (tmp_path / "odd" / "oddnames").mkdir(parents=True)  # far from the name: no "did you mean"
+    with pytest.raises(DataError) as err:
+        notebook.get_data("drive", str(tmp_path / "odd" / "nonexistent"))
+    assert "holds: oddnames" in str(err.value) and "did you mean" not in str(err.value)
 
 
 def test_brats_zip_on_drive_is_extracted_locally(tmp_path, monkeypatch, capsys):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from unet_tp.i18n import translated
+
 MODALITIES: tuple[str, ...] = ("t1", "t1ce", "t2", "flair")
 """Channel order of every image tensor in the kit."""
 
@@ -70,7 +72,8 @@ class Edition:
         return _relabel(seg, {v: k for k, v in self.labels.items() if v})  # (2024's 4 not made)
 
     def describe_labels(self) -> str:
-        return ", ".join(f"{k} {v}" for k, v in self.label_names.items() if k)
+        """The labels and their meaning, in the current language: "1 NCR/NET, 2 ED, 4 ET"."""
+        return ", ".join(f"{k} {translated(v)}" for k, v in self.label_names.items() if k)
 
 
 def _relabel(seg: np.ndarray, mapping: dict[int, int]) -> np.ndarray:

@@ -41,7 +41,7 @@ from unet_tp.conventions import (
     Edition,
     matching_conventions,
 )
-from unet_tp.i18n import tr
+from unet_tp.i18n import tr, translated
 from unet_tp.metrics import SliceSpacing
 
 SEG = "seg"
@@ -940,7 +940,9 @@ def label_advice(values: list[int], edition: Edition) -> str:
         if e.key != edition.key and all(e.labels.get(v) for v in erased)
     ]
     if not matches:
-        known = "; ".join(f"{e.title}: {e.describe_labels()}" for e in LABEL_CONVENTIONS)
+        known = tr("; ").join(
+            f"{translated(e.title)}: {e.describe_labels()}" for e in LABEL_CONVENTIONS
+        )
         return tr(
             "they match no known convention ({known}); a few stray voxels: relabel them",
             known=known,
@@ -952,7 +954,7 @@ def label_advice(values: list[int], edition: Edition) -> str:
                 tr(
                     "the {title} convention ({labels}): convert an MSD folder (imagesTr/labelsTr) "
                     "with `unet-tp data download --source msd --url FOLDER --out DIR`",
-                    title=e.title,
+                    title=translated(e.title),
                     labels=e.describe_labels(),
                 )
             )
@@ -962,7 +964,7 @@ def label_advice(values: list[int], edition: Edition) -> str:
             tr(
                 "the {title} convention ({labels}): a case whose files are all named as {title} "
                 "names them is read with it (e.g. {example}, beside its {kinds} files)",
-                title=e.title,
+                title=translated(e.title),
                 labels=e.describe_labels(),
                 example=e.file_name(e.example_id, "seg"),
                 kinds=", ".join(e.file_kinds[k] for k in MODALITIES),

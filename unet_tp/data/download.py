@@ -471,20 +471,29 @@ def convert_msd(
             tr("{folder}: no imagesTr/*.nii.gz; is this MSD Task01_BrainTumour?", folder=task_dir)
         )
     out.mkdir(parents=True, exist_ok=True)
+    converted = False
     for image_path in progress_bar(images, tr("converting MSD to BraTS layout"), progress):
         final = out / image_path.name.split(".nii")[0]
         if not final.exists():
             _write_msd_case(image_path, task_dir / "labelsTr" / image_path.name, final)
+            converted = True
     save_json(out / CONVERTED_MARK, {"from": str(task_dir), "cases": len(images), "url": url})
     unlabelled = _nifti_files(task_dir / "imagesTs")
-    if unlabelled:
+    fields = {"folder": task_dir / "imagesTs", "count": len(unlabelled), "cases": len(images)}
+    if converted and len(unlabelled) == 1:  # (said when converting only, not on each re-run)
+        print(
+            tr(
+                "{folder}: 1 test image without labels, left out (the {cases} cases of imagesTr/ "
+                "converted)",
+                **fields,
+            )
+        )
+    elif converted and unlabelled:
         print(
             tr(
                 "{folder}: {count} test images without labels, left out (the {cases} cases of "
                 "imagesTr/ converted)",
-                folder=task_dir / "imagesTs",
-                count=len(unlabelled),
-                cases=len(images),
+                **fields,
             )
         )
     return out
@@ -809,7 +818,7 @@ def _no_such_folder(folder: Path) -> DataError:
         names = sorted(p.name for p in parent.iterdir() if not p.name.startswith("."))
     except OSError:
         names = []
-    close = difflib.get_close_matches(folder.name, names, n=1, cutoff=0.4)
+    close = difflib.get_close_matches(folder.name, names, n=1, cutoff=0.75)  # near misses only
     shown = ", ".join(names[:12]) or tr("nothing")
     if len(names) > 12:
         shown = tr("{names} and {more} more", names=shown, more=len(names) - 12)
