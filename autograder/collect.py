@@ -263,6 +263,20 @@ def _unpacked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, limit, nam
     return limit
 
 
+def zip_problem(archive: Path, name: str) -> str | None:
+    """Why a readable zip ``archive`` (``name`` in the message) gives no notebook: it is empty,
+    or holds none; None when it holds one, or cannot be read."""
+    try:
+        with _open_zip(archive) as zf:
+            names = [PurePosixPath(i.filename) for i in zf.infolist() if not i.is_dir()]
+    except _UNREADABLE_ZIP:
+        return None
+    names = [n for n in names if not _hidden(n)]
+    if any(_notebook_name(n) for n in names):
+        return None
+    return (M.ZIP_WITHOUT_NOTEBOOK if names else M.EMPTY_ZIP).format(file=name)
+
+
 def _clash_depth(target: Path, parts: list[str]) -> int:
     """How deep the file that blocks the folders of ``parts`` is (or the folder ``parts`` is)."""
     for depth in range(1, len(parts)):
@@ -502,6 +516,8 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             root = next(unzipped)  # a student's: it costs that student alone
             try:
                 _safe_unzip(archive, root, at.as_posix(), MAX_STUDENT_ZIP_BYTES)
+                if problem := zip_problem(archive, at.as_posix()):  # no notebook: their row says
+                    raise GradingError(problem)
             except GradingError as exc:
                 remove_tree(root)
                 unopened.append((at, archive, str(exc), hand))

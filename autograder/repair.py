@@ -26,7 +26,7 @@ import nbformat
 
 from autograder import messages as M
 from autograder.cells import clear_outputs, grade_id, nbgrader_meta, parse_code
-from autograder.collect import STRAY_SUFFIXES, GradingError
+from autograder.collect import STRAY_SUFFIXES, GradingError, zip_problem
 from autograder.spec import load as load_spec
 
 MAX_NOTEBOOK_BYTES = 256 << 20  # a Colab notebook with all its figures is tens of MiB
@@ -162,6 +162,8 @@ def _parsed(path: Path):
     if path.suffix.lower() in STRAY_SUFFIXES:
         kind = path.suffix.lower().lstrip(".").upper()
         raise GradingError(M.NOT_A_NOTEBOOK_FILE.format(file=path.name, kind=kind))
+    if path.suffix.lower() == ".zip" and (problem := zip_problem(path, path.name)):
+        raise GradingError(problem)  # (a student's zip that gave no notebook: their only file)
     raw = path.read_bytes()
     if not raw.strip():
         raise GradingError("the file is empty")

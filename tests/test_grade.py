@@ -4598,3 +4598,31 @@ def test_a_test_cells_note_that_repeats_its_blocks_message_is_not_said_twice():
     r = Result("s", "S", "s.ipynb", "0" * 64, {"b": block}, {}, 2.0, notes=notes)
     said = r.messages()
     assert said == [block.message, notes[1]]
+
+
+def test_a_students_empty_zip_or_one_without_notebook_is_their_row(tmp_path):
+    """Instructor round 26: Karim's only file, ``TP_sujet.zip``, an empty zip, left him out of
+    the grades ("19 submissions" for 20 folders); an empty zip, or one holding no notebook, is now
+    his row, a 0 for review that names his file."""
+    from autograder.grade import collect
+    from autograder.repair import read_submission
+
+    empty, pdf = tmp_path / "empty.zip", tmp_path / "pdf.zip"
+    zipfile.ZipFile(empty, "w").close()
+    with zipfile.ZipFile(pdf, "w") as zf:
+        zf.writestr("TP.pdf", "%PDF")
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Alice A_123_assignsubmission_file_/TP_sujet.ipynb", "{}")
+        zf.write(empty, "Karim H_50114_assignsubmission_file_/TP_sujet.zip")
+        zf.write(pdf, "Léa P_50115_assignsubmission_file_/TP.zip")
+    subs = {s.student_id: s for s in collect(archive, tmp_path / "work")}
+    assert sorted(subs) == ["123", "50114", "50115"]
+    karim, lea = subs["50114"], subs["50115"]
+    assert karim.notes == ["a zip was not opened: Karim H_50114_assignsubmission_file_/"
+                           "TP_sujet.zip: an empty zip"]  # fmt: skip
+    assert lea.notes[0].endswith("P_50115_assignsubmission_file_/TP.zip: a zip holding no notebook")
+    with pytest.raises(GradingError, match=r"^TP_sujet.zip: an empty zip$"):
+        read_submission(karim.path)
+    with pytest.raises(GradingError, match=r"^TP.zip: a zip holding no notebook$"):
+        read_submission(lea.path)
