@@ -317,6 +317,15 @@ def _names_the_class(archive: Path, known: frozenset[str] = frozenset()) -> bool
     return len(named) > 1
 
 
+def _lone_download(folder: Path, archive: Path) -> bool:
+    """Whether ``archive`` is all an unpacked class archive ``folder`` holds, and is an LMS's
+    download (Moodle's folders, Canvas's names): a class zip zipped again, read as the class (it
+    was one student named after it, graded on one participant's file)."""
+    entries = [p for p in folder.iterdir() if not _hidden(PurePosixPath(p.name))]
+    names = _zipped(archive)
+    return entries == [archive] and bool(names) and all(_lms_match(n) for n in names)
+
+
 def _open_zip(archive: Path) -> zipfile.ZipFile:
     """``archive`` opened, its members' names without the UTF-8 flag read as UTF-8 where they are
     (zips made by Linux's zip or older Windows and macOS tools: "Étienne" was "├ëtienne", read as
@@ -510,6 +519,10 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
             if not at.parts and top:  # another class archive: in SOURCE's folder
                 classes.append(archive)
                 origin[archive] = archive.relative_to(folder).as_posix()
+                continue
+            if not at.parts and _lone_download(folder, archive):  # a class zip in a zip: the class
+                classes.append(archive)
+                origin[archive] = came
                 continue
             if not at.parts:  # one in a class's archive: its sender's, named by its name
                 at = PurePosixPath(archive.relative_to(folder).as_posix())

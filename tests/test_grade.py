@@ -4626,3 +4626,31 @@ def test_a_students_empty_zip_or_one_without_notebook_is_their_row(tmp_path):
         read_submission(karim.path)
     with pytest.raises(GradingError, match=r"^TP.zip: a zip holding no notebook$"):
         read_submission(lea.path)
+
+
+def test_a_class_zip_inside_a_zip_is_the_class(tmp_path):
+    """Instructor round 26: ``nested_small.zip`` holding only Moodle's ``TP U-Net-Groupe
+    B-999.zip`` (three participants) was graded as one student named after the inner zip, on
+    one participant's file; a lone inner LMS download is now the class. A zip in a student's
+    folder stays theirs."""
+    from autograder.grade import collect
+
+    inner = tmp_path / "TP U-Net-Groupe B-999.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        for i, name in enumerate(("Alice A", "Bob B", "Carol C")):
+            zf.writestr(f"{name}_{100 + i}_assignsubmission_file_/TP_sujet.ipynb", "{}")
+    canvas = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(canvas, "w") as zf:
+        zf.writestr("martinalice_5001_9001_TP.ipynb", "{}")
+        zf.writestr("dupontbob_5002_9002_TP.ipynb", "{}")
+    for i, lms in enumerate((inner, canvas)):
+        nested = tmp_path / f"nested{i}.zip"
+        with zipfile.ZipFile(nested, "w") as zf:
+            zf.write(lms, lms.name)
+        subs = collect(nested, tmp_path / f"work{i}")
+        assert len(subs) == (3, 2)[i] and all(s.lms_id for s in subs), subs
+    moodle = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(moodle, "w") as zf:
+        zf.write(inner, f"Dan D_7_assignsubmission_file_/{inner.name}")
+    (dan,) = collect(moodle, tmp_path / "work_dan")
+    assert dan.lms_id == "7" and dan.relpath.startswith("Dan D_7_assignsubmission_file_/TP U-Net")
