@@ -549,19 +549,32 @@ def _upload(s: Submission) -> int:
     return int(m["upload"]) if m else -1
 
 
+# Colab's, a browser's later download of a name: "TP (2).ipynb"
+_DOWNLOADED_AGAIN = re.compile(r" \((\d+)\)(?=\.ipynb$)", re.I)
+
+
+def _download(s: Submission) -> tuple[str, int]:
+    """``s``'s path without a browser's ``(N)`` before ``.ipynb``, and N (0 without one)."""
+    m = _DOWNLOADED_AGAIN.search(s.relpath)
+    return (s.relpath, 0) if m is None else (_DOWNLOADED_AGAIN.sub("", s.relpath), int(m[1]))
+
+
 def _in_handed_order(items: list[Submission]) -> list[Submission]:
     """Sort a student's files so that the last is the one to grade: the newest, and among the
     files within :data:`TIE_SECONDS` of it, Canvas's last upload (``bob_5003_9004_TP-1.ipynb``
-    after ``bob_late_5003_9003_TP.ipynb`` of the same zip date). Returns the files of that group
-    that nothing tells from the one graded (the instructor checks which is the last)."""
+    after ``bob_late_5003_9003_TP.ipynb`` of the same zip date), then a browser's later download
+    of one name (``TP (2).ipynb`` after ``TP (1).ipynb`` and ``TP.ipynb``: instructor round 26,
+    the older, broken one was graded). Returns the files of that group that nothing tells from
+    the one graded (the instructor checks which is the last)."""
     dated = {id(s): s.path.stat().st_mtime for s in items}
     items.sort(key=lambda s: (dated[id(s)], s.relpath))
     newest = dated[id(items[-1])]
     recent = [s for s in items if dated[id(s)] >= newest - TIE_SECONDS]
-    upload = {id(s): _upload(s) for s in recent}
+    upload = {id(s): (_upload(s), _download(s)[1]) for s in recent}
     recent.sort(key=lambda s: (upload[id(s)], dated[id(s)], s.relpath))
     items[len(items) - len(recent) :] = recent
-    return [s for s in recent[:-1] if upload[id(s)] == upload[id(recent[-1])]]
+    last, name = upload[id(recent[-1])][0], _download(recent[-1])[0]
+    return [s for s in recent[:-1] if upload[id(s)][0] == last and _download(s)[0] != name]
 
 
 def _other_sources(items: list[Submission]) -> list[str]:

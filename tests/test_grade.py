@@ -4654,3 +4654,28 @@ def test_a_class_zip_inside_a_zip_is_the_class(tmp_path):
         zf.write(inner, f"Dan D_7_assignsubmission_file_/{inner.name}")
     (dan,) = collect(moodle, tmp_path / "work_dan")
     assert dan.lms_id == "7" and dan.relpath.startswith("Dan D_7_assignsubmission_file_/TP U-Net")
+
+
+def test_files_of_one_zip_date_are_told_apart_by_a_browsers_download_number(tmp_path):
+    """Instructor round 26: ``TP_sujet.ipynb`` (older, broken) and ``TP_sujet (1).ipynb`` of one
+    zip date graded the first; a browser's ``(N)`` is a later download of that name, unflagged.
+    Files of other names stay flagged."""
+    from autograder.grade import collect
+
+    at = (2026, 1, 1, 9, 0, 0)
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in (
+            "TP_sujet (1).ipynb",
+            "TP_sujet (10).ipynb",
+            "TP_sujet (2).ipynb",
+            "TP_sujet.ipynb",
+        ):
+            zf.writestr(zipfile.ZipInfo(f"Farid B_9_assignsubmission_file_/{name}", at), "{}")
+        for name in ("TP_sujet.ipynb", "mon_tp (1).ipynb"):
+            zf.writestr(zipfile.ZipInfo(f"Bob B_8_assignsubmission_file_/{name}", at), "{}")
+    bob, farid = collect(archive, tmp_path / "work")
+    assert farid.relpath.endswith("/TP_sujet (10).ipynb") and not farid.review, farid
+    assert "graded the newest" in farid.notes[0]
+    assert bob.relpath.endswith("/mon_tp (1).ipynb")
+    assert "check which one is the student's last" in bob.review[0]
