@@ -25,7 +25,14 @@ from autograder.collect import lms_id, lms_of
 from autograder.feedback import _t, scrub
 from autograder.gradebook import with_manual_scores
 from autograder.report import spec_changed, write_report, write_student_files
-from autograder.results import PENDING, Result, Results, spreadsheet_text, terminal_text
+from autograder.results import (
+    PENDING,
+    Result,
+    Results,
+    points_text,
+    spreadsheet_text,
+    terminal_text,
+)
 from unet_tp.fileio import atomic_write, sha256_file
 
 FORMATS = ("moodle", "canvas")
@@ -176,17 +183,19 @@ def feedback_comment(student: Result, results: Results) -> str:
     """One line for the LMS's feedback field, in the student's notebook's language: the total
     and the blocks and written answers that lost points."""
     lang = student.language
-    score = student.score_text(_t(lang, PENDING) if lang == "fr" else None)
+    score = student.score_text(_t(lang, PENDING) if lang == "fr" else None, lang)
     parts = [_t(lang, _FIRST, score)]  # (the code's points and those given by hand)
+
+    def of(points: float, most: float) -> str:
+        return f"{points_text(points, lang)}/{points_text(most, lang)}"
+
     lost = [
-        f"({b.id}) {e.points:g}/{e.max:g}"
-        for b in results.blocks
-        if (e := student.block(b.id)).lost
+        f"({b.id}) {of(e.points, e.max)}" for b in results.blocks if (e := student.block(b.id)).lost
     ]
     lost += [  # the written answers graded by hand, as the blocks
-        f"« {q.title_in(lang)} » {p:g}/{q.points:g}"
+        f"« {q.title_in(lang)} » {of(p, q.points)}"
         if lang == "fr"
-        else f'"{q.title}" {p:g}/{q.points:g}'
+        else f'"{q.title}" {of(p, q.points)}'
         for q in results.questions
         if (p := student.questions.get(q.id)) is not None and p < q.points
     ]

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from autograder import messages as M
 from autograder.messages_fr import PAGE_FRENCH, french
-from autograder.results import PENDING, BlockInfo, BlockScore, Result, Results, shorten
+from autograder.results import (
+    PENDING,
+    BlockInfo,
+    BlockScore,
+    Result,
+    Results,
+    points_text,
+    shorten,
+)
 
 STUDENT_HOME = "/home/student"
 PATH_PLACEHOLDER = "[path]"
@@ -174,13 +182,15 @@ def _blocks_table(student: Result, results: Results) -> str:
             if fault:
                 what += f"<br><span class='muted'>{_t(lang, 'at fault: {}', fault)}</span>"
         if entry.by_hand:  # (its note apart from the grader's message, in the page's language)
-            note = M.SET_BY_HAND.format(points=f"{entry.points:g}", of=f"{entry.max:g}")
+            note = M.SET_BY_HAND.format(
+                points=points_text(entry.points, lang), of=points_text(entry.max, lang)
+            )
             what += f"<br><b>{escape(_message(lang, note))}</b>"
         rows.append(
             f"<tr class='{'lost' if entry.lost else 'full'}' data-block='{escape(block.id)}'>"
             f"<td><b>{escape(block.label_in(lang))}</b><br>"
             f"<span class='muted'>{escape(block.section_in(lang))}</span></td>"
-            f"<td class='num'>{entry.points:g} / {entry.max:g}</td>"
+            f"<td class='num'>{points_text(entry.points, lang)} / {points_text(entry.max, lang)}</td>"
             f"<td>{what}</td></tr>"
         )
     return table("blocks", [_t(lang, "block"), "#points", _t(lang, "what the grader saw")], rows)
@@ -226,7 +236,9 @@ def _questions(student: Result, results: Results) -> list[str]:
     for q in results.questions:
         score = student.questions.get(q.id)
         points = (
-            _t(lang, "graded by hand: pending") if score is None else f"{score:g} / {q.points:g}"
+            _t(lang, "graded by hand: pending")
+            if score is None
+            else f"{points_text(score, lang)} / {points_text(q.points, lang)}"
         )
         answer = student.answers.get(q.id) or _t(lang, "(no answer)")
         parts.append(f"<h3>{escape(q.title_in(lang))} <span class='muted'>({points})</span></h3>")
@@ -242,7 +254,7 @@ def feedback_html(student: Result, results: Results) -> str:
     document (UTF-8 text)."""
     name, lang = student.name or student.student_id, student.language
     graded = _t(lang, " · graded {}", escape(results.graded_at)) if results.graded_at else ""
-    total = student.score_text(_t(lang, PENDING))
+    total = student.score_text(_t(lang, PENDING), lang)
     parts = [
         f"<h1>{_t(lang, 'TP U-Net: your feedback, {}', safe(name))}</h1>",
         "<p class='muted'>"

@@ -22,6 +22,11 @@ GRADES_FILE = "grades.csv"
 PENDING = "so far, pending manual grading of {} question(s)"
 
 
+def points_text(points: float, lang: str = "en") -> str:
+    """``1.5``, or in French ``1,5`` (a student's text; a CSV's numbers the LMS reads keep ``.``)."""
+    return f"{points:g}".replace(".", ",") if lang == "fr" else f"{points:g}"
+
+
 @dataclass
 class BlockScore:
     """A student's points on one block, and why points were lost."""
@@ -138,10 +143,11 @@ class Result:
         """The questions still to grade by hand."""
         return [q for q, p in self.questions.items() if p is None]
 
-    def score_text(self, pending: str | None = None) -> str:
+    def score_text(self, pending: str | None = None, lang: str = "en") -> str:
         """``23 / 30``, or ``17 / 30 so far, pending manual grading of 2 questions``
         (``pending``: that phrase's template in the page's language, ``{}`` the count)."""
-        done, n = f"{self.total:g} / {self.max_points:g}", len(self.pending)
+        done = f"{points_text(self.total, lang)} / {points_text(self.max_points, lang)}"
+        n = len(self.pending)
         phrase = pending or f"so far, pending manual grading of {{}} question{'s' * (n > 1)}"
         return f"{done} {phrase.format(n)}" if n else done
 

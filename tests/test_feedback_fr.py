@@ -250,3 +250,23 @@ def test_a_number_field_ends_at_the_number_not_the_sentence_after_it():
         "pas 3 : 1.375251 renvoyé, attendu la perte 1.374467. Le test du notebook indique : "
         "au deuxième pas, zero_grad"
     )
+
+
+def test_french_points_take_a_decimal_comma():
+    """Instructor round 26: French pages and LMS comments wrote "1.5/2"; French writes "1,5"
+    (the CSV's grade column, which the LMS reads, keeps its point)."""
+    from autograder.export import feedback_comment
+
+    spec = specs.load()
+    info = [BlockInfo(b.id, b.key, b.title, b.section, b.points, list(b.depends_on), b.title_fr,
+                      b.section_fr) for b in spec.blocks]  # fmt: skip
+    for lang, half in (("fr", "1,5"), ("en", "1.5")):
+        blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+        blocks["a"] = BlockScore(1.5, 2.0, "wrong", "a")
+        questions = {q.id: 1.5 for q in spec.questions}
+        student = Result("7100", "Durand Paul", "TP.ipynb", "ab" * 32, blocks, {}, 20.0,
+                         questions=questions, language=lang)  # fmt: skip
+        results = Results(spec.assignment, 20.0, info, [student], questions=spec.questions)
+        page, comment = feedback_html(student, results), feedback_comment(student, results)
+        assert f">{half} / 2</td>" in page and f"({half} / " in page, lang
+        assert f"(a) {half}/2" in comment and f"» {half}/" * (lang == "fr") in comment, comment

@@ -1097,7 +1097,7 @@ def test_the_lms_comment_counts_the_questions_pending(out_dir):
     assert '"Title q2" 0.5/2' in comment and "Points lost:" in comment and "q1" not in comment
     assert comment.startswith("Total: ") and "Autograded" not in comment, comment
     student.language = "fr"
-    assert "« Titre q2 » 0.5/2" in lms.feedback_comment(student, results)
+    assert "« Titre q2 » 0,5/2" in lms.feedback_comment(student, results)  # (a decimal comma)
 
 
 def test_the_lms_comment_of_a_french_notebook_is_in_french(out_dir):
