@@ -113,7 +113,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 def _add_grade(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grade", help="autograde a folder (or LMS zip) of downloaded notebooks")
-    p.add_argument("submissions", help="folder of .ipynb files (one folder per student) or a zip")
+    p.add_argument(
+        "submissions", help="folder of .ipynb files (one folder per student), a zip, or one .ipynb"
+    )
     p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, gradebook")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded in parallel")
     p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")

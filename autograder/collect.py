@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import time
 import unicodedata
 import zipfile
@@ -494,9 +495,14 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     unzipped = iter(workdir / "unzipped" / str(i) for i in itertools.count())
     classes = [source]  # the folders, and the class's archives (their students' zips in them)
     origin: dict[Path, str | None] = {source: None}  # an archive beside folders: its name
-    if source.is_file() and not zipfile.is_zipfile(source):
+    if _notebook_name(source) and _file(source):  # one notebook: a folder holding it alone
+        classes[0] = next(unzipped)
+        classes[0].mkdir(parents=True)
+        shutil.copy2(source, classes[0] / source.name)
+        origin = {classes[0]: None}
+    elif source.is_file() and not zipfile.is_zipfile(source):
         raise GradingError(
-            f"{source}: {archive_problem(source) or 'not a folder or a zip archive'}"
+            f"{source}: {archive_problem(source) or 'not a folder, a zip archive or a notebook'}"
         )
     while classes:
         folder = classes.pop(0)

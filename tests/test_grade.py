@@ -4679,3 +4679,20 @@ def test_files_of_one_zip_date_are_told_apart_by_a_browsers_download_number(tmp_
     assert "graded the newest" in farid.notes[0]
     assert bob.relpath.endswith("/mon_tp (1).ipynb")
     assert "check which one is the student's last" in bob.review[0]
+
+
+def test_a_single_notebook_is_a_submission_set_of_one(tmp_path):
+    """Instructor round 26: ``unet-tp grade "late TP (2).ipynb"`` was refused ("not a folder or a
+    zip archive"); one notebook is graded alone, its student named by its file name."""
+    from autograder.grade import collect
+
+    late = tmp_path / "late TP (2).ipynb"
+    late.write_text("{}")
+    (sub,) = collect(late, tmp_path / "work")
+    assert (sub.student_id, sub.relpath, sub.path.read_text()) == ("late_TP", late.name, "{}")
+    (tmp_path / "TP_sujet.ipynb").write_text("{}")
+    with pytest.raises(GradingError, match=r"TP_sujet.ipynb: the file name does not say whose"):
+        collect(tmp_path / "TP_sujet.ipynb", tmp_path / "work2")
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(GradingError, match=r"notes.txt: not a folder, a zip archive or a notebook"):
+        collect(tmp_path / "notes.txt", tmp_path / "work3")
