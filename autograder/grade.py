@@ -402,8 +402,7 @@ def _shown_passing(spec, answers: dict, shown_ok: set[str]) -> list[str]:
 
 def grade_submission(sub: Submission, ctx: Context) -> Result:
     """Grade one submission (never raises): repair it, run it in its sandbox, judge the answers."""
-    t0 = time.perf_counter()
-    spec = ctx.spec
+    t0, spec = time.perf_counter(), ctx.spec
     notes, review = list(sub.notes), list(sub.review)
     review += [NO_SANDBOX] if ctx.sandbox == "none" else []
 
@@ -429,6 +428,8 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         ctx = dataclasses.replace(ctx, student_nb=ctx.student_nbs.get(language, ctx.student_nb))
         nb = repair.restore_metadata(nb, ctx.student_nb, notes)
         review += (not_the_tp := _not_the_tp(nb, ctx.student_nb))
+        if not_the_tp:  # another course's notebook: said plainly, not run (nor its errors listed)
+            return _wrong_notebook(result(*_zero(spec, M.WRONG_NOTEBOOK)), nb, ctx, len(sub.notes))
         outputs = repair.submitted_outputs(nb, ctx.student_nb)
         shown_ok = repair.shown_passing(nb)
         nb = in_source_order(repair.without_outputs(nb), ctx.student_nb, notes)
@@ -439,8 +440,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         review += static.review_reasons(code, labels) + _rubric_copied(answers, spec)
         forbidden = static.forbidden_calls(code, spec, labels)
         review += [line for line in forbidden.does if line not in review]
-        table = comparisons()
-        job, by_test = _write_job(nb, ctx, work, table)
+        job, by_test = _write_job(nb, ctx, work, table := comparisons())
         failure, interrupted = _run_worker(job, ctx)
         notes += [failure] if failure else []
         changed, events = _kernel_log(job)  # (the notes say so, the answers are none)
@@ -453,7 +453,6 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         notes += _late_notes(code, spec, labels, blocks) + _shown_passing(spec, answered, shown_ok)
         r = result(blocks, tests, outputs, interrupted)
         r.answers, r.language = text_safe(answers), language
-        r.no_notebook |= bool(not_the_tp)
         return r
     except Exception as exc:  # one bad notebook never stops the batch
         notes.append(M.GRADING_ERROR.format(error=f"{type(exc).__name__}: {exc}"))
@@ -468,14 +467,28 @@ def _no_notebook(r: Result) -> Result:
     return r
 
 
+def _missing(nb, student_nb) -> tuple[int, int]:
+    """How many of the TP's graded cells ``nb`` lacks, and of how many."""
+    tp = {gid for c in student_nb.cells if (gid := grade_id(c))}
+    return len(tp - {grade_id(c) for c in nb.cells}), len(tp)
+
+
 def _not_the_tp(nb, student_nb) -> list[str]:
     """A review line where most of the TP's cells are missing from ``nb`` (another course's
     notebook: a 0 to chase, instructor round 20), else none."""
-    tp = {gid for c in student_nb.cells if (gid := grade_id(c))}
-    missing = tp - {grade_id(c) for c in nb.cells}
-    if len(missing) * 2 <= len(tp):
-        return []
-    return [M.NOT_THE_TP.format(count=len(missing), total=len(tp))]
+    missing, total = _missing(nb, student_nb)
+    return [M.NOT_THE_TP.format(count=missing, total=total)] if missing * 2 > total else []
+
+
+def _wrong_notebook(r: Result, nb, ctx: Context, kept: int) -> Result:
+    """``r``, all 0, of another course's notebook ``nb``: its page says so plainly, with the counts
+    of the review line, not the TP's blocks' errors nor the cells put back (instructor round 26:
+    "39 of the TP's cells were put back" beside "52 of 52 missing", then "DoubleConv is not
+    defined" seven times); the notes of its files (``kept``) stay."""
+    missing, total = _missing(nb, ctx.student_nb)
+    r.notes[kept:] = [M.WRONG_NOTEBOOK_NOTE.format(count=missing, total=total)]
+    r.language, r.no_notebook = notebook_language(nb), True
+    return r
 
 
 # the solution notebook's rubric of a written question, English or French

@@ -250,5 +250,10 @@ NOT_THE_TP = (
     "{count} of the TP's {total} cells were missing: another notebook than the TP's? ask the "
     "student for theirs"
 )
+WRONG_NOTEBOOK = "not the TP's notebook (the wrong file handed in?)"
+WRONG_NOTEBOOK_NOTE = (
+    "this is not the TP's notebook: {count} of the TP's {total} cells are not in it (the wrong "
+    "file handed in?); hand in your TP notebook"
+)
 WORKER_FAILED = "the grading worker failed: {log}"
 STOPPED_AFTER = "grading stopped after {seconds} s (a cell that never ends?)"

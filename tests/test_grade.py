@@ -4696,3 +4696,31 @@ def test_a_single_notebook_is_a_submission_set_of_one(tmp_path):
     (tmp_path / "notes.txt").write_text("")
     with pytest.raises(GradingError, match=r"notes.txt: not a folder, a zip archive or a notebook"):
         collect(tmp_path / "notes.txt", tmp_path / "work3")
+
+
+def test_another_courses_notebook_is_said_plainly_on_its_page(tmp_path, monkeypatch):
+    """Instructor round 26: grades.csv said "52 of the TP's 52 cells were missing", the page "39
+    of the TP's cells were missing and were put back", then "DoubleConv is not defined... did its
+    cell run?" seven times. The page now says it is not the TP's notebook, with the same counts,
+    and lists no block's error (it is not run)."""
+    from autograder import grade
+
+    def not_run(*args, **kwargs):
+        raise AssertionError("another course's notebook was run")
+
+    monkeypatch.setattr(grade, "_run_worker", not_run)
+    subs = tmp_path / "subs" / "ines"
+    subs.mkdir(parents=True)
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('TP 3: SVMs')")])
+    nbformat.write(other, subs / "TP_sujet.ipynb")
+    (r,) = grade.grade_all(tmp_path / "subs", tmp_path / "out", progress=lambda line: None)
+    count = re.match(r"(\d+) of the TP's \1 cells were missing: another", r.review[0])[1]
+    assert r.notes == [
+        f"this is not the TP's notebook: {count} of the TP's {count} cells are not in it (the "
+        "wrong file handed in?); hand in your TP notebook"
+    ]
+    assert r.total == 0 and r.no_notebook
+    page = (tmp_path / "out" / "feedback" / "ines.html").read_text()
+    assert "not the TP&#x27;s notebook" in page and "put back" not in page
+    assert "DoubleConv is not defined" not in page and "did its cell run" not in page
+    assert page.count("not the TP&#x27;s notebook (the wrong file handed in?)") == len(r.blocks)
