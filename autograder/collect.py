@@ -749,6 +749,8 @@ def collect(
         if student_id not in found and (digest := _digest(archive)) is not None:
             sub = Submission(student_id, name, archive, at.as_posix(), digest, [], participant)
             found[student_id] = [sub]
+            if zip_problem(archive, at.name):
+                continue  # (its grading says why once: an empty zip, one holding no notebook)
         zip_notes.setdefault(student_id, []).append(M.ZIP_NOT_OPENED.format(why=why))
     found = _folders_apart(found)
     lone = _lone_folders(found)
