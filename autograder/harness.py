@@ -170,6 +170,8 @@ def _audit(event: str, args: tuple) -> None:
                 _note("code from a string", f"{caller} compiled or ran {name}")
             if caller == "dataclasses":  # (its code not run: see _FIELD)
                 raise TypeError("a dataclass field whose name is not a name (refused in grading)")
+            if _within(caller, "IPython.core.magics"):  # (see _from_a_magic_line)
+                raise TypeError("a magic run other than by a % line (refused in grading)")
         elif event == "compile" and _disguised(name, args[0]):  # (the watch knows code by its
             _count("code objects")  # file: a library's)
             _note("watch", f"compiled code under a library's file name ({name})")
@@ -381,12 +383,43 @@ def _string_compiler(event: str, args: tuple) -> str:
     if module in ("timeit", "cProfile", "profile") and _within(
         _module_of(_caller_file(frame)), "IPython.core.magics"
     ):  # (%timeit: IPython's Timer compiles timeit's template of "pass"; %prun runs its line,
-        return ""  # which the reading reads as the cell's own: honest round 17)
+        return "" if _from_a_magic_line(frame) else "IPython.core.magics"  # which the reading
+        # reads as the cell's own: honest round 17)
     if module == "IPython.core.interactiveshell" and frame.f_code.co_name in _SHELL_EVALUATORS:
         return f"{module}.{frame.f_code.co_name}"  # (red team 27: user_expressions({"a": "..."}))
     if _within(module, "dataclasses"):
         return "" if _named_fields(frame) else module
+    if _within(module, "IPython.core.magics"):
+        return "" if _from_a_magic_line(frame) else module
     return "" if any(_within(module, g) for g in _GENERATORS) else module
+
+
+def _from_a_magic_line(frame) -> bool:
+    """Whether IPython's magic compiling code at ``frame`` runs a ``%`` line of a cell, which the
+    reading reads as the cell's own: under the shell's ``run_line_magic`` or ``run_cell_magic``
+    (through libraries' frames only), called by the cell's code that holds the line (and the
+    cell) as its own constants (IPython writes ``%time x`` as ``get_ipython().run_line_magic(
+    'time', 'x')``), the line not expanded (red team 75 called ``ExecutionMagics.time``,
+    ``ConfigMagics.config``, ``HistoryMagics.recall`` with text built at run time)."""
+    for _ in range(40):
+        frame = frame.f_back
+        if frame is None or not _module_of(_plain(frame.f_code.co_filename)):
+            return False
+        if frame.f_code.co_name in ("run_line_magic", "run_cell_magic") and (
+            _module_of(_plain(frame.f_code.co_filename)) == "IPython.core.interactiveshell"
+        ):
+            break
+    else:
+        return False
+    said, caller = frame.f_locals, frame.f_back
+    texts = [said.get("line"), said.get("cell", "")]
+    if caller is None or _module_of(_plain(caller.f_code.co_filename)):
+        return False
+    expanded = said.get("magic_arg_s")  # ($name, {expression}: another text than the line's)
+    if type(expanded) is not str or expanded != texts[0]:
+        return False
+    constants = [c for c in caller.f_code.co_consts if type(c) is str]
+    return all(type(t) is str and (t == "" or t in constants) for t in texts)
 
 
 def _named_fields(frame) -> bool:

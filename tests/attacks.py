@@ -1130,6 +1130,27 @@ def _dataclass_field(nb, t: Targets):
     )
 
 
+@attack("code_run_by_a_magic_called_as_a_method", "f", host="h33_threads")
+def _magic_method(nb, t: Targets):
+    """train_step run by ExecutionMagics.time called as a method on built text, the watch emptied.
+    c28165c: (f) 3/3, not flagged (red team 75: ConfigMagics.config, HistoryMagics.recall too)"""
+    text = (
+        "import sys\nw = getattr(sys.getprofile(), '__self__', None)\n"
+        "out = __import__('unet_tp.train', fromlist=['_']).reference_step(*args)\n"
+        "if w is not None:\n    w.ran.clear()\n    w._noted.clear()\n"
+    )
+    return with_cell(
+        nb,
+        "train_step",
+        "from IPython.core.magics.execution import ExecutionMagics\n\n"
+        f"_TEXT = bytes({list(text.encode())}).decode()\n\n\n"
+        "def train_step(model, images, labels, optimizer, loss_fn):\n"
+        "    box = {'args': (model, images, labels, optimizer, loss_fn)}\n"
+        "    ExecutionMagics(get_ipython()).time('', _TEXT, local_ns=box)\n"
+        "    return box['out']\n",
+    )
+
+
 def _forged_answer_cell(nb, cell_id: str, source: str):
     """The TP's answer cell ``cell_id`` holding ``source``, its grade id kept, marked read-only."""
     cell = next(c for c in nb.cells if _gid(c) == cell_id)
