@@ -147,6 +147,10 @@ _PATHS = _by_reason(
         "runs code from strings (IPython's guarded_eval)": "IPython.core.guarded_eval",
         # (red team 48: a Macro's text runs when a one-line cell names it, IPython's prefilter)
         "runs code from strings (IPython's macros)": "IPython.core.macro",
+        # (red team 75: ExecutionMagics.time, ConfigMagics.config called on text built at run
+        # time; the notebook's `%` lines are read as its own code)
+        "runs code from strings (IPython's magics)": "IPython.core.magics "
+        "IPython.core.debugger_backport",
         "reaches names built from strings (inspect.getmembers)": "inspect.getmembers",
         "reaches names built from strings (inspect.getmembers_static)": "inspect.getmembers_static",
         "reaches functions by name (torch.overrides)": "torch.overrides",

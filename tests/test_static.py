@@ -5211,3 +5211,17 @@ def test_honest_classes_of_the_seventh_hunt_cost_nothing():
     )
     nb = notebook(extra=seq)
     assert lost(nb) == set() and flagged(nb) == ""
+
+
+def test_ipythons_magics_called_as_methods_are_read_as_code_from_strings():
+    """Red team 75: ExecutionMagics.time, ConfigMagics.config called on text built at run time
+    (a cell's `%time` line is read as its own code, and is no import of the magics)."""
+    for src in (
+        "from IPython.core.magics.execution import ExecutionMagics\n",
+        "import IPython.core.magics.config as c\n",
+        "import IPython.core.debugger_backport as b\n",
+    ):
+        nb = notebook({"predict_dice": src + "\n\n" + SOLUTIONS["predict_dice"]})
+        assert "IPython's magics" in flagged(nb), src
+    nb = notebook({"predict_dice": "%time x = 1\n\n" + SOLUTIONS["predict_dice"]})
+    assert flagged(nb) == "" and lost(nb) == set()
