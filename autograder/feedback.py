@@ -7,6 +7,7 @@ outputs and the notes, in the notebook's language. Student text is HTML-escaped 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import escape
 from pathlib import Path
 
@@ -249,11 +250,30 @@ def _questions(student: Result, results: Results) -> list[str]:
     return parts
 
 
+_MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+}
+
+
+def _when(stamp: str, language: str) -> str:
+    """``2026-12-07T09:40:23+00:00`` as a reader says it: ``7 December 2026, 09:40 UTC`` (``7
+    décembre 2026`` in French; instructor round 26 read the ISO stamp); as it is if not one."""
+    try:
+        at = datetime.fromisoformat(stamp)
+    except ValueError:
+        return escape(stamp)
+    month = _MONTHS.get(language, _MONTHS["en"]).split()[at.month - 1]
+    offset = at.strftime("%z")
+    zone = " UTC" if offset in ("+0000", "") else f" UTC{offset[:3]}:{offset[3:]}"
+    return f"{at.day} {month} {at.year}, {at:%H:%M}{zone}"
+
+
 def feedback_html(student: Result, results: Results) -> str:
     """The feedback page of one student of ``results``: a complete, self-contained HTML
     document (UTF-8 text)."""
     name, lang = student.name or student.student_id, student.language
-    graded = _t(lang, " · graded {}", escape(results.graded_at)) if results.graded_at else ""
+    graded = _t(lang, " · graded {}", _when(results.graded_at, lang)) if results.graded_at else ""
     total = student.score_text(_t(lang, PENDING), lang)
     parts = [
         f"<h1>{_t(lang, 'TP U-Net: your feedback, {}', safe(name))}</h1>",

@@ -270,3 +270,12 @@ def test_french_points_take_a_decimal_comma():
         page, comment = feedback_html(student, results), feedback_comment(student, results)
         assert f">{half} / 2</td>" in page and f"({half} / " in page, lang
         assert f"(a) {half}/2" in comment and f"» {half}/" * (lang == "fr") in comment, comment
+
+
+def test_a_page_says_when_it_was_graded_as_a_reader_says_it():
+    """Instructor round 26: the page read "graded 2026-12-07T09:40:23+00:00"."""
+    from autograder.feedback import _when
+
+    assert _when("2026-12-07T09:40:23+00:00", "en") == "7 December 2026, 09:40 UTC"
+    assert _when("2026-02-01T18:05:00+01:00", "fr") == "1 février 2026, 18:05 UTC+01:00"
+    assert _when("<not a date>", "en") == "&lt;not a date&gt;"
