@@ -314,6 +314,13 @@ def _place(
             report.unmatched.append(_unmatched(s, why))
         else:
             graded[i] = s
+    other = [s.who for s in graded.values() if lms_of(s.file) not in (None, lms)]
+    if other:  # (instructor round 26: a Moodle class's grades on a Canvas file, without a word)
+        report.warnings.append(
+            f"{len(other)} placed by name alone, their files from another LMS's download than "
+            f"this {lms.capitalize()} file: check them before posting ({', '.join(other[:5])}"
+            + (", ...)" if len(other) > 5 else ")")
+        )
     return graded
 
 

@@ -940,6 +940,11 @@ def test_canvas_export_with_roster(out_dir, tmp_path):
     }
     assert report.missing == ["Absent, Zoé"]  # left empty: Canvas changes nothing
     assert len(report.unmatched) == 9 and report.graded == 3 and report.rows == 5
+    # instructor round 26: a Moodle download's students placed on a Canvas file by name, said
+    assert [w for w in report.warnings if "another LMS" in w] == [
+        "2 placed by name alone, their files from another LMS's download than this Canvas file: "
+        "check them before posting (Dupont Marie (4242), Martin Léa (4243))"
+    ]
 
 
 def test_canvas_export_without_roster_and_assignment_choice(out_dir, tmp_path):
