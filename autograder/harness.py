@@ -164,17 +164,15 @@ def _audit(event: str, args: tuple) -> None:
         name = getattr(args[0], "co_filename", None) if event == "exec" else args[-1]
         if _outside_libraries(name) and _is_file(name):  # (a cell's name is no file)
             _note("code from a file", name)
-        elif type(name) is str and not name.startswith(("/", "<ipython-input-")):  # (<string>)
-            caller = _string_compiler(event, args)
-            if caller and not _importing():
-                _note("code from a string", f"{caller} compiled or ran {name}")
-            if caller == "dataclasses":  # (its code not run: see _FIELD)
-                raise TypeError("a dataclass field whose name is not a name (refused in grading)")
-            if _within(caller, "IPython.core.magics"):  # (see _from_a_magic_line)
-                raise TypeError("a magic run other than by a % line (refused in grading)")
         elif event == "compile" and _disguised(name, args[0]):  # (the watch knows code by its
             _count("code objects")  # file: a library's)
             _note("watch", f"compiled code under a library's file name ({name})")
+        elif type(name) is str:  # (<string>, a cell's name: who compiles it says whose it is)
+            caller = _string_compiler(event, args)
+            if caller and not _importing():
+                _note("code from a string", f"{caller} compiled or ran {name}")
+            if caller in (_NOTEBOOK, "dataclasses") or _within(caller, "IPython.core.magics"):
+                raise TypeError(f"code compiled from a string by {caller} (refused in grading)")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
     elif event == "sys.addaudithook" and not _library_hook(_GETFRAME(1)):
@@ -363,6 +361,9 @@ def _past_parsers(frame) -> tuple:
     return frame, parsed
 
 
+_NOTEBOOK = "the notebook's code"
+
+
 def _string_compiler(event: str, args: tuple) -> str:
     """Who compiles or runs code from a string: a library's module, the pseudo file name of
     code itself built from a string (``<string>``: a red team's exec inside guarded_eval's
@@ -376,8 +377,11 @@ def _string_compiler(event: str, args: tuple) -> str:
         return module
     if parsed and (not module or any(_within(module, m) for m in _PARSERS)):
         return ""
-    if not module:
-        return filename if filename.startswith("<") and not filename.startswith("<frozen") else ""
+    if not module:  # (code built from a string, <string>, or the notebook's own: red team 76
+        # compiled its text with get_ipython().compile, through codeop, under the name "/x")
+        return (
+            "" if filename.startswith("<frozen") else filename if filename[:1] == "<" else _NOTEBOOK
+        )
     if any(_within(module, m) for m in _FORWARD_REFERENCES):  # (a type's name calls nothing,
         return module if event == "exec" and not _names_a_type(args[0]) else ""  # reads no _x)
     if module in ("timeit", "cProfile", "profile") and _within(

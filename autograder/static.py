@@ -396,7 +396,7 @@ _MAGIC_RUNNERS = {"run_line_magic", "run_cell_magic", "magic", "system", "getout
 # the path of a student's function named as a built-in (Notebook.own_builtins): no built-in's
 OWN = "__notebook__."
 _GETATTRIBUTE = {"__getattribute__", "__getattr__"}
-_IPYTHON_CODE = {*_SHELL_RUNNERS.split(), "run_cell_magic"}
+_IPYTHON_CODE = {*_SHELL_RUNNERS.split(), "run_cell_magic", "compile"}  # (compile: red team 76)
 _IPYTHON_CODE |= {"find_line_magic", "find_cell_magic", "find_magic"}  # a magic, called with code
 # IPython's hooks that make the code a cell runs differ from its text (input and AST transformers,
 # magics of the notebook's own, autocall): past one, no cell's text is what runs
@@ -1543,7 +1543,11 @@ def _bound(stmt: ast.stmt, plain: frozenset[str] = frozenset(), direct: bool = F
 # definition of every block's names
 ANY_NAME = "*"
 _RUNS_STRINGS = {"exec", "eval", "compile", UNREAD, EXPANDED}
-_IPYTHON_RUNS = _IPYTHON_CODE - {"run_cell_magic"}  # a cell magic's code: _magic_call decides
+_IPYTHON_RUNS = _IPYTHON_CODE - {
+    "run_cell_magic",
+    "compile",
+}  # (run_cell_magic: _magic_call decides;
+# compile: re.compile, torch.compile by that name are no shell's)
 # the same methods on a shell reached another way (`ip = IPython.get_ipython()`,
 # `[get_ipython()][0].ev(...)`), by their name
 _IPYTHON_METHODS = _IPYTHON_RUNS

@@ -1151,6 +1151,26 @@ def _magic_method(nb, t: Targets):
     )
 
 
+@attack("code_compiled_by_the_shell_run_as_a_function", "g", host="h34_threads_kept")
+def _shell_compiled(nb, t: Targets):
+    """dice_score run by type(f)(code, box)(), its code from ip.compile of built text, watch emptied.
+    42fc6db: (g) 2/2, not flagged (red team 76: get_ipython().compile under the name "/x")"""
+    text = (
+        "import sys\nw = getattr(sys.getprofile(), '__self__', None)\n"
+        "out = __import__('unet_tp.metrics', fromlist=['_']).dice(*args)\n"
+        "if w is not None:\n    w.ran.clear()\n    w._noted.clear()\n"
+    )
+    return with_cell(
+        nb,
+        "predict_dice",
+        SOLUTIONS["predict_dice"].split("def dice_score")[0]
+        + f"_TEXT = bytes({list(text.encode())}).decode()\n_ip = get_ipython()\n"
+        "_CODE = _ip.compile(_TEXT, '/x', 'exec')\n\n\ndef dice_score(pred, truth):\n"
+        "    box = {'args': (pred, truth)}\n    type(dice_score)(_CODE, box)()\n"
+        "    return box['out']\n",
+    )
+
+
 def _forged_answer_cell(nb, cell_id: str, source: str):
     """The TP's answer cell ``cell_id`` holding ``source``, its grade id kept, marked read-only."""
     cell = next(c for c in nb.cells if _gid(c) == cell_id)
