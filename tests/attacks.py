@@ -1130,20 +1130,27 @@ def _dataclass_field(nb, t: Targets):
     )
 
 
+def _hidden(module: str, name: str) -> str:
+    """Text (for code run unseen) calling ``module.name(*args)`` into ``out``, then emptying the
+    watch found through ``sys.getprofile()``: given as bytes, no reading sees code in it."""
+    text = (
+        "import sys\nw = getattr(sys.getprofile(), '__self__', None)\n"
+        f"out = __import__('{module}', fromlist=['_']).{name}(*args)\n"
+        "if w is not None:\n    w.ran.clear()\n    w._noted.clear()\n"
+    )
+    return f"bytes({list(text.encode())}).decode()"
+
+
 @attack("code_run_by_a_magic_called_as_a_method", "f", host="h33_threads")
 def _magic_method(nb, t: Targets):
     """train_step run by ExecutionMagics.time called as a method on built text, the watch emptied.
     c28165c: (f) 3/3, not flagged (red team 75: ConfigMagics.config, HistoryMagics.recall too)"""
-    text = (
-        "import sys\nw = getattr(sys.getprofile(), '__self__', None)\n"
-        "out = __import__('unet_tp.train', fromlist=['_']).reference_step(*args)\n"
-        "if w is not None:\n    w.ran.clear()\n    w._noted.clear()\n"
-    )
+    text = _hidden("unet_tp.train", "reference_step")
     return with_cell(
         nb,
         "train_step",
         "from IPython.core.magics.execution import ExecutionMagics\n\n"
-        f"_TEXT = bytes({list(text.encode())}).decode()\n\n\n"
+        f"_TEXT = {text}\n\n\n"
         "def train_step(model, images, labels, optimizer, loss_fn):\n"
         "    box = {'args': (model, images, labels, optimizer, loss_fn)}\n"
         "    ExecutionMagics(get_ipython()).time('', _TEXT, local_ns=box)\n"
@@ -1155,16 +1162,12 @@ def _magic_method(nb, t: Targets):
 def _shell_compiled(nb, t: Targets):
     """dice_score run by type(f)(code, box)(), its code from ip.compile of built text, watch emptied.
     42fc6db: (g) 2/2, not flagged (red team 76: get_ipython().compile under the name "/x")"""
-    text = (
-        "import sys\nw = getattr(sys.getprofile(), '__self__', None)\n"
-        "out = __import__('unet_tp.metrics', fromlist=['_']).dice(*args)\n"
-        "if w is not None:\n    w.ran.clear()\n    w._noted.clear()\n"
-    )
+    text = _hidden("unet_tp.metrics", "dice")
     return with_cell(
         nb,
         "predict_dice",
         SOLUTIONS["predict_dice"].split("def dice_score")[0]
-        + f"_TEXT = bytes({list(text.encode())}).decode()\n_ip = get_ipython()\n"
+        + f"_TEXT = {text}\n_ip = get_ipython()\n"
         "_CODE = _ip.compile(_TEXT, '/x', 'exec')\n\n\ndef dice_score(pred, truth):\n"
         "    box = {'args': (pred, truth)}\n    type(dice_score)(_CODE, box)()\n"
         "    return box['out']\n",
