@@ -382,8 +382,10 @@ def _string_compiler(event: str, args: tuple) -> str:
         return (
             "" if filename.startswith("<frozen") else filename if filename[:1] == "<" else _NOTEBOOK
         )
-    if any(_within(module, m) for m in _FORWARD_REFERENCES):  # (a type's name calls nothing,
-        return module if event == "exec" and not _names_a_type(args[0]) else ""  # reads no _x)
+    if any(_within(module, m) for m in _FORWARD_REFERENCES) or module == "IPython.utils.text":
+        # (a type's name, or a `%` line's $name, calls nothing, reads no _x: honest round 37's
+        # `%env N=$n`)
+        return module if event == "exec" and not _names_a_type(args[0]) else ""
     if module in ("timeit", "cProfile", "profile") and _within(
         _module_of(_caller_file(frame)), "IPython.core.magics"
     ):  # (%timeit: IPython's Timer compiles timeit's template of "pass"; %prun runs its line,

@@ -3159,6 +3159,27 @@ _FINDS_ATTRIBUTES |= {"__new__"}  # (red team 36: `Args()` gave torch.nn.functio
 
 # cell magics whose text is not Python: it runs in a shell or is shown
 _SHELL_MAGICS = {"bash", "sh", "shell", "html", "HTML", "markdown", "latex", "svg", "javascript"}
+_SHELL_MAGICS |= {"js"}
+# what %%writefile may write and stay a note, not code: a text file in the notebook's folder
+# (honest round 37: `%%writefile notes_tp.txt` was flagged)
+_TEXT_FILES = (".txt", ".md", ".csv", ".tsv", ".log")
+
+
+def _runs_no_python(args: list[ast.expr]) -> bool:
+    """Whether a cell magic's ``(name, line)`` runs no Python: a shell's, a page's, or
+    ``%%writefile [-a] NOTES.txt`` (a text file by its name, in the notebook's own folder)."""
+    name = args[0].value if args and isinstance(args[0], ast.Constant) else None
+    line = args[1] if len(args) > 1 else None
+    if name in _SHELL_MAGICS or (name == "script" and getattr(line, "value", "") in ("bash", "sh")):
+        return True
+    if name not in ("writefile", "file") or not isinstance(getattr(line, "value", None), str):
+        return False
+    *options, target = line.value.split() or [""]
+    return (
+        all(o == "-a" for o in options)
+        and "/" not in target
+        and target.lower().endswith(_TEXT_FILES)
+    )
 
 
 def _shell_magics(nodes) -> frozenset[int]:
@@ -3173,9 +3194,7 @@ def _shell_magics(nodes) -> frozenset[int]:
             and isinstance(node.func.value, ast.Call)
             and isinstance(node.func.value.func, ast.Name)
             and node.func.value.func.id == "get_ipython"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and node.args[0].value in _SHELL_MAGICS
+            and _runs_no_python(node.args)
         ):
             found |= {id(node), id(node.func)}
     return frozenset(found)

@@ -5225,3 +5225,22 @@ def test_ipythons_magics_called_as_methods_are_read_as_code_from_strings():
         assert "IPython's magics" in flagged(nb), src
     nb = notebook({"predict_dice": "%time x = 1\n\n" + SOLUTIONS["predict_dice"]})
     assert flagged(nb) == "" and lost(nb) == set()
+
+
+def test_a_text_file_written_by_writefile_is_no_code_a_module_is():
+    """Honest round 37: `%%writefile notes_tp.txt` (and `-a`, `%%file`, `%%js`) was flagged as
+    running code from strings; a .py (a module), a config file or one outside the folder stays."""
+    for name, line, read in (
+        ("writefile", "notes_tp.txt", True),
+        ("writefile", "-a notes.md", True),
+        ("file", "résumé.txt", True),
+        ("js", "", True),
+        ("script", "bash", True),
+        ("script", "python3", False),
+        ("writefile", "mine.py", False),
+        ("writefile", "ipython_config.json", False),
+        ("writefile", "../startup/notes.txt", False),
+    ):
+        cell = f"get_ipython().run_cell_magic({name!r}, {line!r}, 'hello\\n')\n\n\n"
+        nb = notebook({"predict_dice": cell + SOLUTIONS["predict_dice"]})
+        assert (flagged(nb) == "") is read, (name, line)
