@@ -162,17 +162,19 @@ def _audit(event: str, args: tuple) -> None:
             _note("code from a file", full)  # (bytecode a loader runs; a C library)
     elif event in ("exec", "compile") and args and _LIBRARIES:
         name = getattr(args[0], "co_filename", None) if event == "exec" else args[-1]
+        caller = ""
         if _outside_libraries(name) and _is_file(name):  # (a cell's name is no file)
             _note("code from a file", name)
+            caller = _NOTEBOOK if _string_compiler(event, args) == _NOTEBOOK else ""
         elif event == "compile" and _disguised(name, args[0]):  # (the watch knows code by its
             _count("code objects")  # file: a library's)
             _note("watch", f"compiled code under a library's file name ({name})")
-        elif type(name) is str:  # (<string>, a cell's name: who compiles it says whose it is)
-            caller = _string_compiler(event, args)
-            if caller and not _importing():
+        elif type(name) is str and not (name[:1] == "/" and _is_file(name)):  # (<string>, a
+            caller = _string_compiler(event, args)  # cell's name, "/x": who compiles it says
+            if caller and not _importing():  # whose it is; a library's file: an import)
                 _note("code from a string", f"{caller} compiled or ran {name}")
-            if caller in (_NOTEBOOK, "dataclasses") or _within(caller, "IPython.core.magics"):
-                raise TypeError(f"code compiled from a string by {caller} (refused in grading)")
+        if caller in (_NOTEBOOK, "dataclasses") or _within(caller, "IPython.core.magics"):
+            raise TypeError(f"code compiled from a string by {caller} (refused in grading)")
     elif event == "ctypes.dlopen" and args and _outside_libraries(args[0], "/usr/", "/lib"):
         _note("code from a file", args[0])
     elif event == "sys.addaudithook" and not _library_hook(_GETFRAME(1)):
@@ -379,8 +381,13 @@ def _string_compiler(event: str, args: tuple) -> str:
         return ""
     if not module:  # (code built from a string, <string>, or the notebook's own: red team 76
         # compiled its text with get_ipython().compile, through codeop, under the name "/x")
+        own = filename[:1] == "/"  # (a file's: no name read, unknown)
         return (
-            "" if filename.startswith("<frozen") else filename if filename[:1] == "<" else _NOTEBOOK
+            ""
+            if filename.startswith("<frozen")
+            else filename
+            if filename[:1] == "<"
+            else (_NOTEBOOK if own else "")
         )
     if any(_within(module, m) for m in _FORWARD_REFERENCES) or module == "IPython.utils.text":
         # (a type's name, or a `%` line's $name, calls nothing, reads no _x: honest round 37's
@@ -403,8 +410,8 @@ def _string_compiler(event: str, args: tuple) -> str:
 def _from_a_magic_line(frame) -> bool:
     """Whether IPython's magic compiling code at ``frame`` runs a ``%`` line of a cell, which the
     reading reads as the cell's own: under the shell's ``run_line_magic`` or ``run_cell_magic``
-    (through libraries' frames only), called by the cell's code that holds the line (and the
-    cell) as its own constants (IPython writes ``%time x`` as ``get_ipython().run_line_magic(
+    (through libraries' frames only), called by code that holds the line (and the cell) as its
+    own constants (IPython writes ``%time x`` as ``get_ipython().run_line_magic(
     'time', 'x')``), the line not expanded (red team 75 called ``ExecutionMagics.time``,
     ``ConfigMagics.config``, ``HistoryMagics.recall`` with text built at run time)."""
     for _ in range(40):
@@ -419,7 +426,7 @@ def _from_a_magic_line(frame) -> bool:
         return False
     said, caller = frame.f_locals, frame.f_back
     texts = [said.get("line"), said.get("cell", "")]
-    if caller is None or _module_of(_plain(caller.f_code.co_filename)):
+    if caller is None:  # (a library's own call: its own constants, no text of the notebook's)
         return False
     expanded = said.get("magic_arg_s")  # ($name, {expression}: another text than the line's)
     if type(expanded) is not str or expanded != texts[0]:
