@@ -416,10 +416,12 @@ def _from_a_magic_line(frame) -> bool:
     ``ConfigMagics.config``, ``HistoryMagics.recall`` with text built at run time)."""
     for _ in range(40):
         frame = frame.f_back
-        if frame is None or not _module_of(_plain(frame.f_code.co_filename)):
+        module = _module_of(_plain(frame.f_code.co_filename)) if frame is not None else ""
+        if not module:
             return False
-        if frame.f_code.co_name in ("run_line_magic", "run_cell_magic") and (
-            _module_of(_plain(frame.f_code.co_filename)) == "IPython.core.interactiveshell"
+        if module == "IPython.core.interactiveshell" and frame.f_code.co_name in (
+            "run_line_magic",
+            "run_cell_magic",
         ):
             break
     else:
