@@ -3,7 +3,10 @@ overlap-tile figure uses the unpadded network's own border."""
 
 from __future__ import annotations
 
+import nbformat
+import numpy as np
 import pytest
+from nbclient import NotebookClient
 
 from solutions.unet import UNet
 from unet_tp.diagrams import draw_overlap_tile, draw_unet, unet_feature_maps
@@ -35,3 +38,22 @@ def test_the_figures_draw(tmp_path):
     assert "mirrored by 92 px" in fig.axes[0].get_title()
     assert "input 284x284" in fig.axes[1].get_title()
     fig.savefig(tmp_path / "tile.png")
+
+
+def test_the_unet_figure_shows_as_an_image_in_a_fresh_notebook(tmp_path):
+    """French tester: ``draw_unet()`` as the first figure of a notebook showed only the text
+    ``<Figure size 1300x750 with 1 Axes>`` (no plot drawn before it); it shows once, as an image."""
+    source = "from unet_tp.diagrams import draw_overlap_tile, draw_unet\n\ndraw_unet()"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    resources = {"metadata": {"path": str(tmp_path)}}
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources=resources).execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["execute_result"], outputs
+    assert "image/png" in outputs[0].data
+
+
+def test_the_overlap_tile_figure_shows_several_tiles_on_a_small_slice():
+    """French tester: on the 64x64 slices of a CPU run, output tiles of 100 were larger than the
+    slice (one tile, a wallpaper of mirrored brains)."""
+    fig = draw_overlap_tile(np.random.default_rng(0).random((64, 64)), out_tile=100)
+    assert "output tiles of 36" in fig.axes[0].get_title(), fig.axes[0].get_title()

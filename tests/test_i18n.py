@@ -25,7 +25,7 @@ from autograder.i18n import (
     translate_notebook,
 )
 from notebooks import namespace
-from unet_tp import check_cases, checks, i18n, viz
+from unet_tp import check_cases, checks, diagrams, i18n, viz
 from unet_tp.conventions import LABEL_CONVENTIONS, LABEL_NAMES
 from unet_tp.notebook import SOURCE_ENV, NotebookError, get_data, notebook_config
 
@@ -118,6 +118,7 @@ def _case_labels() -> set[str]:
     labels = {c.label for block in check_cases.MODULES.values() for c in block.cases}
     labels |= {c.label for c in check_cases.LOSSES}
     labels |= {LABEL_NAMES[lab] for lab in viz.LABEL_COLOURS} | set(viz.ERROR_COLOURS)
+    labels |= {m for m in diagrams.ARROWS if re.search(r"\b[a-z]{3,} [a-z]{3,}\b", m)}
     for convention in LABEL_CONVENTIONS:  # (label_advice's names of each convention)
         names = [convention.title, *convention.label_names.values()]
         labels |= {n for n in names if re.search(r"\b[a-z]{4,}\b", n) and n != "background"}
@@ -157,6 +158,11 @@ def test_the_french_notebooks_figures_are_in_french(french):
     assert fig._suptitle.get_text() == "BraTS19_X_1 — coupe axiale 42"
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["1: cœur nécrotique / non rehaussé", "2: œdème", "4: tumeur rehaussée"]
+    unet = diagrams.draw_unet().axes[0]
+    assert unet.get_title().startswith("U-Net (Ronneberger et al. 2015) : entrée 572x572x1")
+    assert "copie et recadrage" in [t.get_text() for t in unet.texts]
+    tile = diagrams.draw_overlap_tile().axes
+    assert tile[0].get_title().startswith("coupe 240x240 (en tirets) prolongée en miroir")
     fig = viz.show_prediction(image, seg.numpy(), seg.numpy())
     assert fig._suptitle.get_text().startswith("coupe axiale 2 (FLAIR) — Dice de la coupe WT")
     assert [ax.get_title() for ax in fig.axes[:3]] == [
@@ -282,7 +288,23 @@ def test_an_error_inside_the_students_code_is_explained_in_french(french):
     )
     _, message = _run(checks.check_double_conv, ns["DoubleConv"])
     assert "a levé NameError" in message and "dans votre code, ligne" in message, message
+    assert "`undefined_name` n'est pas défini : exécutez d'abord la cellule" in message, message
     assert "Formes attendues, étape par étape :" in message, message
+    assert not _english_left(message), message
+
+
+def test_a_blank_not_filled_in_yet_is_named_without_the_checks_traceback(french):
+    """The stub's bare NotImplementedError: the method and line to replace, in French, shown by
+    IPython as the message alone (not thirty lines of the checks' own frames)."""
+    ns = namespace({"double_conv": [("return self.block(x)", "raise NotImplementedError()")]})
+    try:
+        checks.check_double_conv(ns["DoubleConv"])
+    except AssertionError as exc:
+        message, shown = str(exc), exc._render_traceback_()
+    else:
+        raise AssertionError("the check passed a blank")
+    assert "`forward` (ligne" in message and "lève encore NotImplementedError" in message, message
+    assert len(shown) == 1 and "AssertionError" in shown[0] and message in shown[0], shown
     assert not _english_left(message), message
 
 

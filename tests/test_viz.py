@@ -51,6 +51,13 @@ def test_a_cached_patients_figures_give_the_volumes_slice_number(vol):
     assert fig._suptitle.get_text().startswith(f"axial slice {60 + z} (FLAIR)")
 
 
+def test_the_prediction_figure_names_the_patient(vol):
+    """French tester: Question 5 asks about "your worst patient (shown above)", whose figure did
+    not say who it was."""
+    fig = viz.show_prediction(vol.image, vol.seg, vol.seg, title=vol.case_id)
+    assert fig._suptitle.get_text().startswith(f"{vol.case_id} — axial slice ")
+
+
 def test_overlay_colours_sit_where_the_labels_are(vol):
     fig = viz.show_case(vol.image, vol.seg)
     z = viz.largest_tumour_slice(vol.seg)

@@ -219,7 +219,15 @@ def _packages_noted(check: Callable) -> Callable:
                     modes=", ".join(modes),
                 )
             )
-        check(*answers)
+        try:
+            check(*answers)
+        except NotImplementedError as exc:  # a blank reached outside _explain
+            trace = traceback.extract_tb(exc.__traceback__)
+            if not _a_blank(exc, trace):
+                raise
+            raise _shown_plainly(AssertionError(_not_written(tr("This test"), trace[-1]))) from None
+        except AssertionError as exc:
+            raise _shown_plainly(exc) from exc.__cause__
         lacking = packages_the_grader_lacks(answers)
         if lacking:
             print(
@@ -254,8 +262,8 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
     raised, a hint naming the mistake, and the expected shape at each step (a blank's stub,
     ``NotImplementedError``, is shown as it is)."""
     trace = traceback.extract_tb(exc.__traceback__)
-    if isinstance(exc, NotImplementedError) and trace and is_student_frame(trace[-1].filename):
-        return exc  # a blank not filled in yet: its own error says it best
+    if _a_blank(exc, trace):
+        return AssertionError(_not_written(what, trace[-1]))
     text = str(exc).strip()
     text = wrong_argument(text) or (
         text if len(text) <= 300 else text[:300].rsplit(" ", 1)[0] + " …"
@@ -268,9 +276,49 @@ def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> Bas
         lines.append(tr("line {number}: `{code}`", **at) if code else tr("line {number}", **at))
     if lines:
         message += tr("\n  in your code, {where}", where=" -> ".join(lines))
-    hint = hint or _module_method_hint(exc)
+    hint = hint or _module_method_hint(exc) or _not_run_hint(exc)
     message += f"\n  {hint}" if hint else ""
     return AssertionError(message + _expected(steps))
+
+
+def _a_blank(exc: BaseException, trace: traceback.StackSummary) -> bool:
+    """Whether ``exc`` is a blank's placeholder (``raise NotImplementedError()`` in a cell)."""
+    return (
+        isinstance(exc, NotImplementedError)
+        and not str(exc).strip()
+        and bool(trace)
+        and is_student_frame(trace[-1].filename)
+    )
+
+
+def _not_written(what: str, frame: traceback.FrameSummary) -> str:
+    """The message for a blank not filled in yet, naming the method and line that raised."""
+    return tr(
+        "{what} reached code not written yet: `{function}` (line {number}) still raises "
+        "NotImplementedError, the blank's placeholder. Replace that line with your code, run "
+        "its cell, then this test again.",
+        what=what,
+        function=frame.name,
+        number=frame.lineno,
+    )
+
+
+def _not_run_hint(exc: BaseException) -> str:
+    """A name of the notebook's not defined yet: the cell defining it was not run."""
+    if not isinstance(exc, NameError) or not getattr(exc, "name", None):
+        return ""
+    return tr(
+        "`{name}` is not defined: run the cell that defines it first (in Colab, Runtime > Run "
+        "before runs every cell above this one).",
+        name=exc.name,
+    )
+
+
+def _shown_plainly(exc: AssertionError) -> AssertionError:
+    """``exc`` shown by IPython as its message alone: the message names the line of the
+    student's code at fault, the checks' own frames would only hide it."""
+    exc._render_traceback_ = lambda: [f"\x1b[0;31mAssertionError\x1b[0m: {exc}"]
+    return exc
 
 
 def wrong_argument(text: str) -> str:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from unet_tp.i18n import tr, translated
 from unet_tp.unet_base import UNetBase
 
 ARROWS = {  # meaning -> colour, as in the paper's legend
@@ -116,7 +118,7 @@ def draw_unet(
     """
     maps, arrows = unet_feature_maps(in_size, in_channels, num_classes, base, depth)
     _layout(maps, arrows)
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    fig = _figure(figsize=(13, 7.5), layout="constrained")
     ax = fig.add_subplot()
     top = {m.level: -4.2 * m.level for m in maps}
     size_label = {"ha": "right", "va": "bottom", "fontsize": 6, "rotation": 90}
@@ -133,15 +135,38 @@ def draw_unet(
         ax.add_patch(FancyArrowPatch(*ends, **style))
     for i, (meaning, colour) in enumerate(ARROWS.items()):  # the legend
         y = 0.30 - 0.05 * i
-        ax.text(0.80, y, meaning, transform=ax.transAxes, fontsize=9, color=colour, va="center")
+        ax.text(
+            0.80,
+            y,
+            translated(meaning),
+            transform=ax.transAxes,
+            fontsize=9,
+            color=colour,
+            va="center",
+        )
     out = maps[-1]
     ax.set_title(
-        f"U-Net (Ronneberger et al. 2015): input {in_size}x{in_size}x{in_channels}, "
-        f"output {out.size}x{out.size}x{num_classes}, unpadded 3x3 convolutions"
+        tr(
+            "U-Net (Ronneberger et al. 2015): input {size}x{size}x{channels}, output "
+            "{out}x{out}x{classes}, unpadded 3x3 convolutions",
+            size=in_size,
+            channels=in_channels,
+            out=out.size,
+            classes=num_classes,
+        )
     )
     ax.set_xlim(-0.6, maps[-1].x + 1)
     ax.set_ylim(-4.2 * depth - 3, 0.8)
     ax.set_axis_off()
+    return fig
+
+
+def _figure(**kwargs) -> Figure:
+    """A figure made through pyplot, which sets up the notebook's display of figures (a bare
+    ``Figure`` as a cell's value showed as text when no plot had been drawn yet), then closed
+    there: the notebook shows it once, as the cell's value."""
+    fig = plt.figure(**kwargs)
+    plt.close(fig)
     return fig
 
 
@@ -161,7 +186,8 @@ def draw_overlap_tile(
 
     Args:
         image: a 2D slice (e.g. a FLAIR slice); default a drawn disc.
-        out_tile: output tile size, rounded up to one the unpadded network gives.
+        out_tile: output tile size, rounded up to one the unpadded network gives (at most half
+            the image's side, so that several tiles show: 32 for a 64x64 slice).
         depth: poolings of the U-Net (its border loss grows with the depth).
         tile: (row, column) of the tile shown (the last one if the image has fewer).
     """
@@ -169,12 +195,13 @@ def draw_overlap_tile(
         yy, xx = np.mgrid[-1:1:240j, -1:1:240j]
         image = (xx**2 / 0.6 + yy**2 / 0.8 < 1) * (1 + 0.5 * np.cos(9 * xx) * np.sin(7 * yy))
     h, w = image.shape
+    out_tile = min(out_tile, max(16, min(h, w) // 2))
     net = UNetBase(padding=False, depth=depth)
     in_tile, out_tile, margin, rows, cols = net.tiles(h, w, out_tile)
     pad = ((margin, margin + rows * out_tile - h), (margin, margin + cols * out_tile - w))
     padded = np.pad(np.asarray(image, dtype=float), pad, mode="symmetric")  # mirrored
     ph, pw = padded.shape
-    fig = Figure(figsize=(11, 5.2), layout="constrained")
+    fig = _figure(figsize=(11, 5.2), layout="constrained")
     whole, zoom = fig.subplots(1, 2)
     whole.imshow(padded, cmap="gray", extent=(-margin, pw - margin, ph - margin, -margin))
     whole.add_patch(Rectangle((0, 0), w, h, fill=False, ec="white", ls="--", lw=1))
@@ -184,10 +211,24 @@ def draw_overlap_tile(
     y0, x0 = min(tile[0], rows - 1) * out_tile, min(tile[1], cols - 1) * out_tile
     _box(whole, (x0 - margin, y0 - margin), in_tile, "#3498db")
     _box(whole, (x0, y0), out_tile, "#f1c40f", filled=True)
-    whole.set_title(f"{w}x{h} slice (dashed) mirrored by {margin} px; output tiles of {out_tile}")
+    whole.set_title(
+        tr(
+            "{w}x{h} slice (dashed) mirrored by {margin} px; output tiles of {out}",
+            w=w,
+            h=h,
+            margin=margin,
+            out=out_tile,
+        )
+    )
     zoom.imshow(padded[y0 : y0 + in_tile, x0 : x0 + in_tile], cmap="gray")
     _box(zoom, (margin - 0.5, margin - 0.5), out_tile, "#f1c40f", filled=True)
-    zoom.set_title(f"input {in_tile}x{in_tile} (blue) -> output {out_tile}x{out_tile} (yellow)")
+    zoom.set_title(
+        tr(
+            "the blue tile: input {size}x{size} -> output {out}x{out} (yellow)",
+            size=in_tile,
+            out=out_tile,
+        )
+    )
     for ax in (whole, zoom):
         ax.set_axis_off()
     return fig

@@ -107,10 +107,12 @@ def show_prediction(
     z: int | None = None,
     modality: str = "flair",
     slice_z: Sequence[int] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Ground truth, prediction (``(H, W, D)`` BraTS labels) and the whole tumour's errors
     (magenta missed, cyan invented) on axial slice ``z`` of ``modality``, the slice's Dice per
-    region in the title (``slice_z``: as for :func:`show_case`)."""
+    region in the title, after ``title`` (the patient) if given (``slice_z``: as for
+    :func:`show_case`)."""
     from unet_tp.metrics import dice
 
     if z is None:
@@ -131,14 +133,13 @@ def show_prediction(
     scores = "  ".join(
         f"{r.upper()} {dice(np.isin(p, labs), np.isin(t, labs)):.2f}" for r, labs in REGIONS.items()
     )
-    fig.suptitle(
-        tr(
-            "{slice} ({modality}) — slice Dice {scores}",
-            slice=_axial_title(z, slice_z),
-            modality=modality.upper(),
-            scores=scores,
-        )
+    said = tr(
+        "{slice} ({modality}) — slice Dice {scores}",
+        slice=_axial_title(z, slice_z),
+        modality=modality.upper(),
+        scores=scores,
     )
+    fig.suptitle(f"{title} — {said}" if title else said)
     _legend(fig, loc="outside lower center")
     return fig
 
