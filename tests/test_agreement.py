@@ -377,6 +377,13 @@ MISTAKES = [
         ("raised", "skip = ", "line", "reversed(skips)"),  # (honest round 36: the hint)
     ),
     Mistake(
+        "ups_built_top_down",  # (French student round 39: told to reverse its skips)
+        "unet",
+        [("for i in reversed(range(depth))", "for i in range(depth)")],
+        {"unet"},
+        ("the first Up run is not the one of the bottom level", "reversed(range(depth))"),
+    ),
+    Mistake(
         "bottom_map_as_skip",
         "unet",
         [

@@ -3130,3 +3130,18 @@ def test_a_text_file_written_by_writefile_is_no_code_a_module_is():
         cell = f"get_ipython().run_cell_magic({name!r}, {line!r}, 'hello\\n')\n\n\n"
         nb = notebook({"predict_dice": cell + SOLUTIONS["predict_dice"]})
         assert (flagged(nb) == "") is read, (name, line)
+
+
+def test_monais_pathology_loss_reexported_without_a_losses_part_costs_the_loss():
+    """Red team 77: ``from monai.apps.pathology import HoVerNetLoss`` (its Dice and gradient terms
+    weighed 0: torch's cross-entropy) named no `losses` module and cost nothing."""
+    answer = (
+        "from monai.apps.pathology import HoVerNetLoss\n\n"
+        "_HV = HoVerNetLoss(lambda_hv_mse=0.0, lambda_hv_mse_grad=0.0, lambda_np_dice=0.0)\n\n\n"
+        + LOSS.format(
+            "return _HV({'nucleus_prediction': logits, 'horizontal_vertical': logits[:, :2]},\n"
+            "               {'nucleus_prediction': F.one_hot(target, logits.shape[1]).movedim(-1, 1),\n"
+            "                'horizontal_vertical': logits[:, :2]})"
+        )
+    )
+    assert lost(notebook({"cce_loss": answer})) == {"loss"}

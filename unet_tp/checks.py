@@ -588,6 +588,22 @@ def unregistered_modules(module: nn.Module) -> list[str]:
     return found
 
 
+def _in_channels(module: nn.Module) -> int:
+    """The input channels of ``module``'s first convolution (0 if it has none)."""
+    convs = (nn.Conv2d, nn.ConvTranspose2d)
+    return next((m.in_channels for m in module.modules() if isinstance(m, convs)), 0)
+
+
+def _narrower_up_first(calls: _Calls, failing: nn.Module) -> bool:
+    """Whether ``failing``, the first Up that ran, takes fewer channels than another Up of the
+    network: the Ups built, or run, from the top level down (French student round 39:
+    ``range(depth)`` for ``reversed(range(depth))``, told to reverse its skips)."""
+    ups = [m for m in calls.module.modules() if type(m).__name__ == type(failing).__name__]
+    ran = [m for m in calls.order if any(m is up for up in ups)]
+    widest = max((_in_channels(up) for up in ups), default=0)
+    return len(ran) == 1 and ran[0] is failing and 0 < _in_channels(failing) < widest
+
+
 class _Run:
     """A module case run: the module (reference-like weights), its inputs and output, the order
     its layers ran in, in float64 (float32 if the student's code cannot run in float64)."""
@@ -649,10 +665,15 @@ class _Run:
         """Where a UNet case failed inside an Up: the skips given in another order (honest round
         36: torch's count of channels said nothing of them)."""
         running = calls[dtype].stack if dtype in calls else []
-        if self.kw.get("depth") is None or not any(
-            type(m).__name__.endswith("Up") for m in running
-        ):
+        ups = [m for m in running if type(m).__name__.endswith("Up")]
+        if self.kw.get("depth") is None or not ups:
             return ""
+        if _narrower_up_first(calls[dtype], ups[-1]):
+            return tr(
+                "(the first Up run is not the one of the bottom level: the first Up takes the "
+                "widest feature maps, the bottleneck's; build self.ups from the bottom level up, "
+                "e.g. over reversed(range(depth)), or run them in that order)"
+            )
         return tr(
             "(in an Up: if Up passes its own check, it was given the skip of another level: each "
             "Up takes the skip saved at its own level, the last saved first: reversed(skips) or "
