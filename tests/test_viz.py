@@ -246,3 +246,18 @@ def test_browser_and_progress_bars_work_with_ipywidgets_8(tmp_path):
         text=True,
     )
     assert out.returncode == 0 and "\nok 8." in "\n" + out.stdout, out.stderr[-2000:]
+
+
+def test_outside_the_brain_is_black(vol):
+    """French tester: the normalised volume's background (0, the brain z-scored around it)
+    showed mid-gray on the brain's scale."""
+    image = vol.image.astype(np.float32)
+    brain = image != 0
+    image[brain] = (image[brain] - image[brain].mean()) / image[brain].std()  # z-scored
+    fig = viz.show_case(image, vol.seg)
+    shown = fig.axes[0].images[0]
+    rgba = shown.to_rgba(shown.get_array())
+    assert tuple(rgba[0, 0]) == (0, 0, 0, 1), rgba[0, 0]
+    z = viz.largest_tumour_slice(vol.seg)
+    inside = np.argwhere(brain[0, :, :, z])
+    assert rgba[tuple(inside[len(inside) // 2])][:3].max() > 0

@@ -61,10 +61,13 @@ def _orientation_marks(ax) -> None:
 
 
 def _gray(ax, image_slice, title: str, seg_slice=None, alpha: float = 0.5):
-    """An image slice in gray (1st to 99.5th percentile of the brain), labels overlaid."""
+    """An image slice in gray (1st to 99.5th percentile of the brain), outside the brain black
+    (0 after normalisation: mid-gray on the brain's scale), labels overlaid."""
     brain = image_slice[image_slice != 0]
     lo, hi = np.percentile(brain, [1, 99.5]) if brain.size else (0, 1)
-    ax.imshow(image_slice, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    shown = np.ma.masked_equal(image_slice, 0)
+    gray = plt.get_cmap("gray").with_extremes(bad="black")
+    ax.imshow(shown, cmap=gray, vmin=lo, vmax=hi, interpolation="nearest")
     ax.set(xticks=[], yticks=[], title=title)
     if seg_slice is not None:
         ax.imshow(label_overlay(seg_slice, alpha), interpolation="nearest")
