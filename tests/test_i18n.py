@@ -12,6 +12,7 @@ import string
 import tokenize
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 
@@ -424,3 +425,95 @@ def test_the_data_lines_read_as_french(french, tmp_path):
     assert (size_text(0), size_text(1), size_text(999)) == ("0 octet", "1 octet", "999 octets")
     assert i18n.tr("; ") == " ; " and i18n.tr("{name}: {count}", name="HGG", count=3) == "HGG : 3"
     assert "Mio" not in str(PACKAGE_CATALOG) and "elles correspondent" not in str(PACKAGE_CATALOG)
+
+
+def test_the_setup_cells_first_line_is_french(french, capsys, monkeypatch):
+    """Student walkthrough: the French setup cell began "Using the CPU (2 threads): no GPU
+    found, so training is slow.": pick_device ran before the language was set. The setup cell
+    sets LANGUAGE first and gives it to pick_device."""
+    from unet_tp import device
+
+    setup = next(c for c in SOURCE.cells if c.metadata["nbgrader"].get("grade_id") == "setup")
+    assert setup.source.index("\nLANGUAGE = ") < setup.source.index(
+        "device = pick_device(language=LANGUAGE)"
+    )
+    monkeypatch.setattr(device, "in_colab", lambda: True)
+    i18n.set_language("en")
+    device.pick_device("cpu", language="fr")
+    said = capsys.readouterr().out
+    assert i18n.language() == "fr"
+    assert said.startswith("Calcul sur le CPU (") and "aucun GPU trouvé" in said, said
+    assert "Exécution > Modifier le type d'exécution > GPU T4" in said, said
+    device.pick_device("cpu", training=False, language="en")
+    assert capsys.readouterr().out.startswith("Using the CPU (")
+
+
+def test_the_training_figure_and_progress_bar_are_french(french, monkeypatch):
+    """Student walkthrough: the training curves said "Loss", "Validation Dice per region",
+    "training", "validation", "epoch", and the progress bar "epoch 1/8"."""
+    from unet_tp import train
+
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e, "dice_wt": 0.5, "seconds": 1}
+        for e in (1, 2)
+    ]
+    ax_loss, ax_dice = viz.plot_history(history).axes
+    assert (ax_loss.get_title(), ax_loss.get_xlabel(), ax_loss.get_ylabel()) == (
+        "Perte",
+        "époque",
+        "perte",
+    )
+    assert [line.get_label() for line in ax_loss.get_lines()] == ["entraînement", "validation"]
+    assert ax_dice.get_title() == "Dice de validation par région"
+    bars = []
+    monkeypatch.setattr(train, "progress_bar", lambda loader, desc, **_: bars.append(desc) or [])
+    config = train.preset_config("tiny", epochs=8)
+    train.train_epoch(torch.nn.Conv2d(4, 4, 1), [], None, None, None, config, "cpu", 0)
+    assert bars == ["époque 1/8"]
+    line = train._epoch_line(history[0] | {"seconds": 164}, 8)
+    assert line == "époque 1/8 : perte 1.0000 perte de validation 1.0000 Dice WT 0.500 (164 s)"
+
+
+def test_the_patient_browser_is_french(french, capsys, monkeypatch):
+    """Student walkthrough: the browser's controls said case, slice, modality, opacity, ground
+    truth / prediction, its title "slice 44", and "no prediction for this case"."""
+    pytest.importorskip("ipywidgets")
+    import matplotlib.pyplot as plt
+
+    image = torch.rand(4, 16, 16, 5).numpy()
+    seg = np.zeros((16, 16, 5), np.uint8)
+    seg[4:9, 4:9, 2] = 2
+    numbers = {"BraTS19_X_1": (86, 87, 88, 89, 90)}
+    box = viz.browser({"BraTS19_X_1": (image, seg, None)}, slice_z=numbers)
+    (w_case, w_mod), (w_z, w_alpha) = box.children[0].children, box.children[1].children
+    described = [w.description for w in (w_case, w_z, w_mod, w_alpha)]
+    assert described == ["cas", "coupe", "modalité", "opacité"]
+    assert [label for label, _ in box.children[2].options] == ["vérité terrain", "prédiction"]
+    assert w_z.label == "88"
+    cases = {"BraTS19_X_1": (image, seg, None)}
+    fig = viz._browser_slice(cases, "BraTS19_X_1", 2, "FLAIR", 0.5, "prediction", (86, 87, 88))
+    assert fig.axes[0].get_title() == "BraTS19_X_1 — coupe axiale 88 — FLAIR"
+    assert fig.axes[0].get_xlabel() == "pas de prédiction pour ce cas"
+    monkeypatch.setattr(viz, "_widgets_available", lambda: False)
+    capsys.readouterr()
+    viz.browse(cases, slice_z=numbers)  # the static figure: also the volume's axial index
+    assert capsys.readouterr().out.startswith("(pas d'interface de widgets de notebook ici")
+    assert plt.gcf()._suptitle.get_text() == "BraTS19_X_1 — coupe axiale 88"
+    plt.close("all")
+
+
+def test_the_tables_of_the_french_notebook_are_french(french):
+    """Student walkthrough: "background" in the class balance, "mean" in the evaluation table,
+    the layer table's "layer block output shape parameters", "total" and 31,030,658."""
+    assert viz.class_balance_table([96.48, 1, 2, 0.52]).splitlines()[0] == "fond          96.48 %"
+    scores = {"BraTS19_X_1": {"Dice WT": 0.5}, "BraTS19_X_2": {"Dice WT": 0.7}}
+    lines = viz.score_table(scores).splitlines()
+    assert lines[0].split() == ["patient", "Dice", "WT"]
+    assert lines[-1].split() == ["moyenne", "0.600"]
+    from solutions import UNet
+
+    rows = viz.layer_table(UNet(in_channels=1, num_classes=2), (1, 1, 572, 572))
+    lines = viz.format_layer_table(rows).splitlines()
+    assert lines[0].split() == ["couche", "bloc", "forme", "de", "sortie", "paramètres"]
+    assert lines[-1].startswith("total ") and lines[-1].endswith(" 31\u202f030\u202f658")
+    assert "," not in "".join(lines[1:]).replace(", ", "")  # no English grouping left

@@ -186,3 +186,37 @@ def test_code_without_source_is_recognised_by_its_compiled_code(tmp_path, capsys
     assert runs.source_text(made(by_default.format(1.0))) != runs.source_text(
         made(by_default.format(2.0))
     )  # (a default changed: another function, the review's)
+
+
+@pytest.fixture
+def french():
+    from unet_tp import i18n
+
+    before = i18n._current
+    i18n.set_language("fr")
+    yield
+    i18n._current = before
+
+
+def test_the_training_cell_speaks_french_in_the_french_notebook(tmp_path, capsys, french):
+    """Student walkthrough: the French notebook's training cell said "Training a new run in",
+    "epoch 1/8: loss ... val loss", "the budget of 10 min allows 3", "stopped at the time
+    budget", "This run is already complete", "Resuming the run", "Changed since the run"."""
+    _train(tmp_path, epochs=1)
+    out = capsys.readouterr().out
+    assert "Nouvel entraînement dans" in out and "époque 1/1 : perte " in out, out
+    assert " perte de validation " in out and "l'époque 1 a pris " in out, out
+    _train(tmp_path, epochs=1)
+    out = capsys.readouterr().out
+    assert "Cet entraînement est déjà terminé (1 époque, " in out and "RETRAIN = True" in out
+    _train(tmp_path, epochs=3, time_budget_minutes=1e-6)  # stops after its first epoch
+    out = capsys.readouterr().out
+    assert "Reprise de l'entraînement de " in out and "à l'époque 2 sur 3." in out, out
+    assert "le budget de temps de 1e-06 min en permet 2" in out, out
+    assert "arrêt au budget de temps après l'époque 2 sur 3 ; la meilleure époque (" in out
+    assert "best.pt et chargée ; reprendre l'entraînement le poursuit" in out, out
+    _train(tmp_path, loss_fn=functools.partial(weighted_ce, weight=torch.ones(4)), epochs=1)
+    out = capsys.readouterr().out
+    assert "Modifié depuis l'entraînement de " in out and "votre fonction de perte" in out, out
+    english = ("Training", "epoch", "loss", "budget of", "stopped", "complete", "Resuming")
+    assert not [word for word in english if word in out], out

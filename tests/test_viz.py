@@ -154,6 +154,26 @@ def test_layer_table_for_students():
     assert paper[-1]["output_shape"] == (1, 2, 388, 388)
 
 
+def test_the_class_balance_and_score_tables():
+    """The notebook's class-balance and evaluation cells print these (in the notebook's
+    language): a share per class, and each patient's scores with their mean last."""
+    lines = viz.class_balance_table([90, 2, 6, 2]).splitlines()
+    assert lines == [
+        "background    90.00 %",
+        "NCR/NET (1)    2.00 %",
+        "ED (2)         6.00 %",
+        "ET (4)         2.00 %",
+    ]
+    scores = {
+        "BraTS19_X_1": {"Dice WT": 0.5, "HD95 WT": 2.0},
+        "BraTS19_X_2": {"Dice WT": 0.7, "HD95 WT": 4.0},
+    }
+    lines = viz.score_table(scores).splitlines()
+    assert lines[0] == f"{'patient':28s}  Dice WT  HD95 WT"
+    assert lines[1] == f"{'BraTS19_X_1':28s}    0.500    2.000"
+    assert lines[-1] == f"{'mean':28s}    0.600    3.000"
+
+
 def test_layer_table_runs_a_students_net_that_the_meta_device_cannot():
     class DataDependent(torch.nn.Module):  # .item() needs real values
         def __init__(self):
@@ -198,15 +218,35 @@ def test_browser_widgets_follow_the_case(vol, monkeypatch):
     box = viz.browser(cases, "a")
     (w_case, w_mod), (w_z, w_alpha) = box.children[0].children, box.children[1].children
     w_layer = box.children[2]
-    assert w_z.value == viz.largest_tumour_slice(vol.seg) and w_z.max == 154
-    assert w_mod.options == ("T1", "T1CE", "T2", "FLAIR") and w_layer.options == (
-        "ground truth",
-        "prediction",
-    )
+    assert w_z.value == viz.largest_tumour_slice(vol.seg) and len(w_z.options) == 155
+    assert w_mod.options == ("T1", "T1ce", "T2", "FLAIR")  # as the figures name them
+    assert w_layer.options == (("ground truth", "ground truth"), ("prediction", "prediction"))
     w_alpha.value = 0.8
     w_layer.value = "prediction"
     w_case.value = "b"  # a shorter case without segmentation: the slice range follows
-    assert w_z.max == 39 and w_z.value == 20
+    assert len(w_z.options) == 40 and w_z.value == 20
+
+
+def test_the_browser_numbers_a_cached_patients_slices_as_the_figures_do(vol):
+    """Student walkthrough: the browser said "slice 44" (the cache's index) where show_case said
+    "axial slice 88" for the same slice: with slice_z, both give the volume's axial index."""
+    pytest.importorskip("ipywidgets")
+    import matplotlib.pyplot as plt
+
+    small = vol.image[..., 60:100]
+    numbers = {"a": tuple(range(60, 100))}
+    box = viz.browser({"a": (small, vol.seg[..., 60:100], None)}, "a", slice_z=numbers)
+    w_z = box.children[1].children[0]
+    z = viz.largest_tumour_slice(vol.seg[..., 60:100])
+    assert w_z.value == z and w_z.label == str(60 + z)  # the slider reads the volume's z
+    static = viz.show_case(small, vol.seg[..., 60:100], slice_z=numbers["a"])
+    assert static._suptitle.get_text() == f"axial slice {60 + z}"
+    assert static.axes[1].get_title() == "T1ce"
+    cases = {"a": (small, None, None)}
+    browsed = viz._browser_slice(cases, "a", z, "T1ce", 0.5, "prediction", numbers["a"])
+    assert browsed.axes[0].get_title() == f"a — axial slice {60 + z} — T1ce"
+    assert browsed.axes[0].get_xlabel() == "no prediction for this case"
+    plt.close("all")
 
 
 WIDGETS_8_CHECK = """
@@ -220,7 +260,7 @@ seg[4:8, 4:8, 3] = 2
 box = viz.browser({"a": (image, seg, seg), "b": (image[..., :5], None, None)}, "a")
 (w_case, _), (w_z, _) = box.children[0].children, box.children[1].children
 w_case.value = "b"
-assert w_z.max == 4, w_z.max
+assert len(w_z.options) == 5, w_z.options
 for _ in tqdm(range(3)):
     pass
 print("ok", ipywidgets.__version__)

@@ -7,6 +7,8 @@ import sys
 
 import torch
 
+from unet_tp.i18n import set_language, tr
+
 
 def in_colab() -> bool:
     """True inside Google Colab."""
@@ -16,36 +18,57 @@ def in_colab() -> bool:
 
 
 def pick_device(
-    preference: str = "auto", verbose: bool = True, training: bool = True
+    preference: str = "auto",
+    verbose: bool = True,
+    training: bool = True,
+    language: str | None = None,
 ) -> torch.device:
     """The device to compute on, named in one line when ``verbose``: ``preference`` ``"auto"``
     (CUDA, then MPS, then CPU), ``"cuda:1"``, ``"cpu"``... (a RuntimeError if not here); the CPU
-    line advises a GPU when ``training``."""
+    line advises a GPU when ``training``; ``language`` (``"en"``, ``"fr"``), if given, is the
+    messages' language from now on (as ``notebook_config``'s)."""
+    if language is not None:
+        set_language(language)
     pref = preference.lower()
     mps = getattr(torch.backends, "mps", None)
     has_mps = bool(mps and mps.is_available())
     if pref == "auto":
         pref = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
     if pref.startswith("cuda") and not torch.cuda.is_available():
-        hint = " In Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
-        raise RuntimeError(f"--device {preference}: no CUDA GPU is available here.{hint}")
+        hint = tr(" In Colab: Runtime > Change runtime type > T4 GPU.") if in_colab() else ""
+        raise RuntimeError(
+            tr(
+                "--device {device}: no CUDA GPU is available here.{hint}",
+                device=preference,
+                hint=hint,
+            )
+        )
     if pref == "mps" and not has_mps:
-        raise RuntimeError(f"--device {preference}: Apple MPS is not available here")
+        raise RuntimeError(
+            tr("--device {device}: Apple MPS is not available here", device=preference)
+        )
     device = torch.device(pref)
-    if device.type == "cuda":
-        line = f"Using GPU {torch.cuda.get_device_name(device)} (CUDA), mixed precision "
-        line += str(amp_dtype(device))
-    elif device.type == "mps":
-        line = "Using Apple GPU (MPS)"
-    else:
-        line = f"Using the CPU ({torch.get_num_threads()} threads)"
-        if training:  # advise a GPU, and how to get one in Colab
-            line += ": no GPU found, so training is slow."
-            if in_colab():
-                line += " In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU."
     if verbose:
-        print(line)
+        print(_device_line(device, training))
     return device
+
+
+def _device_line(device: torch.device, training: bool) -> str:
+    """The line naming ``device``; on the CPU, when ``training``, the advice to use a GPU."""
+    if device.type == "cuda":
+        return tr(
+            "Using GPU {name} (CUDA), mixed precision {dtype}",
+            name=torch.cuda.get_device_name(device),
+            dtype=str(amp_dtype(device)),
+        )
+    if device.type == "mps":
+        return tr("Using Apple GPU (MPS)")
+    line = tr("Using the CPU ({threads} threads)", threads=torch.get_num_threads())
+    if training:  # advise a GPU, and how to get one in Colab
+        line += tr(": no GPU found, so training is slow.")
+        if in_colab():
+            line += tr(" In Colab, switch to a GPU: Runtime > Change runtime type > T4 GPU.")
+    return line
 
 
 def run_device(

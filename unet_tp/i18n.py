@@ -56,6 +56,14 @@ class _FrenchNumbers(string.Formatter):
         return text.replace(",", "\N{NARROW NO-BREAK SPACE}").replace(".", ",")
 
 
+def grouped(number: int) -> str:
+    """``number`` with its digits grouped in the current language: 31,030,658 in English,
+    31 030 658 (narrow no-break spaces) in French."""
+    if language() == "fr":
+        return _FrenchNumbers().format_field(number, ",d")
+    return f"{number:,d}"
+
+
 class Message(str):
     """A :func:`tr` message: its text, and the ``template`` and ``fields`` it was made of (what
     :func:`stored` keeps, to say it again in another language)."""

@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from unet_tp.fileio import save_json
+from unet_tp.i18n import tr
 from unet_tp.losses import loss_by_name
 from unet_tp.train import LossFn, TrainConfig, TrainStep, fit, load_checkpoint, load_weights
 
@@ -116,12 +117,16 @@ def _changes(old: dict, new: dict) -> list[str]:
         if a == b:
             continue
         if not isinstance(b, dict):
-            said.append(f"your {part}")
+            said.append(
+                tr("your loss function")
+                if part == "loss function"
+                else tr("your {part}", part=part)
+            )
             continue
         a = a or {}
         keys = [k for k in sorted({*a, *b}) if a.get(k) != b.get(k)]
         if part == "network code":
-            said.append(f"your network's code ({', '.join(keys)})")
+            said.append(tr("your network's code ({blocks})", blocks=", ".join(keys)))
         else:
             said += [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in keys]
     return said
@@ -130,17 +135,31 @@ def _changes(old: dict, new: dict) -> list[str]:
 def _from_scratch(runs_dir: Path, name: str, folder: Path, identity: dict) -> str:
     """Why the run is trained from scratch, and what changed since the latest other run."""
     if (folder / "checkpoint.pt").exists():
-        return f"RETRAIN = True: training {folder} again from scratch."
+        return tr("RETRAIN = True: training {folder} again from scratch.", folder=folder)
     others = [p for p in runs_dir.glob(f"{name}-*") if p != folder and (p / RUN_FILE).exists()]
     others = [p for p in others if (p / "checkpoint.pt").exists()]
     previous = max(others, key=lambda p: (p / "checkpoint.pt").stat().st_mtime, default=None)
     if previous is None:
-        return f"Training a new run in {folder}."
+        return tr("Training a new run in {folder}.", folder=folder)
     old = json.loads((previous / RUN_FILE).read_text())
-    changed = "; ".join(_changes(old, identity)) or "the run's identity"
-    return (
-        f"Changed since the run in {previous}: {changed}. Training a new run in {folder} (the "
-        "previous one is kept)."
+    changed = "; ".join(_changes(old, identity)) or tr("the run's identity")
+    return tr(
+        "Changed since the run in {previous}: {changed}. Training a new run in {folder} (the "
+        "previous one is kept).",
+        previous=previous,
+        changed=changed,
+        folder=folder,
+    )
+
+
+def _complete(done: int, folder: Path) -> str:
+    """The line of a run that is complete: loaded, how to train it again or longer."""
+    return tr(
+        "This run is already complete ({epochs}, {folder}): its model is loaded, not trained "
+        "again. To train it again from scratch, set RETRAIN = True at the top of this cell; to "
+        "train it longer, raise config.optim.epochs.",
+        epochs=tr("1 epoch") if done == 1 else tr("{count} epochs", count=done),
+        folder=folder,
     )
 
 
@@ -171,14 +190,16 @@ def train_or_resume(
             load_weights(model, ckpt, str(ckpt_path))
             if device is not None:
                 model.to(device)
-            print(
-                f"This run is already complete ({done} epoch{'s' * (done != 1)}, {folder}): "
-                "its model is loaded, not trained again. To train it again from scratch, set "
-                "RETRAIN = True at the top of this cell; to train it longer, raise "
-                "config.optim.epochs."
-            )
+            print(_complete(done, folder))
             return list(ckpt["history"])
-        print(f"Resuming the run in {folder} at epoch {done + 1} of {config.optim.epochs}.")
+        print(
+            tr(
+                "Resuming the run in {folder} at epoch {epoch} of {epochs}.",
+                folder=folder,
+                epoch=done + 1,
+                epochs=config.optim.epochs,
+            )
+        )
     else:
         print(_from_scratch(Path(runs_dir), name, folder, identity))
     folder.mkdir(parents=True, exist_ok=True)

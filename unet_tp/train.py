@@ -34,6 +34,7 @@ from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes, DataError, load_case
 from unet_tp.device import amp_dtype
 from unet_tp.fileio import atomic_write, free_space, save_json
+from unet_tp.i18n import tr
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.precision import student_step
@@ -129,12 +130,21 @@ class Budget:
         spent = time.perf_counter() - self.t0
         per_epoch = spent / (epoch + 1 - self.start)
         if epoch == self.start and progress:
-            line = f"epoch {epoch + 1} took {_duration(per_epoch)}: {self.epochs} epochs = "
-            line += _duration(per_epoch * (self.epochs - self.start))
+            line = tr(
+                "epoch {epoch} took {took}: {epochs} epochs = {total}",
+                epoch=epoch + 1,
+                took=_duration(per_epoch),
+                epochs=self.epochs,
+                total=_duration(per_epoch * (self.epochs - self.start)),
+            )
             if self.minutes is not None:
                 allowed = self.start + int(self.minutes * 60 // per_epoch)
                 allowed = min(max(allowed, self.start + 1), self.epochs)
-                line += f"; the budget of {self.minutes:g} min allows {allowed}"
+                line += tr(
+                    "; the budget of {minutes:g} min allows {allowed}",
+                    minutes=self.minutes,
+                    allowed=allowed,
+                )
             print(line)
         if self.minutes is None or epoch + 1 >= self.epochs:
             return False
@@ -192,7 +202,10 @@ def train_epoch(
     model.train()
     running, seen = 0.0, 0
     bar = progress_bar(
-        loader, f"epoch {epoch + 1}/{optim.epochs}", enabled=progress and _is_main(), leave=False
+        loader,
+        tr("epoch {epoch}/{epochs}", epoch=epoch + 1, epochs=optim.epochs),
+        enabled=progress and _is_main(),
+        leave=False,
     )
     for images, labels in bar:
         if optim.augment:
@@ -203,8 +216,12 @@ def train_epoch(
         value = step(model, images, labels, optimizer, loss_fn)
         if not math.isfinite(value):
             raise FloatingPointError(
-                f"epoch {epoch + 1}: the loss became {value}; check the loss or lower the "
-                "learning rate (--lr)"
+                tr(
+                    "epoch {epoch}: the loss became {value}; check the loss or lower the "
+                    "learning rate (--lr)",
+                    epoch=epoch + 1,
+                    value=value,
+                )
             )
         running += value * len(images)
         seen += len(images)
@@ -337,12 +354,23 @@ def _keep_best(model: nn.Module, state: RunState, out: Path | None, say: bool) -
     if out is not None and (out / "best.pt").exists():
         unwrap(model).load_state_dict(load_checkpoint(out / "best.pt")["model"])
     if say:
-        print(
-            f"stopped at the time budget after epoch {state.history[-1]['epoch']} of "
-            f"{state.config.optim.epochs}; the best epoch ({best['epoch']}) is kept"
-            + (f" in {out / 'best.pt'} and loaded" if out is not None else "")
-            + "; resuming the run trains further"
-        )
+        where = {"epoch": state.history[-1]["epoch"], "epochs": state.config.optim.epochs}
+        if out is None:
+            stopped_line = tr(
+                "stopped at the time budget after epoch {epoch} of {epochs}; the best epoch "
+                "({best}) is kept; resuming the run trains further",
+                best=best["epoch"],
+                **where,
+            )
+        else:
+            stopped_line = tr(
+                "stopped at the time budget after epoch {epoch} of {epochs}; the best epoch "
+                "({best}) is kept in {path} and loaded; resuming the run trains further",
+                best=best["epoch"],
+                path=out / "best.pt",
+                **where,
+            )
+        print(stopped_line)
 
 
 def _epoch(
@@ -361,18 +389,28 @@ def _epoch(
     return record
 
 
+def _epoch_line(record: dict, epochs: int) -> str:
+    """An epoch's line: its losses, validation Dice per region and time."""
+    dice = " ".join(
+        f"{r.upper()} {record[f'dice_{r}']:.3f}" for r in REGIONS if f"dice_{r}" in record
+    )
+    val = tr(" val loss {loss:.4f}", loss=record["val_loss"]) if "val_loss" in record else ""
+    return tr(
+        "epoch {epoch}/{epochs}: loss {loss:.4f}{val} Dice {dice} ({seconds:.0f} s)",
+        epoch=record["epoch"],
+        epochs=epochs,
+        loss=record["train_loss"],
+        val=val,
+        dice=dice,
+        seconds=record["seconds"],
+    )
+
+
 def _end_epoch(state: RunState, out: Path | None, progress: bool, checkpoint) -> None:
     """The epoch's line; the checkpoint, ``best.pt`` (the best epoch so far) and the history."""
     record = state.history[-1]
     if progress:
-        dice = " ".join(
-            f"{r.upper()} {record[f'dice_{r}']:.3f}" for r in REGIONS if f"dice_{r}" in record
-        )
-        val = f" val loss {record['val_loss']:.4f}" if "val_loss" in record else ""
-        print(
-            f"epoch {record['epoch']}/{state.config.optim.epochs}: loss {record['train_loss']:.4f}"
-            f"{val} Dice {dice} ({record['seconds']:.0f} s)"
-        )
+        print(_epoch_line(record, state.config.optim.epochs))
     if out is not None:
         save_checkpoint(out / "checkpoint.pt", *checkpoint, state)
         if max(state.history, key=_score) is record:

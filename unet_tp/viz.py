@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from unet_tp.conventions import LABEL_NAMES, MODALITIES, REGIONS
-from unet_tp.i18n import tr, translated
+from unet_tp.i18n import grouped, tr, translated
 
 LABEL_COLOURS: dict[int, str] = {1: "#ff0000", 2: "#00c000", 4: "#ffff00"}
 """NCR/NET red, edema green, enhancing tumour yellow."""
@@ -95,7 +95,7 @@ def show_case(
     fig, axes = plt.subplots(1, 4, figsize=(12.8, 3.9), layout="constrained")
     for c, (ax, name) in enumerate(zip(axes, MODALITIES, strict=True)):
         labels = seg[:, :, z] if seg is not None else None
-        _gray(ax, image[c, :, :, z], name.upper() if name != "t1ce" else "T1ce", labels, alpha)
+        _gray(ax, image[c, :, :, z], _modality_label(name), labels, alpha)
         _orientation_marks(ax)
     fig.suptitle(f"{title + ' — ' if title else ''}{_axial_title(z, slice_z)}")
     if seg is not None:
@@ -151,17 +151,19 @@ def plot_history(history: Sequence[dict]) -> Figure:
     """Training curves: loss (training and validation) and validation Dice WT/TC/ET per epoch."""
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label=tr("training"))
     if history and "val_loss" in history[0]:
-        ax_loss.plot(epochs, [h["val_loss"] for h in history], "s--", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], "s--", label=tr("validation"))
+    ax_loss.set(xlabel=tr("epoch"), ylabel=tr("loss"), title=tr("Loss"))
     ax_loss.legend()
     for region, style in zip(REGIONS, ("o-", "s-", "^-"), strict=True):
         key = f"dice_{region}"
         if history and key in history[0]:
             label = f"{region.upper()} {{{','.join(map(str, REGIONS[region]))}}}"
             ax_dice.plot(epochs, [h[key] for h in history], style, label=label)
-    ax_dice.set(xlabel="epoch", ylabel="Dice", title="Validation Dice per region", ylim=(0, 1.02))
+    ax_dice.set(
+        xlabel=tr("epoch"), ylabel="Dice", title=tr("Validation Dice per region"), ylim=(0, 1.02)
+    )
     ax_dice.legend(loc="lower right")
     for ax in (ax_loss, ax_dice):
         ax.grid(alpha=0.3)
@@ -248,13 +250,36 @@ def _trace_blocks(
 
 
 def format_layer_table(rows: Sequence[dict]) -> str:
-    """The layer table as aligned text, with the total parameter count."""
+    """The layer table as aligned text, with the total parameter count (headers and digit
+    grouping in the current language)."""
     line = "{:10s} {:12s} {:>22s} {:>12s}".format
-    lines = [line("layer", "block", "output shape", "parameters")]
+    lines = [line(tr("layer"), tr("block"), tr("output shape"), tr("parameters"))]
     lines += [
-        line(r["layer"], r["type"], str(r["output_shape"]), f"{r['params']:,d}") for r in rows
+        line(r["layer"], r["type"], str(r["output_shape"]), grouped(r["params"])) for r in rows
     ]
-    lines.append(line("total", "", "", f"{sum(r['params'] for r in rows):,d}"))
+    lines.append(line(tr("total"), "", "", grouped(sum(r["params"] for r in rows))))
+    return "\n".join(lines)
+
+
+def class_balance_table(counts: Sequence[float]) -> str:
+    """The share of each class in ``counts`` (pixels of classes 0 to 3), one line each, the
+    background named in the current language."""
+    names = [tr("background"), "NCR/NET (1)", "ED (2)", "ET (4)"]
+    total = float(sum(counts))
+    shares = (100 * n / total for n in counts)
+    return "\n".join(
+        f"{name:12s} {share:6.2f} %" for name, share in zip(names, shares, strict=True)
+    )
+
+
+def score_table(scores: dict[str, dict[str, float]]) -> str:
+    """The table of each patient's ``scores`` (``{case_id: {column: value}}``, the same columns
+    each) with their mean as the last row, headers in the current language."""
+    columns = list(next(iter(scores.values())))
+    mean = {c: float(np.mean([s[c] for s in scores.values()])) for c in columns}
+    lines = [f"{tr('patient'):28s} " + " ".join(f"{c:>8s}" for c in columns)]
+    for name, row in [*scores.items(), (tr("mean"), mean)]:
+        lines.append(f"{name:28s} " + " ".join(f"{row[c]:8.3f}" for c in columns))
     return "\n".join(lines)
 
 
@@ -272,47 +297,76 @@ def _widgets_available() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def browse(cases: Cases, case_id: str | None = None) -> None:
+def browse(
+    cases: Cases, case_id: str | None = None, slice_z: dict[str, Sequence[int]] | None = None
+) -> None:
     """Show the interactive viewer (:func:`browser`) once, returning nothing (not shown again as
     the cell's value); without widgets, the static :func:`show_case` figure, said in one line."""
     case_id = case_id or next(iter(cases))
     if not _widgets_available():
-        print("(no notebook widget front end here: showing a static figure instead of the browser)")
+        print(
+            tr(
+                "(no notebook widget front end here: showing a static figure instead of the "
+                "browser)"
+            )
+        )
         image, truth, pred = cases[case_id]
-        show_case(image, truth if truth is not None else pred, title=case_id)
+        seg = truth if truth is not None else pred
+        show_case(image, seg, title=case_id, slice_z=(slice_z or {}).get(case_id))
         return
     from IPython.display import display
 
-    display(browser(cases, case_id))
+    display(browser(cases, case_id, slice_z))
 
 
-def browser(cases: Cases, case_id: str | None = None):
+def _modality_label(name: str) -> str:
+    """A modality as the figures name it: T1, T1ce, T2, FLAIR."""
+    return name.upper() if name != "t1ce" else "T1ce"
+
+
+def _slice_options(image: np.ndarray, numbers: Sequence[int] | None) -> list[tuple[str, int]]:
+    """The slice slider's ``(label, index)`` choices: each slice's axial index in the volume
+    (``numbers[i]`` for a volume of some slices only), and its index in ``image``."""
+    return [(str(numbers[i] if numbers is not None else i), i) for i in range(image.shape[3])]
+
+
+def browser(
+    cases: Cases, case_id: str | None = None, slice_z: dict[str, Sequence[int]] | None = None
+):
     """The viewer's widget box (ipywidgets 7.7 and 8) of ``cases`` from ``case_id``: case, slice,
-    modality, opacity, ground truth or prediction."""
+    modality, opacity, ground truth or prediction. ``slice_z``: ``{case_id: the volume's axial
+    index of each slice}`` for cases of some slices only (a cached patient's ``slice_z``), the
+    numbers the slider and the title give."""
     import ipywidgets as W
 
+    numbers = slice_z or {}
     case_id = case_id or next(iter(cases))
     image0, truth0, _ = cases[case_id]
     lazy = {"continuous_update": False}
-    w_case = W.Dropdown(options=list(cases), value=case_id, description="case")
-    w_z = W.IntSlider(
-        value=_first_slice(image0, truth0), max=image0.shape[3] - 1, description="slice", **lazy
+    w_case = W.Dropdown(options=list(cases), value=case_id, description=tr("case"))
+    w_z = W.SelectionSlider(
+        options=_slice_options(image0, numbers.get(case_id)),
+        value=_first_slice(image0, truth0),
+        description=tr("slice"),
+        **lazy,
     )
-    modalities = [m.upper() for m in MODALITIES]
-    w_mod = W.Dropdown(options=modalities, value="FLAIR", description="modality")
-    w_alpha = W.FloatSlider(value=0.45, min=0, max=1, step=0.05, description="opacity", **lazy)
-    w_layer = W.ToggleButtons(options=["ground truth", "prediction"], value="ground truth")
+    modalities = [_modality_label(m) for m in MODALITIES]
+    w_mod = W.Dropdown(options=modalities, value="FLAIR", description=tr("modality"))
+    w_alpha = W.FloatSlider(value=0.45, min=0, max=1, step=0.05, description=tr("opacity"), **lazy)
+    layers = [(tr("ground truth"), "ground truth"), (tr("prediction"), "prediction")]
+    w_layer = W.ToggleButtons(options=layers, value="ground truth")
     out = W.Output()
 
     def draw(*_):
         with out:
             out.clear_output(wait=True)
-            _browser_slice(cases, *(w.value for w in (w_case, w_z, w_mod, w_alpha, w_layer)))
+            chosen = (w.value for w in (w_case, w_z, w_mod, w_alpha, w_layer))
+            _browser_slice(cases, *chosen, numbers=numbers.get(w_case.value))
             plt.show()
 
     def on_case(_):
         image, truth, _ = cases[w_case.value]
-        w_z.max = image.shape[3] - 1
+        w_z.options = _slice_options(image, numbers.get(w_case.value))
         w_z.value = _first_slice(image, truth)
         draw()
 
@@ -324,18 +378,29 @@ def browser(cases: Cases, case_id: str | None = None):
     return box
 
 
-def _browser_slice(cases: dict, case_id: str, z: int, modality: str, alpha: float, layer: str):
-    """The browser's figure: slice ``z`` of one modality, the chosen layer overlaid."""
+def _browser_slice(
+    cases: dict,
+    case_id: str,
+    z: int,
+    modality: str,
+    alpha: float,
+    layer: str,
+    numbers: Sequence[int] | None = None,
+):
+    """The browser's figure: slice ``z`` of one modality, the chosen layer overlaid, titled as
+    :func:`show_case` (the volume's axial index: ``numbers[z]`` where given)."""
     image, truth, pred = cases[case_id]
     seg = truth if layer == "ground truth" else pred
     z = min(z, image.shape[3] - 1)
     fig, ax = plt.subplots(figsize=(5.5, 5.8), layout="constrained")
     channel = image[MODALITIES.index(modality.lower()), :, :, z]
     labels = seg[:, :, z] if seg is not None else None
-    _gray(ax, channel, f"{case_id} — slice {z} — {modality}", labels, alpha)
+    _gray(ax, channel, f"{case_id} — {_axial_title(z, numbers)} — {modality}", labels, alpha)
     if seg is not None:
         _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=7)
+    elif layer == "ground truth":
+        ax.set_xlabel(tr("no ground truth for this case"))
     else:
-        ax.set_xlabel(f"no {layer} for this case")
+        ax.set_xlabel(tr("no prediction for this case"))
     _orientation_marks(ax)
     return fig
