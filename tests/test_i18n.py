@@ -465,11 +465,23 @@ def test_the_training_figure_and_progress_bar_are_french(french, monkeypatch):
     )
     assert [line.get_label() for line in ax_loss.get_lines()] == ["entraînement", "validation"]
     assert ax_dice.get_title() == "Dice de validation par région"
-    bars = []
-    monkeypatch.setattr(train, "progress_bar", lambda loader, desc, **_: bars.append(desc) or [])
+    said = []
+
+    class Bar(list):
+        def set_postfix(self, values):
+            said.append(values)
+
+    monkeypatch.setattr(
+        train, "progress_bar", lambda batches, desc, **_: said.append(desc) or Bar(batches)
+    )
     config = train.preset_config("tiny", epochs=8)
-    train.train_epoch(torch.nn.Conv2d(4, 4, 1), [], None, None, None, config, "cpu", 0)
-    assert bars == ["époque 1/8"]
+    batch = [(torch.zeros(2, 4, 8, 8), torch.zeros(2, 8, 8, dtype=torch.long))]
+
+    def step(*_):
+        return 0.5
+
+    train.train_epoch(torch.nn.Identity(), batch, step, None, None, config, torch.device("cpu"), 0)
+    assert said == ["époque 1/8", {"perte": "0.5000"}]
     line = train._epoch_line(history[0] | {"seconds": 164}, 8)
     assert line == "époque 1/8 : perte 1.0000 perte de validation 1.0000 Dice WT 0.500 (164 s)"
 

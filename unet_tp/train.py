@@ -225,7 +225,7 @@ def train_epoch(
             )
         running += value * len(images)
         seen += len(images)
-        bar.set_postfix(loss=f"{running / seen:.4f}")
+        bar.set_postfix({tr("loss"): f"{running / seen:.4f}"})
     return running / max(seen, 1)
 
 
