@@ -523,10 +523,11 @@ class PredictDice(Comparison):
             with _default_dtype(d) as dtype:
                 net = small_net(meta, arrays, training=True)
                 preds[d] = reference().predict(net, drawn.images.to(dtype)).long().numpy()
-        return [Request("predict_dice", meta, arrays, (dice, preds))]
+        classes = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1].out_channels
+        return [Request("predict_dice", meta, arrays, (dice, preds, classes))]
 
     def check(self, req: Request, meta: dict, arrays: dict) -> str | None:
-        dice, preds = req.expected
+        dice, preds, classes = req.expected
         got_dice = meta.get("dice")
         if not isinstance(got_dice, list) or len(got_dice) != len(dice):
             return M.DICE_PAIRS
@@ -548,6 +549,10 @@ class PredictDice(Comparison):
             raw = arrays.get("pred")
             shape = tuple(raw.shape) if isinstance(raw, np.ndarray) else None
             return M.PREDICT_SHAPE.format(got=shape, want=tuple(pred.shape))
+        if outside := sorted({int(v) for v in np.unique(got)} - set(range(classes))):
+            return M.PREDICT_CLASSES.format(
+                values=", ".join(map(str, outside[:5])), last=classes - 1
+            )
         if not np.array_equal(got, pred):
             return M.PREDICT_DIFFERS
         return None

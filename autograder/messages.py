@@ -85,6 +85,10 @@ EMPTY_MASKS = " (two empty masks agree perfectly: 1.0)"
 PREDICT_ERROR = "predict: {error}"
 PREDICT_SHAPE = "predict returned shape {got}, expected {want} (the argmax over the classes)"
 PREDICT_DIFFERS = "predict differs from the argmax of the model in evaluation mode (model.eval())"
+PREDICT_CLASSES = (
+    "predict returned {values}, not classes of the network (0 to {last}): return the argmax of "
+    "the logits as it is (BraTS's label 4 is the files' name for class 3)"
+)
 
 # ---- score.py ----------------------------------------------------------------------------------
 

@@ -221,6 +221,25 @@ MISTAKES = [
         {"center_crop"},
         ("top-left",),
     ),
+    Mistake(  # honest round 38: told to use model.eval(), which it did
+        "predict_maps_class_3_to_label_4",
+        "predict_dice",
+        [
+            (
+                "    return model(images).argmax(dim=1)",
+                "    pred = model(images).argmax(dim=1)\n    pred[pred == 3] = 4\n    return pred",
+            )
+        ],
+        {"predict_dice"},
+        ("not classes of the network (0 to 3)", "4"),
+    ),
+    Mistake(  # honest round 38: told to crop height and width separately
+        "crop_start_without_brackets",
+        "up",
+        [(CROP, "    top = x.shape[-2] - height // 2\n    left = x.shape[-1] - width // 2")],
+        {"center_crop"},
+        ("runs past the map's edge", "(H - height) // 2"),
+    ),
     Mistake(
         "crop_offsets_swapped",
         "up",

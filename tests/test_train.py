@@ -363,3 +363,33 @@ def test_a_checkpoint_on_a_full_disk_says_so_naming_the_file(tmp_path, monkeypat
     assert err.value.errno == errno.ENOSPC
     assert os_error_message(err.value).startswith(f"{path}: the disk is full")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_step_returning_the_loss_tensor_stops_at_its_first_step():
+    """Honest round 38: a train_step returning ``loss`` (not ``loss.item()``) trained a whole
+    epoch, holding every batch's graph, then failed on "Object of type Tensor is not JSON
+    serializable"."""
+    from unet_tp.train import train_epoch
+
+    model = torch.nn.Conv2d(4, 4, 1)
+    steps = []
+
+    def tensor_step(model, images, labels, optimizer, loss_fn):
+        steps.append(1)
+        return loss_fn(model(images), labels)
+
+    batch = (torch.rand(2, 4, 8, 8), torch.zeros(2, 8, 8, dtype=torch.long))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    config = preset_config("tiny")
+    with pytest.raises(TypeError, match=r"returned Tensor, not the loss as a number.*loss\.item"):
+        train_epoch(
+            model,
+            [batch] * 3,
+            tensor_step,
+            optimizer,
+            F.cross_entropy,
+            config,
+            torch.device("cpu"),
+            0,
+        )
+    assert steps == [1]

@@ -1134,28 +1134,8 @@ def _crop_case(center_crop: Callable, case: cases.CropCase, label: str) -> None:
         raise _explain(exc, label, [*steps, (tr("window"), want)]) from None
     if not isinstance(out, torch.Tensor):
         raise _Wrong(tr("returned {kind}, not a tensor", kind=type(out).__name__))
-    odd = [(case.height - th) % 2, (case.width - tw) % 2]
-    if _shape(out) != want and any(odd) and _shape(out) == (2, 3, th + odd[0], tw + odd[1]):
-        raise _Wrong(  # x[..., top:H - top]: honest round 33's most common crop
-            tr(
-                "expected shape {want}, got {got}: the window ends at H - top (or W - left), one "
-                "too many where the margin is odd; end it at top + height and left + width, "
-                "x[..., top:top + height, left:left + width]",
-                want=want,
-                got=_shape(out),
-            )
-        )
-    if _shape(out) != want:
-        swapped = tr(" (height and width swapped?)") if _shape(out)[-2:] == want[:-3:-1] else ""
-        raise _Wrong(
-            tr(
-                "expected shape {want}, got {got}{swapped}: crop the height and the width "
-                "separately, keep the batch and channel dimensions",
-                want=want,
-                got=_shape(out),
-                swapped=swapped,
-            )
-        )
+    if problem := _crop_shape_problem(case, _shape(out), want):
+        raise _Wrong(problem)
     windows = case.windows()
     crops = [x[..., t : t + th, s : s + tw] for t, s in windows]
     if out.dtype != x.dtype and any(torch.equal(out.to(x.dtype), crop) for crop in crops):
@@ -1178,6 +1158,47 @@ def _crop_case(center_crop: Callable, case: cases.CropCase, label: str) -> None:
                 lefts=either.join(str(v) for v in sorted({v for _, v in windows})),
             )
         )
+
+
+def _crop_shape_problem(case: cases.CropCase, got: tuple | str, want: tuple) -> str:
+    """What a crop of shape ``got`` did wrong, for a crop of shape ``want`` ("" if its shape is
+    right)."""
+    th, tw = want[-2:]
+    odd = [(case.height - th) % 2, (case.width - tw) % 2]
+    if got != want and any(odd) and got == (2, 3, th + odd[0], tw + odd[1]):
+        return tr(  # x[..., top:H - top]: honest round 33's most common crop
+            "expected shape {want}, got {got}: the window ends at H - top (or W - left), one "
+            "too many where the margin is odd; end it at top + height and left + width, "
+            "x[..., top:top + height, left:left + width]",
+            want=want,
+            got=got,
+        )
+    if _past_the_edge(got, want):
+        return tr(
+            "expected shape {want}, got {got}: the window runs past the map's edge, so it "
+            "starts too far: the start is (H - height) // 2, with its brackets "
+            "(H - height // 2 is H - (height // 2))",
+            want=want,
+            got=got,
+        )
+    if got != want:
+        swapped = tr(" (height and width swapped?)") if got[-2:] == want[:-3:-1] else ""
+        return tr(
+            "expected shape {want}, got {got}{swapped}: crop the height and the width "
+            "separately, keep the batch and channel dimensions",
+            want=want,
+            got=got,
+            swapped=swapped,
+        )
+    return ""
+
+
+def _past_the_edge(got: tuple | str, want: tuple) -> bool:
+    """Whether a crop of shape ``got`` is the batch and channels of ``want`` but smaller in
+    height or width: the window started too far and ran past the map's edge."""
+    if not isinstance(got, tuple) or len(got) != len(want) or got[:-2] != want[:-2]:
+        return False
+    return got != want and all(g <= w for g, w in zip(got[-2:], want[-2:], strict=True))
 
 
 @_packages_noted
@@ -2750,6 +2771,17 @@ def _differing_digits(value: float, want: float) -> tuple[str, str]:
     return (f"{value:.12g}", f"{want:.12g}") if shown == wanted else (shown, wanted)
 
 
+def _classes_outside(values: list[int], classes: int) -> str:
+    """The message for a prediction holding ``values``, not classes of a ``classes``-class
+    network (honest round 38: the labels mapped back to BraTS's, 3 to 4, in predict)."""
+    return tr(
+        "predict returned {values}, not classes of the network (0 to {last}): return the "
+        "argmax of the logits as it is (BraTS's label 4 is the files' name for class 3)",
+        values=", ".join(map(str, values[:5])),
+        last=classes - 1,
+    )
+
+
 def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
     """predict on a network left in training mode: the argmax of the model in evaluation mode."""
     n, _, h, w = cases.PREDICT.images
@@ -2760,11 +2792,11 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
         out = predict(_small_net(cases.PREDICT.net, inputs.state).train(), images)
         reference = _small_net(cases.PREDICT.net, inputs.state)
         with torch.no_grad():
-            expected = reference.eval()(images).argmax(1)
-            return out, expected, reference.train()(images).argmax(1)  # forgetting eval()
+            logits = reference.eval()(images)
+            return out, logits.argmax(1), reference.train()(images).argmax(1), logits.shape[1]
 
-    try:
-        _, (out, expected, train_mode) = _first_dtype(attempt)
+    try:  # (the last: the network's classes)
+        _, (out, expected, train_mode, classes) = _first_dtype(attempt)
     except Exception as exc:  # noqa: BLE001
         steps = [("model.eval()", tr("batch norm uses its running statistics"))]
         steps.append(("model(images)", (n, 4, h, w)))
@@ -2794,6 +2826,8 @@ def _check_predict(predict: Callable, inputs: cases.PredictDiceInputs) -> None:
                 "so batch norm uses its running statistics"
             )
         )
+    if outside := sorted({int(v) for v in got.unique()} - set(range(classes))):
+        raise AssertionError(_classes_outside(outside, classes))
     raise AssertionError(
         tr("predict should return the argmax over dim=1 (the classes) of the logits")
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import functools
 import math
+import numbers
 import os
 import sys
 import time
@@ -185,6 +186,21 @@ def epoch_loader(train_set: Dataset, config: TrainConfig, device: torch.device, 
     )
 
 
+def _a_number(value: object) -> float:
+    """The loss a training step returned, as a float; a tensor (``loss`` for ``loss.item()``) or
+    anything else stops the epoch at its first step, saying so (honest round 38: a tensor failed
+    only after the epoch, "Object of type Tensor is not JSON serializable")."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(
+        tr(
+            "train_step returned {kind}, not the loss as a number: return loss.item() (a tensor "
+            "keeps every batch's graph in memory until the epoch ends)",
+            kind=type(value).__name__,
+        )
+    )
+
+
 def train_epoch(
     model: nn.Module,
     loader: DataLoader,
@@ -213,7 +229,7 @@ def train_epoch(
             images[flip] = images[flip].flip(-1)
             labels[flip] = labels[flip].flip(-1)
         images, labels = _prepare_batch(images, labels, device, optim.channels_last)
-        value = step(model, images, labels, optimizer, loss_fn)
+        value = _a_number(step(model, images, labels, optimizer, loss_fn))
         if not math.isfinite(value):
             raise FloatingPointError(
                 tr(
