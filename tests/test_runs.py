@@ -103,6 +103,29 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, capsys):
     assert len(_folders(tmp_path)) == 1
 
 
+def test_a_run_stopped_by_its_budget_is_loaded_until_the_budget_is_raised(
+    tmp_path, capsys, monkeypatch
+):
+    """French student round 39: running the training cell again after its time budget stopped
+    it trained for another whole budget (the notebook promised it would load the run)."""
+    trained, history = _train(tmp_path, epochs=3, time_budget_minutes=1e-6)
+    assert len(history) == 1 and "stopped at the time budget after epoch 1 of 3" in (
+        capsys.readouterr().out
+    )
+    fit = runs.fit
+    monkeypatch.setattr(runs, "fit", lambda *a, **k: pytest.fail("a stopped run was retrained"))
+    again, history2 = _train(tmp_path, epochs=3, time_budget_minutes=1e-6)
+    out = capsys.readouterr().out
+    assert "stopped at its time budget (1e-06 min) after epoch 1 of 3" in out, out
+    assert "raise config.optim.time_budget_minutes" in out and history2 == history
+    for a, b in zip(trained.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    monkeypatch.setattr(runs, "fit", fit)  # a larger budget, or none: it trains further
+    _, history3 = _train(tmp_path, epochs=3, time_budget_minutes=None)
+    assert "at epoch 2 of 3" in capsys.readouterr().out and len(history3) == 3
+    assert len(_folders(tmp_path)) == 1
+
+
 def test_a_changed_loss_or_setting_trains_a_new_run_in_its_own_folder(tmp_path, capsys):
     _train(tmp_path)
     first = _folders(tmp_path)
@@ -214,7 +237,7 @@ def test_the_training_cell_speaks_french_in_the_french_notebook(tmp_path, capsys
     assert "Reprise de l'entraînement de " in out and "à l'époque 2 sur 3." in out, out
     assert "le budget de temps de 1e-06 min en permet 2" in out, out
     assert "arrêt au budget de temps après l'époque 2 sur 3 ; la meilleure époque (" in out
-    assert "best.pt et chargée ; reprendre l'entraînement le poursuit" in out, out
+    assert "best.pt et chargée ; ré-exécuter cette cellule la charge ; augmentez " in out, out
     _train(tmp_path, loss_fn=functools.partial(weighted_ce, weight=torch.ones(4)), epochs=1)
     out = capsys.readouterr().out
     assert "Modifié depuis l'entraînement de " in out and "votre fonction de perte" in out, out

@@ -25,9 +25,17 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from unet_tp.fileio import save_json
-from unet_tp.i18n import tr
+from unet_tp.i18n import notebook_step, tr
 from unet_tp.losses import loss_by_name
-from unet_tp.train import LossFn, TrainConfig, TrainStep, fit, load_checkpoint, load_weights
+from unet_tp.train import (
+    BUDGET_STOP,
+    LossFn,
+    TrainConfig,
+    TrainStep,
+    fit,
+    load_checkpoint,
+    load_weights,
+)
 
 RUN_FILE = "run.json"
 # settings that do not change what is trained: more epochs continue a run; workers only load
@@ -163,6 +171,40 @@ def _complete(done: int, folder: Path) -> str:
     )
 
 
+def _stopped_by_its_budget(folder: Path, done: int, config: TrainConfig) -> str:
+    """The line of a run its time budget stopped after its last epoch (``done``) when this run's
+    budget is no larger: complete for that budget, loaded ("" where it is to be resumed: another
+    epoch saved since, a larger budget, or none; French student round 39: running the cell
+    again trained for another whole budget)."""
+    try:
+        stop = json.loads((folder / BUDGET_STOP).read_text(encoding="utf-8"))
+        epoch, best, minutes = int(stop["epoch"]), int(stop["best"]), stop["minutes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    budget = config.optim.time_budget_minutes
+    if epoch != done or minutes is None or budget is None or budget > minutes:
+        return ""
+    return tr(
+        "This run stopped at its time budget ({minutes} min) after epoch {epoch} of {epochs} "
+        "({folder}): its best epoch ({best}) is loaded, not trained again. To train it "
+        "further, raise config.optim.time_budget_minutes; to train it again from scratch, set "
+        "RETRAIN = True at the top of this cell.",
+        minutes=minutes,
+        epoch=epoch,
+        epochs=config.optim.epochs,
+        folder=folder,
+        best=best,
+    )
+
+
+def _load_best(model: nn.Module, folder: Path, device: torch.device | None) -> None:
+    """The run's best epoch's weights (``best.pt``, else its last checkpoint's) into ``model``."""
+    path = folder / "best.pt" if (folder / "best.pt").exists() else folder / "checkpoint.pt"
+    load_weights(model, load_checkpoint(path), str(path))
+    if device is not None:
+        model.to(device)
+
+
 def train_or_resume(
     model: nn.Module,
     train_set: Dataset,
@@ -186,6 +228,10 @@ def train_or_resume(
     if resume:
         ckpt = load_checkpoint(ckpt_path)
         done = ckpt["epoch"] + 1
+        if stopped := _stopped_by_its_budget(folder, done, config):
+            _load_best(model, folder, device)
+            print(stopped)
+            return list(ckpt["history"])
         if done >= config.optim.epochs:
             load_weights(model, ckpt, str(ckpt_path))
             if device is not None:
@@ -205,4 +251,5 @@ def train_or_resume(
     folder.mkdir(parents=True, exist_ok=True)
     save_json(folder / RUN_FILE, identity, indent=1)
     fitted = dict(loss_fn=loss_fn, resume=resume, device=device, train_step=train_step)
-    return fit(model, train_set, val_set, config, out_dir=folder, **fitted)
+    with notebook_step():  # (its messages: a cell's)
+        return fit(model, train_set, val_set, config, out_dir=folder, **fitted)

@@ -35,7 +35,7 @@ from unet_tp.data.cache import CacheSettings
 from unet_tp.data.cases import CaseVolumes, DataError, load_case
 from unet_tp.device import amp_dtype
 from unet_tp.fileio import atomic_write, free_space, save_json
-from unet_tp.i18n import tr
+from unet_tp.i18n import in_notebook, tr
 from unet_tp.losses import LossFn, loss_by_name
 from unet_tp.metrics import brats_metrics, dice_from_counts
 from unet_tp.precision import student_step
@@ -364,26 +364,38 @@ def _agreed(stop: bool, device: torch.device) -> bool:
     return bool(flag.item())
 
 
+BUDGET_STOP = "budget_stop.json"  # a run stopped by its time budget: its epoch, best, budget
+
+
 def _keep_best(model: nn.Module, state: RunState, out: Path | None, say: bool) -> None:
     """At the time budget: the best epoch's weights back into ``model`` (from ``best.pt``)."""
     best = max(state.history, key=_score)
     if out is not None and (out / "best.pt").exists():
         unwrap(model).load_state_dict(load_checkpoint(out / "best.pt")["model"])
+    if out is not None:  # (runs.train_or_resume: the run is done for this budget)
+        stop = {"epoch": state.history[-1]["epoch"], "best": best["epoch"]}
+        save_json(out / BUDGET_STOP, stop | {"minutes": state.config.optim.time_budget_minutes})
     if say:
         where = {"epoch": state.history[-1]["epoch"], "epochs": state.config.optim.epochs}
         if out is None:
             stopped_line = tr(
                 "stopped at the time budget after epoch {epoch} of {epochs}; the best epoch "
-                "({best}) is kept; resuming the run trains further",
+                "({best}) is kept",
                 best=best["epoch"],
                 **where,
             )
         else:
             stopped_line = tr(
                 "stopped at the time budget after epoch {epoch} of {epochs}; the best epoch "
-                "({best}) is kept in {path} and loaded; resuming the run trains further",
+                "({best}) is kept in {path} and loaded; {further}",
                 best=best["epoch"],
                 path=out / "best.pt",
+                further=tr(
+                    "running this cell again loads it; raise config.optim.time_budget_minutes "
+                    "to train it further"
+                )
+                if in_notebook()
+                else tr("resuming the run (--resume) trains it further"),
                 **where,
             )
         print(stopped_line)
