@@ -187,3 +187,16 @@ def test_the_committed_kit_names_one_repository_everywhere():
     assert f'UNET_TP_PACKAGE = "{sources.STUDENT_PACKAGE}"' in _cell(
         "setup", build.STUDENT_NOTEBOOK
     )
+
+
+def test_the_french_notebooks_set_up_fails_in_french(monkeypatch, tmp_path):
+    """French student round 39: the French notebook's first cell said its failures in English
+    ("Set-up failed: no network: ...")."""
+    monkeypatch.chdir(tmp_path)
+    source = _cell("setup", ROOT / "notebooks" / "TP_sujet_fr.ipynb")
+    _fresh_session(monkeypatch, 1, NO_NETWORK)
+    with pytest.raises(Exception) as info:
+        exec(compile(source, "setup-cell", "exec"), {"__name__": "__main__"})
+    (shown,) = info.value._render_traceback_()
+    assert shown.startswith("Échec de l'installation : pas de réseau : pip n'a pas pu joindre")
+    assert "ou importez la wheel unet_tp-*.whl" in shown and "ré-exécutez cette cellule." in shown
