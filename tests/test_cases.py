@@ -295,3 +295,16 @@ def test_a_whole_copy_of_a_case_is_left_out_with_a_note(tmp_path):
         "(Drive's 'Make a copy'), the same patient twice"
     ]
     assert "left out BraTS19_CBICA_A1_1 (1)" in second.notes[0]
+
+
+def test_a_case_in_many_folders_names_three_and_counts_the_rest(tmp_path):
+    """French student round 39: a case copied into 15 folders of a Drive listed all 15 paths."""
+    from tinycases import write_case
+
+    for i in range(5):
+        write_case(tmp_path / "data" / f"copy{i}", "BraTS2021_00001", "brats2021")
+    with pytest.raises(DataError) as info:
+        find_cases(tmp_path / "data")
+    said = str(info.value)
+    assert said.startswith("case BraTS2021_00001 appears in 5 folders: "), said
+    assert said.count(str(tmp_path)) == 3 and " and 2 more; keep one copy of each case" in said

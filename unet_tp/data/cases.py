@@ -228,11 +228,15 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
     if dupes:
         where = [str(c.directory) for c in found if c.case_id == dupes[0]]
+        more = tr(" and {count} more", count=len(where) - 3) if len(where) > 3 else ""
         raise DataError(
             tr(
-                "case {case_id} appears in several folders: {folders}",
+                "case {case_id} appears in {count} folders: {folders}{more}; keep one copy of "
+                "each case",
                 case_id=dupes[0],
-                folders=", ".join(where),
+                count=len(where),
+                folders=", ".join(where[:3]),
+                more=more,
             )
         )
     return Scan(root, found, unrecognised)
