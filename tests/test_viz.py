@@ -170,8 +170,8 @@ def test_the_class_balance_and_score_tables():
     }
     lines = viz.score_table(scores).splitlines()
     assert lines[0] == f"{'patient':28s}  Dice WT  HD95 WT"
-    assert lines[1] == f"{'BraTS19_X_1':28s}    0.500    2.000"
-    assert lines[-1] == f"{'mean':28s}    0.600    3.000"
+    assert lines[1] == f"{'BraTS19_X_1':28s}    0.500      2.0"  # (HD95: mm, one decimal)
+    assert lines[-1] == f"{'mean':28s}    0.600      3.0"
 
 
 def test_layer_table_runs_a_students_net_that_the_meta_device_cannot():

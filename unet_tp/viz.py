@@ -279,7 +279,8 @@ def score_table(scores: dict[str, dict[str, float]]) -> str:
     mean = {c: float(np.mean([s[c] for s in scores.values()])) for c in columns}
     lines = [f"{tr('patient'):28s} " + " ".join(f"{c:>8s}" for c in columns)]
     for name, row in [*scores.items(), (tr("mean"), mean)]:
-        lines.append(f"{name:28s} " + " ".join(f"{row[c]:8.3f}" for c in columns))
+        shown = (f"{row[c]:8.1f}" if c.startswith("HD95") else f"{row[c]:8.3f}" for c in columns)
+        lines.append(f"{name:28s} " + " ".join(shown))  # (HD95 in mm: 0.1 mm is enough)
     return "\n".join(lines)
 
 
