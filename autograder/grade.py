@@ -132,7 +132,7 @@ _EVENT = b"[unet-tp-event] "
 # the harness notes at most about 200 events, each once; past that, the lines are the notebook's
 # own (it can write to its standard error): a flood of review lines, cut here
 MAX_EVENTS = 200
-FLOODED_EVENTS = f"wrote more than {MAX_EVENTS} of the harness's notes itself (the rest not read)"
+FLOODED_EVENTS = f"gave rise to more than {MAX_EVENTS} of the harness's notes (the rest not read)"
 NO_SANDBOX = "graded without a sandbox (--sandbox none): the notebook ran with your rights"
 MISSING_CHECK = "missing where grading runs: check by hand"
 FLOODED_LOG = f"wrote more than {MAX_LOG_BYTES >> 20} MiB to its standard error (not all read)"
@@ -678,15 +678,31 @@ def _run_notes(job: Path, nb, labels: dict, changed=(), events=()) -> tuple[list
     log = job / "kernel_stderr.log"
     if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
         review.append(f"the notebook {FLOODED_LOG}")
+    return notes, [*review, *_event_lines(events)]
+
+
+def _event_lines(events) -> list[str]:
+    """The review lines of the kernel's notes, those alike but for their numbers as one line
+    with their count (red team 77: 200 lines of torch.fx's "<eval_with_key>.N"), then one line
+    if there were more notes than were read."""
+    lines: list[str] = []
+    alike: dict[str, int] = {}  # a line's shape (its numbers left out) -> its index in lines
+    more = [0] * len(events)
     for event in events:
         if event is None:
-            review.append(f"the notebook {FLOODED_EVENTS}")
+            lines.append(f"the notebook {FLOODED_EVENTS}")
             break
         reason = _EVENT_REASONS.get(event["kind"], event["kind"])
         line = f"the notebook {reason}: {event['detail']}"
-        if line not in review:
-            review.append(line)
-    return notes, review
+        shape = re.sub(r"\d+", "#", line)
+        if shape in alike:
+            more[alike[shape]] += 1
+        else:
+            alike[shape] = len(lines)
+            lines.append(line)
+    return [
+        f"{line} (and {more[i]} more like it)" if more[i] else line for i, line in enumerate(lines)
+    ]
 
 
 def _add_event(events: list, seen: set, line: bytes) -> None:
@@ -759,7 +775,14 @@ def _ran(answers: dict, requests: list[Request]) -> str:
         ran = meta.get("ran")
         for what in ran if isinstance(ran, list) else ():
             if isinstance(what, str) and what:  # (the watch's own sentences whole)
-                whole = what in (M.UNWATCHED, M.AROUND, M.SERVED, M.REBUILT, M.REQUESTS_READ)
+                whole = what in (
+                    M.UNWATCHED,
+                    M.AROUND,
+                    M.SERVED,
+                    M.FOREIGN,
+                    M.REBUILT,
+                    M.REQUESTS_READ,
+                )
                 return what if whole else what[:120]
     return ""
 

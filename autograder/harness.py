@@ -966,6 +966,8 @@ class _Watch:
         self.broken = False  # the hook met an error: the interpreter took it off
         self.finished = False  # its answer returned: a thread still holding its hook reports on
         self.outside: list[str] = []  # what a pool's thread ran that the answer did not hand it
+        self.thread = _IDENT()  # the answer's (torch's operators run on it, or on one it hands)
+        self.foreign: list[str] = []  # operators a thread of torch's own ran for the answer
         self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
         self._judged = 0  # how many were (a pair put in _known otherwise blinds the watch)
         self._noted: list[str] = []  # what ran holds (red teams 57, 58 emptied or blanked it)
@@ -1050,10 +1052,15 @@ class _Watch:
         """Torch's function and dispatch modes telling the watch each of torch's functions and
         operators the answer runs (a C function called from C, ``functools.partial(torch._C._nn.
         cross_entropy_loss)``'s, makes no profile event, nor does TorchScript's
-        ``nll_loss2d_forward``), or nothing when the block forbids none of torch's names."""
+        ``nll_loss2d_forward``); for a block that forbids none of torch's names, the dispatch
+        mode alone, which sees the threads torch runs the answer's code on."""
         torch = sys.modules.get("torch")
-        if not (self.names and torch):
+        if not torch:
             yield
+            return
+        if not self.names:
+            with _ops_mode(torch, self._seen_op):
+                yield
             return
         calls, ops = _calls_mode(torch, self._seen_torch), _ops_mode(torch, self._seen_op)
         with calls, ops, self._recorded(torch):
@@ -1128,9 +1135,19 @@ class _Watch:
 
     def _seen_op(self, op) -> None:
         try:  # (an operator of torch's: aten.nll_loss2d_forward.default)
+            ident = _IDENT()
+            if ident != self.thread and not self.finished and not _followed(ident):
+                self._foreign_op(op)
             self._seen("torch.ops", _plain(op.overloadpacket.__name__))
         except BaseException:
             self.broken = True
+
+    def _foreign_op(self, op) -> None:
+        """An operator run for the answer on a thread it did not start, one of torch's own (red
+        team 78: a backward within a backward, over 60 deep, runs the rest in torch's threads,
+        where no profile hook is: the Python code there out of sight)."""
+        if not self.foreign:
+            self.foreign.append(_plain(op.overloadpacket.__name__))
 
     @contextlib.contextmanager
     def running(self):
@@ -1182,7 +1199,14 @@ class _Watch:
                 _note("watch", "the watch of what an answer runs was switched off")
             self.finished = True
             ran = [i for i, spent in others.items() if not _followed(i) and _cpu_ns(i) != spent]
-            if self.outside:
+            if self.foreign:
+                self._note_first(FOREIGN)
+                _note(
+                    "watch",
+                    "a thread of torch's own ran the answer's operators out of the watch's sight "
+                    f"(a backward within a backward?): {self.foreign[0]}",
+                )
+            elif self.outside:
                 self._note_first(SERVED)
                 _note(
                     "watch",
@@ -1203,6 +1227,10 @@ AROUND = (
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
     "the notebook's, ran while it ran)"
+)
+FOREIGN = (
+    "code out of the grader's sight (a thread of torch's own, not the answer's, ran its "
+    "operators: a backward within a backward)"
 )
 REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
 REQUESTS_READ = "code out of the grader's sight (the notebook's code read the grader's requests)"

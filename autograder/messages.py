@@ -138,6 +138,10 @@ SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
     "the notebook's, ran while it ran)"
 )
+FOREIGN = (
+    "code out of the grader's sight (a thread of torch's own, not the answer's, ran its "
+    "operators: a backward within a backward)"
+)
 REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
 REQUESTS_READ = "code out of the grader's sight (the notebook's code read the grader's requests)"
 COURSE_CODE = "the course package's code ({path})"

@@ -157,7 +157,9 @@ _PATHS = _by_reason(
         # torch's tables of its operators' implementations, picked by a name built from strings
         # (``next(f for op, f in decomposition_table.items() if str(op) == "aten.nll_" + ...)``)
         "reaches functions by name (torch's operator tables)": "torch._decomp torch._refs "
-        "torch._prims torch._dynamo.trace_rules",
+        "torch._prims torch._dynamo.trace_rules torch.export.default_decompositions "
+        "torch.export.exported_program.default_decompositions torch.export.decomp_utils "
+        "torch._inductor.decomposition",
         "reaches names built from strings (string.Formatter)": "string.Formatter",
         "reaches names built from strings (logging.config)": "logging.config",
         "reaches names built from strings (torch._utils)": "torch._utils._import_dotted_name",
@@ -316,6 +318,16 @@ _ENUMERATORS = {
     "torch._refs": _PATHS["torch._refs"],
     "torch._prims": _PATHS["torch._prims"],
     "torch._dynamo.trace_rules": _PATHS["torch._dynamo.trace_rules"],
+    # (red team 78: the table torch.export decomposes with, an operator picked by its name's hash)
+    **{
+        p: _PATHS[p]
+        for p in (
+            "torch.export.default_decompositions",
+            "torch.export.exported_program.default_decompositions",
+            "torch.export.decomp_utils",
+            "torch._inductor.decomposition",
+        )
+    },
     "__subclasses__": _ATTRIBUTES["__subclasses__"],
 }
 # IPython keeps each cell's displayed value (its last expression) in ``_``, ``__``, ``___``,
@@ -2799,7 +2811,14 @@ def _text_misuse(text: str, names: set[str]) -> str | None:
         return THREADS
     if _DOTTED.fullmatch(text) and (text.rsplit(".", 1)[-1] in names or _forbidden(text, names)):
         return text
+    # an operator by its name and overload (red team 78: "aten.nll_loss_forward.default")
+    op = _OPERATOR_NAME.fullmatch(text)
+    if op and (op[1] in names or _forbidden(op[1], names)):
+        return text
     return None
+
+
+_OPERATOR_NAME = re.compile(r"(?:aten|prims|prim|torch_nn|_ops)(?:\.|::)(\w+)(?:\.\w+)?")
 
 
 # what a notebook star-imports that binds no name of a library's loss or Dice

@@ -3537,9 +3537,10 @@ def test_a_flood_of_forged_harness_notes_is_cut_to_a_bounded_review(tmp_path):
     _, review = grade._run_notes(
         tmp_path, nbformat.v4.new_notebook(), {}, *grade._kernel_log(tmp_path)
     )
-    assert len(review) == grade.MAX_EVENTS + 1
     assert review[-1] == f"the notebook {grade.FLOODED_EVENTS}"
     assert "the notebook tried to use the network: connects to x" in review
+    # notes alike but for their numbers: one line and their count (red team 77's 200 lines)
+    assert review[0].endswith(": 0000000 (and 198 more like it)") and len(review) == 3, review
 
 
 def test_the_harness_notes_are_read_past_a_flood_of_other_text(tmp_path, monkeypatch):
@@ -4739,3 +4740,58 @@ def test_an_empty_zip_beside_a_students_notebook_is_noted(tmp_path):
     assert sub.notes == [
         "a zip was not opened: Alice A_123_assignsubmission_file_/old.zip: an empty zip"
     ]
+
+
+def test_what_torchs_own_threads_run_for_an_answer_costs_its_block():
+    """Red team 78: a backward within a backward, over 60 deep, has torch run the rest in
+    threads of its own, where no profile hook is: SciPy's Dice (g) or torch's decomposed
+    nll_loss_forward (e) ran there unseen, 20/30 unflagged. The operators torch runs there reach
+    the dispatch mode, now on for every block: noted, the block denied; a shallow backward
+    within a backward (checkpointing's) is not."""
+    import numpy as np
+    import torch
+
+    from autograder import harness
+    from autograder.grade import _watch
+    from autograder.spec import load as load_spec
+
+    class Deep(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, depth, box):
+            ctx.depth, ctx.box = depth, box
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            with torch.enable_grad():
+                if ctx.depth > 0:
+                    y = torch.zeros(1, requires_grad=True)
+                    Deep.apply(y, ctx.depth - 1, ctx.box).sum().backward()
+                else:
+                    ctx.box["out"] = ctx.box["job"]()
+            return g, None, None
+
+    def later(job, depth):
+        box = {"job": job}
+        with torch.enable_grad():
+            Deep.apply(torch.zeros(1, requires_grad=True), depth, box).sum().backward()
+        return box["out"]
+
+    def ran(block, job, depth):
+        watch = harness._Watch({"watch": _watch(load_spec().block(block))})
+        with watch.running():
+            later(job, depth)
+        return watch.ran
+
+    def dice():
+        import scipy.spatial.distance as distance
+
+        return distance.pdist(np.array([[1, 1, 0], [1, 0, 1]], bool), "dice")
+
+    def loss():
+        x = torch.randn(2, 3).log_softmax(1)
+        return -(x.gather(1, torch.tensor([[0], [2]]))).mean()
+
+    assert ran("g", dice, 70)[0] == harness.FOREIGN
+    assert ran("e", loss, 70)[0] == harness.FOREIGN
+    assert ran("e", loss, 2) == [] and ran("g", lambda: 1.0, 2) == []

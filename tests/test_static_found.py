@@ -3145,3 +3145,55 @@ def test_monais_pathology_loss_reexported_without_a_losses_part_costs_the_loss()
         )
     )
     assert lost(notebook({"cce_loss": answer})) == {"loss"}
+
+
+@pytest.mark.parametrize(
+    "answers, block",
+    [
+        # the table torch.export decomposes with, an operator picked by its name's hash
+        (
+            {
+                "cce_loss": "import zlib\n_table = torch.export.default_decompositions()\n"
+                "_pick = next(v for k, v in _table.items() if zlib.crc32(str(k).encode()) == 1)\n"
+                + LOSS.format(
+                    "return _pick(torch.log_softmax(logits, 1), target, None, 1, -100)[0]"
+                )
+            },
+            "loss",
+        ),
+        # ... or by its name and overload, written out
+        (
+            {
+                "cce_loss": "from torch._decomp import decomposition_table as _t\n"
+                + LOSS.format(
+                    "op = next(k for k in _t if str(k) == 'aten.nll_loss_forward.default')\n"
+                    "    return _t[op](torch.log_softmax(logits, 1), target, None, 1, -100)[0]"
+                )
+            },
+            "loss",
+        ),
+        # SciPy's radial basis functions given the Dice's distance by its name
+        (
+            {
+                "predict_dice": SOLUTIONS["predict_dice"].split("def dice_score")[0]
+                + "from scipy.interpolate import Rbf\n\n\ndef dice_score(pred, truth):\n"
+                "    pts = np.stack([pred.ravel(), truth.ravel()]).astype(float).T\n"
+                "    return 1 - Rbf(*pts, np.zeros(2), function='linear', norm='dice').A[0, 1]\n"
+            },
+            "predict_dice",
+        ),
+    ],
+)
+def test_red_team_78s_routes_to_a_forbidden_function_cost_its_block(answers, block):
+    """Red team 78 reached torch's decomposed nll_loss_forward through torch.export's table (by
+    its name's hash, or by "aten.nll_loss_forward.default", whose last part is "default") and
+    SciPy's Dice through Rbf(norm="dice"); each ran in torch's threads, 20/30 unflagged."""
+    assert block in lost(notebook(answers))
+
+
+def test_an_operators_name_with_its_overload_names_the_operator():
+    """Red team 78: "aten.nll_loss_forward.default" was read by its last part, "default"."""
+    names = set(load().block("e").forbidden)
+    for text in ("aten.nll_loss_forward.default", "aten::nll_loss2d_forward", "aten.kl_div"):
+        assert static._text_misuse(text, names) == text, text
+    assert static._text_misuse("aten.log_softmax.default", names) is None
