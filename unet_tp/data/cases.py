@@ -225,6 +225,12 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
     cases |= {key: replace(cases[key], problem=why) for key, why in twice.items()}
     unrecognised = _quirk_segs(cases, unmatched) + _stray_copies(cases)
     found = _graded(sorted(cases.values(), key=lambda c: c.case_id))
+    _one_folder_each(found)
+    return Scan(root, found, unrecognised)
+
+
+def _one_folder_each(found: list[Case]) -> None:
+    """A DataError where a case is in several folders: three of them named, the rest counted."""
     dupes = sorted(i for i, n in Counter(c.case_id for c in found).items() if n > 1)
     if dupes:
         where = [str(c.directory) for c in found if c.case_id == dupes[0]]
@@ -239,7 +245,6 @@ def scan_cases(root: str | os.PathLike[str]) -> Scan:
                 more=more,
             )
         )
-    return Scan(root, found, unrecognised)
 
 
 def _folder_of_cases(root: Path) -> Path:
