@@ -82,3 +82,14 @@ def tiny_cache(brats_root, tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("cache")
     prepare_cache(brats_root, cache, preset_config("tiny").cache_settings())
     return cache
+
+
+@pytest.fixture
+def french():
+    """The kit's messages in French for the test (as the French notebook sets them)."""
+    from unet_tp import i18n
+
+    before = i18n._current
+    i18n.set_language("fr")
+    yield
+    i18n._current = before

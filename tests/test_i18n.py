@@ -142,14 +142,6 @@ def test_every_message_of_the_self_checks_has_its_french_translation():
         assert _fields(french) == _fields(english), (english, french)  # the same {fields}
 
 
-@pytest.fixture
-def french():
-    before = i18n._current
-    i18n.set_language("fr")
-    yield
-    i18n._current = before
-
-
 def test_the_french_notebooks_figures_are_in_french(french):
     """Tester: the French notebook's figures said "axial slice" and named the labels in
     English."""

@@ -211,16 +211,6 @@ def test_code_without_source_is_recognised_by_its_compiled_code(tmp_path, capsys
     )  # (a default changed: another function, the review's)
 
 
-@pytest.fixture
-def french():
-    from unet_tp import i18n
-
-    before = i18n._current
-    i18n.set_language("fr")
-    yield
-    i18n._current = before
-
-
 def test_the_training_cell_speaks_french_in_the_french_notebook(tmp_path, capsys, french):
     """Student walkthrough: the French notebook's training cell said "Training a new run in",
     "epoch 1/8: loss ... val loss", "the budget of 10 min allows 3", "stopped at the time
