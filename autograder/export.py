@@ -664,10 +664,13 @@ def export(
         table = read_roster(Path(roster))
     written = [path, feedback_zip_path(path)] if fmt == "moodle" else [path]
     _check_replaceable(out_dir, written, force)
+    _check_roster_kept(out_dir, path, table is not None, force)
+    if (changed := spec_changed(results)) and not force:  # (instructor round 27: written anyway)
+        raise ExportError(f"{changed}; or pass --force to export these grades as they are")
     write_student_files(out_dir, results)  # the pages the comment points to, as complete
     write_report(out_dir, results)  # and the class report: no longer "pending"
     report = ExportReport(path=path, format=fmt)
-    report.warnings += [w for w in [spec_changed(results)] if w]
+    report.warnings += [w for w in [changed] if w]
     pending = [s.who for s in results.students if s.pending]
     if pending:
         report.warnings.append(
@@ -682,7 +685,7 @@ def export(
     else:
         header, rows = _canvas(results, table, report, assignment)
     _write_table(path, [header, *rows], table, report)
-    _record_written(out_dir, written)
+    _record_written(out_dir, written, {path: table is not None})
     return report
 
 
@@ -741,7 +744,24 @@ def _check_replaceable(out_dir: Path, paths: list[Path], force: bool) -> None:
         raise ExportError(f"{path}: {why}; pass --force to replace it, or choose another --out")
 
 
-def _record_written(out_dir: Path, paths: list[Path]) -> None:
+def _check_roster_kept(out_dir: Path, path: Path, from_roster: bool, force: bool) -> None:
+    """A file export made from the LMS's worksheet (``--roster``) is not replaced by one made
+    without it, unasked (instructor round 27: the comments typed in Moodle and the students
+    without a submission were gone, and its upload would have overwritten those comments)."""
+    made_with_it = _exports(out_dir).get(_key(out_dir, path) + ROSTER_MARK)
+    if path.is_file() and made_with_it and not from_roster and not force:
+        raise ExportError(
+            f"{path}: made with the LMS's worksheet (--roster: its comments and its students "
+            "without a submission kept); pass --roster again, or --force to replace it "
+            "without them"
+        )
+
+
+ROSTER_MARK = "#roster"  # (the record's key of a file made with --roster)
+
+
+def _record_written(out_dir: Path, paths: list[Path], rosters: dict[Path, bool]) -> None:
     record = _exports(out_dir) | {_key(out_dir, p): sha256_file(p) for p in paths if p.is_file()}
+    record |= {_key(out_dir, p) + ROSTER_MARK: used for p, used in rosters.items()}
     with atomic_write(out_dir / EXPORTS_FILE, "w") as f:
         json.dump(record, f, indent=1)

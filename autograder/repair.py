@@ -232,19 +232,42 @@ HANDOUT_MAX_BYTES = 16 << 20  # a file larger is not read as the handout as give
 
 
 def handouts_as_given(handouts: list) -> Callable[[Path], bool]:
-    """Whether a file is one of the ``handouts`` as given: its cells' text theirs, nothing
-    written (Colab's outputs and metadata aside; an unreadable file is not)."""
+    """Whether a file is one of the ``handouts`` as given: its cells' text theirs, or, a handout
+    of an earlier build (a question's text edited since), every code cell one of the TP's and
+    each answer cell its blank (Colab's outputs and metadata aside; an unreadable file is not)."""
     texts = {_texts(nb) for nb in handouts}
+    blanks = [(_blanks(nb), {c.get("id") for c in nb.cells} - {None}) for nb in handouts]
 
     def as_given(path: Path) -> bool:
         try:  # (a handout run in Colab holds its figures: a few MB; a larger file, read
             # before any grading, would keep the class waiting: red team 53's 60 MB copies)
-            small = path.stat().st_size <= HANDOUT_MAX_BYTES
-            return small and _texts(read_submission(path)) in texts
+            if path.stat().st_size > HANDOUT_MAX_BYTES:
+                return False
+            nb = read_submission(path)
+            return _texts(nb) in texts or any(_nothing_written(nb, *b) for b in blanks)
         except (GradingError, OSError, ValueError):
             return False
 
     return as_given
+
+
+def _blanks(handout) -> dict[str, str]:
+    """The blank of each answer cell of ``handout``, by its grade id."""
+    return {
+        gid: _normalised(c.source)
+        for c in handout.cells
+        if (gid := grade_id(c)) and nbgrader_meta(c).get("solution")
+    }
+
+
+def _nothing_written(nb, blanks: dict[str, str], ids: set[str]) -> bool:
+    """Whether every code cell of ``nb`` is one of the TP's (its cell id the handout's: Colab
+    keeps them) and each of its answer cells, code or text, the handout's blank (instructor
+    round 27: a handout downloaded before a question's text was edited scored 0, unflagged,
+    posted)."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    answers = {gid: _normalised(c.source) for c in nb.cells if (gid := grade_id(c)) in blanks}
+    return all(c.get("id") in ids for c in code) and answers == blanks
 
 
 def _texts(nb) -> tuple[str, ...]:

@@ -1317,6 +1317,37 @@ def test_the_handout_handed_in_beside_a_students_work_is_not_graded(tmp_path):
     assert marie.relpath == "curiemarie_5001_9001_Copie_de_TP_sujet.ipynb", marie
 
 
+def test_a_handout_of_an_earlier_build_is_the_handout_as_given(tmp_path):
+    """Instructor round 27: the handout downloaded before a question's text (and the set-up
+    cell) were edited scored 0, unflagged, and was posted; a cell of the student's own, or an
+    answer written, is work."""
+    from autograder.repair import handouts_as_given
+
+    handout = nbformat.read(build.STUDENT_NOTEBOOK, 4)
+    earlier = copy.deepcopy(handout)
+    for cell in earlier.cells:
+        if _gid(cell) == "setup" or (cell.cell_type == "markdown" and "Question 5" in cell.source):
+            cell.source += "\n# (as the TP was last week)"
+    as_given = handouts_as_given([handout])
+
+    def given(nb) -> bool:
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.ipynb"
+        nbformat.write(nb, path)
+        return as_given(path)
+
+    assert given(handout) and given(earlier)
+    own = copy.deepcopy(earlier)
+    own.cells.append(nbformat.v4.new_code_cell("x = 1"))
+    answered = copy.deepcopy(earlier)
+    question = next(
+        c for c in answered.cells if c.cell_type == "markdown" and _gid(c) == "answer_hd95"
+    )
+    question.source = "HD95 measures the border."
+    coded = copy.deepcopy(earlier)
+    next(c for c in coded.cells if _gid(c) == "double_conv").source += "\n# started"
+    assert not given(own) and not given(answered) and not given(coded)
+
+
 def _alice_and_bob(tmp_path: Path) -> tuple[Path, Path]:
     """Alice's and Bob's notebooks in folders made by hand, and in Moodle's download."""
     hand, moodle = tmp_path / "hand", tmp_path / "moodle"

@@ -842,6 +842,14 @@ def test_an_export_edited_by_hand_is_not_replaced_unasked(out_dir, tmp_path):
     with pytest.raises(lms.ExportError, match=r"mine\.csv: not export's; pass --force"):
         lms.export(out_dir, "canvas", out=mine)
     assert mine.read_text() == "the instructor's own notes"
+    # instructor round 27: made again without --roster, the worksheet lost the comments typed
+    # in Moodle and the students without a submission: refused unless --force
+    kept = first.path.read_text(encoding="utf-8")
+    with pytest.raises(lms.ExportError, match=r"made with the LMS's worksheet.*--roster again"):
+        lms.export(out_dir, "moodle")
+    assert first.path.read_text(encoding="utf-8") == kept
+    assert lms.export(out_dir, "moodle", force=True).path == first.path
+    assert lms.export(out_dir, "moodle").path == first.path  # (made without it: replaced)
     moved = tmp_path / "moved"  # OUT moved or copied: its own exports are still its own
     shutil.copytree(out_dir, moved)
     assert lms.export(moved, "moodle", roster=roster).path == moved / first.path.name
@@ -1310,7 +1318,11 @@ def test_results_graded_before_assignment_toml_changed_are_said_stale(tmp_path, 
     blocks = [dict(b, points=b["points"] + (1 if b["id"] == "g" else 0)) for b in BLOCKS]
     data = make_results() | {"blocks": blocks, "max_points": 21.0}
     (out / "results.json").write_text(json.dumps(data), encoding="utf-8")
-    report = lms.export(out, "canvas")
+    # instructor round 27: export wrote the LMS's file all the same, exit 0: refused unless --force
+    with pytest.raises(lms.ExportError, match=r"now gives 30 .*grade again.*--force"):
+        lms.export(out, "canvas")
+    assert not list(out.glob("*.csv"))
+    report = lms.export(out, "canvas", force=True)
     assert any(
         "graded out of 21 points, assignment.toml now gives 30" in w for w in report.warnings
     )
