@@ -248,7 +248,10 @@ def _safe_unzip(
     except GradingError:
         raise
     except _UNREADABLE_ZIP as exc:
-        raise GradingError(f"{name}: not a readable zip ({type(exc).__name__})") from exc
+        raise GradingError(
+            f"{name}: not a readable zip ({type(exc).__name__}): damaged or cut short (a download "
+            "interrupted?): download it again"
+        ) from exc
 
 
 def _unpacked(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, limit, name: str):

@@ -968,6 +968,7 @@ class _Watch:
         self.outside: list[str] = []  # what a pool's thread ran that the answer did not hand it
         self.thread = _IDENT()  # the answer's (torch's operators run on it, or on one it hands)
         self.foreign: list[str] = []  # operators a thread of torch's own ran for the answer
+        self._depths: dict[int, int] = {}  # torch's backward passes running, by thread
         self._known: set[tuple[str, str]] = set()  # each function judged once (the hot path)
         self._judged = 0  # how many were (a pair put in _known otherwise blinds the watch)
         self._noted: list[str] = []  # what ran holds (red teams 57, 58 emptied or blanked it)
@@ -1031,14 +1032,39 @@ class _Watch:
                 self._seen(module, name)
                 if self.weighted and "w" in code.co_varnames[: code.co_argcount]:
                     self._weighed(frame, module, name)
+                if name == "BackwardCFunction.apply":  # (a Function's backward, run by torch)
+                    self._nested_backward(frame)
             elif event == "c_call":
                 name = _plain(getattr(arg, "__name__", ""))
                 self._seen(_plain(getattr(arg, "__module__", "")), name)
                 owner = getattr(arg, "__self__", None)  # (a module's function: its module)
                 if type(owner) is types.ModuleType:
                     self._seen(_registered(owner), name)
+                if name == "run_backward":  # (torch's engine: every backward and grad)
+                    self._engine_depth(1)
+            elif event != "return" and _plain(getattr(arg, "__name__", "")) == "run_backward":
+                self._engine_depth(-1)  # (c_return, c_exception)
         except BaseException:
             self.broken = True
+
+    def _engine_depth(self, step: int) -> None:
+        """One more (or one fewer) of torch's backward passes running on this thread: past
+        ``MAX_NESTED_BACKWARD``, a backward within a backward (red teams 78, 79: past 60 deep,
+        torch runs the rest in threads of its own, where no hook is, nor need be an operator)."""
+        ident = _IDENT()
+        depth = self._depths[ident] = self._depths.get(ident, 0) + step
+        if depth >= MAX_NESTED_BACKWARD and not self.foreign:
+            self.foreign.append(f"a backward within a backward, {depth} deep")
+
+    def _nested_backward(self, frame) -> None:
+        """The same, counted by the frames of torch's runner of a Function's backward on this
+        thread's stack (its engine may have been called where no profile event is: from C)."""
+        code, depth = frame.f_code, 0
+        while frame is not None and depth < MAX_NESTED_BACKWARD:
+            depth += frame.f_code is code
+            frame = frame.f_back
+        if depth >= MAX_NESTED_BACKWARD and not self.foreign:
+            self.foreign.append(f"a backward within a backward, {depth} deep")
 
     def _weighed(self, frame, module: str, name: str) -> None:
         """A function of a module in ``weighted`` given weights ``w`` (read from its frame, the
@@ -1203,8 +1229,8 @@ class _Watch:
                 self._note_first(FOREIGN)
                 _note(
                     "watch",
-                    "a thread of torch's own ran the answer's operators out of the watch's sight "
-                    f"(a backward within a backward?): {self.foreign[0]}",
+                    "the answer ran, or was about to run, in threads of torch's own, out of the "
+                    f"watch's sight: {self.foreign[0]}",
                 )
             elif self.outside:
                 self._note_first(SERVED)
@@ -1232,6 +1258,9 @@ FOREIGN = (
     "code out of the grader's sight (a thread of torch's own, not the answer's, ran its "
     "operators: a backward within a backward)"
 )
+# torch runs a backward within a backward past 60 deep (its engine's MAX_DEPTH) in threads of
+# its own; checkpointing nests two or three
+MAX_NESTED_BACKWARD = 16
 REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
 REQUESTS_READ = "code out of the grader's sight (the notebook's code read the grader's requests)"
 _FOLLOWED: dict[int, object] = {}  # the threads that ran what a watched answer handed them

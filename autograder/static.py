@@ -102,6 +102,10 @@ _PATHS = _by_reason(
         " gc.garbage gc.callbacks gc.*",
         "reaches into the interpreter (ctypes)": "ctypes _ctypes numpy.ctypeslib "
         "multiprocessing.sharedctypes",
+        # a backward run within a backward, past 60 deep, goes on in threads of torch's own,
+        # out of the watch's sight (red teams 78, 79): torch's engine called by the notebook
+        "reaches into torch's autograd engine": "torch.autograd.Variable._execution_engine "
+        "torch._C._ImperativeEngine torch._C._EngineBase torch.autograd.graph._engine_run_backward",
         "imports modules by name (importlib)": "importlib",
         "rewrites built-ins": "builtins",
         "reaches into the interpreter (sys.modules)": "sys.modules",

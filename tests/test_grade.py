@@ -1941,7 +1941,7 @@ def test_a_students_bad_zip_costs_that_student_alone(tmp_path, monkeypatch):
     assert alice.relpath == "alice/TP_sujet_v2.ipynb"
     assert any("a zip was not opened: alice/notes.zip" in note for note in alice.notes), alice.notes
     shutil.copy(folder / "carol" / "TP.zip", tmp_path / "class.zip")  # the class's: it stops
-    with pytest.raises(GradingError, match="class.zip: not a readable zip"):
+    with pytest.raises(GradingError, match=r"class.zip: not a readable zip .*download it again"):
         collecting.collect(tmp_path / "class.zip", tmp_path / "work2")
 
 
@@ -4779,6 +4779,8 @@ def test_what_torchs_own_threads_run_for_an_answer_costs_its_block():
     nll_loss_forward (e) ran there unseen, 20/30 unflagged. The operators torch runs there reach
     the dispatch mode, now on for every block: noted, the block denied; a shallow backward
     within a backward (checkpointing's) is not."""
+    import threading
+
     import numpy as np
     import torch
 
@@ -4826,3 +4828,44 @@ def test_what_torchs_own_threads_run_for_an_answer_costs_its_block():
     assert ran("g", dice, 70)[0] == harness.FOREIGN
     assert ran("e", loss, 70)[0] == harness.FOREIGN
     assert ran("e", loss, 2) == [] and ran("g", lambda: 1.0, 2) == []
+
+    # red team 79: handed over where no operator runs (the first backward on torch's thread
+    # runs the job and returns), each level's backward called through torch.autograd.grad, or
+    # torch's engine called from C (map: no profile event)
+    class Later(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, box):
+            ctx.box = box
+            return x.view_as(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            box = ctx.box
+            if threading.get_ident() == box["home"] and len(box["levels"]) < 200:
+                box["levels"].append(1)
+                with torch.enable_grad():
+                    out = Later.apply(box["leaf"], box)
+                box["grad"](out, box["leaf"], g)
+            else:
+                box["out"] = box["job"]()
+            return g, None
+
+    def handed_over(job, grad):
+        leaf = torch.zeros(1, requires_grad=True)
+        box = {"job": job, "leaf": leaf, "home": threading.get_ident(), "levels": []}
+        box["grad"] = grad
+        with torch.enable_grad():
+            out = Later.apply(leaf, box)
+        grad(out, leaf, torch.ones(1))
+        return box["out"]
+
+    engine = torch.autograd.Variable._execution_engine
+
+    def from_c(out, leaf, g):
+        list(map(engine.run_backward, [(out,)], [(g,)], [False], [False], [(leaf,)], [False]))
+
+    for grad in (torch.autograd.grad, from_c):
+        watch = harness._Watch({"watch": _watch(load_spec().block("g"))})
+        with watch.running():
+            handed_over(dice, grad)
+        assert watch.ran[:1] == [harness.FOREIGN], (grad, watch.ran)

@@ -3197,3 +3197,19 @@ def test_an_operators_name_with_its_overload_names_the_operator():
     for text in ("aten.nll_loss_forward.default", "aten::nll_loss2d_forward", "aten.kl_div"):
         assert static._text_misuse(text, names) == text, text
     assert static._text_misuse("aten.log_softmax.default", names) is None
+
+
+def test_red_team_79s_difflib_and_torchs_engine_cost_their_blocks():
+    """Red team 79: difflib.get_close_matches's cutoff, halved 60 times, read SequenceMatcher's
+    ratio (the Dice of two sorted index lists), run in torch's threads by a backward within a
+    backward; torch's autograd engine called by the notebook is read as such."""
+    close = (
+        SOLUTIONS["predict_dice"].split("def dice_score")[0]
+        + "import difflib\n\n\ndef dice_score(pred, truth):\n"
+        "    a, b = np.flatnonzero(pred).tolist(), np.flatnonzero(truth).tolist()\n"
+        "    return float(bool(difflib.get_close_matches(a, [b], n=1, cutoff=0.5)))\n"
+    )
+    assert "predict_dice" in lost(notebook({"predict_dice": close}))
+    engine = "engine = torch.autograd.Variable._execution_engine\n"
+    nb = notebook(extra=engine)
+    assert "reaches into torch's autograd engine" in flagged(nb)
