@@ -120,7 +120,7 @@ def write_gradebook(
     spec = load_spec()
     questions, previous, cleared = spec.questions, previous or {}, []
     with _gradebook(db_url) as gb:
-        _sync_points(gb, spec)
+        repointed = _sync_points(gb, spec)
         stored = _answers_read(gb)
         for r in results:
             first, _, last = r.name.partition(" ")
@@ -143,10 +143,11 @@ def write_gradebook(
             for q in questions:
                 grade = _grade(gb, q.grade_id, r.student_id)
                 changed = before is not None and before.get(q.id) != r.answers.get(q.id)
-                if changed and grade.manual_score is not None:
-                    grade.manual_score = None
-                    number = q.id.removeprefix("q")  # "q2": question 2
-                    r.notes.append(M.ANSWER_CHANGED.format(question=number))
+                number = q.id.removeprefix("q")  # "q2": question 2
+                if grade.manual_score is not None and (changed or q.grade_id in repointed):
+                    grade.manual_score = None  # (instructor round 27: 2/2 became 2/3, final)
+                    said = M.ANSWER_CHANGED if changed else M.POINTS_CHANGED
+                    r.notes.append(said.format(question=number, points=q.points))
                     cleared.append(f"{r.who} Q{number}")
                 blank = unread or not r.answers.get(q.id)  # as nbgrader: an unchanged answer
                 grade.auto_score = 0.0 if blank else None  # a score by hand still wins
@@ -155,13 +156,15 @@ def write_gradebook(
     return cleared
 
 
-def _sync_points(gb, spec) -> None:
+def _sync_points(gb, spec) -> set[str]:
     """Each graded cell's points in the gradebook as the spec says now (a question's points
-    raised in ``assignment.toml``: formgrader capped a score at the old maximum)."""
+    raised in ``assignment.toml``: formgrader capped a score at the old maximum); the grade ids
+    whose points changed."""
     from nbgrader.api import MissingEntry
 
     cells = [(q.grade_id, q.points) for q in spec.questions]
     cells += [(gid, test.points) for gid, (_, test) in spec.tests.items()]
+    changed: set[str] = set()
     for gid, points in cells:
         try:
             cell = gb.find_grade_cell(gid, course.ASSIGNMENT, course.ASSIGNMENT)
@@ -169,7 +172,9 @@ def _sync_points(gb, spec) -> None:
             continue
         if cell.max_score != points:
             cell.max_score = points
+            changed.add(gid)
     gb.db.commit()
+    return changed
 
 
 def with_manual_scores(results: Results, out_dir: Path) -> Results:

@@ -2391,6 +2391,38 @@ def test_the_gradebook_at_any_sqlalchemy_url(tmp_path, db_url):
 
 
 @pytest.mark.slow
+def test_a_question_whose_points_changed_is_graded_by_hand_again(tmp_path):
+    """Instructor round 27: Q5 raised from 2 to 3 points after it was graded by hand: the 2/2
+    given became 2/3, no longer pending, posted as final. The score is cleared, with a note."""
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import write_gradebook
+    from autograder.results import BlockScore, Result
+
+    spec, db_url = load_spec(), f"sqlite:///{tmp_path / 'gradebook.db'}"
+    q1, q2 = spec.questions[:2]
+    tests = {gid: t.points for gid, (_, t) in spec.tests.items()}
+    blocks = {b.id: BlockScore(b.points, b.points) for b in spec.blocks}
+    r = Result("4242", "Dupont Marie", "a.ipynb", "0" * 64, blocks, tests, spec.max_points)
+    r.answers = {q.id: f"my answer to {q.id}" for q in spec.questions}
+    write_gradebook(db_url, [r], tmp_path / "one")
+    with Gradebook(db_url) as gb:  # formgrader, then the question's points as they were
+        for q in (q1, q2):
+            gb.find_grade(q.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242").manual_score = 1
+        cell = gb.find_grade_cell(q2.grade_id, build.ASSIGNMENT, build.ASSIGNMENT)
+        cell.max_score = q2.points - 1
+        gb.db.commit()
+    r.notes = []
+    assert write_gradebook(db_url, [r], tmp_path / "two") == [f"Dupont Marie (4242) Q{q2.id[1:]}"]
+    assert f"question {q2.id[1:]} is now out of {q2.points:g} points" in r.notes[0], r.notes
+    with Gradebook(db_url) as gb:
+        grade = gb.find_grade(q2.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242")
+        assert grade.manual_score is None and grade.needs_manual_grade
+        kept = gb.find_grade(q1.grade_id, build.ASSIGNMENT, build.ASSIGNMENT, "4242")
+        assert kept.manual_score == 1
+
+
+@pytest.mark.slow
 def test_a_rewritten_answer_loses_the_score_given_by_hand_to_the_old_one(tmp_path):
     """A re-submission after the written answers were graded in formgrader: the score of an
     answer the student rewrote is cleared (pending again, with a note); an unchanged answer
