@@ -147,7 +147,7 @@ def write_gradebook(
                 if grade.manual_score is not None and (changed or q.grade_id in repointed):
                     grade.manual_score = None  # (instructor round 27: 2/2 became 2/3, final)
                     said = M.ANSWER_CHANGED if changed else M.POINTS_CHANGED
-                    r.notes.append(said.format(question=number, points=q.points))
+                    r.notes.append(said.format(question=number, points=f"{q.points:g}"))
                     cleared.append(f"{r.who} Q{number}")
                 blank = unread or not r.answers.get(q.id)  # as nbgrader: an unchanged answer
                 grade.auto_score = 0.0 if blank else None  # a score by hand still wins

@@ -244,7 +244,7 @@ LMS_NAME_IN_FOLDERS = (
 SET_BY_HAND = "(points set by your instructor after reading it: {points} / {of})"
 ANSWER_CHANGED = "your answer to question {question} changed since it was graded by hand: it will be graded again"
 POINTS_CHANGED = (
-    "question {question} is now out of {points:g} points, not the points it was graded by hand "
+    "question {question} is now out of {points} points, not the points it was graded by hand "
     "out of: it will be graded again"
 )
 ZIP_NOT_OPENED = "a zip was not opened: {why}"
