@@ -106,7 +106,9 @@ class ExportReport:
                 "feedback files in a zip')"
             )
         if self.missing:
-            lines.append(f"no submission ({len(self.missing)}): {', '.join(self.missing)}")
+            lines.append(
+                f"no submission ({len(self.missing)}): {'; '.join(self.missing)}"
+            )  # (Canvas: 'Last, First')
         if self.unmatched:
             lines.append(
                 f"NOT IN THE FILE ({len(self.unmatched)}), enter these by hand: "

@@ -1261,7 +1261,9 @@ def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, m
     write_report(out_dir)  # the class report as `unet-tp grade` wrote it: pending
     assert "pending manual grading" in (out_dir / "report.html").read_text()
     monkeypatch.setattr(lms, "with_manual_scores", scored)
-    lms.export(out_dir, "canvas")  # an export alone refreshes them too, the class report too
+    lms.export(
+        out_dir, "canvas", force=True
+    )  # an export alone refreshes them too, the class report too
     assert "Total: 21.5 / 22" in (out_dir / "feedback" / "4242.html").read_text()
     assert "pending manual grading" not in (out_dir / "report.html").read_text()
 
@@ -1428,7 +1430,7 @@ def test_a_canvas_grade_of_a_student_not_graded_yet_is_left_as_it_was(out_dir, t
     rows[2][5] = "12.00"  # Marie's grade in Canvas
     roster = tmp_path / "gradebook.csv"
     write_rows(roster, rows)
-    report = lms.export(out_dir, "canvas", roster=roster)
+    report = lms.export(out_dir, "canvas", roster=roster, force=True)
     seen = canvas_import(report.path.read_bytes())
     assert seen["grades"][("4242", "7301")] == 12.0 and ("9001", "7301") not in seen["grades"]
     assert any("keep the grade Canvas has" in w and "Dupont Marie" in w for w in report.warnings)
@@ -1443,7 +1445,7 @@ def test_a_moodle_student_not_graded_yet_gets_no_comment_nor_page(out_dir, tmp_p
     for s in results.students:
         s.questions = {"q1": None}  # pending
     results.save(out_dir)
-    report = lms.export(out_dir, "moodle", out=tmp_path / "m.csv")
+    report = lms.export(out_dir, "moodle", out=tmp_path / "m.csv", force=True)
     rows = list(csv.DictReader(io.StringIO(report.path.read_text(encoding="utf-8"))))
     assert rows and all(r["Grade"] == "" and r["Feedback comments"] == "" for r in rows), rows
     with zipfile.ZipFile(report.feedback_zip) as zf:
