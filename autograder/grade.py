@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -220,9 +221,20 @@ def _watch(block: assignment.Block) -> dict:
     names of torch, its forbidden libraries, the course package's code but what answers build on."""
     names = [n for n in block.forbidden if "." not in n]
     paths = [n for n in block.forbidden if "." in n and not n.endswith(static.WEIGHTED)]
+    paths += [n for n in names if _a_module(n)]  # (difflib, networkx: watched as torch's names
+    # were, only in torch's modules, red team 80)
     weighted = [n[: -len(static.WEIGHTED)] for n in block.forbidden if n.endswith(static.WEIGHTED)]
     watch = {"names": names, "paths": paths, "allowed": list(static.BUILT_ON)}
     return watch | ({"weighted": weighted} if weighted else {})
+
+
+def _a_module(name: str) -> bool:
+    """Whether ``name`` is a module this grader's Python could import (a library, not one of
+    torch's function names)."""
+    try:
+        return name in sys.stdlib_module_names or importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _step(job: Path, request: Request, at: str) -> dict:

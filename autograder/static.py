@@ -2933,6 +2933,14 @@ def _sets_name(node: ast.AST) -> bool:
 # parts of threading and of the pools that start threads
 _NATIVE_THREADS = ("_thread", "cffi", "_cffi_backend")
 _POOLS = ("threading", "concurrent", "multiprocessing")
+# torch's own threads that run Python callbacks (red team 80: a gloo all-reduce's future's
+# `then`, run on a thread of torch.distributed's, where no hook is)
+_TORCH_THREADS = (
+    "torch.distributed",
+    "torch.futures",
+    "torch._C._distributed_c10d",
+    "torch._C.Future",
+)
 
 
 def _thread_starter(path: str) -> bool:
@@ -2940,7 +2948,8 @@ def _thread_starter(path: str) -> bool:
     inner parts of threading and of the pools of threads."""
     parts = path.split(".")
     inner = any(p.startswith("_") and not p.endswith("__") for p in parts[1:])
-    return parts[0] in _NATIVE_THREADS or (parts[0] in _POOLS and inner)
+    torchs = any(_within(path, t) for t in _TORCH_THREADS)
+    return parts[0] in _NATIVE_THREADS or (parts[0] in _POOLS and inner) or torchs
 
 
 def _hook_path(path: str, names) -> bool:

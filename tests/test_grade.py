@@ -4901,3 +4901,19 @@ def test_what_torchs_own_threads_run_for_an_answer_costs_its_block():
         with watch.running():
             handed_over(dice, grad)
         assert watch.ran[:1] == [harness.FOREIGN], (grad, watch.ran)
+
+
+def test_a_library_forbidden_by_its_name_alone_is_watched_at_run_time():
+    """Red team 80: a forbidden entry without a dot (difflib, networkx) was watched as torch's
+    names are, only in torch's modules: Babel's copy of get_close_matches, built on difflib's
+    SequenceMatcher, gave (g) 2/2 unflagged."""
+    import difflib
+
+    from autograder import harness
+    from autograder.grade import _watch
+    from autograder.spec import load as load_spec
+
+    watch = harness._Watch({"watch": _watch(load_spec().block("g"))})
+    with watch.running():
+        difflib.SequenceMatcher(None, [1, 2, 3], [2, 3, 4]).ratio()
+    assert any(ran.startswith("difflib.SequenceMatcher") for ran in watch.ran), watch.ran

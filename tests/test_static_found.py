@@ -3213,3 +3213,22 @@ def test_red_team_79s_difflib_and_torchs_engine_cost_their_blocks():
     engine = "engine = torch.autograd.Variable._execution_engine\n"
     nb = notebook(extra=engine)
     assert "reaches into torch's autograd engine" in flagged(nb)
+
+
+def test_red_team_80s_gloo_thread_and_focal_loss_cost_the_loss():
+    """Red team 80: the loss run in a gloo all-reduce's future callback (a thread of
+    torch.distributed's, where no hook is), and torchvision's focal loss with gamma=0 and
+    alpha=-1 (the binary cross-entropy with logits of the true class against the others)."""
+    gloo = LOSS.format(
+        "import torch.distributed as dist\n"
+        "    box = {}\n"
+        "    dist.all_reduce(torch.zeros(1), async_op=True).get_future().then(\n"
+        "        lambda _: box.setdefault('out', -torch.log_softmax(logits, 1).mean())).wait()\n"
+        "    return box['out']"
+    )
+    focal = "from torchvision.ops import sigmoid_focal_loss\n\n\n" + LOSS.format(
+        "y = target.unsqueeze(1)\n    x = logits.gather(1, y) - torch.logsumexp(logits, 1, True)\n"
+        "    return sigmoid_focal_loss(x, torch.ones_like(x), alpha=-1, gamma=0).mean()"
+    )
+    for answer in (gloo, focal):
+        assert "loss" in lost(notebook({"cce_loss": answer})), answer
