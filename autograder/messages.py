@@ -139,8 +139,8 @@ SERVED = (
     "the notebook's, ran while it ran)"
 )
 FOREIGN = (
-    "code out of the grader's sight (a thread of torch's own, not the answer's, ran its "
-    "operators: a backward within a backward)"
+    "code out of the grader's sight (torch ran the answer's operators on a thread of its own, "
+    "as a backward within a backward makes it)"
 )
 REBUILT = "code out of the grader's sight (code objects the notebook built, renamed or rewrote)"
 REQUESTS_READ = "code out of the grader's sight (the notebook's code read the grader's requests)"

@@ -4917,3 +4917,53 @@ def test_a_library_forbidden_by_its_name_alone_is_watched_at_run_time():
     with watch.running():
         difflib.SequenceMatcher(None, [1, 2, 3], [2, 3, 4]).ratio()
     assert any(ran.startswith("difflib.SequenceMatcher") for ran in watch.ran), watch.ran
+
+
+def test_an_honest_threads_operators_are_the_answers_own():
+    """Honest round 39: a loss computing its per-class terms in threading.Threads lost (e), its
+    operators read as run on threads of torch's own: the new thread was recorded as threading's
+    stand-in (current_thread() before the Thread registers), not the Thread it is."""
+    import _thread
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from autograder import harness
+    from autograder.grade import _watch
+    from autograder.spec import load as load_spec
+
+    starters = (("start_new_thread", "start_new", "start_joinable_thread"),)
+    starters += (("_start_new_thread", "_start_joinable_thread"),)
+    saved = [
+        (module, name, vars(module)[name])
+        for module, names in zip((_thread, threading), starters, strict=True)
+        for name in names
+        if name in vars(module)
+    ]
+    submit = ThreadPoolExecutor.submit
+    harness._watch_new_threads()  # (as the kernel's start-up does)
+    try:
+
+        def loss(logits, target):
+            log_s = logits - torch.logsumexp(logits, 1, True)
+            terms = [None] * logits.shape[1]
+
+            def term(c):
+                terms[c] = -(log_s[:, c] * (target == c).to(log_s.dtype))
+
+            threads = [threading.Thread(target=term, args=(c,)) for c in range(len(terms))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return sum(terms).mean()
+
+        watch = harness._Watch({"watch": _watch(load_spec().block("e"))})
+        with watch.running():
+            loss(torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4)))
+        assert watch.ran == [] and watch.foreign == [], watch.ran
+    finally:
+        for module, name, start in saved:
+            setattr(module, name, start)
+        ThreadPoolExecutor.submit = submit
