@@ -1520,7 +1520,6 @@ def _ops_mode(torch, seen):
 
 
 _METHOD_SELF = types.MethodType.__dict__["__self__"]
-_MRO = type.__dict__["__mro__"]
 _THREAD_CLASS = threading.Thread  # (as start-up found it)
 
 
