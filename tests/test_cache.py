@@ -147,6 +147,7 @@ def test_a_folder_that_is_not_a_cache_is_not_overwritten(brats_root, tmp_path):
     assert (mine / "chapter1.tex").read_text() == "precious"
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_force_into_a_folder_deletes_nothing_the_cache_did_not_write(brats_root, tmp_path):
     """``--force`` into a folder that is no cache writes its arrays there and deletes nothing
     else (it removed every file of ``cases/`` it had not written: a user's NIfTI files); a cache
@@ -167,6 +168,7 @@ def test_force_into_a_folder_deletes_nothing_the_cache_did_not_write(brats_root,
     assert sorted(p.name for p in flat.rglob("*")) == before
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_a_case_without_a_slice_to_keep_is_left_out_saying_why(brats_root, tmp_path):
     """A tumour-free case with no tumour-free slice asked for gave an array of 0 slices (a
     validation Dice of nan, or a sampler's error naming nothing)."""
@@ -185,6 +187,7 @@ def test_a_case_without_a_slice_to_keep_is_left_out_saying_why(brats_root, tmp_p
     assert prepare_cache(data, tmp_path / "c", settings).wrote is False
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_skip_reasons_are_said_in_the_language_of_the_run_that_reads_the_cache(
     brats_root, tmp_path, monkeypatch
 ):
@@ -212,6 +215,7 @@ def test_skip_reasons_are_said_in_the_language_of_the_run_that_reads_the_cache(
     assert prepare_cache(data, cache).skipped == {"BraTS19_TCIA01_999_1": english}
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_a_seg_without_tumour_is_warned_naming_it_and_the_case_kept(brats_root, tmp_path):
     """Tester: a case whose seg is all zero (every BraTS case holds a tumour: likely the wrong
     file) was kept silently."""
@@ -231,6 +235,7 @@ def test_a_seg_without_tumour_is_warned_naming_it_and_the_case_kept(brats_root, 
     )
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_a_cache_of_other_cases_is_not_replaced_without_force(brats_root, tmp_path):
     """--cache pointed at another data set's cache (an instructor's BraTS 2019 cache given
     BraTS 2021 cases) deleted its cases; now refused, naming both, unless --force."""
@@ -327,6 +332,7 @@ def test_many_cases_skipped_for_one_reason_are_said_in_one_line(tmp_path):
     assert "skipped 125 cases (BraTS20_Validation_000, BraTS20_Validation_001, " in lines[1]
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_a_slice_cache_given_as_cases_is_said_to_be_one(brats_root, tmp_path):
     """Data round 21: `data info CACHE` (a folder `train --data` takes) said "no BraTS case"."""
     prepare_cache(brats_root, tmp_path / "c", CacheSettings(crop=16))

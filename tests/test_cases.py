@@ -14,6 +14,7 @@ from unet_tp.conventions import BRATS_AFFINE, MODALITIES
 from unet_tp.data import DataError, find_cases, load_case
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_official_layout_with_grades(brats_root):
     cases = find_cases(brats_root)
     assert len(cases) == 4

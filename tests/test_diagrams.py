@@ -40,6 +40,7 @@ def test_the_figures_draw(tmp_path):
     fig.savefig(tmp_path / "tile.png")
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_the_unet_figure_shows_as_an_image_in_a_fresh_notebook(tmp_path):
     """French tester: ``draw_unet()`` as the first figure of a notebook showed only the text
     ``<Figure size 1300x750 with 1 Axes>`` (no plot drawn before it); it shows once, as an image."""

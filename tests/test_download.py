@@ -123,6 +123,7 @@ def test_tar_traversal_and_links_are_refused(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("out-")]
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_brats_zip_over_http_via_cli(served, brats_zip_made, tmp_path, capsys):
     shutil.copy(brats_zip_made, served.root / "brats2019.zip")
     digest = sha256(served.root / "brats2019.zip")

@@ -815,6 +815,7 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_grading(tmp_p
     assert not (tmp_path / "ro" / "new").exists()
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_a_grade_cut_short_by_the_machine_or_under_other_limits_is_graded_again(
     tmp_path, monkeypatch
 ):
@@ -4762,6 +4763,7 @@ def test_a_single_notebook_is_a_submission_set_of_one(tmp_path):
         collect(tmp_path / "notes.txt", tmp_path / "work3")
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_another_courses_notebook_is_said_plainly_on_its_page(tmp_path, monkeypatch):
     """Instructor round 26: grades.csv said "52 of the TP's 52 cells were missing", the page "39
     of the TP's cells were missing and were put back", then "DoubleConv is not defined... did its

@@ -158,6 +158,7 @@ def test_fewer_sample_cases_than_last_time_means_fewer_patients(brats_root, tmp_
     assert "run the data cell again" in str(err.value)
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_one_usable_patient_is_told_what_fits_where_the_cases_came_from(
     brats_root, tmp_path, monkeypatch
 ):

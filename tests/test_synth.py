@@ -93,6 +93,7 @@ def test_rerun_keeps_cases_and_other_seed_is_refused(tmp_path):
         synth_dataset(tmp_path, cases=1, seed=4)
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_two_processes_making_the_same_cases_do_not_trip_each_other(tmp_path):
     """Two grading runs (the class's and a re-run) make the sample cases at once: one copied the
     folder while the other rewrote the manifest (its temporary file vanished under the copy), and
@@ -119,6 +120,7 @@ def test_sample_cases_are_not_mixed_into_a_real_dataset(tmp_path):
     assert not (tmp_path / "real" / "MICCAI_BraTS_2019_Data_Training").exists()
 
 
+@pytest.mark.slow  # (over 2.5 s: the full suite's, not the fast loop's)
 def test_force_replaces_only_sample_cases_the_kit_wrote(tmp_path):
     """Data round 22: `data synth OUT --force` deleted a real release found at
     OUT/MICCAI_BraTS_2019_Data_Training (the release's own name), and a link there failed
