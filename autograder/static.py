@@ -45,7 +45,7 @@ from autograder.held import _COMPREHENSIONS, HeldStrings, _binding, _last_name
 COURSE_PACKAGE = "unet_tp"
 # what the answers may use of the course package: the base class, the set-up's device, the
 # labels and regions (NUM_CLASSES; unet_tp.checks.COURSE_MODULES says the same to the notebook)
-BUILT_ON = ("unet_tp.unet_base", "unet_tp.device", "unet_tp.conventions")
+BUILT_ON = ("unet_tp.unet_base", "unet_tp.device", "unet_tp.conventions", "unet_tp.i18n")
 
 
 # TorchScript: a red team's `# type: (KEEP[F.torch._C._nn.cross_entropy_loss]) -> Tensor`, read

@@ -2441,7 +2441,7 @@ def test_the_grader_shows_the_digits_where_a_close_dice_differs():
     from autograder.compare import PredictDice, Request
 
     close = 2 / 3 * (1 + 1.2e-6)  # (0.666667 to 6 digits)
-    request = Request("predict_dice", {}, {}, ([((5, 6), 2 / 3)], {}))
+    request = Request("predict_dice", {}, {}, ([((5, 6), 2 / 3)], {}, 4))
     message = PredictDice().check(request, {"dice": [close]}, {})
     assert "masks: 0.666667466667, expected 0.666666666667" in message, message
     edits = [

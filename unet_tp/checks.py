@@ -84,6 +84,8 @@ LOSS_NAMES = TORCH_LOSSES + (
     "GaussianNLLLoss",
     # torch's chunked linear cross-entropy op: with an identity weight, Eq. (1) and its gradient
     "linear_cross_entropy_batch_chunked",
+    # torchvision's, with gamma=0 and alpha=-1, the binary cross-entropy with logits (red team 80)
+    "sigmoid_focal_loss",
 )
 Steps = list[tuple[str, object]]
 
@@ -1830,6 +1832,7 @@ TORCH_DISTRIBUTIONS = {"distributions", "Categorical", "OneHotCategorical"}
 LOSS_LIBRARIES = ("torch.distributions", "monai.losses", "torchvision.models.detection")
 LOSS_LIBRARIES += ("torch.nn.modules.linear_cross_entropy", "torch.ops.torch_nn")
 LOSS_LIBRARIES += ("torch.testing._internal.common_nn",)  # the test suite's reference losses
+LOSS_LIBRARIES += ("monai.apps.pathology", "torchvision.ops.focal_loss")  # (red teams 77, 80)
 
 
 def _code_names(fn: Callable) -> set[str]:
@@ -2505,8 +2508,9 @@ DICE_LIBRARIES = (
     "scipy.spatial.tests",
     "sklearn.metrics.tests",
     # sequence similarities that are the Dice of two sorted lists of indices (red team 50:
-    # difflib's ratio 2M / T; rapidfuzz's Indel; textdistance's and NLTK's Sorensen-Dice)
-    "difflib.SequenceMatcher",
+    # difflib's ratio 2M / T, get_close_matches's cutoff; rapidfuzz's Indel; textdistance's and
+    # NLTK's Sorensen-Dice)
+    "difflib",
     # (rapidfuzz's compiled modules too: fuzz.ratio runs as fuzz_cpp_avx2's, red team 51)
     "rapidfuzz.distance",
     "rapidfuzz.fuzz",
@@ -2526,6 +2530,11 @@ DICE_LIBRARIES = (
     "torchvision.ops",
     "monai.data.box_utils",
     "monai.apps.detection",
+    # MONAI's pathology losses (HoVerNetLoss's Dice term); SciPy's radial basis functions given
+    # a distance by its name (norm="dice")
+    "monai.apps.pathology",
+    "scipy.interpolate.Rbf",
+    "scipy.interpolate._rbf",
 )
 WEIGHTED = "(w)"  # (above: a module whose functions may not be given weights ``w``)
 
@@ -2590,11 +2599,12 @@ def _held(obj: object) -> tuple[list, list]:
 COURSE_MODULES = tuple(
     f"unet_tp.{m.name}"
     for m in pkgutil.iter_modules(unet_tp.__path__)
-    if m.name not in ("unet_base", "device", "conventions")
+    if m.name not in ("unet_base", "device", "conventions", "i18n")
 )
 """The course package's modules an answer may not use: all but ``unet_base``, ``device`` (the
-set-up's ``pick_device()``, ``in_colab()``) and ``conventions`` (the labels and regions:
-``NUM_CLASSES``); the grader's rule, ``autograder/static.py``, read from the answer's text."""
+set-up's ``pick_device()``, ``in_colab()``), ``conventions`` (the labels and regions:
+``NUM_CLASSES``) and ``i18n`` (the messages' language, which ``pick_device`` speaks); the
+grader's rule, ``autograder/static.py``, read from the answer's text."""
 
 
 def _not_scripted(fn: Callable, what: str) -> None:
