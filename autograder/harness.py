@@ -1042,8 +1042,14 @@ class _Watch:
                     self._seen(_registered(owner), name)
                 if name == "run_backward":  # (torch's engine: every backward and grad)
                     self._engine_depth(1)
-            elif event != "return" and _plain(getattr(arg, "__name__", "")) == "run_backward":
-                self._engine_depth(-1)  # (c_return, c_exception)
+            # (c_return, c_exception: a C function returns; its name read only once a backward
+            # began: the hot path's)
+            elif (
+                self._depths
+                and event != "return"
+                and _plain(getattr(arg, "__name__", "")) == "run_backward"
+            ):
+                self._engine_depth(-1)
         except BaseException:
             self.broken = True
 
@@ -1052,9 +1058,8 @@ class _Watch:
         ``MAX_NESTED_BACKWARD``, a backward within a backward (red teams 78, 79: past 60 deep,
         torch runs the rest in threads of its own, where no hook is, nor need be an operator)."""
         ident = _IDENT()
-        depth = self._depths[ident] = self._depths.get(ident, 0) + step
-        if depth >= MAX_NESTED_BACKWARD and not self.foreign:
-            self.foreign.append(f"a backward within a backward, {depth} deep")
+        self._depths[ident] = self._depths.get(ident, 0) + step
+        self._deep(self._depths[ident])
 
     def _nested_backward(self, frame) -> None:
         """The same, counted by the frames of torch's runner of a Function's backward on this
@@ -1063,6 +1068,10 @@ class _Watch:
         while frame is not None and depth < MAX_NESTED_BACKWARD:
             depth += frame.f_code is code
             frame = frame.f_back
+        self._deep(depth)
+
+    def _deep(self, depth: int) -> None:
+        """Noted once: backward passes ``depth`` deep, past ``MAX_NESTED_BACKWARD``."""
         if depth >= MAX_NESTED_BACKWARD and not self.foreign:
             self.foreign.append(f"a backward within a backward, {depth} deep")
 

@@ -319,20 +319,9 @@ _ENUMERATORS = {
     "gc.get_referents": _PATHS["gc.get_referents"],
     "gc.get_referrers": _PATHS["gc.get_referrers"],
     "torch.overrides": _PATHS["torch.overrides"],
-    "torch._decomp": _PATHS["torch._decomp"],
-    "torch._refs": _PATHS["torch._refs"],
-    "torch._prims": _PATHS["torch._prims"],
-    "torch._dynamo.trace_rules": _PATHS["torch._dynamo.trace_rules"],
-    # (red team 78: the table torch.export decomposes with, an operator picked by its name's hash)
-    **{
-        p: _PATHS[p]
-        for p in (
-            "torch.export.default_decompositions",
-            "torch.export.exported_program.default_decompositions",
-            "torch.export.decomp_utils",
-            "torch._inductor.decomposition",
-        )
-    },
+    # torch's operator tables, each of those _PATHS gives that reason (red team 78: the table
+    # torch.export decomposes with, an operator picked by its name's hash)
+    **{p: why for p, why in _PATHS.items() if why == _PATHS["torch._decomp"]},
     "__subclasses__": _ATTRIBUTES["__subclasses__"],
 }
 # IPython keeps each cell's displayed value (its last expression) in ``_``, ``__``, ``___``,
@@ -813,14 +802,17 @@ def _under(name: str, modules) -> bool:
     of every name it resolves: a test's reading spent a third of its time here)."""
     if type(modules) is not tuple:
         return any(_within(name, m) for m in modules)
-    if name in _PICKLE_WRITERS:
-        return False
-    found, end = _as_set(modules), name.find(".")
+    found = _as_set(modules)
+    return name not in _PICKLE_WRITERS and any(p in found for p in _prefixes(name))
+
+
+def _prefixes(name: str):
+    """``name``'s dotted prefixes, shortest first, then ``name`` itself ("a", "a.b", "a.b.c")."""
+    end = name.find(".")
     while end != -1:
-        if name[:end] in found:
-            return True
+        yield name[:end]
         end = name.find(".", end + 1)
-    return name in found
+    yield name
 
 
 @functools.lru_cache(maxsize=256)
@@ -833,11 +825,7 @@ def _path_reasons(name: str, dotted: bool = False) -> list[str]:
     (``dotted``: of dotted paths only), found by ``name``'s dotted prefixes."""
     if name in _PICKLE_WRITERS:
         return []
-    prefixes, end = [], name.find(".")
-    while end != -1:
-        prefixes.append(name[:end])
-        end = name.find(".", end + 1)
-    found = [p for p in (*prefixes, name) if p in _PATHS and (not dotted or "." in p)]
+    found = [p for p in _prefixes(name) if p in _PATHS and (not dotted or "." in p)]
     return [_PATHS[p] for p in sorted(found, key=_PATH_ORDER.__getitem__)]
 
 

@@ -262,7 +262,7 @@ def _expected(steps: Steps) -> str:
 def _explain(exc: BaseException, what: str, steps: Steps, hint: str = "") -> BaseException:
     """The AssertionError that shows an exception of the student's code: the error, the line that
     raised, a hint naming the mistake, and the expected shape at each step (a blank's stub,
-    ``NotImplementedError``, is shown as it is)."""
+    a bare ``NotImplementedError``, as the method and line not written yet)."""
     trace = traceback.extract_tb(exc.__traceback__)
     if _a_blank(exc, trace):
         return AssertionError(_not_written(what, trace[-1]))

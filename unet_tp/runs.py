@@ -197,10 +197,9 @@ def _stopped_by_its_budget(folder: Path, done: int, config: TrainConfig) -> str:
     )
 
 
-def _load_best(model: nn.Module, folder: Path, device: torch.device | None) -> None:
-    """The run's best epoch's weights (``best.pt``, else its last checkpoint's) into ``model``."""
-    path = folder / "best.pt" if (folder / "best.pt").exists() else folder / "checkpoint.pt"
-    load_weights(model, load_checkpoint(path), str(path))
+def _loaded(model: nn.Module, ckpt: dict, path: Path, device: torch.device | None) -> None:
+    """``ckpt``'s weights (read from ``path``) into ``model``, moved to ``device``."""
+    load_weights(model, ckpt, str(path))
     if device is not None:
         model.to(device)
 
@@ -229,13 +228,15 @@ def train_or_resume(
         ckpt = load_checkpoint(ckpt_path)
         done = ckpt["epoch"] + 1
         if stopped := _stopped_by_its_budget(folder, done, config):
-            _load_best(model, folder, device)
+            best = folder / "best.pt"  # (its best epoch's, else its last checkpoint's)
+            if best.exists():
+                _loaded(model, load_checkpoint(best), best, device)
+            else:
+                _loaded(model, ckpt, ckpt_path, device)
             print(stopped)
             return list(ckpt["history"])
         if done >= config.optim.epochs:
-            load_weights(model, ckpt, str(ckpt_path))
-            if device is not None:
-                model.to(device)
+            _loaded(model, ckpt, ckpt_path, device)
             print(_complete(done, folder))
             return list(ckpt["history"])
         print(
