@@ -521,3 +521,21 @@ def test_the_tables_of_the_french_notebook_are_french(french):
     assert lines[0].split() == ["couche", "bloc", "forme", "de", "sortie", "paramètres"]
     assert lines[-1].startswith("total ") and lines[-1].endswith(" 31\u202f030\u202f658")
     assert "," not in "".join(lines[1:]).replace(", ", "")  # no English grouping left
+
+
+def test_a_french_progress_bar_spaces_its_colon(french, monkeypatch):
+    """French student: "préparation des coupes: 50%" put the colon against the word; French
+    writes "préparation des coupes : 50%" (English keeps "preparing slices: 50%")."""
+    from tqdm import tqdm
+
+    from unet_tp import progress
+
+    monkeypatch.setattr(progress, "tqdm", lambda iterable, desc, **_: desc)
+
+    def drawn(lang):
+        i18n.set_language(lang)
+        desc = progress.case_progress()(range(2))
+        return tqdm.format_meter(1, 2, 0, prefix=desc)
+
+    assert drawn("fr").startswith("préparation des coupes :  50%|")
+    assert drawn("en").startswith("preparing slices:  50%|")

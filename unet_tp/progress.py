@@ -6,13 +6,16 @@ from collections.abc import Callable, Iterable, Sequence
 
 from tqdm.auto import tqdm
 
-from unet_tp.i18n import tr
+from unet_tp.i18n import language, tr
 
 
 def progress_bar(
     iterable: Iterable | None = None, desc: str | None = None, enabled: bool = True, **kwargs
 ) -> tqdm:
-    """A tqdm bar over ``iterable`` (or one updated by hand when ``iterable`` is None)."""
+    """A tqdm bar over ``iterable`` (or one updated by hand when ``iterable`` is None); in French
+    its label ends with a spaced colon ("préparation des coupes : "), as French writes one."""
+    if desc and language() == "fr":
+        desc = f"{desc} "  # tqdm writes "{desc}: "
     return tqdm(iterable, desc=desc, disable=None if enabled else True, **kwargs)
 
 
