@@ -236,7 +236,7 @@ def handouts_as_given(handouts: list) -> Callable[[Path], bool]:
     of an earlier build (a question's text edited since), every code cell one of the TP's and
     each answer cell its blank (Colab's outputs and metadata aside; an unreadable file is not)."""
     texts = {_texts(nb) for nb in handouts}
-    blanks = [(_blanks(nb), {c.get("id") for c in nb.cells} - {None}) for nb in handouts]
+    blanks = [(_blanks(nb), _code_cells(nb)) for nb in handouts]
 
     def as_given(path: Path) -> bool:
         try:  # (a handout run in Colab holds its figures: a few MB; a larger file, read
@@ -260,14 +260,29 @@ def _blanks(handout) -> dict[str, str]:
     }
 
 
-def _nothing_written(nb, blanks: dict[str, str], ids: set[str]) -> bool:
+def _code_cells(handout) -> set[str]:
+    """What marks a code cell as one of ``handout``'s: its cell id, its grade id, its text."""
+    code = [c for c in handout.cells if c.cell_type == "code"]
+    return {f"{key}:{value}" for c in code for key, value in _marks(c) if value}
+
+
+def _marks(cell) -> tuple[tuple[str, str | None], ...]:
+    """A code cell's cell id, grade id and text, each as one of :func:`_code_cells`'s marks."""
+    return (("id", cell.get("id")), ("gid", grade_id(cell)), ("text", _normalised(cell.source)))
+
+
+def _nothing_written(nb, blanks: dict[str, str], tp_cells: set[str]) -> bool:
     """Whether every code cell of ``nb`` is one of the TP's (its cell id the handout's: Colab
-    keeps them) and each of its answer cells, code or text, the handout's blank (instructor
-    round 27: a handout downloaded before a question's text was edited scored 0, unflagged,
-    posted)."""
+    keeps them; in a notebook saved without cell ids, nbformat < 4.5, its grade id or its text)
+    and each of its answer cells, code or text, the handout's blank (instructor round 27: a
+    handout downloaded before a question's text was edited scored 0, unflagged, posted)."""
     code = [c for c in nb.cells if c.cell_type == "code"]
-    answers = {gid: _normalised(c.source) for c in nb.cells if (gid := grade_id(c)) in blanks}
-    return all(c.get("id") in ids for c in code) and answers == blanks
+    answers = [(gid, _normalised(c.source)) for c in nb.cells if (gid := grade_id(c)) in blanks]
+    marks = [[f"{k}:{v}" for k, v in (_marks(c)[:1] if "id" in c else _marks(c)[1:])] for c in code]
+    written = any(blanks[gid] != text for gid, text in answers)  # (a copied cell's too)
+    return (
+        all(tp_cells.intersection(m) for m in marks) and not written and len(answers) == len(blanks)
+    )
 
 
 def _texts(nb) -> tuple[str, ...]:

@@ -1347,6 +1347,17 @@ def test_a_handout_of_an_earlier_build_is_the_handout_as_given(tmp_path):
     coded = copy.deepcopy(earlier)
     next(c for c in coded.cells if _gid(c) == "double_conv").source += "\n# started"
     assert not given(own) and not given(answered) and not given(coded)
+    # saved by an editor that writes nbformat 4.4 (no cell ids): its cells known by their grade
+    # ids and text
+    copied = copy.deepcopy(earlier)  # an answer cell copied, written in, the blank left after
+    at = next(i for i, c in enumerate(copied.cells) if _gid(c) == "double_conv")
+    copied.cells.insert(at, copy.deepcopy(copied.cells[at]))
+    copied.cells[at].source += "\n# started"
+    for nb in (earlier, own, coded, copied):
+        nb.nbformat_minor = 4
+        for cell in nb.cells:
+            cell.pop("id", None)
+    assert given(earlier) and not given(own) and not given(coded) and not given(copied)
 
 
 def _alice_and_bob(tmp_path: Path) -> tuple[Path, Path]:
