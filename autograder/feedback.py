@@ -168,15 +168,27 @@ def _at_fault(block: BlockInfo, entry: BlockScore, results: Results, lang: str) 
     )
 
 
+def shared_message(student: Result, results: Results) -> str | None:
+    """The one message every block lost its points with, when there are two blocks or more (a
+    file that is no notebook, a notebook not graded: instructor round 28, the page said the same
+    line once per block): the page says it once, above the table."""
+    entries = [student.block(b.id) for b in results.blocks]
+    said = {e.message for e in entries}
+    if len(entries) < 2 or len(said) != 1 or not all(e.lost for e in entries):
+        return None
+    return next(iter(said))
+
+
 def _blocks_table(student: Result, results: Results) -> str:
     rows, lang = [], student.language
+    once = shared_message(student, results)
     for block in results.blocks:
         entry = student.block(block.id)
         what = "✓"
         if entry.lost:
             what = (
                 escape(shorten(scrub(_message(lang, entry.message))))
-                if entry.message
+                if entry.message and entry.message != once
                 else _t(lang, "points lost")
             )
             fault = _at_fault(block, entry, results, lang)
@@ -284,7 +296,11 @@ def feedback_html(student: Result, results: Results) -> str:
     ]
     if student.to_review:
         parts.append(f"<p class='warn'>{_t(lang, REVIEWED)}</p>")
-    parts += [f"<h2>{_t(lang, 'Points per block')}</h2>", _blocks_table(student, results)]
+    parts.append(f"<h2>{_t(lang, 'Points per block')}</h2>")
+    if once := shared_message(student, results):  # (said once, not once per block)
+        said = escape(shorten(scrub(_message(lang, once))))
+        parts.append(f"<p class='warn' id='all-blocks'>{said}</p>")
+    parts.append(_blocks_table(student, results))
     parts += _questions(student, results)
     warnings = _warnings(student, results)
     if warnings:
@@ -302,7 +318,7 @@ def feedback_html(student: Result, results: Results) -> str:
         )
         parts.append(f"<h3>{escape(label)}</h3>{shown}")
     notes = [scrub(n) for n in student.notes]  # (stripped once translated: "NotImplementedError: ")
-    notes = [_note_with_context(n, student) for n in notes if n.strip()]
+    notes = [_note_with_context(n, student) for n in notes if n.strip() and n != scrub(once)]
     if notes:
         parts.append(f"<h2>{_t(lang, 'Notes')}</h2><ul class='notes'>")
         parts += [f"<li>{escape(n)}</li>" for n in notes]

@@ -1503,3 +1503,19 @@ def test_a_student_to_enter_by_hand_is_given_with_what_may_be_posted():
     assert "no grade to post" in _unmatched(zoe, "not in the file") and "0 / 30" not in _unmatched(
         zoe, "x"
     )
+
+
+def test_a_file_that_is_no_notebook_says_why_once_not_once_per_block():
+    """Instructor round 28: a .pdf handed in gave a page repeating its one line seven times (once
+    per block) and once more in the notes: it is said once, above the table."""
+    from autograder import messages as M
+
+    why = M.NOT_A_NOTEBOOK_FILE.format(file="Bob B_7_assignsubmission_file_/TP.pdf", kind="PDF")
+    entry = student("7", "Bob B", {b["id"]: (0.0, why, None) for b in BLOCKS}, notes=[why])
+    entry["no_notebook"] = True
+    results = typed(make_results([entry, student("8", "Ann A", {"a": (0.0, WRONG_A, "a")})]))
+    html = feedback_html(results.students[0], results)
+    assert html.count("is a PDF file") == 1 and "id='all-blocks'" in html
+    assert html.count("points lost") == len(BLOCKS)
+    other = feedback_html(results.students[1], results)  # one block's own message: in its row
+    assert "id='all-blocks'" not in other and "with the reference weights" in other
