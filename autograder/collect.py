@@ -488,6 +488,15 @@ def _inside_wrapper(folder: Path) -> Path:
     return inner if len(whose) > 1 else folder
 
 
+def _lms_folder(notebook: Path) -> PurePosixPath:
+    """The folders from the nearest one the LMS named above ``notebook`` (Moodle's ``Alice
+    A_123_assignsubmission_file_/``, which says whose it is: instructor round 28, a file of it
+    graded alone was named by its own name, ``TP_sujet.ipynb`` refused), else none."""
+    above = notebook.absolute().parents
+    at = next((i for i, d in enumerate(above) if _MOODLE.match(d.name)), None)
+    return PurePosixPath() if at is None else PurePosixPath(*[d.name for d in above[at::-1]])
+
+
 def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     """The folders to read, ``(folder, where its files are in SOURCE, laid out by hand, the
     archive in SOURCE's folder it was unpacked from or None)``:
@@ -500,8 +509,9 @@ def _opened(source: Path, workdir: Path) -> tuple[list, list]:
     origin: dict[Path, str | None] = {source: None}  # an archive beside folders: its name
     if _notebook_name(source) and _file(source):  # one notebook: a folder holding it alone
         classes[0] = next(unzipped)
-        classes[0].mkdir(parents=True)
-        shutil.copy2(source, classes[0] / source.name)
+        copy = classes[0] / _lms_folder(source) / source.name
+        copy.parent.mkdir(parents=True)
+        shutil.copy2(source, copy)
         origin = {classes[0]: None}
     elif source.is_file() and not zipfile.is_zipfile(source):
         raise GradingError(

@@ -4981,3 +4981,25 @@ def test_an_honest_threads_operators_are_the_answers_own():
         for module, name, start in saved:
             setattr(module, name, start)
         ThreadPoolExecutor.submit = submit
+
+
+def test_a_file_of_a_moodle_folder_graded_alone_is_named_by_its_folder(tmp_path):
+    """Instructor round 28: ``unet-tp grade "Alice A_123_assignsubmission_file_/TP_sujet.ipynb"``
+    was refused (the file name says no one's) and ``.../mon_tp.ipynb`` named "mon_tp": Moodle's
+    folder says whose it is, and its participant id (the export's match), even a folder down."""
+    from autograder.grade import collect
+
+    folder = tmp_path / "dl" / "Alice A_123_assignsubmission_file_"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "TP_sujet.ipynb").write_text("{}")
+    (folder / "sub" / "mon_tp.ipynb").write_text("{}")
+    (sub,) = collect(folder / "TP_sujet.ipynb", tmp_path / "w1")
+    assert (sub.student_id, sub.name, sub.lms_id) == ("123", "Alice A", "123")
+    assert sub.relpath == "Alice A_123_assignsubmission_file_/TP_sujet.ipynb"
+    (sub,) = collect(folder / "sub" / "mon_tp.ipynb", tmp_path / "w2")
+    assert (sub.student_id, sub.relpath) == (
+        "123",
+        "Alice A_123_assignsubmission_file_/sub/mon_tp.ipynb",
+    )
+    (tmp_path / "dl" / "bob.ipynb").write_text("{}")  # no LMS folder above: its own name
+    assert collect(tmp_path / "dl" / "bob.ipynb", tmp_path / "w3")[0].relpath == "bob.ipynb"
