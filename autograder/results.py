@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import re
 import types
@@ -317,21 +318,40 @@ def terminal_text(text: str) -> str:
     return _TERMINAL_CONTROLS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
+def grade_status(r: Result) -> str:
+    """``grades.csv``'s ``status`` of a total: ``final``, ``pending`` (written answers still to
+    grade by hand: the total is so far), ``no notebook`` (a 0 to chase) or ``not graded`` (the
+    grader's own error: graded again by the next run)."""
+    if r.interrupted:
+        return "not graded"
+    if r.no_notebook and not r.reviewed:
+        return "no notebook"
+    return "pending" if r.pending else "final"
+
+
+GRADES_HEAD = ["student_id", "name", "file"]  # then the blocks', the questions', then:
+GRADES_TAIL = ["total", "max", "status", "review", "notes"]
+
+
 def write_grades_csv(path: Path, results: Results) -> None:
-    """``OUT/grades.csv``: one row per student, the points of each block, review and notes."""
+    """``OUT/grades.csv``: one row per student, the points of each block, the total and its
+    status (instructor round 28: a total pending written answers looked final), review and
+    notes; UTF-8 with a BOM, as a spreadsheet (French Excel) reads its accents right."""
     keys = [b.key for b in results.blocks] + [q.id for q in results.questions]
-    with atomic_write(path, "w") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student_id", "name", "file", *keys, "total", "max", "review", "notes"])
-        for r in results.students:
-            numbers = [r.block(b.id).points for b in results.blocks]
-            numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
-            notes = "; ".join(r.messages())
-            notes = "; ".join(filter(None, [notes, r.score_text() * bool(r.pending)]))
-            texts = [spreadsheet_text(t) for t in (r.student_id, r.name, r.file)]
-            row = [*texts, *("" if x is None else f"{x:g}" for x in numbers)]
-            flag = "read" if r.review and r.reviewed else "yes" if r.review else ""
-            writer.writerow([*row, flag, spreadsheet_text(notes)])
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([*GRADES_HEAD, *keys, *GRADES_TAIL])
+    for r in results.students:
+        numbers = [r.block(b.id).points for b in results.blocks]
+        numbers += [r.questions.get(q.id) for q in results.questions] + [r.total, r.max_points]
+        notes = "; ".join(r.messages())
+        notes = "; ".join(filter(None, [notes, r.score_text() * bool(r.pending)]))
+        texts = [spreadsheet_text(t) for t in (r.student_id, r.name, r.file)]
+        row = [*texts, *("" if x is None else f"{x:g}" for x in numbers), grade_status(r)]
+        flag = "read" if r.review and r.reviewed else "yes" if r.review else ""
+        writer.writerow([*row, flag, spreadsheet_text(notes)])
+    with atomic_write(path, "wb") as f:
+        f.write(buf.getvalue().encode("utf-8-sig"))
 
 
 def shorten(text: str, max_chars: int = 1500) -> str:

@@ -58,7 +58,7 @@ OUT_FILES = {
 
 
 def _rows(out: Path) -> dict[str, dict]:
-    with open(out / "grades.csv") as f:
+    with open(out / "grades.csv", encoding="utf-8-sig") as f:
         return {r["student_id"]: r for r in csv.DictReader(f)}
 
 

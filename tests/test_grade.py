@@ -498,7 +498,7 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
 
 
 def _rows(out: Path) -> dict[str, dict]:
-    with open(out / "grades.csv") as f:
+    with open(out / "grades.csv", encoding="utf-8-sig") as f:
         return {r["student_id"]: r for r in csv.DictReader(f)}
 
 

@@ -1252,7 +1252,9 @@ def test_scores_given_by_hand_reach_the_feedback_pages_and_grades_csv(out_dir, m
     assert "pending" not in page and "Total: 21.5 / 22" in page
     rows = {
         r["student_id"]: r
-        for r in csv.DictReader(io.StringIO((out_dir / "grades.csv").read_text()))
+        for r in csv.DictReader(
+            io.StringIO((out_dir / "grades.csv").read_text(encoding="utf-8-sig"))
+        )
     }
     assert rows["4242"]["q1"] == "1.5" and rows["4242"]["total"] == "21.5"
     assert "pending" not in rows["4242"]["notes"]
@@ -1363,7 +1365,9 @@ def test_grades_csv_says_why_a_block_lost_its_points(out_dir, tmp_path):
     write_grades_csv(tmp_path / "grades.csv", results)
     rows = {
         r["student_id"]: r
-        for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text()))
+        for r in csv.DictReader(
+            io.StringIO((tmp_path / "grades.csv").read_text(encoding="utf-8-sig"))
+        )
     }
     notes = rows[student.student_id]["notes"]
     assert notes.count("uses torch.nn.functional.cross_entropy") == 1
@@ -1482,7 +1486,9 @@ def test_grades_csv_says_a_pending_total_is_so_far(out_dir, tmp_path):
     write_grades_csv(tmp_path / "grades.csv", results)
     rows = {
         r["student_id"]: r
-        for r in csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text()))
+        for r in csv.DictReader(
+            io.StringIO((tmp_path / "grades.csv").read_text(encoding="utf-8-sig"))
+        )
     }
     assert rows["4242"]["notes"].endswith("20 / 22 so far, pending manual grading of 1 question")
 
@@ -1519,3 +1525,29 @@ def test_a_file_that_is_no_notebook_says_why_once_not_once_per_block():
     assert html.count("points lost") == len(BLOCKS)
     other = feedback_html(results.students[1], results)  # one block's own message: in its row
     assert "id='all-blocks'" not in other and "with the reference weights" in other
+
+
+def test_grades_csv_says_which_totals_are_final_and_opens_in_excel_with_its_accents(
+    out_dir, tmp_path
+):
+    """Instructor round 28: grades.csv's total of a student whose written answers were still to
+    grade looked final (only its notes said "so far"), and French Excel showed "Léa" as "LÃ©a"
+    (UTF-8 without a BOM is read as the system's code page): a ``status`` column says which
+    totals are final, and the file starts with a BOM."""
+    from autograder.results import write_grades_csv
+
+    results = Results.load(out_dir)
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    for s in results.students:
+        s.questions, s.max_points = {"q1": 1.5}, 22.0
+    results.students[0].questions = {"q1": None}
+    results.students[1].no_notebook = True
+    results.students[2].interrupted = "grading error: the worker died"
+    write_grades_csv(tmp_path / "grades.csv", results)
+    raw = (tmp_path / "grades.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfstudent_id,") and "Léa".encode() in raw
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert list(rows[0])[-5:] == ["total", "max", "status", "review", "notes"]
+    status = [r["status"] for r in rows]
+    assert status[:3] == ["pending", "no notebook", "not graded"]
+    assert set(status[3:]) == {"final"}
