@@ -27,7 +27,7 @@ _MOODLE = re.compile(
 # (the user id is the gradebook's ID column; a re-submission is another attachment, "<file>-1")
 # (Canvas keeps a name's hyphens: ``garcia-lopezmaria_5002_9002_TP.ipynb``)
 _CANVAS = re.compile(
-    r"^(?P<name>[^\W\d_]+(?:-[^\W\d_]+)*)_(?:late_)?(?P<id>\d+)_(?P<upload>\d+)_.+", re.I
+    r"^(?P<name>[^\W\d_]+(?:-[^\W\d_]+)*)_(?P<late>late_)?(?P<id>\d+)_(?P<upload>\d+)_.+", re.I
 )
 _DECORATIONS = re.compile(
     r"copy[\s_]of|copie[\s_]de|\(\d+\)|\bcopy\b|\bcopie\b|tp[_ -]?sujet(?:[_ -]fr(?=[\s_.(-]|$))?"
@@ -98,6 +98,14 @@ def lms_of(relpath: str) -> str | None:
     """Which LMS named a file (``"moodle"``, ``"canvas"``), as :func:`lms_id` reads it, or None."""
     m = _lms_match(PurePosixPath(relpath))
     return None if m is None else "canvas" if m.re is _CANVAS else "moodle"
+
+
+def canvas_late(relpath: str) -> bool:
+    """Whether Canvas's name of a file (or of the student's zip it is in) says it was handed in
+    after the due date: ``name_late_4242_67890_TP.ipynb`` (``LATE`` too)."""
+    path = PurePosixPath(relpath)
+    m = _lms_match(path) or (_lms_match(PurePosixPath(path.parts[0])) if path.parts else None)
+    return bool(m and m.re is _CANVAS and m["late"])
 
 
 def lms_id(relpath: str, by_hand: bool = False) -> str | None:
@@ -179,6 +187,7 @@ class Submission:
     review: list[str] = field(default_factory=list)  # what the instructor must check
     archive: str | None = None  # the zip beside SOURCE's folders read as the class's, if from one
     as_given: bool = False  # the handout as given, alone: a 0 to chase, not to post
+    late: bool = False  # Canvas's file name says it was handed in late
 
 
 SHOWN_OTHERS = 10  # a student's other files named in the note
@@ -791,6 +800,7 @@ def _chosen(
         chosen.as_given = True
         chosen.review.append(M.NOTHING_TO_GRADE.format(why=M.HANDOUT_ONLY))
     chosen.notes += zip_notes  # on the notebook graded
+    chosen.late = canvas_late(chosen.relpath)
     chosen.review += _other_sources(items) + _lone_review(chosen, lone) + _participants(items)
     chosen.review += _folders(items)
     if len(worked) > 1:

@@ -291,6 +291,7 @@ def feedback_html(student: Result, results: Results) -> str:
         f"<h1>{_t(lang, 'TP U-Net: your feedback, {}', safe(name))}</h1>",
         "<p class='muted'>"
         + _t(lang, "student {} · notebook {}", safe(student.student_id), safe(student.file))
+        + (_t(lang, " · handed in late") if student.late else "")
         + f"{graded}</p>",
         f"<p class='total' id='total'>{_t(lang, 'Total: {}', escape(total))}</p>",
     ]

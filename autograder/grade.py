@@ -424,6 +424,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         )
         r.notes, r.review, r.outputs, r.interrupted = notes, review, outputs or {}, cut
         r.seconds, r.lms_id, r.no_notebook = time.perf_counter() - t0, sub.lms_id, sub.as_given
+        r.late = sub.late
         r.questions = {q.id: None for q in spec.questions}
         return text_safe(r)
 

@@ -157,6 +157,7 @@ def to_regrade(
             if result.interrupted and not old.get("retried"):  # once: a notebook may cause it
                 todo.append((s, CUT_SHORT))
                 continue
+            result.late = s.late  # (as its file's name says now: a grade kept from before)
             if not old.get("stopped"):  # (graded by a run Ctrl-C stopped: said as such)
                 result.regraded = None
             kept.append(result)

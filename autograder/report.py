@@ -172,6 +172,8 @@ def _summary(results: Results) -> str:
             ("lowest, highest", f"{min(totals):g}, {max(totals):g}"),
             ("full marks", str(sum(t >= maximum for t in totals))),
         ]
+    if late := [s.who for s in results.students if s.late]:  # (Canvas's file names say so)
+        rows.append(("handed in late", f"{len(late)}: {_names(late)}"))
     ungraded = [s for s in results.students if not s.graded]
     if ungraded:
         rows.append(

@@ -116,6 +116,7 @@ class Result:
     no_notebook: bool = False  # no TP notebook (unreadable, another course's): a 0 to chase
     comments: dict[str, str] = field(default_factory=dict)  # formgrader's, by question id
     reviewed: bool = False  # the instructor set a test cell's points by hand: read, decided
+    late: bool = False  # handed in after the due date (Canvas's file name says so)
 
     @property
     def to_review(self) -> bool:
@@ -330,7 +331,7 @@ def grade_status(r: Result) -> str:
 
 
 GRADES_HEAD = ["student_id", "name", "file"]  # then the blocks', the questions', then:
-GRADES_TAIL = ["total", "max", "status", "review", "notes"]
+GRADES_TAIL = ["total", "max", "status", "late", "review", "notes"]
 
 
 def write_grades_csv(path: Path, results: Results) -> None:
@@ -348,6 +349,7 @@ def write_grades_csv(path: Path, results: Results) -> None:
         notes = "; ".join(filter(None, [notes, r.score_text() * bool(r.pending)]))
         texts = [spreadsheet_text(t) for t in (r.student_id, r.name, r.file)]
         row = [*texts, *("" if x is None else f"{x:g}" for x in numbers), grade_status(r)]
+        row.append("late" if r.late else "")
         flag = "read" if r.review and r.reviewed else "yes" if r.review else ""
         writer.writerow([*row, flag, spreadsheet_text(notes)])
     with atomic_write(path, "wb") as f:

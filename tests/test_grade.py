@@ -5003,3 +5003,20 @@ def test_a_file_of_a_moodle_folder_graded_alone_is_named_by_its_folder(tmp_path)
     )
     (tmp_path / "dl" / "bob.ipynb").write_text("{}")  # no LMS folder above: its own name
     assert collect(tmp_path / "dl" / "bob.ipynb", tmp_path / "w3")[0].relpath == "bob.ipynb"
+
+
+def test_canvas_lateness_is_read_from_its_file_names(tmp_path):
+    """Instructor round 28: Canvas's ``name_LATE_4242_...`` said the file came after the due
+    date, and nothing the grader wrote did: the submission is marked late (its zip's name too)."""
+    from autograder.collect import canvas_late
+    from autograder.grade import collect
+
+    folder = tmp_path / "canvas"
+    folder.mkdir()
+    (folder / "dupontbob_LATE_5003_9003_TP_sujet.ipynb").write_text("{}")
+    (folder / "martinalice_5001_9001_TP_sujet.ipynb").write_text("{}")
+    late = {s.student_id: s.late for s in collect(folder, tmp_path / "work")}
+    assert late == {"5003": True, "5001": False}
+    assert canvas_late("garcialea_late_5002_9002_TP.zip/TP.ipynb")
+    assert not canvas_late("Late L_123_assignsubmission_file_/TP.ipynb")  # (Moodle's: no such word)
+    assert not canvas_late("late/TP.ipynb")

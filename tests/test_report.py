@@ -1547,7 +1547,27 @@ def test_grades_csv_says_which_totals_are_final_and_opens_in_excel_with_its_acce
     raw = (tmp_path / "grades.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbfstudent_id,") and "Léa".encode() in raw
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert list(rows[0])[-5:] == ["total", "max", "status", "review", "notes"]
+    assert list(rows[0])[-6:] == ["total", "max", "status", "late", "review", "notes"]
     status = [r["status"] for r in rows]
     assert status[:3] == ["pending", "no notebook", "not graded"]
     assert set(status[3:]) == {"final"}
+
+
+def test_a_late_submission_is_said_in_grades_csv_the_report_and_its_page(out_dir, tmp_path):
+    """Instructor round 28: Canvas's file names say a submission was late; grades.csv (its
+    ``late`` column), the report's summary and the student's page (in French too) say it."""
+    from autograder.report import report_html
+    from autograder.results import write_grades_csv
+
+    results = Results.load(out_dir)
+    results.students[1].late = True
+    results.students[2].language = "fr"
+    results.students[2].late = True
+    write_grades_csv(tmp_path / "grades.csv", results)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "grades.csv").read_text("utf-8-sig"))))
+    assert [r["late"] for r in rows[:4]] == ["", "late", "late", ""]
+    assert "handed in late" in feedback_html(results.students[1], results)
+    assert "handed in late" not in feedback_html(results.students[0], results)
+    assert "rendu en retard" in feedback_html(results.students[2], results)
+    summary = report_html(results).split("<h2>")[0]
+    assert "handed in late" in summary and results.students[1].name in summary
