@@ -80,11 +80,20 @@ def safe(text: object) -> str:
 
 
 def markdown(text: str) -> str:
-    """An instructor's comment as formgrader shows it, Markdown (its raw HTML escaped, a line
-    break kept): the comment box is Markdown, whose marks showed literally."""
+    """An instructor's comment as formgrader shows it, or a student's written answer as their
+    notebook showed it: Markdown (paragraphs, emphasis, code, lists, links), its raw HTML escaped
+    (a student's ``<script>`` is text), a line break kept, a link to a harmful URL
+    (``javascript:``) none, an image its alt text and address (the page fetches nothing): the
+    marks showed literally (instructor round 28: ``**`` and ``-`` in the answers)."""
     import mistune  # (nbconvert's, in the grading environment)
 
-    render = mistune.create_markdown(escape=True, hard_wrap=True, plugins=["strikethrough"])
+    class _Renderer(mistune.HTMLRenderer):
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            return f"[{text}: {escape(url)}]" if text else f"[{escape(url)}]"  # (text: escaped)
+
+    render = mistune.create_markdown(
+        escape=True, hard_wrap=True, renderer=_Renderer(escape=True), plugins=["strikethrough"]
+    )
     return render(scrub(text))
 
 
@@ -255,7 +264,7 @@ def _questions(student: Result, results: Results) -> list[str]:
         )
         answer = student.answers.get(q.id) or _t(lang, "(no answer)")
         parts.append(f"<h3>{escape(q.title_in(lang))} <span class='muted'>({points})</span></h3>")
-        parts.append(f"<pre class='answer'>{safe(cut(answer))}</pre>")
+        parts.append(f"<div class='answer'>{markdown(cut(answer))}</div>")
         if comment := student.comments.get(q.id):  # formgrader's comment box
             said = _t(lang, "Instructor's comment:")
             parts.append(f"<div class='comment'><b>{said}</b>{markdown(cut(comment))}</div>")

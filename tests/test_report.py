@@ -1571,3 +1571,24 @@ def test_a_late_submission_is_said_in_grades_csv_the_report_and_its_page(out_dir
     assert "rendu en retard" in feedback_html(results.students[2], results)
     summary = report_html(results).split("<h2>")[0]
     assert "handed in late" in summary and results.students[1].name in summary
+
+
+def test_a_written_answer_is_shown_as_markdown_and_a_students_html_as_text():
+    """Instructor round 28: a written answer's Markdown (``**``, lists, code) showed raw on the
+    page; it is rendered as the notebook showed it, but the student's HTML stays text, a
+    ``javascript:`` link goes nowhere and an image is not fetched."""
+    results = typed(make_results([student("7", "Bob B")]))
+    results.questions = [QuestionInfo("q1", "answer_receptive_field", "Receptive field", 2.0)]
+    bob = results.students[0]
+    bob.questions = {"q1": None}
+    bob.answers = {
+        "q1": "The field is **140** px:\n\n- two convs\n- `MaxPool2d`\n\n"
+        "<script>alert(1)</script> <img src=x onerror=alert(1)>\n\n[see](javascript:alert(1))\n\n"
+        "![plot](//tracker.example/p.png)"
+    }
+    html = feedback_html(bob, results)
+    answer = html.split("class='answer'>")[1].split("</div>")[0]
+    assert "<strong>140</strong>" in answer and "<li><code>MaxPool2d</code></li>" in answer
+    assert "&lt;script&gt;" in answer and "<script" not in answer and "<img" not in answer
+    assert "javascript:" not in answer and "[plot: //tracker.example/p.png]" in answer
+    assert "&lt;img src=x onerror=alert(1)&gt;" in answer  # (as text)
