@@ -882,6 +882,7 @@ def _only_run(out: Path):
 
 
 GRADEBOOK_FILE = "gradebook.db"
+NBGRADER_GRADES = "nbgrader_grades.csv"  # `nbgrader export` run in OUT: its grades.csv
 
 
 def _check_out(out: Path, submissions: Path | None = None) -> None:
@@ -1290,6 +1291,8 @@ def _write_course_folder(
             if db_arg is None  # (OUT's own gradebook; else the --db given)
             else f"c.CourseDirectory.db_url = {db_arg!r}\n"
         )
+        + "# `nbgrader export` writes here, not over unet-tp's grades.csv (instructor round 28)\n"
+        + f"c.ExportPlugin.to = os.path.join(here, {NBGRADER_GRADES!r})\n"
     )
     with atomic_write(out / "nbgrader_config.py", "w") as f:
         f.write(config)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import re
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -352,8 +354,28 @@ def write_grades_csv(path: Path, results: Results) -> None:
         row.append("late" if r.late else "")
         flag = "read" if r.review and r.reviewed else "yes" if r.review else ""
         writer.writerow([*row, flag, spreadsheet_text(notes)])
+    _keep_foreign(path)
     with atomic_write(path, "wb") as f:
         f.write(buf.getvalue().encode("utf-8-sig"))
+
+
+def _keep_foreign(path: Path) -> Path | None:
+    """A ``grades.csv`` that is not ours (``nbgrader export`` run in OUT by an older
+    configuration, a file of the instructor's) moved aside, to ``grades.kept-N.csv``, before ours
+    is written: never overwritten unasked (instructor round 28); where it went, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(200).removeprefix(b"\xef\xbb\xbf")
+    except OSError:
+        return None
+    if head.startswith(",".join(GRADES_HEAD).encode()):
+        return None
+    kept = next(
+        p for n in itertools.count(1) if not (p := path.with_suffix(f".kept-{n}.csv")).exists()
+    )
+    path.rename(kept)
+    print(f"{path}: not unet-tp's (nbgrader export's?): kept as {kept.name}", file=sys.stderr)
+    return kept
 
 
 def shorten(text: str, max_chars: int = 1500) -> str:

@@ -1592,3 +1592,30 @@ def test_a_written_answer_is_shown_as_markdown_and_a_students_html_as_text():
     assert "&lt;script&gt;" in answer and "<script" not in answer and "<img" not in answer
     assert "javascript:" not in answer and "[plot: //tracker.example/p.png]" in answer
     assert "&lt;img src=x onerror=alert(1)&gt;" in answer  # (as text)
+
+
+def test_nbgrader_export_run_in_out_does_not_overwrite_grades_csv(tmp_path, capsys):
+    """Instructor round 28: ``nbgrader export`` run in OUT wrote its own grades.csv over ours
+    (and the next ``report`` wrote ours over nbgrader's). OUT's nbgrader_config.py sends
+    nbgrader's export to nbgrader_grades.csv, and a grades.csv that is not ours is moved aside,
+    said, before ours is written."""
+    from nbgrader.plugins.export import CsvExportPlugin
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder import grade
+
+    out = tmp_path / "OUT"
+    out.mkdir()
+    grade._write_course_folder(out, tmp_path / "none", None, "TP_sujet", set())
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(out)).load_config()
+    assert CsvExportPlugin(config=config).to == str(out / "nbgrader_grades.csv")
+
+    (out / "results.json").write_text(json.dumps(make_results()), encoding="utf-8")
+    theirs = "assignment,duedate,timestamp,student_id,last_name,first_name,email,raw_score\n"
+    (out / "grades.csv").write_text(theirs)
+    write_report(out)
+    assert (out / "grades.kept-1.csv").read_text() == theirs
+    assert "grades.kept-1.csv" in capsys.readouterr().err
+    assert (out / "grades.csv").read_bytes().startswith(b"\xef\xbb\xbfstudent_id,name,file,")
+    write_report(out)  # ours: replaced, nothing more kept
+    assert sorted(p.name for p in out.glob("grades*.csv")) == ["grades.csv", "grades.kept-1.csv"]
