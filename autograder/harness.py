@@ -1585,15 +1585,23 @@ def _follower(frame, event: str, arg) -> None:
     own bookkeeping (taking work from its queue, setting a future's result) the answer did not
     hand it (rounds 23 and 24: work put straight into a pool's queue ran unwatched, torch's C
     loss called from C, in a thread the CPU check trusted): noted, and the answer's watch sees
-    it too."""
-    active = _running_watch()
-    if active is None:
-        return
-    if event in ("call", "c_call") and not _bookkeeping(frame, event, arg):
-        with contextlib.suppress(Exception):
-            if len(active.outside) < 3:
-                active.outside.append(_callee(frame, event, arg))
-    active._profile(frame, event, arg)
+    it too. It never raises: the interpreter takes off a hook that does (red team 81: a method
+    whose owner's metaclass raised on ``__qualname__``, run as a future's callback, took the
+    hook off the pool's thread, and the next callback ran the loss unwatched); an error here
+    leaves the answer unwatched."""
+    active = None
+    try:
+        active = _running_watch()
+        if active is None:
+            return
+        if event in ("call", "c_call") and not _bookkeeping(frame, event, arg):
+            with contextlib.suppress(Exception):
+                if len(active.outside) < 3:
+                    active.outside.append(_callee(frame, event, arg))
+        active._profile(frame, event, arg)
+    except BaseException:
+        if active is not None:
+            active.broken = True
 
 
 # what a pool's thread runs between the tasks it is handed: the pools' modules, threading's

@@ -127,6 +127,14 @@ _PATHS = _by_reason(
         "runs code from strings (timeit)": "timeit.timeit timeit.repeat timeit.Timer timeit.main"
         " timeit.*",
         "runs code from strings (pickle)": "pickle",
+        # (red team 81: yaml.full_load("!!python/name:torch.nn.functional.cross_entropy") hands
+        # back any name of a module imported; only the safe loaders build no object)
+        "reaches names built from strings (YAML's python tags)": "yaml.full_load "
+        "yaml.full_load_all yaml.FullLoader yaml.UnsafeLoader yaml.Loader yaml.CFullLoader "
+        "yaml.CUnsafeLoader yaml.CLoader yaml.loader.FullLoader yaml.loader.UnsafeLoader "
+        "yaml.loader.Loader yaml.cyaml.CFullLoader yaml.cyaml.CUnsafeLoader yaml.cyaml.CLoader "
+        "yaml.constructor.FullConstructor yaml.constructor.UnsafeConstructor "
+        "yaml.constructor.Constructor",
         "runs code from strings (marshal)": "marshal",
         "runs code from files (runpy)": "runpy",
         # (round 20: loaders of a file the notebook wrote, and bundles' "$..." expressions)

@@ -3941,7 +3941,27 @@ def run_routes(*routes):
 
 run_routes(raw_thread, name_unhooks, c_through_partial, pool_started_before, honest_pool)
 run_routes(pool_started_in_an_answer, pool_queue_bypassed, pool_job_from_c, pool_library_only)
-run_routes(honest_pool_reused, pool_of_an_answer_reused)
+class _Raising(type):
+    def __getattribute__(cls, name):
+        raise RuntimeError(name)
+
+
+class _Probe(list, metaclass=_Raising):
+    pass
+
+
+def pool_callback_unhooked():  # red team 81: a future's callback takes the pool thread's hook
+    box, gate = [], threading.Event()  # off (its __qualname__ raised in the hook), the next
+    done = _pool.submit(gate.wait)  # runs the loss
+    done.add_done_callback(_Probe().count)
+    done.add_done_callback(lambda _: box.append(_c_loss()))
+    gate.set()
+    while not box:
+        time.sleep(0.001)
+    return box[0]
+
+
+run_routes(honest_pool_reused, pool_of_an_answer_reused, pool_callback_unhooked)
 reused = harness._Watch({"watch": _watch(load().block("e"))})  # (one watch for a request's
 for _ in range(2):  # cases, as the loss's: the second case runs where the first finished)
     with reused.running():
@@ -4105,6 +4125,7 @@ def test_the_watch_follows_raw_threads_and_notes_being_switched_off(tmp_path):
     for route in ("pool_queue_bypassed", "pool_job_from_c", "pool_library_only"):
         assert said[route][0] == M.SERVED, route
     assert said["pool_of_an_answer_reused"][0] == M.SERVED
+    assert UNWATCHED in said["pool_callback_unhooked"], said["pool_callback_unhooked"]
     assert said["pool_started_in_an_answer"] == said["honest_pool_reused"] == []
     assert said["reused_watch"] == []
     assert said["later"] == [{"error": "returned Later of shape (), not a scalar tensor"}]
