@@ -268,6 +268,9 @@ def _free(folder: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+TP_CELLS_SHARE = 0.5  # past this share of the notebook's time, the TP's own cells are skipped
+SKIPPED_CELL = ("CellSkipped", "not run: the notebook had run for half of its time limit")
+NOT_ASKED = "not asked: a request of the same test ran to its time limit"
 DEAD_CELL = (
     "DeadKernelError",
     "the kernel died running this cell (out of memory, too much written to disk, or the "
@@ -299,6 +302,9 @@ class Runner:
         self.disk: DiskWatch | None = None
         self.disk_stops = 0  # kernels stopped for the disk their folders took
         self.low_disk_stops = 0  # of those, stopped because the machine's disk ran low
+        self.started = time.monotonic()
+        self.slow: set[str] = set()  # test cells one of whose requests ran to its time limit
+        self.slow_cells: set[str | None] = set()  # test cells that ran to the cell timeout
 
     def _fresh_box(self) -> Sandbox:
         """New folders for a new kernel, built from nothing: the student's code has not run yet."""
@@ -361,31 +367,7 @@ class Runner:
             dead_at = None
             with self._kernel():
                 for index, cell in enumerate(nb.cells):
-                    if cell.cell_type != "code":
-                        continue
-                    if index in skip:
-                        cell.outputs = [_error_output(*DEAD_CELL)]
-                        # a test cell's requests still asked here: past the cells after it, the
-                        # grader's own calls there (train_step given F.cross_entropy) answer them
-                        if grade_id(cell) and not self.ask_due(grade_id(cell), once=True):
-                            dead_at = index
-                            break
-                        continue
-                    started = time.perf_counter()
-                    try:
-                        self.client.execute_cell(cell, index)
-                    except DeadKernelError:
-                        dead_at = index
-                        break
-                    if self.disk is not None and self.disk.over():
-                        dead_at = index  # it wrote past the disk limit
-                        break
-                    if time.perf_counter() - started >= self.job["cell_timeout"]:
-                        # stopped by the timeout, not by a KeyboardInterrupt
-                        outs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
-                        cell.outputs = [*outs, _timeout_error(self.job["cell_timeout"])]
-                    gid = grade_id(cell)
-                    if gid and not self.ask_due(gid, _failed(cell)):
+                    if cell.cell_type == "code" and not self._ran(index, cell, skip):
                         dead_at = index
                         break
                 if dead_at is None:
@@ -393,6 +375,39 @@ class Runner:
             skip.add(dead_at)
             self._stop()
         raise RuntimeError("the kernel died in five cells")
+
+    def _ran(self, index: int, cell, skip: set[int]) -> bool:
+        """Run one code cell (or skip it), then ask its test's requests; False if the kernel
+        died."""
+        gid = grade_id(cell)
+        if index in skip or self._past_half(cell):
+            cell.outputs = [_error_output(*(DEAD_CELL if index in skip else SKIPPED_CELL))]
+            # a test cell's requests still asked here: past the cells after it, the grader's
+            # own calls there (train_step given F.cross_entropy) answer them
+            return not gid or self.ask_due(gid, once=index in skip)
+        started = time.perf_counter()
+        try:
+            self.client.execute_cell(cell, index)
+        except DeadKernelError:
+            return False
+        if self.disk is not None and self.disk.over():
+            return False  # it wrote past the disk limit
+        if time.perf_counter() - started >= self.job["cell_timeout"]:
+            # stopped by the timeout, not by a KeyboardInterrupt
+            outs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
+            cell.outputs = [*outs, _timeout_error(self.job["cell_timeout"])]
+            self.slow_cells.add(gid)  # (its visible check would run as long: not asked)
+        return not gid or self.ask_due(gid, _failed(cell))
+
+    def _past_half(self, cell) -> bool:
+        """Whether ``cell`` is one of the TP's own (not an answer: a test cell, the training
+        cell, a figure's) and the notebook has run past half its time (instructor round 28: an
+        answer looping made each cell after it run to its timeout, the notebook was stopped at
+        its limit, and the answers' requests not yet asked cost every block after it)."""
+        meta = cell.get("metadata", {}).get("nbgrader")
+        own = isinstance(meta, dict) and not meta.get("solution")
+        limit = self.job.get("notebook_timeout", 900) * TP_CELLS_SHARE
+        return own and time.monotonic() - self.started > limit
 
     @contextlib.contextmanager
     def _kernel(self):
@@ -495,11 +510,25 @@ class Runner:
             if waiting or not self._probes_ready(step["probes"]):
                 continue
             self.done.add(step["name"])
+            if self._not_asked(step):
+                continue
             if not self._ask_request(step):
                 if once:
                     self.done |= {s["name"] for s in steps}
                 return False
+            if self.log[-1]["seconds"] >= self.job["request_timeout"] - ANSWER_MARGIN:
+                self.slow.add(step["at"])
         return True
+
+    def _not_asked(self, step: dict) -> bool:
+        """Whether ``step`` is left unasked (no answer: it costs what a timed-out one does):
+        another request of its test ran to its time limit (the same answer, looping, asked
+        again and again: minutes each), or it is the visible check of a test cell that did."""
+        visible = step.get("visible") and step["at"] in self.slow_cells
+        if step["at"] in self.slow or visible:
+            self.log.append({"step": step["name"], "error": NOT_ASKED, "seconds": 0})
+            return True
+        return False
 
     def finish(self) -> None:
         """Ask the requests left (test cell skipped, probes waiting) until none can be asked."""

@@ -50,7 +50,7 @@ from autograder import spec as assignment
 from autograder.cells import grade_id, parse_code
 from autograder.collect import GradingError, Submission, collect, identify
 from autograder.compare import REFERENCE_LOCK, Request, Verdict, comparisons, fresh_rng, judge
-from autograder.execute import FLOODED
+from autograder.execute import FLOODED, SKIPPED_CELL, TP_CELLS_SHARE
 from autograder.export import exported_files
 from autograder.gradebook import with_manual_scores, write_gradebook
 from autograder.harness import ANSWER_SAID, write_message
@@ -357,14 +357,19 @@ def _run_worker(job: Path, ctx: Context) -> tuple[str | None, str | None]:
     return (M.NOT_RUN_TO_END.format(error=error) if error else None), low_disk
 
 
-def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
+def _cell_notes(
+    executed, labels: list[str], notebook_timeout: int = 900
+) -> tuple[list[str], list[str]]:
     """What went wrong in the notebook's cells (notes), and what the instructor should read."""
-    notes, review = [], []
+    notes, review, skipped = [], [], []
     for i, cell in enumerate(executed.cells):
         if cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") != "error":
+                continue
+            if out.get("ename") == SKIPPED_CELL[0]:  # (said once, below)
+                skipped.append(M.CELL.format(cell=i + 1, cell_label=labels[i]))
                 continue
             ename, evalue = out.get("ename", "Error"), shorten(str(out.get("evalue", "")), 400)
             # IPython's name for the cell's code (`1455945111.py`) says nothing to a student
@@ -384,6 +389,9 @@ def _cell_notes(executed, labels: list[str]) -> tuple[list[str], list[str]]:
                 notes.append(M.ONE_PROCESS.format(where=where, ename=ename, evalue=evalue))
             else:
                 notes.append(M.CELL_ERROR.format(where=where, ename=ename, evalue=evalue))
+    if skipped:
+        seconds = round(notebook_timeout * TP_CELLS_SHARE)
+        notes.append(M.CELLS_SKIPPED.format(cells="; ".join(skipped), seconds=seconds))
     return notes, review
 
 
@@ -660,6 +668,7 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
         "limits": asdict(ctx.limits),
         "cell_timeout": ctx.cell_timeout,
         "request_timeout": max(30, ctx.cell_timeout),
+        "notebook_timeout": ctx.notebook_timeout,
         "plan": plan,
         "env": {
             "OMP_NUM_THREADS": str(ctx.threads),
@@ -679,7 +688,8 @@ def _run_notes(job: Path, nb, labels: dict, changed=(), events=()) -> tuple[list
     executed = nb
     with contextlib.suppress(FileNotFoundError, GradingError):  # (read as a submission is: the
         executed = repair.read_submission(job / "executed.ipynb")  # kernel made its outputs)
-    notes, review = _cell_notes(executed, labels)
+    limit = json.loads((job / "job.json").read_text()).get("notebook_timeout", 900)
+    notes, review = _cell_notes(executed, labels, limit)
     report = job / "execute.json"
     executed_report = json.loads(report.read_text()) if report.exists() else {}
     for kind, count in executed_report.get("observed", {}).items():

@@ -174,6 +174,11 @@ TP_CELL_TIMEOUT = (
     "seconds; a setting your cells raise, such as config.optim.epochs, makes them longer; no "
     "point depends on this cell)"
 )
+CELLS_SKIPPED = (
+    "{cells}: not run: the notebook had run for half of its time limit ({seconds} s), earlier "
+    "cells taking minutes each (an answer that loops, or is very slow); the TP's own cells from "
+    "there on were skipped so that your answers could still be graded"
+)
 ONE_PROCESS = (
     "{where}: {ename}: {evalue} (grading runs the notebook as one process: no other program, no "
     "worker process; a DataLoader needs num_workers=0 there)"

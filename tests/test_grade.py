@@ -3733,6 +3733,63 @@ def test_what_an_answer_runs_while_the_grader_calls_it_is_noted():
     assert _ran({"test_loss.x": ({"ran": [3, None]}, {})}, [req]) == ""
 
 
+LOOPING_DOUBLE_CONV = (
+    "        while x.numel():\n            x = x + 0\n        return self.block(x)"
+)
+
+
+@pytest.mark.slow  # a notebook graded, its answer looping
+def test_an_answer_that_loops_costs_its_block_alone(tmp_path):
+    """Instructor round 28: a DoubleConv looping (``while x.numel(): x = x + 0``) scored 3/30,
+    not 18: each cell built on it ran to its timeout, and so did each of its requests (three and
+    a self-check: minutes each), the notebook was stopped at its limit with most requests not
+    asked, and those asked failed for memory. Now one of its requests runs to the limit and the
+    others of its test are not asked, nor the self-check of a test cell that timed out; past half
+    the notebook's time the TP's own cells are skipped, said once; every other block scores."""
+    nb = solved(double_conv=("        return self.block(x)", LOOPING_DOUBLE_CONV))
+    (tmp_path / "subs").mkdir()
+    nbformat.write(nb, tmp_path / "subs" / "looping.ipynb")
+    (result,) = grade_all(
+        tmp_path / "subs", tmp_path / "out", jobs=1, cell_timeout=20, notebook_timeout=150
+    )
+    points = {b: result.blocks[b].points for b in FULL}
+    assert points == {**FULL, "a": 0}, (points, result.notes)
+    skipped = [n for n in result.notes if "half of its time limit (75 s)" in n]
+    assert len(skipped) == 1 and "((d) test cell)" in skipped[0], result.notes
+
+
+def test_an_answer_that_loops_is_read_as_it_runs_and_stopped_in_time(monkeypatch):
+    """Instructor round 28: a DoubleConv looping in a request kept torch's profiler recording
+    every operator for the request's two minutes: 3 GB of records, and every request after it
+    failed for memory ("can't allocate memory": 3/30 for a notebook worth 18). The records are
+    read every ``TICK_SECONDS`` and the recording started again: a loss run before the loop is
+    still seen, and the answer is stopped at its limit, the watch intact."""
+    import threading
+    import time
+
+    import torch.nn.functional as F
+
+    from autograder import harness
+    from autograder.grade import _watch
+    from autograder.spec import load as load_spec
+
+    x, y = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    with harness._Watch({"watch": _watch(load_spec().block("e"))}).running():
+        F.cross_entropy(x, y)  # (a first watched answer reads its modules: seconds)
+    monkeypatch.setattr(harness, "_ANSWER_SECONDS", 3.0)
+    watch = harness._Watch({"watch": _watch(load_spec().block("e"))})
+    recordings = set()
+    with pytest.raises(KeyboardInterrupt), watch.running():
+        F.cross_entropy(x, y)
+        give_up = time.monotonic() + 8  # (not stopped: the test fails, no loop forever)
+        while time.monotonic() < give_up:
+            recordings.add(harness._RECORDING[threading.get_ident()][1])
+            x = x + 0
+    assert watch.ran[0] == "torch.nn.functional.cross_entropy", watch.ran
+    assert harness.UNWATCHED not in watch.ran
+    assert len(recordings) >= 2  # (read and started again as it ran)
+
+
 _WATCH_ROUTES = """
 import _thread, asyncio, collections, json, os, queue, sys, threading, time, types
 from concurrent.futures import ThreadPoolExecutor
