@@ -465,7 +465,7 @@ def grade_submission(sub: Submission, ctx: Context) -> Result:
         failure, interrupted = _run_worker(job, ctx)
         notes += [failure] if failure else []
         changed, events = _kernel_log(job)  # (the notes say so, the answers are none)
-        run_notes, run_review = _run_notes(job, nb, labels, changed, events)
+        run_notes, run_review = _run_notes(job, nb, labels, changed, events, ctx.notebook_timeout)
         notes += run_notes
         review += [line for line in run_review if line not in review]
         answered = _answers(job, changed)
@@ -682,14 +682,15 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
     return job, by_test
 
 
-def _run_notes(job: Path, nb, labels: dict, changed=(), events=()) -> tuple[list[str], list[str]]:
+def _run_notes(
+    job: Path, nb, labels: dict, changed=(), events=(), notebook_timeout: int = 900
+) -> tuple[list[str], list[str]]:
     """``(notes, review lines)`` of the run: failed cells, what the sandbox refused (read from
     outside the kernel) and what the kernel itself reported (:func:`_kernel_log`)."""
     executed = nb
     with contextlib.suppress(FileNotFoundError, GradingError):  # (read as a submission is: the
         executed = repair.read_submission(job / "executed.ipynb")  # kernel made its outputs)
-    limit = json.loads((job / "job.json").read_text()).get("notebook_timeout", 900)
-    notes, review = _cell_notes(executed, labels, limit)
+    notes, review = _cell_notes(executed, labels, notebook_timeout)
     report = job / "execute.json"
     executed_report = json.loads(report.read_text()) if report.exists() else {}
     for kind, count in executed_report.get("observed", {}).items():
