@@ -973,18 +973,15 @@ class _Watch:
         self._judged = 0  # how many were (a pair put in _known otherwise blinds the watch)
         self._noted: list[str] = []  # what ran holds (red teams 57, 58 emptied or blanked it)
         self._digest = 0  # of _known's pairs (red team 58 swapped some for forbidden ones)
+        self._lock = _RLOCK()  # (the hook runs in every thread the answer runs in)
 
     def _seen(self, module: str, qualname: str) -> None:
         if self.finished:  # (torch's modes in a thread started under it: the running answer's)
             if (active := _running_watch()) is not None:
                 active._seen(module, qualname)
             return
-        if (module, qualname) in self._known:
+        if (module, qualname) in self._known or not self._judge((module, qualname)):
             return
-        pair_hash = hash((module, qualname))  # (first: a call here is an event of its own, the
-        self._known.add((module, qualname))  # hook's _seen run in it: ^= would lose its update)
-        self._judged += 1
-        self._digest ^= pair_hash
         path, parts = f"{module}.{qualname}", set(qualname.split("."))
         parts |= {part.lstrip("_") for part in parts}  # torch._ctc_loss, _nll_loss_forward
         # a loss's backward (nll_loss2d_backward): its forward may have run where no mode saw it
@@ -997,6 +994,19 @@ class _Watch:
         course = _within(module, "unet_tp") and not any(_within(module, a) for a in self.allowed)
         if (torch_name or library or course) and len(self.ran) < 10:
             self._note_ran(path)
+
+    def _judge(self, pair: tuple[str, str]) -> bool:
+        """Whether ``pair`` is new, then known: judged once, whichever threads see it at once
+        (two threads of an answer seeing one new operator, switched between the test and the
+        add, would count it twice, and the watch read its pairs as tampered with)."""
+        with self._lock:
+            if pair in self._known:
+                return False
+            pair_hash = hash(pair)  # (first: a call here is an event of its own, the hook's
+            self._known.add(pair)  # _seen run in it: ^= would lose its update)
+            self._judged += 1
+            self._digest ^= pair_hash
+            return True
 
     def _note_ran(self, path: str) -> None:
         self.ran.append(path)
@@ -1475,7 +1485,7 @@ _THREADS, _COLLECT = _thread._count, gc.collect  # (Python's threads but the mai
 # one run during the reading could read the harness's open file by its descriptor, unaudited)
 _GC_ENABLE, _GC_DISABLE, _GC_ENABLED = gc.enable, gc.disable, gc.isenabled
 _GC_HELD: list[bool] = []
-_IDENT = _thread.get_ident
+_IDENT, _RLOCK = _thread.get_ident, _thread.RLock
 _RECORDING: dict = {}  # thread -> the watch whose profiler of torch's operators runs there
 _URANDOM = os.urandom
 _HEAP_TYPE = 1 << 9  # (Py_TPFLAGS_HEAPTYPE: a class made at run time, not one of C's)

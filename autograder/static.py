@@ -142,6 +142,11 @@ _PATHS = _by_reason(
         # function that imports or resolves a name, a file: help() is what a notebook uses)
         "imports modules by name (pydoc)": "pydoc",
         "imports modules by name (pkgutil)": "pkgutil",
+        # (red team 82: sympy's get_class("torch.nn.functional.cross" + "_entropy"); SQLAlchemy's
+        # plugin loader resolves "module:object" alike)
+        "imports modules by name (sympy's get_class)": "sympy.utilities.source",
+        "imports modules by name (SQLAlchemy's plugin loader)": "sqlalchemy.util.langhelpers "
+        "sqlalchemy.util.PluginLoader sqlalchemy.util.preloaded sqlalchemy.util._preloaded",
         # (red team 27: traitlets' Instance("a.b")._resolve_classes(), matplotlib's
         # backend_registry.load_backend_module("module://a.b"), each handing the module back)
         "imports modules by name (traitlets)": "traitlets",
@@ -303,6 +308,11 @@ _STRING_PATHS += ("monai.utils.optional_import", "monai.utils.module", "torch._i
 # (monai.utils.module's, re-exported by monai.utils and monai: red team 69's instantiate)
 _STRING_PATHS += ("monai.utils.instantiate", "monai.utils.load_submodules")
 _STRING_PATHS += ("monai.utils.require_pkg", "monai.utils.get_package_version")
+# (red teams 81, 82: YAML's python tags, sympy's get_class, SQLAlchemy's plugin loader)
+_STRING_PATHS += ("yaml.full_load", "yaml.full_load_all", "yaml.FullLoader", "yaml.UnsafeLoader")
+_STRING_PATHS += ("yaml.Loader", "yaml.CFullLoader", "yaml.CUnsafeLoader", "yaml.CLoader")
+_STRING_PATHS += ("sympy.utilities.source", "sqlalchemy.util.langhelpers")
+_STRING_PATHS += ("sqlalchemy.util.PluginLoader",)
 _STRING_PATHS += ("monai.load_submodules",)
 _STRING_PATHS += ("torch._C._jit_get_operation", "alembic", "_pytest")
 _STRING_PATHS += ("pytest.importorskip", "monai.bundle")

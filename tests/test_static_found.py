@@ -430,6 +430,9 @@ def test_what_the_third_hunt_lets_through_is_still_torchs(answers, cell, after, 
         "import torch.nn as nn\n\n\nclass Parts(nn.Module):\n    names = ('a', 'b')\n\n"
         "    def counts(self):\n        return {n: getattr(self, n) for n in self.names}\n\n\n"
         "print(Parts.names)",
+        # a settings file read safely (YAML's safe loaders build no object)
+        "import yaml\ncfg = yaml.safe_load('epochs: 2')\nprint(yaml.load('a: 1', yaml.SafeLoader))",
+        "import sympy\nx = sympy.Symbol('x')\nprint(sympy.diff(x**2, x))",
     ],
 )
 def test_colab_habits_are_not_flagged(cell):
@@ -1179,6 +1182,13 @@ def test_libraries_that_evaluate_text_under_other_names_are_flagged(cell, reason
         "import inspect\nimport unittest\n\ntry:\n"
         "    unittest.TestLoader().loadTestsFromName('torch.nn.functional.cross' + '_entropy')\n"
         "except TypeError as e:\n    ce = inspect.getargvalues(e.__traceback__.tb_frame).locals",
+        # red team 81: YAML's python tags; red team 82: sympy's and SQLAlchemy's importers
+        "import yaml\n\nce = yaml.full_load('!!python/name:torch.nn.functional.cross_entropy')",
+        "import yaml\n\nce = yaml.load('!!python/name:torch.nn.functional.cross_entropy', "
+        "yaml.FullLoader)",
+        "import sympy.utilities.source as s\n\n"
+        "ce = s.get_class('torch.nn.functional.cross' + '_entropy')",
+        "from sqlalchemy.util.langhelpers import PluginLoader\n\nce = PluginLoader('x')",
     ],
 )
 def test_torch_cross_entropy_reached_through_c_twins_and_library_importers_costs_the_loss(reach):
