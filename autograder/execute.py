@@ -270,6 +270,7 @@ def _free(folder: Path) -> int:
 
 TP_CELLS_SHARE = 0.5  # past this share of the notebook's time, the TP's own cells are skipped
 SKIPPED_CELL = ("CellSkipped", "not run: the notebook had run for half of its time limit")
+DEAD = "DeadKernelError: the kernel died answering this request"
 NOT_ASKED = "not asked: a request of the same test ran to its time limit"
 DEAD_CELL = (
     "DeadKernelError",
@@ -397,6 +398,8 @@ class Runner:
             outs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
             cell.outputs = [*outs, _timeout_error(self.job["cell_timeout"])]
             self.slow_cells.add(gid)  # (its visible check would run as long: not asked)
+        if _failed(cell) and self._call("let_go") == DEAD:
+            return False
         return not gid or self.ask_due(gid, _failed(cell))
 
     def _past_half(self, cell) -> bool:
@@ -487,7 +490,7 @@ class Runner:
             # (not in the kernel's history: In, _i; the harness drops it from linecache)
             self.client.execute_cell(cell, len(cells) - 1, store_history=False)
         except DeadKernelError:
-            return "DeadKernelError: the kernel died answering this request"
+            return DEAD
         finally:
             cells.remove(cell)
             self.client.timeout = cell_timeout
