@@ -2161,12 +2161,18 @@ _FIT = [lambda probe, block: probe]  # the probes' own fitted(): a probe called 
 
 def let_go() -> None:
     """(Asked by the grader after a cell that failed.) The last error's frames let go: IPython
-    keeps them (``sys.last_traceback``), and with them what the cell's code held (instructor round
-    28: a DoubleConv looping in Up's test grew its autograd graph to the memory limit, the error
-    kept it, and every request after it failed for memory)."""
+    keeps them (``sys.last_traceback``, its shell's last result and traceback formatter), and
+    with them what the cell's code held (instructor round 28: a DoubleConv looping in Up's test
+    grew its autograd graph to the memory limit, the error kept it, and every request after it
+    failed for memory)."""
     held = _MODULE_DICT.__get__(_SYS)
     for name in ("last_type", "last_value", "last_traceback", "last_exc"):
         held.pop(name, None)
+    if _EVENTS:  # (IPython's shell, as start-up found it: its last result, its traceback's)
+        with contextlib.suppress(Exception):
+            _EVENTS[0].last_execution_result = None
+        with contextlib.suppress(Exception):
+            _EVENTS[0].InteractiveTB.tb = None
     _COLLECT()
 
 

@@ -591,3 +591,32 @@ def test_the_harness_writes_an_answer_only_to_a_new_file_of_its_own(tmp_path):
     assert not target.exists()
     harness.write_message(tmp_path / "ans-3.npz", {"kind": "loss"}, {"x": np.zeros(2)})
     assert (tmp_path / "ans-3.npz").exists()
+
+
+_LET_GO = """
+import gc, sys
+from IPython.core.interactiveshell import InteractiveShell
+from autograder import harness
+
+shell = InteractiveShell.instance()
+harness._EVENTS[:] = [shell]
+shell.run_cell("import torch, weakref\\nw = torch.randn(4, requires_grad=True)\\nheld = []")
+shell.run_cell("def f():\\n    x = w * 1\\n    held.append(weakref.ref(x))\\n    raise MemoryError\\nf()")
+gc.collect()
+kept = shell.user_ns["held"][0]() is not None
+harness.let_go()
+print(kept, shell.user_ns["held"][0]() is not None)
+"""
+
+
+def test_the_frames_of_a_cell_that_failed_are_let_go(tmp_path):
+    """Instructor round 28: a cell that failed for memory (an answer looping, its autograd graph
+    growing) kept its tensors through IPython's last traceback, and every request after it
+    failed for memory; the harness, asked after a failed cell, lets them go."""
+    script = tmp_path / "let_go.py"
+    script.write_text(_LET_GO)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.stdout.split()[-2:] == ["True", "False"], done.stdout[-500:] + done.stderr[-2000:]
