@@ -3785,7 +3785,9 @@ def test_an_answer_that_loops_is_read_as_it_runs_and_stopped_in_time(monkeypatch
         while time.monotonic() < give_up:
             recordings.add(harness._RECORDING[threading.get_ident()][1])
             x = x + 0
-    assert watch.ran[0] == "torch.nn.functional.cross_entropy", watch.ran
+    # (a thread of the test runner's may wake meanwhile, noted too: the grader's kernel holds
+    # its own threads still)
+    assert "torch.nn.functional.cross_entropy" in watch.ran, watch.ran
     assert harness.UNWATCHED not in watch.ran
     assert len(recordings) >= 2  # (read and started again as it ran)
 
@@ -4879,7 +4881,8 @@ def test_another_courses_notebook_is_said_plainly_on_its_page(tmp_path, monkeypa
     page = (tmp_path / "out" / "feedback" / "ines.html").read_text()
     assert "not the TP&#x27;s notebook" in page and "put back" not in page
     assert "DoubleConv is not defined" not in page and "did its cell run" not in page
-    assert page.count("not the TP&#x27;s notebook (the wrong file handed in?)") == len(r.blocks)
+    # (instructor round 28: said once above the table, not once per block)
+    assert page.count("not the TP&#x27;s notebook (the wrong file handed in?)") == 1
 
 
 def test_an_empty_zip_beside_a_students_notebook_is_noted(tmp_path):
