@@ -44,7 +44,7 @@ from traitlets import Type
 
 from autograder import messages as M
 from autograder.answers import MAX_ANSWER_BYTES, MAX_SUBMISSION_BYTES, take
-from autograder.cells import clear_outputs, grade_id
+from autograder.cells import clear_outputs, grade_id, nbgrader_meta
 from autograder.sandbox import (
     COLAB_STUB,
     GRADING,
@@ -398,19 +398,19 @@ class Runner:
             outs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
             cell.outputs = [*outs, _timeout_error(self.job["cell_timeout"])]
             self.slow_cells.add(gid)  # (its visible check would run as long: not asked)
-        if _failed(cell) and self._call("let_go") == DEAD:
+        failed = _failed(cell)
+        if failed and self._call("let_go") == DEAD:
             return False
-        return not gid or self.ask_due(gid, _failed(cell))
+        return not gid or self.ask_due(gid, failed)
 
     def _past_half(self, cell) -> bool:
         """Whether ``cell`` is one of the TP's own (not an answer: a test cell, the training
         cell, a figure's) and the notebook has run past half its time (instructor round 28: an
         answer looping made each cell after it run to its timeout, the notebook was stopped at
         its limit, and the answers' requests not yet asked cost every block after it)."""
-        meta = cell.get("metadata", {}).get("nbgrader")
-        own = isinstance(meta, dict) and not meta.get("solution")
-        limit = self.job.get("notebook_timeout", 900) * TP_CELLS_SHARE
-        return own and time.monotonic() - self.started > limit
+        meta = nbgrader_meta(cell)
+        limit = self.job["notebook_timeout"] * TP_CELLS_SHARE
+        return bool(meta) and not meta.get("solution") and time.monotonic() - self.started > limit
 
     @contextlib.contextmanager
     def _kernel(self):
