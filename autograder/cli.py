@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from autograder import model_flags
+from autograder.sandbox import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, Limits
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -121,9 +122,16 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     p.add_argument("--pattern", help="regular expression with groups 'id' (and 'name') per path")
     p.add_argument("--db", help="gradebook SQLAlchemy URL (default sqlite OUT/gradebook.db)")
-    p.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
-    p.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
-    p.add_argument("--memory-limit", type=float, default=8, help="GiB per kernel (0: no limit)")
+    p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    p.add_argument(
+        "--notebook-timeout", type=int, default=NOTEBOOK_TIMEOUT, help="seconds per notebook"
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=float,
+        default=Limits.memory_bytes >> 30,
+        help="GiB per kernel (0: no limit)",
+    )
     p.add_argument(
         "--sandbox",
         choices=["bwrap", "none"],

@@ -88,7 +88,9 @@ from autograder.results import (
     text_safe,
 )
 from autograder.sandbox import (
+    CELL_TIMEOUT,
     HOME,
+    NOTEBOOK_TIMEOUT,
     STUDENT_PACKAGE,
     Limits,
     Sandbox,
@@ -357,9 +359,7 @@ def _run_worker(job: Path, ctx: Context) -> tuple[str | None, str | None]:
     return (M.NOT_RUN_TO_END.format(error=error) if error else None), low_disk
 
 
-def _cell_notes(
-    executed, labels: list[str], notebook_timeout: int = 900
-) -> tuple[list[str], list[str]]:
+def _cell_notes(executed, labels: list[str], notebook_timeout: int) -> tuple[list[str], list[str]]:
     """What went wrong in the notebook's cells (notes), and what the instructor should read."""
     notes, review, skipped = [], [], []
     for i, cell in enumerate(executed.cells):
@@ -683,7 +683,12 @@ def _write_job(nb, ctx: Context, work: Path, table: dict) -> tuple[Path, dict]:
 
 
 def _run_notes(
-    job: Path, nb, labels: dict, changed=(), events=(), notebook_timeout: int = 900
+    job: Path,
+    nb,
+    labels: dict,
+    changed=(),
+    events=(),
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
 ) -> tuple[list[str], list[str]]:
     """``(notes, review lines)`` of the run: failed cells, what the sandbox refused (read from
     outside the kernel) and what the kernel itself reported (:func:`_kernel_log`)."""
@@ -990,10 +995,10 @@ def grade_all(
     force: bool = False,
     pattern: str | None = None,
     db_url: str | None = None,
-    cell_timeout: int = 120,
-    notebook_timeout: int = 900,
-    memory_limit: int | None = 8 << 30,
-    disk_limit: int | None = 4 << 30,
+    cell_timeout: int = CELL_TIMEOUT,
+    notebook_timeout: int = NOTEBOOK_TIMEOUT,
+    memory_limit: int | None = Limits.memory_bytes,
+    disk_limit: int | None = Limits.disk_bytes,
     sandbox: str = "bwrap",
     progress=print,
 ) -> list[Result]:

