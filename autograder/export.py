@@ -665,8 +665,9 @@ def export(
             raise ExportError(f"{path}: would overwrite the roster; choose another --out")
         table = read_roster(Path(roster))
     written = [path, feedback_zip_path(path)] if fmt == "moodle" else [path]
-    _check_replaceable(out_dir, written, force)
-    _check_roster_kept(out_dir, path, table is not None, force)
+    record = _exports(out_dir)
+    _check_replaceable(out_dir, record, written, force)
+    _check_roster_kept(out_dir, record, path, table is not None, force)
     if (changed := spec_changed(results)) and not force:  # (instructor round 27: written anyway)
         raise ExportError(f"{changed}; or pass --force to export these grades as they are")
     write_student_files(out_dir, results)  # the pages the comment points to, as complete
@@ -729,7 +730,7 @@ def _exports(out_dir: Path) -> dict[str, str]:
     return found if isinstance(found, dict) else {}
 
 
-def _check_replaceable(out_dir: Path, paths: list[Path], force: bool) -> None:
+def _check_replaceable(out_dir: Path, record: dict, paths: list[Path], force: bool) -> None:
     """Each of ``paths`` that is there is as export wrote it, or ``force``: a worksheet edited
     by hand since (instructor round 20: a grade typed there was reverted), or a file export never
     wrote, is not replaced unasked. OUT without a record (an older kit's) replaces its own.
@@ -737,7 +738,6 @@ def _check_replaceable(out_dir: Path, paths: list[Path], force: bool) -> None:
     Raises:
         ExportError: naming the file and what to do.
     """
-    record = _exports(out_dir)
     for path in [p for p in paths if p.is_file()] if not force else []:
         known = record.get(_key(out_dir, path))
         if known == sha256_file(path) or (not record and path.parent == out_dir):
@@ -746,11 +746,13 @@ def _check_replaceable(out_dir: Path, paths: list[Path], force: bool) -> None:
         raise ExportError(f"{path}: {why}; pass --force to replace it, or choose another --out")
 
 
-def _check_roster_kept(out_dir: Path, path: Path, from_roster: bool, force: bool) -> None:
+def _check_roster_kept(
+    out_dir: Path, record: dict, path: Path, from_roster: bool, force: bool
+) -> None:
     """A file export made from the LMS's worksheet (``--roster``) is not replaced by one made
     without it, unasked (instructor round 27: the comments typed in Moodle and the students
     without a submission were gone, and its upload would have overwritten those comments)."""
-    made_with_it = _exports(out_dir).get(_key(out_dir, path) + ROSTER_MARK)
+    made_with_it = record.get(_key(out_dir, path) + ROSTER_MARK)
     if path.is_file() and made_with_it and not from_roster and not force:
         raise ExportError(
             f"{path}: made with the LMS's worksheet (--roster: its comments and its students "
