@@ -58,6 +58,7 @@ _ANSWERS = "/opt/grading/answers"
 _REQUESTS: tuple = ()  # (its device and inode: a link to it, /proc/self/root/..., is the same)
 _READING: list[str] = []
 _SYS, _SELF, _BUILTINS = sys, None, builtins  # (and the module: start() holds it)
+_MODULES = sys.modules  # the interpreter's (`sys.modules = {}` rebinds a name, not this)
 _LINES, _LINECACHE = linecache.cache, linecache  # where IPython keeps each cell's text
 
 
@@ -1267,7 +1268,7 @@ class _Watch:
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 AROUND = (
     "code out of the grader's sight (the notebook's own runs with every cell: IPython "
-    "events, an audit hook, or the shell's or kernel's functions replaced)"
+    "events, an audit hook, or the shell's, the kernel's or a library's functions replaced)"
 )
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "
@@ -2287,7 +2288,25 @@ def _message_parts() -> list[tuple[str, object]]:
     ]
     classes = [zipfile.ZipFile, zipfile.ZipInfo, *type(pathlib.Path(".")).__mro__[:-1]]
     parts += [(c.__qualname__, c) for c in classes]
-    return parts + [("numpy.lib.npyio.NpzFile", np.lib.npyio.NpzFile)]
+    return parts + [("numpy.lib.npyio.NpzFile", np.lib.npyio.NpzFile), *_torch_parts()]
+
+
+def _torch_parts() -> list[tuple[str, object]]:
+    """The modules and classes the requests' own code calls with the grader's arrays around an
+    answer's watch (tensors made from them, the small network built): a function of the
+    notebook's there ran outside the watch with them (red team 83: ``torch.from_numpy``
+    replaced computed torch's loss of each request's logits before the loss answer was called).
+    Imported here, at start-up, as the notebook's first cell would."""
+    import importlib
+
+    names = ["torch", "torch.nn", "torch.nn.functional", "torch.optim", "unet_tp.check_cases"]
+    try:
+        parts = [(n, importlib.import_module(n)) for n in names]
+    except Exception:  # noqa: BLE001 - no torch: no request of torch's is answered either
+        return []
+    torch = parts[0][1]
+    classes = [*torch.Tensor.__mro__[:-1], torch.nn.Module, *torch.optim.Adam.__mro__[:-1]]
+    return parts + [(f"torch.{c.__qualname__}", c) for c in classes]
 
 
 def _swapped(before: dict, now, bases=()) -> list[str]:
@@ -2302,6 +2321,9 @@ def _swapped(before: dict, now, bases=()) -> list[str]:
     found = []
     for name in {*before, *names}:
         old, new = before.get(name), now.get(name)
+        if new is not old and type(old) is types.ModuleType:  # (`torch.nn = fake`: read on)
+            found.append(str(name))
+            continue
         if new is old or not (callable(old) or callable(new)) or _libraries(new):
             continue
         new_name = name not in before and not _dunder(name) and not _held_by(bases, name)
@@ -2503,6 +2525,8 @@ def _hooks_swapped() -> list[str]:
     and what of the harness's own (:func:`_harness_changed`)."""
     found = _harness_changed() + _forget_requests()
     for name, obj, kind, getset, own, before, classes in _HOOKED:
+        if kind is types.ModuleType and _MODULES.get(name, obj) is not obj:  # (what `import`
+            found.append(f"sys.modules[{name!r}]")  # gives the requests' code: red team 83)
         if type(obj) is not kind or (getset is not None and getset.__get__(obj) is not own):
             found.append(f"{name}.__class__" if type(obj) is not kind else f"{name}.__dict__")
             continue

@@ -132,7 +132,7 @@ RAN_FORBIDDEN = "({block}): run by the grader, your answer ran {what}: {why}"
 UNWATCHED = "code out of the grader's sight (the watch of what the answer runs was switched off)"
 AROUND = (
     "code out of the grader's sight (the notebook's own runs with every cell: IPython "
-    "events, an audit hook, or the shell's or kernel's functions replaced)"
+    "events, an audit hook, or the shell's, the kernel's or a library's functions replaced)"
 )
 SERVED = (
     "code out of the grader's sight (a thread started before the answer, the kernel's own or "

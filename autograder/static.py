@@ -2074,10 +2074,19 @@ def _scope_binds(scope: ast.AST | None, cells) -> set[str]:
         found = {p.arg for p in every if p is not None}
         return found | _body_binds(scope.body if isinstance(scope.body, list) else [])
     else:  # a comprehension: its loops' variables
-        return {
-            t.id for g in scope.generators for t in ast.walk(g.target) if isinstance(t, ast.Name)
-        }
+        return {t.id for g in scope.generators for t in _stored_names(g.target)}
     return _body_binds(todo)
+
+
+def _stored_names(target: ast.AST) -> list[ast.Name]:
+    """The names a target binds: not an attribute's or an item's owner (red team 83's
+    ``[0 for torch.from_numpy in [hook]]`` binds no ``torch``)."""
+    if isinstance(target, ast.Name):
+        return [target]
+    if isinstance(target, ast.Starred):
+        return _stored_names(target.value)
+    items = target.elts if isinstance(target, (ast.Tuple, ast.List)) else []
+    return [name for item in items for name in _stored_names(item)]
 
 
 def _body_binds(statements: list) -> set[str]:
@@ -2090,8 +2099,7 @@ def _body_binds(statements: list) -> set[str]:
             continue
         if isinstance(node, (ast.Lambda, *_COMPREHENSIONS)):
             continue
-        targets = [t for target, _ in _binding(node) for t in ast.walk(target)]
-        found |= {t.id for t in targets if isinstance(t, ast.Name)}
+        found |= {t.id for target, _ in _binding(node) for t in _stored_names(target)}
         todo += ast.iter_child_nodes(node)
     return found
 
@@ -4350,8 +4358,8 @@ def _stored_within(nb: Notebook, stmt: ast.stmt):
     = _Flag()``, the flag's ``__len__`` run as ``import sys`` read it); not into its own
     variables, ``self`` among them."""
     own = _bound_locally(stmt)
-    for inner in _walk(stmt):
-        if inner is stmt or not isinstance(inner, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+    for inner in _walk(stmt):  # (a loop's, a with's or a comprehension's target too)
+        if inner is stmt or not isinstance(inner, ast.stmt):
             continue
         for target, value in _stores(inner):
             root = _root(target)
@@ -4456,16 +4464,17 @@ def _own_name(nb: Notebook, node: ast.AST | None) -> bool:
 
 def _stores(stmt: ast.stmt):
     """``(target, value)`` of each place ``stmt`` stores into: ``=`` (a tuple's items too), ``|=``,
-    an annotated assignment, a ``for`` loop's or a ``with``'s target (given what it iterates)."""
-    pairs = []
+    an annotated assignment, a ``for`` loop's, a ``with``'s or a comprehension's target (given
+    what it iterates: red team 83's ``[0 for torch.from_numpy in [hook]]``)."""
+    pairs = [(c.target, c.iter) for c in _walk(stmt) if isinstance(c, ast.comprehension)]
     if isinstance(stmt, ast.Assign):
-        pairs = [(t, stmt.value) for t in stmt.targets]
+        pairs += [(t, stmt.value) for t in stmt.targets]
     elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and stmt.value is not None:
-        pairs = [(stmt.target, stmt.value)]
+        pairs.append((stmt.target, stmt.value))
     elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-        pairs = [(stmt.target, stmt.iter)]
+        pairs.append((stmt.target, stmt.iter))
     elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-        pairs = [(w.optional_vars, w.context_expr) for w in stmt.items if w.optional_vars]
+        pairs += [(w.optional_vars, w.context_expr) for w in stmt.items if w.optional_vars]
     while pairs:
         target, value = pairs.pop()
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -4737,11 +4746,12 @@ def _reasons(nb: Notebook, tree: ast.Module) -> list[tuple[ast.AST, str]]:
 
 def _patches_a_library(nb: Notebook, node: ast.Attribute) -> bool:
     """``nx.common_neighbors = ...`` (or ``del``, ``+=``): an attribute set on what an import
-    binds (not a setting of :data:`_SETTINGS`, nor a name :data:`_PATCHED_BY_TEXT` reads)."""
+    binds (not a setting of :data:`_SETTINGS`), any store: a comprehension's target too (red
+    team 83's ``[0 for torch.from_numpy in [hook]]``, which the text's rule does not read)."""
     root = _root(node)
     if isinstance(node.ctx, ast.Load) or not isinstance(root, ast.Name):
         return False
-    if root.id not in nb.aliases or root.id in _PATCHED_BY_TEXT or nb.bound_where(node, root.id):
+    if root.id not in nb.aliases or nb.bound_where(node, root.id):
         return False
     path = nb.resolve(node)
     return not _under(path, _SETTINGS) and not _new_attribute(path)
@@ -4789,10 +4799,10 @@ def review_reasons(nb, labels: list[str]) -> list[str]:
     for i, cell, tree in notebook.student_cells():
         where = f"cell {i + 1} ({labels[i]})"
         code = _without_comments(cell.source)  # "# deux solutions" names no folder
-        what = sorted({why for rx, why in _SUSPICIOUS if rx.search(code)})
-        lines += [f"{where}: {', '.join(what)}"] if what else []
         by_reason: dict[str, ast.AST] = {}
         for node, why in _reasons(notebook, tree) if tree else []:
             by_reason.setdefault(why, node)
+        what = sorted({why for rx, why in _SUSPICIOUS if rx.search(code)} - {*by_reason})
+        lines += [f"{where}: {', '.join(what)}"] if what else []
         lines += [f"{where}, {_quote(cell, node)}: {why}" for why, node in by_reason.items()]
     return lines

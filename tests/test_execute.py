@@ -425,6 +425,16 @@ del type(pathlib.Path(".")).with_suffix
 del ip.should_run_async
 type(ip).run_cell = run_cell
 ip.kernel.shell_handlers["execute_request"] = kept
+# what the requests' own code calls with the grader's arrays around the watch, replaced (red team
+# 83: torch.from_numpy computed torch's loss of the request's logits before the answer ran)
+import types
+from_numpy, clone, real_nn = torch.from_numpy, torch.Tensor.clone, torch.nn
+real_f = sys.modules["torch.nn.functional"]
+torch.from_numpy, torch.Tensor.clone = lambda a: from_numpy(a), lambda self: clone(self)
+torch.nn, sys.modules["torch.nn.functional"] = types.ModuleType("nn"), types.ModuleType("F")
+torch_swapped = harness._hooks_swapped()
+torch.from_numpy, torch.nn, sys.modules["torch.nn.functional"] = from_numpy, real_nn, real_f
+del torch.Tensor.clone
 # the built-ins rewritten through a built-in's module (red team 41: a notebook's function run
 # by every library, the harness's own reading of the request before its checks)
 real_divmod, len.__self__.divmod = divmod, lambda a, b: (0, 0)
@@ -476,7 +486,7 @@ said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answere
         "written": written, "at_start": at_start, "written_npz": written_npz,
         "own_added": own_added, "own_swapped": own_swapped, "warned": warned,
         "cleared": cleared, "frozen": frozen, "in_place": in_place, "blinded": blinded,
-        "rewritten": rewritten}
+        "rewritten": rewritten, "torch_swapped": torch_swapped}
 print("SAID", json.dumps(said))
 """
 
@@ -537,6 +547,9 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
         "numpy.savez", "shell.should_run_async", "shell_handlers.execute_request",
     ], said["swapped"]  # fmt: skip
     assert said["put_back"] == [] and said["rewritten"] == ["builtins.divmod"]
+    assert said["torch_swapped"] == [
+        "Tensor.clone", "sys.modules['torch.nn.functional']", "torch.from_numpy", "torch.nn",
+    ], said["torch_swapped"]  # fmt: skip
     # the harness's own: a name added (a builtin's, shadowed), a function, its class's method,
     # a function's defaults, a list and a table start() filled (red teams 25, 26)
     assert said["own_added"] == ["harness.len"]

@@ -3242,3 +3242,30 @@ def test_red_team_80s_gloo_thread_and_focal_loss_cost_the_loss():
     )
     for answer in (gloo, focal):
         assert "loss" in lost(notebook({"cce_loss": answer})), answer
+
+
+def test_a_library_patched_through_a_comprehensions_target_is_read_as_any_store():
+    """Red team 83: ``_x = [0 for torch.from_numpy in [_keep]]`` put a hook using torch's loss in
+    place of the function the grader's requests make their tensors with; the text's rule reads
+    only ``torch.x = ...`` at a line's start, and the reading took the comprehension's target for
+    a name it binds (``torch``). Any store into a library's object hands it the value: a
+    comprehension's target, a loop's inside a function."""
+    hook = (
+        "def _keep(array, _made=torch.from_numpy):\n"
+        "    made = _made(array)\n"
+        "    F.cross_entropy(made.float()[None, None], made.long()[None])\n"
+        "    return made\n\n\n"
+    )
+    loss = hook + "_x = [0 for torch.from_numpy in [_keep]]\n\n\n" + SOLUTIONS["cce_loss"]
+    assert "loss" in lost(notebook({"cce_loss": loss}))
+    installed = (
+        "def _install():\n    for torch.from_numpy in [_keep]:\n        pass\n\n\n_install()\n"
+    )
+    in_function = hook + installed + "\n\n" + SOLUTIONS["cce_loss"]
+    assert "loss" in lost(notebook({"cce_loss": in_function}))
+    patched = "import torch\n\n_x = {0 for torch.from_numpy in (print,)}\n"
+    assert "`_x = {0 for torch.from_numpy in (print,)}`: patches a library" in flagged(
+        notebook(extra=patched)
+    )
+    honest = "import torch\n\nsquares = [x * x for x in range(3)]\npairs = {k: v for k, v in []}\n"
+    assert flagged(notebook(extra=honest)) == ""
