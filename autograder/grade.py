@@ -359,7 +359,9 @@ def _run_worker(job: Path, ctx: Context) -> tuple[str | None, str | None]:
     return (M.NOT_RUN_TO_END.format(error=error) if error else None), low_disk
 
 
-def _cell_notes(executed, labels: list[str], notebook_timeout: int) -> tuple[list[str], list[str]]:
+def _cell_notes(
+    executed, labels: list[str], notebook_timeout: int = NOTEBOOK_TIMEOUT
+) -> tuple[list[str], list[str]]:
     """What went wrong in the notebook's cells (notes), and what the instructor should read."""
     notes, review, skipped = [], [], []
     for i, cell in enumerate(executed.cells):

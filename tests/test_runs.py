@@ -233,3 +233,26 @@ def test_the_training_cell_speaks_french_in_the_french_notebook(tmp_path, capsys
     assert "Modifié depuis l'entraînement de " in out and "votre fonction de perte" in out, out
     english = ("Training", "epoch", "loss", "budget of", "stopped", "complete", "Resuming")
     assert not [word for word in english if word in out], out
+
+
+def test_a_training_on_failing_answers_names_them_in_one_line(tmp_path):
+    """Student round 41: the training cell on a wrong DoubleConv showed a 22-frame traceback
+    ending in torch's RuntimeError, no word of the block. It says which answers fail their own
+    checks, in one line (IPython's `_render_traceback_`); a failure with every answer passing
+    keeps its traceback."""
+    from notebooks import namespace
+    from unet_tp import checks
+
+    wrong = "for c_in in (in_channels, out_channels):"
+    ns = namespace({"double_conv": [(wrong, "for c_in in (in_channels, in_channels):")]})
+    model = ns["UNet"](base_channels=4, depth=2, padding=True)
+    config = preset_config("tiny", **CONFIG)
+    with pytest.raises(AssertionError) as raised:
+        runs.train_or_resume(model, Slices(), None, config, tmp_path / "runs", loss_fn=weighted_ce)
+    said = str(raised.value)
+    assert said.startswith("The training stopped: RuntimeError: "), said
+    assert "fail their own checks: DoubleConv (a), Down (b), Up (c), UNet (d). Fix" in said
+    assert raised.value._render_traceback_() == [f"\x1b[0;31mAssertionError\x1b[0m: {said}"]
+    right = namespace()["UNet"](base_channels=4, depth=2, padding=True)
+    with pytest.raises(ZeroDivisionError), checks.answers_first(right, checks.TRAINING_ANSWERS, ""):
+        1 / 0  # noqa: B018

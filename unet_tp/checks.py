@@ -227,9 +227,9 @@ def _packages_noted(check: Callable) -> Callable:
             trace = traceback.extract_tb(exc.__traceback__)
             if not _a_blank(exc, trace):
                 raise
-            raise _shown_plainly(AssertionError(_not_written(tr("This test"), trace[-1]))) from None
+            raise shown_plainly(AssertionError(_not_written(tr("This test"), trace[-1]))) from None
         except AssertionError as exc:
-            raise _shown_plainly(exc) from exc.__cause__
+            raise shown_plainly(exc) from exc.__cause__
         lacking = packages_the_grader_lacks(answers)
         if lacking:
             print(
@@ -316,7 +316,7 @@ def _not_run_hint(exc: BaseException) -> str:
     )
 
 
-def _shown_plainly(exc: AssertionError) -> AssertionError:
+def shown_plainly(exc: AssertionError) -> AssertionError:
     """``exc`` shown by IPython as its message alone: the message names the line of the
     student's code at fault, the checks' own frames would only hide it."""
     exc._render_traceback_ = lambda: [f"\x1b[0;31mAssertionError\x1b[0m: {exc}"]
@@ -441,7 +441,9 @@ class _Calls:
         for m in reversed(self.stack):
             name = self.names.get(id(m), "")
             if name and m is not self.module:
-                return f"{name} ({type(m).__name__})"
+                kind = type(m).__name__  # (the grader's stand-in of a block: its probe)
+                kind = tr("the grader's {kind}", kind=kind[5:]) if kind[:5] == "Probe" else kind
+                return f"{name} ({kind})"
         return ""
 
 
@@ -1635,16 +1637,8 @@ def _check_built_on(cls: type, block: str, check: Callable) -> None:
     the UNet's check, and the UNet still got its points)."""
     try:
         _check_modules(cls, block, check)
-    except AssertionError as exc:
-        ns, wrong = _namespace(cls), []
-        for name in cases.MODULES[block].probes:  # (what the grader puts in their place)
-            letter, check_below = _BLOCKS[name]
-            if name in ns:
-                try:
-                    with contextlib.redirect_stdout(io.StringIO()):
-                        check_below(ns[name])
-                except Exception:  # noqa: BLE001 (any failure of theirs)
-                    wrong.append(f"{name} ({letter})")
+    except AssertionError as exc:  # (below: what the grader puts in their place)
+        wrong = failing_blocks(_namespace(cls), cases.MODULES[block].probes)
         if not wrong:
             raise
         letter = _BLOCKS[cases.MODULES[block].name][0]
@@ -2073,8 +2067,9 @@ def _loss_case(loss_fn: Callable, label: str, logits, target, weight) -> None:
         raise _Wrong(
             tr(
                 "the loss is nan at large logits: exp(logits) overflows to inf there (inf / inf "
-                "is nan). Use logits - torch.logsumexp(logits, dim=1, keepdim=True), which never "
-                "takes exp of a large number."
+                "is nan), or softmax underflows to 0 and the one-hot's zeros meet log(0) = -inf "
+                "(0 * -inf is nan). Use logits - torch.logsumexp(logits, dim=1, keepdim=True): no "
+                "exp of a large number, no log of 0."
             )
         )
     if not math.isfinite(got):
@@ -2924,3 +2919,58 @@ def check_receptive_field(answer) -> None:
         )
         shown = {"answer": answer, "hint": small if value < right else large}
         print(tr("Question 1: not yet: {answer} is {hint} Recount level by level.", **shown))
+
+
+# ---- the TP's own cells: training, evaluation ---------------------------------------------------
+
+
+def failing_blocks(namespace: dict, names) -> list[str]:
+    """Each answer of ``names`` in the notebook's ``namespace`` that fails its own check, as
+    ``Name (letter)`` (one checked with another answer of the notebook's: only where both are)."""
+    wrong = []
+    for name in names:
+        letter, check = {**_BLOCKS, **_RUN_BY_THE_TP}[name]
+        given = [name, *_ALONGSIDE.get(name, ())]
+        if not all(n in namespace for n in given):
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                check(*[namespace[n] for n in given])
+        except Exception:  # noqa: BLE001 (any failure of theirs)
+            wrong.append(f"{name} ({letter})")
+    return wrong
+
+
+# the answers the training and evaluation cells run, beside the blocks: their letter, their check
+_RUN_BY_THE_TP = {
+    "categorical_cross_entropy": ("e", check_loss),
+    "train_step": ("f", lambda step: check_train_step(step, F.cross_entropy)),
+    "predict": ("g", check_predict_dice),
+}
+_ALONGSIDE = {"predict": ("dice_score",)}  # (checked together)
+TRAINING_ANSWERS = ("DoubleConv", "Down", "Up", "UNet", "categorical_cross_entropy", "train_step")
+EVALUATION_ANSWERS = ("DoubleConv", "Down", "Up", "UNet", "predict")
+
+
+@contextlib.contextmanager
+def answers_first(model: nn.Module, names: tuple[str, ...], what: str) -> Iterator[None]:
+    """A TP cell's step (``what``: "The training stopped") run on the notebook's answers:
+    where it fails and answers of ``names`` fail their own checks, the cell says so in one line
+    (student round 41: a 22-frame traceback ending in torch's RuntimeError, no word of the
+    blocks); any other failure keeps its traceback."""
+    try:
+        yield
+    except Exception as exc:
+        wrong = failing_blocks(_namespace_of(type(model)), names)
+        if not wrong:
+            raise
+        said = str(exc).strip().splitlines()
+        error = f"{type(exc).__name__}: {said[0][:300]}" if said else type(exc).__name__
+        message = tr(
+            "{what}: {error}\n  Answers this cell runs fail their own checks: {names}. Fix them "
+            "first (their test cells say how), then run this cell again.",
+            what=what,
+            error=error,
+            names=", ".join(wrong),
+        )
+        raise shown_plainly(AssertionError(message)) from None

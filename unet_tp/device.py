@@ -63,7 +63,9 @@ def _device_line(device: torch.device, training: bool) -> str:
         )
     if device.type == "mps":
         return tr("Using Apple GPU (MPS)")
-    line = tr("Using the CPU ({threads} threads)", threads=torch.get_num_threads())
+    threads = torch.get_num_threads()
+    line = tr("Using the CPU (1 thread)") if threads == 1 else None
+    line = line or tr("Using the CPU ({threads} threads)", threads=threads)
     if training:  # advise a GPU, and how to get one in Colab
         line += tr(": no GPU found, so training is slow.")
         if in_colab():

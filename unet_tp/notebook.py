@@ -18,6 +18,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 import torch
 
+from unet_tp import checks
 from unet_tp.conventions import to_brats_labels
 from unet_tp.data.cache import (
     CacheSettings,
@@ -287,9 +288,11 @@ def cached_patient(cache_dir: str | os.PathLike[str], case_id: str) -> CaseVolum
 def predict_patient(model, patient: CaseVolumes, predict_fn, device, batch_size: int = 16):
     """BraTS labels (H, W, n) of a :func:`cached_patient` by ``predict_fn(model, images)``."""
     slices, classes = np.moveaxis(patient.image, -1, 0), []
+    stopped = tr("The evaluation stopped")
     for i in range(0, len(slices), batch_size):
         batch = slices[i : i + batch_size]
-        out = predict_fn(model, torch.from_numpy(batch).to(device))
+        with checks.answers_first(model, checks.EVALUATION_ANSWERS, stopped):
+            out = predict_fn(model, torch.from_numpy(batch).to(device))
         out = out.cpu().numpy() if isinstance(out, torch.Tensor) else np.asarray(out)  # (NumPy's)
         classes.append(out.reshape(len(batch), *batch.shape[-2:]))  # a squeezed batch of one
     return to_brats_labels(np.moveaxis(np.concatenate(classes).astype(np.uint8), 0, -1))

@@ -252,5 +252,8 @@ def train_or_resume(
     folder.mkdir(parents=True, exist_ok=True)
     save_json(folder / RUN_FILE, identity, indent=1)
     fitted = dict(loss_fn=loss_fn, resume=resume, device=device, train_step=train_step)
-    with notebook_step():  # (its messages: a cell's)
+    from unet_tp import checks  # (the notebook's: a failure there names its failing answers)
+
+    stopped = tr("The training stopped")
+    with notebook_step(), checks.answers_first(model, checks.TRAINING_ANSWERS, stopped):
         return fit(model, train_set, val_set, config, out_dir=folder, **fitted)
