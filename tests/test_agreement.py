@@ -127,6 +127,13 @@ MISTAKES = [
         {"double_conv"},
         ("padding",),
     ),
+    Mistake(  # (student round 41: told to check the layers' order)
+        "reflect_padding",
+        "double_conv",
+        [("padding=pad, bias=not", "padding=pad, padding_mode='reflect', bias=not")],
+        {"double_conv"},
+        ("padding_mode='reflect'",),
+    ),
     Mistake(
         "always_padded",
         "double_conv",

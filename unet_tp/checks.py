@@ -877,6 +877,15 @@ def _check_double_conv_layers(run: _Run, convs, bns, c_in, c_out, bn) -> None:
         raise _Wrong(tr("batch_norm=False, yet a BatchNorm2d ran: add it only if asked"))
     if any((tuple(c.stride), tuple(c.dilation), c.groups) != ((1, 1), (1, 1), 1) for c in convs):
         raise _Wrong(tr("the convolutions take stride 1 (no dilation, no groups)"))
+    padding = [c for c in convs if c.padding == "same" or any(c.padding)]  # (where it pads)
+    if modes := sorted({c.padding_mode for c in padding if c.padding_mode != "zeros"}):
+        raise _Wrong(  # (student round 41: 'reflect' was told to check the layers' order)
+            tr(
+                "the convolutions pad with padding_mode={mode!r}: the padded U-Net pads with "
+                "zeros (padding=1, padding_mode='zeros', the default)",
+                mode=modes[0],
+            )
+        )
     _check_double_conv_params(run, c_in, c_out, bn)
 
 
