@@ -235,6 +235,7 @@ def test_the_training_cell_speaks_french_in_the_french_notebook(tmp_path, capsys
     assert not [word for word in english if word in out], out
 
 
+@pytest.mark.slow  # runs every self-check of the answers the training runs
 def test_a_training_on_failing_answers_names_them_in_one_line(tmp_path):
     """Student round 41: the training cell on a wrong DoubleConv showed a 22-frame traceback
     ending in torch's RuntimeError, no word of the block. It says which answers fail their own
