@@ -441,6 +441,22 @@ torch.nn, sys.modules["torch.nn.functional"] = types.ModuleType("nn"), types.Mod
 torch_swapped = harness._hooks_swapped()
 torch.from_numpy, torch.nn, sys.modules["torch.nn.functional"] = from_numpy, real_nn, real_f
 del torch.Tensor.clone
+# and the standard library's functions the harness's own code calls (red team 84: time.monotonic,
+# called as the watch began, read the request's arrays in a frame below it)
+import contextlib
+
+
+def _install(module, name, value):
+    setattr(module, name, value)
+
+
+monotonic, manager = time.monotonic, contextlib._GeneratorContextManager
+_install(time, "monotonic", lambda: monotonic())
+_install(contextlib, "_GeneratorContextManager", type("Manager", (manager,), {}))
+wait = threading.Event.wait
+threading.Event.wait = lambda self, timeout=None: wait(self, timeout)
+own_swapped_too = harness._hooks_swapped()
+time.monotonic, contextlib._GeneratorContextManager, threading.Event.wait = monotonic, manager, wait
 # the built-ins rewritten through a built-in's module (red team 41: a notebook's function run
 # by every library, the harness's own reading of the request before its checks)
 real_divmod, len.__self__.divmod = divmod, lambda a, b: (0, 0)
@@ -492,7 +508,8 @@ said = {"names": names, "loops": len(harness._KERNEL_LOOPS), "answered": answere
         "written": written, "at_start": at_start, "written_npz": written_npz,
         "own_added": own_added, "own_swapped": own_swapped, "warned": warned,
         "cleared": cleared, "frozen": frozen, "in_place": in_place, "blinded": blinded,
-        "rewritten": rewritten, "torch_swapped": torch_swapped}
+        "rewritten": rewritten, "torch_swapped": torch_swapped,
+        "own_swapped_too": own_swapped_too}
 print("SAID", json.dumps(said))
 """
 
@@ -556,6 +573,9 @@ def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_pa
     assert said["torch_swapped"] == [
         "Tensor.clone", "sys.modules['torch.nn.functional']", "torch.from_numpy", "torch.nn",
     ], said["torch_swapped"]  # fmt: skip
+    assert said["own_swapped_too"] == [
+        "Event.wait", "contextlib._GeneratorContextManager", "time.monotonic",
+    ], said["own_swapped_too"]  # fmt: skip
     # the harness's own: a name added (a builtin's, shadowed), a function, its class's method,
     # a function's defaults, a list and a table start() filled (red teams 25, 26)
     assert said["own_added"] == ["harness.len"]
