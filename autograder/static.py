@@ -113,7 +113,9 @@ _PATHS = _by_reason(
         "sys.path_hooks sys.path_importer_cache site",  # (its .pth files run their lines)
         _FRAMES: "sys._getframe inspect.currentframe inspect.stack inspect.getouterframes "
         "inspect.getinnerframes inspect.trace inspect.getargvalues inspect.getframeinfo "
-        "traceback.walk_tb traceback.walk_stack",
+        "traceback.walk_tb traceback.walk_stack traceback.extract_stack sys._current_frames "
+        # (red team 84: a frame walked up with warnings' helper, read by pure_eval)
+        "sys._current_exceptions warnings._next_external_frame pure_eval stack_data executing",
         "reaches into the grading harness": "unet_tp_harness",
         "looks for the reference": "solutions",
         "looks for the grader": "autograder",
@@ -236,7 +238,7 @@ _ATTRIBUTES = _by_reason(
         _CODE_OBJECTS: "__code__ __closure__ cell_contents",
         "rewrites built-ins": "__builtins__",
         "reaches into the interpreter (__subclasses__)": "__subclasses__",
-        _FRAMES: "f_back f_globals f_locals tb_frame gi_frame cr_frame ag_frame",
+        _FRAMES: "f_back f_globals f_locals f_code tb_frame gi_frame cr_frame ag_frame",
         "rewrites error handling": "set_custom_exc excepthook",
         # (red team 27: `_ue = get_ipython().user_expressions`, then `_ue({"a": "..."})`)
         "runs code from strings through IPython": _SHELL_RUNNERS,

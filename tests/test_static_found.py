@@ -3269,3 +3269,19 @@ def test_a_library_patched_through_a_comprehensions_target_is_read_as_any_store(
     )
     honest = "import torch\n\nsquares = [x * x for x in range(3)]\npairs = {k: v for k, v in []}\n"
     assert flagged(notebook(extra=honest)) == ""
+
+
+@pytest.mark.parametrize(
+    "walk",
+    [
+        "f = sys._current_frames()[threading.get_ident()]\n",
+        "f = warnings._next_external_frame(None)\n",
+        "name = (lambda f: f.f_code.co_name)(None)\n",
+        "import pure_eval\n",
+    ],
+)
+def test_a_frame_walked_up_by_any_helper_is_flagged(walk):
+    """Red team 84 walked up from its hook's frame to the harness's with `sys._current_frames`
+    and `warnings._next_external_frame`, and read the request there with `pure_eval`."""
+    said = flagged(notebook(extra="import sys, threading, warnings\n\n" + walk))
+    assert "reaches into the interpreter (frames)" in said, said
