@@ -2449,7 +2449,41 @@ def _held_by_library(held, depth: int) -> bool:
             depth <= 4 and len(items) <= 1000 and all(_held_by_library(x, depth + 1) for x in items)
         )
     plain = issubclass(kind, type) or kind is types.BuiltinFunctionType
-    return plain or not callable(held) or _libraries(held, depth)
+    return plain or not callable(held) or _libraries(held, depth) or _librarys_object(held, depth)
+
+
+def _librarys_object(held, depth: int) -> bool:
+    """Whether ``held`` is an object of a library's class whose own attributes hold only
+    libraries' code and objects (honest round 41: torch.compile wraps ``Adam._init_group`` in a
+    function holding dynamo's ``DisableContext`` object); not a C class's object
+    (``functools.partial`` of the notebook's function), nor one holding an object of a class of
+    the notebook's (whose methods a library's would call)."""
+    if depth > 4 or not _library_class(type(held)):
+        return False
+    _, own = _own_dict(held)
+    values = list(dict.values(own)) if type(own) is dict else []
+    kinds = [type(v) for v in values if not issubclass(type(v), type)]  # (a class: data)
+    heap = [k for k in kinds if _TYPE_FLAGS.__get__(k) & _HEAP_TYPE]
+    return (
+        len(values) <= 1000
+        and all(_library_class(k) for k in heap)
+        and all(_held_by_library(v, depth + 1) for v in values)
+    )
+
+
+def _library_class(kind: type) -> bool:
+    """Whether ``kind`` is a class made at run time (not C's) whose methods, its bases' too, are
+    all of libraries' files."""
+    if not _TYPE_FLAGS.__get__(kind) & _HEAP_TYPE:
+        return False
+    code = types.FunctionType.__code__
+    for cls in _MRO.__get__(kind)[:-1]:
+        for value in types.MappingProxyType.values(_CLASS_DICT.__get__(cls)):
+            if type(value) is types.FunctionType:
+                filename = code.__get__(value).co_filename
+                if not (type(filename) is str and filename.startswith(tuple(_LIBRARIES))):
+                    return False
+    return True
 
 
 # the harness's own names as start() left them, its functions' code and defaults, its class's
