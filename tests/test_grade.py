@@ -436,9 +436,11 @@ def submissions(folder: Path, out: Path, host: Path) -> dict[str, dict[str, int]
         ),
         "huge_output": (insert_after(solved(), "down", "print('x' * 5_000_000)"), FULL),
         # trying to raise the score
+        # torch's function replaced by its own: the grader's requests make their tensors through
+        # torch's functions (red team 83), so no block tested after it is credited
         "cheat_patch": (
             insert_after(solved("double_conv"), "double_conv", CHEAT_PATCH),
-            {**FULL, "a": 0},
+            dict.fromkeys(FULL, 0),
         ),
         "cheat_fake_pass": (insert_after(solved("down"), "setup", CHEAT_FAKE), {**FULL, "b": 0}),
         # it writes into what gc lists (the harness's tests): no text shows what changed, so it
