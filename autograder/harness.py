@@ -2399,7 +2399,7 @@ def _libraries(code, depth: int = 0) -> bool:
     if type(code) is not types.FunctionType or depth > 4:
         return False
     filename = types.FunctionType.__code__.__get__(code).co_filename
-    if not (type(filename) is str and filename.startswith(tuple(_LIBRARIES))):
+    if not _library_file(filename):
         return False
     for cell in types.FunctionType.__closure__.__get__(code) or ():
         try:
@@ -2471,19 +2471,23 @@ def _librarys_object(held, depth: int) -> bool:
     )
 
 
+def _library_file(filename: object) -> bool:
+    """Whether ``filename`` is a file of the libraries found at start-up."""
+    return type(filename) is str and filename.startswith(tuple(_LIBRARIES))
+
+
 def _library_class(kind: type) -> bool:
     """Whether ``kind`` is a class made at run time (not C's) whose methods, its bases' too, are
     all of libraries' files."""
     if not _TYPE_FLAGS.__get__(kind) & _HEAP_TYPE:
         return False
     code = types.FunctionType.__code__
-    for cls in _MRO.__get__(kind)[:-1]:
-        for value in types.MappingProxyType.values(_CLASS_DICT.__get__(cls)):
-            if type(value) is types.FunctionType:
-                filename = code.__get__(value).co_filename
-                if not (type(filename) is str and filename.startswith(tuple(_LIBRARIES))):
-                    return False
-    return True
+    return not [
+        value
+        for cls in _MRO.__get__(kind)[:-1]
+        for value in types.MappingProxyType.values(_CLASS_DICT.__get__(cls))
+        if type(value) is types.FunctionType and not _library_file(code.__get__(value).co_filename)
+    ]
 
 
 # the harness's own names as start() left them, its functions' code and defaults, its class's
