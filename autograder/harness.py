@@ -2343,6 +2343,9 @@ def _swapped(before: dict, now, bases=()) -> list[str]:
     it is a special method's."""
     if type(now) is not dict and type(now) is not types.MappingProxyType:
         return ["*"]
+    same_keys = len(now) == len(before) and all(map(_IS, now, before))  # (read in C: no
+    if same_keys and all(map(_IS, now.values(), before.values())):  # object's code runs)
+        return []
     names = list(now)
     if not all(type(name) is str for name in names):  # (a key of its own would run its code)
         return ["*"]
@@ -2362,6 +2365,7 @@ def _swapped(before: dict, now, bases=()) -> list[str]:
 
 
 _TYPE_FLAGS = type.__dict__["__flags__"]
+_IS = operator.is_  # (as it was at start-up)
 _BUILTIN_SELF = types.BuiltinFunctionType.__dict__["__self__"]
 
 
