@@ -286,6 +286,15 @@ def test_an_error_inside_the_students_code_is_explained_in_french(french):
     assert not _english_left(message), message
 
 
+def test_an_error_in_the_train_step_lists_the_steps_not_their_shapes(french):
+    """(f)'s steps are told by what they do ("remplit p.grad"), not all by a shape: the table's
+    title says "Attendu", not "Formes attendues"."""
+    ns = namespace({"train_step": [("loss.backward()", "loss.backward(); undefined_name")]})
+    _, message = _run(checks.check_train_step, ns["train_step"], ns["categorical_cross_entropy"])
+    assert "a levé NameError" in message and "Attendu, étape par étape :" in message, message
+    assert "Formes attendues" not in message and not _english_left(message), message
+
+
 def test_a_blank_not_filled_in_yet_is_named_without_the_checks_traceback(french):
     """The stub's bare NotImplementedError: the method and line to replace, in French, shown by
     IPython as the message alone (not thirty lines of the checks' own frames)."""

@@ -256,6 +256,9 @@ def _expected(steps: Steps) -> str:
     """The table of the expected shape at each step, as messages end with it."""
     width = max(len(name) for name, _ in steps)
     table = "\n".join(f"    {name:<{width}}  {shape}" for name, shape in steps)
+    told = [shape for _, shape in steps if isinstance(shape, str) and not shape.startswith("(")]
+    if told:  # (steps told by what they do, not by a shape: (f)'s and (g)'s)
+        return tr("\n  Expected, step by step:\n{table}", table=table)
     return tr("\n  Expected shapes, step by step:\n{table}", table=table)
 
 
