@@ -1316,19 +1316,22 @@ def _other_threads() -> dict[int, int]:
     """The CPU time of each thread but this one, by thread id: the kernel's own (its loops, its
     heartbeat) and the notebook's, idle unless the answer feeds them (a server fed through a
     queue, a coroutine the notebook handed a kernel's loop)."""
-    me = threading.get_ident()
-    return {
-        i: _cpu_ns(i)
-        for i in sys._current_frames()
-        if i not in (me, _PARENT_POLLER) and not _parent_poller(i)
-    }
+    me, idents = threading.get_ident(), list(sys._current_frames())
+    pollers = [i for i in idents if _parent_poller(i)]
+    poller = pollers[0] if len(pollers) == 1 else None  # (two: one is the notebook's)
+    return {i: _cpu_ns(i) for i in idents if i not in (me, _PARENT_POLLER, poller)}
 
 
 def _parent_poller(ident: int) -> bool:
     """Whether a thread is ipykernel's parent poller as start-up found its class (ipykernel
-    starts it after the start-up files ran: a CI run found it waking during an answer)."""
+    starts it after the start-up files ran: a CI run found it waking during an answer). Only
+    where the kernel starts one: never in the sandbox (red team 85 started one of its own there,
+    its ``run`` the notebook's, to compute the loss answers unwatched)."""
     cls, run = _POLLER or (None, None)
-    return cls is not None and type(_running_thread(ident)) is cls and vars(cls).get("run") is run
+    thread = _running_thread(ident)
+    if cls is None or type(thread) is not cls or vars(cls).get("run") is not run:
+        return False
+    return "run" not in vars(thread) and run.__code__ is _POLLER_CODE
 
 
 # ---- the kernel's threads held still while an answer runs -------------------------------------
@@ -1345,6 +1348,7 @@ _KERNEL_LOOPS: list = []  # the event loops running at start-up
 _QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
 _KERNEL_THREADS: dict[int, object] = {}  # the threads running at start-up, by id
 _POLLER: tuple | None = None  # its class and its run, as start-up found them
+_POLLER_CODE = None  # and the run's code
 _PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether its parent lives:
 # only without the sandbox (bwrap clears the variable that names the parent), which does not
 # hold against a hostile notebook anyway
@@ -1353,10 +1357,11 @@ _PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether 
 def _find_kernel_threads() -> None:
     """At start-up (no notebook code has run): the kernel's loops, the file descriptors to
     quiet."""
-    global _PARENT_POLLER, _POLLER
-    with contextlib.suppress(Exception):
+    global _PARENT_POLLER, _POLLER, _POLLER_CODE
+    with contextlib.suppress(Exception):  # (the kernel starts it only if told its parent)
         cls = vars(sys.modules["ipykernel.parentpoller"])["ParentPollerUnix"]
-        _POLLER = (cls, vars(cls)["run"])
+        if int(os.environ.get("JPY_PARENT_PID") or 0) not in (0, 1):
+            _POLLER, _POLLER_CODE = (cls, vars(cls)["run"]), vars(cls)["run"].__code__
     me = threading.get_ident()
     for ident, frame in sys._current_frames().items():
         _KERNEL_THREADS[ident] = _running_thread(ident)

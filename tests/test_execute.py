@@ -514,6 +514,43 @@ print("SAID", json.dumps(said))
 """
 
 
+_POLLERS = r"""
+import json, os, sys, threading
+import ipykernel.parentpoller as pp
+from autograder import harness
+harness._find_kernel_threads()  # (as at the kernel's start-up)
+stop = threading.Event()
+own = pp.ParentPollerUnix()  # (red team 85: its run the notebook's, serving the loss answers)
+own.run, own.daemon = stop.wait, True
+own.start()
+seen = [own.ident in harness._other_threads()]
+real = pp.ParentPollerUnix(parent_pid=os.getppid())  # (as ipykernel starts it)
+real.start()
+seen.append(real.ident in harness._other_threads())
+stop.set()
+own.join()
+seen.append(real.ident in harness._other_threads())
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize(("parent", "seen"), [(None, [True] * 3), ("ppid", [True, False, False])])
+def test_a_parent_poller_of_the_notebooks_is_watched_as_any_thread(parent, seen):
+    """The kernel's parent poller wakes each second: its time is left out of what ran during an
+    answer, but only where the kernel starts one (never in the sandbox, which clears
+    JPY_PARENT_PID), one alone, its ``run`` ipykernel's (red team 85 started a poller of its own,
+    its ``run`` a worker computing the loss answers out of the watch's sight)."""
+    env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    if parent:
+        env["JPY_PARENT_PID"] = str(os.getpid())
+    done = subprocess.run(
+        [sys.executable, "-c", _POLLERS], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == seen
+
+
 @pytest.mark.slow  # runs a kernel
 def test_the_grading_kernel_has_no_thread_a_notebook_could_hand_an_answer(tmp_path):
     """The kernel as the grader starts it (execute.KERNEL_OPTIONS) runs no history thread and no
