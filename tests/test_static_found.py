@@ -3285,3 +3285,18 @@ def test_a_frame_walked_up_by_any_helper_is_flagged(walk):
     and `warnings._next_external_frame`, and read the request there with `pure_eval`."""
     said = flagged(notebook(extra="import sys, threading, warnings\n\n" + walk))
     assert "reaches into the interpreter (frames)" in said, said
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        "from ipykernel.parentpoller import ParentPollerUnix\n",
+        "import ipykernel.parentpoller as pp\n",
+        "import ipykernel\n",
+    ],
+)
+def test_the_kernels_own_classes_taken_by_the_notebook_are_flagged(kernel):
+    """Red team 85 started a thread of ipykernel's parent poller's class, its ``run`` a worker of
+    its own (the harness left the poller's time out of what ran during an answer)."""
+    said = flagged(notebook(extra=kernel + "\nt = 1\n"))
+    assert "reaches into the kernel (ipykernel)" in said, said
