@@ -184,6 +184,11 @@ def _audit(event: str, args: tuple) -> None:
     elif event == "code.__new__" and not _built_by(_GETFRAME(1)):
         _count("code objects")  # (red team 38: a library's function renamed `h`)
         _note("watch", "built a code object: a function renamed or rewritten")
+    elif event == "cpython.PyInterpreterState_New" or (
+        event == "import" and args and type(args[0]) is str and args[0] in _OTHER_INTERPRETERS
+    ):  # (red team 86: difflib's ratio run in an interpreter no hook of the watch's reaches)
+        _note("watch", f"runs code in another interpreter ({args[0] if args else event})")
+        raise ImportError("another interpreter: the grader cannot watch it (refused in grading)")
     elif event in _PROCESSES and _count("processes") == 20:  # (refused where the filter is)
         _note("processes", f"started 20 or more processes ({event})")
     elif event in ("os.listdir", "os.scandir") and args and type(args[0]) in (str, bytes, int):
@@ -235,6 +240,14 @@ def _link(path: str) -> str:
         return ""
 
 
+# modules that start interpreters of their own (their threads have none of the watch's hooks),
+# or run code in one (_testcapi.run_in_subinterp creates it with no thread's state: no event)
+_OTHER_INTERPRETERS = frozenset((
+    "_xxsubinterpreters", "_xxinterpchannels", "_interpreters", "_interpchannels", "_interpqueues",
+    "concurrent.interpreters", "test.support.interpreters", "_testcapi", "_testinternalcapi",
+    "_testlimitedcapi", "_testmultiphase", "_testsinglephase", "_testclinic", "_testbuffer",
+    "_testimportmultiple", "_testexternalinspection", "_xxtestfuzz", "xxsubtype",
+))  # fmt: skip
 _PROCESSES = ("os.fork", "os.forkpty", "subprocess.Popen", "os.posix_spawn", "os.system")
 
 

@@ -77,6 +77,24 @@ def _editable_leftovers(site: Path) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
+# the standard library's test and sub-interpreter modules (_testcapi.run_in_subinterp,
+# _xxsubinterpreters): code run in an interpreter of its own, where no hook of the harness's
+# reaches (red team 86): emptied inside
+_OTHER_INTERPRETERS = ("_test*", "_xx*", "xx*", "_interp*", "_ctypes_test*")
+
+
+def _other_interpreters() -> list[str]:
+    """Those modules' files, as their paths read inside the sandbox."""
+    base, version = Path(sys.base_prefix).resolve(), f"{sys.version_info[0]}.{sys.version_info[1]}"
+    places = {base / "lib" / f"python{version}" / "lib-dynload"}
+    places.add(Path(sysconfig.get_config_var("DESTSHARED") or base).resolve())
+    found = sorted({p for d in places for n in _OTHER_INTERPRETERS for p in d.glob(n + ".so")})
+    found = [p for p in found if p.is_file() and p.is_relative_to(base)]  # (what is mounted)
+    if _python_prefix() != PYTHON_INSIDE:
+        return [str(p) for p in found]
+    return [f"{PYTHON_INSIDE}/{p.relative_to(base)}" for p in found]
+
+
 @dataclass
 class Sandbox:
     """The sandbox of one submission (host folders: where they appear inside)."""
@@ -160,6 +178,8 @@ class Sandbox:
             site_dir = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
             if (base / site_dir).is_dir():  # whatever was installed there by hand: not the env
                 args += ["--tmpfs", f"{PYTHON_INSIDE}/{site_dir}"]
+        for module in _other_interpreters():
+            args += ["--ro-bind", "/dev/null", module]
         site = Path(sysconfig.get_paths()["purelib"])
         args += ["--ro-bind", str(site), f"{GRADING}/site"]
         for leftover in _editable_leftovers(site):

@@ -117,6 +117,9 @@ _PATHS = _by_reason(
         # (red team 84: a frame walked up with warnings' helper, read by pure_eval)
         "sys._current_exceptions warnings._next_external_frame pure_eval stack_data executing",
         "reaches into the grading harness": "unet_tp_harness",
+        # (red team 86: difflib run in a sub-interpreter, where no hook of the watch's reaches)
+        "runs code in another interpreter": "_xxsubinterpreters _xxinterpchannels _interpreters "
+        "_interpchannels _interpqueues concurrent.interpreters _testcapi _testinternalcapi",
         # (red team 85: a thread of ipykernel's parent poller's class, its run the notebook's)
         "reaches into the kernel (ipykernel)": "ipykernel",
         "looks for the reference": "solutions",

@@ -696,3 +696,18 @@ def test_the_frames_of_a_cell_that_failed_are_let_go(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.stdout.split()[-2:] == ["True", "False"], done.stdout[-500:] + done.stderr[-2000:]
+
+
+def test_the_harness_refuses_another_interpreter():
+    """Red team 86 ran difflib's ratio in a sub-interpreter, where none of the watch's hooks (its
+    profile function, its audit hook) reaches: the module's import and an interpreter's
+    creation are refused and said; another module's import is not."""
+    from autograder import harness
+
+    for event, args in [
+        ("import", ("_xxsubinterpreters",)),
+        ("cpython.PyInterpreterState_New", ()),
+    ]:
+        with pytest.raises(ImportError, match="another interpreter"):
+            harness._audit(event, args)
+    harness._audit("import", ("json", None, [], [], []))

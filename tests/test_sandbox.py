@@ -432,3 +432,24 @@ def test_the_grading_environment_does_not_name_the_checkout(tmp_path):
         box.wrap([box.python(), "-c", code, *sources]), capture_output=True, text=True
     )
     assert run.stdout.strip() == "[]", run.stdout + run.stderr[-2000:]
+
+
+def test_no_module_that_runs_code_in_another_interpreter_loads_inside(tmp_path):
+    """Red team 86 ran difflib's ratio in a sub-interpreter (`_xxsubinterpreters.run_string`),
+    where no hook of the harness's reaches; `_testcapi.run_in_subinterp` starts one with no
+    event at all. Their files are empty inside; json, a module of the same folder, loads."""
+    code = (
+        "import importlib, json\n"
+        "names = ('_testcapi', '_testinternalcapi', '_xxsubinterpreters', '_json')\n"
+        "loaded = []\n"
+        "for name in names:\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "        loaded.append(name)\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        "print(loaded)\n"
+    )
+    box = _box(tmp_path)
+    run = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
+    assert run.stdout.strip() == "['_json']", run.stdout + run.stderr[-2000:]

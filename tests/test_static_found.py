@@ -3300,3 +3300,9 @@ def test_the_kernels_own_classes_taken_by_the_notebook_are_flagged(kernel):
     its own (the harness left the poller's time out of what ran during an answer)."""
     said = flagged(notebook(extra=kernel + "\nt = 1\n"))
     assert "reaches into the kernel (ipykernel)" in said, said
+
+
+def test_a_sub_interpreter_is_flagged():
+    """Red team 86 computed (g)'s Dice with difflib in a sub-interpreter (run_string)."""
+    said = flagged(notebook(extra="import _xxsubinterpreters as sub\n\nit = sub.create()\n"))
+    assert "runs code in another interpreter" in said, said
