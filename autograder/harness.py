@@ -2351,6 +2351,10 @@ def _torch_parts() -> list[tuple[str, object]]:
     except Exception:  # noqa: BLE001 - no torch: no request of torch's is answered either
         return []
     torch = parts[0][1]
+    with contextlib.suppress(Exception):  # (imported, 900 modules, by the first call of torch's
+        importlib.import_module("torch._dynamo")  # `_disable_dynamo` functions: backward, an
+    # optimizer's step; a notebook that had made none by then took it in its first answer's
+    # watch, 12 s of the answer's time, past its limit on a loaded machine (a CI run))
     classes = [*torch.Tensor.__mro__[:-1], torch.nn.Module, *torch.optim.Adam.__mro__[:-1]]
     return parts + [(f"torch.{c.__qualname__}", c) for c in classes]
 

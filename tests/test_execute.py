@@ -711,3 +711,14 @@ def test_the_harness_refuses_another_interpreter():
         with pytest.raises(ImportError, match="another interpreter"):
             harness._audit(event, args)
     harness._audit("import", ("json", None, [], [], []))
+
+
+def test_torchs_lazy_imports_are_made_at_start_up_not_in_an_answer():
+    """torch imports torch._dynamo (900 modules) at the first call of its `_disable_dynamo`
+    functions (a backward, an optimizer's step): in a notebook that had made none, in the first
+    loss answer's watch, 12 s of its time limit (a CI run lost (e) to it). Made at start-up."""
+    code = "import sys\nfrom autograder import harness\nharness._torch_parts()\n"
+    code += "print('torch._dynamo' in sys.modules)\n"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stderr[-2000:]
