@@ -55,6 +55,14 @@ def _box(tmp_path: Path) -> Sandbox:
     return Sandbox(home, runtime)
 
 
+def _printed_inside(tmp_path: Path, code: str) -> tuple[str, str]:
+    """What ``python -c code`` prints in a sandbox: its standard output, stripped, and the end
+    of its standard error."""
+    box = _box(tmp_path)
+    run = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
+    return run.stdout.strip(), run.stderr[-2000:]
+
+
 def test_a_kernel_sees_nothing_of_the_instructor_side(tmp_path):
     out = tmp_path / "OUT"
     out.mkdir()
@@ -406,9 +414,8 @@ def test_no_setting_of_the_grading_machine_is_writable(tmp_path):
         "        pass\n"
         "print(found[:20], os.path.isfile('/proc/sys/kernel/core_pattern'))\n"
     )
-    box = _box(tmp_path)
-    run = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
-    assert run.stdout.strip() == "[] True", run.stdout + run.stderr[-2000:]
+    printed, errors = _printed_inside(tmp_path, code)
+    assert printed == "[] True", printed + errors
 
 
 def test_the_grading_environment_does_not_name_the_checkout(tmp_path):
@@ -439,17 +446,14 @@ def test_no_module_that_runs_code_in_another_interpreter_loads_inside(tmp_path):
     where no hook of the harness's reaches; `_testcapi.run_in_subinterp` starts one with no
     event at all. Their files are empty inside; json, a module of the same folder, loads."""
     code = (
-        "import importlib, json\n"
-        "names = ('_testcapi', '_testinternalcapi', '_xxsubinterpreters', '_json')\n"
-        "loaded = []\n"
-        "for name in names:\n"
+        "import importlib\n"
+        "def loads(name):\n"
         "    try:\n"
-        "        importlib.import_module(name)\n"
-        "        loaded.append(name)\n"
+        "        return importlib.import_module(name) is not None\n"
         "    except ImportError:\n"
-        "        pass\n"
-        "print(loaded)\n"
+        "        return False\n"
+        "names = ('_testcapi', '_testinternalcapi', '_xxsubinterpreters', '_json')\n"
+        "print([name for name in names if loads(name)])\n"
     )
-    box = _box(tmp_path)
-    run = subprocess.run(box.wrap([box.python(), "-c", code]), capture_output=True, text=True)
-    assert run.stdout.strip() == "['_json']", run.stdout + run.stderr[-2000:]
+    printed, errors = _printed_inside(tmp_path, code)
+    assert printed == "['_json']", printed + errors
