@@ -1340,11 +1340,11 @@ def _parent_poller(ident: int) -> bool:
     starts it after the start-up files ran: a CI run found it waking during an answer). Only
     where the kernel starts one: never in the sandbox (red team 85 started one of its own there,
     its ``run`` the notebook's, to compute the loss answers unwatched)."""
-    cls, run = _POLLER or (None, None)
+    cls, run, code = _POLLER or (None, None, None)
     thread = _running_thread(ident)
     if cls is None or type(thread) is not cls or vars(cls).get("run") is not run:
         return False
-    return "run" not in vars(thread) and run.__code__ is _POLLER_CODE
+    return "run" not in vars(thread) and run.__code__ is code
 
 
 # ---- the kernel's threads held still while an answer runs -------------------------------------
@@ -1360,8 +1360,7 @@ def _parent_poller(ident: int) -> bool:
 _KERNEL_LOOPS: list = []  # the event loops running at start-up
 _QUIET_FDS: dict[int, int] = {}  # 1 and 2: a copy of each (the kernel's pipe), and /dev/null
 _KERNEL_THREADS: dict[int, object] = {}  # the threads running at start-up, by id
-_POLLER: tuple | None = None  # its class and its run, as start-up found them
-_POLLER_CODE = None  # and the run's code
+_POLLER: tuple | None = None  # its class, its run and the run's code, as start-up found them
 _PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether its parent lives:
 # only without the sandbox (bwrap clears the variable that names the parent), which does not
 # hold against a hostile notebook anyway
@@ -1370,11 +1369,12 @@ _PARENT_POLLER = -1  # ipykernel's thread that wakes each second to see whether 
 def _find_kernel_threads() -> None:
     """At start-up (no notebook code has run): the kernel's loops, the file descriptors to
     quiet."""
-    global _PARENT_POLLER, _POLLER, _POLLER_CODE
+    global _PARENT_POLLER, _POLLER
     with contextlib.suppress(Exception):  # (the kernel starts it only if told its parent)
         cls = vars(sys.modules["ipykernel.parentpoller"])["ParentPollerUnix"]
         if int(os.environ.get("JPY_PARENT_PID") or 0) not in (0, 1):
-            _POLLER, _POLLER_CODE = (cls, vars(cls)["run"]), vars(cls)["run"].__code__
+            run = vars(cls)["run"]
+            _POLLER = (cls, run, run.__code__)
     me = threading.get_ident()
     for ident, frame in sys._current_frames().items():
         _KERNEL_THREADS[ident] = _running_thread(ident)
